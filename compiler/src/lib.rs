@@ -1,1 +1,6 @@
+//! The krsi compiler: IR, lowering, BPF encoder and disassembler, codegen, BTF reader and
+//! ELF writer. No I/O: bytes in, bytes out.
 
+pub mod bpf;
+pub mod btf;
+pub mod elf;

@@ -1,0 +1,132 @@
+//! The policy syntax tree, as written by the user, with a span on every node.
+//!
+//! Names are not resolved here: `write`, `privileged` and `world_writable` are all
+//! [`ExprKind::Name`] until the checker decides whether each is an attribute, a macro or a list.
+
+use crate::span::Span;
+
+/// One policy file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    List(ListDef),
+    Macro(MacroDef),
+    Rule(Rule),
+}
+
+/// An identifier, possibly dotted (`parent.comm`, `target.uid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+}
+
+/// `list NAME = [ELEM, ...]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListDef {
+    pub name: Name,
+    pub elements: Vec<Expr>,
+    pub span: Span,
+}
+
+/// `macro NAME = EXPR`
+#[derive(Clone, Debug, PartialEq)]
+pub struct MacroDef {
+    pub name: Name,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Deny,
+    Allow,
+    Audit,
+}
+
+impl Action {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Action::Deny => "deny",
+            Action::Allow => "allow",
+            Action::Audit => "audit",
+        }
+    }
+}
+
+/// `ACTION EVENT [where EXPR] [errno NAME]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub action: Action,
+    pub action_span: Span,
+    pub event: Name,
+    pub condition: Option<Expr>,
+    pub errno: Option<Name>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `x in LIST`: any element equals x.
+    In,
+    /// `x ~ GLOB` or `x ~ LIST`: the glob (any glob of the list) matches.
+    Match,
+    /// `x !~ GLOB`: no glob matches.
+    NotMatch,
+}
+
+impl CmpOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::In => "in",
+            CmpOp::Match => "~",
+            CmpOp::NotMatch => "!~",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Compare {
+        op: CmpOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// An attribute, macro or list name; resolved by the checker.
+    Name(Name),
+    /// An integer literal as written (decimal, `0x`, `0o`); the value is parsed by the
+    /// parser, which reports literals that do not fit in 64 bits.
+    Int(u64),
+    /// A string literal with escapes already processed.
+    Str(String),
+    /// An inline list `[a, b, c]`.
+    List(Vec<Expr>),
+    /// `true` / `false`.
+    Bool(bool),
+}

@@ -1,0 +1,301 @@
+//! Diagnostics as data: a stable code, a severity, a message, spans, and an optional help line.
+//!
+//! Every code is declared once in [`codes!`]; its doc comment is its documentation, served by
+//! `krsic explain CODE` and the book. Messages follow Cedar's style: lower case, no final period,
+//! user input in backticks.
+
+use crate::span::Span;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $name:ident = $code:literal, $severity:ident; )*) => {
+        /// A stable diagnostic code. Codes are never reused or renumbered.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $name, )*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+
+            /// The code as users see it, e.g. `E0101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$name => $code,)* }
+            }
+
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$name => Severity::$severity,)* }
+            }
+
+            /// The documentation of this code: its doc comment.
+            pub fn explanation(self) -> String {
+                let lines: &[&str] = match self { $(Code::$name => &[$($doc),*],)* };
+                // Doc comments arrive with the space after `///`; drop exactly that.
+                lines
+                    .iter()
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+
+            pub fn parse(text: &str) -> Option<Code> {
+                Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(text))
+            }
+        }
+    };
+}
+
+codes! {
+    /// The policy text does not follow the grammar.
+    ///
+    /// A policy is a sequence of `list`, `macro` and rule items:
+    ///
+    /// ```text
+    /// list shells = ["/bin/sh", "/bin/bash"]
+    /// macro privileged = uid == 0
+    /// deny exec where path in shells and not privileged
+    /// ```
+    ///
+    /// The label points at the first token the parser could not accept and names what it
+    /// expected there.
+    Syntax = "E0001", Error;
+
+    /// A string literal contains an escape sequence krsi does not know.
+    ///
+    /// Strings accept `\\`, `\"`, `\n`, `\t`, `\0` and `\xHH` (two hex digits).
+    BadEscape = "E0002", Error;
+
+    /// An integer literal does not fit in 64 bits.
+    ///
+    /// Integer attributes (`uid`, `pid`, ...) are at most 64 bits wide; a literal beyond
+    /// `18446744073709551615` can never equal one of them.
+    IntegerTooLarge = "E0003", Error;
+
+    /// The policy file is not valid UTF-8 or is too large to be a policy.
+    BadSource = "E0004", Error;
+
+    /// A rule names an event krsi does not know.
+    ///
+    /// Each event names an LSM hook: `exec` is `bprm_check_security`, `open` is `file_open`.
+    /// `krsic events` lists every event with its attributes.
+    UnknownEvent = "E0101", Error;
+
+    /// A name in a condition is neither an attribute of the rule's event, nor a macro, nor a list.
+    ///
+    /// Attributes depend on the event: `read` and `write` exist on `open`, `filename` on `exec`.
+    /// Lists and macros must be defined in the same file, before or after their use.
+    UnknownName = "E0102", Error;
+
+    /// An attribute exists, but not on the rule's event.
+    ///
+    /// For example `filename` (the path as the caller passed it to `execve`) exists only on
+    /// `exec`, and `write` only on `open`.
+    AttributeNotOnEvent = "E0103", Error;
+
+    /// Two lists or macros share a name.
+    DuplicateDefinition = "E0104", Error;
+
+    /// A macro refers to itself, directly or through other macros.
+    ///
+    /// Macros are expanded where they are used, so a cycle would never end.
+    RecursiveMacro = "E0105", Error;
+
+    /// A rule names an errno krsi does not know.
+    ///
+    /// `errno` takes a name from `errno(3)` such as `EPERM` (the default) or `EACCES`.
+    UnknownErrno = "E0106", Error;
+
+    /// An `errno` clause on a rule that never denies.
+    ///
+    /// Only `deny` rules return an error to the caller; `allow` and `audit` rules cannot
+    /// carry an errno.
+    ErrnoOnNonDeny = "E0107", Error;
+
+    /// The two sides of a comparison have types that cannot be compared.
+    ///
+    /// Integers compare with integers, strings and paths with strings, booleans are used
+    /// on their own (`write`, `not write`).
+    TypeMismatch = "E0201", Error;
+
+    /// An operator is used on a type it does not apply to.
+    ///
+    /// `< <= > >=` take integers; `~` and `!~` take a string or path on the left and a glob
+    /// (or a list of globs) on the right; `in` takes a list on the right.
+    BadOperator = "E0202", Error;
+
+    /// A condition is not a boolean.
+    ///
+    /// `where uid` does not say what to test; write `where uid == 0`. Boolean attributes such
+    /// as `write` stand on their own.
+    NotBoolean = "E0203", Error;
+
+    /// A list mixes element types, or holds something that is not a literal.
+    ///
+    /// List elements are string or integer literals, all of one type.
+    BadListElement = "E0204", Error;
+
+    /// A glob pattern is malformed.
+    ///
+    /// Globs use `*` (any run of characters except `/`), `**` (any run, `/` included), `?`
+    /// (one character except `/`), `[a-z]` or `[!a-z]` (a class) and `{a,b}` (alternatives).
+    /// Brackets and braces must be closed and must not be empty; `\` escapes the next
+    /// character.
+    BadGlob = "E0205", Error;
+
+    /// A list appears where a single value is needed, or a value where a list is needed.
+    ///
+    /// Lists appear on the right of `in`, `~` and `!~`.
+    ListMisuse = "E0206", Error;
+
+    /// The target kernel has no LSM hook for this event.
+    ///
+    /// krsi checks every event against the target kernel's BTF (`/sys/kernel/btf/vmlinux`,
+    /// or the file given with `--btf`). A hook added in a later kernel cannot be used on an
+    /// older one.
+    HookMissing = "E0301", Error;
+
+    /// The target kernel's types do not have what an attribute needs.
+    ///
+    /// Each attribute is read by following hook arguments and struct members (for `path` on
+    /// `exec`: `bprm->file->f_path`). The target kernel's BTF lacks one of them or gives it
+    /// another type, so this attribute cannot be read on that kernel.
+    AccessPathInvalid = "E0302", Error;
+
+    /// A deny pattern ends in `/*`, which matches only direct children.
+    ///
+    /// `*` does not cross `/`: `"/tmp/*"` matches `/tmp/a` but not `/tmp/a/b`. To cover a
+    /// whole tree, write `"/tmp/**"`.
+    ShallowDenyGlob = "W0001", Warning;
+
+    /// A list or macro is defined but never used.
+    Unused = "W0002", Warning;
+
+    /// A string can never equal the attribute it is compared with, because it is longer than
+    /// the kernel keeps.
+    ///
+    /// `comm` holds at most 15 bytes (the kernel's `TASK_COMM_LEN` is 16, with the NUL), so
+    /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes.
+    StringNeverFits = "W0003", Warning;
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A labelled span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic {
+            code,
+            message: message.into(),
+            primary: Label {
+                span,
+                message: String::new(),
+            },
+            secondary: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+
+    pub fn with_label(mut self, message: impl Into<String>) -> Diagnostic {
+        self.primary.message = message.into();
+        self
+    }
+
+    pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// `did you mean ...?` help: the closest candidate by edit distance, if it is close enough
+/// to be a plausible typo.
+pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wrong.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(wrong, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_documented_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+            assert!(!code.explanation().trim().is_empty(), "{code} has no doc");
+            assert_eq!(Code::parse(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn suggestions_are_close_typos_only() {
+        assert_eq!(suggest("opne", ["open", "exec"]), Some("open"));
+        assert_eq!(suggest("exce", ["open", "exec"]), Some("exec"));
+        assert_eq!(suggest("kmod", ["open", "exec"]), None);
+    }
+}

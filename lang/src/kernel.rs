@@ -1,0 +1,57 @@
+//! What the checker needs to know about the target kernel's types.
+//!
+//! Production reads the kernel's BTF (`compiler::btf::Btf`, from /sys/kernel/btf/vmlinux or
+//! `--btf FILE`); tests use a fixture cut from real BTF. The checker only asks these
+//! questions, so it never assumes a layout.
+
+/// An index into the target's type table (a BTF type id).
+pub type TypeId = u32;
+
+/// One parameter of an LSM hook, from `bpf_lsm_<hook>`'s prototype.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub ty: TypeId,
+}
+
+/// A struct or union member, found by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Offset from the start of the outer type, in bits, anonymous members already added in.
+    pub offset_bits: u32,
+    /// Non-zero for a bitfield.
+    pub bitfield_bits: u32,
+    pub ty: TypeId,
+}
+
+/// A type with typedefs and qualifiers (`const`, `volatile`, `restrict`, type tags) stripped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeShape {
+    Int { bytes: u32, signed: bool },
+    /// Also `bool` and `char`, which BTF encodes as integers.
+    Enum { bytes: u32 },
+    Pointer { to: TypeId },
+    Struct { name: String, bytes: u32 },
+    Union { name: String, bytes: u32 },
+    Array { element: TypeId, len: u32 },
+    /// A forward declaration: the kernel's BTF does not say what is inside.
+    Opaque { name: String },
+    Void,
+    Other,
+}
+
+pub trait KernelTypes {
+    /// What to call this kernel in diagnostics, e.g. `the running kernel` or `vmlinux-6.1.btf`.
+    fn describe(&self) -> String;
+
+    /// The parameters of LSM hook `hook` (the BTF function `bpf_lsm_<hook>`), or `None` when
+    /// the kernel does not have that hook.
+    fn hook_params(&self, hook: &str) -> Option<Vec<Param>>;
+
+    /// Member `name` of the struct or union `ty`, searching inside anonymous struct and union
+    /// members as C does.
+    fn member(&self, ty: TypeId, name: &str) -> Option<Member>;
+
+    /// `ty` with typedefs and qualifiers stripped.
+    fn shape(&self, ty: TypeId) -> TypeShape;
+}
