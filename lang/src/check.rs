@@ -1,0 +1,914 @@
+//! The checker: resolves names, types every condition, resolves every attribute's access path
+//! against the target kernel, and produces the checked policy the compiler lowers.
+//!
+//! It keeps going after an error so that one run reports every error of a file (Cedar's
+//! validator does the same). Macros and lists are resolved where they are used, in the
+//! context of the rule's event, so one macro can serve rules on different events.
+
+use crate::ast::{self, Action, CmpOp, ExprKind};
+use crate::catalog::{self, Attribute, Event, Source, ValueType};
+use crate::diagnostic::{suggest, Code, Diagnostic, Severity};
+use crate::glob::Glob;
+use crate::kernel::{KernelTypes, Param, TypeShape};
+use crate::span::Span;
+use std::collections::{HashMap, HashSet};
+
+/// The result of checking: rules in source order, with every name resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedPolicy {
+    pub rules: Vec<CheckedRule>,
+    /// Every attribute some rule reads, resolved against the target kernel.
+    pub attributes: Vec<ResolvedAttribute>,
+}
+
+/// An index into [`CheckedPolicy::attributes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrId(pub u32);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedAttribute {
+    pub event: &'static Event,
+    pub attribute: &'static Attribute,
+    /// Where the value lives, for attributes read through struct members.
+    pub access: Option<Access>,
+}
+
+/// A resolved member chain: start at `base`, load a pointer at each offset of `derefs` in
+/// turn, then the value is `size` bytes at `offset` from the last pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Access {
+    pub base: AccessBase,
+    pub derefs: Vec<u32>,
+    pub offset: u32,
+    pub size: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessBase {
+    /// Hook argument `n`: `ctx[n]` in an LSM program.
+    Param(u32),
+    /// `bpf_get_current_task_btf()`.
+    CurrentTask,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedRule {
+    /// Position among the policy's rules, from 0.
+    pub index: u32,
+    pub action: Action,
+    pub event: &'static Event,
+    pub condition: Cond,
+    /// Positive errno a deny rule returns (negated by the program).
+    pub errno: i32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Const(bool),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Test(Test),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Test {
+    pub attr: AttrId,
+    pub predicate: Predicate,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Predicate {
+    /// Unsigned comparison `attr OP value`.
+    Int { op: IntOp, value: u64 },
+    /// The string equals these bytes exactly.
+    StrEq(Vec<u8>),
+    /// The glob matches the whole string.
+    Glob(Glob),
+    /// A boolean attribute is true.
+    IsTrue,
+}
+
+/// Checks a parsed policy against the target kernel. Returns the checked policy when there
+/// are no errors; the diagnostics (warnings, and errors if any) either way.
+pub fn check(policy: &ast::Policy, kernel: &dyn KernelTypes) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+    let mut checker = Checker {
+        kernel,
+        diagnostics: Vec::new(),
+        lists: HashMap::new(),
+        macros: HashMap::new(),
+        used: HashSet::new(),
+        hooks: HashMap::new(),
+        attributes: Vec::new(),
+        attribute_ids: HashMap::new(),
+        macro_stack: Vec::new(),
+    };
+    checker.collect_definitions(policy);
+    let mut rules = Vec::new();
+    for rule in policy.items.iter().filter_map(|item| match item {
+        ast::Item::Rule(rule) => Some(rule),
+        _ => None,
+    }) {
+        let index = rules.len() as u32;
+        if let Some(rule) = checker.rule(index, rule) {
+            rules.push(rule);
+        }
+    }
+    checker.report_unused(policy);
+    let mut diagnostics = dedup(checker.diagnostics);
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
+    let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    let checked = (!has_errors).then(|| CheckedPolicy {
+        rules,
+        attributes: checker.attributes,
+    });
+    (checked, diagnostics)
+}
+
+/// A macro used by several rules reports an error in its body once.
+fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = HashSet::new();
+    diagnostics
+        .into_iter()
+        .filter(|d| seen.insert((d.code, d.primary.span, d.message.clone())))
+        .collect()
+}
+
+struct Checker<'a> {
+    kernel: &'a dyn KernelTypes,
+    diagnostics: Vec<Diagnostic>,
+    lists: HashMap<&'a str, &'a ast::ListDef>,
+    macros: HashMap<&'a str, &'a ast::MacroDef>,
+    used: HashSet<String>,
+    /// Hook parameters per hook, `None` when the kernel lacks the hook.
+    hooks: HashMap<&'static str, Option<Vec<Param>>>,
+    attributes: Vec<ResolvedAttribute>,
+    /// Resolution results, so a failing access path is reported once.
+    attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
+    macro_stack: Vec<&'a str>,
+}
+
+/// One side of a comparison, before the comparison is typed.
+enum Operand {
+    Attr(AttrId, &'static Attribute),
+    Int(u64),
+    Str(String),
+    Bool(bool),
+    List(Vec<(Literal, Span)>),
+}
+
+#[derive(Clone)]
+enum Literal {
+    Int(u64),
+    Str(String),
+}
+
+impl<'a> Checker<'a> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn collect_definitions(&mut self, policy: &'a ast::Policy) {
+        let mut first: HashMap<&str, Span> = HashMap::new();
+        for item in &policy.items {
+            let name = match item {
+                ast::Item::List(list) => &list.name,
+                ast::Item::Macro(m) => &m.name,
+                ast::Item::Rule(_) => continue,
+            };
+            if let Some(previous) = first.get(name.text.as_str()) {
+                self.error(
+                    Diagnostic::new(
+                        Code::DuplicateDefinition,
+                        format!("`{}` is defined twice", name.text),
+                        name.span,
+                    )
+                    .with_label("defined again here")
+                    .with_secondary(*previous, "first defined here")
+                    .with_help("rename one of them"),
+                );
+                continue;
+            }
+            first.insert(&name.text, name.span);
+            match item {
+                ast::Item::List(list) => {
+                    self.lists.insert(&list.name.text, list);
+                }
+                ast::Item::Macro(m) => {
+                    self.macros.insert(&m.name.text, m);
+                }
+                ast::Item::Rule(_) => {}
+            }
+        }
+    }
+
+    fn report_unused(&mut self, policy: &ast::Policy) {
+        for item in &policy.items {
+            let (kind, name) = match item {
+                ast::Item::List(list) => ("list", &list.name),
+                ast::Item::Macro(m) => ("macro", &m.name),
+                ast::Item::Rule(_) => continue,
+            };
+            if !self.used.contains(&name.text) {
+                self.error(
+                    Diagnostic::new(Code::Unused, format!("{kind} `{}` is never used", name.text), name.span)
+                        .with_label("defined here"),
+                );
+            }
+        }
+    }
+
+    fn rule(&mut self, index: u32, rule: &'a ast::Rule) -> Option<CheckedRule> {
+        let Some(event) = catalog::event(&rule.event.text) else {
+            let mut d = Diagnostic::new(
+                Code::UnknownEvent,
+                format!("unknown event `{}`", rule.event.text),
+                rule.event.span,
+            )
+            .with_label("not an event");
+            if let Some(s) = suggest(&rule.event.text, catalog::EVENTS.iter().map(|e| e.name)) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else {
+                d = d.with_help("`krsic events` lists every event");
+            }
+            self.error(d);
+            // Still check the condition's own consistency (lists, macros, literals)?
+            // Without an event no attribute can resolve, so stop here for this rule.
+            return None;
+        };
+        let errno = self.errno(rule);
+        let hook_ok = self.hook(event, rule.event.span);
+        let condition = match &rule.condition {
+            Some(expr) => self.condition(expr, event, rule.action),
+            None => Some(Cond::Const(true)),
+        };
+        let (condition, errno) = (condition?, errno?);
+        hook_ok.then_some(CheckedRule {
+            index,
+            action: rule.action,
+            event,
+            condition,
+            errno,
+            span: rule.span,
+        })
+    }
+
+    fn errno(&mut self, rule: &ast::Rule) -> Option<i32> {
+        let Some(name) = &rule.errno else {
+            return Some(1); // EPERM
+        };
+        if rule.action != Action::Deny {
+            self.error(
+                Diagnostic::new(
+                    Code::ErrnoOnNonDeny,
+                    format!("an `{}` rule cannot return an errno", rule.action.keyword()),
+                    name.span,
+                )
+                .with_secondary(rule.action_span, "this rule never denies")
+                .with_help("remove the `errno` clause, or make the rule `deny`"),
+            );
+            return None;
+        }
+        match catalog::errno(&name.text) {
+            Some(value) => Some(value),
+            None => {
+                let upper = name.text.to_ascii_uppercase();
+                let help = match catalog::errno(&upper) {
+                    Some(_) => format!("errno names are upper case: `{upper}`"),
+                    None => match suggest(&upper, catalog::ERRNOS.iter().map(|(n, _)| *n)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "use a name from errno(3), such as `EPERM` or `EACCES`".to_string(),
+                    },
+                };
+                self.error(
+                    Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{}`", name.text), name.span)
+                        .with_help(help),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether the target kernel has the event's hook; reports it when not.
+    fn hook(&mut self, event: &'static Event, span: Span) -> bool {
+        let kernel = self.kernel;
+        let params = self.hooks.entry(event.hook).or_insert_with(|| kernel.hook_params(event.hook));
+        if params.is_some() {
+            return true;
+        }
+        self.error(
+            Diagnostic::new(
+                Code::HookMissing,
+                format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
+                span,
+            )
+            .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
+            .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule"),
+        );
+        false
+    }
+
+    fn condition(&mut self, expr: &'a ast::Expr, event: &'static Event, action: Action) -> Option<Cond> {
+        match &expr.kind {
+            ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                let (a, b) = (self.condition(a, event, action), self.condition(b, event, action));
+                let (a, b) = (Box::new(a?), Box::new(b?));
+                Some(if matches!(expr.kind, ExprKind::And(..)) {
+                    Cond::And(a, b)
+                } else {
+                    Cond::Or(a, b)
+                })
+            }
+            ExprKind::Not(inner) => Some(Cond::Not(Box::new(self.condition(inner, event, action)?))),
+            ExprKind::Bool(value) => Some(Cond::Const(*value)),
+            ExprKind::Compare { op, op_span, lhs, rhs } => {
+                self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action)
+            }
+            ExprKind::Name(name) => {
+                if let Some(m) = self.macros.get(name.text.as_str()).copied() {
+                    return self.expand_macro(m, name.span, event, action);
+                }
+                match self.operand(expr, event)? {
+                    Operand::Attr(attr, a) if a.ty == ValueType::Bool => Some(Cond::Test(Test {
+                        attr,
+                        predicate: Predicate::IsTrue,
+                        span: expr.span,
+                    })),
+                    Operand::Attr(_, a) => {
+                        self.error(
+                            Diagnostic::new(
+                                Code::NotBoolean,
+                                format!("`{}` is {} {}, not a condition", a.name, article(a.ty), a.ty.describe()),
+                                expr.span,
+                            )
+                            .with_help(match a.ty {
+                                ValueType::Int => format!("compare it, e.g. `{} == 0`", a.name),
+                                _ => format!("compare it, e.g. `{} == \"...\"`", a.name),
+                            }),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::new(Code::NotBoolean, format!("list `{}` is not a condition", name.text), expr.span)
+                                .with_help(format!("test membership, e.g. `path ~ {}` or `comm in {}`", name.text, name.text)),
+                        );
+                        None
+                    }
+                }
+            }
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::List(_) => {
+                self.error(
+                    Diagnostic::new(Code::NotBoolean, "a literal is not a condition", expr.span)
+                        .with_help("compare an attribute with it, e.g. `uid == 0`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn expand_macro(
+        &mut self,
+        m: &'a ast::MacroDef,
+        use_span: Span,
+        event: &'static Event,
+        action: Action,
+    ) -> Option<Cond> {
+        self.used.insert(m.name.text.clone());
+        if self.macro_stack.contains(&m.name.text.as_str()) {
+            let chain = self.macro_stack.join("` → `");
+            self.error(
+                Diagnostic::new(
+                    Code::RecursiveMacro,
+                    format!("macro `{}` uses itself", m.name.text),
+                    use_span,
+                )
+                .with_secondary(m.name.span, "defined here")
+                .with_note(format!("expansion: `{chain}` → `{}`", m.name.text)),
+            );
+            return None;
+        }
+        self.macro_stack.push(&m.name.text);
+        let body = self.condition(&m.body, event, action);
+        self.macro_stack.pop();
+        body
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn comparison(
+        &mut self,
+        op: CmpOp,
+        op_span: Span,
+        lhs: &'a ast::Expr,
+        rhs: &'a ast::Expr,
+        span: Span,
+        event: &'static Event,
+        action: Action,
+    ) -> Option<Cond> {
+        let left = self.operand(lhs, event);
+        let right = self.operand(rhs, event);
+        let (mut left, mut right) = (left?, right?);
+        let (mut lhs, mut rhs, mut op) = (lhs, rhs, op);
+        // `0 == uid` reads as `uid == 0`.
+        if !matches!(left, Operand::Attr(..)) && matches!(right, Operand::Attr(..)) {
+            if let Some(flipped) = flip(op) {
+                std::mem::swap(&mut left, &mut right);
+                std::mem::swap(&mut lhs, &mut rhs);
+                op = flipped;
+            }
+        }
+        let Operand::Attr(attr, a) = left else {
+            self.error(
+                Diagnostic::new(Code::TypeMismatch, "a comparison needs an attribute on one side", span)
+                    .with_label("neither side is an attribute")
+                    .with_help("compare an attribute of the event with a literal, e.g. `uid == 0`"),
+            );
+            return None;
+        };
+        let test = |predicate| {
+            Cond::Test(Test {
+                attr,
+                predicate,
+                span,
+            })
+        };
+        let mismatch = |this: &mut Self, what: &str| {
+            this.error(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    format!("cannot compare {} `{}` with {what}", a.ty.describe(), a.name),
+                    rhs.span,
+                )
+                .with_secondary(lhs.span, format!("this is {} {}", article(a.ty), a.ty.describe())),
+            );
+            None
+        };
+        match (a.ty, op, right) {
+            (ValueType::Int, CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, Operand::Int(value)) => {
+                let op = match op {
+                    CmpOp::Eq => IntOp::Eq,
+                    CmpOp::Ne => IntOp::Ne,
+                    CmpOp::Lt => IntOp::Lt,
+                    CmpOp::Le => IntOp::Le,
+                    CmpOp::Gt => IntOp::Gt,
+                    _ => IntOp::Ge,
+                };
+                Some(test(Predicate::Int { op, value }))
+            }
+            (ValueType::Int, CmpOp::In, Operand::List(elements)) => {
+                let mut values = Vec::new();
+                for (element, element_span) in elements {
+                    match element {
+                        Literal::Int(v) => values.push(test(Predicate::Int { op: IntOp::Eq, value: v })),
+                        Literal::Str(_) => {
+                            self.error(
+                                Diagnostic::new(Code::TypeMismatch, format!("`{}` is an integer; this list element is a string", a.name), element_span)
+                                    .with_secondary(lhs.span, "integer"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(any(values))
+            }
+            (ty, CmpOp::Eq | CmpOp::Ne, Operand::Str(text)) if ty.is_string() => {
+                self.check_fits(a, &text, rhs.span);
+                let eq = test(Predicate::StrEq(text.into_bytes()));
+                Some(if op == CmpOp::Ne { Cond::Not(Box::new(eq)) } else { eq })
+            }
+            (ty, CmpOp::In, Operand::List(elements)) if ty.is_string() => {
+                let mut values = Vec::new();
+                for (element, element_span) in elements {
+                    match element {
+                        Literal::Str(text) => {
+                            self.check_fits(a, &text, element_span);
+                            values.push(test(Predicate::StrEq(text.into_bytes())));
+                        }
+                        Literal::Int(_) => {
+                            self.error(
+                                Diagnostic::new(Code::TypeMismatch, format!("`{}` is a {}; this list element is an integer", a.name, ty.describe()), element_span)
+                                    .with_secondary(lhs.span, ty.describe()),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(any(values))
+            }
+            (ty, CmpOp::Match | CmpOp::NotMatch, right @ (Operand::Str(_) | Operand::List(_))) if ty.is_string() => {
+                let patterns = match right {
+                    Operand::Str(text) => vec![(Literal::Str(text), rhs.span)],
+                    Operand::List(elements) => elements,
+                    _ => Vec::new(),
+                };
+                let mut globs = Vec::new();
+                let mut ok = true;
+                for (pattern, pattern_span) in patterns {
+                    let Literal::Str(pattern) = pattern else {
+                        self.error(Diagnostic::new(Code::TypeMismatch, "a glob must be a string", pattern_span));
+                        ok = false;
+                        continue;
+                    };
+                    match Glob::parse(&pattern) {
+                        Ok(glob) => {
+                            if action == Action::Deny && op == CmpOp::Match && pattern.ends_with("/*") && !pattern.ends_with("\\/*") {
+                                let deep = format!("{}*", pattern);
+                                self.error(
+                                    Diagnostic::new(Code::ShallowDenyGlob, format!("`{pattern}` matches only direct children"), pattern_span)
+                                        .with_label("`*` does not cross `/`")
+                                        .with_help(format!("to deny the whole tree, write `\"{deep}\"`")),
+                                );
+                            }
+                            globs.push(test(Predicate::Glob(glob)));
+                        }
+                        Err(e) => {
+                            self.error(
+                                Diagnostic::new(Code::BadGlob, format!("malformed glob: {}", e.message), pattern_span)
+                                    .with_note(format!("in `{pattern}` at byte {}", e.offset))
+                                    .with_help("globs use `*`, `**`, `?`, `[a-z]`, `{a,b}`; escape a literal one with `\\\\`"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                let matched = any(globs);
+                Some(if op == CmpOp::NotMatch { Cond::Not(Box::new(matched)) } else { matched })
+            }
+            (ValueType::Bool, CmpOp::Eq | CmpOp::Ne, Operand::Bool(value)) => {
+                let is = test(Predicate::IsTrue);
+                Some(if value == (op == CmpOp::Eq) { is } else { Cond::Not(Box::new(is)) })
+            }
+            (ty, op, right) => {
+                let right_kind = match &right {
+                    Operand::Attr(_, b) => format!("attribute `{}`", b.name),
+                    Operand::Int(_) => "an integer".into(),
+                    Operand::Str(_) => "a string".into(),
+                    Operand::Bool(_) => "a boolean".into(),
+                    Operand::List(_) => "a list".into(),
+                };
+                match (op, &right) {
+                    (_, Operand::Attr(..)) => {
+                        self.error(
+                            Diagnostic::new(Code::BadOperator, "comparing two attributes is not supported", span)
+                                .with_help("compare each attribute with a literal"),
+                        );
+                        None
+                    }
+                    (CmpOp::In, Operand::List(_)) | (CmpOp::Eq | CmpOp::Ne, Operand::Int(_) | Operand::Str(_) | Operand::Bool(_)) => {
+                        mismatch(self, &right_kind)
+                    }
+                    (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, _) if ty != ValueType::Int => {
+                        self.error(
+                            Diagnostic::new(Code::BadOperator, format!("`{}` applies to integers, and `{}` is {} {}", op.symbol(), a.name, article(ty), ty.describe()), op_span)
+                                .with_help(if ty.is_string() { "compare strings with `==`, `!=`, `in`, `~` or `!~`" } else { "use `==` or `!=`" }),
+                        );
+                        None
+                    }
+                    (CmpOp::Match | CmpOp::NotMatch, _) if !ty.is_string() => {
+                        self.error(
+                            Diagnostic::new(Code::BadOperator, format!("`{}` matches strings and paths, and `{}` is {} {}", op.symbol(), a.name, article(ty), ty.describe()), op_span)
+                                .with_help("compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`"),
+                        );
+                        None
+                    }
+                    (CmpOp::In, _) => {
+                        self.error(
+                            Diagnostic::new(Code::ListMisuse, format!("`in` needs a list on the right, found {right_kind}"), rhs.span)
+                                .with_help(format!("write `{} in [...]`, or compare with `==`", a.name)),
+                        );
+                        None
+                    }
+                    (_, Operand::List(_)) => {
+                        self.error(
+                            Diagnostic::new(Code::ListMisuse, format!("`{}` compares single values, and the right side is a list", op.symbol()), rhs.span)
+                                .with_help(if ty.is_string() { "use `in` for membership or `~` to match any glob of the list" } else { "use `in` for membership" }),
+                        );
+                        None
+                    }
+                    _ => mismatch(self, &right_kind),
+                }
+            }
+        }
+    }
+
+    fn check_fits(&mut self, attr: &Attribute, text: &str, span: Span) {
+        let capacity = match attr.source {
+            Source::CurrentComm | Source::TaskChars { .. } => 15,
+            _ => return,
+        };
+        if text.len() > capacity {
+            let cut: String = text.bytes().take(capacity).map(char::from).collect();
+            self.error(
+                Diagnostic::new(
+                    Code::StringNeverFits,
+                    format!("`{}` holds at most {capacity} bytes; `{text}` has {}", attr.name, text.len()),
+                    span,
+                )
+                .with_label("this can never be equal")
+                .with_help(format!("the kernel keeps the first {capacity} bytes: `{cut}`")),
+            );
+        }
+    }
+
+    fn operand(&mut self, expr: &'a ast::Expr, event: &'static Event) -> Option<Operand> {
+        match &expr.kind {
+            ExprKind::Int(v) => Some(Operand::Int(*v)),
+            ExprKind::Str(s) => Some(Operand::Str(s.clone())),
+            ExprKind::Bool(b) => Some(Operand::Bool(*b)),
+            ExprKind::List(elements) => self.list_elements(elements).map(Operand::List),
+            ExprKind::Name(name) => {
+                if let Some(attribute) = event.attribute(&name.text) {
+                    let id = self.resolve_attribute(event, attribute, name.span)?;
+                    return Some(Operand::Attr(id, attribute));
+                }
+                if let Some(list) = self.lists.get(name.text.as_str()).copied() {
+                    self.used.insert(name.text.clone());
+                    return self.list_elements(&list.elements).map(Operand::List);
+                }
+                if self.macros.contains_key(name.text.as_str()) {
+                    self.used.insert(name.text.clone());
+                    self.error(
+                        Diagnostic::new(Code::TypeMismatch, format!("macro `{}` is a condition, not a value", name.text), name.span)
+                            .with_help(format!("use it on its own: `{}` or `not {}`", name.text, name.text)),
+                    );
+                    return None;
+                }
+                self.unknown_name(name, event);
+                None
+            }
+            ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Not(..) | ExprKind::Compare { .. } => {
+                self.error(
+                    Diagnostic::new(Code::TypeMismatch, "a condition cannot be compared", expr.span)
+                        .with_help("combine conditions with `and`, `or`, `not`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn list_elements(&mut self, elements: &[ast::Expr]) -> Option<Vec<(Literal, Span)>> {
+        let mut out = Vec::new();
+        let mut first: Option<(&'static str, Span)> = None;
+        let mut ok = true;
+        for element in elements {
+            let (literal, kind) = match &element.kind {
+                ExprKind::Int(v) => (Literal::Int(*v), "integer"),
+                ExprKind::Str(s) => (Literal::Str(s.clone()), "string"),
+                _ => {
+                    self.error(
+                        Diagnostic::new(Code::BadListElement, "list elements must be string or integer literals", element.span)
+                            .with_help("lists cannot hold names, conditions or other lists"),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            match first {
+                Some((first_kind, first_span)) if first_kind != kind => {
+                    self.error(
+                        Diagnostic::new(Code::BadListElement, format!("this list mixes types: {kind} after {first_kind}"), element.span)
+                            .with_secondary(first_span, format!("the first element is {} {first_kind}", if first_kind == "integer" { "an" } else { "a" })),
+                    );
+                    ok = false;
+                }
+                None => first = Some((kind, element.span)),
+                _ => {}
+            }
+            out.push((literal, element.span));
+        }
+        ok.then_some(out)
+    }
+
+    fn unknown_name(&mut self, name: &ast::Name, event: &'static Event) {
+        // Used on the wrong event?
+        if let Some(other) = catalog::EVENTS
+            .iter()
+            .find(|e| e.name != event.name && e.attribute(&name.text).is_some())
+        {
+            let hosts: Vec<&str> = catalog::EVENTS
+                .iter()
+                .filter(|e| e.attribute(&name.text).is_some())
+                .map(|e| e.name)
+                .collect();
+            self.error(
+                Diagnostic::new(
+                    Code::AttributeNotOnEvent,
+                    format!("`{}` is not an attribute of `{}`", name.text, event.name),
+                    name.span,
+                )
+                .with_label(format!("`{}` exists on {}", name.text, hosts.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")))
+                .with_help(format!(
+                    "`{}` has: {}",
+                    event.name,
+                    event.attributes().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                )),
+            );
+            let _ = other;
+            return;
+        }
+        let candidates: Vec<&str> = event
+            .attributes()
+            .map(|a| a.name)
+            .chain(self.lists.keys().copied())
+            .chain(self.macros.keys().copied())
+            .collect();
+        let mut d = Diagnostic::new(
+            Code::UnknownName,
+            format!("unknown name `{}`", name.text),
+            name.span,
+        )
+        .with_label(format!("not an attribute of `{}`, a list or a macro", event.name));
+        d = match suggest(&name.text, candidates.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!(
+                "`{}` has: {}",
+                event.name,
+                event.attributes().map(|a| a.name).collect::<Vec<_>>().join(", ")
+            )),
+        };
+        self.error(d);
+    }
+
+    fn resolve_attribute(&mut self, event: &'static Event, attribute: &'static Attribute, span: Span) -> Option<AttrId> {
+        if let Some(known) = self.attribute_ids.get(&(event.name, attribute.name)) {
+            return *known;
+        }
+        let params = self.hooks.get(event.hook).cloned().flatten();
+        let resolved = match (attribute.source.chain(), params) {
+            (None, _) => Ok(None),
+            // The hook itself is missing; that is reported once, on the rule.
+            (Some((Some(_), _)), None) => {
+                self.attribute_ids.insert((event.name, attribute.name), None);
+                return None;
+            }
+            (Some((param, members)), params) => {
+                resolve_access(self.kernel, params.as_deref().unwrap_or(&[]), param, members, &attribute.source).map(Some)
+            }
+        };
+        let id = match resolved {
+            Ok(access) => {
+                let id = AttrId(self.attributes.len() as u32);
+                self.attributes.push(ResolvedAttribute {
+                    event,
+                    attribute,
+                    access,
+                });
+                Some(id)
+            }
+            Err(reason) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::AccessPathInvalid,
+                        format!("`{}` cannot be read on {}", attribute.name, self.kernel.describe()),
+                        span,
+                    )
+                    .with_label(format!("`{}` reads `{}`", attribute.name, attribute.source.describe_chain()))
+                    .with_note(reason),
+                );
+                None
+            }
+        };
+        self.attribute_ids.insert((event.name, attribute.name), id);
+        id
+    }
+}
+
+/// Follows `members` from hook parameter `param` (or the current task) through the kernel's
+/// types. A member that is a pointer is loaded before the next member is looked up in what it
+/// points to; an embedded struct just adds its offset.
+pub fn resolve_access(
+    kernel: &dyn KernelTypes,
+    params: &[Param],
+    param: Option<&str>,
+    members: &[&str],
+    source: &Source,
+) -> Result<Access, String> {
+    let (base, start) = match param {
+        Some(name) => {
+            let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == name) else {
+                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                return Err(format!("the hook has no parameter `{name}` (it has: {})", names.join(", ")));
+            };
+            (AccessBase::Param(index as u32), p.ty)
+        }
+        None => match kernel.named_struct("task_struct") {
+            // bpf_get_current_task_btf returns a pointer to it; start inside.
+            Some(task) => (AccessBase::CurrentTask, task),
+            None => return Err("the kernel's BTF has no `struct task_struct`".into()),
+        },
+    };
+    let mut current = match (base, kernel.shape(start)) {
+        (AccessBase::CurrentTask, _) => start,
+        (_, TypeShape::Pointer { to }) => to,
+        (_, other) => return Err(format!("parameter `{}` is {}, not a pointer", param.unwrap_or("?"), describe_shape(&other))),
+    };
+    let mut derefs = Vec::new();
+    let mut offset = 0u32;
+    let mut walked = param.unwrap_or("current").to_string();
+    let mut final_ty = current;
+    for (i, member_name) in members.iter().enumerate() {
+        let shape = kernel.shape(current);
+        if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
+            return Err(format!("`{walked}` is {}, not a struct", describe_shape(&shape)));
+        }
+        let Some(member) = kernel.member(current, member_name) else {
+            return Err(format!("{} has no member `{member_name}`", describe_shape(&shape)));
+        };
+        if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
+            return Err(format!("`{walked}->{member_name}` is a bitfield"));
+        }
+        offset += member.offset_bits / 8;
+        walked = format!("{walked}->{member_name}");
+        let is_last = i + 1 == members.len();
+        match kernel.shape(member.ty) {
+            TypeShape::Pointer { to } if !is_last => {
+                derefs.push(offset);
+                offset = 0;
+                current = to;
+            }
+            _ if !is_last => current = member.ty,
+            _ => final_ty = member.ty,
+        }
+    }
+    let shape = kernel.shape(final_ty);
+    let size = match (source, &shape) {
+        (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => *bytes,
+        (Source::KernelString { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Int { bytes: 1, .. } => 8,
+            other => return Err(format!("`{walked}` points to {}, not to characters", describe_shape(&other))),
+        },
+        (Source::TaskChars { .. }, TypeShape::Array { element, len }) => match kernel.shape(*element) {
+            TypeShape::Int { bytes: 1, .. } => *len,
+            other => return Err(format!("`{walked}` is an array of {}, not of characters", describe_shape(&other))),
+        },
+        (Source::Flag { .. } | Source::TaskInt { .. }, TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes })
+            if matches!(bytes, 1 | 2 | 4 | 8) =>
+        {
+            *bytes
+        }
+        _ => return Err(format!("`{walked}` is {}, which this attribute cannot read", describe_shape(&shape))),
+    };
+    Ok(Access {
+        base,
+        derefs,
+        offset,
+        size,
+    })
+}
+
+fn describe_shape(shape: &TypeShape) -> String {
+    match shape {
+        TypeShape::Int { bytes, signed } => format!("a {}-bit {}integer", bytes * 8, if *signed { "signed " } else { "" }),
+        TypeShape::Enum { .. } => "an enum".into(),
+        TypeShape::Pointer { .. } => "a pointer".into(),
+        TypeShape::Struct { name, .. } if name.is_empty() => "an anonymous struct".into(),
+        TypeShape::Struct { name, .. } => format!("`struct {name}`"),
+        TypeShape::Union { name, .. } => format!("`union {name}`"),
+        TypeShape::Array { .. } => "an array".into(),
+        TypeShape::Opaque { name } => format!("`{name}` (declared, not defined, in the kernel's BTF)"),
+        TypeShape::Void => "void".into(),
+        TypeShape::Other => "a type krsi cannot read".into(),
+    }
+}
+
+fn flip(op: CmpOp) -> Option<CmpOp> {
+    Some(match op {
+        CmpOp::Eq => CmpOp::Eq,
+        CmpOp::Ne => CmpOp::Ne,
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        CmpOp::In | CmpOp::Match | CmpOp::NotMatch => return None,
+    })
+}
+
+fn article(ty: ValueType) -> &'static str {
+    match ty {
+        ValueType::Int => "an",
+        _ => "a",
+    }
+}
+
+/// The disjunction of `conds`; false for none.
+fn any(conds: Vec<Cond>) -> Cond {
+    conds
+        .into_iter()
+        .reduce(|a, b| Cond::Or(Box::new(a), Box::new(b)))
+        .unwrap_or(Cond::Const(false))
+}

@@ -48,6 +48,9 @@ pub trait KernelTypes {
     /// the kernel does not have that hook.
     fn hook_params(&self, hook: &str) -> Option<Vec<Param>>;
 
+    /// The struct named `name` (e.g. `task_struct`, reached through `bpf_get_current_task_btf`).
+    fn named_struct(&self, name: &str) -> Option<TypeId>;
+
     /// Member `name` of the struct or union `ty`, searching inside anonymous struct and union
     /// members as C does.
     fn member(&self, ty: TypeId, name: &str) -> Option<Member>;

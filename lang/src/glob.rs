@@ -1,0 +1,363 @@
+//! Glob patterns on paths and strings.
+//!
+//! `*` matches any run of bytes except `/`, `**` any run including `/`, `?` one byte except
+//! `/`, `[a-z]` / `[!a-z]` one byte of (not of) a class, never `/`, and `{a,b}` one of the
+//! alternatives. Patterns match whole strings. Braces are expanded here, so the compiler
+//! sees a list of alternatives made of the simple tokens only.
+
+/// Alternatives beyond this come from brace products (`{a,b}{c,d}...`) too large to be meant.
+pub const MAX_ALTERNATIVES: usize = 64;
+
+/// The compiler tracks the pattern after its literal prefix as a bit set of positions in a
+/// 64-bit register, so that part is limited to this many tokens.
+pub const MAX_TOKENS_AFTER_PREFIX: usize = 62;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Token {
+    Byte(u8),
+    /// `?`
+    AnyByte,
+    /// `[...]`: inclusive byte ranges.
+    Class { ranges: Vec<(u8, u8)>, negated: bool },
+    /// `*`
+    Star,
+    /// `**`
+    DoubleStar,
+}
+
+impl Token {
+    /// Whether this single-byte token accepts `byte`. Stars answer for one step of their run.
+    pub fn accepts(&self, byte: u8) -> bool {
+        match self {
+            Token::Byte(b) => *b == byte,
+            Token::AnyByte | Token::Star => byte != b'/',
+            Token::Class { ranges, negated } => {
+                byte != b'/' && ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&byte)) != *negated
+            }
+            Token::DoubleStar => true,
+        }
+    }
+
+    pub fn is_star(&self) -> bool {
+        matches!(self, Token::Star | Token::DoubleStar)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Glob {
+    pub pattern: String,
+    pub alternatives: Vec<Vec<Token>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobError {
+    pub message: String,
+    /// Byte offset into the pattern (the string's value, not its source text).
+    pub offset: usize,
+}
+
+fn error(message: impl Into<String>, offset: usize) -> GlobError {
+    GlobError {
+        message: message.into(),
+        offset,
+    }
+}
+
+impl Glob {
+    pub fn parse(pattern: &str) -> Result<Glob, GlobError> {
+        let bytes = pattern.as_bytes();
+        let mut alternatives = Vec::new();
+        for alternative in expand_braces(bytes)? {
+            let tokens = tokenize(&alternative)?;
+            let prefix = tokens
+                .iter()
+                .take_while(|t| matches!(t, Token::Byte(_)))
+                .count();
+            if tokens.len() - prefix > MAX_TOKENS_AFTER_PREFIX {
+                return Err(error(
+                    format!(
+                        "the part after the first wildcard is longer than {MAX_TOKENS_AFTER_PREFIX} characters"
+                    ),
+                    prefix,
+                ));
+            }
+            if !alternatives.contains(&tokens) {
+                alternatives.push(tokens);
+            }
+        }
+        Ok(Glob {
+            pattern: pattern.to_string(),
+            alternatives,
+        })
+    }
+
+    /// The reference meaning: does the pattern match all of `text`?
+    pub fn matches(&self, text: &[u8]) -> bool {
+        self.alternatives.iter().any(|a| matches_tokens(a, text))
+    }
+}
+
+/// Position-set simulation, the same algorithm the compiler emits, kept obviously correct.
+fn matches_tokens(tokens: &[Token], text: &[u8]) -> bool {
+    let mut states = vec![false; tokens.len() + 1];
+    states[0] = true;
+    close(tokens, &mut states);
+    for &byte in text {
+        let mut next = vec![false; tokens.len() + 1];
+        for (i, token) in tokens.iter().enumerate() {
+            if states[i] && token.accepts(byte) {
+                if token.is_star() {
+                    next[i] = true;
+                } else {
+                    next[i + 1] = true;
+                }
+            }
+        }
+        close(tokens, &mut next);
+        states = next;
+    }
+    states[tokens.len()]
+}
+
+/// A star may match the empty run: being before it means being after it too.
+fn close(tokens: &[Token], states: &mut [bool]) {
+    for (i, token) in tokens.iter().enumerate() {
+        if states[i] && token.is_star() {
+            states[i + 1] = true;
+        }
+    }
+}
+
+fn tokenize(pattern: &[u8]) -> Result<Vec<Token>, GlobError> {
+    let mut tokens: Vec<Token> = Vec::new();
+    let mut i = 0;
+    while i < pattern.len() {
+        let token = match pattern[i] {
+            b'*' => {
+                let run = pattern[i..].iter().take_while(|b| **b == b'*').count();
+                i += run;
+                let token = if run >= 2 {
+                    Token::DoubleStar
+                } else {
+                    Token::Star
+                };
+                // Adjacent stars are one star; `**` absorbs `*`.
+                if let Some(last) = tokens.last_mut() {
+                    if last.is_star() {
+                        if token == Token::DoubleStar {
+                            *last = Token::DoubleStar;
+                        }
+                        continue;
+                    }
+                }
+                tokens.push(token);
+                continue;
+            }
+            b'?' => Token::AnyByte,
+            b'[' => {
+                let (token, len) = class(pattern, i)?;
+                i += len;
+                tokens.push(token);
+                continue;
+            }
+            b']' => return Err(error("unmatched `]`", i)),
+            b'\\' => {
+                i += 1;
+                match pattern.get(i) {
+                    Some(b) => Token::Byte(*b),
+                    None => return Err(error("`\\` at the end of the pattern escapes nothing", i - 1)),
+                }
+            }
+            b => Token::Byte(b),
+        };
+        tokens.push(token);
+        i += 1;
+    }
+    Ok(tokens)
+}
+
+/// Parses `[...]` starting at `start`; returns the token and the bytes consumed.
+fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
+    let mut i = start + 1;
+    let negated = matches!(pattern.get(i), Some(b'!') | Some(b'^'));
+    if negated {
+        i += 1;
+    }
+    let mut ranges = Vec::new();
+    loop {
+        let Some(&b) = pattern.get(i) else {
+            return Err(error("unclosed `[`", start));
+        };
+        if b == b']' && !ranges.is_empty() {
+            break;
+        }
+        if b == b']' {
+            return Err(error("empty class `[]`", start));
+        }
+        let lo = if b == b'\\' {
+            i += 1;
+            *pattern.get(i).ok_or_else(|| error("unclosed `[`", start))?
+        } else {
+            b
+        };
+        i += 1;
+        let hi = if pattern.get(i) == Some(&b'-') && pattern.get(i + 1).is_some_and(|b| *b != b']') {
+            let hi = pattern[i + 1];
+            i += 2;
+            if hi < lo {
+                return Err(error(
+                    format!("range `{}-{}` is backwards", lo as char, hi as char),
+                    i - 3,
+                ));
+            }
+            hi
+        } else {
+            lo
+        };
+        if lo == b'/' || (lo..=hi).contains(&b'/') {
+            return Err(error("a class never matches `/`; `/` cannot appear in one", i - 1));
+        }
+        ranges.push((lo, hi));
+    }
+    Ok((Token::Class { ranges, negated }, i + 1 - start))
+}
+
+/// Expands `{a,b}` (nested too) into plain patterns, keeping escapes for the tokenizer.
+fn expand_braces(pattern: &[u8]) -> Result<Vec<Vec<u8>>, GlobError> {
+    let mut results = vec![Vec::new()];
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'\\' => {
+                let end = (i + 2).min(pattern.len());
+                for r in &mut results {
+                    r.extend_from_slice(&pattern[i..end]);
+                }
+                i = end;
+            }
+            b'{' => {
+                let close = matching_brace(pattern, i)?;
+                let mut options = Vec::new();
+                for part in split_top_level(&pattern[i + 1..close]) {
+                    options.extend(expand_braces(part).map_err(|e| GlobError {
+                        offset: e.offset + i + 1,
+                        ..e
+                    })?);
+                }
+                if options.len() < 2 && options.iter().all(|o| o.is_empty()) {
+                    return Err(error("empty alternatives `{}`", i));
+                }
+                let mut product = Vec::new();
+                for r in &results {
+                    for o in &options {
+                        let mut joined = r.clone();
+                        joined.extend_from_slice(o);
+                        product.push(joined);
+                    }
+                }
+                if product.len() > MAX_ALTERNATIVES {
+                    return Err(error(
+                        format!("braces expand to more than {MAX_ALTERNATIVES} patterns"),
+                        i,
+                    ));
+                }
+                results = product;
+                i = close + 1;
+            }
+            b'}' => return Err(error("unmatched `}`", i)),
+            b => {
+                for r in &mut results {
+                    r.push(b);
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(results)
+}
+
+fn matching_brace(pattern: &[u8], open: usize) -> Result<usize, GlobError> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'\\' => i += 1,
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(error("unclosed `{`", open))
+}
+
+fn split_top_level(inner: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < inner.len() {
+        match inner[i] {
+            b'\\' => i += 1,
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&inner[start.min(inner.len())..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, text: &str) -> bool {
+        match Glob::parse(pattern) {
+            Ok(g) => g.matches(text.as_bytes()),
+            Err(e) => panic!("{pattern}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn stars() {
+        assert!(m("/tmp/*", "/tmp/a"));
+        assert!(!m("/tmp/*", "/tmp/a/b"));
+        assert!(m("/tmp/**", "/tmp/a/b"));
+        assert!(m("/tmp/**", "/tmp/"));
+        assert!(!m("/tmp/**", "/tmp"));
+        assert!(m("**/.ssh/**", "/home/u/.ssh/id"));
+        assert!(m("/usr/lib/*.so", "/usr/lib/libc.so"));
+        assert!(!m("/usr/lib/*.so", "/usr/lib/x/libc.so"));
+        assert!(m("/a/*/c", "/a//c"));
+    }
+
+    #[test]
+    fn classes_and_alternatives() {
+        assert!(m("/dev/tty[0-9]", "/dev/tty3"));
+        assert!(!m("/dev/tty[0-9]", "/dev/ttyS"));
+        assert!(m("/dev/tty[!0-9]", "/dev/ttyS"));
+        assert!(m("/bin/{ba,z,}sh", "/bin/zsh"));
+        assert!(m("/bin/{ba,z,}sh", "/bin/sh"));
+        assert!(m("/x/{a,{b,c}d}", "/x/cd"));
+        assert!(m("/x/?", "/x/y"));
+        assert!(!m("/x/?", "/x//"));
+        assert!(m("/x/\\*", "/x/*"));
+        assert!(!m("/x/\\*", "/x/y"));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in ["/x/[a", "/x/[]", "/x/{a", "/x/a}", "/x/]", "/x/\\", "/x/[z-a]", "/x/[/]", "{}"] {
+            assert!(Glob::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}
