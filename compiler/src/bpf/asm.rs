@@ -1,0 +1,623 @@
+//! The assembler: a chaining builder over the opcode table, with labels fixed up in
+//! [`Assembler::finish`].
+//!
+//! Emitting never fails on the spot (so calls chain); a misuse is recorded and the first one,
+//! in emission order, is what `finish` reports.
+
+use std::fmt;
+
+use super::opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
+use super::{AluOp, Insn, JmpCond, Reg, Size};
+
+/// A branch target. Created by [`Assembler::new_label`], placed by [`Assembler::bind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label(u32);
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "L{}", self.0)
+    }
+}
+
+/// A map reference to be filled in by the loader: the `ld_imm64` at `slot` loads the map whose
+/// ELF symbol is `symbol`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MapRelocation {
+    pub slot: usize,
+    pub symbol: String,
+}
+
+/// A finished program: slots with branch offsets resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Code {
+    pub insns: Vec<Insn>,
+    pub relocations: Vec<MapRelocation>,
+    /// The [`Assembler::set_origin`] tag of each slot; `origins.len() == insns.len()`.
+    pub origins: Vec<Option<u32>>,
+}
+
+impl Code {
+    /// The program's bytes, as they go into an ELF section.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        super::encode(&self.insns)
+    }
+
+    /// The origin tag of the instruction at `slot` (what the verifier reports as `insn N`).
+    pub fn origin(&self, slot: usize) -> Option<u32> {
+        self.origins.get(slot).copied().flatten()
+    }
+}
+
+/// Why the assembler could not produce a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A branch targets a label that was never bound.
+    UnboundLabel(Label),
+    /// A label was bound at `first` and again at `second`.
+    LabelBoundTwice {
+        label: Label,
+        first: usize,
+        second: usize,
+    },
+    /// A label that this assembler did not create.
+    ForeignLabel(Label),
+    /// The branch at `slot` is `offset` slots from its target, more than 16 bits hold.
+    BranchOutOfRange {
+        slot: usize,
+        label: Label,
+        offset: i64,
+    },
+    /// The branch at `slot` targets a label bound after the last instruction.
+    BranchPastEnd { slot: usize, label: Label },
+    /// The instruction at `slot` writes r10, which the kernel keeps read only.
+    WritesFramePointer { slot: usize },
+    /// The instruction at `slot` has an operand the kernel rejects.
+    InvalidOperand { slot: usize, reason: &'static str },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::UnboundLabel(label) => write!(f, "label {label} is never bound"),
+            EncodeError::LabelBoundTwice {
+                label,
+                first,
+                second,
+            } => write!(
+                f,
+                "label {label} is bound twice, at instruction {first} and at {second}"
+            ),
+            EncodeError::ForeignLabel(label) => {
+                write!(f, "label {label} belongs to another assembler")
+            }
+            EncodeError::BranchOutOfRange {
+                slot,
+                label,
+                offset,
+            } => write!(
+                f,
+                "branch at instruction {slot} to {label} is {offset} instructions away, \
+                 beyond the 16-bit offset range"
+            ),
+            EncodeError::BranchPastEnd { slot, label } => write!(
+                f,
+                "branch at instruction {slot} to {label} lands after the last instruction"
+            ),
+            EncodeError::WritesFramePointer { slot } => write!(
+                f,
+                "instruction {slot} writes the read-only frame pointer r10"
+            ),
+            EncodeError::InvalidOperand { slot, reason } => {
+                write!(f, "instruction {slot}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+#[derive(Clone, Copy, Debug)]
+struct Fixup {
+    slot: usize,
+    label: Label,
+}
+
+/// Builds a program one instruction at a time. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct Assembler {
+    insns: Vec<Insn>,
+    origins: Vec<Option<u32>>,
+    origin: Option<u32>,
+    /// Slot each label is bound to.
+    labels: Vec<Option<usize>>,
+    fixups: Vec<Fixup>,
+    relocations: Vec<MapRelocation>,
+    errors: Vec<EncodeError>,
+}
+
+impl Assembler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh, unbound label.
+    pub fn new_label(&mut self) -> Label {
+        let id = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+        self.labels.push(None);
+        Label(id)
+    }
+
+    /// Binds `l` to the next instruction emitted.
+    pub fn bind(&mut self, l: Label) -> &mut Self {
+        let here = self.insns.len();
+        match self.labels.get_mut(l.0 as usize) {
+            None => self.errors.push(EncodeError::ForeignLabel(l)),
+            Some(Some(first)) => {
+                let first = *first;
+                self.errors.push(EncodeError::LabelBoundTwice {
+                    label: l,
+                    first,
+                    second: here,
+                });
+            }
+            Some(slot @ None) => *slot = Some(here),
+        }
+        self
+    }
+
+    /// Tags the instructions emitted from now on with `origin` (an opaque source id, such as
+    /// a rule index), so a verifier complaint about a slot can be traced back to its source.
+    pub fn set_origin(&mut self, origin: Option<u32>) -> &mut Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Slots emitted so far; also the slot of the next instruction.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    fn push(&mut self, op: Opcode, dst: Reg, src: u8, off: i16, imm: i32) -> &mut Self {
+        if op.writes_dst() && dst == Reg::FP {
+            self.errors.push(EncodeError::WritesFramePointer {
+                slot: self.insns.len(),
+            });
+        }
+        self.insns
+            .push(Insn::new(op.code(), dst.index(), src, off, imm));
+        self.origins.push(self.origin);
+        self
+    }
+
+    fn invalid(&mut self, reason: &'static str) {
+        self.errors.push(EncodeError::InvalidOperand {
+            slot: self.insns.len(),
+            reason,
+        });
+    }
+
+    fn alu(&mut self, width: Width, op: AluOp, dst: Reg, src: Option<Reg>, imm: i32) -> &mut Self {
+        let bits = match width {
+            Width::W32 => 32,
+            Width::W64 => 64,
+        };
+        match (op, src) {
+            (AluOp::Neg, Some(_)) => self.invalid("neg takes no source register"),
+            (AluOp::Neg, None) if imm != 0 => self.invalid("neg takes no immediate"),
+            (AluOp::Div | AluOp::Mod, None) if imm == 0 => {
+                self.invalid("division by a zero immediate")
+            }
+            (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, None) if !(0..bits).contains(&imm) => {
+                self.invalid("shift amount outside the operand width")
+            }
+            _ => {}
+        }
+        let (source, src) = match src {
+            Some(r) if op != AluOp::Neg => (Source::Reg, r.index()),
+            _ => (Source::Imm, 0),
+        };
+        let opcode = Opcode::Alu { width, op, source };
+        self.push(opcode, dst, src, 0, imm)
+    }
+
+    /// `dst op= imm` on 64 bits (`Neg` ignores the operand and wants `imm == 0`).
+    pub fn alu64_imm(&mut self, op: AluOp, dst: Reg, imm: i32) -> &mut Self {
+        self.alu(Width::W64, op, dst, None, imm)
+    }
+
+    /// `dst op= src` on 64 bits.
+    pub fn alu64_reg(&mut self, op: AluOp, dst: Reg, src: Reg) -> &mut Self {
+        self.alu(Width::W64, op, dst, Some(src), 0)
+    }
+
+    /// `dst op= imm` on the low 32 bits; the upper 32 bits of `dst` become zero.
+    pub fn alu32_imm(&mut self, op: AluOp, dst: Reg, imm: i32) -> &mut Self {
+        self.alu(Width::W32, op, dst, None, imm)
+    }
+
+    /// `dst op= src` on the low 32 bits; the upper 32 bits of `dst` become zero.
+    pub fn alu32_reg(&mut self, op: AluOp, dst: Reg, src: Reg) -> &mut Self {
+        self.alu(Width::W32, op, dst, Some(src), 0)
+    }
+
+    /// `dst = imm`, sign-extended to 64 bits.
+    pub fn mov64_imm(&mut self, dst: Reg, imm: i32) -> &mut Self {
+        self.alu64_imm(AluOp::Mov, dst, imm)
+    }
+
+    /// `dst = src`
+    pub fn mov64_reg(&mut self, dst: Reg, src: Reg) -> &mut Self {
+        self.alu64_reg(AluOp::Mov, dst, src)
+    }
+
+    /// `dst = -dst`
+    pub fn neg64(&mut self, dst: Reg) -> &mut Self {
+        self.alu64_imm(AluOp::Neg, dst, 0)
+    }
+
+    /// `dst = to_le|to_be(dst)` keeping the low `size` bytes (`Size::B` is not a width the
+    /// kernel swaps).
+    pub fn endian(&mut self, order: ByteOrder, dst: Reg, size: Size) -> &mut Self {
+        let bits = match size {
+            Size::B => {
+                self.invalid("byte swap of a single byte");
+                8
+            }
+            Size::H => 16,
+            Size::W => 32,
+            Size::DW => 64,
+        };
+        self.push(Opcode::End { order }, dst, 0, 0, bits)
+    }
+
+    fn ld_imm64_with(&mut self, dst: Reg, pseudo: Pseudo, value: u64) -> &mut Self {
+        let low = value as u32 as i32;
+        let high = (value >> 32) as u32 as i32;
+        self.push(Opcode::LdImm64, dst, pseudo.src(), 0, low);
+        // The second half is a slot of its own, with the same origin.
+        self.insns.push(Insn::new(0, 0, 0, 0, high));
+        self.origins.push(self.origin);
+        self
+    }
+
+    /// `dst = value`, in two slots.
+    pub fn ld_imm64(&mut self, dst: Reg, value: u64) -> &mut Self {
+        self.ld_imm64_with(dst, Pseudo::None, value)
+    }
+
+    /// `dst = &map`: an `ld_imm64` marked `BPF_PSEUDO_MAP_FD` with imm 0, plus a relocation
+    /// that tells the loader to put `map_symbol`'s fd there.
+    pub fn ld_map_fd(&mut self, dst: Reg, map_symbol: &str) -> &mut Self {
+        self.relocations.push(MapRelocation {
+            slot: self.insns.len(),
+            symbol: map_symbol.to_string(),
+        });
+        self.ld_imm64_with(dst, Pseudo::MapFd, 0)
+    }
+
+    /// `dst = *(size *)(base + off)`
+    pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
+        self.push(Opcode::Load { size }, dst, base.index(), off, 0)
+    }
+
+    /// `*(size *)(base + off) = src`
+    pub fn store_reg(&mut self, size: Size, base: Reg, off: i16, src: Reg) -> &mut Self {
+        self.push(Opcode::Store { size }, base, src.index(), off, 0)
+    }
+
+    /// `*(size *)(base + off) = imm`
+    pub fn store_imm(&mut self, size: Size, base: Reg, off: i16, imm: i32) -> &mut Self {
+        self.push(Opcode::StoreImm { size }, base, 0, off, imm)
+    }
+
+    fn branch(&mut self, op: Opcode, dst: Reg, src: u8, imm: i32, target: Label) -> &mut Self {
+        self.fixups.push(Fixup {
+            slot: self.insns.len(),
+            label: target,
+        });
+        self.push(op, dst, src, 0, imm)
+    }
+
+    /// `goto target`
+    pub fn jump(&mut self, target: Label) -> &mut Self {
+        self.branch(Opcode::Ja, Reg::R0, 0, 0, target)
+    }
+
+    /// `if reg cond imm goto target`, comparing 64 bits (`imm` sign-extended).
+    pub fn jump_imm(&mut self, cond: JmpCond, reg: Reg, imm: i32, target: Label) -> &mut Self {
+        let op = Opcode::Jump {
+            width: Width::W64,
+            cond,
+            source: Source::Imm,
+        };
+        self.branch(op, reg, 0, imm, target)
+    }
+
+    /// `if reg cond src goto target`, comparing 64 bits.
+    pub fn jump_reg(&mut self, cond: JmpCond, reg: Reg, src: Reg, target: Label) -> &mut Self {
+        let op = Opcode::Jump {
+            width: Width::W64,
+            cond,
+            source: Source::Reg,
+        };
+        self.branch(op, reg, src.index(), 0, target)
+    }
+
+    /// `if wreg cond imm goto target`, comparing the low 32 bits.
+    pub fn jump32_imm(&mut self, cond: JmpCond, reg: Reg, imm: i32, target: Label) -> &mut Self {
+        let op = Opcode::Jump {
+            width: Width::W32,
+            cond,
+            source: Source::Imm,
+        };
+        self.branch(op, reg, 0, imm, target)
+    }
+
+    /// `if wreg cond wsrc goto target`, comparing the low 32 bits.
+    pub fn jump32_reg(&mut self, cond: JmpCond, reg: Reg, src: Reg, target: Label) -> &mut Self {
+        let op = Opcode::Jump {
+            width: Width::W32,
+            cond,
+            source: Source::Reg,
+        };
+        self.branch(op, reg, src.index(), 0, target)
+    }
+
+    /// Calls helper number `helper` (see [`super::helper_name`]); arguments in r1–r5, result
+    /// in r0, r1–r5 clobbered.
+    pub fn call_helper(&mut self, helper: u32) -> &mut Self {
+        let imm = match i32::try_from(helper) {
+            Ok(imm) => imm,
+            Err(_) => {
+                self.invalid("helper id beyond 32 bits");
+                0
+            }
+        };
+        self.push(Opcode::Call, Reg::R0, 0, 0, imm)
+    }
+
+    /// Returns r0.
+    pub fn exit(&mut self) -> &mut Self {
+        self.push(Opcode::Exit, Reg::R0, 0, 0, 0)
+    }
+
+    /// Resolves every branch: `off = target - (slot + 1)`.
+    pub fn finish(self) -> Result<Code, EncodeError> {
+        let Assembler {
+            mut insns,
+            origins,
+            labels,
+            fixups,
+            relocations,
+            errors,
+            ..
+        } = self;
+        if let Some(error) = errors.into_iter().next() {
+            return Err(error);
+        }
+        for Fixup { slot, label } in fixups {
+            let target = match labels.get(label.0 as usize) {
+                None => return Err(EncodeError::ForeignLabel(label)),
+                Some(None) => return Err(EncodeError::UnboundLabel(label)),
+                Some(Some(target)) => *target,
+            };
+            if target >= insns.len() {
+                return Err(EncodeError::BranchPastEnd { slot, label });
+            }
+            let offset = target as i64 - (slot as i64 + 1);
+            let off = i16::try_from(offset).map_err(|_| EncodeError::BranchOutOfRange {
+                slot,
+                label,
+                offset,
+            })?;
+            if let Some(insn) = insns.get_mut(slot) {
+                insn.off = off;
+            }
+        }
+        Ok(Code {
+            insns,
+            relocations,
+            origins,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::bpf::{validate, Reg::*};
+
+    #[test]
+    fn forward_and_backward_labels() {
+        let mut asm = Assembler::new();
+        let top = asm.new_label();
+        let out = asm.new_label();
+        asm.mov64_imm(R0, 0)
+            .bind(top)
+            .jump_imm(JmpCond::Gt, R0, 9, out) // slot 1 -> 6: off +4
+            .alu64_imm(AluOp::Add, R0, 1)
+            .ld_imm64(R1, 7) // slots 3, 4
+            .jump(top) // slot 5 -> 1: off -5
+            .bind(out)
+            .exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns.len(), 7);
+        assert_eq!(code.insns[1].off, 4);
+        assert_eq!(code.insns[5].off, -5);
+        assert_eq!(validate(&code.insns), Ok(()));
+    }
+
+    #[test]
+    fn branch_to_the_next_instruction_has_offset_zero() {
+        let mut asm = Assembler::new();
+        let next = asm.new_label();
+        asm.jump(next).bind(next).exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns[0].off, 0);
+    }
+
+    #[test]
+    fn out_of_range_branch() {
+        let mut asm = Assembler::new();
+        let far = asm.new_label();
+        asm.jump(far);
+        for _ in 0..32_768 {
+            asm.mov64_imm(R0, 0);
+        }
+        asm.bind(far).exit();
+        assert_eq!(
+            asm.finish(),
+            Err(EncodeError::BranchOutOfRange {
+                slot: 0,
+                label: far,
+                offset: 32_768
+            })
+        );
+
+        // One less fits exactly.
+        let mut asm = Assembler::new();
+        let far = asm.new_label();
+        asm.jump(far);
+        for _ in 0..32_767 {
+            asm.mov64_imm(R0, 0);
+        }
+        asm.bind(far).exit();
+        assert_eq!(asm.finish().map(|c| c.insns[0].off), Ok(i16::MAX));
+
+        // Backward: off = target - (pc + 1) = -32769 does not fit.
+        let mut asm = Assembler::new();
+        let back = asm.new_label();
+        asm.bind(back);
+        for _ in 0..32_768 {
+            asm.mov64_imm(R0, 0);
+        }
+        asm.jump(back).exit();
+        assert!(matches!(
+            asm.finish(),
+            Err(EncodeError::BranchOutOfRange {
+                offset: -32_769,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unbound_label() {
+        let mut asm = Assembler::new();
+        let nowhere = asm.new_label();
+        asm.jump_reg(JmpCond::Eq, R1, R2, nowhere).exit();
+        assert_eq!(asm.finish(), Err(EncodeError::UnboundLabel(nowhere)));
+    }
+
+    #[test]
+    fn label_bound_twice() {
+        let mut asm = Assembler::new();
+        let l = asm.new_label();
+        asm.bind(l).mov64_imm(R0, 0).bind(l).exit();
+        assert_eq!(
+            asm.finish(),
+            Err(EncodeError::LabelBoundTwice {
+                label: l,
+                first: 0,
+                second: 1
+            })
+        );
+    }
+
+    #[test]
+    fn label_past_the_end_and_foreign_labels() {
+        let mut asm = Assembler::new();
+        let end = asm.new_label();
+        asm.jump(end).bind(end);
+        assert_eq!(
+            asm.finish(),
+            Err(EncodeError::BranchPastEnd {
+                slot: 0,
+                label: end
+            })
+        );
+
+        let mut other = Assembler::new();
+        other.new_label();
+        let foreign = other.new_label();
+        let mut asm = Assembler::new();
+        asm.jump(foreign).exit();
+        assert_eq!(asm.finish(), Err(EncodeError::ForeignLabel(foreign)));
+    }
+
+    #[test]
+    fn operands_the_kernel_rejects() {
+        type Emit = fn(&mut Assembler);
+        let cases: [(&str, Emit); 6] = [
+            ("write r10", |a| {
+                a.mov64_imm(R10, 0);
+            }),
+            ("neg reg", |a| {
+                a.alu64_reg(AluOp::Neg, R1, R2);
+            }),
+            ("div 0", |a| {
+                a.alu32_imm(AluOp::Div, R1, 0);
+            }),
+            ("shift 32 in alu32", |a| {
+                a.alu32_imm(AluOp::Lsh, R1, 32);
+            }),
+            ("bswap byte", |a| {
+                a.endian(ByteOrder::Be, R1, Size::B);
+            }),
+            ("helper id", |a| {
+                a.call_helper(u32::MAX);
+            }),
+        ];
+        for (name, emit) in cases {
+            let mut asm = Assembler::new();
+            emit(&mut asm);
+            asm.exit();
+            assert!(asm.finish().is_err(), "{name} should be rejected");
+        }
+        // Storing through r10 is how the stack is written: allowed.
+        let mut asm = Assembler::new();
+        asm.store_imm(Size::DW, R10, -8, 0)
+            .alu64_imm(AluOp::Lsh, R1, 63)
+            .exit();
+        assert!(asm.finish().is_ok());
+    }
+
+    #[test]
+    fn map_relocations_and_origins_are_per_slot() {
+        let mut asm = Assembler::new();
+        asm.set_origin(Some(3))
+            .mov64_reg(R6, R1)
+            .ld_map_fd(R1, "krsi_scope")
+            .set_origin(None)
+            .call_helper(1)
+            .set_origin(Some(4))
+            .exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(
+            code.relocations,
+            vec![MapRelocation {
+                slot: 1,
+                symbol: "krsi_scope".into()
+            }]
+        );
+        assert_eq!(code.origins, vec![Some(3), Some(3), Some(3), None, Some(4)]);
+        assert_eq!(code.origins.len(), code.insns.len());
+        assert_eq!(code.insns[1].src, 1);
+        assert_eq!(code.insns[1].imm, 0);
+        assert_eq!(code.origin(2), Some(3));
+    }
+
+    #[test]
+    fn ld_imm64_splits_the_value() {
+        let mut asm = Assembler::new();
+        asm.ld_imm64(R1, 0x8877_6655_4433_2211).exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns[0].imm as u32, 0x4433_2211);
+        assert_eq!(code.insns[1], Insn::new(0, 0, 0, 0, 0x8877_6655_u32 as i32));
+    }
+}

@@ -1,0 +1,380 @@
+//! Bytes to slots and back, checked against the opcode table.
+
+use std::fmt;
+
+use super::opcode::{Opcode, Pseudo};
+use super::{Insn, Reg};
+
+/// Why a byte string or slot sequence is not a program krsi understands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The byte length is not a multiple of 8.
+    Length { len: usize },
+    /// The opcode byte is not in the table.
+    UnknownOpcode { slot: usize, code: u8 },
+    /// An `ld_imm64` in the last slot, with no room for its second half.
+    TruncatedLdImm64 { slot: usize },
+    /// The slot after an `ld_imm64` has something other than the upper 32 bits in it.
+    MalformedLdImm64 { slot: usize },
+    /// An `ld_imm64` whose `src` is not a pseudo marker krsi knows.
+    UnknownPseudo { slot: usize, src: u8 },
+    /// A register field above r10.
+    InvalidRegister { slot: usize, reg: u8 },
+    /// A register field the instruction does not use is not zero.
+    ReservedField { slot: usize, field: &'static str },
+    /// A byte swap to a width other than 16, 32 or 64 bits.
+    InvalidEndianWidth { slot: usize, bits: i32 },
+    /// A branch lands outside the program or inside an `ld_imm64`.
+    BadJumpTarget { slot: usize, target: i64 },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Length { len } => {
+                write!(
+                    f,
+                    "{len} bytes is not a whole number of 8-byte instructions"
+                )
+            }
+            DecodeError::UnknownOpcode { slot, code } => {
+                write!(f, "unknown opcode 0x{code:02x} at instruction {slot}")
+            }
+            DecodeError::TruncatedLdImm64 { slot } => {
+                write!(
+                    f,
+                    "64-bit immediate load at instruction {slot} has no second half"
+                )
+            }
+            DecodeError::MalformedLdImm64 { slot } => write!(
+                f,
+                "second half of the 64-bit immediate load at instruction {slot} is not empty"
+            ),
+            DecodeError::UnknownPseudo { slot, src } => write!(
+                f,
+                "64-bit immediate load at instruction {slot} has unknown source marker {src}"
+            ),
+            DecodeError::InvalidRegister { slot, reg } => {
+                write!(f, "register r{reg} at instruction {slot} does not exist")
+            }
+            DecodeError::ReservedField { slot, field } => {
+                write!(
+                    f,
+                    "unused field `{field}` at instruction {slot} is not zero"
+                )
+            }
+            DecodeError::InvalidEndianWidth { slot, bits } => write!(
+                f,
+                "byte swap at instruction {slot} to {bits} bits (expected 16, 32 or 64)"
+            ),
+            DecodeError::BadJumpTarget { slot, target } => write!(
+                f,
+                "branch at instruction {slot} lands at {target}, which is not an instruction"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Little-endian bytes of the slots: code, `(src << 4) | dst`, `off`, `imm`.
+pub fn encode(insns: &[Insn]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(insns.len() * Insn::SIZE);
+    for insn in insns {
+        bytes.push(insn.code);
+        bytes.push(((insn.src & 0x0f) << 4) | (insn.dst & 0x0f));
+        bytes.extend_from_slice(&insn.off.to_le_bytes());
+        bytes.extend_from_slice(&insn.imm.to_le_bytes());
+    }
+    bytes
+}
+
+/// Slots of a program's bytes, checked with [`validate`].
+pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
+    if !bytes.len().is_multiple_of(Insn::SIZE) {
+        return Err(DecodeError::Length { len: bytes.len() });
+    }
+    let insns: Vec<Insn> = bytes
+        .chunks_exact(Insn::SIZE)
+        .map(|b| Insn {
+            code: b[0],
+            dst: b[1] & 0x0f,
+            src: b[1] >> 4,
+            off: i16::from_le_bytes([b[2], b[3]]),
+            imm: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect();
+    validate(&insns)?;
+    Ok(insns)
+}
+
+/// Checks that every slot is an instruction of the table with well-formed operands, that
+/// 64-bit immediate loads are complete and that branches land on instructions.
+pub fn validate(insns: &[Insn]) -> Result<(), DecodeError> {
+    // Slots that are the second half of an ld_imm64: no branch may land there.
+    let mut is_tail = vec![false; insns.len()];
+    let mut slot = 0;
+    while let Some(insn) = insns.get(slot) {
+        let op = check_slot(insns, slot, insn)?;
+        if op == Opcode::LdImm64 {
+            if let Some(tail) = is_tail.get_mut(slot + 1) {
+                *tail = true;
+            }
+        }
+        slot += op.slots();
+    }
+
+    for (slot, insn) in insns.iter().enumerate() {
+        if is_tail.get(slot).copied().unwrap_or(false) {
+            continue;
+        }
+        if insn.opcode().is_some_and(Opcode::is_branch) {
+            let target = slot as i64 + 1 + i64::from(insn.off);
+            let lands = usize::try_from(target)
+                .ok()
+                .filter(|&t| t < insns.len() && !is_tail.get(t).copied().unwrap_or(true));
+            if lands.is_none() {
+                return Err(DecodeError::BadJumpTarget { slot, target });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_slot(insns: &[Insn], slot: usize, insn: &Insn) -> Result<Opcode, DecodeError> {
+    let op = insn.opcode().ok_or(DecodeError::UnknownOpcode {
+        slot,
+        code: insn.code,
+    })?;
+
+    let check_reg = |reg: u8| match Reg::from_index(reg) {
+        Some(_) => Ok(()),
+        None => Err(DecodeError::InvalidRegister { slot, reg }),
+    };
+    if op.uses_dst() {
+        check_reg(insn.dst)?;
+    } else if insn.dst != 0 {
+        return Err(DecodeError::ReservedField { slot, field: "dst" });
+    }
+    if op.uses_src() {
+        check_reg(insn.src)?;
+    } else if op != Opcode::LdImm64 && insn.src != 0 {
+        return Err(DecodeError::ReservedField { slot, field: "src" });
+    }
+
+    match op {
+        Opcode::LdImm64 => {
+            if Pseudo::from_src(insn.src).is_none() {
+                return Err(DecodeError::UnknownPseudo {
+                    slot,
+                    src: insn.src,
+                });
+            }
+            let tail = insns
+                .get(slot + 1)
+                .ok_or(DecodeError::TruncatedLdImm64 { slot })?;
+            if tail.code != 0 || tail.dst != 0 || tail.src != 0 || tail.off != 0 {
+                return Err(DecodeError::MalformedLdImm64 { slot });
+            }
+        }
+        Opcode::End { .. } if !matches!(insn.imm, 16 | 32 | 64) => {
+            return Err(DecodeError::InvalidEndianWidth {
+                slot,
+                bits: insn.imm,
+            });
+        }
+        _ => {}
+    }
+    Ok(op)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::bpf::opcode::{Source, Width};
+    use crate::bpf::{AluOp, JmpCond};
+
+    /// A well-formed instance of `op` with the given registers, or `None` when `op` does not
+    /// use a register field that is non-zero here.
+    fn instance(op: Opcode, dst: Reg, src: Reg) -> Option<Vec<Insn>> {
+        let (d, s) = (dst.index(), src.index());
+        let d = if op.uses_dst() {
+            d
+        } else if d == 0 {
+            0
+        } else {
+            return None;
+        };
+        let s = if op.uses_src() {
+            s
+        } else if s == 0 {
+            0
+        } else {
+            return None;
+        };
+        let code = op.code();
+        Some(match op {
+            Opcode::LdImm64 => vec![
+                Insn::new(code, d, 0, 0, 0x1234_5678),
+                Insn::new(0, 0, 0, 0, -2),
+            ],
+            Opcode::End { .. } => vec![Insn::new(code, d, s, 0, 32)],
+            // A branch over one instruction, so the target exists.
+            Opcode::Jump { .. } | Opcode::Ja => vec![
+                Insn::new(code, d, s, 1, -7),
+                Insn::new(Opcode::Exit.code(), 0, 0, 0, 0),
+                Insn::new(Opcode::Exit.code(), 0, 0, 0, 0),
+            ],
+            Opcode::Alu { op: AluOp::Neg, .. } => vec![Insn::new(code, d, s, 0, 0)],
+            _ => vec![Insn::new(code, d, s, -16, 0x7fff_0001)],
+        })
+    }
+
+    #[test]
+    fn round_trip_every_opcode_with_every_register() {
+        let mut cases = 0;
+        for op in Opcode::ALL {
+            for dst in Reg::ALL {
+                for src in Reg::ALL {
+                    let Some(insns) = instance(op, dst, src) else {
+                        continue;
+                    };
+                    let bytes = encode(&insns);
+                    assert_eq!(bytes.len(), insns.len() * 8);
+                    assert_eq!(bytes[0], op.code());
+                    assert_eq!(decode(&bytes), Ok(insns), "{op:?} {dst} {src}");
+                    cases += 1;
+                }
+            }
+        }
+        assert!(cases > Opcode::ALL.len() * 11);
+    }
+
+    #[test]
+    fn byte_layout_is_little_endian_with_src_in_the_high_nibble() {
+        let insn = Insn::new(0xbf, 6, 1, -2, 0x0102_0304);
+        assert_eq!(
+            encode(&[insn]),
+            vec![0xbf, 0x16, 0xfe, 0xff, 0x04, 0x03, 0x02, 0x01]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        assert_eq!(decode(&[0x95; 7]), Err(DecodeError::Length { len: 7 }));
+        assert_eq!(decode(&[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn rejects_every_byte_outside_the_table() {
+        for code in 0..=255u8 {
+            if Opcode::from_code(code).is_some() {
+                continue;
+            }
+            let bytes = [code, 0, 0, 0, 0, 0, 0, 0];
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::UnknownOpcode { slot: 0, code })
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_truncated_and_malformed_ld_imm64() {
+        let ld = Insn::new(Opcode::LdImm64.code(), 1, 0, 0, 5);
+        assert_eq!(
+            decode(&encode(&[ld])),
+            Err(DecodeError::TruncatedLdImm64 { slot: 0 })
+        );
+        let exit = Insn::new(Opcode::Exit.code(), 0, 0, 0, 0);
+        assert_eq!(
+            decode(&encode(&[ld, exit])),
+            Err(DecodeError::MalformedLdImm64 { slot: 0 })
+        );
+        let bad_pseudo = Insn::new(Opcode::LdImm64.code(), 1, 7, 0, 5);
+        assert_eq!(
+            decode(&encode(&[bad_pseudo, Insn::default()])),
+            Err(DecodeError::UnknownPseudo { slot: 0, src: 7 })
+        );
+    }
+
+    #[test]
+    fn rejects_registers_and_fields_that_do_not_exist() {
+        let mov = Opcode::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            source: Source::Reg,
+        };
+        let bytes = encode(&[Insn::new(mov.code(), 11, 1, 0, 0)]);
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError::InvalidRegister { slot: 0, reg: 11 })
+        );
+        let bytes = encode(&[Insn::new(Opcode::Exit.code(), 0, 3, 0, 0)]);
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError::ReservedField {
+                slot: 0,
+                field: "src"
+            })
+        );
+        let be = Opcode::End {
+            order: crate::bpf::ByteOrder::Be,
+        };
+        assert_eq!(
+            decode(&encode(&[Insn::new(be.code(), 1, 0, 0, 8)])),
+            Err(DecodeError::InvalidEndianWidth { slot: 0, bits: 8 })
+        );
+    }
+
+    #[test]
+    fn rejects_branches_that_miss() {
+        let jeq = Opcode::Jump {
+            width: Width::W64,
+            cond: JmpCond::Eq,
+            source: Source::Imm,
+        };
+        let exit = Insn::new(Opcode::Exit.code(), 0, 0, 0, 0);
+        let past_end = [Insn::new(jeq.code(), 1, 0, 1, 0), exit];
+        assert_eq!(
+            decode(&encode(&past_end)),
+            Err(DecodeError::BadJumpTarget { slot: 0, target: 2 })
+        );
+        let before_start = [Insn::new(Opcode::Ja.code(), 0, 0, -2, 0), exit];
+        assert_eq!(
+            decode(&encode(&before_start)),
+            Err(DecodeError::BadJumpTarget {
+                slot: 0,
+                target: -1
+            })
+        );
+        let into_ld_imm64 = [
+            Insn::new(Opcode::Ja.code(), 0, 0, 1, 0),
+            Insn::new(Opcode::LdImm64.code(), 0, 0, 0, 1),
+            Insn::default(),
+            exit,
+        ];
+        assert_eq!(
+            decode(&encode(&into_ld_imm64)),
+            Err(DecodeError::BadJumpTarget { slot: 0, target: 2 })
+        );
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_bytes() {
+        // A cheap deterministic generator: every program of 1..=3 slots built from a
+        // pseudo-random byte stream.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 25) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (state >> ((i % 8) * 8)) as u8 ^ i as u8)
+                .collect();
+            let _ = decode(&bytes);
+        }
+    }
+}
