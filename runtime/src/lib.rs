@@ -1,1 +1,258 @@
+//! The krsi runtime: every interaction with the kernel.
+//!
+//! A policy is one ELF object with one LSM program per hook. [`load`] loads every program
+//! (running the kernel verifier on each) before attaching any, and attaches all or nothing:
+//! if anything fails, dropping the half-built [`Ebpf`] detaches and unloads what was done.
+//! Dropping an [`EnforcedPolicy`] lifts the policy.
 
+use aya::maps::CgroupArray;
+use aya::programs::{Lsm, ProgramError};
+use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
+use std::fmt;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The active LSMs, as securityfs lists them.
+const LSM_LIST: &str = "/sys/kernel/security/lsm";
+
+/// A program of the object and the LSM hook it attaches to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramTarget {
+    /// The program's ELF symbol.
+    pub symbol: String,
+    /// The hook without its `bpf_lsm_` prefix, e.g. `bprm_check_security`.
+    pub hook: String,
+}
+
+/// Scope a policy to a cgroup (v2) and its descendants.
+#[derive(Clone, Debug)]
+pub struct CgroupScope {
+    /// The `BPF_MAP_TYPE_CGROUP_ARRAY` the programs consult.
+    pub map: String,
+    pub cgroup: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum RuntimeError {
+    NotRoot,
+    /// `bpf` is missing from the active LSM list.
+    BpfLsmInactive { active: String },
+    /// The kernel refused a trampoline program outright (EPERM with an empty verifier log).
+    LsmProgramsRefused { symbol: String, error: std::io::Error },
+    /// The kernel's own BTF could not be read.
+    KernelBtf(String),
+    /// The object could not be parsed or its maps created.
+    Object(String),
+    /// The verifier rejected a program.
+    Rejected {
+        symbol: String,
+        hook: String,
+        error: std::io::Error,
+        log: String,
+    },
+    Load { symbol: String, hook: String, message: String },
+    Attach { symbol: String, hook: String, message: String },
+    Cgroup { path: PathBuf, message: String },
+    MissingProgram(String),
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::NotRoot => write!(
+                f,
+                "loading a policy needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN); run krsic load with sudo"
+            ),
+            RuntimeError::BpfLsmInactive { active } => write!(
+                f,
+                "BPF LSM is not active on this kernel (active LSMs: `{active}`); add `bpf` to the \
+                 `lsm=` boot parameter, e.g. in /etc/default/grub set \
+                 GRUB_CMDLINE_LINUX=\"lsm={active},bpf\", run `update-grub` and reboot"
+            ),
+            RuntimeError::LsmProgramsRefused { symbol, error } => write!(
+                f,
+                "the kernel refused to load LSM program `{symbol}` ({error}) before verifying it: \
+                 this kernel does not allow BPF LSM programs (it needs CONFIG_BPF_LSM=y, `bpf` in \
+                 the `lsm=` boot parameter, and no lockdown or hardening that blocks BPF \
+                 trampolines); run the policy on such a kernel, or test it in a VM"
+            ),
+            RuntimeError::KernelBtf(message) => write!(
+                f,
+                "cannot read the kernel's BTF ({message}); BPF LSM needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+            ),
+            RuntimeError::Object(message) => write!(f, "cannot load the policy object: {message}"),
+            RuntimeError::Rejected { symbol, hook, error, .. } => write!(
+                f,
+                "the kernel verifier rejected program `{symbol}` for hook `{hook}` ({error})"
+            ),
+            RuntimeError::Load { symbol, hook, message } => {
+                write!(f, "cannot load program `{symbol}` for hook `{hook}`: {message}")
+            }
+            RuntimeError::Attach { symbol, hook, message } => {
+                write!(f, "cannot attach program `{symbol}` to hook `{hook}`: {message}")
+            }
+            RuntimeError::Cgroup { path, message } => write!(
+                f,
+                "cannot scope the policy to cgroup `{}`: {message}; pass a directory of the cgroup v2 \
+                 hierarchy, e.g. /sys/fs/cgroup/system.slice/sshd.service",
+                path.display()
+            ),
+            RuntimeError::MissingProgram(symbol) => {
+                write!(f, "the object has no program `{symbol}`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// Fails when BPF LSM is known not to be active. When securityfs is not mounted the list
+/// cannot be read; then the program load itself is the test.
+pub fn check_bpf_lsm_active() -> Result<(), RuntimeError> {
+    match std::fs::read_to_string(LSM_LIST) {
+        Ok(active) => {
+            let active = active.trim().to_string();
+            if active.split(',').any(|lsm| lsm == "bpf") {
+                Ok(())
+            } else {
+                Err(RuntimeError::BpfLsmInactive { active })
+            }
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+pub fn check_root() -> Result<(), RuntimeError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(RuntimeError::NotRoot);
+    }
+    Ok(())
+}
+
+/// A policy whose programs are all attached. Dropping it detaches them.
+pub struct EnforcedPolicy {
+    // Holds the program and link file descriptors: the kernel keeps the programs attached
+    // exactly as long as these live.
+    _ebpf: Ebpf,
+    pub attached: Vec<ProgramTarget>,
+}
+
+impl EnforcedPolicy {
+    /// Detaches every program and unloads the policy.
+    pub fn detach(self) {
+        drop(self);
+    }
+}
+
+/// Loads every program of `object`, then attaches them all.
+pub fn load(object: &[u8], programs: &[ProgramTarget], scope: Option<&CgroupScope>) -> Result<EnforcedPolicy, RuntimeError> {
+    check_root()?;
+    check_bpf_lsm_active()?;
+    let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
+    let mut ebpf = EbpfLoader::new()
+        .verifier_log_level(VerifierLogLevel::VERBOSE | VerifierLogLevel::STATS)
+        .load(object)
+        .map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    if let Some(scope) = scope {
+        set_scope(&mut ebpf, scope)?;
+    }
+    // Verify and load everything first: a rejection here leaves nothing attached.
+    for target in programs {
+        let program: &mut Lsm = ebpf
+            .program_mut(&target.symbol)
+            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
+            .try_into()
+            .map_err(|e: ProgramError| RuntimeError::Load {
+                symbol: target.symbol.clone(),
+                hook: target.hook.clone(),
+                message: error_chain(&e),
+            })?;
+        program.load(&target.hook, &btf).map_err(|e| load_error(target, e))?;
+    }
+    for target in programs {
+        let program: &mut Lsm = ebpf
+            .program_mut(&target.symbol)
+            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
+            .try_into()
+            .map_err(|e: ProgramError| RuntimeError::Attach {
+                symbol: target.symbol.clone(),
+                hook: target.hook.clone(),
+                message: error_chain(&e),
+            })?;
+        // On failure `ebpf` is dropped on return, detaching the programs attached so far.
+        program.attach().map_err(|e| RuntimeError::Attach {
+            symbol: target.symbol.clone(),
+            hook: target.hook.clone(),
+            message: error_chain(&e),
+        })?;
+    }
+    Ok(EnforcedPolicy {
+        _ebpf: ebpf,
+        attached: programs.to_vec(),
+    })
+}
+
+fn set_scope(ebpf: &mut Ebpf, scope: &CgroupScope) -> Result<(), RuntimeError> {
+    let cgroup_error = |message: String| RuntimeError::Cgroup {
+        path: scope.cgroup.clone(),
+        message,
+    };
+    let dir = open_cgroup(&scope.cgroup).map_err(cgroup_error)?;
+    let map = ebpf
+        .map_mut(&scope.map)
+        .ok_or_else(|| RuntimeError::Object(format!("the object has no scope map `{}`; build it with `--scope cgroup`", scope.map)))?;
+    let mut cgroups = CgroupArray::try_from(map).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    cgroups.set(0, dir.as_raw_fd(), 0).map_err(|e| cgroup_error(error_chain(&e)))?;
+    Ok(())
+}
+
+fn open_cgroup(path: &Path) -> Result<File, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err("not a directory".into());
+    }
+    if !path.join("cgroup.procs").exists() {
+        return Err("not a cgroup directory (it has no `cgroup.procs`)".into());
+    }
+    File::open(path).map_err(|e| e.to_string())
+}
+
+fn load_error(target: &ProgramTarget, error: ProgramError) -> RuntimeError {
+    match error {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            let log = verifier_log.to_string();
+            if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
+                RuntimeError::LsmProgramsRefused {
+                    symbol: target.symbol.clone(),
+                    error: io_error,
+                }
+            } else {
+                RuntimeError::Rejected {
+                    symbol: target.symbol.clone(),
+                    hook: target.hook.clone(),
+                    error: io_error,
+                    log,
+                }
+            }
+        }
+        other => RuntimeError::Load {
+            symbol: target.symbol.clone(),
+            hook: target.hook.clone(),
+            message: error_chain(&other),
+        },
+    }
+}
+
+/// An error with its causes, `a: b: c`, since aya's errors keep the useful part in the source.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

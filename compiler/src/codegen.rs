@@ -1,0 +1,719 @@
+//! Codegen: each IR program becomes one specialized LSM program.
+//!
+//! Shape of every program:
+//!
+//! ```text
+//!   r6 = ctx
+//!   [scope]    current_task_under_cgroup(krsi_scope, 0) != 1  → allow
+//!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
+//!   values     each value the rules read, computed once, kept in a stack slot
+//!   allow      rules in order: a match → allow
+//!   deny       rules in order: the first match → return -errno
+//!   allow:     return 0
+//! ```
+//!
+//! Conditions compile to branches with short-circuit evaluation. Strings are compared as
+//! 8-byte words (KERNEL.md: a byte-by-byte unrolled compare hit the verifier's complexity limit).
+//! A glob compares its literal prefix as words, then runs the rest as a position-set automaton:
+//! one bit per pattern position in a register, stepped per byte with branch-free arithmetic so
+//! that the verifier walks each loop iteration once instead of once per path through it.
+
+use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
+use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
+use crate::ir::{Cond, Module, Pred, Program, Scope, ValueKind};
+use lang::check::{Access, AccessBase, IntOp};
+use lang::glob::Token;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Per-CPU scratch space for strings (too large for the 512-byte BPF stack).
+pub const SCRATCH_MAP: &str = "krsi_scratch";
+/// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
+pub const SCOPE_MAP: &str = "krsi_scope";
+/// Room for a resolved path or a kernel string: `PATH_MAX`, NUL included.
+pub const STRING_CAP: u32 = 4096;
+/// How many bytes past its literal prefix a glob's wildcard part may scan. The verifier walks
+/// every iteration, so this bounds its work; a longer string makes the test unknown, which
+/// fails closed (see `ir::Cond::Test::on_unknown`).
+pub const GLOB_SCAN_LIMIT: u32 = 256;
+
+const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
+
+// Helper ids from include/uapi/linux/bpf.h.
+const MAP_LOOKUP_ELEM: u32 = 1;
+const PROBE_READ_KERNEL: u32 = 113;
+const PROBE_READ_KERNEL_STR: u32 = 115;
+const GET_CURRENT_PID_TGID: u32 = 14;
+const GET_CURRENT_UID_GID: u32 = 15;
+const GET_CURRENT_COMM: u32 = 16;
+const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
+const D_PATH: u32 = 147;
+const GET_CURRENT_TASK_BTF: u32 = 158;
+
+/// The stack slot holding the zero key for map lookups.
+const KEY_SLOT: i16 = -8;
+/// Stack slots for values start below the key.
+const FIRST_VALUE_SLOT: i16 = -16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    Encode { program: String, error: EncodeError },
+    /// More values than fit the BPF stack.
+    TooManyValues { program: String },
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::Encode { program, error } => write!(f, "program `{program}`: {error}"),
+            CodegenError::TooManyValues { program } => {
+                write!(f, "program `{program}` reads more attributes than fit the BPF stack")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// The ELF symbol of an event's program.
+pub fn program_symbol(event: &str) -> String {
+    format!("krsi_{event}")
+}
+
+pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
+    let mut programs = Vec::new();
+    let mut scratch_size = 0;
+    for program in &module.programs {
+        let layout = Layout::new(program)?;
+        scratch_size = scratch_size.max(layout.scratch_size);
+        let code = ProgramGen::new(program, &layout, module.scope)
+            .emit()
+            .map_err(|error| CodegenError::Encode {
+                program: program.event.to_string(),
+                error,
+            })?;
+        programs.push(ProgramSpec {
+            symbol: program_symbol(program.event),
+            section: format!("lsm/{}", program.hook),
+            code,
+        });
+    }
+    let mut maps = Vec::new();
+    if scratch_size > 0 {
+        maps.push(MapSpec {
+            symbol: SCRATCH_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: scratch_size,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
+    if module.scope == Scope::Cgroup {
+        maps.push(MapSpec {
+            symbol: SCOPE_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_CGROUP_ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
+    Ok(ObjectSpec {
+        programs,
+        maps,
+        license: "GPL".to_string(),
+    })
+}
+
+/// Where each value lives: a stack slot for integers, flags and string lengths; a scratch
+/// buffer for string bytes.
+struct Layout {
+    slots: Vec<i16>,
+    buffers: Vec<Option<Buffer>>,
+    scratch_size: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Buffer {
+    offset: u32,
+    cap: u32,
+    /// NUL padded to `cap` (comm) rather than counted by a length in the slot.
+    padded: bool,
+}
+
+impl Layout {
+    fn new(program: &Program) -> Result<Layout, CodegenError> {
+        let mut slots = Vec::new();
+        let mut buffers = Vec::new();
+        let mut scratch_size = 0u32;
+        for (i, value) in program.values.iter().enumerate() {
+            let slot = i32::from(FIRST_VALUE_SLOT) - 8 * i as i32;
+            if slot < -512 {
+                return Err(CodegenError::TooManyValues {
+                    program: program.event.to_string(),
+                });
+            }
+            slots.push(slot as i16);
+            let buffer = match &value.kind {
+                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => Some((STRING_CAP, false)),
+                ValueKind::Comm => Some((16, true)),
+                ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
+                _ => None,
+            };
+            buffers.push(buffer.map(|(cap, padded)| {
+                let b = Buffer {
+                    offset: scratch_size,
+                    cap,
+                    padded,
+                };
+                scratch_size += cap;
+                b
+            }));
+        }
+        Ok(Layout {
+            slots,
+            buffers,
+            scratch_size,
+        })
+    }
+}
+
+struct ProgramGen<'a> {
+    program: &'a Program,
+    layout: &'a Layout,
+    scope: Scope,
+    asm: Assembler,
+}
+
+impl<'a> ProgramGen<'a> {
+    fn new(program: &'a Program, layout: &'a Layout, scope: Scope) -> Self {
+        ProgramGen {
+            program,
+            layout,
+            scope,
+            asm: Assembler::new(),
+        }
+    }
+
+    fn emit(mut self) -> Result<Code, EncodeError> {
+        let allow = self.asm.new_label();
+        let fail_closed = self.asm.new_label();
+        self.asm.mov64_reg(Reg::R6, Reg::R1);
+        if self.scope == Scope::Cgroup {
+            // 1: in the cgroup or below; 0: not; negative: the map is empty (never, the runtime
+            // fills it before attaching).
+            self.asm
+                .ld_map_fd(Reg::R1, SCOPE_MAP)
+                .mov64_imm(Reg::R2, 0)
+                .call_helper(CURRENT_TASK_UNDER_CGROUP)
+                .jump_imm(JmpCond::Ne, Reg::R0, 1, allow);
+        }
+        if self.layout.scratch_size > 0 {
+            self.asm
+                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+                .mov64_reg(Reg::R2, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+                .ld_map_fd(Reg::R1, SCRATCH_MAP)
+                .call_helper(MAP_LOOKUP_ELEM)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
+                .mov64_reg(Reg::R7, Reg::R0);
+        }
+        self.values();
+        for rule in &self.program.allow {
+            let next = self.asm.new_label();
+            self.asm.set_origin(Some(rule.index));
+            self.cond(&rule.cond, allow, next);
+            self.asm.bind(next);
+        }
+        for rule in &self.program.deny {
+            let (deny, next) = (self.asm.new_label(), self.asm.new_label());
+            self.asm.set_origin(Some(rule.index));
+            self.cond(&rule.cond, deny, next);
+            self.asm.bind(deny).mov64_imm(Reg::R0, -rule.errno).exit();
+            self.asm.bind(next);
+        }
+        self.asm.set_origin(None);
+        self.asm.bind(allow).mov64_imm(Reg::R0, 0).exit();
+        // The per-CPU scratch lookup cannot fail for index 0, but the verifier wants the
+        // check; if it ever did fail, nothing could be evaluated, so deny.
+        let errno = self.program.deny.first().map_or(1, |r| r.errno);
+        self.asm.bind(fail_closed).mov64_imm(Reg::R0, -errno).exit();
+        self.asm.finish()
+    }
+
+    /// The prologue: compute every value once.
+    fn values(&mut self) {
+        let kinds: Vec<&ValueKind> = self.program.values.iter().map(|v| &v.kind).collect();
+        let slot_of = |want: &ValueKind| kinds.iter().position(|k| *k == want);
+        // One helper call serves both halves.
+        for (pair, helper) in [
+            ((ValueKind::Uid, ValueKind::Gid), GET_CURRENT_UID_GID),
+            ((ValueKind::Pid, ValueKind::Tgid), GET_CURRENT_PID_TGID),
+        ] {
+            let (lo, hi) = (slot_of(&pair.0), slot_of(&pair.1));
+            if lo.is_none() && hi.is_none() {
+                continue;
+            }
+            self.asm.call_helper(helper);
+            if let Some(i) = lo {
+                // A 32-bit move zero-extends: the low half.
+                self.asm
+                    .alu32_reg(AluOp::Mov, Reg::R1, Reg::R0)
+                    .store_reg(Size::DW, Reg::R10, self.layout.slots[i], Reg::R1);
+            }
+            if let Some(i) = hi {
+                self.asm
+                    .alu64_imm(AluOp::Rsh, Reg::R0, 32)
+                    .store_reg(Size::DW, Reg::R10, self.layout.slots[i], Reg::R0);
+            }
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            let slot = self.layout.slots[i];
+            let buffer = self.layout.buffers[i];
+            match (kind, buffer) {
+                (ValueKind::Field(access), _) => {
+                    self.pointer_to(access, Reg::R1);
+                    self.asm
+                        .load(size_of(access.size), Reg::R1, Reg::R1, offset(access.offset))
+                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::Flag { access, mask }, _) => {
+                    self.pointer_to(access, Reg::R1);
+                    self.asm.load(size_of(access.size), Reg::R1, Reg::R1, offset(access.offset));
+                    self.load_constant(Reg::R2, *mask);
+                    self.asm
+                        .alu64_reg(AluOp::And, Reg::R1, Reg::R2)
+                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::ResolvedPath(access), Some(b)) => {
+                    // bpf_d_path(&<struct path>, buf, size): the length with the NUL, or a
+                    // negative error (-ENAMETOOLONG when the buffer is too small).
+                    self.pointer_to(access, Reg::R1);
+                    self.asm
+                        .alu64_imm(AluOp::Add, Reg::R1, access.offset as i32)
+                        .mov64_reg(Reg::R2, Reg::R7)
+                        .alu64_imm(AluOp::Add, Reg::R2, b.offset as i32)
+                        .mov64_imm(Reg::R3, b.cap as i32)
+                        .call_helper(D_PATH);
+                    self.store_length(slot, b.cap, false);
+                }
+                (ValueKind::KernelString(access), Some(b)) => {
+                    self.pointer_to(access, Reg::R3);
+                    self.asm
+                        .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset))
+                        .mov64_reg(Reg::R1, Reg::R7)
+                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(PROBE_READ_KERNEL_STR);
+                    // A full buffer may be a truncated string: unknown.
+                    self.store_length(slot, b.cap, true);
+                }
+                (ValueKind::Comm, Some(b)) => {
+                    self.asm
+                        .mov64_reg(Reg::R1, Reg::R7)
+                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(GET_CURRENT_COMM);
+                }
+                (ValueKind::Chars(access), Some(b)) => {
+                    self.pointer_to(access, Reg::R3);
+                    self.asm
+                        .alu64_imm(AluOp::Add, Reg::R3, access.offset as i32)
+                        .mov64_reg(Reg::R1, Reg::R7)
+                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
+                        .mov64_imm(Reg::R2, access.size as i32)
+                        .call_helper(PROBE_READ_KERNEL);
+                    // Bytes between the array's end and the 8-byte-rounded buffer stay as the
+                    // last event left them; zero them so word compares see padding.
+                    let mut at = access.size;
+                    while at < b.cap {
+                        self.asm.mov64_reg(Reg::R1, Reg::R7).store_imm(
+                            Size::B,
+                            Reg::R1,
+                            offset(b.offset + at),
+                            0,
+                        );
+                        at += 1;
+                    }
+                }
+                // Helper-pair values were stored above; strings always have a buffer.
+                _ => {}
+            }
+        }
+    }
+
+    /// `r0` holds a string helper's result (length with NUL, or negative error); store the
+    /// string's length, or -1 when it is unknown.
+    fn store_length(&mut self, slot: i16, cap: u32, full_is_unknown: bool) {
+        let (unknown, done) = (self.asm.new_label(), self.asm.new_label());
+        self.asm.jump_imm(JmpCond::Slt, Reg::R0, 1, unknown);
+        if full_is_unknown {
+            self.asm.jump_imm(JmpCond::Sge, Reg::R0, cap as i32, unknown);
+        }
+        self.asm
+            .alu64_imm(AluOp::Sub, Reg::R0, 1)
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R0)
+            .jump(done)
+            .bind(unknown)
+            .store_imm(Size::DW, Reg::R10, slot, -1)
+            .bind(done);
+    }
+
+    /// Leaves in `reg` the pointer the access's final offset is relative to.
+    fn pointer_to(&mut self, access: &Access, reg: Reg) {
+        match access.base {
+            AccessBase::Param(n) => {
+                self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
+            }
+            AccessBase::CurrentTask => {
+                self.asm.call_helper(GET_CURRENT_TASK_BTF).mov64_reg(reg, Reg::R0);
+            }
+        }
+        for deref in &access.derefs {
+            self.asm.load(Size::DW, reg, reg, offset(*deref));
+        }
+    }
+
+    fn load_constant(&mut self, reg: Reg, value: u64) {
+        if value <= i32::MAX as u64 {
+            self.asm.mov64_imm(reg, value as i32);
+        } else {
+            self.asm.ld_imm64(reg, value);
+        }
+    }
+
+    /// Emits code that jumps to `on_true` when `cond` holds and to `on_false` otherwise.
+    fn cond(&mut self, cond: &Cond, on_true: Label, on_false: Label) {
+        match cond {
+            Cond::Const(true) => {
+                self.asm.jump(on_true);
+            }
+            Cond::Const(false) => {
+                self.asm.jump(on_false);
+            }
+            Cond::Not(inner) => self.cond(inner, on_false, on_true),
+            Cond::And(items) | Cond::Or(items) => {
+                let is_and = matches!(cond, Cond::And(_));
+                for (i, item) in items.iter().enumerate() {
+                    if i + 1 == items.len() {
+                        self.cond(item, on_true, on_false);
+                    } else {
+                        let next = self.asm.new_label();
+                        if is_and {
+                            self.cond(item, next, on_false);
+                        } else {
+                            self.cond(item, on_true, next);
+                        }
+                        self.asm.bind(next);
+                    }
+                }
+            }
+            Cond::Test {
+                value,
+                pred,
+                on_unknown,
+            } => {
+                let i = value.0 as usize;
+                let slot = self.layout.slots[i];
+                let unknown = if *on_unknown { on_true } else { on_false };
+                let fallible = self.program.values[i].kind.fallible();
+                match (pred, self.layout.buffers[i]) {
+                    (Pred::Int { op, value }, _) => {
+                        self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+                        let cond = match op {
+                            IntOp::Eq => JmpCond::Eq,
+                            IntOp::Ne => JmpCond::Ne,
+                            IntOp::Lt => JmpCond::Lt,
+                            IntOp::Le => JmpCond::Le,
+                            IntOp::Gt => JmpCond::Gt,
+                            IntOp::Ge => JmpCond::Ge,
+                        };
+                        if *value <= i32::MAX as u64 {
+                            self.asm.jump_imm(cond, Reg::R1, *value as i32, on_true);
+                        } else {
+                            self.asm.ld_imm64(Reg::R2, *value).jump_reg(cond, Reg::R1, Reg::R2, on_true);
+                        }
+                        self.asm.jump(on_false);
+                    }
+                    (Pred::IsTrue, _) => {
+                        self.asm
+                            .load(Size::DW, Reg::R1, Reg::R10, slot)
+                            .jump_imm(JmpCond::Ne, Reg::R1, 0, on_true)
+                            .jump(on_false);
+                    }
+                    (Pred::StrEq(bytes), Some(b)) => {
+                        if b.padded {
+                            // Bytes past the string are NUL: compare the whole buffer.
+                            if bytes.len() >= b.cap as usize {
+                                self.asm.jump(on_false);
+                                return;
+                            }
+                            let mut padded = bytes.clone();
+                            padded.resize(b.cap as usize, 0);
+                            self.compare_words(b.offset, &padded, on_false);
+                        } else {
+                            self.load_length(slot, fallible, unknown);
+                            self.asm.jump_imm(JmpCond::Ne, Reg::R1, bytes.len() as i32, on_false);
+                            self.compare_words(b.offset, bytes, on_false);
+                        }
+                        self.asm.jump(on_true);
+                    }
+                    (Pred::Glob { alternatives, .. }, Some(b)) => {
+                        for alternative in alternatives {
+                            let next = self.asm.new_label();
+                            self.glob(alternative, slot, b, fallible, on_true, next, unknown);
+                            self.asm.bind(next);
+                        }
+                        self.asm.jump(on_false);
+                    }
+                    // The checker only lets strings meet string predicates.
+                    (Pred::StrEq(_) | Pred::Glob { .. }, None) => {
+                        self.asm.jump(on_false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `r1 = length`; unknown (negative) lengths go to `unknown`.
+    fn load_length(&mut self, slot: i16, fallible: bool, unknown: Label) {
+        self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+        if fallible {
+            self.asm.jump_imm(JmpCond::Slt, Reg::R1, 0, unknown);
+        }
+    }
+
+    /// Compares the buffer's first `bytes.len()` bytes with `bytes`, 8 at a time; a mismatch
+    /// goes to `mismatch`, a match falls through. Bytes past the end of a partial last word are
+    /// shifted out (little endian: they are the high bytes).
+    fn compare_words(&mut self, buffer: u32, bytes: &[u8], mismatch: Label) {
+        for (k, chunk) in bytes.chunks(8).enumerate() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let mut expected = u64::from_le_bytes(word);
+            self.asm.load(Size::DW, Reg::R1, Reg::R7, offset(buffer + 8 * k as u32));
+            if chunk.len() < 8 {
+                let drop = 8 * (8 - chunk.len() as u32);
+                self.asm.alu64_imm(AluOp::Lsh, Reg::R1, drop as i32);
+                expected <<= drop;
+            }
+            self.load_constant(Reg::R2, expected);
+            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, mismatch);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn glob(
+        &mut self,
+        tokens: &[Token],
+        slot: i16,
+        b: Buffer,
+        fallible: bool,
+        matched: Label,
+        failed: Label,
+        unknown: Label,
+    ) {
+        let prefix: Vec<u8> = tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Byte(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let rest = &tokens[prefix.len()..];
+        let p = prefix.len() as u32;
+        if p >= b.cap {
+            // Longer than anything the buffer can hold.
+            self.asm.jump(failed);
+            return;
+        }
+        if !b.padded {
+            self.load_length(slot, fallible, unknown);
+            let cond = if rest.is_empty() { JmpCond::Ne } else { JmpCond::Lt };
+            self.asm.jump_imm(cond, Reg::R1, p as i32, failed);
+        }
+        self.compare_words(b.offset, &prefix, failed);
+        if rest.is_empty() {
+            if b.padded {
+                self.asm
+                    .load(Size::B, Reg::R1, Reg::R7, offset(b.offset + p))
+                    .jump_imm(JmpCond::Ne, Reg::R1, 0, failed);
+            }
+            self.asm.jump(matched);
+            return;
+        }
+        if rest == [Token::DoubleStar] {
+            self.asm.jump(matched);
+            return;
+        }
+        let bound = if b.padded { b.cap } else { (p + GLOB_SCAN_LIMIT).min(b.cap) };
+        if !b.padded {
+            self.asm.load(Size::DW, Reg::R5, Reg::R10, slot);
+        }
+        self.automaton(rest, b, p, bound, matched, failed, unknown);
+    }
+
+    /// Runs the glob remainder `rest` over bytes `start..` of the buffer.
+    ///
+    /// Registers: r8 = set of live positions (bit j: `rest[..j]` matched), r9 = index,
+    /// r0 = current byte, r1 = "not `/`" mask, r2/r3 = temporaries, r4 = next set,
+    /// r5 = length (counted strings).
+    #[allow(clippy::too_many_arguments)]
+    fn automaton(
+        &mut self,
+        rest: &[Token],
+        b: Buffer,
+        start: u32,
+        bound: u32,
+        matched: Label,
+        failed: Label,
+        unknown: Label,
+    ) {
+        let m = rest.len();
+        let bit = |j: usize| 1u64 << j;
+        let mask_of = |pred: &dyn Fn(&Token) -> bool| -> u64 {
+            rest.iter().enumerate().filter(|(_, t)| pred(t)).map(|(j, _)| bit(j)).fold(0, |a, b| a | b)
+        };
+        let stars = mask_of(&|t| t.is_star());
+        let close = |mut set: u64| {
+            // Stars are never adjacent after parsing, so one step reaches the closure.
+            set |= (set & stars) << 1;
+            set
+        };
+        let mut literals: BTreeMap<u8, u64> = BTreeMap::new();
+        for (j, t) in rest.iter().enumerate() {
+            if let Token::Byte(c) = t {
+                *literals.entry(*c).or_default() |= bit(j);
+            }
+        }
+        let any_byte = mask_of(&|t| matches!(t, Token::AnyByte));
+        let star = mask_of(&|t| matches!(t, Token::Star));
+        let double_star = mask_of(&|t| matches!(t, Token::DoubleStar));
+        let needs_not_slash = any_byte | star != 0 || rest.iter().any(|t| matches!(t, Token::Class { .. }));
+        let trailing_double_star = rest.last() == Some(&Token::DoubleStar);
+
+        let (top, end) = (self.asm.new_label(), self.asm.new_label());
+        self.load_constant(Reg::R8, close(bit(0)));
+        self.asm.mov64_imm(Reg::R9, start as i32);
+        self.asm.bind(top);
+        if !b.padded {
+            self.asm.jump_reg(JmpCond::Ge, Reg::R9, Reg::R5, end);
+        }
+        // Counted strings longer than the scan limit are unknown; a padded buffer's end is
+        // the string's end.
+        let past_bound = if b.padded { end } else { unknown };
+        self.asm
+            .jump_imm(JmpCond::Ge, Reg::R9, bound as i32, past_bound)
+            .mov64_reg(Reg::R1, Reg::R7)
+            .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
+            .load(Size::B, Reg::R0, Reg::R1, 0);
+        if b.padded {
+            self.asm.jump_imm(JmpCond::Eq, Reg::R0, 0, end);
+        }
+        self.asm.mov64_imm(Reg::R4, 0);
+        for (c, positions) in &literals {
+            self.byte_equals(Reg::R2, *c);
+            self.advance(*positions, Reg::R2, true);
+        }
+        if needs_not_slash {
+            self.byte_equals(Reg::R1, b'/');
+            self.asm.alu64_imm(AluOp::Xor, Reg::R1, -1);
+            if any_byte != 0 {
+                self.advance(any_byte, Reg::R1, true);
+            }
+            if star != 0 {
+                self.advance(star, Reg::R1, false);
+            }
+        }
+        if double_star != 0 {
+            self.load_constant(Reg::R3, double_star);
+            self.asm
+                .alu64_reg(AluOp::And, Reg::R3, Reg::R8)
+                .alu64_reg(AluOp::Or, Reg::R4, Reg::R3);
+        }
+        for (j, t) in rest.iter().enumerate() {
+            let Token::Class { ranges, negated } = t else {
+                continue;
+            };
+            // r2 = 1 when the byte is in some range: (u32)(c - lo) < n, branch free.
+            self.asm.mov64_imm(Reg::R2, 0);
+            for (lo, hi) in ranges {
+                let n = i32::from(*hi) - i32::from(*lo) + 1;
+                self.asm
+                    .alu32_reg(AluOp::Mov, Reg::R3, Reg::R0)
+                    .alu32_imm(AluOp::Sub, Reg::R3, i32::from(*lo))
+                    .alu64_imm(AluOp::Sub, Reg::R3, n)
+                    .alu64_imm(AluOp::Rsh, Reg::R3, 63)
+                    .alu64_reg(AluOp::Or, Reg::R2, Reg::R3);
+            }
+            if *negated {
+                self.asm.alu64_imm(AluOp::Xor, Reg::R2, 1);
+            }
+            // To an all-ones mask, and never `/`.
+            self.asm.neg64(Reg::R2).alu64_reg(AluOp::And, Reg::R2, Reg::R1);
+            self.advance(bit(j), Reg::R2, true);
+        }
+        if stars != 0 {
+            self.load_constant(Reg::R3, stars);
+            self.asm
+                .alu64_reg(AluOp::And, Reg::R3, Reg::R4)
+                .alu64_imm(AluOp::Lsh, Reg::R3, 1)
+                .alu64_reg(AluOp::Or, Reg::R4, Reg::R3);
+        }
+        self.asm
+            .mov64_reg(Reg::R8, Reg::R4)
+            .jump_imm(JmpCond::Eq, Reg::R8, 0, failed);
+        if trailing_double_star {
+            // Inside the final `**`, whatever follows matches.
+            self.load_constant(Reg::R3, bit(m - 1));
+            self.asm.jump_reg(JmpCond::Set, Reg::R8, Reg::R3, matched);
+        }
+        self.asm.alu64_imm(AluOp::Add, Reg::R9, 1).jump(top);
+        self.asm.bind(end);
+        self.load_constant(Reg::R3, bit(m));
+        self.asm.jump_reg(JmpCond::Set, Reg::R8, Reg::R3, matched).jump(failed);
+    }
+
+    /// `reg = (r0 == c) ? !0 : 0`, without a branch: `((r0 ^ c) - 1) >> 63` is 1 exactly when
+    /// the byte equals `c` (r0 is a byte, so the xor is below 256), then negate.
+    fn byte_equals(&mut self, reg: Reg, c: u8) {
+        self.asm
+            .mov64_reg(reg, Reg::R0)
+            .alu64_imm(AluOp::Xor, reg, i32::from(c))
+            .alu64_imm(AluOp::Sub, reg, 1)
+            .alu64_imm(AluOp::Rsh, reg, 63)
+            .neg64(reg);
+    }
+
+    /// `next |= (live & positions & accept_mask) [<< 1]`: positions that accept the byte move
+    /// on (single-byte tokens) or stay (stars).
+    fn advance(&mut self, positions: u64, accept_mask: Reg, moves: bool) {
+        self.load_constant(Reg::R3, positions);
+        self.asm
+            .alu64_reg(AluOp::And, Reg::R3, Reg::R8)
+            .alu64_reg(AluOp::And, Reg::R3, accept_mask);
+        if moves {
+            self.asm.alu64_imm(AluOp::Lsh, Reg::R3, 1);
+        }
+        self.asm.alu64_reg(AluOp::Or, Reg::R4, Reg::R3);
+    }
+}
+
+fn size_of(bytes: u32) -> Size {
+    match bytes {
+        1 => Size::B,
+        2 => Size::H,
+        4 => Size::W,
+        _ => Size::DW,
+    }
+}
+
+/// Offsets come from BTF member offsets and scratch layout, far below `i16::MAX` for every
+/// struct krsi reads; saturate rather than wrap so a surprise becomes a verifier error, not a
+/// wrong read.
+fn offset(value: u32) -> i16 {
+    i16::try_from(value).unwrap_or(i16::MAX)
+}

@@ -1,0 +1,232 @@
+//! The IR: per LSM hook, a decision function.
+//!
+//! A [`Program`] lists the values it reads (each computed once, in the prologue, however many
+//! rules read it) and its rules as condition trees over those values. Fail-closed handling is
+//! explicit here: every test of a value the program may be unable to compute carries the
+//! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
+//! snapshots show, so codegen can be reviewed from the IR alone.
+
+use lang::check::{Access, AccessBase, IntOp};
+use lang::glob::Token;
+use lang::span::Span;
+use std::fmt;
+
+/// How far a policy reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every process on the machine.
+    Global,
+    /// Processes in one cgroup (v2) and its descendants; the runtime puts the cgroup in the
+    /// program's `krsi_scope` map before attaching.
+    Cgroup,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Module {
+    pub scope: Scope,
+    pub programs: Vec<Program>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub event: &'static str,
+    pub hook: &'static str,
+    pub values: Vec<Value>,
+    /// Evaluated first: a match allows the operation.
+    pub allow: Vec<Rule>,
+    /// Evaluated in source order: the first match denies with its errno.
+    pub deny: Vec<Rule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    /// The attribute's name, for the text form and comments.
+    pub name: &'static str,
+    pub kind: ValueKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ValueKind {
+    /// `bpf_get_current_uid_gid() & 0xffffffff`
+    Uid,
+    /// `bpf_get_current_uid_gid() >> 32`
+    Gid,
+    /// `bpf_get_current_pid_tgid() & 0xffffffff`
+    Pid,
+    /// `bpf_get_current_pid_tgid() >> 32`
+    Tgid,
+    /// An integer read through BTF-typed pointers.
+    Field(Access),
+    /// `(field & mask) != 0`
+    Flag { access: Access, mask: u64 },
+    /// `bpf_d_path` of the `struct path` at `access`. May be unknown (path too long).
+    ResolvedPath(Access),
+    /// `bpf_probe_read_kernel_str` of the `char *` at `access`. May be unknown (fault,
+    /// or longer than the buffer).
+    KernelString(Access),
+    /// `bpf_get_current_comm`: 16 bytes, NUL padded.
+    Comm,
+    /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
+    Chars(Access),
+}
+
+impl ValueKind {
+    /// Whether the program may fail to compute this value.
+    pub fn fallible(&self) -> bool {
+        matches!(self, ValueKind::ResolvedPath(_) | ValueKind::KernelString(_))
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(
+            self,
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::Comm | ValueKind::Chars(_)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// The rule's position in the policy, from 0.
+    pub index: u32,
+    pub span: Span,
+    /// Positive; the program returns its negation.
+    pub errno: i32,
+    pub cond: Cond,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Const(bool),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Test {
+        value: ValueId,
+        pred: Pred,
+        /// The test's outcome when the value is unknown; chosen by lowering so that an unknown
+        /// value makes a deny rule match and an allow rule not match.
+        on_unknown: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pred {
+    Int { op: IntOp, value: u64 },
+    StrEq(Vec<u8>),
+    /// Any alternative matches the whole string.
+    Glob { pattern: String, alternatives: Vec<Vec<Token>> },
+    IsTrue,
+}
+
+impl fmt::Display for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scope = match self.scope {
+            Scope::Global => "global",
+            Scope::Cgroup => "cgroup",
+        };
+        writeln!(f, "module scope={scope}")?;
+        for program in &self.programs {
+            write!(f, "{program}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "program {} hook={}", self.event, self.hook)?;
+        for (i, value) in self.values.iter().enumerate() {
+            writeln!(f, "  v{i} = {} : {}", value.kind, value.name)?;
+        }
+        for rule in &self.allow {
+            writeln!(f, "  allow #{} if {}", rule.index, CondText(&rule.cond, self))?;
+        }
+        for rule in &self.deny {
+            writeln!(f, "  deny #{} errno {} if {}", rule.index, rule.errno, CondText(&rule.cond, self))?;
+        }
+        writeln!(f, "  else allow")
+    }
+}
+
+impl fmt::Display for ValueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueKind::Uid => write!(f, "uid_gid.lo"),
+            ValueKind::Gid => write!(f, "uid_gid.hi"),
+            ValueKind::Pid => write!(f, "pid_tgid.lo"),
+            ValueKind::Tgid => write!(f, "pid_tgid.hi"),
+            ValueKind::Field(a) => write!(f, "load {}", AccessText(a)),
+            ValueKind::Flag { access, mask } => write!(f, "flag {} & {mask:#x}", AccessText(access)),
+            ValueKind::ResolvedPath(a) => write!(f, "d_path &{}", AccessText(a)),
+            ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
+            ValueKind::Comm => write!(f, "comm"),
+            ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
+        }
+    }
+}
+
+struct AccessText<'a>(&'a Access);
+
+impl fmt::Display for AccessText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0;
+        match a.base {
+            AccessBase::Param(n) => write!(f, "arg{n}")?,
+            AccessBase::CurrentTask => write!(f, "task")?,
+        }
+        for d in &a.derefs {
+            write!(f, "->[{d}]")?;
+        }
+        write!(f, "+{}:{}", a.offset, a.size)
+    }
+}
+
+struct CondText<'a>(&'a Cond, &'a Program);
+
+impl fmt::Display for CondText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, word: &str, items: &[Cond]| -> fmt::Result {
+            write!(f, "{word}(")?;
+            for (i, c) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{}", CondText(c, self.1))?;
+            }
+            write!(f, ")")
+        };
+        match self.0 {
+            Cond::Const(b) => write!(f, "{b}"),
+            Cond::And(items) => join(f, "and", items),
+            Cond::Or(items) => join(f, "or", items),
+            Cond::Not(c) => write!(f, "not({})", CondText(c, self.1)),
+            Cond::Test { value, pred, on_unknown } => {
+                let v = format!("v{}", value.0);
+                match pred {
+                    Pred::Int { op, value } => {
+                        let op = match op {
+                            IntOp::Eq => "==",
+                            IntOp::Ne => "!=",
+                            IntOp::Lt => "<",
+                            IntOp::Le => "<=",
+                            IntOp::Gt => ">",
+                            IntOp::Ge => ">=",
+                        };
+                        write!(f, "{v} {op} {value}")?
+                    }
+                    Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
+                    Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,
+                    Pred::IsTrue => write!(f, "{v}")?,
+                }
+                let fallible = self.1.values.get(value.0 as usize).is_some_and(|v| v.kind.fallible());
+                if fallible {
+                    write!(f, " [unknown: {on_unknown}]")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

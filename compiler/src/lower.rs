@@ -1,0 +1,187 @@
+//! Lowering: the checked policy becomes one decision program per LSM hook.
+//!
+//! Rules are grouped by event, each attribute a program reads becomes one value computed once,
+//! constant conditions are folded, and every test of a fallible value gets its fail-closed
+//! outcome from its polarity.
+
+use crate::ir::{Cond, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
+use lang::ast::Action;
+use lang::catalog::Source;
+use lang::check::{self, CheckedPolicy, Predicate};
+use std::collections::HashMap;
+
+/// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InternalError(pub String);
+
+pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalError> {
+    let mut programs: Vec<Program> = Vec::new();
+    let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
+    for rule in &policy.rules {
+        // Audit rules decide nothing; reporting them needs the event channel, which this
+        // compiler does not emit yet (the checker warns).
+        let deny = match rule.action {
+            Action::Deny => true,
+            Action::Allow => false,
+            Action::Audit => continue,
+        };
+        let at = match programs.iter().position(|p| p.event == rule.event.name) {
+            Some(at) => at,
+            None => {
+                programs.push(Program {
+                    event: rule.event.name,
+                    hook: rule.event.hook,
+                    values: Vec::new(),
+                    allow: Vec::new(),
+                    deny: Vec::new(),
+                });
+                value_maps.push(HashMap::new());
+                programs.len() - 1
+            }
+        };
+        let mut lowering = RuleLowering {
+            policy,
+            program: &mut programs[at],
+            values: &mut value_maps[at],
+            deny,
+            internal_error: None,
+        };
+        let cond = fold(lowering.cond(&rule.condition, false));
+        if let Some(message) = lowering.internal_error {
+            return Err(InternalError(message));
+        }
+        if cond == Cond::Const(false) {
+            continue;
+        }
+        let lowered = Rule {
+            index: rule.index,
+            span: rule.span,
+            errno: rule.errno,
+            cond,
+        };
+        if deny {
+            programs[at].deny.push(lowered);
+        } else {
+            programs[at].allow.push(lowered);
+        }
+    }
+    // A hook with nothing to deny needs no program: allow rules only override denials.
+    programs.retain(|p| !p.deny.is_empty());
+    Ok(Module { scope, programs })
+}
+
+struct RuleLowering<'a> {
+    policy: &'a CheckedPolicy,
+    program: &'a mut Program,
+    values: &'a mut HashMap<ValueKind, ValueId>,
+    deny: bool,
+    internal_error: Option<String>,
+}
+
+impl RuleLowering<'_> {
+    fn cond(&mut self, cond: &check::Cond, negated: bool) -> Cond {
+        match cond {
+            check::Cond::Const(b) => Cond::Const(*b),
+            check::Cond::And(a, b) => Cond::And(vec![self.cond(a, negated), self.cond(b, negated)]),
+            check::Cond::Or(a, b) => Cond::Or(vec![self.cond(a, negated), self.cond(b, negated)]),
+            check::Cond::Not(c) => Cond::Not(Box::new(self.cond(c, !negated))),
+            check::Cond::Test(test) => {
+                let value = self.value(test.attr);
+                let pred = match &test.predicate {
+                    Predicate::Int { op, value } => Pred::Int { op: *op, value: *value },
+                    Predicate::StrEq(bytes) => Pred::StrEq(bytes.clone()),
+                    Predicate::Glob(glob) => Pred::Glob {
+                        pattern: glob.pattern.clone(),
+                        alternatives: glob.alternatives.clone(),
+                    },
+                    Predicate::IsTrue => Pred::IsTrue,
+                };
+                // Fail closed: an unknown value makes a deny rule match and an allow rule not
+                // match. Under an odd number of `not`s the test must take the opposite value
+                // for the rule to come out that way.
+                Cond::Test {
+                    value,
+                    pred,
+                    on_unknown: self.deny != negated,
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, attr: check::AttrId) -> ValueId {
+        let resolved = &self.policy.attributes[attr.0 as usize];
+        let access = resolved.access.clone();
+        let kind = match (resolved.attribute.source, access) {
+            (Source::CurrentUid, _) => ValueKind::Uid,
+            (Source::CurrentGid, _) => ValueKind::Gid,
+            (Source::CurrentPid, _) => ValueKind::Pid,
+            (Source::CurrentTgid, _) => ValueKind::Tgid,
+            (Source::CurrentComm, _) => ValueKind::Comm,
+            (Source::ResolvedPath { .. }, Some(a)) => ValueKind::ResolvedPath(a),
+            (Source::KernelString { .. }, Some(a)) => ValueKind::KernelString(a),
+            (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
+            (Source::TaskInt { .. }, Some(a)) => ValueKind::Field(a),
+            (Source::TaskChars { .. }, Some(a)) => ValueKind::Chars(a),
+            // The checker resolves an access for every chained source; a missing one is a
+            // checker bug, reported as an internal error rather than compiled into a guess.
+            (source, None) => {
+                self.internal_error = Some(format!("no access path was resolved for {source:?}"));
+                ValueKind::Uid
+            }
+        };
+        if let Some(id) = self.values.get(&kind) {
+            return *id;
+        }
+        let id = ValueId(self.program.values.len() as u32);
+        self.program.values.push(Value {
+            name: resolved.attribute.name,
+            kind: kind.clone(),
+        });
+        self.values.insert(kind, id);
+        id
+    }
+}
+
+/// Folds constants and flattens nested `and`/`or`.
+pub fn fold(cond: Cond) -> Cond {
+    match cond {
+        Cond::And(items) => {
+            let mut out = Vec::new();
+            for item in items.into_iter().map(fold) {
+                match item {
+                    Cond::Const(true) => {}
+                    Cond::Const(false) => return Cond::Const(false),
+                    Cond::And(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Cond::Const(true),
+                1 => out.pop().unwrap_or(Cond::Const(true)),
+                _ => Cond::And(out),
+            }
+        }
+        Cond::Or(items) => {
+            let mut out = Vec::new();
+            for item in items.into_iter().map(fold) {
+                match item {
+                    Cond::Const(false) => {}
+                    Cond::Const(true) => return Cond::Const(true),
+                    Cond::Or(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Cond::Const(false),
+                1 => out.pop().unwrap_or(Cond::Const(false)),
+                _ => Cond::Or(out),
+            }
+        }
+        Cond::Not(inner) => match fold(*inner) {
+            Cond::Const(b) => Cond::Const(!b),
+            Cond::Not(c) => *c,
+            other => Cond::Not(Box::new(other)),
+        },
+        test @ (Cond::Test { .. } | Cond::Const(_)) => test,
+    }
+}
