@@ -1,1 +1,129 @@
-fn main() {}
+//! `krsic`: the krsi policy compiler and loader.
+
+mod commands;
+mod pipeline;
+mod target;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "krsic", version, about = "Compile krsi policies to BPF LSM programs and enforce them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Diagnostics for people, with source excerpts.
+    Human,
+    /// One JSON object a line, for editors and tools.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// The ELF object the runtime loads.
+    Obj,
+    /// The disassembly of every program.
+    Asm,
+    /// The compiler's IR.
+    Ir,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// Every process on the machine.
+    Global,
+    /// The cgroup given to `krsic load --cgroup` and its descendants.
+    Cgroup,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policies for errors, against the running kernel's types or `--btf FILE`
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check against this kernel BTF (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Compile a policy to an ELF object of BPF LSM programs
+    Build {
+        file: PathBuf,
+        /// Where to write the output
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        /// What to write
+        #[arg(long, value_enum, default_value = "obj")]
+        emit: Emit,
+        /// Compile the programs to consult a cgroup set at load time
+        #[arg(long, value_enum, default_value = "global")]
+        scope: ScopeArg,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Disassemble the programs of an object written by `krsic build`
+    Disasm { object: PathBuf },
+    /// Compile (or take a built object) and enforce it until SIGINT or SIGTERM
+    Load {
+        /// A policy (`.krsi`) or an object from `krsic build`
+        file: PathBuf,
+        /// Enforce only for processes in this cgroup (v2) and its descendants
+        #[arg(long)]
+        cgroup: Option<PathBuf>,
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Explain a diagnostic code, e.g. `krsic explain E0101`
+    Explain { code: String },
+    /// List every event with its hook and attributes
+    Events {
+        #[arg(long)]
+        btf: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check {
+            files,
+            btf,
+            message_format,
+        } => commands::check(&files, btf.as_deref(), message_format),
+        Command::Build {
+            file,
+            output,
+            btf,
+            emit,
+            scope,
+            message_format,
+        } => commands::build(&file, &output, btf.as_deref(), emit, scope, message_format),
+        Command::Disasm { object } => commands::disasm(&object),
+        Command::Load {
+            file,
+            cgroup,
+            btf,
+            message_format,
+        } => commands::load(&file, cgroup.as_deref(), btf.as_deref(), message_format),
+        Command::Explain { code } => commands::explain(&code),
+        Command::Events { btf } => commands::events(btf.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

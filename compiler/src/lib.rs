@@ -4,3 +4,6 @@
 pub mod bpf;
 pub mod btf;
 pub mod elf;
+pub mod codegen;
+pub mod ir;
+pub mod lower;

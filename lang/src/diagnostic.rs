@@ -168,6 +168,14 @@ codes! {
     /// another type, so this attribute cannot be read on that kernel.
     AccessPathInvalid = "E0302", Error;
 
+    /// The kernel verifier rejected the program compiled from this rule.
+    ///
+    /// krsi keeps a table from each BPF instruction to the rule it came from; the label points
+    /// at the rule whose code the verifier stopped at, and the note quotes the verifier. A
+    /// policy that checks cleanly should always verify: this is worth a bug report, with the
+    /// policy and `krsic build --emit asm` output attached.
+    VerifierRejected = "E0401", Error;
+
     /// A deny pattern ends in `/*`, which matches only direct children.
     ///
     /// `*` does not cross `/`: `"/tmp/*"` matches `/tmp/a` but not `/tmp/a/b`. To cover a

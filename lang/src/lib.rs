@@ -12,3 +12,20 @@ pub mod kernel;
 pub mod render;
 pub mod span;
 pub mod syntax;
+
+use diagnostic::{Diagnostic, Severity};
+use kernel::KernelTypes;
+
+/// The front end, as the design's diagram draws it: parse, then check against the target
+/// kernel. Returns the checked policy when there are no errors, and every diagnostic.
+pub fn front_end(source: &str, kernel: &dyn KernelTypes) -> (Option<check::CheckedPolicy>, Vec<Diagnostic>) {
+    let (policy, mut diagnostics) = syntax::parse(source);
+    let Some(policy) = policy else {
+        return (None, diagnostics);
+    };
+    let (checked, more) = check::check(&policy, kernel);
+    diagnostics.extend(more);
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
+    let failed = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    (checked.filter(|_| !failed), diagnostics)
+}

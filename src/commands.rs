@@ -1,0 +1,290 @@
+//! One function per subcommand. Files, /sys and the kernel are touched here and in `runtime`
+//! only.
+
+use crate::pipeline::{compile, Compiled, Failure};
+use crate::target::kernel_types;
+use crate::{Emit, MessageFormat, ScopeArg};
+use compiler::bpf::disassemble_with;
+use compiler::codegen::SCOPE_MAP;
+use compiler::elf::{read_object, ObjectSpec};
+use compiler::ir::{Module, Scope};
+use lang::diagnostic::{Code, Diagnostic, Severity};
+use lang::kernel::KernelTypes;
+use lang::render::{render_human, render_json};
+use lang::span::Span;
+use runtime::{CgroupScope, ProgramTarget, RuntimeError};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn check(files: &[std::path::PathBuf], btf: Option<&Path>, format: MessageFormat) -> Result<ExitCode, String> {
+    let kernel = kernel_types(btf)?;
+    let mut failed = false;
+    for file in files {
+        let Some(source) = read_source(file, format)? else {
+            failed = true;
+            continue;
+        };
+        let (_, diagnostics) = lang::front_end(&source, &kernel);
+        report(file, &source, &diagnostics, format);
+        failed |= diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+pub fn build(
+    file: &Path,
+    output: &Path,
+    btf: Option<&Path>,
+    emit: Emit,
+    scope: ScopeArg,
+    format: MessageFormat,
+) -> Result<ExitCode, String> {
+    let kernel = kernel_types(btf)?;
+    let scope = match scope {
+        ScopeArg::Global => Scope::Global,
+        ScopeArg::Cgroup => Scope::Cgroup,
+    };
+    let Some(compiled) = compile_file(file, &kernel, scope, format)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let bytes = match emit {
+        Emit::Obj => compiled.elf,
+        Emit::Asm => disassembly(&compiled.object)?.into_bytes(),
+        Emit::Ir => compiled.ir.to_string().into_bytes(),
+    };
+    std::fs::write(output, bytes).map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn disasm(object: &Path) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(object).map_err(|e| format!("cannot read `{}`: {e}", object.display()))?;
+    let contents = read_object(&bytes).map_err(|e| format!("`{}` is not a krsi object: {e}", object.display()))?;
+    let mut text = String::new();
+    for map in &contents.maps {
+        let _ = writeln!(
+            text,
+            "map {}: type {} key {} value {} entries {}",
+            map.symbol, map.map_type, map.key_size, map.value_size, map.max_entries
+        );
+    }
+    for program in &contents.programs {
+        let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
+        let body = disassemble_with(&program.insns, &program.relocations).map_err(|e| format!("{}: {e}", program.symbol))?;
+        text.push_str(&body);
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn load(file: &Path, cgroup: Option<&Path>, btf: Option<&Path>, format: MessageFormat) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let scope = if cgroup.is_some() { Scope::Cgroup } else { Scope::Global };
+    // A policy is compiled here; an object from `krsic build` is loaded as it is.
+    let (object, source) = if bytes.starts_with(b"\x7fELF") {
+        (bytes, None)
+    } else {
+        let kernel = kernel_types(btf)?;
+        let Some(compiled) = compile_file(file, &kernel, scope, format)? else {
+            return Ok(ExitCode::FAILURE);
+        };
+        let source = String::from_utf8_lossy(&bytes).into_owned();
+        (compiled.elf, Some((source, compiled.object, compiled.ir)))
+    };
+    let contents = read_object(&object).map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
+    let mut targets = Vec::new();
+    for program in &contents.programs {
+        let Some(hook) = program.section.strip_prefix("lsm/").or_else(|| program.section.strip_prefix("lsm.s/")) else {
+            return Err(format!("program `{}` is in section `{}`, not an LSM section", program.symbol, program.section));
+        };
+        targets.push(ProgramTarget {
+            symbol: program.symbol.clone(),
+            hook: hook.to_string(),
+        });
+    }
+    let scope = cgroup.map(|cgroup| CgroupScope {
+        map: SCOPE_MAP.to_string(),
+        cgroup: cgroup.to_path_buf(),
+    });
+    // Block the signals before anything is attached, so that one arriving early is waited for,
+    // not fatal with programs attached.
+    let signals = block_termination_signals()?;
+    let policy = match runtime::load(&object, &targets, scope.as_ref()) {
+        Ok(policy) => policy,
+        Err(error) => {
+            if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) = (&error, &source) {
+                let diagnostic = verifier_diagnostic(symbol, log, spec, ir);
+                report(file, source, &[diagnostic], format);
+            }
+            return Err(error.to_string());
+        }
+    };
+    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let hooks: Vec<String> = policy.attached.iter().map(|t| t.hook.clone()).collect();
+    eprintln!(
+        "krsic: enforcing `{name}`: {} program(s) attached ({}){}; SIGINT or SIGTERM detaches",
+        hooks.len(),
+        hooks.join(", "),
+        cgroup.map(|c| format!(" for cgroup {}", c.display())).unwrap_or_default()
+    );
+    let signal = wait_for(&signals);
+    policy.detach();
+    eprintln!("krsic: {signal} received, `{name}` detached");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(code: &str) -> Result<ExitCode, String> {
+    match Code::parse(code) {
+        Some(code) => {
+            println!("{code}: {}\n", code.explanation());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`")),
+    }
+}
+
+pub fn events(btf: Option<&Path>) -> Result<ExitCode, String> {
+    let kernel = kernel_types(btf).ok();
+    for event in lang::catalog::EVENTS {
+        let available = match &kernel {
+            Some(k) if k.hook_params(event.hook).is_some() => "",
+            Some(_) => " (not in the target kernel)",
+            None => "",
+        };
+        println!("{} → {}{available}: {}", event.name, event.hook, event.doc);
+        for attribute in event.attributes() {
+            println!("    {:<12} {:<8} {}", attribute.name, attribute.ty.describe(), attribute.doc);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(source) => Ok(Some(source)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let diagnostic = Diagnostic::new(Code::BadSource, "the policy is not valid UTF-8", Span::new(at, at + 1))
+                .with_help("save the file as UTF-8");
+            report(file, &source, &[diagnostic], format);
+            Ok(None)
+        }
+    }
+}
+
+fn compile_file(file: &Path, kernel: &dyn KernelTypes, scope: Scope, format: MessageFormat) -> Result<Option<Compiled>, String> {
+    let Some(source) = read_source(file, format)? else {
+        return Ok(None);
+    };
+    match compile(&source, kernel, scope) {
+        Ok((compiled, warnings)) => {
+            report(file, &source, &warnings, format);
+            Ok(Some(compiled))
+        }
+        Err(Failure::Diagnostics(diagnostics)) => {
+            report(file, &source, &diagnostics, format);
+            Ok(None)
+        }
+        Err(Failure::Internal(message)) => Err(format!("internal compiler error (a bug in krsic, please report it): {message}")),
+    }
+}
+
+fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: MessageFormat) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    let name = file.display().to_string();
+    let text = match format {
+        MessageFormat::Human => render_human(&name, source, diagnostics, std::io::stderr().is_terminal()),
+        MessageFormat::Json => render_json(&name, source, diagnostics),
+    };
+    eprint!("{text}");
+}
+
+fn disassembly(object: &ObjectSpec) -> Result<String, String> {
+    let mut text = String::new();
+    for map in &object.maps {
+        let _ = writeln!(
+            text,
+            "map {}: type {} key {} value {} entries {}",
+            map.symbol, map.map_type, map.key_size, map.value_size, map.max_entries
+        );
+    }
+    for program in &object.programs {
+        let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
+        text.push_str(&disassemble_with(&program.code.insns, &program.code.relocations).map_err(|e| e.to_string())?);
+    }
+    Ok(text)
+}
+
+/// Turns a verifier rejection into a diagnostic on the rule whose code the verifier stopped
+/// at: the log's last `N: (..)` line names the instruction, the compiler's origin table the
+/// rule.
+fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
+    let program = object.programs.iter().find(|p| p.symbol == symbol);
+    let failing_slot = log
+        .lines()
+        .rev()
+        .find_map(|line| line.split_once(": (").and_then(|(n, _)| n.trim().parse::<usize>().ok()));
+    let rule = program.zip(failing_slot).and_then(|(p, slot)| p.code.origin(slot));
+    let message = log
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
+        .unwrap_or("no verifier message")
+        .trim()
+        .to_string();
+    let span = rule.and_then(|index| rule_span(ir, index)).unwrap_or_default();
+    let mut d = Diagnostic::new(
+        Code::VerifierRejected,
+        format!("the kernel verifier rejected program `{symbol}`"),
+        span,
+    )
+    .with_note(format!("verifier: {message}"));
+    if let Some(slot) = failing_slot {
+        d = d.with_note(format!("at instruction {slot}; `krsic build --emit asm` shows the program"));
+    }
+    if rule.is_some() {
+        d = d.with_label("the verifier stopped in the code of this rule");
+    }
+    d
+}
+
+fn rule_span(ir: &Module, index: u32) -> Option<Span> {
+    ir.programs
+        .iter()
+        .flat_map(|p| p.allow.iter().chain(&p.deny))
+        .find(|r| r.index == index)
+        .map(|r| r.span)
+}
+
+struct Signals(libc::sigset_t);
+
+fn block_termination_signals() -> Result<Signals, String> {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it, and
+    // pthread_sigmask only changes this thread's mask (krsic has no other threads yet).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err("cannot block SIGINT and SIGTERM".into());
+        }
+        Ok(Signals(set))
+    }
+}
+
+fn wait_for(signals: &Signals) -> &'static str {
+    let mut received = 0;
+    // SAFETY: the set was initialised by block_termination_signals; sigwait writes one int.
+    let rc = unsafe { libc::sigwait(&signals.0, &mut received) };
+    match (rc, received) {
+        (0, libc::SIGINT) => "SIGINT",
+        (0, _) => "SIGTERM",
+        _ => "error waiting for a signal",
+    }
+}

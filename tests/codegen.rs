@@ -1,0 +1,81 @@
+//! The compiler's output for small policies, as IR and disassembly snapshots, independent of
+//! the host kernel (the fixture BTF supplies every offset). Every object is parsed with
+//! aya-obj, the reader the runtime uses.
+
+mod common;
+
+use common::fixture_kernel;
+use compiler::bpf::disassemble_with;
+use compiler::ir::Scope;
+use std::fmt::Write as _;
+
+fn compile(source: &str, scope: Scope) -> String {
+    let kernel = fixture_kernel();
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let Some(checked) = checked else {
+        panic!("policy does not check: {diagnostics:#?}");
+    };
+    let module = compiler::lower::lower(&checked, scope).expect("lowers");
+    let object = compiler::codegen::codegen(&module).expect("codegen");
+    let elf = compiler::elf::write_object(&object).expect("elf");
+    let parsed = aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
+    assert_eq!(parsed.programs.len(), object.programs.len());
+    for program in &object.programs {
+        assert!(parsed.programs.contains_key(&program.symbol), "aya-obj sees {}", program.symbol);
+    }
+    let mut text = format!("{source}\n---- ir ----\n{module}---- asm ----\n");
+    for map in &object.maps {
+        let _ = writeln!(text, "map {} type {} value {}", map.symbol, map.map_type, map.value_size);
+    }
+    for program in &object.programs {
+        let _ = writeln!(text, "{} ({}):", program.symbol, program.section);
+        text.push_str(&disassemble_with(&program.code.insns, &program.code.relocations).expect("disassembles"));
+    }
+    text
+}
+
+#[test]
+fn deny_exec_by_uid() {
+    insta::assert_snapshot!(compile("deny exec where uid != 0", Scope::Global));
+}
+
+#[test]
+fn deny_exec_glob_scoped() {
+    insta::assert_snapshot!(compile(r#"deny exec where path ~ "/tmp/**" and uid != 0"#, Scope::Cgroup));
+}
+
+#[test]
+fn deny_open_write_errno() {
+    insta::assert_snapshot!(compile(
+        r#"deny open where path == "/etc/shadow" and write errno EACCES"#,
+        Scope::Global
+    ));
+}
+
+#[test]
+fn allow_beats_deny() {
+    insta::assert_snapshot!(compile(
+        r#"
+list shells = ["/bin/sh", "/bin/bash"]
+allow exec where comm in ["sshd", "login"]
+deny exec where path in shells
+"#,
+        Scope::Global
+    ));
+}
+
+#[test]
+fn glob_automaton() {
+    insta::assert_snapshot!(compile(
+        r#"deny open where path ~ "/home/*/.ssh/id_[a-z]*" and not comm ~ "ssh*""#,
+        Scope::Global
+    ));
+}
+
+#[test]
+fn process_attributes() {
+    insta::assert_snapshot!(compile(
+        r#"deny exec where euid == 0 and uid >= 1000 and parent.comm == "bash" and filename ~ "**/nc" and tgid > 1"#,
+        Scope::Global
+    ));
+}

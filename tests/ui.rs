@@ -1,0 +1,53 @@
+//! UI tests: every `tests/ui/*.krsi` is checked against the fixture kernel, and its source with
+//! the rendered diagnostics is one snapshot in `tests/ui/snapshots/`. Bless changes with
+//! `INSTA_UPDATE=always cargo test --test ui` (or `cargo insta review`) and review the diff.
+//!
+//! Every case also runs through the whole back end when it checks cleanly, so no input may
+//! make the compiler panic.
+
+mod common;
+
+use common::fixture_kernel;
+use compiler::ir::Scope;
+use lang::diagnostic::Severity;
+use std::path::Path;
+
+#[test]
+fn ui_cases() {
+    let kernel = fixture_kernel();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/ui exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "krsi"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 30, "expected at least 30 UI cases, found {}", cases.len());
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir.join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let _guard = settings.bind_to_scope();
+    for case in cases {
+        let name = case.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
+        let source = std::fs::read_to_string(&case).expect("readable case");
+        let file = format!("tests/ui/{name}.krsi");
+        let (checked, diagnostics) = lang::front_end(&source, &kernel);
+        for d in &diagnostics {
+            assert!(
+                d.primary.span.end as usize <= source.len() && d.primary.span.start <= d.primary.span.end,
+                "{name}: {} has a span outside the source",
+                d.code
+            );
+        }
+        let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+        assert_eq!(checked.is_some(), !has_errors, "{name}: a checked policy exactly when there are no errors");
+        if let Some(checked) = checked {
+            let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
+            let object = compiler::codegen::codegen(&module).expect("codegen");
+            compiler::elf::write_object(&object).expect("elf");
+        }
+        let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
+        insta::assert_snapshot!(name, format!("{source}\n---- diagnostics ----\n{rendered}"));
+    }
+}
