@@ -197,7 +197,7 @@ mod tests {
 
     /// A well-formed instance of `op` with the given registers, or `None` when `op` does not
     /// use a register field that is non-zero here.
-    fn instance(op: Opcode, dst: Reg, src: Reg) -> Option<Vec<Insn>> {
+    fn instance(op: Opcode, dst: Reg, src: Reg, off: i16, imm: i32) -> Option<Vec<Insn>> {
         let (d, s) = (dst.index(), src.index());
         let d = if op.uses_dst() {
             d
@@ -216,39 +216,47 @@ mod tests {
         let code = op.code();
         Some(match op {
             Opcode::LdImm64 => vec![
-                Insn::new(code, d, 0, 0, 0x1234_5678),
-                Insn::new(0, 0, 0, 0, -2),
+                Insn::new(code, d, 0, 0, imm),
+                Insn::new(0, 0, 0, 0, imm.rotate_left(7)),
             ],
             Opcode::End { .. } => vec![Insn::new(code, d, s, 0, 32)],
             // A branch over one instruction, so the target exists.
             Opcode::Jump { .. } | Opcode::Ja => vec![
-                Insn::new(code, d, s, 1, -7),
+                Insn::new(code, d, s, 1, imm),
                 Insn::new(Opcode::Exit.code(), 0, 0, 0, 0),
                 Insn::new(Opcode::Exit.code(), 0, 0, 0, 0),
             ],
             Opcode::Alu { op: AluOp::Neg, .. } => vec![Insn::new(code, d, s, 0, 0)],
-            _ => vec![Insn::new(code, d, s, -16, 0x7fff_0001)],
+            _ => vec![Insn::new(code, d, s, off, imm)],
         })
     }
 
     #[test]
     fn round_trip_every_opcode_with_every_register() {
+        // Edge values of the offset and immediate fields, paired up so each appears with each
+        // register combination at least once.
+        let offs = [0, 1, -1, -16, i16::MIN, i16::MAX];
+        let imms = [0, 1, -1, 0x7fff_0001, i32::MIN, i32::MAX];
         let mut cases = 0;
         for op in Opcode::ALL {
             for dst in Reg::ALL {
                 for src in Reg::ALL {
-                    let Some(insns) = instance(op, dst, src) else {
-                        continue;
-                    };
-                    let bytes = encode(&insns);
-                    assert_eq!(bytes.len(), insns.len() * 8);
-                    assert_eq!(bytes[0], op.code());
-                    assert_eq!(decode(&bytes), Ok(insns), "{op:?} {dst} {src}");
-                    cases += 1;
+                    for (off, imm) in offs.into_iter().zip(imms) {
+                        let Some(insns) = instance(op, dst, src, off, imm) else {
+                            continue;
+                        };
+                        let bytes = encode(&insns);
+                        assert_eq!(bytes.len(), insns.len() * 8);
+                        assert_eq!(bytes[0], op.code());
+                        assert_eq!(decode(&bytes), Ok(insns.clone()), "{op:?} {dst} {src}");
+                        let text = crate::bpf::disassemble(&insns);
+                        assert!(text.is_ok(), "{op:?} {dst} {src}: {text:?}");
+                        cases += 1;
+                    }
                 }
             }
         }
-        assert!(cases > Opcode::ALL.len() * 11);
+        assert!(cases > Opcode::ALL.len() * 11 * 6);
     }
 
     #[test]
