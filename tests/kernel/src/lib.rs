@@ -1,1 +1,648 @@
-pub fn placeholder() {}
+//! Helpers shared by the kernel tests (tests/*.rs).
+//!
+//! The tests run as root inside a QEMU guest booted by `tests/guest/run`, one test at a time
+//! (`--test-threads=1`). They drive the `krsic` binary (path from `KRSIC`, default `krsic` on
+//! PATH) and check what a user would check: real processes, real uids, real cgroups.
+//!
+//! Every resource a test creates is a guard that cleans up on drop, also when the test fails:
+//! [`TempDir`], [`Cgroup`], [`Policy`] (a running `krsic load`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::ffi::{CStr, CString};
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The unprivileged user the tests run processes as.
+pub const USER: u32 = 1000;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Fails the test unless it runs inside a krsi guest (the guest's /init sets `KRSI_GUEST=1`)
+/// as root. The tests change cgroups and load LSM programs: they do not run on a host.
+pub fn require_guest() {
+    if std::env::var_os("KRSI_GUEST").is_none() {
+        panic!("kernel tests run inside a guest kernel: use tests/guest/run (KRSI_GUEST is not set)");
+    }
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "kernel tests run as root");
+}
+
+/// The krsic binary under test: `$KRSIC`, or `krsic` on PATH.
+pub fn krsic() -> PathBuf {
+    std::env::var_os("KRSIC").map_or_else(|| PathBuf::from("krsic"), PathBuf::from)
+}
+
+/// How long `krsic load` may take to print `enforcing` (TCG is slow). `KRSI_TEST_LOAD_TIMEOUT`
+/// (seconds) overrides the default of 120 s.
+pub fn load_timeout() -> Duration {
+    let secs = std::env::var("KRSI_TEST_LOAD_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// The active LSMs, from /sys/kernel/security/lsm.
+pub fn active_lsms() -> io::Result<Vec<String>> {
+    let list = std::fs::read_to_string("/sys/kernel/security/lsm")?;
+    Ok(list.trim().split(',').map(str::to_owned).collect())
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn c_path(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).expect("path without NUL bytes")
+}
+
+// ---------------------------------------------------------------- TempDir
+
+/// A fresh directory (mode 755, so uid 1000 can reach what is inside) under the system temp
+/// directory, removed with its contents on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let path = std::env::temp_dir().join(unique_name("krsi-test"));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        set_mode(&path, 0o755);
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `contents` to `name` in this directory, with permission bits `mode`.
+    pub fn write(&self, name: impl AsRef<Path>, contents: impl AsRef<[u8]>, mode: u32) -> PathBuf {
+        let path = self.join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        set_mode(&path, mode);
+        path
+    }
+
+    /// Copies `from` (following symlinks) to `name` in this directory, with mode `mode`.
+    pub fn copy(&self, from: impl AsRef<Path>, name: impl AsRef<Path>, mode: u32) -> PathBuf {
+        let from = from.as_ref();
+        let path = self.join(name);
+        std::fs::copy(from, &path)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), path.display()));
+        set_mode(&path, mode);
+        path
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        TempDir::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Sets the permission bits of `path` (the umask does not apply).
+pub fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+// ----------------------------------------------------------------- Cgroup
+
+/// A uniquely named cgroup (v2) directly under /sys/fs/cgroup. On drop, processes still in it
+/// are moved to the root cgroup and the directory is removed.
+pub struct Cgroup {
+    path: PathBuf,
+}
+
+impl Cgroup {
+    pub fn new() -> Cgroup {
+        let path = Path::new(CGROUP_ROOT).join(unique_name("krsi-test"));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Cgroup { path }
+    }
+
+    /// The cgroup's directory, e.g. /sys/fs/cgroup/krsi-test-42-0-1f2e3d.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pids in this cgroup (not its descendants).
+    pub fn pids(&self) -> Vec<i32> {
+        std::fs::read_to_string(self.path.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    fn procs_file(&self) -> CString {
+        c_path(&self.path.join("cgroup.procs"))
+    }
+}
+
+impl Default for Cgroup {
+    fn default() -> Self {
+        Cgroup::new()
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let root_procs = Path::new(CGROUP_ROOT).join("cgroup.procs");
+        for _ in 0..100 {
+            for pid in self.pids() {
+                let _ = std::fs::write(&root_procs, pid.to_string());
+            }
+            match std::fs::remove_dir(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        eprintln!("warning: could not remove cgroup {}", self.path.display());
+    }
+}
+
+// ------------------------------------------------------ running processes
+
+/// In a forked child, before exec: joins the cgroup whose cgroup.procs is `procs` (writing
+/// this process's pid), then drops to `uid` (supplementary groups cleared, gid = uid).
+/// Joining first matters: once it is uid 1000 the process may not move itself into a cgroup.
+/// Only async-signal-safe calls, no allocation.
+fn join_and_drop(procs: Option<&CStr>, uid: Option<u32>) -> io::Result<()> {
+    if let Some(procs) = procs {
+        // SAFETY: procs is a NUL-terminated path.
+        let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut buf = [0u8; 12];
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() } as u32;
+        let digits = format_u32(pid, &mut buf);
+        // SAFETY: fd is open, digits is a valid buffer.
+        let written = unsafe { libc::write(fd, digits.as_ptr().cast(), digits.len()) };
+        let err = io::Error::last_os_error();
+        // SAFETY: fd is ours.
+        unsafe { libc::close(fd) };
+        if written < 0 {
+            return Err(err);
+        }
+    }
+    if let Some(uid) = uid {
+        // SAFETY: plain syscalls; setgroups with size 0 does not read the list.
+        unsafe {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(uid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn format_u32(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Runs `path args...` as `uid` (None: stay root) inside `cgroup` (None: stay in the test's
+/// cgroup) and waits for it. An exec the LSM refuses comes back as `Err(e)` with
+/// `e.raw_os_error() == Some(errno)`; a program that ran gives `Ok(status)`.
+pub fn run_as(
+    path: impl AsRef<Path>,
+    args: &[&str],
+    uid: Option<u32>,
+    cgroup: Option<&Cgroup>,
+) -> io::Result<ExitStatus> {
+    let mut cmd = Command::new(path.as_ref());
+    cmd.args(args).stdin(Stdio::null());
+    let procs = cgroup.map(Cgroup::procs_file);
+    // Not Command::uid/gid: std applies those before pre_exec, and a uid-1000 process
+    // cannot join a cgroup.
+    // SAFETY: the closure only makes async-signal-safe syscalls and does not allocate.
+    unsafe {
+        cmd.pre_exec(move || join_and_drop(procs.as_deref(), uid));
+    }
+    let mut child = cmd.spawn()?;
+    child.wait()
+}
+
+/// Opens `path` with `flags` (e.g. `libc::O_WRONLY`) in a forked child that first joins
+/// `cgroup` and drops to `uid`, like [`run_as`]. `Ok(())` if the open succeeded, else the
+/// open's error (`raw_os_error()` is the errno). Failing to join the cgroup or drop privileges
+/// is an error of kind `Other`.
+pub fn open_as(
+    path: impl AsRef<Path>,
+    flags: libc::c_int,
+    uid: Option<u32>,
+    cgroup: Option<&Cgroup>,
+) -> io::Result<()> {
+    let path = c_path(path.as_ref());
+    let procs = cgroup.map(Cgroup::procs_file);
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [rd, wr] = fds;
+    // SAFETY: the child only makes async-signal-safe calls and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let err = io::Error::last_os_error();
+        // SAFETY: both are our descriptors.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+        return Err(err);
+    }
+    if pid == 0 {
+        // Child: report (stage, errno) through the pipe. 0 = opened, 1 = setup failed,
+        // 2 = open failed.
+        let report = |stage: u32, errno: i32| -> ! {
+            let mut msg = [0u8; 8];
+            msg[..4].copy_from_slice(&stage.to_ne_bytes());
+            msg[4..].copy_from_slice(&errno.to_ne_bytes());
+            // SAFETY: wr is the pipe's write end; _exit never returns.
+            unsafe {
+                libc::write(wr, msg.as_ptr().cast(), msg.len());
+                libc::_exit(0)
+            }
+        };
+        if let Err(e) = join_and_drop(procs.as_deref(), uid) {
+            report(1, e.raw_os_error().unwrap_or(0));
+        }
+        // SAFETY: path is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            report(2, io::Error::last_os_error().raw_os_error().unwrap_or(0));
+        }
+        // SAFETY: fd was just opened.
+        unsafe { libc::close(fd) };
+        report(0, 0);
+    }
+    // SAFETY: wr is ours; the child has its own copy.
+    unsafe { libc::close(wr) };
+    let mut msg = [0u8; 8];
+    let mut got = 0;
+    while got < msg.len() {
+        // SAFETY: reading into the unfilled tail of msg.
+        let n = unsafe { libc::read(rd, msg[got..].as_mut_ptr().cast(), msg.len() - got) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    let mut status = 0;
+    // SAFETY: rd is ours; pid is our child.
+    unsafe {
+        libc::close(rd);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    if got < msg.len() {
+        return Err(io::Error::other(format!(
+            "open_as child reported nothing (wait status {status:#x})"
+        )));
+    }
+    let stage = u32::from_ne_bytes(msg[..4].try_into().expect("4 bytes"));
+    let errno = i32::from_ne_bytes(msg[4..].try_into().expect("4 bytes"));
+    match stage {
+        0 => Ok(()),
+        2 => Err(io::Error::from_raw_os_error(errno)),
+        _ => Err(io::Error::other(format!(
+            "open_as: joining the cgroup or dropping to uid {uid:?} failed: {}",
+            io::Error::from_raw_os_error(errno)
+        ))),
+    }
+}
+
+/// Asserts that `result` (from [`run_as`]) is an exec refused with `errno`.
+#[track_caller]
+pub fn assert_exec_denied(result: io::Result<ExitStatus>, errno: i32, what: &str) {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => panic!("{what}: expected the exec to be refused with errno {errno}, got error {e}"),
+        Ok(status) => panic!("{what}: expected the exec to be refused with errno {errno}, but it ran ({status})"),
+    }
+}
+
+/// Asserts that `result` (from [`run_as`]) is a program that ran and exited 0.
+#[track_caller]
+pub fn assert_ran(result: io::Result<ExitStatus>, what: &str) {
+    match result {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("{what}: expected the program to run and exit 0, got {status}"),
+        Err(e) => panic!("{what}: expected the program to run, but the exec failed: {e}"),
+    }
+}
+
+/// Asserts that `result` (from [`open_as`]) is an open refused with `errno`.
+#[track_caller]
+pub fn assert_open_denied(result: io::Result<()>, errno: i32, what: &str) {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => panic!("{what}: expected the open to be refused with errno {errno}, got {e}"),
+        Ok(()) => panic!("{what}: expected the open to be refused with errno {errno}, but it succeeded"),
+    }
+}
+
+/// Asserts that `result` (from [`open_as`]) is an open that succeeded.
+#[track_caller]
+pub fn assert_opened(result: io::Result<()>, what: &str) {
+    if let Err(e) = result {
+        panic!("{what}: expected the open to succeed, got {e}");
+    }
+}
+
+// ----------------------------------------------------------- BPF programs
+
+const BPF_PROG_GET_NEXT_ID: libc::c_long = 11;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_PROG_TYPE_LSM: u32 = 29;
+
+#[repr(C)]
+struct IdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+#[repr(C)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: attr points to a live, correctly sized bpf_attr prefix for cmd.
+    let r = unsafe {
+        libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>() as libc::c_uint)
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// The ids of every BPF LSM program (including lsm_cgroup ones) loaded in the kernel.
+pub fn lsm_program_ids() -> io::Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    let mut id = 0;
+    loop {
+        let mut next = IdAttr { id, next_id: 0, open_flags: 0 };
+        match bpf(BPF_PROG_GET_NEXT_ID, &mut next) {
+            Ok(_) => id = next.next_id,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(ids),
+            Err(e) => return Err(e),
+        }
+        let mut by_id = IdAttr { id, next_id: 0, open_flags: 0 };
+        let fd = match bpf(BPF_PROG_GET_FD_BY_ID, &mut by_id) {
+            Ok(fd) => fd as libc::c_int,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // freed meanwhile
+            Err(e) => return Err(e),
+        };
+        // struct bpf_prog_info starts with `__u32 type; __u32 id;`. The zeroed tail past the
+        // kernel's own struct size is accepted.
+        let mut info = [0u32; 64];
+        let mut attr = InfoAttr {
+            bpf_fd: fd as u32,
+            info_len: std::mem::size_of_val(&info) as u32,
+            info: info.as_mut_ptr() as u64,
+        };
+        let r = bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr);
+        // SAFETY: fd came from BPF_PROG_GET_FD_BY_ID.
+        unsafe { libc::close(fd) };
+        r?;
+        if info[0] == BPF_PROG_TYPE_LSM {
+            ids.push(id);
+        }
+    }
+}
+
+/// Waits (up to 10 s: program release can lag behind the process exit) until no LSM program
+/// outside `baseline` is loaded; returns the ones still there.
+pub fn wait_lsm_programs_gone(baseline: &[u32]) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let extra: Vec<u32> = lsm_program_ids()
+            .expect("list BPF programs")
+            .into_iter()
+            .filter(|id| !baseline.contains(id))
+            .collect();
+        if extra.is_empty() || Instant::now() > deadline {
+            return extra;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ----------------------------------------------------------------- Policy
+
+/// A running `krsic load FILE [--cgroup PATH]`. [`Policy::load`] returns once krsic printed
+/// its `enforcing` line; [`Policy::stop`] sends SIGTERM and checks that krsic exited 0 and left
+/// no LSM program behind. Dropping a policy that was not stopped terminates krsic (SIGTERM,
+/// then SIGKILL) without checks.
+pub struct Policy {
+    child: Option<Child>,
+    file: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+    baseline: Vec<u32>,
+}
+
+impl Policy {
+    /// Writes `source` to policy.krsi in `dir` and loads it.
+    pub fn load_source(dir: &TempDir, source: &str, cgroup: Option<&Cgroup>) -> Policy {
+        let file = dir.write("policy.krsi", source, 0o644);
+        Policy::load(&file, cgroup)
+    }
+
+    /// Starts `krsic load FILE [--cgroup PATH]` and waits for `enforcing` on its stderr.
+    /// Fails the test, with krsic's whole stderr, if krsic exits first or takes longer than
+    /// [`load_timeout`].
+    pub fn load(file: &Path, cgroup: Option<&Cgroup>) -> Policy {
+        let baseline = lsm_program_ids().expect("list BPF programs");
+        let mut cmd = Command::new(krsic());
+        cmd.arg("load").arg(file);
+        if let Some(cg) = cgroup {
+            cmd.arg("--cgroup").arg(cg.path());
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", krsic().display()));
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let err_pipe = child.stderr.take().expect("piped stderr");
+        let out_pipe = child.stdout.take().expect("piped stdout");
+        let err_buf = Arc::clone(&stderr);
+        let out_buf = Arc::clone(&stdout);
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in BufReader::new(err_pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let enforcing = line.contains("enforcing");
+                    {
+                        let mut buf = err_buf.lock().unwrap_or_else(|p| p.into_inner());
+                        buf.push_str(&line);
+                        buf.push('\n');
+                    }
+                    if enforcing {
+                        let _ = tx.send(());
+                    }
+                }
+            }),
+            std::thread::spawn(move || {
+                for line in BufReader::new(out_pipe).lines() {
+                    let Ok(line) = line else { break };
+                    out_buf.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+            }),
+        ];
+        let mut policy = Policy {
+            child: Some(child),
+            file: file.to_owned(),
+            stderr,
+            stdout,
+            readers,
+            baseline,
+        };
+
+        let timeout = load_timeout();
+        match rx.recv_timeout(timeout) {
+            Ok(()) => policy,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                policy.terminate();
+                panic!(
+                    "krsic load {} did not print `enforcing` within {timeout:?}; its stderr:\n{}",
+                    policy.file.display(),
+                    policy.stderr()
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = policy.terminate();
+                panic!(
+                    "krsic load {} exited ({}) before printing `enforcing`; its stderr:\n{}",
+                    policy.file.display(),
+                    status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
+                    policy.stderr()
+                );
+            }
+        }
+    }
+
+    /// Everything krsic wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The lines krsic wrote to stdout so far (its audit/deny events).
+    pub fn events(&self) -> Vec<String> {
+        self.stdout.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Unloads the policy: SIGTERM, then asserts that krsic exited 0 within 60 s and that no
+    /// LSM program it loaded is left in the kernel.
+    pub fn stop(mut self) -> ExitStatus {
+        let status = self.terminate_within(Duration::from_secs(60));
+        let file = self.file.display().to_string();
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => panic!("krsic load {file} exited with {s} after SIGTERM; its stderr:\n{}", self.stderr()),
+            None => panic!(
+                "krsic load {file} did not exit within 60 s of SIGTERM (killed); its stderr:\n{}",
+                self.stderr()
+            ),
+        }
+        let left = wait_lsm_programs_gone(&self.baseline);
+        assert!(
+            left.is_empty(),
+            "krsic load {file} exited but LSM programs {left:?} are still loaded; its stderr:\n{}",
+            self.stderr()
+        );
+        status.expect("checked above")
+    }
+
+    /// SIGTERM, wait up to 30 s, then SIGKILL. Returns the exit status (None if it had to be
+    /// killed or was already reaped).
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        self.terminate_within(Duration::from_secs(30))
+    }
+
+    fn terminate_within(&mut self, grace: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let mut status = None;
+        if let Ok(Some(s)) = child.try_wait() {
+            status = Some(s);
+        } else {
+            // SAFETY: sending a signal to our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if let Ok(Some(s)) = child.try_wait() {
+                    status = Some(s);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if status.is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        status
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
