@@ -2,6 +2,9 @@
 //! the host kernel (the fixture BTF supplies every offset). Every object is parsed with
 //! aya-obj, the reader the runtime uses.
 
+// Tests stop at the first surprise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::fixture_kernel;

@@ -130,7 +130,7 @@ pub fn check(policy: &ast::Policy, kernel: &dyn KernelTypes) -> (Option<CheckedP
     let mut diagnostics = dedup(checker.diagnostics);
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
-    let checked = (!has_errors).then(|| CheckedPolicy {
+    let checked = (!has_errors).then_some(CheckedPolicy {
         rules,
         attributes: checker.attributes,
     });
@@ -537,7 +537,7 @@ impl<'a> Checker<'a> {
                             self.error(
                                 Diagnostic::new(Code::BadGlob, format!("malformed glob: {}", e.message), pattern_span)
                                     .with_note(format!("in `{pattern}` at byte {}", e.offset))
-                                    .with_help("globs use `*`, `**`, `?`, `[a-z]`, `{a,b}`; escape a literal one with `\\\\`"),
+                                    .with_help("globs use `*`, `**`, `?`, `[a-z]`, `[!a-z]` and `{a,b}`; a backslash makes the next character literal"),
                             );
                             ok = false;
                         }
