@@ -193,7 +193,7 @@ impl<'a> ProgramGen<'a> {
             program,
             layout,
             scope,
-            asm: Assembler::new(),
+            asm: Assembler::with_branch_simplification(),
         }
     }
 
@@ -291,40 +291,33 @@ impl<'a> ProgramGen<'a> {
                     // bpf_d_path(&<struct path>, buf, size): the length with the NUL, or a
                     // negative error (-ENAMETOOLONG when the buffer is too small).
                     self.pointer_to(access, Reg::R1);
-                    self.asm
-                        .alu64_imm(AluOp::Add, Reg::R1, access.offset as i32)
-                        .mov64_reg(Reg::R2, Reg::R7)
-                        .alu64_imm(AluOp::Add, Reg::R2, b.offset as i32)
-                        .mov64_imm(Reg::R3, b.cap as i32)
-                        .call_helper(D_PATH);
+                    self.add_offset(Reg::R1, access.offset);
+                    self.asm.mov64_reg(Reg::R2, Reg::R7);
+                    self.add_offset(Reg::R2, b.offset);
+                    self.asm.mov64_imm(Reg::R3, b.cap as i32).call_helper(D_PATH);
                     self.store_length(slot, b.cap, false);
                 }
                 (ValueKind::KernelString(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
                     self.asm
                         .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset))
-                        .mov64_reg(Reg::R1, Reg::R7)
-                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
-                        .mov64_imm(Reg::R2, b.cap as i32)
-                        .call_helper(PROBE_READ_KERNEL_STR);
+                        .mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm.mov64_imm(Reg::R2, b.cap as i32).call_helper(PROBE_READ_KERNEL_STR);
                     // A full buffer may be a truncated string: unknown.
                     self.store_length(slot, b.cap, true);
                 }
                 (ValueKind::Comm, Some(b)) => {
-                    self.asm
-                        .mov64_reg(Reg::R1, Reg::R7)
-                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
-                        .mov64_imm(Reg::R2, b.cap as i32)
-                        .call_helper(GET_CURRENT_COMM);
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm.mov64_imm(Reg::R2, b.cap as i32).call_helper(GET_CURRENT_COMM);
                 }
                 (ValueKind::Chars(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
-                    self.asm
-                        .alu64_imm(AluOp::Add, Reg::R3, access.offset as i32)
-                        .mov64_reg(Reg::R1, Reg::R7)
-                        .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
-                        .mov64_imm(Reg::R2, access.size as i32)
-                        .call_helper(PROBE_READ_KERNEL);
+                    self.add_offset(Reg::R3, access.offset);
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm.mov64_imm(Reg::R2, access.size as i32).call_helper(PROBE_READ_KERNEL);
                     // Bytes between the array's end and the 8-byte-rounded buffer stay as the
                     // last event left them; zero them so word compares see padding.
                     let mut at = access.size;
@@ -373,6 +366,12 @@ impl<'a> ProgramGen<'a> {
         }
         for deref in &access.derefs {
             self.asm.load(Size::DW, reg, reg, offset(*deref));
+        }
+    }
+
+    fn add_offset(&mut self, reg: Reg, value: u32) {
+        if value != 0 {
+            self.asm.alu64_imm(AluOp::Add, reg, value as i32);
         }
     }
 
@@ -607,9 +606,8 @@ impl<'a> ProgramGen<'a> {
         self.asm
             .jump_imm(JmpCond::Ge, Reg::R9, bound as i32, past_bound)
             .mov64_reg(Reg::R1, Reg::R7)
-            .alu64_imm(AluOp::Add, Reg::R1, b.offset as i32)
             .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
-            .load(Size::B, Reg::R0, Reg::R1, 0);
+            .load(Size::B, Reg::R0, Reg::R1, offset(b.offset));
         if b.padded {
             self.asm.jump_imm(JmpCond::Eq, Reg::R0, 0, end);
         }

@@ -133,11 +133,42 @@ pub struct Assembler {
     fixups: Vec<Fixup>,
     relocations: Vec<MapRelocation>,
     errors: Vec<EncodeError>,
+    simplify_branches: bool,
 }
 
 impl Assembler {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An assembler that drops a `goto L` emitted right before `L` is bound (as Cranelift's
+    /// `MachBuffer` does): code generators can then emit every branch of a condition tree
+    /// without tracking which target falls through.
+    pub fn with_branch_simplification() -> Self {
+        Assembler {
+            simplify_branches: true,
+            ..Self::default()
+        }
+    }
+
+    /// Removes trailing `goto l` instructions, which `l` bound here makes no-ops. Labels bound
+    /// after a removed jump move back with the code; labels bound at it already meant "here".
+    fn drop_jumps_to(&mut self, l: Label) {
+        let ja = Opcode::Ja.code();
+        while let Some(last) = self.fixups.last().copied() {
+            let here = self.insns.len();
+            if last.label != l || last.slot + 1 != here || self.insns[last.slot].code != ja {
+                break;
+            }
+            self.fixups.pop();
+            self.insns.pop();
+            self.origins.pop();
+            for bound in self.labels.iter_mut().flatten() {
+                if *bound == here {
+                    *bound = here - 1;
+                }
+            }
+        }
     }
 
     /// A fresh, unbound label.
@@ -149,6 +180,9 @@ impl Assembler {
 
     /// Binds `l` to the next instruction emitted.
     pub fn bind(&mut self, l: Label) -> &mut Self {
+        if self.simplify_branches {
+            self.drop_jumps_to(l);
+        }
         let here = self.insns.len();
         match self.labels.get_mut(l.0 as usize) {
             None => self.errors.push(EncodeError::ForeignLabel(l)),
@@ -450,6 +484,23 @@ mod tests {
         assert_eq!(code.insns[1].off, 4);
         assert_eq!(code.insns[5].off, -5);
         assert_eq!(validate(&code.insns), Ok(()));
+    }
+
+    #[test]
+    fn simplification_drops_jumps_to_the_next_instruction() {
+        let mut asm = Assembler::with_branch_simplification();
+        let (a, b) = (asm.new_label(), asm.new_label());
+        asm.mov64_imm(R0, 0)
+            .jump_imm(JmpCond::Eq, R0, 0, b) // slot 1 -> b
+            .bind(a)
+            .jump(b) // dropped: b follows
+            .bind(b)
+            .jump(a) // slot 2 -> a, which moved with the code to slot 2: offset -1
+            .exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns.len(), 4);
+        assert_eq!(code.insns[1].off, 0);
+        assert_eq!(code.insns[2].off, -1);
     }
 
     #[test]
