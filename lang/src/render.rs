@@ -51,6 +51,7 @@ pub fn render_human(
 /// `{"line","column"}`, 1-based, columns counted in characters; `end` is exclusive. `labels`
 /// lists the primary label first, then the secondary ones.
 pub fn render_json(file_name: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
+    let lines = Lines::new(source);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let primary = clamp(source, diagnostic.primary.span);
@@ -60,8 +61,8 @@ pub fn render_json(file_name: &str, source: &str, diagnostics: &[Diagnostic]) ->
                 let range = clamp(source, label.span);
                 json!({
                     "message": label.message,
-                    "start": position(source, range.start),
-                    "end": position(source, range.end),
+                    "start": lines.position(range.start),
+                    "end": lines.position(range.end),
                 })
             })
             .collect();
@@ -70,8 +71,8 @@ pub fn render_json(file_name: &str, source: &str, diagnostics: &[Diagnostic]) ->
             "severity": diagnostic.severity(),
             "message": diagnostic.message,
             "file": file_name,
-            "start": position(source, primary.start),
-            "end": position(source, primary.end),
+            "start": lines.position(primary.start),
+            "end": lines.position(primary.end),
             "labels": labels,
             "help": diagnostic.help,
             "notes": diagnostic.notes,
@@ -132,13 +133,28 @@ fn clamp(source: &str, span: Span) -> Range<usize> {
     start..end
 }
 
-/// The 1-based line and character column of a byte offset that is a char boundary.
-fn position(source: &str, offset: usize) -> serde_json::Value {
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-    let column = before[line_start..].chars().count() + 1;
-    json!({ "line": line, "column": column })
+/// Byte offsets to 1-based lines and character columns. Built once per source, so rendering
+/// many diagnostics of a large file stays linear.
+struct Lines<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { source, starts }
+    }
+
+    /// The position of `offset`, which is a char boundary of the source.
+    fn position(&self, offset: usize) -> serde_json::Value {
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts.get(line.wrapping_sub(1)).copied().unwrap_or(0);
+        let column = self.source[line_start..offset].chars().count() + 1;
+        json!({ "line": line, "column": column })
+    }
 }
 
 #[cfg(test)]

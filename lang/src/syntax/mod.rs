@@ -50,6 +50,15 @@ pub fn parse(source: &str) -> (Option<Policy>, Vec<Diagnostic>) {
     }
     let mut items = Vec::new();
     let mut diagnostics = Vec::new();
+    // Most sources are valid: one parse of the whole file is several times faster than one
+    // per item. Only a file with an error pays for the per-item pass that reports them all.
+    let tokens = token::tokenize(source, 0..source.len());
+    if lexical_error(source, &tokens).is_none() {
+        if let Ok(pairs) = PolicyParser::parse(Rule::policy, source) {
+            lower::policy(pairs, 0, &mut items, &mut diagnostics);
+            return (Some(Policy { items }), diagnostics);
+        }
+    }
     for piece in token::split_items(source) {
         parse_piece(source, piece, &mut items, &mut diagnostics);
     }

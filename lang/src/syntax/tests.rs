@@ -199,3 +199,44 @@ fn mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn names_may_start_with_keywords() {
+    let source = "macro m = notify or android and index in inbox and order and true_x and denied";
+    let policy = parse_ok(source);
+    let ast::Item::Macro(m) = &policy.items[0] else {
+        panic!()
+    };
+    assert_eq!(&source[m.body.span.range()], &source[10..]);
+}
+
+#[test]
+fn nesting_up_to_the_limit_parses() {
+    let parens = format!(
+        "deny exec where {}x{}",
+        "(".repeat(MAX_NESTING),
+        ")".repeat(MAX_NESTING)
+    );
+    parse_ok(&parens);
+    let lists = format!(
+        "list l = {}1{}",
+        "[".repeat(MAX_NESTING),
+        "]".repeat(MAX_NESTING)
+    );
+    parse_ok(&lists);
+    let nots = format!("deny exec where {}x", "not ".repeat(200));
+    parse_ok(&nots);
+}
+
+#[test]
+fn large_policies_parse() {
+    let rule = "deny exec where path ~ \"/tmp/**\" and uid != 0 # comment\n";
+    let source = rule.repeat(MAX_SOURCE_LEN / 4 / rule.len());
+    let policy = parse_ok(&source);
+    assert_eq!(policy.items.len(), MAX_SOURCE_LEN / 4 / rule.len());
+    let broken = "deny exec where (\n".repeat(5000);
+    let (_, diagnostics) = parse(&broken);
+    assert_eq!(diagnostics.len(), 5000);
+    let json = crate::render::render_json("p", &broken, &diagnostics);
+    assert_eq!(json.lines().count(), diagnostics.len());
+}
