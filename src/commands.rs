@@ -18,7 +18,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn check(files: &[std::path::PathBuf], btf: Option<&Path>, format: MessageFormat) -> Result<ExitCode, String> {
+pub fn check(
+    files: &[std::path::PathBuf],
+    btf: Option<&Path>,
+    format: MessageFormat,
+) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf)?;
     let mut failed = false;
     for file in files {
@@ -30,7 +34,11 @@ pub fn check(files: &[std::path::PathBuf], btf: Option<&Path>, format: MessageFo
         report(file, &source, &diagnostics, format);
         failed |= diagnostics.iter().any(|d| d.severity() == Severity::Error);
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn build(
@@ -54,13 +62,16 @@ pub fn build(
         Emit::Asm => disassembly(&compiled.object)?.into_bytes(),
         Emit::Ir => compiled.ir.to_string().into_bytes(),
     };
-    std::fs::write(output, bytes).map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
+    std::fs::write(output, bytes)
+        .map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn disasm(object: &Path) -> Result<ExitCode, String> {
-    let bytes = std::fs::read(object).map_err(|e| format!("cannot read `{}`: {e}", object.display()))?;
-    let contents = read_object(&bytes).map_err(|e| format!("`{}` is not a krsi object: {e}", object.display()))?;
+    let bytes =
+        std::fs::read(object).map_err(|e| format!("cannot read `{}`: {e}", object.display()))?;
+    let contents = read_object(&bytes)
+        .map_err(|e| format!("`{}` is not a krsi object: {e}", object.display()))?;
     let mut text = String::new();
     for map in &contents.maps {
         let _ = writeln!(
@@ -71,16 +82,27 @@ pub fn disasm(object: &Path) -> Result<ExitCode, String> {
     }
     for program in &contents.programs {
         let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
-        let body = disassemble_with(&program.insns, &program.relocations).map_err(|e| format!("{}: {e}", program.symbol))?;
+        let body = disassemble_with(&program.insns, &program.relocations)
+            .map_err(|e| format!("{}: {e}", program.symbol))?;
         text.push_str(&body);
     }
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn load(file: &Path, cgroup: Option<&Path>, btf: Option<&Path>, format: MessageFormat) -> Result<ExitCode, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    let scope = if cgroup.is_some() { Scope::Cgroup } else { Scope::Global };
+pub fn load(
+    file: &Path,
+    cgroup: Option<&Path>,
+    btf: Option<&Path>,
+    format: MessageFormat,
+) -> Result<ExitCode, String> {
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let scope = if cgroup.is_some() {
+        Scope::Cgroup
+    } else {
+        Scope::Global
+    };
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
         (bytes, None)
@@ -92,11 +114,19 @@ pub fn load(file: &Path, cgroup: Option<&Path>, btf: Option<&Path>, format: Mess
         let source = String::from_utf8_lossy(&bytes).into_owned();
         (compiled.elf, Some((source, compiled.object, compiled.ir)))
     };
-    let contents = read_object(&object).map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
+    let contents = read_object(&object)
+        .map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
     let mut targets = Vec::new();
     for program in &contents.programs {
-        let Some(hook) = program.section.strip_prefix("lsm/").or_else(|| program.section.strip_prefix("lsm.s/")) else {
-            return Err(format!("program `{}` is in section `{}`, not an LSM section", program.symbol, program.section));
+        let Some(hook) = program
+            .section
+            .strip_prefix("lsm/")
+            .or_else(|| program.section.strip_prefix("lsm.s/"))
+        else {
+            return Err(format!(
+                "program `{}` is in section `{}`, not an LSM section",
+                program.symbol, program.section
+            ));
         };
         targets.push(ProgramTarget {
             symbol: program.symbol.clone(),
@@ -113,20 +143,27 @@ pub fn load(file: &Path, cgroup: Option<&Path>, btf: Option<&Path>, format: Mess
     let policy = match runtime::load(&object, &targets, scope.as_ref()) {
         Ok(policy) => policy,
         Err(error) => {
-            if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) = (&error, &source) {
+            if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) =
+                (&error, &source)
+            {
                 let diagnostic = verifier_diagnostic(symbol, log, spec, ir);
                 report(file, source, &[diagnostic], format);
             }
             return Err(error.to_string());
         }
     };
-    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let hooks: Vec<String> = policy.attached.iter().map(|t| t.hook.clone()).collect();
     eprintln!(
         "krsic: enforcing `{name}`: {} program(s) attached ({}){}; SIGINT or SIGTERM detaches",
         hooks.len(),
         hooks.join(", "),
-        cgroup.map(|c| format!(" for cgroup {}", c.display())).unwrap_or_default()
+        cgroup
+            .map(|c| format!(" for cgroup {}", c.display()))
+            .unwrap_or_default()
     );
     let signal = wait_for(&signals);
     policy.detach();
@@ -140,7 +177,9 @@ pub fn explain(code: &str) -> Result<ExitCode, String> {
             println!("{code}: {}\n", code.explanation());
             Ok(ExitCode::SUCCESS)
         }
-        None => Err(format!("no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`")),
+        None => Err(format!(
+            "no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`"
+        )),
     }
 }
 
@@ -154,28 +193,43 @@ pub fn events(btf: Option<&Path>) -> Result<ExitCode, String> {
         };
         println!("{} → {}{available}: {}", event.name, event.hook, event.doc);
         for attribute in event.attributes() {
-            println!("    {:<12} {:<8} {}", attribute.name, attribute.ty.describe(), attribute.doc);
+            println!(
+                "    {:<12} {:<8} {}",
+                attribute.name,
+                attribute.ty.describe(),
+                attribute.doc
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     match String::from_utf8(bytes) {
         Ok(source) => Ok(Some(source)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let diagnostic = Diagnostic::new(Code::BadSource, "the policy is not valid UTF-8", Span::new(at, at + 1))
-                .with_help("save the file as UTF-8");
+            let diagnostic = Diagnostic::new(
+                Code::BadSource,
+                "the policy is not valid UTF-8",
+                Span::new(at, at + 1),
+            )
+            .with_help("save the file as UTF-8");
             report(file, &source, &[diagnostic], format);
             Ok(None)
         }
     }
 }
 
-fn compile_file(file: &Path, kernel: &dyn KernelTypes, scope: Scope, format: MessageFormat) -> Result<Option<Compiled>, String> {
+fn compile_file(
+    file: &Path,
+    kernel: &dyn KernelTypes,
+    scope: Scope,
+    format: MessageFormat,
+) -> Result<Option<Compiled>, String> {
     let Some(source) = read_source(file, format)? else {
         return Ok(None);
     };
@@ -188,7 +242,9 @@ fn compile_file(file: &Path, kernel: &dyn KernelTypes, scope: Scope, format: Mes
             report(file, &source, &diagnostics, format);
             Ok(None)
         }
-        Err(Failure::Internal(message)) => Err(format!("internal compiler error (a bug in krsic, please report it): {message}")),
+        Err(Failure::Internal(message)) => Err(format!(
+            "internal compiler error (a bug in krsic, please report it): {message}"
+        )),
     }
 }
 
@@ -198,7 +254,9 @@ fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: Message
     }
     let name = file.display().to_string();
     let text = match format {
-        MessageFormat::Human => render_human(&name, source, diagnostics, std::io::stderr().is_terminal()),
+        MessageFormat::Human => {
+            render_human(&name, source, diagnostics, std::io::stderr().is_terminal())
+        }
         MessageFormat::Json => render_json(&name, source, diagnostics),
     };
     eprint!("{text}");
@@ -215,7 +273,10 @@ fn disassembly(object: &ObjectSpec) -> Result<String, String> {
     }
     for program in &object.programs {
         let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
-        text.push_str(&disassemble_with(&program.code.insns, &program.code.relocations).map_err(|e| e.to_string())?);
+        text.push_str(
+            &disassemble_with(&program.code.insns, &program.code.relocations)
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(text)
 }
@@ -225,11 +286,13 @@ fn disassembly(object: &ObjectSpec) -> Result<String, String> {
 /// rule.
 fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
     let program = object.programs.iter().find(|p| p.symbol == symbol);
-    let failing_slot = log
-        .lines()
-        .rev()
-        .find_map(|line| line.split_once(": (").and_then(|(n, _)| n.trim().parse::<usize>().ok()));
-    let rule = program.zip(failing_slot).and_then(|(p, slot)| p.code.origin(slot));
+    let failing_slot = log.lines().rev().find_map(|line| {
+        line.split_once(": (")
+            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+    });
+    let rule = program
+        .zip(failing_slot)
+        .and_then(|(p, slot)| p.code.origin(slot));
     let message = log
         .lines()
         .rev()
@@ -237,7 +300,9 @@ fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module
         .unwrap_or("no verifier message")
         .trim()
         .to_string();
-    let span = rule.and_then(|index| rule_span(ir, index)).unwrap_or_default();
+    let span = rule
+        .and_then(|index| rule_span(ir, index))
+        .unwrap_or_default();
     let mut d = Diagnostic::new(
         Code::VerifierRejected,
         format!("the kernel verifier rejected program `{symbol}`"),
@@ -245,7 +310,9 @@ fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module
     )
     .with_note(format!("verifier: {message}"));
     if let Some(slot) = failing_slot {
-        d = d.with_note(format!("at instruction {slot}; `krsic build --emit asm` shows the program"));
+        d = d.with_note(format!(
+            "at instruction {slot}; `krsic build --emit asm` shows the program"
+        ));
     }
     if rule.is_some() {
         d = d.with_label("the verifier stopped in the code of this rule");

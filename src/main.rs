@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "krsic", version, about = "Compile krsi policies to BPF LSM programs and enforce them")]
+#[command(
+    name = "krsic",
+    version,
+    about = "Compile krsi policies to BPF LSM programs and enforce them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

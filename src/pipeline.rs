@@ -21,7 +21,11 @@ pub enum Failure {
 }
 
 /// Returns the compiled policy and the warnings, or why not.
-pub fn compile(source: &str, kernel: &dyn KernelTypes, scope: Scope) -> Result<(Compiled, Vec<Diagnostic>), Failure> {
+pub fn compile(
+    source: &str,
+    kernel: &dyn KernelTypes,
+    scope: Scope,
+) -> Result<(Compiled, Vec<Diagnostic>), Failure> {
     let (checked, diagnostics) = lang::front_end(source, kernel);
     let Some(checked) = checked else {
         return Err(Failure::Diagnostics(diagnostics));

@@ -24,15 +24,26 @@ fn compile(source: &str, scope: Scope) -> String {
     let parsed = aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
     assert_eq!(parsed.programs.len(), object.programs.len());
     for program in &object.programs {
-        assert!(parsed.programs.contains_key(&program.symbol), "aya-obj sees {}", program.symbol);
+        assert!(
+            parsed.programs.contains_key(&program.symbol),
+            "aya-obj sees {}",
+            program.symbol
+        );
     }
     let mut text = format!("{source}\n---- ir ----\n{module}---- asm ----\n");
     for map in &object.maps {
-        let _ = writeln!(text, "map {} type {} value {}", map.symbol, map.map_type, map.value_size);
+        let _ = writeln!(
+            text,
+            "map {} type {} value {}",
+            map.symbol, map.map_type, map.value_size
+        );
     }
     for program in &object.programs {
         let _ = writeln!(text, "{} ({}):", program.symbol, program.section);
-        text.push_str(&disassemble_with(&program.code.insns, &program.code.relocations).expect("disassembles"));
+        text.push_str(
+            &disassemble_with(&program.code.insns, &program.code.relocations)
+                .expect("disassembles"),
+        );
     }
     text
 }
@@ -44,7 +55,10 @@ fn deny_exec_by_uid() {
 
 #[test]
 fn deny_exec_glob_scoped() {
-    insta::assert_snapshot!(compile(r#"deny exec where path ~ "/tmp/**" and uid != 0"#, Scope::Cgroup));
+    insta::assert_snapshot!(compile(
+        r#"deny exec where path ~ "/tmp/**" and uid != 0"#,
+        Scope::Cgroup
+    ));
 }
 
 #[test]

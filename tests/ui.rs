@@ -25,26 +25,39 @@ fn ui_cases() {
         .filter(|p| p.extension().is_some_and(|x| x == "krsi"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 30, "expected at least 30 UI cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected at least 30 UI cases, found {}",
+        cases.len()
+    );
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let _guard = settings.bind_to_scope();
     for case in cases {
-        let name = case.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
+        let name = case
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_string();
         let source = std::fs::read_to_string(&case).expect("readable case");
         let file = format!("tests/ui/{name}.krsi");
         let (checked, diagnostics) = lang::front_end(&source, &kernel);
         for d in &diagnostics {
             assert!(
-                d.primary.span.end as usize <= source.len() && d.primary.span.start <= d.primary.span.end,
+                d.primary.span.end as usize <= source.len()
+                    && d.primary.span.start <= d.primary.span.end,
                 "{name}: {} has a span outside the source",
                 d.code
             );
         }
         let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
-        assert_eq!(checked.is_some(), !has_errors, "{name}: a checked policy exactly when there are no errors");
+        assert_eq!(
+            checked.is_some(),
+            !has_errors,
+            "{name}: a checked policy exactly when there are no errors"
+        );
         if let Some(checked) = checked {
             let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
             let object = compiler::codegen::codegen(&module).expect("codegen");

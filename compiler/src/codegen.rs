@@ -58,9 +58,14 @@ const FIRST_VALUE_SLOT: i16 = -16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {
-    Encode { program: String, error: EncodeError },
+    Encode {
+        program: String,
+        error: EncodeError,
+    },
     /// More values than fit the BPF stack.
-    TooManyValues { program: String },
+    TooManyValues {
+        program: String,
+    },
 }
 
 impl fmt::Display for CodegenError {
@@ -68,7 +73,10 @@ impl fmt::Display for CodegenError {
         match self {
             CodegenError::Encode { program, error } => write!(f, "program `{program}`: {error}"),
             CodegenError::TooManyValues { program } => {
-                write!(f, "program `{program}` reads more attributes than fit the BPF stack")
+                write!(
+                    f,
+                    "program `{program}` reads more attributes than fit the BPF stack"
+                )
             }
         }
     }
@@ -157,7 +165,9 @@ impl Layout {
             }
             slots.push(slot as i16);
             let buffer = match &value.kind {
-                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => Some((STRING_CAP, false)),
+                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => {
+                    Some((STRING_CAP, false))
+                }
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
                 _ => None,
@@ -259,14 +269,20 @@ impl<'a> ProgramGen<'a> {
             self.asm.call_helper(helper);
             if let Some(i) = lo {
                 // A 32-bit move zero-extends: the low half.
-                self.asm
-                    .alu32_reg(AluOp::Mov, Reg::R1, Reg::R0)
-                    .store_reg(Size::DW, Reg::R10, self.layout.slots[i], Reg::R1);
+                self.asm.alu32_reg(AluOp::Mov, Reg::R1, Reg::R0).store_reg(
+                    Size::DW,
+                    Reg::R10,
+                    self.layout.slots[i],
+                    Reg::R1,
+                );
             }
             if let Some(i) = hi {
-                self.asm
-                    .alu64_imm(AluOp::Rsh, Reg::R0, 32)
-                    .store_reg(Size::DW, Reg::R10, self.layout.slots[i], Reg::R0);
+                self.asm.alu64_imm(AluOp::Rsh, Reg::R0, 32).store_reg(
+                    Size::DW,
+                    Reg::R10,
+                    self.layout.slots[i],
+                    Reg::R0,
+                );
             }
         }
         for (i, kind) in kinds.iter().enumerate() {
@@ -276,16 +292,29 @@ impl<'a> ProgramGen<'a> {
                 (ValueKind::Field(access), _) => {
                     self.pointer_to(access, Reg::R1);
                     self.asm
-                        .load(size_of(access.size), Reg::R1, Reg::R1, offset(access.offset))
+                        .load(
+                            size_of(access.size),
+                            Reg::R1,
+                            Reg::R1,
+                            offset(access.offset),
+                        )
                         .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
                 (ValueKind::Flag { access, mask }, _) => {
                     self.pointer_to(access, Reg::R1);
-                    self.asm.load(size_of(access.size), Reg::R1, Reg::R1, offset(access.offset));
+                    self.asm.load(
+                        size_of(access.size),
+                        Reg::R1,
+                        Reg::R1,
+                        offset(access.offset),
+                    );
                     self.load_constant(Reg::R2, *mask);
-                    self.asm
-                        .alu64_reg(AluOp::And, Reg::R1, Reg::R2)
-                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                    self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2).store_reg(
+                        Size::DW,
+                        Reg::R10,
+                        slot,
+                        Reg::R1,
+                    );
                 }
                 (ValueKind::ResolvedPath(access), Some(b)) => {
                     // bpf_d_path(&<struct path>, buf, size): the length with the NUL, or a
@@ -294,7 +323,9 @@ impl<'a> ProgramGen<'a> {
                     self.add_offset(Reg::R1, access.offset);
                     self.asm.mov64_reg(Reg::R2, Reg::R7);
                     self.add_offset(Reg::R2, b.offset);
-                    self.asm.mov64_imm(Reg::R3, b.cap as i32).call_helper(D_PATH);
+                    self.asm
+                        .mov64_imm(Reg::R3, b.cap as i32)
+                        .call_helper(D_PATH);
                     self.store_length(slot, b.cap, false);
                 }
                 (ValueKind::KernelString(access), Some(b)) => {
@@ -303,21 +334,27 @@ impl<'a> ProgramGen<'a> {
                         .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset))
                         .mov64_reg(Reg::R1, Reg::R7);
                     self.add_offset(Reg::R1, b.offset);
-                    self.asm.mov64_imm(Reg::R2, b.cap as i32).call_helper(PROBE_READ_KERNEL_STR);
+                    self.asm
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(PROBE_READ_KERNEL_STR);
                     // A full buffer may be a truncated string: unknown.
                     self.store_length(slot, b.cap, true);
                 }
                 (ValueKind::Comm, Some(b)) => {
                     self.asm.mov64_reg(Reg::R1, Reg::R7);
                     self.add_offset(Reg::R1, b.offset);
-                    self.asm.mov64_imm(Reg::R2, b.cap as i32).call_helper(GET_CURRENT_COMM);
+                    self.asm
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(GET_CURRENT_COMM);
                 }
                 (ValueKind::Chars(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
                     self.add_offset(Reg::R3, access.offset);
                     self.asm.mov64_reg(Reg::R1, Reg::R7);
                     self.add_offset(Reg::R1, b.offset);
-                    self.asm.mov64_imm(Reg::R2, access.size as i32).call_helper(PROBE_READ_KERNEL);
+                    self.asm
+                        .mov64_imm(Reg::R2, access.size as i32)
+                        .call_helper(PROBE_READ_KERNEL);
                     // Bytes between the array's end and the 8-byte-rounded buffer stay as the
                     // last event left them; zero them so word compares see padding.
                     let mut at = access.size;
@@ -343,7 +380,8 @@ impl<'a> ProgramGen<'a> {
         let (unknown, done) = (self.asm.new_label(), self.asm.new_label());
         self.asm.jump_imm(JmpCond::Slt, Reg::R0, 1, unknown);
         if full_is_unknown {
-            self.asm.jump_imm(JmpCond::Sge, Reg::R0, cap as i32, unknown);
+            self.asm
+                .jump_imm(JmpCond::Sge, Reg::R0, cap as i32, unknown);
         }
         self.asm
             .alu64_imm(AluOp::Sub, Reg::R0, 1)
@@ -361,7 +399,9 @@ impl<'a> ProgramGen<'a> {
                 self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
             }
             AccessBase::CurrentTask => {
-                self.asm.call_helper(GET_CURRENT_TASK_BTF).mov64_reg(reg, Reg::R0);
+                self.asm
+                    .call_helper(GET_CURRENT_TASK_BTF)
+                    .mov64_reg(reg, Reg::R0);
             }
         }
         for deref in &access.derefs {
@@ -432,7 +472,12 @@ impl<'a> ProgramGen<'a> {
                         if *value <= i32::MAX as u64 {
                             self.asm.jump_imm(cond, Reg::R1, *value as i32, on_true);
                         } else {
-                            self.asm.ld_imm64(Reg::R2, *value).jump_reg(cond, Reg::R1, Reg::R2, on_true);
+                            self.asm.ld_imm64(Reg::R2, *value).jump_reg(
+                                cond,
+                                Reg::R1,
+                                Reg::R2,
+                                on_true,
+                            );
                         }
                         self.asm.jump(on_false);
                     }
@@ -454,7 +499,8 @@ impl<'a> ProgramGen<'a> {
                             self.compare_words(b.offset, &padded, on_false);
                         } else {
                             self.load_length(slot, fallible, unknown);
-                            self.asm.jump_imm(JmpCond::Ne, Reg::R1, bytes.len() as i32, on_false);
+                            self.asm
+                                .jump_imm(JmpCond::Ne, Reg::R1, bytes.len() as i32, on_false);
                             self.compare_words(b.offset, bytes, on_false);
                         }
                         self.asm.jump(on_true);
@@ -492,7 +538,8 @@ impl<'a> ProgramGen<'a> {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
             let mut expected = u64::from_le_bytes(word);
-            self.asm.load(Size::DW, Reg::R1, Reg::R7, offset(buffer + 8 * k as u32));
+            self.asm
+                .load(Size::DW, Reg::R1, Reg::R7, offset(buffer + 8 * k as u32));
             if chunk.len() < 8 {
                 let drop = 8 * (8 - chunk.len() as u32);
                 self.asm.alu64_imm(AluOp::Lsh, Reg::R1, drop as i32);
@@ -530,7 +577,11 @@ impl<'a> ProgramGen<'a> {
         }
         if !b.padded {
             self.load_length(slot, fallible, unknown);
-            let cond = if rest.is_empty() { JmpCond::Ne } else { JmpCond::Lt };
+            let cond = if rest.is_empty() {
+                JmpCond::Ne
+            } else {
+                JmpCond::Lt
+            };
             self.asm.jump_imm(cond, Reg::R1, p as i32, failed);
         }
         self.compare_words(b.offset, &prefix, failed);
@@ -547,7 +598,11 @@ impl<'a> ProgramGen<'a> {
             self.asm.jump(matched);
             return;
         }
-        let bound = if b.padded { b.cap } else { (p + GLOB_SCAN_LIMIT).min(b.cap) };
+        let bound = if b.padded {
+            b.cap
+        } else {
+            (p + GLOB_SCAN_LIMIT).min(b.cap)
+        };
         if !b.padded {
             self.asm.load(Size::DW, Reg::R5, Reg::R10, slot);
         }
@@ -573,7 +628,11 @@ impl<'a> ProgramGen<'a> {
         let m = rest.len();
         let bit = |j: usize| 1u64 << j;
         let mask_of = |pred: &dyn Fn(&Token) -> bool| -> u64 {
-            rest.iter().enumerate().filter(|(_, t)| pred(t)).map(|(j, _)| bit(j)).fold(0, |a, b| a | b)
+            rest.iter()
+                .enumerate()
+                .filter(|(_, t)| pred(t))
+                .map(|(j, _)| bit(j))
+                .fold(0, |a, b| a | b)
         };
         let stars = mask_of(&|t| t.is_star());
         let close = |mut set: u64| {
@@ -590,7 +649,8 @@ impl<'a> ProgramGen<'a> {
         let any_byte = mask_of(&|t| matches!(t, Token::AnyByte));
         let star = mask_of(&|t| matches!(t, Token::Star));
         let double_star = mask_of(&|t| matches!(t, Token::DoubleStar));
-        let needs_not_slash = any_byte | star != 0 || rest.iter().any(|t| matches!(t, Token::Class { .. }));
+        let needs_not_slash =
+            any_byte | star != 0 || rest.iter().any(|t| matches!(t, Token::Class { .. }));
         let trailing_double_star = rest.last() == Some(&Token::DoubleStar);
 
         let (top, end) = (self.asm.new_label(), self.asm.new_label());
@@ -651,7 +711,9 @@ impl<'a> ProgramGen<'a> {
                 self.asm.alu64_imm(AluOp::Xor, Reg::R2, 1);
             }
             // To an all-ones mask, and never `/`.
-            self.asm.neg64(Reg::R2).alu64_reg(AluOp::And, Reg::R2, Reg::R1);
+            self.asm
+                .neg64(Reg::R2)
+                .alu64_reg(AluOp::And, Reg::R2, Reg::R1);
             self.advance(bit(j), Reg::R2, true);
         }
         if stars != 0 {
@@ -672,7 +734,9 @@ impl<'a> ProgramGen<'a> {
         self.asm.alu64_imm(AluOp::Add, Reg::R9, 1).jump(top);
         self.asm.bind(end);
         self.load_constant(Reg::R3, bit(m));
-        self.asm.jump_reg(JmpCond::Set, Reg::R8, Reg::R3, matched).jump(failed);
+        self.asm
+            .jump_reg(JmpCond::Set, Reg::R8, Reg::R3, matched)
+            .jump(failed);
     }
 
     /// `reg = (r0 == c) ? !0 : 0`, without a branch: `((r0 ^ c) - 1) >> 63` is 1 exactly when
@@ -690,9 +754,11 @@ impl<'a> ProgramGen<'a> {
     /// on (single-byte tokens) or stay (stars).
     fn advance(&mut self, positions: u64, accept_mask: Reg, moves: bool) {
         self.load_constant(Reg::R3, positions);
-        self.asm
-            .alu64_reg(AluOp::And, Reg::R3, Reg::R8)
-            .alu64_reg(AluOp::And, Reg::R3, accept_mask);
+        self.asm.alu64_reg(AluOp::And, Reg::R3, Reg::R8).alu64_reg(
+            AluOp::And,
+            Reg::R3,
+            accept_mask,
+        );
         if moves {
             self.asm.alu64_imm(AluOp::Lsh, Reg::R3, 1);
         }

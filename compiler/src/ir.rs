@@ -76,13 +76,19 @@ pub enum ValueKind {
 impl ValueKind {
     /// Whether the program may fail to compute this value.
     pub fn fallible(&self) -> bool {
-        matches!(self, ValueKind::ResolvedPath(_) | ValueKind::KernelString(_))
+        matches!(
+            self,
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_)
+        )
     }
 
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::Comm | ValueKind::Chars(_)
+            ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::Comm
+                | ValueKind::Chars(_)
         )
     }
 }
@@ -114,10 +120,16 @@ pub enum Cond {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pred {
-    Int { op: IntOp, value: u64 },
+    Int {
+        op: IntOp,
+        value: u64,
+    },
     StrEq(Vec<u8>),
     /// Any alternative matches the whole string.
-    Glob { pattern: String, alternatives: Vec<Vec<Token>> },
+    Glob {
+        pattern: String,
+        alternatives: Vec<Vec<Token>>,
+    },
     IsTrue,
 }
 
@@ -142,10 +154,21 @@ impl fmt::Display for Program {
             writeln!(f, "  v{i} = {} : {}", value.kind, value.name)?;
         }
         for rule in &self.allow {
-            writeln!(f, "  allow #{} if {}", rule.index, CondText(&rule.cond, self))?;
+            writeln!(
+                f,
+                "  allow #{} if {}",
+                rule.index,
+                CondText(&rule.cond, self)
+            )?;
         }
         for rule in &self.deny {
-            writeln!(f, "  deny #{} errno {} if {}", rule.index, rule.errno, CondText(&rule.cond, self))?;
+            writeln!(
+                f,
+                "  deny #{} errno {} if {}",
+                rule.index,
+                rule.errno,
+                CondText(&rule.cond, self)
+            )?;
         }
         writeln!(f, "  else allow")
     }
@@ -159,7 +182,9 @@ impl fmt::Display for ValueKind {
             ValueKind::Pid => write!(f, "pid_tgid.lo"),
             ValueKind::Tgid => write!(f, "pid_tgid.hi"),
             ValueKind::Field(a) => write!(f, "load {}", AccessText(a)),
-            ValueKind::Flag { access, mask } => write!(f, "flag {} & {mask:#x}", AccessText(access)),
+            ValueKind::Flag { access, mask } => {
+                write!(f, "flag {} & {mask:#x}", AccessText(access))
+            }
             ValueKind::ResolvedPath(a) => write!(f, "d_path &{}", AccessText(a)),
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
@@ -203,7 +228,11 @@ impl fmt::Display for CondText<'_> {
             Cond::And(items) => join(f, "and", items),
             Cond::Or(items) => join(f, "or", items),
             Cond::Not(c) => write!(f, "not({})", CondText(c, self.1)),
-            Cond::Test { value, pred, on_unknown } => {
+            Cond::Test {
+                value,
+                pred,
+                on_unknown,
+            } => {
                 let v = format!("v{}", value.0);
                 match pred {
                     Pred::Int { op, value } => {
@@ -221,7 +250,11 @@ impl fmt::Display for CondText<'_> {
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,
                     Pred::IsTrue => write!(f, "{v}")?,
                 }
-                let fallible = self.1.values.get(value.0 as usize).is_some_and(|v| v.kind.fallible());
+                let fallible = self
+                    .1
+                    .values
+                    .get(value.0 as usize)
+                    .is_some_and(|v| v.kind.fallible());
                 if fallible {
                     write!(f, " [unknown: {on_unknown}]")?;
                 }

@@ -3,7 +3,7 @@
 
 pub mod bpf;
 pub mod btf;
-pub mod elf;
 pub mod codegen;
+pub mod elf;
 pub mod ir;
 pub mod lower;

@@ -88,7 +88,10 @@ impl RuleLowering<'_> {
             check::Cond::Test(test) => {
                 let value = self.value(test.attr);
                 let pred = match &test.predicate {
-                    Predicate::Int { op, value } => Pred::Int { op: *op, value: *value },
+                    Predicate::Int { op, value } => Pred::Int {
+                        op: *op,
+                        value: *value,
+                    },
                     Predicate::StrEq(bytes) => Pred::StrEq(bytes.clone()),
                     Predicate::Glob(glob) => Pred::Glob {
                         pattern: glob.pattern.clone(),

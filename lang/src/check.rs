@@ -103,7 +103,10 @@ pub enum Predicate {
 
 /// Checks a parsed policy against the target kernel. Returns the checked policy when there
 /// are no errors; the diagnostics (warnings, and errors if any) either way.
-pub fn check(policy: &ast::Policy, kernel: &dyn KernelTypes) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+pub fn check(
+    policy: &ast::Policy,
+    kernel: &dyn KernelTypes,
+) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
     let mut checker = Checker {
         kernel,
         diagnostics: Vec::new(),
@@ -223,8 +226,12 @@ impl<'a> Checker<'a> {
             };
             if !self.used.contains(&name.text) {
                 self.error(
-                    Diagnostic::new(Code::Unused, format!("{kind} `{}` is never used", name.text), name.span)
-                        .with_label("defined here"),
+                    Diagnostic::new(
+                        Code::Unused,
+                        format!("{kind} `{}` is never used", name.text),
+                        name.span,
+                    )
+                    .with_label("defined here"),
                 );
             }
         }
@@ -293,8 +300,12 @@ impl<'a> Checker<'a> {
                     },
                 };
                 self.error(
-                    Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{}`", name.text), name.span)
-                        .with_help(help),
+                    Diagnostic::new(
+                        Code::UnknownErrno,
+                        format!("unknown errno `{}`", name.text),
+                        name.span,
+                    )
+                    .with_help(help),
                 );
                 None
             }
@@ -304,7 +315,10 @@ impl<'a> Checker<'a> {
     /// Whether the target kernel has the event's hook; reports it when not.
     fn hook(&mut self, event: &'static Event, span: Span) -> bool {
         let kernel = self.kernel;
-        let params = self.hooks.entry(event.hook).or_insert_with(|| kernel.hook_params(event.hook));
+        let params = self
+            .hooks
+            .entry(event.hook)
+            .or_insert_with(|| kernel.hook_params(event.hook));
         if params.is_some() {
             return true;
         }
@@ -315,15 +329,25 @@ impl<'a> Checker<'a> {
                 span,
             )
             .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
-            .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule"),
+            .with_help(
+                "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
+            ),
         );
         false
     }
 
-    fn condition(&mut self, expr: &'a ast::Expr, event: &'static Event, action: Action) -> Option<Cond> {
+    fn condition(
+        &mut self,
+        expr: &'a ast::Expr,
+        event: &'static Event,
+        action: Action,
+    ) -> Option<Cond> {
         match &expr.kind {
             ExprKind::And(a, b) | ExprKind::Or(a, b) => {
-                let (a, b) = (self.condition(a, event, action), self.condition(b, event, action));
+                let (a, b) = (
+                    self.condition(a, event, action),
+                    self.condition(b, event, action),
+                );
                 let (a, b) = (Box::new(a?), Box::new(b?));
                 Some(if matches!(expr.kind, ExprKind::And(..)) {
                     Cond::And(a, b)
@@ -331,11 +355,16 @@ impl<'a> Checker<'a> {
                     Cond::Or(a, b)
                 })
             }
-            ExprKind::Not(inner) => Some(Cond::Not(Box::new(self.condition(inner, event, action)?))),
-            ExprKind::Bool(value) => Some(Cond::Const(*value)),
-            ExprKind::Compare { op, op_span, lhs, rhs } => {
-                self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action)
+            ExprKind::Not(inner) => {
+                Some(Cond::Not(Box::new(self.condition(inner, event, action)?)))
             }
+            ExprKind::Bool(value) => Some(Cond::Const(*value)),
+            ExprKind::Compare {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action),
             ExprKind::Name(name) => {
                 if let Some(m) = self.macros.get(name.text.as_str()).copied() {
                     return self.expand_macro(m, name.span, event, action);
@@ -350,7 +379,12 @@ impl<'a> Checker<'a> {
                         self.error(
                             Diagnostic::new(
                                 Code::NotBoolean,
-                                format!("`{}` is {} {}, not a condition", a.name, article(a.ty), a.ty.describe()),
+                                format!(
+                                    "`{}` is {} {}, not a condition",
+                                    a.name,
+                                    article(a.ty),
+                                    a.ty.describe()
+                                ),
                                 expr.span,
                             )
                             .with_help(match a.ty {
@@ -362,8 +396,15 @@ impl<'a> Checker<'a> {
                     }
                     _ => {
                         self.error(
-                            Diagnostic::new(Code::NotBoolean, format!("list `{}` is not a condition", name.text), expr.span)
-                                .with_help(format!("test membership, e.g. `path ~ {}` or `comm in {}`", name.text, name.text)),
+                            Diagnostic::new(
+                                Code::NotBoolean,
+                                format!("list `{}` is not a condition", name.text),
+                                expr.span,
+                            )
+                            .with_help(format!(
+                                "test membership, e.g. `path ~ {}` or `comm in {}`",
+                                name.text, name.text
+                            )),
                         );
                         None
                     }
@@ -431,9 +472,13 @@ impl<'a> Checker<'a> {
         }
         let Operand::Attr(attr, a) = left else {
             self.error(
-                Diagnostic::new(Code::TypeMismatch, "a comparison needs an attribute on one side", span)
-                    .with_label("neither side is an attribute")
-                    .with_help("compare an attribute of the event with a literal, e.g. `uid == 0`"),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    "a comparison needs an attribute on one side",
+                    span,
+                )
+                .with_label("neither side is an attribute")
+                .with_help("compare an attribute of the event with a literal, e.g. `uid == 0`"),
             );
             return None;
         };
@@ -448,15 +493,26 @@ impl<'a> Checker<'a> {
             this.error(
                 Diagnostic::new(
                     Code::TypeMismatch,
-                    format!("cannot compare {} `{}` with {what}", a.ty.describe(), a.name),
+                    format!(
+                        "cannot compare {} `{}` with {what}",
+                        a.ty.describe(),
+                        a.name
+                    ),
                     rhs.span,
                 )
-                .with_secondary(lhs.span, format!("this is {} {}", article(a.ty), a.ty.describe())),
+                .with_secondary(
+                    lhs.span,
+                    format!("this is {} {}", article(a.ty), a.ty.describe()),
+                ),
             );
             None
         };
         match (a.ty, op, right) {
-            (ValueType::Int, CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, Operand::Int(value)) => {
+            (
+                ValueType::Int,
+                CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
+                Operand::Int(value),
+            ) => {
                 let op = match op {
                     CmpOp::Eq => IntOp::Eq,
                     CmpOp::Ne => IntOp::Ne,
@@ -471,11 +527,21 @@ impl<'a> Checker<'a> {
                 let mut values = Vec::new();
                 for (element, element_span) in elements {
                     match element {
-                        Literal::Int(v) => values.push(test(Predicate::Int { op: IntOp::Eq, value: v })),
+                        Literal::Int(v) => values.push(test(Predicate::Int {
+                            op: IntOp::Eq,
+                            value: v,
+                        })),
                         Literal::Str(_) => {
                             self.error(
-                                Diagnostic::new(Code::TypeMismatch, format!("`{}` is an integer; this list element is a string", a.name), element_span)
-                                    .with_secondary(lhs.span, "integer"),
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    format!(
+                                        "`{}` is an integer; this list element is a string",
+                                        a.name
+                                    ),
+                                    element_span,
+                                )
+                                .with_secondary(lhs.span, "integer"),
                             );
                             return None;
                         }
@@ -486,7 +552,11 @@ impl<'a> Checker<'a> {
             (ty, CmpOp::Eq | CmpOp::Ne, Operand::Str(text)) if ty.is_string() => {
                 self.check_fits(a, &text, rhs.span);
                 let eq = test(Predicate::StrEq(text.into_bytes()));
-                Some(if op == CmpOp::Ne { Cond::Not(Box::new(eq)) } else { eq })
+                Some(if op == CmpOp::Ne {
+                    Cond::Not(Box::new(eq))
+                } else {
+                    eq
+                })
             }
             (ty, CmpOp::In, Operand::List(elements)) if ty.is_string() => {
                 let mut values = Vec::new();
@@ -498,8 +568,16 @@ impl<'a> Checker<'a> {
                         }
                         Literal::Int(_) => {
                             self.error(
-                                Diagnostic::new(Code::TypeMismatch, format!("`{}` is a {}; this list element is an integer", a.name, ty.describe()), element_span)
-                                    .with_secondary(lhs.span, ty.describe()),
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    format!(
+                                        "`{}` is a {}; this list element is an integer",
+                                        a.name,
+                                        ty.describe()
+                                    ),
+                                    element_span,
+                                )
+                                .with_secondary(lhs.span, ty.describe()),
                             );
                             return None;
                         }
@@ -507,7 +585,9 @@ impl<'a> Checker<'a> {
                 }
                 Some(any(values))
             }
-            (ty, CmpOp::Match | CmpOp::NotMatch, right @ (Operand::Str(_) | Operand::List(_))) if ty.is_string() => {
+            (ty, CmpOp::Match | CmpOp::NotMatch, right @ (Operand::Str(_) | Operand::List(_)))
+                if ty.is_string() =>
+            {
                 let patterns = match right {
                     Operand::Str(text) => vec![(Literal::Str(text), rhs.span)],
                     Operand::List(elements) => elements,
@@ -517,18 +597,32 @@ impl<'a> Checker<'a> {
                 let mut ok = true;
                 for (pattern, pattern_span) in patterns {
                     let Literal::Str(pattern) = pattern else {
-                        self.error(Diagnostic::new(Code::TypeMismatch, "a glob must be a string", pattern_span));
+                        self.error(Diagnostic::new(
+                            Code::TypeMismatch,
+                            "a glob must be a string",
+                            pattern_span,
+                        ));
                         ok = false;
                         continue;
                     };
                     match Glob::parse(&pattern) {
                         Ok(glob) => {
-                            if action == Action::Deny && op == CmpOp::Match && pattern.ends_with("/*") && !pattern.ends_with("\\/*") {
+                            if action == Action::Deny
+                                && op == CmpOp::Match
+                                && pattern.ends_with("/*")
+                                && !pattern.ends_with("\\/*")
+                            {
                                 let deep = format!("{}*", pattern);
                                 self.error(
-                                    Diagnostic::new(Code::ShallowDenyGlob, format!("`{pattern}` matches only direct children"), pattern_span)
-                                        .with_label("`*` does not cross `/`")
-                                        .with_help(format!("to deny the whole tree, write `\"{deep}\"`")),
+                                    Diagnostic::new(
+                                        Code::ShallowDenyGlob,
+                                        format!("`{pattern}` matches only direct children"),
+                                        pattern_span,
+                                    )
+                                    .with_label("`*` does not cross `/`")
+                                    .with_help(format!(
+                                        "to deny the whole tree, write `\"{deep}\"`"
+                                    )),
                                 );
                             }
                             globs.push(test(Predicate::Glob(glob)));
@@ -547,11 +641,19 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 let matched = any(globs);
-                Some(if op == CmpOp::NotMatch { Cond::Not(Box::new(matched)) } else { matched })
+                Some(if op == CmpOp::NotMatch {
+                    Cond::Not(Box::new(matched))
+                } else {
+                    matched
+                })
             }
             (ValueType::Bool, CmpOp::Eq | CmpOp::Ne, Operand::Bool(value)) => {
                 let is = test(Predicate::IsTrue);
-                Some(if value == (op == CmpOp::Eq) { is } else { Cond::Not(Box::new(is)) })
+                Some(if value == (op == CmpOp::Eq) {
+                    is
+                } else {
+                    Cond::Not(Box::new(is))
+                })
             }
             (ty, op, right) => {
                 let right_kind = match &right {
@@ -564,39 +666,89 @@ impl<'a> Checker<'a> {
                 match (op, &right) {
                     (_, Operand::Attr(..)) => {
                         self.error(
-                            Diagnostic::new(Code::BadOperator, "comparing two attributes is not supported", span)
-                                .with_help("compare each attribute with a literal"),
+                            Diagnostic::new(
+                                Code::BadOperator,
+                                "comparing two attributes is not supported",
+                                span,
+                            )
+                            .with_help("compare each attribute with a literal"),
                         );
                         None
                     }
-                    (CmpOp::In, Operand::List(_)) | (CmpOp::Eq | CmpOp::Ne, Operand::Int(_) | Operand::Str(_) | Operand::Bool(_)) => {
-                        mismatch(self, &right_kind)
-                    }
+                    (CmpOp::In, Operand::List(_))
+                    | (
+                        CmpOp::Eq | CmpOp::Ne,
+                        Operand::Int(_) | Operand::Str(_) | Operand::Bool(_),
+                    ) => mismatch(self, &right_kind),
                     (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, _) if ty != ValueType::Int => {
                         self.error(
-                            Diagnostic::new(Code::BadOperator, format!("`{}` applies to integers, and `{}` is {} {}", op.symbol(), a.name, article(ty), ty.describe()), op_span)
-                                .with_help(if ty.is_string() { "compare strings with `==`, `!=`, `in`, `~` or `!~`" } else { "use `==` or `!=`" }),
+                            Diagnostic::new(
+                                Code::BadOperator,
+                                format!(
+                                    "`{}` applies to integers, and `{}` is {} {}",
+                                    op.symbol(),
+                                    a.name,
+                                    article(ty),
+                                    ty.describe()
+                                ),
+                                op_span,
+                            )
+                            .with_help(if ty.is_string() {
+                                "compare strings with `==`, `!=`, `in`, `~` or `!~`"
+                            } else {
+                                "use `==` or `!=`"
+                            }),
                         );
                         None
                     }
                     (CmpOp::Match | CmpOp::NotMatch, _) if !ty.is_string() => {
                         self.error(
-                            Diagnostic::new(Code::BadOperator, format!("`{}` matches strings and paths, and `{}` is {} {}", op.symbol(), a.name, article(ty), ty.describe()), op_span)
-                                .with_help("compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`"),
+                            Diagnostic::new(
+                                Code::BadOperator,
+                                format!(
+                                    "`{}` matches strings and paths, and `{}` is {} {}",
+                                    op.symbol(),
+                                    a.name,
+                                    article(ty),
+                                    ty.describe()
+                                ),
+                                op_span,
+                            )
+                            .with_help(
+                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`",
+                            ),
                         );
                         None
                     }
                     (CmpOp::In, _) => {
                         self.error(
-                            Diagnostic::new(Code::ListMisuse, format!("`in` needs a list on the right, found {right_kind}"), rhs.span)
-                                .with_help(format!("write `{} in [...]`, or compare with `==`", a.name)),
+                            Diagnostic::new(
+                                Code::ListMisuse,
+                                format!("`in` needs a list on the right, found {right_kind}"),
+                                rhs.span,
+                            )
+                            .with_help(format!(
+                                "write `{} in [...]`, or compare with `==`",
+                                a.name
+                            )),
                         );
                         None
                     }
                     (_, Operand::List(_)) => {
                         self.error(
-                            Diagnostic::new(Code::ListMisuse, format!("`{}` compares single values, and the right side is a list", op.symbol()), rhs.span)
-                                .with_help(if ty.is_string() { "use `in` for membership or `~` to match any glob of the list" } else { "use `in` for membership" }),
+                            Diagnostic::new(
+                                Code::ListMisuse,
+                                format!(
+                                    "`{}` compares single values, and the right side is a list",
+                                    op.symbol()
+                                ),
+                                rhs.span,
+                            )
+                            .with_help(if ty.is_string() {
+                                "use `in` for membership or `~` to match any glob of the list"
+                            } else {
+                                "use `in` for membership"
+                            }),
                         );
                         None
                     }
@@ -616,11 +768,17 @@ impl<'a> Checker<'a> {
             self.error(
                 Diagnostic::new(
                     Code::StringNeverFits,
-                    format!("`{}` holds at most {capacity} bytes; `{text}` has {}", attr.name, text.len()),
+                    format!(
+                        "`{}` holds at most {capacity} bytes; `{text}` has {}",
+                        attr.name,
+                        text.len()
+                    ),
                     span,
                 )
                 .with_label("this can never be equal")
-                .with_help(format!("the kernel keeps the first {capacity} bytes: `{cut}`")),
+                .with_help(format!(
+                    "the kernel keeps the first {capacity} bytes: `{cut}`"
+                )),
             );
         }
     }
@@ -643,8 +801,15 @@ impl<'a> Checker<'a> {
                 if self.macros.contains_key(name.text.as_str()) {
                     self.used.insert(name.text.clone());
                     self.error(
-                        Diagnostic::new(Code::TypeMismatch, format!("macro `{}` is a condition, not a value", name.text), name.span)
-                            .with_help(format!("use it on its own: `{}` or `not {}`", name.text, name.text)),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            format!("macro `{}` is a condition, not a value", name.text),
+                            name.span,
+                        )
+                        .with_help(format!(
+                            "use it on its own: `{}` or `not {}`",
+                            name.text, name.text
+                        )),
                     );
                     return None;
                 }
@@ -653,8 +818,12 @@ impl<'a> Checker<'a> {
             }
             ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Not(..) | ExprKind::Compare { .. } => {
                 self.error(
-                    Diagnostic::new(Code::TypeMismatch, "a condition cannot be compared", expr.span)
-                        .with_help("combine conditions with `and`, `or`, `not`"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        "a condition cannot be compared",
+                        expr.span,
+                    )
+                    .with_help("combine conditions with `and`, `or`, `not`"),
                 );
                 None
             }
@@ -671,8 +840,12 @@ impl<'a> Checker<'a> {
                 ExprKind::Str(s) => (Literal::Str(s.clone()), "string"),
                 _ => {
                     self.error(
-                        Diagnostic::new(Code::BadListElement, "list elements must be string or integer literals", element.span)
-                            .with_help("lists cannot hold names, conditions or other lists"),
+                        Diagnostic::new(
+                            Code::BadListElement,
+                            "list elements must be string or integer literals",
+                            element.span,
+                        )
+                        .with_help("lists cannot hold names, conditions or other lists"),
                     );
                     ok = false;
                     continue;
@@ -681,8 +854,18 @@ impl<'a> Checker<'a> {
             match first {
                 Some((first_kind, first_span)) if first_kind != kind => {
                     self.error(
-                        Diagnostic::new(Code::BadListElement, format!("this list mixes types: {kind} after {first_kind}"), element.span)
-                            .with_secondary(first_span, format!("the first element is {} {first_kind}", if first_kind == "integer" { "an" } else { "a" })),
+                        Diagnostic::new(
+                            Code::BadListElement,
+                            format!("this list mixes types: {kind} after {first_kind}"),
+                            element.span,
+                        )
+                        .with_secondary(
+                            first_span,
+                            format!(
+                                "the first element is {} {first_kind}",
+                                if first_kind == "integer" { "an" } else { "a" }
+                            ),
+                        ),
                     );
                     ok = false;
                 }
@@ -711,11 +894,23 @@ impl<'a> Checker<'a> {
                     format!("`{}` is not an attribute of `{}`", name.text, event.name),
                     name.span,
                 )
-                .with_label(format!("`{}` exists on {}", name.text, hosts.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")))
+                .with_label(format!(
+                    "`{}` exists on {}",
+                    name.text,
+                    hosts
+                        .iter()
+                        .map(|h| format!("`{h}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
                 .with_help(format!(
                     "`{}` has: {}",
                     event.name,
-                    event.attributes().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                    event
+                        .attributes()
+                        .map(|a| a.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             );
             let _ = other;
@@ -732,19 +927,31 @@ impl<'a> Checker<'a> {
             format!("unknown name `{}`", name.text),
             name.span,
         )
-        .with_label(format!("not an attribute of `{}`, a list or a macro", event.name));
+        .with_label(format!(
+            "not an attribute of `{}`, a list or a macro",
+            event.name
+        ));
         d = match suggest(&name.text, candidates.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(format!(
                 "`{}` has: {}",
                 event.name,
-                event.attributes().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                event
+                    .attributes()
+                    .map(|a| a.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         };
         self.error(d);
     }
 
-    fn resolve_attribute(&mut self, event: &'static Event, attribute: &'static Attribute, span: Span) -> Option<AttrId> {
+    fn resolve_attribute(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+    ) -> Option<AttrId> {
         if let Some(known) = self.attribute_ids.get(&(event.name, attribute.name)) {
             return *known;
         }
@@ -753,12 +960,18 @@ impl<'a> Checker<'a> {
             (None, _) => Ok(None),
             // The hook itself is missing; that is reported once, on the rule.
             (Some((Some(_), _)), None) => {
-                self.attribute_ids.insert((event.name, attribute.name), None);
+                self.attribute_ids
+                    .insert((event.name, attribute.name), None);
                 return None;
             }
-            (Some((param, members)), params) => {
-                resolve_access(self.kernel, params.as_deref().unwrap_or(&[]), param, members, &attribute.source).map(Some)
-            }
+            (Some((param, members)), params) => resolve_access(
+                self.kernel,
+                params.as_deref().unwrap_or(&[]),
+                param,
+                members,
+                &attribute.source,
+            )
+            .map(Some),
         };
         let id = match resolved {
             Ok(access) => {
@@ -774,10 +987,18 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::new(
                         Code::AccessPathInvalid,
-                        format!("`{}` cannot be read on {}", attribute.name, self.kernel.describe()),
+                        format!(
+                            "`{}` cannot be read on {}",
+                            attribute.name,
+                            self.kernel.describe()
+                        ),
                         span,
                     )
-                    .with_label(format!("`{}` reads `{}`", attribute.name, attribute.source.describe_chain()))
+                    .with_label(format!(
+                        "`{}` reads `{}`",
+                        attribute.name,
+                        attribute.source.describe_chain()
+                    ))
                     .with_note(reason),
                 );
                 None
@@ -802,7 +1023,10 @@ pub fn resolve_access(
         Some(name) => {
             let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == name) else {
                 let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                return Err(format!("the hook has no parameter `{name}` (it has: {})", names.join(", ")));
+                return Err(format!(
+                    "the hook has no parameter `{name}` (it has: {})",
+                    names.join(", ")
+                ));
             };
             (AccessBase::Param(index as u32), p.ty)
         }
@@ -815,7 +1039,13 @@ pub fn resolve_access(
     let mut current = match (base, kernel.shape(start)) {
         (AccessBase::CurrentTask, _) => start,
         (_, TypeShape::Pointer { to }) => to,
-        (_, other) => return Err(format!("parameter `{}` is {}, not a pointer", param.unwrap_or("?"), describe_shape(&other))),
+        (_, other) => {
+            return Err(format!(
+                "parameter `{}` is {}, not a pointer",
+                param.unwrap_or("?"),
+                describe_shape(&other)
+            ))
+        }
     };
     let mut derefs = Vec::new();
     let mut offset = 0u32;
@@ -824,10 +1054,16 @@ pub fn resolve_access(
     for (i, member_name) in members.iter().enumerate() {
         let shape = kernel.shape(current);
         if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
-            return Err(format!("`{walked}` is {}, not a struct", describe_shape(&shape)));
+            return Err(format!(
+                "`{walked}` is {}, not a struct",
+                describe_shape(&shape)
+            ));
         }
         let Some(member) = kernel.member(current, member_name) else {
-            return Err(format!("{} has no member `{member_name}`", describe_shape(&shape)));
+            return Err(format!(
+                "{} has no member `{member_name}`",
+                describe_shape(&shape)
+            ));
         };
         if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
             return Err(format!("`{walked}->{member_name}` is a bitfield"));
@@ -847,21 +1083,39 @@ pub fn resolve_access(
     }
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
-        (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => *bytes,
-        (Source::KernelString { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
-            TypeShape::Int { bytes: 1, .. } => 8,
-            other => return Err(format!("`{walked}` points to {}, not to characters", describe_shape(&other))),
-        },
-        (Source::TaskChars { .. }, TypeShape::Array { element, len }) => match kernel.shape(*element) {
-            TypeShape::Int { bytes: 1, .. } => *len,
-            other => return Err(format!("`{walked}` is an array of {}, not of characters", describe_shape(&other))),
-        },
-        (Source::Flag { .. } | Source::TaskInt { .. }, TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes })
-            if matches!(bytes, 1 | 2 | 4 | 8) =>
-        {
+        (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => {
             *bytes
         }
-        _ => return Err(format!("`{walked}` is {}, which this attribute cannot read", describe_shape(&shape))),
+        (Source::KernelString { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Int { bytes: 1, .. } => 8,
+            other => {
+                return Err(format!(
+                    "`{walked}` points to {}, not to characters",
+                    describe_shape(&other)
+                ))
+            }
+        },
+        (Source::TaskChars { .. }, TypeShape::Array { element, len }) => {
+            match kernel.shape(*element) {
+                TypeShape::Int { bytes: 1, .. } => *len,
+                other => {
+                    return Err(format!(
+                        "`{walked}` is an array of {}, not of characters",
+                        describe_shape(&other)
+                    ))
+                }
+            }
+        }
+        (
+            Source::Flag { .. } | Source::TaskInt { .. },
+            TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
+        ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
+        _ => {
+            return Err(format!(
+                "`{walked}` is {}, which this attribute cannot read",
+                describe_shape(&shape)
+            ))
+        }
     };
     Ok(Access {
         base,
@@ -873,14 +1127,20 @@ pub fn resolve_access(
 
 fn describe_shape(shape: &TypeShape) -> String {
     match shape {
-        TypeShape::Int { bytes, signed } => format!("a {}-bit {}integer", bytes * 8, if *signed { "signed " } else { "" }),
+        TypeShape::Int { bytes, signed } => format!(
+            "a {}-bit {}integer",
+            bytes * 8,
+            if *signed { "signed " } else { "" }
+        ),
         TypeShape::Enum { .. } => "an enum".into(),
         TypeShape::Pointer { .. } => "a pointer".into(),
         TypeShape::Struct { name, .. } if name.is_empty() => "an anonymous struct".into(),
         TypeShape::Struct { name, .. } => format!("`struct {name}`"),
         TypeShape::Union { name, .. } => format!("`union {name}`"),
         TypeShape::Array { .. } => "an array".into(),
-        TypeShape::Opaque { name } => format!("`{name}` (declared, not defined, in the kernel's BTF)"),
+        TypeShape::Opaque { name } => {
+            format!("`{name}` (declared, not defined, in the kernel's BTF)")
+        }
         TypeShape::Void => "void".into(),
         TypeShape::Other => "a type krsi cannot read".into(),
     }

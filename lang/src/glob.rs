@@ -18,7 +18,10 @@ pub enum Token {
     /// `?`
     AnyByte,
     /// `[...]`: inclusive byte ranges.
-    Class { ranges: Vec<(u8, u8)>, negated: bool },
+    Class {
+        ranges: Vec<(u8, u8)>,
+        negated: bool,
+    },
     /// `*`
     Star,
     /// `**`
@@ -32,7 +35,8 @@ impl Token {
             Token::Byte(b) => *b == byte,
             Token::AnyByte | Token::Star => byte != b'/',
             Token::Class { ranges, negated } => {
-                byte != b'/' && ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&byte)) != *negated
+                byte != b'/'
+                    && ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&byte)) != *negated
             }
             Token::DoubleStar => true,
         }
@@ -165,7 +169,12 @@ fn tokenize(pattern: &[u8]) -> Result<Vec<Token>, GlobError> {
                 i += 1;
                 match pattern.get(i) {
                     Some(b) => Token::Byte(*b),
-                    None => return Err(error("`\\` at the end of the pattern escapes nothing", i - 1)),
+                    None => {
+                        return Err(error(
+                            "`\\` at the end of the pattern escapes nothing",
+                            i - 1,
+                        ))
+                    }
                 }
             }
             b => Token::Byte(b),
@@ -201,7 +210,8 @@ fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
             b
         };
         i += 1;
-        let hi = if pattern.get(i) == Some(&b'-') && pattern.get(i + 1).is_some_and(|b| *b != b']') {
+        let hi = if pattern.get(i) == Some(&b'-') && pattern.get(i + 1).is_some_and(|b| *b != b']')
+        {
             let hi = pattern[i + 1];
             i += 2;
             if hi < lo {
@@ -215,7 +225,10 @@ fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
             lo
         };
         if lo == b'/' || (lo..=hi).contains(&b'/') {
-            return Err(error("a class never matches `/`; `/` cannot appear in one", i - 1));
+            return Err(error(
+                "a class never matches `/`; `/` cannot appear in one",
+                i - 1,
+            ));
         }
         ranges.push((lo, hi));
     }
@@ -356,7 +369,9 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for bad in ["/x/[a", "/x/[]", "/x/{a", "/x/a}", "/x/]", "/x/\\", "/x/[z-a]", "/x/[/]", "{}"] {
+        for bad in [
+            "/x/[a", "/x/[]", "/x/{a", "/x/a}", "/x/]", "/x/\\", "/x/[z-a]", "/x/[/]", "{}",
+        ] {
             assert!(Glob::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

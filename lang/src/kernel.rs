@@ -27,15 +27,33 @@ pub struct Member {
 /// A type with typedefs and qualifiers (`const`, `volatile`, `restrict`, type tags) stripped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeShape {
-    Int { bytes: u32, signed: bool },
-    /// Also `bool` and `char`, which BTF encodes as integers.
-    Enum { bytes: u32 },
-    Pointer { to: TypeId },
-    Struct { name: String, bytes: u32 },
-    Union { name: String, bytes: u32 },
-    Array { element: TypeId, len: u32 },
+    /// Also `bool` and `char`, which BTF encodes as integers (`char` is unsigned since 6.2).
+    Int {
+        bytes: u32,
+        signed: bool,
+    },
+    Enum {
+        bytes: u32,
+    },
+    Pointer {
+        to: TypeId,
+    },
+    Struct {
+        name: String,
+        bytes: u32,
+    },
+    Union {
+        name: String,
+        bytes: u32,
+    },
+    Array {
+        element: TypeId,
+        len: u32,
+    },
     /// A forward declaration: the kernel's BTF does not say what is inside.
-    Opaque { name: String },
+    Opaque {
+        name: String,
+    },
     Void,
     Other,
 }

@@ -18,7 +18,10 @@ use kernel::KernelTypes;
 
 /// The front end, as the design's diagram draws it: parse, then check against the target
 /// kernel. Returns the checked policy when there are no errors, and every diagnostic.
-pub fn front_end(source: &str, kernel: &dyn KernelTypes) -> (Option<check::CheckedPolicy>, Vec<Diagnostic>) {
+pub fn front_end(
+    source: &str,
+    kernel: &dyn KernelTypes,
+) -> (Option<check::CheckedPolicy>, Vec<Diagnostic>) {
     let (policy, mut diagnostics) = syntax::parse(source);
     let Some(policy) = policy else {
         return (None, diagnostics);

@@ -37,9 +37,14 @@ pub struct CgroupScope {
 pub enum RuntimeError {
     NotRoot,
     /// `bpf` is missing from the active LSM list.
-    BpfLsmInactive { active: String },
+    BpfLsmInactive {
+        active: String,
+    },
     /// The kernel refused a trampoline program outright (EPERM with an empty verifier log).
-    LsmProgramsRefused { symbol: String, error: std::io::Error },
+    LsmProgramsRefused {
+        symbol: String,
+        error: std::io::Error,
+    },
     /// The kernel's own BTF could not be read.
     KernelBtf(String),
     /// The object could not be parsed or its maps created.
@@ -51,9 +56,20 @@ pub enum RuntimeError {
         error: std::io::Error,
         log: String,
     },
-    Load { symbol: String, hook: String, message: String },
-    Attach { symbol: String, hook: String, message: String },
-    Cgroup { path: PathBuf, message: String },
+    Load {
+        symbol: String,
+        hook: String,
+        message: String,
+    },
+    Attach {
+        symbol: String,
+        hook: String,
+        message: String,
+    },
+    Cgroup {
+        path: PathBuf,
+        message: String,
+    },
     MissingProgram(String),
 }
 
@@ -147,7 +163,11 @@ impl EnforcedPolicy {
 }
 
 /// Loads every program of `object`, then attaches them all.
-pub fn load(object: &[u8], programs: &[ProgramTarget], scope: Option<&CgroupScope>) -> Result<EnforcedPolicy, RuntimeError> {
+pub fn load(
+    object: &[u8],
+    programs: &[ProgramTarget],
+    scope: Option<&CgroupScope>,
+) -> Result<EnforcedPolicy, RuntimeError> {
     check_root()?;
     check_bpf_lsm_active()?;
     let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
@@ -169,7 +189,9 @@ pub fn load(object: &[u8], programs: &[ProgramTarget], scope: Option<&CgroupScop
                 hook: target.hook.clone(),
                 message: error_chain(&e),
             })?;
-        program.load(&target.hook, &btf).map_err(|e| load_error(target, e))?;
+        program
+            .load(&target.hook, &btf)
+            .map_err(|e| load_error(target, e))?;
     }
     for target in programs {
         let program: &mut Lsm = ebpf
@@ -200,11 +222,17 @@ fn set_scope(ebpf: &mut Ebpf, scope: &CgroupScope) -> Result<(), RuntimeError> {
         message,
     };
     let dir = open_cgroup(&scope.cgroup).map_err(cgroup_error)?;
-    let map = ebpf
-        .map_mut(&scope.map)
-        .ok_or_else(|| RuntimeError::Object(format!("the object has no scope map `{}`; build it with `--scope cgroup`", scope.map)))?;
-    let mut cgroups = CgroupArray::try_from(map).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
-    cgroups.set(0, dir.as_raw_fd(), 0).map_err(|e| cgroup_error(error_chain(&e)))?;
+    let map = ebpf.map_mut(&scope.map).ok_or_else(|| {
+        RuntimeError::Object(format!(
+            "the object has no scope map `{}`; build it with `--scope cgroup`",
+            scope.map
+        ))
+    })?;
+    let mut cgroups =
+        CgroupArray::try_from(map).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    cgroups
+        .set(0, dir.as_raw_fd(), 0)
+        .map_err(|e| cgroup_error(error_chain(&e)))?;
     Ok(())
 }
 
@@ -221,7 +249,10 @@ fn open_cgroup(path: &Path) -> Result<File, String> {
 
 fn load_error(target: &ProgramTarget, error: ProgramError) -> RuntimeError {
     match error {
-        ProgramError::LoadError { io_error, verifier_log } => {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
             let log = verifier_log.to_string();
             if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
                 RuntimeError::LsmProgramsRefused {

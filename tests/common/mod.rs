@@ -10,5 +10,7 @@ pub const FIXTURE: &str = "tests/fixtures/btf/host-6.18.btf";
 pub fn fixture_kernel() -> Btf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let bytes = std::fs::read(&path).expect("BTF fixture present");
-    Btf::parse(&bytes).expect("fixture parses").with_description("the fixture kernel")
+    Btf::parse(&bytes)
+        .expect("fixture parses")
+        .with_description("the fixture kernel")
 }
