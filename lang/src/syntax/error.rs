@@ -276,6 +276,13 @@ impl Context<'_> {
             "||" => return Some("write `or`".to_owned()),
             "!" => return Some("write `not`".to_owned()),
             "=" if in_expression => return Some("compare with `==`".to_owned()),
+            "'" => return Some("strings are written in double quotes: `\"...\"`".to_owned()),
+            "where" if self.expects(Expected::Item) => {
+                return Some("the `where` clause comes before `errno`".to_owned())
+            }
+            "errno" if self.expects(Expected::Item) => {
+                return Some("a rule has at most one `errno` clause".to_owned())
+            }
             "if" | "when" | "unless" if self.expects(Expected::Where) => {
                 return Some("conditions start with `where`".to_owned())
             }

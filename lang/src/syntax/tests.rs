@@ -98,6 +98,9 @@ bad! {
     octal_digit: "deny exec where mode == 0o78";
     leading_zero: "deny exec where mode == 0755";
     several_errors_reported: "deny exec where\nmacro ok = uid == 0\nallow exec where (\naudit open where path ~ \"/etc/**\"\nlist = [1]\n";
+    single_quotes: "audit open where path == 'x'";
+    errno_twice: "deny exec where uid == 0 errno EPERM errno EACCES";
+    where_after_errno: "deny exec errno EPERM where uid == 0";
     deep_nesting: &format!("deny exec where {}x{}", "(".repeat(100), ")".repeat(100));
     long_chain: &format!("deny exec where x{}", "\n    or x".repeat(300));
 }
