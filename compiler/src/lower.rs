@@ -19,7 +19,7 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
     for rule in &policy.rules {
         // Audit rules decide nothing; reporting them needs the event channel, which this
-        // compiler does not emit yet (the checker warns).
+        // compiler does not emit yet (the checker warns, W0004).
         let deny = match rule.action {
             Action::Deny => true,
             Action::Allow => false,

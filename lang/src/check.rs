@@ -255,6 +255,13 @@ impl<'a> Checker<'a> {
             // Without an event no attribute can resolve, so stop here for this rule.
             return None;
         };
+        if rule.action == Action::Audit {
+            self.error(
+                Diagnostic::new(Code::AuditNotReported, "audit rules do not report events yet", rule.action_span)
+                    .with_label("this rule has no effect")
+                    .with_help("to enforce it, make it `deny`"),
+            );
+        }
         let errno = self.errno(rule);
         let hook_ok = self.hook(event, rule.event.span);
         let condition = match &rule.condition {
