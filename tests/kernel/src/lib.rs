@@ -29,7 +29,9 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// as root. The tests change cgroups and load LSM programs: they do not run on a host.
 pub fn require_guest() {
     if std::env::var_os("KRSI_GUEST").is_none() {
-        panic!("kernel tests run inside a guest kernel: use tests/guest/run (KRSI_GUEST is not set)");
+        panic!(
+            "kernel tests run inside a guest kernel: use tests/guest/run (KRSI_GUEST is not set)"
+        );
     }
     // SAFETY: geteuid has no preconditions.
     assert_eq!(unsafe { libc::geteuid() }, 0, "kernel tests run as root");
@@ -58,7 +60,9 @@ pub fn active_lsms() -> io::Result<Vec<String>> {
 
 fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!(
         "{prefix}-{}-{}-{nanos:x}",
         std::process::id(),
@@ -149,6 +153,13 @@ impl Cgroup {
     /// The cgroup's directory, e.g. /sys/fs/cgroup/krsi-test-42-0-1f2e3d.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A uniquely named child of this cgroup, removed on drop (drop it before its parent).
+    pub fn child(&self) -> Cgroup {
+        let path = self.path.join(unique_name("child"));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Cgroup { path }
     }
 
     /// The pids in this cgroup (not its descendants).
@@ -359,8 +370,12 @@ pub fn open_as(
 pub fn assert_exec_denied(result: io::Result<ExitStatus>, errno: i32, what: &str) {
     match result {
         Err(e) if e.raw_os_error() == Some(errno) => {}
-        Err(e) => panic!("{what}: expected the exec to be refused with errno {errno}, got error {e}"),
-        Ok(status) => panic!("{what}: expected the exec to be refused with errno {errno}, but it ran ({status})"),
+        Err(e) => {
+            panic!("{what}: expected the exec to be refused with errno {errno}, got error {e}")
+        }
+        Ok(status) => panic!(
+            "{what}: expected the exec to be refused with errno {errno}, but it ran ({status})"
+        ),
     }
 }
 
@@ -380,7 +395,9 @@ pub fn assert_open_denied(result: io::Result<()>, errno: i32, what: &str) {
     match result {
         Err(e) if e.raw_os_error() == Some(errno) => {}
         Err(e) => panic!("{what}: expected the open to be refused with errno {errno}, got {e}"),
-        Ok(()) => panic!("{what}: expected the open to be refused with errno {errno}, but it succeeded"),
+        Ok(()) => {
+            panic!("{what}: expected the open to be refused with errno {errno}, but it succeeded")
+        }
     }
 }
 
@@ -416,7 +433,12 @@ struct InfoAttr {
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: attr points to a live, correctly sized bpf_attr prefix for cmd.
     let r = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>() as libc::c_uint)
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
     };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -430,13 +452,21 @@ pub fn lsm_program_ids() -> io::Result<Vec<u32>> {
     let mut ids = Vec::new();
     let mut id = 0;
     loop {
-        let mut next = IdAttr { id, next_id: 0, open_flags: 0 };
+        let mut next = IdAttr {
+            id,
+            next_id: 0,
+            open_flags: 0,
+        };
         match bpf(BPF_PROG_GET_NEXT_ID, &mut next) {
             Ok(_) => id = next.next_id,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(ids),
             Err(e) => return Err(e),
         }
-        let mut by_id = IdAttr { id, next_id: 0, open_flags: 0 };
+        let mut by_id = IdAttr {
+            id,
+            next_id: 0,
+            open_flags: 0,
+        };
         let fd = match bpf(BPF_PROG_GET_FD_BY_ID, &mut by_id) {
             Ok(fd) => fd as libc::c_int,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // freed meanwhile
@@ -509,7 +539,9 @@ impl Policy {
         if let Some(cg) = cgroup {
             cmd.arg("--cgroup").arg(cg.path());
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", krsic().display()));
@@ -577,12 +609,18 @@ impl Policy {
 
     /// Everything krsic wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The lines krsic wrote to stdout so far (its audit/deny events).
     pub fn events(&self) -> Vec<String> {
-        self.stdout.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Unloads the policy: SIGTERM, then asserts that krsic exited 0 within 60 s and that no
@@ -592,7 +630,10 @@ impl Policy {
         let file = self.file.display().to_string();
         match status {
             Some(s) if s.success() => {}
-            Some(s) => panic!("krsic load {file} exited with {s} after SIGTERM; its stderr:\n{}", self.stderr()),
+            Some(s) => panic!(
+                "krsic load {file} exited with {s} after SIGTERM; its stderr:\n{}",
+                self.stderr()
+            ),
             None => panic!(
                 "krsic load {file} did not exit within 60 s of SIGTERM (killed); its stderr:\n{}",
                 self.stderr()

@@ -1,0 +1,88 @@
+//! `krsic load` either enforces everything or leaves nothing behind.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::{
+    krsic, load_timeout, lsm_program_ids, require_guest, wait_lsm_programs_gone, TempDir,
+};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `krsic load FILE EXTRA...` with `source` in FILE. It must fail: exit 1 with a
+/// diagnostic, never say it enforces, and leave no LSM program loaded.
+fn assert_load_fails(source: &str, extra: &[&str]) {
+    let dir = TempDir::new();
+    let file = dir.write("policy.krsi", source, 0o644);
+    let baseline = lsm_program_ids().expect("list BPF programs");
+    let mut child = Command::new(krsic())
+        .arg("load")
+        .arg(&file)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run krsic");
+    let mut pipe = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut stderr = String::new();
+        let _ = pipe.read_to_string(&mut stderr);
+        stderr
+    });
+    let deadline = Instant::now() + load_timeout();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for krsic") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    let what = format!("krsic load {extra:?} of\n{source}");
+    let Some(status) = status else {
+        panic!(
+            "{what}did not exit within {:?}; stderr:\n{stderr}",
+            load_timeout()
+        );
+    };
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{what}exited with {status}; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.trim().is_empty(),
+        "{what}failed without a diagnostic"
+    );
+    assert!(
+        !stderr.contains("enforcing"),
+        "{what}said it enforces:\n{stderr}"
+    );
+    let left = wait_lsm_programs_gone(&baseline);
+    assert!(
+        left.is_empty(),
+        "{what}left LSM programs {left:?} loaded; stderr:\n{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn load_of_invalid_policy_fails_and_attaches_nothing() {
+    require_guest();
+    assert_load_fails("deny exec where path ~ \"/tmp/**\" and\n", &[]);
+    assert_load_fails("deny exek where uid != 0\n", &[]);
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn load_with_missing_cgroup_fails_and_attaches_nothing() {
+    require_guest();
+    assert_load_fails(
+        "deny exec where path == \"/nonexistent\"\n",
+        &["--cgroup", "/sys/fs/cgroup/krsi-no-such-cgroup"],
+    );
+}
