@@ -7,3 +7,4 @@ pub mod codegen;
 pub mod elf;
 pub mod ir;
 pub mod lower;
+pub mod vm;

@@ -7,6 +7,7 @@ pub mod ast;
 pub mod catalog;
 pub mod check;
 pub mod diagnostic;
+pub mod eval;
 pub mod glob;
 pub mod kernel;
 pub mod render;

@@ -1,0 +1,1 @@
+//! Offline BPF machine (in progress).

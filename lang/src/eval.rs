@@ -1,0 +1,1 @@
+//! Reference evaluator (in progress).
