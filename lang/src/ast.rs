@@ -16,6 +16,24 @@ pub enum Item {
     List(ListDef),
     Macro(MacroDef),
     Rule(Rule),
+    Test(TestCase),
+}
+
+/// `test EVENT { ATTRIBUTE: VALUE, ... } => allow | deny [ERRNO]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestCase {
+    pub event: Name,
+    pub fields: Vec<(Name, Expr)>,
+    pub expect: Expectation,
+    pub expect_span: Span,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    Allow,
+    /// `deny`, optionally with the errno the deny must return.
+    Deny(Option<Name>),
 }
 
 /// An identifier, possibly dotted (`parent.comm`, `target.uid`).

@@ -19,6 +19,32 @@ pub struct CheckedPolicy {
     pub rules: Vec<CheckedRule>,
     /// Every attribute some rule reads, resolved against the target kernel.
     pub attributes: Vec<ResolvedAttribute>,
+    /// The policy's `test` items, in source order.
+    pub tests: Vec<CheckedTest>,
+}
+
+/// A `test` item: an event described by its attributes and the decision it must get.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedTest {
+    pub event: &'static Event,
+    /// The attributes the test gives; the others take their defaults (0, "", false).
+    pub values: Vec<(&'static Attribute, TestValue)>,
+    pub expect: ExpectedDecision,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestValue {
+    Int(u64),
+    Str(Vec<u8>),
+    Bool(bool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedDecision {
+    Allow,
+    /// Denied; with the errno when the test names one.
+    Deny(Option<i32>),
 }
 
 /// An index into [`CheckedPolicy::attributes`].
@@ -129,6 +155,14 @@ pub fn check(
             rules.push(rule);
         }
     }
+    let tests = policy
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ast::Item::Test(test) => checker.test(test),
+            _ => None,
+        })
+        .collect();
     checker.report_unused(policy);
     let mut diagnostics = dedup(checker.diagnostics);
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
@@ -136,6 +170,7 @@ pub fn check(
     let checked = (!has_errors).then_some(CheckedPolicy {
         rules,
         attributes: checker.attributes,
+        tests,
     });
     (checked, diagnostics)
 }
@@ -189,7 +224,7 @@ impl<'a> Checker<'a> {
             let name = match item {
                 ast::Item::List(list) => &list.name,
                 ast::Item::Macro(m) => &m.name,
-                ast::Item::Rule(_) => continue,
+                ast::Item::Rule(_) | ast::Item::Test(_) => continue,
             };
             if let Some(previous) = first.get(name.text.as_str()) {
                 self.error(
@@ -212,7 +247,7 @@ impl<'a> Checker<'a> {
                 ast::Item::Macro(m) => {
                     self.macros.insert(&m.name.text, m);
                 }
-                ast::Item::Rule(_) => {}
+                ast::Item::Rule(_) | ast::Item::Test(_) => {}
             }
         }
     }
@@ -222,7 +257,7 @@ impl<'a> Checker<'a> {
             let (kind, name) = match item {
                 ast::Item::List(list) => ("list", &list.name),
                 ast::Item::Macro(m) => ("macro", &m.name),
-                ast::Item::Rule(_) => continue,
+                ast::Item::Rule(_) | ast::Item::Test(_) => continue,
             };
             if !self.used.contains(&name.text) {
                 self.error(
@@ -239,20 +274,8 @@ impl<'a> Checker<'a> {
 
     fn rule(&mut self, index: u32, rule: &'a ast::Rule) -> Option<CheckedRule> {
         let Some(event) = catalog::event(&rule.event.text) else {
-            let mut d = Diagnostic::new(
-                Code::UnknownEvent,
-                format!("unknown event `{}`", rule.event.text),
-                rule.event.span,
-            )
-            .with_label("not an event");
-            if let Some(s) = suggest(&rule.event.text, catalog::EVENTS.iter().map(|e| e.name)) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            } else {
-                d = d.with_help("`krsic events` lists every event");
-            }
-            self.error(d);
-            // Still check the condition's own consistency (lists, macros, literals)?
-            // Without an event no attribute can resolve, so stop here for this rule.
+            // Without an event no attribute can resolve, so the condition is not checked.
+            self.unknown_event(&rule.event);
             return None;
         };
         if rule.action == Action::Audit {
@@ -279,6 +302,89 @@ impl<'a> Checker<'a> {
         })
     }
 
+    fn test(&mut self, test: &ast::TestCase) -> Option<CheckedTest> {
+        let Some(event) = catalog::event(&test.event.text) else {
+            self.unknown_event(&test.event);
+            return None;
+        };
+        let mut values: Vec<(&'static Attribute, TestValue)> = Vec::new();
+        let mut ok = true;
+        for (name, value) in &test.fields {
+            let Some(attribute) = event.attribute(&name.text) else {
+                self.unknown_name(name, event);
+                ok = false;
+                continue;
+            };
+            if values.iter().any(|(a, _)| a.name == attribute.name) {
+                self.error(
+                    Diagnostic::new(Code::DuplicateDefinition, format!("`{}` is given twice", name.text), name.span)
+                        .with_help("give each attribute once"),
+                );
+                ok = false;
+                continue;
+            }
+            let value = match (&value.kind, attribute.ty) {
+                (ExprKind::Int(v), ValueType::Int) => TestValue::Int(*v),
+                (ExprKind::Str(s), ty) if ty.is_string() => TestValue::Str(s.clone().into_bytes()),
+                (ExprKind::Bool(b), ValueType::Bool) => TestValue::Bool(*b),
+                _ => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            format!("`{}` is {} {}; give a literal of that type", attribute.name, article(attribute.ty), attribute.ty.describe()),
+                            value.span,
+                        )
+                        .with_secondary(name.span, attribute.ty.describe()),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            values.push((attribute, value));
+        }
+        let expect = match &test.expect {
+            ast::Expectation::Allow => ExpectedDecision::Allow,
+            ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
+            ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
+                Some(errno) => ExpectedDecision::Deny(Some(errno)),
+                None => {
+                    self.unknown_errno(name);
+                    return None;
+                }
+            },
+        };
+        ok.then_some(CheckedTest {
+            event,
+            values,
+            expect,
+            span: test.span,
+        })
+    }
+
+    fn unknown_event(&mut self, name: &ast::Name) {
+        let mut d = Diagnostic::new(Code::UnknownEvent, format!("unknown event `{}`", name.text), name.span)
+            .with_label("not an event");
+        d = match suggest(&name.text, catalog::EVENTS.iter().map(|e| e.name)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help("`krsic events` lists every event"),
+        };
+        self.error(d);
+    }
+
+    fn unknown_errno(&mut self, name: &ast::Name) {
+        let upper = name.text.to_ascii_uppercase();
+        let help = match catalog::errno(&upper) {
+            Some(_) => format!("errno names are upper case: `{upper}`"),
+            None => match suggest(&upper, catalog::ERRNOS.iter().map(|(n, _)| *n)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "use a name from errno(3), such as `EPERM` or `EACCES`".to_string(),
+            },
+        };
+        self.error(
+            Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{}`", name.text), name.span).with_help(help),
+        );
+    }
+
     fn errno(&mut self, rule: &ast::Rule) -> Option<i32> {
         let Some(name) = &rule.errno else {
             return Some(1); // EPERM
@@ -295,28 +401,11 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        match catalog::errno(&name.text) {
-            Some(value) => Some(value),
-            None => {
-                let upper = name.text.to_ascii_uppercase();
-                let help = match catalog::errno(&upper) {
-                    Some(_) => format!("errno names are upper case: `{upper}`"),
-                    None => match suggest(&upper, catalog::ERRNOS.iter().map(|(n, _)| *n)) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "use a name from errno(3), such as `EPERM` or `EACCES`".to_string(),
-                    },
-                };
-                self.error(
-                    Diagnostic::new(
-                        Code::UnknownErrno,
-                        format!("unknown errno `{}`", name.text),
-                        name.span,
-                    )
-                    .with_help(help),
-                );
-                None
-            }
+        let errno = catalog::errno(&name.text);
+        if errno.is_none() {
+            self.unknown_errno(name);
         }
+        errno
     }
 
     /// Whether the target kernel has the event's hook; reports it when not.

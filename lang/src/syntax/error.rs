@@ -24,6 +24,10 @@ enum Expected {
     Comma,
     CloseParen,
     CloseBracket,
+    OpenBrace,
+    CloseBrace,
+    Colon,
+    Arrow,
     Where,
     ErrnoClause,
     Item,
@@ -48,10 +52,14 @@ impl Expected {
             comma => Expected::Comma,
             rparen => Expected::CloseParen,
             rbracket => Expected::CloseBracket,
+            lbrace => Expected::OpenBrace,
+            rbrace => Expected::CloseBrace,
+            colon => Expected::Colon,
+            arrow => Expected::Arrow,
             condition | kw_where => Expected::Where,
             errno_clause | kw_errno => Expected::ErrnoClause,
             policy | list_def | macro_def | rule | action | kw_list | kw_macro | kw_deny
-            | kw_allow | kw_audit | EOI => Expected::Item,
+            | kw_allow | kw_audit | kw_test | test_case | expectation | EOI => Expected::Item,
             _ => return None,
         })
     }
@@ -71,6 +79,10 @@ impl Expected {
             Expected::Comma => "`,`",
             Expected::CloseParen => "`)`",
             Expected::CloseBracket => "`]`",
+            Expected::OpenBrace => "`{`",
+            Expected::CloseBrace => "`}`",
+            Expected::Colon => "`:`",
+            Expected::Arrow => "`=>`",
             Expected::Where => "`where`",
             Expected::ErrnoClause => "`errno`",
             Expected::Item => "a new item",
@@ -307,7 +319,7 @@ impl Context<'_> {
         match suggest(text, candidates) {
             Some(keyword) => Some(format!("did you mean `{keyword}`?")),
             None if self.expected == [Expected::Item] => {
-                Some("items start with `list`, `macro`, `deny`, `allow` or `audit`".to_owned())
+                Some("items start with `list`, `macro`, `deny`, `allow`, `audit` or `test`".to_owned())
             }
             None => None,
         }

@@ -4,7 +4,10 @@
 //! whose rule spans include trailing whitespace and comments when an optional part is absent.
 
 use super::Rule;
-use crate::ast::{Action, CmpOp, Expr, ExprKind, Item, ListDef, MacroDef, Name, Rule as AstRule};
+use crate::ast::{
+    Action, CmpOp, Expectation, Expr, ExprKind, Item, ListDef, MacroDef, Name, Rule as AstRule,
+    TestCase,
+};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
@@ -30,6 +33,7 @@ pub(super) fn policy(
             Rule::list_def => lower.list_def(pair),
             Rule::macro_def => lower.macro_def(pair),
             Rule::rule => lower.rule(pair),
+            Rule::test_case => lower.test_case(pair),
             _ => continue,
         };
         items.push(item);
@@ -143,6 +147,56 @@ impl Lower<'_> {
             span: Span {
                 start: whole.start,
                 end,
+            },
+        })
+    }
+
+    fn test_case(&mut self, pair: Pair<'_, Rule>) -> Item {
+        let whole = self.span(&pair);
+        let mut event = None;
+        let mut fields = Vec::new();
+        let mut expect = (Expectation::Allow, whole);
+        for child in pair.into_inner() {
+            match child.as_rule() {
+                Rule::event => event = Some(self.name(&child)),
+                Rule::test_field => {
+                    let mut name = None;
+                    let mut value = None;
+                    for part in child.into_inner() {
+                        match part.as_rule() {
+                            Rule::name => name = Some(self.name(&part)),
+                            Rule::colon => {}
+                            _ => value = Some(self.top_expr(part)),
+                        }
+                    }
+                    if let (Some(name), Some(value)) = (name, value) {
+                        fields.push((name, value));
+                    }
+                }
+                Rule::expectation => {
+                    let span = self.span(&child);
+                    let deny = child.as_str().starts_with("deny");
+                    let errno = child
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::errno_name)
+                        .map(|p| self.name(&p));
+                    expect = if deny {
+                        (Expectation::Deny(errno), span)
+                    } else {
+                        (Expectation::Allow, span)
+                    };
+                }
+                _ => {}
+            }
+        }
+        Item::Test(TestCase {
+            event: event.unwrap_or_else(|| missing_name(whole)),
+            fields,
+            expect: expect.0,
+            expect_span: expect.1,
+            span: Span {
+                start: whole.start,
+                end: expect.1.end,
             },
         })
     }

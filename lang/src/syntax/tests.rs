@@ -124,6 +124,7 @@ fn spans_cover_exactly_the_node() {
             ast::Item::List(l) => &EXAMPLE[l.span.range()],
             ast::Item::Macro(m) => &EXAMPLE[m.span.range()],
             ast::Item::Rule(r) => &EXAMPLE[r.span.range()],
+            ast::Item::Test(t) => &EXAMPLE[t.span.range()],
         })
         .collect();
     let expected: Vec<&str> = EXAMPLE
