@@ -1,1 +1,627 @@
-//! Reference evaluator (in progress).
+//! The reference evaluator: what a checked policy decides for one event, written as plain
+//! Rust over the checked policy, with no knowledge of BPF.
+//!
+//! This is the language's meaning (DESIGN.md, book/src/language.md) in executable form. The
+//! compiler's output is tested against it (tests/differential.rs runs both on random policies
+//! and events), so it is kept obviously correct rather than fast.
+//!
+//! Decision for an event: out of scope (a scoped policy, a process outside the cgroup) →
+//! allow; else if an `allow` rule of the event matches → allow; else the first matching `deny`
+//! rule in source order → deny with its errno; else allow.
+//!
+//! **Fail closed.** A value the program cannot compute is *unknown*, and so is a test on it:
+//!
+//! - `path` (a resolved path) when it does not fit [`STRING_CAP`] bytes with its NUL, that
+//!   is when it is [`STRING_CAP`] bytes or longer;
+//! - a kernel string (`filename`) when it is [`STRING_CAP`]` - 1` bytes or longer: a string
+//!   that fills the buffer cannot be told from one the kernel truncated;
+//! - a glob test on such a string whose wildcard part has not concluded within
+//!   [`GLOB_SCAN_LIMIT`] bytes past its alternative's literal prefix (see [`match_alternative`]).
+//!
+//! An unknown test takes whichever outcome makes a `deny` rule match and an `allow` rule not
+//! match; under an odd number of `not`s that is the opposite outcome. Audit rules resolve
+//! unknown tests as deny rules do (when in doubt, report).
+//!
+//! Strings are bytes. `comm` and `parent.comm` are what the kernel keeps (at most 15 bytes):
+//! truncating a longer name is the event's business, not the evaluator's.
+
+use crate::ast::Action;
+use crate::catalog::Source;
+use crate::check::{CheckedPolicy, CheckedRule, Cond, IntOp, Predicate, Test};
+use crate::glob::{Glob, Token};
+use std::collections::BTreeMap;
+
+/// Room for a string the program reads into its buffer, NUL included (`PATH_MAX`). Must equal
+/// `compiler::codegen::STRING_CAP`.
+pub const STRING_CAP: usize = 4096;
+
+/// How many bytes past its literal prefix a glob alternative may scan before the test becomes
+/// unknown. Must equal `compiler::codegen::GLOB_SCAN_LIMIT`.
+pub const GLOB_SCAN_LIMIT: usize = 256;
+
+/// The value of one attribute in an event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AttrValue {
+    Int(u64),
+    Str(Vec<u8>),
+    Bool(bool),
+}
+
+/// One event as the policy sees it: the event's name and every attribute's value by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventInput {
+    /// The event's name, e.g. `exec`.
+    pub event: &'static str,
+    /// Attribute values by attribute name (`path`, `uid`, `parent.comm`, ...). A missing value,
+    /// or one of the wrong type, is unknown.
+    pub values: BTreeMap<&'static str, AttrValue>,
+    /// Whether the current process is in the policy's cgroup (only read for scoped policies).
+    pub in_scope: bool,
+}
+
+/// What the policy decides for an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    Allow,
+    /// The operation fails with `-errno`; `rule` is the index of the deciding rule.
+    Deny {
+        errno: i32,
+        rule: u32,
+    },
+}
+
+/// A test's outcome, where the program may be unable to decide it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl From<bool> for Truth {
+    fn from(value: bool) -> Self {
+        if value {
+            Truth::True
+        } else {
+            Truth::False
+        }
+    }
+}
+
+/// How the program holds a string attribute, which decides when it is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringKind {
+    /// `bpf_d_path`: known when the string and its NUL fit [`STRING_CAP`].
+    ResolvedPath,
+    /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
+    KernelString,
+    /// A NUL-padded `char[]` (`comm`): always known.
+    Padded,
+}
+
+impl StringKind {
+    pub fn of(source: &Source) -> StringKind {
+        match source {
+            Source::ResolvedPath { .. } => StringKind::ResolvedPath,
+            Source::KernelString { .. } => StringKind::KernelString,
+            _ => StringKind::Padded,
+        }
+    }
+
+    /// Whether the program can compute a string of this many bytes.
+    pub fn fits(self, len: usize) -> bool {
+        match self {
+            StringKind::ResolvedPath => len < STRING_CAP,
+            StringKind::KernelString => len + 1 < STRING_CAP,
+            StringKind::Padded => true,
+        }
+    }
+
+    /// Whether globs on this string stop scanning after [`GLOB_SCAN_LIMIT`] bytes.
+    fn scan_limited(self) -> bool {
+        !matches!(self, StringKind::Padded)
+    }
+}
+
+/// The policy's decision for `input`. `scoped` says whether the policy was loaded for a
+/// cgroup (then `input.in_scope` matters).
+pub fn evaluate(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Decision {
+    if scoped && !input.in_scope {
+        return Decision::Allow;
+    }
+    let rules = || policy.rules.iter().filter(|r| r.event.name == input.event);
+    if rules()
+        .filter(|r| r.action == Action::Allow)
+        .any(|r| rule_matches(policy, r, input))
+    {
+        return Decision::Allow;
+    }
+    rules()
+        .filter(|r| r.action == Action::Deny)
+        .find(|r| rule_matches(policy, r, input))
+        .map_or(Decision::Allow, |r| Decision::Deny {
+            errno: r.errno,
+            rule: r.index,
+        })
+}
+
+/// The indices of the `audit` rules that match `input`, in source order.
+pub fn audits(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Vec<u32> {
+    if scoped && !input.in_scope {
+        return Vec::new();
+    }
+    policy
+        .rules
+        .iter()
+        .filter(|r| r.event.name == input.event && r.action == Action::Audit)
+        .filter(|r| rule_matches(policy, r, input))
+        .map(|r| r.index)
+        .collect()
+}
+
+/// Whether `rule`'s condition holds for `input`, unknown tests resolved by the rule's action.
+pub fn rule_matches(policy: &CheckedPolicy, rule: &CheckedRule, input: &EventInput) -> bool {
+    // Unknown makes a deny (and audit) rule match and an allow rule not match.
+    let unknown_matches = rule.action != Action::Allow;
+    holds(policy, &rule.condition, input, unknown_matches)
+}
+
+/// `unknown_is` is what an unknown test counts as at this polarity.
+fn holds(policy: &CheckedPolicy, cond: &Cond, input: &EventInput, unknown_is: bool) -> bool {
+    match cond {
+        Cond::Const(b) => *b,
+        Cond::And(a, b) => {
+            holds(policy, a, input, unknown_is) && holds(policy, b, input, unknown_is)
+        }
+        Cond::Or(a, b) => {
+            holds(policy, a, input, unknown_is) || holds(policy, b, input, unknown_is)
+        }
+        Cond::Not(c) => !holds(policy, c, input, !unknown_is),
+        Cond::Test(test) => match test_truth(policy, test, input) {
+            Truth::True => true,
+            Truth::False => false,
+            Truth::Unknown => unknown_is,
+        },
+    }
+}
+
+/// The outcome of one test.
+pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Truth {
+    let Some(resolved) = policy.attributes.get(test.attr.0 as usize) else {
+        return Truth::Unknown;
+    };
+    let Some(value) = input.values.get(resolved.attribute.name) else {
+        return Truth::Unknown;
+    };
+    let kind = StringKind::of(&resolved.attribute.source);
+    match (&test.predicate, value) {
+        (Predicate::Int { op, value: literal }, AttrValue::Int(v)) => {
+            Truth::from(compare(*op, *v, *literal))
+        }
+        (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
+        (Predicate::StrEq(literal), AttrValue::Str(s)) => {
+            if !kind.fits(s.len()) {
+                return Truth::Unknown;
+            }
+            Truth::from(s == literal)
+        }
+        (Predicate::Glob(glob), AttrValue::Str(s)) => {
+            if !kind.fits(s.len()) {
+                return Truth::Unknown;
+            }
+            glob_truth(glob, s, kind)
+        }
+        _ => Truth::Unknown,
+    }
+}
+
+fn compare(op: IntOp, value: u64, literal: u64) -> bool {
+    match op {
+        IntOp::Eq => value == literal,
+        IntOp::Ne => value != literal,
+        IntOp::Lt => value < literal,
+        IntOp::Le => value <= literal,
+        IntOp::Gt => value > literal,
+        IntOp::Ge => value >= literal,
+    }
+}
+
+/// A glob over a string the program could compute: it matches when some alternative matches;
+/// otherwise it is unknown when some alternative could not be decided.
+pub fn glob_truth(glob: &Glob, text: &[u8], kind: StringKind) -> Truth {
+    let mut truth = Truth::False;
+    for alternative in &glob.alternatives {
+        match match_alternative(alternative, text, kind.scan_limited()) {
+            Truth::True => return Truth::True,
+            Truth::Unknown => truth = Truth::Unknown,
+            Truth::False => {}
+        }
+    }
+    truth
+}
+
+/// One glob alternative against the whole of `text`.
+///
+/// The literal prefix (the tokens before the first wildcard) is compared directly. The rest
+/// is run as a set of pattern positions, one byte at a time, starting after the prefix. The
+/// scan concludes early when the set becomes empty (no match) or reaches a trailing `**`
+/// (match); neither changes the answer, only how far the program reads. With `scan_limited`,
+/// a scan that has neither concluded nor reached the end of `text` after [`GLOB_SCAN_LIMIT`]
+/// bytes is unknown.
+pub fn match_alternative(tokens: &[Token], text: &[u8], scan_limited: bool) -> Truth {
+    let prefix = tokens
+        .iter()
+        .take_while(|t| matches!(t, Token::Byte(_)))
+        .count();
+    let literal = tokens[..prefix].iter().map(|t| match t {
+        Token::Byte(b) => *b,
+        _ => 0,
+    });
+    if text.len() < prefix || !literal.eq(text[..prefix].iter().copied()) {
+        return Truth::False;
+    }
+    let rest = &tokens[prefix..];
+    if rest.is_empty() {
+        return Truth::from(text.len() == prefix);
+    }
+    let trailing_double_star = rest.last() == Some(&Token::DoubleStar);
+    // states[j]: the first j tokens of `rest` match the bytes scanned so far.
+    let mut states = vec![false; rest.len() + 1];
+    states[0] = true;
+    close(rest, &mut states);
+    for (scanned, &byte) in text[prefix..].iter().enumerate() {
+        if trailing_double_star && states[rest.len() - 1] {
+            return Truth::True;
+        }
+        if scan_limited && scanned >= GLOB_SCAN_LIMIT {
+            return Truth::Unknown;
+        }
+        let mut next = vec![false; rest.len() + 1];
+        for (j, token) in rest.iter().enumerate() {
+            if states[j] && token.accepts(byte) {
+                next[if token.is_star() { j } else { j + 1 }] = true;
+            }
+        }
+        close(rest, &mut next);
+        states = next;
+        if !states.contains(&true) {
+            return Truth::False;
+        }
+    }
+    Truth::from(states[rest.len()])
+}
+
+/// A star may match the empty run: being before it means being after it too.
+fn close(tokens: &[Token], states: &mut [bool]) {
+    for (j, token) in tokens.iter().enumerate() {
+        if states[j] && token.is_star() {
+            states[j + 1] = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{AttrId, ResolvedAttribute};
+    use crate::span::Span;
+
+    fn glob(p: &str) -> Glob {
+        Glob::parse(p).unwrap()
+    }
+
+    /// A policy over `exec` with hand-built rules; attribute 0 is `path`, 1 `uid`,
+    /// 2 `filename`, 3 `comm`.
+    fn policy(rules: Vec<(Action, Cond, i32)>) -> CheckedPolicy {
+        let exec = crate::catalog::event("exec").unwrap();
+        let attributes = ["path", "uid", "filename", "comm"]
+            .iter()
+            .map(|name| ResolvedAttribute {
+                event: exec,
+                attribute: exec.attribute(name).unwrap(),
+                access: None,
+            })
+            .collect();
+        CheckedPolicy {
+            rules: rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, (action, condition, errno))| CheckedRule {
+                    index: i as u32,
+                    action,
+                    event: exec,
+                    condition,
+                    errno,
+                    span: Span::default(),
+                })
+                .collect(),
+            attributes,
+            tests: Vec::new(),
+        }
+    }
+
+    fn test(attr: u32, predicate: Predicate) -> Cond {
+        Cond::Test(Test {
+            attr: AttrId(attr),
+            predicate,
+            span: Span::default(),
+        })
+    }
+
+    fn not(c: Cond) -> Cond {
+        Cond::Not(Box::new(c))
+    }
+
+    fn event(path: &[u8], uid: u64) -> EventInput {
+        EventInput {
+            event: "exec",
+            values: BTreeMap::from([
+                ("path", AttrValue::Str(path.to_vec())),
+                ("filename", AttrValue::Str(path.to_vec())),
+                ("uid", AttrValue::Int(uid)),
+                ("comm", AttrValue::Str(b"sh".to_vec())),
+            ]),
+            in_scope: true,
+        }
+    }
+
+    const DENY: Decision = Decision::Deny { errno: 1, rule: 0 };
+
+    #[test]
+    fn allow_beats_deny_and_first_deny_decides() {
+        let p = policy(vec![
+            (
+                Action::Deny,
+                test(
+                    1,
+                    Predicate::Int {
+                        op: IntOp::Ne,
+                        value: 0,
+                    },
+                ),
+                13,
+            ),
+            (Action::Deny, Cond::Const(true), 1),
+            (
+                Action::Allow,
+                test(0, Predicate::StrEq(b"/bin/ok".to_vec())),
+                1,
+            ),
+        ]);
+        assert_eq!(
+            evaluate(&p, &event(b"/bin/x", 5), false),
+            Decision::Deny { errno: 13, rule: 0 }
+        );
+        assert_eq!(
+            evaluate(&p, &event(b"/bin/x", 0), false),
+            Decision::Deny { errno: 1, rule: 1 }
+        );
+        assert_eq!(evaluate(&p, &event(b"/bin/ok", 5), false), Decision::Allow);
+    }
+
+    #[test]
+    fn out_of_scope_allows() {
+        let p = policy(vec![(Action::Deny, Cond::Const(true), 1)]);
+        let mut e = event(b"/x", 0);
+        e.in_scope = false;
+        assert_eq!(evaluate(&p, &e, true), Decision::Allow);
+        assert_eq!(evaluate(&p, &e, false), DENY);
+    }
+
+    #[test]
+    fn other_events_do_not_decide() {
+        let p = policy(vec![(Action::Deny, Cond::Const(true), 1)]);
+        let mut e = event(b"/x", 0);
+        e.event = "open";
+        assert_eq!(evaluate(&p, &e, false), Decision::Allow);
+    }
+
+    #[test]
+    fn int_comparisons_are_unsigned() {
+        for (op, v, lit, want) in [
+            (IntOp::Lt, 5, 6, true),
+            (IntOp::Lt, u64::MAX, 0, false),
+            (IntOp::Ge, u64::MAX, 1 << 63, true),
+            (IntOp::Le, 7, 7, true),
+            (IntOp::Gt, 7, 7, false),
+            (IntOp::Ne, 0, 0, false),
+        ] {
+            let p = policy(vec![(
+                Action::Deny,
+                test(1, Predicate::Int { op, value: lit }),
+                1,
+            )]);
+            assert_eq!(
+                evaluate(&p, &event(b"/x", v), false) != Decision::Allow,
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn long_path_is_unknown_and_fails_closed() {
+        let eq = || test(0, Predicate::StrEq(b"/tmp/x".to_vec()));
+        let long = vec![b'a'; STRING_CAP];
+        let fits = vec![b'a'; STRING_CAP - 1];
+        // deny path == ...: unknown → deny matches.
+        let p = policy(vec![(Action::Deny, eq(), 1)]);
+        assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
+        assert_eq!(evaluate(&p, &event(&fits, 0), false), Decision::Allow);
+        // deny not path == ...: still matches (polarity through `not`).
+        let p = policy(vec![(Action::Deny, not(eq()), 1)]);
+        assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
+        // allow path == ... never matches an unknown path.
+        let p = policy(vec![
+            (Action::Allow, eq(), 1),
+            (Action::Deny, Cond::Const(true), 1),
+        ]);
+        assert_eq!(
+            evaluate(&p, &event(&long, 0), false),
+            Decision::Deny { errno: 1, rule: 1 }
+        );
+        // allow not path == ...: not(unknown) must not match either.
+        let p = policy(vec![
+            (Action::Allow, not(eq()), 1),
+            (Action::Deny, Cond::Const(true), 1),
+        ]);
+        assert_eq!(
+            evaluate(&p, &event(&long, 0), false),
+            Decision::Deny { errno: 1, rule: 1 }
+        );
+    }
+
+    #[test]
+    fn filename_filling_the_buffer_is_unknown() {
+        let p = policy(vec![(
+            Action::Deny,
+            test(2, Predicate::StrEq(b"x".to_vec())),
+            1,
+        )]);
+        let at = |len: usize| evaluate(&p, &event(&vec![b'a'; len], 0), false);
+        assert_eq!(at(STRING_CAP - 2), Decision::Allow);
+        assert_eq!(at(STRING_CAP - 1), DENY);
+        assert_eq!(at(STRING_CAP), DENY);
+        // A path of the same length is known.
+        let p = policy(vec![(
+            Action::Deny,
+            test(0, Predicate::StrEq(b"x".to_vec())),
+            1,
+        )]);
+        assert_eq!(
+            evaluate(&p, &event(&vec![b'a'; STRING_CAP - 1], 0), false),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn glob_scan_limit() {
+        let tail = |n: usize| {
+            let mut t = b"/tmp/".to_vec();
+            t.extend(std::iter::repeat_n(b'a', n));
+            t
+        };
+        let star = glob("/tmp/*b");
+        // Exactly the limit past the prefix is scanned to the end: known.
+        assert_eq!(
+            glob_truth(&star, &tail(GLOB_SCAN_LIMIT), StringKind::ResolvedPath),
+            Truth::False
+        );
+        assert_eq!(
+            glob_truth(&star, &tail(GLOB_SCAN_LIMIT + 1), StringKind::ResolvedPath),
+            Truth::Unknown
+        );
+        // Padded strings have no limit (and are short).
+        assert_eq!(
+            glob_truth(&star, &tail(GLOB_SCAN_LIMIT + 1), StringKind::Padded),
+            Truth::False
+        );
+        // A dead state set concludes early: `/` kills `*`.
+        let mut dead = tail(3);
+        dead.push(b'/');
+        dead.extend(std::iter::repeat_n(b'a', 400));
+        assert_eq!(
+            glob_truth(&star, &dead, StringKind::ResolvedPath),
+            Truth::False
+        );
+        // Reaching a trailing `**` concludes early: match.
+        let deep = glob("/tmp/a*/**");
+        let mut long = tail(2);
+        long.push(b'/');
+        long.extend(std::iter::repeat_n(b'z', 1000));
+        assert_eq!(
+            glob_truth(&deep, &long, StringKind::ResolvedPath),
+            Truth::True
+        );
+        // A bare `**` remainder never scans.
+        assert_eq!(
+            glob_truth(&glob("/tmp/**"), &tail(3000), StringKind::ResolvedPath),
+            Truth::True
+        );
+        // `**` not at the end keeps scanning: unknown.
+        assert_eq!(
+            glob_truth(&glob("/tmp/**x"), &tail(3000), StringKind::ResolvedPath),
+            Truth::Unknown
+        );
+    }
+
+    #[test]
+    fn one_matching_alternative_decides_the_glob() {
+        let g = glob("/tmp/{*x,a**}");
+        let mut text = b"/tmp/".to_vec();
+        text.extend(std::iter::repeat_n(b'a', 300));
+        // `*x` cannot be decided within the limit; `a**` matches.
+        assert_eq!(glob_truth(&g, &text, StringKind::ResolvedPath), Truth::True);
+        let g = glob("/tmp/{*x,b**}");
+        assert_eq!(
+            glob_truth(&g, &text, StringKind::ResolvedPath),
+            Truth::Unknown
+        );
+    }
+
+    #[test]
+    fn glob_agrees_with_glob_matches_when_known() {
+        for (p, t) in [
+            ("/a/*/c", "/a//c"),
+            ("/a/*/c", "/a/b/c"),
+            ("/a/**/c", "/a/b/d/c"),
+            ("/a/[!b-d]?", "/a/ax"),
+            ("/a/[!b-d]?", "/a/bx"),
+            ("{/x,/y}/**", "/y/z"),
+            ("*", ""),
+            ("**", "/"),
+        ] {
+            let g = glob(p);
+            assert_eq!(
+                glob_truth(&g, t.as_bytes(), StringKind::ResolvedPath),
+                Truth::from(g.matches(t.as_bytes())),
+                "{p} {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_or_mistyped_value_is_unknown() {
+        let p = policy(vec![(
+            Action::Deny,
+            test(
+                1,
+                Predicate::Int {
+                    op: IntOp::Eq,
+                    value: 3,
+                },
+            ),
+            1,
+        )]);
+        let mut e = event(b"/x", 0);
+        e.values.remove("uid");
+        assert_eq!(evaluate(&p, &e, false), DENY);
+        e.values.insert("uid", AttrValue::Bool(true));
+        assert_eq!(evaluate(&p, &e, false), DENY);
+    }
+
+    #[test]
+    fn audits_report_matching_audit_rules() {
+        let p = policy(vec![
+            (Action::Audit, Cond::Const(true), 1),
+            (Action::Deny, Cond::Const(true), 1),
+            (
+                Action::Audit,
+                test(
+                    1,
+                    Predicate::Int {
+                        op: IntOp::Eq,
+                        value: 9,
+                    },
+                ),
+                1,
+            ),
+        ]);
+        assert_eq!(audits(&p, &event(b"/x", 0), false), vec![0]);
+        assert_eq!(audits(&p, &event(b"/x", 9), false), vec![0, 2]);
+        // Audit rules do not decide.
+        assert_eq!(
+            evaluate(&p, &event(b"/x", 9), false),
+            Decision::Deny { errno: 1, rule: 1 }
+        );
+    }
+}
