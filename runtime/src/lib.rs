@@ -162,6 +162,35 @@ impl EnforcedPolicy {
     }
 }
 
+/// Loads every program of `object` — the kernel verifier runs on each — and unloads them
+/// again without attaching anything. Returns, per program, the number of instructions the
+/// verifier processed (kernels from 5.16 report it).
+pub fn verify(object: &[u8], programs: &[ProgramTarget]) -> Result<Vec<(String, Option<u32>)>, RuntimeError> {
+    check_root()?;
+    let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
+    let mut ebpf = EbpfLoader::new()
+        .verifier_log_level(VerifierLogLevel::STATS)
+        .load(object)
+        .map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    let mut stats = Vec::new();
+    for target in programs {
+        let program: &mut Lsm = ebpf
+            .program_mut(&target.symbol)
+            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
+            .try_into()
+            .map_err(|e: ProgramError| RuntimeError::Load {
+                symbol: target.symbol.clone(),
+                hook: target.hook.clone(),
+                message: error_chain(&e),
+            })?;
+        program.load(&target.hook, &btf).map_err(|e| load_error(target, e))?;
+        let processed = program.info().ok().and_then(|info| info.verified_instruction_count());
+        stats.push((target.symbol.clone(), processed));
+    }
+    // Dropping `ebpf` unloads every program.
+    Ok(stats)
+}
+
 /// Loads every program of `object`, then attaches them all.
 pub fn load(
     object: &[u8],
