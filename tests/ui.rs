@@ -77,7 +77,10 @@ fn mutated_inputs_never_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut sources = Vec::new();
     for dir in ["tests/ui", "examples"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("dir exists").flatten() {
+        for entry in std::fs::read_dir(root.join(dir))
+            .expect("dir exists")
+            .flatten()
+        {
             if entry.path().extension().is_some_and(|x| x == "krsi") {
                 sources.push(std::fs::read_to_string(entry.path()).expect("readable"));
             }
@@ -99,7 +102,10 @@ fn mutated_inputs_never_panic() {
             };
             let (checked, diagnostics) = lang::front_end(&text, &kernel);
             for d in &diagnostics {
-                assert!(d.primary.span.end as usize <= text.len(), "span outside {text:?}");
+                assert!(
+                    d.primary.span.end as usize <= text.len(),
+                    "span outside {text:?}"
+                );
             }
             if let Some(checked) = checked {
                 let module = compiler::lower::lower(&checked, Scope::Cgroup).expect("lowers");

@@ -280,9 +280,13 @@ impl<'a> Checker<'a> {
         };
         if rule.action == Action::Audit {
             self.error(
-                Diagnostic::new(Code::AuditNotReported, "audit rules do not report events yet", rule.action_span)
-                    .with_label("this rule has no effect")
-                    .with_help("to enforce it, make it `deny`"),
+                Diagnostic::new(
+                    Code::AuditNotReported,
+                    "audit rules do not report events yet",
+                    rule.action_span,
+                )
+                .with_label("this rule has no effect")
+                .with_help("to enforce it, make it `deny`"),
             );
         }
         let errno = self.errno(rule);
@@ -317,8 +321,12 @@ impl<'a> Checker<'a> {
             };
             if values.iter().any(|(a, _)| a.name == attribute.name) {
                 self.error(
-                    Diagnostic::new(Code::DuplicateDefinition, format!("`{}` is given twice", name.text), name.span)
-                        .with_help("give each attribute once"),
+                    Diagnostic::new(
+                        Code::DuplicateDefinition,
+                        format!("`{}` is given twice", name.text),
+                        name.span,
+                    )
+                    .with_help("give each attribute once"),
                 );
                 ok = false;
                 continue;
@@ -331,7 +339,12 @@ impl<'a> Checker<'a> {
                     self.error(
                         Diagnostic::new(
                             Code::TypeMismatch,
-                            format!("`{}` is {} {}; give a literal of that type", attribute.name, article(attribute.ty), attribute.ty.describe()),
+                            format!(
+                                "`{}` is {} {}; give a literal of that type",
+                                attribute.name,
+                                article(attribute.ty),
+                                attribute.ty.describe()
+                            ),
                             value.span,
                         )
                         .with_secondary(name.span, attribute.ty.describe()),
@@ -362,8 +375,12 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_event(&mut self, name: &ast::Name) {
-        let mut d = Diagnostic::new(Code::UnknownEvent, format!("unknown event `{}`", name.text), name.span)
-            .with_label("not an event");
+        let mut d = Diagnostic::new(
+            Code::UnknownEvent,
+            format!("unknown event `{}`", name.text),
+            name.span,
+        )
+        .with_label("not an event");
         d = match suggest(&name.text, catalog::EVENTS.iter().map(|e| e.name)) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help("`krsic events` lists every event"),
@@ -381,7 +398,12 @@ impl<'a> Checker<'a> {
             },
         };
         self.error(
-            Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{}`", name.text), name.span).with_help(help),
+            Diagnostic::new(
+                Code::UnknownErrno,
+                format!("unknown errno `{}`", name.text),
+                name.span,
+            )
+            .with_help(help),
         );
     }
 

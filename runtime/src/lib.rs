@@ -165,7 +165,10 @@ impl EnforcedPolicy {
 /// Loads every program of `object` — the kernel verifier runs on each — and unloads them
 /// again without attaching anything. Returns, per program, the number of instructions the
 /// verifier processed (kernels from 5.16 report it).
-pub fn verify(object: &[u8], programs: &[ProgramTarget]) -> Result<Vec<(String, Option<u32>)>, RuntimeError> {
+pub fn verify(
+    object: &[u8],
+    programs: &[ProgramTarget],
+) -> Result<Vec<(String, Option<u32>)>, RuntimeError> {
     check_root()?;
     let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
     let mut ebpf = EbpfLoader::new()
@@ -183,8 +186,13 @@ pub fn verify(object: &[u8], programs: &[ProgramTarget]) -> Result<Vec<(String, 
                 hook: target.hook.clone(),
                 message: error_chain(&e),
             })?;
-        program.load(&target.hook, &btf).map_err(|e| load_error(target, e))?;
-        let processed = program.info().ok().and_then(|info| info.verified_instruction_count());
+        program
+            .load(&target.hook, &btf)
+            .map_err(|e| load_error(target, e))?;
+        let processed = program
+            .info()
+            .ok()
+            .and_then(|info| info.verified_instruction_count());
         stats.push((target.symbol.clone(), processed));
     }
     // Dropping `ebpf` unloads every program.

@@ -318,9 +318,9 @@ impl Context<'_> {
         }
         match suggest(text, candidates) {
             Some(keyword) => Some(format!("did you mean `{keyword}`?")),
-            None if self.expected == [Expected::Item] => {
-                Some("items start with `list`, `macro`, `deny`, `allow`, `audit` or `test`".to_owned())
-            }
+            None if self.expected == [Expected::Item] => Some(
+                "items start with `list`, `macro`, `deny`, `allow`, `audit` or `test`".to_owned(),
+            ),
             None => None,
         }
     }

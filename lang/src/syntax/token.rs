@@ -121,8 +121,8 @@ pub(super) const ITEM_KEYWORDS: &[&str] = &["list", "macro", "deny", "allow", "a
 
 /// All reserved words.
 pub(super) const KEYWORDS: &[&str] = &[
-    "deny", "allow", "audit", "list", "macro", "where", "errno", "and", "or", "not", "in", "true", "test",
-    "false",
+    "deny", "allow", "audit", "list", "macro", "where", "errno", "and", "or", "not", "in", "true",
+    "test", "false",
 ];
 
 /// Splits the source into pieces that each start at a line beginning with an item keyword

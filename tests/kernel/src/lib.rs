@@ -8,6 +8,8 @@
 //! [`TempDir`], [`Cgroup`], [`Policy`] (a running `krsic load`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod policy_gen;
+
 use std::ffi::{CStr, CString};
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;

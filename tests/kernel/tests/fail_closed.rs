@@ -1,0 +1,111 @@
+//! Fail closed: when the program cannot resolve a path (longer than its buffer), a deny rule
+//! that needs the path denies, and an allow rule that needs it does not match. The way
+//! KubeArmor's path walk failed open (its issue 2609) must not happen here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::{
+    assert_exec_denied, assert_ran, require_guest, run_as, Cgroup, Policy, TempDir, USER,
+};
+use std::path::{Path, PathBuf};
+
+/// Creates a chain of directories below `root` whose absolute path is longer than PATH_MAX
+/// (4096), one relative step at a time (an absolute path that long cannot be passed to the
+/// kernel), and copies /bin/true to the bottom. Returns the relative chain.
+fn deep_true(root: &Path) -> Vec<String> {
+    let component = "d".repeat(200);
+    let steps: Vec<String> = (0..24).map(|i| format!("{component}{i:02}")).collect();
+    let saved = std::env::current_dir().expect("cwd");
+    std::env::set_current_dir(root).expect("enter root");
+    for step in &steps {
+        std::fs::create_dir(step).expect("mkdir step");
+        std::env::set_current_dir(step).expect("enter step");
+    }
+    std::fs::copy("/bin/true", "true").expect("copy true");
+    kernel_tests::set_mode(Path::new("true"), 0o755);
+    std::env::set_current_dir(saved).expect("restore cwd");
+    steps
+}
+
+/// Runs `./true` as uid 1000 in the cgroup with the deep directory as the working directory.
+fn run_deep(
+    root: &Path,
+    steps: &[String],
+    cg: &Cgroup,
+) -> std::io::Result<std::process::ExitStatus> {
+    let saved = std::env::current_dir().expect("cwd");
+    std::env::set_current_dir(root).expect("enter root");
+    for step in steps {
+        std::env::set_current_dir(step).expect("enter step");
+    }
+    let result = run_as("./true", &[], Some(USER), Some(cg));
+    std::env::set_current_dir(saved).expect("restore cwd");
+    result
+}
+
+/// Every directory on the way must be searchable by uid 1000; those deeper than an absolute
+/// path can name are reached relative to the working directory.
+fn set_modes_deep(root: &Path, steps: &[String]) {
+    let saved = std::env::current_dir().expect("cwd");
+    std::env::set_current_dir(root).expect("enter root");
+    for step in steps {
+        kernel_tests::set_mode(Path::new(step), 0o755);
+        std::env::set_current_dir(step).expect("enter step");
+    }
+    std::env::set_current_dir(saved).expect("restore cwd");
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn path_too_long_to_resolve_is_denied_by_deny_rules() {
+    require_guest();
+    let root = TempDir::new();
+    let steps = deep_true(root.path());
+    set_modes_deep(root.path(), &steps);
+    let absolute_len = root.path().as_os_str().len()
+        + steps.iter().map(|s| s.len() + 1).sum::<usize>()
+        + "/true".len();
+    assert!(
+        absolute_len > 4096,
+        "the path is longer than PATH_MAX ({absolute_len})"
+    );
+    let cg = Cgroup::new();
+    assert_ran(
+        run_deep(root.path(), &steps, &cg),
+        "deep exec before any policy",
+    );
+
+    // The deep binary is not under /opt: the rule matches only because its path is unknown.
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(
+        &policy_dir,
+        "deny exec where path ~ \"/opt/**\" and uid != 0\n",
+        Some(&cg),
+    );
+    assert_exec_denied(
+        run_deep(root.path(), &steps, &cg),
+        libc::EPERM,
+        "deep exec under a deny rule",
+    );
+    // A path that resolves and does not match is untouched.
+    let short = TempDir::new();
+    let exe: PathBuf = short.copy("/bin/true", "true", 0o755);
+    assert_ran(
+        run_as(&exe, &[], Some(USER), Some(&cg)),
+        "short path, no match",
+    );
+    policy.stop();
+
+    // An allow rule that needs the unknown path does not match, so the deny still applies.
+    let source = format!(
+        "allow exec where path ~ \"{}/**\"\ndeny exec where uid != 0\n",
+        root.path().display()
+    );
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    assert_exec_denied(
+        run_deep(root.path(), &steps, &cg),
+        libc::EPERM,
+        "deep exec, allow rule cannot vouch for it",
+    );
+    policy.stop();
+    assert_ran(run_deep(root.path(), &steps, &cg), "deep exec after unload");
+}
