@@ -1,1 +1,623 @@
-//! Offline BPF machine (in progress).
+//! The offline BPF machine: runs an emitted program on a mocked LSM context, without a kernel.
+//!
+//! It exists to show that the bytes krsi emits decide every event the way the policy says:
+//! tests/differential.rs runs random policies through the whole compiler and compares this
+//! machine's answer with the reference evaluator (`lang::eval`). It also counts the
+//! instructions a run executes, the exact cost measure the benchmarks report beside timings.
+//!
+//! The machine decodes through the encoder's opcode table ([`Opcode`]), so an instruction the
+//! encoder can emit is one the machine knows. It is stricter than the hardware and closer to
+//! the kernel's verifier: every load and store is bounds-checked against the region it points
+//! into ([`memory`]), reading a register that holds nothing (never written, or clobbered by a
+//! helper call) is an error, reading stack bytes never written is an error, and a run that
+//! exceeds its instruction budget is an error. Errors are values, never panics.
+//!
+//! Helpers are mocked from the event ([`kernel::MockKernel`]): `map_lookup_elem` (array maps),
+//! `current_task_under_cgroup`, `get_current_uid_gid`, `get_current_pid_tgid`,
+//! `get_current_comm`, `d_path`, `probe_read_kernel`, `probe_read_kernel_str`,
+//! `get_current_task_btf`.
+
+pub mod kernel;
+pub mod memory;
+
+#[cfg(test)]
+mod tests;
+
+use crate::bpf::opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
+use crate::bpf::{helper_name, AluOp, Code, Insn, JmpCond, MapRelocation};
+use crate::codegen::program_symbol;
+use crate::elf::ObjectSpec;
+use crate::ir::Module;
+use kernel::{EventError, MockKernel};
+use lang::eval::{Decision, EventInput};
+use memory::MemError;
+use std::fmt;
+
+/// Instructions one run may execute before it is stopped.
+pub const DEFAULT_BUDGET: u64 = 1_000_000;
+
+const ENAMETOOLONG: i64 = 36;
+const EFAULT: i64 = 14;
+const EINVAL: i64 = 22;
+const E2BIG: i64 = 7;
+
+// Helper ids from include/uapi/linux/bpf.h (names in `crate::bpf::HELPER_NAMES`).
+const MAP_LOOKUP_ELEM: i32 = 1;
+const GET_CURRENT_PID_TGID: i32 = 14;
+const GET_CURRENT_UID_GID: i32 = 15;
+const GET_CURRENT_COMM: i32 = 16;
+const CURRENT_TASK_UNDER_CGROUP: i32 = 37;
+const PROBE_READ_KERNEL: i32 = 113;
+const PROBE_READ_KERNEL_STR: i32 = 115;
+const D_PATH: i32 = 147;
+const GET_CURRENT_TASK_BTF: i32 = 158;
+
+/// Why a run stopped without a result. `slot` is the instruction's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmError {
+    /// A slot whose opcode byte is not in the table, or a malformed `ld_imm64`.
+    BadInstruction {
+        slot: usize,
+        code: u8,
+    },
+    /// The program counter left the program (fell off the end or jumped outside).
+    PcOutOfRange {
+        slot: usize,
+        target: i64,
+    },
+    Memory {
+        slot: usize,
+        error: MemError,
+    },
+    /// A register read before anything was written to it (or after a call clobbered it).
+    UninitializedRegister {
+        slot: usize,
+        reg: u8,
+    },
+    /// A write to r10, or a register field above r10.
+    BadRegister {
+        slot: usize,
+        reg: u8,
+    },
+    Budget {
+        executed: u64,
+    },
+    UnknownHelper {
+        slot: usize,
+        id: i32,
+    },
+    /// A helper called with arguments its kernel implementation would refuse.
+    HelperMisuse {
+        slot: usize,
+        helper: &'static str,
+        reason: String,
+    },
+    /// An `ld_imm64` of a map that no relocation names, or naming a map the object lacks.
+    UnresolvedMap {
+        slot: usize,
+    },
+    /// An LSM program must return 0 or a negative errno.
+    ReturnOutOfRange {
+        slot: usize,
+        value: i64,
+    },
+    /// The event cannot be turned into kernel state for this program.
+    Event(EventError),
+}
+
+impl fmt::Display for VmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VmError::BadInstruction { slot, code } => {
+                write!(
+                    f,
+                    "instruction {slot}: opcode {code:#04x} is not an instruction krsi knows"
+                )
+            }
+            VmError::PcOutOfRange { slot, target } => {
+                write!(
+                    f,
+                    "instruction {slot}: control reaches {target}, outside the program"
+                )
+            }
+            VmError::Memory { slot, error } => write!(f, "instruction {slot}: {error}"),
+            VmError::UninitializedRegister { slot, reg } => {
+                write!(f, "instruction {slot}: r{reg} is read before it is written")
+            }
+            VmError::BadRegister { slot, reg } => {
+                write!(f, "instruction {slot}: r{reg} cannot be written here")
+            }
+            VmError::Budget { executed } => {
+                write!(f, "stopped after {executed} instructions (the budget)")
+            }
+            VmError::UnknownHelper { slot, id } => {
+                write!(
+                    f,
+                    "instruction {slot}: helper {id} ({}) is not mocked",
+                    helper_name(*id as u32).unwrap_or("?")
+                )
+            }
+            VmError::HelperMisuse {
+                slot,
+                helper,
+                reason,
+            } => write!(f, "instruction {slot}: bpf_{helper}: {reason}"),
+            VmError::UnresolvedMap { slot } => {
+                write!(f, "instruction {slot}: map load with no map behind it")
+            }
+            VmError::ReturnOutOfRange { slot, value } => {
+                write!(
+                    f,
+                    "instruction {slot}: returns {value}, not 0 or a negative errno"
+                )
+            }
+            VmError::Event(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for VmError {}
+
+impl From<EventError> for VmError {
+    fn from(e: EventError) -> Self {
+        VmError::Event(e)
+    }
+}
+
+/// A finished run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// r0 at `exit`.
+    pub ret: i64,
+    /// The slot of the `exit` that ended the run.
+    pub exit_slot: usize,
+    /// Instructions executed, `exit` included (an `ld_imm64` counts once).
+    pub executed: u64,
+}
+
+impl Run {
+    /// The decision the program returned. The deciding rule is the origin tag of the `exit`
+    /// slot (codegen tags each rule's code with the rule's index); `u32::MAX` when the slot
+    /// has none, as for the fail-closed exit.
+    pub fn decision(&self, origins: &[Option<u32>]) -> Decision {
+        if self.ret == 0 {
+            return Decision::Allow;
+        }
+        Decision::Deny {
+            errno: (-self.ret) as i32,
+            rule: origins
+                .get(self.exit_slot)
+                .copied()
+                .flatten()
+                .unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// What a compiled module decides for one event, and what it cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// Instructions executed; 0 when the module has no program for the event (nothing runs).
+    pub executed: u64,
+}
+
+/// Runs `module`'s program for `input.event`, as compiled into `object`, on the event. An
+/// event with no program is allowed, as the kernel does with no program attached.
+pub fn decide(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+) -> Result<Outcome, VmError> {
+    let Some(program) = module.programs.iter().find(|p| p.event == input.event) else {
+        return Ok(Outcome {
+            decision: Decision::Allow,
+            executed: 0,
+        });
+    };
+    let symbol = program_symbol(program.event);
+    let Some(spec) = object.programs.iter().find(|p| p.symbol == symbol) else {
+        return Ok(Outcome {
+            decision: Decision::Allow,
+            executed: 0,
+        });
+    };
+    let mut kernel = MockKernel::for_event(program, &object.maps, input)?;
+    let run = Machine::new(&spec.code).run(&mut kernel)?;
+    Ok(Outcome {
+        decision: run.decision(&spec.code.origins),
+        executed: run.executed,
+    })
+}
+
+/// A program ready to run: its slots and the relocations that say which map each map load
+/// loads.
+#[derive(Clone, Copy, Debug)]
+pub struct Machine<'a> {
+    insns: &'a [Insn],
+    relocations: &'a [MapRelocation],
+    budget: u64,
+}
+
+impl<'a> Machine<'a> {
+    pub fn new(code: &'a Code) -> Self {
+        Machine::from_parts(&code.insns, &code.relocations)
+    }
+
+    /// For decoded bytes (`crate::bpf::decode`) and relocations read from an object.
+    pub fn from_parts(insns: &'a [Insn], relocations: &'a [MapRelocation]) -> Self {
+        Machine {
+            insns,
+            relocations,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+
+    pub fn with_budget(mut self, budget: u64) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Runs from slot 0 with r1 = ctx and r10 = the frame pointer, until `exit`.
+    pub fn run(&self, kernel: &mut MockKernel) -> Result<Run, VmError> {
+        let mut cpu = Cpu {
+            regs: [0; 11],
+            init: [false; 11],
+        };
+        cpu.set(1, kernel.ctx);
+        cpu.set(10, kernel.frame);
+        let mut pc = 0usize;
+        let mut executed = 0u64;
+        loop {
+            if executed >= self.budget {
+                return Err(VmError::Budget { executed });
+            }
+            executed += 1;
+            let slot = pc;
+            let insn = *self.insns.get(slot).ok_or(VmError::PcOutOfRange {
+                slot: slot.saturating_sub(1),
+                target: slot as i64,
+            })?;
+            let op = insn.opcode().ok_or(VmError::BadInstruction {
+                slot,
+                code: insn.code,
+            })?;
+            if insn.dst > 10 || insn.src > 10 && op != Opcode::LdImm64 {
+                return Err(VmError::BadRegister {
+                    slot,
+                    reg: insn.dst.max(insn.src),
+                });
+            }
+            if op.writes_dst() && insn.dst == 10 {
+                return Err(VmError::BadRegister { slot, reg: 10 });
+            }
+            let mem = |error| VmError::Memory { slot, error };
+            pc = slot + 1;
+            match op {
+                Opcode::Alu { width, op, source } => {
+                    let b = match source {
+                        Source::Imm => insn.imm as i64 as u64,
+                        Source::Reg => cpu.get(slot, insn.src)?,
+                    };
+                    let a = if op == AluOp::Mov {
+                        0
+                    } else {
+                        cpu.get(slot, insn.dst)?
+                    };
+                    cpu.set(insn.dst, alu(width, op, a, b));
+                }
+                Opcode::End { order } => {
+                    let a = cpu.get(slot, insn.dst)?;
+                    let v = match (order, insn.imm) {
+                        (ByteOrder::Le, 16) => a & 0xffff,
+                        (ByteOrder::Le, 32) => a & 0xffff_ffff,
+                        (ByteOrder::Le, 64) => a,
+                        (ByteOrder::Be, 16) => u64::from((a as u16).swap_bytes()),
+                        (ByteOrder::Be, 32) => u64::from((a as u32).swap_bytes()),
+                        (ByteOrder::Be, 64) => a.swap_bytes(),
+                        _ => {
+                            return Err(VmError::BadInstruction {
+                                slot,
+                                code: insn.code,
+                            })
+                        }
+                    };
+                    cpu.set(insn.dst, v);
+                }
+                Opcode::LdImm64 => {
+                    let high = self.insns.get(slot + 1).ok_or(VmError::BadInstruction {
+                        slot,
+                        code: insn.code,
+                    })?;
+                    let value = match Pseudo::from_src(insn.src) {
+                        Some(Pseudo::None) => {
+                            u64::from(insn.imm as u32) | (u64::from(high.imm as u32) << 32)
+                        }
+                        Some(Pseudo::MapFd) => {
+                            let symbol = self
+                                .relocations
+                                .iter()
+                                .find(|r| r.slot == slot)
+                                .ok_or(VmError::UnresolvedMap { slot })?;
+                            kernel
+                                .maps
+                                .get(&symbol.symbol)
+                                .ok_or(VmError::UnresolvedMap { slot })?
+                                .handle
+                        }
+                        Some(Pseudo::MapValue) | None => {
+                            return Err(VmError::BadInstruction {
+                                slot,
+                                code: insn.code,
+                            })
+                        }
+                    };
+                    cpu.set(insn.dst, value);
+                    pc = slot + 2;
+                }
+                Opcode::Load { size } => {
+                    let addr = cpu
+                        .get(slot, insn.src)?
+                        .wrapping_add(insn.off as i64 as u64);
+                    let v = kernel
+                        .memory
+                        .read_uint(addr, size.bytes() as usize)
+                        .map_err(mem)?;
+                    cpu.set(insn.dst, v);
+                }
+                Opcode::Store { size } => {
+                    let addr = cpu
+                        .get(slot, insn.dst)?
+                        .wrapping_add(insn.off as i64 as u64);
+                    let v = cpu.get(slot, insn.src)?;
+                    kernel
+                        .memory
+                        .write_uint(addr, size.bytes() as usize, v)
+                        .map_err(mem)?;
+                }
+                Opcode::StoreImm { size } => {
+                    let addr = cpu
+                        .get(slot, insn.dst)?
+                        .wrapping_add(insn.off as i64 as u64);
+                    kernel
+                        .memory
+                        .write_uint(addr, size.bytes() as usize, insn.imm as i64 as u64)
+                        .map_err(mem)?;
+                }
+                Opcode::Jump {
+                    width,
+                    cond,
+                    source,
+                } => {
+                    let a = cpu.get(slot, insn.dst)?;
+                    let b = match source {
+                        Source::Imm => insn.imm as i64 as u64,
+                        Source::Reg => cpu.get(slot, insn.src)?,
+                    };
+                    if jump(width, cond, a, b) {
+                        pc = target(slot, insn.off)?;
+                    }
+                }
+                Opcode::Ja => pc = target(slot, insn.off)?,
+                Opcode::Call => {
+                    let r0 = call(slot, insn.imm, &mut cpu, kernel)?;
+                    for r in 1..=5 {
+                        cpu.init[r] = false;
+                    }
+                    cpu.set(0, r0);
+                }
+                Opcode::Exit => {
+                    let ret = cpu.get(slot, 0)? as i64;
+                    if !(-4095..=0).contains(&ret) {
+                        return Err(VmError::ReturnOutOfRange { slot, value: ret });
+                    }
+                    return Ok(Run {
+                        ret,
+                        exit_slot: slot,
+                        executed,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn target(slot: usize, off: i16) -> Result<usize, VmError> {
+    let target = slot as i64 + 1 + i64::from(off);
+    usize::try_from(target).map_err(|_| VmError::PcOutOfRange { slot, target })
+}
+
+struct Cpu {
+    regs: [u64; 11],
+    init: [bool; 11],
+}
+
+impl Cpu {
+    fn get(&self, slot: usize, reg: u8) -> Result<u64, VmError> {
+        let r = usize::from(reg);
+        match self.init.get(r) {
+            Some(true) => Ok(self.regs[r]),
+            _ => Err(VmError::UninitializedRegister { slot, reg }),
+        }
+    }
+
+    fn set(&mut self, reg: u8, value: u64) {
+        let r = usize::from(reg);
+        if r < self.regs.len() {
+            self.regs[r] = value;
+            self.init[r] = true;
+        }
+    }
+}
+
+/// One ALU operation as the kernel defines it: 32-bit forms work on the low halves and
+/// zero-extend; shifts use the amount modulo the width; division by zero gives 0 and modulo
+/// by zero leaves the dividend.
+pub fn alu(width: Width, op: AluOp, a: u64, b: u64) -> u64 {
+    match width {
+        Width::W64 => match op {
+            AluOp::Add => a.wrapping_add(b),
+            AluOp::Sub => a.wrapping_sub(b),
+            AluOp::Mul => a.wrapping_mul(b),
+            AluOp::Div => a.checked_div(b).unwrap_or(0),
+            AluOp::Or => a | b,
+            AluOp::And => a & b,
+            AluOp::Lsh => a << (b & 63),
+            AluOp::Rsh => a >> (b & 63),
+            AluOp::Neg => a.wrapping_neg(),
+            AluOp::Mod => a.checked_rem(b).unwrap_or(a),
+            AluOp::Xor => a ^ b,
+            AluOp::Mov => b,
+            AluOp::Arsh => ((a as i64) >> (b & 63)) as u64,
+        },
+        Width::W32 => {
+            let (a, b) = (a as u32, b as u32);
+            u64::from(match op {
+                AluOp::Add => a.wrapping_add(b),
+                AluOp::Sub => a.wrapping_sub(b),
+                AluOp::Mul => a.wrapping_mul(b),
+                AluOp::Div => a.checked_div(b).unwrap_or(0),
+                AluOp::Or => a | b,
+                AluOp::And => a & b,
+                AluOp::Lsh => a << (b & 31),
+                AluOp::Rsh => a >> (b & 31),
+                AluOp::Neg => a.wrapping_neg(),
+                AluOp::Mod => a.checked_rem(b).unwrap_or(a),
+                AluOp::Xor => a ^ b,
+                AluOp::Mov => b,
+                AluOp::Arsh => ((a as i32) >> (b & 31)) as u32,
+            })
+        }
+    }
+}
+
+/// Whether a conditional jump is taken: 64-bit or low-32-bit operands, unsigned unless the
+/// condition is signed.
+pub fn jump(width: Width, cond: JmpCond, a: u64, b: u64) -> bool {
+    let (ua, ub, sa, sb) = match width {
+        Width::W64 => (a, b, a as i64, b as i64),
+        Width::W32 => (
+            u64::from(a as u32),
+            u64::from(b as u32),
+            i64::from(a as u32 as i32),
+            i64::from(b as u32 as i32),
+        ),
+    };
+    match cond {
+        JmpCond::Eq => ua == ub,
+        JmpCond::Ne => ua != ub,
+        JmpCond::Gt => ua > ub,
+        JmpCond::Ge => ua >= ub,
+        JmpCond::Lt => ua < ub,
+        JmpCond::Le => ua <= ub,
+        JmpCond::Sgt => sa > sb,
+        JmpCond::Sge => sa >= sb,
+        JmpCond::Slt => sa < sb,
+        JmpCond::Sle => sa <= sb,
+        JmpCond::Set => ua & ub != 0,
+    }
+}
+
+/// Runs helper `id` with the arguments in r1–r5; returns r0.
+fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<u64, VmError> {
+    let helper = helper_name(id as u32).unwrap_or("?");
+    let misuse = |reason: String| VmError::HelperMisuse {
+        slot,
+        helper,
+        reason,
+    };
+    let mem = |error| VmError::Memory { slot, error };
+    let arg = |n: u8| cpu.get(slot, n);
+    let neg = |e: i64| (-e) as u64;
+    match id {
+        MAP_LOOKUP_ELEM => {
+            let (map, key) = (arg(1)?, arg(2)?);
+            let map = kernel
+                .map_at(map)
+                .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
+            let key_size = map.spec.key_size as usize;
+            let key = kernel.memory.read_uint(key, key_size).map_err(mem)?;
+            Ok(usize::try_from(key)
+                .ok()
+                .and_then(|k| map.values.get(k))
+                .copied()
+                .unwrap_or(0))
+        }
+        CURRENT_TASK_UNDER_CGROUP => {
+            let (map, index) = (arg(1)?, arg(2)?);
+            let map = kernel
+                .map_at(map)
+                .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
+            if map.spec.map_type != 8 {
+                return Err(misuse(format!(
+                    "`{}` is not a cgroup array",
+                    map.spec.symbol
+                )));
+            }
+            if index as u32 >= map.spec.max_entries {
+                return Ok(neg(E2BIG));
+            }
+            Ok(u64::from(kernel.in_scope))
+        }
+        GET_CURRENT_UID_GID => Ok(u64::from(kernel.gid) << 32 | u64::from(kernel.uid)),
+        GET_CURRENT_PID_TGID => Ok(u64::from(kernel.tgid) << 32 | u64::from(kernel.pid)),
+        GET_CURRENT_COMM => {
+            let (buf, size) = (arg(1)?, arg(2)? as u32 as usize);
+            if size == 0 {
+                return Ok(neg(EINVAL));
+            }
+            // strscpy_pad: at most size - 1 bytes, NUL padded to size.
+            let mut bytes = vec![0u8; size];
+            let n = kernel.comm.len().min(size - 1);
+            bytes[..n].copy_from_slice(&kernel.comm[..n]);
+            kernel.memory.write(buf, &bytes).map_err(mem)?;
+            Ok(0)
+        }
+        D_PATH => {
+            let (path, buf, size) = (arg(1)?, arg(2)?, arg(3)? as u32 as usize);
+            let Some(text) = kernel.paths.get(&path) else {
+                return Err(misuse(format!("{path:#x} is not a `struct path`")));
+            };
+            if text.len() + 1 > size {
+                return Ok(neg(ENAMETOOLONG));
+            }
+            let mut bytes = text.clone();
+            bytes.push(0);
+            let len = bytes.len() as u64;
+            kernel.memory.write(buf, &bytes).map_err(mem)?;
+            Ok(len)
+        }
+        PROBE_READ_KERNEL_STR => {
+            let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);
+            if size == 0 {
+                return Ok(0);
+            }
+            // The destination must be writable for `size` bytes, as the verifier checks.
+            kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+            match kernel.memory.read_str(src, size - 1) {
+                Some(mut bytes) => {
+                    bytes.push(0);
+                    let len = bytes.len() as u64;
+                    kernel.memory.write(dst, &bytes).map_err(mem)?;
+                    Ok(len)
+                }
+                None => Ok(neg(EFAULT)),
+            }
+        }
+        PROBE_READ_KERNEL => {
+            let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);
+            match kernel.memory.kernel_read(src, size) {
+                Some(bytes) => {
+                    kernel.memory.write(dst, &bytes).map_err(mem)?;
+                    Ok(0)
+                }
+                None => {
+                    kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+                    Ok(neg(EFAULT))
+                }
+            }
+        }
+        GET_CURRENT_TASK_BTF => Ok(kernel.task),
+        _ => Err(VmError::UnknownHelper { slot, id }),
+    }
+}

@@ -1,0 +1,418 @@
+//! The mocked kernel a program runs against: the LSM context, fake kernel objects, maps and
+//! helpers, all built from one event.
+//!
+//! Nothing here knows a kernel layout. The objects are built from the access paths of the IR
+//! program's values (which the checker resolved against BTF): `ctx[n]` points to a fresh
+//! object for hook argument `n`, each dereference offset holds a pointer to a fresh object
+//! (shared by every path through the same pointer), and the final offset holds the value: an
+//! integer, flag bits, a `char[]`, a `char *` to the string's bytes, or the `struct path`
+//! that the `d_path` mock recognizes by its address. Bytes no value claims hold a garbage
+//! pattern, so a load from a wrong offset reads garbage instead of a convenient zero.
+
+use super::memory::{Memory, RegionKind};
+use crate::elf::MapSpec;
+use crate::ir::{Program, ValueKind};
+use lang::check::{Access, AccessBase};
+use lang::eval::{AttrValue, EventInput};
+use std::collections::BTreeMap;
+
+/// What fresh kernel objects and map values are filled with.
+pub const GARBAGE: u8 = 0xa5;
+
+/// Size of the BPF stack.
+pub const STACK_SIZE: usize = 512;
+
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
+
+/// Array maps get a value region per entry; more than this is not a map krsi emits.
+const MAX_ARRAY_ENTRIES: u32 = 64;
+
+/// A map as the machine sees it.
+#[derive(Clone, Debug)]
+pub struct Map {
+    pub spec: MapSpec,
+    /// The address `ld_imm64` of this map loads.
+    pub handle: u64,
+    /// Value addresses by key (array maps).
+    pub values: Vec<u64>,
+}
+
+/// The process and kernel state one run sees.
+#[derive(Clone, Debug)]
+pub struct MockKernel {
+    pub memory: Memory,
+    /// r1 at entry.
+    pub ctx: u64,
+    /// One past the stack's last byte: r10 at entry.
+    pub frame: u64,
+    /// What `bpf_get_current_task_btf` returns.
+    pub task: u64,
+    pub maps: BTreeMap<String, Map>,
+    /// `struct path` addresses `bpf_d_path` knows, and the path each resolves to.
+    pub paths: BTreeMap<u64, Vec<u8>>,
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: u32,
+    pub tgid: u32,
+    /// The thread's name as the kernel keeps it (callers truncate to 15 bytes).
+    pub comm: Vec<u8>,
+    /// `bpf_current_task_under_cgroup` on the scope map.
+    pub in_scope: bool,
+}
+
+/// Why an event cannot be turned into kernel state for a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventError {
+    MissingAttribute(&'static str),
+    WrongType(&'static str),
+    /// Two values claim overlapping bytes of one object in incompatible ways.
+    LayoutConflict(String),
+    UnsupportedMap(String),
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventError::MissingAttribute(a) => write!(f, "the event has no value for `{a}`"),
+            EventError::WrongType(a) => write!(f, "the event's `{a}` has the wrong type"),
+            EventError::LayoutConflict(what) => write!(f, "conflicting object layout: {what}"),
+            EventError::UnsupportedMap(what) => write!(f, "unsupported map: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// What a byte range of an object was claimed for, to catch values that overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    Pointer,
+    Flags,
+    Value,
+}
+
+/// Kernel objects under construction: growable byte vectors, made regions at the end.
+#[derive(Default)]
+struct Objects {
+    names: Vec<String>,
+    bytes: Vec<Vec<u8>>,
+    claims: Vec<Vec<(usize, usize, Claim)>>,
+    /// (object, offset) → the object the pointer stored there points to.
+    children: BTreeMap<(usize, usize), usize>,
+    /// Hook argument n → its object.
+    args: BTreeMap<u32, usize>,
+    task: Option<usize>,
+    /// `char *` targets: (object, offset) of the pointer → the string's bytes (None: NULL).
+    strings: Vec<(usize, usize, Option<Vec<u8>>)>,
+    /// `struct path` at (object, offset) → the path.
+    paths: Vec<(usize, usize, Vec<u8>)>,
+}
+
+impl Objects {
+    fn new_object(&mut self, name: String) -> usize {
+        self.names.push(name);
+        self.bytes.push(Vec::new());
+        self.claims.push(Vec::new());
+        self.names.len() - 1
+    }
+
+    fn claim(
+        &mut self,
+        object: usize,
+        at: usize,
+        len: usize,
+        claim: Claim,
+    ) -> Result<(), EventError> {
+        let bytes = &mut self.bytes[object];
+        if bytes.len() < at + len {
+            bytes.resize(at + len, GARBAGE);
+        }
+        for &(start, end, other) in &self.claims[object] {
+            let overlaps = start < at + len && at < end;
+            let same = start == at && end == at + len && other == claim && claim != Claim::Value;
+            if overlaps && !same {
+                return Err(EventError::LayoutConflict(format!(
+                    "`{}` bytes {at}..{} ({claim:?}) overlap {start}..{end} ({other:?})",
+                    self.names[object],
+                    at + len
+                )));
+            }
+        }
+        self.claims[object].push((at, at + len, claim));
+        Ok(())
+    }
+
+    /// The object and offset where `access`'s final `len` bytes live, creating objects on
+    /// the way.
+    fn place(&mut self, access: &Access, len: usize) -> Result<(usize, usize), EventError> {
+        let mut object = match access.base {
+            AccessBase::Param(n) => match self.args.get(&n) {
+                Some(o) => *o,
+                None => {
+                    let o = self.new_object(format!("arg{n}"));
+                    self.args.insert(n, o);
+                    o
+                }
+            },
+            AccessBase::CurrentTask => match self.task {
+                Some(o) => o,
+                None => {
+                    let o = self.new_object("task".to_string());
+                    self.task = Some(o);
+                    o
+                }
+            },
+        };
+        for &deref in &access.derefs {
+            let at = deref as usize;
+            object = match self.children.get(&(object, at)) {
+                Some(child) => *child,
+                None => {
+                    self.claim(object, at, 8, Claim::Pointer)?;
+                    let name = format!("{}->[{at}]", self.names[object]);
+                    let child = self.new_object(name);
+                    self.children.insert((object, at), child);
+                    child
+                }
+            };
+        }
+        let at = access.offset as usize;
+        if self.bytes[object].len() < at + len {
+            self.bytes[object].resize(at + len, GARBAGE);
+        }
+        Ok((object, at))
+    }
+}
+
+fn int(event: &EventInput, name: &'static str) -> Result<u64, EventError> {
+    match event.values.get(name) {
+        Some(AttrValue::Int(v)) => Ok(*v),
+        Some(_) => Err(EventError::WrongType(name)),
+        None => Err(EventError::MissingAttribute(name)),
+    }
+}
+
+fn string(event: &EventInput, name: &'static str) -> Result<Vec<u8>, EventError> {
+    match event.values.get(name) {
+        Some(AttrValue::Str(v)) => Ok(v.clone()),
+        Some(_) => Err(EventError::WrongType(name)),
+        None => Err(EventError::MissingAttribute(name)),
+    }
+}
+
+fn flag(event: &EventInput, name: &'static str) -> Result<bool, EventError> {
+    match event.values.get(name) {
+        Some(AttrValue::Bool(v)) => Ok(*v),
+        Some(_) => Err(EventError::WrongType(name)),
+        None => Err(EventError::MissingAttribute(name)),
+    }
+}
+
+impl MockKernel {
+    /// Kernel state with no objects, no maps and process attributes of zero: for running
+    /// hand-written code.
+    pub fn empty() -> MockKernel {
+        let mut memory = Memory::new();
+        let stack = memory.add(RegionKind::Stack, vec![0; STACK_SIZE], true);
+        let ctx = memory.add(RegionKind::Context, vec![0; 8], false);
+        let task = memory.add(RegionKind::Kernel("task".into()), vec![GARBAGE; 8], false);
+        MockKernel {
+            frame: Memory::base(stack) + STACK_SIZE as u64,
+            ctx: Memory::base(ctx),
+            task: Memory::base(task),
+            memory,
+            maps: BTreeMap::new(),
+            paths: BTreeMap::new(),
+            uid: 0,
+            gid: 0,
+            pid: 0,
+            tgid: 0,
+            comm: Vec::new(),
+            in_scope: false,
+        }
+    }
+
+    /// The kernel state `program` sees for `event`, with `maps` created empty (array values
+    /// full of garbage, as a previous run may have left them).
+    ///
+    /// Integer values are stored truncated to their field's size and the helper-provided ids
+    /// to 32 bits, as the kernel holds them. A missing `char *` string is a NULL pointer, which
+    /// the program cannot read; any other missing value is an error.
+    pub fn for_event(
+        program: &Program,
+        maps: &[MapSpec],
+        event: &EventInput,
+    ) -> Result<MockKernel, EventError> {
+        let mut kernel = MockKernel::empty();
+        kernel.in_scope = event.in_scope;
+        let mut objects = Objects::default();
+        for value in &program.values {
+            let name = value.name;
+            match &value.kind {
+                ValueKind::Uid => kernel.uid = int(event, name)? as u32,
+                ValueKind::Gid => kernel.gid = int(event, name)? as u32,
+                ValueKind::Pid => kernel.pid = int(event, name)? as u32,
+                ValueKind::Tgid => kernel.tgid = int(event, name)? as u32,
+                ValueKind::Comm => kernel.comm = string(event, name)?,
+                ValueKind::Field(access) => {
+                    let v = int(event, name)?;
+                    let size = access.size as usize;
+                    let (o, at) = objects.place(access, size)?;
+                    objects.claim(o, at, size, Claim::Value)?;
+                    let bytes = v.to_le_bytes();
+                    objects.bytes[o][at..at + size.min(8)].copy_from_slice(&bytes[..size.min(8)]);
+                }
+                ValueKind::Flag { access, mask } => {
+                    let on = flag(event, name)?;
+                    let size = (access.size as usize).min(8);
+                    let (o, at) = objects.place(access, size)?;
+                    objects.claim(o, at, size, Claim::Flags)?;
+                    let field = &mut objects.bytes[o][at..at + size];
+                    let mut word = [0u8; 8];
+                    word[..size].copy_from_slice(field);
+                    let mut v = u64::from_le_bytes(word);
+                    v = if on { v | mask } else { v & !mask };
+                    field.copy_from_slice(&v.to_le_bytes()[..size]);
+                }
+                ValueKind::ResolvedPath(access) => {
+                    let path = string(event, name)?;
+                    let size = access.size as usize;
+                    let (o, at) = objects.place(access, size)?;
+                    objects.claim(o, at, size, Claim::Value)?;
+                    objects.paths.push((o, at, path));
+                }
+                ValueKind::KernelString(access) => {
+                    let text = match event.values.get(name) {
+                        None => None,
+                        Some(AttrValue::Str(s)) => Some(s.clone()),
+                        Some(_) => return Err(EventError::WrongType(name)),
+                    };
+                    let (o, at) = objects.place(access, 8)?;
+                    objects.claim(o, at, 8, Claim::Pointer)?;
+                    objects.strings.push((o, at, text));
+                }
+                ValueKind::Chars(access) => {
+                    let text = string(event, name)?;
+                    let size = access.size as usize;
+                    let (o, at) = objects.place(access, size)?;
+                    objects.claim(o, at, size, Claim::Value)?;
+                    let field = &mut objects.bytes[o][at..at + size];
+                    field.fill(0);
+                    let n = text.len().min(size);
+                    field[..n].copy_from_slice(&text[..n]);
+                }
+            }
+        }
+        kernel.install(objects);
+        for spec in maps {
+            kernel.add_map(spec)?;
+        }
+        Ok(kernel)
+    }
+
+    /// Makes regions of the objects and writes the pointers between them.
+    fn install(&mut self, mut objects: Objects) {
+        let mut ids = Vec::new();
+        // Strings get regions of their own: NUL terminated.
+        let mut string_regions = Vec::new();
+        for (o, at, text) in &objects.strings {
+            let target = text.as_ref().map(|t| {
+                let mut bytes = t.clone();
+                bytes.push(0);
+                self.memory.add(
+                    RegionKind::Kernel(format!("string at {}+{at}", objects.names[*o])),
+                    bytes,
+                    false,
+                )
+            });
+            string_regions.push((*o, *at, target));
+        }
+        for (name, bytes) in objects.names.iter().zip(&objects.bytes) {
+            // Keep every object at least one byte long so its address is a valid base.
+            let mut bytes = bytes.clone();
+            if bytes.is_empty() {
+                bytes.push(GARBAGE);
+            }
+            ids.push(
+                self.memory
+                    .add(RegionKind::Kernel(name.clone()), bytes, false),
+            );
+        }
+        let write = |memory: &mut Memory, object: usize, at: usize, value: u64| {
+            if let Some(region) = memory.region_mut(ids[object]) {
+                region.bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            }
+        };
+        for (&(o, at), &child) in &objects.children {
+            write(&mut self.memory, o, at, Memory::base(ids[child]));
+        }
+        for (o, at, target) in string_regions {
+            write(&mut self.memory, o, at, target.map_or(0, Memory::base));
+        }
+        for (o, at, path) in objects.paths.drain(..) {
+            self.paths.insert(Memory::base(ids[o]) + at as u64, path);
+        }
+        if let Some(task) = objects.task {
+            self.task = Memory::base(ids[task]);
+        }
+        let args = objects.args.keys().max().map_or(0, |n| *n as usize + 1);
+        let mut ctx = vec![0u8; 8 * args.max(1)];
+        for (&n, &o) in &objects.args {
+            let at = 8 * n as usize;
+            ctx[at..at + 8].copy_from_slice(&Memory::base(ids[o]).to_le_bytes());
+        }
+        let ctx = self.memory.add(RegionKind::Context, ctx, false);
+        self.ctx = Memory::base(ctx);
+    }
+
+    /// Creates `spec`'s map: a handle region and, for array maps, one value per entry.
+    pub fn add_map(&mut self, spec: &MapSpec) -> Result<u64, EventError> {
+        let handle = Memory::base(self.memory.add(
+            RegionKind::MapHandle(spec.symbol.clone()),
+            Vec::new(),
+            false,
+        ));
+        let mut values = Vec::new();
+        match spec.map_type {
+            BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY => {
+                if spec.max_entries > MAX_ARRAY_ENTRIES || spec.key_size != 4 {
+                    return Err(EventError::UnsupportedMap(format!(
+                        "`{}` has {} entries of key size {}",
+                        spec.symbol, spec.max_entries, spec.key_size
+                    )));
+                }
+                for key in 0..spec.max_entries {
+                    let kind = RegionKind::MapValue {
+                        map: spec.symbol.clone(),
+                        key,
+                    };
+                    let bytes = vec![GARBAGE; spec.value_size as usize];
+                    values.push(Memory::base(self.memory.add(kind, bytes, true)));
+                }
+            }
+            BPF_MAP_TYPE_CGROUP_ARRAY => {}
+            other => {
+                return Err(EventError::UnsupportedMap(format!(
+                    "`{}` has map type {other}",
+                    spec.symbol
+                )))
+            }
+        }
+        self.maps.insert(
+            spec.symbol.clone(),
+            Map {
+                spec: spec.clone(),
+                handle,
+                values,
+            },
+        );
+        Ok(handle)
+    }
+
+    /// The map whose handle is `addr`.
+    pub fn map_at(&self, addr: u64) -> Option<&Map> {
+        self.maps.values().find(|m| m.handle == addr)
+    }
+}

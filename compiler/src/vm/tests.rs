@@ -1,0 +1,426 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::kernel::MockKernel;
+use super::memory::MemError;
+use super::*;
+use crate::bpf::{Assembler, Reg, Size};
+use proptest::prelude::*;
+
+fn run(asm: Assembler) -> Result<Run, VmError> {
+    let code = asm.finish().unwrap();
+    Machine::new(&code).run(&mut MockKernel::empty())
+}
+
+/// `r0 = a; r1 = b; r0 op= r1` (or `op= imm`), then returns r0 through the stack so that a
+/// value outside the return range can be observed: the result is stored at fp-8 and the
+/// program returns 0; the test reads the stack afterwards.
+fn alu_result(width: Width, op: AluOp, a: u64, b: u64, imm: Option<i32>) -> u64 {
+    let mut asm = Assembler::new();
+    asm.ld_imm64(Reg::R0, a).ld_imm64(Reg::R1, b);
+    match (width, imm) {
+        (Width::W64, None) => asm.alu64_reg(op, Reg::R0, Reg::R1),
+        (Width::W64, Some(imm)) => asm.alu64_imm(op, Reg::R0, imm),
+        (Width::W32, None) => asm.alu32_reg(op, Reg::R0, Reg::R1),
+        (Width::W32, Some(imm)) => asm.alu32_imm(op, Reg::R0, imm),
+    };
+    asm.store_reg(Size::DW, Reg::R10, -8, Reg::R0)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    let code = asm.finish().unwrap();
+    let mut kernel = MockKernel::empty();
+    Machine::new(&code).run(&mut kernel).unwrap();
+    kernel.memory.read_uint(kernel.frame - 8, 8).unwrap()
+}
+
+fn rust_alu64(op: AluOp, a: u64, b: u64) -> u64 {
+    match op {
+        AluOp::Add => a.wrapping_add(b),
+        AluOp::Sub => a.wrapping_sub(b),
+        AluOp::Mul => a.wrapping_mul(b),
+        AluOp::Div => match b {
+            0 => 0,
+            _ => a / b,
+        },
+        AluOp::Or => a | b,
+        AluOp::And => a & b,
+        AluOp::Lsh => a.wrapping_shl(b as u32),
+        AluOp::Rsh => a.wrapping_shr(b as u32),
+        AluOp::Neg => 0u64.wrapping_sub(a),
+        AluOp::Mod => match b {
+            0 => a,
+            _ => a % b,
+        },
+        AluOp::Xor => a ^ b,
+        AluOp::Mov => b,
+        AluOp::Arsh => (a as i64).wrapping_shr(b as u32) as u64,
+    }
+}
+
+fn rust_alu32(op: AluOp, a: u64, b: u64) -> u64 {
+    let (a, b) = (a as u32, b as u32);
+    u64::from(match op {
+        AluOp::Add => a.wrapping_add(b),
+        AluOp::Sub => a.wrapping_sub(b),
+        AluOp::Mul => a.wrapping_mul(b),
+        AluOp::Div => match b {
+            0 => 0,
+            _ => a / b,
+        },
+        AluOp::Or => a | b,
+        AluOp::And => a & b,
+        AluOp::Lsh => a.wrapping_shl(b),
+        AluOp::Rsh => a.wrapping_shr(b),
+        AluOp::Neg => 0u32.wrapping_sub(a),
+        AluOp::Mod => match b {
+            0 => a,
+            _ => a % b,
+        },
+        AluOp::Xor => a ^ b,
+        AluOp::Mov => b,
+        AluOp::Arsh => (a as i32).wrapping_shr(b) as u32,
+    })
+}
+
+fn interesting() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(u64::MAX),
+        Just(i64::MIN as u64),
+        Just(u32::MAX as u64),
+        Just(1 << 31),
+        0u64..70,
+        any::<u64>(),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn alu_register_forms_match_rust(a in interesting(), b in interesting(), op in 0..AluOp::ALL.len()) {
+        let op = AluOp::ALL[op];
+        prop_assume!(op != AluOp::Neg);
+        prop_assert_eq!(alu_result(Width::W64, op, a, b, None), rust_alu64(op, a, b));
+        prop_assert_eq!(alu_result(Width::W32, op, a, b, None), rust_alu32(op, a, b));
+    }
+
+    #[test]
+    fn alu_immediate_forms_match_rust(a in interesting(), imm in any::<i32>(), op in 0..AluOp::ALL.len()) {
+        let op = AluOp::ALL[op];
+        let imm = match op {
+            AluOp::Neg => 0,
+            AluOp::Div | AluOp::Mod if imm == 0 => 3,
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => imm.rem_euclid(32),
+            _ => imm,
+        };
+        // The immediate is sign-extended for 64-bit operations.
+        let b = imm as i64 as u64;
+        prop_assert_eq!(alu_result(Width::W64, op, a, b, Some(imm)), rust_alu64(op, a, b));
+        prop_assert_eq!(alu_result(Width::W32, op, a, b, Some(imm)), rust_alu32(op, a, b));
+    }
+
+    #[test]
+    fn jumps_match_rust(a in interesting(), b in interesting(), cond in 0..JmpCond::ALL.len(), wide in any::<bool>(), reg in any::<bool>()) {
+        let cond = JmpCond::ALL[cond];
+        let b = if reg { b } else { b as i32 as i64 as u64 };
+        let mut asm = Assembler::new();
+        let taken = asm.new_label();
+        asm.ld_imm64(Reg::R1, a).ld_imm64(Reg::R2, b);
+        match (wide, reg) {
+            (true, true) => asm.jump_reg(cond, Reg::R1, Reg::R2, taken),
+            (true, false) => asm.jump_imm(cond, Reg::R1, b as i32, taken),
+            (false, true) => asm.jump32_reg(cond, Reg::R1, Reg::R2, taken),
+            (false, false) => asm.jump32_imm(cond, Reg::R1, b as i32, taken),
+        };
+        asm.mov64_imm(Reg::R0, 0).exit().bind(taken).mov64_imm(Reg::R0, -1).exit();
+        let expected = if wide {
+            match cond {
+                JmpCond::Eq => a == b,
+                JmpCond::Ne => a != b,
+                JmpCond::Gt => a > b,
+                JmpCond::Ge => a >= b,
+                JmpCond::Lt => a < b,
+                JmpCond::Le => a <= b,
+                JmpCond::Sgt => (a as i64) > (b as i64),
+                JmpCond::Sge => (a as i64) >= (b as i64),
+                JmpCond::Slt => (a as i64) < (b as i64),
+                JmpCond::Sle => (a as i64) <= (b as i64),
+                JmpCond::Set => a & b != 0,
+            }
+        } else {
+            let (a, b) = (a as u32, b as u32);
+            match cond {
+                JmpCond::Eq => a == b,
+                JmpCond::Ne => a != b,
+                JmpCond::Gt => a > b,
+                JmpCond::Ge => a >= b,
+                JmpCond::Lt => a < b,
+                JmpCond::Le => a <= b,
+                JmpCond::Sgt => (a as i32) > (b as i32),
+                JmpCond::Sge => (a as i32) >= (b as i32),
+                JmpCond::Slt => (a as i32) < (b as i32),
+                JmpCond::Sle => (a as i32) <= (b as i32),
+                JmpCond::Set => a & b != 0,
+            }
+        };
+        let ret = run(asm).unwrap().ret;
+        prop_assert_eq!(ret == -1, expected, "{:?} {} {:#x} {:#x}", cond, wide, a, b);
+    }
+
+    #[test]
+    fn stack_stores_and_loads_round_trip(v in any::<u64>(), size in 0..4usize, slot in 1..64i16) {
+        let size = Size::ALL[size];
+        let off = -8 * slot;
+        let mut asm = Assembler::new();
+        asm.ld_imm64(Reg::R1, v)
+            .store_reg(size, Reg::R10, off, Reg::R1)
+            .load(size, Reg::R2, Reg::R10, off)
+            .store_reg(Size::DW, Reg::R10, -8, Reg::R2)
+            .mov64_imm(Reg::R0, 0)
+            .exit();
+        let code = asm.finish().unwrap();
+        let mut kernel = MockKernel::empty();
+        Machine::new(&code).run(&mut kernel).unwrap();
+        let mask = if size == Size::DW { u64::MAX } else { (1u64 << (8 * size.bytes())) - 1 };
+        prop_assert_eq!(kernel.memory.read_uint(kernel.frame - 8, 8).unwrap(), v & mask);
+    }
+}
+
+#[test]
+fn byte_swaps() {
+    for (order, size, want) in [
+        (ByteOrder::Be, Size::H, 0x0201u64),
+        (ByteOrder::Be, Size::W, 0x0403_0201),
+        (ByteOrder::Be, Size::DW, 0x0807_0605_0403_0201),
+        (ByteOrder::Le, Size::H, 0x0102),
+        (ByteOrder::Le, Size::W, 0x0304_0102),
+        (ByteOrder::Le, Size::DW, 0x0506_0708_0304_0102),
+    ] {
+        let mut asm = Assembler::new();
+        asm.ld_imm64(Reg::R1, 0x0506_0708_0304_0102)
+            .endian(order, Reg::R1, size)
+            .store_reg(Size::DW, Reg::R10, -8, Reg::R1)
+            .mov64_imm(Reg::R0, 0)
+            .exit();
+        let code = asm.finish().unwrap();
+        let mut kernel = MockKernel::empty();
+        Machine::new(&code).run(&mut kernel).unwrap();
+        let got = kernel.memory.read_uint(kernel.frame - 8, 8).unwrap();
+        if order == ByteOrder::Be {
+            let v: u64 = 0x0506_0708_0304_0102;
+            let expected = match size {
+                Size::H => u64::from((v as u16).swap_bytes()),
+                Size::W => u64::from((v as u32).swap_bytes()),
+                _ => v.swap_bytes(),
+            };
+            assert_eq!(got, expected, "{order:?} {size:?}");
+        } else {
+            let _ = want;
+            let expected = match size {
+                Size::H => 0x0102,
+                Size::W => 0x0304_0102,
+                _ => 0x0506_0708_0304_0102,
+            };
+            assert_eq!(got, expected, "{order:?} {size:?}");
+        }
+    }
+}
+
+#[test]
+fn stack_out_of_bounds_is_an_error() {
+    for off in [0i16, -513, 8, -520] {
+        let mut asm = Assembler::new();
+        asm.store_imm(Size::DW, Reg::R10, off, 1)
+            .mov64_imm(Reg::R0, 0)
+            .exit();
+        match run(asm) {
+            Err(VmError::Memory {
+                slot: 0,
+                error: MemError::OutOfBounds { .. },
+            }) => {}
+            other => panic!("offset {off}: {other:?}"),
+        }
+    }
+    // The last byte below the frame pointer is fine; a word straddling the top is not.
+    let mut asm = Assembler::new();
+    asm.store_imm(Size::B, Reg::R10, -1, 1)
+        .store_imm(Size::DW, Reg::R10, -512, 1)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    assert!(run(asm).is_ok());
+    let mut asm = Assembler::new();
+    asm.store_imm(Size::DW, Reg::R10, -4, 1)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    assert!(matches!(run(asm), Err(VmError::Memory { .. })));
+}
+
+#[test]
+fn uninitialized_stack_and_registers_are_errors() {
+    let mut asm = Assembler::new();
+    asm.load(Size::DW, Reg::R0, Reg::R10, -8).exit();
+    assert!(matches!(
+        run(asm),
+        Err(VmError::Memory {
+            error: MemError::Uninitialized { .. },
+            ..
+        })
+    ));
+    let mut asm = Assembler::new();
+    asm.mov64_reg(Reg::R0, Reg::R3).exit();
+    assert_eq!(
+        run(asm),
+        Err(VmError::UninitializedRegister { slot: 0, reg: 3 })
+    );
+    // A helper call clobbers r1-r5.
+    let mut asm = Assembler::new();
+    asm.mov64_imm(Reg::R2, 1)
+        .call_helper(15)
+        .mov64_reg(Reg::R0, Reg::R2)
+        .exit();
+    assert_eq!(
+        run(asm),
+        Err(VmError::UninitializedRegister { slot: 2, reg: 2 })
+    );
+}
+
+#[test]
+fn context_and_kernel_objects_are_read_only() {
+    let mut asm = Assembler::new();
+    asm.store_imm(Size::DW, Reg::R1, 0, 1)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    assert!(matches!(
+        run(asm),
+        Err(VmError::Memory {
+            error: MemError::ReadOnly { .. },
+            ..
+        })
+    ));
+    // Pointer arithmetic that leaves a region does not reach another one.
+    let mut asm = Assembler::new();
+    asm.mov64_reg(Reg::R2, Reg::R10)
+        .alu64_imm(AluOp::Add, Reg::R2, 8)
+        .load(Size::DW, Reg::R0, Reg::R2, -8)
+        .exit();
+    assert!(matches!(run(asm), Err(VmError::Memory { .. })));
+    let mut asm = Assembler::new();
+    asm.mov64_imm(Reg::R2, 0)
+        .load(Size::DW, Reg::R0, Reg::R2, 0)
+        .exit();
+    assert!(matches!(
+        run(asm),
+        Err(VmError::Memory {
+            error: MemError::OutOfBounds { region: None, .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn budget_stops_a_loop() {
+    let mut asm = Assembler::new();
+    let top = asm.new_label();
+    asm.bind(top).jump(top);
+    let code = asm.finish().unwrap();
+    let result = Machine::new(&code)
+        .with_budget(1000)
+        .run(&mut MockKernel::empty());
+    assert_eq!(result, Err(VmError::Budget { executed: 1000 }));
+}
+
+#[test]
+fn falling_off_the_end_and_bad_opcodes_are_errors() {
+    let mut asm = Assembler::new();
+    asm.mov64_imm(Reg::R0, 0);
+    assert!(matches!(run(asm), Err(VmError::PcOutOfRange { .. })));
+    let insns = [Insn::new(0xff, 0, 0, 0, 0)];
+    let result = Machine::from_parts(&insns, &[]).run(&mut MockKernel::empty());
+    assert_eq!(
+        result,
+        Err(VmError::BadInstruction {
+            slot: 0,
+            code: 0xff
+        })
+    );
+}
+
+#[test]
+fn return_value_must_be_an_errno() {
+    let mut asm = Assembler::new();
+    asm.mov64_imm(Reg::R0, 1).exit();
+    assert!(matches!(
+        run(asm),
+        Err(VmError::ReturnOutOfRange { value: 1, .. })
+    ));
+    let mut asm = Assembler::new();
+    asm.mov64_imm(Reg::R0, -13).exit();
+    let r = run(asm).unwrap();
+    assert_eq!(r.ret, -13);
+    assert_eq!(r.executed, 2);
+    assert_eq!(
+        r.decision(&[]),
+        Decision::Deny {
+            errno: 13,
+            rule: u32::MAX
+        }
+    );
+}
+
+#[test]
+fn helpers_read_the_mocked_process() {
+    let mut kernel = MockKernel::empty();
+    kernel.uid = 1000;
+    kernel.gid = 7;
+    kernel.pid = 42;
+    kernel.tgid = 41;
+    kernel.comm = b"a-very-long-command-name".to_vec();
+    let mut asm = Assembler::new();
+    asm.call_helper(15)
+        .store_reg(Size::DW, Reg::R10, -8, Reg::R0)
+        .call_helper(14)
+        .store_reg(Size::DW, Reg::R10, -16, Reg::R0)
+        .mov64_reg(Reg::R1, Reg::R10)
+        .alu64_imm(AluOp::Add, Reg::R1, -32)
+        .mov64_imm(Reg::R2, 16)
+        .call_helper(16)
+        .exit();
+    let code = asm.finish().unwrap();
+    let r = Machine::new(&code).run(&mut kernel).unwrap();
+    assert_eq!(r.ret, 0);
+    let m = &kernel.memory;
+    assert_eq!(m.read_uint(kernel.frame - 8, 8).unwrap(), 7 << 32 | 1000);
+    assert_eq!(m.read_uint(kernel.frame - 16, 8).unwrap(), 41 << 32 | 42);
+    assert_eq!(m.read(kernel.frame - 32, 16).unwrap(), b"a-very-long-com\0");
+}
+
+#[test]
+fn d_path_reports_names_too_long() {
+    let mut kernel = MockKernel::empty();
+    kernel.paths.insert(kernel.task, b"/etc/passwd".to_vec());
+    let call = |size: i32| {
+        let mut asm = Assembler::new();
+        asm.call_helper(158)
+            .mov64_reg(Reg::R1, Reg::R0)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, -64)
+            .mov64_imm(Reg::R3, size)
+            .call_helper(147)
+            .alu64_imm(AluOp::Neg, Reg::R0, 0)
+            .exit();
+        asm.finish().unwrap()
+    };
+    let fits = call(12);
+    let r = Machine::new(&fits).run(&mut kernel);
+    // Returns the length with its NUL (12): negated here to get an in-range return.
+    assert_eq!(r.unwrap().ret, -12);
+    assert_eq!(
+        kernel.memory.read(kernel.frame - 64, 12).unwrap(),
+        b"/etc/passwd\0"
+    );
+    let short = call(11);
+    let r = Machine::new(&short).run(&mut kernel);
+    assert!(matches!(
+        r,
+        Err(VmError::ReturnOutOfRange { value: 36, .. })
+    ));
+}
