@@ -8,11 +8,15 @@ use compiler::bpf::disassemble_with;
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{read_object, ObjectSpec};
 use compiler::ir::{Module, Scope};
+use lang::catalog::ValueType;
+use lang::check::{CheckedTest, ExpectedDecision, TestValue};
 use lang::diagnostic::{Code, Diagnostic, Severity};
+use lang::eval::{AttrValue, Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
 use lang::span::Span;
 use runtime::{CgroupScope, ProgramTarget, RuntimeError};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -169,6 +173,144 @@ pub fn load(
     policy.detach();
     eprintln!("krsic: {signal} received, `{name}` detached");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every `test` item: the reference evaluator and the compiled program (in the offline BPF
+/// machine) must both give the expected decision. A disagreement between them is a compiler
+/// bug and is reported with all three.
+pub fn test(
+    files: &[std::path::PathBuf],
+    btf: Option<&Path>,
+    format: MessageFormat,
+) -> Result<ExitCode, String> {
+    let kernel = kernel_types(btf)?;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        let Some(compiled) = compile_file(file, &kernel, Scope::Global, format)? else {
+            failed += 1;
+            continue;
+        };
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        if compiled.checked.tests.is_empty() {
+            eprintln!("{}: no tests", file.display());
+        }
+        for test in &compiled.checked.tests {
+            let line = line_of(&source, test.span.start);
+            let text = source.get(test.span.range()).unwrap_or("").trim();
+            let input = test_input(test);
+            let reference = lang::eval::evaluate(&compiled.checked, &input, false);
+            let outcome = compiler::vm::decide(&compiled.ir, &compiled.object, &input);
+            let expected_ok = match (test.expect, reference) {
+                (ExpectedDecision::Allow, Decision::Allow) => true,
+                (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
+                (ExpectedDecision::Deny(Some(want)), Decision::Deny { errno, .. }) => want == errno,
+                _ => false,
+            };
+            match outcome {
+                Ok(outcome) if expected_ok && outcome.decision == reference => {
+                    passed += 1;
+                    println!(
+                        "ok      {}:{line}  {text}  ({} BPF instructions)",
+                        file.display(),
+                        outcome.executed
+                    );
+                }
+                outcome => {
+                    failed += 1;
+                    let compiled_text = match outcome {
+                        Ok(o) => describe_decision(&o.decision, &compiled.checked, &source),
+                        Err(e) => format!("error in the offline machine: {e}"),
+                    };
+                    println!("FAILED  {}:{line}  {text}", file.display());
+                    println!("        expected:   {}", describe_expectation(test.expect));
+                    println!(
+                        "        reference:  {}",
+                        describe_decision(&reference, &compiled.checked, &source)
+                    );
+                    println!("        compiled:   {compiled_text}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The event a test describes; attributes it does not give are 0, "" and false.
+fn test_input(test: &CheckedTest) -> EventInput {
+    let mut values = BTreeMap::new();
+    for attribute in test.event.attributes() {
+        let default = match attribute.ty {
+            ValueType::Int => AttrValue::Int(0),
+            ValueType::Str | ValueType::Path => AttrValue::Str(Vec::new()),
+            ValueType::Bool => AttrValue::Bool(false),
+        };
+        values.insert(attribute.name, default);
+    }
+    for (attribute, value) in &test.values {
+        let value = match value {
+            TestValue::Int(v) => AttrValue::Int(*v),
+            TestValue::Str(s) => AttrValue::Str(s.clone()),
+            TestValue::Bool(b) => AttrValue::Bool(*b),
+        };
+        values.insert(attribute.name, value);
+    }
+    EventInput {
+        event: test.event.name,
+        values,
+        in_scope: true,
+    }
+}
+
+fn describe_expectation(expect: ExpectedDecision) -> String {
+    match expect {
+        ExpectedDecision::Allow => "allow".into(),
+        ExpectedDecision::Deny(None) => "deny".into(),
+        ExpectedDecision::Deny(Some(errno)) => format!("deny {}", errno_name(errno)),
+    }
+}
+
+fn describe_decision(
+    decision: &Decision,
+    policy: &lang::check::CheckedPolicy,
+    source: &str,
+) -> String {
+    match decision {
+        Decision::Allow => "allow".into(),
+        Decision::Deny { errno, rule } => {
+            let by = policy
+                .rules
+                .iter()
+                .find(|r| r.index == *rule)
+                .map(|r| {
+                    let line = line_of(source, r.span.start);
+                    format!(" by the rule on line {line}")
+                })
+                .unwrap_or_default();
+            format!("deny {}{by}", errno_name(*errno))
+        }
+    }
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(source: &str, offset: u32) -> usize {
+    let end = (offset as usize).min(source.len());
+    source.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn errno_name(errno: i32) -> String {
+    lang::catalog::ERRNOS
+        .iter()
+        .find(|(_, v)| *v == errno)
+        .map_or_else(|| errno.to_string(), |(n, _)| (*n).to_string())
 }
 
 pub fn explain(code: &str) -> Result<ExitCode, String> {

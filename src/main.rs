@@ -88,6 +88,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
+    /// Run the `test` items of policies through the reference evaluator and the compiled programs
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Explain a diagnostic code, e.g. `krsic explain E0101`
     Explain { code: String },
     /// List every event with its hook and attributes
@@ -120,6 +129,11 @@ fn main() -> ExitCode {
             btf,
             message_format,
         } => commands::load(&file, cgroup.as_deref(), btf.as_deref(), message_format),
+        Command::Test {
+            files,
+            btf,
+            message_format,
+        } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf } => commands::events(btf.as_deref()),
     };

@@ -4,10 +4,12 @@ use compiler::codegen::codegen;
 use compiler::elf::{write_object, ObjectSpec};
 use compiler::ir::{Module, Scope};
 use compiler::lower::lower;
+use lang::check::CheckedPolicy;
 use lang::diagnostic::Diagnostic;
 use lang::kernel::KernelTypes;
 
 pub struct Compiled {
+    pub checked: CheckedPolicy,
     pub ir: Module,
     pub object: ObjectSpec,
     pub elf: Vec<u8>,
@@ -33,5 +35,13 @@ pub fn compile(
     let ir = lower(&checked, scope).map_err(|e| Failure::Internal(e.0))?;
     let object = codegen(&ir).map_err(|e| Failure::Internal(e.to_string()))?;
     let elf = write_object(&object).map_err(|e| Failure::Internal(e.to_string()))?;
-    Ok((Compiled { ir, object, elf }, diagnostics))
+    Ok((
+        Compiled {
+            checked,
+            ir,
+            object,
+            elf,
+        },
+        diagnostics,
+    ))
 }

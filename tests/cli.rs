@@ -1,0 +1,204 @@
+//! The command line as a user meets it: exit codes, outputs, and every example and standard
+//! policy passing its own tests. Runs against the BTF fixture, never the host kernel.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const FIXTURE: &str = "tests/fixtures/btf/host-6.18.btf";
+
+fn krsic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_krsic"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("krsic runs")
+}
+
+fn policies(dir: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "krsi"))
+        .map(|p| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_and_standard_policy_passes_its_tests() {
+    let mut files = policies("examples");
+    files.extend(policies("stdlib-policies"));
+    assert!(files.len() >= 6);
+    let mut args = vec!["test", "--btf", FIXTURE];
+    args.extend(files.iter().map(String::as_str));
+    let out = krsic(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    for file in &files {
+        assert!(
+            stdout.contains(file.as_str()),
+            "{file} has tests:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_and_shows_all_three_decisions() {
+    let dir = std::env::temp_dir().join(format!("krsic-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wrong.krsi");
+    std::fs::write(
+        &file,
+        "deny exec where path ~ \"/tmp/**\"\ntest exec { path: \"/tmp/a\" } => allow\n",
+    )
+    .unwrap();
+    let out = krsic(&["test", "--btf", FIXTURE, file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for want in [
+        "FAILED",
+        "expected:   allow",
+        "reference:  deny EPERM by the rule on line 1",
+        "compiled:   deny EPERM",
+        "0 passed, 1 failed",
+    ] {
+        assert!(stdout.contains(want), "missing `{want}` in:\n{stdout}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn check_exit_codes() {
+    let ok = krsic(&["check", "--btf", FIXTURE, "examples/deny-tmp-exec.krsi"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Warnings alone do not fail.
+    let warned = krsic(&["check", "--btf", FIXTURE, "tests/ui/shallow_deny_glob.krsi"]);
+    assert_eq!(warned.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&warned.stderr).contains("warning[W0001]"));
+    // Errors of every file are reported in one run.
+    let bad = krsic(&[
+        "check",
+        "--btf",
+        FIXTURE,
+        "tests/ui/unknown_event.krsi",
+        "tests/ui/unknown_errno.krsi",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("error[E0101]") && stderr.contains("error[E0106]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_diagnostics_are_one_object_a_line() {
+    let out = krsic(&[
+        "check",
+        "--btf",
+        FIXTURE,
+        "--message-format",
+        "json",
+        "tests/ui/many_errors.krsi",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 4, "{stderr}");
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON object");
+        assert!(value["code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with('E') || c.starts_with('W')));
+        assert!(value["start"]["line"].as_u64().is_some());
+    }
+}
+
+#[test]
+fn build_writes_an_object_that_disassembles() {
+    let dir = std::env::temp_dir().join(format!("krsic-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let object = dir.join("p.o");
+    let out = krsic(&[
+        "build",
+        "--btf",
+        FIXTURE,
+        "--scope",
+        "cgroup",
+        "examples/deny-tmp-exec.krsi",
+        "-o",
+        object.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    aya_obj::Object::parse(&std::fs::read(&object).unwrap()).expect("aya-obj parses it");
+    let disasm = krsic(&["disasm", object.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&disasm.stdout);
+    assert!(
+        text.contains("krsi_exec (lsm/bprm_check_security):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("call 37 ; current_task_under_cgroup"),
+        "{text}"
+    );
+    assert!(text.contains("call 147 ; d_path"), "{text}");
+    let ir = dir.join("p.ir");
+    let out = krsic(&[
+        "build",
+        "--btf",
+        FIXTURE,
+        "--emit",
+        "ir",
+        "examples/deny-tmp-exec.krsi",
+        "-o",
+        ir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(std::fs::read_to_string(&ir)
+        .unwrap()
+        .contains("program exec hook=bprm_check_security"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn explain_prints_the_documentation_of_every_code() {
+    for code in lang::diagnostic::Code::ALL {
+        let out = krsic(&["explain", code.as_str()]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(code.as_str()));
+    }
+    assert_eq!(krsic(&["explain", "E9999"]).status.code(), Some(1));
+}
+
+#[test]
+fn garbage_is_a_diagnostic_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("krsic-garbage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("garbage.krsi");
+    std::fs::write(&file, [0xff, 0xfe, b'd', b'e', b'n', b'y']).unwrap();
+    let out = krsic(&["check", "--btf", FIXTURE, file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0004"));
+    let object = dir.join("not-an-object.o");
+    std::fs::write(&object, b"\x7fELF garbage").unwrap();
+    let out = krsic(&["disasm", object.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(dir).unwrap();
+}
