@@ -2,11 +2,13 @@
 //! only.
 
 use crate::pipeline::{compile, Compiled, Failure};
+use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ScopeArg};
 use compiler::bpf::disassemble_with;
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{read_object, ObjectSpec};
+use compiler::events::{DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Module, Scope};
 use lang::catalog::ValueType;
 use lang::check::{CheckedTest, ExpectedDecision, TestValue};
@@ -19,6 +21,7 @@ use runtime::{CgroupScope, ProgramTarget, RuntimeError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -144,7 +147,7 @@ pub fn load(
     // Block the signals before anything is attached, so that one arriving early is waited for,
     // not fatal with programs attached.
     let signals = block_termination_signals()?;
-    let policy = match runtime::load(&object, &targets, scope.as_ref()) {
+    let mut policy = match runtime::load(&object, &targets, scope.as_ref()) {
         Ok(policy) => policy,
         Err(error) => {
             if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) =
@@ -169,8 +172,19 @@ pub fn load(
             .map(|c| format!(" for cgroup {}", c.display()))
             .unwrap_or_default()
     );
-    let signal = wait_for(&signals);
+    let mut events = policy.take_events(EVENTS_MAP).map_err(|e| e.to_string())?;
+    let context = ReportContext {
+        policy: &name,
+        module: source.as_ref().map(|(_, _, ir)| ir),
+        source: source.as_ref().map(|(text, _, _)| text.as_str()),
+        realtime_offset_ns: report::realtime_offset_ns(),
+    };
+    let signal = follow(&signals, events.as_mut(), &context)?;
+    let dropped = policy.per_cpu_total(DROPS_MAP);
     policy.detach();
+    if dropped > 0 {
+        eprintln!("krsic: {dropped} report(s) dropped: the ring buffer was full");
+    }
     eprintln!("krsic: {signal} received, `{name}` detached");
     Ok(ExitCode::SUCCESS)
 }
@@ -270,7 +284,7 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
     match expect {
         ExpectedDecision::Allow => "allow".into(),
         ExpectedDecision::Deny(None) => "deny".into(),
-        ExpectedDecision::Deny(Some(errno)) => format!("deny {}", errno_name(errno)),
+        ExpectedDecision::Deny(Some(errno)) => format!("deny {}", report::errno_name(errno)),
     }
 }
 
@@ -291,7 +305,7 @@ fn describe_decision(
                     format!(" by the rule on line {line}")
                 })
                 .unwrap_or_default();
-            format!("deny {}{by}", errno_name(*errno))
+            format!("deny {}{by}", report::errno_name(*errno))
         }
     }
 }
@@ -304,13 +318,6 @@ fn line_of(source: &str, offset: u32) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
-}
-
-fn errno_name(errno: i32) -> String {
-    lang::catalog::ERRNOS
-        .iter()
-        .find(|(_, v)| *v == errno)
-        .map_or_else(|| errno.to_string(), |(n, _)| (*n).to_string())
 }
 
 pub fn explain(code: &str) -> Result<ExitCode, String> {
@@ -487,13 +494,73 @@ fn block_termination_signals() -> Result<Signals, String> {
     }
 }
 
-fn wait_for(signals: &Signals) -> &'static str {
-    let mut received = 0;
-    // SAFETY: the set was initialised by block_termination_signals; sigwait writes one int.
-    let rc = unsafe { libc::sigwait(&signals.0, &mut received) };
-    match (rc, received) {
-        (0, libc::SIGINT) => "SIGINT",
-        (0, _) => "SIGTERM",
-        _ => "error waiting for a signal",
+/// Prints every report as a JSON line on stdout until SIGINT or SIGTERM; returns which.
+fn follow(
+    signals: &Signals,
+    mut events: Option<&mut runtime::EventStream>,
+    context: &ReportContext<'_>,
+) -> Result<&'static str, String> {
+    // SAFETY: the set was initialised by block_termination_signals and the signals are
+    // blocked, so they queue for the signalfd instead of killing the process.
+    let signal_fd = unsafe { libc::signalfd(-1, &signals.0, libc::SFD_CLOEXEC) };
+    if signal_fd < 0 {
+        return Err(format!(
+            "cannot wait for signals: {}",
+            std::io::Error::last_os_error()
+        ));
     }
+    let mut out = std::io::stdout().lock();
+    let result = loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: signal_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: events.as_ref().map_or(-1, |e| e.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored by poll.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ready < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(format!("cannot wait for reports: {error}"));
+        }
+        if let Some(events) = events.as_deref_mut() {
+            events.drain(|bytes| {
+                let line = context.to_json(bytes).unwrap_or_else(
+                    || serde_json::json!({ "policy": context.policy, "undecoded": bytes.len() }),
+                );
+                let _ = writeln!(out, "{line}");
+            });
+            let _ = out.flush();
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            // SAFETY: reads one signalfd_siginfo into a buffer of exactly that size.
+            let n = unsafe {
+                libc::read(
+                    signal_fd,
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    std::mem::size_of::<libc::signalfd_siginfo>(),
+                )
+            };
+            if n > 0 {
+                break Ok(if info.ssi_signo == libc::SIGINT as u32 {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                });
+            }
+        }
+    };
+    // SAFETY: signal_fd is ours.
+    unsafe { libc::close(signal_fd) };
+    result
 }

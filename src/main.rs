@@ -2,6 +2,7 @@
 
 mod commands;
 mod pipeline;
+mod report;
 mod target;
 
 use clap::{Parser, Subcommand, ValueEnum};

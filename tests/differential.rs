@@ -62,11 +62,6 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
             o.decision
         });
         if got.as_ref() != Ok(&expected) {
-            let codegen_today = brace_order::evaluate(&compiled.checked, event, scoped);
-            if got.as_ref() == Ok(&codegen_today) {
-                KNOWN_BRACE_ORDER.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
             return Err(format!(
                 "disagreement ({scope:?})\n---- policy ----\n{source}\n---- event ----\n{}\n\
                  ---- reference ----\n{expected:?}\n---- machine ----\n{got:?}\n---- ir ----\n{module}",
@@ -75,81 +70,6 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
         }
     }
     Ok(executed)
-}
-
-/// Disagreements explained exactly by the known brace-order miscompile (see
-/// [`brace_order`]); counted and reported, not failed, until codegen is fixed.
-static KNOWN_BRACE_ORDER: AtomicU64 = AtomicU64::new(0);
-
-/// What codegen decides today for globs with several alternatives (`{a,b}`): it tries them in
-/// order and takes the first one that is not a plain "no match"; an undecidable alternative
-/// (scan limit) then resolves the whole test by the fail-closed rule even when a later
-/// alternative matches. The language's meaning (`lang::eval`) is that one matching
-/// alternative decides the glob. This model exists only to recognise that one miscompile; the
-/// regression test `regression_brace_alternative_after_unknown` holds the minimized case.
-mod brace_order {
-    use lang::ast::Action;
-    use lang::check::{CheckedPolicy, Cond, Predicate};
-    use lang::eval::{self, AttrValue, Decision, EventInput, StringKind, Truth};
-
-    pub fn evaluate(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Decision {
-        if scoped && !input.in_scope {
-            return Decision::Allow;
-        }
-        let rules = || policy.rules.iter().filter(|r| r.event.name == input.event);
-        let matches = |r: &&lang::check::CheckedRule| {
-            holds(policy, &r.condition, input, r.action != Action::Allow)
-        };
-        if rules()
-            .filter(|r| r.action == Action::Allow)
-            .any(|r| matches(&r))
-        {
-            return Decision::Allow;
-        }
-        rules()
-            .filter(|r| r.action == Action::Deny)
-            .find(matches)
-            .map_or(Decision::Allow, |r| Decision::Deny {
-                errno: r.errno,
-                rule: r.index,
-            })
-    }
-
-    fn holds(policy: &CheckedPolicy, cond: &Cond, input: &EventInput, unknown_is: bool) -> bool {
-        match cond {
-            Cond::Const(b) => *b,
-            Cond::And(a, b) => {
-                holds(policy, a, input, unknown_is) && holds(policy, b, input, unknown_is)
-            }
-            Cond::Or(a, b) => {
-                holds(policy, a, input, unknown_is) || holds(policy, b, input, unknown_is)
-            }
-            Cond::Not(c) => !holds(policy, c, input, !unknown_is),
-            Cond::Test(test) => {
-                let truth = match &test.predicate {
-                    Predicate::Glob(glob) => {
-                        let resolved = &policy.attributes[test.attr.0 as usize];
-                        let kind = StringKind::of(&resolved.attribute.source);
-                        match input.values.get(resolved.attribute.name) {
-                            Some(AttrValue::Str(s)) if kind.fits(s.len()) => glob
-                                .alternatives
-                                .iter()
-                                .map(|a| eval::match_alternative(a, s, kind != StringKind::Padded))
-                                .find(|t| *t != Truth::False)
-                                .unwrap_or(Truth::False),
-                            _ => eval::test_truth(policy, test, input),
-                        }
-                    }
-                    _ => eval::test_truth(policy, test, input),
-                };
-                match truth {
-                    Truth::True => true,
-                    Truth::False => false,
-                    Truth::Unknown => unknown_is,
-                }
-            }
-        }
-    }
 }
 
 fn describe(event: &EventInput) -> String {
@@ -949,12 +869,10 @@ fn compiled_programs_decide_like_the_reference() {
     eprintln!(
         "differential: seed {seed}; {policies} policies, {rejected} rejected by the checker; \
          {pairs} (policy, event) pairs, each under both scopes; {} denied by the reference; \
-         {} with an unknown path or filename; {} instructions executed; \
-         {} disagreements explained by the known brace-order miscompile; {:.1?}",
+         {} with an unknown path or filename; {} instructions executed; {:.1?}",
         load(&counts.denied),
         load(&counts.unknown_strings),
         load(&counts.executed),
-        KNOWN_BRACE_ORDER.load(Ordering::Relaxed),
         started.elapsed()
     );
     assert!(
@@ -1129,9 +1047,7 @@ fn process_and_flag_cases_agree() {
 /// (or under `not` in a deny rule), a brace alternative that cannot be decided within the scan
 /// limit hides a later alternative that matches.
 #[test]
-#[ignore = "miscompile: codegen.rs `cond`, Pred::Glob: an alternative's unknown exit jumps to \
-            the test's unknown target (on_false when on_unknown is false) instead of trying \
-            the next alternative"]
+// Fixed: was a miscompile (codegen.rs `cond`, Pred::Glob: an alternative's unknown exit jumps to the test's unknown target (on_false when on_unknown is false) instead of trying the next alternative).
 fn regression_brace_alternative_after_unknown() {
     let source = "allow exec where path ~ \"/tmp/{*x,a**}\"\ndeny exec";
     let (reference, machine, _) = both(source, &event("exec", &long_path("/tmp/", 300)));
@@ -1140,7 +1056,7 @@ fn regression_brace_alternative_after_unknown() {
 }
 
 #[test]
-#[ignore = "miscompile: codegen.rs `cond`, Pred::Glob: same cause, under `not` in a deny rule"]
+// Fixed: was a miscompile (codegen.rs `cond`, Pred::Glob: same cause, under `not` in a deny rule).
 fn regression_negated_brace_alternative_after_unknown() {
     let source = r#"deny exec where path !~ "/**/{*lib,**}""#;
     let (reference, machine, _) = both(source, &event("exec", &path_of(605)));
@@ -1151,8 +1067,7 @@ fn regression_negated_brace_alternative_after_unknown() {
 /// A literal with a NUL byte never equals a kernel name (names have no NUL), but the padded
 /// compare sees `sh\0` as `sh` and its padding.
 #[test]
-#[ignore = "miscompile: codegen.rs `cond`, Pred::StrEq on padded buffers (and `glob` on padded \
-            buffers): a literal containing NUL compares equal to the shorter name"]
+// Fixed: was a miscompile (codegen.rs `cond`, Pred::StrEq on padded buffers (and `glob` on padded buffers): a literal containing NUL compares equal to the shorter name).
 fn regression_nul_in_comm_literal() {
     let mut e = event("exec", b"/bin/sh");
     e.comm = b"sh".to_vec();
@@ -1169,8 +1084,7 @@ fn regression_nul_in_comm_literal() {
 /// A glob whose literal prefix is longer than the buffer is decided "no match" before the
 /// path's length is looked at, so an unknown (too long) path fails open.
 #[test]
-#[ignore = "miscompile: codegen.rs `glob`: `if p >= b.cap { jump(failed) }` runs before \
-            `load_length`, so an unknown path is not routed to `unknown`"]
+// Fixed: was a miscompile (codegen.rs `glob`: `if p >= b.cap { jump(failed) }` runs before `load_length`, so an unknown path is not routed to `unknown`).
 fn regression_glob_prefix_longer_than_buffer() {
     let prefix = String::from_utf8(path_of(4100)).unwrap();
     let source = format!("deny exec where path ~ \"{prefix}*\"");

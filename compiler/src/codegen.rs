@@ -20,7 +20,9 @@
 
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
-use crate::ir::{Cond, Module, Pred, Program, Scope, ValueKind};
+use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
+use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueKind};
+use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase, IntOp};
 use lang::glob::Token;
 use std::collections::BTreeMap;
@@ -39,6 +41,7 @@ pub const GLOB_SCAN_LIMIT: u32 = 256;
 
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
 // Helper ids from include/uapi/linux/bpf.h.
 const MAP_LOOKUP_ELEM: u32 = 1;
@@ -50,6 +53,9 @@ const GET_CURRENT_COMM: u32 = 16;
 const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
 const D_PATH: u32 = 147;
 const GET_CURRENT_TASK_BTF: u32 = 158;
+const KTIME_GET_NS: u32 = 5;
+const RINGBUF_RESERVE: u32 = 131;
+const RINGBUF_SUBMIT: u32 = 132;
 
 /// The stack slot holding the zero key for map lookups.
 const KEY_SLOT: i16 = -8;
@@ -95,7 +101,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
     for program in &module.programs {
         let layout = Layout::new(program)?;
         scratch_size = scratch_size.max(layout.scratch_size);
-        let code = ProgramGen::new(program, &layout, module.scope)
+        let code = ProgramGen::new(program, &layout, module)
             .emit()
             .map_err(|error| CodegenError::Encode {
                 program: program.event.to_string(),
@@ -108,6 +114,25 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
         });
     }
     let mut maps = Vec::new();
+    if !module.programs.is_empty() {
+        // Every program reports: deny rules report what they deny, audit rules what they see.
+        maps.push(MapSpec {
+            symbol: EVENTS_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_RINGBUF,
+            key_size: 0,
+            value_size: 0,
+            max_entries: EVENTS_RING_BYTES,
+            flags: 0,
+        });
+        maps.push(MapSpec {
+            symbol: DROPS_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
     if scratch_size > 0 {
         maps.push(MapSpec {
             symbol: SCRATCH_MAP.to_string(),
@@ -194,15 +219,21 @@ struct ProgramGen<'a> {
     program: &'a Program,
     layout: &'a Layout,
     scope: Scope,
+    mode: Mode,
+    parent: Option<&'a ParentAccess>,
+    record: RecordLayout,
     asm: Assembler,
 }
 
 impl<'a> ProgramGen<'a> {
-    fn new(program: &'a Program, layout: &'a Layout, scope: Scope) -> Self {
+    fn new(program: &'a Program, layout: &'a Layout, module: &'a Module) -> Self {
         ProgramGen {
             program,
             layout,
-            scope,
+            scope: module.scope,
+            mode: module.mode,
+            parent: module.parent.as_ref(),
+            record: events::layout(program),
             asm: Assembler::with_branch_simplification(),
         }
     }
@@ -231,6 +262,15 @@ impl<'a> ProgramGen<'a> {
                 .mov64_reg(Reg::R7, Reg::R0);
         }
         self.values();
+        // Audit rules report whatever the decision will be.
+        for rule in &self.program.audit {
+            let (report, next) = (self.asm.new_label(), self.asm.new_label());
+            self.asm.set_origin(Some(rule.index));
+            self.cond(&rule.cond, report, next);
+            self.asm.bind(report);
+            self.report(rule, events::FLAG_AUDIT);
+            self.asm.bind(next);
+        }
         for rule in &self.program.allow {
             let next = self.asm.new_label();
             self.asm.set_origin(Some(rule.index));
@@ -241,14 +281,28 @@ impl<'a> ProgramGen<'a> {
             let (deny, next) = (self.asm.new_label(), self.asm.new_label());
             self.asm.set_origin(Some(rule.index));
             self.cond(&rule.cond, deny, next);
-            self.asm.bind(deny).mov64_imm(Reg::R0, -rule.errno).exit();
+            self.asm.bind(deny);
+            match self.mode {
+                Mode::Enforce => {
+                    self.report(rule, events::FLAG_DENIED);
+                    self.asm.mov64_imm(Reg::R0, -rule.errno).exit();
+                }
+                Mode::Audit => {
+                    self.report(rule, events::FLAG_WOULD_DENY);
+                    self.asm.mov64_imm(Reg::R0, 0).exit();
+                }
+            }
             self.asm.bind(next);
         }
         self.asm.set_origin(None);
         self.asm.bind(allow).mov64_imm(Reg::R0, 0).exit();
         // The per-CPU scratch lookup cannot fail for index 0, but the verifier wants the
-        // check; if it ever did fail, nothing could be evaluated, so deny.
-        let errno = self.program.deny.first().map_or(1, |r| r.errno);
+        // check; if it ever did fail, nothing could be evaluated, so deny — unless nothing
+        // here may deny (only audit rules, or audit mode).
+        let errno = match (self.mode, self.program.deny.first()) {
+            (Mode::Enforce, Some(rule)) => rule.errno,
+            _ => 0,
+        };
         self.asm.bind(fail_closed).mov64_imm(Reg::R0, -errno).exit();
         self.asm.finish()
     }
@@ -374,6 +428,114 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
+    /// Reports `rule` with `flags` through the ring buffer: the process, the time, and every
+    /// value of the program. A full ring counts a drop instead. Clobbers r0–r5 and r8.
+    fn report(&mut self, rule: &Rule, flags: u32) {
+        let (sent, full) = (self.asm.new_label(), self.asm.new_label());
+        let record = self.record.clone();
+        self.asm
+            .ld_map_fd(Reg::R1, EVENTS_MAP)
+            .mov64_imm(Reg::R2, record.size as i32)
+            .mov64_imm(Reg::R3, 0)
+            .call_helper(RINGBUF_RESERVE)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, full)
+            .mov64_reg(Reg::R8, Reg::R0)
+            .store_imm(Size::W, Reg::R8, offset(events::RULE), rule.index as i32)
+            .store_imm(Size::W, Reg::R8, offset(events::FLAGS), flags as i32)
+            .store_imm(
+                Size::W,
+                Reg::R8,
+                offset(events::ERRNO),
+                if flags == events::FLAG_AUDIT {
+                    0
+                } else {
+                    rule.errno
+                },
+            );
+        for (helper, lo, hi) in [
+            (GET_CURRENT_PID_TGID, events::PID, events::TGID),
+            (GET_CURRENT_UID_GID, events::UID, events::GID),
+        ] {
+            self.asm
+                .call_helper(helper)
+                .store_reg(Size::W, Reg::R8, offset(lo), Reg::R0)
+                .alu64_imm(AluOp::Rsh, Reg::R0, 32)
+                .store_reg(Size::W, Reg::R8, offset(hi), Reg::R0);
+        }
+        self.asm
+            .call_helper(KTIME_GET_NS)
+            .store_reg(Size::DW, Reg::R8, offset(events::TIME_NS), Reg::R0)
+            .mov64_reg(Reg::R1, Reg::R8)
+            .alu64_imm(AluOp::Add, Reg::R1, events::COMM as i32)
+            .mov64_imm(Reg::R2, 16)
+            .call_helper(GET_CURRENT_COMM);
+        match self.parent {
+            Some(parent) => {
+                self.pointer_to(&parent.tgid, Reg::R1);
+                self.asm
+                    .load(
+                        size_of(parent.tgid.size),
+                        Reg::R1,
+                        Reg::R1,
+                        offset(parent.tgid.offset),
+                    )
+                    .store_reg(Size::W, Reg::R8, offset(events::PARENT_TGID), Reg::R1);
+                self.pointer_to(&parent.comm, Reg::R3);
+                self.add_offset(Reg::R3, parent.comm.offset);
+                self.asm
+                    .mov64_reg(Reg::R1, Reg::R8)
+                    .alu64_imm(AluOp::Add, Reg::R1, events::PARENT_COMM as i32)
+                    .mov64_imm(Reg::R2, parent.comm.size.min(16) as i32)
+                    .call_helper(PROBE_READ_KERNEL);
+            }
+            None => {
+                self.asm
+                    .store_imm(Size::W, Reg::R8, offset(events::PARENT_TGID), 0);
+                for at in (0..16).step_by(8) {
+                    self.asm
+                        .store_imm(Size::DW, Reg::R8, offset(events::PARENT_COMM + at), 0);
+                }
+            }
+        }
+        for (i, slot) in record.slots.iter().enumerate() {
+            if let Some(at) = slot {
+                self.asm
+                    .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i])
+                    .store_reg(Size::DW, Reg::R8, offset(*at), Reg::R1);
+            }
+        }
+        for (i, excerpt) in record.excerpts.iter().enumerate() {
+            let (Some((at, len)), Some(buffer)) = (excerpt, self.layout.buffers[i]) else {
+                continue;
+            };
+            self.asm.mov64_reg(Reg::R3, Reg::R7);
+            self.add_offset(Reg::R3, buffer.offset);
+            self.asm
+                .mov64_reg(Reg::R1, Reg::R8)
+                .alu64_imm(AluOp::Add, Reg::R1, *at as i32)
+                .mov64_imm(Reg::R2, (*len).min(buffer.cap) as i32)
+                .call_helper(PROBE_READ_KERNEL);
+        }
+        self.asm
+            .mov64_reg(Reg::R1, Reg::R8)
+            .mov64_imm(Reg::R2, 0)
+            .call_helper(RINGBUF_SUBMIT)
+            .jump(sent);
+        // No room: count the drop, so that user space can say how many reports it missed.
+        self.asm
+            .bind(full)
+            .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+            .ld_map_fd(Reg::R1, DROPS_MAP)
+            .call_helper(MAP_LOOKUP_ELEM)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, sent)
+            .load(Size::DW, Reg::R1, Reg::R0, 0)
+            .alu64_imm(AluOp::Add, Reg::R1, 1)
+            .store_reg(Size::DW, Reg::R0, 0, Reg::R1)
+            .bind(sent);
+    }
+
     /// `r0` holds a string helper's result (length with NUL, or negative error); store the
     /// string's length, or -1 when it is unknown.
     fn store_length(&mut self, slot: i16, cap: u32, full_is_unknown: bool) {
@@ -489,8 +651,10 @@ impl<'a> ProgramGen<'a> {
                     }
                     (Pred::StrEq(bytes), Some(b)) => {
                         if b.padded {
-                            // Bytes past the string are NUL: compare the whole buffer.
-                            if bytes.len() >= b.cap as usize {
+                            // Bytes past the string are NUL: compare the whole buffer. A
+                            // literal with a NUL in it, or as long as the buffer, can never
+                            // be the kernel's NUL-terminated name.
+                            if bytes.len() >= b.cap as usize || bytes.contains(&0) {
                                 self.asm.jump(on_false);
                                 return;
                             }
@@ -499,6 +663,12 @@ impl<'a> ProgramGen<'a> {
                             self.compare_words(b.offset, &padded, on_false);
                         } else {
                             self.load_length(slot, fallible, unknown);
+                            if bytes.len() >= b.cap as usize {
+                                // No known string is this long (and the word compare would
+                                // read past the buffer).
+                                self.asm.jump(on_false);
+                                return;
+                            }
                             self.asm
                                 .jump_imm(JmpCond::Ne, Reg::R1, bytes.len() as i32, on_false);
                             self.compare_words(b.offset, bytes, on_false);
@@ -508,7 +678,10 @@ impl<'a> ProgramGen<'a> {
                     (Pred::Glob { alternatives, .. }, Some(b)) => {
                         for alternative in alternatives {
                             let next = self.asm.new_label();
-                            self.glob(alternative, slot, b, fallible, on_true, next, unknown);
+                            // An alternative that cannot decide must not hide a later one that
+                            // matches: when unknown means false, move on to the next.
+                            let undecided = if *on_unknown { unknown } else { next };
+                            self.glob(alternative, slot, b, fallible, on_true, next, undecided);
                             self.asm.bind(next);
                         }
                         self.asm.jump(on_false);
@@ -570,13 +743,18 @@ impl<'a> ProgramGen<'a> {
             .collect();
         let rest = &tokens[prefix.len()..];
         let p = prefix.len() as u32;
-        if p >= b.cap {
-            // Longer than anything the buffer can hold.
+        if !b.padded {
+            // An unknown string stays unknown, however long the prefix.
+            self.load_length(slot, fallible, unknown);
+        }
+        let nul_in_padded = b.padded && prefix.contains(&0);
+        if p >= b.cap || nul_in_padded {
+            // Longer than anything the buffer holds, or a NUL a NUL-padded name cannot contain
+            // before its end.
             self.asm.jump(failed);
             return;
         }
         if !b.padded {
-            self.load_length(slot, fallible, unknown);
             let cond = if rest.is_empty() {
                 JmpCond::Ne
             } else {

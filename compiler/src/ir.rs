@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, IntOp};
+use lang::check::{Access, AccessBase, IntOp, ParentAccess};
 use lang::glob::Token;
 use lang::span::Span;
 use std::fmt;
@@ -21,10 +21,22 @@ pub enum Scope {
     Cgroup,
 }
 
+/// What deny rules do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Deny rules deny (and report).
+    Enforce,
+    /// Deny rules report what they would have denied and allow, like AppArmor's complain mode.
+    Audit,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
     pub scope: Scope,
+    pub mode: Mode,
     pub programs: Vec<Program>,
+    /// Where reports find the parent process; without it they leave those fields zero.
+    pub parent: Option<ParentAccess>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +48,8 @@ pub struct Program {
     pub allow: Vec<Rule>,
     /// Evaluated in source order: the first match denies with its errno.
     pub deny: Vec<Rule>,
+    /// Evaluated before the decision: each match reports an event.
+    pub audit: Vec<Rule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,7 +153,11 @@ impl fmt::Display for Module {
             Scope::Global => "global",
             Scope::Cgroup => "cgroup",
         };
-        writeln!(f, "module scope={scope}")?;
+        let mode = match self.mode {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        };
+        writeln!(f, "module scope={scope} mode={mode}")?;
         for program in &self.programs {
             write!(f, "{program}")?;
         }

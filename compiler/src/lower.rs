@@ -4,7 +4,7 @@
 //! constant conditions are folded, and every test of a fallible value gets its fail-closed
 //! outcome from its polarity.
 
-use crate::ir::{Cond, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
+use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
 use lang::ast::Action;
 use lang::catalog::Source;
 use lang::check::{self, CheckedPolicy, Predicate};
@@ -18,13 +18,8 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
     let mut programs: Vec<Program> = Vec::new();
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
     for rule in &policy.rules {
-        // Audit rules decide nothing; reporting them needs the event channel, which this
-        // compiler does not emit yet (the checker warns, W0004).
-        let deny = match rule.action {
-            Action::Deny => true,
-            Action::Allow => false,
-            Action::Audit => continue,
-        };
+        // Audit rules fail closed like deny rules: an unknown value reports.
+        let deny = rule.action != Action::Allow;
         let at = match programs.iter().position(|p| p.event == rule.event.name) {
             Some(at) => at,
             None => {
@@ -34,6 +29,7 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
                     values: Vec::new(),
                     allow: Vec::new(),
                     deny: Vec::new(),
+                    audit: Vec::new(),
                 });
                 value_maps.push(HashMap::new());
                 programs.len() - 1
@@ -59,15 +55,21 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
             errno: rule.errno,
             cond,
         };
-        if deny {
-            programs[at].deny.push(lowered);
-        } else {
-            programs[at].allow.push(lowered);
+        match rule.action {
+            Action::Deny => programs[at].deny.push(lowered),
+            Action::Allow => programs[at].allow.push(lowered),
+            Action::Audit => programs[at].audit.push(lowered),
         }
     }
-    // A hook with nothing to deny needs no program: allow rules only override denials.
-    programs.retain(|p| !p.deny.is_empty());
-    Ok(Module { scope, programs })
+    // A hook with nothing to deny or report needs no program: allow rules only override
+    // denials.
+    programs.retain(|p| !p.deny.is_empty() || !p.audit.is_empty());
+    Ok(Module {
+        scope,
+        mode: Mode::Enforce,
+        programs,
+        parent: policy.parent.clone(),
+    })
 }
 
 struct RuleLowering<'a> {

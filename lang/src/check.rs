@@ -21,6 +21,17 @@ pub struct CheckedPolicy {
     pub attributes: Vec<ResolvedAttribute>,
     /// The policy's `test` items, in source order.
     pub tests: Vec<CheckedTest>,
+    /// Where the parent process's id and name live, for reports; `None` when the target
+    /// kernel's types do not say.
+    pub parent: Option<ParentAccess>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParentAccess {
+    /// `current->real_parent->tgid`
+    pub tgid: Access,
+    /// `current->real_parent->comm`
+    pub comm: Access,
 }
 
 /// A `test` item: an event described by its attributes and the decision it must get.
@@ -167,12 +178,31 @@ pub fn check(
     let mut diagnostics = dedup(checker.diagnostics);
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    let parent = parent_access(kernel);
     let checked = (!has_errors).then_some(CheckedPolicy {
         rules,
         attributes: checker.attributes,
         tests,
+        parent,
     });
     (checked, diagnostics)
+}
+
+fn parent_access(kernel: &dyn KernelTypes) -> Option<ParentAccess> {
+    let tgid = catalog::PROCESS_ATTRIBUTES
+        .iter()
+        .find(|a| a.name == "parent.pid")?;
+    let comm = catalog::PROCESS_ATTRIBUTES
+        .iter()
+        .find(|a| a.name == "parent.comm")?;
+    let resolve = |attribute: &Attribute| {
+        let (_, members) = attribute.source.chain()?;
+        resolve_access(kernel, &[], None, members, &attribute.source).ok()
+    };
+    Some(ParentAccess {
+        tgid: resolve(tgid)?,
+        comm: resolve(comm)?,
+    })
 }
 
 /// A macro used by several rules reports an error in its body once.
@@ -278,17 +308,6 @@ impl<'a> Checker<'a> {
             self.unknown_event(&rule.event);
             return None;
         };
-        if rule.action == Action::Audit {
-            self.error(
-                Diagnostic::new(
-                    Code::AuditNotReported,
-                    "audit rules do not report events yet",
-                    rule.action_span,
-                )
-                .with_label("this rule has no effect")
-                .with_help("to enforce it, make it `deny`"),
-            );
-        }
         let errno = self.errno(rule);
         let hook_ok = self.hook(event, rule.event.span);
         let condition = match &rule.condition {

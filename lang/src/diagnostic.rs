@@ -192,12 +192,6 @@ codes! {
     /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes.
     StringNeverFits = "W0003", Warning;
 
-    /// An `audit` rule is checked but reports nothing yet.
-    ///
-    /// Audit rules report matching events without deciding anything. This version of krsic
-    /// does not deliver events from the kernel yet, so the rule has no effect; the policy's
-    /// `deny` and `allow` rules are enforced as written.
-    AuditNotReported = "W0004", Warning;
 }
 
 impl std::fmt::Display for Code {

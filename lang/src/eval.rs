@@ -337,6 +337,7 @@ mod tests {
                 .collect(),
             attributes,
             tests: Vec::new(),
+            parent: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! if anything fails, dropping the half-built [`Ebpf`] detaches and unloads what was done.
 //! Dropping an [`EnforcedPolicy`] lifts the policy.
 
-use aya::maps::CgroupArray;
+use aya::maps::{CgroupArray, MapData, PerCpuArray, RingBuf};
 use aya::programs::{Lsm, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use std::fmt;
@@ -151,11 +151,54 @@ pub fn check_root() -> Result<(), RuntimeError> {
 pub struct EnforcedPolicy {
     // Holds the program and link file descriptors: the kernel keeps the programs attached
     // exactly as long as these live.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
     pub attached: Vec<ProgramTarget>,
 }
 
+/// The reports programs send through their ring buffer.
+pub struct EventStream {
+    ring: RingBuf<MapData>,
+}
+
+impl EventStream {
+    /// Becomes readable when reports are waiting.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    /// Hands every waiting report to `each`, oldest first.
+    pub fn drain(&mut self, mut each: impl FnMut(&[u8])) {
+        while let Some(item) = self.ring.next() {
+            each(&item);
+        }
+    }
+}
+
 impl EnforcedPolicy {
+    /// The report stream of the ring buffer map `map`, once (the stream owns the map).
+    pub fn take_events(&mut self, map: &str) -> Result<Option<EventStream>, RuntimeError> {
+        let Some(map) = self.ebpf.take_map(map) else {
+            return Ok(None);
+        };
+        let ring = RingBuf::try_from(map).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+        Ok(Some(EventStream { ring }))
+    }
+
+    /// The sum over CPUs of the `u64` at index 0 of per-CPU array `map`: the programs count
+    /// the reports the ring had no room for there.
+    pub fn per_cpu_total(&self, map: &str) -> u64 {
+        let Some(map) = self.ebpf.map(map) else {
+            return 0;
+        };
+        let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else {
+            return 0;
+        };
+        array
+            .get(&0, 0)
+            .map(|values| values.iter().sum())
+            .unwrap_or(0)
+    }
+
     /// Detaches every program and unloads the policy.
     pub fn detach(self) {
         drop(self);
@@ -248,7 +291,7 @@ pub fn load(
         })?;
     }
     Ok(EnforcedPolicy {
-        _ebpf: ebpf,
+        ebpf,
         attached: programs.to_vec(),
     })
 }

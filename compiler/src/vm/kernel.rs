@@ -12,6 +12,7 @@
 use super::memory::{Memory, RegionKind};
 use crate::elf::MapSpec;
 use crate::ir::{Program, ValueKind};
+use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase};
 use lang::eval::{AttrValue, EventInput};
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ pub const STACK_SIZE: usize = 512;
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
 /// Array maps get a value region per entry; more than this is not a map krsi emits.
 const MAX_ARRAY_ENTRIES: u32 = 64;
@@ -60,6 +62,12 @@ pub struct MockKernel {
     pub comm: Vec<u8>,
     /// `bpf_current_task_under_cgroup` on the scope map.
     pub in_scope: bool,
+    /// What `bpf_ktime_get_ns` returns.
+    pub time_ns: u64,
+    /// Ring buffer records reserved and not yet submitted: their regions.
+    pub reserved: Vec<usize>,
+    /// Records submitted to a ring buffer, in order.
+    pub reports: Vec<Vec<u8>>,
 }
 
 /// Why an event cannot be turned into kernel state for a program.
@@ -231,6 +239,9 @@ impl MockKernel {
             tgid: 0,
             comm: Vec::new(),
             in_scope: false,
+            time_ns: 0,
+            reserved: Vec::new(),
+            reports: Vec::new(),
         }
     }
 
@@ -242,6 +253,18 @@ impl MockKernel {
     /// the program cannot read; any other missing value is an error.
     pub fn for_event(
         program: &Program,
+        maps: &[MapSpec],
+        event: &EventInput,
+    ) -> Result<MockKernel, EventError> {
+        MockKernel::for_report(program, None, maps, event)
+    }
+
+    /// Like [`MockKernel::for_event`], and also lays out the parent process that reports
+    /// read (`parent.pid`, `parent.comm` from the event, else 0 and ""), unless the program's
+    /// own values already place it.
+    pub fn for_report(
+        program: &Program,
+        parent: Option<&ParentAccess>,
         maps: &[MapSpec],
         event: &EventInput,
     ) -> Result<MockKernel, EventError> {
@@ -303,6 +326,37 @@ impl MockKernel {
                     let n = text.len().min(size);
                     field[..n].copy_from_slice(&text[..n]);
                 }
+            }
+        }
+        if let Some(parent) = parent {
+            let placed = |access: &lang::check::Access| {
+                program.values.iter().any(|v| match &v.kind {
+                    ValueKind::Field(a) | ValueKind::Chars(a) => a == access,
+                    _ => false,
+                })
+            };
+            if !placed(&parent.tgid) {
+                let v = match event.values.get("parent.pid") {
+                    Some(AttrValue::Int(v)) => *v,
+                    _ => 0,
+                };
+                let size = (parent.tgid.size as usize).min(8);
+                let (o, at) = objects.place(&parent.tgid, size)?;
+                objects.claim(o, at, size, Claim::Value)?;
+                objects.bytes[o][at..at + size].copy_from_slice(&v.to_le_bytes()[..size]);
+            }
+            if !placed(&parent.comm) {
+                let text = match event.values.get("parent.comm") {
+                    Some(AttrValue::Str(s)) => s.clone(),
+                    _ => Vec::new(),
+                };
+                let size = parent.comm.size as usize;
+                let (o, at) = objects.place(&parent.comm, size)?;
+                objects.claim(o, at, size, Claim::Value)?;
+                let field = &mut objects.bytes[o][at..at + size];
+                field.fill(0);
+                let n = text.len().min(size.saturating_sub(1));
+                field[..n].copy_from_slice(&text[..n]);
             }
         }
         kernel.install(objects);
@@ -392,7 +446,8 @@ impl MockKernel {
                     values.push(Memory::base(self.memory.add(kind, bytes, true)));
                 }
             }
-            BPF_MAP_TYPE_CGROUP_ARRAY => {}
+            // A ring buffer has no values: records are reserved and submitted by helpers.
+            BPF_MAP_TYPE_CGROUP_ARRAY | BPF_MAP_TYPE_RINGBUF => {}
             other => {
                 return Err(EventError::UnsupportedMap(format!(
                     "`{}` has map type {other}",

@@ -28,9 +28,9 @@ use crate::bpf::{helper_name, AluOp, Code, Insn, JmpCond, MapRelocation};
 use crate::codegen::program_symbol;
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
-use kernel::{EventError, MockKernel};
+use kernel::{EventError, MockKernel, GARBAGE};
 use lang::eval::{Decision, EventInput};
-use memory::MemError;
+use memory::{MemError, Memory, RegionKind};
 use std::fmt;
 
 /// Instructions one run may execute before it is stopped.
@@ -51,6 +51,10 @@ const PROBE_READ_KERNEL: i32 = 113;
 const PROBE_READ_KERNEL_STR: i32 = 115;
 const D_PATH: i32 = 147;
 const GET_CURRENT_TASK_BTF: i32 = 158;
+const KTIME_GET_NS: i32 = 5;
+const RINGBUF_RESERVE: i32 = 131;
+const RINGBUF_SUBMIT: i32 = 132;
+const RINGBUF_DISCARD: i32 = 133;
 
 /// Why a run stopped without a result. `slot` is the instruction's index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,7 +226,7 @@ pub fn decide(
             executed: 0,
         });
     };
-    let mut kernel = MockKernel::for_event(program, &object.maps, input)?;
+    let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
     let run = Machine::new(&spec.code).run(&mut kernel)?;
     Ok(Outcome {
         decision: run.decision(&spec.code.origins),
@@ -618,6 +622,46 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             }
         }
         GET_CURRENT_TASK_BTF => Ok(kernel.task),
+        KTIME_GET_NS => Ok(kernel.time_ns),
+        RINGBUF_RESERVE => {
+            let (map, size) = (arg(1)?, arg(2)?);
+            let map = kernel
+                .map_at(map)
+                .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
+            if map.spec.map_type != 27 {
+                return Err(misuse(format!(
+                    "`{}` is not a ring buffer",
+                    map.spec.symbol
+                )));
+            }
+            if size == 0 || size > u64::from(map.spec.max_entries) {
+                return Ok(0);
+            }
+            let kind = RegionKind::Kernel(format!("record in `{}`", map.spec.symbol));
+            let region = kernel.memory.add(kind, vec![GARBAGE; size as usize], true);
+            kernel.reserved.push(region);
+            Ok(Memory::base(region))
+        }
+        RINGBUF_SUBMIT | RINGBUF_DISCARD => {
+            let record = arg(1)?;
+            let Some(at) = kernel
+                .reserved
+                .iter()
+                .position(|r| Memory::base(*r) == record)
+            else {
+                return Err(misuse(format!("{record:#x} is not a reserved record")));
+            };
+            let region = kernel.reserved.remove(at);
+            if id == RINGBUF_SUBMIT {
+                let bytes = kernel
+                    .memory
+                    .region(region)
+                    .map(|r| r.bytes.clone())
+                    .unwrap_or_default();
+                kernel.reports.push(bytes);
+            }
+            Ok(0)
+        }
         _ => Err(VmError::UnknownHelper { slot, id }),
     }
 }

@@ -1,0 +1,194 @@
+//! The event channel: what a program reports when a rule denies or audits, and how user space
+//! reads it back.
+//!
+//! Every report is one fixed-size record in the `krsi_events` ring buffer. The layout is the
+//! program's own: a common header (rule, outcome, process), then the program's values (8 bytes
+//! each, in IR order) and an excerpt of each string value. User space decodes a record with
+//! the same [`RecordLayout`], computed from the same IR, so the two cannot drift apart.
+
+use crate::ir::{Module, Program, ValueKind};
+
+/// The `BPF_MAP_TYPE_RINGBUF` every report goes to.
+pub const EVENTS_MAP: &str = "krsi_events";
+/// Ring size: a power of two, a multiple of the page size. At about 600 bytes a record it
+/// holds a few hundred reports between two reads.
+pub const EVENTS_RING_BYTES: u32 = 1 << 18;
+/// Per-CPU count of reports the ring had no room for (`BPF_MAP_TYPE_PERCPU_ARRAY`, one u64).
+pub const DROPS_MAP: &str = "krsi_drops";
+/// How much of a string value a report carries.
+pub const STRING_EXCERPT: u32 = 256;
+
+/// Header offsets.
+pub const RULE: u32 = 0;
+pub const FLAGS: u32 = 4;
+pub const ERRNO: u32 = 8;
+pub const PID: u32 = 12;
+pub const TGID: u32 = 16;
+pub const UID: u32 = 20;
+pub const GID: u32 = 24;
+pub const PARENT_TGID: u32 = 28;
+pub const TIME_NS: u32 = 32;
+pub const COMM: u32 = 40;
+pub const PARENT_COMM: u32 = 56;
+pub const HEADER: u32 = 72;
+
+/// The operation was denied.
+pub const FLAG_DENIED: u32 = 1;
+/// A deny rule matched in audit mode: reported, not denied.
+pub const FLAG_WOULD_DENY: u32 = 2;
+/// An audit rule matched.
+pub const FLAG_AUDIT: u32 = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordLayout {
+    pub size: u32,
+    /// Per value: where its 8-byte slot (integer, flag, string length or -1) is copied; `None`
+    /// for NUL-padded strings, which have no slot.
+    pub slots: Vec<Option<u32>>,
+    /// Per value: where its string excerpt is, and how long the excerpt area is.
+    pub excerpts: Vec<Option<(u32, u32)>>,
+}
+
+pub fn layout(program: &Program) -> RecordLayout {
+    let mut at = HEADER;
+    let mut slots = Vec::new();
+    for value in &program.values {
+        if matches!(value.kind, ValueKind::Comm | ValueKind::Chars(_)) {
+            slots.push(None);
+        } else {
+            slots.push(Some(at));
+            at += 8;
+        }
+    }
+    let mut excerpts = Vec::new();
+    for value in &program.values {
+        let len = match &value.kind {
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => Some(STRING_EXCERPT),
+            ValueKind::Comm => Some(16),
+            ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
+            _ => None,
+        };
+        excerpts.push(len.map(|len| {
+            let place = (at, len);
+            at += len.div_ceil(8) * 8;
+            place
+        }));
+    }
+    RecordLayout {
+        size: at,
+        slots,
+        excerpts,
+    }
+}
+
+/// A decoded report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub rule: u32,
+    pub flags: u32,
+    pub errno: i32,
+    pub pid: u32,
+    pub tgid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub parent_tgid: u32,
+    /// `bpf_ktime_get_ns`: CLOCK_MONOTONIC.
+    pub time_ns: u64,
+    pub comm: String,
+    pub parent_comm: String,
+    /// Per program value, in IR order.
+    pub values: Vec<ReportedValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportedValue {
+    Int(u64),
+    Bool(bool),
+    Str {
+        text: String,
+        truncated: bool,
+    },
+    /// The program could not compute it (a path longer than its buffer).
+    Unknown,
+}
+
+/// The program of `module` that holds rule `rule`.
+pub fn program_of_rule(module: &Module, rule: u32) -> Option<&Program> {
+    module.programs.iter().find(|p| {
+        p.allow
+            .iter()
+            .chain(&p.deny)
+            .chain(&p.audit)
+            .any(|r| r.index == rule)
+    })
+}
+
+fn u32_at(bytes: &[u8], at: u32) -> Option<u32> {
+    let at = at as usize;
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(bytes: &[u8], at: u32) -> Option<u64> {
+    let at = at as usize;
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Decodes a record; `None` when it is not one of `module`'s (wrong size, unknown rule).
+pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Program)> {
+    let rule = u32_at(bytes, RULE)?;
+    let program = program_of_rule(module, rule)?;
+    let layout = layout(program);
+    if bytes.len() < layout.size as usize {
+        return None;
+    }
+    let mut values = Vec::new();
+    for (i, value) in program.values.iter().enumerate() {
+        let slot = layout.slots[i].and_then(|at| u64_at(bytes, at));
+        let excerpt =
+            layout.excerpts[i].and_then(|(at, len)| bytes.get(at as usize..(at + len) as usize));
+        values.push(match (&value.kind, slot, excerpt) {
+            (ValueKind::Flag { .. }, Some(v), _) => ReportedValue::Bool(v != 0),
+            (ValueKind::ResolvedPath(_) | ValueKind::KernelString(_), Some(len), Some(text)) => {
+                if len as i64 == -1 {
+                    ReportedValue::Unknown
+                } else {
+                    let shown = (len as usize).min(text.len());
+                    ReportedValue::Str {
+                        text: String::from_utf8_lossy(&text[..shown]).into_owned(),
+                        truncated: shown < len as usize,
+                    }
+                }
+            }
+            (ValueKind::Comm | ValueKind::Chars(_), _, Some(text)) => ReportedValue::Str {
+                text: c_string(text),
+                truncated: false,
+            },
+            (_, Some(v), _) => ReportedValue::Int(v),
+            _ => ReportedValue::Unknown,
+        });
+    }
+    let comm = c_string(bytes.get(COMM as usize..COMM as usize + 16)?);
+    let parent_comm = c_string(bytes.get(PARENT_COMM as usize..PARENT_COMM as usize + 16)?);
+    Some((
+        Report {
+            rule,
+            flags: u32_at(bytes, FLAGS)?,
+            errno: u32_at(bytes, ERRNO)? as i32,
+            pid: u32_at(bytes, PID)?,
+            tgid: u32_at(bytes, TGID)?,
+            uid: u32_at(bytes, UID)?,
+            gid: u32_at(bytes, GID)?,
+            parent_tgid: u32_at(bytes, PARENT_TGID)?,
+            time_ns: u64_at(bytes, TIME_NS)?,
+            comm,
+            parent_comm,
+            values,
+        },
+        program,
+    ))
+}

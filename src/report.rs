@@ -1,0 +1,175 @@
+//! Reports from the kernel as JSON lines: one object per denial or audit match.
+
+use compiler::events::{self, Report, ReportedValue};
+use compiler::ir::{Cond, Module, ValueId};
+use lang::span::Span;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+/// What a report needs besides its bytes: the compiled policy and its source, when krsic
+/// compiled it (an object loaded as built has neither, and reports say less).
+pub struct ReportContext<'a> {
+    pub policy: &'a str,
+    pub module: Option<&'a Module>,
+    pub source: Option<&'a str>,
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, to date `bpf_ktime_get_ns`.
+    pub realtime_offset_ns: i128,
+}
+
+impl ReportContext<'_> {
+    pub fn to_json(&self, bytes: &[u8]) -> Option<Value> {
+        let module = self.module?;
+        let (report, program) = events::decode(module, bytes)?;
+        let rule = program
+            .allow
+            .iter()
+            .chain(&program.deny)
+            .chain(&program.audit)
+            .find(|r| r.index == report.rule)?;
+        let action = if report.flags & events::FLAG_DENIED != 0 {
+            "deny"
+        } else if report.flags & events::FLAG_WOULD_DENY != 0 {
+            "would-deny"
+        } else {
+            "audit"
+        };
+        let mut attributes = Map::new();
+        let mut used = BTreeSet::new();
+        values_of(&rule.cond, &mut used);
+        for id in used {
+            let (Some(value), Some(reported)) = (
+                program.values.get(id.0 as usize),
+                report.values.get(id.0 as usize),
+            ) else {
+                continue;
+            };
+            let json = match reported {
+                ReportedValue::Int(v) => json!(v),
+                ReportedValue::Bool(b) => json!(b),
+                ReportedValue::Str {
+                    text,
+                    truncated: false,
+                } => json!(text),
+                ReportedValue::Str {
+                    text,
+                    truncated: true,
+                } => json!(format!("{text}...")),
+                ReportedValue::Unknown => Value::Null,
+            };
+            attributes.insert(value.name.to_string(), json);
+        }
+        let mut rule_json = json!({ "index": report.rule });
+        if let Some(source) = self.source {
+            rule_json["line"] = json!(line_of(source, rule.span));
+            rule_json["text"] = json!(source.get(rule.span.range()).unwrap_or("").trim());
+        }
+        let mut object = json!({
+            "time": rfc3339(self.realtime_offset_ns + i128::from(report.time_ns)),
+            "policy": self.policy,
+            "rule": rule_json,
+            "action": action,
+            "event": program.event,
+            "hook": program.hook,
+            "process": process(&report),
+            "attributes": attributes,
+        });
+        if action != "audit" {
+            object["errno"] = json!(errno_name(report.errno));
+        }
+        Some(object)
+    }
+}
+
+fn process(report: &Report) -> Value {
+    json!({
+        "pid": report.tgid,
+        "tid": report.pid,
+        "tgid": report.tgid,
+        "uid": report.uid,
+        "gid": report.gid,
+        "comm": report.comm,
+        "parent": { "pid": report.parent_tgid, "comm": report.parent_comm },
+    })
+}
+
+fn values_of(cond: &Cond, out: &mut BTreeSet<ValueId>) {
+    match cond {
+        Cond::Const(_) => {}
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| values_of(c, out)),
+        Cond::Not(inner) => values_of(inner, out),
+        Cond::Test { value, .. } => {
+            out.insert(*value);
+        }
+    }
+}
+
+fn line_of(source: &str, span: Span) -> usize {
+    let end = (span.start as usize).min(source.len());
+    source.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+pub fn errno_name(errno: i32) -> String {
+    lang::catalog::ERRNOS
+        .iter()
+        .find(|(_, v)| *v == errno)
+        .map_or_else(|| errno.to_string(), |(n, _)| (*n).to_string())
+}
+
+/// `CLOCK_REALTIME - CLOCK_MONOTONIC`, now.
+pub fn realtime_offset_ns() -> i128 {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid timespec for clock_gettime to fill.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    };
+    read(libc::CLOCK_REALTIME) - read(libc::CLOCK_MONOTONIC)
+}
+
+/// Nanoseconds since the Unix epoch as RFC 3339 UTC, e.g. `2026-11-28T18:40:00.123456789Z`.
+pub fn rfc3339(ns: i128) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(1_795_891_200_000_000_001),
+            "2026-11-28T18:40:00.000000001Z"
+        );
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+    }
+}
