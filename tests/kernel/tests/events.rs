@@ -1,0 +1,111 @@
+//! Reports: a denied exec and an audited open each produce exactly one JSON line on
+//! `krsic load`'s stdout, with the rule, the process and the attributes the rule read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::{
+    assert_exec_denied, assert_opened, open_as, require_guest, run_as, Cgroup, Policy, TempDir,
+    USER,
+};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Waits until the policy printed `count` report lines (or 20 s passed) and parses them.
+fn reports(policy: &Policy, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = policy.events();
+        if lines.len() >= count || Instant::now() > deadline {
+            return lines
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+                .collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_denied_exec_is_reported_once() {
+    require_guest();
+    let dir = TempDir::new();
+    let exe = dir.copy("/bin/true", "true", 0o755);
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let source = format!(
+        "# reports\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
+        dir.path().display()
+    );
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    assert_exec_denied(
+        run_as(&exe, &[], Some(USER), Some(&cg)),
+        libc::EPERM,
+        "uid 1000 in the cgroup",
+    );
+    let events = reports(&policy, 1);
+    // Give a second report the time to show up, were there one.
+    std::thread::sleep(Duration::from_millis(500));
+    let events_after = policy.events();
+    policy.stop();
+    assert_eq!(events.len(), 1, "exactly one report: {events_after:#?}");
+    assert_eq!(
+        events_after.len(),
+        1,
+        "exactly one report: {events_after:#?}"
+    );
+    let e = &events[0];
+    assert_eq!(e["action"], "deny");
+    assert_eq!(e["event"], "exec");
+    assert_eq!(e["hook"], "bprm_check_security");
+    assert_eq!(e["errno"], "EPERM");
+    assert_eq!(e["policy"], "policy");
+    assert_eq!(e["rule"]["line"], 2);
+    assert!(e["rule"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("deny exec where path ~"));
+    assert_eq!(e["process"]["uid"], USER);
+    assert_eq!(e["attributes"]["uid"], USER);
+    assert_eq!(e["attributes"]["path"], exe.display().to_string());
+    assert!(e["process"]["pid"].as_u64().unwrap() > 1);
+    assert!(e["process"]["parent"]["pid"].as_u64().is_some());
+    let time = e["time"].as_str().unwrap();
+    assert!(
+        time.len() == 30 && time.ends_with('Z'),
+        "RFC 3339 time: {time}"
+    );
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn an_audited_open_goes_through_and_is_reported() {
+    require_guest();
+    let dir = TempDir::new();
+    let file = dir.write("watched", "x", 0o666);
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let source = format!(
+        "audit open where path == \"{}\" and write\n",
+        file.display()
+    );
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    assert_opened(
+        open_as(&file, libc::O_WRONLY, Some(USER), Some(&cg)),
+        "audited open for writing",
+    );
+    assert_opened(
+        open_as(&file, libc::O_RDONLY, Some(USER), Some(&cg)),
+        "open for reading, not audited",
+    );
+    let events = reports(&policy, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let all = policy.events();
+    policy.stop();
+    assert_eq!(all.len(), 1, "one report, for the write: {all:#?}");
+    let e = &events[0];
+    assert_eq!(e["action"], "audit");
+    assert_eq!(e["event"], "open");
+    assert!(e.get("errno").is_none());
+    assert_eq!(e["attributes"]["path"], file.display().to_string());
+    assert_eq!(e["attributes"]["write"], true);
+}
