@@ -4,12 +4,12 @@
 use crate::pipeline::{compile, Compiled, Failure};
 use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
-use crate::{Emit, MessageFormat, ScopeArg};
+use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::disassemble_with;
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{read_object, ObjectSpec};
 use compiler::events::{DROPS_MAP, EVENTS_MAP};
-use compiler::ir::{Module, Scope};
+use compiler::ir::{Mode, Module, Scope};
 use lang::catalog::ValueType;
 use lang::check::{CheckedTest, ExpectedDecision, TestValue};
 use lang::diagnostic::{Code, Diagnostic, Severity};
@@ -61,7 +61,7 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some(compiled) = compile_file(file, &kernel, scope, format)? else {
+    let Some(compiled) = compile_file(file, &kernel, scope, Mode::Enforce, format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
@@ -101,6 +101,8 @@ pub fn load(
     file: &Path,
     cgroup: Option<&Path>,
     btf: Option<&Path>,
+    mode: ModeArg,
+    output: Output,
     format: MessageFormat,
 ) -> Result<ExitCode, String> {
     let bytes =
@@ -110,12 +112,19 @@ pub fn load(
     } else {
         Scope::Global
     };
+    let mode = match mode {
+        ModeArg::Enforce => Mode::Enforce,
+        ModeArg::Audit => Mode::Audit,
+    };
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
+        if mode == Mode::Audit {
+            return Err("an object's mode is fixed when it is built: load the policy source with `--mode audit`".into());
+        }
         (bytes, None)
     } else {
         let kernel = kernel_types(btf)?;
-        let Some(compiled) = compile_file(file, &kernel, scope, format)? else {
+        let Some(compiled) = compile_file(file, &kernel, scope, mode, format)? else {
             return Ok(ExitCode::FAILURE);
         };
         let source = String::from_utf8_lossy(&bytes).into_owned();
@@ -179,7 +188,7 @@ pub fn load(
         source: source.as_ref().map(|(text, _, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let signal = follow(&signals, events.as_mut(), &context)?;
+    let signal = follow(&signals, events.as_mut(), &context, output)?;
     let dropped = policy.per_cpu_total(DROPS_MAP);
     policy.detach();
     if dropped > 0 {
@@ -200,7 +209,8 @@ pub fn test(
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some(compiled) = compile_file(file, &kernel, Scope::Global, format)? else {
+        let Some(compiled) = compile_file(file, &kernel, Scope::Global, Mode::Enforce, format)?
+        else {
             failed += 1;
             continue;
         };
@@ -377,12 +387,13 @@ fn compile_file(
     file: &Path,
     kernel: &dyn KernelTypes,
     scope: Scope,
+    mode: Mode,
     format: MessageFormat,
 ) -> Result<Option<Compiled>, String> {
     let Some(source) = read_source(file, format)? else {
         return Ok(None);
     };
-    match compile(&source, kernel, scope) {
+    match compile(&source, kernel, scope, mode) {
         Ok((compiled, warnings)) => {
             report(file, &source, &warnings, format);
             Ok(Some(compiled))
@@ -499,7 +510,11 @@ fn follow(
     signals: &Signals,
     mut events: Option<&mut runtime::EventStream>,
     context: &ReportContext<'_>,
+    output: Output,
 ) -> Result<&'static str, String> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
     // SAFETY: the set was initialised by block_termination_signals and the signals are
     // blocked, so they queue for the signalfd instead of killing the process.
     let signal_fd = unsafe { libc::signalfd(-1, &signals.0, libc::SFD_CLOEXEC) };
@@ -534,9 +549,13 @@ fn follow(
         }
         if let Some(events) = events.as_deref_mut() {
             events.drain(|bytes| {
-                let line = context.to_json(bytes).unwrap_or_else(
-                    || serde_json::json!({ "policy": context.policy, "undecoded": bytes.len() }),
-                );
+                let line = match context.to_json(bytes) {
+                    Some(report) if output == Output::Falco => report::to_falco(&report, &hostname),
+                    Some(report) => report,
+                    None => {
+                        serde_json::json!({ "policy": context.policy, "undecoded": bytes.len() })
+                    }
+                };
                 let _ = writeln!(out, "{line}");
             });
             let _ = out.flush();

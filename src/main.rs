@@ -29,6 +29,22 @@ pub enum MessageFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// krsi's own JSON report, one object a line.
+    Json,
+    /// Falco's alert JSON, for falcosidekick and other Falco consumers.
+    Falco,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Deny rules deny (the default).
+    Enforce,
+    /// Deny rules report what they would deny, and allow.
+    Audit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Emit {
     /// The ELF object the runtime loads.
     Obj,
@@ -86,6 +102,12 @@ enum Command {
         cgroup: Option<PathBuf>,
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// `audit`: deny rules report and allow, to try a policy before enforcing it
+        #[arg(long, value_enum, default_value = "enforce")]
+        mode: ModeArg,
+        /// The format of the reports printed on stdout
+        #[arg(long, value_enum, default_value = "json")]
+        output: Output,
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
@@ -128,8 +150,17 @@ fn main() -> ExitCode {
             file,
             cgroup,
             btf,
+            mode,
+            output,
             message_format,
-        } => commands::load(&file, cgroup.as_deref(), btf.as_deref(), message_format),
+        } => commands::load(
+            &file,
+            cgroup.as_deref(),
+            btf.as_deref(),
+            mode,
+            output,
+            message_format,
+        ),
         Command::Test {
             files,
             btf,

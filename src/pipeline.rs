@@ -2,7 +2,7 @@
 
 use compiler::codegen::codegen;
 use compiler::elf::{write_object, ObjectSpec};
-use compiler::ir::{Module, Scope};
+use compiler::ir::{Mode, Module, Scope};
 use compiler::lower::lower;
 use lang::check::CheckedPolicy;
 use lang::diagnostic::Diagnostic;
@@ -27,12 +27,14 @@ pub fn compile(
     source: &str,
     kernel: &dyn KernelTypes,
     scope: Scope,
+    mode: Mode,
 ) -> Result<(Compiled, Vec<Diagnostic>), Failure> {
     let (checked, diagnostics) = lang::front_end(source, kernel);
     let Some(checked) = checked else {
         return Err(Failure::Diagnostics(diagnostics));
     };
-    let ir = lower(&checked, scope).map_err(|e| Failure::Internal(e.0))?;
+    let mut ir = lower(&checked, scope).map_err(|e| Failure::Internal(e.0))?;
+    ir.mode = mode;
     let object = codegen(&ir).map_err(|e| Failure::Internal(e.to_string()))?;
     let elf = write_object(&object).map_err(|e| Failure::Internal(e.to_string()))?;
     Ok((

@@ -80,6 +80,68 @@ impl ReportContext<'_> {
     }
 }
 
+/// The same report as a Falco alert (`time`, `rule`, `priority`, `output`, `output_fields`,
+/// `source`, `tags`, `hostname`), so falcosidekick and other consumers of Falco's JSON
+/// output read krsi's reports unchanged.
+pub fn to_falco(report: &Value, hostname: &str) -> Value {
+    let action = report["action"].as_str().unwrap_or("audit");
+    let event = report["event"].as_str().unwrap_or("");
+    let process = &report["process"];
+    let mut fields = Map::new();
+    fields.insert("evt.time.iso8601".into(), report["time"].clone());
+    fields.insert("evt.type".into(), json!(event));
+    fields.insert("krsi.hook".into(), report["hook"].clone());
+    fields.insert("krsi.action".into(), json!(action));
+    fields.insert("krsi.policy".into(), report["policy"].clone());
+    if let Some(errno) = report.get("errno") {
+        fields.insert("krsi.errno".into(), errno.clone());
+    }
+    fields.insert("proc.pid".into(), process["pid"].clone());
+    fields.insert("thread.tid".into(), process["tid"].clone());
+    fields.insert("proc.name".into(), process["comm"].clone());
+    fields.insert("proc.ppid".into(), process["parent"]["pid"].clone());
+    fields.insert("proc.pname".into(), process["parent"]["comm"].clone());
+    fields.insert("user.uid".into(), process["uid"].clone());
+    fields.insert("group.gid".into(), process["gid"].clone());
+    let mut details = String::new();
+    if let Some(attributes) = report["attributes"].as_object() {
+        for (name, value) in attributes {
+            fields.insert(format!("krsi.{name}"), value.clone());
+            let shown = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            details.push_str(&format!(" {name}={shown}"));
+        }
+    }
+    let rule_text = report["rule"]["text"].as_str().unwrap_or("");
+    let priority = if action == "audit" {
+        "Notice"
+    } else {
+        "Warning"
+    };
+    let verb = match action {
+        "deny" => "denied",
+        "would-deny" => "would deny",
+        _ => "audited",
+    };
+    json!({
+        "time": report["time"],
+        "rule": format!("{}: {rule_text}", report["policy"].as_str().unwrap_or("krsi")),
+        "priority": priority,
+        "output": format!(
+            "{} {priority} krsi {verb} {event} (proc.name={} proc.pid={} user.uid={}{details})",
+            report["time"].as_str().unwrap_or(""),
+            process["comm"].as_str().unwrap_or(""),
+            process["pid"],
+            process["uid"],
+        ),
+        "output_fields": fields,
+        "source": "krsi",
+        "tags": ["krsi", event, action],
+        "hostname": hostname,
+    })
+}
+
 fn process(report: &Report) -> Value {
     json!({
         "pid": report.tgid,
@@ -158,7 +220,36 @@ pub fn rfc3339(ns: i128) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, to_falco};
+    use serde_json::json;
+
+    #[test]
+    fn falco_alerts_have_falcos_fields() {
+        let report = json!({
+            "time": "2026-11-28T18:40:00.000000001Z", "policy": "p",
+            "rule": {"index": 0, "line": 2, "text": "deny exec where uid != 0"},
+            "action": "deny", "event": "exec", "hook": "bprm_check_security", "errno": "EPERM",
+            "process": {"pid": 7, "tid": 7, "tgid": 7, "uid": 1000, "gid": 1000, "comm": "sh",
+                        "parent": {"pid": 1, "comm": "init"}},
+            "attributes": {"uid": 1000, "path": "/tmp/x"},
+        });
+        let alert = to_falco(&report, "host");
+        for field in [
+            "time",
+            "rule",
+            "priority",
+            "output",
+            "output_fields",
+            "source",
+            "tags",
+        ] {
+            assert!(alert.get(field).is_some(), "{field}");
+        }
+        assert_eq!(alert["priority"], "Warning");
+        assert_eq!(alert["output_fields"]["proc.name"], "sh");
+        assert_eq!(alert["output_fields"]["krsi.path"], "/tmp/x");
+        assert!(alert["output"].as_str().unwrap().contains("path=/tmp/x"));
+    }
 
     #[test]
     fn dates() {
