@@ -10,7 +10,9 @@ use compiler::ir::Scope;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "..".into()));
-    let kernel = Btf::parse(&std::fs::read(root.join("tests/fixtures/btf/host-6.18.btf"))?)?;
+    let kernel = Btf::parse(&std::fs::read(
+        root.join("tests/fixtures/btf/host-6.18.btf"),
+    )?)?;
     let elf_dir = Path::new("corpus/elf_read");
     let code_dir = Path::new("corpus/bpf_roundtrip");
     std::fs::create_dir_all(elf_dir)?;

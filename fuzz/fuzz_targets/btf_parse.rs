@@ -28,7 +28,15 @@ fn walk(btf: &Btf, ty: u32, depth: u32) {
         TypeShape::Pointer { to } => walk(btf, to, depth - 1),
         TypeShape::Array { element, .. } => walk(btf, element, depth - 1),
         TypeShape::Struct { .. } | TypeShape::Union { .. } => {
-            for name in ["f_path", "f_mode", "real_parent", "cred", "comm", "tgid", "val"] {
+            for name in [
+                "f_path",
+                "f_mode",
+                "real_parent",
+                "cred",
+                "comm",
+                "tgid",
+                "val",
+            ] {
                 if let Some(member) = btf.member(ty, name) {
                     walk(btf, member.ty, depth - 1);
                 }
@@ -69,7 +77,8 @@ fuzz_target!(|data: &[u8]| {
     for policy in POLICIES {
         let (checked, _) = lang::front_end(policy, &btf);
         for scope in [Scope::Global, Scope::Cgroup] {
-            let Some(Ok(module)) = checked.as_ref().map(|c| compiler::lower::lower(c, scope)) else {
+            let Some(Ok(module)) = checked.as_ref().map(|c| compiler::lower::lower(c, scope))
+            else {
                 continue;
             };
             if let Ok(spec) = compiler::codegen::codegen(&module) {
