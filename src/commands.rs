@@ -61,7 +61,7 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some(compiled) = compile_file(file, &kernel, scope, Mode::Enforce, format)? else {
+    let Some(compiled) = compile_file(file, &kernel, scope, None, format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
@@ -101,7 +101,7 @@ pub fn load(
     file: &Path,
     cgroup: Option<&Path>,
     btf: Option<&Path>,
-    mode: ModeArg,
+    mode: Option<ModeArg>,
     output: Output,
     format: MessageFormat,
 ) -> Result<ExitCode, String> {
@@ -112,14 +112,21 @@ pub fn load(
     } else {
         Scope::Global
     };
-    let mode = match mode {
+    let mode = mode.map(|m| match m {
         ModeArg::Enforce => Mode::Enforce,
         ModeArg::Audit => Mode::Audit,
-    };
+    });
+    let mut name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
-        if mode == Mode::Audit {
-            return Err("an object's mode is fixed when it is built: load the policy source with `--mode audit`".into());
+        if mode.is_some() {
+            return Err(
+                "an object's mode is fixed when it is built: load the policy source with `--mode`"
+                    .into(),
+            );
         }
         (bytes, None)
     } else {
@@ -128,6 +135,9 @@ pub fn load(
             return Ok(ExitCode::FAILURE);
         };
         let source = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(header) = &compiled.checked.name {
+            name.clone_from(header);
+        }
         (compiled.elf, Some((source, compiled.object, compiled.ir)))
     };
     let contents = read_object(&object)
@@ -168,10 +178,6 @@ pub fn load(
             return Err(error.to_string());
         }
     };
-    let name = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let hooks: Vec<String> = policy.attached.iter().map(|t| t.hook.clone()).collect();
     eprintln!(
         "krsic: enforcing `{name}`: {} program(s) attached ({}){}; SIGINT or SIGTERM detaches",
@@ -209,8 +215,7 @@ pub fn test(
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some(compiled) = compile_file(file, &kernel, Scope::Global, Mode::Enforce, format)?
-        else {
+        let Some(compiled) = compile_file(file, &kernel, Scope::Global, None, format)? else {
             failed += 1;
             continue;
         };
@@ -387,7 +392,7 @@ fn compile_file(
     file: &Path,
     kernel: &dyn KernelTypes,
     scope: Scope,
-    mode: Mode,
+    mode: Option<Mode>,
     format: MessageFormat,
 ) -> Result<Option<Compiled>, String> {
     let Some(source) = read_source(file, format)? else {

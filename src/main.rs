@@ -103,8 +103,9 @@ enum Command {
         #[arg(long)]
         btf: Option<PathBuf>,
         /// `audit`: deny rules report and allow, to try a policy before enforcing it
-        #[arg(long, value_enum, default_value = "enforce")]
-        mode: ModeArg,
+        /// (overrides the policy's `mode` header; the default is `enforce`)
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
         /// The format of the reports printed on stdout
         #[arg(long, value_enum, default_value = "json")]
         output: Output,

@@ -4,7 +4,7 @@ use compiler::codegen::codegen;
 use compiler::elf::{write_object, ObjectSpec};
 use compiler::ir::{Mode, Module, Scope};
 use compiler::lower::lower;
-use lang::check::CheckedPolicy;
+use lang::check::{CheckedPolicy, PolicyMode};
 use lang::diagnostic::Diagnostic;
 use lang::kernel::KernelTypes;
 
@@ -27,14 +27,18 @@ pub fn compile(
     source: &str,
     kernel: &dyn KernelTypes,
     scope: Scope,
-    mode: Mode,
+    mode: Option<Mode>,
 ) -> Result<(Compiled, Vec<Diagnostic>), Failure> {
     let (checked, diagnostics) = lang::front_end(source, kernel);
     let Some(checked) = checked else {
         return Err(Failure::Diagnostics(diagnostics));
     };
     let mut ir = lower(&checked, scope).map_err(|e| Failure::Internal(e.0))?;
-    ir.mode = mode;
+    // The command line's `--mode` wins over the policy's header.
+    ir.mode = mode.unwrap_or(match checked.mode {
+        Some(PolicyMode::Audit) => Mode::Audit,
+        Some(PolicyMode::Enforce) | None => Mode::Enforce,
+    });
     let object = codegen(&ir).map_err(|e| Failure::Internal(e.to_string()))?;
     let elf = write_object(&object).map_err(|e| Failure::Internal(e.to_string()))?;
     Ok((

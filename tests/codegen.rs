@@ -18,7 +18,10 @@ fn compile(source: &str, scope: Scope) -> String {
     let Some(checked) = checked else {
         panic!("policy does not check: {diagnostics:#?}");
     };
-    let module = compiler::lower::lower(&checked, scope).expect("lowers");
+    let mut module = compiler::lower::lower(&checked, scope).expect("lowers");
+    if checked.mode == Some(lang::check::PolicyMode::Audit) {
+        module.mode = compiler::ir::Mode::Audit;
+    }
     let object = compiler::codegen::codegen(&module).expect("codegen");
     let elf = compiler::elf::write_object(&object).expect("elf");
     let parsed = aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
@@ -95,4 +98,17 @@ fn process_attributes() {
         r#"deny exec where euid == 0 and uid >= 1000 and parent.comm == "bash" and filename ~ "**/nc" and tgid > 1"#,
         Scope::Global
     ));
+}
+
+#[test]
+fn audit_rules_and_audit_mode() {
+    let source = r#"
+policy watch
+mode audit
+audit open where path == "/etc/shadow" and comm != "passwd"
+deny open where path ~ "/etc/**" and write and uid != 0
+"#;
+    let text = compile(source, Scope::Global);
+    assert!(text.contains("module scope=global mode=audit"), "{text}");
+    insta::assert_snapshot!(text);
 }

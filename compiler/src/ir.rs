@@ -171,6 +171,14 @@ impl fmt::Display for Program {
         for (i, value) in self.values.iter().enumerate() {
             writeln!(f, "  v{i} = {} : {}", value.kind, value.name)?;
         }
+        for rule in &self.audit {
+            writeln!(
+                f,
+                "  audit #{} if {}",
+                rule.index,
+                CondText(&rule.cond, self)
+            )?;
+        }
         for rule in &self.allow {
             writeln!(
                 f,

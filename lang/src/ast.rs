@@ -17,6 +17,16 @@ pub enum Item {
     Macro(MacroDef),
     Rule(Rule),
     Test(TestCase),
+    /// `policy NAME`
+    PolicyName {
+        name: Name,
+        span: Span,
+    },
+    /// `mode audit` / `mode enforce`
+    Mode {
+        mode: Name,
+        span: Span,
+    },
 }
 
 /// `test EVENT { ATTRIBUTE: VALUE, ... } => allow | deny [ERRNO]`

@@ -24,6 +24,16 @@ pub struct CheckedPolicy {
     /// Where the parent process's id and name live, for reports; `None` when the target
     /// kernel's types do not say.
     pub parent: Option<ParentAccess>,
+    /// `policy NAME` from the header.
+    pub name: Option<String>,
+    /// `mode ...` from the header.
+    pub mode: Option<PolicyMode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyMode {
+    Enforce,
+    Audit,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -156,6 +166,7 @@ pub fn check(
         macro_stack: Vec::new(),
     };
     checker.collect_definitions(policy);
+    let (name, mode) = checker.header(policy);
     let mut rules = Vec::new();
     for rule in policy.items.iter().filter_map(|item| match item {
         ast::Item::Rule(rule) => Some(rule),
@@ -184,6 +195,8 @@ pub fn check(
         attributes: checker.attributes,
         tests,
         parent,
+        name,
+        mode,
     });
     (checked, diagnostics)
 }
@@ -254,7 +267,7 @@ impl<'a> Checker<'a> {
             let name = match item {
                 ast::Item::List(list) => &list.name,
                 ast::Item::Macro(m) => &m.name,
-                ast::Item::Rule(_) | ast::Item::Test(_) => continue,
+                _ => continue,
             };
             if let Some(previous) = first.get(name.text.as_str()) {
                 self.error(
@@ -277,7 +290,7 @@ impl<'a> Checker<'a> {
                 ast::Item::Macro(m) => {
                     self.macros.insert(&m.name.text, m);
                 }
-                ast::Item::Rule(_) | ast::Item::Test(_) => {}
+                _ => {}
             }
         }
     }
@@ -287,7 +300,7 @@ impl<'a> Checker<'a> {
             let (kind, name) = match item {
                 ast::Item::List(list) => ("list", &list.name),
                 ast::Item::Macro(m) => ("macro", &m.name),
-                ast::Item::Rule(_) | ast::Item::Test(_) => continue,
+                _ => continue,
             };
             if !self.used.contains(&name.text) {
                 self.error(
@@ -323,6 +336,85 @@ impl<'a> Checker<'a> {
             errno,
             span: rule.span,
         })
+    }
+
+    /// `policy NAME` and `mode ...`: first, in that order, once each.
+    fn header(&mut self, policy: &ast::Policy) -> (Option<String>, Option<PolicyMode>) {
+        let mut name: Option<(String, Span)> = None;
+        let mut mode: Option<(PolicyMode, Span)> = None;
+        let mut body_started: Option<Span> = None;
+        for item in &policy.items {
+            match item {
+                ast::Item::PolicyName { name: n, span } => {
+                    let misplaced = match (&name, &mode, body_started) {
+                        (Some((_, first)), _, _) => {
+                            Some((*first, "the policy is already named here"))
+                        }
+                        (_, Some((_, at)), _) => Some((*at, "`mode` comes after `policy`")),
+                        (_, _, Some(at)) => Some((at, "the header must come before this")),
+                        _ => None,
+                    };
+                    match misplaced {
+                        Some((other, why)) => self.error(
+                            Diagnostic::new(
+                                Code::MisplacedHeader,
+                                "`policy NAME` must be the first item, once",
+                                *span,
+                            )
+                            .with_secondary(other, why)
+                            .with_help("start the file with `policy NAME`, then `mode ...`"),
+                        ),
+                        None => name = Some((n.text.clone(), *span)),
+                    }
+                }
+                ast::Item::Mode { mode: m, span } => {
+                    let value = match m.text.as_str() {
+                        "audit" => PolicyMode::Audit,
+                        "enforce" => PolicyMode::Enforce,
+                        other => {
+                            let mut d = Diagnostic::new(
+                                Code::UnknownMode,
+                                format!("unknown mode `{other}`"),
+                                m.span,
+                            )
+                            .with_label("not a mode");
+                            d = match suggest(other, ["audit", "enforce"]) {
+                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None => d.with_help("write `mode audit` or `mode enforce`"),
+                            };
+                            self.error(d);
+                            continue;
+                        }
+                    };
+                    let misplaced = match (&mode, body_started) {
+                        (Some((_, first)), _) => Some((*first, "the mode is already set here")),
+                        (_, Some(at)) => Some((at, "the header must come before this")),
+                        _ => None,
+                    };
+                    match misplaced {
+                        Some((other, why)) => self.error(
+                            Diagnostic::new(Code::MisplacedHeader, "`mode` belongs in the header, once", *span)
+                                .with_secondary(other, why)
+                                .with_help("put `mode ...` right after `policy NAME`, before any list, macro, rule or test"),
+                        ),
+                        None => mode = Some((value, *span)),
+                    }
+                }
+                ast::Item::List(l) => {
+                    body_started.get_or_insert(l.span);
+                }
+                ast::Item::Macro(m) => {
+                    body_started.get_or_insert(m.span);
+                }
+                ast::Item::Rule(r) => {
+                    body_started.get_or_insert(r.span);
+                }
+                ast::Item::Test(t) => {
+                    body_started.get_or_insert(t.span);
+                }
+            }
+        }
+        (name.map(|(n, _)| n), mode.map(|(m, _)| m))
     }
 
     fn test(&mut self, test: &ast::TestCase) -> Option<CheckedTest> {

@@ -118,6 +118,20 @@ codes! {
     /// carry an errno.
     ErrnoOnNonDeny = "E0107", Error;
 
+    /// The header is out of place or repeated.
+    ///
+    /// A policy may start with `policy NAME` (its name in reports and for pinning; without it
+    /// the file's stem is used), then `mode audit` or `mode enforce`. Both come before any
+    /// list, macro, rule or test, once each.
+    MisplacedHeader = "E0108", Error;
+
+    /// `mode` takes `audit` or `enforce`.
+    ///
+    /// `mode enforce` (the default) makes deny rules deny; `mode audit` makes them report what
+    /// they would deny and allow, to try a policy before enforcing it. `krsic load --mode`
+    /// overrides the header.
+    UnknownMode = "E0109", Error;
+
     /// The two sides of a comparison have types that cannot be compared.
     ///
     /// Integers compare with integers, strings and paths with strings, booleans are used

@@ -338,6 +338,8 @@ mod tests {
             attributes,
             tests: Vec::new(),
             parent: None,
+            name: None,
+            mode: None,
         }
     }
 

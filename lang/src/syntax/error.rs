@@ -59,7 +59,9 @@ impl Expected {
             condition | kw_where => Expected::Where,
             errno_clause | kw_errno => Expected::ErrnoClause,
             policy | list_def | macro_def | rule | action | kw_list | kw_macro | kw_deny
-            | kw_allow | kw_audit | kw_test | test_case | expectation | EOI => Expected::Item,
+            | kw_allow | kw_audit | kw_test | test_case | expectation | kw_policy | kw_mode
+            | policy_decl | mode_decl | EOI => Expected::Item,
+            mode_name => Expected::Name,
             _ => return None,
         })
     }
@@ -319,7 +321,7 @@ impl Context<'_> {
         match suggest(text, candidates) {
             Some(keyword) => Some(format!("did you mean `{keyword}`?")),
             None if self.expected == [Expected::Item] => Some(
-                "items start with `list`, `macro`, `deny`, `allow`, `audit` or `test`".to_owned(),
+                "items start with `policy`, `mode`, `list`, `macro`, `deny`, `allow`, `audit` or `test`".to_owned(),
             ),
             None => None,
         }

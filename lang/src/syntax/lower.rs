@@ -34,6 +34,7 @@ pub(super) fn policy(
             Rule::macro_def => lower.macro_def(pair),
             Rule::rule => lower.rule(pair),
             Rule::test_case => lower.test_case(pair),
+            Rule::policy_decl | Rule::mode_decl => lower.header(pair),
             _ => continue,
         };
         items.push(item);
@@ -149,6 +150,25 @@ impl Lower<'_> {
                 end,
             },
         })
+    }
+
+    fn header(&mut self, pair: Pair<'_, Rule>) -> Item {
+        let span = self.span(&pair);
+        let is_policy = pair.as_rule() == Rule::policy_decl;
+        let name = pair
+            .into_inner()
+            .find(|p| matches!(p.as_rule(), Rule::def_name | Rule::mode_name))
+            .map(|p| self.name(&p))
+            .unwrap_or_else(|| missing_name(span));
+        let span = Span {
+            start: span.start,
+            end: name.span.end,
+        };
+        if is_policy {
+            Item::PolicyName { name, span }
+        } else {
+            Item::Mode { mode: name, span }
+        }
     }
 
     fn test_case(&mut self, pair: Pair<'_, Rule>) -> Item {

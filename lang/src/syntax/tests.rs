@@ -125,6 +125,9 @@ fn spans_cover_exactly_the_node() {
             ast::Item::Macro(m) => &EXAMPLE[m.span.range()],
             ast::Item::Rule(r) => &EXAMPLE[r.span.range()],
             ast::Item::Test(t) => &EXAMPLE[t.span.range()],
+            ast::Item::PolicyName { span, .. } | ast::Item::Mode { span, .. } => {
+                &EXAMPLE[span.range()]
+            }
         })
         .collect();
     let expected: Vec<&str> = EXAMPLE
