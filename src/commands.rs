@@ -8,7 +8,7 @@ use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::disassemble_with;
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{read_object, ObjectSpec};
-use compiler::events::{DROPS_MAP, EVENTS_MAP};
+use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Mode, Module, Scope};
 use lang::catalog::ValueType;
 use lang::check::{CheckedTest, ExpectedDecision, TestValue};
@@ -194,11 +194,14 @@ pub fn load(
         source: source.as_ref().map(|(text, _, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let signal = follow(&signals, events.as_mut(), &context, output)?;
-    let dropped = policy.per_cpu_total(DROPS_MAP);
+    let signal = follow(&signals, events.as_mut(), &context, output, &policy)?;
+    let (full, limited) = dropped(&policy);
     policy.detach();
-    if dropped > 0 {
-        eprintln!("krsic: {dropped} report(s) dropped: the ring buffer was full");
+    if full + limited > 0 {
+        eprintln!(
+            "krsic: {} report(s) not sent: {limited} over the rate limit, {full} with the ring buffer full",
+            full + limited
+        );
     }
     eprintln!("krsic: {signal} received, `{name}` detached");
     Ok(ExitCode::SUCCESS)
@@ -511,12 +514,22 @@ fn block_termination_signals() -> Result<Signals, String> {
 }
 
 /// Prints every report as a JSON line on stdout until SIGINT or SIGTERM; returns which.
+/// Reports the programs could not send: (ring full, over the rate limit).
+fn dropped(policy: &runtime::EnforcedPolicy) -> (u64, u64) {
+    (
+        policy.per_cpu_total(DROPS_MAP, DROPPED_RING_FULL),
+        policy.per_cpu_total(DROPS_MAP, DROPPED_RATE_LIMITED),
+    )
+}
+
 fn follow(
     signals: &Signals,
     mut events: Option<&mut runtime::EventStream>,
     context: &ReportContext<'_>,
     output: Output,
+    policy: &runtime::EnforcedPolicy,
 ) -> Result<&'static str, String> {
+    let mut last_dropped = (0, 0);
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
@@ -543,8 +556,9 @@ fn follow(
                 revents: 0,
             },
         ];
-        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored by poll.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored by poll. Wake
+        // up every second to report drops.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
         if ready < 0 {
             let error = std::io::Error::last_os_error();
             if error.kind() == std::io::ErrorKind::Interrupted {
@@ -564,6 +578,20 @@ fn follow(
                 let _ = writeln!(out, "{line}");
             });
             let _ = out.flush();
+        }
+        let now_dropped = dropped(policy);
+        if now_dropped != last_dropped {
+            let line = serde_json::json!({
+                "time": report::rfc3339(report::realtime_offset_ns() + report::monotonic_ns()),
+                "policy": context.policy,
+                "dropped": {
+                    "ring_full": now_dropped.0 - last_dropped.0,
+                    "rate_limited": now_dropped.1 - last_dropped.1,
+                },
+            });
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+            last_dropped = now_dropped;
         }
         if fds[0].revents & libc::POLLIN != 0 {
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };

@@ -181,18 +181,24 @@ pub fn errno_name(errno: i32) -> String {
         .map_or_else(|| errno.to_string(), |(n, _)| (*n).to_string())
 }
 
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec for clock_gettime to fill.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> i128 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
 /// `CLOCK_REALTIME - CLOCK_MONOTONIC`, now.
 pub fn realtime_offset_ns() -> i128 {
-    let read = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: ts is a valid timespec for clock_gettime to fill.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
-    };
-    read(libc::CLOCK_REALTIME) - read(libc::CLOCK_MONOTONIC)
+    clock_ns(libc::CLOCK_REALTIME) - monotonic_ns()
 }
 
 /// Nanoseconds since the Unix epoch as RFC 3339 UTC, e.g. `2026-11-28T18:40:00.123456789Z`.

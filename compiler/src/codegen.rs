@@ -129,7 +129,22 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
             map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
             key_size: 4,
             value_size: 8,
-            max_entries: 1,
+            max_entries: 2,
+            flags: 0,
+        });
+        let rules = module
+            .programs
+            .iter()
+            .flat_map(|p| p.deny.iter().chain(&p.audit))
+            .map(|r| r.index + 1)
+            .max()
+            .unwrap_or(1);
+        maps.push(MapSpec {
+            symbol: events::RATE_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: 16,
+            max_entries: rules,
             flags: 0,
         });
     }
@@ -432,8 +447,40 @@ impl<'a> ProgramGen<'a> {
     /// value of the program. A full ring counts a drop instead. Clobbers r0–r5 and r8.
     fn report(&mut self, rule: &Rule, flags: u32) {
         let (sent, full) = (self.asm.new_label(), self.asm.new_label());
+        let (limited, reserve, same_window) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
         let record = self.record.clone();
+        // Rate limit per rule (and CPU): at most REPORTS_PER_SECOND reports a second, so a
+        // process looping on a denied operation cannot flood user space. The rest are counted.
         self.asm
+            .store_imm(Size::W, Reg::R10, KEY_SLOT, rule.index as i32)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+            .ld_map_fd(Reg::R1, events::RATE_MAP)
+            .call_helper(MAP_LOOKUP_ELEM)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, reserve)
+            .mov64_reg(Reg::R9, Reg::R0)
+            .call_helper(KTIME_GET_NS)
+            .load(Size::DW, Reg::R1, Reg::R9, 0)
+            .mov64_reg(Reg::R2, Reg::R0)
+            .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1)
+            .jump_imm(JmpCond::Lt, Reg::R2, 1_000_000_000, same_window)
+            .store_reg(Size::DW, Reg::R9, 0, Reg::R0)
+            .store_imm(Size::DW, Reg::R9, 8, 0)
+            .bind(same_window)
+            .load(Size::DW, Reg::R1, Reg::R9, 8)
+            .alu64_imm(AluOp::Add, Reg::R1, 1)
+            .store_reg(Size::DW, Reg::R9, 8, Reg::R1)
+            .jump_imm(
+                JmpCond::Gt,
+                Reg::R1,
+                events::REPORTS_PER_SECOND as i32,
+                limited,
+            )
+            .bind(reserve)
             .ld_map_fd(Reg::R1, EVENTS_MAP)
             .mov64_imm(Reg::R2, record.size as i32)
             .mov64_imm(Reg::R3, 0)
@@ -521,10 +568,26 @@ impl<'a> ProgramGen<'a> {
             .mov64_imm(Reg::R2, 0)
             .call_helper(RINGBUF_SUBMIT)
             .jump(sent);
-        // No room: count the drop, so that user space can say how many reports it missed.
+        // No room, or over the rate: count the drop, so that user space can say how many
+        // reports it missed and why.
+        let counted = self.asm.new_label();
         self.asm
+            .bind(limited)
+            .store_imm(
+                Size::W,
+                Reg::R10,
+                KEY_SLOT,
+                events::DROPPED_RATE_LIMITED as i32,
+            )
+            .jump(counted)
             .bind(full)
-            .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+            .store_imm(
+                Size::W,
+                Reg::R10,
+                KEY_SLOT,
+                events::DROPPED_RING_FULL as i32,
+            )
+            .bind(counted)
             .mov64_reg(Reg::R2, Reg::R10)
             .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
             .ld_map_fd(Reg::R1, DROPS_MAP)

@@ -13,8 +13,16 @@ pub const EVENTS_MAP: &str = "krsi_events";
 /// Ring size: a power of two, a multiple of the page size. At about 600 bytes a record it
 /// holds a few hundred reports between two reads.
 pub const EVENTS_RING_BYTES: u32 = 1 << 18;
-/// Per-CPU count of reports the ring had no room for (`BPF_MAP_TYPE_PERCPU_ARRAY`, one u64).
+/// Per-CPU counts of reports not sent (`BPF_MAP_TYPE_PERCPU_ARRAY` of u64), by reason.
 pub const DROPS_MAP: &str = "krsi_drops";
+/// Index in [`DROPS_MAP`]: the ring buffer was full.
+pub const DROPPED_RING_FULL: u32 = 0;
+/// Index in [`DROPS_MAP`]: the rule was over its rate.
+pub const DROPPED_RATE_LIMITED: u32 = 1;
+/// Per rule index and CPU: `{window start ns, reports in the window}`.
+pub const RATE_MAP: &str = "krsi_rate";
+/// Reports one rule may send per second on one CPU; more are counted, not sent.
+pub const REPORTS_PER_SECOND: u32 = 100;
 /// How much of a string value a report carries.
 pub const STRING_EXCERPT: u32 = 256;
 

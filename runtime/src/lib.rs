@@ -184,9 +184,9 @@ impl EnforcedPolicy {
         Ok(Some(EventStream { ring }))
     }
 
-    /// The sum over CPUs of the `u64` at index 0 of per-CPU array `map`: the programs count
-    /// the reports the ring had no room for there.
-    pub fn per_cpu_total(&self, map: &str) -> u64 {
+    /// The sum over CPUs of the `u64` at `index` of per-CPU array `map` (the programs count
+    /// the reports they could not send there).
+    pub fn per_cpu_total(&self, map: &str, index: u32) -> u64 {
         let Some(map) = self.ebpf.map(map) else {
             return 0;
         };
@@ -194,7 +194,7 @@ impl EnforcedPolicy {
             return 0;
         };
         array
-            .get(&0, 0)
+            .get(&index, 0)
             .map(|values| values.iter().sum())
             .unwrap_or(0)
     }

@@ -109,3 +109,46 @@ fn an_audited_open_goes_through_and_is_reported() {
     assert_eq!(e["attributes"]["path"], file.display().to_string());
     assert_eq!(e["attributes"]["write"], true);
 }
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_flood_is_rate_limited_and_every_denial_is_accounted_for() {
+    require_guest();
+    let dir = TempDir::new();
+    let exe = dir.copy("/bin/true", "true", 0o755);
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let source = format!("deny exec where path ~ \"{}/**\"\n", dir.path().display());
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    let attempts = 1500;
+    for _ in 0..attempts {
+        assert_exec_denied(
+            run_as(&exe, &[], Some(USER), Some(&cg)),
+            libc::EPERM,
+            "flood",
+        );
+    }
+    // krsic reports drop counts at least once a second.
+    std::thread::sleep(Duration::from_millis(2500));
+    let lines = policy.events();
+    policy.stop();
+    let values: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reported = values.iter().filter(|v| v["action"] == "deny").count() as u64;
+    let (mut limited, mut full) = (0, 0);
+    for v in values.iter().filter(|v| v.get("dropped").is_some()) {
+        limited += v["dropped"]["rate_limited"].as_u64().unwrap();
+        full += v["dropped"]["ring_full"].as_u64().unwrap();
+    }
+    assert!(
+        limited > 0,
+        "{attempts} denials should exceed the rate limit: {reported} reported"
+    );
+    assert_eq!(
+        reported + limited + full,
+        attempts,
+        "every denial is reported or counted"
+    );
+}
