@@ -127,6 +127,8 @@ pub enum ElfError {
     /// A section name the loader reads as something other than a program (`maps`, `.text`,
     /// ...).
     ReservedSection(String),
+    /// A program section that is not `lsm/<hook>` or `lsm.s/<hook>`.
+    NotAnLsmSection(String),
     /// Two programs or maps with the same symbol.
     DuplicateSymbol(String),
     /// Two programs in the same section.
@@ -162,6 +164,10 @@ impl fmt::Display for ElfError {
             ElfError::ReservedSection(name) => write!(
                 f,
                 "section name `{name}` is reserved for data, not programs"
+            ),
+            ElfError::NotAnLsmSection(name) => write!(
+                f,
+                "program section `{name}` is not `lsm/<hook>` or `lsm.s/<hook>`"
             ),
             ElfError::DuplicateSymbol(name) => write!(f, "symbol `{name}` is defined twice"),
             ElfError::DuplicateSection(name) => {
@@ -207,7 +213,9 @@ fn check_name(what: &'static str, name: &str) -> Result<(), ElfError> {
 }
 
 fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
-    if spec.license.contains('\0') {
+    // aya refuses an empty license (it reads it as a C string), and the kernel wants a GPL
+    // compatible one for the helpers krsi calls.
+    if spec.license.is_empty() || spec.license.contains('\0') {
         return Err(ElfError::InvalidName {
             what: "license",
             name: spec.license.clone(),
@@ -230,6 +238,15 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
             .any(|p| program.section.starts_with(p))
         {
             return Err(ElfError::ReservedSection(program.section.clone()));
+        }
+        // krsi objects hold LSM programs only; aya reads any other prefix as another program
+        // type, or refuses it.
+        let hook = program
+            .section
+            .strip_prefix("lsm/")
+            .or_else(|| program.section.strip_prefix("lsm.s/"));
+        if hook.is_none_or(str::is_empty) {
+            return Err(ElfError::NotAnLsmSection(program.section.clone()));
         }
         if !symbols.insert(program.symbol.as_str()) {
             return Err(ElfError::DuplicateSymbol(program.symbol.clone()));

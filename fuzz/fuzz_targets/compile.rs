@@ -8,9 +8,7 @@
 
 use std::sync::OnceLock;
 
-use compiler::bpf::EncodeError;
 use compiler::btf::Btf;
-use compiler::codegen::CodegenError;
 use compiler::ir::Scope;
 use lang::diagnostic::Severity;
 use libfuzzer_sys::fuzz_target;
@@ -68,13 +66,6 @@ fuzz_target!(|data: &[u8]| {
         };
         let spec = match compiler::codegen::codegen(&module) {
             Ok(spec) => spec,
-            // Known finding (book/src/fuzzing.md, regressions/compile/branch-out-of-range.krsi):
-            // a glob with many alternatives and large classes checks cleanly but needs branches
-            // beyond the 16-bit offset range. Skipped so the run can look for other bugs.
-            Err(CodegenError::Encode {
-                error: EncodeError::BranchOutOfRange { .. },
-                ..
-            }) => return,
             Err(e) => panic!("internal compiler error in codegen ({scope:?}): {e:?}"),
         };
         let elf = match compiler::elf::write_object(&spec) {

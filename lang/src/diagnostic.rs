@@ -132,6 +132,14 @@ codes! {
     /// overrides the header.
     UnknownMode = "E0109", Error;
 
+    /// The rules of one event are too large to compile into one BPF program.
+    ///
+    /// Each event becomes one program, and a BPF branch reaches at most 32,767 instructions.
+    /// krsi estimates the code each rule needs (a glob's automaton, each reported rule's report)
+    /// and refuses an event whose rules would not fit. Merge rules with lists (`path ~ LIST`
+    /// shares one automaton per glob, not one rule each), or split the policy into several.
+    EventTooLarge = "E0207", Error;
+
     /// The two sides of a comparison have types that cannot be compared.
     ///
     /// Integers compare with integers, strings and paths with strings, booleans are used

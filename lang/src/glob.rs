@@ -8,6 +8,11 @@
 /// Alternatives beyond this come from brace products (`{a,b}{c,d}...`) too large to be meant.
 pub const MAX_ALTERNATIVES: usize = 64;
 
+/// The most code one glob may compile to, in [`Glob::cost`] units (about one BPF instruction
+/// each). BPF branches reach 32,767 instructions, and the verifier walks every one of them
+/// per scanned byte, so a pattern beyond this is refused rather than miscompiled.
+pub const MAX_COST: u32 = 8_000;
+
 /// The compiler tracks the pattern after its literal prefix as a bit set of positions in a
 /// 64-bit register, so that part is limited to this many tokens.
 pub const MAX_TOKENS_AFTER_PREFIX: usize = 62;
@@ -89,10 +94,45 @@ impl Glob {
                 alternatives.push(tokens);
             }
         }
-        Ok(Glob {
+        let glob = Glob {
             pattern: pattern.to_string(),
             alternatives,
-        })
+        };
+        if glob.cost() > MAX_COST {
+            return Err(error(
+                format!(
+                    "the pattern is too complex: its {} alternatives would compile to about {} instructions, more than {MAX_COST}",
+                    glob.alternatives.len(),
+                    glob.cost()
+                ),
+                0,
+            ));
+        }
+        Ok(glob)
+    }
+
+    /// About how many BPF instructions the pattern compiles to: the literal prefix compared a
+    /// word at a time, then per byte of the automaton a few instructions per token kind.
+    pub fn cost(&self) -> u32 {
+        self.alternatives
+            .iter()
+            .map(|tokens| {
+                let prefix = tokens
+                    .iter()
+                    .take_while(|t| matches!(t, Token::Byte(_)))
+                    .count() as u32;
+                let automaton: u32 = tokens[prefix as usize..]
+                    .iter()
+                    .map(|t| match t {
+                        Token::Byte(_) => 10,
+                        Token::AnyByte | Token::Star | Token::DoubleStar => 6,
+                        Token::Class { ranges, .. } => 10 + 5 * ranges.len() as u32,
+                    })
+                    .sum();
+                let loop_overhead = if automaton > 0 { 30 } else { 0 };
+                10 + 4 * prefix.div_ceil(8) + automaton + loop_overhead
+            })
+            .sum()
     }
 
     /// The reference meaning: does the pattern match all of `text`?
