@@ -61,7 +61,7 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some(compiled) = compile_file(file, &kernel, scope, None, format)? else {
+    let Some(compiled) = compile_file(file, &kernel, scope, None, None, format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
@@ -103,6 +103,7 @@ pub fn load(
     btf: Option<&Path>,
     mode: Option<ModeArg>,
     output: Output,
+    report_rate: Option<u32>,
     format: MessageFormat,
 ) -> Result<ExitCode, String> {
     let bytes =
@@ -122,16 +123,16 @@ pub fn load(
         .unwrap_or_default();
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
-        if mode.is_some() {
+        if mode.is_some() || report_rate.is_some() {
             return Err(
-                "an object's mode is fixed when it is built: load the policy source with `--mode`"
+                "an object's mode and report rate are fixed when it is built: load the policy source to change them"
                     .into(),
             );
         }
         (bytes, None)
     } else {
         let kernel = kernel_types(btf)?;
-        let Some(compiled) = compile_file(file, &kernel, scope, mode, format)? else {
+        let Some(compiled) = compile_file(file, &kernel, scope, mode, report_rate, format)? else {
             return Ok(ExitCode::FAILURE);
         };
         let source = String::from_utf8_lossy(&bytes).into_owned();
@@ -218,7 +219,7 @@ pub fn test(
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some(compiled) = compile_file(file, &kernel, Scope::Global, None, format)? else {
+        let Some(compiled) = compile_file(file, &kernel, Scope::Global, None, None, format)? else {
             failed += 1;
             continue;
         };
@@ -396,12 +397,13 @@ fn compile_file(
     kernel: &dyn KernelTypes,
     scope: Scope,
     mode: Option<Mode>,
+    report_rate: Option<u32>,
     format: MessageFormat,
 ) -> Result<Option<Compiled>, String> {
     let Some(source) = read_source(file, format)? else {
         return Ok(None);
     };
-    match compile(&source, kernel, scope, mode) {
+    match compile(&source, kernel, scope, mode, report_rate) {
         Ok((compiled, warnings)) => {
             report(file, &source, &warnings, format);
             Ok(Some(compiled))

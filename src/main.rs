@@ -109,6 +109,9 @@ enum Command {
         /// The format of the reports printed on stdout
         #[arg(long, value_enum, default_value = "json")]
         output: Output,
+        /// Reports one rule may send per second on one CPU (default 100); the rest are counted
+        #[arg(long)]
+        report_rate: Option<u32>,
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             btf,
             mode,
             output,
+            report_rate,
             message_format,
         } => commands::load(
             &file,
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             btf.as_deref(),
             mode,
             output,
+            report_rate,
             message_format,
         ),
         Command::Test {

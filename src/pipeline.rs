@@ -28,6 +28,7 @@ pub fn compile(
     kernel: &dyn KernelTypes,
     scope: Scope,
     mode: Option<Mode>,
+    report_rate: Option<u32>,
 ) -> Result<(Compiled, Vec<Diagnostic>), Failure> {
     let (checked, diagnostics) = lang::front_end(source, kernel);
     let Some(checked) = checked else {
@@ -39,6 +40,9 @@ pub fn compile(
         Some(PolicyMode::Audit) => Mode::Audit,
         Some(PolicyMode::Enforce) | None => Mode::Enforce,
     });
+    if let Some(rate) = report_rate {
+        ir.report_rate = rate;
+    }
     let object = codegen(&ir).map_err(|e| Failure::Internal(e.to_string()))?;
     let elf = write_object(&object).map_err(|e| Failure::Internal(e.to_string()))?;
     Ok((

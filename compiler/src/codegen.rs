@@ -236,6 +236,7 @@ struct ProgramGen<'a> {
     scope: Scope,
     mode: Mode,
     parent: Option<&'a ParentAccess>,
+    report_rate: u32,
     record: RecordLayout,
     asm: Assembler,
 }
@@ -248,6 +249,7 @@ impl<'a> ProgramGen<'a> {
             scope: module.scope,
             mode: module.mode,
             parent: module.parent.as_ref(),
+            report_rate: module.report_rate.min(i32::MAX as u32),
             record: events::layout(program),
             asm: Assembler::with_branch_simplification(),
         }
@@ -453,7 +455,7 @@ impl<'a> ProgramGen<'a> {
             self.asm.new_label(),
         );
         let record = self.record.clone();
-        // Rate limit per rule (and CPU): at most REPORTS_PER_SECOND reports a second, so a
+        // Rate limit per rule (and CPU): at most `report_rate` reports a second, so a
         // process looping on a denied operation cannot flood user space. The rest are counted.
         self.asm
             .store_imm(Size::W, Reg::R10, KEY_SLOT, rule.index as i32)
@@ -474,12 +476,7 @@ impl<'a> ProgramGen<'a> {
             .load(Size::DW, Reg::R1, Reg::R9, 8)
             .alu64_imm(AluOp::Add, Reg::R1, 1)
             .store_reg(Size::DW, Reg::R9, 8, Reg::R1)
-            .jump_imm(
-                JmpCond::Gt,
-                Reg::R1,
-                events::REPORTS_PER_SECOND as i32,
-                limited,
-            )
+            .jump_imm(JmpCond::Gt, Reg::R1, self.report_rate as i32, limited)
             .bind(reserve)
             .ld_map_fd(Reg::R1, EVENTS_MAP)
             .mov64_imm(Reg::R2, record.size as i32)

@@ -21,7 +21,8 @@ pub const DROPPED_RING_FULL: u32 = 0;
 pub const DROPPED_RATE_LIMITED: u32 = 1;
 /// Per rule index and CPU: `{window start ns, reports in the window}`.
 pub const RATE_MAP: &str = "krsi_rate";
-/// Reports one rule may send per second on one CPU; more are counted, not sent.
+/// Reports one rule may send per second on one CPU by default (`krsic load --report-rate`);
+/// more are counted, not sent.
 pub const REPORTS_PER_SECOND: u32 = 100;
 /// How much of a string value a report carries.
 pub const STRING_EXCERPT: u32 = 256;

@@ -37,6 +37,8 @@ pub struct Module {
     pub programs: Vec<Program>,
     /// Where reports find the parent process; without it they leave those fields zero.
     pub parent: Option<ParentAccess>,
+    /// Reports one rule may send per second on one CPU; the rest are counted as dropped.
+    pub report_rate: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

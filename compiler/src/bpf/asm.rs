@@ -421,17 +421,27 @@ impl Assembler {
 
     /// Resolves every branch: `off = target - (slot + 1)`.
     pub fn finish(self) -> Result<Code, EncodeError> {
+        let simplify = self.simplify_branches;
         let Assembler {
             mut insns,
-            origins,
-            labels,
-            fixups,
-            relocations,
+            mut origins,
+            mut labels,
+            mut fixups,
+            mut relocations,
             errors,
             ..
         } = self;
         if let Some(error) = errors.into_iter().next() {
             return Err(error);
+        }
+        if simplify {
+            remove_unreachable(
+                &mut insns,
+                &mut origins,
+                &mut labels,
+                &mut fixups,
+                &mut relocations,
+            );
         }
         for Fixup { slot, label } in fixups {
             let target = match labels.get(label.0 as usize) {
@@ -460,9 +470,103 @@ impl Assembler {
     }
 }
 
+/// Drops instructions no path from the entry reaches. The kernel verifier refuses a program
+/// with unreachable instructions, and a code generator that emits every branch of a condition
+/// tree leaves some (a `goto` after a test that always jumps, a fail-closed exit no lookup
+/// uses). Labels move with the code; a label that only unreachable code used goes anywhere.
+fn remove_unreachable(
+    insns: &mut Vec<Insn>,
+    origins: &mut Vec<Option<u32>>,
+    labels: &mut [Option<usize>],
+    fixups: &mut Vec<Fixup>,
+    relocations: &mut Vec<MapRelocation>,
+) {
+    let n = insns.len();
+    let target_of = |slot: usize| -> Option<usize> {
+        let fixup = fixups.iter().find(|f| f.slot == slot)?;
+        labels.get(fixup.label.0 as usize).copied().flatten()
+    };
+    let mut reachable = vec![false; n];
+    let mut work = vec![0usize];
+    while let Some(slot) = work.pop() {
+        if slot >= n || reachable[slot] {
+            continue;
+        }
+        reachable[slot] = true;
+        let Some(op) = insns[slot].opcode() else {
+            // Leave anything the table does not know to the validator.
+            work.push(slot + 1);
+            continue;
+        };
+        if op.slots() == 2 && slot + 1 < n {
+            reachable[slot + 1] = true;
+        }
+        match op {
+            Opcode::Exit => {}
+            Opcode::Ja => work.extend(target_of(slot)),
+            _ if op.is_branch() => {
+                work.push(slot + 1);
+                work.extend(target_of(slot));
+            }
+            _ => work.push(slot + op.slots()),
+        }
+    }
+    if reachable.iter().all(|r| *r) {
+        return;
+    }
+    // new_index[s]: where slot s (or, if it goes, the next kept slot) ends up.
+    let mut new_index = vec![0usize; n + 1];
+    let mut kept = 0;
+    for slot in 0..n {
+        new_index[slot] = kept;
+        if reachable[slot] {
+            kept += 1;
+        }
+    }
+    new_index[n] = kept;
+    for label in labels.iter_mut().flatten() {
+        *label = new_index[(*label).min(n)];
+    }
+    fixups.retain(|f| reachable[f.slot]);
+    for fixup in fixups.iter_mut() {
+        fixup.slot = new_index[fixup.slot];
+    }
+    relocations.retain(|r| r.slot < n && reachable[r.slot]);
+    for relocation in relocations.iter_mut() {
+        relocation.slot = new_index[relocation.slot];
+    }
+    let mut slot = 0;
+    insns.retain(|_| {
+        slot += 1;
+        reachable[slot - 1]
+    });
+    let mut slot = 0;
+    origins.retain(|_| {
+        slot += 1;
+        reachable[slot - 1]
+    });
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    #[test]
+    fn simplification_removes_unreachable_code() {
+        let mut asm = Assembler::with_branch_simplification();
+        let (out, dead) = (asm.new_label(), asm.new_label());
+        asm.mov64_imm(R0, 0)
+            .jump(out) // slot 1
+            .bind(dead)
+            .mov64_imm(R0, 1) // unreachable
+            .ld_imm64(R1, 5) // unreachable, two slots
+            .bind(out)
+            .exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns.len(), 3, "{code:?}");
+        assert_eq!(code.insns[1].off, 0);
+        assert_eq!(code.origins.len(), 3);
+    }
+
     use super::*;
     use crate::bpf::{validate, Reg::*};
 
@@ -496,9 +600,9 @@ mod tests {
             .jump(b) // dropped: b follows
             .bind(b)
             .jump(a) // slot 2 -> a, which moved with the code to slot 2: offset -1
-            .exit();
+            .exit(); // after a loop with no way out: unreachable, removed
         let code = asm.finish().expect("assembles");
-        assert_eq!(code.insns.len(), 4);
+        assert_eq!(code.insns.len(), 3);
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.insns[2].off, -1);
     }

@@ -535,9 +535,14 @@ impl Policy {
     /// Fails the test, with krsic's whole stderr, if krsic exits first or takes longer than
     /// [`load_timeout`].
     pub fn load(file: &Path, cgroup: Option<&Cgroup>) -> Policy {
+        Policy::load_with(file, cgroup, &[])
+    }
+
+    /// [`Policy::load`] with more `krsic load` options (`--report-rate 5`, `--mode audit`).
+    pub fn load_with(file: &Path, cgroup: Option<&Cgroup>, options: &[&str]) -> Policy {
         let baseline = lsm_program_ids().expect("list BPF programs");
         let mut cmd = Command::new(krsic());
-        cmd.arg("load").arg(file);
+        cmd.arg("load").arg(file).args(options);
         if let Some(cg) = cgroup {
             cmd.arg("--cgroup").arg(cg.path());
         }
