@@ -5,9 +5,9 @@ use crate::pipeline::{compile, Compiled, Failure};
 use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
-use compiler::bpf::disassemble_with;
+use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::SCOPE_MAP;
-use compiler::elf::{read_object, ObjectSpec};
+use compiler::elf::{read_object, MapSpec, ObjectSpec};
 use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Mode, Module, Scope};
 use lang::catalog::ValueType;
@@ -79,21 +79,15 @@ pub fn disasm(object: &Path) -> Result<ExitCode, String> {
         std::fs::read(object).map_err(|e| format!("cannot read `{}`: {e}", object.display()))?;
     let contents = read_object(&bytes)
         .map_err(|e| format!("`{}` is not a krsi object: {e}", object.display()))?;
-    let mut text = String::new();
-    for map in &contents.maps {
-        let _ = writeln!(
-            text,
-            "map {}: type {} key {} value {} entries {}",
-            map.symbol, map.map_type, map.key_size, map.value_size, map.max_entries
-        );
-    }
-    for program in &contents.programs {
-        let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
-        let body = disassemble_with(&program.insns, &program.relocations)
-            .map_err(|e| format!("{}: {e}", program.symbol))?;
-        text.push_str(&body);
-    }
-    print!("{text}");
+    let programs = contents.programs.iter().map(|p| {
+        (
+            p.symbol.as_str(),
+            p.section.as_str(),
+            p.insns.as_slice(),
+            p.relocations.as_slice(),
+        )
+    });
+    print!("{}", listing(&contents.maps, programs)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -433,20 +427,33 @@ fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: Message
 }
 
 fn disassembly(object: &ObjectSpec) -> Result<String, String> {
+    let programs = object.programs.iter().map(|p| {
+        (
+            p.symbol.as_str(),
+            p.section.as_str(),
+            p.code.insns.as_slice(),
+            p.code.relocations.as_slice(),
+        )
+    });
+    listing(&object.maps, programs)
+}
+
+/// The maps, then each program's disassembly, as `krsic disasm` and `--emit asm` print them.
+fn listing<'a>(
+    maps: &[MapSpec],
+    programs: impl IntoIterator<Item = (&'a str, &'a str, &'a [Insn], &'a [MapRelocation])>,
+) -> Result<String, String> {
     let mut text = String::new();
-    for map in &object.maps {
+    for map in maps {
         let _ = writeln!(
             text,
             "map {}: type {} key {} value {} entries {}",
             map.symbol, map.map_type, map.key_size, map.value_size, map.max_entries
         );
     }
-    for program in &object.programs {
-        let _ = writeln!(text, "\n{} ({}):", program.symbol, program.section);
-        text.push_str(
-            &disassemble_with(&program.code.insns, &program.code.relocations)
-                .map_err(|e| e.to_string())?,
-        );
+    for (symbol, section, insns, relocations) in programs {
+        let _ = writeln!(text, "\n{symbol} ({section}):");
+        text.push_str(&disassemble_with(insns, relocations).map_err(|e| format!("{symbol}: {e}"))?);
     }
     Ok(text)
 }

@@ -39,23 +39,15 @@ pub const STRING_CAP: u32 = 4096;
 /// fails closed (see `ir::Cond::Test::on_unknown`).
 pub const GLOB_SCAN_LIMIT: u32 = 256;
 
-const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
-const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
-const BPF_MAP_TYPE_RINGBUF: u32 = 27;
-
-// Helper ids from include/uapi/linux/bpf.h.
-const MAP_LOOKUP_ELEM: u32 = 1;
-const PROBE_READ_KERNEL: u32 = 113;
-const PROBE_READ_KERNEL_STR: u32 = 115;
-const GET_CURRENT_PID_TGID: u32 = 14;
-const GET_CURRENT_UID_GID: u32 = 15;
-const GET_CURRENT_COMM: u32 = 16;
-const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
-const D_PATH: u32 = 147;
-const GET_CURRENT_TASK_BTF: u32 = 158;
-const KTIME_GET_NS: u32 = 5;
-const RINGBUF_RESERVE: u32 = 131;
-const RINGBUF_SUBMIT: u32 = 132;
+use crate::bpf::helper::{
+    CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID,
+    GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
+    PROBE_READ_KERNEL_STR, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+};
+use crate::bpf::map_type::{
+    CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
+    RINGBUF as BPF_MAP_TYPE_RINGBUF,
+};
 
 /// The stack slot holding the zero key for map lookups.
 const KEY_SLOT: i16 = -8;

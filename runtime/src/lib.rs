@@ -220,15 +220,7 @@ pub fn verify(
         .map_err(|e| RuntimeError::Object(error_chain(&e)))?;
     let mut stats = Vec::new();
     for target in programs {
-        let program: &mut Lsm = ebpf
-            .program_mut(&target.symbol)
-            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
-            .try_into()
-            .map_err(|e: ProgramError| RuntimeError::Load {
-                symbol: target.symbol.clone(),
-                hook: target.hook.clone(),
-                message: error_chain(&e),
-            })?;
+        let program = lsm_program(&mut ebpf, target)?;
         program
             .load(&target.hook, &btf)
             .map_err(|e| load_error(target, e))?;
@@ -260,29 +252,13 @@ pub fn load(
     }
     // Verify and load everything first: a rejection here leaves nothing attached.
     for target in programs {
-        let program: &mut Lsm = ebpf
-            .program_mut(&target.symbol)
-            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
-            .try_into()
-            .map_err(|e: ProgramError| RuntimeError::Load {
-                symbol: target.symbol.clone(),
-                hook: target.hook.clone(),
-                message: error_chain(&e),
-            })?;
+        let program = lsm_program(&mut ebpf, target)?;
         program
             .load(&target.hook, &btf)
             .map_err(|e| load_error(target, e))?;
     }
     for target in programs {
-        let program: &mut Lsm = ebpf
-            .program_mut(&target.symbol)
-            .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
-            .try_into()
-            .map_err(|e: ProgramError| RuntimeError::Attach {
-                symbol: target.symbol.clone(),
-                hook: target.hook.clone(),
-                message: error_chain(&e),
-            })?;
+        let program = lsm_program(&mut ebpf, target)?;
         // On failure `ebpf` is dropped on return, detaching the programs attached so far.
         program.attach().map_err(|e| RuntimeError::Attach {
             symbol: target.symbol.clone(),
@@ -294,6 +270,21 @@ pub fn load(
         ebpf,
         attached: programs.to_vec(),
     })
+}
+
+/// The LSM program `target` names in the object.
+fn lsm_program<'e>(
+    ebpf: &'e mut Ebpf,
+    target: &ProgramTarget,
+) -> Result<&'e mut Lsm, RuntimeError> {
+    ebpf.program_mut(&target.symbol)
+        .ok_or_else(|| RuntimeError::MissingProgram(target.symbol.clone()))?
+        .try_into()
+        .map_err(|e: ProgramError| RuntimeError::Load {
+            symbol: target.symbol.clone(),
+            hook: target.hook.clone(),
+            message: error_chain(&e),
+        })
 }
 
 fn set_scope(ebpf: &mut Ebpf, scope: &CgroupScope) -> Result<(), RuntimeError> {

@@ -171,3 +171,30 @@ mod tests {
         assert_eq!(helper_id("unspec"), None);
     }
 }
+
+/// The helpers krsi's code generator calls, by their ids in the kernel's
+/// `include/uapi/linux/bpf.h` (the names are in [`HELPER_NAMES`]). The code generator and the
+/// offline machine both use these, so they cannot disagree on a number.
+pub mod id {
+    pub const MAP_LOOKUP_ELEM: u32 = 1;
+    pub const KTIME_GET_NS: u32 = 5;
+    pub const GET_CURRENT_PID_TGID: u32 = 14;
+    pub const GET_CURRENT_UID_GID: u32 = 15;
+    pub const GET_CURRENT_COMM: u32 = 16;
+    pub const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
+    pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const PROBE_READ_KERNEL_STR: u32 = 115;
+    pub const RINGBUF_RESERVE: u32 = 131;
+    pub const RINGBUF_SUBMIT: u32 = 132;
+    pub const RINGBUF_DISCARD: u32 = 133;
+    pub const D_PATH: u32 = 147;
+    pub const GET_CURRENT_TASK_BTF: u32 = 158;
+}
+
+/// Map types (`enum bpf_map_type`) krsi's objects use.
+pub mod map_type {
+    pub const ARRAY: u32 = 2;
+    pub const PERCPU_ARRAY: u32 = 6;
+    pub const CGROUP_ARRAY: u32 = 8;
+    pub const RINGBUF: u32 = 27;
+}

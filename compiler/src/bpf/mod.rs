@@ -19,7 +19,7 @@ pub mod opcode;
 pub use asm::{Assembler, Code, EncodeError, Label, MapRelocation};
 pub use codec::{decode, encode, validate, DecodeError};
 pub use disasm::{disassemble, disassemble_with};
-pub use helpers::{helper_id, helper_name, HELPER_NAMES};
+pub use helpers::{helper_id, helper_name, id as helper, map_type, HELPER_NAMES};
 pub use opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
 
 use std::fmt;

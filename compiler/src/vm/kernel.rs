@@ -23,10 +23,10 @@ pub const GARBAGE: u8 = 0xa5;
 /// Size of the BPF stack.
 pub const STACK_SIZE: usize = 512;
 
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
-const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
-const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
-const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+use crate::bpf::map_type::{
+    ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
+    PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
+};
 
 /// Array maps get a value region per entry; more than this is not a map krsi emits.
 const MAX_ARRAY_ENTRIES: u32 = 64;

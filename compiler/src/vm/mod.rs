@@ -41,20 +41,11 @@ const EFAULT: i64 = 14;
 const EINVAL: i64 = 22;
 const E2BIG: i64 = 7;
 
-// Helper ids from include/uapi/linux/bpf.h (names in `crate::bpf::HELPER_NAMES`).
-const MAP_LOOKUP_ELEM: i32 = 1;
-const GET_CURRENT_PID_TGID: i32 = 14;
-const GET_CURRENT_UID_GID: i32 = 15;
-const GET_CURRENT_COMM: i32 = 16;
-const CURRENT_TASK_UNDER_CGROUP: i32 = 37;
-const PROBE_READ_KERNEL: i32 = 113;
-const PROBE_READ_KERNEL_STR: i32 = 115;
-const D_PATH: i32 = 147;
-const GET_CURRENT_TASK_BTF: i32 = 158;
-const KTIME_GET_NS: i32 = 5;
-const RINGBUF_RESERVE: i32 = 131;
-const RINGBUF_SUBMIT: i32 = 132;
-const RINGBUF_DISCARD: i32 = 133;
+use crate::bpf::helper::{
+    CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID,
+    GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
+    PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+};
 
 /// Why a run stopped without a result. `slot` is the instruction's index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -533,7 +524,10 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
     let mem = |error| VmError::Memory { slot, error };
     let arg = |n: u8| cpu.get(slot, n);
     let neg = |e: i64| (-e) as u64;
-    match id {
+    let Ok(helper_id) = u32::try_from(id) else {
+        return Err(VmError::UnknownHelper { slot, id });
+    };
+    match helper_id {
         MAP_LOOKUP_ELEM => {
             let (map, key) = (arg(1)?, arg(2)?);
             let map = kernel
@@ -552,7 +546,7 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             let map = kernel
                 .map_at(map)
                 .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
-            if map.spec.map_type != 8 {
+            if map.spec.map_type != crate::bpf::map_type::CGROUP_ARRAY {
                 return Err(misuse(format!(
                     "`{}` is not a cgroup array",
                     map.spec.symbol
@@ -628,7 +622,7 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             let map = kernel
                 .map_at(map)
                 .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
-            if map.spec.map_type != 27 {
+            if map.spec.map_type != crate::bpf::map_type::RINGBUF {
                 return Err(misuse(format!(
                     "`{}` is not a ring buffer",
                     map.spec.symbol
@@ -652,7 +646,7 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                 return Err(misuse(format!("{record:#x} is not a reserved record")));
             };
             let region = kernel.reserved.remove(at);
-            if id == RINGBUF_SUBMIT {
+            if helper_id == RINGBUF_SUBMIT {
                 let bytes = kernel
                     .memory
                     .region(region)
