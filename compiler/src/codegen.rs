@@ -834,7 +834,14 @@ impl<'a> ProgramGen<'a> {
             (p + GLOB_SCAN_LIMIT).min(b.cap)
         };
         if !b.padded {
-            self.asm.load(Size::DW, Reg::R5, Reg::R10, slot);
+            // The mask keeps the length (at most STRING_CAP here) but gives r5 a fresh
+            // identity: a register filled from a stack slot shares the slot's, and newer
+            // verifiers (6.12) carry every `i < len` the loop learns back into the slot, so
+            // each iteration's early exit would reach the rest of the program with a
+            // different slot, and nothing could be pruned.
+            self.asm
+                .load(Size::DW, Reg::R5, Reg::R10, slot)
+                .alu64_imm(AluOp::And, Reg::R5, 0xffff);
         }
         self.automaton(rest, b, p, bound, matched, failed, unknown);
     }
