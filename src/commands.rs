@@ -345,15 +345,35 @@ pub fn explain(code: &str) -> Result<ExitCode, String> {
     }
 }
 
-pub fn events(btf: Option<&Path>) -> Result<ExitCode, String> {
+pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
+    let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
+    if json {
+        let events: Vec<serde_json::Value> = lang::catalog::EVENTS
+            .iter()
+            .map(|event| {
+                serde_json::json!({
+                    "name": event.name,
+                    "hook": event.hook,
+                    "doc": event.doc,
+                    "available": available(event.hook),
+                    "attributes": event.attributes().map(|a| serde_json::json!({
+                        "name": a.name,
+                        "type": a.ty.describe(),
+                        "doc": a.doc,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(events));
+        return Ok(ExitCode::SUCCESS);
+    }
     for event in lang::catalog::EVENTS {
-        let available = match &kernel {
-            Some(k) if k.hook_params(event.hook).is_some() => "",
-            Some(_) => " (not in the target kernel)",
-            None => "",
+        let note = match available(event.hook) {
+            Some(false) => " (not in the target kernel)",
+            _ => "",
         };
-        println!("{} → {}{available}: {}", event.name, event.hook, event.doc);
+        println!("{} → {}{note}: {}", event.name, event.hook, event.doc);
         for attribute in event.attributes() {
             println!(
                 "    {:<12} {:<8} {}",

@@ -130,6 +130,9 @@ enum Command {
     Events {
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// One JSON document, for tools and the book's reference
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -173,7 +176,7 @@ fn main() -> ExitCode {
             message_format,
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
-        Command::Events { btf } => commands::events(btf.as_deref()),
+        Command::Events { btf, json } => commands::events(btf.as_deref(), json),
     };
     match result {
         Ok(code) => code,

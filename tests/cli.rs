@@ -202,3 +202,16 @@ fn garbage_is_a_diagnostic_not_a_crash() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn events_json_lists_every_event_with_its_hook_and_availability() {
+    let out = krsic(&["events", "--json", "--btf", FIXTURE]);
+    assert!(out.status.success());
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let events = events.as_array().expect("an array");
+    assert_eq!(events.len(), lang::catalog::EVENTS.len());
+    for event in events {
+        assert_eq!(event["available"], true, "{event}");
+        assert!(!event["attributes"].as_array().unwrap().is_empty());
+    }
+}
