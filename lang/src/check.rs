@@ -1155,9 +1155,9 @@ impl<'a> Checker<'a> {
 
     fn unknown_name(&mut self, name: &ast::Name, event: &'static Event) {
         // Used on the wrong event?
-        if let Some(other) = catalog::EVENTS
+        if catalog::EVENTS
             .iter()
-            .find(|e| e.name != event.name && e.attribute(&name.text).is_some())
+            .any(|e| e.name != event.name && e.attribute(&name.text).is_some())
         {
             let hosts: Vec<&str> = catalog::EVENTS
                 .iter()
@@ -1179,17 +1179,8 @@ impl<'a> Checker<'a> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
-                .with_help(format!(
-                    "`{}` has: {}",
-                    event.name,
-                    event
-                        .attributes()
-                        .map(|a| a.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                .with_help(attribute_list(event)),
             );
-            let _ = other;
             return;
         }
         let candidates: Vec<&str> = event
@@ -1209,15 +1200,7 @@ impl<'a> Checker<'a> {
         ));
         d = match suggest(&name.text, candidates.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(format!(
-                "`{}` has: {}",
-                event.name,
-                event
-                    .attributes()
-                    .map(|a| a.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            None => d.with_help(attribute_list(event)),
         };
         self.error(d);
     }
@@ -1420,6 +1403,12 @@ fn describe_shape(shape: &TypeShape) -> String {
         TypeShape::Void => "void".into(),
         TypeShape::Other => "a type krsi cannot read".into(),
     }
+}
+
+/// "`exec` has: path, filename, uid, ...", for help lines.
+fn attribute_list(event: &Event) -> String {
+    let names: Vec<&str> = event.attributes().map(|a| a.name).collect();
+    format!("`{}` has: {}", event.name, names.join(", "))
 }
 
 fn flip(op: CmpOp) -> Option<CmpOp> {
