@@ -673,8 +673,12 @@ impl<'a> ProgramGen<'a> {
                 let unknown = if *on_unknown { on_true } else { on_false };
                 let fallible = self.program.values[i].kind.fallible();
                 match (pred, self.layout.buffers[i]) {
-                    (Pred::Int { op, value }, _) => {
+                    (Pred::Int { op, value }, _) | (Pred::Masked { op, value, .. }, _) => {
                         self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+                        if let Pred::Masked { mask, .. } = pred {
+                            self.load_constant(Reg::R2, *mask);
+                            self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
+                        }
                         let cond = match op {
                             IntOp::Eq => JmpCond::Eq,
                             IntOp::Ne => JmpCond::Ne,

@@ -140,6 +140,12 @@ pub enum Pred {
         op: IntOp,
         value: u64,
     },
+    /// `(value & mask) OP value`
+    Masked {
+        mask: u64,
+        op: IntOp,
+        value: u64,
+    },
     StrEq(Vec<u8>),
     /// Any alternative matches the whole string.
     Glob {
@@ -237,6 +243,17 @@ impl fmt::Display for AccessText<'_> {
     }
 }
 
+fn op_text(op: IntOp) -> &'static str {
+    match op {
+        IntOp::Eq => "==",
+        IntOp::Ne => "!=",
+        IntOp::Lt => "<",
+        IntOp::Le => "<=",
+        IntOp::Gt => ">",
+        IntOp::Ge => ">=",
+    }
+}
+
 struct CondText<'a>(&'a Cond, &'a Program);
 
 impl fmt::Display for CondText<'_> {
@@ -263,16 +280,9 @@ impl fmt::Display for CondText<'_> {
             } => {
                 let v = format!("v{}", value.0);
                 match pred {
-                    Pred::Int { op, value } => {
-                        let op = match op {
-                            IntOp::Eq => "==",
-                            IntOp::Ne => "!=",
-                            IntOp::Lt => "<",
-                            IntOp::Le => "<=",
-                            IntOp::Gt => ">",
-                            IntOp::Ge => ">=",
-                        };
-                        write!(f, "{v} {op} {value}")?
+                    Pred::Int { op, value } => write!(f, "{v} {} {value}", op_text(*op))?,
+                    Pred::Masked { mask, op, value } => {
+                        write!(f, "{v} & {mask:#x} {} {value}", op_text(*op))?
                     }
                     Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,

@@ -91,6 +91,11 @@ impl RuleLowering<'_> {
             check::Cond::Test(test) => {
                 let value = self.value(test.attr);
                 let pred = match &test.predicate {
+                    Predicate::Masked { mask, op, value } => Pred::Masked {
+                        mask: *mask,
+                        op: *op,
+                        value: *value,
+                    },
                     Predicate::Int { op, value } => Pred::Int {
                         op: *op,
                         value: *value,

@@ -146,6 +146,9 @@ pub enum ExprKind {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `a & b`: bitwise and; binds tighter than comparisons, so `mode & 0o6000 != 0` is
+    /// `(mode & 0o6000) != 0`.
+    BitAnd(Box<Expr>, Box<Expr>),
     /// An attribute, macro or list name; resolved by the checker.
     Name(Name),
     /// An integer literal as written (decimal, `0x`, `0o`); the value is parsed by the

@@ -140,6 +140,8 @@ pub enum IntOp {
 pub enum Predicate {
     /// Unsigned comparison `attr OP value`.
     Int { op: IntOp, value: u64 },
+    /// Unsigned comparison `(attr & mask) OP value`.
+    Masked { mask: u64, op: IntOp, value: u64 },
     /// The string equals these bytes exactly.
     StrEq(Vec<u8>),
     /// The glob matches the whole string.
@@ -216,6 +218,7 @@ fn estimated_cost(cond: &Cond) -> u32 {
         Cond::Not(c) => estimated_cost(c),
         Cond::Test(test) => match &test.predicate {
             Predicate::Int { .. } | Predicate::IsTrue => 4,
+            Predicate::Masked { .. } => 7,
             Predicate::StrEq(bytes) => 6 + 5 * (bytes.len() as u32).div_ceil(8),
             Predicate::Glob(glob) => glob.cost(),
         },
@@ -264,7 +267,8 @@ struct Checker<'a> {
 
 /// One side of a comparison, before the comparison is typed.
 enum Operand {
-    Attr(AttrId, &'static Attribute),
+    /// An attribute, with the mask of `attr & MASK` when there is one.
+    Attr(AttrId, &'static Attribute, Option<u64>),
     Int(u64),
     Str(String),
     Bool(bool),
@@ -646,12 +650,14 @@ impl<'a> Checker<'a> {
                     return self.expand_macro(m, name.span, event, action);
                 }
                 match self.operand(expr, event)? {
-                    Operand::Attr(attr, a) if a.ty == ValueType::Bool => Some(Cond::Test(Test {
-                        attr,
-                        predicate: Predicate::IsTrue,
-                        span: expr.span,
-                    })),
-                    Operand::Attr(_, a) => {
+                    Operand::Attr(attr, a, None) if a.ty == ValueType::Bool => {
+                        Some(Cond::Test(Test {
+                            attr,
+                            predicate: Predicate::IsTrue,
+                            span: expr.span,
+                        }))
+                    }
+                    Operand::Attr(_, a, _) => {
                         self.error(
                             Diagnostic::new(
                                 Code::NotBoolean,
@@ -685,6 +691,17 @@ impl<'a> Checker<'a> {
                         None
                     }
                 }
+            }
+            ExprKind::BitAnd(..) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::NotBoolean,
+                        "a bitwise `&` is an integer, not a condition",
+                        expr.span,
+                    )
+                    .with_help("compare it, e.g. `mode & 0o4000 != 0`"),
+                );
+                None
             }
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::List(_) => {
                 self.error(
@@ -746,7 +763,7 @@ impl<'a> Checker<'a> {
                 op = flipped;
             }
         }
-        let Operand::Attr(attr, a) = left else {
+        let Operand::Attr(attr, a, mask) = left else {
             self.error(
                 Diagnostic::new(
                     Code::TypeMismatch,
@@ -797,16 +814,13 @@ impl<'a> Checker<'a> {
                     CmpOp::Gt => IntOp::Gt,
                     _ => IntOp::Ge,
                 };
-                Some(test(Predicate::Int { op, value }))
+                Some(test(int_predicate(mask, op, value)))
             }
             (ValueType::Int, CmpOp::In, Operand::List(elements)) => {
                 let mut values = Vec::new();
                 for (element, element_span) in elements {
                     match element {
-                        Literal::Int(v) => values.push(test(Predicate::Int {
-                            op: IntOp::Eq,
-                            value: v,
-                        })),
+                        Literal::Int(v) => values.push(test(int_predicate(mask, IntOp::Eq, v))),
                         Literal::Str(_) => {
                             self.error(
                                 Diagnostic::new(
@@ -933,7 +947,7 @@ impl<'a> Checker<'a> {
             }
             (ty, op, right) => {
                 let right_kind = match &right {
-                    Operand::Attr(_, b) => format!("attribute `{}`", b.name),
+                    Operand::Attr(_, b, _) => format!("attribute `{}`", b.name),
                     Operand::Int(_) => "an integer".into(),
                     Operand::Str(_) => "a string".into(),
                     Operand::Bool(_) => "a boolean".into(),
@@ -1061,6 +1075,31 @@ impl<'a> Checker<'a> {
 
     fn operand(&mut self, expr: &'a ast::Expr, event: &'static Event) -> Option<Operand> {
         match &expr.kind {
+            ExprKind::BitAnd(lhs, rhs) => {
+                let (left, right) = (self.operand(lhs, event), self.operand(rhs, event));
+                match (left?, right?) {
+                    (Operand::Attr(id, a, mask), Operand::Int(v))
+                    | (Operand::Int(v), Operand::Attr(id, a, mask))
+                        if a.ty == ValueType::Int =>
+                    {
+                        Some(Operand::Attr(id, a, Some(mask.unwrap_or(u64::MAX) & v)))
+                    }
+                    (Operand::Int(a), Operand::Int(b)) => Some(Operand::Int(a & b)),
+                    _ => {
+                        self.error(
+                            Diagnostic::new(
+                                Code::BadOperator,
+                                "`&` takes an integer attribute and an integer literal",
+                                expr.span,
+                            )
+                            .with_help(
+                                "test flags as `ATTRIBUTE & MASK != 0`, e.g. `mode & 0o6000 != 0`",
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
             ExprKind::Int(v) => Some(Operand::Int(*v)),
             ExprKind::Str(s) => Some(Operand::Str(s.clone())),
             ExprKind::Bool(b) => Some(Operand::Bool(*b)),
@@ -1068,7 +1107,7 @@ impl<'a> Checker<'a> {
             ExprKind::Name(name) => {
                 if let Some(attribute) = event.attribute(&name.text) {
                     let id = self.resolve_attribute(event, attribute, name.span)?;
-                    return Some(Operand::Attr(id, attribute));
+                    return Some(Operand::Attr(id, attribute, None));
                 }
                 if let Some(list) = self.lists.get(name.text.as_str()).copied() {
                     self.used.insert(name.text.clone());
@@ -1409,6 +1448,14 @@ fn describe_shape(shape: &TypeShape) -> String {
 fn attribute_list(event: &Event) -> String {
     let names: Vec<&str> = event.attributes().map(|a| a.name).collect();
     format!("`{}` has: {}", event.name, names.join(", "))
+}
+
+/// `attr OP value`, or `(attr & mask) OP value`.
+fn int_predicate(mask: Option<u64>, op: IntOp, value: u64) -> Predicate {
+    match mask {
+        None => Predicate::Int { op, value },
+        Some(mask) => Predicate::Masked { mask, op, value },
+    }
 }
 
 fn flip(op: CmpOp) -> Option<CmpOp> {

@@ -198,6 +198,14 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         (Predicate::Int { op, value: literal }, AttrValue::Int(v)) => {
             Truth::from(compare(*op, *v, *literal))
         }
+        (
+            Predicate::Masked {
+                mask,
+                op,
+                value: literal,
+            },
+            AttrValue::Int(v),
+        ) => Truth::from(compare(*op, *v & *mask, *literal)),
         (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
         (Predicate::StrEq(literal), AttrValue::Str(s)) => {
             if !kind.fits(s.len()) {

@@ -411,36 +411,28 @@ impl Lower<'_> {
 
     /// `a & b`. The AST has no node for it yet, so it is reported and the left operand
     /// stands in for the whole (with the whole's span) to keep the rest of the tree intact.
+    /// `a & b & c`, left associative.
     fn bitand(&mut self, pair: Pair<'_, Rule>) -> (Expr, u32) {
-        let mut first = None;
-        let mut last_span = None;
-        let mut reported = false;
+        let mut acc: Option<(Expr, u32)> = None;
         for child in pair.into_inner() {
             if child.as_rule() == Rule::op_bitand {
-                if !reported {
-                    reported = true;
-                    self.diagnostics.push(
-                        Diagnostic::new(
-                            Code::Syntax,
-                            "bitwise `&` is not supported yet",
-                            self.span(&child),
-                        )
-                        .with_label("not supported yet"),
-                    );
-                }
                 continue;
             }
-            let (expr, depth) = self.expr(child);
-            last_span = Some(expr.span);
-            if first.is_none() {
-                first = Some((expr, depth));
-            }
+            let (rhs, rhs_depth) = self.expr(child);
+            acc = Some(match acc {
+                None => (rhs, rhs_depth),
+                Some((lhs, lhs_depth)) => {
+                    let span = lhs.span.to(rhs.span);
+                    let depth = lhs_depth.max(rhs_depth) + 1;
+                    let expr = Expr {
+                        kind: ExprKind::BitAnd(Box::new(lhs), Box::new(rhs)),
+                        span,
+                    };
+                    self.limit_depth(expr, depth, span)
+                }
+            });
         }
-        let (mut expr, depth) = first.unwrap_or_else(|| (placeholder(Span::default()), 1));
-        if let Some(last) = last_span {
-            expr.span = expr.span.to(last);
-        }
-        (expr, depth)
+        acc.unwrap_or_else(|| (placeholder(Span::default()), 1))
     }
 
     /// Replaces a tree deeper than [`MAX_EXPR_DEPTH`] by a placeholder, reporting it once at

@@ -82,7 +82,6 @@ bad! {
     double_pipe: "deny exec where uid == 0 || comm == \"x\"";
     bang_not: "deny open where !write";
     chained_comparison: "deny exec where uid == 0 == 1";
-    bitand_not_supported: "deny kill where mode & 0o6000 != 0";
     keyword_as_name: "macro list = 1";
     keyword_as_event: "deny where uid == 0";
     typo_in_action: "deny exec\ndenny open where write";
@@ -246,4 +245,22 @@ fn large_policies_parse() {
     assert_eq!(diagnostics.len(), 5000);
     let json = crate::render::render_json("p", &broken, &diagnostics);
     assert_eq!(json.lines().count(), diagnostics.len());
+}
+
+#[test]
+fn bitand_binds_tighter_than_comparison() {
+    let policy = parse_ok("deny exec where uid & 0o6000 != 0");
+    let ast::Item::Rule(rule) = &policy.items[0] else {
+        panic!("a rule");
+    };
+    let Some(ast::Expr {
+        kind: ast::ExprKind::Compare { op, lhs, rhs, .. },
+        ..
+    }) = &rule.condition
+    else {
+        panic!("a comparison: {:?}", rule.condition);
+    };
+    assert_eq!(*op, ast::CmpOp::Ne);
+    assert!(matches!(lhs.kind, ast::ExprKind::BitAnd(..)), "{lhs:?}");
+    assert_eq!(rhs.kind, ast::ExprKind::Int(0));
 }
