@@ -7,11 +7,11 @@ use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::SCOPE_MAP;
-use compiler::elf::{read_object, MapSpec, ObjectSpec};
+use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Mode, Module, Scope};
 use lang::catalog::ValueType;
-use lang::check::{CheckedTest, ExpectedDecision, TestValue};
+use lang::check::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::eval::{AttrValue, Decision, EventInput};
 use lang::kernel::KernelTypes;
@@ -61,7 +61,7 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some(compiled) = compile_file(file, &kernel, scope, None, None, format)? else {
+    let Some((compiled, _)) = compile_file(file, &kernel, scope, format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
@@ -126,10 +126,13 @@ pub fn load(
         (bytes, None)
     } else {
         let kernel = kernel_types(btf)?;
-        let Some(compiled) = compile_file(file, &kernel, scope, mode, report_rate, format)? else {
+        let Some(source) = decode_source(file, bytes, format) else {
             return Ok(ExitCode::FAILURE);
         };
-        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let compiled = compile_source(file, &source, &kernel, scope, mode, report_rate, format)?;
+        let Some(compiled) = compiled else {
+            return Ok(ExitCode::FAILURE);
+        };
         if let Some(header) = &compiled.checked.name {
             name.clone_from(header);
         }
@@ -139,11 +142,7 @@ pub fn load(
         .map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
     let mut targets = Vec::new();
     for program in &contents.programs {
-        let Some(hook) = program
-            .section
-            .strip_prefix("lsm/")
-            .or_else(|| program.section.strip_prefix("lsm.s/"))
-        else {
+        let Some(hook) = lsm_hook(&program.section) else {
             return Err(format!(
                 "program `{}` is in section `{}`, not an LSM section",
                 program.symbol, program.section
@@ -213,16 +212,15 @@ pub fn test(
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some(compiled) = compile_file(file, &kernel, Scope::Global, None, None, format)? else {
+        let Some((compiled, source)) = compile_file(file, &kernel, Scope::Global, format)? else {
             failed += 1;
             continue;
         };
-        let source = std::fs::read_to_string(file).unwrap_or_default();
         if compiled.checked.tests.is_empty() {
             eprintln!("{}: no tests", file.display());
         }
         for test in &compiled.checked.tests {
-            let line = line_of(&source, test.span.start);
+            let line = test.span.line(&source);
             let text = source.get(test.span.range()).unwrap_or("").trim();
             let input = test_input(test);
             let reference = lang::eval::evaluate(&compiled.checked, &input, false);
@@ -279,12 +277,7 @@ fn test_input(test: &CheckedTest) -> EventInput {
         values.insert(attribute.name, default);
     }
     for (attribute, value) in &test.values {
-        let value = match value {
-            TestValue::Int(v) => AttrValue::Int(*v),
-            TestValue::Str(s) => AttrValue::Str(s.clone()),
-            TestValue::Bool(b) => AttrValue::Bool(*b),
-        };
-        values.insert(attribute.name, value);
+        values.insert(attribute.name, value.clone());
     }
     EventInput {
         event: test.event.name,
@@ -297,7 +290,7 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
     match expect {
         ExpectedDecision::Allow => "allow".into(),
         ExpectedDecision::Deny(None) => "deny".into(),
-        ExpectedDecision::Deny(Some(errno)) => format!("deny {}", report::errno_name(errno)),
+        ExpectedDecision::Deny(Some(errno)) => format!("deny {}", lang::catalog::errno_name(errno)),
     }
 }
 
@@ -314,23 +307,13 @@ fn describe_decision(
                 .iter()
                 .find(|r| r.index == *rule)
                 .map(|r| {
-                    let line = line_of(source, r.span.start);
+                    let line = r.span.line(source);
                     format!(" by the rule on line {line}")
                 })
                 .unwrap_or_default();
-            format!("deny {}{by}", report::errno_name(*errno))
+            format!("deny {}{by}", lang::catalog::errno_name(*errno))
         }
     }
-}
-
-/// The 1-based line of byte `offset`.
-fn line_of(source: &str, offset: u32) -> usize {
-    let end = (offset as usize).min(source.len());
-    source.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 pub fn explain(code: &str) -> Result<ExitCode, String> {
@@ -389,8 +372,13 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
 fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, String> {
     let bytes =
         std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    Ok(decode_source(file, bytes, format))
+}
+
+/// The policy text, or `None` after reporting where it stops being UTF-8.
+fn decode_source(file: &Path, bytes: Vec<u8>, format: MessageFormat) -> Option<String> {
     match String::from_utf8(bytes) {
-        Ok(source) => Ok(Some(source)),
+        Ok(source) => Some(source),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -401,7 +389,7 @@ fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Str
             )
             .with_help("save the file as UTF-8");
             report(file, &source, &[diagnostic], format);
-            Ok(None)
+            None
         }
     }
 }
@@ -410,20 +398,32 @@ fn compile_file(
     file: &Path,
     kernel: &dyn KernelTypes,
     scope: Scope,
+    format: MessageFormat,
+) -> Result<Option<(Compiled, String)>, String> {
+    let Some(source) = read_source(file, format)? else {
+        return Ok(None);
+    };
+    let compiled = compile_source(file, &source, kernel, scope, None, None, format)?;
+    Ok(compiled.map(|c| (c, source)))
+}
+
+/// Compiles `source` (the text of `file`), reporting its diagnostics; `None` when it has errors.
+fn compile_source(
+    file: &Path,
+    source: &str,
+    kernel: &dyn KernelTypes,
+    scope: Scope,
     mode: Option<Mode>,
     report_rate: Option<u32>,
     format: MessageFormat,
 ) -> Result<Option<Compiled>, String> {
-    let Some(source) = read_source(file, format)? else {
-        return Ok(None);
-    };
-    match compile(&source, kernel, scope, mode, report_rate) {
+    match compile(source, kernel, scope, mode, report_rate) {
         Ok((compiled, warnings)) => {
-            report(file, &source, &warnings, format);
+            report(file, source, &warnings, format);
             Ok(Some(compiled))
         }
         Err(Failure::Diagnostics(diagnostics)) => {
-            report(file, &source, &diagnostics, format);
+            report(file, source, &diagnostics, format);
             Ok(None)
         }
         Err(Failure::Internal(message)) => Err(format!(

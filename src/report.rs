@@ -2,7 +2,6 @@
 
 use compiler::events::{self, Report, ReportedValue};
 use compiler::ir::{Cond, Module, ValueId};
-use lang::span::Span;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -60,7 +59,7 @@ impl ReportContext<'_> {
         }
         let mut rule_json = json!({ "index": report.rule });
         if let Some(source) = self.source {
-            rule_json["line"] = json!(line_of(source, rule.span));
+            rule_json["line"] = json!(rule.span.line(source));
             rule_json["text"] = json!(source.get(rule.span.range()).unwrap_or("").trim());
         }
         let mut object = json!({
@@ -74,7 +73,7 @@ impl ReportContext<'_> {
             "attributes": attributes,
         });
         if action != "audit" {
-            object["errno"] = json!(errno_name(report.errno));
+            object["errno"] = json!(lang::catalog::errno_name(report.errno));
         }
         Some(object)
     }
@@ -163,22 +162,6 @@ fn values_of(cond: &Cond, out: &mut BTreeSet<ValueId>) {
             out.insert(*value);
         }
     }
-}
-
-fn line_of(source: &str, span: Span) -> usize {
-    let end = (span.start as usize).min(source.len());
-    source.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-pub fn errno_name(errno: i32) -> String {
-    lang::catalog::ERRNOS
-        .iter()
-        .find(|(_, v)| *v == errno)
-        .map_or_else(|| errno.to_string(), |(n, _)| (*n).to_string())
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {

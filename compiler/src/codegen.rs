@@ -61,6 +61,12 @@ pub enum CodegenError {
         error: EncodeError,
     },
     /// More values than fit the BPF stack.
+    /// A struct member, scratch buffer or report field beyond the 16-bit offset of a BPF load
+    /// or store.
+    OffsetTooLarge {
+        program: String,
+        offset: u32,
+    },
     TooManyValues {
         program: String,
     },
@@ -70,6 +76,10 @@ impl fmt::Display for CodegenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CodegenError::Encode { program, error } => write!(f, "program `{program}`: {error}"),
+            CodegenError::OffsetTooLarge { program, offset } => write!(
+                f,
+                "program `{program}` needs a memory offset of {offset}, beyond the 32,767 a BPF load or store reaches"
+            ),
             CodegenError::TooManyValues { program } => {
                 write!(
                     f,
@@ -92,6 +102,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
     let mut scratch_size = 0;
     for program in &module.programs {
         let layout = Layout::new(program)?;
+        check_offsets(program, &layout, module)?;
         scratch_size = scratch_size.max(layout.scratch_size);
         let code = ProgramGen::new(program, &layout, module)
             .emit()
@@ -1016,9 +1027,37 @@ fn size_of(bytes: u32) -> Size {
     }
 }
 
-/// Offsets come from BTF member offsets and scratch layout, far below `i16::MAX` for every
-/// struct krsi reads; saturate rather than wrap so a surprise becomes a verifier error, not a
-/// wrong read.
+/// Every offset the program's loads and stores use fits their 16 bits: member offsets from
+/// BTF, the scratch layout, the report record. Checked once here so that [`offset`] cannot
+/// be handed one that does not.
+fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<(), CodegenError> {
+    let accesses = program
+        .values
+        .iter()
+        .filter_map(|v| match &v.kind {
+            ValueKind::Field(a)
+            | ValueKind::Flag { access: a, .. }
+            | ValueKind::ResolvedPath(a)
+            | ValueKind::KernelString(a)
+            | ValueKind::Chars(a) => Some(a),
+            _ => None,
+        })
+        .chain(module.parent.iter().flat_map(|p| [&p.tgid, &p.comm]));
+    let mut largest = layout.scratch_size.max(events::layout(program).size);
+    for access in accesses {
+        largest = largest.max(access.offset + access.size);
+        largest = largest.max(access.derefs.iter().copied().max().unwrap_or(0) + 8);
+    }
+    match largest {
+        fits if fits <= i16::MAX as u32 => Ok(()),
+        offset => Err(CodegenError::OffsetTooLarge {
+            program: program.event.to_string(),
+            offset,
+        }),
+    }
+}
+
+/// A load or store offset; [`check_offsets`] has made sure it fits.
 fn offset(value: u32) -> i16 {
     i16::try_from(value).unwrap_or(i16::MAX)
 }

@@ -212,6 +212,14 @@ fn check_name(what: &'static str, name: &str) -> Result<(), ElfError> {
     Ok(())
 }
 
+/// The LSM hook a program section names: `lsm/<hook>` or `lsm.s/<hook>` (sleepable).
+pub fn lsm_hook(section: &str) -> Option<&str> {
+    section
+        .strip_prefix("lsm/")
+        .or_else(|| section.strip_prefix("lsm.s/"))
+        .filter(|hook| !hook.is_empty())
+}
+
 fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
     // aya refuses an empty license (it reads it as a C string), and the kernel wants a GPL
     // compatible one for the helpers krsi calls.
@@ -241,11 +249,7 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
         }
         // krsi objects hold LSM programs only; aya reads any other prefix as another program
         // type, or refuses it.
-        let hook = program
-            .section
-            .strip_prefix("lsm/")
-            .or_else(|| program.section.strip_prefix("lsm.s/"));
-        if hook.is_none_or(str::is_empty) {
+        if lsm_hook(&program.section).is_none() {
             return Err(ElfError::NotAnLsmSection(program.section.clone()));
         }
         if !symbols.insert(program.symbol.as_str()) {

@@ -321,3 +321,11 @@ pub static ERRNOS: &[(&str, i32)] = &[
 pub fn errno(name: &str) -> Option<i32> {
     ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
+
+/// The name of errno `value`, or the number when krsi has no name for it.
+pub fn errno_name(value: i32) -> String {
+    ERRNOS
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map_or_else(|| value.to_string(), |(n, _)| (*n).to_string())
+}

@@ -8,6 +8,7 @@
 use crate::ast::{self, Action, CmpOp, ExprKind};
 use crate::catalog::{self, Attribute, Event, Source, ValueType};
 use crate::diagnostic::{suggest, Code, Diagnostic, Severity};
+use crate::eval::AttrValue;
 use crate::glob::Glob;
 use crate::kernel::{KernelTypes, Param, TypeShape};
 use crate::span::Span;
@@ -49,16 +50,9 @@ pub struct ParentAccess {
 pub struct CheckedTest {
     pub event: &'static Event,
     /// The attributes the test gives; the others take their defaults (0, "", false).
-    pub values: Vec<(&'static Attribute, TestValue)>,
+    pub values: Vec<(&'static Attribute, AttrValue)>,
     pub expect: ExpectedDecision,
     pub span: Span,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TestValue {
-    Int(u64),
-    Str(Vec<u8>),
-    Bool(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -473,7 +467,7 @@ impl<'a> Checker<'a> {
             self.unknown_event(&test.event);
             return None;
         };
-        let mut values: Vec<(&'static Attribute, TestValue)> = Vec::new();
+        let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
         let mut ok = true;
         for (name, value) in &test.fields {
             let Some(attribute) = event.attribute(&name.text) else {
@@ -494,9 +488,9 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let value = match (&value.kind, attribute.ty) {
-                (ExprKind::Int(v), ValueType::Int) => TestValue::Int(*v),
-                (ExprKind::Str(s), ty) if ty.is_string() => TestValue::Str(s.clone().into_bytes()),
-                (ExprKind::Bool(b), ValueType::Bool) => TestValue::Bool(*b),
+                (ExprKind::Int(v), ValueType::Int) => AttrValue::Int(*v),
+                (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
+                (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),
                 _ => {
                     self.error(
                         Diagnostic::new(

@@ -27,7 +27,31 @@ impl Span {
         }
     }
 
+    /// The 1-based line of `source` the span starts on.
+    pub fn line(self, source: &str) -> usize {
+        let end = (self.start as usize).min(source.len());
+        source.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn lines_are_one_based_and_clamped() {
+        let source = "a\nb\nc";
+        assert_eq!(Span::new(0, 1).line(source), 1);
+        assert_eq!(Span::new(2, 3).line(source), 2);
+        assert_eq!(Span::new(4, 5).line(source), 3);
+        assert_eq!(Span::new(99, 99).line(source), 3);
     }
 }

@@ -132,6 +132,13 @@ impl Drop for TempDir {
 }
 
 /// Sets the permission bits of `path` (the umask does not apply).
+/// A directory holding a copy of /bin/true that uid 1000 may execute.
+pub fn dir_with_true() -> (TempDir, PathBuf) {
+    let dir = TempDir::new();
+    let exe = dir.copy("/bin/true", "true", 0o755);
+    (dir, exe)
+}
+
 pub fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
@@ -527,8 +534,18 @@ pub struct Policy {
 impl Policy {
     /// Writes `source` to policy.krsi in `dir` and loads it.
     pub fn load_source(dir: &TempDir, source: &str, cgroup: Option<&Cgroup>) -> Policy {
+        Policy::load_source_with(dir, source, cgroup, &[])
+    }
+
+    /// [`Policy::load_source`] with more `krsic load` options.
+    pub fn load_source_with(
+        dir: &TempDir,
+        source: &str,
+        cgroup: Option<&Cgroup>,
+        options: &[&str],
+    ) -> Policy {
         let file = dir.write("policy.krsi", source, 0o644);
-        Policy::load(&file, cgroup)
+        Policy::load_with(&file, cgroup, options)
     }
 
     /// Starts `krsic load FILE [--cgroup PATH]` and waits for `enforcing` on its stderr.

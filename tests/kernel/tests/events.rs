@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_exec_denied, assert_opened, open_as, require_guest, run_as, Cgroup, Policy, TempDir,
-    USER,
+    assert_exec_denied, assert_opened, dir_with_true, open_as, require_guest, run_as, Cgroup,
+    Policy, TempDir, USER,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -28,8 +28,7 @@ fn reports(policy: &Policy, count: usize) -> Vec<Value> {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_denied_exec_is_reported_once() {
     require_guest();
-    let dir = TempDir::new();
-    let exe = dir.copy("/bin/true", "true", 0o755);
+    let (dir, exe) = dir_with_true();
     let cg = Cgroup::new();
     let policy_dir = TempDir::new();
     let source = format!(
@@ -114,14 +113,12 @@ fn an_audited_open_goes_through_and_is_reported() {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_flood_is_rate_limited_and_every_denial_is_accounted_for() {
     require_guest();
-    let dir = TempDir::new();
-    let exe = dir.copy("/bin/true", "true", 0o755);
+    let (dir, exe) = dir_with_true();
     let cg = Cgroup::new();
     let policy_dir = TempDir::new();
     let source = format!("deny exec where path ~ \"{}/**\"\n", dir.path().display());
-    let file = policy_dir.write("policy.krsi", source, 0o644);
     // A low rate, so that even an emulated guest's execs outpace it.
-    let policy = Policy::load_with(&file, Some(&cg), &["--report-rate", "5"]);
+    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--report-rate", "5"]);
     let attempts = 300;
     for _ in 0..attempts {
         assert_exec_denied(
@@ -159,16 +156,14 @@ fn a_flood_is_rate_limited_and_every_denial_is_accounted_for() {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn audit_mode_lets_the_exec_through_and_reports_it() {
     require_guest();
-    let dir = TempDir::new();
-    let exe = dir.copy("/bin/true", "true", 0o755);
+    let (dir, exe) = dir_with_true();
     let cg = Cgroup::new();
     let policy_dir = TempDir::new();
     let source = format!(
         "deny exec where path ~ \"{}/**\" and uid != 0\n",
         dir.path().display()
     );
-    let file = policy_dir.write("policy.krsi", source, 0o644);
-    let policy = Policy::load_with(&file, Some(&cg), &["--mode", "audit"]);
+    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--mode", "audit"]);
     kernel_tests::assert_ran(
         run_as(&exe, &[], Some(USER), Some(&cg)),
         "audit mode allows",

@@ -3,15 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_exec_denied, assert_ran, require_guest, run_as, Cgroup, Policy, TempDir, USER,
+    assert_exec_denied, assert_ran, dir_with_true, require_guest, run_as, Cgroup, Policy, TempDir,
+    USER,
 };
-
-/// A directory holding a copy of /bin/true that uid 1000 may execute.
-fn dir_with_true() -> (TempDir, std::path::PathBuf) {
-    let dir = TempDir::new();
-    let exe = dir.copy("/bin/true", "true", 0o755);
-    (dir, exe)
-}
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]

@@ -8,8 +8,8 @@ use compiler::elf::{read_object, write_object, ObjectSpec, ProgramSpec};
 use compiler::ir::Scope;
 use kernel_tests::policy_gen;
 use kernel_tests::{
-    assert_ran, krsic, lsm_program_ids, require_guest, run_as, wait_lsm_programs_gone, Cgroup,
-    TempDir, USER,
+    assert_ran, dir_with_true, krsic, lsm_program_ids, require_guest, run_as,
+    wait_lsm_programs_gone, Cgroup, USER,
 };
 use runtime::ProgramTarget;
 use std::process::Command;
@@ -27,7 +27,9 @@ fn targets(object: &ObjectSpec) -> Vec<ProgramTarget> {
         .iter()
         .map(|p| ProgramTarget {
             symbol: p.symbol.clone(),
-            hook: p.section.trim_start_matches("lsm/").to_string(),
+            hook: compiler::elf::lsm_hook(&p.section)
+                .expect("an LSM section")
+                .to_string(),
         })
         .collect()
 }
@@ -95,8 +97,7 @@ fn generated_policies_all_verify() {
 fn second_program_rejected_leaves_nothing_attached() {
     require_guest();
     let kernel = guest_kernel();
-    let dir = TempDir::new();
-    let exe = dir.copy("/bin/true", "true", 0o755);
+    let (dir, exe) = dir_with_true();
     let cg = Cgroup::new();
     let source = format!(
         "deny exec where path ~ \"{}/**\"\ndeny open where path == \"/nonexistent\" and write\n",
