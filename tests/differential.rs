@@ -19,7 +19,6 @@ use lang::eval::{self, AttrValue, Decision, EventInput};
 use lang::glob::{Glob, Token};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -881,21 +880,6 @@ fn compiled_programs_decide_like_the_reference() {
     );
     if std::env::var_os("PROPTEST_CASES").is_none() {
         assert!(pairs >= 10_000, "too few pairs ran: {pairs}");
-    }
-}
-
-#[test]
-#[ignore = "prints sample policies"]
-fn print_samples() {
-    let mut runner = TestRunner::deterministic();
-    for _ in 0..8 {
-        let p = policy().new_tree(&mut runner).unwrap().current();
-        let source = render(&p);
-        let (_, diags) = lang::front_end(&source, kernel());
-        println!(
-            "{source}-- {:?}\n",
-            diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
-        );
     }
 }
 
