@@ -2,6 +2,7 @@
 //! only.
 
 use crate::pipeline::{compile, Compiled, Failure};
+use crate::record::{self, PolicyRecord};
 use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
@@ -17,7 +18,8 @@ use lang::eval::{AttrValue, Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
 use lang::span::Span;
-use runtime::{CgroupScope, ProgramTarget, RuntimeError};
+use runtime::{CgroupScope, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -91,23 +93,29 @@ pub fn disasm(object: &Path) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn load(
-    file: &Path,
-    cgroup: Option<&Path>,
-    btf: Option<&Path>,
-    mode: Option<ModeArg>,
-    output: Output,
-    report_rate: Option<u32>,
-    format: MessageFormat,
-) -> Result<ExitCode, String> {
+/// How `krsic load` runs a policy.
+pub struct LoadOptions<'a> {
+    pub cgroup: Option<&'a Path>,
+    pub btf: Option<&'a Path>,
+    pub mode: Option<ModeArg>,
+    pub output: Output,
+    pub report_rate: Option<u32>,
+    pub format: MessageFormat,
+    /// Pin the policy under this bpffs and exit, instead of enforcing it in the foreground.
+    pub pin: bool,
+    pub bpffs: &'a Path,
+}
+
+pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> {
     let bytes =
         std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    let scope = if cgroup.is_some() {
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let scope = if options.cgroup.is_some() {
         Scope::Cgroup
     } else {
         Scope::Global
     };
-    let mode = mode.map(|m| match m {
+    let mode = options.mode.map(|m| match m {
         ModeArg::Enforce => Mode::Enforce,
         ModeArg::Audit => Mode::Audit,
     });
@@ -117,7 +125,7 @@ pub fn load(
         .unwrap_or_default();
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
-        if mode.is_some() || report_rate.is_some() {
+        if mode.is_some() || options.report_rate.is_some() {
             return Err(
                 "an object's mode and report rate are fixed when it is built: load the policy source to change them"
                     .into(),
@@ -125,11 +133,19 @@ pub fn load(
         }
         (bytes, None)
     } else {
-        let kernel = kernel_types(btf)?;
-        let Some(source) = decode_source(file, bytes, format) else {
+        let kernel = kernel_types(options.btf)?;
+        let Some(source) = decode_source(file, bytes, options.format) else {
             return Ok(ExitCode::FAILURE);
         };
-        let compiled = compile_source(file, &source, &kernel, scope, mode, report_rate, format)?;
+        let compiled = compile_source(
+            file,
+            &source,
+            &kernel,
+            scope,
+            mode,
+            options.report_rate,
+            options.format,
+        )?;
         let Some(compiled) = compiled else {
             return Ok(ExitCode::FAILURE);
         };
@@ -153,33 +169,84 @@ pub fn load(
             hook: hook.to_string(),
         });
     }
-    let scope = cgroup.map(|cgroup| CgroupScope {
+    // Before anything is loaded: a pin that cannot be replaced, or a foreground load that
+    // would run beside a pinned policy of the same name, stops here.
+    let pins = if options.pin {
+        runtime::check_root().map_err(|e| e.to_string())?;
+        let root = PinRoot::create(options.bpffs).map_err(|e| e.to_string())?;
+        root.check_replaceable(&name).map_err(|e| e.to_string())?;
+        Some(root)
+    } else {
+        if let Ok(root) = PinRoot::open(options.bpffs) {
+            if let Ok(Some(_)) = root.policy(&name) {
+                return Err(format!(
+                    "a policy named `{name}` is pinned and enforced; replace it with `krsic load --pin`, \
+                     lift it with `krsic unload {name}`, or give this policy another name with a \
+                     `policy NAME` line"
+                ));
+            }
+        }
+        None
+    };
+    let scope_map = options.cgroup.map(|cgroup| CgroupScope {
         map: SCOPE_MAP.to_string(),
         cgroup: cgroup.to_path_buf(),
     });
     // Block the signals before anything is attached, so that one arriving early is waited for,
     // not fatal with programs attached.
     let signals = block_termination_signals()?;
-    let mut policy = match runtime::load(&object, &targets, scope.as_ref()) {
+    let mut policy = match runtime::load(&object, &targets, scope_map.as_ref()) {
         Ok(policy) => policy,
         Err(error) => {
             if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) =
                 (&error, &source)
             {
                 let diagnostic = verifier_diagnostic(symbol, log, spec, ir);
-                report(file, source, &[diagnostic], format);
+                report(file, source, &[diagnostic], options.format);
             }
             return Err(error.to_string());
         }
     };
     let hooks: Vec<String> = policy.attached.iter().map(|t| t.hook.clone()).collect();
+    let scope_text = options
+        .cgroup
+        .map(|c| format!(" for cgroup {}", c.display()))
+        .unwrap_or_default();
+    if let Some(root) = pins {
+        let record = PolicyRecord {
+            name: name.clone(),
+            file: std::path::absolute(file)
+                .unwrap_or_else(|_| file.to_path_buf())
+                .display()
+                .to_string(),
+            sha256,
+            compiler: record::COMPILER.to_string(),
+            loaded_at_ns: report::realtime_offset_ns() + report::monotonic_ns(),
+            mode: source.as_ref().map_or(Mode::Enforce, |(_, _, ir)| ir.mode),
+            cgroup: options.cgroup.map(|c| c.display().to_string()),
+            report_rate: options.report_rate,
+            programs: targets.clone(),
+            source: source.as_ref().map(|(text, _, _)| text.clone()),
+        };
+        let outcome = root
+            .pin(&name, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())
+            .map_err(|e| e.to_string())?;
+        let what = match outcome {
+            PinOutcome::Pinned => "pinned",
+            PinOutcome::Replaced => "pinned, replacing the policy of that name without a gap",
+        };
+        eprintln!(
+            "krsic: enforcing `{name}`: {} program(s) attached ({}){scope_text}; {what}: it stays \
+             enforced after krsic exits; `krsic follow {name}` streams its reports, `krsic unload {name}` lifts it",
+            hooks.len(),
+            hooks.join(", "),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
-        "krsic: enforcing `{name}`: {} program(s) attached ({}){}; SIGINT or SIGTERM detaches",
+        "krsic: enforcing `{name}`: {} program(s) attached ({}){scope_text}; SIGINT or SIGTERM detaches",
         hooks.len(),
         hooks.join(", "),
-        cgroup
-            .map(|c| format!(" for cgroup {}", c.display()))
-            .unwrap_or_default()
     );
     let mut events = policy.take_events(EVENTS_MAP).map_err(|e| e.to_string())?;
     let context = ReportContext {
@@ -188,8 +255,22 @@ pub fn load(
         source: source.as_ref().map(|(text, _, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let signal = follow(&signals, events.as_mut(), &context, output, &policy)?;
-    let (full, limited) = dropped(&policy);
+    let dropped = || -> Result<(u64, u64), String> {
+        let count = |index| {
+            policy
+                .per_cpu_total(DROPS_MAP, index)
+                .map(|n| n.unwrap_or(0))
+                .map_err(|e| e.to_string())
+        };
+        Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
+    };
+    let (signal, (full, limited)) = stream_reports(
+        &signals,
+        events.as_mut(),
+        &context,
+        options.output,
+        &dropped,
+    )?;
     policy.detach();
     if full + limited > 0 {
         eprintln!(
@@ -199,6 +280,188 @@ pub fn load(
     }
     eprintln!("krsic: {signal} received, `{name}` detached");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every pinned policy: what it is, where it came from, and what the kernel says of its programs.
+pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
+    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
+    let stats_enabled = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false);
+    let mut entries = Vec::new();
+    for policy in root.policies().map_err(|e| e.to_string())? {
+        let programs = policy.programs().map_err(|e| e.to_string())?;
+        let record = policy
+            .record()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| PolicyRecord::from_bytes(&bytes));
+        entries.push((policy.name, record, programs));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(name, record, programs)| listed_json(name, record, programs, stats_enabled))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        eprintln!("krsic: no policy is pinned under {}", bpffs.display());
+    }
+    for (name, record, programs) in &entries {
+        match record {
+            Ok(r) => {
+                let cgroup = r
+                    .cgroup
+                    .as_ref()
+                    .map(|c| format!(", cgroup {c}"))
+                    .unwrap_or_default();
+                println!("{name}  ({}{cgroup})", record::mode_name(r.mode));
+                println!("  source    {}  sha256:{}", r.file, r.sha256);
+                println!("  compiler  {}", r.compiler);
+                println!("  loaded    {}", report::rfc3339(r.loaded_at_ns));
+            }
+            Err(e) => println!("{name}  (record unreadable: {e})"),
+        }
+        for p in programs {
+            let runs = if stats_enabled {
+                format!("{} runs", p.run_count)
+            } else {
+                "runs not counted".to_string()
+            };
+            println!(
+                "  program   {}  hook {}  id {}  link {}  {runs}",
+                p.symbol,
+                hook_of(record, &p.symbol).unwrap_or("?"),
+                p.program_id,
+                p.link_id
+            );
+        }
+    }
+    if !stats_enabled && !entries.is_empty() {
+        eprintln!("krsic: run counts need `sysctl kernel.bpf_stats_enabled=1`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The hook a pinned program was attached to, as its record says.
+fn hook_of<'r>(record: &'r Result<PolicyRecord, String>, symbol: &str) -> Option<&'r str> {
+    let record = record.as_ref().ok()?;
+    let target = record.programs.iter().find(|t| t.symbol == symbol)?;
+    Some(target.hook.as_str())
+}
+
+fn listed_json(
+    name: &str,
+    record: &Result<PolicyRecord, String>,
+    programs: &[runtime::PinnedProgram],
+    stats_enabled: bool,
+) -> serde_json::Value {
+    let programs: Vec<serde_json::Value> = programs
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "symbol": p.symbol,
+                "hook": hook_of(record, &p.symbol),
+                "program_id": p.program_id,
+                "link_id": p.link_id,
+                "run_count": p.run_count,
+                "run_time_ns": p.run_time_ns,
+            })
+        })
+        .collect();
+    let mut entry = serde_json::json!({
+        "name": name,
+        "programs": programs,
+        "run_counts_enabled": stats_enabled,
+    });
+    match record {
+        Ok(r) => {
+            entry["file"] = r.file.clone().into();
+            entry["sha256"] = r.sha256.clone().into();
+            entry["compiler"] = r.compiler.clone().into();
+            entry["loaded_at"] = report::rfc3339(r.loaded_at_ns).into();
+            entry["mode"] = record::mode_name(r.mode).into();
+            entry["cgroup"] = r.cgroup.clone().into();
+        }
+        Err(e) => entry["error"] = e.clone().into(),
+    }
+    entry
+}
+
+/// Lifts the pinned policy `name`.
+pub fn unload(name: &str, bpffs: &Path) -> Result<ExitCode, String> {
+    runtime::check_root().map_err(|e| e.to_string())?;
+    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
+    root.unload(name).map_err(|e| e.to_string())?;
+    eprintln!("krsic: `{name}` unloaded: its programs are detached");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams the reports of the pinned policy `name` until SIGINT or SIGTERM.
+pub fn follow(
+    name: &str,
+    bpffs: &Path,
+    btf: Option<&Path>,
+    output: Output,
+) -> Result<ExitCode, String> {
+    runtime::check_root().map_err(|e| e.to_string())?;
+    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
+    let policy = root.pinned(name).map_err(|e| e.to_string())?;
+    let record = PolicyRecord::from_bytes(&policy.record().map_err(|e| e.to_string())?)?;
+    // Reports name rules by index; the same source compiled by the same compiler for the same
+    // kernel gives the same program, hence the same indexes and record layouts.
+    let module = match &record.source {
+        Some(source) if record.compiler == record::COMPILER => {
+            let kernel = kernel_types(btf)?;
+            compile(
+                source,
+                &kernel,
+                record.scope(),
+                Some(record.mode),
+                record.report_rate,
+            )
+            .ok()
+            .map(|(compiled, _)| compiled.ir)
+        }
+        _ => None,
+    };
+    if module.is_none() {
+        eprintln!(
+            "krsic: `{name}` was pinned by {} from {}; its reports are shown undecoded",
+            record.compiler, record.file
+        );
+    }
+    let signals = block_termination_signals()?;
+    let mut events = policy.events().map_err(|e| e.to_string())?;
+    let context = ReportContext {
+        policy: name,
+        module: module.as_ref(),
+        source: record.source.as_deref(),
+        realtime_offset_ns: report::realtime_offset_ns(),
+    };
+    let dropped = || -> Result<(u64, u64), String> {
+        let count = |index| {
+            policy
+                .dropped(index)
+                .map(|n| n.unwrap_or(0))
+                .map_err(|e| e.to_string())
+        };
+        Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
+    };
+    eprintln!(
+        "krsic: following `{name}`; SIGINT or SIGTERM stops following (the policy stays enforced)"
+    );
+    let (signal, _) = stream_reports(&signals, events.as_mut(), &context, output, &dropped)?;
+    eprintln!("krsic: {signal} received, stopped following `{name}`");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut text, b| {
+        let _ = write!(text, "{b:02x}");
+        text
+    })
 }
 
 /// Runs every `test` item: the reference evaluator and the compiled program (in the offline BPF
@@ -542,23 +805,20 @@ fn block_termination_signals() -> Result<Signals, String> {
     }
 }
 
-/// Prints every report as a JSON line on stdout until SIGINT or SIGTERM; returns which.
-/// Reports the programs could not send: (ring full, over the rate limit).
-fn dropped(policy: &runtime::EnforcedPolicy) -> (u64, u64) {
-    (
-        policy.per_cpu_total(DROPS_MAP, DROPPED_RING_FULL),
-        policy.per_cpu_total(DROPS_MAP, DROPPED_RATE_LIMITED),
-    )
-}
+/// Reports the programs could not send, so far: (ring full, over the rate limit).
+type DropCounts<'a> = &'a dyn Fn() -> Result<(u64, u64), String>;
 
-fn follow(
+/// Prints every report as a JSON line on stdout, and a line whenever reports were dropped,
+/// until SIGINT or SIGTERM; returns which signal, and the drop counts at the end.
+fn stream_reports(
     signals: &Signals,
     mut events: Option<&mut runtime::EventStream>,
     context: &ReportContext<'_>,
     output: Output,
-    policy: &runtime::EnforcedPolicy,
-) -> Result<&'static str, String> {
-    let mut last_dropped = (0, 0);
+    dropped: DropCounts<'_>,
+) -> Result<(&'static str, (u64, u64)), String> {
+    // A pinned policy may have dropped reports before anyone followed; count from now.
+    let mut last_dropped = dropped()?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
@@ -608,7 +868,10 @@ fn follow(
             });
             let _ = out.flush();
         }
-        let now_dropped = dropped(policy);
+        let now_dropped = match dropped() {
+            Ok(counts) => counts,
+            Err(error) => break Err(format!("cannot read the drop counters: {error}")),
+        };
         if now_dropped != last_dropped {
             let line = serde_json::json!({
                 "time": report::rfc3339(report::realtime_offset_ns() + report::monotonic_ns()),
@@ -633,11 +896,12 @@ fn follow(
                 )
             };
             if n > 0 {
-                break Ok(if info.ssi_signo == libc::SIGINT as u32 {
+                let signal = if info.ssi_signo == libc::SIGINT as u32 {
                     "SIGINT"
                 } else {
                     "SIGTERM"
-                });
+                };
+                break Ok((signal, last_dropped));
             }
         }
     };

@@ -2,6 +2,7 @@
 
 mod commands;
 mod pipeline;
+mod record;
 mod report;
 mod target;
 
@@ -114,6 +115,38 @@ enum Command {
         report_rate: Option<u32>,
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
+        /// Pin the policy (bpffs) and exit: it stays enforced until `krsic unload NAME`; a
+        /// pinned policy of the same name is replaced without a gap
+        #[arg(long)]
+        pin: bool,
+        /// The mounted BPF filesystem that holds pinned policies
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+    },
+    /// List the pinned policies: source, hash, compiler, load time, hooks, programs, run counts
+    List {
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+        /// One JSON array, for tools
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a pinned policy: detach its programs and remove its pins
+    Unload {
+        /// The policy's name, as `krsic list` shows it
+        name: String,
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+    },
+    /// Stream the reports of a pinned policy until SIGINT or SIGTERM
+    Follow {
+        name: String,
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "json")]
+        output: Output,
     },
     /// Run the `test` items of policies through the reference evaluator and the compiled programs
     Test {
@@ -135,6 +168,9 @@ enum Command {
         json: bool,
     },
 }
+
+/// Where bpffs is conventionally mounted.
+const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -161,15 +197,29 @@ fn main() -> ExitCode {
             output,
             report_rate,
             message_format,
+            pin,
+            bpffs,
         } => commands::load(
             &file,
-            cgroup.as_deref(),
-            btf.as_deref(),
-            mode,
-            output,
-            report_rate,
-            message_format,
+            &commands::LoadOptions {
+                cgroup: cgroup.as_deref(),
+                btf: btf.as_deref(),
+                mode,
+                output,
+                report_rate,
+                format: message_format,
+                pin,
+                bpffs: &bpffs,
+            },
         ),
+        Command::List { bpffs, json } => commands::list(&bpffs, json),
+        Command::Unload { name, bpffs } => commands::unload(&name, &bpffs),
+        Command::Follow {
+            name,
+            bpffs,
+            btf,
+            output,
+        } => commands::follow(&name, &bpffs, btf.as_deref(), output),
         Command::Test {
             files,
             btf,

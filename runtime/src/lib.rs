@@ -5,7 +5,12 @@
 //! if anything fails, dropping the half-built [`Ebpf`] detaches and unloads what was done.
 //! Dropping an [`EnforcedPolicy`] lifts the policy.
 
-use aya::maps::{CgroupArray, MapData, PerCpuArray, RingBuf};
+mod pin;
+
+pub use pin::{PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, PIN_LAYOUT};
+
+use aya::maps::{CgroupArray, MapData, RingBuf};
+use aya::programs::lsm::LsmLinkId;
 use aya::programs::{Lsm, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use std::fmt;
@@ -71,6 +76,25 @@ pub enum RuntimeError {
         message: String,
     },
     MissingProgram(String),
+    /// No bpffs is mounted where pins were asked for.
+    BpffsNotMounted {
+        path: PathBuf,
+    },
+    /// A policy of this name is pinned in a layout this krsic does not know.
+    PinnedByOtherVersion {
+        name: String,
+        found: String,
+    },
+    NotPinned {
+        name: String,
+        root: PathBuf,
+    },
+    BadPolicyName(String),
+    /// Reading or writing a pin failed.
+    Pin {
+        path: PathBuf,
+        message: String,
+    },
 }
 
 impl fmt::Display for RuntimeError {
@@ -117,6 +141,31 @@ impl fmt::Display for RuntimeError {
             RuntimeError::MissingProgram(symbol) => {
                 write!(f, "the object has no program `{symbol}`")
             }
+            RuntimeError::BpffsNotMounted { path } => write!(
+                f,
+                "no BPF filesystem is mounted at `{0}`, so nothing can be pinned there; mount one \
+                 with `mount -t bpf bpf {0}` (or pass --bpffs with the directory of a mounted bpffs)",
+                path.display()
+            ),
+            RuntimeError::PinnedByOtherVersion { name, found } => write!(
+                f,
+                "`{name}` is pinned by another version of krsic ({found}; this krsic writes pin \
+                 layout {PIN_LAYOUT}) and is left as it is; remove it with `krsic unload {name}` \
+                 (or with the krsic that pinned it), then load again"
+            ),
+            RuntimeError::NotPinned { name, root } => write!(
+                f,
+                "no policy named `{name}` is pinned under `{}`; `krsic list` shows the pinned policies",
+                root.display()
+            ),
+            RuntimeError::BadPolicyName(name) => write!(
+                f,
+                "`{name}` cannot name a pinned policy: use letters, digits, `_`, `-` and `.` (at \
+                 most 64, not starting with `.`), e.g. with a `policy NAME` line at the top of the policy"
+            ),
+            RuntimeError::Pin { path, message } => {
+                write!(f, "pin `{}`: {message}", path.display())
+            }
         }
     }
 }
@@ -152,6 +201,8 @@ pub struct EnforcedPolicy {
     // Holds the program and link file descriptors: the kernel keeps the programs attached
     // exactly as long as these live.
     ebpf: Ebpf,
+    /// The link of each attached program, by symbol; pinning takes them over.
+    links: Vec<(String, LsmLinkId)>,
     pub attached: Vec<ProgramTarget>,
 }
 
@@ -185,18 +236,12 @@ impl EnforcedPolicy {
     }
 
     /// The sum over CPUs of the `u64` at `index` of per-CPU array `map` (the programs count
-    /// the reports they could not send there).
-    pub fn per_cpu_total(&self, map: &str, index: u32) -> u64 {
-        let Some(map) = self.ebpf.map(map) else {
-            return 0;
-        };
-        let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else {
-            return 0;
-        };
-        array
-            .get(&index, 0)
-            .map(|values| values.iter().sum())
-            .unwrap_or(0)
+    /// the reports they could not send there); `None` when the object has no such map.
+    pub fn per_cpu_total(&self, map: &str, index: u32) -> Result<Option<u64>, RuntimeError> {
+        match self.ebpf.map(map) {
+            Some(map) => pin::per_cpu_sum(map, index).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Detaches every program and unloads the policy.
@@ -257,17 +302,20 @@ pub fn load(
             .load(&target.hook, &btf)
             .map_err(|e| load_error(target, e))?;
     }
+    let mut links = Vec::new();
     for target in programs {
         let program = lsm_program(&mut ebpf, target)?;
         // On failure `ebpf` is dropped on return, detaching the programs attached so far.
-        program.attach().map_err(|e| RuntimeError::Attach {
+        let link = program.attach().map_err(|e| RuntimeError::Attach {
             symbol: target.symbol.clone(),
             hook: target.hook.clone(),
             message: error_chain(&e),
         })?;
+        links.push((target.symbol.clone(), link));
     }
     Ok(EnforcedPolicy {
         ebpf,
+        links,
         attached: programs.to_vec(),
     })
 }

@@ -557,12 +557,24 @@ impl Policy {
 
     /// [`Policy::load`] with more `krsic load` options (`--report-rate 5`, `--mode audit`).
     pub fn load_with(file: &Path, cgroup: Option<&Cgroup>, options: &[&str]) -> Policy {
-        let baseline = lsm_program_ids().expect("list BPF programs");
         let mut cmd = Command::new(krsic());
         cmd.arg("load").arg(file).args(options);
         if let Some(cg) = cgroup {
             cmd.arg("--cgroup").arg(cg.path());
         }
+        Policy::start(cmd, "krsic load", file, "enforcing")
+    }
+
+    /// Starts `krsic follow NAME --bpffs DIR` and waits until it follows.
+    pub fn follow(name: &str, bpffs: &Bpffs) -> Policy {
+        let mut cmd = Command::new(krsic());
+        cmd.args(["follow", name, "--bpffs"]).arg(bpffs.path());
+        Policy::start(cmd, "krsic follow", Path::new(name), "following")
+    }
+
+    /// Spawns `cmd` and waits for `ready` on its stderr.
+    fn start(mut cmd: Command, what: &str, file: &Path, ready: &'static str) -> Policy {
+        let baseline = lsm_program_ids().expect("list BPF programs");
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -581,7 +593,7 @@ impl Policy {
             std::thread::spawn(move || {
                 for line in BufReader::new(err_pipe).lines() {
                     let Ok(line) = line else { break };
-                    let enforcing = line.contains("enforcing");
+                    let enforcing = line.contains(ready);
                     {
                         let mut buf = err_buf.lock().unwrap_or_else(|p| p.into_inner());
                         buf.push_str(&line);
@@ -614,7 +626,7 @@ impl Policy {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 policy.terminate();
                 panic!(
-                    "krsic load {} did not print `enforcing` within {timeout:?}; its stderr:\n{}",
+                    "{what} {} did not print `{ready}` within {timeout:?}; its stderr:\n{}",
                     policy.file.display(),
                     policy.stderr()
                 );
@@ -622,7 +634,7 @@ impl Policy {
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = policy.terminate();
                 panic!(
-                    "krsic load {} exited ({}) before printing `enforcing`; its stderr:\n{}",
+                    "{what} {} exited ({}) before printing `{ready}`; its stderr:\n{}",
                     policy.file.display(),
                     status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
                     policy.stderr()
@@ -710,4 +722,71 @@ impl Drop for Policy {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+// ------------------------------------------------------------------ Pins
+
+/// A private BPF filesystem mounted on a fresh directory, for pin tests: nothing they pin can
+/// touch the guest's /sys/fs/bpf. On drop every pin under it is removed (detaching pinned
+/// programs) and it is unmounted.
+pub struct Bpffs {
+    dir: TempDir,
+}
+
+impl Bpffs {
+    pub fn new() -> Bpffs {
+        let dir = TempDir::new();
+        let target = c_path(dir.path());
+        // SAFETY: NUL-terminated strings that outlive the call; no mount data.
+        let r = unsafe {
+            libc::mount(
+                c"bpf".as_ptr(),
+                target.as_ptr(),
+                c"bpf".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "mount bpffs on {}: {}",
+            dir.path().display(),
+            io::Error::last_os_error()
+        );
+        Bpffs { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for Bpffs {
+    fn default() -> Self {
+        Bpffs::new()
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.dir.join("krsi"));
+        let target = c_path(self.dir.path());
+        // SAFETY: a NUL-terminated path that outlives the call.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Runs krsic with `args` to completion; returns its exit status, stdout and stderr.
+pub fn krsic_run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (ExitStatus, String, String) {
+    let output = Command::new(krsic())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", krsic().display()));
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
