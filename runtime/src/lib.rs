@@ -160,8 +160,9 @@ impl fmt::Display for RuntimeError {
             ),
             RuntimeError::BadPolicyName(name) => write!(
                 f,
-                "`{name}` cannot name a pinned policy: use letters, digits, `_`, `-` and `.` (at \
-                 most 64, not starting with `.`), e.g. with a `policy NAME` line at the top of the policy"
+                "`{name}` cannot name a pinned policy: use letters, digits, `_` and `-` (at most 64, \
+                 not starting with `_`; bpffs refuses `.`), e.g. with a `policy NAME` line at the \
+                 top of the policy"
             ),
             RuntimeError::Pin { path, message } => {
                 write!(f, "pin `{}`: {message}", path.display())

@@ -3,19 +3,21 @@
 //! A pinned policy is a directory of BPF objects under the bpffs root (default `/sys/fs/bpf`):
 //!
 //! ```text
-//! krsi/<name>/link.<symbol>   one pinned BPF link per program; the pin keeps it attached
+//! krsi/<name>/link_<symbol>   one pinned BPF link per program; the pin keeps it attached
 //! krsi/<name>/events          the report ring buffer, read by `krsic follow`
 //! krsi/<name>/drops           per-CPU counts of reports the programs could not send
 //! krsi/<name>/record          an array map holding the policy's record (see below)
 //! ```
 //!
-//! bpffs holds only BPF objects, never regular files, so what `krsic list` shows (source hash,
+//! bpffs refuses names with a `.` (`bpf_lookup` in kernel/bpf/inode.c returns EPERM), hence
+//! the `_` separators and policy names without dots. bpffs holds only BPF objects, never
+//! regular files, so what `krsic list` shows (source hash,
 //! compiler version, load time, ...) lives in a map of its own. The runtime stores the record
 //! as opaque bytes behind a small header carrying [`PIN_LAYOUT`]; its meaning belongs to krsic.
 //!
 //! Replacing a pinned policy never leaves a moment with neither version enforced: the new
 //! programs are verified and attached while the old ones still are, their pins are written to
-//! a staging directory, the staging directory is renamed into place, and only then are the old
+//! a staging directory (`_new_<name>`), the staging directory is renamed into place, and only then are the old
 //! pins removed, which detaches the old programs. A failure before the rename removes the
 //! staging pins (detaching the new programs) and leaves the old policy as it was.
 
@@ -43,7 +45,11 @@ const RECORD_HEADER: usize = 16;
 /// `BPF_MAP_TYPE_ARRAY`.
 const MAP_TYPE_ARRAY: u32 = 2;
 
-const LINK_PREFIX: &str = "link.";
+const LINK_PREFIX: &str = "link_";
+/// Prefixes of the directories of a replacement in progress; policy names cannot start with
+/// `_`, so these never clash with one.
+const STAGING_PREFIX: &str = "_new_";
+const RETIRING_PREFIX: &str = "_old_";
 const EVENTS_PIN: &str = "events";
 const DROPS_PIN: &str = "drops";
 const RECORD_PIN: &str = "record";
@@ -113,8 +119,8 @@ impl PinRoot {
         for entry in entries {
             let entry = entry.map_err(|e| pin_error(&self.dir, e.to_string()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            // Dot entries are the staging and retiring directories of a replacement.
-            if name.starts_with('.') || !entry.path().is_dir() {
+            // The staging and retiring directories of a replacement start with `_`.
+            if name.starts_with('_') || !entry.path().is_dir() {
                 continue;
             }
             policies.push(PinnedPolicy {
@@ -167,8 +173,8 @@ impl PinRoot {
         check_name(name)?;
         let _lock = self.lock(libc::LOCK_EX)?;
         self.check_replaceable(name)?;
-        let staging = self.dir.join(format!(".{name}.new"));
-        let retiring = self.dir.join(format!(".{name}.old"));
+        let staging = self.dir.join(format!("{STAGING_PREFIX}{name}"));
+        let retiring = self.dir.join(format!("{RETIRING_PREFIX}{name}"));
         // Left over by a krsic that died halfway; the staging pins were never in place, and a
         // retiring directory's policy was already replaced.
         remove_pins(&staging)?;
@@ -409,15 +415,15 @@ fn rename(from: &Path, to: &Path) -> Result<(), RuntimeError> {
         .map_err(|e| pin_error(from, format!("cannot rename it to `{}`: {e}", to.display())))
 }
 
-/// A policy name is one path component of the pin root: letters, digits, `_`, `-` and `.`,
-/// not starting with `.` (those are krsic's own staging directories).
+/// A policy name is one path component of the pin root: letters, digits, `_` and `-`, not
+/// starting with `_` (krsic's own staging directories do) and without `.` (bpffs refuses it).
 fn check_name(name: &str) -> Result<(), RuntimeError> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && !name.starts_with('.')
+        && !name.starts_with('_')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
     if valid {
         Ok(())
     } else {
