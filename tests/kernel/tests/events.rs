@@ -7,6 +7,7 @@ use kernel_tests::{
     Policy, TempDir, USER,
 };
 use serde_json::Value;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Waits until the policy printed `count` report lines (or 20 s passed) and parses them.
@@ -173,4 +174,175 @@ fn audit_mode_lets_the_exec_through_and_reports_it() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["action"], "would-deny");
     assert_eq!(events[0]["errno"], "EPERM");
+}
+
+/// Checks `alert` against the alert schema Falco consumers decode: falcosidekick's
+/// `types.FalcoPayload` (`output`, `priority`, `rule`, `time` as an RFC 3339 `time.Time`,
+/// `output_fields` as a map, `source`, `tags`, `hostname`) with the validation falcosidekick-ui
+/// applies to it (`output` ASCII, `rule`/`priority`/`source`/`hostname` printable ASCII), and
+/// Falco's own priority names. Returns what does not conform.
+fn falco_schema_violations(alert: &Value) -> Vec<String> {
+    const PRIORITIES: [&str; 8] = [
+        "Emergency",
+        "Alert",
+        "Critical",
+        "Error",
+        "Warning",
+        "Notice",
+        "Informational",
+        "Debug",
+    ];
+    const KEYS: [&str; 9] = [
+        "uuid",
+        "output",
+        "priority",
+        "rule",
+        "time",
+        "output_fields",
+        "source",
+        "tags",
+        "hostname",
+    ];
+    let mut wrong = Vec::new();
+    let Some(object) = alert.as_object() else {
+        return vec!["not a JSON object".into()];
+    };
+    for key in object.keys() {
+        if !KEYS.contains(&key.as_str()) {
+            wrong.push(format!("unknown key `{key}`"));
+        }
+    }
+    let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    for (key, check) in [
+        ("output", (|s: &str| s.is_ascii()) as fn(&str) -> bool),
+        ("rule", printable),
+        ("source", printable),
+        ("hostname", printable),
+    ] {
+        match alert[key].as_str() {
+            Some(s) if !s.is_empty() && check(s) => {}
+            _ => wrong.push(format!(
+                "`{key}` is not a non-empty ASCII string: {}",
+                alert[key]
+            )),
+        }
+    }
+    if !alert["priority"]
+        .as_str()
+        .is_some_and(|p| PRIORITIES.contains(&p))
+    {
+        wrong.push(format!("`priority` {} is not Falco's", alert["priority"]));
+    }
+    if !alert["time"].as_str().is_some_and(is_rfc3339_utc) {
+        wrong.push(format!("`time` {} is not RFC 3339", alert["time"]));
+    }
+    match alert["output_fields"].as_object() {
+        Some(fields) => {
+            for (name, value) in fields {
+                if value.is_array() || value.is_object() {
+                    wrong.push(format!("output field `{name}` is not a scalar: {value}"));
+                }
+            }
+        }
+        None => wrong.push("`output_fields` is not an object".into()),
+    }
+    match alert["tags"].as_array() {
+        Some(tags) if tags.iter().all(Value::is_string) => {}
+        _ => wrong.push(format!("`tags` {} is not a list of strings", alert["tags"])),
+    }
+    wrong
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the form Go's `time.Time` decodes from JSON.
+fn is_rfc3339_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let fraction_ok = match b.get(19) {
+        Some(b'.') => b.len() > 21 && digits(20..b.len() - 1),
+        Some(b'Z') => b.len() == 20,
+        _ => false,
+    };
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b.last() == Some(&b'Z')
+        && fraction_ok
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_denied_exec_in_falco_form_is_a_falco_alert() {
+    require_guest();
+    let (dir, exe) = dir_with_true();
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let source = format!(
+        "policy falco-form\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
+        dir.path().display()
+    );
+    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--output", "falco"]);
+    assert_exec_denied(
+        run_as(&exe, &[], Some(USER), Some(&cg)),
+        libc::EPERM,
+        "uid 1000 in the cgroup",
+    );
+    let alerts = reports(&policy, 1);
+    policy.stop();
+    assert_eq!(alerts.len(), 1, "exactly one alert: {alerts:#?}");
+    let alert = &alerts[0];
+    let wrong = falco_schema_violations(alert);
+    assert!(wrong.is_empty(), "not a Falco alert: {wrong:#?}\n{alert:#}");
+    assert_eq!(alert["source"], "krsi");
+    assert_eq!(alert["priority"], "Warning");
+    assert_eq!(alert["output_fields"]["evt.type"], "exec");
+    assert_eq!(alert["output_fields"]["user.uid"], USER);
+    assert_eq!(alert["output_fields"]["krsi.action"], "deny");
+    assert_eq!(alert["output_fields"]["krsi.errno"], "EPERM");
+    let path = alert["output_fields"]["krsi.path"]
+        .as_str()
+        .expect("krsi.path");
+    assert_eq!(Path::new(path), exe.as_path());
+}
+
+#[test]
+fn the_falco_schema_check_rejects_what_falco_would() {
+    let good = serde_json::json!({
+        "time": "2026-11-28T20:00:00.123456789Z",
+        "rule": "p: deny exec",
+        "priority": "Warning",
+        "output": "x",
+        "output_fields": {"proc.pid": 1, "proc.name": "sh", "krsi.errno": null},
+        "source": "krsi",
+        "tags": ["krsi"],
+        "hostname": "guest",
+    });
+    assert!(falco_schema_violations(&good).is_empty());
+    for (key, bad) in [
+        ("priority", serde_json::json!("warning!")),
+        ("time", serde_json::json!("yesterday")),
+        ("time", serde_json::json!("2026-11-28 20:00:00Z")),
+        ("tags", serde_json::json!("krsi")),
+        ("output_fields", serde_json::json!({"a": [1]})),
+        ("rule", serde_json::json!("")),
+        ("extra", serde_json::json!(1)),
+    ] {
+        let mut alert = good.clone();
+        alert[key] = bad;
+        assert!(
+            !falco_schema_violations(&alert).is_empty(),
+            "{key}: {alert}"
+        );
+    }
 }

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `krsic load FILE EXTRA...` with `source` in FILE. It must fail: exit 1 with a
-/// diagnostic, never say it enforces, and leave no LSM program loaded.
-fn assert_load_fails(source: &str, extra: &[&str]) {
+/// diagnostic, never say it enforces, and leave no LSM program loaded. Returns its stderr.
+fn assert_load_fails(source: &str, extra: &[&str]) -> String {
     let dir = TempDir::new();
     let file = dir.write("policy.krsi", source, 0o644);
     let baseline = lsm_program_ids().expect("list BPF programs");
@@ -67,6 +67,7 @@ fn assert_load_fails(source: &str, extra: &[&str]) {
         left.is_empty(),
         "{what}left LSM programs {left:?} loaded; stderr:\n{stderr}"
     );
+    stderr
 }
 
 #[test]
@@ -86,3 +87,37 @@ fn load_with_missing_cgroup_fails_and_attaches_nothing() {
         &["--cgroup", "/sys/fs/cgroup/krsi-no-such-cgroup"],
     );
 }
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_policy_the_verifier_rejects_gets_a_diagnostic_on_a_rule() {
+    require_guest();
+    // Every glob rule is a small automaton the verifier walks for each of its 256 possible
+    // steps; enough of them on one event exceed the verifier's budget of 1,000,000
+    // processed instructions, on every kernel. The checker cannot know that budget, so the
+    // rejection comes from the kernel and must come back as a diagnostic on the source.
+    let mut source = String::from("# too much for the verifier\n");
+    for i in 0..RULES {
+        source.push_str(&format!(
+            "deny open where path ~ \"/srv/app{i}/**/*.{{conf,ini}}\" and uid != {i}\n"
+        ));
+    }
+    let started = Instant::now();
+    let stderr = assert_load_fails(&source, &["--message-format", "json"]);
+    eprintln!("rejected after {:?}", started.elapsed());
+    let diagnostic: serde_json::Value = stderr
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON diagnostic in:\n{stderr}"));
+    assert_eq!(diagnostic["code"], "E0401", "{diagnostic:#}");
+    let line = diagnostic["start"]["line"].as_u64().unwrap_or(0);
+    assert!(
+        (2..=RULES as u64 + 1).contains(&line),
+        "the diagnostic points at line {line}, not at a rule: {diagnostic:#}"
+    );
+    let notes = diagnostic["notes"].to_string();
+    assert!(notes.contains("verifier"), "{diagnostic:#}");
+}
+
+/// Glob rules on one event that together exceed the verifier's budget.
+const RULES: usize = 160;
