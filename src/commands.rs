@@ -3,6 +3,7 @@
 
 use crate::pipeline::{compile, Compiled, Failure};
 use crate::record::{self, PolicyRecord};
+use crate::rejection;
 use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
@@ -10,7 +11,7 @@ use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
-use compiler::ir::{Mode, Module, Scope};
+use compiler::ir::{Mode, Scope};
 use lang::catalog::ValueType;
 use lang::check::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
@@ -152,7 +153,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
         if let Some(header) = &compiled.checked.name {
             name.clone_from(header);
         }
-        (compiled.elf, Some((source, compiled.object, compiled.ir)))
+        (compiled.elf.clone(), Some((source, compiled)))
     };
     let contents = read_object(&object)
         .map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
@@ -198,10 +199,11 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
     let mut policy = match runtime::load(&object, &targets, scope_map.as_ref()) {
         Ok(policy) => policy,
         Err(error) => {
-            if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, spec, ir))) =
+            if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, compiled))) =
                 (&error, &source)
             {
-                let diagnostic = verifier_diagnostic(symbol, log, spec, ir);
+                eprintln!("krsic: the kernel verifier rejected `{symbol}`; finding out why");
+                let diagnostic = rejection::diagnose(symbol, log, compiled, scope);
                 report(file, source, &[diagnostic], options.format);
             }
             return Err(error.to_string());
@@ -222,11 +224,13 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
             sha256,
             compiler: record::COMPILER.to_string(),
             loaded_at_ns: report::realtime_offset_ns() + report::monotonic_ns(),
-            mode: source.as_ref().map_or(Mode::Enforce, |(_, _, ir)| ir.mode),
+            mode: source
+                .as_ref()
+                .map_or(Mode::Enforce, |(_, compiled)| compiled.ir.mode),
             cgroup: options.cgroup.map(|c| c.display().to_string()),
             report_rate: options.report_rate,
             programs: targets.clone(),
-            source: source.as_ref().map(|(text, _, _)| text.clone()),
+            source: source.as_ref().map(|(text, _)| text.clone()),
         };
         let outcome = root
             .pin(&name, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())
@@ -251,8 +255,8 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
     let mut events = policy.take_events(EVENTS_MAP).map_err(|e| e.to_string())?;
     let context = ReportContext {
         policy: &name,
-        module: source.as_ref().map(|(_, _, ir)| ir),
-        source: source.as_ref().map(|(text, _, _)| text.as_str()),
+        module: source.as_ref().map(|(_, compiled)| &compiled.ir),
+        source: source.as_ref().map(|(text, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
     let dropped = || -> Result<(u64, u64), String> {
@@ -744,50 +748,6 @@ fn listing<'a>(
 /// Turns a verifier rejection into a diagnostic on the rule whose code the verifier stopped
 /// at: the log's last `N: (..)` line names the instruction, the compiler's origin table the
 /// rule.
-fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
-    let program = object.programs.iter().find(|p| p.symbol == symbol);
-    let failing_slot = log.lines().rev().find_map(|line| {
-        line.split_once(": (")
-            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
-    });
-    let rule = program
-        .zip(failing_slot)
-        .and_then(|(p, slot)| p.code.origin(slot));
-    let message = log
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
-        .unwrap_or("no verifier message")
-        .trim()
-        .to_string();
-    let span = rule
-        .and_then(|index| rule_span(ir, index))
-        .unwrap_or_default();
-    let mut d = Diagnostic::new(
-        Code::VerifierRejected,
-        format!("the kernel verifier rejected program `{symbol}`"),
-        span,
-    )
-    .with_note(format!("verifier: {message}"));
-    if let Some(slot) = failing_slot {
-        d = d.with_note(format!(
-            "at instruction {slot}; `krsic build --emit asm` shows the program"
-        ));
-    }
-    if rule.is_some() {
-        d = d.with_label("the verifier stopped in the code of this rule");
-    }
-    d
-}
-
-fn rule_span(ir: &Module, index: u32) -> Option<Span> {
-    ir.programs
-        .iter()
-        .flat_map(|p| p.allow.iter().chain(&p.deny))
-        .find(|r| r.index == index)
-        .map(|r| r.span)
-}
-
 struct Signals(libc::sigset_t);
 
 fn block_termination_signals() -> Result<Signals, String> {

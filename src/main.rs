@@ -3,6 +3,7 @@
 mod commands;
 mod pipeline;
 mod record;
+mod rejection;
 mod report;
 mod target;
 

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    krsic, load_timeout, lsm_program_ids, require_guest, wait_lsm_programs_gone, TempDir,
+    krsic, load_timeout, lsm_program_ids, require_guest, wait_lsm_programs_gone, Policy, TempDir,
 };
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -92,14 +92,15 @@ fn load_with_missing_cgroup_fails_and_attaches_nothing() {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_policy_the_verifier_rejects_gets_a_diagnostic_on_a_rule() {
     require_guest();
-    // Every glob rule is a small automaton the verifier walks for each of its 256 possible
-    // steps; enough of them on one event exceed the verifier's budget of 1,000,000
-    // processed instructions, on every kernel. The checker cannot know that budget, so the
-    // rejection comes from the kernel and must come back as a diagnostic on the source.
+    // Every glob rule is a small automaton whose steps the verifier explores branch by
+    // branch; ninety on one event overflow its queue of pending branches ("The sequence of
+    // 8193 jumps is too complex", measured on 6.1 and 6.12) though the code is well under
+    // the size the checker allows. Only the kernel knows its budget, so the rejection comes
+    // from the kernel and must come back as a diagnostic on the rule that tipped it over.
     let mut source = String::from("# too much for the verifier\n");
     for i in 0..RULES {
         source.push_str(&format!(
-            "deny open where path ~ \"/srv/app{i}/**/*.{{conf,ini}}\" and uid != {i}\n"
+            "deny open where path ~ \"/srv/app{i}/**/x*.conf\" and uid != {i}\n"
         ));
     }
     let started = Instant::now();
@@ -116,8 +117,22 @@ fn a_policy_the_verifier_rejects_gets_a_diagnostic_on_a_rule() {
         "the diagnostic points at line {line}, not at a rule: {diagnostic:#}"
     );
     let notes = diagnostic["notes"].to_string();
-    assert!(notes.contains("verifier"), "{diagnostic:#}");
+    assert!(notes.contains("verifier: "), "{diagnostic:#}");
+    assert!(
+        diagnostic["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("second policy")),
+        "{diagnostic:#}"
+    );
+    // The bisection's claim, checked: the rules before the one named load and attach.
+    let before: String = source
+        .lines()
+        .take(line as usize - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = TempDir::new();
+    Policy::load_source(&dir, &before, None).stop();
 }
 
 /// Glob rules on one event that together exceed the verifier's budget.
-const RULES: usize = 160;
+const RULES: usize = 90;

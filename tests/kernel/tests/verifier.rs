@@ -64,7 +64,7 @@ fn generated_policies_all_verify() {
         let module = compiler::lower::lower(&checked, scope).expect("lowers");
         let object = compiler::codegen::codegen(&module).expect("codegen");
         let elf = write_object(&object).expect("elf");
-        match runtime::verify(&elf, &targets(&object)) {
+        match runtime::verify(&elf, &targets(&object), runtime::VerifierLog::Stats) {
             Ok(counts) => {
                 for (_, processed) in counts {
                     most_processed = most_processed.max(processed.unwrap_or(0));
