@@ -289,7 +289,7 @@ fn a_denied_exec_in_falco_form_is_a_falco_alert() {
     let cg = Cgroup::new();
     let policy_dir = TempDir::new();
     let source = format!(
-        "policy falco-form\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
+        "policy falco_form\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
         dir.path().display()
     );
     let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--output", "falco"]);
