@@ -217,3 +217,19 @@ fn events_json_lists_every_event_with_its_hook_and_availability() {
         assert!(!event["attributes"].as_array().unwrap().is_empty());
     }
 }
+
+#[test]
+fn pinned_policy_commands_name_the_missing_bpffs() {
+    let dir = std::env::temp_dir().join(format!("krsic-cli-nobpffs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bpffs = dir.display().to_string();
+    let out = krsic(&["list", "--bpffs", &bpffs]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no BPF filesystem is mounted at `{bpffs}`"))
+            && stderr.contains(&format!("mount -t bpf bpf {bpffs}")),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
+}
