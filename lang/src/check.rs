@@ -150,6 +150,17 @@ pub fn check(
     policy: &ast::Policy,
     kernel: &dyn KernelTypes,
 ) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+    check_with_lints(policy, kernel, true)
+}
+
+/// [`check`], with the lints of [`crate::lint`] or without them. A policy the parser had to
+/// patch up (a placeholder where an expression failed to parse) gets none: its rules are not
+/// what the author wrote.
+pub fn check_with_lints(
+    policy: &ast::Policy,
+    kernel: &dyn KernelTypes,
+    lints: bool,
+) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
     let mut checker = Checker {
         kernel,
         diagnostics: Vec::new(),
@@ -164,16 +175,33 @@ pub fn check(
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
     let mut rules = Vec::new();
+    let mut conditions = Vec::new();
+    let mut incomplete_events = HashSet::new();
     for rule in policy.items.iter().filter_map(|item| match item {
         ast::Item::Rule(rule) => Some(rule),
         _ => None,
     }) {
         let index = rules.len() as u32;
-        if let Some(rule) = checker.rule(index, rule) {
-            rules.push(rule);
+        match checker.rule(index, rule) {
+            Some(checked) => {
+                rules.push(checked);
+                conditions.push(rule.condition.as_ref().map(|c| c.span));
+            }
+            None => {
+                incomplete_events.extend(catalog::event(&rule.event.text).map(|e| e.name));
+            }
         }
     }
     checker.check_sizes(&rules);
+    if lints {
+        checker.diagnostics.extend(crate::lint::lint(&crate::lint::LintInput {
+            rules: &rules,
+            conditions: &conditions,
+            attributes: &checker.attributes,
+            incomplete_events: &incomplete_events,
+            mode,
+        }));
+    }
     let tests = policy
         .items
         .iter()
@@ -755,6 +783,15 @@ impl<'a> Checker<'a> {
                 std::mem::swap(&mut left, &mut right);
                 std::mem::swap(&mut lhs, &mut rhs);
                 op = flipped;
+            }
+        }
+        if let (Operand::Attr(attr, a, mask), Operand::Attr(other, _, other_mask)) = (&left, &right)
+        {
+            if attr == other && mask == other_mask {
+                if let Some(value) = crate::lint::self_comparison_value(a.ty, op) {
+                    self.error(crate::lint::self_comparison(a.name, value, span));
+                    return Some(Cond::Const(value));
+                }
             }
         }
         let Operand::Attr(attr, a, mask) = left else {
