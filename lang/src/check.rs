@@ -194,13 +194,15 @@ pub fn check_with_lints(
     }
     checker.check_sizes(&rules);
     if lints {
-        checker.diagnostics.extend(crate::lint::lint(&crate::lint::LintInput {
-            rules: &rules,
-            conditions: &conditions,
-            attributes: &checker.attributes,
-            incomplete_events: &incomplete_events,
-            mode,
-        }));
+        checker
+            .diagnostics
+            .extend(crate::lint::lint(&crate::lint::LintInput {
+                rules: &rules,
+                conditions: &conditions,
+                attributes: &checker.attributes,
+                incomplete_events: &incomplete_events,
+                mode,
+            }));
     }
     let tests = policy
         .items

@@ -313,8 +313,8 @@ impl<'a, 'b> EventLints<'a, 'b> {
                 .iter()
                 .map(|allow| self.rule_formula(allow, true))
                 .collect();
-            let single = (0..allows.len())
-                .find(|&k| self.prove_unsat(&[&matches, &negated[k]], false));
+            let single =
+                (0..allows.len()).find(|&k| self.prove_unsat(&[&matches, &negated[k]], false));
             let beaten_by: Vec<&CheckedRule> = match single {
                 Some(k) => vec![allows[k]],
                 None => {
@@ -508,7 +508,13 @@ fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<Diagnostic>)
                 let Some(truth) = constant_truth(&test.predicate, max) else {
                     continue;
                 };
-                out.push(constant_comparison(attribute.name, &test.predicate, max, truth, test.span));
+                out.push(constant_comparison(
+                    attribute.name,
+                    &test.predicate,
+                    max,
+                    truth,
+                    test.span,
+                ));
             }
         }
     }
@@ -539,7 +545,9 @@ fn constant_comparison(
                 format!("this glob matches every value of `{name}`"),
                 span,
             )
-            .with_label("`**` matches every string, so this comparison does not depend on the event")
+            .with_label(
+                "`**` matches every string, so this comparison does not depend on the event",
+            )
             .with_help("remove the comparison, or write the pattern you meant");
         }
         Predicate::Int { op, value } => {
@@ -550,8 +558,13 @@ fn constant_comparison(
             };
             (
                 match op {
-                    IntOp::Lt | IntOp::Ge if value == 0 => format!("`{name}` is unsigned, never below 0"),
-                    _ => format!("{range}, so `{name} {} {value}` is always {truth}", symbol(op)),
+                    IntOp::Lt | IntOp::Ge if value == 0 => {
+                        format!("`{name}` is unsigned, never below 0")
+                    }
+                    _ => format!(
+                        "{range}, so `{name} {} {value}` is always {truth}",
+                        symbol(op)
+                    ),
                 },
                 "compare with a value the attribute can take",
             )
@@ -576,7 +589,9 @@ fn constant_comparison(
                 "check the mask and the value: a flag test is usually `ATTRIBUTE & FLAG != 0`",
             )
         }
-        Predicate::StrEq(_) | Predicate::IsTrue => return Diagnostic::new(Code::ConstantComparison, "comparison is constant", span),
+        Predicate::StrEq(_) | Predicate::IsTrue => {
+            return Diagnostic::new(Code::ConstantComparison, "comparison is constant", span)
+        }
     };
     Diagnostic::new(
         Code::ConstantComparison,
@@ -627,9 +642,13 @@ pub fn self_comparison(name: &str, value: bool, span: Span) -> Diagnostic {
 /// What an atom's attribute can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Domain {
-    Int { max: u64 },
+    Int {
+        max: u64,
+    },
     /// A string; `fallible` when the program may be unable to read it (fail closed).
-    Str { fallible: bool },
+    Str {
+        fallible: bool,
+    },
     Bool,
 }
 
@@ -701,6 +720,17 @@ impl Atoms {
         self.by_id.get(test.attr.0 as usize).copied()
     }
 
+    fn unconstrained(&mut self) -> usize {
+        self.atoms.push(Atom {
+            attribute: "",
+            domain: Domain::Bool,
+            predicate: Predicate::IsTrue,
+            constant: false,
+            fallible: false,
+        });
+        self.atoms.len() - 1
+    }
+
     fn intern(&mut self, attribute: &'static Attribute, predicate: Predicate) -> usize {
         let key = (attribute.name, PredicateKey::of(&predicate));
         if let Some(&at) = self.index.get(&key) {
@@ -769,8 +799,13 @@ impl Formula {
                         want: !negate,
                         unknown_holds,
                     },
-                    // Cannot happen for a checked policy; an unconstrained leaf is safe.
-                    None => Formula::Or(vec![Formula::Const(true)]),
+                    // Cannot happen for a checked policy; an atom nothing constrains is
+                    // safe, since it can take either value.
+                    None => Formula::Leaf {
+                        atom: atoms.unconstrained(),
+                        want: true,
+                        unknown_holds,
+                    },
                 }
             }
             Cond::And(..) | Cond::Or(..) => {
@@ -791,6 +826,7 @@ impl Formula {
                     Formula::Or(parts)
                 }
             }
+            // Stripped by the loop above.
             Cond::Not(_) => Formula::Const(true),
         }
     }
@@ -831,7 +867,7 @@ impl<'s> Solver<'s> {
         }
     }
 
-    fn search<'f>(&mut self, goals: Vec<&'f Formula>, depth: u32) -> Result<bool, GaveUp> {
+    fn search(&mut self, goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
         if depth > MAX_DEPTH {
             return Err(GaveUp);
         }
@@ -845,7 +881,7 @@ impl<'s> Solver<'s> {
         result
     }
 
-    fn run<'f>(&mut self, mut goals: Vec<&'f Formula>, depth: u32) -> Result<bool, GaveUp> {
+    fn run(&mut self, mut goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
         while let Some(goal) = goals.pop() {
             self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
             match goal {
@@ -967,7 +1003,7 @@ fn int_satisfiable<'p>(max: u64, known: impl Iterator<Item = (&'p Predicate, boo
             .all(|&(mask, op, v)| compare(op, x & mask, v))
     };
     let (mut lo, mut hi) = (0u64, max);
-    for &(mask, op, v) in constraints.iter().filter(|c| c.0 == max) {
+    for &(_, op, v) in constraints.iter().filter(|c| c.0 == max) {
         match op {
             IntOp::Eq => (lo, hi) = (lo.max(v), hi.min(v)),
             IntOp::Lt if v == 0 => return false,
@@ -978,7 +1014,6 @@ fn int_satisfiable<'p>(max: u64, known: impl Iterator<Item = (&'p Predicate, boo
             IntOp::Ge => lo = lo.max(v),
             IntOp::Ne => {}
         }
-        let _ = mask;
     }
     if lo > hi {
         return false;
