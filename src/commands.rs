@@ -377,17 +377,9 @@ fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Str
 
 /// The policy text, or `None` after reporting where it stops being UTF-8.
 fn decode_source(file: &Path, bytes: Vec<u8>, format: MessageFormat) -> Option<String> {
-    match String::from_utf8(bytes) {
-        Ok(source) => Some(source),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let diagnostic = Diagnostic::new(
-                Code::BadSource,
-                "the policy is not valid UTF-8",
-                Span::new(at, at + 1),
-            )
-            .with_help("save the file as UTF-8");
+    match lang::syntax::decode(bytes) {
+        (source, None) => Some(source),
+        (source, Some(diagnostic)) => {
             report(file, &source, &[diagnostic], format);
             None
         }
@@ -479,42 +471,15 @@ fn listing<'a>(
 }
 
 /// Turns a verifier rejection into a diagnostic on the rule whose code the verifier stopped
-/// at: the log's last `N: (..)` line names the instruction, the compiler's origin table the
-/// rule.
+/// at (see [`lang::diagnostic::verifier_rejected`]): the compiler's origin table names the rule
+/// of each instruction.
 fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
     let program = object.programs.iter().find(|p| p.symbol == symbol);
-    let failing_slot = log.lines().rev().find_map(|line| {
-        line.split_once(": (")
-            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
-    });
-    let rule = program
-        .zip(failing_slot)
-        .and_then(|(p, slot)| p.code.origin(slot));
-    let message = log
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
-        .unwrap_or("no verifier message")
-        .trim()
-        .to_string();
-    let span = rule
-        .and_then(|index| rule_span(ir, index))
-        .unwrap_or_default();
-    let mut d = Diagnostic::new(
-        Code::VerifierRejected,
-        format!("the kernel verifier rejected program `{symbol}`"),
-        span,
-    )
-    .with_note(format!("verifier: {message}"));
-    if let Some(slot) = failing_slot {
-        d = d.with_note(format!(
-            "at instruction {slot}; `krsic build --emit asm` shows the program"
-        ));
-    }
-    if rule.is_some() {
-        d = d.with_label("the verifier stopped in the code of this rule");
-    }
-    d
+    lang::diagnostic::verifier_rejected(symbol, log, |slot| {
+        program
+            .and_then(|p| p.code.origin(slot))
+            .and_then(|index| rule_span(ir, index))
+    })
 }
 
 fn rule_span(ir: &Module, index: u32) -> Option<Span> {

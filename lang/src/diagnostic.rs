@@ -344,6 +344,43 @@ impl Diagnostic {
     }
 }
 
+/// Turns the kernel verifier's log for program `symbol` into a diagnostic. The log's last
+/// `N: (..)` line names the instruction the verifier stopped at; `rule_at` gives the span of
+/// the rule that instruction was compiled from, when the compiler knows it.
+pub fn verifier_rejected(
+    symbol: &str,
+    log: &str,
+    rule_at: impl Fn(usize) -> Option<Span>,
+) -> Diagnostic {
+    let failing_slot = log.lines().rev().find_map(|line| {
+        line.split_once(": (")
+            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+    });
+    let rule = failing_slot.and_then(&rule_at);
+    let message = log
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
+        .unwrap_or("no verifier message")
+        .trim()
+        .to_string();
+    let mut d = Diagnostic::new(
+        Code::VerifierRejected,
+        format!("the kernel verifier rejected program `{symbol}`"),
+        rule.unwrap_or_default(),
+    )
+    .with_note(format!("verifier: {message}"));
+    if let Some(slot) = failing_slot {
+        d = d.with_note(format!(
+            "at instruction {slot}; `krsic build --emit asm` shows the program"
+        ));
+    }
+    if rule.is_some() {
+        d = d.with_label("the verifier stopped in the code of this rule");
+    }
+    d
+}
+
 /// `did you mean ...?` help: the closest candidate by edit distance, if it is close enough
 /// to be a plausible typo.
 pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

@@ -142,16 +142,15 @@ impl<'a, 'b> EventLints<'a, 'b> {
             if self.prove_unsat(&[&condition], false) {
                 dead.insert(at);
                 // When it is because of one constant comparison, W0007 has said so.
-                if self.prove_unsat(&[&condition], true) {
+                let free = self.formula_free_constants(&rule.condition, false);
+                if self.prove_unsat(&[&free], true) {
                     out.push(self.never_true(at, rule));
                 }
                 continue;
             }
-            if rule.condition != Cond::Const(true) {
-                let negated = self.formula(&rule.condition, true, false);
-                if self.prove_unsat(&[&negated], true) {
-                    out.push(self.always_true(at, rule));
-                }
+            let negated = self.formula_free_constants(&rule.condition, true);
+            if self.prove_unsat(&[&negated], true) {
+                out.push(self.always_true(at, rule));
             }
         }
         if self.input.incomplete_events.contains(self.event.name) {
@@ -178,7 +177,13 @@ impl<'a, 'b> EventLints<'a, 'b> {
     }
 
     fn formula(&mut self, cond: &Cond, negate: bool, unknown_holds: bool) -> Formula {
-        Formula::of(cond, negate, unknown_holds, &mut self.atoms)
+        Formula::of(cond, negate, unknown_holds, &mut self.atoms, false)
+    }
+
+    /// [`Self::formula`] with each constant (`true`, `false`, `x == x`) free to take either
+    /// value, for the questions [`Code::ConstantComparison`] must not answer twice.
+    fn formula_free_constants(&mut self, cond: &Cond, negate: bool) -> Formula {
+        Formula::of(cond, negate, false, &mut self.atoms, true)
     }
 
     /// Whether the conjunction of `goals` is proven unsatisfiable. `free_constants` lets
@@ -520,11 +525,9 @@ fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<Diagnostic>)
     }
 }
 
-/// A mask or a value as people write it: permission bits in octal, other masks in hex.
+/// A mask or a value: small ones in decimal, others in hex, where bits are easy to read.
 fn show_bits(value: u64) -> String {
-    if value <= 0o7777 && value > 7 {
-        format!("{value:#o}")
-    } else if value <= 9 {
+    if value <= 9 {
         value.to_string()
     } else {
         format!("{value:#x}")
@@ -783,13 +786,24 @@ enum Formula {
 impl Formula {
     /// `cond` (negated when `negate`) with negations pushed to the tests and runs of one
     /// connective flattened, so long lists do not nest deeply.
-    fn of(cond: &Cond, negate: bool, unknown_holds: bool, atoms: &mut Atoms) -> Formula {
+    fn of(
+        cond: &Cond,
+        negate: bool,
+        unknown_holds: bool,
+        atoms: &mut Atoms,
+        free_constants: bool,
+    ) -> Formula {
         let (mut cond, mut negate) = (cond, negate);
         while let Cond::Not(inner) = cond {
             cond = inner;
             negate = !negate;
         }
         match cond {
+            Cond::Const(_) if free_constants => Formula::Leaf {
+                atom: atoms.unconstrained(),
+                want: true,
+                unknown_holds,
+            },
             Cond::Const(b) => Formula::Const(*b != negate),
             Cond::Test(test) => {
                 let attribute = atoms.attribute_of_test(test);
@@ -816,7 +830,13 @@ impl Formula {
                     match c {
                         Cond::And(a, b) if is_and => stack.extend([b.as_ref(), a.as_ref()]),
                         Cond::Or(a, b) if !is_and => stack.extend([b.as_ref(), a.as_ref()]),
-                        other => parts.push(Formula::of(other, negate, unknown_holds, atoms)),
+                        other => parts.push(Formula::of(
+                            other,
+                            negate,
+                            unknown_holds,
+                            atoms,
+                            free_constants,
+                        )),
                     }
                 }
                 // De Morgan: a negated `and` is an `or` of negations.
