@@ -18,7 +18,6 @@ use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::eval::{AttrValue, Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
-use lang::span::Span;
 use runtime::{CgroupScope, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -644,17 +643,9 @@ fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Str
 
 /// The policy text, or `None` after reporting where it stops being UTF-8.
 fn decode_source(file: &Path, bytes: Vec<u8>, format: MessageFormat) -> Option<String> {
-    match String::from_utf8(bytes) {
-        Ok(source) => Some(source),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let diagnostic = Diagnostic::new(
-                Code::BadSource,
-                "the policy is not valid UTF-8",
-                Span::new(at, at + 1),
-            )
-            .with_help("save the file as UTF-8");
+    match lang::syntax::decode(bytes) {
+        (source, None) => Some(source),
+        (source, Some(diagnostic)) => {
             report(file, &source, &[diagnostic], format);
             None
         }
@@ -745,9 +736,6 @@ fn listing<'a>(
     Ok(text)
 }
 
-/// Turns a verifier rejection into a diagnostic on the rule whose code the verifier stopped
-/// at: the log's last `N: (..)` line names the instruction, the compiler's origin table the
-/// rule.
 struct Signals(libc::sigset_t);
 
 fn block_termination_signals() -> Result<Signals, String> {

@@ -21,7 +21,7 @@ use compiler::elf::{lsm_hook, write_object, ObjectSpec};
 use compiler::ir::{Module, Scope};
 use compiler::lower::lower;
 use lang::check::{CheckedPolicy, CheckedRule};
-use lang::diagnostic::{Code, Diagnostic};
+use lang::diagnostic::{verifier_message as message, Code, Diagnostic};
 use lang::span::Span;
 use runtime::{ProgramTarget, RuntimeError, VerifierLog};
 
@@ -45,23 +45,6 @@ pub fn diagnose(symbol: &str, log: &str, compiled: &Compiled, scope: Scope) -> D
         // Verified this time, or failed otherwise: say what the first load said.
         _ => unlocated(symbol, log),
     }
-}
-
-/// The verifier's message: the last line that is not an instruction or a statistic.
-fn message(log: &str) -> String {
-    log.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("processed ")
-                && !l.starts_with("stack depth")
-                && !l.starts_with("verification time")
-                && !l.starts_with("func '")
-                && !l.contains(": (")
-        })
-        .unwrap_or("no verifier message")
-        .to_string()
 }
 
 /// The `processed N insns ...` statistics line, when the kernel wrote one.
@@ -89,33 +72,13 @@ fn unlocated(symbol: &str, log: &str) -> Diagnostic {
 }
 
 /// A rejection at an instruction, located through the origin table.
-pub fn at_instruction(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
+fn at_instruction(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
     let program = object.programs.iter().find(|p| p.symbol == symbol);
-    let failing_slot = log.lines().rev().find_map(|line| {
-        line.split_once(": (")
-            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
-    });
-    let rule = program
-        .zip(failing_slot)
-        .and_then(|(p, slot)| p.code.origin(slot));
-    let span = rule
-        .and_then(|index| rule_span(ir, index))
-        .unwrap_or_default();
-    let mut d = Diagnostic::new(
-        Code::VerifierRejected,
-        format!("the kernel verifier rejected program `{symbol}`"),
-        span,
-    )
-    .with_note(format!("verifier: {}", message(log)));
-    if let Some(slot) = failing_slot {
-        d = d.with_note(format!(
-            "at instruction {slot}; `krsic build --emit asm` shows the program"
-        ));
-    }
-    if rule.is_some() {
-        d = d.with_label("the verifier stopped in the code of this rule");
-    }
-    d
+    lang::diagnostic::verifier_rejected(symbol, log, |slot| {
+        program
+            .and_then(|p| p.code.origin(slot))
+            .and_then(|index| rule_span(ir, index))
+    })
 }
 
 fn rule_span(ir: &Module, index: u32) -> Option<Span> {

@@ -799,6 +799,7 @@ struct Counts {
     denied: AtomicU64,
     unknown_strings: AtomicU64,
     executed: AtomicU64,
+    lint_claims: AtomicU64,
 }
 
 #[test]
@@ -836,6 +837,10 @@ fn compiled_programs_decide_like_the_reference() {
             counts.rejected.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
+        let inputs: Vec<EventInput> = events.iter().map(EventSpec::input).collect();
+        let claims =
+            lint_claims_hold(&source, &compiled.checked, &inputs).map_err(TestCaseError::fail)?;
+        counts.lint_claims.fetch_add(claims, Ordering::Relaxed);
         for spec in &events {
             let input = spec.input();
             let executed = compare(&source, &compiled, &input).map_err(TestCaseError::fail)?;
@@ -868,10 +873,11 @@ fn compiled_programs_decide_like_the_reference() {
     eprintln!(
         "differential: seed {seed}; {policies} policies, {rejected} rejected by the checker; \
          {pairs} (policy, event) pairs, each under both scopes; {} denied by the reference; \
-         {} with an unknown path or filename; {} instructions executed; {:.1?}",
+         {} with an unknown path or filename; {} instructions executed; {} lint claims held; {:.1?}",
         load(&counts.denied),
         load(&counts.unknown_strings),
         load(&counts.executed),
+        load(&counts.lint_claims),
         started.elapsed()
     );
     assert!(
@@ -881,6 +887,80 @@ fn compiled_programs_decide_like_the_reference() {
     if std::env::var_os("PROPTEST_CASES").is_none() {
         assert!(pairs >= 10_000, "too few pairs ran: {pairs}");
     }
+}
+
+/// Every claim a lint makes about the rules of a policy holds on every event: the lints are
+/// proofs (lang/src/lint.rs), and a wrong one shows here as an event that contradicts it.
+/// Returns how many claims were checked.
+fn lint_claims_hold(
+    source: &str,
+    checked: &CheckedPolicy,
+    inputs: &[EventInput],
+) -> Result<u64, String> {
+    use lang::diagnostic::Code;
+    let (_, diagnostics) = lang::front_end(source, kernel());
+    let rule_at = |span: lang::span::Span| checked.rules.iter().find(|r| r.span == span);
+    let rule_around = |span: lang::span::Span| {
+        checked
+            .rules
+            .iter()
+            .find(|r| r.span.start <= span.start && span.end <= r.span.end)
+    };
+    // Strings short enough that no test on them is unknown (see eval's fail-closed rules).
+    let readable = |input: &EventInput| {
+        input.values.values().all(|v| match v {
+            AttrValue::Str(s) => s.len() < 200,
+            _ => true,
+        })
+    };
+    let mut claims = 0;
+    for d in &diagnostics {
+        let wrong = |input: &EventInput| {
+            format!(
+                "lint {} is wrong: {}\n---- policy ----\n{source}\n---- event ----\n{}",
+                d.code,
+                d.message,
+                describe(input)
+            )
+        };
+        let Some(rule) = (match d.code {
+            Code::ShadowedByAllow | Code::DuplicateRule | Code::LocksOutAdministrator => {
+                rule_at(d.primary.span)
+            }
+            Code::NeverTrue | Code::AlwaysTrue => rule_around(d.primary.span),
+            _ => None,
+        }) else {
+            continue;
+        };
+        claims += 1;
+        for input in inputs.iter().filter(|i| i.event == rule.event.name) {
+            let ok = match d.code {
+                Code::ShadowedByAllow => !matches!(
+                    eval::evaluate(checked, input, false),
+                    Decision::Deny { rule: r, .. } if r == rule.index
+                ),
+                Code::DuplicateRule => {
+                    let first = d.secondary.first().and_then(|l| rule_at(l.span));
+                    first.is_none_or(|first| {
+                        eval::rule_matches(checked, first, input)
+                            == eval::rule_matches(checked, rule, input)
+                    })
+                }
+                Code::LocksOutAdministrator => {
+                    let mut root = input.clone();
+                    root.values.insert("uid", AttrValue::Int(0));
+                    root.values.insert("euid", AttrValue::Int(0));
+                    eval::evaluate(checked, &root, false) != Decision::Allow
+                }
+                Code::NeverTrue => !readable(input) || !eval::rule_matches(checked, rule, input),
+                _ => !readable(input) || eval::rule_matches(checked, rule, input),
+            };
+            if !ok {
+                return Err(wrong(input));
+            }
+        }
+    }
+    Ok(claims)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,13 +11,102 @@
 mod common;
 
 use common::fixture_kernel;
+use compiler::btf::Btf;
 use compiler::ir::Scope;
-use lang::diagnostic::Severity;
+use lang::check::CheckedPolicy;
+use lang::diagnostic::{Code, Diagnostic, Severity};
+use lang::kernel::{KernelTypes, Member, Param, TypeId, TypeShape};
 use std::path::Path;
 
-#[test]
-fn ui_cases() {
-    let kernel = fixture_kernel();
+/// How a case is run, from `# ui-...` comment lines at its top:
+///
+/// - `# ui-kernel: without-hook HOOK` checks against the fixture kernel minus one LSM hook,
+///   `# ui-kernel: opaque STRUCT` with a struct only declared (as BTF has for types it does not
+///   describe), so that the availability errors have cases;
+/// - `# ui-verifier: LINE` lines are a kernel verifier log: the case is compiled and the log
+///   turned into a diagnostic as `krsic load` does when the kernel rejects the first program.
+#[derive(Default)]
+struct Directives {
+    without_hooks: Vec<String>,
+    opaque: Vec<String>,
+    verifier_log: Vec<String>,
+}
+
+impl Directives {
+    fn of(source: &str) -> Directives {
+        let mut d = Directives::default();
+        for line in source.lines().take_while(|l| l.starts_with("# ui-")) {
+            let (key, value) = line.trim_end().split_once(": ").expect("`# ui-KEY: VALUE`");
+            match (key, value.split_once(' ')) {
+                ("# ui-kernel", Some(("without-hook", hook))) => d.without_hooks.push(hook.into()),
+                ("# ui-kernel", Some(("opaque", name))) => d.opaque.push(name.into()),
+                ("# ui-verifier", _) => d.verifier_log.push(value.into()),
+                _ => panic!("unknown directive `{line}`"),
+            }
+        }
+        d
+    }
+}
+
+/// The fixture kernel with hooks removed and structs made opaque, as [`Directives`] says.
+struct VariantKernel<'a> {
+    inner: &'a Btf,
+    directives: &'a Directives,
+}
+
+impl KernelTypes for VariantKernel<'_> {
+    fn describe(&self) -> String {
+        let mut changes: Vec<String> = self
+            .directives
+            .without_hooks
+            .iter()
+            .map(|h| format!("without `{h}`"))
+            .collect();
+        changes.extend(
+            self.directives
+                .opaque
+                .iter()
+                .map(|s| format!("with `struct {s}` only declared")),
+        );
+        format!("the fixture kernel {}", changes.join(", "))
+    }
+
+    fn hook_params(&self, hook: &str) -> Option<Vec<Param>> {
+        if self.directives.without_hooks.iter().any(|h| h == hook) {
+            return None;
+        }
+        self.inner.hook_params(hook)
+    }
+
+    fn named_struct(&self, name: &str) -> Option<TypeId> {
+        self.inner.named_struct(name)
+    }
+
+    fn member(&self, ty: TypeId, name: &str) -> Option<Member> {
+        match self.shape(ty) {
+            TypeShape::Opaque { .. } => None,
+            _ => self.inner.member(ty, name),
+        }
+    }
+
+    fn shape(&self, ty: TypeId) -> TypeShape {
+        match self.inner.shape(ty) {
+            TypeShape::Struct { name, .. } if self.directives.opaque.contains(&name) => {
+                TypeShape::Opaque { name }
+            }
+            other => other,
+        }
+    }
+}
+
+struct Case {
+    name: String,
+    source: String,
+    diagnostics: Vec<Diagnostic>,
+    checked: Option<CheckedPolicy>,
+}
+
+fn cases() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/ui exists")
@@ -25,9 +114,67 @@ fn ui_cases() {
         .filter(|p| p.extension().is_some_and(|x| x == "krsi"))
         .collect();
     cases.sort();
+    cases
+}
+
+/// Runs one case as `krsic check` (or `krsic load`, for a verifier log) would.
+fn run_case(path: &Path, kernel: &Btf) -> Case {
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("utf-8 name")
+        .to_string();
+    let bytes = std::fs::read(path).expect("readable case");
+    let (source, checked, diagnostics) = match lang::syntax::decode(bytes) {
+        (source, Some(diagnostic)) => (source, None, vec![diagnostic]),
+        (source, None) => {
+            let directives = Directives::of(&source);
+            let variant = VariantKernel {
+                inner: kernel,
+                directives: &directives,
+            };
+            let (checked, mut diagnostics) = lang::front_end(&source, &variant);
+            if !directives.verifier_log.is_empty() {
+                let checked = checked.as_ref().expect("a verifier case checks");
+                let module = compiler::lower::lower(checked, Scope::Global).expect("lowers");
+                let object = compiler::codegen::codegen(&module).expect("codegen");
+                let program = &object.programs[0];
+                let log = directives.verifier_log.join("\n");
+                diagnostics.push(lang::diagnostic::verifier_rejected(
+                    &program.symbol,
+                    &log,
+                    |slot| {
+                        let index = program.code.origin(slot)?;
+                        module
+                            .programs
+                            .iter()
+                            .flat_map(|p| p.allow.iter().chain(&p.deny))
+                            .find(|r| r.index == index)
+                            .map(|r| r.span)
+                    },
+                ));
+            }
+            // A policy the kernel rejected is not usable, as with any other error.
+            let checked = checked.filter(|_| directives.verifier_log.is_empty());
+            (source, checked, diagnostics)
+        }
+    };
+    Case {
+        name,
+        source,
+        diagnostics,
+        checked,
+    }
+}
+
+#[test]
+fn ui_cases() {
+    let kernel = fixture_kernel();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    let cases = cases();
     assert!(
-        cases.len() >= 30,
-        "expected at least 30 UI cases, found {}",
+        cases.len() >= 120,
+        "expected at least 120 UI cases, found {}",
         cases.len()
     );
     let mut settings = insta::Settings::clone_current();
@@ -35,22 +182,22 @@ fn ui_cases() {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let _guard = settings.bind_to_scope();
-    for case in cases {
-        let name = case
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 name")
-            .to_string();
-        let source = std::fs::read_to_string(&case).expect("readable case");
+    for path in cases {
+        let Case {
+            name,
+            source,
+            diagnostics,
+            checked,
+        } = run_case(&path, &kernel);
         let file = format!("tests/ui/{name}.krsi");
-        let (checked, diagnostics) = lang::front_end(&source, &kernel);
         for d in &diagnostics {
-            assert!(
-                d.primary.span.end as usize <= source.len()
-                    && d.primary.span.start <= d.primary.span.end,
-                "{name}: {} has a span outside the source",
-                d.code
-            );
+            for span in std::iter::once(d.primary.span).chain(d.secondary.iter().map(|l| l.span)) {
+                assert!(
+                    span.end as usize <= source.len() && span.start <= span.end,
+                    "{name}: {} has a span outside the source",
+                    d.code
+                );
+            }
         }
         let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
         assert_eq!(
@@ -65,8 +212,59 @@ fn ui_cases() {
             aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
         }
         let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
-        insta::assert_snapshot!(name, format!("{source}\n---- diagnostics ----\n{rendered}"));
+        insta::assert_snapshot!(
+            name.clone(),
+            format!("{source}\n---- diagnostics ----\n{rendered}")
+        );
+        // Editors get the same diagnostics as JSON lines with every field.
+        let json = lang::render::render_json(&file, &source, &diagnostics);
+        assert_eq!(json.lines().count(), diagnostics.len(), "{name}");
+        for line in json.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            for key in [
+                "code", "severity", "message", "file", "start", "end", "labels", "help", "notes",
+            ] {
+                assert!(value.get(key).is_some(), "{name}: no `{key}` in {line}");
+            }
+            for key in ["start", "end"] {
+                assert!(
+                    value[key]["line"].as_u64().is_some_and(|l| l >= 1),
+                    "{name}"
+                );
+                assert!(
+                    value[key]["column"].as_u64().is_some_and(|c| c >= 1),
+                    "{name}"
+                );
+            }
+        }
     }
+}
+
+/// Every code in the table has documentation for `krsic explain` and at least one UI case
+/// whose diagnostics carry it, so each message is seen rendered at least once.
+#[test]
+fn every_code_has_documentation_and_a_ui_case() {
+    let kernel = fixture_kernel();
+    let mut seen = std::collections::BTreeSet::new();
+    for path in cases() {
+        seen.extend(run_case(&path, &kernel).diagnostics.iter().map(|d| d.code));
+    }
+    let mut missing = Vec::new();
+    for code in Code::ALL {
+        let doc = code.explanation();
+        assert!(
+            doc.trim().len() > 20,
+            "{code} has no documentation (its doc comment in the `codes!` table)"
+        );
+        if !seen.contains(code) {
+            missing.push(code.as_str());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no UI case in tests/ui produces {}; add one",
+        missing.join(", ")
+    );
 }
 
 /// Truncations and byte deletions of every case and example: the whole pipeline returns
@@ -82,7 +280,8 @@ fn mutated_inputs_never_panic() {
             .flatten()
         {
             if entry.path().extension().is_some_and(|x| x == "krsi") {
-                sources.push(std::fs::read_to_string(entry.path()).expect("readable"));
+                let bytes = std::fs::read(entry.path()).expect("readable");
+                sources.push(String::from_utf8_lossy(&bytes).into_owned());
             }
         }
     }

@@ -150,6 +150,17 @@ pub fn check(
     policy: &ast::Policy,
     kernel: &dyn KernelTypes,
 ) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+    check_with_lints(policy, kernel, true)
+}
+
+/// [`check`], with the lints of [`crate::lint`] or without them. A policy the parser had to
+/// patch up (a placeholder where an expression failed to parse) gets none: its rules are not
+/// what the author wrote.
+pub fn check_with_lints(
+    policy: &ast::Policy,
+    kernel: &dyn KernelTypes,
+    lints: bool,
+) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
     let mut checker = Checker {
         kernel,
         diagnostics: Vec::new(),
@@ -164,16 +175,35 @@ pub fn check(
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
     let mut rules = Vec::new();
+    let mut conditions = Vec::new();
+    let mut incomplete_events = HashSet::new();
     for rule in policy.items.iter().filter_map(|item| match item {
         ast::Item::Rule(rule) => Some(rule),
         _ => None,
     }) {
         let index = rules.len() as u32;
-        if let Some(rule) = checker.rule(index, rule) {
-            rules.push(rule);
+        match checker.rule(index, rule) {
+            Some(checked) => {
+                rules.push(checked);
+                conditions.push(rule.condition.as_ref().map(|c| c.span));
+            }
+            None => {
+                incomplete_events.extend(catalog::event(&rule.event.text).map(|e| e.name));
+            }
         }
     }
     checker.check_sizes(&rules);
+    if lints {
+        checker
+            .diagnostics
+            .extend(crate::lint::lint(&crate::lint::LintInput {
+                rules: &rules,
+                conditions: &conditions,
+                attributes: &checker.attributes,
+                incomplete_events: &incomplete_events,
+                mode,
+            }));
+    }
     let tests = policy
         .items
         .iter()
@@ -336,8 +366,12 @@ impl<'a> Checker<'a> {
 
     fn rule(&mut self, index: u32, rule: &'a ast::Rule) -> Option<CheckedRule> {
         let Some(event) = catalog::event(&rule.event.text) else {
-            // Without an event no attribute can resolve, so the condition is not checked.
+            // Without an event no attribute can resolve, so the condition is not checked; the
+            // lists and macros it names still count as used.
             self.unknown_event(&rule.event);
+            if let Some(condition) = &rule.condition {
+                self.mark_used(condition);
+            }
             return None;
         };
         let errno = self.errno(rule);
@@ -355,6 +389,33 @@ impl<'a> Checker<'a> {
             errno,
             span: rule.span,
         })
+    }
+
+    /// Marks every list and macro `expr` names (and those their macros name) as used.
+    fn mark_used(&mut self, expr: &'a ast::Expr) {
+        let mut stack = vec![expr];
+        while let Some(e) = stack.pop() {
+            match &e.kind {
+                ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::BitAnd(a, b) => {
+                    stack.extend([a.as_ref(), b.as_ref()])
+                }
+                ExprKind::Compare { lhs, rhs, .. } => stack.extend([lhs.as_ref(), rhs.as_ref()]),
+                ExprKind::Not(inner) => stack.push(inner),
+                ExprKind::List(elements) => stack.extend(elements),
+                ExprKind::Name(name) => {
+                    if self.lists.contains_key(name.text.as_str()) {
+                        self.used.insert(name.text.clone());
+                    }
+                    if let Some(m) = self.macros.get(name.text.as_str()).copied() {
+                        // A name seen before is not walked again, so cycles end.
+                        if self.used.insert(name.text.clone()) {
+                            stack.push(&m.body);
+                        }
+                    }
+                }
+                ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
+            }
+        }
     }
 
     /// Refuses an event whose rules would compile past what BPF branches can reach.
@@ -757,6 +818,15 @@ impl<'a> Checker<'a> {
                 op = flipped;
             }
         }
+        if let (Operand::Attr(attr, a, mask), Operand::Attr(other, _, other_mask)) = (&left, &right)
+        {
+            if attr == other && mask == other_mask {
+                if let Some(value) = crate::lint::self_comparison_value(a.ty, op) {
+                    self.error(crate::lint::self_comparison(a.name, value, span));
+                    return Some(Cond::Const(value));
+                }
+            }
+        }
         let Operand::Attr(attr, a, mask) = left else {
             self.error(
                 Diagnostic::new(
@@ -1048,7 +1118,20 @@ impl<'a> Checker<'a> {
             _ => return,
         };
         if text.len() > capacity {
-            let cut: String = text.bytes().take(capacity).map(char::from).collect();
+            // What the kernel keeps, written as a policy string: a character cut in half
+            // shows as `\xHH` escapes.
+            let kept = &text.as_bytes()[..capacity];
+            let cut = match std::str::from_utf8(kept) {
+                Ok(whole) => whole.to_string(),
+                Err(e) => {
+                    let (valid, rest) = kept.split_at(e.valid_up_to());
+                    let mut cut = String::from_utf8_lossy(valid).into_owned();
+                    for byte in rest {
+                        cut.push_str(&format!("\\x{byte:02X}"));
+                    }
+                    cut
+                }
+            };
             self.error(
                 Diagnostic::new(
                     Code::StringNeverFits,

@@ -214,6 +214,68 @@ codes! {
     /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes.
     StringNeverFits = "W0003", Warning;
 
+    /// A rule's condition is never true, so the rule never matches.
+    ///
+    /// Its comparisons contradict each other: `uid == 0 and uid == 1`, `uid < 10 and uid > 20`,
+    /// `path == "/bin/sh" and path ~ "/usr/**"`. The labels point at two comparisons that cannot
+    /// hold together when krsi can name them. A comparison that is never true on its own is
+    /// `W0007` instead. Usually the comparisons were meant to be joined with `or`, or a value
+    /// is mistyped.
+    NeverTrue = "W0004", Warning;
+
+    /// A deny rule never denies, because an allow rule matches every event it matches.
+    ///
+    /// Allow rules win over deny rules of the same event, whatever their order:
+    ///
+    /// ```text
+    /// allow exec where uid == 0
+    /// deny exec where uid == 0 and path ~ "/tmp/**"   # never denies
+    /// ```
+    ///
+    /// `allow exec` without a condition makes every `deny exec` rule dead. The label points
+    /// at the allow rule (or rules, when only several together cover the deny rule). Deny
+    /// rules *fail closed* on values the program cannot read (a path longer than `PATH_MAX`)
+    /// and allow rules do not, so krsi only warns when the deny rule never decides even then:
+    /// `allow exec where path == "/x"` does not make `deny exec where path == "/x"` dead.
+    ShadowedByAllow = "W0005", Warning;
+
+    /// Two rules with the same action on the same event match exactly the same events.
+    ///
+    /// The conditions may be written differently (`uid == 0 and euid == 0` and `euid == 0 and
+    /// uid == 0`, `uid <= 0` and `uid == 0`): krsi compares what they match. One of them is
+    /// redundant; for deny rules with different errnos, the earlier rule's errno is the one
+    /// returned.
+    DuplicateRule = "W0006", Warning;
+
+    /// A comparison is always true or always false, whatever the event.
+    ///
+    /// Integer attributes are unsigned and have a width: `uid` and `gid` are 32-bit, so
+    /// `uid < 0` is never true, `uid >= 0` always, and `uid == 4294967296` never. A masked
+    /// value has only the mask's bits: `(mode & 0o7) > 7` is never true, and
+    /// `flags & 0x4 == 0x8` never. An attribute compared with itself (`uid == uid`) and the
+    /// glob `**` (which matches every string) do not depend on the event either.
+    ConstantComparison = "W0007", Warning;
+
+    /// A deny rule would lock the administrator out.
+    ///
+    /// Some events are how an administrator repairs a system, and denying every one of them to
+    /// root leaves no way back short of a reboot: `exec` (no shell, no `sudo`), `open`, `bpf`
+    /// (`krsic unload` and bpftool need it), `kill`, `setuid` (`su`, `sudo`, sshd) and
+    /// `capable`. krsi warns when a deny rule on one of these events matches every such event
+    /// of a process with `uid == 0` and `euid == 0`, whatever its other attributes (`deny
+    /// exec`, `deny open where uid < 1000`), and no allow rule of the event can let any of them
+    /// through. Policies in `mode audit` only report, so they get no warning. Exempt root
+    /// (`and uid != 0`), or add an `allow` rule for what root needs.
+    LocksOutAdministrator = "W0008", Warning;
+
+    /// A rule's condition is always true, so `where` does not narrow the rule.
+    ///
+    /// Its comparisons cover every case together: `write or not write`, `uid < 1000 or
+    /// uid >= 100`. The rule applies to every event of its kind, which is rarely what the
+    /// condition was written for; if it is, drop the condition. A comparison that is always
+    /// true on its own is `W0007` instead.
+    AlwaysTrue = "W0009", Warning;
+
 }
 
 impl std::fmt::Display for Code {
@@ -280,6 +342,56 @@ impl Diagnostic {
         self.notes.push(note.into());
         self
     }
+}
+
+/// Turns the kernel verifier's log for program `symbol` into a diagnostic. The log's last
+/// `N: (..)` line names the instruction the verifier stopped at; `rule_at` gives the span of
+/// the rule that instruction was compiled from, when the compiler knows it.
+pub fn verifier_rejected(
+    symbol: &str,
+    log: &str,
+    rule_at: impl Fn(usize) -> Option<Span>,
+) -> Diagnostic {
+    let failing_slot = log.lines().rev().find_map(|line| {
+        line.split_once(": (")
+            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+    });
+    let rule = failing_slot.and_then(&rule_at);
+    let message = verifier_message(log);
+    let mut d = Diagnostic::new(
+        Code::VerifierRejected,
+        format!("the kernel verifier rejected program `{symbol}`"),
+        rule.unwrap_or_default(),
+    )
+    .with_note(format!("verifier: {message}"));
+    if let Some(slot) = failing_slot {
+        d = d.with_note(format!(
+            "at instruction {slot}; `krsic build --emit asm` shows the program"
+        ));
+    }
+    if rule.is_some() {
+        d = d.with_label("the verifier stopped in the code of this rule");
+    }
+    d
+}
+
+/// The verifier's message in its log: the last line that is not an instruction or one of the
+/// statistics lines the kernel appends (`processed ...`, `stack depth`, `verification time`,
+/// the `func '...'` argument types).
+pub fn verifier_message(log: &str) -> String {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("verification time")
+                && !l.starts_with("func '")
+                && !l.contains(": (")
+        })
+        .unwrap_or("no verifier message")
+        .to_string()
 }
 
 /// `did you mean ...?` help: the closest candidate by edit distance, if it is close enough

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod glob;
 pub mod kernel;
+pub mod lint;
 pub mod render;
 pub mod span;
 pub mod syntax;
@@ -27,7 +28,8 @@ pub fn front_end(
     let Some(policy) = policy else {
         return (None, diagnostics);
     };
-    let (checked, more) = check::check(&policy, kernel);
+    let parsed_cleanly = diagnostics.iter().all(|d| d.severity() != Severity::Error);
+    let (checked, more) = check::check_with_lints(&policy, kernel, parsed_cleanly);
     diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let failed = diagnostics.iter().any(|d| d.severity() == Severity::Error);

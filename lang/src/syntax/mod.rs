@@ -33,6 +33,31 @@ const MAX_NESTING: usize = 64;
 #[grammar = "../grammar.pest"]
 struct PolicyParser;
 
+/// The policy text of a file's bytes, and, when they are not UTF-8, a [`Code::BadSource`]
+/// diagnostic where they stop being UTF-8 (the text is then a lossy copy, for showing it).
+pub fn decode(bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
+    match String::from_utf8(bytes) {
+        Ok(source) => (source, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The lossy copy has U+FFFD where the bad byte was, at the same offset.
+            let end = source[at..]
+                .chars()
+                .next()
+                .map_or(at, |c| at + c.len_utf8());
+            let diagnostic = Diagnostic::new(
+                Code::BadSource,
+                "the policy is not valid UTF-8",
+                Span::new(at, end),
+            )
+            .with_label("this byte is not UTF-8")
+            .with_help("save the file as UTF-8");
+            (source, Some(diagnostic))
+        }
+    }
+}
+
 /// Parses a policy. Returns the items that parsed (even when others did not) and every
 /// diagnostic; any error diagnostic means the policy must not be used. Never panics.
 pub fn parse(source: &str) -> (Option<Policy>, Vec<Diagnostic>) {
