@@ -233,3 +233,92 @@ fn pinned_policy_commands_name_the_missing_bpffs() {
     );
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }
+
+/// The standard policies and the examples check cleanly against both guest kernels' BTF (the
+/// kernels tests/guest/run boots), with no warning either; and `events` says which hooks
+/// each kernel has.
+#[test]
+fn standard_policies_check_against_the_guest_kernels() {
+    let mut files = policies("examples");
+    files.extend(policies("stdlib-policies"));
+    for btf in [
+        "tests/fixtures/btf/guest-6.1.btf",
+        "tests/fixtures/btf/guest-6.12.btf",
+    ] {
+        let mut args = vec!["check", "--btf", btf];
+        args.extend(files.iter().map(String::as_str));
+        let out = krsic(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{btf}: {stderr}");
+        assert!(
+            stderr.is_empty(),
+            "{btf}: no diagnostics expected, got\n{stderr}"
+        );
+        let events = krsic(&["events", "--json", "--btf", btf]);
+        let events: serde_json::Value = serde_json::from_slice(&events.stdout).expect("JSON");
+        for event in events.as_array().expect("an array") {
+            assert_eq!(event["available"], true, "{btf}: {event}");
+        }
+    }
+}
+
+/// `--message-format json`: one object a line, each with the code, severity, message, file,
+/// start and end positions, labels (the primary first, each with its positions) and help.
+#[test]
+fn json_lines_carry_every_field() {
+    let out = krsic(&[
+        "check",
+        "--btf",
+        FIXTURE,
+        "--message-format",
+        "json",
+        "tests/ui/shadowed_by_allow_for_root.krsi",
+        "tests/ui/crlf_line_endings.krsi",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
+        .collect();
+    let shadowed = lines
+        .iter()
+        .find(|l| l["code"] == "W0005")
+        .expect("the W0005 line");
+    assert_eq!(shadowed["severity"], "warning");
+    assert_eq!(shadowed["message"], "this `deny exec` rule never denies");
+    assert_eq!(shadowed["file"], "tests/ui/shadowed_by_allow_for_root.krsi");
+    assert_eq!(
+        shadowed["start"],
+        serde_json::json!({"line": 3, "column": 1})
+    );
+    assert_eq!(
+        shadowed["end"],
+        serde_json::json!({"line": 3, "column": 46})
+    );
+    let labels = shadowed["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 2);
+    assert_eq!(labels[0]["start"], shadowed["start"]);
+    assert_eq!(labels[1]["message"], "allow rules win over deny rules");
+    assert_eq!(
+        labels[1]["start"],
+        serde_json::json!({"line": 1, "column": 1})
+    );
+    assert!(shadowed["help"].as_str().is_some_and(|h| !h.is_empty()));
+    // CRLF: the `\r` is not a column, and lines count `\n`s.
+    let crlf = lines
+        .iter()
+        .find(|l| l["code"] == "E0101")
+        .expect("the E0101 line");
+    assert_eq!(crlf["file"], "tests/ui/crlf_line_endings.krsi");
+    assert_eq!(crlf["start"], serde_json::json!({"line": 2, "column": 6}));
+    assert_eq!(crlf["end"], serde_json::json!({"line": 2, "column": 10}));
+    assert_eq!(crlf["help"], "did you mean `open`?");
+    for line in &lines {
+        for key in [
+            "code", "severity", "message", "file", "start", "end", "labels", "help",
+        ] {
+            assert!(line.get(key).is_some(), "no `{key}` in {line}");
+        }
+    }
+}

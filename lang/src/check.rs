@@ -657,17 +657,7 @@ impl<'a> Checker<'a> {
         if params.is_some() {
             return true;
         }
-        self.error(
-            Diagnostic::new(
-                Code::HookMissing,
-                format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
-                span,
-            )
-            .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
-            .with_help(
-                "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
-            ),
-        );
+        self.error(hook_missing(kernel, event, span));
         false
     }
 
@@ -1382,6 +1372,28 @@ impl<'a> Checker<'a> {
         self.attribute_ids.insert((event.name, attribute.name), id);
         id
     }
+}
+
+/// The parameters of `event`'s LSM hook on `kernel`, or the [`Code::HookMissing`] error (on
+/// `span`, the event's name in a rule) naming the hook and the kernel.
+pub fn hook_availability(
+    kernel: &dyn KernelTypes,
+    event: &Event,
+    span: Span,
+) -> Result<Vec<Param>, Box<Diagnostic>> {
+    kernel
+        .hook_params(event.hook)
+        .ok_or_else(|| Box::new(hook_missing(kernel, event, span)))
+}
+
+fn hook_missing(kernel: &dyn KernelTypes, event: &Event, span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::HookMissing,
+        format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
+        span,
+    )
+    .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
+    .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule")
 }
 
 /// Follows `members` from hook parameter `param` (or the current task) through the kernel's

@@ -1,0 +1,300 @@
+//! The guest kernels' BTF, cut small and checked in: tests/fixtures/btf/guest-6.1.btf (Debian
+//! linux-image-6.1.0-56-amd64) and guest-6.12.btf (linux-image-6.12.95+deb12-amd64), the two
+//! kernels tests/guest/run boots. With them, policies are checked against the kernels the
+//! kernel tests run on, without booting them.
+//!
+//! What a guest fixture keeps (the cutter's rule, [`Btf::cut`]): the prototype of *every*
+//! `bpf_lsm_*` function, so that availability answers (E0301) are the kernel's for every hook,
+//! including ones no event uses yet; and complete definitions of the structs attributes read
+//! through: the curated list below (which the host fixture also uses, and which covers the
+//! events planned in DESIGN.md) plus every struct the catalog's access chains pass through on
+//! that kernel, found by walking them. Other structs a prototype mentions stay forward
+//! declarations. Regenerate both with `scripts/btf-fixtures` (it extracts `.BTF` from the
+//! guest vmlinux images tests/guest/run caches, then runs `regenerate_guest_fixtures` below).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use compiler::btf::Btf;
+use lang::catalog::EVENTS;
+use lang::diagnostic::Code;
+use lang::kernel::{KernelTypes, TypeShape};
+use lang::span::Span;
+use std::path::{Path, PathBuf};
+
+/// Fixture name, the Debian package it was cut from, and how many LSM hooks it has
+/// (`bpftool btf dump file F | grep -c "FUNC 'bpf_lsm_"` on the full BTF).
+const GUESTS: &[(&str, &str, usize)] = &[
+    ("guest-6.1.btf", "linux-image-6.1.0-56-amd64", 244),
+    ("guest-6.12.btf", "linux-image-6.12.95+deb12-amd64", 273),
+];
+
+/// The host fixture's list (compiler/tests/btf_fixture.rs), kept complete in the guest cuts.
+const STRUCTS: &[&str] = &[
+    "linux_binprm",
+    "file",
+    "path",
+    "dentry",
+    "qstr",
+    "inode",
+    "task_struct",
+    "cred",
+    "kuid_t",
+    "kgid_t",
+    "kernel_cap_struct",
+    "kernel_cap_t",
+    "socket",
+    "sock",
+    "sock_common",
+    "sockaddr",
+    "sockaddr_in",
+    "sockaddr_in6",
+    "in6_addr",
+    "in_addr",
+    "vm_area_struct",
+    "super_block",
+    "file_system_type",
+    "mm_struct",
+    "pid",
+];
+
+fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/btf")
+        .join(name)
+}
+
+fn guest(name: &str) -> Btf {
+    let bytes = std::fs::read(fixture_path(name)).expect("the guest fixtures are checked in");
+    let package = GUESTS.iter().find(|g| g.0 == name).map_or(name, |g| g.1);
+    Btf::parse(&bytes).unwrap().with_description(package)
+}
+
+/// Every struct the catalog's access chains pass through on `btf`, by name: where each
+/// attribute's member chain starts (a hook parameter's pointee, or `task_struct`) and each
+/// struct a member leads into.
+fn catalog_structs(btf: &Btf) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut note = |btf: &Btf, ty| {
+        if let TypeShape::Struct { name, .. } | TypeShape::Union { name, .. } = btf.shape(ty) {
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    };
+    for event in EVENTS {
+        let params = btf.hook_params(event.hook).unwrap_or_default();
+        for attribute in event.attributes() {
+            let Some((param, members)) = attribute.source.chain() else {
+                continue;
+            };
+            let start = match param {
+                Some(param) => match params.iter().find(|p| p.name == param) {
+                    Some(p) => match btf.shape(p.ty) {
+                        TypeShape::Pointer { to } => to,
+                        _ => continue,
+                    },
+                    None => continue,
+                },
+                None => match btf.named_struct("task_struct") {
+                    Some(task) => task,
+                    None => continue,
+                },
+            };
+            let mut current = start;
+            note(btf, current);
+            for member in members {
+                let Some(m) = btf.member(current, member) else {
+                    break;
+                };
+                current = match btf.shape(m.ty) {
+                    TypeShape::Pointer { to } => to,
+                    _ => m.ty,
+                };
+                note(btf, current);
+            }
+        }
+    }
+    names
+}
+
+/// The guest cut of a full kernel BTF: every LSM hook, the listed and the catalog's structs.
+fn cut_for_guests(full: &Btf) -> Vec<u8> {
+    let hooks: Vec<String> = full.lsm_hooks().map(str::to_string).collect();
+    let hooks: Vec<&str> = hooks.iter().map(String::as_str).collect();
+    let mut structs: Vec<String> = STRUCTS.iter().map(|s| s.to_string()).collect();
+    for name in catalog_structs(full) {
+        if !structs.contains(&name) {
+            structs.push(name);
+        }
+    }
+    let structs: Vec<&str> = structs.iter().map(String::as_str).collect();
+    full.cut(&hooks, &structs).unwrap()
+}
+
+#[test]
+#[ignore = "rewrites tests/fixtures/btf/guest-*.btf; run by scripts/btf-fixtures"]
+fn regenerate_guest_fixtures() {
+    let dir = std::env::var_os("KRSI_GUEST_BTF_DIR")
+        .expect("KRSI_GUEST_BTF_DIR: a directory with guest-6.1.btf and guest-6.12.btf, full BTF");
+    for (name, package, _) in GUESTS {
+        let full = std::fs::read(Path::new(&dir).join(name)).unwrap();
+        let full = Btf::parse(&full).unwrap();
+        let cut = cut_for_guests(&full);
+        std::fs::write(fixture_path(name), &cut).unwrap();
+        println!(
+            "wrote {name} ({package}): {} bytes, {} LSM hooks",
+            cut.len(),
+            full.lsm_hooks().count()
+        );
+    }
+}
+
+/// When the full guest BTF is on this machine (tests/guest/run's cache, extracted by
+/// scripts/btf-fixtures, or /tmp/linux-image-*.btf), the checked-in cut is exactly what the
+/// rule above cuts from it.
+#[test]
+fn fixtures_are_the_cut_of_the_full_guest_btf() {
+    let dirs: Vec<PathBuf> = std::env::var_os("KRSI_GUEST_BTF_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let mut compared = 0;
+    for (name, package, _) in GUESTS {
+        let candidates = dirs
+            .iter()
+            .map(|d| d.join(name))
+            .chain([PathBuf::from(format!("/tmp/{package}.btf"))]);
+        let Some(full) = candidates.into_iter().find_map(|p| std::fs::read(p).ok()) else {
+            println!("skipped {name}: no full BTF of {package} on this machine");
+            continue;
+        };
+        let full = Btf::parse(&full).unwrap();
+        assert_eq!(
+            cut_for_guests(&full),
+            std::fs::read(fixture_path(name)).unwrap(),
+            "{name} is stale: run scripts/btf-fixtures"
+        );
+        compared += 1;
+    }
+    println!("compared {compared} fixtures with their kernels");
+}
+
+#[test]
+fn fixtures_are_small_and_keep_every_lsm_hook() {
+    for (name, _, hooks) in GUESTS {
+        let bytes = std::fs::read(fixture_path(name)).unwrap();
+        assert!(
+            bytes.len() < 256 * 1024,
+            "{name} grew to {} bytes",
+            bytes.len()
+        );
+        let btf = guest(name);
+        assert_eq!(btf.lsm_hooks().count(), *hooks, "{name}");
+        for name in ["task_struct", "cred", "file", "linux_binprm", "path"] {
+            let id = btf.find_struct(name).unwrap();
+            assert!(!btf.members(id).is_empty(), "`{name}` is complete");
+        }
+    }
+}
+
+/// Hooks that came after 6.1 are missing there and present on 6.12 (checked with bpftool on
+/// the full BTF); `userns_create` (6.1) is on both.
+#[test]
+fn hook_availability_follows_the_kernel() {
+    let (old, new) = (guest("guest-6.1.btf"), guest("guest-6.12.btf"));
+    for hook in ["bpf_token_create", "file_truncate"] {
+        assert!(old.hook_params(hook).is_none(), "6.1 has no `{hook}`");
+        assert!(new.hook_params(hook).is_some(), "6.12 has `{hook}`");
+    }
+    for hook in [
+        "userns_create",
+        "bprm_check_security",
+        "file_open",
+        "task_kill",
+        "bpf",
+    ] {
+        assert!(old.hook_params(hook).is_some(), "6.1 has `{hook}`");
+        assert!(new.hook_params(hook).is_some(), "6.12 has `{hook}`");
+    }
+}
+
+/// An event on a hook 6.1 lacks (a catalog entry made up for the test, as no event uses
+/// `file_truncate` yet) is an E0301 that names the hook and the kernel on 6.1, and fine on 6.12.
+#[test]
+fn an_event_on_a_missing_hook_is_e0301_naming_hook_and_kernel() {
+    static TRUNCATE: lang::catalog::Event = lang::catalog::Event {
+        name: "truncate",
+        hook: "file_truncate",
+        doc: "a file is truncated through an open file (ftruncate)",
+        attributes: &[],
+    };
+    let span = Span::new(5, 13);
+    let old = guest("guest-6.1.btf");
+    let error = lang::check::hook_availability(&old, &TRUNCATE, span).unwrap_err();
+    assert_eq!(error.code, Code::HookMissing);
+    assert_eq!(error.primary.span, span);
+    assert_eq!(
+        error.message,
+        "linux-image-6.1.0-56-amd64 has no LSM hook `file_truncate`"
+    );
+    assert_eq!(
+        error.primary.message,
+        "`truncate` needs `bpf_lsm_file_truncate`"
+    );
+    let params = lang::check::hook_availability(&guest("guest-6.12.btf"), &TRUNCATE, span).unwrap();
+    assert_eq!(params[0].name, "file");
+}
+
+/// Every attribute of every event resolves on both guest kernels, and one policy reading all
+/// of them checks cleanly; the layouts differ, and each kernel's offsets are its own.
+#[test]
+fn every_attribute_checks_on_both_guests() {
+    let mut source = String::new();
+    for event in EVENTS {
+        for attribute in event.attributes() {
+            let test = match attribute.ty {
+                lang::catalog::ValueType::Int => format!("{} == 4242", attribute.name),
+                lang::catalog::ValueType::Str | lang::catalog::ValueType::Path => {
+                    format!("{} == \"/nonexistent\"", attribute.name)
+                }
+                lang::catalog::ValueType::Bool => attribute.name.to_string(),
+            };
+            source.push_str(&format!("audit {} where {test}\n", event.name));
+        }
+    }
+    let mut offsets = Vec::new();
+    for (name, _, _) in GUESTS {
+        let btf = guest(name);
+        let (checked, diagnostics) = lang::front_end(&source, &btf);
+        let errors: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d.severity() == lang::diagnostic::Severity::Error)
+            .map(|d| format!("{}: {} ({:?})", d.code, d.message, d.notes))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name}:\n{}\n{source}",
+            errors.join("\n")
+        );
+        let checked = checked.unwrap();
+        let accesses: Vec<_> = checked
+            .attributes
+            .iter()
+            .map(|a| (a.event.name, a.attribute.name, a.access.clone()))
+            .collect();
+        assert!(accesses.iter().any(|a| a.2.is_some()));
+        offsets.push(accesses);
+    }
+    // Same attributes, resolved to different places: `current->real_parent` (task_struct's
+    // layout) moved between the two kernels.
+    assert_eq!(offsets[0].len(), offsets[1].len());
+    let moved: Vec<_> = offsets[0]
+        .iter()
+        .zip(&offsets[1])
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| format!("{}.{}", a.0, a.1))
+        .collect();
+    assert!(
+        moved.iter().any(|m| m.ends_with("parent.pid")),
+        "moved: {moved:?}"
+    );
+}
