@@ -1,9 +1,8 @@
 //! Reports from the kernel as JSON lines: one object per denial or audit match.
 
 use compiler::events::{self, Report, ReportedValue};
-use compiler::ir::{Cond, Module, ValueId};
+use compiler::ir::Module;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
 
 /// What a report needs besides its bytes: the compiled policy and its source, when krsic
 /// compiled it (an object loaded as built has neither, and reports say less).
@@ -33,9 +32,7 @@ impl ReportContext<'_> {
             "audit"
         };
         let mut attributes = Map::new();
-        let mut used = BTreeSet::new();
-        values_of(&rule.cond, &mut used);
-        for id in used {
+        for id in rule.cond.values() {
             let (Some(value), Some(reported)) = (
                 program.values.get(id.0 as usize),
                 report.values.get(id.0 as usize),
@@ -151,17 +148,6 @@ fn process(report: &Report) -> Value {
         "comm": report.comm,
         "parent": { "pid": report.parent_tgid, "comm": report.parent_comm },
     })
-}
-
-fn values_of(cond: &Cond, out: &mut BTreeSet<ValueId>) {
-    match cond {
-        Cond::Const(_) => {}
-        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| values_of(c, out)),
-        Cond::Not(inner) => values_of(inner, out),
-        Cond::Test { value, .. } => {
-            out.insert(*value);
-        }
-    }
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {

@@ -112,3 +112,34 @@ deny open where path ~ "/etc/**" and write and uid != 0
     assert!(text.contains("module scope=global mode=audit"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// The prologue computes each value once; a verifier rejection there is told on the first
+/// rule (in source order) that reads the value, so each helper call carries that rule's
+/// index in the origin table.
+#[test]
+fn prologue_instructions_belong_to_the_first_rule_reading_their_value() {
+    use compiler::bpf::helper::{D_PATH, GET_CURRENT_UID_GID};
+    let kernel = fixture_kernel();
+    let source = "deny open where write and uid == 5\n\
+                  deny open where path == \"/etc/shadow\"\n\
+                  deny open where path == \"/etc/gshadow\" and uid == 7\n";
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
+    let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
+    let object = compiler::codegen::codegen(&module).expect("codegen");
+    let code = &object.programs[0].code;
+    let call_origin = |helper: u32| {
+        let slot = code
+            .insns
+            .iter()
+            .position(|i| i.code == 0x85 && i.imm == helper as i32)
+            .unwrap_or_else(|| panic!("no call of helper {helper}"));
+        code.origin(slot)
+    };
+    assert_eq!(
+        call_origin(GET_CURRENT_UID_GID),
+        Some(0),
+        "uid: first read by rule 0"
+    );
+    assert_eq!(call_origin(D_PATH), Some(1), "path: first read by rule 1");
+}

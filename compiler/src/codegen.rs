@@ -21,7 +21,7 @@
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
-use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueKind};
+use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKind};
 use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase, IntOp};
 use lang::glob::Token;
@@ -340,6 +340,8 @@ impl<'a> ProgramGen<'a> {
             if lo.is_none() && hi.is_none() {
                 continue;
             }
+            let positions: Vec<usize> = lo.into_iter().chain(hi).collect();
+            self.asm.set_origin(self.first_reader(&positions));
             self.asm.call_helper(helper);
             if let Some(i) = lo {
                 // A 32-bit move zero-extends: the low half.
@@ -360,6 +362,8 @@ impl<'a> ProgramGen<'a> {
             }
         }
         for (i, kind) in kinds.iter().enumerate() {
+            // A rejection in this code is told on the first rule that reads the value.
+            self.asm.set_origin(self.first_reader(&[i]));
             let slot = self.layout.slots[i];
             let buffer = self.layout.buffers[i];
             match (kind, buffer) {
@@ -446,6 +450,23 @@ impl<'a> ProgramGen<'a> {
                 _ => {}
             }
         }
+        self.asm.set_origin(None);
+    }
+
+    /// The first rule, in source order, that reads any of the values at `positions`.
+    fn first_reader(&self, positions: &[usize]) -> Option<u32> {
+        let program = self.program;
+        program
+            .audit
+            .iter()
+            .chain(&program.allow)
+            .chain(&program.deny)
+            .filter(|rule| {
+                let read = rule.cond.values();
+                positions.iter().any(|&i| read.contains(&ValueId(i as u32)))
+            })
+            .map(|rule| rule.index)
+            .min()
     }
 
     /// Reports `rule` with `flags` through the ring buffer: the process, the time, and every

@@ -9,6 +9,7 @@
 use lang::check::{Access, AccessBase, IntOp, ParentAccess};
 use lang::glob::Token;
 use lang::span::Span;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// How far a policy reaches.
@@ -132,6 +133,26 @@ pub enum Cond {
         /// value makes a deny rule match and an allow rule not match.
         on_unknown: bool,
     },
+}
+
+impl Cond {
+    /// Every value the condition tests.
+    pub fn values(&self) -> BTreeSet<ValueId> {
+        let mut out = BTreeSet::new();
+        self.collect_values(&mut out);
+        out
+    }
+
+    fn collect_values(&self, out: &mut BTreeSet<ValueId>) {
+        match self {
+            Cond::Const(_) => {}
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.collect_values(out)),
+            Cond::Not(inner) => inner.collect_values(out),
+            Cond::Test { value, .. } => {
+                out.insert(*value);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
