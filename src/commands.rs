@@ -298,12 +298,20 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
             .record()
             .map_err(|e| e.to_string())
             .and_then(|bytes| PolicyRecord::from_bytes(&bytes));
-        entries.push((policy.name, record, programs));
+        let dropped = pinned_drops(&policy)?;
+        entries.push((policy.name, record, programs, dropped));
     }
     if json {
         let list: Vec<serde_json::Value> = entries
             .iter()
-            .map(|(name, record, programs)| listed_json(name, record, programs, stats_enabled))
+            .map(|(name, record, programs, dropped)| {
+                let mut entry = listed_json(name, record, programs, stats_enabled);
+                entry["dropped"] = serde_json::json!({
+                    "ring_full": dropped.0,
+                    "rate_limited": dropped.1,
+                });
+                entry
+            })
             .collect();
         println!("{}", serde_json::Value::Array(list));
         return Ok(ExitCode::SUCCESS);
@@ -311,7 +319,7 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
     if entries.is_empty() {
         eprintln!("krsic: no policy is pinned under {}", bpffs.display());
     }
-    for (name, record, programs) in &entries {
+    for (name, record, programs, dropped) in &entries {
         match record {
             Ok(r) => {
                 let cgroup = r
@@ -323,6 +331,10 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
                 println!("  source    {}  sha256:{}", r.file, r.sha256);
                 println!("  compiler  {}", r.compiler);
                 println!("  loaded    {}", report::rfc3339(r.loaded_at_ns));
+                println!(
+                    "  reports   not sent since load: {} over the rate limit, {} with the ring buffer full",
+                    dropped.1, dropped.0
+                );
             }
             Err(e) => println!("{name}  (record unreadable: {e})"),
         }
@@ -443,21 +455,31 @@ pub fn follow(
         source: record.source.as_deref(),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let dropped = || -> Result<(u64, u64), String> {
-        let count = |index| {
-            policy
-                .dropped(index)
-                .map(|n| n.unwrap_or(0))
-                .map_err(|e| e.to_string())
-        };
-        Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
-    };
+    let dropped = || pinned_drops(&policy);
+    let (full, limited) = dropped()?;
+    if full + limited > 0 {
+        eprintln!(
+            "krsic: before following, `{name}` could not send {} report(s): {limited} over the rate limit, {full} with the ring buffer full",
+            full + limited
+        );
+    }
     eprintln!(
         "krsic: following `{name}`; SIGINT or SIGTERM stops following (the policy stays enforced)"
     );
     let (signal, _) = stream_reports(&signals, events.as_mut(), &context, output, &dropped)?;
     eprintln!("krsic: {signal} received, stopped following `{name}`");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A pinned policy's counts of reports not sent: (ring full, over the rate limit).
+fn pinned_drops(policy: &runtime::PinnedPolicy) -> Result<(u64, u64), String> {
+    let count = |index| {
+        policy
+            .dropped(index)
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| e.to_string())
+    };
+    Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -122,6 +122,11 @@ fn a_pinned_policy_outlives_krsic_until_unloaded() {
         concat!("krsic ", env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(entry["mode"], "enforce");
+    assert_eq!(
+        entry["dropped"],
+        serde_json::json!({"ring_full": 0, "rate_limited": 0}),
+        "one denial sends its report"
+    );
     assert_eq!(entry["cgroup"], cg.path().display().to_string());
     let loaded_at = entry["loaded_at"].as_str().expect("a load time");
     assert!(
