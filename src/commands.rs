@@ -332,8 +332,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
     if json {
-        let events: Vec<serde_json::Value> = lang::catalog::EVENTS
-            .iter()
+        let events: Vec<serde_json::Value> = lang::catalog::all_events()
             .map(|event| {
                 serde_json::json!({
                     "name": event.name,
@@ -351,7 +350,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
         println!("{}", serde_json::Value::Array(events));
         return Ok(ExitCode::SUCCESS);
     }
-    for event in lang::catalog::EVENTS {
+    for event in lang::catalog::all_events() {
         let note = match available(event.hook) {
             Some(false) => " (not in the target kernel)",
             _ => "",
@@ -493,7 +492,11 @@ fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module
     let message = log
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
+        .find(|l| {
+            // The statistics lines the kernel appends after the reason.
+            let stats = ["processed", "stack depth", "verification time"];
+            !l.trim().is_empty() && !stats.iter().any(|s| l.starts_with(s)) && !l.contains(": (")
+        })
         .unwrap_or("no verifier message")
         .trim()
         .to_string();
@@ -506,6 +509,7 @@ fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module
         span,
     )
     .with_note(format!("verifier: {message}"));
+
     if let Some(slot) = failing_slot {
         d = d.with_note(format!(
             "at instruction {slot}; `krsic build --emit asm` shows the program"

@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, IntOp, ParentAccess};
+use lang::check::{Access, AccessBase, IntOp, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::fmt;
@@ -87,6 +87,9 @@ pub enum ValueKind {
     Comm,
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
+    /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
+    /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
+    WalkedPath(PathWalk),
 }
 
 impl ValueKind {
@@ -94,7 +97,7 @@ impl ValueKind {
     pub fn fallible(&self) -> bool {
         matches!(
             self,
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_)
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_)
         )
     }
 
@@ -105,6 +108,7 @@ impl ValueKind {
                 | ValueKind::KernelString(_)
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
+                | ValueKind::WalkedPath(_)
         )
     }
 }
@@ -223,6 +227,12 @@ impl fmt::Display for ValueKind {
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
+            ValueKind::WalkedPath(w) => write!(
+                f,
+                "walk dentry {} mnt {}",
+                AccessText(&w.dentry),
+                AccessText(&w.mnt)
+            ),
         }
     }
 }
@@ -235,6 +245,7 @@ impl fmt::Display for AccessText<'_> {
         match a.base {
             AccessBase::Param(n) => write!(f, "arg{n}")?,
             AccessBase::CurrentTask => write!(f, "task")?,
+            AccessBase::Context => write!(f, "ctx")?,
         }
         for d in &a.derefs {
             write!(f, "->[{d}]")?;
