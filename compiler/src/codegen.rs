@@ -716,19 +716,12 @@ impl<'a> ProgramGen<'a> {
             self.asm.new_label(),
         );
         let at = |field: u32| offset(area + field);
-        // The start: the dentry and the vfsmount pointers, through the hook's typed
-        // arguments (a NULL file reads as 0).
-        for (access, field) in [(&walk.dentry, work::DENTRY), (&walk.mnt, work::MOUNT)] {
-            self.pointer_to(access, Reg::R1);
-            self.asm
-                .load(Size::DW, Reg::R1, Reg::R1, offset(access.offset))
-                .store_reg(Size::DW, Reg::R7, at(field), Reg::R1);
-        }
+        // The start: the dentry and the vfsmount pointers. A NULL on the way (no file, no
+        // mm) is the empty path for the dentry, unknown for the mount.
+        self.read_start(&walk.dentry, area, work::DENTRY, empty, unknown);
+        self.read_start(&walk.mnt, area, work::MOUNT, unknown, unknown);
         self.asm
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::DENTRY))
-            .jump_imm(JmpCond::Eq, Reg::R1, 0, empty)
             .load(Size::DW, Reg::R1, Reg::R7, at(work::MOUNT))
-            .jump_imm(JmpCond::Eq, Reg::R1, 0, unknown)
             // container_of(vfsmount, struct mount, mnt)
             .alu64_imm(AluOp::Sub, Reg::R1, l.mount_mnt as i32)
             .store_reg(Size::DW, Reg::R7, at(work::MOUNT), Reg::R1);
@@ -852,6 +845,53 @@ impl<'a> ProgramGen<'a> {
             .bind(unknown)
             .store_imm(Size::DW, Reg::R10, slot, -1)
             .bind(end);
+    }
+
+    /// `work[into]` = the pointer `access` leads to, every hop but the hook argument itself
+    /// read with `bpf_probe_read_kernel` after a NULL check (to `null`; a fault goes to
+    /// `failed`). Not direct loads: 6.12 takes an LSM hook's pointer arguments for trusted
+    /// and never NULL, so it compiles loads through them without the fault handling, and
+    /// hard-wires a NULL check on them as never taken — but `mmap_file` gets a NULL `file`
+    /// for anonymous memory (a direct load oopsed a 6.12 guest). Stored to map memory and
+    /// loaded back, the pointer is a plain number the verifier lets the program test.
+    fn read_start(&mut self, access: &Access, area: u32, into: u32, null: Label, failed: Label) {
+        let slot = offset(area + into);
+        let mut hops: Vec<u32> = access.derefs.clone();
+        match access.base {
+            AccessBase::Context => {
+                // The argument itself is the pointer.
+                self.asm
+                    .load(Size::DW, Reg::R1, Reg::R6, offset(access.offset));
+            }
+            _ => {
+                self.pointer_to(
+                    &Access {
+                        base: access.base,
+                        derefs: Vec::new(),
+                        offset: 0,
+                        size: 8,
+                    },
+                    Reg::R1,
+                );
+                hops.push(access.offset);
+            }
+        }
+        self.asm.store_reg(Size::DW, Reg::R7, slot, Reg::R1);
+        for hop in hops {
+            self.asm
+                .load(Size::DW, Reg::R3, Reg::R7, slot)
+                .jump_imm(JmpCond::Eq, Reg::R3, 0, null)
+                .mov64_reg(Reg::R1, Reg::R7);
+            self.add_offset(Reg::R1, area + into);
+            self.add_offset(Reg::R3, hop);
+            self.asm
+                .mov64_imm(Reg::R2, 8)
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, failed);
+        }
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, slot)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, null);
     }
 
     /// `work[into] = *(u64 *)(work[from] + at)` with `bpf_probe_read_kernel`; a fault goes to
