@@ -13,6 +13,7 @@ mod common;
 use common::fixture_kernel;
 use compiler::ir::Scope;
 use lang::diagnostic::Severity;
+use lang::kernel::KernelTypes;
 use std::path::Path;
 
 #[test]
@@ -43,7 +44,21 @@ fn ui_cases() {
             .to_string();
         let source = std::fs::read_to_string(&case).expect("readable case");
         let file = format!("tests/ui/{name}.krsi");
-        let (checked, diagnostics) = lang::front_end(&source, &kernel);
+        // `# ui: kernel without struct NAME` checks the case against the fixture with that
+        // struct hidden, as an older or stripped kernel's BTF would be.
+        let hidden = source
+            .lines()
+            .find_map(|l| l.strip_prefix("# ui: kernel without struct "))
+            .map(str::trim);
+        let without = hidden.map(|name| Without {
+            kernel: &kernel,
+            hidden: name,
+        });
+        let target: &dyn KernelTypes = match &without {
+            Some(w) => w,
+            None => &kernel,
+        };
+        let (checked, diagnostics) = lang::front_end(&source, target);
         for d in &diagnostics {
             assert!(
                 d.primary.span.end as usize <= source.len()
@@ -66,6 +81,36 @@ fn ui_cases() {
         }
         let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
         insta::assert_snapshot!(name, format!("{source}\n---- diagnostics ----\n{rendered}"));
+    }
+}
+
+/// A kernel whose BTF lacks one struct: the fixture with `hidden` answered as missing.
+struct Without<'a> {
+    kernel: &'a dyn KernelTypes,
+    hidden: &'a str,
+}
+
+impl KernelTypes for Without<'_> {
+    fn describe(&self) -> String {
+        format!("the fixture kernel without `struct {}`", self.hidden)
+    }
+
+    fn hook_params(&self, hook: &str) -> Option<Vec<lang::kernel::Param>> {
+        self.kernel.hook_params(hook)
+    }
+
+    fn named_struct(&self, name: &str) -> Option<lang::kernel::TypeId> {
+        (name != self.hidden)
+            .then(|| self.kernel.named_struct(name))
+            .flatten()
+    }
+
+    fn member(&self, ty: lang::kernel::TypeId, name: &str) -> Option<lang::kernel::Member> {
+        self.kernel.member(ty, name)
+    }
+
+    fn shape(&self, ty: lang::kernel::TypeId) -> lang::kernel::TypeShape {
+        self.kernel.shape(ty)
     }
 }
 

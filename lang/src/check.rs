@@ -1276,12 +1276,9 @@ impl<'a> Checker<'a> {
 
     fn unknown_name(&mut self, name: &ast::Name, event: &'static Event) {
         // Used on the wrong event?
-        if catalog::EVENTS
-            .iter()
-            .any(|e| e.name != event.name && e.attribute(&name.text).is_some())
+        if catalog::all_events().any(|e| e.name != event.name && e.attribute(&name.text).is_some())
         {
-            let hosts: Vec<&str> = catalog::EVENTS
-                .iter()
+            let hosts: Vec<&str> = catalog::all_events()
                 .filter(|e| e.attribute(&name.text).is_some())
                 .map(|e| e.name)
                 .collect();
@@ -1481,7 +1478,7 @@ impl Checker<'_> {
                         chain_text(dentry)
                     ))
                     .with_note(reason)
-                    .with_help("check against a kernel whose BTF has `struct mount` with `--btf FILE`, or drop this test"),
+                    .with_help(format!("check against a kernel whose BTF has `struct mount` (`--btf FILE`), or test another attribute than `{}`", attribute.name)),
                 );
                 None
             }
