@@ -620,8 +620,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
     if json {
-        let events: Vec<serde_json::Value> = lang::catalog::EVENTS
-            .iter()
+        let events: Vec<serde_json::Value> = lang::catalog::all_events()
             .map(|event| {
                 serde_json::json!({
                     "name": event.name,
@@ -639,7 +638,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
         println!("{}", serde_json::Value::Array(events));
         return Ok(ExitCode::SUCCESS);
     }
-    for event in lang::catalog::EVENTS {
+    for event in lang::catalog::all_events() {
         let note = match available(event.hook) {
             Some(false) => " (not in the target kernel)",
             _ => "",

@@ -108,6 +108,37 @@ struct EventSpec {
     read: bool,
     write: bool,
     in_scope: bool,
+    /// The file-system events' second path (`new.path` of `rename`).
+    new_path: Vec<u8>,
+    /// The process's executable.
+    exe: Vec<u8>,
+    /// `mode` of `chmod`, a 16-bit `umode_t` in the kernel.
+    mode: u16,
+    /// `mmap` of anonymous memory: its `path` is "".
+    anonymous: bool,
+}
+
+/// The events whose paths the program walks: those paths are absolute, with no empty
+/// component (the walk cannot give anything else), or "" for no file.
+fn is_walked_event(event: &str) -> bool {
+    matches!(event, "unlink" | "rename" | "chmod" | "mmap")
+}
+
+/// `path` as a dentry walk gives it: "" stays "", anything else becomes absolute with its
+/// empty components dropped.
+fn walked(path: &[u8]) -> Vec<u8> {
+    if path.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for component in path.split(|&c| c == b'/').filter(|c| !c.is_empty()) {
+        out.push(b'/');
+        out.extend_from_slice(component);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
 }
 
 const INT_ATTRS: [&str; 7] = ["uid", "gid", "euid", "egid", "pid", "tgid", "parent.pid"];
@@ -116,12 +147,32 @@ impl EventSpec {
     /// The event model: what the program would see, as the evaluator's input.
     fn input(&self) -> EventInput {
         let mut values = BTreeMap::new();
-        values.insert("path", AttrValue::Str(self.path.clone()));
-        if self.event == "exec" {
-            values.insert("filename", AttrValue::Str(self.filename.clone()));
-        } else {
-            values.insert("read", AttrValue::Bool(self.read));
-            values.insert("write", AttrValue::Bool(self.write));
+        let path = match self.event {
+            "mmap" if self.anonymous => Vec::new(),
+            event if is_walked_event(event) => walked(&self.path),
+            _ => self.path.clone(),
+        };
+        values.insert("path", AttrValue::Str(path));
+        values.insert("exe", AttrValue::Str(walked(&self.exe)));
+        match self.event {
+            "exec" => {
+                values.insert("filename", AttrValue::Str(self.filename.clone()));
+            }
+            "open" => {
+                values.insert("read", AttrValue::Bool(self.read));
+                values.insert("write", AttrValue::Bool(self.write));
+            }
+            "mmap" => {
+                values.insert("exec", AttrValue::Bool(self.read));
+                values.insert("write", AttrValue::Bool(self.write));
+            }
+            "rename" => {
+                values.insert("new.path", AttrValue::Str(walked(&self.new_path)));
+            }
+            "chmod" => {
+                values.insert("mode", AttrValue::Int(u64::from(self.mode)));
+            }
+            _ => {}
         }
         values.insert("comm", AttrValue::Str(kernel_comm(&self.comm)));
         values.insert(
@@ -268,10 +319,21 @@ fn random_path() -> impl Strategy<Value = Vec<u8>> {
 fn string_value(pool: Vec<Vec<u8>>, relative: bool) -> impl Strategy<Value = Vec<u8>> {
     let huge = select(vec![4094usize, 4095, 4096, 4097, 5000]).prop_map(path_of);
     let rel = select(vec![b"sh".to_vec(), b"./run".to_vec(), b"".to_vec()]);
+    // Around the walk's component limit (lang::eval::WALK_COMPONENTS) and NAME_MAX.
+    let deep = (38usize..43, select(vec![1usize, 2, 255, 256])).prop_map(|(depth, last)| {
+        let mut p = b"/tmp".to_vec();
+        for _ in 1..depth {
+            p.extend_from_slice(b"/d");
+        }
+        p.push(b'/');
+        p.extend(std::iter::repeat_n(b'n', last));
+        p
+    });
     prop_oneof![
         6 => select(pool),
         3 => random_path(),
         1 => huge,
+        1 => deep,
         if relative { 1 } else { 0 } => rel,
     ]
 }
@@ -320,7 +382,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
     (
         select(events),
         string_value(paths.clone(), false),
-        string_value(paths, true),
+        string_value(paths.clone(), true),
         comm_value(comms.clone()),
         comm_value(comms),
         [
@@ -335,9 +397,18 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
         any::<bool>(),
         any::<bool>(),
         prop::bool::weighted(0.8),
+        (
+            string_value(paths.clone(), false),
+            string_value(paths, false),
+            prop_oneof![
+                3 => select(vec![0o644u16, 0o755, 0o4755, 0o2755, 0o6755, 0o1777, 0o100644]),
+                1 => any::<u16>(),
+            ],
+            prop::bool::weighted(0.15),
+        ),
     )
         .prop_map(
-            |(event, path, filename, comm, parent_comm, ints, read, write, in_scope)| EventSpec {
+            |(
                 event,
                 path,
                 filename,
@@ -347,6 +418,21 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 read,
                 write,
                 in_scope,
+                (new_path, exe, mode, anonymous),
+            )| EventSpec {
+                event,
+                path,
+                filename,
+                comm,
+                parent_comm,
+                ints,
+                read,
+                write,
+                in_scope,
+                new_path,
+                exe,
+                mode,
+                anonymous,
             },
         )
 }
@@ -387,6 +473,12 @@ enum Expr {
         attr: &'static str,
         form: u8,
     },
+    /// `mode & mask OP value`.
+    Masked {
+        mask: u64,
+        op: &'static str,
+        value: u64,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -394,7 +486,7 @@ enum Expr {
 }
 
 fn is_path_like(attr: &str) -> bool {
-    matches!(attr, "path" | "filename")
+    matches!(attr, "path" | "filename" | "new.path" | "exe")
 }
 
 impl Expr {
@@ -437,7 +529,7 @@ impl Expr {
                 a.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
                 b.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
             }
-            Expr::Const(_) | Expr::Flag { .. } => {}
+            Expr::Const(_) | Expr::Flag { .. } | Expr::Masked { .. } => {}
         }
     }
 }
@@ -549,6 +641,7 @@ impl Render {
                 2 => format!("{attr} == false"),
                 _ => format!("{attr} != true"),
             },
+            Expr::Masked { mask, op, value } => format!("mode & {mask:#o} {op} {value:#o}"),
             Expr::Not(e) => format!("not ({})", self.expr(e)),
             Expr::And(a, b) => format!("({} and {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} or {})", self.expr(a), self.expr(b)),
@@ -653,10 +746,10 @@ fn int_literal() -> impl Strategy<Value = u64> {
 }
 
 fn string_attrs(event: &'static str) -> Vec<&'static str> {
-    if event == "exec" {
-        vec!["path", "filename", "comm", "parent.comm"]
-    } else {
-        vec!["path", "comm", "parent.comm"]
+    match event {
+        "exec" => vec!["path", "filename", "comm", "parent.comm", "exe"],
+        "rename" => vec!["path", "new.path", "comm", "parent.comm", "exe"],
+        _ => vec!["path", "comm", "parent.comm", "exe"],
     }
 }
 
@@ -744,6 +837,38 @@ fn leaf(event: &'static str) -> BoxedStrategy<Expr> {
                 .boxed(),
         ));
     }
+    if event == "mmap" {
+        options.push((
+            3,
+            (select(vec!["exec", "write"]), 0u8..4)
+                .prop_map(|(attr, form)| Expr::Flag { attr, form })
+                .boxed(),
+        ));
+    }
+    if event == "chmod" {
+        // `mode & MASK OP VALUE`: the setuid test of the issue and its neighbours.
+        options.push((
+            3,
+            (
+                select(vec![0o6000u64, 0o4000, 0o7777, 0o170000, 0o002]),
+                select(vec!["==", "!=", ">"]),
+                select(vec![0u64, 0o4000, 0o2000, 0o100000, 0o002]),
+            )
+                .prop_map(|(mask, op, value)| Expr::Masked { mask, op, value })
+                .boxed(),
+        ));
+        options.push((
+            1,
+            (select(vec!["==", "<", ">="]), int_literal())
+                .prop_map(|(op, value)| Expr::Int {
+                    attr: "mode",
+                    op,
+                    value: value & 0xffff,
+                    flipped: false,
+                })
+                .boxed(),
+        ));
+    }
     proptest::strategy::Union::new_weighted(options).boxed()
 }
 
@@ -761,7 +886,7 @@ fn expr(event: &'static str) -> impl Strategy<Value = Expr> {
 fn rule() -> impl Strategy<Value = RuleSpec> {
     (
         prop_oneof![6 => Just("deny"), 4 => Just("allow"), 1 => Just("audit")],
-        select(vec!["exec", "open"]),
+        select(vec!["exec", "open", "unlink", "rename", "chmod", "mmap"]),
     )
         .prop_flat_map(|(action, event)| {
             let errno = if action == "deny" {
@@ -978,6 +1103,10 @@ fn event(name: &'static str, path: &[u8]) -> EventSpec {
         read: true,
         write: false,
         in_scope: true,
+        new_path: b"/tmp/new".to_vec(),
+        exe: b"/usr/bin/bash".to_vec(),
+        mode: 0o644,
+        anonymous: false,
     }
 }
 
@@ -1060,6 +1189,75 @@ fn fail_closed_cases_agree() {
     agree(deny_filename, &e, Decision::Allow);
     e.filename = path_of(4095);
     agree(deny_filename, &e, DENY);
+}
+
+#[test]
+fn walked_path_cases_agree() {
+    let deep = |depth: usize, last: usize| {
+        let mut p = Vec::new();
+        for _ in 1..depth {
+            p.extend_from_slice(b"/d");
+        }
+        p.push(b'/');
+        p.extend(std::iter::repeat_n(b'n', last));
+        p
+    };
+    let deny_d = r#"deny unlink where path ~ "/d/**" and uid == 0"#;
+    let allow_d = "allow unlink where path ~ \"/d/**\"\ndeny unlink where uid == 0";
+    let deny_1 = Decision::Deny { errno: 1, rule: 1 };
+    let mut e = event("unlink", b"/");
+    e.ints[0] = 1000;
+    // Up to WALK_COMPONENTS components the path is known; one more and it is unknown, which
+    // a deny rule takes for a match (uid decides) and an allow rule for no match.
+    e.path = deep(eval::WALK_COMPONENTS, 1);
+    agree(deny_d, &e, Decision::Allow);
+    e.path = deep(eval::WALK_COMPONENTS + 1, 1);
+    agree(deny_d, &e, Decision::Allow);
+    e.ints[0] = 0;
+    agree(deny_d, &e, DENY);
+    agree(allow_d, &e, deny_1);
+    e.path = deep(eval::WALK_COMPONENTS, 1);
+    agree(allow_d, &e, Decision::Allow);
+    // A name of NAME_MAX bytes is read; a longer one cannot be a dentry's: unknown.
+    e.path = deep(3, eval::NAME_MAX);
+    agree(allow_d, &e, Decision::Allow);
+    e.path = deep(3, eval::NAME_MAX + 1);
+    agree(allow_d, &e, deny_1);
+    // The root is `/`, through no mount crossing at all.
+    e.path = b"/".to_vec();
+    agree(r#"deny unlink where path == "/""#, &e, DENY);
+    // Two walked paths in one program, and `exe`, each walked on its own.
+    let mut r = event("rename", b"/tmp/a");
+    r.new_path = b"/etc/passwd".to_vec();
+    r.exe = b"/usr/bin/mv".to_vec();
+    agree(
+        r#"deny rename where path ~ "/tmp/*" and new.path ~ "/etc/**" and exe == "/usr/bin/mv""#,
+        &r,
+        DENY,
+    );
+    r.exe = b"/bin/mv".to_vec();
+    agree(
+        r#"deny rename where new.path ~ "/etc/**" and exe == "/usr/bin/mv""#,
+        &r,
+        Decision::Allow,
+    );
+    // Anonymous memory has the empty path.
+    let mut m = event("mmap", b"/lib/x.so");
+    m.anonymous = true;
+    agree(r#"deny mmap where path == "" and exec"#, &m, DENY);
+    agree(
+        r#"deny mmap where path ~ "/**" and exec"#,
+        &m,
+        Decision::Allow,
+    );
+    // `mode` is a 16-bit argument: the bits above it in the context slot are not its.
+    let mut c = event("chmod", b"/usr/bin/su");
+    c.mode = 0o4755;
+    let setuid = r#"deny chmod where path ~ "/usr/bin/**" and mode & 0o6000 != 0"#;
+    agree(setuid, &c, DENY);
+    c.mode = 0o755;
+    agree(setuid, &c, Decision::Allow);
+    agree(r#"deny chmod where mode == 0o755"#, &c, DENY);
 }
 
 #[test]

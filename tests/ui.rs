@@ -28,6 +28,7 @@ use std::path::Path;
 #[derive(Default)]
 struct Directives {
     without_hooks: Vec<String>,
+    without_structs: Vec<String>,
     opaque: Vec<String>,
     verifier_log: Vec<String>,
 }
@@ -39,6 +40,9 @@ impl Directives {
             let (key, value) = line.trim_end().split_once(": ").expect("`# ui-KEY: VALUE`");
             match (key, value.split_once(' ')) {
                 ("# ui-kernel", Some(("without-hook", hook))) => d.without_hooks.push(hook.into()),
+                ("# ui-kernel", Some(("without-struct", name))) => {
+                    d.without_structs.push(name.into())
+                }
                 ("# ui-kernel", Some(("opaque", name))) => d.opaque.push(name.into()),
                 ("# ui-verifier", _) => d.verifier_log.push(value.into()),
                 _ => panic!("unknown directive `{line}`"),
@@ -64,6 +68,12 @@ impl KernelTypes for VariantKernel<'_> {
             .collect();
         changes.extend(
             self.directives
+                .without_structs
+                .iter()
+                .map(|s| format!("without `struct {s}`")),
+        );
+        changes.extend(
+            self.directives
                 .opaque
                 .iter()
                 .map(|s| format!("with `struct {s}` only declared")),
@@ -79,6 +89,9 @@ impl KernelTypes for VariantKernel<'_> {
     }
 
     fn named_struct(&self, name: &str) -> Option<TypeId> {
+        if self.directives.without_structs.iter().any(|s| s == name) {
+            return None;
+        }
         self.inner.named_struct(name)
     }
 

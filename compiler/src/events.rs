@@ -72,7 +72,9 @@ pub fn layout(program: &Program) -> RecordLayout {
     let mut excerpts = Vec::new();
     for value in &program.values {
         let len = match &value.kind {
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => Some(STRING_EXCERPT),
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_) => {
+                Some(STRING_EXCERPT)
+            }
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
             _ => None,
@@ -162,7 +164,11 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
             layout.excerpts[i].and_then(|(at, len)| bytes.get(at as usize..(at + len) as usize));
         values.push(match (&value.kind, slot, excerpt) {
             (ValueKind::Flag { .. }, Some(v), _) => ReportedValue::Bool(v != 0),
-            (ValueKind::ResolvedPath(_) | ValueKind::KernelString(_), Some(len), Some(text)) => {
+            (
+                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_),
+                Some(len),
+                Some(text),
+            ) => {
                 if len as i64 == -1 {
                     ReportedValue::Unknown
                 } else {

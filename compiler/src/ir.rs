@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, IntOp, ParentAccess};
+use lang::check::{Access, AccessBase, IntOp, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::collections::BTreeSet;
@@ -88,6 +88,9 @@ pub enum ValueKind {
     Comm,
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
+    /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
+    /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
+    WalkedPath(PathWalk),
 }
 
 impl ValueKind {
@@ -95,7 +98,7 @@ impl ValueKind {
     pub fn fallible(&self) -> bool {
         matches!(
             self,
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_)
+            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_)
         )
     }
 
@@ -106,6 +109,7 @@ impl ValueKind {
                 | ValueKind::KernelString(_)
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
+                | ValueKind::WalkedPath(_)
         )
     }
 }
@@ -244,6 +248,12 @@ impl fmt::Display for ValueKind {
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
+            ValueKind::WalkedPath(w) => write!(
+                f,
+                "walk dentry {} mnt {}",
+                AccessText(&w.dentry),
+                AccessText(&w.mnt)
+            ),
         }
     }
 }
@@ -256,6 +266,7 @@ impl fmt::Display for AccessText<'_> {
         match a.base {
             AccessBase::Param(n) => write!(f, "arg{n}")?,
             AccessBase::CurrentTask => write!(f, "task")?,
+            AccessBase::Context => write!(f, "ctx")?,
         }
         for d in &a.derefs {
             write!(f, "->[{d}]")?;

@@ -133,6 +133,15 @@ impl RuleLowering<'_> {
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
             (Source::TaskInt { .. }, Some(a)) => ValueKind::Field(a),
             (Source::TaskChars { .. }, Some(a)) => ValueKind::Chars(a),
+            (Source::Int { .. }, Some(a)) => ValueKind::Field(a),
+            (Source::WalkedPath { .. }, _) => match resolved.walk.clone() {
+                Some(walk) => ValueKind::WalkedPath(walk),
+                None => {
+                    self.internal_error =
+                        Some("no dentry walk was resolved for a walked path".into());
+                    ValueKind::Uid
+                }
+            },
             // The checker resolves an access for every chained source; a missing one is a
             // checker bug, reported as an internal error rather than compiled into a guess.
             (source, None) => {

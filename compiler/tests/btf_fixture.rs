@@ -47,6 +47,7 @@ const HOOKS: &[&str] = &[
     "socket_listen",
     "userns_create",
     "task_alloc",
+    "path_mknod",
 ];
 
 /// Structs (and typedefs of anonymous structs) whose members policies read. 6.3 replaced
@@ -78,6 +79,8 @@ const STRUCTS: &[&str] = &[
     "file_system_type",
     "mm_struct",
     "pid",
+    "vfsmount",
+    "mount",
 ];
 
 #[test]

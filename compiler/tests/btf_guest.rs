@@ -54,6 +54,9 @@ const STRUCTS: &[&str] = &[
     "file_system_type",
     "mm_struct",
     "pid",
+    // The path walk of the path_* hooks (lang::check::WalkLayout).
+    "mount",
+    "vfsmount",
 ];
 
 fn fixture_path(name: &str) -> PathBuf {

@@ -72,6 +72,90 @@ pub struct ResolvedAttribute {
     pub attribute: &'static Attribute,
     /// Where the value lives, for attributes read through struct members.
     pub access: Option<Access>,
+    /// For a walked path: where the walk starts and the layouts it follows.
+    pub walk: Option<PathWalk>,
+}
+
+/// A path the program computes by walking dentries ([`Source::WalkedPath`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PathWalk {
+    /// The `struct dentry *` to start from (`size` 8).
+    pub dentry: Access,
+    /// The `struct vfsmount *` it is seen through (`size` 8).
+    pub mnt: Access,
+    pub layout: WalkLayout,
+}
+
+/// Byte offsets and sizes the dentry walk reads, from the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WalkLayout {
+    /// `dentry.d_parent` (`struct dentry *`).
+    pub d_parent: u32,
+    /// `dentry.d_name.len` (a `u32`).
+    pub d_name_len: u32,
+    /// `dentry.d_name.name` (`const unsigned char *`).
+    pub d_name_name: u32,
+    /// `mount.mnt`: the `struct vfsmount` embedded in `struct mount` (container_of).
+    pub mount_mnt: u32,
+    /// `mount.mnt_parent` (`struct mount *`).
+    pub mnt_parent: u32,
+    /// `mount.mnt_mountpoint` (`struct dentry *`).
+    pub mnt_mountpoint: u32,
+    /// `vfsmount.mnt_root` (`struct dentry *`).
+    pub mnt_root: u32,
+}
+
+impl WalkLayout {
+    /// Resolves the walk's members against `kernel`; the error names what is missing.
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, String> {
+        let find = |name: &str| {
+            kernel
+                .named_struct(name)
+                .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
+                .ok_or_else(|| format!("the kernel's BTF has no `struct {name}`"))
+        };
+        let member = |ty, outer: &str, name: &str| {
+            kernel
+                .member(ty, name)
+                .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
+                .ok_or_else(|| format!("`struct {outer}` has no member `{name}`"))
+        };
+        let pointer = |m: crate::kernel::Member, what: &str| match kernel.shape(m.ty) {
+            TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
+            other => Err(format!(
+                "`{what}` is {}, not a pointer",
+                describe_shape(&other)
+            )),
+        };
+        let dentry = find("dentry")?;
+        let mount = find("mount")?;
+        let vfsmount = find("vfsmount")?;
+        let d_name = member(dentry, "dentry", "d_name")?;
+        let len = member(d_name.ty, "qstr", "len")?;
+        if !matches!(kernel.shape(len.ty), TypeShape::Int { bytes: 4, .. }) {
+            return Err("`dentry.d_name.len` is not a 32-bit integer".into());
+        }
+        let name = member(d_name.ty, "qstr", "name")?;
+        let mnt = member(mount, "mount", "mnt")?;
+        if kernel.shape(mnt.ty) != kernel.shape(vfsmount) {
+            return Err("`mount.mnt` is not a `struct vfsmount`".into());
+        }
+        Ok(WalkLayout {
+            d_parent: pointer(member(dentry, "dentry", "d_parent")?, "dentry.d_parent")?,
+            d_name_len: d_name.offset_bits / 8 + len.offset_bits / 8,
+            d_name_name: d_name.offset_bits / 8 + pointer(name, "dentry.d_name.name")?,
+            mount_mnt: mnt.offset_bits / 8,
+            mnt_parent: pointer(member(mount, "mount", "mnt_parent")?, "mount.mnt_parent")?,
+            mnt_mountpoint: pointer(
+                member(mount, "mount", "mnt_mountpoint")?,
+                "mount.mnt_mountpoint",
+            )?,
+            mnt_root: pointer(
+                member(vfsmount, "vfsmount", "mnt_root")?,
+                "vfsmount.mnt_root",
+            )?,
+        })
+    }
 }
 
 /// A resolved member chain: start at `base`, load a pointer at each offset of `derefs` in
@@ -90,6 +174,10 @@ pub enum AccessBase {
     Param(u32),
     /// `bpf_get_current_task_btf()`.
     CurrentTask,
+    /// The context itself: the offset is `8 * n` (plus a member offset) for an argument passed
+    /// by value. The kernel saves each argument in a full 64-bit slot whose bytes above the
+    /// argument's size are not defined, so a reader masks them off.
+    Context,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -598,7 +686,7 @@ impl<'a> Checker<'a> {
             name.span,
         )
         .with_label("not an event");
-        d = match suggest(&name.text, catalog::EVENTS.iter().map(|e| e.name)) {
+        d = match suggest(&name.text, catalog::all_events().map(|e| e.name)) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help("`krsic events` lists every event"),
         };
@@ -1261,12 +1349,9 @@ impl<'a> Checker<'a> {
 
     fn unknown_name(&mut self, name: &ast::Name, event: &'static Event) {
         // Used on the wrong event?
-        if catalog::EVENTS
-            .iter()
-            .any(|e| e.name != event.name && e.attribute(&name.text).is_some())
+        if catalog::all_events().any(|e| e.name != event.name && e.attribute(&name.text).is_some())
         {
-            let hosts: Vec<&str> = catalog::EVENTS
-                .iter()
+            let hosts: Vec<&str> = catalog::all_events()
                 .filter(|e| e.attribute(&name.text).is_some())
                 .map(|e| e.name)
                 .collect();
@@ -1321,6 +1406,9 @@ impl<'a> Checker<'a> {
             return *known;
         }
         let params = self.hooks.get(event.hook).cloned().flatten();
+        if let Source::WalkedPath { dentry, mnt } = attribute.source {
+            return self.resolve_walk(event, attribute, span, params, dentry, mnt);
+        }
         let resolved = match (attribute.source.chain(), params) {
             (None, _) => Ok(None),
             // The hook itself is missing; that is reported once, on the rule.
@@ -1345,6 +1433,7 @@ impl<'a> Checker<'a> {
                     event,
                     attribute,
                     access,
+                    walk: None,
                 });
                 Some(id)
             }
@@ -1396,6 +1485,104 @@ fn hook_missing(kernel: &dyn KernelTypes, event: &Event, span: Span) -> Diagnost
     .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule")
 }
 
+impl Checker<'_> {
+    /// Resolves a walked path: both start chains and the walk's layout.
+    fn resolve_walk(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+        params: Option<Vec<Param>>,
+        dentry: catalog::Chain,
+        mnt: catalog::Chain,
+    ) -> Option<AttrId> {
+        let key = (event.name, attribute.name);
+        // A missing hook is reported once, on the rule.
+        let Some(params) = params.or_else(|| (dentry.param.is_none()).then(Vec::new)) else {
+            self.attribute_ids.insert(key, None);
+            return None;
+        };
+        let chain_text = |chain: catalog::Chain| {
+            let mut text = chain.param.unwrap_or("current").to_string();
+            for member in chain.members {
+                text.push_str("->");
+                text.push_str(member);
+            }
+            text
+        };
+        let resolve = |chain: catalog::Chain| {
+            resolve_access(
+                self.kernel,
+                &params,
+                chain.param,
+                chain.members,
+                &attribute.source,
+            )
+            .map_err(|reason| (chain, reason))
+        };
+        let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
+        let id = match (starts, WalkLayout::resolve(self.kernel)) {
+            (Ok((dentry, mnt)), Ok(layout)) => {
+                let id = AttrId(self.attributes.len() as u32);
+                self.attributes.push(ResolvedAttribute {
+                    event,
+                    attribute,
+                    access: None,
+                    walk: Some(PathWalk {
+                        dentry,
+                        mnt,
+                        layout,
+                    }),
+                });
+                Some(id)
+            }
+            (Err((chain, reason)), _) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::AccessPathInvalid,
+                        format!(
+                            "`{}` cannot be read on {}",
+                            attribute.name,
+                            self.kernel.describe()
+                        ),
+                        span,
+                    )
+                    .with_label(format!(
+                        "`{}` starts from `{}`",
+                        attribute.name,
+                        chain_text(chain)
+                    ))
+                    .with_note(reason),
+                );
+                None
+            }
+            (Ok(_), Err(reason)) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::PathWalkUnavailable,
+                        format!(
+                            "`{}` cannot be computed on {}",
+                            attribute.name,
+                            self.kernel.describe()
+                        ),
+                        span,
+                    )
+                    .with_label(format!(
+                        "`{}` is a path krsi walks from `{}`",
+                        attribute.name,
+                        chain_text(dentry)
+                    ))
+                    .with_note(reason)
+                    .with_help(format!("check against a kernel whose BTF has `struct mount` (`--btf FILE`), or test another attribute than `{}`", attribute.name)),
+                );
+                None
+            }
+        };
+        self.attribute_ids.insert(key, id);
+        id
+    }
+}
+
 /// Follows `members` from hook parameter `param` (or the current task) through the kernel's
 /// types. A member that is a pointer is loaded before the next member is looked up in what it
 /// points to; an embedded struct just adds its offset.
@@ -1415,6 +1602,15 @@ pub fn resolve_access(
                     names.join(", ")
                 ));
             };
+            if members.is_empty() {
+                // The argument itself: its 64-bit context slot.
+                return Ok(Access {
+                    base: AccessBase::Context,
+                    derefs: Vec::new(),
+                    offset: 8 * index as u32,
+                    size: final_size(kernel, source, p.ty, name)?,
+                });
+            }
             (AccessBase::Param(index as u32), p.ty)
         }
         None => match kernel.named_struct("task_struct") {
@@ -1423,9 +1619,17 @@ pub fn resolve_access(
             None => return Err("the kernel's BTF has no `struct task_struct`".into()),
         },
     };
+    let mut base = base;
+    let mut offset = 0u32;
     let mut current = match (base, kernel.shape(start)) {
-        (AccessBase::CurrentTask, _) => start,
+        (AccessBase::CurrentTask | AccessBase::Context, _) => start,
         (_, TypeShape::Pointer { to }) => to,
+        // A small struct passed by value (`kuid_t`): its members are in the context slot.
+        (AccessBase::Param(index), TypeShape::Struct { bytes, .. }) if bytes <= 8 => {
+            base = AccessBase::Context;
+            offset = 8 * index;
+            start
+        }
         (_, other) => {
             return Err(format!(
                 "parameter `{}` is {}, not a pointer",
@@ -1435,7 +1639,6 @@ pub fn resolve_access(
         }
     };
     let mut derefs = Vec::new();
-    let mut offset = 0u32;
     let mut walked = param.unwrap_or("current").to_string();
     let mut final_ty = current;
     for (i, member_name) in members.iter().enumerate() {
@@ -1468,8 +1671,38 @@ pub fn resolve_access(
             _ => final_ty = member.ty,
         }
     }
+    let size = final_size(kernel, source, final_ty, &walked)?;
+    Ok(Access {
+        base,
+        derefs,
+        offset,
+        size,
+    })
+}
+
+/// How many bytes an attribute of `source` reads at the end of its chain, a value of type
+/// `final_ty`; an error when that type is not one the source can read.
+fn final_size(
+    kernel: &dyn KernelTypes,
+    source: &Source,
+    final_ty: crate::kernel::TypeId,
+    walked: &str,
+) -> Result<u32, String> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
+        (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
+                if name == "dentry" || name == "vfsmount" =>
+            {
+                8
+            }
+            other => {
+                return Err(format!(
+                    "`{walked}` points to {}, not to a dentry or a mount",
+                    describe_shape(&other)
+                ))
+            }
+        },
         (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => {
             *bytes
         }
@@ -1494,7 +1727,7 @@ pub fn resolve_access(
             }
         }
         (
-            Source::Flag { .. } | Source::TaskInt { .. },
+            Source::Flag { .. } | Source::TaskInt { .. } | Source::Int { .. },
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
         ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
         _ => {
@@ -1504,12 +1737,7 @@ pub fn resolve_access(
             ))
         }
     };
-    Ok(Access {
-        base,
-        derefs,
-        offset,
-        size,
-    })
+    Ok(size)
 }
 
 fn describe_shape(shape: &TypeShape) -> String {

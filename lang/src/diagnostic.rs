@@ -190,6 +190,17 @@ codes! {
     /// another type, so this attribute cannot be read on that kernel.
     AccessPathInvalid = "E0302", Error;
 
+    /// The target kernel's types do not say how to walk a path.
+    ///
+    /// On most hooks a program may not call `bpf_d_path` (the kernel allows it only on its
+    /// sleepable LSM hooks, and no `path_*` hook is one), so krsi computes those paths, and
+    /// `exe` everywhere, by walking dentries: `dentry->d_parent` and `d_name` up to the root of
+    /// the mount, then `struct mount`'s `mnt_mountpoint` and `mnt_parent` to the mount below,
+    /// up to the root of the mount namespace. Every offset comes from the target kernel's BTF;
+    /// this kernel's BTF lacks one of those structs or members (the note says which), so no
+    /// walked path can be computed on it. Attributes that do not need a walk still work.
+    PathWalkUnavailable = "E0303", Error;
+
     /// The kernel verifier rejected the program compiled from this rule.
     ///
     /// krsi keeps a table from each BPF instruction to the rule it came from; the label points

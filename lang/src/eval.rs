@@ -13,6 +13,8 @@
 //!
 //! - `path` (a resolved path) when it does not fit [`STRING_CAP`] bytes with its NUL, that
 //!   is when it is [`STRING_CAP`] bytes or longer;
+//! - a walked path (the `path` of the file-system events, `exe`) when it does not fit the same
+//!   way, or has more than [`WALK_COMPONENTS`] components, or one longer than [`NAME_MAX`];
 //! - a kernel string (`filename`) when it is [`STRING_CAP`]` - 1` bytes or longer: a string
 //!   that fills the buffer cannot be told from one the kernel truncated;
 //! - a glob test on such a string whose wildcard part has not concluded within
@@ -88,11 +90,22 @@ impl From<bool> for Truth {
     }
 }
 
+/// How many path components (names between `/`) a walked path may have; a deeper one is
+/// unknown. Must equal `compiler::codegen::WALK_COMPONENTS`.
+pub const WALK_COMPONENTS: usize = 40;
+
+/// The longest name the kernel gives a dentry (`NAME_MAX`); a walked path with a longer
+/// component is unknown.
+pub const NAME_MAX: usize = 255;
+
 /// How the program holds a string attribute, which decides when it is unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StringKind {
     /// `bpf_d_path`: known when the string and its NUL fit [`STRING_CAP`].
     ResolvedPath,
+    /// A path the program walks dentry by dentry: known when it fits like a resolved path,
+    /// has at most [`WALK_COMPONENTS`] components and none longer than [`NAME_MAX`].
+    WalkedPath,
     /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
     KernelString,
     /// A NUL-padded `char[]` (`comm`): always known.
@@ -103,15 +116,30 @@ impl StringKind {
     pub fn of(source: &Source) -> StringKind {
         match source {
             Source::ResolvedPath { .. } => StringKind::ResolvedPath,
+            Source::WalkedPath { .. } => StringKind::WalkedPath,
             Source::KernelString { .. } => StringKind::KernelString,
             _ => StringKind::Padded,
         }
     }
 
-    /// Whether the program can compute a string of this many bytes.
+    /// Whether the program can compute this string.
+    pub fn known(self, text: &[u8]) -> bool {
+        match self {
+            StringKind::WalkedPath => {
+                let components = text.split(|&c| c == b'/').filter(|c| !c.is_empty());
+                text.len() < STRING_CAP
+                    && components.clone().count() <= WALK_COMPONENTS
+                    && components.into_iter().all(|c| c.len() <= NAME_MAX)
+            }
+            _ => self.fits(text.len()),
+        }
+    }
+
+    /// Whether the program can compute a string of this many bytes (for a walked path, the
+    /// length is not all: see [`StringKind::known`]).
     pub fn fits(self, len: usize) -> bool {
         match self {
-            StringKind::ResolvedPath => len < STRING_CAP,
+            StringKind::ResolvedPath | StringKind::WalkedPath => len < STRING_CAP,
             StringKind::KernelString => len + 1 < STRING_CAP,
             StringKind::Padded => true,
         }
@@ -208,13 +236,13 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         ) => Truth::from(compare(*op, *v & *mask, *literal)),
         (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
         (Predicate::StrEq(literal), AttrValue::Str(s)) => {
-            if !kind.fits(s.len()) {
+            if !kind.known(s) {
                 return Truth::Unknown;
             }
             Truth::from(s == literal)
         }
         (Predicate::Glob(glob), AttrValue::Str(s)) => {
-            if !kind.fits(s.len()) {
+            if !kind.known(s) {
                 return Truth::Unknown;
             }
             glob_truth(glob, s, kind)
@@ -328,6 +356,7 @@ mod tests {
                 event: exec,
                 attribute: exec.attribute(name).unwrap(),
                 access: None,
+                walk: None,
             })
             .collect();
         CheckedPolicy {

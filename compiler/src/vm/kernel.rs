@@ -13,7 +13,7 @@ use super::memory::{Memory, RegionKind};
 use crate::elf::MapSpec;
 use crate::ir::{Program, ValueKind};
 use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase};
+use lang::check::{Access, AccessBase, WalkLayout};
 use lang::eval::{AttrValue, EventInput};
 use std::collections::BTreeMap;
 
@@ -78,6 +78,8 @@ pub enum EventError {
     /// Two values claim overlapping bytes of one object in incompatible ways.
     LayoutConflict(String),
     UnsupportedMap(String),
+    /// A walked path that no dentry walk gives: not absolute, or with an empty component.
+    NotWalkable(&'static str),
 }
 
 impl std::fmt::Display for EventError {
@@ -87,6 +89,10 @@ impl std::fmt::Display for EventError {
             EventError::WrongType(a) => write!(f, "the event's `{a}` has the wrong type"),
             EventError::LayoutConflict(what) => write!(f, "conflicting object layout: {what}"),
             EventError::UnsupportedMap(what) => write!(f, "unsupported map: {what}"),
+            EventError::NotWalkable(a) => write!(
+                f,
+                "`{a}` is not a path a dentry walk gives: it is \"\" or \"/\" or starts with `/`, with no empty component and no `/` at the end"
+            ),
         }
     }
 }
@@ -116,6 +122,25 @@ struct Objects {
     strings: Vec<(usize, usize, Option<Vec<u8>>)>,
     /// `struct path` at (object, offset) → the path.
     paths: Vec<(usize, usize, Vec<u8>)>,
+    /// The context's own bytes (arguments passed by value), when some value reads them.
+    ctx: Option<usize>,
+    /// Pointers into the middle of objects: (object, offset) holds the address of `target`
+    /// plus `target_offset`.
+    links: BTreeMap<(usize, usize), (usize, usize)>,
+    /// The mocked file-system tree walked paths are built in, made on first use.
+    tree: Option<Tree>,
+}
+
+/// Dentries and mounts for walked paths. The root mount's root is `/`; a path of two or more
+/// components lies on a mount of its own at its first component (as `/tmp/x` on a tmpfs), so
+/// that every walk with some depth crosses a mount.
+struct Tree {
+    root_mount: usize,
+    root_dentry: usize,
+    /// First component → (mount, its root dentry).
+    mounts: BTreeMap<Vec<u8>, (usize, usize)>,
+    /// (mount, path inside the tree) → dentry.
+    dentries: BTreeMap<(usize, Vec<u8>), usize>,
 }
 
 impl Objects {
@@ -152,10 +177,165 @@ impl Objects {
         Ok(())
     }
 
+    /// A dentry object named `name` whose parent is `parent` (itself when `None`).
+    fn dentry(&mut self, layout: &WalkLayout, name: &[u8], parent: Option<usize>) -> usize {
+        let o = self.new_object(format!("dentry {}", String::from_utf8_lossy(name)));
+        let size = (layout.d_parent + 8)
+            .max(layout.d_name_len + 4)
+            .max(layout.d_name_name + 8) as usize;
+        self.bytes[o].resize(size, GARBAGE);
+        self.links
+            .insert((o, layout.d_parent as usize), (parent.unwrap_or(o), 0));
+        let len = layout.d_name_len as usize;
+        self.bytes[o][len..len + 4].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        self.strings
+            .push((o, layout.d_name_name as usize, Some(name.to_vec())));
+        o
+    }
+
+    /// A mount object with its root dentry, mounted at `mountpoint` of `parent` (the root
+    /// mount, its own parent, when `None`). Returns (mount, root dentry).
+    fn mount(&mut self, layout: &WalkLayout, parent: Option<(usize, usize)>) -> (usize, usize) {
+        let m = self.new_object("mount".to_string());
+        let size = (layout.mount_mnt + layout.mnt_root + 8)
+            .max(layout.mnt_parent + 8)
+            .max(layout.mnt_mountpoint + 8) as usize;
+        self.bytes[m].resize(size, GARBAGE);
+        let root = self.dentry(layout, b"/", None);
+        self.links.insert(
+            (m, (layout.mount_mnt + layout.mnt_root) as usize),
+            (root, 0),
+        );
+        let (parent_mount, mountpoint) = parent.unwrap_or((m, root));
+        self.links
+            .insert((m, layout.mnt_parent as usize), (parent_mount, 0));
+        self.links
+            .insert((m, layout.mnt_mountpoint as usize), (mountpoint, 0));
+        (m, root)
+    }
+
+    /// Builds `path` in the tree; returns (dentry, mount) the walk starts from, or `None`
+    /// for the empty path (a NULL dentry).
+    fn walked(
+        &mut self,
+        layout: &WalkLayout,
+        name: &'static str,
+        path: &[u8],
+    ) -> Result<Option<(usize, usize)>, EventError> {
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let components: Vec<&[u8]> = match path {
+            b"/" => Vec::new(),
+            [b'/', rest @ ..] => rest.split(|&c| c == b'/').collect(),
+            _ => return Err(EventError::NotWalkable(name)),
+        };
+        if components.iter().any(|c| c.is_empty()) {
+            return Err(EventError::NotWalkable(name));
+        }
+        let (root_mount, root_dentry) = match &self.tree {
+            Some(t) => (t.root_mount, t.root_dentry),
+            None => {
+                let (m, r) = self.mount(layout, None);
+                self.tree = Some(Tree {
+                    root_mount: m,
+                    root_dentry: r,
+                    mounts: BTreeMap::new(),
+                    dentries: BTreeMap::new(),
+                });
+                (m, r)
+            }
+        };
+        let mut mount = root_mount;
+        let mut dentry = root_dentry;
+        let mut inside = Vec::new();
+        for (i, component) in components.iter().enumerate() {
+            inside.push(b'/');
+            inside.extend_from_slice(component);
+            dentry = self.child(layout, mount, &inside, component, dentry);
+            if i == 0 && components.len() >= 2 {
+                let known = self
+                    .tree
+                    .as_ref()
+                    .and_then(|t| t.mounts.get(*component).copied());
+                let (m, r) = match known {
+                    Some(found) => found,
+                    None => {
+                        let made = self.mount(layout, Some((root_mount, dentry)));
+                        if let Some(t) = self.tree.as_mut() {
+                            t.mounts.insert(component.to_vec(), made);
+                        }
+                        made
+                    }
+                };
+                mount = m;
+                dentry = r;
+                inside.clear();
+            }
+        }
+        Ok(Some((dentry, mount)))
+    }
+
+    /// The dentry at `inside` on `mount`, a child of `parent`, made when new.
+    fn child(
+        &mut self,
+        layout: &WalkLayout,
+        mount: usize,
+        inside: &[u8],
+        name: &[u8],
+        parent: usize,
+    ) -> usize {
+        let key = (mount, inside.to_vec());
+        if let Some(d) = self.tree.as_ref().and_then(|t| t.dentries.get(&key)) {
+            return *d;
+        }
+        let d = self.dentry(layout, name, Some(parent));
+        if let Some(t) = self.tree.as_mut() {
+            t.dentries.insert(key, d);
+        }
+        d
+    }
+
+    /// Stores at `access` a pointer to `target` + `target_offset` (NULL for `None`).
+    fn point(&mut self, access: &Access, target: Option<(usize, usize)>) -> Result<(), EventError> {
+        let (o, at) = self.place(access, 8)?;
+        self.claim(o, at, 8, Claim::Pointer)?;
+        match (self.links.get(&(o, at)), target) {
+            (Some(old), Some(new)) if *old != new => {
+                return Err(EventError::LayoutConflict(format!(
+                    "`{}` byte {at} points to two different objects (paths on two mounts seen through one)",
+                    self.names[o]
+                )))
+            }
+            (Some(_), None) => {
+                return Err(EventError::LayoutConflict(format!(
+                    "`{}` byte {at} is both NULL and a pointer",
+                    self.names[o]
+                )))
+            }
+            _ => {}
+        }
+        match target {
+            Some(t) => {
+                self.links.insert((o, at), t);
+            }
+            None => self.bytes[o][at..at + 8].fill(0),
+        }
+        Ok(())
+    }
+
     /// The object and offset where `access`'s final `len` bytes live, creating objects on
     /// the way.
     fn place(&mut self, access: &Access, len: usize) -> Result<(usize, usize), EventError> {
         let mut object = match access.base {
+            AccessBase::Context => match self.ctx {
+                Some(o) => o,
+                None => {
+                    let o = self.new_object("ctx".to_string());
+                    self.ctx = Some(o);
+                    o
+                }
+            },
             AccessBase::Param(n) => match self.args.get(&n) {
                 Some(o) => *o,
                 None => {
@@ -316,6 +496,13 @@ impl MockKernel {
                     objects.claim(o, at, 8, Claim::Pointer)?;
                     objects.strings.push((o, at, text));
                 }
+                ValueKind::WalkedPath(walk) => {
+                    let path = string(event, name)?;
+                    let start = objects.walked(&walk.layout, name, &path)?;
+                    objects.point(&walk.dentry, start.map(|(dentry, _)| (dentry, 0)))?;
+                    let mount = start.map(|(_, m)| (m, walk.layout.mount_mnt as usize));
+                    objects.point(&walk.mnt, mount)?;
+                }
                 ValueKind::Chars(access) => {
                     let text = string(event, name)?;
                     let size = access.size as usize;
@@ -405,6 +592,14 @@ impl MockKernel {
         for (o, at, target) in string_regions {
             write(&mut self.memory, o, at, target.map_or(0, Memory::base));
         }
+        for (&(o, at), &(target, target_offset)) in &objects.links {
+            write(
+                &mut self.memory,
+                o,
+                at,
+                Memory::base(ids[target]) + target_offset as u64,
+            );
+        }
         for (o, at, path) in objects.paths.drain(..) {
             self.paths.insert(Memory::base(ids[o]) + at as u64, path);
         }
@@ -412,7 +607,13 @@ impl MockKernel {
             self.task = Memory::base(ids[task]);
         }
         let args = objects.args.keys().max().map_or(0, |n| *n as usize + 1);
-        let mut ctx = vec![0u8; 8 * args.max(1)];
+        // Arguments passed by value sit in the context object; pointer arguments are added.
+        let mut ctx = objects
+            .ctx
+            .and_then(|o| self.memory.region(ids[o]).map(|r| r.bytes.clone()))
+            .unwrap_or_default();
+        // Whole 64-bit slots, as the kernel saves them.
+        ctx.resize((ctx.len().div_ceil(8) * 8).max(8 * args.max(1)), GARBAGE);
         for (&n, &o) in &objects.args {
             let at = 8 * n as usize;
             ctx[at..at + 8].copy_from_slice(&Memory::base(ids[o]).to_le_bytes());

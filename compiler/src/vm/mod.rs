@@ -564,10 +564,11 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             if size == 0 {
                 return Ok(neg(EINVAL));
             }
-            // strscpy_pad: at most size - 1 bytes, NUL padded to size.
-            let mut bytes = vec![0u8; size];
+            // strscpy, as 6.1 copies: at most size - 1 bytes and a NUL, the rest of the
+            // buffer untouched (6.12 pads with strscpy_pad; a program must not count on it).
             let n = kernel.comm.len().min(size - 1);
-            bytes[..n].copy_from_slice(&kernel.comm[..n]);
+            let mut bytes = kernel.comm[..n].to_vec();
+            bytes.push(0);
             kernel.memory.write(buf, &bytes).map_err(mem)?;
             Ok(0)
         }

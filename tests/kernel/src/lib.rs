@@ -72,7 +72,8 @@ fn unique_name(prefix: &str) -> String {
     )
 }
 
-fn c_path(path: &Path) -> CString {
+/// `path` as a C string, for system calls in [`call_as`] children.
+pub fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).expect("path without NUL bytes")
 }
 
@@ -293,6 +294,31 @@ pub fn open_as(
     cgroup: Option<&Cgroup>,
 ) -> io::Result<()> {
     let path = c_path(path.as_ref());
+    call_as(uid, cgroup, || {
+        // SAFETY: path is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return -1;
+        }
+        // SAFETY: fd was just opened.
+        unsafe { libc::close(fd) };
+        0
+    })
+}
+
+/// Runs `operation` in a forked child that first joins `cgroup` (None: stays in the test's
+/// cgroup) and drops to `uid` (None: stays root), the way [`run_as`] starts a program. The
+/// operation returns what a system call returns: negative for failure, with `errno` set.
+/// `Ok(())` if it succeeded, else its error (`raw_os_error()` is the errno); failing to join
+/// the cgroup or drop privileges is an error of kind `Other`.
+///
+/// The child must stay async-signal-safe: `operation` makes system calls on data prepared
+/// before the call (e.g. [`c_path`] strings) and does not allocate.
+pub fn call_as(
+    uid: Option<u32>,
+    cgroup: Option<&Cgroup>,
+    operation: impl FnOnce() -> libc::c_long,
+) -> io::Result<()> {
     let procs = cgroup.map(Cgroup::procs_file);
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: fds has room for two descriptors.
@@ -312,8 +338,8 @@ pub fn open_as(
         return Err(err);
     }
     if pid == 0 {
-        // Child: report (stage, errno) through the pipe. 0 = opened, 1 = setup failed,
-        // 2 = open failed.
+        // Child: report (stage, errno) through the pipe. 0 = succeeded, 1 = setup failed,
+        // 2 = the operation failed.
         let report = |stage: u32, errno: i32| -> ! {
             let mut msg = [0u8; 8];
             msg[..4].copy_from_slice(&stage.to_ne_bytes());
@@ -327,13 +353,9 @@ pub fn open_as(
         if let Err(e) = join_and_drop(procs.as_deref(), uid) {
             report(1, e.raw_os_error().unwrap_or(0));
         }
-        // SAFETY: path is NUL-terminated.
-        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-        if fd < 0 {
+        if operation() < 0 {
             report(2, io::Error::last_os_error().raw_os_error().unwrap_or(0));
         }
-        // SAFETY: fd was just opened.
-        unsafe { libc::close(fd) };
         report(0, 0);
     }
     // SAFETY: wr is ours; the child has its own copy.
@@ -359,7 +381,7 @@ pub fn open_as(
     }
     if got < msg.len() {
         return Err(io::Error::other(format!(
-            "open_as child reported nothing (wait status {status:#x})"
+            "call_as child reported nothing (wait status {status:#x})"
         )));
     }
     let stage = u32::from_ne_bytes(msg[..4].try_into().expect("4 bytes"));
@@ -368,9 +390,27 @@ pub fn open_as(
         0 => Ok(()),
         2 => Err(io::Error::from_raw_os_error(errno)),
         _ => Err(io::Error::other(format!(
-            "open_as: joining the cgroup or dropping to uid {uid:?} failed: {}",
+            "call_as: joining the cgroup or dropping to uid {uid:?} failed: {}",
             io::Error::from_raw_os_error(errno)
         ))),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) failed with `errno`.
+#[track_caller]
+pub fn assert_refused(result: io::Result<()>, errno: i32, what: &str) {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => panic!("{what}: expected errno {errno}, got {e}"),
+        Ok(()) => panic!("{what}: expected errno {errno}, but it succeeded"),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) succeeded.
+#[track_caller]
+pub fn assert_done(result: io::Result<()>, what: &str) {
+    if let Err(e) = result {
+        panic!("{what}: expected success, got {e}");
     }
 }
 
