@@ -83,6 +83,8 @@ fn describe(event: &EventInput) -> String {
                 s.len()
             ),
             AttrValue::Str(s) => format!("{:?} ({} bytes)", String::from_utf8_lossy(s), s.len()),
+            AttrValue::Addr(a) => a.to_string(),
+            AttrValue::Absent => "(absent)".to_string(),
         };
         text.push_str(&format!("  {name} = {shown}\n"));
     }

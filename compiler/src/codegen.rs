@@ -18,12 +18,12 @@
 //! one bit per pattern position in a register, stepped per byte with branch-free arithmetic so
 //! that the verifier walks each loop iteration once instead of once per path through it.
 
-use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
+use crate::bpf::{AluOp, Assembler, ByteOrder, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueKind};
 use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase, IntOp};
+use lang::check::{Access, AccessBase, Endpoint, IntOp};
 use lang::glob::Token;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,6 +53,22 @@ use crate::bpf::map_type::{
 const KEY_SLOT: i16 = -8;
 /// Stack slots for values start below the key.
 const FIRST_VALUE_SLOT: i16 = -16;
+
+/// `AF_INET` and `AF_INET6` (include/linux/socket.h), the families with ports and addresses.
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
+
+/// A port slot holds the port (below 65536) or one of these: the socket has no port (not
+/// IPv4/IPv6), or reading it faulted.
+pub const PORT_ABSENT: i32 = 0x1_0000;
+pub const PORT_UNKNOWN: i32 = 0x2_0000;
+
+/// An address slot holds the family of the 16 bytes in its buffer: 4 (the first 4 bytes
+/// are an IPv4 address, the rest zero), 6, or one of these.
+pub const ADDR_V4: i32 = 4;
+pub const ADDR_V6: i32 = 6;
+pub const ADDR_ABSENT: i32 = 0;
+pub const ADDR_UNKNOWN: i32 = 0xff;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {
@@ -213,6 +229,7 @@ impl Layout {
                 }
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
+                ValueKind::Addr(_) => Some((16, false)),
                 _ => None,
             };
             buffers.push(buffer.map(|(cap, padded)| {
@@ -363,6 +380,22 @@ impl<'a> ProgramGen<'a> {
             let slot = self.layout.slots[i];
             let buffer = self.layout.buffers[i];
             match (kind, buffer) {
+                (ValueKind::Field(access), _) if matches!(access.base, AccessBase::Arg(_)) => {
+                    // The argument is the value; bits above its C type are whatever the
+                    // caller's register held, so keep only the low `size` bytes.
+                    self.pointer_to(access, Reg::R1);
+                    match access.size {
+                        4 => {
+                            self.asm.alu32_reg(AluOp::Mov, Reg::R1, Reg::R1);
+                        }
+                        1 | 2 => {
+                            let mask = (1i32 << (8 * access.size)) - 1;
+                            self.asm.alu64_imm(AluOp::And, Reg::R1, mask);
+                        }
+                        _ => {}
+                    }
+                    self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
                 (ValueKind::Field(access), _) => {
                     self.pointer_to(access, Reg::R1);
                     self.asm
@@ -404,9 +437,11 @@ impl<'a> ProgramGen<'a> {
                 }
                 (ValueKind::KernelString(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
-                    self.asm
-                        .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset))
-                        .mov64_reg(Reg::R1, Reg::R7);
+                    if !matches!(access.base, AccessBase::Arg(_)) {
+                        self.asm
+                            .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset));
+                    }
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
                     self.add_offset(Reg::R1, b.offset);
                     self.asm
                         .mov64_imm(Reg::R2, b.cap as i32)
@@ -442,10 +477,120 @@ impl<'a> ProgramGen<'a> {
                         at += 1;
                     }
                 }
+                (ValueKind::Port(endpoint), _) => self.port(endpoint, slot),
+                (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b),
                 // Helper-pair values were stored above; strings always have a buffer.
                 _ => {}
             }
         }
+    }
+
+    /// `r9` = the start of the object holding `endpoint`; `r1` = its family. Clobbers r0–r5.
+    fn endpoint_family(&mut self, endpoint: &Endpoint) {
+        self.pointer_to(&endpoint.object, Reg::R9);
+        self.add_offset(Reg::R9, endpoint.object.offset);
+        // A direct load: the family is a 2-byte member of the typed object.
+        self.asm
+            .load(Size::H, Reg::R1, Reg::R9, offset(endpoint.family));
+    }
+
+    /// The port in `slot`, host byte order, or [`PORT_ABSENT`] / [`PORT_UNKNOWN`]. The port
+    /// is copied with `bpf_probe_read_kernel`: in a `struct sockaddr` it lies inside
+    /// `sa_data`, where typed loads are not allowed.
+    fn port(&mut self, endpoint: &Endpoint, slot: i16) {
+        let (v4, v6, read, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_ABSENT)
+            .jump(done)
+            .bind(v4)
+            .mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v4_port);
+        self.asm.jump(read).bind(v6).mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v6_port);
+        self.asm
+            .bind(read)
+            .store_imm(Size::DW, Reg::R10, slot, 0)
+            .mov64_reg(Reg::R1, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R1, i32::from(slot))
+            .mov64_imm(Reg::R2, 2)
+            .call_helper(PROBE_READ_KERNEL);
+        let fault = self.asm.new_label();
+        self.asm
+            .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+            .load(Size::H, Reg::R1, Reg::R10, slot);
+        if endpoint.port_network_order {
+            self.asm.endian(ByteOrder::Be, Reg::R1, Size::H);
+        }
+        self.asm
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_UNKNOWN)
+            .bind(done);
+    }
+
+    /// The address's 16 bytes in buffer `b` (an IPv4 address in the first 4, the rest zero)
+    /// and its kind in `slot`: [`ADDR_V4`], [`ADDR_V6`], [`ADDR_ABSENT`], [`ADDR_UNKNOWN`].
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes its IPv4 address, so one rule
+    /// covers both ways of reaching an IPv4 peer.
+    fn address(&mut self, endpoint: &Endpoint, slot: i16, b: Buffer) {
+        let (v4, v6, fault, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_ABSENT)
+            .jump(done);
+        for (label, at, len, kind) in [
+            (v4, endpoint.v4_addr, 4, ADDR_V4),
+            (v6, endpoint.v6_addr, 16, ADDR_V6),
+        ] {
+            self.asm.bind(label).mov64_reg(Reg::R3, Reg::R9);
+            self.add_offset(Reg::R3, at);
+            self.asm.mov64_reg(Reg::R1, Reg::R7);
+            self.add_offset(Reg::R1, b.offset);
+            self.asm
+                .mov64_imm(Reg::R2, len)
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+                .store_imm(Size::DW, Reg::R10, slot, kind);
+            if kind == ADDR_V4 {
+                self.asm.jump(done);
+            }
+        }
+        // IPv4-mapped: ten zero bytes, two 0xff, then the IPv4 address.
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, offset(b.offset))
+            .jump_imm(JmpCond::Ne, Reg::R1, 0, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 8))
+            .mov64_imm(Reg::R2, 0)
+            .alu64_imm(AluOp::Sub, Reg::R2, 0x1_0000)
+            .alu32_reg(AluOp::Mov, Reg::R2, Reg::R2)
+            .jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 12))
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_reg(Size::W, Reg::R7, offset(b.offset), Reg::R1)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_V4)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_UNKNOWN)
+            .bind(done);
     }
 
     /// Reports `rule` with `flags` through the ring buffer: the process, the time, and every
@@ -617,10 +762,11 @@ impl<'a> ProgramGen<'a> {
             .bind(done);
     }
 
-    /// Leaves in `reg` the pointer the access's final offset is relative to.
+    /// Leaves in `reg` the pointer the access's final offset is relative to; for an
+    /// argument read as it is, the argument.
     fn pointer_to(&mut self, access: &Access, reg: Reg) {
         match access.base {
-            AccessBase::Param(n) => {
+            AccessBase::Param(n) | AccessBase::Arg(n) => {
                 self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
             }
             AccessBase::CurrentTask => {
@@ -686,6 +832,11 @@ impl<'a> ProgramGen<'a> {
                 match (pred, self.layout.buffers[i]) {
                     (Pred::Int { op, value }, _) | (Pred::Masked { op, value, .. }, _) => {
                         self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+                        if matches!(self.program.values[i].kind, ValueKind::Port(_)) {
+                            self.asm
+                                .jump_imm(JmpCond::Eq, Reg::R1, PORT_ABSENT, on_false)
+                                .jump_imm(JmpCond::Eq, Reg::R1, PORT_UNKNOWN, unknown);
+                        }
                         if let Pred::Masked { mask, .. } = pred {
                             self.load_constant(Reg::R2, *mask);
                             self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
@@ -708,6 +859,45 @@ impl<'a> ProgramGen<'a> {
                                 on_true,
                             );
                         }
+                        self.asm.jump(on_false);
+                    }
+                    (Pred::Cidr { v6, bytes, prefix }, Some(b)) => {
+                        self.asm
+                            .load(Size::DW, Reg::R1, Reg::R10, slot)
+                            .jump_imm(JmpCond::Eq, Reg::R1, ADDR_UNKNOWN, unknown)
+                            .jump_imm(
+                                JmpCond::Ne,
+                                Reg::R1,
+                                if *v6 { ADDR_V6 } else { ADDR_V4 },
+                                on_false,
+                            );
+                        // Compare the first `prefix` bits, 8 bytes at a time. Memory holds
+                        // the address in network order; a little-endian load puts byte k of
+                        // a word in bits 8k..8k+7, so the mask is built byte by byte.
+                        for word in 0..2u32 {
+                            let mut mask = [0u8; 8];
+                            for (k, m) in mask.iter_mut().enumerate() {
+                                let bit = (word as usize * 8 + k) * 8;
+                                let bits = usize::from(*prefix).saturating_sub(bit).min(8);
+                                *m = (0xffu16 << (8 - bits)) as u8;
+                            }
+                            let mask = u64::from_le_bytes(mask);
+                            if mask == 0 {
+                                continue;
+                            }
+                            let mut want = [0u8; 8];
+                            want.copy_from_slice(&bytes[word as usize * 8..word as usize * 8 + 8]);
+                            let want = u64::from_le_bytes(want) & mask;
+                            self.asm
+                                .load(Size::DW, Reg::R1, Reg::R7, offset(b.offset + 8 * word));
+                            self.load_constant(Reg::R2, mask);
+                            self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
+                            self.load_constant(Reg::R2, want);
+                            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, on_false);
+                        }
+                        self.asm.jump(on_true);
+                    }
+                    (Pred::Cidr { .. }, None) => {
                         self.asm.jump(on_false);
                     }
                     (Pred::IsTrue, _) => {
@@ -1040,6 +1230,7 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::ResolvedPath(a)
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => Some(a),
+            ValueKind::Port(e) | ValueKind::Addr(e) => Some(&e.object),
             _ => None,
         })
         .chain(module.parent.iter().flat_map(|p| [&p.tgid, &p.comm]));

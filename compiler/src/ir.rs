@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, IntOp, ParentAccess};
+use lang::check::{Access, AccessBase, Endpoint, IntOp, ParentAccess};
 use lang::glob::Token;
 use lang::span::Span;
 use std::fmt;
@@ -87,6 +87,12 @@ pub enum ValueKind {
     Comm,
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
+    /// The port of an IPv4/IPv6 endpoint, host byte order; absent for other families. May be
+    /// unknown (the read faulted).
+    Port(Endpoint),
+    /// The address of an IPv4/IPv6 endpoint, IPv4-mapped IPv6 addresses as IPv4; absent for
+    /// other families. May be unknown (the read faulted).
+    Addr(Endpoint),
 }
 
 impl ValueKind {
@@ -94,7 +100,10 @@ impl ValueKind {
     pub fn fallible(&self) -> bool {
         matches!(
             self,
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_)
+            ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::Port(_)
+                | ValueKind::Addr(_)
         )
     }
 
@@ -147,6 +156,12 @@ pub enum Pred {
         value: u64,
     },
     StrEq(Vec<u8>),
+    /// The address has this family (`v6`) and its first `prefix` bits equal `bytes`'.
+    Cidr {
+        v6: bool,
+        bytes: [u8; 16],
+        prefix: u8,
+    },
     /// Any alternative matches the whole string.
     Glob {
         pattern: String,
@@ -223,7 +238,28 @@ impl fmt::Display for ValueKind {
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
+            ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
+            ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),
         }
+    }
+}
+
+struct EndpointText<'a>(&'a Endpoint);
+
+impl fmt::Display for EndpointText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        write!(
+            f,
+            "{} family@{} v4 port@{} addr@{} v6 port@{} addr@{}{}",
+            AccessText(&e.object),
+            e.family,
+            e.v4_port,
+            e.v4_addr,
+            e.v6_port,
+            e.v6_addr,
+            if e.port_network_order { " (be16)" } else { "" }
+        )
     }
 }
 
@@ -235,6 +271,7 @@ impl fmt::Display for AccessText<'_> {
         match a.base {
             AccessBase::Param(n) => write!(f, "arg{n}")?,
             AccessBase::CurrentTask => write!(f, "task")?,
+            AccessBase::Arg(n) => return write!(f, "arg{n}:{}", a.size),
         }
         for d in &a.derefs {
             write!(f, "->[{d}]")?;
@@ -287,6 +324,14 @@ impl fmt::Display for CondText<'_> {
                     Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,
                     Pred::IsTrue => write!(f, "{v}")?,
+                    Pred::Cidr { v6, bytes, prefix } => {
+                        let addr = if *v6 {
+                            std::net::IpAddr::from(*bytes)
+                        } else {
+                            std::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])
+                        };
+                        write!(f, "{v} in {addr}/{prefix}")?
+                    }
                 }
                 let fallible = self
                     .1

@@ -6,7 +6,7 @@
 
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
 use lang::ast::Action;
-use lang::catalog::Source;
+use lang::catalog::{EndpointPart, Source};
 use lang::check::{self, CheckedPolicy, Predicate};
 use std::collections::HashMap;
 
@@ -106,6 +106,21 @@ impl RuleLowering<'_> {
                         alternatives: glob.alternatives.clone(),
                     },
                     Predicate::IsTrue => Pred::IsTrue,
+                    Predicate::Cidr { addr, prefix } => {
+                        let (v6, bytes) = match addr {
+                            std::net::IpAddr::V4(v4) => {
+                                let mut bytes = [0u8; 16];
+                                bytes[..4].copy_from_slice(&v4.octets());
+                                (false, bytes)
+                            }
+                            std::net::IpAddr::V6(v6) => (true, v6.octets()),
+                        };
+                        Pred::Cidr {
+                            v6,
+                            bytes,
+                            prefix: *prefix,
+                        }
+                    }
                 };
                 // Fail closed: an unknown value makes a deny rule match and an allow rule not
                 // match. Under an odd number of `not`s the test must take the opposite value
@@ -123,6 +138,15 @@ impl RuleLowering<'_> {
         let resolved = &self.policy.attributes[attr.0 as usize];
         let access = resolved.access.clone();
         let kind = match (resolved.attribute.source, access) {
+            (Source::Endpoint { part, .. }, _) => match (&resolved.endpoint, part) {
+                (Some(e), EndpointPart::Port) => ValueKind::Port(e.clone()),
+                (Some(e), EndpointPart::Addr) => ValueKind::Addr(e.clone()),
+                (None, _) => {
+                    self.internal_error =
+                        Some("no endpoint was resolved for an endpoint attribute".into());
+                    ValueKind::Uid
+                }
+            },
             (Source::CurrentUid, _) => ValueKind::Uid,
             (Source::CurrentGid, _) => ValueKind::Gid,
             (Source::CurrentPid, _) => ValueKind::Pid,
@@ -131,8 +155,8 @@ impl RuleLowering<'_> {
             (Source::ResolvedPath { .. }, Some(a)) => ValueKind::ResolvedPath(a),
             (Source::KernelString { .. }, Some(a)) => ValueKind::KernelString(a),
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
-            (Source::TaskInt { .. }, Some(a)) => ValueKind::Field(a),
-            (Source::TaskChars { .. }, Some(a)) => ValueKind::Chars(a),
+            (Source::TaskInt { .. } | Source::ParamInt { .. }, Some(a)) => ValueKind::Field(a),
+            (Source::TaskChars { .. } | Source::ParamChars { .. }, Some(a)) => ValueKind::Chars(a),
             // The checker resolves an access for every chained source; a missing one is a
             // checker bug, reported as an internal error rather than compiled into a guess.
             (source, None) => {

@@ -13,7 +13,7 @@ use super::memory::{Memory, RegionKind};
 use crate::elf::MapSpec;
 use crate::ir::{Program, ValueKind};
 use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase};
+use lang::check::{Access, AccessBase, Endpoint};
 use lang::eval::{AttrValue, EventInput};
 use std::collections::BTreeMap;
 
@@ -116,9 +116,41 @@ struct Objects {
     strings: Vec<(usize, usize, Option<Vec<u8>>)>,
     /// `struct path` at (object, offset) → the path.
     paths: Vec<(usize, usize, Vec<u8>)>,
+    /// Hook arguments that are values rather than pointers to objects.
+    arg_values: BTreeMap<u32, ArgValue>,
+}
+
+/// A hook argument read as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ArgValue {
+    /// An integer of `size` bytes; the register's higher bytes hold garbage, as a caller's
+    /// register may.
+    Int { value: u64, size: usize },
+    /// A `char *`: the string's bytes, or NULL.
+    String(Option<Vec<u8>>),
 }
 
 impl Objects {
+    fn set_arg(&mut self, access: &Access, value: ArgValue) -> Result<(), EventError> {
+        let AccessBase::Arg(n) = access.base else {
+            return Err(EventError::LayoutConflict("not an argument".into()));
+        };
+        if self.args.contains_key(&n) {
+            return Err(EventError::LayoutConflict(format!(
+                "argument {n} is both a pointer and a value"
+            )));
+        }
+        match self.arg_values.get(&n) {
+            Some(other) if *other != value => Err(EventError::LayoutConflict(format!(
+                "argument {n} holds two values"
+            ))),
+            _ => {
+                self.arg_values.insert(n, value);
+                Ok(())
+            }
+        }
+    }
+
     fn new_object(&mut self, name: String) -> usize {
         self.names.push(name);
         self.bytes.push(Vec::new());
@@ -156,8 +188,18 @@ impl Objects {
     /// the way.
     fn place(&mut self, access: &Access, len: usize) -> Result<(usize, usize), EventError> {
         let mut object = match access.base {
+            AccessBase::Arg(n) => {
+                return Err(EventError::LayoutConflict(format!(
+                    "argument {n} is a value, not a pointer to an object"
+                )))
+            }
             AccessBase::Param(n) => match self.args.get(&n) {
                 Some(o) => *o,
+                None if self.arg_values.contains_key(&n) => {
+                    return Err(EventError::LayoutConflict(format!(
+                        "argument {n} is both a pointer and a value"
+                    )))
+                }
                 None => {
                     let o = self.new_object(format!("arg{n}"));
                     self.args.insert(n, o);
@@ -192,6 +234,98 @@ impl Objects {
         }
         Ok((object, at))
     }
+}
+
+/// Lays out the endpoint (family, port, address) the event describes in the object holding
+/// it. The family is the event's `family`, else the one its `addr` (or a `port`) implies;
+/// the event must be consistent: an IPv4/IPv6 family has a port and an address, others none.
+fn fill_endpoint(
+    objects: &mut Objects,
+    endpoint: &Endpoint,
+    event: &EventInput,
+) -> Result<(), EventError> {
+    use std::net::IpAddr;
+    const AF_UNIX: u64 = 1;
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    let addr = event.values.get("addr");
+    let port = event.values.get("port");
+    let family = match (event.values.get("family"), addr, port) {
+        (Some(AttrValue::Int(f)), _, _) => *f,
+        (Some(_), _, _) => return Err(EventError::WrongType("family")),
+        (None, Some(AttrValue::Addr(IpAddr::V4(_))), _) => AF_INET,
+        (None, Some(AttrValue::Addr(IpAddr::V6(_))), _) => AF_INET6,
+        (None, _, Some(AttrValue::Int(_))) => AF_INET,
+        (None, _, _) => AF_UNIX,
+    };
+    let ip = family == AF_INET || family == AF_INET6;
+    let conflict = |what: &str| {
+        Err(EventError::LayoutConflict(format!(
+            "family {family} and {what} do not go together"
+        )))
+    };
+    let end = [
+        endpoint.family + 2,
+        endpoint.v4_port + 2,
+        endpoint.v6_port + 2,
+        endpoint.v4_addr + 4,
+        endpoint.v6_addr + 16,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0) as usize;
+    let (o, at) = objects.place(&endpoint.object, end)?;
+    let bytes = &mut objects.bytes[o];
+    let put = |bytes: &mut Vec<u8>, off: u32, data: &[u8]| {
+        let start = at + off as usize;
+        bytes[start..start + data.len()].copy_from_slice(data);
+    };
+    put(bytes, endpoint.family, &(family as u16).to_le_bytes());
+    match port {
+        Some(AttrValue::Int(p)) if ip => {
+            let Ok(p) = u16::try_from(*p) else {
+                return conflict("a port past 65535");
+            };
+            let data = if endpoint.port_network_order {
+                p.to_be_bytes()
+            } else {
+                p.to_le_bytes()
+            };
+            let off = if family == AF_INET {
+                endpoint.v4_port
+            } else {
+                endpoint.v6_port
+            };
+            put(bytes, off, &data);
+        }
+        Some(AttrValue::Absent) | None if !ip => {}
+        None => {}
+        Some(AttrValue::Int(_)) => return conflict("a port"),
+        Some(AttrValue::Absent) => return conflict("no port"),
+        Some(_) => return Err(EventError::WrongType("port")),
+    }
+    match addr {
+        Some(AttrValue::Addr(IpAddr::V4(v4))) if family == AF_INET => {
+            put(bytes, endpoint.v4_addr, &v4.octets())
+        }
+        Some(AttrValue::Addr(IpAddr::V4(v4))) if family == AF_INET6 => {
+            put(bytes, endpoint.v6_addr, &v4.to_ipv6_mapped().octets())
+        }
+        Some(AttrValue::Addr(IpAddr::V6(v6))) if family == AF_INET6 => {
+            put(bytes, endpoint.v6_addr, &v6.octets())
+        }
+        // An IPv4-mapped IPv6 value is its IPv4 address, in whichever form.
+        Some(AttrValue::Addr(IpAddr::V6(v6))) if family == AF_INET => match v6.to_ipv4_mapped() {
+            Some(v4) => put(bytes, endpoint.v4_addr, &v4.octets()),
+            None => return conflict("an IPv6 address"),
+        },
+        Some(AttrValue::Absent) | None if !ip => {}
+        None => {}
+        Some(AttrValue::Addr(_)) => return conflict("an address"),
+        Some(AttrValue::Absent) => return conflict("no address"),
+        Some(_) => return Err(EventError::WrongType("addr")),
+    }
+    Ok(())
 }
 
 fn int(event: &EventInput, name: &'static str) -> Result<u64, EventError> {
@@ -271,6 +405,7 @@ impl MockKernel {
         let mut kernel = MockKernel::empty();
         kernel.in_scope = event.in_scope;
         let mut objects = Objects::default();
+        let mut endpoints: Vec<Access> = Vec::new();
         for value in &program.values {
             let name = value.name;
             match &value.kind {
@@ -279,6 +414,34 @@ impl MockKernel {
                 ValueKind::Pid => kernel.pid = int(event, name)? as u32,
                 ValueKind::Tgid => kernel.tgid = int(event, name)? as u32,
                 ValueKind::Comm => kernel.comm = string(event, name)?,
+                ValueKind::Port(endpoint) | ValueKind::Addr(endpoint) => {
+                    if !endpoints.contains(&endpoint.object) {
+                        endpoints.push(endpoint.object.clone());
+                        fill_endpoint(&mut objects, endpoint, event)?;
+                    }
+                    // The value itself must be given, as for every other kind.
+                    if !event.values.contains_key(name) {
+                        return Err(EventError::MissingAttribute(name));
+                    }
+                }
+                ValueKind::Field(access) if matches!(access.base, AccessBase::Arg(_)) => {
+                    let value = int(event, name)?;
+                    objects.set_arg(
+                        access,
+                        ArgValue::Int {
+                            value,
+                            size: access.size as usize,
+                        },
+                    )?;
+                }
+                ValueKind::KernelString(access) if matches!(access.base, AccessBase::Arg(_)) => {
+                    let text = match event.values.get(name) {
+                        None => None,
+                        Some(AttrValue::Str(s)) => Some(s.clone()),
+                        Some(_) => return Err(EventError::WrongType(name)),
+                    };
+                    objects.set_arg(access, ArgValue::String(text))?;
+                }
                 ValueKind::Field(access) => {
                     let v = int(event, name)?;
                     let size = access.size as usize;
@@ -411,11 +574,38 @@ impl MockKernel {
         if let Some(task) = objects.task {
             self.task = Memory::base(ids[task]);
         }
-        let args = objects.args.keys().max().map_or(0, |n| *n as usize + 1);
+        let args = objects
+            .args
+            .keys()
+            .chain(objects.arg_values.keys())
+            .max()
+            .map_or(0, |n| *n as usize + 1);
         let mut ctx = vec![0u8; 8 * args.max(1)];
         for (&n, &o) in &objects.args {
             let at = 8 * n as usize;
             ctx[at..at + 8].copy_from_slice(&Memory::base(ids[o]).to_le_bytes());
+        }
+        for (&n, value) in &objects.arg_values {
+            let at = 8 * n as usize;
+            let word = match value {
+                ArgValue::Int { value, size } => {
+                    let mut bytes = [GARBAGE; 8];
+                    let size = (*size).min(8);
+                    bytes[..size].copy_from_slice(&value.to_le_bytes()[..size]);
+                    u64::from_le_bytes(bytes)
+                }
+                ArgValue::String(None) => 0,
+                ArgValue::String(Some(text)) => {
+                    let mut bytes = text.clone();
+                    bytes.push(0);
+                    Memory::base(self.memory.add(
+                        RegionKind::Kernel(format!("string arg{n}")),
+                        bytes,
+                        false,
+                    ))
+                }
+            };
+            ctx[at..at + 8].copy_from_slice(&word.to_le_bytes());
         }
         let ctx = self.memory.add(RegionKind::Context, ctx, false);
         self.ctx = Memory::base(ctx);

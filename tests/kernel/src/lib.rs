@@ -711,3 +711,230 @@ impl Drop for Policy {
         self.terminate();
     }
 }
+
+// ------------------------------------------------- system calls as someone
+
+/// Who a forked child is when it makes the call under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// Stays root: uid 0, every capability.
+    Root,
+    /// All uids and gids `n`, no supplementary groups, no capabilities.
+    User(u32),
+    /// Real uid and gid `n` with effective and saved ids 0: keeps root's capabilities while
+    /// `uid` (the real uid `bpf_get_current_uid_gid` gives) is `n`. Lets a test show that a
+    /// rule's `uid != 0` decides, where a plain user would fail the kernel's own checks.
+    RealUser(u32),
+}
+
+/// Async-signal-safe part of [`call_as`]: cgroup first, then the identity.
+fn become_identity(procs: Option<&CStr>, who: Identity) -> io::Result<()> {
+    match who {
+        Identity::Root => join_and_drop(procs, None),
+        Identity::User(uid) => join_and_drop(procs, Some(uid)),
+        Identity::RealUser(uid) => {
+            join_and_drop(procs, None)?;
+            // SAFETY: plain syscalls; the gids first, while still allowed to.
+            if unsafe { libc::setresgid(uid, 0, 0) } != 0
+                || unsafe { libc::setresuid(uid, 0, 0) } != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `call` in a forked child that first joins `cgroup` (None: stays in the test's cgroup)
+/// and becomes `who`. `call` returns the raw result of a system call (negative means failed,
+/// with `errno` set) and must only make async-signal-safe calls and not allocate. `Ok(value)`
+/// when the call succeeded, `Err(e)` with `e.raw_os_error()` its errno when it failed;
+/// failing to join or to change identity is an error of kind `Other`.
+pub fn call_as(
+    who: Identity,
+    cgroup: Option<&Cgroup>,
+    call: impl FnOnce() -> libc::c_long,
+) -> io::Result<libc::c_long> {
+    let procs = cgroup.map(Cgroup::procs_file);
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [rd, wr] = fds;
+    // SAFETY: the child only makes async-signal-safe calls and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let err = io::Error::last_os_error();
+        // SAFETY: both are our descriptors.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+        return Err(err);
+    }
+    if pid == 0 {
+        // Child: report (stage, value) through the pipe. 0 = the call succeeded with value,
+        // 1 = setup failed with errno value, 2 = the call failed with errno value.
+        let report = |stage: i64, value: i64| -> ! {
+            let mut msg = [0u8; 16];
+            msg[..8].copy_from_slice(&stage.to_ne_bytes());
+            msg[8..].copy_from_slice(&value.to_ne_bytes());
+            // SAFETY: wr is the pipe's write end; _exit never returns.
+            unsafe {
+                libc::write(wr, msg.as_ptr().cast(), msg.len());
+                libc::_exit(0)
+            }
+        };
+        if let Err(e) = become_identity(procs.as_deref(), who) {
+            report(1, i64::from(e.raw_os_error().unwrap_or(0)));
+        }
+        let r = call();
+        if r < 0 {
+            report(
+                2,
+                i64::from(io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+            );
+        }
+        report(0, r);
+    }
+    // SAFETY: wr is ours; the child has its own copy.
+    unsafe { libc::close(wr) };
+    let mut msg = [0u8; 16];
+    let mut got = 0;
+    while got < msg.len() {
+        // SAFETY: reading into the unfilled tail of msg.
+        let n = unsafe { libc::read(rd, msg[got..].as_mut_ptr().cast(), msg.len() - got) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    let mut status = 0;
+    // SAFETY: rd is ours; pid is our child.
+    unsafe {
+        libc::close(rd);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    if got < msg.len() {
+        return Err(io::Error::other(format!(
+            "call_as child reported nothing (wait status {status:#x})"
+        )));
+    }
+    let stage = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
+    let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
+    match stage {
+        0 => Ok(value),
+        2 => Err(io::Error::from_raw_os_error(value as i32)),
+        _ => Err(io::Error::other(format!(
+            "call_as: joining the cgroup or becoming {who:?} failed: {}",
+            io::Error::from_raw_os_error(value as i32)
+        ))),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) is a call refused with `errno`.
+#[track_caller]
+pub fn assert_call_denied(result: io::Result<libc::c_long>, errno: i32, what: &str) {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => panic!("{what}: expected the call to fail with errno {errno}, got {e}"),
+        Ok(v) => {
+            panic!("{what}: expected the call to fail with errno {errno}, but it returned {v}")
+        }
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) is a call that succeeded.
+#[track_caller]
+pub fn assert_call_ok(result: io::Result<libc::c_long>, what: &str) -> libc::c_long {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: expected the call to succeed, got {e}"),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) failed with some errno other than `not` (the
+/// kernel's own error for an operation that cannot succeed in a guest, not the rule's).
+#[track_caller]
+pub fn assert_call_fails_not_with(result: io::Result<libc::c_long>, not: i32, what: &str) -> i32 {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::Other || e.raw_os_error().is_some() => {
+            let errno = e.raw_os_error().unwrap_or(0);
+            assert_ne!(
+                errno, not,
+                "{what}: failed with errno {errno}, the rule's errno"
+            );
+            assert_ne!(errno, 0, "{what}: failed without an errno: {e}");
+            errno
+        }
+        Err(e) => panic!("{what}: setup failed: {e}"),
+        Ok(v) => panic!("{what}: expected the kernel to refuse the call, but it returned {v}"),
+    }
+}
+
+/// A process that does nothing but wait to be killed, under a chosen name (`comm`), as root
+/// in the test's cgroup. Killed and reaped on drop.
+pub struct Sleeper {
+    pid: libc::pid_t,
+}
+
+impl Sleeper {
+    /// `name` is at most 15 bytes (TASK_COMM_LEN - 1).
+    pub fn new(name: &str) -> Sleeper {
+        assert!(name.len() < 16 && !name.contains('\0'));
+        let mut comm = [0u8; 16];
+        comm[..name.len()].copy_from_slice(name.as_bytes());
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: fds has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the child only makes async-signal-safe calls and never returns.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: comm is NUL terminated; pause and _exit never return into Rust code
+            // that could unwind.
+            unsafe {
+                libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
+                libc::close(fds[0]);
+                libc::write(fds[1], b"r".as_ptr().cast(), 1);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        let mut byte = 0u8;
+        // SAFETY: reading one byte from our pipe end; the child has written it once named.
+        unsafe {
+            libc::close(fds[1]);
+            libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+            libc::close(fds[0]);
+        }
+        Sleeper { pid }
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Whether the process is still there (not yet killed; a zombie counts as gone).
+    pub fn alive(&self) -> bool {
+        let mut status = 0;
+        // SAFETY: pid is our child; WNOHANG does not block.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        r == 0
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        // SAFETY: pid is our child (or already reaped, then these fail harmlessly).
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
