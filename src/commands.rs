@@ -520,7 +520,15 @@ fn verifier_diagnostic(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module
     let message = log
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("processed") && !l.contains(": ("))
+        // The statistics lines (`verification time`, `stack depth`, `processed`) follow the
+        // error message, which is the last line before them.
+        .find(|l| {
+            !l.trim().is_empty()
+                && !l.starts_with("processed")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("verification time")
+                && !l.contains(": (")
+        })
         .unwrap_or("no verifier message")
         .trim()
         .to_string();

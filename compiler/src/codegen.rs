@@ -397,7 +397,10 @@ impl<'a> ProgramGen<'a> {
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
                 (ValueKind::Field(access), _) => {
-                    self.pointer_to(access, Reg::R1);
+                    // A NULL pointer on the way reads as 0, as a faulting load through a
+                    // kernel pointer does.
+                    let (null, done) = (self.asm.new_label(), self.asm.new_label());
+                    self.pointer_to_checked(access, Reg::R1, null);
                     self.asm
                         .load(
                             size_of(access.size),
@@ -405,7 +408,11 @@ impl<'a> ProgramGen<'a> {
                             Reg::R1,
                             offset(access.offset),
                         )
-                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+                        .jump(done)
+                        .bind(null)
+                        .store_imm(Size::DW, Reg::R10, slot, 0)
+                        .bind(done);
                 }
                 (ValueKind::Flag { access, mask }, _) => {
                     self.pointer_to(access, Reg::R1);
@@ -485,13 +492,19 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
-    /// `r9` = the start of the object holding `endpoint`; `r1` = its family. Clobbers r0–r5.
+    /// `r9` = the start of the object holding `endpoint`; `r1` = its family, 0 when a
+    /// pointer on the way is NULL (a socket without `sk`). Clobbers r0–r5.
     fn endpoint_family(&mut self, endpoint: &Endpoint) {
-        self.pointer_to(&endpoint.object, Reg::R9);
+        let (null, done) = (self.asm.new_label(), self.asm.new_label());
+        self.pointer_to_checked(&endpoint.object, Reg::R9, null);
         self.add_offset(Reg::R9, endpoint.object.offset);
         // A direct load: the family is a 2-byte member of the typed object.
         self.asm
-            .load(Size::H, Reg::R1, Reg::R9, offset(endpoint.family));
+            .load(Size::H, Reg::R1, Reg::R9, offset(endpoint.family))
+            .jump(done)
+            .bind(null)
+            .mov64_imm(Reg::R1, 0)
+            .bind(done);
     }
 
     /// The port in `slot`, host byte order, or [`PORT_ABSENT`] / [`PORT_UNKNOWN`]. The port
@@ -777,6 +790,27 @@ impl<'a> ProgramGen<'a> {
         }
         for deref in &access.derefs {
             self.asm.load(Size::DW, reg, reg, offset(*deref));
+        }
+    }
+
+    /// [`Self::pointer_to`], jumping to `null` when a pointer loaded on the way is NULL.
+    /// Newer kernels type some members (`socket->sk`) as trusted-or-NULL and refuse loads
+    /// through them without this check.
+    fn pointer_to_checked(&mut self, access: &Access, reg: Reg, null: Label) {
+        match access.base {
+            AccessBase::Param(n) | AccessBase::Arg(n) => {
+                self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
+            }
+            AccessBase::CurrentTask => {
+                self.asm
+                    .call_helper(GET_CURRENT_TASK_BTF)
+                    .mov64_reg(reg, Reg::R0);
+            }
+        }
+        for deref in &access.derefs {
+            self.asm
+                .load(Size::DW, reg, reg, offset(*deref))
+                .jump_imm(JmpCond::Eq, reg, 0, null);
         }
     }
 

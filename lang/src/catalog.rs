@@ -622,6 +622,80 @@ pub static EVENTS: &[Event] = &[
             },
         ],
     },
+    Event {
+        name: "bpf",
+        hook: "bpf",
+        doc: "the bpf(2) system call: loading programs, creating maps, ... (also BPF_PROG_LOAD by krsic itself, outside a scoped policy's cgroup)",
+        attributes: &[Attribute {
+            name: "cmd",
+            ty: ValueType::Enum(&BPF_COMMANDS),
+            source: Source::ParamInt {
+                param: "cmd",
+                members: &[],
+            },
+            doc: "the command: map_create, prog_load, btf_load, link_create, ...",
+        }],
+    },
+    Event {
+        name: "mount",
+        hook: "sb_mount",
+        doc: "mount(2): a file system is mounted, or a mount is changed (remount, bind, move)",
+        attributes: &[
+            Attribute {
+                name: "fstype",
+                ty: ValueType::Str,
+                source: Source::KernelString {
+                    param: "type",
+                    members: &[],
+                },
+                doc: "file system type as passed to mount(2), e.g. `proc`, `tmpfs`; unknown when none was passed (bind, remount, move)",
+            },
+            Attribute {
+                name: "source",
+                ty: ValueType::Str,
+                source: Source::KernelString {
+                    param: "dev_name",
+                    members: &[],
+                },
+                doc: "the source (device) as passed to mount(2); unknown when none was passed",
+            },
+            Attribute {
+                name: "flags",
+                ty: ValueType::Int,
+                source: Source::ParamInt {
+                    param: "flags",
+                    members: &[],
+                },
+                doc: "MS_* flags of mount(2), e.g. 1 read-only, 4096 bind, 32 remount",
+            },
+        ],
+    },
+    Event {
+        name: "umount",
+        hook: "sb_umount",
+        doc: "umount(2), umount2(2): a file system is being unmounted",
+        attributes: &[Attribute {
+            name: "flags",
+            ty: ValueType::Int,
+            source: Source::ParamInt {
+                param: "flags",
+                members: &[],
+            },
+            doc: "umount2(2) flags: 1 force, 2 detach, 4 expire, 8 no-follow",
+        }],
+    },
+    Event {
+        name: "userns",
+        hook: "userns_create",
+        doc: "a user namespace is being created (unshare or clone with CLONE_NEWUSER)",
+        attributes: &[],
+    },
+    Event {
+        name: "bpf_token",
+        hook: "bpf_token_create",
+        doc: "a BPF token is created from a BPF file system with delegation (BPF_TOKEN_CREATE; the hook exists from Linux 6.9)",
+        attributes: &[],
+    },
 ];
 
 /// Signal numbers of x86-64 and arm64 (include/uapi/asm-generic/signal.h; x86's own
@@ -779,8 +853,59 @@ pub static SOCKET_TYPES: EnumType = EnumType {
     ],
 };
 
+/// bpf(2) commands, `enum bpf_cmd` of include/uapi/linux/bpf.h (`BPF_PROG_LOAD` is
+/// `prog_load`); values are UAPI and never change.
+pub static BPF_COMMANDS: EnumType = EnumType {
+    name: "bpf command",
+    values: &[
+        ("map_create", 0),
+        ("map_lookup_elem", 1),
+        ("map_update_elem", 2),
+        ("map_delete_elem", 3),
+        ("map_get_next_key", 4),
+        ("prog_load", 5),
+        ("obj_pin", 6),
+        ("obj_get", 7),
+        ("prog_attach", 8),
+        ("prog_detach", 9),
+        ("prog_test_run", 10),
+        ("prog_get_next_id", 11),
+        ("map_get_next_id", 12),
+        ("prog_get_fd_by_id", 13),
+        ("map_get_fd_by_id", 14),
+        ("obj_get_info_by_fd", 15),
+        ("prog_query", 16),
+        ("raw_tracepoint_open", 17),
+        ("btf_load", 18),
+        ("btf_get_fd_by_id", 19),
+        ("task_fd_query", 20),
+        ("map_lookup_and_delete_elem", 21),
+        ("map_freeze", 22),
+        ("btf_get_next_id", 23),
+        ("map_lookup_batch", 24),
+        ("map_lookup_and_delete_batch", 25),
+        ("map_update_batch", 26),
+        ("map_delete_batch", 27),
+        ("link_create", 28),
+        ("link_update", 29),
+        ("link_get_fd_by_id", 30),
+        ("link_get_next_id", 31),
+        ("enable_stats", 32),
+        ("iter_create", 33),
+        ("link_detach", 34),
+        ("prog_bind_map", 35),
+        ("token_create", 36),
+    ],
+};
+
 /// Every enumeration an attribute may have, for diagnostics that name the right one.
-pub static ENUMS: &[&EnumType] = &[&SIGNALS, &CAPABILITIES, &FAMILIES, &SOCKET_TYPES];
+pub static ENUMS: &[&EnumType] = &[
+    &SIGNALS,
+    &CAPABILITIES,
+    &FAMILIES,
+    &SOCKET_TYPES,
+    &BPF_COMMANDS,
+];
 
 pub fn event(name: &str) -> Option<&'static Event> {
     EVENTS.iter().find(|e| e.name == name)

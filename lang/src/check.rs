@@ -1104,6 +1104,8 @@ impl<'a> Checker<'a> {
                             )
                             .with_help(if ty.is_string() {
                                 "compare strings with `==`, `!=`, `in`, `~` or `!~`"
+                            } else if ty == ValueType::Addr {
+                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
                             } else {
                                 "use `==` or `!=`"
                             }),
@@ -1123,9 +1125,11 @@ impl<'a> Checker<'a> {
                                 ),
                                 op_span,
                             )
-                            .with_help(
-                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`",
-                            ),
+                            .with_help(if ty == ValueType::Addr {
+                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
+                            } else {
+                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`"
+                            }),
                         );
                         None
                     }
@@ -1259,8 +1263,10 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::BadOperator,
                         format!(
-                            "`{}` is a {}, compared only with `==`, `!=` and `in`",
-                            attribute.name, kind.name
+                            "`{}` is {} {}, compared only with `==`, `!=` and `in`",
+                            attribute.name,
+                            article(attribute.ty),
+                            kind.name
                         ),
                         op_span,
                     )
@@ -1307,14 +1313,24 @@ impl<'a> Checker<'a> {
                     .iter()
                     .find(|e| e.value(&name.text).is_some())
                 {
-                    format!("`{}`, a {}", name.text, other.name)
+                    format!(
+                        "`{}`, {} {}",
+                        name.text,
+                        article(ValueType::Enum(other)),
+                        other.name
+                    )
                 } else {
                     let mut d = Diagnostic::new(
                         Code::UnknownEnumValue,
                         format!("unknown {} `{}`", kind.name, name.text),
                         name.span,
                     )
-                    .with_label(format!("`{}` is a {}", attribute.name, kind.name));
+                    .with_label(format!(
+                        "`{}` is {} {}",
+                        attribute.name,
+                        article(attribute.ty),
+                        kind.name
+                    ));
                     let upper = name.text.to_ascii_uppercase();
                     let lower = name.text.to_ascii_lowercase();
                     let names = kind.values.iter().map(|(n, _)| *n);
@@ -1347,13 +1363,16 @@ impl<'a> Checker<'a> {
             Diagnostic::new(
                 Code::EnumMismatch,
                 format!(
-                    "`{}` is a {}; it cannot be compared with {found}",
-                    attribute.name, kind.name
+                    "`{}` is {} {}; it cannot be compared with {found}",
+                    attribute.name,
+                    article(attribute.ty),
+                    kind.name
                 ),
                 expr.span,
             )
             .with_help(format!(
-                "write a {} name, e.g. {}",
+                "write {} {} name, e.g. {}",
+                article(attribute.ty),
                 kind.name,
                 example_names(kind)
             )),
@@ -1972,9 +1991,10 @@ fn flip(op: CmpOp) -> Option<CmpOp> {
 }
 
 fn article(ty: ValueType) -> &'static str {
-    match ty {
-        ValueType::Int => "an",
-        _ => "a",
+    if ty.describe().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -938,3 +938,73 @@ impl Drop for Sleeper {
         }
     }
 }
+
+// ------------------------------------------------------------------- network
+
+/// Brings the loopback interface up (a fresh guest may have it down), as `ip link set lo up`.
+pub fn loopback_up() {
+    // struct ifreq: 16 bytes of name, then a union whose first member for SIOC[GS]IFFLAGS is
+    // `short ifr_flags`; 40 bytes in all on 64-bit Linux.
+    let mut ifreq = [0u8; 40];
+    ifreq[..2].copy_from_slice(b"lo");
+    // SAFETY: plain socket and ioctl calls on a buffer the size of struct ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+        let got = libc::ioctl(fd, libc::SIOCGIFFLAGS, ifreq.as_mut_ptr());
+        assert_eq!(got, 0, "SIOCGIFFLAGS lo: {}", io::Error::last_os_error());
+        let flags = i16::from_ne_bytes([ifreq[16], ifreq[17]]) | libc::IFF_UP as i16;
+        ifreq[16..18].copy_from_slice(&flags.to_ne_bytes());
+        let set = libc::ioctl(fd, libc::SIOCSIFFLAGS, ifreq.as_mut_ptr());
+        assert_eq!(set, 0, "SIOCSIFFLAGS lo: {}", io::Error::last_os_error());
+        libc::close(fd);
+    }
+}
+
+/// An IPv4 or IPv6 socket address for the socket calls of [`call_as`] closures.
+#[derive(Clone, Copy)]
+pub enum SockAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+}
+
+impl SockAddr {
+    pub fn v4(addr: [u8; 4], port: u16) -> SockAddr {
+        // SAFETY: all-zero is a valid sockaddr_in.
+        let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_port = port.to_be();
+        sa.sin_addr.s_addr = u32::from_ne_bytes(addr);
+        SockAddr::V4(sa)
+    }
+
+    pub fn v6(addr: std::net::Ipv6Addr, port: u16) -> SockAddr {
+        // SAFETY: all-zero is a valid sockaddr_in6.
+        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_port = port.to_be();
+        sa.sin6_addr.s6_addr = addr.octets();
+        SockAddr::V6(sa)
+    }
+
+    pub fn family(&self) -> libc::c_int {
+        match self {
+            SockAddr::V4(_) => libc::AF_INET,
+            SockAddr::V6(_) => libc::AF_INET6,
+        }
+    }
+
+    /// The pointer and length for bind(2) and connect(2).
+    pub fn raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+        match self {
+            SockAddr::V4(sa) => (
+                (sa as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ),
+            SockAddr::V6(sa) => (
+                (sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            ),
+        }
+    }
+}
