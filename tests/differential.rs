@@ -1226,7 +1226,7 @@ fn kinds_event(name: &'static str) -> impl Strategy<Value = EventInput> {
         [127, 0, 0, 1],
         [0, 0, 0, 0],
     ])
-    .prop_map(|o| std::net::IpAddr::from(o));
+    .prop_map(std::net::IpAddr::from);
     let v6 = select(vec![
         "::1",
         "fe80::1",
