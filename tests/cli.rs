@@ -33,7 +33,7 @@ fn every_example_and_standard_policy_passes_its_tests() {
     files.extend(policies("stdlib-policies"));
     // UI cases that check cleanly and carry tests.
     files.push("tests/ui/bitand_flags.krsi".to_string());
-    for case in ["enum_ok", "process_ok", "net_ok", "system_ok"] {
+    for case in ["enum_ok", "process_ok", "net_ok", "system_ok", "kmod_ok"] {
         files.push(format!("tests/ui/{case}.krsi"));
     }
     assert!(files.len() >= 6);

@@ -127,7 +127,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
                 error,
             })?;
         programs.push(ProgramSpec {
-            symbol: program_symbol(program.event),
+            symbol: program.symbol(),
             section: format!("lsm/{}", program.hook),
             code,
         });
@@ -279,6 +279,15 @@ impl<'a> ProgramGen<'a> {
         let allow = self.asm.new_label();
         let fail_closed = self.asm.new_label();
         self.asm.mov64_reg(Reg::R6, Reg::R1);
+        if let Some((access, value)) = &self.program.guard {
+            // Another use of a shared hook (kernel_read_file of firmware): not this event.
+            self.pointer_to(access, Reg::R1);
+            if access.size == 4 {
+                self.asm.alu32_reg(AluOp::Mov, Reg::R1, Reg::R1);
+            }
+            self.load_constant(Reg::R2, *value);
+            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, allow);
+        }
         if self.scope == Scope::Cgroup {
             // 1: in the cgroup or below; 0: not; negative: the map is empty (never, the runtime
             // fills it before attaching).
@@ -485,6 +494,10 @@ impl<'a> ProgramGen<'a> {
                     }
                 }
                 (ValueKind::Port(endpoint), _) => self.port(endpoint, slot),
+                (ValueKind::Const(value), _) => {
+                    self.load_constant(Reg::R1, *value);
+                    self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
                 (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b),
                 // Helper-pair values were stored above; strings always have a buffer.
                 _ => {}

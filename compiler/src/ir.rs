@@ -45,6 +45,11 @@ pub struct Module {
 pub struct Program {
     pub event: &'static str,
     pub hook: &'static str,
+    /// Not the event's own hook but one of its [`lang::catalog::HookVariant`]s.
+    pub variant: bool,
+    /// Only calls whose argument (an [`AccessBase::Arg`] access) equals the value are the
+    /// event; the program allows every other call at once.
+    pub guard: Option<(Access, u64)>,
     pub values: Vec<Value>,
     /// Evaluated first: a match allows the operation.
     pub allow: Vec<Rule>,
@@ -52,6 +57,22 @@ pub struct Program {
     pub deny: Vec<Rule>,
     /// Evaluated before the decision: each match reports an event.
     pub audit: Vec<Rule>,
+}
+
+impl Program {
+    /// The program's ELF symbol: `krsi_<event>`, and `krsi_<event>__<hook>` for an event's
+    /// other hooks.
+    pub fn symbol(&self) -> String {
+        if self.variant {
+            format!(
+                "{}__{}",
+                crate::codegen::program_symbol(self.event),
+                self.hook
+            )
+        } else {
+            crate::codegen::program_symbol(self.event)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,6 +108,8 @@ pub enum ValueKind {
     Comm,
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
+    /// The same on every call: which of an event's hooks this program serves.
+    Const(u64),
     /// The port of an IPv4/IPv6 endpoint, host byte order; absent for other families. May be
     /// unknown (the read faulted).
     Port(Endpoint),
@@ -191,6 +214,9 @@ impl fmt::Display for Module {
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "program {} hook={}", self.event, self.hook)?;
+        if let Some((access, value)) = &self.guard {
+            writeln!(f, "  only if {} == {value}", AccessText(access))?;
+        }
         for (i, value) in self.values.iter().enumerate() {
             writeln!(f, "  v{i} = {} : {}", value.kind, value.name)?;
         }
@@ -239,6 +265,7 @@ impl fmt::Display for ValueKind {
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
+            ValueKind::Const(v) => write!(f, "const {v}"),
             ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),
         }
     }

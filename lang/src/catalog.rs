@@ -108,6 +108,9 @@ pub enum Source {
         param: &'static str,
         members: &'static [&'static str],
     },
+    /// The same value on every call of the hook: which of an event's hooks was called
+    /// (see [`HookVariant`]).
+    Constant(u64),
     /// The port or address of an IPv4/IPv6 endpoint held by hook parameter `param`. Sockets
     /// of other families have none: every test on it is false.
     Endpoint {
@@ -144,7 +147,7 @@ impl Source {
             | Source::ParamInt { param, members }
             | Source::ParamChars { param, members } => Some((Some(param), members)),
             // Resolved by the checker's endpoint resolution, not as one member chain.
-            Source::Endpoint { .. } => None,
+            Source::Endpoint { .. } | Source::Constant(_) => None,
             Source::TaskInt { members } | Source::TaskChars { members } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
@@ -188,7 +191,27 @@ pub struct Event {
     pub attributes: &'static [Attribute],
 }
 
+/// Another LSM hook that raises an event, besides the event's own `hook`. Each hook gets a
+/// program of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HookVariant {
+    pub event: &'static str,
+    pub hook: &'static str,
+    /// The hook also serves other purposes: only calls whose integer parameter `.0` equals
+    /// `.1` are this event (`kernel_read_file` with `id == READING_MODULE`).
+    pub only_when: Option<(&'static str, u64)>,
+    /// Where each of the event's own attributes comes from on this hook, by name; the
+    /// process attributes are the same on every hook. An event attribute not listed is
+    /// absent here: every test on it is false.
+    pub sources: &'static [(&'static str, Source)],
+}
+
 impl Event {
+    /// The event's other hooks.
+    pub fn variants(&self) -> impl Iterator<Item = &'static HookVariant> + '_ {
+        HOOK_VARIANTS.iter().filter(move |v| v.event == self.name)
+    }
+
     pub fn attributes(&self) -> impl Iterator<Item = &'static Attribute> {
         self.attributes.iter().chain(PROCESS_ATTRIBUTES.iter())
     }
@@ -696,6 +719,17 @@ pub static EVENTS: &[Event] = &[
         doc: "a BPF token is created from a BPF file system with delegation (BPF_TOKEN_CREATE; the hook exists from Linux 6.9)",
         attributes: &[],
     },
+    Event {
+        name: "kmod_load",
+        hook: "kernel_module_request",
+        doc: "kernel module loading: the kernel asks modprobe for a module (request_module), or a process loads one from a file (finit_module) or from memory (init_module); one program per hook",
+        attributes: &[Attribute {
+            name: "kind",
+            ty: ValueType::Enum(&MODULE_LOADS),
+            source: Source::Constant(MODULE_REQUEST),
+            doc: "how the module comes: request (the kernel asks modprobe), file (finit_module), memory (init_module)",
+        }],
+    },
 ];
 
 /// Signal numbers of x86-64 and arm64 (include/uapi/asm-generic/signal.h; x86's own
@@ -898,6 +932,41 @@ pub static BPF_COMMANDS: EnumType = EnumType {
     ],
 };
 
+/// `kind` of `kmod_load`: which hook raised it.
+pub const MODULE_REQUEST: u64 = 0;
+pub const MODULE_FROM_FILE: u64 = 1;
+pub const MODULE_FROM_MEMORY: u64 = 2;
+
+pub static MODULE_LOADS: EnumType = EnumType {
+    name: "module load",
+    values: &[
+        ("request", MODULE_REQUEST),
+        ("file", MODULE_FROM_FILE),
+        ("memory", MODULE_FROM_MEMORY),
+    ],
+};
+
+/// `READING_MODULE` of `enum kernel_read_file_id` and `LOADING_MODULE` of `enum
+/// kernel_load_data_id` (include/linux/kernel_read_file.h; both 2 since Linux 5.9, where the
+/// two enums were split from one list that begins UNKNOWN, FIRMWARE, MODULE).
+const READING_MODULE: u64 = 2;
+const LOADING_MODULE: u64 = 2;
+
+pub static HOOK_VARIANTS: &[HookVariant] = &[
+    HookVariant {
+        event: "kmod_load",
+        hook: "kernel_read_file",
+        only_when: Some(("id", READING_MODULE)),
+        sources: &[("kind", Source::Constant(MODULE_FROM_FILE))],
+    },
+    HookVariant {
+        event: "kmod_load",
+        hook: "kernel_load_data",
+        only_when: Some(("id", LOADING_MODULE)),
+        sources: &[("kind", Source::Constant(MODULE_FROM_MEMORY))],
+    },
+];
+
 /// Every enumeration an attribute may have, for diagnostics that name the right one.
 pub static ENUMS: &[&EnumType] = &[
     &SIGNALS,
@@ -905,6 +974,7 @@ pub static ENUMS: &[&EnumType] = &[
     &FAMILIES,
     &SOCKET_TYPES,
     &BPF_COMMANDS,
+    &MODULE_LOADS,
 ];
 
 pub fn event(name: &str) -> Option<&'static Event> {

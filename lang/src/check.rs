@@ -29,6 +29,18 @@ pub struct CheckedPolicy {
     pub name: Option<String>,
     /// `mode ...` from the header.
     pub mode: Option<PolicyMode>,
+    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`]): the
+    /// hook argument that says whether a call is the event, and the value that means it is.
+    pub guards: Vec<HookGuard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HookGuard {
+    pub event: &'static str,
+    pub hook: &'static str,
+    /// An argument access ([`AccessBase::Arg`]).
+    pub access: Access,
+    pub value: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +198,7 @@ pub fn check(
         attributes: Vec::new(),
         attribute_ids: HashMap::new(),
         macro_stack: Vec::new(),
+        guards: Vec::new(),
     };
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
@@ -213,7 +226,9 @@ pub fn check(
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     let parent = parent_access(kernel);
+    let guards = checker.guards;
     let checked = (!has_errors).then_some(CheckedPolicy {
+        guards,
         rules,
         attributes: checker.attributes,
         tests,
@@ -284,6 +299,7 @@ struct Checker<'a> {
     /// Resolution results, so a failing access path is reported once.
     attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
     macro_stack: Vec<&'a str>,
+    guards: Vec<HookGuard>,
 }
 
 /// One side of a comparison, before the comparison is typed.
@@ -630,25 +646,75 @@ impl<'a> Checker<'a> {
     /// Whether the target kernel has the event's hook; reports it when not.
     fn hook(&mut self, event: &'static Event, span: Span) -> bool {
         let kernel = self.kernel;
-        let params = self
-            .hooks
-            .entry(event.hook)
-            .or_insert_with(|| kernel.hook_params(event.hook));
-        if params.is_some() {
-            return true;
+        let hooks = std::iter::once(event.hook).chain(event.variants().map(|v| v.hook));
+        for hook in hooks {
+            let params = self
+                .hooks
+                .entry(hook)
+                .or_insert_with(|| kernel.hook_params(hook));
+            if params.is_some() {
+                continue;
+            }
+            self.error(
+                Diagnostic::new(
+                    Code::HookMissing,
+                    format!("{} has no LSM hook `{hook}`", kernel.describe()),
+                    span,
+                )
+                .with_label(format!("`{}` needs `bpf_lsm_{hook}`", event.name))
+                .with_help(
+                    "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
+                ),
+            );
+            return false;
         }
-        self.error(
-            Diagnostic::new(
-                Code::HookMissing,
-                format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
-                span,
-            )
-            .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
-            .with_help(
-                "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
-            ),
-        );
-        false
+        for variant in event.variants() {
+            let Some((param, value)) = variant.only_when else {
+                continue;
+            };
+            if self
+                .guards
+                .iter()
+                .any(|g| g.event == event.name && g.hook == variant.hook)
+            {
+                continue;
+            }
+            let params = self
+                .hooks
+                .get(variant.hook)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            let source = Source::ParamInt {
+                param,
+                members: &[],
+            };
+            match resolve_access(kernel, &params, Some(param), &[], &source) {
+                Ok(access) => self.guards.push(HookGuard {
+                    event: event.name,
+                    hook: variant.hook,
+                    access,
+                    value,
+                }),
+                Err(reason) => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::AccessPathInvalid,
+                            format!(
+                                "`{}` cannot tell its calls of `{}` apart on {}",
+                                event.name,
+                                variant.hook,
+                                kernel.describe()
+                            ),
+                            span,
+                        )
+                        .with_note(reason),
+                    );
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     fn condition(

@@ -374,6 +374,7 @@ mod tests {
             parent: None,
             name: None,
             mode: None,
+            guards: Vec::new(),
         }
     }
 

@@ -406,6 +406,15 @@ impl MockKernel {
         kernel.in_scope = event.in_scope;
         let mut objects = Objects::default();
         let mut endpoints: Vec<Access> = Vec::new();
+        if let Some((access, value)) = &program.guard {
+            objects.set_arg(
+                access,
+                ArgValue::Int {
+                    value: *value,
+                    size: access.size as usize,
+                },
+            )?;
+        }
         for value in &program.values {
             let name = value.name;
             match &value.kind {
@@ -414,6 +423,9 @@ impl MockKernel {
                 ValueKind::Pid => kernel.pid = int(event, name)? as u32,
                 ValueKind::Tgid => kernel.tgid = int(event, name)? as u32,
                 ValueKind::Comm => kernel.comm = string(event, name)?,
+                // A fact of the program, not of the event: `decide` picks the program whose
+                // constants the event has.
+                ValueKind::Const(_) => {}
                 ValueKind::Port(endpoint) | ValueKind::Addr(endpoint) => {
                     if !endpoints.contains(&endpoint.object) {
                         endpoints.push(endpoint.object.clone());
