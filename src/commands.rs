@@ -352,6 +352,18 @@ pub fn explain(code: &str) -> Result<ExitCode, String> {
 pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
+    // An event is available when the kernel has every one of its hooks.
+    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> {
+        std::iter::once(event.hook)
+            .chain(event.variants().map(|v| v.hook))
+            .collect()
+    };
+    let event_available = |event: &lang::catalog::Event| {
+        hooks(event)
+            .iter()
+            .map(|h| available(h))
+            .try_fold(true, |all, a| a.map(|a| all && a))
+    };
     if json {
         let events: Vec<serde_json::Value> = lang::catalog::EVENTS
             .iter()
@@ -359,8 +371,9 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
                 serde_json::json!({
                     "name": event.name,
                     "hook": event.hook,
+                    "hooks": hooks(event),
                     "doc": event.doc,
-                    "available": available(event.hook),
+                    "available": event_available(event),
                     "attributes": event.attributes().map(|a| {
                         let mut entry = serde_json::json!({
                             "name": a.name,
@@ -379,14 +392,19 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     for event in lang::catalog::EVENTS {
-        let note = match available(event.hook) {
+        let note = match event_available(event) {
             Some(false) => " (not in the target kernel)",
             _ => "",
         };
-        println!("{} → {}{note}: {}", event.name, event.hook, event.doc);
+        println!(
+            "{} → {}{note}: {}",
+            event.name,
+            hooks(event).join(", "),
+            event.doc
+        );
         for attribute in event.attributes() {
             println!(
-                "    {:<12} {:<8} {}",
+                "    {:<12} {:<14} {}",
                 attribute.name,
                 attribute.ty.describe(),
                 attribute.doc

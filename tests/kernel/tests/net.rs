@@ -155,8 +155,28 @@ fn connect_to_10_slash_8_port_4444_denied_in_cgroup_only() {
     let policy_dir = TempDir::new();
     let policy = Policy::load_source(
         &policy_dir,
-        "deny connect where addr in 10.0.0.0/8 and port == 4444\n",
+        "deny connect where addr in 10.0.0.0/8 and port == 4444\n\
+         deny connect where family == inet6 and port == 4446 errno EACCES\n",
         Some(&cg),
+    );
+    // The family, read from the caller's sockaddr.
+    let _listener6 = Listener::new(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446));
+    assert_call_denied(
+        call_as(
+            Identity::Root,
+            Some(&cg),
+            connect_to(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446)),
+        ),
+        EACCES,
+        "[::1]:4446 from the cgroup",
+    );
+    assert_call_ok(
+        call_as(
+            Identity::Root,
+            None,
+            connect_to(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446)),
+        ),
+        "[::1]:4446 from outside the cgroup",
     );
     assert_call_denied(
         call_as(Identity::Root, Some(&cg), connect_to(far)),
@@ -331,7 +351,8 @@ fn listen_on_loopback_port_denied_in_cgroup_only() {
     let policy = Policy::load_source(
         &policy_dir,
         "deny listen where addr == 127.0.0.1 and port == 4445 errno EACCES\n\
-         deny listen where addr == ::1 and port in [4447, 4448]\n",
+         deny listen where addr == ::1 and port in [4447, 4448]\n\
+         deny listen where family == inet6 and port == 4449\n",
         Some(&cg),
     );
     assert_call_denied(
@@ -367,6 +388,24 @@ fn listen_on_loopback_port_denied_in_cgroup_only() {
             listen_on(SockAddr::v4([127, 0, 0, 1], 4446)),
         ),
         "listen on 127.0.0.1:4446 in the cgroup",
+    );
+    // The family, read through sock->sk.
+    assert_call_denied(
+        call_as(
+            Identity::User(USER),
+            Some(&cg),
+            listen_on(SockAddr::v6(Ipv6Addr::LOCALHOST, 4449)),
+        ),
+        EPERM,
+        "listen on [::1]:4449 in the cgroup",
+    );
+    assert_call_ok(
+        call_as(
+            Identity::User(USER),
+            Some(&cg),
+            listen_on(SockAddr::v4([127, 0, 0, 1], 4449)),
+        ),
+        "listen on 127.0.0.1:4449 in the cgroup",
     );
     assert_call_ok(
         call_as(
