@@ -553,14 +553,35 @@ pub fn test(
     })
 }
 
-/// The event a test describes; attributes it does not give are 0, "" and false.
+/// The event a test describes; attributes it does not give are 0, "" and false. An
+/// endpoint (`addr`, `port`) is IPv4 or IPv6 when the test gives its address, its port or an
+/// IP `family` (then a missing port is 0 and a missing address 0.0.0.0 or ::), else absent.
 fn test_input(test: &CheckedTest) -> EventInput {
+    let given = |name: &str| {
+        test.values
+            .iter()
+            .find(|(a, _)| a.name == name)
+            .map(|(_, v)| v)
+    };
+    let family = match given("family") {
+        Some(AttrValue::Int(f)) => Some(*f),
+        _ => None,
+    };
+    let v6 = family == Some(10) || matches!(given("addr"), Some(AttrValue::Addr(a)) if a.is_ipv6());
+    let ip = matches!(family, Some(2 | 10))
+        || (family.is_none() && (given("addr").is_some() || given("port").is_some()));
     let mut values = BTreeMap::new();
     for attribute in test.event.attributes() {
-        let default = match attribute.ty {
-            ValueType::Int => AttrValue::Int(0),
-            ValueType::Str | ValueType::Path => AttrValue::Str(Vec::new()),
-            ValueType::Bool => AttrValue::Bool(false),
+        let default = match (attribute.ty, attribute.source) {
+            (_, lang::catalog::Source::Endpoint { .. }) if !ip => AttrValue::Absent,
+            (ValueType::Enum(e), _) if ip && std::ptr::eq(e, &lang::catalog::FAMILIES) => {
+                AttrValue::Int(if v6 { 10 } else { 2 })
+            }
+            (ValueType::Addr, _) if v6 => AttrValue::Addr(std::net::Ipv6Addr::UNSPECIFIED.into()),
+            (ValueType::Addr, _) => AttrValue::Addr(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            (ValueType::Int | ValueType::Enum(_), _) => AttrValue::Int(0),
+            (ValueType::Str | ValueType::Path, _) => AttrValue::Str(Vec::new()),
+            (ValueType::Bool, _) => AttrValue::Bool(false),
         };
         values.insert(attribute.name, default);
     }
@@ -619,19 +640,38 @@ pub fn explain(code: &str) -> Result<ExitCode, String> {
 pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
+    // An event is available when the kernel has every one of its hooks.
+    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> {
+        std::iter::once(event.hook)
+            .chain(event.variants().map(|v| v.hook))
+            .collect()
+    };
+    let event_available = |event: &lang::catalog::Event| {
+        hooks(event)
+            .iter()
+            .map(|h| available(h))
+            .try_fold(true, |all, a| a.map(|a| all && a))
+    };
     if json {
         let events: Vec<serde_json::Value> = lang::catalog::all_events()
             .map(|event| {
                 serde_json::json!({
                     "name": event.name,
                     "hook": event.hook,
+                    "hooks": hooks(event),
                     "doc": event.doc,
-                    "available": available(event.hook),
-                    "attributes": event.attributes().map(|a| serde_json::json!({
-                        "name": a.name,
-                        "type": a.ty.describe(),
-                        "doc": a.doc,
-                    })).collect::<Vec<_>>(),
+                    "available": event_available(event),
+                    "attributes": event.attributes().map(|a| {
+                        let mut entry = serde_json::json!({
+                            "name": a.name,
+                            "type": a.ty.describe(),
+                            "doc": a.doc,
+                        });
+                        if let ValueType::Enum(kind) = a.ty {
+                            entry["values"] = kind.values.iter().map(|(n, _)| *n).collect();
+                        }
+                        entry
+                    }).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -639,14 +679,19 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     for event in lang::catalog::all_events() {
-        let note = match available(event.hook) {
+        let note = match event_available(event) {
             Some(false) => " (not in the target kernel)",
             _ => "",
         };
-        println!("{} → {}{note}: {}", event.name, event.hook, event.doc);
+        println!(
+            "{} → {}{note}: {}",
+            event.name,
+            hooks(event).join(", "),
+            event.doc
+        );
         for attribute in event.attributes() {
             println!(
-                "    {:<12} {:<8} {}",
+                "    {:<12} {:<14} {}",
                 attribute.name,
                 attribute.ty.describe(),
                 attribute.doc

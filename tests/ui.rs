@@ -78,6 +78,9 @@ impl KernelTypes for VariantKernel<'_> {
                 .iter()
                 .map(|s| format!("with `struct {s}` only declared")),
         );
+        if changes.is_empty() {
+            return "the fixture kernel".to_string();
+        }
         format!("the fixture kernel {}", changes.join(", "))
     }
 

@@ -18,12 +18,12 @@
 //! one bit per pattern position in a register, stepped per byte with branch-free arithmetic so
 //! that the verifier walks each loop iteration once instead of once per path through it.
 
-use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
+use crate::bpf::{AluOp, Assembler, ByteOrder, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKind};
 use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase, IntOp, PathWalk};
+use lang::check::{Access, AccessBase, Endpoint, IntOp, PathWalk};
 use lang::glob::Token;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -91,6 +91,22 @@ const KEY_SLOT: i16 = -8;
 /// Stack slots for values start below the key.
 const FIRST_VALUE_SLOT: i16 = -16;
 
+/// `AF_INET` and `AF_INET6` (include/linux/socket.h), the families with ports and addresses.
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
+
+/// A port slot holds the port (below 65536) or one of these: the socket has no port (not
+/// IPv4/IPv6), or reading it faulted.
+pub const PORT_ABSENT: i32 = 0x1_0000;
+pub const PORT_UNKNOWN: i32 = 0x2_0000;
+
+/// An address slot holds the family of the 16 bytes in its buffer: 4 (the first 4 bytes
+/// are an IPv4 address, the rest zero), 6, or one of these.
+pub const ADDR_V4: i32 = 4;
+pub const ADDR_V6: i32 = 6;
+pub const ADDR_ABSENT: i32 = 0;
+pub const ADDR_UNKNOWN: i32 = 0xff;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {
     Encode {
@@ -148,7 +164,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
                 error,
             })?;
         programs.push(ProgramSpec {
-            symbol: program_symbol(program.event),
+            symbol: program.symbol(),
             section: format!("lsm/{}", program.hook),
             code,
         });
@@ -252,6 +268,7 @@ impl Layout {
                 | ValueKind::WalkedPath(_) => Some((STRING_CAP, false)),
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
+                ValueKind::Addr(_) => Some((16, false)),
                 _ => None,
             };
             buffers.push(buffer.map(|(cap, padded)| {
@@ -311,6 +328,12 @@ impl<'a> ProgramGen<'a> {
         let allow = self.asm.new_label();
         let fail_closed = self.asm.new_label();
         self.asm.mov64_reg(Reg::R6, Reg::R1);
+        if let Some((access, value)) = &self.program.guard {
+            // Another use of a shared hook (kernel_read_file of firmware): not this event.
+            self.load_field(access, Reg::R1);
+            self.load_constant(Reg::R2, *value);
+            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, allow);
+        }
         if self.scope == Scope::Cgroup {
             // 1: in the cgroup or below; 0: not; negative: the map is empty (never, the runtime
             // fills it before attaching).
@@ -416,9 +439,27 @@ impl<'a> ProgramGen<'a> {
             let slot = self.layout.slots[i];
             let buffer = self.layout.buffers[i];
             match (kind, buffer) {
-                (ValueKind::Field(access), _) => {
+                (ValueKind::Field(access), _) if access.base == AccessBase::Context => {
                     self.load_field(access, Reg::R1);
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::Field(access), _) => {
+                    // A NULL pointer on the way reads as 0, as a faulting load through a
+                    // kernel pointer does.
+                    let (null, done) = (self.asm.new_label(), self.asm.new_label());
+                    self.pointer_to_checked(access, Reg::R1, null);
+                    self.asm
+                        .load(
+                            size_of(access.size),
+                            Reg::R1,
+                            Reg::R1,
+                            offset(access.offset),
+                        )
+                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+                        .jump(done)
+                        .bind(null)
+                        .store_imm(Size::DW, Reg::R10, slot, 0)
+                        .bind(done);
                 }
                 (ValueKind::Flag { access, mask }, _) => {
                     self.load_field(access, Reg::R1);
@@ -445,8 +486,8 @@ impl<'a> ProgramGen<'a> {
                 (ValueKind::KernelString(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
                     self.asm
-                        .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset))
-                        .mov64_reg(Reg::R1, Reg::R7);
+                        .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset));
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
                     self.add_offset(Reg::R1, b.offset);
                     self.asm
                         .mov64_imm(Reg::R2, b.cap as i32)
@@ -494,6 +535,12 @@ impl<'a> ProgramGen<'a> {
                         self.walk(walk, area, b, slot);
                     }
                 }
+                (ValueKind::Port(endpoint), _) => self.port(endpoint, slot),
+                (ValueKind::Const(value), _) => {
+                    self.load_constant(Reg::R1, *value);
+                    self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b),
                 // Helper-pair values were stored above; strings always have a buffer.
                 _ => {}
             }
@@ -515,6 +562,120 @@ impl<'a> ProgramGen<'a> {
             })
             .map(|rule| rule.index)
             .min()
+    }
+
+    /// `r9` = the start of the object holding `endpoint`; `r1` = its family, 0 when a
+    /// pointer on the way is NULL (a socket without `sk`). Clobbers r0–r5.
+    fn endpoint_family(&mut self, endpoint: &Endpoint) {
+        let (null, done) = (self.asm.new_label(), self.asm.new_label());
+        self.pointer_to_checked(&endpoint.object, Reg::R9, null);
+        self.add_offset(Reg::R9, endpoint.object.offset);
+        // A direct load: the family is a 2-byte member of the typed object.
+        self.asm
+            .load(Size::H, Reg::R1, Reg::R9, offset(endpoint.family))
+            .jump(done)
+            .bind(null)
+            .mov64_imm(Reg::R1, 0)
+            .bind(done);
+    }
+
+    /// The port in `slot`, host byte order, or [`PORT_ABSENT`] / [`PORT_UNKNOWN`]. The port
+    /// is copied with `bpf_probe_read_kernel`: in a `struct sockaddr` it lies inside
+    /// `sa_data`, where typed loads are not allowed.
+    fn port(&mut self, endpoint: &Endpoint, slot: i16) {
+        let (v4, v6, read, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_ABSENT)
+            .jump(done)
+            .bind(v4)
+            .mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v4_port);
+        self.asm.jump(read).bind(v6).mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v6_port);
+        self.asm
+            .bind(read)
+            .store_imm(Size::DW, Reg::R10, slot, 0)
+            .mov64_reg(Reg::R1, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R1, i32::from(slot))
+            .mov64_imm(Reg::R2, 2)
+            .call_helper(PROBE_READ_KERNEL);
+        let fault = self.asm.new_label();
+        self.asm
+            .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+            .load(Size::H, Reg::R1, Reg::R10, slot);
+        if endpoint.port_network_order {
+            self.asm.endian(ByteOrder::Be, Reg::R1, Size::H);
+        }
+        self.asm
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_UNKNOWN)
+            .bind(done);
+    }
+
+    /// The address's 16 bytes in buffer `b` (an IPv4 address in the first 4, the rest zero)
+    /// and its kind in `slot`: [`ADDR_V4`], [`ADDR_V6`], [`ADDR_ABSENT`], [`ADDR_UNKNOWN`].
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes its IPv4 address, so one rule
+    /// covers both ways of reaching an IPv4 peer.
+    fn address(&mut self, endpoint: &Endpoint, slot: i16, b: Buffer) {
+        let (v4, v6, fault, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_ABSENT)
+            .jump(done);
+        for (label, at, len, kind) in [
+            (v4, endpoint.v4_addr, 4, ADDR_V4),
+            (v6, endpoint.v6_addr, 16, ADDR_V6),
+        ] {
+            self.asm.bind(label).mov64_reg(Reg::R3, Reg::R9);
+            self.add_offset(Reg::R3, at);
+            self.asm.mov64_reg(Reg::R1, Reg::R7);
+            self.add_offset(Reg::R1, b.offset);
+            self.asm
+                .mov64_imm(Reg::R2, len)
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+                .store_imm(Size::DW, Reg::R10, slot, kind);
+            if kind == ADDR_V4 {
+                self.asm.jump(done);
+            }
+        }
+        // IPv4-mapped: ten zero bytes, two 0xff, then the IPv4 address.
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, offset(b.offset))
+            .jump_imm(JmpCond::Ne, Reg::R1, 0, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 8))
+            .mov64_imm(Reg::R2, 0)
+            .alu64_imm(AluOp::Sub, Reg::R2, 0x1_0000)
+            .alu32_reg(AluOp::Mov, Reg::R2, Reg::R2)
+            .jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 12))
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_reg(Size::W, Reg::R7, offset(b.offset), Reg::R1)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_V4)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_UNKNOWN)
+            .bind(done);
     }
 
     /// Reports `rule` with `flags` through the ring buffer: the process, the time, and every
@@ -957,6 +1118,30 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
+    /// [`Self::pointer_to`], jumping to `null` when a pointer loaded on the way is NULL.
+    /// Newer kernels type some members (`socket->sk`) as trusted-or-NULL and refuse loads
+    /// through them without this check.
+    fn pointer_to_checked(&mut self, access: &Access, reg: Reg, null: Label) {
+        match access.base {
+            AccessBase::Context => {
+                self.asm.mov64_reg(reg, Reg::R6);
+            }
+            AccessBase::Param(n) => {
+                self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
+            }
+            AccessBase::CurrentTask => {
+                self.asm
+                    .call_helper(GET_CURRENT_TASK_BTF)
+                    .mov64_reg(reg, Reg::R0);
+            }
+        }
+        for deref in &access.derefs {
+            self.asm
+                .load(Size::DW, reg, reg, offset(*deref))
+                .jump_imm(JmpCond::Eq, reg, 0, null);
+        }
+    }
+
     fn add_offset(&mut self, reg: Reg, value: u32) {
         if value != 0 {
             self.asm.alu64_imm(AluOp::Add, reg, value as i32);
@@ -1009,6 +1194,11 @@ impl<'a> ProgramGen<'a> {
                 match (pred, self.layout.buffers[i]) {
                     (Pred::Int { op, value }, _) | (Pred::Masked { op, value, .. }, _) => {
                         self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+                        if matches!(self.program.values[i].kind, ValueKind::Port(_)) {
+                            self.asm
+                                .jump_imm(JmpCond::Eq, Reg::R1, PORT_ABSENT, on_false)
+                                .jump_imm(JmpCond::Eq, Reg::R1, PORT_UNKNOWN, unknown);
+                        }
                         if let Pred::Masked { mask, .. } = pred {
                             self.load_constant(Reg::R2, *mask);
                             self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
@@ -1031,6 +1221,45 @@ impl<'a> ProgramGen<'a> {
                                 on_true,
                             );
                         }
+                        self.asm.jump(on_false);
+                    }
+                    (Pred::Cidr { v6, bytes, prefix }, Some(b)) => {
+                        self.asm
+                            .load(Size::DW, Reg::R1, Reg::R10, slot)
+                            .jump_imm(JmpCond::Eq, Reg::R1, ADDR_UNKNOWN, unknown)
+                            .jump_imm(
+                                JmpCond::Ne,
+                                Reg::R1,
+                                if *v6 { ADDR_V6 } else { ADDR_V4 },
+                                on_false,
+                            );
+                        // Compare the first `prefix` bits, 8 bytes at a time. Memory holds
+                        // the address in network order; a little-endian load puts byte k of
+                        // a word in bits 8k..8k+7, so the mask is built byte by byte.
+                        for word in 0..2u32 {
+                            let mut mask = [0u8; 8];
+                            for (k, m) in mask.iter_mut().enumerate() {
+                                let bit = (word as usize * 8 + k) * 8;
+                                let bits = usize::from(*prefix).saturating_sub(bit).min(8);
+                                *m = (0xffu16 << (8 - bits)) as u8;
+                            }
+                            let mask = u64::from_le_bytes(mask);
+                            if mask == 0 {
+                                continue;
+                            }
+                            let mut want = [0u8; 8];
+                            want.copy_from_slice(&bytes[word as usize * 8..word as usize * 8 + 8]);
+                            let want = u64::from_le_bytes(want) & mask;
+                            self.asm
+                                .load(Size::DW, Reg::R1, Reg::R7, offset(b.offset + 8 * word));
+                            self.load_constant(Reg::R2, mask);
+                            self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
+                            self.load_constant(Reg::R2, want);
+                            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, on_false);
+                        }
+                        self.asm.jump(on_true);
+                    }
+                    (Pred::Cidr { .. }, None) => {
                         self.asm.jump(on_false);
                     }
                     (Pred::IsTrue, _) => {
@@ -1364,6 +1593,7 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => vec![a],
             ValueKind::WalkedPath(w) => vec![&w.dentry, &w.mnt],
+            ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
             _ => Vec::new(),
         })
         .chain(module.parent.iter().flat_map(|p| [&p.tgid, &p.comm]));

@@ -77,6 +77,7 @@ pub fn layout(program: &Program) -> RecordLayout {
             }
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
+            ValueKind::Addr(_) => Some(16),
             _ => None,
         };
         excerpts.push(len.map(|len| {
@@ -179,6 +180,24 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                     }
                 }
             }
+            (ValueKind::Addr(_), Some(kind), Some(bytes)) => {
+                let mut octets = [0u8; 16];
+                octets.copy_from_slice(&bytes[..16]);
+                match kind as i64 {
+                    k if k == i64::from(crate::codegen::ADDR_V4) => ReportedValue::Str {
+                        text: std::net::Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3])
+                            .to_string(),
+                        truncated: false,
+                    },
+                    k if k == i64::from(crate::codegen::ADDR_V6) => ReportedValue::Str {
+                        text: std::net::Ipv6Addr::from(octets).to_string(),
+                        truncated: false,
+                    },
+                    // No address (not an IP socket), or it could not be read.
+                    _ => ReportedValue::Unknown,
+                }
+            }
+            (ValueKind::Port(_), Some(v), _) if v >= 0x1_0000 => ReportedValue::Unknown,
             (ValueKind::Comm | ValueKind::Chars(_), _, Some(text)) => ReportedValue::Str {
                 text: c_string(text),
                 truncated: false,

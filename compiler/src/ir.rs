@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, IntOp, ParentAccess, PathWalk};
+use lang::check::{Access, AccessBase, Endpoint, IntOp, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::collections::BTreeSet;
@@ -46,6 +46,11 @@ pub struct Module {
 pub struct Program {
     pub event: &'static str,
     pub hook: &'static str,
+    /// Not the event's own hook but one of its [`lang::catalog::HookVariant`]s.
+    pub variant: bool,
+    /// Only calls whose argument (an integer passed by value: an [`AccessBase::Context`] access)
+    /// equals the value are the event; the program allows every other call at once.
+    pub guard: Option<(Access, u64)>,
     pub values: Vec<Value>,
     /// Evaluated first: a match allows the operation.
     pub allow: Vec<Rule>,
@@ -53,6 +58,22 @@ pub struct Program {
     pub deny: Vec<Rule>,
     /// Evaluated before the decision: each match reports an event.
     pub audit: Vec<Rule>,
+}
+
+impl Program {
+    /// The program's ELF symbol: `krsi_<event>`, and `krsi_<event>__<hook>` for an event's
+    /// other hooks.
+    pub fn symbol(&self) -> String {
+        if self.variant {
+            format!(
+                "{}__{}",
+                crate::codegen::program_symbol(self.event),
+                self.hook
+            )
+        } else {
+            crate::codegen::program_symbol(self.event)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,6 +112,14 @@ pub enum ValueKind {
     /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
     /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
     WalkedPath(PathWalk),
+    /// The same on every call: which of an event's hooks this program serves.
+    Const(u64),
+    /// The port of an IPv4/IPv6 endpoint, host byte order; absent for other families. May be
+    /// unknown (the read faulted).
+    Port(Endpoint),
+    /// The address of an IPv4/IPv6 endpoint, IPv4-mapped IPv6 addresses as IPv4; absent for
+    /// other families. May be unknown (the read faulted).
+    Addr(Endpoint),
 }
 
 impl ValueKind {
@@ -98,7 +127,11 @@ impl ValueKind {
     pub fn fallible(&self) -> bool {
         matches!(
             self,
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_)
+            ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::WalkedPath(_)
+                | ValueKind::Port(_)
+                | ValueKind::Addr(_)
         )
     }
 
@@ -172,6 +205,12 @@ pub enum Pred {
         value: u64,
     },
     StrEq(Vec<u8>),
+    /// The address has this family (`v6`) and its first `prefix` bits equal `bytes`'.
+    Cidr {
+        v6: bool,
+        bytes: [u8; 16],
+        prefix: u8,
+    },
     /// Any alternative matches the whole string.
     Glob {
         pattern: String,
@@ -201,6 +240,9 @@ impl fmt::Display for Module {
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "program {} hook={}", self.event, self.hook)?;
+        if let Some((access, value)) = &self.guard {
+            writeln!(f, "  only if {} == {value}", AccessText(access))?;
+        }
         for (i, value) in self.values.iter().enumerate() {
             writeln!(f, "  v{i} = {} : {}", value.kind, value.name)?;
         }
@@ -254,7 +296,29 @@ impl fmt::Display for ValueKind {
                 AccessText(&w.dentry),
                 AccessText(&w.mnt)
             ),
+            ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
+            ValueKind::Const(v) => write!(f, "const {v}"),
+            ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),
         }
+    }
+}
+
+struct EndpointText<'a>(&'a Endpoint);
+
+impl fmt::Display for EndpointText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        write!(
+            f,
+            "{} family@{} v4 port@{} addr@{} v6 port@{} addr@{}{}",
+            AccessText(&e.object),
+            e.family,
+            e.v4_port,
+            e.v4_addr,
+            e.v6_port,
+            e.v6_addr,
+            if e.port_network_order { " (be16)" } else { "" }
+        )
     }
 }
 
@@ -319,6 +383,14 @@ impl fmt::Display for CondText<'_> {
                     Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,
                     Pred::IsTrue => write!(f, "{v}")?,
+                    Pred::Cidr { v6, bytes, prefix } => {
+                        let addr = if *v6 {
+                            std::net::IpAddr::from(*bytes)
+                        } else {
+                            std::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])
+                        };
+                        write!(f, "{v} in {addr}/{prefix}")?
+                    }
                 }
                 let fallible = self
                     .1

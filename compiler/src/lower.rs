@@ -6,7 +6,7 @@
 
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
 use lang::ast::Action;
-use lang::catalog::Source;
+use lang::catalog::{EndpointPart, HookVariant, Source};
 use lang::check::{self, CheckedPolicy, Predicate};
 use std::collections::HashMap;
 
@@ -17,15 +17,40 @@ pub struct InternalError(pub String);
 pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalError> {
     let mut programs: Vec<Program> = Vec::new();
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
-    for rule in &policy.rules {
+    // One program per hook: an event with several hooks gets each of its rules in each.
+    let rule_hooks = policy.rules.iter().flat_map(|rule| {
+        std::iter::once((rule, None)).chain(
+            rule.event
+                .variants()
+                .map(move |variant| (rule, Some(variant))),
+        )
+    });
+    for (rule, variant) in rule_hooks {
+        let hook = variant.map_or(rule.event.hook, |v| v.hook);
         // Audit rules fail closed like deny rules: an unknown value reports.
         let deny = rule.action != Action::Allow;
-        let at = match programs.iter().position(|p| p.event == rule.event.name) {
+        let at = match programs
+            .iter()
+            .position(|p| p.event == rule.event.name && p.hook == hook)
+        {
             Some(at) => at,
             None => {
+                let guard = policy
+                    .guards
+                    .iter()
+                    .find(|g| g.event == rule.event.name && g.hook == hook)
+                    .map(|g| (g.access.clone(), g.value));
+                if variant.is_some_and(|v| v.only_when.is_some()) && guard.is_none() {
+                    return Err(InternalError(format!(
+                        "no guard was resolved for `{}` on `{hook}`",
+                        rule.event.name
+                    )));
+                }
                 programs.push(Program {
                     event: rule.event.name,
-                    hook: rule.event.hook,
+                    hook,
+                    variant: variant.is_some(),
+                    guard,
                     values: Vec::new(),
                     allow: Vec::new(),
                     deny: Vec::new(),
@@ -40,6 +65,7 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
             program: &mut programs[at],
             values: &mut value_maps[at],
             deny,
+            variant,
             internal_error: None,
         };
         let cond = fold(lowering.cond(&rule.condition, false));
@@ -78,6 +104,8 @@ struct RuleLowering<'a> {
     program: &'a mut Program,
     values: &'a mut HashMap<ValueKind, ValueId>,
     deny: bool,
+    /// The hook variant this program serves, `None` for the event's own hook.
+    variant: Option<&'static HookVariant>,
     internal_error: Option<String>,
 }
 
@@ -106,6 +134,21 @@ impl RuleLowering<'_> {
                         alternatives: glob.alternatives.clone(),
                     },
                     Predicate::IsTrue => Pred::IsTrue,
+                    Predicate::Cidr { addr, prefix } => {
+                        let (v6, bytes) = match addr {
+                            std::net::IpAddr::V4(v4) => {
+                                let mut bytes = [0u8; 16];
+                                bytes[..4].copy_from_slice(&v4.octets());
+                                (false, bytes)
+                            }
+                            std::net::IpAddr::V6(v6) => (true, v6.octets()),
+                        };
+                        Pred::Cidr {
+                            v6,
+                            bytes,
+                            prefix: *prefix,
+                        }
+                    }
                 };
                 // Fail closed: an unknown value makes a deny rule match and an allow rule not
                 // match. Under an odd number of `not`s the test must take the opposite value
@@ -122,7 +165,49 @@ impl RuleLowering<'_> {
     fn value(&mut self, attr: check::AttrId) -> ValueId {
         let resolved = &self.policy.attributes[attr.0 as usize];
         let access = resolved.access.clone();
-        let kind = match (resolved.attribute.source, access) {
+        // On a variant hook an event attribute comes from the variant's own source. Every
+        // variant gives every event attribute a source (a constant so far), so the
+        // programs of one event have the same values in the same order, and a report
+        // decodes alike whichever of them sent it.
+        let source = match self.variant {
+            Some(variant) if resolved.event.attributes.contains(resolved.attribute) => {
+                match variant
+                    .sources
+                    .iter()
+                    .find(|(n, _)| *n == resolved.attribute.name)
+                {
+                    Some((_, source)) => *source,
+                    None => {
+                        self.internal_error = Some(format!(
+                            "`{}` has no source on `{}`",
+                            resolved.attribute.name, variant.hook
+                        ));
+                        resolved.attribute.source
+                    }
+                }
+            }
+            _ => resolved.attribute.source,
+        };
+        if self.variant.is_some()
+            && resolved.event.attributes.contains(resolved.attribute)
+            && !matches!(source, Source::Constant(_))
+        {
+            self.internal_error = Some(format!(
+                "only constants vary between hooks, not `{}`",
+                resolved.attribute.name
+            ));
+        }
+        let kind = match (source, access) {
+            (Source::Constant(v), _) => ValueKind::Const(v),
+            (Source::Endpoint { part, .. }, _) => match (&resolved.endpoint, part) {
+                (Some(e), EndpointPart::Port) => ValueKind::Port(e.clone()),
+                (Some(e), EndpointPart::Addr) => ValueKind::Addr(e.clone()),
+                (None, _) => {
+                    self.internal_error =
+                        Some("no endpoint was resolved for an endpoint attribute".into());
+                    ValueKind::Uid
+                }
+            },
             (Source::CurrentUid, _) => ValueKind::Uid,
             (Source::CurrentGid, _) => ValueKind::Gid,
             (Source::CurrentPid, _) => ValueKind::Pid,
@@ -131,9 +216,8 @@ impl RuleLowering<'_> {
             (Source::ResolvedPath { .. }, Some(a)) => ValueKind::ResolvedPath(a),
             (Source::KernelString { .. }, Some(a)) => ValueKind::KernelString(a),
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
-            (Source::TaskInt { .. }, Some(a)) => ValueKind::Field(a),
-            (Source::TaskChars { .. }, Some(a)) => ValueKind::Chars(a),
-            (Source::Int { .. }, Some(a)) => ValueKind::Field(a),
+            (Source::TaskInt { .. } | Source::Int { .. }, Some(a)) => ValueKind::Field(a),
+            (Source::TaskChars { .. } | Source::ParamChars { .. }, Some(a)) => ValueKind::Chars(a),
             (Source::WalkedPath { .. }, _) => match resolved.walk.clone() {
                 Some(walk) => ValueKind::WalkedPath(walk),
                 None => {

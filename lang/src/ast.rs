@@ -160,4 +160,7 @@ pub enum ExprKind {
     List(Vec<Expr>),
     /// `true` / `false`.
     Bool(bool),
+    /// An IP address with its prefix length (32 or 128 for a single address), checked by
+    /// the parser: the prefix fits the address and no bit past it is set.
+    Addr(std::net::IpAddr, u8),
 }

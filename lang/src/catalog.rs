@@ -14,6 +14,36 @@ pub enum ValueType {
     /// A string that is a path the kernel resolved; globs on paths are the common case.
     Path,
     Bool,
+    /// An integer the kernel names, e.g. a signal or a capability: compared with `==`, `!=`
+    /// and `in` against the kernel's names, never against numbers.
+    Enum(&'static EnumType),
+    /// An IPv4 or IPv6 address; compared with addresses and CIDR ranges.
+    Addr,
+}
+
+/// A set of named integer constants from the kernel's headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnumType {
+    /// What one value is called in diagnostics, e.g. `signal`.
+    pub name: &'static str,
+    pub values: &'static [(&'static str, u64)],
+}
+
+impl EnumType {
+    pub fn value(&self, name: &str) -> Option<u64> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The name of `value`, if it has one (the first, where two names share a value).
+    pub fn name_of(&self, value: u64) -> Option<&'static str> {
+        self.values
+            .iter()
+            .find(|(_, v)| *v == value)
+            .map(|(n, _)| *n)
+    }
 }
 
 impl ValueType {
@@ -23,6 +53,8 @@ impl ValueType {
             ValueType::Str => "string",
             ValueType::Path => "path",
             ValueType::Bool => "boolean",
+            ValueType::Enum(e) => e.name,
+            ValueType::Addr => "address",
         }
     }
 
@@ -79,6 +111,21 @@ pub enum Source {
     /// `dentry` leads to a `struct dentry *`, `mnt` to the `struct vfsmount *` it is seen
     /// through. A NULL dentry (no file: an anonymous mapping) is the empty path `""`.
     WalkedPath { dentry: Chain, mnt: Chain },
+    /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
+    ParamChars {
+        param: &'static str,
+        members: &'static [&'static str],
+    },
+    /// The same value on every call of the hook: which of an event's hooks was called
+    /// (see [`HookVariant`]).
+    Constant(u64),
+    /// The port or address of an IPv4/IPv6 endpoint held by hook parameter `param`. Sockets
+    /// of other families have none: every test on it is false.
+    Endpoint {
+        param: &'static str,
+        holder: EndpointHolder,
+        part: EndpointPart,
+    },
 }
 
 /// A hook parameter (`None`: the current task) and a chain of struct members from it.
@@ -88,6 +135,23 @@ pub struct Chain {
     pub members: &'static [&'static str],
 }
 
+/// What holds an endpoint, which says where its family, port and address live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndpointHolder {
+    /// A `struct sockaddr *` from the caller (connect, bind): `sa_family`, then the members
+    /// of `struct sockaddr_in` or `struct sockaddr_in6`; the port in network byte order.
+    SockAddr,
+    /// A `struct socket *`: its `sk->__sk_common`, the local (bound) side: `skc_family`,
+    /// `skc_num` (host byte order), `skc_rcv_saddr` or `skc_v6_rcv_saddr`.
+    SocketLocal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndpointPart {
+    Port,
+    Addr,
+}
+
 impl Source {
     /// The hook parameter and member chain to resolve against BTF, if any.
     pub fn chain(&self) -> Option<(Option<&'static str>, &'static [&'static str])> {
@@ -95,9 +159,12 @@ impl Source {
             Source::ResolvedPath { param, members }
             | Source::KernelString { param, members }
             | Source::Flag { param, members, .. }
-            | Source::Int { param, members } => Some((Some(param), members)),
+            | Source::Int { param, members }
+            | Source::ParamChars { param, members } => Some((Some(param), members)),
             // The dentry's chain; the checker resolves the mount's too.
             Source::WalkedPath { dentry, .. } => Some((dentry.param, dentry.members)),
+            // Resolved by the checker's endpoint resolution, not as one member chain.
+            Source::Endpoint { .. } | Source::Constant(_) => None,
             Source::TaskInt { members } | Source::TaskChars { members } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
@@ -141,7 +208,27 @@ pub struct Event {
     pub attributes: &'static [Attribute],
 }
 
+/// Another LSM hook that raises an event, besides the event's own `hook`. Each hook gets a
+/// program of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HookVariant {
+    pub event: &'static str,
+    pub hook: &'static str,
+    /// The hook also serves other purposes: only calls whose integer parameter `.0` equals
+    /// `.1` are this event (`kernel_read_file` with `id == READING_MODULE`).
+    pub only_when: Option<(&'static str, u64)>,
+    /// Where each of the event's own attributes comes from on this hook, by name; the
+    /// process attributes are the same on every hook. An event attribute not listed is
+    /// absent here: every test on it is false.
+    pub sources: &'static [(&'static str, Source)],
+}
+
 impl Event {
+    /// The event's other hooks.
+    pub fn variants(&self) -> impl Iterator<Item = &'static HookVariant> + '_ {
+        HOOK_VARIANTS.iter().filter(move |v| v.event == self.name)
+    }
+
     pub fn attributes(&self) -> impl Iterator<Item = &'static Attribute> {
         self.attributes.iter().chain(PROCESS_ATTRIBUTES.iter())
     }
@@ -298,6 +385,628 @@ pub static EVENTS: &[Event] = &[
             },
         ],
     },
+    Event {
+        name: "ptrace",
+        hook: "ptrace_access_check",
+        doc: "the current process asks for ptrace access to another (PTRACE_ATTACH, PTRACE_SEIZE, and reads of /proc/PID/mem, environ, ...)",
+        attributes: &[
+            Attribute {
+                name: "target.pid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "child",
+                    members: &["tgid"],
+                },
+                doc: "process id (tgid) of the process to be traced",
+            },
+            Attribute {
+                name: "target.uid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "child",
+                    members: &["cred", "uid", "val"],
+                },
+                doc: "real user id of the process to be traced",
+            },
+            Attribute {
+                name: "target.comm",
+                ty: ValueType::Str,
+                source: Source::ParamChars {
+                    param: "child",
+                    members: &["comm"],
+                },
+                doc: "name of the thread to be traced, at most 15 bytes",
+            },
+            Attribute {
+                name: "mode",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "mode",
+                    members: &[],
+                },
+                doc: "PTRACE_MODE_* bits: 1 read, 2 attach, 4 no audit, 8 fs creds, 16 real creds",
+            },
+        ],
+    },
+    Event {
+        name: "kill",
+        hook: "task_kill",
+        doc: "the current process sends a signal to another (kill, tgkill, sigqueue, ...)",
+        attributes: &[
+            Attribute {
+                name: "sig",
+                ty: ValueType::Enum(&SIGNALS),
+                source: Source::Int {
+                    param: "sig",
+                    members: &[],
+                },
+                doc: "the signal; kill(2) with signal 0 probes for the process and matches no name",
+            },
+            Attribute {
+                name: "target.pid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "p",
+                    members: &["tgid"],
+                },
+                doc: "process id (tgid) of the process receiving the signal",
+            },
+            Attribute {
+                name: "target.uid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "p",
+                    members: &["cred", "uid", "val"],
+                },
+                doc: "real user id of the process receiving the signal",
+            },
+            Attribute {
+                name: "target.comm",
+                ty: ValueType::Str,
+                source: Source::ParamChars {
+                    param: "p",
+                    members: &["comm"],
+                },
+                doc: "name of the thread receiving the signal, at most 15 bytes",
+            },
+        ],
+    },
+    Event {
+        name: "setuid",
+        hook: "task_fix_setuid",
+        doc: "the current process changes its user ids (setuid, setreuid, setresuid, setfsuid)",
+        attributes: &[
+            Attribute {
+                name: "new.uid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "new",
+                    members: &["uid", "val"],
+                },
+                doc: "the real user id the process would have",
+            },
+            Attribute {
+                name: "new.euid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "new",
+                    members: &["euid", "val"],
+                },
+                doc: "the effective user id the process would have",
+            },
+        ],
+    },
+    Event {
+        name: "setgid",
+        hook: "task_fix_setgid",
+        doc: "the current process changes its group ids (setgid, setregid, setresgid, setfsgid)",
+        attributes: &[
+            Attribute {
+                name: "new.gid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "new",
+                    members: &["gid", "val"],
+                },
+                doc: "the real group id the process would have",
+            },
+            Attribute {
+                name: "new.egid",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "new",
+                    members: &["egid", "val"],
+                },
+                doc: "the effective group id the process would have",
+            },
+        ],
+    },
+    Event {
+        name: "capable",
+        hook: "capable",
+        doc: "the kernel checks whether the current process has a capability; a deny makes the check fail (the operation usually returns EPERM, whatever the rule's errno)",
+        attributes: &[Attribute {
+            name: "cap",
+            ty: ValueType::Enum(&CAPABILITIES),
+            source: Source::Int {
+                param: "cap",
+                members: &[],
+            },
+            doc: "the capability being checked",
+        }],
+    },
+    Event {
+        name: "socket",
+        hook: "socket_create",
+        doc: "a socket is being created (socket, socketpair), also by the kernel on a process's behalf",
+        attributes: &[
+            Attribute {
+                name: "family",
+                ty: ValueType::Enum(&FAMILIES),
+                source: Source::Int {
+                    param: "family",
+                    members: &[],
+                },
+                doc: "address family: inet, inet6, unix, netlink, packet, ...",
+            },
+            Attribute {
+                name: "type",
+                ty: ValueType::Enum(&SOCKET_TYPES),
+                source: Source::Int {
+                    param: "type",
+                    members: &[],
+                },
+                doc: "socket type: stream, dgram, raw, seqpacket, ... (SOCK_NONBLOCK and SOCK_CLOEXEC already removed)",
+            },
+            Attribute {
+                name: "protocol",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "protocol",
+                    members: &[],
+                },
+                doc: "protocol number as passed to socket(2), e.g. 6 for TCP, 17 for UDP, 0 for the default",
+            },
+        ],
+    },
+    Event {
+        name: "connect",
+        hook: "socket_connect",
+        doc: "a socket connects (connect(2), also UDP's default destination)",
+        attributes: &[
+            Attribute {
+                name: "family",
+                ty: ValueType::Enum(&FAMILIES),
+                source: Source::Int {
+                    param: "address",
+                    members: &["sa_family"],
+                },
+                doc: "address family of the destination address",
+            },
+            Attribute {
+                name: "addr",
+                ty: ValueType::Addr,
+                source: Source::Endpoint {
+                    param: "address",
+                    holder: EndpointHolder::SockAddr,
+                    part: EndpointPart::Addr,
+                },
+                doc: "destination IPv4 or IPv6 address (an IPv4-mapped IPv6 address counts as IPv4); none for other families",
+            },
+            Attribute {
+                name: "port",
+                ty: ValueType::Int,
+                source: Source::Endpoint {
+                    param: "address",
+                    holder: EndpointHolder::SockAddr,
+                    part: EndpointPart::Port,
+                },
+                doc: "destination port, host byte order; none for families other than inet and inet6",
+            },
+        ],
+    },
+    Event {
+        name: "bind",
+        hook: "socket_bind",
+        doc: "a socket is bound to a local address (bind(2))",
+        attributes: &[
+            Attribute {
+                name: "family",
+                ty: ValueType::Enum(&FAMILIES),
+                source: Source::Int {
+                    param: "address",
+                    members: &["sa_family"],
+                },
+                doc: "address family of the local address",
+            },
+            Attribute {
+                name: "addr",
+                ty: ValueType::Addr,
+                source: Source::Endpoint {
+                    param: "address",
+                    holder: EndpointHolder::SockAddr,
+                    part: EndpointPart::Addr,
+                },
+                doc: "local IPv4 or IPv6 address (an IPv4-mapped IPv6 address counts as IPv4); none for other families",
+            },
+            Attribute {
+                name: "port",
+                ty: ValueType::Int,
+                source: Source::Endpoint {
+                    param: "address",
+                    holder: EndpointHolder::SockAddr,
+                    part: EndpointPart::Port,
+                },
+                doc: "local port, host byte order (0: the kernel picks one); none for families other than inet and inet6",
+            },
+        ],
+    },
+    Event {
+        name: "listen",
+        hook: "socket_listen",
+        doc: "a socket starts listening (listen(2)); address and port are where it is bound",
+        attributes: &[
+            Attribute {
+                name: "family",
+                ty: ValueType::Enum(&FAMILIES),
+                source: Source::Int {
+                    param: "sock",
+                    members: &["sk", "__sk_common", "skc_family"],
+                },
+                doc: "address family of the socket",
+            },
+            Attribute {
+                name: "addr",
+                ty: ValueType::Addr,
+                source: Source::Endpoint {
+                    param: "sock",
+                    holder: EndpointHolder::SocketLocal,
+                    part: EndpointPart::Addr,
+                },
+                doc: "local address the socket is bound to (0.0.0.0 or :: for any); none for families other than inet and inet6",
+            },
+            Attribute {
+                name: "port",
+                ty: ValueType::Int,
+                source: Source::Endpoint {
+                    param: "sock",
+                    holder: EndpointHolder::SocketLocal,
+                    part: EndpointPart::Port,
+                },
+                doc: "local port the socket is bound to (0 if unbound: listen picks one later); none for families other than inet and inet6",
+            },
+        ],
+    },
+    Event {
+        name: "bpf",
+        hook: "bpf",
+        doc: "the bpf(2) system call: loading programs, creating maps, ... (also BPF_PROG_LOAD by krsic itself, outside a scoped policy's cgroup)",
+        attributes: &[Attribute {
+            name: "cmd",
+            ty: ValueType::Enum(&BPF_COMMANDS),
+            source: Source::Int {
+                param: "cmd",
+                members: &[],
+            },
+            doc: "the command: map_create, prog_load, btf_load, link_create, ...",
+        }],
+    },
+    Event {
+        name: "mount",
+        hook: "sb_mount",
+        doc: "mount(2): a file system is mounted, or a mount is changed (remount, bind, move)",
+        attributes: &[
+            Attribute {
+                name: "fstype",
+                ty: ValueType::Str,
+                source: Source::KernelString {
+                    param: "type",
+                    members: &[],
+                },
+                doc: "file system type as passed to mount(2), e.g. `proc`, `tmpfs`; unknown when none was passed (bind, remount, move)",
+            },
+            Attribute {
+                name: "source",
+                ty: ValueType::Str,
+                source: Source::KernelString {
+                    param: "dev_name",
+                    members: &[],
+                },
+                doc: "the source (device) as passed to mount(2); unknown when none was passed",
+            },
+            Attribute {
+                name: "flags",
+                ty: ValueType::Int,
+                source: Source::Int {
+                    param: "flags",
+                    members: &[],
+                },
+                doc: "MS_* flags of mount(2), e.g. 1 read-only, 4096 bind, 32 remount",
+            },
+        ],
+    },
+    Event {
+        name: "umount",
+        hook: "sb_umount",
+        doc: "umount(2), umount2(2): a file system is being unmounted",
+        attributes: &[Attribute {
+            name: "flags",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "flags",
+                members: &[],
+            },
+            doc: "umount2(2) flags: 1 force, 2 detach, 4 expire, 8 no-follow",
+        }],
+    },
+    Event {
+        name: "userns",
+        hook: "userns_create",
+        doc: "a user namespace is being created (unshare or clone with CLONE_NEWUSER)",
+        attributes: &[],
+    },
+    Event {
+        name: "bpf_token",
+        hook: "bpf_token_create",
+        doc: "a BPF token is created from a BPF file system with delegation (BPF_TOKEN_CREATE; the hook exists from Linux 6.9)",
+        attributes: &[],
+    },
+    Event {
+        name: "kmod_load",
+        hook: "kernel_module_request",
+        doc: "kernel module loading: the kernel asks modprobe for a module (request_module), or a process loads one from a file (finit_module) or from memory (init_module); one program per hook",
+        attributes: &[Attribute {
+            name: "kind",
+            ty: ValueType::Enum(&MODULE_LOADS),
+            source: Source::Constant(MODULE_REQUEST),
+            doc: "how the module comes: request (the kernel asks modprobe), file (finit_module), memory (init_module)",
+        }],
+    },
+];
+
+/// Signal numbers of x86-64 and arm64 (include/uapi/asm-generic/signal.h; x86's own
+/// signal.h agrees for 1-31).
+pub static SIGNALS: EnumType = EnumType {
+    name: "signal",
+    values: &[
+        ("SIGHUP", 1),
+        ("SIGINT", 2),
+        ("SIGQUIT", 3),
+        ("SIGILL", 4),
+        ("SIGTRAP", 5),
+        ("SIGABRT", 6),
+        ("SIGBUS", 7),
+        ("SIGFPE", 8),
+        ("SIGKILL", 9),
+        ("SIGUSR1", 10),
+        ("SIGSEGV", 11),
+        ("SIGUSR2", 12),
+        ("SIGPIPE", 13),
+        ("SIGALRM", 14),
+        ("SIGTERM", 15),
+        ("SIGSTKFLT", 16),
+        ("SIGCHLD", 17),
+        ("SIGCONT", 18),
+        ("SIGSTOP", 19),
+        ("SIGTSTP", 20),
+        ("SIGTTIN", 21),
+        ("SIGTTOU", 22),
+        ("SIGURG", 23),
+        ("SIGXCPU", 24),
+        ("SIGXFSZ", 25),
+        ("SIGVTALRM", 26),
+        ("SIGPROF", 27),
+        ("SIGWINCH", 28),
+        ("SIGIO", 29),
+        ("SIGPWR", 30),
+        ("SIGSYS", 31),
+    ],
+};
+
+/// Capabilities from include/uapi/linux/capability.h (CAP_LAST_CAP is 40 since 5.9).
+pub static CAPABILITIES: EnumType = EnumType {
+    name: "capability",
+    values: &[
+        ("CAP_CHOWN", 0),
+        ("CAP_DAC_OVERRIDE", 1),
+        ("CAP_DAC_READ_SEARCH", 2),
+        ("CAP_FOWNER", 3),
+        ("CAP_FSETID", 4),
+        ("CAP_KILL", 5),
+        ("CAP_SETGID", 6),
+        ("CAP_SETUID", 7),
+        ("CAP_SETPCAP", 8),
+        ("CAP_LINUX_IMMUTABLE", 9),
+        ("CAP_NET_BIND_SERVICE", 10),
+        ("CAP_NET_BROADCAST", 11),
+        ("CAP_NET_ADMIN", 12),
+        ("CAP_NET_RAW", 13),
+        ("CAP_IPC_LOCK", 14),
+        ("CAP_IPC_OWNER", 15),
+        ("CAP_SYS_MODULE", 16),
+        ("CAP_SYS_RAWIO", 17),
+        ("CAP_SYS_CHROOT", 18),
+        ("CAP_SYS_PTRACE", 19),
+        ("CAP_SYS_PACCT", 20),
+        ("CAP_SYS_ADMIN", 21),
+        ("CAP_SYS_BOOT", 22),
+        ("CAP_SYS_NICE", 23),
+        ("CAP_SYS_RESOURCE", 24),
+        ("CAP_SYS_TIME", 25),
+        ("CAP_SYS_TTY_CONFIG", 26),
+        ("CAP_MKNOD", 27),
+        ("CAP_LEASE", 28),
+        ("CAP_AUDIT_WRITE", 29),
+        ("CAP_AUDIT_CONTROL", 30),
+        ("CAP_SETFCAP", 31),
+        ("CAP_MAC_OVERRIDE", 32),
+        ("CAP_MAC_ADMIN", 33),
+        ("CAP_SYSLOG", 34),
+        ("CAP_WAKE_ALARM", 35),
+        ("CAP_BLOCK_SUSPEND", 36),
+        ("CAP_AUDIT_READ", 37),
+        ("CAP_PERFMON", 38),
+        ("CAP_BPF", 39),
+        ("CAP_CHECKPOINT_RESTORE", 40),
+    ],
+};
+
+/// Address families from include/linux/socket.h (`AF_INET` is `inet`), as socket(2) and
+/// `struct sockaddr` carry them.
+pub static FAMILIES: EnumType = EnumType {
+    name: "address family",
+    values: &[
+        ("unspec", 0),
+        ("unix", 1),
+        ("inet", 2),
+        ("ax25", 3),
+        ("ipx", 4),
+        ("appletalk", 5),
+        ("netrom", 6),
+        ("bridge", 7),
+        ("atmpvc", 8),
+        ("x25", 9),
+        ("inet6", 10),
+        ("rose", 11),
+        ("decnet", 12),
+        ("netbeui", 13),
+        ("security", 14),
+        ("key", 15),
+        ("netlink", 16),
+        ("packet", 17),
+        ("ash", 18),
+        ("econet", 19),
+        ("atmsvc", 20),
+        ("rds", 21),
+        ("sna", 22),
+        ("irda", 23),
+        ("pppox", 24),
+        ("wanpipe", 25),
+        ("llc", 26),
+        ("ib", 27),
+        ("mpls", 28),
+        ("can", 29),
+        ("tipc", 30),
+        ("bluetooth", 31),
+        ("iucv", 32),
+        ("rxrpc", 33),
+        ("isdn", 34),
+        ("phonet", 35),
+        ("ieee802154", 36),
+        ("caif", 37),
+        ("alg", 38),
+        ("nfc", 39),
+        ("vsock", 40),
+        ("kcm", 41),
+        ("qipcrtr", 42),
+        ("smc", 43),
+        ("xdp", 44),
+        ("mctp", 45),
+    ],
+};
+
+/// Socket types from include/linux/net.h (`SOCK_STREAM` is `stream`).
+pub static SOCKET_TYPES: EnumType = EnumType {
+    name: "socket type",
+    values: &[
+        ("stream", 1),
+        ("dgram", 2),
+        ("raw", 3),
+        ("rdm", 4),
+        ("seqpacket", 5),
+        ("dccp", 6),
+        ("packet", 10),
+    ],
+};
+
+/// bpf(2) commands, `enum bpf_cmd` of include/uapi/linux/bpf.h (`BPF_PROG_LOAD` is
+/// `prog_load`); values are UAPI and never change.
+pub static BPF_COMMANDS: EnumType = EnumType {
+    name: "bpf command",
+    values: &[
+        ("map_create", 0),
+        ("map_lookup_elem", 1),
+        ("map_update_elem", 2),
+        ("map_delete_elem", 3),
+        ("map_get_next_key", 4),
+        ("prog_load", 5),
+        ("obj_pin", 6),
+        ("obj_get", 7),
+        ("prog_attach", 8),
+        ("prog_detach", 9),
+        ("prog_test_run", 10),
+        ("prog_get_next_id", 11),
+        ("map_get_next_id", 12),
+        ("prog_get_fd_by_id", 13),
+        ("map_get_fd_by_id", 14),
+        ("obj_get_info_by_fd", 15),
+        ("prog_query", 16),
+        ("raw_tracepoint_open", 17),
+        ("btf_load", 18),
+        ("btf_get_fd_by_id", 19),
+        ("task_fd_query", 20),
+        ("map_lookup_and_delete_elem", 21),
+        ("map_freeze", 22),
+        ("btf_get_next_id", 23),
+        ("map_lookup_batch", 24),
+        ("map_lookup_and_delete_batch", 25),
+        ("map_update_batch", 26),
+        ("map_delete_batch", 27),
+        ("link_create", 28),
+        ("link_update", 29),
+        ("link_get_fd_by_id", 30),
+        ("link_get_next_id", 31),
+        ("enable_stats", 32),
+        ("iter_create", 33),
+        ("link_detach", 34),
+        ("prog_bind_map", 35),
+        ("token_create", 36),
+    ],
+};
+
+/// `kind` of `kmod_load`: which hook raised it.
+pub const MODULE_REQUEST: u64 = 0;
+pub const MODULE_FROM_FILE: u64 = 1;
+pub const MODULE_FROM_MEMORY: u64 = 2;
+
+pub static MODULE_LOADS: EnumType = EnumType {
+    name: "module load",
+    values: &[
+        ("request", MODULE_REQUEST),
+        ("file", MODULE_FROM_FILE),
+        ("memory", MODULE_FROM_MEMORY),
+    ],
+};
+
+/// `READING_MODULE` of `enum kernel_read_file_id` and `LOADING_MODULE` of `enum
+/// kernel_load_data_id` (include/linux/kernel_read_file.h; both 2 since Linux 5.9, where the
+/// two enums were split from one list that begins UNKNOWN, FIRMWARE, MODULE).
+const READING_MODULE: u64 = 2;
+const LOADING_MODULE: u64 = 2;
+
+pub static HOOK_VARIANTS: &[HookVariant] = &[
+    HookVariant {
+        event: "kmod_load",
+        hook: "kernel_read_file",
+        only_when: Some(("id", READING_MODULE)),
+        sources: &[("kind", Source::Constant(MODULE_FROM_FILE))],
+    },
+    HookVariant {
+        event: "kmod_load",
+        hook: "kernel_load_data",
+        only_when: Some(("id", LOADING_MODULE)),
+        sources: &[("kind", Source::Constant(MODULE_FROM_MEMORY))],
+    },
+];
+
+/// Every enumeration an attribute may have, for diagnostics that name the right one.
+pub static ENUMS: &[&EnumType] = &[
+    &SIGNALS,
+    &CAPABILITIES,
+    &FAMILIES,
+    &SOCKET_TYPES,
+    &BPF_COMMANDS,
+    &MODULE_LOADS,
 ];
 
 /// `PROT_*` bits from include/uapi/asm-generic/mman-common.h; stable ABI.

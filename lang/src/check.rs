@@ -29,6 +29,18 @@ pub struct CheckedPolicy {
     pub name: Option<String>,
     /// `mode ...` from the header.
     pub mode: Option<PolicyMode>,
+    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`]): the
+    /// hook argument that says whether a call is the event, and the value that means it is.
+    pub guards: Vec<HookGuard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HookGuard {
+    pub event: &'static str,
+    pub hook: &'static str,
+    /// The argument, passed by value ([`AccessBase::Context`]).
+    pub access: Access,
+    pub value: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +86,8 @@ pub struct ResolvedAttribute {
     pub access: Option<Access>,
     /// For a walked path: where the walk starts and the layouts it follows.
     pub walk: Option<PathWalk>,
+    /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`]).
+    pub endpoint: Option<Endpoint>,
 }
 
 /// A path the program computes by walking dentries ([`Source::WalkedPath`]).
@@ -158,6 +172,24 @@ impl WalkLayout {
     }
 }
 
+/// Where an IPv4/IPv6 endpoint's parts live in the object that holds it (a `struct
+/// sockaddr` or a `struct sock_common`), as byte offsets from the object's start.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The holding object: it starts at this access's final offset (`size` is 0).
+    pub object: Access,
+    /// A 2-byte address family.
+    pub family: u32,
+    /// 2-byte ports for an IPv4 and an IPv6 endpoint.
+    pub v4_port: u32,
+    pub v6_port: u32,
+    /// The 4-byte IPv4 and 16-byte IPv6 address, network byte order.
+    pub v4_addr: u32,
+    pub v6_addr: u32,
+    /// Ports in network byte order (`sin_port`) rather than host order (`skc_num`).
+    pub port_network_order: bool,
+}
+
 /// A resolved member chain: start at `base`, load a pointer at each offset of `derefs` in
 /// turn, then the value is `size` bytes at `offset` from the last pointer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -228,6 +260,9 @@ pub enum Predicate {
     StrEq(Vec<u8>),
     /// The glob matches the whole string.
     Glob(Glob),
+    /// The address is in the range: same family, equal in the first `prefix` bits. An
+    /// IPv4-mapped IPv6 value (`::ffff:a.b.c.d`) is its IPv4 address.
+    Cidr { addr: std::net::IpAddr, prefix: u8 },
     /// A boolean attribute is true.
     IsTrue,
 }
@@ -259,6 +294,7 @@ pub fn check_with_lints(
         attributes: Vec::new(),
         attribute_ids: HashMap::new(),
         macro_stack: Vec::new(),
+        guards: Vec::new(),
     };
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
@@ -305,7 +341,9 @@ pub fn check_with_lints(
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     let parent = parent_access(kernel);
+    let guards = checker.guards;
     let checked = (!has_errors).then_some(CheckedPolicy {
+        guards,
         rules,
         attributes: checker.attributes,
         tests,
@@ -330,6 +368,7 @@ fn estimated_cost(cond: &Cond) -> u32 {
         Cond::Not(c) => estimated_cost(c),
         Cond::Test(test) => match &test.predicate {
             Predicate::Int { .. } | Predicate::IsTrue => 4,
+            Predicate::Cidr { .. } => 12,
             Predicate::Masked { .. } => 7,
             Predicate::StrEq(bytes) => 6 + 5 * (bytes.len() as u32).div_ceil(8),
             Predicate::Glob(glob) => glob.cost(),
@@ -375,6 +414,7 @@ struct Checker<'a> {
     /// Resolution results, so a failing access path is reported once.
     attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
     macro_stack: Vec<&'a str>,
+    guards: Vec<HookGuard>,
 }
 
 /// One side of a comparison, before the comparison is typed.
@@ -385,12 +425,14 @@ enum Operand {
     Str(String),
     Bool(bool),
     List(Vec<(Literal, Span)>),
+    Addr(std::net::IpAddr, u8),
 }
 
 #[derive(Clone)]
 enum Literal {
     Int(u64),
     Str(String),
+    Addr(std::net::IpAddr, u8),
 }
 
 impl<'a> Checker<'a> {
@@ -501,7 +543,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_) => {}
+                ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Addr(..) => {}
             }
         }
     }
@@ -640,6 +682,18 @@ impl<'a> Checker<'a> {
                 (ExprKind::Int(v), ValueType::Int) => AttrValue::Int(*v),
                 (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
                 (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),
+                (ExprKind::Addr(ip, prefix), ValueType::Addr) if *prefix == full_prefix(*ip) => {
+                    AttrValue::Addr(ip.to_canonical())
+                }
+                (_, ValueType::Enum(kind)) => {
+                    match self.enum_value(value, attribute, kind, event) {
+                        Some(v) => AttrValue::Int(v),
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
                 _ => {
                     self.error(
                         Diagnostic::new(
@@ -738,15 +792,75 @@ impl<'a> Checker<'a> {
     /// Whether the target kernel has the event's hook; reports it when not.
     fn hook(&mut self, event: &'static Event, span: Span) -> bool {
         let kernel = self.kernel;
-        let params = self
-            .hooks
-            .entry(event.hook)
-            .or_insert_with(|| kernel.hook_params(event.hook));
-        if params.is_some() {
-            return true;
+        let hooks = std::iter::once(event.hook).chain(event.variants().map(|v| v.hook));
+        for hook in hooks {
+            let params = self
+                .hooks
+                .entry(hook)
+                .or_insert_with(|| kernel.hook_params(hook));
+            if params.is_some() {
+                continue;
+            }
+            self.error(
+                Diagnostic::new(
+                    Code::HookMissing,
+                    format!("{} has no LSM hook `{hook}`", kernel.describe()),
+                    span,
+                )
+                .with_label(format!("`{}` needs `bpf_lsm_{hook}`", event.name))
+                .with_help(
+                    "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
+                ),
+            );
+            return false;
         }
-        self.error(hook_missing(kernel, event, span));
-        false
+        for variant in event.variants() {
+            let Some((param, value)) = variant.only_when else {
+                continue;
+            };
+            if self
+                .guards
+                .iter()
+                .any(|g| g.event == event.name && g.hook == variant.hook)
+            {
+                continue;
+            }
+            let params = self
+                .hooks
+                .get(variant.hook)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            let source = Source::Int {
+                param,
+                members: &[],
+            };
+            match resolve_access(kernel, &params, Some(param), &[], &source) {
+                Ok(access) => self.guards.push(HookGuard {
+                    event: event.name,
+                    hook: variant.hook,
+                    access,
+                    value,
+                }),
+                Err(reason) => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::AccessPathInvalid,
+                            format!(
+                                "`{}` cannot tell its calls of `{}` apart on {}",
+                                event.name,
+                                variant.hook,
+                                kernel.describe()
+                            ),
+                            span,
+                        )
+                        .with_note(reason),
+                    );
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     fn condition(
@@ -836,7 +950,7 @@ impl<'a> Checker<'a> {
                 );
                 None
             }
-            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::List(_) => {
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::List(_) | ExprKind::Addr(..) => {
                 self.error(
                     Diagnostic::new(Code::NotBoolean, "a literal is not a condition", expr.span)
                         .with_help("compare an attribute with it, e.g. `uid == 0`"),
@@ -884,6 +998,22 @@ impl<'a> Checker<'a> {
         event: &'static Event,
         action: Action,
     ) -> Option<Cond> {
+        // An enum attribute takes the kernel's names on the other side, which are not names
+        // of this policy: resolve them against the enum before anything else.
+        let enum_attr = |e: &ast::Expr| match &e.kind {
+            ExprKind::Name(n) => event
+                .attribute(&n.text)
+                .filter(|a| matches!(a.ty, ValueType::Enum(_))),
+            _ => None,
+        };
+        if let Some(attribute) = enum_attr(lhs) {
+            return self.enum_comparison(op, op_span, lhs, attribute, rhs, span, event);
+        }
+        if let (Some(attribute), Some(flipped)) = (enum_attr(rhs), flip(op)) {
+            if !matches!(&lhs.kind, ExprKind::Name(n) if event.attribute(&n.text).is_some()) {
+                return self.enum_comparison(flipped, op_span, rhs, attribute, lhs, span, event);
+            }
+        }
         let left = self.operand(lhs, event);
         let right = self.operand(rhs, event);
         let (mut left, mut right) = (left?, right?);
@@ -963,13 +1093,18 @@ impl<'a> Checker<'a> {
                 for (element, element_span) in elements {
                     match element {
                         Literal::Int(v) => values.push(test(int_predicate(mask, IntOp::Eq, v))),
-                        Literal::Str(_) => {
+                        other @ (Literal::Str(_) | Literal::Addr(..)) => {
                             self.error(
                                 Diagnostic::new(
                                     Code::TypeMismatch,
                                     format!(
-                                        "`{}` is an integer; this list element is a string",
-                                        a.name
+                                        "`{}` is an integer; this list element is {}",
+                                        a.name,
+                                        if matches!(other, Literal::Str(_)) {
+                                            "a string"
+                                        } else {
+                                            "an address"
+                                        }
                                     ),
                                     element_span,
                                 )
@@ -998,14 +1133,19 @@ impl<'a> Checker<'a> {
                             self.check_fits(a, &text, element_span);
                             values.push(test(Predicate::StrEq(text.into_bytes())));
                         }
-                        Literal::Int(_) => {
+                        other @ (Literal::Int(_) | Literal::Addr(..)) => {
                             self.error(
                                 Diagnostic::new(
                                     Code::TypeMismatch,
                                     format!(
-                                        "`{}` is a {}; this list element is an integer",
+                                        "`{}` is a {}; this list element is {}",
                                         a.name,
-                                        ty.describe()
+                                        ty.describe(),
+                                        if matches!(other, Literal::Int(_)) {
+                                            "an integer"
+                                        } else {
+                                            "an address"
+                                        }
                                     ),
                                     element_span,
                                 )
@@ -1079,6 +1219,63 @@ impl<'a> Checker<'a> {
                     matched
                 })
             }
+            (ValueType::Addr, CmpOp::Eq | CmpOp::Ne, Operand::Addr(ip, prefix)) => {
+                if prefix < full_prefix(ip) {
+                    self.error(
+                        Diagnostic::new(
+                            Code::BadOperator,
+                            format!(
+                                "`{}` compares single addresses, and this is a range",
+                                op.symbol()
+                            ),
+                            rhs.span,
+                        )
+                        .with_help(format!(
+                            "test membership with `{} in {}/{prefix}`{}",
+                            a.name,
+                            ip,
+                            if op == CmpOp::Ne {
+                                ", negated with `not`"
+                            } else {
+                                ""
+                            }
+                        )),
+                    );
+                    return None;
+                }
+                let eq = test(cidr(ip, prefix));
+                Some(if op == CmpOp::Ne {
+                    Cond::Not(Box::new(eq))
+                } else {
+                    eq
+                })
+            }
+            (ValueType::Addr, CmpOp::In, Operand::Addr(ip, prefix)) => Some(test(cidr(ip, prefix))),
+            (ValueType::Addr, CmpOp::In, Operand::List(elements)) => {
+                let mut ranges = Vec::new();
+                for (element, element_span) in elements {
+                    match element {
+                        Literal::Addr(ip, prefix) => ranges.push(test(cidr(ip, prefix))),
+                        other => {
+                            self.error(
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    format!(
+                                        "`{}` is an address; this list element is {}",
+                                        a.name,
+                                        if matches!(other, Literal::Int(_)) { "an integer" } else { "a string" }
+                                    ),
+                                    element_span,
+                                )
+                                .with_secondary(lhs.span, "address")
+                                .with_help("write addresses as `10.0.0.1`, `::1`, or ranges as `10.0.0.0/8`"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(any(ranges))
+            }
             (ValueType::Bool, CmpOp::Eq | CmpOp::Ne, Operand::Bool(value)) => {
                 let is = test(Predicate::IsTrue);
                 Some(if value == (op == CmpOp::Eq) {
@@ -1094,6 +1291,7 @@ impl<'a> Checker<'a> {
                     Operand::Str(_) => "a string".into(),
                     Operand::Bool(_) => "a boolean".into(),
                     Operand::List(_) => "a list".into(),
+                    Operand::Addr(..) => "an address".into(),
                 };
                 match (op, &right) {
                     (_, Operand::Attr(..)) => {
@@ -1107,10 +1305,10 @@ impl<'a> Checker<'a> {
                         );
                         None
                     }
-                    (CmpOp::In, Operand::List(_))
+                    (CmpOp::In, Operand::List(_) | Operand::Addr(..))
                     | (
                         CmpOp::Eq | CmpOp::Ne,
-                        Operand::Int(_) | Operand::Str(_) | Operand::Bool(_),
+                        Operand::Int(_) | Operand::Str(_) | Operand::Bool(_) | Operand::Addr(..),
                     ) => mismatch(self, &right_kind),
                     (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, _) if ty != ValueType::Int => {
                         self.error(
@@ -1127,6 +1325,8 @@ impl<'a> Checker<'a> {
                             )
                             .with_help(if ty.is_string() {
                                 "compare strings with `==`, `!=`, `in`, `~` or `!~`"
+                            } else if ty == ValueType::Addr {
+                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
                             } else {
                                 "use `==` or `!=`"
                             }),
@@ -1146,9 +1346,11 @@ impl<'a> Checker<'a> {
                                 ),
                                 op_span,
                             )
-                            .with_help(
-                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`",
-                            ),
+                            .with_help(if ty == ValueType::Addr {
+                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
+                            } else {
+                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`"
+                            }),
                         );
                         None
                     }
@@ -1190,9 +1392,218 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `ATTR == NAME`, `ATTR != NAME`, `ATTR in [NAME, ...]` (or a list of names) for an
+    /// attribute of enum type.
+    #[allow(clippy::too_many_arguments)]
+    fn enum_comparison(
+        &mut self,
+        op: CmpOp,
+        op_span: Span,
+        lhs: &'a ast::Expr,
+        attribute: &'static Attribute,
+        rhs: &'a ast::Expr,
+        span: Span,
+        event: &'static Event,
+    ) -> Option<Cond> {
+        let ValueType::Enum(kind) = attribute.ty else {
+            return None;
+        };
+        let attr = self.resolve_attribute(event, attribute, lhs.span);
+        let test = |value| {
+            Cond::Test(Test {
+                attr: attr.unwrap_or(AttrId(0)),
+                predicate: Predicate::Int {
+                    op: IntOp::Eq,
+                    value,
+                },
+                span,
+            })
+        };
+        let cond = match op {
+            CmpOp::Eq | CmpOp::Ne => {
+                if let ExprKind::List(_) = rhs.kind {
+                    self.error(
+                        Diagnostic::new(
+                            Code::ListMisuse,
+                            format!(
+                                "`{}` compares single values, and the right side is a list",
+                                op.symbol()
+                            ),
+                            rhs.span,
+                        )
+                        .with_help("use `in` for membership"),
+                    );
+                    return None;
+                }
+                let value = self.enum_value(rhs, attribute, kind, event)?;
+                let eq = test(value);
+                if op == CmpOp::Ne {
+                    Cond::Not(Box::new(eq))
+                } else {
+                    eq
+                }
+            }
+            CmpOp::In => {
+                let elements: Vec<&'a ast::Expr> = match &rhs.kind {
+                    ExprKind::List(elements) => elements.iter().collect(),
+                    ExprKind::Name(name) if self.lists.contains_key(name.text.as_str()) => {
+                        self.used.insert(name.text.clone());
+                        let list = self.lists[name.text.as_str()];
+                        list.elements.iter().collect()
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::new(
+                                Code::ListMisuse,
+                                "`in` needs a list on the right",
+                                rhs.span,
+                            )
+                            .with_help(format!(
+                                "write `{} in [...]`, or compare with `==`",
+                                attribute.name
+                            )),
+                        );
+                        return None;
+                    }
+                };
+                let mut values = Vec::new();
+                let mut ok = true;
+                for element in elements {
+                    match self.enum_value(element, attribute, kind, event) {
+                        Some(v) => values.push(test(v)),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                any(values)
+            }
+            _ => {
+                self.error(
+                    Diagnostic::new(
+                        Code::BadOperator,
+                        format!(
+                            "`{}` is {} {}, compared only with `==`, `!=` and `in`",
+                            attribute.name,
+                            article(attribute.ty),
+                            kind.name
+                        ),
+                        op_span,
+                    )
+                    .with_help(format!(
+                        "name the values, e.g. `{} in [{}]`",
+                        attribute.name,
+                        example_names(kind).replace('`', "")
+                    )),
+                );
+                return None;
+            }
+        };
+        attr.map(|_| cond)
+    }
+
+    /// The value of one of `kind`'s names, written where `attribute` is compared.
+    fn enum_value(
+        &mut self,
+        expr: &ast::Expr,
+        attribute: &'static Attribute,
+        kind: &'static catalog::EnumType,
+        event: &'static Event,
+    ) -> Option<u64> {
+        let found = match &expr.kind {
+            ExprKind::Name(name) => {
+                if let Some(value) = kind.value(&name.text) {
+                    return Some(value);
+                }
+                if event.attribute(&name.text).is_some() {
+                    self.error(
+                        Diagnostic::new(
+                            Code::BadOperator,
+                            "comparing two attributes is not supported",
+                            expr.span,
+                        )
+                        .with_help(format!(
+                            "compare `{}` with a {} name",
+                            attribute.name, kind.name
+                        )),
+                    );
+                    return None;
+                }
+                if let Some(other) = catalog::ENUMS
+                    .iter()
+                    .find(|e| e.value(&name.text).is_some())
+                {
+                    format!(
+                        "`{}`, {} {}",
+                        name.text,
+                        article(ValueType::Enum(other)),
+                        other.name
+                    )
+                } else {
+                    let mut d = Diagnostic::new(
+                        Code::UnknownEnumValue,
+                        format!("unknown {} `{}`", kind.name, name.text),
+                        name.span,
+                    )
+                    .with_label(format!(
+                        "`{}` is {} {}",
+                        attribute.name,
+                        article(attribute.ty),
+                        kind.name
+                    ));
+                    let upper = name.text.to_ascii_uppercase();
+                    let lower = name.text.to_ascii_lowercase();
+                    let names = kind.values.iter().map(|(n, _)| *n);
+                    d = match [upper.as_str(), lower.as_str()]
+                        .into_iter()
+                        .find(|c| kind.value(c).is_some())
+                        .map(str::to_string)
+                        .or_else(|| suggest(&name.text, names.clone()).map(str::to_string))
+                        .or_else(|| suggest(&upper, names.clone()).map(str::to_string))
+                        .or_else(|| suggest(&lower, names).map(str::to_string))
+                    {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!(
+                            "`{}` takes the kernel's names, e.g. {}",
+                            attribute.name,
+                            example_names(kind)
+                        )),
+                    };
+                    self.error(d);
+                    return None;
+                }
+            }
+            ExprKind::Int(_) => "an integer".to_string(),
+            ExprKind::Str(_) => "a string".to_string(),
+            ExprKind::Bool(_) => "a boolean".to_string(),
+            ExprKind::List(_) => "a list".to_string(),
+            _ => "a condition".to_string(),
+        };
+        self.error(
+            Diagnostic::new(
+                Code::EnumMismatch,
+                format!(
+                    "`{}` is {} {}; it cannot be compared with {found}",
+                    attribute.name,
+                    article(attribute.ty),
+                    kind.name
+                ),
+                expr.span,
+            )
+            .with_help(format!(
+                "write {} {} name, e.g. {}",
+                article(attribute.ty),
+                kind.name,
+                example_names(kind)
+            )),
+        );
+        None
+    }
+
     fn check_fits(&mut self, attr: &Attribute, text: &str, span: Span) {
         let capacity = match attr.source {
-            Source::CurrentComm | Source::TaskChars { .. } => 15,
+            Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => 15,
             _ => return,
         };
         if text.len() > capacity {
@@ -1256,6 +1667,7 @@ impl<'a> Checker<'a> {
                 }
             }
             ExprKind::Int(v) => Some(Operand::Int(*v)),
+            ExprKind::Addr(ip, prefix) => Some(Operand::Addr(*ip, *prefix)),
             ExprKind::Str(s) => Some(Operand::Str(s.clone())),
             ExprKind::Bool(b) => Some(Operand::Bool(*b)),
             ExprKind::List(elements) => self.list_elements(elements).map(Operand::List),
@@ -1308,6 +1720,7 @@ impl<'a> Checker<'a> {
             let (literal, kind) = match &element.kind {
                 ExprKind::Int(v) => (Literal::Int(*v), "integer"),
                 ExprKind::Str(s) => (Literal::Str(s.clone()), "string"),
+                ExprKind::Addr(ip, prefix) => (Literal::Addr(*ip, *prefix), "address"),
                 _ => {
                     self.error(
                         Diagnostic::new(
@@ -1333,7 +1746,11 @@ impl<'a> Checker<'a> {
                             first_span,
                             format!(
                                 "the first element is {} {first_kind}",
-                                if first_kind == "integer" { "an" } else { "a" }
+                                if matches!(first_kind, "integer" | "address") {
+                                    "an"
+                                } else {
+                                    "a"
+                                }
                             ),
                         ),
                     );
@@ -1410,7 +1827,17 @@ impl<'a> Checker<'a> {
             return self.resolve_walk(event, attribute, span, params, dentry, mnt);
         }
         let resolved = match (attribute.source.chain(), params) {
-            (None, _) => Ok(None),
+            (None, params) => match attribute.source {
+                Source::Endpoint { param, holder, .. } => {
+                    let Some(params) = params else {
+                        self.attribute_ids
+                            .insert((event.name, attribute.name), None);
+                        return None;
+                    };
+                    resolve_endpoint(self.kernel, &params, param, holder).map(|e| (None, Some(e)))
+                }
+                _ => Ok((None, None)),
+            },
             // The hook itself is missing; that is reported once, on the rule.
             (Some((Some(_), _)), None) => {
                 self.attribute_ids
@@ -1424,16 +1851,17 @@ impl<'a> Checker<'a> {
                 members,
                 &attribute.source,
             )
-            .map(Some),
+            .map(|access| (Some(access), None)),
         };
         let id = match resolved {
-            Ok(access) => {
+            Ok((access, endpoint)) => {
                 let id = AttrId(self.attributes.len() as u32);
                 self.attributes.push(ResolvedAttribute {
                     event,
                     attribute,
                     access,
                     walk: None,
+                    endpoint,
                 });
                 Some(id)
             }
@@ -1528,6 +1956,7 @@ impl Checker<'_> {
                     event,
                     attribute,
                     access: None,
+                    endpoint: None,
                     walk: Some(PathWalk {
                         dentry,
                         mnt,
@@ -1715,17 +2144,18 @@ fn final_size(
                 ))
             }
         },
-        (Source::TaskChars { .. }, TypeShape::Array { element, len }) => {
-            match kernel.shape(*element) {
-                TypeShape::Int { bytes: 1, .. } => *len,
-                other => {
-                    return Err(format!(
-                        "`{walked}` is an array of {}, not of characters",
-                        describe_shape(&other)
-                    ))
-                }
+        (
+            Source::TaskChars { .. } | Source::ParamChars { .. },
+            TypeShape::Array { element, len },
+        ) => match kernel.shape(*element) {
+            TypeShape::Int { bytes: 1, .. } => *len,
+            other => {
+                return Err(format!(
+                    "`{walked}` is an array of {}, not of characters",
+                    describe_shape(&other)
+                ))
             }
-        }
+        },
         (
             Source::Flag { .. } | Source::TaskInt { .. } | Source::Int { .. },
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
@@ -1740,6 +2170,96 @@ fn final_size(
     Ok(size)
 }
 
+/// Where the endpoint held by hook parameter `param` keeps its family, port and address, from
+/// the kernel's own structs.
+pub fn resolve_endpoint(
+    kernel: &dyn KernelTypes,
+    params: &[Param],
+    param: &str,
+    holder: catalog::EndpointHolder,
+) -> Result<Endpoint, String> {
+    let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == param) else {
+        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+        return Err(format!(
+            "the hook has no parameter `{param}` (it has: {})",
+            names.join(", ")
+        ));
+    };
+    let TypeShape::Pointer { to } = kernel.shape(p.ty) else {
+        return Err(format!("parameter `{param}` is not a pointer"));
+    };
+    // A member of `ty` at a whole byte offset whose type is `bytes` long.
+    let member = |ty: u32, owner: &str, name: &str, bytes: u32| -> Result<u32, String> {
+        let m = kernel
+            .member(ty, name)
+            .ok_or_else(|| format!("`{owner}` has no member `{name}`"))?;
+        if m.bitfield_bits != 0 || m.offset_bits % 8 != 0 {
+            return Err(format!("`{owner}.{name}` is a bitfield"));
+        }
+        let size = match kernel.shape(m.ty) {
+            TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes } => bytes,
+            TypeShape::Struct { bytes, .. } | TypeShape::Union { bytes, .. } => bytes,
+            _ => 0,
+        };
+        if size != bytes {
+            return Err(format!("`{owner}.{name}` is not {bytes} bytes long"));
+        }
+        Ok(m.offset_bits / 8)
+    };
+    let named = |name: &str| {
+        kernel
+            .named_struct(name)
+            .ok_or_else(|| format!("the kernel's BTF has no `struct {name}`"))
+    };
+    match holder {
+        catalog::EndpointHolder::SockAddr => {
+            let sin = named("sockaddr_in")?;
+            let sin6 = named("sockaddr_in6")?;
+            Ok(Endpoint {
+                object: Access {
+                    base: AccessBase::Param(index as u32),
+                    derefs: Vec::new(),
+                    offset: 0,
+                    size: 0,
+                },
+                family: member(to, "sockaddr", "sa_family", 2)?,
+                v4_port: member(sin, "sockaddr_in", "sin_port", 2)?,
+                v6_port: member(sin6, "sockaddr_in6", "sin6_port", 2)?,
+                v4_addr: member(sin, "sockaddr_in", "sin_addr", 4)?,
+                v6_addr: member(sin6, "sockaddr_in6", "sin6_addr", 16)?,
+                port_network_order: true,
+            })
+        }
+        catalog::EndpointHolder::SocketLocal => {
+            let sk = kernel
+                .member(to, "sk")
+                .ok_or_else(|| "`socket` has no member `sk`".to_string())?;
+            let TypeShape::Pointer { to: sock } = kernel.shape(sk.ty) else {
+                return Err("`socket.sk` is not a pointer".into());
+            };
+            let common = kernel
+                .member(sock, "__sk_common")
+                .ok_or_else(|| "`sock` has no member `__sk_common`".to_string())?;
+            let common_ty = named("sock_common")?;
+            Ok(Endpoint {
+                object: Access {
+                    base: AccessBase::Param(index as u32),
+                    derefs: vec![sk.offset_bits / 8],
+                    offset: common.offset_bits / 8,
+                    size: 0,
+                },
+                family: member(common_ty, "sock_common", "skc_family", 2)?,
+                v4_port: member(common_ty, "sock_common", "skc_num", 2)?,
+                v6_port: member(common_ty, "sock_common", "skc_num", 2)?,
+                v4_addr: member(common_ty, "sock_common", "skc_rcv_saddr", 4)?,
+                v6_addr: member(common_ty, "sock_common", "skc_v6_rcv_saddr", 16)?,
+                port_network_order: false,
+            })
+        }
+    }
+}
+
+/// A hook argument read as it is: an integer, or a `char *` for a kernel string.
 fn describe_shape(shape: &TypeShape) -> String {
     match shape {
         TypeShape::Int { bytes, signed } => format!(
@@ -1761,10 +2281,48 @@ fn describe_shape(shape: &TypeShape) -> String {
     }
 }
 
+/// The first few names of an enum, for help lines: "`SIGHUP`, `SIGINT`, `SIGQUIT`, ...".
+fn example_names(kind: &catalog::EnumType) -> String {
+    let mut names: Vec<String> = kind
+        .values
+        .iter()
+        .take(3)
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    if kind.values.len() > 3 {
+        names.push("...".into());
+    }
+    names.join(", ")
+}
+
 /// "`exec` has: path, filename, uid, ...", for help lines.
 fn attribute_list(event: &Event) -> String {
     let names: Vec<&str> = event.attributes().map(|a| a.name).collect();
     format!("`{}` has: {}", event.name, names.join(", "))
+}
+
+/// The number of bits of `ip`'s family: a single address's prefix.
+fn full_prefix(ip: std::net::IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+/// The range test for `ip/prefix`, an IPv4-mapped IPv6 range (`::ffff:0:0/96` and longer)
+/// written as the IPv4 range it is, as values are.
+fn cidr(ip: std::net::IpAddr, prefix: u8) -> Predicate {
+    match ip {
+        std::net::IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => Predicate::Cidr {
+                addr: std::net::IpAddr::V4(v4),
+                prefix: prefix - 96,
+            },
+            None => Predicate::Cidr { addr: ip, prefix },
+        },
+        _ => Predicate::Cidr { addr: ip, prefix },
+    }
 }
 
 /// `attr OP value`, or `(attr & mask) OP value`.
@@ -1788,9 +2346,10 @@ fn flip(op: CmpOp) -> Option<CmpOp> {
 }
 
 fn article(ty: ValueType) -> &'static str {
-    match ty {
-        ValueType::Int => "an",
-        _ => "a",
+    if ty.describe().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -183,6 +183,34 @@ codes! {
     /// older one.
     HookMissing = "E0301", Error;
 
+    /// A name compared with an enum attribute is not one of that enum's names.
+    ///
+    /// Attributes such as `sig` (a signal) and `cap` (a capability) take the kernel's names
+    /// for their values, spelled as in the kernel's headers:
+    ///
+    /// ```text
+    /// deny kill where sig == SIGKILL
+    /// deny capable where cap in [CAP_SYS_MODULE, CAP_SYS_RAWIO] and uid != 0
+    /// ```
+    ///
+    /// `krsic events` lists each attribute's type; the help line suggests the closest name.
+    UnknownEnumValue = "E0210", Error;
+
+    /// An enum attribute is compared with something that is not one of its names: an
+    /// integer, a string, or a name of another enum.
+    ///
+    /// `sig == 9` is refused because numbers differ between architectures and hide typos;
+    /// write `sig == SIGKILL`. A name of another enum (`cap == SIGKILL`) can never match.
+    EnumMismatch = "E0211", Error;
+
+    /// An address literal is malformed, its prefix length does not fit, or it has bits set
+    /// past its prefix.
+    ///
+    /// Addresses are written as IPv4 (`127.0.0.1`) or IPv6 (`::1`, `fe80::1`), optionally
+    /// with a CIDR prefix length: `10.0.0.0/8`, `fd00::/8`. A range must name its network:
+    /// `10.0.0.1/8` is refused, write `10.0.0.0/8` (or `10.0.0.1` for the one address).
+    BadAddress = "E0212", Error;
+
     /// The target kernel's types do not have what an attribute needs.
     ///
     /// Each attribute is read by following hook arguments and struct members (for `path` on

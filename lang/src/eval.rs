@@ -47,6 +47,11 @@ pub enum AttrValue {
     Int(u64),
     Str(Vec<u8>),
     Bool(bool),
+    /// An IP address; an IPv4-mapped IPv6 address is the same as its IPv4 address.
+    Addr(std::net::IpAddr),
+    /// The event has no such value: the port or address of a socket that is neither IPv4 nor
+    /// IPv6. Every test on it is false (and `not` of one true).
+    Absent,
 }
 
 /// One event as the policy sees it: the event's name and every attribute's value by name.
@@ -235,6 +240,10 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
             AttrValue::Int(v),
         ) => Truth::from(compare(*op, *v & *mask, *literal)),
         (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
+        (Predicate::Cidr { addr, prefix }, AttrValue::Addr(value)) => {
+            Truth::from(in_range(value.to_canonical(), *addr, *prefix))
+        }
+        (_, AttrValue::Absent) => Truth::False,
         (Predicate::StrEq(literal), AttrValue::Str(s)) => {
             if !kind.known(s) {
                 return Truth::Unknown;
@@ -248,6 +257,22 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
             glob_truth(glob, s, kind)
         }
         _ => Truth::Unknown,
+    }
+}
+
+/// Whether `value` is in `range/prefix`: same family, equal in the first `prefix` bits.
+pub fn in_range(value: std::net::IpAddr, range: std::net::IpAddr, prefix: u8) -> bool {
+    use std::net::IpAddr;
+    match (value, range) {
+        (IpAddr::V4(v), IpAddr::V4(r)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(v) & mask == u32::from(r) & mask
+        }
+        (IpAddr::V6(v), IpAddr::V6(r)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(v) & mask == u128::from(r) & mask
+        }
+        _ => false,
     }
 }
 
@@ -357,6 +382,7 @@ mod tests {
                 attribute: exec.attribute(name).unwrap(),
                 access: None,
                 walk: None,
+                endpoint: None,
             })
             .collect();
         CheckedPolicy {
@@ -377,6 +403,7 @@ mod tests {
             parent: None,
             name: None,
             mode: None,
+            guards: Vec::new(),
         }
     }
 

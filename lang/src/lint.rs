@@ -466,7 +466,8 @@ fn constant_truth(predicate: &Predicate, max: u64) -> Option<bool> {
         Predicate::Int { op, value } => (max, op, value),
         Predicate::Masked { mask, op, value } => (mask & max, op, value),
         Predicate::Glob(ref glob) => return matches_everything(glob).then_some(true),
-        Predicate::StrEq(_) | Predicate::IsTrue => return None,
+        // A range of one family: never every address, since the other family's are not in it.
+        Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => return None,
     };
     // The value compared ranges over 0..=mask (a masked value has only the mask's bits; an
     // unmasked one is all of its width), so these are exact.
@@ -592,7 +593,7 @@ fn constant_comparison(
                 "check the mask and the value: a flag test is usually `ATTRIBUTE & FLAG != 0`",
             )
         }
-        Predicate::StrEq(_) | Predicate::IsTrue => {
+        Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => {
             return Diagnostic::new(Code::ConstantComparison, "comparison is constant", span)
         }
     };
@@ -653,6 +654,10 @@ enum Domain {
         fallible: bool,
     },
     Bool,
+    /// A value the lints prove nothing about: any truth values its tests have together are
+    /// taken as possible. An endpoint (port, address) is one: a socket of another family has
+    /// none, and then every test on it is false, `port == 80` and `port != 80` alike.
+    Opaque,
 }
 
 /// One test of the event: an attribute and a predicate on it.
@@ -674,6 +679,7 @@ enum PredicateKey {
     Masked(u64, u8, u64),
     Str(Vec<u8>),
     Glob(String),
+    Cidr(std::net::IpAddr, u8),
     IsTrue,
 }
 
@@ -690,6 +696,7 @@ impl PredicateKey {
             }
             Predicate::StrEq(bytes) => PredicateKey::Str(bytes.clone()),
             Predicate::Glob(glob) => PredicateKey::Glob(glob.pattern.clone()),
+            Predicate::Cidr { addr, prefix } => PredicateKey::Cidr(*addr, *prefix),
             Predicate::IsTrue => PredicateKey::IsTrue,
         }
     }
@@ -740,7 +747,11 @@ impl Atoms {
             return at;
         }
         let domain = match attribute.ty {
-            ValueType::Int => Domain::Int {
+            _ if matches!(attribute.source, crate::catalog::Source::Endpoint { .. }) => {
+                Domain::Opaque
+            }
+            ValueType::Addr => Domain::Opaque,
+            ValueType::Int | ValueType::Enum(_) => Domain::Int {
                 max: self
                     .widths
                     .get(attribute.name)
@@ -756,7 +767,7 @@ impl Atoms {
             Domain::Int { max } => constant_truth(&predicate, max).is_some(),
             _ => constant_truth(&predicate, u64::MAX).is_some(),
         };
-        let fallible = matches!(domain, Domain::Str { fallible: true });
+        let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
         self.atoms.push(Atom {
             attribute: attribute.name,
             domain,
@@ -978,6 +989,7 @@ impl<'s> Solver<'s> {
             Domain::Str { .. } => str_satisfiable(known.collect()),
             // One predicate (`IsTrue`), so one atom, which has one value.
             Domain::Bool => true,
+            Domain::Opaque => true,
         }
     }
 }

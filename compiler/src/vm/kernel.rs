@@ -13,7 +13,7 @@ use super::memory::{Memory, RegionKind};
 use crate::elf::MapSpec;
 use crate::ir::{Program, ValueKind};
 use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase, WalkLayout};
+use lang::check::{Access, AccessBase, Endpoint, WalkLayout};
 use lang::eval::{AttrValue, EventInput};
 use std::collections::BTreeMap;
 
@@ -144,6 +144,16 @@ struct Tree {
 }
 
 impl Objects {
+    /// Lays out the integer `value` where `access` reads it.
+    fn set_int(&mut self, access: &Access, value: u64) -> Result<(), EventError> {
+        let size = access.size as usize;
+        let (o, at) = self.place(access, size)?;
+        self.claim(o, at, size, Claim::Value)?;
+        let bytes = value.to_le_bytes();
+        self.bytes[o][at..at + size.min(8)].copy_from_slice(&bytes[..size.min(8)]);
+        Ok(())
+    }
+
     fn new_object(&mut self, name: String) -> usize {
         self.names.push(name);
         self.bytes.push(Vec::new());
@@ -374,6 +384,98 @@ impl Objects {
     }
 }
 
+/// Lays out the endpoint (family, port, address) the event describes in the object holding
+/// it. The family is the event's `family`, else the one its `addr` (or a `port`) implies;
+/// the event must be consistent: an IPv4/IPv6 family has a port and an address, others none.
+fn fill_endpoint(
+    objects: &mut Objects,
+    endpoint: &Endpoint,
+    event: &EventInput,
+) -> Result<(), EventError> {
+    use std::net::IpAddr;
+    const AF_UNIX: u64 = 1;
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    let addr = event.values.get("addr");
+    let port = event.values.get("port");
+    let family = match (event.values.get("family"), addr, port) {
+        (Some(AttrValue::Int(f)), _, _) => *f,
+        (Some(_), _, _) => return Err(EventError::WrongType("family")),
+        (None, Some(AttrValue::Addr(IpAddr::V4(_))), _) => AF_INET,
+        (None, Some(AttrValue::Addr(IpAddr::V6(_))), _) => AF_INET6,
+        (None, _, Some(AttrValue::Int(_))) => AF_INET,
+        (None, _, _) => AF_UNIX,
+    };
+    let ip = family == AF_INET || family == AF_INET6;
+    let conflict = |what: &str| {
+        Err(EventError::LayoutConflict(format!(
+            "family {family} and {what} do not go together"
+        )))
+    };
+    let end = [
+        endpoint.family + 2,
+        endpoint.v4_port + 2,
+        endpoint.v6_port + 2,
+        endpoint.v4_addr + 4,
+        endpoint.v6_addr + 16,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0) as usize;
+    let (o, at) = objects.place(&endpoint.object, end)?;
+    let bytes = &mut objects.bytes[o];
+    let put = |bytes: &mut Vec<u8>, off: u32, data: &[u8]| {
+        let start = at + off as usize;
+        bytes[start..start + data.len()].copy_from_slice(data);
+    };
+    put(bytes, endpoint.family, &(family as u16).to_le_bytes());
+    match port {
+        Some(AttrValue::Int(p)) if ip => {
+            let Ok(p) = u16::try_from(*p) else {
+                return conflict("a port past 65535");
+            };
+            let data = if endpoint.port_network_order {
+                p.to_be_bytes()
+            } else {
+                p.to_le_bytes()
+            };
+            let off = if family == AF_INET {
+                endpoint.v4_port
+            } else {
+                endpoint.v6_port
+            };
+            put(bytes, off, &data);
+        }
+        Some(AttrValue::Absent) | None if !ip => {}
+        None => {}
+        Some(AttrValue::Int(_)) => return conflict("a port"),
+        Some(AttrValue::Absent) => return conflict("no port"),
+        Some(_) => return Err(EventError::WrongType("port")),
+    }
+    match addr {
+        Some(AttrValue::Addr(IpAddr::V4(v4))) if family == AF_INET => {
+            put(bytes, endpoint.v4_addr, &v4.octets())
+        }
+        Some(AttrValue::Addr(IpAddr::V4(v4))) if family == AF_INET6 => {
+            put(bytes, endpoint.v6_addr, &v4.to_ipv6_mapped().octets())
+        }
+        Some(AttrValue::Addr(IpAddr::V6(v6))) if family == AF_INET6 => {
+            put(bytes, endpoint.v6_addr, &v6.octets())
+        }
+        // An IPv4-mapped IPv6 value is its IPv4 address, in whichever form.
+        Some(AttrValue::Addr(IpAddr::V6(v6))) if family == AF_INET => match v6.to_ipv4_mapped() {
+            Some(v4) => put(bytes, endpoint.v4_addr, &v4.octets()),
+            None => return conflict("an IPv6 address"),
+        },
+        Some(AttrValue::Absent) | None if !ip => {}
+        None => {}
+        Some(AttrValue::Addr(_)) => return conflict("an address"),
+        Some(AttrValue::Absent) => return conflict("no address"),
+        Some(_) => return Err(EventError::WrongType("addr")),
+    }
+    Ok(())
+}
+
 fn int(event: &EventInput, name: &'static str) -> Result<u64, EventError> {
     match event.values.get(name) {
         Some(AttrValue::Int(v)) => Ok(*v),
@@ -451,6 +553,10 @@ impl MockKernel {
         let mut kernel = MockKernel::empty();
         kernel.in_scope = event.in_scope;
         let mut objects = Objects::default();
+        let mut endpoints: Vec<Access> = Vec::new();
+        if let Some((access, value)) = &program.guard {
+            objects.set_int(access, *value)?;
+        }
         for value in &program.values {
             let name = value.name;
             match &value.kind {
@@ -459,14 +565,20 @@ impl MockKernel {
                 ValueKind::Pid => kernel.pid = int(event, name)? as u32,
                 ValueKind::Tgid => kernel.tgid = int(event, name)? as u32,
                 ValueKind::Comm => kernel.comm = string(event, name)?,
-                ValueKind::Field(access) => {
-                    let v = int(event, name)?;
-                    let size = access.size as usize;
-                    let (o, at) = objects.place(access, size)?;
-                    objects.claim(o, at, size, Claim::Value)?;
-                    let bytes = v.to_le_bytes();
-                    objects.bytes[o][at..at + size.min(8)].copy_from_slice(&bytes[..size.min(8)]);
+                // A fact of the program, not of the event: `decide` picks the program whose
+                // constants the event has.
+                ValueKind::Const(_) => {}
+                ValueKind::Port(endpoint) | ValueKind::Addr(endpoint) => {
+                    if !endpoints.contains(&endpoint.object) {
+                        endpoints.push(endpoint.object.clone());
+                        fill_endpoint(&mut objects, endpoint, event)?;
+                    }
+                    // The value itself must be given, as for every other kind.
+                    if !event.values.contains_key(name) {
+                        return Err(EventError::MissingAttribute(name));
+                    }
                 }
+                ValueKind::Field(access) => objects.set_int(access, int(event, name)?)?,
                 ValueKind::Flag { access, mask } => {
                     let on = flag(event, name)?;
                     let size = (access.size as usize).min(8);

@@ -25,7 +25,6 @@ mod tests;
 
 use crate::bpf::opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
 use crate::bpf::{helper_name, AluOp, Code, Insn, JmpCond, MapRelocation};
-use crate::codegen::program_symbol;
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
 use kernel::{EventError, MockKernel, GARBAGE};
@@ -204,13 +203,28 @@ pub fn decide(
     object: &ObjectSpec,
     input: &EventInput,
 ) -> Result<Outcome, VmError> {
-    let Some(program) = module.programs.iter().find(|p| p.event == input.event) else {
+    // An event with several hooks has a program per hook, told apart by their constants
+    // (`kind` of `kmod_load`): run the one whose constants the event has.
+    let matches = |p: &&crate::ir::Program| {
+        p.values.iter().all(|v| match v.kind {
+            crate::ir::ValueKind::Const(c) => {
+                input.values.get(v.name) == Some(&lang::eval::AttrValue::Int(c))
+            }
+            _ => true,
+        })
+    };
+    let mut candidates = module.programs.iter().filter(|p| p.event == input.event);
+    let Some(program) = candidates
+        .clone()
+        .find(matches)
+        .or_else(|| candidates.next())
+    else {
         return Ok(Outcome {
             decision: Decision::Allow,
             executed: 0,
         });
     };
-    let symbol = program_symbol(program.event);
+    let symbol = program.symbol();
     let Some(spec) = object.programs.iter().find(|p| p.symbol == symbol) else {
         return Ok(Outcome {
             decision: Decision::Allow,

@@ -38,7 +38,7 @@ impl Expected {
         use Rule::*;
         Some(match parsed {
             expr | conjunction | negation | comparison | bitand | paren | lparen | boolean
-            | int | string | string_body | name | kw_not => Expected::Expression,
+            | int | string | string_body | name | kw_not | addr => Expected::Expression,
             list | lbracket => Expected::List,
             def_name => Expected::Name,
             event => Expected::Event,

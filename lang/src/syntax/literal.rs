@@ -3,6 +3,87 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
+use std::net::IpAddr;
+
+/// An address literal: an IPv4 or IPv6 address, optionally `/PREFIX`. The prefix must fit
+/// the address family and the address must have no bit set past it (`10.0.0.1/8` is more
+/// likely a typo for `10.0.0.0/8` or `10.0.0.1` than a deliberate way to write the former).
+pub(super) fn address(text: &str, span: Span) -> Result<(IpAddr, u8), Box<Diagnostic>> {
+    let (addr_text, prefix_text) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let Ok(ip) = addr_text.parse::<IpAddr>() else {
+        let family = if addr_text.contains(':') {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
+        return Err(Box::new(
+            Diagnostic::new(
+                Code::BadAddress,
+                format!("`{addr_text}` is not an {family} address"),
+                span,
+            )
+            .with_label("malformed address")
+            .with_help(if family == "IPv4" {
+                "write four decimal numbers from 0 to 255 without leading zeros, e.g. `10.0.0.1`"
+            } else {
+                "write eight groups of hex digits separated by `:`, one `::` for a run of zero groups, e.g. `fe80::1`"
+            }),
+        ));
+    };
+    let bits: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix_text {
+        None => bits,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if n <= bits && (p == "0" || !p.starts_with('0')) => n,
+            _ => {
+                return Err(Box::new(
+                    Diagnostic::new(
+                        Code::BadAddress,
+                        format!(
+                            "`/{p}` is not a prefix length of an {} address",
+                            if bits == 32 { "IPv4" } else { "IPv6" }
+                        ),
+                        span,
+                    )
+                    .with_label("bad prefix length")
+                    .with_help(format!("a prefix length is a number from 0 to {bits}")),
+                ))
+            }
+        },
+    };
+    let network = mask_address(ip, prefix);
+    if network != ip {
+        return Err(Box::new(
+            Diagnostic::new(
+                Code::BadAddress,
+                format!("`{text}` has bits set past its /{prefix} prefix"),
+                span,
+            )
+            .with_label("host bits set")
+            .with_help(format!(
+                "write the network, `{network}/{prefix}`, or the single address, `{ip}`"
+            )),
+        ));
+    }
+    Ok((ip, prefix))
+}
+
+/// `ip` with every bit past the first `prefix` cleared.
+pub fn mask_address(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
 
 /// The value of an integer literal: decimal, `0x`, `0o` or `0b`, with `_` separators.
 pub(super) fn integer(text: &str, span: Span) -> Result<u64, Box<Diagnostic>> {

@@ -184,7 +184,9 @@ impl Lower<'_> {
                     let mut value = None;
                     for part in child.into_inner() {
                         match part.as_rule() {
-                            Rule::name => name = Some(self.name(&part)),
+                            // The first name is the attribute; a name after the colon is
+                            // the value (an enum name such as `SIGKILL`).
+                            Rule::name if name.is_none() => name = Some(self.name(&part)),
                             Rule::colon => {}
                             _ => value = Some(self.top_expr(part)),
                         }
@@ -275,6 +277,22 @@ impl Lower<'_> {
                 (
                     Expr {
                         kind: ExprKind::Int(value),
+                        span,
+                    },
+                    1,
+                )
+            }
+            Rule::addr => {
+                let (ip, prefix) = match super::literal::address(pair.as_str(), span) {
+                    Ok(value) => value,
+                    Err(diagnostic) => {
+                        self.diagnostics.push(*diagnostic);
+                        (std::net::IpAddr::from([0, 0, 0, 0]), 32)
+                    }
+                };
+                (
+                    Expr {
+                        kind: ExprKind::Addr(ip, prefix),
                         span,
                     },
                     1,

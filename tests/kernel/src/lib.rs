@@ -294,7 +294,7 @@ pub fn open_as(
     cgroup: Option<&Cgroup>,
 ) -> io::Result<()> {
     let path = c_path(path.as_ref());
-    call_as(uid, cgroup, || {
+    call_as(uid.into(), cgroup, || {
         // SAFETY: path is NUL-terminated.
         let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
         if fd < 0 {
@@ -304,111 +304,22 @@ pub fn open_as(
         unsafe { libc::close(fd) };
         0
     })
-}
-
-/// Runs `operation` in a forked child that first joins `cgroup` (None: stays in the test's
-/// cgroup) and drops to `uid` (None: stays root), the way [`run_as`] starts a program. The
-/// operation returns what a system call returns: negative for failure, with `errno` set.
-/// `Ok(())` if it succeeded, else its error (`raw_os_error()` is the errno); failing to join
-/// the cgroup or drop privileges is an error of kind `Other`.
-///
-/// The child must stay async-signal-safe: `operation` makes system calls on data prepared
-/// before the call (e.g. [`c_path`] strings) and does not allocate.
-pub fn call_as(
-    uid: Option<u32>,
-    cgroup: Option<&Cgroup>,
-    operation: impl FnOnce() -> libc::c_long,
-) -> io::Result<()> {
-    let procs = cgroup.map(Cgroup::procs_file);
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let [rd, wr] = fds;
-    // SAFETY: the child only makes async-signal-safe calls and leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        let err = io::Error::last_os_error();
-        // SAFETY: both are our descriptors.
-        unsafe {
-            libc::close(rd);
-            libc::close(wr);
-        }
-        return Err(err);
-    }
-    if pid == 0 {
-        // Child: report (stage, errno) through the pipe. 0 = succeeded, 1 = setup failed,
-        // 2 = the operation failed.
-        let report = |stage: u32, errno: i32| -> ! {
-            let mut msg = [0u8; 8];
-            msg[..4].copy_from_slice(&stage.to_ne_bytes());
-            msg[4..].copy_from_slice(&errno.to_ne_bytes());
-            // SAFETY: wr is the pipe's write end; _exit never returns.
-            unsafe {
-                libc::write(wr, msg.as_ptr().cast(), msg.len());
-                libc::_exit(0)
-            }
-        };
-        if let Err(e) = join_and_drop(procs.as_deref(), uid) {
-            report(1, e.raw_os_error().unwrap_or(0));
-        }
-        if operation() < 0 {
-            report(2, io::Error::last_os_error().raw_os_error().unwrap_or(0));
-        }
-        report(0, 0);
-    }
-    // SAFETY: wr is ours; the child has its own copy.
-    unsafe { libc::close(wr) };
-    let mut msg = [0u8; 8];
-    let mut got = 0;
-    while got < msg.len() {
-        // SAFETY: reading into the unfilled tail of msg.
-        let n = unsafe { libc::read(rd, msg[got..].as_mut_ptr().cast(), msg.len() - got) };
-        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        if n <= 0 {
-            break;
-        }
-        got += n as usize;
-    }
-    let mut status = 0;
-    // SAFETY: rd is ours; pid is our child.
-    unsafe {
-        libc::close(rd);
-        libc::waitpid(pid, &mut status, 0);
-    }
-    if got < msg.len() {
-        return Err(io::Error::other(format!(
-            "call_as child reported nothing (wait status {status:#x})"
-        )));
-    }
-    let stage = u32::from_ne_bytes(msg[..4].try_into().expect("4 bytes"));
-    let errno = i32::from_ne_bytes(msg[4..].try_into().expect("4 bytes"));
-    match stage {
-        0 => Ok(()),
-        2 => Err(io::Error::from_raw_os_error(errno)),
-        _ => Err(io::Error::other(format!(
-            "call_as: joining the cgroup or dropping to uid {uid:?} failed: {}",
-            io::Error::from_raw_os_error(errno)
-        ))),
-    }
+    .map(drop)
 }
 
 /// Asserts that `result` (from [`call_as`]) failed with `errno`.
 #[track_caller]
-pub fn assert_refused(result: io::Result<()>, errno: i32, what: &str) {
+pub fn assert_refused<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what: &str) {
     match result {
         Err(e) if e.raw_os_error() == Some(errno) => {}
         Err(e) => panic!("{what}: expected errno {errno}, got {e}"),
-        Ok(()) => panic!("{what}: expected errno {errno}, but it succeeded"),
+        Ok(value) => panic!("{what}: expected errno {errno}, but it succeeded ({value:?})"),
     }
 }
 
 /// Asserts that `result` (from [`call_as`]) succeeded.
 #[track_caller]
-pub fn assert_done(result: io::Result<()>, what: &str) {
+pub fn assert_done<T>(result: io::Result<T>, what: &str) {
     if let Err(e) = result {
         panic!("{what}: expected success, got {e}");
     }
@@ -829,4 +740,308 @@ pub fn krsic_run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (ExitStatus, String, 
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+// ------------------------------------------------- system calls as someone
+
+/// Who a forked child is when it makes the call under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// Stays root: uid 0, every capability.
+    Root,
+    /// All uids and gids `n`, no supplementary groups, no capabilities.
+    User(u32),
+    /// Real uid and gid `n` with effective and saved ids 0: keeps root's capabilities while
+    /// `uid` (the real uid `bpf_get_current_uid_gid` gives) is `n`. Lets a test show that a
+    /// rule's `uid != 0` decides, where a plain user would fail the kernel's own checks.
+    RealUser(u32),
+}
+
+/// `None`: root; `Some(uid)`: that user, as [`run_as`] and [`open_as`] take it.
+impl From<Option<u32>> for Identity {
+    fn from(uid: Option<u32>) -> Identity {
+        uid.map_or(Identity::Root, Identity::User)
+    }
+}
+
+/// Async-signal-safe part of [`call_as`]: cgroup first, then the identity.
+fn become_identity(procs: Option<&CStr>, who: Identity) -> io::Result<()> {
+    match who {
+        Identity::Root => join_and_drop(procs, None),
+        Identity::User(uid) => join_and_drop(procs, Some(uid)),
+        Identity::RealUser(uid) => {
+            join_and_drop(procs, None)?;
+            // SAFETY: plain syscalls; the gids first, while still allowed to.
+            if unsafe { libc::setresgid(uid, 0, 0) } != 0
+                || unsafe { libc::setresuid(uid, 0, 0) } != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `call` in a forked child that first joins `cgroup` (None: stays in the test's cgroup)
+/// and becomes `who`. `call` returns the raw result of a system call (negative means failed,
+/// with `errno` set) and must only make async-signal-safe calls and not allocate. `Ok(value)`
+/// when the call succeeded, `Err(e)` with `e.raw_os_error()` its errno when it failed;
+/// failing to join or to change identity is an error of kind `Other`.
+pub fn call_as(
+    who: Identity,
+    cgroup: Option<&Cgroup>,
+    call: impl FnOnce() -> libc::c_long,
+) -> io::Result<libc::c_long> {
+    let procs = cgroup.map(Cgroup::procs_file);
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [rd, wr] = fds;
+    // SAFETY: the child only makes async-signal-safe calls and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let err = io::Error::last_os_error();
+        // SAFETY: both are our descriptors.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+        return Err(err);
+    }
+    if pid == 0 {
+        // Child: report (stage, value) through the pipe. 0 = the call succeeded with value,
+        // 1 = setup failed with errno value, 2 = the call failed with errno value.
+        let report = |stage: i64, value: i64| -> ! {
+            let mut msg = [0u8; 16];
+            msg[..8].copy_from_slice(&stage.to_ne_bytes());
+            msg[8..].copy_from_slice(&value.to_ne_bytes());
+            // SAFETY: wr is the pipe's write end; _exit never returns.
+            unsafe {
+                libc::write(wr, msg.as_ptr().cast(), msg.len());
+                libc::_exit(0)
+            }
+        };
+        if let Err(e) = become_identity(procs.as_deref(), who) {
+            report(1, i64::from(e.raw_os_error().unwrap_or(0)));
+        }
+        let r = call();
+        if r < 0 {
+            report(
+                2,
+                i64::from(io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+            );
+        }
+        report(0, r);
+    }
+    // SAFETY: wr is ours; the child has its own copy.
+    unsafe { libc::close(wr) };
+    let mut msg = [0u8; 16];
+    let mut got = 0;
+    while got < msg.len() {
+        // SAFETY: reading into the unfilled tail of msg.
+        let n = unsafe { libc::read(rd, msg[got..].as_mut_ptr().cast(), msg.len() - got) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    let mut status = 0;
+    // SAFETY: rd is ours; pid is our child.
+    unsafe {
+        libc::close(rd);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    if got < msg.len() {
+        return Err(io::Error::other(format!(
+            "call_as child reported nothing (wait status {status:#x})"
+        )));
+    }
+    let stage = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
+    let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
+    match stage {
+        0 => Ok(value),
+        2 => Err(io::Error::from_raw_os_error(value as i32)),
+        _ => Err(io::Error::other(format!(
+            "call_as: joining the cgroup or becoming {who:?} failed: {}",
+            io::Error::from_raw_os_error(value as i32)
+        ))),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) is a call refused with `errno`.
+#[track_caller]
+pub fn assert_call_denied(result: io::Result<libc::c_long>, errno: i32, what: &str) {
+    match result {
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => panic!("{what}: expected the call to fail with errno {errno}, got {e}"),
+        Ok(v) => {
+            panic!("{what}: expected the call to fail with errno {errno}, but it returned {v}")
+        }
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) is a call that succeeded.
+#[track_caller]
+pub fn assert_call_ok(result: io::Result<libc::c_long>, what: &str) -> libc::c_long {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: expected the call to succeed, got {e}"),
+    }
+}
+
+/// Asserts that `result` (from [`call_as`]) failed with some errno other than `not` (the
+/// kernel's own error for an operation that cannot succeed in a guest, not the rule's).
+#[track_caller]
+pub fn assert_call_fails_not_with(result: io::Result<libc::c_long>, not: i32, what: &str) -> i32 {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::Other || e.raw_os_error().is_some() => {
+            let errno = e.raw_os_error().unwrap_or(0);
+            assert_ne!(
+                errno, not,
+                "{what}: failed with errno {errno}, the rule's errno"
+            );
+            assert_ne!(errno, 0, "{what}: failed without an errno: {e}");
+            errno
+        }
+        Err(e) => panic!("{what}: setup failed: {e}"),
+        Ok(v) => panic!("{what}: expected the kernel to refuse the call, but it returned {v}"),
+    }
+}
+
+/// A process that does nothing but wait to be killed, under a chosen name (`comm`), as root
+/// in the test's cgroup. Killed and reaped on drop.
+pub struct Sleeper {
+    pid: libc::pid_t,
+}
+
+impl Sleeper {
+    /// `name` is at most 15 bytes (TASK_COMM_LEN - 1).
+    pub fn new(name: &str) -> Sleeper {
+        assert!(name.len() < 16 && !name.contains('\0'));
+        let mut comm = [0u8; 16];
+        comm[..name.len()].copy_from_slice(name.as_bytes());
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: fds has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the child only makes async-signal-safe calls and never returns.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: comm is NUL terminated; pause and _exit never return into Rust code
+            // that could unwind.
+            unsafe {
+                libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
+                libc::close(fds[0]);
+                libc::write(fds[1], b"r".as_ptr().cast(), 1);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        let mut byte = 0u8;
+        // SAFETY: reading one byte from our pipe end; the child has written it once named.
+        unsafe {
+            libc::close(fds[1]);
+            libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+            libc::close(fds[0]);
+        }
+        Sleeper { pid }
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Whether the process is still there (not yet killed; a zombie counts as gone).
+    pub fn alive(&self) -> bool {
+        let mut status = 0;
+        // SAFETY: pid is our child; WNOHANG does not block.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        r == 0
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        // SAFETY: pid is our child (or already reaped, then these fail harmlessly).
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+// ------------------------------------------------------------------- network
+
+/// Brings the loopback interface up (a fresh guest may have it down), as `ip link set lo up`.
+pub fn loopback_up() {
+    // struct ifreq: 16 bytes of name, then a union whose first member for SIOC[GS]IFFLAGS is
+    // `short ifr_flags`; 40 bytes in all on 64-bit Linux.
+    let mut ifreq = [0u8; 40];
+    ifreq[..2].copy_from_slice(b"lo");
+    // SAFETY: plain socket and ioctl calls on a buffer the size of struct ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+        let got = libc::ioctl(fd, libc::SIOCGIFFLAGS, ifreq.as_mut_ptr());
+        assert_eq!(got, 0, "SIOCGIFFLAGS lo: {}", io::Error::last_os_error());
+        let flags = i16::from_ne_bytes([ifreq[16], ifreq[17]]) | libc::IFF_UP as i16;
+        ifreq[16..18].copy_from_slice(&flags.to_ne_bytes());
+        let set = libc::ioctl(fd, libc::SIOCSIFFLAGS, ifreq.as_mut_ptr());
+        assert_eq!(set, 0, "SIOCSIFFLAGS lo: {}", io::Error::last_os_error());
+        libc::close(fd);
+    }
+}
+
+/// An IPv4 or IPv6 socket address for the socket calls of [`call_as`] closures.
+#[derive(Clone, Copy)]
+pub enum SockAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+}
+
+impl SockAddr {
+    pub fn v4(addr: [u8; 4], port: u16) -> SockAddr {
+        // SAFETY: all-zero is a valid sockaddr_in.
+        let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_port = port.to_be();
+        sa.sin_addr.s_addr = u32::from_ne_bytes(addr);
+        SockAddr::V4(sa)
+    }
+
+    pub fn v6(addr: std::net::Ipv6Addr, port: u16) -> SockAddr {
+        // SAFETY: all-zero is a valid sockaddr_in6.
+        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_port = port.to_be();
+        sa.sin6_addr.s6_addr = addr.octets();
+        SockAddr::V6(sa)
+    }
+
+    pub fn family(&self) -> libc::c_int {
+        match self {
+            SockAddr::V4(_) => libc::AF_INET,
+            SockAddr::V6(_) => libc::AF_INET6,
+        }
+    }
+
+    /// The pointer and length for bind(2) and connect(2).
+    pub fn raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+        match self {
+            SockAddr::V4(sa) => (
+                (sa as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ),
+            SockAddr::V6(sa) => (
+                (sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            ),
+        }
+    }
 }
