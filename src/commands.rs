@@ -588,6 +588,43 @@ fn test_input(test: &CheckedTest) -> EventInput {
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());
     }
+    // An event with several hooks: the test is about the hook whose constants it has (a
+    // `kmod_load` of `kind: file` is `kernel_read_file`); the event's attributes that hook
+    // lacks are absent, and on the event's own hook its constants take their values.
+    let constant_matches = |name: &str, source: &lang::catalog::Source| match source {
+        lang::catalog::Source::Constant(c) => match values.get(name) {
+            Some(AttrValue::Int(v)) => v == c,
+            _ => true,
+        },
+        _ => true,
+    };
+    let variant = test.event.variants().find(|variant| {
+        variant.sources.iter().all(|(n, s)| constant_matches(n, s))
+            && !test
+                .event
+                .attributes
+                .iter()
+                .all(|a| constant_matches(a.name, &a.source))
+    });
+    for attribute in test.event.attributes {
+        match (variant, attribute.source) {
+            (None, lang::catalog::Source::Constant(c)) => {
+                values.insert(attribute.name, AttrValue::Int(c));
+            }
+            (Some(variant), _) => {
+                match variant.sources.iter().find(|(n, _)| *n == attribute.name) {
+                    Some((_, lang::catalog::Source::Constant(c))) => {
+                        values.insert(attribute.name, AttrValue::Int(*c));
+                    }
+                    Some(_) => {}
+                    None => {
+                        values.insert(attribute.name, AttrValue::Absent);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     EventInput {
         event: test.event.name,
         values,

@@ -62,7 +62,10 @@ pub fn layout(program: &Program) -> RecordLayout {
     let mut at = HEADER;
     let mut slots = Vec::new();
     for value in &program.values {
-        if matches!(value.kind, ValueKind::Comm | ValueKind::Chars(_)) {
+        if matches!(
+            value.kind.layout_kind(),
+            ValueKind::Comm | ValueKind::Chars(_)
+        ) {
             slots.push(None);
         } else {
             slots.push(Some(at));
@@ -71,7 +74,7 @@ pub fn layout(program: &Program) -> RecordLayout {
     }
     let mut excerpts = Vec::new();
     for value in &program.values {
-        let len = match &value.kind {
+        let len = match value.kind.layout_kind() {
             ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_) => {
                 Some(STRING_EXCERPT)
             }
@@ -153,7 +156,10 @@ fn c_string(bytes: &[u8]) -> String {
 /// Decodes a record; `None` when it is not one of `module`'s (wrong size, unknown rule).
 pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Program)> {
     let rule = u32_at(bytes, RULE)?;
-    let program = program_of_rule(module, rule)?;
+    let first = program_of_rule(module, rule)?;
+    // The programs of one event's hooks share their layout; their constants (lowering puts
+    // them in every such program) say which one sent the record.
+    let program = first;
     let layout = layout(program);
     if bytes.len() < layout.size as usize {
         return None;
@@ -206,6 +212,17 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
             _ => ReportedValue::Unknown,
         });
     }
+    let program = module
+        .programs
+        .iter()
+        .filter(|p| p.event == first.event && p.values.len() == first.values.len())
+        .find(|p| {
+            p.values.iter().zip(&values).all(|(v, r)| match v.kind {
+                ValueKind::Const(c) => *r == ReportedValue::Int(c),
+                _ => true,
+            })
+        })
+        .unwrap_or(first);
     let comm = c_string(bytes.get(COMM as usize..COMM as usize + 16)?);
     let parent_comm = c_string(bytes.get(PARENT_COMM as usize..PARENT_COMM as usize + 16)?);
     Some((

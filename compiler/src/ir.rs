@@ -114,6 +114,10 @@ pub enum ValueKind {
     WalkedPath(PathWalk),
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
+    /// An event attribute this hook does not have (`name` of a module loaded from a file):
+    /// laid out as the value it stands for, so that every program of the event reports
+    /// alike, and never computed; every test on it is false.
+    Absent(Box<ValueKind>),
     /// The port of an IPv4/IPv6 endpoint, host byte order; absent for other families. May be
     /// unknown (the read faulted).
     Port(Endpoint),
@@ -123,6 +127,15 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// The kind whose layout (stack slot, buffer, report excerpt) this value has: an absent
+    /// value is laid out as the value it stands for.
+    pub fn layout_kind(&self) -> &ValueKind {
+        match self {
+            ValueKind::Absent(kind) => kind.layout_kind(),
+            other => other,
+        }
+    }
+
     /// Whether the program may fail to compute this value.
     pub fn fallible(&self) -> bool {
         matches!(
@@ -298,6 +311,7 @@ impl fmt::Display for ValueKind {
             ),
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
             ValueKind::Const(v) => write!(f, "const {v}"),
+            ValueKind::Absent(kind) => write!(f, "absent ({kind})"),
             ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),
         }
     }

@@ -46,17 +46,40 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
                         rule.event.name
                     )));
                 }
+                // An event with several hooks: each program starts with its constants, so a
+                // report says which hook sent it even when no rule reads them.
+                let mut values = Vec::new();
+                let mut value_map = HashMap::new();
+                if rule.event.variants().next().is_some() {
+                    for attribute in rule.event.attributes {
+                        let source = match variant {
+                            None => Some(attribute.source),
+                            Some(v) => v
+                                .sources
+                                .iter()
+                                .find(|(n, _)| *n == attribute.name)
+                                .map(|(_, s)| *s),
+                        };
+                        if let Some(Source::Constant(c)) = source {
+                            value_map.insert(ValueKind::Const(c), ValueId(values.len() as u32));
+                            values.push(Value {
+                                name: attribute.name,
+                                kind: ValueKind::Const(c),
+                            });
+                        }
+                    }
+                }
                 programs.push(Program {
                     event: rule.event.name,
                     hook,
                     variant: variant.is_some(),
                     guard,
-                    values: Vec::new(),
+                    values,
                     allow: Vec::new(),
                     deny: Vec::new(),
                     audit: Vec::new(),
                 });
-                value_maps.push(HashMap::new());
+                value_maps.push(value_map);
                 programs.len() - 1
             }
         };
@@ -118,6 +141,13 @@ impl RuleLowering<'_> {
             check::Cond::Not(c) => Cond::Not(Box::new(self.cond(c, !negated))),
             check::Cond::Test(test) => {
                 let value = self.value(test.attr);
+                // A value this hook does not have: every test on it is false.
+                if matches!(
+                    self.program.values[value.0 as usize].kind,
+                    ValueKind::Absent(_)
+                ) {
+                    return Cond::Const(false);
+                }
                 let pred = match &test.predicate {
                     Predicate::Masked { mask, op, value } => Pred::Masked {
                         mask: *mask,
@@ -165,31 +195,26 @@ impl RuleLowering<'_> {
     fn value(&mut self, attr: check::AttrId) -> ValueId {
         let resolved = &self.policy.attributes[attr.0 as usize];
         let access = resolved.access.clone();
-        // On a variant hook an event attribute comes from the variant's own source. Every
-        // variant gives every event attribute a source (a constant so far), so the
-        // programs of one event have the same values in the same order, and a report
-        // decodes alike whichever of them sent it.
-        let source = match self.variant {
+        // On a variant hook an event attribute comes from the variant's own source, or is
+        // absent there. Either way the programs of one event get the same values in the same
+        // order (an absent one laid out as what it stands for), so a report decodes alike
+        // whichever of them sent it.
+        let (source, absent) = match self.variant {
             Some(variant) if resolved.event.attributes.contains(resolved.attribute) => {
                 match variant
                     .sources
                     .iter()
                     .find(|(n, _)| *n == resolved.attribute.name)
                 {
-                    Some((_, source)) => *source,
-                    None => {
-                        self.internal_error = Some(format!(
-                            "`{}` has no source on `{}`",
-                            resolved.attribute.name, variant.hook
-                        ));
-                        resolved.attribute.source
-                    }
+                    Some((_, source)) => (*source, false),
+                    None => (resolved.attribute.source, true),
                 }
             }
-            _ => resolved.attribute.source,
+            _ => (resolved.attribute.source, false),
         };
         if self.variant.is_some()
             && resolved.event.attributes.contains(resolved.attribute)
+            && !absent
             && !matches!(source, Source::Constant(_))
         {
             self.internal_error = Some(format!(
@@ -232,6 +257,11 @@ impl RuleLowering<'_> {
                 self.internal_error = Some(format!("no access path was resolved for {source:?}"));
                 ValueKind::Uid
             }
+        };
+        let kind = if absent {
+            ValueKind::Absent(Box::new(kind))
+        } else {
+            kind
         };
         if let Some(id) = self.values.get(&kind) {
             return *id;

@@ -219,7 +219,7 @@ pub struct HookVariant {
     pub only_when: Option<(&'static str, u64)>,
     /// Where each of the event's own attributes comes from on this hook, by name; the
     /// process attributes are the same on every hook. An event attribute not listed is
-    /// absent here: every test on it is false.
+    /// absent here: every test on it is false (the event has [`crate::eval::AttrValue::Absent`]).
     pub sources: &'static [(&'static str, Source)],
 }
 
@@ -755,12 +755,23 @@ pub static EVENTS: &[Event] = &[
         name: "kmod_load",
         hook: "kernel_module_request",
         doc: "kernel module loading: the kernel asks modprobe for a module (request_module), or a process loads one from a file (finit_module) or from memory (init_module); one program per hook",
-        attributes: &[Attribute {
-            name: "kind",
-            ty: ValueType::Enum(&MODULE_LOADS),
-            source: Source::Constant(MODULE_REQUEST),
-            doc: "how the module comes: request (the kernel asks modprobe), file (finit_module), memory (init_module)",
-        }],
+        attributes: &[
+            Attribute {
+                name: "kind",
+                ty: ValueType::Enum(&MODULE_LOADS),
+                source: Source::Constant(MODULE_REQUEST),
+                doc: "how the module comes: request (the kernel asks modprobe), file (finit_module), memory (init_module)",
+            },
+            Attribute {
+                name: "name",
+                ty: ValueType::Str,
+                source: Source::KernelString {
+                    param: "kmod_name",
+                    members: &[],
+                },
+                doc: "the module name the kernel asks modprobe for, e.g. `net-pf-5` or `fs-cramfs`; none for loads from a file or memory",
+            },
+        ],
     },
 ];
 

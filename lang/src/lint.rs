@@ -138,17 +138,19 @@ impl<'a, 'b> EventLints<'a, 'b> {
         // consequence of that one.
         let mut dead = HashSet::new();
         for &(at, rule) in self.rules {
-            let condition = self.formula(&rule.condition, false, false);
+            // As the rule evaluates it: a value the program cannot read makes a deny rule's
+            // tests hold (fail closed), so a deny rule on a fallible attribute is never dead.
+            let condition = self.rule_formula(rule, false);
             if self.prove_unsat(&[&condition], false) {
                 dead.insert(at);
                 // When it is because of one constant comparison, W0007 has said so.
-                let free = self.formula_free_constants(&rule.condition, false);
+                let free = self.formula_free_constants(rule, false);
                 if self.prove_unsat(&[&free], true) {
                     out.push(self.never_true(at, rule));
                 }
                 continue;
             }
-            let negated = self.formula_free_constants(&rule.condition, true);
+            let negated = self.formula_free_constants(rule, true);
             if self.prove_unsat(&[&negated], true) {
                 out.push(self.always_true(at, rule));
             }
@@ -180,10 +182,17 @@ impl<'a, 'b> EventLints<'a, 'b> {
         Formula::of(cond, negate, unknown_holds, &mut self.atoms, false)
     }
 
-    /// [`Self::formula`] with each constant (`true`, `false`, `x == x`) free to take either
-    /// value, for the questions [`Code::ConstantComparison`] must not answer twice.
-    fn formula_free_constants(&mut self, cond: &Cond, negate: bool) -> Formula {
-        Formula::of(cond, negate, false, &mut self.atoms, true)
+    /// [`Self::rule_formula`] with each constant (`true`, `false`, `x == x`) free to take
+    /// either value, for the questions [`Code::ConstantComparison`] must not answer twice.
+    fn formula_free_constants(&mut self, rule: &CheckedRule, negate: bool) -> Formula {
+        let unknown_holds = (rule.action != Action::Allow) != negate;
+        Formula::of(
+            &rule.condition,
+            negate,
+            unknown_holds,
+            &mut self.atoms,
+            true,
+        )
     }
 
     /// Whether the conjunction of `goals` is proven unsatisfiable. `free_constants` lets

@@ -567,7 +567,7 @@ impl MockKernel {
                 ValueKind::Comm => kernel.comm = string(event, name)?,
                 // A fact of the program, not of the event: `decide` picks the program whose
                 // constants the event has.
-                ValueKind::Const(_) => {}
+                ValueKind::Const(_) | ValueKind::Absent(_) => {}
                 ValueKind::Port(endpoint) | ValueKind::Addr(endpoint) => {
                     if !endpoints.contains(&endpoint.object) {
                         endpoints.push(endpoint.object.clone());
