@@ -112,3 +112,13 @@ deny open where path ~ "/etc/**" and write and uid != 0
     assert!(text.contains("module scope=global mode=audit"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn walked_path_and_argument_by_value() {
+    // The dentry walk for `path` (no bpf_d_path on path_chmod), and `mode`, a 16-bit argument
+    // read as its whole context slot and masked.
+    insta::assert_snapshot!(compile(
+        "deny chmod where path ~ \"/usr/bin/**\" and mode & 0o6000 != 0",
+        Scope::Global
+    ));
+}
