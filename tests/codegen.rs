@@ -143,3 +143,13 @@ fn prologue_instructions_belong_to_the_first_rule_reading_their_value() {
     );
     assert_eq!(call_origin(D_PATH), Some(1), "path: first read by rule 1");
 }
+
+#[test]
+fn walked_path_and_argument_by_value() {
+    // The dentry walk for `path` (no bpf_d_path on path_chmod), and `mode`, a 16-bit argument
+    // read as its whole context slot and masked.
+    insta::assert_snapshot!(compile(
+        "deny chmod where path ~ \"/usr/bin/**\" and mode & 0o6000 != 0",
+        Scope::Global
+    ));
+}

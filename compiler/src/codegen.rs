@@ -68,9 +68,15 @@ mod work {
     pub const NAME: u32 = 48;
     /// `d_name.len` of the current dentry.
     pub const LEN: u32 = 56;
+    /// The walk's result: the path's length, or -1 when unknown. Every exit of the walk
+    /// leaves it here and the value slot is filled from it in one place, so the verifier
+    /// sees one state after the walk, not one per exit (which made every later walk and
+    /// glob be verified once per earlier walk's outcome: 71k instructions for three walks
+    /// on 6.1 instead of 20k).
+    pub const RESULT: u32 = 64;
     /// The area the path is built in: `AREA_END` bytes, then room for one name past a
     /// masked position (the verifier knows positions only through the mask).
-    pub const AREA: u32 = 64;
+    pub const AREA: u32 = 72;
     /// Positions are masked with `AREA_END`: the string ends here and is at most this long.
     pub const AREA_END: u32 = super::STRING_CAP - 1;
     pub const SIZE: u32 = AREA + super::STRING_CAP + super::NAME_MAX + 1;
@@ -1016,7 +1022,7 @@ impl<'a> ProgramGen<'a> {
             .alu64_imm(AluOp::And, Reg::R1, work::AREA_END as i32)
             .mov64_imm(Reg::R2, work::AREA_END as i32)
             .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1)
-            .store_reg(Size::DW, Reg::R10, slot, Reg::R2)
+            .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R2)
             .mov64_reg(Reg::R3, Reg::R7)
             .alu64_reg(AluOp::Add, Reg::R3, Reg::R1);
         self.add_offset(Reg::R3, area + work::AREA);
@@ -1027,11 +1033,13 @@ impl<'a> ProgramGen<'a> {
             .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
             .jump(unknown)
             .bind(empty)
-            .store_imm(Size::DW, Reg::R10, slot, 0)
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), 0)
             .jump(end)
             .bind(unknown)
-            .store_imm(Size::DW, Reg::R10, slot, -1)
-            .bind(end);
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), -1)
+            .bind(end)
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::RESULT))
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
     }
 
     /// `work[into]` = the pointer `access` leads to, every hop but the hook argument itself
