@@ -216,7 +216,8 @@ codes! {
     /// at least) never matches; `comm ~ "systemd-network*"` does.
     StringNeverFits = "W0003", Warning;
 
-    /// A rule's condition is never true, so the rule never matches.
+    /// A rule's condition is never true, so the rule never matches an event the program can
+    /// read (a deny rule still fails closed on a path too long to read).
     ///
     /// Its comparisons contradict each other: `uid == 0 and uid == 1`, `uid < 10 and uid > 20`,
     /// `path == "/bin/sh" and path ~ "/usr/**"`. The labels point at two comparisons that cannot

@@ -220,7 +220,12 @@ impl<'a, 'b> EventLints<'a, 'b> {
     }
 
     fn never_true(&mut self, at: usize, rule: &CheckedRule) -> Diagnostic {
-        let message = format!("this `{}` rule never matches", rule.action.keyword());
+        // "Never true", not "never matches": a deny rule on a path still matches a path too
+        // long to read (fail closed), whatever its condition says.
+        let message = format!(
+            "the condition of this `{}` rule is never true",
+            rule.action.keyword()
+        );
         let help = "check the values, or join the comparisons with `or` instead of `and`";
         // Point at two tests of the top-level conjunction that cannot hold together.
         let tests = conjuncts(&rule.condition);
