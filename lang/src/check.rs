@@ -488,7 +488,15 @@ impl<'a> Checker<'a> {
                         format!("{kind} `{}` is never used", name.text),
                         name.span,
                     )
-                    .with_label("defined here"),
+                    .with_label("defined here")
+                    .with_help(format!(
+                        "use it in a rule, or remove it{}",
+                        if kind == "macro" {
+                            ""
+                        } else {
+                            " (a list is used with `in`, `~` or `!~`)"
+                        }
+                    )),
                 );
             }
         }
@@ -1179,6 +1187,7 @@ impl<'a> Checker<'a> {
                     };
                     match Glob::parse(&pattern) {
                         Ok(glob) => {
+                            self.check_glob_fits(a, &glob, pattern_span);
                             if action == Action::Deny
                                 && op == CmpOp::Match
                                 && pattern.ends_with("/*")
@@ -1601,10 +1610,39 @@ impl<'a> Checker<'a> {
         None
     }
 
+    /// A glob on a fixed-size string whose every match is longer than the string can be.
+    fn check_glob_fits(&mut self, attr: &Attribute, glob: &Glob, span: Span) {
+        let Some(capacity) = capacity(attr) else {
+            return;
+        };
+        // Stars match empty runs; every other token is one byte.
+        let shortest = glob
+            .alternatives
+            .iter()
+            .map(|tokens| tokens.iter().filter(|t| !t.is_star()).count())
+            .min()
+            .unwrap_or(0);
+        if shortest > capacity {
+            self.error(
+                Diagnostic::new(
+                    Code::StringNeverFits,
+                    format!(
+                        "`{}` holds at most {capacity} bytes; `{}` matches only strings of {shortest} bytes or more",
+                        attr.name, glob.pattern
+                    ),
+                    span,
+                )
+                .with_label("this can never match")
+                .with_help(format!(
+                    "match what the kernel keeps: the first {capacity} bytes, then `*` if the name may be cut"
+                )),
+            );
+        }
+    }
+
     fn check_fits(&mut self, attr: &Attribute, text: &str, span: Span) {
-        let capacity = match attr.source {
-            Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => 15,
-            _ => return,
+        let Some(capacity) = capacity(attr) else {
+            return;
         };
         if text.len() > capacity {
             // What the kernel keeps, written as a policy string: a character cut in half
@@ -2293,6 +2331,15 @@ fn example_names(kind: &catalog::EnumType) -> String {
         names.push("...".into());
     }
     names.join(", ")
+}
+
+/// How many bytes a fixed-size string attribute holds (`comm`: `TASK_COMM_LEN` 16 with the
+/// NUL), or `None` for strings the kernel does not cut.
+fn capacity(attr: &Attribute) -> Option<usize> {
+    match attr.source {
+        Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => Some(15),
+        _ => None,
+    }
 }
 
 /// "`exec` has: path, filename, uid, ...", for help lines.

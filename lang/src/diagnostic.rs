@@ -250,10 +250,13 @@ codes! {
     /// the kernel keeps.
     ///
     /// `comm` holds at most 15 bytes (the kernel's `TASK_COMM_LEN` is 16, with the NUL), so
-    /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes.
+    /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes. The same
+    /// holds for a glob whose every match is longer: `comm ~ "systemd-networkd-*"` (17 bytes
+    /// at least) never matches; `comm ~ "systemd-network*"` does.
     StringNeverFits = "W0003", Warning;
 
-    /// A rule's condition is never true, so the rule never matches.
+    /// A rule's condition is never true, so the rule never matches an event the program can
+    /// read (a deny rule still fails closed on a path too long to read).
     ///
     /// Its comparisons contradict each other: `uid == 0 and uid == 1`, `uid < 10 and uid > 20`,
     /// `path == "/bin/sh" and path ~ "/usr/**"`. The labels point at two comparisons that cannot

@@ -114,6 +114,8 @@ struct EventLints<'a, 'b> {
     event: &'static Event,
     rules: &'b [(usize, &'a CheckedRule)],
     atoms: Atoms,
+    /// Each rule's formula, negated or not, built once.
+    formulas: HashMap<(u32, bool), Formula>,
     budget: &'b mut u32,
 }
 
@@ -129,6 +131,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
             event,
             rules,
             atoms: Atoms::new(input.attributes, event),
+            formulas: HashMap::new(),
             budget,
         }
     }
@@ -172,10 +175,16 @@ impl<'a, 'b> EventLints<'a, 'b> {
     /// `cond` as the rule of `action` evaluates it, negated or not, as a formula whose
     /// unknown tests count as the rule counts them.
     fn rule_formula(&mut self, rule: &CheckedRule, negate: bool) -> Formula {
+        let key = (rule.index, negate);
+        if let Some(formula) = self.formulas.get(&key) {
+            return formula.clone();
+        }
         // Unknown makes a deny or audit rule's tests hold and an allow rule's fail, at
         // whatever polarity; negating the rule turns that around.
         let unknown_holds = (rule.action != Action::Allow) != negate;
-        self.formula(&rule.condition, negate, unknown_holds)
+        let formula = self.formula(&rule.condition, negate, unknown_holds);
+        self.formulas.insert(key, formula.clone());
+        formula
     }
 
     fn formula(&mut self, cond: &Cond, negate: bool, unknown_holds: bool) -> Formula {
@@ -220,7 +229,12 @@ impl<'a, 'b> EventLints<'a, 'b> {
     }
 
     fn never_true(&mut self, at: usize, rule: &CheckedRule) -> Diagnostic {
-        let message = format!("this `{}` rule never matches", rule.action.keyword());
+        // "Never true", not "never matches": a deny rule on a path still matches a path too
+        // long to read (fail closed), whatever its condition says.
+        let message = format!(
+            "the condition of this `{}` rule is never true",
+            rule.action.keyword()
+        );
         let help = "check the values, or join the comparisons with `or` instead of `and`";
         // Point at two tests of the top-level conjunction that cannot hold together.
         let tests = conjuncts(&rule.condition);
@@ -953,6 +967,9 @@ impl<'s> Solver<'s> {
                         let may_be_unknown =
                             unknown_holds && self.atoms.get(atom).is_some_and(|a| a.fallible);
                         self.assign(atom, Value::Known(want));
+                        // A theory check reads every assigned atom: it costs that many steps.
+                        let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
+                        self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
                         let consistent = self.consistent(atom);
                         if !may_be_unknown {
                             if !consistent {
@@ -1174,4 +1191,246 @@ fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    /// Events the catalog does not have (yet): the lockout lint keys off names.
+    static KILL: Event = Event {
+        name: "kill",
+        hook: "task_kill",
+        doc: "a signal is sent",
+        attributes: &[],
+    };
+    static FROB: Event = Event {
+        name: "frobnicate",
+        hook: "task_kill",
+        doc: "not an administrative event",
+        attributes: &[],
+    };
+
+    fn deny_everything(event: &'static Event) -> CheckedRule {
+        CheckedRule {
+            index: 0,
+            action: Action::Deny,
+            event,
+            condition: Cond::Const(true),
+            errno: 1,
+            span: Span::new(0, 9),
+        }
+    }
+
+    fn lint_rules(rules: &[CheckedRule], mode: Option<PolicyMode>) -> Vec<Diagnostic> {
+        let conditions = vec![None; rules.len()];
+        lint(&LintInput {
+            rules,
+            conditions: &conditions,
+            attributes: &[],
+            incomplete_events: &HashSet::new(),
+            mode,
+        })
+    }
+
+    #[test]
+    fn lockout_keys_off_event_names_including_future_ones() {
+        let found = lint_rules(&[deny_everything(&KILL)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, Code::LocksOutAdministrator);
+        assert!(
+            found[0].notes[0].contains("signals"),
+            "{:?}",
+            found[0].notes
+        );
+        assert!(lint_rules(&[deny_everything(&FROB)], None).is_empty());
+        assert!(lint_rules(&[deny_everything(&KILL)], Some(PolicyMode::Audit)).is_empty());
+        let exec = catalog::event("exec").unwrap();
+        let found = lint_rules(&[deny_everything(exec)], Some(PolicyMode::Enforce));
+        assert_eq!(found[0].code, Code::LocksOutAdministrator);
+        // Every lockout event has its reason, and the ones in the catalog are there.
+        for (name, loses) in LOCKOUT_EVENTS {
+            assert!(loses.starts_with("root could not"), "{name}");
+        }
+        assert!(LOCKOUT_EVENTS.iter().any(|(n, _)| *n == "exec"));
+        assert!(LOCKOUT_EVENTS.iter().any(|(n, _)| *n == "open"));
+    }
+
+    fn int(op: IntOp, value: u64) -> Predicate {
+        Predicate::Int { op, value }
+    }
+
+    fn masked(mask: u64, op: IntOp, value: u64) -> Predicate {
+        Predicate::Masked { mask, op, value }
+    }
+
+    fn sat_int(max: u64, known: &[(Predicate, bool)]) -> bool {
+        int_satisfiable(max, known.iter().map(|(p, v)| (p, *v)))
+    }
+
+    #[test]
+    fn integer_theory_refutes_only_what_is_impossible() {
+        let u32max = u64::from(u32::MAX);
+        assert!(!sat_int(
+            u32max,
+            &[(int(IntOp::Eq, 0), true), (int(IntOp::Eq, 1), true)]
+        ));
+        assert!(!sat_int(
+            u32max,
+            &[(int(IntOp::Lt, 10), true), (int(IntOp::Gt, 20), true)]
+        ));
+        assert!(!sat_int(u32max, &[(int(IntOp::Gt, u32max), true)]));
+        assert!(!sat_int(u64::MAX, &[(int(IntOp::Lt, 0), true)]));
+        // `x < 2 and x != 0 and x != 1`: the small range is decided value by value.
+        assert!(!sat_int(
+            u32max,
+            &[
+                (int(IntOp::Lt, 2), true),
+                (int(IntOp::Eq, 0), false),
+                (int(IntOp::Eq, 1), false)
+            ]
+        ));
+        assert!(sat_int(
+            u32max,
+            &[
+                (int(IntOp::Lt, 3), true),
+                (int(IntOp::Eq, 0), false),
+                (int(IntOp::Eq, 1), false)
+            ]
+        ));
+        // Bits: `x & 4 != 0` and `x & 7 == 0` conflict; `x & 4 != 0` and `x & 3 == 0` do not.
+        assert!(!sat_int(
+            u32max,
+            &[
+                (masked(4, IntOp::Eq, 0), false),
+                (masked(7, IntOp::Eq, 0), true)
+            ]
+        ));
+        assert!(sat_int(
+            u32max,
+            &[
+                (masked(4, IntOp::Eq, 0), false),
+                (masked(3, IntOp::Eq, 0), true)
+            ]
+        ));
+        // Known bits against the range: bit 31 set but x below 2^31.
+        assert!(!sat_int(
+            u32max,
+            &[
+                (masked(1 << 31, IntOp::Eq, 1 << 31), true),
+                (int(IntOp::Lt, 1 << 31), true)
+            ]
+        ));
+        // A wide range with an exclusion is satisfiable, and said to be.
+        assert!(sat_int(
+            u32max,
+            &[(int(IntOp::Eq, 5), false), (int(IntOp::Gt, 3), true)]
+        ));
+    }
+
+    fn glob(pattern: &str) -> Predicate {
+        Predicate::Glob(Glob::parse(pattern).unwrap())
+    }
+
+    fn eq(text: &str) -> Predicate {
+        Predicate::StrEq(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn string_theory_refutes_only_what_is_impossible() {
+        let sat = |known: &[(Predicate, bool)]| {
+            str_satisfiable(known.iter().map(|(p, v)| (p, *v)).collect())
+        };
+        assert!(!sat(&[(eq("/bin/sh"), true), (glob("/usr/**"), true)]));
+        assert!(!sat(&[(eq("/a"), true), (eq("/b"), true)]));
+        assert!(!sat(&[(eq("/a"), true), (eq("/a"), false)]));
+        assert!(sat(&[(eq("/usr/bin/sh"), true), (glob("/usr/**"), true)]));
+        // A wildcard-free glob is a finite set of strings.
+        assert!(!sat(&[
+            (glob("/etc/{passwd,shadow}"), true),
+            (eq("/etc/passwd"), false),
+            (eq("/etc/shadow"), false)
+        ]));
+        assert!(sat(&[
+            (glob("/etc/{passwd,shadow,group}"), true),
+            (eq("/etc/passwd"), false),
+            (eq("/etc/shadow"), false)
+        ]));
+        // Globs with wildcards: a witness is found, or the answer is "maybe".
+        assert!(sat(&[(glob("/tmp/**"), true), (glob("/tmp/a/**"), false)]));
+        assert!(sat(&[(glob("/tmp/**"), true), (eq("/tmp/x"), false)]));
+    }
+
+    #[test]
+    fn constants_follow_the_width_and_the_mask() {
+        let u32max = u64::from(u32::MAX);
+        assert_eq!(constant_truth(&int(IntOp::Lt, 0), u32max), Some(false));
+        assert_eq!(constant_truth(&int(IntOp::Ge, 0), u32max), Some(true));
+        assert_eq!(constant_truth(&int(IntOp::Le, u32max), u32max), Some(true));
+        assert_eq!(
+            constant_truth(&int(IntOp::Eq, u32max + 1), u32max),
+            Some(false)
+        );
+        assert_eq!(constant_truth(&int(IntOp::Eq, u32max), u32max), None);
+        assert_eq!(constant_truth(&int(IntOp::Gt, 0), u32max), None);
+        assert_eq!(
+            constant_truth(&masked(7, IntOp::Gt, 7), u32max),
+            Some(false)
+        );
+        assert_eq!(constant_truth(&masked(7, IntOp::Le, 7), u32max), Some(true));
+        assert_eq!(
+            constant_truth(&masked(4, IntOp::Eq, 8), u32max),
+            Some(false)
+        );
+        assert_eq!(constant_truth(&masked(4, IntOp::Ne, 8), u32max), Some(true));
+        assert_eq!(constant_truth(&masked(6, IntOp::Eq, 4), u32max), None);
+        assert_eq!(constant_truth(&glob("**"), u64::MAX), Some(true));
+        assert_eq!(constant_truth(&glob("/**"), u64::MAX), None);
+        assert_eq!(constant_truth(&eq(""), u64::MAX), None);
+    }
+
+    /// A policy far beyond what the budget proves stays silent instead of taking long.
+    #[test]
+    fn large_policies_end_within_the_budget() {
+        let mut source = String::from("list names = [");
+        for i in 0..300 {
+            source.push_str(&format!("\"n{i}\", "));
+        }
+        source.push_str("\"last\"]\n");
+        for i in 0..150 {
+            source.push_str(&format!(
+                "deny exec where (comm in names or uid == {i}) and (comm == \"x{i}\" or gid == {i})\n"
+            ));
+            source.push_str(&format!("allow exec where comm in names and uid == {i}\n"));
+        }
+        let (policy, diagnostics) = crate::syntax::parse(&source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        struct NoKernel;
+        impl crate::kernel::KernelTypes for NoKernel {
+            fn describe(&self) -> String {
+                "no kernel".into()
+            }
+            fn hook_params(&self, _: &str) -> Option<Vec<crate::kernel::Param>> {
+                Some(vec![crate::kernel::Param {
+                    name: "bprm".into(),
+                    ty: 1,
+                }])
+            }
+            fn named_struct(&self, _: &str) -> Option<u32> {
+                None
+            }
+            fn member(&self, _: u32, _: &str) -> Option<crate::kernel::Member> {
+                None
+            }
+            fn shape(&self, _: u32) -> crate::kernel::TypeShape {
+                crate::kernel::TypeShape::Other
+            }
+        }
+        // Only process attributes: every rule checks without a kernel, so every lint runs
+        // (the event is too large to compile, E0207, which does not stop the lints).
+        let (_, found) = crate::check::check(&policy.unwrap(), &NoKernel);
+        assert!(found.iter().any(|d| d.code == Code::EventTooLarge));
+    }
 }

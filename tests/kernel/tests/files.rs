@@ -759,7 +759,8 @@ fn walked_paths_verify_on_this_kernel() {
             hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
         })
         .collect();
-    let stats = runtime::verify(&elf, &targets).unwrap_or_else(|e| panic!("{e}"));
+    let stats = runtime::verify(&elf, &targets, runtime::VerifierLog::Stats)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stats.len(), lang::catalog::FILE_EVENTS.len());
     for (symbol, processed) in stats {
         eprintln!("{symbol}: the verifier processed {processed:?} instructions");
