@@ -174,6 +174,11 @@ enum Command {
 const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`krsic explain E0101 | head -1`)
+    // would panic. Like any command-line tool, krsic ends quietly instead. For `krsic load`
+    // that ends the process, which detaches its programs as SIGTERM would.
+    // SAFETY: restoring a signal's default disposition has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check {

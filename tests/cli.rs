@@ -345,3 +345,52 @@ fn json_lines_carry_every_field() {
         }
     }
 }
+
+/// A reader that stops early (`| head -1`) ends krsic quietly, never with a panic.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // A listing far larger than a pipe's buffer, so krsic is still writing when it closes.
+    let dir = std::env::temp_dir().join(format!("krsic-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut source = String::new();
+    for i in 0..40 {
+        source.push_str(&format!(
+            "deny open where path ~ \"/srv/app{i}/**/x*.conf\"\n"
+        ));
+    }
+    let policy = dir.join("big.krsi");
+    let object = dir.join("big.o");
+    std::fs::write(&policy, source).expect("write the policy");
+    let built = krsic(&[
+        "build",
+        "--btf",
+        FIXTURE,
+        "-o",
+        object.to_str().expect("utf-8"),
+        policy.to_str().expect("utf-8"),
+    ]);
+    assert!(built.status.success(), "{built:?}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_krsic"))
+        .args(["disasm", object.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("krsic runs");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("krsic exits");
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(status.code(), Some(101), "a panic's exit status");
+}
