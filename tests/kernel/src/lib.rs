@@ -307,24 +307,6 @@ pub fn open_as(
     .map(drop)
 }
 
-/// Asserts that `result` (from [`call_as`]) failed with `errno`.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what: &str) {
-    match result {
-        Err(e) if e.raw_os_error() == Some(errno) => {}
-        Err(e) => panic!("{what}: expected errno {errno}, got {e}"),
-        Ok(value) => panic!("{what}: expected errno {errno}, but it succeeded ({value:?})"),
-    }
-}
-
-/// Asserts that `result` (from [`call_as`]) succeeded.
-#[track_caller]
-pub fn assert_done<T>(result: io::Result<T>, what: &str) {
-    if let Err(e) = result {
-        panic!("{what}: expected success, got {e}");
-    }
-}
-
 /// Asserts that `result` (from [`run_as`]) is an exec refused with `errno`.
 #[track_caller]
 pub fn assert_exec_denied(result: io::Result<ExitStatus>, errno: i32, what: &str) {

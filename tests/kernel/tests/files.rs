@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_done, assert_refused, c_path, call_as, require_guest, set_mode, Cgroup, Identity,
+    assert_call_denied, assert_call_ok, c_path, call_as, require_guest, set_mode, Cgroup, Identity,
     Policy, TempDir, USER,
 };
 use libc::{c_long, EACCES, EPERM};
@@ -32,16 +32,16 @@ fn enforced(
     let policy_dir = TempDir::new();
     let policy = Policy::load_source(&policy_dir, source, Some(&cg));
     reset();
-    assert_refused(call_as(uid.into(), Some(&cg), op()), errno, "in the cgroup");
+    assert_call_denied(call_as(uid.into(), Some(&cg), op()), errno, "in the cgroup");
     for (what, other) in allowed {
         reset();
-        assert_done(call_as(uid.into(), Some(&cg), other()), what);
+        assert_call_ok(call_as(uid.into(), Some(&cg), other()), what);
     }
     reset();
-    assert_done(call_as(uid.into(), None, op()), "outside the cgroup");
+    assert_call_ok(call_as(uid.into(), None, op()), "outside the cgroup");
     policy.stop();
     reset();
-    assert_done(
+    assert_call_ok(
         call_as(uid.into(), Some(&cg), op()),
         "in the cgroup after unload",
     );
@@ -165,18 +165,18 @@ fn unlink_under_var_log_denied_unless_logrotate() {
     );
 
     recreate();
-    assert_refused(
+    assert_call_denied(
         call_as(Identity::User(USER), Some(&cg), unlink(&file)),
         EPERM,
         "unlink under /var/log, uid 1000 in the cgroup",
     );
     assert!(file.exists(), "the denied unlink left the file");
-    assert_refused(
+    assert_call_denied(
         call_as(Identity::Root, Some(&cg), unlink(&file)),
         EPERM,
         "unlink under /var/log, uid 0 in the cgroup",
     );
-    assert_done(
+    assert_call_ok(
         call_as(
             Identity::User(USER),
             Some(&cg),
@@ -186,20 +186,20 @@ fn unlink_under_var_log_denied_unless_logrotate() {
     );
     assert!(!file.exists());
     recreate();
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), None, unlink(&file)),
         "unlink under /var/log outside the cgroup",
     );
     let elsewhere = shared_dir();
     let other = elsewhere.write("other", "x", 0o666);
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), Some(&cg), unlink(&other)),
         "unlink outside /var/log in the cgroup",
     );
 
     policy.stop();
     recreate();
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), Some(&cg), unlink(&file)),
         "unlink under /var/log in the cgroup after unload",
     );
@@ -221,19 +221,19 @@ fn mkdir_denied_by_path_and_mode_in_cgroup_only() {
     let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
 
     let open = dir.join("open");
-    assert_refused(
+    assert_call_denied(
         call_as(Identity::User(USER), Some(&cg), mkdir(&open, 0o777)),
         EACCES,
         "mkdir 0777 in the cgroup",
     );
     assert!(!open.exists(), "the denied mkdir made nothing");
     let deep = dir.join("private");
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), Some(&cg), mkdir(&deep, 0o755)),
         "mkdir 0755 in the cgroup",
     );
     set_mode(&deep, 0o777);
-    assert_refused(
+    assert_call_denied(
         call_as(
             Identity::User(USER),
             Some(&cg),
@@ -242,14 +242,14 @@ fn mkdir_denied_by_path_and_mode_in_cgroup_only() {
         EACCES,
         "mkdir 0777 two levels down in the cgroup",
     );
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), None, mkdir(&open, 0o777)),
         "mkdir 0777 outside the cgroup",
     );
     std::fs::remove_dir(&open).unwrap();
 
     policy.stop();
-    assert_done(
+    assert_call_ok(
         call_as(Identity::User(USER), Some(&cg), mkdir(&open, 0o777)),
         "mkdir 0777 in the cgroup after unload",
     );

@@ -277,7 +277,8 @@ fn userns_creation_denied_for_non_root_uid_in_cgroup_only() {
 }
 
 /// `bpf_token` names `bpf_token_create`, a hook from Linux 6.9: on 6.1 the policy is refused
-/// with E0301 before anything is loaded; on 6.12 it loads and attaches.
+/// with E0301 before anything is loaded; on 6.12 a token made in the cgroup is refused with
+/// the rule's errno, and one made outside it, or before load or after unload, is created.
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn bpf_token_event_needs_a_kernel_with_the_hook() {
@@ -307,6 +308,23 @@ fn bpf_token_event_needs_a_kernel_with_the_hook() {
     let policy_dir = TempDir::new();
     let source = "deny bpf_token where uid != 0\n";
     if has_hook {
+        let cg = Cgroup::new();
+        assert_eq!(create_token(Some(&cg)), Ok(()), "a token, before load");
+        // The creator is root inside its user namespace and root outside it (uid 0): the
+        // rule that applies to it names no uid.
+        let policy = Policy::load_source(&policy_dir, "deny bpf_token errno EACCES\n", Some(&cg));
+        assert_eq!(
+            create_token(Some(&cg)),
+            Err(libc::EACCES),
+            "BPF_TOKEN_CREATE in the cgroup"
+        );
+        assert_eq!(
+            create_token(None),
+            Ok(()),
+            "BPF_TOKEN_CREATE outside the cgroup"
+        );
+        policy.stop();
+        assert_eq!(create_token(Some(&cg)), Ok(()), "a token, after unload");
         let policy = Policy::load_source(&policy_dir, source, None);
         policy.stop();
     } else {
@@ -452,4 +470,177 @@ fn kmod_request_is_reported_with_its_name() {
     assert_eq!(report["hook"], "kernel_module_request");
     assert_eq!(report["action"], "audit");
     assert_eq!(report["attributes"]["name"], "net-pf-5", "{report}");
+}
+
+/// Creates a BPF token the way the kernel allows one (kernel/bpf/token.c): only in a user
+/// namespace other than the initial one, from a BPF file system that namespace owns and that
+/// root of the initial namespace has set up to delegate (`delegate_cmds`). A forked child
+/// joins `cgroup`, enters a new user and mount namespace (mapping its root to root), opens a
+/// bpffs context with fsopen and hands its number over; the parent, still root outside, takes
+/// a copy with pidfd_getfd, sets `delegate_cmds=any` and creates the superblock; the child
+/// mounts it with fsmount and calls BPF_TOKEN_CREATE on its root. `Ok(())` when the token
+/// was created, `Err(errno)` of the step that failed otherwise.
+fn create_token(cgroup: Option<&Cgroup>) -> Result<(), i32> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const BPF_TOKEN_CREATE: libc::c_long = 36;
+    let procs = cgroup.map(|cg| kernel_tests::c_path(&cg.path().join("cgroup.procs")));
+    let (to_parent, to_child) = (pipe(), pipe());
+    // SAFETY: the child makes only async-signal-safe system calls on data prepared here and
+    // leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: system calls on buffers that live until _exit.
+        unsafe {
+            let say = |value: i64| {
+                libc::write(to_parent[1], (&value as *const i64).cast(), 8);
+            };
+            let fail = |step: i64| -> ! {
+                let errno = *libc::__errno_location();
+                say(-(step * 1000 + i64::from(errno)));
+                libc::_exit(0)
+            };
+            let write_file = |path: &[u8], text: &[u8]| {
+                let fd = libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
+                fd >= 0 && libc::write(fd, text.as_ptr().cast(), text.len()) == text.len() as isize
+            };
+            if let Some(procs) = &procs {
+                if !write_file(procs.as_bytes_with_nul(), b"0") {
+                    fail(1);
+                }
+            }
+            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
+                fail(2);
+            }
+            if !write_file(b"/proc/self/setgroups\0", b"deny")
+                || !write_file(b"/proc/self/uid_map\0", b"0 0 1")
+                || !write_file(b"/proc/self/gid_map\0", b"0 0 1")
+            {
+                fail(3);
+            }
+            let fs = libc::syscall(libc::SYS_fsopen, c"bpf".as_ptr(), 0);
+            if fs < 0 {
+                fail(4);
+            }
+            say(fs);
+            let mut go = 0i64;
+            libc::read(to_child[0], (&mut go as *mut i64).cast(), 8);
+            if go != 1 {
+                libc::_exit(0);
+            }
+            let mnt = libc::syscall(libc::SYS_fsmount, fs as libc::c_int, 0, 0);
+            if mnt < 0 {
+                fail(5);
+            }
+            // fsmount gives an O_PATH descriptor, which BPF_TOKEN_CREATE's fdget refuses
+            // (EBADF): open the file system's root through it.
+            let root = libc::openat(
+                mnt as libc::c_int,
+                c".".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            if root < 0 {
+                fail(5);
+            }
+            // union bpf_attr.token_create: u32 flags, u32 bpffs_fd.
+            let mut attr = [0u32; 2];
+            attr[1] = root as u32;
+            let token = libc::syscall(libc::SYS_bpf, BPF_TOKEN_CREATE, attr.as_ptr(), 8u32);
+            if token < 0 {
+                fail(6);
+            }
+            say(0);
+            libc::_exit(0);
+        }
+    }
+    let read = |fd: libc::c_int| {
+        let mut value = i64::MIN;
+        // SAFETY: reads 8 bytes into value.
+        unsafe { libc::read(fd, (&mut value as *mut i64).cast(), 8) };
+        value
+    };
+    let result = (|| {
+        let fs = read(to_parent[0]);
+        if fs < 0 {
+            return Err(fs);
+        }
+        // SAFETY: system calls on this process's own descriptors and constant strings.
+        unsafe {
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+            assert!(
+                pidfd >= 0,
+                "pidfd_open: {}",
+                std::io::Error::last_os_error()
+            );
+            let ours = libc::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_int, fs, 0);
+            assert!(
+                ours >= 0,
+                "pidfd_getfd: {}",
+                std::io::Error::last_os_error()
+            );
+            let delegate = libc::syscall(
+                libc::SYS_fsconfig,
+                ours as libc::c_int,
+                FSCONFIG_SET_STRING,
+                c"delegate_cmds".as_ptr(),
+                c"any".as_ptr(),
+                0,
+            );
+            assert_eq!(
+                delegate,
+                0,
+                "fsconfig delegate_cmds: {}",
+                std::io::Error::last_os_error()
+            );
+            let create = libc::syscall(
+                libc::SYS_fsconfig,
+                ours as libc::c_int,
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_char>(),
+                0,
+            );
+            assert_eq!(
+                create,
+                0,
+                "fsconfig create: {}",
+                std::io::Error::last_os_error()
+            );
+            libc::close(ours as libc::c_int);
+            libc::close(pidfd as libc::c_int);
+            let go = 1i64;
+            libc::write(to_child[1], (&go as *const i64).cast(), 8);
+        }
+        match read(to_parent[0]) {
+            0 => Ok(()),
+            failed => Err(failed),
+        }
+    })();
+    // SAFETY: ends the child if it is still waiting (a failed assertion above), then reaps
+    // it; closes our pipe ends.
+    unsafe {
+        let go = 0i64;
+        libc::write(to_child[1], (&go as *const i64).cast(), 8);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        for fd in to_parent.iter().chain(&to_child) {
+            libc::close(*fd);
+        }
+    }
+    result.map_err(|code| {
+        let (step, errno) = ((-code) / 1000, ((-code) % 1000) as i32);
+        // Only the token's own creation may be refused; a failing setup is a broken test.
+        assert_eq!(
+            step, 6,
+            "step {step} of creating a token failed with errno {errno}"
+        );
+        errno
+    })
+}
+
+fn pipe() -> [libc::c_int; 2] {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    fds
 }
