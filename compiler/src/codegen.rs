@@ -1113,6 +1113,17 @@ impl<'a> ProgramGen<'a> {
 
     /// Leaves in `reg` the pointer the access's final offset is relative to.
     fn pointer_to(&mut self, access: &Access, reg: Reg) {
+        self.follow(access, reg, None);
+    }
+
+    /// [`Self::pointer_to`], jumping to `null` when a pointer loaded on the way is NULL.
+    /// Newer kernels type some members (`socket->sk`) as trusted-or-NULL and refuse loads
+    /// through them without this check.
+    fn pointer_to_checked(&mut self, access: &Access, reg: Reg, null: Label) {
+        self.follow(access, reg, Some(null));
+    }
+
+    fn follow(&mut self, access: &Access, reg: Reg, null: Option<Label>) {
         match access.base {
             AccessBase::Context => {
                 self.asm.mov64_reg(reg, Reg::R6);
@@ -1128,30 +1139,9 @@ impl<'a> ProgramGen<'a> {
         }
         for deref in &access.derefs {
             self.asm.load(Size::DW, reg, reg, offset(*deref));
-        }
-    }
-
-    /// [`Self::pointer_to`], jumping to `null` when a pointer loaded on the way is NULL.
-    /// Newer kernels type some members (`socket->sk`) as trusted-or-NULL and refuse loads
-    /// through them without this check.
-    fn pointer_to_checked(&mut self, access: &Access, reg: Reg, null: Label) {
-        match access.base {
-            AccessBase::Context => {
-                self.asm.mov64_reg(reg, Reg::R6);
+            if let Some(null) = null {
+                self.asm.jump_imm(JmpCond::Eq, reg, 0, null);
             }
-            AccessBase::Param(n) => {
-                self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
-            }
-            AccessBase::CurrentTask => {
-                self.asm
-                    .call_helper(GET_CURRENT_TASK_BTF)
-                    .mov64_reg(reg, Reg::R0);
-            }
-        }
-        for deref in &access.derefs {
-            self.asm
-                .load(Size::DW, reg, reg, offset(*deref))
-                .jump_imm(JmpCond::Eq, reg, 0, null);
         }
     }
 

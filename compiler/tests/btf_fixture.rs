@@ -4,6 +4,9 @@
 //! on a machine with /sys/kernel/btf/vmlinux, then update the numbers below from the output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::STRUCTS;
 use compiler::btf::Btf;
 use lang::kernel::{KernelTypes, TypeShape};
 
@@ -48,39 +51,6 @@ const HOOKS: &[&str] = &[
     "userns_create",
     "task_alloc",
     "path_mknod",
-];
-
-/// Structs (and typedefs of anonymous structs) whose members policies read. 6.3 replaced
-/// `struct kernel_cap_struct` by `kernel_cap_t`, a typedef of an anonymous struct, so both are
-/// listed: each kernel has one of them.
-const STRUCTS: &[&str] = &[
-    "linux_binprm",
-    "file",
-    "path",
-    "dentry",
-    "qstr",
-    "inode",
-    "task_struct",
-    "cred",
-    "kuid_t",
-    "kgid_t",
-    "kernel_cap_struct",
-    "kernel_cap_t",
-    "socket",
-    "sock",
-    "sock_common",
-    "sockaddr",
-    "sockaddr_in",
-    "sockaddr_in6",
-    "in6_addr",
-    "in_addr",
-    "vm_area_struct",
-    "super_block",
-    "file_system_type",
-    "mm_struct",
-    "pid",
-    "vfsmount",
-    "mount",
 ];
 
 #[test]

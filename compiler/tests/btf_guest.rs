@@ -13,6 +13,9 @@
 //! guest vmlinux images tests/guest/run caches, then runs `regenerate_guest_fixtures` below).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::STRUCTS;
 use compiler::btf::Btf;
 use lang::catalog::all_events;
 use lang::diagnostic::Code;
@@ -25,38 +28,6 @@ use std::path::{Path, PathBuf};
 const GUESTS: &[(&str, &str, usize)] = &[
     ("guest-6.1.btf", "linux-image-6.1.0-56-amd64", 244),
     ("guest-6.12.btf", "linux-image-6.12.95+deb12-amd64", 273),
-];
-
-/// The host fixture's list (compiler/tests/btf_fixture.rs), kept complete in the guest cuts.
-const STRUCTS: &[&str] = &[
-    "linux_binprm",
-    "file",
-    "path",
-    "dentry",
-    "qstr",
-    "inode",
-    "task_struct",
-    "cred",
-    "kuid_t",
-    "kgid_t",
-    "kernel_cap_struct",
-    "kernel_cap_t",
-    "socket",
-    "sock",
-    "sock_common",
-    "sockaddr",
-    "sockaddr_in",
-    "sockaddr_in6",
-    "in6_addr",
-    "in_addr",
-    "vm_area_struct",
-    "super_block",
-    "file_system_type",
-    "mm_struct",
-    "pid",
-    // The path walk of the path_* hooks (lang::check::WalkLayout).
-    "mount",
-    "vfsmount",
 ];
 
 fn fixture_path(name: &str) -> PathBuf {

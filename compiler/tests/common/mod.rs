@@ -1,0 +1,34 @@
+//! What the BTF fixture tests share.
+
+/// Structs (and typedefs of anonymous structs) whose members policies read. 6.3 replaced
+/// `struct kernel_cap_struct` by `kernel_cap_t`, a typedef of an anonymous struct, so both are
+/// listed: each kernel has one of them.
+pub const STRUCTS: &[&str] = &[
+    "linux_binprm",
+    "file",
+    "path",
+    "dentry",
+    "qstr",
+    "inode",
+    "task_struct",
+    "cred",
+    "kuid_t",
+    "kgid_t",
+    "kernel_cap_struct",
+    "kernel_cap_t",
+    "socket",
+    "sock",
+    "sock_common",
+    "sockaddr",
+    "sockaddr_in",
+    "sockaddr_in6",
+    "in6_addr",
+    "in_addr",
+    "vm_area_struct",
+    "super_block",
+    "file_system_type",
+    "mm_struct",
+    "pid",
+    "vfsmount",
+    "mount",
+];
