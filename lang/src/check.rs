@@ -1904,23 +1904,12 @@ impl<'a> Checker<'a> {
                 Some(id)
             }
             Err(reason) => {
-                self.error(
-                    Diagnostic::new(
-                        Code::AccessPathInvalid,
-                        format!(
-                            "`{}` cannot be read on {}",
-                            attribute.name,
-                            self.kernel.describe()
-                        ),
-                        span,
-                    )
-                    .with_label(format!(
-                        "`{}` reads `{}`",
-                        attribute.name,
-                        attribute.source.describe_chain()
-                    ))
-                    .with_note(reason),
+                let label = format!(
+                    "`{}` reads `{}`",
+                    attribute.name,
+                    attribute.source.describe_chain()
                 );
+                self.access_path_invalid(attribute, span, label, reason);
                 None
             }
         };
@@ -1952,6 +1941,29 @@ fn hook_missing(kernel: &dyn KernelTypes, event: &Event, span: Span) -> Diagnost
 }
 
 impl Checker<'_> {
+    /// E0302: the target kernel's types do not have what `attribute` reads.
+    fn access_path_invalid(
+        &mut self,
+        attribute: &Attribute,
+        span: Span,
+        label: String,
+        reason: String,
+    ) {
+        self.error(
+            Diagnostic::new(
+                Code::AccessPathInvalid,
+                format!(
+                    "`{}` cannot be read on {}",
+                    attribute.name,
+                    self.kernel.describe()
+                ),
+                span,
+            )
+            .with_label(label)
+            .with_note(reason),
+        );
+    }
+
     /// Resolves a walked path: both start chains and the walk's layout.
     fn resolve_walk(
         &mut self,
@@ -2004,23 +2016,8 @@ impl Checker<'_> {
                 Some(id)
             }
             (Err((chain, reason)), _) => {
-                self.error(
-                    Diagnostic::new(
-                        Code::AccessPathInvalid,
-                        format!(
-                            "`{}` cannot be read on {}",
-                            attribute.name,
-                            self.kernel.describe()
-                        ),
-                        span,
-                    )
-                    .with_label(format!(
-                        "`{}` starts from `{}`",
-                        attribute.name,
-                        chain_text(chain)
-                    ))
-                    .with_note(reason),
-                );
+                let label = format!("`{}` starts from `{}`", attribute.name, chain_text(chain));
+                self.access_path_invalid(attribute, span, label, reason);
                 None
             }
             (Ok(_), Err(reason)) => {
