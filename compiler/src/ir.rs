@@ -353,17 +353,6 @@ impl fmt::Display for AccessText<'_> {
     }
 }
 
-fn op_text(op: IntOp) -> &'static str {
-    match op {
-        IntOp::Eq => "==",
-        IntOp::Ne => "!=",
-        IntOp::Lt => "<",
-        IntOp::Le => "<=",
-        IntOp::Gt => ">",
-        IntOp::Ge => ">=",
-    }
-}
-
 struct CondText<'a>(&'a Cond, &'a Program);
 
 impl fmt::Display for CondText<'_> {
@@ -390,9 +379,9 @@ impl fmt::Display for CondText<'_> {
             } => {
                 let v = format!("v{}", value.0);
                 match pred {
-                    Pred::Int { op, value } => write!(f, "{v} {} {value}", op_text(*op))?,
+                    Pred::Int { op, value } => write!(f, "{v} {} {value}", op.symbol())?,
                     Pred::Masked { mask, op, value } => {
-                        write!(f, "{v} & {mask:#x} {} {value}", op_text(*op))?
+                        write!(f, "{v} & {mask:#x} {} {value}", op.symbol())?
                     }
                     Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,

@@ -250,6 +250,44 @@ pub enum IntOp {
     Ge,
 }
 
+impl IntOp {
+    /// Whether `value OP literal` holds, unsigned.
+    pub fn holds(self, value: u64, literal: u64) -> bool {
+        match self {
+            IntOp::Eq => value == literal,
+            IntOp::Ne => value != literal,
+            IntOp::Lt => value < literal,
+            IntOp::Le => value <= literal,
+            IntOp::Gt => value > literal,
+            IntOp::Ge => value >= literal,
+        }
+    }
+
+    /// The operator that holds exactly when this one does not.
+    pub fn negated(self) -> IntOp {
+        match self {
+            IntOp::Eq => IntOp::Ne,
+            IntOp::Ne => IntOp::Eq,
+            IntOp::Lt => IntOp::Ge,
+            IntOp::Ge => IntOp::Lt,
+            IntOp::Le => IntOp::Gt,
+            IntOp::Gt => IntOp::Le,
+        }
+    }
+
+    /// How a policy writes it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            IntOp::Eq => "==",
+            IntOp::Ne => "!=",
+            IntOp::Lt => "<",
+            IntOp::Le => "<=",
+            IntOp::Gt => ">",
+            IntOp::Ge => ">=",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Predicate {
     /// Unsigned comparison `attr OP value`.

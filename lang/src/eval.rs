@@ -29,7 +29,7 @@
 
 use crate::ast::Action;
 use crate::catalog::Source;
-use crate::check::{CheckedPolicy, CheckedRule, Cond, IntOp, Predicate, Test};
+use crate::check::{CheckedPolicy, CheckedRule, Cond, Predicate, Test};
 use crate::glob::{Glob, Token};
 use std::collections::BTreeMap;
 
@@ -229,7 +229,7 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
     let kind = StringKind::of(&resolved.attribute.source);
     match (&test.predicate, value) {
         (Predicate::Int { op, value: literal }, AttrValue::Int(v)) => {
-            Truth::from(compare(*op, *v, *literal))
+            Truth::from(op.holds(*v, *literal))
         }
         (
             Predicate::Masked {
@@ -238,7 +238,7 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
                 value: literal,
             },
             AttrValue::Int(v),
-        ) => Truth::from(compare(*op, *v & *mask, *literal)),
+        ) => Truth::from(op.holds(*v & *mask, *literal)),
         (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
         (Predicate::Cidr { addr, prefix }, AttrValue::Addr(value)) => {
             Truth::from(in_range(value.to_canonical(), *addr, *prefix))
@@ -273,17 +273,6 @@ pub fn in_range(value: std::net::IpAddr, range: std::net::IpAddr, prefix: u8) ->
             u128::from(v) & mask == u128::from(r) & mask
         }
         _ => false,
-    }
-}
-
-fn compare(op: IntOp, value: u64, literal: u64) -> bool {
-    match op {
-        IntOp::Eq => value == literal,
-        IntOp::Ne => value != literal,
-        IntOp::Lt => value < literal,
-        IntOp::Le => value <= literal,
-        IntOp::Gt => value > literal,
-        IntOp::Ge => value >= literal,
     }
 }
 
@@ -364,7 +353,7 @@ fn close(tokens: &[Token], states: &mut [bool]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{AttrId, ResolvedAttribute};
+    use crate::check::{AttrId, IntOp, ResolvedAttribute};
     use crate::span::Span;
 
     fn glob(p: &str) -> Glob {

@@ -590,7 +590,7 @@ fn constant_comparison(
                     }
                     _ => format!(
                         "{range}, so `{name} {} {value}` is always {truth}",
-                        symbol(op)
+                        op.symbol()
                     ),
                 },
                 "compare with a value the attribute can take",
@@ -609,7 +609,7 @@ fn constant_comparison(
                     format!(
                         "`{name} & {}` is between 0 and {bits}, so `{} {}` is always {truth}",
                         show_bits(mask),
-                        symbol(op),
+                        op.symbol(),
                         show_bits(value)
                     )
                 },
@@ -627,17 +627,6 @@ fn constant_comparison(
     )
     .with_label(label)
     .with_help(help)
-}
-
-fn symbol(op: IntOp) -> &'static str {
-    match op {
-        IntOp::Eq => "==",
-        IntOp::Ne => "!=",
-        IntOp::Lt => "<",
-        IntOp::Le => "<=",
-        IntOp::Gt => ">",
-        IntOp::Ge => ">=",
-    }
 }
 
 /// `x OP x` for an attribute compared with itself, when the checker accepts the operator for
@@ -1020,28 +1009,6 @@ impl<'s> Solver<'s> {
     }
 }
 
-fn negated(op: IntOp) -> IntOp {
-    match op {
-        IntOp::Eq => IntOp::Ne,
-        IntOp::Ne => IntOp::Eq,
-        IntOp::Lt => IntOp::Ge,
-        IntOp::Ge => IntOp::Lt,
-        IntOp::Le => IntOp::Gt,
-        IntOp::Gt => IntOp::Le,
-    }
-}
-
-fn compare(op: IntOp, x: u64, v: u64) -> bool {
-    match op {
-        IntOp::Eq => x == v,
-        IntOp::Ne => x != v,
-        IntOp::Lt => x < v,
-        IntOp::Le => x <= v,
-        IntOp::Gt => x > v,
-        IntOp::Ge => x >= v,
-    }
-}
-
 /// Whether some integer in `0..=max` (`max` is `2^k - 1`) satisfies every `(x & mask) OP v`.
 /// Exact on small ranges; elsewhere it refutes only through necessary conditions.
 fn int_satisfiable<'p>(max: u64, known: impl Iterator<Item = (&'p Predicate, bool)>) -> bool {
@@ -1052,13 +1019,13 @@ fn int_satisfiable<'p>(max: u64, known: impl Iterator<Item = (&'p Predicate, boo
                 Predicate::Masked { mask, op, value } => (mask & max, op, value),
                 _ => return None,
             };
-            Some((mask, if value { op } else { negated(op) }, v))
+            Some((mask, if value { op } else { op.negated() }, v))
         })
         .collect();
     let holds = |x: u64| {
         constraints
             .iter()
-            .all(|&(mask, op, v)| compare(op, x & mask, v))
+            .all(|&(mask, op, v)| op.holds(x & mask, v))
     };
     let (mut lo, mut hi) = (0u64, max);
     for &(_, op, v) in constraints.iter().filter(|c| c.0 == max) {
@@ -1124,7 +1091,7 @@ fn int_satisfiable<'p>(max: u64, known: impl Iterator<Item = (&'p Predicate, boo
                     && constraints
                         .iter()
                         .filter(|c| c.0 == mask)
-                        .all(|&(_, op, v)| compare(op, y, v))
+                        .all(|&(_, op, v)| op.holds(y, v))
             });
             if !possible {
                 return false;
