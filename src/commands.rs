@@ -298,7 +298,8 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
             .record()
             .map_err(|e| e.to_string())
             .and_then(|bytes| PolicyRecord::from_bytes(&bytes));
-        let dropped = pinned_drops(&policy)?;
+        let counters = policy.drop_counters().map_err(|e| e.to_string())?;
+        let dropped = pinned_drops(counters.as_ref())?;
         entries.push((policy.name, record, programs, dropped));
     }
     if json {
@@ -455,7 +456,9 @@ pub fn follow(
         source: record.source.as_deref(),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let dropped = || pinned_drops(&policy);
+    // Opened once: the loop below reads the counters at every wake-up.
+    let counters = policy.drop_counters().map_err(|e| e.to_string())?;
+    let dropped = || pinned_drops(counters.as_ref());
     let (full, limited) = dropped()?;
     if full + limited > 0 {
         eprintln!(
@@ -472,13 +475,11 @@ pub fn follow(
 }
 
 /// A pinned policy's counts of reports not sent: (ring full, over the rate limit).
-fn pinned_drops(policy: &runtime::PinnedPolicy) -> Result<(u64, u64), String> {
-    let count = |index| {
-        policy
-            .dropped(index)
-            .map(|n| n.unwrap_or(0))
-            .map_err(|e| e.to_string())
+fn pinned_drops(counters: Option<&runtime::DropCounters>) -> Result<(u64, u64), String> {
+    let Some(counters) = counters else {
+        return Ok((0, 0));
     };
+    let count = |index| counters.total(index).map_err(|e| e.to_string());
     Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
 }
 

@@ -7,7 +7,7 @@
 
 mod pin;
 
-pub use pin::{PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, PIN_LAYOUT};
+pub use pin::{DropCounters, PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, PIN_LAYOUT};
 
 use aya::maps::{CgroupArray, MapData, RingBuf};
 use aya::programs::lsm::LsmLinkId;

@@ -278,17 +278,21 @@ impl PinnedPolicy {
                 .map_err(|e| pin_error(&entry.path(), error_chain(&e)))?;
             links.push((symbol.to_string(), info.id(), info.program_id()));
         }
+        // One walk over the kernel's programs for all of the policy's, not one per program.
+        let wanted: Vec<u32> = links.iter().map(|&(_, _, id)| id).collect();
+        let infos: Vec<_> = loaded_programs()
+            .filter_map(Result::ok)
+            .filter(|p| wanted.contains(&p.id()))
+            .collect();
         let mut programs = Vec::new();
         for (symbol, link_id, program_id) in links {
-            let info = loaded_programs()
-                .filter_map(Result::ok)
-                .find(|p| p.id() == program_id);
+            let info = infos.iter().find(|p| p.id() == program_id);
             programs.push(PinnedProgram {
                 symbol,
                 link_id,
                 program_id,
-                run_count: info.as_ref().map_or(0, |i| i.run_count()),
-                run_time_ns: info.as_ref().map_or(0, |i| i.run_time().as_nanos() as u64),
+                run_count: info.map_or(0, |i| i.run_count()),
+                run_time_ns: info.map_or(0, |i| i.run_time().as_nanos() as u64),
             });
         }
         programs.sort_by(|a, b| a.symbol.cmp(&b.symbol));
@@ -307,14 +311,25 @@ impl PinnedPolicy {
         Ok(Some(EventStream { ring }))
     }
 
-    /// The sum over CPUs of the drop counter at `index`, or `None` without a drop counter.
-    pub fn dropped(&self, index: u32) -> Result<Option<u64>, RuntimeError> {
+    /// The pinned drop counters, opened once for as many reads as the caller makes; `None`
+    /// when the policy has none.
+    pub fn drop_counters(&self) -> Result<Option<DropCounters>, RuntimeError> {
         let path = self.dir.join(DROPS_PIN);
         if !path.exists() {
             return Ok(None);
         }
         let map = MapData::from_pin(&path).map_err(|e| pin_error(&path, error_chain(&e)))?;
-        per_cpu_sum(&Map::PerCpuArray(map), index).map(Some)
+        Ok(Some(DropCounters(Map::PerCpuArray(map))))
+    }
+}
+
+/// A pinned policy's per-CPU counts of reports its programs could not send.
+pub struct DropCounters(Map);
+
+impl DropCounters {
+    /// The sum over CPUs of the counter at `index`.
+    pub fn total(&self, index: u32) -> Result<u64, RuntimeError> {
+        per_cpu_sum(&self.0, index)
     }
 }
 
