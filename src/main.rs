@@ -1,6 +1,7 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod manual;
 mod pipeline;
 mod record;
 mod rejection;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
     version,
     about = "Compile krsi policies to BPF LSM programs and enforce them"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -68,20 +69,24 @@ pub enum ScopeArg {
 enum Command {
     /// Check policies for errors, against the running kernel's types or `--btf FILE`
     Check {
+        /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Check against this kernel BTF (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF with `.BTF`)
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Compile a policy to an ELF object of BPF LSM programs
     Build {
+        /// The policy file (`.krsi`)
         file: PathBuf,
         /// Where to write the output
         #[arg(short, long)]
         output: PathBuf,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// What to write
@@ -90,11 +95,15 @@ enum Command {
         /// Compile the programs to consult a cgroup set at load time
         #[arg(long, value_enum, default_value = "global")]
         scope: ScopeArg,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Disassemble the programs of an object written by `krsic build`
-    Disasm { object: PathBuf },
+    Disasm {
+        /// An ELF object written by `krsic build`
+        object: PathBuf,
+    },
     /// Compile (or take a built object) and enforce it until SIGINT or SIGTERM
     Load {
         /// A policy (`.krsi`) or an object from `krsic build`
@@ -102,6 +111,7 @@ enum Command {
         /// Enforce only for processes in this cgroup (v2) and its descendants
         #[arg(long)]
         cgroup: Option<PathBuf>,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// `audit`: deny rules report and allow, to try a policy before enforcing it
@@ -114,6 +124,7 @@ enum Command {
         /// Reports one rule may send per second on one CPU (default 100); the rest are counted
         #[arg(long)]
         report_rate: Option<u32>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
         /// Pin the policy (bpffs) and exit: it stays enforced until `krsic unload NAME`; a
@@ -126,6 +137,7 @@ enum Command {
     },
     /// List the pinned policies: source, hash, compiler, load time, hooks, programs, run counts
     List {
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
         /// One JSON array, for tools
@@ -136,14 +148,18 @@ enum Command {
     Unload {
         /// The policy's name, as `krsic list` shows it
         name: String,
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
     },
     /// Stream the reports of a pinned policy until SIGINT or SIGTERM
     Follow {
+        /// The policy's name, as `krsic list` shows it
         name: String,
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "json")]
@@ -151,22 +167,40 @@ enum Command {
     },
     /// Run the `test` items of policies through the reference evaluator and the compiled programs
     Test {
+        /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Explain a diagnostic code, e.g. `krsic explain E0101`
-    Explain { code: String },
+    Explain {
+        /// A diagnostic code, such as E0101 or W0003
+        code: String,
+    },
     /// List every event with its hook and attributes
     Events {
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// One JSON document, for tools and the book's reference
         #[arg(long)]
         json: bool,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (krsic.1 and krsic-COMMAND.1) into a directory
+    Man {
+        /// Where to write the pages, e.g. /usr/local/share/man/man1
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -233,6 +267,22 @@ fn main() -> ExitCode {
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Completions { shell } => {
+            manual::completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => match manual::write_man_pages(&dir) {
+            Ok(pages) => {
+                for page in pages {
+                    println!("{}", page.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(format!(
+                "cannot write man pages into `{}`: {e}",
+                dir.display()
+            )),
+        },
     };
     match result {
         Ok(code) => code,

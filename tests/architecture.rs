@@ -187,7 +187,10 @@ fn no_source_file_over_the_line_limit() {
         let mut files = Vec::new();
         rust_files(&root().join(krate).join("src"), &mut files);
         for file in files {
-            let lines = std::fs::read_to_string(&file).expect("readable").lines().count();
+            let lines = std::fs::read_to_string(&file)
+                .expect("readable")
+                .lines()
+                .count();
             if lines > MAX_LINES {
                 long.push(format!("{} ({lines} lines)", file.display()));
             }
@@ -224,7 +227,8 @@ fn the_circle_finder_finds_circles() {
 
 #[test]
 fn imports_are_read_through_braces() {
-    let text = "use crate::{ast::{self, Rule}, eval::AttrValue};\nlet x = crate::glob::Glob::parse(s);";
+    let text =
+        "use crate::{ast::{self, Rule}, eval::AttrValue};\nlet x = crate::glob::Glob::parse(s);";
     let names = named_after(text, "crate::");
     assert_eq!(
         names,
