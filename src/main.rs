@@ -79,6 +79,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
+    /// Rewrite policies in the canonical layout, keeping comments (`--check`: only report)
+    Fmt {
+        /// Policy files (`.krsi`)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Compile a policy to an ELF object of BPF LSM programs
     Build {
         /// The policy file (`.krsi`)
@@ -228,6 +240,11 @@ fn main() -> ExitCode {
             scope,
             message_format,
         } => commands::build(&file, &output, btf.as_deref(), emit, scope, message_format),
+        Command::Fmt {
+            files,
+            check,
+            message_format,
+        } => commands::format(&files, check, message_format),
         Command::Disasm { object } => commands::disasm(&object),
         Command::Load {
             file,

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod check;
 pub mod diagnostic;
 pub mod eval;
+pub mod format;
 pub mod glob;
 pub mod kernel;
 pub mod lint;
