@@ -1,6 +1,7 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod lsp;
 mod manual;
 mod pipeline;
 mod record;
@@ -203,6 +204,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the language server on stdin/stdout (diagnostics, hover, completion, definitions,
+    /// references, symbols, formatting, quick fixes)
+    Lsp {
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+    },
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -284,6 +292,7 @@ fn main() -> ExitCode {
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Lsp { btf } => lsp::serve(btf.as_deref()),
         Command::Completions { shell } => {
             manual::completions(shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
