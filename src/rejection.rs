@@ -20,7 +20,7 @@ use compiler::codegen::codegen;
 use compiler::elf::{lsm_hook, write_object, ObjectSpec};
 use compiler::ir::{Module, Scope};
 use compiler::lower::lower;
-use lang::check::{CheckedPolicy, CheckedRule};
+use lang::checked::{CheckedPolicy, CheckedRule};
 use lang::diagnostic::{verifier_message as message, Code, Diagnostic};
 use lang::span::Span;
 use runtime::{ProgramTarget, RuntimeError, VerifierLog};

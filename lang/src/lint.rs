@@ -19,7 +19,7 @@
 
 use crate::ast::Action;
 use crate::catalog::{Attribute, Event, ValueType};
-use crate::check::{CheckedRule, Cond, IntOp, PolicyMode, Predicate, ResolvedAttribute, Test};
+use crate::checked::{CheckedRule, Cond, IntOp, PolicyMode, Predicate, ResolvedAttribute, Test};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::StringKind;
 use crate::glob::{Glob, Token};
@@ -716,7 +716,7 @@ impl PredicateKey {
 
 /// The atoms of one event, interned.
 struct Atoms {
-    /// Each attribute of the checked policy, by [`crate::check::AttrId`].
+    /// Each attribute of the checked policy, by [`crate::checked::AttrId`].
     by_id: Vec<&'static Attribute>,
     widths: HashMap<&'static str, u64>,
     atoms: Vec<Atom>,
