@@ -1,13 +1,14 @@
 //! BTF resolution: whether the target kernel has each event's hook, and where each attribute's
 //! value lives in the kernel's types (member chains, endpoints, the layouts a path walk reads).
 
+use super::finding::{AccessStart, Finding};
 use super::Checker;
 use crate::catalog::{self, Attribute, Event, Source};
 use crate::checked::{
     Access, AccessBase, AttrId, Endpoint, HookGuard, ParentAccess, PathWalk, ResolvedAttribute,
     WalkLayout,
 };
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
 use crate::span::Span;
 
@@ -94,17 +95,12 @@ impl Checker<'_> {
             if params.is_some() {
                 continue;
             }
-            self.error(
-                Diagnostic::new(
-                    Code::HookMissing,
-                    format!("{} has no LSM hook `{hook}`", kernel.describe()),
-                    span,
-                )
-                .with_label(format!("`{}` needs `bpf_lsm_{hook}`", event.name))
-                .with_help(
-                    "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
-                ),
-            );
+            self.report(Finding::HookMissing {
+                kernel: kernel.describe(),
+                hook,
+                event: event.name,
+                span,
+            });
             return false;
         }
         for variant in event.variants() {
@@ -136,19 +132,13 @@ impl Checker<'_> {
                     value,
                 }),
                 Err(reason) => {
-                    self.error(
-                        Diagnostic::new(
-                            Code::AccessPathInvalid,
-                            format!(
-                                "`{}` cannot tell its calls of `{}` apart on {}",
-                                event.name,
-                                variant.hook,
-                                kernel.describe()
-                            ),
-                            span,
-                        )
-                        .with_note(reason),
-                    );
+                    self.report(Finding::GuardUnreadable {
+                        event: event.name,
+                        hook: variant.hook,
+                        kernel: kernel.describe(),
+                        reason,
+                        span,
+                    });
                     return false;
                 }
             }
@@ -209,12 +199,8 @@ impl Checker<'_> {
                 Some(id)
             }
             Err(reason) => {
-                let label = format!(
-                    "`{}` reads `{}`",
-                    attribute.name,
-                    attribute.source.describe_chain()
-                );
-                self.access_path_invalid(attribute, span, label, reason);
+                let reads = AccessStart::Reads(attribute.source.describe_chain());
+                self.access_path_invalid(attribute, span, reads, reason);
                 None
             }
         };
@@ -227,22 +213,16 @@ impl Checker<'_> {
         &mut self,
         attribute: &Attribute,
         span: Span,
-        label: String,
+        reads: AccessStart,
         reason: String,
     ) {
-        self.error(
-            Diagnostic::new(
-                Code::AccessPathInvalid,
-                format!(
-                    "`{}` cannot be read on {}",
-                    attribute.name,
-                    self.kernel.describe()
-                ),
-                span,
-            )
-            .with_label(label)
-            .with_note(reason),
-        );
+        self.report(Finding::AccessPathInvalid {
+            attribute: attribute.name,
+            kernel: self.kernel.describe(),
+            reads,
+            reason,
+            span,
+        });
     }
 
     /// Resolves a walked path: both start chains and the walk's layout.
@@ -297,29 +277,18 @@ impl Checker<'_> {
                 Some(id)
             }
             (Err((chain, reason)), _) => {
-                let label = format!("`{}` starts from `{}`", attribute.name, chain_text(chain));
-                self.access_path_invalid(attribute, span, label, reason);
+                let reads = AccessStart::WalkFrom(chain_text(chain));
+                self.access_path_invalid(attribute, span, reads, reason);
                 None
             }
             (Ok(_), Err(reason)) => {
-                self.error(
-                    Diagnostic::new(
-                        Code::PathWalkUnavailable,
-                        format!(
-                            "`{}` cannot be computed on {}",
-                            attribute.name,
-                            self.kernel.describe()
-                        ),
-                        span,
-                    )
-                    .with_label(format!(
-                        "`{}` is a path krsi walks from `{}`",
-                        attribute.name,
-                        chain_text(dentry)
-                    ))
-                    .with_note(reason)
-                    .with_help(format!("check against a kernel whose BTF has `struct mount` (`--btf FILE`), or test another attribute than `{}`", attribute.name)),
-                );
+                self.report(Finding::PathWalkUnavailable {
+                    attribute: attribute.name,
+                    kernel: self.kernel.describe(),
+                    start: chain_text(dentry),
+                    reason,
+                    span,
+                });
                 None
             }
         };
@@ -335,19 +304,15 @@ pub fn hook_availability(
     event: &Event,
     span: Span,
 ) -> Result<Vec<Param>, Box<Diagnostic>> {
-    kernel
-        .hook_params(event.hook)
-        .ok_or_else(|| Box::new(hook_missing(kernel, event, span)))
-}
-
-fn hook_missing(kernel: &dyn KernelTypes, event: &Event, span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::HookMissing,
-        format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
-        span,
-    )
-    .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
-    .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule")
+    kernel.hook_params(event.hook).ok_or_else(|| {
+        let missing = Finding::HookMissing {
+            kernel: kernel.describe(),
+            hook: event.hook,
+            event: event.name,
+            span,
+        };
+        Box::new(missing.diagnostic())
+    })
 }
 
 /// Follows `members` from hook parameter `param` (or the current task) through the kernel's

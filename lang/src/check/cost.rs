@@ -1,13 +1,13 @@
 //! The size estimate of each event's program, refused past what BPF branches reach
-//! ([`Code::EventTooLarge`]). Self-contained: the estimate and its constants live here alone.
+//! ([`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge)). Self-contained: the estimate and its constants live here alone.
 
+use super::finding::Finding;
 use super::Checker;
 use crate::ast::Action;
 use crate::checked::{CheckedRule, Cond, Predicate};
-use crate::diagnostic::{Code, Diagnostic};
 use std::collections::HashMap;
 
-/// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`]. The limit
+/// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
 /// leaves room under the 32,767 a branch reaches for what the estimate does not count.
 const MAX_EVENT_COST: u32 = 24_000;
 const PROGRAM_BASE_COST: u32 = 400;
@@ -43,15 +43,12 @@ impl Checker<'_> {
                     REPORT_COST
                 };
             if before <= MAX_EVENT_COST && *total > MAX_EVENT_COST {
-                self.error(
-                    Diagnostic::new(
-                        Code::EventTooLarge,
-                        format!("the rules of `{}` are too large for one BPF program", rule.event.name),
-                        rule.span,
-                    )
-                    .with_label(format!("with this rule they need about {} instructions, more than {MAX_EVENT_COST}", *total))
-                    .with_help("merge rules with lists, or split the policy"),
-                );
+                self.report(Finding::EventTooLarge {
+                    event: rule.event.name,
+                    estimate: *total,
+                    limit: MAX_EVENT_COST,
+                    span: rule.span,
+                });
             }
         }
     }

@@ -1,12 +1,13 @@
 //! Comparisons with enum attributes (`sig`, `cap`, ...): the other side names the kernel's
 //! values, resolved against the attribute's enum rather than against the policy's names.
 
+use super::finding::{Finding, ValueKind};
 use super::types::any;
-use super::{article, Checker};
+use super::Checker;
 use crate::ast::{self, CmpOp, ExprKind};
 use crate::catalog::{self, Attribute, Event, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
-use crate::diagnostic::{suggest, Code, Diagnostic};
+use crate::diagnostic::suggest;
 use crate::span::Span;
 
 impl<'a> Checker<'a> {
@@ -40,17 +41,11 @@ impl<'a> Checker<'a> {
         let cond = match op {
             CmpOp::Eq | CmpOp::Ne => {
                 if let ExprKind::List(_) = rhs.kind {
-                    self.error(
-                        Diagnostic::new(
-                            Code::ListMisuse,
-                            format!(
-                                "`{}` compares single values, and the right side is a list",
-                                op.symbol()
-                            ),
-                            rhs.span,
-                        )
-                        .with_help("use `in` for membership"),
-                    );
+                    self.report(Finding::ListForSingleValue {
+                        op,
+                        ty: attribute.ty,
+                        span: rhs.span,
+                    });
                     return None;
                 }
                 let value = self.enum_value(rhs, attribute, kind, event)?;
@@ -70,17 +65,11 @@ impl<'a> Checker<'a> {
                         list.elements.iter().collect()
                     }
                     _ => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::ListMisuse,
-                                "`in` needs a list on the right",
-                                rhs.span,
-                            )
-                            .with_help(format!(
-                                "write `{} in [...]`, or compare with `==`",
-                                attribute.name
-                            )),
-                        );
+                        self.report(Finding::InNeedsList {
+                            attribute,
+                            found: None,
+                            span: rhs.span,
+                        });
                         return None;
                     }
                 };
@@ -98,23 +87,11 @@ impl<'a> Checker<'a> {
                 any(values)
             }
             _ => {
-                self.error(
-                    Diagnostic::new(
-                        Code::BadOperator,
-                        format!(
-                            "`{}` is {} {}, compared only with `==`, `!=` and `in`",
-                            attribute.name,
-                            article(attribute.ty),
-                            kind.name
-                        ),
-                        op_span,
-                    )
-                    .with_help(format!(
-                        "name the values, e.g. `{} in [{}]`",
-                        attribute.name,
-                        example_names(kind).replace('`', "")
-                    )),
-                );
+                self.report(Finding::EnumOperator {
+                    attribute,
+                    kind,
+                    span: op_span,
+                });
                 return None;
             }
         };
@@ -135,101 +112,50 @@ impl<'a> Checker<'a> {
                     return Some(value);
                 }
                 if event.attribute(&name.text).is_some() {
-                    self.error(
-                        Diagnostic::new(
-                            Code::BadOperator,
-                            "comparing two attributes is not supported",
-                            expr.span,
-                        )
-                        .with_help(format!(
-                            "compare `{}` with a {} name",
-                            attribute.name, kind.name
-                        )),
-                    );
+                    self.report(Finding::TwoAttributes {
+                        span: expr.span,
+                        enum_attribute: Some((attribute, kind)),
+                    });
                     return None;
                 }
                 if let Some(other) = catalog::ENUMS
                     .iter()
                     .find(|e| e.value(&name.text).is_some())
                 {
-                    format!(
-                        "`{}`, {} {}",
-                        name.text,
-                        article(ValueType::Enum(other)),
-                        other.name
-                    )
+                    ValueKind::EnumName(name.text.clone(), other)
                 } else {
-                    let mut d = Diagnostic::new(
-                        Code::UnknownEnumValue,
-                        format!("unknown {} `{}`", kind.name, name.text),
-                        name.span,
-                    )
-                    .with_label(format!(
-                        "`{}` is {} {}",
-                        attribute.name,
-                        article(attribute.ty),
-                        kind.name
-                    ));
                     let upper = name.text.to_ascii_uppercase();
                     let lower = name.text.to_ascii_lowercase();
                     let names = kind.values.iter().map(|(n, _)| *n);
-                    d = match [upper.as_str(), lower.as_str()]
+                    let suggestion = [upper.as_str(), lower.as_str()]
                         .into_iter()
                         .find(|c| kind.value(c).is_some())
                         .map(str::to_string)
                         .or_else(|| suggest(&name.text, names.clone()).map(str::to_string))
                         .or_else(|| suggest(&upper, names.clone()).map(str::to_string))
-                        .or_else(|| suggest(&lower, names).map(str::to_string))
-                    {
-                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                        None => d.with_help(format!(
-                            "`{}` takes the kernel's names, e.g. {}",
-                            attribute.name,
-                            example_names(kind)
-                        )),
-                    };
-                    self.error(d);
+                        .or_else(|| suggest(&lower, names).map(str::to_string));
+                    self.report(Finding::UnknownEnumValue {
+                        attribute,
+                        kind,
+                        name: name.text.clone(),
+                        span: name.span,
+                        suggestion,
+                    });
                     return None;
                 }
             }
-            ExprKind::Int(_) => "an integer".to_string(),
-            ExprKind::Str(_) => "a string".to_string(),
-            ExprKind::Bool(_) => "a boolean".to_string(),
-            ExprKind::List(_) => "a list".to_string(),
-            _ => "a condition".to_string(),
+            ExprKind::Int(_) => ValueKind::Int,
+            ExprKind::Str(_) => ValueKind::Str,
+            ExprKind::Bool(_) => ValueKind::Bool,
+            ExprKind::List(_) => ValueKind::List,
+            _ => ValueKind::Condition,
         };
-        self.error(
-            Diagnostic::new(
-                Code::EnumMismatch,
-                format!(
-                    "`{}` is {} {}; it cannot be compared with {found}",
-                    attribute.name,
-                    article(attribute.ty),
-                    kind.name
-                ),
-                expr.span,
-            )
-            .with_help(format!(
-                "write {} {} name, e.g. {}",
-                article(attribute.ty),
-                kind.name,
-                example_names(kind)
-            )),
-        );
+        self.report(Finding::EnumMismatch {
+            attribute,
+            kind,
+            found,
+            span: expr.span,
+        });
         None
     }
-}
-
-/// The first few names of an enum, for help lines: "`SIGHUP`, `SIGINT`, `SIGQUIT`, ...".
-fn example_names(kind: &catalog::EnumType) -> String {
-    let mut names: Vec<String> = kind
-        .values
-        .iter()
-        .take(3)
-        .map(|(n, _)| format!("`{n}`"))
-        .collect();
-    if kind.values.len() > 3 {
-        names.push("...".into());
-    }
-    names.join(", ")
 }

@@ -13,10 +13,12 @@
 mod btf;
 mod cost;
 mod enums;
+mod finding;
 mod names;
 mod types;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
+pub use finding::Finding;
 
 use crate::ast::{self, ExprKind};
 use crate::catalog::{self, Attribute, ValueType};
@@ -24,7 +26,7 @@ use crate::checked::{
     AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision, HookGuard,
     ResolvedAttribute,
 };
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::kernel::{KernelTypes, Param};
 use std::collections::{HashMap, HashSet};
 
@@ -140,8 +142,8 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub(super) fn error(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+    pub(super) fn report(&mut self, finding: Finding) {
+        self.diagnostics.push(finding.diagnostic());
     }
 
     fn rule(&mut self, index: u32, rule: &'a ast::Rule) -> Option<CheckedRule> {
@@ -185,14 +187,10 @@ impl<'a> Checker<'a> {
                 continue;
             };
             if values.iter().any(|(a, _)| a.name == attribute.name) {
-                self.error(
-                    Diagnostic::new(
-                        Code::DuplicateDefinition,
-                        format!("`{}` is given twice", name.text),
-                        name.span,
-                    )
-                    .with_help("give each attribute once"),
-                );
+                self.report(Finding::TestValueTwice {
+                    name: name.text.clone(),
+                    span: name.span,
+                });
                 ok = false;
                 continue;
             }
@@ -215,19 +213,11 @@ impl<'a> Checker<'a> {
                     }
                 }
                 _ => {
-                    self.error(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            format!(
-                                "`{}` is {} {}; give a literal of that type",
-                                attribute.name,
-                                article(attribute.ty),
-                                attribute.ty.describe()
-                            ),
-                            value.span,
-                        )
-                        .with_secondary(name.span, attribute.ty.describe()),
-                    );
+                    self.report(Finding::TestValueMismatch {
+                        attribute,
+                        span: value.span,
+                        name_span: name.span,
+                    });
                     ok = false;
                     continue;
                 }
@@ -251,13 +241,5 @@ impl<'a> Checker<'a> {
             expect,
             span: test.span,
         })
-    }
-}
-
-pub(super) fn article(ty: ValueType) -> &'static str {
-    if ty.describe().starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
     }
 }

@@ -1,11 +1,12 @@
 //! Names and scopes: list and macro definitions, what is used, macro expansion, the header,
 //! errnos, and the diagnostics for names that resolve to nothing.
 
+use super::finding::{Definition, Finding, HeaderConflict};
 use super::Checker;
 use crate::ast::{self, Action, ExprKind};
 use crate::catalog::{self, Event};
 use crate::checked::{Cond, PolicyMode};
-use crate::diagnostic::{suggest, Code, Diagnostic};
+use crate::diagnostic::suggest;
 use crate::span::Span;
 use std::collections::HashMap;
 
@@ -19,16 +20,11 @@ impl<'a> Checker<'a> {
                 _ => continue,
             };
             if let Some(previous) = first.get(name.text.as_str()) {
-                self.error(
-                    Diagnostic::new(
-                        Code::DuplicateDefinition,
-                        format!("`{}` is defined twice", name.text),
-                        name.span,
-                    )
-                    .with_label("defined again here")
-                    .with_secondary(*previous, "first defined here")
-                    .with_help("rename one of them"),
-                );
+                self.report(Finding::DuplicateDefinition {
+                    name: name.text.clone(),
+                    span: name.span,
+                    first: *previous,
+                });
                 continue;
             }
             first.insert(&name.text, name.span);
@@ -47,27 +43,16 @@ impl<'a> Checker<'a> {
     pub(super) fn report_unused(&mut self, policy: &ast::Policy) {
         for item in &policy.items {
             let (kind, name) = match item {
-                ast::Item::List(list) => ("list", &list.name),
-                ast::Item::Macro(m) => ("macro", &m.name),
+                ast::Item::List(list) => (Definition::List, &list.name),
+                ast::Item::Macro(m) => (Definition::Macro, &m.name),
                 _ => continue,
             };
             if !self.used.contains(&name.text) {
-                self.error(
-                    Diagnostic::new(
-                        Code::Unused,
-                        format!("{kind} `{}` is never used", name.text),
-                        name.span,
-                    )
-                    .with_label("defined here")
-                    .with_help(format!(
-                        "use it in a rule, or remove it{}",
-                        if kind == "macro" {
-                            ""
-                        } else {
-                            " (a list is used with `in`, `~` or `!~`)"
-                        }
-                    )),
-                );
+                self.report(Finding::Unused {
+                    kind,
+                    name: name.text.clone(),
+                    span: name.span,
+                });
             }
         }
     }
@@ -108,23 +93,17 @@ impl<'a> Checker<'a> {
             match item {
                 ast::Item::PolicyName { name: n, span } => {
                     let misplaced = match (&name, &mode, body_started) {
-                        (Some((_, first)), _, _) => {
-                            Some((*first, "the policy is already named here"))
-                        }
-                        (_, Some((_, at)), _) => Some((*at, "`mode` comes after `policy`")),
-                        (_, _, Some(at)) => Some((at, "the header must come before this")),
+                        (Some((_, first)), _, _) => Some((HeaderConflict::AlreadyNamed, *first)),
+                        (_, Some((_, at)), _) => Some((HeaderConflict::ModeBeforeName, *at)),
+                        (_, _, Some(at)) => Some((HeaderConflict::BodyStarted, at)),
                         _ => None,
                     };
                     match misplaced {
-                        Some((other, why)) => self.error(
-                            Diagnostic::new(
-                                Code::MisplacedHeader,
-                                "`policy NAME` must be the first item, once",
-                                *span,
-                            )
-                            .with_secondary(other, why)
-                            .with_help("start the file with `policy NAME`, then `mode ...`"),
-                        ),
+                        Some((conflict, other)) => self.report(Finding::MisplacedName {
+                            span: *span,
+                            conflict,
+                            other,
+                        }),
                         None => name = Some((n.text.clone(), *span)),
                     }
                 }
@@ -133,31 +112,25 @@ impl<'a> Checker<'a> {
                         "audit" => PolicyMode::Audit,
                         "enforce" => PolicyMode::Enforce,
                         other => {
-                            let mut d = Diagnostic::new(
-                                Code::UnknownMode,
-                                format!("unknown mode `{other}`"),
-                                m.span,
-                            )
-                            .with_label("not a mode");
-                            d = match suggest(other, ["audit", "enforce"]) {
-                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                                None => d.with_help("write `mode audit` or `mode enforce`"),
-                            };
-                            self.error(d);
+                            self.report(Finding::UnknownMode {
+                                mode: other.to_string(),
+                                span: m.span,
+                                suggestion: suggest(other, ["audit", "enforce"]),
+                            });
                             continue;
                         }
                     };
                     let misplaced = match (&mode, body_started) {
-                        (Some((_, first)), _) => Some((*first, "the mode is already set here")),
-                        (_, Some(at)) => Some((at, "the header must come before this")),
+                        (Some((_, first)), _) => Some((HeaderConflict::ModeAlreadySet, *first)),
+                        (_, Some(at)) => Some((HeaderConflict::BodyStarted, at)),
                         _ => None,
                     };
                     match misplaced {
-                        Some((other, why)) => self.error(
-                            Diagnostic::new(Code::MisplacedHeader, "`mode` belongs in the header, once", *span)
-                                .with_secondary(other, why)
-                                .with_help("put `mode ...` right after `policy NAME`, before any list, macro, rule or test"),
-                        ),
+                        Some((conflict, other)) => self.report(Finding::MisplacedMode {
+                            span: *span,
+                            conflict,
+                            other,
+                        }),
                         None => mode = Some((value, *span)),
                     }
                 }
@@ -179,36 +152,23 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn unknown_event(&mut self, name: &ast::Name) {
-        let mut d = Diagnostic::new(
-            Code::UnknownEvent,
-            format!("unknown event `{}`", name.text),
-            name.span,
-        )
-        .with_label("not an event");
-        d = match suggest(&name.text, catalog::all_events().map(|e| e.name)) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help("`krsic events` lists every event"),
-        };
-        self.error(d);
+        self.report(Finding::UnknownEvent {
+            name: name.text.clone(),
+            span: name.span,
+            suggestion: suggest(&name.text, catalog::all_events().map(|e| e.name)),
+        });
     }
 
     pub(super) fn unknown_errno(&mut self, name: &ast::Name) {
         let upper = name.text.to_ascii_uppercase();
-        let help = match catalog::errno(&upper) {
-            Some(_) => format!("errno names are upper case: `{upper}`"),
-            None => match suggest(&upper, catalog::ERRNOS.iter().map(|(n, _)| *n)) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "use a name from errno(3), such as `EPERM` or `EACCES`".to_string(),
-            },
-        };
-        self.error(
-            Diagnostic::new(
-                Code::UnknownErrno,
-                format!("unknown errno `{}`", name.text),
-                name.span,
-            )
-            .with_help(help),
-        );
+        let upper_case_known = catalog::errno(&upper).is_some();
+        let suggestion = suggest(&upper, catalog::ERRNOS.iter().map(|(n, _)| *n));
+        self.report(Finding::UnknownErrno {
+            name: name.text.clone(),
+            span: name.span,
+            upper_case_known,
+            suggestion,
+        });
     }
 
     pub(super) fn errno(&mut self, rule: &ast::Rule) -> Option<i32> {
@@ -216,15 +176,11 @@ impl<'a> Checker<'a> {
             return Some(1); // EPERM
         };
         if rule.action != Action::Deny {
-            self.error(
-                Diagnostic::new(
-                    Code::ErrnoOnNonDeny,
-                    format!("an `{}` rule cannot return an errno", rule.action.keyword()),
-                    name.span,
-                )
-                .with_secondary(rule.action_span, "this rule never denies")
-                .with_help("remove the `errno` clause, or make the rule `deny`"),
-            );
+            self.report(Finding::ErrnoOnNonDeny {
+                action: rule.action,
+                span: name.span,
+                action_span: rule.action_span,
+            });
             return None;
         }
         let errno = catalog::errno(&name.text);
@@ -243,16 +199,12 @@ impl<'a> Checker<'a> {
     ) -> Option<Cond> {
         self.used.insert(m.name.text.clone());
         if self.macro_stack.contains(&m.name.text.as_str()) {
-            let chain = self.macro_stack.join("` → `");
-            self.error(
-                Diagnostic::new(
-                    Code::RecursiveMacro,
-                    format!("macro `{}` uses itself", m.name.text),
-                    use_span,
-                )
-                .with_secondary(m.name.span, "defined here")
-                .with_note(format!("expansion: `{chain}` → `{}`", m.name.text)),
-            );
+            self.report(Finding::RecursiveMacro {
+                name: m.name.text.clone(),
+                span: use_span,
+                definition: m.name.span,
+                expanding: self.macro_stack.iter().map(|n| n.to_string()).collect(),
+            });
             return None;
         }
         self.macro_stack.push(&m.name.text);
@@ -269,23 +221,12 @@ impl<'a> Checker<'a> {
                 .filter(|e| e.attribute(&name.text).is_some())
                 .map(|e| e.name)
                 .collect();
-            self.error(
-                Diagnostic::new(
-                    Code::AttributeNotOnEvent,
-                    format!("`{}` is not an attribute of `{}`", name.text, event.name),
-                    name.span,
-                )
-                .with_label(format!(
-                    "`{}` exists on {}",
-                    name.text,
-                    hosts
-                        .iter()
-                        .map(|h| format!("`{h}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .with_help(attribute_list(event)),
-            );
+            self.report(Finding::AttributeNotOnEvent {
+                name: name.text.clone(),
+                span: name.span,
+                event,
+                hosts,
+            });
             return;
         }
         let candidates: Vec<&str> = event
@@ -294,25 +235,11 @@ impl<'a> Checker<'a> {
             .chain(self.lists.keys().copied())
             .chain(self.macros.keys().copied())
             .collect();
-        let mut d = Diagnostic::new(
-            Code::UnknownName,
-            format!("unknown name `{}`", name.text),
-            name.span,
-        )
-        .with_label(format!(
-            "not an attribute of `{}`, a list or a macro",
-            event.name
-        ));
-        d = match suggest(&name.text, candidates.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(attribute_list(event)),
-        };
-        self.error(d);
+        self.report(Finding::UnknownName {
+            name: name.text.clone(),
+            span: name.span,
+            event,
+            suggestion: suggest(&name.text, candidates.iter().copied()).map(str::to_string),
+        });
     }
-}
-
-/// "`exec` has: path, filename, uid, ...", for help lines.
-fn attribute_list(event: &Event) -> String {
-    let names: Vec<&str> = event.attributes().map(|a| a.name).collect();
-    format!("`{}` has: {}", event.name, names.join(", "))
 }

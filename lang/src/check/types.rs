@@ -1,11 +1,11 @@
 //! Conditions and comparisons: each side of a comparison typed, each operator checked
 //! against the attribute's type, and the predicate the compiler tests.
 
-use super::{article, Checker};
+use super::finding::{Finding, ValueKind};
+use super::Checker;
 use crate::ast::{self, Action, CmpOp, ExprKind};
 use crate::catalog::{Attribute, Event, Source, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
-use crate::diagnostic::{Code, Diagnostic};
 use crate::glob::Glob;
 use crate::span::Span;
 
@@ -25,6 +25,16 @@ enum Literal {
     Int(u64),
     Str(String),
     Addr(std::net::IpAddr, u8),
+}
+
+impl Literal {
+    fn kind(&self) -> ValueKind {
+        match self {
+            Literal::Int(_) => ValueKind::Int,
+            Literal::Str(_) => ValueKind::Str,
+            Literal::Addr(..) => ValueKind::Addr,
+        }
+    }
 }
 
 impl<'a> Checker<'a> {
@@ -70,56 +80,27 @@ impl<'a> Checker<'a> {
                         }))
                     }
                     Operand::Attr(_, a, _) => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::NotBoolean,
-                                format!(
-                                    "`{}` is {} {}, not a condition",
-                                    a.name,
-                                    article(a.ty),
-                                    a.ty.describe()
-                                ),
-                                expr.span,
-                            )
-                            .with_help(match a.ty {
-                                ValueType::Int => format!("compare it, e.g. `{} == 0`", a.name),
-                                _ => format!("compare it, e.g. `{} == \"...\"`", a.name),
-                            }),
-                        );
+                        self.report(Finding::AttributeNotCondition {
+                            attribute: a,
+                            span: expr.span,
+                        });
                         None
                     }
                     _ => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::NotBoolean,
-                                format!("list `{}` is not a condition", name.text),
-                                expr.span,
-                            )
-                            .with_help(format!(
-                                "test membership, e.g. `path ~ {}` or `comm in {}`",
-                                name.text, name.text
-                            )),
-                        );
+                        self.report(Finding::ListNotCondition {
+                            name: name.text.clone(),
+                            span: expr.span,
+                        });
                         None
                     }
                 }
             }
             ExprKind::BitAnd(..) => {
-                self.error(
-                    Diagnostic::new(
-                        Code::NotBoolean,
-                        "a bitwise `&` is an integer, not a condition",
-                        expr.span,
-                    )
-                    .with_help("compare it, e.g. `mode & 0o4000 != 0`"),
-                );
+                self.report(Finding::BitAndNotCondition { span: expr.span });
                 None
             }
             ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::List(_) | ExprKind::Addr(..) => {
-                self.error(
-                    Diagnostic::new(Code::NotBoolean, "a literal is not a condition", expr.span)
-                        .with_help("compare an attribute with it, e.g. `uid == 0`"),
-                );
+                self.report(Finding::LiteralNotCondition { span: expr.span });
                 None
             }
         }
@@ -168,21 +149,14 @@ impl<'a> Checker<'a> {
         {
             if attr == other && mask == other_mask {
                 if let Some(value) = crate::lint::self_comparison_value(a.ty, op) {
-                    self.error(crate::lint::self_comparison(a.name, value, span));
+                    self.diagnostics
+                        .push(crate::lint::self_comparison(a.name, value, span));
                     return Some(Cond::Const(value));
                 }
             }
         }
         let Operand::Attr(attr, a, mask) = left else {
-            self.error(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    "a comparison needs an attribute on one side",
-                    span,
-                )
-                .with_label("neither side is an attribute")
-                .with_help("compare an attribute of the event with a literal, e.g. `uid == 0`"),
-            );
+            self.report(Finding::NoAttribute { span });
             return None;
         };
         let test = |predicate| {
@@ -192,22 +166,13 @@ impl<'a> Checker<'a> {
                 span,
             })
         };
-        let mismatch = |this: &mut Self, what: &str| {
-            this.error(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    format!(
-                        "cannot compare {} `{}` with {what}",
-                        a.ty.describe(),
-                        a.name
-                    ),
-                    rhs.span,
-                )
-                .with_secondary(
-                    lhs.span,
-                    format!("this is {} {}", article(a.ty), a.ty.describe()),
-                ),
-            );
+        let mismatch = |this: &mut Self, with: ValueKind| {
+            this.report(Finding::CannotCompare {
+                attribute: a,
+                span: rhs.span,
+                attribute_span: lhs.span,
+                with,
+            });
             None
         };
         match (a.ty, op, right) {
@@ -232,22 +197,12 @@ impl<'a> Checker<'a> {
                     match element {
                         Literal::Int(v) => values.push(test(int_predicate(mask, IntOp::Eq, v))),
                         other @ (Literal::Str(_) | Literal::Addr(..)) => {
-                            self.error(
-                                Diagnostic::new(
-                                    Code::TypeMismatch,
-                                    format!(
-                                        "`{}` is an integer; this list element is {}",
-                                        a.name,
-                                        if matches!(other, Literal::Str(_)) {
-                                            "a string"
-                                        } else {
-                                            "an address"
-                                        }
-                                    ),
-                                    element_span,
-                                )
-                                .with_secondary(lhs.span, "integer"),
-                            );
+                            self.report(Finding::ListElementMismatch {
+                                attribute: a,
+                                span: element_span,
+                                attribute_span: lhs.span,
+                                element: other.kind(),
+                            });
                             return None;
                         }
                     }
@@ -272,23 +227,12 @@ impl<'a> Checker<'a> {
                             values.push(test(Predicate::StrEq(text.into_bytes())));
                         }
                         other @ (Literal::Int(_) | Literal::Addr(..)) => {
-                            self.error(
-                                Diagnostic::new(
-                                    Code::TypeMismatch,
-                                    format!(
-                                        "`{}` is a {}; this list element is {}",
-                                        a.name,
-                                        ty.describe(),
-                                        if matches!(other, Literal::Int(_)) {
-                                            "an integer"
-                                        } else {
-                                            "an address"
-                                        }
-                                    ),
-                                    element_span,
-                                )
-                                .with_secondary(lhs.span, ty.describe()),
-                            );
+                            self.report(Finding::ListElementMismatch {
+                                attribute: a,
+                                span: element_span,
+                                attribute_span: lhs.span,
+                                element: other.kind(),
+                            });
                             return None;
                         }
                     }
@@ -307,11 +251,7 @@ impl<'a> Checker<'a> {
                 let mut ok = true;
                 for (pattern, pattern_span) in patterns {
                     let Literal::Str(pattern) = pattern else {
-                        self.error(Diagnostic::new(
-                            Code::TypeMismatch,
-                            "a glob must be a string",
-                            pattern_span,
-                        ));
+                        self.report(Finding::GlobNotString { span: pattern_span });
                         ok = false;
                         continue;
                     };
@@ -323,27 +263,20 @@ impl<'a> Checker<'a> {
                                 && pattern.ends_with("/*")
                                 && !pattern.ends_with("\\/*")
                             {
-                                let deep = format!("{}*", pattern);
-                                self.error(
-                                    Diagnostic::new(
-                                        Code::ShallowDenyGlob,
-                                        format!("`{pattern}` matches only direct children"),
-                                        pattern_span,
-                                    )
-                                    .with_label("`*` does not cross `/`")
-                                    .with_help(format!(
-                                        "to deny the whole tree, write `\"{deep}\"`"
-                                    )),
-                                );
+                                self.report(Finding::ShallowDenyGlob {
+                                    pattern: pattern.clone(),
+                                    span: pattern_span,
+                                });
                             }
                             globs.push(test(Predicate::Glob(glob)));
                         }
                         Err(e) => {
-                            self.error(
-                                Diagnostic::new(Code::BadGlob, format!("malformed glob: {}", e.message), pattern_span)
-                                    .with_note(format!("in `{pattern}` at byte {}", e.offset))
-                                    .with_help("globs use `*`, `**`, `?`, `[a-z]`, `[!a-z]` and `{a,b}`; a backslash makes the next character literal"),
-                            );
+                            self.report(Finding::BadGlob {
+                                pattern: pattern.clone(),
+                                message: e.message,
+                                offset: e.offset,
+                                span: pattern_span,
+                            });
                             ok = false;
                         }
                     }
@@ -360,26 +293,13 @@ impl<'a> Checker<'a> {
             }
             (ValueType::Addr, CmpOp::Eq | CmpOp::Ne, Operand::Addr(ip, prefix)) => {
                 if prefix < full_prefix(ip) {
-                    self.error(
-                        Diagnostic::new(
-                            Code::BadOperator,
-                            format!(
-                                "`{}` compares single addresses, and this is a range",
-                                op.symbol()
-                            ),
-                            rhs.span,
-                        )
-                        .with_help(format!(
-                            "test membership with `{} in {}/{prefix}`{}",
-                            a.name,
-                            ip,
-                            if op == CmpOp::Ne {
-                                ", negated with `not`"
-                            } else {
-                                ""
-                            }
-                        )),
-                    );
+                    self.report(Finding::RangeEquality {
+                        op,
+                        attribute: a,
+                        ip,
+                        prefix,
+                        span: rhs.span,
+                    });
                     return None;
                 }
                 let eq = test(cidr(ip, prefix));
@@ -396,19 +316,12 @@ impl<'a> Checker<'a> {
                     match element {
                         Literal::Addr(ip, prefix) => ranges.push(test(cidr(ip, prefix))),
                         other => {
-                            self.error(
-                                Diagnostic::new(
-                                    Code::TypeMismatch,
-                                    format!(
-                                        "`{}` is an address; this list element is {}",
-                                        a.name,
-                                        if matches!(other, Literal::Int(_)) { "an integer" } else { "a string" }
-                                    ),
-                                    element_span,
-                                )
-                                .with_secondary(lhs.span, "address")
-                                .with_help("write addresses as `10.0.0.1`, `::1`, or ranges as `10.0.0.0/8`"),
-                            );
+                            self.report(Finding::ListElementMismatch {
+                                attribute: a,
+                                span: element_span,
+                                attribute_span: lhs.span,
+                                element: other.kind(),
+                            });
                             return None;
                         }
                     }
@@ -425,114 +338,66 @@ impl<'a> Checker<'a> {
             }
             (ty, op, right) => {
                 let right_kind = match &right {
-                    Operand::Attr(_, b, _) => format!("attribute `{}`", b.name),
-                    Operand::Int(_) => "an integer".into(),
-                    Operand::Str(_) => "a string".into(),
-                    Operand::Bool(_) => "a boolean".into(),
-                    Operand::List(_) => "a list".into(),
-                    Operand::Addr(..) => "an address".into(),
+                    Operand::Attr(_, b, _) => ValueKind::Attribute(b.name),
+                    Operand::Int(_) => ValueKind::Int,
+                    Operand::Str(_) => ValueKind::Str,
+                    Operand::Bool(_) => ValueKind::Bool,
+                    Operand::List(_) => ValueKind::List,
+                    Operand::Addr(..) => ValueKind::Addr,
                 };
                 match (op, &right) {
                     (_, Operand::Attr(..)) => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::BadOperator,
-                                "comparing two attributes is not supported",
-                                span,
-                            )
-                            .with_help("compare each attribute with a literal"),
-                        );
+                        self.report(Finding::TwoAttributes {
+                            span,
+                            enum_attribute: None,
+                        });
                         None
                     }
                     (CmpOp::In, Operand::List(_) | Operand::Addr(..))
                     | (
                         CmpOp::Eq | CmpOp::Ne,
                         Operand::Int(_) | Operand::Str(_) | Operand::Bool(_) | Operand::Addr(..),
-                    ) => mismatch(self, &right_kind),
+                    ) => mismatch(self, right_kind),
                     (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge, _) if ty != ValueType::Int => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::BadOperator,
-                                format!(
-                                    "`{}` applies to integers, and `{}` is {} {}",
-                                    op.symbol(),
-                                    a.name,
-                                    article(ty),
-                                    ty.describe()
-                                ),
-                                op_span,
-                            )
-                            .with_help(if ty.is_string() {
-                                "compare strings with `==`, `!=`, `in`, `~` or `!~`"
-                            } else if ty == ValueType::Addr {
-                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
-                            } else {
-                                "use `==` or `!=`"
-                            }),
-                        );
+                        self.report(Finding::OrderNotInteger {
+                            op,
+                            attribute: a,
+                            span: op_span,
+                        });
                         None
                     }
                     (CmpOp::Match | CmpOp::NotMatch, _) if !ty.is_string() => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::BadOperator,
-                                format!(
-                                    "`{}` matches strings and paths, and `{}` is {} {}",
-                                    op.symbol(),
-                                    a.name,
-                                    article(ty),
-                                    ty.describe()
-                                ),
-                                op_span,
-                            )
-                            .with_help(if ty == ValueType::Addr {
-                                "compare addresses with `==`, `!=` or `in`, e.g. `addr in 10.0.0.0/8`"
-                            } else {
-                                "compare integers with `==`, `!=`, `<`, `<=`, `>`, `>=` or `in`"
-                            }),
-                        );
+                        self.report(Finding::MatchNotString {
+                            op,
+                            attribute: a,
+                            span: op_span,
+                        });
                         None
                     }
                     (CmpOp::In, _) => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::ListMisuse,
-                                format!("`in` needs a list on the right, found {right_kind}"),
-                                rhs.span,
-                            )
-                            .with_help(format!(
-                                "write `{} in [...]`, or compare with `==`",
-                                a.name
-                            )),
-                        );
+                        self.report(Finding::InNeedsList {
+                            attribute: a,
+                            found: Some(right_kind),
+                            span: rhs.span,
+                        });
                         None
                     }
                     (_, Operand::List(_)) => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::ListMisuse,
-                                format!(
-                                    "`{}` compares single values, and the right side is a list",
-                                    op.symbol()
-                                ),
-                                rhs.span,
-                            )
-                            .with_help(if ty.is_string() {
-                                "use `in` for membership or `~` to match any glob of the list"
-                            } else {
-                                "use `in` for membership"
-                            }),
-                        );
+                        self.report(Finding::ListForSingleValue {
+                            op,
+                            ty,
+                            span: rhs.span,
+                        });
                         None
                     }
-                    _ => mismatch(self, &right_kind),
+                    _ => mismatch(self, right_kind),
                 }
             }
         }
     }
 
     /// A glob on a fixed-size string whose every match is longer than the string can be.
-    fn check_glob_fits(&mut self, attr: &Attribute, glob: &Glob, span: Span) {
+    fn check_glob_fits(&mut self, attr: &'static Attribute, glob: &Glob, span: Span) {
         let Some(capacity) = capacity(attr) else {
             return;
         };
@@ -544,24 +409,17 @@ impl<'a> Checker<'a> {
             .min()
             .unwrap_or(0);
         if shortest > capacity {
-            self.error(
-                Diagnostic::new(
-                    Code::StringNeverFits,
-                    format!(
-                        "`{}` holds at most {capacity} bytes; `{}` matches only strings of {shortest} bytes or more",
-                        attr.name, glob.pattern
-                    ),
-                    span,
-                )
-                .with_label("this can never match")
-                .with_help(format!(
-                    "match what the kernel keeps: the first {capacity} bytes, then `*` if the name may be cut"
-                )),
-            );
+            self.report(Finding::GlobNeverFits {
+                attribute: attr,
+                capacity,
+                pattern: glob.pattern.clone(),
+                shortest,
+                span,
+            });
         }
     }
 
-    fn check_fits(&mut self, attr: &Attribute, text: &str, span: Span) {
+    fn check_fits(&mut self, attr: &'static Attribute, text: &str, span: Span) {
         let Some(capacity) = capacity(attr) else {
             return;
         };
@@ -580,21 +438,13 @@ impl<'a> Checker<'a> {
                     cut
                 }
             };
-            self.error(
-                Diagnostic::new(
-                    Code::StringNeverFits,
-                    format!(
-                        "`{}` holds at most {capacity} bytes; `{text}` has {}",
-                        attr.name,
-                        text.len()
-                    ),
-                    span,
-                )
-                .with_label("this can never be equal")
-                .with_help(format!(
-                    "the kernel keeps the first {capacity} bytes: `{cut}`"
-                )),
-            );
+            self.report(Finding::StringNeverFits {
+                attribute: attr,
+                capacity,
+                text: text.to_string(),
+                kept: cut,
+                span,
+            });
         }
     }
 
@@ -611,16 +461,7 @@ impl<'a> Checker<'a> {
                     }
                     (Operand::Int(a), Operand::Int(b)) => Some(Operand::Int(a & b)),
                     _ => {
-                        self.error(
-                            Diagnostic::new(
-                                Code::BadOperator,
-                                "`&` takes an integer attribute and an integer literal",
-                                expr.span,
-                            )
-                            .with_help(
-                                "test flags as `ATTRIBUTE & MASK != 0`, e.g. `mode & 0o6000 != 0`",
-                            ),
-                        );
+                        self.report(Finding::BadBitAnd { span: expr.span });
                         None
                     }
                 }
@@ -641,31 +482,17 @@ impl<'a> Checker<'a> {
                 }
                 if self.macros.contains_key(name.text.as_str()) {
                     self.used.insert(name.text.clone());
-                    self.error(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            format!("macro `{}` is a condition, not a value", name.text),
-                            name.span,
-                        )
-                        .with_help(format!(
-                            "use it on its own: `{}` or `not {}`",
-                            name.text, name.text
-                        )),
-                    );
+                    self.report(Finding::MacroAsValue {
+                        name: name.text.clone(),
+                        span: name.span,
+                    });
                     return None;
                 }
                 self.unknown_name(name, event);
                 None
             }
             ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Not(..) | ExprKind::Compare { .. } => {
-                self.error(
-                    Diagnostic::new(
-                        Code::TypeMismatch,
-                        "a condition cannot be compared",
-                        expr.span,
-                    )
-                    .with_help("combine conditions with `and`, `or`, `not`"),
-                );
+                self.report(Finding::ConditionCompared { span: expr.span });
                 None
             }
         }
@@ -681,38 +508,19 @@ impl<'a> Checker<'a> {
                 ExprKind::Str(s) => (Literal::Str(s.clone()), "string"),
                 ExprKind::Addr(ip, prefix) => (Literal::Addr(*ip, *prefix), "address"),
                 _ => {
-                    self.error(
-                        Diagnostic::new(
-                            Code::BadListElement,
-                            "list elements must be string or integer literals",
-                            element.span,
-                        )
-                        .with_help("lists cannot hold names, conditions or other lists"),
-                    );
+                    self.report(Finding::BadListElement { span: element.span });
                     ok = false;
                     continue;
                 }
             };
             match first {
                 Some((first_kind, first_span)) if first_kind != kind => {
-                    self.error(
-                        Diagnostic::new(
-                            Code::BadListElement,
-                            format!("this list mixes types: {kind} after {first_kind}"),
-                            element.span,
-                        )
-                        .with_secondary(
-                            first_span,
-                            format!(
-                                "the first element is {} {first_kind}",
-                                if matches!(first_kind, "integer" | "address") {
-                                    "an"
-                                } else {
-                                    "a"
-                                }
-                            ),
-                        ),
-                    );
+                    self.report(Finding::MixedList {
+                        kind,
+                        first_kind,
+                        span: element.span,
+                        first: first_span,
+                    });
                     ok = false;
                 }
                 None => first = Some((kind, element.span)),
