@@ -7,6 +7,7 @@ use crate::ast::{self, Action, CmpOp, ExprKind};
 use crate::catalog::{Attribute, Event, Source, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
 use crate::glob::Glob;
+use crate::lint::Lint;
 use crate::span::Span;
 
 /// One side of a comparison, before the comparison is typed.
@@ -149,8 +150,12 @@ impl<'a> Checker<'a> {
         {
             if attr == other && mask == other_mask {
                 if let Some(value) = crate::lint::self_comparison_value(a.ty, op) {
-                    self.diagnostics
-                        .push(crate::lint::self_comparison(a.name, value, span));
+                    let lint = Lint::SelfComparison {
+                        attribute: a.name,
+                        truth: value,
+                        span,
+                    };
+                    self.diagnostics.push(lint.diagnostic());
                     return Some(Cond::Const(value));
                 }
             }

@@ -1,11 +1,9 @@
-//! Comparisons whose answer does not depend on the event ([`Code::ConstantComparison`]).
+//! Comparisons whose answer does not depend on the event ([`Code::ConstantComparison`](crate::diagnostic::Code::ConstantComparison)).
 
-use super::LintInput;
+use super::{Lint, LintInput};
 use crate::catalog::{Attribute, ValueType};
 use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute};
-use crate::diagnostic::{Code, Diagnostic};
 use crate::glob::{Glob, Token};
-use crate::span::Span;
 
 /// The values an integer attribute can take: `0..=max`.
 pub(super) fn int_max(attribute: &Attribute, resolved: Option<&ResolvedAttribute>) -> u64 {
@@ -58,7 +56,7 @@ fn matches_everything(glob: &Glob) -> bool {
         .any(|a| !a.is_empty() && a.iter().all(|t| *t == Token::DoubleStar))
 }
 
-pub(super) fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<Diagnostic>) {
+pub(super) fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<Lint>) {
     let mut stack = vec![cond];
     while let Some(c) = stack.pop() {
         match c {
@@ -77,96 +75,16 @@ pub(super) fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<D
                 let Some(truth) = constant_truth(&test.predicate, max) else {
                     continue;
                 };
-                out.push(constant_comparison(
-                    attribute.name,
-                    &test.predicate,
+                out.push(Lint::ConstantComparison {
+                    attribute: attribute.name,
+                    predicate: test.predicate.clone(),
                     max,
                     truth,
-                    test.span,
-                ));
+                    span: test.span,
+                });
             }
         }
     }
-}
-
-/// A mask or a value: small ones in decimal, others in hex, where bits are easy to read.
-fn show_bits(value: u64) -> String {
-    if value <= 9 {
-        value.to_string()
-    } else {
-        format!("{value:#x}")
-    }
-}
-
-fn constant_comparison(
-    name: &str,
-    predicate: &Predicate,
-    max: u64,
-    truth: bool,
-    span: Span,
-) -> Diagnostic {
-    let (label, help) = match *predicate {
-        Predicate::Glob(_) => {
-            return Diagnostic::new(
-                Code::ConstantComparison,
-                format!("this glob matches every value of `{name}`"),
-                span,
-            )
-            .with_label(
-                "`**` matches every string, so this comparison does not depend on the event",
-            )
-            .with_help("remove the comparison, or write the pattern you meant");
-        }
-        Predicate::Int { op, value } => {
-            let range = if max == u64::MAX {
-                format!("`{name}` is unsigned")
-            } else {
-                format!("`{name}` is unsigned and at most {max}")
-            };
-            (
-                match op {
-                    IntOp::Lt | IntOp::Ge if value == 0 => {
-                        format!("`{name}` is unsigned, never below 0")
-                    }
-                    _ => format!(
-                        "{range}, so `{name} {} {value}` is always {truth}",
-                        op.symbol()
-                    ),
-                },
-                "compare with a value the attribute can take",
-            )
-        }
-        Predicate::Masked { mask, op, value } => {
-            let bits = show_bits(mask & max);
-            (
-                if value & !(mask & max) != 0 && matches!(op, IntOp::Eq | IntOp::Ne) {
-                    format!(
-                        "`{name} & {}` keeps only the bits of {bits}, and {} has others",
-                        show_bits(mask),
-                        show_bits(value)
-                    )
-                } else {
-                    format!(
-                        "`{name} & {}` is between 0 and {bits}, so `{} {}` is always {truth}",
-                        show_bits(mask),
-                        op.symbol(),
-                        show_bits(value)
-                    )
-                },
-                "check the mask and the value: a flag test is usually `ATTRIBUTE & FLAG != 0`",
-            )
-        }
-        Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => {
-            return Diagnostic::new(Code::ConstantComparison, "comparison is constant", span)
-        }
-    };
-    Diagnostic::new(
-        Code::ConstantComparison,
-        format!("this comparison is always {truth}"),
-        span,
-    )
-    .with_label(label)
-    .with_help(help)
 }
 
 /// `x OP x` for an attribute compared with itself, when the checker accepts the operator for
@@ -180,14 +98,4 @@ pub fn self_comparison_value(ty: ValueType, op: crate::ast::CmpOp) -> Option<boo
         (ValueType::Int, CmpOp::Lt | CmpOp::Gt) => Some(false),
         _ => None,
     }
-}
-
-pub fn self_comparison(name: &str, value: bool, span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::ConstantComparison,
-        format!("this comparison is always {value}"),
-        span,
-    )
-    .with_label(format!("`{name}` is compared with itself"))
-    .with_help("compare the attribute with a literal, e.g. `uid == 0`")
 }

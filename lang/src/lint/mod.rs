@@ -24,13 +24,15 @@ mod constant;
 mod proof;
 #[cfg(test)]
 mod tests;
+mod warning;
 
-pub use constant::{self_comparison, self_comparison_value};
+pub use constant::self_comparison_value;
+pub use warning::Lint;
 
 use crate::ast::Action;
 use crate::catalog::Event;
 use crate::checked::{CheckedRule, Cond, IntOp, PolicyMode, Predicate, ResolvedAttribute, Test};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use constant::constant_tests;
 use proof::{Atoms, Formula, Solver};
@@ -91,12 +93,16 @@ pub struct LintInput<'a> {
 
 /// Every lint of a checked policy, in no particular order.
 pub fn lint(input: &LintInput<'_>) -> Vec<Diagnostic> {
-    lint_within(input, POLICY_STEPS).0
+    lint_within(input, POLICY_STEPS)
+        .0
+        .iter()
+        .map(Lint::diagnostic)
+        .collect()
 }
 
 /// [`lint`] with `budget` proof steps for the whole policy; also returns the steps left, so
 /// that a test can see the budget bind.
-fn lint_within(input: &LintInput<'_>, mut budget: u32) -> (Vec<Diagnostic>, u32) {
+fn lint_within(input: &LintInput<'_>, mut budget: u32) -> (Vec<Lint>, u32) {
     let mut out = Vec::new();
     for rule in input.rules {
         constant_tests(input, &rule.condition, &mut out);
@@ -147,7 +153,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
         }
     }
 
-    fn run(&mut self, out: &mut Vec<Diagnostic>) {
+    fn run(&mut self, out: &mut Vec<Lint>) {
         // Rules whose condition is never true say nothing more: every other lint would be a
         // consequence of that one.
         let mut dead = HashSet::new();
@@ -203,7 +209,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
     }
 
     /// [`Self::rule_formula`] with each constant (`true`, `false`, `x == x`) free to take
-    /// either value, for the questions [`Code::ConstantComparison`] must not answer twice.
+    /// either value, for the questions [`Code::ConstantComparison`](crate::diagnostic::Code::ConstantComparison) must not answer twice.
     fn formula_free_constants(&mut self, rule: &CheckedRule, negate: bool) -> Formula {
         let unknown_holds = (rule.action != Action::Allow) != negate;
         Formula::of(
@@ -217,7 +223,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
 
     /// Whether the conjunction of `goals` is proven unsatisfiable. `free_constants` lets
     /// tests that are constant on their own take either value, so that a condition found never
-    /// true is so because of how its tests combine, which [`Code::ConstantComparison`] does
+    /// true is so because of how its tests combine, which [`Code::ConstantComparison`](crate::diagnostic::Code::ConstantComparison) does
     /// not already say.
     fn prove_unsat(&mut self, goals: &[&Formula], free_constants: bool) -> bool {
         if *self.budget == 0 {
@@ -239,14 +245,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
             .unwrap_or(rule.span)
     }
 
-    fn never_true(&mut self, at: usize, rule: &CheckedRule) -> Diagnostic {
-        // "Never true", not "never matches": a deny rule on a path still matches a path too
-        // long to read (fail closed), whatever its condition says.
-        let message = format!(
-            "the condition of this `{}` rule is never true",
-            rule.action.keyword()
-        );
-        let help = "check the values, or join the comparisons with `or` instead of `and`";
+    fn never_true(&mut self, at: usize, rule: &CheckedRule) -> Lint {
         // Point at two tests of the top-level conjunction that cannot hold together.
         let tests = conjuncts(&rule.condition);
         for (i, (a, a_negated)) in tests.iter().enumerate() {
@@ -257,37 +256,31 @@ impl<'a, 'b> EventLints<'a, 'b> {
                 let fa = self.formula(&Cond::Test((*a).clone()), *a_negated, false);
                 let fb = self.formula(&Cond::Test((*b).clone()), *b_negated, false);
                 if self.prove_unsat(&[&fa, &fb], true) {
-                    return Diagnostic::new(Code::NeverTrue, message, b.span)
-                        .with_label("this can never hold together with the other comparison")
-                        .with_secondary(a.span, "the other comparison")
-                        .with_help(help);
+                    return Lint::NeverTrue {
+                        action: rule.action,
+                        span: b.span,
+                        conflicting: Some(a.span),
+                    };
                 }
             }
         }
-        Diagnostic::new(Code::NeverTrue, message, self.condition_span(at, rule))
-            .with_label("this condition is never true")
-            .with_help(help)
+        Lint::NeverTrue {
+            action: rule.action,
+            span: self.condition_span(at, rule),
+            conflicting: None,
+        }
     }
 
-    fn always_true(&self, at: usize, rule: &CheckedRule) -> Diagnostic {
-        Diagnostic::new(
-            Code::AlwaysTrue,
-            format!(
-                "the condition of this `{}` rule is always true",
-                rule.action.keyword()
-            ),
-            self.condition_span(at, rule),
-        )
-        .with_label(format!("this holds for every `{}` event", self.event.name))
-        .with_help(format!(
-            "if the rule is meant for every event, write `{} {}` without `where`; otherwise fix the condition",
-            rule.action.keyword(),
-            self.event.name
-        ))
+    fn always_true(&self, at: usize, rule: &CheckedRule) -> Lint {
+        Lint::AlwaysTrue {
+            action: rule.action,
+            event: self.event.name,
+            span: self.condition_span(at, rule),
+        }
     }
 
     /// Two rules of one action whose conditions hold for exactly the same events.
-    fn duplicates(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Diagnostic>) {
+    fn duplicates(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Lint>) {
         let mut reported = HashSet::new();
         for (i, &(_, first)) in rules.iter().enumerate() {
             if reported.contains(&i) {
@@ -312,32 +305,26 @@ impl<'a, 'b> EventLints<'a, 'b> {
                     continue;
                 }
                 reported.insert(j);
-                let mut d = Diagnostic::new(
-                    Code::DuplicateRule,
-                    format!(
-                        "this `{} {}` rule repeats an earlier one",
-                        second.action.keyword(),
-                        self.event.name
-                    ),
-                    second.span,
-                )
-                .with_label("matches exactly the events the earlier rule matches")
-                .with_secondary(first.span, "the earlier rule")
-                .with_help("remove one of them");
-                if first.action == Action::Deny && first.errno != second.errno {
-                    d = d.with_note(format!(
-                        "the first matching deny rule decides, so this rule's `{}` is never returned; the earlier rule returns `{}`",
-                        crate::catalog::errno_name(second.errno),
-                        crate::catalog::errno_name(first.errno)
-                    ));
-                }
-                out.push(d);
+                let errnos =
+                    (first.action == Action::Deny && first.errno != second.errno).then(|| {
+                        (
+                            crate::catalog::errno_name(second.errno),
+                            crate::catalog::errno_name(first.errno),
+                        )
+                    });
+                out.push(Lint::DuplicateRule {
+                    action: second.action,
+                    event: self.event.name,
+                    span: second.span,
+                    earlier: first.span,
+                    errnos,
+                });
             }
         }
     }
 
     /// Deny rules that never decide, because whenever they match an allow rule matches too.
-    fn shadowed(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Diagnostic>) {
+    fn shadowed(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Lint>) {
         let allows: Vec<&CheckedRule> = rules
             .iter()
             .filter(|(_, r)| r.action == Action::Allow)
@@ -365,27 +352,16 @@ impl<'a, 'b> EventLints<'a, 'b> {
                     allows.clone()
                 }
             };
-            let mut d = Diagnostic::new(
-                Code::ShadowedByAllow,
-                format!("this `deny {}` rule never denies", self.event.name),
-                deny.span,
-            )
-            .with_label(if beaten_by.len() == 1 {
-                "whenever it matches, an allow rule matches too"
-            } else {
-                "whenever it matches, one of the allow rules matches too"
+            out.push(Lint::ShadowedByAllow {
+                event: self.event.name,
+                span: deny.span,
+                allows: beaten_by.iter().map(|allow| allow.span).collect(),
             });
-            for allow in &beaten_by {
-                d = d.with_secondary(allow.span, "allow rules win over deny rules");
-            }
-            out.push(d.with_help(
-                "narrow the allow rule so that it leaves out what should be denied, or remove the deny rule",
-            ));
         }
     }
 
     /// Deny rules that match every event of this kind by the administrator.
-    fn lockout(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Diagnostic>) {
+    fn lockout(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Lint>) {
         if self.input.mode == Some(PolicyMode::Audit) {
             return;
         }
@@ -410,27 +386,13 @@ impl<'a, 'b> EventLints<'a, 'b> {
             if !self.prove_unsat(&[&root, &spared], false) {
                 continue;
             }
-            out.push(
-                Diagnostic::new(
-                    Code::LocksOutAdministrator,
-                    format!(
-                        "this rule denies every `{}` by root",
-                        self.event.name
-                    ),
-                    deny.span,
-                )
-                .with_label("matches whenever `uid` and `euid` are 0")
-                .with_note(format!(
-                    "with this policy enforced, {loses}; only a reboot would undo it"
-                ))
-                .with_help(format!(
-                    "exempt the administrator, e.g. add `and uid != 0`, or allow what root needs with an `allow {}` rule",
-                    self.event.name
-                )),
-            );
+            out.push(Lint::LocksOutAdministrator {
+                event: self.event.name,
+                span: deny.span,
+                loses,
+            });
         }
     }
-
     /// `uid == 0 and euid == 0`, when the event has both.
     fn root(&mut self) -> Option<Formula> {
         let mut parts = Vec::new();
