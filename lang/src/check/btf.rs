@@ -2,6 +2,7 @@
 //! value lives in the kernel's types (member chains, endpoints, the layouts a path walk reads).
 
 use super::finding::{AccessStart, Finding};
+use super::unreadable::{Owner, Pointer, Unreadable};
 use super::Checker;
 use crate::catalog::{self, Attribute, Event, Source};
 use crate::checked::{
@@ -14,25 +15,28 @@ use crate::span::Span;
 
 impl WalkLayout {
     /// Resolves the walk's members against `kernel`; the error names what is missing.
-    pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, String> {
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, Unreadable> {
         let find = |name: &str| {
             kernel
                 .named_struct(name)
                 .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
-                .ok_or_else(|| format!("the kernel's BTF has no `struct {name}`"))
+                .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
         };
-        let member = |ty, outer: &str, name: &str| {
+        let member = |ty, outer: &'static str, name: &str| {
             kernel
                 .member(ty, name)
                 .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
-                .ok_or_else(|| format!("`struct {outer}` has no member `{name}`"))
+                .ok_or_else(|| Unreadable::NoMember {
+                    owner: Owner::Struct(outer),
+                    member: name.to_string(),
+                })
         };
-        let pointer = |m: crate::kernel::Member, what: &str| match kernel.shape(m.ty) {
+        let pointer = |m: crate::kernel::Member, what: &'static str| match kernel.shape(m.ty) {
             TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
-            other => Err(format!(
-                "`{what}` is {}, not a pointer",
-                describe_shape(&other)
-            )),
+            other => Err(Unreadable::NotPointer {
+                what: Pointer::Member(what),
+                shape: Some(other),
+            }),
         };
         let dentry = find("dentry")?;
         let mount = find("mount")?;
@@ -40,12 +44,18 @@ impl WalkLayout {
         let d_name = member(dentry, "dentry", "d_name")?;
         let len = member(d_name.ty, "qstr", "len")?;
         if !matches!(kernel.shape(len.ty), TypeShape::Int { bytes: 4, .. }) {
-            return Err("`dentry.d_name.len` is not a 32-bit integer".into());
+            return Err(Unreadable::WrongType {
+                what: "dentry.d_name.len",
+                expected: "a 32-bit integer",
+            });
         }
         let name = member(d_name.ty, "qstr", "name")?;
         let mnt = member(mount, "mount", "mnt")?;
         if kernel.shape(mnt.ty) != kernel.shape(vfsmount) {
-            return Err("`mount.mnt` is not a `struct vfsmount`".into());
+            return Err(Unreadable::WrongType {
+                what: "mount.mnt",
+                expected: "a `struct vfsmount`",
+            });
         }
         Ok(WalkLayout {
             d_parent: pointer(member(dentry, "dentry", "d_parent")?, "dentry.d_parent")?,
@@ -214,7 +224,7 @@ impl Checker<'_> {
         attribute: &Attribute,
         span: Span,
         reads: AccessStart,
-        reason: String,
+        reason: Unreadable,
     ) {
         self.report(Finding::AccessPathInvalid {
             attribute: attribute.name,
@@ -324,15 +334,11 @@ pub fn resolve_access(
     param: Option<&str>,
     members: &[&str],
     source: &Source,
-) -> Result<Access, String> {
+) -> Result<Access, Unreadable> {
     let (base, start) = match param {
         Some(name) => {
             let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == name) else {
-                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                return Err(format!(
-                    "the hook has no parameter `{name}` (it has: {})",
-                    names.join(", ")
-                ));
+                return Err(no_parameter(name, params));
             };
             if members.is_empty() {
                 // The argument itself: its 64-bit context slot.
@@ -348,7 +354,7 @@ pub fn resolve_access(
         None => match kernel.named_struct("task_struct") {
             // bpf_get_current_task_btf returns a pointer to it; start inside.
             Some(task) => (AccessBase::CurrentTask, task),
-            None => return Err("the kernel's BTF has no `struct task_struct`".into()),
+            None => return Err(Unreadable::NoStruct("task_struct".into())),
         },
     };
     let mut base = base;
@@ -363,11 +369,10 @@ pub fn resolve_access(
             start
         }
         (_, other) => {
-            return Err(format!(
-                "parameter `{}` is {}, not a pointer",
-                param.unwrap_or("?"),
-                describe_shape(&other)
-            ))
+            return Err(Unreadable::NotPointer {
+                what: Pointer::Parameter(param.unwrap_or("?").to_string()),
+                shape: Some(other),
+            })
         }
     };
     let mut derefs = Vec::new();
@@ -376,19 +381,16 @@ pub fn resolve_access(
     for (i, member_name) in members.iter().enumerate() {
         let shape = kernel.shape(current);
         if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
-            return Err(format!(
-                "`{walked}` is {}, not a struct",
-                describe_shape(&shape)
-            ));
+            return Err(Unreadable::NotStruct { walked, shape });
         }
         let Some(member) = kernel.member(current, member_name) else {
-            return Err(format!(
-                "{} has no member `{member_name}`",
-                describe_shape(&shape)
-            ));
+            return Err(Unreadable::NoMember {
+                owner: Owner::Shape(shape),
+                member: member_name.to_string(),
+            });
         };
         if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
-            return Err(format!("`{walked}->{member_name}` is a bitfield"));
+            return Err(Unreadable::Bitfield(format!("{walked}->{member_name}")));
         }
         offset += member.offset_bits / 8;
         walked = format!("{walked}->{member_name}");
@@ -419,7 +421,7 @@ fn final_size(
     source: &Source,
     final_ty: crate::kernel::TypeId,
     walked: &str,
-) -> Result<u32, String> {
+) -> Result<u32, Unreadable> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
         (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
@@ -429,10 +431,11 @@ fn final_size(
                 8
             }
             other => {
-                return Err(format!(
-                    "`{walked}` points to {}, not to a dentry or a mount",
-                    describe_shape(&other)
-                ))
+                return Err(Unreadable::PointsTo {
+                    walked: walked.to_string(),
+                    shape: other,
+                    expected: "a dentry or a mount",
+                })
             }
         },
         (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => {
@@ -441,10 +444,11 @@ fn final_size(
         (Source::KernelString { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
             TypeShape::Int { bytes: 1, .. } => 8,
             other => {
-                return Err(format!(
-                    "`{walked}` points to {}, not to characters",
-                    describe_shape(&other)
-                ))
+                return Err(Unreadable::PointsTo {
+                    walked: walked.to_string(),
+                    shape: other,
+                    expected: "characters",
+                })
             }
         },
         (
@@ -453,10 +457,10 @@ fn final_size(
         ) => match kernel.shape(*element) {
             TypeShape::Int { bytes: 1, .. } => *len,
             other => {
-                return Err(format!(
-                    "`{walked}` is an array of {}, not of characters",
-                    describe_shape(&other)
-                ))
+                return Err(Unreadable::NotCharacters {
+                    walked: walked.to_string(),
+                    shape: other,
+                })
             }
         },
         (
@@ -464,10 +468,10 @@ fn final_size(
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
         ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
         _ => {
-            return Err(format!(
-                "`{walked}` is {}, which this attribute cannot read",
-                describe_shape(&shape)
-            ))
+            return Err(Unreadable::CannotRead {
+                walked: walked.to_string(),
+                shape,
+            })
         }
     };
     Ok(size)
@@ -480,24 +484,26 @@ pub fn resolve_endpoint(
     params: &[Param],
     param: &str,
     holder: catalog::EndpointHolder,
-) -> Result<Endpoint, String> {
+) -> Result<Endpoint, Unreadable> {
     let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == param) else {
-        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-        return Err(format!(
-            "the hook has no parameter `{param}` (it has: {})",
-            names.join(", ")
-        ));
+        return Err(no_parameter(param, params));
     };
     let TypeShape::Pointer { to } = kernel.shape(p.ty) else {
-        return Err(format!("parameter `{param}` is not a pointer"));
+        return Err(Unreadable::NotPointer {
+            what: Pointer::Parameter(param.to_string()),
+            shape: None,
+        });
     };
     // A member of `ty` at a whole byte offset whose type is `bytes` long.
-    let member = |ty: u32, owner: &str, name: &str, bytes: u32| -> Result<u32, String> {
+    let member = |ty: u32, owner: &'static str, name: &str, bytes: u32| {
         let m = kernel
             .member(ty, name)
-            .ok_or_else(|| format!("`{owner}` has no member `{name}`"))?;
+            .ok_or_else(|| Unreadable::NoMember {
+                owner: Owner::Named(owner),
+                member: name.to_string(),
+            })?;
         if m.bitfield_bits != 0 || m.offset_bits % 8 != 0 {
-            return Err(format!("`{owner}.{name}` is a bitfield"));
+            return Err(Unreadable::Bitfield(format!("{owner}.{name}")));
         }
         let size = match kernel.shape(m.ty) {
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes } => bytes,
@@ -505,14 +511,17 @@ pub fn resolve_endpoint(
             _ => 0,
         };
         if size != bytes {
-            return Err(format!("`{owner}.{name}` is not {bytes} bytes long"));
+            return Err(Unreadable::WrongSize {
+                member: format!("{owner}.{name}"),
+                bytes,
+            });
         }
         Ok(m.offset_bits / 8)
     };
     let named = |name: &str| {
         kernel
             .named_struct(name)
-            .ok_or_else(|| format!("the kernel's BTF has no `struct {name}`"))
+            .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
     };
     match holder {
         catalog::EndpointHolder::SockAddr => {
@@ -536,13 +545,23 @@ pub fn resolve_endpoint(
         catalog::EndpointHolder::SocketLocal => {
             let sk = kernel
                 .member(to, "sk")
-                .ok_or_else(|| "`socket` has no member `sk`".to_string())?;
+                .ok_or_else(|| Unreadable::NoMember {
+                    owner: Owner::Named("socket"),
+                    member: "sk".into(),
+                })?;
             let TypeShape::Pointer { to: sock } = kernel.shape(sk.ty) else {
-                return Err("`socket.sk` is not a pointer".into());
+                return Err(Unreadable::NotPointer {
+                    what: Pointer::Member("socket.sk"),
+                    shape: None,
+                });
             };
-            let common = kernel
-                .member(sock, "__sk_common")
-                .ok_or_else(|| "`sock` has no member `__sk_common`".to_string())?;
+            let common =
+                kernel
+                    .member(sock, "__sk_common")
+                    .ok_or_else(|| Unreadable::NoMember {
+                        owner: Owner::Named("sock"),
+                        member: "__sk_common".into(),
+                    })?;
             let common_ty = named("sock_common")?;
             Ok(Endpoint {
                 object: Access {
@@ -562,24 +581,10 @@ pub fn resolve_endpoint(
     }
 }
 
-/// A hook argument read as it is: an integer, or a `char *` for a kernel string.
-fn describe_shape(shape: &TypeShape) -> String {
-    match shape {
-        TypeShape::Int { bytes, signed } => format!(
-            "a {}-bit {}integer",
-            bytes * 8,
-            if *signed { "signed " } else { "" }
-        ),
-        TypeShape::Enum { .. } => "an enum".into(),
-        TypeShape::Pointer { .. } => "a pointer".into(),
-        TypeShape::Struct { name, .. } if name.is_empty() => "an anonymous struct".into(),
-        TypeShape::Struct { name, .. } => format!("`struct {name}`"),
-        TypeShape::Union { name, .. } => format!("`union {name}`"),
-        TypeShape::Array { .. } => "an array".into(),
-        TypeShape::Opaque { name } => {
-            format!("`{name}` (declared, not defined, in the kernel's BTF)")
-        }
-        TypeShape::Void => "void".into(),
-        TypeShape::Other => "a type krsi cannot read".into(),
+/// The hook has no parameter `name`: the error names those it has.
+fn no_parameter(name: &str, params: &[Param]) -> Unreadable {
+    Unreadable::NoParameter {
+        name: name.to_string(),
+        params: params.iter().map(|p| p.name.clone()).collect(),
     }
 }

@@ -3,6 +3,7 @@
 //! messages, labels and help lines are written. Their codes (and so their severity: W0001 to
 //! W0003 are warnings) are documented in the `codes!` table.
 
+use super::unreadable::Unreadable;
 use crate::ast::{Action, CmpOp};
 use crate::catalog::{Attribute, EnumType, Event, ValueType};
 use crate::diagnostic::{Code, Diagnostic};
@@ -243,7 +244,7 @@ pub enum Finding {
         event: &'static str,
         hook: &'static str,
         kernel: String,
-        reason: String,
+        reason: Unreadable,
         span: Span,
     },
     AccessPathInvalid {
@@ -251,7 +252,7 @@ pub enum Finding {
         kernel: String,
         /// What the attribute reads, or where its walk starts.
         reads: AccessStart,
-        reason: String,
+        reason: Unreadable,
         span: Span,
     },
     PathWalkUnavailable {
@@ -259,7 +260,7 @@ pub enum Finding {
         kernel: String,
         /// The chain the walk starts from.
         start: String,
-        reason: String,
+        reason: Unreadable,
         span: Span,
     },
     /// The rules of one event need more code than one program holds.
@@ -901,7 +902,7 @@ impl Finding {
                 format!("`{event}` cannot tell its calls of `{hook}` apart on {kernel}"),
                 *span,
             )
-            .with_note(reason.clone()),
+            .with_note(reason.to_string()),
             Finding::AccessPathInvalid {
                 attribute,
                 kernel,
@@ -917,7 +918,7 @@ impl Finding {
                 AccessStart::Reads(chain) => format!("`{attribute}` reads `{chain}`"),
                 AccessStart::WalkFrom(chain) => format!("`{attribute}` starts from `{chain}`"),
             })
-            .with_note(reason.clone()),
+            .with_note(reason.to_string()),
             Finding::PathWalkUnavailable {
                 attribute,
                 kernel,
@@ -932,7 +933,7 @@ impl Finding {
             .with_label(format!(
                 "`{attribute}` is a path krsi walks from `{start}`"
             ))
-            .with_note(reason.clone())
+            .with_note(reason.to_string())
             .with_help(format!(
                 "check against a kernel whose BTF has `struct mount` (`--btf FILE`), or test another attribute than `{attribute}`"
             )),

@@ -16,9 +16,11 @@ mod enums;
 mod finding;
 mod names;
 mod types;
+mod unreadable;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use finding::Finding;
+pub use unreadable::{Owner, Pointer, Unreadable};
 
 use crate::ast::{self, ExprKind};
 use crate::catalog::{self, Attribute, ValueType};
