@@ -22,7 +22,7 @@ pub struct CheckedPolicy {
     pub name: Option<String>,
     /// `mode ...` from the header.
     pub mode: Option<PolicyMode>,
-    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`]): the
+    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`](crate::catalog::HookVariant)): the
     /// hook argument that says whether a call is the event, and the value that means it is.
     pub guards: Vec<HookGuard>,
 }
@@ -79,11 +79,11 @@ pub struct ResolvedAttribute {
     pub access: Option<Access>,
     /// For a walked path: where the walk starts and the layouts it follows.
     pub walk: Option<PathWalk>,
-    /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`]).
+    /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`](crate::catalog::Source::Endpoint)).
     pub endpoint: Option<Endpoint>,
 }
 
-/// A path the program computes by walking dentries ([`Source::WalkedPath`]).
+/// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PathWalk {
     /// The `struct dentry *` to start from (`size` 8).

@@ -1,6 +1,6 @@
 //! Diagnostics as data: a stable code, a severity, a message, spans, and an optional help line.
 //!
-//! Every code is declared once in [`codes!`]; its doc comment is its documentation, served by
+//! Every code is declared once in `codes!`; its doc comment is its documentation, served by
 //! `krsic explain CODE` and the book. Messages follow Cedar's style: lower case, no final period,
 //! user input in backticks.
 

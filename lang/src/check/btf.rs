@@ -307,7 +307,7 @@ impl Checker<'_> {
     }
 }
 
-/// The parameters of `event`'s LSM hook on `kernel`, or the [`Code::HookMissing`] error (on
+/// The parameters of `event`'s LSM hook on `kernel`, or the [`Code::HookMissing`](crate::diagnostic::Code::HookMissing) error (on
 /// `span`, the event's name in a rule) naming the hook and the kernel.
 pub fn hook_availability(
     kernel: &dyn KernelTypes,

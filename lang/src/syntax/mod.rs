@@ -1,7 +1,7 @@
 //! Policy text to AST.
 //!
-//! Three steps per item: [`token::split_items`] cuts the source at lines that start with an
-//! item keyword, pest parses each piece with `grammar.pest`, and [`lower`] turns the parse
+//! Three steps per item: `token::split_items` cuts the source at lines that start with an
+//! item keyword, pest parses each piece with `grammar.pest`, and `lower` turns the parse
 //! tree into [`ast`] nodes, checking literals on the way. A broken item costs only itself: the
 //! other pieces still parse, so one run reports one error per broken item.
 
@@ -22,7 +22,7 @@ use pest::Parser as _;
 use std::ops::Range;
 use token::TokenKind;
 
-/// Sources larger than this are refused with [`Code::BadSource`]: no policy is this large, and
+/// Sources larger than this are refused with [`Code::BadSource`](crate::diagnostic::Code::BadSource): no policy is this large, and
 /// spans are `u32`.
 pub const MAX_SOURCE_LEN: usize = 1 << 20;
 
@@ -34,7 +34,7 @@ const MAX_NESTING: usize = 64;
 #[grammar = "../grammar.pest"]
 struct PolicyParser;
 
-/// The policy text of a file's bytes, and, when they are not UTF-8, a [`Code::BadSource`]
+/// The policy text of a file's bytes, and, when they are not UTF-8, a [`Code::BadSource`](crate::diagnostic::Code::BadSource)
 /// diagnostic where they stop being UTF-8 (the text is then a lossy copy, for showing it).
 pub fn decode(bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
     match String::from_utf8(bytes) {
