@@ -8,7 +8,9 @@
 //!
 //! One file a job: `names` (definitions, scopes, the header, errnos), `types` (conditions and
 //! comparisons), `enums` (comparisons with the kernel's named values), `btf` (hooks and access
-//! paths on the target kernel) and `cost` (the size estimate of each event's program).
+//! paths on the target kernel) and `cost` (the size estimate of each event's program). What
+//! they find is data: a [`Finding`] (with an [`Unreadable`] when the kernel's types are what
+//! is missing), rendered to a diagnostic in `finding.rs` alone.
 
 mod btf;
 mod cost;
