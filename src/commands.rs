@@ -13,9 +13,10 @@ use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Mode, Scope};
 use lang::catalog::ValueType;
-use lang::check::{CheckedTest, ExpectedDecision};
+use lang::checked::AttrValue;
+use lang::checked::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
-use lang::eval::{AttrValue, Decision, EventInput};
+use lang::eval::{Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
 use runtime::{CgroupScope, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
@@ -681,7 +682,7 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
 
 fn describe_decision(
     decision: &Decision,
-    policy: &lang::check::CheckedPolicy,
+    policy: &lang::checked::CheckedPolicy,
     source: &str,
 ) -> String {
     match decision {

@@ -4,7 +4,7 @@ use compiler::codegen::codegen;
 use compiler::elf::{write_object, ObjectSpec};
 use compiler::ir::{Mode, Module, Scope};
 use compiler::lower::lower;
-use lang::check::{CheckedPolicy, PolicyMode};
+use lang::checked::{CheckedPolicy, PolicyMode};
 use lang::diagnostic::Diagnostic;
 use lang::kernel::KernelTypes;
 

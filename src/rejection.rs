@@ -20,8 +20,8 @@ use compiler::codegen::codegen;
 use compiler::elf::{lsm_hook, write_object, ObjectSpec};
 use compiler::ir::{Module, Scope};
 use compiler::lower::lower;
-use lang::check::{CheckedPolicy, CheckedRule};
-use lang::diagnostic::{verifier_message as message, Code, Diagnostic};
+use lang::checked::{CheckedPolicy, CheckedRule};
+use lang::diagnostic::{verifier_message as message, Code, Diagnostic, VerifierRejection};
 use lang::span::Span;
 use runtime::{ProgramTarget, RuntimeError, VerifierLog};
 
@@ -59,16 +59,14 @@ fn over_budget(log: &str) -> bool {
 }
 
 fn unlocated(symbol: &str, log: &str) -> Diagnostic {
-    let mut d = Diagnostic::new(
-        Code::VerifierRejected,
-        format!("the kernel verifier rejected program `{symbol}`"),
-        Span::default(),
-    )
-    .with_note(format!("verifier: {}", message(log)));
-    if let Some(stats) = statistics(log) {
-        d = d.with_note(format!("verifier: {stats}"));
+    VerifierRejection {
+        symbol: symbol.to_string(),
+        message: message(log),
+        instruction: None,
+        rule: None,
+        statistics: statistics(log).map(str::to_string),
     }
-    d
+    .diagnostic()
 }
 
 /// A rejection at an instruction, located through the origin table.

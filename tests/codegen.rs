@@ -19,7 +19,7 @@ fn compile(source: &str, scope: Scope) -> String {
         panic!("policy does not check: {diagnostics:#?}");
     };
     let mut module = compiler::lower::lower(&checked, scope).expect("lowers");
-    if checked.mode == Some(lang::check::PolicyMode::Audit) {
+    if checked.mode == Some(lang::checked::PolicyMode::Audit) {
         module.mode = compiler::ir::Mode::Audit;
     }
     let object = compiler::codegen::codegen(&module).expect("codegen");

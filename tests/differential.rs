@@ -14,8 +14,9 @@ use common::fixture_kernel;
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Module, Scope};
-use lang::check::CheckedPolicy;
-use lang::eval::{self, AttrValue, Decision, EventInput};
+use lang::checked::AttrValue;
+use lang::checked::CheckedPolicy;
+use lang::eval::{self, Decision, EventInput};
 use lang::glob::{Glob, Token};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -1017,7 +1018,7 @@ fn compiled_programs_decide_like_the_reference() {
 }
 
 /// Every claim a lint makes about the rules of a policy holds on every event: the lints are
-/// proofs (lang/src/lint.rs), and a wrong one shows here as an event that contradicts it.
+/// proofs (lang/src/lint/), and a wrong one shows here as an event that contradicts it.
 /// Returns how many claims were checked.
 fn lint_claims_hold(
     source: &str,

@@ -13,7 +13,7 @@ mod common;
 use common::fixture_kernel;
 use compiler::btf::Btf;
 use compiler::ir::Scope;
-use lang::check::CheckedPolicy;
+use lang::checked::CheckedPolicy;
 use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::kernel::{KernelTypes, Member, Param, TypeId, TypeShape};
 use std::path::Path;

@@ -22,8 +22,8 @@ use crate::bpf::{AluOp, Assembler, ByteOrder, Code, EncodeError, JmpCond, Label,
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKind};
-use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase, Endpoint, IntOp, PathWalk};
+use lang::checked::ParentAccess;
+use lang::checked::{Access, AccessBase, Endpoint, IntOp, PathWalk};
 use lang::glob::Token;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::check::{Access, AccessBase, Endpoint, IntOp, ParentAccess, PathWalk};
+use lang::checked::{Access, AccessBase, Endpoint, IntOp, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::collections::BTreeSet;

@@ -7,7 +7,7 @@
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
 use lang::ast::Action;
 use lang::catalog::{EndpointPart, HookVariant, Source};
-use lang::check::{self, CheckedPolicy, Predicate};
+use lang::checked::{self, CheckedPolicy, Predicate};
 use std::collections::HashMap;
 
 /// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
@@ -133,13 +133,15 @@ struct RuleLowering<'a> {
 }
 
 impl RuleLowering<'_> {
-    fn cond(&mut self, cond: &check::Cond, negated: bool) -> Cond {
+    fn cond(&mut self, cond: &checked::Cond, negated: bool) -> Cond {
         match cond {
-            check::Cond::Const(b) => Cond::Const(*b),
-            check::Cond::And(a, b) => Cond::And(vec![self.cond(a, negated), self.cond(b, negated)]),
-            check::Cond::Or(a, b) => Cond::Or(vec![self.cond(a, negated), self.cond(b, negated)]),
-            check::Cond::Not(c) => Cond::Not(Box::new(self.cond(c, !negated))),
-            check::Cond::Test(test) => {
+            checked::Cond::Const(b) => Cond::Const(*b),
+            checked::Cond::And(a, b) => {
+                Cond::And(vec![self.cond(a, negated), self.cond(b, negated)])
+            }
+            checked::Cond::Or(a, b) => Cond::Or(vec![self.cond(a, negated), self.cond(b, negated)]),
+            checked::Cond::Not(c) => Cond::Not(Box::new(self.cond(c, !negated))),
+            checked::Cond::Test(test) => {
                 let value = self.value(test.attr);
                 // A value this hook does not have: every test on it is false.
                 if matches!(
@@ -192,7 +194,7 @@ impl RuleLowering<'_> {
         }
     }
 
-    fn value(&mut self, attr: check::AttrId) -> ValueId {
+    fn value(&mut self, attr: checked::AttrId) -> ValueId {
         let resolved = &self.policy.attributes[attr.0 as usize];
         let access = resolved.access.clone();
         // On a variant hook an event attribute comes from the variant's own source, or is

@@ -219,7 +219,7 @@ pub struct HookVariant {
     pub only_when: Option<(&'static str, u64)>,
     /// Where each of the event's own attributes comes from on this hook, by name; the
     /// process attributes are the same on every hook. An event attribute not listed is
-    /// absent here: every test on it is false (the event has [`crate::eval::AttrValue::Absent`]).
+    /// absent here: every test on it is false (the event has [`crate::checked::AttrValue::Absent`]).
     pub sources: &'static [(&'static str, Source)],
 }
 

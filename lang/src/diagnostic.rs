@@ -1,6 +1,6 @@
 //! Diagnostics as data: a stable code, a severity, a message, spans, and an optional help line.
 //!
-//! Every code is declared once in [`codes!`]; its doc comment is its documentation, served by
+//! Every code is declared once in `codes!`; its doc comment is its documentation, served by
 //! `krsic explain CODE` and the book. Messages follow Cedar's style: lower case, no final period,
 //! user input in backticks.
 
@@ -386,6 +386,45 @@ impl Diagnostic {
     }
 }
 
+/// The kernel verifier refused a program ([`Code::VerifierRejected`]), as data; rendered by
+/// [`VerifierRejection::diagnostic`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierRejection {
+    /// The program's symbol in the object.
+    pub symbol: String,
+    /// The verifier's message ([`verifier_message`]).
+    pub message: String,
+    /// The instruction the verifier stopped at, when its log says.
+    pub instruction: Option<usize>,
+    /// The rule that instruction was compiled from, when the compiler knows it.
+    pub rule: Option<Span>,
+    /// The log's `processed N insns ...` line, for a rejection located nowhere.
+    pub statistics: Option<String>,
+}
+
+impl VerifierRejection {
+    pub fn diagnostic(&self) -> Diagnostic {
+        let mut d = Diagnostic::new(
+            Code::VerifierRejected,
+            format!("the kernel verifier rejected program `{}`", self.symbol),
+            self.rule.unwrap_or_default(),
+        )
+        .with_note(format!("verifier: {}", self.message));
+        if let Some(slot) = self.instruction {
+            d = d.with_note(format!(
+                "at instruction {slot}; `krsic build --emit asm` shows the program"
+            ));
+        }
+        if let Some(statistics) = &self.statistics {
+            d = d.with_note(format!("verifier: {statistics}"));
+        }
+        if self.rule.is_some() {
+            d = d.with_label("the verifier stopped in the code of this rule");
+        }
+        d
+    }
+}
+
 /// Turns the kernel verifier's log for program `symbol` into a diagnostic. The log's last
 /// `N: (..)` line names the instruction the verifier stopped at; `rule_at` gives the span of
 /// the rule that instruction was compiled from, when the compiler knows it.
@@ -394,27 +433,18 @@ pub fn verifier_rejected(
     log: &str,
     rule_at: impl Fn(usize) -> Option<Span>,
 ) -> Diagnostic {
-    let failing_slot = log.lines().rev().find_map(|line| {
+    let instruction = log.lines().rev().find_map(|line| {
         line.split_once(": (")
             .and_then(|(n, _)| n.trim().parse::<usize>().ok())
     });
-    let rule = failing_slot.and_then(&rule_at);
-    let message = verifier_message(log);
-    let mut d = Diagnostic::new(
-        Code::VerifierRejected,
-        format!("the kernel verifier rejected program `{symbol}`"),
-        rule.unwrap_or_default(),
-    )
-    .with_note(format!("verifier: {message}"));
-    if let Some(slot) = failing_slot {
-        d = d.with_note(format!(
-            "at instruction {slot}; `krsic build --emit asm` shows the program"
-        ));
+    VerifierRejection {
+        symbol: symbol.to_string(),
+        message: verifier_message(log),
+        instruction,
+        rule: instruction.and_then(&rule_at),
+        statistics: None,
     }
-    if rule.is_some() {
-        d = d.with_label("the verifier stopped in the code of this rule");
-    }
-    d
+    .diagnostic()
 }
 
 /// The verifier's message in its log: the last line that is not an instruction or one of the

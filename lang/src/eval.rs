@@ -29,7 +29,7 @@
 
 use crate::ast::Action;
 use crate::catalog::Source;
-use crate::check::{CheckedPolicy, CheckedRule, Cond, Predicate, Test};
+use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Test};
 use crate::glob::{Glob, Token};
 use std::collections::BTreeMap;
 
@@ -40,19 +40,6 @@ pub const STRING_CAP: usize = 4096;
 /// How many bytes past its literal prefix a glob alternative may scan before the test becomes
 /// unknown. Must equal `compiler::codegen::GLOB_SCAN_LIMIT`.
 pub const GLOB_SCAN_LIMIT: usize = 256;
-
-/// The value of one attribute in an event.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AttrValue {
-    Int(u64),
-    Str(Vec<u8>),
-    Bool(bool),
-    /// An IP address; an IPv4-mapped IPv6 address is the same as its IPv4 address.
-    Addr(std::net::IpAddr),
-    /// The event has no such value: the port or address of a socket that is neither IPv4 nor
-    /// IPv6. Every test on it is false (and `not` of one true).
-    Absent,
-}
 
 /// One event as the policy sees it: the event's name and every attribute's value by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,7 +340,7 @@ fn close(tokens: &[Token], states: &mut [bool]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{AttrId, IntOp, ResolvedAttribute};
+    use crate::checked::{AttrId, IntOp, ResolvedAttribute};
     use crate::span::Span;
 
     fn glob(p: &str) -> Glob {

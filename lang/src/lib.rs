@@ -6,6 +6,7 @@
 pub mod ast;
 pub mod catalog;
 pub mod check;
+pub mod checked;
 pub mod diagnostic;
 pub mod eval;
 pub mod format;
@@ -24,7 +25,7 @@ use kernel::KernelTypes;
 pub fn front_end(
     source: &str,
     kernel: &dyn KernelTypes,
-) -> (Option<check::CheckedPolicy>, Vec<Diagnostic>) {
+) -> (Option<checked::CheckedPolicy>, Vec<Diagnostic>) {
     let (policy, mut diagnostics) = syntax::parse(source);
     let Some(policy) = policy else {
         return (None, diagnostics);

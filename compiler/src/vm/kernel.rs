@@ -12,9 +12,10 @@
 use super::memory::{Memory, RegionKind};
 use crate::elf::MapSpec;
 use crate::ir::{Program, ValueKind};
-use lang::check::ParentAccess;
-use lang::check::{Access, AccessBase, Endpoint, WalkLayout};
-use lang::eval::{AttrValue, EventInput};
+use lang::checked::AttrValue;
+use lang::checked::ParentAccess;
+use lang::checked::{Access, AccessBase, Endpoint, WalkLayout};
+use lang::eval::EventInput;
 use std::collections::BTreeMap;
 
 /// What fresh kernel objects and map values are filled with.
@@ -628,7 +629,7 @@ impl MockKernel {
             }
         }
         if let Some(parent) = parent {
-            let placed = |access: &lang::check::Access| {
+            let placed = |access: &lang::checked::Access| {
                 program.values.iter().any(|v| match &v.kind {
                     ValueKind::Field(a) | ValueKind::Chars(a) => a == access,
                     _ => false,

@@ -208,7 +208,7 @@ pub fn decide(
     let matches = |p: &&crate::ir::Program| {
         p.values.iter().all(|v| match v.kind {
             crate::ir::ValueKind::Const(c) => {
-                input.values.get(v.name) == Some(&lang::eval::AttrValue::Int(c))
+                input.values.get(v.name) == Some(&lang::checked::AttrValue::Int(c))
             }
             _ => true,
         })

@@ -1,7 +1,8 @@
 //! Integer and string literals: the grammar lexes them loosely, this module says precisely
 //! what is wrong with a bad one.
 
-use crate::diagnostic::{Code, Diagnostic};
+use super::error::{AddressFamily, Radix, SyntaxError};
+use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use std::net::IpAddr;
 
@@ -15,41 +16,37 @@ pub(super) fn address(text: &str, span: Span) -> Result<(IpAddr, u8), Box<Diagno
     };
     let Ok(ip) = addr_text.parse::<IpAddr>() else {
         let family = if addr_text.contains(':') {
-            "IPv6"
+            AddressFamily::V6
         } else {
-            "IPv4"
+            AddressFamily::V4
         };
         return Err(Box::new(
-            Diagnostic::new(
-                Code::BadAddress,
-                format!("`{addr_text}` is not an {family} address"),
+            SyntaxError::BadAddress {
+                text: addr_text.to_string(),
+                family,
                 span,
-            )
-            .with_label("malformed address")
-            .with_help(if family == "IPv4" {
-                "write four decimal numbers from 0 to 255 without leading zeros, e.g. `10.0.0.1`"
-            } else {
-                "write eight groups of hex digits separated by `:`, one `::` for a run of zero groups, e.g. `fe80::1`"
-            }),
+            }
+            .diagnostic(),
         ));
     };
-    let bits: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    let family = if ip.is_ipv4() {
+        AddressFamily::V4
+    } else {
+        AddressFamily::V6
+    };
+    let bits = family.bits();
     let prefix = match prefix_text {
         None => bits,
         Some(p) => match p.parse::<u8>() {
             Ok(n) if n <= bits && (p == "0" || !p.starts_with('0')) => n,
             _ => {
                 return Err(Box::new(
-                    Diagnostic::new(
-                        Code::BadAddress,
-                        format!(
-                            "`/{p}` is not a prefix length of an {} address",
-                            if bits == 32 { "IPv4" } else { "IPv6" }
-                        ),
+                    SyntaxError::BadPrefixLength {
+                        prefix: p.to_string(),
+                        family,
                         span,
-                    )
-                    .with_label("bad prefix length")
-                    .with_help(format!("a prefix length is a number from 0 to {bits}")),
+                    }
+                    .diagnostic(),
                 ))
             }
         },
@@ -57,15 +54,14 @@ pub(super) fn address(text: &str, span: Span) -> Result<(IpAddr, u8), Box<Diagno
     let network = mask_address(ip, prefix);
     if network != ip {
         return Err(Box::new(
-            Diagnostic::new(
-                Code::BadAddress,
-                format!("`{text}` has bits set past its /{prefix} prefix"),
+            SyntaxError::HostBitsSet {
+                text: text.to_string(),
+                prefix,
+                network,
+                ip,
                 span,
-            )
-            .with_label("host bits set")
-            .with_help(format!(
-                "write the network, `{network}/{prefix}`, or the single address, `{ip}`"
-            )),
+            }
+            .diagnostic(),
         ));
     }
     Ok((ip, prefix))
@@ -88,14 +84,14 @@ pub fn mask_address(ip: IpAddr, prefix: u8) -> IpAddr {
 /// The value of an integer literal: decimal, `0x`, `0o` or `0b`, with `_` separators.
 pub(super) fn integer(text: &str, span: Span) -> Result<u64, Box<Diagnostic>> {
     let start = span.start as usize;
-    let (radix, kind, article, digits_at) = match text.get(..2) {
-        Some("0x" | "0X") => (16, "hexadecimal", "a", 2),
-        Some("0o" | "0O") => (8, "octal", "an", 2),
-        Some("0b" | "0B") => (2, "binary", "a", 2),
-        _ => (10, "decimal", "a", 0),
+    let (radix, digits_at) = match text.get(..2) {
+        Some("0x" | "0X") => (Radix::Hexadecimal, 2),
+        Some("0o" | "0O") => (Radix::Octal, 2),
+        Some("0b" | "0B") => (Radix::Binary, 2),
+        _ => (Radix::Decimal, 0),
     };
     let digits = &text[digits_at..];
-    if radix == 10
+    if radix == Radix::Decimal
         && digits.len() > 1
         && digits.starts_with('0')
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
@@ -104,15 +100,12 @@ pub(super) fn integer(text: &str, span: Span) -> Result<u64, Box<Diagnostic>> {
         let trimmed = digits.trim_start_matches(['0', '_']);
         let decimal = if trimmed.is_empty() { "0" } else { trimmed };
         return Err(Box::new(
-            Diagnostic::new(
-                Code::Syntax,
-                format!("integer literal `{text}` has a leading zero"),
+            SyntaxError::LeadingZero {
+                text: text.to_string(),
+                decimal: decimal.to_string(),
                 span,
-            )
-            .with_label("ambiguous leading zero")
-            .with_help(format!(
-                "write `0o{decimal}` for an octal number, or `{decimal}` for a decimal one"
-            )),
+            }
+            .diagnostic(),
         ));
     }
     let mut value: u64 = 0;
@@ -121,46 +114,44 @@ pub(super) fn integer(text: &str, span: Span) -> Result<u64, Box<Diagnostic>> {
         if c == '_' {
             continue;
         }
-        let Some(digit) = c.to_digit(radix) else {
+        let Some(digit) = c.to_digit(radix.base()) else {
             let at = start + digits_at + offset;
             return Err(Box::new(
-                Diagnostic::new(
-                    Code::Syntax,
-                    format!("invalid digit `{c}` in {kind} literal `{text}`"),
-                    Span::new(at, at + c.len_utf8()),
-                )
-                .with_label(format!("not {article} {kind} digit")),
+                SyntaxError::InvalidDigit {
+                    digit: c,
+                    radix,
+                    text: text.to_string(),
+                    span: Span::new(at, at + c.len_utf8()),
+                }
+                .diagnostic(),
             ));
         };
         any_digit = true;
         value = match value
-            .checked_mul(u64::from(radix))
+            .checked_mul(u64::from(radix.base()))
             .and_then(|v| v.checked_add(u64::from(digit)))
         {
             Some(value) => value,
             None => {
                 return Err(Box::new(
-                    Diagnostic::new(
-                        Code::IntegerTooLarge,
-                        format!("integer literal `{text}` does not fit in 64 bits"),
+                    SyntaxError::IntegerTooLarge {
+                        text: text.to_string(),
                         span,
-                    )
-                    .with_label(format!("larger than {}", u64::MAX)),
+                    }
+                    .diagnostic(),
                 ));
             }
         };
     }
     if !any_digit {
         return Err(Box::new(
-            Diagnostic::new(
-                Code::Syntax,
-                format!(
-                    "integer literal `{text}` has no digits after `{}`",
-                    &text[..digits_at]
-                ),
+            SyntaxError::NoDigits {
+                text: text.to_string(),
+                prefix: text[..digits_at].to_string(),
+                radix,
                 span,
-            )
-            .with_label(format!("expected {kind} digits")),
+            }
+            .diagnostic(),
         ));
     }
     Ok(value)
@@ -202,24 +193,10 @@ pub(super) fn string(body: &str, body_start: usize, diagnostics: &mut Vec<Diagno
                 let span = Span::new(at, at + 2 + hex.len());
                 match u8::from_str_radix(&hex, 16) {
                     Ok(byte) if hex.len() == 2 && byte.is_ascii() => value.push(char::from(byte)),
-                    Ok(_) if hex.len() == 2 => diagnostics.push(
-                        Diagnostic::new(
-                            Code::BadEscape,
-                            format!("escape `\\x{hex}` is not an ASCII character"),
-                            span,
-                        )
-                        .with_label("above `\\x7f`")
-                        .with_help("strings are UTF-8: write the character itself"),
-                    ),
-                    _ => diagnostics.push(
-                        Diagnostic::new(
-                            Code::BadEscape,
-                            format!("escape `\\x{hex}` needs two hex digits"),
-                            span,
-                        )
-                        .with_label("incomplete escape")
-                        .with_help("write a byte as `\\x` and two hex digits, e.g. `\\x41`"),
-                    ),
+                    Ok(_) if hex.len() == 2 => {
+                        diagnostics.push(SyntaxError::NonAsciiEscape { hex, span }.diagnostic())
+                    }
+                    _ => diagnostics.push(SyntaxError::ShortHexEscape { hex, span }.diagnostic()),
                 }
             }
             other => {
@@ -232,15 +209,18 @@ pub(super) fn string(body: &str, body_start: usize, diagnostics: &mut Vec<Diagno
 }
 
 fn bad_escape(text: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(Code::BadEscape, format!("unknown escape `{text}`"), span)
-        .with_label("unknown escape")
-        .with_help("strings accept `\\\\`, `\\\"`, `\\n`, `\\t`, `\\0` and `\\xHH`; write `\\\\` for a backslash")
+    SyntaxError::UnknownEscape {
+        text: text.to_string(),
+        span,
+    }
+    .diagnostic()
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Code;
 
     fn int(text: &str) -> Result<u64, Code> {
         integer(text, Span::new(0, text.len())).map_err(|d| d.code)

@@ -3,12 +3,13 @@
 //! Spans are built from the first and last token of each node rather than taken from pest,
 //! whose rule spans include trailing whitespace and comments when an optional part is absent.
 
+use super::error::SyntaxError;
 use super::Rule;
 use crate::ast::{
     Action, CmpOp, Expectation, Expr, ExprKind, Item, ListDef, MacroDef, Name, Rule as AstRule,
     TestCase,
 };
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
 
@@ -461,11 +462,11 @@ impl Lower<'_> {
         }
         if !self.too_deep_reported {
             self.too_deep_reported = true;
-            self.diagnostics.push(
-                Diagnostic::new(Code::Syntax, "expression is too complex", at)
-                    .with_label(format!("more than {MAX_EXPR_DEPTH} operators deep here"))
-                    .with_help("split it into several rules, or move alternatives into a list"),
-            );
+            let too_complex = SyntaxError::ExpressionTooComplex {
+                limit: MAX_EXPR_DEPTH,
+                span: at,
+            };
+            self.diagnostics.push(too_complex.diagnostic());
         }
         let span = expr.span;
         // Dropping here is safe: the tree is at most one level over the limit.

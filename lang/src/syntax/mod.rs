@@ -1,7 +1,7 @@
 //! Policy text to AST.
 //!
-//! Three steps per item: [`token::split_items`] cuts the source at lines that start with an
-//! item keyword, pest parses each piece with `grammar.pest`, and [`lower`] turns the parse
+//! Three steps per item: `token::split_items` cuts the source at lines that start with an
+//! item keyword, pest parses each piece with `grammar.pest`, and `lower` turns the parse
 //! tree into [`ast`] nodes, checking literals on the way. A broken item costs only itself: the
 //! other pieces still parse, so one run reports one error per broken item.
 
@@ -15,13 +15,14 @@ mod token;
 mod tests;
 
 use crate::ast::{self, Policy};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::span::Span;
+pub use error::{AddressFamily, Radix, SyntaxError, SyntaxHelp};
 use pest::Parser as _;
 use std::ops::Range;
 use token::TokenKind;
 
-/// Sources larger than this are refused with [`Code::BadSource`]: no policy is this large, and
+/// Sources larger than this are refused with [`Code::BadSource`](crate::diagnostic::Code::BadSource): no policy is this large, and
 /// spans are `u32`.
 pub const MAX_SOURCE_LEN: usize = 1 << 20;
 
@@ -33,7 +34,7 @@ const MAX_NESTING: usize = 64;
 #[grammar = "../grammar.pest"]
 struct PolicyParser;
 
-/// The policy text of a file's bytes, and, when they are not UTF-8, a [`Code::BadSource`]
+/// The policy text of a file's bytes, and, when they are not UTF-8, a [`Code::BadSource`](crate::diagnostic::Code::BadSource)
 /// diagnostic where they stop being UTF-8 (the text is then a lossy copy, for showing it).
 pub fn decode(bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
     match String::from_utf8(bytes) {
@@ -46,13 +47,10 @@ pub fn decode(bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
                 .chars()
                 .next()
                 .map_or(at, |c| at + c.len_utf8());
-            let diagnostic = Diagnostic::new(
-                Code::BadSource,
-                "the policy is not valid UTF-8",
-                Span::new(at, end),
-            )
-            .with_label("this byte is not UTF-8")
-            .with_help("save the file as UTF-8");
+            let diagnostic = SyntaxError::NotUtf8 {
+                span: Span::new(at, end),
+            }
+            .diagnostic();
             (source, Some(diagnostic))
         }
     }
@@ -62,15 +60,11 @@ pub fn decode(bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
 /// diagnostic; any error diagnostic means the policy must not be used. Never panics.
 pub fn parse(source: &str) -> (Option<Policy>, Vec<Diagnostic>) {
     if source.len() > MAX_SOURCE_LEN {
-        let diagnostic = Diagnostic::new(
-            Code::BadSource,
-            format!(
-                "the policy is {} bytes long, more than the limit of {MAX_SOURCE_LEN}",
-                source.len()
-            ),
-            Span::new(0, 0),
-        )
-        .with_help("split it into several policies");
+        let diagnostic = SyntaxError::SourceTooLarge {
+            len: source.len(),
+            limit: MAX_SOURCE_LEN,
+        }
+        .diagnostic();
         return (None, vec![diagnostic]);
     }
     let mut items = Vec::new();
@@ -104,7 +98,7 @@ fn parse_piece(
     match PolicyParser::parse(Rule::policy, &source[piece.clone()]) {
         Ok(pairs) => lower::policy(pairs, piece.start, items, diagnostics),
         Err(err) => {
-            let diagnostic = error::from_pest(source, &piece, &tokens, &err);
+            let diagnostic = error::from_pest(source, &piece, &tokens, &err).diagnostic();
             salvage_lines_before(source, &piece, &diagnostic, items, diagnostics);
             diagnostics.push(diagnostic);
         }
@@ -139,11 +133,7 @@ fn lexical_error(source: &str, tokens: &[token::Token]) -> Option<Diagnostic> {
     for token in tokens {
         let span = Span::new(token.span.start, token.span.end);
         if token.kind == (TokenKind::Str { terminated: false }) {
-            return Some(
-                Diagnostic::new(Code::Syntax, "unterminated string", span)
-                    .with_label("this string has no closing `\"` on its line")
-                    .with_help("strings cannot span lines; close it with `\"`"),
-            );
+            return Some(SyntaxError::UnterminatedString { span }.diagnostic());
         }
         if token.kind != TokenKind::Punct {
             continue;
@@ -152,11 +142,8 @@ fn lexical_error(source: &str, tokens: &[token::Token]) -> Option<Diagnostic> {
             "(" | "[" => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Some(
-                        Diagnostic::new(Code::Syntax, "expression nested too deeply", span)
-                            .with_label(format!("more than {MAX_NESTING} levels deep here"))
-                            .with_help("use fewer parentheses or brackets"),
-                    );
+                    let limit = MAX_NESTING;
+                    return Some(SyntaxError::NestedTooDeeply { limit, span }.diagnostic());
                 }
             }
             ")" | "]" => depth = depth.saturating_sub(1),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Code, Severity};
 use crate::render::render_human;
 
 const EXAMPLE: &str = r#"# comment to end of line

@@ -1,0 +1,590 @@
+//! BTF resolution: whether the target kernel has each event's hook, and where each attribute's
+//! value lives in the kernel's types (member chains, endpoints, the layouts a path walk reads).
+
+use super::finding::{AccessStart, Finding};
+use super::unreadable::{Owner, Pointer, Unreadable};
+use super::Checker;
+use crate::catalog::{self, Attribute, Event, Source};
+use crate::checked::{
+    Access, AccessBase, AttrId, Endpoint, HookGuard, ParentAccess, PathWalk, ResolvedAttribute,
+    WalkLayout,
+};
+use crate::diagnostic::Diagnostic;
+use crate::kernel::{KernelTypes, Param, TypeShape};
+use crate::span::Span;
+
+impl WalkLayout {
+    /// Resolves the walk's members against `kernel`; the error names what is missing.
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, Unreadable> {
+        let find = |name: &str| {
+            kernel
+                .named_struct(name)
+                .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
+                .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
+        };
+        let member = |ty, outer: &'static str, name: &str| {
+            kernel
+                .member(ty, name)
+                .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
+                .ok_or_else(|| Unreadable::NoMember {
+                    owner: Owner::Struct(outer),
+                    member: name.to_string(),
+                })
+        };
+        let pointer = |m: crate::kernel::Member, what: &'static str| match kernel.shape(m.ty) {
+            TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
+            other => Err(Unreadable::NotPointer {
+                what: Pointer::Member(what),
+                shape: Some(other),
+            }),
+        };
+        let dentry = find("dentry")?;
+        let mount = find("mount")?;
+        let vfsmount = find("vfsmount")?;
+        let d_name = member(dentry, "dentry", "d_name")?;
+        let len = member(d_name.ty, "qstr", "len")?;
+        if !matches!(kernel.shape(len.ty), TypeShape::Int { bytes: 4, .. }) {
+            return Err(Unreadable::WrongType {
+                what: "dentry.d_name.len",
+                expected: "a 32-bit integer",
+            });
+        }
+        let name = member(d_name.ty, "qstr", "name")?;
+        let mnt = member(mount, "mount", "mnt")?;
+        if kernel.shape(mnt.ty) != kernel.shape(vfsmount) {
+            return Err(Unreadable::WrongType {
+                what: "mount.mnt",
+                expected: "a `struct vfsmount`",
+            });
+        }
+        Ok(WalkLayout {
+            d_parent: pointer(member(dentry, "dentry", "d_parent")?, "dentry.d_parent")?,
+            d_name_len: d_name.offset_bits / 8 + len.offset_bits / 8,
+            d_name_name: d_name.offset_bits / 8 + pointer(name, "dentry.d_name.name")?,
+            mount_mnt: mnt.offset_bits / 8,
+            mnt_parent: pointer(member(mount, "mount", "mnt_parent")?, "mount.mnt_parent")?,
+            mnt_mountpoint: pointer(
+                member(mount, "mount", "mnt_mountpoint")?,
+                "mount.mnt_mountpoint",
+            )?,
+            mnt_root: pointer(
+                member(vfsmount, "vfsmount", "mnt_root")?,
+                "vfsmount.mnt_root",
+            )?,
+        })
+    }
+}
+
+pub(super) fn parent_access(kernel: &dyn KernelTypes) -> Option<ParentAccess> {
+    let tgid = catalog::PROCESS_ATTRIBUTES
+        .iter()
+        .find(|a| a.name == "parent.pid")?;
+    let comm = catalog::PROCESS_ATTRIBUTES
+        .iter()
+        .find(|a| a.name == "parent.comm")?;
+    let resolve = |attribute: &Attribute| {
+        let (_, members) = attribute.source.chain()?;
+        resolve_access(kernel, &[], None, members, &attribute.source).ok()
+    };
+    Some(ParentAccess {
+        tgid: resolve(tgid)?,
+        comm: resolve(comm)?,
+    })
+}
+
+impl Checker<'_> {
+    /// Whether the target kernel has the event's hook; reports it when not.
+    pub(super) fn hook(&mut self, event: &'static Event, span: Span) -> bool {
+        let kernel = self.kernel;
+        let hooks = std::iter::once(event.hook).chain(event.variants().map(|v| v.hook));
+        for hook in hooks {
+            let params = self
+                .hooks
+                .entry(hook)
+                .or_insert_with(|| kernel.hook_params(hook));
+            if params.is_some() {
+                continue;
+            }
+            self.report(Finding::HookMissing {
+                kernel: kernel.describe(),
+                hook,
+                event: event.name,
+                span,
+            });
+            return false;
+        }
+        for variant in event.variants() {
+            let Some((param, value)) = variant.only_when else {
+                continue;
+            };
+            if self
+                .guards
+                .iter()
+                .any(|g| g.event == event.name && g.hook == variant.hook)
+            {
+                continue;
+            }
+            let params = self
+                .hooks
+                .get(variant.hook)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            let source = Source::Int {
+                param,
+                members: &[],
+            };
+            match resolve_access(kernel, &params, Some(param), &[], &source) {
+                Ok(access) => self.guards.push(HookGuard {
+                    event: event.name,
+                    hook: variant.hook,
+                    access,
+                    value,
+                }),
+                Err(reason) => {
+                    self.report(Finding::GuardUnreadable {
+                        event: event.name,
+                        hook: variant.hook,
+                        kernel: kernel.describe(),
+                        reason,
+                        span,
+                    });
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    pub(super) fn resolve_attribute(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+    ) -> Option<AttrId> {
+        if let Some(known) = self.attribute_ids.get(&(event.name, attribute.name)) {
+            return *known;
+        }
+        let params = self.hooks.get(event.hook).cloned().flatten();
+        if let Source::WalkedPath { dentry, mnt } = attribute.source {
+            return self.resolve_walk(event, attribute, span, params, dentry, mnt);
+        }
+        let resolved = match (attribute.source.chain(), params) {
+            (None, params) => match attribute.source {
+                Source::Endpoint { param, holder, .. } => {
+                    let Some(params) = params else {
+                        self.attribute_ids
+                            .insert((event.name, attribute.name), None);
+                        return None;
+                    };
+                    resolve_endpoint(self.kernel, &params, param, holder).map(|e| (None, Some(e)))
+                }
+                _ => Ok((None, None)),
+            },
+            // The hook itself is missing; that is reported once, on the rule.
+            (Some((Some(_), _)), None) => {
+                self.attribute_ids
+                    .insert((event.name, attribute.name), None);
+                return None;
+            }
+            (Some((param, members)), params) => resolve_access(
+                self.kernel,
+                params.as_deref().unwrap_or(&[]),
+                param,
+                members,
+                &attribute.source,
+            )
+            .map(|access| (Some(access), None)),
+        };
+        let id = match resolved {
+            Ok((access, endpoint)) => {
+                let id = AttrId(self.attributes.len() as u32);
+                self.attributes.push(ResolvedAttribute {
+                    event,
+                    attribute,
+                    access,
+                    walk: None,
+                    endpoint,
+                });
+                Some(id)
+            }
+            Err(reason) => {
+                let reads = AccessStart::Reads(attribute.source.describe_chain());
+                self.access_path_invalid(attribute, span, reads, reason);
+                None
+            }
+        };
+        self.attribute_ids.insert((event.name, attribute.name), id);
+        id
+    }
+
+    /// E0302: the target kernel's types do not have what `attribute` reads.
+    fn access_path_invalid(
+        &mut self,
+        attribute: &Attribute,
+        span: Span,
+        reads: AccessStart,
+        reason: Unreadable,
+    ) {
+        self.report(Finding::AccessPathInvalid {
+            attribute: attribute.name,
+            kernel: self.kernel.describe(),
+            reads,
+            reason,
+            span,
+        });
+    }
+
+    /// Resolves a walked path: both start chains and the walk's layout.
+    fn resolve_walk(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+        params: Option<Vec<Param>>,
+        dentry: catalog::Chain,
+        mnt: catalog::Chain,
+    ) -> Option<AttrId> {
+        let key = (event.name, attribute.name);
+        // A missing hook is reported once, on the rule.
+        let Some(params) = params.or_else(|| (dentry.param.is_none()).then(Vec::new)) else {
+            self.attribute_ids.insert(key, None);
+            return None;
+        };
+        let chain_text = |chain: catalog::Chain| {
+            let mut text = chain.param.unwrap_or("current").to_string();
+            for member in chain.members {
+                text.push_str("->");
+                text.push_str(member);
+            }
+            text
+        };
+        let resolve = |chain: catalog::Chain| {
+            resolve_access(
+                self.kernel,
+                &params,
+                chain.param,
+                chain.members,
+                &attribute.source,
+            )
+            .map_err(|reason| (chain, reason))
+        };
+        let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
+        let id = match (starts, WalkLayout::resolve(self.kernel)) {
+            (Ok((dentry, mnt)), Ok(layout)) => {
+                let id = AttrId(self.attributes.len() as u32);
+                self.attributes.push(ResolvedAttribute {
+                    event,
+                    attribute,
+                    access: None,
+                    endpoint: None,
+                    walk: Some(PathWalk {
+                        dentry,
+                        mnt,
+                        layout,
+                    }),
+                });
+                Some(id)
+            }
+            (Err((chain, reason)), _) => {
+                let reads = AccessStart::WalkFrom(chain_text(chain));
+                self.access_path_invalid(attribute, span, reads, reason);
+                None
+            }
+            (Ok(_), Err(reason)) => {
+                self.report(Finding::PathWalkUnavailable {
+                    attribute: attribute.name,
+                    kernel: self.kernel.describe(),
+                    start: chain_text(dentry),
+                    reason,
+                    span,
+                });
+                None
+            }
+        };
+        self.attribute_ids.insert(key, id);
+        id
+    }
+}
+
+/// The parameters of `event`'s LSM hook on `kernel`, or the [`Code::HookMissing`](crate::diagnostic::Code::HookMissing) error (on
+/// `span`, the event's name in a rule) naming the hook and the kernel.
+pub fn hook_availability(
+    kernel: &dyn KernelTypes,
+    event: &Event,
+    span: Span,
+) -> Result<Vec<Param>, Box<Diagnostic>> {
+    kernel.hook_params(event.hook).ok_or_else(|| {
+        let missing = Finding::HookMissing {
+            kernel: kernel.describe(),
+            hook: event.hook,
+            event: event.name,
+            span,
+        };
+        Box::new(missing.diagnostic())
+    })
+}
+
+/// Follows `members` from hook parameter `param` (or the current task) through the kernel's
+/// types. A member that is a pointer is loaded before the next member is looked up in what it
+/// points to; an embedded struct just adds its offset.
+pub fn resolve_access(
+    kernel: &dyn KernelTypes,
+    params: &[Param],
+    param: Option<&str>,
+    members: &[&str],
+    source: &Source,
+) -> Result<Access, Unreadable> {
+    let (base, start) = match param {
+        Some(name) => {
+            let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == name) else {
+                return Err(no_parameter(name, params));
+            };
+            if members.is_empty() {
+                // The argument itself: its 64-bit context slot.
+                return Ok(Access {
+                    base: AccessBase::Context,
+                    derefs: Vec::new(),
+                    offset: 8 * index as u32,
+                    size: final_size(kernel, source, p.ty, name)?,
+                });
+            }
+            (AccessBase::Param(index as u32), p.ty)
+        }
+        None => match kernel.named_struct("task_struct") {
+            // bpf_get_current_task_btf returns a pointer to it; start inside.
+            Some(task) => (AccessBase::CurrentTask, task),
+            None => return Err(Unreadable::NoStruct("task_struct".into())),
+        },
+    };
+    let mut base = base;
+    let mut offset = 0u32;
+    let mut current = match (base, kernel.shape(start)) {
+        (AccessBase::CurrentTask | AccessBase::Context, _) => start,
+        (_, TypeShape::Pointer { to }) => to,
+        // A small struct passed by value (`kuid_t`): its members are in the context slot.
+        (AccessBase::Param(index), TypeShape::Struct { bytes, .. }) if bytes <= 8 => {
+            base = AccessBase::Context;
+            offset = 8 * index;
+            start
+        }
+        (_, other) => {
+            return Err(Unreadable::NotPointer {
+                what: Pointer::Parameter(param.unwrap_or("?").to_string()),
+                shape: Some(other),
+            })
+        }
+    };
+    let mut derefs = Vec::new();
+    let mut walked = param.unwrap_or("current").to_string();
+    let mut final_ty = current;
+    for (i, member_name) in members.iter().enumerate() {
+        let shape = kernel.shape(current);
+        if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
+            return Err(Unreadable::NotStruct { walked, shape });
+        }
+        let Some(member) = kernel.member(current, member_name) else {
+            return Err(Unreadable::NoMember {
+                owner: Owner::Shape(shape),
+                member: member_name.to_string(),
+            });
+        };
+        if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
+            return Err(Unreadable::Bitfield(format!("{walked}->{member_name}")));
+        }
+        offset += member.offset_bits / 8;
+        walked = format!("{walked}->{member_name}");
+        let is_last = i + 1 == members.len();
+        match kernel.shape(member.ty) {
+            TypeShape::Pointer { to } if !is_last => {
+                derefs.push(offset);
+                offset = 0;
+                current = to;
+            }
+            _ if !is_last => current = member.ty,
+            _ => final_ty = member.ty,
+        }
+    }
+    let size = final_size(kernel, source, final_ty, &walked)?;
+    Ok(Access {
+        base,
+        derefs,
+        offset,
+        size,
+    })
+}
+
+/// How many bytes an attribute of `source` reads at the end of its chain, a value of type
+/// `final_ty`; an error when that type is not one the source can read.
+fn final_size(
+    kernel: &dyn KernelTypes,
+    source: &Source,
+    final_ty: crate::kernel::TypeId,
+    walked: &str,
+) -> Result<u32, Unreadable> {
+    let shape = kernel.shape(final_ty);
+    let size = match (source, &shape) {
+        (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
+                if name == "dentry" || name == "vfsmount" =>
+            {
+                8
+            }
+            other => {
+                return Err(Unreadable::PointsTo {
+                    walked: walked.to_string(),
+                    shape: other,
+                    expected: "a dentry or a mount",
+                })
+            }
+        },
+        (Source::ResolvedPath { .. }, TypeShape::Struct { name, bytes }) if name == "path" => {
+            *bytes
+        }
+        (Source::KernelString { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Int { bytes: 1, .. } => 8,
+            other => {
+                return Err(Unreadable::PointsTo {
+                    walked: walked.to_string(),
+                    shape: other,
+                    expected: "characters",
+                })
+            }
+        },
+        (
+            Source::TaskChars { .. } | Source::ParamChars { .. },
+            TypeShape::Array { element, len },
+        ) => match kernel.shape(*element) {
+            TypeShape::Int { bytes: 1, .. } => *len,
+            other => {
+                return Err(Unreadable::NotCharacters {
+                    walked: walked.to_string(),
+                    shape: other,
+                })
+            }
+        },
+        (
+            Source::Flag { .. } | Source::TaskInt { .. } | Source::Int { .. },
+            TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
+        ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
+        _ => {
+            return Err(Unreadable::CannotRead {
+                walked: walked.to_string(),
+                shape,
+            })
+        }
+    };
+    Ok(size)
+}
+
+/// Where the endpoint held by hook parameter `param` keeps its family, port and address, from
+/// the kernel's own structs.
+pub fn resolve_endpoint(
+    kernel: &dyn KernelTypes,
+    params: &[Param],
+    param: &str,
+    holder: catalog::EndpointHolder,
+) -> Result<Endpoint, Unreadable> {
+    let Some((index, p)) = params.iter().enumerate().find(|(_, p)| p.name == param) else {
+        return Err(no_parameter(param, params));
+    };
+    let TypeShape::Pointer { to } = kernel.shape(p.ty) else {
+        return Err(Unreadable::NotPointer {
+            what: Pointer::Parameter(param.to_string()),
+            shape: None,
+        });
+    };
+    // A member of `ty` at a whole byte offset whose type is `bytes` long.
+    let member = |ty: u32, owner: &'static str, name: &str, bytes: u32| {
+        let m = kernel
+            .member(ty, name)
+            .ok_or_else(|| Unreadable::NoMember {
+                owner: Owner::Named(owner),
+                member: name.to_string(),
+            })?;
+        if m.bitfield_bits != 0 || m.offset_bits % 8 != 0 {
+            return Err(Unreadable::Bitfield(format!("{owner}.{name}")));
+        }
+        let size = match kernel.shape(m.ty) {
+            TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes } => bytes,
+            TypeShape::Struct { bytes, .. } | TypeShape::Union { bytes, .. } => bytes,
+            _ => 0,
+        };
+        if size != bytes {
+            return Err(Unreadable::WrongSize {
+                member: format!("{owner}.{name}"),
+                bytes,
+            });
+        }
+        Ok(m.offset_bits / 8)
+    };
+    let named = |name: &str| {
+        kernel
+            .named_struct(name)
+            .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
+    };
+    match holder {
+        catalog::EndpointHolder::SockAddr => {
+            let sin = named("sockaddr_in")?;
+            let sin6 = named("sockaddr_in6")?;
+            Ok(Endpoint {
+                object: Access {
+                    base: AccessBase::Param(index as u32),
+                    derefs: Vec::new(),
+                    offset: 0,
+                    size: 0,
+                },
+                family: member(to, "sockaddr", "sa_family", 2)?,
+                v4_port: member(sin, "sockaddr_in", "sin_port", 2)?,
+                v6_port: member(sin6, "sockaddr_in6", "sin6_port", 2)?,
+                v4_addr: member(sin, "sockaddr_in", "sin_addr", 4)?,
+                v6_addr: member(sin6, "sockaddr_in6", "sin6_addr", 16)?,
+                port_network_order: true,
+            })
+        }
+        catalog::EndpointHolder::SocketLocal => {
+            let sk = kernel
+                .member(to, "sk")
+                .ok_or_else(|| Unreadable::NoMember {
+                    owner: Owner::Named("socket"),
+                    member: "sk".into(),
+                })?;
+            let TypeShape::Pointer { to: sock } = kernel.shape(sk.ty) else {
+                return Err(Unreadable::NotPointer {
+                    what: Pointer::Member("socket.sk"),
+                    shape: None,
+                });
+            };
+            let common =
+                kernel
+                    .member(sock, "__sk_common")
+                    .ok_or_else(|| Unreadable::NoMember {
+                        owner: Owner::Named("sock"),
+                        member: "__sk_common".into(),
+                    })?;
+            let common_ty = named("sock_common")?;
+            Ok(Endpoint {
+                object: Access {
+                    base: AccessBase::Param(index as u32),
+                    derefs: vec![sk.offset_bits / 8],
+                    offset: common.offset_bits / 8,
+                    size: 0,
+                },
+                family: member(common_ty, "sock_common", "skc_family", 2)?,
+                v4_port: member(common_ty, "sock_common", "skc_num", 2)?,
+                v6_port: member(common_ty, "sock_common", "skc_num", 2)?,
+                v4_addr: member(common_ty, "sock_common", "skc_rcv_saddr", 4)?,
+                v6_addr: member(common_ty, "sock_common", "skc_v6_rcv_saddr", 16)?,
+                port_network_order: false,
+            })
+        }
+    }
+}
+
+/// The hook has no parameter `name`: the error names those it has.
+fn no_parameter(name: &str, params: &[Param]) -> Unreadable {
+    Unreadable::NoParameter {
+        name: name.to_string(),
+        params: params.iter().map(|p| p.name.clone()).collect(),
+    }
+}

@@ -1,0 +1,249 @@
+//! The checker: resolves names, types every condition, resolves every attribute's access path
+//! against the target kernel, and produces the [checked policy](crate::checked) the compiler
+//! lowers.
+//!
+//! It keeps going after an error so that one run reports every error of a file (Cedar's
+//! validator does the same). Macros and lists are resolved where they are used, in the
+//! context of the rule's event, so one macro can serve rules on different events.
+//!
+//! One file a job: `names` (definitions, scopes, the header, errnos), `types` (conditions and
+//! comparisons), `enums` (comparisons with the kernel's named values), `btf` (hooks and access
+//! paths on the target kernel) and `cost` (the size estimate of each event's program). What
+//! they find is data: a [`Finding`] (with an [`Unreadable`] when the kernel's types are what
+//! is missing), rendered to a diagnostic in `finding.rs` alone.
+
+mod btf;
+mod cost;
+mod enums;
+mod finding;
+mod names;
+mod types;
+mod unreadable;
+
+pub use btf::{hook_availability, resolve_access, resolve_endpoint};
+pub use finding::Finding;
+pub use unreadable::{Owner, Pointer, Unreadable};
+
+use crate::ast::{self, ExprKind};
+use crate::catalog::{self, Attribute, ValueType};
+use crate::checked::{
+    AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision, HookGuard,
+    ResolvedAttribute,
+};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::kernel::{KernelTypes, Param};
+use std::collections::{HashMap, HashSet};
+
+/// Checks a parsed policy against the target kernel. Returns the checked policy when there
+/// are no errors; the diagnostics (warnings, and errors if any) either way.
+pub fn check(
+    policy: &ast::Policy,
+    kernel: &dyn KernelTypes,
+) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+    check_with_lints(policy, kernel, true)
+}
+
+/// [`check`], with the lints of [`crate::lint`] or without them. A policy the parser had to
+/// patch up (a placeholder where an expression failed to parse) gets none: its rules are not
+/// what the author wrote.
+pub fn check_with_lints(
+    policy: &ast::Policy,
+    kernel: &dyn KernelTypes,
+    lints: bool,
+) -> (Option<CheckedPolicy>, Vec<Diagnostic>) {
+    let mut checker = Checker {
+        kernel,
+        diagnostics: Vec::new(),
+        lists: HashMap::new(),
+        macros: HashMap::new(),
+        used: HashSet::new(),
+        hooks: HashMap::new(),
+        attributes: Vec::new(),
+        attribute_ids: HashMap::new(),
+        macro_stack: Vec::new(),
+        guards: Vec::new(),
+    };
+    checker.collect_definitions(policy);
+    let (name, mode) = checker.header(policy);
+    let mut rules = Vec::new();
+    let mut conditions = Vec::new();
+    let mut incomplete_events = HashSet::new();
+    for rule in policy.items.iter().filter_map(|item| match item {
+        ast::Item::Rule(rule) => Some(rule),
+        _ => None,
+    }) {
+        let index = rules.len() as u32;
+        match checker.rule(index, rule) {
+            Some(checked) => {
+                rules.push(checked);
+                conditions.push(rule.condition.as_ref().map(|c| c.span));
+            }
+            None => {
+                incomplete_events.extend(catalog::event(&rule.event.text).map(|e| e.name));
+            }
+        }
+    }
+    checker.check_sizes(&rules);
+    if lints {
+        checker
+            .diagnostics
+            .extend(crate::lint::lint(&crate::lint::LintInput {
+                rules: &rules,
+                conditions: &conditions,
+                attributes: &checker.attributes,
+                incomplete_events: &incomplete_events,
+                mode,
+            }));
+    }
+    let tests = policy
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ast::Item::Test(test) => checker.test(test),
+            _ => None,
+        })
+        .collect();
+    checker.report_unused(policy);
+    let mut diagnostics = dedup(checker.diagnostics);
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
+    let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    let parent = btf::parent_access(kernel);
+    let guards = checker.guards;
+    let checked = (!has_errors).then_some(CheckedPolicy {
+        guards,
+        rules,
+        attributes: checker.attributes,
+        tests,
+        parent,
+        name,
+        mode,
+    });
+    (checked, diagnostics)
+}
+
+/// A macro used by several rules reports an error in its body once.
+fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = HashSet::new();
+    diagnostics
+        .into_iter()
+        .filter(|d| seen.insert((d.code, d.primary.span, d.message.clone())))
+        .collect()
+}
+
+struct Checker<'a> {
+    kernel: &'a dyn KernelTypes,
+    diagnostics: Vec<Diagnostic>,
+    lists: HashMap<&'a str, &'a ast::ListDef>,
+    macros: HashMap<&'a str, &'a ast::MacroDef>,
+    used: HashSet<String>,
+    /// Hook parameters per hook, `None` when the kernel lacks the hook.
+    hooks: HashMap<&'static str, Option<Vec<Param>>>,
+    attributes: Vec<ResolvedAttribute>,
+    /// Resolution results, so a failing access path is reported once.
+    attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
+    macro_stack: Vec<&'a str>,
+    guards: Vec<HookGuard>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn report(&mut self, finding: Finding) {
+        self.diagnostics.push(finding.diagnostic());
+    }
+
+    fn rule(&mut self, index: u32, rule: &'a ast::Rule) -> Option<CheckedRule> {
+        let Some(event) = catalog::event(&rule.event.text) else {
+            // Without an event no attribute can resolve, so the condition is not checked; the
+            // lists and macros it names still count as used.
+            self.unknown_event(&rule.event);
+            if let Some(condition) = &rule.condition {
+                self.mark_used(condition);
+            }
+            return None;
+        };
+        let errno = self.errno(rule);
+        let hook_ok = self.hook(event, rule.event.span);
+        let condition = match &rule.condition {
+            Some(expr) => self.condition(expr, event, rule.action),
+            None => Some(Cond::Const(true)),
+        };
+        let (condition, errno) = (condition?, errno?);
+        hook_ok.then_some(CheckedRule {
+            index,
+            action: rule.action,
+            event,
+            condition,
+            errno,
+            span: rule.span,
+        })
+    }
+
+    fn test(&mut self, test: &ast::TestCase) -> Option<CheckedTest> {
+        let Some(event) = catalog::event(&test.event.text) else {
+            self.unknown_event(&test.event);
+            return None;
+        };
+        let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
+        let mut ok = true;
+        for (name, value) in &test.fields {
+            let Some(attribute) = event.attribute(&name.text) else {
+                self.unknown_name(name, event);
+                ok = false;
+                continue;
+            };
+            if values.iter().any(|(a, _)| a.name == attribute.name) {
+                self.report(Finding::TestValueTwice {
+                    name: name.text.clone(),
+                    span: name.span,
+                });
+                ok = false;
+                continue;
+            }
+            let value = match (&value.kind, attribute.ty) {
+                (ExprKind::Int(v), ValueType::Int) => AttrValue::Int(*v),
+                (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
+                (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),
+                (ExprKind::Addr(ip, prefix), ValueType::Addr)
+                    if *prefix == types::full_prefix(*ip) =>
+                {
+                    AttrValue::Addr(ip.to_canonical())
+                }
+                (_, ValueType::Enum(kind)) => {
+                    match self.enum_value(value, attribute, kind, event) {
+                        Some(v) => AttrValue::Int(v),
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.report(Finding::TestValueMismatch {
+                        attribute,
+                        span: value.span,
+                        name_span: name.span,
+                    });
+                    ok = false;
+                    continue;
+                }
+            };
+            values.push((attribute, value));
+        }
+        let expect = match &test.expect {
+            ast::Expectation::Allow => ExpectedDecision::Allow,
+            ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
+            ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
+                Some(errno) => ExpectedDecision::Deny(Some(errno)),
+                None => {
+                    self.unknown_errno(name);
+                    return None;
+                }
+            },
+        };
+        ok.then_some(CheckedTest {
+            event,
+            values,
+            expect,
+            span: test.span,
+        })
+    }
+}

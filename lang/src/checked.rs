@@ -1,0 +1,259 @@
+//! The checked policy: what the checker produces and the compiler, the evaluator and the lints
+//! read. Every name is resolved, every condition typed, and every attribute's access path
+//! resolved against the target kernel.
+
+use crate::ast::Action;
+use crate::catalog::{Attribute, Event};
+use crate::glob::Glob;
+use crate::span::Span;
+
+/// The result of checking: rules in source order, with every name resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedPolicy {
+    pub rules: Vec<CheckedRule>,
+    /// Every attribute some rule reads, resolved against the target kernel.
+    pub attributes: Vec<ResolvedAttribute>,
+    /// The policy's `test` items, in source order.
+    pub tests: Vec<CheckedTest>,
+    /// Where the parent process's id and name live, for reports; `None` when the target
+    /// kernel's types do not say.
+    pub parent: Option<ParentAccess>,
+    /// `policy NAME` from the header.
+    pub name: Option<String>,
+    /// `mode ...` from the header.
+    pub mode: Option<PolicyMode>,
+    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`](crate::catalog::HookVariant)): the
+    /// hook argument that says whether a call is the event, and the value that means it is.
+    pub guards: Vec<HookGuard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HookGuard {
+    pub event: &'static str,
+    pub hook: &'static str,
+    /// The argument, passed by value ([`AccessBase::Context`]).
+    pub access: Access,
+    pub value: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyMode {
+    Enforce,
+    Audit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParentAccess {
+    /// `current->real_parent->tgid`
+    pub tgid: Access,
+    /// `current->real_parent->comm`
+    pub comm: Access,
+}
+
+/// A `test` item: an event described by its attributes and the decision it must get.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedTest {
+    pub event: &'static Event,
+    /// The attributes the test gives; the others take their defaults (0, "", false).
+    pub values: Vec<(&'static Attribute, AttrValue)>,
+    pub expect: ExpectedDecision,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedDecision {
+    Allow,
+    /// Denied; with the errno when the test names one.
+    Deny(Option<i32>),
+}
+
+/// An index into [`CheckedPolicy::attributes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrId(pub u32);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedAttribute {
+    pub event: &'static Event,
+    pub attribute: &'static Attribute,
+    /// Where the value lives, for attributes read through struct members.
+    pub access: Option<Access>,
+    /// For a walked path: where the walk starts and the layouts it follows.
+    pub walk: Option<PathWalk>,
+    /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`](crate::catalog::Source::Endpoint)).
+    pub endpoint: Option<Endpoint>,
+}
+
+/// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PathWalk {
+    /// The `struct dentry *` to start from (`size` 8).
+    pub dentry: Access,
+    /// The `struct vfsmount *` it is seen through (`size` 8).
+    pub mnt: Access,
+    pub layout: WalkLayout,
+}
+
+/// Byte offsets and sizes the dentry walk reads, from the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WalkLayout {
+    /// `dentry.d_parent` (`struct dentry *`).
+    pub d_parent: u32,
+    /// `dentry.d_name.len` (a `u32`).
+    pub d_name_len: u32,
+    /// `dentry.d_name.name` (`const unsigned char *`).
+    pub d_name_name: u32,
+    /// `mount.mnt`: the `struct vfsmount` embedded in `struct mount` (container_of).
+    pub mount_mnt: u32,
+    /// `mount.mnt_parent` (`struct mount *`).
+    pub mnt_parent: u32,
+    /// `mount.mnt_mountpoint` (`struct dentry *`).
+    pub mnt_mountpoint: u32,
+    /// `vfsmount.mnt_root` (`struct dentry *`).
+    pub mnt_root: u32,
+}
+
+/// Where an IPv4/IPv6 endpoint's parts live in the object that holds it (a `struct
+/// sockaddr` or a `struct sock_common`), as byte offsets from the object's start.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The holding object: it starts at this access's final offset (`size` is 0).
+    pub object: Access,
+    /// A 2-byte address family.
+    pub family: u32,
+    /// 2-byte ports for an IPv4 and an IPv6 endpoint.
+    pub v4_port: u32,
+    pub v6_port: u32,
+    /// The 4-byte IPv4 and 16-byte IPv6 address, network byte order.
+    pub v4_addr: u32,
+    pub v6_addr: u32,
+    /// Ports in network byte order (`sin_port`) rather than host order (`skc_num`).
+    pub port_network_order: bool,
+}
+
+/// A resolved member chain: start at `base`, load a pointer at each offset of `derefs` in
+/// turn, then the value is `size` bytes at `offset` from the last pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Access {
+    pub base: AccessBase,
+    pub derefs: Vec<u32>,
+    pub offset: u32,
+    pub size: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessBase {
+    /// Hook argument `n`: `ctx[n]` in an LSM program.
+    Param(u32),
+    /// `bpf_get_current_task_btf()`.
+    CurrentTask,
+    /// The context itself: the offset is `8 * n` (plus a member offset) for an argument passed
+    /// by value. The kernel saves each argument in a full 64-bit slot whose bytes above the
+    /// argument's size are not defined, so a reader masks them off.
+    Context,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedRule {
+    /// Position among the policy's rules, from 0.
+    pub index: u32,
+    pub action: Action,
+    pub event: &'static Event,
+    pub condition: Cond,
+    /// Positive errno a deny rule returns (negated by the program).
+    pub errno: i32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Const(bool),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Test(Test),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Test {
+    pub attr: AttrId,
+    pub predicate: Predicate,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl IntOp {
+    /// Whether `value OP literal` holds, unsigned.
+    pub fn holds(self, value: u64, literal: u64) -> bool {
+        match self {
+            IntOp::Eq => value == literal,
+            IntOp::Ne => value != literal,
+            IntOp::Lt => value < literal,
+            IntOp::Le => value <= literal,
+            IntOp::Gt => value > literal,
+            IntOp::Ge => value >= literal,
+        }
+    }
+
+    /// The operator that holds exactly when this one does not.
+    pub fn negated(self) -> IntOp {
+        match self {
+            IntOp::Eq => IntOp::Ne,
+            IntOp::Ne => IntOp::Eq,
+            IntOp::Lt => IntOp::Ge,
+            IntOp::Ge => IntOp::Lt,
+            IntOp::Le => IntOp::Gt,
+            IntOp::Gt => IntOp::Le,
+        }
+    }
+
+    /// How a policy writes it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            IntOp::Eq => "==",
+            IntOp::Ne => "!=",
+            IntOp::Lt => "<",
+            IntOp::Le => "<=",
+            IntOp::Gt => ">",
+            IntOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Predicate {
+    /// Unsigned comparison `attr OP value`.
+    Int { op: IntOp, value: u64 },
+    /// Unsigned comparison `(attr & mask) OP value`.
+    Masked { mask: u64, op: IntOp, value: u64 },
+    /// The string equals these bytes exactly.
+    StrEq(Vec<u8>),
+    /// The glob matches the whole string.
+    Glob(Glob),
+    /// The address is in the range: same family, equal in the first `prefix` bits. An
+    /// IPv4-mapped IPv6 value (`::ffff:a.b.c.d`) is its IPv4 address.
+    Cidr { addr: std::net::IpAddr, prefix: u8 },
+    /// A boolean attribute is true.
+    IsTrue,
+}
+
+/// The value of one attribute in an event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AttrValue {
+    Int(u64),
+    Str(Vec<u8>),
+    Bool(bool),
+    /// An IP address; an IPv4-mapped IPv6 address is the same as its IPv4 address.
+    Addr(std::net::IpAddr),
+    /// The event has no such value: the port or address of a socket that is neither IPv4 nor
+    /// IPv6. Every test on it is false (and `not` of one true).
+    Absent,
+}

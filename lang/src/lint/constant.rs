@@ -1,0 +1,101 @@
+//! Comparisons whose answer does not depend on the event ([`Code::ConstantComparison`](crate::diagnostic::Code::ConstantComparison)).
+
+use super::{Lint, LintInput};
+use crate::catalog::{Attribute, ValueType};
+use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute};
+use crate::glob::{Glob, Token};
+
+/// The values an integer attribute can take: `0..=max`.
+pub(super) fn int_max(attribute: &Attribute, resolved: Option<&ResolvedAttribute>) -> u64 {
+    use crate::catalog::Source;
+    match attribute.source {
+        // bpf_get_current_uid_gid and bpf_get_current_pid_tgid give 32-bit halves.
+        Source::CurrentUid | Source::CurrentGid | Source::CurrentPid | Source::CurrentTgid => {
+            u64::from(u32::MAX)
+        }
+        _ => match resolved.and_then(|r| r.access.as_ref()).map(|a| a.size) {
+            Some(bytes @ 1..=7) => (1u64 << (8 * bytes)) - 1,
+            // Unknown width: every u64 is possible, which can only make the lints quieter.
+            _ => u64::MAX,
+        },
+    }
+}
+
+/// What a test answers for every value, when that does not depend on the value.
+pub(super) fn constant_truth(predicate: &Predicate, max: u64) -> Option<bool> {
+    let (mask, op, value) = match *predicate {
+        Predicate::Int { op, value } => (max, op, value),
+        Predicate::Masked { mask, op, value } => (mask & max, op, value),
+        Predicate::Glob(ref glob) => return matches_everything(glob).then_some(true),
+        // A range of one family: never every address, since the other family's are not in it.
+        Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => return None,
+    };
+    // The value compared ranges over 0..=mask (a masked value has only the mask's bits; an
+    // unmasked one is all of its width), so these are exact.
+    let top = mask;
+    let unreachable = value & !mask != 0; // `==` can never hold
+    match op {
+        IntOp::Eq if unreachable => Some(false),
+        IntOp::Ne if unreachable => Some(true),
+        IntOp::Eq if mask == 0 => Some(value == 0),
+        IntOp::Ne if mask == 0 => Some(value != 0),
+        IntOp::Lt if value == 0 => Some(false),
+        IntOp::Lt if top < value => Some(true),
+        IntOp::Le if top <= value => Some(true),
+        IntOp::Gt if top <= value => Some(false),
+        IntOp::Ge if value == 0 => Some(true),
+        IntOp::Ge if top < value => Some(false),
+        _ => None,
+    }
+}
+
+/// A glob with an alternative made only of `**`, which matches every string.
+fn matches_everything(glob: &Glob) -> bool {
+    glob.alternatives
+        .iter()
+        .any(|a| !a.is_empty() && a.iter().all(|t| *t == Token::DoubleStar))
+}
+
+pub(super) fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<Lint>) {
+    let mut stack = vec![cond];
+    while let Some(c) = stack.pop() {
+        match c {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Cond::Not(inner) => stack.push(inner),
+            Cond::Const(_) => {}
+            Cond::Test(test) => {
+                let Some(resolved) = input.attributes.get(test.attr.0 as usize) else {
+                    continue;
+                };
+                let attribute = resolved.attribute;
+                let max = int_max(attribute, Some(resolved));
+                let Some(truth) = constant_truth(&test.predicate, max) else {
+                    continue;
+                };
+                out.push(Lint::ConstantComparison {
+                    attribute: attribute.name,
+                    predicate: test.predicate.clone(),
+                    max,
+                    truth,
+                    span: test.span,
+                });
+            }
+        }
+    }
+}
+
+/// `x OP x` for an attribute compared with itself, when the checker accepts the operator for
+/// its type: the answer without reading `x`.
+pub fn self_comparison_value(ty: ValueType, op: crate::ast::CmpOp) -> Option<bool> {
+    use crate::ast::CmpOp;
+    match (ty, op) {
+        (_, CmpOp::Eq) => Some(true),
+        (_, CmpOp::Ne) => Some(false),
+        (ValueType::Int, CmpOp::Le | CmpOp::Ge) => Some(true),
+        (ValueType::Int, CmpOp::Lt | CmpOp::Gt) => Some(false),
+        _ => None,
+    }
+}

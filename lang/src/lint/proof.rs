@@ -1,0 +1,523 @@
+//! The proof engine: a satisfiability search over the tests of one event, each test an atom,
+//! with a theory per attribute type (integers in their range, strings) that answers
+//! "impossible" only when it has shown it.
+
+use super::constant::{constant_truth, int_max};
+use crate::catalog::{Attribute, Event, ValueType};
+use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute, Test};
+use crate::eval::StringKind;
+use crate::glob::Token;
+use std::collections::{HashMap, HashSet};
+
+/// How many choices deep one proof may go; deeper conditions are not linted.
+const MAX_DEPTH: u32 = 200;
+/// Integer ranges at most this wide are decided value by value.
+const ENUMERATE: u64 = 1024;
+
+/// What an atom's attribute can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Domain {
+    Int {
+        max: u64,
+    },
+    /// A string; `fallible` when the program may be unable to read it (fail closed).
+    Str {
+        fallible: bool,
+    },
+    Bool,
+    /// A value the lints prove nothing about: any truth values its tests have together are
+    /// taken as possible. An endpoint (port, address) is one: a socket of another family has
+    /// none, and then every test on it is false, `port == 80` and `port != 80` alike.
+    Opaque,
+}
+
+/// One test of the event: an attribute and a predicate on it.
+struct Atom {
+    attribute: &'static str,
+    domain: Domain,
+    predicate: Predicate,
+    /// The predicate is constant over the domain (see [`constant_truth`]).
+    constant: bool,
+    /// The test itself may be unknown: a test on a string the program may not read.
+    fallible: bool,
+}
+
+/// Predicates as hashable keys; globs by their pattern (two spellings of one glob are two
+/// atoms, which only makes a proof less likely, never wrong).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum PredicateKey {
+    Int(u8, u64),
+    Masked(u64, u8, u64),
+    Str(Vec<u8>),
+    Glob(String),
+    Cidr(std::net::IpAddr, u8),
+    IsTrue,
+}
+
+fn op_key(op: IntOp) -> u8 {
+    op as u8
+}
+
+impl PredicateKey {
+    pub(super) fn of(predicate: &Predicate) -> PredicateKey {
+        match predicate {
+            Predicate::Int { op, value } => PredicateKey::Int(op_key(*op), *value),
+            Predicate::Masked { mask, op, value } => {
+                PredicateKey::Masked(*mask, op_key(*op), *value)
+            }
+            Predicate::StrEq(bytes) => PredicateKey::Str(bytes.clone()),
+            Predicate::Glob(glob) => PredicateKey::Glob(glob.pattern.clone()),
+            Predicate::Cidr { addr, prefix } => PredicateKey::Cidr(*addr, *prefix),
+            Predicate::IsTrue => PredicateKey::IsTrue,
+        }
+    }
+}
+
+/// The atoms of one event, interned.
+pub(super) struct Atoms {
+    /// Each attribute of the checked policy, by [`crate::checked::AttrId`].
+    by_id: Vec<&'static Attribute>,
+    widths: HashMap<&'static str, u64>,
+    atoms: Vec<Atom>,
+    index: HashMap<(&'static str, PredicateKey), usize>,
+}
+
+impl Atoms {
+    pub(super) fn new(attributes: &[ResolvedAttribute], event: &'static Event) -> Atoms {
+        let widths = attributes
+            .iter()
+            .filter(|r| r.event.name == event.name)
+            .map(|r| (r.attribute.name, int_max(r.attribute, Some(r))))
+            .collect();
+        Atoms {
+            by_id: attributes.iter().map(|r| r.attribute).collect(),
+            widths,
+            atoms: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    pub(super) fn attribute_of_test(&self, test: &Test) -> Option<&'static Attribute> {
+        self.by_id.get(test.attr.0 as usize).copied()
+    }
+
+    fn unconstrained(&mut self) -> usize {
+        self.atoms.push(Atom {
+            attribute: "",
+            domain: Domain::Bool,
+            predicate: Predicate::IsTrue,
+            constant: false,
+            fallible: false,
+        });
+        self.atoms.len() - 1
+    }
+
+    pub(super) fn intern(&mut self, attribute: &'static Attribute, predicate: Predicate) -> usize {
+        let key = (attribute.name, PredicateKey::of(&predicate));
+        if let Some(&at) = self.index.get(&key) {
+            return at;
+        }
+        let domain = match attribute.ty {
+            _ if matches!(attribute.source, crate::catalog::Source::Endpoint { .. }) => {
+                Domain::Opaque
+            }
+            ValueType::Addr => Domain::Opaque,
+            ValueType::Int | ValueType::Enum(_) => Domain::Int {
+                max: self
+                    .widths
+                    .get(attribute.name)
+                    .copied()
+                    .unwrap_or_else(|| int_max(attribute, None)),
+            },
+            ValueType::Str | ValueType::Path => Domain::Str {
+                fallible: StringKind::of(&attribute.source) != StringKind::Padded,
+            },
+            ValueType::Bool => Domain::Bool,
+        };
+        let constant = match domain {
+            Domain::Int { max } => constant_truth(&predicate, max).is_some(),
+            _ => constant_truth(&predicate, u64::MAX).is_some(),
+        };
+        let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
+        self.atoms.push(Atom {
+            attribute: attribute.name,
+            domain,
+            predicate,
+            constant,
+            fallible,
+        });
+        self.index.insert(key, self.atoms.len() - 1);
+        self.atoms.len() - 1
+    }
+}
+
+/// A condition in negation normal form over atoms.
+#[derive(Clone, Debug)]
+pub(super) enum Formula {
+    Const(bool),
+    /// The atom is `want`; or it is unknown and `unknown_holds`.
+    Leaf {
+        atom: usize,
+        want: bool,
+        unknown_holds: bool,
+    },
+    And(Vec<Formula>),
+    Or(Vec<Formula>),
+}
+
+impl Formula {
+    /// `cond` (negated when `negate`) with negations pushed to the tests and runs of one
+    /// connective flattened, so long lists do not nest deeply.
+    pub(super) fn of(
+        cond: &Cond,
+        negate: bool,
+        unknown_holds: bool,
+        atoms: &mut Atoms,
+        free_constants: bool,
+    ) -> Formula {
+        let (mut cond, mut negate) = (cond, negate);
+        while let Cond::Not(inner) = cond {
+            cond = inner;
+            negate = !negate;
+        }
+        match cond {
+            Cond::Const(_) if free_constants => Formula::Leaf {
+                atom: atoms.unconstrained(),
+                want: true,
+                unknown_holds,
+            },
+            Cond::Const(b) => Formula::Const(*b != negate),
+            Cond::Test(test) => {
+                let attribute = atoms.attribute_of_test(test);
+                match attribute {
+                    Some(attribute) => Formula::Leaf {
+                        atom: atoms.intern(attribute, test.predicate.clone()),
+                        want: !negate,
+                        unknown_holds,
+                    },
+                    // Cannot happen for a checked policy; an atom nothing constrains is
+                    // safe, since it can take either value.
+                    None => Formula::Leaf {
+                        atom: atoms.unconstrained(),
+                        want: true,
+                        unknown_holds,
+                    },
+                }
+            }
+            Cond::And(..) | Cond::Or(..) => {
+                let is_and = matches!(cond, Cond::And(..));
+                let mut parts = Vec::new();
+                let mut stack = vec![cond];
+                while let Some(c) = stack.pop() {
+                    match c {
+                        Cond::And(a, b) if is_and => stack.extend([b.as_ref(), a.as_ref()]),
+                        Cond::Or(a, b) if !is_and => stack.extend([b.as_ref(), a.as_ref()]),
+                        other => parts.push(Formula::of(
+                            other,
+                            negate,
+                            unknown_holds,
+                            atoms,
+                            free_constants,
+                        )),
+                    }
+                }
+                // De Morgan: a negated `and` is an `or` of negations.
+                if is_and != negate {
+                    Formula::And(parts)
+                } else {
+                    Formula::Or(parts)
+                }
+            }
+            // Stripped by the loop above.
+            Cond::Not(_) => Formula::Const(true),
+        }
+    }
+}
+
+/// An atom's value in a search: true or false, or unknown (only for fallible atoms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Value {
+    Known(bool),
+    Unknown,
+}
+
+/// The search ran out of steps or depth: no answer, so no warning.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct GaveUp;
+
+/// A depth-first search for values of the atoms that satisfy a conjunction of formulas,
+/// backtracking at each `or` and at each atom that may be true or unknown. Every value it
+/// assigns is checked against the attribute's theory, which answers "impossible" only when it
+/// has shown it; so `Ok(false)` is a proof, `Ok(true)` and `Err(GaveUp)` are not needed to be.
+pub(super) struct Solver<'s> {
+    atoms: &'s [Atom],
+    free_constants: bool,
+    pub(super) steps_left: u32,
+    values: Vec<Option<Value>>,
+    /// Assigned atoms, in order, to undo on backtracking.
+    trail: Vec<usize>,
+}
+
+impl<'s> Solver<'s> {
+    pub(super) fn new(atoms: &'s Atoms, free_constants: bool, steps: u32) -> Solver<'s> {
+        Solver {
+            atoms: &atoms.atoms,
+            free_constants,
+            steps_left: steps,
+            values: vec![None; atoms.atoms.len()],
+            trail: Vec::new(),
+        }
+    }
+
+    pub(super) fn search(&mut self, goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
+        if depth > MAX_DEPTH {
+            return Err(GaveUp);
+        }
+        let mark = self.trail.len();
+        let result = self.run(goals, depth);
+        while self.trail.len() > mark {
+            if let Some(atom) = self.trail.pop() {
+                self.values[atom] = None;
+            }
+        }
+        result
+    }
+
+    fn run(&mut self, mut goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
+        while let Some(goal) = goals.pop() {
+            self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
+            match goal {
+                Formula::Const(true) => {}
+                Formula::Const(false) => return Ok(false),
+                Formula::And(parts) => goals.extend(parts.iter()),
+                Formula::Or(parts) => {
+                    let Some((last, rest)) = parts.split_last() else {
+                        return Ok(false);
+                    };
+                    for part in rest {
+                        let mut branch = goals.clone();
+                        branch.push(part);
+                        if self.search(branch, depth + 1)? {
+                            return Ok(true);
+                        }
+                    }
+                    goals.push(last);
+                }
+                &Formula::Leaf {
+                    atom,
+                    want,
+                    unknown_holds,
+                } => match self.values.get(atom).copied().flatten() {
+                    Some(Value::Known(value)) if value != want => return Ok(false),
+                    Some(Value::Unknown) if !unknown_holds => return Ok(false),
+                    Some(_) => {}
+                    None => {
+                        let may_be_unknown =
+                            unknown_holds && self.atoms.get(atom).is_some_and(|a| a.fallible);
+                        self.assign(atom, Value::Known(want));
+                        // A theory check reads every assigned atom: it costs that many steps.
+                        let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
+                        self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
+                        let consistent = self.consistent(atom);
+                        if !may_be_unknown {
+                            if !consistent {
+                                return Ok(false);
+                            }
+                            continue;
+                        }
+                        if consistent && self.search(goals.clone(), depth + 1)? {
+                            return Ok(true);
+                        }
+                        // Or the program cannot read the value, which this leaf accepts.
+                        self.values[atom] = Some(Value::Unknown);
+                    }
+                },
+            }
+        }
+        Ok(true)
+    }
+
+    fn assign(&mut self, atom: usize, value: Value) {
+        self.values[atom] = Some(value);
+        self.trail.push(atom);
+    }
+
+    /// Whether some value of `atom`'s attribute gives every known atom of it its value. `true`
+    /// when that cannot be decided cheaply.
+    fn consistent(&self, atom: usize) -> bool {
+        let Some(this) = self.atoms.get(atom) else {
+            return true;
+        };
+        let known = self.trail.iter().filter_map(|&a| {
+            let other = &self.atoms[a];
+            let ignored = self.free_constants && other.constant;
+            match self.values[a] {
+                Some(Value::Known(value)) if other.attribute == this.attribute && !ignored => {
+                    Some((&other.predicate, value))
+                }
+                _ => None,
+            }
+        });
+        match this.domain {
+            Domain::Int { max } => int_satisfiable(max, known),
+            Domain::Str { .. } => str_satisfiable(known.collect()),
+            // One predicate (`IsTrue`), so one atom, which has one value.
+            Domain::Bool => true,
+            Domain::Opaque => true,
+        }
+    }
+}
+
+/// Whether some integer in `0..=max` (`max` is `2^k - 1`) satisfies every `(x & mask) OP v`.
+/// Exact on small ranges; elsewhere it refutes only through necessary conditions.
+pub(super) fn int_satisfiable<'p>(
+    max: u64,
+    known: impl Iterator<Item = (&'p Predicate, bool)>,
+) -> bool {
+    let constraints: Vec<(u64, IntOp, u64)> = known
+        .filter_map(|(predicate, value)| {
+            let (mask, op, v) = match *predicate {
+                Predicate::Int { op, value } => (max, op, value),
+                Predicate::Masked { mask, op, value } => (mask & max, op, value),
+                _ => return None,
+            };
+            Some((mask, if value { op } else { op.negated() }, v))
+        })
+        .collect();
+    let holds = |x: u64| {
+        constraints
+            .iter()
+            .all(|&(mask, op, v)| op.holds(x & mask, v))
+    };
+    let (mut lo, mut hi) = (0u64, max);
+    for &(_, op, v) in constraints.iter().filter(|c| c.0 == max) {
+        match op {
+            IntOp::Eq => (lo, hi) = (lo.max(v), hi.min(v)),
+            IntOp::Lt if v == 0 => return false,
+            IntOp::Lt => hi = hi.min(v - 1),
+            IntOp::Le => hi = hi.min(v),
+            IntOp::Gt if v == u64::MAX => return false,
+            IntOp::Gt => lo = lo.max(v + 1),
+            IntOp::Ge => lo = lo.max(v),
+            IntOp::Ne => {}
+        }
+    }
+    if lo > hi {
+        return false;
+    }
+    if hi - lo < ENUMERATE {
+        return (lo..=hi).any(holds);
+    }
+    // Bits fixed by `(x & m) == v`.
+    let (mut known_mask, mut known_bits) = (0u64, 0u64);
+    for &(mask, op, v) in &constraints {
+        if op == IntOp::Eq && mask != max {
+            if v & !mask != 0 || (known_bits ^ v) & known_mask & mask != 0 {
+                return false;
+            }
+            known_mask |= mask;
+            known_bits |= v & mask;
+        }
+    }
+    // The least and the greatest value with those bits must reach the range.
+    if known_bits > hi || (known_bits | (max & !known_mask)) < lo {
+        return false;
+    }
+    // Each mask's masked value, decided value by value when its range is small.
+    let masks: HashSet<u64> = constraints
+        .iter()
+        .filter(|c| c.0 != max)
+        .map(|c| c.0)
+        .collect();
+    for mask in masks {
+        let (mut ylo, mut yhi) = (0u64, mask);
+        for &(_, op, v) in constraints.iter().filter(|c| c.0 == mask) {
+            match op {
+                IntOp::Eq => (ylo, yhi) = (ylo.max(v), yhi.min(v)),
+                IntOp::Lt if v == 0 => return false,
+                IntOp::Lt => yhi = yhi.min(v - 1),
+                IntOp::Le => yhi = yhi.min(v),
+                IntOp::Gt if v == u64::MAX => return false,
+                IntOp::Gt => ylo = ylo.max(v + 1),
+                IntOp::Ge => ylo = ylo.max(v),
+                IntOp::Ne => {}
+            }
+        }
+        if ylo > yhi {
+            return false;
+        }
+        if yhi - ylo < ENUMERATE {
+            let possible = (ylo..=yhi).any(|y| {
+                y & !mask == 0
+                    && (y ^ known_bits) & known_mask & mask == 0
+                    && constraints
+                        .iter()
+                        .filter(|c| c.0 == mask)
+                        .all(|&(_, op, v)| op.holds(y, v))
+            });
+            if !possible {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether some string gives every known string atom its value. Exact when an `==` or a
+/// wildcard-free glob pins the candidates; otherwise it tries a few strings each positive glob
+/// matches, and answers `true` when none is refuted by construction.
+pub(super) fn str_satisfiable(known: Vec<(&Predicate, bool)>) -> bool {
+    let holds = |s: &[u8]| {
+        known.iter().all(|(predicate, value)| match predicate {
+            Predicate::StrEq(bytes) => (bytes.as_slice() == s) == *value,
+            Predicate::Glob(glob) => glob.matches(s) == *value,
+            _ => true,
+        })
+    };
+    if let Some((Predicate::StrEq(bytes), _)) = known
+        .iter()
+        .find(|(p, value)| *value && matches!(p, Predicate::StrEq(_)))
+    {
+        return holds(bytes);
+    }
+    let positive_glob = known.iter().find_map(|(p, value)| match p {
+        Predicate::Glob(glob) if *value => Some(glob),
+        _ => None,
+    });
+    let Some(glob) = positive_glob else {
+        return true;
+    };
+    let literal_only = glob
+        .alternatives
+        .iter()
+        .all(|a| a.iter().all(|t| matches!(t, Token::Byte(_))));
+    let candidates: Vec<Vec<u8>> = glob
+        .alternatives
+        .iter()
+        .flat_map(|a| [witness(a, b""), witness(a, b"x"), witness(a, b"x/y")])
+        .collect();
+    if candidates.iter().any(|c| holds(c)) {
+        return true;
+    }
+    // Every string the glob matches is a candidate: nothing else can satisfy it.
+    !literal_only
+}
+
+/// A string the glob alternative matches, with each star run replaced by `fill` (dropping the
+/// `/` for a single star).
+fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Byte(b) => out.push(*b),
+            Token::DoubleStar => out.extend_from_slice(fill),
+            Token::Star => out.extend(fill.iter().filter(|b| **b != b'/')),
+            Token::AnyByte | Token::Class { .. } => {
+                if let Some(b) = (0x20u8..0x7f).find(|b| token.accepts(*b)) {
+                    out.push(b);
+                }
+            }
+        }
+    }
+    out
+}
