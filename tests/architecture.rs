@@ -6,7 +6,8 @@
 //!   one job).
 //!
 //! A module's imports are read from its text: every `crate::NAME` and `super::NAME` path that
-//! names another top-level module of the same crate counts, whether in a `use` or inline.
+//! names another top-level module of the same crate counts, whether in a `use` or inline;
+//! comments (doc links) do not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +97,17 @@ fn identifier(text: &str) -> &str {
     &text[..end]
 }
 
+/// `text` without its line comments: a doc link to another module is not an import.
+fn code_only(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.trim_start().starts_with("//") {
+            true => "",
+            false => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Edges between top-level modules of one crate.
 fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
     let src = root().join(krate).join("src");
@@ -107,7 +119,7 @@ fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
         let Some(module) = top_module(&src, file) else {
             continue;
         };
-        let text = std::fs::read_to_string(file).expect("readable source");
+        let text = code_only(&std::fs::read_to_string(file).expect("readable source"));
         let mut named = named_after(&text, "crate::");
         // `super::x` from a file directly under src/ names a sibling top-level module.
         if file.parent() == Some(src.as_path()) {
