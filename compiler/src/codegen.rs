@@ -25,6 +25,7 @@ use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKi
 use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase, Endpoint, IntOp, PathWalk};
 use lang::glob::Token;
+use lang::limits;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -32,19 +33,13 @@ use std::fmt;
 pub const SCRATCH_MAP: &str = "krsi_scratch";
 /// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
 pub const SCOPE_MAP: &str = "krsi_scope";
-/// Room for a resolved path or a kernel string: `PATH_MAX`, NUL included.
-pub const STRING_CAP: u32 = 4096;
-/// How many bytes past its literal prefix a glob's wildcard part may scan. The verifier walks
-/// every iteration, so this bounds its work; a longer string makes the test unknown, which
-/// fails closed (see `ir::Cond::Test::on_unknown`).
-pub const GLOB_SCAN_LIMIT: u32 = 256;
-/// How many components (names between `/`) a walked path may have; a deeper path is unknown
-/// and fails closed. Must equal `lang::eval::WALK_COMPONENTS`.
-pub const WALK_COMPONENTS: u32 = 40;
-/// How many mounts a walk may cross besides; more also make the path unknown.
-pub const WALK_MOUNTS: u32 = 8;
-/// The longest dentry name (`NAME_MAX`).
-const NAME_MAX: u32 = 255;
+// The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
+// reference evaluator reads them too (each is at most a few thousand, so the narrowing is exact).
+const STRING_CAP: u32 = limits::STRING_CAP as u32;
+const GLOB_SCAN_LIMIT: u32 = limits::GLOB_SCAN_LIMIT as u32;
+const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
+const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
+const NAME_MAX: u32 = limits::NAME_MAX as u32;
 
 /// The dentry walk's state, in the scratch map at [`Layout::work`]: every variable the walk
 /// keeps across a helper call lives in map memory, which the verifier does not track, so
