@@ -20,8 +20,11 @@
 
 use crate::bpf::{AluOp, Assembler, ByteOrder, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
-use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKind};
+use crate::report::{
+    self as events, RecordLayout, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, DROPS_MAP,
+    EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
+};
 use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase, Endpoint, IntOp, PathWalk};
 use lang::glob::Token;
@@ -96,18 +99,6 @@ const FIRST_VALUE_SLOT: i16 = -16;
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 10;
 
-/// A port slot holds the port (below 65536) or one of these: the socket has no port (not
-/// IPv4/IPv6), or reading it faulted.
-pub const PORT_ABSENT: i32 = 0x1_0000;
-pub const PORT_UNKNOWN: i32 = 0x2_0000;
-
-/// An address slot holds the family of the 16 bytes in its buffer: 4 (the first 4 bytes
-/// are an IPv4 address, the rest zero), 6, or one of these.
-pub const ADDR_V4: i32 = 4;
-pub const ADDR_V6: i32 = 6;
-pub const ADDR_ABSENT: i32 = 0;
-pub const ADDR_UNKNOWN: i32 = 0xff;
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {
     Encode {
@@ -145,11 +136,6 @@ impl fmt::Display for CodegenError {
 }
 
 impl std::error::Error for CodegenError {}
-
-/// The ELF symbol of an event's program.
-pub fn program_symbol(event: &str) -> String {
-    format!("krsi_{event}")
-}
 
 pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
     let mut programs = Vec::new();

@@ -65,13 +65,9 @@ impl Program {
     /// other hooks.
     pub fn symbol(&self) -> String {
         if self.variant {
-            format!(
-                "{}__{}",
-                crate::codegen::program_symbol(self.event),
-                self.hook
-            )
+            format!("krsi_{}__{}", self.event, self.hook)
         } else {
-            crate::codegen::program_symbol(self.event)
+            format!("krsi_{}", self.event)
         }
     }
 }

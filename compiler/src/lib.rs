@@ -5,7 +5,7 @@ pub mod bpf;
 pub mod btf;
 pub mod codegen;
 pub mod elf;
-pub mod events;
 pub mod ir;
 pub mod lower;
+pub mod report;
 pub mod vm;

@@ -118,7 +118,7 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
         mode: Mode::Enforce,
         programs,
         parent: policy.parent.clone(),
-        report_rate: crate::events::REPORTS_PER_SECOND,
+        report_rate: crate::report::REPORTS_PER_SECOND,
     })
 }
 
