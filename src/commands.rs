@@ -10,7 +10,7 @@ use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
-use compiler::ir::{Mode, Scope};
+use compiler::ir::{Mode, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use lang::catalog::ValueType;
 use lang::check::{CheckedTest, ExpectedDecision};
@@ -63,13 +63,13 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some((compiled, _)) = compile_file(file, &kernel, scope, format)? else {
+    let Some((compiled, _)) = compile_file(file, &kernel, Target::new(scope), format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
-        Emit::Obj => compiled.elf,
-        Emit::Asm => disassembly(&compiled.object)?.into_bytes(),
-        Emit::Ir => compiled.ir.to_string().into_bytes(),
+        Emit::Obj => compiled.object.elf,
+        Emit::Asm => disassembly(&compiled.object.spec)?.into_bytes(),
+        Emit::Ir => compiled.object.ir.to_string().into_bytes(),
     };
     std::fs::write(output, bytes)
         .map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
@@ -137,22 +137,19 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
         let Some(source) = decode_source(file, bytes, options.format) else {
             return Ok(ExitCode::FAILURE);
         };
-        let compiled = compile_source(
-            file,
-            &source,
-            &kernel,
+        let target = Target {
             scope,
             mode,
-            options.report_rate,
-            options.format,
-        )?;
+            report_rate: options.report_rate,
+        };
+        let compiled = compile_source(file, &source, &kernel, target, options.format)?;
         let Some(compiled) = compiled else {
             return Ok(ExitCode::FAILURE);
         };
         if let Some(header) = &compiled.checked.name {
             name.clone_from(header);
         }
-        (compiled.elf.clone(), Some((source, compiled)))
+        (compiled.object.elf.clone(), Some((source, compiled)))
     };
     let contents = read_object(&object)
         .map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
@@ -202,7 +199,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
                 (&error, &source)
             {
                 eprintln!("krsic: the kernel verifier rejected `{symbol}`; finding out why");
-                let diagnostic = rejection::diagnose(symbol, log, compiled, scope);
+                let diagnostic = rejection::diagnose(symbol, log, compiled);
                 report(file, source, &[diagnostic], options.format);
             }
             return Err(error.to_string());
@@ -225,7 +222,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
             loaded_at_ns: report::realtime_offset_ns() + report::monotonic_ns(),
             mode: source
                 .as_ref()
-                .map_or(Mode::Enforce, |(_, compiled)| compiled.ir.mode),
+                .map_or(Mode::Enforce, |(_, compiled)| compiled.object.ir.mode),
             cgroup: options.cgroup.map(|c| c.display().to_string()),
             report_rate: options.report_rate,
             programs: targets.clone(),
@@ -254,7 +251,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
     let mut events = policy.take_events(EVENTS_MAP).map_err(|e| e.to_string())?;
     let context = ReportContext {
         policy: &name,
-        module: source.as_ref().map(|(_, compiled)| &compiled.ir),
+        module: source.as_ref().map(|(_, compiled)| &compiled.object.ir),
         source: source.as_ref().map(|(text, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
@@ -430,15 +427,14 @@ pub fn follow(
     let module = match &record.source {
         Some(source) if record.compiler == record::COMPILER => {
             let kernel = kernel_types(btf)?;
-            compile(
-                source,
-                &kernel,
-                record.scope(),
-                Some(record.mode),
-                record.report_rate,
-            )
-            .ok()
-            .map(|(compiled, _)| compiled.ir)
+            let target = Target {
+                scope: record.scope(),
+                mode: Some(record.mode),
+                report_rate: record.report_rate,
+            };
+            compile(source, &kernel, target)
+                .ok()
+                .map(|(compiled, _)| compiled.object.ir)
         }
         _ => None,
     };
@@ -501,7 +497,9 @@ pub fn test(
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some((compiled, source)) = compile_file(file, &kernel, Scope::Global, format)? else {
+        let Some((compiled, source)) =
+            compile_file(file, &kernel, Target::new(Scope::Global), format)?
+        else {
             failed += 1;
             continue;
         };
@@ -513,7 +511,7 @@ pub fn test(
             let text = source.get(test.span.range()).unwrap_or("").trim();
             let input = test_input(test);
             let reference = lang::eval::evaluate(&compiled.checked, &input, false);
-            let outcome = compiler::vm::decide(&compiled.ir, &compiled.object, &input);
+            let outcome = compiler::vm::decide(&compiled.object.ir, &compiled.object.spec, &input);
             let expected_ok = match (test.expect, reference) {
                 (ExpectedDecision::Allow, Decision::Allow) => true,
                 (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
@@ -759,13 +757,13 @@ fn decode_source(file: &Path, bytes: Vec<u8>, format: MessageFormat) -> Option<S
 fn compile_file(
     file: &Path,
     kernel: &dyn KernelTypes,
-    scope: Scope,
+    target: Target,
     format: MessageFormat,
 ) -> Result<Option<(Compiled, String)>, String> {
     let Some(source) = read_source(file, format)? else {
         return Ok(None);
     };
-    let compiled = compile_source(file, &source, kernel, scope, None, None, format)?;
+    let compiled = compile_source(file, &source, kernel, target, format)?;
     Ok(compiled.map(|c| (c, source)))
 }
 
@@ -774,12 +772,10 @@ fn compile_source(
     file: &Path,
     source: &str,
     kernel: &dyn KernelTypes,
-    scope: Scope,
-    mode: Option<Mode>,
-    report_rate: Option<u32>,
+    target: Target,
     format: MessageFormat,
 ) -> Result<Option<Compiled>, String> {
-    match compile(source, kernel, scope, mode, report_rate) {
+    match compile(source, kernel, target) {
         Ok((compiled, warnings)) => {
             report(file, source, &warnings, format);
             Ok(Some(compiled))

@@ -13,7 +13,7 @@ mod common;
 use common::fixture_kernel;
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
-use compiler::ir::{Module, Scope};
+use compiler::ir::{Module, Scope, Target};
 use lang::check::CheckedPolicy;
 use lang::eval::{self, AttrValue, Decision, EventInput};
 use lang::glob::{Glob, Token};
@@ -42,9 +42,9 @@ fn compile(source: &str) -> Option<Compiled> {
     let builds = [Scope::Global, Scope::Cgroup]
         .into_iter()
         .map(|scope| {
-            let module = compiler::lower::lower(&checked, scope).expect("a checked policy lowers");
-            let object = compiler::codegen::codegen(&module).expect("a checked policy compiles");
-            (scope, module, object)
+            let object =
+                compiler::compile(&checked, Target::new(scope)).expect("a checked policy compiles");
+            (scope, object.ir, object.spec)
         })
         .collect();
     Some(Compiled { checked, builds })
