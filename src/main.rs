@@ -1,6 +1,7 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod error;
 mod pipeline;
 mod record;
 mod rejection;

@@ -12,7 +12,7 @@ mod common;
 
 use common::fixture_kernel;
 use compiler::btf::Btf;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 use lang::checked::CheckedPolicy;
 use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::kernel::{KernelTypes, Member, Param, TypeId, TypeShape};
@@ -152,23 +152,13 @@ fn run_case(path: &Path, kernel: &Btf) -> Case {
             let (checked, mut diagnostics) = lang::front_end(&source, &variant);
             if !directives.verifier_log.is_empty() {
                 let checked = checked.as_ref().expect("a verifier case checks");
-                let module = compiler::lower::lower(checked, Scope::Global).expect("lowers");
-                let object = compiler::codegen::codegen(&module).expect("codegen");
-                let program = &object.programs[0];
+                let object =
+                    compiler::compile(checked, Target::new(Scope::Global)).expect("compiles");
+                let symbol = &object.spec.programs[0].symbol;
                 let log = directives.verifier_log.join("\n");
-                diagnostics.push(lang::diagnostic::verifier_rejected(
-                    &program.symbol,
-                    &log,
-                    |slot| {
-                        let index = program.code.origin(slot)?;
-                        module
-                            .programs
-                            .iter()
-                            .flat_map(|p| p.allow.iter().chain(&p.deny))
-                            .find(|r| r.index == index)
-                            .map(|r| r.span)
-                    },
-                ));
+                diagnostics.push(lang::diagnostic::verifier_rejected(symbol, &log, |slot| {
+                    object.rule_span_at(symbol, slot)
+                }));
             }
             // A policy the kernel rejected is not usable, as with any other error.
             let checked = checked.filter(|_| directives.verifier_log.is_empty());
@@ -222,10 +212,8 @@ fn ui_cases() {
             "{name}: a checked policy exactly when there are no errors"
         );
         if let Some(checked) = checked {
-            let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
-            let object = compiler::codegen::codegen(&module).expect("codegen");
-            let elf = compiler::elf::write_object(&object).expect("elf");
-            aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
+            let object = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+            aya_obj::Object::parse(&object.elf).expect("aya-obj parses every object krsic writes");
         }
         let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
         insta::assert_snapshot!(
@@ -323,9 +311,7 @@ fn mutated_inputs_never_panic() {
                 );
             }
             if let Some(checked) = checked {
-                let module = compiler::lower::lower(&checked, Scope::Cgroup).expect("lowers");
-                let object = compiler::codegen::codegen(&module).expect("codegen");
-                compiler::elf::write_object(&object).expect("elf");
+                compiler::compile(&checked, Target::new(Scope::Cgroup)).expect("compiles");
             }
             let _ = lang::render::render_human("x.krsi", &text, &diagnostics, false);
             runs += 1;

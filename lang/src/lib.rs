@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod glob;
 pub mod kernel;
+pub mod limits;
 pub mod lint;
 pub mod render;
 pub mod span;

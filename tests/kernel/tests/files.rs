@@ -748,10 +748,9 @@ fn walked_paths_verify_on_this_kernel() {
     );
     let (checked, diagnostics) = lang::front_end(&source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let module = compiler::lower::lower(&checked, compiler::ir::Scope::Cgroup).unwrap();
-    let object = compiler::codegen::codegen(&module).unwrap();
-    let elf = compiler::elf::write_object(&object).unwrap();
-    let targets: Vec<runtime::ProgramTarget> = object
+    let target = compiler::ir::Target::new(compiler::ir::Scope::Cgroup);
+    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
+    let targets: Vec<runtime::ProgramTarget> = spec
         .programs
         .iter()
         .map(|p| runtime::ProgramTarget {
