@@ -4,6 +4,11 @@
 //! (`--test-threads=1`). They drive the `krsic` binary (path from `KRSIC`, default `krsic` on
 //! PATH) and check what a user would check: real processes, real uids, real cgroups.
 //!
+//! Most tests are tables: a [`Scenario`] is a policy and rows of who does what where, before,
+//! while and after it is loaded, and what must come of it (scenario.rs). The helpers below are
+//! what it is made of, and what the tests that are not about one loaded policy (pins, failed
+//! loads, the verifier) use directly.
+//!
 //! Every resource a test creates is a guard that cleans up on drop, also when the test fails:
 //! [`TempDir`], [`Cgroup`], [`Policy`] (a running `krsic load`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
