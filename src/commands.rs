@@ -1,6 +1,7 @@
 //! One function per subcommand. Files, /sys and the kernel are touched here and in `runtime`
 //! only.
 
+use crate::error::Error;
 use crate::pipeline::{compile, Compiled, Failure};
 use crate::record::{self, PolicyRecord};
 use crate::rejection;
@@ -10,8 +11,8 @@ use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
-use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
-use compiler::ir::{Mode, Scope};
+use compiler::ir::{Mode, Scope, Target};
+use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use lang::catalog::ValueType;
 use lang::checked::AttrValue;
 use lang::checked::{CheckedTest, ExpectedDecision};
@@ -32,7 +33,7 @@ pub fn check(
     files: &[std::path::PathBuf],
     btf: Option<&Path>,
     format: MessageFormat,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf)?;
     let mut failed = false;
     for file in files {
@@ -57,7 +58,7 @@ pub fn format(
     files: &[std::path::PathBuf],
     check: bool,
     format: MessageFormat,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Error> {
     let mut failed = false;
     for file in files {
         let Some(source) = read_source(file, format)? else {
@@ -78,8 +79,10 @@ pub fn format(
                 );
                 failed = true;
             }
-            Ok(formatted) => std::fs::write(file, formatted)
-                .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?,
+            Ok(formatted) => std::fs::write(file, formatted).map_err(|error| Error::Write {
+                path: file.clone(),
+                error,
+            })?,
         }
     }
     Ok(if failed {
@@ -96,30 +99,33 @@ pub fn build(
     emit: Emit,
     scope: ScopeArg,
     format: MessageFormat,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf)?;
     let scope = match scope {
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some((compiled, _)) = compile_file(file, &kernel, scope, format)? else {
+    let Some((compiled, _)) = compile_file(file, &kernel, Target::new(scope), format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
-        Emit::Obj => compiled.elf,
-        Emit::Asm => disassembly(&compiled.object)?.into_bytes(),
-        Emit::Ir => compiled.ir.to_string().into_bytes(),
+        Emit::Obj => compiled.object.elf,
+        Emit::Asm => disassembly(&compiled.object.spec)?.into_bytes(),
+        Emit::Ir => compiled.object.ir.to_string().into_bytes(),
     };
-    std::fs::write(output, bytes)
-        .map_err(|e| format!("cannot write `{}`: {e}", output.display()))?;
+    std::fs::write(output, bytes).map_err(|error| Error::Write {
+        path: output.to_path_buf(),
+        error,
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn disasm(object: &Path) -> Result<ExitCode, String> {
-    let bytes =
-        std::fs::read(object).map_err(|e| format!("cannot read `{}`: {e}", object.display()))?;
-    let contents = read_object(&bytes)
-        .map_err(|e| format!("`{}` is not a krsi object: {e}", object.display()))?;
+pub fn disasm(object: &Path) -> Result<ExitCode, Error> {
+    let bytes = read_file(object)?;
+    let contents = read_object(&bytes).map_err(|error| Error::NotAnObject {
+        path: object.to_path_buf(),
+        error,
+    })?;
     let programs = contents.programs.iter().map(|p| {
         (
             p.symbol.as_str(),
@@ -145,9 +151,8 @@ pub struct LoadOptions<'a> {
     pub bpffs: &'a Path,
 }
 
-pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> {
-    let bytes =
-        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
+    let bytes = read_file(file)?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let scope = if options.cgroup.is_some() {
         Scope::Cgroup
@@ -165,10 +170,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
     // A policy is compiled here; an object from `krsic build` is loaded as it is.
     let (object, source) = if bytes.starts_with(b"\x7fELF") {
         if mode.is_some() || options.report_rate.is_some() {
-            return Err(
-                "an object's mode and report rate are fixed when it is built: load the policy source to change them"
-                    .into(),
-            );
+            return Err(Error::ObjectOptionsFixed);
         }
         (bytes, None)
     } else {
@@ -176,32 +178,31 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
         let Some(source) = decode_source(file, bytes, options.format) else {
             return Ok(ExitCode::FAILURE);
         };
-        let compiled = compile_source(
-            file,
-            &source,
-            &kernel,
+        let target = Target {
             scope,
             mode,
-            options.report_rate,
-            options.format,
-        )?;
+            report_rate: options.report_rate,
+        };
+        let compiled = compile_source(file, &source, &kernel, target, options.format)?;
         let Some(compiled) = compiled else {
             return Ok(ExitCode::FAILURE);
         };
         if let Some(header) = &compiled.checked.name {
             name.clone_from(header);
         }
-        (compiled.elf.clone(), Some((source, compiled)))
+        (compiled.object.elf.clone(), Some((source, compiled)))
     };
-    let contents = read_object(&object)
-        .map_err(|e| format!("`{}` is not a krsi object: {e}", file.display()))?;
+    let contents = read_object(&object).map_err(|error| Error::NotAnObject {
+        path: file.to_path_buf(),
+        error,
+    })?;
     let mut targets = Vec::new();
     for program in &contents.programs {
         let Some(hook) = lsm_hook(&program.section) else {
-            return Err(format!(
-                "program `{}` is in section `{}`, not an LSM section",
-                program.symbol, program.section
-            ));
+            return Err(Error::NotAnLsmProgram {
+                symbol: program.symbol.clone(),
+                section: program.section.clone(),
+            });
         };
         targets.push(ProgramTarget {
             symbol: program.symbol.clone(),
@@ -211,18 +212,14 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
     // Before anything is loaded: a pin that cannot be replaced, or a foreground load that
     // would run beside a pinned policy of the same name, stops here.
     let pins = if options.pin {
-        runtime::check_root().map_err(|e| e.to_string())?;
-        let root = PinRoot::create(options.bpffs).map_err(|e| e.to_string())?;
-        root.check_replaceable(&name).map_err(|e| e.to_string())?;
+        runtime::check_root()?;
+        let root = PinRoot::create(options.bpffs)?;
+        root.check_replaceable(&name)?;
         Some(root)
     } else {
         if let Ok(root) = PinRoot::open(options.bpffs) {
             if let Ok(Some(_)) = root.policy(&name) {
-                return Err(format!(
-                    "a policy named `{name}` is pinned and enforced; replace it with `krsic load --pin`, \
-                     lift it with `krsic unload {name}`, or give this policy another name with a \
-                     `policy NAME` line"
-                ));
+                return Err(Error::PinnedNameTaken { name });
             }
         }
         None
@@ -241,10 +238,10 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
                 (&error, &source)
             {
                 eprintln!("krsic: the kernel verifier rejected `{symbol}`; finding out why");
-                let diagnostic = rejection::diagnose(symbol, log, compiled, scope);
+                let diagnostic = rejection::diagnose(symbol, log, compiled);
                 report(file, source, &[diagnostic], options.format);
             }
-            return Err(error.to_string());
+            return Err(error.into());
         }
     };
     let hooks: Vec<String> = policy.attached.iter().map(|t| t.hook.clone()).collect();
@@ -264,15 +261,13 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
             loaded_at_ns: report::realtime_offset_ns() + report::monotonic_ns(),
             mode: source
                 .as_ref()
-                .map_or(Mode::Enforce, |(_, compiled)| compiled.ir.mode),
+                .map_or(Mode::Enforce, |(_, compiled)| compiled.object.ir.mode),
             cgroup: options.cgroup.map(|c| c.display().to_string()),
             report_rate: options.report_rate,
             programs: targets.clone(),
             source: source.as_ref().map(|(text, _)| text.clone()),
         };
-        let outcome = root
-            .pin(&name, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())
-            .map_err(|e| e.to_string())?;
+        let outcome = root.pin(&name, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())?;
         let what = match outcome {
             PinOutcome::Pinned => "pinned",
             PinOutcome::Replaced => "pinned, replacing the policy of that name without a gap",
@@ -290,19 +285,18 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
         hooks.len(),
         hooks.join(", "),
     );
-    let mut events = policy.take_events(EVENTS_MAP).map_err(|e| e.to_string())?;
+    let mut events = policy.take_events(EVENTS_MAP)?;
     let context = ReportContext {
         policy: &name,
-        module: source.as_ref().map(|(_, compiled)| &compiled.ir),
+        module: source.as_ref().map(|(_, compiled)| &compiled.object.ir),
         source: source.as_ref().map(|(text, _)| text.as_str()),
         realtime_offset_ns: report::realtime_offset_ns(),
     };
-    let dropped = || -> Result<(u64, u64), String> {
+    let dropped = || -> Result<(u64, u64), RuntimeError> {
         let count = |index| {
             policy
                 .per_cpu_total(DROPS_MAP, index)
                 .map(|n| n.unwrap_or(0))
-                .map_err(|e| e.to_string())
         };
         Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
     };
@@ -325,19 +319,19 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, String> 
 }
 
 /// Every pinned policy: what it is, where it came from, and what the kernel says of its programs.
-pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
-    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
+pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, Error> {
+    let root = PinRoot::open(bpffs)?;
     let stats_enabled = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
         .map(|s| s.trim() == "1")
         .unwrap_or(false);
     let mut entries = Vec::new();
-    for policy in root.policies().map_err(|e| e.to_string())? {
-        let programs = policy.programs().map_err(|e| e.to_string())?;
+    for policy in root.policies()? {
+        let programs = policy.programs()?;
         let record = policy
             .record()
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| PolicyRecord::from_bytes(&bytes));
-        let counters = policy.drop_counters().map_err(|e| e.to_string())?;
+            .map_err(Error::from)
+            .and_then(|bytes| PolicyRecord::from_bytes(&bytes).map_err(Error::from));
+        let counters = policy.drop_counters()?;
         let dropped = pinned_drops(counters.as_ref())?;
         entries.push((policy.name, record, programs, dropped));
     }
@@ -400,7 +394,7 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, String> {
 }
 
 /// The hook a pinned program was attached to, as its record says.
-fn hook_of<'r>(record: &'r Result<PolicyRecord, String>, symbol: &str) -> Option<&'r str> {
+fn hook_of<'r>(record: &'r Result<PolicyRecord, Error>, symbol: &str) -> Option<&'r str> {
     let record = record.as_ref().ok()?;
     let target = record.programs.iter().find(|t| t.symbol == symbol)?;
     Some(target.hook.as_str())
@@ -408,7 +402,7 @@ fn hook_of<'r>(record: &'r Result<PolicyRecord, String>, symbol: &str) -> Option
 
 fn listed_json(
     name: &str,
-    record: &Result<PolicyRecord, String>,
+    record: &Result<PolicyRecord, Error>,
     programs: &[runtime::PinnedProgram],
     stats_enabled: bool,
 ) -> serde_json::Value {
@@ -439,16 +433,16 @@ fn listed_json(
             entry["mode"] = record::mode_name(r.mode).into();
             entry["cgroup"] = r.cgroup.clone().into();
         }
-        Err(e) => entry["error"] = e.clone().into(),
+        Err(e) => entry["error"] = e.to_string().into(),
     }
     entry
 }
 
 /// Lifts the pinned policy `name`.
-pub fn unload(name: &str, bpffs: &Path) -> Result<ExitCode, String> {
-    runtime::check_root().map_err(|e| e.to_string())?;
-    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
-    root.unload(name).map_err(|e| e.to_string())?;
+pub fn unload(name: &str, bpffs: &Path) -> Result<ExitCode, Error> {
+    runtime::check_root()?;
+    let root = PinRoot::open(bpffs)?;
+    root.unload(name)?;
     eprintln!("krsic: `{name}` unloaded: its programs are detached");
     Ok(ExitCode::SUCCESS)
 }
@@ -459,25 +453,24 @@ pub fn follow(
     bpffs: &Path,
     btf: Option<&Path>,
     output: Output,
-) -> Result<ExitCode, String> {
-    runtime::check_root().map_err(|e| e.to_string())?;
-    let root = PinRoot::open(bpffs).map_err(|e| e.to_string())?;
-    let policy = root.pinned(name).map_err(|e| e.to_string())?;
-    let record = PolicyRecord::from_bytes(&policy.record().map_err(|e| e.to_string())?)?;
+) -> Result<ExitCode, Error> {
+    runtime::check_root()?;
+    let root = PinRoot::open(bpffs)?;
+    let policy = root.pinned(name)?;
+    let record = PolicyRecord::from_bytes(&policy.record()?)?;
     // Reports name rules by index; the same source compiled by the same compiler for the same
     // kernel gives the same program, hence the same indexes and record layouts.
     let module = match &record.source {
         Some(source) if record.compiler == record::COMPILER => {
             let kernel = kernel_types(btf)?;
-            compile(
-                source,
-                &kernel,
-                record.scope(),
-                Some(record.mode),
-                record.report_rate,
-            )
-            .ok()
-            .map(|(compiled, _)| compiled.ir)
+            let target = Target {
+                scope: record.scope(),
+                mode: Some(record.mode),
+                report_rate: record.report_rate,
+            };
+            compile(source, &kernel, target)
+                .ok()
+                .map(|(compiled, _)| compiled.object.ir)
         }
         _ => None,
     };
@@ -488,7 +481,7 @@ pub fn follow(
         );
     }
     let signals = block_termination_signals()?;
-    let mut events = policy.events().map_err(|e| e.to_string())?;
+    let mut events = policy.events()?;
     let context = ReportContext {
         policy: name,
         module: module.as_ref(),
@@ -496,7 +489,7 @@ pub fn follow(
         realtime_offset_ns: report::realtime_offset_ns(),
     };
     // Opened once: the loop below reads the counters at every wake-up.
-    let counters = policy.drop_counters().map_err(|e| e.to_string())?;
+    let counters = policy.drop_counters()?;
     let dropped = || pinned_drops(counters.as_ref());
     let (full, limited) = dropped()?;
     if full + limited > 0 {
@@ -514,11 +507,11 @@ pub fn follow(
 }
 
 /// A pinned policy's counts of reports not sent: (ring full, over the rate limit).
-fn pinned_drops(counters: Option<&runtime::DropCounters>) -> Result<(u64, u64), String> {
+fn pinned_drops(counters: Option<&runtime::DropCounters>) -> Result<(u64, u64), RuntimeError> {
     let Some(counters) = counters else {
         return Ok((0, 0));
     };
-    let count = |index| counters.total(index).map_err(|e| e.to_string());
+    let count = |index| counters.total(index);
     Ok((count(DROPPED_RING_FULL)?, count(DROPPED_RATE_LIMITED)?))
 }
 
@@ -536,11 +529,13 @@ pub fn test(
     files: &[std::path::PathBuf],
     btf: Option<&Path>,
     format: MessageFormat,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
-        let Some((compiled, source)) = compile_file(file, &kernel, Scope::Global, format)? else {
+        let Some((compiled, source)) =
+            compile_file(file, &kernel, Target::new(Scope::Global), format)?
+        else {
             failed += 1;
             continue;
         };
@@ -552,7 +547,7 @@ pub fn test(
             let text = source.get(test.span.range()).unwrap_or("").trim();
             let input = test_input(test);
             let reference = lang::eval::evaluate(&compiled.checked, &input, false);
-            let outcome = compiler::vm::decide(&compiled.ir, &compiled.object, &input);
+            let outcome = compiler::vm::decide(&compiled.object.ir, &compiled.object.spec, &input);
             let expected_ok = match (test.expect, reference) {
                 (ExpectedDecision::Allow, Decision::Allow) => true,
                 (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
@@ -702,19 +697,17 @@ fn describe_decision(
     }
 }
 
-pub fn explain(code: &str) -> Result<ExitCode, String> {
+pub fn explain(code: &str) -> Result<ExitCode, Error> {
     match Code::parse(code) {
         Some(code) => {
             println!("{code}: {}\n", code.explanation());
             Ok(ExitCode::SUCCESS)
         }
-        None => Err(format!(
-            "no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`"
-        )),
+        None => Err(Error::UnknownCode(code.to_string())),
     }
 }
 
-pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
+pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
     // An event is available when the kernel has every one of its hooks.
@@ -778,10 +771,15 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, String> {
-    let bytes =
-        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    Ok(decode_source(file, bytes, format))
+fn read_file(file: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(file).map_err(|error| Error::Read {
+        path: file.to_path_buf(),
+        error,
+    })
+}
+
+fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Error> {
+    Ok(decode_source(file, read_file(file)?, format))
 }
 
 /// The policy text, or `None` after reporting where it stops being UTF-8.
@@ -798,13 +796,13 @@ fn decode_source(file: &Path, bytes: Vec<u8>, format: MessageFormat) -> Option<S
 fn compile_file(
     file: &Path,
     kernel: &dyn KernelTypes,
-    scope: Scope,
+    target: Target,
     format: MessageFormat,
-) -> Result<Option<(Compiled, String)>, String> {
+) -> Result<Option<(Compiled, String)>, Error> {
     let Some(source) = read_source(file, format)? else {
         return Ok(None);
     };
-    let compiled = compile_source(file, &source, kernel, scope, None, None, format)?;
+    let compiled = compile_source(file, &source, kernel, target, format)?;
     Ok(compiled.map(|c| (c, source)))
 }
 
@@ -813,12 +811,10 @@ fn compile_source(
     file: &Path,
     source: &str,
     kernel: &dyn KernelTypes,
-    scope: Scope,
-    mode: Option<Mode>,
-    report_rate: Option<u32>,
+    target: Target,
     format: MessageFormat,
-) -> Result<Option<Compiled>, String> {
-    match compile(source, kernel, scope, mode, report_rate) {
+) -> Result<Option<Compiled>, Error> {
+    match compile(source, kernel, target) {
         Ok((compiled, warnings)) => {
             report(file, source, &warnings, format);
             Ok(Some(compiled))
@@ -827,9 +823,7 @@ fn compile_source(
             report(file, source, &diagnostics, format);
             Ok(None)
         }
-        Err(Failure::Internal(message)) => Err(format!(
-            "internal compiler error (a bug in krsic, please report it): {message}"
-        )),
+        Err(Failure::Internal(error)) => Err(Error::Internal(error)),
     }
 }
 
@@ -847,7 +841,7 @@ fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: Message
     eprint!("{text}");
 }
 
-fn disassembly(object: &ObjectSpec) -> Result<String, String> {
+fn disassembly(object: &ObjectSpec) -> Result<String, Error> {
     let programs = object.programs.iter().map(|p| {
         (
             p.symbol.as_str(),
@@ -863,7 +857,7 @@ fn disassembly(object: &ObjectSpec) -> Result<String, String> {
 fn listing<'a>(
     maps: &[MapSpec],
     programs: impl IntoIterator<Item = (&'a str, &'a str, &'a [Insn], &'a [MapRelocation])>,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let mut text = String::new();
     for map in maps {
         let _ = writeln!(
@@ -874,14 +868,19 @@ fn listing<'a>(
     }
     for (symbol, section, insns, relocations) in programs {
         let _ = writeln!(text, "\n{symbol} ({section}):");
-        text.push_str(&disassemble_with(insns, relocations).map_err(|e| format!("{symbol}: {e}"))?);
+        text.push_str(&disassemble_with(insns, relocations).map_err(|error| {
+            Error::Disassembly {
+                symbol: symbol.to_string(),
+                error,
+            }
+        })?);
     }
     Ok(text)
 }
 
 struct Signals(libc::sigset_t);
 
-fn block_termination_signals() -> Result<Signals, String> {
+fn block_termination_signals() -> Result<Signals, Error> {
     // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it, and
     // pthread_sigmask only changes this thread's mask (krsic has no other threads yet).
     unsafe {
@@ -890,14 +889,14 @@ fn block_termination_signals() -> Result<Signals, String> {
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
         if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err("cannot block SIGINT and SIGTERM".into());
+            return Err(Error::BlockSignals);
         }
         Ok(Signals(set))
     }
 }
 
 /// Reports the programs could not send, so far: (ring full, over the rate limit).
-type DropCounts<'a> = &'a dyn Fn() -> Result<(u64, u64), String>;
+type DropCounts<'a> = &'a dyn Fn() -> Result<(u64, u64), RuntimeError>;
 
 /// Prints every report as a JSON line on stdout, and a line whenever reports were dropped,
 /// until SIGINT or SIGTERM; returns which signal, and the drop counts at the end.
@@ -907,7 +906,7 @@ fn stream_reports(
     context: &ReportContext<'_>,
     output: Output,
     dropped: DropCounts<'_>,
-) -> Result<(&'static str, (u64, u64)), String> {
+) -> Result<(&'static str, (u64, u64)), Error> {
     // A pinned policy may have dropped reports before anyone followed; count from now.
     let mut last_dropped = dropped()?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -917,10 +916,7 @@ fn stream_reports(
     // blocked, so they queue for the signalfd instead of killing the process.
     let signal_fd = unsafe { libc::signalfd(-1, &signals.0, libc::SFD_CLOEXEC) };
     if signal_fd < 0 {
-        return Err(format!(
-            "cannot wait for signals: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(Error::WaitForSignals(std::io::Error::last_os_error()));
     }
     let mut out = std::io::stdout().lock();
     let result = loop {
@@ -944,7 +940,7 @@ fn stream_reports(
             if error.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            break Err(format!("cannot wait for reports: {error}"));
+            break Err(Error::WaitForReports(error));
         }
         if let Some(events) = events.as_deref_mut() {
             events.drain(|bytes| {
@@ -961,7 +957,7 @@ fn stream_reports(
         }
         let now_dropped = match dropped() {
             Ok(counts) => counts,
-            Err(error) => break Err(format!("cannot read the drop counters: {error}")),
+            Err(error) => break Err(Error::DropCounters(error)),
         };
         if now_dropped != last_dropped {
             let line = serde_json::json!({

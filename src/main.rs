@@ -1,6 +1,7 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod error;
 mod lsp;
 mod manual;
 mod pipeline;
@@ -304,10 +305,7 @@ fn main() -> ExitCode {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Err(e) => Err(format!(
-                "cannot write man pages into `{}`: {e}",
-                dir.display()
-            )),
+            Err(error) => Err(error::Error::ManPages { dir, error }),
         },
     };
     match result {

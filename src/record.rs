@@ -8,6 +8,7 @@
 use compiler::ir::{Mode, Scope};
 use runtime::ProgramTarget;
 use serde_json::{json, Value};
+use std::fmt;
 
 /// `krsic` and its version, as records and reports name the compiler.
 pub const COMPILER: &str = concat!("krsic ", env!("CARGO_PKG_VERSION"));
@@ -54,23 +55,22 @@ impl PolicyRecord {
         .into_bytes()
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<PolicyRecord, String> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("unreadable record: {e}"))?;
-        let text = |key: &str| -> Result<String, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<PolicyRecord, RecordError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
+        let text = |key: &'static str| -> Result<String, RecordError> {
             value[key]
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| format!("the record has no `{key}`"))
+                .ok_or(RecordError::Missing(key))
         };
         let mode = match text("mode")?.as_str() {
             "audit" => Mode::Audit,
             "enforce" => Mode::Enforce,
-            other => return Err(format!("the record's mode `{other}` is unknown")),
+            other => return Err(RecordError::UnknownMode(other.to_string())),
         };
         let programs = value["programs"]
             .as_array()
-            .ok_or("the record has no `programs`")?
+            .ok_or(RecordError::Missing("programs"))?
             .iter()
             .map(|p| {
                 Some(ProgramTarget {
@@ -79,7 +79,7 @@ impl PolicyRecord {
                 })
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or("the record's `programs` are malformed")?;
+            .ok_or(RecordError::MalformedPrograms)?;
         Ok(PolicyRecord {
             name: text("name")?,
             file: text("file")?,
@@ -87,7 +87,7 @@ impl PolicyRecord {
             compiler: text("compiler")?,
             loaded_at_ns: text("loaded_at_ns")?
                 .parse()
-                .map_err(|_| "the record's `loaded_at_ns` is not a number")?,
+                .map_err(|_| RecordError::LoadTimeNotANumber)?,
             mode,
             cgroup: value["cgroup"].as_str().map(str::to_string),
             report_rate: value["report_rate"]
@@ -107,6 +107,34 @@ impl PolicyRecord {
         }
     }
 }
+
+/// Why a pinned policy's record does not read back.
+#[derive(Debug)]
+pub enum RecordError {
+    /// Not JSON at all.
+    Unreadable(serde_json::Error),
+    /// A field every record has is missing.
+    Missing(&'static str),
+    UnknownMode(String),
+    MalformedPrograms,
+    LoadTimeNotANumber,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::Unreadable(error) => write!(f, "unreadable record: {error}"),
+            RecordError::Missing(key) => write!(f, "the record has no `{key}`"),
+            RecordError::UnknownMode(mode) => write!(f, "the record's mode `{mode}` is unknown"),
+            RecordError::MalformedPrograms => f.write_str("the record's `programs` are malformed"),
+            RecordError::LoadTimeNotANumber => {
+                f.write_str("the record's `loaded_at_ns` is not a number")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
 
 pub fn mode_name(mode: Mode) -> &'static str {
     match mode {
@@ -136,7 +164,8 @@ mod tests {
             }],
             source: Some("deny exec where path ~ \"/tmp/**\"\n".into()),
         };
-        assert_eq!(PolicyRecord::from_bytes(&record.to_bytes()), Ok(record));
+        let read = PolicyRecord::from_bytes(&record.to_bytes()).expect("reads back");
+        assert_eq!(read, record);
     }
 
     #[test]

@@ -16,31 +16,29 @@
 //! asked for here, once, when a rejection needs locating.
 
 use crate::pipeline::Compiled;
-use compiler::codegen::codegen;
-use compiler::elf::{lsm_hook, write_object, ObjectSpec};
-use compiler::ir::{Module, Scope};
-use compiler::lower::lower;
+use compiler::elf::{lsm_hook, ObjectSpec};
+use compiler::ir::Target;
+use compiler::Object;
 use lang::checked::{CheckedPolicy, CheckedRule};
 use lang::diagnostic::{verifier_message as message, Code, Diagnostic, VerifierRejection};
-use lang::span::Span;
 use runtime::{ProgramTarget, RuntimeError, VerifierLog};
 
 /// The diagnostic for program `symbol` of `compiled`, which the verifier rejected with the
 /// statistics log `log`.
-pub fn diagnose(symbol: &str, log: &str, compiled: &Compiled, scope: Scope) -> Diagnostic {
+pub fn diagnose(symbol: &str, log: &str, compiled: &Compiled) -> Diagnostic {
     if over_budget(log) {
-        if let Some(diagnostic) = locate_by_bisection(symbol, log, compiled, scope) {
+        if let Some(diagnostic) = locate_by_bisection(symbol, log, compiled) {
             return diagnostic;
         }
         return unlocated(symbol, log);
     }
-    let targets: Vec<ProgramTarget> = targets(&compiled.object)
+    let targets: Vec<ProgramTarget> = targets(&compiled.object.spec)
         .into_iter()
         .filter(|t| t.symbol == symbol)
         .collect();
-    match runtime::verify(&compiled.elf, &targets, VerifierLog::Instructions) {
+    match runtime::verify(&compiled.object.elf, &targets, VerifierLog::Instructions) {
         Err(RuntimeError::Rejected { log: detailed, .. }) => {
-            at_instruction(symbol, &detailed, &compiled.object, &compiled.ir)
+            at_instruction(symbol, &detailed, &compiled.object)
         }
         // Verified this time, or failed otherwise: say what the first load said.
         _ => unlocated(symbol, log),
@@ -70,37 +68,20 @@ fn unlocated(symbol: &str, log: &str) -> Diagnostic {
 }
 
 /// A rejection at an instruction, located through the origin table.
-fn at_instruction(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
-    let program = object.programs.iter().find(|p| p.symbol == symbol);
-    lang::diagnostic::verifier_rejected(symbol, log, |slot| {
-        program
-            .and_then(|p| p.code.origin(slot))
-            .and_then(|index| rule_span(ir, index))
-    })
-}
-
-fn rule_span(ir: &Module, index: u32) -> Option<Span> {
-    ir.programs
-        .iter()
-        .flat_map(|p| p.allow.iter().chain(&p.deny).chain(&p.audit))
-        .find(|r| r.index == index)
-        .map(|r| r.span)
+fn at_instruction(symbol: &str, log: &str, object: &Object) -> Diagnostic {
+    lang::diagnostic::verifier_rejected(symbol, log, |slot| object.rule_span_at(symbol, slot))
 }
 
 /// Finds the first rule of the rejected program's event without which the program verifies.
-fn locate_by_bisection(
-    symbol: &str,
-    log: &str,
-    compiled: &Compiled,
-    scope: Scope,
-) -> Option<Diagnostic> {
+fn locate_by_bisection(symbol: &str, log: &str, compiled: &Compiled) -> Option<Diagnostic> {
     // Programs are written in the order of the module's programs.
     let position = compiled
         .object
+        .spec
         .programs
         .iter()
         .position(|p| p.symbol == symbol)?;
-    let event = compiled.ir.programs.get(position)?.event;
+    let event = compiled.object.ir.programs.get(position)?.event;
     let rules: Vec<&CheckedRule> = compiled
         .checked
         .rules
@@ -112,7 +93,7 @@ fn locate_by_bisection(
     while rejected - verified > 1 {
         let middle = verified + (rejected - verified) / 2;
         let keep: Vec<u32> = rules[..middle].iter().map(|r| r.index).collect();
-        match verify_subset(&compiled.checked, &compiled.ir, scope, &keep)? {
+        match verify_subset(&compiled.checked, compiled.object.ir.target(), &keep)? {
             true => verified = middle,
             false => rejected = middle,
         }
@@ -135,17 +116,13 @@ fn locate_by_bisection(
     )))
 }
 
-/// Whether the program of the policy's rules `keep` verifies; `None` when the kernel fails
-/// otherwise (then bisection cannot go on).
-fn verify_subset(checked: &CheckedPolicy, ir: &Module, scope: Scope, keep: &[u32]) -> Option<bool> {
+/// Whether the program of the policy's rules `keep`, compiled for `target`, verifies; `None`
+/// when the kernel fails otherwise (then bisection cannot go on).
+fn verify_subset(checked: &CheckedPolicy, target: Target, keep: &[u32]) -> Option<bool> {
     let mut subset = checked.clone();
     subset.rules.retain(|r| keep.contains(&r.index));
-    let mut module = lower(&subset, scope).ok()?;
-    module.mode = ir.mode;
-    module.report_rate = ir.report_rate;
-    let object = codegen(&module).ok()?;
-    let elf = write_object(&object).ok()?;
-    match runtime::verify(&elf, &targets(&object), VerifierLog::Stats) {
+    let object = compiler::compile(&subset, target).ok()?;
+    match runtime::verify(&object.elf, &targets(&object.spec), VerifierLog::Stats) {
         Ok(_) => Some(true),
         Err(RuntimeError::Rejected { .. }) => Some(false),
         Err(_) => None,

@@ -1,7 +1,7 @@
 //! Reports from the kernel as JSON lines: one object per denial or audit match.
 
-use compiler::events::{self, Report, ReportedValue};
 use compiler::ir::Module;
+use compiler::report::{decode, Report, ReportedValue, FLAG_DENIED, FLAG_WOULD_DENY};
 use serde_json::{json, Map, Value};
 
 /// What a report needs besides its bytes: the compiled policy and its source, when krsic
@@ -17,16 +17,16 @@ pub struct ReportContext<'a> {
 impl ReportContext<'_> {
     pub fn to_json(&self, bytes: &[u8]) -> Option<Value> {
         let module = self.module?;
-        let (report, program) = events::decode(module, bytes)?;
+        let (report, program) = decode(module, bytes)?;
         let rule = program
             .allow
             .iter()
             .chain(&program.deny)
             .chain(&program.audit)
             .find(|r| r.index == report.rule)?;
-        let action = if report.flags & events::FLAG_DENIED != 0 {
+        let action = if report.flags & FLAG_DENIED != 0 {
             "deny"
-        } else if report.flags & events::FLAG_WOULD_DENY != 0 {
+        } else if report.flags & FLAG_WOULD_DENY != 0 {
             "would-deny"
         } else {
             "audit"

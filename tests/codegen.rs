@@ -9,7 +9,7 @@ mod common;
 
 use common::fixture_kernel;
 use compiler::bpf::disassemble_with;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 use std::fmt::Write as _;
 
 fn compile(source: &str, scope: Scope) -> String {
@@ -18,12 +18,11 @@ fn compile(source: &str, scope: Scope) -> String {
     let Some(checked) = checked else {
         panic!("policy does not check: {diagnostics:#?}");
     };
-    let mut module = compiler::lower::lower(&checked, scope).expect("lowers");
-    if checked.mode == Some(lang::checked::PolicyMode::Audit) {
-        module.mode = compiler::ir::Mode::Audit;
-    }
-    let object = compiler::codegen::codegen(&module).expect("codegen");
-    let elf = compiler::elf::write_object(&object).expect("elf");
+    let compiler::Object {
+        ir: module,
+        spec: object,
+        elf,
+    } = compiler::compile(&checked, Target::new(scope)).expect("compiles");
     let parsed = aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
     assert_eq!(parsed.programs.len(), object.programs.len());
     for program in &object.programs {
@@ -113,6 +112,32 @@ deny open where path ~ "/etc/**" and write and uid != 0
     insta::assert_snapshot!(text);
 }
 
+/// The policy's `mode` header is read by the compiler itself; a target's mode (`krsic load
+/// --mode`) overrides it, and its report rate replaces the default.
+#[test]
+fn the_target_overrides_the_policy_mode_and_report_rate() {
+    use compiler::ir::Mode;
+    let kernel = fixture_kernel();
+    let (checked, diagnostics) = lang::front_end("mode audit\ndeny exec where uid != 0\n", &kernel);
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
+    let as_written = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+    assert_eq!(as_written.ir.mode, Mode::Audit);
+    assert_eq!(
+        as_written.ir.report_rate,
+        compiler::report::REPORTS_PER_SECOND
+    );
+    let target = Target {
+        scope: Scope::Cgroup,
+        mode: Some(Mode::Enforce),
+        report_rate: Some(7),
+    };
+    let overridden = compiler::compile(&checked, target).expect("compiles");
+    assert_eq!(overridden.ir.mode, Mode::Enforce);
+    assert_eq!(overridden.ir.report_rate, 7);
+    assert_eq!(overridden.ir.target(), target);
+    assert_ne!(as_written.elf, overridden.elf, "enforcing code differs");
+}
+
 /// The prologue computes each value once; a verifier rejection there is told on the first
 /// rule (in source order) that reads the value, so each helper call carries that rule's
 /// index in the origin table.
@@ -125,9 +150,8 @@ fn prologue_instructions_belong_to_the_first_rule_reading_their_value() {
                   deny open where path == \"/etc/gshadow\" and uid == 7\n";
     let (checked, diagnostics) = lang::front_end(source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
-    let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
-    let object = compiler::codegen::codegen(&module).expect("codegen");
-    let code = &object.programs[0].code;
+    let object = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+    let code = &object.spec.programs[0].code;
     let call_origin = |helper: u32| {
         let slot = code
             .insns

@@ -13,11 +13,11 @@ mod common;
 use common::fixture_kernel;
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
-use compiler::ir::{Module, Scope};
-use lang::checked::AttrValue;
-use lang::checked::CheckedPolicy;
+use compiler::ir::{Module, Scope, Target};
+use lang::checked::{AttrValue, CheckedPolicy};
 use lang::eval::{self, Decision, EventInput};
 use lang::glob::{Glob, Token};
+use lang::limits;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -42,9 +42,9 @@ fn compile(source: &str) -> Option<Compiled> {
     let builds = [Scope::Global, Scope::Cgroup]
         .into_iter()
         .map(|scope| {
-            let module = compiler::lower::lower(&checked, scope).expect("a checked policy lowers");
-            let object = compiler::codegen::codegen(&module).expect("a checked policy compiles");
-            (scope, module, object)
+            let object =
+                compiler::compile(&checked, Target::new(scope)).expect("a checked policy compiles");
+            (scope, object.ir, object.spec)
         })
         .collect();
     Some(Compiled { checked, builds })
@@ -322,7 +322,7 @@ fn random_path() -> impl Strategy<Value = Vec<u8>> {
 fn string_value(pool: Vec<Vec<u8>>, relative: bool) -> impl Strategy<Value = Vec<u8>> {
     let huge = select(vec![4094usize, 4095, 4096, 4097, 5000]).prop_map(path_of);
     let rel = select(vec![b"sh".to_vec(), b"./run".to_vec(), b"".to_vec()]);
-    // Around the walk's component limit (lang::eval::WALK_COMPONENTS) and NAME_MAX.
+    // Around the walk's component limit (lang::limits::WALK_COMPONENTS) and NAME_MAX.
     let deep = (38usize..43, select(vec![1usize, 2, 255, 256])).prop_map(|(depth, last)| {
         let mut p = b"/tmp".to_vec();
         for _ in 1..depth {
@@ -932,11 +932,6 @@ struct Counts {
 
 #[test]
 fn compiled_programs_decide_like_the_reference() {
-    assert_eq!(eval::STRING_CAP, compiler::codegen::STRING_CAP as usize);
-    assert_eq!(
-        eval::GLOB_SCAN_LIMIT,
-        compiler::codegen::GLOB_SCAN_LIMIT as usize
-    );
     let mut config = Config {
         failure_persistence: None,
         ..Config::default()
@@ -977,7 +972,9 @@ fn compiled_programs_decide_like_the_reference() {
             if eval::evaluate(&compiled.checked, &input, false) != Decision::Allow {
                 counts.denied.fetch_add(1, Ordering::Relaxed);
             }
-            if spec.path.len() >= eval::STRING_CAP || spec.filename.len() + 1 >= eval::STRING_CAP {
+            if spec.path.len() >= limits::STRING_CAP
+                || spec.filename.len() + 1 >= limits::STRING_CAP
+            {
                 counts.unknown_strings.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -1212,19 +1209,19 @@ fn walked_path_cases_agree() {
     e.ints[0] = 1000;
     // Up to WALK_COMPONENTS components the path is known; one more and it is unknown, which
     // a deny rule takes for a match (uid decides) and an allow rule for no match.
-    e.path = deep(eval::WALK_COMPONENTS, 1);
+    e.path = deep(limits::WALK_COMPONENTS, 1);
     agree(deny_d, &e, Decision::Allow);
-    e.path = deep(eval::WALK_COMPONENTS + 1, 1);
+    e.path = deep(limits::WALK_COMPONENTS + 1, 1);
     agree(deny_d, &e, Decision::Allow);
     e.ints[0] = 0;
     agree(deny_d, &e, DENY);
     agree(allow_d, &e, deny_1);
-    e.path = deep(eval::WALK_COMPONENTS, 1);
+    e.path = deep(limits::WALK_COMPONENTS, 1);
     agree(allow_d, &e, Decision::Allow);
     // A name of NAME_MAX bytes is read; a longer one cannot be a dentry's: unknown.
-    e.path = deep(3, eval::NAME_MAX);
+    e.path = deep(3, limits::NAME_MAX);
     agree(allow_d, &e, Decision::Allow);
-    e.path = deep(3, eval::NAME_MAX + 1);
+    e.path = deep(3, limits::NAME_MAX + 1);
     agree(allow_d, &e, deny_1);
     // The root is `/`, through no mount crossing at all.
     e.path = b"/".to_vec();

@@ -7,7 +7,7 @@ mod common;
 #[path = "kernel/src/policy_gen.rs"]
 mod policy_gen;
 
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 
 #[test]
 fn generated_policies_check_and_compile() {
@@ -20,10 +20,8 @@ fn generated_policies_check_and_compile() {
             refused.push((seed, source, diagnostics));
             continue;
         };
-        let module = compiler::lower::lower(&checked, Scope::Cgroup).expect("lowers");
-        let object = compiler::codegen::codegen(&module).expect("codegen");
-        let elf = compiler::elf::write_object(&object).expect("elf");
-        aya_obj::Object::parse(&elf).expect("aya-obj parses it");
+        let object = compiler::compile(&checked, Target::new(Scope::Cgroup)).expect("compiles");
+        aya_obj::Object::parse(&object.elf).expect("aya-obj parses it");
     }
     assert!(
         refused.is_empty(),

@@ -5,14 +5,14 @@
 //! Every case also runs through the whole back end when it checks cleanly, so no input may
 //! make the compiler panic.
 
-// Tests stop at the first surprise.
+// A case's checks stop at its first surprise; `ui_cases` still reports every failing case.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::fixture_kernel;
 use compiler::btf::Btf;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 use lang::checked::CheckedPolicy;
 use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::kernel::{KernelTypes, Member, Param, TypeId, TypeShape};
@@ -152,23 +152,13 @@ fn run_case(path: &Path, kernel: &Btf) -> Case {
             let (checked, mut diagnostics) = lang::front_end(&source, &variant);
             if !directives.verifier_log.is_empty() {
                 let checked = checked.as_ref().expect("a verifier case checks");
-                let module = compiler::lower::lower(checked, Scope::Global).expect("lowers");
-                let object = compiler::codegen::codegen(&module).expect("codegen");
-                let program = &object.programs[0];
+                let object =
+                    compiler::compile(checked, Target::new(Scope::Global)).expect("compiles");
+                let symbol = &object.spec.programs[0].symbol;
                 let log = directives.verifier_log.join("\n");
-                diagnostics.push(lang::diagnostic::verifier_rejected(
-                    &program.symbol,
-                    &log,
-                    |slot| {
-                        let index = program.code.origin(slot)?;
-                        module
-                            .programs
-                            .iter()
-                            .flat_map(|p| p.allow.iter().chain(&p.deny))
-                            .find(|r| r.index == index)
-                            .map(|r| r.span)
-                    },
-                ));
+                diagnostics.push(lang::diagnostic::verifier_rejected(symbol, &log, |slot| {
+                    object.rule_span_at(symbol, slot)
+                }));
             }
             // A policy the kernel rejected is not usable, as with any other error.
             let checked = checked.filter(|_| directives.verifier_log.is_empty());
@@ -198,60 +188,86 @@ fn ui_cases() {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let _guard = settings.bind_to_scope();
+    // Each case is checked on its own and every failing case is reported, with its own
+    // message, instead of the first failure hiding the rest.
+    let mut failures = Vec::new();
     for path in cases {
-        let Case {
-            name,
-            source,
-            diagnostics,
-            checked,
-        } = run_case(&path, &kernel);
-        let file = format!("tests/ui/{name}.krsi");
-        for d in &diagnostics {
-            for span in std::iter::once(d.primary.span).chain(d.secondary.iter().map(|l| l.span)) {
-                assert!(
-                    span.end as usize <= source.len() && span.start <= span.end,
-                    "{name}: {} has a span outside the source",
-                    d.code
-                );
-            }
-        }
-        let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
-        assert_eq!(
-            checked.is_some(),
-            !has_errors,
-            "{name}: a checked policy exactly when there are no errors"
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
         );
-        if let Some(checked) = checked {
-            let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
-            let object = compiler::codegen::codegen(&module).expect("codegen");
-            let elf = compiler::elf::write_object(&object).expect("elf");
-            aya_obj::Object::parse(&elf).expect("aya-obj parses every object krsic writes");
+        // The kernel is only read, so a panicking case leaves nothing half-changed behind.
+        let run = std::panic::AssertUnwindSafe(|| check_case(run_case(&path, &kernel)));
+        if let Err(payload) = std::panic::catch_unwind(run) {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            failures.push(format!("{name}: {message}"));
         }
-        let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
-        insta::assert_snapshot!(
-            name.clone(),
-            format!("{source}\n---- diagnostics ----\n{rendered}")
-        );
-        // Editors get the same diagnostics as JSON lines with every field.
-        let json = lang::render::render_json(&file, &source, &diagnostics);
-        assert_eq!(json.lines().count(), diagnostics.len(), "{name}");
-        for line in json.lines() {
-            let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
-            for key in [
-                "code", "severity", "message", "file", "start", "end", "labels", "help", "notes",
-            ] {
-                assert!(value.get(key).is_some(), "{name}: no `{key}` in {line}");
-            }
-            for key in ["start", "end"] {
-                assert!(
-                    value[key]["line"].as_u64().is_some_and(|l| l >= 1),
-                    "{name}"
-                );
-                assert!(
-                    value[key]["column"].as_u64().is_some_and(|c| c >= 1),
-                    "{name}"
-                );
-            }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} UI case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Every check on one case: spans inside the source, a checked policy exactly when there are
+/// no errors (and then an object aya-obj reads), the snapshot, and the JSON form.
+fn check_case(case: Case) {
+    let Case {
+        name,
+        source,
+        diagnostics,
+        checked,
+    } = case;
+    let file = format!("tests/ui/{name}.krsi");
+    for d in &diagnostics {
+        for span in std::iter::once(d.primary.span).chain(d.secondary.iter().map(|l| l.span)) {
+            assert!(
+                span.end as usize <= source.len() && span.start <= span.end,
+                "{name}: {} has a span outside the source",
+                d.code
+            );
+        }
+    }
+    let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    assert_eq!(
+        checked.is_some(),
+        !has_errors,
+        "{name}: a checked policy exactly when there are no errors"
+    );
+    if let Some(checked) = checked {
+        let object = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+        aya_obj::Object::parse(&object.elf).expect("aya-obj parses every object krsic writes");
+    }
+    let rendered = lang::render::render_human(&file, &source, &diagnostics, false);
+    insta::assert_snapshot!(
+        name.clone(),
+        format!("{source}\n---- diagnostics ----\n{rendered}")
+    );
+    // Editors get the same diagnostics as JSON lines with every field.
+    let json = lang::render::render_json(&file, &source, &diagnostics);
+    assert_eq!(json.lines().count(), diagnostics.len(), "{name}");
+    for line in json.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        for key in [
+            "code", "severity", "message", "file", "start", "end", "labels", "help", "notes",
+        ] {
+            assert!(value.get(key).is_some(), "{name}: no `{key}` in {line}");
+        }
+        for key in ["start", "end"] {
+            assert!(
+                value[key]["line"].as_u64().is_some_and(|l| l >= 1),
+                "{name}"
+            );
+            assert!(
+                value[key]["column"].as_u64().is_some_and(|c| c >= 1),
+                "{name}"
+            );
         }
     }
 }
@@ -323,9 +339,7 @@ fn mutated_inputs_never_panic() {
                 );
             }
             if let Some(checked) = checked {
-                let module = compiler::lower::lower(&checked, Scope::Cgroup).expect("lowers");
-                let object = compiler::codegen::codegen(&module).expect("codegen");
-                compiler::elf::write_object(&object).expect("elf");
+                compiler::compile(&checked, Target::new(Scope::Cgroup)).expect("compiles");
             }
             let _ = lang::render::render_human("x.krsi", &text, &diagnostics, false);
             runs += 1;

@@ -20,11 +20,15 @@
 
 use crate::bpf::{AluOp, Assembler, ByteOrder, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
-use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, ValueId, ValueKind};
+use crate::report::{
+    self as events, RecordLayout, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, DROPS_MAP,
+    EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
+};
 use lang::checked::ParentAccess;
 use lang::checked::{Access, AccessBase, Endpoint, IntOp, PathWalk};
 use lang::glob::Token;
+use lang::limits;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -32,19 +36,13 @@ use std::fmt;
 pub const SCRATCH_MAP: &str = "krsi_scratch";
 /// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
 pub const SCOPE_MAP: &str = "krsi_scope";
-/// Room for a resolved path or a kernel string: `PATH_MAX`, NUL included.
-pub const STRING_CAP: u32 = 4096;
-/// How many bytes past its literal prefix a glob's wildcard part may scan. The verifier walks
-/// every iteration, so this bounds its work; a longer string makes the test unknown, which
-/// fails closed (see `ir::Cond::Test::on_unknown`).
-pub const GLOB_SCAN_LIMIT: u32 = 256;
-/// How many components (names between `/`) a walked path may have; a deeper path is unknown
-/// and fails closed. Must equal `lang::eval::WALK_COMPONENTS`.
-pub const WALK_COMPONENTS: u32 = 40;
-/// How many mounts a walk may cross besides; more also make the path unknown.
-pub const WALK_MOUNTS: u32 = 8;
-/// The longest dentry name (`NAME_MAX`).
-const NAME_MAX: u32 = 255;
+// The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
+// reference evaluator reads them too (each is at most a few thousand, so the narrowing is exact).
+const STRING_CAP: u32 = limits::STRING_CAP as u32;
+const GLOB_SCAN_LIMIT: u32 = limits::GLOB_SCAN_LIMIT as u32;
+const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
+const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
+const NAME_MAX: u32 = limits::NAME_MAX as u32;
 
 /// The dentry walk's state, in the scratch map at [`Layout::work`]: every variable the walk
 /// keeps across a helper call lives in map memory, which the verifier does not track, so
@@ -101,18 +99,6 @@ const FIRST_VALUE_SLOT: i16 = -16;
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 10;
 
-/// A port slot holds the port (below 65536) or one of these: the socket has no port (not
-/// IPv4/IPv6), or reading it faulted.
-pub const PORT_ABSENT: i32 = 0x1_0000;
-pub const PORT_UNKNOWN: i32 = 0x2_0000;
-
-/// An address slot holds the family of the 16 bytes in its buffer: 4 (the first 4 bytes
-/// are an IPv4 address, the rest zero), 6, or one of these.
-pub const ADDR_V4: i32 = 4;
-pub const ADDR_V6: i32 = 6;
-pub const ADDR_ABSENT: i32 = 0;
-pub const ADDR_UNKNOWN: i32 = 0xff;
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {
     Encode {
@@ -150,11 +136,6 @@ impl fmt::Display for CodegenError {
 }
 
 impl std::error::Error for CodegenError {}
-
-/// The ELF symbol of an event's program.
-pub fn program_symbol(event: &str) -> String {
-    format!("krsi_{event}")
-}
 
 pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
     let mut programs = Vec::new();

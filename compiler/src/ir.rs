@@ -31,6 +31,30 @@ pub enum Mode {
     Audit,
 }
 
+/// What a policy is compiled for, besides the kernel its types came from (that one is fixed
+/// when the policy is checked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub scope: Scope,
+    /// Overrides the policy's own `mode` header (`krsic load --mode`); `None` keeps the
+    /// header's, or enforces when it has none.
+    pub mode: Option<Mode>,
+    /// Reports one rule may send per second on one CPU (`krsic load --report-rate`); `None`
+    /// for [`crate::report::REPORTS_PER_SECOND`].
+    pub report_rate: Option<u32>,
+}
+
+impl Target {
+    /// The policy as written, for `scope`: its own mode, the default report rate.
+    pub fn new(scope: Scope) -> Target {
+        Target {
+            scope,
+            mode: None,
+            report_rate: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
     pub scope: Scope,
@@ -40,6 +64,18 @@ pub struct Module {
     pub parent: Option<ParentAccess>,
     /// Reports one rule may send per second on one CPU; the rest are counted as dropped.
     pub report_rate: u32,
+}
+
+impl Module {
+    /// The target this module was compiled for, with the mode and report rate it ended up
+    /// with: compiling a subset of the policy's rules for it gives programs built alike.
+    pub fn target(&self) -> Target {
+        Target {
+            scope: self.scope,
+            mode: Some(self.mode),
+            report_rate: Some(self.report_rate),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -65,13 +101,9 @@ impl Program {
     /// other hooks.
     pub fn symbol(&self) -> String {
         if self.variant {
-            format!(
-                "{}__{}",
-                crate::codegen::program_symbol(self.event),
-                self.hook
-            )
+            format!("krsi_{}__{}", self.event, self.hook)
         } else {
-            crate::codegen::program_symbol(self.event)
+            format!("krsi_{}", self.event)
         }
     }
 }

@@ -4,17 +4,27 @@
 //! constant conditions are folded, and every test of a fallible value gets its fail-closed
 //! outcome from its polarity.
 
-use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Scope, Value, ValueId, ValueKind};
+use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Target, Value, ValueId, ValueKind};
 use lang::ast::Action;
 use lang::catalog::{EndpointPart, HookVariant, Source};
-use lang::checked::{self, CheckedPolicy, Predicate};
+use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate};
 use std::collections::HashMap;
 
 /// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InternalError(pub String);
 
-pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalError> {
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InternalError {}
+
+/// The policy's module for `target`. Most callers want [`crate::compile`], which goes on to
+/// the object; this stage alone is for tests that inspect the IR.
+pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalError> {
     let mut programs: Vec<Program> = Vec::new();
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
     // One program per hook: an event with several hooks gets each of its rules in each.
@@ -113,12 +123,18 @@ pub fn lower(policy: &CheckedPolicy, scope: Scope) -> Result<Module, InternalErr
     // A hook with nothing to deny or report needs no program: allow rules only override
     // denials.
     programs.retain(|p| !p.deny.is_empty() || !p.audit.is_empty());
+    let header_mode = match policy.mode {
+        Some(PolicyMode::Audit) => Mode::Audit,
+        Some(PolicyMode::Enforce) | None => Mode::Enforce,
+    };
     Ok(Module {
-        scope,
-        mode: Mode::Enforce,
+        scope: target.scope,
+        mode: target.mode.unwrap_or(header_mode),
         programs,
         parent: policy.parent.clone(),
-        report_rate: crate::events::REPORTS_PER_SECOND,
+        report_rate: target
+            .report_rate
+            .unwrap_or(crate::report::REPORTS_PER_SECOND),
     })
 }
 

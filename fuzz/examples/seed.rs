@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use compiler::btf::Btf;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "..".into()));
@@ -33,14 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             };
             for scope in [Scope::Global, Scope::Cgroup] {
-                let module = compiler::lower::lower(&checked, scope).map_err(|e| e.0)?;
-                let spec = compiler::codegen::codegen(&module)?;
+                let object = compiler::compile(&checked, Target::new(scope))?;
                 let name = format!("{stem}-{scope:?}");
-                std::fs::write(
-                    elf_dir.join(format!("{name}.o")),
-                    compiler::elf::write_object(&spec)?,
-                )?;
-                for program in &spec.programs {
+                std::fs::write(elf_dir.join(format!("{name}.o")), &object.elf)?;
+                for program in &object.spec.programs {
                     let file = format!("{name}-{}.bin", program.symbol);
                     std::fs::write(code_dir.join(file), program.code.to_bytes())?;
                 }

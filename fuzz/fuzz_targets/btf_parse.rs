@@ -6,7 +6,7 @@
 #![no_main]
 
 use compiler::btf::Btf;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 use lang::kernel::{KernelTypes, TypeShape};
 use libfuzzer_sys::fuzz_target;
 
@@ -77,12 +77,8 @@ fuzz_target!(|data: &[u8]| {
     for policy in POLICIES {
         let (checked, _) = lang::front_end(policy, &btf);
         for scope in [Scope::Global, Scope::Cgroup] {
-            let Some(Ok(module)) = checked.as_ref().map(|c| compiler::lower::lower(c, scope))
-            else {
-                continue;
-            };
-            if let Ok(spec) = compiler::codegen::codegen(&module) {
-                let _ = compiler::elf::write_object(&spec);
+            if let Some(checked) = &checked {
+                let _ = compiler::compile(checked, Target::new(scope));
             }
         }
     }

@@ -9,7 +9,8 @@
 use std::sync::OnceLock;
 
 use compiler::btf::Btf;
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
+use compiler::Object;
 use lang::diagnostic::Severity;
 use libfuzzer_sys::fuzz_target;
 
@@ -60,17 +61,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for scope in [Scope::Global, Scope::Cgroup] {
-        let module = match compiler::lower::lower(&checked, scope) {
-            Ok(module) => module,
-            Err(e) => panic!("internal compiler error in lower ({scope:?}): {e:?}"),
-        };
-        let spec = match compiler::codegen::codegen(&module) {
-            Ok(spec) => spec,
-            Err(e) => panic!("internal compiler error in codegen ({scope:?}): {e:?}"),
-        };
-        let elf = match compiler::elf::write_object(&spec) {
-            Ok(elf) => elf,
-            Err(e) => panic!("internal compiler error in write_object ({scope:?}): {e:?}"),
+        let Object { spec, elf, .. } = match compiler::compile(&checked, Target::new(scope)) {
+            Ok(object) => object,
+            Err(e) => panic!("internal compiler error ({scope:?}): {e:?}"),
         };
         if let Err(e) = aya_obj::Object::parse(&elf) {
             panic!("aya-obj rejects the object written for {scope:?}: {e}");

@@ -31,15 +31,8 @@ use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Test};
 use crate::glob::{Glob, Token};
+use crate::limits::{GLOB_SCAN_LIMIT, NAME_MAX, STRING_CAP, WALK_COMPONENTS};
 use std::collections::BTreeMap;
-
-/// Room for a string the program reads into its buffer, NUL included (`PATH_MAX`). Must equal
-/// `compiler::codegen::STRING_CAP`.
-pub const STRING_CAP: usize = 4096;
-
-/// How many bytes past its literal prefix a glob alternative may scan before the test becomes
-/// unknown. Must equal `compiler::codegen::GLOB_SCAN_LIMIT`.
-pub const GLOB_SCAN_LIMIT: usize = 256;
 
 /// One event as the policy sees it: the event's name and every attribute's value by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,14 +74,6 @@ impl From<bool> for Truth {
         }
     }
 }
-
-/// How many path components (names between `/`) a walked path may have; a deeper one is
-/// unknown. Must equal `compiler::codegen::WALK_COMPONENTS`.
-pub const WALK_COMPONENTS: usize = 40;
-
-/// The longest name the kernel gives a dentry (`NAME_MAX`); a walked path with a longer
-/// component is unknown.
-pub const NAME_MAX: usize = 255;
 
 /// How the program holds a string attribute, which decides when it is unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod format;
 pub mod glob;
 pub mod kernel;
+pub mod limits;
 pub mod lint;
 pub mod render;
 pub mod span;

@@ -73,7 +73,7 @@ pub enum RuntimeError {
     },
     Cgroup {
         path: PathBuf,
-        message: String,
+        problem: CgroupProblem,
     },
     MissingProgram(String),
     /// No bpffs is mounted where pins were asked for.
@@ -132,9 +132,9 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Attach { symbol, hook, message } => {
                 write!(f, "cannot attach program `{symbol}` to hook `{hook}`: {message}")
             }
-            RuntimeError::Cgroup { path, message } => write!(
+            RuntimeError::Cgroup { path, problem } => write!(
                 f,
-                "cannot scope the policy to cgroup `{}`: {message}; pass a directory of the cgroup v2 \
+                "cannot scope the policy to cgroup `{}`: {problem}; pass a directory of the cgroup v2 \
                  hierarchy, e.g. /sys/fs/cgroup/system.slice/sshd.service",
                 path.display()
             ),
@@ -172,6 +172,31 @@ impl fmt::Display for RuntimeError {
 }
 
 impl std::error::Error for RuntimeError {}
+
+/// Why a directory cannot scope a policy.
+#[derive(Debug)]
+pub enum CgroupProblem {
+    /// It cannot be read (missing, no permission).
+    Unreadable(std::io::Error),
+    NotADirectory,
+    /// A directory, but not of the cgroup v2 hierarchy: it has no `cgroup.procs`.
+    NotACgroup,
+    /// The kernel refused the cgroup in the scope map (aya's error chain).
+    Refused(String),
+}
+
+impl fmt::Display for CgroupProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CgroupProblem::Unreadable(error) => error.fmt(f),
+            CgroupProblem::NotADirectory => f.write_str("not a directory"),
+            CgroupProblem::NotACgroup => {
+                f.write_str("not a cgroup directory (it has no `cgroup.procs`)")
+            }
+            CgroupProblem::Refused(message) => f.write_str(message),
+        }
+    }
+}
 
 /// Fails when BPF LSM is known not to be active. When securityfs is not mounted the list
 /// cannot be read; then the program load itself is the test.
@@ -360,9 +385,9 @@ fn lsm_program<'e>(
 }
 
 fn set_scope(ebpf: &mut Ebpf, scope: &CgroupScope) -> Result<(), RuntimeError> {
-    let cgroup_error = |message: String| RuntimeError::Cgroup {
+    let cgroup_error = |problem: CgroupProblem| RuntimeError::Cgroup {
         path: scope.cgroup.clone(),
-        message,
+        problem,
     };
     let dir = open_cgroup(&scope.cgroup).map_err(cgroup_error)?;
     let map = ebpf.map_mut(&scope.map).ok_or_else(|| {
@@ -375,19 +400,19 @@ fn set_scope(ebpf: &mut Ebpf, scope: &CgroupScope) -> Result<(), RuntimeError> {
         CgroupArray::try_from(map).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
     cgroups
         .set(0, dir.as_raw_fd(), 0)
-        .map_err(|e| cgroup_error(error_chain(&e)))?;
+        .map_err(|e| cgroup_error(CgroupProblem::Refused(error_chain(&e))))?;
     Ok(())
 }
 
-fn open_cgroup(path: &Path) -> Result<File, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+fn open_cgroup(path: &Path) -> Result<File, CgroupProblem> {
+    let meta = std::fs::metadata(path).map_err(CgroupProblem::Unreadable)?;
     if !meta.is_dir() {
-        return Err("not a directory".into());
+        return Err(CgroupProblem::NotADirectory);
     }
     if !path.join("cgroup.procs").exists() {
-        return Err("not a cgroup directory (it has no `cgroup.procs`)".into());
+        return Err(CgroupProblem::NotACgroup);
     }
-    File::open(path).map_err(|e| e.to_string())
+    File::open(path).map_err(CgroupProblem::Unreadable)
 }
 
 fn load_error(target: &ProgramTarget, error: ProgramError) -> RuntimeError {

@@ -9,6 +9,7 @@
 
 pub mod analysis;
 
+use crate::error::Error;
 use analysis::{CompletionKind, LineIndex, SymbolKind};
 use lang::diagnostic::Severity;
 use lang::kernel::KernelTypes;
@@ -36,7 +37,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs the server on stdin/stdout until the client shuts it down.
-pub fn serve(btf: Option<&Path>) -> Result<ExitCode, String> {
+pub fn serve(btf: Option<&Path>) -> Result<ExitCode, Error> {
     let (connection, io_threads) = Connection::stdio();
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
@@ -53,10 +54,10 @@ pub fn serve(btf: Option<&Path>) -> Result<ExitCode, String> {
         ..ServerCapabilities::default()
     };
     let capabilities =
-        serde_json::to_value(capabilities).map_err(|e| format!("language server: {e}"))?;
+        serde_json::to_value(capabilities).map_err(|e| Error::LanguageServer(e.to_string()))?;
     connection
         .initialize(capabilities)
-        .map_err(|e| format!("language server: the client did not initialise: {e}"))?;
+        .map_err(|e| Error::LanguageServer(format!("the client did not initialise: {e}")))?;
 
     let kernel = crate::target::kernel_types(btf);
     let mut server = Server {
@@ -78,7 +79,7 @@ pub fn serve(btf: Option<&Path>) -> Result<ExitCode, String> {
     served?;
     io_threads
         .join()
-        .map_err(|e| format!("language server: {e}"))?;
+        .map_err(|e| Error::LanguageServer(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -89,14 +90,14 @@ struct Server<'c> {
 }
 
 impl Server<'_> {
-    fn run(&mut self) -> Result<(), String> {
+    fn run(&mut self) -> Result<(), Error> {
         for message in &self.connection.receiver {
             match message {
                 Message::Request(request) => {
                     let shutdown = self
                         .connection
                         .handle_shutdown(&request)
-                        .map_err(|e| format!("language server: {e}"))?;
+                        .map_err(|e| Error::LanguageServer(e.to_string()))?;
                     if shutdown {
                         return Ok(());
                     }

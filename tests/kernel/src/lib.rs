@@ -4,11 +4,19 @@
 //! (`--test-threads=1`). They drive the `krsic` binary (path from `KRSIC`, default `krsic` on
 //! PATH) and check what a user would check: real processes, real uids, real cgroups.
 //!
+//! Most tests are tables: a [`Scenario`] is a policy and rows of who does what where, before,
+//! while and after it is loaded, and what must come of it (scenario.rs). The helpers below are
+//! what it is made of, and what the tests that are not about one loaded policy (pins, failed
+//! loads, the verifier) use directly.
+//!
 //! Every resource a test creates is a guard that cleans up on drop, also when the test fails:
 //! [`TempDir`], [`Cgroup`], [`Policy`] (a running `krsic load`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod policy_gen;
+mod scenario;
+
+pub use scenario::{Expect, Op, Phase, Place, Scenario, Steps};
 
 use std::ffi::{CStr, CString};
 use std::io::{self, BufRead, BufReader};
@@ -261,40 +269,42 @@ fn format_u32(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
     }
 }
 
-/// Runs `path args...` as `uid` (None: stay root) inside `cgroup` (None: stay in the test's
-/// cgroup) and waits for it. An exec the LSM refuses comes back as `Err(e)` with
-/// `e.raw_os_error() == Some(errno)`; a program that ran gives `Ok(status)`.
+/// Runs `path args...` as `who` (an [`Identity`], or `None` for root and `Some(uid)` for that
+/// user) inside `cgroup` (None: stay in the test's cgroup) and waits for it. An exec the LSM
+/// refuses comes back as `Err(e)` with `e.raw_os_error() == Some(errno)`; a program that ran
+/// gives `Ok(status)`.
 pub fn run_as(
     path: impl AsRef<Path>,
     args: &[&str],
-    uid: Option<u32>,
+    who: impl Into<Identity>,
     cgroup: Option<&Cgroup>,
 ) -> io::Result<ExitStatus> {
     let mut cmd = Command::new(path.as_ref());
     cmd.args(args).stdin(Stdio::null());
     let procs = cgroup.map(Cgroup::procs_file);
+    let who = who.into();
     // Not Command::uid/gid: std applies those before pre_exec, and a uid-1000 process
     // cannot join a cgroup.
     // SAFETY: the closure only makes async-signal-safe syscalls and does not allocate.
     unsafe {
-        cmd.pre_exec(move || join_and_drop(procs.as_deref(), uid));
+        cmd.pre_exec(move || become_identity(procs.as_deref(), who));
     }
     let mut child = cmd.spawn()?;
     child.wait()
 }
 
 /// Opens `path` with `flags` (e.g. `libc::O_WRONLY`) in a forked child that first joins
-/// `cgroup` and drops to `uid`, like [`run_as`]. `Ok(())` if the open succeeded, else the
+/// `cgroup` and becomes `who`, like [`run_as`]. `Ok(())` if the open succeeded, else the
 /// open's error (`raw_os_error()` is the errno). Failing to join the cgroup or drop privileges
 /// is an error of kind `Other`.
 pub fn open_as(
     path: impl AsRef<Path>,
     flags: libc::c_int,
-    uid: Option<u32>,
+    who: impl Into<Identity>,
     cgroup: Option<&Cgroup>,
 ) -> io::Result<()> {
     let path = c_path(path.as_ref());
-    call_as(uid.into(), cgroup, || {
+    call_as(who.into(), cgroup, || {
         // SAFETY: path is NUL-terminated.
         let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
         if fd < 0 {

@@ -2,57 +2,38 @@
 //! `krsic load`'s stdout, with the rule, the process and the attributes the rule read.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kernel_tests::{
-    assert_exec_denied, assert_opened, dir_with_true, open_as, require_guest, run_as, Cgroup,
-    Policy, TempDir, USER,
-};
+use kernel_tests::Expect::{Allowed, Denied};
+use kernel_tests::Identity::User;
+use kernel_tests::Phase::Loaded;
+use kernel_tests::Place::InCgroup;
+use kernel_tests::{dir_with_true, Op, Scenario, TempDir, USER};
 use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Waits until the policy printed `count` report lines (or 20 s passed) and parses them.
-fn reports(policy: &Policy, count: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lines = policy.events();
-        if lines.len() >= count || Instant::now() > deadline {
-            return lines
-                .iter()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-                .collect();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The report lines as JSON.
+fn parse(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_denied_exec_is_reported_once() {
-    require_guest();
     let (dir, exe) = dir_with_true();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!(
+    let run_copy = Op::exec("a copy of true", &exe);
+    // The rule is on line 2.
+    let lines = Scenario::for_cgroup(format!(
         "# reports\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
         dir.path().display()
-    );
-    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
-    assert_exec_denied(
-        run_as(&exe, &[], Some(USER), Some(&cg)),
-        libc::EPERM,
-        "uid 1000 in the cgroup",
-    );
-    let events = reports(&policy, 1);
-    // Give a second report the time to show up, were there one.
-    std::thread::sleep(Duration::from_millis(500));
-    let events_after = policy.events();
-    policy.stop();
-    assert_eq!(events.len(), 1, "exactly one report: {events_after:#?}");
-    assert_eq!(
-        events_after.len(),
-        1,
-        "exactly one report: {events_after:#?}"
-    );
+    ))
+    .row(Loaded, User(USER), InCgroup, &run_copy, Denied(libc::EPERM))
+    .wait_for_reports(1)
+    .run();
+    let events = parse(&lines);
+    assert_eq!(events.len(), 1, "exactly one report: {events:#?}");
     let e = &events[0];
     assert_eq!(e["action"], "deny");
     assert_eq!(e["event"], "exec");
@@ -79,29 +60,20 @@ fn a_denied_exec_is_reported_once() {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn an_audited_open_goes_through_and_is_reported() {
-    require_guest();
     let dir = TempDir::new();
     let file = dir.write("watched", "x", 0o666);
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!(
+    let write = Op::open("audited open for writing", &file, libc::O_WRONLY);
+    let read = Op::open("open for reading, not audited", &file, libc::O_RDONLY);
+    let lines = Scenario::for_cgroup(format!(
         "audit open where path == \"{}\" and write\n",
         file.display()
-    );
-    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
-    assert_opened(
-        open_as(&file, libc::O_WRONLY, Some(USER), Some(&cg)),
-        "audited open for writing",
-    );
-    assert_opened(
-        open_as(&file, libc::O_RDONLY, Some(USER), Some(&cg)),
-        "open for reading, not audited",
-    );
-    let events = reports(&policy, 1);
-    std::thread::sleep(Duration::from_millis(500));
-    let all = policy.events();
-    policy.stop();
-    assert_eq!(all.len(), 1, "one report, for the write: {all:#?}");
+    ))
+    .row(Loaded, User(USER), InCgroup, &write, Allowed)
+    .row(Loaded, User(USER), InCgroup, &read, Allowed)
+    .wait_for_reports(1)
+    .run();
+    let events = parse(&lines);
+    assert_eq!(events.len(), 1, "one report, for the write: {events:#?}");
     let e = &events[0];
     assert_eq!(e["action"], "audit");
     assert_eq!(e["event"], "open");
@@ -113,29 +85,23 @@ fn an_audited_open_goes_through_and_is_reported() {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_flood_is_rate_limited_and_every_denial_is_accounted_for() {
-    require_guest();
     let (dir, exe) = dir_with_true();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!("deny exec where path ~ \"{}/**\"\n", dir.path().display());
-    // A low rate, so that even an emulated guest's execs outpace it.
-    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--report-rate", "5"]);
+    let run_copy = Op::exec("flood", &exe);
     let attempts = 300;
-    for _ in 0..attempts {
-        assert_exec_denied(
-            run_as(&exe, &[], Some(USER), Some(&cg)),
-            libc::EPERM,
-            "flood",
-        );
-    }
-    // krsic reports drop counts at least once a second.
-    std::thread::sleep(Duration::from_millis(2500));
-    let lines = policy.events();
-    policy.stop();
-    let values: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    // A low rate, so that even an emulated guest's execs outpace it.
+    let scenario = Scenario::for_cgroup(format!(
+        "deny exec where path ~ \"{}/**\"\n",
+        dir.path().display()
+    ))
+    .options(&["--report-rate", "5"]);
+    let lines = (0..attempts)
+        .fold(scenario, |scenario, _| {
+            scenario.row(Loaded, User(USER), InCgroup, &run_copy, Denied(libc::EPERM))
+        })
+        // krsic reports drop counts at least once a second.
+        .step(Loaded, |_| std::thread::sleep(Duration::from_millis(2500)))
+        .run();
+    let values = parse(&lines);
     let reported = values.iter().filter(|v| v["action"] == "deny").count() as u64;
     let (mut limited, mut full) = (0, 0);
     for v in values.iter().filter(|v| v.get("dropped").is_some()) {
@@ -156,21 +122,17 @@ fn a_flood_is_rate_limited_and_every_denial_is_accounted_for() {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn audit_mode_lets_the_exec_through_and_reports_it() {
-    require_guest();
     let (dir, exe) = dir_with_true();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!(
+    let run_copy = Op::exec("audit mode allows", &exe);
+    let lines = Scenario::for_cgroup(format!(
         "deny exec where path ~ \"{}/**\" and uid != 0\n",
         dir.path().display()
-    );
-    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--mode", "audit"]);
-    kernel_tests::assert_ran(
-        run_as(&exe, &[], Some(USER), Some(&cg)),
-        "audit mode allows",
-    );
-    let events = reports(&policy, 1);
-    policy.stop();
+    ))
+    .options(&["--mode", "audit"])
+    .row(Loaded, User(USER), InCgroup, &run_copy, Allowed)
+    .wait_for_reports(1)
+    .run();
+    let events = parse(&lines);
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["action"], "would-deny");
     assert_eq!(events[0]["errno"], "EPERM");
@@ -284,22 +246,17 @@ fn is_rfc3339_utc(text: &str) -> bool {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn a_denied_exec_in_falco_form_is_a_falco_alert() {
-    require_guest();
     let (dir, exe) = dir_with_true();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!(
+    let run_copy = Op::exec("a copy of true", &exe);
+    let lines = Scenario::for_cgroup(format!(
         "policy falco_form\ndeny exec where path ~ \"{}/**\" and uid != 0\n",
         dir.path().display()
-    );
-    let policy = Policy::load_source_with(&policy_dir, &source, Some(&cg), &["--output", "falco"]);
-    assert_exec_denied(
-        run_as(&exe, &[], Some(USER), Some(&cg)),
-        libc::EPERM,
-        "uid 1000 in the cgroup",
-    );
-    let alerts = reports(&policy, 1);
-    policy.stop();
+    ))
+    .options(&["--output", "falco"])
+    .row(Loaded, User(USER), InCgroup, &run_copy, Denied(libc::EPERM))
+    .wait_for_reports(1)
+    .run();
+    let alerts = parse(&lines);
     assert_eq!(alerts.len(), 1, "exactly one alert: {alerts:#?}");
     let alert = &alerts[0];
     let wrong = falco_schema_violations(alert);

@@ -3,9 +3,11 @@
 //! KubeArmor's path walk failed open (its issue 2609) must not happen here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kernel_tests::{
-    assert_exec_denied, assert_ran, require_guest, run_as, Cgroup, Policy, TempDir, USER,
-};
+use kernel_tests::Expect::{Allowed, Denied};
+use kernel_tests::Identity::User;
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
+use kernel_tests::Place::InCgroup;
+use kernel_tests::{run_as, Cgroup, Identity, Op, Scenario, TempDir, USER};
 use std::path::{Path, PathBuf};
 
 /// Creates a chain of directories below `root` whose absolute path is longer than PATH_MAX
@@ -26,18 +28,19 @@ fn deep_true(root: &Path) -> Vec<String> {
     steps
 }
 
-/// Runs `./true` as uid 1000 in the cgroup with the deep directory as the working directory.
+/// Runs `./true` as `who` in `cg` with the deep directory as the working directory.
 fn run_deep(
     root: &Path,
     steps: &[String],
-    cg: &Cgroup,
+    who: Identity,
+    cg: Option<&Cgroup>,
 ) -> std::io::Result<std::process::ExitStatus> {
     let saved = std::env::current_dir().expect("cwd");
     std::env::set_current_dir(root).expect("enter root");
     for step in steps {
         std::env::set_current_dir(step).expect("enter step");
     }
-    let result = run_as("./true", &[], Some(USER), Some(cg));
+    let result = run_as("./true", &[], who, cg);
     std::env::set_current_dir(saved).expect("restore cwd");
     result
 }
@@ -57,7 +60,6 @@ fn set_modes_deep(root: &Path, steps: &[String]) {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn path_too_long_to_resolve_is_denied_by_deny_rules() {
-    require_guest();
     let root = TempDir::new();
     let steps = deep_true(root.path());
     set_modes_deep(root.path(), &steps);
@@ -68,44 +70,27 @@ fn path_too_long_to_resolve_is_denied_by_deny_rules() {
         absolute_len > 4096,
         "the path is longer than PATH_MAX ({absolute_len})"
     );
-    let cg = Cgroup::new();
-    assert_ran(
-        run_deep(root.path(), &steps, &cg),
-        "deep exec before any policy",
-    );
-
-    // The deep binary is not under /opt: the rule matches only because its path is unknown.
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny exec where path ~ \"/opt/**\" and uid != 0\n",
-        Some(&cg),
-    );
-    assert_exec_denied(
-        run_deep(root.path(), &steps, &cg),
-        libc::EPERM,
-        "deep exec under a deny rule",
-    );
+    let deep = Op::program("deep exec", |who, cg| {
+        run_deep(root.path(), &steps, who, cg)
+    });
     // A path that resolves and does not match is untouched.
     let short = TempDir::new();
     let exe: PathBuf = short.copy("/bin/true", "true", 0o755);
-    assert_ran(
-        run_as(&exe, &[], Some(USER), Some(&cg)),
-        "short path, no match",
-    );
-    policy.stop();
+    let run_short = Op::exec("short path, no match", &exe);
+
+    // The deep binary is not under /opt: the rule matches only because its path is unknown.
+    Scenario::for_cgroup("deny exec where path ~ \"/opt/**\" and uid != 0\n")
+        .row(Before, User(USER), InCgroup, &deep, Allowed)
+        .row(Loaded, User(USER), InCgroup, &deep, Denied(libc::EPERM))
+        .row(Loaded, User(USER), InCgroup, &run_short, Allowed)
+        .run();
 
     // An allow rule that needs the unknown path does not match, so the deny still applies.
-    let source = format!(
+    Scenario::for_cgroup(format!(
         "allow exec where path ~ \"{}/**\"\ndeny exec where uid != 0\n",
         root.path().display()
-    );
-    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
-    assert_exec_denied(
-        run_deep(root.path(), &steps, &cg),
-        libc::EPERM,
-        "deep exec, allow rule cannot vouch for it",
-    );
-    policy.stop();
-    assert_ran(run_deep(root.path(), &steps, &cg), "deep exec after unload");
+    ))
+    .row(Loaded, User(USER), InCgroup, &deep, Denied(libc::EPERM))
+    .row(Unloaded, User(USER), InCgroup, &deep, Allowed)
+    .run();
 }

@@ -5,48 +5,17 @@
 //! cgroup, and that it succeeds again once the policy is unloaded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kernel_tests::{
-    assert_call_denied, assert_call_ok, c_path, call_as, require_guest, set_mode, Cgroup, Identity,
-    Policy, TempDir, USER,
-};
+use kernel_tests::Expect::{Allowed, Denied};
+use kernel_tests::Identity::{Root, User};
+use kernel_tests::Phase::{Loaded, Unloaded};
+use kernel_tests::Place::{InCgroup, TestCgroup};
+use kernel_tests::{c_path, require_guest, set_mode, Op, Scenario, TempDir, USER};
 use libc::{c_long, EACCES, EPERM};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 /// One operation, made fresh for each attempt (a child consumes it).
 type Operation = Box<dyn FnOnce() -> c_long>;
-
-/// Loads `source` for a fresh cgroup and checks the operation `op` makes: refused with
-/// `errno` as `uid` in the cgroup; done as `uid` outside it; done in the cgroup once the
-/// policy is unloaded. `reset` puts the files back before each attempt. `allowed` are
-/// operations the rule must not refuse in the cgroup.
-fn enforced(
-    source: &str,
-    errno: i32,
-    uid: Option<u32>,
-    op: &dyn Fn() -> Operation,
-    reset: &dyn Fn(),
-    allowed: &[(&str, &dyn Fn() -> Operation)],
-) {
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(&policy_dir, source, Some(&cg));
-    reset();
-    assert_call_denied(call_as(uid.into(), Some(&cg), op()), errno, "in the cgroup");
-    for (what, other) in allowed {
-        reset();
-        assert_call_ok(call_as(uid.into(), Some(&cg), other()), what);
-    }
-    reset();
-    assert_call_ok(call_as(uid.into(), None, op()), "outside the cgroup");
-    policy.stop();
-    reset();
-    assert_call_ok(
-        call_as(uid.into(), Some(&cg), op()),
-        "in the cgroup after unload",
-    );
-    reset();
-}
 
 fn c(path: &Path) -> CString {
     c_path(path)
@@ -143,7 +112,6 @@ fn mkdir(path: &Path, mode: libc::mode_t) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn unlink_under_var_log_denied_unless_logrotate() {
-    require_guest();
     let dir = Path::new("/var/log").join(format!("krsi-files-{}", std::process::id()));
     let made = make_dirs(&dir);
     set_mode(&dir, 0o777);
@@ -152,57 +120,30 @@ fn unlink_under_var_log_denied_unless_logrotate() {
         file: file.clone(),
         dirs: made,
     };
-    let recreate = || {
-        std::fs::write(&file, "log\n").unwrap();
-        set_mode(&file, 0o666);
-    };
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny unlink where path ~ \"/var/log/**\" and comm != \"logrotate\"\n",
-        Some(&cg),
-    );
-
-    recreate();
-    assert_call_denied(
-        call_as(Identity::User(USER), Some(&cg), unlink(&file)),
-        EPERM,
-        "unlink under /var/log, uid 1000 in the cgroup",
-    );
-    assert!(file.exists(), "the denied unlink left the file");
-    assert_call_denied(
-        call_as(Identity::Root, Some(&cg), unlink(&file)),
-        EPERM,
-        "unlink under /var/log, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            unlink_named(&file, b"logrotate\0"),
-        ),
-        "unlink under /var/log by a thread named logrotate",
-    );
-    assert!(!file.exists());
-    recreate();
-    assert_call_ok(
-        call_as(Identity::User(USER), None, unlink(&file)),
-        "unlink under /var/log outside the cgroup",
-    );
     let elsewhere = shared_dir();
     let other = elsewhere.write("other", "x", 0o666);
-    assert_call_ok(
-        call_as(Identity::User(USER), Some(&cg), unlink(&other)),
-        "unlink outside /var/log in the cgroup",
-    );
-
-    policy.stop();
-    recreate();
-    assert_call_ok(
-        call_as(Identity::User(USER), Some(&cg), unlink(&file)),
-        "unlink under /var/log in the cgroup after unload",
-    );
+    let unlink_log = Op::call("unlink under /var/log", || unlink(&file));
+    let by_logrotate = Op::call("unlink under /var/log by a thread named logrotate", || {
+        unlink_named(&file, b"logrotate\0")
+    });
+    let unlink_other = Op::call("unlink outside /var/log", || unlink(&other));
+    let user = User(USER);
+    Scenario::for_cgroup("deny unlink where path ~ \"/var/log/**\" and comm != \"logrotate\"\n")
+        .reset(|| {
+            std::fs::write(&file, "log\n").unwrap();
+            set_mode(&file, 0o666);
+        })
+        .row(Loaded, user, InCgroup, &unlink_log, Denied(EPERM))
+        .step(Loaded, |_| {
+            assert!(file.exists(), "the denied unlink left the file");
+        })
+        .row(Loaded, Root, InCgroup, &unlink_log, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &by_logrotate, Allowed)
+        .step(Loaded, |_| assert!(!file.exists(), "logrotate removed it"))
+        .row(Loaded, user, TestCgroup, &unlink_log, Allowed)
+        .row(Loaded, user, InCgroup, &unlink_other, Allowed)
+        .row(Unloaded, user, InCgroup, &unlink_log, Allowed)
+        .run();
 }
 
 /// `mode` is the mode mkdir(2) asks for (after the umask): a world-writable directory under
@@ -210,63 +151,40 @@ fn unlink_under_var_log_denied_unless_logrotate() {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn mkdir_denied_by_path_and_mode_in_cgroup_only() {
-    require_guest();
     let dir = shared_dir();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let source = format!(
+    let open = dir.join("open");
+    let deep = dir.join("private");
+    let mkdir_open = Op::call("mkdir 0777", || mkdir(&open, 0o777));
+    let mkdir_private = Op::call("mkdir 0755", || mkdir(&deep, 0o755));
+    let mkdir_deeper = Op::call("mkdir 0777 two levels down", || {
+        mkdir(&deep.join("sub"), 0o777)
+    });
+    let user = User(USER);
+    Scenario::for_cgroup(format!(
         "deny mkdir where path ~ \"{}/**\" and mode & 0o002 != 0 errno EACCES\n",
         dir.path().display()
-    );
-    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
-
-    let open = dir.join("open");
-    assert_call_denied(
-        call_as(Identity::User(USER), Some(&cg), mkdir(&open, 0o777)),
-        EACCES,
-        "mkdir 0777 in the cgroup",
-    );
-    assert!(!open.exists(), "the denied mkdir made nothing");
-    let deep = dir.join("private");
-    assert_call_ok(
-        call_as(Identity::User(USER), Some(&cg), mkdir(&deep, 0o755)),
-        "mkdir 0755 in the cgroup",
-    );
-    set_mode(&deep, 0o777);
-    assert_call_denied(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            mkdir(&deep.join("sub"), 0o777),
-        ),
-        EACCES,
-        "mkdir 0777 two levels down in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::User(USER), None, mkdir(&open, 0o777)),
-        "mkdir 0777 outside the cgroup",
-    );
-    std::fs::remove_dir(&open).unwrap();
-
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::User(USER), Some(&cg), mkdir(&open, 0o777)),
-        "mkdir 0777 in the cgroup after unload",
-    );
+    ))
+    .row(Loaded, user, InCgroup, &mkdir_open, Denied(EACCES))
+    .step(Loaded, |_| {
+        assert!(!open.exists(), "the denied mkdir made nothing")
+    })
+    .row(Loaded, user, InCgroup, &mkdir_private, Allowed)
+    .step(Loaded, |_| set_mode(&deep, 0o777))
+    .row(Loaded, user, InCgroup, &mkdir_deeper, Denied(EACCES))
+    .row(Loaded, user, TestCgroup, &mkdir_open, Allowed)
+    .step(Loaded, |_| std::fs::remove_dir(&open).unwrap())
+    .row(Unloaded, user, InCgroup, &mkdir_open, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn create_of_a_regular_file_denied() {
-    require_guest();
     let dir = shared_dir();
     let new = dir.join("new");
-    let source = format!(
-        "deny create where path == \"{}\" and mode & 0o170000 == 0o100000 errno EACCES\n",
-        new.display()
-    );
-    let create = |path: PathBuf| -> Operation {
-        let p = c(&path);
+    let other = dir.join("other");
+    let create = |path: &Path| -> Operation {
+        let p = c(path);
         Box::new(move || {
             // SAFETY: p is NUL-terminated.
             let fd = unsafe { libc::open(p.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o644) };
@@ -277,64 +195,58 @@ fn create_of_a_regular_file_denied() {
             fd.into()
         })
     };
-    let fifo = {
+    let create_new = Op::call("creating the file", || create(&new));
+    let create_other = Op::call("creating another file", || create(&other));
+    let fifo = Op::call("a FIFO (mknod, not a regular file)", || {
         let p = c(&new);
-        move || -> Operation {
-            let p = p.clone();
-            // SAFETY: p is NUL-terminated.
-            Box::new(move || unsafe { libc::mkfifo(p.as_ptr(), 0o644) }.into())
-        }
-    };
-    let other = dir.join("other");
-    enforced(
-        &source,
-        EACCES,
-        Some(USER),
-        &|| create(new.clone()),
-        &|| {
-            remove(&new);
-            remove(&other);
-        },
-        &[
-            ("creating another file", &|| create(other.clone())),
-            ("a FIFO (mknod, not a regular file)", &fifo),
-        ],
-    );
+        // SAFETY: p is NUL-terminated.
+        move || unsafe { libc::mkfifo(p.as_ptr(), 0o644) }.into()
+    });
+    Scenario::for_cgroup(format!(
+        "deny create where path == \"{}\" and mode & 0o170000 == 0o100000 errno EACCES\n",
+        new.display()
+    ))
+    .reset(|| {
+        remove(&new);
+        remove(&other);
+    })
+    .denies(User(USER), &create_new, EACCES)
+    .row(Loaded, User(USER), InCgroup, &create_other, Allowed)
+    .row(Loaded, User(USER), InCgroup, &fifo, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn rmdir_denied() {
-    require_guest();
     let dir = shared_dir();
     let target = dir.join("keep");
     let other = dir.join("other");
-    let source = format!("deny rmdir where path == \"{}\"\n", target.display());
-    let rmdir = |path: PathBuf| -> Operation {
-        let p = c(&path);
+    let rmdir = |path: &Path| -> Operation {
+        let p = c(path);
         // SAFETY: p is NUL-terminated.
         Box::new(move || unsafe { libc::rmdir(p.as_ptr()) }.into())
     };
-    let reset = || {
+    let rmdir_target = Op::call("rmdir", || rmdir(&target));
+    let rmdir_other = Op::call("rmdir of another directory", || rmdir(&other));
+    Scenario::for_cgroup(format!(
+        "deny rmdir where path == \"{}\"\n",
+        target.display()
+    ))
+    .reset(|| {
         for d in [&target, &other] {
             let _ = std::fs::create_dir(d);
             set_mode(d, 0o777);
         }
-    };
-    enforced(
-        &source,
-        EPERM,
-        Some(USER),
-        &|| rmdir(target.clone()),
-        &reset,
-        &[("rmdir of another directory", &|| rmdir(other.clone()))],
-    );
+    })
+    .denies(User(USER), &rmdir_target, EPERM)
+    .row(Loaded, User(USER), InCgroup, &rmdir_other, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn rename_into_a_protected_tree_denied() {
-    require_guest();
     let dir = shared_dir();
     let protected = dir.join("protected");
     std::fs::create_dir(&protected).unwrap();
@@ -342,35 +254,31 @@ fn rename_into_a_protected_tree_denied() {
     let from = dir.join("a");
     let into = protected.join("a");
     let beside = dir.join("b");
-    let source = format!(
-        "deny rename where new.path ~ \"{}/**\" errno EACCES\n",
-        protected.display()
-    );
-    let rename = |from: PathBuf, to: PathBuf| -> Operation {
-        let (f, t) = (c(&from), c(&to));
+    let rename = |to: &Path| -> Operation {
+        let (f, t) = (c(&from), c(to));
         // SAFETY: both are NUL-terminated.
         Box::new(move || unsafe { libc::rename(f.as_ptr(), t.as_ptr()) }.into())
     };
-    let reset = || {
+    let rename_into = Op::call("rename into the protected tree", || rename(&into));
+    let rename_beside = Op::call("rename beside it", || rename(&beside));
+    Scenario::for_cgroup(format!(
+        "deny rename where new.path ~ \"{}/**\" errno EACCES\n",
+        protected.display()
+    ))
+    .reset(|| {
         remove(&into);
         remove(&beside);
         std::fs::write(&from, "x").unwrap();
         set_mode(&from, 0o666);
-    };
-    enforced(
-        &source,
-        EACCES,
-        Some(USER),
-        &|| rename(from.clone(), into.clone()),
-        &reset,
-        &[("rename beside it", &|| rename(from.clone(), beside.clone()))],
-    );
+    })
+    .denies(User(USER), &rename_into, EACCES)
+    .row(Loaded, User(USER), InCgroup, &rename_beside, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn hard_link_to_a_secret_denied() {
-    require_guest();
     let dir = shared_dir();
     // uid 1000 owns both files: fs.protected_hardlinks refuses links to others' files.
     let secret = dir.write("secret", "x", 0o644);
@@ -378,56 +286,50 @@ fn hard_link_to_a_secret_denied() {
     chown(&secret, USER);
     chown(&public, USER);
     let link = dir.join("link");
-    let source = format!(
-        "deny link where path == \"{}\" and new.path ~ \"{}/**\"\n",
-        secret.display(),
-        dir.path().display()
-    );
-    let hard_link = |from: PathBuf| -> Operation {
-        let (f, t) = (c(&from), c(&link));
+    let hard_link = |from: &Path| -> Operation {
+        let (f, t) = (c(from), c(&link));
         // SAFETY: both are NUL-terminated.
         Box::new(move || unsafe { libc::link(f.as_ptr(), t.as_ptr()) }.into())
     };
-    enforced(
-        &source,
-        EPERM,
-        Some(USER),
-        &|| hard_link(secret.clone()),
-        &|| remove(&link),
-        &[("linking another file", &|| hard_link(public.clone()))],
-    );
+    let link_secret = Op::call("linking the secret", || hard_link(&secret));
+    let link_public = Op::call("linking another file", || hard_link(&public));
+    Scenario::for_cgroup(format!(
+        "deny link where path == \"{}\" and new.path ~ \"{}/**\"\n",
+        secret.display(),
+        dir.path().display()
+    ))
+    .reset(|| remove(&link))
+    .denies(User(USER), &link_secret, EPERM)
+    .row(Loaded, User(USER), InCgroup, &link_public, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn symlink_to_etc_shadow_denied() {
-    require_guest();
     let dir = shared_dir();
     let link = dir.join("l");
-    let source = format!(
-        "deny symlink where target == \"/etc/shadow\" and path ~ \"{}/**\" errno EACCES\n",
-        dir.path().display()
-    );
     let symlink = |target: &'static str| -> Operation {
         let (t, l) = (CString::new(target).unwrap(), c(&link));
         // SAFETY: both are NUL-terminated.
         Box::new(move || unsafe { libc::symlink(t.as_ptr(), l.as_ptr()) }.into())
     };
-    enforced(
-        &source,
-        EACCES,
-        Some(USER),
-        &|| symlink("/etc/shadow"),
-        &|| remove(&link),
-        &[("a link to another target", &|| symlink("../shadow"))],
-    );
+    let to_shadow = Op::call("a link to /etc/shadow", || symlink("/etc/shadow"));
+    let to_other = Op::call("a link to another target", || symlink("../shadow"));
+    Scenario::for_cgroup(format!(
+        "deny symlink where target == \"/etc/shadow\" and path ~ \"{}/**\" errno EACCES\n",
+        dir.path().display()
+    ))
+    .reset(|| remove(&link))
+    .denies(User(USER), &to_shadow, EACCES)
+    .row(Loaded, User(USER), InCgroup, &to_other, Allowed)
+    .run();
 }
 
 /// The rule as the issue writes it: no setuid or setgid bit on files under /usr/bin.
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn chmod_setuid_under_usr_bin_denied() {
-    require_guest();
     let dir = Path::new("/usr/bin");
     let made = make_dirs(dir);
     let file = dir.join(format!("krsi-chmod-{}", std::process::id()));
@@ -443,112 +345,102 @@ fn chmod_setuid_under_usr_bin_denied() {
         // SAFETY: p is NUL-terminated.
         Box::new(move || unsafe { libc::chmod(p.as_ptr(), mode) }.into())
     };
-    enforced(
-        "deny chmod where path ~ \"/usr/bin/**\" and mode & 0o6000 != 0\n",
-        EPERM,
-        Some(USER),
-        &|| chmod(0o4755),
-        &|| set_mode(&file, 0o755),
-        &[
-            ("chmod 0755", &|| chmod(0o755)),
-            ("chmod 0700", &|| chmod(0o700)),
-        ],
-    );
+    let setuid = Op::call("chmod 4755", || chmod(0o4755));
+    let plain = Op::call("chmod 0755", || chmod(0o755));
+    let private = Op::call("chmod 0700", || chmod(0o700));
+    Scenario::for_cgroup("deny chmod where path ~ \"/usr/bin/**\" and mode & 0o6000 != 0\n")
+        .reset(|| set_mode(&file, 0o755))
+        .denies(User(USER), &setuid, EPERM)
+        .row(Loaded, User(USER), InCgroup, &plain, Allowed)
+        .row(Loaded, User(USER), InCgroup, &private, Allowed)
+        .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn chown_to_root_denied() {
-    require_guest();
     let dir = shared_dir();
     let file = dir.write("f", "x", 0o644);
-    let source = format!(
-        "deny chown where new.uid == 0 and path == \"{}\"\n",
-        file.display()
-    );
     let chown_to = |uid: u32, gid: u32| -> Operation {
         let p = c(&file);
         // SAFETY: p is NUL-terminated.
         Box::new(move || unsafe { libc::chown(p.as_ptr(), uid, gid) }.into())
     };
+    let to_root = Op::call("chown to uid 0", || chown_to(0, u32::MAX));
+    let to_user = Op::call("chown to uid 1000", || chown_to(USER, u32::MAX));
+    let group_only = Op::call("chgrp only (new.uid is -1)", || chown_to(u32::MAX, 0));
     // Only root may give a file away: the process stays uid 0.
-    enforced(
-        &source,
-        EPERM,
-        None,
-        &|| chown_to(0, u32::MAX),
-        &|| chown(&file, USER),
-        &[
-            ("chown to uid 1000", &|| chown_to(USER, u32::MAX)),
-            ("chgrp only (new.uid is -1)", &|| chown_to(u32::MAX, 0)),
-        ],
-    );
+    Scenario::for_cgroup(format!(
+        "deny chown where new.uid == 0 and path == \"{}\"\n",
+        file.display()
+    ))
+    .reset(|| chown(&file, USER))
+    .denies(Root, &to_root, EPERM)
+    .row(Loaded, Root, InCgroup, &to_user, Allowed)
+    .row(Loaded, Root, InCgroup, &group_only, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn truncate_denied_for_this_executable() {
-    require_guest();
     let dir = shared_dir();
     let file = dir.write("f", "data", 0o666);
+    let g = dir.join("g");
     // `exe` is the test binary: the children are forks of it.
     let exe = std::fs::read_link("/proc/self/exe").unwrap();
-    let source = format!(
+    let truncate = |path: &Path| -> Operation {
+        let p = c(path);
+        // SAFETY: p is NUL-terminated.
+        Box::new(move || unsafe { libc::truncate(p.as_ptr(), 0) }.into())
+    };
+    let truncate_file = Op::call("truncate", || truncate(&file));
+    let truncate_g = Op::call("a rule on another executable", || truncate(&g));
+    Scenario::for_cgroup(format!(
         "deny truncate where path == \"{}\" and exe == \"{}\"\n\
          deny truncate where path == \"{}\" and exe == \"/usr/bin/other\"\n",
         file.display(),
         exe.display(),
-        dir.join("g").display()
-    );
-    let truncate = |path: PathBuf| -> Operation {
-        let p = c(&path);
-        // SAFETY: p is NUL-terminated.
-        Box::new(move || unsafe { libc::truncate(p.as_ptr(), 0) }.into())
-    };
-    let g = dir.join("g");
-    enforced(
-        &source,
-        EPERM,
-        Some(USER),
-        &|| truncate(file.clone()),
-        &|| {
-            std::fs::write(&g, "data").unwrap();
-            set_mode(&g, 0o666);
-        },
-        &[("a rule on another executable", &|| truncate(g.clone()))],
-    );
+        g.display()
+    ))
+    .reset(|| {
+        std::fs::write(&g, "data").unwrap();
+        set_mode(&g, 0o666);
+    })
+    .denies(User(USER), &truncate_file, EPERM)
+    .row(Loaded, User(USER), InCgroup, &truncate_g, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn chroot_denied() {
-    require_guest();
     let dir = shared_dir();
     let jail = dir.join("jail");
     let other = dir.join("other");
     std::fs::create_dir(&jail).unwrap();
     std::fs::create_dir(&other).unwrap();
-    let source = format!("deny chroot where path == \"{}\"\n", jail.display());
-    let chroot = |path: PathBuf| -> Operation {
-        let p = c(&path);
+    let chroot = |path: &Path| -> Operation {
+        let p = c(path);
         // SAFETY: p is NUL-terminated; the child exits right after.
         Box::new(move || unsafe { libc::chroot(p.as_ptr()) }.into())
     };
+    let into_jail = Op::call("chroot", || chroot(&jail));
+    let elsewhere = Op::call("chroot elsewhere", || chroot(&other));
     // chroot needs CAP_SYS_CHROOT: the process stays root.
-    enforced(
-        &source,
-        EPERM,
-        None,
-        &|| chroot(jail.clone()),
-        &|| {},
-        &[("chroot elsewhere", &|| chroot(other.clone()))],
-    );
+    Scenario::for_cgroup(format!(
+        "deny chroot where path == \"{}\"\n",
+        jail.display()
+    ))
+    .denies(Root, &into_jail, EPERM)
+    .row(Loaded, Root, InCgroup, &elsewhere, Allowed)
+    .run();
 }
 
 /// Maps `path` (None: anonymous memory) with `prot`, then, when `then` is set, changes the
 /// mapping's protection to it.
-fn map(path: Option<PathBuf>, prot: i32, then: Option<i32>) -> Operation {
-    let p = path.as_deref().map(c);
+fn map(path: Option<&Path>, prot: i32, then: Option<i32>) -> Operation {
+    let p = path.map(c);
     Box::new(move || {
         // SAFETY: plain syscalls on a descriptor and a mapping this closure owns.
         unsafe {
@@ -571,10 +463,14 @@ fn map(path: Option<PathBuf>, prot: i32, then: Option<i32>) -> Operation {
     })
 }
 
+const R: i32 = libc::PROT_READ;
+const RX: i32 = libc::PROT_READ | libc::PROT_EXEC;
+const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
+const RWX: i32 = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn mmap_exec_of_a_file_and_anonymous_wx_denied() {
-    require_guest();
     let dir = shared_dir();
     let file = dir.write("lib.so", vec![0u8; 4096], 0o644);
     let source = format!(
@@ -582,74 +478,51 @@ fn mmap_exec_of_a_file_and_anonymous_wx_denied() {
          deny mmap where path == \"\" and exec and write errno EPERM\n",
         file.display()
     );
-    let (r, rx, rw, rwx) = (
-        libc::PROT_READ,
-        libc::PROT_READ | libc::PROT_EXEC,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-    );
-    enforced(
-        &source,
-        EACCES,
-        Some(USER),
-        &|| map(Some(file.clone()), rx, None),
-        &|| {},
-        &[
-            ("mapping the file read-only", &|| {
-                map(Some(file.clone()), r, None)
-            }),
-            ("anonymous read-write memory", &|| map(None, rw, None)),
-        ],
-    );
-    enforced(
-        &source,
-        EPERM,
-        Some(USER),
-        &|| map(None, rwx, None),
-        &|| {},
-        &[("anonymous executable memory", &|| map(None, rx, None))],
-    );
+    let file_exec = Op::call("mapping the file executable", || map(Some(&file), RX, None));
+    let file_read = Op::call("mapping the file read-only", || map(Some(&file), R, None));
+    let anon_rw = Op::call("anonymous read-write memory", || map(None, RW, None));
+    let anon_rwx = Op::call("anonymous writable executable memory", || {
+        map(None, RWX, None)
+    });
+    let anon_rx = Op::call("anonymous executable memory", || map(None, RX, None));
+    Scenario::for_cgroup(source.clone())
+        .denies(User(USER), &file_exec, EACCES)
+        .row(Loaded, User(USER), InCgroup, &file_read, Allowed)
+        .row(Loaded, User(USER), InCgroup, &anon_rw, Allowed)
+        .run();
+    Scenario::for_cgroup(source)
+        .denies(User(USER), &anon_rwx, EPERM)
+        .row(Loaded, User(USER), InCgroup, &anon_rx, Allowed)
+        .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn mprotect_to_exec_denied() {
-    require_guest();
     let dir = shared_dir();
     let file = dir.write("lib.so", vec![0u8; 4096], 0o644);
-    let source = format!(
+    let file_to_exec = Op::call("mprotect of the file to exec", || {
+        map(Some(&file), R, Some(RX))
+    });
+    let file_to_read = Op::call("mprotect to read-only", || map(Some(&file), RX, Some(R)));
+    let anon_to_exec = Op::call("mprotect of anonymous memory to exec", || {
+        map(None, R, Some(RX))
+    });
+    Scenario::for_cgroup(format!(
         "deny mprotect where path == \"{}\" and exec errno EACCES\n",
         file.display()
-    );
-    let (r, rx) = (libc::PROT_READ, libc::PROT_READ | libc::PROT_EXEC);
-    enforced(
-        &source,
-        EACCES,
-        Some(USER),
-        &|| map(Some(file.clone()), r, Some(rx)),
-        &|| {},
-        &[
-            ("mprotect to read-only", &|| {
-                map(Some(file.clone()), rx, Some(r))
-            }),
-            ("mprotect of anonymous memory to exec", &|| {
-                map(None, r, Some(rx))
-            }),
-        ],
-    );
+    ))
+    .denies(User(USER), &file_to_exec, EACCES)
+    .row(Loaded, User(USER), InCgroup, &file_to_read, Allowed)
+    .row(Loaded, User(USER), InCgroup, &anon_to_exec, Allowed)
+    .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn ioctl_denied_by_path_and_request() {
-    require_guest();
     let dir = shared_dir();
     let file = dir.write("f", "data", 0o644);
-    let source = format!(
-        "deny ioctl where path == \"{}\" and cmd == {}\n",
-        file.display(),
-        libc::FIONREAD
-    );
     let ioctl = |request: libc::c_ulong| -> Operation {
         let p = c(&file);
         Box::new(move || {
@@ -665,14 +538,16 @@ fn ioctl_denied_by_path_and_request() {
         })
     };
     const FIGETBSZ: libc::c_ulong = 2;
-    enforced(
-        &source,
-        EPERM,
-        Some(USER),
-        &|| ioctl(libc::FIONREAD as libc::c_ulong),
-        &|| {},
-        &[("another request", &|| ioctl(FIGETBSZ))],
-    );
+    let fionread = Op::call("FIONREAD", || ioctl(libc::FIONREAD as libc::c_ulong));
+    let figetbsz = Op::call("another request", || ioctl(FIGETBSZ));
+    Scenario::for_cgroup(format!(
+        "deny ioctl where path == \"{}\" and cmd == {}\n",
+        file.display(),
+        libc::FIONREAD
+    ))
+    .denies(User(USER), &fionread, EPERM)
+    .row(Loaded, User(USER), InCgroup, &figetbsz, Allowed)
+    .run();
 }
 
 /// `d/d/.../d` (`depth` components) below `root`, made one relative step at a time.
@@ -691,7 +566,6 @@ fn deep_dir(root: &Path, depth: usize) -> PathBuf {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn too_deep_to_walk_fails_closed() {
-    require_guest();
     let root = shared_dir();
     let components = root.path().components().count() - 1;
     let deep = deep_dir(root.path(), 41 - components);
@@ -703,27 +577,22 @@ fn too_deep_to_walk_fails_closed() {
             set_mode(f, 0o666);
         }
     };
+    let unlink_deep = Op::call("unlink of a file too deep to walk", || unlink(&deep_file));
+    let unlink_shallow = Op::call("unlink of a shallow file", || unlink(&shallow));
     // Neither file is under /opt: the deep one matches only because its path is unknown.
-    enforced(
-        "deny unlink where path ~ \"/opt/**\"\n",
-        EPERM,
-        Some(USER),
-        &|| Box::new(unlink(&deep_file)),
-        &reset,
-        &[("unlink of a shallow file", &|| Box::new(unlink(&shallow)))],
-    );
-    let allow_here = format!(
+    Scenario::for_cgroup("deny unlink where path ~ \"/opt/**\"\n")
+        .reset(reset)
+        .denies(User(USER), &unlink_deep, EPERM)
+        .row(Loaded, User(USER), InCgroup, &unlink_shallow, Allowed)
+        .run();
+    Scenario::for_cgroup(format!(
         "allow unlink where path ~ \"{}/**\"\ndeny unlink errno EACCES\n",
         root.path().display()
-    );
-    enforced(
-        &allow_here,
-        EACCES,
-        Some(USER),
-        &|| Box::new(unlink(&deep_file)),
-        &reset,
-        &[("unlink of a shallow file", &|| Box::new(unlink(&shallow)))],
-    );
+    ))
+    .reset(reset)
+    .denies(User(USER), &unlink_deep, EACCES)
+    .row(Loaded, User(USER), InCgroup, &unlink_shallow, Allowed)
+    .run();
 }
 
 /// A policy reading every walked path of the file-system events, `exe` on each, globs on
@@ -748,10 +617,9 @@ fn walked_paths_verify_on_this_kernel() {
     );
     let (checked, diagnostics) = lang::front_end(&source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let module = compiler::lower::lower(&checked, compiler::ir::Scope::Cgroup).unwrap();
-    let object = compiler::codegen::codegen(&module).unwrap();
-    let elf = compiler::elf::write_object(&object).unwrap();
-    let targets: Vec<runtime::ProgramTarget> = object
+    let target = compiler::ir::Target::new(compiler::ir::Scope::Cgroup);
+    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
+    let targets: Vec<runtime::ProgramTarget> = spec
         .programs
         .iter()
         .map(|p| runtime::ProgramTarget {

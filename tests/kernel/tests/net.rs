@@ -4,10 +4,11 @@
 //! outside the cgroup, for a process or address the rule does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kernel_tests::{
-    assert_call_denied, assert_call_fails_not_with, assert_call_ok, call_as, loopback_up,
-    require_guest, Cgroup, Identity, Policy, SockAddr, TempDir, USER,
-};
+use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
+use kernel_tests::Identity::{RealUser, Root, User};
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
+use kernel_tests::Place::{InCgroup, TestCgroup};
+use kernel_tests::{loopback_up, Op, Scenario, SockAddr, USER};
 use libc::{EACCES, EPERM};
 use std::net::Ipv6Addr;
 
@@ -31,53 +32,25 @@ fn open_socket(
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn raw_inet_socket_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
-    let raw_icmp = || open_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP);
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), raw_icmp()),
-        "raw inet socket, real uid 1000 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny socket where family == inet and type == raw and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), raw_icmp()),
-        EPERM,
-        "raw inet socket, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::RealUser(USER),
-            Some(&cg),
-            open_socket(libc::AF_INET, libc::SOCK_DGRAM, 0),
-        ),
-        "dgram inet socket, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::RealUser(USER),
-            Some(&cg),
-            open_socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6),
-        ),
-        "raw inet6 socket, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), raw_icmp()),
-        "raw inet socket, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, raw_icmp()),
-        "raw inet socket, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), raw_icmp()),
-        "raw inet socket, real uid 1000 in the cgroup, after unload",
-    );
+    let raw = Op::call("raw inet socket", || {
+        open_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)
+    });
+    let dgram = Op::call("dgram inet socket", || {
+        open_socket(libc::AF_INET, libc::SOCK_DGRAM, 0)
+    });
+    let raw6 = Op::call("raw inet6 socket", || {
+        open_socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)
+    });
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny socket where family == inet and type == raw and uid != 0\n")
+        .row(Before, user, InCgroup, &raw, Allowed)
+        .row(Loaded, user, InCgroup, &raw, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &dgram, Allowed)
+        .row(Loaded, user, InCgroup, &raw6, Allowed)
+        .row(Loaded, Root, InCgroup, &raw, Allowed)
+        .row(Loaded, user, TestCgroup, &raw, Allowed)
+        .row(Unloaded, user, InCgroup, &raw, Allowed)
+        .run();
 }
 
 /// A non-blocking TCP connect to `to`: 0 or EINPROGRESS-free success on loopback, the
@@ -137,86 +110,43 @@ impl Drop for Listener {
     }
 }
 
+/// Connecting to `to`, named `name`.
+fn connect(name: &str, to: SockAddr) -> Op<'static> {
+    Op::call(format!("connect to {name}"), move || connect_to(to))
+}
+
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn connect_to_10_slash_8_port_4444_denied_in_cgroup_only() {
-    require_guest();
     loopback_up();
-    let cg = Cgroup::new();
-    let far = SockAddr::v4([10, 1, 2, 3], 4444);
-    let mapped = SockAddr::v6("::ffff:10.1.2.3".parse::<Ipv6Addr>().unwrap(), 4444);
-    let _listener = Listener::new(SockAddr::v4([127, 0, 0, 1], 4444));
-    let kernel_error = assert_call_fails_not_with(
-        call_as(Identity::Root, Some(&cg), connect_to(far)),
-        EPERM,
-        "10.1.2.3:4444 from the cgroup, before load",
+    let far = connect("10.1.2.3:4444", SockAddr::v4([10, 1, 2, 3], 4444));
+    let mapped = connect(
+        "[::ffff:10.1.2.3]:4444",
+        SockAddr::v6("::ffff:10.1.2.3".parse::<Ipv6Addr>().unwrap(), 4444),
     );
-
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
+    let far_other_port = connect("10.1.2.3:4445", SockAddr::v4([10, 1, 2, 3], 4445));
+    let near = connect("127.0.0.1:4444", SockAddr::v4([127, 0, 0, 1], 4444));
+    let near6 = connect("[::1]:4446", SockAddr::v6(Ipv6Addr::LOCALHOST, 4446));
+    let _listener = Listener::new(SockAddr::v4([127, 0, 0, 1], 4444));
+    let _listener6 = Listener::new(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446));
+    // Where the guest has no route the kernel refuses with its own error (ENETUNREACH): the
+    // rule's EPERM shows only where the rule decides.
+    let unreachable = KernelRefuses { not: EPERM };
+    Scenario::for_cgroup(
         "deny connect where addr in 10.0.0.0/8 and port == 4444\n\
          deny connect where family == inet6 and port == 4446 errno EACCES\n",
-        Some(&cg),
-    );
+    )
+    .row(Before, Root, InCgroup, &far, unreachable)
     // The family, read from the caller's sockaddr.
-    let _listener6 = Listener::new(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446));
-    assert_call_denied(
-        call_as(
-            Identity::Root,
-            Some(&cg),
-            connect_to(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446)),
-        ),
-        EACCES,
-        "[::1]:4446 from the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::Root,
-            None,
-            connect_to(SockAddr::v6(Ipv6Addr::LOCALHOST, 4446)),
-        ),
-        "[::1]:4446 from outside the cgroup",
-    );
-    assert_call_denied(
-        call_as(Identity::Root, Some(&cg), connect_to(far)),
-        EPERM,
-        "10.1.2.3:4444 from the cgroup",
-    );
-    assert_call_denied(
-        call_as(Identity::Root, Some(&cg), connect_to(mapped)),
-        EPERM,
-        "[::ffff:10.1.2.3]:4444 from the cgroup",
-    );
-    assert_call_fails_not_with(
-        call_as(
-            Identity::Root,
-            Some(&cg),
-            connect_to(SockAddr::v4([10, 1, 2, 3], 4445)),
-        ),
-        EPERM,
-        "10.1.2.3:4445 from the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            connect_to(SockAddr::v4([127, 0, 0, 1], 4444)),
-        ),
-        "127.0.0.1:4444 from the cgroup",
-    );
-    assert_call_fails_not_with(
-        call_as(Identity::Root, None, connect_to(far)),
-        EPERM,
-        "10.1.2.3:4444 from outside the cgroup",
-    );
-    policy.stop();
-    let after = assert_call_fails_not_with(
-        call_as(Identity::Root, Some(&cg), connect_to(far)),
-        EPERM,
-        "10.1.2.3:4444 from the cgroup, after unload",
-    );
-    assert_eq!(after, kernel_error);
+    .row(Loaded, Root, InCgroup, &near6, Denied(EACCES))
+    .row(Loaded, Root, TestCgroup, &near6, Allowed)
+    .row(Loaded, Root, InCgroup, &far, Denied(EPERM))
+    .row(Loaded, Root, InCgroup, &mapped, Denied(EPERM))
+    .row(Loaded, Root, InCgroup, &far_other_port, unreachable)
+    .row(Loaded, User(USER), InCgroup, &near, Allowed)
+    .row(Loaded, Root, TestCgroup, &far, unreachable)
+    .row(Unloaded, Root, InCgroup, &far, unreachable)
+    .run();
 }
 
 /// bind(2) of a fresh TCP socket to `at`, then closed (which frees the port again).
@@ -262,59 +192,25 @@ fn bind_unix_abstract() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn bind_below_1024_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
     loopback_up();
-    let cg = Cgroup::new();
-    let low = SockAddr::v4([127, 0, 0, 1], 80);
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), bind_to(low)),
-        "127.0.0.1:80, real uid 1000 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny bind where port < 1024 and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), bind_to(low)),
-        EPERM,
-        "127.0.0.1:80, real uid 1000 in the cgroup",
-    );
-    assert_call_denied(
-        call_as(
-            Identity::RealUser(USER),
-            Some(&cg),
-            bind_to(SockAddr::v6(Ipv6Addr::LOCALHOST, 81)),
-        ),
-        EPERM,
-        "[::1]:81, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            bind_to(SockAddr::v4([127, 0, 0, 1], 8080)),
-        ),
-        "127.0.0.1:8080, uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), bind_unix_abstract),
-        "abstract unix address (no port), real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), bind_to(low)),
-        "127.0.0.1:80, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, bind_to(low)),
-        "127.0.0.1:80, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), bind_to(low)),
-        "127.0.0.1:80, real uid 1000 in the cgroup, after unload",
-    );
+    let bind = |name: &str, at: SockAddr| Op::call(format!("bind {name}"), move || bind_to(at));
+    let low = bind("127.0.0.1:80", SockAddr::v4([127, 0, 0, 1], 80));
+    let low6 = bind("[::1]:81", SockAddr::v6(Ipv6Addr::LOCALHOST, 81));
+    let high = bind("127.0.0.1:8080", SockAddr::v4([127, 0, 0, 1], 8080));
+    let unix = Op::call("bind an abstract unix address (no port)", || {
+        bind_unix_abstract
+    });
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny bind where port < 1024 and uid != 0\n")
+        .row(Before, user, InCgroup, &low, Allowed)
+        .row(Loaded, user, InCgroup, &low, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &low6, Denied(EPERM))
+        .row(Loaded, User(USER), InCgroup, &high, Allowed)
+        .row(Loaded, user, InCgroup, &unix, Allowed)
+        .row(Loaded, Root, InCgroup, &low, Allowed)
+        .row(Loaded, user, TestCgroup, &low, Allowed)
+        .row(Unloaded, user, InCgroup, &low, Allowed)
+        .run();
 }
 
 /// bind(2) to `at`, then listen(2); the listen's result.
@@ -343,85 +239,40 @@ fn listen_on(at: SockAddr) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn listen_on_loopback_port_denied_in_cgroup_only() {
-    require_guest();
     loopback_up();
-    let cg = Cgroup::new();
-    let at = SockAddr::v4([127, 0, 0, 1], 4445);
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
+    let listen =
+        |name: &str, at: SockAddr| Op::call(format!("listen on {name}"), move || listen_on(at));
+    let v4 = |port| SockAddr::v4([127, 0, 0, 1], port);
+    let v6 = |port| SockAddr::v6(Ipv6Addr::LOCALHOST, port);
+    let at = listen("127.0.0.1:4445", v4(4445));
+    let mapped = listen(
+        "[::ffff:127.0.0.1]:4445",
+        SockAddr::v6("::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap(), 4445),
+    );
+    let (v6_4445, v6_4448, v6_4449) = (
+        listen("[::1]:4445", v6(4445)),
+        listen("[::1]:4448", v6(4448)),
+        listen("[::1]:4449", v6(4449)),
+    );
+    let (v4_4446, v4_4449) = (
+        listen("127.0.0.1:4446", v4(4446)),
+        listen("127.0.0.1:4449", v4(4449)),
+    );
+    let user = User(USER);
+    Scenario::for_cgroup(
         "deny listen where addr == 127.0.0.1 and port == 4445 errno EACCES\n\
          deny listen where addr == ::1 and port in [4447, 4448]\n\
          deny listen where family == inet6 and port == 4449\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::User(USER), Some(&cg), listen_on(at)),
-        EACCES,
-        "listen on 127.0.0.1:4445 in the cgroup",
-    );
-    assert_call_denied(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v6(
-                "::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap(),
-                4445,
-            )),
-        ),
-        EACCES,
-        "listen on [::ffff:127.0.0.1]:4445 in the cgroup",
-    );
-    assert_call_denied(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v6(Ipv6Addr::LOCALHOST, 4448)),
-        ),
-        EPERM,
-        "listen on [::1]:4448 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v4([127, 0, 0, 1], 4446)),
-        ),
-        "listen on 127.0.0.1:4446 in the cgroup",
-    );
+    )
+    .row(Loaded, user, InCgroup, &at, Denied(EACCES))
+    .row(Loaded, user, InCgroup, &mapped, Denied(EACCES))
+    .row(Loaded, user, InCgroup, &v6_4448, Denied(EPERM))
+    .row(Loaded, user, InCgroup, &v4_4446, Allowed)
     // The family, read through sock->sk.
-    assert_call_denied(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v6(Ipv6Addr::LOCALHOST, 4449)),
-        ),
-        EPERM,
-        "listen on [::1]:4449 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v4([127, 0, 0, 1], 4449)),
-        ),
-        "listen on 127.0.0.1:4449 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::User(USER),
-            Some(&cg),
-            listen_on(SockAddr::v6(Ipv6Addr::LOCALHOST, 4445)),
-        ),
-        "listen on [::1]:4445 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::User(USER), None, listen_on(at)),
-        "listen on 127.0.0.1:4445 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::User(USER), Some(&cg), listen_on(at)),
-        "listen on 127.0.0.1:4445 in the cgroup, after unload",
-    );
+    .row(Loaded, user, InCgroup, &v6_4449, Denied(EPERM))
+    .row(Loaded, user, InCgroup, &v4_4449, Allowed)
+    .row(Loaded, user, InCgroup, &v6_4445, Allowed)
+    .row(Loaded, user, TestCgroup, &at, Allowed)
+    .row(Unloaded, user, InCgroup, &at, Allowed)
+    .run();
 }

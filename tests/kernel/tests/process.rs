@@ -4,11 +4,13 @@
 //! a process the rule's condition does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kernel_tests::{
-    assert_call_denied, assert_call_fails_not_with, assert_call_ok, call_as, require_guest, Cgroup,
-    Identity, Policy, Sleeper, TempDir, USER,
-};
-use libc::{EPERM, SIGKILL};
+use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
+use kernel_tests::Identity::{RealUser, Root};
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
+use kernel_tests::Place::{InCgroup, TestCgroup};
+use kernel_tests::{Op, Scenario, Sleeper, TempDir, USER};
+use libc::{EACCES, EPERM, SIGKILL};
+use std::cell::RefCell;
 
 fn kill(pid: libc::pid_t, sig: libc::c_int) -> impl FnOnce() -> libc::c_long {
     // SAFETY: kill has no memory preconditions.
@@ -18,48 +20,29 @@ fn kill(pid: libc::pid_t, sig: libc::c_int) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn kill_sigkill_to_sshd_denied_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny kill where sig == SIGKILL and target.comm == \"sshd\"\n",
-        Some(&cg),
-    );
-
-    let sshd = Sleeper::new("sshd");
-    assert_call_denied(
-        call_as(Identity::Root, Some(&cg), kill(sshd.pid(), SIGKILL)),
-        EPERM,
-        "SIGKILL to `sshd` from the cgroup",
-    );
-    assert!(
-        sshd.alive(),
-        "the denied SIGKILL must not have been delivered"
-    );
-    // Signal 0 only probes: not SIGKILL.
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), kill(sshd.pid(), 0)),
-        "signal 0 to `sshd` from the cgroup",
-    );
-    // Another name: the rule does not match.
+    // The process named `sshd` the rows signal; SIGKILL outside the cgroup kills it, so a
+    // fresh one takes its place once the policy is unloaded.
+    let sshd = RefCell::new(Sleeper::new("sshd"));
     let other = Sleeper::new("sshd-other");
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), kill(other.pid(), SIGKILL)),
-        "SIGKILL to `sshd-other` from the cgroup",
-    );
-    // Outside the cgroup the rule does not apply.
-    assert_call_ok(
-        call_as(Identity::Root, None, kill(sshd.pid(), SIGKILL)),
-        "SIGKILL to `sshd` from outside the cgroup",
-    );
-
-    policy.stop();
-    let sshd = Sleeper::new("sshd");
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), kill(sshd.pid(), SIGKILL)),
-        "SIGKILL to `sshd` from the cgroup, after unload",
-    );
+    let kill_sshd = Op::call("SIGKILL to `sshd`", || kill(sshd.borrow().pid(), SIGKILL));
+    // Signal 0 only probes: not SIGKILL.
+    let probe_sshd = Op::call("signal 0 to `sshd`", || kill(sshd.borrow().pid(), 0));
+    // Another name: the rule does not match.
+    let kill_other = Op::call("SIGKILL to `sshd-other`", || kill(other.pid(), SIGKILL));
+    Scenario::for_cgroup("deny kill where sig == SIGKILL and target.comm == \"sshd\"\n")
+        .row(Loaded, Root, InCgroup, &kill_sshd, Denied(EPERM))
+        .step(Loaded, |_| {
+            assert!(
+                sshd.borrow().alive(),
+                "the denied SIGKILL must not have been delivered"
+            );
+        })
+        .row(Loaded, Root, InCgroup, &probe_sshd, Allowed)
+        .row(Loaded, Root, InCgroup, &kill_other, Allowed)
+        .row(Loaded, Root, TestCgroup, &kill_sshd, Allowed)
+        .step(Unloaded, |_| *sshd.borrow_mut() = Sleeper::new("sshd"))
+        .row(Unloaded, Root, InCgroup, &kill_sshd, Allowed)
+        .run();
 }
 
 /// finit_module of a file that is not a module: CAP_SYS_MODULE is checked first (EPERM
@@ -73,53 +56,24 @@ fn load_garbage_module(fd: libc::c_int) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn capable_sys_module_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
     let dir = TempDir::new();
     let garbage = dir.write("garbage.ko", vec![0x42u8; 4096], 0o644);
     let file = std::fs::File::open(&garbage).unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let cg = Cgroup::new();
-    // Before load: real uid 1000 with euid 0 has CAP_SYS_MODULE; the kernel refuses the
-    // contents, not the capability.
-    let kernel_error = assert_call_fails_not_with(
-        call_as(Identity::RealUser(USER), Some(&cg), load_garbage_module(fd)),
-        EPERM,
-        "garbage module, real uid 1000 in the cgroup, before load",
-    );
-
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny capable where cap == CAP_SYS_MODULE and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), load_garbage_module(fd)),
-        EPERM,
-        "garbage module, real uid 1000 in the cgroup",
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), load_garbage_module(fd)),
-        EPERM,
-        "garbage module, real uid 1000 in the cgroup",
-    );
-    assert_call_fails_not_with(
-        call_as(Identity::Root, Some(&cg), load_garbage_module(fd)),
-        EPERM,
-        "garbage module, uid 0 in the cgroup",
-    );
-    assert_call_fails_not_with(
-        call_as(Identity::RealUser(USER), None, load_garbage_module(fd)),
-        EPERM,
-        "garbage module, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    let after = assert_call_fails_not_with(
-        call_as(Identity::RealUser(USER), Some(&cg), load_garbage_module(fd)),
-        EPERM,
-        "garbage module, real uid 1000 in the cgroup, after unload",
-    );
-    assert_eq!(after, kernel_error);
+    let module = Op::call("garbage module", || load_garbage_module(fd));
+    // Real uid 1000 with euid 0 has CAP_SYS_MODULE; unless the rule refuses the capability,
+    // the kernel refuses the contents with its own error.
+    let contents_refused = KernelRefuses { not: EPERM };
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny capable where cap == CAP_SYS_MODULE and uid != 0\n")
+        .row(Before, user, InCgroup, &module, contents_refused)
+        .row(Loaded, user, InCgroup, &module, Denied(EPERM))
+        // Twice: a second attempt is refused as well.
+        .row(Loaded, user, InCgroup, &module, Denied(EPERM))
+        .row(Loaded, Root, InCgroup, &module, contents_refused)
+        .row(Loaded, user, TestCgroup, &module, contents_refused)
+        .row(Unloaded, user, InCgroup, &module, contents_refused)
+        .run();
 }
 
 fn seize(pid: libc::pid_t) -> impl FnOnce() -> libc::c_long {
@@ -138,38 +92,14 @@ fn seize(pid: libc::pid_t) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn ptrace_of_root_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
     let target = Sleeper::new("ptrace-target");
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), seize(target.pid())),
-        "seize a root process, real uid 1000 in the cgroup, before load",
-    );
-
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny ptrace where target.uid == 0 and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), seize(target.pid())),
-        EPERM,
-        "seize a root process, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), seize(target.pid())),
-        "seize a root process, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, seize(target.pid())),
-        "seize a root process, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), seize(target.pid())),
-        "seize a root process, real uid 1000 in the cgroup, after unload",
-    );
+    let seize_root = Op::call("seize a root process", || seize(target.pid()));
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny ptrace where target.uid == 0 and uid != 0\n")
+        .row(Before, user, InCgroup, &seize_root, Allowed)
+        .denies(user, &seize_root, EPERM)
+        .row(Loaded, Root, InCgroup, &seize_root, Allowed)
+        .run();
 }
 
 fn setresuid(r: u32) -> impl FnOnce() -> libc::c_long {
@@ -187,31 +117,12 @@ fn setresgid(r: u32) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn setuid_to_root_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), setresuid(0)),
-        "real uid 1000 -> 0 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny setuid where new.uid == 0 and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), setresuid(0)),
-        EPERM,
-        "real uid 1000 -> 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), setresuid(2000)),
-        "real uid 1000 -> 2000 in the cgroup",
-    );
+    let to_root = Op::call("uid -> 0", || setresuid(0));
+    let to_2000 = Op::call("uid -> 2000", || setresuid(2000));
     // Root's real uid stays 0 while its effective uid goes to 1000 and back: the second
     // change has new.uid == 0, and uid == 0 exempts it.
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), || {
+    let euid_back_to_root = Op::call("euid 1000 -> 0", || {
+        || {
             // SAFETY: plain syscalls; u32::MAX (-1) leaves an id unchanged.
             unsafe {
                 if libc::setresuid(u32::MAX, USER, u32::MAX) != 0 {
@@ -219,47 +130,26 @@ fn setuid_to_root_denied_for_non_root_uid_in_cgroup_only() {
                 }
                 libc::setresuid(u32::MAX, 0, u32::MAX).into()
             }
-        }),
-        "uid 0, euid 1000 -> 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, setresuid(0)),
-        "real uid 1000 -> 0 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), setresuid(0)),
-        "real uid 1000 -> 0 in the cgroup, after unload",
-    );
+        }
+    });
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny setuid where new.uid == 0 and uid != 0\n")
+        .row(Before, user, InCgroup, &to_root, Allowed)
+        .denies(user, &to_root, EPERM)
+        .row(Loaded, user, InCgroup, &to_2000, Allowed)
+        .row(Loaded, Root, InCgroup, &euid_back_to_root, Allowed)
+        .run();
 }
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn setgid_to_root_group_denied_with_rule_errno() {
-    require_guest();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
+    let to_root = Op::call("gid -> 0", || setresgid(0));
+    let to_2000 = Op::call("gid -> 2000", || setresgid(2000));
+    Scenario::for_cgroup(
         "deny setgid where new.gid == 0 and new.egid == 0 and uid != 0 errno EACCES\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), setresgid(0)),
-        libc::EACCES,
-        "real uid 1000, gid -> 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), setresgid(2000)),
-        "real uid 1000, gid -> 2000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, setresgid(0)),
-        "real uid 1000, gid -> 0 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), setresgid(0)),
-        "real uid 1000, gid -> 0 in the cgroup, after unload",
-    );
+    )
+    .denies(RealUser(USER), &to_root, EACCES)
+    .row(Loaded, RealUser(USER), InCgroup, &to_2000, Allowed)
+    .run();
 }

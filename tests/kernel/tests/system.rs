@@ -4,13 +4,16 @@
 //! rule does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
+use kernel_tests::Identity::{RealUser, Root};
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
+use kernel_tests::Place::{InCgroup, TestCgroup};
 use kernel_tests::{
-    assert_call_denied, assert_call_fails_not_with, assert_call_ok, call_as, krsic, require_guest,
-    Cgroup, Identity, Policy, TempDir, USER,
+    assert_call_ok, c_path, call_as, krsic, require_guest, Cgroup, Op, Scenario, TempDir, USER,
 };
-use libc::EPERM;
+use libc::{EACCES, EPERM};
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// bpf(BPF_PROG_LOAD) of the smallest socket filter (`r0 = 0; exit`), closed again.
@@ -57,44 +60,15 @@ fn create_map() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn bpf_prog_load_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), load_trivial_program),
-        "prog_load, real uid 1000 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny bpf where cmd == prog_load and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), load_trivial_program),
-        EPERM,
-        "prog_load, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), create_map),
-        "map_create, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), load_trivial_program),
-        "prog_load, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, load_trivial_program),
-        "prog_load, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), load_trivial_program),
-        "prog_load, real uid 1000 in the cgroup, after unload",
-    );
-}
-
-fn c_path(path: &Path) -> CString {
-    CString::new(path.as_os_str().as_bytes()).unwrap()
+    let prog_load = Op::call("prog_load", || load_trivial_program);
+    let map_create = Op::call("map_create", || create_map);
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny bpf where cmd == prog_load and uid != 0\n")
+        .row(Before, user, InCgroup, &prog_load, Allowed)
+        .denies(user, &prog_load, EPERM)
+        .row(Loaded, user, InCgroup, &map_create, Allowed)
+        .row(Loaded, Root, InCgroup, &prog_load, Allowed)
+        .run();
 }
 
 /// mount(source, target, fstype, 0, NULL), unmounted again when it worked; the mount's result.
@@ -125,61 +99,33 @@ fn mount_fs(
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn mount_proc_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
     let dir = TempDir::new();
     let target = c_path(dir.path());
-    let cg = Cgroup::new();
-    let proc_mount = || mount_fs("proc", target.clone(), "proc");
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), proc_mount()),
-        "mount proc, real uid 1000 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "deny mount where fstype == \"proc\" and uid != 0\n",
-        Some(&cg),
-    );
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), proc_mount()),
-        EPERM,
-        "mount proc, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(
-            Identity::RealUser(USER),
-            Some(&cg),
-            mount_fs("tmp", target.clone(), "tmpfs"),
-        ),
-        "mount tmpfs, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), proc_mount()),
-        "mount proc, uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, proc_mount()),
-        "mount proc, real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), proc_mount()),
-        "mount proc, real uid 1000 in the cgroup, after unload",
-    );
+    let proc_mount = Op::call("mount proc", || mount_fs("proc", target.clone(), "proc"));
+    let tmpfs_mount = Op::call("mount tmpfs", || mount_fs("tmp", target.clone(), "tmpfs"));
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny mount where fstype == \"proc\" and uid != 0\n")
+        .row(Before, user, InCgroup, &proc_mount, Allowed)
+        .denies(user, &proc_mount, EPERM)
+        .row(Loaded, user, InCgroup, &tmpfs_mount, Allowed)
+        .row(Loaded, Root, InCgroup, &proc_mount, Allowed)
+        .run();
 }
 
-/// A tmpfs the test mounts on `dir`; detached on drop if still there.
-struct TmpfsMount(CString);
+/// Detaches whatever is still mounted on the directory when dropped.
+struct Unmount(CString);
 
-impl TmpfsMount {
-    fn new(dir: &Path) -> TmpfsMount {
-        let target = c_path(dir);
-        assert_call_ok(
-            call_as(Identity::Root, None, mount_kept(target.clone())),
-            "mount a tmpfs for the test",
-        );
-        TmpfsMount(target)
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        // SAFETY: NUL-terminated path; failing (nothing mounted) is fine.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
     }
+}
+
+/// Whether something is mounted on `dir` (it is on another device than its parent).
+fn is_mount_point(dir: &Path) -> bool {
+    let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    dev(dir) != dev(dir.parent().unwrap())
 }
 
 /// mount("tmp", target, "tmpfs") left mounted.
@@ -197,13 +143,6 @@ fn mount_kept(target: CString) -> impl FnOnce() -> libc::c_long {
     }
 }
 
-impl Drop for TmpfsMount {
-    fn drop(&mut self) {
-        // SAFETY: NUL-terminated path; failing (already unmounted) is fine.
-        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
 fn umount(target: CString) -> impl FnOnce() -> libc::c_long {
     // SAFETY: NUL-terminated path.
     move || unsafe { libc::umount2(target.as_ptr(), 0) }.into()
@@ -212,32 +151,24 @@ fn umount(target: CString) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn umount_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
     let dir = TempDir::new();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(&policy_dir, "deny umount where uid != 0\n", Some(&cg));
-    let mount = TmpfsMount::new(dir.path());
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), umount(mount.0.clone())),
-        EPERM,
-        "umount, real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), umount(mount.0.clone())),
-        "umount, uid 0 in the cgroup",
-    );
-    let mount = TmpfsMount::new(dir.path());
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, umount(mount.0.clone())),
-        "umount, real uid 1000 outside the cgroup",
-    );
-    let mount = TmpfsMount::new(dir.path());
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), umount(mount.0.clone())),
-        "umount, real uid 1000 in the cgroup, after unload",
-    );
+    let target = c_path(dir.path());
+    let _unmount = Unmount(target.clone());
+    // Each attempt finds a tmpfs mounted, by the test: the one a denied umount left, or a
+    // fresh one.
+    let umount_tmpfs = Op::call("umount", || {
+        if !is_mount_point(dir.path()) {
+            assert_call_ok(
+                call_as(Root, None, mount_kept(target.clone())),
+                "mount a tmpfs for the test",
+            );
+        }
+        umount(target.clone())
+    });
+    Scenario::for_cgroup("deny umount where uid != 0\n")
+        .denies(RealUser(USER), &umount_tmpfs, EPERM)
+        .row(Loaded, Root, InCgroup, &umount_tmpfs, Allowed)
+        .run();
 }
 
 fn unshare_userns() -> libc::c_long {
@@ -248,32 +179,13 @@ fn unshare_userns() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn userns_creation_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
-    let cg = Cgroup::new();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), unshare_userns),
-        "unshare(CLONE_NEWUSER), real uid 1000 in the cgroup, before load",
-    );
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(&policy_dir, "deny userns where uid != 0\n", Some(&cg));
-    assert_call_denied(
-        call_as(Identity::RealUser(USER), Some(&cg), unshare_userns),
-        EPERM,
-        "unshare(CLONE_NEWUSER), real uid 1000 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::Root, Some(&cg), unshare_userns),
-        "unshare(CLONE_NEWUSER), uid 0 in the cgroup",
-    );
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), None, unshare_userns),
-        "unshare(CLONE_NEWUSER), real uid 1000 outside the cgroup",
-    );
-    policy.stop();
-    assert_call_ok(
-        call_as(Identity::RealUser(USER), Some(&cg), unshare_userns),
-        "unshare(CLONE_NEWUSER), real uid 1000 in the cgroup, after unload",
-    );
+    let userns = Op::call("unshare(CLONE_NEWUSER)", || unshare_userns);
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny userns where uid != 0\n")
+        .row(Before, user, InCgroup, &userns, Allowed)
+        .denies(user, &userns, EPERM)
+        .row(Loaded, Root, InCgroup, &userns, Allowed)
+        .run();
 }
 
 /// `bpf_token` names `bpf_token_create`, a hook from Linux 6.9: on 6.1 the policy is refused
@@ -305,29 +217,23 @@ fn bpf_token_event_needs_a_kernel_with_the_hook() {
         (major, minor) >= (6, 9),
         "bpf_token_create is in Linux 6.9 and later; this is {release}"
     );
-    let policy_dir = TempDir::new();
     let source = "deny bpf_token where uid != 0\n";
     if has_hook {
-        let cg = Cgroup::new();
-        assert_eq!(create_token(Some(&cg)), Ok(()), "a token, before load");
         // The creator is root inside its user namespace and root outside it (uid 0): the
         // rule that applies to it names no uid.
-        let policy = Policy::load_source(&policy_dir, "deny bpf_token errno EACCES\n", Some(&cg));
-        assert_eq!(
-            create_token(Some(&cg)),
-            Err(libc::EACCES),
-            "BPF_TOKEN_CREATE in the cgroup"
-        );
-        assert_eq!(
-            create_token(None),
-            Ok(()),
-            "BPF_TOKEN_CREATE outside the cgroup"
-        );
-        policy.stop();
-        assert_eq!(create_token(Some(&cg)), Ok(()), "a token, after unload");
-        let policy = Policy::load_source(&policy_dir, source, None);
-        policy.stop();
+        let token = Op::custom("BPF_TOKEN_CREATE", |_, cgroup| {
+            create_token(cgroup)
+                .map(|()| 0)
+                .map_err(std::io::Error::from_raw_os_error)
+        });
+        Scenario::for_cgroup("deny bpf_token errno EACCES\n")
+            .row(Before, Root, InCgroup, &token, Allowed)
+            .denies(Root, &token, EACCES)
+            .run();
+        // The rule with a uid loads too.
+        Scenario::global(source).run();
     } else {
+        let policy_dir = TempDir::new();
         let file = policy_dir.write("policy.krsi", source, 0o644);
         let out = std::process::Command::new(krsic())
             .arg("check")
@@ -373,63 +279,25 @@ fn load_garbage_from_file(fd: libc::c_int) -> impl FnOnce() -> libc::c_long {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn kmod_load_from_file_and_memory_denied_for_non_root_uid_in_cgroup_only() {
-    require_guest();
     let dir = TempDir::new();
     let garbage = dir.write("garbage.ko", vec![0x42u8; 4096], 0o644);
     let file = std::fs::File::open(&garbage).unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let cg = Cgroup::new();
-    // Real uid 1000 with euid 0 passes the CAP_SYS_MODULE check; the kernel then refuses
-    // the contents with its own error.
-    let who = Identity::RealUser(USER);
-    let file_error = assert_call_fails_not_with(
-        call_as(who, Some(&cg), load_garbage_from_file(fd)),
-        EPERM,
-        "finit_module, real uid 1000 in the cgroup, before load",
-    );
-    let memory_error = assert_call_fails_not_with(
-        call_as(who, Some(&cg), load_garbage_from_memory),
-        EPERM,
-        "init_module, real uid 1000 in the cgroup, before load",
-    );
-
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(&policy_dir, "deny kmod_load where uid != 0\n", Some(&cg));
-    assert_call_denied(
-        call_as(who, Some(&cg), load_garbage_from_file(fd)),
-        EPERM,
-        "finit_module, real uid 1000 in the cgroup",
-    );
-    assert_call_denied(
-        call_as(who, Some(&cg), load_garbage_from_memory),
-        EPERM,
-        "init_module, real uid 1000 in the cgroup",
-    );
-    assert_eq!(
-        assert_call_fails_not_with(
-            call_as(Identity::Root, Some(&cg), load_garbage_from_file(fd)),
-            EPERM,
-            "finit_module, uid 0 in the cgroup",
-        ),
-        file_error
-    );
-    assert_eq!(
-        assert_call_fails_not_with(
-            call_as(who, None, load_garbage_from_memory),
-            EPERM,
-            "init_module, real uid 1000 outside the cgroup",
-        ),
-        memory_error
-    );
-    policy.stop();
-    assert_eq!(
-        assert_call_fails_not_with(
-            call_as(who, Some(&cg), load_garbage_from_file(fd)),
-            EPERM,
-            "finit_module, real uid 1000 in the cgroup, after unload",
-        ),
-        file_error
-    );
+    let from_file = Op::call("finit_module", || load_garbage_from_file(fd));
+    let from_memory = Op::call("init_module", || load_garbage_from_memory);
+    // Real uid 1000 with euid 0 passes the CAP_SYS_MODULE check; unless the rule refuses, the
+    // kernel then refuses the contents with its own error.
+    let contents_refused = KernelRefuses { not: EPERM };
+    let user = RealUser(USER);
+    Scenario::for_cgroup("deny kmod_load where uid != 0\n")
+        .row(Before, user, InCgroup, &from_file, contents_refused)
+        .row(Before, user, InCgroup, &from_memory, contents_refused)
+        .row(Loaded, user, InCgroup, &from_file, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &from_memory, Denied(EPERM))
+        .row(Loaded, Root, InCgroup, &from_file, contents_refused)
+        .row(Loaded, user, TestCgroup, &from_memory, contents_refused)
+        .row(Unloaded, user, InCgroup, &from_file, contents_refused)
+        .run();
 }
 
 /// A socket of a family no module has registered makes the kernel ask modprobe for
@@ -437,14 +305,6 @@ fn kmod_load_from_file_and_memory_denied_for_non_root_uid_in_cgroup_only() {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn kmod_request_is_reported_with_its_name() {
-    require_guest();
-    let cg = Cgroup::new();
-    let policy_dir = TempDir::new();
-    let policy = Policy::load_source(
-        &policy_dir,
-        "audit kmod_load where kind == request and name == \"net-pf-5\"\n",
-        Some(&cg),
-    );
     // AF_APPLETALK (5): a module on Debian, absent from the guest. The socket fails with
     // the kernel's own error whatever the request does.
     let appletalk = || {
@@ -456,14 +316,13 @@ fn kmod_request_is_reported_with_its_name() {
         }
         libc::c_long::from(fd)
     };
-    let _ = call_as(Identity::Root, Some(&cg), appletalk);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut lines = policy.events();
-    while lines.is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        lines = policy.events();
-    }
-    policy.stop();
+    let lines =
+        Scenario::for_cgroup("audit kmod_load where kind == request and name == \"net-pf-5\"\n")
+            .step(Loaded, |steps| {
+                let _ = call_as(Root, Some(steps.cgroup()), appletalk);
+            })
+            .wait_for_reports(1)
+            .run();
     assert_eq!(lines.len(), 1, "one report: {lines:#?}");
     let report: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(report["event"], "kmod_load");

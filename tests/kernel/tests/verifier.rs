@@ -5,7 +5,7 @@
 use compiler::bpf::{Assembler, Reg, Size};
 use compiler::btf::Btf;
 use compiler::elf::{read_object, write_object, ObjectSpec, ProgramSpec};
-use compiler::ir::Scope;
+use compiler::ir::{Scope, Target};
 use kernel_tests::policy_gen;
 use kernel_tests::{
     assert_ran, dir_with_true, krsic, lsm_program_ids, require_guest, run_as,
@@ -61,9 +61,11 @@ fn generated_policies_all_verify() {
         } else {
             Scope::Cgroup
         };
-        let module = compiler::lower::lower(&checked, scope).expect("lowers");
-        let object = compiler::codegen::codegen(&module).expect("codegen");
-        let elf = write_object(&object).expect("elf");
+        let compiler::Object {
+            ir: module,
+            spec: object,
+            elf,
+        } = compiler::compile(&checked, Target::new(scope)).expect("compiles");
         match runtime::verify(&elf, &targets(&object), runtime::VerifierLog::Stats) {
             Ok(counts) => {
                 for (_, processed) in counts {
@@ -105,8 +107,9 @@ fn second_program_rejected_leaves_nothing_attached() {
     );
     let (checked, diagnostics) = lang::front_end(&source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
-    let module = compiler::lower::lower(&checked, Scope::Cgroup).expect("lowers");
-    let mut object = compiler::codegen::codegen(&module).expect("codegen");
+    let mut object = compiler::compile(&checked, Target::new(Scope::Cgroup))
+        .expect("compiles")
+        .spec;
     assert_eq!(object.programs.len(), 2);
     assert_eq!(
         object.programs[0].symbol, "krsi_exec",

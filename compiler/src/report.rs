@@ -1,4 +1,4 @@
-//! The event channel: what a program reports when a rule denies or audits, and how user space
+//! The report format: what a program reports when a rule denies or audits, and how user space
 //! reads it back.
 //!
 //! Every report is one fixed-size record in the `krsi_events` ring buffer. The layout is the
@@ -40,6 +40,18 @@ pub const TIME_NS: u32 = 32;
 pub const COMM: u32 = 40;
 pub const PARENT_COMM: u32 = 56;
 pub const HEADER: u32 = 72;
+
+/// A port slot (copied into a report as it is) holds the port, below 65536, or one of these:
+/// the socket has no port (not IPv4/IPv6), or reading it faulted.
+pub const PORT_ABSENT: i32 = 0x1_0000;
+pub const PORT_UNKNOWN: i32 = 0x2_0000;
+
+/// An address slot holds the family of the 16 bytes in the value's buffer (the report's
+/// excerpt): 4 (the first 4 bytes are an IPv4 address, the rest zero), 6, or one of these.
+pub const ADDR_V4: i32 = 4;
+pub const ADDR_V6: i32 = 6;
+pub const ADDR_ABSENT: i32 = 0;
+pub const ADDR_UNKNOWN: i32 = 0xff;
 
 /// The operation was denied.
 pub const FLAG_DENIED: u32 = 1;
@@ -190,12 +202,12 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                 let mut octets = [0u8; 16];
                 octets.copy_from_slice(&bytes[..16]);
                 match kind as i64 {
-                    k if k == i64::from(crate::codegen::ADDR_V4) => ReportedValue::Str {
+                    k if k == i64::from(ADDR_V4) => ReportedValue::Str {
                         text: std::net::Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3])
                             .to_string(),
                         truncated: false,
                     },
-                    k if k == i64::from(crate::codegen::ADDR_V6) => ReportedValue::Str {
+                    k if k == i64::from(ADDR_V6) => ReportedValue::Str {
                         text: std::net::Ipv6Addr::from(octets).to_string(),
                         truncated: false,
                     },
@@ -203,7 +215,7 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                     _ => ReportedValue::Unknown,
                 }
             }
-            (ValueKind::Port(_), Some(v), _) if v >= 0x1_0000 => ReportedValue::Unknown,
+            (ValueKind::Port(_), Some(v), _) if v >= PORT_ABSENT as u64 => ReportedValue::Unknown,
             (ValueKind::Comm | ValueKind::Chars(_), _, Some(text)) => ReportedValue::Str {
                 text: c_string(text),
                 truncated: false,

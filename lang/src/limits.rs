@@ -1,0 +1,38 @@
+//! The limits that decide when a compiled program cannot compute a value, and so fails closed.
+//!
+//! A value past one of these limits is *unknown*: a test on it makes a deny or audit rule
+//! match and an allow rule not match (see [`crate::eval`]). The reference evaluator and the
+//! code generator must draw the line at the same byte, or the compiled program decides
+//! differently from the language's meaning; so each limit is defined here, once, and both
+//! read it. Counts and lengths are `usize` here; the code generator narrows them to its
+//! 32-bit immediates.
+
+/// Room for a string the program reads into its buffer, NUL included: `PATH_MAX` (4096), the
+/// longest path the kernel itself resolves (`bpf_d_path` fails beyond it). A power of two:
+/// the code generator masks buffer positions with `STRING_CAP - 1` so that the verifier can
+/// bound every write.
+pub const STRING_CAP: usize = 4096;
+
+/// How many bytes past its literal prefix a glob alternative may scan before the test becomes
+/// unknown. The verifier walks every iteration of the scan loop and a scanned byte costs
+/// about 34 instructions, so this bounds a glob test at roughly 8,700 instructions (and keeps
+/// an event's rules within the verifier's budgets); 256 bytes still covers any one file name
+/// (at most [`NAME_MAX`] bytes) past a directory prefix.
+pub const GLOB_SCAN_LIMIT: usize = 256;
+
+/// How many components (names between `/`) a walked path may have; a deeper one is unknown.
+/// The walk is a loop the verifier follows to its bound (components plus [`WALK_MOUNTS`]), so
+/// the bound is kept small; 40 is far deeper than the paths policies name or systems use.
+pub const WALK_COMPONENTS: usize = 40;
+
+/// How many mount crossings a walk may make besides its components; more make the path
+/// unknown. A path crosses one mount per file system it passes through: a container's
+/// overlay root, a bind mount or two; 8 leaves room for nesting while keeping the loop bound,
+/// [`WALK_COMPONENTS`] + 8 steps, small.
+pub const WALK_MOUNTS: usize = 8;
+
+/// The longest name the kernel gives a dentry (`NAME_MAX`); a walked path with a longer
+/// component is unknown (it cannot occur on a real file system, but a read of a corrupt or
+/// racing name must not overrun the buffer). One less than a power of two: the code generator
+/// uses it as a mask on the length it hands a helper.
+pub const NAME_MAX: usize = 255;
