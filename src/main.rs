@@ -1,6 +1,7 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod doctor;
 mod error;
 mod lsp;
 mod manual;
@@ -205,6 +206,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tell whether this machine can enforce policies and, if not, exactly what to change
+    Doctor {
+        /// One JSON document, for tools
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the language server on stdin/stdout (diagnostics, hover, completion, definitions,
     /// references, symbols, formatting, quick fixes)
     Lsp {
@@ -293,6 +300,7 @@ fn main() -> ExitCode {
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Doctor { json } => doctor::doctor(json),
         Command::Lsp { btf } => lsp::serve(btf.as_deref()),
         Command::Completions { shell } => {
             manual::completions(shell, &mut std::io::stdout());
