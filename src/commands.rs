@@ -52,6 +52,46 @@ pub fn check(
     })
 }
 
+/// `krsic fmt`: rewrites each file in the canonical layout, or with `check` only says which
+/// files are not in it. A file with syntax errors is reported and left as it is.
+pub fn format(
+    files: &[std::path::PathBuf],
+    check: bool,
+    format: MessageFormat,
+) -> Result<ExitCode, Error> {
+    let mut failed = false;
+    for file in files {
+        let Some(source) = read_source(file, format)? else {
+            failed = true;
+            continue;
+        };
+        match lang::format::format(&source) {
+            Err(diagnostics) => {
+                report(file, &source, &diagnostics, format);
+                failed = true;
+            }
+            Ok(formatted) if formatted == source => {}
+            Ok(_) if check => {
+                println!(
+                    "{} is not formatted (run `krsic fmt {}`)",
+                    file.display(),
+                    file.display()
+                );
+                failed = true;
+            }
+            Ok(formatted) => std::fs::write(file, formatted).map_err(|error| Error::Write {
+                path: file.clone(),
+                error,
+            })?,
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub fn build(
     file: &Path,
     output: &Path,

@@ -54,6 +54,14 @@ pub enum Error {
     },
     /// A diagnostic code `krsic explain` does not know.
     UnknownCode(String),
+    /// `krsic man` could not write its pages.
+    ManPages {
+        dir: PathBuf,
+        error: io::Error,
+    },
+    /// The language server's connection failed (the client broke the protocol or went away
+    /// before initialising).
+    LanguageServer(String),
     /// A bug in krsic: the checker accepted what the back end cannot compile.
     Internal(CompileError),
     /// A pinned policy's record does not read back.
@@ -100,6 +108,10 @@ impl fmt::Display for Error {
                  lift it with `krsic unload {name}`, or give this policy another name with a \
                  `policy NAME` line"
             ),
+            Error::ManPages { dir, error } => {
+                write!(f, "cannot write man pages into `{}`: {error}", dir.display())
+            }
+            Error::LanguageServer(message) => write!(f, "language server: {message}"),
             Error::UnknownCode(code) => write!(
                 f,
                 "no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`"

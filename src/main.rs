@@ -1,7 +1,10 @@
 //! `krsic`: the krsi policy compiler and loader.
 
 mod commands;
+mod doctor;
 mod error;
+mod lsp;
+mod manual;
 mod pipeline;
 mod record;
 mod rejection;
@@ -18,7 +21,7 @@ use std::process::ExitCode;
     version,
     about = "Compile krsi policies to BPF LSM programs and enforce them"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -69,20 +72,36 @@ pub enum ScopeArg {
 enum Command {
     /// Check policies for errors, against the running kernel's types or `--btf FILE`
     Check {
+        /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Check against this kernel BTF (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF with `.BTF`)
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Rewrite policies in the canonical layout, keeping comments (`--check`: only report)
+    Fmt {
+        /// Policy files (`.krsi`)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Compile a policy to an ELF object of BPF LSM programs
     Build {
+        /// The policy file (`.krsi`)
         file: PathBuf,
         /// Where to write the output
         #[arg(short, long)]
         output: PathBuf,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// What to write
@@ -91,11 +110,15 @@ enum Command {
         /// Compile the programs to consult a cgroup set at load time
         #[arg(long, value_enum, default_value = "global")]
         scope: ScopeArg,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Disassemble the programs of an object written by `krsic build`
-    Disasm { object: PathBuf },
+    Disasm {
+        /// An ELF object written by `krsic build`
+        object: PathBuf,
+    },
     /// Compile (or take a built object) and enforce it until SIGINT or SIGTERM
     Load {
         /// A policy (`.krsi`) or an object from `krsic build`
@@ -103,6 +126,7 @@ enum Command {
         /// Enforce only for processes in this cgroup (v2) and its descendants
         #[arg(long)]
         cgroup: Option<PathBuf>,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// `audit`: deny rules report and allow, to try a policy before enforcing it
@@ -115,6 +139,7 @@ enum Command {
         /// Reports one rule may send per second on one CPU (default 100); the rest are counted
         #[arg(long)]
         report_rate: Option<u32>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
         /// Pin the policy (bpffs) and exit: it stays enforced until `krsic unload NAME`; a
@@ -127,6 +152,7 @@ enum Command {
     },
     /// List the pinned policies: source, hash, compiler, load time, hooks, programs, run counts
     List {
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
         /// One JSON array, for tools
@@ -137,14 +163,18 @@ enum Command {
     Unload {
         /// The policy's name, as `krsic list` shows it
         name: String,
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
     },
     /// Stream the reports of a pinned policy until SIGINT or SIGTERM
     Follow {
+        /// The policy's name, as `krsic list` shows it
         name: String,
+        /// The mounted BPF filesystem that holds pinned policies
         #[arg(long, default_value = DEFAULT_BPFFS)]
         bpffs: PathBuf,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "json")]
@@ -152,22 +182,53 @@ enum Command {
     },
     /// Run the `test` items of policies through the reference evaluator and the compiled programs
     Test {
+        /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
     /// Explain a diagnostic code, e.g. `krsic explain E0101`
-    Explain { code: String },
+    Explain {
+        /// A diagnostic code, such as E0101 or W0003
+        code: String,
+    },
     /// List every event with its hook and attributes
     Events {
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
         #[arg(long)]
         btf: Option<PathBuf>,
         /// One JSON document, for tools and the book's reference
         #[arg(long)]
         json: bool,
+    },
+    /// Tell whether this machine can enforce policies and, if not, exactly what to change
+    Doctor {
+        /// One JSON document, for tools
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the language server on stdin/stdout (diagnostics, hover, completion, definitions,
+    /// references, symbols, formatting, quick fixes)
+    Lsp {
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (krsic.1 and krsic-COMMAND.1) into a directory
+    Man {
+        /// Where to write the pages, e.g. /usr/local/share/man/man1
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -195,6 +256,11 @@ fn main() -> ExitCode {
             scope,
             message_format,
         } => commands::build(&file, &output, btf.as_deref(), emit, scope, message_format),
+        Command::Fmt {
+            files,
+            check,
+            message_format,
+        } => commands::format(&files, check, message_format),
         Command::Disasm { object } => commands::disasm(&object),
         Command::Load {
             file,
@@ -234,6 +300,21 @@ fn main() -> ExitCode {
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Doctor { json } => doctor::doctor(json),
+        Command::Lsp { btf } => lsp::serve(btf.as_deref()),
+        Command::Completions { shell } => {
+            manual::completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => match manual::write_man_pages(&dir) {
+            Ok(pages) => {
+                for page in pages {
+                    println!("{}", page.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(error) => Err(error::Error::ManPages { dir, error }),
+        },
     };
     match result {
         Ok(code) => code,

@@ -32,7 +32,7 @@ pub fn diagnose(symbol: &str, log: &str, compiled: &Compiled) -> Diagnostic {
         }
         return unlocated(symbol, log);
     }
-    let targets: Vec<ProgramTarget> = targets(&compiled.object.spec)
+    let targets: Vec<ProgramTarget> = program_targets(&compiled.object.spec)
         .into_iter()
         .filter(|t| t.symbol == symbol)
         .collect();
@@ -122,14 +122,19 @@ fn verify_subset(checked: &CheckedPolicy, target: Target, keep: &[u32]) -> Optio
     let mut subset = checked.clone();
     subset.rules.retain(|r| keep.contains(&r.index));
     let object = compiler::compile(&subset, target).ok()?;
-    match runtime::verify(&object.elf, &targets(&object.spec), VerifierLog::Stats) {
+    match runtime::verify(
+        &object.elf,
+        &program_targets(&object.spec),
+        VerifierLog::Stats,
+    ) {
         Ok(_) => Some(true),
         Err(RuntimeError::Rejected { .. }) => Some(false),
         Err(_) => None,
     }
 }
 
-fn targets(object: &ObjectSpec) -> Vec<ProgramTarget> {
+/// The LSM programs of a compiled object, as the runtime loads them.
+pub(crate) fn program_targets(object: &ObjectSpec) -> Vec<ProgramTarget> {
     object
         .programs
         .iter()

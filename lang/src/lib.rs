@@ -9,6 +9,7 @@ pub mod check;
 pub mod checked;
 pub mod diagnostic;
 pub mod eval;
+pub mod format;
 pub mod glob;
 pub mod kernel;
 pub mod limits;

@@ -108,7 +108,8 @@ impl fmt::Display for RuntimeError {
                 f,
                 "BPF LSM is not active on this kernel (active LSMs: `{active}`); add `bpf` to the \
                  `lsm=` boot parameter, e.g. in /etc/default/grub set \
-                 GRUB_CMDLINE_LINUX=\"lsm={active},bpf\", run `update-grub` and reboot"
+                 GRUB_CMDLINE_LINUX_DEFAULT=\"lsm={active},bpf\" (keeping what the line holds), run \
+                 `update-grub` and reboot; `krsic doctor` prints the exact line"
             ),
             RuntimeError::LsmProgramsRefused { symbol, error } => write!(
                 f,

@@ -1,0 +1,2 @@
+" krsi policies
+autocmd BufRead,BufNewFile *.krsi setfiletype krsi
