@@ -74,9 +74,10 @@ fn unlocated(symbol: &str, log: &str) -> Diagnostic {
 /// A rejection at an instruction, located through the origin table.
 fn at_instruction(symbol: &str, log: &str, object: &ObjectSpec, ir: &Module) -> Diagnostic {
     let program = object.programs.iter().find(|p| p.symbol == symbol);
+    let trace = lang::diagnostic::verifier_trace(log);
     lang::diagnostic::verifier_rejected(symbol, log, |slot| {
         program
-            .and_then(|p| p.code.origin(slot))
+            .and_then(|p| p.code.origin_on(slot, &trace))
             .and_then(|index| rule_span(ir, index))
     })
 }

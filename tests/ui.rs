@@ -156,11 +156,12 @@ fn run_case(path: &Path, kernel: &Btf) -> Case {
                 let object = compiler::codegen::codegen(&module).expect("codegen");
                 let program = &object.programs[0];
                 let log = directives.verifier_log.join("\n");
+                let trace = lang::diagnostic::verifier_trace(&log);
                 diagnostics.push(lang::diagnostic::verifier_rejected(
                     &program.symbol,
                     &log,
                     |slot| {
-                        let index = program.code.origin(slot)?;
+                        let index = program.code.origin_on(slot, &trace)?;
                         module
                             .programs
                             .iter()

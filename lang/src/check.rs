@@ -395,9 +395,11 @@ pub fn check_with_lints(
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`]. The limit
 /// leaves room under the 32,767 a branch reaches for what the estimate does not count.
 const MAX_EVENT_COST: u32 = 24_000;
-const PROGRAM_BASE_COST: u32 = 400;
-/// A deny or audit rule's report (ring buffer, rate limit, process, values).
-const REPORT_COST: u32 = 120;
+/// The prologue and the program's one report function (ring buffer, rate limit, process,
+/// values), which every reporting rule calls.
+const PROGRAM_BASE_COST: u32 = 520;
+/// A deny or audit rule's call of the report function (its arguments, the call, the exit).
+const REPORT_COST: u32 = 8;
 
 fn estimated_cost(cond: &Cond) -> u32 {
     match cond {

@@ -394,10 +394,7 @@ pub fn verifier_rejected(
     log: &str,
     rule_at: impl Fn(usize) -> Option<Span>,
 ) -> Diagnostic {
-    let failing_slot = log.lines().rev().find_map(|line| {
-        line.split_once(": (")
-            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
-    });
+    let failing_slot = verifier_trace(log).last().copied();
     let rule = failing_slot.and_then(&rule_at);
     let message = verifier_message(log);
     let mut d = Diagnostic::new(
@@ -415,6 +412,17 @@ pub fn verifier_rejected(
         d = d.with_label("the verifier stopped in the code of this rule");
     }
     d
+}
+
+/// The instructions an instruction-level verifier log shows the verifier walking, in order
+/// (its `N: (op) ...` lines).
+pub fn verifier_trace(log: &str) -> Vec<usize> {
+    log.lines()
+        .filter_map(|line| {
+            line.split_once(": (")
+                .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+        })
+        .collect()
 }
 
 /// The verifier's message in its log: the last line that is not an instruction or one of the

@@ -8,6 +8,10 @@ use lang::check::IntOp;
 impl ProgramGen<'_> {
     /// Emits code that jumps to `on_true` when `cond` holds and to `on_false` otherwise.
     pub(super) fn cond(&mut self, cond: &Cond, on_true: Label, on_false: Label) {
+        if self.known_true.contains(cond) {
+            self.asm.jump(on_true);
+            return;
+        }
         match cond {
             Cond::Const(true) => {
                 self.asm.jump(on_true);
@@ -18,6 +22,12 @@ impl ProgramGen<'_> {
             Cond::Not(inner) => self.cond(inner, on_false, on_true),
             Cond::And(items) | Cond::Or(items) => {
                 let is_and = matches!(cond, Cond::And(_));
+                // Cheapest first: tests are pure, so the order does not change the outcome,
+                // and a costly value is only computed when a rule's cheap tests (its gate, see
+                // `values`) hold, so they must come before its tests in every rule.
+                let (cheap, costly): (Vec<&Cond>, Vec<&Cond>) =
+                    items.iter().partition(|item| !self.reads_costly(item));
+                let items: Vec<&Cond> = cheap.into_iter().chain(costly).collect();
                 for (i, item) in items.iter().enumerate() {
                     if i + 1 == items.len() {
                         self.cond(item, on_true, on_false);

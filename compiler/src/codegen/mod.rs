@@ -21,7 +21,7 @@
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
-use crate::ir::{Mode, Module, Program, Scope, ValueKind};
+use crate::ir::{Cond, Mode, Module, Program, Scope, ValueKind};
 use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase};
 use std::fmt;
@@ -224,7 +224,8 @@ impl Layout {
         let mut scratch_size = 0u32;
         for (i, value) in program.values.iter().enumerate() {
             let slot = i32::from(FIRST_VALUE_SLOT) - 8 * i as i32;
-            if slot < -512 {
+            // The report function's frame shares the 512 bytes.
+            if slot < -512 + report::REPORT_FRAME {
                 return Err(CodegenError::TooManyValues {
                     program: program.event.to_string(),
                 });
@@ -276,10 +277,21 @@ struct ProgramGen<'a> {
     report_rate: u32,
     record: RecordLayout,
     asm: Assembler,
+    /// Where the report function starts; emitted after the program if a rule calls it.
+    report_function: Label,
+    reported: bool,
+    /// The program's `return 0`.
+    allow: Label,
+    /// Tests known to hold wherever rules are evaluated (a gate that every reporting rule
+    /// shares, tested before a costly value; see `values`): compiled as `true`.
+    known_true: Vec<Cond>,
 }
 
 impl<'a> ProgramGen<'a> {
     fn new(program: &'a Program, layout: &'a Layout, module: &'a Module) -> Self {
+        let mut asm = Assembler::with_branch_simplification();
+        let report_function = asm.new_label();
+        let allow = asm.new_label();
         ProgramGen {
             program,
             layout,
@@ -288,12 +300,16 @@ impl<'a> ProgramGen<'a> {
             parent: module.parent.as_ref(),
             report_rate: module.report_rate.min(i32::MAX as u32),
             record: events::layout(program),
-            asm: Assembler::with_branch_simplification(),
+            asm,
+            report_function,
+            reported: false,
+            allow,
+            known_true: Vec::new(),
         }
     }
 
     fn emit(mut self) -> Result<Code, EncodeError> {
-        let allow = self.asm.new_label();
+        let allow = self.allow;
         let fail_closed = self.asm.new_label();
         self.asm.mov64_reg(Reg::R6, Reg::R1);
         if let Some((access, value)) = &self.program.guard {
@@ -364,6 +380,10 @@ impl<'a> ProgramGen<'a> {
             _ => 0,
         };
         self.asm.bind(fail_closed).mov64_imm(Reg::R0, -errno).exit();
+        if self.reported {
+            self.asm.function("report", self.report_function);
+            self.emit_report_function();
+        }
         self.asm.finish()
     }
 

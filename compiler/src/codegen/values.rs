@@ -1,4 +1,12 @@
-//! The prologue: every value the rules read, computed into its stack slot or buffer.
+//! Values: every value the rules read, computed once into its stack slot or buffer.
+//!
+//! Cheap values (helpers that copy a word, loads through BTF pointers) are computed in the
+//! prologue. A costly one (a resolved or walked path, a string or an endpoint read from the
+//! kernel) is computed after them, and only when some rule that reads it can still match: each
+//! such rule's cheap conjuncts (its gate) are tested first, and when no gate holds the value
+//! is left unknown without being computed. No rule reads it then: its tests come after its
+//! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
+//! root process the `bpf_d_path`.
 
 use super::{
     offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, PORT_ABSENT,
@@ -8,9 +16,10 @@ use crate::bpf::helper::{
     D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, PROBE_READ_KERNEL,
     PROBE_READ_KERNEL_STR,
 };
-use crate::bpf::{AluOp, ByteOrder, JmpCond, Reg, Size};
-use crate::ir::{ValueId, ValueKind};
+use crate::bpf::{AluOp, ByteOrder, JmpCond, Label, Reg, Size};
+use crate::ir::{Cond, ValueId, ValueKind};
 use lang::check::{AccessBase, Endpoint};
+use std::collections::HashSet;
 
 /// `AF_INET` and `AF_INET6` (include/linux/socket.h), the families with ports and addresses.
 const AF_INET: i32 = 2;
@@ -52,6 +61,112 @@ impl ProgramGen<'_> {
             }
         }
         for (i, kind) in kinds.iter().enumerate() {
+            if !kind.costly() {
+                let unused = self.asm.new_label();
+                self.value(i, unused);
+            }
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            if kind.costly() {
+                self.lazy_value(i);
+            }
+        }
+        self.asm.set_origin(None);
+    }
+
+    /// Computes costly value `i` when some gate of a rule that reads it holds; else jumps to
+    /// the value's own unknown exit, so that both ways leave it in one state.
+    fn lazy_value(&mut self, i: usize) {
+        let (compute, unknown) = (self.asm.new_label(), self.asm.new_label());
+        let id = ValueId(i as u32);
+        let program = self.program;
+        let mut gates: Vec<Cond> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut always = false;
+        for rule in program
+            .audit
+            .iter()
+            .chain(&program.allow)
+            .chain(&program.deny)
+        {
+            if !rule.cond.values().contains(&id) {
+                continue;
+            }
+            match self.gate(&rule.cond) {
+                None => {
+                    always = true;
+                    break;
+                }
+                Some(gate) => {
+                    if seen.insert(format!("{gate:?}")) {
+                        gates.push(gate);
+                    }
+                }
+            }
+        }
+        self.asm.set_origin(self.first_reader(&[i]));
+        if !always && !gates.is_empty() {
+            // When every rule that reports reads the value, none can match without it: no
+            // gate holding means the event is allowed, and past this point the one gate they
+            // share holds.
+            let decides = program
+                .deny
+                .iter()
+                .chain(&program.audit)
+                .all(|rule| rule.cond.values().contains(&id));
+            let skip = if decides { self.allow } else { unknown };
+            for gate in &gates {
+                let next = self.asm.new_label();
+                self.cond(gate, compute, next);
+                self.asm.bind(next);
+            }
+            self.asm.jump(skip);
+            if decides && gates.len() == 1 {
+                if let Some(Cond::And(items)) = gates.first() {
+                    self.known_true.extend(items.iter().cloned());
+                } else {
+                    self.known_true.extend(gates.iter().cloned());
+                }
+            }
+        }
+        self.asm.bind(compute);
+        self.value(i, unknown);
+    }
+
+    /// The cheap conjuncts of a rule's condition: a necessary condition for the rule to
+    /// match that reads no costly value. `None` when it has none.
+    fn gate(&self, cond: &Cond) -> Option<Cond> {
+        let Cond::And(items) = cond else {
+            return None;
+        };
+        let cheap: Vec<Cond> = items
+            .iter()
+            .filter(|item| !self.reads_costly(item))
+            .cloned()
+            .collect();
+        match cheap.len() {
+            0 => None,
+            1 => cheap.into_iter().next(),
+            _ => Some(Cond::And(cheap)),
+        }
+    }
+
+    /// Whether `cond` tests a value that is computed lazily.
+    pub(super) fn reads_costly(&self, cond: &Cond) -> bool {
+        cond.values().iter().any(|v| {
+            self.program
+                .values
+                .get(v.0 as usize)
+                .is_some_and(|value| value.kind.costly())
+        })
+    }
+
+    /// Computes value `i` into its slot (and buffer). A costly value binds `unknown` at the
+    /// code that marks it unknown.
+    fn value(&mut self, i: usize, unknown: Label) {
+        {
+            let program = self.program;
+            let kind = &program.values[i].kind;
             // A rejection in this code is told on the first rule that reads the value.
             self.asm.set_origin(self.first_reader(&[i]));
             let slot = self.layout.slots[i];
@@ -99,7 +214,7 @@ impl ProgramGen<'_> {
                     self.asm
                         .mov64_imm(Reg::R3, b.cap as i32)
                         .call_helper(D_PATH);
-                    self.store_length(slot, b.cap, false);
+                    self.store_length(slot, b.cap, false, unknown);
                 }
                 (ValueKind::KernelString(access), Some(b)) => {
                     self.pointer_to(access, Reg::R3);
@@ -111,7 +226,7 @@ impl ProgramGen<'_> {
                         .mov64_imm(Reg::R2, b.cap as i32)
                         .call_helper(PROBE_READ_KERNEL_STR);
                     // A full buffer may be a truncated string: unknown.
-                    self.store_length(slot, b.cap, true);
+                    self.store_length(slot, b.cap, true, unknown);
                 }
                 (ValueKind::Comm, Some(b)) => {
                     // 6.1's bpf_get_current_comm copies with strscpy, which does not pad:
@@ -150,10 +265,10 @@ impl ProgramGen<'_> {
                 }
                 (ValueKind::WalkedPath(walk), Some(b)) => {
                     if let Some(area) = self.layout.work {
-                        self.walk(walk, area, b, slot);
+                        self.walk(walk, area, b, slot, unknown);
                     }
                 }
-                (ValueKind::Port(endpoint), _) => self.port(endpoint, slot),
+                (ValueKind::Port(endpoint), _) => self.port(endpoint, slot, unknown),
                 // Never computed: -1 reads as an unknown length or an out-of-range port,
                 // and no test reads it (lowering made each test on it false).
                 (ValueKind::Absent(_), _) => {
@@ -163,8 +278,14 @@ impl ProgramGen<'_> {
                     self.load_constant(Reg::R1, *value);
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
-                (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b),
-                // Helper-pair values were stored above; strings always have a buffer.
+                (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b, unknown),
+                // Helper-pair values were stored above; strings always have a buffer, walks
+                // a work area. Were one missing, the value would be unknown.
+                (kind, _) if kind.costly() => {
+                    self.asm
+                        .bind(unknown)
+                        .store_imm(Size::DW, Reg::R10, slot, -1);
+                }
                 _ => {}
             }
         }
@@ -205,7 +326,7 @@ impl ProgramGen<'_> {
     /// The port in `slot`, host byte order, or [`PORT_ABSENT`] / [`PORT_UNKNOWN`]. The port
     /// is copied with `bpf_probe_read_kernel`: in a `struct sockaddr` it lies inside
     /// `sa_data`, where typed loads are not allowed.
-    fn port(&mut self, endpoint: &Endpoint, slot: i16) {
+    fn port(&mut self, endpoint: &Endpoint, slot: i16, fault: Label) {
         let (v4, v6, read, done) = (
             self.asm.new_label(),
             self.asm.new_label(),
@@ -230,7 +351,6 @@ impl ProgramGen<'_> {
             .alu64_imm(AluOp::Add, Reg::R1, i32::from(slot))
             .mov64_imm(Reg::R2, 2)
             .call_helper(PROBE_READ_KERNEL);
-        let fault = self.asm.new_label();
         self.asm
             .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
             .load(Size::H, Reg::R1, Reg::R10, slot);
@@ -249,9 +369,8 @@ impl ProgramGen<'_> {
     /// and its kind in `slot`: [`ADDR_V4`], [`ADDR_V6`], [`ADDR_ABSENT`], [`ADDR_UNKNOWN`].
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes its IPv4 address, so one rule
     /// covers both ways of reaching an IPv4 peer.
-    fn address(&mut self, endpoint: &Endpoint, slot: i16, b: Buffer) {
-        let (v4, v6, fault, done) = (
-            self.asm.new_label(),
+    fn address(&mut self, endpoint: &Endpoint, slot: i16, b: Buffer, fault: Label) {
+        let (v4, v6, done) = (
             self.asm.new_label(),
             self.asm.new_label(),
             self.asm.new_label(),
@@ -303,8 +422,8 @@ impl ProgramGen<'_> {
 
     /// `r0` holds a string helper's result (length with NUL, or negative error); store the
     /// string's length, or -1 when it is unknown.
-    fn store_length(&mut self, slot: i16, cap: u32, full_is_unknown: bool) {
-        let (unknown, done) = (self.asm.new_label(), self.asm.new_label());
+    fn store_length(&mut self, slot: i16, cap: u32, full_is_unknown: bool, unknown: Label) {
+        let done = self.asm.new_label();
         self.asm.jump_imm(JmpCond::Slt, Reg::R0, 1, unknown);
         if full_is_unknown {
             self.asm

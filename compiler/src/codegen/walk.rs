@@ -59,10 +59,16 @@ impl ProgramGen<'_> {
     ///
     /// The path is built backwards in the work area (positions masked so the verifier can
     /// bound the writes), then copied to the front of `b`. Uses r0–r5 and r9.
-    pub(super) fn walk(&mut self, walk: &PathWalk, area: u32, b: Buffer, slot: i16) {
+    pub(super) fn walk(
+        &mut self,
+        walk: &PathWalk,
+        area: u32,
+        b: Buffer,
+        slot: i16,
+        unknown: Label,
+    ) {
         let l = walk.layout;
-        let (top, component, done, copy, empty, unknown, end) = (
-            self.asm.new_label(),
+        let (top, component, done, copy, empty, end) = (
             self.asm.new_label(),
             self.asm.new_label(),
             self.asm.new_label(),

@@ -1,0 +1,203 @@
+//! Large rule sets mean what the policy says: generated policies of many exact paths, many
+//! directory prefixes (with shared prefixes), many globs, and rules decided by a cheap test
+//! before the path, go through the whole compiler, and the offline machine's decision on
+//! events that hit the first, a middle and the last rule (and none) is compared with the
+//! reference evaluator's. `tests/differential.rs` covers the language at random; this file
+//! covers the sizes that decide how the code generator lays rules out.
+//!
+//! `cargo test --test differential_sets -- --nocapture` also prints the instructions the
+//! offline machine executed per event at each size.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fixture_kernel;
+use compiler::btf::Btf;
+use compiler::elf::ObjectSpec;
+use compiler::ir::{Module, Scope};
+use lang::check::CheckedPolicy;
+use lang::eval::{self, AttrValue, EventInput};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+fn kernel() -> &'static Btf {
+    static KERNEL: OnceLock<Btf> = OnceLock::new();
+    KERNEL.get_or_init(fixture_kernel)
+}
+
+struct Compiled {
+    checked: CheckedPolicy,
+    module: Module,
+    object: ObjectSpec,
+}
+
+fn compile(source: &str) -> Compiled {
+    let (checked, diagnostics) = lang::front_end(source, kernel());
+    let Some(checked) = checked else {
+        let first: Vec<String> = diagnostics
+            .iter()
+            .take(3)
+            .map(|d| format!("{d:?}"))
+            .collect();
+        panic!("generated policy refused: {first:?}");
+    };
+    let module = compiler::lower::lower(&checked, Scope::Global).expect("lowers");
+    let object = compiler::codegen::codegen(&module).expect("compiles");
+    Compiled {
+        checked,
+        module,
+        object,
+    }
+}
+
+fn open_event(path: &str, uid: u64) -> EventInput {
+    let mut values = BTreeMap::new();
+    values.insert("path", AttrValue::Str(path.as_bytes().to_vec()));
+    values.insert("exe", AttrValue::Str(b"/usr/bin/cat".to_vec()));
+    values.insert("read", AttrValue::Bool(true));
+    values.insert("write", AttrValue::Bool(false));
+    values.insert("comm", AttrValue::Str(b"cat".to_vec()));
+    values.insert("parent.comm", AttrValue::Str(b"sh".to_vec()));
+    for name in ["uid", "euid"] {
+        values.insert(name, AttrValue::Int(uid));
+    }
+    for name in ["gid", "egid", "pid", "tgid", "parent.pid"] {
+        values.insert(name, AttrValue::Int(7));
+    }
+    EventInput {
+        event: "open",
+        values,
+        in_scope: true,
+    }
+}
+
+/// Runs `event` through the machine, checks the decision against the evaluator and returns
+/// the instructions executed.
+fn agree(source_label: &str, compiled: &Compiled, event: &EventInput) -> u64 {
+    let expected = eval::evaluate(&compiled.checked, event, false);
+    let outcome = compiler::vm::decide(&compiled.module, &compiled.object, event)
+        .unwrap_or_else(|e| panic!("{source_label}: the machine failed: {e:?}"));
+    assert_eq!(
+        outcome.decision,
+        expected,
+        "{source_label}: disagreement on {:?}",
+        event.values.get("path")
+    );
+    outcome.executed
+}
+
+/// The `i`th generated path: spread over a few top directories so that many share prefixes.
+fn path(i: usize) -> String {
+    let top = ["etc", "usr/lib", "usr/share/doc", "var/lib/dpkg", "opt"][i % 5];
+    format!("/{top}/pkg{}/file{i}.conf", i / 7)
+}
+
+fn exact_policy(n: usize, cheap_test: bool) -> String {
+    let guard = if cheap_test { " and uid != 0" } else { "" };
+    (0..n)
+        .map(|i| format!("deny open where path == \"{}\"{guard}\n", path(i)))
+        .collect()
+}
+
+fn prefix_policy(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("deny open where path ~ \"{}/**\"\n", dir(i)))
+        .collect()
+}
+
+fn dir(i: usize) -> String {
+    let p = path(i);
+    p[..p.rfind('/').unwrap_or(0)].to_string() + &format!("-{i}")
+}
+
+fn glob_policy(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("deny open where path ~ \"/srv/*/app{i}/*.{{so,bin}}\"\n"))
+        .collect()
+}
+
+/// Events that hit the first, a middle and the last rule, and one that matches nothing.
+fn probes(n: usize, kind: &str) -> Vec<String> {
+    let hit = |i: usize| match kind {
+        "exact" => path(i),
+        "prefix" => format!("{}/x/y", dir(i)),
+        _ => format!("/srv/a/app{i}/lib.so"),
+    };
+    vec![
+        hit(0),
+        hit(n / 2),
+        hit(n - 1),
+        "/home/user/notes.txt".into(),
+    ]
+}
+
+fn sizes() -> &'static [usize] {
+    &[1, 10, 100]
+}
+
+#[test]
+fn exact_paths_agree_at_every_size() {
+    for &n in sizes() {
+        let compiled = compile(&exact_policy(n, false));
+        let mut counts = Vec::new();
+        for probe in probes(n, "exact") {
+            counts.push(agree(
+                &format!("{n} exact"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("exact paths, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn prefixes_agree_at_every_size() {
+    for &n in sizes() {
+        let compiled = compile(&prefix_policy(n));
+        let mut counts = Vec::new();
+        for probe in probes(n, "prefix") {
+            counts.push(agree(
+                &format!("{n} prefix"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("prefixes, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn globs_agree_at_every_size() {
+    for n in [1, 10, 50] {
+        let compiled = compile(&glob_policy(n));
+        let mut counts = Vec::new();
+        for probe in probes(n, "glob") {
+            counts.push(agree(
+                &format!("{n} glob"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("globs, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn rules_decided_by_uid_agree_for_root_and_others() {
+    for &n in sizes() {
+        let compiled = compile(&exact_policy(n, true));
+        for uid in [0, 1000] {
+            let mut counts = Vec::new();
+            for probe in probes(n, "exact") {
+                counts.push(agree(
+                    &format!("{n} uid"),
+                    &compiled,
+                    &open_event(&probe, uid),
+                ));
+            }
+            println!("exact paths and uid != 0, {n} rules, uid {uid}: executed {counts:?}");
+        }
+    }
+}
