@@ -133,7 +133,7 @@ fn probes(n: usize, kind: &str) -> Vec<String> {
 }
 
 fn sizes() -> &'static [usize] {
-    &[1, 10, 100]
+    &[1, 10, 100, 1000]
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn exact_paths_agree_at_every_size() {
 
 #[test]
 fn prefixes_agree_at_every_size() {
-    for &n in sizes() {
+    for n in [1, 10, 100, 500] {
         let compiled = compile(&prefix_policy(n));
         let mut counts = Vec::new();
         for probe in probes(n, "prefix") {
@@ -186,7 +186,7 @@ fn globs_agree_at_every_size() {
 
 #[test]
 fn rules_decided_by_uid_agree_for_root_and_others() {
-    for &n in sizes() {
+    for n in [1, 10, 100, 500] {
         let compiled = compile(&exact_policy(n, true));
         for uid in [0, 1000] {
             let mut counts = Vec::new();
@@ -198,6 +198,40 @@ fn rules_decided_by_uid_agree_for_root_and_others() {
                 ));
             }
             println!("exact paths and uid != 0, {n} rules, uid {uid}: executed {counts:?}");
+        }
+    }
+}
+
+#[test]
+fn literal_sets_keep_rule_order_unknown_paths_and_allow_lists() {
+    let mut source = String::new();
+    for i in 0..20 {
+        source += &format!("deny open where path == \"{}\" errno EACCES\n", path(i));
+    }
+    // Overlaps the rules above: those come first and win.
+    for i in 10..40 {
+        source += &format!(
+            "deny open where path in [\"{}\", \"{}\"]\n",
+            path(i),
+            path(i + 100)
+        );
+    }
+    let allowed: Vec<String> = [5, 15, 105, 300]
+        .iter()
+        .map(|&i| format!("\"{}\"", path(i)))
+        .collect();
+    source += &format!("allow open where path in [{}]\n", allowed.join(", "));
+    source += "deny open where path ~ \"/etc/**\" errno ENOENT\n";
+    let compiled = compile(&source);
+    let mut probes: Vec<String> = (0..45).chain(95..145).chain([300]).map(path).collect();
+    probes.push("/etc/other".into());
+    probes.push(String::new());
+    probes.push("/".into());
+    // Longer than the kernel resolves: unknown, and the first deny rule takes it.
+    probes.push(format!("/{}", "a".repeat(5000)));
+    for probe in probes {
+        for uid in [0, 1000] {
+            agree("overlapping sets", &compiled, &open_event(&probe, uid));
         }
     }
 }

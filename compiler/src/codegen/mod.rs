@@ -21,7 +21,7 @@
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
 use crate::events::{self, RecordLayout, DROPS_MAP, EVENTS_MAP, EVENTS_RING_BYTES};
-use crate::ir::{Cond, Mode, Module, Program, Scope, ValueKind};
+use crate::ir::{Cond, Mode, Module, Program, Rule, Scope, ValueKind};
 use lang::check::ParentAccess;
 use lang::check::{Access, AccessBase};
 use std::fmt;
@@ -29,6 +29,7 @@ use std::fmt;
 mod cond;
 mod glob;
 mod report;
+mod sets;
 mod values;
 mod walk;
 
@@ -308,6 +309,20 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
+    /// A deny rule matched: report, and refuse (enforce mode) or allow (audit mode).
+    fn deny(&mut self, rule: &Rule) {
+        match self.mode {
+            Mode::Enforce => {
+                self.report(rule, events::FLAG_DENIED);
+                self.asm.mov64_imm(Reg::R0, -rule.errno).exit();
+            }
+            Mode::Audit => {
+                self.report(rule, events::FLAG_WOULD_DENY);
+                self.asm.mov64_imm(Reg::R0, 0).exit();
+            }
+        }
+    }
+
     fn emit(mut self) -> Result<Code, EncodeError> {
         let allow = self.allow;
         let fail_closed = self.asm.new_label();
@@ -347,28 +362,42 @@ impl<'a> ProgramGen<'a> {
             self.report(rule, events::FLAG_AUDIT);
             self.asm.bind(next);
         }
-        for rule in &self.program.allow {
+        let program = self.program;
+        let mut at = 0;
+        while at < program.allow.len() {
             let next = self.asm.new_label();
-            self.asm.set_origin(Some(rule.index));
-            self.cond(&rule.cond, allow, next);
-            self.asm.bind(next);
-        }
-        for rule in &self.program.deny {
-            let (deny, next) = (self.asm.new_label(), self.asm.new_label());
-            self.asm.set_origin(Some(rule.index));
-            self.cond(&rule.cond, deny, next);
-            self.asm.bind(deny);
-            match self.mode {
-                Mode::Enforce => {
-                    self.report(rule, events::FLAG_DENIED);
-                    self.asm.mov64_imm(Reg::R0, -rule.errno).exit();
-                }
-                Mode::Audit => {
-                    self.report(rule, events::FLAG_WOULD_DENY);
-                    self.asm.mov64_imm(Reg::R0, 0).exit();
-                }
+            let rest = &program.allow[at..];
+            self.asm.set_origin(Some(rest[0].index));
+            let run = self.literal_run(rest);
+            if run > 0 {
+                self.literal_tree(&rest[..run], &vec![allow; run], next);
+                at += run;
+            } else {
+                self.cond(&rest[0].cond, allow, next);
+                at += 1;
             }
             self.asm.bind(next);
+        }
+        let mut at = 0;
+        while at < program.deny.len() {
+            let rest = &program.deny[at..];
+            let next = self.asm.new_label();
+            let tree = self.literal_run(rest);
+            let run = tree.max(1);
+            let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
+            self.asm.set_origin(Some(rest[0].index));
+            if tree > 0 {
+                self.literal_tree(&rest[..run], &targets, next);
+            } else {
+                self.cond(&rest[0].cond, targets[0], next);
+            }
+            for (rule, target) in rest[..run].iter().zip(&targets) {
+                self.asm.set_origin(Some(rule.index));
+                self.asm.bind(*target);
+                self.deny(rule);
+            }
+            self.asm.bind(next);
+            at += run;
         }
         self.asm.set_origin(None);
         self.asm.bind(allow).mov64_imm(Reg::R0, 0).exit();
