@@ -114,6 +114,20 @@ impl fmt::Display for CodegenError {
 
 impl std::error::Error for CodegenError {}
 
+/// The report rate windows (`krsi_rate`): one per reporting rule, up to
+/// [`report::RATE_WINDOWS`]; past that, rules share the window of their index modulo it, so
+/// that the map stays small (16 bytes a window on each CPU) however large the policy.
+fn rate_windows(module: &Module) -> u32 {
+    module
+        .programs
+        .iter()
+        .flat_map(|p| p.deny.iter().chain(&p.audit))
+        .map(|r| r.index + 1)
+        .max()
+        .unwrap_or(1)
+        .min(report::RATE_WINDOWS)
+}
+
 /// The ELF symbol of an event's program.
 pub fn program_symbol(event: &str) -> String {
     format!("krsi_{event}")
@@ -157,19 +171,12 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
             max_entries: 2,
             flags: 0,
         });
-        let rules = module
-            .programs
-            .iter()
-            .flat_map(|p| p.deny.iter().chain(&p.audit))
-            .map(|r| r.index + 1)
-            .max()
-            .unwrap_or(1);
         maps.push(MapSpec {
             symbol: events::RATE_MAP.to_string(),
             map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
             key_size: 4,
             value_size: 16,
-            max_entries: rules,
+            max_entries: rate_windows(module),
             flags: 0,
         });
     }
@@ -276,6 +283,8 @@ struct ProgramGen<'a> {
     mode: Mode,
     parent: Option<&'a ParentAccess>,
     report_rate: u32,
+    /// Entries of the rate map; a rule's window is its index modulo this.
+    rate_windows: u32,
     record: RecordLayout,
     asm: Assembler,
     /// Where the report function starts; emitted after the program if a rule calls it.
@@ -300,6 +309,7 @@ impl<'a> ProgramGen<'a> {
             mode: module.mode,
             parent: module.parent.as_ref(),
             report_rate: module.report_rate.min(i32::MAX as u32),
+            rate_windows: rate_windows(module),
             record: events::layout(program),
             asm,
             report_function,

@@ -21,6 +21,10 @@ use lang::check::AccessBase;
 const RULE_SLOT: i16 = -16;
 const FLAGS_SLOT: i16 = -24;
 const ERRNO_SLOT: i16 = -32;
+/// At most this many rate windows: 8 KiB a CPU. Policies with more reporting rules share
+/// windows (rule index modulo this), so a rule may be limited by another's reports.
+pub(super) const RATE_WINDOWS: u32 = 512;
+
 /// What the report function needs of the stack, rounded up as the kernel counts a frame
 /// (to 32 bytes): the caller's values may use the rest of the 512 bytes.
 pub(super) const REPORT_FRAME: i32 = 32;
@@ -67,6 +71,11 @@ impl ProgramGen<'_> {
         }
         // Rate limit per rule (and CPU): at most `report_rate` reports a second, so a
         // process looping on a denied operation cannot flood user space. The rest are counted.
+        // Below the cap every rule has a window of its own, at its index.
+        if self.rate_windows >= RATE_WINDOWS {
+            self.asm
+                .alu64_imm(AluOp::Mod, Reg::R1, self.rate_windows as i32);
+        }
         self.asm
             .store_reg(Size::W, Reg::R10, KEY_SLOT, Reg::R1)
             .mov64_reg(Reg::R2, Reg::R10)
