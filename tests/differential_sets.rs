@@ -154,7 +154,7 @@ fn exact_paths_agree_at_every_size() {
 
 #[test]
 fn prefixes_agree_at_every_size() {
-    for n in [1, 10, 100, 500] {
+    for &n in sizes() {
         let compiled = compile(&prefix_policy(n));
         let mut counts = Vec::new();
         for probe in probes(n, "prefix") {
@@ -233,5 +233,48 @@ fn literal_sets_keep_rule_order_unknown_paths_and_allow_lists() {
         for uid in [0, 1000] {
             agree("overlapping sets", &compiled, &open_event(&probe, uid));
         }
+    }
+}
+
+#[test]
+fn prefix_sets_nested_duplicated_and_unknown() {
+    // Not nested: a trie; the same prefix twice is the first rule's.
+    let mut source = String::new();
+    for i in 0..30 {
+        source += &format!("deny open where path ~ \"{}/**\" errno EACCES\n", dir(i));
+    }
+    source += &format!(
+        "deny open where path ~ [\"{}/**\", \"/srv/{{a,b}}/**\"]\n",
+        dir(3)
+    );
+    // Nested under the run above: a chain, in order.
+    source += "deny open where path ~ \"/etc/**\" errno ENOENT\n";
+    source += "deny open where path ~ [\"/etc/ssh/**\", \"/e/**\", \"/etc/ss/**\"] errno EEXIST\n";
+    source +=
+        "allow open where path ~ [\"/srv/a/ok/**\", \"/opt/x/**\", \"/opt/y/**\", \"/opt/z/**\"]\n";
+    let compiled = compile(&source);
+    let mut probes: Vec<String> = (0..32).map(|i| format!("{}/x", dir(i))).collect();
+    probes.extend((0..32).map(dir));
+    probes.extend((0..32).map(|i| dir(i)[..dir(i).len() - 1].to_string()));
+    for extra in [
+        "/srv/a/x",
+        "/srv/b",
+        "/srv/b/",
+        "/srv/a/ok/file",
+        "/srv/ab/x",
+        "/etc/ssh/key",
+        "/etc/ss",
+        "/e/x",
+        "/e",
+        "/opt/x/1",
+        "/opt/xy",
+        "",
+        "/",
+    ] {
+        probes.push(extra.to_string());
+    }
+    probes.push(format!("/{}", "a".repeat(5000)));
+    for probe in probes {
+        agree("prefix sets", &compiled, &open_event(&probe, 1000));
     }
 }

@@ -12,7 +12,7 @@ use crate::eval::AttrValue;
 use crate::glob::Glob;
 use crate::kernel::{KernelTypes, Param, TypeShape};
 use crate::span::Span;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The result of checking: rules in source order, with every name resolved.
 #[derive(Clone, Debug, PartialEq)]
@@ -409,26 +409,81 @@ const SET_TREE_MIN: usize = 4;
 
 /// The attribute and literals a condition tests when it is only `attr == literal` tests
 /// joined by `or` (`==`, `in [...]`) on a string with a length (not a NUL-padded name).
-fn literal_set(cond: &Cond, attributes: &[ResolvedAttribute]) -> Option<(AttrId, usize)> {
+/// Directory rules (`path ~ "/etc/**"`: a literal prefix and a final `**`) count too, as
+/// prefixes; the attribute, whether the literals are prefixes, and the literals.
+fn literal_set(
+    cond: &Cond,
+    attributes: &[ResolvedAttribute],
+) -> Option<(AttrId, bool, Vec<Vec<u8>>)> {
     match cond {
         Cond::Test(Test {
-            attr,
-            predicate: Predicate::StrEq(_),
-            ..
+            attr, predicate, ..
         }) => {
             let padded = matches!(
                 attributes.get(attr.0 as usize)?.attribute.source,
                 Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
             );
-            (!padded).then_some((*attr, 1))
+            if padded {
+                return None;
+            }
+            match predicate {
+                Predicate::StrEq(bytes) => Some((*attr, false, vec![bytes.clone()])),
+                Predicate::Glob(glob) => {
+                    let prefixes: Option<Vec<Vec<u8>>> = glob
+                        .alternatives
+                        .iter()
+                        .map(|tokens| {
+                            let (last, prefix) = tokens.split_last()?;
+                            if *last != crate::glob::Token::DoubleStar || prefix.is_empty() {
+                                return None;
+                            }
+                            prefix
+                                .iter()
+                                .map(|t| match t {
+                                    crate::glob::Token::Byte(c) => Some(*c),
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    Some((*attr, true, prefixes?))
+                }
+                _ => None,
+            }
         }
         Cond::Or(a, b) => {
-            let (x, m) = literal_set(a, attributes)?;
-            let (y, n) = literal_set(b, attributes)?;
-            (x == y).then_some((x, m + n))
+            let (x, p, mut l) = literal_set(a, attributes)?;
+            let (y, q, m) = literal_set(b, attributes)?;
+            l.extend(m);
+            (x == y && p == q).then_some((x, p, l))
         }
         _ => None,
     }
+}
+
+/// Adds `new` to `prefixes` unless one of them would then be a prefix of another (the same
+/// prefix twice counts once); whether it did (when not, `prefixes` is left as it was). In
+/// sorted order a prefix comes right before the strings it starts, so neighbours tell.
+pub fn add_unnested(prefixes: &mut BTreeSet<Vec<u8>>, new: &[Vec<u8>]) -> bool {
+    let mut inserted: Vec<&Vec<u8>> = Vec::new();
+    for prefix in new {
+        if prefixes.contains(prefix) {
+            continue;
+        }
+        let before = prefixes.range(..prefix.clone()).next_back();
+        let after = prefixes.range(prefix.clone()..).next();
+        if before.is_some_and(|b| prefix.starts_with(b))
+            || after.is_some_and(|a| a.starts_with(prefix))
+        {
+            for undo in inserted {
+                prefixes.remove(undo);
+            }
+            return false;
+        }
+        prefixes.insert(prefix.clone());
+        inserted.push(prefix);
+    }
+    true
 }
 
 /// Per rule, whether the code generator compiles its condition into a literal tree: it is
@@ -451,23 +506,26 @@ fn in_literal_trees(rules: &[CheckedRule], attributes: &[ResolvedAttribute]) -> 
     for members in groups.values() {
         let mut at = 0;
         while at < members.len() {
-            let Some((attr, _)) = literal_set(&rules[members[at]].condition, attributes) else {
+            let Some((attr, prefixes, _)) = literal_set(&rules[members[at]].condition, attributes)
+            else {
                 at += 1;
                 continue;
             };
             let mut end = at;
-            let mut literals = 0;
-            while let Some((a, n)) = members
+            let mut count = 0;
+            let mut seen = BTreeSet::new();
+            while let Some((a, p, l)) = members
                 .get(end)
                 .and_then(|&i| literal_set(&rules[i].condition, attributes))
             {
-                if a != attr {
+                // A run of prefixes ends before the first rule that nests with another.
+                if a != attr || p != prefixes || (p && !add_unnested(&mut seen, &l)) {
                     break;
                 }
-                literals += n;
+                count += l.len();
                 end += 1;
             }
-            if literals >= SET_TREE_MIN {
+            if count >= SET_TREE_MIN {
                 for &i in &members[at..end] {
                     tree[i] = true;
                 }
@@ -681,7 +739,7 @@ impl<'a> Checker<'a> {
             let total = totals.entry(rule.event.name).or_insert(PROGRAM_BASE_COST);
             let before = *total;
             let condition = match literal_set(&rule.condition, &self.attributes) {
-                Some((_, literals)) if in_tree => SET_LITERAL_COST * literals as u32,
+                Some((_, _, literals)) if in_tree => SET_LITERAL_COST * literals.len() as u32,
                 _ => estimated_cost(&rule.condition),
             };
             *total += condition
