@@ -53,7 +53,7 @@ pub const WALK_MOUNTS: u32 = 8;
 /// The longest dentry name (`NAME_MAX`).
 const NAME_MAX: u32 = 255;
 
-use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM};
+use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF};
 use crate::bpf::map_type::{
     CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
     RINGBUF as BPF_MAP_TYPE_RINGBUF,
@@ -352,17 +352,7 @@ impl<'a> ProgramGen<'a> {
                 .call_helper(CURRENT_TASK_UNDER_CGROUP)
                 .jump_imm(JmpCond::Ne, Reg::R0, 1, allow);
         }
-        if self.layout.scratch_size > 0 {
-            self.asm
-                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
-                .mov64_reg(Reg::R2, Reg::R10)
-                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
-                .ld_map_fd(Reg::R1, SCRATCH_MAP)
-                .call_helper(MAP_LOOKUP_ELEM)
-                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
-                .mov64_reg(Reg::R7, Reg::R0);
-        }
-        self.values();
+        self.values(fail_closed);
         // Audit rules report whatever the decision will be.
         for rule in &self.program.audit {
             let (report, next) = (self.asm.new_label(), self.asm.new_label());

@@ -9,25 +9,38 @@
 //! root process the `bpf_d_path`.
 
 use super::{
-    offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, PORT_ABSENT,
-    PORT_UNKNOWN,
+    offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, KEY_SLOT,
+    PORT_ABSENT, PORT_UNKNOWN, SCRATCH_MAP,
 };
 use crate::bpf::helper::{
-    D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, PROBE_READ_KERNEL,
-    PROBE_READ_KERNEL_STR,
+    D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, MAP_LOOKUP_ELEM,
+    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR,
 };
 use crate::bpf::{AluOp, ByteOrder, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, ValueId, ValueKind};
 use lang::check::{AccessBase, Endpoint};
 use std::collections::HashSet;
 
+/// The gates in front of a costly value.
+struct Gates {
+    /// The distinct gates of the rules that read it.
+    conds: Vec<Cond>,
+    /// Some rule reads it with no gate: it is always computed.
+    always: bool,
+    /// Every rule that reports reads it: with no gate holding, the event is allowed.
+    decides: bool,
+}
+
 /// `AF_INET` and `AF_INET6` (include/linux/socket.h), the families with ports and addresses.
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 10;
 
 impl ProgramGen<'_> {
-    /// The prologue: compute every value once.
-    pub(super) fn values(&mut self) {
+    /// The prologue: compute every value once, and look the scratch buffers up (a failed
+    /// lookup goes to `fail_closed`). Cheap values without a buffer come first, then the gates
+    /// that decide the event alone (see [`Self::lazy_value`]), so that an event they allow
+    /// costs no more than those values and tests, then the scratch buffers and what needs them.
+    pub(super) fn values(&mut self, fail_closed: Label) {
         let kinds: Vec<&ValueKind> = self.program.values.iter().map(|v| &v.kind).collect();
         let slot_of = |want: &ValueKind| kinds.iter().position(|k| *k == want);
         // One helper call serves both halves.
@@ -60,11 +73,56 @@ impl ProgramGen<'_> {
                 );
             }
         }
+        let buffered = |i: usize| self.layout.buffers[i].is_some();
+        let (mut cheap, mut cheap_buffered) = (Vec::new(), Vec::new());
+        for (i, kind) in kinds.iter().enumerate() {
+            match (kind.costly(), buffered(i)) {
+                (false, false) => cheap.push(i),
+                (false, true) => cheap_buffered.push(i),
+                (true, _) => {}
+            }
+        }
+        for i in cheap {
+            let unused = self.asm.new_label();
+            self.value(i, unused);
+        }
         for (i, kind) in kinds.iter().enumerate() {
             if !kind.costly() {
-                let unused = self.asm.new_label();
-                self.value(i, unused);
+                continue;
             }
+            let gates = self.gates(i);
+            // Only gates on the values computed so far: none in a buffer.
+            let ready = gates.conds.iter().all(|gate| {
+                gate.values()
+                    .iter()
+                    .all(|v| self.layout.buffers[v.0 as usize].is_none())
+            });
+            if ready && gates.decides && !gates.always && !gates.conds.is_empty() {
+                self.asm.set_origin(self.first_reader(&[i]));
+                let pass = self.asm.new_label();
+                for gate in &gates.conds {
+                    let next = self.asm.new_label();
+                    self.cond(gate, pass, next);
+                    self.asm.bind(next);
+                }
+                self.asm.jump(self.allow).bind(pass);
+                self.know(&gates.conds);
+            }
+        }
+        self.asm.set_origin(None);
+        if self.layout.scratch_size > 0 {
+            self.asm
+                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+                .mov64_reg(Reg::R2, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+                .ld_map_fd(Reg::R1, SCRATCH_MAP)
+                .call_helper(MAP_LOOKUP_ELEM)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
+                .mov64_reg(Reg::R7, Reg::R0);
+        }
+        for i in cheap_buffered {
+            let unused = self.asm.new_label();
+            self.value(i, unused);
         }
         for (i, kind) in kinds.iter().enumerate() {
             if kind.costly() {
@@ -74,15 +132,21 @@ impl ProgramGen<'_> {
         self.asm.set_origin(None);
     }
 
-    /// Computes costly value `i` when some gate of a rule that reads it holds; else jumps to
-    /// the value's own unknown exit, so that both ways leave it in one state.
-    fn lazy_value(&mut self, i: usize) {
-        let (compute, unknown) = (self.asm.new_label(), self.asm.new_label());
+    /// The gates of the rules that read costly value `i` (see [`Self::lazy_value`]).
+    fn gates(&self, i: usize) -> Gates {
         let id = ValueId(i as u32);
         let program = self.program;
-        let mut gates: Vec<Cond> = Vec::new();
+        let mut gates = Gates {
+            conds: Vec::new(),
+            always: false,
+            // When every rule that reports reads the value, none can match without it.
+            decides: program
+                .deny
+                .iter()
+                .chain(&program.audit)
+                .all(|rule| rule.cond.values().contains(&id)),
+        };
         let mut seen = HashSet::new();
-        let mut always = false;
         for rule in program
             .audit
             .iter()
@@ -94,39 +158,56 @@ impl ProgramGen<'_> {
             }
             match self.gate(&rule.cond) {
                 None => {
-                    always = true;
+                    gates.always = true;
                     break;
                 }
                 Some(gate) => {
                     if seen.insert(format!("{gate:?}")) {
-                        gates.push(gate);
+                        gates.conds.push(gate);
                     }
                 }
             }
         }
+        gates
+    }
+
+    /// Past a test of `gates`, the one gate they are holds (nothing is known of several).
+    fn know(&mut self, gates: &[Cond]) {
+        let known: Vec<Cond> = match gates {
+            [Cond::And(items)] => items.clone(),
+            [gate] => vec![gate.clone()],
+            _ => Vec::new(),
+        };
+        for cond in known {
+            if !self.known_true.contains(&cond) {
+                self.known_true.push(cond);
+            }
+        }
+    }
+
+    /// Computes costly value `i` when some gate of a rule that reads it holds; else jumps to
+    /// the value's own unknown exit, so that both ways leave it in one state. When every
+    /// reporting rule reads the value, no gate holding allows at once (the prologue tested
+    /// that already), and past this point a gate they all share holds.
+    fn lazy_value(&mut self, i: usize) {
+        let (compute, unknown) = (self.asm.new_label(), self.asm.new_label());
+        let gates = self.gates(i);
         self.asm.set_origin(self.first_reader(&[i]));
-        if !always && !gates.is_empty() {
-            // When every rule that reports reads the value, none can match without it: no
-            // gate holding means the event is allowed, and past this point the one gate they
-            // share holds.
-            let decides = program
-                .deny
-                .iter()
-                .chain(&program.audit)
-                .all(|rule| rule.cond.values().contains(&id));
-            let skip = if decides { self.allow } else { unknown };
-            for gate in &gates {
+        let known = |gate: &Cond| match gate {
+            Cond::And(items) => items.iter().all(|c| self.known_true.contains(c)),
+            other => self.known_true.contains(other),
+        };
+        let tested = gates.conds.iter().any(known);
+        if !gates.always && !gates.conds.is_empty() && !tested {
+            let skip = if gates.decides { self.allow } else { unknown };
+            for gate in &gates.conds {
                 let next = self.asm.new_label();
                 self.cond(gate, compute, next);
                 self.asm.bind(next);
             }
             self.asm.jump(skip);
-            if decides && gates.len() == 1 {
-                if let Some(Cond::And(items)) = gates.first() {
-                    self.known_true.extend(items.iter().cloned());
-                } else {
-                    self.known_true.extend(gates.iter().cloned());
-                }
+            if gates.decides {
+                self.know(&gates.conds);
             }
         }
         self.asm.bind(compute);
