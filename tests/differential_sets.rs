@@ -278,3 +278,29 @@ fn prefix_sets_nested_duplicated_and_unknown() {
         agree("prefix sets", &compiled, &open_event(&probe, 1000));
     }
 }
+
+/// Kernel memory beside the report ring stays small however many rules: the scratch buffers,
+/// the rate windows (capped) and the drop counters, per CPU.
+#[test]
+fn maps_beside_the_ring_stay_small_at_every_size() {
+    for n in [10, 1000] {
+        for source in [
+            exact_policy(n, false),
+            prefix_policy(n),
+            exact_policy(n / 2, true),
+        ] {
+            let compiled = compile(&source);
+            let per_cpu: u64 = compiled
+                .object
+                .maps
+                .iter()
+                .filter(|m| m.map_type != compiler::bpf::map_type::RINGBUF)
+                .map(|m| u64::from(m.value_size) * u64::from(m.max_entries))
+                .sum();
+            assert!(
+                per_cpu <= 32 * 1024,
+                "{n} rules: {per_cpu} bytes of map values a CPU, more than 32 KiB"
+            );
+        }
+    }
+}
