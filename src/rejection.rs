@@ -69,7 +69,10 @@ fn unlocated(symbol: &str, log: &str) -> Diagnostic {
 
 /// A rejection at an instruction, located through the origin table.
 fn at_instruction(symbol: &str, log: &str, object: &Object) -> Diagnostic {
-    lang::diagnostic::verifier_rejected(symbol, log, |slot| object.rule_span_at(symbol, slot))
+    let trace = lang::diagnostic::verifier_trace(log);
+    lang::diagnostic::verifier_rejected(symbol, log, |slot| {
+        object.rule_span_at(symbol, slot, &trace)
+    })
 }
 
 /// Finds the first rule of the rejected program's event without which the program verifies.

@@ -156,8 +156,9 @@ fn run_case(path: &Path, kernel: &Btf) -> Case {
                     compiler::compile(checked, Target::new(Scope::Global)).expect("compiles");
                 let symbol = &object.spec.programs[0].symbol;
                 let log = directives.verifier_log.join("\n");
+                let trace = lang::diagnostic::verifier_trace(&log);
                 diagnostics.push(lang::diagnostic::verifier_rejected(symbol, &log, |slot| {
-                    object.rule_span_at(symbol, slot)
+                    object.rule_span_at(symbol, slot, &trace)
                 }));
             }
             // A policy the kernel rejected is not usable, as with any other error.

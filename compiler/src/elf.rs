@@ -4,7 +4,10 @@
 //!
 //! - one section per program, named after its attach point (`lsm/<hook>`, `lsm.s/<hook>`),
 //!   executable, 8-byte aligned, holding one global `STT_FUNC` symbol at offset 0 whose size is
-//!   the code length (aya finds programs by this symbol's name; size 0 makes the kernel say E2BIG);
+//!   the program's own code (aya finds programs by this symbol's name; size 0 makes the kernel
+//!   say E2BIG), then a local `STT_FUNC` symbol `<program>.<function>` for each function it
+//!   calls (bpf-to-bpf, `call` with `src_reg` 1 and a relative `imm`), as clang writes a static
+//!   function: aya links the functions a program calls after its code;
 //! - a `license` section with the NUL-terminated license string;
 //! - a legacy `maps` section of 20-byte little-endian `{type, key_size, value_size,
 //!   max_entries, flags}` records, one global `STT_OBJECT` symbol per map;
@@ -106,6 +109,8 @@ pub struct ObjectProgram {
     pub insns: Vec<Insn>,
     /// Map relocations, with slots relative to the program's first instruction.
     pub relocations: Vec<MapRelocation>,
+    /// The functions the program calls, from the section's local symbols after it.
+    pub functions: Vec<bpf::Function>,
 }
 
 /// What [`read_object`] found in an object file.
@@ -334,16 +339,36 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
         );
         let code = program.code.to_bytes();
         let offset = obj.append_section_data(section, &code, 8);
+        let slot_offset = |slot: usize| offset + (slot * Insn::SIZE) as u64;
         obj.add_symbol(Symbol {
             name: program.symbol.as_bytes().to_vec(),
             value: offset,
-            size: code.len() as u64,
+            size: (program.code.entry_len() * Insn::SIZE) as u64,
             kind: SymbolKind::Text,
             scope: SymbolScope::Dynamic,
             weak: false,
             section: SymbolSection::Section(section),
             flags: SymbolFlags::None,
         });
+        // Each function the program calls: a local symbol, as clang writes a static function.
+        // Loaders link the functions a program calls after its code (aya looks a pc-relative
+        // call's target up among the section's symbols).
+        let functions = &program.code.functions;
+        for (i, function) in functions.iter().enumerate() {
+            let end = functions
+                .get(i + 1)
+                .map_or(program.code.insns.len(), |next| next.start);
+            obj.add_symbol(Symbol {
+                name: format!("{}.{}", program.symbol, function.name).into_bytes(),
+                value: slot_offset(function.start),
+                size: (end.saturating_sub(function.start) * Insn::SIZE) as u64,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Compilation,
+                weak: false,
+                section: SymbolSection::Section(section),
+                flags: SymbolFlags::None,
+            });
+        }
         for relocation in &program.code.relocations {
             let symbol = map_symbols
                 .get(relocation.symbol.as_str())
@@ -409,12 +434,33 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
         let data = section
             .data()
             .map_err(|e| malformed(format!("section `{section_name}`: {e}")))?;
+        // Global symbols are programs; local ones are the functions they call, which belong
+        // to the program before them.
         let mut symbols: Vec<_> = file
             .symbols()
-            .filter(|s| s.section_index() == Some(section.index()) && s.kind() == SymbolKind::Text)
+            .filter(|s| {
+                s.section_index() == Some(section.index())
+                    && s.kind() == SymbolKind::Text
+                    && s.is_global()
+            })
             .collect();
         symbols.sort_by_key(|s| s.address());
-        for symbol in symbols {
+        let mut locals: Vec<(u64, u64, String)> = Vec::new();
+        for s in file.symbols().filter(|s| {
+            s.section_index() == Some(section.index())
+                && s.kind() == SymbolKind::Text
+                && !s.is_global()
+        }) {
+            let name = s
+                .name()
+                .map_err(|e| malformed(format!("symbol name in `{section_name}`: {e}")))?;
+            if let Some(end) = s.address().checked_add(s.size()) {
+                locals.push((s.address(), end, name.to_string()));
+            }
+        }
+        locals.sort();
+        let starts: Vec<u64> = symbols.iter().map(|s| s.address()).collect();
+        for (i, symbol) in symbols.into_iter().enumerate() {
             let name = symbol
                 .name()
                 .map_err(|e| malformed(format!("symbol name in `{section_name}`: {e}")))?;
@@ -422,7 +468,25 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
                 continue;
             }
             let start = symbol.address();
-            let end = start.checked_add(symbol.size());
+            let next = starts.get(i + 1).copied().unwrap_or(u64::MAX);
+            let own_end = start.checked_add(symbol.size());
+            let end = own_end.map(|own| {
+                locals
+                    .iter()
+                    .filter(|(_, e, _)| *e > own && *e <= next)
+                    .map(|(_, e, _)| *e)
+                    .fold(own, u64::max)
+            });
+            let prefix = format!("{name}.");
+            let functions: Vec<bpf::Function> = locals
+                .iter()
+                .filter(|(a, _, _)| own_end.is_some_and(|own| *a >= own) && *a < next)
+                .filter(|(_, e, _)| end.is_some_and(|end| *e <= end))
+                .map(|(a, _, n)| bpf::Function {
+                    name: n.strip_prefix(&prefix).unwrap_or(n).to_string(),
+                    start: ((a - start) / Insn::SIZE as u64) as usize,
+                })
+                .collect();
             let code = end
                 .and_then(|end| data.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?))
                 .ok_or_else(|| malformed(format!("symbol `{name}` lies outside its section")))?;
@@ -476,6 +540,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
                 symbol: name.to_string(),
                 insns,
                 relocations,
+                functions,
             });
         }
     }

@@ -180,6 +180,20 @@ impl ValueKind {
         )
     }
 
+    /// Whether computing the value costs more than a few instructions (a path resolved or
+    /// walked, a string or an endpoint read from kernel memory): code generation computes it
+    /// only when a rule that reads it may still match.
+    pub fn costly(&self) -> bool {
+        matches!(
+            self,
+            ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::WalkedPath(_)
+                | ValueKind::Port(_)
+                | ValueKind::Addr(_)
+        )
+    }
+
     pub fn is_string(&self) -> bool {
         matches!(
             self,

@@ -33,10 +33,12 @@ pub struct Object {
 
 impl Object {
     /// The span of the rule whose code instruction `slot` of program `symbol` is, through the
-    /// origin table: where a verifier rejection at that instruction is told.
-    pub fn rule_span_at(&self, symbol: &str, slot: usize) -> Option<Span> {
+    /// origin table: where a verifier rejection at that instruction is told. In the report
+    /// function every rule calls, the rule is the one whose call the verifier's `trace` (the
+    /// instructions its log shows it walking) followed into it.
+    pub fn rule_span_at(&self, symbol: &str, slot: usize, trace: &[usize]) -> Option<Span> {
         let program = self.spec.programs.iter().find(|p| p.symbol == symbol)?;
-        let index = program.code.origin(slot)?;
+        let index = program.code.origin_on(slot, trace)?;
         self.ir
             .programs
             .iter()

@@ -193,6 +193,7 @@ fn read_object_round_trip() {
                     insns: p.insns.clone(),
                     relocations: p.relocations.clone(),
                     origins: vec![None; p.insns.len()],
+                    functions: p.functions.clone(),
                 },
             })
             .collect(),

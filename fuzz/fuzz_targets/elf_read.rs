@@ -21,6 +21,7 @@ fn spec_of(contents: &ObjectContents) -> ObjectSpec {
                     insns: p.insns.clone(),
                     relocations: p.relocations.clone(),
                     origins: vec![None; p.insns.len()],
+                    functions: p.functions.clone(),
                 },
             })
             .collect(),

@@ -433,10 +433,7 @@ pub fn verifier_rejected(
     log: &str,
     rule_at: impl Fn(usize) -> Option<Span>,
 ) -> Diagnostic {
-    let instruction = log.lines().rev().find_map(|line| {
-        line.split_once(": (")
-            .and_then(|(n, _)| n.trim().parse::<usize>().ok())
-    });
+    let instruction = verifier_trace(log).last().copied();
     VerifierRejection {
         symbol: symbol.to_string(),
         message: verifier_message(log),
@@ -445,6 +442,17 @@ pub fn verifier_rejected(
         statistics: None,
     }
     .diagnostic()
+}
+
+/// The instructions an instruction-level verifier log shows the verifier walking, in order
+/// (its `N: (op) ...` lines).
+pub fn verifier_trace(log: &str) -> Vec<usize> {
+    log.lines()
+        .filter_map(|line| {
+            line.split_once(": (")
+                .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+        })
+        .collect()
 }
 
 /// The verifier's message in its log: the last line that is not an instruction or one of the

@@ -121,7 +121,12 @@ impl Glob {
                     .iter()
                     .take_while(|t| matches!(t, Token::Byte(_)))
                     .count() as u32;
-                let automaton: u32 = tokens[prefix as usize..]
+                let rest = &tokens[prefix as usize..];
+                // A prefix and a final `**` (a directory rule) is the prefix compare alone.
+                if rest == [Token::DoubleStar] {
+                    return 10 + 4 * prefix.div_ceil(8);
+                }
+                let automaton: u32 = rest
                     .iter()
                     .map(|t| match t {
                         Token::Byte(_) => 10,

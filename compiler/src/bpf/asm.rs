@@ -34,9 +34,25 @@ pub struct Code {
     pub relocations: Vec<MapRelocation>,
     /// The [`Assembler::set_origin`] tag of each slot; `origins.len() == insns.len()`.
     pub origins: Vec<Option<u32>>,
+    /// Functions the program calls (bpf-to-bpf), in slot order, after the program's own code:
+    /// the program proper ends where the first begins.
+    pub functions: Vec<Function>,
+}
+
+/// A function of a program: its code from `start` to the next function or the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Appended to the program's symbol for the function's own (local) ELF symbol.
+    pub name: String,
+    pub start: usize,
 }
 
 impl Code {
+    /// Slots of the program proper, before its first function.
+    pub fn entry_len(&self) -> usize {
+        self.functions.first().map_or(self.insns.len(), |f| f.start)
+    }
+
     /// The program's bytes, as they go into an ELF section.
     pub fn to_bytes(&self) -> Vec<u8> {
         super::encode(&self.insns)
@@ -45,6 +61,26 @@ impl Code {
     /// The origin tag of the instruction at `slot` (what the verifier reports as `insn N`).
     pub fn origin(&self, slot: usize) -> Option<u32> {
         self.origins.get(slot).copied().flatten()
+    }
+
+    /// The origin of `slot` on a run that went through the slots of `trace` (in order, `slot`
+    /// last): a function shared by several callers (the report function) has no origin of its
+    /// own, so a slot in one takes the origin of the call the run entered it by.
+    pub fn origin_on(&self, slot: usize, trace: &[usize]) -> Option<u32> {
+        if slot < self.entry_len() {
+            return self.origin(slot);
+        }
+        trace
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&s| s < self.entry_len())
+            .find(|&s| {
+                self.insns.get(s).is_some_and(|i| {
+                    i.opcode() == Some(super::Opcode::Call) && i.src == super::PSEUDO_CALL
+                })
+            })
+            .and_then(|s| self.origin(s))
     }
 }
 
@@ -120,6 +156,8 @@ impl std::error::Error for EncodeError {}
 struct Fixup {
     slot: usize,
     label: Label,
+    /// A bpf-to-bpf call, whose target goes into `imm` rather than `off`.
+    call: bool,
 }
 
 /// Builds a program one instruction at a time. See the module documentation.
@@ -132,6 +170,8 @@ pub struct Assembler {
     labels: Vec<Option<usize>>,
     fixups: Vec<Fixup>,
     relocations: Vec<MapRelocation>,
+    /// Functions and the labels they start at.
+    functions: Vec<(String, Label)>,
     errors: Vec<EncodeError>,
     simplify_branches: bool,
 }
@@ -352,6 +392,7 @@ impl Assembler {
         self.fixups.push(Fixup {
             slot: self.insns.len(),
             label: target,
+            call: false,
         });
         self.push(op, dst, src, 0, imm)
     }
@@ -414,6 +455,24 @@ impl Assembler {
         self.push(Opcode::Call, Reg::R0, 0, 0, imm)
     }
 
+    /// Calls the function that starts at `target` (see [`Assembler::function`]): arguments in
+    /// r1–r5, result in r0, r6–r9 kept.
+    pub fn call_function(&mut self, target: Label) -> &mut Self {
+        self.fixups.push(Fixup {
+            slot: self.insns.len(),
+            label: target,
+            call: true,
+        });
+        self.push(Opcode::Call, Reg::R0, super::PSEUDO_CALL, 0, 0)
+    }
+
+    /// Starts function `name` here: binds `start`, the label its callers call. Functions come
+    /// after the program's own code and after each other.
+    pub fn function(&mut self, name: &str, start: Label) -> &mut Self {
+        self.functions.push((name.to_string(), start));
+        self.bind(start)
+    }
+
     /// Returns r0.
     pub fn exit(&mut self) -> &mut Self {
         self.push(Opcode::Exit, Reg::R0, 0, 0, 0)
@@ -428,6 +487,7 @@ impl Assembler {
             mut labels,
             mut fixups,
             mut relocations,
+            functions,
             errors,
             ..
         } = self;
@@ -443,7 +503,7 @@ impl Assembler {
                 &mut relocations,
             );
         }
-        for Fixup { slot, label } in fixups {
+        for Fixup { slot, label, call } in fixups {
             let target = match labels.get(label.0 as usize) {
                 None => return Err(EncodeError::ForeignLabel(label)),
                 Some(None) => return Err(EncodeError::UnboundLabel(label)),
@@ -453,6 +513,17 @@ impl Assembler {
                 return Err(EncodeError::BranchPastEnd { slot, label });
             }
             let offset = target as i64 - (slot as i64 + 1);
+            if call {
+                let imm = i32::try_from(offset).map_err(|_| EncodeError::BranchOutOfRange {
+                    slot,
+                    label,
+                    offset,
+                })?;
+                if let Some(insn) = insns.get_mut(slot) {
+                    insn.imm = imm;
+                }
+                continue;
+            }
             let off = i16::try_from(offset).map_err(|_| EncodeError::BranchOutOfRange {
                 slot,
                 label,
@@ -462,10 +533,23 @@ impl Assembler {
                 insn.off = off;
             }
         }
+        let mut starts = Vec::new();
+        for (name, label) in functions {
+            match labels.get(label.0 as usize) {
+                // Never called: removed with the unreachable code.
+                Some(Some(start)) if *start >= insns.len() => {}
+                Some(Some(start)) => starts.push(super::Function {
+                    name,
+                    start: *start,
+                }),
+                _ => return Err(EncodeError::UnboundLabel(label)),
+            }
+        }
         Ok(Code {
             insns,
             relocations,
             origins,
+            functions: starts,
         })
     }
 }
@@ -504,6 +588,10 @@ fn remove_unreachable(
         match op {
             Opcode::Exit => {}
             Opcode::Ja => work.extend(target_of(slot)),
+            Opcode::Call => {
+                work.push(slot + 1);
+                work.extend(target_of(slot));
+            }
             _ if op.is_branch() => {
                 work.push(slot + 1);
                 work.extend(target_of(slot));

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::opcode::{Opcode, Pseudo};
+use super::opcode::{call_target, Opcode, Pseudo, PSEUDO_CALL};
 use super::{Insn, Reg};
 
 /// Why a byte string or slot sequence is not a program krsi understands.
@@ -128,8 +128,12 @@ pub fn validate(insns: &[Insn]) -> Result<(), DecodeError> {
         if is_tail.get(slot).copied().unwrap_or(false) {
             continue;
         }
-        if insn.opcode().is_some_and(Opcode::is_branch) {
-            let target = slot as i64 + 1 + i64::from(insn.off);
+        let target = match insn.opcode() {
+            Some(op) if op.is_branch() => Some(slot as i64 + 1 + i64::from(insn.off)),
+            Some(Opcode::Call) if insn.src == PSEUDO_CALL => Some(call_target(slot, insn.imm)),
+            _ => None,
+        };
+        if let Some(target) = target {
             let lands = usize::try_from(target)
                 .ok()
                 .filter(|&t| t < insns.len() && !is_tail.get(t).copied().unwrap_or(true));
@@ -158,6 +162,8 @@ fn check_slot(insns: &[Insn], slot: usize, insn: &Insn) -> Result<Opcode, Decode
     }
     if op.uses_src() {
         check_reg(insn.src)?;
+    } else if op == Opcode::Call && insn.src == PSEUDO_CALL {
+        // A bpf-to-bpf call: `imm` is checked with the branch targets.
     } else if op != Opcode::LdImm64 && insn.src != 0 {
         return Err(DecodeError::ReservedField { slot, field: "src" });
     }

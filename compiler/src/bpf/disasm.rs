@@ -153,6 +153,10 @@ fn line(
             )
         }
         Opcode::Ja => write!(out, "goto {}", target(slot, insn.off)),
+        Opcode::Call if insn.src == crate::bpf::PSEUDO_CALL => {
+            let to = crate::bpf::call_target(slot, insn.imm);
+            write!(out, "call pc{:+} ; to {to}", insn.imm)
+        }
         Opcode::Call => {
             let name = u32::try_from(insn.imm).ok().and_then(helper_name);
             match name {

@@ -16,11 +16,11 @@ mod disasm;
 mod helpers;
 pub mod opcode;
 
-pub use asm::{Assembler, Code, EncodeError, Label, MapRelocation};
+pub use asm::{Assembler, Code, EncodeError, Function, Label, MapRelocation};
 pub use codec::{decode, encode, validate, DecodeError};
 pub use disasm::{disassemble, disassemble_with};
 pub use helpers::{helper_id, helper_name, id as helper, map_type, HELPER_NAMES};
-pub use opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
+pub use opcode::{call_target, ByteOrder, Opcode, Pseudo, Source, Width, PSEUDO_CALL};
 
 use std::fmt;
 

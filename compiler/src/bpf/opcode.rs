@@ -71,6 +71,15 @@ pub enum Pseudo {
     MapValue,
 }
 
+/// `src` of a `call` whose `imm` is a relative slot offset to a function of the same program
+/// (a bpf-to-bpf call, `BPF_PSEUDO_CALL`), not a helper id.
+pub const PSEUDO_CALL: u8 = 1;
+
+/// The slot a bpf-to-bpf call at `slot` with immediate `imm` enters.
+pub fn call_target(slot: usize, imm: i32) -> i64 {
+    slot as i64 + 1 + i64::from(imm)
+}
+
 impl Pseudo {
     pub const fn src(self) -> u8 {
         match self {

@@ -29,8 +29,9 @@ use crate::bpf::map_type::{
     PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
 
-/// Array maps get a value region per entry; more than this is not a map krsi emits.
-const MAX_ARRAY_ENTRIES: u32 = 64;
+/// Array maps get a value region per entry; more than this is not a map krsi emits (the
+/// largest is the rate map, an entry per reporting rule).
+const MAX_ARRAY_ENTRIES: u32 = 1 << 16;
 
 /// A map as the machine sees it.
 #[derive(Clone, Debug)]

@@ -24,10 +24,12 @@ pub mod memory;
 mod tests;
 
 use crate::bpf::opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
-use crate::bpf::{helper_name, AluOp, Code, Insn, JmpCond, MapRelocation};
+use crate::bpf::{
+    call_target, helper_name, AluOp, Code, Insn, JmpCond, MapRelocation, PSEUDO_CALL,
+};
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
-use kernel::{EventError, MockKernel, GARBAGE};
+use kernel::{EventError, MockKernel, GARBAGE, STACK_SIZE};
 use lang::eval::{Decision, EventInput};
 use memory::{MemError, Memory, RegionKind};
 use std::fmt;
@@ -67,6 +69,10 @@ pub enum VmError {
     UninitializedRegister {
         slot: usize,
         reg: u8,
+    },
+    /// A bpf-to-bpf call deeper than the kernel's 8 frames.
+    CallDepth {
+        slot: usize,
     },
     /// A write to r10, or a register field above r10.
     BadRegister {
@@ -120,6 +126,9 @@ impl fmt::Display for VmError {
             }
             VmError::BadRegister { slot, reg } => {
                 write!(f, "instruction {slot}: r{reg} cannot be written here")
+            }
+            VmError::CallDepth { slot } => {
+                write!(f, "instruction {slot}: a call past the kernel's 8 frames")
             }
             VmError::Budget { executed } => {
                 write!(f, "stopped after {executed} instructions (the budget)")
@@ -277,6 +286,9 @@ impl<'a> Machine<'a> {
         cpu.set(10, kernel.frame);
         let mut pc = 0usize;
         let mut executed = 0u64;
+        // The callers of the running function (bpf-to-bpf calls): where each resumes, and
+        // its r6–r9 and frame pointer, which a call keeps.
+        let mut callers: Vec<(usize, Cpu)> = Vec::new();
         loop {
             if executed >= self.budget {
                 return Err(VmError::Budget { executed });
@@ -408,6 +420,38 @@ impl<'a> Machine<'a> {
                     }
                 }
                 Opcode::Ja => pc = target(slot, insn.off)?,
+                Opcode::Call if insn.src == PSEUDO_CALL => {
+                    // The kernel allows 8 frames; each gets a stack of its own.
+                    if callers.len() >= 7 {
+                        return Err(VmError::CallDepth { slot });
+                    }
+                    let target = call_target(slot, insn.imm);
+                    let stack = kernel
+                        .memory
+                        .add(RegionKind::Stack, vec![0; STACK_SIZE], true);
+                    let mut callee = Cpu {
+                        regs: cpu.regs,
+                        init: cpu.init,
+                    };
+                    for r in [0, 6, 7, 8, 9] {
+                        callee.init[r] = false;
+                    }
+                    callee.set(10, Memory::base(stack) + STACK_SIZE as u64);
+                    callers.push((slot + 1, std::mem::replace(&mut cpu, callee)));
+                    pc = usize::try_from(target)
+                        .map_err(|_| VmError::PcOutOfRange { slot, target })?;
+                }
+                Opcode::Exit if !callers.is_empty() => {
+                    let r0 = cpu.get(slot, 0)?;
+                    if let Some((resume, caller)) = callers.pop() {
+                        cpu = caller;
+                        for r in 1..=5 {
+                            cpu.init[r] = false;
+                        }
+                        cpu.set(0, r0);
+                        pc = resume;
+                    }
+                }
                 Opcode::Call => {
                     let r0 = call(slot, insn.imm, &mut cpu, kernel)?;
                     for r in 1..=5 {

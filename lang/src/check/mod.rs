@@ -21,6 +21,7 @@ mod types;
 mod unreadable;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
+pub use cost::add_unnested;
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
 
@@ -84,7 +85,13 @@ pub fn check_with_lints(
         }
     }
     checker.check_sizes(&rules);
-    if lints {
+    // A policy too large to compile is refused at once: its lints would be quadratic work on
+    // thousands of rules (10,000 took 1.5 s) for warnings about a policy that cannot load.
+    let too_large = checker
+        .diagnostics
+        .iter()
+        .any(|d| d.code == crate::diagnostic::Code::EventTooLarge);
+    if lints && !too_large {
         checker
             .diagnostics
             .extend(crate::lint::lint(&crate::lint::LintInput {

@@ -1,0 +1,516 @@
+//! Codegen: each IR program becomes one specialized LSM program.
+//!
+//! Shape of every program:
+//!
+//! ```text
+//!   r6 = ctx
+//!   [scope]    current_task_under_cgroup(krsi_scope, 0) != 1  → allow
+//!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
+//!   values     each value the rules read, computed once, kept in a stack slot
+//!   allow      rules in order: a match → allow
+//!   deny       rules in order: the first match → return -errno
+//!   allow:     return 0
+//! ```
+//!
+//! Conditions compile to branches with short-circuit evaluation. Strings are compared as
+//! 8-byte words (KERNEL.md: a byte-by-byte unrolled compare hit the verifier's complexity limit).
+//! A glob compares its literal prefix as words, then runs the rest as a position-set automaton:
+//! one bit per pattern position in a register, stepped per byte with branch-free arithmetic so
+//! that the verifier walks each loop iteration once instead of once per path through it.
+
+use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
+use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
+use crate::ir::{Cond, Mode, Module, Program, Rule, Scope, ValueKind};
+use crate::report::{
+    self as events, RecordLayout, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, DROPS_MAP,
+    EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
+};
+use lang::checked::ParentAccess;
+use lang::checked::{Access, AccessBase};
+use lang::limits;
+use std::fmt;
+
+mod cond;
+mod glob;
+mod report;
+mod sets;
+mod values;
+mod walk;
+
+use walk::work;
+
+/// Per-CPU scratch space for strings (too large for the 512-byte BPF stack).
+pub const SCRATCH_MAP: &str = "krsi_scratch";
+/// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
+pub const SCOPE_MAP: &str = "krsi_scope";
+// The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
+// reference evaluator reads them too (each is at most a few thousand, so the narrowing is exact).
+const STRING_CAP: u32 = limits::STRING_CAP as u32;
+const GLOB_SCAN_LIMIT: u32 = limits::GLOB_SCAN_LIMIT as u32;
+const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
+const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
+const NAME_MAX: u32 = limits::NAME_MAX as u32;
+
+use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF};
+use crate::bpf::map_type::{
+    CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
+    RINGBUF as BPF_MAP_TYPE_RINGBUF,
+};
+
+/// The stack slot holding the zero key for map lookups.
+const KEY_SLOT: i16 = -8;
+/// Stack slots for values start below the key.
+const FIRST_VALUE_SLOT: i16 = -16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    Encode {
+        program: String,
+        error: EncodeError,
+    },
+    /// More values than fit the BPF stack.
+    /// A struct member, scratch buffer or report field beyond the 16-bit offset of a BPF load
+    /// or store.
+    OffsetTooLarge {
+        program: String,
+        offset: u32,
+    },
+    TooManyValues {
+        program: String,
+    },
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::Encode { program, error } => write!(f, "program `{program}`: {error}"),
+            CodegenError::OffsetTooLarge { program, offset } => write!(
+                f,
+                "program `{program}` needs a memory offset of {offset}, beyond the 32,767 a BPF load or store reaches"
+            ),
+            CodegenError::TooManyValues { program } => {
+                write!(
+                    f,
+                    "program `{program}` reads more attributes than fit the BPF stack"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// The report rate windows (`krsi_rate`): one per reporting rule, up to
+/// [`report::RATE_WINDOWS`]; past that, rules share the window of their index modulo it, so
+/// that the map stays small (16 bytes a window on each CPU) however large the policy.
+fn rate_windows(module: &Module) -> u32 {
+    module
+        .programs
+        .iter()
+        .flat_map(|p| p.deny.iter().chain(&p.audit))
+        .map(|r| r.index + 1)
+        .max()
+        .unwrap_or(1)
+        .min(report::RATE_WINDOWS)
+}
+
+pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
+    let mut programs = Vec::new();
+    let mut scratch_size = 0;
+    for program in &module.programs {
+        let layout = Layout::new(program)?;
+        check_offsets(program, &layout, module)?;
+        scratch_size = scratch_size.max(layout.scratch_size);
+        let code = ProgramGen::new(program, &layout, module)
+            .emit()
+            .map_err(|error| CodegenError::Encode {
+                program: program.event.to_string(),
+                error,
+            })?;
+        programs.push(ProgramSpec {
+            symbol: program.symbol(),
+            section: format!("lsm/{}", program.hook),
+            code,
+        });
+    }
+    let mut maps = Vec::new();
+    if !module.programs.is_empty() {
+        // Every program reports: deny rules report what they deny, audit rules what they see.
+        maps.push(MapSpec {
+            symbol: EVENTS_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_RINGBUF,
+            key_size: 0,
+            value_size: 0,
+            max_entries: EVENTS_RING_BYTES,
+            flags: 0,
+        });
+        maps.push(MapSpec {
+            symbol: DROPS_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 2,
+            flags: 0,
+        });
+        maps.push(MapSpec {
+            symbol: events::RATE_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: 16,
+            max_entries: rate_windows(module),
+            flags: 0,
+        });
+    }
+    if scratch_size > 0 {
+        maps.push(MapSpec {
+            symbol: SCRATCH_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            key_size: 4,
+            value_size: scratch_size,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
+    if module.scope == Scope::Cgroup {
+        maps.push(MapSpec {
+            symbol: SCOPE_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_CGROUP_ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
+    Ok(ObjectSpec {
+        programs,
+        maps,
+        license: "GPL".to_string(),
+    })
+}
+
+/// Where each value lives: a stack slot for integers, flags and string lengths; a scratch
+/// buffer for string bytes.
+struct Layout {
+    slots: Vec<i16>,
+    buffers: Vec<Option<Buffer>>,
+    scratch_size: u32,
+    /// The dentry walk's state and work area (see [`work`]), shared by every walked value.
+    work: Option<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Buffer {
+    offset: u32,
+    cap: u32,
+    /// NUL padded to `cap` (comm) rather than counted by a length in the slot.
+    padded: bool,
+}
+
+impl Layout {
+    fn new(program: &Program) -> Result<Layout, CodegenError> {
+        let mut slots = Vec::new();
+        let mut buffers = Vec::new();
+        let mut scratch_size = 0u32;
+        for (i, value) in program.values.iter().enumerate() {
+            let slot = i32::from(FIRST_VALUE_SLOT) - 8 * i as i32;
+            // The report function's frame shares the 512 bytes.
+            if slot < -512 + report::REPORT_FRAME {
+                return Err(CodegenError::TooManyValues {
+                    program: program.event.to_string(),
+                });
+            }
+            slots.push(slot as i16);
+            let buffer = match value.kind.layout_kind() {
+                ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::WalkedPath(_) => Some((STRING_CAP, false)),
+                ValueKind::Comm => Some((16, true)),
+                ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
+                ValueKind::Addr(_) => Some((16, false)),
+                _ => None,
+            };
+            buffers.push(buffer.map(|(cap, padded)| {
+                let b = Buffer {
+                    offset: scratch_size,
+                    cap,
+                    padded,
+                };
+                scratch_size += cap;
+                b
+            }));
+        }
+        let work = program
+            .values
+            .iter()
+            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_)))
+            .then(|| {
+                let at = scratch_size;
+                scratch_size += work::SIZE;
+                at
+            });
+        Ok(Layout {
+            slots,
+            buffers,
+            scratch_size,
+            work,
+        })
+    }
+}
+
+struct ProgramGen<'a> {
+    program: &'a Program,
+    layout: &'a Layout,
+    scope: Scope,
+    mode: Mode,
+    parent: Option<&'a ParentAccess>,
+    report_rate: u32,
+    /// Entries of the rate map; a rule's window is its index modulo this.
+    rate_windows: u32,
+    record: RecordLayout,
+    asm: Assembler,
+    /// Where the report function starts; emitted after the program if a rule calls it.
+    report_function: Label,
+    reported: bool,
+    /// The program's `return 0`.
+    allow: Label,
+    /// Tests known to hold wherever rules are evaluated (a gate that every reporting rule
+    /// shares, tested before a costly value; see `values`): compiled as `true`.
+    known_true: Vec<Cond>,
+}
+
+impl<'a> ProgramGen<'a> {
+    fn new(program: &'a Program, layout: &'a Layout, module: &'a Module) -> Self {
+        let mut asm = Assembler::with_branch_simplification();
+        let report_function = asm.new_label();
+        let allow = asm.new_label();
+        ProgramGen {
+            program,
+            layout,
+            scope: module.scope,
+            mode: module.mode,
+            parent: module.parent.as_ref(),
+            report_rate: module.report_rate.min(i32::MAX as u32),
+            rate_windows: rate_windows(module),
+            record: events::layout(program),
+            asm,
+            report_function,
+            reported: false,
+            allow,
+            known_true: Vec::new(),
+        }
+    }
+
+    /// A deny rule matched: report, and refuse (enforce mode) or allow (audit mode).
+    fn deny(&mut self, rule: &Rule) {
+        match self.mode {
+            Mode::Enforce => {
+                self.report(rule, events::FLAG_DENIED);
+                self.asm.mov64_imm(Reg::R0, -rule.errno).exit();
+            }
+            Mode::Audit => {
+                self.report(rule, events::FLAG_WOULD_DENY);
+                self.asm.mov64_imm(Reg::R0, 0).exit();
+            }
+        }
+    }
+
+    fn emit(mut self) -> Result<Code, EncodeError> {
+        let allow = self.allow;
+        let fail_closed = self.asm.new_label();
+        self.asm.mov64_reg(Reg::R6, Reg::R1);
+        if let Some((access, value)) = &self.program.guard {
+            // Another use of a shared hook (kernel_read_file of firmware): not this event.
+            self.load_field(access, Reg::R1);
+            self.load_constant(Reg::R2, *value);
+            self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, allow);
+        }
+        if self.scope == Scope::Cgroup {
+            // 1: in the cgroup or below; 0: not; negative: the map is empty (never, the runtime
+            // fills it before attaching).
+            self.asm
+                .ld_map_fd(Reg::R1, SCOPE_MAP)
+                .mov64_imm(Reg::R2, 0)
+                .call_helper(CURRENT_TASK_UNDER_CGROUP)
+                .jump_imm(JmpCond::Ne, Reg::R0, 1, allow);
+        }
+        self.values(fail_closed);
+        // Audit rules report whatever the decision will be.
+        for rule in &self.program.audit {
+            let (report, next) = (self.asm.new_label(), self.asm.new_label());
+            self.asm.set_origin(Some(rule.index));
+            self.cond(&rule.cond, report, next);
+            self.asm.bind(report);
+            self.report(rule, events::FLAG_AUDIT);
+            self.asm.bind(next);
+        }
+        let program = self.program;
+        let mut at = 0;
+        while at < program.allow.len() {
+            let next = self.asm.new_label();
+            let rest = &program.allow[at..];
+            self.asm.set_origin(Some(rest[0].index));
+            let run = self.literal_run(rest);
+            if run > 0 {
+                self.literal_tree(&rest[..run], &vec![allow; run], next);
+                at += run;
+            } else {
+                self.cond(&rest[0].cond, allow, next);
+                at += 1;
+            }
+            self.asm.bind(next);
+        }
+        let mut at = 0;
+        while at < program.deny.len() {
+            let rest = &program.deny[at..];
+            let next = self.asm.new_label();
+            let tree = self.literal_run(rest);
+            let run = tree.max(1);
+            let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
+            self.asm.set_origin(Some(rest[0].index));
+            if tree > 0 {
+                self.literal_tree(&rest[..run], &targets, next);
+            } else {
+                self.cond(&rest[0].cond, targets[0], next);
+            }
+            for (rule, target) in rest[..run].iter().zip(&targets) {
+                self.asm.set_origin(Some(rule.index));
+                self.asm.bind(*target);
+                self.deny(rule);
+            }
+            self.asm.bind(next);
+            at += run;
+        }
+        self.asm.set_origin(None);
+        self.asm.bind(allow).mov64_imm(Reg::R0, 0).exit();
+        // The per-CPU scratch lookup cannot fail for index 0, but the verifier wants the
+        // check; if it ever did fail, nothing could be evaluated, so deny — unless nothing
+        // here may deny (only audit rules, or audit mode).
+        let errno = match (self.mode, self.program.deny.first()) {
+            (Mode::Enforce, Some(rule)) => rule.errno,
+            _ => 0,
+        };
+        self.asm.bind(fail_closed).mov64_imm(Reg::R0, -errno).exit();
+        if self.reported {
+            self.asm.function("report", self.report_function);
+            self.emit_report_function();
+        }
+        self.asm.finish()
+    }
+
+    /// Loads the integer `access` leads to into `reg`, zero-extended. An argument passed by
+    /// value is read as its whole 64-bit context slot (the only access the verifier's context
+    /// check is sure to accept), then shifted and masked to its bytes: the slot's upper bytes
+    /// are whatever the caller's register held.
+    fn load_field(&mut self, access: &Access, reg: Reg) {
+        self.pointer_to(access, reg);
+        if access.base != AccessBase::Context {
+            self.asm
+                .load(size_of(access.size), reg, reg, offset(access.offset));
+            return;
+        }
+        let within = access.offset % 8;
+        self.asm
+            .load(Size::DW, reg, reg, offset(access.offset - within));
+        if within != 0 {
+            self.asm.alu64_imm(AluOp::Rsh, reg, (8 * within) as i32);
+        }
+        if access.size < 8 {
+            self.load_constant(Reg::R2, (1u64 << (8 * access.size)) - 1);
+            self.asm.alu64_reg(AluOp::And, reg, Reg::R2);
+        }
+    }
+
+    /// Leaves in `reg` the pointer the access's final offset is relative to.
+    fn pointer_to(&mut self, access: &Access, reg: Reg) {
+        self.follow(access, reg, None);
+    }
+
+    /// [`Self::pointer_to`], jumping to `null` when a pointer loaded on the way is NULL.
+    /// Newer kernels type some members (`socket->sk`) as trusted-or-NULL and refuse loads
+    /// through them without this check.
+    fn pointer_to_checked(&mut self, access: &Access, reg: Reg, null: Label) {
+        self.follow(access, reg, Some(null));
+    }
+
+    fn follow(&mut self, access: &Access, reg: Reg, null: Option<Label>) {
+        match access.base {
+            AccessBase::Context => {
+                self.asm.mov64_reg(reg, Reg::R6);
+            }
+            AccessBase::Param(n) => {
+                self.asm.load(Size::DW, reg, Reg::R6, offset(8 * n));
+            }
+            AccessBase::CurrentTask => {
+                self.asm
+                    .call_helper(GET_CURRENT_TASK_BTF)
+                    .mov64_reg(reg, Reg::R0);
+            }
+        }
+        for deref in &access.derefs {
+            self.asm.load(Size::DW, reg, reg, offset(*deref));
+            if let Some(null) = null {
+                self.asm.jump_imm(JmpCond::Eq, reg, 0, null);
+            }
+        }
+    }
+
+    fn add_offset(&mut self, reg: Reg, value: u32) {
+        if value != 0 {
+            self.asm.alu64_imm(AluOp::Add, reg, value as i32);
+        }
+    }
+
+    fn load_constant(&mut self, reg: Reg, value: u64) {
+        if value <= i32::MAX as u64 {
+            self.asm.mov64_imm(reg, value as i32);
+        } else {
+            self.asm.ld_imm64(reg, value);
+        }
+    }
+}
+
+fn size_of(bytes: u32) -> Size {
+    match bytes {
+        1 => Size::B,
+        2 => Size::H,
+        4 => Size::W,
+        _ => Size::DW,
+    }
+}
+
+/// Every offset the program's loads and stores use fits their 16 bits: member offsets from
+/// BTF, the scratch layout, the report record. Checked once here so that [`offset`] cannot
+/// be handed one that does not.
+fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<(), CodegenError> {
+    let accesses = program
+        .values
+        .iter()
+        .flat_map(|v| match &v.kind {
+            ValueKind::Field(a)
+            | ValueKind::Flag { access: a, .. }
+            | ValueKind::ResolvedPath(a)
+            | ValueKind::KernelString(a)
+            | ValueKind::Chars(a) => vec![a],
+            ValueKind::WalkedPath(w) => vec![&w.dentry, &w.mnt],
+            ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
+            _ => Vec::new(),
+        })
+        .chain(module.parent.iter().flat_map(|p| [&p.tgid, &p.comm]));
+    let mut largest = layout.scratch_size.max(events::layout(program).size);
+    for access in accesses {
+        largest = largest.max(access.offset + access.size);
+        largest = largest.max(access.derefs.iter().copied().max().unwrap_or(0) + 8);
+    }
+    match largest {
+        fits if fits <= i16::MAX as u32 => Ok(()),
+        offset => Err(CodegenError::OffsetTooLarge {
+            program: program.event.to_string(),
+            offset,
+        }),
+    }
+}
+
+/// A load or store offset; [`check_offsets`] has made sure it fits.
+fn offset(value: u32) -> i16 {
+    i16::try_from(value).unwrap_or(i16::MAX)
+}

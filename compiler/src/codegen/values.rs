@@ -1,0 +1,521 @@
+//! Values: every value the rules read, computed once into its stack slot or buffer.
+//!
+//! Cheap values (helpers that copy a word, loads through BTF pointers) are computed in the
+//! prologue. A costly one (a resolved or walked path, a string or an endpoint read from the
+//! kernel) is computed after them, and only when some rule that reads it can still match: each
+//! such rule's cheap conjuncts (its gate) are tested first, and when no gate holds the value
+//! is left unknown without being computed. No rule reads it then: its tests come after its
+//! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
+//! root process the `bpf_d_path`.
+
+use super::{
+    offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, KEY_SLOT,
+    PORT_ABSENT, PORT_UNKNOWN, SCRATCH_MAP,
+};
+use crate::bpf::helper::{
+    D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, MAP_LOOKUP_ELEM,
+    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR,
+};
+use crate::bpf::{AluOp, ByteOrder, JmpCond, Label, Reg, Size};
+use crate::ir::{Cond, ValueId, ValueKind};
+use lang::checked::{AccessBase, Endpoint};
+use std::collections::HashSet;
+
+/// The gates in front of a costly value.
+struct Gates {
+    /// The distinct gates of the rules that read it.
+    conds: Vec<Cond>,
+    /// Some rule reads it with no gate: it is always computed.
+    always: bool,
+    /// Every rule that reports reads it: with no gate holding, the event is allowed.
+    decides: bool,
+}
+
+/// `AF_INET` and `AF_INET6` (include/linux/socket.h), the families with ports and addresses.
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
+
+impl ProgramGen<'_> {
+    /// The prologue: compute every value once, and look the scratch buffers up (a failed
+    /// lookup goes to `fail_closed`). Cheap values without a buffer come first, then the gates
+    /// that decide the event alone (see [`Self::lazy_value`]), so that an event they allow
+    /// costs no more than those values and tests, then the scratch buffers and what needs them.
+    pub(super) fn values(&mut self, fail_closed: Label) {
+        let kinds: Vec<&ValueKind> = self.program.values.iter().map(|v| &v.kind).collect();
+        let slot_of = |want: &ValueKind| kinds.iter().position(|k| *k == want);
+        // One helper call serves both halves.
+        for (pair, helper) in [
+            ((ValueKind::Uid, ValueKind::Gid), GET_CURRENT_UID_GID),
+            ((ValueKind::Pid, ValueKind::Tgid), GET_CURRENT_PID_TGID),
+        ] {
+            let (lo, hi) = (slot_of(&pair.0), slot_of(&pair.1));
+            if lo.is_none() && hi.is_none() {
+                continue;
+            }
+            let positions: Vec<usize> = lo.into_iter().chain(hi).collect();
+            self.asm.set_origin(self.first_reader(&positions));
+            self.asm.call_helper(helper);
+            if let Some(i) = lo {
+                // A 32-bit move zero-extends: the low half.
+                self.asm.alu32_reg(AluOp::Mov, Reg::R1, Reg::R0).store_reg(
+                    Size::DW,
+                    Reg::R10,
+                    self.layout.slots[i],
+                    Reg::R1,
+                );
+            }
+            if let Some(i) = hi {
+                self.asm.alu64_imm(AluOp::Rsh, Reg::R0, 32).store_reg(
+                    Size::DW,
+                    Reg::R10,
+                    self.layout.slots[i],
+                    Reg::R0,
+                );
+            }
+        }
+        let buffered = |i: usize| self.layout.buffers[i].is_some();
+        let (mut cheap, mut cheap_buffered) = (Vec::new(), Vec::new());
+        for (i, kind) in kinds.iter().enumerate() {
+            match (kind.costly(), buffered(i)) {
+                (false, false) => cheap.push(i),
+                (false, true) => cheap_buffered.push(i),
+                (true, _) => {}
+            }
+        }
+        for i in cheap {
+            let unused = self.asm.new_label();
+            self.value(i, unused);
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            if !kind.costly() {
+                continue;
+            }
+            let gates = self.gates(i);
+            // Only gates on the values computed so far: none in a buffer.
+            let ready = gates.conds.iter().all(|gate| {
+                gate.values()
+                    .iter()
+                    .all(|v| self.layout.buffers[v.0 as usize].is_none())
+            });
+            if ready && gates.decides && !gates.always && !gates.conds.is_empty() {
+                self.asm.set_origin(self.first_reader(&[i]));
+                let pass = self.asm.new_label();
+                for gate in &gates.conds {
+                    let next = self.asm.new_label();
+                    self.cond(gate, pass, next);
+                    self.asm.bind(next);
+                }
+                self.asm.jump(self.allow).bind(pass);
+                self.know(&gates.conds);
+            }
+        }
+        self.asm.set_origin(None);
+        if self.layout.scratch_size > 0 {
+            self.asm
+                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+                .mov64_reg(Reg::R2, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+                .ld_map_fd(Reg::R1, SCRATCH_MAP)
+                .call_helper(MAP_LOOKUP_ELEM)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
+                .mov64_reg(Reg::R7, Reg::R0);
+        }
+        for i in cheap_buffered {
+            let unused = self.asm.new_label();
+            self.value(i, unused);
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            if kind.costly() {
+                self.lazy_value(i);
+            }
+        }
+        self.asm.set_origin(None);
+    }
+
+    /// The gates of the rules that read costly value `i` (see [`Self::lazy_value`]).
+    fn gates(&self, i: usize) -> Gates {
+        let id = ValueId(i as u32);
+        let program = self.program;
+        let mut gates = Gates {
+            conds: Vec::new(),
+            always: false,
+            // When every rule that reports reads the value, none can match without it.
+            decides: program
+                .deny
+                .iter()
+                .chain(&program.audit)
+                .all(|rule| rule.cond.values().contains(&id)),
+        };
+        let mut seen = HashSet::new();
+        for rule in program
+            .audit
+            .iter()
+            .chain(&program.allow)
+            .chain(&program.deny)
+        {
+            if !rule.cond.values().contains(&id) {
+                continue;
+            }
+            match self.gate(&rule.cond) {
+                None => {
+                    gates.always = true;
+                    break;
+                }
+                Some(gate) => {
+                    if seen.insert(format!("{gate:?}")) {
+                        gates.conds.push(gate);
+                    }
+                }
+            }
+        }
+        gates
+    }
+
+    /// Past a test of `gates`, the one gate they are holds (nothing is known of several).
+    fn know(&mut self, gates: &[Cond]) {
+        let known: Vec<Cond> = match gates {
+            [Cond::And(items)] => items.clone(),
+            [gate] => vec![gate.clone()],
+            _ => Vec::new(),
+        };
+        for cond in known {
+            if !self.known_true.contains(&cond) {
+                self.known_true.push(cond);
+            }
+        }
+    }
+
+    /// Computes costly value `i` when some gate of a rule that reads it holds; else jumps to
+    /// the value's own unknown exit, so that both ways leave it in one state. When every
+    /// reporting rule reads the value, no gate holding allows at once (the prologue tested
+    /// that already), and past this point a gate they all share holds.
+    fn lazy_value(&mut self, i: usize) {
+        let (compute, unknown) = (self.asm.new_label(), self.asm.new_label());
+        let gates = self.gates(i);
+        self.asm.set_origin(self.first_reader(&[i]));
+        let known = |gate: &Cond| match gate {
+            Cond::And(items) => items.iter().all(|c| self.known_true.contains(c)),
+            other => self.known_true.contains(other),
+        };
+        let tested = gates.conds.iter().any(known);
+        if !gates.always && !gates.conds.is_empty() && !tested {
+            let skip = if gates.decides { self.allow } else { unknown };
+            for gate in &gates.conds {
+                let next = self.asm.new_label();
+                self.cond(gate, compute, next);
+                self.asm.bind(next);
+            }
+            self.asm.jump(skip);
+            if gates.decides {
+                self.know(&gates.conds);
+            }
+        }
+        self.asm.bind(compute);
+        self.value(i, unknown);
+    }
+
+    /// The cheap conjuncts of a rule's condition: a necessary condition for the rule to
+    /// match that reads no costly value. `None` when it has none.
+    fn gate(&self, cond: &Cond) -> Option<Cond> {
+        let Cond::And(items) = cond else {
+            return None;
+        };
+        let cheap: Vec<Cond> = items
+            .iter()
+            .filter(|item| !self.reads_costly(item))
+            .cloned()
+            .collect();
+        match cheap.len() {
+            0 => None,
+            1 => cheap.into_iter().next(),
+            _ => Some(Cond::And(cheap)),
+        }
+    }
+
+    /// Whether `cond` tests a value that is computed lazily.
+    pub(super) fn reads_costly(&self, cond: &Cond) -> bool {
+        cond.values().iter().any(|v| {
+            self.program
+                .values
+                .get(v.0 as usize)
+                .is_some_and(|value| value.kind.costly())
+        })
+    }
+
+    /// Computes value `i` into its slot (and buffer). A costly value binds `unknown` at the
+    /// code that marks it unknown.
+    fn value(&mut self, i: usize, unknown: Label) {
+        {
+            let program = self.program;
+            let kind = &program.values[i].kind;
+            // A rejection in this code is told on the first rule that reads the value.
+            self.asm.set_origin(self.first_reader(&[i]));
+            let slot = self.layout.slots[i];
+            let buffer = self.layout.buffers[i];
+            match (kind, buffer) {
+                (ValueKind::Field(access), _) if access.base == AccessBase::Context => {
+                    self.load_field(access, Reg::R1);
+                    self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::Field(access), _) => {
+                    // A NULL pointer on the way reads as 0, as a faulting load through a
+                    // kernel pointer does.
+                    let (null, done) = (self.asm.new_label(), self.asm.new_label());
+                    self.pointer_to_checked(access, Reg::R1, null);
+                    self.asm
+                        .load(
+                            size_of(access.size),
+                            Reg::R1,
+                            Reg::R1,
+                            offset(access.offset),
+                        )
+                        .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+                        .jump(done)
+                        .bind(null)
+                        .store_imm(Size::DW, Reg::R10, slot, 0)
+                        .bind(done);
+                }
+                (ValueKind::Flag { access, mask }, _) => {
+                    self.load_field(access, Reg::R1);
+                    self.load_constant(Reg::R2, *mask);
+                    self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2).store_reg(
+                        Size::DW,
+                        Reg::R10,
+                        slot,
+                        Reg::R1,
+                    );
+                }
+                (ValueKind::ResolvedPath(access), Some(b)) => {
+                    // bpf_d_path(&<struct path>, buf, size): the length with the NUL, or a
+                    // negative error (-ENAMETOOLONG when the buffer is too small).
+                    self.pointer_to(access, Reg::R1);
+                    self.add_offset(Reg::R1, access.offset);
+                    self.asm.mov64_reg(Reg::R2, Reg::R7);
+                    self.add_offset(Reg::R2, b.offset);
+                    self.asm
+                        .mov64_imm(Reg::R3, b.cap as i32)
+                        .call_helper(D_PATH);
+                    self.store_length(slot, b.cap, false, unknown);
+                }
+                (ValueKind::KernelString(access), Some(b)) => {
+                    self.pointer_to(access, Reg::R3);
+                    self.asm
+                        .load(Size::DW, Reg::R3, Reg::R3, offset(access.offset));
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(PROBE_READ_KERNEL_STR);
+                    // A full buffer may be a truncated string: unknown.
+                    self.store_length(slot, b.cap, true, unknown);
+                }
+                (ValueKind::Comm, Some(b)) => {
+                    // 6.1's bpf_get_current_comm copies with strscpy, which does not pad:
+                    // the bytes after the NUL would be the last event's (found by a guest
+                    // test on 6.1; 6.12 pads). Zero the buffer first, for word compares.
+                    for at in (0..b.cap).step_by(8) {
+                        self.asm
+                            .store_imm(Size::DW, Reg::R7, offset(b.offset + at), 0);
+                    }
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm
+                        .mov64_imm(Reg::R2, b.cap as i32)
+                        .call_helper(GET_CURRENT_COMM);
+                }
+                (ValueKind::Chars(access), Some(b)) => {
+                    self.pointer_to(access, Reg::R3);
+                    self.add_offset(Reg::R3, access.offset);
+                    self.asm.mov64_reg(Reg::R1, Reg::R7);
+                    self.add_offset(Reg::R1, b.offset);
+                    self.asm
+                        .mov64_imm(Reg::R2, access.size as i32)
+                        .call_helper(PROBE_READ_KERNEL);
+                    // Bytes between the array's end and the 8-byte-rounded buffer stay as the
+                    // last event left them; zero them so word compares see padding.
+                    let mut at = access.size;
+                    while at < b.cap {
+                        self.asm.mov64_reg(Reg::R1, Reg::R7).store_imm(
+                            Size::B,
+                            Reg::R1,
+                            offset(b.offset + at),
+                            0,
+                        );
+                        at += 1;
+                    }
+                }
+                (ValueKind::WalkedPath(walk), Some(b)) => {
+                    if let Some(area) = self.layout.work {
+                        self.walk(walk, area, b, slot, unknown);
+                    }
+                }
+                (ValueKind::Port(endpoint), _) => self.port(endpoint, slot, unknown),
+                // Never computed: -1 reads as an unknown length or an out-of-range port,
+                // and no test reads it (lowering made each test on it false).
+                (ValueKind::Absent(_), _) => {
+                    self.asm.store_imm(Size::DW, Reg::R10, slot, -1);
+                }
+                (ValueKind::Const(value), _) => {
+                    self.load_constant(Reg::R1, *value);
+                    self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+                }
+                (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b, unknown),
+                // Helper-pair values were stored above; strings always have a buffer, walks
+                // a work area. Were one missing, the value would be unknown.
+                (kind, _) if kind.costly() => {
+                    self.asm
+                        .bind(unknown)
+                        .store_imm(Size::DW, Reg::R10, slot, -1);
+                }
+                _ => {}
+            }
+        }
+        self.asm.set_origin(None);
+    }
+
+    /// The first rule, in source order, that reads any of the values at `positions`.
+    fn first_reader(&self, positions: &[usize]) -> Option<u32> {
+        let program = self.program;
+        program
+            .audit
+            .iter()
+            .chain(&program.allow)
+            .chain(&program.deny)
+            .filter(|rule| {
+                let read = rule.cond.values();
+                positions.iter().any(|&i| read.contains(&ValueId(i as u32)))
+            })
+            .map(|rule| rule.index)
+            .min()
+    }
+
+    /// `r9` = the start of the object holding `endpoint`; `r1` = its family, 0 when a
+    /// pointer on the way is NULL (a socket without `sk`). Clobbers r0–r5.
+    fn endpoint_family(&mut self, endpoint: &Endpoint) {
+        let (null, done) = (self.asm.new_label(), self.asm.new_label());
+        self.pointer_to_checked(&endpoint.object, Reg::R9, null);
+        self.add_offset(Reg::R9, endpoint.object.offset);
+        // A direct load: the family is a 2-byte member of the typed object.
+        self.asm
+            .load(Size::H, Reg::R1, Reg::R9, offset(endpoint.family))
+            .jump(done)
+            .bind(null)
+            .mov64_imm(Reg::R1, 0)
+            .bind(done);
+    }
+
+    /// The port in `slot`, host byte order, or [`PORT_ABSENT`] / [`PORT_UNKNOWN`]. The port
+    /// is copied with `bpf_probe_read_kernel`: in a `struct sockaddr` it lies inside
+    /// `sa_data`, where typed loads are not allowed.
+    fn port(&mut self, endpoint: &Endpoint, slot: i16, fault: Label) {
+        let (v4, v6, read, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_ABSENT)
+            .jump(done)
+            .bind(v4)
+            .mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v4_port);
+        self.asm.jump(read).bind(v6).mov64_reg(Reg::R3, Reg::R9);
+        self.add_offset(Reg::R3, endpoint.v6_port);
+        self.asm
+            .bind(read)
+            .store_imm(Size::DW, Reg::R10, slot, 0)
+            .mov64_reg(Reg::R1, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R1, i32::from(slot))
+            .mov64_imm(Reg::R2, 2)
+            .call_helper(PROBE_READ_KERNEL);
+        self.asm
+            .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+            .load(Size::H, Reg::R1, Reg::R10, slot);
+        if endpoint.port_network_order {
+            self.asm.endian(ByteOrder::Be, Reg::R1, Size::H);
+        }
+        self.asm
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, PORT_UNKNOWN)
+            .bind(done);
+    }
+
+    /// The address's 16 bytes in buffer `b` (an IPv4 address in the first 4, the rest zero)
+    /// and its kind in `slot`: [`ADDR_V4`], [`ADDR_V6`], [`ADDR_ABSENT`], [`ADDR_UNKNOWN`].
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes its IPv4 address, so one rule
+    /// covers both ways of reaching an IPv4 peer.
+    fn address(&mut self, endpoint: &Endpoint, slot: i16, b: Buffer, fault: Label) {
+        let (v4, v6, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.endpoint_family(endpoint);
+        self.asm
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET, v4)
+            .jump_imm(JmpCond::Eq, Reg::R1, AF_INET6, v6)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_ABSENT)
+            .jump(done);
+        for (label, at, len, kind) in [
+            (v4, endpoint.v4_addr, 4, ADDR_V4),
+            (v6, endpoint.v6_addr, 16, ADDR_V6),
+        ] {
+            self.asm.bind(label).mov64_reg(Reg::R3, Reg::R9);
+            self.add_offset(Reg::R3, at);
+            self.asm.mov64_reg(Reg::R1, Reg::R7);
+            self.add_offset(Reg::R1, b.offset);
+            self.asm
+                .mov64_imm(Reg::R2, len)
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, fault)
+                .store_imm(Size::DW, Reg::R10, slot, kind);
+            if kind == ADDR_V4 {
+                self.asm.jump(done);
+            }
+        }
+        // IPv4-mapped: ten zero bytes, two 0xff, then the IPv4 address.
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, offset(b.offset))
+            .jump_imm(JmpCond::Ne, Reg::R1, 0, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 8))
+            .mov64_imm(Reg::R2, 0)
+            .alu64_imm(AluOp::Sub, Reg::R2, 0x1_0000)
+            .alu32_reg(AluOp::Mov, Reg::R2, Reg::R2)
+            .jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, done)
+            .load(Size::W, Reg::R1, Reg::R7, offset(b.offset + 12))
+            .store_imm(Size::DW, Reg::R7, offset(b.offset + 8), 0)
+            .store_imm(Size::DW, Reg::R7, offset(b.offset), 0)
+            .store_reg(Size::W, Reg::R7, offset(b.offset), Reg::R1)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_V4)
+            .jump(done)
+            .bind(fault)
+            .store_imm(Size::DW, Reg::R10, slot, ADDR_UNKNOWN)
+            .bind(done);
+    }
+
+    /// `r0` holds a string helper's result (length with NUL, or negative error); store the
+    /// string's length, or -1 when it is unknown.
+    fn store_length(&mut self, slot: i16, cap: u32, full_is_unknown: bool, unknown: Label) {
+        let done = self.asm.new_label();
+        self.asm.jump_imm(JmpCond::Slt, Reg::R0, 1, unknown);
+        if full_is_unknown {
+            self.asm
+                .jump_imm(JmpCond::Sge, Reg::R0, cap as i32, unknown);
+        }
+        self.asm
+            .alu64_imm(AluOp::Sub, Reg::R0, 1)
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R0)
+            .jump(done)
+            .bind(unknown)
+            .store_imm(Size::DW, Reg::R10, slot, -1)
+            .bind(done);
+    }
+}

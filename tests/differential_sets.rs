@@ -1,0 +1,305 @@
+//! Large rule sets mean what the policy says: generated policies of many exact paths, many
+//! directory prefixes (with shared prefixes), many globs, and rules decided by a cheap test
+//! before the path, go through the whole compiler, and the offline machine's decision on
+//! events that hit the first, a middle and the last rule (and none) is compared with the
+//! reference evaluator's. `tests/differential.rs` covers the language at random; this file
+//! covers the sizes that decide how the code generator lays rules out.
+//!
+//! `cargo test --test differential_sets -- --nocapture` also prints the instructions the
+//! offline machine executed per event at each size.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fixture_kernel;
+use compiler::btf::Btf;
+use compiler::elf::ObjectSpec;
+use compiler::ir::{Module, Scope, Target};
+use lang::checked::{AttrValue, CheckedPolicy};
+use lang::eval::{self, EventInput};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+fn kernel() -> &'static Btf {
+    static KERNEL: OnceLock<Btf> = OnceLock::new();
+    KERNEL.get_or_init(fixture_kernel)
+}
+
+struct Compiled {
+    checked: CheckedPolicy,
+    module: Module,
+    object: ObjectSpec,
+}
+
+fn compile(source: &str) -> Compiled {
+    let (checked, diagnostics) = lang::front_end(source, kernel());
+    let Some(checked) = checked else {
+        let first: Vec<String> = diagnostics
+            .iter()
+            .take(3)
+            .map(|d| format!("{d:?}"))
+            .collect();
+        panic!("generated policy refused: {first:?}");
+    };
+    let compiled = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+    Compiled {
+        checked,
+        module: compiled.ir,
+        object: compiled.spec,
+    }
+}
+
+fn open_event(path: &str, uid: u64) -> EventInput {
+    let mut values = BTreeMap::new();
+    values.insert("path", AttrValue::Str(path.as_bytes().to_vec()));
+    values.insert("exe", AttrValue::Str(b"/usr/bin/cat".to_vec()));
+    values.insert("read", AttrValue::Bool(true));
+    values.insert("write", AttrValue::Bool(false));
+    values.insert("comm", AttrValue::Str(b"cat".to_vec()));
+    values.insert("parent.comm", AttrValue::Str(b"sh".to_vec()));
+    for name in ["uid", "euid"] {
+        values.insert(name, AttrValue::Int(uid));
+    }
+    for name in ["gid", "egid", "pid", "tgid", "parent.pid"] {
+        values.insert(name, AttrValue::Int(7));
+    }
+    EventInput {
+        event: "open",
+        values,
+        in_scope: true,
+    }
+}
+
+/// Runs `event` through the machine, checks the decision against the evaluator and returns
+/// the instructions executed.
+fn agree(source_label: &str, compiled: &Compiled, event: &EventInput) -> u64 {
+    let expected = eval::evaluate(&compiled.checked, event, false);
+    let outcome = compiler::vm::decide(&compiled.module, &compiled.object, event)
+        .unwrap_or_else(|e| panic!("{source_label}: the machine failed: {e:?}"));
+    assert_eq!(
+        outcome.decision,
+        expected,
+        "{source_label}: disagreement on {:?}",
+        event.values.get("path")
+    );
+    outcome.executed
+}
+
+/// The `i`th generated path: spread over a few top directories so that many share prefixes.
+fn path(i: usize) -> String {
+    let top = ["etc", "usr/lib", "usr/share/doc", "var/lib/dpkg", "opt"][i % 5];
+    format!("/{top}/pkg{}/file{i}.conf", i / 7)
+}
+
+fn exact_policy(n: usize, cheap_test: bool) -> String {
+    let guard = if cheap_test { " and uid != 0" } else { "" };
+    (0..n)
+        .map(|i| format!("deny open where path == \"{}\"{guard}\n", path(i)))
+        .collect()
+}
+
+fn prefix_policy(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("deny open where path ~ \"{}/**\"\n", dir(i)))
+        .collect()
+}
+
+fn dir(i: usize) -> String {
+    let p = path(i);
+    p[..p.rfind('/').unwrap_or(0)].to_string() + &format!("-{i}")
+}
+
+fn glob_policy(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("deny open where path ~ \"/srv/*/app{i}/*.{{so,bin}}\"\n"))
+        .collect()
+}
+
+/// Events that hit the first, a middle and the last rule, and one that matches nothing.
+fn probes(n: usize, kind: &str) -> Vec<String> {
+    let hit = |i: usize| match kind {
+        "exact" => path(i),
+        "prefix" => format!("{}/x/y", dir(i)),
+        _ => format!("/srv/a/app{i}/lib.so"),
+    };
+    vec![
+        hit(0),
+        hit(n / 2),
+        hit(n - 1),
+        "/home/user/notes.txt".into(),
+    ]
+}
+
+fn sizes() -> &'static [usize] {
+    &[1, 10, 100, 1000]
+}
+
+#[test]
+fn exact_paths_agree_at_every_size() {
+    for &n in sizes() {
+        let compiled = compile(&exact_policy(n, false));
+        let mut counts = Vec::new();
+        for probe in probes(n, "exact") {
+            counts.push(agree(
+                &format!("{n} exact"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("exact paths, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn prefixes_agree_at_every_size() {
+    for &n in sizes() {
+        let compiled = compile(&prefix_policy(n));
+        let mut counts = Vec::new();
+        for probe in probes(n, "prefix") {
+            counts.push(agree(
+                &format!("{n} prefix"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("prefixes, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn globs_agree_at_every_size() {
+    for n in [1, 10, 50] {
+        let compiled = compile(&glob_policy(n));
+        let mut counts = Vec::new();
+        for probe in probes(n, "glob") {
+            counts.push(agree(
+                &format!("{n} glob"),
+                &compiled,
+                &open_event(&probe, 1000),
+            ));
+        }
+        println!("globs, {n} rules: executed {counts:?} (first, middle, last, none)");
+    }
+}
+
+#[test]
+fn rules_decided_by_uid_agree_for_root_and_others() {
+    for n in [1, 10, 100, 500] {
+        let compiled = compile(&exact_policy(n, true));
+        for uid in [0, 1000] {
+            let mut counts = Vec::new();
+            for probe in probes(n, "exact") {
+                counts.push(agree(
+                    &format!("{n} uid"),
+                    &compiled,
+                    &open_event(&probe, uid),
+                ));
+            }
+            println!("exact paths and uid != 0, {n} rules, uid {uid}: executed {counts:?}");
+        }
+    }
+}
+
+#[test]
+fn literal_sets_keep_rule_order_unknown_paths_and_allow_lists() {
+    let mut source = String::new();
+    for i in 0..20 {
+        source += &format!("deny open where path == \"{}\" errno EACCES\n", path(i));
+    }
+    // Overlaps the rules above: those come first and win.
+    for i in 10..40 {
+        source += &format!(
+            "deny open where path in [\"{}\", \"{}\"]\n",
+            path(i),
+            path(i + 100)
+        );
+    }
+    let allowed: Vec<String> = [5, 15, 105, 300]
+        .iter()
+        .map(|&i| format!("\"{}\"", path(i)))
+        .collect();
+    source += &format!("allow open where path in [{}]\n", allowed.join(", "));
+    source += "deny open where path ~ \"/etc/**\" errno ENOENT\n";
+    let compiled = compile(&source);
+    let mut probes: Vec<String> = (0..45).chain(95..145).chain([300]).map(path).collect();
+    probes.push("/etc/other".into());
+    probes.push(String::new());
+    probes.push("/".into());
+    // Longer than the kernel resolves: unknown, and the first deny rule takes it.
+    probes.push(format!("/{}", "a".repeat(5000)));
+    for probe in probes {
+        for uid in [0, 1000] {
+            agree("overlapping sets", &compiled, &open_event(&probe, uid));
+        }
+    }
+}
+
+#[test]
+fn prefix_sets_nested_duplicated_and_unknown() {
+    // Not nested: a trie; the same prefix twice is the first rule's.
+    let mut source = String::new();
+    for i in 0..30 {
+        source += &format!("deny open where path ~ \"{}/**\" errno EACCES\n", dir(i));
+    }
+    source += &format!(
+        "deny open where path ~ [\"{}/**\", \"/srv/{{a,b}}/**\"]\n",
+        dir(3)
+    );
+    // Nested under the run above: a chain, in order.
+    source += "deny open where path ~ \"/etc/**\" errno ENOENT\n";
+    source += "deny open where path ~ [\"/etc/ssh/**\", \"/e/**\", \"/etc/ss/**\"] errno EEXIST\n";
+    source +=
+        "allow open where path ~ [\"/srv/a/ok/**\", \"/opt/x/**\", \"/opt/y/**\", \"/opt/z/**\"]\n";
+    let compiled = compile(&source);
+    let mut probes: Vec<String> = (0..32).map(|i| format!("{}/x", dir(i))).collect();
+    probes.extend((0..32).map(dir));
+    probes.extend((0..32).map(|i| dir(i)[..dir(i).len() - 1].to_string()));
+    for extra in [
+        "/srv/a/x",
+        "/srv/b",
+        "/srv/b/",
+        "/srv/a/ok/file",
+        "/srv/ab/x",
+        "/etc/ssh/key",
+        "/etc/ss",
+        "/e/x",
+        "/e",
+        "/opt/x/1",
+        "/opt/xy",
+        "",
+        "/",
+    ] {
+        probes.push(extra.to_string());
+    }
+    probes.push(format!("/{}", "a".repeat(5000)));
+    for probe in probes {
+        agree("prefix sets", &compiled, &open_event(&probe, 1000));
+    }
+}
+
+/// Kernel memory beside the report ring stays small however many rules: the scratch buffers,
+/// the rate windows (capped) and the drop counters, per CPU.
+#[test]
+fn maps_beside_the_ring_stay_small_at_every_size() {
+    for n in [10, 1000] {
+        for source in [
+            exact_policy(n, false),
+            prefix_policy(n),
+            exact_policy(n / 2, true),
+        ] {
+            let compiled = compile(&source);
+            let per_cpu: u64 = compiled
+                .object
+                .maps
+                .iter()
+                .filter(|m| m.map_type != compiler::bpf::map_type::RINGBUF)
+                .map(|m| u64::from(m.value_size) * u64::from(m.max_entries))
+                .sum();
+            assert!(
+                per_cpu <= 32 * 1024,
+                "{n} rules: {per_cpu} bytes of map values a CPU, more than 32 KiB"
+            );
+        }
+    }
+}
