@@ -1,5 +1,6 @@
 //! `krsic`: the krsi policy compiler and loader.
 
+mod apply;
 mod commands;
 mod doctor;
 mod error;
@@ -206,6 +207,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make the pinned policies a directory manages equal to its `*.krsi` files: new ones
+    /// loaded, changed ones replaced without a gap, removed ones unloaded, unchanged untouched
+    Apply {
+        /// The directory of policies, e.g. /etc/krsi/policies.d
+        dir: PathBuf,
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        /// The mounted BPF filesystem that holds pinned policies
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Tell whether this machine can enforce policies and, if not, exactly what to change
     Doctor {
         /// One JSON document, for tools
@@ -300,6 +319,21 @@ fn main() -> ExitCode {
         } => commands::test(&files, btf.as_deref(), message_format),
         Command::Explain { code } => commands::explain(&code),
         Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Apply {
+            dir,
+            dry_run,
+            btf,
+            bpffs,
+            message_format,
+        } => apply::apply(
+            &dir,
+            &apply::ApplyOptions {
+                btf: btf.as_deref(),
+                bpffs: &bpffs,
+                dry_run,
+                format: message_format,
+            },
+        ),
         Command::Doctor { json } => doctor::doctor(json),
         Command::Lsp { btf } => lsp::serve(btf.as_deref()),
         Command::Completions { shell } => {
