@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::krsi_files;
+
 use proptest::prelude::*;
-use std::path::Path;
 
 /// `text` with every `Span { start: A, end: B }` written as `Span`, so trees from two layouts
 /// of one policy compare equal.
@@ -204,17 +205,6 @@ proptest! {
 }
 
 // ---------------------------------------------------------------- the project's policies
-
-fn krsi_files(dir: &str) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "krsi"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// Every UI case that parses, every example and every standard policy: formatting keeps the
 /// tree, is idempotent, and where the policy checks, the checked policy is the same.

@@ -8,6 +8,9 @@
 //! - `book/src/standard-policies.md`: every standard policy, its header comment and its text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::krsi_files;
 use lang::diagnostic::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -16,16 +19,6 @@ use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn krsi_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "krsi"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// Compares a generated page with the committed one, or writes it under `KRSI_BLESS`.

@@ -5,12 +5,27 @@ use std::path::Path;
 
 /// The checked-in BTF fixture: the hooks and structs krsi reads, cut from a real kernel's BTF,
 /// so that tests do not depend on the host kernel.
+#[allow(dead_code)] // not every test that shares this module uses it
 pub const FIXTURE: &str = "tests/fixtures/btf/host-6.18.btf";
 
+#[allow(dead_code)]
 pub fn fixture_kernel() -> Btf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let bytes = std::fs::read(&path).expect("BTF fixture present");
     Btf::parse(&bytes)
         .expect("fixture parses")
         .with_description("the fixture kernel")
+}
+
+/// The `.krsi` files of a directory of the repository, sorted.
+#[allow(dead_code)]
+pub fn krsi_files(dir: &str) -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .expect("a directory of the repository")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "krsi"))
+        .collect();
+    files.sort();
+    files
 }
