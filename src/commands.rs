@@ -599,7 +599,7 @@ fn test_input(test: &CheckedTest) -> EventInput {
         },
         _ => true,
     };
-    let variant = test.event.variants().find(|variant| {
+    let variant = test.event.variants.iter().find(|variant| {
         variant.sources.iter().all(|(n, s)| constant_matches(n, s))
             && !test
                 .event
@@ -679,11 +679,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
     // An event is available when the kernel has every one of its hooks.
-    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> {
-        std::iter::once(event.hook)
-            .chain(event.variants().map(|v| v.hook))
-            .collect()
-    };
+    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> { event.hooks().collect() };
     let event_available = |event: &lang::catalog::Event| {
         hooks(event)
             .iter()

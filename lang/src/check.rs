@@ -6,7 +6,7 @@
 //! context of the rule's event, so one macro can serve rules on different events.
 
 use crate::ast::{self, Action, CmpOp, ExprKind};
-use crate::catalog::{self, Attribute, Event, Source, ValueType};
+use crate::catalog::{self, Attribute, Event, HookVariant, Source, ValueType};
 use crate::diagnostic::{suggest, Code, Diagnostic, Severity};
 use crate::eval::AttrValue;
 use crate::glob::Glob;
@@ -29,18 +29,20 @@ pub struct CheckedPolicy {
     pub name: Option<String>,
     /// `mode ...` from the header.
     pub mode: Option<PolicyMode>,
-    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`]): the
-    /// hook argument that says whether a call is the event, and the value that means it is.
-    pub guards: Vec<HookGuard>,
+    /// The other hooks of the events the rules use that the target kernel has: each gets a
+    /// program of its own, beside the event's own hook's.
+    pub variant_hooks: Vec<VariantHook>,
 }
 
+/// One of an event's other hooks ([`catalog::HookVariant`]) on the target kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct HookGuard {
-    pub event: &'static str,
-    pub hook: &'static str,
-    /// The argument, passed by value ([`AccessBase::Context`]).
-    pub access: Access,
-    pub value: u64,
+pub struct VariantHook {
+    pub event: &'static Event,
+    pub variant: &'static HookVariant,
+    /// For a variant that raises the event only on some calls (`only_when`): the hook
+    /// argument that says whether a call is the event (passed by value,
+    /// [`AccessBase::Context`]) and the value that means it is.
+    pub guard: Option<(Access, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +89,18 @@ pub struct ResolvedAttribute {
     /// For a walked path: where the walk starts and the layouts it follows.
     pub walk: Option<PathWalk>,
     /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`]).
+    pub endpoint: Option<Endpoint>,
+    /// The attribute on the event's other hooks where it is read from that hook's own
+    /// parameters (not a constant there, not absent).
+    pub on_variants: Vec<VariantResolution>,
+}
+
+/// Where an attribute lives on one of its event's other hooks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantResolution {
+    pub hook: &'static str,
+    pub access: Option<Access>,
+    pub walk: Option<PathWalk>,
     pub endpoint: Option<Endpoint>,
 }
 
@@ -332,7 +346,7 @@ pub fn check_with_lints(
         attributes: Vec::new(),
         attribute_ids: HashMap::new(),
         macro_stack: Vec::new(),
-        guards: Vec::new(),
+        variant_hooks: Vec::new(),
     };
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
@@ -379,9 +393,9 @@ pub fn check_with_lints(
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     let parent = parent_access(kernel);
-    let guards = checker.guards;
+    let variant_hooks = checker.variant_hooks;
     let checked = (!has_errors).then_some(CheckedPolicy {
-        guards,
+        variant_hooks,
         rules,
         attributes: checker.attributes,
         tests,
@@ -452,7 +466,7 @@ struct Checker<'a> {
     /// Resolution results, so a failing access path is reported once.
     attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
     macro_stack: Vec<&'a str>,
-    guards: Vec<HookGuard>,
+    variant_hooks: Vec<VariantHook>,
 }
 
 /// One side of a comparison, before the comparison is typed.
@@ -835,76 +849,71 @@ impl<'a> Checker<'a> {
         errno
     }
 
-    /// Whether the target kernel has the event's hook; reports it when not.
+    /// The parameters of `hook` on the target kernel, `None` when it lacks the hook.
+    fn hook_params(&mut self, hook: &'static str) -> Option<Vec<Param>> {
+        let kernel = self.kernel;
+        self.hooks
+            .entry(hook)
+            .or_insert_with(|| kernel.hook_params(hook))
+            .clone()
+    }
+
+    /// Whether the target kernel has the hooks the event needs; reports it when not. Records
+    /// each of the event's other hooks the kernel has ([`VariantHook`]).
     fn hook(&mut self, event: &'static Event, span: Span) -> bool {
         let kernel = self.kernel;
-        let hooks = std::iter::once(event.hook).chain(event.variants().map(|v| v.hook));
-        for hook in hooks {
-            let params = self
-                .hooks
-                .entry(hook)
-                .or_insert_with(|| kernel.hook_params(hook));
-            if params.is_some() {
-                continue;
-            }
-            self.error(
-                Diagnostic::new(
-                    Code::HookMissing,
-                    format!("{} has no LSM hook `{hook}`", kernel.describe()),
-                    span,
-                )
-                .with_label(format!("`{}` needs `bpf_lsm_{hook}`", event.name))
-                .with_help(
-                    "check against a kernel that has this hook with `--btf FILE`, or drop the rule",
-                ),
-            );
+        if self.hook_params(event.hook).is_none() {
+            self.error(hook_missing(kernel, event, event.hook, span));
             return false;
         }
-        for variant in event.variants() {
-            let Some((param, value)) = variant.only_when else {
-                continue;
-            };
+        for variant in event.variants {
             if self
-                .guards
+                .variant_hooks
                 .iter()
-                .any(|g| g.event == event.name && g.hook == variant.hook)
+                .any(|v| std::ptr::eq(v.variant, variant))
             {
                 continue;
             }
-            let params = self
-                .hooks
-                .get(variant.hook)
-                .cloned()
-                .flatten()
-                .unwrap_or_default();
-            let source = Source::Int {
-                param,
-                members: &[],
-            };
-            match resolve_access(kernel, &params, Some(param), &[], &source) {
-                Ok(access) => self.guards.push(HookGuard {
-                    event: event.name,
-                    hook: variant.hook,
-                    access,
-                    value,
-                }),
-                Err(reason) => {
-                    self.error(
-                        Diagnostic::new(
-                            Code::AccessPathInvalid,
-                            format!(
-                                "`{}` cannot tell its calls of `{}` apart on {}",
-                                event.name,
-                                variant.hook,
-                                kernel.describe()
-                            ),
-                            span,
-                        )
-                        .with_note(reason),
-                    );
-                    return false;
+            let Some(params) = self.hook_params(variant.hook) else {
+                match variant.availability {
+                    catalog::Availability::Required => {
+                        self.error(hook_missing(kernel, event, variant.hook, span));
+                        return false;
+                    }
+                    // Older kernels route these operations through the event's own hook.
+                    catalog::Availability::Since(_) => continue,
                 }
-            }
+            };
+            let guard = match variant.only_when {
+                None => None,
+                Some((param, value)) => {
+                    let source = Source::by_value(param);
+                    match resolve_access(kernel, &params, Some(param), &[], &source) {
+                        Ok(access) => Some((access, value)),
+                        Err(reason) => {
+                            self.error(
+                                Diagnostic::new(
+                                    Code::AccessPathInvalid,
+                                    format!(
+                                        "`{}` cannot tell its calls of `{}` apart on {}",
+                                        event.name,
+                                        variant.hook,
+                                        kernel.describe()
+                                    ),
+                                    span,
+                                )
+                                .with_note(reason),
+                            );
+                            return false;
+                        }
+                    }
+                }
+            };
+            self.variant_hooks.push(VariantHook {
+                event,
+                variant,
+                guard,
+            });
         }
         true
     }
@@ -1898,61 +1907,100 @@ impl<'a> Checker<'a> {
         if let Some(known) = self.attribute_ids.get(&(event.name, attribute.name)) {
             return *known;
         }
+        let id = self.resolve_on_every_hook(event, attribute, span);
+        self.attribute_ids.insert((event.name, attribute.name), id);
+        id
+    }
+
+    /// Resolves `attribute` on the event's own hook and on each of its other hooks the
+    /// kernel has where the attribute is read from that hook's parameters.
+    fn resolve_on_every_hook(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+    ) -> Option<AttrId> {
         let params = self.hooks.get(event.hook).cloned().flatten();
-        if let Source::WalkedPath { dentry, mnt } = attribute.source {
-            return self.resolve_walk(event, attribute, span, params, dentry, mnt);
+        let (access, walk, endpoint) =
+            self.resolve_source(attribute, attribute.source, params, span)?;
+        let variants: Vec<&'static HookVariant> = self
+            .variant_hooks
+            .iter()
+            .filter(|v| std::ptr::eq(v.event, event))
+            .map(|v| v.variant)
+            .collect();
+        let mut on_variants = Vec::new();
+        for variant in variants {
+            let source = variant
+                .sources
+                .iter()
+                .find(|(name, _)| *name == attribute.name)
+                .map(|(_, source)| *source);
+            let Some(source) = source.filter(|s| !matches!(s, Source::Constant(_))) else {
+                continue;
+            };
+            let params = self.hooks.get(variant.hook).cloned().flatten();
+            let (access, walk, endpoint) = self.resolve_source(attribute, source, params, span)?;
+            on_variants.push(VariantResolution {
+                hook: variant.hook,
+                access,
+                walk,
+                endpoint,
+            });
         }
-        let resolved = match (attribute.source.chain(), params) {
-            (None, params) => match attribute.source {
+        let id = AttrId(self.attributes.len() as u32);
+        self.attributes.push(ResolvedAttribute {
+            event,
+            attribute,
+            access,
+            walk,
+            endpoint,
+            on_variants,
+        });
+        Some(id)
+    }
+
+    /// Where `source` (the source of `attribute` on a hook with `params`, `None` when the
+    /// kernel lacks the hook) lives: an access, a walk or an endpoint. `None` when it cannot
+    /// be read, reported here, or when the hook is missing, reported once on the rule.
+    fn resolve_source(
+        &mut self,
+        attribute: &'static Attribute,
+        source: Source,
+        params: Option<Vec<Param>>,
+        span: Span,
+    ) -> Option<(Option<Access>, Option<PathWalk>, Option<Endpoint>)> {
+        if let Source::WalkedPath { dentry, mnt } = source {
+            return self
+                .resolve_walk(attribute, source, span, params, dentry, mnt)
+                .map(|walk| (None, Some(walk), None));
+        }
+        let resolved = match (source.chain(), params) {
+            (None, params) => match source {
                 Source::Endpoint { param, holder, .. } => {
-                    let Some(params) = params else {
-                        self.attribute_ids
-                            .insert((event.name, attribute.name), None);
-                        return None;
-                    };
+                    let params = params?;
                     resolve_endpoint(self.kernel, &params, param, holder).map(|e| (None, Some(e)))
                 }
                 _ => Ok((None, None)),
             },
-            // The hook itself is missing; that is reported once, on the rule.
-            (Some((Some(_), _)), None) => {
-                self.attribute_ids
-                    .insert((event.name, attribute.name), None);
-                return None;
-            }
+            (Some((Some(_), _)), None) => return None,
             (Some((param, members)), params) => resolve_access(
                 self.kernel,
                 params.as_deref().unwrap_or(&[]),
                 param,
                 members,
-                &attribute.source,
+                &source,
             )
             .map(|access| (Some(access), None)),
         };
-        let id = match resolved {
-            Ok((access, endpoint)) => {
-                let id = AttrId(self.attributes.len() as u32);
-                self.attributes.push(ResolvedAttribute {
-                    event,
-                    attribute,
-                    access,
-                    walk: None,
-                    endpoint,
-                });
-                Some(id)
-            }
+        match resolved {
+            Ok((access, endpoint)) => Some((access, None, endpoint)),
             Err(reason) => {
-                let label = format!(
-                    "`{}` reads `{}`",
-                    attribute.name,
-                    attribute.source.describe_chain()
-                );
+                let label = format!("`{}` reads `{}`", attribute.name, source.describe_chain());
                 self.access_path_invalid(attribute, span, label, reason);
                 None
             }
-        };
-        self.attribute_ids.insert((event.name, attribute.name), id);
-        id
+        }
     }
 }
 
@@ -1965,16 +2013,16 @@ pub fn hook_availability(
 ) -> Result<Vec<Param>, Box<Diagnostic>> {
     kernel
         .hook_params(event.hook)
-        .ok_or_else(|| Box::new(hook_missing(kernel, event, span)))
+        .ok_or_else(|| Box::new(hook_missing(kernel, event, event.hook, span)))
 }
 
-fn hook_missing(kernel: &dyn KernelTypes, event: &Event, span: Span) -> Diagnostic {
+fn hook_missing(kernel: &dyn KernelTypes, event: &Event, hook: &str, span: Span) -> Diagnostic {
     Diagnostic::new(
         Code::HookMissing,
-        format!("{} has no LSM hook `{}`", kernel.describe(), event.hook),
+        format!("{} has no LSM hook `{hook}`", kernel.describe()),
         span,
     )
-    .with_label(format!("`{}` needs `bpf_lsm_{}`", event.name, event.hook))
+    .with_label(format!("`{}` needs `bpf_lsm_{hook}`", event.name))
     .with_help("check against a kernel that has this hook with `--btf FILE`, or drop the rule")
 }
 
@@ -2005,19 +2053,15 @@ impl Checker<'_> {
     /// Resolves a walked path: both start chains and the walk's layout.
     fn resolve_walk(
         &mut self,
-        event: &'static Event,
         attribute: &'static Attribute,
+        source: Source,
         span: Span,
         params: Option<Vec<Param>>,
         dentry: catalog::Chain,
         mnt: catalog::Chain,
-    ) -> Option<AttrId> {
-        let key = (event.name, attribute.name);
+    ) -> Option<PathWalk> {
         // A missing hook is reported once, on the rule.
-        let Some(params) = params.or_else(|| (dentry.param.is_none()).then(Vec::new)) else {
-            self.attribute_ids.insert(key, None);
-            return None;
-        };
+        let params = params.or_else(|| (dentry.param.is_none()).then(Vec::new))?;
         let chain_text = |chain: catalog::Chain| {
             let mut text = chain.param.unwrap_or("current").to_string();
             for member in chain.members {
@@ -2027,32 +2071,16 @@ impl Checker<'_> {
             text
         };
         let resolve = |chain: catalog::Chain| {
-            resolve_access(
-                self.kernel,
-                &params,
-                chain.param,
-                chain.members,
-                &attribute.source,
-            )
-            .map_err(|reason| (chain, reason))
+            resolve_access(self.kernel, &params, chain.param, chain.members, &source)
+                .map_err(|reason| (chain, reason))
         };
         let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
-        let id = match (starts, WalkLayout::resolve(self.kernel)) {
-            (Ok((dentry, mnt)), Ok(layout)) => {
-                let id = AttrId(self.attributes.len() as u32);
-                self.attributes.push(ResolvedAttribute {
-                    event,
-                    attribute,
-                    access: None,
-                    endpoint: None,
-                    walk: Some(PathWalk {
-                        dentry,
-                        mnt,
-                        layout,
-                    }),
-                });
-                Some(id)
-            }
+        match (starts, WalkLayout::resolve(self.kernel)) {
+            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk {
+                dentry,
+                mnt,
+                layout,
+            }),
             (Err((chain, reason)), _) => {
                 let label = format!("`{}` starts from `{}`", attribute.name, chain_text(chain));
                 self.access_path_invalid(attribute, span, label, reason);
@@ -2079,9 +2107,7 @@ impl Checker<'_> {
                 );
                 None
             }
-        };
-        self.attribute_ids.insert(key, id);
-        id
+        }
     }
 }
 

@@ -1172,12 +1172,14 @@ mod tests {
         hook: "task_kill",
         doc: "a signal is sent",
         attributes: &[],
+        variants: &[],
     };
     static FROB: Event = Event {
         name: "frobnicate",
         hook: "task_kill",
         doc: "not an administrative event",
         attributes: &[],
+        variants: &[],
     };
 
     fn deny_everything(event: &'static Event) -> CheckedRule {
