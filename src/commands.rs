@@ -12,7 +12,7 @@ use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::events::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use compiler::ir::{Mode, Scope};
-use lang::catalog::ValueType;
+use lang::catalog::{Availability, ValueType};
 use lang::check::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::eval::{AttrValue, Decision, EventInput};
@@ -678,12 +678,24 @@ pub fn explain(code: &str) -> Result<ExitCode, String> {
 pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
-    // An event is available when the kernel has every one of its hooks.
     let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> { event.hooks().collect() };
-    let event_available = |event: &lang::catalog::Event| {
-        hooks(event)
+    // The hooks that only newer kernels have, by the version that brought them.
+    let since = |event: &lang::catalog::Event| -> serde_json::Map<String, serde_json::Value> {
+        event
+            .variants
             .iter()
-            .map(|h| available(h))
+            .filter_map(|v| match v.availability {
+                Availability::Since(version) => Some((v.hook.to_string(), version.into())),
+                Availability::Required => None,
+            })
+            .collect()
+    };
+    // An event is available when the kernel has every hook it needs; the others are
+    // attached where the kernel has them.
+    let event_available = |event: &lang::catalog::Event| {
+        event
+            .required_hooks()
+            .map(available)
             .try_fold(true, |all, a| a.map(|a| all && a))
     };
     if json {
@@ -693,6 +705,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
                     "name": event.name,
                     "hook": event.hook,
                     "hooks": hooks(event),
+                    "since": since(event),
                     "doc": event.doc,
                     "available": event_available(event),
                     "attributes": event.attributes().map(|a| {
@@ -717,12 +730,14 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, String> {
             Some(false) => " (not in the target kernel)",
             _ => "",
         };
-        println!(
-            "{} → {}{note}: {}",
-            event.name,
-            hooks(event).join(", "),
-            event.doc
-        );
+        let hooks: Vec<String> = hooks(event)
+            .into_iter()
+            .map(|hook| match since(event).get(hook) {
+                Some(version) => format!("{hook} (Linux {}+)", version.as_str().unwrap_or("")),
+                None => hook.to_string(),
+            })
+            .collect();
+        println!("{} → {}{note}: {}", event.name, hooks.join(", "), event.doc);
         for attribute in event.attributes() {
             println!(
                 "    {:<12} {:<14} {}",

@@ -54,37 +54,45 @@ fn catalog_structs(btf: &Btf) -> Vec<String> {
             }
         }
     };
-    for event in all_events() {
-        let params = btf.hook_params(event.hook).unwrap_or_default();
-        for attribute in event.attributes() {
-            let Some((param, members)) = attribute.source.chain() else {
-                continue;
-            };
-            let start = match param {
-                Some(param) => match params.iter().find(|p| p.name == param) {
-                    Some(p) => match btf.shape(p.ty) {
-                        TypeShape::Pointer { to } => to,
-                        _ => continue,
-                    },
-                    None => continue,
-                },
-                None => match btf.named_struct("task_struct") {
-                    Some(task) => task,
-                    None => continue,
-                },
-            };
-            let mut current = start;
-            note(btf, current);
-            for member in members {
-                let Some(m) = btf.member(current, member) else {
-                    break;
-                };
-                current = match btf.shape(m.ty) {
+    // Every source an attribute has, on the hook it is read on: the event's own and its
+    // variants' (a variant may read an attribute from a parameter of its own hook).
+    let sources = all_events().flat_map(|event| {
+        let own = event.attributes().map(|a| (event.hook, a.source));
+        let variants = event
+            .variants
+            .iter()
+            .flat_map(|v| v.sources.iter().map(|(_, source)| (v.hook, *source)));
+        own.chain(variants).collect::<Vec<_>>()
+    });
+    for (hook, source) in sources {
+        let params = btf.hook_params(hook).unwrap_or_default();
+        let Some((param, members)) = source.chain() else {
+            continue;
+        };
+        let start = match param {
+            Some(param) => match params.iter().find(|p| p.name == param) {
+                Some(p) => match btf.shape(p.ty) {
                     TypeShape::Pointer { to } => to,
-                    _ => m.ty,
-                };
-                note(btf, current);
-            }
+                    _ => continue,
+                },
+                None => continue,
+            },
+            None => match btf.named_struct("task_struct") {
+                Some(task) => task,
+                None => continue,
+            },
+        };
+        let mut current = start;
+        note(btf, current);
+        for member in members {
+            let Some(m) = btf.member(current, member) else {
+                break;
+            };
+            current = match btf.shape(m.ty) {
+                TypeShape::Pointer { to } => to,
+                _ => m.ty,
+            };
+            note(btf, current);
         }
     }
     names
@@ -229,7 +237,9 @@ fn every_attribute_checks_on_both_guests() {
     let on_both = |event: &lang::catalog::Event| {
         GUESTS.iter().all(|(name, _, _)| {
             let btf = guest(name);
-            event.hooks().all(|hook| btf.hook_params(hook).is_some())
+            event
+                .required_hooks()
+                .all(|hook| btf.hook_params(hook).is_some())
         })
     };
     for event in all_events().filter(|e| on_both(e)) {

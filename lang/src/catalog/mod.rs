@@ -307,6 +307,16 @@ impl Event {
         std::iter::once(self.hook).chain(self.variants.iter().map(|v| v.hook))
     }
 
+    /// The hooks a kernel must have to enforce the event: its own and its required variants'.
+    pub fn required_hooks(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.hook).chain(
+            self.variants
+                .iter()
+                .filter(|v| v.availability == Availability::Required)
+                .map(|v| v.hook),
+        )
+    }
+
     pub fn attributes(&self) -> impl Iterator<Item = &'static Attribute> {
         self.attributes.iter().chain(PROCESS_ATTRIBUTES.iter())
     }
