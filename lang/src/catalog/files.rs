@@ -2,7 +2,7 @@
 //! changed, truncated, mapped. `exec` and `open` get their paths from `bpf_d_path`; the
 //! others walk theirs (see [`Source::WalkedPath`]: `bpf_d_path` is refused on their hooks).
 
-use super::{Attribute, Event, Source, ValueType};
+use super::{Attribute, Availability, Event, HookVariant, Source, ValueType};
 
 /// `fmode_t` bits from include/linux/fs.h; stable kernel ABI since 2.6.
 const FMODE_READ: u64 = 0x1;
@@ -269,14 +269,25 @@ pub static CHOWN: Event = Event {
 pub static TRUNCATE: Event = Event {
     name: "truncate",
     hook: "path_truncate",
-    doc: "a file is truncated by path (truncate(2), open with O_TRUNC)",
+    doc: "a file is truncated: truncate(2), ftruncate(2), open with O_TRUNC (since Linux 6.2 the last two go through `file_truncate`, attached where the kernel has it)",
     attributes: &[Attribute {
         name: "path",
         ty: ValueType::Path,
         source: Source::of_path("path"),
         doc: "absolute path of the file",
     }],
-    variants: &[],
+    // fs/open.c (do_ftruncate) and fs/namei.c (handle_truncate) call security_file_truncate
+    // instead of security_path_truncate since Linux 6.2. Not a sleepable hook either, so the
+    // path is walked from the file's `f_path` as on the `path_*` hooks.
+    variants: &[HookVariant {
+        hook: "file_truncate",
+        availability: Availability::Since("6.2"),
+        only_when: None,
+        sources: &[(
+            "path",
+            Source::walked("file", &["f_path", "dentry"], &["f_path", "mnt"]),
+        )],
+    }],
 };
 
 pub static CHROOT: Event = Event {
