@@ -295,3 +295,76 @@ fn every_attribute_checks_on_both_guests() {
         "moved: {moved:?}"
     );
 }
+
+/// `truncate` on 6.12 has two programs: `path_truncate` reads the path from its `struct path`
+/// argument, the `file_truncate` variant from its file's `f_path`. Each, run offline on the
+/// layout its own hook gives, decides the same events the same way; 6.1 gets one program.
+#[test]
+fn truncate_decides_alike_on_both_of_its_hooks() {
+    use compiler::vm::kernel::MockKernel;
+    use compiler::vm::Machine;
+    use lang::eval::{AttrValue, Decision, EventInput};
+    let source = "deny truncate where path ~ \"/etc/**\" errno EACCES\n";
+    for (name, hooks) in [
+        ("guest-6.1.btf", &["path_truncate"][..]),
+        ("guest-6.12.btf", &["path_truncate", "file_truncate"][..]),
+    ] {
+        let btf = guest(name);
+        let (checked, diagnostics) = lang::front_end(source, &btf);
+        let checked = checked.unwrap_or_else(|| panic!("{name}: {diagnostics:?}"));
+        let module = compiler::lower::lower(&checked, compiler::ir::Scope::Global).unwrap();
+        let object = compiler::codegen::codegen(&module).unwrap();
+        let attached: Vec<&str> = module.programs.iter().map(|p| p.hook).collect();
+        assert_eq!(attached, hooks, "{name}");
+        // Where each program finds the dentry to walk from: `path->dentry` on path_truncate,
+        // `file->f_path.dentry` on file_truncate, each from its hook's BTF.
+        let starts: Vec<(u32, u32)> = module
+            .programs
+            .iter()
+            .flat_map(|p| &p.values)
+            .filter_map(|v| match &v.kind {
+                compiler::ir::ValueKind::WalkedPath(walk) if v.name == "path" => {
+                    Some((walk.dentry.derefs.len() as u32, walk.dentry.offset))
+                }
+                _ => None,
+            })
+            .collect();
+        let dentry_in_path = btf
+            .member(btf.find_struct("path").unwrap(), "dentry")
+            .unwrap()
+            .offset_bits
+            / 8;
+        let f_path = btf
+            .member(btf.find_struct("file").unwrap(), "f_path")
+            .unwrap()
+            .offset_bits
+            / 8;
+        let expected = [(0, dentry_in_path), (0, f_path + dentry_in_path)];
+        assert_eq!(starts, expected[..hooks.len()], "{name}");
+        for program in &module.programs {
+            let symbol = program.symbol();
+            let spec = object.programs.iter().find(|p| p.symbol == symbol).unwrap();
+            for (path, expected) in [
+                ("/etc/passwd", Decision::Deny { errno: 13, rule: 0 }),
+                ("/tmp/etc/passwd", Decision::Allow),
+            ] {
+                let input = EventInput {
+                    event: "truncate",
+                    values: [("path", AttrValue::Str(path.as_bytes().to_vec()))]
+                        .into_iter()
+                        .collect(),
+                    in_scope: true,
+                };
+                let mut kernel =
+                    MockKernel::for_report(program, module.parent.as_ref(), &object.maps, &input)
+                        .unwrap();
+                let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+                assert_eq!(
+                    run.decision(&spec.code.origins),
+                    expected,
+                    "{name}, {symbol}, {path}"
+                );
+            }
+        }
+    }
+}
