@@ -266,20 +266,24 @@ impl EventSpec {
             x.picks.iter().cycle(),
         );
         // An endpoint's family decides whether it has an address and a port at all.
-        let family = match x.family % 3 {
-            0 => 2,
-            1 => 10,
-            _ => 1,
-        };
+        let family_named = |name| catalog::FAMILIES.value(name).unwrap_or(0);
+        let (inet, inet6, unix) = (
+            family_named("inet"),
+            family_named("inet6"),
+            family_named("unix"),
+        );
+        let family = [inet, inet6, unix][usize::from(x.family % 3)];
         for attribute in event.attributes {
             if values.contains_key(attribute.name) {
                 continue;
             }
             let value = match (attribute.ty, attribute.source) {
-                (_, Source::Endpoint { .. }) if family == 1 => AttrValue::Absent,
+                (_, Source::Endpoint { .. }) if family == unix => AttrValue::Absent,
                 (_, Source::Endpoint { part, .. }) => match part {
                     catalog::EndpointPart::Port => AttrValue::Int(u64::from(x.port)),
-                    catalog::EndpointPart::Addr if family == 2 => AttrValue::Addr(IpAddr::V4(x.v4)),
+                    catalog::EndpointPart::Addr if family == inet => {
+                        AttrValue::Addr(IpAddr::V4(x.v4))
+                    }
                     catalog::EndpointPart::Addr => AttrValue::Addr(IpAddr::V6(x.v6)),
                 },
                 (ValueType::Enum(kind), _)
