@@ -13,7 +13,7 @@ use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::ir::{Mode, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
-use lang::catalog::ValueType;
+use lang::catalog::{Availability, ValueType};
 use lang::checked::AttrValue;
 use lang::checked::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
@@ -633,7 +633,7 @@ fn test_input(test: &CheckedTest) -> EventInput {
         },
         _ => true,
     };
-    let variant = test.event.variants().find(|variant| {
+    let variant = test.event.variants.iter().find(|variant| {
         variant.sources.iter().all(|(n, s)| constant_matches(n, s))
             && !test
                 .event
@@ -710,16 +710,24 @@ pub fn explain(code: &str) -> Result<ExitCode, Error> {
 pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
-    // An event is available when the kernel has every one of its hooks.
-    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> {
-        std::iter::once(event.hook)
-            .chain(event.variants().map(|v| v.hook))
+    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> { event.hooks().collect() };
+    // The hooks that only newer kernels have, by the version that brought them.
+    let since = |event: &lang::catalog::Event| -> serde_json::Map<String, serde_json::Value> {
+        event
+            .variants
+            .iter()
+            .filter_map(|v| match v.availability {
+                Availability::Since(version) => Some((v.hook.to_string(), version.into())),
+                Availability::Required => None,
+            })
             .collect()
     };
+    // An event is available when the kernel has every hook it needs; the others are
+    // attached where the kernel has them.
     let event_available = |event: &lang::catalog::Event| {
-        hooks(event)
-            .iter()
-            .map(|h| available(h))
+        event
+            .required_hooks()
+            .map(available)
             .try_fold(true, |all, a| a.map(|a| all && a))
     };
     if json {
@@ -729,6 +737,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
                     "name": event.name,
                     "hook": event.hook,
                     "hooks": hooks(event),
+                    "since": since(event),
                     "doc": event.doc,
                     "available": event_available(event),
                     "attributes": event.attributes().map(|a| {
@@ -753,12 +762,14 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
             Some(false) => " (not in the target kernel)",
             _ => "",
         };
-        println!(
-            "{} → {}{note}: {}",
-            event.name,
-            hooks(event).join(", "),
-            event.doc
-        );
+        let hooks: Vec<String> = hooks(event)
+            .into_iter()
+            .map(|hook| match since(event).get(hook) {
+                Some(version) => format!("{hook} (Linux {}+)", version.as_str().unwrap_or("")),
+                None => hook.to_string(),
+            })
+            .collect();
+        println!("{} → {}{note}: {}", event.name, hooks.join(", "), event.doc);
         for attribute in event.attributes() {
             println!(
                 "    {:<12} {:<14} {}",

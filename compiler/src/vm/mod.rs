@@ -213,20 +213,22 @@ pub fn decide(
     input: &EventInput,
 ) -> Result<Outcome, VmError> {
     // An event with several hooks has a program per hook, told apart by their constants
-    // (`kind` of `kmod_load`): run the one whose constants the event has.
+    // (`kind` of `kmod_load`): run the one whose constants the event has (an event that does
+    // not give a constant takes any). None: the hook that raised the event has no program.
     let matches = |p: &&crate::ir::Program| {
         p.values.iter().all(|v| match v.kind {
-            crate::ir::ValueKind::Const(c) => {
-                input.values.get(v.name) == Some(&lang::checked::AttrValue::Int(c))
-            }
+            crate::ir::ValueKind::Const(c) => input
+                .values
+                .get(v.name)
+                .is_none_or(|given| *given == lang::checked::AttrValue::Int(c)),
             _ => true,
         })
     };
-    let mut candidates = module.programs.iter().filter(|p| p.event == input.event);
-    let Some(program) = candidates
-        .clone()
+    let Some(program) = module
+        .programs
+        .iter()
+        .filter(|p| p.event == input.event)
         .find(matches)
-        .or_else(|| candidates.next())
     else {
         return Ok(Outcome {
             decision: Decision::Allow,

@@ -28,8 +28,8 @@ pub use unreadable::{Owner, Pointer, Unreadable};
 use crate::ast::{self, ExprKind};
 use crate::catalog::{self, Attribute, ValueType};
 use crate::checked::{
-    AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision, HookGuard,
-    ResolvedAttribute,
+    AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision,
+    ResolvedAttribute, VariantHook,
 };
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::kernel::{KernelTypes, Param};
@@ -62,7 +62,7 @@ pub fn check_with_lints(
         attributes: Vec::new(),
         attribute_ids: HashMap::new(),
         macro_stack: Vec::new(),
-        guards: Vec::new(),
+        variant_hooks: Vec::new(),
     };
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
@@ -115,9 +115,9 @@ pub fn check_with_lints(
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     let parent = btf::parent_access(kernel);
-    let guards = checker.guards;
+    let variant_hooks = checker.variant_hooks;
     let checked = (!has_errors).then_some(CheckedPolicy {
-        guards,
+        variant_hooks,
         rules,
         attributes: checker.attributes,
         tests,
@@ -149,7 +149,7 @@ struct Checker<'a> {
     /// Resolution results, so a failing access path is reported once.
     attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
     macro_stack: Vec<&'a str>,
-    guards: Vec<HookGuard>,
+    variant_hooks: Vec<VariantHook>,
 }
 
 impl<'a> Checker<'a> {
