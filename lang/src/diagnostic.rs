@@ -168,7 +168,8 @@ codes! {
     /// Globs use `*` (any run of characters except `/`), `**` (any run, `/` included), `?`
     /// (one character except `/`), `[a-z]` or `[!a-z]` (a class) and `{a,b}` (alternatives).
     /// Brackets and braces must be closed and must not be empty; `\` escapes the next
-    /// character.
+    /// character. `/**/` also matches a single `/` and a leading `**/` also matches nothing;
+    /// the patterns braces and those readings stand for are limited to 64.
     BadGlob = "E0205", Error;
 
     /// A list appears where a single value is needed, or a value where a list is needed.
