@@ -72,6 +72,8 @@ pub enum ExpectedDecision {
     Allow,
     /// Denied; with the errno when the test names one.
     Deny(Option<i32>),
+    /// Allowed, and reported by an audit rule.
+    Audit,
 }
 
 /// An index into [`CheckedPolicy::attributes`].
@@ -705,8 +707,10 @@ impl<'a> Checker<'a> {
             return None;
         };
         let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
+        let mut value_spans = Vec::new();
         let mut ok = true;
         for (name, value) in &test.fields {
+            let value_span = value.span;
             let Some(attribute) = event.attribute(&name.text) else {
                 self.unknown_name(name, event);
                 ok = false;
@@ -759,9 +763,22 @@ impl<'a> Checker<'a> {
                 }
             };
             values.push((attribute, value));
+            value_spans.push(value_span);
+        }
+        for impossible in crate::test_event::impossible_values(&values) {
+            self.error(
+                Diagnostic::new(
+                    Code::ImpossibleTestEvent,
+                    impossible.message,
+                    value_spans[impossible.value],
+                )
+                .with_help(impossible.help),
+            );
+            ok = false;
         }
         let expect = match &test.expect {
             ast::Expectation::Allow => ExpectedDecision::Allow,
+            ast::Expectation::Audit => ExpectedDecision::Audit,
             ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
             ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
                 Some(errno) => ExpectedDecision::Deny(Some(errno)),

@@ -212,6 +212,14 @@ codes! {
     /// `10.0.0.1/8` is refused, write `10.0.0.0/8` (or `10.0.0.1` for the one address).
     BadAddress = "E0212", Error;
 
+    /// A `test` item describes an event no kernel produces.
+    ///
+    /// A test proves something only about events that can happen: a path the kernel resolves
+    /// is absolute (`bpf_d_path` gives `/etc/passwd`, never `etc/passwd`), a path the program
+    /// walks has no empty component and no `/` at the end, and a socket that is neither
+    /// `inet` nor `inet6` has no address and no port (an `inet` socket no IPv6 address).
+    ImpossibleTestEvent = "E0213", Error;
+
     /// The target kernel's types do not have what an attribute needs.
     ///
     /// Each attribute is read by following hook arguments and struct members (for `path` on

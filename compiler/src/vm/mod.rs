@@ -214,6 +214,52 @@ pub fn decide_with_faults(
     input: &EventInput,
     faults: &[Fault],
 ) -> Result<Outcome, VmError> {
+    run_event(module, object, input, faults).map(|(outcome, _)| outcome)
+}
+
+/// A report the program submitted: the rule it names and its `events::FLAG_*` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reported {
+    pub rule: u32,
+    pub flags: u32,
+}
+
+/// [`decide`], and the reports the run submitted, in order.
+pub fn decide_and_report(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+) -> Result<(Outcome, Vec<Reported>), VmError> {
+    let (outcome, records) = run_event(module, object, input, &[])?;
+    let field = |record: &[u8], at: u32| {
+        let at = at as usize;
+        record
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(u32::MAX)
+    };
+    let reports = records
+        .iter()
+        .map(|record| Reported {
+            rule: field(record, crate::events::RULE),
+            flags: field(record, crate::events::FLAGS),
+        })
+        .collect();
+    Ok((outcome, reports))
+}
+
+/// Runs the event's program; the outcome and the records it submitted.
+fn run_event(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+    faults: &[Fault],
+) -> Result<(Outcome, Vec<Vec<u8>>), VmError> {
+    let nothing_runs = Outcome {
+        decision: Decision::Allow,
+        executed: 0,
+    };
     // An event with several hooks has a program per hook, told apart by their constants
     // (`kind` of `kmod_load`): run the one whose constants the event has.
     let matches = |p: &&crate::ir::Program| {
@@ -230,25 +276,20 @@ pub fn decide_with_faults(
         .find(matches)
         .or_else(|| candidates.next())
     else {
-        return Ok(Outcome {
-            decision: Decision::Allow,
-            executed: 0,
-        });
+        return Ok((nothing_runs, Vec::new()));
     };
     let symbol = program.symbol();
     let Some(spec) = object.programs.iter().find(|p| p.symbol == symbol) else {
-        return Ok(Outcome {
-            decision: Decision::Allow,
-            executed: 0,
-        });
+        return Ok((nothing_runs, Vec::new()));
     };
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
-    Ok(Outcome {
+    let outcome = Outcome {
         decision: run.decision(&spec.code.origins),
         executed: run.executed,
-    })
+    };
+    Ok((outcome, kernel.reports))
 }
 
 /// A program ready to run: its slots and the relocations that say which map each map load
