@@ -253,3 +253,24 @@ fn a_few_well_known_bytes() {
         [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]
     );
 }
+
+#[test]
+fn an_ld_imm64_whose_second_slot_is_not_blank_is_refused() {
+    use compiler::bpf::{decode, DecodeError};
+    let blank = {
+        let mut asm = Assembler::new();
+        asm.ld_imm64(Reg::R1, 0x1_0000_0001).exit();
+        asm.finish().unwrap().to_bytes()
+    };
+    assert!(decode(&blank).is_ok());
+    // The second slot's code, registers and offset must all be zero; each alone is refused.
+    for (byte, value) in [(8, 0x18), (9, 0x01), (9, 0x10), (10, 0x01), (11, 0x80)] {
+        let mut bytes = blank.clone();
+        bytes[byte] = value;
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError::MalformedLdImm64 { slot: 0 }),
+            "byte {byte} = {value:#04x}"
+        );
+    }
+}
