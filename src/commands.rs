@@ -547,15 +547,29 @@ pub fn test(
             let text = source.get(test.span.range()).unwrap_or("").trim();
             let input = test_input(test);
             let reference = lang::eval::evaluate(&compiled.checked, &input, false);
-            let outcome = compiler::vm::decide(&compiled.object.ir, &compiled.object.spec, &input);
+            let reference_audits = lang::eval::audits(&compiled.checked, &input, false);
+            let outcome =
+                compiler::vm::decide_and_report(&compiled.object.ir, &compiled.object.spec, &input);
             let expected_ok = match (test.expect, reference) {
                 (ExpectedDecision::Allow, Decision::Allow) => true,
                 (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
                 (ExpectedDecision::Deny(Some(want)), Decision::Deny { errno, .. }) => want == errno,
+                (ExpectedDecision::Audit, Decision::Allow) => !reference_audits.is_empty(),
                 _ => false,
             };
+            let compiled_audits = |reports: &[compiler::vm::Reported]| -> Vec<u32> {
+                reports
+                    .iter()
+                    .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
+                    .map(|r| r.rule)
+                    .collect()
+            };
             match outcome {
-                Ok(outcome) if expected_ok && outcome.decision == reference => {
+                Ok((outcome, reports))
+                    if expected_ok
+                        && outcome.decision == reference
+                        && compiled_audits(&reports) == reference_audits =>
+                {
                     passed += 1;
                     println!(
                         "ok      {}:{line}  {text}  ({} BPF instructions)",
@@ -566,14 +580,19 @@ pub fn test(
                 outcome => {
                     failed += 1;
                     let compiled_text = match outcome {
-                        Ok(o) => describe_decision(&o.decision, &compiled.checked, &source),
+                        Ok((o, reports)) => format!(
+                            "{}{}",
+                            describe_decision(&o.decision, &compiled.checked, &source),
+                            describe_audits(&compiled_audits(&reports), &compiled.checked, &source)
+                        ),
                         Err(e) => format!("error in the offline machine: {e}"),
                     };
                     println!("FAILED  {}:{line}  {text}", file.display());
                     println!("        expected:   {}", describe_expectation(test.expect));
                     println!(
-                        "        reference:  {}",
-                        describe_decision(&reference, &compiled.checked, &source)
+                        "        reference:  {}{}",
+                        describe_decision(&reference, &compiled.checked, &source),
+                        describe_audits(&reference_audits, &compiled.checked, &source)
                     );
                     println!("        compiled:   {compiled_text}");
                 }
@@ -672,6 +691,21 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
         ExpectedDecision::Allow => "allow".into(),
         ExpectedDecision::Deny(None) => "deny".into(),
         ExpectedDecision::Deny(Some(errno)) => format!("deny {}", lang::catalog::errno_name(errno)),
+        ExpectedDecision::Audit => "allow, reported by an audit rule".into(),
+    }
+}
+
+/// `, audited by the rules on lines 3, 5` (nothing when no audit rule reported).
+fn describe_audits(rules: &[u32], policy: &lang::checked::CheckedPolicy, source: &str) -> String {
+    let lines: Vec<String> = rules
+        .iter()
+        .filter_map(|index| policy.rules.iter().find(|r| r.index == *index))
+        .map(|r| r.span.line(source).to_string())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [line] => format!(", audited by the rule on line {line}"),
+        _ => format!(", audited by the rules on lines {}", lines.join(", ")),
     }
 }
 

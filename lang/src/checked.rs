@@ -67,6 +67,8 @@ pub enum ExpectedDecision {
     Allow,
     /// Denied; with the errno when the test names one.
     Deny(Option<i32>),
+    /// Allowed, and reported by an audit rule.
+    Audit,
 }
 
 /// An index into [`CheckedPolicy::attributes`].

@@ -190,8 +190,10 @@ impl<'a> Checker<'a> {
             return None;
         };
         let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
+        let mut value_spans = Vec::new();
         let mut ok = true;
         for (name, value) in &test.fields {
+            let value_span = value.span;
             let Some(attribute) = event.attribute(&name.text) else {
                 self.unknown_name(name, event);
                 ok = false;
@@ -234,9 +236,16 @@ impl<'a> Checker<'a> {
                 }
             };
             values.push((attribute, value));
+            value_spans.push(value_span);
+        }
+        for impossible in crate::test_event::impossible_values(&values) {
+            let span = value_spans[impossible.value];
+            self.report(Finding::ImpossibleTestEvent { impossible, span });
+            ok = false;
         }
         let expect = match &test.expect {
             ast::Expectation::Allow => ExpectedDecision::Allow,
+            ast::Expectation::Audit => ExpectedDecision::Audit,
             ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
             ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
                 Some(errno) => ExpectedDecision::Deny(Some(errno)),
