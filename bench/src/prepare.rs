@@ -7,9 +7,10 @@ use crate::generate::{c_program, krsi_policy, krsi_test_cases, map_keys};
 use crate::manifest::{Entry, Manifest, Target, MANIFEST};
 use crate::workload::{Case, Design, Event, Kind, Plan};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Options {
     pub series: String,
@@ -291,20 +292,55 @@ fn lsm_targets(path: &Path) -> Result<Vec<Target>, String> {
     Ok(targets)
 }
 
-/// Runs a command; on failure, its stderr (or status).
+/// How long one compiler run may take before the program counts as refused: clang needs
+/// minutes for 10,000 compare chains, and the comparison must still finish.
+const COMPILE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs a command for at most [`COMPILE_LIMIT`]; on failure, its stderr (or status).
 fn run_quiet(command: &mut Command) -> Result<(), String> {
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        Err(if stderr.is_empty() {
-            format!("exited with {}", output.status)
-        } else {
-            stderr
-        })
+    let program = format!("{:?}", command.get_program());
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    // Read stderr on a thread so that a chatty compiler never blocks on a full pipe.
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = stderr {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > COMPILE_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    let stderr = reader.join().unwrap_or_default();
+    match status {
+        Some(status) if status.success() => Ok(()),
+        None => Err(format!(
+            "error: gave up after {} s",
+            COMPILE_LIMIT.as_secs()
+        )),
+        Some(status) => {
+            let stderr = stderr.trim();
+            Err(if stderr.is_empty() {
+                format!("exited with {status}")
+            } else {
+                stderr.to_string()
+            })
+        }
     }
 }
 

@@ -88,11 +88,16 @@ pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
         .and_then(|n| n.to_str())
         .unwrap_or("performance.svg")
         .to_string();
-    draw_plot(stage, plot, &runs)?;
-    std::fs::write(page, render(&runs, &plot_name)).map_err(|e| format!("{}: {e}", page.display()))
+    // A page without its plot still carries every number: say why the plot is missing.
+    let plot_error = draw_plot(stage, plot, &runs).err();
+    if let Some(e) = &plot_error {
+        eprintln!("krsi-bench: no plot: {e}");
+    }
+    std::fs::write(page, render(&runs, &plot_name, plot_error.as_deref()))
+        .map_err(|e| format!("{}: {e}", page.display()))
 }
 
-fn render(runs: &[KernelRun], plot_name: &str) -> String {
+fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> String {
     let plan = &runs[0].manifest.plan;
     let mut out = String::from("# Performance\n\n");
     let _ = writeln!(
@@ -139,9 +144,25 @@ ratio. Each case runs {} opens or {} execs, cut short after {} s.",
         plan.exec_iterations,
         plan.case_cap_ms / 1000
     );
+    out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
+the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
+*kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
+the report ring buffer included. *load*: wall time of `runtime::load` (verify, then attach) in \
+the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
+the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
+(`krsic test` on the policy's generated `test` items, averaged over the case's paths); the C and \
+map programs are not run there, since their field offsets are CO-RE relocations the kernel's \
+BTF resolves at load time.\n";
     out += "- **Checked.** Every case checks the decisions: a program that denies a miss or \
 allows the last rule's path is reported as wrong, and its time is not used. A program the \
 compiler or the kernel refuses is listed as refused, with the reason.\n\n";
+    out += "## Running it\n\n```sh\nKRSI_GUEST_CACHE=/path/to/cache scripts/bench --quick   # a few minutes a guest\n\
+KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n```\n\n\
+It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \
+`bench/` crate: `prepare` on the host, `guest` inside the guest, `report` for this page), and \
+leaves the generated policies, C sources, objects, manifests and console logs in \
+`target/bench/<kernel>/`. A compiler run longer than two minutes counts as refused; a \
+workload case stops at its time cap.\n\n";
     out += "## Machine\n\n";
     let _ = writeln!(out, "- Host: {}", host_description());
     for run in runs {
@@ -188,11 +209,19 @@ examines the path), with both times beside. Below 1.0 krsi is faster.\n\n";
     for run in runs {
         ratio_table(&mut out, run);
     }
-    let _ = writeln!(
-        out,
-        "## Plot\n\nns/run of the *miss* case on `open` against the number of rules (log scale), \
+    out += "## Plot\n\n";
+    match plot_error {
+        None => {
+            let _ = writeln!(
+                out,
+                "ns/run of the *miss* case on `open` against the number of rules (log scale), \
 one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({plot_name})\n"
-    );
+            );
+        }
+        Some(e) => {
+            let _ = writeln!(out, "No plot this time: {}.\n", escape(e));
+        }
+    }
     for run in runs {
         let _ = writeln!(out, "## Guest {}\n", run.manifest.series);
         for event in Event::ALL {
