@@ -7,6 +7,8 @@ use crate::generate::{c_program, krsi_policy, krsi_test_cases, map_keys};
 use crate::manifest::{Entry, Manifest, Target, MANIFEST};
 use crate::workload::{Case, Design, Event, Kind, Plan};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use serde::{Deserialize, Serialize};
+use std::hash::{Hash as _, Hasher as _};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -127,36 +129,85 @@ fn compile_c(
     let rule_kind = kind.unwrap_or(Kind::Literal);
     let source = options.out.join(format!("{}.bpf.c", entry.id));
     let object = format!("{}.o", entry.id);
-    if let Err(e) = std::fs::write(&source, c_program(design, event, rule_kind, rules)) {
+    let text = c_program(design, event, rule_kind, rules);
+    if let Err(e) = std::fs::write(&source, &text) {
         entry.refused = Some(format!("writing {}: {e}", source.display()));
         return entry;
     }
-    let started = Instant::now();
-    let result = run_quiet(
-        Command::new(&options.clang)
-            .args([
-                "-O2",
-                "-g",
-                "-target",
-                "bpf",
-                "-mcpu=v3",
-                "-D__TARGET_ARCH_x86",
-                // Debian keeps <asm/types.h> (which <linux/bpf.h> needs) under the
-                // multiarch directory, which clang does not search for `-target bpf`.
-                &format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH),
-                "-c",
-            ])
-            .arg(&source)
-            .arg("-o")
-            .arg(options.out.join(&object)),
+    // The C is the same for every kernel (CO-RE resolves offsets at load time): compile it
+    // once per stage, for the kernels after the first.
+    let cache = options
+        .out
+        .parent()
+        .unwrap_or(&options.out)
+        .join("clang-cache");
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let key = format!("{:016x}", hasher.finish());
+    let (cached_object, cached_result) = (
+        cache.join(format!("{key}.o")),
+        cache.join(format!("{key}.json")),
     );
-    entry.compile_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-    if let Err(e) = result {
-        entry.refused = Some(format!("clang: {}", first_error(&e)));
+    let outcome: Option<CachedCompile> = std::fs::read_to_string(&cached_result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let outcome = match outcome {
+        Some(outcome)
+            if outcome.error.is_some()
+                || std::fs::copy(&cached_object, options.out.join(&object)).is_ok() =>
+        {
+            outcome
+        }
+        _ => {
+            let started = Instant::now();
+            let result = run_quiet(
+                Command::new(&options.clang)
+                    .args([
+                        "-O2",
+                        "-g",
+                        "-target",
+                        "bpf",
+                        "-mcpu=v3",
+                        "-D__TARGET_ARCH_x86",
+                        // Debian keeps <asm/types.h> (which <linux/bpf.h> needs) under the
+                        // multiarch directory, which clang does not search for `-target bpf`.
+                        &format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH),
+                        "-c",
+                    ])
+                    .arg(&source)
+                    .arg("-o")
+                    .arg(options.out.join(&object)),
+            );
+            let outcome = CachedCompile {
+                compile_ms: started.elapsed().as_secs_f64() * 1e3,
+                error: result.err().map(|e| first_error(&e)),
+            };
+            // A failed cache write only costs the next kernel a compile.
+            if std::fs::create_dir_all(&cache).is_ok()
+                && (outcome.error.is_some()
+                    || std::fs::copy(options.out.join(&object), &cached_object).is_ok())
+            {
+                if let Ok(json) = serde_json::to_string(&outcome) {
+                    let _ = std::fs::write(&cached_result, json);
+                }
+            }
+            outcome
+        }
+    };
+    entry.compile_ms = Some(outcome.compile_ms);
+    if let Some(e) = outcome.error {
+        entry.refused = Some(format!("clang: {e}"));
         return entry;
     }
     entry.map_keys = map_keys(design, rule_kind, rules);
     finish_object(options, entry, object)
+}
+
+/// What clang did with a source, kept for the next kernel's stage.
+#[derive(Serialize, Deserialize)]
+struct CachedCompile {
+    compile_ms: f64,
+    error: Option<String>,
 }
 
 fn compile_krsi(options: &Options, btf: &Path, event: Event, kind: Kind, rules: usize) -> Entry {
