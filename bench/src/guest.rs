@@ -10,7 +10,7 @@
 use crate::generate::{PATH_KEY_BYTES, RULE_MAP};
 use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
 use crate::workload::{last_rule_target, Case, Design, Event, MISS_PATHS};
-use aya::maps::{HashMap, Map, MapData, MapInfo};
+use aya::maps::{HashMap, Map, MapData, MapInfo, MapType};
 use aya::programs::{loaded_programs, ProgramInfo};
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -129,7 +129,10 @@ fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement
     measurement.verified_insns = sum(infos.iter().map(|p| p.verified_instruction_count()));
     measurement.xlated_bytes = sum(infos.iter().map(|p| p.size_translated()));
     measurement.jited_bytes = sum(infos.iter().map(|p| Some(p.size_jitted())));
-    measurement.memlock_bytes = memlock(&infos);
+    if let Some((policy, rings)) = memlock(&infos) {
+        measurement.memlock_bytes = Some(policy);
+        measurement.ringbuf_bytes = Some(rings);
+    }
     if let Err(e) = fill_rule_map(&infos, &entry.map_keys) {
         measurement.refused = Some(e);
         return measurement;
@@ -160,25 +163,33 @@ fn refusal(error: &runtime::RuntimeError) -> String {
     lines[keep..].join(" / ")
 }
 
-/// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`).
-fn memlock(infos: &[ProgramInfo]) -> Option<u64> {
-    let mut total = 0u64;
+/// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`): the
+/// policy's memory, and apart from it the report ring buffers (sized for bursts of reports,
+/// not by the rules).
+fn memlock(infos: &[ProgramInfo]) -> Option<(u64, u64)> {
+    let (mut policy, mut rings) = (0u64, 0u64);
     let mut maps = BTreeSet::new();
     for info in infos {
-        total += u64::from(info.memory_locked().ok()?);
+        policy += u64::from(info.memory_locked().ok()?);
         maps.extend(info.map_ids().ok().flatten().unwrap_or_default());
     }
     for id in maps {
-        let fd = MapInfo::from_id(id).ok()?.fd().ok()?;
+        let map = MapInfo::from_id(id).ok()?;
+        let fd = map.fd().ok()?;
         let fdinfo =
             std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_fd().as_raw_fd()))
                 .ok()?;
-        total += fdinfo
+        let bytes = fdinfo
             .lines()
             .find_map(|l| l.strip_prefix("memlock:"))
             .and_then(|v| v.trim().parse::<u64>().ok())?;
+        if map.map_type().ok() == Some(MapType::RingBuf) {
+            rings += bytes;
+        } else {
+            policy += bytes;
+        }
     }
-    Some(total)
+    Some((policy, rings))
 }
 
 /// Puts the rule keys into the map design's rule map, as the agents do after loading.

@@ -63,8 +63,10 @@ pub struct Measurement {
     pub verified_insns: Option<u32>,
     pub xlated_bytes: Option<u32>,
     pub jited_bytes: Option<u32>,
-    /// Memory the kernel charged the programs and their maps (fdinfo `memlock`), in bytes.
+    /// Memory the kernel charged the programs and their maps (fdinfo `memlock`), in bytes,
+    /// ring buffers apart.
     pub memlock_bytes: Option<u64>,
+    pub ringbuf_bytes: Option<u64>,
     pub cases: Vec<CaseResult>,
 }
 

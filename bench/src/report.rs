@@ -147,7 +147,7 @@ ratio. Each case runs {} opens or {} execs, cut short after {} s.",
     out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
 the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
 *kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
-the report ring buffer included. *load*: wall time of `runtime::load` (verify, then attach) in \
+with the report ring buffer apart (`+ N KiB ring`). *load*: wall time of `runtime::load` (verify, then attach) in \
 the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
 (`krsic test` on the policy's generated `test` items, averaged over the case's paths); the C and \
@@ -395,9 +395,15 @@ fn detail_table(out: &mut String, run: &KernelRun, event: Event) {
             opt(m.verified_insns),
             opt(m.xlated_bytes),
             opt(m.jited_bytes),
-            m.memlock_bytes
-                .map(|b| format!("{:.1} KiB", b as f64 / 1024.0))
-                .unwrap_or_else(|| "—".into()),
+            match (m.memlock_bytes, m.ringbuf_bytes) {
+                (Some(policy), Some(rings)) if rings > 0 => format!(
+                    "{:.1} KiB + {:.0} KiB ring",
+                    policy as f64 / 1024.0,
+                    rings as f64 / 1024.0
+                ),
+                (Some(policy), _) => format!("{:.1} KiB", policy as f64 / 1024.0),
+                _ => "—".into(),
+            },
             m.load_ms
                 .map(|ms| format!("{ms:.0} ms"))
                 .unwrap_or_else(|| "—".into()),
