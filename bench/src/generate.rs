@@ -223,11 +223,13 @@ struct {{
          \x20   if (len <= 0)\n        return 0;\n",
     );
     if design == Design::MapExact {
-        // bpf_d_path leaves garbage after the NUL: zero it so the key is the padded path.
+        // bpf_d_path leaves garbage after the NUL: copy the path up to its NUL into a zeroed
+        // key, so that the key is the zero-padded path.
         let _ = write!(
             out,
-            "    for (int i = 0; i < {PATH_KEY_BYTES}; i++)\n        if (i >= len - 1)\n            path->p[i] = 0;\n\
-             \x20   if (bpf_map_lookup_elem(&{RULE_MAP}, path))\n        return -EPERM;\n    return 0;\n}}\n"
+            "    __builtin_memset(key, 0, sizeof *key);\n\
+             \x20   bpf_probe_read_kernel_str(key->p, sizeof key->p, path->p);\n\
+             \x20   if (bpf_map_lookup_elem(&{RULE_MAP}, key))\n        return -EPERM;\n    return 0;\n}}\n"
         );
     } else {
         // Copy the path into a zeroed key a byte at a time and look the key up at every `/`:

@@ -79,12 +79,22 @@ pub struct CaseResult {
     /// The kernel's statistics over the workload: program runs and their total time.
     pub run_cnt: u64,
     pub run_time_ns: u64,
+    /// ns/run of each measured round.
+    #[serde(default)]
+    pub round_ns: Vec<f64>,
     /// Set when the decisions were not the rule set's (a wrong program, not a slow one).
     pub wrong: Option<String>,
 }
 
 impl CaseResult {
+    /// The median round's ns/run (the overall mean when there are no rounds).
     pub fn ns_per_run(&self) -> Option<f64> {
-        (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64)
+        let mut rounds = self.round_ns.clone();
+        rounds.sort_by(f64::total_cmp);
+        match rounds.len() {
+            0 => (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64),
+            n if n % 2 == 1 => Some(rounds[n / 2]),
+            n => Some((rounds[n / 2 - 1] + rounds[n / 2]) / 2.0),
+        }
     }
 }

@@ -110,7 +110,8 @@ small mode). It boots each guest kernel once (through the guest harness, `tests/
 --bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
 same workload against it. Times come from the kernel's own statistics \
 (`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
-over the workload only. The guests run under QEMU's TCG emulator on a shared host, so a time \
+over the workload only: each case runs one unmeasured warm-up round, then five measured rounds, \
+and its time is the median round's. The guests run under QEMU's TCG emulator on a shared host, so a time \
 means something only beside another time from the same boot: read ratios, not nanoseconds, \
 and allow ±30% of noise. The exact counts beside them (instructions the verifier processed, \
 instructions executed per event in krsi's offline machine, program sizes) do not vary.\n\n";
@@ -147,7 +148,8 @@ ratio. Each case runs {} opens or {} execs, cut short after {} s.",
     out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
 the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
 *kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
-with the report ring buffer apart (`+ N KiB ring`). *load*: wall time of `runtime::load` (verify, then attach) in \
+with the report ring buffer apart (`+ N KiB ring`); 6.1 estimates a map's memory from its \
+declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of `runtime::load` (verify, then attach) in \
 the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
 (`krsic test` on the policy's generated `test` items, averaged over the case's paths); the C and \
@@ -499,12 +501,12 @@ fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String
             let d = data.display();
             let _ = writeln!(
                 script,
-                "set title 'guest {} — open, {} rules, miss (uid 1000)'\n\
-                 plot '{d}' using 1:2 with lines dt 2 title 'empty', \
-                 '{d}' using 1:3 with lines dt 3 title 'path floor', \
-                 '{d}' using 1:4 with linespoints title 'clang -O2', \
-                 '{d}' using 1:5 with linespoints title '{}', \
-                 '{d}' using 1:6 with linespoints lw 2 title 'krsi'",
+                "set title '{}: open, {} rules, miss'\n\
+                 plot '{d}' using 1:2 with lines dt 2 lc rgb '#888888' title 'empty', \
+                 '{d}' using 1:3 with lines dt 3 lc rgb '#444444' title 'path floor', \
+                 '{d}' using 1:4 with linespoints lc rgb '#1f77b4' title 'clang -O2', \
+                 '{d}' using 1:5 with linespoints lc rgb '#ff7f0e' title '{}', \
+                 '{d}' using 1:6 with linespoints lw 2 lc rgb '#d62728' title 'krsi'",
                 run.manifest.series,
                 kind.name(),
                 map.name()
