@@ -21,7 +21,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick]
-      (environment: KRSIC = the krsic to measure, CLANG = clang, default `clang`)
+      (environment: KRSIC = the krsic to measure, CLANG = clang, default `clang`;
+       KRSI_BENCH_CLANG_CACHE = where compiled C is kept, default DIR/../clang-cache)
   krsi-bench guest STAGE_DIR
   krsi-bench report --stage DIR --page FILE --plot FILE";
 
@@ -68,13 +69,18 @@ fn prepare_command(args: &[String]) -> Result<(), String> {
     let krsic = std::env::var_os("KRSIC")
         .map(PathBuf::from)
         .ok_or("KRSIC must name the krsic executable to measure")?;
+    let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".into());
+    let clang_version = prepare::first_line(&prepare::output_of(
+        std::process::Command::new(&clang).arg("--version"),
+    ));
     prepare::prepare(&prepare::Options {
         series: flags.value("--series")?,
         pin: flags.value("--pin")?,
         vmlinux: flags.value("--vmlinux")?.into(),
         out: flags.value("--out")?.into(),
         krsic,
-        clang: std::env::var("CLANG").unwrap_or_else(|_| "clang".into()),
+        clang,
+        clang_version,
         quick: flags.has("--quick"),
     })
 }

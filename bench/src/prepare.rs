@@ -23,6 +23,8 @@ pub struct Options {
     pub out: PathBuf,
     pub krsic: PathBuf,
     pub clang: String,
+    /// `clang --version`'s first line.
+    pub clang_version: String,
     pub quick: bool,
 }
 
@@ -81,7 +83,7 @@ pub fn prepare(options: &Options) -> Result<(), String> {
         pin: options.pin.clone(),
         plan,
         krsic: first_line(&output_of(Command::new(&options.krsic).arg("--version"))),
-        clang: first_line(&output_of(Command::new(&options.clang).arg("--version"))),
+        clang: options.clang_version.clone(),
         entries,
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
@@ -135,13 +137,19 @@ fn compile_c(
         return entry;
     }
     // The C is the same for every kernel (CO-RE resolves offsets at load time): compile it
-    // once per stage, for the kernels after the first.
-    let cache = options
-        .out
-        .parent()
-        .unwrap_or(&options.out)
-        .join("clang-cache");
+    // once, for the kernels after the first and for later runs (keyed by clang's version
+    // and the source).
+    let cache = std::env::var_os("KRSI_BENCH_CLANG_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            options
+                .out
+                .parent()
+                .unwrap_or(&options.out)
+                .join("clang-cache")
+        });
     let mut hasher = std::hash::DefaultHasher::new();
+    options.clang_version.hash(&mut hasher);
     text.hash(&mut hasher);
     let key = format!("{:016x}", hasher.finish());
     let (cached_object, cached_result) = (
@@ -395,14 +403,14 @@ fn run_quiet(command: &mut Command) -> Result<(), String> {
     }
 }
 
-fn output_of(command: &mut Command) -> String {
+pub fn output_of(command: &mut Command) -> String {
     command
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
 }
 
-fn first_line(text: &str) -> String {
+pub fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_string()
 }
 
