@@ -230,9 +230,9 @@ impl Plan {
                 quick,
                 kinds: Kind::ALL.to_vec(),
                 sizes: vec![1, 10, 100, 1000, 10_000],
-                open_iterations: 5000,
-                exec_iterations: 150,
-                case_cap_ms: 8000,
+                open_iterations: 3000,
+                exec_iterations: 90,
+                case_cap_ms: 6000,
             }
         }
     }
