@@ -528,3 +528,110 @@ fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Plan;
+
+    fn entry(id: &str, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
+        Entry {
+            id: id.into(),
+            event: Event::Open,
+            design,
+            kind,
+            rules,
+            object: Some(format!("{id}.o")),
+            targets: Vec::new(),
+            map_keys: Vec::new(),
+            refused: None,
+            compile_ms: Some(12.0),
+            offline: vec![
+                (Case::Miss, 26.0),
+                (Case::LastRule, 104.0),
+                (Case::Root, 26.0),
+            ],
+            offline_error: None,
+        }
+    }
+
+    fn measured(id: &str, miss_ns: u64, wrong: Option<&str>) -> Measurement {
+        Measurement {
+            id: id.into(),
+            cases: Case::ALL
+                .iter()
+                .map(|&case| CaseResult {
+                    case,
+                    events: 10,
+                    denied: 0,
+                    run_cnt: 10,
+                    run_time_ns: 10 * miss_ns,
+                    round_ns: vec![miss_ns as f64, 1e9, miss_ns as f64],
+                    wrong: (case == Case::Miss)
+                        .then_some(wrong)
+                        .flatten()
+                        .map(Into::into),
+                })
+                .collect(),
+            ..Measurement::default()
+        }
+    }
+
+    fn run() -> KernelRun {
+        let mut plan = Plan::new(true);
+        plan.kinds = vec![Kind::Literal];
+        plan.sizes = vec![10];
+        let mut refused = entry("krsi-big", Design::Krsi, Some(Kind::Literal), 10);
+        refused.object = None;
+        refused.refused = Some("krsic: error[E0207]: the rules of `open` are too large".into());
+        let manifest = Manifest {
+            series: "6.12".into(),
+            pin: "linux-image-x 6.12.1 6.12.1-amd64 sha256:00".into(),
+            plan,
+            krsic: "krsic 0.1.0".into(),
+            clang: "clang 14".into(),
+            entries: vec![
+                entry("floor", Design::PathFloor, None, 0),
+                entry("clang", Design::Clang, Some(Kind::Literal), 10),
+                entry("map", Design::MapExact, Some(Kind::Literal), 10),
+                refused,
+            ],
+        };
+        let measured = [
+            measured("floor", 500, None),
+            measured("clang", 1000, None),
+            measured("map", 4000, Some("denied 3 of 10 events, expected 0")),
+        ]
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+        KernelRun {
+            manifest,
+            release: "6.12.1-amd64".into(),
+            measured,
+        }
+    }
+
+    #[test]
+    fn refusals_and_wrong_decisions_are_shown_not_dropped() {
+        let page = render(&[run()], "performance.svg", None);
+        assert!(page.contains("| krsi | 10 literal | refused: krsic: error[E0207]"));
+        assert!(page.contains("wrong: denied 3 of 10 events, expected 0"));
+        // The median round, not the mean spoiled by the 1 s round.
+        assert!(page.contains("| clang -O2 | 10 literal | 1000 (10 runs)"));
+        assert!(page.contains("| open | 10 literal | — (krsi not measured) |"));
+    }
+
+    #[test]
+    fn a_missing_plot_is_explained() {
+        let page = render(&[run()], "performance.svg", Some("gnuplot failed: no data"));
+        assert!(page.contains("No plot this time: gnuplot failed: no data."));
+        assert!(!page.contains("![ns per run"));
+    }
+
+    #[test]
+    fn ratios_carry_both_times() {
+        assert_eq!(ratio(Some(500.0), Some(1000.0)), "**0.50** (500 / 1000 ns)");
+        assert_eq!(ratio(None, Some(1.0)), "— (krsi not measured)");
+    }
+}
