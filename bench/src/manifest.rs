@@ -17,6 +17,9 @@ pub struct Manifest {
     pub pin: String,
     pub plan: Plan,
     pub krsic: String,
+    /// `git describe --always --dirty` of the checkout whose krsic was measured.
+    #[serde(default)]
+    pub revision: String,
     pub clang: String,
     pub entries: Vec<Entry>,
 }

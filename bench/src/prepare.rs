@@ -83,6 +83,9 @@ pub fn prepare(options: &Options) -> Result<(), String> {
         pin: options.pin.clone(),
         plan,
         krsic: first_line(&output_of(Command::new(&options.krsic).arg("--version"))),
+        revision: first_line(&output_of(
+            Command::new("git").args(["describe", "--always", "--dirty"]),
+        )),
         clang: options.clang_version.clone(),
         entries,
     };

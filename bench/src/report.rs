@@ -187,8 +187,14 @@ workload case stops at its time cap.\n\n";
     }
     let _ = writeln!(
         out,
-        "- Compilers: {}; {}",
-        runs[0].manifest.krsic, runs[0].manifest.clang
+        "- Compilers: {} (checkout `{}`); {}",
+        runs[0].manifest.krsic,
+        if runs[0].manifest.revision.is_empty() {
+            "?"
+        } else {
+            runs[0].manifest.revision.as_str()
+        },
+        runs[0].manifest.clang
     );
     let _ = writeln!(
         out,
@@ -589,6 +595,7 @@ mod tests {
             pin: "linux-image-x 6.12.1 6.12.1-amd64 sha256:00".into(),
             plan,
             krsic: "krsic 0.1.0".into(),
+            revision: "abc1234".into(),
             clang: "clang 14".into(),
             entries: vec![
                 entry("floor", Design::PathFloor, None, 0),
