@@ -157,12 +157,19 @@ fn sum(values: impl Iterator<Item = Option<u32>>) -> Option<u32> {
     values.sum()
 }
 
-/// The verifier's message, short: the last lines of its log say why.
+/// The kernel's refusal, short: the error, then the last lines of the verifier's log, which
+/// say why (`BPF program is too large`, `The sequence of 8193 jumps is too complex`, ...).
 fn refusal(error: &runtime::RuntimeError) -> String {
     let text = error.to_string();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let keep = lines.len().saturating_sub(3);
-    lines[keep..].join(" / ")
+    let mut short = text.lines().next().unwrap_or("").to_string();
+    if let runtime::RuntimeError::Rejected { log, .. } = error {
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        let keep = lines.len().saturating_sub(3);
+        if !lines.is_empty() {
+            short = format!("{short}: {}", lines[keep..].join(" / "));
+        }
+    }
+    short
 }
 
 /// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`): the
