@@ -185,14 +185,15 @@ workload case stops at its time cap.\n\n";
                 .join(" ")
         );
     }
+    let revision = &runs[0].manifest.revision;
     let _ = writeln!(
         out,
-        "- Compilers: {} (checkout `{}`); {}",
+        "- Compilers: {}{}; {}",
         runs[0].manifest.krsic,
-        if runs[0].manifest.revision.is_empty() {
-            "?"
+        if revision.is_empty() {
+            String::new()
         } else {
-            runs[0].manifest.revision.as_str()
+            format!(" (checkout `{revision}`)")
         },
         runs[0].manifest.clang
     );
