@@ -40,13 +40,21 @@ impl KernelRun {
             .find(|c| c.case == case)
     }
 
-    /// ns/run of a case, when the program ran and decided right.
-    fn ns(&self, entry: &Entry, case: Case) -> Option<f64> {
-        let result = self.case(entry, case)?;
-        if result.wrong.is_some() {
-            return None;
+    /// ns/run of a case, or why there is none.
+    fn time(&self, entry: Option<&Entry>, case: Case) -> Result<f64, &'static str> {
+        let entry = entry.ok_or("not in this run")?;
+        if entry.refused.is_some() {
+            return Err("refused by its compiler");
         }
-        result.ns_per_run()
+        let measured = self.measured.get(&entry.id).ok_or("not measured")?;
+        if measured.refused.is_some() {
+            return Err("refused by the kernel");
+        }
+        let result = self.case(entry, case).ok_or("not measured")?;
+        if result.wrong.is_some() {
+            return Err("decided wrong");
+        }
+        result.ns_per_run().ok_or("never ran")
     }
 }
 
@@ -252,22 +260,24 @@ fn ratio_table(out: &mut String, run: &KernelRun) {
     let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
     out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor |\n|---|---|---|---|---|\n");
     for event in Event::ALL {
-        let floor = run
-            .entry(event, Design::PathFloor, None, 0)
-            .and_then(|e| run.ns(e, Case::Miss));
+        let floor = run.time(run.entry(event, Design::PathFloor, None, 0), Case::Miss);
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
-                let krsi = run
-                    .entry(event, Design::Krsi, Some(kind), rules)
-                    .and_then(|e| run.ns(e, Case::Miss));
-                let clang = run
-                    .entry(event, Design::Clang, Some(kind), rules)
-                    .and_then(|e| run.ns(e, Case::Miss));
-                let map = [Design::MapPrefix, Design::MapExact]
+                let krsi = run.time(
+                    run.entry(event, Design::Krsi, Some(kind), rules),
+                    Case::Miss,
+                );
+                let clang = run.time(
+                    run.entry(event, Design::Clang, Some(kind), rules),
+                    Case::Miss,
+                );
+                let map_design = [Design::MapPrefix, Design::MapExact]
                     .into_iter()
-                    .find(|d| d.holds(kind))
-                    .and_then(|d| run.entry(event, d, Some(kind), rules))
-                    .and_then(|e| run.ns(e, Case::Miss));
+                    .find(|d| d.holds(kind));
+                let map = run.time(
+                    map_design.and_then(|d| run.entry(event, d, Some(kind), rules)),
+                    Case::Miss,
+                );
                 let _ = writeln!(
                     out,
                     "| {} | {rules} {} | {} | {} | {} |",
@@ -293,14 +303,10 @@ fn early_exit_table(out: &mut String, run: &KernelRun) {
     out.push_str("| event | rules | krsi root / clang root | krsi root / krsi 1 rule miss |\n|---|---|---|---|\n");
     for event in Event::ALL {
         for &kind in &plan.kinds {
-            let one_rule = run
-                .entry(event, Design::Krsi, Some(kind), 1)
-                .and_then(|e| run.ns(e, Case::Miss));
+            let one_rule = run.time(run.entry(event, Design::Krsi, Some(kind), 1), Case::Miss);
             for &rules in &plan.sizes {
-                let root = |design| {
-                    run.entry(event, design, Some(kind), rules)
-                        .and_then(|e| run.ns(e, Case::Root))
-                };
+                let root =
+                    |design| run.time(run.entry(event, design, Some(kind), rules), Case::Root);
                 let krsi = root(Design::Krsi);
                 let _ = writeln!(
                     out,
@@ -316,11 +322,13 @@ fn early_exit_table(out: &mut String, run: &KernelRun) {
     out.push('\n');
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("**{:.2}** ({:.0} / {:.0} ns)", a / b, a, b),
-        (None, _) => "— (krsi not measured)".into(),
-        _ => "— (not measured)".into(),
+/// krsi's time over another program's, with both times; or why there is no ratio.
+fn ratio(krsi: Result<f64, &str>, other: Result<f64, &str>) -> String {
+    match (krsi, other) {
+        (Ok(a), Ok(b)) if b > 0.0 => format!("**{:.2}** ({:.0} / {:.0} ns)", a / b, a, b),
+        (Err(why), _) => format!("— (krsi {why})"),
+        (_, Err(why)) => format!("— (the other {why})"),
+        (Ok(_), Ok(_)) => "— (the other took no time)".into(),
     }
 }
 
@@ -483,15 +491,18 @@ fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String
                 Design::MapExact
             };
             let flat = |design| {
-                run.entry(Event::Open, design, None, 0)
-                    .and_then(|e| run.ns(e, Case::Miss))
+                run.time(run.entry(Event::Open, design, None, 0), Case::Miss)
+                    .ok()
             };
             let (empty, floor) = (flat(Design::Empty), flat(Design::PathFloor));
             let mut text = String::from("# rules empty floor clang map krsi\n");
             for &rules in &run.manifest.plan.sizes {
                 let ns = |design| {
-                    run.entry(Event::Open, design, Some(kind), rules)
-                        .and_then(|e| run.ns(e, Case::Miss))
+                    run.time(
+                        run.entry(Event::Open, design, Some(kind), rules),
+                        Case::Miss,
+                    )
+                    .ok()
                 };
                 let cell = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or("?".into());
                 let _ = writeln!(
@@ -627,7 +638,7 @@ mod tests {
         assert!(page.contains("wrong: denied 3 of 10 events, expected 0"));
         // The median round, not the mean spoiled by the 1 s round.
         assert!(page.contains("| clang -O2 | 10 literal | 1000 (10 runs)"));
-        assert!(page.contains("| open | 10 literal | — (krsi not measured) |"));
+        assert!(page.contains("| open | 10 literal | — (krsi refused by its compiler) |"));
     }
 
     #[test]
@@ -639,7 +650,14 @@ mod tests {
 
     #[test]
     fn ratios_carry_both_times() {
-        assert_eq!(ratio(Some(500.0), Some(1000.0)), "**0.50** (500 / 1000 ns)");
-        assert_eq!(ratio(None, Some(1.0)), "— (krsi not measured)");
+        assert_eq!(ratio(Ok(500.0), Ok(1000.0)), "**0.50** (500 / 1000 ns)");
+        assert_eq!(
+            ratio(Err("refused by its compiler"), Ok(1.0)),
+            "— (krsi refused by its compiler)"
+        );
+        assert_eq!(
+            ratio(Ok(1.0), Err("decided wrong")),
+            "— (the other decided wrong)"
+        );
     }
 }
