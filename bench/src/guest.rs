@@ -163,10 +163,24 @@ fn refusal(error: &runtime::RuntimeError) -> String {
     let text = error.to_string();
     let mut short = text.lines().next().unwrap_or("").to_string();
     if let runtime::RuntimeError::Rejected { log, .. } = error {
+        // A statistics-level log ends with the verifier's statistics; the reason, when the
+        // verifier gives one, is the line before them.
+        let is_statistic = |l: &&str| {
+            ["verification time", "stack depth", "processed "]
+                .iter()
+                .any(|p| l.trim_start().starts_with(p))
+        };
         let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-        let keep = lines.len().saturating_sub(3);
-        if !lines.is_empty() {
-            short = format!("{short}: {}", lines[keep..].join(" / "));
+        let reasons: Vec<&str> = lines.iter().copied().filter(|l| !is_statistic(l)).collect();
+        let mut parts: Vec<&str> = reasons[reasons.len().saturating_sub(2)..].to_vec();
+        if let Some(processed) = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("processed "))
+        {
+            parts.push(processed);
+        }
+        if !parts.is_empty() {
+            short = format!("{short}: {}", parts.join(" / "));
         }
     }
     short
