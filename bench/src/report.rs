@@ -436,8 +436,8 @@ fn escape(text: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    if flat.chars().count() > 160 {
-        flat = flat.chars().take(157).collect::<String>() + "...";
+    if flat.chars().count() > 280 {
+        flat = flat.chars().take(277).collect::<String>() + "...";
     }
     flat
 }
