@@ -13,7 +13,7 @@ use compiler::codegen::SCOPE_MAP;
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::ir::{Mode, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
-use lang::catalog::ValueType;
+use lang::catalog::{Availability, ValueType};
 use lang::checked::AttrValue;
 use lang::checked::{CheckedTest, ExpectedDecision};
 use lang::diagnostic::{Code, Diagnostic, Severity};
@@ -547,15 +547,29 @@ pub fn test(
             let text = source.get(test.span.range()).unwrap_or("").trim();
             let input = test_input(test);
             let reference = lang::eval::evaluate(&compiled.checked, &input, false);
-            let outcome = compiler::vm::decide(&compiled.object.ir, &compiled.object.spec, &input);
+            let reference_audits = lang::eval::audits(&compiled.checked, &input, false);
+            let outcome =
+                compiler::vm::decide_and_report(&compiled.object.ir, &compiled.object.spec, &input);
             let expected_ok = match (test.expect, reference) {
                 (ExpectedDecision::Allow, Decision::Allow) => true,
                 (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
                 (ExpectedDecision::Deny(Some(want)), Decision::Deny { errno, .. }) => want == errno,
+                (ExpectedDecision::Audit, Decision::Allow) => !reference_audits.is_empty(),
                 _ => false,
             };
+            let compiled_audits = |reports: &[compiler::vm::Reported]| -> Vec<u32> {
+                reports
+                    .iter()
+                    .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
+                    .map(|r| r.rule)
+                    .collect()
+            };
             match outcome {
-                Ok(outcome) if expected_ok && outcome.decision == reference => {
+                Ok((outcome, reports))
+                    if expected_ok
+                        && outcome.decision == reference
+                        && compiled_audits(&reports) == reference_audits =>
+                {
                     passed += 1;
                     println!(
                         "ok      {}:{line}  {text}  ({} BPF instructions)",
@@ -566,14 +580,19 @@ pub fn test(
                 outcome => {
                     failed += 1;
                     let compiled_text = match outcome {
-                        Ok(o) => describe_decision(&o.decision, &compiled.checked, &source),
+                        Ok((o, reports)) => format!(
+                            "{}{}",
+                            describe_decision(&o.decision, &compiled.checked, &source),
+                            describe_audits(&compiled_audits(&reports), &compiled.checked, &source)
+                        ),
                         Err(e) => format!("error in the offline machine: {e}"),
                     };
                     println!("FAILED  {}:{line}  {text}", file.display());
                     println!("        expected:   {}", describe_expectation(test.expect));
                     println!(
-                        "        reference:  {}",
-                        describe_decision(&reference, &compiled.checked, &source)
+                        "        reference:  {}{}",
+                        describe_decision(&reference, &compiled.checked, &source),
+                        describe_audits(&reference_audits, &compiled.checked, &source)
                     );
                     println!("        compiled:   {compiled_text}");
                 }
@@ -633,7 +652,7 @@ fn test_input(test: &CheckedTest) -> EventInput {
         },
         _ => true,
     };
-    let variant = test.event.variants().find(|variant| {
+    let variant = test.event.variants.iter().find(|variant| {
         variant.sources.iter().all(|(n, s)| constant_matches(n, s))
             && !test
                 .event
@@ -672,6 +691,21 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
         ExpectedDecision::Allow => "allow".into(),
         ExpectedDecision::Deny(None) => "deny".into(),
         ExpectedDecision::Deny(Some(errno)) => format!("deny {}", lang::catalog::errno_name(errno)),
+        ExpectedDecision::Audit => "allow, reported by an audit rule".into(),
+    }
+}
+
+/// `, audited by the rules on lines 3, 5` (nothing when no audit rule reported).
+fn describe_audits(rules: &[u32], policy: &lang::checked::CheckedPolicy, source: &str) -> String {
+    let lines: Vec<String> = rules
+        .iter()
+        .filter_map(|index| policy.rules.iter().find(|r| r.index == *index))
+        .map(|r| r.span.line(source).to_string())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [line] => format!(", audited by the rule on line {line}"),
+        _ => format!(", audited by the rules on lines {}", lines.join(", ")),
     }
 }
 
@@ -710,16 +744,24 @@ pub fn explain(code: &str) -> Result<ExitCode, Error> {
 pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf).ok();
     let available = |hook: &str| kernel.as_ref().map(|k| k.hook_params(hook).is_some());
-    // An event is available when the kernel has every one of its hooks.
-    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> {
-        std::iter::once(event.hook)
-            .chain(event.variants().map(|v| v.hook))
+    let hooks = |event: &lang::catalog::Event| -> Vec<&'static str> { event.hooks().collect() };
+    // The hooks that only newer kernels have, by the version that brought them.
+    let since = |event: &lang::catalog::Event| -> serde_json::Map<String, serde_json::Value> {
+        event
+            .variants
+            .iter()
+            .filter_map(|v| match v.availability {
+                Availability::Since(version) => Some((v.hook.to_string(), version.into())),
+                Availability::Required => None,
+            })
             .collect()
     };
+    // An event is available when the kernel has every hook it needs; the others are
+    // attached where the kernel has them.
     let event_available = |event: &lang::catalog::Event| {
-        hooks(event)
-            .iter()
-            .map(|h| available(h))
+        event
+            .required_hooks()
+            .map(available)
             .try_fold(true, |all, a| a.map(|a| all && a))
     };
     if json {
@@ -729,6 +771,7 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
                     "name": event.name,
                     "hook": event.hook,
                     "hooks": hooks(event),
+                    "since": since(event),
                     "doc": event.doc,
                     "available": event_available(event),
                     "attributes": event.attributes().map(|a| {
@@ -753,12 +796,14 @@ pub fn events(btf: Option<&Path>, json: bool) -> Result<ExitCode, Error> {
             Some(false) => " (not in the target kernel)",
             _ => "",
         };
-        println!(
-            "{} → {}{note}: {}",
-            event.name,
-            hooks(event).join(", "),
-            event.doc
-        );
+        let hooks: Vec<String> = hooks(event)
+            .into_iter()
+            .map(|hook| match since(event).get(hook) {
+                Some(version) => format!("{hook} (Linux {}+)", version.as_str().unwrap_or("")),
+                None => hook.to_string(),
+            })
+            .collect();
+        println!("{} → {}{note}: {}", event.name, hooks.join(", "), event.doc);
         for attribute in event.attributes() {
             println!(
                 "    {:<12} {:<14} {}",

@@ -319,10 +319,16 @@ impl Machine {
         let missing_hooks = match &kernel {
             Ok(kernel) => catalog::all_events()
                 .map(|event| {
-                    let mut hooks = vec![event.hook];
-                    hooks.extend(event.variants().map(|v| v.hook));
-                    let missing = hooks
-                        .into_iter()
+                    // The hooks the event needs: its own and its required variants'. A hook
+                    // newer kernels added is attached where present and needed nowhere.
+                    let needed = std::iter::once(event.hook).chain(
+                        event
+                            .variants
+                            .iter()
+                            .filter(|v| v.availability == catalog::Availability::Required)
+                            .map(|v| v.hook),
+                    );
+                    let missing = needed
                         .filter(|hook| kernel.hook_params(hook).is_none())
                         .collect();
                     (event.name, missing)

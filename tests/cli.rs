@@ -81,6 +81,39 @@ fn a_wrong_expectation_fails_and_shows_all_three_decisions() {
 }
 
 #[test]
+fn audit_expectations_pass_and_fail_on_the_reports() {
+    let dir = std::env::temp_dir().join(format!("krsic-cli-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("audit.krsi");
+    std::fs::write(
+        &file,
+        "audit open where path ~ \"/etc/**\" and uid != 0\n\
+         deny open where path == \"/etc/shadow\" and uid != 0 errno EACCES\n\
+         test open { path: \"/etc/passwd\", uid: 1000 } => audit\n\
+         test open { path: \"/etc/shadow\", uid: 1000 } => deny EACCES\n\
+         test open { path: \"/etc/passwd\", uid: 0 } => audit\n\
+         test open { path: \"/etc/shadow\", uid: 1000 } => audit\n",
+    )
+    .unwrap();
+    let out = krsic(&["test", "--btf", FIXTURE, file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for want in [
+        "ok      ",
+        "FAILED  ",
+        "expected:   allow, reported by an audit rule",
+        // Root is not audited: allowed, no report.
+        "reference:  allow\n",
+        // Denied and audited is not `=> audit`.
+        "reference:  deny EACCES by the rule on line 2, audited by the rule on line 1",
+        "2 passed, 2 failed",
+    ] {
+        assert!(stdout.contains(want), "missing `{want}` in:\n{stdout}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn check_exit_codes() {
     let ok = krsic(&["check", "--btf", FIXTURE, "examples/deny-tmp-exec.krsi"]);
     assert_eq!(

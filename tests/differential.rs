@@ -14,9 +14,11 @@ use common::fixture_kernel;
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Module, Scope, Target};
+use lang::catalog::{self, Event, Source, ValueType};
 use lang::checked::{AttrValue, CheckedPolicy};
 use lang::eval::{self, Decision, EventInput};
 use lang::glob::{Glob, Token};
+use lang::kernel::KernelTypes;
 use lang::limits;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -119,12 +121,71 @@ struct EventSpec {
     mode: u16,
     /// `mmap` of anonymous memory: its `path` is "".
     anonymous: bool,
+    /// Every other attribute of the event.
+    extra: Extra,
 }
 
 /// The events whose paths the program walks: those paths are absolute, with no empty
 /// component (the walk cannot give anything else), or "" for no file.
 fn is_walked_event(event: &str) -> bool {
-    matches!(event, "unlink" | "rename" | "chmod" | "mmap")
+    catalog::event(event)
+        .and_then(|e| e.attribute("path"))
+        .is_some_and(|a| matches!(a.source, Source::WalkedPath { .. }))
+}
+
+/// The events the random policies use: every event of the catalog whose hooks the fixture
+/// kernel has, so that a new event is in the random tests as soon as it is in the catalog.
+fn fuzzed_events() -> Vec<&'static str> {
+    catalog::all_events()
+        .filter(|e| {
+            e.required_hooks()
+                .all(|h| kernel().hook_params(h).is_some())
+        })
+        .map(|e| e.name)
+        .collect()
+}
+
+fn catalog_event(name: &str) -> &'static Event {
+    catalog::event(name).unwrap_or_else(|| panic!("`{name}` is not in the catalog"))
+}
+
+/// Raw values for the attributes of an event that the fields of [`EventSpec`] do not name,
+/// handed out by type in the order the catalog lists the attributes.
+#[derive(Clone, Debug)]
+struct Extra {
+    ints: [u64; 4],
+    strings: [Vec<u8>; 3],
+    bools: [bool; 3],
+    /// Picks among an enumeration's values (and, now and then, a number it does not name).
+    picks: [u16; 3],
+    /// inet, inet6 or another family for an event with an endpoint.
+    family: u8,
+    v4: std::net::Ipv4Addr,
+    v6: std::net::Ipv6Addr,
+    port: u16,
+}
+
+impl Default for Extra {
+    fn default() -> Extra {
+        Extra {
+            ints: [0, 1, 1000, 0o644],
+            strings: [b"/tmp/a".to_vec(), b"tmpfs".to_vec(), b"sh".to_vec()],
+            bools: [true, false, true],
+            picks: [0, 1, 2],
+            family: 0,
+            v4: std::net::Ipv4Addr::LOCALHOST,
+            v6: std::net::Ipv6Addr::LOCALHOST,
+            port: 22,
+        }
+    }
+}
+
+/// An attribute whose value is a thread's name: `char[16]`, 15 bytes kept.
+fn is_chars(source: Source) -> bool {
+    matches!(
+        source,
+        Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
+    )
 }
 
 /// `path` as a dentry walk gives it: "" stays "", anything else becomes absolute with its
@@ -177,6 +238,7 @@ impl EventSpec {
             }
             _ => {}
         }
+        self.fill_from_catalog(&mut values);
         values.insert("comm", AttrValue::Str(kernel_comm(&self.comm)));
         values.insert(
             "parent.comm",
@@ -191,6 +253,174 @@ impl EventSpec {
             in_scope: self.in_scope,
         }
     }
+
+    /// The event's own attributes that the fields above do not give, from [`Extra`], as the
+    /// kernel would present them (the event model, read off each attribute's source).
+    fn fill_from_catalog(&self, values: &mut BTreeMap<&'static str, AttrValue>) {
+        use std::net::IpAddr;
+        let event = catalog_event(self.event);
+        let x = &self.extra;
+        let (mut ints, mut strings, mut bools, mut picks) = (
+            x.ints.iter().cycle(),
+            x.strings.iter().cycle(),
+            x.bools.iter().cycle(),
+            x.picks.iter().cycle(),
+        );
+        // An endpoint's family decides whether it has an address and a port at all.
+        let family_named = |name| catalog::FAMILIES.value(name).unwrap_or(0);
+        let (inet, inet6, unix) = (
+            family_named("inet"),
+            family_named("inet6"),
+            family_named("unix"),
+        );
+        let family = [inet, inet6, unix][usize::from(x.family % 3)];
+        for attribute in event.attributes {
+            if values.contains_key(attribute.name) {
+                continue;
+            }
+            let value = match (attribute.ty, attribute.source) {
+                (_, Source::Endpoint { .. }) if family == unix => AttrValue::Absent,
+                (_, Source::Endpoint { part, .. }) => match part {
+                    catalog::EndpointPart::Port => AttrValue::Int(u64::from(x.port)),
+                    catalog::EndpointPart::Addr if family == inet => {
+                        AttrValue::Addr(IpAddr::V4(x.v4))
+                    }
+                    catalog::EndpointPart::Addr => AttrValue::Addr(IpAddr::V6(x.v6)),
+                },
+                (ValueType::Enum(kind), _)
+                    if kind == &catalog::FAMILIES
+                        && event
+                            .attributes
+                            .iter()
+                            .any(|a| matches!(a.source, Source::Endpoint { .. })) =>
+                {
+                    AttrValue::Int(family)
+                }
+                (ValueType::Enum(kind), _) => {
+                    let pick = usize::from(*picks.next().unwrap_or(&0));
+                    match kind.values.get(pick % (kind.values.len() + 1)) {
+                        Some((_, value)) => AttrValue::Int(*value),
+                        // A number no name stands for.
+                        None => AttrValue::Int(999),
+                    }
+                }
+                (ValueType::Int, _) => AttrValue::Int(*ints.next().unwrap_or(&0)),
+                (ValueType::Bool, _) => AttrValue::Bool(*bools.next().unwrap_or(&false)),
+                (ValueType::Addr, _) => AttrValue::Addr(IpAddr::V4(x.v4)),
+                (ValueType::Str | ValueType::Path, source) => {
+                    let raw = strings.next().cloned().unwrap_or_default();
+                    if is_chars(source) {
+                        AttrValue::Str(kernel_comm(&raw))
+                    } else if matches!(source, Source::WalkedPath { .. }) {
+                        AttrValue::Str(walked(&raw))
+                    } else {
+                        AttrValue::Str(raw)
+                    }
+                }
+            };
+            values.insert(attribute.name, value);
+        }
+        // Two paths walked through one mount (`link`'s, through the new link's directory)
+        // are on that mount: the offline machine mounts a tree at each first component.
+        let mut mounts: Vec<(catalog::Chain, &'static str)> = Vec::new();
+        for attribute in event.attributes {
+            let Source::WalkedPath { mnt, .. } = attribute.source else {
+                continue;
+            };
+            match mounts.iter().find(|(m, _)| *m == mnt) {
+                Some((_, first)) => {
+                    let on = match values.get(first) {
+                        Some(AttrValue::Str(p)) => p.clone(),
+                        _ => continue,
+                    };
+                    if let Some(AttrValue::Str(path)) = values.get_mut(attribute.name) {
+                        *path = on_the_mount_of(&on, path);
+                    }
+                }
+                None => mounts.push((mnt, attribute.name)),
+            }
+        }
+        // An event with several hooks: the constants say which one raised it, and the
+        // attributes that hook does not have are absent.
+        let constant = |name: &str, c: u64| values.get(name) == Some(&AttrValue::Int(c));
+        let variant = event.variants.iter().find(|v| {
+            !v.sources.is_empty()
+                && v.sources.iter().all(|(n, s)| match s {
+                    Source::Constant(c) => constant(n, *c),
+                    _ => true,
+                })
+                && v.sources
+                    .iter()
+                    .any(|(_, s)| matches!(s, Source::Constant(_)))
+        });
+        match variant {
+            Some(variant) => {
+                for attribute in event.attributes {
+                    if !variant.sources.iter().any(|(n, _)| *n == attribute.name) {
+                        values.insert(attribute.name, AttrValue::Absent);
+                    }
+                }
+            }
+            None => {
+                for attribute in event.attributes {
+                    if let Source::Constant(c) = attribute.source {
+                        values.insert(attribute.name, AttrValue::Int(c));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `path` moved onto the mount `on` is on, as the offline machine lays mounts out: a path of
+/// two or more components is on the mount of its first, a shorter one on the root mount.
+fn on_the_mount_of(on: &[u8], path: &[u8]) -> Vec<u8> {
+    let components = |p: &[u8]| -> Vec<Vec<u8>> {
+        p.split(|&c| c == b'/')
+            .filter(|c| !c.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (on, mut rest) = (components(on), components(path));
+    let mut out = Vec::new();
+    if on.len() >= 2 {
+        rest.insert(0, on[0].clone());
+        if rest.len() < 2 {
+            rest.push(b"x".to_vec());
+        }
+    } else {
+        rest = rest.pop().into_iter().collect();
+    }
+    for component in rest {
+        out.push(b'/');
+        out.extend_from_slice(&component);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// The event as the compiled programs see it: an integer the kernel keeps in fewer than 64
+/// bits (a 16-bit `umode_t`, a 32-bit `int`) keeps only those bits.
+fn as_the_kernel_holds_it(mut input: EventInput, checked: &CheckedPolicy) -> EventInput {
+    for resolved in checked
+        .attributes
+        .iter()
+        .filter(|r| r.event.name == input.event)
+    {
+        let Some(access) = &resolved.access else {
+            continue;
+        };
+        if !matches!(resolved.attribute.ty, ValueType::Int | ValueType::Enum(_)) || access.size >= 8
+        {
+            continue;
+        }
+        if let Some(AttrValue::Int(v)) = input.values.get_mut(resolved.attribute.name) {
+            *v &= (1u64 << (access.size * 8)) - 1;
+        }
+    }
+    input
 }
 
 const PIECES: [&str; 16] = [
@@ -380,8 +610,9 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
             }
         }
     }
-    let int = prop_oneof![4 => select(int_pool), 1 => any::<u32>()];
+    let int = prop_oneof![4 => select(int_pool.clone()), 1 => any::<u32>()];
     let events: Vec<&'static str> = policy.rules.iter().map(|r| r.event).collect();
+    let extra = extra_values(paths.clone(), &int_pool);
     (
         select(events),
         string_value(paths.clone(), false),
@@ -408,6 +639,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 1 => any::<u16>(),
             ],
             prop::bool::weighted(0.15),
+            extra,
         ),
     )
         .prop_map(
@@ -421,7 +653,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 read,
                 write,
                 in_scope,
-                (new_path, exe, mode, anonymous),
+                (new_path, exe, mode, anonymous, extra),
             )| EventSpec {
                 event,
                 path,
@@ -436,6 +668,64 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 exe,
                 mode,
                 anonymous,
+                extra,
+            },
+        )
+}
+
+/// [`Extra`] values near the policy's own literals.
+fn extra_values(paths: Vec<Vec<u8>>, int_pool: &[u32]) -> impl Strategy<Value = Extra> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let int = prop_oneof![
+        4 => select(int_pool.iter().map(|&v| u64::from(v)).collect::<Vec<_>>()),
+        2 => select(vec![0u64, 0o755, 0o4755, 0o100644, 0o040755, 4096, 32]),
+        1 => any::<u64>(),
+    ];
+    let v4 = prop_oneof![
+        3 => select(vec![
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::new(10, 1, 2, 3),
+            Ipv4Addr::new(10, 255, 255, 255),
+            Ipv4Addr::new(11, 0, 0, 0),
+            Ipv4Addr::new(192, 168, 1, 1),
+            Ipv4Addr::UNSPECIFIED,
+        ]),
+        1 => any::<[u8; 4]>().prop_map(Ipv4Addr::from),
+    ];
+    let v6 = prop_oneof![
+        3 => select(vec![
+            Ipv6Addr::LOCALHOST,
+            Ipv6Addr::UNSPECIFIED,
+            "fe80::1".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+            Ipv4Addr::new(10, 1, 2, 3).to_ipv6_mapped(),
+        ]),
+        1 => any::<[u8; 16]>().prop_map(Ipv6Addr::from),
+    ];
+    (
+        [int.clone(), int.clone(), int.clone(), int],
+        [
+            string_value(paths.clone(), true).boxed(),
+            string_value(paths.clone(), false).boxed(),
+            comm_value(paths).boxed(),
+        ],
+        any::<[bool; 3]>(),
+        any::<[u16; 3]>(),
+        any::<u8>(),
+        v4,
+        v6,
+        prop_oneof![3 => select(vec![0u16, 22, 53, 80, 443, 1023, 1024, 4444, 65535]), 1 => any::<u16>()],
+    )
+        .prop_map(
+            |(ints, strings, bools, picks, family, v4, v6, port)| Extra {
+                ints,
+                strings,
+                bools,
+                picks,
+                family,
+                v4,
+                v6,
+                port,
             },
         )
 }
@@ -476,11 +766,22 @@ enum Expr {
         attr: &'static str,
         form: u8,
     },
-    /// `mode & mask OP value`.
+    /// `attr & mask OP value`.
     Masked {
+        attr: &'static str,
         mask: u64,
         op: &'static str,
         value: u64,
+    },
+    /// `attr == NAME`, or `attr in [NAMES]`, for an attribute the kernel's names number.
+    Named {
+        attr: &'static str,
+        names: Vec<&'static str>,
+    },
+    /// `attr == ADDRESS`, or `attr in RANGE`.
+    Addr {
+        attr: &'static str,
+        literal: &'static str,
     },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
@@ -488,8 +789,11 @@ enum Expr {
     Macro(Box<Expr>),
 }
 
+/// Literals for an attribute are paths unless it is a thread's name (`comm`, `target.comm`).
 fn is_path_like(attr: &str) -> bool {
-    matches!(attr, "path" | "filename" | "new.path" | "exe")
+    !catalog::all_events()
+        .filter_map(|e| e.attribute(attr))
+        .any(|a| is_chars(a.source))
 }
 
 impl Expr {
@@ -532,7 +836,11 @@ impl Expr {
                 a.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
                 b.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
             }
-            Expr::Const(_) | Expr::Flag { .. } | Expr::Masked { .. } => {}
+            Expr::Const(_)
+            | Expr::Flag { .. }
+            | Expr::Masked { .. }
+            | Expr::Named { .. }
+            | Expr::Addr { .. } => {}
         }
     }
 }
@@ -644,7 +952,16 @@ impl Render {
                 2 => format!("{attr} == false"),
                 _ => format!("{attr} != true"),
             },
-            Expr::Masked { mask, op, value } => format!("mode & {mask:#o} {op} {value:#o}"),
+            Expr::Masked {
+                attr,
+                mask,
+                op,
+                value,
+            } => format!("{attr} & {mask:#o} {op} {value:#o}"),
+            Expr::Named { attr, names } if names.len() == 1 => format!("{attr} == {}", names[0]),
+            Expr::Named { attr, names } => format!("{attr} in [{}]", names.join(", ")),
+            Expr::Addr { attr, literal } if literal.contains('/') => format!("{attr} in {literal}"),
+            Expr::Addr { attr, literal } => format!("{attr} == {literal}"),
             Expr::Not(e) => format!("not ({})", self.expr(e)),
             Expr::And(a, b) => format!("({} and {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} or {})", self.expr(a), self.expr(b)),
@@ -748,17 +1065,22 @@ fn int_literal() -> impl Strategy<Value = u64> {
     ]
 }
 
-fn string_attrs(event: &'static str) -> Vec<&'static str> {
-    match event {
-        "exec" => vec!["path", "filename", "comm", "parent.comm", "exe"],
-        "rename" => vec!["path", "new.path", "comm", "parent.comm", "exe"],
-        _ => vec!["path", "comm", "parent.comm", "exe"],
-    }
+/// The attributes of `event` (its own and the process's) of the types `wanted` accepts.
+fn attrs_of(event: &'static Event, wanted: impl Fn(ValueType) -> bool) -> Vec<&'static str> {
+    event
+        .attributes()
+        .filter(|a| wanted(a.ty))
+        .map(|a| a.name)
+        .collect()
 }
 
-fn leaf(event: &'static str) -> BoxedStrategy<Expr> {
+/// A test on one attribute of `event`, for every type the catalog gives its attributes: a
+/// new event is covered as soon as it is in the catalog.
+fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
+    let event = catalog_event(event_name);
+    let int_attrs = attrs_of(event, |t| t == ValueType::Int);
     let int = (
-        select(INT_ATTRS.to_vec()),
+        select(int_attrs.clone()),
         select(vec!["==", "!=", "<", "<=", ">", ">="]),
         int_literal(),
         prop::bool::weighted(0.2),
@@ -770,11 +1092,11 @@ fn leaf(event: &'static str) -> BoxedStrategy<Expr> {
             flipped,
         });
     let int_in = (
-        select(INT_ATTRS.to_vec()),
+        select(int_attrs),
         prop::collection::vec(int_literal(), 1..4),
     )
         .prop_map(|(attr, values)| Expr::IntIn { attr, values });
-    let strings = select(string_attrs(event)).prop_flat_map(|attr| {
+    let strings = select(attrs_of(event, ValueType::is_string)).prop_flat_map(|attr| {
         let literal = if is_path_like(attr) {
             path_literal().boxed()
         } else {
@@ -817,7 +1139,7 @@ fn leaf(event: &'static str) -> BoxedStrategy<Expr> {
         (1, int_in.boxed()),
         (6, strings.boxed()),
     ];
-    if event == "exec" {
+    if event.name == "exec" {
         // `read` is not an attribute of `exec`: a policy the checker rejects, now and then.
         options.push((
             1,
@@ -832,45 +1154,90 @@ fn leaf(event: &'static str) -> BoxedStrategy<Expr> {
                 .boxed(),
         ));
     }
-    if event == "open" {
+    let flags = attrs_of(event, |t| t == ValueType::Bool);
+    if !flags.is_empty() {
         options.push((
             3,
-            (select(vec!["read", "write"]), 0u8..4)
+            (select(flags), 0u8..4)
                 .prop_map(|(attr, form)| Expr::Flag { attr, form })
                 .boxed(),
         ));
     }
-    if event == "mmap" {
-        options.push((
-            3,
-            (select(vec!["exec", "write"]), 0u8..4)
-                .prop_map(|(attr, form)| Expr::Flag { attr, form })
-                .boxed(),
-        ));
-    }
-    if event == "chmod" {
-        // `mode & MASK OP VALUE`: the setuid test of the issue and its neighbours.
+    // The event's own integers (a mode, flags, a request number): masks, as for `mode & 0o6000`,
+    // and comparisons with what the kernel's field holds.
+    let own_ints: Vec<&'static str> = event
+        .attributes
+        .iter()
+        .filter(|a| a.ty == ValueType::Int && !matches!(a.source, Source::Endpoint { .. }))
+        .map(|a| a.name)
+        .collect();
+    if !own_ints.is_empty() {
         options.push((
             3,
             (
+                select(own_ints.clone()),
                 select(vec![0o6000u64, 0o4000, 0o7777, 0o170000, 0o002]),
                 select(vec!["==", "!=", ">"]),
                 select(vec![0u64, 0o4000, 0o2000, 0o100000, 0o002]),
             )
-                .prop_map(|(mask, op, value)| Expr::Masked { mask, op, value })
+                .prop_map(|(attr, mask, op, value)| Expr::Masked {
+                    attr,
+                    mask,
+                    op,
+                    value,
+                })
                 .boxed(),
         ));
         options.push((
             1,
-            (select(vec!["==", "<", ">="]), int_literal())
-                .prop_map(|(op, value)| Expr::Int {
-                    attr: "mode",
+            (
+                select(own_ints),
+                select(vec!["==", "<", ">="]),
+                int_literal(),
+            )
+                .prop_map(|(attr, op, value)| Expr::Int {
+                    attr,
                     op,
                     value: value & 0xffff,
                     flipped: false,
                 })
                 .boxed(),
         ));
+    }
+    for attribute in event.attributes {
+        match attribute.ty {
+            ValueType::Enum(kind) => {
+                let names: Vec<&'static str> = kind.values.iter().map(|(n, _)| *n).collect();
+                let attr = attribute.name;
+                options.push((
+                    3,
+                    prop::collection::vec(select(names), 1..4)
+                        .prop_map(move |names| Expr::Named { attr, names })
+                        .boxed(),
+                ));
+            }
+            ValueType::Addr => {
+                let attr = attribute.name;
+                options.push((
+                    3,
+                    select(vec![
+                        "127.0.0.1",
+                        "10.1.2.3",
+                        "10.0.0.0/8",
+                        "192.168.0.0/16",
+                        "0.0.0.0",
+                        "::1",
+                        "fe80::/10",
+                        "2001:db8::/32",
+                        "::ffff:10.1.2.3",
+                        "::",
+                    ])
+                    .prop_map(move |literal| Expr::Addr { attr, literal })
+                    .boxed(),
+                ));
+            }
+            _ => {}
+        }
     }
     proptest::strategy::Union::new_weighted(options).boxed()
 }
@@ -889,7 +1256,7 @@ fn expr(event: &'static str) -> impl Strategy<Value = Expr> {
 fn rule() -> impl Strategy<Value = RuleSpec> {
     (
         prop_oneof![6 => Just("deny"), 4 => Just("allow"), 1 => Just("audit")],
-        select(vec!["exec", "open", "unlink", "rename", "chmod", "mmap"]),
+        select(fuzzed_events()),
     )
         .prop_flat_map(|(action, event)| {
             let errno = if action == "deny" {
@@ -960,12 +1327,15 @@ fn compiled_programs_decide_like_the_reference() {
             counts.rejected.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        let inputs: Vec<EventInput> = events.iter().map(EventSpec::input).collect();
+        let inputs: Vec<EventInput> = events
+            .iter()
+            .map(|e| as_the_kernel_holds_it(e.input(), &compiled.checked))
+            .collect();
         let claims =
             lint_claims_hold(&source, &compiled.checked, &inputs).map_err(TestCaseError::fail)?;
         counts.lint_claims.fetch_add(claims, Ordering::Relaxed);
-        for spec in &events {
-            let input = spec.input();
+        for (spec, input) in events.iter().zip(&inputs) {
+            let input = input.clone();
             let executed = compare(&source, &compiled, &input).map_err(TestCaseError::fail)?;
             counts.pairs.fetch_add(1, Ordering::Relaxed);
             counts.executed.fetch_add(executed, Ordering::Relaxed);
@@ -1107,6 +1477,7 @@ fn event(name: &'static str, path: &[u8]) -> EventSpec {
         exe: b"/usr/bin/bash".to_vec(),
         mode: 0o644,
         anonymous: false,
+        extra: Extra::default(),
     }
 }
 

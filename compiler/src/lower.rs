@@ -6,8 +6,8 @@
 
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Target, Value, ValueId, ValueKind};
 use lang::ast::Action;
-use lang::catalog::{EndpointPart, HookVariant, Source};
-use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate};
+use lang::catalog::{EndpointPart, Source};
+use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate, VariantHook};
 use std::collections::HashMap;
 
 /// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
@@ -27,16 +27,19 @@ impl std::error::Error for InternalError {}
 pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalError> {
     let mut programs: Vec<Program> = Vec::new();
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
-    // One program per hook: an event with several hooks gets each of its rules in each.
+    // One program per hook: an event with several hooks gets each of its rules in each of
+    // them that the target kernel has.
     let rule_hooks = policy.rules.iter().flat_map(|rule| {
         std::iter::once((rule, None)).chain(
-            rule.event
-                .variants()
+            policy
+                .variant_hooks
+                .iter()
+                .filter(move |v| std::ptr::eq(v.event, rule.event))
                 .map(move |variant| (rule, Some(variant))),
         )
     });
     for (rule, variant) in rule_hooks {
-        let hook = variant.map_or(rule.event.hook, |v| v.hook);
+        let hook = variant.map_or(rule.event.hook, |v| v.variant.hook);
         // Audit rules fail closed like deny rules: an unknown value reports.
         let deny = rule.action != Action::Allow;
         let at = match programs
@@ -45,12 +48,8 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
         {
             Some(at) => at,
             None => {
-                let guard = policy
-                    .guards
-                    .iter()
-                    .find(|g| g.event == rule.event.name && g.hook == hook)
-                    .map(|g| (g.access.clone(), g.value));
-                if variant.is_some_and(|v| v.only_when.is_some()) && guard.is_none() {
+                let guard = variant.and_then(|v| v.guard.clone());
+                if variant.is_some_and(|v| v.variant.only_when.is_some()) && guard.is_none() {
                     return Err(InternalError(format!(
                         "no guard was resolved for `{}` on `{hook}`",
                         rule.event.name
@@ -60,11 +59,12 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
                 // report says which hook sent it even when no rule reads them.
                 let mut values = Vec::new();
                 let mut value_map = HashMap::new();
-                if rule.event.variants().next().is_some() {
+                if !rule.event.variants.is_empty() {
                     for attribute in rule.event.attributes {
                         let source = match variant {
                             None => Some(attribute.source),
                             Some(v) => v
+                                .variant
                                 .sources
                                 .iter()
                                 .find(|(n, _)| *n == attribute.name)
@@ -144,7 +144,7 @@ struct RuleLowering<'a> {
     values: &'a mut HashMap<ValueKind, ValueId>,
     deny: bool,
     /// The hook variant this program serves, `None` for the event's own hook.
-    variant: Option<&'static HookVariant>,
+    variant: Option<&'a VariantHook>,
     internal_error: Option<String>,
 }
 
@@ -212,7 +212,6 @@ impl RuleLowering<'_> {
 
     fn value(&mut self, attr: checked::AttrId) -> ValueId {
         let resolved = &self.policy.attributes[attr.0 as usize];
-        let access = resolved.access.clone();
         // On a variant hook an event attribute comes from the variant's own source, or is
         // absent there. Either way the programs of one event get the same values in the same
         // order (an absent one laid out as what it stands for), so a report decodes alike
@@ -220,6 +219,7 @@ impl RuleLowering<'_> {
         let (source, absent) = match self.variant {
             Some(variant) if resolved.event.attributes.contains(resolved.attribute) => {
                 match variant
+                    .variant
                     .sources
                     .iter()
                     .find(|(n, _)| *n == resolved.attribute.name)
@@ -230,19 +230,36 @@ impl RuleLowering<'_> {
             }
             _ => (resolved.attribute.source, false),
         };
+        // Where the value lives: on the variant's hook when the variant reads it from its
+        // own parameters, else where the checker resolved it on the event's own hook.
+        let on_variant = self.variant.and_then(|variant| {
+            resolved
+                .on_variants
+                .iter()
+                .find(|r| r.hook == variant.variant.hook)
+        });
+        let reads_own_parameters = !absent && !matches!(source, Source::Constant(_));
         if self.variant.is_some()
             && resolved.event.attributes.contains(resolved.attribute)
-            && !absent
-            && !matches!(source, Source::Constant(_))
+            && reads_own_parameters
+            && on_variant.is_none()
         {
             self.internal_error = Some(format!(
-                "only constants vary between hooks, not `{}`",
-                resolved.attribute.name
+                "`{}` was not resolved on `{}`",
+                resolved.attribute.name, self.program.hook
             ));
         }
+        let (access, walk, endpoint) = match on_variant {
+            Some(r) => (r.access.clone(), r.walk.clone(), r.endpoint.clone()),
+            None => (
+                resolved.access.clone(),
+                resolved.walk.clone(),
+                resolved.endpoint.clone(),
+            ),
+        };
         let kind = match (source, access) {
             (Source::Constant(v), _) => ValueKind::Const(v),
-            (Source::Endpoint { part, .. }, _) => match (&resolved.endpoint, part) {
+            (Source::Endpoint { part, .. }, _) => match (&endpoint, part) {
                 (Some(e), EndpointPart::Port) => ValueKind::Port(e.clone()),
                 (Some(e), EndpointPart::Addr) => ValueKind::Addr(e.clone()),
                 (None, _) => {
@@ -261,7 +278,7 @@ impl RuleLowering<'_> {
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
             (Source::TaskInt { .. } | Source::Int { .. }, Some(a)) => ValueKind::Field(a),
             (Source::TaskChars { .. } | Source::ParamChars { .. }, Some(a)) => ValueKind::Chars(a),
-            (Source::WalkedPath { .. }, _) => match resolved.walk.clone() {
+            (Source::WalkedPath { .. }, _) => match walk {
                 Some(walk) => ValueKind::WalkedPath(walk),
                 None => {
                     self.internal_error =

@@ -54,37 +54,45 @@ fn catalog_structs(btf: &Btf) -> Vec<String> {
             }
         }
     };
-    for event in all_events() {
-        let params = btf.hook_params(event.hook).unwrap_or_default();
-        for attribute in event.attributes() {
-            let Some((param, members)) = attribute.source.chain() else {
-                continue;
-            };
-            let start = match param {
-                Some(param) => match params.iter().find(|p| p.name == param) {
-                    Some(p) => match btf.shape(p.ty) {
-                        TypeShape::Pointer { to } => to,
-                        _ => continue,
-                    },
-                    None => continue,
-                },
-                None => match btf.named_struct("task_struct") {
-                    Some(task) => task,
-                    None => continue,
-                },
-            };
-            let mut current = start;
-            note(btf, current);
-            for member in members {
-                let Some(m) = btf.member(current, member) else {
-                    break;
-                };
-                current = match btf.shape(m.ty) {
+    // Every source an attribute has, on the hook it is read on: the event's own and its
+    // variants' (a variant may read an attribute from a parameter of its own hook).
+    let sources = all_events().flat_map(|event| {
+        let own = event.attributes().map(|a| (event.hook, a.source));
+        let variants = event
+            .variants
+            .iter()
+            .flat_map(|v| v.sources.iter().map(|(_, source)| (v.hook, *source)));
+        own.chain(variants).collect::<Vec<_>>()
+    });
+    for (hook, source) in sources {
+        let params = btf.hook_params(hook).unwrap_or_default();
+        let Some((param, members)) = source.chain() else {
+            continue;
+        };
+        let start = match param {
+            Some(param) => match params.iter().find(|p| p.name == param) {
+                Some(p) => match btf.shape(p.ty) {
                     TypeShape::Pointer { to } => to,
-                    _ => m.ty,
-                };
-                note(btf, current);
-            }
+                    _ => continue,
+                },
+                None => continue,
+            },
+            None => match btf.named_struct("task_struct") {
+                Some(task) => task,
+                None => continue,
+            },
+        };
+        let mut current = start;
+        note(btf, current);
+        for member in members {
+            let Some(m) = btf.member(current, member) else {
+                break;
+            };
+            current = match btf.shape(m.ty) {
+                TypeShape::Pointer { to } => to,
+                _ => m.ty,
+            };
+            note(btf, current);
         }
     }
     names
@@ -213,6 +221,7 @@ fn an_event_on_a_missing_hook_is_e0301_naming_hook_and_kernel() {
         hook: "file_truncate",
         doc: "a file is truncated through an open file (ftruncate)",
         attributes: &[],
+        variants: &[],
     };
     let span = Span::new(5, 13);
     let old = guest("guest-6.1.btf");
@@ -241,8 +250,8 @@ fn every_attribute_checks_on_both_guests() {
     let on_both = |event: &lang::catalog::Event| {
         GUESTS.iter().all(|(name, _, _)| {
             let btf = guest(name);
-            std::iter::once(event.hook)
-                .chain(event.variants().map(|v| v.hook))
+            event
+                .required_hooks()
                 .all(|hook| btf.hook_params(hook).is_some())
         })
     };
@@ -298,4 +307,82 @@ fn every_attribute_checks_on_both_guests() {
         moved.iter().any(|m| m.ends_with("parent.pid")),
         "moved: {moved:?}"
     );
+}
+
+/// `truncate` on 6.12 has two programs: `path_truncate` reads the path from its `struct path`
+/// argument, the `file_truncate` variant from its file's `f_path`. Each, run offline on the
+/// layout its own hook gives, decides the same events the same way; 6.1 gets one program.
+#[test]
+fn truncate_decides_alike_on_both_of_its_hooks() {
+    use compiler::vm::kernel::MockKernel;
+    use compiler::vm::Machine;
+    use lang::checked::AttrValue;
+    use lang::eval::{Decision, EventInput};
+    let source = "deny truncate where path ~ \"/etc/**\" errno EACCES\n";
+    for (name, hooks) in [
+        ("guest-6.1.btf", &["path_truncate"][..]),
+        ("guest-6.12.btf", &["path_truncate", "file_truncate"][..]),
+    ] {
+        let btf = guest(name);
+        let (checked, diagnostics) = lang::front_end(source, &btf);
+        let checked = checked.unwrap_or_else(|| panic!("{name}: {diagnostics:?}"));
+        let compiled = compiler::compile(
+            &checked,
+            compiler::ir::Target::new(compiler::ir::Scope::Global),
+        )
+        .unwrap();
+        let (module, object) = (compiled.ir, compiled.spec);
+        let attached: Vec<&str> = module.programs.iter().map(|p| p.hook).collect();
+        assert_eq!(attached, hooks, "{name}");
+        // Where each program finds the dentry to walk from: `path->dentry` on path_truncate,
+        // `file->f_path.dentry` on file_truncate, each from its hook's BTF.
+        let starts: Vec<(u32, u32)> = module
+            .programs
+            .iter()
+            .flat_map(|p| &p.values)
+            .filter_map(|v| match &v.kind {
+                compiler::ir::ValueKind::WalkedPath(walk) if v.name == "path" => {
+                    Some((walk.dentry.derefs.len() as u32, walk.dentry.offset))
+                }
+                _ => None,
+            })
+            .collect();
+        let dentry_in_path = btf
+            .member(btf.find_struct("path").unwrap(), "dentry")
+            .unwrap()
+            .offset_bits
+            / 8;
+        let f_path = btf
+            .member(btf.find_struct("file").unwrap(), "f_path")
+            .unwrap()
+            .offset_bits
+            / 8;
+        let expected = [(0, dentry_in_path), (0, f_path + dentry_in_path)];
+        assert_eq!(starts, expected[..hooks.len()], "{name}");
+        for program in &module.programs {
+            let symbol = program.symbol();
+            let spec = object.programs.iter().find(|p| p.symbol == symbol).unwrap();
+            for (path, expected) in [
+                ("/etc/passwd", Decision::Deny { errno: 13, rule: 0 }),
+                ("/tmp/etc/passwd", Decision::Allow),
+            ] {
+                let input = EventInput {
+                    event: "truncate",
+                    values: [("path", AttrValue::Str(path.as_bytes().to_vec()))]
+                        .into_iter()
+                        .collect(),
+                    in_scope: true,
+                };
+                let mut kernel =
+                    MockKernel::for_report(program, module.parent.as_ref(), &object.maps, &input)
+                        .unwrap();
+                let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+                assert_eq!(
+                    run.decision(&spec.code.origins),
+                    expected,
+                    "{name}, {symbol}, {path}"
+                );
+            }
+        }
+    }
 }

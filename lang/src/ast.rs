@@ -44,6 +44,8 @@ pub enum Expectation {
     Allow,
     /// `deny`, optionally with the errno the deny must return.
     Deny(Option<Name>),
+    /// `audit`: allowed, and reported by an audit rule.
+    Audit,
 }
 
 /// An identifier, possibly dotted (`parent.comm`, `target.uid`).

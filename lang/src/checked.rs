@@ -3,7 +3,7 @@
 //! resolved against the target kernel.
 
 use crate::ast::Action;
-use crate::catalog::{Attribute, Event};
+use crate::catalog::{Attribute, Event, HookVariant};
 use crate::glob::Glob;
 use crate::span::Span;
 
@@ -22,18 +22,20 @@ pub struct CheckedPolicy {
     pub name: Option<String>,
     /// `mode ...` from the header.
     pub mode: Option<PolicyMode>,
-    /// For each extra hook of an event some rule uses ([`catalog::HookVariant`](crate::catalog::HookVariant)): the
-    /// hook argument that says whether a call is the event, and the value that means it is.
-    pub guards: Vec<HookGuard>,
+    /// The other hooks of the events the rules use that the target kernel has: each gets a
+    /// program of its own, beside the event's own hook's.
+    pub variant_hooks: Vec<VariantHook>,
 }
 
+/// One of an event's other hooks ([`HookVariant`]) on the target kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct HookGuard {
-    pub event: &'static str,
-    pub hook: &'static str,
-    /// The argument, passed by value ([`AccessBase::Context`]).
-    pub access: Access,
-    pub value: u64,
+pub struct VariantHook {
+    pub event: &'static Event,
+    pub variant: &'static HookVariant,
+    /// For a variant that raises the event only on some calls (`only_when`): the hook
+    /// argument that says whether a call is the event (passed by value,
+    /// [`AccessBase::Context`]) and the value that means it is.
+    pub guard: Option<(Access, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +67,8 @@ pub enum ExpectedDecision {
     Allow,
     /// Denied; with the errno when the test names one.
     Deny(Option<i32>),
+    /// Allowed, and reported by an audit rule.
+    Audit,
 }
 
 /// An index into [`CheckedPolicy::attributes`].
@@ -80,6 +84,18 @@ pub struct ResolvedAttribute {
     /// For a walked path: where the walk starts and the layouts it follows.
     pub walk: Option<PathWalk>,
     /// Where the endpoint lives, for a port or an address ([`Source::Endpoint`](crate::catalog::Source::Endpoint)).
+    pub endpoint: Option<Endpoint>,
+    /// The attribute on the event's other hooks where it is read from that hook's own
+    /// parameters (not a constant there, not absent).
+    pub on_variants: Vec<VariantResolution>,
+}
+
+/// Where an attribute lives on one of its event's other hooks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantResolution {
+    pub hook: &'static str,
+    pub access: Option<Access>,
+    pub walk: Option<PathWalk>,
     pub endpoint: Option<Endpoint>,
 }
 

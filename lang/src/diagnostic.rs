@@ -168,7 +168,8 @@ codes! {
     /// Globs use `*` (any run of characters except `/`), `**` (any run, `/` included), `?`
     /// (one character except `/`), `[a-z]` or `[!a-z]` (a class) and `{a,b}` (alternatives).
     /// Brackets and braces must be closed and must not be empty; `\` escapes the next
-    /// character.
+    /// character. `/**/` also matches a single `/` and a leading `**/` also matches nothing;
+    /// the patterns braces and those readings stand for are limited to 64.
     BadGlob = "E0205", Error;
 
     /// A list appears where a single value is needed, or a value where a list is needed.
@@ -210,6 +211,14 @@ codes! {
     /// with a CIDR prefix length: `10.0.0.0/8`, `fd00::/8`. A range must name its network:
     /// `10.0.0.1/8` is refused, write `10.0.0.0/8` (or `10.0.0.1` for the one address).
     BadAddress = "E0212", Error;
+
+    /// A `test` item describes an event no kernel produces.
+    ///
+    /// A test proves something only about events that can happen: a path the kernel resolves
+    /// is absolute (`bpf_d_path` gives `/etc/passwd`, never `etc/passwd`), a path the program
+    /// walks has no empty component and no `/` at the end, and a socket that is neither
+    /// `inet` nor `inet6` has no address and no port (an `inet` socket no IPv6 address).
+    ImpossibleTestEvent = "E0213", Error;
 
     /// The target kernel's types do not have what an attribute needs.
     ///

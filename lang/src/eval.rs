@@ -344,6 +344,7 @@ mod tests {
                 access: None,
                 walk: None,
                 endpoint: None,
+                on_variants: Vec::new(),
             })
             .collect();
         CheckedPolicy {
@@ -364,7 +365,7 @@ mod tests {
             parent: None,
             name: None,
             mode: None,
-            guards: Vec::new(),
+            variant_hooks: Vec::new(),
         }
     }
 

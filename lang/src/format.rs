@@ -359,6 +359,7 @@ impl<'s> Printer<'s> {
         };
         let expect = match &test.expect {
             ast::Expectation::Allow => "allow".to_string(),
+            ast::Expectation::Audit => "audit".to_string(),
             ast::Expectation::Deny(None) => "deny".to_string(),
             ast::Expectation::Deny(Some(errno)) => format!("deny {}", errno.text),
         };

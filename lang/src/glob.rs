@@ -2,8 +2,10 @@
 //!
 //! `*` matches any run of bytes except `/`, `**` any run including `/`, `?` one byte except
 //! `/`, `[a-z]` / `[!a-z]` one byte of (not of) a class, never `/`, and `{a,b}` one of the
-//! alternatives. Patterns match whole strings. Braces are expanded here, so the compiler
-//! sees a list of alternatives made of the simple tokens only.
+//! alternatives. As in gitignore and bash's globstar, `/**/` also matches a single `/` and a
+//! leading `**/` also matches nothing, so `/etc/**/shadow` covers `/etc/shadow`. Patterns match
+//! whole strings. Braces and those globstar readings are expanded here, so the evaluator and
+//! the compiler see one list of alternatives made of the simple tokens only.
 
 /// Alternatives beyond this come from brace products (`{a,b}{c,d}...`) too large to be meant.
 pub const MAX_ALTERNATIVES: usize = 64;
@@ -77,22 +79,31 @@ impl Glob {
         let bytes = pattern.as_bytes();
         let mut alternatives = Vec::new();
         for alternative in expand_braces(bytes)? {
-            let tokens = tokenize(&alternative)?;
-            let prefix = tokens
-                .iter()
-                .take_while(|t| matches!(t, Token::Byte(_)))
-                .count();
-            if tokens.len() - prefix > MAX_TOKENS_AFTER_PREFIX {
-                return Err(error(
-                    format!(
-                        "the part after the first wildcard is longer than {MAX_TOKENS_AFTER_PREFIX} characters"
-                    ),
-                    prefix,
-                ));
+            for tokens in globstar_readings(tokenize(&alternative)?) {
+                let prefix = tokens
+                    .iter()
+                    .take_while(|t| matches!(t, Token::Byte(_)))
+                    .count();
+                if tokens.len() - prefix > MAX_TOKENS_AFTER_PREFIX {
+                    return Err(error(
+                        format!(
+                            "the part after the first wildcard is longer than {MAX_TOKENS_AFTER_PREFIX} characters"
+                        ),
+                        prefix,
+                    ));
+                }
+                if !alternatives.contains(&tokens) {
+                    alternatives.push(tokens);
+                }
             }
-            if !alternatives.contains(&tokens) {
-                alternatives.push(tokens);
-            }
+        }
+        if alternatives.len() > MAX_ALTERNATIVES {
+            return Err(error(
+                format!(
+                    "braces and `/**/` together expand to more than {MAX_ALTERNATIVES} patterns"
+                ),
+                0,
+            ));
         }
         let glob = Glob {
             pattern: pattern.to_string(),
@@ -177,6 +188,36 @@ fn close(tokens: &[Token], states: &mut [bool]) {
     }
 }
 
+/// The alternatives one tokenized pattern stands for: itself, and every pattern obtained by
+/// letting some of its `/**/` match a single `/` and its leading `**/` match nothing. Each
+/// reading drops tokens, so the closure is finite: `k` such places give at most `2^k`.
+fn globstar_readings(tokens: Vec<Token>) -> Vec<Vec<Token>> {
+    const SLASH: Token = Token::Byte(b'/');
+    let mut readings = vec![tokens];
+    let mut next = 0;
+    while next < readings.len() && readings.len() <= MAX_ALTERNATIVES {
+        let tokens = readings[next].clone();
+        next += 1;
+        let mut shorter = Vec::new();
+        if tokens.starts_with(&[Token::DoubleStar, SLASH]) {
+            shorter.push(tokens[2..].to_vec());
+        }
+        for (i, window) in tokens.windows(3).enumerate() {
+            if window == [SLASH, Token::DoubleStar, SLASH] {
+                let mut reading = tokens[..=i].to_vec();
+                reading.extend_from_slice(&tokens[i + 3..]);
+                shorter.push(reading);
+            }
+        }
+        for reading in shorter {
+            if !readings.contains(&reading) {
+                readings.push(reading);
+            }
+        }
+    }
+    readings
+}
+
 fn tokenize(pattern: &[u8]) -> Result<Vec<Token>, GlobError> {
     let mut tokens: Vec<Token> = Vec::new();
     let mut i = 0;
@@ -257,12 +298,21 @@ fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
         i += 1;
         let hi = if pattern.get(i) == Some(&b'-') && pattern.get(i + 1).is_some_and(|b| *b != b']')
         {
-            let hi = pattern[i + 1];
+            let dash = i;
+            // An escape works at the high end of a range as at the low end: `[\1-\3]`.
+            let hi = if pattern[i + 1] == b'\\' {
+                i += 1;
+                *pattern
+                    .get(i + 1)
+                    .ok_or_else(|| error("unclosed `[`", start))?
+            } else {
+                pattern[i + 1]
+            };
             i += 2;
             if hi < lo {
                 return Err(error(
                     format!("range `{}-{}` is backwards", lo as char, hi as char),
-                    i - 3,
+                    dash - 1,
                 ));
             }
             hi
@@ -410,6 +460,53 @@ mod tests {
         assert!(!m("/x/?", "/x//"));
         assert!(m("/x/\\*", "/x/*"));
         assert!(!m("/x/\\*", "/x/y"));
+    }
+
+    #[test]
+    fn globstar_matches_zero_directories() {
+        assert!(m("/etc/**/shadow", "/etc/shadow"));
+        assert!(m("/etc/**/shadow", "/etc/a/shadow"));
+        assert!(m("/etc/**/shadow", "/etc/a/b/shadow"));
+        assert!(m("/etc/**/shadow", "/etc//shadow"));
+        assert!(!m("/etc/**/shadow", "/etcshadow"));
+        assert!(!m("/etc/**/shadow", "/etc/ashadow"));
+        assert!(m("**/x", "x"));
+        assert!(m("**/x", "/x"));
+        assert!(m("**/x", "a/b/x"));
+        assert!(!m("**/x", "ax"));
+        assert!(m("/a/**/**/b", "/a/b"));
+        assert!(m("/a/**/**/b", "/a/x/b"));
+        assert!(m("**/**/b", "b"));
+        // Only `**` between slashes (or leading, before one) reads as directories.
+        assert!(!m("/a**/b", "/ab"));
+        assert!(!m("/a/**b", "/ab"));
+        assert!(!m("/a/\\*\\*/b", "/a/b"));
+        // `/**` at the end still needs the `/`: the directory itself is not inside it.
+        assert!(!m("/tmp/**", "/tmp"));
+        let readings = Glob::parse("/a/**/b/**/c").map(|g| g.alternatives.len());
+        assert_eq!(readings, Ok(4));
+    }
+
+    #[test]
+    fn escapes_at_both_ends_of_a_range() {
+        assert!(m("[\\1-\\3]", "1"));
+        assert!(m("[\\1-\\3]", "2"));
+        assert!(m("[\\1-\\3]", "3"));
+        for outside in ["4", "A", "\\", "0"] {
+            assert!(!m("[\\1-\\3]", outside), "{outside}");
+        }
+        assert!(m("[A-\\]]", "]"));
+        assert!(!m("[A-\\]]", "^"));
+        assert!(m("[a\\-z]", "-"));
+        assert!(!m("[a\\-z]", "b"));
+        assert!(Glob::parse("[\\3-\\1]").is_err());
+        assert!(Glob::parse("[a-\\").is_err());
+    }
+
+    #[test]
+    fn globstar_readings_are_bounded() {
+        let many = "/a/**/b".to_string() + &"/**/b".repeat(7);
+        assert!(Glob::parse(&many).is_err());
     }
 
     #[test]

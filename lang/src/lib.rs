@@ -17,6 +17,7 @@ pub mod lint;
 pub mod render;
 pub mod span;
 pub mod syntax;
+pub mod test_event;
 
 use diagnostic::{Diagnostic, Severity};
 use kernel::KernelTypes;

@@ -381,14 +381,23 @@ pub fn hover(source: &str, offset: usize, kernel: Option<&dyn KernelTypes>) -> O
 }
 
 fn describe_event(event: &Event, kernel: Option<&dyn KernelTypes>) -> String {
-    let mut hooks = vec![event.hook];
-    hooks.extend(event.variants().map(|v| v.hook));
     let mut text = format!("event `{}` — {}\n\nLSM hooks:", event.name, event.doc);
-    for hook in hooks {
+    for hook in event.hooks() {
+        // A hook newer kernels added is attached where the kernel has it.
+        let since = event
+            .variants
+            .iter()
+            .find_map(|v| match v.availability {
+                catalog::Availability::Since(version) if v.hook == hook => Some(version),
+                _ => None,
+            })
+            .map(|version| format!(", Linux {version} and later"))
+            .unwrap_or_default();
         let availability = match kernel {
-            Some(k) if k.hook_params(hook).is_some() => format!(" (in {})", k.describe()),
-            Some(k) => format!(" (**not in {}**)", k.describe()),
-            None => String::new(),
+            Some(k) if k.hook_params(hook).is_some() => format!(" (in {}{since})", k.describe()),
+            Some(k) => format!(" (not in {}{since})", k.describe()),
+            None if since.is_empty() => String::new(),
+            None => format!(" ({})", since.trim_start_matches(", ")),
         };
         text.push_str(&format!(" `{hook}`{availability}"));
     }

@@ -29,3 +29,7 @@ pub fn krsi_files(dir: &str) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// Each test binary that includes `common` uses only some of it.
+#[allow(dead_code)]
+pub mod glob_reference;

@@ -70,6 +70,21 @@ pub struct MockKernel {
     pub reserved: Vec<usize>,
     /// Records submitted to a ring buffer, in order.
     pub reports: Vec<Vec<u8>>,
+    /// Failures to inject: where the real kernel can fail and the mock otherwise never does.
+    pub faults: Vec<Fault>,
+}
+
+/// A failure the machine injects, to test that a program fails closed where the kernel fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `bpf_map_lookup_elem` on the map with this ELF symbol returns NULL.
+    MapLookup(String),
+    /// Every read of kernel memory through a helper faults: `bpf_probe_read_kernel` zeroes
+    /// its destination and returns -EFAULT, `bpf_probe_read_kernel_str` returns -EFAULT.
+    KernelRead,
+    /// The helper with this id returns `-errno` without doing anything (NULL for the helpers
+    /// that return a pointer: map lookups, ring buffer reservations).
+    Helper { id: u32, errno: i64 },
 }
 
 /// Why an event cannot be turned into kernel state for a program.
@@ -526,6 +541,7 @@ impl MockKernel {
             time_ns: 0,
             reserved: Vec::new(),
             reports: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

@@ -15,7 +15,8 @@
 //! Helpers are mocked from the event ([`kernel::MockKernel`]): `map_lookup_elem` (array maps),
 //! `current_task_under_cgroup`, `get_current_uid_gid`, `get_current_pid_tgid`,
 //! `get_current_comm`, `d_path`, `probe_read_kernel`, `probe_read_kernel_str`,
-//! `get_current_task_btf`.
+//! `get_current_task_btf`. The kernel's failures can be injected ([`kernel::Fault`]): a map
+//! lookup that returns NULL, a kernel read that faults, a helper that returns an error.
 
 pub mod kernel;
 pub mod memory;
@@ -29,7 +30,7 @@ use crate::bpf::{
 };
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
-use kernel::{EventError, MockKernel, GARBAGE, STACK_SIZE};
+use kernel::{EventError, Fault, MockKernel, GARBAGE, STACK_SIZE};
 use lang::eval::{Decision, EventInput};
 use memory::{MemError, Memory, RegionKind};
 use std::fmt;
@@ -212,40 +213,94 @@ pub fn decide(
     object: &ObjectSpec,
     input: &EventInput,
 ) -> Result<Outcome, VmError> {
+    decide_with_faults(module, object, input, &[])
+}
+
+/// [`decide`], with `faults` injected into the run (see [`Fault`]).
+pub fn decide_with_faults(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+    faults: &[Fault],
+) -> Result<Outcome, VmError> {
+    run_event(module, object, input, faults).map(|(outcome, _)| outcome)
+}
+
+/// A report the program submitted: the rule it names and its `events::FLAG_*` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reported {
+    pub rule: u32,
+    pub flags: u32,
+}
+
+/// [`decide`], and the reports the run submitted, in order.
+pub fn decide_and_report(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+) -> Result<(Outcome, Vec<Reported>), VmError> {
+    let (outcome, records) = run_event(module, object, input, &[])?;
+    let field = |record: &[u8], at: u32| {
+        let at = at as usize;
+        record
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(u32::MAX)
+    };
+    let reports = records
+        .iter()
+        .map(|record| Reported {
+            rule: field(record, crate::report::RULE),
+            flags: field(record, crate::report::FLAGS),
+        })
+        .collect();
+    Ok((outcome, reports))
+}
+
+/// Runs the event's program; the outcome and the records it submitted.
+fn run_event(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+    faults: &[Fault],
+) -> Result<(Outcome, Vec<Vec<u8>>), VmError> {
+    let nothing_runs = Outcome {
+        decision: Decision::Allow,
+        executed: 0,
+    };
     // An event with several hooks has a program per hook, told apart by their constants
-    // (`kind` of `kmod_load`): run the one whose constants the event has.
+    // (`kind` of `kmod_load`): run the one whose constants the event has (an event that does
+    // not give a constant takes any). None: the hook that raised the event has no program.
     let matches = |p: &&crate::ir::Program| {
         p.values.iter().all(|v| match v.kind {
-            crate::ir::ValueKind::Const(c) => {
-                input.values.get(v.name) == Some(&lang::checked::AttrValue::Int(c))
-            }
+            crate::ir::ValueKind::Const(c) => input
+                .values
+                .get(v.name)
+                .is_none_or(|given| *given == lang::checked::AttrValue::Int(c)),
             _ => true,
         })
     };
-    let mut candidates = module.programs.iter().filter(|p| p.event == input.event);
-    let Some(program) = candidates
-        .clone()
+    let Some(program) = module
+        .programs
+        .iter()
+        .filter(|p| p.event == input.event)
         .find(matches)
-        .or_else(|| candidates.next())
     else {
-        return Ok(Outcome {
-            decision: Decision::Allow,
-            executed: 0,
-        });
+        return Ok((nothing_runs, Vec::new()));
     };
     let symbol = program.symbol();
     let Some(spec) = object.programs.iter().find(|p| p.symbol == symbol) else {
-        return Ok(Outcome {
-            decision: Decision::Allow,
-            executed: 0,
-        });
+        return Ok((nothing_runs, Vec::new()));
     };
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
+    kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
-    Ok(Outcome {
+    let outcome = Outcome {
         decision: run.decision(&spec.code.origins),
         executed: run.executed,
-    })
+    };
+    Ok((outcome, kernel.reports))
 }
 
 /// A program ready to run: its slots and the relocations that say which map each map load
@@ -585,6 +640,16 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
     let Ok(helper_id) = u32::try_from(id) else {
         return Err(VmError::UnknownHelper { slot, id });
     };
+    if let Some(errno) = kernel.faults.iter().find_map(|f| match f {
+        Fault::Helper { id, errno } if *id == helper_id => Some(*errno),
+        _ => None,
+    }) {
+        return Ok(match helper_id {
+            MAP_LOOKUP_ELEM | RINGBUF_RESERVE => 0,
+            _ => neg(errno),
+        });
+    }
+    let read_faults = kernel.faults.contains(&Fault::KernelRead);
     match helper_id {
         MAP_LOOKUP_ELEM => {
             let (map, key) = (arg(1)?, arg(2)?);
@@ -593,6 +658,12 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                 .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
             let key_size = map.spec.key_size as usize;
             let key = kernel.memory.read_uint(key, key_size).map_err(mem)?;
+            if kernel
+                .faults
+                .contains(&Fault::MapLookup(map.spec.symbol.clone()))
+            {
+                return Ok(0);
+            }
             Ok(usize::try_from(key)
                 .ok()
                 .and_then(|k| map.values.get(k))
@@ -652,23 +723,23 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             // The destination must be writable for `size` bytes, as the verifier checks.
             kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
             match kernel.memory.read_str(src, size - 1) {
-                Some(mut bytes) => {
+                Some(mut bytes) if !read_faults => {
                     bytes.push(0);
                     let len = bytes.len() as u64;
                     kernel.memory.write(dst, &bytes).map_err(mem)?;
                     Ok(len)
                 }
-                None => Ok(neg(EFAULT)),
+                _ => Ok(neg(EFAULT)),
             }
         }
         PROBE_READ_KERNEL => {
             let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);
             match kernel.memory.kernel_read(src, size) {
-                Some(bytes) => {
+                Some(bytes) if !read_faults => {
                     kernel.memory.write(dst, &bytes).map_err(mem)?;
                     Ok(0)
                 }
-                None => {
+                _ => {
                     kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
                     Ok(neg(EFAULT))
                 }

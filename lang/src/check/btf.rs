@@ -4,10 +4,10 @@
 use super::finding::{AccessStart, Finding};
 use super::unreadable::{Owner, Pointer, Unreadable};
 use super::Checker;
-use crate::catalog::{self, Attribute, Event, Source};
+use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
-    Access, AccessBase, AttrId, Endpoint, HookGuard, ParentAccess, PathWalk, ResolvedAttribute,
-    WalkLayout,
+    Access, AccessBase, AttrId, Endpoint, ParentAccess, PathWalk, ResolvedAttribute, VariantHook,
+    VariantResolution, WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
@@ -93,65 +93,75 @@ pub(super) fn parent_access(kernel: &dyn KernelTypes) -> Option<ParentAccess> {
 }
 
 impl Checker<'_> {
-    /// Whether the target kernel has the event's hook; reports it when not.
+    /// The parameters of `hook` on the target kernel, `None` when it lacks the hook.
+    fn hook_params(&mut self, hook: &'static str) -> Option<Vec<Param>> {
+        let kernel = self.kernel;
+        self.hooks
+            .entry(hook)
+            .or_insert_with(|| kernel.hook_params(hook))
+            .clone()
+    }
+
+    /// Whether the target kernel has the hooks the event needs; reports it when not. Records
+    /// each of the event's other hooks the kernel has ([`VariantHook`]).
     pub(super) fn hook(&mut self, event: &'static Event, span: Span) -> bool {
         let kernel = self.kernel;
-        let hooks = std::iter::once(event.hook).chain(event.variants().map(|v| v.hook));
-        for hook in hooks {
-            let params = self
-                .hooks
-                .entry(hook)
-                .or_insert_with(|| kernel.hook_params(hook));
-            if params.is_some() {
-                continue;
-            }
+        if self.hook_params(event.hook).is_none() {
             self.report(Finding::HookMissing {
                 kernel: kernel.describe(),
-                hook,
+                hook: event.hook,
                 event: event.name,
                 span,
             });
             return false;
         }
-        for variant in event.variants() {
-            let Some((param, value)) = variant.only_when else {
-                continue;
-            };
+        for variant in event.variants {
             if self
-                .guards
+                .variant_hooks
                 .iter()
-                .any(|g| g.event == event.name && g.hook == variant.hook)
+                .any(|v| std::ptr::eq(v.variant, variant))
             {
                 continue;
             }
-            let params = self
-                .hooks
-                .get(variant.hook)
-                .cloned()
-                .flatten()
-                .unwrap_or_default();
-            let source = Source::Int {
-                param,
-                members: &[],
-            };
-            match resolve_access(kernel, &params, Some(param), &[], &source) {
-                Ok(access) => self.guards.push(HookGuard {
-                    event: event.name,
-                    hook: variant.hook,
-                    access,
-                    value,
-                }),
-                Err(reason) => {
-                    self.report(Finding::GuardUnreadable {
-                        event: event.name,
-                        hook: variant.hook,
-                        kernel: kernel.describe(),
-                        reason,
-                        span,
-                    });
-                    return false;
+            let Some(params) = self.hook_params(variant.hook) else {
+                match variant.availability {
+                    catalog::Availability::Required => {
+                        self.report(Finding::HookMissing {
+                            kernel: kernel.describe(),
+                            hook: variant.hook,
+                            event: event.name,
+                            span,
+                        });
+                        return false;
+                    }
+                    // Older kernels route these operations through the event's own hook.
+                    catalog::Availability::Since(_) => continue,
                 }
-            }
+            };
+            let guard = match variant.only_when {
+                None => None,
+                Some((param, value)) => {
+                    let source = Source::by_value(param);
+                    match resolve_access(kernel, &params, Some(param), &[], &source) {
+                        Ok(access) => Some((access, value)),
+                        Err(reason) => {
+                            self.report(Finding::GuardUnreadable {
+                                event: event.name,
+                                hook: variant.hook,
+                                kernel: kernel.describe(),
+                                reason,
+                                span,
+                            });
+                            return false;
+                        }
+                    }
+                }
+            };
+            self.variant_hooks.push(VariantHook {
+                event,
+                variant,
+                guard,
+            });
         }
         true
     }
@@ -165,57 +175,101 @@ impl Checker<'_> {
         if let Some(known) = self.attribute_ids.get(&(event.name, attribute.name)) {
             return *known;
         }
+        let id = self.resolve_on_every_hook(event, attribute, span);
+        self.attribute_ids.insert((event.name, attribute.name), id);
+        id
+    }
+
+    /// Resolves `attribute` on the event's own hook and on each of its other hooks the
+    /// kernel has where the attribute is read from that hook's parameters.
+    fn resolve_on_every_hook(
+        &mut self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+        span: Span,
+    ) -> Option<AttrId> {
         let params = self.hooks.get(event.hook).cloned().flatten();
-        if let Source::WalkedPath { dentry, mnt } = attribute.source {
-            return self.resolve_walk(event, attribute, span, params, dentry, mnt);
+        let (access, walk, endpoint) =
+            self.resolve_source(attribute, attribute.source, params, span)?;
+        let variants: Vec<&'static HookVariant> = self
+            .variant_hooks
+            .iter()
+            .filter(|v| std::ptr::eq(v.event, event))
+            .map(|v| v.variant)
+            .collect();
+        let mut on_variants = Vec::new();
+        for variant in variants {
+            let source = variant
+                .sources
+                .iter()
+                .find(|(name, _)| *name == attribute.name)
+                .map(|(_, source)| *source);
+            let Some(source) = source.filter(|s| !matches!(s, Source::Constant(_))) else {
+                continue;
+            };
+            let params = self.hooks.get(variant.hook).cloned().flatten();
+            let (access, walk, endpoint) = self.resolve_source(attribute, source, params, span)?;
+            on_variants.push(VariantResolution {
+                hook: variant.hook,
+                access,
+                walk,
+                endpoint,
+            });
         }
-        let resolved = match (attribute.source.chain(), params) {
-            (None, params) => match attribute.source {
+        let id = AttrId(self.attributes.len() as u32);
+        self.attributes.push(ResolvedAttribute {
+            event,
+            attribute,
+            access,
+            walk,
+            endpoint,
+            on_variants,
+        });
+        Some(id)
+    }
+
+    /// Where `source` (the source of `attribute` on a hook with `params`, `None` when the
+    /// kernel lacks the hook) lives: an access, a walk or an endpoint. `None` when it cannot
+    /// be read, reported here, or when the hook is missing, reported once on the rule.
+    fn resolve_source(
+        &mut self,
+        attribute: &'static Attribute,
+        source: Source,
+        params: Option<Vec<Param>>,
+        span: Span,
+    ) -> Option<(Option<Access>, Option<PathWalk>, Option<Endpoint>)> {
+        if let Source::WalkedPath { dentry, mnt } = source {
+            return self
+                .resolve_walk(attribute, source, span, params, dentry, mnt)
+                .map(|walk| (None, Some(walk), None));
+        }
+        let resolved = match (source.chain(), params) {
+            (None, params) => match source {
                 Source::Endpoint { param, holder, .. } => {
-                    let Some(params) = params else {
-                        self.attribute_ids
-                            .insert((event.name, attribute.name), None);
-                        return None;
-                    };
+                    let params = params?;
                     resolve_endpoint(self.kernel, &params, param, holder).map(|e| (None, Some(e)))
                 }
                 _ => Ok((None, None)),
             },
             // The hook itself is missing; that is reported once, on the rule.
-            (Some((Some(_), _)), None) => {
-                self.attribute_ids
-                    .insert((event.name, attribute.name), None);
-                return None;
-            }
+            (Some((Some(_), _)), None) => return None,
             (Some((param, members)), params) => resolve_access(
                 self.kernel,
                 params.as_deref().unwrap_or(&[]),
                 param,
                 members,
-                &attribute.source,
+                &source,
             )
             .map(|access| (Some(access), None)),
         };
-        let id = match resolved {
-            Ok((access, endpoint)) => {
-                let id = AttrId(self.attributes.len() as u32);
-                self.attributes.push(ResolvedAttribute {
-                    event,
-                    attribute,
-                    access,
-                    walk: None,
-                    endpoint,
-                });
-                Some(id)
-            }
+        match resolved {
+            Ok((access, endpoint)) => Some((access, None, endpoint)),
             Err(reason) => {
-                let reads = AccessStart::Reads(attribute.source.describe_chain());
+                let reads = AccessStart::Reads(source.describe_chain());
                 self.access_path_invalid(attribute, span, reads, reason);
                 None
             }
-        };
-        self.attribute_ids.insert((event.name, attribute.name), id);
-        id
+        }
     }
 
     /// E0302: the target kernel's types do not have what `attribute` reads.
@@ -238,19 +292,15 @@ impl Checker<'_> {
     /// Resolves a walked path: both start chains and the walk's layout.
     fn resolve_walk(
         &mut self,
-        event: &'static Event,
         attribute: &'static Attribute,
+        source: Source,
         span: Span,
         params: Option<Vec<Param>>,
         dentry: catalog::Chain,
         mnt: catalog::Chain,
-    ) -> Option<AttrId> {
-        let key = (event.name, attribute.name);
+    ) -> Option<PathWalk> {
         // A missing hook is reported once, on the rule.
-        let Some(params) = params.or_else(|| (dentry.param.is_none()).then(Vec::new)) else {
-            self.attribute_ids.insert(key, None);
-            return None;
-        };
+        let params = params.or_else(|| (dentry.param.is_none()).then(Vec::new))?;
         let chain_text = |chain: catalog::Chain| {
             let mut text = chain.param.unwrap_or("current").to_string();
             for member in chain.members {
@@ -260,32 +310,16 @@ impl Checker<'_> {
             text
         };
         let resolve = |chain: catalog::Chain| {
-            resolve_access(
-                self.kernel,
-                &params,
-                chain.param,
-                chain.members,
-                &attribute.source,
-            )
-            .map_err(|reason| (chain, reason))
+            resolve_access(self.kernel, &params, chain.param, chain.members, &source)
+                .map_err(|reason| (chain, reason))
         };
         let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
-        let id = match (starts, WalkLayout::resolve(self.kernel)) {
-            (Ok((dentry, mnt)), Ok(layout)) => {
-                let id = AttrId(self.attributes.len() as u32);
-                self.attributes.push(ResolvedAttribute {
-                    event,
-                    attribute,
-                    access: None,
-                    endpoint: None,
-                    walk: Some(PathWalk {
-                        dentry,
-                        mnt,
-                        layout,
-                    }),
-                });
-                Some(id)
-            }
+        match (starts, WalkLayout::resolve(self.kernel)) {
+            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk {
+                dentry,
+                mnt,
+                layout,
+            }),
             (Err((chain, reason)), _) => {
                 let reads = AccessStart::WalkFrom(chain_text(chain));
                 self.access_path_invalid(attribute, span, reads, reason);
@@ -301,9 +335,7 @@ impl Checker<'_> {
                 });
                 None
             }
-        };
-        self.attribute_ids.insert(key, id);
-        id
+        }
     }
 }
 

@@ -24,6 +24,12 @@ pub enum Finding {
         name: String,
         span: Span,
     },
+    /// A `test` item describes an event no kernel produces (E0213): why, and what to write
+    /// instead, from [`crate::test_event`].
+    ImpossibleTestEvent {
+        impossible: crate::test_event::Impossible,
+        span: Span,
+    },
     /// A `test` item gives an attribute a value of another type.
     TestValueMismatch {
         attribute: &'static Attribute,
@@ -383,6 +389,10 @@ impl Finding {
                 *span,
             )
             .with_help("give each attribute once"),
+            Finding::ImpossibleTestEvent { impossible, span } => {
+                Diagnostic::new(Code::ImpossibleTestEvent, impossible.message.clone(), *span)
+                    .with_help(impossible.help.clone())
+            }
             Finding::TestValueMismatch {
                 attribute,
                 span,

@@ -28,8 +28,8 @@ pub use unreadable::{Owner, Pointer, Unreadable};
 use crate::ast::{self, ExprKind};
 use crate::catalog::{self, Attribute, ValueType};
 use crate::checked::{
-    AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision, HookGuard,
-    ResolvedAttribute,
+    AttrId, AttrValue, CheckedPolicy, CheckedRule, CheckedTest, Cond, ExpectedDecision,
+    ResolvedAttribute, VariantHook,
 };
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::kernel::{KernelTypes, Param};
@@ -62,7 +62,7 @@ pub fn check_with_lints(
         attributes: Vec::new(),
         attribute_ids: HashMap::new(),
         macro_stack: Vec::new(),
-        guards: Vec::new(),
+        variant_hooks: Vec::new(),
     };
     checker.collect_definitions(policy);
     let (name, mode) = checker.header(policy);
@@ -115,9 +115,9 @@ pub fn check_with_lints(
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.code));
     let has_errors = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     let parent = btf::parent_access(kernel);
-    let guards = checker.guards;
+    let variant_hooks = checker.variant_hooks;
     let checked = (!has_errors).then_some(CheckedPolicy {
-        guards,
+        variant_hooks,
         rules,
         attributes: checker.attributes,
         tests,
@@ -149,7 +149,7 @@ struct Checker<'a> {
     /// Resolution results, so a failing access path is reported once.
     attribute_ids: HashMap<(&'static str, &'static str), Option<AttrId>>,
     macro_stack: Vec<&'a str>,
-    guards: Vec<HookGuard>,
+    variant_hooks: Vec<VariantHook>,
 }
 
 impl<'a> Checker<'a> {
@@ -190,8 +190,10 @@ impl<'a> Checker<'a> {
             return None;
         };
         let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
+        let mut value_spans = Vec::new();
         let mut ok = true;
         for (name, value) in &test.fields {
+            let value_span = value.span;
             let Some(attribute) = event.attribute(&name.text) else {
                 self.unknown_name(name, event);
                 ok = false;
@@ -234,9 +236,16 @@ impl<'a> Checker<'a> {
                 }
             };
             values.push((attribute, value));
+            value_spans.push(value_span);
+        }
+        for impossible in crate::test_event::impossible_values(&values) {
+            let span = value_spans[impossible.value];
+            self.report(Finding::ImpossibleTestEvent { impossible, span });
+            ok = false;
         }
         let expect = match &test.expect {
             ast::Expectation::Allow => ExpectedDecision::Allow,
+            ast::Expectation::Audit => ExpectedDecision::Audit,
             ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
             ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
                 Some(errno) => ExpectedDecision::Deny(Some(errno)),

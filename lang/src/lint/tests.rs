@@ -13,12 +13,14 @@ static KILL: Event = Event {
     hook: "task_kill",
     doc: "a signal is sent",
     attributes: &[],
+    variants: &[],
 };
 static FROB: Event = Event {
     name: "frobnicate",
     hook: "task_kill",
     doc: "not an administrative event",
     attributes: &[],
+    variants: &[],
 };
 
 fn deny_everything(event: &'static Event) -> CheckedRule {
@@ -210,6 +212,7 @@ fn exec_attributes() -> Vec<ResolvedAttribute> {
             access: None,
             walk: None,
             endpoint: None,
+            on_variants: Vec::new(),
         })
         .collect()
 }

@@ -198,13 +198,15 @@ impl Lower<'_> {
                 }
                 Rule::expectation => {
                     let span = self.span(&child);
-                    let deny = child.as_str().starts_with("deny");
+                    let text = child.as_str();
                     let errno = child
                         .into_inner()
                         .find(|p| p.as_rule() == Rule::errno_name)
                         .map(|p| self.name(&p));
-                    expect = if deny {
+                    expect = if text.starts_with("deny") {
                         (Expectation::Deny(errno), span)
+                    } else if text.starts_with("audit") {
+                        (Expectation::Audit, span)
                     } else {
                         (Expectation::Allow, span)
                     };

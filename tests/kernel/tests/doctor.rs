@@ -49,7 +49,15 @@ fn doctor_tells_whether_this_kernel_can_enforce() {
         let lsm = check(&report, "lsm");
         assert_eq!(lsm["status"], "problem", "{report:#}");
         let fix = lsm["fix"].as_str().unwrap();
-        let expected = format!("lsm={},bpf\"", active.join(","));
+        // The `lsm=` parameter's order when the kernel was booted with one (the kernel adds
+        // LSMs that are always on, such as ima and evm on 6.12, to the active list), else
+        // the active list's.
+        let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap();
+        let order = cmdline
+            .split_whitespace()
+            .find_map(|arg| arg.strip_prefix("lsm="))
+            .map_or_else(|| active.join(","), String::from);
+        let expected = format!("lsm={order},bpf\"");
         assert!(fix.contains("GRUB_CMDLINE_LINUX_DEFAULT=\""), "{fix}");
         assert!(fix.contains(&expected), "{fix} lacks {expected}");
         assert!(

@@ -1,0 +1,482 @@
+//! The guest half, inside a guest kernel booted by `tests/guest/run --bench`: load each
+//! program of the manifest alone on its hook, run every workload case against it, and print
+//! what the kernel's own statistics say, one `KRSI-BENCH {json}` line per program.
+//!
+//! Loading goes through the runtime crate (`runtime::load`, as `krsic load` does) for every
+//! design, so that C and krsi objects are loaded and attached the same way. The kernel's
+//! `bpf_prog_info` of the new programs gives run_time_ns / run_cnt (with
+//! `kernel.bpf_stats_enabled=1`), verified instructions and the xlated and JIT sizes.
+
+use crate::generate::{PATH_KEY_BYTES, RULE_MAP};
+use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
+use crate::workload::{last_rule_target, Case, Design, Event, MISS_PATHS};
+use aya::maps::{HashMap, Map, MapData, MapInfo, MapType};
+use aya::programs::{loaded_programs, ProgramInfo};
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::io::Write as _;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+/// The executable copied to every workload path: exec runs it, open opens it.
+const WORKLOAD_BINARY: &str = "/bin/true";
+/// Measured rounds per workload case.
+const ROUNDS: u32 = 5;
+/// The exit status of a workload child whose execve was refused.
+const EXEC_REFUSED: i32 = 126;
+
+pub fn run(stage: &Path) -> Result<(), String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_err(|e| format!("reading the kernel release: {e}"))?;
+    let manifest = find_manifest(stage, release.trim())?;
+    let kernel_dir = stage.join(&manifest.series);
+    eprintln!(
+        "krsi-bench: kernel {} ({}), {} programs",
+        release.trim(),
+        manifest.series,
+        manifest.entries.len()
+    );
+    create_workload_files(&manifest)?;
+    std::fs::write(STATS_SYSCTL, "1").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
+    for entry in &manifest.entries {
+        if entry.object.is_none() {
+            continue;
+        }
+        let measurement = measure(&kernel_dir, &manifest, entry);
+        let line = serde_json::to_string(&measurement).map_err(|e| e.to_string())?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{RESULT_MARKER}{line}");
+        let _ = stdout.flush();
+    }
+    std::fs::write(STATS_SYSCTL, "0").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
+    Ok(())
+}
+
+/// The manifest compiled for this kernel: its pin names the release (`PACKAGE VERSION
+/// RELEASE sha256:…`).
+fn find_manifest(stage: &Path, release: &str) -> Result<Manifest, String> {
+    let dirs = std::fs::read_dir(stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+    for dir in dirs.flatten() {
+        let path = dir.path().join(MANIFEST);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if manifest.pin.split_whitespace().nth(2) == Some(release) {
+            return Ok(manifest);
+        }
+    }
+    Err(format!(
+        "no manifest in {} was compiled for kernel {release}",
+        stage.display()
+    ))
+}
+
+fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
+    let mut paths: BTreeSet<String> = MISS_PATHS.iter().map(|p| p.to_string()).collect();
+    paths.extend(manifest.plan.sizes.iter().map(|&n| last_rule_target(n)));
+    for path in paths {
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::copy(WORKLOAD_BINARY, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement {
+    let mut measurement = Measurement {
+        id: entry.id.clone(),
+        ..Measurement::default()
+    };
+    let object = kernel_dir.join(entry.object.as_deref().unwrap_or_default());
+    let bytes = match std::fs::read(&object) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            measurement.refused = Some(format!("{}: {e}", object.display()));
+            return measurement;
+        }
+    };
+    let targets: Vec<runtime::ProgramTarget> = entry
+        .targets
+        .iter()
+        .map(|t| runtime::ProgramTarget {
+            symbol: t.symbol.clone(),
+            hook: t.hook.clone(),
+        })
+        .collect();
+    let before: BTreeSet<u32> = program_infos().iter().map(|p| p.id()).collect();
+    let started = Instant::now();
+    let policy = match runtime::load(&bytes, &targets, None) {
+        Ok(policy) => policy,
+        Err(e) => {
+            measurement.refused = Some(refusal(&e));
+            return measurement;
+        }
+    };
+    measurement.load_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+    let ids: Vec<u32> = program_infos()
+        .iter()
+        .map(|p| p.id())
+        .filter(|id| !before.contains(id))
+        .collect();
+    let infos: Vec<ProgramInfo> = program_infos()
+        .into_iter()
+        .filter(|p| ids.contains(&p.id()))
+        .collect();
+    measurement.verified_insns = sum(infos.iter().map(|p| p.verified_instruction_count()));
+    measurement.xlated_bytes = sum(infos.iter().map(|p| p.size_translated()));
+    measurement.jited_bytes = sum(infos.iter().map(|p| Some(p.size_jitted())));
+    if let Some((policy, rings)) = memlock(&infos) {
+        measurement.memlock_bytes = Some(policy);
+        measurement.ringbuf_bytes = Some(rings);
+    }
+    if let Err(e) = fill_rule_map(&infos, &entry.map_keys) {
+        measurement.refused = Some(e);
+        return measurement;
+    }
+    for case in Case::ALL {
+        measurement
+            .cases
+            .push(run_case(manifest, entry, case, &ids));
+    }
+    // Dropping the policy detaches and unloads every program (and its maps).
+    drop(policy);
+    measurement
+}
+
+fn program_infos() -> Vec<ProgramInfo> {
+    loaded_programs().filter_map(Result::ok).collect()
+}
+
+fn sum(values: impl Iterator<Item = Option<u32>>) -> Option<u32> {
+    values.sum()
+}
+
+/// The kernel's refusal, short: the error, then the last lines of the verifier's log, which
+/// say why (`BPF program is too large`, `The sequence of 8193 jumps is too complex`, ...).
+fn refusal(error: &runtime::RuntimeError) -> String {
+    let text = error.to_string();
+    let mut short = text.lines().next().unwrap_or("").to_string();
+    if let runtime::RuntimeError::Rejected { log, .. } = error {
+        // A statistics-level log ends with the verifier's statistics; the reason, when the
+        // verifier gives one, is the line before them.
+        let is_statistic = |l: &&str| {
+            ["verification time", "stack depth", "processed "]
+                .iter()
+                .any(|p| l.trim_start().starts_with(p))
+        };
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        let reasons: Vec<&str> = lines.iter().copied().filter(|l| !is_statistic(l)).collect();
+        let mut parts: Vec<&str> = reasons[reasons.len().saturating_sub(2)..].to_vec();
+        if let Some(processed) = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("processed "))
+        {
+            parts.push(processed);
+        }
+        if !parts.is_empty() {
+            short = format!("{short}: {}", parts.join(" / "));
+        }
+    }
+    short
+}
+
+/// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`): the
+/// policy's memory, and apart from it the report ring buffers (sized for bursts of reports,
+/// not by the rules).
+fn memlock(infos: &[ProgramInfo]) -> Option<(u64, u64)> {
+    let (mut policy, mut rings) = (0u64, 0u64);
+    let mut maps = BTreeSet::new();
+    for info in infos {
+        policy += u64::from(info.memory_locked().ok()?);
+        maps.extend(info.map_ids().ok().flatten().unwrap_or_default());
+    }
+    for id in maps {
+        let map = MapInfo::from_id(id).ok()?;
+        let fd = map.fd().ok()?;
+        let fdinfo =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_fd().as_raw_fd()))
+                .ok()?;
+        let bytes = fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("memlock:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())?;
+        if map.map_type().ok() == Some(MapType::RingBuf) {
+            rings += bytes;
+        } else {
+            policy += bytes;
+        }
+    }
+    Some((policy, rings))
+}
+
+/// Puts the rule keys into the map design's rule map, as the agents do after loading.
+fn fill_rule_map(infos: &[ProgramInfo], keys: &[String]) -> Result<(), String> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let ids: BTreeSet<u32> = infos
+        .iter()
+        .flat_map(|p| p.map_ids().ok().flatten().unwrap_or_default())
+        .collect();
+    let id = ids
+        .into_iter()
+        .find(|&id| {
+            MapInfo::from_id(id)
+                .map(|m| m.name_as_str() == Some(RULE_MAP))
+                .unwrap_or(false)
+        })
+        .ok_or_else(|| format!("the program has no map `{RULE_MAP}`"))?;
+    let data = MapData::from_id(id).map_err(|e| format!("map {RULE_MAP}: {e}"))?;
+    let mut rules: HashMap<MapData, [u8; PATH_KEY_BYTES], u32> =
+        HashMap::try_from(Map::HashMap(data)).map_err(|e| format!("map {RULE_MAP}: {e}"))?;
+    for key in keys {
+        let mut padded = [0u8; PATH_KEY_BYTES];
+        let len = key.len().min(PATH_KEY_BYTES - 1);
+        padded[..len].copy_from_slice(&key.as_bytes()[..len]);
+        rules
+            .insert(padded, 1u32, 0)
+            .map_err(|e| format!("inserting `{key}` into {RULE_MAP}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// (run_cnt, run_time_ns) summed over the programs.
+fn run_stats(ids: &[u32]) -> (u64, u64) {
+    program_infos()
+        .iter()
+        .filter(|p| ids.contains(&p.id()))
+        .fold((0, 0), |(cnt, ns), p| {
+            (cnt + p.run_count(), ns + p.run_time().as_nanos() as u64)
+        })
+}
+
+fn run_case(manifest: &Manifest, entry: &Entry, case: Case, ids: &[u32]) -> CaseResult {
+    let iterations = match entry.event {
+        Event::Open => manifest.plan.open_iterations,
+        Event::Exec => manifest.plan.exec_iterations,
+    };
+    let paths: Vec<CString> = case
+        .paths(entry.rules)
+        .into_iter()
+        .filter_map(|p| CString::new(p).ok())
+        .collect();
+    let mut result = CaseResult {
+        case,
+        events: 0,
+        denied: 0,
+        run_cnt: 0,
+        run_time_ns: 0,
+        round_ns: Vec::new(),
+        wrong: None,
+    };
+    // One unmeasured round warms the caches the first events after a load pay for; then
+    // ROUNDS measured rounds, whose median is the case's time: the host is shared, and a
+    // burst of other work spoils a round, not the case.
+    let per_round = (iterations / ROUNDS).max(1);
+    let cap = Duration::from_millis(manifest.plan.case_cap_ms) / (ROUNDS + 1);
+    let _ = workload(entry.event, case.uid(), &paths, (per_round / 4).max(1), cap);
+    let mut counts = Ok(Counts::default());
+    for _ in 0..ROUNDS {
+        let (cnt0, ns0) = run_stats(ids);
+        let round = workload(entry.event, case.uid(), &paths, per_round, cap);
+        let (cnt1, ns1) = run_stats(ids);
+        let (cnt, ns) = (cnt1.saturating_sub(cnt0), ns1.saturating_sub(ns0));
+        result.run_cnt += cnt;
+        result.run_time_ns += ns;
+        if cnt > 0 {
+            result.round_ns.push(ns as f64 / cnt as f64);
+        }
+        counts = match (counts, round) {
+            (Ok(total), Ok(round)) => Ok(Counts {
+                events: total.events + round.events,
+                denied: total.denied + round.denied,
+                failed: total.failed + round.failed,
+            }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+    match counts {
+        Ok(counts) => {
+            result.events = counts.events;
+            result.denied = counts.denied;
+            let has_rules = !matches!(entry.design, Design::Empty | Design::PathFloor);
+            let expected = if has_rules && case.denied_with_rules() {
+                counts.events
+            } else {
+                0
+            };
+            if counts.failed > 0 {
+                result.wrong = Some(format!("{} events failed otherwise", counts.failed));
+            } else if counts.denied != expected {
+                result.wrong = Some(format!(
+                    "denied {} of {} events, expected {expected}",
+                    counts.denied, counts.events
+                ));
+            }
+        }
+        Err(e) => result.wrong = Some(e),
+    }
+    result
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+struct Counts {
+    events: u64,
+    denied: u64,
+    /// Refused for another reason than the policy (EACCES, ENOENT...): a broken workload.
+    failed: u64,
+}
+
+/// Runs the workload in a child process with `uid`, so that the parent does nothing between
+/// the two readings of the statistics but wait.
+fn workload(
+    event: Event,
+    uid: u32,
+    paths: &[CString],
+    iterations: u32,
+    cap: Duration,
+) -> Result<Counts, String> {
+    if paths.is_empty() {
+        return Err("no workload paths".into());
+    }
+    let mut pipe = [0i32; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the bench runner is single-threaded; the child only makes system calls and
+    // leaves with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if child == 0 {
+        let counts = child_workload(event, uid, paths, iterations, cap);
+        // SAFETY: writes the plain struct's bytes to the pipe, then leaves without unwinding.
+        unsafe {
+            libc::write(
+                pipe[1],
+                (&counts as *const Counts).cast(),
+                std::mem::size_of::<Counts>(),
+            );
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closes the parent's copy of the write end; waits for the child it forked.
+    let mut status = 0;
+    unsafe {
+        libc::close(pipe[1]);
+        libc::waitpid(child, &mut status, 0);
+    }
+    let mut counts = Counts::default();
+    // SAFETY: reads at most the struct's size into it; any byte pattern is a valid Counts.
+    let read = unsafe {
+        libc::read(
+            pipe[0],
+            (&mut counts as *mut Counts).cast(),
+            std::mem::size_of::<Counts>(),
+        )
+    };
+    // SAFETY: closes the read end this function opened.
+    unsafe { libc::close(pipe[0]) };
+    if read != std::mem::size_of::<Counts>() as isize {
+        return Err(format!("the workload child died (wait status {status:#x})"));
+    }
+    Ok(counts)
+}
+
+fn child_workload(
+    event: Event,
+    uid: u32,
+    paths: &[CString],
+    iterations: u32,
+    cap: Duration,
+) -> Counts {
+    let mut counts = Counts::default();
+    // SAFETY: plain system calls on this process's credentials.
+    let dropped = uid == 0
+        || unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(uid, uid, uid) == 0
+                && libc::setresuid(uid, uid, uid) == 0
+        };
+    if !dropped {
+        counts.failed = 1;
+        return counts;
+    }
+    let started = Instant::now();
+    for i in 0..iterations as usize {
+        if started.elapsed() > cap {
+            break;
+        }
+        let path = &paths[i % paths.len()];
+        let outcome = match event {
+            Event::Open => open_once(path),
+            Event::Exec => exec_once(path),
+        };
+        counts.events += 1;
+        match outcome {
+            Outcome::Allowed => {}
+            Outcome::Denied => counts.denied += 1,
+            Outcome::Failed => counts.failed += 1,
+        }
+    }
+    counts
+}
+
+enum Outcome {
+    Allowed,
+    Denied,
+    Failed,
+}
+
+fn open_once(path: &CString) -> Outcome {
+    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd >= 0 {
+        // SAFETY: closes the descriptor just opened.
+        unsafe { libc::close(fd) };
+        return Outcome::Allowed;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EPERM) => Outcome::Denied,
+        _ => Outcome::Failed,
+    }
+}
+
+fn exec_once(path: &CString) -> Outcome {
+    let argv = [path.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null()];
+    // SAFETY: the grandchild only calls execve and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Outcome::Failed;
+    }
+    if pid == 0 {
+        // SAFETY: NUL-terminated path and NULL-terminated argument and environment arrays.
+        unsafe {
+            libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            let denied = std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            libc::_exit(if denied {
+                EXEC_REFUSED
+            } else {
+                EXEC_REFUSED + 1
+            });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the process just forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+        Some(0) => Outcome::Allowed,
+        Some(EXEC_REFUSED) => Outcome::Denied,
+        _ => Outcome::Failed,
+    }
+}

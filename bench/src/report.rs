@@ -1,0 +1,663 @@
+//! The host half, after the guests: read each kernel's manifest and the `KRSI-BENCH` lines of
+//! its console log, and write the book's performance page and its plot.
+
+use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
+use crate::workload::{Case, Design, Event, Kind, MISS_PATHS};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+/// The console log the harness leaves in each kernel's stage directory.
+pub const CONSOLE_LOG: &str = "console.log";
+
+struct KernelRun {
+    manifest: Manifest,
+    /// The guest's `uname -r` and LSM list, from the harness's markers.
+    release: String,
+    measured: BTreeMap<String, Measurement>,
+}
+
+impl KernelRun {
+    fn entry(
+        &self,
+        event: Event,
+        design: Design,
+        kind: Option<Kind>,
+        rules: usize,
+    ) -> Option<&Entry> {
+        self.manifest
+            .entries
+            .iter()
+            .find(|e| e.event == event && e.design == design && e.kind == kind && e.rules == rules)
+    }
+
+    fn case(&self, entry: &Entry, case: Case) -> Option<&CaseResult> {
+        self.measured
+            .get(&entry.id)?
+            .cases
+            .iter()
+            .find(|c| c.case == case)
+    }
+
+    /// ns/run of a case, or why there is none.
+    fn time(&self, entry: Option<&Entry>, case: Case) -> Result<f64, &'static str> {
+        let entry = entry.ok_or("not in this run")?;
+        if entry.refused.is_some() {
+            return Err("refused by its compiler");
+        }
+        let measured = self.measured.get(&entry.id).ok_or("not measured")?;
+        if measured.refused.is_some() {
+            return Err("refused by the kernel");
+        }
+        let result = self.case(entry, case).ok_or("not measured")?;
+        if result.wrong.is_some() {
+            return Err("decided wrong");
+        }
+        result.ns_per_run().ok_or("never ran")
+    }
+}
+
+pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
+    let mut runs = Vec::new();
+    for series in ["6.1", "6.12"] {
+        let dir = stage.join(series);
+        let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
+            continue;
+        };
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let console = std::fs::read_to_string(dir.join(CONSOLE_LOG)).unwrap_or_default();
+        let mut measured = BTreeMap::new();
+        let mut release = String::new();
+        for line in console.lines() {
+            let line = line.trim_end_matches('\r');
+            if let Some(json) = line
+                .find(RESULT_MARKER)
+                .map(|i| &line[i + RESULT_MARKER.len()..])
+            {
+                if let Ok(m) = serde_json::from_str::<Measurement>(json) {
+                    measured.insert(m.id.clone(), m);
+                }
+            } else if let Some(i) = line.find("KRSI-GUEST-KERNEL ") {
+                release = line[i + "KRSI-GUEST-KERNEL ".len()..].trim().to_string();
+            }
+        }
+        runs.push(KernelRun {
+            manifest,
+            release,
+            measured,
+        });
+    }
+    if runs.is_empty() {
+        return Err(format!("no manifest under {}", stage.display()));
+    }
+    let plot_name = plot
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("performance.svg")
+        .to_string();
+    // A page without its plot still carries every number: say why the plot is missing.
+    let plot_error = draw_plot(stage, plot, &runs).err();
+    if let Some(e) = &plot_error {
+        eprintln!("krsi-bench: no plot: {e}");
+    }
+    std::fs::write(page, render(&runs, &plot_name, plot_error.as_deref()))
+        .map_err(|e| format!("{}: {e}", page.display()))
+}
+
+fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> String {
+    let plan = &runs[0].manifest.plan;
+    let mut out = String::from("# Performance\n\n");
+    let _ = writeln!(
+        out,
+        "<!-- Written by `scripts/bench{}`; rerun it rather than editing this page. -->\n",
+        if plan.quick { " --quick" } else { "" }
+    );
+    out += "This page is written by the benchmark command, `scripts/bench` (`--quick` for the \
+small mode). It boots each guest kernel once (through the guest harness, `tests/guest/run \
+--bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
+same workload against it. Times come from the kernel's own statistics \
+(`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
+over the workload only: each case runs one unmeasured warm-up round, then five measured rounds, \
+and its time is the median round's. The guests run under QEMU's TCG emulator on a shared host, so a time \
+means something only beside another time from the same boot: read ratios, not nanoseconds, \
+and allow ±30% of noise. The exact counts beside them (instructions the verifier processed, \
+instructions executed per event in krsi's offline machine, program sizes) do not vary.\n\n";
+    out += "## What runs\n\n";
+    out += "- **Rules.** Every rule denies non-root processes a path: `deny EVENT where PATH-TEST \
+and uid != 0`. Rule *i* of a set tests `/srv/appi/…`: *literal* `path == \"/srv/appi/bin/tool\"`, \
+*prefix* `path ~ \"/srv/appi/**\"`, *glob* `path ~ \"/srv/appi/bin/t*l\"`, *mix* the three in turn.\n";
+    out +=
+        "- **Designs.** *empty*: `return 0`, the cost of any program on the hook. *path floor*: \
+resolves the path with `bpf_d_path` and returns, the limit a compiled decision approaches. \
+*clang -O2*: the same rules generated as C (uid test first, path resolved once, one 8-byte-word \
+compare chain per rule), compiled by Debian's clang. *map: prefix walk*: Tetragon and \
+KubeArmor's generic program, one prebuilt program that resolves the path into a zero-padded \
+256-byte key and looks every prefix ending in `/` up in a hash map of rule directories. *map: \
+exact hash*: the same for exact paths, one lookup of the whole path. The map programs also test \
+the uid first. *krsi*: the policy compiled by the checkout's `krsic build` against the guest \
+kernel's BTF.\n";
+    let _ = writeln!(
+        out,
+        "- **Cases.** *miss*: uid 1000 opens (or executes) {} in turn; no rule matches, so every \
+program must examine the path. *last rule*: uid 1000 on the path only the last rule matches \
+(denied). *root*: uid 0 on the miss paths, where the cheap `uid != 0` test can decide before \
+the path is resolved: measured apart so that an early exit never flatters a path-matching \
+ratio. Each case runs {} opens or {} execs, cut short after {} s.",
+        MISS_PATHS
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.open_iterations,
+        plan.exec_iterations,
+        plan.case_cap_ms / 1000
+    );
+    out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
+the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
+*kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
+with the report ring buffer apart (`+ N KiB ring`); 6.1 estimates a map's memory from its \
+declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of `runtime::load` (verify, then attach) in \
+the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
+the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
+(`krsic test` on the policy's generated `test` items, averaged over the case's paths); the C and \
+map programs are not run there, since their field offsets are CO-RE relocations the kernel's \
+BTF resolves at load time.\n";
+    out += "- **Checked.** Every case checks the decisions: a program that denies a miss or \
+allows the last rule's path is reported as wrong, and its time is not used. A program the \
+compiler or the kernel refuses is listed as refused, with the reason.\n\n";
+    out += "## Running it\n\n```sh\nKRSI_GUEST_CACHE=/path/to/cache scripts/bench --quick   # a few minutes a guest\n\
+KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n```\n\n\
+It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \
+`bench/` crate: `prepare` on the host, `guest` inside the guest, `report` for this page), and \
+leaves the generated policies, C sources, objects, manifests and console logs in \
+`target/bench/<kernel>/`. A compiler run longer than two minutes counts as refused; a \
+workload case stops at its time cap.\n\n";
+    out += "## Machine\n\n";
+    let _ = writeln!(out, "- Host: {}", host_description());
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "- Guest {}: `{}` (Debian package {}), QEMU TCG, 2 vCPUs, 2 GiB",
+            run.manifest.series,
+            if run.release.is_empty() {
+                "?"
+            } else {
+                run.release.as_str()
+            },
+            run.manifest
+                .pin
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let revision = &runs[0].manifest.revision;
+    let _ = writeln!(
+        out,
+        "- Compilers: {}{}; {}",
+        runs[0].manifest.krsic,
+        if revision.is_empty() {
+            String::new()
+        } else {
+            format!(" (checkout `{revision}`)")
+        },
+        runs[0].manifest.clang
+    );
+    let _ = writeln!(
+        out,
+        "- Mode: {} (rule counts {}; kinds {})\n",
+        if plan.quick { "quick" } else { "full" },
+        plan.sizes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out += "## Ratios\n\n";
+    out += "krsi's ns/run over the other design's, same boot, *miss* case (every program \
+examines the path), with both times beside. Below 1.0 krsi is faster.\n\n";
+    for run in runs {
+        ratio_table(&mut out, run);
+    }
+    out += "## Early exit\n\n";
+    out += "The *root* case: uid 0, where every rule's `uid != 0` decides before any path is \
+needed. krsi's ns/run over clang's (which tests the uid first) and over krsi's own one-rule \
+program on the *miss* case (the one-condition program).\n\n";
+    for run in runs {
+        early_exit_table(&mut out, run);
+    }
+    out += "## Plot\n\n";
+    match plot_error {
+        None => {
+            let _ = writeln!(
+                out,
+                "ns/run of the *miss* case on `open` against the number of rules (log scale), \
+one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({plot_name})\n"
+            );
+        }
+        Some(e) => {
+            let _ = writeln!(out, "No plot this time: {}.\n", escape(e));
+        }
+    }
+    for run in runs {
+        let _ = writeln!(out, "## Guest {}\n", run.manifest.series);
+        for event in Event::ALL {
+            detail_table(&mut out, run, event);
+        }
+    }
+    out
+}
+
+fn ratio_table(out: &mut String, run: &KernelRun) {
+    let plan = &run.manifest.plan;
+    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor |\n|---|---|---|---|---|\n");
+    for event in Event::ALL {
+        let floor = run.time(run.entry(event, Design::PathFloor, None, 0), Case::Miss);
+        for &kind in &plan.kinds {
+            for &rules in &plan.sizes {
+                let krsi = run.time(
+                    run.entry(event, Design::Krsi, Some(kind), rules),
+                    Case::Miss,
+                );
+                let clang = run.time(
+                    run.entry(event, Design::Clang, Some(kind), rules),
+                    Case::Miss,
+                );
+                let map_design = [Design::MapPrefix, Design::MapExact]
+                    .into_iter()
+                    .find(|d| d.holds(kind));
+                let map = run.time(
+                    map_design.and_then(|d| run.entry(event, d, Some(kind), rules)),
+                    Case::Miss,
+                );
+                let _ = writeln!(
+                    out,
+                    "| {} | {rules} {} | {} | {} | {} |",
+                    event.name(),
+                    kind.name(),
+                    ratio(krsi, clang),
+                    if Design::MapPrefix.holds(kind) || Design::MapExact.holds(kind) {
+                        ratio(krsi, map)
+                    } else {
+                        "no map design".into()
+                    },
+                    ratio(krsi, floor)
+                );
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn early_exit_table(out: &mut String, run: &KernelRun) {
+    let plan = &run.manifest.plan;
+    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    out.push_str("| event | rules | krsi root / clang root | krsi root / krsi 1 rule miss |\n|---|---|---|---|\n");
+    for event in Event::ALL {
+        for &kind in &plan.kinds {
+            let one_rule = run.time(run.entry(event, Design::Krsi, Some(kind), 1), Case::Miss);
+            for &rules in &plan.sizes {
+                let root =
+                    |design| run.time(run.entry(event, design, Some(kind), rules), Case::Root);
+                let krsi = root(Design::Krsi);
+                let _ = writeln!(
+                    out,
+                    "| {} | {rules} {} | {} | {} |",
+                    event.name(),
+                    kind.name(),
+                    ratio(krsi, root(Design::Clang)),
+                    ratio(krsi, one_rule)
+                );
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// krsi's time over another program's, with both times; or why there is no ratio.
+fn ratio(krsi: Result<f64, &str>, other: Result<f64, &str>) -> String {
+    match (krsi, other) {
+        (Ok(a), Ok(b)) if b > 0.0 => format!("**{:.2}** ({:.0} / {:.0} ns)", a / b, a, b),
+        (Err(why), _) => format!("— (krsi {why})"),
+        (_, Err(why)) => format!("— (the other {why})"),
+        (Ok(_), Ok(_)) => "— (the other took no time)".into(),
+    }
+}
+
+fn detail_table(out: &mut String, run: &KernelRun, event: Event) {
+    let cases: Vec<&str> = Case::ALL.iter().map(|c| c.name()).collect();
+    let _ = writeln!(
+        out,
+        "### {} ({})\n\n| program | rules | ns/run: {} | offline insns per event: {} | verified insns | xlated / JIT bytes | kernel memory | load | compile |\n|---|---|---|---|---|---|---|---|---|---|---|",
+        event.name(),
+        event.hook(),
+        cases.join(" | "),
+        cases.join(" / "),
+    );
+    for entry in run.manifest.entries.iter().filter(|e| e.event == event) {
+        let rules = match entry.kind {
+            Some(kind) => format!("{} {}", entry.rules, kind.name()),
+            None => "—".into(),
+        };
+        let compile = entry
+            .compile_ms
+            .map(|ms| format!("{ms:.0} ms"))
+            .unwrap_or_else(|| "—".into());
+        let refused = entry.refused.clone().or_else(|| {
+            run.measured
+                .get(&entry.id)
+                .and_then(|m| m.refused.clone())
+                .map(|r| format!("kernel: {r}"))
+        });
+        if let Some(reason) = refused {
+            let _ = writeln!(
+                out,
+                "| {} | {rules} | refused: {} | | | | | | | | {compile} |",
+                entry.design.name(),
+                escape(&reason)
+            );
+            continue;
+        }
+        let Some(m) = run.measured.get(&entry.id) else {
+            let _ = writeln!(
+                out,
+                "| {} | {rules} | not measured (no result from the guest) | | | | | | | | {compile} |",
+                entry.design.name()
+            );
+            continue;
+        };
+        let cell = |case: Case| match run.case(entry, case) {
+            Some(result) => match (&result.wrong, result.ns_per_run()) {
+                (Some(wrong), _) => format!("wrong: {}", escape(wrong)),
+                (None, Some(ns)) => format!("{ns:.0} ({} runs)", result.run_cnt),
+                (None, None) => "no runs".into(),
+            },
+            None => "—".into(),
+        };
+        let offline = if entry.design == Design::Krsi {
+            match &entry.offline_error {
+                Some(e) => format!("failed: {}", escape(e)),
+                None => Case::ALL
+                    .iter()
+                    .map(|c| {
+                        entry
+                            .offline
+                            .iter()
+                            .find(|(case, _)| case == c)
+                            .map(|(_, n)| format!("{n:.0}"))
+                            .unwrap_or_else(|| "—".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+            }
+        } else {
+            "not run".into()
+        };
+        let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            out,
+            "| {} | {rules} | {} | {} | {} | {offline} | {} | {} / {} | {} | {} | {compile} |",
+            entry.design.name(),
+            cell(Case::Miss),
+            cell(Case::LastRule),
+            cell(Case::Root),
+            opt(m.verified_insns),
+            opt(m.xlated_bytes),
+            opt(m.jited_bytes),
+            match (m.memlock_bytes, m.ringbuf_bytes) {
+                (Some(policy), Some(rings)) if rings > 0 => format!(
+                    "{:.1} KiB + {:.0} KiB ring",
+                    policy as f64 / 1024.0,
+                    rings as f64 / 1024.0
+                ),
+                (Some(policy), _) => format!("{:.1} KiB", policy as f64 / 1024.0),
+                _ => "—".into(),
+            },
+            m.load_ms
+                .map(|ms| format!("{ms:.0} ms"))
+                .unwrap_or_else(|| "—".into()),
+        );
+    }
+    out.push('\n');
+}
+
+/// A table cell: no `|`, no line breaks, not too long.
+fn escape(text: &str) -> String {
+    let mut flat: String = text
+        .replace('|', "\\|")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if flat.chars().count() > 280 {
+        flat = flat.chars().take(277).collect::<String>() + "...";
+    }
+    flat
+}
+
+fn host_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores shared with other work, Linux {}",
+        kernel.trim()
+    )
+}
+
+/// An SVG with one panel per kernel and rule kind (open, miss case): ns/run against the
+/// rule count for each design, the empty program and the path floor as flat lines.
+fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String> {
+    let kinds: Vec<Kind> = runs[0]
+        .manifest
+        .plan
+        .kinds
+        .iter()
+        .copied()
+        .filter(|k| matches!(k, Kind::Literal | Kind::Prefix))
+        .collect();
+    let mut script = format!(
+        "set terminal svg size {},{} dynamic font 'sans,11'\nset output '{}'\n\
+         set multiplot layout {},{}\nset logscale x\nset key top left font ',9'\n\
+         set xlabel 'rules'\nset ylabel 'ns/run (TCG)'\nset datafile missing '?'\n",
+        420 * kinds.len().max(1),
+        340 * runs.len(),
+        plot.display(),
+        runs.len(),
+        kinds.len().max(1)
+    );
+    for run in runs {
+        for &kind in &kinds {
+            let data = stage.join(format!("plot-{}-{}.dat", run.manifest.series, kind.name()));
+            let map = if kind == Kind::Prefix {
+                Design::MapPrefix
+            } else {
+                Design::MapExact
+            };
+            let flat = |design| {
+                run.time(run.entry(Event::Open, design, None, 0), Case::Miss)
+                    .ok()
+            };
+            let (empty, floor) = (flat(Design::Empty), flat(Design::PathFloor));
+            let mut text = String::from("# rules empty floor clang map krsi\n");
+            for &rules in &run.manifest.plan.sizes {
+                let ns = |design| {
+                    run.time(
+                        run.entry(Event::Open, design, Some(kind), rules),
+                        Case::Miss,
+                    )
+                    .ok()
+                };
+                let cell = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or("?".into());
+                let _ = writeln!(
+                    text,
+                    "{rules} {} {} {} {} {}",
+                    cell(empty),
+                    cell(floor),
+                    cell(ns(Design::Clang)),
+                    cell(ns(map)),
+                    cell(ns(Design::Krsi))
+                );
+            }
+            std::fs::write(&data, text).map_err(|e| format!("{}: {e}", data.display()))?;
+            let d = data.display();
+            let _ = writeln!(
+                script,
+                "set title '{}: open, {} rules, miss'\n\
+                 plot '{d}' using 1:2 with lines dt 2 lc rgb '#888888' title 'empty', \
+                 '{d}' using 1:3 with lines dt 3 lc rgb '#444444' title 'path floor', \
+                 '{d}' using 1:4 with linespoints lc rgb '#1f77b4' title 'clang -O2', \
+                 '{d}' using 1:5 with linespoints lc rgb '#ff7f0e' title '{}', \
+                 '{d}' using 1:6 with linespoints lw 2 lc rgb '#d62728' title 'krsi'",
+                run.manifest.series,
+                kind.name(),
+                map.name()
+            );
+        }
+    }
+    script += "unset multiplot\n";
+    let script_path = stage.join("plot.gp");
+    std::fs::write(&script_path, script).map_err(|e| format!("{}: {e}", script_path.display()))?;
+    let output = Command::new("gnuplot")
+        .arg(&script_path)
+        .output()
+        .map_err(|e| format!("cannot run gnuplot: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "gnuplot failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Plan;
+
+    fn entry(id: &str, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
+        Entry {
+            id: id.into(),
+            event: Event::Open,
+            design,
+            kind,
+            rules,
+            object: Some(format!("{id}.o")),
+            targets: Vec::new(),
+            map_keys: Vec::new(),
+            refused: None,
+            compile_ms: Some(12.0),
+            offline: vec![
+                (Case::Miss, 26.0),
+                (Case::LastRule, 104.0),
+                (Case::Root, 26.0),
+            ],
+            offline_error: None,
+        }
+    }
+
+    fn measured(id: &str, miss_ns: u64, wrong: Option<&str>) -> Measurement {
+        Measurement {
+            id: id.into(),
+            cases: Case::ALL
+                .iter()
+                .map(|&case| CaseResult {
+                    case,
+                    events: 10,
+                    denied: 0,
+                    run_cnt: 10,
+                    run_time_ns: 10 * miss_ns,
+                    round_ns: vec![miss_ns as f64, 1e9, miss_ns as f64],
+                    wrong: (case == Case::Miss)
+                        .then_some(wrong)
+                        .flatten()
+                        .map(Into::into),
+                })
+                .collect(),
+            ..Measurement::default()
+        }
+    }
+
+    fn run() -> KernelRun {
+        let mut plan = Plan::new(true);
+        plan.kinds = vec![Kind::Literal];
+        plan.sizes = vec![10];
+        let mut refused = entry("krsi-big", Design::Krsi, Some(Kind::Literal), 10);
+        refused.object = None;
+        refused.refused = Some("krsic: error[E0207]: the rules of `open` are too large".into());
+        let manifest = Manifest {
+            series: "6.12".into(),
+            pin: "linux-image-x 6.12.1 6.12.1-amd64 sha256:00".into(),
+            plan,
+            krsic: "krsic 0.1.0".into(),
+            revision: "abc1234".into(),
+            clang: "clang 14".into(),
+            entries: vec![
+                entry("floor", Design::PathFloor, None, 0),
+                entry("clang", Design::Clang, Some(Kind::Literal), 10),
+                entry("map", Design::MapExact, Some(Kind::Literal), 10),
+                refused,
+            ],
+        };
+        let measured = [
+            measured("floor", 500, None),
+            measured("clang", 1000, None),
+            measured("map", 4000, Some("denied 3 of 10 events, expected 0")),
+        ]
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+        KernelRun {
+            manifest,
+            release: "6.12.1-amd64".into(),
+            measured,
+        }
+    }
+
+    #[test]
+    fn refusals_and_wrong_decisions_are_shown_not_dropped() {
+        let page = render(&[run()], "performance.svg", None);
+        assert!(page.contains("| krsi | 10 literal | refused: krsic: error[E0207]"));
+        assert!(page.contains("wrong: denied 3 of 10 events, expected 0"));
+        // The median round, not the mean spoiled by the 1 s round.
+        assert!(page.contains("| clang -O2 | 10 literal | 1000 (10 runs)"));
+        assert!(page.contains("| open | 10 literal | — (krsi refused by its compiler) |"));
+    }
+
+    #[test]
+    fn a_missing_plot_is_explained() {
+        let page = render(&[run()], "performance.svg", Some("gnuplot failed: no data"));
+        assert!(page.contains("No plot this time: gnuplot failed: no data."));
+        assert!(!page.contains("![ns per run"));
+    }
+
+    #[test]
+    fn ratios_carry_both_times() {
+        assert_eq!(ratio(Ok(500.0), Ok(1000.0)), "**0.50** (500 / 1000 ns)");
+        assert_eq!(
+            ratio(Err("refused by its compiler"), Ok(1.0)),
+            "— (krsi refused by its compiler)"
+        );
+        assert_eq!(
+            ratio(Ok(1.0), Err("decided wrong")),
+            "— (the other decided wrong)"
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! File-system events: programs executed, files opened, created, removed, renamed, linked,
+//! changed, truncated, mapped. `exec` and `open` get their paths from `bpf_d_path`; the
+//! others walk theirs (see [`Source::WalkedPath`]: `bpf_d_path` is refused on their hooks).
+
+use super::{Attribute, Availability, Event, HookVariant, Source, ValueType};
+
+/// `fmode_t` bits from include/linux/fs.h; stable kernel ABI since 2.6.
+const FMODE_READ: u64 = 0x1;
+const FMODE_WRITE: u64 = 0x2;
+
+/// `PROT_*` bits from include/uapi/asm-generic/mman-common.h; stable ABI.
+const PROT_WRITE: u64 = 0x2;
+const PROT_EXEC: u64 = 0x4;
+
+pub static EXEC: Event = Event {
+    name: "exec",
+    hook: "bprm_check_security",
+    doc: "a program is about to be executed (execve, execveat), after the kernel opened it",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::ResolvedPath {
+                param: "bprm",
+                members: &["file", "f_path"],
+            },
+            doc: "absolute path of the file being executed, as the kernel resolved it",
+        },
+        Attribute {
+            name: "filename",
+            ty: ValueType::Str,
+            source: Source::KernelString {
+                param: "bprm",
+                members: &["filename"],
+            },
+            doc: "the file name as the caller passed it to execve (may be relative)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static OPEN: Event = Event {
+    name: "open",
+    hook: "file_open",
+    doc: "a file is being opened",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::ResolvedPath {
+                param: "file",
+                members: &["f_path"],
+            },
+            doc: "absolute path of the file being opened, as the kernel resolved it",
+        },
+        Attribute {
+            name: "read",
+            ty: ValueType::Bool,
+            source: Source::Flag {
+                param: "file",
+                members: &["f_mode"],
+                mask: FMODE_READ,
+            },
+            doc: "the file is opened for reading",
+        },
+        Attribute {
+            name: "write",
+            ty: ValueType::Bool,
+            source: Source::Flag {
+                param: "file",
+                members: &["f_mode"],
+                mask: FMODE_WRITE,
+            },
+            doc: "the file is opened for writing",
+        },
+    ],
+    variants: &[],
+};
+
+pub static CREATE: Event = Event {
+    name: "create",
+    hook: "path_mknod",
+    doc: "a file is created: open(2) with O_CREAT of a new file, or mknod(2)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::in_dir("dentry", "dir"),
+            doc: "absolute path of the file being created",
+        },
+        Attribute {
+            name: "mode",
+            ty: ValueType::Int,
+            source: Source::by_value("mode"),
+            doc: "the new file's mode, type bits included (0o100000 for a regular file)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static UNLINK: Event = Event {
+    name: "unlink",
+    hook: "path_unlink",
+    doc: "a name is removed from a directory (unlink, unlinkat)",
+    attributes: &[Attribute {
+        name: "path",
+        ty: ValueType::Path,
+        source: Source::in_dir("dentry", "dir"),
+        doc: "absolute path of the name being removed",
+    }],
+    variants: &[],
+};
+
+pub static MKDIR: Event = Event {
+    name: "mkdir",
+    hook: "path_mkdir",
+    doc: "a directory is created",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::in_dir("dentry", "dir"),
+            doc: "absolute path of the directory being created",
+        },
+        Attribute {
+            name: "mode",
+            ty: ValueType::Int,
+            source: Source::by_value("mode"),
+            doc: "the permission bits asked for",
+        },
+    ],
+    variants: &[],
+};
+
+pub static RMDIR: Event = Event {
+    name: "rmdir",
+    hook: "path_rmdir",
+    doc: "a directory is removed",
+    attributes: &[Attribute {
+        name: "path",
+        ty: ValueType::Path,
+        source: Source::in_dir("dentry", "dir"),
+        doc: "absolute path of the directory being removed",
+    }],
+    variants: &[],
+};
+
+pub static RENAME: Event = Event {
+    name: "rename",
+    hook: "path_rename",
+    doc: "a file or directory is renamed (rename, renameat2)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::in_dir("old_dentry", "old_dir"),
+            doc: "absolute path of the file being renamed",
+        },
+        Attribute {
+            name: "new.path",
+            ty: ValueType::Path,
+            source: Source::in_dir("new_dentry", "new_dir"),
+            doc: "the absolute path it is renamed to",
+        },
+    ],
+    variants: &[],
+};
+
+pub static LINK: Event = Event {
+    name: "link",
+    hook: "path_link",
+    doc: "a hard link is made",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            // A hard link never crosses mounts: the existing file is on the new link's mount.
+            source: Source::in_dir("old_dentry", "new_dir"),
+            doc: "absolute path of the existing file",
+        },
+        Attribute {
+            name: "new.path",
+            ty: ValueType::Path,
+            source: Source::in_dir("new_dentry", "new_dir"),
+            doc: "absolute path of the new link",
+        },
+    ],
+    variants: &[],
+};
+
+pub static SYMLINK: Event = Event {
+    name: "symlink",
+    hook: "path_symlink",
+    doc: "a symbolic link is made",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::in_dir("dentry", "dir"),
+            doc: "absolute path of the new link",
+        },
+        Attribute {
+            name: "target",
+            ty: ValueType::Str,
+            source: Source::KernelString {
+                param: "old_name",
+                members: &[],
+            },
+            doc: "the text the link points to, as given (may be relative)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static CHMOD: Event = Event {
+    name: "chmod",
+    hook: "path_chmod",
+    doc: "a file's mode is changed (chmod, fchmod, fchmodat)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::of_path("path"),
+            doc: "absolute path of the file",
+        },
+        Attribute {
+            name: "mode",
+            ty: ValueType::Int,
+            source: Source::by_value("mode"),
+            doc: "the new mode: permission, setuid (0o4000), setgid (0o2000) and sticky (0o1000) bits",
+        },
+    ],
+    variants: &[],
+};
+
+pub static CHOWN: Event = Event {
+    name: "chown",
+    hook: "path_chown",
+    doc: "a file's owner or group is changed",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::of_path("path"),
+            doc: "absolute path of the file",
+        },
+        Attribute {
+            name: "new.uid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "uid",
+                members: &["val"],
+            },
+            doc: "the new owner (4294967295 when only the group changes)",
+        },
+        Attribute {
+            name: "new.gid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "gid",
+                members: &["val"],
+            },
+            doc: "the new group (4294967295 when only the owner changes)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static TRUNCATE: Event = Event {
+    name: "truncate",
+    hook: "path_truncate",
+    doc: "a file is truncated: truncate(2), ftruncate(2), open with O_TRUNC (since Linux 6.2 the last two go through `file_truncate`, attached where the kernel has it)",
+    attributes: &[Attribute {
+        name: "path",
+        ty: ValueType::Path,
+        source: Source::of_path("path"),
+        doc: "absolute path of the file",
+    }],
+    // fs/open.c (do_ftruncate) and fs/namei.c (handle_truncate) call security_file_truncate
+    // instead of security_path_truncate since Linux 6.2. Not a sleepable hook either, so the
+    // path is walked from the file's `f_path` as on the `path_*` hooks (measured on the 6.12
+    // guest: `bpf_d_path` there is "helper call is not allowed in probe").
+    variants: &[HookVariant {
+        hook: "file_truncate",
+        availability: Availability::Since("6.2"),
+        only_when: None,
+        sources: &[(
+            "path",
+            Source::walked("file", &["f_path", "dentry"], &["f_path", "mnt"]),
+        )],
+    }],
+};
+
+pub static CHROOT: Event = Event {
+    name: "chroot",
+    hook: "path_chroot",
+    doc: "the process changes its root directory",
+    attributes: &[Attribute {
+        name: "path",
+        ty: ValueType::Path,
+        source: Source::of_path("path"),
+        doc: "absolute path of the new root",
+    }],
+    variants: &[],
+};
+
+pub static MMAP: Event = Event {
+    name: "mmap",
+    hook: "mmap_file",
+    doc: "memory is mapped (mmap); also anonymous memory, whose `path` is \"\"",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::walked("file", &["f_path", "dentry"], &["f_path", "mnt"]),
+            doc: "absolute path of the mapped file; \"\" for anonymous memory",
+        },
+        Attribute {
+            name: "exec",
+            ty: ValueType::Bool,
+            source: Source::bits("prot", PROT_EXEC),
+            doc: "the mapping is executable (PROT_EXEC, as the kernel will apply it)",
+        },
+        Attribute {
+            name: "write",
+            ty: ValueType::Bool,
+            source: Source::bits("prot", PROT_WRITE),
+            doc: "the mapping is writable (PROT_WRITE)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static MPROTECT: Event = Event {
+    name: "mprotect",
+    hook: "file_mprotect",
+    doc: "the protection of mapped memory changes (mprotect, pkey_mprotect)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::walked(
+                "vma",
+                &["vm_file", "f_path", "dentry"],
+                &["vm_file", "f_path", "mnt"],
+            ),
+            doc: "absolute path of the file mapped there; \"\" for anonymous memory",
+        },
+        Attribute {
+            name: "exec",
+            ty: ValueType::Bool,
+            source: Source::bits("prot", PROT_EXEC),
+            doc: "the new protection allows executing (PROT_EXEC)",
+        },
+        Attribute {
+            name: "write",
+            ty: ValueType::Bool,
+            source: Source::bits("prot", PROT_WRITE),
+            doc: "the new protection allows writing (PROT_WRITE)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static IOCTL: Event = Event {
+    name: "ioctl",
+    hook: "file_ioctl",
+    doc: "an ioctl(2) on an open file",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::walked("file", &["f_path", "dentry"], &["f_path", "mnt"]),
+            doc: "absolute path of the file",
+        },
+        Attribute {
+            name: "cmd",
+            ty: ValueType::Int,
+            source: Source::by_value("cmd"),
+            doc: "the ioctl request number",
+        },
+    ],
+    variants: &[],
+};

@@ -1,0 +1,323 @@
+//! The current process, on every event, and the events between processes: ptrace, signals,
+//! changes of ids, capability checks.
+
+use super::{Attribute, Chain, EnumType, Event, Source, ValueType};
+
+/// The current process, available on every event.
+pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
+    Attribute {
+        name: "uid",
+        ty: ValueType::Int,
+        source: Source::CurrentUid,
+        doc: "real user id of the current process",
+    },
+    Attribute {
+        name: "gid",
+        ty: ValueType::Int,
+        source: Source::CurrentGid,
+        doc: "real group id of the current process",
+    },
+    Attribute {
+        name: "euid",
+        ty: ValueType::Int,
+        source: Source::TaskInt {
+            members: &["cred", "euid", "val"],
+        },
+        doc: "effective user id of the current process",
+    },
+    Attribute {
+        name: "egid",
+        ty: ValueType::Int,
+        source: Source::TaskInt {
+            members: &["cred", "egid", "val"],
+        },
+        doc: "effective group id of the current process",
+    },
+    Attribute {
+        name: "pid",
+        ty: ValueType::Int,
+        source: Source::CurrentPid,
+        doc: "the kernel's pid of the current thread (for a single-threaded process, what getpid(2) returns)",
+    },
+    Attribute {
+        name: "tgid",
+        ty: ValueType::Int,
+        source: Source::CurrentTgid,
+        doc: "thread group id: the process id that getpid(2) returns",
+    },
+    Attribute {
+        name: "comm",
+        ty: ValueType::Str,
+        source: Source::CurrentComm,
+        doc: "name of the current thread, at most 15 bytes (TASK_COMM_LEN)",
+    },
+    Attribute {
+        name: "parent.pid",
+        ty: ValueType::Int,
+        source: Source::TaskInt {
+            members: &["real_parent", "tgid"],
+        },
+        doc: "process id (tgid) of the parent process",
+    },
+    Attribute {
+        name: "parent.comm",
+        ty: ValueType::Str,
+        source: Source::TaskChars {
+            members: &["real_parent", "comm"],
+        },
+        doc: "name of the parent process's main thread, at most 15 bytes",
+    },
+    Attribute {
+        name: "exe",
+        ty: ValueType::Path,
+        source: Source::WalkedPath {
+            dentry: Chain {
+                param: None,
+                members: &["mm", "exe_file", "f_path", "dentry"],
+            },
+            mnt: Chain {
+                param: None,
+                members: &["mm", "exe_file", "f_path", "mnt"],
+            },
+        },
+        doc: "absolute path of the current process's executable (its mm->exe_file); \"\" for a kernel thread. On `exec`, still the program that calls execve",
+    },
+];
+
+pub static PTRACE: Event = Event {
+    name: "ptrace",
+    hook: "ptrace_access_check",
+    doc: "the current process asks for ptrace access to another (PTRACE_ATTACH, PTRACE_SEIZE, and reads of /proc/PID/mem, environ, ...)",
+    attributes: &[
+        Attribute {
+            name: "target.pid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "child",
+                members: &["tgid"],
+            },
+            doc: "process id (tgid) of the process to be traced",
+        },
+        Attribute {
+            name: "target.uid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "child",
+                members: &["cred", "uid", "val"],
+            },
+            doc: "real user id of the process to be traced",
+        },
+        Attribute {
+            name: "target.comm",
+            ty: ValueType::Str,
+            source: Source::ParamChars {
+                param: "child",
+                members: &["comm"],
+            },
+            doc: "name of the thread to be traced, at most 15 bytes",
+        },
+        Attribute {
+            name: "mode",
+            ty: ValueType::Int,
+            source: Source::by_value("mode"),
+            doc: "PTRACE_MODE_* bits: 1 read, 2 attach, 4 no audit, 8 fs creds, 16 real creds",
+        },
+    ],
+    variants: &[],
+};
+
+pub static KILL: Event = Event {
+    name: "kill",
+    hook: "task_kill",
+    doc: "the current process sends a signal to another (kill, tgkill, sigqueue, ...)",
+    attributes: &[
+        Attribute {
+            name: "sig",
+            ty: ValueType::Enum(&SIGNALS),
+            source: Source::by_value("sig"),
+            doc: "the signal; kill(2) with signal 0 probes for the process and matches no name",
+        },
+        Attribute {
+            name: "target.pid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "p",
+                members: &["tgid"],
+            },
+            doc: "process id (tgid) of the process receiving the signal",
+        },
+        Attribute {
+            name: "target.uid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "p",
+                members: &["cred", "uid", "val"],
+            },
+            doc: "real user id of the process receiving the signal",
+        },
+        Attribute {
+            name: "target.comm",
+            ty: ValueType::Str,
+            source: Source::ParamChars {
+                param: "p",
+                members: &["comm"],
+            },
+            doc: "name of the thread receiving the signal, at most 15 bytes",
+        },
+    ],
+    variants: &[],
+};
+
+pub static SETUID: Event = Event {
+    name: "setuid",
+    hook: "task_fix_setuid",
+    doc: "the current process changes its user ids (setuid, setreuid, setresuid, setfsuid)",
+    attributes: &[
+        Attribute {
+            name: "new.uid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "new",
+                members: &["uid", "val"],
+            },
+            doc: "the real user id the process would have",
+        },
+        Attribute {
+            name: "new.euid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "new",
+                members: &["euid", "val"],
+            },
+            doc: "the effective user id the process would have",
+        },
+    ],
+    variants: &[],
+};
+
+pub static SETGID: Event = Event {
+    name: "setgid",
+    hook: "task_fix_setgid",
+    doc: "the current process changes its group ids (setgid, setregid, setresgid, setfsgid)",
+    attributes: &[
+        Attribute {
+            name: "new.gid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "new",
+                members: &["gid", "val"],
+            },
+            doc: "the real group id the process would have",
+        },
+        Attribute {
+            name: "new.egid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "new",
+                members: &["egid", "val"],
+            },
+            doc: "the effective group id the process would have",
+        },
+    ],
+    variants: &[],
+};
+
+pub static CAPABLE: Event = Event {
+    name: "capable",
+    hook: "capable",
+    doc: "the kernel checks whether the current process has a capability; a deny makes the check fail (the operation usually returns EPERM, whatever the rule's errno)",
+    attributes: &[Attribute {
+        name: "cap",
+        ty: ValueType::Enum(&CAPABILITIES),
+        source: Source::by_value("cap"),
+        doc: "the capability being checked",
+    }],
+    variants: &[],
+};
+
+/// Signal numbers of x86-64 and arm64 (include/uapi/asm-generic/signal.h; x86's own
+/// signal.h agrees for 1-31).
+pub static SIGNALS: EnumType = EnumType {
+    name: "signal",
+    values: &[
+        ("SIGHUP", 1),
+        ("SIGINT", 2),
+        ("SIGQUIT", 3),
+        ("SIGILL", 4),
+        ("SIGTRAP", 5),
+        ("SIGABRT", 6),
+        ("SIGBUS", 7),
+        ("SIGFPE", 8),
+        ("SIGKILL", 9),
+        ("SIGUSR1", 10),
+        ("SIGSEGV", 11),
+        ("SIGUSR2", 12),
+        ("SIGPIPE", 13),
+        ("SIGALRM", 14),
+        ("SIGTERM", 15),
+        ("SIGSTKFLT", 16),
+        ("SIGCHLD", 17),
+        ("SIGCONT", 18),
+        ("SIGSTOP", 19),
+        ("SIGTSTP", 20),
+        ("SIGTTIN", 21),
+        ("SIGTTOU", 22),
+        ("SIGURG", 23),
+        ("SIGXCPU", 24),
+        ("SIGXFSZ", 25),
+        ("SIGVTALRM", 26),
+        ("SIGPROF", 27),
+        ("SIGWINCH", 28),
+        ("SIGIO", 29),
+        ("SIGPWR", 30),
+        ("SIGSYS", 31),
+    ],
+};
+
+/// Capabilities from include/uapi/linux/capability.h (CAP_LAST_CAP is 40 since 5.9).
+pub static CAPABILITIES: EnumType = EnumType {
+    name: "capability",
+    values: &[
+        ("CAP_CHOWN", 0),
+        ("CAP_DAC_OVERRIDE", 1),
+        ("CAP_DAC_READ_SEARCH", 2),
+        ("CAP_FOWNER", 3),
+        ("CAP_FSETID", 4),
+        ("CAP_KILL", 5),
+        ("CAP_SETGID", 6),
+        ("CAP_SETUID", 7),
+        ("CAP_SETPCAP", 8),
+        ("CAP_LINUX_IMMUTABLE", 9),
+        ("CAP_NET_BIND_SERVICE", 10),
+        ("CAP_NET_BROADCAST", 11),
+        ("CAP_NET_ADMIN", 12),
+        ("CAP_NET_RAW", 13),
+        ("CAP_IPC_LOCK", 14),
+        ("CAP_IPC_OWNER", 15),
+        ("CAP_SYS_MODULE", 16),
+        ("CAP_SYS_RAWIO", 17),
+        ("CAP_SYS_CHROOT", 18),
+        ("CAP_SYS_PTRACE", 19),
+        ("CAP_SYS_PACCT", 20),
+        ("CAP_SYS_ADMIN", 21),
+        ("CAP_SYS_BOOT", 22),
+        ("CAP_SYS_NICE", 23),
+        ("CAP_SYS_RESOURCE", 24),
+        ("CAP_SYS_TIME", 25),
+        ("CAP_SYS_TTY_CONFIG", 26),
+        ("CAP_MKNOD", 27),
+        ("CAP_LEASE", 28),
+        ("CAP_AUDIT_WRITE", 29),
+        ("CAP_AUDIT_CONTROL", 30),
+        ("CAP_SETFCAP", 31),
+        ("CAP_MAC_OVERRIDE", 32),
+        ("CAP_MAC_ADMIN", 33),
+        ("CAP_SYSLOG", 34),
+        ("CAP_WAKE_ALARM", 35),
+        ("CAP_BLOCK_SUSPEND", 36),
+        ("CAP_AUDIT_READ", 37),
+        ("CAP_PERFMON", 38),
+        ("CAP_BPF", 39),
+        ("CAP_CHECKPOINT_RESTORE", 40),
+    ],
+};

@@ -1,0 +1,204 @@
+//! Whether a `test` item describes an event the kernel can produce.
+//!
+//! A test item gives some attributes of an event; `krsic test` runs the policy on it in the
+//! reference evaluator and in the compiled program. An event no kernel can produce (an
+//! address on a unix socket, a relative path where the kernel always resolves an absolute
+//! one) proves nothing about the policy, so it is refused with a diagnostic on the value
+//! rather than run.
+
+use crate::catalog::{Attribute, EndpointPart, Source, FAMILIES};
+use crate::checked::AttrValue;
+use std::net::IpAddr;
+
+const AF_INET: u64 = 2;
+const AF_INET6: u64 = 10;
+
+/// A given value the kernel never produces: which of the test's values (an index into the
+/// values passed in), why, and what to write instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Impossible {
+    pub value: usize,
+    pub message: String,
+    pub help: String,
+}
+
+/// The values of `given` (the attributes a test item names, with their values) that no
+/// kernel event has, given the other values.
+pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impossible> {
+    let family = given.iter().find_map(|(attribute, value)| match value {
+        AttrValue::Int(f) if attribute.name == "family" => Some(*f),
+        _ => None,
+    });
+    let mut found = Vec::new();
+    for (index, (attribute, value)) in given.iter().enumerate() {
+        let mut refuse = |message: String, help: String| {
+            found.push(Impossible {
+                value: index,
+                message,
+                help,
+            })
+        };
+        match (attribute.source, value) {
+            (Source::WalkedPath { .. }, AttrValue::Str(path)) if !is_walk_result(path) => refuse(
+                format!(
+                    "`{}` is never `{}`: the kernel gives an absolute path with no empty component",
+                    attribute.name,
+                    String::from_utf8_lossy(path)
+                ),
+                walk_help(path),
+            ),
+            (Source::ResolvedPath { .. }, AttrValue::Str(path)) if is_relative(path) => refuse(
+                format!(
+                    "`{}` is never the relative path `{}`: the kernel resolves it from the root",
+                    attribute.name,
+                    String::from_utf8_lossy(path)
+                ),
+                "start the path with `/`".into(),
+            ),
+            (Source::Endpoint { part, .. }, _) => {
+                let Some(family) = family else { continue };
+                let noun = match part {
+                    EndpointPart::Addr => "address",
+                    EndpointPart::Port => "port",
+                };
+                let family_name = FAMILIES.name_of(family).unwrap_or("this family's");
+                if family != AF_INET && family != AF_INET6 {
+                    refuse(
+                        format!("a `{family_name}` socket has no {noun}"),
+                        format!(
+                            "give `family: inet` or `family: inet6`, or leave out `{}`",
+                            attribute.name
+                        ),
+                    );
+                } else if let (AF_INET, AttrValue::Addr(IpAddr::V6(v6))) = (family, value) {
+                    refuse(
+                        format!("an `inet` socket has no IPv6 address such as `{v6}`"),
+                        "give `family: inet6`, or an IPv4 address".into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// What a dentry walk gives: "" (no file), "/", or `/` followed by non-empty components.
+fn is_walk_result(path: &[u8]) -> bool {
+    match path {
+        b"" | b"/" => true,
+        [b'/', rest @ ..] => rest.split(|&c| c == b'/').all(|c| !c.is_empty()),
+        _ => false,
+    }
+}
+
+fn walk_help(path: &[u8]) -> String {
+    if !path.starts_with(b"/") {
+        return "start the path with `/`".into();
+    }
+    let mut canonical = Vec::new();
+    for component in path.split(|&c| c == b'/').filter(|c| !c.is_empty()) {
+        canonical.push(b'/');
+        canonical.extend_from_slice(component);
+    }
+    if canonical.is_empty() {
+        canonical.push(b'/');
+    }
+    format!(
+        "write it as the kernel gives it: `\"{}\"`",
+        String::from_utf8_lossy(&canonical)
+    )
+}
+
+/// A path with a `/` that does not start with one. `bpf_d_path` gives an absolute path, or
+/// for a file of a pseudo file system a name with no `/` at all (`pipe:[4026]`), so only a
+/// path with directories in it is known to be impossible.
+fn is_relative(path: &[u8]) -> bool {
+    !path.starts_with(b"/") && path.contains(&b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    fn given(event: &str, values: Vec<(&str, AttrValue)>) -> Vec<(&'static Attribute, AttrValue)> {
+        let event = catalog::event(event).unwrap();
+        values
+            .into_iter()
+            .map(|(name, value)| (event.attribute(name).unwrap(), value))
+            .collect()
+    }
+
+    fn s(text: &str) -> AttrValue {
+        AttrValue::Str(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn possible_events_pass() {
+        for values in [
+            given("open", vec![("path", s("/etc/passwd"))]),
+            given("open", vec![("path", s("pipe:[4026]"))]),
+            given("unlink", vec![("path", s("/"))]),
+            given("unlink", vec![("path", s(""))]),
+            given("exec", vec![("filename", s("relative/is/fine"))]),
+            given(
+                "connect",
+                vec![
+                    ("family", AttrValue::Int(AF_INET6)),
+                    ("addr", AttrValue::Addr("10.0.0.1".parse().unwrap())),
+                ],
+            ),
+            given(
+                "connect",
+                vec![("addr", AttrValue::Addr("::1".parse().unwrap()))],
+            ),
+        ] {
+            assert_eq!(impossible_values(&values), vec![], "{values:?}");
+        }
+    }
+
+    #[test]
+    fn impossible_events_are_named() {
+        let cases = [
+            (given("open", vec![("path", s("etc/passwd"))]), 0),
+            (given("unlink", vec![("path", s("tmp/x"))]), 0),
+            (given("unlink", vec![("path", s("/tmp//x"))]), 0),
+            (given("unlink", vec![("path", s("/tmp/x/"))]), 0),
+            (
+                given(
+                    "connect",
+                    vec![
+                        ("family", AttrValue::Int(1)),
+                        ("addr", AttrValue::Addr("10.0.0.1".parse().unwrap())),
+                    ],
+                ),
+                1,
+            ),
+            (
+                given(
+                    "bind",
+                    vec![("port", AttrValue::Int(22)), ("family", AttrValue::Int(1))],
+                ),
+                0,
+            ),
+            (
+                given(
+                    "connect",
+                    vec![
+                        ("family", AttrValue::Int(AF_INET)),
+                        ("addr", AttrValue::Addr("fe80::1".parse().unwrap())),
+                    ],
+                ),
+                1,
+            ),
+        ];
+        for (values, index) in cases {
+            let found = impossible_values(&values);
+            assert_eq!(found.len(), 1, "{values:?}: {found:?}");
+            assert_eq!(found[0].value, index, "{values:?}");
+        }
+        let walked = impossible_values(&given("unlink", vec![("path", s("/tmp//x/"))]));
+        assert!(walked[0].help.contains("\"/tmp/x\""), "{walked:?}");
+    }
+}

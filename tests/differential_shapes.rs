@@ -1,0 +1,480 @@
+//! Random cases aimed at the shapes a miscompile hides in, each checked three ways: the
+//! offline machine runs the compiled program, the evaluator decides, and an independent
+//! expectation (byte equality, the glob reference in tests/common/glob_reference.rs, a
+//! bit-by-bit CIDR membership) says what should happen.
+//!
+//! - strings of equal length that differ from a literal at exactly one byte, at every position
+//!   (a compare that checks only the first word passes them);
+//! - `/` put where a `?`, `*` or class matched a byte, or inserted anywhere;
+//! - CIDR ranges of every prefix length from 0 to the family's width, with the first and last
+//!   addresses inside and the addresses just outside on either side;
+//! - integer comparisons with the constant on either side (`5 <= uid`), which the checker
+//!   mirrors before the evaluator and the compiler see them.
+//!
+//! The cases come from a fixed seed; `KRSI_SHAPES_SEED=<n>` tries others.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fixture_kernel;
+use common::glob_reference::reference_matches;
+use compiler::btf::Btf;
+use compiler::elf::ObjectSpec;
+use compiler::ir::{Module, Scope};
+use lang::checked::AttrValue;
+use lang::checked::CheckedPolicy;
+use lang::eval::{self, Decision, EventInput};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
+
+fn kernel() -> &'static Btf {
+    static KERNEL: OnceLock<Btf> = OnceLock::new();
+    KERNEL.get_or_init(fixture_kernel)
+}
+
+/// xorshift64*: small, deterministic, good enough to pick cases.
+struct Rng(u64);
+
+impl Rng {
+    fn from_env(salt: u64) -> Rng {
+        let seed = std::env::var("KRSI_SHAPES_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x6b72_7369_u64);
+        Rng((seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+struct Compiled {
+    source: String,
+    checked: CheckedPolicy,
+    builds: Vec<(Scope, Module, ObjectSpec)>,
+}
+
+fn compile(source: String) -> Compiled {
+    let (checked, diagnostics) = lang::front_end(&source, kernel());
+    let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
+    let builds = [Scope::Global, Scope::Cgroup]
+        .into_iter()
+        .map(|scope| {
+            let compiled = compiler::compile(&checked, compiler::ir::Target::new(scope)).unwrap();
+            let (module, object) = (compiled.ir, compiled.spec);
+            (scope, module, object)
+        })
+        .collect();
+    Compiled {
+        source,
+        checked,
+        builds,
+    }
+}
+
+/// The machine and the evaluator decide `input` alike in both scopes, and deny exactly when
+/// `expected` says the rule's test holds.
+fn check(compiled: &Compiled, input: &EventInput, expected: bool, what: &str) {
+    for (scope, module, object) in &compiled.builds {
+        let scoped = *scope == Scope::Cgroup;
+        let evaluated = eval::evaluate(&compiled.checked, input, scoped);
+        let machine = compiler::vm::decide(module, object, input)
+            .unwrap_or_else(|e| panic!("{}: {what}: {e}", compiled.source))
+            .decision;
+        assert_eq!(
+            machine, evaluated,
+            "machine vs evaluator ({scope:?})\n{}{what}",
+            compiled.source
+        );
+        assert_eq!(
+            matches!(evaluated, Decision::Deny { .. }),
+            expected,
+            "evaluator vs expectation ({scope:?})\n{}{what}",
+            compiled.source
+        );
+    }
+}
+
+/// A policy string literal holding exactly `bytes`.
+fn literal(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+fn event(name: &'static str, values: Vec<(&'static str, AttrValue)>) -> EventInput {
+    EventInput {
+        event: name,
+        values: values.into_iter().collect::<BTreeMap<_, _>>(),
+        in_scope: true,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Equal-length near misses
+
+struct StringTarget {
+    event: &'static str,
+    attribute: &'static str,
+    /// The longest value the attribute holds (a comm keeps 15 bytes).
+    max_len: usize,
+}
+
+const STRING_TARGETS: [StringTarget; 4] = [
+    StringTarget {
+        event: "open",
+        attribute: "path",
+        max_len: 48,
+    },
+    StringTarget {
+        event: "exec",
+        attribute: "filename",
+        max_len: 48,
+    },
+    StringTarget {
+        event: "open",
+        attribute: "comm",
+        max_len: 15,
+    },
+    StringTarget {
+        event: "open",
+        attribute: "parent.comm",
+        max_len: 15,
+    },
+];
+
+const BYTES: &[u8] = b"abcz/._-019AZ";
+
+/// The literal, then for each position a string of the same length differing there only
+/// (by a random byte and by the neighbouring byte value), then one byte shorter and longer.
+fn near_misses(rng: &mut Rng, literal: &[u8], max_len: usize) -> Vec<Vec<u8>> {
+    let mut out = vec![literal.to_vec()];
+    for i in 0..literal.len() {
+        for replacement in [*rng.pick(BYTES), literal[i] ^ 1] {
+            if replacement != literal[i] && replacement != 0 {
+                let mut miss = literal.to_vec();
+                miss[i] = replacement;
+                out.push(miss);
+            }
+        }
+    }
+    out.push(literal[..literal.len() - 1].to_vec());
+    if literal.len() < max_len {
+        let mut longer = literal.to_vec();
+        longer.push(*rng.pick(BYTES));
+        out.push(longer);
+    }
+    out
+}
+
+#[test]
+fn near_misses_at_every_byte_position() {
+    let mut rng = Rng::from_env(1);
+    let mut runs = 0;
+    for target in &STRING_TARGETS {
+        for round in 0..40 {
+            // Lengths around every word boundary, then random ones.
+            let len = if round < 6 {
+                [1, 7, 8, 9, 15, 16][round].min(target.max_len)
+            } else {
+                1 + rng.below(target.max_len as u64) as usize
+            };
+            let text: Vec<u8> = (0..len).map(|_| *rng.pick(BYTES)).collect();
+            let other: Vec<u8> = (0..len).map(|_| *rng.pick(BYTES)).collect();
+            let tests = [
+                format!("{} == \"{}\"", target.attribute, literal(&text)),
+                format!(
+                    "{} in [\"{}\", \"{}\"]",
+                    target.attribute,
+                    literal(&other),
+                    literal(&text)
+                ),
+                format!("{} ~ \"{}\"", target.attribute, glob_literal(&text)),
+            ];
+            for test in tests {
+                let compiled = compile(format!("deny {} where {test}\n", target.event));
+                for value in near_misses(&mut rng, &text, target.max_len) {
+                    let expected = value == text || (test.contains(" in ") && value == other);
+                    let input = event(
+                        target.event,
+                        vec![(target.attribute, AttrValue::Str(value.clone()))],
+                    );
+                    let what = format!("on {:?}", String::from_utf8_lossy(&value));
+                    check(&compiled, &input, expected, &what);
+                    runs += 1;
+                }
+            }
+        }
+    }
+    assert!(runs > 1_000, "{runs} runs");
+}
+
+/// A glob matching exactly `bytes`: wildcard characters escaped.
+fn glob_literal(bytes: &[u8]) -> String {
+    let mut escaped = Vec::new();
+    for &b in bytes {
+        if b"*?[]{}\\,".contains(&b) {
+            escaped.push(b'\\');
+        }
+        escaped.push(b);
+    }
+    literal(&escaped)
+}
+
+// ---------------------------------------------------------------------------------------------
+// `/` where wildcards sit
+
+/// One piece of a random pattern and how to produce a byte string it matches.
+#[derive(Clone, Copy)]
+enum Piece {
+    Literal(&'static str),
+    AnyByte,
+    Star,
+    DoubleStar,
+    Class(&'static str),
+}
+
+const PIECES: &[Piece] = &[
+    Piece::Literal("a"),
+    Piece::Literal("bc"),
+    Piece::Literal("/"),
+    Piece::Literal("x.so"),
+    Piece::AnyByte,
+    Piece::AnyByte,
+    Piece::Star,
+    Piece::Star,
+    Piece::DoubleStar,
+    Piece::Class("[abc]"),
+    Piece::Class("[!a]"),
+    Piece::Class("[a-c]"),
+    Piece::Class("[^x-z.]"),
+];
+
+fn instance(rng: &mut Rng, piece: Piece) -> Vec<u8> {
+    let letters = b"abcxyz.";
+    match piece {
+        Piece::Literal(text) => text.as_bytes().to_vec(),
+        Piece::AnyByte => vec![*rng.pick(letters)],
+        Piece::Star => (0..rng.below(4)).map(|_| *rng.pick(letters)).collect(),
+        Piece::DoubleStar => (0..rng.below(4)).map(|_| *rng.pick(b"ab/")).collect(),
+        Piece::Class(class) => {
+            let accepted: Vec<u8> = letters
+                .iter()
+                .copied()
+                .filter(|b| reference_matches(class.as_bytes(), &[*b]))
+                .collect();
+            vec![*rng.pick(&accepted)]
+        }
+    }
+}
+
+fn pattern_text(piece: Piece) -> &'static str {
+    match piece {
+        Piece::Literal(text) | Piece::Class(text) => text,
+        Piece::AnyByte => "?",
+        Piece::Star => "*",
+        Piece::DoubleStar => "**",
+    }
+}
+
+#[test]
+fn slashes_where_wildcards_and_classes_match() {
+    let mut rng = Rng::from_env(2);
+    let mut runs = 0;
+    for _ in 0..400 {
+        let mut pattern = String::from("/p/");
+        let mut pieces = Vec::new();
+        for _ in 0..1 + rng.below(5) {
+            let piece = *rng.pick(PIECES);
+            // Adjacent stars would merge into one; keep each piece its own.
+            let star = |p: &Piece| matches!(p, Piece::Star | Piece::DoubleStar);
+            if pieces.last().is_some_and(star) && star(&piece) {
+                continue;
+            }
+            pattern.push_str(pattern_text(piece));
+            pieces.push(piece);
+        }
+        let compiled = compile(format!(
+            "deny open where path ~ \"{}\"\n",
+            literal(pattern.as_bytes())
+        ));
+        for _ in 0..3 {
+            let mut witness = b"/p/".to_vec();
+            for piece in &pieces {
+                witness.extend(instance(&mut rng, *piece));
+            }
+            let mut texts = vec![witness.clone()];
+            for i in 3..witness.len() {
+                let mut replaced = witness.clone();
+                replaced[i] = b'/';
+                texts.push(replaced);
+            }
+            for i in 3..=witness.len() {
+                let mut inserted = witness.clone();
+                inserted.insert(i, b'/');
+                texts.push(inserted);
+            }
+            for text in texts {
+                let expected = reference_matches(pattern.as_bytes(), &text);
+                let input = event("open", vec![("path", AttrValue::Str(text.clone()))]);
+                let what = format!("on {:?}", String::from_utf8_lossy(&text));
+                check(&compiled, &input, expected, &what);
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 1_000, "{runs} runs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIDR prefixes of every length
+
+/// Is `addr` in `network/prefix`? Bit by bit, from the most significant.
+fn in_range(addr: u128, network: u128, prefix: u32, width: u32) -> bool {
+    (0..prefix).all(|i| {
+        let bit = width - 1 - i;
+        (addr >> bit) & 1 == (network >> bit) & 1
+    })
+}
+
+fn ip(value: u128, width: u32) -> IpAddr {
+    if width == 32 {
+        IpAddr::V4(Ipv4Addr::from(value as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(value))
+    }
+}
+
+/// IPv6 addresses in `::ffff:0:0/96` are IPv4 addresses to krsi; they are not IPv6 cases.
+fn is_v4_mapped(value: u128) -> bool {
+    value >> 32 == 0xffff
+}
+
+#[test]
+fn cidr_prefixes_of_every_length_with_addresses_just_inside_and_outside() {
+    let mut rng = Rng::from_env(3);
+    let mut runs = 0;
+    for width in [32u32, 128] {
+        let max = if width == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
+        for prefix in 0..=width {
+            for _ in 0..4 {
+                let random = (u128::from(rng.next()) << 64 | u128::from(rng.next())) & max;
+                let host_bits = if prefix == width { 0 } else { max >> prefix };
+                let network = random & !host_bits & max;
+                let last = network | host_bits;
+                let family = if width == 32 { 2 } else { 10 };
+                let range = format!("{}/{prefix}", ip(network, width));
+                let compiled = compile(format!(
+                    "deny connect where addr in {range} and port != 7\n\
+                     deny connect where addr in [{}/{width}, {range}] and port == 7\n",
+                    ip(last ^ 1, width)
+                ));
+                let mut candidates = vec![network, last, network | (random & host_bits)];
+                candidates.extend(network.checked_sub(1));
+                if last < max {
+                    candidates.push(last + 1);
+                }
+                for addr in candidates {
+                    if width == 128 && is_v4_mapped(addr) {
+                        continue;
+                    }
+                    for port in [7u64, 80] {
+                        let expected = in_range(addr, network, prefix, width)
+                            || (port == 7 && addr == last ^ 1);
+                        let input = event(
+                            "connect",
+                            vec![
+                                ("family", AttrValue::Int(family)),
+                                ("addr", AttrValue::Addr(ip(addr, width))),
+                                ("port", AttrValue::Int(port)),
+                            ],
+                        );
+                        let what = format!("on {} port {port}", ip(addr, width));
+                        check(&compiled, &input, expected, &what);
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(runs > 1_000, "{runs} runs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integer comparisons, both ways round
+
+/// `a OP b` as Rust says it, for the policy operators.
+fn holds(a: u64, op: &str, b: u64) -> bool {
+    match op {
+        "==" => a == b,
+        "!=" => a != b,
+        "<" => a < b,
+        "<=" => a <= b,
+        ">" => a > b,
+        ">=" => a >= b,
+        _ => unreachable!("{op}"),
+    }
+}
+
+#[test]
+fn integer_comparisons_with_the_constant_on_either_side() {
+    let mut rng = Rng::from_env(4);
+    let mut runs = 0;
+    for op in ["==", "!=", "<", "<=", ">", ">="] {
+        for _ in 0..6 {
+            let constant = *rng.pick(&[0u64, 1, 5, 999, 1000, 1001, 0x7fff_ffff, 0xffff_fffe]);
+            for constant_first in [false, true] {
+                let test = if constant_first {
+                    format!("{constant} {op} uid")
+                } else {
+                    format!("uid {op} {constant}")
+                };
+                let compiled = compile(format!("deny open where {test}\n"));
+                for uid in [
+                    0,
+                    constant.saturating_sub(1),
+                    constant,
+                    constant + 1,
+                    u64::from(u32::MAX),
+                ] {
+                    let expected = if constant_first {
+                        holds(constant, op, uid)
+                    } else {
+                        holds(uid, op, constant)
+                    };
+                    let input = event("open", vec![("uid", AttrValue::Int(uid))]);
+                    check(&compiled, &input, expected, &format!("on uid {uid}"));
+                    runs += 1;
+                }
+            }
+        }
+    }
+    assert!(runs > 300, "{runs} runs");
+}

@@ -1,0 +1,389 @@
+//! Where the kernel can fail and the mock kernel otherwise never does, the compiled program
+//! must fail closed as the book documents (language.md, "When a value cannot be computed:
+//! fail closed"; architecture.md, "Code generation"):
+//!
+//! - the per-CPU scratch lookup fails: nothing can be evaluated, so the program denies with
+//!   the first deny rule's errno, and allows only when nothing in it may deny;
+//! - a value's helper fails (`bpf_d_path` errors, a kernel read faults): the value is unknown,
+//!   so deny rules testing it match and allow rules testing it do not; the decision equals the
+//!   evaluator's on the same event with that value missing;
+//! - the ring buffer is full: the decision is unchanged and the drop is counted;
+//! - the rate map lookup fails: the report is sent, unthrottled.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fixture_kernel;
+use compiler::bpf::helper::{D_PATH, RINGBUF_RESERVE};
+use compiler::codegen::SCRATCH_MAP;
+use compiler::elf::ObjectSpec;
+use compiler::ir::{Mode, Module, Scope};
+use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
+use compiler::vm::kernel::{Fault, MockKernel};
+use compiler::vm::{decide, decide_with_faults, Machine};
+use lang::checked::AttrValue;
+use lang::checked::CheckedPolicy;
+use lang::eval::{self, Decision, EventInput};
+use std::collections::BTreeMap;
+
+const EACCES: i32 = 13;
+const EPERM: i32 = 1;
+const ENAMETOOLONG: i64 = 36;
+const ENOSPC: i64 = 28;
+
+struct Compiled {
+    checked: CheckedPolicy,
+    module: Module,
+    object: ObjectSpec,
+}
+
+fn compile_in(source: &str, mode: Mode) -> Compiled {
+    let kernel = fixture_kernel();
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:?}"));
+    let target = compiler::ir::Target {
+        mode: Some(mode),
+        ..compiler::ir::Target::new(Scope::Global)
+    };
+    let compiled = compiler::compile(&checked, target).unwrap();
+    let (module, object) = (compiled.ir, compiled.spec);
+    Compiled {
+        checked,
+        module,
+        object,
+    }
+}
+
+fn compile(source: &str) -> Compiled {
+    compile_in(source, Mode::Enforce)
+}
+
+fn event(name: &'static str, values: &[(&'static str, AttrValue)]) -> EventInput {
+    let mut map = BTreeMap::new();
+    for (attribute, value) in values {
+        map.insert(*attribute, value.clone());
+    }
+    EventInput {
+        event: name,
+        values: map,
+        in_scope: true,
+    }
+}
+
+fn s(text: &str) -> AttrValue {
+    AttrValue::Str(text.as_bytes().to_vec())
+}
+
+fn open(path: &str, uid: u64) -> EventInput {
+    event(
+        "open",
+        &[
+            ("path", s(path)),
+            ("uid", AttrValue::Int(uid)),
+            ("comm", s("cat")),
+            ("read", AttrValue::Bool(true)),
+            ("write", AttrValue::Bool(false)),
+        ],
+    )
+}
+
+fn exec(filename: &str, uid: u64) -> EventInput {
+    event(
+        "exec",
+        &[
+            ("path", s(filename)),
+            ("filename", s(filename)),
+            ("uid", AttrValue::Int(uid)),
+        ],
+    )
+}
+
+fn with_faults(compiled: &Compiled, input: &EventInput, faults: &[Fault]) -> Decision {
+    decide_with_faults(&compiled.module, &compiled.object, input, faults)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .decision
+}
+
+fn fail_closed(errno: i32) -> Decision {
+    Decision::Deny {
+        errno,
+        rule: u32::MAX,
+    }
+}
+
+fn denied(decision: Decision) -> bool {
+    matches!(decision, Decision::Deny { .. })
+}
+
+#[test]
+fn a_failed_scratch_lookup_denies_with_the_first_deny_rules_errno() {
+    let policy = compile(
+        "allow open where path == \"/tmp/ok\"\n\
+         deny open where path ~ \"/etc/**\" errno EACCES\n\
+         deny open where comm == \"evil\" errno EPERM\n",
+    );
+    let lookup_fails = [Fault::MapLookup(SCRATCH_MAP.to_string())];
+    for path in ["/tmp/ok", "/usr/bin/x", "/etc/passwd"] {
+        let input = open(path, 1000);
+        assert_eq!(
+            with_faults(&policy, &input, &lookup_fails),
+            fail_closed(EACCES),
+            "{path}"
+        );
+    }
+    // The control: without the fault the allow rule decides.
+    let input = open("/tmp/ok", 1000);
+    assert_eq!(
+        with_faults(&policy, &input, &[]),
+        Decision::Allow,
+        "control"
+    );
+}
+
+#[test]
+fn a_failed_scratch_lookup_allows_where_nothing_may_deny() {
+    let lookup_fails = [Fault::MapLookup(SCRATCH_MAP.to_string())];
+    let audit_only = compile("audit open where path ~ \"/etc/**\"\n");
+    assert_eq!(
+        with_faults(&audit_only, &open("/etc/passwd", 0), &lookup_fails),
+        Decision::Allow
+    );
+    let audit_mode = compile_in("deny open where path ~ \"/etc/**\"\n", Mode::Audit);
+    assert_eq!(
+        with_faults(&audit_mode, &open("/etc/passwd", 0), &lookup_fails),
+        Decision::Allow
+    );
+}
+
+/// The evaluator's decision when `attribute` cannot be computed.
+fn with_unknown(compiled: &Compiled, input: &EventInput, attribute: &str) -> Decision {
+    let mut unknown = input.clone();
+    unknown.values.remove(attribute);
+    eval::evaluate(&compiled.checked, &unknown, false)
+}
+
+#[test]
+fn a_failed_path_resolution_is_unknown_and_fails_closed() {
+    let d_path_fails = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    let cases: &[(&str, &str, u64, bool)] = &[
+        // A deny rule on the path matches; the rest of its condition still counts.
+        (
+            "deny open where path ~ \"/etc/**\" and uid != 0 errno EACCES\n",
+            "/tmp/x",
+            1000,
+            true,
+        ),
+        (
+            "deny open where path ~ \"/etc/**\" and uid != 0 errno EACCES\n",
+            "/tmp/x",
+            0,
+            false,
+        ),
+        // Through a negation too.
+        (
+            "deny open where path !~ \"/usr/**\"\n",
+            "/usr/bin/x",
+            0,
+            true,
+        ),
+        (
+            "deny open where not (path == \"/usr/bin/x\")\n",
+            "/usr/bin/x",
+            0,
+            true,
+        ),
+        // An allow rule on the path no longer matches.
+        (
+            "allow open where path ~ \"/usr/**\"\ndeny open where uid != 0\n",
+            "/usr/bin/x",
+            1000,
+            true,
+        ),
+        (
+            "allow open where path in [\"/a\", \"/usr/bin/x\"]\ndeny open where uid != 0\n",
+            "/usr/bin/x",
+            1000,
+            true,
+        ),
+    ];
+    for (source, path, uid, expect_denied) in cases {
+        let policy = compile(source);
+        let input = open(path, *uid);
+        let got = with_faults(&policy, &input, &d_path_fails);
+        assert_eq!(
+            got,
+            with_unknown(&policy, &input, "path"),
+            "{source} on {path}"
+        );
+        assert_eq!(denied(got), *expect_denied, "{source} on {path}: {got:?}");
+    }
+}
+
+#[test]
+fn a_faulting_kernel_read_is_unknown_and_fails_closed() {
+    let cases: &[(&str, &str, u64, bool)] = &[
+        (
+            "deny exec where filename == \"/bin/sh\" and uid != 0\n",
+            "/bin/ls",
+            1000,
+            true,
+        ),
+        (
+            "deny exec where filename ~ \"/tmp/**\"\n",
+            "/usr/bin/true",
+            0,
+            true,
+        ),
+        (
+            "allow exec where filename ~ \"/usr/**\"\ndeny exec where uid != 0\n",
+            "/usr/bin/true",
+            1000,
+            true,
+        ),
+        (
+            "allow exec where filename ~ \"/usr/**\"\ndeny exec where uid != 0\n",
+            "/usr/bin/true",
+            0,
+            false,
+        ),
+    ];
+    for (source, filename, uid, expect_denied) in cases {
+        let policy = compile(source);
+        let input = exec(filename, *uid);
+        assert_eq!(
+            with_faults(&policy, &input, &[]),
+            eval::evaluate(&policy.checked, &input, false),
+            "control: {source}"
+        );
+        let got = with_faults(&policy, &input, &[Fault::KernelRead]);
+        assert_eq!(
+            got,
+            with_unknown(&policy, &input, "filename"),
+            "{source} on {filename}"
+        );
+        assert_eq!(
+            denied(got),
+            *expect_denied,
+            "{source} on {filename}: {got:?}"
+        );
+    }
+}
+
+/// Runs the program for `input` with `faults`, returning the decision and the kernel after.
+fn run_keeping_kernel(
+    compiled: &Compiled,
+    input: &EventInput,
+    faults: &[Fault],
+) -> (Decision, MockKernel) {
+    let program = compiled
+        .module
+        .programs
+        .iter()
+        .find(|p| p.event == input.event)
+        .unwrap();
+    let spec = compiled
+        .object
+        .programs
+        .iter()
+        .find(|p| p.symbol == program.symbol())
+        .unwrap();
+    let mut kernel = MockKernel::for_report(
+        program,
+        compiled.module.parent.as_ref(),
+        &compiled.object.maps,
+        input,
+    )
+    .unwrap();
+    kernel.faults = faults.to_vec();
+    let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+    (run.decision(&spec.code.origins), kernel)
+}
+
+fn drops(kernel: &MockKernel, reason: u32) -> u64 {
+    let map = &kernel.maps[DROPS_MAP];
+    kernel
+        .memory
+        .read_uint(map.values[reason as usize], 8)
+        .unwrap()
+}
+
+#[test]
+fn a_full_ring_buffer_changes_no_decision_and_counts_the_drop() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where path == \"/etc/shadow\" and uid != 0 errno EACCES\n",
+    );
+    let ring_full = [Fault::Helper {
+        id: RINGBUF_RESERVE,
+        errno: ENOSPC,
+    }];
+    for (path, uid) in [
+        ("/etc/shadow", 1000),
+        ("/etc/shadow", 0),
+        ("/etc/passwd", 1000),
+    ] {
+        let input = open(path, uid);
+        let expected = decide(&policy.module, &policy.object, &input)
+            .unwrap()
+            .decision;
+        assert_eq!(expected, eval::evaluate(&policy.checked, &input, false));
+        let fresh = MockKernel::for_report(
+            &policy.module.programs[0],
+            policy.module.parent.as_ref(),
+            &policy.object.maps,
+            &input,
+        )
+        .unwrap();
+        let before = drops(&fresh, DROPPED_RING_FULL);
+        let (decision, kernel) = run_keeping_kernel(&policy, &input, &ring_full);
+        assert_eq!(decision, expected, "{path} uid {uid}");
+        assert!(kernel.reports.is_empty(), "{path}: nothing can be sent");
+        // The audit rule reports every time; the deny rule too when it denies.
+        let reports = if denied(expected) { 2 } else { 1 };
+        assert_eq!(
+            drops(&kernel, DROPPED_RING_FULL).wrapping_sub(before),
+            reports,
+            "{path} uid {uid}: drops counted"
+        );
+    }
+}
+
+#[test]
+fn a_failed_rate_lookup_still_reports_and_decides() {
+    let policy = compile("deny open where path == \"/etc/shadow\" errno EACCES\n");
+    let input = open("/etc/shadow", 1000);
+    let (decision, kernel) =
+        run_keeping_kernel(&policy, &input, &[Fault::MapLookup(RATE_MAP.to_string())]);
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            errno: EACCES,
+            rule: 0
+        }
+    );
+    assert_eq!(kernel.reports.len(), 1);
+}
+
+#[test]
+fn faults_in_helpers_the_program_does_not_call_change_nothing() {
+    let policy = compile("deny open where uid != 0 errno EPERM\n");
+    let input = open("/etc/passwd", 1000);
+    let faults = [
+        Fault::KernelRead,
+        Fault::Helper {
+            id: D_PATH,
+            errno: ENAMETOOLONG,
+        },
+    ];
+    assert_eq!(
+        with_faults(&policy, &input, &faults),
+        Decision::Deny {
+            errno: EPERM,
+            rule: 0
+        }
+    );
+}
