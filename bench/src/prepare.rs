@@ -311,7 +311,8 @@ fn offline_counts(
         .collect())
 }
 
-/// Records the object's LSM programs (a program per `lsm/<hook>` function symbol).
+/// Records the object's LSM programs (a program per global `lsm/<hook>` function symbol; the
+/// local ones are functions the programs call, such as krsi's report function).
 fn finish_object(options: &Options, mut entry: Entry, object: String) -> Entry {
     match lsm_targets(&options.out.join(&object)) {
         Ok(targets) if !targets.is_empty() => {
@@ -329,7 +330,7 @@ fn lsm_targets(path: &Path) -> Result<Vec<Target>, String> {
     let file = object::File::parse(&*bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut targets = Vec::new();
     for symbol in file.symbols() {
-        if symbol.kind() != SymbolKind::Text || symbol.size() == 0 {
+        if symbol.kind() != SymbolKind::Text || symbol.size() == 0 || !symbol.is_global() {
             continue;
         }
         let Some(index) = symbol.section_index() else {
