@@ -335,6 +335,11 @@ impl std::fmt::Display for Code {
     }
 }
 
+/// The help text that offers `replacement`.
+pub fn did_you_mean(replacement: &str) -> String {
+    format!("did you mean `{replacement}`?")
+}
+
 /// A labelled span.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {
@@ -350,6 +355,9 @@ pub struct Diagnostic {
     pub secondary: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// What the help's "did you mean `x`?" offers in place of the primary span, kept as data
+    /// for editors' quick fixes (`krsic lsp`).
+    pub suggestion: Option<String>,
 }
 
 impl Diagnostic {
@@ -364,6 +372,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
+            suggestion: None,
         }
     }
 
@@ -387,6 +396,25 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
+    }
+
+    /// The help "did you mean `replacement`?", offering `replacement` for the primary span.
+    pub fn with_suggestion(mut self, replacement: &str) -> Diagnostic {
+        self.help = Some(did_you_mean(replacement));
+        self.suggestion = Some(replacement.to_string());
+        self
+    }
+
+    /// [`Diagnostic::with_suggestion`] when there is a suggestion, else `otherwise` as the help.
+    pub fn with_suggestion_or(
+        self,
+        suggestion: Option<&str>,
+        otherwise: impl FnOnce() -> String,
+    ) -> Diagnostic {
+        match suggestion {
+            Some(replacement) => self.with_suggestion(replacement),
+            None => self.with_help(otherwise()),
+        }
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {

@@ -9,6 +9,7 @@ use lang::catalog::{self, Event, ValueType};
 use lang::diagnostic::{Diagnostic, Severity};
 use lang::kernel::KernelTypes;
 use lang::span::Span;
+use lang::syntax::ITEM_KEYWORDS;
 
 /// Byte offsets ↔ LSP positions (line, UTF-16 column), the encoding LSP uses by default.
 pub struct LineIndex<'s> {
@@ -103,15 +104,8 @@ fn reported(d: &Diagnostic) -> Reported {
             .iter()
             .map(|l| (l.span, l.message.clone()))
             .collect(),
-        suggestion: d.help.as_deref().and_then(did_you_mean),
+        suggestion: d.suggestion.clone(),
     }
-}
-
-/// `x` of a help that reads "did you mean `x`?".
-fn did_you_mean(help: &str) -> Option<String> {
-    let rest = help.strip_prefix("did you mean `")?;
-    let end = rest.find("`?")?;
-    Some(rest[..end].to_string())
 }
 
 /// The word under or just before `offset`: an identifier, possibly dotted (`parent.comm`).
@@ -292,10 +286,6 @@ fn event_at(source: &str, offset: usize) -> Option<&'static Event> {
         _ => None,
     }
 }
-
-const ITEM_KEYWORDS: [&str; 8] = [
-    "deny", "allow", "audit", "list", "macro", "test", "policy", "mode",
-];
 
 /// The start of the item the cursor is in (the last line at or before it that starts with an
 /// item keyword, as the parser splits items) and that keyword.
@@ -662,13 +652,21 @@ mod tests {
     fn did_you_mean_helps_become_suggestions() {
         let found = diagnostics("deny exce\n", None);
         assert!(found.is_empty(), "the parser alone does not know events");
-        assert_eq!(
-            did_you_mean("did you mean `open`?"),
-            Some("open".to_string())
-        );
-        assert_eq!(did_you_mean("write it as `x`"), None);
         let syntax = diagnostics("deny exec wher uid == 0\n", None);
         assert!(!syntax.is_empty());
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/btf/host-6.18.btf"
+        ))
+        .unwrap();
+        let kernel = compiler::btf::Btf::parse(&bytes).unwrap();
+        let event = diagnostics("deny exce\n", Some(&kernel));
+        assert_eq!(event[0].suggestion.as_deref(), Some("exec"));
+        let errno = diagnostics("deny exec errno EACCESS\n", Some(&kernel));
+        assert_eq!(errno[0].suggestion.as_deref(), Some("EACCES"));
+        // A help that suggests nothing offers no replacement.
+        let nothing = diagnostics("deny exec errno NOSUCHTHING\n", Some(&kernel));
+        assert_eq!(nothing[0].suggestion, None);
     }
 
     #[test]

@@ -363,14 +363,6 @@ fn example_names(kind: &EnumType) -> String {
     names.join(", ")
 }
 
-/// `did you mean ...?` when there is a suggestion, `otherwise` when not.
-fn did_you_mean(suggestion: Option<&str>, otherwise: impl FnOnce() -> String) -> String {
-    match suggestion {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => otherwise(),
-    }
-}
-
 impl Finding {
     /// The finding as users read it.
     pub fn diagnostic(&self) -> Diagnostic {
@@ -447,33 +439,36 @@ impl Finding {
                 suggestion,
             } => Diagnostic::new(Code::UnknownMode, format!("unknown mode `{mode}`"), *span)
                 .with_label("not a mode")
-                .with_help(did_you_mean(*suggestion, || {
+                .with_suggestion_or(*suggestion, || {
                     "write `mode audit` or `mode enforce`".into()
-                })),
+                }),
             Finding::UnknownEvent {
                 name,
                 span,
                 suggestion,
             } => Diagnostic::new(Code::UnknownEvent, format!("unknown event `{name}`"), *span)
                 .with_label("not an event")
-                .with_help(did_you_mean(*suggestion, || {
+                .with_suggestion_or(*suggestion, || {
                     "`krsic events` lists every event".into()
-                })),
+                }),
             Finding::UnknownErrno {
                 name,
                 span,
                 upper_case_known,
                 suggestion,
             } => {
-                let help = if *upper_case_known {
-                    format!("errno names are upper case: `{}`", name.to_ascii_uppercase())
+                let d =
+                    Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{name}`"), *span);
+                if *upper_case_known {
+                    d.with_help(format!(
+                        "errno names are upper case: `{}`",
+                        name.to_ascii_uppercase()
+                    ))
                 } else {
-                    did_you_mean(*suggestion, || {
+                    d.with_suggestion_or(*suggestion, || {
                         "use a name from errno(3), such as `EPERM` or `EACCES`".into()
                     })
-                };
-                Diagnostic::new(Code::UnknownErrno, format!("unknown errno `{name}`"), *span)
-                    .with_help(help)
+                }
             }
             Finding::ErrnoOnNonDeny {
                 action,
@@ -526,7 +521,7 @@ impl Finding {
                     "not an attribute of `{}`, a list or a macro",
                     event.name
                 ))
-                .with_help(did_you_mean(suggestion.as_deref(), || attribute_list(event))),
+                .with_suggestion_or(suggestion.as_deref(), || attribute_list(event)),
             Finding::AttributeNotCondition { attribute, span } => Diagnostic::new(
                 Code::NotBoolean,
                 format!(
@@ -860,13 +855,13 @@ impl Finding {
                 article(attribute.ty),
                 kind.name
             ))
-            .with_help(did_you_mean(suggestion.as_deref(), || {
+            .with_suggestion_or(suggestion.as_deref(), || {
                 format!(
                     "`{}` takes the kernel's names, e.g. {}",
                     attribute.name,
                     example_names(kind)
                 )
-            })),
+            }),
             Finding::EnumMismatch {
                 attribute,
                 kind,

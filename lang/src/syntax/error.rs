@@ -195,7 +195,7 @@ impl SyntaxHelp {
             SyntaxHelp::KeywordAsName(text) => {
                 format!("`{text}` is a keyword and cannot be used as a name")
             }
-            SyntaxHelp::DidYouMean(keyword) => format!("did you mean `{keyword}`?"),
+            SyntaxHelp::DidYouMean(keyword) => crate::diagnostic::did_you_mean(keyword),
             SyntaxHelp::ItemKeywords => "items start with `policy`, `mode`, `list`, `macro`, `deny`, `allow`, `audit` or `test`".into(),
         }
     }
@@ -205,6 +205,7 @@ impl SyntaxError {
     /// The error as users read it.
     pub fn diagnostic(&self) -> Diagnostic {
         let with_help = |d: Diagnostic, help: &Option<SyntaxHelp>| match help {
+            Some(SyntaxHelp::DidYouMean(keyword)) => d.with_suggestion(keyword),
             Some(help) => d.with_help(help.text()),
             None => d,
         };

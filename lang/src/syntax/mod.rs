@@ -21,6 +21,7 @@ pub use error::{AddressFamily, Radix, SyntaxError, SyntaxHelp};
 use pest::Parser as _;
 use std::ops::Range;
 use token::TokenKind;
+pub use token::ITEM_KEYWORDS;
 
 /// Sources larger than this are refused with [`Code::BadSource`](crate::diagnostic::Code::BadSource): no policy is this large, and
 /// spans are `u32`.

@@ -117,7 +117,7 @@ fn char_len(text: &str, i: usize) -> usize {
 
 /// The words that start an item. A line whose first token is one of them starts a new item
 /// in every valid policy, because they are reserved and appear nowhere else.
-pub(super) const ITEM_KEYWORDS: &[&str] = &[
+pub const ITEM_KEYWORDS: &[&str] = &[
     "list", "macro", "deny", "allow", "audit", "test", "policy", "mode",
 ];
 
