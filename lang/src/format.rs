@@ -83,7 +83,8 @@ fn comments(source: &str) -> Vec<Comment> {
 
 /// What the top level of the file is made of, in source order.
 enum Entry<'p> {
-    Item(&'p Item),
+    /// An item and its index in the policy.
+    Item(&'p Item, usize),
     Comment(Comment),
 }
 
@@ -161,18 +162,17 @@ impl<'s> Printer<'s> {
             }
             entries.push((comment.at, Entry::Comment(comment.clone())));
         }
-        for (item, span) in policy.items.iter().zip(&spans) {
-            entries.push((span.start as usize, Entry::Item(item)));
+        for (index, (item, span)) in policy.items.iter().zip(&spans).enumerate() {
+            entries.push((span.start as usize, Entry::Item(item, index)));
         }
         entries.sort_by_key(|(at, _)| *at);
 
-        let index_of = |item: &Item| policy.items.iter().position(|i| std::ptr::eq(i, item));
         let ends: Vec<usize> = entries
             .iter()
             .map(|(_, entry)| match entry {
-                Entry::Item(item) => index_of(item)
-                    .and_then(|i| trailing[i].as_ref().map(|c| c.at + c.text.len()))
-                    .unwrap_or(self.without_trailing_comments(item_span(item)).end as usize),
+                Entry::Item(_, index) => trailing[*index]
+                    .as_ref()
+                    .map_or(spans[*index].end as usize, |c| c.at + c.text.len()),
                 Entry::Comment(c) => c.at + c.text.len().max(1),
             })
             .collect();
@@ -191,8 +191,8 @@ impl<'s> Printer<'s> {
                     out.push_str(&comment.text);
                     out.push('\n');
                 }
-                Entry::Item(item) => {
-                    let index = index_of(item).unwrap_or(0);
+                Entry::Item(item, index) => {
+                    let index = *index;
                     // A list keeps its comments between its elements; other items keep
                     // theirs on the lines before them.
                     if !matches!(item, Item::List(_)) {
@@ -238,7 +238,7 @@ impl<'s> Printer<'s> {
             let widest = entries[start..end]
                 .iter()
                 .filter_map(|(_, e)| match e {
-                    Entry::Item(Item::Rule(rule)) => Some(rule.action.keyword().len()),
+                    Entry::Item(Item::Rule(rule), _) => Some(rule.action.keyword().len()),
                     _ => None,
                 })
                 .max()
