@@ -13,6 +13,7 @@
 //! [`TempDir`], [`Cgroup`], [`Policy`] (a running `krsic load`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod ops;
 pub mod policy_gen;
 mod scenario;
 
@@ -140,7 +141,77 @@ impl Drop for TempDir {
     }
 }
 
-/// Sets the permission bits of `path` (the umask does not apply).
+/// A file at a fixed place in the guest's file system (under /var/log, /etc, /usr/bin: where
+/// a rule points), made with whatever directories it needs; on drop the file and exactly the
+/// directories it made are removed again. A file that was already there is left alone.
+pub struct Placed {
+    file: PathBuf,
+    made_file: bool,
+    made_dirs: Vec<PathBuf>,
+}
+
+impl Placed {
+    /// `path` with `contents` and permission bits `mode`, unless it already exists.
+    pub fn file(path: impl AsRef<Path>, contents: impl AsRef<[u8]>, mode: u32) -> Placed {
+        let file = path.as_ref().to_owned();
+        let made_dirs = file.parent().map(make_dirs).unwrap_or_default();
+        let made_file = !file.exists();
+        if made_file {
+            std::fs::write(&file, contents)
+                .unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+            set_mode(&file, mode);
+        }
+        Placed {
+            file,
+            made_file,
+            made_dirs,
+        }
+    }
+
+    /// Only the directories up to `path`'s parent: the test makes (and may remove) the file.
+    pub fn parent_of(path: impl AsRef<Path>) -> Placed {
+        let file = path.as_ref().to_owned();
+        let made_dirs = file.parent().map(make_dirs).unwrap_or_default();
+        Placed {
+            file,
+            made_file: true,
+            made_dirs,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+}
+
+/// `mkdir -p` for `path`, returning the directories it made, deepest first.
+fn make_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut at = Some(path);
+    while let Some(dir) = at {
+        if dir.exists() {
+            break;
+        }
+        missing.push(dir.to_path_buf());
+        at = dir.parent();
+    }
+    for dir in missing.iter().rev() {
+        std::fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    }
+    missing
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if self.made_file {
+            let _ = std::fs::remove_file(&self.file);
+        }
+        for dir in &self.made_dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// A directory holding a copy of /bin/true that uid 1000 may execute.
 pub fn dir_with_true() -> (TempDir, PathBuf) {
     let dir = TempDir::new();
@@ -148,6 +219,7 @@ pub fn dir_with_true() -> (TempDir, PathBuf) {
     (dir, exe)
 }
 
+/// Sets the permission bits of `path` (the umask does not apply).
 pub fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));

@@ -5,11 +5,12 @@
 //! cgroup, and that it succeeds again once the policy is unloaded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::ops::{named, unlink};
 use kernel_tests::Expect::{Allowed, Denied};
 use kernel_tests::Identity::{Root, User};
 use kernel_tests::Phase::{Loaded, Unloaded};
 use kernel_tests::Place::{InCgroup, TestCgroup};
-use kernel_tests::{c_path, require_guest, set_mode, Op, Scenario, TempDir, USER};
+use kernel_tests::{c_path, require_guest, set_mode, Op, Placed, Scenario, TempDir, USER};
 use libc::{c_long, EACCES, EPERM};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -43,60 +44,6 @@ fn shared_dir() -> TempDir {
     dir
 }
 
-/// `mkdir -p` for `path`, returning the directories it made (deepest first), so that the
-/// test can remove exactly those.
-fn make_dirs(path: &Path) -> Vec<PathBuf> {
-    let mut made = Vec::new();
-    let mut missing = Vec::new();
-    let mut at = Some(path);
-    while let Some(dir) = at {
-        if dir.exists() {
-            break;
-        }
-        missing.push(dir.to_path_buf());
-        at = dir.parent();
-    }
-    for dir in missing.iter().rev() {
-        std::fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        made.push(dir.clone());
-    }
-    made.reverse();
-    made
-}
-
-/// Removes `file` and then the directories [`make_dirs`] made, on drop.
-struct Cleanup {
-    file: PathBuf,
-    dirs: Vec<PathBuf>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.file);
-        for dir in &self.dirs {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
-}
-
-fn unlink(path: &Path) -> impl FnOnce() -> libc::c_long {
-    let path = c_path(path);
-    // SAFETY: path is NUL-terminated.
-    move || unsafe { libc::unlink(path.as_ptr()) }.into()
-}
-
-/// Names the calling thread `name` (what `comm` reads), then unlinks `path`.
-fn unlink_named(path: &Path, name: &'static [u8]) -> impl FnOnce() -> libc::c_long {
-    let path = c_path(path);
-    move || {
-        // SAFETY: name is NUL-terminated; prctl(PR_SET_NAME) reads at most 16 bytes.
-        unsafe {
-            libc::prctl(libc::PR_SET_NAME, name.as_ptr());
-            libc::unlink(path.as_ptr()).into()
-        }
-    }
-}
-
 fn mkdir(path: &Path, mode: libc::mode_t) -> impl FnOnce() -> libc::c_long {
     let path = c_path(path);
     move || {
@@ -113,18 +60,14 @@ fn mkdir(path: &Path, mode: libc::mode_t) -> impl FnOnce() -> libc::c_long {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn unlink_under_var_log_denied_unless_logrotate() {
     let dir = Path::new("/var/log").join(format!("krsi-files-{}", std::process::id()));
-    let made = make_dirs(&dir);
-    set_mode(&dir, 0o777);
     let file = dir.join("syslog");
-    let _cleanup = Cleanup {
-        file: file.clone(),
-        dirs: made,
-    };
+    let _placed = Placed::parent_of(&file);
+    set_mode(&dir, 0o777);
     let elsewhere = shared_dir();
     let other = elsewhere.write("other", "x", 0o666);
     let unlink_log = Op::call("unlink under /var/log", || unlink(&file));
     let by_logrotate = Op::call("unlink under /var/log by a thread named logrotate", || {
-        unlink_named(&file, b"logrotate\0")
+        named(b"logrotate\0", unlink(&file))
     });
     let unlink_other = Op::call("unlink outside /var/log", || unlink(&other));
     let user = User(USER);
@@ -331,12 +274,8 @@ fn symlink_to_etc_shadow_denied() {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn chmod_setuid_under_usr_bin_denied() {
     let dir = Path::new("/usr/bin");
-    let made = make_dirs(dir);
     let file = dir.join(format!("krsi-chmod-{}", std::process::id()));
-    let _cleanup = Cleanup {
-        file: file.clone(),
-        dirs: made,
-    };
+    let _placed = Placed::parent_of(&file);
     std::fs::write(&file, "#!/bin/sh\n").unwrap();
     set_mode(&file, 0o755);
     chown(&file, USER);

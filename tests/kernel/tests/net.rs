@@ -4,6 +4,7 @@
 //! outside the cgroup, for a process or address the rule does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::ops::{connect_to, open_socket, Listener};
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root, User};
 use kernel_tests::Phase::{Before, Loaded, Unloaded};
@@ -11,23 +12,6 @@ use kernel_tests::Place::{InCgroup, TestCgroup};
 use kernel_tests::{loopback_up, Op, Scenario, SockAddr, USER};
 use libc::{EACCES, EPERM};
 use std::net::Ipv6Addr;
-
-/// socket(family, type, protocol), closed again.
-fn open_socket(
-    family: libc::c_int,
-    kind: libc::c_int,
-    protocol: libc::c_int,
-) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: plain syscalls on a descriptor this closure owns.
-    move || unsafe {
-        let fd = libc::socket(family, kind | libc::SOCK_CLOEXEC, protocol);
-        if fd < 0 {
-            return -1;
-        }
-        libc::close(fd);
-        0
-    }
-}
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
@@ -51,63 +35,6 @@ fn raw_inet_socket_denied_for_non_root_uid_in_cgroup_only() {
         .row(Loaded, user, TestCgroup, &raw, Allowed)
         .row(Unloaded, user, InCgroup, &raw, Allowed)
         .run();
-}
-
-/// A non-blocking TCP connect to `to`: 0 or EINPROGRESS-free success on loopback, the
-/// kernel's error (ENETUNREACH) where the guest has no route.
-fn connect_to(to: SockAddr) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: plain syscalls; `to` lives in the closure.
-    move || unsafe {
-        let fd = libc::socket(
-            to.family(),
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        );
-        if fd < 0 {
-            return -1;
-        }
-        let (addr, len) = to.raw();
-        let r = libc::connect(fd, addr, len);
-        let errno = *libc::__errno_location();
-        libc::close(fd);
-        if r < 0 && errno != libc::EINPROGRESS {
-            *libc::__errno_location() = errno;
-            return -1;
-        }
-        0
-    }
-}
-
-/// A TCP socket of the test process listening on `at` until dropped.
-struct Listener(libc::c_int);
-
-impl Listener {
-    fn new(at: SockAddr) -> Listener {
-        // SAFETY: plain syscalls on a fresh descriptor.
-        unsafe {
-            let fd = libc::socket(at.family(), libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-            assert!(fd >= 0);
-            let one: libc::c_int = 1;
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
-                (&one as *const libc::c_int).cast(),
-                4,
-            );
-            let (addr, len) = at.raw();
-            assert_eq!(libc::bind(fd, addr, len), 0, "bind the test's listener");
-            assert_eq!(libc::listen(fd, 16), 0, "listen");
-            Listener(fd)
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        // SAFETY: our descriptor.
-        unsafe { libc::close(self.0) };
-    }
 }
 
 /// Connecting to `to`, named `name`.

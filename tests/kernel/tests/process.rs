@@ -4,6 +4,7 @@
 //! a process the rule's condition does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::ops::{kill, load_garbage_from_file, seize, setresgid, setresuid};
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root};
 use kernel_tests::Phase::{Before, Loaded, Unloaded};
@@ -11,11 +12,6 @@ use kernel_tests::Place::{InCgroup, TestCgroup};
 use kernel_tests::{Op, Scenario, Sleeper, TempDir, USER};
 use libc::{EACCES, EPERM, SIGKILL};
 use std::cell::RefCell;
-
-fn kill(pid: libc::pid_t, sig: libc::c_int) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: kill has no memory preconditions.
-    move || unsafe { libc::kill(pid, sig) }.into()
-}
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
@@ -45,14 +41,6 @@ fn kill_sigkill_to_sshd_denied_in_cgroup_only() {
         .run();
 }
 
-/// finit_module of a file that is not a module: CAP_SYS_MODULE is checked first (EPERM
-/// without it), then the kernel refuses the contents with its own error.
-fn load_garbage_module(fd: libc::c_int) -> impl FnOnce() -> libc::c_long {
-    static EMPTY: &[u8] = b"\0";
-    // SAFETY: fd is open for reading, EMPTY is a NUL-terminated parameter string.
-    move || unsafe { libc::syscall(libc::SYS_finit_module, fd, EMPTY.as_ptr(), 0) }
-}
-
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn capable_sys_module_denied_for_non_root_uid_in_cgroup_only() {
@@ -60,7 +48,7 @@ fn capable_sys_module_denied_for_non_root_uid_in_cgroup_only() {
     let garbage = dir.write("garbage.ko", vec![0x42u8; 4096], 0o644);
     let file = std::fs::File::open(&garbage).unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let module = Op::call("garbage module", || load_garbage_module(fd));
+    let module = Op::call("garbage module", || load_garbage_from_file(fd));
     // Real uid 1000 with euid 0 has CAP_SYS_MODULE; unless the rule refuses the capability,
     // the kernel refuses the contents with its own error.
     let contents_refused = KernelRefuses { not: EPERM };
@@ -76,19 +64,6 @@ fn capable_sys_module_denied_for_non_root_uid_in_cgroup_only() {
         .run();
 }
 
-fn seize(pid: libc::pid_t) -> impl FnOnce() -> libc::c_long {
-    // PTRACE_SEIZE does not stop the tracee; the tracer's exit detaches it.
-    // SAFETY: ptrace with null addr/data for PTRACE_SEIZE.
-    move || unsafe {
-        libc::ptrace(
-            libc::PTRACE_SEIZE,
-            pid,
-            std::ptr::null_mut::<libc::c_void>(),
-            std::ptr::null_mut::<libc::c_void>(),
-        )
-    }
-}
-
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn ptrace_of_root_denied_for_non_root_uid_in_cgroup_only() {
@@ -100,16 +75,6 @@ fn ptrace_of_root_denied_for_non_root_uid_in_cgroup_only() {
         .denies(user, &seize_root, EPERM)
         .row(Loaded, Root, InCgroup, &seize_root, Allowed)
         .run();
-}
-
-fn setresuid(r: u32) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: plain syscall; u32::MAX (-1) leaves an id unchanged.
-    move || unsafe { libc::setresuid(r, u32::MAX, u32::MAX) }.into()
-}
-
-fn setresgid(r: u32) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: plain syscall; u32::MAX (-1) leaves an id unchanged.
-    move || unsafe { libc::setresgid(r, u32::MAX, u32::MAX) }.into()
 }
 
 // Note: setresuid/setresgid that change nothing return 0 without calling the LSM hook, so

@@ -4,6 +4,10 @@
 //! rule does not cover, and after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::ops::{
+    create_map, load_garbage_from_file, load_garbage_from_memory, load_trivial_program, mount_fs,
+    unshare_userns,
+};
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root};
 use kernel_tests::Phase::{Before, Loaded, Unloaded};
@@ -15,47 +19,6 @@ use libc::{EACCES, EPERM};
 use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-
-/// bpf(BPF_PROG_LOAD) of the smallest socket filter (`r0 = 0; exit`), closed again.
-fn load_trivial_program() -> libc::c_long {
-    // mov r0, 0; exit
-    static INSNS: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
-    static LICENSE: &[u8] = b"GPL\0";
-    // union bpf_attr for BPF_PROG_LOAD: prog_type u32, insn_cnt u32, insns u64, license u64;
-    // the rest zero.
-    let mut attr = [0u8; 128];
-    attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCKET_FILTER
-    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
-    attr[8..16].copy_from_slice(&(INSNS.as_ptr() as u64).to_ne_bytes());
-    attr[16..24].copy_from_slice(&(LICENSE.as_ptr() as u64).to_ne_bytes());
-    // SAFETY: attr is a valid bpf_attr prefix; the descriptor is closed right away.
-    unsafe {
-        let fd = libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len() as libc::c_uint);
-        if fd < 0 {
-            return -1;
-        }
-        libc::close(fd as libc::c_int);
-        0
-    }
-}
-
-/// bpf(BPF_MAP_CREATE) of a one-entry array, closed again.
-fn create_map() -> libc::c_long {
-    // map_type u32 (BPF_MAP_TYPE_ARRAY 2), key_size u32, value_size u32, max_entries u32.
-    let mut attr = [0u8; 128];
-    for (i, v) in [2u32, 4, 8, 1].iter().enumerate() {
-        attr[4 * i..4 * i + 4].copy_from_slice(&v.to_ne_bytes());
-    }
-    // SAFETY: attr is a valid bpf_attr prefix; the descriptor is closed right away.
-    unsafe {
-        let fd = libc::syscall(libc::SYS_bpf, 0, attr.as_ptr(), attr.len() as libc::c_uint);
-        if fd < 0 {
-            return -1;
-        }
-        libc::close(fd as libc::c_int);
-        0
-    }
-}
 
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
@@ -69,31 +32,6 @@ fn bpf_prog_load_denied_for_non_root_uid_in_cgroup_only() {
         .row(Loaded, user, InCgroup, &map_create, Allowed)
         .row(Loaded, Root, InCgroup, &prog_load, Allowed)
         .run();
-}
-
-/// mount(source, target, fstype, 0, NULL), unmounted again when it worked; the mount's result.
-fn mount_fs(
-    source: &'static str,
-    target: CString,
-    fstype: &'static str,
-) -> impl FnOnce() -> libc::c_long {
-    let source = CString::new(source).unwrap();
-    let fstype = CString::new(fstype).unwrap();
-    // SAFETY: NUL-terminated strings owned by the closure.
-    move || unsafe {
-        let r = libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            std::ptr::null(),
-        );
-        if r != 0 {
-            return -1;
-        }
-        libc::umount2(target.as_ptr(), libc::MNT_DETACH);
-        0
-    }
 }
 
 #[test]
@@ -169,11 +107,6 @@ fn umount_denied_for_non_root_uid_in_cgroup_only() {
         .denies(RealUser(USER), &umount_tmpfs, EPERM)
         .row(Loaded, Root, InCgroup, &umount_tmpfs, Allowed)
         .run();
-}
-
-fn unshare_userns() -> libc::c_long {
-    // SAFETY: plain syscall; the child exits right after.
-    unsafe { libc::unshare(libc::CLONE_NEWUSER) }.into()
 }
 
 #[test]
@@ -252,28 +185,6 @@ fn bpf_token_event_needs_a_kernel_with_the_hook() {
             "the error names the hook:\n{stdout}\n{stderr}"
         );
     }
-}
-
-/// init_module of bytes that are not a module: the `kernel_load_data` hook, then the
-/// kernel's own refusal.
-fn load_garbage_from_memory() -> libc::c_long {
-    static IMAGE: [u8; 4096] = [0x42; 4096];
-    // SAFETY: IMAGE is readable for its length; the parameter string is NUL-terminated.
-    unsafe {
-        libc::syscall(
-            libc::SYS_init_module,
-            IMAGE.as_ptr(),
-            IMAGE.len(),
-            c"".as_ptr(),
-        )
-    }
-}
-
-/// finit_module of a file that is not a module: the `kernel_read_file` hook (id
-/// READING_MODULE), then the kernel's own refusal.
-fn load_garbage_from_file(fd: libc::c_int) -> impl FnOnce() -> libc::c_long {
-    // SAFETY: fd is open for reading; the parameter string is NUL-terminated.
-    move || unsafe { libc::syscall(libc::SYS_finit_module, fd, c"".as_ptr(), 0) }
 }
 
 #[test]
