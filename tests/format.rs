@@ -7,6 +7,7 @@
 mod common;
 
 use common::krsi_files;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
@@ -256,20 +257,80 @@ fn the_projects_policies_format_without_changing_meaning() {
     assert!(checked_count >= 20, "only {checked_count} policies checked");
 }
 
-#[test]
-fn shipped_policies_are_formatted() {
-    for dir in ["examples", "stdlib-policies"] {
-        for file in krsi_files(dir) {
-            let source = std::fs::read_to_string(&file).unwrap();
-            assert_eq!(
-                lang::format::format(&source).unwrap(),
-                source,
-                "{} is not formatted: run `krsic fmt {}`",
-                file.display(),
-                file.display()
-            );
+/// UI cases whose layout is what they test: formatting them would remove it.
+const LAYOUT_CASES: &[(&str, &str)] = &[
+    (
+        "tests/ui/crlf_line_endings.krsi",
+        "spans and snippets on CRLF line endings",
+    ),
+    (
+        "tests/ui/tabs_and_comments.krsi",
+        "columns of diagnostics after tabs",
+    ),
+];
+
+/// Every `.krsi` file in the repository, wherever it is (build output and hidden directories
+/// aside), so that a new directory of policies cannot escape the check.
+fn every_policy_file() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "krsi") {
+                out.push(path);
+            }
         }
     }
+    let mut files = Vec::new();
+    walk(Path::new(env!("CARGO_MANIFEST_DIR")), &mut files);
+    files.sort();
+    files
+}
+
+/// What `krsic fmt --check` says of every policy in the repository: formatted. The only
+/// exceptions are UI cases that cannot be formatted because they test a syntax error (fmt
+/// refuses them with their diagnostics, like the compiler) and the layout cases above.
+#[test]
+fn every_policy_in_the_repository_is_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut formatted = 0;
+    for file in every_policy_file() {
+        let relative = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if LAYOUT_CASES.iter().any(|(case, _)| *case == relative) {
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        let verdict = std::str::from_utf8(&bytes)
+            .map_err(|_| ())
+            .and_then(|source| {
+                lang::format::format(source)
+                    .map_err(|_| ())
+                    .map(|f| (source, f))
+            });
+        match verdict {
+            Ok((source, canonical)) => {
+                assert_eq!(
+                    canonical, source,
+                    "{relative} is not formatted: run `krsic fmt {relative}`"
+                );
+                formatted += 1;
+            }
+            Err(()) => assert!(
+                relative.starts_with("tests/ui/"),
+                "{relative} does not parse; only UI cases may hold syntax errors"
+            ),
+        }
+    }
+    assert!(formatted >= 150, "only {formatted} policies were checked");
 }
 
 // ---------------------------------------------------------------- the layout itself
