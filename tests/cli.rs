@@ -350,7 +350,7 @@ fn json_lines_carry_every_field() {
     );
     assert_eq!(
         shadowed["end"],
-        serde_json::json!({"line": 3, "column": 46})
+        serde_json::json!({"line": 3, "column": 47})
     );
     let labels = shadowed["labels"].as_array().unwrap();
     assert_eq!(labels.len(), 2);
