@@ -156,7 +156,10 @@ const LANGUAGE: &str = "book/src/language.md";
 
 /// The blocks of the language page generated from the catalog, each between its two markers
 /// ([`block_start`], [`block_end`]), by name.
-const LANGUAGE_BLOCKS: [(&str, fn(&[Value]) -> String); 3] = [
+/// Renders one generated table from the events of the newest guest kernel.
+type Table = fn(&[Value]) -> String;
+
+const LANGUAGE_BLOCKS: [(&str, Table); 3] = [
     ("events", events_table),
     ("process attributes", process_attributes_table),
     ("enumerations", enumerations_table),
