@@ -156,8 +156,14 @@ fn the_standard_policies_reference_is_generated_from_the_policies() {
     page.push_str(
         "The policies in `stdlib-policies/`, ready to copy and adapt. Each starts with what it \
          defends against; its `test` items show what it refuses and what it lets through, and \
-         `krsic test` runs them.\n\n",
+         `krsic test` runs them. Each is also loaded as shipped in both guest kernels by \
+         `tests/kernel/tests/stdlib.rs`, where a real process doing what it defends against is \
+         refused and the exception it names is let through.\n\n",
     );
+    let kernel_tests = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel/tests/stdlib.rs"),
+    )
+    .unwrap();
     for file in krsi_files("stdlib-policies") {
         let source = std::fs::read_to_string(&file).unwrap();
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -169,6 +175,11 @@ fn the_standard_policies_reference_is_generated_from_the_policies() {
         assert!(
             !header.is_empty(),
             "{name} has no header comment saying what it is for"
+        );
+        let stem = name.trim_end_matches(".krsi");
+        assert!(
+            kernel_tests.contains(&format!("standard_policy!(\"{stem}\")")),
+            "{name} has no kernel test: add one to tests/kernel/tests/stdlib.rs"
         );
         let _ = write!(
             page,
