@@ -8,14 +8,15 @@
 //!   so deny rules testing it match and allow rules testing it do not; the decision equals the
 //!   evaluator's on the same event with that value missing;
 //! - the ring buffer is full: the decision is unchanged and the drop is counted;
-//! - the rate map lookup fails: the report is sent, unthrottled.
+//! - the rate map lookup fails: the report is sent, unthrottled;
+//! - the cgroup-scope helper fails: the rules apply as if the process were in scope.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::fixture_kernel;
-use compiler::bpf::helper::{D_PATH, RINGBUF_RESERVE};
+use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, RINGBUF_RESERVE};
 use compiler::codegen::SCRATCH_MAP;
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Mode, Module, Scope};
@@ -39,12 +40,16 @@ struct Compiled {
 }
 
 fn compile_in(source: &str, mode: Mode) -> Compiled {
+    compile_for(source, mode, Scope::Global)
+}
+
+fn compile_for(source: &str, mode: Mode, scope: Scope) -> Compiled {
     let kernel = fixture_kernel();
     let (checked, diagnostics) = lang::front_end(source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:?}"));
     let target = compiler::ir::Target {
         mode: Some(mode),
-        ..compiler::ir::Target::new(Scope::Global)
+        ..compiler::ir::Target::new(scope)
     };
     let compiled = compiler::compile(&checked, target).unwrap();
     let (module, object) = (compiled.ir, compiled.spec);
@@ -385,5 +390,39 @@ fn faults_in_helpers_the_program_does_not_call_change_nothing() {
             errno: EPERM,
             rule: 0
         }
+    );
+}
+
+#[test]
+fn a_failed_scope_check_applies_the_rules() {
+    let policy = compile_for(
+        "deny open where path ~ \"/etc/**\" errno EACCES\n",
+        Mode::Enforce,
+        Scope::Cgroup,
+    );
+    let mut outside = open("/etc/passwd", 1000);
+    outside.in_scope = false;
+    // The controls: outside the cgroup the policy lets everything through; inside it denies.
+    assert_eq!(with_faults(&policy, &outside, &[]), Decision::Allow);
+    let inside = open("/etc/passwd", 1000);
+    assert!(denied(with_faults(&policy, &inside, &[])));
+    let scope_unknown = [Fault::Helper {
+        id: CURRENT_TASK_UNDER_CGROUP,
+        errno: 22,
+    }];
+    assert_eq!(
+        with_faults(&policy, &outside, &scope_unknown),
+        Decision::Deny {
+            errno: EACCES,
+            rule: 0
+        },
+        "a scope the kernel cannot tell is in scope"
+    );
+    // And a rule that does not match still lets the event through.
+    let mut elsewhere = open("/usr/bin/x", 1000);
+    elsewhere.in_scope = false;
+    assert_eq!(
+        with_faults(&policy, &elsewhere, &scope_unknown),
+        Decision::Allow
     );
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!   r6 = ctx
-//!   [scope]    current_task_under_cgroup(krsi_scope, 0) != 1  → allow
+//!   [scope]    current_task_under_cgroup(krsi_scope, 0) == 0  → allow
 //!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
 //!   values     each value the rules read, computed once, kept in a stack slot
 //!   allow      rules in order: a match → allow
@@ -325,13 +325,14 @@ impl<'a> ProgramGen<'a> {
             self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, allow);
         }
         if self.scope == Scope::Cgroup {
-            // 1: in the cgroup or below; 0: not; negative: the map is empty (never, the runtime
-            // fills it before attaching).
+            // 1: in the cgroup or below; 0: not; negative: the helper could not tell (the map
+            // is empty: never, the runtime fills it before attaching). Only a definite "not"
+            // leaves the event alone: when the scope is unknown the rules apply (fail closed).
             self.asm
                 .ld_map_fd(Reg::R1, SCOPE_MAP)
                 .mov64_imm(Reg::R2, 0)
                 .call_helper(CURRENT_TASK_UNDER_CGROUP)
-                .jump_imm(JmpCond::Ne, Reg::R0, 1, allow);
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, allow);
         }
         self.values(fail_closed);
         // Audit rules report whatever the decision will be.
