@@ -532,9 +532,14 @@ pub fn test(
 ) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf)?;
     let (mut passed, mut failed) = (0usize, 0usize);
+    // Test items state what the policy decides. A policy in audit mode decides the same and
+    // only reports instead of refusing, so its items are checked against the enforcing build.
+    let enforcing = Target {
+        mode: Some(Mode::Enforce),
+        ..Target::new(Scope::Global)
+    };
     for file in files {
-        let Some((compiled, source)) =
-            compile_file(file, &kernel, Target::new(Scope::Global), format)?
+        let Some((compiled, source)) = compile_file(file, &kernel, enforcing.clone(), format)?
         else {
             failed += 1;
             continue;

@@ -80,6 +80,27 @@ fn a_wrong_expectation_fails_and_shows_all_three_decisions() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A policy in audit mode decides what it would enforce: its test items say so, and pass.
+#[test]
+fn an_audit_mode_policy_is_tested_on_what_it_decides() {
+    let dir = std::env::temp_dir().join(format!("krsic-cli-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rollout.krsi");
+    std::fs::write(
+        &file,
+        "mode audit\n\
+         deny exec where path ~ \"/tmp/**\" and uid != 0\n\
+         test exec { path: \"/tmp/x\", uid: 1000 } => deny EPERM\n\
+         test exec { path: \"/tmp/x\", uid: 0 } => allow\n",
+    )
+    .unwrap();
+    let out = krsic(&["test", "--btf", FIXTURE, file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn audit_expectations_pass_and_fail_on_the_reports() {
     let dir = std::env::temp_dir().join(format!("krsic-cli-audit-{}", std::process::id()));
