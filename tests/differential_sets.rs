@@ -347,7 +347,9 @@ fn sets_cut_into_functions_agree() {
         );
     }
     prefixes += "deny open where path ~ \"/etc/**\" errno EEXIST\n";
-    for (label, source) in [("exact", exact), ("prefix", prefixes)] {
+    // In audit mode the shared exit reports and allows.
+    let audit = format!("mode audit\n{exact}");
+    for (label, source) in [("exact", exact), ("prefix", prefixes), ("audit", audit)] {
         let compiled = compile(&source);
         assert!(
             set_functions(&compiled) > 1,
@@ -368,7 +370,24 @@ fn sets_cut_into_functions_agree() {
         probes.push(format!("/{}", "a".repeat(5000)));
         for probe in &probes {
             for uid in [0, 1000] {
-                agree(label, &compiled, &open_event(probe, uid));
+                let event = open_event(probe, uid);
+                if label != "audit" {
+                    agree(label, &compiled, &event);
+                    continue;
+                }
+                // What enforcing would deny is allowed, and reported as would-deny by the rule
+                // that would have denied it.
+                let (outcome, reports) =
+                    compiler::vm::decide_and_report(&compiled.module, &compiled.object, &event)
+                        .unwrap();
+                assert_eq!(outcome.decision, eval::Decision::Allow, "audit: {probe}");
+                let reported = reports.last().map(|r| r.rule);
+                match eval::evaluate(&compiled.checked, &event, false) {
+                    eval::Decision::Deny { rule, .. } => {
+                        assert_eq!(reported, Some(rule), "audit: {probe}");
+                    }
+                    eval::Decision::Allow => assert_eq!(reported, None, "audit: {probe}"),
+                }
             }
         }
     }
