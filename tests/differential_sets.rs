@@ -303,3 +303,168 @@ fn maps_beside_the_ring_stay_small_at_every_size() {
         }
     }
 }
+
+/// The functions a compiled program calls besides its report function: the parts of a literal
+/// set too large for one program's jumps (`codegen::sets`).
+fn set_functions(compiled: &Compiled) -> usize {
+    compiled
+        .object
+        .programs
+        .iter()
+        .flat_map(|p| &p.code.functions)
+        .filter(|f| f.name != "report")
+        .count()
+}
+
+/// Sets large enough to be cut into functions, with the rules' errnos mixed (the shared exit
+/// picks the recorded rule's), next to an allow list cut too and a chain after them: every
+/// listed path, its neighbours and misses agree with the evaluator.
+#[test]
+fn sets_cut_into_functions_agree() {
+    let errnos = ["EPERM", "EACCES", "ENOENT"];
+    // Each path is about five words, 40 instructions in a tree: 400 are cut into functions
+    // of at most 8,000 instructions, and so is the 200-path allow list.
+    let n = 400;
+    let mut exact = String::new();
+    for i in 0..n {
+        exact += &format!(
+            "deny open where path == \"{}\" and uid != 0 errno {}\n",
+            path(i),
+            errnos[i % 7 % 3]
+        );
+    }
+    let mut prefixes = String::new();
+    let allowed: Vec<String> = (0..n)
+        .step_by(2)
+        .map(|i| format!("\"{}/x\"", dir(i)))
+        .collect();
+    prefixes += &format!("allow open where path in [{}]\n", allowed.join(", "));
+    for i in 0..n {
+        prefixes += &format!(
+            "deny open where path ~ \"{}/**\" errno {}\n",
+            dir(i),
+            errnos[i % 5 % 3]
+        );
+    }
+    prefixes += "deny open where path ~ \"/etc/**\" errno EEXIST\n";
+    // In audit mode the shared exit reports and allows.
+    let audit = format!("mode audit\n{exact}");
+    for (label, source) in [("exact", exact), ("prefix", prefixes), ("audit", audit)] {
+        let compiled = compile(&source);
+        assert!(
+            set_functions(&compiled) > 1,
+            "{label}: the set was not cut into functions"
+        );
+        let mut probes = Vec::new();
+        for i in (0..n).step_by(7).chain([n - 1]) {
+            let (p, d) = (path(i), dir(i));
+            probes.push(p.clone());
+            probes.push(format!("{p}x"));
+            probes.push(p[..p.len() - 1].to_string());
+            probes.push(format!("{d}/x"));
+            probes.push(format!("{d}/y/z"));
+            probes.push(d.clone());
+            probes.push(format!("{d}0/x"));
+        }
+        probes.extend(["/etc/passwd", "/home/a", "", "/"].map(String::from));
+        probes.push(format!("/{}", "a".repeat(5000)));
+        for probe in &probes {
+            for uid in [0, 1000] {
+                let event = open_event(probe, uid);
+                if label != "audit" {
+                    agree(label, &compiled, &event);
+                    continue;
+                }
+                // What enforcing would deny is allowed, and reported as would-deny by the rule
+                // that would have denied it.
+                let (outcome, reports) =
+                    compiler::vm::decide_and_report(&compiled.module, &compiled.object, &event)
+                        .unwrap();
+                assert_eq!(outcome.decision, eval::Decision::Allow, "audit: {probe}");
+                let reported = reports.last().map(|r| r.rule);
+                match eval::evaluate(&compiled.checked, &event, false) {
+                    eval::Decision::Deny { rule, .. } => {
+                        assert_eq!(reported, Some(rule), "audit: {probe}");
+                    }
+                    eval::Decision::Allow => assert_eq!(reported, None, "audit: {probe}"),
+                }
+            }
+        }
+    }
+}
+
+/// Ten thousand exact paths and ten thousand prefixes, one policy each: compiled, cut into
+/// functions, and deciding the first, a middle and the last rule and a miss as the evaluator.
+/// Seconds in a debug build: `cargo test --release --test differential_sets -- --ignored`.
+#[test]
+#[ignore = "ten thousand rules: run with --release -- --ignored"]
+fn ten_thousand_rules_agree() {
+    for (label, source, kind) in [
+        ("10,000 exact", exact_policy(10_000, true), "exact"),
+        ("10,000 prefixes", prefix_policy(10_000), "prefix"),
+    ] {
+        let compiled = compile(&source);
+        assert!(
+            set_functions(&compiled) > 1,
+            "{label}: not cut into functions"
+        );
+        let counts: Vec<u64> = probes(10_000, kind)
+            .iter()
+            .map(|probe| agree(label, &compiled, &open_event(probe, 1000)))
+            .collect();
+        println!("{label}: executed {counts:?} (first, middle, last, none)");
+    }
+    // Past what the verifier walks: refused by E0207 (in milliseconds in a release build).
+    // Short paths, many to a list: the most code a megabyte of policy can ask for.
+    let long: String = (0..70)
+        .map(|rule| {
+            let paths: Vec<String> = (0..1000).map(|i| format!("\"/{rule}/{i}\"")).collect();
+            format!("deny open where path in [{}]\n", paths.join(", "))
+        })
+        .collect();
+    let (checked, diagnostics) = lang::front_end(&long, kernel());
+    assert!(checked.is_none());
+    assert!(
+        diagnostics.iter().any(|d| d.code.as_str() == "E0207"),
+        "{:?}",
+        diagnostics.first()
+    );
+}
+
+/// The instructions a literal tree takes, as `lang::check::tree_cost` estimates them for E0207
+/// and the code generator for cutting it: never fewer than emitted, and not more than three
+/// times as many, for exact paths and prefixes, inline and cut into functions.
+#[test]
+fn tree_cost_bounds_what_is_emitted() {
+    let size = |source: &str| -> usize {
+        compile(source)
+            .object
+            .programs
+            .iter()
+            .map(|p| p.code.insns.len())
+            .sum()
+    };
+    for n in [50, 400] {
+        let exact: Vec<Vec<u8>> = (0..n).map(|i| path(i).into_bytes()).collect();
+        let prefixes: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("{}/", dir(i)).into_bytes())
+            .collect();
+        for (label, source, base, literals) in [
+            (
+                "exact",
+                exact_policy(n, false),
+                exact_policy(4, false),
+                exact,
+            ),
+            ("prefix", prefix_policy(n), prefix_policy(4), prefixes),
+        ] {
+            let emitted = size(&source) - size(&base);
+            let estimate = lang::check::tree_cost(literals[4..].iter().map(Vec::as_slice));
+            println!("{label}, {n} rules: {emitted} instructions emitted, {estimate} estimated");
+            assert!(
+                emitted <= estimate && estimate <= 3 * emitted,
+                "{label}, {n} rules: {emitted} instructions emitted, {estimate} estimated"
+            );
+        }
+    }
+}

@@ -65,9 +65,10 @@ impl Code {
 
     /// The origin of `slot` on a run that went through the slots of `trace` (in order, `slot`
     /// last): a function shared by several callers (the report function) has no origin of its
-    /// own, so a slot in one takes the origin of the call the run entered it by.
+    /// own, so a slot in one takes the origin of the call the run entered it by. A function
+    /// with origins of its own (a part of a large literal set) keeps them.
     pub fn origin_on(&self, slot: usize, trace: &[usize]) -> Option<u32> {
-        if slot < self.entry_len() {
+        if slot < self.entry_len() || self.origin(slot).is_some() {
             return self.origin(slot);
         }
         trace
@@ -237,6 +238,11 @@ impl Assembler {
             Some(slot @ None) => *slot = Some(here),
         }
         self
+    }
+
+    /// The origin the next instruction is tagged with.
+    pub fn current_origin(&self) -> Option<u32> {
+        self.origin
     }
 
     /// Tags the instructions emitted from now on with `origin` (an opaque source id, such as
@@ -566,10 +572,15 @@ fn remove_unreachable(
     relocations: &mut Vec<MapRelocation>,
 ) {
     let n = insns.len();
-    let target_of = |slot: usize| -> Option<usize> {
-        let fixup = fixups.iter().find(|f| f.slot == slot)?;
-        labels.get(fixup.label.0 as usize).copied().flatten()
-    };
+    // Each slot's branch target, indexed once: a search of the fixups per slot made this
+    // quadratic, minutes for a policy of ten thousand rules.
+    let mut targets: Vec<Option<usize>> = vec![None; n];
+    for fixup in fixups.iter() {
+        if let Some(t) = targets.get_mut(fixup.slot) {
+            *t = labels.get(fixup.label.0 as usize).copied().flatten();
+        }
+    }
+    let target_of = |slot: usize| -> Option<usize> { targets.get(slot).copied().flatten() };
     let mut reachable = vec![false; n];
     let mut work = vec![0usize];
     while let Some(slot) = work.pop() {

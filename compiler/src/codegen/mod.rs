@@ -37,6 +37,7 @@ mod sets;
 mod values;
 mod walk;
 
+use sets::Leaf;
 use walk::work;
 
 /// Per-CPU scratch space for strings (too large for the 512-byte BPF stack).
@@ -196,6 +197,10 @@ struct Layout {
     scratch_size: u32,
     /// The dentry walk's state and work area (see [`work`]), shared by every walked value.
     work: Option<u32>,
+    /// Where a large literal set's leaf records the rule that matched: its index, then its
+    /// errno, 8 bytes each (see [`sets::Leaf::Record`]). Reserved when the program's literals
+    /// could make a tree past [`sets::INLINE_TREE_COST`].
+    decision: Option<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -248,11 +253,23 @@ impl Layout {
                 scratch_size += work::SIZE;
                 at
             });
+        let literal_cost: usize = program
+            .allow
+            .iter()
+            .chain(&program.deny)
+            .map(|rule| sets::cond_tree_cost(&rule.cond))
+            .sum();
+        let decision = (literal_cost > sets::INLINE_TREE_COST).then(|| {
+            let at = scratch_size;
+            scratch_size += 16;
+            at
+        });
         Ok(Layout {
             slots,
             buffers,
             scratch_size,
             work,
+            decision,
         })
     }
 }
@@ -276,6 +293,8 @@ struct ProgramGen<'a> {
     /// Tests known to hold wherever rules are evaluated (a gate that every reporting rule
     /// shares, tested before a costly value; see `values`): compiled as `true`.
     known_true: Vec<Cond>,
+    /// Parts of large literal sets to emit as functions after the program (see `sets`).
+    chunks: Vec<sets::Chunk>,
 }
 
 impl<'a> ProgramGen<'a> {
@@ -297,6 +316,7 @@ impl<'a> ProgramGen<'a> {
             reported: false,
             allow,
             known_true: Vec::new(),
+            chunks: Vec::new(),
         }
     }
 
@@ -310,6 +330,45 @@ impl<'a> ProgramGen<'a> {
             Mode::Audit => {
                 self.report(rule, events::FLAG_WOULD_DENY);
                 self.asm.mov64_imm(Reg::R0, 0).exit();
+            }
+        }
+    }
+
+    /// A deny rule of `run` matched, and its leaf recorded which (see [`Leaf::Record`]):
+    /// report it, and refuse with its errno (enforce mode) or allow (audit mode). The errno
+    /// is chosen among the run's by comparing with each, so that the program returns a
+    /// constant the verifier knows to be an errno.
+    fn deny_recorded(&mut self, run: &[Rule]) {
+        let at = self.layout.decision.unwrap_or(0);
+        let flags = match self.mode {
+            Mode::Enforce => events::FLAG_DENIED,
+            Mode::Audit => events::FLAG_WOULD_DENY,
+        };
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, offset(at))
+            .mov64_imm(Reg::R2, flags as i32)
+            .load(Size::DW, Reg::R3, Reg::R7, offset(at + 8))
+            .mov64_reg(Reg::R4, Reg::R10)
+            .mov64_reg(Reg::R5, Reg::R7)
+            .call_function(self.report_function);
+        self.reported = true;
+        if self.mode == Mode::Audit {
+            self.asm.mov64_imm(Reg::R0, 0).exit();
+            return;
+        }
+        let errnos: std::collections::BTreeSet<i32> = run.iter().map(|r| r.errno).collect();
+        self.asm.load(Size::DW, Reg::R1, Reg::R7, offset(at + 8));
+        let mut errnos = errnos.into_iter().peekable();
+        while let Some(errno) = errnos.next() {
+            if errnos.peek().is_some() {
+                let other = self.asm.new_label();
+                self.asm
+                    .jump_imm(JmpCond::Ne, Reg::R1, errno, other)
+                    .mov64_imm(Reg::R0, -errno)
+                    .exit()
+                    .bind(other);
+            } else {
+                self.asm.mov64_imm(Reg::R0, -errno).exit();
             }
         }
     }
@@ -352,7 +411,12 @@ impl<'a> ProgramGen<'a> {
             self.asm.set_origin(Some(rest[0].index));
             let run = self.literal_run(rest);
             if run > 0 {
-                self.literal_tree(&rest[..run], &vec![allow; run], next);
+                let leaf = if self.split_run(&rest[..run]) {
+                    Leaf::Matched
+                } else {
+                    Leaf::Jump(allow)
+                };
+                self.literal_tree(&rest[..run], &vec![leaf; run], allow, next);
                 at += run;
             } else {
                 self.cond(&rest[0].cond, allow, next);
@@ -366,10 +430,30 @@ impl<'a> ProgramGen<'a> {
             let next = self.asm.new_label();
             let tree = self.literal_run(rest);
             let run = tree.max(1);
-            let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
             self.asm.set_origin(Some(rest[0].index));
+            if tree > 0 && self.split_run(&rest[..run]) {
+                // One exit for the whole run: the leaf recorded which rule matched.
+                let matched = self.asm.new_label();
+                let leaves: Vec<Leaf> = rest[..run]
+                    .iter()
+                    .map(|rule| Leaf::Record {
+                        rule: rule.index,
+                        errno: rule.errno,
+                    })
+                    .collect();
+                self.literal_tree(&rest[..run], &leaves, matched, next);
+                // The block every rule of the run shares has no origin of its own: the
+                // offline machine takes the deciding rule from the report it sends.
+                self.asm.set_origin(None).bind(matched);
+                self.deny_recorded(&rest[..run]);
+                self.asm.bind(next);
+                at += run;
+                continue;
+            }
+            let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
             if tree > 0 {
-                self.literal_tree(&rest[..run], &targets, next);
+                let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
+                self.literal_tree(&rest[..run], &leaves, next, next);
             } else {
                 self.cond(&rest[0].cond, targets[0], next);
             }
@@ -391,6 +475,7 @@ impl<'a> ProgramGen<'a> {
             _ => 0,
         };
         self.asm.bind(fail_closed).mov64_imm(Reg::R0, -errno).exit();
+        self.emit_chunks();
         if self.reported {
             self.asm.function("report", self.report_function);
             self.emit_report_function();

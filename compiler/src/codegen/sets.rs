@@ -11,11 +11,20 @@
 //! masked to their bytes (and the string's length checked), the longer ones by binary search
 //! on the whole word. It is built when no prefix of the run is a prefix of another, so that at
 //! most one can match and the order of the rules cannot matter; nested prefixes stay a chain.
+//!
+//! A tree past [`INLINE_TREE_COST`] (about 500 paths) is cut into BPF functions: the program
+//! keeps the top of the searches and calls a function for each node of at most [`CHUNK_COST`]
+//! instructions, so that every jump stays within the ±32,767 slots it reaches whatever the
+//! set's size. A leaf then records its rule's index and errno in map memory and answers
+//! "matched"; the run's rules share one report-and-refuse exit that reads them back. The
+//! verifier walks each function once, from its one call, and since it does not track what a
+//! leaf stored, every match reaches the shared exit in one state: its work stays about one
+//! visit per emitted instruction (10,000 exact paths: about 110,000).
 
 use super::{offset, Buffer, ProgramGen};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, Pred, Rule, ValueId};
-use lang::check::add_unnested;
+pub(super) use lang::check::{add_unnested, tree_cost, INLINE_TREE_COST};
 use lang::glob::Token;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +42,76 @@ pub(super) struct LiteralSet {
 }
 
 /// A literal and where the tree goes when the string equals it (or starts with it).
-type Entry<'r> = (&'r [u8], Label);
+type Entry = (Vec<u8>, Leaf);
+
+/// Where a literal's match goes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Leaf {
+    /// To the rule's own code.
+    Jump(Label),
+    /// To the tree's `matched` exit (an allow run: every rule's match allows).
+    Matched,
+    /// To the tree's `matched` exit, with the rule's index and errno stored in the program's
+    /// decision area ([`super::Layout::decision`]): one exit for a whole deny run, so that a
+    /// run of ten thousand rules does not need ten thousand blocks out of jump reach.
+    Record { rule: u32, errno: i32 },
+}
+
+/// The largest node made a function of its own: well inside a jump's reach, and small enough
+/// that a large tree has more nodes than the program has functions to spare (the kernel
+/// allows 256 subprograms) only past a million instructions, which E0207 refuses first.
+const CHUNK_COST: usize = 8_000;
+/// A prefix in a search among prefixes ending in one word.
+const ENDING_COST: usize = 10;
+/// What a tree function answers in r0.
+const CHUNK_MISS: i32 = 0;
+const CHUNK_MATCHED: i32 = 1;
+const CHUNK_NEXT: i32 = 2;
+
+/// Where a tree is being emitted.
+#[derive(Clone, Copy)]
+struct Site {
+    b: Buffer,
+    /// The string's length: its value slot.
+    slot: i16,
+    /// No literal matches.
+    miss: Label,
+    /// Where [`Leaf::Matched`] and [`Leaf::Record`] go.
+    matched: Label,
+    /// Nodes small enough become functions (a large tree, in the program's own code).
+    split: bool,
+}
+
+/// A node of a large tree compiled as a function of its own (a bpf-to-bpf call): the
+/// verifier walks it once, from its one call, and its jumps stay within its own code however
+/// large the tree. Its leaves record the rule in map memory, which the verifier does not
+/// track, so that every match returns to the caller in one state.
+pub(super) struct Chunk {
+    start: Label,
+    body: ChunkBody,
+    b: Buffer,
+    slot: i16,
+    origin: Option<u32>,
+}
+
+/// The search a [`Chunk`] runs: one of the tree's binary searches.
+enum ChunkBody {
+    Lengths(Vec<(usize, Vec<Entry>)>),
+    Words {
+        words: Vec<(u64, Vec<Entry>)>,
+        len: usize,
+        k: usize,
+    },
+    /// Prefixes ending in word `k`.
+    Ending {
+        group: Vec<(u64, Entry)>,
+        k: usize,
+    },
+    Longer {
+        words: Vec<(u64, Vec<Entry>)>,
+        k: usize,
+    },
+}
 
 impl ProgramGen<'_> {
     /// `rule`'s condition as a literal set over a counted string, if it is one.
@@ -132,9 +210,18 @@ impl ProgramGen<'_> {
     }
 
     /// The tree for the run `rules` (see [`Self::literal_run`]): a string equal to a literal
-    /// of `rules[i]` (the first such rule) goes to `targets[i]`; an unknown string goes to the
-    /// first rule's target when unknown counts as a match, else to `miss`, as does any other.
-    pub(super) fn literal_tree(&mut self, rules: &[Rule], targets: &[Label], miss: Label) {
+    /// of `rules[i]` (the first such rule) goes to `leaves[i]`; an unknown string goes to the
+    /// first rule's leaf when unknown counts as a match, else to `miss`, as does any other.
+    /// `matched` is where a [`Leaf::Record`] or [`Leaf::Matched`] goes. A tree larger than
+    /// [`INLINE_TREE_COST`] is cut into functions (see [`Chunk`]), whose leaves must then all
+    /// be of those two kinds.
+    pub(super) fn literal_tree(
+        &mut self,
+        rules: &[Rule],
+        leaves: &[Leaf],
+        matched: Label,
+        miss: Label,
+    ) {
         let sets: Vec<LiteralSet> = rules.iter().filter_map(|r| self.literal_set(r)).collect();
         let Some(first) = sets.first() else {
             self.asm.jump(miss);
@@ -145,84 +232,213 @@ impl ProgramGen<'_> {
             self.asm.jump(miss);
             return;
         };
-        let unknown = match (first.on_unknown, targets.first()) {
-            (true, Some(target)) => *target,
-            _ => miss,
+        let site = Site {
+            b,
+            slot: self.layout.slots[i],
+            miss,
+            matched,
+            split: self.split_tree(&sets),
+        };
+        let unknown = match (first.on_unknown, leaves.first()) {
+            (true, Some(leaf)) => Some(*leaf),
+            _ => None,
         };
         // The first rule with a literal wins it; a literal as long as the buffer is no
         // string the kernel gave (and would be read past the buffer).
-        if first.prefixes {
-            let mut entries: BTreeMap<&[u8], Label> = BTreeMap::new();
-            for (set, target) in sets.iter().zip(targets) {
-                for literal in &set.literals {
-                    if literal.len() < b.cap as usize {
-                        entries.entry(literal).or_insert(*target);
-                    }
-                }
-            }
-            self.asm
-                .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i]);
-            if self.program.values[i].kind.fallible() {
-                self.asm.jump_imm(JmpCond::Slt, Reg::R1, 0, unknown);
-            }
-            let entries: Vec<Entry<'_>> = entries.into_iter().collect();
-            self.prefix_trie(&entries, 0, b, miss);
-            return;
-        }
-        let mut by_length: BTreeMap<usize, BTreeMap<&[u8], Label>> = BTreeMap::new();
-        for (set, target) in sets.iter().zip(targets) {
+        let mut entries: BTreeMap<&[u8], Leaf> = BTreeMap::new();
+        for (set, leaf) in sets.iter().zip(leaves) {
             for literal in &set.literals {
                 if literal.len() < b.cap as usize {
-                    by_length
-                        .entry(literal.len())
-                        .or_default()
-                        .entry(literal.as_slice())
-                        .or_insert(*target);
+                    entries.entry(literal).or_insert(*leaf);
                 }
             }
         }
         self.asm
             .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i]);
         if self.program.values[i].kind.fallible() {
-            self.asm.jump_imm(JmpCond::Slt, Reg::R1, 0, unknown);
+            let known = self.asm.new_label();
+            self.asm.jump_imm(JmpCond::Sge, Reg::R1, 0, known);
+            match unknown {
+                Some(leaf) => self.leaf(leaf, site),
+                None => {
+                    self.asm.jump(miss);
+                }
+            }
+            self.asm.bind(known);
         }
-        let groups: Vec<(usize, Vec<Entry<'_>>)> = by_length
-            .into_iter()
-            .map(|(len, entries)| (len, entries.into_iter().collect()))
-            .collect();
-        self.length_search(&groups, b, miss);
+        if first.prefixes {
+            let entries: Vec<Entry> = entries
+                .into_iter()
+                .map(|(literal, leaf)| (literal.to_vec(), leaf))
+                .collect();
+            self.prefix_trie(entries, 0, site);
+            return;
+        }
+        let mut by_length: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
+        for (literal, leaf) in entries {
+            by_length
+                .entry(literal.len())
+                .or_default()
+                .push((literal.to_vec(), leaf));
+        }
+        let groups: Vec<(usize, Vec<Entry>)> = by_length.into_iter().collect();
+        self.length_search(&groups, site);
+    }
+
+    /// Whether the run `rules` (see [`Self::literal_run`]) compiles to a tree cut into
+    /// functions, whose leaves are [`Leaf::Matched`] or [`Leaf::Record`].
+    pub(super) fn split_run(&self, rules: &[Rule]) -> bool {
+        let sets: Vec<LiteralSet> = rules.iter().filter_map(|r| self.literal_set(r)).collect();
+        self.split_tree(&sets)
+    }
+
+    /// Whether the tree of `sets` is cut into functions: past [`INLINE_TREE_COST`], when the
+    /// program has the decision area its leaves record the rule in.
+    pub(super) fn split_tree(&self, sets: &[LiteralSet]) -> bool {
+        self.layout.decision.is_some()
+            && tree_cost(
+                sets.iter()
+                    .flat_map(|s| s.literals.iter().map(Vec::as_slice)),
+            ) > INLINE_TREE_COST
+    }
+
+    /// Where a literal's match goes, at `site`.
+    fn leaf(&mut self, leaf: Leaf, site: Site) {
+        match leaf {
+            Leaf::Jump(target) => {
+                self.asm.jump(target);
+            }
+            Leaf::Matched => {
+                self.asm.jump(site.matched);
+            }
+            Leaf::Record { rule, errno } => {
+                // Stores of constants to map memory, which the verifier does not track: every
+                // leaf reaches `matched` in one state, verified once.
+                let at = self.layout.decision.unwrap_or(0);
+                self.asm
+                    .store_imm(Size::DW, Reg::R7, offset(at), rule as i32)
+                    .store_imm(Size::DW, Reg::R7, offset(at + 8), errno)
+                    .jump(site.matched);
+            }
+        }
+    }
+
+    /// In a tree being cut (`site.split`, outside any function), a node of at most
+    /// [`CHUNK_COST`] becomes a call of a function of its own, emitted after the program:
+    /// `true` when it did. The call passes r1–r3 as they are (the length, the word, the masked
+    /// word) and the scratch pointer in r5; the function answers [`CHUNK_MISS`],
+    /// [`CHUNK_MATCHED`] (its leaf recorded the rule) or [`CHUNK_NEXT`] (to `next`).
+    fn call_chunk(&mut self, body: ChunkBody, cost: usize, site: Site, next: Label) -> bool {
+        if !site.split || cost > CHUNK_COST {
+            return false;
+        }
+        let start = self.asm.new_label();
+        self.asm
+            .mov64_reg(Reg::R5, Reg::R7)
+            .call_function(start)
+            .jump_imm(JmpCond::Eq, Reg::R0, CHUNK_MATCHED, site.matched);
+        if let ChunkBody::Ending { k, .. } = body {
+            // On to the prefixes ending in the word's next bytes, with the length and the
+            // word the call clobbered loaded again.
+            self.asm
+                .jump_imm(JmpCond::Ne, Reg::R0, CHUNK_NEXT, site.miss)
+                .load(Size::DW, Reg::R1, Reg::R10, site.slot)
+                .load(
+                    Size::DW,
+                    Reg::R2,
+                    Reg::R7,
+                    offset(site.b.offset + 8 * k as u32),
+                )
+                .jump(next);
+        } else {
+            self.asm.jump(site.miss);
+        }
+        self.chunks.push(Chunk {
+            start,
+            body,
+            b: site.b,
+            slot: site.slot,
+            origin: self.asm.current_origin(),
+        });
+        true
+    }
+
+    /// The functions [`Self::call_chunk`] called, after the program's code.
+    pub(super) fn emit_chunks(&mut self) {
+        let chunks = std::mem::take(&mut self.chunks);
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let (miss, matched, next) = (
+                self.asm.new_label(),
+                self.asm.new_label(),
+                self.asm.new_label(),
+            );
+            self.asm.set_origin(chunk.origin);
+            self.asm
+                .function(&format!("set{n}"), chunk.start)
+                .mov64_reg(Reg::R7, Reg::R5);
+            let site = Site {
+                b: chunk.b,
+                slot: chunk.slot,
+                miss,
+                matched,
+                split: false,
+            };
+            match chunk.body {
+                ChunkBody::Lengths(groups) => self.length_search(&groups, site),
+                ChunkBody::Words { words, len, k } => self.word_search(&words, len, k, site),
+                ChunkBody::Ending { group, k } => self.ending_search(&group, k, next, site),
+                ChunkBody::Longer { words, k } => self.longer_search(&words, k, site),
+            }
+            for (label, answer) in [
+                (miss, CHUNK_MISS),
+                (matched, CHUNK_MATCHED),
+                (next, CHUNK_NEXT),
+            ] {
+                self.asm.bind(label).mov64_imm(Reg::R0, answer).exit();
+            }
+        }
+        self.asm.set_origin(None);
     }
 
     /// Binary search on the length in r1 among the groups' lengths.
-    fn length_search(&mut self, groups: &[(usize, Vec<Entry<'_>>)], b: Buffer, miss: Label) {
+    fn length_search(&mut self, groups: &[(usize, Vec<Entry>)], site: Site) {
+        let cost = groups.iter().map(|(_, e)| entries_cost(e, 0)).sum();
+        if groups.len() > 1
+            && self.call_chunk(ChunkBody::Lengths(groups.to_vec()), cost, site, site.miss)
+        {
+            return;
+        }
         match groups {
             [] => {
-                self.asm.jump(miss);
+                self.asm.jump(site.miss);
             }
             [(len, entries)] => {
-                self.asm.jump_imm(JmpCond::Ne, Reg::R1, *len as i32, miss);
-                self.word_trie(entries, *len, 0, b, miss);
+                self.asm
+                    .jump_imm(JmpCond::Ne, Reg::R1, *len as i32, site.miss);
+                self.word_trie(entries.clone(), *len, 0, site);
             }
             _ => {
                 let (low, high) = groups.split_at(groups.len() / 2);
                 let right = self.asm.new_label();
                 self.asm
                     .jump_imm(JmpCond::Ge, Reg::R1, high[0].0 as i32, right);
-                self.length_search(low, b, miss);
+                self.length_search(low, site);
                 self.asm.bind(right);
-                self.length_search(high, b, miss);
+                self.length_search(high, site);
             }
         }
     }
 
     /// Literals of length `len` that agree on words `..k`: load word `k` into r2 and search
     /// among their values in it.
-    fn word_trie(&mut self, entries: &[Entry<'_>], len: usize, k: usize, b: Buffer, miss: Label) {
+    fn word_trie(&mut self, entries: Vec<Entry>, len: usize, k: usize, site: Site) {
         if k * 8 >= len {
             // Every word compared equal: one literal is left.
             match entries.first() {
-                Some((_, target)) => self.asm.jump(*target),
-                None => self.asm.jump(miss),
+                Some((_, leaf)) => self.leaf(*leaf, site),
+                None => {
+                    self.asm.jump(site.miss);
+                }
             };
             return;
         }
@@ -230,50 +446,62 @@ impl ProgramGen<'_> {
         // Bytes past the end of a partial last word are shifted out (little endian: they are
         // the high bytes), as in `compare_words`.
         let drop = 8 * (8 - bytes as u32);
-        self.asm
-            .load(Size::DW, Reg::R2, Reg::R7, offset(b.offset + 8 * k as u32));
+        self.asm.load(
+            Size::DW,
+            Reg::R2,
+            Reg::R7,
+            offset(site.b.offset + 8 * k as u32),
+        );
         if drop > 0 {
             self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
         }
-        let mut by_word: BTreeMap<u64, Vec<Entry<'_>>> = BTreeMap::new();
-        for &(literal, target) in entries {
+        let mut by_word: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+        for (literal, leaf) in entries {
             let mut word = [0u8; 8];
             word[..bytes].copy_from_slice(&literal[k * 8..k * 8 + bytes]);
             by_word
                 .entry(u64::from_le_bytes(word) << drop)
                 .or_default()
-                .push((literal, target));
+                .push((literal, leaf));
         }
-        let words: Vec<(u64, Vec<Entry<'_>>)> = by_word.into_iter().collect();
-        self.word_search(&words, len, k, b, miss);
+        let words: Vec<(u64, Vec<Entry>)> = by_word.into_iter().collect();
+        self.word_search(&words, len, k, site);
     }
 
     /// Binary search on r2 among the words' values (unsigned, as they sort).
-    fn word_search(
-        &mut self,
-        words: &[(u64, Vec<Entry<'_>>)],
-        len: usize,
-        k: usize,
-        b: Buffer,
-        miss: Label,
-    ) {
+    fn word_search(&mut self, words: &[(u64, Vec<Entry>)], len: usize, k: usize, site: Site) {
+        let cost = words.iter().map(|(_, e)| entries_cost(e, k)).sum();
+        if words.len() > 1
+            && self.call_chunk(
+                ChunkBody::Words {
+                    words: words.to_vec(),
+                    len,
+                    k,
+                },
+                cost,
+                site,
+                site.miss,
+            )
+        {
+            return;
+        }
         match words {
             [] => {
-                self.asm.jump(miss);
+                self.asm.jump(site.miss);
             }
             [(word, entries)] => {
                 self.load_constant(Reg::R3, *word);
-                self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R3, miss);
-                self.word_trie(entries, len, k + 1, b, miss);
+                self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R3, site.miss);
+                self.word_trie(entries.clone(), len, k + 1, site);
             }
             _ => {
                 let (low, high) = words.split_at(words.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R3, high[0].0);
                 self.asm.jump_reg(JmpCond::Ge, Reg::R2, Reg::R3, right);
-                self.word_search(low, len, k, b, miss);
+                self.word_search(low, len, k, site);
                 self.asm.bind(right);
-                self.word_search(high, len, k, b, miss);
+                self.word_search(high, len, k, site);
             }
         }
     }
@@ -281,16 +509,20 @@ impl ProgramGen<'_> {
     /// Prefixes (none a prefix of another) that agree with the string on words `..k`, each
     /// longer than `8 * k` bytes: load word `k` into r2; compare the prefixes that end in it,
     /// masked to their bytes, with the string's length (r1) checked; search the longer ones.
-    fn prefix_trie(&mut self, entries: &[Entry<'_>], k: usize, b: Buffer, miss: Label) {
+    fn prefix_trie(&mut self, entries: Vec<Entry>, k: usize, site: Site) {
         if entries.is_empty() {
-            self.asm.jump(miss);
+            self.asm.jump(site.miss);
             return;
         }
-        self.asm
-            .load(Size::DW, Reg::R2, Reg::R7, offset(b.offset + 8 * k as u32));
-        let mut ending: BTreeMap<usize, Vec<(u64, Entry<'_>)>> = BTreeMap::new();
-        let mut longer: BTreeMap<u64, Vec<Entry<'_>>> = BTreeMap::new();
-        for &(prefix, target) in entries {
+        self.asm.load(
+            Size::DW,
+            Reg::R2,
+            Reg::R7,
+            offset(site.b.offset + 8 * k as u32),
+        );
+        let mut ending: BTreeMap<usize, Vec<(u64, Entry)>> = BTreeMap::new();
+        let mut longer: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+        for (prefix, leaf) in entries {
             let bytes = (prefix.len() - 8 * k).min(8);
             let mut word = [0u8; 8];
             word[..bytes].copy_from_slice(&prefix[8 * k..8 * k + bytes]);
@@ -299,9 +531,9 @@ impl ProgramGen<'_> {
                 ending
                     .entry(bytes)
                     .or_default()
-                    .push((word, (prefix, target)));
+                    .push((word, (prefix, leaf)));
             } else {
-                longer.entry(word).or_default().push((prefix, target));
+                longer.entry(word).or_default().push((prefix, leaf));
             }
         }
         for (bytes, mut group) in ending {
@@ -317,63 +549,117 @@ impl ProgramGen<'_> {
                 self.asm.mov64_reg(Reg::R3, Reg::R2);
             }
             group.sort_by_key(|(word, _)| *word);
-            self.ending_search(&group, next, miss);
+            self.ending_search(&group, k, next, site);
             self.asm.bind(next);
         }
-        let longer: Vec<(u64, Vec<Entry<'_>>)> = longer.into_iter().collect();
-        self.longer_search(&longer, k, b, miss);
+        let longer: Vec<(u64, Vec<Entry>)> = longer.into_iter().collect();
+        self.longer_search(&longer, k, site);
     }
 
     /// Binary search on r3 among prefixes ending in this word: on the equal one, the string
     /// has it when it is at least as long (the buffer past the string is stale); none equal
     /// goes to `next`. At most one prefix matches, so a failed length check is a miss.
-    fn ending_search(&mut self, group: &[(u64, Entry<'_>)], next: Label, miss: Label) {
+    fn ending_search(&mut self, group: &[(u64, Entry)], k: usize, next: Label, site: Site) {
+        let cost = group.len() * ENDING_COST;
+        let body = ChunkBody::Ending {
+            group: group.to_vec(),
+            k,
+        };
+        if group.len() > 1 && self.call_chunk(body, cost, site, next) {
+            return;
+        }
         match group {
             [] => {
                 self.asm.jump(next);
             }
-            [(word, (prefix, target))] => {
+            [(word, (prefix, leaf))] => {
                 self.load_constant(Reg::R4, *word);
                 self.asm
                     .jump_reg(JmpCond::Ne, Reg::R3, Reg::R4, next)
-                    .jump_imm(JmpCond::Lt, Reg::R1, prefix.len() as i32, miss)
-                    .jump(*target);
+                    .jump_imm(JmpCond::Lt, Reg::R1, prefix.len() as i32, site.miss);
+                self.leaf(*leaf, site);
             }
             _ => {
                 let (low, high) = group.split_at(group.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R4, high[0].0);
                 self.asm.jump_reg(JmpCond::Ge, Reg::R3, Reg::R4, right);
-                self.ending_search(low, next, miss);
+                self.ending_search(low, k, next, site);
                 self.asm.bind(right);
-                self.ending_search(high, next, miss);
+                self.ending_search(high, k, next, site);
             }
         }
     }
 
     /// Binary search on r2 among the longer prefixes' values in this word, then on to the
     /// next word with those that agree.
-    fn longer_search(&mut self, words: &[(u64, Vec<Entry<'_>>)], k: usize, b: Buffer, miss: Label) {
+    fn longer_search(&mut self, words: &[(u64, Vec<Entry>)], k: usize, site: Site) {
+        let cost = words.iter().map(|(_, e)| entries_cost(e, k)).sum();
+        if words.len() > 1
+            && self.call_chunk(
+                ChunkBody::Longer {
+                    words: words.to_vec(),
+                    k,
+                },
+                cost,
+                site,
+                site.miss,
+            )
+        {
+            return;
+        }
         match words {
             [] => {
-                self.asm.jump(miss);
+                self.asm.jump(site.miss);
             }
             [(word, entries)] => {
                 self.load_constant(Reg::R4, *word);
-                self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R4, miss);
-                self.prefix_trie(entries, k + 1, b, miss);
+                self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R4, site.miss);
+                self.prefix_trie(entries.clone(), k + 1, site);
             }
             _ => {
                 let (low, high) = words.split_at(words.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R4, high[0].0);
                 self.asm.jump_reg(JmpCond::Ge, Reg::R2, Reg::R4, right);
-                self.longer_search(low, k, b, miss);
+                self.longer_search(low, k, site);
                 self.asm.bind(right);
-                self.longer_search(high, k, b, miss);
+                self.longer_search(high, k, site);
             }
         }
     }
+}
+
+/// The [`tree_cost`] of every literal `cond` compares a string with or starts a directory
+/// glob with: the most a literal tree of its rule could take.
+pub(super) fn cond_tree_cost(cond: &Cond) -> usize {
+    match cond {
+        Cond::And(items) | Cond::Or(items) => items.iter().map(cond_tree_cost).sum(),
+        Cond::Not(inner) => cond_tree_cost(inner),
+        Cond::Test {
+            pred: Pred::StrEq(bytes),
+            ..
+        } => tree_cost(std::iter::once(bytes.as_slice())),
+        Cond::Test {
+            pred: Pred::Glob { alternatives, .. },
+            ..
+        } => {
+            let prefixes: Vec<Vec<u8>> = alternatives
+                .iter()
+                .filter_map(|a| directory_prefix(a))
+                .collect();
+            tree_cost(prefixes.iter().map(Vec::as_slice))
+        }
+        Cond::Test { .. } | Cond::Const(_) => 0,
+    }
+}
+
+/// [`tree_cost`] of entries that agree on their first `k` words (which cost nothing more).
+fn entries_cost(entries: &[Entry], k: usize) -> usize {
+    entries
+        .iter()
+        .map(|(l, _)| tree_cost(std::iter::once(l.get(8 * k..).unwrap_or_default())))
+        .sum()
 }
 
 /// The literal prefix of a glob alternative that is that prefix and a final `**` (a directory

@@ -296,11 +296,28 @@ fn run_event(
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
+    let mut decision = run.decision(&spec.code.origins);
+    if let Decision::Deny { rule, .. } = &mut decision {
+        // An exit shared by a large literal set's rules has no origin: the rule is the one
+        // its report names (the report of the denial is the run's last).
+        if *rule == u32::MAX {
+            if let Some(reported) = kernel.reports.last().and_then(|r| reported_rule(r)) {
+                *rule = reported;
+            }
+        }
+    }
     let outcome = Outcome {
-        decision: run.decision(&spec.code.origins),
+        decision,
         executed: run.executed,
     };
     Ok((outcome, kernel.reports))
+}
+
+/// The rule a submitted report record names.
+fn reported_rule(record: &[u8]) -> Option<u32> {
+    let at = crate::report::RULE as usize;
+    let bytes: [u8; 4] = record.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(bytes))
 }
 
 /// A program ready to run: its slots and the relocations that say which map each map load

@@ -16,12 +16,32 @@ const MAX_EVENT_COST: u32 = 24_000;
 const PROGRAM_BASE_COST: u32 = 520;
 /// A deny or audit rule's call of the report function (its arguments, the call, the exit).
 const REPORT_COST: u32 = 8;
-/// A literal of a set the code generator compiles to a decision tree (consecutive rules of one
-/// action that test one counted string against literals, at least [`SET_TREE_MIN`] of them):
-/// its share of the tree, measured at about 12.3 slots a literal for 100 to 400 paths.
-const SET_LITERAL_COST: u32 = 13;
 /// Fewer literals than this stay a compare chain (`codegen::sets`).
 const SET_TREE_MIN: usize = 4;
+/// A literal set's decision tree past this many instructions (by [`tree_cost`]) is cut into
+/// BPF functions (bpf-to-bpf calls), each within a branch's reach, and leaves the program only
+/// its calls. The code generator reads these three numbers from here, so that the estimate is
+/// the one it acts on.
+pub const INLINE_TREE_COST: usize = 6_000;
+/// A literal's leaf and its share of the searches above it, in instructions, an upper bound
+/// (10,000 three-word paths take about 11 slots a literal).
+const TREE_LEAF_COST: usize = 10;
+/// Each 8-byte word compared on the way to a literal.
+const TREE_WORD_COST: usize = 6;
+/// What a tree cut into functions leaves in the program: the length check, the searches
+/// above the functions' nodes, their calls, one shared exit.
+const SPLIT_TREE_COST: u32 = 200;
+/// All the code of one event's program, its functions included: the verifier walks each
+/// instruction of a tree once (1,000,000 is its budget of processed instructions), and the
+/// estimate is about twice what is emitted.
+const MAX_PROGRAM_COST: u32 = 1_000_000;
+
+/// An upper bound on the instructions a decision tree over `literals` takes.
+pub fn tree_cost<'l>(literals: impl Iterator<Item = &'l [u8]>) -> usize {
+    literals
+        .map(|l| TREE_LEAF_COST + TREE_WORD_COST * l.len().div_ceil(8))
+        .sum()
+}
 
 /// The attribute and literals a condition tests when it is only `attr == literal` tests
 /// joined by `or` (`==`, `in [...]`) on a string with a length (not a NUL-padded name).
@@ -77,6 +97,136 @@ fn literal_set(
     }
 }
 
+/// The tests the code generator knows to hold where an event's rules are evaluated: the
+/// conjuncts of one gate (the cheap tests, reading no string) that every rule reading a costly
+/// value shares, when every reporting rule reads that value. It tests the gate once, before
+/// computing the value, and leaves it out of each rule (`codegen::values`), so that
+/// `path == "/x" and uid != 0` rules are a literal set. Each conjunct by its [`shape`].
+fn known_gate(rules: &[&CheckedRule], attributes: &[ResolvedAttribute]) -> BTreeSet<String> {
+    let mut known = BTreeSet::new();
+    let mut costly: Vec<AttrId> = rules
+        .iter()
+        .flat_map(|r| attrs(&r.condition))
+        .filter(|a| is_costly(*a, attributes))
+        .collect();
+    costly.sort_by_key(|a| a.0);
+    costly.dedup();
+    for attr in costly {
+        let reads = |r: &&&CheckedRule| attrs(&r.condition).contains(&attr);
+        let decides = rules
+            .iter()
+            .filter(|r| r.action != Action::Allow)
+            .all(|r| reads(&r));
+        if !decides {
+            continue;
+        }
+        let mut gates: BTreeSet<Vec<String>> = BTreeSet::new();
+        let mut usable = true;
+        for rule in rules.iter().filter(reads) {
+            let gate: Vec<&Cond> = conjuncts(&rule.condition)
+                .into_iter()
+                .filter(|c| !attrs(c).iter().any(|a| is_costly(*a, attributes)))
+                .collect();
+            // No gate: the value is always computed. A gate reading a string (comm) is not
+            // tested before the string buffers exist.
+            if gate.is_empty()
+                || !matches!(rule.condition, Cond::And(..))
+                || gate
+                    .iter()
+                    .any(|c| attrs(c).iter().any(|a| is_string(*a, attributes)))
+            {
+                usable = false;
+                break;
+            }
+            gates.insert(gate.into_iter().map(shape).collect());
+        }
+        if usable && gates.len() == 1 {
+            known.extend(gates.into_iter().flatten());
+        }
+    }
+    known
+}
+
+/// The conjuncts of a condition (itself when it is no `and`).
+fn conjuncts(cond: &Cond) -> Vec<&Cond> {
+    match cond {
+        Cond::And(a, b) => {
+            let mut out = conjuncts(a);
+            out.extend(conjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+/// The attributes a condition tests.
+fn attrs(cond: &Cond) -> Vec<AttrId> {
+    match cond {
+        Cond::Const(_) => Vec::new(),
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            let mut out = attrs(a);
+            out.extend(attrs(b));
+            out
+        }
+        Cond::Not(c) => attrs(c),
+        Cond::Test(test) => vec![test.attr],
+    }
+}
+
+/// Computed only when a rule could need it (a path, a kernel string, an endpoint).
+fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
+    attributes.get(attr.0 as usize).is_some_and(|a| {
+        matches!(
+            a.attribute.source,
+            Source::ResolvedPath { .. }
+                | Source::KernelString { .. }
+                | Source::WalkedPath { .. }
+                | Source::Endpoint { .. }
+        )
+    })
+}
+
+/// Kept in a buffer: any string, and an endpoint's address.
+fn is_string(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
+    is_costly(attr, attributes)
+        || attributes.get(attr.0 as usize).is_some_and(|a| {
+            matches!(
+                a.attribute.source,
+                Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
+            )
+        })
+}
+
+/// A condition's form without its spans, to compare the gates of different rules.
+fn shape(cond: &Cond) -> String {
+    match cond {
+        Cond::Const(b) => b.to_string(),
+        Cond::And(a, b) => format!("({} and {})", shape(a), shape(b)),
+        Cond::Or(a, b) => format!("({} or {})", shape(a), shape(b)),
+        Cond::Not(c) => format!("not {}", shape(c)),
+        Cond::Test(test) => format!("{}:{:?}", test.attr.0, test.predicate),
+    }
+}
+
+/// [`literal_set`] of a rule's condition once the tests `known` to hold are left out.
+fn rule_literal_set(
+    cond: &Cond,
+    known: &BTreeSet<String>,
+    attributes: &[ResolvedAttribute],
+) -> Option<(AttrId, bool, Vec<Vec<u8>>)> {
+    if let Cond::And(..) = cond {
+        let rest: Vec<&Cond> = conjuncts(cond)
+            .into_iter()
+            .filter(|c| !known.contains(&shape(c)))
+            .collect();
+        return match rest.as_slice() {
+            [only] => literal_set(only, attributes),
+            _ => None,
+        };
+    }
+    literal_set(cond, attributes)
+}
+
 /// Adds `new` to `prefixes` unless one of them would then be a prefix of another (the same
 /// prefix twice counts once); whether it did (when not, `prefixes` is left as it was). In
 /// sorted order a prefix comes right before the strings it starts, so neighbours tell.
@@ -102,54 +252,67 @@ pub fn add_unnested(prefixes: &mut BTreeSet<Vec<u8>>, new: &[Vec<u8>]) -> bool {
     true
 }
 
-/// Per rule, whether the code generator compiles its condition into a literal tree: it is
-/// a literal set, in a run of such sets on one attribute among its event's rules of its action,
-/// with at least [`SET_TREE_MIN`] literals in all.
-fn in_literal_trees(rules: &[CheckedRule], attributes: &[ResolvedAttribute]) -> Vec<bool> {
-    let mut tree = vec![false; rules.len()];
+/// The literal trees the code generator builds: runs of consecutive rules of one action on
+/// one event (audit rules stay a chain: each match reports) whose conditions are literal sets
+/// on one attribute, with at least [`SET_TREE_MIN`] literals in all. Per rule, the run it is
+/// in; per run, its [`tree_cost`].
+fn literal_trees(
+    rules: &[CheckedRule],
+    attributes: &[ResolvedAttribute],
+) -> (Vec<Option<usize>>, Vec<usize>) {
+    let mut run_of = vec![None; rules.len()];
+    let mut costs = Vec::new();
+    let mut by_event: HashMap<&'static str, Vec<&CheckedRule>> = HashMap::new();
     let mut groups: HashMap<(&'static str, Action), Vec<usize>> = HashMap::new();
-    // Audit rules stay a chain: each match reports.
-    for (i, rule) in rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.action != Action::Audit)
-    {
-        groups
-            .entry((rule.event.name, rule.action))
-            .or_default()
-            .push(i);
+    for (i, rule) in rules.iter().enumerate() {
+        by_event.entry(rule.event.name).or_default().push(rule);
+        if rule.action != Action::Audit {
+            groups
+                .entry((rule.event.name, rule.action))
+                .or_default()
+                .push(i);
+        }
     }
-    for members in groups.values() {
+    let known: HashMap<&'static str, BTreeSet<String>> = by_event
+        .iter()
+        .map(|(event, rules)| (*event, known_gate(rules, attributes)))
+        .collect();
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_by_key(|(_, members)| members.first().copied());
+    for ((event, _), members) in groups {
+        let empty = BTreeSet::new();
+        let known = known.get(event).unwrap_or(&empty);
+        let sets: Vec<_> = members
+            .iter()
+            .map(|&i| rule_literal_set(&rules[i].condition, known, attributes))
+            .collect();
         let mut at = 0;
         while at < members.len() {
-            let Some((attr, prefixes, _)) = literal_set(&rules[members[at]].condition, attributes)
-            else {
+            let Some((attr, prefixes, _)) = &sets[at] else {
                 at += 1;
                 continue;
             };
             let mut end = at;
-            let mut count = 0;
+            let mut literals: Vec<&[u8]> = Vec::new();
             let mut seen = BTreeSet::new();
-            while let Some((a, p, l)) = members
-                .get(end)
-                .and_then(|&i| literal_set(&rules[i].condition, attributes))
-            {
+            while let Some(Some((a, p, l))) = sets.get(end) {
                 // A run of prefixes ends before the first rule that nests with another.
-                if a != attr || p != prefixes || (p && !add_unnested(&mut seen, &l)) {
+                if a != attr || p != prefixes || (*p && !add_unnested(&mut seen, l)) {
                     break;
                 }
-                count += l.len();
+                literals.extend(l.iter().map(Vec::as_slice));
                 end += 1;
             }
-            if count >= SET_TREE_MIN {
+            if literals.len() >= SET_TREE_MIN {
                 for &i in &members[at..end] {
-                    tree[i] = true;
+                    run_of[i] = Some(costs.len());
                 }
+                costs.push(tree_cost(literals.into_iter()));
             }
-            at = end;
+            at = end.max(at + 1);
         }
     }
-    tree
+    (run_of, costs)
 }
 
 fn estimated_cost(cond: &Cond) -> u32 {
@@ -168,28 +331,61 @@ fn estimated_cost(cond: &Cond) -> u32 {
 }
 
 impl Checker<'_> {
-    /// Refuses an event whose rules would compile past what BPF branches can reach.
+    /// Refuses an event whose rules would compile past what BPF branches can reach, or past
+    /// what the verifier walks.
     pub(super) fn check_sizes(&mut self, rules: &[CheckedRule]) {
-        let mut totals: HashMap<&'static str, u32> = HashMap::new();
-        let trees = in_literal_trees(rules, &self.attributes);
-        for (rule, in_tree) in rules.iter().zip(trees) {
-            let total = totals.entry(rule.event.name).or_insert(PROGRAM_BASE_COST);
-            let before = *total;
-            let condition = match literal_set(&rule.condition, &self.attributes) {
-                Some((_, _, literals)) if in_tree => SET_LITERAL_COST * literals.len() as u32,
-                _ => estimated_cost(&rule.condition),
+        // Per event: the program's own code, and all of it (functions included).
+        let mut totals: HashMap<&'static str, (u32, u32)> = HashMap::new();
+        let (run_of, run_costs) = literal_trees(rules, &self.attributes);
+        let mut counted = vec![false; run_costs.len()];
+        for (rule, run) in rules.iter().zip(run_of) {
+            let (own, all) = totals
+                .entry(rule.event.name)
+                .or_insert((PROGRAM_BASE_COST, PROGRAM_BASE_COST));
+            let before = (*own, *all);
+            let report = if rule.action == Action::Allow {
+                2
+            } else {
+                REPORT_COST
             };
-            *total += condition
-                + if rule.action == Action::Allow {
-                    2
+            match run {
+                // A run's tree is counted once, at its first rule.
+                Some(run) => {
+                    if !counted[run] {
+                        counted[run] = true;
+                        let cost = u32::try_from(run_costs[run]).unwrap_or(u32::MAX);
+                        if run_costs[run] > INLINE_TREE_COST {
+                            *own = own.saturating_add(SPLIT_TREE_COST + REPORT_COST);
+                        } else {
+                            *own = own.saturating_add(cost);
+                        }
+                        *all = all.saturating_add(cost);
+                    }
+                    if run_costs[run] <= INLINE_TREE_COST {
+                        *own = own.saturating_add(report);
+                    }
+                    *all = all.saturating_add(report);
+                }
+                None => {
+                    let cost = estimated_cost(&rule.condition) + report;
+                    *own = own.saturating_add(cost);
+                    *all = all.saturating_add(cost);
+                }
+            }
+            let over = |(own, all): (u32, u32)| {
+                if own > MAX_EVENT_COST {
+                    Some((own, MAX_EVENT_COST))
+                } else if all > MAX_PROGRAM_COST {
+                    Some((all, MAX_PROGRAM_COST))
                 } else {
-                    REPORT_COST
-                };
-            if before <= MAX_EVENT_COST && *total > MAX_EVENT_COST {
+                    None
+                }
+            };
+            if let (None, Some((estimate, limit))) = (over(before), over((*own, *all))) {
                 self.report(Finding::EventTooLarge {
                     event: rule.event.name,
-                    estimate: *total,
-                    limit: MAX_EVENT_COST,
+                    estimate,
+                    limit,
                     span: rule.span,
                 });
             }

@@ -21,7 +21,7 @@ mod types;
 mod unreadable;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
-pub use cost::add_unnested;
+pub use cost::{add_unnested, tree_cost, INLINE_TREE_COST};
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
 

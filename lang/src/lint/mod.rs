@@ -287,6 +287,11 @@ impl<'a, 'b> EventLints<'a, 'b> {
                 continue;
             }
             for (j, &(_, second)) in rules.iter().enumerate().skip(i + 1) {
+                // A spent budget proves nothing: stop before building the pair's formulas,
+                // which at ten thousand rules took seconds for pairs it could not prove.
+                if *self.budget == 0 {
+                    return;
+                }
                 if second.action != first.action || reported.contains(&j) {
                     continue;
                 }

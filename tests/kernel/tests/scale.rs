@@ -129,8 +129,7 @@ fn three_hundred_rules_decided_by_uid_before_the_path() {
     require_guest();
     let dir = TempDir::new();
     let file = dir.write("file", "data\n", 0o644);
-    // E0207 counts these as compare chains (it does not see that the uid test they share is
-    // tested once, before the path, leaving a literal tree): 300 fit its estimate.
+    // The uid test they share is tested once, before the path; the rest is a literal tree.
     let source: String = listed(dir.path(), 300, &file, 150)
         .iter()
         .map(|p| format!("deny open where path == \"{p}\" and uid != 0\n"))
@@ -148,4 +147,83 @@ fn three_hundred_rules_decided_by_uid_before_the_path() {
         "uid 0 on a listed path",
     );
     policy.stop();
+}
+
+/// Ten thousand exact paths behind a uid test: a tree too large for one program's jumps, cut
+/// into functions (bpf-to-bpf calls) whose leaves record the rule for one shared exit.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn ten_thousand_exact_paths_in_one_policy() {
+    require_guest();
+    let dir = TempDir::new();
+    let first = dir.write("first", "data\n", 0o644);
+    let last = dir.write("last", "data\n", 0o644);
+    let unlisted = dir.write("unlisted", "data\n", 0o644);
+    let mut paths = listed(dir.path(), 10_000, &last, 9_999);
+    paths[0] = first.display().to_string();
+    let source: String = paths
+        .iter()
+        .map(|p| format!("deny open where path == \"{p}\" and uid != 0 errno EACCES\n"))
+        .collect();
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    for (file, what) in [(&first, "the first path"), (&last, "the last path")] {
+        assert_open_denied(open_as(file, O_RDONLY, Some(USER), Some(&cg)), EACCES, what);
+    }
+    assert_opened(
+        open_as(&last, O_RDONLY, None, Some(&cg)),
+        "uid 0 on a listed path",
+    );
+    assert_opened(
+        open_as(&unlisted, O_RDONLY, Some(USER), Some(&cg)),
+        "a path not in the set",
+    );
+    policy.stop();
+    assert_opened(
+        open_as(&last, O_RDONLY, Some(USER), Some(&cg)),
+        "a listed path after unload",
+    );
+}
+
+/// Ten thousand directory prefixes in one policy: a trie cut into functions.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn ten_thousand_directory_prefixes() {
+    require_guest();
+    let dir = TempDir::new();
+    for name in ["first", "last"] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+    }
+    let in_first = dir.write("first/file", "data\n", 0o644);
+    let in_last = dir.write("last/file", "data\n", 0o644);
+    let outside = dir.write("lastfile", "data\n", 0o644);
+    let source: String = (0..10_000)
+        .map(|i| {
+            let prefix = match i {
+                0 => dir.join("first").display().to_string(),
+                9_999 => dir.join("last").display().to_string(),
+                _ => format!("{}/pkg{}-{i}", dir.path().display(), i / 7),
+            };
+            format!("deny open where path ~ \"{prefix}/**\"\n")
+        })
+        .collect();
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    for (file, what) in [
+        (&in_first, "a file under the first prefix"),
+        (&in_last, "a file under the last prefix"),
+    ] {
+        assert_open_denied(open_as(file, O_RDONLY, Some(USER), Some(&cg)), EPERM, what);
+    }
+    assert_opened(
+        open_as(&outside, O_RDONLY, Some(USER), Some(&cg)),
+        "a file beside the last prefix's directory",
+    );
+    policy.stop();
+    assert_opened(
+        open_as(&in_last, O_RDONLY, Some(USER), Some(&cg)),
+        "a file under a listed prefix after unload",
+    );
 }
