@@ -71,6 +71,7 @@ fn spec() -> ObjectSpec {
             },
         ],
         license: "GPL".into(),
+        rodata: Vec::new(),
     }
 }
 
@@ -199,6 +200,7 @@ fn read_object_round_trip() {
             .collect(),
         maps: contents.maps.clone(),
         license: contents.license.clone(),
+        rodata: contents.rodata.clone(),
     };
     assert_eq!(write_object(&again).unwrap(), bytes);
 }
@@ -220,6 +222,7 @@ fn an_object_without_maps_has_no_maps_section() {
         programs: vec![program("krsi_exec", "lsm/bprm_check_security", 1, None)],
         maps: vec![],
         license: "GPL".into(),
+        rodata: Vec::new(),
     };
     // A program that loads no map.
     let mut spec = spec;
