@@ -11,7 +11,7 @@
 //! state's accept set goes to a stack slot; a glob test asks whether that set holds its glob:
 //! a few compares, or one bit of a bitmap in the read-only data when the sets are many.
 //!
-//! The loop is written `if i < len goto body; goto end`: the verifier explores the
+//! The loop is written `if len > i goto body; goto end`: the verifier explores the
 //! fall-through first and pushes the branch target, so it walks the rest of the program once
 //! per iteration count it may exit at (where states prune) while only one iteration waits on
 //! its stack, far from the 8,192 pending-branch limit whatever the string's length.
@@ -198,7 +198,11 @@ impl ProgramGen<'_> {
             .mov64_imm(Reg::R8, i32::from(table.start))
             .mov64_imm(Reg::R9, 0)
             .bind(top)
-            .jump_reg(JmpCond::Lt, Reg::R9, Reg::R5, body)
+            // `len > i`, not `i < len`: 6.1's verifier decides a compare against a known
+            // register only when that register is the source, so only this way round does it
+            // see the loop end at the length's bound (measured: `i < len` let it enter the
+            // body with i = 4096 and refuse the load).
+            .jump_reg(JmpCond::Gt, Reg::R5, Reg::R9, body)
             .jump(end)
             .bind(body)
             // r0 = the byte's class
