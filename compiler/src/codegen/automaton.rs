@@ -198,10 +198,11 @@ impl ProgramGen<'_> {
             .mov64_imm(Reg::R8, i32::from(table.start))
             .mov64_imm(Reg::R9, 0)
             .bind(top)
-            // `len > i`, not `i < len`: 6.1's verifier decides a compare against a known
-            // register only when that register is the source, so only this way round does it
-            // see the loop end at the length's bound (measured: `i < len` let it enter the
-            // body with i = 4096 and refuse the load).
+            // 6.1's verifier does not decide a compare of two registers from their ranges
+            // (measured: it entered the body with i = 4096 and refused the load), so the
+            // buffer's end is also tested against an immediate, which it decides for the
+            // known index without pushing a state.
+            .jump_imm(JmpCond::Ge, Reg::R9, b.cap as i32, end)
             .jump_reg(JmpCond::Gt, Reg::R5, Reg::R9, body)
             .jump(end)
             .bind(body)
