@@ -539,8 +539,7 @@ pub fn test(
         ..Target::new(Scope::Global)
     };
     for file in files {
-        let Some((compiled, source)) = compile_file(file, &kernel, enforcing.clone(), format)?
-        else {
+        let Some((compiled, source)) = compile_file(file, &kernel, enforcing, format)? else {
             failed += 1;
             continue;
         };

@@ -1518,23 +1518,29 @@ fn long_path(prefix: &str, tail: usize) -> Vec<u8> {
 #[test]
 fn fail_closed_cases_agree() {
     let deny_tmp = r#"deny exec where path ~ "/tmp/*x""#;
-    // The automaton may scan exactly GLOB_SCAN_LIMIT bytes past the prefix: known, no match.
+    // A glob on a known path is decided over the whole path, however long: the automaton
+    // scans every byte.
     agree(
         deny_tmp,
         &event("exec", &long_path("/tmp/", 256)),
         Decision::Allow,
     );
-    // One more and it cannot conclude: unknown, and a deny rule matches.
-    agree(deny_tmp, &event("exec", &long_path("/tmp/", 257)), DENY);
-    // ... an allow rule does not.
+    agree(
+        deny_tmp,
+        &event("exec", &long_path("/tmp/", 3000)),
+        Decision::Allow,
+    );
+    let mut ends_in_x = long_path("/tmp/", 4000);
+    ends_in_x.push(b'x');
+    agree(deny_tmp, &event("exec", &ends_in_x), DENY);
     let allow_tmp = "allow exec where path ~ \"/tmp/*x\"\ndeny exec";
     let deny_1 = Decision::Deny { errno: 1, rule: 1 };
     agree(allow_tmp, &event("exec", &long_path("/tmp/", 300)), deny_1);
-    // A dead automaton concludes early: a `/` ends `*`.
+    agree(allow_tmp, &event("exec", &ends_in_x), Decision::Allow);
+    // A dead automaton stops early: a `/` ends `*`.
     let mut dead = long_path("/tmp/", 3);
     dead.extend(long_path("/", 400));
     agree(deny_tmp, &event("exec", &dead), Decision::Allow);
-    // A trailing `**` concludes early: match, however long.
     agree(
         r#"deny exec where path ~ "/tmp/a*/**""#,
         &event("exec", &long_path("/tmp/ab/", 3000)),

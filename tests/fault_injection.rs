@@ -303,6 +303,7 @@ fn run_keeping_kernel(
         input,
     )
     .unwrap();
+    kernel.add_rodata(&compiled.object.rodata).unwrap();
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
     (run.decision(&spec.code.origins), kernel)

@@ -225,3 +225,89 @@ fn compiled_globs_and_the_evaluator_agree_with_the_reference_on_every_short_stri
     }
     assert!(runs > 100_000, "only {runs} runs");
 }
+
+/// Every pattern above merged into one automaton answers, for every short string and every
+/// pattern, what the reference answers for that pattern alone, from its table as the
+/// compiled program reads it.
+#[test]
+fn the_merged_automaton_agrees_with_the_reference_for_every_pattern() {
+    let globs: Vec<Glob> = PATTERNS
+        .iter()
+        .map(|p| Glob::parse(p).unwrap_or_else(|e| panic!("{p}: {e:?}")))
+        .collect();
+    let refs: Vec<&Glob> = globs.iter().collect();
+    let automaton = lang::automaton::Automaton::build(&refs).unwrap();
+    let table = automaton.table().unwrap();
+    for text in all_strings(MAX_LEN) {
+        let set = automaton.run(&text);
+        assert_eq!(table.run(&text), set, "table on {text:?}");
+        for (g, pattern) in PATTERNS.iter().enumerate() {
+            assert_eq!(
+                automaton.matches(g as u32, &text),
+                reference_matches(pattern.as_bytes(), &text),
+                "{pattern} on {:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
+}
+
+/// One policy holding every pattern as a rule of its own, actions and errnos mixed, some
+/// rules and-ed with a uid test: the compiled program (one automaton per string) decides
+/// every short string as the evaluator does, and the evaluator as the reference says the
+/// first matching rule decides.
+#[test]
+fn one_policy_of_every_pattern_decides_as_the_reference() {
+    for target in &TARGETS {
+        let mut source = String::new();
+        for (k, pattern) in PATTERNS.iter().enumerate() {
+            let action = if k % 7 == 3 { "allow" } else { "deny" };
+            let guard = if k % 5 == 2 { " and uid != 0" } else { "" };
+            let errno = ["EPERM", "EACCES", "ENOENT"][k % 3];
+            let errno = if action == "deny" {
+                format!(" errno {errno}")
+            } else {
+                String::new()
+            };
+            source.push_str(&format!(
+                "{action} {} where {} ~ \"{}\"{guard}{errno}\n",
+                target.event,
+                target.attribute,
+                policy_literal(pattern)
+            ));
+        }
+        let (checked, diagnostics) = lang::front_end(&source, kernel());
+        let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
+        let compiled = compiler::compile(&checked, compiler::ir::Target::new(Scope::Global))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for text in all_strings(MAX_LEN) {
+            for uid in [0, 1000] {
+                let mut input = event(target, &text, true);
+                input.values.insert("uid", AttrValue::Int(uid));
+                let shown = String::from_utf8_lossy(&text);
+                let applies = |k: usize| {
+                    reference_matches(PATTERNS[k].as_bytes(), &text) && (k % 5 != 2 || uid != 0)
+                };
+                let allowed = (0..PATTERNS.len()).any(|k| k % 7 == 3 && applies(k));
+                let expected = match (0..PATTERNS.len()).find(|&k| k % 7 != 3 && applies(k)) {
+                    Some(k) if !allowed => Some(k as u32),
+                    _ => None,
+                };
+                let evaluated = eval::evaluate(&checked, &input, false);
+                let rule = |d: Decision| match d {
+                    Decision::Deny { rule, .. } => Some(rule),
+                    Decision::Allow => None,
+                };
+                assert_eq!(
+                    rule(evaluated),
+                    expected,
+                    "evaluator on {shown:?}, uid {uid}"
+                );
+                let machine = compiler::vm::decide(&compiled.ir, &compiled.spec, &input)
+                    .unwrap_or_else(|e| panic!("{} on {shown:?}: {e}", target.event))
+                    .decision;
+                assert_eq!(machine, evaluated, "machine on {shown:?}, uid {uid}");
+            }
+        }
+    }
+}

@@ -14,6 +14,13 @@
 //! - an `R_BPF_64_64` relocation, addend 0, on every `ld_imm64` that loads a map, against the
 //!   map's symbol; the loader writes the map's fd into the instruction.
 //!
+//! - when the programs read constant data (the glob automata's tables), a `.rodata` section
+//!   holding it and one `STT_OBJECT` symbol [`RODATA_SYMBOL`] at its start; an `ld_imm64` that
+//!   loads its address (`BPF_PSEUDO_MAP_VALUE`, the offset in the first slot's `imm`, as clang
+//!   writes it) has an `R_BPF_64_64` relocation against that symbol. The loader makes the
+//!   section a one-entry array map, read-only to programs and frozen (aya names it `.rodata`),
+//!   and writes the map and the offset into the instruction.
+//!
 //! No `.BTF` is written: LSM programs and legacy maps load without it.
 
 use std::collections::HashSet;
@@ -36,6 +43,13 @@ pub const MAPS_SECTION: &str = "maps";
 
 /// Name of the license section.
 pub const LICENSE_SECTION: &str = "license";
+
+/// Name of the read-only data section.
+pub const RODATA_SECTION: &str = ".rodata";
+
+/// The symbol at the start of [`RODATA_SECTION`], which loads of its address are relocated
+/// against.
+pub const RODATA_SYMBOL: &str = "krsi_rodata";
 
 /// A program to write: its code goes into section `section` under symbol `symbol`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +113,8 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Written NUL-terminated; the kernel checks it for GPL compatibility.
     pub license: String,
+    /// Constant data the programs read (see [`RODATA_SYMBOL`]); empty for none.
+    pub rodata: Vec<u8>,
 }
 
 /// A program read back from an object file.
@@ -122,6 +138,8 @@ pub struct ObjectContents {
     pub maps: Vec<MapSpec>,
     /// Empty when the object has no `license` section.
     pub license: String,
+    /// The `.rodata` section; empty when there is none.
+    pub rodata: Vec<u8>,
 }
 
 /// Why an object could not be written or read.
@@ -241,7 +259,13 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
             return Err(ElfError::DuplicateSymbol(map.symbol.clone()));
         }
     }
-    let maps: HashSet<&str> = spec.maps.iter().map(|m| m.symbol.as_str()).collect();
+    let mut maps: HashSet<&str> = spec.maps.iter().map(|m| m.symbol.as_str()).collect();
+    if !spec.rodata.is_empty() {
+        if !symbols.insert(RODATA_SYMBOL) {
+            return Err(ElfError::DuplicateSymbol(RODATA_SYMBOL.to_string()));
+        }
+        maps.insert(RODATA_SYMBOL);
+    }
     let mut sections = HashSet::new();
     for program in &spec.programs {
         check_name("program symbol", &program.symbol)?;
@@ -329,6 +353,26 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
             });
             map_symbols.insert(map.symbol.as_str(), id);
         }
+    }
+
+    if !spec.rodata.is_empty() {
+        let rodata = obj.add_section(
+            Vec::new(),
+            RODATA_SECTION.as_bytes().to_vec(),
+            SectionKind::ReadOnlyData,
+        );
+        obj.append_section_data(rodata, &spec.rodata, 8);
+        let id = obj.add_symbol(Symbol {
+            name: RODATA_SYMBOL.as_bytes().to_vec(),
+            value: 0,
+            size: spec.rodata.len() as u64,
+            kind: SymbolKind::Data,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(rodata),
+            flags: SymbolFlags::None,
+        });
+        map_symbols.insert(RODATA_SYMBOL, id);
     }
 
     for program in &spec.programs {
@@ -422,6 +466,13 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
     };
 
     let maps = read_maps(&file)?;
+    let rodata = match file.section_by_name(RODATA_SECTION) {
+        None => Vec::new(),
+        Some(section) => section
+            .data()
+            .map_err(|e| malformed(format!("{RODATA_SECTION} section: {e}")))?
+            .to_vec(),
+    };
 
     let mut programs = Vec::new();
     for section in file.sections() {
@@ -549,6 +600,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
         programs,
         maps,
         license,
+        rodata,
     })
 }
 
@@ -628,6 +680,7 @@ mod tests {
             ],
             maps: vec![map("krsi_scope")],
             license: "GPL".into(),
+            rodata: Vec::new(),
         }
     }
 

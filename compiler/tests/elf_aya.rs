@@ -71,6 +71,7 @@ fn spec() -> ObjectSpec {
             },
         ],
         license: "GPL".into(),
+        rodata: Vec::new(),
     }
 }
 
@@ -199,6 +200,7 @@ fn read_object_round_trip() {
             .collect(),
         maps: contents.maps.clone(),
         license: contents.license.clone(),
+        rodata: contents.rodata.clone(),
     };
     assert_eq!(write_object(&again).unwrap(), bytes);
 }
@@ -220,6 +222,7 @@ fn an_object_without_maps_has_no_maps_section() {
         programs: vec![program("krsi_exec", "lsm/bprm_check_security", 1, None)],
         maps: vec![],
         license: "GPL".into(),
+        rodata: Vec::new(),
     };
     // A program that loads no map.
     let mut spec = spec;
@@ -231,4 +234,52 @@ fn an_object_without_maps_has_no_maps_section() {
     assert!(obj.maps.is_empty());
     assert_eq!(obj.programs.len(), 1);
     assert_eq!(read_object(&bytes).unwrap().maps, vec![]);
+}
+
+/// Read-only data (the glob automata's tables): aya-obj makes `.rodata` a one-entry array map,
+/// read-only to programs, holding the bytes, and relocates a load of its address into a
+/// `BPF_PSEUDO_MAP_VALUE` of that map at the offset the instruction carried; our reader gets
+/// the bytes back.
+#[test]
+fn aya_reads_rodata_and_relocates_a_map_value_load() {
+    let mut asm = Assembler::new();
+    asm.ld_map_value(R1, compiler::elf::RODATA_SYMBOL, 24)
+        .load(Size::B, R0, R1, 0)
+        .exit();
+    let rodata: Vec<u8> = (0..64).collect();
+    let spec = ObjectSpec {
+        programs: vec![ProgramSpec {
+            symbol: "krsi_open".into(),
+            section: "lsm/file_open".into(),
+            code: asm.finish().unwrap(),
+        }],
+        maps: Vec::new(),
+        license: "GPL".into(),
+        rodata: rodata.clone(),
+    };
+    let bytes = write_object(&spec).unwrap();
+    assert_eq!(read_object(&bytes).unwrap().rodata, rodata);
+    let mut obj = Object::parse(&bytes).expect("aya-obj parses what krsi writes");
+    let map = &obj.maps[".rodata"];
+    assert_eq!(
+        (
+            map.map_type(),
+            map.key_size(),
+            map.value_size(),
+            map.max_entries()
+        ),
+        (2, 4, 64, 1)
+    );
+    assert_eq!(map.map_flags(), 1 << 7, "BPF_F_RDONLY_PROG");
+    assert_eq!(map.data(), rodata.as_slice());
+    let maps = obj.maps.clone();
+    obj.relocate_maps(
+        maps.iter().map(|(name, map)| (name.as_str(), 77, map)),
+        &HashSet::new(),
+    )
+    .expect("aya relocates the value load");
+    let key = obj.programs["krsi_open"].function_key();
+    let insns = &obj.functions[&key].instructions;
+    assert_eq!(insns[0].src_reg(), 2, "BPF_PSEUDO_MAP_VALUE");
+    assert_eq!((insns[0].imm, insns[1].imm), (77, 24));
 }

@@ -16,9 +16,10 @@
 //! - a walked path (the `path` of the file-system events, `exe`) when it does not fit the same
 //!   way, or has more than [`WALK_COMPONENTS`] components, or one longer than [`NAME_MAX`];
 //! - a kernel string (`filename`) when it is [`STRING_CAP`]` - 1` bytes or longer: a string
-//!   that fills the buffer cannot be told from one the kernel truncated;
-//! - a glob test on such a string whose wildcard part has not concluded within
-//!   [`GLOB_SCAN_LIMIT`] bytes past its alternative's literal prefix (see [`match_alternative`]).
+//!   that fills the buffer cannot be told from one the kernel truncated.
+//!
+//! A glob test on a string the program could compute is always decided: the compiled program
+//! runs every glob on the string as one automaton over all of its bytes.
 //!
 //! An unknown test takes whichever outcome makes a `deny` rule match and an `allow` rule not
 //! match; under an odd number of `not`s that is the opposite outcome. Audit rules resolve
@@ -30,8 +31,8 @@
 use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Test};
-use crate::glob::{Glob, Token};
-use crate::limits::{GLOB_SCAN_LIMIT, NAME_MAX, STRING_CAP, WALK_COMPONENTS};
+use crate::glob::Glob;
+use crate::limits::{NAME_MAX, STRING_CAP, WALK_COMPONENTS};
 use std::collections::BTreeMap;
 
 /// One event as the policy sees it: the event's name and every attribute's value by name.
@@ -120,11 +121,6 @@ impl StringKind {
             StringKind::KernelString => len + 1 < STRING_CAP,
             StringKind::Padded => true,
         }
-    }
-
-    /// Whether globs on this string stop scanning after [`GLOB_SCAN_LIMIT`] bytes.
-    fn scan_limited(self) -> bool {
-        !matches!(self, StringKind::Padded)
     }
 }
 
@@ -226,7 +222,7 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
             if !kind.known(s) {
                 return Truth::Unknown;
             }
-            glob_truth(glob, s, kind)
+            glob_truth(glob, s)
         }
         _ => Truth::Unknown,
     }
@@ -248,78 +244,10 @@ pub fn in_range(value: std::net::IpAddr, range: std::net::IpAddr, prefix: u8) ->
     }
 }
 
-/// A glob over a string the program could compute: it matches when some alternative matches;
-/// otherwise it is unknown when some alternative could not be decided.
-pub fn glob_truth(glob: &Glob, text: &[u8], kind: StringKind) -> Truth {
-    let mut truth = Truth::False;
-    for alternative in &glob.alternatives {
-        match match_alternative(alternative, text, kind.scan_limited()) {
-            Truth::True => return Truth::True,
-            Truth::Unknown => truth = Truth::Unknown,
-            Truth::False => {}
-        }
-    }
-    truth
-}
-
-/// One glob alternative against the whole of `text`.
-///
-/// The literal prefix (the tokens before the first wildcard) is compared directly. The rest
-/// is run as a set of pattern positions, one byte at a time, starting after the prefix. The
-/// scan concludes early when the set becomes empty (no match) or reaches a trailing `**`
-/// (match); neither changes the answer, only how far the program reads. With `scan_limited`,
-/// a scan that has neither concluded nor reached the end of `text` after [`GLOB_SCAN_LIMIT`]
-/// bytes is unknown.
-pub fn match_alternative(tokens: &[Token], text: &[u8], scan_limited: bool) -> Truth {
-    let prefix = tokens
-        .iter()
-        .take_while(|t| matches!(t, Token::Byte(_)))
-        .count();
-    let literal = tokens[..prefix].iter().map(|t| match t {
-        Token::Byte(b) => *b,
-        _ => 0,
-    });
-    if text.len() < prefix || !literal.eq(text[..prefix].iter().copied()) {
-        return Truth::False;
-    }
-    let rest = &tokens[prefix..];
-    if rest.is_empty() {
-        return Truth::from(text.len() == prefix);
-    }
-    let trailing_double_star = rest.last() == Some(&Token::DoubleStar);
-    // states[j]: the first j tokens of `rest` match the bytes scanned so far.
-    let mut states = vec![false; rest.len() + 1];
-    states[0] = true;
-    close(rest, &mut states);
-    for (scanned, &byte) in text[prefix..].iter().enumerate() {
-        if trailing_double_star && states[rest.len() - 1] {
-            return Truth::True;
-        }
-        if scan_limited && scanned >= GLOB_SCAN_LIMIT {
-            return Truth::Unknown;
-        }
-        let mut next = vec![false; rest.len() + 1];
-        for (j, token) in rest.iter().enumerate() {
-            if states[j] && token.accepts(byte) {
-                next[if token.is_star() { j } else { j + 1 }] = true;
-            }
-        }
-        close(rest, &mut next);
-        states = next;
-        if !states.contains(&true) {
-            return Truth::False;
-        }
-    }
-    Truth::from(states[rest.len()])
-}
-
-/// A star may match the empty run: being before it means being after it too.
-fn close(tokens: &[Token], states: &mut [bool]) {
-    for (j, token) in tokens.iter().enumerate() {
-        if states[j] && token.is_star() {
-            states[j + 1] = true;
-        }
-    }
+/// A glob over a string the program could compute: decided over all of its bytes, whatever
+/// its length (the compiled program scans it once for every glob on it).
+pub fn glob_truth(glob: &Glob, text: &[u8]) -> Truth {
+    Truth::from(glob.matches(text))
 }
 
 #[cfg(test)]
@@ -523,68 +451,14 @@ mod tests {
     }
 
     #[test]
-    fn glob_scan_limit() {
-        let tail = |n: usize| {
-            let mut t = b"/tmp/".to_vec();
-            t.extend(std::iter::repeat_n(b'a', n));
-            t
-        };
-        let star = glob("/tmp/*b");
-        // Exactly the limit past the prefix is scanned to the end: known.
-        assert_eq!(
-            glob_truth(&star, &tail(GLOB_SCAN_LIMIT), StringKind::ResolvedPath),
-            Truth::False
-        );
-        assert_eq!(
-            glob_truth(&star, &tail(GLOB_SCAN_LIMIT + 1), StringKind::ResolvedPath),
-            Truth::Unknown
-        );
-        // Padded strings have no limit (and are short).
-        assert_eq!(
-            glob_truth(&star, &tail(GLOB_SCAN_LIMIT + 1), StringKind::Padded),
-            Truth::False
-        );
-        // A dead state set concludes early: `/` kills `*`.
-        let mut dead = tail(3);
-        dead.push(b'/');
-        dead.extend(std::iter::repeat_n(b'a', 400));
-        assert_eq!(
-            glob_truth(&star, &dead, StringKind::ResolvedPath),
-            Truth::False
-        );
-        // Reaching a trailing `**` concludes early: match.
-        let deep = glob("/tmp/a*/**");
-        let mut long = tail(2);
-        long.push(b'/');
-        long.extend(std::iter::repeat_n(b'z', 1000));
-        assert_eq!(
-            glob_truth(&deep, &long, StringKind::ResolvedPath),
-            Truth::True
-        );
-        // A bare `**` remainder never scans.
-        assert_eq!(
-            glob_truth(&glob("/tmp/**"), &tail(3000), StringKind::ResolvedPath),
-            Truth::True
-        );
-        // `**` not at the end keeps scanning: unknown.
-        assert_eq!(
-            glob_truth(&glob("/tmp/**x"), &tail(3000), StringKind::ResolvedPath),
-            Truth::Unknown
-        );
-    }
-
-    #[test]
-    fn one_matching_alternative_decides_the_glob() {
-        let g = glob("/tmp/{*x,a**}");
+    fn long_strings_are_decided() {
         let mut text = b"/tmp/".to_vec();
-        text.extend(std::iter::repeat_n(b'a', 300));
-        // `*x` cannot be decided within the limit; `a**` matches.
-        assert_eq!(glob_truth(&g, &text, StringKind::ResolvedPath), Truth::True);
-        let g = glob("/tmp/{*x,b**}");
-        assert_eq!(
-            glob_truth(&g, &text, StringKind::ResolvedPath),
-            Truth::Unknown
-        );
+        text.extend(std::iter::repeat_n(b'a', 3000));
+        assert_eq!(glob_truth(&glob("/tmp/*b"), &text), Truth::False);
+        assert_eq!(glob_truth(&glob("/tmp/**x"), &text), Truth::False);
+        assert_eq!(glob_truth(&glob("/tmp/{*x,a**}"), &text), Truth::True);
+        text.push(b'x');
+        assert_eq!(glob_truth(&glob("/tmp/**x"), &text), Truth::True);
     }
 
     #[test]
@@ -601,7 +475,7 @@ mod tests {
         ] {
             let g = glob(p);
             assert_eq!(
-                glob_truth(&g, t.as_bytes(), StringKind::ResolvedPath),
+                glob_truth(&g, t.as_bytes()),
                 Truth::from(g.matches(t.as_bytes())),
                 "{p} {t}"
             );

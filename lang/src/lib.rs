@@ -4,6 +4,7 @@
 //! the [`kernel::KernelTypes`] interface, and diagnostics go out as data.
 
 pub mod ast;
+pub mod automaton;
 pub mod catalog;
 pub mod check;
 pub mod checked;

@@ -13,13 +13,6 @@
 /// bound every write.
 pub const STRING_CAP: usize = 4096;
 
-/// How many bytes past its literal prefix a glob alternative may scan before the test becomes
-/// unknown. The verifier walks every iteration of the scan loop and a scanned byte costs
-/// about 34 instructions, so this bounds a glob test at roughly 8,700 instructions (and keeps
-/// an event's rules within the verifier's budgets); 256 bytes still covers any one file name
-/// (at most [`NAME_MAX`] bytes) past a directory prefix.
-pub const GLOB_SCAN_LIMIT: usize = 256;
-
 /// How many components (names between `/`) a walked path may have; a deeper one is unknown.
 /// The walk is a loop the verifier follows to its bound (components plus [`WALK_MOUNTS`]), so
 /// the bound is kept small; 40 is far deeper than the paths policies name or systems use.

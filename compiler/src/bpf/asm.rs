@@ -379,6 +379,17 @@ impl Assembler {
         self.ld_imm64_with(dst, Pseudo::MapFd, 0)
     }
 
+    /// `dst = &value + offset`, the address of byte `offset` of a data map's one value (the
+    /// `.rodata` section): an `ld_imm64` marked `BPF_PSEUDO_MAP_VALUE` with the offset in its
+    /// first `imm`, as clang writes it, plus a relocation against `symbol`.
+    pub fn ld_map_value(&mut self, dst: Reg, symbol: &str, offset: u32) -> &mut Self {
+        self.relocations.push(MapRelocation {
+            slot: self.insns.len(),
+            symbol: symbol.to_string(),
+        });
+        self.ld_imm64_with(dst, Pseudo::MapValue, u64::from(offset))
+    }
+
     /// `dst = *(size *)(base + off)`
     pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
         self.push(Opcode::Load { size }, dst, base.index(), off, 0)

@@ -101,8 +101,10 @@ fn line(
         Opcode::LdImm64 => {
             let pseudo = Pseudo::from_src(s).unwrap_or(Pseudo::None);
             match (relocation, pseudo) {
+                // Before relocation the offset is in the first slot, as clang writes it; the
+                // loader moves it to the second, where the kernel reads it.
                 (Some(r), Pseudo::MapValue) => {
-                    write!(out, "r{d} = map_value[{}] + {} ll", r.symbol, tail.imm)
+                    write!(out, "r{d} = map_value[{}] + {} ll", r.symbol, insn.imm)
                 }
                 (Some(r), _) => write!(out, "r{d} = map[{}] ll", r.symbol),
                 (None, Pseudo::MapFd) => write!(out, "r{d} = map[fd:{}] ll", insn.imm),

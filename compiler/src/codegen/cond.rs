@@ -155,15 +155,11 @@ impl ProgramGen<'_> {
                         self.asm.jump(on_true);
                     }
                     (Pred::Glob { alternatives, .. }, Some(b)) => {
-                        for alternative in alternatives {
-                            let next = self.asm.new_label();
-                            // An alternative that cannot decide must not hide a later one that
-                            // matches: when unknown means false, move on to the next.
-                            let undecided = if *on_unknown { unknown } else { next };
-                            self.glob(alternative, slot, b, fallible, on_true, next, undecided);
-                            self.asm.bind(next);
+                        // The value's automaton ran when it was computed (see `automaton`).
+                        if !b.padded {
+                            self.load_length(slot, fallible, unknown);
                         }
-                        self.asm.jump(on_false);
+                        self.glob_test(i, alternatives, on_true, on_false);
                     }
                     // The checker only lets strings meet string predicates.
                     (Pred::StrEq(_) | Pred::Glob { .. }, None) => {

@@ -14,9 +14,8 @@
 //!
 //! Conditions compile to branches with short-circuit evaluation. Strings are compared as
 //! 8-byte words (KERNEL.md: a byte-by-byte unrolled compare hit the verifier's complexity limit).
-//! A glob compares its literal prefix as words, then runs the rest as a position-set automaton:
-//! one bit per pattern position in a register, stepped per byte with branch-free arithmetic so
-//! that the verifier walks each loop iteration once instead of once per path through it.
+//! Every glob test on one string runs in one automaton, scanned once when the string is
+//! computed (see `automaton`); a test then reads whether the final state accepts its glob.
 
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
 use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
@@ -30,8 +29,8 @@ use lang::checked::{Access, AccessBase};
 use lang::limits;
 use std::fmt;
 
+mod automaton;
 mod cond;
-mod glob;
 mod report;
 mod sets;
 mod values;
@@ -47,7 +46,6 @@ pub const SCOPE_MAP: &str = "krsi_scope";
 // The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
 // reference evaluator reads them too (each is at most a few thousand, so the narrowing is exact).
 const STRING_CAP: u32 = limits::STRING_CAP as u32;
-const GLOB_SCAN_LIMIT: u32 = limits::GLOB_SCAN_LIMIT as u32;
 const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
 const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
@@ -79,6 +77,12 @@ pub enum CodegenError {
     TooManyValues {
         program: String,
     },
+    /// The globs on one of the program's strings do not fit one automaton (the checker
+    /// refuses such policies first).
+    Automaton {
+        program: String,
+        error: lang::automaton::AutomatonError,
+    },
 }
 
 impl fmt::Display for CodegenError {
@@ -89,6 +93,7 @@ impl fmt::Display for CodegenError {
                 f,
                 "program `{program}` needs a memory offset of {offset}, beyond the 32,767 a BPF load or store reaches"
             ),
+            CodegenError::Automaton { program, error } => write!(f, "program `{program}`: {error}"),
             CodegenError::TooManyValues { program } => {
                 write!(
                     f,
@@ -118,8 +123,9 @@ fn rate_windows(module: &Module) -> u32 {
 pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
     let mut programs = Vec::new();
     let mut scratch_size = 0;
+    let mut rodata = Vec::new();
     for program in &module.programs {
-        let layout = Layout::new(program)?;
+        let layout = Layout::new(program, &mut rodata)?;
         check_offsets(program, &layout, module)?;
         scratch_size = scratch_size.max(layout.scratch_size);
         let code = ProgramGen::new(program, &layout, module)
@@ -186,6 +192,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
         programs,
         maps,
         license: "GPL".to_string(),
+        rodata,
     })
 }
 
@@ -201,6 +208,8 @@ struct Layout {
     /// errno, 8 bytes each (see [`sets::Leaf::Record`]). Reserved when the program's literals
     /// could make a tree past [`sets::INLINE_TREE_COST`].
     decision: Option<u32>,
+    /// Per value, the automaton of the globs tested on it (see `automaton`).
+    scans: Vec<Option<automaton::Scan>>,
 }
 
 #[derive(Clone, Copy)]
@@ -212,19 +221,24 @@ struct Buffer {
 }
 
 impl Layout {
-    fn new(program: &Program) -> Result<Layout, CodegenError> {
+    fn new(program: &Program, rodata: &mut Vec<u8>) -> Result<Layout, CodegenError> {
         let mut slots = Vec::new();
         let mut buffers = Vec::new();
         let mut scratch_size = 0u32;
-        for (i, value) in program.values.iter().enumerate() {
-            let slot = i32::from(FIRST_VALUE_SLOT) - 8 * i as i32;
+        let mut next_slot = 0;
+        let mut stack_slot = || {
+            let slot = i32::from(FIRST_VALUE_SLOT) - 8 * next_slot;
+            next_slot += 1;
             // The report function's frame shares the 512 bytes.
             if slot < -512 + report::REPORT_FRAME {
                 return Err(CodegenError::TooManyValues {
                     program: program.event.to_string(),
                 });
             }
-            slots.push(slot as i16);
+            Ok(slot as i16)
+        };
+        for value in &program.values {
+            slots.push(stack_slot()?);
             let buffer = match value.kind.layout_kind() {
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
@@ -264,12 +278,14 @@ impl Layout {
             scratch_size += 16;
             at
         });
+        let scans = automaton::scans(program, &buffers, rodata, stack_slot)?;
         Ok(Layout {
             slots,
             buffers,
             scratch_size,
             work,
             decision,
+            scans,
         })
     }
 }

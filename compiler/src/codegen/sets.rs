@@ -664,7 +664,7 @@ fn entries_cost(entries: &[Entry], k: usize) -> usize {
 
 /// The literal prefix of a glob alternative that is that prefix and a final `**` (a directory
 /// rule); `None` for any other shape.
-fn directory_prefix(tokens: &[Token]) -> Option<Vec<u8>> {
+pub(super) fn directory_prefix(tokens: &[Token]) -> Option<Vec<u8>> {
     let (last, prefix) = tokens.split_last()?;
     if *last != Token::DoubleStar || prefix.is_empty() {
         return None;

@@ -370,6 +370,7 @@ impl ProgramGen<'_> {
                 _ => {}
             }
         }
+        self.scan(i);
         self.asm.set_origin(None);
     }
 

@@ -10,7 +10,7 @@
 //! pattern, so a load from a wrong offset reads garbage instead of a convenient zero.
 
 use super::memory::{Memory, RegionKind};
-use crate::elf::MapSpec;
+use crate::elf::{MapSpec, RODATA_SYMBOL};
 use crate::ir::{Program, ValueKind};
 use lang::checked::AttrValue;
 use lang::checked::ParentAccess;
@@ -795,6 +795,33 @@ impl MockKernel {
             },
         );
         Ok(handle)
+    }
+
+    /// Creates the object's read-only data (the `.rodata` section) as the loader does: a
+    /// one-entry array map, named by [`RODATA_SYMBOL`], whose value is `bytes` and which the
+    /// program cannot write. Nothing is created for no data.
+    pub fn add_rodata(&mut self, bytes: &[u8]) -> Result<(), EventError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let spec = MapSpec {
+            symbol: RODATA_SYMBOL.to_string(),
+            map_type: BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            max_entries: 1,
+            flags: 0,
+        };
+        self.add_map(&spec)?;
+        let kind = RegionKind::MapValue {
+            map: RODATA_SYMBOL.to_string(),
+            key: 0,
+        };
+        let value = Memory::base(self.memory.add(kind, bytes.to_vec(), false));
+        if let Some(map) = self.maps.get_mut(RODATA_SYMBOL) {
+            map.values = vec![value];
+        }
+        Ok(())
     }
 
     /// The map whose handle is `addr`.

@@ -294,6 +294,7 @@ fn run_event(
         return Ok((nothing_runs, Vec::new()));
     };
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
+    kernel.add_rodata(&object.rodata)?;
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
     let mut decision = run.decision(&spec.code.origins);
@@ -438,7 +439,22 @@ impl<'a> Machine<'a> {
                                 .ok_or(VmError::UnresolvedMap { slot })?
                                 .handle
                         }
-                        Some(Pseudo::MapValue) | None => {
+                        // The address of byte `imm` of the map's one value (the `.rodata`
+                        // section), as the loader relocates it.
+                        Some(Pseudo::MapValue) => {
+                            let symbol = self
+                                .relocations
+                                .iter()
+                                .find(|r| r.slot == slot)
+                                .ok_or(VmError::UnresolvedMap { slot })?;
+                            let value = kernel
+                                .maps
+                                .get(&symbol.symbol)
+                                .and_then(|m| m.values.first())
+                                .ok_or(VmError::UnresolvedMap { slot })?;
+                            value.wrapping_add(u64::from(insn.imm as u32))
+                        }
+                        None => {
                             return Err(VmError::BadInstruction {
                                 slot,
                                 code: insn.code,

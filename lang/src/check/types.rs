@@ -4,9 +4,10 @@
 use super::finding::{Finding, ValueKind};
 use super::Checker;
 use crate::ast::{self, Action, CmpOp, ExprKind};
+use crate::automaton::Automaton;
 use crate::catalog::{Attribute, Event, Source, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
-use crate::glob::Glob;
+use crate::glob::{Glob, GlobError};
 use crate::lint::Lint;
 use crate::span::Span;
 
@@ -260,7 +261,18 @@ impl<'a> Checker<'a> {
                         ok = false;
                         continue;
                     };
-                    match Glob::parse(&pattern) {
+                    // A pattern alone must fit the automaton it will be merged into
+                    // (`**a????...` needs a state for every mix of what the last bytes were).
+                    let parsed = Glob::parse(&pattern).and_then(|glob| {
+                        match Automaton::build(&[&glob]).and_then(|a| a.table()) {
+                            Ok(_) => Ok(glob),
+                            Err(e) => Err(GlobError {
+                                message: format!("the pattern is too complex: {e}"),
+                                offset: 0,
+                            }),
+                        }
+                    });
+                    match parsed {
                         Ok(glob) => {
                             self.check_glob_fits(a, &glob, pattern_span);
                             if action == Action::Deny

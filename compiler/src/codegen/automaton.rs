@@ -1,0 +1,371 @@
+//! Globs: every glob test on one string value of a program runs as one automaton
+//! ([`lang::automaton`]), scanned once when the value is computed, so that an event costs one
+//! pass over the string however many globs the rules test it against.
+//!
+//! The automaton's table lives in the object's read-only data (`.rodata`, a frozen array
+//! map); the scan is one bounded loop over the string's bytes with no branch but the loop's
+//! own: a step is a class lookup, the state's record, its comb entry and a branch-free choice
+//! between the entry and the default (see [`lang::automaton::Table`]); a dead state ends the
+//! loop by pulling the length in to the current index, again without a branch. Every index
+//! is masked to its region, so the verifier bounds each load without a compare. The final
+//! state's accept set goes to a stack slot; a glob test asks whether that set holds its glob:
+//! a few compares, or one bit of a bitmap in the read-only data when the sets are many.
+//!
+//! The loop is written `if len > i goto body; goto end`: the verifier explores the
+//! fall-through first and pushes the branch target, so it walks the rest of the program once
+//! per iteration count it may exit at (where states prune) while only one iteration waits on
+//! its stack, far from the 8,192 pending-branch limit whatever the string's length.
+
+use super::sets::directory_prefix;
+use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
+use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
+use crate::elf::RODATA_SYMBOL;
+use crate::ir::{Cond, Pred, Program};
+use lang::automaton::{Automaton, Table};
+use lang::glob::{Glob, Token};
+
+/// Past this many runs of consecutive accept sets, a glob test reads a bitmap instead of
+/// comparing.
+const MAX_RANGES: usize = 4;
+
+/// The scan of one string value.
+pub(super) struct Scan {
+    /// Where the final state's accept set is stored.
+    pub slot: i16,
+    /// Where the table starts in the read-only data.
+    at: u32,
+    table: Table,
+    /// Each glob tested on the value, and how a test asks for it.
+    globs: Vec<(Vec<Vec<Token>>, Membership)>,
+}
+
+/// How a glob test recognizes the accept sets that hold its glob.
+enum Membership {
+    /// Inclusive runs of accept set numbers.
+    Ranges(Vec<(u16, u16)>),
+    /// A bit per accept set at this offset of the read-only data; `mask` bounds the byte
+    /// index.
+    Bitmap { at: u32, mask: u32 },
+}
+
+/// Whether every alternative of a glob is a literal prefix and a final `**` (`/etc/**`): such a
+/// test is a prefix compare (and, in runs, a trie: see `sets`), cheaper than a place in the
+/// automaton, where a thousand of them would take a state per prefix byte.
+fn directory_rule(alternatives: &[Vec<Token>]) -> bool {
+    alternatives.iter().all(|a| directory_prefix(a).is_some())
+}
+
+/// The globs `program` tests on value `value`, distinct, in the order rules test them.
+fn globs_on(program: &Program, value: usize) -> Vec<Vec<Vec<Token>>> {
+    fn walk(cond: &Cond, value: usize, out: &mut Vec<Vec<Vec<Token>>>) {
+        match cond {
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| walk(c, value, out)),
+            Cond::Not(inner) => walk(inner, value, out),
+            Cond::Test {
+                value: v,
+                pred: Pred::Glob { alternatives, .. },
+                ..
+            } if v.0 as usize == value
+                && !out.contains(alternatives)
+                && !directory_rule(alternatives) =>
+            {
+                out.push(alternatives.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for rule in program
+        .audit
+        .iter()
+        .chain(&program.allow)
+        .chain(&program.deny)
+    {
+        walk(&rule.cond, value, &mut out);
+    }
+    out
+}
+
+/// The scans of `program`'s string values that globs test: the tables are appended to
+/// `rodata`, and each scan's accept set gets the stack slot `next_slot` hands out.
+pub(super) fn scans(
+    program: &Program,
+    buffers: &[Option<Buffer>],
+    rodata: &mut Vec<u8>,
+    mut next_slot: impl FnMut() -> Result<i16, CodegenError>,
+) -> Result<Vec<Option<Scan>>, CodegenError> {
+    let mut scans = Vec::new();
+    for (value, buffer) in buffers.iter().enumerate() {
+        let tested = globs_on(program, value);
+        if buffer.is_none() || tested.is_empty() {
+            scans.push(None);
+            continue;
+        }
+        let globs: Vec<Glob> = tested
+            .iter()
+            .map(|alternatives| Glob {
+                pattern: String::new(),
+                alternatives: alternatives.clone(),
+            })
+            .collect();
+        let refs: Vec<&Glob> = globs.iter().collect();
+        let too_large = |error| CodegenError::Automaton {
+            program: program.event.to_string(),
+            error,
+        };
+        let automaton = Automaton::build(&refs).map_err(too_large)?;
+        let table = automaton.table().map_err(too_large)?;
+        rodata.resize(rodata.len().next_multiple_of(8), 0);
+        let at = rodata.len() as u32;
+        rodata.extend_from_slice(&table.bytes);
+        let mut memberships = Vec::new();
+        for (g, alternatives) in tested.into_iter().enumerate() {
+            let sets = automaton.accept_sets_with(g as u32);
+            let mut ranges: Vec<(u16, u16)> = Vec::new();
+            for set in sets {
+                match ranges.last_mut() {
+                    Some((_, hi)) if *hi + 1 == set => *hi = set,
+                    _ => ranges.push((set, set)),
+                }
+            }
+            let membership = if ranges.len() <= MAX_RANGES {
+                Membership::Ranges(ranges)
+            } else {
+                let bytes = automaton.accept_sets.len().div_ceil(8).next_power_of_two();
+                let mut bitmap = vec![0u8; bytes];
+                for (lo, hi) in ranges {
+                    for set in lo..=hi {
+                        bitmap[usize::from(set / 8)] |= 1 << (set % 8);
+                    }
+                }
+                let at = rodata.len() as u32;
+                rodata.extend_from_slice(&bitmap);
+                Membership::Bitmap {
+                    at,
+                    mask: bytes as u32 - 1,
+                }
+            };
+            memberships.push((alternatives, membership));
+        }
+        scans.push(Some(Scan {
+            slot: next_slot()?,
+            at,
+            table,
+            globs: memberships,
+        }));
+    }
+    Ok(scans)
+}
+
+impl ProgramGen<'_> {
+    /// Runs value `i`'s automaton, if globs test it, over its string (just computed into its
+    /// buffer; a counted string's length in its slot, negative when unknown, which no glob
+    /// test reads past).
+    pub(super) fn scan(&mut self, i: usize) {
+        let (Some(Some(scan)), Some(b)) = (self.layout.scans.get(i), self.layout.buffers[i]) else {
+            return;
+        };
+        let (top, body, end, skip) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        let table = &scan.table;
+        if b.padded {
+            // The string ends at its first NUL: r5 counts the bytes before it, branch free
+            // (r2 stays 1 until a NUL is seen).
+            self.asm.mov64_imm(Reg::R5, 0).mov64_imm(Reg::R2, 1);
+            for k in 0..b.cap {
+                self.asm
+                    .load(Size::B, Reg::R1, Reg::R7, offset(b.offset + k))
+                    .neg64(Reg::R1)
+                    .alu64_imm(AluOp::Rsh, Reg::R1, 63)
+                    .alu64_reg(AluOp::And, Reg::R2, Reg::R1)
+                    .alu64_reg(AluOp::Add, Reg::R5, Reg::R2);
+            }
+        } else {
+            // The mask keeps a known length (below STRING_CAP) and gives r5 a fresh identity:
+            // newer verifiers (6.12) link a register filled from a stack slot to the slot and
+            // would carry what the loop learns back into it, so that nothing could be pruned.
+            self.asm
+                .load(Size::DW, Reg::R5, Reg::R10, self.layout.slots[i])
+                .jump_imm(JmpCond::Slt, Reg::R5, 0, skip)
+                .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32);
+        }
+        self.asm
+            .ld_map_value(Reg::R4, RODATA_SYMBOL, scan.at)
+            .mov64_imm(Reg::R8, i32::from(table.start))
+            .mov64_imm(Reg::R9, 0)
+            .bind(top)
+            // 6.1's verifier does not decide a compare of two registers from their ranges
+            // (measured: it entered the body with i = 4096 and refused the load), so the
+            // buffer's end is also tested against an immediate, which it decides for the
+            // known index without pushing a state.
+            .jump_imm(JmpCond::Ge, Reg::R9, b.cap as i32, end)
+            .jump_reg(JmpCond::Gt, Reg::R5, Reg::R9, body)
+            .jump(end)
+            .bind(body)
+            // r0 = the byte's class
+            .mov64_reg(Reg::R1, Reg::R7)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
+            .load(Size::B, Reg::R0, Reg::R1, offset(b.offset))
+            .mov64_reg(Reg::R1, Reg::R4)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R0)
+            .load(Size::B, Reg::R0, Reg::R1, 0)
+            // r1 = the state's record: base | default << 16
+            .mov64_reg(Reg::R1, Reg::R8)
+            .alu64_imm(AluOp::And, Reg::R1, table.state_mask as i32)
+            .alu64_imm(AluOp::Lsh, Reg::R1, 2)
+            .mov64_reg(Reg::R2, Reg::R4)
+            .alu64_reg(AluOp::Add, Reg::R2, Reg::R1);
+        self.load_table(Size::W, Reg::R1, Reg::R2, table.states);
+        // r2 = the comb entry at base + class: owner | next << 16
+        self.asm
+            .mov64_reg(Reg::R2, Reg::R1)
+            .alu64_imm(AluOp::And, Reg::R2, 0xffff)
+            .alu64_reg(AluOp::Add, Reg::R2, Reg::R0)
+            .alu64_imm(AluOp::And, Reg::R2, table.comb_mask as i32)
+            .alu64_imm(AluOp::Lsh, Reg::R2, 2)
+            .mov64_reg(Reg::R3, Reg::R4)
+            .alu64_reg(AluOp::Add, Reg::R3, Reg::R2);
+        self.load_table(Size::W, Reg::R2, Reg::R3, table.comb);
+        self.asm
+            // r1 = default; r3 = all ones when the entry is the state's own
+            .alu64_imm(AluOp::Rsh, Reg::R1, 16)
+            .mov64_reg(Reg::R3, Reg::R2)
+            .alu64_imm(AluOp::And, Reg::R3, 0xffff)
+            .alu64_reg(AluOp::Xor, Reg::R3, Reg::R8)
+            .alu64_imm(AluOp::Sub, Reg::R3, 1)
+            .alu64_imm(AluOp::Rsh, Reg::R3, 63)
+            .neg64(Reg::R3)
+            // r8 = own ? next : default
+            .alu64_imm(AluOp::Rsh, Reg::R2, 16)
+            .alu64_reg(AluOp::Xor, Reg::R2, Reg::R1)
+            .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
+            .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2)
+            .mov64_reg(Reg::R8, Reg::R1)
+            // In the dead state (0) no glob can match any more: len = dead ? i : len.
+            .mov64_reg(Reg::R3, Reg::R8)
+            .alu64_imm(AluOp::Sub, Reg::R3, 1)
+            .alu64_imm(AluOp::Rsh, Reg::R3, 63)
+            .neg64(Reg::R3)
+            .mov64_reg(Reg::R2, Reg::R9)
+            .alu64_reg(AluOp::Xor, Reg::R2, Reg::R5)
+            .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
+            .alu64_reg(AluOp::Xor, Reg::R5, Reg::R2)
+            .alu64_imm(AluOp::Add, Reg::R9, 1)
+            .jump(top)
+            .bind(end)
+            .alu64_imm(AluOp::And, Reg::R8, table.state_mask as i32)
+            .alu64_imm(AluOp::Lsh, Reg::R8, 1)
+            .mov64_reg(Reg::R1, Reg::R4)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R8);
+        self.load_table(Size::H, Reg::R1, Reg::R1, table.accepts);
+        let slot = scan.slot;
+        self.asm
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
+            .bind(skip);
+    }
+
+    /// `dst = *(size *)(base + at)`, for table offsets beyond a load's 16-bit reach too.
+    fn load_table(&mut self, size: Size, dst: Reg, base: Reg, at: u32) {
+        match i16::try_from(at) {
+            Ok(off) => {
+                self.asm.load(size, dst, base, off);
+            }
+            Err(_) => {
+                self.asm
+                    .alu64_imm(AluOp::Add, base, at as i32)
+                    .load(size, dst, base, 0);
+            }
+        }
+    }
+
+    /// A glob test on value `i` once its string is known: does the scan's final accept set
+    /// hold the glob `alternatives`? Jumps to `on_true` or `on_false`.
+    pub(super) fn glob_test(
+        &mut self,
+        i: usize,
+        alternatives: &[Vec<Token>],
+        on_true: Label,
+        on_false: Label,
+    ) {
+        if directory_rule(alternatives) {
+            self.directory_test(i, alternatives, on_true, on_false);
+            return;
+        }
+        let Some(Some(scan)) = self.layout.scans.get(i) else {
+            self.asm.jump(on_false);
+            return;
+        };
+        let Some((_, membership)) = scan.globs.iter().find(|(g, _)| g == alternatives) else {
+            self.asm.jump(on_false);
+            return;
+        };
+        self.asm.load(Size::DW, Reg::R1, Reg::R10, scan.slot);
+        match membership {
+            Membership::Ranges(ranges) => {
+                for &(lo, hi) in ranges {
+                    if lo == hi {
+                        self.asm
+                            .jump_imm(JmpCond::Eq, Reg::R1, i32::from(lo), on_true);
+                    } else {
+                        let next = self.asm.new_label();
+                        self.asm
+                            .jump_imm(JmpCond::Lt, Reg::R1, i32::from(lo), next)
+                            .jump_imm(JmpCond::Le, Reg::R1, i32::from(hi), on_true)
+                            .bind(next);
+                    }
+                }
+            }
+            &Membership::Bitmap { at, mask } => {
+                self.asm
+                    .ld_map_value(Reg::R2, RODATA_SYMBOL, at)
+                    .mov64_reg(Reg::R3, Reg::R1)
+                    .alu64_imm(AluOp::Rsh, Reg::R3, 3)
+                    .alu64_imm(AluOp::And, Reg::R3, mask as i32)
+                    .alu64_reg(AluOp::Add, Reg::R2, Reg::R3)
+                    .load(Size::B, Reg::R2, Reg::R2, 0)
+                    .alu64_imm(AluOp::And, Reg::R1, 7)
+                    .alu64_reg(AluOp::Rsh, Reg::R2, Reg::R1)
+                    .alu64_imm(AluOp::And, Reg::R2, 1)
+                    .jump_imm(JmpCond::Ne, Reg::R2, 0, on_true);
+            }
+        }
+        self.asm.jump(on_false);
+    }
+
+    /// A directory glob test (`prefix/**`, see [`directory_rule`]) on value `i` once its string
+    /// is known (a counted string's length in r1): some alternative's prefix starts the string.
+    fn directory_test(
+        &mut self,
+        i: usize,
+        alternatives: &[Vec<Token>],
+        on_true: Label,
+        on_false: Label,
+    ) {
+        let Some(b) = self.layout.buffers[i] else {
+            self.asm.jump(on_false);
+            return;
+        };
+        for alternative in alternatives {
+            let Some(prefix) = directory_prefix(alternative) else {
+                continue;
+            };
+            // Longer than any string the buffer holds, or a NUL a padded name cannot contain.
+            if prefix.len() >= b.cap as usize || (b.padded && prefix.contains(&0)) {
+                continue;
+            }
+            let next = self.asm.new_label();
+            if !b.padded {
+                self.asm
+                    .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i])
+                    .jump_imm(JmpCond::Lt, Reg::R1, prefix.len() as i32, next);
+            }
+            self.compare_words(b.offset, &prefix, next);
+            self.asm.jump(on_true).bind(next);
+        }
+        self.asm.jump(on_false);
+    }
+}

@@ -1,0 +1,506 @@
+//! The globs one string is tested against, merged into one deterministic automaton.
+//!
+//! Every glob test on one value of one event (each `path ~ "..."` of exec's rules) becomes a
+//! position of one automaton over bytes, so that a compiled program scans the string once,
+//! whatever the number of globs: a step costs the same for one glob as for a thousand. The
+//! automaton is built by subset construction over the globs' alternatives (a state is the set
+//! of pattern positions still alive, states with equal sets are one state) and runs over byte
+//! classes (bytes no pattern tells apart share a column). Each state carries an *accept set*:
+//! the globs that match a string ending there. After the scan, a glob test is "is the final
+//! state's accept set one that holds this glob?", so the rules keep their own order, actions
+//! and other conditions exactly as they are written.
+//!
+//! The transition table is compressed for the kernel (a read-only BPF array map): each state
+//! keeps its most frequent successor as a default, and only the transitions that differ are
+//! stored, in one comb vector shared by all states (row displacement, as lex does): entry
+//! `base(state) + class` holds `(owner, next)`, and a state reads its own transition there
+//! when `owner` is itself, its default otherwise. See [`Table`].
+
+use crate::glob::{Glob, Token};
+use crate::limits::STRING_CAP;
+use std::collections::{BTreeMap, HashMap};
+
+/// State 0 is the dead state: no pattern position is alive, no glob can match any longer.
+pub const DEAD: u16 = 0;
+
+/// The most states an automaton may have: state numbers are 16 bits, and the comb's free
+/// entries are owned by `u16::MAX`.
+pub const MAX_STATES: usize = 16_384;
+
+/// The most bytes one automaton's table may take in kernel memory. A policy's maps beyond
+/// the report ring buffer stay within 64 KiB; the string buffers and report maps take the
+/// rest.
+pub const MAX_TABLE_BYTES: usize = 48 * 1024;
+
+/// Why the globs could not be merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutomatonError {
+    /// Subset construction passed [`MAX_STATES`].
+    TooManyStates,
+    /// The compressed table passed [`MAX_TABLE_BYTES`].
+    TableTooLarge { bytes: usize },
+}
+
+impl std::fmt::Display for AutomatonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutomatonError::TooManyStates => {
+                write!(f, "its automaton needs more than {MAX_STATES} states")
+            }
+            AutomatonError::TableTooLarge { bytes } => write!(
+                f,
+                "its automaton table needs {bytes} bytes, more than {MAX_TABLE_BYTES}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AutomatonError {}
+
+/// A deterministic automaton over bytes for a list of globs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Automaton {
+    /// The class of each byte.
+    pub classes: [u8; 256],
+    pub class_count: usize,
+    /// `transitions[state * class_count + class]`; row [`DEAD`] loops on itself.
+    pub transitions: Vec<u16>,
+    pub start: u16,
+    /// The accept set of each state (an index into `accept_sets`).
+    pub accepts: Vec<u16>,
+    /// Sorted indices of the globs each accept set holds; set 0 is empty.
+    pub accept_sets: Vec<Vec<u32>>,
+}
+
+/// One pattern position: alternative `alternative` (an index into the flattened list) after
+/// its first `at` tokens.
+type Position = (u32, u32);
+
+impl Automaton {
+    /// Merges `globs` (the tests, in any order: glob `i` is reported as `i`).
+    ///
+    /// An alternative that needs [`STRING_CAP`] bytes or more matches no string a program can
+    /// hold (a known string is shorter), so it is left out rather than spelled out in states.
+    pub fn build(globs: &[&Glob]) -> Result<Automaton, AutomatonError> {
+        let alternatives: Vec<(u32, &[Token])> = globs
+            .iter()
+            .enumerate()
+            .flat_map(|(g, glob)| {
+                glob.alternatives
+                    .iter()
+                    .filter(|a| a.iter().filter(|t| !t.is_star()).count() < STRING_CAP)
+                    .map(move |a| (g as u32, a.as_slice()))
+            })
+            .collect();
+        let (classes, class_count, representatives) = byte_classes(&alternatives);
+
+        let close = |set: &mut Vec<Position>| {
+            // Stars are never adjacent after parsing, so one pass reaches the closure.
+            let mut closed = Vec::with_capacity(set.len());
+            for &(a, at) in set.iter() {
+                closed.push((a, at));
+                let tokens = alternatives[a as usize].1;
+                if tokens.get(at as usize).is_some_and(Token::is_star) {
+                    closed.push((a, at + 1));
+                }
+            }
+            closed.sort_unstable();
+            closed.dedup();
+            *set = closed;
+        };
+        let accept_of = |set: &[Position]| -> Vec<u32> {
+            let mut globs: Vec<u32> = set
+                .iter()
+                .filter(|(a, at)| alternatives[*a as usize].1.len() == *at as usize)
+                .map(|(a, _)| alternatives[*a as usize].0)
+                .collect();
+            globs.sort_unstable();
+            globs.dedup();
+            globs
+        };
+
+        let mut ids: HashMap<Vec<Position>, u16> = HashMap::new();
+        let mut sets: Vec<Vec<Position>> = vec![Vec::new()];
+        ids.insert(Vec::new(), DEAD);
+        let mut start: Vec<Position> = (0..alternatives.len() as u32).map(|a| (a, 0)).collect();
+        close(&mut start);
+        let start_id = if start.is_empty() {
+            DEAD
+        } else {
+            ids.insert(start.clone(), 1);
+            sets.push(start);
+            1
+        };
+        let mut transitions: Vec<u16> = vec![DEAD; class_count];
+        let mut next_state = 1;
+        while next_state < sets.len() {
+            let set = sets[next_state].clone();
+            next_state += 1;
+            for &byte in &representatives {
+                let mut next: Vec<Position> = Vec::new();
+                for &(a, at) in &set {
+                    let Some(token) = alternatives[a as usize].1.get(at as usize) else {
+                        continue;
+                    };
+                    if token.accepts(byte) {
+                        next.push((a, if token.is_star() { at } else { at + 1 }));
+                    }
+                }
+                close(&mut next);
+                let id = match ids.get(&next) {
+                    Some(id) => *id,
+                    None => {
+                        if sets.len() >= MAX_STATES {
+                            return Err(AutomatonError::TooManyStates);
+                        }
+                        let id = sets.len() as u16;
+                        ids.insert(next.clone(), id);
+                        sets.push(next);
+                        id
+                    }
+                };
+                transitions.push(id);
+            }
+        }
+        let mut accept_ids: BTreeMap<Vec<u32>, u16> = BTreeMap::new();
+        accept_ids.insert(Vec::new(), 0);
+        let mut accept_sets = vec![Vec::new()];
+        let mut accepts = Vec::with_capacity(sets.len());
+        for set in &sets {
+            let globs = accept_of(set);
+            let id = *accept_ids.entry(globs.clone()).or_insert_with(|| {
+                accept_sets.push(globs);
+                (accept_sets.len() - 1) as u16
+            });
+            accepts.push(id);
+        }
+        Ok(Automaton {
+            classes,
+            class_count,
+            transitions,
+            start: start_id,
+            accepts,
+            accept_sets,
+        })
+    }
+
+    pub fn state_count(&self) -> usize {
+        self.accepts.len()
+    }
+
+    /// The accept set of the state `text` leads to.
+    pub fn run(&self, text: &[u8]) -> u16 {
+        let mut state = self.start;
+        for &byte in text {
+            let class = usize::from(self.classes[usize::from(byte)]);
+            state = self.transitions[usize::from(state) * self.class_count + class];
+            if state == DEAD {
+                break;
+            }
+        }
+        self.accepts[usize::from(state)]
+    }
+
+    /// Whether glob `glob` matches `text`.
+    pub fn matches(&self, glob: u32, text: &[u8]) -> bool {
+        self.accept_sets[usize::from(self.run(text))]
+            .binary_search(&glob)
+            .is_ok()
+    }
+
+    /// The accept sets that hold glob `glob`, ascending.
+    pub fn accept_sets_with(&self, glob: u32) -> Vec<u16> {
+        self.accept_sets
+            .iter()
+            .enumerate()
+            .filter(|(_, set)| set.binary_search(&glob).is_ok())
+            .map(|(id, _)| id as u16)
+            .collect()
+    }
+
+    /// The compressed table (see [`Table`]).
+    pub fn table(&self) -> Result<Table, AutomatonError> {
+        Table::new(self)
+    }
+}
+
+/// Bytes that every token treats alike form one class. Returns the class of each byte, the
+/// number of classes and one byte of each class.
+fn byte_classes(alternatives: &[(u32, &[Token])]) -> ([u8; 256], usize, Vec<u8>) {
+    // The distinct single-byte tests the patterns make (stars test as `?` does; `**` and a
+    // literal test nothing beyond their own byte).
+    let mut tests: Vec<Token> = Vec::new();
+    for (_, tokens) in alternatives {
+        for token in tokens.iter() {
+            let test = match token {
+                Token::DoubleStar => continue,
+                Token::Star => Token::AnyByte,
+                other => other.clone(),
+            };
+            if !tests.contains(&test) {
+                tests.push(test);
+            }
+        }
+    }
+    let mut by_signature: HashMap<Vec<bool>, u8> = HashMap::new();
+    let mut classes = [0u8; 256];
+    let mut representatives = Vec::new();
+    for byte in 0..=255u8 {
+        let signature: Vec<bool> = tests.iter().map(|t| t.accepts(byte)).collect();
+        let next = by_signature.len();
+        // At most 256 distinct signatures: one per byte.
+        let class = *by_signature.entry(signature).or_insert_with(|| {
+            representatives.push(byte);
+            next as u8
+        });
+        classes[usize::from(byte)] = class;
+    }
+    (classes, representatives.len(), representatives)
+}
+
+/// The automaton as the compiled program reads it, one byte string:
+///
+/// ```text
+///   offset 0              classes: 256 × u8, the class of each byte
+///   offset states         per state u32: base (low 16 bits) | default (high 16 bits)
+///   offset accepts        per state u16: the accept set
+///   offset comb           per entry u32: owner (low 16 bits) | next (high 16 bits)
+/// ```
+///
+/// A step from `state` on `class`: the entry at `comb + 4 * (base + class)` is the state's
+/// own when its owner is `state`, and then its `next` is the successor; otherwise the
+/// successor is the default. The program masks every index with [`Table::state_mask`] and
+/// [`Table::comb_mask`] (a power of two less one) so that the verifier can bound each load;
+/// the bytes are long enough that a masked index stays inside them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub bytes: Vec<u8>,
+    pub states: u32,
+    pub accepts: u32,
+    pub comb: u32,
+    /// Masks a state number (before scaling).
+    pub state_mask: u32,
+    /// Masks a comb index (before scaling).
+    pub comb_mask: u32,
+    pub start: u16,
+}
+
+/// A comb entry no state owns.
+const FREE: u16 = u16::MAX;
+
+impl Table {
+    fn new(automaton: &Automaton) -> Result<Table, AutomatonError> {
+        let n = automaton.state_count();
+        let c = automaton.class_count;
+        let row = |s: usize| &automaton.transitions[s * c..(s + 1) * c];
+        let mut defaults = vec![DEAD; n];
+        let mut exceptions: Vec<Vec<(usize, u16)>> = vec![Vec::new(); n];
+        for s in 0..n {
+            let mut counts: HashMap<u16, usize> = HashMap::new();
+            for &next in row(s) {
+                *counts.entry(next).or_default() += 1;
+            }
+            // The most frequent successor, the lowest on a tie (deterministic output).
+            let default = counts
+                .iter()
+                .max_by_key(|(next, count)| (**count, std::cmp::Reverse(**next)))
+                .map_or(DEAD, |(next, _)| *next);
+            defaults[s] = default;
+            exceptions[s] = row(s)
+                .iter()
+                .enumerate()
+                .filter(|(_, next)| **next != default)
+                .map(|(class, next)| (class, *next))
+                .collect();
+        }
+        // First fit, the states with most exceptions first.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|s| std::cmp::Reverse(exceptions[*s].len()));
+        let mut comb: Vec<(u16, u16)> = Vec::new();
+        let mut bases = vec![0usize; n];
+        let mut first_free = 0usize;
+        for s in order {
+            if exceptions[s].is_empty() {
+                continue;
+            }
+            let lowest = exceptions[s][0].0;
+            let mut base = first_free.saturating_sub(lowest);
+            loop {
+                let fits = exceptions[s]
+                    .iter()
+                    .all(|(class, _)| comb.get(base + class).is_none_or(|e| e.0 == FREE));
+                if fits {
+                    break;
+                }
+                base += 1;
+            }
+            if comb.len() < base + c {
+                comb.resize(base + c, (FREE, DEAD));
+            }
+            for (class, next) in &exceptions[s] {
+                comb[base + class] = (s as u16, *next);
+            }
+            bases[s] = base;
+            while comb.get(first_free).is_some_and(|e| e.0 != FREE) {
+                first_free += 1;
+            }
+        }
+        if comb.len() < c {
+            comb.resize(c, (FREE, DEAD));
+        }
+        if bases.iter().any(|b| *b > usize::from(u16::MAX)) {
+            return Err(AutomatonError::TooManyStates);
+        }
+        let state_mask = n.next_power_of_two() - 1;
+        let comb_mask = comb.len().next_power_of_two() - 1;
+        let states = 256;
+        let accepts = states + 4 * n;
+        let comb_at = (accepts + 2 * n).next_multiple_of(4);
+        // Masked indices reach at most mask + 1 entries past each region's start.
+        let len = (comb_at + 4 * (comb_mask + 1))
+            .max(states + 4 * (state_mask + 1))
+            .max(accepts + 2 * (state_mask + 1));
+        if len > MAX_TABLE_BYTES {
+            return Err(AutomatonError::TableTooLarge { bytes: len });
+        }
+        let mut bytes = vec![0u8; len];
+        bytes[..256].copy_from_slice(&automaton.classes);
+        for s in 0..n {
+            let record = (bases[s] as u32) | (u32::from(defaults[s]) << 16);
+            bytes[states + 4 * s..states + 4 * s + 4].copy_from_slice(&record.to_le_bytes());
+            bytes[accepts + 2 * s..accepts + 2 * s + 2]
+                .copy_from_slice(&automaton.accepts[s].to_le_bytes());
+        }
+        for (i, (owner, next)) in comb.iter().enumerate() {
+            let entry = u32::from(*owner) | (u32::from(*next) << 16);
+            bytes[comb_at + 4 * i..comb_at + 4 * i + 4].copy_from_slice(&entry.to_le_bytes());
+        }
+        Ok(Table {
+            bytes,
+            states: states as u32,
+            accepts: accepts as u32,
+            comb: comb_at as u32,
+            state_mask: state_mask as u32,
+            comb_mask: comb_mask as u32,
+            start: automaton.start,
+        })
+    }
+
+    /// The accept set `text` leads to, read from the bytes exactly as the compiled program
+    /// reads them (masks included): the model the code generator follows.
+    pub fn run(&self, text: &[u8]) -> u16 {
+        let u32_at = |at: usize| {
+            let mut word = [0u8; 4];
+            word.copy_from_slice(&self.bytes[at..at + 4]);
+            u32::from_le_bytes(word)
+        };
+        let mut state = u32::from(self.start);
+        for &byte in text {
+            let class = u32::from(self.bytes[usize::from(byte)]);
+            let record = u32_at((self.states + 4 * (state & self.state_mask)) as usize);
+            let (base, default) = (record & 0xffff, record >> 16);
+            let entry = u32_at((self.comb + 4 * ((base + class) & self.comb_mask)) as usize);
+            state = if entry & 0xffff == state {
+                entry >> 16
+            } else {
+                default
+            };
+            if state == u32::from(DEAD) {
+                break;
+            }
+        }
+        let at = (self.accepts + 2 * (state & self.state_mask)) as usize;
+        u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn globs(patterns: &[&str]) -> Vec<Glob> {
+        patterns
+            .iter()
+            .map(|p| match Glob::parse(p) {
+                Ok(g) => g,
+                Err(e) => panic!("{p}: {e:?}"),
+            })
+            .collect()
+    }
+
+    fn strings(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            let mut next = Vec::new();
+            for s in &last {
+                for &b in alphabet {
+                    let mut t: Vec<u8> = s.clone();
+                    t.push(b);
+                    next.push(t);
+                }
+            }
+            all.extend(next.iter().cloned());
+            last = next;
+        }
+        all
+    }
+
+    #[test]
+    fn merged_globs_agree_with_each_glob() {
+        let patterns = [
+            "/a/*",
+            "/a/**",
+            "**/b",
+            "/a/?b",
+            "[ab]*",
+            "/{a,b}/**/b",
+            "*",
+            "/",
+            "a",
+            "",
+        ];
+        let globs = globs(&patterns);
+        let refs: Vec<&Glob> = globs.iter().collect();
+        let automaton = Automaton::build(&refs).unwrap_or_else(|e| panic!("{e}"));
+        let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
+        for text in strings(b"ab/c", 6) {
+            let set = automaton.run(&text);
+            assert_eq!(table.run(&text), set, "{text:?}");
+            for (g, glob) in globs.iter().enumerate() {
+                assert_eq!(
+                    automaton.matches(g as u32, &text),
+                    glob.matches(&text),
+                    "{} on {:?}",
+                    glob.pattern,
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_thousand_globs_fit() {
+        let patterns: Vec<String> = (0..1000).map(|i| format!("/opt/*/bin/tool{i}")).collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let globs = globs(&refs);
+        let refs: Vec<&Glob> = globs.iter().collect();
+        let automaton = Automaton::build(&refs).unwrap_or_else(|e| panic!("{e}"));
+        let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
+        assert!(table.bytes.len() <= MAX_TABLE_BYTES);
+        assert!(automaton.matches(417, b"/opt/x/bin/tool417"));
+        assert!(!automaton.matches(417, b"/opt/x/y/bin/tool417"));
+        assert_eq!(
+            table.run(b"/opt/x/bin/tool417"),
+            automaton.run(b"/opt/x/bin/tool417")
+        );
+    }
+
+    #[test]
+    fn no_globs_is_the_dead_state() {
+        let automaton = Automaton::build(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(automaton.run(b"/x"), 0);
+        let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(table.run(b"/x"), 0);
+    }
+}

@@ -1,0 +1,79 @@
+//! A thousand globs on one event compile into one automaton, load as one policy and decide
+//! right: on open, a thousand directory globs (`DIR/dN/*`); on exec, a thousand name globs
+//! behind a wildcard directory (`DIR/*/toolN`). A file one of them matches is refused with
+//! that rule's errno inside the policy's cgroup, one none matches (a name one directory too
+//! deep for `*`, a number past the last rule) is not, and nothing is refused after unload.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::Expect::{Allowed, Denied};
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
+use kernel_tests::Place::{InCgroup, TestCgroup};
+use kernel_tests::{Identity, Op, Scenario, TempDir, USER};
+use libc::{EACCES, EPERM, O_RDONLY};
+
+const GLOBS: usize = 1000;
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_thousand_globs_per_event_in_one_policy() {
+    let root = TempDir::new();
+    let dir = root.path().display().to_string();
+    for sub in ["d0", "d500", "d500/sub", "d999", "d1000", "bin"] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+        kernel_tests::set_mode(&root.join(sub), 0o755);
+    }
+    let first = root.write("d0/file", "data\n", 0o644);
+    let middle = root.write("d500/file", "data\n", 0o644);
+    let last = root.write("d999/file.conf", "data\n", 0o644);
+    let too_deep = root.write("d500/sub/file", "data\n", 0o644);
+    let unlisted = root.write("d1000/file", "data\n", 0o644);
+    let tool = root.copy("/bin/true", "bin/tool999", 0o755);
+    let tool_first = root.copy("/bin/true", "bin/tool0", 0o755);
+    let other_tool = root.copy("/bin/true", "bin/tool1000", 0o755);
+
+    let mut source = String::new();
+    for i in 0..GLOBS {
+        // The middle rule has an errno of its own: the automaton must name the rule.
+        let errno = if i == 500 { "EPERM" } else { "EACCES" };
+        source.push_str(&format!(
+            "deny open where path ~ \"{dir}/d{i}/*\" errno {errno}\n"
+        ));
+    }
+    for i in 0..GLOBS {
+        source.push_str(&format!("deny exec where path ~ \"{dir}/*/tool{i}\"\n"));
+    }
+
+    let open = |name: &str, path: &std::path::Path| Op::open(name, path, O_RDONLY);
+    let (first, middle, last) = (
+        open("d0/file", &first),
+        open("d500/file", &middle),
+        open("d999/file.conf", &last),
+    );
+    let (too_deep, unlisted) = (
+        open("d500/sub/file", &too_deep),
+        open("d1000/file", &unlisted),
+    );
+    let (tool, tool_first, other_tool) = (
+        Op::exec("bin/tool999", &tool),
+        Op::exec("bin/tool0", &tool_first),
+        Op::exec("bin/tool1000", &other_tool),
+    );
+    let user = Identity::User(USER);
+    Scenario::for_cgroup(source)
+        .row(Before, user, InCgroup, &middle, Allowed)
+        .row(Before, user, InCgroup, &tool, Allowed)
+        .row(Loaded, user, InCgroup, &first, Denied(EACCES))
+        .row(Loaded, user, InCgroup, &middle, Denied(EPERM))
+        .row(Loaded, Identity::Root, InCgroup, &middle, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &last, Denied(EACCES))
+        .row(Loaded, user, InCgroup, &too_deep, Allowed)
+        .row(Loaded, user, InCgroup, &unlisted, Allowed)
+        .row(Loaded, user, TestCgroup, &middle, Allowed)
+        .row(Loaded, user, InCgroup, &tool, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &tool_first, Denied(EPERM))
+        .row(Loaded, user, InCgroup, &other_tool, Allowed)
+        .row(Loaded, user, TestCgroup, &tool, Allowed)
+        .row(Unloaded, user, InCgroup, &middle, Allowed)
+        .row(Unloaded, user, InCgroup, &tool, Allowed)
+        .run();
+}
