@@ -646,6 +646,25 @@ fn test_input(test: &CheckedTest) -> EventInput {
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());
     }
+    // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is one
+    // value in the kernel: the integer when the test gives it decides the flag, else the
+    // flags the test gives make up the integer.
+    for attribute in test.event.attributes {
+        let Some((whole, mask)) = test.event.bit_of(attribute) else {
+            continue;
+        };
+        match (given(whole.name), given(attribute.name)) {
+            (Some(AttrValue::Int(v)), _) => {
+                values.insert(attribute.name, AttrValue::Bool(v & mask != 0));
+            }
+            (None, Some(AttrValue::Bool(true))) => {
+                if let Some(AttrValue::Int(v)) = values.get_mut(whole.name) {
+                    *v |= mask;
+                }
+            }
+            _ => {}
+        }
+    }
     // An event with several hooks: the test is about the hook whose constants it has (a
     // `kmod_load` of `kind: file` is `kernel_read_file`); the event's attributes that hook
     // lacks are absent, and on the event's own hook its constants take their values.

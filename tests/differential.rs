@@ -155,7 +155,7 @@ fn catalog_event(name: &str) -> &'static Event {
 struct Extra {
     ints: [u64; 4],
     strings: [Vec<u8>; 3],
-    bools: [bool; 3],
+    bools: [bool; 6],
     /// Picks among an enumeration's values (and, now and then, a number it does not name).
     picks: [u16; 3],
     /// inet, inet6 or another family for an event with an endpoint.
@@ -170,7 +170,7 @@ impl Default for Extra {
         Extra {
             ints: [0, 1, 1000, 0o644],
             strings: [b"/tmp/a".to_vec(), b"tmpfs".to_vec(), b"sh".to_vec()],
-            bools: [true, false, true],
+            bools: [true, false, true, false, false, true],
             picks: [0, 1, 2],
             family: 0,
             v4: std::net::Ipv4Addr::LOCALHOST,
@@ -319,6 +319,17 @@ impl EventSpec {
                 }
             };
             values.insert(attribute.name, value);
+        }
+        // A flag and an integer read from the same place (`ptrace`'s `attach` and `mode`) are
+        // one value in the kernel: the flag is the integer's bit.
+        for attribute in event.attributes {
+            let Some((whole, mask)) = event.bit_of(attribute) else {
+                continue;
+            };
+            if let Some(AttrValue::Int(v)) = values.get(whole.name) {
+                let on = v & mask != 0;
+                values.insert(attribute.name, AttrValue::Bool(on));
+            }
         }
         // Two paths walked through one mount (`link`'s, through the new link's directory)
         // are on that mount: the offline machine mounts a tree at each first component.
@@ -709,7 +720,7 @@ fn extra_values(paths: Vec<Vec<u8>>, int_pool: &[u32]) -> impl Strategy<Value = 
             string_value(paths.clone(), false).boxed(),
             comm_value(paths).boxed(),
         ],
-        any::<[bool; 3]>(),
+        any::<[bool; 6]>(),
         any::<[u16; 3]>(),
         any::<u8>(),
         v4,

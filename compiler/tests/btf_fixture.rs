@@ -51,6 +51,14 @@ const HOOKS: &[&str] = &[
     "userns_create",
     "task_alloc",
     "path_mknod",
+    "ptrace_traceme",
+    "task_prctl",
+    "inode_setxattr",
+    "inode_removexattr",
+    "inode_set_acl",
+    "inode_remove_acl",
+    "sb_pivotroot",
+    "move_mount",
 ];
 
 /// Hooks of the catalog the fixture leaves out on purpose, so that a hook the target kernel

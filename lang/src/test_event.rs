@@ -55,6 +55,34 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 "start the path with `/`".into(),
             ),
+            (
+                Source::Flag {
+                    param,
+                    members,
+                    mask,
+                },
+                AttrValue::Bool(on),
+            ) => {
+                // A flag that is a bit of an integer the test also gives (`attach` of
+                // `ptrace`'s `mode`): the kernel has one value for both.
+                let whole = given.iter().find_map(|(a, v)| match v {
+                    AttrValue::Int(v) if a.source == Source::Int { param, members } => {
+                        Some((a.name, *v))
+                    }
+                    _ => None,
+                });
+                if let Some((whole, v)) = whole {
+                    if (v & mask != 0) != *on {
+                        refuse(
+                            format!(
+                                "`{}` is bit {mask:#x} of `{whole}`, which is `{v}`: the kernel has one value for both",
+                                attribute.name
+                            ),
+                            format!("give only one of `{}` and `{whole}`", attribute.name),
+                        );
+                    }
+                }
+            }
             (Source::Endpoint { part, .. }, _) => {
                 let Some(family) = family else { continue };
                 let noun = match part {
@@ -153,6 +181,13 @@ mod tests {
                 "connect",
                 vec![("addr", AttrValue::Addr("::1".parse().unwrap()))],
             ),
+            given(
+                "ptrace",
+                vec![
+                    ("mode", AttrValue::Int(2)),
+                    ("attach", AttrValue::Bool(true)),
+                ],
+            ),
         ] {
             assert_eq!(impossible_values(&values), vec![], "{values:?}");
         }
@@ -161,6 +196,16 @@ mod tests {
     #[test]
     fn impossible_events_are_named() {
         let cases = [
+            (
+                given(
+                    "ptrace",
+                    vec![
+                        ("mode", AttrValue::Int(1)),
+                        ("attach", AttrValue::Bool(true)),
+                    ],
+                ),
+                1,
+            ),
             (given("open", vec![("path", s("etc/passwd"))]), 0),
             (given("unlink", vec![("path", s("tmp/x"))]), 0),
             (given("unlink", vec![("path", s("/tmp//x"))]), 0),

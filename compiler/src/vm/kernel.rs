@@ -191,7 +191,14 @@ impl Objects {
         }
         for &(start, end, other) in &self.claims[object] {
             let overlaps = start < at + len && at < end;
-            let same = start == at && end == at + len && other == claim && claim != Claim::Value;
+            let exact = start == at && end == at + len;
+            // Flags that are bits of an integer value the event also gives (`ptrace`'s
+            // `attach` of `mode`) share its bytes; `for_report` checks that they agree.
+            let bits_of_value = matches!(
+                (claim, other),
+                (Claim::Flags, Claim::Value) | (Claim::Value, Claim::Flags)
+            );
+            let same = exact && ((other == claim && claim != Claim::Value) || bits_of_value);
             if overlaps && !same {
                 return Err(EventError::LayoutConflict(format!(
                     "`{}` bytes {at}..{} ({claim:?}) overlap {start}..{end} ({other:?})",
@@ -572,6 +579,9 @@ impl MockKernel {
         kernel.in_scope = event.in_scope;
         let mut objects = Objects::default();
         let mut endpoints: Vec<Access> = Vec::new();
+        // Every flag's place, to check after all values are written that an integer value
+        // sharing its bytes did not contradict it.
+        let mut flags: Vec<(&str, usize, usize, usize, u64, bool)> = Vec::new();
         if let Some((access, value)) = &program.guard {
             objects.set_int(access, *value)?;
         }
@@ -602,6 +612,7 @@ impl MockKernel {
                     let size = (access.size as usize).min(8);
                     let (o, at) = objects.place(access, size)?;
                     objects.claim(o, at, size, Claim::Flags)?;
+                    flags.push((name, o, at, size, *mask, on));
                     let field = &mut objects.bytes[o][at..at + size];
                     let mut word = [0u8; 8];
                     word[..size].copy_from_slice(field);
@@ -643,6 +654,15 @@ impl MockKernel {
                     let n = text.len().min(size);
                     field[..n].copy_from_slice(&text[..n]);
                 }
+            }
+        }
+        for (name, o, at, size, mask, on) in flags {
+            let mut word = [0u8; 8];
+            word[..size].copy_from_slice(&objects.bytes[o][at..at + size]);
+            if (u64::from_le_bytes(word) & mask != 0) != on {
+                return Err(EventError::LayoutConflict(format!(
+                    "`{name}` disagrees with the integer value sharing its bytes"
+                )));
             }
         }
         if let Some(parent) = parent {

@@ -12,6 +12,11 @@ const FMODE_WRITE: u64 = 0x2;
 const PROT_WRITE: u64 = 0x2;
 const PROT_EXEC: u64 = 0x4;
 
+/// `MAP_SHARED` of include/uapi/linux/mman.h; `MAP_SHARED_VALIDATE` (0x03) has the bit too.
+const MAP_SHARED: u64 = 0x1;
+/// `VM_SHARED` of include/linux/mm.h, in `vma->vm_flags`: the mapping was made shared.
+const VM_SHARED: u64 = 0x8;
+
 pub static EXEC: Event = Event {
     name: "exec",
     hook: "bprm_check_security",
@@ -73,9 +78,69 @@ pub static OPEN: Event = Event {
             },
             doc: "the file is opened for writing",
         },
+        // The open(2) flags, from `file->f_flags`. do_dentry_open (fs/open.c) clears
+        // O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC only after it called security_file_open, so
+        // the hook still sees every flag the caller passed (measured in both guests by
+        // tests/kernel/tests/operations.rs).
+        Attribute {
+            name: "create",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_CREAT),
+            doc: "O_CREAT was passed (whether or not the file existed); a new file is made before this check, so a refused open leaves it behind empty: the `create` event refuses the creation itself",
+        },
+        Attribute {
+            name: "exclusive",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_EXCL),
+            doc: "O_EXCL was passed: with O_CREAT the open created the file (an existing one already failed with EEXIST)",
+        },
+        Attribute {
+            name: "truncate",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_TRUNC),
+            doc: "O_TRUNC was passed: a regular file is emptied after the open is allowed; a refused open leaves it whole",
+        },
+        Attribute {
+            name: "append",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_APPEND),
+            doc: "O_APPEND was passed: every write goes to the end of the file",
+        },
+        Attribute {
+            name: "directory",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_DIRECTORY),
+            doc: "O_DIRECTORY was passed: the open fails unless the path is a directory",
+        },
+        Attribute {
+            name: "nofollow",
+            ty: ValueType::Bool,
+            source: Source::open_flag(O_NOFOLLOW),
+            doc: "O_NOFOLLOW was passed: a symbolic link as the last component fails the open before the hook",
+        },
     ],
     variants: &[],
 };
+
+/// open(2) flags of include/uapi/asm-generic/fcntl.h as x86-64 has them (other
+/// architectures number some differently; krsi targets x86-64 kernels).
+const O_CREAT: u64 = 0o100;
+const O_EXCL: u64 = 0o200;
+const O_TRUNC: u64 = 0o1000;
+const O_APPEND: u64 = 0o2000;
+const O_DIRECTORY: u64 = 0o200000;
+const O_NOFOLLOW: u64 = 0o400000;
+
+impl Source {
+    /// `(file->f_flags & flag) != 0` on `file_open`.
+    const fn open_flag(flag: u64) -> Source {
+        Source::Flag {
+            param: "file",
+            members: &["f_flags"],
+            mask: flag,
+        }
+    }
+}
 
 pub static CREATE: Event = Event {
     name: "create",
@@ -327,6 +392,12 @@ pub static MMAP: Event = Event {
             source: Source::bits("prot", PROT_WRITE),
             doc: "the mapping is writable (PROT_WRITE)",
         },
+        Attribute {
+            name: "shared",
+            ty: ValueType::Bool,
+            source: Source::bits("flags", MAP_SHARED),
+            doc: "the mapping is shared (MAP_SHARED or MAP_SHARED_VALIDATE): writes reach the file and other processes mapping it",
+        },
     ],
     variants: &[],
 };
@@ -358,6 +429,16 @@ pub static MPROTECT: Event = Event {
             source: Source::bits("prot", PROT_WRITE),
             doc: "the new protection allows writing (PROT_WRITE)",
         },
+        Attribute {
+            name: "shared",
+            ty: ValueType::Bool,
+            source: Source::Flag {
+                param: "vma",
+                members: &["vm_flags"],
+                mask: VM_SHARED,
+            },
+            doc: "the memory is a shared mapping (mapped with MAP_SHARED): writes reach the file",
+        },
     ],
     variants: &[],
 };
@@ -381,4 +462,56 @@ pub static IOCTL: Event = Event {
         },
     ],
     variants: &[],
+};
+
+pub static SETXATTR: Event = Event {
+    name: "setxattr",
+    hook: "inode_setxattr",
+    doc: "an extended attribute is set (setxattr, lsetxattr, fsetxattr): security labels, file capabilities, POSIX ACLs, user data",
+    attributes: &[XATTR_NAME],
+    // Since Linux 6.2 POSIX ACLs (system.posix_acl_*) are set through vfs_set_acl, which
+    // calls security_inode_set_acl instead of security_inode_setxattr.
+    variants: &[HookVariant {
+        hook: "inode_set_acl",
+        availability: Availability::Since("6.2"),
+        only_when: None,
+        sources: &[(
+            "name",
+            Source::KernelString {
+                param: "acl_name",
+                members: &[],
+            },
+        )],
+    }],
+};
+
+pub static REMOVEXATTR: Event = Event {
+    name: "removexattr",
+    hook: "inode_removexattr",
+    doc: "an extended attribute is removed (removexattr, lremovexattr, fremovexattr)",
+    attributes: &[XATTR_NAME],
+    // As for setxattr: POSIX ACLs go through security_inode_remove_acl since Linux 6.2.
+    variants: &[HookVariant {
+        hook: "inode_remove_acl",
+        availability: Availability::Since("6.2"),
+        only_when: None,
+        sources: &[(
+            "name",
+            Source::KernelString {
+                param: "acl_name",
+                members: &[],
+            },
+        )],
+    }],
+};
+
+/// `name` of `setxattr` and `removexattr`.
+const XATTR_NAME: Attribute = Attribute {
+    name: "name",
+    ty: ValueType::Str,
+    source: Source::KernelString {
+        param: "name",
+        members: &[],
+    },
+    doc: "the attribute's full name with its namespace: `security.capability`, `security.selinux`, `system.posix_acl_access`, `trusted.overlay.opaque`, `user.xdg.origin.url`, ...",
 };

@@ -324,6 +324,24 @@ impl Event {
     pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
         self.attributes().find(|a| a.name == name)
     }
+
+    /// When `flag` is a bit of another attribute of the event (`ptrace`'s `attach` is a bit
+    /// of its `mode`): that integer attribute and the bit's mask. The kernel has one value
+    /// for both, so an event that gives them must give them alike.
+    pub fn bit_of(&self, flag: &Attribute) -> Option<(&'static Attribute, u64)> {
+        let Source::Flag {
+            param,
+            members,
+            mask,
+        } = flag.source
+        else {
+            return None;
+        };
+        self.attributes
+            .iter()
+            .find(|a| a.source == Source::Int { param, members })
+            .map(|whole| (whole, mask))
+    }
 }
 
 mod errno;
@@ -333,8 +351,8 @@ mod process;
 mod system;
 
 pub use errno::{errno, errno_name, ERRNOS};
-pub use net::{FAMILIES, SOCKET_TYPES};
-pub use process::{CAPABILITIES, PROCESS_ATTRIBUTES, SIGNALS};
+pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
+pub use process::{CAPABILITIES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS};
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,
 };
@@ -373,6 +391,13 @@ pub static EVENTS: &[&Event] = &[
     &files::MMAP,
     &files::MPROTECT,
     &files::IOCTL,
+    // Added with issue 13: operations of real rules the catalog lacked.
+    &process::TRACEME,
+    &process::PRCTL,
+    &files::SETXATTR,
+    &files::REMOVEXATTR,
+    &system::PIVOT_ROOT,
+    &system::MOVE_MOUNT,
 ];
 
 /// Every enumeration an attribute may have, for diagnostics that name the right one.
@@ -383,6 +408,8 @@ pub static ENUMS: &[&EnumType] = &[
     &SOCKET_TYPES,
     &BPF_COMMANDS,
     &MODULE_LOADS,
+    &IP_PROTOCOLS,
+    &PRCTL_OPTIONS,
 ];
 
 pub fn event(name: &str) -> Option<&'static Event> {

@@ -63,6 +63,8 @@ pub static CONNECT: Event = Event {
             },
             doc: "destination port, host byte order; none for families other than inet and inet6",
         },
+        PROTOCOL,
+        TYPE,
     ],
     variants: &[],
 };
@@ -101,6 +103,8 @@ pub static BIND: Event = Event {
             },
             doc: "local port, host byte order (0: the kernel picks one); none for families other than inet and inet6",
         },
+        PROTOCOL,
+        TYPE,
     ],
     variants: &[],
 };
@@ -139,8 +143,55 @@ pub static LISTEN: Event = Event {
             },
             doc: "local port the socket is bound to (0 if unbound: listen picks one later); none for families other than inet and inet6",
         },
+        PROTOCOL,
+        TYPE,
     ],
     variants: &[],
+};
+
+/// `protocol` of `connect`, `bind` and `listen`: what the socket speaks, as the kernel filled
+/// it in when the socket was made (a TCP socket asked for with protocol 0 says `tcp`).
+const PROTOCOL: Attribute = Attribute {
+    name: "protocol",
+    ty: ValueType::Enum(&IP_PROTOCOLS),
+    source: Source::Int {
+        param: "sock",
+        members: &["sk", "sk_protocol"],
+    },
+    doc: "the socket's protocol (sk->sk_protocol): tcp, udp, icmp, sctp, mptcp, ... for inet and inet6 sockets; other families number their protocols their own way (netlink's 6 is not tcp), so name the family too when it matters",
+};
+
+/// `type` of `connect`, `bind` and `listen`.
+const TYPE: Attribute = Attribute {
+    name: "type",
+    ty: ValueType::Enum(&SOCKET_TYPES),
+    source: Source::Int {
+        param: "sock",
+        members: &["type"],
+    },
+    doc: "the socket's type (socket->type): stream, dgram, raw, seqpacket, ...",
+};
+
+/// IP protocol numbers, `IPPROTO_*` of include/uapi/linux/in.h (`IPPROTO_TCP` is `tcp`);
+/// UAPI, never renumbered.
+pub static IP_PROTOCOLS: EnumType = EnumType {
+    name: "protocol",
+    values: &[
+        ("icmp", 1),
+        ("igmp", 2),
+        ("ipip", 4),
+        ("tcp", 6),
+        ("udp", 17),
+        ("ipv6", 41),
+        ("gre", 47),
+        ("esp", 50),
+        ("ah", 51),
+        ("icmpv6", 58),
+        ("sctp", 132),
+        ("udplite", 136),
+        ("raw", 255),
+        ("mptcp", 262),
+    ],
 };
 
 /// Address families from include/linux/socket.h (`AF_INET` is `inet`), as socket(2) and

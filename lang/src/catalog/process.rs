@@ -122,6 +122,18 @@ pub static PTRACE: Event = Event {
             source: Source::by_value("mode"),
             doc: "PTRACE_MODE_* bits: 1 read, 2 attach, 4 no audit, 8 fs creds, 16 real creds",
         },
+        Attribute {
+            name: "attach",
+            ty: ValueType::Bool,
+            source: Source::bits("mode", PTRACE_MODE_ATTACH),
+            doc: "the access would control the target (PTRACE_MODE_ATTACH): ptrace(2) PTRACE_ATTACH or PTRACE_SEIZE, process_vm_readv/writev, writes to /proc/PID/mem, pidfd_getfd",
+        },
+        Attribute {
+            name: "inspect",
+            ty: ValueType::Bool,
+            source: Source::bits("mode", PTRACE_MODE_READ),
+            doc: "the access only reads the target's state (PTRACE_MODE_READ): /proc/PID/environ, maps, fd/, stack, kcmp(2), ...",
+        },
     ],
     variants: &[],
 };
@@ -319,5 +331,140 @@ pub static CAPABILITIES: EnumType = EnumType {
         ("CAP_PERFMON", 38),
         ("CAP_BPF", 39),
         ("CAP_CHECKPOINT_RESTORE", 40),
+    ],
+};
+
+/// `PTRACE_MODE_*` access kinds of include/linux/ptrace.h, in `ptrace_access_check`'s `mode`
+/// (the other bits say whose credentials are checked and whether to audit).
+const PTRACE_MODE_READ: u64 = 0x01;
+const PTRACE_MODE_ATTACH: u64 = 0x02;
+
+pub static TRACEME: Event = Event {
+    name: "traceme",
+    hook: "ptrace_traceme",
+    doc: "the current process asks its parent to trace it (ptrace(2) PTRACE_TRACEME), the usual first step of anti-debugging tricks and of debuggers starting a program",
+    attributes: &[
+        Attribute {
+            name: "tracer.pid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "parent",
+                members: &["tgid"],
+            },
+            doc: "process id (tgid) of the parent that would trace the current process",
+        },
+        Attribute {
+            name: "tracer.uid",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "parent",
+                members: &["cred", "uid", "val"],
+            },
+            doc: "real user id of the parent that would trace the current process",
+        },
+        Attribute {
+            name: "tracer.comm",
+            ty: ValueType::Str,
+            source: Source::ParamChars {
+                param: "parent",
+                members: &["comm"],
+            },
+            doc: "name of the parent's thread that would trace the current process, at most 15 bytes",
+        },
+    ],
+    variants: &[],
+};
+
+pub static PRCTL: Event = Event {
+    name: "prctl",
+    hook: "task_prctl",
+    doc: "prctl(2): the current process changes or reads one of its own settings (name, dumpable, no_new_privs, seccomp, capability bounding set, ...)",
+    attributes: &[
+        Attribute {
+            name: "option",
+            ty: ValueType::Enum(&PRCTL_OPTIONS),
+            source: Source::by_value("option"),
+            doc: "the operation: PR_SET_NAME, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_CAPBSET_DROP, ...",
+        },
+        Attribute {
+            name: "arg2",
+            ty: ValueType::Int,
+            source: Source::by_value("arg2"),
+            doc: "prctl's second argument, whose meaning depends on the option (PR_SET_DUMPABLE's 0 or 1, PR_CAPBSET_DROP's capability)",
+        },
+    ],
+    variants: &[],
+};
+
+/// prctl(2) options, `PR_*` of include/uapi/linux/prctl.h; UAPI, never renumbered.
+pub static PRCTL_OPTIONS: EnumType = EnumType {
+    name: "prctl option",
+    values: &[
+        ("PR_SET_PDEATHSIG", 1),
+        ("PR_GET_PDEATHSIG", 2),
+        ("PR_GET_DUMPABLE", 3),
+        ("PR_SET_DUMPABLE", 4),
+        ("PR_GET_UNALIGN", 5),
+        ("PR_SET_UNALIGN", 6),
+        ("PR_GET_KEEPCAPS", 7),
+        ("PR_SET_KEEPCAPS", 8),
+        ("PR_GET_FPEMU", 9),
+        ("PR_SET_FPEMU", 10),
+        ("PR_GET_FPEXC", 11),
+        ("PR_SET_FPEXC", 12),
+        ("PR_GET_TIMING", 13),
+        ("PR_SET_TIMING", 14),
+        ("PR_SET_NAME", 15),
+        ("PR_GET_NAME", 16),
+        ("PR_GET_ENDIAN", 19),
+        ("PR_SET_ENDIAN", 20),
+        ("PR_GET_SECCOMP", 21),
+        ("PR_SET_SECCOMP", 22),
+        ("PR_CAPBSET_READ", 23),
+        ("PR_CAPBSET_DROP", 24),
+        ("PR_GET_TSC", 25),
+        ("PR_SET_TSC", 26),
+        ("PR_GET_SECUREBITS", 27),
+        ("PR_SET_SECUREBITS", 28),
+        ("PR_SET_TIMERSLACK", 29),
+        ("PR_GET_TIMERSLACK", 30),
+        ("PR_TASK_PERF_EVENTS_DISABLE", 31),
+        ("PR_TASK_PERF_EVENTS_ENABLE", 32),
+        ("PR_MCE_KILL", 33),
+        ("PR_MCE_KILL_GET", 34),
+        ("PR_SET_MM", 35),
+        ("PR_SET_CHILD_SUBREAPER", 36),
+        ("PR_GET_CHILD_SUBREAPER", 37),
+        ("PR_SET_NO_NEW_PRIVS", 38),
+        ("PR_GET_NO_NEW_PRIVS", 39),
+        ("PR_GET_TID_ADDRESS", 40),
+        ("PR_SET_THP_DISABLE", 41),
+        ("PR_GET_THP_DISABLE", 42),
+        ("PR_MPX_ENABLE_MANAGEMENT", 43),
+        ("PR_MPX_DISABLE_MANAGEMENT", 44),
+        ("PR_SET_FP_MODE", 45),
+        ("PR_GET_FP_MODE", 46),
+        ("PR_CAP_AMBIENT", 47),
+        ("PR_SVE_SET_VL", 50),
+        ("PR_SVE_GET_VL", 51),
+        ("PR_GET_SPECULATION_CTRL", 52),
+        ("PR_SET_SPECULATION_CTRL", 53),
+        ("PR_PAC_RESET_KEYS", 54),
+        ("PR_SET_TAGGED_ADDR_CTRL", 55),
+        ("PR_GET_TAGGED_ADDR_CTRL", 56),
+        ("PR_SET_IO_FLUSHER", 57),
+        ("PR_GET_IO_FLUSHER", 58),
+        ("PR_SET_SYSCALL_USER_DISPATCH", 59),
+        ("PR_PAC_SET_ENABLED_KEYS", 60),
+        ("PR_PAC_GET_ENABLED_KEYS", 61),
+        ("PR_SCHED_CORE", 62),
+        ("PR_SME_SET_VL", 63),
+        ("PR_SME_GET_VL", 64),
+        ("PR_SET_MDWE", 65),
+        ("PR_GET_MDWE", 66),
+        ("PR_SET_MEMORY_MERGE", 67),
+        ("PR_GET_MEMORY_MERGE", 68),
+        ("PR_SET_VMA", 0x5356_4d41),
+        ("PR_SET_PTRACER", 0x5961_6d61),
     ],
 };

@@ -178,3 +178,45 @@ pub static MODULE_LOADS: EnumType = EnumType {
         ("memory", MODULE_FROM_MEMORY),
     ],
 };
+
+pub static PIVOT_ROOT: Event = Event {
+    name: "pivot_root",
+    hook: "sb_pivotroot",
+    doc: "pivot_root(2): the mount namespace's root is replaced (what container runtimes do at start, and what an escape would redo)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::of_path("new_path"),
+            doc: "absolute path of the new root (pivot_root's `new_root`)",
+        },
+        Attribute {
+            name: "put_old",
+            ty: ValueType::Path,
+            source: Source::of_path("old_path"),
+            doc: "absolute path where the old root is put (pivot_root's `put_old`)",
+        },
+    ],
+    variants: &[],
+};
+
+pub static MOVE_MOUNT: Event = Event {
+    name: "move_mount",
+    hook: "move_mount",
+    doc: "move_mount(2): a mount, or a detached one made by fsmount(2) or open_tree(2), is attached somewhere (mount(2) with MS_MOVE is the `mount` event)",
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::of_path("from_path"),
+            doc: "absolute path of the mount being moved; a detached mount's own root, often \"/\"",
+        },
+        Attribute {
+            name: "new.path",
+            ty: ValueType::Path,
+            source: Source::of_path("to_path"),
+            doc: "absolute path where the mount is attached",
+        },
+    ],
+    variants: &[],
+};

@@ -75,6 +75,7 @@ impl PredicateKey {
 
 /// The atoms of one event, interned.
 pub(super) struct Atoms {
+    event: &'static Event,
     /// Each attribute of the checked policy, by [`crate::checked::AttrId`].
     by_id: Vec<&'static Attribute>,
     widths: HashMap<&'static str, u64>,
@@ -90,6 +91,7 @@ impl Atoms {
             .map(|r| (r.attribute.name, int_max(r.attribute, Some(r))))
             .collect();
         Atoms {
+            event,
             by_id: attributes.iter().map(|r| r.attribute).collect(),
             widths,
             atoms: Vec::new(),
@@ -113,6 +115,17 @@ impl Atoms {
     }
 
     pub(super) fn intern(&mut self, attribute: &'static Attribute, predicate: Predicate) -> usize {
+        // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is a
+        // test on that integer, so `mode == 1 and attach` is known to be never true.
+        if let (Predicate::IsTrue, Some((whole, mask))) = (&predicate, self.event.bit_of(attribute))
+        {
+            let bit = Predicate::Masked {
+                mask,
+                op: IntOp::Ne,
+                value: 0,
+            };
+            return self.intern(whole, bit);
+        }
         let key = (attribute.name, PredicateKey::of(&predicate));
         if let Some(&at) = self.index.get(&key) {
             return at;

@@ -83,6 +83,36 @@ pub fn seize(pid: libc::pid_t) -> impl FnOnce() -> libc::c_long {
     }
 }
 
+/// The caller forks a child that asks to be traced by it (PTRACE_TRACEME) and exits with the
+/// call's errno; the caller waits for it and returns 0, or -1 with that errno. The caller is
+/// the tracer, so its `comm` is what the hook's `tracer.comm` reads.
+pub fn traceme_in_child() -> libc::c_long {
+    // SAFETY: fork, ptrace, waitpid and _exit are async-signal-safe; the child only calls
+    // ptrace and _exit.
+    unsafe {
+        let child = libc::fork();
+        if child == 0 {
+            let r = libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::_exit(if r == 0 { 0 } else { *libc::__errno_location() });
+        }
+        if child < 0 {
+            return -1;
+        }
+        let mut status = 0;
+        if libc::waitpid(child, &mut status, 0) != child || !libc::WIFEXITED(status) {
+            *libc::__errno_location() = libc::ECHILD;
+            return -1;
+        }
+        match libc::WEXITSTATUS(status) {
+            0 => 0,
+            errno => {
+                *libc::__errno_location() = errno;
+                -1
+            }
+        }
+    }
+}
+
 /// setresuid(r, -1, -1). One that changes nothing returns 0 without calling the LSM hook.
 pub fn setresuid(r: u32) -> impl FnOnce() -> libc::c_long {
     // SAFETY: plain syscall; u32::MAX (-1) leaves an id unchanged.

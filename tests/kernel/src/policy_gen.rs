@@ -160,7 +160,117 @@ pub fn policy(seed: u64) -> String {
         };
         source.push_str(&format!("{action} {event} where {condition}{errno}\n"));
     }
+    if rng.chance(50) {
+        source.push_str(&operation_rule(&mut rng));
+    }
     // Allow rules alone compile to nothing: make sure something is enforced.
     source.push_str(&format!("deny exec where {}\n", atom(&mut rng, "exec")));
     source
+}
+
+// ------------------------------------------------------------------ operations (issue 13)
+
+/// The events and attributes that say what the operation is: open flags, socket protocol
+/// and type, shared mappings, ptrace access kinds, traceme, prctl, extended attributes,
+/// pivot_root, move_mount.
+const OPERATION_EVENTS: &[&str] = &[
+    "open",
+    "connect",
+    "bind",
+    "listen",
+    "mmap",
+    "mprotect",
+    "ptrace",
+    "traceme",
+    "prctl",
+    "setxattr",
+    "removexattr",
+    "pivot_root",
+    "move_mount",
+];
+
+fn operation_atom(rng: &mut Rng, event: &str) -> String {
+    match event {
+        "open" => rng
+            .pick(&[
+                "create",
+                "exclusive",
+                "truncate",
+                "append",
+                "directory",
+                "nofollow",
+                "not truncate",
+            ])
+            .to_string(),
+        "connect" | "bind" | "listen" => match rng.below(3) {
+            0 => format!(
+                "protocol == {}",
+                rng.pick(&["tcp", "udp", "icmp", "sctp", "raw"])
+            ),
+            1 => format!(
+                "type in [{}]",
+                rng.pick(&["stream", "dgram", "raw, seqpacket"])
+            ),
+            _ => format!(
+                "protocol != tcp and port == {}",
+                rng.pick(&["22", "4444", "65535"])
+            ),
+        },
+        "mmap" | "mprotect" => rng
+            .pick(&["shared", "shared and write", "not shared and exec"])
+            .to_string(),
+        "ptrace" => rng
+            .pick(&["attach", "inspect", "attach and not inspect"])
+            .to_string(),
+        "traceme" => match rng.below(2) {
+            0 => string_atom(rng, "tracer.comm", false),
+            _ => format!("tracer.pid {} {}", rng.pick(INT_OPS), rng.pick(INT_VALUES)),
+        },
+        "prctl" => format!(
+            "option in [{}]",
+            rng.pick(&[
+                "PR_SET_NAME",
+                "PR_SET_DUMPABLE, PR_SET_PTRACER",
+                "PR_CAPBSET_DROP"
+            ])
+        ),
+        "setxattr" | "removexattr" => format!(
+            "name ~ \"{}\"",
+            rng.pick(&[
+                "security.*",
+                "trusted.overlay.*",
+                "user.*",
+                "system.posix_acl_*"
+            ])
+        ),
+        "pivot_root" => {
+            let attribute = rng.pick(&["path", "put_old"]);
+            string_atom(rng, attribute, true)
+        }
+        _ => {
+            let attribute = rng.pick(&["path", "new.path"]);
+            string_atom(rng, attribute, true)
+        }
+    }
+}
+
+/// One rule on an operation event, mixing its own attributes with the process's.
+fn operation_rule(rng: &mut Rng) -> String {
+    let event = rng.pick(OPERATION_EVENTS);
+    let mut condition = operation_atom(rng, event);
+    if rng.chance(50) {
+        let other = if rng.chance(50) {
+            operation_atom(rng, event)
+        } else {
+            format!(
+                "{} {} {}",
+                rng.pick(INT_ATTRIBUTES),
+                rng.pick(INT_OPS),
+                rng.pick(INT_VALUES)
+            )
+        };
+        condition = format!("({condition}) {} ({other})", rng.pick(&["and", "or"]));
+    }
+    let action = if rng.chance(80) { "deny" } else { "audit" };
+    format!("{action} {event} where {condition}\n")
 }

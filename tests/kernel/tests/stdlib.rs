@@ -10,8 +10,8 @@
 
 use kernel_tests::ops::{
     chmod, connect_to, create_map, kill, load_garbage_from_file, load_garbage_from_memory,
-    load_trivial_program, mount_fs, named, open, open_socket, seize, setresuid, spawn, truncate,
-    unlink, unshare_userns, Listener,
+    load_trivial_program, mount_fs, named, open, open_socket, seize, setresuid, spawn,
+    traceme_in_child, truncate, unlink, unshare_userns, Listener,
 };
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root, User};
@@ -33,6 +33,19 @@ macro_rules! standard_policy {
 /// A name for a file the test places at a fixed system path, unique to this run.
 fn unique(stem: &str) -> String {
     format!("{stem}-{}", std::process::id())
+}
+
+/// The tracer is the process that forks the child asking to be traced; a debugger's name
+/// lets it through.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn no_anti_debugging() {
+    let traceme = Op::call("traceme under bash", || named(b"bash\0", traceme_in_child));
+    let under_gdb = Op::call("traceme under gdb", || named(b"gdb\0", traceme_in_child));
+    Scenario::for_cgroup(standard_policy!("no-anti-debugging"))
+        .denies(User(USER), &traceme, EPERM)
+        .row(Loaded, User(USER), InCgroup, &under_gdb, Allowed)
+        .run();
 }
 
 #[test]
