@@ -783,6 +783,12 @@ enum Expr {
         attr: &'static str,
         literal: &'static str,
     },
+    /// `attr OP other`: two integer attributes of the event.
+    IntPair {
+        attr: &'static str,
+        op: &'static str,
+        other: &'static str,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -837,6 +843,7 @@ impl Expr {
                 b.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
             }
             Expr::Const(_)
+            | Expr::IntPair { .. }
             | Expr::Flag { .. }
             | Expr::Masked { .. }
             | Expr::Named { .. }
@@ -962,6 +969,7 @@ impl Render {
             Expr::Named { attr, names } => format!("{attr} in [{}]", names.join(", ")),
             Expr::Addr { attr, literal } if literal.contains('/') => format!("{attr} in {literal}"),
             Expr::Addr { attr, literal } => format!("{attr} == {literal}"),
+            Expr::IntPair { attr, op, other } => format!("{attr} {op} {other}"),
             Expr::Not(e) => format!("not ({})", self.expr(e)),
             Expr::And(a, b) => format!("({} and {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} or {})", self.expr(a), self.expr(b)),
@@ -1091,6 +1099,12 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
             value,
             flipped,
         });
+    let int_pair = (
+        select(int_attrs.clone()),
+        select(vec!["==", "!=", "<", "<=", ">", ">="]),
+        select(int_attrs.clone()),
+    )
+        .prop_map(|(attr, op, other)| Expr::IntPair { attr, op, other });
     let int_in = (
         select(int_attrs),
         prop::collection::vec(int_literal(), 1..4),
@@ -1137,6 +1151,7 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
         (1, any::<bool>().prop_map(Expr::Const).boxed()),
         (3, int.boxed()),
         (1, int_in.boxed()),
+        (1, int_pair.boxed()),
         (6, strings.boxed()),
     ];
     if event.name == "exec" {
@@ -1673,6 +1688,37 @@ fn process_and_flag_cases_agree() {
         "deny open where parent.comm == \"sshd\" errno EACCES\nallow open where pid == 4243",
         &e,
         Decision::Allow,
+    );
+}
+
+/// Two attributes compared with each other: equal, ordered both ways, and on a socket
+/// without a port (absent: every test false).
+#[test]
+fn attribute_pair_cases_agree() {
+    let mut e = event("setuid", b"");
+    // INT_ATTRS: uid, gid, euid, ...; `new.uid` and `new.euid` come from the extra ints.
+    e.ints[0] = 1000;
+    e.extra.ints = [1000, 0, 0, 0];
+    agree("deny setuid where new.uid != uid", &e, Decision::Allow);
+    agree(
+        "deny setuid where new.uid == uid and new.euid < uid",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
+    );
+    e.extra.ints = [0, 0, 0, 0];
+    agree(
+        "deny setuid where new.uid != uid and uid != 0",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
+    );
+    agree("deny setuid where uid <= new.uid", &e, Decision::Allow);
+    let mut e = event("connect", b"");
+    e.extra.family = 2; // unix: no port
+    agree("deny connect where port != uid", &e, Decision::Allow);
+    agree(
+        "deny connect where not (port == uid)",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
     );
 }
 

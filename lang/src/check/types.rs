@@ -185,17 +185,7 @@ impl<'a> Checker<'a> {
                 ValueType::Int,
                 CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
                 Operand::Int(value),
-            ) => {
-                let op = match op {
-                    CmpOp::Eq => IntOp::Eq,
-                    CmpOp::Ne => IntOp::Ne,
-                    CmpOp::Lt => IntOp::Lt,
-                    CmpOp::Le => IntOp::Le,
-                    CmpOp::Gt => IntOp::Gt,
-                    _ => IntOp::Ge,
-                };
-                Some(test(int_predicate(mask, op, value)))
-            }
+            ) => Some(test(int_predicate(mask, int_op(op), value))),
             (ValueType::Int, CmpOp::In, Operand::List(elements)) => {
                 let mut values = Vec::new();
                 for (element, element_span) in elements {
@@ -341,6 +331,14 @@ impl<'a> Checker<'a> {
                     Cond::Not(Box::new(is))
                 })
             }
+            (
+                ValueType::Int,
+                CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
+                Operand::Attr(other, b, None),
+            ) if b.ty == ValueType::Int && mask.is_none() => Some(test(Predicate::IntAttr {
+                op: int_op(op),
+                other,
+            })),
             (ty, op, right) => {
                 let right_kind = match &right {
                     Operand::Attr(_, b, _) => ValueKind::Attribute(b.name),
@@ -351,10 +349,12 @@ impl<'a> Checker<'a> {
                     Operand::Addr(..) => ValueKind::Addr,
                 };
                 match (op, &right) {
-                    (_, Operand::Attr(..)) => {
+                    (_, Operand::Attr(_, b, other_mask)) => {
                         self.report(Finding::TwoAttributes {
                             span,
                             enum_attribute: None,
+                            sides: Some((a, *b)),
+                            masked: mask.is_some() || other_mask.is_some(),
                         });
                         None
                     }
@@ -567,6 +567,19 @@ pub(super) fn cidr(ip: std::net::IpAddr, prefix: u8) -> Predicate {
             None => Predicate::Cidr { addr: ip, prefix },
         },
         _ => Predicate::Cidr { addr: ip, prefix },
+    }
+}
+
+/// The integer operator of an ordering or equality comparison (`in` and the matches are
+/// never integer operators; they come out as `>=` and are not passed here).
+fn int_op(op: CmpOp) -> IntOp {
+    match op {
+        CmpOp::Eq => IntOp::Eq,
+        CmpOp::Ne => IntOp::Ne,
+        CmpOp::Lt => IntOp::Lt,
+        CmpOp::Le => IntOp::Le,
+        CmpOp::Gt => IntOp::Gt,
+        _ => IntOp::Ge,
     }
 }
 
