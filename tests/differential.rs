@@ -320,6 +320,26 @@ impl EventSpec {
             };
             values.insert(attribute.name, value);
         }
+        // A flag of a member another attribute reads whole (`setuid` of `mode`, both the
+        // inode's `i_mode`) is that member's bit: the kernel holds one value.
+        for flag in event.attributes {
+            let Source::Flag {
+                param,
+                members,
+                mask,
+            } = flag.source
+            else {
+                continue;
+            };
+            let whole = event
+                .attributes
+                .iter()
+                .find(|a| a.source == Source::Int { param, members });
+            if let Some(Some(AttrValue::Int(v))) = whole.map(|a| values.get(a.name)) {
+                let bit = v & mask != 0;
+                values.insert(flag.name, AttrValue::Bool(bit));
+            }
+        }
         // Two paths walked through one mount (`link`'s, through the new link's directory)
         // are on that mount: the offline machine mounts a tree at each first component.
         let mut mounts: Vec<(catalog::Chain, &'static str)> = Vec::new();

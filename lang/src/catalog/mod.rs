@@ -328,6 +328,7 @@ impl Event {
 
 mod errno;
 mod files;
+mod inode;
 mod net;
 mod process;
 mod system;
