@@ -218,6 +218,12 @@ impl EventSpec {
         };
         values.insert("path", AttrValue::Str(path));
         values.insert("exe", AttrValue::Str(walked(&self.exe)));
+        // The parent's executable: one of the event's other paths, so that rules on it meet
+        // the policy's own patterns.
+        values.insert(
+            "parent.exe",
+            AttrValue::Str(walked(&self.extra.strings[1])),
+        );
         match self.event {
             "exec" => {
                 values.insert("filename", AttrValue::Str(self.filename.clone()));
