@@ -218,12 +218,13 @@ impl EventSpec {
         };
         values.insert("path", AttrValue::Str(path));
         values.insert("exe", AttrValue::Str(walked(&self.exe)));
+        // Capability sets: bits of the extra integers, which include 0 and u64::MAX now
+        // and then.
+        values.insert("caps.effective", AttrValue::Int(self.extra.ints[2]));
+        values.insert("caps.permitted", AttrValue::Int(self.extra.ints[3]));
         // The parent's executable: one of the event's other paths, so that rules on it meet
         // the policy's own patterns.
-        values.insert(
-            "parent.exe",
-            AttrValue::Str(walked(&self.extra.strings[1])),
-        );
+        values.insert("parent.exe", AttrValue::Str(walked(&self.extra.strings[1])));
         match self.event {
             "exec" => {
                 values.insert("filename", AttrValue::Str(self.filename.clone()));
@@ -310,7 +311,9 @@ impl EventSpec {
                         None => AttrValue::Int(999),
                     }
                 }
-                (ValueType::Int, _) => AttrValue::Int(*ints.next().unwrap_or(&0)),
+                (ValueType::Int | ValueType::CapabilitySet, _) => {
+                    AttrValue::Int(*ints.next().unwrap_or(&0))
+                }
                 (ValueType::Bool, _) => AttrValue::Bool(*bools.next().unwrap_or(&false)),
                 (ValueType::Addr, _) => AttrValue::Addr(IpAddr::V4(x.v4)),
                 (ValueType::Str | ValueType::Path, source) => {
@@ -809,6 +812,11 @@ enum Expr {
         attr: &'static str,
         literal: &'static str,
     },
+    /// `[NAMES] in attr`, `NAME in attr`: capabilities in a capability set.
+    InSet {
+        attr: &'static str,
+        names: Vec<&'static str>,
+    },
     /// `attr OP other`: two integer attributes of the event.
     IntPair {
         attr: &'static str,
@@ -870,6 +878,7 @@ impl Expr {
             }
             Expr::Const(_)
             | Expr::IntPair { .. }
+            | Expr::InSet { .. }
             | Expr::Flag { .. }
             | Expr::Masked { .. }
             | Expr::Named { .. }
@@ -996,6 +1005,8 @@ impl Render {
             Expr::Addr { attr, literal } if literal.contains('/') => format!("{attr} in {literal}"),
             Expr::Addr { attr, literal } => format!("{attr} == {literal}"),
             Expr::IntPair { attr, op, other } => format!("{attr} {op} {other}"),
+            Expr::InSet { attr, names } if names.len() == 1 => format!("{} in {attr}", names[0]),
+            Expr::InSet { attr, names } => format!("[{}] in {attr}", names.join(", ")),
             Expr::Not(e) => format!("not ({})", self.expr(e)),
             Expr::And(a, b) => format!("({} and {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} or {})", self.expr(a), self.expr(b)),
@@ -1131,6 +1142,16 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
         select(int_attrs.clone()),
     )
         .prop_map(|(attr, op, other)| Expr::IntPair { attr, op, other });
+    let capabilities: Vec<&'static str> = catalog::CAPABILITIES
+        .values
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let in_set = (
+        select(attrs_of(event, |t| t == ValueType::CapabilitySet)),
+        prop::collection::vec(select(capabilities), 1..3),
+    )
+        .prop_map(|(attr, names)| Expr::InSet { attr, names });
     let int_in = (
         select(int_attrs),
         prop::collection::vec(int_literal(), 1..4),
@@ -1178,6 +1199,7 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
         (3, int.boxed()),
         (1, int_in.boxed()),
         (1, int_pair.boxed()),
+        (1, in_set.boxed()),
         (6, strings.boxed()),
     ];
     if event.name == "exec" {

@@ -129,6 +129,17 @@ impl<'a> Checker<'a> {
         if let Some(attribute) = enum_attr(lhs) {
             return self.enum_comparison(op, op_span, lhs, attribute, rhs, span, event);
         }
+        // `CAP_SYS_ADMIN in caps.effective`: the left side names capabilities.
+        if let ExprKind::Name(n) = &rhs.kind {
+            if let Some(set) = event
+                .attribute(&n.text)
+                .filter(|a| a.ty == ValueType::CapabilitySet)
+            {
+                if op == CmpOp::In && enum_attr(lhs).is_none() {
+                    return self.membership(lhs, set, rhs, span, event);
+                }
+            }
+        }
         if let (Some(attribute), Some(flipped)) = (enum_attr(rhs), flip(op)) {
             if !matches!(&lhs.kind, ExprKind::Name(n) if event.attribute(&n.text).is_some()) {
                 return self.enum_comparison(flipped, op_span, rhs, attribute, lhs, span, event);
@@ -399,6 +410,40 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// `NAME in SET` or `[NAMES] in SET` (any of them in the set), on a capability set: a
+    /// test of the capability's bit.
+    fn membership(
+        &mut self,
+        names: &'a ast::Expr,
+        set: &'static Attribute,
+        set_expr: &'a ast::Expr,
+        span: Span,
+        event: &'static Event,
+    ) -> Option<Cond> {
+        let ExprKind::Name(set_name) = &set_expr.kind else {
+            return None;
+        };
+        let attr = self.resolve_attribute(event, set, set_name.span)?;
+        let elements: Vec<&ast::Expr> = match &names.kind {
+            ExprKind::List(elements) => elements.iter().collect(),
+            _ => vec![names],
+        };
+        let mut tests = Vec::new();
+        for element in elements {
+            let bit = self.enum_value(element, set, &crate::catalog::CAPABILITIES, event)?;
+            tests.push(Cond::Test(Test {
+                attr,
+                predicate: Predicate::Masked {
+                    mask: 1u64.checked_shl(bit as u32).unwrap_or(0),
+                    op: IntOp::Ne,
+                    value: 0,
+                },
+                span,
+            }));
+        }
+        Some(any(tests))
     }
 
     /// A glob on a fixed-size string whose every match is longer than the string can be.

@@ -127,6 +127,8 @@ impl Atoms {
             // attribute's range cannot decide it, so any truth is taken as possible.
             _ if matches!(predicate, Predicate::IntAttr { .. }) => Domain::Opaque,
             ValueType::Addr => Domain::Opaque,
+            // Membership tests are masks of the 64-bit set.
+            ValueType::CapabilitySet => Domain::Int { max: u64::MAX },
             ValueType::Int | ValueType::Enum(_) => Domain::Int {
                 max: self
                     .widths

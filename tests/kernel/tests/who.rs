@@ -49,7 +49,11 @@ fn owner_only_ssh_keys_by_inode_owner() {
     let key_of = |user: &str, uid: u32| {
         let ssh = dir.join(format!("home/{user}/.ssh"));
         std::fs::create_dir_all(&ssh).unwrap();
-        for d in [dir.join("home"), dir.join(format!("home/{user}")), ssh.clone()] {
+        for d in [
+            dir.join("home"),
+            dir.join(format!("home/{user}")),
+            ssh.clone(),
+        ] {
             set_mode(&d, 0o755);
         }
         // Readable by everyone, so that only the rule refuses.
@@ -69,6 +73,30 @@ fn owner_only_ssh_keys_by_inode_owner() {
         .denies(User(USER), &open_others, EACCES)
         .row(Loaded, User(USER), InCgroup, &open_own, Allowed)
         .row(Loaded, User(OTHER_USER), InCgroup, &open_others, Allowed)
-        .row(Loaded, User(OTHER_USER), InCgroup, &open_own, Denied(EACCES))
+        .row(
+            Loaded,
+            User(OTHER_USER),
+            InCgroup,
+            &open_own,
+            Denied(EACCES),
+        )
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn capability_set_rule_decides_by_effective_set() {
+    let dir = TempDir::new();
+    let file = dir.write("config", b"x", 0o644);
+    let policy = format!(
+        "deny open where CAP_SYS_ADMIN in caps.effective and uid != 0 and path == \"{}\"\n",
+        file.display()
+    );
+    let open = Op::open("read the file", &file, O_RDONLY);
+    // Real uid 1000 with effective uid 0: every capability in effect. Plain uid 1000: none.
+    Scenario::for_cgroup(policy)
+        .denies(RealUser(USER), &open, EPERM)
+        .row(Loaded, User(USER), InCgroup, &open, Allowed)
+        .row(Loaded, Root, InCgroup, &open, Allowed)
         .run();
 }
