@@ -637,7 +637,10 @@ fn test_input(test: &CheckedTest) -> EventInput {
             }
             (ValueType::Addr, _) if v6 => AttrValue::Addr(std::net::Ipv6Addr::UNSPECIFIED.into()),
             (ValueType::Addr, _) => AttrValue::Addr(std::net::Ipv4Addr::UNSPECIFIED.into()),
-            (ValueType::Int | ValueType::Enum(_), _) => AttrValue::Int(0),
+            // An empty capability set.
+            (ValueType::Int | ValueType::Enum(_) | ValueType::CapabilitySet, _) => {
+                AttrValue::Int(0)
+            }
             (ValueType::Str | ValueType::Path, _) => AttrValue::Str(Vec::new()),
             (ValueType::Bool, _) => AttrValue::Bool(false),
         };

@@ -218,6 +218,13 @@ impl EventSpec {
         };
         values.insert("path", AttrValue::Str(path));
         values.insert("exe", AttrValue::Str(walked(&self.exe)));
+        // Capability sets: bits of the extra integers, which include 0 and u64::MAX now
+        // and then.
+        values.insert("caps.effective", AttrValue::Int(self.extra.ints[2]));
+        values.insert("caps.permitted", AttrValue::Int(self.extra.ints[3]));
+        // The parent's executable: one of the event's other paths, so that rules on it meet
+        // the policy's own patterns.
+        values.insert("parent.exe", AttrValue::Str(walked(&self.extra.strings[1])));
         match self.event {
             "exec" => {
                 values.insert("filename", AttrValue::Str(self.filename.clone()));
@@ -304,7 +311,9 @@ impl EventSpec {
                         None => AttrValue::Int(999),
                     }
                 }
-                (ValueType::Int, _) => AttrValue::Int(*ints.next().unwrap_or(&0)),
+                (ValueType::Int | ValueType::CapabilitySet, _) => {
+                    AttrValue::Int(*ints.next().unwrap_or(&0))
+                }
                 (ValueType::Bool, _) => AttrValue::Bool(*bools.next().unwrap_or(&false)),
                 (ValueType::Addr, _) => AttrValue::Addr(IpAddr::V4(x.v4)),
                 (ValueType::Str | ValueType::Path, source) => {
@@ -794,6 +803,17 @@ enum Expr {
         attr: &'static str,
         literal: &'static str,
     },
+    /// `[NAMES] in attr`, `NAME in attr`: capabilities in a capability set.
+    InSet {
+        attr: &'static str,
+        names: Vec<&'static str>,
+    },
+    /// `attr OP other`: two integer attributes of the event.
+    IntPair {
+        attr: &'static str,
+        op: &'static str,
+        other: &'static str,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -848,6 +868,8 @@ impl Expr {
                 b.collect(path_lits, path_globs, comm_lits, comm_globs, ints);
             }
             Expr::Const(_)
+            | Expr::IntPair { .. }
+            | Expr::InSet { .. }
             | Expr::Flag { .. }
             | Expr::Masked { .. }
             | Expr::Named { .. }
@@ -973,6 +995,9 @@ impl Render {
             Expr::Named { attr, names } => format!("{attr} in [{}]", names.join(", ")),
             Expr::Addr { attr, literal } if literal.contains('/') => format!("{attr} in {literal}"),
             Expr::Addr { attr, literal } => format!("{attr} == {literal}"),
+            Expr::IntPair { attr, op, other } => format!("{attr} {op} {other}"),
+            Expr::InSet { attr, names } if names.len() == 1 => format!("{} in {attr}", names[0]),
+            Expr::InSet { attr, names } => format!("[{}] in {attr}", names.join(", ")),
             Expr::Not(e) => format!("not ({})", self.expr(e)),
             Expr::And(a, b) => format!("({} and {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} or {})", self.expr(a), self.expr(b)),
@@ -1102,6 +1127,22 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
             value,
             flipped,
         });
+    let int_pair = (
+        select(int_attrs.clone()),
+        select(vec!["==", "!=", "<", "<=", ">", ">="]),
+        select(int_attrs.clone()),
+    )
+        .prop_map(|(attr, op, other)| Expr::IntPair { attr, op, other });
+    let capabilities: Vec<&'static str> = catalog::CAPABILITIES
+        .values
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let in_set = (
+        select(attrs_of(event, |t| t == ValueType::CapabilitySet)),
+        prop::collection::vec(select(capabilities), 1..3),
+    )
+        .prop_map(|(attr, names)| Expr::InSet { attr, names });
     let int_in = (
         select(int_attrs),
         prop::collection::vec(int_literal(), 1..4),
@@ -1148,6 +1189,8 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
         (1, any::<bool>().prop_map(Expr::Const).boxed()),
         (3, int.boxed()),
         (1, int_in.boxed()),
+        (1, int_pair.boxed()),
+        (1, in_set.boxed()),
         (6, strings.boxed()),
     ];
     if event.name == "exec" {
@@ -1690,6 +1733,37 @@ fn process_and_flag_cases_agree() {
         "deny open where parent.comm == \"sshd\" errno EACCES\nallow open where pid == 4243",
         &e,
         Decision::Allow,
+    );
+}
+
+/// Two attributes compared with each other: equal, ordered both ways, and on a socket
+/// without a port (absent: every test false).
+#[test]
+fn attribute_pair_cases_agree() {
+    let mut e = event("setuid", b"");
+    // INT_ATTRS: uid, gid, euid, ...; `new.uid` and `new.euid` come from the extra ints.
+    e.ints[0] = 1000;
+    e.extra.ints = [1000, 0, 0, 0];
+    agree("deny setuid where new.uid != uid", &e, Decision::Allow);
+    agree(
+        "deny setuid where new.uid == uid and new.euid < uid",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
+    );
+    e.extra.ints = [0, 0, 0, 0];
+    agree(
+        "deny setuid where new.uid != uid and uid != 0",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
+    );
+    agree("deny setuid where uid <= new.uid", &e, Decision::Allow);
+    let mut e = event("connect", b"");
+    e.extra.family = 2; // unix: no port
+    agree("deny connect where port != uid", &e, Decision::Allow);
+    agree(
+        "deny connect where not (port == uid)",
+        &e,
+        Decision::Deny { errno: 1, rule: 0 },
     );
 }
 

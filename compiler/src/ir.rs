@@ -244,8 +244,11 @@ impl Cond {
             Cond::Const(_) => {}
             Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.collect_values(out)),
             Cond::Not(inner) => inner.collect_values(out),
-            Cond::Test { value, .. } => {
+            Cond::Test { value, pred, .. } => {
                 out.insert(*value);
+                if let Pred::Value { other, .. } = pred {
+                    out.insert(*other);
+                }
             }
         }
     }
@@ -276,6 +279,11 @@ pub enum Pred {
         alternatives: Vec<Vec<Token>>,
     },
     IsTrue,
+    /// Unsigned `value OP other`, two integer values of the program (`new.uid != uid`).
+    Value {
+        op: IntOp,
+        other: ValueId,
+    },
 }
 
 impl fmt::Display for Module {
@@ -432,6 +440,7 @@ impl fmt::Display for CondText<'_> {
                     Pred::StrEq(bytes) => write!(f, "{v} == {:?}", String::from_utf8_lossy(bytes))?,
                     Pred::Glob { pattern, .. } => write!(f, "{v} ~ {pattern:?}")?,
                     Pred::IsTrue => write!(f, "{v}")?,
+                    Pred::Value { op, other } => write!(f, "{v} {} v{}", op.symbol(), other.0)?,
                     Pred::Cidr { v6, bytes, prefix } => {
                         let addr = if *v6 {
                             std::net::IpAddr::from(*bytes)

@@ -167,6 +167,16 @@ impl RuleLowering<'_> {
                     return Cond::Const(false);
                 }
                 let pred = match &test.predicate {
+                    Predicate::IntAttr { op, other } => {
+                        let other = self.value(*other);
+                        if matches!(
+                            self.program.values[other.0 as usize].kind,
+                            ValueKind::Absent(_)
+                        ) {
+                            return Cond::Const(false);
+                        }
+                        Pred::Value { op: *op, other }
+                    }
                     Predicate::Masked { mask, op, value } => Pred::Masked {
                         mask: *mask,
                         op: *op,

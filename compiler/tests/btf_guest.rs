@@ -267,6 +267,9 @@ fn every_attribute_checks_on_both_guests() {
                     format!("{} == {}", attribute.name, kind.values[0].0)
                 }
                 lang::catalog::ValueType::Addr => format!("{} in 10.0.0.0/8", attribute.name),
+                lang::catalog::ValueType::CapabilitySet => {
+                    format!("CAP_SYS_ADMIN in {}", attribute.name)
+                }
             };
             source.push_str(&format!("audit {} where {test}\n", event.name));
         }

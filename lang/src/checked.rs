@@ -259,6 +259,9 @@ pub enum Predicate {
     Cidr { addr: std::net::IpAddr, prefix: u8 },
     /// A boolean attribute is true.
     IsTrue,
+    /// Unsigned comparison `attr OP other` with another integer attribute of the same event
+    /// (`new.uid != uid`). The test is false when either value is absent.
+    IntAttr { op: IntOp, other: AttrId },
 }
 
 /// The value of one attribute in an event.

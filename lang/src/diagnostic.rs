@@ -150,6 +150,10 @@ codes! {
     ///
     /// `< <= > >=` take integers; `~` and `!~` take a string or path on the left and a glob
     /// (or a list of globs) on the right; `in` takes a list on the right.
+    ///
+    /// Two attributes compare with each other only when both are integers, unmasked:
+    /// `new.uid != uid`, `owner.uid == uid`. An integer and a string attribute, or two
+    /// strings, enums or addresses, are refused with this code.
     BadOperator = "E0202", Error;
 
     /// A condition is not a boolean.

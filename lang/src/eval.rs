@@ -208,6 +208,17 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
             AttrValue::Int(v),
         ) => Truth::from(op.holds(*v & *mask, *literal)),
         (Predicate::IsTrue, AttrValue::Bool(b)) => Truth::from(*b),
+        (Predicate::IntAttr { op, other }, AttrValue::Int(v)) => {
+            let other = policy
+                .attributes
+                .get(other.0 as usize)
+                .and_then(|r| input.values.get(r.attribute.name));
+            match other {
+                Some(AttrValue::Int(w)) => Truth::from(op.holds(*v, *w)),
+                Some(AttrValue::Absent) => Truth::False,
+                _ => Truth::Unknown,
+            }
+        }
         (Predicate::Cidr { addr, prefix }, AttrValue::Addr(value)) => {
             Truth::from(in_range(value.to_canonical(), *addr, *prefix))
         }

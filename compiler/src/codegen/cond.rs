@@ -63,14 +63,7 @@ impl ProgramGen<'_> {
                             self.load_constant(Reg::R2, *mask);
                             self.asm.alu64_reg(AluOp::And, Reg::R1, Reg::R2);
                         }
-                        let cond = match op {
-                            IntOp::Eq => JmpCond::Eq,
-                            IntOp::Ne => JmpCond::Ne,
-                            IntOp::Lt => JmpCond::Lt,
-                            IntOp::Le => JmpCond::Le,
-                            IntOp::Gt => JmpCond::Gt,
-                            IntOp::Ge => JmpCond::Ge,
-                        };
+                        let cond = int_jump(*op);
                         if *value <= i32::MAX as u64 {
                             self.asm.jump_imm(cond, Reg::R1, *value as i32, on_true);
                         } else {
@@ -121,6 +114,21 @@ impl ProgramGen<'_> {
                     }
                     (Pred::Cidr { .. }, None) => {
                         self.asm.jump(on_false);
+                    }
+                    (Pred::Value { op, other }, _) => {
+                        // An endpoint's port may be absent (false) or unknown (fail closed).
+                        for (reg, at) in [(Reg::R1, i), (Reg::R2, other.0 as usize)] {
+                            self.asm
+                                .load(Size::DW, reg, Reg::R10, self.layout.slots[at]);
+                            if matches!(self.program.values[at].kind, ValueKind::Port(_)) {
+                                self.asm
+                                    .jump_imm(JmpCond::Eq, reg, PORT_ABSENT, on_false)
+                                    .jump_imm(JmpCond::Eq, reg, PORT_UNKNOWN, unknown);
+                            }
+                        }
+                        self.asm
+                            .jump_reg(int_jump(*op), Reg::R1, Reg::R2, on_true)
+                            .jump(on_false);
                     }
                     (Pred::IsTrue, _) => {
                         self.asm
@@ -196,5 +204,17 @@ impl ProgramGen<'_> {
             self.load_constant(Reg::R2, expected);
             self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, mismatch);
         }
+    }
+}
+
+/// The unsigned jump that is taken when `OP` holds.
+fn int_jump(op: IntOp) -> JmpCond {
+    match op {
+        IntOp::Eq => JmpCond::Eq,
+        IntOp::Ne => JmpCond::Ne,
+        IntOp::Lt => JmpCond::Lt,
+        IntOp::Le => JmpCond::Le,
+        IntOp::Gt => JmpCond::Gt,
+        IntOp::Ge => JmpCond::Ge,
     }
 }

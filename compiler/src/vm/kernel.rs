@@ -372,11 +372,19 @@ impl Objects {
             },
             AccessBase::Param(n) => match self.args.get(&n) {
                 Some(o) => *o,
-                None => {
-                    let o = self.new_object(format!("arg{n}"));
-                    self.args.insert(n, o);
-                    o
-                }
+                // The argument is a dentry a walked path already made (`path_unlink`'s
+                // `dentry`, which the walk reads through the context): the same object.
+                None => match self.ctx.and_then(|c| self.links.get(&(c, 8 * n as usize))) {
+                    Some(&(target, 0)) => {
+                        self.args.insert(n, target);
+                        target
+                    }
+                    _ => {
+                        let o = self.new_object(format!("arg{n}"));
+                        self.args.insert(n, o);
+                        o
+                    }
+                },
             },
             AccessBase::CurrentTask => match self.task {
                 Some(o) => o,
@@ -389,6 +397,21 @@ impl Objects {
         };
         for &deref in &access.derefs {
             let at = deref as usize;
+            // A pointer a walked path stored (a dentry of the tree): follow it, so that a
+            // value read through the dentry (its inode's owner) lands in the same object.
+            match self.links.get(&(object, at)) {
+                Some(&(target, 0)) => {
+                    object = target;
+                    continue;
+                }
+                Some(_) => {
+                    return Err(EventError::LayoutConflict(format!(
+                    "`{}` byte {at} points into the middle of an object that a value reads through",
+                    self.names[object]
+                )))
+                }
+                None => {}
+            }
             object = match self.children.get(&(object, at)) {
                 Some(child) => *child,
                 None => {
@@ -585,7 +608,13 @@ impl MockKernel {
         if let Some((access, value)) = &program.guard {
             objects.set_int(access, *value)?;
         }
-        for value in &program.values {
+        // Walked paths first: they build the dentries that other values may read through
+        // (`owner.uid` of the dentry a path walks from).
+        let (walked, others): (Vec<_>, Vec<_>) = program
+            .values
+            .iter()
+            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_)));
+        for value in walked.into_iter().chain(others) {
             let name = value.name;
             match &value.kind {
                 ValueKind::Uid => kernel.uid = int(event, name)? as u32,

@@ -2,6 +2,7 @@
 //! changed, truncated, mapped. `exec` and `open` get their paths from `bpf_d_path`; the
 //! others walk theirs (see [`Source::WalkedPath`]: `bpf_d_path` is refused on their hooks).
 
+use super::inode;
 use super::{Attribute, Availability, Event, HookVariant, Source, ValueType};
 
 /// `fmode_t` bits from include/linux/fs.h; stable kernel ABI since 2.6.
@@ -40,6 +41,12 @@ pub static EXEC: Event = Event {
             },
             doc: "the file name as the caller passed it to execve (may be relative)",
         },
+        // The executable's inode: owner and mode.
+        inode::owner_uid("bprm", &["file", "f_inode", "i_uid", "val"]),
+        inode::owner_gid("bprm", &["file", "f_inode", "i_gid", "val"]),
+        inode::mode("bprm", &["file", "f_inode", "i_mode"]),
+        inode::setuid("bprm", &["file", "f_inode", "i_mode"]),
+        inode::setgid("bprm", &["file", "f_inode", "i_mode"]),
     ],
     variants: &[],
 };
@@ -118,6 +125,12 @@ pub static OPEN: Event = Event {
             source: Source::open_flag(O_NOFOLLOW),
             doc: "O_NOFOLLOW was passed: a symbolic link as the last component fails the open before the hook",
         },
+        // The opened file's inode: owner and mode.
+        inode::owner_uid("file", &["f_inode", "i_uid", "val"]),
+        inode::owner_gid("file", &["f_inode", "i_gid", "val"]),
+        inode::mode("file", &["f_inode", "i_mode"]),
+        inode::setuid("file", &["f_inode", "i_mode"]),
+        inode::setgid("file", &["f_inode", "i_mode"]),
     ],
     variants: &[],
 };
@@ -167,12 +180,18 @@ pub static UNLINK: Event = Event {
     name: "unlink",
     hook: "path_unlink",
     doc: "a name is removed from a directory (unlink, unlinkat)",
-    attributes: &[Attribute {
-        name: "path",
-        ty: ValueType::Path,
-        source: Source::in_dir("dentry", "dir"),
-        doc: "absolute path of the name being removed",
-    }],
+    attributes: &[
+        Attribute {
+            name: "path",
+            ty: ValueType::Path,
+            source: Source::in_dir("dentry", "dir"),
+            doc: "absolute path of the name being removed",
+        },
+        // The inode the name leads to: who owns the file being removed.
+        inode::owner_uid("dentry", &["d_inode", "i_uid", "val"]),
+        inode::owner_gid("dentry", &["d_inode", "i_gid", "val"]),
+        inode::mode("dentry", &["d_inode", "i_mode"]),
+    ],
     variants: &[],
 };
 
@@ -294,6 +313,12 @@ pub static CHMOD: Event = Event {
             source: Source::by_value("mode"),
             doc: "the new mode: permission, setuid (0o4000), setgid (0o2000) and sticky (0o1000) bits",
         },
+        // The file's inode: its owner, and its setuid/setgid bits before the change (`mode`
+        // is the new mode here).
+        inode::owner_uid("path", &["dentry", "d_inode", "i_uid", "val"]),
+        inode::owner_gid("path", &["dentry", "d_inode", "i_gid", "val"]),
+        inode::setuid("path", &["dentry", "d_inode", "i_mode"]),
+        inode::setgid("path", &["dentry", "d_inode", "i_mode"]),
     ],
     variants: &[],
 };
@@ -327,6 +352,12 @@ pub static CHOWN: Event = Event {
             },
             doc: "the new group (4294967295 when only the owner changes)",
         },
+        // The file's inode: its owner before the change, and its mode.
+        inode::owner_uid("path", &["dentry", "d_inode", "i_uid", "val"]),
+        inode::owner_gid("path", &["dentry", "d_inode", "i_gid", "val"]),
+        inode::mode("path", &["dentry", "d_inode", "i_mode"]),
+        inode::setuid("path", &["dentry", "d_inode", "i_mode"]),
+        inode::setgid("path", &["dentry", "d_inode", "i_mode"]),
     ],
     variants: &[],
 };

@@ -19,6 +19,9 @@ pub enum ValueType {
     Enum(&'static EnumType),
     /// An IPv4 or IPv6 address; compared with addresses and CIDR ranges.
     Addr,
+    /// A set of capabilities (a `kernel_cap_t`, one bit per capability): tested for
+    /// membership, `CAP_SYS_ADMIN in caps.effective`.
+    CapabilitySet,
 }
 
 /// A set of named integer constants from the kernel's headers.
@@ -55,6 +58,7 @@ impl ValueType {
             ValueType::Bool => "boolean",
             ValueType::Enum(e) => e.name,
             ValueType::Addr => "address",
+            ValueType::CapabilitySet => "capability set",
         }
     }
 
@@ -346,6 +350,7 @@ impl Event {
 
 mod errno;
 mod files;
+mod inode;
 mod net;
 mod process;
 mod system;

@@ -82,6 +82,39 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         },
         doc: "absolute path of the current process's executable (its mm->exe_file); \"\" for a kernel thread. On `exec`, still the program that calls execve",
     },
+    // Capability sets of the current task, read whole (64 bits, one per capability).
+    Attribute {
+        name: "caps.effective",
+        ty: ValueType::CapabilitySet,
+        source: Source::TaskInt {
+            members: &["cred", "cap_effective"],
+        },
+        doc: "the capabilities the current process has in effect (cred->cap_effective): `CAP_SYS_ADMIN in caps.effective`",
+    },
+    Attribute {
+        name: "caps.permitted",
+        ty: ValueType::CapabilitySet,
+        source: Source::TaskInt {
+            members: &["cred", "cap_permitted"],
+        },
+        doc: "the capabilities the current process may take into effect (cred->cap_permitted)",
+    },
+    // Lineage: the parent's executable, walked like `exe` from `real_parent`.
+    Attribute {
+        name: "parent.exe",
+        ty: ValueType::Path,
+        source: Source::WalkedPath {
+            dentry: Chain {
+                param: None,
+                members: &["real_parent", "mm", "exe_file", "f_path", "dentry"],
+            },
+            mnt: Chain {
+                param: None,
+                members: &["real_parent", "mm", "exe_file", "f_path", "mnt"],
+            },
+        },
+        doc: "absolute path of the parent process's executable (its mm->exe_file); \"\" when the parent is a kernel thread",
+    },
 ];
 
 pub static PTRACE: Event = Event {

@@ -499,6 +499,13 @@ fn final_size(
             Source::Flag { .. } | Source::TaskInt { .. } | Source::Int { .. },
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
         ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
+        // `kernel_cap_t` (`struct kernel_cap_struct` before 6.3, an anonymous struct since):
+        // known by its layout, since its name changed.
+        (Source::TaskInt { .. }, TypeShape::Struct { bytes: 8, .. })
+            if capability_bits_in_order(kernel, final_ty) =>
+        {
+            8
+        }
         _ => {
             return Err(Unreadable::CannotRead {
                 walked: walked.to_string(),
@@ -507,6 +514,26 @@ fn final_size(
         }
     };
     Ok(size)
+}
+
+/// Whether a `kernel_cap_t` holds capability `n` in bit `n` of its 8 bytes read as one
+/// little-endian word. Linux 6.3 made it `{ u64 val; }`; before, it was `{ u32 cap[2]; }`
+/// with capabilities 0-31 in `cap[0]` and 32-63 in `cap[1]`, the same bits in memory. Any
+/// other layout is refused rather than read wrong.
+fn capability_bits_in_order(kernel: &dyn KernelTypes, cap_t: crate::kernel::TypeId) -> bool {
+    if let Some(val) = kernel.member(cap_t, "val") {
+        return val.offset_bits == 0
+            && matches!(kernel.shape(val.ty), TypeShape::Int { bytes: 8, .. });
+    }
+    let Some(cap) = kernel.member(cap_t, "cap") else {
+        return false;
+    };
+    match kernel.shape(cap.ty) {
+        TypeShape::Array { element, len: 2 } => {
+            cap.offset_bits == 0 && matches!(kernel.shape(element), TypeShape::Int { bytes: 4, .. })
+        }
+        _ => false,
+    }
 }
 
 /// Where the endpoint held by hook parameter `param` keeps its family, port and address, from

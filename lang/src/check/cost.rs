@@ -322,6 +322,7 @@ fn estimated_cost(cond: &Cond) -> u32 {
         Cond::Not(c) => estimated_cost(c),
         Cond::Test(test) => match &test.predicate {
             Predicate::Int { .. } | Predicate::IsTrue => 4,
+            Predicate::IntAttr { .. } => 5,
             Predicate::Cidr { .. } => 12,
             Predicate::Masked { .. } => 7,
             Predicate::StrEq(bytes) => 6 + 5 * (bytes.len() as u32).div_ceil(8),

@@ -115,6 +115,8 @@ impl<'a> Checker<'a> {
                     self.report(Finding::TwoAttributes {
                         span: expr.span,
                         enum_attribute: Some((attribute, kind)),
+                        sides: None,
+                        masked: false,
                     });
                     return None;
                 }

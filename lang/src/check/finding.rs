@@ -128,9 +128,15 @@ pub enum Finding {
         span: Span,
     },
     /// `a OP b` with two attributes; `compared_with` is the enum when one side is one.
+    /// Two attributes compared where krsi cannot: of different types, masked, or of a type
+    /// whose values only meet literals (strings, enums, addresses).
     TwoAttributes {
         span: Span,
         enum_attribute: Option<(&'static Attribute, &'static EnumType)>,
+        /// The two sides, when neither is an enum.
+        sides: Option<(&'static Attribute, &'static Attribute)>,
+        /// A side is masked (`uid & 1 == gid`).
+        masked: bool,
     },
     CannotCompare {
         attribute: &'static Attribute,
@@ -580,17 +586,9 @@ impl Finding {
             Finding::TwoAttributes {
                 span,
                 enum_attribute,
-            } => Diagnostic::new(
-                Code::BadOperator,
-                "comparing two attributes is not supported",
-                *span,
-            )
-            .with_help(match enum_attribute {
-                Some((attribute, kind)) => {
-                    format!("compare `{}` with a {} name", attribute.name, kind.name)
-                }
-                None => "compare each attribute with a literal".into(),
-            }),
+                sides,
+                masked,
+            } => super::pair::two_attributes(*span, *enum_attribute, *sides, *masked),
             Finding::CannotCompare {
                 attribute,
                 span,

@@ -17,6 +17,7 @@ mod cost;
 mod enums;
 mod finding;
 mod names;
+mod pair;
 mod types;
 mod unreadable;
 

@@ -130,6 +130,17 @@ impl<'a> Checker<'a> {
         if let Some(attribute) = enum_attr(lhs) {
             return self.enum_comparison(op, op_span, lhs, attribute, rhs, span, event);
         }
+        // `CAP_SYS_ADMIN in caps.effective`: the left side names capabilities.
+        if let ExprKind::Name(n) = &rhs.kind {
+            if let Some(set) = event
+                .attribute(&n.text)
+                .filter(|a| a.ty == ValueType::CapabilitySet)
+            {
+                if op == CmpOp::In && enum_attr(lhs).is_none() {
+                    return self.membership(lhs, set, rhs, span, event);
+                }
+            }
+        }
         if let (Some(attribute), Some(flipped)) = (enum_attr(rhs), flip(op)) {
             if !matches!(&lhs.kind, ExprKind::Name(n) if event.attribute(&n.text).is_some()) {
                 return self.enum_comparison(flipped, op_span, rhs, attribute, lhs, span, event);
@@ -186,17 +197,7 @@ impl<'a> Checker<'a> {
                 ValueType::Int,
                 CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
                 Operand::Int(value),
-            ) => {
-                let op = match op {
-                    CmpOp::Eq => IntOp::Eq,
-                    CmpOp::Ne => IntOp::Ne,
-                    CmpOp::Lt => IntOp::Lt,
-                    CmpOp::Le => IntOp::Le,
-                    CmpOp::Gt => IntOp::Gt,
-                    _ => IntOp::Ge,
-                };
-                Some(test(int_predicate(mask, op, value)))
-            }
+            ) => Some(test(int_predicate(mask, int_op(op), value))),
             (ValueType::Int, CmpOp::In, Operand::List(elements)) => {
                 let mut values = Vec::new();
                 for (element, element_span) in elements {
@@ -353,6 +354,14 @@ impl<'a> Checker<'a> {
                     Cond::Not(Box::new(is))
                 })
             }
+            (
+                ValueType::Int,
+                CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
+                Operand::Attr(other, b, None),
+            ) if b.ty == ValueType::Int && mask.is_none() => Some(test(Predicate::IntAttr {
+                op: int_op(op),
+                other,
+            })),
             (ty, op, right) => {
                 let right_kind = match &right {
                     Operand::Attr(_, b, _) => ValueKind::Attribute(b.name),
@@ -363,10 +372,12 @@ impl<'a> Checker<'a> {
                     Operand::Addr(..) => ValueKind::Addr,
                 };
                 match (op, &right) {
-                    (_, Operand::Attr(..)) => {
+                    (_, Operand::Attr(_, b, other_mask)) => {
                         self.report(Finding::TwoAttributes {
                             span,
                             enum_attribute: None,
+                            sides: Some((a, *b)),
+                            masked: mask.is_some() || other_mask.is_some(),
                         });
                         None
                     }
@@ -411,6 +422,40 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// `NAME in SET` or `[NAMES] in SET` (any of them in the set), on a capability set: a
+    /// test of the capability's bit.
+    fn membership(
+        &mut self,
+        names: &'a ast::Expr,
+        set: &'static Attribute,
+        set_expr: &'a ast::Expr,
+        span: Span,
+        event: &'static Event,
+    ) -> Option<Cond> {
+        let ExprKind::Name(set_name) = &set_expr.kind else {
+            return None;
+        };
+        let attr = self.resolve_attribute(event, set, set_name.span)?;
+        let elements: Vec<&ast::Expr> = match &names.kind {
+            ExprKind::List(elements) => elements.iter().collect(),
+            _ => vec![names],
+        };
+        let mut tests = Vec::new();
+        for element in elements {
+            let bit = self.enum_value(element, set, &crate::catalog::CAPABILITIES, event)?;
+            tests.push(Cond::Test(Test {
+                attr,
+                predicate: Predicate::Masked {
+                    mask: 1u64.checked_shl(bit as u32).unwrap_or(0),
+                    op: IntOp::Ne,
+                    value: 0,
+                },
+                span,
+            }));
+        }
+        Some(any(tests))
     }
 
     /// A glob on a fixed-size string whose every match is longer than the string can be.
@@ -579,6 +624,19 @@ pub(super) fn cidr(ip: std::net::IpAddr, prefix: u8) -> Predicate {
             None => Predicate::Cidr { addr: ip, prefix },
         },
         _ => Predicate::Cidr { addr: ip, prefix },
+    }
+}
+
+/// The integer operator of an ordering or equality comparison (`in` and the matches are
+/// never integer operators; they come out as `>=` and are not passed here).
+fn int_op(op: CmpOp) -> IntOp {
+    match op {
+        CmpOp::Eq => IntOp::Eq,
+        CmpOp::Ne => IntOp::Ne,
+        CmpOp::Lt => IntOp::Lt,
+        CmpOp::Le => IntOp::Le,
+        CmpOp::Gt => IntOp::Gt,
+        _ => IntOp::Ge,
     }
 }
 

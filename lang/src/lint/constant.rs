@@ -29,6 +29,9 @@ pub(super) fn constant_truth(predicate: &Predicate, max: u64) -> Option<bool> {
         Predicate::Glob(ref glob) => return matches_everything(glob).then_some(true),
         // A range of one family: never every address, since the other family's are not in it.
         Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => return None,
+        // Two values of the event: no single range decides it (the same attribute on both
+        // sides is folded by the checker).
+        Predicate::IntAttr { .. } => return None,
     };
     // The value compared ranges over 0..=mask (a masked value has only the mask's bits; an
     // unmasked one is all of its width), so these are exact.

@@ -52,6 +52,7 @@ enum PredicateKey {
     Glob(String),
     Cidr(std::net::IpAddr, u8),
     IsTrue,
+    IntAttr(u8, u32),
 }
 
 fn op_key(op: IntOp) -> u8 {
@@ -69,6 +70,7 @@ impl PredicateKey {
             Predicate::Glob(glob) => PredicateKey::Glob(glob.pattern.clone()),
             Predicate::Cidr { addr, prefix } => PredicateKey::Cidr(*addr, *prefix),
             Predicate::IsTrue => PredicateKey::IsTrue,
+            Predicate::IntAttr { op, other } => PredicateKey::IntAttr(op_key(*op), other.0),
         }
     }
 }
@@ -134,7 +136,12 @@ impl Atoms {
             _ if matches!(attribute.source, crate::catalog::Source::Endpoint { .. }) => {
                 Domain::Opaque
             }
+            // A comparison with another attribute relates two values: the theory of one
+            // attribute's range cannot decide it, so any truth is taken as possible.
+            _ if matches!(predicate, Predicate::IntAttr { .. }) => Domain::Opaque,
             ValueType::Addr => Domain::Opaque,
+            // Membership tests are masks of the 64-bit set.
+            ValueType::CapabilitySet => Domain::Int { max: u64::MAX },
             ValueType::Int | ValueType::Enum(_) => Domain::Int {
                 max: self
                     .widths

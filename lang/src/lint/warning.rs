@@ -241,7 +241,10 @@ fn constant_comparison(
                 "check the mask and the value: a flag test is usually `ATTRIBUTE & FLAG != 0`",
             )
         }
-        Predicate::StrEq(_) | Predicate::IsTrue | Predicate::Cidr { .. } => {
+        Predicate::StrEq(_)
+        | Predicate::IsTrue
+        | Predicate::Cidr { .. }
+        | Predicate::IntAttr { .. } => {
             return Diagnostic::new(Code::ConstantComparison, "comparison is constant", span)
         }
     };

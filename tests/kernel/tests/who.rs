@@ -1,0 +1,102 @@
+//! Who is acting: rules that compare two attributes of the event (`new.uid != uid`,
+//! `owner.uid != uid`) and read a file's owner from its inode. Each rule is loaded for a
+//! cgroup; a real process in the cgroup is refused with the rule's errno, and the same
+//! operation is let through where the condition does not hold, outside the cgroup and after
+//! unload.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::Expect::{Allowed, Denied};
+use kernel_tests::Identity::{RealUser, Root, User};
+use kernel_tests::Phase::Loaded;
+use kernel_tests::Place::InCgroup;
+use kernel_tests::{set_mode, Op, Scenario, TempDir, USER};
+use libc::{EACCES, EPERM, O_RDONLY};
+
+/// Another user than [`USER`], who owns the second key.
+const OTHER_USER: u32 = 2000;
+
+/// setresuid with only the real uid given (u32::MAX, -1, leaves an id unchanged).
+fn set_real_uid(uid: u32) -> impl FnOnce() -> libc::c_long {
+    // SAFETY: a plain syscall.
+    move || unsafe { libc::setresuid(uid, u32::MAX, u32::MAX) }.into()
+}
+
+/// setresuid with only the effective uid given.
+fn set_effective_uid(uid: u32) -> impl FnOnce() -> libc::c_long {
+    // SAFETY: a plain syscall.
+    move || unsafe { libc::setresuid(u32::MAX, uid, u32::MAX) }.into()
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn setuid_to_another_id_denied_for_non_root_by_attribute_comparison() {
+    // A real uid of 1000 with root's capabilities (RealUser), so that only the rule refuses.
+    let to_other = Op::call("real uid -> 2000", || set_real_uid(OTHER_USER));
+    // The real uid stays 1000 (`new.uid == uid`): the rule does not apply.
+    let effective_only = Op::call("effective uid -> 2000", || set_effective_uid(OTHER_USER));
+    Scenario::for_cgroup("deny setuid where new.uid != uid and uid != 0\n")
+        .denies(RealUser(USER), &to_other, EPERM)
+        .row(Loaded, RealUser(USER), InCgroup, &effective_only, Allowed)
+        // Root (`uid == 0`) may switch to anyone.
+        .row(Loaded, Root, InCgroup, &to_other, Allowed)
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn owner_only_ssh_keys_by_inode_owner() {
+    let dir = TempDir::new();
+    let key_of = |user: &str, uid: u32| {
+        let ssh = dir.join(format!("home/{user}/.ssh"));
+        std::fs::create_dir_all(&ssh).unwrap();
+        for d in [
+            dir.join("home"),
+            dir.join(format!("home/{user}")),
+            ssh.clone(),
+        ] {
+            set_mode(&d, 0o755);
+        }
+        // Readable by everyone, so that only the rule refuses.
+        let key = dir.write(format!("home/{user}/.ssh/id_ed25519"), b"key", 0o644);
+        std::os::unix::fs::chown(&key, Some(uid), Some(uid)).unwrap();
+        key
+    };
+    let own = key_of("alice", USER);
+    let others = key_of("bob", OTHER_USER);
+    let policy = format!(
+        "deny open where path ~ \"{}/home/*/.ssh/**\" and owner.uid != uid errno EACCES\n",
+        dir.path().display()
+    );
+    let open_own = Op::open("read alice's key", &own, O_RDONLY);
+    let open_others = Op::open("read bob's key", &others, O_RDONLY);
+    Scenario::for_cgroup(policy)
+        .denies(User(USER), &open_others, EACCES)
+        .row(Loaded, User(USER), InCgroup, &open_own, Allowed)
+        .row(Loaded, User(OTHER_USER), InCgroup, &open_others, Allowed)
+        .row(
+            Loaded,
+            User(OTHER_USER),
+            InCgroup,
+            &open_own,
+            Denied(EACCES),
+        )
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn capability_set_rule_decides_by_effective_set() {
+    let dir = TempDir::new();
+    let file = dir.write("config", b"x", 0o644);
+    let policy = format!(
+        "deny open where CAP_SYS_ADMIN in caps.effective and uid != 0 and path == \"{}\"\n",
+        file.display()
+    );
+    let open = Op::open("read the file", &file, O_RDONLY);
+    // Real uid 1000 with effective uid 0: every capability in effect. Plain uid 1000: none.
+    Scenario::for_cgroup(policy)
+        .denies(RealUser(USER), &open, EPERM)
+        .row(Loaded, User(USER), InCgroup, &open, Allowed)
+        .row(Loaded, Root, InCgroup, &open, Allowed)
+        .run();
+}
