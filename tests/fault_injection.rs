@@ -300,7 +300,10 @@ fn run_keeping_kernel(
     .unwrap();
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
-    (run.decision(&spec.code.origins), kernel)
+    (
+        run.decision_with_signals(&spec.code.origins, &kernel.signals),
+        kernel,
+    )
 }
 
 fn drops(kernel: &MockKernel, reason: u32) -> u64 {

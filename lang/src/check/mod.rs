@@ -254,6 +254,14 @@ impl<'a> Checker<'a> {
                     return None;
                 }
             },
+            ast::Expectation::Kill(None) => ExpectedDecision::Kill(None),
+            ast::Expectation::Kill(Some(name)) => match catalog::errno(&name.text) {
+                Some(errno) => ExpectedDecision::Kill(Some(errno)),
+                None => {
+                    self.unknown_errno(name);
+                    return None;
+                }
+            },
         };
         ok.then_some(CheckedTest {
             event,
