@@ -364,6 +364,10 @@ pub fn hover(source: &str, offset: usize, kernel: Option<&dyn KernelTypes>) -> O
             return Some(format!("`{word}`: {} {value}", kind.name));
         }
     }
+    // After an action `kill` is the event (answered above); anywhere else it is the action.
+    if word == "kill" {
+        return keyword_doc(word).map(String::from);
+    }
     if let Some(event) = catalog::event(word) {
         return Some(describe_event(event, kernel));
     }
@@ -656,6 +660,19 @@ mod tests {
         assert_eq!(after_event, vec!["where".to_string(), "errno".to_string()]);
         let test_fields = labels("test exec { ");
         assert!(test_fields.contains(&"uid".to_string()), "{test_fields:?}");
+        // `kill` is the action at the start of a rule and the event after an action.
+        assert!(labels("kill ").contains(&"exec".to_string()));
+        let where_errno = vec!["where".to_string(), "errno".to_string()];
+        assert_eq!(labels("deny kill "), where_errno);
+        assert_eq!(labels("kill kill "), where_errno);
+        assert!(labels("test exec { } => kill ").contains(&"EACCES".to_string()));
+        assert!(hover(
+            "kill exec
+",
+            0,
+            None
+        )
+        .is_some_and(|h| h.contains("SIGKILL")));
     }
 
     #[test]
