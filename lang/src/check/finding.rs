@@ -480,7 +480,7 @@ impl Finding {
                 *span,
             )
             .with_secondary(*action_span, "this rule never denies")
-            .with_help("remove the `errno` clause, or make the rule `deny`"),
+            .with_help("remove the `errno` clause, or make the rule `deny` or `kill`"),
             Finding::RecursiveMacro {
                 name,
                 span,
