@@ -100,10 +100,8 @@ fn strings(record: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-#[ignore = "needs a guest kernel: run tests/guest/run"]
-fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
-    require_guest();
+/// The recording programs, loaded and attached on the three hooks.
+fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
     let btf = Btf::parse(&std::fs::read("/sys/kernel/btf/vmlinux").unwrap()).unwrap();
     let (p, argc) = (binprm_offset(&btf, "p"), binprm_offset(&btf, "argc"));
     let object = ObjectSpec {
@@ -131,16 +129,30 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
         .collect();
     let mut loaded = runtime::load(&write_object(&object).unwrap(), &targets, None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut ring = loaded.take_events(RING).unwrap().expect("the ring map");
-    let args = ["first", "--donate-level=5", "third"];
-    let status = run_as("/bin/true", &args, Some(USER), None).unwrap();
-    assert!(status.success(), "{status}");
-    let mut seen: Vec<(usize, u32, Vec<String>)> = Vec::new();
+    let ring = loaded.take_events(RING).unwrap().expect("the ring map");
+    (loaded, ring)
+}
+
+/// Every record waiting: (hook number, argc, strings).
+fn records(ring: &mut runtime::EventStream) -> Vec<(usize, u32, Vec<String>)> {
+    let mut seen = Vec::new();
     ring.drain(|record| {
         let hook = u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize;
         let argc = u32::from_le_bytes(record[4..8].try_into().unwrap());
         seen.push((hook, argc, strings(record)));
     });
+    seen
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
+    require_guest();
+    let (loaded, mut ring) = load_recorder();
+    let args = ["first", "--donate-level=5", "third"];
+    let status = run_as("/bin/true", &args, Some(USER), None).unwrap();
+    assert!(status.success(), "{status}");
+    let seen = records(&mut ring);
     loaded.detach();
     for (hook, argc, strings) in &seen {
         eprintln!("{}: argc {argc}, read {strings:?}", HOOKS[*hook]);
@@ -163,4 +175,107 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
     for (hook, _, strings) in seen.iter().filter(|(hook, _, _)| *hook < 2) {
         assert_ne!(strings, &expected, "{} read the arguments", HOOKS[*hook]);
     }
+}
+
+/// The racing thread: flips the caller's argument between all `A`s and all `B`s, forever.
+extern "C" fn rewrite_forever(arg: *mut libc::c_void) -> *mut libc::c_void {
+    let arg = arg.cast::<u8>();
+    let mut letter = b'A';
+    loop {
+        for i in 0..RACED_LEN {
+            // SAFETY: `arg` points at RACED_LEN writable bytes (and a NUL) leaked for the
+            // child's whole life.
+            unsafe { std::ptr::write_volatile(arg.add(i), letter) };
+        }
+        letter = if letter == b'A' { b'B' } else { b'A' };
+    }
+}
+
+const RACED_LEN: usize = 48;
+
+/// One exec of `echo ARG` as uid [`USER`] in a forked child whose second thread rewrites ARG
+/// in the caller's memory all along; returns what echo printed (the argument it received).
+fn exec_while_rewriting(argv: &[*const libc::c_char; 3], arg: *mut u8) -> String {
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+    // SAFETY: the child only makes async-signal-safe calls (setresuid, dup2, pthread_create
+    // on a C function that touches nothing but `arg`, execve, _exit) and never returns.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork");
+    if child == 0 {
+        // SAFETY: as above; every pointer was made before the fork and stays valid.
+        unsafe {
+            libc::dup2(pipe[1], 1);
+            libc::close(pipe[0]);
+            if libc::setresuid(USER, USER, USER) != 0 {
+                libc::_exit(3);
+            }
+            let mut thread: libc::pthread_t = std::mem::zeroed();
+            if libc::pthread_create(&mut thread, std::ptr::null(), rewrite_forever, arg.cast()) != 0
+            {
+                libc::_exit(4);
+            }
+            libc::execve(argv[0], argv.as_ptr(), std::ptr::null());
+            libc::_exit(5);
+        }
+    }
+    // SAFETY: the write end is the child's now.
+    unsafe { libc::close(pipe[1]) };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: `buf` has `buf.len()` writable bytes.
+        let n = unsafe { libc::read(pipe[0], buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    let mut status = 0;
+    // SAFETY: `child` is our child; `status` is writable.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::waitpid(child, &mut status, 0);
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "echo: wait status {status:#x}"
+    );
+    String::from_utf8_lossy(&out).trim_end().to_string()
+}
+
+/// A thread that rewrites the caller's argument while execve copies it cannot make the
+/// program on `bprm_committing_creds` read anything but what the new program received: in
+/// every run what the hook read is exactly what echo printed, however the race fell.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_racing_thread_cannot_make_the_committing_hook_read_other_arguments() {
+    require_guest();
+    let path = std::ffi::CString::new("/bin/echo").unwrap();
+    let mut bytes = vec![b'A'; RACED_LEN];
+    bytes.push(0);
+    let arg: *mut u8 = Box::leak(bytes.into_boxed_slice()).as_mut_ptr();
+    let argv: [*const libc::c_char; 3] = [path.as_ptr(), arg.cast_const().cast(), std::ptr::null()];
+    let (loaded, mut ring) = load_recorder();
+    let mut printed = std::collections::BTreeSet::new();
+    for run in 0..40 {
+        let echoed = exec_while_rewriting(&argv, arg);
+        let seen = records(&mut ring);
+        let committing: Vec<&Vec<String>> = seen
+            .iter()
+            .filter(|(hook, _, _)| *hook == 2)
+            .map(|(_, _, strings)| strings)
+            .collect();
+        assert_eq!(committing.len(), 1, "run {run}: {seen:?}");
+        assert_eq!(
+            committing[0].get(1),
+            Some(&echoed),
+            "run {run}: the hook read {:?}, echo received {echoed:?}",
+            committing[0]
+        );
+        printed.insert(echoed);
+    }
+    loaded.detach();
+    eprintln!("arguments echo received: {printed:?}");
 }
