@@ -558,6 +558,8 @@ pub fn test(
                 (ExpectedDecision::Allow, Decision::Allow) => true,
                 (ExpectedDecision::Deny(None), Decision::Deny { .. }) => true,
                 (ExpectedDecision::Deny(Some(want)), Decision::Deny { errno, .. }) => want == errno,
+                (ExpectedDecision::Kill(None), Decision::Kill { .. }) => true,
+                (ExpectedDecision::Kill(Some(want)), Decision::Kill { errno, .. }) => want == errno,
                 (ExpectedDecision::Audit, Decision::Allow) => !reference_audits.is_empty(),
                 _ => false,
             };
@@ -718,6 +720,8 @@ fn describe_expectation(expect: ExpectedDecision) -> String {
         ExpectedDecision::Deny(None) => "deny".into(),
         ExpectedDecision::Deny(Some(errno)) => format!("deny {}", lang::catalog::errno_name(errno)),
         ExpectedDecision::Audit => "allow, reported by an audit rule".into(),
+        ExpectedDecision::Kill(None) => "kill".into(),
+        ExpectedDecision::Kill(Some(errno)) => format!("kill {}", lang::catalog::errno_name(errno)),
     }
 }
 
@@ -742,7 +746,12 @@ fn describe_decision(
 ) -> String {
     match decision {
         Decision::Allow => "allow".into(),
-        Decision::Deny { errno, rule } => {
+        Decision::Deny { errno, rule } | Decision::Kill { errno, rule } => {
+            let verb = if matches!(decision, Decision::Kill { .. }) {
+                "kill"
+            } else {
+                "deny"
+            };
             let by = policy
                 .rules
                 .iter()
@@ -752,7 +761,7 @@ fn describe_decision(
                     format!(" by the rule on line {line}")
                 })
                 .unwrap_or_default();
-            format!("deny {}{by}", lang::catalog::errno_name(*errno))
+            format!("{verb} {}{by}", lang::catalog::errno_name(*errno))
         }
     }
 }

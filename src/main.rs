@@ -45,9 +45,9 @@ pub enum Output {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
-    /// Deny rules deny (the default).
+    /// Deny rules deny and kill rules kill (the default).
     Enforce,
-    /// Deny rules report what they would deny, and allow.
+    /// Deny and kill rules report what they would deny or kill, and allow.
     Audit,
 }
 

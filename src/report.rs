@@ -1,7 +1,7 @@
 //! Reports from the kernel as JSON lines: one object per denial or audit match.
 
 use compiler::ir::Module;
-use compiler::report::{decode, Report, ReportedValue, FLAG_DENIED, FLAG_WOULD_DENY};
+use compiler::report::{decode, Report, ReportedValue, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
 use serde_json::{json, Map, Value};
 
 /// What a report needs besides its bytes: the compiled policy and its source, when krsic
@@ -24,10 +24,19 @@ impl ReportContext<'_> {
             .chain(&program.deny)
             .chain(&program.audit)
             .find(|r| r.index == report.rule)?;
+        let kill = report.flags & FLAG_KILL != 0;
         let action = if report.flags & FLAG_DENIED != 0 {
-            "deny"
+            if kill {
+                "kill"
+            } else {
+                "deny"
+            }
         } else if report.flags & FLAG_WOULD_DENY != 0 {
-            "would-deny"
+            if kill {
+                "would-kill"
+            } else {
+                "would-deny"
+            }
         } else {
             "audit"
         };
@@ -118,6 +127,8 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
     let verb = match action {
         "deny" => "denied",
         "would-deny" => "would deny",
+        "kill" => "killed",
+        "would-kill" => "would kill",
         _ => "audited",
     };
     json!({

@@ -1309,11 +1309,11 @@ fn expr(event: &'static str) -> impl Strategy<Value = Expr> {
 
 fn rule() -> impl Strategy<Value = RuleSpec> {
     (
-        prop_oneof![6 => Just("deny"), 4 => Just("allow"), 1 => Just("audit")],
+        prop_oneof![5 => Just("deny"), 4 => Just("allow"), 1 => Just("audit"), 1 => Just("kill")],
         select(fuzzed_events()),
     )
         .prop_flat_map(|(action, event)| {
-            let errno = if action == "deny" {
+            let errno = if action == "deny" || action == "kill" {
                 prop::option::weighted(0.4, select(vec!["EACCES", "EPERM", "ENOENT", "EROFS"]))
                     .boxed()
             } else {
@@ -1486,7 +1486,8 @@ fn lint_claims_hold(
             let ok = match d.code {
                 Code::ShadowedByAllow => !matches!(
                     eval::evaluate(checked, input, false),
-                    Decision::Deny { rule: r, .. } if r == rule.index
+                    Decision::Deny { rule: r, .. } | Decision::Kill { rule: r, .. }
+                        if r == rule.index
                 ),
                 Code::DuplicateRule => {
                     let first = d.secondary.first().and_then(|l| rule_at(l.span));

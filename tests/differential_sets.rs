@@ -383,7 +383,7 @@ fn sets_cut_into_functions_agree() {
                 assert_eq!(outcome.decision, eval::Decision::Allow, "audit: {probe}");
                 let reported = reports.last().map(|r| r.rule);
                 match eval::evaluate(&compiled.checked, &event, false) {
-                    eval::Decision::Deny { rule, .. } => {
+                    eval::Decision::Deny { rule, .. } | eval::Decision::Kill { rule, .. } => {
                         assert_eq!(reported, Some(rule), "audit: {probe}");
                     }
                     eval::Decision::Allow => assert_eq!(reported, None, "audit: {probe}"),

@@ -306,7 +306,10 @@ fn run_keeping_kernel(
     kernel.add_rodata(&compiled.object.rodata).unwrap();
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
-    (run.decision(&spec.code.origins), kernel)
+    (
+        run.decision_with_signals(&spec.code.origins, &kernel.signals),
+        kernel,
+    )
 }
 
 fn drops(kernel: &MockKernel, reason: u32) -> u64 {

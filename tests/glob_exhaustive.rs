@@ -295,7 +295,7 @@ fn one_policy_of_every_pattern_decides_as_the_reference() {
                 };
                 let evaluated = eval::evaluate(&checked, &input, false);
                 let rule = |d: Decision| match d {
-                    Decision::Deny { rule, .. } => Some(rule),
+                    Decision::Deny { rule, .. } | Decision::Kill { rule, .. } => Some(rule),
                     Decision::Allow => None,
                 };
                 assert_eq!(

@@ -213,6 +213,8 @@ pub struct Rule {
     pub span: Span,
     /// Positive; the program returns its negation.
     pub errno: i32,
+    /// A `kill` rule: besides refusing, the program sends SIGKILL to the current task.
+    pub kill: bool,
     pub cond: Cond,
 }
 
@@ -332,7 +334,8 @@ impl fmt::Display for Program {
         for rule in &self.deny {
             writeln!(
                 f,
-                "  deny #{} errno {} if {}",
+                "  {} #{} errno {} if {}",
+                if rule.kill { "kill" } else { "deny" },
                 rule.index,
                 rule.errno,
                 CondText(&rule.cond, self)

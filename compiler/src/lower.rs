@@ -112,10 +112,12 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
             index: rule.index,
             span: rule.span,
             errno: rule.errno,
+            kill: rule.action == Action::Kill,
             cond,
         };
         match rule.action {
-            Action::Deny => programs[at].deny.push(lowered),
+            // A kill rule is a deny rule that also kills: they decide together, in order.
+            Action::Deny | Action::Kill => programs[at].deny.push(lowered),
             Action::Allow => programs[at].allow.push(lowered),
             Action::Audit => programs[at].audit.push(lowered),
         }

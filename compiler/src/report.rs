@@ -59,6 +59,9 @@ pub const FLAG_DENIED: u32 = 1;
 pub const FLAG_WOULD_DENY: u32 = 2;
 /// An audit rule matched.
 pub const FLAG_AUDIT: u32 = 4;
+/// With [`FLAG_DENIED`]: a `kill` rule decided, and the process was sent SIGKILL. With
+/// [`FLAG_WOULD_DENY`]: a `kill` rule matched in audit mode (`would-kill`).
+pub const FLAG_KILL: u32 = 8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordLayout {

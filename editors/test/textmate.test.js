@@ -71,6 +71,19 @@ const expectations = [
     ['deny', 'keyword.control.action.krsi'],
     ['EPERM', 'constant.other.errno.krsi'],
   ]],
+  ['kill exec where path ~ "/tmp/**" errno EACCES', [
+    ['kill', 'keyword.control.action.krsi'],
+    ['exec', 'entity.name.type.event.krsi'],
+    ['EACCES', 'constant.other.errno.krsi'],
+  ]],
+  ['deny kill where sig == SIGKILL', [
+    ['deny', 'keyword.control.action.krsi'],
+    ['kill', 'entity.name.type.event.krsi'],
+  ]],
+  ['test exec { path: "/tmp/x" } => kill', [
+    ['=>', 'keyword.operator.arrow.krsi'],
+    ['kill', 'keyword.control.action.krsi'],
+  ]],
   ['policy locked_down', [
     ['policy', 'keyword.other.policy.krsi'],
     ['locked_down', 'entity.name.namespace.krsi'],

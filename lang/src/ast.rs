@@ -46,6 +46,8 @@ pub enum Expectation {
     Deny(Option<Name>),
     /// `audit`: allowed, and reported by an audit rule.
     Audit,
+    /// `kill`: refused and the process killed, optionally with the errno the refusal returns.
+    Kill(Option<Name>),
 }
 
 /// An identifier, possibly dotted (`parent.comm`, `target.uid`).
@@ -76,6 +78,8 @@ pub enum Action {
     Deny,
     Allow,
     Audit,
+    /// A deny that also sends SIGKILL to the process that asked.
+    Kill,
 }
 
 impl Action {
@@ -84,7 +88,14 @@ impl Action {
             Action::Deny => "deny",
             Action::Allow => "allow",
             Action::Audit => "audit",
+            Action::Kill => "kill",
         }
+    }
+
+    /// Whether a matching rule refuses the operation (`deny`, `kill`): such rules decide
+    /// together, first match first, and an `allow` rule overrides them.
+    pub fn refuses(self) -> bool {
+        matches!(self, Action::Deny | Action::Kill)
     }
 }
 

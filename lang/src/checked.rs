@@ -69,6 +69,9 @@ pub enum ExpectedDecision {
     Deny(Option<i32>),
     /// Allowed, and reported by an audit rule.
     Audit,
+    /// Refused by a `kill` rule, which also kills the process; with the errno when the test
+    /// names one.
+    Kill(Option<i32>),
 }
 
 /// An index into [`CheckedPolicy::attributes`].

@@ -114,8 +114,8 @@ codes! {
 
     /// An `errno` clause on a rule that never denies.
     ///
-    /// Only `deny` rules return an error to the caller; `allow` and `audit` rules cannot
-    /// carry an errno.
+    /// Only `deny` and `kill` rules return an error to the caller; `allow` and `audit` rules
+    /// cannot carry an errno.
     ErrnoOnNonDeny = "E0107", Error;
 
     /// The header is out of place or repeated.

@@ -7,7 +7,7 @@
 //!
 //! Decision for an event: out of scope (a scoped policy, a process outside the cgroup) →
 //! allow; else if an `allow` rule of the event matches → allow; else the first matching `deny`
-//! rule in source order → deny with its errno; else allow.
+//! or `kill` rule in source order → deny (or kill) with its errno; else allow.
 //!
 //! **Fail closed.** A value the program cannot compute is *unknown*, and so is a test on it:
 //!
@@ -56,6 +56,21 @@ pub enum Decision {
         errno: i32,
         rule: u32,
     },
+    /// As [`Decision::Deny`], and the process is sent SIGKILL (a `kill` rule decided).
+    Kill {
+        errno: i32,
+        rule: u32,
+    },
+}
+
+impl Decision {
+    /// The errno of a refusal (deny or kill); `None` when the operation is allowed.
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            Decision::Allow => None,
+            Decision::Deny { errno, .. } | Decision::Kill { errno, .. } => Some(errno),
+        }
+    }
 }
 
 /// A test's outcome, where the program may be unable to decide it.
@@ -138,11 +153,17 @@ pub fn evaluate(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Dec
         return Decision::Allow;
     }
     rules()
-        .filter(|r| r.action == Action::Deny)
+        .filter(|r| r.action.refuses())
         .find(|r| rule_matches(policy, r, input))
-        .map_or(Decision::Allow, |r| Decision::Deny {
-            errno: r.errno,
-            rule: r.index,
+        .map_or(Decision::Allow, |r| match r.action {
+            Action::Kill => Decision::Kill {
+                errno: r.errno,
+                rule: r.index,
+            },
+            _ => Decision::Deny {
+                errno: r.errno,
+                rule: r.index,
+            },
         })
 }
 

@@ -362,6 +362,8 @@ impl<'s> Printer<'s> {
             ast::Expectation::Audit => "audit".to_string(),
             ast::Expectation::Deny(None) => "deny".to_string(),
             ast::Expectation::Deny(Some(errno)) => format!("deny {}", errno.text),
+            ast::Expectation::Kill(None) => "kill".to_string(),
+            ast::Expectation::Kill(Some(errno)) => format!("kill {}", errno.text),
         };
         format!("test {} {fields} => {expect}", test.event.text)
     }

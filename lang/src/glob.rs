@@ -376,6 +376,28 @@ fn split_top_level(inner: &[u8]) -> Vec<&[u8]> {
     parts
 }
 
+/// The literal prefix of a glob alternative that is that prefix and a final `**` (a directory
+/// rule, `/etc/**`); `None` for any other shape. The code generator compiles such a test as a
+/// prefix compare (or a place in a literal tree), never as part of an automaton.
+pub fn directory_prefix(tokens: &[Token]) -> Option<Vec<u8>> {
+    let (last, prefix) = tokens.split_last()?;
+    if *last != Token::DoubleStar || prefix.is_empty() {
+        return None;
+    }
+    prefix
+        .iter()
+        .map(|t| match t {
+            Token::Byte(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether every alternative of a glob is a directory rule ([`directory_prefix`]).
+pub fn is_directory_rule(alternatives: &[Vec<Token>]) -> bool {
+    alternatives.iter().all(|a| directory_prefix(a).is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -276,7 +276,7 @@ fn event_at(source: &str, offset: usize) -> Option<&'static Event> {
     let (start, _) = item_start(source, offset);
     let mut words = source[start..].split_whitespace();
     match words.next()? {
-        "deny" | "allow" | "audit" | "test" => {
+        "deny" | "allow" | "audit" | "kill" | "test" => {
             let name = words.next()?;
             let name = name
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -316,7 +316,7 @@ pub fn hover(source: &str, offset: usize, kernel: Option<&dyn KernelTypes>) -> O
         .rsplit(|c: char| c.is_whitespace())
         .next()
         .unwrap_or("");
-    if matches!(previous, "deny" | "allow" | "audit" | "test") {
+    if matches!(previous, "deny" | "allow" | "audit" | "kill" | "test") {
         if let Some(event) = catalog::event(word) {
             return Some(describe_event(event, kernel));
         }
@@ -364,6 +364,10 @@ pub fn hover(source: &str, offset: usize, kernel: Option<&dyn KernelTypes>) -> O
             return Some(format!("`{word}`: {} {value}", kind.name));
         }
     }
+    // After an action `kill` is the event (answered above); anywhere else it is the action.
+    if word == "kill" {
+        return keyword_doc(word).map(String::from);
+    }
     if let Some(event) = catalog::event(word) {
         return Some(describe_event(event, kernel));
     }
@@ -401,11 +405,12 @@ fn keyword_doc(word: &str) -> Option<&'static str> {
         "deny" => "`deny EVENT [where EXPR] [errno NAME]`: refuse the operation (default errno EPERM) and report it",
         "allow" => "`allow EVENT [where EXPR]`: an exception; a matching allow rule beats every deny rule of the event",
         "audit" => "`audit EVENT [where EXPR]`: report the operation and let it happen",
+        "kill" => "`kill EVENT [where EXPR] [errno NAME]`: refuse the operation like `deny` and send SIGKILL to the process (reported as `kill`, or `would-kill` in audit mode); an allow rule beats it. Also the event of a signal being sent (`kill kill where ...`)",
         "list" => "`list NAME = [ELEM, ...]`: a named list, for `in` and `~`",
         "macro" => "`macro NAME = EXPR`: a named condition",
         "where" => "the rule's condition",
-        "errno" => "the error number a deny rule returns (default EPERM)",
-        "test" => "`test EVENT { ATTRIBUTE: VALUE, ... } => allow | deny [ERRNO]`: an expected decision, run by `krsic test`",
+        "errno" => "the error number a deny or kill rule returns (default EPERM)",
+        "test" => "`test EVENT { ATTRIBUTE: VALUE, ... } => allow | deny [ERRNO] | audit | kill [ERRNO]`: an expected decision, run by `krsic test`",
         "in" => "`x in LIST`: x equals an element of the list",
         "and" | "or" | "not" => "logical operators; `not` binds tightest, then `and`, then `or`",
         _ => return None,
@@ -447,7 +452,14 @@ pub fn completions(source: &str, offset: usize) -> Vec<Completion> {
     let line_prefix = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let at_line_start = line_prefix.trim().is_empty();
 
-    if matches!(previous, "deny" | "allow" | "audit" | "test") {
+    // `kill` is the action at the start of a rule, and the event after an action.
+    let before_previous = tokens.len().checked_sub(2).map_or("", |i| tokens[i]);
+    let action_kill = previous == "kill"
+        && !matches!(
+            before_previous,
+            "deny" | "allow" | "audit" | "kill" | "test" | "=>"
+        );
+    if matches!(previous, "deny" | "allow" | "audit" | "test") || action_kill {
         return catalog::all_events()
             .map(|e| Completion {
                 label: e.name.to_string(),
@@ -456,7 +468,9 @@ pub fn completions(source: &str, offset: usize) -> Vec<Completion> {
             })
             .collect();
     }
-    if previous == "errno" || (previous == "deny" && before.trim_end().ends_with("=> deny")) {
+    let expectation =
+        |action: &str| previous == action && before.trim_end().ends_with(&format!("=> {action}"));
+    if previous == "errno" || expectation("deny") || expectation("kill") {
         return errno_completions();
     }
     if previous == "mode" && at_line_start_of_item(before) {
@@ -646,6 +660,19 @@ mod tests {
         assert_eq!(after_event, vec!["where".to_string(), "errno".to_string()]);
         let test_fields = labels("test exec { ");
         assert!(test_fields.contains(&"uid".to_string()), "{test_fields:?}");
+        // `kill` is the action at the start of a rule and the event after an action.
+        assert!(labels("kill ").contains(&"exec".to_string()));
+        let where_errno = vec!["where".to_string(), "errno".to_string()];
+        assert_eq!(labels("deny kill "), where_errno);
+        assert_eq!(labels("kill kill "), where_errno);
+        assert!(labels("test exec { } => kill ").contains(&"EACCES".to_string()));
+        assert!(hover(
+            "kill exec
+",
+            0,
+            None
+        )
+        .is_some_and(|h| h.contains("SIGKILL")));
     }
 
     #[test]

@@ -16,13 +16,12 @@
 //! per iteration count it may exit at (where states prune) while only one iteration waits on
 //! its stack, far from the 8,192 pending-branch limit whatever the string's length.
 
-use super::sets::directory_prefix;
 use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::elf::RODATA_SYMBOL;
 use crate::ir::{Cond, Pred, Program};
 use lang::automaton::{Automaton, Table};
-use lang::glob::{Glob, Token};
+use lang::glob::{directory_prefix, is_directory_rule, Glob, Token};
 
 /// Past this many runs of consecutive accept sets, a glob test reads a bitmap instead of
 /// comparing.
@@ -48,13 +47,6 @@ enum Membership {
     Bitmap { at: u32, mask: u32 },
 }
 
-/// Whether every alternative of a glob is a literal prefix and a final `**` (`/etc/**`): such a
-/// test is a prefix compare (and, in runs, a trie: see `sets`), cheaper than a place in the
-/// automaton, where a thousand of them would take a state per prefix byte.
-fn directory_rule(alternatives: &[Vec<Token>]) -> bool {
-    alternatives.iter().all(|a| directory_prefix(a).is_some())
-}
-
 /// The globs `program` tests on value `value`, distinct, in the order rules test them.
 fn globs_on(program: &Program, value: usize) -> Vec<Vec<Vec<Token>>> {
     fn walk(cond: &Cond, value: usize, out: &mut Vec<Vec<Vec<Token>>>) {
@@ -67,7 +59,7 @@ fn globs_on(program: &Program, value: usize) -> Vec<Vec<Vec<Token>>> {
                 ..
             } if v.0 as usize == value
                 && !out.contains(alternatives)
-                && !directory_rule(alternatives) =>
+                && !is_directory_rule(alternatives) =>
             {
                 out.push(alternatives.clone());
             }
@@ -291,7 +283,7 @@ impl ProgramGen<'_> {
         on_true: Label,
         on_false: Label,
     ) {
-        if directory_rule(alternatives) {
+        if is_directory_rule(alternatives) {
             self.directory_test(i, alternatives, on_true, on_false);
             return;
         }

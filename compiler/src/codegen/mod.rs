@@ -50,7 +50,7 @@ const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
 const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
 
-use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF};
+use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, SEND_SIGNAL};
 use crate::bpf::map_type::{
     CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
     RINGBUF as BPF_MAP_TYPE_RINGBUF,
@@ -58,6 +58,9 @@ use crate::bpf::map_type::{
 
 /// The stack slot holding the zero key for map lookups.
 const KEY_SLOT: i16 = -8;
+/// The signal a `kill` rule sends (include/uapi/asm-generic/signal.h; the same on every
+/// architecture Linux runs BPF LSM on).
+const SIGKILL: i32 = 9;
 /// Stack slots for values start below the key.
 const FIRST_VALUE_SLOT: i16 = -16;
 
@@ -336,15 +339,26 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
-    /// A deny rule matched: report, and refuse (enforce mode) or allow (audit mode).
+    /// A deny (or kill) rule matched: report, and refuse (enforce mode) or allow (audit mode).
+    /// A kill rule in enforce mode also sends SIGKILL to the current process, after its
+    /// report: `bpf_send_signal` only queues the signal, which the task takes on its way back
+    /// to user space, so the refusal still returns and nothing after it runs in user space.
     fn deny(&mut self, rule: &Rule) {
+        let kill = if rule.kill { events::FLAG_KILL } else { 0 };
         match self.mode {
             Mode::Enforce => {
-                self.report(rule, events::FLAG_DENIED);
+                self.report(rule, events::FLAG_DENIED | kill);
+                if rule.kill {
+                    // The result is ignored: a task that cannot be signalled (a kernel thread,
+                    // one already exiting) is still refused.
+                    self.asm
+                        .mov64_imm(Reg::R1, SIGKILL)
+                        .call_helper(SEND_SIGNAL);
+                }
                 self.asm.mov64_imm(Reg::R0, -rule.errno).exit();
             }
             Mode::Audit => {
-                self.report(rule, events::FLAG_WOULD_DENY);
+                self.report(rule, events::FLAG_WOULD_DENY | kill);
                 self.asm.mov64_imm(Reg::R0, 0).exit();
             }
         }

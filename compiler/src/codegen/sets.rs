@@ -25,7 +25,7 @@ use super::{offset, Buffer, ProgramGen};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, Pred, Rule, ValueId};
 pub(super) use lang::check::{add_unnested, tree_cost, INLINE_TREE_COST};
-use lang::glob::Token;
+use lang::glob::directory_prefix;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Below this many literals a run stays a chain: the tree's setup costs about as much.
@@ -660,20 +660,4 @@ fn entries_cost(entries: &[Entry], k: usize) -> usize {
         .iter()
         .map(|(l, _)| tree_cost(std::iter::once(l.get(8 * k..).unwrap_or_default())))
         .sum()
-}
-
-/// The literal prefix of a glob alternative that is that prefix and a final `**` (a directory
-/// rule); `None` for any other shape.
-pub(super) fn directory_prefix(tokens: &[Token]) -> Option<Vec<u8>> {
-    let (last, prefix) = tokens.split_last()?;
-    if *last != Token::DoubleStar || prefix.is_empty() {
-        return None;
-    }
-    prefix
-        .iter()
-        .map(|t| match t {
-            Token::Byte(c) => Some(*c),
-            _ => None,
-        })
-        .collect()
 }

@@ -70,6 +70,8 @@ pub struct MockKernel {
     pub reserved: Vec<usize>,
     /// Records submitted to a ring buffer, in order.
     pub reports: Vec<Vec<u8>>,
+    /// Signals `bpf_send_signal` sent to the current process, in order.
+    pub signals: Vec<u32>,
     /// Failures to inject: where the real kernel can fail and the mock otherwise never does.
     pub faults: Vec<Fault>,
 }
@@ -571,6 +573,7 @@ impl MockKernel {
             time_ns: 0,
             reserved: Vec::new(),
             reports: Vec::new(),
+            signals: Vec::new(),
             faults: Vec::new(),
         }
     }

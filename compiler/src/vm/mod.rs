@@ -15,7 +15,7 @@
 //! Helpers are mocked from the event ([`kernel::MockKernel`]): `map_lookup_elem` (array maps),
 //! `current_task_under_cgroup`, `get_current_uid_gid`, `get_current_pid_tgid`,
 //! `get_current_comm`, `d_path`, `probe_read_kernel`, `probe_read_kernel_str`,
-//! `get_current_task_btf`. The kernel's failures can be injected ([`kernel::Fault`]): a map
+//! `get_current_task_btf`, `send_signal` (recorded, see [`MockKernel::signals`]). The kernel's failures can be injected ([`kernel::Fault`]): a map
 //! lookup that returns NULL, a kernel read that faults, a helper that returns an error.
 
 pub mod kernel;
@@ -46,8 +46,11 @@ const E2BIG: i64 = 7;
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID,
     GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
-    PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+    PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
 };
+
+/// The signal a `kill` rule sends.
+const SIGKILL: u32 = 9;
 
 /// Why a run stopped without a result. `slot` is the instruction's index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +199,17 @@ impl Run {
                 .unwrap_or(u32::MAX),
         }
     }
+
+    /// [`Self::decision`], where `signals` are the signals the run sent: a refusal that sent
+    /// SIGKILL is a kill.
+    pub fn decision_with_signals(&self, origins: &[Option<u32>], signals: &[u32]) -> Decision {
+        match self.decision(origins) {
+            Decision::Deny { errno, rule } if signals.contains(&SIGKILL) => {
+                Decision::Kill { errno, rule }
+            }
+            decision => decision,
+        }
+    }
 }
 
 /// What a compiled module decides for one event, and what it cost.
@@ -297,8 +311,8 @@ fn run_event(
     kernel.add_rodata(&object.rodata)?;
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
-    let mut decision = run.decision(&spec.code.origins);
-    if let Decision::Deny { rule, .. } = &mut decision {
+    let mut decision = run.decision_with_signals(&spec.code.origins, &kernel.signals);
+    if let Decision::Deny { rule, .. } | Decision::Kill { rule, .. } = &mut decision {
         // An exit shared by a large literal set's rules has no origin: the rule is the one
         // its report names (the report of the denial is the run's last).
         if *rule == u32::MAX {
@@ -780,6 +794,15 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
         }
         GET_CURRENT_TASK_BTF => Ok(kernel.task),
         KTIME_GET_NS => Ok(kernel.time_ns),
+        SEND_SIGNAL => {
+            let signal = arg(1)?;
+            // The kernel refuses a number that is not a signal (valid_signal).
+            if signal == 0 || signal > 64 {
+                return Err(misuse(format!("{signal} is not a signal")));
+            }
+            kernel.signals.push(signal as u32);
+            Ok(0)
+        }
         RINGBUF_RESERVE => {
             let (map, size) = (arg(1)?, arg(2)?);
             let map = kernel

@@ -5,6 +5,9 @@ if exists("b:current_syntax")
 endif
 
 syntax keyword krsiAction deny allow audit
+" `kill` is the action at the start of a rule or after `=>`, and elsewhere the signal event.
+syntax match krsiAction "^\s*\zskill\>"
+syntax match krsiAction "=>\s*\zskill\>"
 syntax keyword krsiKeyword where errno test policy mode
 syntax keyword krsiDefine list macro
 syntax keyword krsiOperator and or not in

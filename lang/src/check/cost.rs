@@ -4,9 +4,11 @@
 use super::finding::Finding;
 use super::Checker;
 use crate::ast::Action;
+use crate::automaton::Automaton;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
-use std::collections::{BTreeSet, HashMap};
+use crate::glob::{directory_prefix, is_directory_rule, Glob};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
 /// leaves room under the 32,767 a branch reaches for what the estimate does not count.
@@ -68,19 +70,7 @@ fn literal_set(
                     let prefixes: Option<Vec<Vec<u8>>> = glob
                         .alternatives
                         .iter()
-                        .map(|tokens| {
-                            let (last, prefix) = tokens.split_last()?;
-                            if *last != crate::glob::Token::DoubleStar || prefix.is_empty() {
-                                return None;
-                            }
-                            prefix
-                                .iter()
-                                .map(|t| match t {
-                                    crate::glob::Token::Byte(c) => Some(*c),
-                                    _ => None,
-                                })
-                                .collect()
-                        })
+                        .map(|tokens| directory_prefix(tokens))
                         .collect();
                     Some((*attr, true, prefixes?))
                 }
@@ -390,6 +380,74 @@ impl Checker<'_> {
                     span: rule.span,
                 });
             }
+        }
+    }
+
+    /// Refuses an event whose globs on one string, merged into the one automaton the code
+    /// generator builds for it, pass its limits: each glob alone was checked where it was
+    /// written, but a state of the merged automaton is a set of positions in all of them.
+    /// Directory rules (`/etc/**`) are prefix compares, not part of it. The diagnostic names
+    /// the rule whose globs first make it too large.
+    pub(super) fn check_automata(&mut self, rules: &[CheckedRule]) {
+        fn walk<'c>(cond: &'c Cond, out: &mut Vec<(AttrId, &'c Glob)>) {
+            match cond {
+                Cond::And(a, b) | Cond::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Cond::Not(inner) => walk(inner, out),
+                Cond::Test(Test {
+                    attr,
+                    predicate: Predicate::Glob(glob),
+                    ..
+                }) if !is_directory_rule(&glob.alternatives) => out.push((*attr, glob)),
+                Cond::Test(_) | Cond::Const(_) => {}
+            }
+        }
+        // Per tested string: its distinct globs, each with the rule that first tests it.
+        let mut strings: BTreeMap<AttrId, Vec<(&Glob, usize)>> = BTreeMap::new();
+        for (r, rule) in rules.iter().enumerate() {
+            let mut tested = Vec::new();
+            walk(&rule.condition, &mut tested);
+            for (attr, glob) in tested {
+                let globs = strings.entry(attr).or_default();
+                if !globs
+                    .iter()
+                    .any(|(g, _)| g.alternatives == glob.alternatives)
+                {
+                    globs.push((glob, r));
+                }
+            }
+        }
+        for (attr, globs) in strings {
+            let fits = |n: usize| {
+                let refs: Vec<&Glob> = globs[..n].iter().map(|(g, _)| *g).collect();
+                Automaton::build(&refs).and_then(|a| a.table()).err()
+            };
+            let Some(error) = fits(globs.len()) else {
+                continue;
+            };
+            // The fewest globs that do not fit: building is monotone in the globs added.
+            let (mut fit, mut over) = (0, globs.len());
+            while over - fit > 1 {
+                let mid = (fit + over) / 2;
+                if fits(mid).is_some() {
+                    over = mid;
+                } else {
+                    fit = mid;
+                }
+            }
+            let rule = &rules[globs[over - 1].1];
+            let attribute = self
+                .attributes
+                .get(attr.0 as usize)
+                .map(|a| a.attribute.name);
+            self.report(Finding::GlobsTooComplex {
+                event: rule.event.name,
+                attribute: attribute.unwrap_or("?"),
+                message: error.to_string(),
+                span: rule.span,
+            });
         }
     }
 }

@@ -282,6 +282,13 @@ pub enum Finding {
         limit: u32,
         span: Span,
     },
+    /// The globs one event tests on one string do not fit one automaton together.
+    GlobsTooComplex {
+        event: &'static str,
+        attribute: &'static str,
+        message: String,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -486,7 +493,7 @@ impl Finding {
                 *span,
             )
             .with_secondary(*action_span, "this rule never denies")
-            .with_help("remove the `errno` clause, or make the rule `deny`"),
+            .with_help("remove the `errno` clause, or make the rule `deny` or `kill`"),
             Finding::RecursiveMacro {
                 name,
                 span,
@@ -954,6 +961,18 @@ impl Finding {
                 "with this rule they need about {estimate} instructions, more than {limit}"
             ))
             .with_help("merge rules with lists, or split the policy"),
+            Finding::GlobsTooComplex {
+                event,
+                attribute,
+                message,
+                span,
+            } => Diagnostic::new(
+                Code::EventTooLarge,
+                format!("the globs `{event}` tests on `{attribute}` are too complex for one program"),
+                *span,
+            )
+            .with_label(format!("with this rule's globs, {message}"))
+            .with_help("write directory rules (`/dir/**`) or exact paths where a glob is not needed, or split the policy"),
         }
     }
 }

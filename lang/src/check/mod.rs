@@ -86,6 +86,7 @@ pub fn check_with_lints(
         }
     }
     checker.check_sizes(&rules);
+    checker.check_automata(&rules);
     // A policy too large to compile is refused at once: its lints would be quadratic work on
     // thousands of rules (10,000 took 1.5 s) for warnings about a policy that cannot load.
     let too_large = checker
@@ -250,6 +251,14 @@ impl<'a> Checker<'a> {
             ast::Expectation::Deny(None) => ExpectedDecision::Deny(None),
             ast::Expectation::Deny(Some(name)) => match catalog::errno(&name.text) {
                 Some(errno) => ExpectedDecision::Deny(Some(errno)),
+                None => {
+                    self.unknown_errno(name);
+                    return None;
+                }
+            },
+            ast::Expectation::Kill(None) => ExpectedDecision::Kill(None),
+            ast::Expectation::Kill(Some(name)) => match catalog::errno(&name.text) {
+                Some(errno) => ExpectedDecision::Kill(Some(errno)),
                 None => {
                     self.unknown_errno(name);
                     return None;

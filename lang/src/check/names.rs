@@ -175,7 +175,7 @@ impl<'a> Checker<'a> {
         let Some(name) = &rule.errno else {
             return Some(1); // EPERM
         };
-        if rule.action != Action::Deny {
+        if !rule.action.refuses() {
             self.report(Finding::ErrnoOnNonDeny {
                 action: rule.action,
                 span: name.span,

@@ -276,7 +276,7 @@ impl<'a> Checker<'a> {
                     match parsed {
                         Ok(glob) => {
                             self.check_glob_fits(a, &glob, pattern_span);
-                            if action == Action::Deny
+                            if action.refuses()
                                 && op == CmpOp::Match
                                 && pattern.ends_with("/*")
                                 && !pattern.ends_with("\\/*")

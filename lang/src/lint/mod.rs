@@ -310,13 +310,12 @@ impl<'a, 'b> EventLints<'a, 'b> {
                     continue;
                 }
                 reported.insert(j);
-                let errnos =
-                    (first.action == Action::Deny && first.errno != second.errno).then(|| {
-                        (
-                            crate::catalog::errno_name(second.errno),
-                            crate::catalog::errno_name(first.errno),
-                        )
-                    });
+                let errnos = (first.action.refuses() && first.errno != second.errno).then(|| {
+                    (
+                        crate::catalog::errno_name(second.errno),
+                        crate::catalog::errno_name(first.errno),
+                    )
+                });
                 out.push(Lint::DuplicateRule {
                     action: second.action,
                     event: self.event.name,
@@ -338,7 +337,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
         if allows.is_empty() {
             return;
         }
-        for &(_, deny) in rules.iter().filter(|(_, r)| r.action == Action::Deny) {
+        for &(_, deny) in rules.iter().filter(|(_, r)| r.action.refuses()) {
             let matches = self.rule_formula(deny, false);
             let negated: Vec<Formula> = allows
                 .iter()
@@ -386,7 +385,7 @@ impl<'a, 'b> EventLints<'a, 'b> {
                 return;
             }
         }
-        for &(_, deny) in rules.iter().filter(|(_, r)| r.action == Action::Deny) {
+        for &(_, deny) in rules.iter().filter(|(_, r)| r.action.refuses()) {
             let spared = self.rule_formula(deny, true);
             if !self.prove_unsat(&[&root, &spared], false) {
                 continue;

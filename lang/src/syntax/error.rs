@@ -481,8 +481,8 @@ impl Expected {
             condition | kw_where => Expected::Where,
             errno_clause | kw_errno => Expected::ErrnoClause,
             policy | list_def | macro_def | rule | action | kw_list | kw_macro | kw_deny
-            | kw_allow | kw_audit | kw_test | test_case | expectation | kw_policy | kw_mode
-            | policy_decl | mode_decl | EOI => Expected::Item,
+            | kw_allow | kw_audit | kw_kill | kw_test | test_case | expectation | kw_policy
+            | kw_mode | policy_decl | mode_decl | EOI => Expected::Item,
             mode_name => Expected::Name,
             _ => return None,
         })
@@ -651,7 +651,7 @@ impl Context<'_> {
             .and_then(|before| match self.text(before) {
                 "list" => Some("the list name"),
                 "macro" => Some("the macro name"),
-                "deny" | "allow" | "audit" => Some("the event name"),
+                "deny" | "allow" | "audit" | "kill" => Some("the event name"),
                 "errno" => Some("the errno name"),
                 _ => None,
             });

@@ -116,6 +116,7 @@ impl Lower<'_> {
                     let kind = match child.as_str() {
                         "allow" => Action::Allow,
                         "audit" => Action::Audit,
+                        "kill" => Action::Kill,
                         _ => Action::Deny,
                     };
                     action = (kind, span);
@@ -207,6 +208,8 @@ impl Lower<'_> {
                         (Expectation::Deny(errno), span)
                     } else if text.starts_with("audit") {
                         (Expectation::Audit, span)
+                    } else if text.starts_with("kill") {
+                        (Expectation::Kill(errno), span)
                     } else {
                         (Expectation::Allow, span)
                     };

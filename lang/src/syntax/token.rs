@@ -116,9 +116,10 @@ fn char_len(text: &str, i: usize) -> usize {
 }
 
 /// The words that start an item. A line whose first token is one of them starts a new item
-/// in every valid policy, because they are reserved and appear nowhere else.
+/// in every valid policy, because they are reserved and appear nowhere else, or (`mode`,
+/// `kill`) because a line cannot start with them inside an item.
 pub const ITEM_KEYWORDS: &[&str] = &[
-    "list", "macro", "deny", "allow", "audit", "test", "policy", "mode",
+    "list", "macro", "deny", "allow", "audit", "kill", "test", "policy", "mode",
 ];
 
 /// All reserved words.

@@ -145,15 +145,19 @@ fn condition(rng: &mut Rng, event: &str, depth: usize) -> String {
     }
 }
 
-/// One policy: a few rules over `exec` and `open`, mostly `deny`, some `allow`.
+/// One policy: a few rules over `exec` and `open`, mostly `deny`, some `allow` and `kill`.
 pub fn policy(seed: u64) -> String {
     let mut rng = Rng::new(seed);
     let mut source = format!("# generated policy, seed {seed}\n");
     for _ in 0..1 + rng.below(5) {
         let event = rng.pick(&["exec", "open"]);
-        let action = if rng.chance(75) { "deny" } else { "allow" };
+        let action = match rng.below(100) {
+            0..=64 => "deny",
+            65..=74 => "kill",
+            _ => "allow",
+        };
         let condition = condition(&mut rng, event, 3);
-        let errno = if action == "deny" && rng.chance(30) {
+        let errno = if action != "allow" && rng.chance(30) {
             " errno EACCES"
         } else {
             ""

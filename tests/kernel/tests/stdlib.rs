@@ -15,10 +15,11 @@ use kernel_tests::ops::{
 };
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root, User};
-use kernel_tests::Phase::Loaded;
+use kernel_tests::Phase::{Before, Loaded, Unloaded};
 use kernel_tests::Place::InCgroup;
 use kernel_tests::{
-    c_path, dir_with_true, loopback_up, Op, Placed, Scenario, Sleeper, SockAddr, TempDir, USER,
+    c_path, dir_with_true, loopback_up, run_as, set_mode, Op, Placed, Scenario, Sleeper, SockAddr,
+    TempDir, USER,
 };
 use libc::{EACCES, ECONNREFUSED, EPERM, O_CREAT, O_RDONLY, O_WRONLY};
 use std::path::Path;
@@ -33,6 +34,43 @@ macro_rules! standard_policy {
 /// A name for a file the test places at a fixed system path, unique to this run.
 fn unique(stem: &str) -> String {
     format!("{stem}-{}", std::process::id())
+}
+
+/// A miner is killed, not only refused: the process that asked dies by SIGKILL. The same
+/// program under another name runs, and so does the miner outside the cgroup.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn kill_crypto_miners() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new();
+    set_mode(dir.path(), 0o755);
+    let miner = dir.copy("/bin/true", "xmrig", 0o755);
+    let renamed = dir.copy("/bin/true", "true", 0o755);
+    let killed = |path: &Path, cgroup: Option<&kernel_tests::Cgroup>| {
+        let status = run_as(path, &[], User(USER), cgroup).unwrap();
+        status.signal() == Some(libc::SIGKILL)
+    };
+    let (m, r) = (miner.clone(), renamed.clone());
+    Scenario::for_cgroup(standard_policy!("kill-crypto-miners"))
+        .step(Before, {
+            let m = miner.clone();
+            move |_| assert!(!killed(&m, None), "killed before the policy was loaded")
+        })
+        .step(Loaded, move |steps| {
+            assert!(
+                killed(&m, Some(steps.cgroup())),
+                "xmrig in the cgroup was not killed"
+            );
+            assert!(
+                !killed(&r, Some(steps.cgroup())),
+                "true in the cgroup was killed"
+            );
+            assert!(!killed(&m, None), "xmrig outside the cgroup was killed");
+        })
+        .step(Unloaded, move |_| {
+            assert!(!killed(&miner, None), "killed after unload")
+        })
+        .run();
 }
 
 /// The tracer is the process that forks the child asking to be traced; a debugger's name

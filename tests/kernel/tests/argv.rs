@@ -1,0 +1,282 @@
+//! Where an exec's arguments can be read, measured: the kernel copies the argument strings
+//! into the new program's memory (`bprm->mm`, from `bprm->p` upwards) before any bprm hook
+//! runs, but that memory becomes the task's own only at `exec_mmap` inside `begin_new_exec`,
+//! after `bprm_creds_from_file` and before `bprm_committing_creds`. `bpf_probe_read_user`
+//! reads the *current* task's memory, so only a program on `bprm_committing_creds` (or later)
+//! reads the kernel's copy; on the earlier hooks the same address is the caller's memory.
+//!
+//! This test loads a hand-written program on the three hooks that records what
+//! `bpf_probe_read_user_str` returns at `bprm->p` (the first four argument strings), runs a
+//! program with known arguments, and checks what each hook saw. It is the measurement behind
+//! the command-line design (book/src/language.md, `kill`), not a policy test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use compiler::bpf::helper::{GET_CURRENT_UID_GID, RINGBUF_RESERVE, RINGBUF_SUBMIT};
+use compiler::bpf::{AluOp, Assembler, JmpCond, Reg, Size};
+use compiler::btf::Btf;
+use compiler::elf::{write_object, MapSpec, ObjectSpec, ProgramSpec};
+use kernel_tests::{require_guest, run_as, USER};
+use runtime::ProgramTarget;
+
+const RING: &str = "argv_seen";
+/// Per record: the hook's number, `bprm->argc`, then four 64-byte string slots.
+const SLOT: i32 = 64;
+const STRINGS: i32 = 4;
+const RECORD: i32 = 8 + SLOT * STRINGS;
+const PROBE_READ_USER_STR: u32 = 114;
+const HOOKS: [&str; 3] = [
+    "bprm_check_security",
+    "bprm_creds_from_file",
+    "bprm_committing_creds",
+];
+
+/// The byte offset of `member` in `struct linux_binprm` on the running kernel.
+fn binprm_offset(btf: &Btf, member: &str) -> i16 {
+    let ty = btf
+        .find_struct("linux_binprm")
+        .expect("struct linux_binprm");
+    let (_, m) = btf
+        .members(ty)
+        .into_iter()
+        .find(|(name, _)| *name == member)
+        .unwrap_or_else(|| panic!("linux_binprm has no `{member}`"));
+    i16::try_from(m.offset_bits / 8).unwrap()
+}
+
+/// On `hook` (number `id`), for uid [`USER`] only: reserve a record, store `id` and
+/// `bprm->argc`, then read up to four strings from `bprm->p` on with
+/// `bpf_probe_read_user_str`, each after the previous one's NUL; stop at the first failure.
+fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
+    let mut asm = Assembler::new();
+    let (out, submit) = (asm.new_label(), asm.new_label());
+    // r0 = uid: the low half, which a 32-bit move zero-extends.
+    asm.mov64_reg(Reg::R6, Reg::R1)
+        .call_helper(GET_CURRENT_UID_GID)
+        .alu32_reg(AluOp::Mov, Reg::R0, Reg::R0)
+        .jump_imm(JmpCond::Ne, Reg::R0, USER as i32, out)
+        .ld_map_fd(Reg::R1, RING)
+        .mov64_imm(Reg::R2, RECORD)
+        .mov64_imm(Reg::R3, 0)
+        .call_helper(RINGBUF_RESERVE)
+        .jump_imm(JmpCond::Eq, Reg::R0, 0, out)
+        .mov64_reg(Reg::R7, Reg::R0)
+        .store_imm(Size::W, Reg::R7, 0, id)
+        .load(Size::DW, Reg::R1, Reg::R6, 0)
+        .load(Size::W, Reg::R2, Reg::R1, argc)
+        .store_reg(Size::W, Reg::R7, 4, Reg::R2)
+        .load(Size::DW, Reg::R8, Reg::R1, p);
+    for i in 0..STRINGS {
+        asm.mov64_reg(Reg::R1, Reg::R7)
+            .alu64_imm(AluOp::Add, Reg::R1, 8 + SLOT * i)
+            .mov64_imm(Reg::R2, SLOT)
+            .mov64_reg(Reg::R3, Reg::R8)
+            .call_helper(PROBE_READ_USER_STR)
+            .jump_imm(JmpCond::Sle, Reg::R0, 0, submit)
+            .alu64_reg(AluOp::Add, Reg::R8, Reg::R0);
+    }
+    asm.bind(submit)
+        .mov64_reg(Reg::R1, Reg::R7)
+        .mov64_imm(Reg::R2, 0)
+        .call_helper(RINGBUF_SUBMIT)
+        .bind(out)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    ProgramSpec {
+        symbol: format!("argv_{}", HOOKS[id as usize]),
+        section: format!("lsm/{}", HOOKS[id as usize]),
+        code: asm.finish().expect("assembles"),
+    }
+}
+
+/// The strings of one record, up to the first empty slot.
+fn strings(record: &[u8]) -> Vec<String> {
+    record[8..]
+        .chunks(SLOT as usize)
+        .map(|slot| {
+            let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
+            String::from_utf8_lossy(&slot[..end]).into_owned()
+        })
+        .take_while(|s| !s.is_empty())
+        .collect()
+}
+
+/// The recording programs, loaded and attached on the three hooks.
+fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
+    let btf = Btf::parse(&std::fs::read("/sys/kernel/btf/vmlinux").unwrap()).unwrap();
+    let (p, argc) = (binprm_offset(&btf, "p"), binprm_offset(&btf, "argc"));
+    let object = ObjectSpec {
+        programs: (0..HOOKS.len() as i32)
+            .map(|id| program(id, p, argc))
+            .collect(),
+        maps: vec![MapSpec {
+            symbol: RING.into(),
+            map_type: compiler::bpf::map_type::RINGBUF,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 1 << 16,
+            flags: 0,
+        }],
+        rodata: Vec::new(),
+        license: "GPL".into(),
+    };
+    let targets: Vec<ProgramTarget> = object
+        .programs
+        .iter()
+        .zip(HOOKS)
+        .map(|(program, hook)| ProgramTarget {
+            symbol: program.symbol.clone(),
+            hook: hook.into(),
+        })
+        .collect();
+    let mut loaded = runtime::load(&write_object(&object).unwrap(), &targets, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ring = loaded.take_events(RING).unwrap().expect("the ring map");
+    (loaded, ring)
+}
+
+/// Every record waiting: (hook number, argc, strings).
+fn records(ring: &mut runtime::EventStream) -> Vec<(usize, u32, Vec<String>)> {
+    let mut seen = Vec::new();
+    ring.drain(|record| {
+        let hook = u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize;
+        let argc = u32::from_le_bytes(record[4..8].try_into().unwrap());
+        seen.push((hook, argc, strings(record)));
+    });
+    seen
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
+    require_guest();
+    let (loaded, mut ring) = load_recorder();
+    let args = ["first", "--donate-level=5", "third"];
+    let status = run_as("/bin/true", &args, Some(USER), None).unwrap();
+    assert!(status.success(), "{status}");
+    let seen = records(&mut ring);
+    loaded.detach();
+    for (hook, argc, strings) in &seen {
+        eprintln!("{}: argc {argc}, read {strings:?}", HOOKS[*hook]);
+    }
+    let expected: Vec<String> = std::iter::once("/bin/true")
+        .chain(args)
+        .map(String::from)
+        .collect();
+    let committing = seen
+        .iter()
+        .find(|(hook, _, _)| *hook == 2)
+        .expect("bprm_committing_creds ran for the exec");
+    assert_eq!(committing.1, 4, "argc");
+    assert_eq!(
+        committing.2, expected,
+        "the kernel's copy, read at bprm_committing_creds"
+    );
+    // The earlier hooks run with the caller's memory: whatever they read at `bprm->p`, it is
+    // not where the kernel put the arguments.
+    for (hook, _, strings) in seen.iter().filter(|(hook, _, _)| *hook < 2) {
+        assert_ne!(strings, &expected, "{} read the arguments", HOOKS[*hook]);
+    }
+}
+
+/// The racing thread: flips the caller's argument between all `A`s and all `B`s, forever.
+extern "C" fn rewrite_forever(arg: *mut libc::c_void) -> *mut libc::c_void {
+    let arg = arg.cast::<u8>();
+    let mut letter = b'A';
+    loop {
+        for i in 0..RACED_LEN {
+            // SAFETY: `arg` points at RACED_LEN writable bytes (and a NUL) leaked for the
+            // child's whole life.
+            unsafe { std::ptr::write_volatile(arg.add(i), letter) };
+        }
+        letter = if letter == b'A' { b'B' } else { b'A' };
+    }
+}
+
+const RACED_LEN: usize = 48;
+
+/// One exec of `echo ARG` as uid [`USER`] in a forked child whose second thread rewrites ARG
+/// in the caller's memory all along; returns what echo printed (the argument it received).
+fn exec_while_rewriting(argv: &[*const libc::c_char; 3], arg: *mut u8) -> String {
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+    // SAFETY: the child only makes async-signal-safe calls (setresuid, dup2, pthread_create
+    // on a C function that touches nothing but `arg`, execve, _exit) and never returns.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork");
+    if child == 0 {
+        // SAFETY: as above; every pointer was made before the fork and stays valid.
+        unsafe {
+            libc::dup2(pipe[1], 1);
+            libc::close(pipe[0]);
+            if libc::setresuid(USER, USER, USER) != 0 {
+                libc::_exit(3);
+            }
+            let mut thread: libc::pthread_t = std::mem::zeroed();
+            if libc::pthread_create(&mut thread, std::ptr::null(), rewrite_forever, arg.cast()) != 0
+            {
+                libc::_exit(4);
+            }
+            libc::execve(argv[0], argv.as_ptr(), std::ptr::null());
+            libc::_exit(5);
+        }
+    }
+    // SAFETY: the write end is the child's now.
+    unsafe { libc::close(pipe[1]) };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: `buf` has `buf.len()` writable bytes.
+        let n = unsafe { libc::read(pipe[0], buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    let mut status = 0;
+    // SAFETY: `child` is our child; `status` is writable.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::waitpid(child, &mut status, 0);
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "echo: wait status {status:#x}"
+    );
+    String::from_utf8_lossy(&out).trim_end().to_string()
+}
+
+/// A thread that rewrites the caller's argument while execve copies it cannot make the
+/// program on `bprm_committing_creds` read anything but what the new program received: in
+/// every run what the hook read is exactly what echo printed, however the race fell.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_racing_thread_cannot_make_the_committing_hook_read_other_arguments() {
+    require_guest();
+    let path = std::ffi::CString::new("/bin/echo").unwrap();
+    let mut bytes = vec![b'A'; RACED_LEN];
+    bytes.push(0);
+    let arg: *mut u8 = Box::leak(bytes.into_boxed_slice()).as_mut_ptr();
+    let argv: [*const libc::c_char; 3] = [path.as_ptr(), arg.cast_const().cast(), std::ptr::null()];
+    let (loaded, mut ring) = load_recorder();
+    let mut printed = std::collections::BTreeSet::new();
+    for run in 0..40 {
+        let echoed = exec_while_rewriting(&argv, arg);
+        let seen = records(&mut ring);
+        let committing: Vec<&Vec<String>> = seen
+            .iter()
+            .filter(|(hook, _, _)| *hook == 2)
+            .map(|(_, _, strings)| strings)
+            .collect();
+        assert_eq!(committing.len(), 1, "run {run}: {seen:?}");
+        assert_eq!(
+            committing[0].get(1),
+            Some(&echoed),
+            "run {run}: the hook read {:?}, echo received {echoed:?}",
+            committing[0]
+        );
+        printed.insert(echoed);
+    }
+    loaded.detach();
+    eprintln!("arguments echo received: {printed:?}");
+}
