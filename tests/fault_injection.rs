@@ -16,7 +16,7 @@ mod common;
 
 use common::fixture_kernel;
 use compiler::bpf::helper::{D_PATH, RINGBUF_RESERVE};
-use compiler::codegen::SCRATCH_MAP;
+use compiler::codegen::{GATE_MAP, SCRATCH_MAP, VERSION_MAP};
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Mode, Module, Scope};
 use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
@@ -385,5 +385,84 @@ fn faults_in_helpers_the_program_does_not_call_change_nothing() {
             errno: EPERM,
             rule: 0
         }
+    );
+}
+
+// ------------------------------------------------------------------ The version gate
+
+/// Runs `input` with the policy's gate holding `gate` and its object's version `version`.
+fn run_gated(
+    compiled: &Compiled,
+    input: &EventInput,
+    gate: u64,
+    version: u64,
+) -> (Decision, usize) {
+    let program = compiled
+        .module
+        .programs
+        .iter()
+        .find(|p| p.event == input.event)
+        .unwrap();
+    let spec = compiled
+        .object
+        .programs
+        .iter()
+        .find(|p| p.symbol == program.symbol())
+        .unwrap();
+    let mut kernel = MockKernel::for_report(
+        program,
+        compiled.module.parent.as_ref(),
+        &compiled.object.maps,
+        input,
+    )
+    .unwrap();
+    for (map, value) in [(GATE_MAP, gate), (VERSION_MAP, version)] {
+        let at = kernel.maps[map].values[0];
+        kernel.memory.write_uint(at, 8, value).unwrap();
+    }
+    let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+    (run.decision(&spec.code.origins), kernel.reports.len())
+}
+
+#[test]
+fn a_version_decides_only_while_the_gate_holds_it() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where path == \"/etc/shadow\" errno EACCES\n",
+    );
+    let input = open("/etc/shadow", 1000);
+    let expected = decide(&policy.module, &policy.object, &input)
+        .unwrap()
+        .decision;
+    assert!(denied(expected), "{expected:?}");
+    // Armed: the same decision and reports as an ungated run.
+    let (decision, reports) = run_gated(&policy, &input, 7, 7);
+    assert_eq!(decision, expected);
+    assert_eq!(reports, 2, "the audit and the deny report");
+    // Staged (the gate still holds the previous version) or retired (it holds the next one),
+    // or disarmed by an unload (0): inert, deciding and reporting nothing.
+    for (gate, version) in [(6, 7), (8, 7), (0, 7)] {
+        let (decision, reports) = run_gated(&policy, &input, gate, version);
+        assert_eq!(decision, Decision::Allow, "gate {gate}, version {version}");
+        assert_eq!(reports, 0, "gate {gate}, version {version}");
+    }
+}
+
+#[test]
+fn a_failed_gate_lookup_fails_closed() {
+    let policy = compile("deny open where path ~ \"/etc/**\" errno EACCES\n");
+    for map in [GATE_MAP, VERSION_MAP] {
+        let fails = [Fault::MapLookup(map.to_string())];
+        assert_eq!(
+            with_faults(&policy, &open("/usr/bin/x", 1000), &fails),
+            fail_closed(EACCES),
+            "{map}"
+        );
+    }
+    let audit_only = compile("audit open where path ~ \"/etc/**\"\n");
+    let fails = [Fault::MapLookup(GATE_MAP.to_string())];
+    assert_eq!(
+        with_faults(&audit_only, &open("/etc/passwd", 0), &fails),
+        Decision::Allow
     );
 }
