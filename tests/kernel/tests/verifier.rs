@@ -13,6 +13,7 @@ use kernel_tests::{
     wait_lsm_programs_gone, Cgroup, USER,
 };
 use lang::catalog::Event;
+use lang::kernel::KernelTypes;
 use runtime::ProgramTarget;
 use std::collections::BTreeSet;
 use std::process::Command;
