@@ -466,3 +466,41 @@ fn a_failed_gate_lookup_fails_closed() {
         Decision::Allow
     );
 }
+
+// ------------------------------------------------------- Maps the kernel must accept
+
+#[test]
+fn every_reporting_rule_has_a_rate_window_of_its_own() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where uid == 5\n\
+         deny exec where uid == 7\n",
+    );
+    let rate = policy
+        .object
+        .maps
+        .iter()
+        .find(|m| m.symbol == RATE_MAP)
+        .expect("a rate map");
+    assert_eq!(rate.max_entries, 3, "one window per reporting rule");
+}
+
+#[test]
+fn a_policy_without_strings_has_no_scratch_map() {
+    // A per-CPU array of zero-byte values is refused by BPF_MAP_CREATE: the map must not be
+    // emitted at all when no value needs a buffer.
+    let policy = compile("deny exec where uid != 0\n");
+    assert!(
+        policy.object.maps.iter().all(|m| m.symbol != SCRATCH_MAP),
+        "{:?}",
+        policy.object.maps
+    );
+    let with_path = compile("deny open where path == \"/etc/shadow\"\n");
+    let scratch = with_path
+        .object
+        .maps
+        .iter()
+        .find(|m| m.symbol == SCRATCH_MAP)
+        .expect("a scratch map for the path");
+    assert!(scratch.value_size > 0);
+}
