@@ -181,6 +181,11 @@ fn desired_policies(dir: &Path) -> Result<Vec<Desired>, Error> {
 fn pinned_policies(root: &PinRoot) -> Result<Vec<Pinned>, Error> {
     let mut pinned = Vec::new();
     for policy in root.policies()? {
+        // Leftovers of an interrupted load or unload enforce nothing: a policy of that name
+        // is loaded again (which finishes the interrupted job first).
+        if !policy.enforced {
+            continue;
+        }
         // A pin whose record cannot be read was not made by this krsic: not managed.
         let Ok(bytes) = policy.record() else { continue };
         let Ok(record) = PolicyRecord::from_bytes(&bytes) else {

@@ -9,7 +9,7 @@ use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
-use compiler::codegen::SCOPE_MAP;
+use compiler::codegen::{GATE_MAP, SCOPE_MAP, VERSION_MAP};
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
 use compiler::ir::{Mode, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
@@ -20,7 +20,7 @@ use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::eval::{Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
-use runtime::{CgroupScope, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
+use runtime::{CgroupScope, GateMaps, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -211,18 +211,25 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
     }
     // Before anything is loaded: a pin that cannot be replaced, or a foreground load that
     // would run beside a pinned policy of the same name, stops here.
+    // A pinned load holds the pin root's lock from here until its new version is committed.
     let pins = if options.pin {
         runtime::check_root()?;
         let root = PinRoot::create(options.bpffs)?;
-        root.check_replaceable(&name)?;
-        Some(root)
+        let staging = root.stage(&name)?;
+        Some((root, staging))
     } else {
         if let Ok(root) = PinRoot::open(options.bpffs) {
-            if let Ok(Some(_)) = root.policy(&name) {
-                return Err(Error::PinnedNameTaken { name });
+            if let Ok(Some(pinned)) = root.policy(&name) {
+                if pinned.enforced {
+                    return Err(Error::PinnedNameTaken { name });
+                }
             }
         }
         None
+    };
+    let gate = GateMaps {
+        gate_map: GATE_MAP.to_string(),
+        version_map: VERSION_MAP.to_string(),
     };
     let scope_map = options.cgroup.map(|cgroup| CgroupScope {
         map: SCOPE_MAP.to_string(),
@@ -231,7 +238,8 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
     // Block the signals before anything is attached, so that one arriving early is waited for,
     // not fatal with programs attached.
     let signals = block_termination_signals()?;
-    let mut policy = match runtime::load(&object, &targets, scope_map.as_ref()) {
+    let staging = pins.as_ref().map(|(_, staging)| staging);
+    let mut policy = match runtime::load(&object, &targets, scope_map.as_ref(), &gate, staging) {
         Ok(policy) => policy,
         Err(error) => {
             if let (RuntimeError::Rejected { symbol, log, .. }, Some((source, compiled))) =
@@ -249,7 +257,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
         .cgroup
         .map(|c| format!(" for cgroup {}", c.display()))
         .unwrap_or_default();
-    if let Some(root) = pins {
+    if let Some((root, staging)) = pins {
         let record = PolicyRecord {
             name: name.clone(),
             file: std::path::absolute(file)
@@ -267,7 +275,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
             programs: targets.clone(),
             source: source.as_ref().map(|(text, _)| text.clone()),
         };
-        let outcome = root.pin(&name, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())?;
+        let outcome = root.pin(staging, policy, EVENTS_MAP, DROPS_MAP, &record.to_bytes())?;
         let what = match outcome {
             PinOutcome::Pinned => "pinned",
             PinOutcome::Replaced => "pinned, replacing the policy of that name without a gap",
@@ -333,19 +341,24 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, Error> {
             .and_then(|bytes| PolicyRecord::from_bytes(&bytes).map_err(Error::from));
         let counters = policy.drop_counters()?;
         let dropped = pinned_drops(counters.as_ref())?;
-        entries.push((policy.name, record, programs, dropped));
+        let state = (policy.enforced, policy.interrupted);
+        entries.push((policy.name, record, programs, dropped, state));
     }
     if json {
         let list: Vec<serde_json::Value> = entries
             .iter()
-            .map(|(name, record, programs, dropped)| {
-                let mut entry = listed_json(name, record, programs, stats_enabled);
-                entry["dropped"] = serde_json::json!({
-                    "ring_full": dropped.0,
-                    "rate_limited": dropped.1,
-                });
-                entry
-            })
+            .map(
+                |(name, record, programs, dropped, (enforced, interrupted))| {
+                    let mut entry = listed_json(name, record, programs, stats_enabled);
+                    entry["enforced"] = (*enforced).into();
+                    entry["interrupted"] = (*interrupted).into();
+                    entry["dropped"] = serde_json::json!({
+                        "ring_full": dropped.0,
+                        "rate_limited": dropped.1,
+                    });
+                    entry
+                },
+            )
             .collect();
         println!("{}", serde_json::Value::Array(list));
         return Ok(ExitCode::SUCCESS);
@@ -353,7 +366,20 @@ pub fn list(bpffs: &Path, json: bool) -> Result<ExitCode, Error> {
     if entries.is_empty() {
         eprintln!("krsic: no policy is pinned under {}", bpffs.display());
     }
-    for (name, record, programs, dropped) in &entries {
+    for (name, record, programs, dropped, (enforced, interrupted)) in &entries {
+        if !enforced {
+            println!(
+                "{name}  (not enforced: a krsic died loading or unloading it; `krsic unload {name}` \
+                 removes what it left, `krsic load --pin` loads it again)"
+            );
+            continue;
+        }
+        if *interrupted {
+            println!(
+                "{name}  (enforced, but a krsic died replacing it; its next `krsic load --pin` or \
+                 `krsic unload` finishes the job)"
+            );
+        }
         match record {
             Ok(r) => {
                 let cgroup = r

@@ -144,7 +144,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
         /// Pin the policy (bpffs) and exit: it stays enforced until `krsic unload NAME`; a
-        /// pinned policy of the same name is replaced without a gap
+        /// pinned policy of the same name is replaced without a gap, all its programs at once
+        /// (a version gate), and what an interrupted load or unload of the name left is
+        /// finished first
         #[arg(long)]
         pin: bool,
         /// The mounted BPF filesystem that holds pinned policies
@@ -160,7 +162,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Lift a pinned policy: detach its programs and remove its pins
+    /// Lift a pinned policy: disarm all its programs at once, then detach them and remove its
+    /// pins; also finishes an unload that a dead krsic left halfway
     Unload {
         /// The policy's name, as `krsic list` shows it
         name: String,

@@ -17,7 +17,7 @@ mod common;
 
 use common::fixture_kernel;
 use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, RINGBUF_RESERVE};
-use compiler::codegen::SCRATCH_MAP;
+use compiler::codegen::{GATE_MAP, SCRATCH_MAP, VERSION_MAP};
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Mode, Module, Scope};
 use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
@@ -429,4 +429,121 @@ fn a_failed_scope_check_applies_the_rules() {
         with_faults(&policy, &elsewhere, &scope_unknown),
         Decision::Allow
     );
+}
+
+// ------------------------------------------------------------------ The version gate
+
+/// Runs `input` with the policy's gate holding `gate` and its object's version `version`.
+fn run_gated(
+    compiled: &Compiled,
+    input: &EventInput,
+    gate: u64,
+    version: u64,
+) -> (Decision, usize) {
+    let program = compiled
+        .module
+        .programs
+        .iter()
+        .find(|p| p.event == input.event)
+        .unwrap();
+    let spec = compiled
+        .object
+        .programs
+        .iter()
+        .find(|p| p.symbol == program.symbol())
+        .unwrap();
+    let mut kernel = MockKernel::for_report(
+        program,
+        compiled.module.parent.as_ref(),
+        &compiled.object.maps,
+        input,
+    )
+    .unwrap();
+    for (map, value) in [(GATE_MAP, gate), (VERSION_MAP, version)] {
+        let at = kernel.maps[map].values[0];
+        kernel.memory.write_uint(at, 8, value).unwrap();
+    }
+    let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+    (run.decision(&spec.code.origins), kernel.reports.len())
+}
+
+#[test]
+fn a_version_decides_only_while_the_gate_holds_it() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where path == \"/etc/shadow\" errno EACCES\n",
+    );
+    let input = open("/etc/shadow", 1000);
+    let expected = decide(&policy.module, &policy.object, &input)
+        .unwrap()
+        .decision;
+    assert!(denied(expected), "{expected:?}");
+    // Armed: the same decision and reports as an ungated run.
+    let (decision, reports) = run_gated(&policy, &input, 7, 7);
+    assert_eq!(decision, expected);
+    assert_eq!(reports, 2, "the audit and the deny report");
+    // Staged (the gate still holds the previous version) or retired (it holds the next one),
+    // or disarmed by an unload (0): inert, deciding and reporting nothing.
+    for (gate, version) in [(6, 7), (8, 7), (0, 7)] {
+        let (decision, reports) = run_gated(&policy, &input, gate, version);
+        assert_eq!(decision, Decision::Allow, "gate {gate}, version {version}");
+        assert_eq!(reports, 0, "gate {gate}, version {version}");
+    }
+}
+
+#[test]
+fn a_failed_gate_lookup_fails_closed() {
+    let policy = compile("deny open where path ~ \"/etc/**\" errno EACCES\n");
+    for map in [GATE_MAP, VERSION_MAP] {
+        let fails = [Fault::MapLookup(map.to_string())];
+        assert_eq!(
+            with_faults(&policy, &open("/usr/bin/x", 1000), &fails),
+            fail_closed(EACCES),
+            "{map}"
+        );
+    }
+    let audit_only = compile("audit open where path ~ \"/etc/**\"\n");
+    let fails = [Fault::MapLookup(GATE_MAP.to_string())];
+    assert_eq!(
+        with_faults(&audit_only, &open("/etc/passwd", 0), &fails),
+        Decision::Allow
+    );
+}
+
+// ------------------------------------------------------- Maps the kernel must accept
+
+#[test]
+fn every_reporting_rule_has_a_rate_window_of_its_own() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where uid == 5\n\
+         deny exec where uid == 7\n",
+    );
+    let rate = policy
+        .object
+        .maps
+        .iter()
+        .find(|m| m.symbol == RATE_MAP)
+        .expect("a rate map");
+    assert_eq!(rate.max_entries, 3, "one window per reporting rule");
+}
+
+#[test]
+fn a_policy_without_strings_has_no_scratch_map() {
+    // A per-CPU array of zero-byte values is refused by BPF_MAP_CREATE: the map must not be
+    // emitted at all when no value needs a buffer.
+    let policy = compile("deny exec where uid != 0\n");
+    assert!(
+        policy.object.maps.iter().all(|m| m.symbol != SCRATCH_MAP),
+        "{:?}",
+        policy.object.maps
+    );
+    let with_path = compile("deny open where path == \"/etc/shadow\"\n");
+    let scratch = with_path
+        .object
+        .maps
+        .iter()
+        .find(|m| m.symbol == SCRATCH_MAP)
+        .expect("a scratch map for the path");
+    assert!(scratch.value_size > 0);
 }

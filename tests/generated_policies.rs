@@ -8,13 +8,20 @@ mod common;
 mod policy_gen;
 
 use compiler::ir::{Scope, Target};
+use lang::catalog::Event;
+use lang::kernel::KernelTypes;
+use std::collections::BTreeSet;
 
 #[test]
 fn generated_policies_check_and_compile() {
     let kernel = common::fixture_kernel();
+    let events: Vec<&Event> = lang::catalog::all_events()
+        .filter(|e| e.required_hooks().all(|h| kernel.hook_params(h).is_some()))
+        .collect();
     let mut refused = Vec::new();
+    let mut compiled_events = BTreeSet::new();
     for seed in 0..500 {
-        let source = policy_gen::policy(seed);
+        let source = policy_gen::policy(seed, &events);
         let (checked, diagnostics) = lang::front_end(&source, &kernel);
         let Some(checked) = checked else {
             refused.push((seed, source, diagnostics));
@@ -22,7 +29,14 @@ fn generated_policies_check_and_compile() {
         };
         let object = compiler::compile(&checked, Target::new(Scope::Cgroup)).expect("compiles");
         aya_obj::Object::parse(&object.elf).expect("aya-obj parses it");
+        compiled_events.extend(object.ir.programs.iter().map(|p| p.event));
     }
+    let missed: Vec<&str> = events
+        .iter()
+        .map(|e| e.name)
+        .filter(|name| !compiled_events.contains(name))
+        .collect();
+    assert!(missed.is_empty(), "no generated policy has {missed:?}");
     assert!(
         refused.is_empty(),
         "the checker refused generated policies: {:#?}",

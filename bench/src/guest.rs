@@ -111,7 +111,11 @@ fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement
         .collect();
     let before: BTreeSet<u32> = program_infos().iter().map(|p| p.id()).collect();
     let started = Instant::now();
-    let policy = match runtime::load(&bytes, &targets, None) {
+    let gate = runtime::GateMaps {
+        gate_map: compiler::codegen::GATE_MAP.to_string(),
+        version_map: compiler::codegen::VERSION_MAP.to_string(),
+    };
+    let policy = match runtime::load(&bytes, &targets, None, &gate, None) {
         Ok(policy) => policy,
         Err(e) => {
             measurement.refused = Some(refusal(&e));

@@ -298,11 +298,15 @@ fn expand_braces(pattern: &[u8]) -> Result<Vec<Vec<u8>>, GlobError> {
             b'{' => {
                 let close = matching_brace(pattern, i)?;
                 let mut options = Vec::new();
+                // Where the part starts in `pattern`: parts are separated by one `,` each, and
+                // an error inside one is reported at its place in the whole pattern.
+                let mut part_start = i + 1;
                 for part in split_top_level(&pattern[i + 1..close]) {
                     options.extend(expand_braces(part).map_err(|e| GlobError {
-                        offset: e.offset + i + 1,
+                        offset: e.offset + part_start,
                         ..e
                     })?);
+                    part_start += part.len() + 1;
                 }
                 if options.len() < 2 && options.iter().all(|o| o.is_empty()) {
                     return Err(error("empty alternatives `{}`", i));
@@ -434,6 +438,14 @@ mod tests {
         assert!(!m("/x/?", "/x//"));
         assert!(m("/x/\\*", "/x/*"));
         assert!(!m("/x/\\*", "/x/y"));
+    }
+
+    #[test]
+    fn an_error_inside_braces_points_at_its_place_in_the_pattern() {
+        for (pattern, offset) in [("/x/{a,{}}", 6), ("/x/{{},a}", 4), ("/x/{a,b,{c,{}}}", 11)] {
+            let error = Glob::parse(pattern).expect_err(pattern);
+            assert_eq!(error.offset, offset, "{pattern}: {error:?}");
+        }
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! if anything fails, dropping the half-built [`Ebpf`] detaches and unloads what was done.
 //! Dropping an [`EnforcedPolicy`] lifts the policy.
 
+mod crash;
 mod pin;
 
-pub use pin::{DropCounters, PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, PIN_LAYOUT};
+pub use crash::CRASH_AT;
+pub use pin::{
+    DropCounters, PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, Staging, PIN_LAYOUT,
+};
 
-use aya::maps::{CgroupArray, MapData, RingBuf};
+use aya::maps::{Array, CgroupArray, MapData, RingBuf};
 use aya::programs::lsm::LsmLinkId;
 use aya::programs::{Lsm, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
@@ -36,6 +40,14 @@ pub struct CgroupScope {
     /// The `BPF_MAP_TYPE_CGROUP_ARRAY` the programs consult.
     pub map: String,
     pub cgroup: PathBuf,
+}
+
+/// The maps of a policy's version gate, by the names the compiler gives them: the gate every
+/// version of the policy shares and this object's version number (pin.rs has the protocol).
+#[derive(Clone, Debug)]
+pub struct GateMaps {
+    pub gate_map: String,
+    pub version_map: String,
 }
 
 #[derive(Debug)]
@@ -230,6 +242,9 @@ pub struct EnforcedPolicy {
     ebpf: Ebpf,
     /// The link of each attached program, by symbol; pinning takes them over.
     links: Vec<(String, LsmLinkId)>,
+    gate: GateMaps,
+    /// This object's version number (in its version map).
+    version: u64,
     pub attached: Vec<ProgramTarget>,
 }
 
@@ -269,6 +284,12 @@ impl EnforcedPolicy {
             Some(map) => pin::per_cpu_sum(map, index).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Switches the gate to this version: from now on every program of it decides, and the
+    /// programs of any other version of the policy sharing the gate do not.
+    fn arm(&mut self) -> Result<(), RuntimeError> {
+        set_u64(&mut self.ebpf, &self.gate.gate_map, self.version)
     }
 
     /// Detaches every program and unloads the policy.
@@ -327,21 +348,40 @@ pub fn verify(
     Ok(stats)
 }
 
-/// Loads every program of `object`, then attaches them all.
+/// Loads every program of `object`, then attaches them all. Without `staging` the policy is
+/// its own and decides as soon as it is attached; with it, the object is a new version of a
+/// pinned policy, sharing its gate and attached disarmed until [`PinRoot::pin`] commits it.
 pub fn load(
     object: &[u8],
     programs: &[ProgramTarget],
     scope: Option<&CgroupScope>,
+    gate: &GateMaps,
+    staging: Option<&Staging>,
 ) -> Result<EnforcedPolicy, RuntimeError> {
     check_root()?;
     check_bpf_lsm_active()?;
     let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
+    let mut loader = EbpfLoader::new();
     // The statistics only: an instruction log slows loading a large policy by orders of
     // magnitude; `verify` with `VerifierLog::Instructions` explains a rejection afterwards.
-    let mut ebpf = EbpfLoader::new()
-        .verifier_log_level(VerifierLog::Stats.level())
+    loader.verifier_log_level(VerifierLog::Stats.level());
+    if let Some(shared) = staging.and_then(Staging::shared_gate) {
+        loader.map_pin_path(&gate.gate_map, shared);
+    }
+    let mut ebpf = loader
         .load(object)
         .map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    // The version is written before anything is attached; a policy of its own arms itself
+    // at once, a staged version stays disarmed (its gate holds the version in force).
+    // An object without the gate (a program not compiled by krsi, as the benchmarks load)
+    // can run in the foreground, where there is nothing to switch, but is never pinned.
+    let version = staging.map_or(1, Staging::version);
+    if staging.is_some() || ebpf.map(&gate.version_map).is_some() {
+        set_u64(&mut ebpf, &gate.version_map, version)?;
+    }
+    if staging.is_none() && ebpf.map(&gate.gate_map).is_some() {
+        set_u64(&mut ebpf, &gate.gate_map, version)?;
+    }
     if let Some(scope) = scope {
         set_scope(&mut ebpf, scope)?;
     }
@@ -366,8 +406,25 @@ pub fn load(
     Ok(EnforcedPolicy {
         ebpf,
         links,
+        gate: gate.clone(),
+        version,
         attached: programs.to_vec(),
     })
+}
+
+/// Sets index 0 of the object's one-entry `u64` array `map` (the gate or the version).
+fn set_u64(ebpf: &mut Ebpf, map: &str, value: u64) -> Result<(), RuntimeError> {
+    let found = ebpf.map_mut(map).ok_or_else(|| {
+        RuntimeError::Object(format!(
+            "the object has no version gate map `{map}`: it was built by an older krsic; \
+             rebuild it with this one"
+        ))
+    })?;
+    let mut array =
+        Array::<_, u64>::try_from(found).map_err(|e| RuntimeError::Object(error_chain(&e)))?;
+    array
+        .set(0, value, 0)
+        .map_err(|e| RuntimeError::Object(format!("`{map}`: {}", error_chain(&e))))
 }
 
 /// The LSM program `target` names in the object.

@@ -15,23 +15,46 @@
 //! compiler version, load time, ...) lives in a map of its own. The runtime stores the record
 //! as opaque bytes behind a small header carrying [`PIN_LAYOUT`]; its meaning belongs to krsic.
 //!
-//! Replacing a pinned policy never leaves a moment with neither version enforced: the new
-//! programs are verified and attached while the old ones still are, their pins are written to
-//! a staging directory (`_new_<name>`), the staging directory is renamed into place, and only then are the old
-//! pins removed, which detaches the old programs. A failure before the rename removes the
-//! staging pins (detaching the new programs) and leaves the old policy as it was.
+//! Every version of a policy carries a version number (its `version` map) and every program
+//! checks, before deciding anything, that the policy's gate (the `gate` map, one `u64` shared
+//! by all versions of the policy) holds that number; otherwise it allows, as if it were not
+//! attached. Switching the gate is one map update, atomic for every program of the policy at
+//! once, so the kernel enforces either all of a version or none of it. The gate update is the
+//! commit point of every operation:
+//!
+//! - load or replace: the new version is attached disarmed, its pins are written to a staging
+//!   directory (`_new_<name>`), the gate is switched to its number (commit: the new version
+//!   is in force and the old one, if any, is not), the old directory is renamed to
+//!   `_old_<name>`, the staging directory to `<name>`, and the old pins are removed;
+//! - unload: the gate is set to 0, which no version has (commit: nothing is in force), the
+//!   directory is renamed to `_old_<name>` and its pins are removed.
+//!
+//! krsic may die at any step (`KRSI_CRASH_AT` injects it, see crash.rs). Whatever it leaves,
+//! the version in force is the directory whose version the gate holds, and the next command
+//! on that name first finishes the job ([`PinRoot::recover`]): an armed staging directory is
+//! renamed into place, a disarmed one removed, retired pins removed. `krsic list` reads the
+//! same rule without changing anything. Everything holds the pin root's lock (`flock`), so
+//! two krsic processes never interleave their steps.
+//!
+//! Only root can reach any of it: krsi's directories are mode 0700 and bpffs creates pins
+//! with mode 0600, so a user can neither open a pinned map (BPF_OBJ_GET checks the path's
+//! permissions) nor read another user's reports.
 
+use crate::crash::crash_point;
 use crate::{error_chain, EnforcedPolicy, EventStream, RuntimeError};
 use aya::maps::{Array, Map, MapData, PerCpuArray, RingBuf};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{loaded_programs, Lsm};
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// The version of the directory layout above. A pin with another layout was made by a krsic
 /// this one cannot read, and is never replaced or followed blindly.
-pub const PIN_LAYOUT: u32 = 1;
+/// Layout 2 added the gate and version maps; a layout-1 policy cannot be switched atomically
+/// and is never replaced (unload it with the krsic that pinned it).
+pub const PIN_LAYOUT: u32 = 2;
 
 /// `BPF_FS_MAGIC` from include/uapi/linux/magic.h.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -53,6 +76,10 @@ const RETIRING_PREFIX: &str = "_old_";
 const EVENTS_PIN: &str = "events";
 const DROPS_PIN: &str = "drops";
 const RECORD_PIN: &str = "record";
+const GATE_PIN: &str = "gate";
+const VERSION_PIN: &str = "version";
+/// The mode of krsi's directories on bpffs: root only.
+const DIR_MODE: u32 = 0o700;
 
 /// The `krsi` directory of a mounted bpffs: every pinned policy lives below it.
 pub struct PinRoot {
@@ -74,6 +101,12 @@ pub struct PinnedProgram {
 pub struct PinnedPolicy {
     pub name: String,
     dir: PathBuf,
+    /// The gate holds this version's number: its programs decide. False only for the pins an
+    /// interrupted operation left, which no program of enforces.
+    pub enforced: bool,
+    /// A krsic died while loading, replacing or unloading this name; the next `krsic load`
+    /// or `krsic unload` of it finishes the job.
+    pub interrupted: bool,
 }
 
 /// What [`PinRoot::pin`] did.
@@ -82,6 +115,43 @@ pub enum PinOutcome {
     Pinned,
     /// A policy of the same name was enforced; it is now detached.
     Replaced,
+}
+
+/// A new version of a policy on its way in: holds the pin root's lock from before the version
+/// is loaded until [`PinRoot::pin`] has committed it, so that no other krsic reads the same
+/// gate and picks the same version number.
+pub struct Staging {
+    _lock: File,
+    name: String,
+    /// The gate of the version in force, which the new version shares.
+    shared_gate: Option<PathBuf>,
+    version: u64,
+}
+
+impl Staging {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pinned gate map the new version's programs must use, when there is one already.
+    pub(crate) fn shared_gate(&self) -> Option<&Path> {
+        self.shared_gate.as_deref()
+    }
+
+    /// The new version's number: one past the gate's, so that the commit switches to it.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// Whether a pin directory's version is the one its gate holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GateState {
+    Armed,
+    Disarmed,
+    /// No gate or version pin: a directory whose writing was cut short, or one pinned by a
+    /// krsic of layout 1, which had no gate.
+    Ungated,
 }
 
 impl PinRoot {
@@ -98,16 +168,19 @@ impl PinRoot {
         })
     }
 
-    /// Like [`PinRoot::open`], creating krsi's directory when it is missing.
+    /// Like [`PinRoot::open`], creating krsi's directory when it is missing (root only, also
+    /// when an older krsic created it open to everyone).
     pub fn create(bpffs: &Path) -> Result<PinRoot, RuntimeError> {
         let root = PinRoot::open(bpffs)?;
         if !root.dir.is_dir() {
             std::fs::create_dir(&root.dir).map_err(|e| pin_error(&root.dir, e.to_string()))?;
         }
+        restrict(&root.dir)?;
         Ok(root)
     }
 
-    /// Every pinned policy, by name.
+    /// Every policy with pins under the root, by name: the version in force, or what an
+    /// interrupted operation left when nothing of that name is in force.
     pub fn policies(&self) -> Result<Vec<PinnedPolicy>, RuntimeError> {
         if !self.dir.is_dir() {
             return Ok(Vec::new());
@@ -115,90 +188,175 @@ impl PinRoot {
         let _lock = self.lock(libc::LOCK_SH)?;
         let entries =
             std::fs::read_dir(&self.dir).map_err(|e| pin_error(&self.dir, e.to_string()))?;
-        let mut policies = Vec::new();
+        let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| pin_error(&self.dir, e.to_string()))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // The staging and retiring directories of a replacement start with `_`.
-            if name.starts_with('_') || !entry.path().is_dir() {
-                continue;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let name = file
+                .strip_prefix(STAGING_PREFIX)
+                .or_else(|| file.strip_prefix(RETIRING_PREFIX))
+                .unwrap_or(&file);
+            if check_name(name).is_ok() && entry.path().is_dir() {
+                names.push(name.to_string());
             }
-            policies.push(PinnedPolicy {
-                name,
-                dir: entry.path(),
-            });
         }
-        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        names.sort();
+        names.dedup();
+        let mut policies = Vec::new();
+        for name in names {
+            policies.extend(self.resolve(&name)?);
+        }
         Ok(policies)
     }
 
-    /// The pinned policy `name`, if there is one.
+    /// The pinned policy `name`: its version in force, or its leftovers.
     pub fn policy(&self, name: &str) -> Result<Option<PinnedPolicy>, RuntimeError> {
         check_name(name)?;
-        let dir = self.dir.join(name);
-        Ok(dir.is_dir().then(|| PinnedPolicy {
-            name: name.to_string(),
-            dir,
-        }))
+        if !self.dir.is_dir() {
+            return Ok(None);
+        }
+        let _lock = self.lock(libc::LOCK_SH)?;
+        self.resolve(name)
     }
 
-    /// The pinned policy `name`, or an error saying it is not pinned.
+    /// The version of `name` in force, or an error saying nothing of that name is.
     pub fn pinned(&self, name: &str) -> Result<PinnedPolicy, RuntimeError> {
-        self.policy(name)?.ok_or_else(|| RuntimeError::NotPinned {
-            name: name.to_string(),
-            root: self.dir.clone(),
-        })
-    }
-
-    /// Fails when `name` is pinned by a krsic whose pin layout this one does not know, before
-    /// anything is loaded: such a pin must not be replaced blindly.
-    pub fn check_replaceable(&self, name: &str) -> Result<(), RuntimeError> {
         match self.policy(name)? {
-            Some(existing) => existing.record().map(drop),
-            None => Ok(()),
+            Some(policy) if policy.enforced => Ok(policy),
+            _ => Err(RuntimeError::NotPinned {
+                name: name.to_string(),
+                root: self.dir.clone(),
+            }),
         }
     }
 
-    /// Pins `policy` as `name`: its links, its report maps (`maps`: ring buffer and drop
-    /// counter, when the object has them) and `record`. An enforced policy of the same name is
-    /// replaced without a gap (see the module documentation).
+    /// What of `name` is under the root, read by the rule the module documentation gives,
+    /// without changing anything. The caller holds the lock.
+    fn resolve(&self, name: &str) -> Result<Option<PinnedPolicy>, RuntimeError> {
+        let [target, staging, retiring] = self.dirs(name);
+        let interrupted = staging.is_dir() || retiring.is_dir();
+        let found = |dir: &Path, enforced: bool| PinnedPolicy {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            enforced,
+            interrupted,
+        };
+        if staging.is_dir() && gate_state(&staging)? == GateState::Armed {
+            return Ok(Some(found(&staging, true)));
+        }
+        if target.is_dir() {
+            // An ungated target is a layout-1 policy, enforced as it always was.
+            let enforced = gate_state(&target)? != GateState::Disarmed;
+            return Ok(Some(found(&target, enforced)));
+        }
+        Ok(interrupted.then(|| {
+            let leftover = if staging.is_dir() { staging } else { retiring };
+            found(&leftover, false)
+        }))
+    }
+
+    /// The directories of `name`: in force, staging, retiring.
+    fn dirs(&self, name: &str) -> [PathBuf; 3] {
+        [
+            self.dir.join(name),
+            self.dir.join(format!("{STAGING_PREFIX}{name}")),
+            self.dir.join(format!("{RETIRING_PREFIX}{name}")),
+        ]
+    }
+
+    /// Finishes what a krsic that died while loading, replacing or unloading `name` left
+    /// undone, so that afterwards at most the directory `name` remains, armed. The caller holds
+    /// the lock exclusively. Only steps after a commit are redone; before it, the new version
+    /// was never in force and its pins are removed.
+    fn recover(&self, name: &str) -> Result<(), RuntimeError> {
+        let [target, staging, retiring] = self.dirs(name);
+        if staging.is_dir() {
+            if gate_state(&staging)? == GateState::Armed {
+                if target.is_dir() {
+                    rename(&target, &retiring)?;
+                }
+                rename(&staging, &target)?;
+            } else {
+                remove_pins(&staging)?;
+            }
+        }
+        remove_pins(&retiring)?;
+        // Disarmed and in place: an unload died after its commit.
+        if target.is_dir() && gate_state(&target)? == GateState::Disarmed {
+            remove_pins(&target)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new version of `name`: takes the lock (held until [`PinRoot::pin`] returns or
+    /// the [`Staging`] is dropped), finishes an interrupted operation on `name`, and picks the
+    /// new version's number and the gate it shares. Load the policy with it, then pin it.
+    /// Fails, before anything is loaded, when `name` is pinned by a krsic whose pin layout this
+    /// one does not know: such a pin must not be replaced blindly.
+    pub fn stage(&self, name: &str) -> Result<Staging, RuntimeError> {
+        check_name(name)?;
+        let lock = self.lock(libc::LOCK_EX)?;
+        self.recover(name)?;
+        let target = self.dir.join(name);
+        let (shared_gate, version) = if target.is_dir() {
+            let existing = PinnedPolicy {
+                name: name.to_string(),
+                dir: target.clone(),
+                enforced: true,
+                interrupted: false,
+            };
+            existing.record()?;
+            let gate = target.join(GATE_PIN);
+            let current = read_u64(&gate)?;
+            let next = current
+                .checked_add(1)
+                .ok_or_else(|| pin_error(&gate, "the gate holds the last version".into()))?;
+            (Some(gate), next)
+        } else {
+            (None, 1)
+        };
+        Ok(Staging {
+            _lock: lock,
+            name: name.to_string(),
+            shared_gate,
+            version,
+        })
+    }
+
+    /// Pins `policy`, loaded with `staging`, as the staging's name: its links, its report maps
+    /// (`maps`: ring buffer and drop counter, when the object has them), its gate and version
+    /// maps and `record`; then commits it and retires the version it replaces (see the module
+    /// documentation). A failure before the commit removes the new pins and leaves the old
+    /// version in force; after it, the new version is in force and the next command on the
+    /// name finishes the renames.
     pub fn pin(
         &self,
-        name: &str,
-        policy: EnforcedPolicy,
+        staging: Staging,
+        mut policy: EnforcedPolicy,
         events_map: &str,
         drops_map: &str,
         record: &[u8],
     ) -> Result<PinOutcome, RuntimeError> {
-        check_name(name)?;
-        let _lock = self.lock(libc::LOCK_EX)?;
-        self.check_replaceable(name)?;
-        let staging = self.dir.join(format!("{STAGING_PREFIX}{name}"));
-        let retiring = self.dir.join(format!("{RETIRING_PREFIX}{name}"));
-        // Left over by a krsic that died halfway; the staging pins were never in place, and a
-        // retiring directory's policy was already replaced.
-        remove_pins(&staging)?;
-        remove_pins(&retiring)?;
-        std::fs::create_dir(&staging).map_err(|e| pin_error(&staging, e.to_string()))?;
-        if let Err(error) = write_pins(&staging, policy, events_map, drops_map, record) {
-            // Dropping the pins detaches the new programs; the old policy is untouched.
-            let _ = remove_pins(&staging);
+        let [target, staging_dir, retiring] = self.dirs(&staging.name);
+        std::fs::create_dir(&staging_dir).map_err(|e| pin_error(&staging_dir, e.to_string()))?;
+        let written = restrict(&staging_dir)
+            .and_then(|()| write_pins(&staging_dir, &mut policy, events_map, drops_map, record));
+        if let Err(error) = written {
+            // Dropping the pins detaches the new programs; the old version is untouched.
+            let _ = remove_pins(&staging_dir);
             return Err(error);
         }
-        let target = self.dir.join(name);
-        let replaced = target.exists();
+        policy.arm()?;
+        crash_point("armed");
+        let replaced = target.is_dir();
         if replaced {
             rename(&target, &retiring)?;
+            crash_point("retired");
         }
-        if let Err(error) = rename(&staging, &target) {
-            if replaced {
-                let _ = rename(&retiring, &target);
-            }
-            let _ = remove_pins(&staging);
-            return Err(error);
-        }
-        // The new programs are attached and pinned; removing the old pins detaches the old.
+        rename(&staging_dir, &target)?;
+        crash_point("renamed");
         remove_pins(&retiring)?;
+        drop(staging);
         Ok(if replaced {
             PinOutcome::Replaced
         } else {
@@ -206,13 +364,33 @@ impl PinRoot {
         })
     }
 
-    /// Removes the pinned policy `name`, detaching its programs.
+    /// Removes the pinned policy `name`: disarms it (every program at once), then removes its
+    /// pins, which detaches the programs. Finishing an unload that a dead krsic left halfway
+    /// counts as unloading.
     pub fn unload(&self, name: &str) -> Result<(), RuntimeError> {
-        self.pinned(name)?;
+        check_name(name)?;
+        let not_pinned = || RuntimeError::NotPinned {
+            name: name.to_string(),
+            root: self.dir.clone(),
+        };
+        if !self.dir.is_dir() {
+            return Err(not_pinned());
+        }
         let _lock = self.lock(libc::LOCK_EX)?;
-        // Looked up again under the lock: another krsic may have removed it meanwhile.
-        let policy = self.pinned(name)?;
-        remove_pins(&policy.dir)
+        let [target, staging, retiring] = self.dirs(name);
+        let leftovers = staging.is_dir() || retiring.is_dir() || target.is_dir();
+        self.recover(name)?;
+        if !target.is_dir() {
+            return if leftovers { Ok(()) } else { Err(not_pinned()) };
+        }
+        let gate = target.join(GATE_PIN);
+        if gate.exists() {
+            write_u64(&gate, 0)?;
+            crash_point("disarmed");
+        }
+        rename(&target, &retiring)?;
+        crash_point("retired");
+        remove_pins(&retiring)
     }
 
     /// An advisory lock on the pin root, so that two krsic processes never replace or remove
@@ -226,6 +404,44 @@ impl PinRoot {
         }
         Ok(dir)
     }
+}
+
+/// Whether `dir`'s version is the one its gate holds.
+fn gate_state(dir: &Path) -> Result<GateState, RuntimeError> {
+    let (gate, version) = (dir.join(GATE_PIN), dir.join(VERSION_PIN));
+    if !gate.exists() || !version.exists() {
+        return Ok(GateState::Ungated);
+    }
+    Ok(if read_u64(&gate)? == read_u64(&version)? {
+        GateState::Armed
+    } else {
+        GateState::Disarmed
+    })
+}
+
+/// Index 0 of the pinned one-entry `u64` array at `path` (a gate or version map).
+fn read_u64(path: &Path) -> Result<u64, RuntimeError> {
+    let map = MapData::from_pin(path).map_err(|e| pin_error(path, error_chain(&e)))?;
+    let array = Array::<MapData, u64>::try_from(Map::Array(map))
+        .map_err(|e| pin_error(path, error_chain(&e)))?;
+    array
+        .get(&0, 0)
+        .map_err(|e| pin_error(path, error_chain(&e)))
+}
+
+fn write_u64(path: &Path, value: u64) -> Result<(), RuntimeError> {
+    let map = MapData::from_pin(path).map_err(|e| pin_error(path, error_chain(&e)))?;
+    let mut array = Array::<MapData, u64>::try_from(Map::Array(map))
+        .map_err(|e| pin_error(path, error_chain(&e)))?;
+    array
+        .set(0, value, 0)
+        .map_err(|e| pin_error(path, error_chain(&e)))
+}
+
+/// Makes `dir` reachable by root only, whatever the umask made of it.
+fn restrict(dir: &Path) -> Result<(), RuntimeError> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+        .map_err(|e| pin_error(dir, format!("cannot make it private: {e}")))
 }
 
 impl PinnedPolicy {
@@ -345,7 +561,7 @@ pub(crate) fn per_cpu_sum(map: &Map, index: u32) -> Result<u64, RuntimeError> {
 
 fn write_pins(
     dir: &Path,
-    mut policy: EnforcedPolicy,
+    policy: &mut EnforcedPolicy,
     events_map: &str,
     drops_map: &str,
     record: &[u8],
@@ -365,15 +581,26 @@ fn write_pins(
         // The returned handle only closes our descriptor when dropped; the pin holds the link.
         link.pin(&path)
             .map_err(|e| pin_error(&path, error_chain(&e)))?;
+        crash_point("link");
     }
-    for (map, pin) in [(events_map, EVENTS_PIN), (drops_map, DROPS_PIN)] {
+    let gate = [
+        (policy.gate.gate_map.as_str(), GATE_PIN),
+        (policy.gate.version_map.as_str(), VERSION_PIN),
+    ];
+    for (map, pin) in [(events_map, EVENTS_PIN), (drops_map, DROPS_PIN)]
+        .into_iter()
+        .chain(gate)
+    {
         if let Some(map) = policy.ebpf.map(map) {
             let path = dir.join(pin);
             map.pin(&path)
                 .map_err(|e| pin_error(&path, error_chain(&e)))?;
         }
     }
-    write_record(&dir.join(RECORD_PIN), record)
+    crash_point("maps");
+    write_record(&dir.join(RECORD_PIN), record)?;
+    crash_point("record");
+    Ok(())
 }
 
 fn write_record(path: &Path, record: &[u8]) -> Result<(), RuntimeError> {
@@ -416,13 +643,20 @@ fn write_record(path: &Path, record: &[u8]) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Removes a pin directory and everything in it; removing a link's pin detaches its program.
+/// Removes a pin directory and everything in it, one pin at a time; removing a link's pin
+/// detaches its program.
 fn remove_pins(dir: &Path) -> Result<(), RuntimeError> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(pin_error(dir, e.to_string())),
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(pin_error(dir, e.to_string())),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| pin_error(dir, e.to_string()))?.path();
+        std::fs::remove_file(&path).map_err(|e| pin_error(&path, e.to_string()))?;
+        crash_point("removed");
     }
+    std::fs::remove_dir(dir).map_err(|e| pin_error(dir, e.to_string()))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), RuntimeError> {

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //!   r6 = ctx
+//!   gate       lookup(krsi_gate, 0) != lookup(krsi_version, 0)   → allow
 //!   [scope]    current_task_under_cgroup(krsi_scope, 0) == 0  → allow
 //!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
 //!   values     each value the rules read, computed once, kept in a stack slot
@@ -41,6 +42,13 @@ use walk::work;
 
 /// Per-CPU scratch space for strings (too large for the 512-byte BPF stack).
 pub const SCRATCH_MAP: &str = "krsi_scratch";
+/// The version gate: one `u64` every version of a pinned policy shares, holding the version
+/// in force. A program decides only while it equals its own object's [`VERSION_MAP`], so the
+/// runtime switches every program of a policy from one version to the next with one map
+/// update (runtime/src/pin.rs has the protocol).
+pub const GATE_MAP: &str = "krsi_gate";
+/// This object's version number, written by the runtime before any program is attached.
+pub const VERSION_MAP: &str = "krsi_version";
 /// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
 pub const SCOPE_MAP: &str = "krsi_scope";
 // The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
@@ -50,10 +58,12 @@ const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
 const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
 
-use crate::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, SEND_SIGNAL};
+use crate::bpf::helper::{
+    CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, SEND_SIGNAL,
+};
 use crate::bpf::map_type::{
-    CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
-    RINGBUF as BPF_MAP_TYPE_RINGBUF,
+    ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
+    PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
 
 /// The stack slot holding the zero key for map lookups.
@@ -170,6 +180,16 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
             max_entries: rate_windows(module),
             flags: 0,
         });
+        for symbol in [GATE_MAP, VERSION_MAP] {
+            maps.push(MapSpec {
+                symbol: symbol.to_string(),
+                map_type: BPF_MAP_TYPE_ARRAY,
+                key_size: 4,
+                value_size: 8,
+                max_entries: 1,
+                flags: 0,
+            });
+        }
     }
     if scratch_size > 0 {
         maps.push(MapSpec {
@@ -407,6 +427,7 @@ impl<'a> ProgramGen<'a> {
         let allow = self.allow;
         let fail_closed = self.asm.new_label();
         self.asm.mov64_reg(Reg::R6, Reg::R1);
+        self.version_gate(fail_closed);
         if let Some((access, value)) = &self.program.guard {
             // Another use of a shared hook (kernel_read_file of firmware): not this event.
             self.load_field(access, Reg::R1);
@@ -511,6 +532,24 @@ impl<'a> ProgramGen<'a> {
             self.emit_report_function();
         }
         self.asm.finish()
+    }
+
+    /// Allows, deciding nothing, unless the policy's gate holds this object's version: a
+    /// version of a pinned policy that is staged or retired stays attached but inert. Both
+    /// lookups are of index 0 of a one-entry array and cannot fail; the verifier wants the
+    /// check all the same, and a failure fails closed like the scratch lookup.
+    fn version_gate(&mut self, fail_closed: Label) {
+        self.asm.store_imm(Size::W, Reg::R10, KEY_SLOT, 0);
+        for (map, reg) in [(GATE_MAP, Reg::R7), (VERSION_MAP, Reg::R1)] {
+            self.asm
+                .mov64_reg(Reg::R2, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+                .ld_map_fd(Reg::R1, map)
+                .call_helper(MAP_LOOKUP_ELEM)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
+                .load(Size::DW, reg, Reg::R0, 0);
+        }
+        self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R7, self.allow);
     }
 
     /// Loads the integer `access` leads to into `reg`, zero-extended. An argument passed by

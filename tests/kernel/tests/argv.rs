@@ -128,7 +128,12 @@ fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
             hook: hook.into(),
         })
         .collect();
-    let mut loaded = runtime::load(&write_object(&object).unwrap(), &targets, None)
+    // The recorder has no version gate of its own: it runs in the foreground, never pinned.
+    let gate = runtime::GateMaps {
+        gate_map: compiler::codegen::GATE_MAP.to_string(),
+        version_map: compiler::codegen::VERSION_MAP.to_string(),
+    };
+    let mut loaded = runtime::load(&write_object(&object).unwrap(), &targets, None, &gate, None)
         .unwrap_or_else(|e| panic!("{e}"));
     let ring = loaded.take_events(RING).unwrap().expect("the ring map");
     (loaded, ring)

@@ -1,5 +1,6 @@
-//! The kernel verifier accepts whatever the checker accepts (random policies, loaded but not
-//! attached), and a policy whose second program the verifier rejects leaves nothing attached.
+//! The kernel verifier accepts whatever the checker accepts (random policies over every event
+//! of the catalog the guest kernel has, loaded but not attached), and a policy whose second
+//! program the verifier rejects leaves nothing attached.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use compiler::bpf::{Assembler, Reg, Size};
@@ -11,7 +12,10 @@ use kernel_tests::{
     assert_ran, dir_with_true, krsic, lsm_program_ids, require_guest, run_as,
     wait_lsm_programs_gone, Cgroup, USER,
 };
+use lang::catalog::Event;
+use lang::kernel::KernelTypes;
 use runtime::ProgramTarget;
+use std::collections::BTreeSet;
 use std::process::Command;
 
 fn guest_kernel() -> Btf {
@@ -43,10 +47,15 @@ fn generated_policies_all_verify() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
+    // Every event of the catalog whose hooks this kernel has (6.1 lacks bpf_token_create).
+    let events: Vec<&Event> = lang::catalog::all_events()
+        .filter(|e| e.required_hooks().all(|h| kernel.hook_params(h).is_some()))
+        .collect();
+    let mut swept: BTreeSet<&str> = BTreeSet::new();
     let (mut verified, mut rejected_by_checker, mut most_processed) = (0u64, 0u64, 0u32);
     let baseline = lsm_program_ids().expect("list programs");
     for seed in 0..count {
-        let source = policy_gen::policy(seed);
+        let source = policy_gen::policy(seed, &events);
         let (checked, diagnostics) = lang::front_end(&source, &kernel);
         let Some(checked) = checked else {
             rejected_by_checker += 1;
@@ -71,6 +80,7 @@ fn generated_policies_all_verify() {
                 for (_, processed) in counts {
                     most_processed = most_processed.max(processed.unwrap_or(0));
                 }
+                swept.extend(module.programs.iter().map(|p| p.event));
                 verified += 1;
             }
             Err(error) => {
@@ -85,9 +95,21 @@ fn generated_policies_all_verify() {
         }
     }
     println!(
-        "verifier sweep: {verified} policies verified, {rejected_by_checker} refused by the checker, at most {most_processed} instructions processed by the verifier"
+        "verifier sweep: {verified} policies verified over {} events, {rejected_by_checker} refused by the checker, at most {most_processed} instructions processed by the verifier",
+        swept.len()
     );
     assert!(verified * 10 >= count * 9);
+    if count >= 200 {
+        let missed: Vec<&str> = events
+            .iter()
+            .map(|e| e.name)
+            .filter(|name| !swept.contains(name))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "events no verified policy had: {missed:?}"
+        );
+    }
     assert!(
         wait_lsm_programs_gone(&baseline).is_empty(),
         "verify() leaves nothing loaded"
