@@ -55,6 +55,15 @@ pub struct ServeOptions<'a> {
     pub format: MessageFormat,
 }
 
+/// Where reports go: the stream, the metrics, the alert endpoint.
+struct Sink {
+    out: Box<dyn Write>,
+    shared: SharedMetrics,
+    alerts: Option<Alerts>,
+    output: Output,
+    hostname: String,
+}
+
 /// A pinned policy the daemon reads the reports of.
 struct Follower {
     /// The pinned version: a replacement has another load time.
@@ -94,7 +103,7 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
     } else {
         None
     };
-    let mut out: Box<dyn Write> = match options.report_file {
+    let out: Box<dyn Write> = match options.report_file {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -107,9 +116,15 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
         ),
         None => Box::new(std::io::stdout()),
     };
-    let alerts = options
-        .alerts_url
-        .map(|url| Alerts::start(url, shared.clone()));
+    let mut sink = Sink {
+        out,
+        shared: shared.clone(),
+        alerts: options
+            .alerts_url
+            .map(|url| Alerts::start(url, shared.clone())),
+        output: options.output,
+        hostname: report::hostname(),
+    };
     let mut watch = Inotify::init().map_err(|error| Error::Watch {
         dir: dir.clone(),
         error,
@@ -131,18 +146,19 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
             error,
         })?;
 
-    // Why enforcing cannot work here, as `krsic doctor` finds it; the daemon then stays up,
-    // unready, so that an orchestrator shows the reason.
+    // Why enforcing cannot work here, as `krsic doctor` finds it (and the pin root, which
+    // may be another bpffs than the one doctor looks at); the daemon then stays up, unready,
+    // so that an orchestrator shows the reason.
     let checks = doctor::diagnose(&doctor::Machine::read());
-    let unready = (!doctor::ready(&checks)).then(|| {
-        checks
-            .iter()
-            .filter(|c| c.status == doctor::Status::Problem)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect::<Vec<_>>()
-            .join("; ")
-    });
-    let hostname = report::hostname();
+    let mut problems: Vec<String> = checks
+        .iter()
+        .filter(|c| c.status == doctor::Status::Problem && c.name != "bpffs")
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    if let Err(error) = PinRoot::open(options.bpffs) {
+        problems.push(error.to_string());
+    }
+    let unready = (!problems.is_empty()).then(|| problems.join("; "));
     let mut followers: BTreeMap<String, Follower> = BTreeMap::new();
     let apply_options = ApplyOptions {
         btf: options.btf,
@@ -156,7 +172,11 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
             metrics::lock(&shared).health = Health::Unready(why.clone());
         }
         None => {
-            apply_and_follow(&dir, &apply_options, &mut followers, &shared, true)?;
+            if let Err(error) =
+                apply_and_follow(&dir, &apply_options, &mut followers, &mut sink, true)
+            {
+                eprintln!("krsic: cannot apply {}: {error}", dir.display());
+            }
             metrics::lock(&shared).health = Health::Ready;
         }
     }
@@ -190,6 +210,8 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
             revents: 0,
         }));
         let wait = match changed_at {
+            // Quiet already, but a file is still being written: look again shortly.
+            Some(at) if at.elapsed() >= QUIET => Duration::from_millis(100),
             Some(at) => QUIET.saturating_sub(at.elapsed()).min(STATS_EVERY),
             None => STATS_EVERY,
         };
@@ -208,14 +230,7 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
             }
             continue;
         }
-        drain(
-            &mut followers,
-            &mut out,
-            &shared,
-            alerts.as_ref(),
-            options.output,
-            &hostname,
-        );
+        sink.drain(&mut followers);
         if fds[1].revents & libc::POLLIN != 0 {
             // Non-blocking: an empty queue is an error of kind WouldBlock, and ends the read.
             if let Ok(events) = watch.read_events(&mut buffer) {
@@ -242,7 +257,13 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
                 changed_at = None;
                 half_written.clear();
                 if unready.is_none() {
-                    apply_and_follow(&dir, &apply_options, &mut followers, &shared, false)?;
+                    // A directory that cannot be read for a moment, or a kernel BTF that
+                    // cannot, must not stop the daemon: what is pinned stays enforced.
+                    if let Err(error) =
+                        apply_and_follow(&dir, &apply_options, &mut followers, &mut sink, false)
+                    {
+                        eprintln!("krsic: cannot apply {}: {error}", dir.display());
+                    }
                 }
             }
         }
@@ -252,14 +273,7 @@ pub fn serve(dir: &Path, options: &ServeOptions<'_>) -> Result<ExitCode, Error> 
         }
         if fds[0].revents & libc::POLLIN != 0 {
             if let Some(signal) = Signals::received(&signal_fd) {
-                drain(
-                    &mut followers,
-                    &mut out,
-                    &shared,
-                    alerts.as_ref(),
-                    options.output,
-                    &hostname,
-                );
+                sink.drain(&mut followers);
                 eprintln!(
                     "krsic: {signal} received; stopped serving {}, its policies stay enforced",
                     dir.display()
@@ -275,10 +289,15 @@ fn apply_and_follow(
     dir: &Path,
     options: &ApplyOptions<'_>,
     followers: &mut BTreeMap<String, Follower>,
-    shared: &SharedMetrics,
+    sink: &mut Sink,
     first: bool,
 ) -> Result<(), Error> {
-    let applied = apply::reconcile(dir, options)?;
+    let shared = &sink.shared.clone();
+    let applied = apply::reconcile(dir, options);
+    // A replaced or unloaded policy's programs are detached now, but its ring buffer may hold
+    // reports they sent while the apply ran: read them before letting it go.
+    sink.drain(followers);
+    let applied = applied?;
     if first || applied.changed_anything() {
         eprintln!("krsic: applied {}: {}", dir.display(), applied.summary());
     }
@@ -368,40 +387,35 @@ fn follow_pinned(
     Ok(())
 }
 
-/// Writes out, counts and posts every waiting report.
-fn drain(
-    followers: &mut BTreeMap<String, Follower>,
-    out: &mut Box<dyn Write>,
-    shared: &SharedMetrics,
-    alerts: Option<&Alerts>,
-    output: Output,
-    hostname: &str,
-) {
-    for (name, follower) in followers.iter_mut() {
-        let Some(events) = follower.events.as_mut() else {
-            continue;
-        };
-        let context = ReportContext {
-            policy: name,
-            module: follower.module.as_ref(),
-            source: follower.source.as_deref(),
-            realtime_offset_ns: report::realtime_offset_ns(),
-        };
-        events.drain(|bytes| {
-            let decoded = context.to_json(bytes);
-            if let Some(report) = &decoded {
-                metrics::lock(shared).count_report(report);
-                if let Some(alerts) = alerts {
-                    alerts.post(report::to_falco(report, hostname));
+impl Sink {
+    /// Writes out, counts and posts every waiting report.
+    fn drain(&mut self, followers: &mut BTreeMap<String, Follower>) {
+        for (name, follower) in followers.iter_mut() {
+            let Some(events) = follower.events.as_mut() else {
+                continue;
+            };
+            let context = ReportContext {
+                policy: name,
+                module: follower.module.as_ref(),
+                source: follower.source.as_deref(),
+                realtime_offset_ns: report::realtime_offset_ns(),
+            };
+            events.drain(|bytes| {
+                let decoded = context.to_json(bytes);
+                if let Some(report) = &decoded {
+                    metrics::lock(&self.shared).count_report(report);
+                    if let Some(alerts) = &self.alerts {
+                        alerts.post(report::to_falco(report, &self.hostname));
+                    }
                 }
-            }
-            let line = report::render(decoded, &context, bytes, output, hostname);
-            // A reader that went away (a closed pipe ends krsic: SIGPIPE) or a full disk
-            // must not stop enforcement, which does not depend on the daemon anyway.
-            let _ = writeln!(out, "{line}");
-        });
+                let line = report::render(decoded, &context, bytes, self.output, &self.hostname);
+                // A full disk must not stop the daemon; enforcement does not depend on it
+                // anyway. (A closed stdout ends krsic with SIGPIPE; the policies stay.)
+                let _ = writeln!(self.out, "{line}");
+            });
+        }
+        let _ = self.out.flush();
     }
-    let _ = out.flush();
 }
 
 /// Reads the drop counters and the kernel's program statistics into the metrics.

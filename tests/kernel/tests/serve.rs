@@ -99,10 +99,11 @@ fn assert_denials(addr: &str, policy: &str, expected: u64) {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(1500));
+    let (_, text) = get(addr, "/metrics");
     assert_eq!(
         denials(addr, policy),
         expected,
-        "the denial counter counts every refused exec, once"
+        "the denial counter counts every refused exec, once; the metrics:\n{text}"
     );
 }
 
