@@ -47,9 +47,11 @@ pub struct Metrics {
     pub health: Health,
     /// (policy, rule line, action) → reports received.
     pub reports: BTreeMap<(String, String, String), u64>,
-    /// policy → (ring full, over the rate limit), as the kernel counted them since the policy
-    /// was loaded.
+    /// policy → (ring full, over the rate limit), as the kernel counted them since the daemon
+    /// first followed the policy (its replaced versions included).
     pub dropped: BTreeMap<String, (u64, u64)>,
+    /// policy → what the drop counters of its replaced versions had counted.
+    pub dropped_retired: BTreeMap<String, (u64, u64)>,
     /// (policy, program, hook) → statistics.
     pub programs: BTreeMap<(String, String, String), ProgramStats>,
     pub bpf_stats_enabled: bool,
@@ -68,6 +70,7 @@ impl Default for Metrics {
             health: Health::Starting,
             reports: BTreeMap::new(),
             dropped: BTreeMap::new(),
+            dropped_retired: BTreeMap::new(),
             programs: BTreeMap::new(),
             bpf_stats_enabled: false,
             policies: 0,
@@ -141,7 +144,7 @@ impl Metrics {
         );
         add(
             "krsi_reports_dropped_total",
-            "Reports the policy's programs could not send since it was loaded: over the rate limit, or with the ring buffer full.",
+            "Reports the policy's programs could not send (its versions since the daemon started): over the rate limit, or with the ring buffer full.",
             MetricType::COUNTER,
             self.dropped
                 .iter()

@@ -313,7 +313,7 @@ fn apply_and_follow(
             }
         }
     }
-    follow_pinned(dir, options, followers)?;
+    follow_pinned(dir, options, followers, shared)?;
     let mut metrics = metrics::lock(shared);
     metrics.policies = followers.len();
     metrics
@@ -331,6 +331,7 @@ fn follow_pinned(
     dir: &Path,
     options: &ApplyOptions<'_>,
     followers: &mut BTreeMap<String, Follower>,
+    shared: &SharedMetrics,
 ) -> Result<(), Error> {
     let root = PinRoot::open(options.bpffs)?;
     let mut pinned = BTreeMap::new();
@@ -347,9 +348,19 @@ fn follow_pinned(
         }
     }
     followers.retain(|name, follower| {
-        pinned
+        let current = pinned
             .get(name)
-            .is_some_and(|(_, record)| record.loaded_at_ns == follower.loaded_at_ns)
+            .is_some_and(|(_, record)| record.loaded_at_ns == follower.loaded_at_ns);
+        if !current {
+            // Its counters go with it: keep what they counted, so that the policy's
+            // `krsi_reports_dropped_total` never goes back.
+            let (full, limited) = drops(follower);
+            let mut metrics = metrics::lock(shared);
+            let retired = metrics.dropped_retired.entry(name.clone()).or_default();
+            retired.0 += full;
+            retired.1 += limited;
+        }
+        current
     });
     let mut kernel = None;
     for (name, (policy, record)) in pinned {
@@ -418,6 +429,18 @@ impl Sink {
     }
 }
 
+/// The reports a followed policy could not send since it was loaded: (ring full, over the
+/// rate limit); zeros when its counters cannot be read.
+fn drops(follower: &Follower) -> (u64, u64) {
+    let Some(counters) = &follower.counters else {
+        return (0, 0);
+    };
+    (
+        counters.total(DROPPED_RING_FULL).unwrap_or(0),
+        counters.total(DROPPED_RATE_LIMITED).unwrap_or(0),
+    )
+}
+
 /// Reads the drop counters and the kernel's program statistics into the metrics.
 fn read_stats(followers: &BTreeMap<String, Follower>, bpffs: &Path, shared: &SharedMetrics) {
     let enabled = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
@@ -427,14 +450,7 @@ fn read_stats(followers: &BTreeMap<String, Follower>, bpffs: &Path, shared: &Sha
     let mut programs = BTreeMap::new();
     let root = PinRoot::open(bpffs).ok();
     for (name, follower) in followers {
-        if let Some(counters) = &follower.counters {
-            if let (Ok(full), Ok(limited)) = (
-                counters.total(DROPPED_RING_FULL),
-                counters.total(DROPPED_RATE_LIMITED),
-            ) {
-                dropped.insert(name.clone(), (full, limited));
-            }
-        }
+        dropped.insert(name.clone(), drops(follower));
         let Some(Ok(Some(policy))) = root.as_ref().map(|root| root.policy(name)) else {
             continue;
         };
@@ -455,6 +471,12 @@ fn read_stats(followers: &BTreeMap<String, Follower>, bpffs: &Path, shared: &Sha
     }
     let mut metrics = metrics::lock(shared);
     metrics.bpf_stats_enabled = enabled;
+    for (name, (full, limited)) in &mut dropped {
+        if let Some(retired) = metrics.dropped_retired.get(name) {
+            *full += retired.0;
+            *limited += retired.1;
+        }
+    }
     metrics.dropped = dropped;
     metrics.programs = programs;
 }
