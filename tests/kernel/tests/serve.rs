@@ -4,11 +4,15 @@
 //! version stays, stopping the daemon leaves enforcement in place and a new daemon resumes the
 //! reports, `apply` twice in a row changes nothing the second time, a deleted file is lifted,
 //! and the denial counter of `/metrics` rises by exactly the number of refused execs.
+//!
+//! `/healthz` is checked in both kinds of guest: ready where BPF LSM is active, unready with
+//! `krsic doctor`'s reason where it is not (`scripts/test-all` runs
+//! `health_says_whether_this_kernel_can_enforce` in the guests booted without `bpf`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_exec_denied, dir_with_true, krsic_run, loopback_up, lsm_program_ids, require_guest,
-    run_as, wait_lsm_programs_gone, Bpffs, Policy,
+    active_lsms, assert_exec_denied, dir_with_true, krsic_run, loopback_up, lsm_program_ids,
+    require_guest, run_as, wait_lsm_programs_gone, Bpffs, Policy,
 };
 use libc::{EACCES, EPERM};
 use serde_json::Value;
@@ -283,4 +287,39 @@ fn serve_keeps_the_directory_enforced_and_counts_every_denial() {
     assert!(pinned(&bpffs).is_empty());
     let left = wait_lsm_programs_gone(&baseline);
     assert!(left.is_empty(), "programs left loaded: {left:?}");
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn health_says_whether_this_kernel_can_enforce() {
+    require_guest();
+    loopback_up();
+    let bpffs = Bpffs::new();
+    let policies = kernel_tests::TempDir::new();
+    std::fs::write(policies.path().join("p.krsi"), "deny kmod_load\n").unwrap();
+    let daemon = Policy::serve(policies.path(), &bpffs, &[]);
+    let addr = metrics_addr(&daemon);
+    let (status, body) = get(&addr, "/healthz");
+    let (_, metrics) = get(&addr, "/metrics");
+    let active = active_lsms().expect("read /sys/kernel/security/lsm");
+    if active.iter().any(|l| l == "bpf") {
+        assert_eq!((status, body.as_str()), (200, "ready\n"));
+        assert_eq!(sample(&metrics, "krsi_ready", &[]), 1, "{metrics}");
+        assert_eq!(sample(&metrics, "krsi_policies", &[]), 1, "{metrics}");
+    } else {
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body.contains("`bpf` is not an active LSM"),
+            "the reason is doctor's: {body}"
+        );
+        assert_eq!(sample(&metrics, "krsi_ready", &[]), 0, "{metrics}");
+        assert!(
+            daemon.stderr().contains("krsic doctor"),
+            "{}",
+            daemon.stderr()
+        );
+    }
+    daemon.stop_serving();
+    let dir = bpffs.path().display().to_string();
+    let _ = krsic_run(&["unload", "p", "--bpffs", &dir]);
 }
