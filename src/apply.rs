@@ -76,7 +76,7 @@ pub struct Pinned {
 
 /// The steps that make what is pinned equal to `desired`, for the policies `dir` manages.
 pub fn plan(dir: &Path, desired: &[Desired], pinned: &[Pinned]) -> Vec<Step> {
-    let managed = |p: &Pinned| Path::new(&p.file).parent() == Some(dir);
+    let managed = |p: &Pinned| manages(dir, &p.file);
     let pinned_by_name: BTreeMap<&str, &Pinned> =
         pinned.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut claims: BTreeMap<&str, usize> = BTreeMap::new();
@@ -132,6 +132,11 @@ pub fn plan(dir: &Path, desired: &[Desired], pinned: &[Pinned]) -> Vec<Step> {
     steps
 }
 
+/// Whether the policy pinned from `file` (as its record names it) is managed by `dir`.
+pub fn manages(dir: &Path, file: &str) -> bool {
+    Path::new(file).parent() == Some(dir)
+}
+
 fn short(sha256: &str) -> &str {
     sha256.get(..12).unwrap_or(sha256)
 }
@@ -178,7 +183,7 @@ fn desired_policies(dir: &Path) -> Result<Vec<Desired>, Error> {
     Ok(desired)
 }
 
-fn pinned_policies(root: &PinRoot) -> Result<Vec<Pinned>, Error> {
+pub fn pinned_policies(root: &PinRoot) -> Result<Vec<Pinned>, Error> {
     let mut pinned = Vec::new();
     for policy in root.policies()? {
         // Leftovers of an interrupted load or unload enforce nothing: a policy of that name
@@ -201,25 +206,108 @@ fn pinned_policies(root: &PinRoot) -> Result<Vec<Pinned>, Error> {
     Ok(pinned)
 }
 
+/// What applying did to one policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Loaded,
+    Replaced,
+    Unchanged,
+    Unloaded,
+    /// The policy's previous version, if any, stays enforced; why.
+    Failed(String),
+}
+
+/// What one apply did, step by step.
+pub struct Applied {
+    pub dir: PathBuf,
+    pub outcomes: Vec<(Step, Outcome)>,
+}
+
+impl Applied {
+    /// `2 loaded, 0 replaced, 1 unchanged, 0 unloaded, 0 failed`.
+    pub fn summary(&self) -> String {
+        let mut counts = [0usize; 5];
+        for (_, outcome) in &self.outcomes {
+            counts[match outcome {
+                Outcome::Loaded => 0,
+                Outcome::Replaced => 1,
+                Outcome::Unchanged => 2,
+                Outcome::Unloaded => 3,
+                Outcome::Failed(_) => 4,
+            }] += 1;
+        }
+        ["loaded", "replaced", "unchanged", "unloaded", "failed"]
+            .iter()
+            .zip(counts)
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The names of the policies that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &str> {
+        self.outcomes
+            .iter()
+            .filter_map(|(step, outcome)| match outcome {
+                Outcome::Failed(_) => Some(step.name()),
+                _ => None,
+            })
+    }
+
+    /// Whether anything was loaded, replaced or unloaded, or failed.
+    pub fn changed_anything(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|(_, outcome)| *outcome != Outcome::Unchanged)
+    }
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Step::Load { name, .. }
+            | Step::Replace { name, .. }
+            | Step::Keep { name }
+            | Step::Unload { name }
+            | Step::Refuse { name, .. } => name,
+        }
+    }
+}
+
 pub fn apply(dir: &Path, options: &ApplyOptions<'_>) -> Result<ExitCode, Error> {
-    let dir = std::path::absolute(dir).map_err(|error| Error::Read {
-        path: dir.to_path_buf(),
-        error,
-    })?;
-    let desired = desired_policies(&dir)?;
-    let root = if options.dry_run {
-        PinRoot::open(options.bpffs)?
-    } else {
-        runtime::check_root()?;
-        PinRoot::create(options.bpffs)?
-    };
-    let steps = plan(&dir, &desired, &pinned_policies(&root)?);
     if options.dry_run {
-        for step in &steps {
-            println!("{}", describe(step));
+        let dir = absolute(dir)?;
+        let desired = desired_policies(&dir)?;
+        let root = PinRoot::open(options.bpffs)?;
+        for step in plan(&dir, &desired, &pinned_policies(&root)?) {
+            println!("{}", describe(&step));
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let applied = reconcile(dir, options)?;
+    println!("applied {}: {}", applied.dir.display(), applied.summary());
+    Ok(if applied.failed().next().is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(dir).map_err(|error| Error::Read {
+        path: dir.to_path_buf(),
+        error,
+    })
+}
+
+/// Makes the pinned policies `dir` manages equal to its files; each failure is reported on
+/// stderr (the policy's diagnostics, or why) and recorded in the outcome.
+pub fn reconcile(dir: &Path, options: &ApplyOptions<'_>) -> Result<Applied, Error> {
+    let dir = absolute(dir)?;
+    let desired = desired_policies(&dir)?;
+    runtime::check_root()?;
+    let root = PinRoot::create(options.bpffs)?;
+    let steps = plan(&dir, &desired, &pinned_policies(&root)?);
     let load_options = LoadOptions {
         cgroup: None,
         btf: options.btf,
@@ -230,9 +318,9 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>) -> Result<ExitCode, Error> 
         pin: true,
         bpffs: options.bpffs,
     };
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for step in &steps {
-        let done = match step {
+    let mut outcomes = Vec::new();
+    for step in steps {
+        let done = match &step {
             Step::Load { file, .. } | Step::Replace { file, .. } => {
                 match commands::load(file, &load_options) {
                     Ok(code) if code == ExitCode::SUCCESS => Ok(()),
@@ -244,29 +332,20 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>) -> Result<ExitCode, Error> 
             Step::Keep { .. } => Ok(()),
             Step::Refuse { why, .. } => Err(why.clone()),
         };
-        let outcome = match (step, &done) {
+        let outcome = match (&step, done) {
             (_, Err(why)) => {
-                eprintln!("krsic: {} failed: {why}", describe(step));
-                "failed"
+                eprintln!("krsic: {} failed: {why}", describe(&step));
+                Outcome::Failed(why)
             }
-            (Step::Load { .. }, Ok(())) => "loaded",
-            (Step::Replace { .. }, Ok(())) => "replaced",
-            (Step::Keep { .. }, Ok(())) => "unchanged",
-            (Step::Unload { .. }, Ok(())) => "unloaded",
-            (Step::Refuse { .. }, Ok(())) => "failed",
+            (Step::Load { .. }, Ok(())) => Outcome::Loaded,
+            (Step::Replace { .. }, Ok(())) => Outcome::Replaced,
+            (Step::Keep { .. }, Ok(())) => Outcome::Unchanged,
+            (Step::Unload { .. }, Ok(())) => Outcome::Unloaded,
+            (Step::Refuse { why, .. }, Ok(())) => Outcome::Failed(why.clone()),
         };
-        *counts.entry(outcome).or_default() += 1;
+        outcomes.push((step, outcome));
     }
-    let summary: Vec<String> = ["loaded", "replaced", "unchanged", "unloaded", "failed"]
-        .iter()
-        .map(|what| format!("{} {what}", counts.get(what).copied().unwrap_or(0)))
-        .collect();
-    println!("applied {}: {}", dir.display(), summary.join(", "));
-    Ok(if counts.contains_key("failed") {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Applied { dir, outcomes })
 }
 
 fn describe(step: &Step) -> String {

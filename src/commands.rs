@@ -11,7 +11,7 @@ use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::{GATE_MAP, SCOPE_MAP, VERSION_MAP};
 use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
-use compiler::ir::{Mode, Scope, Target};
+use compiler::ir::{Mode, Module, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use lang::catalog::{Availability, ValueType};
 use lang::checked::AttrValue;
@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::io::Write as _;
+use std::os::fd::AsRawFd as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -487,16 +488,8 @@ pub fn follow(
     // Reports name rules by index; the same source compiled by the same compiler for the same
     // kernel gives the same program, hence the same indexes and record layouts.
     let module = match &record.source {
-        Some(source) if record.compiler == record::COMPILER => {
-            let kernel = kernel_types(btf)?;
-            let target = Target {
-                scope: record.scope(),
-                mode: Some(record.mode),
-                report_rate: record.report_rate,
-            };
-            compile(source, &kernel, target)
-                .ok()
-                .map(|(compiled, _)| compiled.object.ir)
+        Some(_) if record.compiler == record::COMPILER => {
+            report_module(&record, &kernel_types(btf)?)
         }
         _ => None,
     };
@@ -532,8 +525,27 @@ pub fn follow(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The compiled policy that decodes a pinned policy's reports: its source compiled again as
+/// it was pinned. `None` when the record has no source or another compiler pinned it.
+pub(crate) fn report_module(record: &PolicyRecord, kernel: &dyn KernelTypes) -> Option<Module> {
+    let source = record.source.as_ref()?;
+    if record.compiler != record::COMPILER {
+        return None;
+    }
+    let target = Target {
+        scope: record.scope(),
+        mode: Some(record.mode),
+        report_rate: record.report_rate,
+    };
+    compile(source, kernel, target)
+        .ok()
+        .map(|(compiled, _)| compiled.object.ir)
+}
+
 /// A pinned policy's counts of reports not sent: (ring full, over the rate limit).
-fn pinned_drops(counters: Option<&runtime::DropCounters>) -> Result<(u64, u64), RuntimeError> {
+pub(crate) fn pinned_drops(
+    counters: Option<&runtime::DropCounters>,
+) -> Result<(u64, u64), RuntimeError> {
     let Some(counters) = counters else {
         return Ok((0, 0));
     };
@@ -984,11 +996,46 @@ fn listing<'a>(
     Ok(text)
 }
 
-struct Signals(libc::sigset_t);
+pub(crate) struct Signals(libc::sigset_t);
 
-fn block_termination_signals() -> Result<Signals, Error> {
+impl Signals {
+    /// A descriptor that becomes readable when SIGINT or SIGTERM arrives (they are blocked,
+    /// so they queue there instead of killing the process).
+    pub(crate) fn fd(&self) -> Result<std::os::fd::OwnedFd, Error> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: the set was initialised by block_termination_signals.
+        let fd = unsafe { libc::signalfd(-1, &self.0, libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::WaitForSignals(std::io::Error::last_os_error()));
+        }
+        // SAFETY: signalfd returned a new descriptor that nothing else owns.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Reads one signal from a descriptor made by [`Signals::fd`] that poll found readable.
+    pub(crate) fn received(fd: &std::os::fd::OwnedFd) -> Option<&'static str> {
+        // SAFETY: signalfd_siginfo is plain data.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        // SAFETY: reads one signalfd_siginfo into a buffer of exactly that size.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                std::mem::size_of::<libc::signalfd_siginfo>(),
+            )
+        };
+        (n > 0).then_some(if info.ssi_signo == libc::SIGINT as u32 {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        })
+    }
+}
+
+pub(crate) fn block_termination_signals() -> Result<Signals, Error> {
     // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it, and
-    // pthread_sigmask only changes this thread's mask (krsic has no other threads yet).
+    // pthread_sigmask only changes this thread's mask (krsic has no other threads yet; the
+    // threads `krsic serve` starts later inherit the mask).
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -1015,20 +1062,13 @@ fn stream_reports(
 ) -> Result<(&'static str, (u64, u64)), Error> {
     // A pinned policy may have dropped reports before anyone followed; count from now.
     let mut last_dropped = dropped()?;
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    // SAFETY: the set was initialised by block_termination_signals and the signals are
-    // blocked, so they queue for the signalfd instead of killing the process.
-    let signal_fd = unsafe { libc::signalfd(-1, &signals.0, libc::SFD_CLOEXEC) };
-    if signal_fd < 0 {
-        return Err(Error::WaitForSignals(std::io::Error::last_os_error()));
-    }
+    let hostname = report::hostname();
+    let signal_fd = signals.fd()?;
     let mut out = std::io::stdout().lock();
     let result = loop {
         let mut fds = [
             libc::pollfd {
-                fd: signal_fd,
+                fd: signal_fd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -1050,13 +1090,8 @@ fn stream_reports(
         }
         if let Some(events) = events.as_deref_mut() {
             events.drain(|bytes| {
-                let line = match context.to_json(bytes) {
-                    Some(report) if output == Output::Falco => report::to_falco(&report, &hostname),
-                    Some(report) => report,
-                    None => {
-                        serde_json::json!({ "policy": context.policy, "undecoded": bytes.len() })
-                    }
-                };
+                let line =
+                    report::render(context.to_json(bytes), context, bytes, output, &hostname);
                 let _ = writeln!(out, "{line}");
             });
             let _ = out.flush();
@@ -1079,26 +1114,10 @@ fn stream_reports(
             last_dropped = now_dropped;
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            // SAFETY: reads one signalfd_siginfo into a buffer of exactly that size.
-            let n = unsafe {
-                libc::read(
-                    signal_fd,
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    std::mem::size_of::<libc::signalfd_siginfo>(),
-                )
-            };
-            if n > 0 {
-                let signal = if info.ssi_signo == libc::SIGINT as u32 {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
+            if let Some(signal) = Signals::received(&signal_fd) {
                 break Ok((signal, last_dropped));
             }
         }
     };
-    // SAFETY: signal_fd is ours.
-    unsafe { libc::close(signal_fd) };
     result
 }

@@ -74,6 +74,16 @@ pub enum Error {
     WaitForReports(io::Error),
     /// The per-CPU drop counters failed while reports were streamed.
     DropCounters(RuntimeError),
+    /// `krsic serve` cannot watch its directory.
+    Watch {
+        dir: PathBuf,
+        error: io::Error,
+    },
+    /// `krsic serve --metrics ADDR` cannot listen there.
+    Metrics {
+        addr: String,
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -126,6 +136,17 @@ impl fmt::Display for Error {
             Error::WaitForSignals(error) => write!(f, "cannot wait for signals: {error}"),
             Error::WaitForReports(error) => write!(f, "cannot wait for reports: {error}"),
             Error::DropCounters(error) => write!(f, "cannot read the drop counters: {error}"),
+            Error::Watch { dir, error } => write!(
+                f,
+                "cannot watch `{}` for changes: {error} (is it a directory? raise \
+                 `fs.inotify.max_user_instances` if there are too many watchers)",
+                dir.display()
+            ),
+            Error::Metrics { addr, message } => write!(
+                f,
+                "cannot serve metrics on `{addr}`: {message} (give an address and port such \
+                 as `0.0.0.0:9464`)"
+            ),
         }
     }
 }

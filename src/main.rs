@@ -1,15 +1,18 @@
 //! `krsic`: the krsi policy compiler and loader.
 
+mod alerts;
 mod apply;
 mod commands;
 mod doctor;
 mod error;
 mod lsp;
 mod manual;
+mod metrics;
 mod pipeline;
 mod record;
 mod rejection;
 mod report;
+mod serve;
 mod target;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -228,6 +231,40 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
+    /// Keep a directory of policies applied (at start and on every change), stream every
+    /// report, and serve Prometheus metrics; SIGINT or SIGTERM stop it and leave the policies
+    /// enforced
+    Serve {
+        /// The directory of policies, e.g. /etc/krsi/policies.d
+        dir: PathBuf,
+        /// Serve `/metrics` (Prometheus) and `/healthz` on this address, e.g. 0.0.0.0:9464
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        /// The format of the reports
+        #[arg(long, value_enum, default_value = "json")]
+        output: Output,
+        /// Append the reports to this file instead of writing them on stdout
+        #[arg(long, value_name = "FILE")]
+        report_file: Option<PathBuf>,
+        /// Also post every report, in Falco's alert form, to this http:// URL (e.g.
+        /// falcosidekick's `http://falcosidekick:2801/`); never delays enforcement
+        #[arg(long, value_name = "URL")]
+        alerts_url: Option<String>,
+        /// Make the kernel count program runs and run time while serving (costs every BPF
+        /// program of the machine two clock reads per run; `sysctl kernel.bpf_stats_enabled=1`
+        /// does the same for good)
+        #[arg(long)]
+        bpf_stats: bool,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        /// The mounted BPF filesystem that holds pinned policies
+        #[arg(long, default_value = DEFAULT_BPFFS)]
+        bpffs: PathBuf,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Tell whether this machine can enforce policies and, if not, exactly what to change
     Doctor {
         /// One JSON document, for tools
@@ -334,6 +371,29 @@ fn main() -> ExitCode {
                 btf: btf.as_deref(),
                 bpffs: &bpffs,
                 dry_run,
+                format: message_format,
+            },
+        ),
+        Command::Serve {
+            dir,
+            metrics,
+            output,
+            report_file,
+            alerts_url,
+            bpf_stats,
+            btf,
+            bpffs,
+            message_format,
+        } => serve::serve(
+            &dir,
+            &serve::ServeOptions {
+                btf: btf.as_deref(),
+                bpffs: &bpffs,
+                output,
+                report_file: report_file.as_deref(),
+                alerts_url: alerts_url.as_deref(),
+                metrics: metrics.as_deref(),
+                bpf_stats,
                 format: message_format,
             },
         ),

@@ -1,5 +1,6 @@
 //! Reports from the kernel as JSON lines: one object per denial or audit match.
 
+use crate::Output;
 use compiler::ir::Module;
 use compiler::report::{decode, Report, ReportedValue, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
 use serde_json::{json, Map, Value};
@@ -147,6 +148,29 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
         "tags": ["krsi", event, action],
         "hostname": hostname,
     })
+}
+
+/// A report as krsic writes it out, in the chosen form; one that cannot be decoded (a policy
+/// pinned by another krsic) says whose it is and how long it was.
+pub fn render(
+    report: Option<Value>,
+    context: &ReportContext<'_>,
+    bytes: &[u8],
+    output: Output,
+    hostname: &str,
+) -> Value {
+    match report {
+        Some(report) if output == Output::Falco => to_falco(&report, hostname),
+        Some(report) => report,
+        None => json!({ "policy": context.policy, "undecoded": bytes.len() }),
+    }
+}
+
+/// This machine's name, as Falco alerts carry it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn process(report: &Report) -> Value {

@@ -587,6 +587,31 @@ impl Policy {
         Policy::start(cmd, "krsic follow", Path::new(name), "following")
     }
 
+    /// Starts `krsic serve DIR --bpffs DIR --metrics 127.0.0.1:0 [options]` and waits until
+    /// it serves (its first apply is done). Stop it with [`Policy::stop_serving`].
+    pub fn serve(dir: &Path, bpffs: &Bpffs, options: &[&str]) -> Policy {
+        let mut cmd = Command::new(krsic());
+        cmd.arg("serve")
+            .arg(dir)
+            .arg("--bpffs")
+            .arg(bpffs.path())
+            .args(["--metrics", "127.0.0.1:0"])
+            .args(options);
+        Policy::start(cmd, "krsic serve", dir, "serving")
+    }
+
+    /// Stops `krsic serve` with SIGTERM and asserts that it exited 0 within 60 s. Its pinned
+    /// policies stay enforced, so no program check is made.
+    pub fn stop_serving(mut self) -> ExitStatus {
+        match self.terminate_within(Duration::from_secs(60)) {
+            Some(s) if s.success() => s,
+            other => panic!(
+                "krsic serve did not exit 0 after SIGTERM ({other:?}); its stderr:\n{}",
+                self.stderr()
+            ),
+        }
+    }
+
     /// Spawns `cmd` and waits for `ready` on its stderr.
     fn start(mut cmd: Command, what: &str, file: &Path, ready: &'static str) -> Policy {
         let baseline = lsm_program_ids().expect("list BPF programs");
