@@ -21,10 +21,12 @@
 //! answer is known before any event, `proof` is the search the other lints ask.
 
 mod constant;
+pub mod diff;
 mod proof;
 #[cfg(test)]
 mod tests;
 mod warning;
+mod witness;
 
 pub use constant::self_comparison_value;
 pub use warning::Lint;

@@ -3,8 +3,9 @@
 //! "impossible" only when it has shown it.
 
 use super::constant::{constant_truth, int_max};
+use super::witness::realize;
 use crate::catalog::{Attribute, Event, ValueType};
-use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute, Test};
+use crate::checked::{AttrValue, Cond, IntOp, Predicate, ResolvedAttribute, Test};
 use crate::eval::StringKind;
 use crate::glob::Token;
 use std::collections::{HashMap, HashSet};
@@ -16,7 +17,7 @@ const ENUMERATE: u64 = 1024;
 
 /// What an atom's attribute can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Domain {
+pub(super) enum Domain {
     Int {
         max: u64,
     },
@@ -32,10 +33,12 @@ enum Domain {
 }
 
 /// One test of the event: an attribute and a predicate on it.
-struct Atom {
+pub(super) struct Atom {
     attribute: &'static str,
-    domain: Domain,
-    predicate: Predicate,
+    /// The catalog's attribute; `None` for an atom nothing constrains.
+    pub(super) described: Option<&'static Attribute>,
+    pub(super) domain: Domain,
+    pub(super) predicate: Predicate,
     /// The predicate is constant over the domain (see [`constant_truth`]).
     constant: bool,
     /// The test itself may be unknown: a test on a string the program may not read.
@@ -97,6 +100,18 @@ impl Atoms {
         }
     }
 
+    /// Reads the tests of another policy of the same event and kernel from now on (its
+    /// [`crate::checked::AttrId`]s number its own attribute table): atoms stay shared, so a
+    /// formula over one policy and a formula over the other speak of the same event.
+    pub(super) fn read_ids_of(&mut self, attributes: &[ResolvedAttribute], event: &'static Event) {
+        self.by_id = attributes.iter().map(|r| r.attribute).collect();
+        for r in attributes.iter().filter(|r| r.event.name == event.name) {
+            self.widths
+                .entry(r.attribute.name)
+                .or_insert_with(|| int_max(r.attribute, Some(r)));
+        }
+    }
+
     pub(super) fn attribute_of_test(&self, test: &Test) -> Option<&'static Attribute> {
         self.by_id.get(test.attr.0 as usize).copied()
     }
@@ -104,6 +119,7 @@ impl Atoms {
     fn unconstrained(&mut self) -> usize {
         self.atoms.push(Atom {
             attribute: "",
+            described: None,
             domain: Domain::Bool,
             predicate: Predicate::IsTrue,
             constant: false,
@@ -141,6 +157,7 @@ impl Atoms {
         let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
         self.atoms.push(Atom {
             attribute: attribute.name,
+            described: Some(attribute),
             domain,
             predicate,
             constant,
@@ -236,7 +253,7 @@ impl Formula {
 
 /// An atom's value in a search: true or false, or unknown (only for fallible atoms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Value {
+pub(super) enum Value {
     Known(bool),
     Unknown,
 }
@@ -256,7 +273,12 @@ pub(super) struct Solver<'s> {
     values: Vec<Option<Value>>,
     /// Assigned atoms, in order, to undo on backtracking.
     trail: Vec<usize>,
+    /// In a witness search, what each model found must pass (see [`Solver::witness`]).
+    accept: Option<&'s mut Acceptor<'s>>,
 }
+
+/// Judges an example event made from a model: `true` ends the search with it.
+pub(super) type Acceptor<'s> = dyn FnMut(&[(&'static Attribute, AttrValue)]) -> bool + 's;
 
 impl<'s> Solver<'s> {
     pub(super) fn new(atoms: &'s Atoms, free_constants: bool, steps: u32) -> Solver<'s> {
@@ -266,7 +288,24 @@ impl<'s> Solver<'s> {
             steps_left: steps,
             values: vec![None; atoms.atoms.len()],
             trail: Vec::new(),
+            accept: None,
         }
+    }
+
+    /// A witness search: models of `goals` in which every test is known (no string the
+    /// program cannot read), each made into concrete attribute values and handed to `accept`
+    /// until it takes one. `Ok(true)` when it did; `Ok(false)` when no model became an
+    /// accepted example (which proves nothing: the string theory is not complete).
+    pub(super) fn witness(
+        atoms: &'s Atoms,
+        steps: u32,
+        goals: Vec<&Formula>,
+        accept: &'s mut Acceptor<'s>,
+    ) -> (Result<bool, GaveUp>, u32) {
+        let mut solver = Solver::new(atoms, false, steps);
+        solver.accept = Some(accept);
+        let answer = solver.search(goals, 0);
+        (answer, solver.steps_left)
     }
 
     pub(super) fn search(&mut self, goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
@@ -312,8 +351,9 @@ impl<'s> Solver<'s> {
                     Some(Value::Unknown) if !unknown_holds => return Ok(false),
                     Some(_) => {}
                     None => {
-                        let may_be_unknown =
-                            unknown_holds && self.atoms.get(atom).is_some_and(|a| a.fallible);
+                        let may_be_unknown = unknown_holds
+                            && self.accept.is_none()
+                            && self.atoms.get(atom).is_some_and(|a| a.fallible);
                         self.assign(atom, Value::Known(want));
                         // A theory check reads every assigned atom: it costs that many steps.
                         let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
@@ -333,6 +373,16 @@ impl<'s> Solver<'s> {
                     }
                 },
             }
+        }
+        if let Some(accept) = self.accept.as_mut() {
+            // Every atom the goals read has its value: some value of each attribute must give
+            // them all, and the example must pass the caller's judge; else search on.
+            let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
+            self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
+            let Some(example) = realize(self.atoms, &self.values) else {
+                return Ok(false);
+            };
+            return Ok(accept(&example));
         }
         Ok(true)
     }
@@ -505,7 +555,7 @@ pub(super) fn str_satisfiable(known: Vec<(&Predicate, bool)>) -> bool {
 
 /// A string the glob alternative matches, with each star run replaced by `fill` (dropping the
 /// `/` for a single star).
-fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
+pub(super) fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for token in tokens {
         match token {
