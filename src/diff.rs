@@ -8,13 +8,16 @@
 
 use crate::commands::{read_source, report, test_input};
 use crate::error::Error;
+use crate::record::PolicyRecord;
 use crate::target::kernel_types;
 use crate::MessageFormat;
-use lang::checked::{CheckedPolicy, CheckedTest, ExpectedDecision};
+use compiler::ir::Mode;
+use lang::checked::{CheckedPolicy, CheckedTest, ExpectedDecision, PolicyMode};
 use lang::diagnostic::Severity;
 use lang::kernel::KernelTypes;
 use lang::lint::diff::{decision_changes, expectation_text, Change, ChangeKind, Example};
 use lang::span::Span;
+use runtime::PinRoot;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -202,4 +205,60 @@ fn change_json(change: &Change, old: &Version<'_>, new: &Version<'_>) -> serde_j
         "before": example.map(|c| expectation_text(c.before)),
         "after": example.map(|c| expectation_text(c.after)),
     })
+}
+
+/// What replacing the pinned policy `name` with the policy in `file` changes, as lines for
+/// `krsic apply --dry-run`: the old version is the source its record keeps, enforced in the
+/// mode it was pinned in. One line saying why when that cannot be told.
+pub fn replacement(
+    root: &PinRoot,
+    name: &str,
+    file: &Path,
+    kernel: &dyn KernelTypes,
+) -> Vec<String> {
+    let record = root
+        .policies()
+        .ok()
+        .and_then(|policies| policies.into_iter().find(|p| p.name == name))
+        .and_then(|policy| policy.record().ok())
+        .and_then(|bytes| PolicyRecord::from_bytes(&bytes).ok());
+    let Some(record) = record else {
+        return vec![
+            "(what changes is not known: the pinned policy's record cannot be read)".into(),
+        ];
+    };
+    let Some(old_source) = record.source else {
+        return vec!["(what changes is not known: it was pinned as a built object)".into()];
+    };
+    let Ok(new_source) = std::fs::read_to_string(file) else {
+        return vec![format!(
+            "(what changes is not known: `{}` cannot be read)",
+            file.display()
+        )];
+    };
+    let (Some(mut old_policy), _) = lang::front_end(&old_source, kernel) else {
+        return vec!["(what changes is not known: the pinned version no longer checks)".into()];
+    };
+    let (Some(new_policy), _) = lang::front_end(&new_source, kernel) else {
+        return vec![
+            "(the new version has errors: applying it will fail and keep the pinned one)".into(),
+        ];
+    };
+    if record.mode == Mode::Audit {
+        old_policy.mode = Some(PolicyMode::Audit);
+    }
+    let (old_name, new_name) = (format!("the pinned {name}"), file.display().to_string());
+    describe_changes(
+        &changes(&old_policy, &new_policy),
+        &Version {
+            name: &old_name,
+            source: &old_source,
+            policy: &old_policy,
+        },
+        &Version {
+            name: &new_name,
+            source: &new_source,
+            policy: &new_policy,
+        },
+    )
 }
