@@ -185,3 +185,83 @@ fn address(tests: &[(&Predicate, bool)]) -> Option<AttrValue> {
         .find(|a| holds(*a))
         .map(AttrValue::Addr)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+    use crate::glob::Glob;
+
+    fn attribute(event: &str, name: &str) -> &'static Attribute {
+        catalog::event(event).unwrap().attribute(name).unwrap()
+    }
+
+    fn int(op: IntOp, value: u64) -> Predicate {
+        Predicate::Int { op, value }
+    }
+
+    fn glob(pattern: &str) -> Predicate {
+        Predicate::Glob(Glob::parse(pattern).unwrap())
+    }
+
+    #[test]
+    fn integers_prefer_an_ordinary_user_and_meet_every_bound() {
+        let uid = attribute("exec", "uid");
+        let max = u64::from(u32::MAX);
+        let ne_zero = int(IntOp::Ne, 0);
+        assert_eq!(integer(uid, max, &[(&ne_zero, true)]), Some(1000));
+        let lt_1000 = int(IntOp::Lt, 1000);
+        assert_eq!(integer(uid, max, &[(&lt_1000, true)]), Some(0));
+        let (ge, le, ne) = (
+            int(IntOp::Ge, 5000),
+            int(IntOp::Le, 5002),
+            int(IntOp::Ne, 5000),
+        );
+        let x = integer(uid, max, &[(&ge, true), (&le, true), (&ne, true)]).unwrap();
+        assert!(x == 5001 || x == 5002, "{x}");
+        let masked = Predicate::Masked {
+            mask: 0o4000,
+            op: IntOp::Ne,
+            value: 0,
+        };
+        let x = integer(uid, max, &[(&masked, true)]).unwrap();
+        assert_ne!(x & 0o4000, 0);
+        // Nothing is both below 5 and above 10.
+        let (lt, gt) = (int(IntOp::Lt, 5), int(IntOp::Gt, 10));
+        assert_eq!(integer(uid, max, &[(&lt, true), (&gt, true)]), None);
+    }
+
+    #[test]
+    fn strings_meet_positive_and_negative_tests() {
+        let path = attribute("exec", "path");
+        let (tmp, ci) = (glob("/tmp/**"), Predicate::StrEq(b"/tmp/ci".to_vec()));
+        let s = string(path, &[(&tmp, true), (&ci, false)]).unwrap();
+        assert!(s.starts_with(b"/tmp/") && s != b"/tmp/ci", "{s:?}");
+        let s = string(path, &[(&tmp, false)]).unwrap();
+        assert!(s.starts_with(b"/") && !s.starts_with(b"/tmp/"), "{s:?}");
+        // A glob and a literal it does not match: no string.
+        let etc = Predicate::StrEq(b"/etc/passwd".to_vec());
+        assert_eq!(string(path, &[(&tmp, true), (&etc, true)]), None);
+        // `comm` is at most 15 bytes.
+        let comm = attribute("exec", "comm");
+        let long = Predicate::StrEq(b"a-very-long-process-name".to_vec());
+        assert_eq!(string(comm, &[(&long, true)]), None);
+    }
+
+    #[test]
+    fn addresses_fall_inside_or_outside_ranges() {
+        let inside = Predicate::Cidr {
+            addr: "10.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
+        let AttrValue::Addr(a) = address(&[(&inside, true)]).unwrap() else {
+            unreachable!()
+        };
+        assert!(in_range(a, "10.0.0.0".parse().unwrap(), 8));
+        let AttrValue::Addr(a) = address(&[(&inside, false)]).unwrap() else {
+            unreachable!()
+        };
+        assert!(!in_range(a, "10.0.0.0".parse().unwrap(), 8));
+    }
+}
