@@ -277,6 +277,18 @@ pub(super) struct Solver<'s> {
     accept: Option<&'s mut Acceptor<'s>>,
 }
 
+/// What [`Solver::choose`] found among the deferred `or`s.
+enum Choice<'f> {
+    /// Every one is satisfied.
+    Done,
+    /// One has every part false.
+    Conflict,
+    /// One has a single part left open: it must hold.
+    Unit(&'f Formula),
+    /// The one with the fewest open parts, which are to be tried in turn.
+    Branch(Vec<&'f Formula>),
+}
+
 /// Judges an example event made from a model: `true` ends the search with it.
 pub(super) type Acceptor<'s> = dyn FnMut(&[(&'static Attribute, AttrValue)]) -> bool + 's;
 
@@ -322,26 +334,42 @@ impl<'s> Solver<'s> {
         result
     }
 
-    fn run(&mut self, mut goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
-        while let Some(goal) = goals.pop() {
+    /// Takes the goals that need no choice first (tests, conjunctions) and keeps the `or`s for
+    /// last: then an `or` that one of its parts already satisfies needs no choice, one with a
+    /// single part left open is that part (unit propagation), and a choice is made only where
+    /// two parts or more are open, at the `or` with the fewest. A long conjunction of `or`s
+    /// (a deny rule that holds for no allow rule's events, every earlier deny rule failing)
+    /// then costs a choice per open `or`, not a level of the search per `or`.
+    fn run<'f>(&mut self, mut goals: Vec<&'f Formula>, depth: u32) -> Result<bool, GaveUp> {
+        let mut deferred: Vec<&'f Formula> = Vec::new();
+        loop {
+            let Some(goal) = goals.pop() else {
+                match self.choose(&mut deferred)? {
+                    Choice::Done => break,
+                    Choice::Conflict => return Ok(false),
+                    Choice::Unit(part) => goals.push(part),
+                    Choice::Branch(open) => {
+                        let Some((last, rest)) = open.split_last() else {
+                            return Ok(false);
+                        };
+                        for part in rest {
+                            let mut branch = deferred.clone();
+                            branch.push(part);
+                            if self.search(branch, depth + 1)? {
+                                return Ok(true);
+                            }
+                        }
+                        goals.push(last);
+                    }
+                }
+                continue;
+            };
             self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
             match goal {
                 Formula::Const(true) => {}
                 Formula::Const(false) => return Ok(false),
                 Formula::And(parts) => goals.extend(parts.iter()),
-                Formula::Or(parts) => {
-                    let Some((last, rest)) = parts.split_last() else {
-                        return Ok(false);
-                    };
-                    for part in rest {
-                        let mut branch = goals.clone();
-                        branch.push(part);
-                        if self.search(branch, depth + 1)? {
-                            return Ok(true);
-                        }
-                    }
-                    goals.push(last);
-                }
+                Formula::Or(_) => deferred.push(goal),
                 &Formula::Leaf {
                     atom,
                     want,
@@ -365,7 +393,9 @@ impl<'s> Solver<'s> {
                             }
                             continue;
                         }
-                        if consistent && self.search(goals.clone(), depth + 1)? {
+                        let mut rest = goals.clone();
+                        rest.extend(deferred.iter().copied());
+                        if consistent && self.search(rest, depth + 1)? {
                             return Ok(true);
                         }
                         // Or the program cannot read the value, which this leaf accepts.
@@ -385,6 +415,68 @@ impl<'s> Solver<'s> {
             return Ok(accept(&example));
         }
         Ok(true)
+    }
+
+    /// The next `or` to take among `deferred`, dropping those already satisfied.
+    fn choose<'f>(&mut self, deferred: &mut Vec<&'f Formula>) -> Result<Choice<'f>, GaveUp> {
+        let mut best: Option<(usize, Vec<&'f Formula>)> = None;
+        let mut at = 0;
+        while at < deferred.len() {
+            self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
+            let Formula::Or(parts) = deferred[at] else {
+                // Only `or`s are deferred; anything else is a goal like any other.
+                return Ok(Choice::Unit(deferred.swap_remove(at)));
+            };
+            let mut open = Vec::new();
+            let mut satisfied = false;
+            for part in parts {
+                match self.status(part) {
+                    Some(true) => {
+                        satisfied = true;
+                        break;
+                    }
+                    Some(false) => {}
+                    None => open.push(part),
+                }
+            }
+            if satisfied {
+                deferred.swap_remove(at);
+                continue;
+            }
+            match open.len() {
+                0 => return Ok(Choice::Conflict),
+                1 => {
+                    deferred.swap_remove(at);
+                    return Ok(Choice::Unit(open[0]));
+                }
+                n if best.as_ref().is_none_or(|(_, b)| n < b.len()) => best = Some((at, open)),
+                _ => {}
+            }
+            at += 1;
+        }
+        Ok(match best {
+            None => Choice::Done,
+            Some((at, open)) => {
+                deferred.swap_remove(at);
+                Choice::Branch(open)
+            }
+        })
+    }
+
+    /// Whether the values assigned so far already decide `formula` (a test or a constant).
+    fn status(&self, formula: &Formula) -> Option<bool> {
+        match *formula {
+            Formula::Const(b) => Some(b),
+            Formula::Leaf {
+                atom,
+                want,
+                unknown_holds,
+            } => match self.values.get(atom).copied().flatten()? {
+                Value::Known(value) => Some(value == want),
+                Value::Unknown => Some(unknown_holds),
+            },
+            _ => None,
+        }
     }
 
     fn assign(&mut self, atom: usize, value: Value) {
