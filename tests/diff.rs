@@ -83,6 +83,16 @@ allow connect where addr in 10.0.0.0/8
         changes: &[("connect", "now-denied"), ("connect", "now-allowed")],
     },
     Pair {
+        name: "reordered deny rules: the first that matches gives the errno",
+        old: r#"deny open where path ~ "/srv/**" errno EACCES
+deny open where path ~ "/srv/secret/**" errno EPERM
+"#,
+        new: r#"deny open where path ~ "/srv/secret/**" errno EPERM
+deny open where path ~ "/srv/**" errno EACCES
+"#,
+        changes: &[("open", "errno-changed")],
+    },
+    Pair {
         name: "rolling a policy out in audit mode",
         old: r#"deny exec where path ~ "/tmp/**"
 "#,
@@ -199,4 +209,28 @@ fn diff_says_in_words_what_changed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exce"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_standard_policy_decides_as_itself() {
+    let mut dir: Vec<_> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib-policies"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "krsi"))
+            .collect();
+    dir.sort();
+    assert!(dir.len() >= 10);
+    for policy in &dir {
+        let policy = policy.to_string_lossy();
+        let out = krsic(&["diff", "--btf", FIXTURE, "--json", &policy, &policy]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{policy}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{policy}");
+    }
 }
