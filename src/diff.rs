@@ -30,8 +30,22 @@ pub struct Version<'a> {
 }
 
 /// `krsic diff`: exit 0 when the two versions decide every event alike, 1 when some decision
-/// changes (or may: a search that gave up), 2 when either version has errors.
+/// changes (or may: a search that gave up), 2 when either version cannot be read or has
+/// errors, as diff(1) does, so that 1 always means "changed".
 pub fn diff(
+    old: &Path,
+    new: &Path,
+    btf: Option<&Path>,
+    json: bool,
+    format: MessageFormat,
+) -> Result<ExitCode, Error> {
+    compare(old, new, btf, json, format).or_else(|error| {
+        eprintln!("error: {error}");
+        Ok(ExitCode::from(2))
+    })
+}
+
+fn compare(
     old: &Path,
     new: &Path,
     btf: Option<&Path>,

@@ -208,6 +208,11 @@ fn diff_says_in_words_what_changed() {
     let out = krsic(&["diff", "--btf", FIXTURE, &old, &broken]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exce"));
+    // A version that cannot be read: an error, and status 2 too (1 means "changed").
+    let missing = dir.join("missing.krsi").to_string_lossy().into_owned();
+    let out = krsic(&["diff", "--btf", FIXTURE, &old, &missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
