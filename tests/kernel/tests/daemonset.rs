@@ -106,14 +106,37 @@ fn config_map_files(yaml: &str) -> Vec<(String, String)> {
 
 /// `GET path` on `addr`: the status line.
 fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    http_response(addr, path)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `GET path` on `addr`: the whole response, or "" when nothing listens.
+fn http_response(addr: &str, path: &str) -> String {
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.lines().next().unwrap_or("").to_string()
+    response
+}
+
+/// The agent's command line from the manifest, and the address its `/healthz` answers on.
+fn agent_command() -> (Vec<String>, String) {
+    let command = scalars(DAEMONSET, "command");
+    let metrics = command
+        .iter()
+        .position(|a| a == "--metrics")
+        .and_then(|at| command.get(at + 1))
+        .expect("--metrics ADDR")
+        .replace("0.0.0.0", "127.0.0.1");
+    (command, metrics)
 }
 
 #[test]
@@ -167,12 +190,7 @@ fn the_daemonsets_command_and_mounts_enforce_the_configmaps_policies() {
         Some(&policy_dir),
         "serve reads the ConfigMap's directory"
     );
-    let metrics = command
-        .iter()
-        .position(|a| a == "--metrics")
-        .and_then(|at| command.get(at + 1))
-        .expect("--metrics ADDR")
-        .replace("0.0.0.0", "127.0.0.1");
+    let (_, metrics) = agent_command();
 
     // The ConfigMap as the kubelet lays it out.
     let dir = Path::new(&policy_dir);
@@ -288,6 +306,84 @@ fn the_daemonsets_command_and_mounts_enforce_the_configmaps_policies() {
     drop(bin);
     let left = wait_lsm_programs_gone(&baseline);
     assert!(left.is_empty(), "programs left loaded: {left:?}");
+}
+
+/// What the pod's readiness says on this kernel: ready where BPF LSM is active; where it is not
+/// (the guest booted without `bpf` in `lsm=`, as `scripts/test-all` runs it), the agent stays
+/// up, `/healthz` answers 503 with the reason, and the pod stays unready instead of
+/// restarting in a loop.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn the_agents_readiness_says_whether_the_node_can_enforce() {
+    require_guest();
+    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap();
+    let bpf_active = lsms.trim().split(',').any(|l| l == "bpf");
+    let (command, metrics) = agent_command();
+    let dir = Path::new(&command[2]);
+    assert!(!dir.exists(), "{} exists before the test", dir.display());
+    // An empty ConfigMap: readiness is about the node, not the policies.
+    std::fs::create_dir_all(dir).unwrap();
+    let mut agent = Command::new(krsic())
+        .args(&command[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The agent says `krsic: serving DIR` once it has looked at the node (and applied the
+    // directory where it can): `/healthz` has its verdict from then on.
+    let (log_tx, log_lines) = mpsc::channel::<String>();
+    let stderr = agent.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !log.iter().any(|l: &String| l.starts_with("krsic: serving")) {
+        if let Ok(line) = log_lines.recv_timeout(Duration::from_millis(500)) {
+            log.push(line);
+        }
+        assert!(
+            agent.try_wait().unwrap().is_none(),
+            "the agent exited ({lsms}):\n{}",
+            log.join("\n")
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the agent never served:\n{}",
+            log.join("\n")
+        );
+    }
+    let response = http_response(&metrics, "/healthz");
+    let status = response.lines().next().unwrap_or("");
+    if bpf_active {
+        assert!(status.contains(" 200"), "{lsms}: {response}");
+    } else {
+        assert!(status.contains(" 503"), "{lsms}: {response}");
+        assert!(
+            response.contains("not ready: ") && response.contains("lsm:"),
+            "{response}"
+        );
+        // Unready, not crashing: a pod that restarts in a loop hides the reason.
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(agent.try_wait().unwrap().is_none(), "the agent stays up");
+        assert!(http_get(&metrics, "/healthz").contains(" 503"));
+    }
+    // SAFETY: the agent is our child and has not been waited for.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    let exit = agent.wait().unwrap();
+    log.extend(log_lines.try_iter());
+    let log = log.join("\n");
+    assert!(
+        exit.success(),
+        "the agent exits 0 on SIGTERM: {exit}\n{log}"
+    );
+    if !bpf_active {
+        assert!(log.contains("cannot enforce here"), "{log}");
+    }
+    std::fs::remove_dir(dir).unwrap();
 }
 
 /// The manifest reader above, on the manifests themselves (no kernel needed).
