@@ -279,8 +279,15 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>) -> Result<ExitCode, Error> 
         let dir = absolute(dir)?;
         let desired = desired_policies(&dir)?;
         let root = PinRoot::open(options.bpffs)?;
+        // Without the kernel's types the plan is still worth printing, without meanings.
+        let kernel = crate::target::kernel_types(options.btf).ok();
         for step in plan(&dir, &desired, &pinned_policies(&root)?) {
             println!("{}", describe(&step));
+            if let (Step::Replace { name, file, .. }, Some(kernel)) = (&step, &kernel) {
+                for line in crate::diff::replacement(&root, name, file, kernel) {
+                    println!("    {line}");
+                }
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -654,7 +654,7 @@ pub fn test(
 /// The event a test describes; attributes it does not give are 0, "" and false. An
 /// endpoint (`addr`, `port`) is IPv4 or IPv6 when the test gives its address, its port or an
 /// IP `family` (then a missing port is 0 and a missing address 0.0.0.0 or ::), else absent.
-fn test_input(test: &CheckedTest) -> EventInput {
+pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
     let given = |name: &str| {
         test.values
             .iter()
@@ -896,7 +896,7 @@ fn read_file(file: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Error> {
+pub(crate) fn read_source(file: &Path, format: MessageFormat) -> Result<Option<String>, Error> {
     Ok(decode_source(file, read_file(file)?, format))
 }
 
@@ -945,7 +945,7 @@ fn compile_source(
     }
 }
 
-fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: MessageFormat) {
+pub(crate) fn report(file: &Path, source: &str, diagnostics: &[Diagnostic], format: MessageFormat) {
     if diagnostics.is_empty() {
         return;
     }

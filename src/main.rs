@@ -3,6 +3,7 @@
 mod alerts;
 mod apply;
 mod commands;
+mod diff;
 mod doctor;
 mod error;
 mod lsp;
@@ -265,6 +266,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
+    /// Say what a new version of a policy decides differently, by meaning: per event, each
+    /// kind of operation now denied, now allowed, denied with another errno, or reported
+    /// differently, with an example event checked by the reference evaluator
+    Diff {
+        /// The policy as it is (`.krsi`)
+        old: PathBuf,
+        /// The policy as it would be (`.krsi`)
+        new: PathBuf,
+        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+        #[arg(long)]
+        btf: Option<PathBuf>,
+        /// One JSON object a change, for tools
+        #[arg(long)]
+        json: bool,
+        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Tell whether this machine can enforce policies and, if not, exactly what to change
     Doctor {
         /// One JSON document, for tools
@@ -397,6 +416,13 @@ fn main() -> ExitCode {
                 format: message_format,
             },
         ),
+        Command::Diff {
+            old,
+            new,
+            btf,
+            json,
+            message_format,
+        } => diff::diff(&old, &new, btf.as_deref(), json, message_format),
         Command::Doctor { json } => doctor::doctor(json),
         Command::Lsp { btf } => lsp::serve(btf.as_deref()),
         Command::Completions { shell } => {

@@ -18,13 +18,17 @@
 //! condition is *never true* is a question about the condition itself, asked with two values.
 //!
 //! One file a job: this one runs the lints of a policy, `constant` finds comparisons whose
-//! answer is known before any event, `proof` is the search the other lints ask.
+//! answer is known before any event, `proof` is the search the other lints ask. `diff` asks
+//! the same search what two versions of a policy decide differently, and `witness` turns the
+//! search's models into example events.
 
 mod constant;
+pub mod diff;
 mod proof;
 #[cfg(test)]
 mod tests;
 mod warning;
+mod witness;
 
 pub use constant::self_comparison_value;
 pub use warning::Lint;

@@ -3,8 +3,9 @@
 //! "impossible" only when it has shown it.
 
 use super::constant::{constant_truth, int_max};
+use super::witness::realize;
 use crate::catalog::{Attribute, Event, ValueType};
-use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute, Test};
+use crate::checked::{AttrValue, Cond, IntOp, Predicate, ResolvedAttribute, Test};
 use crate::eval::StringKind;
 use crate::glob::Token;
 use std::collections::{HashMap, HashSet};
@@ -16,7 +17,7 @@ const ENUMERATE: u64 = 1024;
 
 /// What an atom's attribute can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Domain {
+pub(super) enum Domain {
     Int {
         max: u64,
     },
@@ -32,10 +33,12 @@ enum Domain {
 }
 
 /// One test of the event: an attribute and a predicate on it.
-struct Atom {
+pub(super) struct Atom {
     attribute: &'static str,
-    domain: Domain,
-    predicate: Predicate,
+    /// The catalog's attribute; `None` for an atom nothing constrains.
+    pub(super) described: Option<&'static Attribute>,
+    pub(super) domain: Domain,
+    pub(super) predicate: Predicate,
     /// The predicate is constant over the domain (see [`constant_truth`]).
     constant: bool,
     /// The test itself may be unknown: a test on a string the program may not read.
@@ -101,6 +104,18 @@ impl Atoms {
         }
     }
 
+    /// Reads the tests of another policy of the same event and kernel from now on (its
+    /// [`crate::checked::AttrId`]s number its own attribute table): atoms stay shared, so a
+    /// formula over one policy and a formula over the other speak of the same event.
+    pub(super) fn read_ids_of(&mut self, attributes: &[ResolvedAttribute], event: &'static Event) {
+        self.by_id = attributes.iter().map(|r| r.attribute).collect();
+        for r in attributes.iter().filter(|r| r.event.name == event.name) {
+            self.widths
+                .entry(r.attribute.name)
+                .or_insert_with(|| int_max(r.attribute, Some(r)));
+        }
+    }
+
     pub(super) fn attribute_of_test(&self, test: &Test) -> Option<&'static Attribute> {
         self.by_id.get(test.attr.0 as usize).copied()
     }
@@ -108,6 +123,7 @@ impl Atoms {
     fn unconstrained(&mut self) -> usize {
         self.atoms.push(Atom {
             attribute: "",
+            described: None,
             domain: Domain::Bool,
             predicate: Predicate::IsTrue,
             constant: false,
@@ -161,6 +177,7 @@ impl Atoms {
         let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
         self.atoms.push(Atom {
             attribute: attribute.name,
+            described: Some(attribute),
             domain,
             predicate,
             constant,
@@ -256,7 +273,7 @@ impl Formula {
 
 /// An atom's value in a search: true or false, or unknown (only for fallible atoms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Value {
+pub(super) enum Value {
     Known(bool),
     Unknown,
 }
@@ -276,7 +293,24 @@ pub(super) struct Solver<'s> {
     values: Vec<Option<Value>>,
     /// Assigned atoms, in order, to undo on backtracking.
     trail: Vec<usize>,
+    /// In a witness search, what each model found must pass (see [`Solver::witness`]).
+    accept: Option<&'s mut Acceptor<'s>>,
 }
+
+/// What [`Solver::choose`] found among the deferred `or`s.
+enum Choice<'f> {
+    /// Every one is satisfied.
+    Done,
+    /// One has every part false.
+    Conflict,
+    /// One has a single part left open: it must hold.
+    Unit(&'f Formula),
+    /// The one with the fewest open parts, which are to be tried in turn.
+    Branch(Vec<&'f Formula>),
+}
+
+/// Judges an example event made from a model: `true` ends the search with it.
+pub(super) type Acceptor<'s> = dyn FnMut(&[(&'static Attribute, AttrValue)]) -> bool + 's;
 
 impl<'s> Solver<'s> {
     pub(super) fn new(atoms: &'s Atoms, free_constants: bool, steps: u32) -> Solver<'s> {
@@ -286,7 +320,24 @@ impl<'s> Solver<'s> {
             steps_left: steps,
             values: vec![None; atoms.atoms.len()],
             trail: Vec::new(),
+            accept: None,
         }
+    }
+
+    /// A witness search: models of `goals` in which every test is known (no string the
+    /// program cannot read), each made into concrete attribute values and handed to `accept`
+    /// until it takes one. `Ok(true)` when it did; `Ok(false)` when no model became an
+    /// accepted example (which proves nothing: the string theory is not complete).
+    pub(super) fn witness(
+        atoms: &'s Atoms,
+        steps: u32,
+        goals: Vec<&Formula>,
+        accept: &'s mut Acceptor<'s>,
+    ) -> (Result<bool, GaveUp>, u32) {
+        let mut solver = Solver::new(atoms, false, steps);
+        solver.accept = Some(accept);
+        let answer = solver.search(goals, 0);
+        (answer, solver.steps_left)
     }
 
     pub(super) fn search(&mut self, goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
@@ -303,26 +354,42 @@ impl<'s> Solver<'s> {
         result
     }
 
-    fn run(&mut self, mut goals: Vec<&Formula>, depth: u32) -> Result<bool, GaveUp> {
-        while let Some(goal) = goals.pop() {
+    /// Takes the goals that need no choice first (tests, conjunctions) and keeps the `or`s for
+    /// last: then an `or` that one of its parts already satisfies needs no choice, one with a
+    /// single part left open is that part (unit propagation), and a choice is made only where
+    /// two parts or more are open, at the `or` with the fewest. A long conjunction of `or`s
+    /// (a deny rule that holds for no allow rule's events, every earlier deny rule failing)
+    /// then costs a choice per open `or`, not a level of the search per `or`.
+    fn run<'f>(&mut self, mut goals: Vec<&'f Formula>, depth: u32) -> Result<bool, GaveUp> {
+        let mut deferred: Vec<&'f Formula> = Vec::new();
+        loop {
+            let Some(goal) = goals.pop() else {
+                match self.choose(&mut deferred)? {
+                    Choice::Done => break,
+                    Choice::Conflict => return Ok(false),
+                    Choice::Unit(part) => goals.push(part),
+                    Choice::Branch(open) => {
+                        let Some((last, rest)) = open.split_last() else {
+                            return Ok(false);
+                        };
+                        for part in rest {
+                            let mut branch = deferred.clone();
+                            branch.push(part);
+                            if self.search(branch, depth + 1)? {
+                                return Ok(true);
+                            }
+                        }
+                        goals.push(last);
+                    }
+                }
+                continue;
+            };
             self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
             match goal {
                 Formula::Const(true) => {}
                 Formula::Const(false) => return Ok(false),
                 Formula::And(parts) => goals.extend(parts.iter()),
-                Formula::Or(parts) => {
-                    let Some((last, rest)) = parts.split_last() else {
-                        return Ok(false);
-                    };
-                    for part in rest {
-                        let mut branch = goals.clone();
-                        branch.push(part);
-                        if self.search(branch, depth + 1)? {
-                            return Ok(true);
-                        }
-                    }
-                    goals.push(last);
-                }
+                Formula::Or(_) => deferred.push(goal),
                 &Formula::Leaf {
                     atom,
                     want,
@@ -332,8 +399,9 @@ impl<'s> Solver<'s> {
                     Some(Value::Unknown) if !unknown_holds => return Ok(false),
                     Some(_) => {}
                     None => {
-                        let may_be_unknown =
-                            unknown_holds && self.atoms.get(atom).is_some_and(|a| a.fallible);
+                        let may_be_unknown = unknown_holds
+                            && self.accept.is_none()
+                            && self.atoms.get(atom).is_some_and(|a| a.fallible);
                         self.assign(atom, Value::Known(want));
                         // A theory check reads every assigned atom: it costs that many steps.
                         let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
@@ -345,7 +413,9 @@ impl<'s> Solver<'s> {
                             }
                             continue;
                         }
-                        if consistent && self.search(goals.clone(), depth + 1)? {
+                        let mut rest = goals.clone();
+                        rest.extend(deferred.iter().copied());
+                        if consistent && self.search(rest, depth + 1)? {
                             return Ok(true);
                         }
                         // Or the program cannot read the value, which this leaf accepts.
@@ -354,7 +424,79 @@ impl<'s> Solver<'s> {
                 },
             }
         }
+        if let Some(accept) = self.accept.as_mut() {
+            // Every atom the goals read has its value: some value of each attribute must give
+            // them all, and the example must pass the caller's judge; else search on.
+            let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
+            self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
+            let Some(example) = realize(self.atoms, &self.values) else {
+                return Ok(false);
+            };
+            return Ok(accept(&example));
+        }
         Ok(true)
+    }
+
+    /// The next `or` to take among `deferred`, dropping those already satisfied.
+    fn choose<'f>(&mut self, deferred: &mut Vec<&'f Formula>) -> Result<Choice<'f>, GaveUp> {
+        let mut best: Option<(usize, Vec<&'f Formula>)> = None;
+        let mut at = 0;
+        while at < deferred.len() {
+            self.steps_left = self.steps_left.checked_sub(1).ok_or(GaveUp)?;
+            let Formula::Or(parts) = deferred[at] else {
+                // Only `or`s are deferred; anything else is a goal like any other.
+                return Ok(Choice::Unit(deferred.swap_remove(at)));
+            };
+            let mut open = Vec::new();
+            let mut satisfied = false;
+            for part in parts {
+                match self.status(part) {
+                    Some(true) => {
+                        satisfied = true;
+                        break;
+                    }
+                    Some(false) => {}
+                    None => open.push(part),
+                }
+            }
+            if satisfied {
+                deferred.swap_remove(at);
+                continue;
+            }
+            match open.len() {
+                0 => return Ok(Choice::Conflict),
+                1 => {
+                    deferred.swap_remove(at);
+                    return Ok(Choice::Unit(open[0]));
+                }
+                n if best.as_ref().is_none_or(|(_, b)| n < b.len()) => best = Some((at, open)),
+                _ => {}
+            }
+            at += 1;
+        }
+        Ok(match best {
+            None => Choice::Done,
+            Some((at, open)) => {
+                deferred.swap_remove(at);
+                Choice::Branch(open)
+            }
+        })
+    }
+
+    /// Whether the values assigned so far already decide `formula` (a test or a constant).
+    fn status(&self, formula: &Formula) -> Option<bool> {
+        match *formula {
+            Formula::Const(b) => Some(b),
+            Formula::Leaf {
+                atom,
+                want,
+                unknown_holds,
+            } => match self.values.get(atom).copied().flatten()? {
+                Value::Known(value) => Some(value == want),
+                Value::Unknown => Some(unknown_holds),
+            },
+            _ => None,
+        }
     }
 
     fn assign(&mut self, atom: usize, value: Value) {
@@ -525,7 +667,7 @@ pub(super) fn str_satisfiable(known: Vec<(&Predicate, bool)>) -> bool {
 
 /// A string the glob alternative matches, with each star run replaced by `fill` (dropping the
 /// `/` for a single star).
-fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
+pub(super) fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for token in tokens {
         match token {
