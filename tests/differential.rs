@@ -349,6 +349,16 @@ impl EventSpec {
             };
             match mounts.iter().find(|(m, _)| *m == mnt) {
                 Some((_, first)) => {
+                    // Both paths name files that exist (`link`'s file and the directory of
+                    // its new name), so neither is "" (the walk's "no file": a NULL mount
+                    // here would contradict the other path's).
+                    for name in [*first, attribute.name] {
+                        if let Some(AttrValue::Str(p)) = values.get_mut(name) {
+                            if p.is_empty() {
+                                *p = b"/x".to_vec();
+                            }
+                        }
+                    }
                     let on = match values.get(first) {
                         Some(AttrValue::Str(p)) => p.clone(),
                         _ => continue,
@@ -1735,6 +1745,25 @@ fn process_and_flag_cases_agree() {
         &e,
         Decision::Allow,
     );
+}
+
+/// Seen in the random test: a `link` whose file or new name was drawn as "" (the walk's "no
+/// file") laid a NULL mount where the other path walks through one. A link names two files
+/// that exist; the model gives both.
+#[test]
+fn link_paths_are_never_no_file() {
+    for (path, new_path) in [(&b""[..], &b"/tmp/new"[..]), (b"/etc/x", b""), (b"", b"")] {
+        let mut e = event("link", path);
+        e.new_path = new_path.to_vec();
+        let input = e.input();
+        for name in ["path", "new.path"] {
+            assert!(
+                !matches!(input.values.get(name), Some(AttrValue::Str(p)) if p.is_empty()),
+                "{name} of {e:?}"
+            );
+        }
+        agree("deny link where path == \"\"", &e, Decision::Allow);
+    }
 }
 
 /// Two attributes compared with each other: equal, ordered both ways, and on a socket
