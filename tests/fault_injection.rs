@@ -18,7 +18,7 @@ mod common;
 use common::fixture_kernel;
 use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, RINGBUF_RESERVE};
 use compiler::codegen::{GATE_MAP, SCRATCH_MAP, VERSION_MAP};
-use compiler::elf::ObjectSpec;
+use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
 use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
 use compiler::vm::kernel::{Fault, MockKernel};
@@ -278,12 +278,9 @@ fn a_faulting_kernel_read_is_unknown_and_fails_closed() {
     }
 }
 
-/// Runs the program for `input` with `faults`, returning the decision and the kernel after.
-fn run_keeping_kernel(
-    compiled: &Compiled,
-    input: &EventInput,
-    faults: &[Fault],
-) -> (Decision, MockKernel) {
+/// The program `compiled` has for `input`'s event, and an offline kernel holding the event
+/// and the object's maps and read-only data.
+fn prepare<'c>(compiled: &'c Compiled, input: &EventInput) -> (&'c ProgramSpec, MockKernel) {
     let program = compiled
         .module
         .programs
@@ -304,6 +301,16 @@ fn run_keeping_kernel(
     )
     .unwrap();
     kernel.add_rodata(&compiled.object.rodata).unwrap();
+    (spec, kernel)
+}
+
+/// Runs the program for `input` with `faults`, returning the decision and the kernel after.
+fn run_keeping_kernel(
+    compiled: &Compiled,
+    input: &EventInput,
+    faults: &[Fault],
+) -> (Decision, MockKernel) {
+    let (spec, mut kernel) = prepare(compiled, input);
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
     (
@@ -440,25 +447,7 @@ fn run_gated(
     gate: u64,
     version: u64,
 ) -> (Decision, usize) {
-    let program = compiled
-        .module
-        .programs
-        .iter()
-        .find(|p| p.event == input.event)
-        .unwrap();
-    let spec = compiled
-        .object
-        .programs
-        .iter()
-        .find(|p| p.symbol == program.symbol())
-        .unwrap();
-    let mut kernel = MockKernel::for_report(
-        program,
-        compiled.module.parent.as_ref(),
-        &compiled.object.maps,
-        input,
-    )
-    .unwrap();
+    let (spec, mut kernel) = prepare(compiled, input);
     for (map, value) in [(GATE_MAP, gate), (VERSION_MAP, version)] {
         let at = kernel.maps[map].values[0];
         kernel.memory.write_uint(at, 8, value).unwrap();

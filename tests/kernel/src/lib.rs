@@ -817,6 +817,30 @@ impl Drop for Bpffs {
     }
 }
 
+impl Bpffs {
+    /// Name → program ids of the policies pinned here, as `krsic list --json` says.
+    pub fn pinned(&self) -> Vec<(String, Vec<u64>)> {
+        let bpffs = self.path().display().to_string();
+        let (status, stdout, stderr) = krsic_run(&["list", "--json", "--bpffs", &bpffs]);
+        assert!(status.success(), "krsic list: {stderr}");
+        let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let ids = p["programs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|prog| prog["program_id"].as_u64().unwrap())
+                    .collect();
+                (p["name"].as_str().unwrap().to_string(), ids)
+            })
+            .collect()
+    }
+}
+
 /// Runs krsic with `args` to completion; returns its exit status, stdout and stderr.
 pub fn krsic_run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (ExitStatus, String, String) {
     let output = Command::new(krsic())

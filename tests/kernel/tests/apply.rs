@@ -9,7 +9,6 @@ use kernel_tests::{
     run_as, wait_lsm_programs_gone, Bpffs, TempDir,
 };
 use libc::{EACCES, EPERM};
-use serde_json::Value;
 use std::path::Path;
 
 /// Runs `exe` until it runs: the kernel releases an unpinned link's program after the
@@ -35,28 +34,6 @@ fn apply(dir: &Path, bpffs: &Bpffs, dry_run: bool) -> (bool, String, String) {
     }
     let (status, stdout, stderr) = krsic_run(&args);
     (status.success(), stdout, stderr)
-}
-
-/// Name → program ids of the policies pinned under `bpffs`.
-fn pinned(bpffs: &Bpffs) -> Vec<(String, Vec<u64>)> {
-    let bpffs = bpffs.path().display().to_string();
-    let (status, stdout, stderr) = krsic_run(&["list", "--json", "--bpffs", &bpffs]);
-    assert!(status.success(), "krsic list: {stderr}");
-    let listed: Value = serde_json::from_str(&stdout).unwrap();
-    listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let ids = p["programs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|prog| prog["program_id"].as_u64().unwrap())
-                .collect();
-            (p["name"].as_str().unwrap().to_string(), ids)
-        })
-        .collect()
 }
 
 #[test]
@@ -110,7 +87,7 @@ fn apply_makes_the_pinned_policies_equal_to_the_directory() {
     );
     assert_exec_denied(run_as(&a, &[], None, None), EPERM, "a after apply");
     assert_exec_denied(run_as(&b, &[], None, None), EPERM, "b after apply");
-    let before = pinned(&bpffs);
+    let before = bpffs.pinned();
 
     // Change a, remove b, add a broken one.
     std::fs::write(policies.path().join("deny-a.krsi"), rule(&a, "EACCES")).unwrap();
@@ -136,7 +113,7 @@ fn apply_makes_the_pinned_policies_equal_to_the_directory() {
 
     // Nothing changed: nothing touched, the very same programs stay.
     std::fs::remove_file(policies.path().join("broken.krsi")).unwrap();
-    let middle = pinned(&bpffs);
+    let middle = bpffs.pinned();
     let (ok, summary, stderr) = apply(policies.path(), &bpffs, false);
     assert!(ok, "{summary}\n{stderr}");
     assert!(
@@ -144,7 +121,7 @@ fn apply_makes_the_pinned_policies_equal_to_the_directory() {
         "{summary}"
     );
     assert_eq!(
-        pinned(&bpffs),
+        bpffs.pinned(),
         middle,
         "an unchanged policy keeps its programs"
     );

@@ -111,28 +111,6 @@ fn assert_denials(addr: &str, policy: &str, expected: u64) {
     );
 }
 
-/// Name → program ids of the pinned policies.
-fn pinned(bpffs: &Bpffs) -> Vec<(String, Vec<u64>)> {
-    let bpffs = bpffs.path().display().to_string();
-    let (status, stdout, stderr) = krsic_run(&["list", "--json", "--bpffs", &bpffs]);
-    assert!(status.success(), "krsic list: {stderr}");
-    let listed: Value = serde_json::from_str(&stdout).unwrap();
-    listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let ids = p["programs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|prog| prog["program_id"].as_u64().unwrap())
-                .collect();
-            (p["name"].as_str().unwrap().to_string(), ids)
-        })
-        .collect()
-}
-
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn serve_keeps_the_directory_enforced_and_counts_every_denial() {
@@ -246,19 +224,19 @@ fn serve_keeps_the_directory_enforced_and_counts_every_denial() {
         first.contains("1 loaded, 0 replaced, 1 unchanged, 0 unloaded, 0 failed"),
         "{first}"
     );
-    let before = pinned(&bpffs);
+    let before = bpffs.pinned();
     let (status, second, stderr) = krsic_run(&["apply", &dir, "--bpffs", &pins]);
     assert!(status.success(), "{second}\n{stderr}");
     assert!(
         second.contains("0 loaded, 0 replaced, 2 unchanged, 0 unloaded, 0 failed"),
         "{second}"
     );
-    assert_eq!(pinned(&bpffs), before, "the second apply touched nothing");
+    assert_eq!(bpffs.pinned(), before, "the second apply touched nothing");
 
     // A new daemon resumes the reports: the denial made while none ran, then new ones.
     let daemon = Policy::serve(policies.path(), &bpffs, &[]);
     let addr = metrics_addr(&daemon);
-    assert_eq!(pinned(&bpffs), before, "restarting replaced nothing");
+    assert_eq!(bpffs.pinned(), before, "restarting replaced nothing");
     assert_exec_denied(run_as(&b, &[], None, None), EPERM, "b, after the restart");
     assert_denials(&addr, "deny-a", 1);
     assert_denials(&addr, "deny-b", 1);
@@ -284,7 +262,7 @@ fn serve_keeps_the_directory_enforced_and_counts_every_denial() {
         sample(&get(&addr, "/metrics").1, "krsi_policies", &[]) == 0
     });
     daemon.stop_serving();
-    assert!(pinned(&bpffs).is_empty());
+    assert!(bpffs.pinned().is_empty());
     let left = wait_lsm_programs_gone(&baseline);
     assert!(left.is_empty(), "programs left loaded: {left:?}");
 }
