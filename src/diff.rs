@@ -171,6 +171,24 @@ fn headline(kind: ChangeKind, old: &Version<'_>, new: &Version<'_>) -> String {
             errno(old_errno),
             rule_at(old, old_rule)
         ),
+        ChangeKind::KillChanged {
+            old_rule,
+            new_rule,
+            kills: true,
+        } => format!(
+            "now refused and the process killed by {}; was refused without killing by {}",
+            rule_at(new, new_rule),
+            rule_at(old, old_rule)
+        ),
+        ChangeKind::KillChanged {
+            old_rule,
+            new_rule,
+            kills: false,
+        } => format!(
+            "now refused without killing by {}; was refused and the process killed by {}",
+            rule_at(new, new_rule),
+            rule_at(old, old_rule)
+        ),
         ChangeKind::NowAudited { new_rule } => {
             format!("now reported by {}", rule_at(new, new_rule))
         }
@@ -206,6 +224,19 @@ fn change_json(change: &Change, old: &Version<'_>, new: &Version<'_>) -> serde_j
         ChangeKind::ErrnoChanged {
             old_rule, new_rule, ..
         } => ("errno-changed", Some(old_rule), Some(new_rule)),
+        ChangeKind::KillChanged {
+            old_rule,
+            new_rule,
+            kills,
+        } => (
+            if kills {
+                "now-killed"
+            } else {
+                "no-longer-killed"
+            },
+            Some(old_rule),
+            Some(new_rule),
+        ),
         ChangeKind::NowAudited { new_rule } => ("now-audited", None, Some(new_rule)),
         ChangeKind::NoLongerAudited { old_rule } => ("no-longer-audited", Some(old_rule), None),
     };

@@ -101,6 +101,16 @@ deny exec where path ~ "/tmp/**"
 "#,
         changes: &[("exec", "now-allowed")],
     },
+    Pair {
+        name: "deny becomes kill, and kill becomes deny",
+        old: r#"deny exec where path ~ "**/xmrig" errno EACCES
+kill connect where port == 3333
+"#,
+        new: r#"kill exec where path ~ "**/xmrig" errno EACCES
+deny connect where port == 3333
+"#,
+        changes: &[("exec", "now-killed"), ("connect", "no-longer-killed")],
+    },
 ];
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -40,6 +40,13 @@ pub enum ChangeKind {
         old_errno: i32,
         new_errno: i32,
     },
+    /// Refused by both, and now the process is killed (the new rule is a `kill` rule, the
+    /// old one a `deny` rule), or, with `kills` false, no longer killed.
+    KillChanged {
+        old_rule: u32,
+        new_rule: u32,
+        kills: bool,
+    },
     /// Reported by this audit rule of the new policy; no old audit rule reported it.
     NowAudited { new_rule: u32 },
     /// Reported by this audit rule of the old policy; no new audit rule reports it.
@@ -221,6 +228,23 @@ impl<'p> EventDiff<'p> {
                 ]),
             ));
         }
+        let pairs = denies(old).flat_map(|(a, o)| denies(new).map(move |(b, n)| (a, o, b, n)));
+        for (a, o, b, n) in pairs
+            .filter(|(_, o, _, n)| o.rule.action != n.rule.action)
+            .take(ERRNO_PAIRS)
+        {
+            kinds.push((
+                ChangeKind::KillChanged {
+                    old_rule: o.rule.index,
+                    new_rule: n.rule.index,
+                    kills: n.rule.action == Action::Kill,
+                },
+                Formula::And(vec![
+                    denied_by(self.old, old, a),
+                    denied_by(self.new, new, b),
+                ]),
+            ));
+        }
         for audit in new.iter().filter(|r| r.rule.action == Action::Audit) {
             kinds.push((
                 ChangeKind::NowAudited {
@@ -290,6 +314,16 @@ impl<'p> EventDiff<'p> {
             ChangeKind::ErrnoChanged {
                 old_rule, new_rule, ..
             } => refused_by(before) == Some(old_rule) && refused_by(after) == Some(new_rule),
+            ChangeKind::KillChanged {
+                old_rule,
+                new_rule,
+                kills,
+            } => {
+                refused_by(before) == Some(old_rule)
+                    && refused_by(after) == Some(new_rule)
+                    && matches!(after, Decision::Kill { .. }) == kills
+                    && matches!(before, Decision::Kill { .. }) != kills
+            }
             ChangeKind::NowAudited { new_rule } => {
                 audited_before.is_empty() && audited_after.contains(&new_rule)
             }

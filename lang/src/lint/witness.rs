@@ -125,7 +125,13 @@ fn string(attribute: &Attribute, tests: &[(&Predicate, bool)]) -> Option<Vec<u8>
             Predicate::Glob(glob) if *truth => {
                 for alternative in &glob.alternatives {
                     for fill in [&b"example"[..], b"a/example", b"x", b""] {
-                        candidates.push(witness(alternative, fill));
+                        let found = witness(alternative, fill);
+                        // A pattern that starts with a wildcard (`**/xmrig`) fills it with a
+                        // relative name; a path the kernel gives is absolute.
+                        if path && !found.starts_with(b"/") {
+                            candidates.push([&b"/"[..], &found].concat());
+                        }
+                        candidates.push(found);
                     }
                 }
             }
@@ -240,6 +246,9 @@ mod tests {
         assert!(s.starts_with(b"/tmp/") && s != b"/tmp/ci", "{s:?}");
         let s = string(path, &[(&tmp, false)]).unwrap();
         assert!(s.starts_with(b"/") && !s.starts_with(b"/tmp/"), "{s:?}");
+        // A leading wildcard: the path is still absolute.
+        let s = string(path, &[(&glob("**/xmrig"), true)]).unwrap();
+        assert!(s.starts_with(b"/") && s.ends_with(b"/xmrig"), "{s:?}");
         // A glob and a literal it does not match: no string.
         let etc = Predicate::StrEq(b"/etc/passwd".to_vec());
         assert_eq!(string(path, &[(&tmp, true), (&etc, true)]), None);
