@@ -1,7 +1,7 @@
 //! `krsi-bench`: the halves of the benchmark command `scripts/bench` (book:
 //! performance.md).
 //!
-//!   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick]
+//!   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale]
 //!   krsi-bench guest STAGE_DIR
 //!   krsi-bench report --stage DIR --page FILE --plot FILE
 //!
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick]
+  krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale]
       (environment: KRSIC = the krsic to measure, CLANG = clang, default `clang`;
        KRSI_BENCH_CLANG_CACHE = where compiled C is kept, default DIR/../clang-cache)
   krsi-bench guest STAGE_DIR
@@ -81,7 +81,13 @@ fn prepare_command(args: &[String]) -> Result<(), String> {
         krsic,
         clang,
         clang_version,
-        quick: flags.has("--quick"),
+        mode: if flags.has("--quick") {
+            workload::Mode::Quick
+        } else if flags.has("--scale") {
+            workload::Mode::Scale
+        } else {
+            workload::Mode::Full
+        },
     })
 }
 

@@ -5,7 +5,7 @@
 
 use crate::generate::{c_program, krsi_policy, krsi_test_cases, map_keys};
 use crate::manifest::{Entry, Manifest, Target, MANIFEST};
-use crate::workload::{Case, Design, Event, Kind, Plan};
+use crate::workload::{Case, Design, Event, Kind, Mode, Plan};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash as _, Hasher as _};
@@ -25,7 +25,7 @@ pub struct Options {
     pub clang: String,
     /// `clang --version`'s first line.
     pub clang_version: String,
-    pub quick: bool,
+    pub mode: Mode,
 }
 
 pub fn prepare(options: &Options) -> Result<(), String> {
@@ -38,7 +38,7 @@ pub fn prepare(options: &Options) -> Result<(), String> {
             .arg(&btf),
     )
     .map_err(|e| format!("extracting the BTF of {}: {e}", options.vmlinux.display()))?;
-    let plan = Plan::new(options.quick);
+    let plan = Plan::new(options.mode);
     let mut entries = Vec::new();
     for event in Event::ALL {
         for design in [Design::Empty, Design::PathFloor] {

@@ -111,10 +111,10 @@ fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> Stri
     let _ = writeln!(
         out,
         "<!-- Written by `scripts/bench{}`; rerun it rather than editing this page. -->\n",
-        if plan.quick { " --quick" } else { "" }
+        plan.mode.flag()
     );
     out += "This page is written by the benchmark command, `scripts/bench` (`--quick` for the \
-small mode). It boots each guest kernel once (through the guest harness, `tests/guest/run \
+small mode, `--scale` for 10 against 10,000 rules). It boots each guest kernel once (through the guest harness, `tests/guest/run \
 --bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
 same workload against it. Times come from the kernel's own statistics \
 (`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
@@ -167,6 +167,7 @@ BTF resolves at load time.\n";
 allows the last rule's path is reported as wrong, and its time is not used. A program the \
 compiler or the kernel refuses is listed as refused, with the reason.\n\n";
     out += "## Running it\n\n```sh\nKRSI_GUEST_CACHE=/path/to/cache scripts/bench --quick   # a few minutes a guest\n\
+KRSI_GUEST_CACHE=/path/to/cache scripts/bench --scale   # 10 and 10,000 literal and prefix rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n```\n\n\
 It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \
 `bench/` crate: `prepare` on the host, `guest` inside the guest, `report` for this page), and \
@@ -209,7 +210,7 @@ workload case stops at its time cap.\n\n";
     let _ = writeln!(
         out,
         "- Mode: {} (rule counts {}; kinds {})\n",
-        if plan.quick { "quick" } else { "full" },
+        plan.mode.name(),
         plan.sizes
             .iter()
             .map(|n| n.to_string())
@@ -569,7 +570,7 @@ that change, show 1,000 and 10,000 rules refused by the compiler.\n\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::Plan;
+    use crate::workload::{Mode, Plan};
 
     fn entry(id: &str, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
         Entry {
@@ -615,7 +616,7 @@ mod tests {
     }
 
     fn run() -> KernelRun {
-        let mut plan = Plan::new(true);
+        let mut plan = Plan::new(Mode::Quick);
         plan.kinds = vec![Kind::Literal];
         plan.sizes = vec![10];
         let mut refused = entry("krsi-big", Design::Krsi, Some(Kind::Literal), 10);

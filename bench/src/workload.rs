@@ -201,10 +201,42 @@ impl Case {
     }
 }
 
-/// The sizes measured: the quick mode fits in a few minutes of both guests.
+/// Which sizes a run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Literal and prefix rules at 1, 10 and 100: a few minutes a guest.
+    Quick,
+    /// Literal and prefix rules at 10 and 10,000: what one policy costs as it grows, beside
+    /// the map design, without the hours of the full run.
+    Scale,
+    /// Every kind at 1, 10, 100, 1,000 and 10,000 rules.
+    Full,
+}
+
+impl Mode {
+    /// The flag that asks for it (`scripts/bench --quick`); "" for the full run.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Quick => " --quick",
+            Mode::Scale => " --scale",
+            Mode::Full => "",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Quick => "quick",
+            Mode::Scale => "scale",
+            Mode::Full => "full",
+        }
+    }
+}
+
+/// The sizes measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
-    pub quick: bool,
+    pub mode: Mode,
     pub kinds: Vec<Kind>,
     pub sizes: Vec<usize>,
     /// Events per workload case: opens are cheap, each exec forks a process.
@@ -215,25 +247,32 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(quick: bool) -> Plan {
-        if quick {
-            Plan {
-                quick,
+    pub fn new(mode: Mode) -> Plan {
+        match mode {
+            Mode::Quick => Plan {
+                mode,
                 kinds: vec![Kind::Literal, Kind::Prefix],
                 sizes: vec![1, 10, 100],
                 open_iterations: 2000,
                 exec_iterations: 60,
                 case_cap_ms: 4000,
-            }
-        } else {
-            Plan {
-                quick,
+            },
+            Mode::Scale => Plan {
+                mode,
+                kinds: vec![Kind::Literal, Kind::Prefix],
+                sizes: vec![10, 10_000],
+                open_iterations: 2000,
+                exec_iterations: 60,
+                case_cap_ms: 6000,
+            },
+            Mode::Full => Plan {
+                mode,
                 kinds: Kind::ALL.to_vec(),
                 sizes: vec![1, 10, 100, 1000, 10_000],
                 open_iterations: 3000,
                 exec_iterations: 90,
                 case_cap_ms: 6000,
-            }
+            },
         }
     }
 }
