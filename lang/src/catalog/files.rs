@@ -506,15 +506,18 @@ pub static SETXATTR: Event = Event {
         hook: "inode_set_acl",
         availability: Availability::Since("6.2"),
         only_when: None,
-        sources: &[(
-            "name",
-            Source::KernelString {
-                param: "acl_name",
-                members: &[],
-            },
-        )],
+        sources: &[ACL_NAME],
     }],
 };
+
+/// The ACL hooks give the attribute's name as their own `acl_name` parameter.
+const ACL_NAME: (&str, Source) = (
+    "name",
+    Source::KernelString {
+        param: "acl_name",
+        members: &[],
+    },
+);
 
 pub static REMOVEXATTR: Event = Event {
     name: "removexattr",
@@ -526,13 +529,7 @@ pub static REMOVEXATTR: Event = Event {
         hook: "inode_remove_acl",
         availability: Availability::Since("6.2"),
         only_when: None,
-        sources: &[(
-            "name",
-            Source::KernelString {
-                param: "acl_name",
-                members: &[],
-            },
-        )],
+        sources: &[ACL_NAME],
     }],
 };
 
