@@ -3,17 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-const FIXTURE: &str = "tests/fixtures/btf/host-6.18.btf";
+mod common;
 
-fn krsic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_krsic"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("krsic runs")
-}
+use common::{krsic, FIXTURE};
 
 fn policies(dir: &str) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))

@@ -7,17 +7,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
 
-const FIXTURE: &str = "tests/fixtures/btf/host-6.18.btf";
+mod common;
 
-fn krsic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_krsic"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("krsic runs")
-}
+use common::{krsic, FIXTURE};
 
 /// A pair of versions and the (event, change) pairs the diff must name, exactly.
 struct Pair {

@@ -17,6 +17,16 @@ pub fn fixture_kernel() -> Btf {
         .with_description("the fixture kernel")
 }
 
+/// Runs the krsic this package built, from the repository's root, to completion.
+#[allow(dead_code)]
+pub fn krsic(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_krsic"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("krsic runs")
+}
+
 /// The `.krsi` files of a directory of the repository, sorted.
 #[allow(dead_code)]
 pub fn krsi_files(dir: &str) -> Vec<std::path::PathBuf> {
