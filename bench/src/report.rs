@@ -564,8 +564,9 @@ verifier walks each emitted instruction once. Measured when it was built (commit
 10,000 prefixes in 0.44 s to 80,416; the offline machine executes 139–161 instructions on a \
 listed path and 29–50 on a miss at 10,000 rules, against 127–129 and 27 at 10 rules \
 (prefixes: 131–264 and 30–157, against 126–128 and 44). Both load as one policy and refuse a \
-listed path in the 6.1 and 6.12 guests (kernel test `scale`). The tables below, from a run before \
-that change, show 1,000 and 10,000 rules refused by the compiler.\n\n";
+listed path in the 6.1 and 6.12 guests (kernel test `scale`). Times at 1,000 and 10,000 rules \
+come from a full run or `scripts/bench --scale`; the mode line below says which sizes this run \
+measured.\n\n";
 
 #[cfg(test)]
 mod tests {
