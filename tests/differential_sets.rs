@@ -349,7 +349,21 @@ fn sets_cut_into_functions_agree() {
     prefixes += "deny open where path ~ \"/etc/**\" errno EEXIST\n";
     // In audit mode the shared exit reports and allows.
     let audit = format!("mode audit\n{exact}");
-    for (label, source) in [("exact", exact), ("prefix", prefixes), ("audit", audit)] {
+    // Kill and deny rules mixed in one set: the shared exit names the rule and keeps the kill.
+    let kill: String = exact
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match line.strip_prefix("deny ") {
+            Some(rest) if i % 2 == 0 => format!("kill {rest}\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    for (label, source) in [
+        ("exact", exact),
+        ("prefix", prefixes),
+        ("audit", audit),
+        ("kill", kill),
+    ] {
         let compiled = compile(&source);
         assert!(
             set_functions(&compiled) > 1,

@@ -394,9 +394,26 @@ impl<'a> ProgramGen<'a> {
             Mode::Enforce => events::FLAG_DENIED,
             Mode::Audit => events::FLAG_WOULD_DENY,
         };
+        // The run's kill rules, by the rule the leaf recorded: their report carries the kill
+        // flag, and in enforce mode the task is sent SIGKILL. Compared one by one, on the
+        // refusing path only (a miss never gets here).
+        let kills: Vec<u32> = run.iter().filter(|r| r.kill).map(|r| r.index).collect();
         self.asm
             .load(Size::DW, Reg::R1, Reg::R7, offset(at))
-            .mov64_imm(Reg::R2, flags as i32)
+            .mov64_imm(Reg::R2, flags as i32);
+        if !kills.is_empty() {
+            let done = self.asm.new_label();
+            for &rule in &kills {
+                let other = self.asm.new_label();
+                self.asm
+                    .jump_imm(JmpCond::Ne, Reg::R1, rule as i32, other)
+                    .mov64_imm(Reg::R2, (flags | events::FLAG_KILL) as i32)
+                    .jump(done)
+                    .bind(other);
+            }
+            self.asm.bind(done);
+        }
+        self.asm
             .load(Size::DW, Reg::R3, Reg::R7, offset(at + 8))
             .mov64_reg(Reg::R4, Reg::R10)
             .mov64_reg(Reg::R5, Reg::R7)
@@ -405,6 +422,20 @@ impl<'a> ProgramGen<'a> {
         if self.mode == Mode::Audit {
             self.asm.mov64_imm(Reg::R0, 0).exit();
             return;
+        }
+        if !kills.is_empty() {
+            let spared = self.asm.new_label();
+            self.asm.load(Size::DW, Reg::R1, Reg::R7, offset(at));
+            let signal = self.asm.new_label();
+            for &rule in &kills {
+                self.asm.jump_imm(JmpCond::Eq, Reg::R1, rule as i32, signal);
+            }
+            self.asm
+                .jump(spared)
+                .bind(signal)
+                .mov64_imm(Reg::R1, SIGKILL)
+                .call_helper(SEND_SIGNAL)
+                .bind(spared);
         }
         let errnos: std::collections::BTreeSet<i32> = run.iter().map(|r| r.errno).collect();
         self.asm.load(Size::DW, Reg::R1, Reg::R7, offset(at + 8));
