@@ -16,7 +16,7 @@ mod report;
 mod serve;
 mod target;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,6 +73,30 @@ pub enum ScopeArg {
     Cgroup,
 }
 
+/// `--btf FILE`, on every command that checks a policy against a kernel's types.
+#[derive(Args)]
+struct KernelArg {
+    /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
+    #[arg(long)]
+    btf: Option<PathBuf>,
+}
+
+/// `--message-format`, on every command that can print diagnostics.
+#[derive(Args)]
+struct DiagnosticsArg {
+    /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
+    #[arg(long, value_enum, default_value = "human")]
+    message_format: MessageFormat,
+}
+
+/// `--bpffs DIR`, on every command that reads or writes pinned policies.
+#[derive(Args)]
+struct BpffsArg {
+    /// The mounted BPF filesystem that holds pinned policies
+    #[arg(long, default_value = DEFAULT_BPFFS)]
+    bpffs: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check policies for errors, against the running kernel's types or `--btf FILE`
@@ -80,12 +104,10 @@ enum Command {
         /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Rewrite policies in the canonical layout, keeping comments (`--check`: only report)
     Fmt {
@@ -95,9 +117,8 @@ enum Command {
         /// Change nothing; list the files that are not formatted and exit 1 if there are any
         #[arg(long)]
         check: bool,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Compile a policy to an ELF object of BPF LSM programs
     Build {
@@ -106,18 +127,16 @@ enum Command {
         /// Where to write the output
         #[arg(short, long)]
         output: PathBuf,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArg,
         /// What to write
         #[arg(long, value_enum, default_value = "obj")]
         emit: Emit,
         /// Compile the programs to consult a cgroup set at load time
         #[arg(long, value_enum, default_value = "global")]
         scope: ScopeArg,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Disassemble the programs of an object written by `krsic build`
     Disasm {
@@ -131,9 +150,8 @@ enum Command {
         /// Enforce only for processes in this cgroup (v2) and its descendants
         #[arg(long)]
         cgroup: Option<PathBuf>,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArg,
         /// `audit`: deny rules report and allow, to try a policy before enforcing it
         /// (overrides the policy's `mode` header; the default is `enforce`)
         #[arg(long, value_enum)]
@@ -144,24 +162,21 @@ enum Command {
         /// Reports one rule may send per second on one CPU (default 100); the rest are counted
         #[arg(long)]
         report_rate: Option<u32>,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
         /// Pin the policy (bpffs) and exit: it stays enforced until `krsic unload NAME`; a
         /// pinned policy of the same name is replaced without a gap, all its programs at once
         /// (a version gate), and what an interrupted load or unload of the name left is
         /// finished first
         #[arg(long)]
         pin: bool,
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
+        #[command(flatten)]
+        bpffs: BpffsArg,
     },
     /// List the pinned policies: source, hash, compiler, load time, hooks, programs, run counts
     List {
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
+        #[command(flatten)]
+        bpffs: BpffsArg,
         /// One JSON array, for tools
         #[arg(long)]
         json: bool,
@@ -171,20 +186,18 @@ enum Command {
     Unload {
         /// The policy's name, as `krsic list` shows it
         name: String,
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
+        #[command(flatten)]
+        bpffs: BpffsArg,
     },
     /// Stream the reports of a pinned policy until SIGINT or SIGTERM
     Follow {
         /// The policy's name, as `krsic list` shows it
         name: String,
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        bpffs: BpffsArg,
+        #[command(flatten)]
+        kernel: KernelArg,
+        /// The format of the reports printed on stdout
         #[arg(long, value_enum, default_value = "json")]
         output: Output,
     },
@@ -193,12 +206,10 @@ enum Command {
         /// Policy files (`.krsi`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Explain a diagnostic code, e.g. `krsic explain E0101`
     Explain {
@@ -207,9 +218,8 @@ enum Command {
     },
     /// List every event with its hook and attributes
     Events {
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArg,
         /// One JSON document, for tools and the book's reference
         #[arg(long)]
         json: bool,
@@ -222,15 +232,12 @@ enum Command {
         /// Print the plan and change nothing
         #[arg(long)]
         dry_run: bool,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        bpffs: BpffsArg,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Keep a directory of policies applied (at start and on every change), stream every
     /// report, and serve Prometheus metrics; SIGINT or SIGTERM stop it and leave the policies
@@ -256,15 +263,12 @@ enum Command {
         /// does the same for good)
         #[arg(long)]
         bpf_stats: bool,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
-        /// The mounted BPF filesystem that holds pinned policies
-        #[arg(long, default_value = DEFAULT_BPFFS)]
-        bpffs: PathBuf,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        bpffs: BpffsArg,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Say what a new version of a policy decides differently, by meaning: per event, each
     /// kind of operation now denied, now allowed, denied with another errno, or reported
@@ -274,15 +278,13 @@ enum Command {
         old: PathBuf,
         /// The policy as it would be (`.krsi`)
         new: PathBuf,
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArg,
         /// One JSON object a change, for tools
         #[arg(long)]
         json: bool,
-        /// How diagnostics are written: `human` (source excerpts) or `json` (one object a line)
-        #[arg(long, value_enum, default_value = "human")]
-        message_format: MessageFormat,
+        #[command(flatten)]
+        diagnostics: DiagnosticsArg,
     },
     /// Tell whether this machine can enforce policies and, if not, exactly what to change
     Doctor {
@@ -293,9 +295,8 @@ enum Command {
     /// Run the language server on stdin/stdout (diagnostics, hover, completion, definitions,
     /// references, symbols, formatting, quick fixes)
     Lsp {
-        /// The target kernel's BTF, instead of /sys/kernel/btf/vmlinux (raw BTF, or an ELF with `.BTF`)
-        #[arg(long)]
-        btf: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArg,
     },
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)
     Completions {
@@ -323,74 +324,81 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check {
             files,
-            btf,
-            message_format,
-        } => commands::check(&files, btf.as_deref(), message_format),
+            kernel,
+            diagnostics,
+        } => commands::check(&files, kernel.btf.as_deref(), diagnostics.message_format),
         Command::Build {
             file,
             output,
-            btf,
+            kernel,
             emit,
             scope,
-            message_format,
-        } => commands::build(&file, &output, btf.as_deref(), emit, scope, message_format),
+            diagnostics,
+        } => commands::build(
+            &file,
+            &output,
+            kernel.btf.as_deref(),
+            emit,
+            scope,
+            diagnostics.message_format,
+        ),
         Command::Fmt {
             files,
             check,
-            message_format,
-        } => commands::format(&files, check, message_format),
+            diagnostics,
+        } => commands::format(&files, check, diagnostics.message_format),
         Command::Disasm { object } => commands::disasm(&object),
         Command::Load {
             file,
             cgroup,
-            btf,
+            kernel,
             mode,
             output,
             report_rate,
-            message_format,
+            diagnostics,
             pin,
             bpffs,
         } => commands::load(
             &file,
             &commands::LoadOptions {
                 cgroup: cgroup.as_deref(),
-                btf: btf.as_deref(),
+                btf: kernel.btf.as_deref(),
                 mode,
                 output,
                 report_rate,
-                format: message_format,
+                format: diagnostics.message_format,
                 pin,
-                bpffs: &bpffs,
+                bpffs: &bpffs.bpffs,
             },
         ),
-        Command::List { bpffs, json } => commands::list(&bpffs, json),
-        Command::Unload { name, bpffs } => commands::unload(&name, &bpffs),
+        Command::List { bpffs, json } => commands::list(&bpffs.bpffs, json),
+        Command::Unload { name, bpffs } => commands::unload(&name, &bpffs.bpffs),
         Command::Follow {
             name,
             bpffs,
-            btf,
+            kernel,
             output,
-        } => commands::follow(&name, &bpffs, btf.as_deref(), output),
+        } => commands::follow(&name, &bpffs.bpffs, kernel.btf.as_deref(), output),
         Command::Test {
             files,
-            btf,
-            message_format,
-        } => commands::test(&files, btf.as_deref(), message_format),
+            kernel,
+            diagnostics,
+        } => commands::test(&files, kernel.btf.as_deref(), diagnostics.message_format),
         Command::Explain { code } => commands::explain(&code),
-        Command::Events { btf, json } => commands::events(btf.as_deref(), json),
+        Command::Events { kernel, json } => commands::events(kernel.btf.as_deref(), json),
         Command::Apply {
             dir,
             dry_run,
-            btf,
+            kernel,
             bpffs,
-            message_format,
+            diagnostics,
         } => apply::apply(
             &dir,
             &apply::ApplyOptions {
-                btf: btf.as_deref(),
-                bpffs: &bpffs,
+                btf: kernel.btf.as_deref(),
+                bpffs: &bpffs.bpffs,
                 dry_run,
-                format: message_format,
+                format: diagnostics.message_format,
             },
         ),
         Command::Serve {
@@ -400,31 +408,37 @@ fn main() -> ExitCode {
             report_file,
             alerts_url,
             bpf_stats,
-            btf,
+            kernel,
             bpffs,
-            message_format,
+            diagnostics,
         } => serve::serve(
             &dir,
             &serve::ServeOptions {
-                btf: btf.as_deref(),
-                bpffs: &bpffs,
+                btf: kernel.btf.as_deref(),
+                bpffs: &bpffs.bpffs,
                 output,
                 report_file: report_file.as_deref(),
                 alerts_url: alerts_url.as_deref(),
                 metrics: metrics.as_deref(),
                 bpf_stats,
-                format: message_format,
+                format: diagnostics.message_format,
             },
         ),
         Command::Diff {
             old,
             new,
-            btf,
+            kernel,
             json,
-            message_format,
-        } => diff::diff(&old, &new, btf.as_deref(), json, message_format),
+            diagnostics,
+        } => diff::diff(
+            &old,
+            &new,
+            kernel.btf.as_deref(),
+            json,
+            diagnostics.message_format,
+        ),
         Command::Doctor { json } => doctor::doctor(json),
-        Command::Lsp { btf } => lsp::serve(btf.as_deref()),
+        Command::Lsp { kernel } => lsp::serve(kernel.btf.as_deref()),
         Command::Completions { shell } => {
             manual::completions(shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
