@@ -41,6 +41,20 @@ pub static EXEC: Event = Event {
             },
             doc: "the file name as the caller passed it to execve (may be relative)",
         },
+        // fs/exec.c, do_execveat_common: the kernel counts the caller's argv (`count`) into
+        // `bprm->argc` and copies exactly that many strings before `bprm_execve` runs any
+        // bprm hook; since Linux 5.18 an empty argv becomes one empty string (argc 1). The
+        // count lives in kernel memory, so unlike the strings it is the new program's on
+        // this first hook already, and a racing thread cannot change it.
+        Attribute {
+            name: "argc",
+            ty: ValueType::Int,
+            source: Source::Int {
+                param: "bprm",
+                members: &["argc"],
+            },
+            doc: "how many arguments the new program gets (its argc, argv[0] included), as the kernel counted them",
+        },
         // The executable's inode: owner and mode.
         inode::owner_uid("bprm", &["file", "f_inode", "i_uid", "val"]),
         inode::owner_gid("bprm", &["file", "f_inode", "i_gid", "val"]),

@@ -11,18 +11,23 @@
 //! the command-line design (book/src/language.md, `kill`), not a policy test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use compiler::bpf::helper::{GET_CURRENT_UID_GID, RINGBUF_RESERVE, RINGBUF_SUBMIT};
+use compiler::bpf::helper::{
+    GET_CURRENT_COMM, GET_CURRENT_UID_GID, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+};
 use compiler::bpf::{AluOp, Assembler, JmpCond, Reg, Size};
 use compiler::btf::Btf;
 use compiler::elf::{write_object, MapSpec, ObjectSpec, ProgramSpec};
-use kernel_tests::{require_guest, run_as, USER};
+use kernel_tests::{assert_exec_denied, assert_ran, require_guest, run_as, Policy, TempDir, USER};
 use runtime::ProgramTarget;
 
 const RING: &str = "argv_seen";
-/// Per record: the hook's number, `bprm->argc`, then four 64-byte string slots.
+/// Per record: the hook's number, `bprm->argc`, four 64-byte string slots, then the
+/// task's `comm` as `bpf_get_current_comm` gives it on that hook.
 const SLOT: i32 = 64;
 const STRINGS: i32 = 4;
-const RECORD: i32 = 8 + SLOT * STRINGS;
+const COMM_AT: i32 = 8 + SLOT * STRINGS;
+const COMM_LEN: i32 = 16;
+const RECORD: i32 = COMM_AT + COMM_LEN;
 const PROBE_READ_USER_STR: u32 = 114;
 const HOOKS: [&str; 3] = [
     "bprm_check_security",
@@ -43,8 +48,8 @@ fn binprm_offset(btf: &Btf, member: &str) -> i16 {
     i16::try_from(m.offset_bits / 8).unwrap()
 }
 
-/// On `hook` (number `id`), for uid [`USER`] only: reserve a record, store `id` and
-/// `bprm->argc`, then read up to four strings from `bprm->p` on with
+/// On `hook` (number `id`), for uid [`USER`] only: reserve a record, store `id`,
+/// `bprm->argc` and the task's comm, then read up to four strings from `bprm->p` on with
 /// `bpf_probe_read_user_str`, each after the previous one's NUL; stop at the first failure.
 fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
     let mut asm = Assembler::new();
@@ -64,7 +69,16 @@ fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
         .load(Size::DW, Reg::R1, Reg::R6, 0)
         .load(Size::W, Reg::R2, Reg::R1, argc)
         .store_reg(Size::W, Reg::R7, 4, Reg::R2)
-        .load(Size::DW, Reg::R8, Reg::R1, p);
+        .load(Size::DW, Reg::R8, Reg::R1, p)
+        .mov64_reg(Reg::R1, Reg::R7)
+        .alu64_imm(AluOp::Add, Reg::R1, COMM_AT)
+        .mov64_imm(Reg::R2, COMM_LEN)
+        .call_helper(GET_CURRENT_COMM);
+    // A ring record is not zeroed: slots after a failed read would hold an older record's
+    // bytes, and `strings` stops at the first empty slot.
+    for i in 0..STRINGS {
+        asm.store_imm(Size::B, Reg::R7, (8 + SLOT * i) as i16, 0);
+    }
     for i in 0..STRINGS {
         asm.mov64_reg(Reg::R1, Reg::R7)
             .alu64_imm(AluOp::Add, Reg::R1, 8 + SLOT * i)
@@ -88,14 +102,17 @@ fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
     }
 }
 
+/// The bytes of a NUL-terminated (or full) slot.
+fn c_string(slot: &[u8]) -> String {
+    let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
+    String::from_utf8_lossy(&slot[..end]).into_owned()
+}
+
 /// The strings of one record, up to the first empty slot.
 fn strings(record: &[u8]) -> Vec<String> {
-    record[8..]
+    record[8..COMM_AT as usize]
         .chunks(SLOT as usize)
-        .map(|slot| {
-            let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
-            String::from_utf8_lossy(&slot[..end]).into_owned()
-        })
+        .map(c_string)
         .take_while(|s| !s.is_empty())
         .collect()
 }
@@ -140,14 +157,29 @@ fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
 }
 
 /// Every record waiting: (hook number, argc, strings).
-fn records(ring: &mut runtime::EventStream) -> Vec<(usize, u32, Vec<String>)> {
+fn records(ring: &mut runtime::EventStream) -> Vec<Seen> {
     let mut seen = Vec::new();
     ring.drain(|record| {
-        let hook = u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize;
-        let argc = u32::from_le_bytes(record[4..8].try_into().unwrap());
-        seen.push((hook, argc, strings(record)));
+        seen.push(Seen {
+            hook: u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize,
+            argc: u32::from_le_bytes(record[4..8].try_into().unwrap()),
+            strings: strings(record),
+            comm: c_string(&record[COMM_AT as usize..RECORD as usize]),
+        });
     });
     seen
+}
+
+/// What one hook saw of one exec.
+#[derive(Debug)]
+struct Seen {
+    /// The hook's index in [`HOOKS`].
+    hook: usize,
+    argc: u32,
+    /// The strings read at `bprm->p`.
+    strings: Vec<String>,
+    /// `bpf_get_current_comm` on the hook.
+    comm: String,
 }
 
 #[test]
@@ -160,8 +192,11 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
     assert!(status.success(), "{status}");
     let seen = records(&mut ring);
     loaded.detach();
-    for (hook, argc, strings) in &seen {
-        eprintln!("{}: argc {argc}, read {strings:?}", HOOKS[*hook]);
+    for s in &seen {
+        eprintln!(
+            "{}: argc {}, comm {:?}, read {:?}",
+            HOOKS[s.hook], s.argc, s.comm, s.strings
+        );
     }
     let expected: Vec<String> = std::iter::once("/bin/true")
         .chain(args)
@@ -169,18 +204,80 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
         .collect();
     let committing = seen
         .iter()
-        .find(|(hook, _, _)| *hook == 2)
+        .find(|s| s.hook == 2)
         .expect("bprm_committing_creds ran for the exec");
-    assert_eq!(committing.1, 4, "argc");
     assert_eq!(
-        committing.2, expected,
+        committing.strings, expected,
         "the kernel's copy, read at bprm_committing_creds"
     );
+    // `bprm->argc` is kernel memory, counted before any hook: every hook reads the new
+    // program's count (what the `argc` attribute reads on `bprm_check_security`).
+    for hook in 0..HOOKS.len() {
+        let s = seen
+            .iter()
+            .find(|s| s.hook == hook)
+            .unwrap_or_else(|| panic!("{} ran for the exec", HOOKS[hook]));
+        assert_eq!(s.argc, 4, "argc on {}", HOOKS[hook]);
+    }
     // The earlier hooks run with the caller's memory: whatever they read at `bprm->p`, it is
     // not where the kernel put the arguments.
-    for (hook, _, strings) in seen.iter().filter(|(hook, _, _)| *hook < 2) {
-        assert_ne!(strings, &expected, "{} read the arguments", HOOKS[*hook]);
+    for s in seen.iter().filter(|s| s.hook < 2) {
+        assert_ne!(s.strings, expected, "{} read the arguments", HOOKS[s.hook]);
     }
+    // The task's name is the caller's on the earlier hooks and already the new program's on
+    // bprm_committing_creds (begin_new_exec calls __set_task_comm before the hook): a rule
+    // placed there that tested `comm` would test another process than on `exec` elsewhere.
+    // The caller is the test binary, forked by `run_as`; its name is not `true`.
+    for s in seen.iter().filter(|s| s.hook < 2) {
+        assert_ne!(s.comm, "true", "comm on {}", HOOKS[s.hook]);
+    }
+    assert_eq!(committing.comm, "true", "comm on bprm_committing_creds");
+}
+
+/// `argc` is read on `bprm_check_security` (the kernel's count, in `struct linux_binprm`), so
+/// a rule on it refuses with an errno like any `exec` rule: a program given too many
+/// arguments is refused, the same program with fewer runs, and another user is not concerned.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn an_exec_with_too_many_arguments_is_refused_with_the_rules_errno() {
+    require_guest();
+    let dir = TempDir::new();
+    let policy = Policy::load_source(
+        &dir,
+        &format!("deny exec where argc > 3 and uid == {USER} errno E2BIG\n"),
+        None,
+    );
+    // argc counts argv[0]: `true a b` is 3, `true a b c` is 4.
+    assert_ran(
+        run_as("/bin/true", &["a", "b"], Some(USER), None),
+        "three arguments",
+    );
+    assert_exec_denied(
+        run_as("/bin/true", &["a", "b", "c"], Some(USER), None),
+        libc::E2BIG,
+        "four arguments",
+    );
+    assert_ran(
+        run_as("/bin/true", &["a", "b", "c"], None, None),
+        "four arguments as root",
+    );
+    // The report of the refusal names the count (reports arrive through the ring buffer,
+    // after the exec returned).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while policy.events().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let events = policy.events();
+    assert_eq!(events.len(), 1, "one report: {events:?}");
+    let report: serde_json::Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(report["action"], "deny", "{report}");
+    assert_eq!(report["errno"], "E2BIG", "{report}");
+    assert_eq!(report["attributes"]["argc"], 4, "{report}");
+    policy.stop();
+    assert_ran(
+        run_as("/bin/true", &["a", "b", "c"], Some(USER), None),
+        "four arguments, policy unloaded",
+    );
 }
 
 /// The racing thread: flips the caller's argument between all `A`s and all `B`s, forever.
@@ -270,8 +367,8 @@ fn a_racing_thread_cannot_make_the_committing_hook_read_other_arguments() {
         let seen = records(&mut ring);
         let committing: Vec<&Vec<String>> = seen
             .iter()
-            .filter(|(hook, _, _)| *hook == 2)
-            .map(|(_, _, strings)| strings)
+            .filter(|s| s.hook == 2)
+            .map(|s| &s.strings)
             .collect();
         assert_eq!(committing.len(), 1, "run {run}: {seen:?}");
         assert_eq!(
