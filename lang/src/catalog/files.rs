@@ -18,6 +18,12 @@ const MAP_SHARED: u64 = 0x1;
 /// `VM_SHARED` of include/linux/mm.h, in `vma->vm_flags`: the mapping was made shared.
 const VM_SHARED: u64 = 0x8;
 
+/// `bprm->argc`: the new program's argument count, at least 1 (see `argc` on [`EXEC`]).
+pub const ARGC: Source = Source::Int {
+    param: "bprm",
+    members: &["argc"],
+};
+
 pub static EXEC: Event = Event {
     name: "exec",
     hook: "bprm_check_security",
@@ -49,10 +55,7 @@ pub static EXEC: Event = Event {
         Attribute {
             name: "argc",
             ty: ValueType::Int,
-            source: Source::Int {
-                param: "bprm",
-                members: &["argc"],
-            },
+            source: ARGC,
             doc: "how many arguments the new program gets (its argc, argv[0] included), as the kernel counted them",
         },
         // The executable's inode: owner and mode.
