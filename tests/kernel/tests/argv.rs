@@ -212,12 +212,12 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
     );
     // `bprm->argc` is kernel memory, counted before any hook: every hook reads the new
     // program's count (what the `argc` attribute reads on `bprm_check_security`).
-    for hook in 0..HOOKS.len() {
+    for (index, hook) in HOOKS.iter().enumerate() {
         let s = seen
             .iter()
-            .find(|s| s.hook == hook)
-            .unwrap_or_else(|| panic!("{} ran for the exec", HOOKS[hook]));
-        assert_eq!(s.argc, 4, "argc on {}", HOOKS[hook]);
+            .find(|s| s.hook == index)
+            .unwrap_or_else(|| panic!("{hook} ran for the exec"));
+        assert_eq!(s.argc, 4, "argc on {hook}");
     }
     // The earlier hooks run with the caller's memory: whatever they read at `bprm->p`, it is
     // not where the kernel put the arguments.
