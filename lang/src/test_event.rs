@@ -6,7 +6,7 @@
 //! one) proves nothing about the policy, so it is refused with a diagnostic on the value
 //! rather than run.
 
-use crate::catalog::{Attribute, EndpointPart, Source, FAMILIES};
+use crate::catalog::{Attribute, EndpointPart, Source, ARGC, FAMILIES};
 use crate::checked::AttrValue;
 use std::net::IpAddr;
 
@@ -83,6 +83,15 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                     }
                 }
             }
+            // fs/exec.c, do_execveat_common: since Linux 5.18 an exec with an empty argv
+            // gets one empty argument, so no exec the supported kernels run has argc 0.
+            (source, AttrValue::Int(0)) if source == ARGC => refuse(
+                format!(
+                    "`{}` is never 0: the kernel gives an empty argv one empty argument",
+                    attribute.name
+                ),
+                format!("give `{}: 1` or more", attribute.name),
+            ),
             (Source::Endpoint { part, .. }, _) => {
                 let Some(family) = family else { continue };
                 let noun = match part {
@@ -170,6 +179,7 @@ mod tests {
             given("unlink", vec![("path", s("/"))]),
             given("unlink", vec![("path", s(""))]),
             given("exec", vec![("filename", s("relative/is/fine"))]),
+            given("exec", vec![("argc", AttrValue::Int(1))]),
             given(
                 "connect",
                 vec![
@@ -207,6 +217,13 @@ mod tests {
                 1,
             ),
             (given("open", vec![("path", s("etc/passwd"))]), 0),
+            (
+                given(
+                    "exec",
+                    vec![("uid", AttrValue::Int(0)), ("argc", AttrValue::Int(0))],
+                ),
+                1,
+            ),
             (given("unlink", vec![("path", s("tmp/x"))]), 0),
             (given("unlink", vec![("path", s("/tmp//x"))]), 0),
             (given("unlink", vec![("path", s("/tmp/x/"))]), 0),

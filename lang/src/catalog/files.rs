@@ -18,6 +18,12 @@ const MAP_SHARED: u64 = 0x1;
 /// `VM_SHARED` of include/linux/mm.h, in `vma->vm_flags`: the mapping was made shared.
 const VM_SHARED: u64 = 0x8;
 
+/// `bprm->argc`: the new program's argument count, at least 1 (see `argc` on [`EXEC`]).
+pub const ARGC: Source = Source::Int {
+    param: "bprm",
+    members: &["argc"],
+};
+
 pub static EXEC: Event = Event {
     name: "exec",
     hook: "bprm_check_security",
@@ -40,6 +46,17 @@ pub static EXEC: Event = Event {
                 members: &["filename"],
             },
             doc: "the file name as the caller passed it to execve (may be relative)",
+        },
+        // fs/exec.c, do_execveat_common: the kernel counts the caller's argv (`count`) into
+        // `bprm->argc` and copies exactly that many strings before `bprm_execve` runs any
+        // bprm hook; since Linux 5.18 an empty argv becomes one empty string (argc 1). The
+        // count lives in kernel memory, so unlike the strings it is the new program's on
+        // this first hook already, and a racing thread cannot change it.
+        Attribute {
+            name: "argc",
+            ty: ValueType::Int,
+            source: ARGC,
+            doc: "how many arguments the new program gets (its argc, argv[0] included), as the kernel counted them",
         },
         // The executable's inode: owner and mode.
         inode::owner_uid("bprm", &["file", "f_inode", "i_uid", "val"]),

@@ -356,6 +356,7 @@ mod process;
 mod system;
 
 pub use errno::{errno, errno_name, ERRNOS};
+pub use files::ARGC;
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{CAPABILITIES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS};
 pub use system::{

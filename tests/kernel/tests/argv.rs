@@ -11,18 +11,23 @@
 //! the command-line design (book/src/language.md, `kill`), not a policy test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use compiler::bpf::helper::{GET_CURRENT_UID_GID, RINGBUF_RESERVE, RINGBUF_SUBMIT};
+use compiler::bpf::helper::{
+    GET_CURRENT_COMM, GET_CURRENT_UID_GID, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+};
 use compiler::bpf::{AluOp, Assembler, JmpCond, Reg, Size};
 use compiler::btf::Btf;
 use compiler::elf::{write_object, MapSpec, ObjectSpec, ProgramSpec};
-use kernel_tests::{require_guest, run_as, USER};
+use kernel_tests::{assert_exec_denied, assert_ran, require_guest, run_as, Policy, TempDir, USER};
 use runtime::ProgramTarget;
 
 const RING: &str = "argv_seen";
-/// Per record: the hook's number, `bprm->argc`, then four 64-byte string slots.
+/// Per record: the hook's number, `bprm->argc`, four 64-byte string slots, then the
+/// task's `comm` as `bpf_get_current_comm` gives it on that hook.
 const SLOT: i32 = 64;
 const STRINGS: i32 = 4;
-const RECORD: i32 = 8 + SLOT * STRINGS;
+const COMM_AT: i32 = 8 + SLOT * STRINGS;
+const COMM_LEN: i32 = 16;
+const RECORD: i32 = COMM_AT + COMM_LEN;
 const PROBE_READ_USER_STR: u32 = 114;
 const HOOKS: [&str; 3] = [
     "bprm_check_security",
@@ -43,8 +48,8 @@ fn binprm_offset(btf: &Btf, member: &str) -> i16 {
     i16::try_from(m.offset_bits / 8).unwrap()
 }
 
-/// On `hook` (number `id`), for uid [`USER`] only: reserve a record, store `id` and
-/// `bprm->argc`, then read up to four strings from `bprm->p` on with
+/// On `hook` (number `id`), for uid [`USER`] only: reserve a record, store `id`,
+/// `bprm->argc` and the task's comm, then read up to four strings from `bprm->p` on with
 /// `bpf_probe_read_user_str`, each after the previous one's NUL; stop at the first failure.
 fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
     let mut asm = Assembler::new();
@@ -64,7 +69,16 @@ fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
         .load(Size::DW, Reg::R1, Reg::R6, 0)
         .load(Size::W, Reg::R2, Reg::R1, argc)
         .store_reg(Size::W, Reg::R7, 4, Reg::R2)
-        .load(Size::DW, Reg::R8, Reg::R1, p);
+        .load(Size::DW, Reg::R8, Reg::R1, p)
+        .mov64_reg(Reg::R1, Reg::R7)
+        .alu64_imm(AluOp::Add, Reg::R1, COMM_AT)
+        .mov64_imm(Reg::R2, COMM_LEN)
+        .call_helper(GET_CURRENT_COMM);
+    // A ring record is not zeroed: slots after a failed read would hold an older record's
+    // bytes, and `strings` stops at the first empty slot.
+    for i in 0..STRINGS {
+        asm.store_imm(Size::B, Reg::R7, (8 + SLOT * i) as i16, 0);
+    }
     for i in 0..STRINGS {
         asm.mov64_reg(Reg::R1, Reg::R7)
             .alu64_imm(AluOp::Add, Reg::R1, 8 + SLOT * i)
@@ -88,14 +102,17 @@ fn program(id: i32, p: i16, argc: i16) -> ProgramSpec {
     }
 }
 
+/// The bytes of a NUL-terminated (or full) slot.
+fn c_string(slot: &[u8]) -> String {
+    let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
+    String::from_utf8_lossy(&slot[..end]).into_owned()
+}
+
 /// The strings of one record, up to the first empty slot.
 fn strings(record: &[u8]) -> Vec<String> {
-    record[8..]
+    record[8..COMM_AT as usize]
         .chunks(SLOT as usize)
-        .map(|slot| {
-            let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
-            String::from_utf8_lossy(&slot[..end]).into_owned()
-        })
+        .map(c_string)
         .take_while(|s| !s.is_empty())
         .collect()
 }
@@ -140,14 +157,29 @@ fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
 }
 
 /// Every record waiting: (hook number, argc, strings).
-fn records(ring: &mut runtime::EventStream) -> Vec<(usize, u32, Vec<String>)> {
+fn records(ring: &mut runtime::EventStream) -> Vec<Seen> {
     let mut seen = Vec::new();
     ring.drain(|record| {
-        let hook = u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize;
-        let argc = u32::from_le_bytes(record[4..8].try_into().unwrap());
-        seen.push((hook, argc, strings(record)));
+        seen.push(Seen {
+            hook: u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize,
+            argc: u32::from_le_bytes(record[4..8].try_into().unwrap()),
+            strings: strings(record),
+            comm: c_string(&record[COMM_AT as usize..RECORD as usize]),
+        });
     });
     seen
+}
+
+/// What one hook saw of one exec.
+#[derive(Debug)]
+struct Seen {
+    /// The hook's index in [`HOOKS`].
+    hook: usize,
+    argc: u32,
+    /// The strings read at `bprm->p`.
+    strings: Vec<String>,
+    /// `bpf_get_current_comm` on the hook.
+    comm: String,
 }
 
 #[test]
@@ -160,8 +192,11 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
     assert!(status.success(), "{status}");
     let seen = records(&mut ring);
     loaded.detach();
-    for (hook, argc, strings) in &seen {
-        eprintln!("{}: argc {argc}, read {strings:?}", HOOKS[*hook]);
+    for s in &seen {
+        eprintln!(
+            "{}: argc {}, comm {:?}, read {:?}",
+            HOOKS[s.hook], s.argc, s.comm, s.strings
+        );
     }
     let expected: Vec<String> = std::iter::once("/bin/true")
         .chain(args)
@@ -169,18 +204,80 @@ fn the_new_programs_arguments_are_readable_from_bprm_committing_creds() {
         .collect();
     let committing = seen
         .iter()
-        .find(|(hook, _, _)| *hook == 2)
+        .find(|s| s.hook == 2)
         .expect("bprm_committing_creds ran for the exec");
-    assert_eq!(committing.1, 4, "argc");
     assert_eq!(
-        committing.2, expected,
+        committing.strings, expected,
         "the kernel's copy, read at bprm_committing_creds"
     );
+    // `bprm->argc` is kernel memory, counted before any hook: every hook reads the new
+    // program's count (what the `argc` attribute reads on `bprm_check_security`).
+    for (index, hook) in HOOKS.iter().enumerate() {
+        let s = seen
+            .iter()
+            .find(|s| s.hook == index)
+            .unwrap_or_else(|| panic!("{hook} ran for the exec"));
+        assert_eq!(s.argc, 4, "argc on {hook}");
+    }
     // The earlier hooks run with the caller's memory: whatever they read at `bprm->p`, it is
     // not where the kernel put the arguments.
-    for (hook, _, strings) in seen.iter().filter(|(hook, _, _)| *hook < 2) {
-        assert_ne!(strings, &expected, "{} read the arguments", HOOKS[*hook]);
+    for s in seen.iter().filter(|s| s.hook < 2) {
+        assert_ne!(s.strings, expected, "{} read the arguments", HOOKS[s.hook]);
     }
+    // The task's name is the caller's on the earlier hooks and already the new program's on
+    // bprm_committing_creds (begin_new_exec calls __set_task_comm before the hook): a rule
+    // placed there that tested `comm` would test another process than on `exec` elsewhere.
+    // The caller is the test binary, forked by `run_as`; its name is not `true`.
+    for s in seen.iter().filter(|s| s.hook < 2) {
+        assert_ne!(s.comm, "true", "comm on {}", HOOKS[s.hook]);
+    }
+    assert_eq!(committing.comm, "true", "comm on bprm_committing_creds");
+}
+
+/// `argc` is read on `bprm_check_security` (the kernel's count, in `struct linux_binprm`), so
+/// a rule on it refuses with an errno like any `exec` rule: a program given too many
+/// arguments is refused, the same program with fewer runs, and another user is not concerned.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn an_exec_with_too_many_arguments_is_refused_with_the_rules_errno() {
+    require_guest();
+    let dir = TempDir::new();
+    let policy = Policy::load_source(
+        &dir,
+        &format!("deny exec where argc > 3 and uid == {USER} errno E2BIG\n"),
+        None,
+    );
+    // argc counts argv[0]: `true a b` is 3, `true a b c` is 4.
+    assert_ran(
+        run_as("/bin/true", &["a", "b"], Some(USER), None),
+        "three arguments",
+    );
+    assert_exec_denied(
+        run_as("/bin/true", &["a", "b", "c"], Some(USER), None),
+        libc::E2BIG,
+        "four arguments",
+    );
+    assert_ran(
+        run_as("/bin/true", &["a", "b", "c"], None, None),
+        "four arguments as root",
+    );
+    // The report of the refusal names the count (reports arrive through the ring buffer,
+    // after the exec returned).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while policy.events().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let events = policy.events();
+    assert_eq!(events.len(), 1, "one report: {events:?}");
+    let report: serde_json::Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(report["action"], "deny", "{report}");
+    assert_eq!(report["errno"], "E2BIG", "{report}");
+    assert_eq!(report["attributes"]["argc"], 4, "{report}");
+    policy.stop();
+    assert_ran(
+        run_as("/bin/true", &["a", "b", "c"], Some(USER), None),
+        "four arguments, policy unloaded",
+    );
 }
 
 /// The racing thread: flips the caller's argument between all `A`s and all `B`s, forever.
@@ -270,8 +367,8 @@ fn a_racing_thread_cannot_make_the_committing_hook_read_other_arguments() {
         let seen = records(&mut ring);
         let committing: Vec<&Vec<String>> = seen
             .iter()
-            .filter(|(hook, _, _)| *hook == 2)
-            .map(|(_, _, strings)| strings)
+            .filter(|s| s.hook == 2)
+            .map(|s| &s.strings)
             .collect();
         assert_eq!(committing.len(), 1, "run {run}: {seen:?}");
         assert_eq!(
@@ -284,4 +381,218 @@ fn a_racing_thread_cannot_make_the_committing_hook_read_other_arguments() {
     }
     loaded.detach();
     eprintln!("arguments echo received: {printed:?}");
+}
+
+// The command line joined in a program, measured: what a `cmdline` attribute would compute on
+// `bprm_committing_creds`, and what it costs the verifier for each bound on the number of
+// arguments. Not a policy test: the hand-written program below is the shape code generation
+// would emit, run in both guests before the compiler learns it.
+
+const JOINED: &str = "argv_joined";
+/// The joined command line's room, NUL included, as `lang::limits::STRING_CAP`.
+const JOIN_CAP: i32 = 4096;
+/// Per record: argc, the outcome, the joined length, padding; then twice [`JOIN_CAP`] bytes,
+/// so that a read of up to [`JOIN_CAP`] bytes at any offset below [`JOIN_CAP`] stays inside
+/// the record where the verifier can bound it.
+const JOIN_HEADER: i32 = 16;
+const JOIN_RECORD: i32 = JOIN_HEADER + 2 * JOIN_CAP;
+/// Outcomes: the joined string is known, or unknown for one of three reasons.
+const JOIN_KNOWN: i32 = 0;
+const JOIN_TOO_MANY: i32 = 1;
+const JOIN_TOO_LONG: i32 = 2;
+const JOIN_FAULT: i32 = 3;
+
+/// A program on `bprm_committing_creds` that, for uid [`USER`], joins the first `argc`
+/// strings at `bprm->p` with single spaces (Falco's `proc.cmdline`) into a ring record, one
+/// unrolled step per argument up to `max_args`: each step reads a string with
+/// `bpf_probe_read_user_str` at the end of the last one and turns its NUL into a space. More
+/// than `max_args` arguments, a joined string that does not fit [`JOIN_CAP`] with its NUL,
+/// or a failed read make it unknown.
+fn join_program(max_args: i32, p: i16, argc: i16) -> ProgramSpec {
+    let mut asm = Assembler::new();
+    let (out, done, submit) = (asm.new_label(), asm.new_label(), asm.new_label());
+    let (too_many, too_long, fault) = (asm.new_label(), asm.new_label(), asm.new_label());
+    asm.mov64_reg(Reg::R6, Reg::R1)
+        .call_helper(GET_CURRENT_UID_GID)
+        .alu32_reg(AluOp::Mov, Reg::R0, Reg::R0)
+        .jump_imm(JmpCond::Ne, Reg::R0, USER as i32, out)
+        .ld_map_fd(Reg::R1, JOINED)
+        .mov64_imm(Reg::R2, JOIN_RECORD)
+        .mov64_imm(Reg::R3, 0)
+        .call_helper(RINGBUF_RESERVE)
+        .jump_imm(JmpCond::Eq, Reg::R0, 0, out)
+        .mov64_reg(Reg::R7, Reg::R0)
+        .load(Size::DW, Reg::R1, Reg::R6, 0)
+        // r9: argc, r8: the next string's user address, r6: bytes joined so far.
+        .load(Size::W, Reg::R9, Reg::R1, argc)
+        .load(Size::DW, Reg::R8, Reg::R1, p)
+        .store_reg(Size::W, Reg::R7, 0, Reg::R9)
+        .store_imm(Size::W, Reg::R7, 12, 0)
+        .mov64_imm(Reg::R6, 0);
+    for i in 0..max_args {
+        asm.jump_imm(JmpCond::Le, Reg::R9, i, done)
+            // The mask tells the verifier what the length check below already ensures.
+            .alu64_imm(AluOp::And, Reg::R6, JOIN_CAP - 1)
+            .mov64_reg(Reg::R1, Reg::R7)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R6)
+            .alu64_imm(AluOp::Add, Reg::R1, JOIN_HEADER)
+            .mov64_imm(Reg::R2, JOIN_CAP)
+            .mov64_reg(Reg::R3, Reg::R8)
+            .call_helper(PROBE_READ_USER_STR)
+            .jump_imm(JmpCond::Slt, Reg::R0, 0, fault);
+        // An empty argument reads as 0, not 1 (measured on 6.1: the first version of this
+        // program stopped there with 0; mm/maccess.c, strncpy_from_user_nofault adds the NUL
+        // to a positive length only): its NUL is one byte all the same.
+        let counted = asm.new_label();
+        asm.jump_imm(JmpCond::Ne, Reg::R0, 0, counted)
+            .mov64_imm(Reg::R0, 1)
+            .bind(counted)
+            .alu64_reg(AluOp::Add, Reg::R8, Reg::R0)
+            .alu64_reg(AluOp::Add, Reg::R6, Reg::R0)
+            // Full with the NUL is unknown: it may be cut.
+            .jump_imm(JmpCond::Ge, Reg::R6, JOIN_CAP, too_long)
+            .mov64_reg(Reg::R1, Reg::R7)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R6)
+            .store_imm(Size::B, Reg::R1, (JOIN_HEADER - 1) as i16, i32::from(b' '));
+    }
+    asm.jump_imm(JmpCond::Gt, Reg::R9, max_args, too_many)
+        .bind(done)
+        // The last separator is the string's end: length = joined - 1 (argc is at least 1).
+        .jump_imm(JmpCond::Eq, Reg::R6, 0, fault)
+        .alu64_imm(AluOp::And, Reg::R6, JOIN_CAP - 1)
+        .mov64_reg(Reg::R1, Reg::R7)
+        .alu64_reg(AluOp::Add, Reg::R1, Reg::R6)
+        .store_imm(Size::B, Reg::R1, (JOIN_HEADER - 1) as i16, 0)
+        .alu64_imm(AluOp::Sub, Reg::R6, 1)
+        .store_reg(Size::W, Reg::R7, 8, Reg::R6)
+        .store_imm(Size::W, Reg::R7, 4, JOIN_KNOWN)
+        .jump(submit);
+    for (label, outcome) in [
+        (too_many, JOIN_TOO_MANY),
+        (too_long, JOIN_TOO_LONG),
+        (fault, JOIN_FAULT),
+    ] {
+        asm.bind(label)
+            .store_imm(Size::W, Reg::R7, 4, outcome)
+            .store_imm(Size::W, Reg::R7, 8, 0)
+            .jump(submit);
+    }
+    asm.bind(submit)
+        .mov64_reg(Reg::R1, Reg::R7)
+        .mov64_imm(Reg::R2, 0)
+        .call_helper(RINGBUF_SUBMIT)
+        .bind(out)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    ProgramSpec {
+        symbol: format!("argv_join_{max_args}"),
+        section: "lsm/bprm_committing_creds".into(),
+        code: asm.finish().expect("assembles"),
+    }
+}
+
+/// The join program for `max_args` as an object with its ring, and its target.
+fn join_object(max_args: i32) -> (Vec<u8>, Vec<ProgramTarget>) {
+    let btf = Btf::parse(&std::fs::read("/sys/kernel/btf/vmlinux").unwrap()).unwrap();
+    let program = join_program(
+        max_args,
+        binprm_offset(&btf, "p"),
+        binprm_offset(&btf, "argc"),
+    );
+    let targets = vec![ProgramTarget {
+        symbol: program.symbol.clone(),
+        hook: "bprm_committing_creds".into(),
+    }];
+    let object = ObjectSpec {
+        programs: vec![program],
+        maps: vec![MapSpec {
+            symbol: JOINED.into(),
+            map_type: compiler::bpf::map_type::RINGBUF,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 1 << 17,
+            flags: 0,
+        }],
+        rodata: Vec::new(),
+        license: "GPL".into(),
+    };
+    (write_object(&object).unwrap(), targets)
+}
+
+/// Every join record waiting: (argc, outcome, joined string).
+fn joined(ring: &mut runtime::EventStream) -> Vec<(u32, i32, String)> {
+    let mut seen = Vec::new();
+    ring.drain(|record| {
+        let word = |at: usize| u32::from_le_bytes(record[at..at + 4].try_into().unwrap());
+        let len = word(8) as usize;
+        let start = JOIN_HEADER as usize;
+        seen.push((
+            word(0),
+            word(4) as i32,
+            String::from_utf8_lossy(&record[start..start + len]).into_owned(),
+        ));
+    });
+    seen
+}
+
+/// The verifier's cost of the join grows with the bound on the arguments (each step is
+/// walked once per path reaching it); printed for both guests, it is the measurement behind
+/// the bound a `cmdline` attribute takes. Every bound here must load.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn the_joined_command_line_costs_the_verifier_per_argument_bound() {
+    require_guest();
+    let mut costs = Vec::new();
+    for max_args in [8, 32, 64, 128] {
+        let (object, targets) = join_object(max_args);
+        let stats = runtime::verify(&object, &targets, runtime::VerifierLog::Stats)
+            .unwrap_or_else(|e| panic!("{max_args} arguments: {e}"));
+        let processed = stats[0]
+            .1
+            .expect("the kernel reports processed instructions");
+        costs.push((max_args, processed));
+    }
+    eprintln!("join: (argument bound, instructions the verifier processed): {costs:?}");
+    // More steps cost more, and no bound comes near the verifier's budget of 1,000,000.
+    assert!(costs.windows(2).all(|w| w[0].1 < w[1].1), "{costs:?}");
+    assert!(costs.iter().all(|(_, p)| *p < 1_000_000), "{costs:?}");
+}
+
+/// The join gives the command line as the new program receives it, arguments with spaces
+/// and empty ones included; more arguments than the bound, or a command line of 4,096 bytes
+/// or more, are unknown, never a cut string.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn the_joined_command_line_is_the_new_programs_or_unknown() {
+    require_guest();
+    let (object, targets) = join_object(32);
+    let gate = runtime::GateMaps {
+        gate_map: compiler::codegen::GATE_MAP.to_string(),
+        version_map: compiler::codegen::VERSION_MAP.to_string(),
+    };
+    let mut loaded =
+        runtime::load(&object, &targets, None, &gate, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut ring = loaded.take_events(JOINED).unwrap().expect("the ring map");
+    let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let long = "x".repeat(5000);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["-c", "echo x", "", "--donate-level"],
+            JOIN_KNOWN,
+            "/bin/true -c echo x  --donate-level",
+        ),
+        (vec![], JOIN_KNOWN, "/bin/true"),
+        (many.iter().map(String::as_str).collect(), JOIN_TOO_MANY, ""),
+        (vec![long.as_str()], JOIN_TOO_LONG, ""),
+    ];
+    for (args, outcome, expected) in &cases {
+        let status = run_as("/bin/true", args, Some(USER), None).unwrap();
+        assert!(status.success(), "{status}");
+        let seen = joined(&mut ring);
+        assert_eq!(seen.len(), 1, "{args:?}: {seen:?}");
+        let (argc, got, text) = &seen[0];
+        assert_eq!(*argc as usize, args.len() + 1, "{args:?}");
+        assert_eq!((*got, text.as_str()), (*outcome, *expected), "{args:?}");
+    }
+    loaded.detach();
 }
