@@ -137,6 +137,26 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
     namespace("ns.user", &["cred", "user_ns", "ns", "inum"], "inode number of the user namespace of the current process's credentials; the host's is 4026531837 (PROC_USER_INIT_INO)"),
 ];
 
+/// The inode numbers of the host's initial namespaces, fixed by the kernel (PROC_*_INIT_INO,
+/// include/linux/proc_ns.h, since Linux 3.8). The mount and network namespaces have none: the
+/// initial ones get a number like any other (fs/namespace.c, net/core/net_namespace.c).
+pub static HOST_NAMESPACES: &[(&str, u64)] = &[
+    ("ns.ipc", 0xEFFF_FFFF),
+    ("ns.uts", 0xEFFF_FFFE),
+    ("ns.user", 0xEFFF_FFFD),
+    ("ns.cgroup", 0xEFFF_FFFB),
+];
+
+/// The host's value of namespace attribute `name`, where the kernel fixes one: what a
+/// `test` item that does not give it runs with, so that a test describes a host process
+/// unless it says otherwise.
+pub fn host_namespace(name: &str) -> Option<u64> {
+    HOST_NAMESPACES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, inode)| *inode)
+}
+
 /// The inode number of one of the current task's namespaces, as `stat -L /proc/PID/ns/KIND`
 /// shows it: `ns.inum` of the namespace's `struct ns_common` (include/linux/ns_common.h; the
 /// host's constants are PROC_*_INIT_INO of include/linux/proc_ns.h). A task without an `nsproxy`
