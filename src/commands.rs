@@ -651,7 +651,8 @@ pub fn test(
     })
 }
 
-/// The event a test describes; attributes it does not give are 0, "" and false. An
+/// The event a test describes; attributes it does not give are 0, "" and false, except the
+/// namespaces the kernel numbers alike on every host, which are the host's. An
 /// endpoint (`addr`, `port`) is IPv4 or IPv6 when the test gives its address, its port or an
 /// IP `family` (then a missing port is 0 and a missing address 0.0.0.0 or ::), else absent.
 pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
@@ -670,6 +671,11 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
         || (family.is_none() && (given("addr").is_some() || given("port").is_some()));
     let mut values = BTreeMap::new();
     for attribute in test.event.attributes() {
+        // A namespace the kernel numbers the same on every host: the host's.
+        if let Some(inode) = lang::catalog::host_namespace(attribute.name) {
+            values.insert(attribute.name, AttrValue::Int(inode));
+            continue;
+        }
         let default = match (attribute.ty, attribute.source) {
             (_, lang::catalog::Source::Endpoint { .. }) if !ip => AttrValue::Absent,
             (ValueType::Enum(e), _) if ip && std::ptr::eq(e, &lang::catalog::FAMILIES) => {

@@ -61,7 +61,20 @@ fn open_event(path: &str, uid: u64) -> EventInput {
     for name in ["uid", "euid"] {
         values.insert(name, AttrValue::Int(uid));
     }
-    for name in ["gid", "egid", "pid", "tgid", "parent.pid"] {
+    for name in [
+        "gid",
+        "egid",
+        "pid",
+        "tgid",
+        "parent.pid",
+        "cgroup.id",
+        "ns.mnt",
+        "ns.net",
+        "ns.uts",
+        "ns.ipc",
+        "ns.cgroup",
+        "ns.user",
+    ] {
         values.insert(name, AttrValue::Int(7));
     }
     EventInput {

@@ -31,4 +31,16 @@ pub const STRUCTS: &[&str] = &[
     "pid",
     "vfsmount",
     "mount",
+    // Workload identity: the task's cgroup (css_set -> cgroup -> kernfs_node) and namespaces.
+    "css_set",
+    "cgroup",
+    "kernfs_node",
+    "nsproxy",
+    "ns_common",
+    "mnt_namespace",
+    "net",
+    "uts_namespace",
+    "ipc_namespace",
+    "cgroup_namespace",
+    "user_namespace",
 ];

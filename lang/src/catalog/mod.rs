@@ -358,7 +358,9 @@ mod system;
 pub use errno::{errno, errno_name, ERRNOS};
 pub use files::ARGC;
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
-pub use process::{CAPABILITIES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS};
+pub use process::{
+    host_namespace, CAPABILITIES, HOST_NAMESPACES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
+};
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,
 };

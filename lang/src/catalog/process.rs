@@ -115,7 +115,66 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         },
         doc: "absolute path of the parent process's executable (its mm->exe_file); \"\" when the parent is a kernel thread",
     },
+    // Workload identity: the cgroup and the namespaces of the current task, so that one
+    // policy can hold rules for the host and rules for containers.
+    Attribute {
+        name: "cgroup.id",
+        ty: ValueType::Int,
+        // The kernfs node of the task's cgroup on the v2 hierarchy: its id is the cgroup id
+        // (kernel/cgroup/cgroup.c, cgroup_id()), the inode number of the cgroup's directory
+        // on cgroup2, what bpf_get_current_cgroup_id() returns.
+        source: Source::TaskInt {
+            members: &["cgroups", "dfl_cgrp", "kn", "id"],
+        },
+        doc: "id of the current process's cgroup v2 (the inode number of its directory under the cgroup2 mount, `stat -c %i /sys/fs/cgroup/...`)",
+    },
+    namespace("ns.mnt", &["nsproxy", "mnt_ns", "ns", "inum"], "inode number of the current process's mount namespace (`stat -L -c %i /proc/self/ns/mnt`); no kernel constant names the host's: compare with /proc/1/ns/mnt's"),
+    namespace("ns.net", &["nsproxy", "net_ns", "ns", "inum"], "inode number of the current process's network namespace (`stat -L -c %i /proc/self/ns/net`); no kernel constant names the host's: compare with /proc/1/ns/net's"),
+    namespace("ns.uts", &["nsproxy", "uts_ns", "ns", "inum"], "inode number of the current process's UTS (host name) namespace; the host's is 4026531838 (PROC_UTS_INIT_INO)"),
+    namespace("ns.ipc", &["nsproxy", "ipc_ns", "ns", "inum"], "inode number of the current process's IPC namespace; the host's is 4026531839 (PROC_IPC_INIT_INO)"),
+    namespace("ns.cgroup", &["nsproxy", "cgroup_ns", "ns", "inum"], "inode number of the current process's cgroup namespace; the host's is 4026531835 (PROC_CGROUP_INIT_INO)"),
+    // The user namespace is the credentials', not the nsproxy's (include/linux/cred.h).
+    namespace("ns.user", &["cred", "user_ns", "ns", "inum"], "inode number of the user namespace of the current process's credentials; the host's is 4026531837 (PROC_USER_INIT_INO)"),
 ];
+
+/// The inode numbers of the host's initial namespaces, fixed by the kernel (PROC_*_INIT_INO,
+/// include/linux/proc_ns.h, since Linux 3.8). The mount and network namespaces have none: the
+/// initial ones get a number like any other (fs/namespace.c, net/core/net_namespace.c).
+pub static HOST_NAMESPACES: &[(&str, u64)] = &[
+    ("ns.ipc", 0xEFFF_FFFF),
+    ("ns.uts", 0xEFFF_FFFE),
+    ("ns.user", 0xEFFF_FFFD),
+    ("ns.cgroup", 0xEFFF_FFFB),
+];
+
+/// The host's value of namespace attribute `name`, where the kernel fixes one: what a
+/// `test` item that does not give it runs with, so that a test describes a host process
+/// unless it says otherwise.
+pub fn host_namespace(name: &str) -> Option<u64> {
+    HOST_NAMESPACES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, inode)| *inode)
+}
+
+/// The inode number of one of the current task's namespaces, as `stat -L /proc/PID/ns/KIND`
+/// shows it: `ns.inum` of the namespace's `struct ns_common` (include/linux/ns_common.h; the
+/// host's constants are PROC_*_INIT_INO of include/linux/proc_ns.h). A task without an `nsproxy`
+/// (one that is exiting, kernel/nsproxy.c exit_task_namespaces) reads 0, which no namespace
+/// has (inode numbers of namespaces start at PROC_DYNAMIC_FIRST, fs/proc/generic.c): it
+/// differs from the host's, so `ns.mnt != HOST` rules treat it as not the host's.
+const fn namespace(
+    name: &'static str,
+    members: &'static [&'static str],
+    doc: &'static str,
+) -> Attribute {
+    Attribute {
+        name,
+        ty: ValueType::Int,
+        source: Source::TaskInt { members },
+        doc,
+    }
+}
 
 pub static PTRACE: Event = Event {
     name: "ptrace",

@@ -252,6 +252,14 @@ impl Cgroup {
         Cgroup { path }
     }
 
+    /// A child of this cgroup called `name` (a container runtime's name, such as
+    /// `cri-containerd-<id>.scope`), removed on drop (drop it before its parent).
+    pub fn child_named(&self, name: &str) -> Cgroup {
+        let path = self.path.join(name);
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Cgroup { path }
+    }
+
     /// The pids in this cgroup (not its descendants).
     pub fn pids(&self) -> Vec<i32> {
         std::fs::read_to_string(self.path.join("cgroup.procs"))
