@@ -38,8 +38,10 @@ impl<'a> Checker<'a> {
                 span,
             })
         };
-        let parent = |name: &str| event.attribute(name).expect("every event has its parent");
-        let mut levels = vec![(parent("parent.pid"), Some(parent("parent.comm")))];
+        let mut levels = vec![(
+            event.attribute("parent.pid")?,
+            Some(event.attribute("parent.comm")?),
+        )];
         levels.extend(
             ANCESTOR_LEVELS
                 .iter()

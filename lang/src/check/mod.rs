@@ -237,17 +237,15 @@ impl<'a> Checker<'a> {
             .enumerate()
             .map(|(at, name)| (crate::lineage::ancestor_pid(at + 1), name))
             .collect();
-        let attribute = |name: &str| {
-            event.attribute(name).or_else(|| {
-                catalog::ANCESTOR_LEVELS
-                    .iter()
-                    .flat_map(|(pid, comm)| std::iter::once(pid).chain(comm.as_ref()))
-                    .find(|a| a.name == name)
-            })
-        };
+        let levels = catalog::ANCESTOR_LEVELS
+            .iter()
+            .flat_map(|(pid, comm)| std::iter::once(pid).chain(comm.as_ref()));
+        let attributes: Vec<&'static Attribute> = event.attributes().chain(levels).collect();
         for (name, value) in crate::lineage::lineage_values(&lineage) {
-            let attribute = attribute(name).expect("every level is an attribute");
-            values.push((attribute, value));
+            // Every value is of an attribute: `parent.*` of the event's, the others a level's.
+            if let Some(attribute) = attributes.iter().find(|a| a.name == name) {
+                values.push((attribute, value));
+            }
         }
         true
     }
