@@ -265,6 +265,18 @@ impl<'a> Checker<'a> {
                 ok = false;
                 continue;
             };
+            if let Some(parent) = ["parent.pid", "parent.comm"]
+                .into_iter()
+                .find(|p| *p == attribute.name)
+                .filter(|_| given_ancestors(&values))
+            {
+                self.report(Finding::AncestorsAndParent {
+                    parent,
+                    span: name.span,
+                });
+                ok = false;
+                continue;
+            }
             if values.iter().any(|(a, _)| a.name == attribute.name) {
                 self.report(Finding::TestValueTwice {
                     name: name.text.clone(),
@@ -276,18 +288,6 @@ impl<'a> Checker<'a> {
             if attribute.name == crate::lineage::ANCESTOR_COMM {
                 ok &= self.test_ancestors(event, name.span, value, &mut values);
                 value_spans.resize(values.len(), value_span);
-                continue;
-            }
-            if let Some(parent) = ["parent.pid", "parent.comm"]
-                .into_iter()
-                .find(|p| *p == attribute.name)
-                .filter(|_| given_ancestors(&values))
-            {
-                self.report(Finding::AncestorsAndParent {
-                    parent,
-                    span: name.span,
-                });
-                ok = false;
                 continue;
             }
             let value = match (&value.kind, attribute.ty) {

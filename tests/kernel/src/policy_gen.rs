@@ -94,6 +94,19 @@ fn quoted(text: &str) -> String {
 }
 
 fn string_atom(rng: &mut Rng, attribute: &str, is_path: bool) -> String {
+    let atom = any_string_atom(rng, attribute, is_path);
+    // `!=` and `!~` on an ancestor are refused: "no ancestor ..." is `not` of the positive test.
+    if attribute == lang::lineage::ANCESTOR_COMM {
+        for (negative, positive) in [(" != ", " == "), (" !~ ", " ~ ")] {
+            if atom.contains(negative) {
+                return format!("not ({})", atom.replacen(negative, positive, 1));
+            }
+        }
+    }
+    atom
+}
+
+fn any_string_atom(rng: &mut Rng, attribute: &str, is_path: bool) -> String {
     let value = |rng: &mut Rng| {
         if is_path {
             literal_path(rng)
