@@ -1016,8 +1016,15 @@ impl Render {
                         body
                     }
                 };
-                if *negated && *attr == lineage::ANCESTOR_COMM {
-                    format!("not {attr} ~ {rhs}")
+                if *attr == lineage::ANCESTOR_COMM {
+                    // `~` on an ancestor is refused: the patterns as names, with `in`.
+                    let rhs = if rhs.starts_with('"') {
+                        format!("[{rhs}]")
+                    } else {
+                        rhs
+                    };
+                    let not = if *negated { "not " } else { "" };
+                    format!("{not}{attr} in {rhs}")
                 } else {
                     format!("{attr} {op} {rhs}")
                 }
@@ -1796,7 +1803,11 @@ fn lineage_cases_agree() {
         &e,
         deny,
     );
-    agree(r#"deny exec where ancestor.comm ~ "system*""#, &e, deny);
+    agree(
+        r#"deny exec where ancestor.comm in ["cron", "systemd"]"#,
+        &e,
+        deny,
+    );
     agree(
         r#"deny exec where ancestor.comm == "bash""#,
         &e,
@@ -1811,11 +1822,11 @@ fn lineage_cases_agree() {
     // A parent whose pid is 0 is the idle task: no ancestor at all.
     e.ints[6] = 0;
     agree(
-        r#"deny exec where ancestor.comm ~ "*""#,
+        r#"deny exec where ancestor.comm == "sshd""#,
         &e,
         Decision::Allow,
     );
-    agree(r#"deny exec where not ancestor.comm ~ "*""#, &e, deny);
+    agree(r#"deny exec where not ancestor.comm == "sshd""#, &e, deny);
     // Deeper than the depth, no match: unknown.
     e.ints[6] = 1;
     e.ancestors = vec![b"sh".to_vec(); catalog::ANCESTOR_DEPTH];

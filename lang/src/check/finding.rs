@@ -123,21 +123,8 @@ pub enum Finding {
     BadBitAnd {
         span: Span,
     },
-    /// `ancestor.comm != x` or `!~`: true when some ancestor is not x, nearly always.
-    AncestorNegated {
-        op: CmpOp,
-        span: Span,
-    },
-    /// A test item's `ancestor.comm` that is not a list of names.
-    AncestorsNotList {
-        span: Span,
-        name_span: Span,
-    },
-    /// A test item gives `ancestor.comm` and `parent.pid` or `parent.comm`, its first level.
-    AncestorsAndParent {
-        parent: &'static str,
-        span: Span,
-    },
+    /// About `ancestor.comm`.
+    Lineage(super::lineage::LineageFinding),
     /// A comparison without an attribute on either side.
     NoAttribute {
         span: Span,
@@ -413,31 +400,7 @@ impl Finding {
                 Diagnostic::new(Code::ImpossibleTestEvent, impossible.message.clone(), *span)
                     .with_help(impossible.help.clone())
             }
-            Finding::AncestorsNotList { span, name_span } => Diagnostic::new(
-                Code::TypeMismatch,
-                format!(
-                    "in a test, `{}` is the list of the ancestors' names, nearest first",
-                    crate::lineage::ANCESTOR_COMM
-                ),
-                *span,
-            )
-            .with_secondary(*name_span, "a list of strings")
-            .with_help(format!(
-                "e.g. `{}: [\"bash\", \"sshd\", \"systemd\"]`: the parent, the grandparent, ...",
-                crate::lineage::ANCESTOR_COMM
-            )),
-            Finding::AncestorsAndParent { parent, span } => Diagnostic::new(
-                Code::DuplicateDefinition,
-                format!(
-                    "`{}` gives the parent too, and so does `{parent}`",
-                    crate::lineage::ANCESTOR_COMM
-                ),
-                *span,
-            )
-            .with_help(format!(
-                "leave out `{parent}`: the first name of `{}` is the parent's",
-                crate::lineage::ANCESTOR_COMM
-            )),
+            Finding::Lineage(finding) => super::lineage::diagnostic(finding),
             Finding::TestValueMismatch {
                 attribute,
                 span,
@@ -623,22 +586,6 @@ impl Finding {
                 *span,
             )
             .with_help("test flags as `ATTRIBUTE & MASK != 0`, e.g. `mode & 0o6000 != 0`"),
-            Finding::AncestorNegated { op, span } => {
-                let positive = if *op == CmpOp::Ne { "==" } else { "~" };
-                Diagnostic::new(
-                    Code::BadOperator,
-                    format!(
-                        "`{}` on `{}` would hold when some ancestor differs, which nearly every process has",
-                        op.symbol(),
-                        crate::lineage::ANCESTOR_COMM
-                    ),
-                    *span,
-                )
-                .with_help(format!(
-                    "to say that no ancestor matches, write `not {} {positive} ...`",
-                    crate::lineage::ANCESTOR_COMM
-                ))
-            }
             Finding::NoAttribute { span } => Diagnostic::new(
                 Code::TypeMismatch,
                 "a comparison needs an attribute on one side",

@@ -7,6 +7,7 @@ use super::Checker;
 use crate::ast::CmpOp;
 use crate::catalog::{Event, ANCESTOR_LEVELS};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::lineage::ANCESTOR_COMM;
 use crate::span::Span;
 
@@ -25,7 +26,20 @@ impl<'a> Checker<'a> {
             return Some(cond);
         };
         if matches!(op, CmpOp::Ne | CmpOp::NotMatch) {
-            self.report(Finding::AncestorNegated { op, span: op_span });
+            self.report(Finding::Lineage(LineageFinding::AncestorNegated {
+                op,
+                span: op_span,
+            }));
+            return None;
+        }
+        // Each glob-scanned value multiplies the paths the verifier walks by the number of
+        // lengths its scan may stop at (codegen/automaton.rs): on 6.1, one glob on the eight
+        // levels took it past 1,000,000 processed instructions. `==` and `in` compare the
+        // 16 bytes without a loop.
+        if op == CmpOp::Match {
+            self.report(Finding::Lineage(LineageFinding::AncestorGlob {
+                span: op_span,
+            }));
             return None;
         }
         let exists = |pid: AttrId| {
@@ -128,5 +142,79 @@ fn retarget(cond: &Cond, from: AttrId, to: AttrId) -> Cond {
             ..test.clone()
         }),
         other => other.clone(),
+    }
+}
+
+/// What the checker finds wrong with a use of `ancestor.comm`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineageFinding {
+    /// `ancestor.comm != x` or `!~`: true when some ancestor is not x, nearly always.
+    AncestorNegated { op: CmpOp, span: Span },
+    /// `ancestor.comm ~ GLOB`: a glob scan on each of the ancestors' names is more than
+    /// Linux 6.1's verifier takes.
+    AncestorGlob { span: Span },
+    /// A test item's `ancestor.comm` that is not a list of names.
+    AncestorsNotList { span: Span, name_span: Span },
+    /// A test item gives `ancestor.comm` and `parent.pid` or `parent.comm`, its first level.
+    AncestorsAndParent { parent: &'static str, span: Span },
+}
+
+/// The diagnostic of a finding about `ancestor.comm` (kept here with the expansion, so that
+/// `finding.rs` stays one screenful a finding).
+pub(super) fn diagnostic(finding: &LineageFinding) -> Diagnostic {
+    match finding {
+            LineageFinding::AncestorNegated { op, span } => {
+                let positive = if *op == CmpOp::Ne { "== ..." } else { "in [...]" };
+                Diagnostic::new(
+                    Code::BadOperator,
+                    format!(
+                        "`{}` on `{}` would hold when some ancestor differs, which nearly every process has",
+                        op.symbol(),
+                        ANCESTOR_COMM
+                    ),
+                    *span,
+                )
+                .with_help(format!(
+                    "to say that no ancestor matches, write `not {} {positive}`",
+                    ANCESTOR_COMM
+                ))
+            }
+            LineageFinding::AncestorGlob { span } => Diagnostic::new(
+                Code::BadOperator,
+                format!(
+                    "`~` on `{}` is not supported: a glob scan of each ancestor's name is more than Linux 6.1's verifier takes",
+                    ANCESTOR_COMM
+                ),
+                *span,
+            )
+            .with_help(format!(
+                "name the processes exactly: `{} in [\"php-fpm8.2\", \"php-fpm8.3\"]`",
+                ANCESTOR_COMM
+            )),
+            LineageFinding::AncestorsNotList { span, name_span } => Diagnostic::new(
+                Code::TypeMismatch,
+                format!(
+                    "in a test, `{}` is the list of the ancestors' names, nearest first",
+                    ANCESTOR_COMM
+                ),
+                *span,
+            )
+            .with_secondary(*name_span, "a list of strings")
+            .with_help(format!(
+                "e.g. `{}: [\"bash\", \"sshd\", \"systemd\"]`: the parent, the grandparent, ...",
+                ANCESTOR_COMM
+            )),
+            LineageFinding::AncestorsAndParent { parent, span } => Diagnostic::new(
+                Code::DuplicateDefinition,
+                format!(
+                    "`{}` gives the parent too, and so does `{parent}`",
+                    ANCESTOR_COMM
+                ),
+                *span,
+            )
+            .with_help(format!(
+                "leave out `{parent}`: the first name of `{}` is the parent's",
+                ANCESTOR_COMM
+            )),
     }
 }

@@ -209,10 +209,12 @@ impl<'a> Checker<'a> {
             _ => None,
         };
         let Some(names) = names else {
-            self.report(Finding::AncestorsNotList {
-                span: value.span,
-                name_span,
-            });
+            self.report(Finding::Lineage(
+                lineage::LineageFinding::AncestorsNotList {
+                    span: value.span,
+                    name_span,
+                },
+            ));
             return false;
         };
         if given_ancestors(values) {
@@ -226,10 +228,12 @@ impl<'a> Checker<'a> {
             .iter()
             .find(|(a, _)| matches!(a.name, "parent.pid" | "parent.comm"))
         {
-            self.report(Finding::AncestorsAndParent {
-                parent: parent.name,
-                span: name_span,
-            });
+            self.report(Finding::Lineage(
+                lineage::LineageFinding::AncestorsAndParent {
+                    parent: parent.name,
+                    span: name_span,
+                },
+            ));
             return false;
         }
         let lineage: Vec<(u64, Vec<u8>)> = names
@@ -270,10 +274,12 @@ impl<'a> Checker<'a> {
                 .find(|p| *p == attribute.name)
                 .filter(|_| given_ancestors(&values))
             {
-                self.report(Finding::AncestorsAndParent {
-                    parent,
-                    span: name.span,
-                });
+                self.report(Finding::Lineage(
+                    lineage::LineageFinding::AncestorsAndParent {
+                        parent,
+                        span: name.span,
+                    },
+                ));
                 ok = false;
                 continue;
             }

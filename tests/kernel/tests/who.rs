@@ -144,16 +144,3 @@ fn lineage_not_allows_only_below_the_ancestor() {
     .row(Loaded, Root, InCgroup, &under_gp, Allowed)
     .run();
 }
-
-#[test]
-#[ignore = "needs a guest kernel: run tests/guest/run"]
-fn lineage_glob_denies_below_a_named_grandparent() {
-    let under_gp = Op::call("krsi-gp -> middle -> /bin/true", || {
-        true_below(b"krsi-gp\0")
-    });
-    let under_other = Op::call("other -> middle -> /bin/true", || true_below(b"other\0"));
-    Scenario::for_cgroup("deny exec where ancestor.comm ~ \"krsi-g*\" errno EACCES\n")
-        .denies(Root, &under_gp, EACCES)
-        .row(Loaded, Root, InCgroup, &under_other, Allowed)
-        .run();
-}
