@@ -651,8 +651,9 @@ pub fn test(
     })
 }
 
-/// The event a test describes; attributes it does not give are 0, "" and false, except the
-/// namespaces the kernel numbers alike on every host, which are the host's. An
+/// The event a test describes; attributes it does not give are 0, "" and false (so no
+/// ancestor past the parent, whose pid is 0 unless given: none), except the namespaces the
+/// kernel numbers alike on every host, which are the host's. An
 /// endpoint (`addr`, `port`) is IPv4 or IPv6 when the test gives its address, its port or an
 /// IP `family` (then a missing port is 0 and a missing address 0.0.0.0 or ::), else absent.
 pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
@@ -691,6 +692,10 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
             (ValueType::Bool, _) => AttrValue::Bool(false),
         };
         values.insert(attribute.name, default);
+    }
+    // No ancestor past the parent unless the test names them (`ancestor.comm: [...]`).
+    for (name, value) in lang::lineage::lineage_values(&[]) {
+        values.entry(name).or_insert(value);
     }
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());

@@ -20,6 +20,7 @@ use lang::eval::{self, Decision, EventInput};
 use lang::glob::{Glob, Token};
 use lang::kernel::KernelTypes;
 use lang::limits;
+use lang::lineage;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -123,6 +124,9 @@ struct EventSpec {
     anonymous: bool,
     /// Every other attribute of the event.
     extra: Extra,
+    /// The names of the grandparent and the ancestors above it, nearest first: past
+    /// [`lang::catalog::ANCESTOR_DEPTH`] levels with the parent, `ancestor.comm` is unknown.
+    ancestors: Vec<Vec<u8>>,
 }
 
 /// The events whose paths the program walks: those paths are absolute, with no empty
@@ -273,6 +277,18 @@ impl EventSpec {
         );
         for (name, v) in INT_ATTRS.iter().zip(self.ints) {
             values.insert(name, AttrValue::Int(u64::from(v)));
+        }
+        // The lineage above the parent; a parent whose pid is 0 is the idle task, the top.
+        let parent_pid = u64::from(self.ints[6]);
+        let mut lineage = vec![(parent_pid, kernel_comm(&self.parent_comm))];
+        if parent_pid != 0 {
+            lineage.extend(
+                (self.ancestors.iter().enumerate())
+                    .map(|(at, name)| (lineage::ancestor_pid(at + 2), kernel_comm(name))),
+            );
+        }
+        for (name, value) in lineage::lineage_values(&lineage) {
+            values.entry(name).or_insert(value);
         }
         EventInput {
             event: self.event,
@@ -668,7 +684,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
         string_value(paths.clone(), false),
         string_value(paths.clone(), true),
         comm_value(comms.clone()),
-        comm_value(comms),
+        comm_value(comms.clone()),
         [
             int.clone(),
             int.clone(),
@@ -690,6 +706,10 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
             ],
             prop::bool::weighted(0.15),
             extra,
+            prop_oneof![
+                3 => prop::collection::vec(comm_value(comms.clone()), 0..3),
+                1 => prop::collection::vec(comm_value(comms.clone()), 6..10),
+            ],
         ),
     )
         .prop_map(
@@ -703,7 +723,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 read,
                 write,
                 in_scope,
-                (new_path, exe, mode, anonymous, extra),
+                (new_path, exe, mode, anonymous, extra, ancestors),
             )| EventSpec {
                 event,
                 path,
@@ -719,6 +739,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 mode,
                 anonymous,
                 extra,
+                ancestors,
             },
         )
 }
@@ -972,6 +993,14 @@ impl Render {
                 attr,
                 negated,
                 literal,
+            } if *negated && *attr == lineage::ANCESTOR_COMM => {
+                // `!=` on an ancestor is refused: "no ancestor is x" is `not ... ==`.
+                format!("not {attr} == {}", quote(literal))
+            }
+            Expr::StrEq {
+                attr,
+                negated,
+                literal,
             } => format!(
                 "{attr} {} {}",
                 if *negated { "!=" } else { "==" },
@@ -1007,7 +1036,18 @@ impl Render {
                         body
                     }
                 };
-                format!("{attr} {op} {rhs}")
+                if *attr == lineage::ANCESTOR_COMM {
+                    // `~` on an ancestor is refused: the patterns as names, with `in`.
+                    let rhs = if rhs.starts_with('"') {
+                        format!("[{rhs}]")
+                    } else {
+                        rhs
+                    };
+                    let not = if *negated { "not " } else { "" };
+                    format!("{not}{attr} in {rhs}")
+                } else {
+                    format!("{attr} {op} {rhs}")
+                }
             }
             Expr::Flag { attr, form } => match form {
                 0 => attr.to_string(),
@@ -1563,6 +1603,7 @@ fn event(name: &'static str, path: &[u8]) -> EventSpec {
         mode: 0o644,
         anonymous: false,
         extra: Extra::default(),
+        ancestors: vec![b"systemd".to_vec()],
     }
 }
 
@@ -1762,6 +1803,71 @@ fn process_and_flag_cases_agree() {
     e.ints[4] = 4243;
     agree(
         "deny open where parent.comm == \"sshd\" errno EACCES\nallow open where pid == 4243",
+        &e,
+        Decision::Allow,
+    );
+}
+
+/// `ancestor.comm`: any level matches; the top of the tree ends the lineage; past the depth
+/// an unknown test fails closed (a deny rule matches, an allow rule does not), and `not`
+/// flips both.
+#[test]
+fn lineage_cases_agree() {
+    let deny = Decision::Deny { errno: 1, rule: 0 };
+    let mut e = event("exec", b"/usr/bin/bash");
+    // Parent sshd, grandparent nginx, then systemd.
+    e.ancestors = vec![b"nginx".to_vec(), b"systemd".to_vec()];
+    agree(r#"deny exec where ancestor.comm == "nginx""#, &e, deny);
+    agree(
+        r#"deny exec where ancestor.comm in ["httpd", "sshd"]"#,
+        &e,
+        deny,
+    );
+    agree(
+        r#"deny exec where ancestor.comm in ["cron", "systemd"]"#,
+        &e,
+        deny,
+    );
+    agree(
+        r#"deny exec where ancestor.comm == "bash""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(
+        r#"deny exec where not ancestor.comm == "nginx""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(r#"deny exec where not ancestor.comm == "httpd""#, &e, deny);
+    // A parent whose pid is 0 is the idle task: no ancestor at all.
+    e.ints[6] = 0;
+    agree(
+        r#"deny exec where ancestor.comm == "sshd""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(r#"deny exec where not ancestor.comm == "sshd""#, &e, deny);
+    // Deeper than the depth, no match: unknown.
+    e.ints[6] = 1;
+    e.ancestors = vec![b"sh".to_vec(); catalog::ANCESTOR_DEPTH];
+    agree(r#"deny exec where ancestor.comm == "nginx""#, &e, deny);
+    agree(r#"deny exec where not ancestor.comm == "nginx""#, &e, deny);
+    agree(
+        "allow exec where ancestor.comm == \"nginx\"\ndeny exec",
+        &e,
+        Decision::Deny { errno: 1, rule: 1 },
+    );
+    // A match within the depth decides, however deep the lineage goes.
+    agree(r#"deny exec where ancestor.comm == "sh""#, &e, deny);
+    agree(
+        r#"deny exec where not ancestor.comm == "sh""#,
+        &e,
+        Decision::Allow,
+    );
+    // One level short of the depth's end: known.
+    e.ancestors.pop();
+    agree(
+        r#"deny exec where ancestor.comm == "nginx""#,
         &e,
         Decision::Allow,
     );

@@ -25,6 +25,11 @@
 //! match; under an odd number of `not`s that is the opposite outcome. Audit rules resolve
 //! unknown tests as deny rules do (when in doubt, report).
 //!
+//! A test on `ancestor.comm` never reaches this module as such: the checker wrote it as the
+//! same test on each level of the lineage, with the lineage going on past the depth resolved
+//! by the rule's polarity as an unknown test would be (`crate::lineage`). The event gives
+//! each level's `pid` and `comm` (`crate::lineage::lineage_values`).
+//!
 //! Strings are bytes. `comm` and `parent.comm` are what the kernel keeps (at most 15 bytes):
 //! truncating a longer name is the event's business, not the evaluator's.
 

@@ -14,6 +14,7 @@ pub mod format;
 pub mod glob;
 pub mod kernel;
 pub mod limits;
+pub mod lineage;
 pub mod lint;
 pub mod render;
 pub mod span;

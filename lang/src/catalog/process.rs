@@ -99,6 +99,18 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         },
         doc: "the capabilities the current process may take into effect (cred->cap_permitted)",
     },
+    // Lineage: any ancestor's name. The checker never tests this attribute itself: it
+    // expands every test on it into tests on the levels of `ANCESTOR_LEVELS` (lang::check,
+    // lineage.rs), so the evaluator and the compiled program read the same per-level values.
+    // Its source is the parent's, which is what the BTF check resolves.
+    Attribute {
+        name: "ancestor.comm",
+        ty: ValueType::Str,
+        source: Source::TaskChars {
+            members: &["real_parent", "comm"],
+        },
+        doc: "name of any ancestor process (parent, grandparent, ... up to 8 levels, `real_parent` after `real_parent`, not past the idle task): `ancestor.comm in [\"nginx\", \"httpd\"]` holds when one of them is so named. `!=`, `~` and `!~` are refused; `not ancestor.comm == \"x\"` says no ancestor is `x`. Fails closed past 8 levels",
+    },
     // Lineage: the parent's executable, walked like `exe` from `real_parent`.
     Attribute {
         name: "parent.exe",
@@ -175,6 +187,251 @@ const fn namespace(
         doc,
     }
 }
+
+/// How many ancestors an `ancestor.*` test looks at: the parent, the grandparent, ... up to
+/// this many. Past it the test is unknown and fails closed (see [`ANCESTOR_LEVELS`]).
+pub const ANCESTOR_DEPTH: usize = 8;
+
+/// The attribute whose tests hold for any ancestor.
+pub const ANCESTOR_COMM: &str = "ancestor.comm";
+
+/// The ancestors' values, level 2 up: the process id (`tgid`) and the name of the task
+/// `real_parent` is followed to that many times. Level 1 is `parent.pid` and `parent.comm`.
+/// The idle task (`init_task`, pid 0) is its own `real_parent` and the parent of pid 1 and of
+/// `kthreadd` (kernel/fork.c, `copy_process`; init/main.c), so following `real_parent` never
+/// faults: a level whose `pid` is 0 is the idle task or past it, no ancestor. The last entry
+/// has no name: a `pid` there other than 0 means the lineage goes on past
+/// [`ANCESTOR_DEPTH`] levels.
+pub static ANCESTOR_LEVELS: &[(Attribute, Option<Attribute>)] = &[
+    (
+        Attribute {
+            name: "ancestor.2.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &["real_parent", "real_parent", "tgid"],
+            },
+            doc: "process id of ancestor 2",
+        },
+        Some(Attribute {
+            name: "ancestor.2.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &["real_parent", "real_parent", "comm"],
+            },
+            doc: "name of ancestor 2",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.3.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &["real_parent", "real_parent", "real_parent", "tgid"],
+            },
+            doc: "process id of ancestor 3",
+        },
+        Some(Attribute {
+            name: "ancestor.3.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &["real_parent", "real_parent", "real_parent", "comm"],
+            },
+            doc: "name of ancestor 3",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.4.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 4",
+        },
+        Some(Attribute {
+            name: "ancestor.4.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "comm",
+                ],
+            },
+            doc: "name of ancestor 4",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.5.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 5",
+        },
+        Some(Attribute {
+            name: "ancestor.5.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "comm",
+                ],
+            },
+            doc: "name of ancestor 5",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.6.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 6",
+        },
+        Some(Attribute {
+            name: "ancestor.6.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "comm",
+                ],
+            },
+            doc: "name of ancestor 6",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.7.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 7",
+        },
+        Some(Attribute {
+            name: "ancestor.7.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "comm",
+                ],
+            },
+            doc: "name of ancestor 7",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.8.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 8",
+        },
+        Some(Attribute {
+            name: "ancestor.8.comm",
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "comm",
+                ],
+            },
+            doc: "name of ancestor 8",
+        }),
+    ),
+    (
+        Attribute {
+            name: "ancestor.9.pid",
+            ty: ValueType::Int,
+            source: Source::TaskInt {
+                members: &[
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "real_parent",
+                    "tgid",
+                ],
+            },
+            doc: "process id of ancestor 9",
+        },
+        None,
+    ),
+];
 
 pub static PTRACE: Event = Event {
     name: "ptrace",

@@ -123,6 +123,8 @@ pub enum Finding {
     BadBitAnd {
         span: Span,
     },
+    /// About `ancestor.comm`.
+    Lineage(super::lineage::LineageFinding),
     /// A comparison without an attribute on either side.
     NoAttribute {
         span: Span,
@@ -398,6 +400,7 @@ impl Finding {
                 Diagnostic::new(Code::ImpossibleTestEvent, impossible.message.clone(), *span)
                     .with_help(impossible.help.clone())
             }
+            Finding::Lineage(finding) => super::lineage::diagnostic(finding),
             Finding::TestValueMismatch {
                 attribute,
                 span,

@@ -16,6 +16,7 @@ mod btf;
 mod cost;
 mod enums;
 mod finding;
+mod lineage;
 mod names;
 mod pair;
 mod types;
@@ -176,6 +177,8 @@ impl<'a> Checker<'a> {
             None => Some(Cond::Const(true)),
         };
         let (condition, errno) = (condition?, errno?);
+        // An unknown test makes a deny, kill or audit rule match, an allow rule not.
+        let condition = self.fail_closed_lineage(condition, rule.action != ast::Action::Allow);
         hook_ok.then_some(CheckedRule {
             index,
             action: rule.action,
@@ -184,6 +187,71 @@ impl<'a> Checker<'a> {
             errno,
             span: rule.span,
         })
+    }
+
+    /// A test item's `ancestor.comm: [NAME, ...]`: the values of every level of the lineage
+    /// (`crate::lineage::lineage_values`), pushed to `values`. Whether it was right.
+    fn test_ancestors(
+        &mut self,
+        event: &'static catalog::Event,
+        name_span: crate::span::Span,
+        value: &ast::Expr,
+        values: &mut Vec<(&'static Attribute, AttrValue)>,
+    ) -> bool {
+        let names = match &value.kind {
+            ExprKind::List(elements) => elements
+                .iter()
+                .map(|e| match &e.kind {
+                    ExprKind::Str(s) => Some(s.clone().into_bytes()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        let Some(names) = names else {
+            self.report(Finding::Lineage(
+                lineage::LineageFinding::AncestorsNotList {
+                    span: value.span,
+                    name_span,
+                },
+            ));
+            return false;
+        };
+        if given_ancestors(values) {
+            self.report(Finding::TestValueTwice {
+                name: crate::lineage::ANCESTOR_COMM.to_string(),
+                span: name_span,
+            });
+            return false;
+        }
+        if let Some((parent, _)) = values
+            .iter()
+            .find(|(a, _)| matches!(a.name, "parent.pid" | "parent.comm"))
+        {
+            self.report(Finding::Lineage(
+                lineage::LineageFinding::AncestorsAndParent {
+                    parent: parent.name,
+                    span: name_span,
+                },
+            ));
+            return false;
+        }
+        let lineage: Vec<(u64, Vec<u8>)> = names
+            .into_iter()
+            .enumerate()
+            .map(|(at, name)| (crate::lineage::ancestor_pid(at + 1), name))
+            .collect();
+        let levels = catalog::ANCESTOR_LEVELS
+            .iter()
+            .flat_map(|(pid, comm)| std::iter::once(pid).chain(comm.as_ref()));
+        let attributes: Vec<&'static Attribute> = event.attributes().chain(levels).collect();
+        for (name, value) in crate::lineage::lineage_values(&lineage) {
+            // Every value is of an attribute: `parent.*` of the event's, the others a level's.
+            if let Some(attribute) = attributes.iter().find(|a| a.name == name) {
+                values.push((attribute, value));
+            }
+        }
+        true
     }
 
     fn test(&mut self, test: &ast::TestCase) -> Option<CheckedTest> {
@@ -201,12 +269,31 @@ impl<'a> Checker<'a> {
                 ok = false;
                 continue;
             };
+            if let Some(parent) = ["parent.pid", "parent.comm"]
+                .into_iter()
+                .find(|p| *p == attribute.name)
+                .filter(|_| given_ancestors(&values))
+            {
+                self.report(Finding::Lineage(
+                    lineage::LineageFinding::AncestorsAndParent {
+                        parent,
+                        span: name.span,
+                    },
+                ));
+                ok = false;
+                continue;
+            }
             if values.iter().any(|(a, _)| a.name == attribute.name) {
                 self.report(Finding::TestValueTwice {
                     name: name.text.clone(),
                     span: name.span,
                 });
                 ok = false;
+                continue;
+            }
+            if attribute.name == crate::lineage::ANCESTOR_COMM {
+                ok &= self.test_ancestors(event, name.span, value, &mut values);
+                value_spans.resize(values.len(), value_span);
                 continue;
             }
             let value = match (&value.kind, attribute.ty) {
@@ -272,4 +359,10 @@ impl<'a> Checker<'a> {
             span: test.span,
         })
     }
+}
+
+/// Whether a test item's values already hold the lineage `ancestor.comm` gives.
+fn given_ancestors(values: &[(&'static Attribute, AttrValue)]) -> bool {
+    let last = catalog::ANCESTOR_LEVELS.last().map(|(pid, _)| pid.name);
+    values.iter().any(|(a, _)| Some(a.name) == last)
 }

@@ -68,7 +68,10 @@ impl<'a> Checker<'a> {
                 op_span,
                 lhs,
                 rhs,
-            } => self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action),
+            } => {
+                let cond = self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action)?;
+                self.expand_lineage(cond, *op, *op_span, expr.span, event)
+            }
             ExprKind::Name(name) => {
                 if let Some(m) = self.macros.get(name.text.as_str()).copied() {
                     return self.expand_macro(m, name.span, event, action);

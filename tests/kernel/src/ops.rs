@@ -29,6 +29,47 @@ pub fn named(
     }
 }
 
+/// The caller forks a child named `name` that makes `call` and exits with its outcome, and
+/// waits for it: `call`'s 0, or -1 with its errno (ECHILD when the child died otherwise). What
+/// `call` starts then has the caller as its grandparent: `ancestor.comm` reads both names.
+pub fn in_child_named(
+    name: &'static [u8],
+    call: impl FnOnce() -> libc::c_long,
+) -> impl FnOnce() -> libc::c_long {
+    let call = named(name, call);
+    move || {
+        // SAFETY: the child makes `call` (fork, execve, waitpid) and _exits; the parent waits.
+        unsafe {
+            let pid = libc::fork();
+            if pid < 0 {
+                return -1;
+            }
+            if pid == 0 {
+                let code = if call() == 0 {
+                    0
+                } else {
+                    // Exit statuses above 200 carry the errno back.
+                    200 + *libc::__errno_location()
+                };
+                libc::_exit(code);
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+                Some(0) => 0,
+                Some(c) if c > 200 && c < 255 => {
+                    *libc::__errno_location() = c - 200;
+                    -1
+                }
+                _ => {
+                    *libc::__errno_location() = libc::ECHILD;
+                    -1
+                }
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------------ files
 
 /// open(path, flags), closed again.

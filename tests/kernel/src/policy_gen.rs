@@ -94,6 +94,22 @@ fn quoted(text: &str) -> String {
 }
 
 fn string_atom(rng: &mut Rng, attribute: &str, is_path: bool) -> String {
+    let atom = any_string_atom(rng, attribute, is_path);
+    // `!=`, `~` and `!~` on an ancestor are refused: "no ancestor ..." is `not` of `==`, and
+    // a pattern stands for itself as a name.
+    if attribute == lang::lineage::ANCESTOR_COMM {
+        for (op, negated) in [(" != ", true), (" !~ ", true), (" ~ ", false)] {
+            if atom.contains(op) {
+                let eq = atom.replacen(op, " == ", 1);
+                let eq = eq.replacen(" == [", " in [", 1);
+                return if negated { format!("not ({eq})") } else { eq };
+            }
+        }
+    }
+    atom
+}
+
+fn any_string_atom(rng: &mut Rng, attribute: &str, is_path: bool) -> String {
     let value = |rng: &mut Rng| {
         if is_path {
             literal_path(rng)

@@ -9,9 +9,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::ops::{
-    chmod, connect_to, create_map, kill, load_garbage_from_file, load_garbage_from_memory,
-    load_trivial_program, mount_fs, named, open, open_socket, seize, setresuid, spawn,
-    traceme_in_child, truncate, unlink, unshare_userns, Listener,
+    chmod, connect_to, create_map, in_child_named, kill, load_garbage_from_file,
+    load_garbage_from_memory, load_trivial_program, mount_fs, named, open, open_socket, seize,
+    setresuid, spawn, traceme_in_child, truncate, unlink, unshare_userns, Listener,
 };
 use kernel_tests::Expect::{Allowed, Denied, KernelRefuses};
 use kernel_tests::Identity::{RealUser, Root, User};
@@ -263,6 +263,25 @@ fn no_shell_from_services() {
     Scenario::for_cgroup(standard_policy!("no-shell-from-services"))
         .denies(Root, &nginx_spawns, EPERM)
         .row(Loaded, Root, InCgroup, &cron_spawns, Allowed)
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn no_shell_below_web_servers() {
+    let shell = Path::new("/bin/sh");
+    let argv = ["sh", "-c", "exit 0"];
+    // The caller renames itself, and its child `worker` spawns the shell: the web server is
+    // the shell's grandparent, not its parent.
+    let below_nginx = Op::call("nginx -> worker -> /bin/sh", || {
+        named(b"nginx\0", in_child_named(b"worker\0", spawn(shell, &argv)))
+    });
+    let below_cron = Op::call("cron -> worker -> /bin/sh", || {
+        named(b"cron\0", in_child_named(b"worker\0", spawn(shell, &argv)))
+    });
+    Scenario::for_cgroup(standard_policy!("no-shell-below-web-servers"))
+        .denies(Root, &below_nginx, EPERM)
+        .row(Loaded, Root, InCgroup, &below_cron, Allowed)
         .run();
 }
 

@@ -5,12 +5,14 @@
 //! unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use kernel_tests::ops::{in_child_named, named, spawn};
 use kernel_tests::Expect::{Allowed, Denied};
 use kernel_tests::Identity::{RealUser, Root, User};
 use kernel_tests::Phase::Loaded;
 use kernel_tests::Place::InCgroup;
 use kernel_tests::{set_mode, Op, Scenario, TempDir, USER};
 use libc::{EACCES, EPERM, O_RDONLY};
+use std::path::Path;
 
 /// Another user than [`USER`], who owns the second key.
 const OTHER_USER: u32 = 2000;
@@ -99,4 +101,46 @@ fn capability_set_rule_decides_by_effective_set() {
         .row(Loaded, User(USER), InCgroup, &open, Allowed)
         .row(Loaded, Root, InCgroup, &open, Allowed)
         .run();
+}
+
+/// `grandparent` (named so with prctl(PR_SET_NAME)) forks `middle`, which spawns /bin/true:
+/// the program's parent is `middle`, its grandparent `grandparent`.
+fn true_below(grandparent: &'static [u8]) -> impl FnOnce() -> libc::c_long {
+    let spawn_true = spawn(Path::new("/bin/true"), &["true"]);
+    named(grandparent, in_child_named(b"middle\0", spawn_true))
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn lineage_denies_below_a_named_grandparent() {
+    // `ancestor.comm` follows real_parent: the grandparent here; the parent's name is another.
+    let under_gp = Op::call("krsi-gp -> middle -> /bin/true", || {
+        true_below(b"krsi-gp\0")
+    });
+    let under_other = Op::call("other -> middle -> /bin/true", || true_below(b"other\0"));
+    // The same name one level up is the parent: also an ancestor.
+    let under_parent = Op::call("krsi-gp -> /bin/true", || {
+        named(b"krsi-gp\0", spawn(Path::new("/bin/true"), &["true"]))
+    });
+    Scenario::for_cgroup("deny exec where ancestor.comm == \"krsi-gp\" errno EACCES\n")
+        .denies(Root, &under_gp, EACCES)
+        .row(Loaded, Root, InCgroup, &under_other, Allowed)
+        .row(Loaded, Root, InCgroup, &under_parent, Denied(EACCES))
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn lineage_not_allows_only_below_the_ancestor() {
+    let under_gp = Op::call("krsi-gp -> middle -> /bin/true", || {
+        true_below(b"krsi-gp\0")
+    });
+    let under_other = Op::call("other -> middle -> /bin/true", || true_below(b"other\0"));
+    // "No ancestor is krsi-gp": the program runs only below krsi-gp.
+    Scenario::for_cgroup(
+        "deny exec where filename == \"/bin/true\" and not ancestor.comm == \"krsi-gp\" errno EACCES\n",
+    )
+    .denies(Root, &under_other, EACCES)
+    .row(Loaded, Root, InCgroup, &under_gp, Allowed)
+    .run();
 }

@@ -1,0 +1,92 @@
+//! Process lineage: what `ancestor.comm` means, and the values an event gives for it.
+//!
+//! The ancestors of the current process are the tasks reached by following `real_parent`
+//! from it, nearest first: the parent (level 1), the grandparent (level 2), ... The walk ends
+//! at the idle task (`init_task`, pid 0), which is not an ancestor: it is the parent of pid 1
+//! and of `kthreadd` and its own `real_parent` (init/init_task.c). A test on `ancestor.comm`
+//! holds when it holds for any of the first [`ANCESTOR_DEPTH`] ancestors:
+//!
+//! ```text
+//! ancestor.comm P  ≡  (parent.pid != 0 and parent.comm P)
+//!                   or (ancestor.2.pid != 0 and ancestor.2.comm P)
+//!                   or ...
+//!                   or (ancestor.8.pid != 0 and ancestor.8.comm P)
+//!                   or <unknown when ancestor.9.pid != 0>
+//! ```
+//!
+//! The checker writes this expansion (`check::lineage`), so the reference evaluator and the
+//! compiled program both decide the expanded tests, each on per-level values it reads like
+//! `parent.comm`. The last line is the fail-closed part: when the lineage goes on past the
+//! depth and no level matched, the test is unknown, and an unknown test makes a deny, kill or
+//! audit rule match and an allow rule not (under `not`, the opposite), as for every value
+//! krsi cannot read. The checker resolves it by the test's polarity: where an unknown test
+//! counts as true the line is the test `ancestor.9.pid != 0`, elsewhere it is false.
+
+use crate::catalog::{ANCESTOR_DEPTH, ANCESTOR_LEVELS};
+use crate::checked::AttrValue;
+
+pub use crate::catalog::ANCESTOR_COMM;
+
+/// The process id an event gives ancestor `level` (1 is the parent) when it names the
+/// ancestor but not its pid: any value other than 0 (the idle task) would do.
+pub fn ancestor_pid(level: usize) -> u64 {
+    1000 + level as u64
+}
+
+/// The per-level values of an event whose ancestors are named `names`, nearest first, each
+/// with its pid, or 0 (no such ancestor) past the end of `names`: `parent.pid`, `parent.comm`,
+/// then each level's `ancestor.N.pid` and `ancestor.N.comm`. More than [`ANCESTOR_DEPTH`]
+/// names make the lineage too deep to follow: the last level's pid is not 0.
+pub fn lineage_values(names: &[(u64, Vec<u8>)]) -> Vec<(&'static str, AttrValue)> {
+    let level = |k: usize| names.get(k - 1);
+    let mut values = vec![
+        (
+            "parent.pid",
+            AttrValue::Int(level(1).map_or(0, |(pid, _)| *pid)),
+        ),
+        (
+            "parent.comm",
+            AttrValue::Str(level(1).map_or_else(Vec::new, |(_, name)| name.clone())),
+        ),
+    ];
+    for (at, (pid, comm)) in ANCESTOR_LEVELS.iter().enumerate() {
+        let k = at + 2;
+        values.push((
+            pid.name,
+            AttrValue::Int(level(k).map_or(0, |(pid, _)| *pid)),
+        ));
+        if let Some(comm) = comm {
+            let name = level(k).map_or_else(Vec::new, |(_, name)| name.clone());
+            values.push((comm.name, AttrValue::Str(name)));
+        }
+    }
+    debug_assert_eq!(values.len(), 2 * ANCESTOR_DEPTH + 1);
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_past_the_names_are_no_ancestor_and_too_many_names_go_past_the_depth() {
+        let two = lineage_values(&[(7, b"bash".to_vec()), (1, b"systemd".to_vec())]);
+        let get = |values: &[(&str, AttrValue)], name: &str| {
+            values.iter().find(|(n, _)| *n == name).unwrap().1.clone()
+        };
+        assert_eq!(get(&two, "parent.pid"), AttrValue::Int(7));
+        assert_eq!(
+            get(&two, "ancestor.2.comm"),
+            AttrValue::Str(b"systemd".to_vec())
+        );
+        assert_eq!(get(&two, "ancestor.3.pid"), AttrValue::Int(0));
+        assert_eq!(get(&two, "ancestor.9.pid"), AttrValue::Int(0));
+        let deep: Vec<_> = (1..=ANCESTOR_DEPTH + 1)
+            .map(|k| (ancestor_pid(k), b"sh".to_vec()))
+            .collect();
+        assert_eq!(
+            get(&lineage_values(&deep), "ancestor.9.pid"),
+            AttrValue::Int(ancestor_pid(ANCESTOR_DEPTH + 1))
+        );
+    }
+}
