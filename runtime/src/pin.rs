@@ -172,8 +172,13 @@ impl PinRoot {
     /// when an older krsic created it open to everyone).
     pub fn create(bpffs: &Path) -> Result<PinRoot, RuntimeError> {
         let root = PinRoot::open(bpffs)?;
-        if !root.dir.is_dir() {
-            std::fs::create_dir(&root.dir).map_err(|e| pin_error(&root.dir, e.to_string()))?;
+        // Two krsics pinning their first policies at once both find the directory missing:
+        // the one that loses the race to create it finds it made, which is all it wanted.
+        match std::fs::create_dir(&root.dir) {
+            Err(e) if !(e.kind() == std::io::ErrorKind::AlreadyExists && root.dir.is_dir()) => {
+                return Err(pin_error(&root.dir, e.to_string()));
+            }
+            _ => {}
         }
         restrict(&root.dir)?;
         Ok(root)
