@@ -89,4 +89,28 @@ mod tests {
             AttrValue::Int(ancestor_pid(ANCESTOR_DEPTH + 1))
         );
     }
+
+    /// The catalog spells each level's chain out by hand; the offline machine lays its memory
+    /// out from those same chains, so a level that follows `real_parent` once too often or too
+    /// rarely would read another ancestor unseen by the differential test. Count them here.
+    #[test]
+    fn level_k_follows_real_parent_k_times() {
+        use crate::catalog::{Source, ANCESTOR_LEVELS};
+        let members = |source: Source| match source {
+            Source::TaskInt { members } | Source::TaskChars { members } => members,
+            other => panic!("an ancestor level reads {other:?}"),
+        };
+        for (at, (pid, comm)) in ANCESTOR_LEVELS.iter().enumerate() {
+            let k = at + 2;
+            let mut chains = vec![(pid.name, members(pid.source), "tgid")];
+            if let Some(comm) = comm {
+                chains.push((comm.name, members(comm.source), "comm"));
+            }
+            for (name, chain, last) in chains {
+                let (field, parents) = chain.split_last().expect("a member chain");
+                assert_eq!(*field, last, "{name}");
+                assert_eq!(parents, vec!["real_parent"; k].as_slice(), "{name}");
+            }
+        }
+    }
 }
