@@ -211,16 +211,6 @@ fn walked(path: &[u8]) -> Vec<u8> {
 
 const INT_ATTRS: [&str; 7] = ["uid", "gid", "euid", "egid", "pid", "tgid", "parent.pid"];
 
-/// The namespace attributes of every event, inode numbers of 32 bits.
-const WORKLOAD_NAMESPACES: [&str; 6] = [
-    "ns.mnt",
-    "ns.net",
-    "ns.uts",
-    "ns.ipc",
-    "ns.cgroup",
-    "ns.user",
-];
-
 impl EventSpec {
     /// The event model: what the program would see, as the evaluator's input.
     fn input(&self) -> EventInput {
@@ -243,7 +233,7 @@ impl EventSpec {
         // inode numbers are 32 bits in the kernel, so they take the process's 32-bit ints
         // (which meet the policy's literals now and then).
         values.insert("cgroup.id", AttrValue::Int(self.extra.ints[1]));
-        for (i, name) in WORKLOAD_NAMESPACES.iter().enumerate() {
+        for (i, name) in common::namespace_attributes().enumerate() {
             values.insert(
                 name,
                 AttrValue::Int(u64::from(self.ints[i % self.ints.len()])),

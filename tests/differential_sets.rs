@@ -61,20 +61,10 @@ fn open_event(path: &str, uid: u64) -> EventInput {
     for name in ["uid", "euid"] {
         values.insert(name, AttrValue::Int(uid));
     }
-    for name in [
-        "gid",
-        "egid",
-        "pid",
-        "tgid",
-        "parent.pid",
-        "cgroup.id",
-        "ns.mnt",
-        "ns.net",
-        "ns.uts",
-        "ns.ipc",
-        "ns.cgroup",
-        "ns.user",
-    ] {
+    for name in ["gid", "egid", "pid", "tgid", "parent.pid", "cgroup.id"]
+        .into_iter()
+        .chain(common::namespace_attributes())
+    {
         values.insert(name, AttrValue::Int(7));
     }
     EventInput {

@@ -43,3 +43,13 @@ pub fn krsi_files(dir: &str) -> Vec<std::path::PathBuf> {
 /// Each test binary that includes `common` uses only some of it.
 #[allow(dead_code)]
 pub mod glob_reference;
+
+/// The namespace attributes every event has (`ns.mnt`, `ns.net`, ...), as the catalog lists
+/// them: the event models give each one a value.
+#[allow(dead_code)]
+pub fn namespace_attributes() -> impl Iterator<Item = &'static str> {
+    lang::catalog::PROCESS_ATTRIBUTES
+        .iter()
+        .map(|a| a.name)
+        .filter(|name| name.starts_with("ns."))
+}
