@@ -203,235 +203,59 @@ pub const ANCESTOR_COMM: &str = "ancestor.comm";
 /// has no name: a `pid` there other than 0 means the lineage goes on past
 /// [`ANCESTOR_DEPTH`] levels.
 pub static ANCESTOR_LEVELS: &[(Attribute, Option<Attribute>)] = &[
-    (
-        Attribute {
-            name: "ancestor.2.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &["real_parent", "real_parent", "tgid"],
-            },
-            doc: "process id of ancestor 2",
-        },
-        Some(Attribute {
-            name: "ancestor.2.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &["real_parent", "real_parent", "comm"],
-            },
-            doc: "name of ancestor 2",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.3.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &["real_parent", "real_parent", "real_parent", "tgid"],
-            },
-            doc: "process id of ancestor 3",
-        },
-        Some(Attribute {
-            name: "ancestor.3.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &["real_parent", "real_parent", "real_parent", "comm"],
-            },
-            doc: "name of ancestor 3",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.4.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 4",
-        },
-        Some(Attribute {
-            name: "ancestor.4.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "comm",
-                ],
-            },
-            doc: "name of ancestor 4",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.5.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 5",
-        },
-        Some(Attribute {
-            name: "ancestor.5.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "comm",
-                ],
-            },
-            doc: "name of ancestor 5",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.6.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 6",
-        },
-        Some(Attribute {
-            name: "ancestor.6.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "comm",
-                ],
-            },
-            doc: "name of ancestor 6",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.7.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 7",
-        },
-        Some(Attribute {
-            name: "ancestor.7.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "comm",
-                ],
-            },
-            doc: "name of ancestor 7",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.8.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 8",
-        },
-        Some(Attribute {
-            name: "ancestor.8.comm",
-            ty: ValueType::Str,
-            source: Source::TaskChars {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "comm",
-                ],
-            },
-            doc: "name of ancestor 8",
-        }),
-    ),
-    (
-        Attribute {
-            name: "ancestor.9.pid",
-            ty: ValueType::Int,
-            source: Source::TaskInt {
-                members: &[
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "real_parent",
-                    "tgid",
-                ],
-            },
-            doc: "process id of ancestor 9",
-        },
-        None,
-    ),
+    ancestor_level(2, "ancestor.2.pid", Some("ancestor.2.comm")),
+    ancestor_level(3, "ancestor.3.pid", Some("ancestor.3.comm")),
+    ancestor_level(4, "ancestor.4.pid", Some("ancestor.4.comm")),
+    ancestor_level(5, "ancestor.5.pid", Some("ancestor.5.comm")),
+    ancestor_level(6, "ancestor.6.pid", Some("ancestor.6.comm")),
+    ancestor_level(7, "ancestor.7.pid", Some("ancestor.7.comm")),
+    ancestor_level(8, "ancestor.8.pid", Some("ancestor.8.comm")),
+    ancestor_level(9, "ancestor.9.pid", None),
 ];
+
+/// `real_parent` as often as the deepest level follows it, then the field read there: level
+/// `k`'s chain is the last `k + 1` members.
+static ANCESTOR_PID_CHAIN: [&str; ANCESTOR_DEPTH + 2] = parents_then("tgid");
+static ANCESTOR_COMM_CHAIN: [&str; ANCESTOR_DEPTH + 1] = parents_then("comm");
+
+const fn parents_then<const N: usize>(field: &'static str) -> [&'static str; N] {
+    let mut chain = ["real_parent"; N];
+    chain[N - 1] = field;
+    chain
+}
+
+/// The `k` real_parent steps and the field, from the end of `chain`.
+const fn level_chain(chain: &'static [&'static str], k: usize) -> &'static [&'static str] {
+    chain.split_at(chain.len() - k - 1).1
+}
+
+/// Ancestor `k`'s process id and, below the last level, its name.
+const fn ancestor_level(
+    k: usize,
+    pid: &'static str,
+    comm: Option<&'static str>,
+) -> (Attribute, Option<Attribute>) {
+    let pid = Attribute {
+        name: pid,
+        ty: ValueType::Int,
+        source: Source::TaskInt {
+            members: level_chain(&ANCESTOR_PID_CHAIN, k),
+        },
+        doc: "process id of an ancestor (the level is in the name)",
+    };
+    let comm = match comm {
+        Some(name) => Some(Attribute {
+            name,
+            ty: ValueType::Str,
+            source: Source::TaskChars {
+                members: level_chain(&ANCESTOR_COMM_CHAIN, k),
+            },
+            doc: "name of an ancestor (the level is in the name)",
+        }),
+        None => None,
+    };
+    (pid, comm)
+}
 
 pub static PTRACE: Event = Event {
     name: "ptrace",
