@@ -548,6 +548,18 @@ impl ProgramGen<'_> {
             } else {
                 self.asm.mov64_reg(Reg::R3, Reg::R2);
             }
+            if let Some(last) = shared_last_byte(&group, bytes) {
+                // Directory prefixes of one length in a word all end in `/`: a string whose
+                // byte there is not the shared one can match none of them, so one compare
+                // spares it the search. Without it every length's search runs on every
+                // string, and ten thousand numbered directories (`/srv/app0/` ..
+                // `/srv/app9999/`, four lengths of about 13 compares each) cost a miss three
+                // times what ten do.
+                self.asm
+                    .mov64_reg(Reg::R4, Reg::R3)
+                    .alu64_imm(AluOp::Rsh, Reg::R4, 8 * (bytes as i32 - 1))
+                    .jump_imm(JmpCond::Ne, Reg::R4, last as i32, next);
+            }
             group.sort_by_key(|(word, _)| *word);
             self.ending_search(&group, k, next, site);
             self.asm.bind(next);
@@ -652,6 +664,24 @@ pub(super) fn cond_tree_cost(cond: &Cond) -> usize {
         }
         Cond::Test { .. } | Cond::Const(_) => 0,
     }
+}
+
+/// Below this many prefixes ending in one word at one length, their search is already as
+/// cheap as the filter on their last byte that would precede it.
+const LAST_BYTE_FILTER_MIN: usize = 3;
+
+/// The byte that every prefix of `group` (prefixes ending in one word after `bytes` of it)
+/// has last, when they share one and are enough to be worth testing it first.
+fn shared_last_byte(group: &[(u64, Entry)], bytes: usize) -> Option<u8> {
+    if group.len() < LAST_BYTE_FILTER_MIN {
+        return None;
+    }
+    let last = |word: u64| (word >> (8 * (bytes - 1))) as u8;
+    let first = last(group.first()?.0);
+    group
+        .iter()
+        .all(|(word, _)| last(*word) == first)
+        .then_some(first)
 }
 
 /// [`tree_cost`] of entries that agree on their first `k` words (which cost nothing more).
