@@ -279,3 +279,20 @@ pub enum AttrValue {
     /// IPv6. Every test on it is false (and `not` of one true).
     Absent,
 }
+
+/// The values an integer attribute can take: `0..=max`, from the width the program reads
+/// (`resolved`, when the attribute was resolved against a kernel).
+pub fn int_max(attribute: &Attribute, resolved: Option<&ResolvedAttribute>) -> u64 {
+    use crate::catalog::Source;
+    match attribute.source {
+        // bpf_get_current_uid_gid and bpf_get_current_pid_tgid give 32-bit halves.
+        Source::CurrentUid | Source::CurrentGid | Source::CurrentPid | Source::CurrentTgid => {
+            u64::from(u32::MAX)
+        }
+        _ => match resolved.and_then(|r| r.access.as_ref()).map(|a| a.size) {
+            Some(bytes @ 1..=7) => (1u64 << (8 * bytes)) - 1,
+            // Unknown width: every u64 is possible, which can only make the lints quieter.
+            _ => u64::MAX,
+        },
+    }
+}

@@ -226,7 +226,9 @@ codes! {
     /// A test proves something only about events that can happen: a path the kernel resolves
     /// is absolute (`bpf_d_path` gives `/etc/passwd`, never `etc/passwd`), a path the program
     /// walks has no empty component and no `/` at the end, and a socket that is neither
-    /// `inet` nor `inet6` has no address and no port (an `inet` socket no IPv6 address).
+    /// `inet` nor `inet6` has no address and no port (an `inet` socket no IPv6 address), an
+    /// exec has at least one argument, and a number fits the kernel's field (`uid` is 32 bits,
+    /// a file's `mode` 16).
     ImpossibleTestEvent = "E0213", Error;
 
     /// The target kernel's types do not have what an attribute needs.

@@ -180,6 +180,16 @@ impl Checker<'_> {
         id
     }
 
+    /// `attribute` of `event` as a rule resolved it, if one did.
+    pub(super) fn resolved(
+        &self,
+        event: &'static Event,
+        attribute: &'static Attribute,
+    ) -> Option<&ResolvedAttribute> {
+        let id = (*self.attribute_ids.get(&(event.name, attribute.name))?)?;
+        self.attributes.get(id.0 as usize)
+    }
+
     /// Resolves `attribute` on the event's own hook and on each of its other hooks the
     /// kernel has where the attribute is read from that hook's parameters.
     fn resolve_on_every_hook(

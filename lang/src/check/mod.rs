@@ -297,7 +297,27 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let value = match (&value.kind, attribute.ty) {
-                (ExprKind::Int(v), ValueType::Int) => AttrValue::Int(*v),
+                (ExprKind::Int(v), ValueType::Int) => {
+                    // A value wider than the kernel's field is no event: the evaluator
+                    // would compare all 64 bits where the program reads the field's 32.
+                    let max = crate::checked::int_max(attribute, self.resolved(event, attribute));
+                    if *v > max {
+                        self.report(Finding::ImpossibleTestEvent {
+                            impossible: crate::test_event::Impossible {
+                                value: values.len(),
+                                message: format!(
+                                    "`{}` is never {v}: the kernel's value is at most {max}",
+                                    attribute.name
+                                ),
+                                help: format!("give a value from 0 to {max}"),
+                            },
+                            span: value_span,
+                        });
+                        ok = false;
+                        continue;
+                    }
+                    AttrValue::Int(*v)
+                }
                 (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
                 (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),
                 (ExprKind::Addr(ip, prefix), ValueType::Addr)

@@ -1,25 +1,10 @@
 //! Comparisons whose answer does not depend on the event ([`Code::ConstantComparison`](crate::diagnostic::Code::ConstantComparison)).
 
 use super::{Lint, LintInput};
-use crate::catalog::{Attribute, ValueType};
-use crate::checked::{Cond, IntOp, Predicate, ResolvedAttribute};
+use crate::catalog::ValueType;
+pub(super) use crate::checked::int_max;
+use crate::checked::{Cond, IntOp, Predicate};
 use crate::glob::{Glob, Token};
-
-/// The values an integer attribute can take: `0..=max`.
-pub(super) fn int_max(attribute: &Attribute, resolved: Option<&ResolvedAttribute>) -> u64 {
-    use crate::catalog::Source;
-    match attribute.source {
-        // bpf_get_current_uid_gid and bpf_get_current_pid_tgid give 32-bit halves.
-        Source::CurrentUid | Source::CurrentGid | Source::CurrentPid | Source::CurrentTgid => {
-            u64::from(u32::MAX)
-        }
-        _ => match resolved.and_then(|r| r.access.as_ref()).map(|a| a.size) {
-            Some(bytes @ 1..=7) => (1u64 << (8 * bytes)) - 1,
-            // Unknown width: every u64 is possible, which can only make the lints quieter.
-            _ => u64::MAX,
-        },
-    }
-}
 
 /// What a test answers for every value, when that does not depend on the value.
 pub(super) fn constant_truth(predicate: &Predicate, max: u64) -> Option<bool> {
