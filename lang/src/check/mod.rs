@@ -325,6 +325,23 @@ impl<'a> Checker<'a> {
                 {
                     AttrValue::Addr(ip.to_canonical())
                 }
+                // `caps.effective: [CAP_SYS_ADMIN, CAP_NET_ADMIN]`: the set's bits, as the
+                // kernel's kernel_cap_t holds them (bit n is capability n).
+                (ExprKind::List(elements), ValueType::CapabilitySet) => {
+                    let bits: Option<Vec<u64>> = elements
+                        .iter()
+                        .map(|e| self.enum_value(e, attribute, &catalog::CAPABILITIES, event))
+                        .collect();
+                    match bits {
+                        Some(bits) => AttrValue::Int(bits.iter().fold(0, |set, bit| {
+                            set | 1u64.checked_shl(*bit as u32).unwrap_or(0)
+                        })),
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
                 (_, ValueType::Enum(kind)) => {
                     match self.enum_value(value, attribute, kind, event) {
                         Some(v) => AttrValue::Int(v),
