@@ -19,13 +19,23 @@
 use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::elf::RODATA_SYMBOL;
-use crate::ir::{Cond, Pred, Program};
+use crate::ir::{Cond, Pred, Program, Rule};
 use lang::automaton::{Automaton, Table};
 use lang::glob::{directory_prefix, is_directory_rule, Glob, Token};
+use std::collections::HashMap;
 
 /// Past this many runs of consecutive accept sets, a glob test reads a bitmap instead of
 /// comparing.
 const MAX_RANGES: usize = 4;
+
+/// Fewer rules than this that each test one glob stay a chain of glob tests: the search over
+/// accept sets that replaces them costs about as much.
+const GLOB_RUN_MIN: usize = 4;
+
+/// The accept set ranges a glob run's search may have per rule: each costs two instructions
+/// (a compare on the way, a jump at the leaf), and the checker counts a glob test as
+/// [`lang::glob::GLOB_TEST_COST`].
+const RANGES_PER_RULE: usize = lang::glob::GLOB_TEST_COST as usize / 2;
 
 /// The scan of one string value.
 pub(super) struct Scan {
@@ -36,6 +46,8 @@ pub(super) struct Scan {
     table: Table,
     /// Each glob tested on the value, and how a test asks for it.
     globs: Vec<(Vec<Vec<Token>>, Membership)>,
+    /// The globs (indices into `globs`) each accept set holds, by accept set number.
+    accept_sets: Vec<Vec<u32>>,
 }
 
 /// How a glob test recognizes the accept sets that hold its glob.
@@ -144,6 +156,7 @@ pub(super) fn scans(
             at,
             table,
             globs: memberships,
+            accept_sets: automaton.accept_sets.clone(),
         }));
     }
     Ok(scans)
@@ -326,6 +339,135 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.jump(on_false);
+    }
+
+    /// The value, unknown outcome and glob of `rule`, when what decides it here (see
+    /// [`Self::deciding_cond`]) is one glob test on a scanned value.
+    fn sole_glob<'r>(&self, rule: &'r Rule) -> Option<(usize, bool, &'r [Vec<Token>])> {
+        match self.deciding_cond(rule)? {
+            Cond::Test {
+                value,
+                pred: Pred::Glob { alternatives, .. },
+                on_unknown,
+            } if !is_directory_rule(alternatives)
+                && matches!(self.layout.scans.get(value.0 as usize), Some(Some(_))) =>
+            {
+                Some((value.0 as usize, *on_unknown, alternatives))
+            }
+            _ => None,
+        }
+    }
+
+    /// How many of `rules`, from the first, each test one glob on the same scanned value with
+    /// the same unknown outcome, when they are enough to be decided together (see
+    /// [`Self::glob_run_search`]); 0 otherwise.
+    pub(super) fn glob_run(&self, rules: &[Rule]) -> usize {
+        let Some((value, on_unknown, _)) = rules.first().and_then(|r| self.sole_glob(r)) else {
+            return 0;
+        };
+        let run = rules
+            .iter()
+            .map_while(|r| self.sole_glob(r))
+            .take_while(|(v, unknown, _)| *v == value && *unknown == on_unknown)
+            .count();
+        if run < GLOB_RUN_MIN {
+            return 0;
+        }
+        // The checker's size estimate counts each rule's glob test as a chain would have it
+        // (GLOB_TEST_COST); a search over more ranges than that pays for stays a chain.
+        match self.accept_set_ranges(&rules[..run]) {
+            Some(ranges) if ranges.len() <= RANGES_PER_RULE * run => run,
+            _ => 0,
+        }
+    }
+
+    /// For the glob run `rules`, the first rule each accept set number of their scan
+    /// matches, as runs of consecutive numbers: (first number, rule position or none).
+    fn accept_set_ranges(&self, rules: &[Rule]) -> Option<Vec<(u16, Option<usize>)>> {
+        let (i, _, _) = self.sole_glob(rules.first()?)?;
+        let scan = self.layout.scans.get(i)?.as_ref()?;
+        // Each of the scan's globs, the first rule of the run that tests it.
+        let mut first_rule: HashMap<u32, usize> = HashMap::new();
+        for (k, rule) in rules.iter().enumerate() {
+            let (_, _, glob) = self.sole_glob(rule)?;
+            let number = scan.globs.iter().position(|(g, _)| g.as_slice() == glob)?;
+            first_rule.entry(number as u32).or_insert(k);
+        }
+        let mut ranges: Vec<(u16, Option<usize>)> = Vec::new();
+        for (set, holds) in scan.accept_sets.iter().enumerate() {
+            let first = holds
+                .iter()
+                .filter_map(|g| first_rule.get(g))
+                .min()
+                .copied();
+            if ranges.last().is_none_or(|(_, rule)| *rule != first) {
+                ranges.push((u16::try_from(set).ok()?, first));
+            }
+        }
+        Some(ranges)
+    }
+
+    /// Decides the glob run `rules` (see [`Self::glob_run`]) at once: the scan's final accept
+    /// set holds exactly the globs the string matches, so each accept set number has a first
+    /// rule of the run that matches, or none. A binary search over the numbers goes to that
+    /// rule's target (`targets[k]` for `rules[k]`) or to `miss`: a thousand glob rules cost
+    /// about ten compares, where testing each rule's glob in turn cost five instructions a
+    /// rule. An unknown string goes to the first rule's target when unknown counts as a
+    /// match, as the chain of tests would.
+    pub(super) fn glob_run_search(&mut self, rules: &[Rule], targets: &[Label], miss: Label) {
+        let (Some((i, on_unknown, _)), Some(ranges)) = (
+            rules.first().and_then(|r| self.sole_glob(r)),
+            self.accept_set_ranges(rules),
+        ) else {
+            self.asm.jump(miss);
+            return;
+        };
+        let (Some(Some(scan)), Some(Some(b))) = (
+            self.layout.scans.get(i),
+            self.layout.buffers.get(i).copied(),
+        ) else {
+            self.asm.jump(miss);
+            return;
+        };
+        let slot = scan.slot;
+        if !b.padded {
+            let unknown = match (on_unknown, targets.first()) {
+                (true, Some(first)) => *first,
+                _ => miss,
+            };
+            let fallible = self.program.values[i].kind.fallible();
+            self.load_length(self.layout.slots[i], fallible, unknown);
+        }
+        self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+        self.accept_set_search(&ranges, targets, miss);
+    }
+
+    /// Binary search on the accept set number in r1 among `ranges` (each from its number to
+    /// the next range's), to the range's rule target or `miss`.
+    fn accept_set_search(
+        &mut self,
+        ranges: &[(u16, Option<usize>)],
+        targets: &[Label],
+        miss: Label,
+    ) {
+        match ranges {
+            [] => {
+                self.asm.jump(miss);
+            }
+            [(_, rule)] => {
+                let to = rule.and_then(|k| targets.get(k)).copied().unwrap_or(miss);
+                self.asm.jump(to);
+            }
+            _ => {
+                let (low, high) = ranges.split_at(ranges.len() / 2);
+                let right = self.asm.new_label();
+                self.asm
+                    .jump_imm(JmpCond::Ge, Reg::R1, i32::from(high[0].0), right);
+                self.accept_set_search(low, targets, miss);
+                self.asm.bind(right);
+                self.accept_set_search(high, targets, miss);
+            }
+        }
     }
 
     /// A directory glob test (`prefix/**`, see [`directory_rule`]) on value `i` once its string

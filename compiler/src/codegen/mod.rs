@@ -500,6 +500,9 @@ impl<'a> ProgramGen<'a> {
                 };
                 self.literal_tree(&rest[..run], &vec![leaf; run], allow, next);
                 at += run;
+            } else if let globs @ 1.. = self.glob_run(rest) {
+                self.glob_run_search(&rest[..globs], &vec![allow; globs], next);
+                at += globs;
             } else {
                 self.cond(&rest[0].cond, allow, next);
                 at += 1;
@@ -511,7 +514,8 @@ impl<'a> ProgramGen<'a> {
             let rest = &program.deny[at..];
             let next = self.asm.new_label();
             let tree = self.literal_run(rest);
-            let run = tree.max(1);
+            let globs = if tree > 0 { 0 } else { self.glob_run(rest) };
+            let run = tree.max(globs).max(1);
             self.asm.set_origin(Some(rest[0].index));
             if tree > 0 && self.split_run(&rest[..run]) {
                 // One exit for the whole run: the leaf recorded which rule matched.
@@ -536,6 +540,8 @@ impl<'a> ProgramGen<'a> {
             if tree > 0 {
                 let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
                 self.literal_tree(&rest[..run], &leaves, next, next);
+            } else if globs > 0 {
+                self.glob_run_search(&rest[..run], &targets, next);
             } else {
                 self.cond(&rest[0].cond, targets[0], next);
             }

@@ -116,17 +116,7 @@ enum ChunkBody {
 impl ProgramGen<'_> {
     /// `rule`'s condition as a literal set over a counted string, if it is one.
     pub(super) fn literal_set(&self, rule: &Rule) -> Option<LiteralSet> {
-        // Tests known to hold here (a gate every rule shares) leave the rest of an `and`.
-        let cond = match &rule.cond {
-            Cond::And(items) => {
-                let mut rest = items.iter().filter(|c| !self.known_true.contains(c));
-                match (rest.next(), rest.next()) {
-                    (Some(only), None) => only,
-                    _ => return None,
-                }
-            }
-            other => other,
-        };
+        let cond = self.deciding_cond(rule)?;
         let tests: Vec<&Cond> = match cond {
             Cond::Or(items) => items.iter().collect(),
             test @ Cond::Test { .. } => vec![test],
@@ -181,6 +171,21 @@ impl ProgramGen<'_> {
             }
         }
         set
+    }
+
+    /// What decides `rule` here: its condition, or the one item of its `and` that tests known
+    /// to hold here (a gate every rule shares, see `values`) leave.
+    pub(super) fn deciding_cond<'r>(&self, rule: &'r Rule) -> Option<&'r Cond> {
+        match &rule.cond {
+            Cond::And(items) => {
+                let mut rest = items.iter().filter(|c| !self.known_true.contains(c));
+                match (rest.next(), rest.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
+            }
+            other => Some(other),
+        }
     }
 
     /// How many of `rules`, from the first, form a run over one value worth a tree: each a
