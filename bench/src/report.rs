@@ -2,7 +2,7 @@
 //! its console log, and write the book's performance page and its plot.
 
 use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
-use crate::workload::{Case, Design, Event, Kind, MISS_PATHS};
+use crate::workload::{Case, Design, Event, Kind, Mode, MISS_PATHS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -107,7 +107,12 @@ pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
 
 fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> String {
     let plan = &runs[0].manifest.plan;
-    let mut out = String::from("# Performance\n\n");
+    // The scale run has a page of its own (`scripts/bench --scale`), beside the quick or full
+    // run's, which it would otherwise replace.
+    let mut out = match plan.mode {
+        Mode::Scale => String::from("# Performance at scale\n\n"),
+        _ => String::from("# Performance\n\n"),
+    };
     let _ = writeln!(
         out,
         "<!-- Written by `scripts/bench{}`; rerun it rather than editing this page. -->\n",
@@ -567,13 +572,13 @@ listed path and 29–50 on a miss at 10,000 rules, against 127–129 and 27 at 1
 guarded by the byte its prefixes share last, a miss at 10,000 prefixes runs 43–108 against \
 43–61 at 10, where it ran up to 171). Both load as one policy and refuse a \
 listed path in the 6.1 and 6.12 guests (kernel test `scale`). Times at 1,000 and 10,000 rules \
-come from a full run or `scripts/bench --scale`; the mode line below says which sizes this run \
-measured.\n\n";
+come from a full run or `scripts/bench --scale` (its own page: [Performance at \
+scale](performance-scale.md)); the mode line below says which sizes this run measured.\n\n";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::{Mode, Plan};
+    use crate::workload::Plan;
 
     fn entry(id: &str, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
         Entry {
