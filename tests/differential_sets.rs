@@ -560,3 +560,34 @@ fn tree_cost_bounds_what_is_emitted() {
         }
     }
 }
+
+/// A glob run's code (the search over accept sets and each rule's own block) stays within
+/// what the checker counts for it, a glob test and a report a rule, and the estimate is not
+/// far above it; and a thousand glob rules behind a shared gate now fit one program.
+#[test]
+fn glob_run_estimate_bounds_what_is_emitted() {
+    let size = |source: &str| -> usize {
+        compile(source)
+            .object
+            .programs
+            .iter()
+            .map(|p| p.code.insns.len())
+            .sum()
+    };
+    let gated = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
+            .collect()
+    };
+    // A glob test and the checker's REPORT_COST (8) a rule.
+    let per_rule = (lang::glob::GLOB_TEST_COST + 8) as usize;
+    for n in [100, 1000] {
+        let emitted = size(&gated(n)) - size(&gated(4));
+        let estimate = per_rule * (n - 4);
+        println!("glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated");
+        assert!(
+            emitted <= estimate && estimate <= 3 * emitted,
+            "glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated"
+        );
+    }
+}

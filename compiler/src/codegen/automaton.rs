@@ -21,16 +21,13 @@ use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::elf::RODATA_SYMBOL;
 use crate::ir::{Cond, Pred, Program, Rule};
 use lang::automaton::{Automaton, Table};
+use lang::check::GLOB_RUN_MIN;
 use lang::glob::{directory_prefix, is_directory_rule, Glob, Token};
 use std::collections::HashMap;
 
 /// Past this many runs of consecutive accept sets, a glob test reads a bitmap instead of
 /// comparing.
 const MAX_RANGES: usize = 4;
-
-/// Fewer rules than this that each test one glob stay a chain of glob tests: the search over
-/// accept sets that replaces them costs about as much.
-const GLOB_RUN_MIN: usize = 4;
 
 /// The accept set ranges a glob run's search may have per rule: each costs two instructions
 /// (a compare on the way, a jump at the leaf), and the checker counts a glob test as

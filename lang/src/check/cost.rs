@@ -7,7 +7,7 @@ use crate::ast::Action;
 use crate::automaton::Automaton;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
-use crate::glob::{directory_prefix, is_directory_rule, Glob};
+use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
@@ -20,6 +20,10 @@ const PROGRAM_BASE_COST: u32 = 520;
 const REPORT_COST: u32 = 8;
 /// Fewer literals than this stay a compare chain (`codegen::sets`).
 const SET_TREE_MIN: usize = 4;
+/// Fewer consecutive rules that each test one glob on one string than this stay a chain of
+/// glob tests; more are decided together from the scan's accept set (`codegen::automaton`,
+/// which reads this number from here).
+pub const GLOB_RUN_MIN: usize = 4;
 /// A literal set's decision tree past this many instructions (by [`tree_cost`]) is cut into
 /// BPF functions (bpf-to-bpf calls), each within a branch's reach, and leaves the program only
 /// its calls. The code generator reads these three numbers from here, so that the estimate is
@@ -217,6 +221,23 @@ fn rule_literal_set(
     literal_set(cond, attributes)
 }
 
+/// The attribute `cond` tests one glob on, when that is all it tests beside the `known` gate
+/// (a directory rule is a literal set instead): a rule of a glob run.
+fn rule_sole_glob(cond: &Cond, known: &BTreeSet<String>) -> Option<AttrId> {
+    let rest: Vec<&Cond> = conjuncts(cond)
+        .into_iter()
+        .filter(|c| !known.contains(&shape(c)))
+        .collect();
+    match rest.as_slice() {
+        [Cond::Test(Test {
+            attr,
+            predicate: Predicate::Glob(glob),
+            ..
+        })] if !is_directory_rule(&glob.alternatives) => Some(*attr),
+        _ => None,
+    }
+}
+
 /// Adds `new` to `prefixes` unless one of them would then be a prefix of another (the same
 /// prefix twice counts once); whether it did (when not, `prefixes` is left as it was). In
 /// sorted order a prefix comes right before the strings it starts, so neighbours tell.
@@ -242,14 +263,29 @@ pub fn add_unnested(prefixes: &mut BTreeSet<Vec<u8>>, new: &[Vec<u8>]) -> bool {
     true
 }
 
-/// The literal trees the code generator builds: runs of consecutive rules of one action on
-/// one event (audit rules stay a chain: each match reports) whose conditions are literal sets
-/// on one attribute, with at least [`SET_TREE_MIN`] literals in all. Per rule, the run it is
-/// in; per run, its [`tree_cost`].
+/// What a run of rules decided together costs.
+struct RunCost {
+    cost: usize,
+    /// A literal tree, which past [`INLINE_TREE_COST`] is cut into functions; otherwise a
+    /// glob run, always in the program's own code.
+    tree: bool,
+}
+
+impl RunCost {
+    fn splits(&self) -> bool {
+        self.tree && self.cost > INLINE_TREE_COST
+    }
+}
+
+/// The runs the code generator decides together: consecutive rules of one action on one
+/// event (audit rules stay a chain: each match reports) whose conditions are literal sets on
+/// one attribute, with at least [`SET_TREE_MIN`] literals in all (a tree, costing its
+/// [`tree_cost`]), or are each one glob test on one attribute, at least [`GLOB_RUN_MIN`] of
+/// them (a search over accept sets). Per rule, the run it is in; per run, its cost.
 fn literal_trees(
     rules: &[CheckedRule],
     attributes: &[ResolvedAttribute],
-) -> (Vec<Option<usize>>, Vec<usize>) {
+) -> (Vec<Option<usize>>, Vec<RunCost>) {
     let mut run_of = vec![None; rules.len()];
     let mut costs = Vec::new();
     let mut by_event: HashMap<&'static str, Vec<&CheckedRule>> = HashMap::new();
@@ -297,7 +333,37 @@ fn literal_trees(
                 for &i in &members[at..end] {
                     run_of[i] = Some(costs.len());
                 }
-                costs.push(tree_cost(literals.into_iter()));
+                costs.push(RunCost {
+                    cost: tree_cost(literals.into_iter()),
+                    tree: true,
+                });
+            }
+            at = end.max(at + 1);
+        }
+        // Glob runs: each rule costs its share of the search over accept sets, which the
+        // code generator keeps within a glob test's cost (or leaves the run a chain, whose
+        // gates it knows to hold).
+        let globs: Vec<Option<AttrId>> = members
+            .iter()
+            .map(|&i| rule_sole_glob(&rules[i].condition, known))
+            .collect();
+        let mut at = 0;
+        while at < members.len() {
+            let Some(attr) = globs[at] else {
+                at += 1;
+                continue;
+            };
+            let end = (at..members.len())
+                .find(|&k| globs[k] != Some(attr) || run_of[members[k]].is_some())
+                .unwrap_or(members.len());
+            if end - at >= GLOB_RUN_MIN {
+                for &i in &members[at..end] {
+                    run_of[i] = Some(costs.len());
+                }
+                costs.push(RunCost {
+                    cost: GLOB_TEST_COST as usize * (end - at),
+                    tree: false,
+                });
             }
             at = end.max(at + 1);
         }
@@ -344,15 +410,15 @@ impl Checker<'_> {
                 Some(run) => {
                     if !counted[run] {
                         counted[run] = true;
-                        let cost = u32::try_from(run_costs[run]).unwrap_or(u32::MAX);
-                        if run_costs[run] > INLINE_TREE_COST {
+                        let cost = u32::try_from(run_costs[run].cost).unwrap_or(u32::MAX);
+                        if run_costs[run].splits() {
                             *own = own.saturating_add(SPLIT_TREE_COST + REPORT_COST);
                         } else {
                             *own = own.saturating_add(cost);
                         }
                         *all = all.saturating_add(cost);
                     }
-                    if run_costs[run] <= INLINE_TREE_COST {
+                    if !run_costs[run].splits() {
                         *own = own.saturating_add(report);
                     }
                     *all = all.saturating_add(report);

@@ -23,7 +23,7 @@ mod types;
 mod unreadable;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
-pub use cost::{add_unnested, tree_cost, INLINE_TREE_COST};
+pub use cost::{add_unnested, tree_cost, GLOB_RUN_MIN, INLINE_TREE_COST};
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
 
