@@ -1026,15 +1026,9 @@ impl Render {
                         body
                     }
                 };
-                if *attr == lineage::ANCESTOR_COMM {
-                    // `~` on an ancestor is refused: the patterns as names, with `in`.
-                    let rhs = if rhs.starts_with('"') {
-                        format!("[{rhs}]")
-                    } else {
-                        rhs
-                    };
-                    let not = if *negated { "not " } else { "" };
-                    format!("{not}{attr} in {rhs}")
+                if *attr == lineage::ANCESTOR_COMM && *negated {
+                    // `!~` on an ancestor is refused: "no ancestor matches" is `not ... ~`.
+                    format!("not {attr} ~ {rhs}")
                 } else {
                     format!("{attr} {op} {rhs}")
                 }
@@ -1829,6 +1823,24 @@ fn lineage_cases_agree() {
         Decision::Allow,
     );
     agree(r#"deny exec where not ancestor.comm == "httpd""#, &e, deny);
+    // Globs, scanned on each level's name: the grandparent's, a suffix, none, no ancestor's.
+    agree(r#"deny exec where ancestor.comm ~ "ngi*""#, &e, deny);
+    agree(
+        r#"deny exec where ancestor.comm ~ ["x*", "*temd"]"#,
+        &e,
+        deny,
+    );
+    agree(
+        r#"deny exec where ancestor.comm ~ "nginx?*""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(
+        r#"deny exec where not ancestor.comm ~ "*inx""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(r#"deny exec where not ancestor.comm ~ "cron*""#, &e, deny);
     // A parent whose pid is 0 is the idle task: no ancestor at all.
     e.ints[6] = 0;
     agree(
@@ -1847,8 +1859,10 @@ fn lineage_cases_agree() {
         &e,
         Decision::Deny { errno: 1, rule: 1 },
     );
+    agree(r#"deny exec where ancestor.comm ~ "ng*""#, &e, deny);
     // A match within the depth decides, however deep the lineage goes.
     agree(r#"deny exec where ancestor.comm == "sh""#, &e, deny);
+    agree(r#"deny exec where ancestor.comm ~ "?h""#, &e, deny);
     agree(
         r#"deny exec where not ancestor.comm == "sh""#,
         &e,

@@ -109,7 +109,7 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         source: Source::TaskChars {
             members: &["real_parent", "comm"],
         },
-        doc: "name of any ancestor process (parent, grandparent, ... up to 8 levels, `real_parent` after `real_parent`, not past the idle task): `ancestor.comm in [\"nginx\", \"httpd\"]` holds when one of them is so named. `!=`, `~` and `!~` are refused; `not ancestor.comm == \"x\"` says no ancestor is `x`. Fails closed past 8 levels",
+        doc: "name of any ancestor process (parent, grandparent, ... up to 8 levels, `real_parent` after `real_parent`, not past the idle task): `ancestor.comm in [\"nginx\", \"httpd\"]` or `ancestor.comm ~ \"php-fpm*\"` holds when one of them is so named. `!=` and `!~` are refused; `not ancestor.comm == \"x\"` says no ancestor is `x`. Fails closed past 8 levels",
     },
     // Lineage: the parent's executable, walked like `exe` from `real_parent`.
     Attribute {

@@ -144,3 +144,41 @@ fn lineage_not_allows_only_below_the_ancestor() {
     .row(Loaded, Root, InCgroup, &under_gp, Allowed)
     .run();
 }
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn lineage_glob_denies_below_a_matching_grandparent() {
+    // The glob runs on each of the eight levels' names; the grandparent's matches here.
+    let under_gp = Op::call("krsi-gp -> middle -> /bin/true", || {
+        true_below(b"krsi-gp\0")
+    });
+    let under_other = Op::call("other -> middle -> /bin/true", || true_below(b"other\0"));
+    // A name that only starts like the glob's prefix: the scan must reach its end.
+    let under_near = Op::call("krsi-x -> middle -> /bin/true", || true_below(b"krsi-x\0"));
+    Scenario::for_cgroup("deny exec where ancestor.comm ~ \"krsi-g*\" errno EACCES\n")
+        .denies(Root, &under_gp, EACCES)
+        .row(Loaded, Root, InCgroup, &under_other, Allowed)
+        .row(Loaded, Root, InCgroup, &under_near, Allowed)
+        .run();
+}
+
+/// The verifier's cost of globs on every ancestor's name, printed for both guests (the book's
+/// architecture chapter records it): each name's scan is unrolled and branch free, so the
+/// eight levels add instructions to walk once, not paths.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn lineage_globs_cost_the_verifier_little() {
+    kernel_tests::require_guest();
+    for source in [
+        "deny exec where ancestor.comm ~ \"krsi-g*\"\n",
+        "deny exec where ancestor.comm ~ [\"php-fpm*\", \"*httpd*\"] and path ~ \"/bin/*sh\"\n\
+         deny exec where not ancestor.comm ~ \"sshd*\" and comm ~ \"?ash\"\n",
+    ] {
+        for (symbol, processed) in kernel_tests::verifier_counts(source) {
+            eprintln!("{source:?} {symbol}: the verifier processed {processed:?} instructions");
+            if let Some(n) = processed {
+                assert!(n < 200_000, "{symbol}: {n} instructions processed");
+            }
+        }
+    }
+}
