@@ -82,6 +82,21 @@ impl ProgramGen<'_> {
                 (true, _) => {}
             }
         }
+        // Names a glob scans come first when there are any. Their scans are long and branch
+        // free: the verifier walks them once per state it arrives in, and the cheap values
+        // branch (a NULL `real_parent` on the way reads 0), so that after eight levels'
+        // `ancestor.N.pid` it arrives in hundreds of states that do not prune (measured:
+        // 1,000,000 processed instructions on 6.1 for `ancestor.comm ~ "krsi-g*"`).
+        let names_first = cheap_buffered
+            .iter()
+            .any(|&i| self.layout.scans.get(i).is_some_and(Option::is_some));
+        if names_first {
+            self.scratch_lookup(fail_closed);
+            for i in std::mem::take(&mut cheap_buffered) {
+                let unused = self.asm.new_label();
+                self.value(i, unused);
+            }
+        }
         for i in cheap {
             let unused = self.asm.new_label();
             self.value(i, unused);
@@ -110,15 +125,8 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.set_origin(None);
-        if self.layout.scratch_size > 0 {
-            self.asm
-                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
-                .mov64_reg(Reg::R2, Reg::R10)
-                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
-                .ld_map_fd(Reg::R1, SCRATCH_MAP)
-                .call_helper(MAP_LOOKUP_ELEM)
-                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
-                .mov64_reg(Reg::R7, Reg::R0);
+        if !names_first {
+            self.scratch_lookup(fail_closed);
         }
         for i in cheap_buffered {
             let unused = self.asm.new_label();
@@ -130,6 +138,21 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.set_origin(None);
+    }
+
+    /// r7 = the scratch buffers, when the program has any (a failed lookup goes to
+    /// `fail_closed`).
+    fn scratch_lookup(&mut self, fail_closed: Label) {
+        if self.layout.scratch_size > 0 {
+            self.asm
+                .store_imm(Size::W, Reg::R10, KEY_SLOT, 0)
+                .mov64_reg(Reg::R2, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
+                .ld_map_fd(Reg::R1, SCRATCH_MAP)
+                .call_helper(MAP_LOOKUP_ELEM)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
+                .mov64_reg(Reg::R7, Reg::R0);
+        }
     }
 
     /// The gates of the rules that read costly value `i` (see [`Self::lazy_value`]).
