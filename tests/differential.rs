@@ -98,6 +98,20 @@ fn describe(event: &EventInput) -> String {
 // ---------------------------------------------------------------------------------------------
 // Events
 
+/// `pattern` if it has no wildcard, else the directory its literal part names (`/usr/*/x`
+/// is `/usr/**`): the globs `ancestor.exe` takes.
+fn exact_or_directory(pattern: &str) -> String {
+    match pattern.find(['*', '?', '[', '{', '\\']) {
+        None => pattern.to_string(),
+        Some(wild) => {
+            let dir = pattern[..wild]
+                .rfind('/')
+                .map_or("/", |slash| &pattern[..=slash]);
+            format!("{dir}**")
+        }
+    }
+}
+
 /// The kernel keeps 15 bytes of a thread's name (TASK_COMM_LEN 16 with the NUL).
 fn kernel_comm(name: &[u8]) -> Vec<u8> {
     name[..name.len().min(15)].to_vec()
@@ -124,9 +138,10 @@ struct EventSpec {
     anonymous: bool,
     /// Every other attribute of the event.
     extra: Extra,
-    /// The names of the grandparent and the ancestors above it, nearest first: past
-    /// [`lang::catalog::ANCESTOR_DEPTH`] levels with the parent, `ancestor.comm` is unknown.
-    ancestors: Vec<Vec<u8>>,
+    /// The names and executables of the grandparent and the ancestors above it, nearest
+    /// first: past [`lang::catalog::ANCESTOR_DEPTH`] levels with the parent, `ancestor.comm`
+    /// and `ancestor.exe` are unknown.
+    ancestors: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The events whose paths the program walks: those paths are absolute, with no empty
@@ -226,9 +241,6 @@ impl EventSpec {
         // and then.
         values.insert("caps.effective", AttrValue::Int(self.extra.ints[2]));
         values.insert("caps.permitted", AttrValue::Int(self.extra.ints[3]));
-        // The parent's executable: one of the event's other paths, so that rules on it meet
-        // the policy's own patterns.
-        values.insert("parent.exe", AttrValue::Str(walked(&self.extra.strings[1])));
         // Workload identity: the cgroup id is a full 64-bit kernfs id; the namespaces'
         // inode numbers are 32 bits in the kernel, so they take the process's 32-bit ints
         // (which meet the policy's literals now and then).
@@ -270,11 +282,20 @@ impl EventSpec {
         }
         // The lineage above the parent; a parent whose pid is 0 is the idle task, the top.
         let parent_pid = u64::from(self.ints[6]);
-        let mut lineage = vec![(parent_pid, kernel_comm(&self.parent_comm))];
+        // The parent's executable is one of the event's other paths, so that rules on it meet
+        // the policy's own patterns.
+        let mut lineage = vec![lineage::Ancestor {
+            pid: parent_pid,
+            comm: kernel_comm(&self.parent_comm),
+            exe: walked(&self.extra.strings[1]),
+        }];
         if parent_pid != 0 {
             lineage.extend(
-                (self.ancestors.iter().enumerate())
-                    .map(|(at, name)| (lineage::ancestor_pid(at + 2), kernel_comm(name))),
+                (self.ancestors.iter().enumerate()).map(|(at, (name, exe))| lineage::Ancestor {
+                    pid: lineage::ancestor_pid(at + 2),
+                    comm: kernel_comm(name),
+                    exe: walked(exe),
+                }),
             );
         }
         for (name, value) in lineage::lineage_values(&lineage) {
@@ -669,6 +690,12 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
     let int = prop_oneof![4 => select(int_pool.clone()), 1 => any::<u32>()];
     let events: Vec<&'static str> = policy.rules.iter().map(|r| r.event).collect();
     let extra = extra_values(paths.clone(), &int_pool);
+    let ancestor = || {
+        (
+            comm_value(comms.clone()),
+            string_value(paths.clone(), false),
+        )
+    };
     (
         select(events),
         string_value(paths.clone(), false),
@@ -689,7 +716,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
         prop::bool::weighted(0.8),
         (
             string_value(paths.clone(), false),
-            string_value(paths, false),
+            string_value(paths.clone(), false),
             prop_oneof![
                 3 => select(vec![0o644u16, 0o755, 0o4755, 0o2755, 0o6755, 0o1777, 0o100644]),
                 1 => any::<u16>(),
@@ -697,8 +724,8 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
             prop::bool::weighted(0.15),
             extra,
             prop_oneof![
-                3 => prop::collection::vec(comm_value(comms.clone()), 0..3),
-                1 => prop::collection::vec(comm_value(comms.clone()), 6..10),
+                3 => prop::collection::vec(ancestor(), 0..3),
+                1 => prop::collection::vec(ancestor(), 6..10),
             ],
         ),
     )
@@ -983,7 +1010,7 @@ impl Render {
                 attr,
                 negated,
                 literal,
-            } if *negated && *attr == lineage::ANCESTOR_COMM => {
+            } if *negated && [lineage::ANCESTOR_COMM, lineage::ANCESTOR_EXE].contains(attr) => {
                 // `!=` on an ancestor is refused: "no ancestor is x" is `not ... ==`.
                 format!("not {attr} == {}", quote(literal))
             }
@@ -1026,15 +1053,9 @@ impl Render {
                         body
                     }
                 };
-                if *attr == lineage::ANCESTOR_COMM {
-                    // `~` on an ancestor is refused: the patterns as names, with `in`.
-                    let rhs = if rhs.starts_with('"') {
-                        format!("[{rhs}]")
-                    } else {
-                        rhs
-                    };
-                    let not = if *negated { "not " } else { "" };
-                    format!("{not}{attr} in {rhs}")
+                if [lineage::ANCESTOR_COMM, lineage::ANCESTOR_EXE].contains(attr) && *negated {
+                    // `!~` on an ancestor is refused: "no ancestor matches" is `not ... ~`.
+                    format!("not {attr} ~ {rhs}")
                 } else {
                     format!("{attr} {op} {rhs}")
                 }
@@ -1240,7 +1261,12 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
                 .prop_map(move |(negated, patterns, named)| Expr::Glob {
                     attr,
                     negated,
-                    patterns,
+                    // A glob on `ancestor.exe` takes exact paths and directories only.
+                    patterns: if attr == lineage::ANCESTOR_EXE {
+                        patterns.iter().map(|p| exact_or_directory(p)).collect()
+                    } else {
+                        patterns
+                    },
                     named
                 }),
         ]
@@ -1593,7 +1619,7 @@ fn event(name: &'static str, path: &[u8]) -> EventSpec {
         mode: 0o644,
         anonymous: false,
         extra: Extra::default(),
-        ancestors: vec![b"systemd".to_vec()],
+        ancestors: vec![(b"systemd".to_vec(), b"/usr/lib/systemd/systemd".to_vec())],
     }
 }
 
@@ -1806,7 +1832,10 @@ fn lineage_cases_agree() {
     let deny = Decision::Deny { errno: 1, rule: 0 };
     let mut e = event("exec", b"/usr/bin/bash");
     // Parent sshd, grandparent nginx, then systemd.
-    e.ancestors = vec![b"nginx".to_vec(), b"systemd".to_vec()];
+    e.ancestors = vec![
+        (b"nginx".to_vec(), b"/usr/sbin/nginx".to_vec()),
+        (b"systemd".to_vec(), b"/usr/lib/systemd/systemd".to_vec()),
+    ];
     agree(r#"deny exec where ancestor.comm == "nginx""#, &e, deny);
     agree(
         r#"deny exec where ancestor.comm in ["httpd", "sshd"]"#,
@@ -1829,6 +1858,24 @@ fn lineage_cases_agree() {
         Decision::Allow,
     );
     agree(r#"deny exec where not ancestor.comm == "httpd""#, &e, deny);
+    // Globs, scanned on each level's name: the grandparent's, a suffix, none, no ancestor's.
+    agree(r#"deny exec where ancestor.comm ~ "ngi*""#, &e, deny);
+    agree(
+        r#"deny exec where ancestor.comm ~ ["x*", "*temd"]"#,
+        &e,
+        deny,
+    );
+    agree(
+        r#"deny exec where ancestor.comm ~ "nginx?*""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(
+        r#"deny exec where not ancestor.comm ~ "*inx""#,
+        &e,
+        Decision::Allow,
+    );
+    agree(r#"deny exec where not ancestor.comm ~ "cron*""#, &e, deny);
     // A parent whose pid is 0 is the idle task: no ancestor at all.
     e.ints[6] = 0;
     agree(
@@ -1839,7 +1886,7 @@ fn lineage_cases_agree() {
     agree(r#"deny exec where not ancestor.comm == "sshd""#, &e, deny);
     // Deeper than the depth, no match: unknown.
     e.ints[6] = 1;
-    e.ancestors = vec![b"sh".to_vec(); catalog::ANCESTOR_DEPTH];
+    e.ancestors = vec![(b"sh".to_vec(), b"/usr/bin/dash".to_vec()); catalog::ANCESTOR_DEPTH];
     agree(r#"deny exec where ancestor.comm == "nginx""#, &e, deny);
     agree(r#"deny exec where not ancestor.comm == "nginx""#, &e, deny);
     agree(
@@ -1847,8 +1894,10 @@ fn lineage_cases_agree() {
         &e,
         Decision::Deny { errno: 1, rule: 1 },
     );
+    agree(r#"deny exec where ancestor.comm ~ "ng*""#, &e, deny);
     // A match within the depth decides, however deep the lineage goes.
     agree(r#"deny exec where ancestor.comm == "sh""#, &e, deny);
+    agree(r#"deny exec where ancestor.comm ~ "?h""#, &e, deny);
     agree(
         r#"deny exec where not ancestor.comm == "sh""#,
         &e,

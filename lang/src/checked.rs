@@ -109,6 +109,9 @@ pub struct PathWalk {
     pub dentry: Access,
     /// The `struct vfsmount *` it is seen through (`size` 8).
     pub mnt: Access,
+    /// The bytes the program holds of the path with its NUL (the source's `cap`): a longer
+    /// path is unknown.
+    pub cap: usize,
     pub layout: WalkLayout,
 }
 

@@ -155,10 +155,10 @@ codes! {
     /// `new.uid != uid`, `owner.uid == uid`. An integer and a string attribute, or two
     /// strings, enums or addresses, are refused with this code.
     ///
-    /// `ancestor.comm` takes `==` and `in`, which hold when any ancestor matches; `!=` and
+    /// `ancestor.comm` takes `==`, `in` and `~`, which hold when any ancestor matches; `!=` and
     /// `!~` would hold when some ancestor does not, which nearly every process has. Write
-    /// `not ancestor.comm == "x"` for "no ancestor is x". `~` is refused too: a glob scan of
-    /// each of the eight ancestors' names is more than Linux 6.1's verifier takes.
+    /// `not ancestor.comm == "x"` for "no ancestor is x", `not ancestor.comm ~ "x*"` for "no
+    /// ancestor's name matches".
     BadOperator = "E0202", Error;
 
     /// A condition is not a boolean.

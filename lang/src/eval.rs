@@ -101,9 +101,10 @@ impl From<bool> for Truth {
 pub enum StringKind {
     /// `bpf_d_path`: known when the string and its NUL fit [`STRING_CAP`].
     ResolvedPath,
-    /// A path the program walks dentry by dentry: known when it fits like a resolved path,
-    /// has at most [`WALK_COMPONENTS`] components and none longer than [`NAME_MAX`].
-    WalkedPath,
+    /// A path the program walks dentry by dentry: known when it and its NUL fit `cap` bytes
+    /// ([`STRING_CAP`] but for the ancestors' executables), it has at most
+    /// [`WALK_COMPONENTS`] components and none longer than [`NAME_MAX`].
+    WalkedPath { cap: usize },
     /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
     KernelString,
     /// A NUL-padded `char[]` (`comm`): always known.
@@ -114,7 +115,7 @@ impl StringKind {
     pub fn of(source: &Source) -> StringKind {
         match source {
             Source::ResolvedPath { .. } => StringKind::ResolvedPath,
-            Source::WalkedPath { .. } => StringKind::WalkedPath,
+            Source::WalkedPath { cap, .. } => StringKind::WalkedPath { cap: *cap },
             Source::KernelString { .. } => StringKind::KernelString,
             _ => StringKind::Padded,
         }
@@ -123,9 +124,9 @@ impl StringKind {
     /// Whether the program can compute this string.
     pub fn known(self, text: &[u8]) -> bool {
         match self {
-            StringKind::WalkedPath => {
+            StringKind::WalkedPath { cap } => {
                 let components = text.split(|&c| c == b'/').filter(|c| !c.is_empty());
-                text.len() < STRING_CAP
+                text.len() < cap
                     && components.clone().count() <= WALK_COMPONENTS
                     && components.into_iter().all(|c| c.len() <= NAME_MAX)
             }
@@ -137,7 +138,8 @@ impl StringKind {
     /// length is not all: see [`StringKind::known`]).
     pub fn fits(self, len: usize) -> bool {
         match self {
-            StringKind::ResolvedPath | StringKind::WalkedPath => len < STRING_CAP,
+            StringKind::ResolvedPath => len < STRING_CAP,
+            StringKind::WalkedPath { cap } => len < cap,
             StringKind::KernelString => len + 1 < STRING_CAP,
             StringKind::Padded => true,
         }

@@ -22,10 +22,21 @@
 //! krsi cannot read. The checker resolves it by the test's polarity: where an unknown test
 //! counts as true the line is the test `ancestor.9.pid != 0`, elsewhere it is false.
 
-use crate::catalog::{ANCESTOR_DEPTH, ANCESTOR_LEVELS};
+use crate::catalog::{ANCESTOR_DEPTH, ANCESTOR_EXES, ANCESTOR_LEVELS};
 use crate::checked::AttrValue;
 
-pub use crate::catalog::ANCESTOR_COMM;
+pub use crate::catalog::{ANCESTOR_COMM, ANCESTOR_EXE};
+
+/// One ancestor, as an event gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ancestor {
+    /// Its process id (`tgid`); 0 is the idle task, no ancestor.
+    pub pid: u64,
+    /// Its name (`comm`).
+    pub comm: Vec<u8>,
+    /// Its executable's path; "" for a kernel thread.
+    pub exe: Vec<u8>,
+}
 
 /// The process id an event gives ancestor `level` (1 is the parent) when it names the
 /// ancestor but not its pid: any value other than 0 (the idle task) would do.
@@ -33,34 +44,32 @@ pub fn ancestor_pid(level: usize) -> u64 {
     1000 + level as u64
 }
 
-/// The per-level values of an event whose ancestors are named `names`, nearest first, each
-/// with its pid, or 0 (no such ancestor) past the end of `names`: `parent.pid`, `parent.comm`,
-/// then each level's `ancestor.N.pid` and `ancestor.N.comm`. More than [`ANCESTOR_DEPTH`]
-/// names make the lineage too deep to follow: the last level's pid is not 0.
-pub fn lineage_values(names: &[(u64, Vec<u8>)]) -> Vec<(&'static str, AttrValue)> {
-    let level = |k: usize| names.get(k - 1);
+/// The per-level values of an event whose ancestors are `ancestors`, nearest first, or no
+/// ancestor (pid 0, "") past their end: `parent.pid`, `parent.comm`, `parent.exe`, then each
+/// level's `ancestor.N.pid`, `ancestor.N.comm` and `ancestor.N.exe`. More than
+/// [`ANCESTOR_DEPTH`] ancestors make the lineage too deep to follow: the last level's pid is
+/// not 0.
+pub fn lineage_values(ancestors: &[Ancestor]) -> Vec<(&'static str, AttrValue)> {
+    let none = Ancestor::default();
+    let level = |k: usize| ancestors.get(k - 1).unwrap_or(&none);
+    let parent = level(1);
     let mut values = vec![
-        (
-            "parent.pid",
-            AttrValue::Int(level(1).map_or(0, |(pid, _)| *pid)),
-        ),
-        (
-            "parent.comm",
-            AttrValue::Str(level(1).map_or_else(Vec::new, |(_, name)| name.clone())),
-        ),
+        ("parent.pid", AttrValue::Int(parent.pid)),
+        ("parent.comm", AttrValue::Str(parent.comm.clone())),
+        ("parent.exe", AttrValue::Str(parent.exe.clone())),
     ];
     for (at, (pid, comm)) in ANCESTOR_LEVELS.iter().enumerate() {
         let k = at + 2;
-        values.push((
-            pid.name,
-            AttrValue::Int(level(k).map_or(0, |(pid, _)| *pid)),
-        ));
+        let ancestor = level(k);
+        values.push((pid.name, AttrValue::Int(ancestor.pid)));
         if let Some(comm) = comm {
-            let name = level(k).map_or_else(Vec::new, |(_, name)| name.clone());
-            values.push((comm.name, AttrValue::Str(name)));
+            values.push((comm.name, AttrValue::Str(ancestor.comm.clone())));
+        }
+        if let Some(exe) = ANCESTOR_EXES.get(at) {
+            values.push((exe.name, AttrValue::Str(ancestor.exe.clone())));
         }
     }
-    debug_assert_eq!(values.len(), 2 * ANCESTOR_DEPTH + 1);
+    debug_assert_eq!(values.len(), 3 * ANCESTOR_DEPTH + 1);
     values
 }
 
@@ -70,7 +79,15 @@ mod tests {
 
     #[test]
     fn levels_past_the_names_are_no_ancestor_and_too_many_names_go_past_the_depth() {
-        let two = lineage_values(&[(7, b"bash".to_vec()), (1, b"systemd".to_vec())]);
+        let named = |pid: u64, comm: &[u8], exe: &[u8]| Ancestor {
+            pid,
+            comm: comm.to_vec(),
+            exe: exe.to_vec(),
+        };
+        let two = lineage_values(&[
+            named(7, b"bash", b"/usr/bin/bash"),
+            named(1, b"systemd", b"/usr/lib/systemd/systemd"),
+        ]);
         let get = |values: &[(&str, AttrValue)], name: &str| {
             values.iter().find(|(n, _)| *n == name).unwrap().1.clone()
         };
@@ -79,10 +96,19 @@ mod tests {
             get(&two, "ancestor.2.comm"),
             AttrValue::Str(b"systemd".to_vec())
         );
+        assert_eq!(
+            get(&two, "ancestor.2.exe"),
+            AttrValue::Str(b"/usr/lib/systemd/systemd".to_vec())
+        );
+        assert_eq!(
+            get(&two, "parent.exe"),
+            AttrValue::Str(b"/usr/bin/bash".to_vec())
+        );
         assert_eq!(get(&two, "ancestor.3.pid"), AttrValue::Int(0));
+        assert_eq!(get(&two, "ancestor.3.exe"), AttrValue::Str(Vec::new()));
         assert_eq!(get(&two, "ancestor.9.pid"), AttrValue::Int(0));
         let deep: Vec<_> = (1..=ANCESTOR_DEPTH + 1)
-            .map(|k| (ancestor_pid(k), b"sh".to_vec()))
+            .map(|k| named(ancestor_pid(k), b"sh", b"/bin/sh"))
             .collect();
         assert_eq!(
             get(&lineage_values(&deep), "ancestor.9.pid"),
@@ -110,6 +136,17 @@ mod tests {
                 let (field, parents) = chain.split_last().expect("a member chain");
                 assert_eq!(*field, last, "{name}");
                 assert_eq!(parents, vec!["real_parent"; k].as_slice(), "{name}");
+            }
+        }
+        for (at, exe) in crate::catalog::ANCESTOR_EXES.iter().enumerate() {
+            let k = at + 2;
+            let Source::WalkedPath { dentry, mnt, .. } = exe.source else {
+                panic!("{} reads {:?}", exe.name, exe.source);
+            };
+            for (chain, last) in [(dentry.members, "dentry"), (mnt.members, "mnt")] {
+                let (parents, fields) = chain.split_at(k);
+                assert_eq!(parents, vec!["real_parent"; k].as_slice(), "{}", exe.name);
+                assert_eq!(fields, ["mm", "exe_file", "f_path", last], "{}", exe.name);
             }
         }
     }

@@ -263,9 +263,11 @@ impl Layout {
         for value in &program.values {
             slots.push(stack_slot()?);
             let buffer = match value.kind.layout_kind() {
-                ValueKind::ResolvedPath(_)
-                | ValueKind::KernelString(_)
-                | ValueKind::WalkedPath(_) => Some((STRING_CAP, false)),
+                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => {
+                    Some((STRING_CAP, false))
+                }
+                // At most STRING_CAP: the walk builds the path in a work area of that size.
+                ValueKind::WalkedPath(walk) => Some(((walk.cap as u32).min(STRING_CAP), false)),
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
                 ValueKind::Addr(_) => Some((16, false)),

@@ -189,7 +189,14 @@ impl ProgramGen<'_> {
             .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
             .alu64_imm(AluOp::And, Reg::R1, work::AREA_END as i32)
             .mov64_imm(Reg::R2, work::AREA_END as i32)
-            .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1)
+            .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1);
+        if b.cap < work::AREA_END + 1 {
+            // A buffer shorter than the work area (an ancestor's executable): a path that
+            // does not fit it with its NUL is unknown, and the copy's size is bounded by it.
+            self.asm
+                .jump_imm(JmpCond::Ge, Reg::R2, b.cap as i32, unknown);
+        }
+        self.asm
             .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R2)
             .mov64_reg(Reg::R3, Reg::R7)
             .alu64_reg(AluOp::Add, Reg::R3, Reg::R1);

@@ -113,8 +113,15 @@ pub enum Source {
     /// is one), so the program follows `d_parent` up to the root of the dentry's mount, crosses
     /// to the parent mount at its mount point, and stops at the root of the mount namespace.
     /// `dentry` leads to a `struct dentry *`, `mnt` to the `struct vfsmount *` it is seen
-    /// through. A NULL dentry (no file: an anonymous mapping) is the empty path `""`.
-    WalkedPath { dentry: Chain, mnt: Chain },
+    /// through. A NULL dentry (no file: an anonymous mapping) is the empty path `""`. `cap`
+    /// is the bytes the program holds of the path with its NUL: a longer path is unknown.
+    /// [`STRING_CAP`](crate::limits::STRING_CAP) but for the ancestors' executables
+    /// ([`ANCESTOR_EXE_CAP`]).
+    WalkedPath {
+        dentry: Chain,
+        mnt: Chain,
+        cap: usize,
+    },
     /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
     ParamChars {
         param: &'static str,
@@ -225,6 +232,7 @@ impl Source {
                 param: Some(dir),
                 members: &["mnt"],
             },
+            cap: crate::limits::STRING_CAP,
         }
     }
 
@@ -249,6 +257,7 @@ impl Source {
                 param: Some(param),
                 members: mnt,
             },
+            cap: crate::limits::STRING_CAP,
         }
     }
 }
@@ -359,8 +368,8 @@ pub use errno::{errno, errno_name, ERRNOS};
 pub use files::ARGC;
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
-    host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_LEVELS, CAPABILITIES, HOST_NAMESPACES,
-    PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
+    host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE, ANCESTOR_EXES, ANCESTOR_EXE_CAP,
+    ANCESTOR_LEVELS, CAPABILITIES, HOST_NAMESPACES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
 };
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,

@@ -2,6 +2,7 @@
 //! changes of ids, capability checks.
 
 use super::{Attribute, Chain, EnumType, Event, Source, ValueType};
+use crate::limits::STRING_CAP;
 
 /// The current process, available on every event.
 pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
@@ -79,6 +80,7 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
                 param: None,
                 members: &["mm", "exe_file", "f_path", "mnt"],
             },
+            cap: STRING_CAP,
         },
         doc: "absolute path of the current process's executable (its mm->exe_file); \"\" for a kernel thread. On `exec`, still the program that calls execve",
     },
@@ -109,7 +111,25 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         source: Source::TaskChars {
             members: &["real_parent", "comm"],
         },
-        doc: "name of any ancestor process (parent, grandparent, ... up to 8 levels, `real_parent` after `real_parent`, not past the idle task): `ancestor.comm in [\"nginx\", \"httpd\"]` holds when one of them is so named. `!=`, `~` and `!~` are refused; `not ancestor.comm == \"x\"` says no ancestor is `x`. Fails closed past 8 levels",
+        doc: "name of any ancestor process (parent, grandparent, ... up to 8 levels, `real_parent` after `real_parent`, not past the idle task): `ancestor.comm in [\"nginx\", \"httpd\"]` or `ancestor.comm ~ \"php-fpm*\"` holds when one of them is so named. `!=` and `!~` are refused; `not ancestor.comm == \"x\"` says no ancestor is `x`. Fails closed past 8 levels",
+    },
+    // Lineage: any ancestor's executable, expanded by the checker like `ancestor.comm` into
+    // tests on `parent.exe` and the levels of `ANCESTOR_EXES`. Its source is the parent's.
+    Attribute {
+        name: "ancestor.exe",
+        ty: ValueType::Path,
+        source: Source::WalkedPath {
+            dentry: Chain {
+                param: None,
+                members: &["real_parent", "mm", "exe_file", "f_path", "dentry"],
+            },
+            mnt: Chain {
+                param: None,
+                members: &["real_parent", "mm", "exe_file", "f_path", "mnt"],
+            },
+            cap: STRING_CAP,
+        },
+        doc: "absolute path of any ancestor process's executable (parent, grandparent, ... up to 8 levels, like `ancestor.comm`; \"\" for a kernel thread): `ancestor.exe == \"/usr/sbin/sshd\"`, `in [...]`, and `~` with globs whose every alternative is an exact path or a directory (`\"/usr/sbin/**\"`); other globs, `!=` and `!~` are refused. Fails closed past 8 levels",
     },
     // Lineage: the parent's executable, walked like `exe` from `real_parent`.
     Attribute {
@@ -124,6 +144,7 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
                 param: None,
                 members: &["real_parent", "mm", "exe_file", "f_path", "mnt"],
             },
+            cap: STRING_CAP,
         },
         doc: "absolute path of the parent process's executable (its mm->exe_file); \"\" when the parent is a kernel thread",
     },
@@ -195,6 +216,32 @@ pub const ANCESTOR_DEPTH: usize = 8;
 /// The attribute whose tests hold for any ancestor.
 pub const ANCESTOR_COMM: &str = "ancestor.comm";
 
+/// The attribute whose tests hold for any ancestor's executable.
+pub const ANCESTOR_EXE: &str = "ancestor.exe";
+
+/// The bytes the program holds of each ancestor's executable above the parent, with its NUL:
+/// a longer path is unknown (fails closed). Every value a program computes lives in one
+/// scratch buffer that loads reach with a 16-bit offset (32 KiB): seven more paths of
+/// [`STRING_CAP`] bytes do not fit beside an event's own, seven of 256 bytes do, and an
+/// installed program's path is far shorter (`/usr/lib/jvm/java-17-openjdk-amd64/bin/java`
+/// is 43 bytes; a Nix store path about 100).
+pub const ANCESTOR_EXE_CAP: usize = 256;
+
+/// The ancestors' executables, level 2 up to [`ANCESTOR_DEPTH`] (level 1 is `parent.exe`):
+/// the path walked from `mm->exe_file` of the task `real_parent` is followed to that many
+/// times, like `exe`, into a buffer of [`ANCESTOR_EXE_CAP`] bytes. Each is a walk of its own;
+/// the checker only lets them be compared, never scanned by a glob automaton (a scan of a
+/// path costs the verifier about 185,000 processed instructions).
+pub static ANCESTOR_EXES: &[Attribute] = &[
+    ancestor_exe(2, "ancestor.2.exe"),
+    ancestor_exe(3, "ancestor.3.exe"),
+    ancestor_exe(4, "ancestor.4.exe"),
+    ancestor_exe(5, "ancestor.5.exe"),
+    ancestor_exe(6, "ancestor.6.exe"),
+    ancestor_exe(7, "ancestor.7.exe"),
+    ancestor_exe(8, "ancestor.8.exe"),
+];
+
 /// The ancestors' values, level 2 up: the process id (`tgid`) and the name of the task
 /// `real_parent` is followed to that many times. Level 1 is `parent.pid` and `parent.comm`.
 /// The idle task (`init_task`, pid 0) is its own `real_parent` and the parent of pid 1 and of
@@ -215,18 +262,53 @@ pub static ANCESTOR_LEVELS: &[(Attribute, Option<Attribute>)] = &[
 
 /// `real_parent` as often as the deepest level follows it, then the field read there: level
 /// `k`'s chain is the last `k + 1` members.
-static ANCESTOR_PID_CHAIN: [&str; ANCESTOR_DEPTH + 2] = parents_then("tgid");
-static ANCESTOR_COMM_CHAIN: [&str; ANCESTOR_DEPTH + 1] = parents_then("comm");
+static ANCESTOR_PID_CHAIN: [&str; ANCESTOR_DEPTH + 2] = parents_then(&["tgid"]);
+static ANCESTOR_COMM_CHAIN: [&str; ANCESTOR_DEPTH + 1] = parents_then(&["comm"]);
+/// The executable's path, as `exe` reads it (`mm->exe_file->f_path`).
+const EXE_DENTRY: [&str; 4] = ["mm", "exe_file", "f_path", "dentry"];
+const EXE_MNT: [&str; 4] = ["mm", "exe_file", "f_path", "mnt"];
+static ANCESTOR_EXE_DENTRY_CHAIN: [&str; ANCESTOR_DEPTH + 4] = parents_then(&EXE_DENTRY);
+static ANCESTOR_EXE_MNT_CHAIN: [&str; ANCESTOR_DEPTH + 4] = parents_then(&EXE_MNT);
 
-const fn parents_then<const N: usize>(field: &'static str) -> [&'static str; N] {
+/// `real_parent` as often as fits, then `fields`.
+const fn parents_then<const N: usize>(fields: &[&'static str]) -> [&'static str; N] {
     let mut chain = ["real_parent"; N];
-    chain[N - 1] = field;
+    let mut at = 0;
+    while at < fields.len() {
+        chain[N - fields.len() + at] = fields[at];
+        at += 1;
+    }
     chain
 }
 
-/// The `k` real_parent steps and the field, from the end of `chain`.
-const fn level_chain(chain: &'static [&'static str], k: usize) -> &'static [&'static str] {
-    chain.split_at(chain.len() - k - 1).1
+/// The `k` real_parent steps and the `fields` members read after them, from the end of
+/// `chain`.
+const fn level_chain(
+    chain: &'static [&'static str],
+    k: usize,
+    fields: usize,
+) -> &'static [&'static str] {
+    chain.split_at(chain.len() - k - fields).1
+}
+
+/// Ancestor `k`'s executable.
+const fn ancestor_exe(k: usize, name: &'static str) -> Attribute {
+    Attribute {
+        name,
+        ty: ValueType::Path,
+        source: Source::WalkedPath {
+            dentry: Chain {
+                param: None,
+                members: level_chain(&ANCESTOR_EXE_DENTRY_CHAIN, k, EXE_DENTRY.len()),
+            },
+            mnt: Chain {
+                param: None,
+                members: level_chain(&ANCESTOR_EXE_MNT_CHAIN, k, EXE_MNT.len()),
+            },
+            cap: ANCESTOR_EXE_CAP,
+        },
+        doc: "absolute path of an ancestor's executable (the level is in the name)",
+    }
 }
 
 /// Ancestor `k`'s process id and, below the last level, its name.
@@ -239,7 +321,7 @@ const fn ancestor_level(
         name: pid,
         ty: ValueType::Int,
         source: Source::TaskInt {
-            members: level_chain(&ANCESTOR_PID_CHAIN, k),
+            members: level_chain(&ANCESTOR_PID_CHAIN, k, 1),
         },
         doc: "process id of an ancestor (the level is in the name)",
     };
@@ -248,7 +330,7 @@ const fn ancestor_level(
             name,
             ty: ValueType::Str,
             source: Source::TaskChars {
-                members: level_chain(&ANCESTOR_COMM_CHAIN, k),
+                members: level_chain(&ANCESTOR_COMM_CHAIN, k, 1),
             },
             doc: "name of an ancestor (the level is in the name)",
         }),

@@ -248,7 +248,7 @@ impl Checker<'_> {
         params: Option<Vec<Param>>,
         span: Span,
     ) -> Option<(Option<Access>, Option<PathWalk>, Option<Endpoint>)> {
-        if let Source::WalkedPath { dentry, mnt } = source {
+        if let Source::WalkedPath { dentry, mnt, .. } = source {
             return self
                 .resolve_walk(attribute, source, span, params, dentry, mnt)
                 .map(|walk| (None, Some(walk), None));
@@ -328,6 +328,10 @@ impl Checker<'_> {
             (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk {
                 dentry,
                 mnt,
+                cap: match source {
+                    Source::WalkedPath { cap, .. } => cap,
+                    _ => crate::limits::STRING_CAP,
+                },
                 layout,
             }),
             (Err((chain, reason)), _) => {

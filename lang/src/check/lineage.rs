@@ -1,19 +1,22 @@
-//! `ancestor.comm`: each test on it becomes the same test on every level of the lineage,
-//! as `crate::lineage` defines. The expansion is written here once, so the evaluator and the
-//! compiler only ever see tests on per-level values they read like `parent.comm`.
+//! `ancestor.comm` and `ancestor.exe`: each test on them becomes the same test on every
+//! level of the lineage, as `crate::lineage` defines. The expansion is written here once, so
+//! the evaluator and the compiler only ever see tests on per-level values they read like
+//! `parent.comm` and `parent.exe`.
 
 use super::finding::Finding;
 use super::Checker;
 use crate::ast::CmpOp;
-use crate::catalog::{Event, ANCESTOR_LEVELS};
+use crate::catalog::{Attribute, Event, ANCESTOR_EXES, ANCESTOR_LEVELS};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::lineage::ANCESTOR_COMM;
+use crate::glob::{directory_prefix, Glob, Token};
+use crate::lineage::{ANCESTOR_COMM, ANCESTOR_EXE};
 use crate::span::Span;
 
 impl<'a> Checker<'a> {
-    /// `cond`, the comparison `op` as checked, with its tests on `ancestor.comm` expanded to
-    /// every level; `None` (reported) for `!=` and `!~`, or when a level cannot be read.
+    /// `cond`, the comparison `op` as checked, with its tests on `ancestor.comm` or
+    /// `ancestor.exe` expanded to every level; `None` (reported) for `!=` and `!~`, a glob on
+    /// `ancestor.exe` that would need a scan, or when a level cannot be read.
     pub(super) fn expand_lineage(
         &mut self,
         cond: Cond,
@@ -22,26 +25,41 @@ impl<'a> Checker<'a> {
         span: Span,
         event: &'static Event,
     ) -> Option<Cond> {
-        let Some(ancestor) = self.tested_attribute(&cond, ANCESTOR_COMM) else {
-            return Some(cond);
+        let (ancestor, name) = match self.tested_attribute(&cond, ANCESTOR_COMM) {
+            Some(attr) => (attr, ANCESTOR_COMM),
+            None => match self.tested_attribute(&cond, ANCESTOR_EXE) {
+                Some(attr) => (attr, ANCESTOR_EXE),
+                None => return Some(cond),
+            },
         };
         if matches!(op, CmpOp::Ne | CmpOp::NotMatch) {
             self.report(Finding::Lineage(LineageFinding::AncestorNegated {
                 op,
+                name,
                 span: op_span,
             }));
             return None;
         }
-        // Each glob-scanned value multiplies the paths the verifier walks by the number of
-        // lengths its scan may stop at (codegen/automaton.rs): on 6.1, one glob on the eight
-        // levels took it past 1,000,000 processed instructions. `==` and `in` compare the
-        // 16 bytes without a loop.
-        if op == CmpOp::Match {
-            self.report(Finding::Lineage(LineageFinding::AncestorGlob {
-                span: op_span,
-            }));
-            return None;
-        }
+        // A glob on a name runs as an automaton unrolled over its 16 bytes without a branch
+        // (compiler codegen/automaton.rs), so eight levels' scans add instructions, not paths
+        // for the verifier to walk. A path's scan is a loop over up to 4,095 bytes that the
+        // verifier walks to the end of the program from every length it may stop at (about
+        // 185,000 processed instructions a path): eight of them are far past its budget of
+        // 1,000,000. So a glob on `ancestor.exe` is taken only when it needs no scan: each
+        // alternative an exact path (compared) or a directory (`prefix/**`, a prefix compare).
+        let cond = if name == ANCESTOR_EXE {
+            match unscanned(&cond) {
+                Some(cond) => cond,
+                None => {
+                    self.report(Finding::Lineage(LineageFinding::AncestorExeGlob {
+                        span: op_span,
+                    }));
+                    return None;
+                }
+            }
+        } else {
+            cond
+        };
         let exists = |pid: AttrId| {
             Cond::Test(Test {
                 attr: pid,
@@ -52,24 +70,32 @@ impl<'a> Checker<'a> {
                 span,
             })
         };
-        let mut levels = vec![(
+        let parent = if name == ANCESTOR_EXE {
+            "parent.exe"
+        } else {
+            "parent.comm"
+        };
+        let mut levels: Vec<(&'static Attribute, Option<&'static Attribute>)> = vec![(
             event.attribute("parent.pid")?,
-            Some(event.attribute("parent.comm")?),
+            Some(event.attribute(parent)?),
         )];
-        levels.extend(
-            ANCESTOR_LEVELS
-                .iter()
-                .map(|(pid, comm)| (pid, comm.as_ref())),
-        );
+        levels.extend(ANCESTOR_LEVELS.iter().enumerate().map(|(at, (pid, comm))| {
+            let value = if name == ANCESTOR_EXE {
+                ANCESTOR_EXES.get(at)
+            } else {
+                comm.as_ref()
+            };
+            (pid, value)
+        }));
         let mut any: Option<Cond> = None;
-        for (pid, comm) in levels {
+        for (pid, value) in levels {
             let pid = self.resolve_attribute(event, pid, span)?;
-            let level = match comm {
-                Some(comm) => {
-                    let comm = self.resolve_attribute(event, comm, span)?;
+            let level = match value {
+                Some(value) => {
+                    let value = self.resolve_attribute(event, value, span)?;
                     Cond::And(
                         Box::new(exists(pid)),
-                        Box::new(retarget(&cond, ancestor, comm)),
+                        Box::new(retarget(&cond, ancestor, value)),
                     )
                 }
                 // Past the depth: a lineage that goes on is unknown, resolved by polarity in
@@ -125,6 +151,56 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// `cond` with each glob test made of tests that need no scan: the alternatives that are
+/// exact paths as `==` tests, the directory alternatives (`prefix/**`) as one glob test the
+/// code generator compiles as prefix compares. `None` when an alternative is neither.
+fn unscanned(cond: &Cond) -> Option<Cond> {
+    Some(match cond {
+        Cond::And(a, b) => Cond::And(Box::new(unscanned(a)?), Box::new(unscanned(b)?)),
+        Cond::Or(a, b) => Cond::Or(Box::new(unscanned(a)?), Box::new(unscanned(b)?)),
+        Cond::Not(c) => Cond::Not(Box::new(unscanned(c)?)),
+        Cond::Test(Test {
+            attr,
+            predicate: Predicate::Glob(glob),
+            span,
+        }) => {
+            let test = |predicate| {
+                Cond::Test(Test {
+                    attr: *attr,
+                    predicate,
+                    span: *span,
+                })
+            };
+            let mut directories = Vec::new();
+            let mut tests = Vec::new();
+            for alternative in &glob.alternatives {
+                if directory_prefix(alternative).is_some() {
+                    directories.push(alternative.clone());
+                } else {
+                    let exact = alternative
+                        .iter()
+                        .map(|t| match t {
+                            Token::Byte(c) => Some(*c),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<u8>>>()?;
+                    tests.push(test(Predicate::StrEq(exact)));
+                }
+            }
+            if !directories.is_empty() {
+                tests.push(test(Predicate::Glob(Glob {
+                    pattern: glob.pattern.clone(),
+                    alternatives: directories,
+                })));
+            }
+            tests
+                .into_iter()
+                .reduce(|a, b| Cond::Or(Box::new(a), Box::new(b)))?
+        }
+        other => other.clone(),
+    })
+}
+
 /// `cond` with its tests on `from` made on `to`.
 fn retarget(cond: &Cond, from: AttrId, to: AttrId) -> Cond {
     match cond {
@@ -148,73 +224,102 @@ fn retarget(cond: &Cond, from: AttrId, to: AttrId) -> Cond {
 /// What the checker finds wrong with a use of `ancestor.comm`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LineageFinding {
-    /// `ancestor.comm != x` or `!~`: true when some ancestor is not x, nearly always.
-    AncestorNegated { op: CmpOp, span: Span },
-    /// `ancestor.comm ~ GLOB`: a glob scan on each of the ancestors' names is more than
-    /// Linux 6.1's verifier takes.
-    AncestorGlob { span: Span },
-    /// A test item's `ancestor.comm` that is not a list of names.
-    AncestorsNotList { span: Span, name_span: Span },
-    /// A test item gives `ancestor.comm` and `parent.pid` or `parent.comm`, its first level.
-    AncestorsAndParent { parent: &'static str, span: Span },
+    /// `ancestor.comm != x` or `!~` (or `ancestor.exe`'s): true when some ancestor is not
+    /// x, nearly always.
+    AncestorNegated {
+        op: CmpOp,
+        name: &'static str,
+        span: Span,
+    },
+    /// `ancestor.exe ~ GLOB` with an alternative that is neither an exact path nor a
+    /// directory: eight path scans are more than the verifier takes.
+    AncestorExeGlob { span: Span },
+    /// A test item's `ancestor.comm` or `ancestor.exe` (`name`) that is not a list of
+    /// strings.
+    AncestorsNotList {
+        name: &'static str,
+        span: Span,
+        name_span: Span,
+    },
+    /// A test item gives `ancestor.comm` or `ancestor.exe` (`name`) and `parent.pid`,
+    /// `parent.comm` or `parent.exe`, its first level.
+    AncestorsAndParent {
+        name: &'static str,
+        parent: &'static str,
+        span: Span,
+    },
+    /// A test item's `ancestor.comm` and `ancestor.exe` lists differ in length: they name
+    /// the same ancestors.
+    AncestorListsDiffer {
+        comms: usize,
+        exes: usize,
+        span: Span,
+    },
 }
 
-/// The diagnostic of a finding about `ancestor.comm` (kept here with the expansion, so that
+/// The diagnostic of a finding about `ancestor.comm` or `ancestor.exe` (kept here with the expansion, so that
 /// `finding.rs` stays one screenful a finding).
 pub(super) fn diagnostic(finding: &LineageFinding) -> Diagnostic {
     match finding {
-            LineageFinding::AncestorNegated { op, span } => {
-                let positive = if *op == CmpOp::Ne { "== ..." } else { "in [...]" };
-                Diagnostic::new(
-                    Code::BadOperator,
-                    format!(
-                        "`{}` on `{}` would hold when some ancestor differs, which nearly every process has",
-                        op.symbol(),
-                        ANCESTOR_COMM
-                    ),
-                    *span,
-                )
-                .with_help(format!(
-                    "to say that no ancestor matches, write `not {} {positive}`",
-                    ANCESTOR_COMM
-                ))
-            }
-            LineageFinding::AncestorGlob { span } => Diagnostic::new(
+        LineageFinding::AncestorNegated { op, name, span } => {
+            let positive = if *op == CmpOp::Ne { "== ..." } else { "~ ..." };
+            Diagnostic::new(
                 Code::BadOperator,
                 format!(
-                    "`~` on `{}` is not supported: a glob scan of each ancestor's name is more than Linux 6.1's verifier takes",
-                    ANCESTOR_COMM
+                    "`{}` on `{name}` would hold when some ancestor differs, which nearly every process has",
+                    op.symbol(),
                 ),
                 *span,
             )
             .with_help(format!(
-                "name the processes exactly: `{} in [\"php-fpm8.2\", \"php-fpm8.3\"]`",
-                ANCESTOR_COMM
-            )),
-            LineageFinding::AncestorsNotList { span, name_span } => Diagnostic::new(
+                "to say that no ancestor matches, write `not {name} {positive}`"
+            ))
+        }
+        LineageFinding::AncestorExeGlob { span } => Diagnostic::new(
+            Code::BadOperator,
+            format!(
+                "a glob on `{ANCESTOR_EXE}` may only list exact paths and directories (`/usr/sbin/**`): scanning eight executables' paths is more than the kernel's verifier takes"
+            ),
+            *span,
+        )
+        .with_help(format!(
+            "name the executables, or their directory: `{ANCESTOR_EXE} ~ [\"/usr/sbin/sshd\", \"/opt/web/**\"]`"
+        )),
+        LineageFinding::AncestorsNotList {
+            name,
+            span,
+            name_span,
+        } => {
+            let (what, example) = if *name == ANCESTOR_EXE {
+                ("executables' paths", r#"["/usr/bin/bash", "/usr/sbin/sshd", "/usr/lib/systemd/systemd"]"#)
+            } else {
+                ("names", r#"["bash", "sshd", "systemd"]"#)
+            };
+            Diagnostic::new(
                 Code::TypeMismatch,
-                format!(
-                    "in a test, `{}` is the list of the ancestors' names, nearest first",
-                    ANCESTOR_COMM
-                ),
+                format!("in a test, `{name}` is the list of the ancestors' {what}, nearest first"),
                 *span,
             )
             .with_secondary(*name_span, "a list of strings")
             .with_help(format!(
-                "e.g. `{}: [\"bash\", \"sshd\", \"systemd\"]`: the parent, the grandparent, ...",
-                ANCESTOR_COMM
-            )),
-            LineageFinding::AncestorsAndParent { parent, span } => Diagnostic::new(
-                Code::DuplicateDefinition,
-                format!(
-                    "`{}` gives the parent too, and so does `{parent}`",
-                    ANCESTOR_COMM
-                ),
-                *span,
-            )
-            .with_help(format!(
-                "leave out `{parent}`: the first name of `{}` is the parent's",
-                ANCESTOR_COMM
-            )),
+                "e.g. `{name}: {example}`: the parent, the grandparent, ..."
+            ))
+        }
+        LineageFinding::AncestorsAndParent { name, parent, span } => Diagnostic::new(
+            Code::DuplicateDefinition,
+            format!("`{name}` gives the parent too, and so does `{parent}`"),
+            *span,
+        )
+        .with_help(format!(
+            "leave out `{parent}`: the first item of `{name}` is the parent's"
+        )),
+        LineageFinding::AncestorListsDiffer { comms, exes, span } => Diagnostic::new(
+            Code::ImpossibleTestEvent,
+            format!(
+                "`{ANCESTOR_EXE}` gives {exes} ancestors and `{ANCESTOR_COMM}` {comms}: both list the same processes"
+            ),
+            *span,
+        )
+        .with_help("give each ancestor's name and executable, nearest first, in lists of the same length"),
     }
 }

@@ -189,16 +189,16 @@ impl<'a> Checker<'a> {
         })
     }
 
-    /// A test item's `ancestor.comm: [NAME, ...]`: the values of every level of the lineage
-    /// (`crate::lineage::lineage_values`), pushed to `values`. Whether it was right.
-    fn test_ancestors(
+    /// A test item's `ancestor.comm: [NAME, ...]` or `ancestor.exe: [PATH, ...]`: the list,
+    /// or `None` (reported) when it is not a list of strings or the parent is given too.
+    fn test_ancestor_list(
         &mut self,
-        event: &'static catalog::Event,
+        name: &'static str,
         name_span: crate::span::Span,
         value: &ast::Expr,
-        values: &mut Vec<(&'static Attribute, AttrValue)>,
-    ) -> bool {
-        let names = match &value.kind {
+        values: &[(&'static Attribute, AttrValue)],
+    ) -> Option<Vec<Vec<u8>>> {
+        let list = match &value.kind {
             ExprKind::List(elements) => elements
                 .iter()
                 .map(|e| match &e.kind {
@@ -208,42 +208,73 @@ impl<'a> Checker<'a> {
                 .collect::<Option<Vec<_>>>(),
             _ => None,
         };
-        let Some(names) = names else {
+        let Some(list) = list else {
             self.report(Finding::Lineage(
                 lineage::LineageFinding::AncestorsNotList {
+                    name,
                     span: value.span,
                     name_span,
                 },
             ));
-            return false;
+            return None;
         };
-        if given_ancestors(values) {
-            self.report(Finding::TestValueTwice {
-                name: crate::lineage::ANCESTOR_COMM.to_string(),
-                span: name_span,
-            });
-            return false;
-        }
-        if let Some((parent, _)) = values
-            .iter()
-            .find(|(a, _)| matches!(a.name, "parent.pid" | "parent.comm"))
-        {
+        if let Some((parent, _)) = values.iter().find(|(a, _)| PARENT.contains(&a.name)) {
             self.report(Finding::Lineage(
                 lineage::LineageFinding::AncestorsAndParent {
+                    name,
                     parent: parent.name,
                     span: name_span,
                 },
             ));
-            return false;
+            return None;
         }
-        let lineage: Vec<(u64, Vec<u8>)> = names
+        Some(list)
+    }
+
+    /// The values of every level of the lineage a test item's `ancestor.comm` and
+    /// `ancestor.exe` lists give (`crate::lineage::lineage_values`), pushed to `values`; a
+    /// list not given is "" at every level. Whether they agree on the lineage's length.
+    fn test_ancestors(
+        &mut self,
+        event: &'static catalog::Event,
+        comms: Option<Vec<Vec<u8>>>,
+        exes: Option<(Vec<Vec<u8>>, crate::span::Span)>,
+        values: &mut Vec<(&'static Attribute, AttrValue)>,
+    ) -> bool {
+        let (comms, exes) = match (comms, exes) {
+            (None, None) => return true,
+            (Some(comms), Some((exes, span))) if comms.len() != exes.len() => {
+                self.report(Finding::Lineage(
+                    lineage::LineageFinding::AncestorListsDiffer {
+                        comms: comms.len(),
+                        exes: exes.len(),
+                        span,
+                    },
+                ));
+                return false;
+            }
+            (comms, exes) => {
+                let exes = exes.map(|(exes, _)| exes);
+                let len = comms.as_ref().or(exes.as_ref()).map_or(0, Vec::len);
+                let or_empty =
+                    |list: Option<Vec<Vec<u8>>>| list.unwrap_or_else(|| vec![Vec::new(); len]);
+                (or_empty(comms), or_empty(exes))
+            }
+        };
+        let lineage: Vec<crate::lineage::Ancestor> = comms
             .into_iter()
+            .zip(exes)
             .enumerate()
-            .map(|(at, name)| (crate::lineage::ancestor_pid(at + 1), name))
+            .map(|(at, (comm, exe))| crate::lineage::Ancestor {
+                pid: crate::lineage::ancestor_pid(at + 1),
+                comm,
+                exe,
+            })
             .collect();
         let levels = catalog::ANCESTOR_LEVELS
             .iter()
-            .flat_map(|(pid, comm)| std::iter::once(pid).chain(comm.as_ref()));
+            .flat_map(|(pid, comm)| std::iter::once(pid).chain(comm.as_ref()))
+            .chain(catalog::ANCESTOR_EXES);
         let attributes: Vec<&'static Attribute> = event.attributes().chain(levels).collect();
         for (name, value) in crate::lineage::lineage_values(&lineage) {
             // Every value is of an attribute: `parent.*` of the event's, the others a level's.
@@ -262,6 +293,10 @@ impl<'a> Checker<'a> {
         let mut values: Vec<(&'static Attribute, AttrValue)> = Vec::new();
         let mut value_spans = Vec::new();
         let mut ok = true;
+        // The lineage's lists, read whole once every field is seen.
+        let mut comms: Option<Vec<Vec<u8>>> = None;
+        let mut exes: Option<(Vec<Vec<u8>>, crate::span::Span)> = None;
+        let mut lineage_span = None;
         for (name, value) in &test.fields {
             let value_span = value.span;
             let Some(attribute) = event.attribute(&name.text) else {
@@ -269,21 +304,26 @@ impl<'a> Checker<'a> {
                 ok = false;
                 continue;
             };
-            if let Some(parent) = ["parent.pid", "parent.comm"]
-                .into_iter()
-                .find(|p| *p == attribute.name)
-                .filter(|_| given_ancestors(&values))
-            {
+            if PARENT.contains(&attribute.name) && (comms.is_some() || exes.is_some()) {
+                let list = if comms.is_some() {
+                    crate::lineage::ANCESTOR_COMM
+                } else {
+                    crate::lineage::ANCESTOR_EXE
+                };
                 self.report(Finding::Lineage(
                     lineage::LineageFinding::AncestorsAndParent {
-                        parent,
+                        name: list,
+                        parent: attribute.name,
                         span: name.span,
                     },
                 ));
                 ok = false;
                 continue;
             }
-            if values.iter().any(|(a, _)| a.name == attribute.name) {
+            if values.iter().any(|(a, _)| a.name == attribute.name)
+                || (attribute.name == crate::lineage::ANCESTOR_COMM && comms.is_some())
+                || (attribute.name == crate::lineage::ANCESTOR_EXE && exes.is_some())
+            {
                 self.report(Finding::TestValueTwice {
                     name: name.text.clone(),
                     span: name.span,
@@ -292,8 +332,17 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if attribute.name == crate::lineage::ANCESTOR_COMM {
-                ok &= self.test_ancestors(event, name.span, value, &mut values);
-                value_spans.resize(values.len(), value_span);
+                comms = self.test_ancestor_list(attribute.name, name.span, value, &values);
+                ok &= comms.is_some();
+                lineage_span = Some(value_span);
+                continue;
+            }
+            if attribute.name == crate::lineage::ANCESTOR_EXE {
+                exes = self
+                    .test_ancestor_list(attribute.name, name.span, value, &values)
+                    .map(|list| (list, name.span));
+                ok &= exes.is_some();
+                lineage_span = Some(value_span);
                 continue;
             }
             let value = match (&value.kind, attribute.ty) {
@@ -364,6 +413,10 @@ impl<'a> Checker<'a> {
             values.push((attribute, value));
             value_spans.push(value_span);
         }
+        ok &= self.test_ancestors(event, comms, exes, &mut values);
+        if let Some(span) = lineage_span {
+            value_spans.resize(values.len(), span);
+        }
         for impossible in crate::test_event::impossible_values(&values) {
             let span = value_spans[impossible.value];
             self.report(Finding::ImpossibleTestEvent { impossible, span });
@@ -398,8 +451,5 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Whether a test item's values already hold the lineage `ancestor.comm` gives.
-fn given_ancestors(values: &[(&'static Attribute, AttrValue)]) -> bool {
-    let last = catalog::ANCESTOR_LEVELS.last().map(|(pid, _)| pid.name);
-    values.iter().any(|(a, _)| Some(a.name) == last)
-}
+/// The parent's values in a test item, which an ancestor list gives as its first level.
+const PARENT: [&str; 3] = ["parent.pid", "parent.comm", "parent.exe"];

@@ -1166,3 +1166,27 @@ impl SockAddr {
         }
     }
 }
+
+/// Checks and compiles policy `source` for this guest's kernel (its own BTF) and a cgroup,
+/// loads every program into the verifier without attaching any, and returns per program the
+/// number of instructions the verifier processed (`None` where the kernel does not say).
+pub fn verifier_counts(source: &str) -> Vec<(String, Option<u32>)> {
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
+    let kernel = compiler::btf::Btf::parse(&bytes).unwrap();
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let target = compiler::ir::Target::new(compiler::ir::Scope::Cgroup);
+    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
+    let targets: Vec<runtime::ProgramTarget> = spec
+        .programs
+        .iter()
+        .map(|p| runtime::ProgramTarget {
+            symbol: p.symbol.clone(),
+            hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
+        })
+        .collect();
+    let stats = runtime::verify(&elf, &targets, runtime::VerifierLog::Stats)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stats.len(), targets.len());
+    stats
+}

@@ -94,15 +94,25 @@ fn quoted(text: &str) -> String {
 }
 
 fn string_atom(rng: &mut Rng, attribute: &str, is_path: bool) -> String {
+    // A glob on `ancestor.exe` lists exact paths and directories only (it is never scanned).
+    if attribute == lang::lineage::ANCESTOR_EXE {
+        let path = literal_path(rng);
+        let dir = format!("{}/**", rng.pick(DIRS));
+        return match rng.below(4) {
+            0 => format!("{attribute} == \"{path}\""),
+            1 => format!("not {attribute} in [\"{path}\", \"/usr/sbin/sshd\"]"),
+            2 => format!("{attribute} ~ \"{dir}\""),
+            _ => format!("{attribute} ~ [\"{path}\", \"{dir}\"]"),
+        };
+    }
     let atom = any_string_atom(rng, attribute, is_path);
-    // `!=`, `~` and `!~` on an ancestor are refused: "no ancestor ..." is `not` of `==`, and
-    // a pattern stands for itself as a name.
+    // `!=` and `!~` on an ancestor are refused: "no ancestor ..." is `not` of `==` or `~`.
     if attribute == lang::lineage::ANCESTOR_COMM {
-        for (op, negated) in [(" != ", true), (" !~ ", true), (" ~ ", false)] {
+        for (op, positive) in [(" != ", " == "), (" !~ ", " ~ ")] {
             if atom.contains(op) {
-                let eq = atom.replacen(op, " == ", 1);
-                let eq = eq.replacen(" == [", " in [", 1);
-                return if negated { format!("not ({eq})") } else { eq };
+                let positive = atom.replacen(op, positive, 1);
+                let positive = positive.replacen(" == [", " in [", 1);
+                return format!("not ({positive})");
             }
         }
     }
