@@ -339,15 +339,7 @@ impl ProgramGen<'_> {
             self.asm.jump(on_false);
             return;
         };
-        // The mask (a no-op: accept sets are 16-bit numbers) gives r1 an identity of its own.
-        // Filled from the slot, r1 would share the slot's, and the verifier would narrow the
-        // slot with every compare below: a failed `lo <= set <= hi` leaves it in two states
-        // (below, above), which never prune against each other. Eight levels of
-        // `ancestor.comm ~ GLOB` made 3^8 states that way and took 6.1 past 1,000,000
-        // processed instructions (6,541 states, measured in a 6.1 guest).
-        self.asm
-            .load(Size::DW, Reg::R1, Reg::R10, scan.slot)
-            .alu64_imm(AluOp::And, Reg::R1, 0xffff);
+        self.load_accept_set(scan.slot);
         match membership {
             Membership::Ranges(ranges) => {
                 for &(lo, hi) in ranges {
@@ -477,8 +469,21 @@ impl ProgramGen<'_> {
             let fallible = self.program.values[i].kind.fallible();
             self.load_length(self.layout.slots[i], fallible, unknown);
         }
-        self.asm.load(Size::DW, Reg::R1, Reg::R10, slot);
+        self.load_accept_set(slot);
         self.accept_set_search(&ranges, targets, miss);
+    }
+
+    /// `r1 = ` the accept set a scan stored in `slot`. The mask (a no-op: accept sets are
+    /// 16-bit numbers) gives r1 an identity of its own. Filled from the slot, r1 would share
+    /// the slot's, and the verifier would narrow the slot with every compare that follows: a
+    /// failed `lo <= set <= hi` leaves it in two states (below, above), which never prune
+    /// against each other. Eight levels of `ancestor.comm ~ GLOB` made 3^8 states that way
+    /// and took 6.1 past 1,000,000 processed instructions (6,541 states, measured in a 6.1
+    /// guest).
+    fn load_accept_set(&mut self, slot: i16) {
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R10, slot)
+            .alu64_imm(AluOp::And, Reg::R1, 0xffff);
     }
 
     /// Binary search on the accept set number in r1 among `ranges` (each from its number to
