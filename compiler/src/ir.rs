@@ -142,7 +142,8 @@ pub enum ValueKind {
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
     /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
-    /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
+    /// WalkedPath`) or kernfs nodes (`KernfsPath`, a cgroup's). May be unknown (too long,
+    /// too deep, or a read faulted).
     WalkedPath(PathWalk),
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
@@ -360,12 +361,15 @@ impl fmt::Display for ValueKind {
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
-            ValueKind::WalkedPath(w) => write!(
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => write!(
                 f,
                 "walk dentry {} mnt {}",
                 AccessText(&w.dentry),
                 AccessText(&w.mnt)
             ),
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) => {
+                write!(f, "walk kernfs {}", AccessText(&w.node))
+            }
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
             ValueKind::Const(v) => write!(f, "const {v}"),
             ValueKind::Absent(kind) => write!(f, "absent ({kind})"),

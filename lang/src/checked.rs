@@ -102,9 +102,36 @@ pub struct VariantResolution {
     pub endpoint: Option<Endpoint>,
 }
 
+/// A path the program computes by walking a tree of named nodes up to its root.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PathWalk {
+    /// Dentries and mounts ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
+    Dentry(DentryWalk),
+    /// Kernfs nodes: a cgroup's path ([`Source::KernfsPath`](crate::catalog::Source::KernfsPath)).
+    Kernfs(KernfsWalk),
+}
+
+/// A kernfs node's path: from `node`, prepend `/name` and go to `parent` until a node has
+/// no parent (the hierarchy's root).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KernfsWalk {
+    /// The `struct kernfs_node *` to start from (`size` 8).
+    pub node: Access,
+    pub layout: KernfsLayout,
+}
+
+/// Byte offsets the kernfs walk reads, from the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KernfsLayout {
+    /// `kernfs_node.parent` (`struct kernfs_node *`; `__parent` since Linux 6.15).
+    pub parent: u32,
+    /// `kernfs_node.name` (`const char *`, NUL-terminated).
+    pub name: u32,
+}
+
 /// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PathWalk {
+pub struct DentryWalk {
     /// The `struct dentry *` to start from (`size` 8).
     pub dentry: Access,
     /// The `struct vfsmount *` it is seen through (`size` 8).

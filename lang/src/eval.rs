@@ -101,8 +101,9 @@ impl From<bool> for Truth {
 pub enum StringKind {
     /// `bpf_d_path`: known when the string and its NUL fit [`STRING_CAP`].
     ResolvedPath,
-    /// A path the program walks dentry by dentry: known when it fits like a resolved path,
-    /// has at most [`WALK_COMPONENTS`] components and none longer than [`NAME_MAX`].
+    /// A path the program walks dentry by dentry (or kernfs node by node: a cgroup's path):
+    /// known when it fits like a resolved path, has at most [`WALK_COMPONENTS`] components
+    /// and none longer than [`NAME_MAX`].
     WalkedPath,
     /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
     KernelString,
@@ -114,7 +115,7 @@ impl StringKind {
     pub fn of(source: &Source) -> StringKind {
         match source {
             Source::ResolvedPath { .. } => StringKind::ResolvedPath,
-            Source::WalkedPath { .. } => StringKind::WalkedPath,
+            Source::WalkedPath { .. } | Source::KernfsPath { .. } => StringKind::WalkedPath,
             Source::KernelString { .. } => StringKind::KernelString,
             _ => StringKind::Padded,
         }

@@ -47,6 +47,18 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 walk_help(path),
             ),
+            (Source::KernfsPath { .. }, AttrValue::Str(path))
+                if path.is_empty() || !is_walk_result(path) =>
+            {
+                refuse(
+                    format!(
+                        "`{}` is never `{}`: the kernel gives a path from the hierarchy's root, `/` for the root itself",
+                        attribute.name,
+                        String::from_utf8_lossy(path)
+                    ),
+                    if path.is_empty() { "write `/` for the root cgroup".into() } else { walk_help(path) },
+                )
+            }
             (Source::ResolvedPath { .. }, AttrValue::Str(path)) if is_relative(path) => refuse(
                 format!(
                     "`{}` is never the relative path `{}`: the kernel resolves it from the root",

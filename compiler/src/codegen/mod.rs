@@ -26,7 +26,7 @@ use crate::report::{
     EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
 };
 use lang::checked::ParentAccess;
-use lang::checked::{Access, AccessBase};
+use lang::checked::{Access, AccessBase, PathWalk};
 use lang::limits;
 use std::fmt;
 
@@ -677,7 +677,8 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::ResolvedPath(a)
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => vec![a],
-            ValueKind::WalkedPath(w) => vec![&w.dentry, &w.mnt],
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => vec![&w.dentry, &w.mnt],
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) => vec![&w.node],
             ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
             _ => Vec::new(),
         })

@@ -14,7 +14,7 @@ use crate::elf::{MapSpec, RODATA_SYMBOL};
 use crate::ir::{Program, ValueKind};
 use lang::checked::AttrValue;
 use lang::checked::ParentAccess;
-use lang::checked::{Access, AccessBase, Endpoint, WalkLayout};
+use lang::checked::{Access, AccessBase, Endpoint, KernfsLayout, PathWalk, WalkLayout};
 use lang::eval::EventInput;
 use std::collections::BTreeMap;
 
@@ -310,6 +310,46 @@ impl Objects {
             }
         }
         Ok(Some((dentry, mount)))
+    }
+
+    /// Builds `path` as a chain of kernfs nodes (a cgroup's); returns the last one. The
+    /// root's `parent` is NULL, and `/` is the root itself.
+    fn kernfs_path(
+        &mut self,
+        layout: &KernfsLayout,
+        name: &'static str,
+        path: &[u8],
+    ) -> Result<usize, EventError> {
+        let components: Vec<&[u8]> = match path {
+            b"/" => Vec::new(),
+            [b'/', rest @ ..] => rest.split(|&c| c == b'/').collect(),
+            _ => return Err(EventError::NotWalkable(name)),
+        };
+        if components.iter().any(|c| c.is_empty()) {
+            return Err(EventError::NotWalkable(name));
+        }
+        let mut node = self.kernfs_node(layout, b"", None);
+        for component in components {
+            node = self.kernfs_node(layout, component, Some(node));
+        }
+        Ok(node)
+    }
+
+    /// A kernfs node named `name` under `parent` (none: the root, whose `parent` is NULL).
+    fn kernfs_node(&mut self, layout: &KernfsLayout, name: &[u8], parent: Option<usize>) -> usize {
+        let o = self.new_object(format!("kernfs_node {}", String::from_utf8_lossy(name)));
+        let size = (layout.parent + 8).max(layout.name + 8) as usize;
+        self.bytes[o].resize(size, GARBAGE);
+        let at = layout.parent as usize;
+        match parent {
+            Some(p) => {
+                self.links.insert((o, at), (p, 0));
+            }
+            None => self.bytes[o][at..at + 8].fill(0),
+        }
+        self.strings
+            .push((o, layout.name as usize, Some(name.to_vec())));
+        o
     }
 
     /// The dentry at `inside` on `mount`, a child of `parent`, made when new.
@@ -669,7 +709,12 @@ impl MockKernel {
                     objects.claim(o, at, 8, Claim::Pointer)?;
                     objects.strings.push((o, at, text));
                 }
-                ValueKind::WalkedPath(walk) => {
+                ValueKind::WalkedPath(PathWalk::Kernfs(walk)) => {
+                    let path = string(event, name)?;
+                    let node = objects.kernfs_path(&walk.layout, name, &path)?;
+                    objects.point(&walk.node, Some((node, 0)))?;
+                }
+                ValueKind::WalkedPath(PathWalk::Dentry(walk)) => {
                     let path = string(event, name)?;
                     let start = objects.walked(&walk.layout, name, &path)?;
                     objects.point(&walk.dentry, start.map(|(dentry, _)| (dentry, 0)))?;

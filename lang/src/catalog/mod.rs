@@ -115,6 +115,11 @@ pub enum Source {
     /// `dentry` leads to a `struct dentry *`, `mnt` to the `struct vfsmount *` it is seen
     /// through. A NULL dentry (no file: an anonymous mapping) is the empty path `""`.
     WalkedPath { dentry: Chain, mnt: Chain },
+    /// The path of a kernfs node in its hierarchy (a cgroup's, `/kubepods.slice/x.scope`),
+    /// computed by the program: the names of the node and of its ancestors, following
+    /// `kernfs_node.parent` up to the root (whose parent is NULL), joined with `/`; the root
+    /// itself is `/`. `members` lead from the current task to a `struct kernfs_node *`.
+    KernfsPath { members: &'static [&'static str] },
     /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
     ParamChars {
         param: &'static str,
@@ -169,7 +174,9 @@ impl Source {
             Source::WalkedPath { dentry, .. } => Some((dentry.param, dentry.members)),
             // Resolved by the checker's endpoint resolution, not as one member chain.
             Source::Endpoint { .. } | Source::Constant(_) => None,
-            Source::TaskInt { members } | Source::TaskChars { members } => Some((None, members)),
+            Source::TaskInt { members }
+            | Source::TaskChars { members }
+            | Source::KernfsPath { members } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
             | Source::CurrentPid

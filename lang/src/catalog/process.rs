@@ -140,6 +140,17 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         },
         doc: "id of the current process's cgroup v2 (the inode number of its directory under the cgroup2 mount, `stat -c %i /sys/fs/cgroup/...`)",
     },
+    Attribute {
+        name: "cgroup",
+        ty: ValueType::Path,
+        // The same kernfs node as `cgroup.id`'s, walked up its `parent` chain: the names
+        // kernfs gives the cgroup's directory and its ancestors' (kernel/cgroup/cgroup.c,
+        // cgroup_path_ns() → kernfs_path_from_node(), fs/kernfs/dir.c).
+        source: Source::KernfsPath {
+            members: &["cgroups", "dfl_cgrp", "kn"],
+        },
+        doc: "path of the current process's cgroup v2 from the root of the cgroup2 hierarchy, as `/proc/self/cgroup`'s `0::` line shows it from the host (`/` for the root cgroup, `/system.slice/sshd.service`): `cgroup ~ \"/kubepods.slice/**\"`. Always the path from the hierarchy's root, also inside a cgroup namespace. Unknown (fails closed) past 40 levels or a path of 4096 bytes",
+    },
     namespace("ns.mnt", &["nsproxy", "mnt_ns", "ns", "inum"], "inode number of the current process's mount namespace (`stat -L -c %i /proc/self/ns/mnt`); no kernel constant names the host's: compare with /proc/1/ns/mnt's"),
     namespace("ns.net", &["nsproxy", "net_ns", "ns", "inum"], "inode number of the current process's network namespace (`stat -L -c %i /proc/self/ns/net`); no kernel constant names the host's: compare with /proc/1/ns/net's"),
     namespace("ns.uts", &["nsproxy", "uts_ns", "ns", "inum"], "inode number of the current process's UTS (host name) namespace; the host's is 4026531838 (PROC_UTS_INIT_INO)"),

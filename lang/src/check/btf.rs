@@ -6,38 +6,78 @@ use super::unreadable::{Owner, Pointer, Unreadable};
 use super::Checker;
 use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
-    Access, AccessBase, AttrId, Endpoint, ParentAccess, PathWalk, ResolvedAttribute, VariantHook,
-    VariantResolution, WalkLayout,
+    Access, AccessBase, AttrId, DentryWalk, Endpoint, KernfsLayout, KernfsWalk, ParentAccess,
+    PathWalk, ResolvedAttribute, VariantHook, VariantResolution, WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
 use crate::span::Span;
 
+/// The struct `name` of `kernel`, for a walk's layout.
+fn layout_struct(
+    kernel: &dyn KernelTypes,
+    name: &str,
+) -> Result<crate::kernel::TypeId, Unreadable> {
+    kernel
+        .named_struct(name)
+        .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
+        .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
+}
+
+/// Member `name` of `ty` (struct `outer`), byte-aligned and no bitfield.
+fn layout_member(
+    kernel: &dyn KernelTypes,
+    ty: crate::kernel::TypeId,
+    outer: &'static str,
+    name: &str,
+) -> Result<crate::kernel::Member, Unreadable> {
+    kernel
+        .member(ty, name)
+        .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
+        .ok_or_else(|| Unreadable::NoMember {
+            owner: Owner::Struct(outer),
+            member: name.to_string(),
+        })
+}
+
+/// The byte offset of member `m`, which must be a pointer (`what` names it).
+fn layout_pointer(
+    kernel: &dyn KernelTypes,
+    m: crate::kernel::Member,
+    what: &'static str,
+) -> Result<u32, Unreadable> {
+    match kernel.shape(m.ty) {
+        TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
+        other => Err(Unreadable::NotPointer {
+            what: Pointer::Member(what),
+            shape: Some(other),
+        }),
+    }
+}
+
+impl KernfsLayout {
+    /// Resolves the kernfs walk's members against `kernel`. Linux 6.15 renamed
+    /// `kernfs_node.parent` to `__parent` (an RCU-protected pointer, same meaning): either
+    /// is taken.
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<KernfsLayout, Unreadable> {
+        let node = layout_struct(kernel, "kernfs_node")?;
+        let parent = layout_member(kernel, node, "kernfs_node", "parent")
+            .or_else(|_| layout_member(kernel, node, "kernfs_node", "__parent"))?;
+        let name = layout_member(kernel, node, "kernfs_node", "name")?;
+        Ok(KernfsLayout {
+            parent: layout_pointer(kernel, parent, "kernfs_node.parent")?,
+            name: layout_pointer(kernel, name, "kernfs_node.name")?,
+        })
+    }
+}
+
 impl WalkLayout {
     /// Resolves the walk's members against `kernel`; the error names what is missing.
     pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, Unreadable> {
-        let find = |name: &str| {
-            kernel
-                .named_struct(name)
-                .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
-                .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
-        };
-        let member = |ty, outer: &'static str, name: &str| {
-            kernel
-                .member(ty, name)
-                .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
-                .ok_or_else(|| Unreadable::NoMember {
-                    owner: Owner::Struct(outer),
-                    member: name.to_string(),
-                })
-        };
-        let pointer = |m: crate::kernel::Member, what: &'static str| match kernel.shape(m.ty) {
-            TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
-            other => Err(Unreadable::NotPointer {
-                what: Pointer::Member(what),
-                shape: Some(other),
-            }),
-        };
+        let find = |name: &str| layout_struct(kernel, name);
+        let member = |ty, outer: &'static str, name: &str| layout_member(kernel, ty, outer, name);
+        let pointer =
+            |m: crate::kernel::Member, what: &'static str| layout_pointer(kernel, m, what);
         let dentry = find("dentry")?;
         let mount = find("mount")?;
         let vfsmount = find("vfsmount")?;
@@ -243,6 +283,11 @@ impl Checker<'_> {
                 .resolve_walk(attribute, source, span, params, dentry, mnt)
                 .map(|walk| (None, Some(walk), None));
         }
+        if let Source::KernfsPath { members } = source {
+            return self
+                .resolve_kernfs_walk(attribute, source, span, members)
+                .map(|walk| (None, Some(walk), None));
+        }
         let resolved = match (source.chain(), params) {
             (None, params) => match source {
                 Source::Endpoint { param, holder, .. } => {
@@ -289,6 +334,37 @@ impl Checker<'_> {
         });
     }
 
+    /// Resolves a kernfs path: the chain from the current task to its node, and the layout.
+    fn resolve_kernfs_walk(
+        &mut self,
+        attribute: &'static Attribute,
+        source: Source,
+        span: Span,
+        members: &'static [&'static str],
+    ) -> Option<PathWalk> {
+        let node = match resolve_access(self.kernel, &[], None, members, &source) {
+            Ok(node) => node,
+            Err(reason) => {
+                let reads = AccessStart::WalkFrom(source.describe_chain());
+                self.access_path_invalid(attribute, span, reads, reason);
+                return None;
+            }
+        };
+        match KernfsLayout::resolve(self.kernel) {
+            Ok(layout) => Some(PathWalk::Kernfs(KernfsWalk { node, layout })),
+            Err(reason) => {
+                self.report(Finding::PathWalkUnavailable {
+                    attribute: attribute.name,
+                    kernel: self.kernel.describe(),
+                    start: source.describe_chain(),
+                    reason,
+                    span,
+                });
+                None
+            }
+        }
+    }
+
     /// Resolves a walked path: both start chains and the walk's layout.
     fn resolve_walk(
         &mut self,
@@ -315,11 +391,11 @@ impl Checker<'_> {
         };
         let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
         match (starts, WalkLayout::resolve(self.kernel)) {
-            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk {
+            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk::Dentry(DentryWalk {
                 dentry,
                 mnt,
                 layout,
-            }),
+            })),
             (Err((chain, reason)), _) => {
                 let reads = AccessStart::WalkFrom(chain_text(chain));
                 self.access_path_invalid(attribute, span, reads, reason);
@@ -456,6 +532,20 @@ fn final_size(
 ) -> Result<u32, Unreadable> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
+        (Source::KernfsPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
+            TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
+                if name == "kernfs_node" =>
+            {
+                8
+            }
+            other => {
+                return Err(Unreadable::PointsTo {
+                    walked: walked.to_string(),
+                    shape: other,
+                    expected: "a kernfs node",
+                })
+            }
+        },
         (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
             TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
                 if name == "dentry" || name == "vfsmount" =>

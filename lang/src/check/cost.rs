@@ -171,6 +171,7 @@ fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
             Source::ResolvedPath { .. }
                 | Source::KernelString { .. }
                 | Source::WalkedPath { .. }
+                | Source::KernfsPath { .. }
                 | Source::Endpoint { .. }
         )
     })
