@@ -702,6 +702,11 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());
     }
+    // The container id is the cgroup's (the checker refused a test giving another).
+    if let Some(AttrValue::Str(path)) = values.get(lang::catalog::CGROUP_PATH) {
+        let id = lang::workload::container_id(path).to_vec();
+        values.insert(lang::catalog::CONTAINER_ID, AttrValue::Str(id));
+    }
     // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is one
     // value in the kernel: the integer when the test gives it decides the flag, else the
     // flags the test gives make up the integer.

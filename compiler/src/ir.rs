@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::checked::{Access, AccessBase, Endpoint, IntOp, ParentAccess, PathWalk};
+use lang::checked::{Access, AccessBase, Endpoint, IntOp, KernfsWalk, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::collections::BTreeSet;
@@ -145,6 +145,9 @@ pub enum ValueKind {
     /// WalkedPath`) or kernfs nodes (`KernfsPath`, a cgroup's). May be unknown (too long,
     /// too deep, or a read faulted).
     WalkedPath(PathWalk),
+    /// The container id the cgroup's path names (`lang::workload::container_id`), derived
+    /// while walking it: 64 hex digits, or "" for no container. Unknown when the path is.
+    ContainerId(KernfsWalk),
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
     /// An event attribute this hook does not have (`name` of a module loaded from a file):
@@ -176,6 +179,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -190,6 +194,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -203,6 +208,7 @@ impl ValueKind {
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
         )
     }
 }
@@ -369,6 +375,9 @@ impl fmt::Display for ValueKind {
             ),
             ValueKind::WalkedPath(PathWalk::Kernfs(w)) => {
                 write!(f, "walk kernfs {}", AccessText(&w.node))
+            }
+            ValueKind::ContainerId(w) => {
+                write!(f, "container_id kernfs {}", AccessText(&w.node))
             }
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
             ValueKind::Const(v) => write!(f, "const {v}"),

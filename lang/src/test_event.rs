@@ -29,6 +29,16 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
         AttrValue::Int(f) if attribute.name == "family" => Some(*f),
         _ => None,
     });
+    // The cgroup the event's process is in: the root, a host process, unless given.
+    let cgroup = given
+        .iter()
+        .find_map(|(attribute, value)| match value {
+            AttrValue::Str(path) if matches!(attribute.source, Source::KernfsPath { .. }) => {
+                Some(path.as_slice())
+            }
+            _ => None,
+        })
+        .unwrap_or(b"/");
     let mut found = Vec::new();
     for (index, (attribute, value)) in given.iter().enumerate() {
         let mut refuse = |message: String, help: String| {
@@ -104,6 +114,25 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 format!("give `{}: 1` or more", attribute.name),
             ),
+            // The kernel has one cgroup path; the container id is derived from it.
+            (Source::ContainerId { .. }, AttrValue::Str(id))
+                if id.as_slice() != crate::workload::container_id(cgroup) =>
+            {
+                let derived = crate::workload::container_id(cgroup);
+                refuse(
+                    format!(
+                        "`{}` is \"{}\" in cgroup `{}`, never \"{}\": it is derived from the cgroup's path",
+                        attribute.name,
+                        String::from_utf8_lossy(derived),
+                        String::from_utf8_lossy(cgroup),
+                        String::from_utf8_lossy(id)
+                    ),
+                    format!(
+                        "give the container's cgroup instead, e.g. `cgroup: \"/system.slice/docker-{}.scope\"`",
+                        if id.is_empty() { "<64 hex digits>".into() } else { String::from_utf8_lossy(id) }
+                    ),
+                )
+            }
             (Source::Endpoint { part, .. }, _) => {
                 let Some(family) = family else { continue };
                 let noun = match part {

@@ -265,7 +265,8 @@ impl Layout {
             let buffer = match value.kind.layout_kind() {
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
-                | ValueKind::WalkedPath(_) => Some((STRING_CAP, false)),
+                | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_) => Some((STRING_CAP, false)),
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
                 ValueKind::Addr(_) => Some((16, false)),
@@ -284,7 +285,7 @@ impl Layout {
         let work = program
             .values
             .iter()
-            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_)))
+            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)))
             .then(|| {
                 let at = scratch_size;
                 scratch_size += work::SIZE;
@@ -678,7 +679,7 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => vec![a],
             ValueKind::WalkedPath(PathWalk::Dentry(w)) => vec![&w.dentry, &w.mnt],
-            ValueKind::WalkedPath(PathWalk::Kernfs(w)) => vec![&w.node],
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) | ValueKind::ContainerId(w) => vec![&w.node],
             ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
             _ => Vec::new(),
         })

@@ -6,6 +6,18 @@ use super::{offset, Buffer, ProgramGen, NAME_MAX, WALK_COMPONENTS, WALK_MOUNTS};
 use crate::bpf::helper::{PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use lang::checked::{Access, AccessBase, DentryWalk, KernfsWalk, PathWalk};
+use lang::workload::{CONTAINER_ID_LEN, CONTAINER_SCHEMES};
+
+/// What a walk computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WalkOutput {
+    /// The path itself.
+    Path,
+    /// The container id a kernfs path names (`lang::workload::container_id`): checked on
+    /// every component as the walk reads it, nearest (innermost) first, and known exactly
+    /// when the path is.
+    ContainerId,
+}
 
 /// The dentry walk's state, in the scratch map at [`super::Layout::work`]: every variable the walk
 /// keeps across a helper call lives in map memory, which the verifier does not track, so
@@ -45,36 +57,58 @@ pub(super) mod work {
     /// reads as too long.
     pub const KERNFS_NAME: u32 = AREA + super::super::STRING_CAP + super::super::NAME_MAX + 1;
     pub const KERNFS_NAME_CAP: u32 = super::super::NAME_MAX + 2;
-    pub const SIZE: u32 = KERNFS_NAME + KERNFS_NAME_CAP;
+    /// A container id walk's result: the id found so far (the innermost), and its length
+    /// (0 until one is found).
+    pub const CONTAINER_ID: u32 = (KERNFS_NAME + KERNFS_NAME_CAP).div_ceil(8) * 8;
+    pub const CONTAINER_ID_LEN: u32 = CONTAINER_ID + lang::workload::CONTAINER_ID_LEN as u32;
+    pub const SIZE: u32 = CONTAINER_ID_LEN + 8;
 }
 
 impl ProgramGen<'_> {
-    /// A walk: computes the path `walk` leads to into buffer `b` and its length (or -1,
-    /// unknown) into `slot`. The path is built backwards in the work area (positions masked
-    /// so the verifier can bound the writes), then copied to the front of `b`. Uses r0–r5
-    /// and r9.
+    /// A walk: computes what `output` asks of the path `walk` leads to into buffer `b` and
+    /// its length (or -1, unknown) into `slot`. The path is built backwards in the work area
+    /// (positions masked so the verifier can bound the writes), then copied to the front of
+    /// `b`. Uses r0–r5 and r9.
     pub(super) fn walk(
         &mut self,
         walk: &PathWalk,
+        output: WalkOutput,
         area: u32,
         b: Buffer,
         slot: i16,
         unknown: Label,
     ) {
-        let (done, copy, empty, end) = (
-            self.asm.new_label(),
+        let (done, empty, end) = (
             self.asm.new_label(),
             self.asm.new_label(),
             self.asm.new_label(),
         );
         match walk {
             PathWalk::Dentry(w) => self.dentry_steps(w, area, done, empty, unknown),
-            PathWalk::Kernfs(w) => self.kernfs_steps(w, area, done, unknown),
+            PathWalk::Kernfs(w) => self.kernfs_steps(w, output, area, done, unknown),
+        }
+        self.asm.bind(done);
+        match output {
+            WalkOutput::Path => self.copy_path(area, b, end, unknown),
+            WalkOutput::ContainerId => self.copy_container_id(area, b, end, unknown),
         }
         let at = |field: u32| offset(area + field);
-        // Done: the root alone is `/`; copy the path to the front of the buffer.
         self.asm
-            .bind(done)
+            .bind(empty)
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), 0)
+            .jump(end)
+            .bind(unknown)
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), -1)
+            .bind(end)
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::RESULT))
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+    }
+
+    /// The walk is done: the root alone is `/`; copy the path to the front of the buffer.
+    fn copy_path(&mut self, area: u32, b: Buffer, end: Label, unknown: Label) {
+        let copy = self.asm.new_label();
+        let at = |field: u32| offset(area + field);
+        self.asm
             .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
             .jump_imm(JmpCond::Ne, Reg::R1, work::AREA_END as i32, copy)
             .alu64_imm(AluOp::Sub, Reg::R1, 1)
@@ -99,15 +133,93 @@ impl ProgramGen<'_> {
         self.asm
             .call_helper(PROBE_READ_KERNEL)
             .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
-            .jump(unknown)
-            .bind(empty)
-            .store_imm(Size::DW, Reg::R7, at(work::RESULT), 0)
-            .jump(end)
-            .bind(unknown)
-            .store_imm(Size::DW, Reg::R7, at(work::RESULT), -1)
-            .bind(end)
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::RESULT))
-            .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+            .jump(unknown);
+    }
+
+    /// The walk is done: the container id found on the way, or "" for none.
+    fn copy_container_id(&mut self, area: u32, b: Buffer, end: Label, unknown: Label) {
+        let at = |field: u32| offset(area + field);
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
+            .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R1)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, end)
+            .mov64_reg(Reg::R1, Reg::R7);
+        self.add_offset(Reg::R1, b.offset);
+        self.asm
+            .mov64_imm(Reg::R2, CONTAINER_ID_LEN as i32)
+            .mov64_reg(Reg::R3, Reg::R7);
+        self.add_offset(Reg::R3, area + work::CONTAINER_ID);
+        self.asm
+            .call_helper(PROBE_READ_KERNEL)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
+            .jump(unknown);
+    }
+
+    /// Whether the name just read (`work[LEN]` bytes at `work[KERNFS_NAME]`) holds a
+    /// container id, as [`lang::workload::component_container_id`] says, unless the walk
+    /// found one already: if so the id goes to `work[CONTAINER_ID]` and its length to
+    /// `work[CONTAINER_ID_LEN]`. Uses r1–r4.
+    fn match_container_id(&mut self, area: u32) {
+        let at = |field: u32| offset(area + field);
+        let name = |i: usize| offset(area + work::KERNFS_NAME + i as u32);
+        let (hex, after) = (self.asm.new_label(), self.asm.new_label());
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
+            .jump_imm(JmpCond::Ne, Reg::R1, 0, after);
+        // Which scheme's prefix and suffix the name has: r4 = where its id would start.
+        for (prefix, suffix) in CONTAINER_SCHEMES {
+            let next = self.asm.new_label();
+            let total = prefix.len() + CONTAINER_ID_LEN + suffix.len();
+            self.asm
+                .load(Size::DW, Reg::R2, Reg::R7, at(work::LEN))
+                .jump_imm(JmpCond::Ne, Reg::R2, total as i32, next);
+            let suffix_at = prefix.len() + CONTAINER_ID_LEN;
+            let fixed = prefix
+                .bytes()
+                .enumerate()
+                .chain(suffix.bytes().enumerate().map(|(j, c)| (suffix_at + j, c)));
+            for (i, c) in fixed {
+                self.asm.load(Size::B, Reg::R1, Reg::R7, name(i)).jump_imm(
+                    JmpCond::Ne,
+                    Reg::R1,
+                    i32::from(c),
+                    next,
+                );
+            }
+            self.asm
+                .mov64_imm(Reg::R4, prefix.len() as i32)
+                .jump(hex)
+                .bind(next);
+        }
+        self.asm.jump(after);
+        // The id's digits: lowercase hexadecimal, each copied as it is checked.
+        self.asm.bind(hex).alu64_reg(AluOp::Add, Reg::R4, Reg::R7);
+        for i in 0..CONTAINER_ID_LEN {
+            let digit = self.asm.new_label();
+            self.asm
+                .load(Size::B, Reg::R1, Reg::R4, name(i))
+                .mov64_reg(Reg::R2, Reg::R1)
+                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'0'))
+                .jump_imm(JmpCond::Le, Reg::R2, 9, digit)
+                .mov64_reg(Reg::R2, Reg::R1)
+                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'a'))
+                .jump_imm(JmpCond::Gt, Reg::R2, 5, after)
+                .bind(digit)
+                .store_reg(
+                    Size::B,
+                    Reg::R7,
+                    offset(area + work::CONTAINER_ID + i as u32),
+                    Reg::R1,
+                );
+        }
+        self.asm
+            .store_imm(
+                Size::DW,
+                Reg::R7,
+                at(work::CONTAINER_ID_LEN),
+                CONTAINER_ID_LEN as i32,
+            )
+            .bind(after);
     }
 
     /// The dentry walk's steps, up to `done` with the path in the work area.
@@ -204,7 +316,14 @@ impl ProgramGen<'_> {
     /// [`WALK_COMPONENTS`] names, a name longer than `NAME_MAX` or a path of [`STRING_CAP`]
     /// bytes make the path unknown: the loop takes at most [`WALK_COMPONENTS`]` + 1` steps,
     /// the last one finding the root.
-    fn kernfs_steps(&mut self, walk: &KernfsWalk, area: u32, done: Label, unknown: Label) {
+    fn kernfs_steps(
+        &mut self,
+        walk: &KernfsWalk,
+        output: WalkOutput,
+        area: u32,
+        done: Label,
+        unknown: Label,
+    ) {
         let l = walk.layout;
         let top = self.asm.new_label();
         let at = |field: u32| offset(area + field);
@@ -231,17 +350,21 @@ impl ProgramGen<'_> {
             .jump_imm(JmpCond::Sle, Reg::R0, 0, unknown)
             .alu64_imm(AluOp::Sub, Reg::R0, 1)
             .store_reg(Size::DW, Reg::R7, at(work::LEN), Reg::R0);
+        if output == WalkOutput::ContainerId {
+            self.match_container_id(area);
+        }
         self.prepend_name(area, top, unknown);
     }
 
-    /// Sets up the path's building: an empty path at the area's end, no component yet, step
-    /// counter (r9) 0.
+    /// Sets up the path's building: an empty path at the area's end, no component yet, no
+    /// container id, step counter (r9) 0.
     fn start_walk(&mut self, area: u32) {
         let at = |field: u32| offset(area + field);
         self.asm
             .mov64_imm(Reg::R1, work::AREA_END as i32)
             .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
             .store_imm(Size::DW, Reg::R7, at(work::COUNT), 0)
+            .store_imm(Size::DW, Reg::R7, at(work::CONTAINER_ID_LEN), 0)
             .mov64_imm(Reg::R9, 0);
     }
 

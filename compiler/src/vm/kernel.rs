@@ -148,6 +148,9 @@ struct Objects {
     links: BTreeMap<(usize, usize), (usize, usize)>,
     /// The mocked file-system tree walked paths are built in, made on first use.
     tree: Option<Tree>,
+    /// Kernfs paths built so far → their last node, so that two values of one path (a
+    /// cgroup's and its container id) read the same nodes.
+    kernfs: BTreeMap<Vec<u8>, usize>,
 }
 
 /// Dentries and mounts for walked paths. The root mount's root is `/`; a path of two or more
@@ -328,10 +331,14 @@ impl Objects {
         if components.iter().any(|c| c.is_empty()) {
             return Err(EventError::NotWalkable(name));
         }
+        if let Some(&node) = self.kernfs.get(path) {
+            return Ok(node);
+        }
         let mut node = self.kernfs_node(layout, b"", None);
         for component in components {
             node = self.kernfs_node(layout, component, Some(node));
         }
+        self.kernfs.insert(path.to_vec(), node);
         Ok(node)
     }
 
@@ -656,7 +663,7 @@ impl MockKernel {
         let (walked, others): (Vec<_>, Vec<_>) = program
             .values
             .iter()
-            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_)));
+            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)));
         for value in walked.into_iter().chain(others) {
             let name = value.name;
             match &value.kind {
@@ -711,6 +718,13 @@ impl MockKernel {
                 }
                 ValueKind::WalkedPath(PathWalk::Kernfs(walk)) => {
                     let path = string(event, name)?;
+                    let node = objects.kernfs_path(&walk.layout, name, &path)?;
+                    objects.point(&walk.node, Some((node, 0)))?;
+                }
+                // Derived from the cgroup's path, which the kernel has: that is laid out (the
+                // same nodes as the path's own value, when the program reads both).
+                ValueKind::ContainerId(walk) => {
+                    let path = string(event, lang::catalog::CGROUP_PATH)?;
                     let node = objects.kernfs_path(&walk.layout, name, &path)?;
                     objects.point(&walk.node, Some((node, 0)))?;
                 }

@@ -120,6 +120,9 @@ pub enum Source {
     /// `kernfs_node.parent` up to the root (whose parent is NULL), joined with `/`; the root
     /// itself is `/`. `members` lead from the current task to a `struct kernfs_node *`.
     KernfsPath { members: &'static [&'static str] },
+    /// The container id the kernfs path of `members` names (`crate::workload::container_id`),
+    /// derived by the program as it walks the path; `""` for no container.
+    ContainerId { members: &'static [&'static str] },
     /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
     ParamChars {
         param: &'static str,
@@ -176,7 +179,8 @@ impl Source {
             Source::Endpoint { .. } | Source::Constant(_) => None,
             Source::TaskInt { members }
             | Source::TaskChars { members }
-            | Source::KernfsPath { members } => Some((None, members)),
+            | Source::KernfsPath { members }
+            | Source::ContainerId { members } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
             | Source::CurrentPid
@@ -366,8 +370,8 @@ pub use errno::{errno, errno_name, ERRNOS};
 pub use files::ARGC;
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
-    host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_LEVELS, CAPABILITIES, HOST_NAMESPACES,
-    PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
+    host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_LEVELS, CAPABILITIES, CGROUP_PATH,
+    CONTAINER_ID, HOST_NAMESPACES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
 };
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,

@@ -283,7 +283,7 @@ impl Checker<'_> {
                 .resolve_walk(attribute, source, span, params, dentry, mnt)
                 .map(|walk| (None, Some(walk), None));
         }
-        if let Source::KernfsPath { members } = source {
+        if let Source::KernfsPath { members } | Source::ContainerId { members } = source {
             return self
                 .resolve_kernfs_walk(attribute, source, span, members)
                 .map(|walk| (None, Some(walk), None));
@@ -532,20 +532,22 @@ fn final_size(
 ) -> Result<u32, Unreadable> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
-        (Source::KernfsPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
-            TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
-                if name == "kernfs_node" =>
-            {
-                8
+        (Source::KernfsPath { .. } | Source::ContainerId { .. }, TypeShape::Pointer { to }) => {
+            match kernel.shape(*to) {
+                TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
+                    if name == "kernfs_node" =>
+                {
+                    8
+                }
+                other => {
+                    return Err(Unreadable::PointsTo {
+                        walked: walked.to_string(),
+                        shape: other,
+                        expected: "a kernfs node",
+                    })
+                }
             }
-            other => {
-                return Err(Unreadable::PointsTo {
-                    walked: walked.to_string(),
-                    shape: other,
-                    expected: "a kernfs node",
-                })
-            }
-        },
+        }
         (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
             TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
                 if name == "dentry" || name == "vfsmount" =>
