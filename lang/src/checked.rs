@@ -184,7 +184,28 @@ pub struct Access {
     pub derefs: Vec<u32>,
     pub offset: u32,
     pub size: u32,
+    /// One step of the chain into an array element whose index the kernel keeps beside the
+    /// array (`thread_pid->numbers[thread_pid->level]`); only on an integer of the current
+    /// task ([`Source::TaskInt`](crate::catalog::Source::TaskInt)).
+    pub index: Option<IndexStep>,
 }
+
+/// An indexed step: after the first `after` pointers of [`Access::derefs`], the struct they
+/// lead to (at `p`) holds an index of `index_size` bytes at `p + index`; every offset from
+/// `p` after the step (the next pointer's, or the value's when no pointer follows) is moved
+/// by `index * stride` bytes. An index above [`INDEX_BOUND`] reads as a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IndexStep {
+    pub after: usize,
+    pub index: u32,
+    pub index_size: u32,
+    pub stride: u32,
+}
+
+/// The largest index an indexed step follows: the kernel's MAX_PID_NS_LEVEL
+/// (include/linux/pid_namespace.h), the depth of nested pid namespaces, since `pid.level`
+/// is the one index a chain follows. A larger one is no index the kernel keeps.
+pub const INDEX_BOUND: u32 = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AccessBase {

@@ -258,6 +258,9 @@ impl ProgramGen<'_> {
                     self.load_field(access, Reg::R1);
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
+                (ValueKind::Field(access), _) if access.index.is_some() => {
+                    self.indexed_field(access, slot);
+                }
                 (ValueKind::Field(access), _) => {
                     // A NULL pointer on the way reads as 0, as a faulting load through a
                     // kernel pointer does.

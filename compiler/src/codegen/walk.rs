@@ -329,6 +329,10 @@ impl ProgramGen<'_> {
         let at = |field: u32| offset(area + field);
         self.read_start(&walk.node, area, work::DENTRY, unknown, unknown);
         self.start_walk(area);
+        if output == WalkOutput::ContainerId {
+            self.asm
+                .store_imm(Size::DW, Reg::R7, at(work::CONTAINER_ID_LEN), 0);
+        }
         self.asm
             .bind(top)
             .jump_imm(JmpCond::Ge, Reg::R9, (WALK_COMPONENTS + 1) as i32, unknown)
@@ -356,15 +360,14 @@ impl ProgramGen<'_> {
         self.prepend_name(area, top, unknown);
     }
 
-    /// Sets up the path's building: an empty path at the area's end, no component yet, no
-    /// container id, step counter (r9) 0.
+    /// Sets up the path's building: an empty path at the area's end, no component yet, step
+    /// counter (r9) 0.
     fn start_walk(&mut self, area: u32) {
         let at = |field: u32| offset(area + field);
         self.asm
             .mov64_imm(Reg::R1, work::AREA_END as i32)
             .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
             .store_imm(Size::DW, Reg::R7, at(work::COUNT), 0)
-            .store_imm(Size::DW, Reg::R7, at(work::CONTAINER_ID_LEN), 0)
             .mov64_imm(Reg::R9, 0);
     }
 
@@ -435,6 +438,7 @@ impl ProgramGen<'_> {
                         derefs: Vec::new(),
                         offset: 0,
                         size: 8,
+                        index: None,
                     },
                     Reg::R1,
                 );

@@ -66,6 +66,8 @@ pub struct MockKernel {
     pub in_scope: bool,
     /// What `bpf_ktime_get_ns` returns.
     pub time_ns: u64,
+    /// What `bpf_get_current_cgroup_id` returns: the event's `cgroup.id`.
+    pub cgroup_id: u64,
     /// Ring buffer records reserved and not yet submitted: their regions.
     pub reserved: Vec<usize>,
     /// Records submitted to a ring buffer, in order.
@@ -444,8 +446,15 @@ impl Objects {
                 }
             },
         };
-        for &deref in &access.derefs {
-            let at = deref as usize;
+        // An indexed step: the holder struct gets the index [`VM_INDEX`], and every offset
+        // after the step moves to that element.
+        let mut shift = 0usize;
+        for (k, &deref) in access.derefs.iter().enumerate() {
+            if let Some(step) = access.index.filter(|s| s.after == k) {
+                shift = self.set_index(object, &step)?;
+            }
+            let at = deref as usize + shift;
+            shift = 0;
             // A pointer a walked path stored (a dentry of the tree): follow it, so that a
             // value read through the dentry (its inode's owner) lands in the same object.
             match self.links.get(&(object, at)) {
@@ -472,13 +481,40 @@ impl Objects {
                 }
             };
         }
-        let at = access.offset as usize;
+        if let Some(step) = access.index.filter(|s| s.after == access.derefs.len()) {
+            shift = self.set_index(object, &step)?;
+        }
+        let at = access.offset as usize + shift;
         if self.bytes[object].len() < at + len {
             self.bytes[object].resize(at + len, GARBAGE);
         }
         Ok((object, at))
     }
+
+    /// Writes [`VM_INDEX`] as the index of an indexed step into `holder`; returns how far
+    /// the element it selects is from element 0. The elements before it are left as garbage,
+    /// so a program that read another would fault or read a wrong value.
+    fn set_index(
+        &mut self,
+        holder: usize,
+        step: &lang::checked::IndexStep,
+    ) -> Result<usize, EventError> {
+        let (at, size) = (step.index as usize, step.index_size as usize);
+        let fresh = !self.claims[holder]
+            .iter()
+            .any(|&(start, end, _)| start == at && end == at + size);
+        if fresh {
+            self.claim(holder, at, size, Claim::Value)?;
+            self.bytes[holder][at..at + size]
+                .copy_from_slice(&VM_INDEX.to_le_bytes()[..size.min(8)]);
+        }
+        Ok(VM_INDEX as usize * step.stride as usize)
+    }
 }
+
+/// The index the offline machine gives every indexed step (`pid.level`): not 0, so that a
+/// program that ignored the index, or scaled it wrongly, reads the wrong element.
+const VM_INDEX: u64 = 2;
 
 /// Lays out the endpoint (family, port, address) the event describes in the object holding
 /// it. The family is the event's `family`, else the one its `addr` (or a `port`) implies;
@@ -618,6 +654,7 @@ impl MockKernel {
             comm: Vec::new(),
             in_scope: false,
             time_ns: 0,
+            cgroup_id: 0,
             reserved: Vec::new(),
             reports: Vec::new(),
             signals: Vec::new(),
@@ -650,6 +687,9 @@ impl MockKernel {
     ) -> Result<MockKernel, EventError> {
         let mut kernel = MockKernel::empty();
         kernel.in_scope = event.in_scope;
+        if let Some(AttrValue::Int(id)) = event.values.get("cgroup.id") {
+            kernel.cgroup_id = *id;
+        }
         let mut objects = Objects::default();
         let mut endpoints: Vec<Access> = Vec::new();
         // Every flag's place, to check after all values are written that an integer value

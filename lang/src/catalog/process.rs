@@ -164,6 +164,10 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
     namespace("ns.uts", &["nsproxy", "uts_ns", "ns", "inum"], "inode number of the current process's UTS (host name) namespace; the host's is 4026531838 (PROC_UTS_INIT_INO)"),
     namespace("ns.ipc", &["nsproxy", "ipc_ns", "ns", "inum"], "inode number of the current process's IPC namespace; the host's is 4026531839 (PROC_IPC_INIT_INO)"),
     namespace("ns.cgroup", &["nsproxy", "cgroup_ns", "ns", "inum"], "inode number of the current process's cgroup namespace; the host's is 4026531835 (PROC_CGROUP_INIT_INO)"),
+    // The pid namespace the task's pids are in: task_active_pid_ns() (kernel/pid.c), the
+    // namespace of the task's own `struct pid` at its deepest level. Not the nsproxy's
+    // `pid_ns_for_children`, which unshare(CLONE_NEWPID) changes for the children only.
+    namespace("ns.pid", &["thread_pid", "numbers[level]", "ns", "ns", "inum"], "inode number of the pid namespace the current process is in (`stat -L -c %i /proc/self/ns/pid`; after unshare(CLONE_NEWPID), its children's, not its own); the host's is 4026531836 (PROC_PID_INIT_INO)"),
     // The user namespace is the credentials', not the nsproxy's (include/linux/cred.h).
     namespace("ns.user", &["cred", "user_ns", "ns", "inum"], "inode number of the user namespace of the current process's credentials; the host's is 4026531837 (PROC_USER_INIT_INO)"),
 ];
@@ -185,6 +189,7 @@ pub static HOST_NAMESPACES: &[(&str, u64)] = &[
     ("ns.uts", 0xEFFF_FFFE),
     ("ns.user", 0xEFFF_FFFD),
     ("ns.cgroup", 0xEFFF_FFFB),
+    ("ns.pid", 0xEFFF_FFFC),
 ];
 
 /// The host's value of namespace attribute `name`, where the kernel fixes one: what a

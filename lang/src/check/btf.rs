@@ -6,8 +6,8 @@ use super::unreadable::{Owner, Pointer, Unreadable};
 use super::Checker;
 use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
-    Access, AccessBase, AttrId, DentryWalk, Endpoint, KernfsLayout, KernfsWalk, ParentAccess,
-    PathWalk, ResolvedAttribute, VariantHook, VariantResolution, WalkLayout,
+    Access, AccessBase, AttrId, DentryWalk, Endpoint, IndexStep, KernfsLayout, KernfsWalk,
+    ParentAccess, PathWalk, ResolvedAttribute, VariantHook, VariantResolution, WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
@@ -455,6 +455,7 @@ pub fn resolve_access(
                     derefs: Vec::new(),
                     offset: 8 * index as u32,
                     size: final_size(kernel, source, p.ty, name)?,
+                    index: None,
                 });
             }
             (AccessBase::Param(index as u32), p.ty)
@@ -486,10 +487,52 @@ pub fn resolve_access(
     let mut derefs = Vec::new();
     let mut walked = param.unwrap_or("current").to_string();
     let mut final_ty = current;
-    for (i, member_name) in members.iter().enumerate() {
+    let mut index = None;
+    for (i, member) in members.iter().enumerate() {
         let shape = kernel.shape(current);
         if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
             return Err(Unreadable::NotStruct { walked, shape });
+        }
+        // `array[index]`: an element of `array`, at the position member `index` of the same
+        // struct holds (`numbers[level]`).
+        let (member_name, indexed_by) = match member.split_once('[') {
+            Some((array, rest)) if rest.ends_with(']') && index.is_none() => {
+                (array, Some(&rest[..rest.len() - 1]))
+            }
+            _ => (*member, None),
+        };
+        if let Some(index_name) = indexed_by {
+            let step = index_step(kernel, current, index_name, &walked, derefs.len(), offset)?;
+            let Some(array) = kernel.member(current, member_name) else {
+                return Err(Unreadable::NoMember {
+                    owner: Owner::Shape(shape),
+                    member: member_name.to_string(),
+                });
+            };
+            let TypeShape::Array { element, .. } = kernel.shape(array.ty) else {
+                return Err(Unreadable::WrongType {
+                    what: "an indexed member",
+                    expected: "an array",
+                });
+            };
+            let stride = match kernel.shape(element) {
+                TypeShape::Struct { bytes, .. } | TypeShape::Int { bytes, .. } => bytes,
+                TypeShape::Pointer { .. } => 8,
+                _ => {
+                    return Err(Unreadable::WrongType {
+                        what: "an indexed array's element",
+                        expected: "a struct, an integer or a pointer",
+                    })
+                }
+            };
+            if array.bitfield_bits != 0 || array.offset_bits % 8 != 0 || i + 1 == members.len() {
+                return Err(Unreadable::Bitfield(format!("{walked}->{member}")));
+            }
+            offset += array.offset_bits / 8;
+            walked = format!("{walked}->{member}");
+            index = Some(IndexStep { stride, ..step });
+            current = element;
+            continue;
         }
         let Some(member) = kernel.member(current, member_name) else {
             return Err(Unreadable::NoMember {
@@ -513,12 +556,54 @@ pub fn resolve_access(
             _ => final_ty = member.ty,
         }
     }
+    // The code generator and the offline machine follow an indexed step for an integer of
+    // the current task only.
+    if index.is_some() && !matches!(source, Source::TaskInt { .. }) {
+        return Err(Unreadable::WrongType {
+            what: "a chain with an indexed step",
+            expected: "an integer of the current task",
+        });
+    }
     let size = final_size(kernel, source, final_ty, &walked)?;
     Ok(Access {
         base,
         derefs,
         offset,
         size,
+        index,
+    })
+}
+
+/// The indexed step of a chain at struct `holder` (reached through `after` pointers, at
+/// `offset` from the last), whose member `name` is the index; the stride is the caller's.
+fn index_step(
+    kernel: &dyn KernelTypes,
+    holder: crate::kernel::TypeId,
+    name: &str,
+    walked: &str,
+    after: usize,
+    offset: u32,
+) -> Result<IndexStep, Unreadable> {
+    let Some(member) = kernel.member(holder, name) else {
+        return Err(Unreadable::NoMember {
+            owner: Owner::Shape(kernel.shape(holder)),
+            member: name.to_string(),
+        });
+    };
+    if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
+        return Err(Unreadable::Bitfield(format!("{walked}->{name}")));
+    }
+    let TypeShape::Int { bytes, .. } = kernel.shape(member.ty) else {
+        return Err(Unreadable::WrongType {
+            what: "an array's index",
+            expected: "an integer",
+        });
+    };
+    Ok(IndexStep {
+        after,
+        index: offset + member.offset_bits / 8,
+        index_size: bytes,
+        stride: 0,
     })
 }
 
@@ -684,6 +769,7 @@ pub fn resolve_endpoint(
                     derefs: Vec::new(),
                     offset: 0,
                     size: 0,
+                    index: None,
                 },
                 family: member(to, "sockaddr", "sa_family", 2)?,
                 v4_port: member(sin, "sockaddr_in", "sin_port", 2)?,
@@ -720,6 +806,7 @@ pub fn resolve_endpoint(
                     derefs: vec![sk.offset_bits / 8],
                     offset: common.offset_bits / 8,
                     size: 0,
+                    index: None,
                 },
                 family: member(common_ty, "sock_common", "skc_family", 2)?,
                 v4_port: member(common_ty, "sock_common", "skc_num", 2)?,
