@@ -62,7 +62,7 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
             {
                 refuse(
                     format!(
-                        "`{}` is never `{}`: the kernel gives a path from the hierarchy's root, `/` for the root itself",
+                        "`{}` is never \"{}\": the kernel gives a path from the hierarchy's root, `/` for the root itself",
                         attribute.name,
                         String::from_utf8_lossy(path)
                     ),
@@ -127,10 +127,14 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                         String::from_utf8_lossy(cgroup),
                         String::from_utf8_lossy(id)
                     ),
-                    format!(
-                        "give the container's cgroup instead, e.g. `cgroup: \"/system.slice/docker-{}.scope\"`",
-                        if id.is_empty() { "<64 hex digits>".into() } else { String::from_utf8_lossy(id) }
-                    ),
+                    if id.is_empty() {
+                        "give a cgroup no container runtime named instead, e.g. `cgroup: \"/system.slice/sshd.service\"`".into()
+                    } else {
+                        format!(
+                            "give the container's cgroup instead, e.g. `cgroup: \"/system.slice/docker-{}.scope\"`",
+                            String::from_utf8_lossy(id)
+                        )
+                    },
                 )
             }
             (Source::Endpoint { part, .. }, _) => {

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_call_denied, assert_call_ok, c_path, call_as, dir_with_true, Cgroup, Identity, Policy,
-    TempDir,
+    assert_call_denied, assert_call_ok, c_path, call_as, dir_with_true, require_guest,
+    verifier_stats, Cgroup, Identity, Policy, TempDir,
 };
 use libc::{EACCES, EPERM};
 use std::ffi::CString;
@@ -350,4 +350,30 @@ fn new_uts_and_ipc_namespaces_are_told_from_the_hosts_by_the_kernels_numbers() {
         exec_in(&exe, None, libc::CLONE_NEWUTS | libc::CLONE_NEWIPC),
         "after unload",
     );
+}
+
+/// The cgroup walks on this kernel: how many instructions the verifier processes for a rule
+/// on `cgroup` (a glob: the walk, then one automaton scan), on `container.id` (the walk with
+/// the id's matching on each of its up to 41 steps) and on both with `ns.pid`. The numbers
+/// the walk's bound (40 components, as file paths') was chosen from; book/src/architecture.md
+/// records them.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn cgroup_walks_verify_within_a_bounded_effort() {
+    require_guest();
+    for (what, source) in [
+        ("cgroup glob", "deny exec where cgroup ~ \"/kubepods.slice/**\"\n"),
+        ("container.id", "deny exec where container.id != \"\"\n"),
+        (
+            "cgroup, container.id and ns.pid",
+            "deny exec where container.id != \"\" and cgroup ~ \"/kubepods.slice/**\" and ns.pid != 4026531836\n",
+        ),
+    ] {
+        for (symbol, processed) in verifier_stats(source, compiler::ir::Scope::Global) {
+            eprintln!("{what}: {symbol}: the verifier processed {processed:?} instructions");
+            if let Some(n) = processed {
+                assert!(n < 300_000, "{what}: {symbol}: {n} instructions processed");
+            }
+        }
+    }
 }

@@ -10,7 +10,9 @@ use kernel_tests::Expect::{Allowed, Denied};
 use kernel_tests::Identity::{Root, User};
 use kernel_tests::Phase::{Loaded, Unloaded};
 use kernel_tests::Place::{InCgroup, TestCgroup};
-use kernel_tests::{c_path, require_guest, set_mode, Op, Placed, Scenario, TempDir, USER};
+use kernel_tests::{
+    c_path, require_guest, set_mode, verifier_stats, Op, Placed, Scenario, TempDir, USER,
+};
 use libc::{c_long, EACCES, EPERM};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -540,8 +542,6 @@ fn too_deep_to_walk_fails_closed() {
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn walked_paths_verify_on_this_kernel() {
     require_guest();
-    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
-    let kernel = compiler::btf::Btf::parse(&bytes).unwrap();
     let mut source = String::new();
     // The events whose `path` the program walks.
     let walking = lang::catalog::all_events().filter(|event| {
@@ -563,21 +563,7 @@ fn walked_paths_verify_on_this_kernel() {
         "deny rename where new.path ~ \"/etc/**\" and path !~ \"/tmp/**\"\n\
          deny link where new.path == \"/etc/passwd\" or path ~ \"/etc/sh*\"\n",
     );
-    let (checked, diagnostics) = lang::front_end(&source, &kernel);
-    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let target = compiler::ir::Target::new(compiler::ir::Scope::Cgroup);
-    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
-    let targets: Vec<runtime::ProgramTarget> = spec
-        .programs
-        .iter()
-        .map(|p| runtime::ProgramTarget {
-            symbol: p.symbol.clone(),
-            hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
-        })
-        .collect();
-    let stats = runtime::verify(&elf, &targets, runtime::VerifierLog::Stats)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(stats.len(), targets.len());
+    let stats = verifier_stats(&source, compiler::ir::Scope::Cgroup);
     for (symbol, processed) in stats {
         eprintln!("{symbol}: the verifier processed {processed:?} instructions");
         if let Some(n) = processed {
