@@ -653,7 +653,7 @@ pub fn test(
 
 /// The event a test describes; attributes it does not give are 0, "" and false (so no
 /// ancestor past the parent, whose pid is 0 unless given: none), except the namespaces the
-/// kernel numbers alike on every host, which are the host's. An
+/// kernel numbers alike on every host, which are the host's, and the cgroup, the root `/`. An
 /// endpoint (`addr`, `port`) is IPv4 or IPv6 when the test gives its address, its port or an
 /// IP `family` (then a missing port is 0 and a missing address 0.0.0.0 or ::), else absent.
 pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
@@ -679,6 +679,8 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
         }
         let default = match (attribute.ty, attribute.source) {
             (_, lang::catalog::Source::Endpoint { .. }) if !ip => AttrValue::Absent,
+            // The root cgroup: a host process.
+            (_, lang::catalog::Source::KernfsPath { .. }) => AttrValue::Str(b"/".to_vec()),
             (ValueType::Enum(e), _) if ip && std::ptr::eq(e, &lang::catalog::FAMILIES) => {
                 AttrValue::Int(if v6 { 10 } else { 2 })
             }
@@ -699,6 +701,11 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
     }
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());
+    }
+    // The container id is the cgroup's (the checker refused a test giving another).
+    if let Some(AttrValue::Str(path)) = values.get(lang::catalog::CGROUP_PATH) {
+        let id = lang::workload::container_id(path).to_vec();
+        values.insert(lang::catalog::CONTAINER_ID, AttrValue::Str(id));
     }
     // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is one
     // value in the kernel: the integer when the test gives it decides the flag, else the

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod apply;
+mod cgroups;
 mod commands;
 mod diff;
 mod doctor;

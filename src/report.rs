@@ -109,6 +109,21 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
     fields.insert("proc.pname".into(), process["parent"]["comm"].clone());
     fields.insert("user.uid".into(), process["uid"].clone());
     fields.insert("group.gid".into(), process["gid"].clone());
+    // Falco's container fields: the 12-digit short id in `container.id` ("host" for a
+    // process in no container), the whole id in `container.full_id`.
+    let (short, full) = match process["container_id"].as_str() {
+        Some("") => (json!("host"), json!("host")),
+        Some(id) => (
+            json!(String::from_utf8_lossy(lang::workload::short_container_id(
+                id.as_bytes()
+            ))),
+            json!(id),
+        ),
+        None => (Value::Null, Value::Null),
+    };
+    fields.insert("container.id".into(), short);
+    fields.insert("container.full_id".into(), full);
+    fields.insert("krsi.cgroup".into(), process["cgroup"].clone());
     let mut details = String::new();
     if let Some(attributes) = report["attributes"].as_object() {
         for (name, value) in attributes {
@@ -173,7 +188,11 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// The process: its ids, names, and its cgroup v2 (id, path and container id, the path
+/// resolved from the id when the report is read: `null` when the cgroup is gone by then).
 fn process(report: &Report) -> Value {
+    let cgroup = crate::cgroups::path_of(report.cgroup_id);
+    let container_id = cgroup.as_deref().map(crate::cgroups::container_id);
     json!({
         "pid": report.tgid,
         "tid": report.pid,
@@ -182,6 +201,9 @@ fn process(report: &Report) -> Value {
         "gid": report.gid,
         "comm": report.comm,
         "parent": { "pid": report.parent_tgid, "comm": report.parent_comm },
+        "cgroup_id": report.cgroup_id,
+        "cgroup": cgroup,
+        "container_id": container_id,
     })
 }
 

@@ -132,6 +132,8 @@ struct EventSpec {
     new_path: Vec<u8>,
     /// The process's executable.
     exe: Vec<u8>,
+    /// The process's cgroup path (`container.id` is derived from it).
+    cgroup: Vec<u8>,
     /// `mode` of `chmod`, a 16-bit `umode_t` in the kernel.
     mode: u16,
     /// `mmap` of anonymous memory: its `path` is "".
@@ -245,6 +247,14 @@ impl EventSpec {
         // inode numbers are 32 bits in the kernel, so they take the process's 32-bit ints
         // (which meet the policy's literals now and then).
         values.insert("cgroup.id", AttrValue::Int(self.extra.ints[1]));
+        // A cgroup path is absolute; the root is `/`.
+        let cgroup = match walked(&self.cgroup) {
+            path if path.is_empty() => b"/".to_vec(),
+            path => path,
+        };
+        let id = lang::workload::container_id(&cgroup).to_vec();
+        values.insert(catalog::CGROUP_PATH, AttrValue::Str(cgroup));
+        values.insert(catalog::CONTAINER_ID, AttrValue::Str(id));
         for (i, name) in common::namespace_attributes().enumerate() {
             values.insert(
                 name,
@@ -696,6 +706,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
             string_value(paths.clone(), false),
         )
     };
+    let paths_for_cgroups = paths.clone();
     (
         select(events),
         string_value(paths.clone(), false),
@@ -727,6 +738,10 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 3 => prop::collection::vec(ancestor(), 0..3),
                 1 => prop::collection::vec(ancestor(), 6..10),
             ],
+            prop_oneof![
+                4 => cgroup_path(),
+                1 => string_value(paths_for_cgroups, false),
+            ],
         ),
     )
         .prop_map(
@@ -740,7 +755,7 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 read,
                 write,
                 in_scope,
-                (new_path, exe, mode, anonymous, extra, ancestors),
+                (new_path, exe, mode, anonymous, extra, ancestors, cgroup),
             )| EventSpec {
                 event,
                 path,
@@ -757,8 +772,72 @@ fn event_strategy(policy: &PolicySpec) -> impl Strategy<Value = EventSpec> {
                 anonymous,
                 extra,
                 ancestors,
+                cgroup,
             },
         )
+}
+
+/// A cgroup path of generated names ([`common::cgroup_names`]): every naming scheme of a
+/// container's cgroup, near misses, nesting (a container's cgroup below another's, a cgroup
+/// below a container's), and the root.
+fn cgroup_path() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(select(common::cgroup_names()), 0..5).prop_map(|names| {
+        let mut path = String::new();
+        for name in names {
+            path.push('/');
+            path.push_str(&name);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        path.into_bytes()
+    })
+}
+
+/// A literal a rule compares `cgroup` with: a generated path, or a random one.
+fn cgroup_literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => cgroup_path().prop_map(|p| String::from_utf8(p).unwrap()),
+        1 => path_literal(),
+    ]
+}
+
+/// A glob on `cgroup`: a generated path with some names replaced by `*` or `**`, as
+/// `/kubepods.slice/**`.
+fn cgroup_glob() -> impl Strategy<Value = String> {
+    let name = prop_oneof![
+        4 => select(common::cgroup_names()),
+        2 => Just("*".to_string()),
+        2 => Just("**".to_string()),
+        1 => Just("*.scope".to_string()),
+        1 => Just("{docker,cri-containerd,crio,libpod}-*.scope".to_string()),
+    ];
+    prop::collection::vec(name, 1..4).prop_map(|names| format!("/{}", names.join("/")))
+}
+
+/// A literal a rule compares `container.id` with: one of the generated ids, none (`""`),
+/// or a near miss.
+fn container_id_literal() -> impl Strategy<Value = String> {
+    let id = common::CONTAINER_IDS[0];
+    select(vec![
+        common::CONTAINER_IDS[0].to_string(),
+        common::CONTAINER_IDS[1].to_string(),
+        String::new(),
+        id[..12].to_string(),
+        id[1..].to_string(),
+    ])
+}
+
+/// A glob on `container.id`: an id's prefix (Falco's short id), any id, any non-empty.
+fn container_id_glob() -> impl Strategy<Value = String> {
+    let id = common::CONTAINER_IDS[0];
+    select(vec![
+        format!("{}*", &id[..12]),
+        "*".to_string(),
+        "?*".to_string(),
+        format!("*{}", &id[60..]),
+        "[0-9]*".to_string(),
+    ])
 }
 
 /// [`Extra`] values near the policy's own literals.
@@ -1230,15 +1309,11 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
     )
         .prop_map(|(attr, values)| Expr::IntIn { attr, values });
     let strings = select(attrs_of(event, ValueType::is_string)).prop_flat_map(|attr| {
-        let literal = if is_path_like(attr) {
-            path_literal().boxed()
-        } else {
-            comm_literal().boxed()
-        };
-        let glob = if is_path_like(attr) {
-            path_glob().boxed()
-        } else {
-            comm_glob().boxed()
+        let (literal, glob) = match attr {
+            catalog::CGROUP_PATH => (cgroup_literal().boxed(), cgroup_glob().boxed()),
+            catalog::CONTAINER_ID => (container_id_literal().boxed(), container_id_glob().boxed()),
+            _ if is_path_like(attr) => (path_literal().boxed(), path_glob().boxed()),
+            _ => (comm_literal().boxed(), comm_glob().boxed()),
         };
         prop_oneof![
             2 => (any::<bool>(), literal.clone()).prop_map(move |(negated, literal)| Expr::StrEq {
@@ -1620,6 +1695,7 @@ fn event(name: &'static str, path: &[u8]) -> EventSpec {
         anonymous: false,
         extra: Extra::default(),
         ancestors: vec![(b"systemd".to_vec(), b"/usr/lib/systemd/systemd".to_vec())],
+        cgroup: b"/user.slice".to_vec(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! outcome it takes when the value is unknown. The text form (`Display`) is what the IR
 //! snapshots show, so codegen can be reviewed from the IR alone.
 
-use lang::checked::{Access, AccessBase, Endpoint, IntOp, ParentAccess, PathWalk};
+use lang::checked::{Access, AccessBase, Endpoint, IntOp, KernfsWalk, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
 use std::collections::BTreeSet;
@@ -142,8 +142,12 @@ pub enum ValueKind {
     /// A `char[]` read with `bpf_probe_read_kernel`, NUL padded.
     Chars(Access),
     /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
-    /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
+    /// WalkedPath`) or kernfs nodes (`KernfsPath`, a cgroup's). May be unknown (too long,
+    /// too deep, or a read faulted).
     WalkedPath(PathWalk),
+    /// The container id the cgroup's path names (`lang::workload::container_id`), derived
+    /// while walking it: 64 hex digits, or "" for no container. Unknown when the path is.
+    ContainerId(KernfsWalk),
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
     /// An event attribute this hook does not have (`name` of a module loaded from a file):
@@ -175,6 +179,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -189,6 +194,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -202,6 +208,7 @@ impl ValueKind {
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_)
         )
     }
 }
@@ -360,12 +367,18 @@ impl fmt::Display for ValueKind {
             ValueKind::KernelString(a) => write!(f, "kernel_str {}", AccessText(a)),
             ValueKind::Comm => write!(f, "comm"),
             ValueKind::Chars(a) => write!(f, "chars {}", AccessText(a)),
-            ValueKind::WalkedPath(w) => write!(
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => write!(
                 f,
                 "walk dentry {} mnt {}",
                 AccessText(&w.dentry),
                 AccessText(&w.mnt)
             ),
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) => {
+                write!(f, "walk kernfs {}", AccessText(&w.node))
+            }
+            ValueKind::ContainerId(w) => {
+                write!(f, "container_id kernfs {}", AccessText(&w.node))
+            }
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
             ValueKind::Const(v) => write!(f, "const {v}"),
             ValueKind::Absent(kind) => write!(f, "absent ({kind})"),

@@ -290,7 +290,15 @@ impl RuleLowering<'_> {
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
             (Source::TaskInt { .. } | Source::Int { .. }, Some(a)) => ValueKind::Field(a),
             (Source::TaskChars { .. } | Source::ParamChars { .. }, Some(a)) => ValueKind::Chars(a),
-            (Source::WalkedPath { .. }, _) => match walk {
+            (Source::ContainerId { .. }, _) => match walk {
+                Some(checked::PathWalk::Kernfs(walk)) => ValueKind::ContainerId(walk),
+                _ => {
+                    self.internal_error =
+                        Some("no kernfs walk was resolved for a container id".into());
+                    ValueKind::Uid
+                }
+            },
+            (Source::WalkedPath { .. } | Source::KernfsPath { .. }, _) => match walk {
                 Some(walk) => ValueKind::WalkedPath(walk),
                 None => {
                     self.internal_error =

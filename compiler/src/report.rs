@@ -39,7 +39,10 @@ pub const PARENT_TGID: u32 = 28;
 pub const TIME_NS: u32 = 32;
 pub const COMM: u32 = 40;
 pub const PARENT_COMM: u32 = 56;
-pub const HEADER: u32 = 72;
+/// `bpf_get_current_cgroup_id`: the id of the process's cgroup v2, which user space turns
+/// into its path and container id.
+pub const CGROUP_ID: u32 = 72;
+pub const HEADER: u32 = 80;
 
 /// A port slot (copied into a report as it is) holds the port, below 65536, or one of these:
 /// the socket has no port (not IPv4/IPv6), or reading it faulted.
@@ -90,9 +93,10 @@ pub fn layout(program: &Program) -> RecordLayout {
     let mut excerpts = Vec::new();
     for value in &program.values {
         let len = match value.kind.layout_kind() {
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_) => {
-                Some(STRING_EXCERPT)
-            }
+            ValueKind::ResolvedPath(_)
+            | ValueKind::KernelString(_)
+            | ValueKind::WalkedPath(_)
+            | ValueKind::ContainerId(_) => Some(STRING_EXCERPT),
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
             ValueKind::Addr(_) => Some(16),
@@ -124,6 +128,8 @@ pub struct Report {
     pub parent_tgid: u32,
     /// `bpf_ktime_get_ns`: CLOCK_MONOTONIC.
     pub time_ns: u64,
+    /// `bpf_get_current_cgroup_id`: the process's cgroup v2 id.
+    pub cgroup_id: u64,
     pub comm: String,
     pub parent_comm: String,
     /// Per program value, in IR order.
@@ -187,7 +193,10 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
         values.push(match (&value.kind, slot, excerpt) {
             (ValueKind::Flag { .. }, Some(v), _) => ReportedValue::Bool(v != 0),
             (
-                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_),
+                ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::WalkedPath(_)
+                | ValueKind::ContainerId(_),
                 Some(len),
                 Some(text),
             ) => {
@@ -251,6 +260,7 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
             gid: u32_at(bytes, GID)?,
             parent_tgid: u32_at(bytes, PARENT_TGID)?,
             time_ns: u64_at(bytes, TIME_NS)?,
+            cgroup_id: u64_at(bytes, CGROUP_ID)?,
             comm,
             parent_comm,
             values,

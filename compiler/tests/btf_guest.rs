@@ -344,7 +344,9 @@ fn truncate_decides_alike_on_both_of_its_hooks() {
             .iter()
             .flat_map(|p| &p.values)
             .filter_map(|v| match &v.kind {
-                compiler::ir::ValueKind::WalkedPath(walk) if v.name == "path" => {
+                compiler::ir::ValueKind::WalkedPath(lang::checked::PathWalk::Dentry(walk))
+                    if v.name == "path" =>
+                {
                     Some((walk.dentry.derefs.len() as u32, walk.dentry.offset))
                 }
                 _ => None,

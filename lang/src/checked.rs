@@ -102,9 +102,46 @@ pub struct VariantResolution {
     pub endpoint: Option<Endpoint>,
 }
 
+/// A path the program computes by walking a tree of named nodes up to its root.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PathWalk {
+    /// Dentries and mounts ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
+    Dentry(DentryWalk),
+    /// Kernfs nodes: a cgroup's path ([`Source::KernfsPath`](crate::catalog::Source::KernfsPath)).
+    Kernfs(KernfsWalk),
+}
+
+impl PathWalk {
+    /// The bytes the program holds of the path with its NUL: a longer path is unknown.
+    pub fn cap(&self) -> usize {
+        match self {
+            PathWalk::Dentry(walk) => walk.cap,
+            PathWalk::Kernfs(_) => crate::limits::STRING_CAP,
+        }
+    }
+}
+
+/// A kernfs node's path: from `node`, prepend `/name` and go to `parent` until a node has
+/// no parent (the hierarchy's root).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KernfsWalk {
+    /// The `struct kernfs_node *` to start from (`size` 8).
+    pub node: Access,
+    pub layout: KernfsLayout,
+}
+
+/// Byte offsets the kernfs walk reads, from the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KernfsLayout {
+    /// `kernfs_node.parent` (`struct kernfs_node *`; `__parent` since Linux 6.15).
+    pub parent: u32,
+    /// `kernfs_node.name` (`const char *`, NUL-terminated).
+    pub name: u32,
+}
+
 /// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PathWalk {
+pub struct DentryWalk {
     /// The `struct dentry *` to start from (`size` 8).
     pub dentry: Access,
     /// The `struct vfsmount *` it is seen through (`size` 8).
@@ -160,7 +197,28 @@ pub struct Access {
     pub derefs: Vec<u32>,
     pub offset: u32,
     pub size: u32,
+    /// One step of the chain into an array element whose index the kernel keeps beside the
+    /// array (`thread_pid->numbers[thread_pid->level]`); only on an integer of the current
+    /// task ([`Source::TaskInt`](crate::catalog::Source::TaskInt)).
+    pub index: Option<IndexStep>,
 }
+
+/// An indexed step: after the first `after` pointers of [`Access::derefs`], the struct they
+/// lead to (at `p`) holds an index of `index_size` bytes at `p + index`; every offset from
+/// `p` after the step (the next pointer's, or the value's when no pointer follows) is moved
+/// by `index * stride` bytes. An index above [`INDEX_BOUND`] reads as a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IndexStep {
+    pub after: usize,
+    pub index: u32,
+    pub index_size: u32,
+    pub stride: u32,
+}
+
+/// The largest index an indexed step follows: the kernel's MAX_PID_NS_LEVEL
+/// (include/linux/pid_namespace.h), the depth of nested pid namespaces, since `pid.level`
+/// is the one index a chain follows. A larger one is no index the kernel keeps.
+pub const INDEX_BOUND: u32 = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AccessBase {

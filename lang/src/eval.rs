@@ -16,7 +16,10 @@
 //! - a walked path (the `path` of the file-system events, `exe`) when it does not fit the same
 //!   way, or has more than [`WALK_COMPONENTS`] components, or one longer than [`NAME_MAX`];
 //! - a kernel string (`filename`) when it is [`STRING_CAP`]` - 1` bytes or longer: a string
-//!   that fills the buffer cannot be told from one the kernel truncated.
+//!   that fills the buffer cannot be told from one the kernel truncated;
+//! - `cgroup` as a walked path, and `container.id` whenever `cgroup` is unknown: the event's
+//!   `container.id` is never read, it is derived from its `cgroup`
+//!   ([`crate::workload::container_id`]).
 //!
 //! A glob test on a string the program could compute is always decided: the compiled program
 //! runs every glob on the string as one automaton over all of its bytes.
@@ -101,9 +104,10 @@ impl From<bool> for Truth {
 pub enum StringKind {
     /// `bpf_d_path`: known when the string and its NUL fit [`STRING_CAP`].
     ResolvedPath,
-    /// A path the program walks dentry by dentry: known when it and its NUL fit `cap` bytes
-    /// ([`STRING_CAP`] but for the ancestors' executables), it has at most
-    /// [`WALK_COMPONENTS`] components and none longer than [`NAME_MAX`].
+    /// A path the program walks dentry by dentry (or kernfs node by node: a cgroup's path):
+    /// known when it and its NUL fit `cap` bytes ([`STRING_CAP`] but for the ancestors'
+    /// executables), it has at most [`WALK_COMPONENTS`] components and none longer than
+    /// [`NAME_MAX`].
     WalkedPath { cap: usize },
     /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
     KernelString,
@@ -116,6 +120,7 @@ impl StringKind {
         match source {
             Source::ResolvedPath { .. } => StringKind::ResolvedPath,
             Source::WalkedPath { cap, .. } => StringKind::WalkedPath { cap: *cap },
+            Source::KernfsPath { .. } => StringKind::WalkedPath { cap: STRING_CAP },
             Source::KernelString { .. } => StringKind::KernelString,
             _ => StringKind::Padded,
         }
@@ -219,8 +224,23 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
     let Some(resolved) = policy.attributes.get(test.attr.0 as usize) else {
         return Truth::Unknown;
     };
-    let Some(value) = input.values.get(resolved.attribute.name) else {
-        return Truth::Unknown;
+    let derived;
+    let value = match resolved.attribute.source {
+        // Derived from the cgroup's path, as the program derives it while walking it: unknown
+        // when the path is.
+        Source::ContainerId { .. } => match input.values.get(crate::catalog::CGROUP_PATH) {
+            Some(AttrValue::Str(path))
+                if (StringKind::WalkedPath { cap: STRING_CAP }).known(path) =>
+            {
+                derived = AttrValue::Str(crate::workload::container_id(path).to_vec());
+                &derived
+            }
+            _ => return Truth::Unknown,
+        },
+        _ => match input.values.get(resolved.attribute.name) {
+            Some(value) => value,
+            None => return Truth::Unknown,
+        },
     };
     let kind = StringKind::of(&resolved.attribute.source);
     match (&test.predicate, value) {

@@ -20,6 +20,7 @@ pub mod render;
 pub mod span;
 pub mod syntax;
 pub mod test_event;
+pub mod workload;
 
 use diagnostic::{Diagnostic, Severity};
 use kernel::KernelTypes;

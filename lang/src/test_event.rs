@@ -29,6 +29,16 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
         AttrValue::Int(f) if attribute.name == "family" => Some(*f),
         _ => None,
     });
+    // The cgroup the event's process is in: the root, a host process, unless given.
+    let cgroup = given
+        .iter()
+        .find_map(|(attribute, value)| match value {
+            AttrValue::Str(path) if matches!(attribute.source, Source::KernfsPath { .. }) => {
+                Some(path.as_slice())
+            }
+            _ => None,
+        })
+        .unwrap_or(b"/");
     let mut found = Vec::new();
     for (index, (attribute, value)) in given.iter().enumerate() {
         let mut refuse = |message: String, help: String| {
@@ -47,6 +57,18 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 walk_help(path),
             ),
+            (Source::KernfsPath { .. }, AttrValue::Str(path))
+                if path.is_empty() || !is_walk_result(path) =>
+            {
+                refuse(
+                    format!(
+                        "`{}` is never \"{}\": the kernel gives a path from the hierarchy's root, `/` for the root itself",
+                        attribute.name,
+                        String::from_utf8_lossy(path)
+                    ),
+                    if path.is_empty() { "write `/` for the root cgroup".into() } else { walk_help(path) },
+                )
+            }
             (Source::ResolvedPath { .. }, AttrValue::Str(path)) if is_relative(path) => refuse(
                 format!(
                     "`{}` is never the relative path `{}`: the kernel resolves it from the root",
@@ -92,6 +114,29 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 format!("give `{}: 1` or more", attribute.name),
             ),
+            // The kernel has one cgroup path; the container id is derived from it.
+            (Source::ContainerId { .. }, AttrValue::Str(id))
+                if id.as_slice() != crate::workload::container_id(cgroup) =>
+            {
+                let derived = crate::workload::container_id(cgroup);
+                refuse(
+                    format!(
+                        "`{}` is \"{}\" in cgroup `{}`, never \"{}\": it is derived from the cgroup's path",
+                        attribute.name,
+                        String::from_utf8_lossy(derived),
+                        String::from_utf8_lossy(cgroup),
+                        String::from_utf8_lossy(id)
+                    ),
+                    if id.is_empty() {
+                        "give a cgroup no container runtime named instead, e.g. `cgroup: \"/system.slice/sshd.service\"`".into()
+                    } else {
+                        format!(
+                            "give the container's cgroup instead, e.g. `cgroup: \"/system.slice/docker-{}.scope\"`",
+                            String::from_utf8_lossy(id)
+                        )
+                    },
+                )
+            }
             (Source::Endpoint { part, .. }, _) => {
                 let Some(family) = family else { continue };
                 let noun = match part {

@@ -53,3 +53,54 @@ pub fn namespace_attributes() -> impl Iterator<Item = &'static str> {
         .map(|a| a.name)
         .filter(|name| name.starts_with("ns."))
 }
+
+/// Two container ids, as runtimes make them (64 lowercase hex digits).
+#[allow(dead_code)]
+pub const CONTAINER_IDS: [&str; 2] = [
+    "3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f",
+    "00aa11bb22cc33dd44ee55ff6677889900aa11bb22cc33dd44ee55ff66778899",
+];
+
+/// Names of cgroups for generated cgroup paths: systemd's and Kubernetes' slices, every
+/// naming scheme of a container's cgroup with each of [`CONTAINER_IDS`], and near misses
+/// that are no container (63 or 65 digits, uppercase, another suffix or prefix, a non-hex
+/// digit), so that the program's derivation of `container.id` meets every case of the
+/// host's (`lang::workload`).
+#[allow(dead_code)]
+pub fn cgroup_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "system.slice",
+        "user.slice",
+        "kubepods.slice",
+        "kubepods-burstable.slice",
+        "kubepods-burstable-pod0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice",
+        "kubepods",
+        "besteffort",
+        "pod0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "docker",
+        "init.scope",
+        "sshd.service",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for id in CONTAINER_IDS {
+        for (prefix, suffix) in lang::workload::CONTAINER_SCHEMES {
+            names.push(format!("{prefix}{id}{suffix}"));
+        }
+    }
+    let id = CONTAINER_IDS[0];
+    names.extend([
+        format!("docker-{}.scope", &id[1..]),
+        format!("{id}0"),
+        id[..63].to_string(),
+        id.to_uppercase(),
+        format!("cri-containerd-{}.scope", id.to_uppercase()),
+        format!("docker-{id}.service"),
+        format!("podman-{id}.scope"),
+        format!("crio-{id}"),
+        format!("libpod-{}g.scope", &id[..63]),
+        format!("cri-containerd-{id}.scopex"),
+    ]);
+    names
+}

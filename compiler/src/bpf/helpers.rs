@@ -182,6 +182,7 @@ pub mod id {
     pub const GET_CURRENT_UID_GID: u32 = 15;
     pub const GET_CURRENT_COMM: u32 = 16;
     pub const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
+    pub const GET_CURRENT_CGROUP_ID: u32 = 80;
     pub const SEND_SIGNAL: u32 = 109;
     pub const PROBE_READ_KERNEL: u32 = 113;
     pub const PROBE_READ_KERNEL_STR: u32 = 115;

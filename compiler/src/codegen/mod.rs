@@ -26,7 +26,7 @@ use crate::report::{
     EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
 };
 use lang::checked::ParentAccess;
-use lang::checked::{Access, AccessBase};
+use lang::checked::{Access, AccessBase, PathWalk};
 use lang::limits;
 use std::fmt;
 
@@ -59,7 +59,8 @@ const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
 
 use crate::bpf::helper::{
-    CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, SEND_SIGNAL,
+    CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
+    SEND_SIGNAL,
 };
 use crate::bpf::map_type::{
     ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
@@ -263,11 +264,11 @@ impl Layout {
         for value in &program.values {
             slots.push(stack_slot()?);
             let buffer = match value.kind.layout_kind() {
-                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) => {
-                    Some((STRING_CAP, false))
-                }
+                ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::ContainerId(_) => Some((STRING_CAP, false)),
                 // At most STRING_CAP: the walk builds the path in a work area of that size.
-                ValueKind::WalkedPath(walk) => Some(((walk.cap as u32).min(STRING_CAP), false)),
+                ValueKind::WalkedPath(walk) => Some(((walk.cap() as u32).min(STRING_CAP), false)),
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
                 ValueKind::Addr(_) => Some((16, false)),
@@ -286,7 +287,7 @@ impl Layout {
         let work = program
             .values
             .iter()
-            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_)))
+            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)))
             .then(|| {
                 let at = scratch_size;
                 scratch_size += work::SIZE;
@@ -614,6 +615,72 @@ impl<'a> ProgramGen<'a> {
         }
     }
 
+    /// Reads into stack slot `slot` the integer `access` leads to through its indexed step
+    /// ([`lang::checked::IndexStep`]): every pointer and the index with
+    /// `bpf_probe_read_kernel`, so that each is a plain number the program may add a variable
+    /// offset to (the verifier refuses one on a BTF pointer). A NULL pointer, a failed read
+    /// or an index above [`lang::checked::INDEX_BOUND`] reads as 0, as a NULL pointer on the
+    /// way of any other integer does. Uses r0–r5 and r8.
+    fn indexed_field(&mut self, access: &Access, slot: i16) {
+        let Some(step) = access.index else {
+            return;
+        };
+        let (null, done) = (self.asm.new_label(), self.asm.new_label());
+        // r3 = the address to read 8 bytes of into the slot; then r3 = what was read.
+        let hop = |g: &mut Self, size: u32| {
+            g.asm
+                .store_imm(Size::DW, Reg::R10, slot, 0)
+                .mov64_reg(Reg::R1, Reg::R10)
+                .alu64_imm(AluOp::Add, Reg::R1, i32::from(slot))
+                .mov64_imm(Reg::R2, size as i32)
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, null)
+                .load(Size::DW, Reg::R3, Reg::R10, slot);
+        };
+        self.pointer_to(
+            &Access {
+                base: access.base,
+                derefs: Vec::new(),
+                offset: 0,
+                size: 8,
+                index: None,
+            },
+            Reg::R3,
+        );
+        let (before, after) = access.derefs.split_at(step.after.min(access.derefs.len()));
+        for deref in before {
+            self.add_offset(Reg::R3, *deref);
+            hop(self, 8);
+            self.asm.jump_imm(JmpCond::Eq, Reg::R3, 0, null);
+        }
+        // r8 = the struct holding the array and its index, kept across the index's read;
+        // then r3 = it moved to the element.
+        self.asm.mov64_reg(Reg::R8, Reg::R3);
+        self.add_offset(Reg::R3, step.index);
+        hop(self, step.index_size);
+        self.asm
+            .jump_imm(
+                JmpCond::Gt,
+                Reg::R3,
+                lang::checked::INDEX_BOUND as i32,
+                null,
+            )
+            .alu64_imm(AluOp::Mul, Reg::R3, step.stride as i32)
+            .alu64_reg(AluOp::Add, Reg::R3, Reg::R8);
+        for deref in after {
+            self.add_offset(Reg::R3, *deref);
+            hop(self, 8);
+            self.asm.jump_imm(JmpCond::Eq, Reg::R3, 0, null);
+        }
+        self.add_offset(Reg::R3, access.offset);
+        hop(self, access.size.min(8));
+        self.asm
+            .jump(done)
+            .bind(null)
+            .store_imm(Size::DW, Reg::R10, slot, 0)
+            .bind(done);
+    }
+
     /// Leaves in `reg` the pointer the access's final offset is relative to.
     fn pointer_to(&mut self, access: &Access, reg: Reg) {
         self.follow(access, reg, None);
@@ -685,7 +752,8 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::ResolvedPath(a)
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => vec![a],
-            ValueKind::WalkedPath(w) => vec![&w.dentry, &w.mnt],
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => vec![&w.dentry, &w.mnt],
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) | ValueKind::ContainerId(w) => vec![&w.node],
             ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
             _ => Vec::new(),
         })

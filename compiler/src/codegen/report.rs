@@ -8,8 +8,8 @@
 
 use super::{offset, size_of, ProgramGen, KEY_SLOT};
 use crate::bpf::helper::{
-    GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM,
-    PROBE_READ_KERNEL, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+    GET_CURRENT_CGROUP_ID, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID,
+    KTIME_GET_NS, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL, RINGBUF_RESERVE, RINGBUF_SUBMIT,
 };
 use crate::bpf::{AluOp, JmpCond, Reg, Size};
 use crate::ir::Rule;
@@ -128,6 +128,8 @@ impl ProgramGen<'_> {
         self.asm
             .call_helper(KTIME_GET_NS)
             .store_reg(Size::DW, Reg::R8, offset(events::TIME_NS), Reg::R0)
+            .call_helper(GET_CURRENT_CGROUP_ID)
+            .store_reg(Size::DW, Reg::R8, offset(events::CGROUP_ID), Reg::R0)
             .mov64_reg(Reg::R1, Reg::R8)
             .alu64_imm(AluOp::Add, Reg::R1, events::COMM as i32)
             .mov64_imm(Reg::R2, 16)

@@ -8,6 +8,7 @@
 //! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
 //! root process the `bpf_d_path`.
 
+use super::walk::WalkOutput;
 use super::{
     offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, KEY_SLOT,
     PORT_ABSENT, PORT_UNKNOWN, SCRATCH_MAP,
@@ -18,7 +19,7 @@ use crate::bpf::helper::{
 };
 use crate::bpf::{AluOp, ByteOrder, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, ValueId, ValueKind};
-use lang::checked::{AccessBase, Endpoint};
+use lang::checked::{AccessBase, Endpoint, PathWalk};
 use std::collections::HashSet;
 
 /// The gates in front of a costly value.
@@ -292,6 +293,9 @@ impl ProgramGen<'_> {
                     self.load_field(access, Reg::R1);
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
+                (ValueKind::Field(access), _) if access.index.is_some() => {
+                    self.indexed_field(access, slot);
+                }
                 (ValueKind::Field(access), _) => {
                     // A NULL pointer on the way reads as 0, as a faulting load through a
                     // kernel pointer does.
@@ -381,7 +385,13 @@ impl ProgramGen<'_> {
                 }
                 (ValueKind::WalkedPath(walk), Some(b)) => {
                     if let Some(area) = self.layout.work {
-                        self.walk(walk, area, b, slot, unknown);
+                        self.walk(walk, WalkOutput::Path, area, b, slot, unknown);
+                    }
+                }
+                (ValueKind::ContainerId(walk), Some(b)) => {
+                    if let Some(area) = self.layout.work {
+                        let walk = PathWalk::Kernfs(walk.clone());
+                        self.walk(&walk, WalkOutput::ContainerId, area, b, slot, unknown);
                     }
                 }
                 (ValueKind::Port(endpoint), _) => self.port(endpoint, slot, unknown),

@@ -1,10 +1,23 @@
-//! Paths built by walking dentries and mounts, as the kernel's `prepend_path` does.
+//! Paths built by walking a tree up to its root: dentries and mounts, as the kernel's
+//! `prepend_path` does, or kernfs nodes (a cgroup's path), as `kernfs_path_from_node` does.
 
 use super::{offset, Buffer, ProgramGen, NAME_MAX, WALK_COMPONENTS, WALK_MOUNTS};
 
-use crate::bpf::helper::PROBE_READ_KERNEL;
+use crate::bpf::helper::{PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
-use lang::checked::{Access, AccessBase, PathWalk};
+use lang::checked::{Access, AccessBase, DentryWalk, KernfsWalk, PathWalk};
+use lang::workload::{CONTAINER_ID_LEN, CONTAINER_SCHEMES};
+
+/// What a walk computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WalkOutput {
+    /// The path itself.
+    Path,
+    /// The container id a kernfs path names (`lang::workload::container_id`): checked on
+    /// every component as the walk reads it, nearest (innermost) first, and known exactly
+    /// when the path is.
+    ContainerId,
+}
 
 /// The dentry walk's state, in the scratch map at [`super::Layout::work`]: every variable the walk
 /// keeps across a helper call lives in map memory, which the verifier does not track, so
@@ -16,7 +29,7 @@ pub(super) mod work {
     pub const POS: u32 = 0;
     /// Components prepended so far.
     pub const COUNT: u32 = 8;
-    /// The current `struct dentry *`.
+    /// The current `struct dentry *` (for a kernfs walk, the current `struct kernfs_node *`).
     pub const DENTRY: u32 = 16;
     /// The current `struct mount *`.
     pub const MOUNT: u32 = 24;
@@ -39,12 +52,184 @@ pub(super) mod work {
     pub const AREA: u32 = 72;
     /// Positions are masked with `AREA_END`: the string ends here and is at most this long.
     pub const AREA_END: u32 = super::super::STRING_CAP - 1;
-    pub const SIZE: u32 = AREA + super::super::STRING_CAP + super::super::NAME_MAX + 1;
+    /// A kernfs walk's current name, read whole to learn its length (kernfs keeps none):
+    /// room for `NAME_MAX` bytes, its NUL and one more, so that a longer name fills it and
+    /// reads as too long.
+    pub const KERNFS_NAME: u32 = AREA + super::super::STRING_CAP + super::super::NAME_MAX + 1;
+    pub const KERNFS_NAME_CAP: u32 = super::super::NAME_MAX + 2;
+    /// A container id walk's result: the id found so far (the innermost), and its length
+    /// (0 until one is found).
+    pub const CONTAINER_ID: u32 = (KERNFS_NAME + KERNFS_NAME_CAP).div_ceil(8) * 8;
+    pub const CONTAINER_ID_LEN: u32 = CONTAINER_ID + lang::workload::CONTAINER_ID_LEN as u32;
+    pub const SIZE: u32 = CONTAINER_ID_LEN + 8;
 }
 
 impl ProgramGen<'_> {
-    /// The dentry walk: computes the absolute path of `walk.dentry` seen through `walk.mnt`
-    /// into buffer `b` and its length (or -1, unknown) into `slot`.
+    /// A walk: computes what `output` asks of the path `walk` leads to into buffer `b` and
+    /// its length (or -1, unknown) into `slot`. The path is built backwards in the work area
+    /// (positions masked so the verifier can bound the writes), then copied to the front of
+    /// `b`. Uses r0–r5 and r9.
+    pub(super) fn walk(
+        &mut self,
+        walk: &PathWalk,
+        output: WalkOutput,
+        area: u32,
+        b: Buffer,
+        slot: i16,
+        unknown: Label,
+    ) {
+        let (done, empty, end) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        match walk {
+            PathWalk::Dentry(w) => self.dentry_steps(w, area, done, empty, unknown),
+            PathWalk::Kernfs(w) => self.kernfs_steps(w, output, area, done, unknown),
+        }
+        self.asm.bind(done);
+        match output {
+            WalkOutput::Path => self.copy_path(area, b, end, unknown),
+            WalkOutput::ContainerId => self.copy_container_id(area, b, end, unknown),
+        }
+        let at = |field: u32| offset(area + field);
+        self.asm
+            .bind(empty)
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), 0)
+            .jump(end)
+            .bind(unknown)
+            .store_imm(Size::DW, Reg::R7, at(work::RESULT), -1)
+            .bind(end)
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::RESULT))
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+    }
+
+    /// The walk is done: the root alone is `/`; copy the path to the front of the buffer.
+    fn copy_path(&mut self, area: u32, b: Buffer, end: Label, unknown: Label) {
+        let copy = self.asm.new_label();
+        let at = |field: u32| offset(area + field);
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
+            .jump_imm(JmpCond::Ne, Reg::R1, work::AREA_END as i32, copy)
+            .alu64_imm(AluOp::Sub, Reg::R1, 1)
+            .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
+            .store_imm(
+                Size::B,
+                Reg::R7,
+                offset(area + work::AREA + work::AREA_END - 1),
+                i32::from(b'/'),
+            )
+            .bind(copy)
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
+            .alu64_imm(AluOp::And, Reg::R1, work::AREA_END as i32)
+            .mov64_imm(Reg::R2, work::AREA_END as i32)
+            .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1);
+        if b.cap < work::AREA_END + 1 {
+            // A buffer shorter than the work area (an ancestor's executable): a path that
+            // does not fit it with its NUL is unknown, and the copy's size is bounded by it.
+            self.asm
+                .jump_imm(JmpCond::Ge, Reg::R2, b.cap as i32, unknown);
+        }
+        self.asm
+            .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R2)
+            .mov64_reg(Reg::R3, Reg::R7)
+            .alu64_reg(AluOp::Add, Reg::R3, Reg::R1);
+        self.add_offset(Reg::R3, area + work::AREA);
+        self.asm.mov64_reg(Reg::R1, Reg::R7);
+        self.add_offset(Reg::R1, b.offset);
+        self.asm
+            .call_helper(PROBE_READ_KERNEL)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
+            .jump(unknown);
+    }
+
+    /// The walk is done: the container id found on the way, or "" for none.
+    fn copy_container_id(&mut self, area: u32, b: Buffer, end: Label, unknown: Label) {
+        let at = |field: u32| offset(area + field);
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
+            .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R1)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, end)
+            .mov64_reg(Reg::R1, Reg::R7);
+        self.add_offset(Reg::R1, b.offset);
+        self.asm
+            .mov64_imm(Reg::R2, CONTAINER_ID_LEN as i32)
+            .mov64_reg(Reg::R3, Reg::R7);
+        self.add_offset(Reg::R3, area + work::CONTAINER_ID);
+        self.asm
+            .call_helper(PROBE_READ_KERNEL)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
+            .jump(unknown);
+    }
+
+    /// Whether the name just read (`work[LEN]` bytes at `work[KERNFS_NAME]`) holds a
+    /// container id, as [`lang::workload::component_container_id`] says, unless the walk
+    /// found one already: if so the id goes to `work[CONTAINER_ID]` and its length to
+    /// `work[CONTAINER_ID_LEN]`. Uses r1–r4.
+    fn match_container_id(&mut self, area: u32) {
+        let at = |field: u32| offset(area + field);
+        let name = |i: usize| offset(area + work::KERNFS_NAME + i as u32);
+        let (hex, after) = (self.asm.new_label(), self.asm.new_label());
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
+            .jump_imm(JmpCond::Ne, Reg::R1, 0, after);
+        // Which scheme's prefix and suffix the name has: r4 = where its id would start.
+        for (prefix, suffix) in CONTAINER_SCHEMES {
+            let next = self.asm.new_label();
+            let total = prefix.len() + CONTAINER_ID_LEN + suffix.len();
+            self.asm
+                .load(Size::DW, Reg::R2, Reg::R7, at(work::LEN))
+                .jump_imm(JmpCond::Ne, Reg::R2, total as i32, next);
+            let suffix_at = prefix.len() + CONTAINER_ID_LEN;
+            let fixed = prefix
+                .bytes()
+                .enumerate()
+                .chain(suffix.bytes().enumerate().map(|(j, c)| (suffix_at + j, c)));
+            for (i, c) in fixed {
+                self.asm.load(Size::B, Reg::R1, Reg::R7, name(i)).jump_imm(
+                    JmpCond::Ne,
+                    Reg::R1,
+                    i32::from(c),
+                    next,
+                );
+            }
+            self.asm
+                .mov64_imm(Reg::R4, prefix.len() as i32)
+                .jump(hex)
+                .bind(next);
+        }
+        self.asm.jump(after);
+        // The id's digits: lowercase hexadecimal, each copied as it is checked.
+        self.asm.bind(hex).alu64_reg(AluOp::Add, Reg::R4, Reg::R7);
+        for i in 0..CONTAINER_ID_LEN {
+            let digit = self.asm.new_label();
+            self.asm
+                .load(Size::B, Reg::R1, Reg::R4, name(i))
+                .mov64_reg(Reg::R2, Reg::R1)
+                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'0'))
+                .jump_imm(JmpCond::Le, Reg::R2, 9, digit)
+                .mov64_reg(Reg::R2, Reg::R1)
+                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'a'))
+                .jump_imm(JmpCond::Gt, Reg::R2, 5, after)
+                .bind(digit)
+                .store_reg(
+                    Size::B,
+                    Reg::R7,
+                    offset(area + work::CONTAINER_ID + i as u32),
+                    Reg::R1,
+                );
+        }
+        self.asm
+            .store_imm(
+                Size::DW,
+                Reg::R7,
+                at(work::CONTAINER_ID_LEN),
+                CONTAINER_ID_LEN as i32,
+            )
+            .bind(after);
+    }
+
+    /// The dentry walk's steps, up to `done` with the path in the work area.
     ///
     /// Like the kernel's `prepend_path` (fs/d_path.c): from the dentry, prepend `/name` and go
     /// to `d_parent` until the dentry is its mount's root (`vfsmount.mnt_root`); there, if the
@@ -55,27 +240,17 @@ impl ProgramGen<'_> {
     /// being its mount's root (a tree cut off from its mount) makes the path unknown, as do a
     /// failed read, more than [`WALK_COMPONENTS`] names, a name longer than `NAME_MAX`, more
     /// steps than [`WALK_COMPONENTS`]` + `[`WALK_MOUNTS`], or a path of [`STRING_CAP`] bytes.
-    /// A NULL dentry (no file) is the empty path.
-    ///
-    /// The path is built backwards in the work area (positions masked so the verifier can
-    /// bound the writes), then copied to the front of `b`. Uses r0–r5 and r9.
-    pub(super) fn walk(
+    /// A NULL dentry (no file) is the empty path (to `empty`).
+    fn dentry_steps(
         &mut self,
-        walk: &PathWalk,
+        walk: &DentryWalk,
         area: u32,
-        b: Buffer,
-        slot: i16,
+        done: Label,
+        empty: Label,
         unknown: Label,
     ) {
         let l = walk.layout;
-        let (top, component, done, copy, empty, end) = (
-            self.asm.new_label(),
-            self.asm.new_label(),
-            self.asm.new_label(),
-            self.asm.new_label(),
-            self.asm.new_label(),
-            self.asm.new_label(),
-        );
+        let (top, component) = (self.asm.new_label(), self.asm.new_label());
         let at = |field: u32| offset(area + field);
         // The start: the dentry and the vfsmount pointers. A NULL on the way (no file, no
         // mm) is the empty path for the dentry, unknown for the mount.
@@ -93,11 +268,7 @@ impl ProgramGen<'_> {
             l.mount_mnt + l.mnt_root,
             unknown,
         );
-        self.asm
-            .mov64_imm(Reg::R1, work::AREA_END as i32)
-            .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
-            .store_imm(Size::DW, Reg::R7, at(work::COUNT), 0)
-            .mov64_imm(Reg::R9, 0);
+        self.start_walk(area);
 
         self.asm
             .bind(top)
@@ -136,14 +307,92 @@ impl ProgramGen<'_> {
         self.asm
             .load(Size::DW, Reg::R1, Reg::R7, at(work::PARENT))
             .load(Size::DW, Reg::R2, Reg::R7, at(work::DENTRY))
-            .jump_reg(JmpCond::Eq, Reg::R1, Reg::R2, unknown)
+            .jump_reg(JmpCond::Eq, Reg::R1, Reg::R2, unknown);
+        self.count_component(area, unknown);
+        self.asm.store_imm(Size::DW, Reg::R7, at(work::LEN), 0);
+        self.read_field(area, work::LEN, 4, work::DENTRY, l.d_name_len, unknown);
+        self.read_pointer(area, work::NAME, work::DENTRY, l.d_name_name, unknown);
+        self.prepend_name(area, top, unknown);
+    }
+
+    /// The kernfs walk's steps, up to `done` with the path in the work area.
+    ///
+    /// Like the kernel's `kernfs_path_from_node` (fs/kernfs/dir.c) from the hierarchy's root:
+    /// from the node, prepend `/name` and go to `parent` until a node has none (the root,
+    /// whose own name is not part of the path). A NULL start node, a failed read, more than
+    /// [`WALK_COMPONENTS`] names, a name longer than `NAME_MAX` or a path of [`STRING_CAP`]
+    /// bytes make the path unknown: the loop takes at most [`WALK_COMPONENTS`]` + 1` steps,
+    /// the last one finding the root.
+    fn kernfs_steps(
+        &mut self,
+        walk: &KernfsWalk,
+        output: WalkOutput,
+        area: u32,
+        done: Label,
+        unknown: Label,
+    ) {
+        let l = walk.layout;
+        let top = self.asm.new_label();
+        let at = |field: u32| offset(area + field);
+        self.read_start(&walk.node, area, work::DENTRY, unknown, unknown);
+        self.start_walk(area);
+        if output == WalkOutput::ContainerId {
+            self.asm
+                .store_imm(Size::DW, Reg::R7, at(work::CONTAINER_ID_LEN), 0);
+        }
+        self.asm
+            .bind(top)
+            .jump_imm(JmpCond::Ge, Reg::R9, (WALK_COMPONENTS + 1) as i32, unknown)
+            .alu64_imm(AluOp::Add, Reg::R9, 1);
+        self.read_pointer(area, work::PARENT, work::DENTRY, l.parent, unknown);
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::PARENT))
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, done);
+        self.count_component(area, unknown);
+        self.read_pointer(area, work::NAME, work::DENTRY, l.name, unknown);
+        // kernfs keeps no name length: read the name once to learn it (the helper returns
+        // the bytes copied with the NUL), then prepend it like a dentry's.
+        self.asm.mov64_reg(Reg::R1, Reg::R7);
+        self.add_offset(Reg::R1, area + work::KERNFS_NAME);
+        self.asm
+            .mov64_imm(Reg::R2, work::KERNFS_NAME_CAP as i32)
+            .load(Size::DW, Reg::R3, Reg::R7, at(work::NAME))
+            .call_helper(PROBE_READ_KERNEL_STR)
+            .jump_imm(JmpCond::Sle, Reg::R0, 0, unknown)
+            .alu64_imm(AluOp::Sub, Reg::R0, 1)
+            .store_reg(Size::DW, Reg::R7, at(work::LEN), Reg::R0);
+        if output == WalkOutput::ContainerId {
+            self.match_container_id(area);
+        }
+        self.prepend_name(area, top, unknown);
+    }
+
+    /// Sets up the path's building: an empty path at the area's end, no component yet, step
+    /// counter (r9) 0.
+    fn start_walk(&mut self, area: u32) {
+        let at = |field: u32| offset(area + field);
+        self.asm
+            .mov64_imm(Reg::R1, work::AREA_END as i32)
+            .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
+            .store_imm(Size::DW, Reg::R7, at(work::COUNT), 0)
+            .mov64_imm(Reg::R9, 0);
+    }
+
+    /// Counts one more component; past [`WALK_COMPONENTS`] the path is unknown.
+    fn count_component(&mut self, area: u32, unknown: Label) {
+        let at = |field: u32| offset(area + field);
+        self.asm
             .load(Size::DW, Reg::R1, Reg::R7, at(work::COUNT))
             .alu64_imm(AluOp::Add, Reg::R1, 1)
             .store_reg(Size::DW, Reg::R7, at(work::COUNT), Reg::R1)
-            .jump_imm(JmpCond::Gt, Reg::R1, WALK_COMPONENTS as i32, unknown)
-            .store_imm(Size::DW, Reg::R7, at(work::LEN), 0);
-        self.read_field(area, work::LEN, 4, work::DENTRY, l.d_name_len, unknown);
-        self.read_pointer(area, work::NAME, work::DENTRY, l.d_name_name, unknown);
+            .jump_imm(JmpCond::Gt, Reg::R1, WALK_COMPONENTS as i32, unknown);
+    }
+
+    /// Prepends `/` and the `work[LEN]` bytes `work[NAME]` points to, then makes the parent
+    /// (`work[PARENT]`) the current node and goes back to `top`. A name longer than
+    /// `NAME_MAX` or one that does not fit before the path makes it unknown.
+    fn prepend_name(&mut self, area: u32, top: Label, unknown: Label) {
+        let at = |field: u32| offset(area + field);
         self.asm
             .load(Size::DW, Reg::R2, Reg::R7, at(work::LEN))
             .jump_imm(JmpCond::Gt, Reg::R2, NAME_MAX as i32, unknown)
@@ -171,50 +420,6 @@ impl ProgramGen<'_> {
             .load(Size::DW, Reg::R1, Reg::R7, at(work::PARENT))
             .store_reg(Size::DW, Reg::R7, at(work::DENTRY), Reg::R1)
             .jump(top);
-
-        // Done: the root alone is `/`; copy the path to the front of the buffer.
-        self.asm
-            .bind(done)
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
-            .jump_imm(JmpCond::Ne, Reg::R1, work::AREA_END as i32, copy)
-            .alu64_imm(AluOp::Sub, Reg::R1, 1)
-            .store_reg(Size::DW, Reg::R7, at(work::POS), Reg::R1)
-            .store_imm(
-                Size::B,
-                Reg::R7,
-                offset(area + work::AREA + work::AREA_END - 1),
-                i32::from(b'/'),
-            )
-            .bind(copy)
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::POS))
-            .alu64_imm(AluOp::And, Reg::R1, work::AREA_END as i32)
-            .mov64_imm(Reg::R2, work::AREA_END as i32)
-            .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1);
-        if b.cap < work::AREA_END + 1 {
-            // A buffer shorter than the work area (an ancestor's executable): a path that
-            // does not fit it with its NUL is unknown, and the copy's size is bounded by it.
-            self.asm
-                .jump_imm(JmpCond::Ge, Reg::R2, b.cap as i32, unknown);
-        }
-        self.asm
-            .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R2)
-            .mov64_reg(Reg::R3, Reg::R7)
-            .alu64_reg(AluOp::Add, Reg::R3, Reg::R1);
-        self.add_offset(Reg::R3, area + work::AREA);
-        self.asm.mov64_reg(Reg::R1, Reg::R7);
-        self.add_offset(Reg::R1, b.offset);
-        self.asm
-            .call_helper(PROBE_READ_KERNEL)
-            .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
-            .jump(unknown)
-            .bind(empty)
-            .store_imm(Size::DW, Reg::R7, at(work::RESULT), 0)
-            .jump(end)
-            .bind(unknown)
-            .store_imm(Size::DW, Reg::R7, at(work::RESULT), -1)
-            .bind(end)
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::RESULT))
-            .store_reg(Size::DW, Reg::R10, slot, Reg::R1);
     }
 
     /// `work[into]` = the pointer `access` leads to, every hop but the hook argument itself
@@ -240,6 +445,7 @@ impl ProgramGen<'_> {
                         derefs: Vec::new(),
                         offset: 0,
                         size: 8,
+                        index: None,
                     },
                     Reg::R1,
                 );

@@ -14,7 +14,7 @@ use crate::elf::{MapSpec, RODATA_SYMBOL};
 use crate::ir::{Program, ValueKind};
 use lang::checked::AttrValue;
 use lang::checked::ParentAccess;
-use lang::checked::{Access, AccessBase, Endpoint, WalkLayout};
+use lang::checked::{Access, AccessBase, Endpoint, KernfsLayout, PathWalk, WalkLayout};
 use lang::eval::EventInput;
 use std::collections::BTreeMap;
 
@@ -66,6 +66,8 @@ pub struct MockKernel {
     pub in_scope: bool,
     /// What `bpf_ktime_get_ns` returns.
     pub time_ns: u64,
+    /// What `bpf_get_current_cgroup_id` returns: the event's `cgroup.id`.
+    pub cgroup_id: u64,
     /// Ring buffer records reserved and not yet submitted: their regions.
     pub reserved: Vec<usize>,
     /// Records submitted to a ring buffer, in order.
@@ -148,6 +150,9 @@ struct Objects {
     links: BTreeMap<(usize, usize), (usize, usize)>,
     /// The mocked file-system tree walked paths are built in, made on first use.
     tree: Option<Tree>,
+    /// Kernfs paths built so far → their last node, so that two values of one path (a
+    /// cgroup's and its container id) read the same nodes.
+    kernfs: BTreeMap<Vec<u8>, usize>,
 }
 
 /// Dentries and mounts for walked paths. The root mount's root is `/`; a path of two or more
@@ -312,6 +317,50 @@ impl Objects {
         Ok(Some((dentry, mount)))
     }
 
+    /// Builds `path` as a chain of kernfs nodes (a cgroup's); returns the last one. The
+    /// root's `parent` is NULL, and `/` is the root itself.
+    fn kernfs_path(
+        &mut self,
+        layout: &KernfsLayout,
+        name: &'static str,
+        path: &[u8],
+    ) -> Result<usize, EventError> {
+        let components: Vec<&[u8]> = match path {
+            b"/" => Vec::new(),
+            [b'/', rest @ ..] => rest.split(|&c| c == b'/').collect(),
+            _ => return Err(EventError::NotWalkable(name)),
+        };
+        if components.iter().any(|c| c.is_empty()) {
+            return Err(EventError::NotWalkable(name));
+        }
+        if let Some(&node) = self.kernfs.get(path) {
+            return Ok(node);
+        }
+        let mut node = self.kernfs_node(layout, b"", None);
+        for component in components {
+            node = self.kernfs_node(layout, component, Some(node));
+        }
+        self.kernfs.insert(path.to_vec(), node);
+        Ok(node)
+    }
+
+    /// A kernfs node named `name` under `parent` (none: the root, whose `parent` is NULL).
+    fn kernfs_node(&mut self, layout: &KernfsLayout, name: &[u8], parent: Option<usize>) -> usize {
+        let o = self.new_object(format!("kernfs_node {}", String::from_utf8_lossy(name)));
+        let size = (layout.parent + 8).max(layout.name + 8) as usize;
+        self.bytes[o].resize(size, GARBAGE);
+        let at = layout.parent as usize;
+        match parent {
+            Some(p) => {
+                self.links.insert((o, at), (p, 0));
+            }
+            None => self.bytes[o][at..at + 8].fill(0),
+        }
+        self.strings
+            .push((o, layout.name as usize, Some(name.to_vec())));
+        o
+    }
+
     /// The dentry at `inside` on `mount`, a child of `parent`, made when new.
     fn child(
         &mut self,
@@ -397,8 +446,15 @@ impl Objects {
                 }
             },
         };
-        for &deref in &access.derefs {
-            let at = deref as usize;
+        // An indexed step: the holder struct gets the index [`VM_INDEX`], and every offset
+        // after the step moves to that element.
+        let mut shift = 0usize;
+        for (k, &deref) in access.derefs.iter().enumerate() {
+            if let Some(step) = access.index.filter(|s| s.after == k) {
+                shift = self.set_index(object, &step)?;
+            }
+            let at = deref as usize + shift;
+            shift = 0;
             // A pointer a walked path stored (a dentry of the tree): follow it, so that a
             // value read through the dentry (its inode's owner) lands in the same object.
             match self.links.get(&(object, at)) {
@@ -425,13 +481,40 @@ impl Objects {
                 }
             };
         }
-        let at = access.offset as usize;
+        if let Some(step) = access.index.filter(|s| s.after == access.derefs.len()) {
+            shift = self.set_index(object, &step)?;
+        }
+        let at = access.offset as usize + shift;
         if self.bytes[object].len() < at + len {
             self.bytes[object].resize(at + len, GARBAGE);
         }
         Ok((object, at))
     }
+
+    /// Writes [`VM_INDEX`] as the index of an indexed step into `holder`; returns how far
+    /// the element it selects is from element 0. The elements before it are left as garbage,
+    /// so a program that read another would fault or read a wrong value.
+    fn set_index(
+        &mut self,
+        holder: usize,
+        step: &lang::checked::IndexStep,
+    ) -> Result<usize, EventError> {
+        let (at, size) = (step.index as usize, step.index_size as usize);
+        let fresh = !self.claims[holder]
+            .iter()
+            .any(|&(start, end, _)| start == at && end == at + size);
+        if fresh {
+            self.claim(holder, at, size, Claim::Value)?;
+            self.bytes[holder][at..at + size]
+                .copy_from_slice(&VM_INDEX.to_le_bytes()[..size.min(8)]);
+        }
+        Ok(VM_INDEX as usize * step.stride as usize)
+    }
 }
+
+/// The index the offline machine gives every indexed step (`pid.level`): not 0, so that a
+/// program that ignored the index, or scaled it wrongly, reads the wrong element.
+const VM_INDEX: u64 = 2;
 
 /// Lays out the endpoint (family, port, address) the event describes in the object holding
 /// it. The family is the event's `family`, else the one its `addr` (or a `port`) implies;
@@ -571,6 +654,7 @@ impl MockKernel {
             comm: Vec::new(),
             in_scope: false,
             time_ns: 0,
+            cgroup_id: 0,
             reserved: Vec::new(),
             reports: Vec::new(),
             signals: Vec::new(),
@@ -603,6 +687,9 @@ impl MockKernel {
     ) -> Result<MockKernel, EventError> {
         let mut kernel = MockKernel::empty();
         kernel.in_scope = event.in_scope;
+        if let Some(AttrValue::Int(id)) = event.values.get("cgroup.id") {
+            kernel.cgroup_id = *id;
+        }
         let mut objects = Objects::default();
         let mut endpoints: Vec<Access> = Vec::new();
         // Every flag's place, to check after all values are written that an integer value
@@ -616,7 +703,7 @@ impl MockKernel {
         let (walked, others): (Vec<_>, Vec<_>) = program
             .values
             .iter()
-            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_)));
+            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)));
         for value in walked.into_iter().chain(others) {
             let name = value.name;
             match &value.kind {
@@ -669,7 +756,19 @@ impl MockKernel {
                     objects.claim(o, at, 8, Claim::Pointer)?;
                     objects.strings.push((o, at, text));
                 }
-                ValueKind::WalkedPath(walk) => {
+                ValueKind::WalkedPath(PathWalk::Kernfs(walk)) => {
+                    let path = string(event, name)?;
+                    let node = objects.kernfs_path(&walk.layout, name, &path)?;
+                    objects.point(&walk.node, Some((node, 0)))?;
+                }
+                // Derived from the cgroup's path, which the kernel has: that is laid out (the
+                // same nodes as the path's own value, when the program reads both).
+                ValueKind::ContainerId(walk) => {
+                    let path = string(event, lang::catalog::CGROUP_PATH)?;
+                    let node = objects.kernfs_path(&walk.layout, name, &path)?;
+                    objects.point(&walk.node, Some((node, 0)))?;
+                }
+                ValueKind::WalkedPath(PathWalk::Dentry(walk)) => {
                     let path = string(event, name)?;
                     let start = objects.walked(&walk.layout, name, &path)?;
                     objects.point(&walk.dentry, start.map(|(dentry, _)| (dentry, 0)))?;

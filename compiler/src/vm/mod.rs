@@ -44,9 +44,10 @@ const EINVAL: i64 = 22;
 const E2BIG: i64 = 7;
 
 use crate::bpf::helper::{
-    CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID,
-    GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
-    PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
+    CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_CGROUP_ID, GET_CURRENT_COMM,
+    GET_CURRENT_PID_TGID, GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM,
+    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT,
+    SEND_SIGNAL,
 };
 
 /// The signal a `kill` rule sends.
@@ -734,6 +735,7 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             Ok(u64::from(kernel.in_scope))
         }
         GET_CURRENT_UID_GID => Ok(u64::from(kernel.gid) << 32 | u64::from(kernel.uid)),
+        GET_CURRENT_CGROUP_ID => Ok(kernel.cgroup_id),
         GET_CURRENT_PID_TGID => Ok(u64::from(kernel.tgid) << 32 | u64::from(kernel.pid)),
         GET_CURRENT_COMM => {
             let (buf, size) = (arg(1)?, arg(2)? as u32 as usize);

@@ -43,4 +43,8 @@ pub const STRUCTS: &[&str] = &[
     "ipc_namespace",
     "cgroup_namespace",
     "user_namespace",
+    // The pid namespace a task is in: task->thread_pid->numbers[level].ns (struct pid, struct
+    // upid, struct pid_namespace).
+    "upid",
+    "pid_namespace",
 ];

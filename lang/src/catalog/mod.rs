@@ -122,6 +122,14 @@ pub enum Source {
         mnt: Chain,
         cap: usize,
     },
+    /// The path of a kernfs node in its hierarchy (a cgroup's, `/kubepods.slice/x.scope`),
+    /// computed by the program: the names of the node and of its ancestors, following
+    /// `kernfs_node.parent` up to the root (whose parent is NULL), joined with `/`; the root
+    /// itself is `/`. `members` lead from the current task to a `struct kernfs_node *`.
+    KernfsPath { members: &'static [&'static str] },
+    /// The container id the kernfs path of `members` names (`crate::workload::container_id`),
+    /// derived by the program as it walks the path; `""` for no container.
+    ContainerId { members: &'static [&'static str] },
     /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
     ParamChars {
         param: &'static str,
@@ -176,7 +184,10 @@ impl Source {
             Source::WalkedPath { dentry, .. } => Some((dentry.param, dentry.members)),
             // Resolved by the checker's endpoint resolution, not as one member chain.
             Source::Endpoint { .. } | Source::Constant(_) => None,
-            Source::TaskInt { members } | Source::TaskChars { members } => Some((None, members)),
+            Source::TaskInt { members }
+            | Source::TaskChars { members }
+            | Source::KernfsPath { members }
+            | Source::ContainerId { members } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
             | Source::CurrentPid
@@ -369,7 +380,8 @@ pub use files::ARGC;
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
     host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE, ANCESTOR_EXES, ANCESTOR_EXE_CAP,
-    ANCESTOR_LEVELS, CAPABILITIES, HOST_NAMESPACES, PRCTL_OPTIONS, PROCESS_ATTRIBUTES, SIGNALS,
+    ANCESTOR_LEVELS, CAPABILITIES, CGROUP_PATH, CONTAINER_ID, HOST_NAMESPACES, PRCTL_OPTIONS,
+    PROCESS_ATTRIBUTES, SIGNALS,
 };
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,

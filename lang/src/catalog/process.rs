@@ -161,14 +161,46 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
         },
         doc: "id of the current process's cgroup v2 (the inode number of its directory under the cgroup2 mount, `stat -c %i /sys/fs/cgroup/...`)",
     },
+    Attribute {
+        name: CGROUP_PATH,
+        ty: ValueType::Path,
+        // The same kernfs node as `cgroup.id`'s, walked up its `parent` chain: the names
+        // kernfs gives the cgroup's directory and its ancestors' (kernel/cgroup/cgroup.c,
+        // cgroup_path_ns() → kernfs_path_from_node(), fs/kernfs/dir.c).
+        source: Source::KernfsPath {
+            members: CGROUP_NODE,
+        },
+        doc: "path of the current process's cgroup v2 from the root of the cgroup2 hierarchy, as `/proc/self/cgroup`'s `0::` line shows it from the host (`/` for the root cgroup, `/system.slice/sshd.service`): `cgroup ~ \"/kubepods.slice/**\"`. Always the path from the hierarchy's root, also inside a cgroup namespace. Unknown (fails closed) past 40 levels or a path of 4096 bytes",
+    },
+    Attribute {
+        name: CONTAINER_ID,
+        ty: ValueType::Str,
+        source: Source::ContainerId {
+            members: CGROUP_NODE,
+        },
+        doc: "id of the container the current process is in, 64 lowercase hex digits, taken from its cgroup's path as container tools do (`docker-<id>.scope`, `cri-containerd-<id>.scope`, `crio-<id>.scope`, `libpod-<id>.scope`, or a component that is the id alone, `/docker/<id>`); the innermost such component, so a cgroup a container makes below its own is still the container's; \"\" when in no container. Unknown when `cgroup` is",
+    },
     namespace("ns.mnt", &["nsproxy", "mnt_ns", "ns", "inum"], "inode number of the current process's mount namespace (`stat -L -c %i /proc/self/ns/mnt`); no kernel constant names the host's: compare with /proc/1/ns/mnt's"),
     namespace("ns.net", &["nsproxy", "net_ns", "ns", "inum"], "inode number of the current process's network namespace (`stat -L -c %i /proc/self/ns/net`); no kernel constant names the host's: compare with /proc/1/ns/net's"),
     namespace("ns.uts", &["nsproxy", "uts_ns", "ns", "inum"], "inode number of the current process's UTS (host name) namespace; the host's is 4026531838 (PROC_UTS_INIT_INO)"),
     namespace("ns.ipc", &["nsproxy", "ipc_ns", "ns", "inum"], "inode number of the current process's IPC namespace; the host's is 4026531839 (PROC_IPC_INIT_INO)"),
     namespace("ns.cgroup", &["nsproxy", "cgroup_ns", "ns", "inum"], "inode number of the current process's cgroup namespace; the host's is 4026531835 (PROC_CGROUP_INIT_INO)"),
+    // The pid namespace the task's pids are in: task_active_pid_ns() (kernel/pid.c), the
+    // namespace of the task's own `struct pid` at its deepest level. Not the nsproxy's
+    // `pid_ns_for_children`, which unshare(CLONE_NEWPID) changes for the children only.
+    namespace("ns.pid", &["thread_pid", "numbers[level]", "ns", "ns", "inum"], "inode number of the pid namespace the current process is in (`stat -L -c %i /proc/self/ns/pid`; after unshare(CLONE_NEWPID), its children's, not its own); the host's is 4026531836 (PROC_PID_INIT_INO)"),
     // The user namespace is the credentials', not the nsproxy's (include/linux/cred.h).
     namespace("ns.user", &["cred", "user_ns", "ns", "inum"], "inode number of the user namespace of the current process's credentials; the host's is 4026531837 (PROC_USER_INIT_INO)"),
 ];
+
+/// The attribute that is the current process's cgroup path.
+pub const CGROUP_PATH: &str = "cgroup";
+
+/// The attribute derived from [`CGROUP_PATH`]: the container id.
+pub const CONTAINER_ID: &str = "container.id";
+
+/// The kernfs node of the current task's cgroup on the v2 hierarchy, from the task.
+const CGROUP_NODE: &[&str] = &["cgroups", "dfl_cgrp", "kn"];
 
 /// The inode numbers of the host's initial namespaces, fixed by the kernel (PROC_*_INIT_INO,
 /// include/linux/proc_ns.h, since Linux 3.8). The mount and network namespaces have none: the
@@ -178,6 +210,7 @@ pub static HOST_NAMESPACES: &[(&str, u64)] = &[
     ("ns.uts", 0xEFFF_FFFE),
     ("ns.user", 0xEFFF_FFFD),
     ("ns.cgroup", 0xEFFF_FFFB),
+    ("ns.pid", 0xEFFF_FFFC),
 ];
 
 /// The host's value of namespace attribute `name`, where the kernel fixes one: what a

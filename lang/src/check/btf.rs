@@ -6,38 +6,78 @@ use super::unreadable::{Owner, Pointer, Unreadable};
 use super::Checker;
 use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
-    Access, AccessBase, AttrId, Endpoint, ParentAccess, PathWalk, ResolvedAttribute, VariantHook,
-    VariantResolution, WalkLayout,
+    Access, AccessBase, AttrId, DentryWalk, Endpoint, IndexStep, KernfsLayout, KernfsWalk,
+    ParentAccess, PathWalk, ResolvedAttribute, VariantHook, VariantResolution, WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
 use crate::span::Span;
 
+/// The struct `name` of `kernel`, for a walk's layout.
+fn layout_struct(
+    kernel: &dyn KernelTypes,
+    name: &str,
+) -> Result<crate::kernel::TypeId, Unreadable> {
+    kernel
+        .named_struct(name)
+        .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
+        .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
+}
+
+/// Member `name` of `ty` (struct `outer`), byte-aligned and no bitfield.
+fn layout_member(
+    kernel: &dyn KernelTypes,
+    ty: crate::kernel::TypeId,
+    outer: &'static str,
+    name: &str,
+) -> Result<crate::kernel::Member, Unreadable> {
+    kernel
+        .member(ty, name)
+        .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
+        .ok_or_else(|| Unreadable::NoMember {
+            owner: Owner::Struct(outer),
+            member: name.to_string(),
+        })
+}
+
+/// The byte offset of member `m`, which must be a pointer (`what` names it).
+fn layout_pointer(
+    kernel: &dyn KernelTypes,
+    m: crate::kernel::Member,
+    what: &'static str,
+) -> Result<u32, Unreadable> {
+    match kernel.shape(m.ty) {
+        TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
+        other => Err(Unreadable::NotPointer {
+            what: Pointer::Member(what),
+            shape: Some(other),
+        }),
+    }
+}
+
+impl KernfsLayout {
+    /// Resolves the kernfs walk's members against `kernel`. Linux 6.15 renamed
+    /// `kernfs_node.parent` to `__parent` (an RCU-protected pointer, same meaning): either
+    /// is taken.
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<KernfsLayout, Unreadable> {
+        let node = layout_struct(kernel, "kernfs_node")?;
+        let parent = layout_member(kernel, node, "kernfs_node", "parent")
+            .or_else(|_| layout_member(kernel, node, "kernfs_node", "__parent"))?;
+        let name = layout_member(kernel, node, "kernfs_node", "name")?;
+        Ok(KernfsLayout {
+            parent: layout_pointer(kernel, parent, "kernfs_node.parent")?,
+            name: layout_pointer(kernel, name, "kernfs_node.name")?,
+        })
+    }
+}
+
 impl WalkLayout {
     /// Resolves the walk's members against `kernel`; the error names what is missing.
     pub fn resolve(kernel: &dyn KernelTypes) -> Result<WalkLayout, Unreadable> {
-        let find = |name: &str| {
-            kernel
-                .named_struct(name)
-                .filter(|&id| matches!(kernel.shape(id), TypeShape::Struct { .. }))
-                .ok_or_else(|| Unreadable::NoStruct(name.to_string()))
-        };
-        let member = |ty, outer: &'static str, name: &str| {
-            kernel
-                .member(ty, name)
-                .filter(|m| m.bitfield_bits == 0 && m.offset_bits % 8 == 0)
-                .ok_or_else(|| Unreadable::NoMember {
-                    owner: Owner::Struct(outer),
-                    member: name.to_string(),
-                })
-        };
-        let pointer = |m: crate::kernel::Member, what: &'static str| match kernel.shape(m.ty) {
-            TypeShape::Pointer { .. } => Ok(m.offset_bits / 8),
-            other => Err(Unreadable::NotPointer {
-                what: Pointer::Member(what),
-                shape: Some(other),
-            }),
-        };
+        let find = |name: &str| layout_struct(kernel, name);
+        let member = |ty, outer: &'static str, name: &str| layout_member(kernel, ty, outer, name);
+        let pointer =
+            |m: crate::kernel::Member, what: &'static str| layout_pointer(kernel, m, what);
         let dentry = find("dentry")?;
         let mount = find("mount")?;
         let vfsmount = find("vfsmount")?;
@@ -253,6 +293,11 @@ impl Checker<'_> {
                 .resolve_walk(attribute, source, span, params, dentry, mnt)
                 .map(|walk| (None, Some(walk), None));
         }
+        if let Source::KernfsPath { members } | Source::ContainerId { members } = source {
+            return self
+                .resolve_kernfs_walk(attribute, source, span, members)
+                .map(|walk| (None, Some(walk), None));
+        }
         let resolved = match (source.chain(), params) {
             (None, params) => match source {
                 Source::Endpoint { param, holder, .. } => {
@@ -299,6 +344,37 @@ impl Checker<'_> {
         });
     }
 
+    /// Resolves a kernfs path: the chain from the current task to its node, and the layout.
+    fn resolve_kernfs_walk(
+        &mut self,
+        attribute: &'static Attribute,
+        source: Source,
+        span: Span,
+        members: &'static [&'static str],
+    ) -> Option<PathWalk> {
+        let node = match resolve_access(self.kernel, &[], None, members, &source) {
+            Ok(node) => node,
+            Err(reason) => {
+                let reads = AccessStart::WalkFrom(source.describe_chain());
+                self.access_path_invalid(attribute, span, reads, reason);
+                return None;
+            }
+        };
+        match KernfsLayout::resolve(self.kernel) {
+            Ok(layout) => Some(PathWalk::Kernfs(KernfsWalk { node, layout })),
+            Err(reason) => {
+                self.report(Finding::PathWalkUnavailable {
+                    attribute: attribute.name,
+                    kernel: self.kernel.describe(),
+                    start: source.describe_chain(),
+                    reason,
+                    span,
+                });
+                None
+            }
+        }
+    }
+
     /// Resolves a walked path: both start chains and the walk's layout.
     fn resolve_walk(
         &mut self,
@@ -325,7 +401,7 @@ impl Checker<'_> {
         };
         let starts = resolve(dentry).and_then(|d| Ok((d, resolve(mnt)?)));
         match (starts, WalkLayout::resolve(self.kernel)) {
-            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk {
+            (Ok((dentry, mnt)), Ok(layout)) => Some(PathWalk::Dentry(DentryWalk {
                 dentry,
                 mnt,
                 cap: match source {
@@ -333,7 +409,7 @@ impl Checker<'_> {
                     _ => crate::limits::STRING_CAP,
                 },
                 layout,
-            }),
+            })),
             (Err((chain, reason)), _) => {
                 let reads = AccessStart::WalkFrom(chain_text(chain));
                 self.access_path_invalid(attribute, span, reads, reason);
@@ -393,6 +469,7 @@ pub fn resolve_access(
                     derefs: Vec::new(),
                     offset: 8 * index as u32,
                     size: final_size(kernel, source, p.ty, name)?,
+                    index: None,
                 });
             }
             (AccessBase::Param(index as u32), p.ty)
@@ -424,10 +501,52 @@ pub fn resolve_access(
     let mut derefs = Vec::new();
     let mut walked = param.unwrap_or("current").to_string();
     let mut final_ty = current;
-    for (i, member_name) in members.iter().enumerate() {
+    let mut index = None;
+    for (i, member) in members.iter().enumerate() {
         let shape = kernel.shape(current);
         if !matches!(shape, TypeShape::Struct { .. } | TypeShape::Union { .. }) {
             return Err(Unreadable::NotStruct { walked, shape });
+        }
+        // `array[index]`: an element of `array`, at the position member `index` of the same
+        // struct holds (`numbers[level]`).
+        let (member_name, indexed_by) = match member.split_once('[') {
+            Some((array, rest)) if rest.ends_with(']') && index.is_none() => {
+                (array, Some(&rest[..rest.len() - 1]))
+            }
+            _ => (*member, None),
+        };
+        if let Some(index_name) = indexed_by {
+            let step = index_step(kernel, current, index_name, &walked, derefs.len(), offset)?;
+            let Some(array) = kernel.member(current, member_name) else {
+                return Err(Unreadable::NoMember {
+                    owner: Owner::Shape(shape),
+                    member: member_name.to_string(),
+                });
+            };
+            let TypeShape::Array { element, .. } = kernel.shape(array.ty) else {
+                return Err(Unreadable::WrongType {
+                    what: "an indexed member",
+                    expected: "an array",
+                });
+            };
+            let stride = match kernel.shape(element) {
+                TypeShape::Struct { bytes, .. } | TypeShape::Int { bytes, .. } => bytes,
+                TypeShape::Pointer { .. } => 8,
+                _ => {
+                    return Err(Unreadable::WrongType {
+                        what: "an indexed array's element",
+                        expected: "a struct, an integer or a pointer",
+                    })
+                }
+            };
+            if array.bitfield_bits != 0 || array.offset_bits % 8 != 0 || i + 1 == members.len() {
+                return Err(Unreadable::Bitfield(format!("{walked}->{member}")));
+            }
+            offset += array.offset_bits / 8;
+            walked = format!("{walked}->{member}");
+            index = Some(IndexStep { stride, ..step });
+            current = element;
+            continue;
         }
         let Some(member) = kernel.member(current, member_name) else {
             return Err(Unreadable::NoMember {
@@ -451,12 +570,54 @@ pub fn resolve_access(
             _ => final_ty = member.ty,
         }
     }
+    // The code generator and the offline machine follow an indexed step for an integer of
+    // the current task only.
+    if index.is_some() && !matches!(source, Source::TaskInt { .. }) {
+        return Err(Unreadable::WrongType {
+            what: "a chain with an indexed step",
+            expected: "an integer of the current task",
+        });
+    }
     let size = final_size(kernel, source, final_ty, &walked)?;
     Ok(Access {
         base,
         derefs,
         offset,
         size,
+        index,
+    })
+}
+
+/// The indexed step of a chain at struct `holder` (reached through `after` pointers, at
+/// `offset` from the last), whose member `name` is the index; the stride is the caller's.
+fn index_step(
+    kernel: &dyn KernelTypes,
+    holder: crate::kernel::TypeId,
+    name: &str,
+    walked: &str,
+    after: usize,
+    offset: u32,
+) -> Result<IndexStep, Unreadable> {
+    let Some(member) = kernel.member(holder, name) else {
+        return Err(Unreadable::NoMember {
+            owner: Owner::Shape(kernel.shape(holder)),
+            member: name.to_string(),
+        });
+    };
+    if member.bitfield_bits != 0 || member.offset_bits % 8 != 0 {
+        return Err(Unreadable::Bitfield(format!("{walked}->{name}")));
+    }
+    let TypeShape::Int { bytes, .. } = kernel.shape(member.ty) else {
+        return Err(Unreadable::WrongType {
+            what: "an array's index",
+            expected: "an integer",
+        });
+    };
+    Ok(IndexStep {
+        after,
+        index: offset + member.offset_bits / 8,
+        index_size: bytes,
+        stride: 0,
     })
 }
 
@@ -470,6 +631,22 @@ fn final_size(
 ) -> Result<u32, Unreadable> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
+        (Source::KernfsPath { .. } | Source::ContainerId { .. }, TypeShape::Pointer { to }) => {
+            match kernel.shape(*to) {
+                TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
+                    if name == "kernfs_node" =>
+                {
+                    8
+                }
+                other => {
+                    return Err(Unreadable::PointsTo {
+                        walked: walked.to_string(),
+                        shape: other,
+                        expected: "a kernfs node",
+                    })
+                }
+            }
+        }
         (Source::WalkedPath { .. }, TypeShape::Pointer { to }) => match kernel.shape(*to) {
             TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
                 if name == "dentry" || name == "vfsmount" =>
@@ -606,6 +783,7 @@ pub fn resolve_endpoint(
                     derefs: Vec::new(),
                     offset: 0,
                     size: 0,
+                    index: None,
                 },
                 family: member(to, "sockaddr", "sa_family", 2)?,
                 v4_port: member(sin, "sockaddr_in", "sin_port", 2)?,
@@ -642,6 +820,7 @@ pub fn resolve_endpoint(
                     derefs: vec![sk.offset_bits / 8],
                     offset: common.offset_bits / 8,
                     size: 0,
+                    index: None,
                 },
                 family: member(common_ty, "sock_common", "skc_family", 2)?,
                 v4_port: member(common_ty, "sock_common", "skc_num", 2)?,

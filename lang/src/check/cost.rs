@@ -175,6 +175,8 @@ fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
             Source::ResolvedPath { .. }
                 | Source::KernelString { .. }
                 | Source::WalkedPath { .. }
+                | Source::KernfsPath { .. }
+                | Source::ContainerId { .. }
                 | Source::Endpoint { .. }
         )
     })

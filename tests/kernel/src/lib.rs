@@ -36,6 +36,31 @@ pub const USER: u32 = 1000;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
+/// Compiles `source` against this (guest) kernel's BTF under `scope` and has the kernel's
+/// verifier load every program without attaching it: each program's symbol and the
+/// instructions the verifier processed (when its log says). Panics on a checker error or a
+/// rejection.
+pub fn verifier_stats(source: &str, scope: compiler::ir::Scope) -> Vec<(String, Option<u32>)> {
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").expect("guest BTF");
+    let kernel = compiler::btf::Btf::parse(&bytes).expect("guest BTF parses");
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let target = compiler::ir::Target::new(scope);
+    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
+    let targets: Vec<runtime::ProgramTarget> = spec
+        .programs
+        .iter()
+        .map(|p| runtime::ProgramTarget {
+            symbol: p.symbol.clone(),
+            hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
+        })
+        .collect();
+    let stats = runtime::verify(&elf, &targets, runtime::VerifierLog::Stats)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stats.len(), targets.len());
+    stats
+}
+
 /// Fails the test unless it runs inside a krsi guest (the guest's /init sets `KRSI_GUEST=1`)
 /// as root. The tests change cgroups and load LSM programs: they do not run on a host.
 pub fn require_guest() {
@@ -1165,28 +1190,4 @@ impl SockAddr {
             ),
         }
     }
-}
-
-/// Checks and compiles policy `source` for this guest's kernel (its own BTF) and a cgroup,
-/// loads every program into the verifier without attaching any, and returns per program the
-/// number of instructions the verifier processed (`None` where the kernel does not say).
-pub fn verifier_counts(source: &str) -> Vec<(String, Option<u32>)> {
-    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
-    let kernel = compiler::btf::Btf::parse(&bytes).unwrap();
-    let (checked, diagnostics) = lang::front_end(source, &kernel);
-    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let target = compiler::ir::Target::new(compiler::ir::Scope::Cgroup);
-    let compiler::Object { spec, elf, .. } = compiler::compile(&checked, target).unwrap();
-    let targets: Vec<runtime::ProgramTarget> = spec
-        .programs
-        .iter()
-        .map(|p| runtime::ProgramTarget {
-            symbol: p.symbol.clone(),
-            hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
-        })
-        .collect();
-    let stats = runtime::verify(&elf, &targets, runtime::VerifierLog::Stats)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(stats.len(), targets.len());
-    stats
 }

@@ -75,6 +75,24 @@ const NAMES: &[&str] = &[
     "systemd-journal",
 ];
 
+/// Tests on `container.id`: in a container or not, a given one, a short id's prefix.
+const CONTAINER_ID_ATOMS: &[&str] = &[
+    "!= \"\"",
+    "== \"\"",
+    "== \"4f3c2b1a09e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221100ffee\"",
+    "~ \"4f3c2b1a09e8*\"",
+    "in [\"\", \"00aa11bb22cc33dd44ee55ff6677889900aa11bb22cc33dd44ee55ff66778899\"]",
+];
+
+/// Globs on `cgroup` as rules write them.
+const CGROUP_GLOBS: &[&str] = &[
+    "/kubepods.slice/**",
+    "/system.slice/docker-*.scope",
+    "/**/{docker,cri-containerd,crio,libpod}-*.scope",
+    "/machine.slice/libpod-*.scope/**",
+    "/",
+];
+
 /// A glob built from directory and segment pieces, so events can be aimed at it.
 fn glob(rng: &mut Rng) -> String {
     let mut pattern = rng.pick(DIRS).to_string();
@@ -191,6 +209,13 @@ fn atom(rng: &mut Rng, event: &Event) -> String {
             } else {
                 format!("{name} {} {}", rng.pick(INT_OPS), rng.pick(INT_VALUES))
             }
+        }
+        _ if name == lang::catalog::CONTAINER_ID => {
+            let atom = rng.pick(CONTAINER_ID_ATOMS);
+            format!("{name} {atom}")
+        }
+        _ if name == lang::catalog::CGROUP_PATH && rng.chance(50) => {
+            format!("{name} ~ {}", quoted(rng.pick(CGROUP_GLOBS)))
         }
         ValueType::Str => string_atom(rng, name, false),
         ValueType::Path => string_atom(rng, name, true),

@@ -1,14 +1,14 @@
-//! Workload identity: rules on the current process's cgroup (`cgroup.id`) and namespaces
-//! (`ns.mnt`, `ns.pid`'s neighbours) in one policy loaded for the whole machine, next to the
-//! host. A process in a cgroup named the way containerd's CRI plugin names a container AND in
+//! Workload identity: rules on the current process's cgroup (`cgroup.id`, its path `cgroup`,
+//! the `container.id` derived from it) and namespaces (`ns.mnt`, `ns.pid`, ...) in one policy
+//! loaded for the whole machine, next to the host. A process in a cgroup named the way containerd's CRI plugin names a container AND in
 //! new pid and mount namespaces (unshare(2), then fork, as a container runtime does) is
 //! refused; the same binary run by a process on the host, or in only one of the two, is let
 //! through by the rule that does not apply to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_call_denied, assert_call_ok, c_path, call_as, dir_with_true, Cgroup, Identity, Policy,
-    TempDir,
+    assert_call_denied, assert_call_ok, c_path, call_as, dir_with_true, require_guest,
+    verifier_stats, Cgroup, Identity, Policy, TempDir,
 };
 use libc::{EACCES, EPERM};
 use std::ffi::CString;
@@ -177,6 +177,136 @@ fn container_cgroup_and_namespaces_denied_next_to_host_rules() {
     drop(slice);
 }
 
+/// The inode number of the pid namespace of this test process (the host's).
+fn host_pid_namespace() -> u64 {
+    std::fs::metadata("/proc/self/ns/pid").unwrap().ino()
+}
+
+/// `container.id`, `cgroup` and `ns.pid` in one policy: a process in a cgroup named as
+/// containerd names a container's, under a Kubernetes-like slice, AND in new pid and mount
+/// namespaces is refused by the container rule, where the same binary on the host, in the
+/// slice, or in new namespaces only, is let through; a glob on the cgroup path decides for
+/// a second binary and the pid namespace rule for a third. The reports carry the container id
+/// and the cgroup path.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn container_id_cgroup_path_and_pid_namespace_decide() {
+    let (_bin, exe) = dir_with_true();
+    let copy = |name: &str| {
+        let path = exe.with_file_name(name);
+        std::fs::copy(&exe, &path).unwrap();
+        path
+    };
+    let (globbed, pid_ns) = (copy("globbed"), copy("pidns"));
+    let slice = Cgroup::new();
+    let pods = slice.child_named("kubepods.slice");
+    let container = pods.child_named(&format!("cri-containerd-{CONTAINER_ID}.scope"));
+    // The cgroup's path from the cgroup2 root, as `/proc/self/cgroup` shows it.
+    let in_hierarchy = |c: &Cgroup| {
+        format!(
+            "/{}",
+            c.path().strip_prefix("/sys/fs/cgroup").unwrap().display()
+        )
+    };
+    let slice_path = in_hierarchy(&slice);
+    let container_path = in_hierarchy(&container);
+    let host_pid = host_pid_namespace();
+    let dir = TempDir::new();
+    let source = format!(
+        "deny exec where path == \"{exe}\" and container.id != \"\" errno EPERM\n\
+         deny exec where path == \"{globbed}\" and cgroup ~ \"{slice_path}/kubepods.slice/**\" errno EPERM\n\
+         deny exec where path == \"{pid_ns}\" and ns.pid != {host_pid} errno EACCES\n",
+        exe = exe.display(),
+        globbed = globbed.display(),
+        pid_ns = pid_ns.display(),
+    );
+    let policy = Policy::load_source(&dir, &source, None);
+
+    // The container rule: the container's cgroup decides, namespaces or not.
+    assert_call_ok(exec_in(&exe, None, 0), "exe on the host");
+    assert_call_ok(exec_in(&exe, Some(&pods), 0), "exe in the pods' slice");
+    assert_call_ok(
+        exec_in(&exe, None, CONTAINER_NAMESPACES),
+        "exe in new namespaces in the host's cgroup",
+    );
+    assert_call_denied(
+        exec_in(&exe, Some(&container), CONTAINER_NAMESPACES),
+        EPERM,
+        "exe in the container",
+    );
+    // The glob: below the slice, not the slice itself.
+    assert_call_ok(exec_in(&globbed, None, 0), "globbed on the host");
+    assert_call_ok(
+        exec_in(&globbed, Some(&pods), 0),
+        "globbed in the pods' slice",
+    );
+    assert_call_denied(
+        exec_in(&globbed, Some(&container), 0),
+        EPERM,
+        "globbed in the container's cgroup",
+    );
+    // The pid namespace: the grandchild after unshare(CLONE_NEWPID) is in the new one; a new
+    // mount namespace alone leaves it in the host's.
+    assert_call_ok(exec_in(&pid_ns, None, 0), "pidns on the host");
+    assert_call_ok(
+        exec_in(&pid_ns, Some(&container), libc::CLONE_NEWNS),
+        "pidns in the container's cgroup and a new mount namespace",
+    );
+    assert_call_denied(
+        exec_in(&pid_ns, None, CONTAINER_NAMESPACES),
+        EACCES,
+        "pidns in a new pid namespace",
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reports = loop {
+        let reports: Vec<serde_json::Value> = policy
+            .events()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        if reports.len() >= 3 || Instant::now() > deadline {
+            break reports;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    policy.stop();
+    let of = |binary: &Path| -> Vec<&serde_json::Value> {
+        let name = binary.display().to_string();
+        reports
+            .iter()
+            .filter(|r| r["attributes"]["path"] == name.as_str())
+            .collect()
+    };
+    // The container's refusal: the rule's value, and the process's cgroup and container.
+    let refused = of(&exe);
+    assert!(
+        refused.len() == 1
+            && refused[0]["attributes"]["container.id"] == CONTAINER_ID
+            && refused[0]["process"]["cgroup"] == container_path.as_str()
+            && refused[0]["process"]["container_id"] == CONTAINER_ID,
+        "the container's refusal reports id {CONTAINER_ID} and cgroup {container_path}: {reports:?}"
+    );
+    let globbed_reports = of(&globbed);
+    assert!(
+        globbed_reports.len() == 1
+            && globbed_reports[0]["attributes"]["cgroup"] == container_path.as_str(),
+        "the glob's refusal reports cgroup {container_path}: {reports:?}"
+    );
+    let pid_reports = of(&pid_ns);
+    assert!(
+        pid_reports.len() == 1
+            && pid_reports[0]["attributes"]["ns.pid"]
+                .as_u64()
+                .is_some_and(|ns| ns != host_pid && ns != 0)
+            && pid_reports[0]["process"]["container_id"] == "",
+        "the pid namespace's refusal reports another pid namespace, no container: {reports:?}"
+    );
+    drop(container);
+    drop(pods);
+    drop(slice);
+}
+
 /// The host's UTS and IPC namespaces have numbers the kernel fixes (PROC_UTS_INIT_INO,
 /// PROC_IPC_INIT_INO): `examples/workload.krsi`'s test for a container, with no number taken
 /// from the machine.
@@ -220,4 +350,30 @@ fn new_uts_and_ipc_namespaces_are_told_from_the_hosts_by_the_kernels_numbers() {
         exec_in(&exe, None, libc::CLONE_NEWUTS | libc::CLONE_NEWIPC),
         "after unload",
     );
+}
+
+/// The cgroup walks on this kernel: how many instructions the verifier processes for a rule
+/// on `cgroup` (a glob: the walk, then one automaton scan), on `container.id` (the walk with
+/// the id's matching on each of its up to 41 steps) and on both with `ns.pid`. The numbers
+/// the walk's bound (40 components, as file paths') was chosen from; book/src/architecture.md
+/// records them.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn cgroup_walks_verify_within_a_bounded_effort() {
+    require_guest();
+    for (what, source) in [
+        ("cgroup glob", "deny exec where cgroup ~ \"/kubepods.slice/**\"\n"),
+        ("container.id", "deny exec where container.id != \"\"\n"),
+        (
+            "cgroup, container.id and ns.pid",
+            "deny exec where container.id != \"\" and cgroup ~ \"/kubepods.slice/**\" and ns.pid != 4026531836\n",
+        ),
+    ] {
+        for (symbol, processed) in verifier_stats(source, compiler::ir::Scope::Global) {
+            eprintln!("{what}: {symbol}: the verifier processed {processed:?} instructions");
+            if let Some(n) = processed {
+                assert!(n < 300_000, "{what}: {symbol}: {n} instructions processed");
+            }
+        }
+    }
 }

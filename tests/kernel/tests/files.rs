@@ -10,7 +10,9 @@ use kernel_tests::Expect::{Allowed, Denied};
 use kernel_tests::Identity::{Root, User};
 use kernel_tests::Phase::{Loaded, Unloaded};
 use kernel_tests::Place::{InCgroup, TestCgroup};
-use kernel_tests::{c_path, require_guest, set_mode, Op, Placed, Scenario, TempDir, USER};
+use kernel_tests::{
+    c_path, require_guest, set_mode, verifier_stats, Op, Placed, Scenario, TempDir, USER,
+};
 use libc::{c_long, EACCES, EPERM};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -561,7 +563,7 @@ fn walked_paths_verify_on_this_kernel() {
         "deny rename where new.path ~ \"/etc/**\" and path !~ \"/tmp/**\"\n\
          deny link where new.path == \"/etc/passwd\" or path ~ \"/etc/sh*\"\n",
     );
-    let stats = kernel_tests::verifier_counts(&source);
+    let stats = verifier_stats(&source, compiler::ir::Scope::Cgroup);
     for (symbol, processed) in stats {
         eprintln!("{symbol}: the verifier processed {processed:?} instructions");
         if let Some(n) = processed {

@@ -18,8 +18,8 @@ use kernel_tests::Identity::{RealUser, Root, User};
 use kernel_tests::Phase::{Before, Loaded, Unloaded};
 use kernel_tests::Place::InCgroup;
 use kernel_tests::{
-    c_path, dir_with_true, loopback_up, run_as, set_mode, Op, Placed, Scenario, Sleeper, SockAddr,
-    TempDir, USER,
+    assert_call_denied, assert_call_ok, c_path, call_as, dir_with_true, loopback_up, run_as,
+    set_mode, Cgroup, Op, Placed, Policy, Scenario, Sleeper, SockAddr, TempDir, USER,
 };
 use libc::{EACCES, ECONNREFUSED, EPERM, O_CREAT, O_RDONLY, O_WRONLY};
 use std::path::Path;
@@ -493,4 +493,41 @@ fn protect_ssh_keys() {
         .row(Loaded, Root, InCgroup, &ssh_reads_key, Allowed)
         .row(Loaded, Root, InCgroup, &read_public, Allowed)
         .run();
+}
+
+/// Loaded for the whole machine (its rules tell containers by their cgroup): root's
+/// bpf(MAP_CREATE), with CAP_SYS_ADMIN, is refused in a cgroup named as Docker names a
+/// container's and let through on the host, in a service's cgroup, and after unload.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn no_admin_powers_in_containers() {
+    let dir = TempDir::new();
+    let slice = Cgroup::new();
+    let container = slice.child_named(
+        "docker-4f3c2b1a09e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221100ffee.scope",
+    );
+    let service = slice.child_named("app.service");
+    let policy = Policy::load_source(
+        &dir,
+        standard_policy!("no-admin-powers-in-containers"),
+        None,
+    );
+    assert_call_ok(call_as(Root, None, create_map), "bpf on the host");
+    assert_call_ok(
+        call_as(Root, Some(&service), create_map),
+        "bpf in a service's cgroup",
+    );
+    assert_call_denied(
+        call_as(Root, Some(&container), create_map),
+        EPERM,
+        "bpf in the container",
+    );
+    policy.stop();
+    assert_call_ok(
+        call_as(Root, Some(&container), create_map),
+        "bpf in the container after unload",
+    );
+    drop(container);
+    drop(service);
+    drop(slice);
 }

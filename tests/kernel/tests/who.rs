@@ -174,7 +174,8 @@ fn lineage_globs_cost_the_verifier_little() {
         "deny exec where ancestor.comm ~ [\"php-fpm*\", \"*httpd*\"] and path == \"/bin/sh\"\n\
          deny exec where not ancestor.comm ~ \"sshd*\" and comm ~ \"?ash\"\n",
     ] {
-        for (symbol, processed) in kernel_tests::verifier_counts(source) {
+        for (symbol, processed) in kernel_tests::verifier_stats(source, compiler::ir::Scope::Cgroup)
+        {
             eprintln!("{source:?} {symbol}: the verifier processed {processed:?} instructions");
             // Measured 2026-12-04 on 6.1: 167,630 for the first, 518,619 for the second (its
             // comm scan, a third and fourth glob, two rules). Loading at all is the test.
@@ -239,7 +240,7 @@ fn lineage_exe_costs_the_verifier_little() {
     // (1,000,000): the scan's loop is walked once per state the levels' tests leave.
     let source = "deny exec where ancestor.exe ~ [\"/usr/sbin/sshd\", \"/opt/web/**\"] and path == \"/bin/sh\"\n\
                   deny open where ancestor.exe in [\"/usr/sbin/nginx\", \"/usr/sbin/apache2\"] and path ~ \"/etc/**\"\n";
-    for (symbol, processed) in kernel_tests::verifier_counts(source) {
+    for (symbol, processed) in kernel_tests::verifier_stats(source, compiler::ir::Scope::Cgroup) {
         eprintln!("ancestor.exe {symbol}: the verifier processed {processed:?} instructions");
         if let Some(n) = processed {
             assert!(n < 1_000_000, "{symbol}: {n} instructions processed");
