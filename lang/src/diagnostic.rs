@@ -409,6 +409,15 @@ impl Diagnostic {
         self
     }
 
+    /// [`Self::with_help`] when `when` holds.
+    pub fn with_help_if(self, when: bool, help: impl Into<String>) -> Diagnostic {
+        if when {
+            self.with_help(help)
+        } else {
+            self
+        }
+    }
+
     /// The help "did you mean `replacement`?", offering `replacement` for the primary span.
     pub fn with_suggestion(mut self, replacement: &str) -> Diagnostic {
         self.help = Some(did_you_mean(replacement));

@@ -405,26 +405,21 @@ impl Finding {
                 attribute,
                 span,
                 name_span,
-            } => {
-                let mismatch = Diagnostic::new(
-                    Code::TypeMismatch,
-                    format!(
-                        "`{}` is {} {}; give a literal of that type",
-                        attribute.name,
-                        article(attribute.ty),
-                        attribute.ty.describe()
-                    ),
-                    *span,
-                )
-                .with_secondary(*name_span, attribute.ty.describe());
-                if attribute.ty == ValueType::CapabilitySet {
-                    mismatch.with_help(
-                        "give the set as a list of capabilities, e.g. `[CAP_SYS_ADMIN]` (`[]` for none)",
-                    )
-                } else {
-                    mismatch
-                }
-            }
+            } => Diagnostic::new(
+                Code::TypeMismatch,
+                format!(
+                    "`{}` is {} {}; give a literal of that type",
+                    attribute.name,
+                    article(attribute.ty),
+                    attribute.ty.describe()
+                ),
+                *span,
+            )
+            .with_secondary(*name_span, attribute.ty.describe())
+            .with_help_if(
+                attribute.ty == ValueType::CapabilitySet,
+                "give the set as a list of capabilities, e.g. `[CAP_SYS_ADMIN]` (`[]` for none)",
+            ),
             Finding::Unused { kind, name, span } => {
                 let (kind, how) = match kind {
                     Definition::List => ("list", " (a list is used with `in`, `~` or `!~`)"),
