@@ -144,6 +144,11 @@ pub enum ValueKind {
     /// A path the program builds by walking dentries and mounts (`lang::catalog::Source::
     /// WalkedPath`). May be unknown (too long, too deep, or a read faulted).
     WalkedPath(PathWalk),
+    /// An exec's command line: the first `count` (an integer field, `bprm->argc`) strings of
+    /// user memory from the address at `strings` (`bprm->p`), joined by single spaces, read
+    /// with `bpf_probe_read_user_str`. May be unknown (more than `lang::limits::ARGV_MAX`
+    /// arguments, `STRING_CAP` bytes or more, or a read faulted).
+    CommandLine { strings: Access, count: Access },
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
     /// An event attribute this hook does not have (`name` of a module loaded from a file):
@@ -175,6 +180,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -189,6 +195,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -202,6 +209,7 @@ impl ValueKind {
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
                 | ValueKind::WalkedPath(_)
+                | ValueKind::CommandLine { .. }
         )
     }
 }
@@ -367,6 +375,12 @@ impl fmt::Display for ValueKind {
                 AccessText(&w.mnt)
             ),
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
+            ValueKind::CommandLine { strings, count } => write!(
+                f,
+                "cmdline user_str {} count {}",
+                AccessText(strings),
+                AccessText(count)
+            ),
             ValueKind::Const(v) => write!(f, "const {v}"),
             ValueKind::Absent(kind) => write!(f, "absent ({kind})"),
             ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),

@@ -90,9 +90,10 @@ pub fn layout(program: &Program) -> RecordLayout {
     let mut excerpts = Vec::new();
     for value in &program.values {
         let len = match value.kind.layout_kind() {
-            ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_) => {
-                Some(STRING_EXCERPT)
-            }
+            ValueKind::ResolvedPath(_)
+            | ValueKind::KernelString(_)
+            | ValueKind::WalkedPath(_)
+            | ValueKind::CommandLine { .. } => Some(STRING_EXCERPT),
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
             ValueKind::Addr(_) => Some(16),
@@ -187,7 +188,10 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
         values.push(match (&value.kind, slot, excerpt) {
             (ValueKind::Flag { .. }, Some(v), _) => ReportedValue::Bool(v != 0),
             (
-                ValueKind::ResolvedPath(_) | ValueKind::KernelString(_) | ValueKind::WalkedPath(_),
+                ValueKind::ResolvedPath(_)
+                | ValueKind::KernelString(_)
+                | ValueKind::WalkedPath(_)
+                | ValueKind::CommandLine { .. },
                 Some(len),
                 Some(text),
             ) => {

@@ -9,6 +9,12 @@
 //! allow; else if an `allow` rule of the event matches → allow; else the first matching `deny`
 //! or `kill` rule in source order → deny (or kill) with its errno; else allow.
 //!
+//! Rules on a value read after the point of no return (`cmdline` of `exec`, see
+//! [`crate::checked::Stage`]) decide after all the others: their program runs on a later hook,
+//! only for an operation the others let through. So the first matching refusal is looked for
+//! among the other rules first, then among them; and their `audit` rules report only for an
+//! operation the others did not refuse.
+//!
 //! **Fail closed.** A value the program cannot compute is *unknown*, and so is a test on it:
 //!
 //! - `path` (a resolved path) when it does not fit [`STRING_CAP`] bytes with its NUL, that
@@ -35,7 +41,7 @@
 
 use crate::ast::Action;
 use crate::catalog::Source;
-use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Test};
+use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Stage, Test};
 use crate::glob::Glob;
 use crate::limits::{NAME_MAX, STRING_CAP, WALK_COMPONENTS};
 use std::collections::BTreeMap;
@@ -108,6 +114,9 @@ pub enum StringKind {
     KernelString,
     /// A NUL-padded `char[]` (`comm`): always known.
     Padded,
+    /// An exec's command line, joined by the program: known as [`crate::cmdline::joined`]
+    /// says; once joined, known.
+    CommandLine,
 }
 
 impl StringKind {
@@ -116,6 +125,7 @@ impl StringKind {
             Source::ResolvedPath { .. } => StringKind::ResolvedPath,
             Source::WalkedPath { .. } => StringKind::WalkedPath,
             Source::KernelString { .. } => StringKind::KernelString,
+            Source::CommandLine { .. } => StringKind::CommandLine,
             _ => StringKind::Padded,
         }
     }
@@ -138,7 +148,7 @@ impl StringKind {
     pub fn fits(self, len: usize) -> bool {
         match self {
             StringKind::ResolvedPath | StringKind::WalkedPath => len < STRING_CAP,
-            StringKind::KernelString => len + 1 < STRING_CAP,
+            StringKind::KernelString | StringKind::CommandLine => len + 1 < STRING_CAP,
             StringKind::Padded => true,
         }
     }
@@ -157,9 +167,13 @@ pub fn evaluate(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Dec
     {
         return Decision::Allow;
     }
-    rules()
-        .filter(|r| r.action.refuses())
-        .find(|r| rule_matches(policy, r, input))
+    let refusal = |late: bool| {
+        rules()
+            .filter(|r| r.action.refuses() && (policy.stage(r) == Stage::Late) == late)
+            .find(|r| rule_matches(policy, r, input))
+    };
+    refusal(false)
+        .or_else(|| refusal(true))
         .map_or(Decision::Allow, |r| match r.action {
             Action::Kill => Decision::Kill {
                 errno: r.errno,
@@ -177,10 +191,19 @@ pub fn audits(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Vec<u
     if scoped && !input.in_scope {
         return Vec::new();
     }
+    // The late rules' program runs only for an operation the others let through.
+    let reached_late = match evaluate(policy, input, scoped) {
+        Decision::Allow => true,
+        Decision::Deny { rule, .. } | Decision::Kill { rule, .. } => policy
+            .rules
+            .get(rule as usize)
+            .is_some_and(|r| policy.stage(r) == Stage::Late),
+    };
     policy
         .rules
         .iter()
         .filter(|r| r.event.name == input.event && r.action == Action::Audit)
+        .filter(|r| reached_late || policy.stage(r) != Stage::Late)
         .filter(|r| rule_matches(policy, r, input))
         .map(|r| r.index)
         .collect()
@@ -221,6 +244,18 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         return Truth::Unknown;
     };
     let kind = StringKind::of(&resolved.attribute.source);
+    // The command line: the event holds the arguments, rules test them joined.
+    let joined;
+    let value = match (kind, value) {
+        (StringKind::CommandLine, AttrValue::Str(block)) => match crate::cmdline::joined(block) {
+            Some(line) => {
+                joined = AttrValue::Str(line);
+                &joined
+            }
+            None => return Truth::Unknown,
+        },
+        _ => value,
+    };
     match (&test.predicate, value) {
         (Predicate::Int { op, value: literal }, AttrValue::Int(v)) => {
             Truth::from(op.holds(*v, *literal))

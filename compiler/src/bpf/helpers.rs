@@ -184,6 +184,7 @@ pub mod id {
     pub const CURRENT_TASK_UNDER_CGROUP: u32 = 37;
     pub const SEND_SIGNAL: u32 = 109;
     pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const PROBE_READ_USER_STR: u32 = 114;
     pub const PROBE_READ_KERNEL_STR: u32 = 115;
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;

@@ -57,6 +57,7 @@ const STRING_CAP: u32 = limits::STRING_CAP as u32;
 const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
 const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
+const ARGV_MAX: u32 = limits::ARGV_MAX as u32;
 
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, SEND_SIGNAL,
@@ -265,7 +266,8 @@ impl Layout {
             let buffer = match value.kind.layout_kind() {
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
-                | ValueKind::WalkedPath(_) => Some((STRING_CAP, false)),
+                | ValueKind::WalkedPath(_)
+                | ValueKind::CommandLine { .. } => Some((STRING_CAP, false)),
                 ValueKind::Comm => Some((16, true)),
                 ValueKind::Chars(access) => Some((access.size.div_ceil(8) * 8, true)),
                 ValueKind::Addr(_) => Some((16, false)),
@@ -280,6 +282,11 @@ impl Layout {
                 scratch_size += cap;
                 b
             }));
+            // The join reads up to STRING_CAP bytes at any offset below STRING_CAP: room for
+            // the longest read past the buffer, so the verifier can bound every one.
+            if matches!(value.kind.layout_kind(), ValueKind::CommandLine { .. }) {
+                scratch_size += STRING_CAP;
+            }
         }
         let work = program
             .values

@@ -9,16 +9,16 @@
 //! root process the `bpf_d_path`.
 
 use super::{
-    offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, KEY_SLOT,
-    PORT_ABSENT, PORT_UNKNOWN, SCRATCH_MAP,
+    offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, ARGV_MAX,
+    KEY_SLOT, PORT_ABSENT, PORT_UNKNOWN, SCRATCH_MAP, STRING_CAP,
 };
 use crate::bpf::helper::{
     D_PATH, GET_CURRENT_COMM, GET_CURRENT_PID_TGID, GET_CURRENT_UID_GID, MAP_LOOKUP_ELEM,
-    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR,
+    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR, PROBE_READ_USER_STR,
 };
 use crate::bpf::{AluOp, ByteOrder, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, ValueId, ValueKind};
-use lang::checked::{AccessBase, Endpoint};
+use lang::checked::{Access, AccessBase, Endpoint};
 use std::collections::HashSet;
 
 /// The gates in front of a costly value.
@@ -349,6 +349,9 @@ impl ProgramGen<'_> {
                         self.walk(walk, area, b, slot, unknown);
                     }
                 }
+                (ValueKind::CommandLine { strings, count }, Some(b)) => {
+                    self.command_line(strings, count, b, slot, unknown);
+                }
                 (ValueKind::Port(endpoint), _) => self.port(endpoint, slot, unknown),
                 // Never computed: -1 reads as an unknown length or an out-of-range port,
                 // and no test reads it (lowering made each test on it false).
@@ -499,6 +502,70 @@ impl ProgramGen<'_> {
             .jump(done)
             .bind(fault)
             .store_imm(Size::DW, Reg::R10, slot, ADDR_UNKNOWN)
+            .bind(done);
+    }
+
+    /// The command line into buffer `b` and its length into `slot` (-1 unknown): one
+    /// unrolled step per argument up to [`ARGV_MAX`] reads the next string of user memory
+    /// from `*strings` (`bprm->p`) at the end of the line so far and turns its NUL into a
+    /// space. More than [`ARGV_MAX`] arguments, a line that does not fit [`STRING_CAP`] with
+    /// its NUL, or a failed read make it unknown (the shape measured in
+    /// tests/kernel/tests/argv.rs). The count waits in `slot` while r8 holds the next
+    /// string's address and r9 the bytes joined so far. Clobbers r0–r5, r8, r9.
+    fn command_line(&mut self, strings: &Access, count: &Access, b: Buffer, slot: i16, unknown: Label) {
+        let (joined, done) = (self.asm.new_label(), self.asm.new_label());
+        // `at` reaches below the buffer by one: the NUL after a string is at its end - 1.
+        let before = |at: u32| (at as i32 - 1) as i16;
+        self.load_field(count, Reg::R1);
+        self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
+        self.pointer_to(strings, Reg::R8);
+        self.asm
+            .load(Size::DW, Reg::R8, Reg::R8, offset(strings.offset))
+            .mov64_imm(Reg::R9, 0);
+        for i in 0..ARGV_MAX {
+            let counted = self.asm.new_label();
+            self.asm
+                .load(Size::DW, Reg::R1, Reg::R10, slot)
+                .jump_imm(JmpCond::Le, Reg::R1, i as i32, joined)
+                // What the length check below ensures, said so the verifier knows it.
+                .alu64_imm(AluOp::And, Reg::R9, (STRING_CAP - 1) as i32)
+                .mov64_reg(Reg::R1, Reg::R7)
+                .alu64_reg(AluOp::Add, Reg::R1, Reg::R9);
+            self.add_offset(Reg::R1, b.offset);
+            self.asm
+                .mov64_imm(Reg::R2, STRING_CAP as i32)
+                .mov64_reg(Reg::R3, Reg::R8)
+                .call_helper(PROBE_READ_USER_STR)
+                .jump_imm(JmpCond::Slt, Reg::R0, 0, unknown)
+                // An empty argument reads as 0 (mm/maccess.c, strncpy_from_user_nofault adds
+                // the NUL to a positive length only); its NUL is one byte all the same.
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, counted)
+                .mov64_imm(Reg::R0, 1)
+                .bind(counted)
+                .alu64_reg(AluOp::Add, Reg::R8, Reg::R0)
+                .alu64_reg(AluOp::Add, Reg::R9, Reg::R0)
+                // Full with the NUL is unknown: it may be cut.
+                .jump_imm(JmpCond::Ge, Reg::R9, STRING_CAP as i32, unknown)
+                .mov64_reg(Reg::R1, Reg::R7)
+                .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
+                .store_imm(Size::B, Reg::R1, before(b.offset), i32::from(b' '));
+        }
+        self.asm
+            .load(Size::DW, Reg::R1, Reg::R10, slot)
+            .jump_imm(JmpCond::Gt, Reg::R1, ARGV_MAX as i32, unknown)
+            .bind(joined)
+            // The last separator is the line's end: length = joined - 1. A count of 0 (no
+            // kernel gives one since 5.18) joins nothing: unknown.
+            .jump_imm(JmpCond::Eq, Reg::R9, 0, unknown)
+            .alu64_imm(AluOp::And, Reg::R9, (STRING_CAP - 1) as i32)
+            .mov64_reg(Reg::R1, Reg::R7)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
+            .store_imm(Size::B, Reg::R1, before(b.offset), 0)
+            .alu64_imm(AluOp::Sub, Reg::R9, 1)
+            .store_reg(Size::DW, Reg::R10, slot, Reg::R9)
+            .jump(done)
+            .bind(unknown)
+            .store_imm(Size::DW, Reg::R10, slot, -1)
             .bind(done);
     }
 

@@ -86,6 +86,7 @@ pub fn check_with_lints(
             }
         }
     }
+    checker.check_late_rules(&rules);
     checker.check_sizes(&rules);
     checker.check_automata(&rules);
     // A policy too large to compile is refused at once: its lints would be quadratic work on
@@ -264,6 +265,40 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         for (name, value) in &test.fields {
             let value_span = value.span;
+            // `argv: ["xmrig", "--donate-level", "1"]`: the arguments, which the event holds
+            // as its command line (`crate::cmdline`).
+            let command_line = event.attributes().find(|a| a.source.is_late());
+            if let Some(attribute) = command_line.filter(|_| name.text == "argv") {
+                let args = match &value.kind {
+                    ExprKind::List(elements) => elements
+                        .iter()
+                        .map(|e| match &e.kind {
+                            ExprKind::Str(s) => Some(s.clone().into_bytes()),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>(),
+                    _ => None,
+                };
+                let Some(args) = args else {
+                    self.report(Finding::ArgvNotList {
+                        span: value.span,
+                        name_span: name.span,
+                    });
+                    ok = false;
+                    continue;
+                };
+                if values.iter().any(|(a, _)| a.name == attribute.name) {
+                    self.report(Finding::TestValueTwice {
+                        name: name.text.clone(),
+                        span: name.span,
+                    });
+                    ok = false;
+                    continue;
+                }
+                values.push((attribute, AttrValue::Str(crate::cmdline::block(&args))));
+                value_spans.push(value_span);
+                continue;
+            }
             let Some(attribute) = event.attribute(&name.text) else {
                 self.unknown_name(name, event);
                 ok = false;
@@ -298,6 +333,10 @@ impl<'a> Checker<'a> {
             }
             let value = match (&value.kind, attribute.ty) {
                 (ExprKind::Int(v), ValueType::Int) => AttrValue::Int(*v),
+                // A command line given as one string: its arguments are its words.
+                (ExprKind::Str(s), _) if attribute.source.is_late() => {
+                    AttrValue::Str(crate::cmdline::block(&s.split(' ').collect::<Vec<_>>()))
+                }
                 (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
                 (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),
                 (ExprKind::Addr(ip, prefix), ValueType::Addr)
@@ -358,6 +397,60 @@ impl<'a> Checker<'a> {
             expect,
             span: test.span,
         })
+    }
+}
+
+impl Checker<'_> {
+    /// Rules on a value read after the point of no return (`cmdline`): only `kill` and
+    /// `audit` may test it (E0214), and the rules deciding on that late hook (those, and the
+    /// event's allow rules when it has such rules) may not test what changed there (E0215).
+    fn check_late_rules(&mut self, rules: &[CheckedRule]) {
+        let attribute = |id: AttrId| self.attributes.get(id.0 as usize).map(|a| a.attribute);
+        let mut findings = Vec::new();
+        let reads_late = |rule: &CheckedRule| {
+            rule.condition
+                .tests()
+                .iter()
+                .any(|t| attribute(t.attr).is_some_and(|a| a.source.is_late()))
+        };
+        let late_events: HashSet<&str> = rules
+            .iter()
+            .filter(|r| reads_late(r))
+            .map(|r| r.event.name)
+            .collect();
+        for rule in rules {
+            let late = reads_late(rule);
+            if late && !matches!(rule.action, ast::Action::Kill | ast::Action::Audit) {
+                for test in rule.condition.tests() {
+                    if let Some(a) = attribute(test.attr).filter(|a| a.source.is_late()) {
+                        findings.push(Finding::LateDecision {
+                            attribute: a.name,
+                            action: rule.action,
+                            span: test.span,
+                        });
+                    }
+                }
+            }
+            let decides_late = late
+                || (rule.action == ast::Action::Allow && late_events.contains(rule.event.name));
+            let Some(variant) = rule.event.late_variant().filter(|_| decides_late) else {
+                continue;
+            };
+            for test in rule.condition.tests() {
+                if let Some(a) =
+                    attribute(test.attr).filter(|a| catalog::MOVED_AT_COMMIT.contains(&a.name))
+                {
+                    findings.push(Finding::MovedAtCommit {
+                        attribute: a.name,
+                        hook: variant.hook,
+                        span: test.span,
+                    });
+                }
+            }
+        }
+        for finding in findings {
+            self.report(finding);
+        }
     }
 }
 
