@@ -62,7 +62,10 @@ mod tests {
         assert!(joined(&block(&many[..ARGV_MAX])).is_some());
         // 4,094 bytes and the NUL fit the 4,096-byte buffer's 4,095 that are known.
         let fits = "x".repeat(STRING_CAP - 2);
-        assert_eq!(joined(&block(&[&fits])).map(|l| l.len()), Some(STRING_CAP - 2));
+        assert_eq!(
+            joined(&block(&[&fits])).map(|l| l.len()),
+            Some(STRING_CAP - 2)
+        );
         let full = "x".repeat(STRING_CAP - 1);
         assert_eq!(joined(&block(&[&full])), None);
         assert_eq!(joined(&block(&["a", &fits])), None);

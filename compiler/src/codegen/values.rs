@@ -512,7 +512,14 @@ impl ProgramGen<'_> {
     /// its NUL, or a failed read make it unknown (the shape measured in
     /// tests/kernel/tests/argv.rs). The count waits in `slot` while r8 holds the next
     /// string's address and r9 the bytes joined so far. Clobbers r0–r5, r8, r9.
-    fn command_line(&mut self, strings: &Access, count: &Access, b: Buffer, slot: i16, unknown: Label) {
+    fn command_line(
+        &mut self,
+        strings: &Access,
+        count: &Access,
+        b: Buffer,
+        slot: i16,
+        unknown: Label,
+    ) {
         let (joined, done) = (self.asm.new_label(), self.asm.new_label());
         // `at` reaches below the buffer by one: the NUL after a string is at its end - 1.
         let before = |at: u32| (at as i32 - 1) as i16;

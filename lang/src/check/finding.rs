@@ -43,7 +43,10 @@ pub enum Finding {
         span: Span,
     },
     /// A `test` item's `argv` is not a list of strings.
-    ArgvNotList { span: Span, name_span: Span },
+    ArgvNotList {
+        span: Span,
+        name_span: Span,
+    },
     /// A `test` item gives an attribute a value of another type.
     TestValueMismatch {
         attribute: &'static Attribute,

@@ -644,22 +644,40 @@ fn a_kill_rule_on_the_command_line_kills_before_the_program_runs() {
     );
     // `sh -c SCRIPT sh --donate-level`: the script's $0 and $1; the shell runs `echo`
     // itself, so no other exec happens.
-    let status = run_as("/bin/sh", &["-c", &script, "sh", "--donate-level"], Some(USER), None)
-        .unwrap();
+    let status = run_as(
+        "/bin/sh",
+        &["-c", &script, "sh", "--donate-level"],
+        Some(USER),
+        None,
+    )
+    .unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     assert!(!marker.exists(), "the killed shell still ran its command");
     assert_ran(
-        run_as("/bin/sh", &["-c", &script, "sh", "--level"], Some(USER), None),
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--level"],
+            Some(USER),
+            None,
+        ),
         "the shell without the argument",
     );
-    assert!(marker.exists(), "the shell without the argument did not run");
+    assert!(
+        marker.exists(),
+        "the shell without the argument did not run"
+    );
     std::fs::remove_file(&marker).unwrap();
     assert_ran(
         run_as(&allowed, &["--donate-level"], Some(USER), None),
         "an allowed program with the argument",
     );
     assert_ran(
-        run_as("/bin/sh", &["-c", &script, "sh", "--donate-level"], None, None),
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--donate-level"],
+            None,
+            None,
+        ),
         "root with the argument",
     );
     let seen = reports(&policy, 1);
@@ -674,7 +692,12 @@ fn a_kill_rule_on_the_command_line_kills_before_the_program_runs() {
     );
     policy.stop();
     assert_ran(
-        run_as("/bin/sh", &["-c", &script, "sh", "--donate-level"], Some(USER), None),
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--donate-level"],
+            Some(USER),
+            None,
+        ),
         "the argument, policy unloaded",
     );
     assert!(marker.exists(), "the shell did not run after unload");
@@ -711,7 +734,10 @@ fn a_racing_thread_cannot_get_a_killed_command_line_through() {
                 libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
                 "run {run}: wait status {status:#x}"
             );
-            assert!(!printed.contains('B'), "run {run}: echo received {printed:?}");
+            assert!(
+                !printed.contains('B'),
+                "run {run}: echo received {printed:?}"
+            );
             ran += 1;
         }
     }
