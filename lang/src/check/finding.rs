@@ -30,23 +30,8 @@ pub enum Finding {
         impossible: crate::test_event::Impossible,
         span: Span,
     },
-    /// A `deny` or `allow` rule tests a value read after the point of no return (E0214).
-    LateDecision {
-        attribute: &'static str,
-        action: crate::ast::Action,
-        span: Span,
-    },
-    /// A rule decided on the late hook tests a process attribute that changed there (E0215).
-    MovedAtCommit {
-        attribute: &'static str,
-        hook: &'static str,
-        span: Span,
-    },
-    /// A `test` item's `argv` is not a list of strings.
-    ArgvNotList {
-        span: Span,
-        name_span: Span,
-    },
+    /// About a value read after the point of no return (`cmdline`): see `late.rs`.
+    Late(super::late::LateFinding),
     /// A `test` item gives an attribute a value of another type.
     TestValueMismatch {
         attribute: &'static Attribute,
@@ -407,38 +392,7 @@ impl Finding {
             .with_label("defined again here")
             .with_secondary(*first, "first defined here")
             .with_help("rename one of them"),
-            Finding::LateDecision {
-                attribute,
-                action,
-                span,
-            } => Diagnostic::new(
-                Code::LateDecision,
-                format!(
-                    "`{}` cannot test `{attribute}`: it is read after the exec can no longer fail with an errno",
-                    action.keyword()
-                ),
-                *span,
-            )
-            .with_label("read on `bprm_committing_creds`, after the point of no return")
-            .with_help("use kill, or audit"),
-            Finding::MovedAtCommit {
-                attribute,
-                hook,
-                span,
-            } => Diagnostic::new(
-                Code::MovedAtCommit,
-                format!("`{attribute}` is the new program's on `{hook}`, where this rule decides"),
-                *span,
-            )
-            .with_label("changed by the exec before this rule runs")
-            .with_help("test `path`, or move this test to a rule that does not test the command line"),
-            Finding::ArgvNotList { span, name_span } => Diagnostic::new(
-                Code::TypeMismatch,
-                "in a test, `argv` is the list of the new program's arguments",
-                *span,
-            )
-            .with_secondary(*name_span, "a list of strings")
-            .with_help("e.g. `argv: [\"xmrig\", \"--donate-level\", \"1\"]`, argv[0] first"),
+            Finding::Late(finding) => super::late::diagnostic(finding),
             Finding::TestValueTwice { name, span } => Diagnostic::new(
                 Code::DuplicateDefinition,
                 format!("`{name}` is given twice"),

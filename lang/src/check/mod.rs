@@ -16,6 +16,7 @@ mod btf;
 mod cost;
 mod enums;
 mod finding;
+mod late;
 mod lineage;
 mod names;
 mod pair;
@@ -280,10 +281,10 @@ impl<'a> Checker<'a> {
                     _ => None,
                 };
                 let Some(args) = args else {
-                    self.report(Finding::ArgvNotList {
+                    self.report(Finding::Late(late::LateFinding::ArgvNotList {
                         span: value.span,
                         name_span: name.span,
-                    });
+                    }));
                     ok = false;
                     continue;
                 };
@@ -397,60 +398,6 @@ impl<'a> Checker<'a> {
             expect,
             span: test.span,
         })
-    }
-}
-
-impl Checker<'_> {
-    /// Rules on a value read after the point of no return (`cmdline`): only `kill` and
-    /// `audit` may test it (E0214), and the rules deciding on that late hook (those, and the
-    /// event's allow rules when it has such rules) may not test what changed there (E0215).
-    fn check_late_rules(&mut self, rules: &[CheckedRule]) {
-        let attribute = |id: AttrId| self.attributes.get(id.0 as usize).map(|a| a.attribute);
-        let mut findings = Vec::new();
-        let reads_late = |rule: &CheckedRule| {
-            rule.condition
-                .tests()
-                .iter()
-                .any(|t| attribute(t.attr).is_some_and(|a| a.source.is_late()))
-        };
-        let late_events: HashSet<&str> = rules
-            .iter()
-            .filter(|r| reads_late(r))
-            .map(|r| r.event.name)
-            .collect();
-        for rule in rules {
-            let late = reads_late(rule);
-            if late && !matches!(rule.action, ast::Action::Kill | ast::Action::Audit) {
-                for test in rule.condition.tests() {
-                    if let Some(a) = attribute(test.attr).filter(|a| a.source.is_late()) {
-                        findings.push(Finding::LateDecision {
-                            attribute: a.name,
-                            action: rule.action,
-                            span: test.span,
-                        });
-                    }
-                }
-            }
-            let decides_late = late
-                || (rule.action == ast::Action::Allow && late_events.contains(rule.event.name));
-            let Some(variant) = rule.event.late_variant().filter(|_| decides_late) else {
-                continue;
-            };
-            for test in rule.condition.tests() {
-                if let Some(a) =
-                    attribute(test.attr).filter(|a| catalog::MOVED_AT_COMMIT.contains(&a.name))
-                {
-                    findings.push(Finding::MovedAtCommit {
-                        attribute: a.name,
-                        hook: variant.hook,
-                        span: test.span,
-                    });
-                }
-            }
-        }
-        for finding in findings {
-            self.report(finding);
-        }
     }
 }
 
