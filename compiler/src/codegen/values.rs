@@ -521,8 +521,6 @@ impl ProgramGen<'_> {
         unknown: Label,
     ) {
         let (joined, done) = (self.asm.new_label(), self.asm.new_label());
-        // `at` reaches below the buffer by one: the NUL after a string is at its end - 1.
-        let before = |at: u32| (at as i32 - 1) as i16;
         self.load_field(count, Reg::R1);
         self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
         self.pointer_to(strings, Reg::R8);
@@ -552,10 +550,8 @@ impl ProgramGen<'_> {
                 .alu64_reg(AluOp::Add, Reg::R8, Reg::R0)
                 .alu64_reg(AluOp::Add, Reg::R9, Reg::R0)
                 // Full with the NUL is unknown: it may be cut.
-                .jump_imm(JmpCond::Ge, Reg::R9, STRING_CAP as i32, unknown)
-                .mov64_reg(Reg::R1, Reg::R7)
-                .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
-                .store_imm(Size::B, Reg::R1, before(b.offset), i32::from(b' '));
+                .jump_imm(JmpCond::Ge, Reg::R9, STRING_CAP as i32, unknown);
+            self.end_of_line(b, b' ');
         }
         self.asm
             .load(Size::DW, Reg::R1, Reg::R10, slot)
@@ -564,10 +560,9 @@ impl ProgramGen<'_> {
             // The last separator is the line's end: length = joined - 1. A count of 0 (no
             // kernel gives one since 5.18) joins nothing: unknown.
             .jump_imm(JmpCond::Eq, Reg::R9, 0, unknown)
-            .alu64_imm(AluOp::And, Reg::R9, (STRING_CAP - 1) as i32)
-            .mov64_reg(Reg::R1, Reg::R7)
-            .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
-            .store_imm(Size::B, Reg::R1, before(b.offset), 0)
+            .alu64_imm(AluOp::And, Reg::R9, (STRING_CAP - 1) as i32);
+        self.end_of_line(b, 0);
+        self.asm
             .alu64_imm(AluOp::Sub, Reg::R9, 1)
             // Through map memory and back: the verifier then knows nothing of the length, so
             // the string's scan starts in one state whichever step ended the join (with the
@@ -580,6 +575,18 @@ impl ProgramGen<'_> {
             .bind(unknown)
             .store_imm(Size::DW, Reg::R10, slot, -1)
             .bind(done);
+    }
+
+    /// Writes `byte` over the last byte joined, the NUL at `r9 - 1` in buffer `b` (r9 is at
+    /// least 1 there). The verifier does not learn `r9 != 0` from a test (6.1 rejected the
+    /// store at `r9 - 1` as off=-1), so the position is masked into the buffer. Clobbers r1.
+    fn end_of_line(&mut self, b: Buffer, byte: u8) {
+        self.asm
+            .mov64_reg(Reg::R1, Reg::R9)
+            .alu64_imm(AluOp::Sub, Reg::R1, 1)
+            .alu64_imm(AluOp::And, Reg::R1, (STRING_CAP - 1) as i32)
+            .alu64_reg(AluOp::Add, Reg::R1, Reg::R7)
+            .store_imm(Size::B, Reg::R1, offset(b.offset), i32::from(byte));
     }
 
     /// `r0` holds a string helper's result (length with NUL, or negative error); store the

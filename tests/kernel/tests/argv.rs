@@ -744,3 +744,48 @@ fn a_racing_thread_cannot_get_a_killed_command_line_through() {
     eprintln!("racing runs: {killed} killed, {ran} ran");
     policy.stop();
 }
+
+/// Policies on the command line, compiled for the running kernel, pass its verifier (loaded,
+/// not attached); the processed instructions of each are printed. On a rejection the
+/// verifier's last lines are shown.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn command_line_policies_verify() {
+    require_guest();
+    let btf = Btf::parse(&std::fs::read("/sys/kernel/btf/vmlinux").unwrap())
+        .unwrap()
+        .with_description("the guest kernel");
+    for source in [
+        "kill exec where cmdline ~ \"**--donate-level**\"\n",
+        "audit exec where cmdline == \"/bin/sh -c x\"\n",
+        "kill exec where cmdline ~ \"**x**\" and uid == 1000\nallow exec where path == \"/x\"\n",
+    ] {
+        let (checked, diagnostics) = lang::front_end(source, &btf);
+        let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:#?}"));
+        let object = compiler::compile(
+            &checked,
+            compiler::ir::Target::new(compiler::ir::Scope::Global),
+        )
+        .expect("compiles");
+        let targets: Vec<ProgramTarget> = object
+            .spec
+            .programs
+            .iter()
+            .map(|p| ProgramTarget {
+                symbol: p.symbol.clone(),
+                hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
+            })
+            .collect();
+        match runtime::verify(&object.elf, &targets, runtime::VerifierLog::Stats) {
+            Ok(counts) => eprintln!("{source:?}: processed {counts:?}"),
+            Err(runtime::RuntimeError::Rejected { log, .. }) => {
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                panic!(
+                    "{source}: rejected; last lines, reversed:\n{}",
+                    tail.join("\n")
+                );
+            }
+            Err(e) => panic!("{source}: {e}"),
+        }
+    }
+}
