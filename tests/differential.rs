@@ -1163,9 +1163,11 @@ fn int_literal() -> impl Strategy<Value = u64> {
 
 /// The attributes of `event` (its own and the process's) of the types `wanted` accepts.
 fn attrs_of(event: &'static Event, wanted: impl Fn(ValueType) -> bool) -> Vec<&'static str> {
+    // Not the command line: its rules may only kill or audit and may not test what changes
+    // at its hook (E0214, E0215), which this generator does not know to respect yet.
     event
         .attributes()
-        .filter(|a| wanted(a.ty))
+        .filter(|a| wanted(a.ty) && !a.source.is_late())
         .map(|a| a.name)
         .collect()
 }

@@ -680,6 +680,9 @@ fn a_kill_rule_on_the_command_line_kills_before_the_program_runs() {
         ),
         "root with the argument",
     );
+    // Root's marker: removed, so that the user's shell can write its own below.
+    assert!(marker.exists(), "root's shell did not run");
+    std::fs::remove_file(&marker).unwrap();
     let seen = reports(&policy, 1);
     assert_eq!(seen.len(), 1, "one report: {seen:?}");
     let report = &seen[0];
