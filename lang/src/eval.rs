@@ -336,7 +336,7 @@ mod tests {
     /// 2 `filename`, 3 `comm`.
     fn policy(rules: Vec<(Action, Cond, i32)>) -> CheckedPolicy {
         let exec = crate::catalog::event("exec").unwrap();
-        let attributes = ["path", "uid", "filename", "comm"]
+        let attributes = ["path", "uid", "filename", "comm", "cmdline"]
             .iter()
             .map(|name| ResolvedAttribute {
                 event: exec,
@@ -572,6 +572,48 @@ mod tests {
         assert_eq!(evaluate(&p, &e, false), DENY);
         e.values.insert("uid", AttrValue::Bool(true));
         assert_eq!(evaluate(&p, &e, false), DENY);
+    }
+
+    #[test]
+    fn command_line_rules_decide_after_the_others() {
+        let has_x = || test(4, Predicate::Glob(glob("**x**")));
+        let p = policy(vec![
+            (Action::Kill, has_x(), 1),
+            (
+                Action::Deny,
+                test(0, Predicate::StrEq(b"/bin/x".to_vec())),
+                13,
+            ),
+            (Action::Audit, has_x(), 1),
+        ]);
+        let with_line = |path: &[u8], args: &[&str]| {
+            let mut e = event(path, 5);
+            e.values
+                .insert("cmdline", AttrValue::Str(crate::cmdline::block(args)));
+            e
+        };
+        // The deny on the first hook decides, though the kill comes first in the file; the
+        // command-line rules never ran, so their audit does not report.
+        let e = with_line(b"/bin/x", &["x"]);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Deny { errno: 13, rule: 1 }
+        );
+        assert_eq!(audits(&p, &e, false), Vec::<u32>::new());
+        // Let through by the first hook: the kill decides and the audit reports.
+        let e = with_line(b"/bin/y", &["y", "-x"]);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Kill { errno: 1, rule: 0 }
+        );
+        assert_eq!(audits(&p, &e, false), vec![2]);
+        // Past the bound the line is unknown: the kill matches (fail closed).
+        let many: Vec<&str> = vec!["a"; crate::limits::ARGV_MAX + 1];
+        let e = with_line(b"/bin/y", &many);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Kill { errno: 1, rule: 0 }
+        );
     }
 
     #[test]
