@@ -707,6 +707,7 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
         let id = lang::workload::container_id(path).to_vec();
         values.insert(lang::catalog::CONTAINER_ID, AttrValue::Str(id));
     }
+    command_line(test, &mut values);
     // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is one
     // value in the kernel: the integer when the test gives it decides the flag, else the
     // flags the test gives make up the integer.
@@ -768,6 +769,39 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
         values,
         in_scope: true,
     }
+}
+
+/// An exec's command line and count agree, as in the kernel: a test that gives `argv` (or
+/// `cmdline`) has as many arguments as `argc`; one that gives neither runs `path` alone as
+/// argv[0], followed by empty arguments up to the `argc` it gives.
+fn command_line(test: &CheckedTest, values: &mut BTreeMap<&'static str, AttrValue>) {
+    let Some((line, count)) = test.event.attributes().find_map(|a| match a.source {
+        lang::catalog::Source::CommandLine { count, .. } => Some((a.name, count)),
+        _ => None,
+    }) else {
+        return;
+    };
+    let given = |name: &str| test.values.iter().any(|(a, _)| a.name == name);
+    if given(line) {
+        if let Some(AttrValue::Str(block)) = values.get(line) {
+            let args = lang::cmdline::arguments(block).len() as u64;
+            values.insert(count, AttrValue::Int(args));
+        }
+        return;
+    }
+    let argc = match values.get(count) {
+        Some(AttrValue::Int(n)) if given(count) => (*n).max(1),
+        _ => 1,
+    };
+    let program = match values.get("path") {
+        Some(AttrValue::Str(path)) => path.clone(),
+        _ => Vec::new(),
+    };
+    let mut args = vec![program];
+    // A count no exec has (past 65,536) is not laid out whole: no test needs it.
+    args.resize(argc.min(1 << 16) as usize, Vec::new());
+    values.insert(line, AttrValue::Str(lang::cmdline::block(&args)));
+    values.insert(count, AttrValue::Int(argc));
 }
 
 fn describe_expectation(expect: ExpectedDecision) -> String {

@@ -373,6 +373,19 @@ impl EventSpec {
                 }
                 (ValueType::Bool, _) => AttrValue::Bool(*bools.next().unwrap_or(&false)),
                 (ValueType::Addr, _) => AttrValue::Addr(IpAddr::V4(x.v4)),
+                // The command line: the kernel's block of arguments, from the event's strings
+                // and its `comm`, now and then more arguments than the join takes.
+                (_, Source::CommandLine { .. }) => {
+                    let raw = strings.next().cloned().unwrap_or_default();
+                    let comm = self.comm.clone();
+                    let args: Vec<Vec<u8>> = match picks.next().unwrap_or(&0) % 4 {
+                        0 => vec![raw],
+                        1 => vec![comm, raw],
+                        2 => vec![raw, Vec::new(), comm],
+                        _ => vec![b"a".to_vec(); lang::limits::ARGV_MAX + 1],
+                    };
+                    AttrValue::Str(lang::cmdline::block(&args))
+                }
                 (ValueType::Str | ValueType::Path, source) => {
                     let raw = strings.next().cloned().unwrap_or_default();
                     if is_chars(source) {
@@ -385,6 +398,15 @@ impl EventSpec {
                 }
             };
             values.insert(attribute.name, value);
+        }
+        // The count is the command line's: the kernel has one value for both.
+        for attribute in event.attributes() {
+            if let (Source::CommandLine { count, .. }, Some(AttrValue::Str(block))) =
+                (attribute.source, values.get(attribute.name))
+            {
+                let args = lang::cmdline::arguments(block).len() as u64;
+                values.insert(count, AttrValue::Int(args));
+            }
         }
         // A flag and an integer read from the same place (`ptrace`'s `attach` and `mode`) are
         // one value in the kernel: the flag is the integer's bit.
@@ -1263,9 +1285,13 @@ fn int_literal() -> impl Strategy<Value = u64> {
 
 /// The attributes of `event` (its own and the process's) of the types `wanted` accepts.
 fn attrs_of(event: &'static Event, wanted: impl Fn(ValueType) -> bool) -> Vec<&'static str> {
+    // On an event with a command line (`exec`), not what changes where its rules decide
+    // (E0215), so that any rule may sit beside a command-line rule; `rule` makes the
+    // command-line rules kill or audit (E0214).
+    let late = event.late_variant().is_some();
     event
         .attributes()
-        .filter(|a| wanted(a.ty))
+        .filter(|a| wanted(a.ty) && !(late && catalog::MOVED_AT_COMMIT.contains(&a.name)))
         .map(|a| a.name)
         .collect()
 }
@@ -1481,6 +1507,17 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
                 Just(None).boxed()
             };
             (prop::option::weighted(0.92, expr(event)), errno).prop_map(move |(cond, errno)| {
+                // A rule on the command line may only kill or audit (E0214).
+                let action = match (&cond, action) {
+                    (Some(cond), "deny" | "allow") if reads_command_line(cond) => {
+                        if action == "deny" {
+                            "kill"
+                        } else {
+                            "audit"
+                        }
+                    }
+                    _ => action,
+                };
                 RuleSpec {
                     action,
                     event,
@@ -1489,6 +1526,15 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
                 }
             })
         })
+}
+
+/// Whether `cond` tests the command line, in its text or in a macro or list it defines.
+fn reads_command_line(cond: &Expr) -> bool {
+    let mut render = Render::default();
+    let text = render.expr(cond);
+    std::iter::once(&text)
+        .chain(&render.definitions)
+        .any(|t| t.contains("cmdline"))
 }
 
 fn policy() -> impl Strategy<Value = PolicySpec> {

@@ -148,6 +148,11 @@ pub enum ValueKind {
     /// The container id the cgroup's path names (`lang::workload::container_id`), derived
     /// while walking it: 64 hex digits, or "" for no container. Unknown when the path is.
     ContainerId(KernfsWalk),
+    /// An exec's command line: the first `count` (an integer field, `bprm->argc`) strings of
+    /// user memory from the address at `strings` (`bprm->p`), joined by single spaces, read
+    /// with `bpf_probe_read_user_str`. May be unknown (more than `lang::limits::ARGV_MAX`
+    /// arguments, `STRING_CAP` bytes or more, or a read faulted).
+    CommandLine { strings: Access, count: Access },
     /// The same on every call: which of an event's hooks this program serves.
     Const(u64),
     /// An event attribute this hook does not have (`name` of a module loaded from a file):
@@ -180,6 +185,7 @@ impl ValueKind {
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
                 | ValueKind::ContainerId(_)
+                | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -195,6 +201,7 @@ impl ValueKind {
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
                 | ValueKind::ContainerId(_)
+                | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
         )
@@ -209,6 +216,7 @@ impl ValueKind {
                 | ValueKind::Chars(_)
                 | ValueKind::WalkedPath(_)
                 | ValueKind::ContainerId(_)
+                | ValueKind::CommandLine { .. }
         )
     }
 }
@@ -380,6 +388,12 @@ impl fmt::Display for ValueKind {
                 write!(f, "container_id kernfs {}", AccessText(&w.node))
             }
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
+            ValueKind::CommandLine { strings, count } => write!(
+                f,
+                "cmdline user_str {} count {}",
+                AccessText(strings),
+                AccessText(count)
+            ),
             ValueKind::Const(v) => write!(f, "const {v}"),
             ValueKind::Absent(kind) => write!(f, "absent ({kind})"),
             ValueKind::Addr(e) => write!(f, "addr {}", EndpointText(e)),

@@ -6,8 +6,8 @@
 
 use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Target, Value, ValueId, ValueKind};
 use lang::ast::Action;
-use lang::catalog::{EndpointPart, Source};
-use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate, VariantHook};
+use lang::catalog::{EndpointPart, Source, VariantRules};
+use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate, Stage, VariantHook};
 use std::collections::HashMap;
 
 /// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
@@ -28,15 +28,25 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
     let mut programs: Vec<Program> = Vec::new();
     let mut value_maps: Vec<HashMap<ValueKind, ValueId>> = Vec::new();
     // One program per hook: an event with several hooks gets each of its rules in each of
-    // them that the target kernel has.
+    // them that the target kernel has; a hook that reads late values (`cmdline` on
+    // `bprm_committing_creds`) gets the rules on them, which the event's own hook does not,
+    // and the allow rules, which both get (`lang::checked::Stage`).
     let rule_hooks = policy.rules.iter().flat_map(|rule| {
-        std::iter::once((rule, None)).chain(
-            policy
-                .variant_hooks
-                .iter()
-                .filter(move |v| std::ptr::eq(v.event, rule.event))
-                .map(move |variant| (rule, Some(variant))),
-        )
+        let stage = policy.stage(rule);
+        (stage != Stage::Late)
+            .then_some((rule, None))
+            .into_iter()
+            .chain(
+                policy
+                    .variant_hooks
+                    .iter()
+                    .filter(move |v| std::ptr::eq(v.event, rule.event))
+                    .filter(move |v| match v.variant.rules {
+                        VariantRules::All => true,
+                        VariantRules::LateValues => stage != Stage::Early,
+                    })
+                    .map(move |variant| (rule, Some(variant))),
+            )
     });
     for (rule, variant) in rule_hooks {
         let hook = variant.map_or(rule.event.hook, |v| v.variant.hook);
@@ -222,6 +232,25 @@ impl RuleLowering<'_> {
         }
     }
 
+    /// Where attribute `name` of `attr`'s event lives on this program's hook: the count of a
+    /// command line, which the checker resolved with it.
+    fn count(&self, attr: checked::AttrId, name: &str) -> Option<lang::checked::Access> {
+        let event = self.policy.attributes.get(attr.0 as usize)?.event;
+        let resolved = self
+            .policy
+            .attributes
+            .iter()
+            .find(|r| std::ptr::eq(r.event, event) && r.attribute.name == name)?;
+        match self.variant {
+            None => resolved.access.clone(),
+            Some(variant) => resolved
+                .on_variants
+                .iter()
+                .find(|r| r.hook == variant.variant.hook)
+                .and_then(|r| r.access.clone()),
+        }
+    }
+
     fn value(&mut self, attr: checked::AttrId) -> ValueId {
         let resolved = &self.policy.attributes[attr.0 as usize];
         // On a variant hook an event attribute comes from the variant's own source, or is
@@ -286,6 +315,16 @@ impl RuleLowering<'_> {
             (Source::CurrentTgid, _) => ValueKind::Tgid,
             (Source::CurrentComm, _) => ValueKind::Comm,
             (Source::ResolvedPath { .. }, Some(a)) => ValueKind::ResolvedPath(a),
+            (Source::CommandLine { count, .. }, Some(strings)) => match self.count(attr, count) {
+                Some(count) => ValueKind::CommandLine { strings, count },
+                None => {
+                    self.internal_error = Some(format!(
+                        "`{count}`, the count of `{}`, was not resolved on `{}`",
+                        resolved.attribute.name, self.program.hook
+                    ));
+                    ValueKind::Uid
+                }
+            },
             (Source::KernelString { .. }, Some(a)) => ValueKind::KernelString(a),
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
             (Source::TaskInt { .. } | Source::Int { .. }, Some(a)) => ValueKind::Field(a),

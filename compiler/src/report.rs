@@ -96,7 +96,8 @@ pub fn layout(program: &Program) -> RecordLayout {
             ValueKind::ResolvedPath(_)
             | ValueKind::KernelString(_)
             | ValueKind::WalkedPath(_)
-            | ValueKind::ContainerId(_) => Some(STRING_EXCERPT),
+            | ValueKind::ContainerId(_)
+            | ValueKind::CommandLine { .. } => Some(STRING_EXCERPT),
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
             ValueKind::Addr(_) => Some(16),
@@ -196,7 +197,8 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
-                | ValueKind::ContainerId(_),
+                | ValueKind::ContainerId(_)
+                | ValueKind::CommandLine { .. },
                 Some(len),
                 Some(text),
             ) => {

@@ -18,6 +18,7 @@ const FIXTURE: &str = concat!(
 /// LSM hooks the fixture carries: the ones events use today and the ones planned.
 const HOOKS: &[&str] = &[
     "bprm_check_security",
+    "bprm_committing_creds",
     "file_open",
     "path_unlink",
     "path_mkdir",

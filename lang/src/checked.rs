@@ -253,6 +253,69 @@ pub enum Cond {
     Test(Test),
 }
 
+impl Cond {
+    /// Every test of the condition, in order.
+    pub fn tests(&self) -> Vec<&Test> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(cond) = stack.pop() {
+            match cond {
+                Cond::Const(_) => {}
+                Cond::And(a, b) | Cond::Or(a, b) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                Cond::Not(c) => stack.push(c),
+                Cond::Test(test) => out.push(test),
+            }
+        }
+        out
+    }
+}
+
+/// Where a rule decides, for an event with a hook that reads late values
+/// ([`crate::catalog::VariantRules::LateValues`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// On the event's own hook only: the rule reads no late value and does not allow.
+    Early,
+    /// On the late hook only: the rule reads a late value (`cmdline`).
+    Late,
+    /// On both: an `allow` rule that reads no late value excepts the rules of both.
+    Both,
+}
+
+impl CheckedPolicy {
+    /// Whether `rule` tests a value only the late hook reads.
+    pub fn reads_late(&self, rule: &CheckedRule) -> bool {
+        rule.condition.tests().iter().any(|test| {
+            self.attributes
+                .get(test.attr.0 as usize)
+                .is_some_and(|a| a.attribute.source.is_late())
+        })
+    }
+
+    /// Where `rule` decides. Rules on the late values decide after every other rule of the
+    /// event has let the operation through (their program runs only then); the allow rules
+    /// are in both programs, so an allow excepts a late rule as it excepts every other.
+    pub fn stage(&self, rule: &CheckedRule) -> Stage {
+        if self.reads_late(rule) {
+            Stage::Late
+        } else if rule.action == Action::Allow && rule.event.late_variant().is_some() {
+            Stage::Both
+        } else {
+            Stage::Early
+        }
+    }
+
+    /// Whether the policy has a rule on `event`'s late values.
+    pub fn has_late_rules(&self, event: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.event.name == event && self.reads_late(r))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Test {
     pub attr: AttrId,

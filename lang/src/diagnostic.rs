@@ -231,6 +231,27 @@ codes! {
     /// a file's `mode` 16).
     ImpossibleTestEvent = "E0213", Error;
 
+    /// A `deny` or `allow` rule tests the command line of an exec.
+    ///
+    /// `cmdline` is read on `bprm_committing_creds`, after the kernel's point of no return:
+    /// before it, the arguments at `bprm->p` are the caller's memory, which another thread can
+    /// rewrite after the check. There the exec can no longer fail with an errno, so a `deny`
+    /// cannot be honoured, and an `allow` on it would except rules decided before it was
+    /// known. Use `kill` (the process dies by SIGKILL before the new program's first
+    /// instruction) or `audit` (report and let it run).
+    LateDecision = "E0214", Error;
+
+    /// A rule decided on `bprm_committing_creds` tests a process attribute that has changed
+    /// there.
+    ///
+    /// The rules on an exec's `cmdline`, and the policy's `allow exec` rules with them, run
+    /// after `begin_new_exec` gave the task the new program's name (`comm`), executable
+    /// (`exe`) and, for a caller that was not its process's main thread, the main thread's id
+    /// (`pid`): they would test the new program, not the caller. Test `path` (the new
+    /// program) or `parent.comm`, `tgid`, `uid` (unchanged), or move the test to a rule
+    /// without `cmdline`.
+    MovedAtCommit = "E0215", Error;
+
     /// The target kernel's types do not have what an attribute needs.
     ///
     /// Each attribute is read by following hook arguments and struct members (for `path` on

@@ -9,6 +9,12 @@
 //! allow; else if an `allow` rule of the event matches → allow; else the first matching `deny`
 //! or `kill` rule in source order → deny (or kill) with its errno; else allow.
 //!
+//! Rules on a value read after the point of no return (`cmdline` of `exec`, see
+//! [`crate::checked::Stage`]) decide after all the others: their program runs on a later hook,
+//! only for an operation the others let through. So the first matching refusal is looked for
+//! among the other rules first, then among them; and their `audit` rules report only for an
+//! operation the others did not refuse.
+//!
 //! **Fail closed.** A value the program cannot compute is *unknown*, and so is a test on it:
 //!
 //! - `path` (a resolved path) when it does not fit [`STRING_CAP`] bytes with its NUL, that
@@ -38,7 +44,7 @@
 
 use crate::ast::Action;
 use crate::catalog::Source;
-use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Test};
+use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Stage, Test};
 use crate::glob::Glob;
 use crate::limits::{NAME_MAX, STRING_CAP, WALK_COMPONENTS};
 use std::collections::BTreeMap;
@@ -113,6 +119,9 @@ pub enum StringKind {
     KernelString,
     /// A NUL-padded `char[]` (`comm`): always known.
     Padded,
+    /// An exec's command line, joined by the program: known as [`crate::cmdline::joined`]
+    /// says; once joined, known.
+    CommandLine,
 }
 
 impl StringKind {
@@ -122,6 +131,7 @@ impl StringKind {
             Source::WalkedPath { cap, .. } => StringKind::WalkedPath { cap: *cap },
             Source::KernfsPath { .. } => StringKind::WalkedPath { cap: STRING_CAP },
             Source::KernelString { .. } => StringKind::KernelString,
+            Source::CommandLine { .. } => StringKind::CommandLine,
             _ => StringKind::Padded,
         }
     }
@@ -145,7 +155,7 @@ impl StringKind {
         match self {
             StringKind::ResolvedPath => len < STRING_CAP,
             StringKind::WalkedPath { cap } => len < cap,
-            StringKind::KernelString => len + 1 < STRING_CAP,
+            StringKind::KernelString | StringKind::CommandLine => len + 1 < STRING_CAP,
             StringKind::Padded => true,
         }
     }
@@ -164,9 +174,13 @@ pub fn evaluate(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Dec
     {
         return Decision::Allow;
     }
-    rules()
-        .filter(|r| r.action.refuses())
-        .find(|r| rule_matches(policy, r, input))
+    let refusal = |late: bool| {
+        rules()
+            .filter(|r| r.action.refuses() && (policy.stage(r) == Stage::Late) == late)
+            .find(|r| rule_matches(policy, r, input))
+    };
+    refusal(false)
+        .or_else(|| refusal(true))
         .map_or(Decision::Allow, |r| match r.action {
             Action::Kill => Decision::Kill {
                 errno: r.errno,
@@ -184,10 +198,19 @@ pub fn audits(policy: &CheckedPolicy, input: &EventInput, scoped: bool) -> Vec<u
     if scoped && !input.in_scope {
         return Vec::new();
     }
+    // The late rules' program runs only for an operation the others let through.
+    let reached_late = match evaluate(policy, input, scoped) {
+        Decision::Allow => true,
+        Decision::Deny { rule, .. } | Decision::Kill { rule, .. } => policy
+            .rules
+            .get(rule as usize)
+            .is_some_and(|r| policy.stage(r) == Stage::Late),
+    };
     policy
         .rules
         .iter()
         .filter(|r| r.event.name == input.event && r.action == Action::Audit)
+        .filter(|r| reached_late || policy.stage(r) != Stage::Late)
         .filter(|r| rule_matches(policy, r, input))
         .map(|r| r.index)
         .collect()
@@ -243,6 +266,18 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         },
     };
     let kind = StringKind::of(&resolved.attribute.source);
+    // The command line: the event holds the arguments, rules test them joined.
+    let joined;
+    let value = match (kind, value) {
+        (StringKind::CommandLine, AttrValue::Str(block)) => match crate::cmdline::joined(block) {
+            Some(line) => {
+                joined = AttrValue::Str(line);
+                &joined
+            }
+            None => return Truth::Unknown,
+        },
+        _ => value,
+    };
     match (&test.predicate, value) {
         (Predicate::Int { op, value: literal }, AttrValue::Int(v)) => {
             Truth::from(op.holds(*v, *literal))
@@ -323,7 +358,7 @@ mod tests {
     /// 2 `filename`, 3 `comm`.
     fn policy(rules: Vec<(Action, Cond, i32)>) -> CheckedPolicy {
         let exec = crate::catalog::event("exec").unwrap();
-        let attributes = ["path", "uid", "filename", "comm"]
+        let attributes = ["path", "uid", "filename", "comm", "cmdline"]
             .iter()
             .map(|name| ResolvedAttribute {
                 event: exec,
@@ -559,6 +594,48 @@ mod tests {
         assert_eq!(evaluate(&p, &e, false), DENY);
         e.values.insert("uid", AttrValue::Bool(true));
         assert_eq!(evaluate(&p, &e, false), DENY);
+    }
+
+    #[test]
+    fn command_line_rules_decide_after_the_others() {
+        let has_x = || test(4, Predicate::Glob(glob("**x**")));
+        let p = policy(vec![
+            (Action::Kill, has_x(), 1),
+            (
+                Action::Deny,
+                test(0, Predicate::StrEq(b"/bin/x".to_vec())),
+                13,
+            ),
+            (Action::Audit, has_x(), 1),
+        ]);
+        let with_line = |path: &[u8], args: &[&str]| {
+            let mut e = event(path, 5);
+            e.values
+                .insert("cmdline", AttrValue::Str(crate::cmdline::block(args)));
+            e
+        };
+        // The deny on the first hook decides, though the kill comes first in the file; the
+        // command-line rules never ran, so their audit does not report.
+        let e = with_line(b"/bin/x", &["x"]);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Deny { errno: 13, rule: 1 }
+        );
+        assert_eq!(audits(&p, &e, false), Vec::<u32>::new());
+        // Let through by the first hook: the kill decides and the audit reports.
+        let e = with_line(b"/bin/y", &["y", "-x"]);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Kill { errno: 1, rule: 0 }
+        );
+        assert_eq!(audits(&p, &e, false), vec![2]);
+        // Past the bound the line is unknown: the kill matches (fail closed).
+        let many: Vec<&str> = vec!["a"; crate::limits::ARGV_MAX + 1];
+        let e = with_line(b"/bin/y", &many);
+        assert_eq!(
+            evaluate(&p, &e, false),
+            Decision::Kill { errno: 1, rule: 0 }
+        );
     }
 
     #[test]

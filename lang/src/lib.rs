@@ -8,6 +8,7 @@ pub mod automaton;
 pub mod catalog;
 pub mod check;
 pub mod checked;
+pub mod cmdline;
 pub mod diagnostic;
 pub mod eval;
 pub mod format;

@@ -137,6 +137,29 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                     },
                 )
             }
+            // The command line's arguments are `argc` of them (an empty argv gets one empty
+            // argument, as above).
+            (Source::CommandLine { count, .. }, AttrValue::Str(block)) => {
+                let args = crate::cmdline::arguments(block).len() as u64;
+                let argc = given.iter().find_map(|(a, v)| match v {
+                    AttrValue::Int(n) if a.name == count => Some(*n),
+                    _ => None,
+                });
+                if args == 0 {
+                    refuse(
+                        "an exec never has no arguments: the kernel gives an empty argv one empty argument".into(),
+                        "give `argv: [\"\"]` or more arguments".into(),
+                    );
+                } else if argc.is_some_and(|n| n != args) {
+                    refuse(
+                        format!(
+                            "the command line has {args} arguments and `{count}` is {}",
+                            argc.unwrap_or(0)
+                        ),
+                        format!("give `{count}: {args}`, or leave `{count}` out"),
+                    );
+                }
+            }
             (Source::Endpoint { part, .. }, _) => {
                 let Some(family) = family else { continue };
                 let noun = match part {

@@ -185,6 +185,7 @@ pub mod id {
     pub const GET_CURRENT_CGROUP_ID: u32 = 80;
     pub const SEND_SIGNAL: u32 = 109;
     pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const PROBE_READ_USER_STR: u32 = 114;
     pub const PROBE_READ_KERNEL_STR: u32 = 115;
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;

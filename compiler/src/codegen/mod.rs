@@ -57,6 +57,7 @@ const STRING_CAP: u32 = limits::STRING_CAP as u32;
 const WALK_COMPONENTS: u32 = limits::WALK_COMPONENTS as u32;
 const WALK_MOUNTS: u32 = limits::WALK_MOUNTS as u32;
 const NAME_MAX: u32 = limits::NAME_MAX as u32;
+const ARGV_MAX: u32 = limits::ARGV_MAX as u32;
 
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
@@ -266,7 +267,8 @@ impl Layout {
             let buffer = match value.kind.layout_kind() {
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
-                | ValueKind::ContainerId(_) => Some((STRING_CAP, false)),
+                | ValueKind::ContainerId(_)
+                | ValueKind::CommandLine { .. } => Some((STRING_CAP, false)),
                 // At most STRING_CAP: the walk builds the path in a work area of that size.
                 ValueKind::WalkedPath(walk) => Some(((walk.cap() as u32).min(STRING_CAP), false)),
                 ValueKind::Comm => Some((16, true)),
@@ -283,6 +285,11 @@ impl Layout {
                 scratch_size += cap;
                 b
             }));
+            // The join reads up to STRING_CAP bytes at any offset below STRING_CAP: room for
+            // the longest read past the buffer, so the verifier can bound every one.
+            if matches!(value.kind.layout_kind(), ValueKind::CommandLine { .. }) {
+                scratch_size += STRING_CAP;
+            }
         }
         let work = program
             .values

@@ -143,6 +143,9 @@ struct Objects {
     strings: Vec<(usize, usize, Option<Vec<u8>>)>,
     /// `struct path` at (object, offset) → the path.
     paths: Vec<(usize, usize, Vec<u8>)>,
+    /// User memory an exec's arguments are in: (object, offset) of the pointer to them (the
+    /// `bprm->p` of a command line) → the bytes there.
+    user: Vec<(usize, usize, Vec<u8>)>,
     /// The context's own bytes (arguments passed by value), when some value reads them.
     ctx: Option<usize>,
     /// Pointers into the middle of objects: (object, offset) holds the address of `target`
@@ -775,6 +778,33 @@ impl MockKernel {
                     let mount = start.map(|(_, m)| (m, walk.layout.mount_mnt as usize));
                     objects.point(&walk.mnt, mount)?;
                 }
+                ValueKind::CommandLine { strings, count } => {
+                    let block = string(event, name)?;
+                    let argc = lang::cmdline::arguments(&block).len() as u64;
+                    // The count is the kernel's `argc`: the event's, where it gives one, must
+                    // be the number of arguments its command line holds.
+                    if let Some(AttrValue::Int(given)) = event.values.get("argc") {
+                        if *given != argc {
+                            return Err(EventError::LayoutConflict(format!(
+                                "`argc` is {given} and `{name}` holds {argc} arguments"
+                            )));
+                        }
+                    }
+                    let read_as_argc = program
+                        .values
+                        .iter()
+                        .any(|v| v.kind == ValueKind::Field(count.clone()));
+                    if !read_as_argc {
+                        objects.set_int(count, argc)?;
+                    }
+                    let (o, at) = objects.place(strings, 8)?;
+                    objects.claim(o, at, 8, Claim::Pointer)?;
+                    // The environment follows the arguments, as in the new program's stack:
+                    // a join that read past `argc` strings would show it.
+                    let mut memory = block;
+                    memory.extend_from_slice(b"PATH=/bin\0HOME=/\0");
+                    objects.user.push((o, at, memory));
+                }
                 ValueKind::Chars(access) => {
                     let text = string(event, name)?;
                     let size = access.size as usize;
@@ -850,6 +880,11 @@ impl MockKernel {
                 )
             });
             string_regions.push((*o, *at, target));
+        }
+        // An exec's arguments: user memory, which only `bpf_probe_read_user_str` reads.
+        for (o, at, bytes) in &objects.user {
+            let region = self.memory.add(RegionKind::User, bytes.clone(), false);
+            string_regions.push((*o, *at, Some(region)));
         }
         for (name, bytes) in objects.names.iter().zip(&objects.bytes) {
             // Keep every object at least one byte long so its address is a valid base.

@@ -26,6 +26,9 @@ pub enum RegionKind {
     MapValue { map: String, key: u32 },
     /// What `ld_imm64` of a map loads: a handle with no bytes of its own.
     MapHandle(String),
+    /// The current task's user memory: an exec's arguments, as the new program's stack holds
+    /// them (`bpf_probe_read_user_str` reads it; a program load or a kernel read does not).
+    User,
 }
 
 impl fmt::Display for RegionKind {
@@ -36,6 +39,7 @@ impl fmt::Display for RegionKind {
             RegionKind::Kernel(what) => write!(f, "kernel object `{what}`"),
             RegionKind::MapValue { map, key } => write!(f, "value {key} of map `{map}`"),
             RegionKind::MapHandle(map) => write!(f, "map `{map}`"),
+            RegionKind::User => write!(f, "user memory"),
         }
     }
 }

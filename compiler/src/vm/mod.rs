@@ -46,8 +46,8 @@ const E2BIG: i64 = 7;
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_CGROUP_ID, GET_CURRENT_COMM,
     GET_CURRENT_PID_TGID, GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM,
-    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT,
-    SEND_SIGNAL,
+    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR, PROBE_READ_USER_STR, RINGBUF_DISCARD,
+    RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
 };
 
 /// The signal a `kill` rule sends.
@@ -296,13 +296,50 @@ fn run_event(
             _ => true,
         })
     };
-    let Some(program) = module
-        .programs
-        .iter()
-        .filter(|p| p.event == input.event)
-        .find(matches)
-    else {
-        return Ok((nothing_runs, Vec::new()));
+    // An event whose late values are read on a later hook (`cmdline` on
+    // `bprm_committing_creds`): that program runs only when the first one let the operation
+    // through, and the kernel ignores what it returns (a void hook): it decides by killing.
+    let late_hook = lang::catalog::event(input.event)
+        .and_then(|e| e.late_variant())
+        .map(|v| v.hook);
+    let of_event = |late: bool| {
+        module
+            .programs
+            .iter()
+            .filter(|p| p.event == input.event && (Some(p.hook) == late_hook) == late)
+            .find(matches)
+    };
+    let mut outcome = nothing_runs;
+    let mut reports = Vec::new();
+    if let Some(program) = of_event(false) {
+        let (first, records) = run_program(module, object, program, input, faults)?;
+        outcome = first;
+        reports = records;
+    }
+    if outcome.decision == Decision::Allow {
+        if let Some(program) = of_event(true) {
+            let (late, records) = run_program(module, object, program, input, faults)?;
+            outcome.executed += late.executed;
+            reports.extend(records);
+            if let Decision::Kill { .. } = late.decision {
+                outcome.decision = late.decision;
+            }
+        }
+    }
+    Ok((outcome, reports))
+}
+
+/// Runs one program on the event; its outcome and the records it submitted.
+fn run_program(
+    module: &Module,
+    object: &ObjectSpec,
+    program: &crate::ir::Program,
+    input: &EventInput,
+    faults: &[Fault],
+) -> Result<(Outcome, Vec<Vec<u8>>), VmError> {
+    let nothing_runs = Outcome {
+        decision: Decision::Allow,
+        executed: 0,
     };
     let symbol = program.symbol();
     let Some(spec) = object.programs.iter().find(|p| p.symbol == symbol) else {
@@ -779,6 +816,46 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                     Ok(len)
                 }
                 _ => Ok(neg(EFAULT)),
+            }
+        }
+        PROBE_READ_USER_STR => {
+            // mm/maccess.c, strncpy_from_user_nofault: the length with the NUL; an empty
+            // string reads as 0 (the NUL is added to a positive length only, measured on
+            // 6.1); a string of `size` bytes or more is cut to `size - 1` and its NUL, and
+            // `size` returned. Only user memory reads; anything else faults.
+            let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);
+            kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+            let user = kernel
+                .memory
+                .locate(src)
+                .and_then(|(id, _)| kernel.memory.region(id))
+                .is_some_and(|r| r.kind == RegionKind::User);
+            if size == 0 || !user || read_faults {
+                return Ok(neg(EFAULT));
+            }
+            let (id, offset) = kernel.memory.locate(src).unwrap_or_default();
+            let bytes = kernel
+                .memory
+                .region(id)
+                .map(|r| r.bytes[offset.min(r.bytes.len())..].to_vec())
+                .unwrap_or_default();
+            let len = bytes.iter().position(|&b| b == 0);
+            match len {
+                Some(0) => Ok(0),
+                Some(n) if n < size => {
+                    let mut out = bytes[..n].to_vec();
+                    out.push(0);
+                    kernel.memory.write(dst, &out).map_err(mem)?;
+                    Ok(n as u64 + 1)
+                }
+                // No NUL before the region ends: the read runs off the mapping.
+                None if bytes.len() < size => Ok(neg(EFAULT)),
+                _ => {
+                    let mut out = bytes[..size - 1].to_vec();
+                    out.push(0);
+                    kernel.memory.write(dst, &out).map_err(mem)?;
+                    Ok(size as u64)
+                }
             }
         }
         PROBE_READ_KERNEL => {

@@ -3,7 +3,7 @@
 //! others walk theirs (see [`Source::WalkedPath`]: `bpf_d_path` is refused on their hooks).
 
 use super::inode;
-use super::{Attribute, Availability, Event, HookVariant, Source, ValueType};
+use super::{Attribute, Availability, Event, HookVariant, Source, ValueType, VariantRules};
 
 /// `fmode_t` bits from include/linux/fs.h; stable kernel ABI since 2.6.
 const FMODE_READ: u64 = 0x1;
@@ -24,6 +24,35 @@ pub const ARGC: Source = Source::Int {
     members: &["argc"],
 };
 
+/// The new program's command line: `bprm->argc` strings from `bprm->p` on (see `cmdline` on
+/// [`EXEC`]).
+pub const CMDLINE: Source = Source::CommandLine {
+    param: "bprm",
+    strings: &["p"],
+    count: "argc",
+};
+
+/// The process attributes that mean something else on `bprm_committing_creds` than on
+/// `bprm_check_security`: `begin_new_exec` (fs/exec.c) has already given the task the new
+/// program's name (`__set_task_comm`) and executable (`exec_mmap` of the new memory, whose
+/// `exe_file` `set_mm_exe_file` set), and `de_thread` has given a non-leader caller the
+/// leader's thread id. A rule that decides there may not test them (E0215).
+pub const MOVED_AT_COMMIT: &[&str] = &["comm", "exe", "pid"];
+
+const EXEC_PATH: Source = Source::ResolvedPath {
+    param: "bprm",
+    members: &["file", "f_path"],
+};
+const EXEC_FILENAME: Source = Source::KernelString {
+    param: "bprm",
+    members: &["filename"],
+};
+const EXEC_OWNER_UID: Attribute = inode::owner_uid("bprm", &["file", "f_inode", "i_uid", "val"]);
+const EXEC_OWNER_GID: Attribute = inode::owner_gid("bprm", &["file", "f_inode", "i_gid", "val"]);
+const EXEC_MODE: Attribute = inode::mode("bprm", &["file", "f_inode", "i_mode"]);
+const EXEC_SETUID: Attribute = inode::setuid("bprm", &["file", "f_inode", "i_mode"]);
+const EXEC_SETGID: Attribute = inode::setgid("bprm", &["file", "f_inode", "i_mode"]);
+
 pub static EXEC: Event = Event {
     name: "exec",
     hook: "bprm_check_security",
@@ -32,19 +61,13 @@ pub static EXEC: Event = Event {
         Attribute {
             name: "path",
             ty: ValueType::Path,
-            source: Source::ResolvedPath {
-                param: "bprm",
-                members: &["file", "f_path"],
-            },
+            source: EXEC_PATH,
             doc: "absolute path of the file being executed, as the kernel resolved it",
         },
         Attribute {
             name: "filename",
             ty: ValueType::Str,
-            source: Source::KernelString {
-                param: "bprm",
-                members: &["filename"],
-            },
+            source: EXEC_FILENAME,
             doc: "the file name as the caller passed it to execve (may be relative)",
         },
         // fs/exec.c, do_execveat_common: the kernel counts the caller's argv (`count`) into
@@ -58,14 +81,44 @@ pub static EXEC: Event = Event {
             source: ARGC,
             doc: "how many arguments the new program gets (its argc, argv[0] included), as the kernel counted them",
         },
+        // The strings the kernel copied into the new program's stack (copy_strings in
+        // do_execveat_common): the caller's memory on this hook, the new program's own only
+        // after exec_mmap, so the value is read on bprm_committing_creds (the variant below)
+        // and only kill and audit rules may test it (E0214).
+        Attribute {
+            name: "cmdline",
+            ty: ValueType::Str,
+            source: CMDLINE,
+            doc: "the new program's arguments (argv[0] included) joined by single spaces, as Falco's proc.cmdline: `cmdline ~ \"*--donate-level*\"`. Read after the point of no return, so only `kill` and `audit` rules may test it; unknown (a kill or audit rule matches) past 32 arguments or 4,095 bytes",
+        },
         // The executable's inode: owner and mode.
-        inode::owner_uid("bprm", &["file", "f_inode", "i_uid", "val"]),
-        inode::owner_gid("bprm", &["file", "f_inode", "i_gid", "val"]),
-        inode::mode("bprm", &["file", "f_inode", "i_mode"]),
-        inode::setuid("bprm", &["file", "f_inode", "i_mode"]),
-        inode::setgid("bprm", &["file", "f_inode", "i_mode"]),
+        EXEC_OWNER_UID,
+        EXEC_OWNER_GID,
+        EXEC_MODE,
+        EXEC_SETUID,
+        EXEC_SETGID,
     ],
-    variants: &[],
+    // fs/exec.c, begin_new_exec: after the point of no return and exec_mmap, the void hook
+    // security_bprm_committing_creds. There the arguments at bprm->p are the current task's
+    // memory (measured, tests/kernel/tests/argv.rs); the other attributes are read from the
+    // same `bprm` as on bprm_check_security.
+    variants: &[HookVariant {
+        hook: "bprm_committing_creds",
+        availability: Availability::Required,
+        only_when: None,
+        sources: &[
+            ("path", EXEC_PATH),
+            ("filename", EXEC_FILENAME),
+            ("argc", ARGC),
+            ("cmdline", CMDLINE),
+            ("owner.uid", EXEC_OWNER_UID.source),
+            ("owner.gid", EXEC_OWNER_GID.source),
+            ("mode", EXEC_MODE.source),
+            ("setuid", EXEC_SETUID.source),
+            ("setgid", EXEC_SETGID.source),
+        ],
+        rules: VariantRules::LateValues,
+    }],
 };
 
 pub static OPEN: Event = Event {
@@ -394,6 +447,7 @@ pub static TRUNCATE: Event = Event {
     // path is walked from the file's `f_path` as on the `path_*` hooks (measured on the 6.12
     // guest: `bpf_d_path` there is "helper call is not allowed in probe").
     variants: &[HookVariant {
+        rules: VariantRules::All,
         hook: "file_truncate",
         availability: Availability::Since("6.2"),
         only_when: None,
@@ -520,6 +574,7 @@ pub static SETXATTR: Event = Event {
     // Since Linux 6.2 POSIX ACLs (system.posix_acl_*) are set through vfs_set_acl, which
     // calls security_inode_set_acl instead of security_inode_setxattr.
     variants: &[HookVariant {
+        rules: VariantRules::All,
         hook: "inode_set_acl",
         availability: Availability::Since("6.2"),
         only_when: None,
@@ -543,6 +598,7 @@ pub static REMOVEXATTR: Event = Event {
     attributes: &[XATTR_NAME],
     // As for setxattr: POSIX ACLs go through security_inode_remove_acl since Linux 6.2.
     variants: &[HookVariant {
+        rules: VariantRules::All,
         hook: "inode_remove_acl",
         availability: Availability::Since("6.2"),
         only_when: None,

@@ -138,6 +138,16 @@ pub enum Source {
     /// The same value on every call of the hook: which of an event's hooks was called
     /// (see [`HookVariant`]).
     Constant(u64),
+    /// The command line of an exec: the first `count` NUL-terminated strings in user memory
+    /// from the address at `param->strings` (`bprm->p`), joined by single spaces. The count
+    /// is the event's attribute named `count` (`argc`). Readable only where that user memory
+    /// is the current task's, `bprm_committing_creds` (see [`HookVariant::rules`]); unknown
+    /// past [`crate::limits::ARGV_MAX`] arguments or [`crate::limits::STRING_CAP`] bytes.
+    CommandLine {
+        param: &'static str,
+        strings: &'static [&'static str],
+        count: &'static str,
+    },
     /// The port or address of an IPv4/IPv6 endpoint held by hook parameter `param`. Sockets
     /// of other families have none: every test on it is false.
     Endpoint {
@@ -179,7 +189,12 @@ impl Source {
             | Source::KernelString { param, members }
             | Source::Flag { param, members, .. }
             | Source::Int { param, members }
-            | Source::ParamChars { param, members } => Some((Some(param), members)),
+            | Source::ParamChars { param, members }
+            | Source::CommandLine {
+                param,
+                strings: members,
+                ..
+            } => Some((Some(param), members)),
             // The dentry's chain; the checker resolves the mount's too.
             Source::WalkedPath { dentry, .. } => Some((dentry.param, dentry.members)),
             // Resolved by the checker's endpoint resolution, not as one member chain.
@@ -312,6 +327,26 @@ pub struct HookVariant {
     /// attributes are the same on every hook. An event attribute not listed is absent here:
     /// every test on it is false (the event has [`crate::checked::AttrValue::Absent`]).
     pub sources: &'static [(&'static str, Source)],
+    /// Which of the event's rules this hook's program holds.
+    pub rules: VariantRules,
+}
+
+/// Which rules of an event a [`HookVariant`]'s program holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VariantRules {
+    /// Every rule: the hook raises the event for other calls than the event's own hook.
+    All,
+    /// A later hook of the same call: the rules that read a value only it can read
+    /// ([`Source::CommandLine`]), which the event's own hook does not hold, and the event's
+    /// `allow` rules, so that an allow excepts them as it excepts every other rule.
+    LateValues,
+}
+
+impl Source {
+    /// Whether the value can be read only on a [`VariantRules::LateValues`] hook.
+    pub fn is_late(&self) -> bool {
+        matches!(self, Source::CommandLine { .. })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -349,6 +384,13 @@ impl Event {
         self.attributes().find(|a| a.name == name)
     }
 
+    /// The hook that reads the event's late values ([`VariantRules::LateValues`]), if any.
+    pub fn late_variant(&self) -> Option<&'static HookVariant> {
+        self.variants
+            .iter()
+            .find(|v| v.rules == VariantRules::LateValues)
+    }
+
     /// When `flag` is a bit of another attribute of the event (`ptrace`'s `attach` is a bit
     /// of its `mode`): that integer attribute and the bit's mask. The kernel has one value
     /// for both, so an event that gives them must give them alike.
@@ -376,7 +418,7 @@ mod process;
 mod system;
 
 pub use errno::{errno, errno_name, ERRNOS};
-pub use files::ARGC;
+pub use files::{ARGC, CMDLINE, MOVED_AT_COMMIT};
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
     host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE, ANCESTOR_EXES, ANCESTOR_EXE_CAP,

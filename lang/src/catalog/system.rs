@@ -1,6 +1,8 @@
 //! The system as a whole: bpf(2), mounts, user namespaces, BPF tokens, kernel modules.
 
-use super::{Attribute, Availability, EnumType, Event, HookVariant, Source, ValueType};
+use super::{
+    Attribute, Availability, EnumType, Event, HookVariant, Source, ValueType, VariantRules,
+};
 
 pub static BPF: Event = Event {
     name: "bpf",
@@ -100,12 +102,14 @@ pub static KMOD_LOAD: Event = Event {
     ],
     variants: &[
         HookVariant {
+            rules: VariantRules::All,
             hook: "kernel_read_file",
             availability: Availability::Required,
             only_when: Some(("id", READING_MODULE)),
             sources: &[("kind", Source::Constant(MODULE_FROM_FILE))],
         },
         HookVariant {
+            rules: VariantRules::All,
             hook: "kernel_load_data",
             availability: Availability::Required,
             only_when: Some(("id", LOADING_MODULE)),

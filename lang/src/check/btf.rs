@@ -217,6 +217,12 @@ impl Checker<'_> {
         }
         let id = self.resolve_on_every_hook(event, attribute, span);
         self.attribute_ids.insert((event.name, attribute.name), id);
+        // The command line reads its count from another attribute of the event (`argc`):
+        // resolved with it, so that the compiler finds it among the policy's attributes.
+        if let Source::CommandLine { count, .. } = attribute.source {
+            let count = event.attribute(count)?;
+            self.resolve_attribute(event, count, span)?;
+        }
         id
     }
 
@@ -690,6 +696,8 @@ fn final_size(
             Source::Flag { .. } | Source::TaskInt { .. } | Source::Int { .. },
             TypeShape::Int { bytes, .. } | TypeShape::Enum { bytes },
         ) if matches!(bytes, 1 | 2 | 4 | 8) => *bytes,
+        // `bprm->p` is an `unsigned long`: the user address of the first argument.
+        (Source::CommandLine { .. }, TypeShape::Int { bytes: 8, .. }) => 8,
         // `kernel_cap_t` (`struct kernel_cap_struct` before 6.3, an anonymous struct since):
         // known by its layout, since its name changed.
         (Source::TaskInt { .. }, TypeShape::Struct { bytes: 8, .. })

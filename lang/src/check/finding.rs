@@ -30,6 +30,8 @@ pub enum Finding {
         impossible: crate::test_event::Impossible,
         span: Span,
     },
+    /// About a value read after the point of no return (`cmdline`): see `late.rs`.
+    Late(super::late::LateFinding),
     /// A `test` item gives an attribute a value of another type.
     TestValueMismatch {
         attribute: &'static Attribute,
@@ -390,6 +392,7 @@ impl Finding {
             .with_label("defined again here")
             .with_secondary(*first, "first defined here")
             .with_help("rename one of them"),
+            Finding::Late(finding) => super::late::diagnostic(finding),
             Finding::TestValueTwice { name, span } => Diagnostic::new(
                 Code::DuplicateDefinition,
                 format!("`{name}` is given twice"),

@@ -16,6 +16,7 @@ mod btf;
 mod cost;
 mod enums;
 mod finding;
+mod late;
 mod lineage;
 mod names;
 mod pair;
@@ -86,6 +87,7 @@ pub fn check_with_lints(
             }
         }
     }
+    checker.check_late_rules(&rules);
     checker.check_sizes(&rules);
     checker.check_automata(&rules);
     // A policy too large to compile is refused at once: its lints would be quadratic work on
@@ -299,6 +301,40 @@ impl<'a> Checker<'a> {
         let mut lineage_span = None;
         for (name, value) in &test.fields {
             let value_span = value.span;
+            // `argv: ["xmrig", "--donate-level", "1"]`: the arguments, which the event holds
+            // as its command line (`crate::cmdline`).
+            let command_line = event.attributes().find(|a| a.source.is_late());
+            if let Some(attribute) = command_line.filter(|_| name.text == "argv") {
+                let args = match &value.kind {
+                    ExprKind::List(elements) => elements
+                        .iter()
+                        .map(|e| match &e.kind {
+                            ExprKind::Str(s) => Some(s.clone().into_bytes()),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>(),
+                    _ => None,
+                };
+                let Some(args) = args else {
+                    self.report(Finding::Late(late::LateFinding::ArgvNotList {
+                        span: value.span,
+                        name_span: name.span,
+                    }));
+                    ok = false;
+                    continue;
+                };
+                if values.iter().any(|(a, _)| a.name == attribute.name) {
+                    self.report(Finding::TestValueTwice {
+                        name: name.text.clone(),
+                        span: name.span,
+                    });
+                    ok = false;
+                    continue;
+                }
+                values.push((attribute, AttrValue::Str(crate::cmdline::block(&args))));
+                value_spans.push(value_span);
+                continue;
+            }
             let Some(attribute) = event.attribute(&name.text) else {
                 self.unknown_name(name, event);
                 ok = false;
@@ -366,6 +402,10 @@ impl<'a> Checker<'a> {
                         continue;
                     }
                     AttrValue::Int(*v)
+                }
+                // A command line given as one string: its arguments are its words.
+                (ExprKind::Str(s), _) if attribute.source.is_late() => {
+                    AttrValue::Str(crate::cmdline::block(&s.split(' ').collect::<Vec<_>>()))
                 }
                 (ExprKind::Str(s), ty) if ty.is_string() => AttrValue::Str(s.clone().into_bytes()),
                 (ExprKind::Bool(b), ValueType::Bool) => AttrValue::Bool(*b),

@@ -195,7 +195,16 @@ fn capability_atom(rng: &mut Rng, attribute: &str) -> String {
 
 /// A test of one attribute of `event`, of a form its type allows.
 fn atom(rng: &mut Rng, event: &Event) -> String {
-    let attributes: Vec<&Attribute> = event.attributes().collect();
+    // Not the command line: its rules, written by `command_line_rule`, may only kill or
+    // audit. On an event with such a hook (`exec`), not what changes there either (E0215:
+    // the command-line rules and the allow rules may not test it), so that any rule of the
+    // policy may sit beside a command-line rule.
+    let late = event.late_variant().is_some();
+    let attributes: Vec<&Attribute> = event
+        .attributes()
+        .filter(|a| !a.source.is_late())
+        .filter(|a| !(late && lang::catalog::MOVED_AT_COMMIT.contains(&a.name)))
+        .collect();
     let attribute = attributes[rng.below(attributes.len())];
     let name = attribute.name;
     match attribute.ty {
@@ -246,6 +255,24 @@ fn condition(rng: &mut Rng, event: &Event, depth: usize) -> String {
     }
 }
 
+/// A `kill` or `audit` rule on `event`'s late value (`cmdline`), sometimes with another test.
+fn command_line_rule(rng: &mut Rng, event: &Event) -> String {
+    let Some(line) = event.attributes().find(|a| a.source.is_late()) else {
+        return String::new();
+    };
+    let action = if rng.chance(50) { "kill" } else { "audit" };
+    let test = string_atom(rng, line.name, false);
+    if rng.chance(50) {
+        format!(
+            "{action} {} where {test} and {}\n",
+            event.name,
+            condition(rng, event, 1)
+        )
+    } else {
+        format!("{action} {} where {test}\n", event.name)
+    }
+}
+
 /// One policy: a few rules over `events` (at least one), mostly `deny`, some `allow` and
 /// `kill`.
 pub fn policy(seed: u64, events: &[&Event]) -> String {
@@ -269,6 +296,13 @@ pub fn policy(seed: u64, events: &[&Event]) -> String {
             "{action} {} where {condition}{errno}\n",
             event.name
         ));
+    }
+    // A rule on the command line (`cmdline` of `exec`), which compiles into the event's
+    // second program: kill or audit only (E0214).
+    if let Some(event) = events.iter().find(|e| e.late_variant().is_some()) {
+        if rng.chance(30) {
+            source.push_str(&command_line_rule(&mut rng, event));
+        }
     }
     // Allow rules alone compile to nothing: make sure something is enforced.
     let last = event(&mut rng);

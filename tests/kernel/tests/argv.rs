@@ -299,6 +299,16 @@ const RACED_LEN: usize = 48;
 /// One exec of `echo ARG` as uid [`USER`] in a forked child whose second thread rewrites ARG
 /// in the caller's memory all along; returns what echo printed (the argument it received).
 fn exec_while_rewriting(argv: &[*const libc::c_char; 3], arg: *mut u8) -> String {
+    let (status, printed) = exec_while_rewriting_status(argv, arg);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "echo: wait status {status:#x}"
+    );
+    printed
+}
+
+/// [`exec_while_rewriting`], returning the child's wait status with what it printed.
+fn exec_while_rewriting_status(argv: &[*const libc::c_char; 3], arg: *mut u8) -> (i32, String) {
     let mut pipe = [0; 2];
     // SAFETY: `pipe` has room for two descriptors.
     assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
@@ -341,11 +351,7 @@ fn exec_while_rewriting(argv: &[*const libc::c_char; 3], arg: *mut u8) -> String
         libc::close(pipe[0]);
         libc::waitpid(child, &mut status, 0);
     }
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "echo: wait status {status:#x}"
-    );
-    String::from_utf8_lossy(&out).trim_end().to_string()
+    (status, String::from_utf8_lossy(&out).trim_end().to_string())
 }
 
 /// A thread that rewrites the caller's argument while execve copies it cannot make the
@@ -595,4 +601,194 @@ fn the_joined_command_line_is_the_new_programs_or_unknown() {
         assert_eq!((*got, text.as_str()), (*outcome, *expected), "{args:?}");
     }
     loaded.detach();
+}
+
+// The `cmdline` attribute in a real kernel: the compiled program on bprm_committing_creds.
+
+/// Waits up to 20 s for `n` reports of `policy`.
+fn reports(policy: &Policy, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while policy.events().len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    policy
+        .events()
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect()
+}
+
+/// `kill exec where cmdline ~ ...` kills the process before the new program runs: a shell
+/// whose arguments hold `--donate-level` dies by SIGKILL and its command (writing a marker)
+/// never runs; the same shell without it writes the marker; an `allow exec` rule excepts
+/// its program; root is not the rule's; the report says `kill` with the command line.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_kill_rule_on_the_command_line_kills_before_the_program_runs() {
+    use std::os::unix::process::ExitStatusExt;
+    require_guest();
+    let dir = TempDir::new();
+    kernel_tests::set_mode(dir.path(), 0o777);
+    // busybox picks its applet by the name it is run as: a copy named `true` is true.
+    let allowed = dir.copy("/bin/true", "true", 0o755);
+    let marker = dir.join("marker");
+    let script = format!("echo x > {}", marker.display());
+    let policy = Policy::load_source(
+        &dir,
+        &format!(
+            "kill exec where cmdline ~ \"**--donate-level**\" and uid == {USER}\n\
+             allow exec where path == \"{}\"\n",
+            allowed.display()
+        ),
+        None,
+    );
+    // `sh -c SCRIPT sh --donate-level`: the script's $0 and $1; the shell runs `echo`
+    // itself, so no other exec happens.
+    let status = run_as(
+        "/bin/sh",
+        &["-c", &script, "sh", "--donate-level"],
+        Some(USER),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    assert!(!marker.exists(), "the killed shell still ran its command");
+    assert_ran(
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--level"],
+            Some(USER),
+            None,
+        ),
+        "the shell without the argument",
+    );
+    assert!(
+        marker.exists(),
+        "the shell without the argument did not run"
+    );
+    std::fs::remove_file(&marker).unwrap();
+    assert_ran(
+        run_as(&allowed, &["--donate-level"], Some(USER), None),
+        "an allowed program with the argument",
+    );
+    assert_ran(
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--donate-level"],
+            None,
+            None,
+        ),
+        "root with the argument",
+    );
+    // Root's marker: removed, so that the user's shell can write its own below.
+    assert!(marker.exists(), "root's shell did not run");
+    std::fs::remove_file(&marker).unwrap();
+    let seen = reports(&policy, 1);
+    assert_eq!(seen.len(), 1, "one report: {seen:?}");
+    let report = &seen[0];
+    assert_eq!(report["action"], "kill", "{report}");
+    assert_eq!(report["event"], "exec", "{report}");
+    assert_eq!(
+        report["attributes"]["cmdline"],
+        format!("/bin/sh -c {script} sh --donate-level"),
+        "{report}"
+    );
+    policy.stop();
+    assert_ran(
+        run_as(
+            "/bin/sh",
+            &["-c", &script, "sh", "--donate-level"],
+            Some(USER),
+            None,
+        ),
+        "the argument, policy unloaded",
+    );
+    assert!(marker.exists(), "the shell did not run after unload");
+}
+
+/// A thread that rewrites the caller's argument during execve cannot get a refused command
+/// line through: with a rule that kills every command line holding a `B`, an `echo` that
+/// ran printed no `B` in any of 40 runs, however the race fell (each run ends killed, or
+/// with what echo received, which the rule judged).
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_racing_thread_cannot_get_a_killed_command_line_through() {
+    require_guest();
+    let dir = TempDir::new();
+    let policy = Policy::load_source(
+        &dir,
+        &format!("kill exec where cmdline ~ \"**B**\" and uid == {USER}\n"),
+        None,
+    );
+    let path = std::ffi::CString::new("/bin/echo").unwrap();
+    let mut bytes = vec![b'A'; RACED_LEN];
+    bytes.push(0);
+    let arg: *mut u8 = Box::leak(bytes.into_boxed_slice()).as_mut_ptr();
+    let argv: [*const libc::c_char; 3] = [path.as_ptr(), arg.cast_const().cast(), std::ptr::null()];
+    let (mut killed, mut ran) = (0, 0);
+    for run in 0..40 {
+        let (status, printed) = exec_while_rewriting_status(&argv, arg);
+        if libc::WIFSIGNALED(status) {
+            assert_eq!(libc::WTERMSIG(status), libc::SIGKILL, "run {run}");
+            assert_eq!(printed, "", "run {run}: a killed echo printed");
+            killed += 1;
+        } else {
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "run {run}: wait status {status:#x}"
+            );
+            assert!(
+                !printed.contains('B'),
+                "run {run}: echo received {printed:?}"
+            );
+            ran += 1;
+        }
+    }
+    eprintln!("racing runs: {killed} killed, {ran} ran");
+    policy.stop();
+}
+
+/// Policies on the command line, compiled for the running kernel, pass its verifier (loaded,
+/// not attached); the processed instructions of each are printed. On a rejection the
+/// verifier's last lines are shown.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn command_line_policies_verify() {
+    require_guest();
+    let btf = Btf::parse(&std::fs::read("/sys/kernel/btf/vmlinux").unwrap())
+        .unwrap()
+        .with_description("the guest kernel");
+    for source in [
+        "kill exec where cmdline ~ \"**--donate-level**\"\n",
+        "audit exec where cmdline == \"/bin/sh -c x\"\n",
+        "kill exec where cmdline ~ \"**x**\" and uid == 1000\nallow exec where path == \"/x\"\n",
+    ] {
+        let (checked, diagnostics) = lang::front_end(source, &btf);
+        let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:#?}"));
+        let object = compiler::compile(
+            &checked,
+            compiler::ir::Target::new(compiler::ir::Scope::Global),
+        )
+        .expect("compiles");
+        let targets: Vec<ProgramTarget> = object
+            .spec
+            .programs
+            .iter()
+            .map(|p| ProgramTarget {
+                symbol: p.symbol.clone(),
+                hook: compiler::elf::lsm_hook(&p.section).unwrap().to_string(),
+            })
+            .collect();
+        match runtime::verify(&object.elf, &targets, runtime::VerifierLog::Stats) {
+            Ok(counts) => eprintln!("{source:?}: processed {counts:?}"),
+            Err(runtime::RuntimeError::Rejected { log, .. }) => {
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                panic!(
+                    "{source}: rejected; last lines, reversed:\n{}",
+                    tail.join("\n")
+                );
+            }
+            Err(e) => panic!("{source}: {e}"),
+        }
+    }
 }

@@ -36,20 +36,29 @@ fn unique(stem: &str) -> String {
     format!("{stem}-{}", std::process::id())
 }
 
+/// Whether `path ARGS` run as [`USER`] in `cgroup` died by SIGKILL (else it must succeed).
+fn killed_with(path: &Path, args: &[&str], cgroup: Option<&kernel_tests::Cgroup>) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let status = run_as(path, args, User(USER), cgroup).unwrap();
+    if status.signal() == Some(libc::SIGKILL) {
+        return true;
+    }
+    assert!(status.success(), "{}: {status}", path.display());
+    false
+}
+
 /// A miner is killed, not only refused: the process that asked dies by SIGKILL. The same
-/// program under another name runs, and so does the miner outside the cgroup.
+/// program under another name runs, unless its command line holds a miner's option; the
+/// miner outside the cgroup runs.
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn kill_crypto_miners() {
-    use std::os::unix::process::ExitStatusExt;
     let dir = TempDir::new();
     set_mode(dir.path(), 0o755);
     let miner = dir.copy("/bin/true", "xmrig", 0o755);
     let renamed = dir.copy("/bin/true", "true", 0o755);
-    let killed = |path: &Path, cgroup: Option<&kernel_tests::Cgroup>| {
-        let status = run_as(path, &[], User(USER), cgroup).unwrap();
-        status.signal() == Some(libc::SIGKILL)
-    };
+    let killed =
+        |path: &Path, cgroup: Option<&kernel_tests::Cgroup>| killed_with(path, &[], cgroup);
     let (m, r) = (miner.clone(), renamed.clone());
     Scenario::for_cgroup(standard_policy!("kill-crypto-miners"))
         .step(Before, {
@@ -65,10 +74,48 @@ fn kill_crypto_miners() {
                 !killed(&r, Some(steps.cgroup())),
                 "true in the cgroup was killed"
             );
+            assert!(
+                killed_with(
+                    &r,
+                    &["-o", "pool:3333", "--donate-level", "1"],
+                    Some(steps.cgroup())
+                ),
+                "a renamed miner with --donate-level was not killed"
+            );
             assert!(!killed(&m, None), "xmrig outside the cgroup was killed");
         })
         .step(Unloaded, move |_| {
             assert!(!killed(&miner, None), "killed after unload")
+        })
+        .run();
+}
+
+/// A shell whose command line redirects to /dev/tcp is killed before it runs; the same shell
+/// with another command runs; a netcat asked to run a program (`-e`) is killed.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn kill_reverse_shells() {
+    let dir = TempDir::new();
+    set_mode(dir.path(), 0o755);
+    // A copy named `nc`: killed before it runs, so which busybox applet it is never matters.
+    let nc = dir.copy("/bin/true", "nc", 0o755);
+    let sh = Path::new("/bin/sh");
+    let reverse = "echo x > /dev/tcp/127.0.0.1/9";
+    Scenario::for_cgroup(standard_policy!("kill-reverse-shells"))
+        .step(Loaded, move |steps| {
+            let cgroup = Some(steps.cgroup());
+            assert!(
+                killed_with(sh, &["-c", reverse], cgroup),
+                "a shell writing to /dev/tcp was not killed"
+            );
+            assert!(
+                !killed_with(sh, &["-c", "echo x > /dev/null"], cgroup),
+                "a harmless shell was killed"
+            );
+            assert!(
+                killed_with(&nc, &["-e", "/bin/sh", "127.0.0.1", "9"], cgroup),
+                "nc -e was not killed"
+            );
         })
         .run();
 }
