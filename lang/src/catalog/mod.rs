@@ -50,6 +50,15 @@ impl EnumType {
 }
 
 impl ValueType {
+    /// "a" or "an", whichever goes before [`Self::describe`].
+    pub fn article(self) -> &'static str {
+        if self.describe().starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             ValueType::Int => "integer",

@@ -345,18 +345,9 @@ impl ValueKind {
             ValueKind::Attribute(name) => format!("attribute `{name}`"),
             ValueKind::EnumName(name, kind) => {
                 let ty = ValueType::Enum(kind);
-                format!("`{name}`, {} {}", article(ty), kind.name)
+                format!("`{name}`, {} {}", ty.article(), kind.name)
             }
         }
-    }
-}
-
-/// "a" or "an", for a type's name.
-pub(super) fn article(ty: ValueType) -> &'static str {
-    if ty.describe().starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
     }
 }
 
@@ -413,7 +404,7 @@ impl Finding {
                 format!(
                     "`{}` is {} {}; give a literal of that type",
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     attribute.ty.describe()
                 ),
                 *span,
@@ -550,7 +541,7 @@ impl Finding {
                 format!(
                     "`{}` is {} {}, not a condition",
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     attribute.ty.describe()
                 ),
                 *span,
@@ -625,7 +616,7 @@ impl Finding {
                 *attribute_span,
                 format!(
                     "this is {} {}",
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     attribute.ty.describe()
                 ),
             ),
@@ -641,7 +632,7 @@ impl Finding {
                     format!(
                         "`{}` is {} {}; this list element is {}",
                         attribute.name,
-                        article(ty),
+                        ty.article(),
                         ty.describe(),
                         element.describe()
                     ),
@@ -707,7 +698,7 @@ impl Finding {
                     "`{}` applies to integers, and `{}` is {} {}",
                     op.symbol(),
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     attribute.ty.describe()
                 ),
                 *span,
@@ -729,7 +720,7 @@ impl Finding {
                     "`{}` matches strings and paths, and `{}` is {} {}",
                     op.symbol(),
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     attribute.ty.describe()
                 ),
                 *span,
@@ -843,7 +834,7 @@ impl Finding {
                 format!(
                     "`{}` is {} {}, compared only with `==`, `!=` and `in`",
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     kind.name
                 ),
                 *span,
@@ -867,7 +858,7 @@ impl Finding {
             .with_label(format!(
                 "`{}` is {} {}",
                 attribute.name,
-                article(attribute.ty),
+                attribute.ty.article(),
                 kind.name
             ))
             .with_suggestion_or(suggestion.as_deref(), || {
@@ -887,7 +878,7 @@ impl Finding {
                 format!(
                     "`{}` is {} {}; it cannot be compared with {}",
                     attribute.name,
-                    article(attribute.ty),
+                    attribute.ty.article(),
                     kind.name,
                     found.describe()
                 ),
@@ -895,7 +886,7 @@ impl Finding {
             )
             .with_help(format!(
                 "write {} {} name, e.g. {}",
-                article(attribute.ty),
+                attribute.ty.article(),
                 kind.name,
                 example_names(kind)
             )),
