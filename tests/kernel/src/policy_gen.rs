@@ -204,6 +204,11 @@ fn atom(rng: &mut Rng, event: &Event) -> String {
         .attributes()
         .filter(|a| !a.source.is_late())
         .filter(|a| !(late && lang::catalog::MOVED_AT_COMMIT.contains(&a.name)))
+        // Not `ancestor.exe`: its eight path walks cost up to 450k processed instructions a
+        // program on 6.1, which took this sweep past its time, and beside `container.id` and
+        // `cgroup` a 6.12 load failed with EFAULT (seed 149 of the merged generator; open in
+        // issue 12). The `who` kernel test verifies it and records its cost.
+        .filter(|a| a.name != lang::lineage::ANCESTOR_EXE)
         .collect();
     let attribute = attributes[rng.below(attributes.len())];
     let name = attribute.name;
