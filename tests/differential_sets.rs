@@ -523,19 +523,21 @@ fn ten_thousand_rules_agree() {
     );
 }
 
+/// The instructions `source` compiles to, its programs' and their functions' together.
+fn emitted(source: &str) -> usize {
+    compile(source)
+        .object
+        .programs
+        .iter()
+        .map(|p| p.code.insns.len())
+        .sum()
+}
+
 /// The instructions a literal tree takes, as `lang::check::tree_cost` estimates them for E0207
 /// and the code generator for cutting it: never fewer than emitted, and not more than three
 /// times as many, for exact paths and prefixes, inline and cut into functions.
 #[test]
 fn tree_cost_bounds_what_is_emitted() {
-    let size = |source: &str| -> usize {
-        compile(source)
-            .object
-            .programs
-            .iter()
-            .map(|p| p.code.insns.len())
-            .sum()
-    };
     for n in [50, 400] {
         let exact: Vec<Vec<u8>> = (0..n).map(|i| path(i).into_bytes()).collect();
         let prefixes: Vec<Vec<u8>> = (0..n)
@@ -550,7 +552,7 @@ fn tree_cost_bounds_what_is_emitted() {
             ),
             ("prefix", prefix_policy(n), prefix_policy(4), prefixes),
         ] {
-            let emitted = size(&source) - size(&base);
+            let emitted = emitted(&source) - emitted(&base);
             let estimate = lang::check::tree_cost(literals[4..].iter().map(Vec::as_slice));
             println!("{label}, {n} rules: {emitted} instructions emitted, {estimate} estimated");
             assert!(
@@ -566,14 +568,6 @@ fn tree_cost_bounds_what_is_emitted() {
 /// far above it; and a thousand glob rules behind a shared gate now fit one program.
 #[test]
 fn glob_run_estimate_bounds_what_is_emitted() {
-    let size = |source: &str| -> usize {
-        compile(source)
-            .object
-            .programs
-            .iter()
-            .map(|p| p.code.insns.len())
-            .sum()
-    };
     let gated = |n: usize| -> String {
         (0..n)
             .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
@@ -582,7 +576,7 @@ fn glob_run_estimate_bounds_what_is_emitted() {
     // A glob test and the checker's REPORT_COST (8) a rule.
     let per_rule = (lang::glob::GLOB_TEST_COST + 8) as usize;
     for n in [100, 1000] {
-        let emitted = size(&gated(n)) - size(&gated(4));
+        let emitted = emitted(&gated(n)) - emitted(&gated(4));
         let estimate = per_rule * (n - 4);
         println!("glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated");
         assert!(
