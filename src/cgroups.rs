@@ -59,7 +59,13 @@ pub fn path_of(id: u64) -> Option<String> {
 
 /// The container id of a process in cgroup `path`: "" for none.
 pub fn container_id(path: &str) -> String {
-    String::from_utf8_lossy(lang::workload::container_id(path.as_bytes())).into_owned()
+    String::from_utf8_lossy(&lang::workload::container_id(path.as_bytes())).into_owned()
+}
+
+/// The Kubernetes pod UID of a process in cgroup `path`: "" for none.
+pub fn pod_uid(path: &str) -> String {
+    let uid = lang::workload::Workload::Pod.of_path(path.as_bytes());
+    String::from_utf8_lossy(&uid).into_owned()
 }
 
 /// `relative` (a directory under the mount) as a path in the hierarchy, given the mount's

@@ -702,10 +702,12 @@ pub(crate) fn test_input(test: &CheckedTest) -> EventInput {
     for (attribute, value) in &test.values {
         values.insert(attribute.name, value.clone());
     }
-    // The container id is the cgroup's (the checker refused a test giving another).
+    // The container id and pod UID are the cgroup's (the checker refused a test giving
+    // others).
     if let Some(AttrValue::Str(path)) = values.get(lang::catalog::CGROUP_PATH) {
-        let id = lang::workload::container_id(path).to_vec();
-        values.insert(lang::catalog::CONTAINER_ID, AttrValue::Str(id));
+        for (name, id) in lang::catalog::derived_from_cgroup(path) {
+            values.insert(name, AttrValue::Str(id));
+        }
     }
     command_line(test, &mut values);
     // A flag that is a bit of an integer attribute (`ptrace`'s `attach` of `mode`) is one

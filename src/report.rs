@@ -123,6 +123,8 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
     };
     fields.insert("container.id".into(), short);
     fields.insert("container.full_id".into(), full);
+    // Falco's `k8s.pod.uid`: "" outside a pod, as Falco prints an empty field.
+    fields.insert("k8s.pod.uid".into(), process["pod_uid"].clone());
     fields.insert("krsi.cgroup".into(), process["cgroup"].clone());
     let mut details = String::new();
     if let Some(attributes) = report["attributes"].as_object() {
@@ -188,11 +190,12 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// The process: its ids, names, and its cgroup v2 (id, path and container id, the path
+/// The process: its ids, names, and its cgroup v2 (id, path, container id and pod UID, the path
 /// resolved from the id when the report is read: `null` when the cgroup is gone by then).
 fn process(report: &Report) -> Value {
     let cgroup = crate::cgroups::path_of(report.cgroup_id);
     let container_id = cgroup.as_deref().map(crate::cgroups::container_id);
+    let pod_uid = cgroup.as_deref().map(crate::cgroups::pod_uid);
     json!({
         "pid": report.tgid,
         "tid": report.pid,
@@ -204,6 +207,7 @@ fn process(report: &Report) -> Value {
         "cgroup_id": report.cgroup_id,
         "cgroup": cgroup,
         "container_id": container_id,
+        "pod_uid": pod_uid,
     })
 }
 

@@ -259,14 +259,21 @@ impl EventSpec {
             path if path.is_empty() => b"/".to_vec(),
             path => path,
         };
-        let id = lang::workload::container_id(&cgroup).to_vec();
+        for (name, id) in catalog::derived_from_cgroup(&cgroup) {
+            values.insert(name, AttrValue::Str(id));
+        }
         values.insert(catalog::CGROUP_PATH, AttrValue::Str(cgroup));
-        values.insert(catalog::CONTAINER_ID, AttrValue::Str(id));
         for (i, name) in common::namespace_attributes().enumerate() {
             values.insert(
                 name,
                 AttrValue::Int(u64::from(self.ints[i % self.ints.len()])),
             );
+        }
+        // Half the events in the host's pid namespace, where `container` depends on the
+        // cgroup alone.
+        if self.ints[0] & 1 == 0 {
+            let host = catalog::host_namespace(catalog::PID_NAMESPACE).unwrap_or_default();
+            values.insert(catalog::PID_NAMESPACE, AttrValue::Int(host));
         }
         match self.event {
             "exec" => {
@@ -857,6 +864,31 @@ fn container_id_literal() -> impl Strategy<Value = String> {
     ])
 }
 
+/// A literal a rule compares `pod.uid` with: one of the generated UIDs, none (`""`), the
+/// systemd driver's spelling (never the value) or a near miss.
+fn pod_uid_literal() -> impl Strategy<Value = String> {
+    let uid = common::POD_UIDS[0];
+    select(vec![
+        uid.to_string(),
+        common::POD_UIDS[1].to_string(),
+        String::new(),
+        uid.replace('-', "_"),
+        uid[1..].to_string(),
+    ])
+}
+
+/// A glob on `pod.uid`: a UID's first group, any UID, one with a `_`.
+fn pod_uid_glob() -> impl Strategy<Value = String> {
+    let uid = common::POD_UIDS[0];
+    select(vec![
+        format!("{}-*", &uid[..8]),
+        "*".to_string(),
+        "?*".to_string(),
+        "*_*".to_string(),
+        format!("*{}", &uid[24..]),
+    ])
+}
+
 /// A glob on `container.id`: an id's prefix (Falco's short id), any id, any non-empty.
 fn container_id_glob() -> impl Strategy<Value = String> {
     let id = common::CONTAINER_IDS[0];
@@ -1345,6 +1377,7 @@ fn leaf(event_name: &'static str) -> BoxedStrategy<Expr> {
         let (literal, glob) = match attr {
             catalog::CGROUP_PATH => (cgroup_literal().boxed(), cgroup_glob().boxed()),
             catalog::CONTAINER_ID => (container_id_literal().boxed(), container_id_glob().boxed()),
+            catalog::POD_UID => (pod_uid_literal().boxed(), pod_uid_glob().boxed()),
             _ if is_path_like(attr) => (path_literal().boxed(), path_glob().boxed()),
             _ => (comm_literal().boxed(), comm_glob().boxed()),
         };

@@ -9,6 +9,7 @@
 use lang::checked::{Access, AccessBase, Endpoint, IntOp, KernfsWalk, ParentAccess, PathWalk};
 use lang::glob::Token;
 use lang::span::Span;
+use lang::workload::Workload;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -145,9 +146,10 @@ pub enum ValueKind {
     /// WalkedPath`) or kernfs nodes (`KernfsPath`, a cgroup's). May be unknown (too long,
     /// too deep, or a read faulted).
     WalkedPath(PathWalk),
-    /// The container id the cgroup's path names (`lang::workload::container_id`), derived
-    /// while walking it: 64 hex digits, or "" for no container. Unknown when the path is.
-    ContainerId(KernfsWalk),
+    /// The container id or pod UID the cgroup's path names (`lang::workload::Workload`),
+    /// derived while walking it: 64 hex digits or 36 characters, or "" for none. Unknown
+    /// when the path is.
+    WorkloadId(Workload, KernfsWalk),
     /// An exec's command line: the first `count` (an integer field, `bprm->argc`) strings of
     /// user memory from the address at `strings` (`bprm->p`), joined by single spaces, read
     /// with `bpf_probe_read_user_str`. May be unknown (more than `lang::limits::ARGV_MAX`
@@ -184,7 +186,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
-                | ValueKind::ContainerId(_)
+                | ValueKind::WorkloadId(..)
                 | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
@@ -200,7 +202,7 @@ impl ValueKind {
             ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
-                | ValueKind::ContainerId(_)
+                | ValueKind::WorkloadId(..)
                 | ValueKind::CommandLine { .. }
                 | ValueKind::Port(_)
                 | ValueKind::Addr(_)
@@ -215,7 +217,7 @@ impl ValueKind {
                 | ValueKind::Comm
                 | ValueKind::Chars(_)
                 | ValueKind::WalkedPath(_)
-                | ValueKind::ContainerId(_)
+                | ValueKind::WorkloadId(..)
                 | ValueKind::CommandLine { .. }
         )
     }
@@ -384,8 +386,12 @@ impl fmt::Display for ValueKind {
             ValueKind::WalkedPath(PathWalk::Kernfs(w)) => {
                 write!(f, "walk kernfs {}", AccessText(&w.node))
             }
-            ValueKind::ContainerId(w) => {
-                write!(f, "container_id kernfs {}", AccessText(&w.node))
+            ValueKind::WorkloadId(workload, w) => {
+                let name = match workload {
+                    Workload::Container => "container_id",
+                    Workload::Pod => "pod_uid",
+                };
+                write!(f, "{name} kernfs {}", AccessText(&w.node))
             }
             ValueKind::Port(e) => write!(f, "port {}", EndpointText(e)),
             ValueKind::CommandLine { strings, count } => write!(

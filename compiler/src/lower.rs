@@ -329,11 +329,11 @@ impl RuleLowering<'_> {
             (Source::Flag { mask, .. }, Some(a)) => ValueKind::Flag { access: a, mask },
             (Source::TaskInt { .. } | Source::Int { .. }, Some(a)) => ValueKind::Field(a),
             (Source::TaskChars { .. } | Source::ParamChars { .. }, Some(a)) => ValueKind::Chars(a),
-            (Source::ContainerId { .. }, _) => match walk {
-                Some(checked::PathWalk::Kernfs(walk)) => ValueKind::ContainerId(walk),
+            (Source::WorkloadId { workload, .. }, _) => match walk {
+                Some(checked::PathWalk::Kernfs(walk)) => ValueKind::WorkloadId(workload, walk),
                 _ => {
                     self.internal_error =
-                        Some("no kernfs walk was resolved for a container id".into());
+                        Some("no kernfs walk was resolved for a container id or pod UID".into());
                     ValueKind::Uid
                 }
             },
@@ -345,6 +345,13 @@ impl RuleLowering<'_> {
                     ValueKind::Uid
                 }
             },
+            (Source::Expanded, _) => {
+                self.internal_error = Some(format!(
+                    "`{}` reached the compiler: the checker expands its tests",
+                    resolved.attribute.name
+                ));
+                ValueKind::Uid
+            }
             // The checker resolves an access for every chained source; a missing one is a
             // checker bug, reported as an internal error rather than compiled into a guess.
             (source, None) => {

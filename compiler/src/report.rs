@@ -96,7 +96,7 @@ pub fn layout(program: &Program) -> RecordLayout {
             ValueKind::ResolvedPath(_)
             | ValueKind::KernelString(_)
             | ValueKind::WalkedPath(_)
-            | ValueKind::ContainerId(_)
+            | ValueKind::WorkloadId(..)
             | ValueKind::CommandLine { .. } => Some(STRING_EXCERPT),
             ValueKind::Comm => Some(16),
             ValueKind::Chars(access) => Some(access.size.min(STRING_EXCERPT)),
@@ -197,7 +197,7 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
                 | ValueKind::WalkedPath(_)
-                | ValueKind::ContainerId(_)
+                | ValueKind::WorkloadId(..)
                 | ValueKind::CommandLine { .. },
                 Some(len),
                 Some(text),

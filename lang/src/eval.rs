@@ -119,6 +119,9 @@ pub enum StringKind {
     KernelString,
     /// A NUL-padded `char[]` (`comm`): always known.
     Padded,
+    /// Derived from another string (a container id or pod UID, from the cgroup's path):
+    /// unknown exactly when that one is, whatever its own text.
+    Derived,
     /// An exec's command line, joined by the program: known as [`crate::cmdline::joined`]
     /// says; once joined, known.
     CommandLine,
@@ -132,6 +135,7 @@ impl StringKind {
             Source::KernfsPath { .. } => StringKind::WalkedPath { cap: STRING_CAP },
             Source::KernelString { .. } => StringKind::KernelString,
             Source::CommandLine { .. } => StringKind::CommandLine,
+            Source::WorkloadId { .. } => StringKind::Derived,
             _ => StringKind::Padded,
         }
     }
@@ -156,7 +160,7 @@ impl StringKind {
             StringKind::ResolvedPath => len < STRING_CAP,
             StringKind::WalkedPath { cap } => len < cap,
             StringKind::KernelString | StringKind::CommandLine => len + 1 < STRING_CAP,
-            StringKind::Padded => true,
+            StringKind::Padded | StringKind::Derived => true,
         }
     }
 }
@@ -251,15 +255,17 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
     let value = match resolved.attribute.source {
         // Derived from the cgroup's path, as the program derives it while walking it: unknown
         // when the path is.
-        Source::ContainerId { .. } => match input.values.get(crate::catalog::CGROUP_PATH) {
-            Some(AttrValue::Str(path))
-                if (StringKind::WalkedPath { cap: STRING_CAP }).known(path) =>
-            {
-                derived = AttrValue::Str(crate::workload::container_id(path).to_vec());
-                &derived
+        Source::WorkloadId { workload, .. } => {
+            match input.values.get(crate::catalog::CGROUP_PATH) {
+                Some(AttrValue::Str(path))
+                    if (StringKind::WalkedPath { cap: STRING_CAP }).known(path) =>
+                {
+                    derived = AttrValue::Str(workload.of_path(path));
+                    &derived
+                }
+                _ => return Truth::Unknown,
             }
-            _ => return Truth::Unknown,
-        },
+        }
         _ => match input.values.get(resolved.attribute.name) {
             Some(value) => value,
             None => return Truth::Unknown,

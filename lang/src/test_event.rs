@@ -114,29 +114,40 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                 ),
                 format!("give `{}: 1` or more", attribute.name),
             ),
-            // The kernel has one cgroup path; the container id is derived from it.
-            (Source::ContainerId { .. }, AttrValue::Str(id))
-                if id.as_slice() != crate::workload::container_id(cgroup) =>
+            // The kernel has one cgroup path; the container id and pod UID are derived from it.
+            (Source::WorkloadId { workload, .. }, AttrValue::Str(id))
+                if *id != workload.of_path(cgroup) =>
             {
-                let derived = crate::workload::container_id(cgroup);
+                let derived = workload.of_path(cgroup);
                 refuse(
                     format!(
                         "`{}` is \"{}\" in cgroup `{}`, never \"{}\": it is derived from the cgroup's path",
                         attribute.name,
-                        String::from_utf8_lossy(derived),
+                        String::from_utf8_lossy(&derived),
                         String::from_utf8_lossy(cgroup),
                         String::from_utf8_lossy(id)
                     ),
-                    if id.is_empty() {
-                        "give a cgroup no container runtime named instead, e.g. `cgroup: \"/system.slice/sshd.service\"`".into()
-                    } else {
-                        format!(
+                    match (id.is_empty(), workload) {
+                        (true, _) => "give a cgroup no container runtime or kubelet named instead, e.g. `cgroup: \"/system.slice/sshd.service\"`".into(),
+                        (false, crate::workload::Workload::Container) => format!(
                             "give the container's cgroup instead, e.g. `cgroup: \"/system.slice/docker-{}.scope\"`",
                             String::from_utf8_lossy(id)
-                        )
+                        ),
+                        (false, crate::workload::Workload::Pod) => format!(
+                            "give the pod's cgroup instead, e.g. `cgroup: \"/kubepods/burstable/pod{}\"`",
+                            String::from_utf8_lossy(id)
+                        ),
                     },
                 )
             }
+            // Tests on it are tests on other attributes (lang::check::workload).
+            (Source::Expanded, _) => refuse(
+                format!(
+                    "`{}` is not a value of its own: it is `container.id != \"\" or ns.pid != 4026531836`",
+                    attribute.name
+                ),
+                "give `cgroup` (a container's, e.g. `\"/system.slice/docker-<64 hex digits>.scope\"`) or `ns.pid` instead".into(),
+            ),
             // The command line's arguments are `argc` of them (an empty argv gets one empty
             // argument, as above).
             (Source::CommandLine { count, .. }, AttrValue::Str(block)) => {

@@ -61,10 +61,18 @@ pub const CONTAINER_IDS: [&str; 2] = [
     "00aa11bb22cc33dd44ee55ff6677889900aa11bb22cc33dd44ee55ff66778899",
 ];
 
+/// Two pod UIDs, as Kubernetes prints them.
+#[allow(dead_code)]
+pub const POD_UIDS: [&str; 2] = [
+    "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    "a1b2c3d4-e5f6-4789-9abc-def012345678",
+];
+
 /// Names of cgroups for generated cgroup paths: systemd's and Kubernetes' slices, every
-/// naming scheme of a container's cgroup with each of [`CONTAINER_IDS`], and near misses
-/// that are no container (63 or 65 digits, uppercase, another suffix or prefix, a non-hex
-/// digit), so that the program's derivation of `container.id` meets every case of the
+/// naming scheme of a container's cgroup with each of [`CONTAINER_IDS`] and of a pod's with
+/// each of [`POD_UIDS`], and near misses that are neither (a digit too few or too many,
+/// uppercase, another suffix or prefix, a non-hex digit, the other driver's separator), so
+/// that the program's derivations of `container.id` and `pod.uid` meet every case of the
 /// host's (`lang::workload`).
 #[allow(dead_code)]
 pub fn cgroup_names() -> Vec<String> {
@@ -84,11 +92,32 @@ pub fn cgroup_names() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for id in CONTAINER_IDS {
-        for (prefix, suffix) in lang::workload::CONTAINER_SCHEMES {
-            names.push(format!("{prefix}{id}{suffix}"));
+    use lang::workload::Workload;
+    for (workload, ids) in [
+        (Workload::Container, CONTAINER_IDS),
+        (Workload::Pod, POD_UIDS),
+    ] {
+        for id in ids {
+            for scheme in workload.schemes() {
+                let id = id.replace('-', &char::from(scheme.separator).to_string());
+                names.push(format!("{}{id}{}", scheme.prefix, scheme.suffix));
+            }
         }
     }
+    let uid = POD_UIDS[0];
+    names.extend([
+        format!("pod{}", uid.replace('-', "_")),
+        format!("kubepods-pod{uid}.slice"),
+        format!(
+            "kubepods-burstable-pod{}.slice",
+            &uid.replace('-', "_")[1..]
+        ),
+        format!("pod{}", uid.to_uppercase()),
+        format!("pod{uid}0"),
+        format!("pod{}g", &uid[..35]),
+        format!("kubepods-besteffort-pod{}.scope", uid.replace('-', "_")),
+        format!("pod{}", uid.replace('-', "")),
+    ]);
     let id = CONTAINER_IDS[0];
     names.extend([
         format!("docker-{}.scope", &id[1..]),

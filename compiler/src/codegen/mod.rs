@@ -267,7 +267,7 @@ impl Layout {
             let buffer = match value.kind.layout_kind() {
                 ValueKind::ResolvedPath(_)
                 | ValueKind::KernelString(_)
-                | ValueKind::ContainerId(_)
+                | ValueKind::WorkloadId(..)
                 | ValueKind::CommandLine { .. } => Some((STRING_CAP, false)),
                 // At most STRING_CAP: the walk builds the path in a work area of that size.
                 ValueKind::WalkedPath(walk) => Some(((walk.cap() as u32).min(STRING_CAP), false)),
@@ -294,7 +294,7 @@ impl Layout {
         let work = program
             .values
             .iter()
-            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)))
+            .any(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::WorkloadId(..)))
             .then(|| {
                 let at = scratch_size;
                 scratch_size += work::SIZE;
@@ -760,7 +760,9 @@ fn check_offsets(program: &Program, layout: &Layout, module: &Module) -> Result<
             | ValueKind::KernelString(a)
             | ValueKind::Chars(a) => vec![a],
             ValueKind::WalkedPath(PathWalk::Dentry(w)) => vec![&w.dentry, &w.mnt],
-            ValueKind::WalkedPath(PathWalk::Kernfs(w)) | ValueKind::ContainerId(w) => vec![&w.node],
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) | ValueKind::WorkloadId(_, w) => {
+                vec![&w.node]
+            }
             ValueKind::Port(e) | ValueKind::Addr(e) => vec![&e.object],
             _ => Vec::new(),
         })

@@ -388,10 +388,11 @@ impl ProgramGen<'_> {
                         self.walk(walk, WalkOutput::Path, area, b, slot, unknown);
                     }
                 }
-                (ValueKind::ContainerId(walk), Some(b)) => {
+                (ValueKind::WorkloadId(workload, walk), Some(b)) => {
                     if let Some(area) = self.layout.work {
                         let walk = PathWalk::Kernfs(walk.clone());
-                        self.walk(&walk, WalkOutput::ContainerId, area, b, slot, unknown);
+                        let output = WalkOutput::Workload(*workload);
+                        self.walk(&walk, output, area, b, slot, unknown);
                     }
                 }
                 (ValueKind::CommandLine { strings, count }, Some(b)) => {

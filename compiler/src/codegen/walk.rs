@@ -6,17 +6,17 @@ use super::{offset, Buffer, ProgramGen, NAME_MAX, WALK_COMPONENTS, WALK_MOUNTS};
 use crate::bpf::helper::{PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use lang::checked::{Access, AccessBase, DentryWalk, KernfsWalk, PathWalk};
-use lang::workload::{CONTAINER_ID_LEN, CONTAINER_SCHEMES};
+use lang::workload::Workload;
 
 /// What a walk computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum WalkOutput {
     /// The path itself.
     Path,
-    /// The container id a kernfs path names (`lang::workload::container_id`): checked on
-    /// every component as the walk reads it, nearest (innermost) first, and known exactly
+    /// The container id or pod UID a kernfs path names (`lang::workload::Workload`): checked
+    /// on every component as the walk reads it, nearest (innermost) first, and known exactly
     /// when the path is.
-    ContainerId,
+    Workload(Workload),
 }
 
 /// The dentry walk's state, in the scratch map at [`super::Layout::work`]: every variable the walk
@@ -57,12 +57,23 @@ pub(super) mod work {
     /// reads as too long.
     pub const KERNFS_NAME: u32 = AREA + super::super::STRING_CAP + super::super::NAME_MAX + 1;
     pub const KERNFS_NAME_CAP: u32 = super::super::NAME_MAX + 2;
-    /// A container id walk's result: the id found so far (the innermost), and its length
-    /// (0 until one is found).
-    pub const CONTAINER_ID: u32 = (KERNFS_NAME + KERNFS_NAME_CAP).div_ceil(8) * 8;
-    pub const CONTAINER_ID_LEN: u32 = CONTAINER_ID + lang::workload::CONTAINER_ID_LEN as u32;
-    pub const SIZE: u32 = CONTAINER_ID_LEN + 8;
+    /// A workload id walk's result: the id found so far, and its length (0 until one is
+    /// found). Room for the longest id, a container's.
+    pub const ID: u32 = (KERNFS_NAME + KERNFS_NAME_CAP).div_ceil(8) * 8;
+    pub const ID_LEN: u32 = ID + lang::workload::CONTAINER_ID_LEN as u32;
+    /// Where the id starts in the name just read: the matching scheme's prefix length. Kept
+    /// in map memory so that the id's check starts from one state whichever scheme matched.
+    pub const ID_AT: u32 = ID_LEN + 8;
+    /// The id of the name being checked, copied there as its characters are checked and to
+    /// `ID` once all passed: an outermost id replaces the one found before only when it is
+    /// one.
+    pub const CANDIDATE: u32 = ID_AT + 8;
+    pub const SIZE: u32 = CANDIDATE + lang::workload::CONTAINER_ID_LEN as u32;
 }
+
+/// Masks the id's start in the name (`work::ID_AT`'s low byte) so the verifier can bound the
+/// reads from it: the longest prefix is 23 bytes (`kubepods-besteffort-pod`).
+const ID_AT_MASK: i32 = 31;
 
 impl ProgramGen<'_> {
     /// A walk: computes what `output` asks of the path `walk` leads to into buffer `b` and
@@ -90,7 +101,9 @@ impl ProgramGen<'_> {
         self.asm.bind(done);
         match output {
             WalkOutput::Path => self.copy_path(area, b, end, unknown),
-            WalkOutput::ContainerId => self.copy_container_id(area, b, end, unknown),
+            WalkOutput::Workload(workload) => {
+                self.copy_workload_id(workload, area, b, end, unknown)
+            }
         }
         let at = |field: u32| offset(area + field);
         self.asm
@@ -143,48 +156,67 @@ impl ProgramGen<'_> {
             .jump(unknown);
     }
 
-    /// The walk is done: the container id found on the way, or "" for none.
-    fn copy_container_id(&mut self, area: u32, b: Buffer, end: Label, unknown: Label) {
+    /// The walk is done: the id found on the way, or "" for none.
+    fn copy_workload_id(
+        &mut self,
+        workload: Workload,
+        area: u32,
+        b: Buffer,
+        end: Label,
+        unknown: Label,
+    ) {
         let at = |field: u32| offset(area + field);
         self.asm
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
+            .load(Size::DW, Reg::R1, Reg::R7, at(work::ID_LEN))
             .store_reg(Size::DW, Reg::R7, at(work::RESULT), Reg::R1)
             .jump_imm(JmpCond::Eq, Reg::R1, 0, end)
             .mov64_reg(Reg::R1, Reg::R7);
         self.add_offset(Reg::R1, b.offset);
         self.asm
-            .mov64_imm(Reg::R2, CONTAINER_ID_LEN as i32)
+            .mov64_imm(Reg::R2, workload.id_len() as i32)
             .mov64_reg(Reg::R3, Reg::R7);
-        self.add_offset(Reg::R3, area + work::CONTAINER_ID);
+        self.add_offset(Reg::R3, area + work::ID);
         self.asm
             .call_helper(PROBE_READ_KERNEL)
             .jump_imm(JmpCond::Eq, Reg::R0, 0, end)
             .jump(unknown);
     }
 
-    /// Whether the name just read (`work[LEN]` bytes at `work[KERNFS_NAME]`) holds a
-    /// container id, as [`lang::workload::component_container_id`] says, unless the walk
-    /// found one already: if so the id goes to `work[CONTAINER_ID]` and its length to
-    /// `work[CONTAINER_ID_LEN]`. Uses r1–r4.
-    fn match_container_id(&mut self, area: u32) {
+    /// Whether the name just read (`work[LEN]` bytes at `work[KERNFS_NAME]`) holds an id of
+    /// `workload`, as [`Workload::of_component`] says: if so the id goes to `work[ID]` (by way
+    /// of `work[CANDIDATE]`) and its length to `work[ID_LEN]`. For an innermost id (a container's), a name is not looked at
+    /// once the walk, which starts at the innermost, has found one; an outermost id (a pod's)
+    /// is replaced by each one found further out. Uses r0–r5.
+    ///
+    /// The digits are checked without a branch: each character's test leaves bit 63 of a
+    /// register set when it passes, the bits are and-ed into r0, and one jump at the end
+    /// decides. A branch per digit (64 of them, in a loop of 41 steps) left the verifier
+    /// thousands of pending branches, and with other walks in one program 6.12 refused it
+    /// ("the sequence of 8193 jumps is too complex").
+    fn match_workload_id(&mut self, workload: Workload, area: u32) {
         let at = |field: u32| offset(area + field);
         let name = |i: usize| offset(area + work::KERNFS_NAME + i as u32);
-        let (hex, after) = (self.asm.new_label(), self.asm.new_label());
-        self.asm
-            .load(Size::DW, Reg::R1, Reg::R7, at(work::CONTAINER_ID_LEN))
-            .jump_imm(JmpCond::Ne, Reg::R1, 0, after);
-        // Which scheme's prefix and suffix the name has: r4 = where its id would start.
-        for (prefix, suffix) in CONTAINER_SCHEMES {
+        let (id, after) = (self.asm.new_label(), self.asm.new_label());
+        if workload.innermost() {
+            self.asm
+                .load(Size::DW, Reg::R1, Reg::R7, at(work::ID_LEN))
+                .jump_imm(JmpCond::Ne, Reg::R1, 0, after);
+        }
+        // Which scheme's prefix and suffix the name has: work[ID_AT] = where its id starts.
+        for scheme in workload.schemes() {
             let next = self.asm.new_label();
-            let total = prefix.len() + CONTAINER_ID_LEN + suffix.len();
+            let total = scheme.prefix.len() + workload.id_len() + scheme.suffix.len();
             self.asm
                 .load(Size::DW, Reg::R2, Reg::R7, at(work::LEN))
                 .jump_imm(JmpCond::Ne, Reg::R2, total as i32, next);
-            let suffix_at = prefix.len() + CONTAINER_ID_LEN;
-            let fixed = prefix
-                .bytes()
-                .enumerate()
-                .chain(suffix.bytes().enumerate().map(|(j, c)| (suffix_at + j, c)));
+            let suffix_at = scheme.prefix.len() + workload.id_len();
+            let fixed = scheme.prefix.bytes().enumerate().chain(
+                scheme
+                    .suffix
+                    .bytes()
+                    .enumerate()
+                    .map(|(j, c)| (suffix_at + j, c)),
+            );
             for (i, c) in fixed {
                 self.asm.load(Size::B, Reg::R1, Reg::R7, name(i)).jump_imm(
                     JmpCond::Ne,
@@ -193,40 +225,74 @@ impl ProgramGen<'_> {
                     next,
                 );
             }
+            // The separator goes with the id's start, above the prefix's length.
+            debug_assert!(scheme.prefix.len() <= ID_AT_MASK as usize);
+            let start = scheme.prefix.len() as i32 | (i32::from(scheme.separator) << 8);
             self.asm
-                .mov64_imm(Reg::R4, prefix.len() as i32)
-                .jump(hex)
+                .store_imm(Size::DW, Reg::R7, at(work::ID_AT), start)
+                .jump(id)
                 .bind(next);
         }
         self.asm.jump(after);
-        // The id's digits: lowercase hexadecimal, each copied as it is checked.
-        self.asm.bind(hex).alu64_reg(AluOp::Add, Reg::R4, Reg::R7);
-        for i in 0..CONTAINER_ID_LEN {
-            let digit = self.asm.new_label();
-            self.asm
-                .load(Size::B, Reg::R1, Reg::R4, name(i))
-                .mov64_reg(Reg::R2, Reg::R1)
-                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'0'))
-                .jump_imm(JmpCond::Le, Reg::R2, 9, digit)
-                .mov64_reg(Reg::R2, Reg::R1)
-                .alu64_imm(AluOp::Sub, Reg::R2, i32::from(b'a'))
-                .jump_imm(JmpCond::Gt, Reg::R2, 5, after)
-                .bind(digit)
-                .store_reg(
-                    Size::B,
-                    Reg::R7,
-                    offset(area + work::CONTAINER_ID + i as u32),
-                    Reg::R1,
+        // The id's characters, each copied as it is checked; r0 gathers the checks.
+        self.asm
+            .bind(id)
+            .load(Size::DW, Reg::R4, Reg::R7, at(work::ID_AT))
+            .alu64_imm(AluOp::And, Reg::R4, ID_AT_MASK)
+            .alu64_reg(AluOp::Add, Reg::R4, Reg::R7)
+            .mov64_imm(Reg::R0, -1);
+        let separators = workload.separators();
+        for i in 0..workload.id_len() {
+            self.asm.load(Size::B, Reg::R1, Reg::R4, name(i));
+            let out = offset(area + work::CANDIDATE + i as u32);
+            if separators.contains(&i) {
+                // c == separator: (c ^ separator) - 1 is negative only for 0.
+                self.asm
+                    .load(Size::DW, Reg::R2, Reg::R7, at(work::ID_AT))
+                    .alu64_imm(AluOp::Rsh, Reg::R2, 8)
+                    .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2)
+                    .alu64_imm(AluOp::Sub, Reg::R1, 1)
+                    .alu64_reg(AluOp::And, Reg::R0, Reg::R1)
+                    .store_imm(Size::B, Reg::R7, out, i32::from(b'-'));
+            } else {
+                self.asm.store_reg(Size::B, Reg::R7, out, Reg::R1);
+                self.in_range(Reg::R2, Reg::R1, b'0', b'9');
+                self.in_range(Reg::R3, Reg::R1, b'a', b'f');
+                self.asm.alu64_reg(AluOp::Or, Reg::R2, Reg::R3).alu64_reg(
+                    AluOp::And,
+                    Reg::R0,
+                    Reg::R2,
                 );
+            }
+        }
+        self.asm.jump_imm(JmpCond::Sge, Reg::R0, 0, after);
+        for word in (0..workload.id_len()).step_by(8) {
+            let word = word as u32;
+            self.asm
+                .load(Size::DW, Reg::R1, Reg::R7, at(work::CANDIDATE + word))
+                .store_reg(Size::DW, Reg::R7, at(work::ID + word), Reg::R1);
         }
         self.asm
             .store_imm(
                 Size::DW,
                 Reg::R7,
-                at(work::CONTAINER_ID_LEN),
-                CONTAINER_ID_LEN as i32,
+                at(work::ID_LEN),
+                workload.id_len() as i32,
             )
             .bind(after);
+    }
+
+    /// `dst` = a value whose bit 63 is set exactly when byte `c` is in `lo..=hi`, with r5
+    /// for scratch. With x = c - lo (a byte, so no wrap): !x has it set when x >= 0, and
+    /// x - (hi - lo + 1) when x is below the range's width.
+    fn in_range(&mut self, dst: Reg, c: Reg, lo: u8, hi: u8) {
+        self.asm
+            .mov64_reg(dst, c)
+            .alu64_imm(AluOp::Sub, dst, i32::from(lo))
+            .mov64_reg(Reg::R5, dst)
+            .alu64_imm(AluOp::Xor, Reg::R5, -1)
+            .alu64_imm(AluOp::Sub, dst, i32::from(hi - lo) + 1)
+            .alu64_reg(AluOp::And, dst, Reg::R5);
     }
 
     /// The dentry walk's steps, up to `done` with the path in the work area.
@@ -336,9 +402,8 @@ impl ProgramGen<'_> {
         let at = |field: u32| offset(area + field);
         self.read_start(&walk.node, area, work::DENTRY, unknown, unknown);
         self.start_walk(area);
-        if output == WalkOutput::ContainerId {
-            self.asm
-                .store_imm(Size::DW, Reg::R7, at(work::CONTAINER_ID_LEN), 0);
+        if let WalkOutput::Workload(_) = output {
+            self.asm.store_imm(Size::DW, Reg::R7, at(work::ID_LEN), 0);
         }
         self.asm
             .bind(top)
@@ -361,8 +426,8 @@ impl ProgramGen<'_> {
             .jump_imm(JmpCond::Sle, Reg::R0, 0, unknown)
             .alu64_imm(AluOp::Sub, Reg::R0, 1)
             .store_reg(Size::DW, Reg::R7, at(work::LEN), Reg::R0);
-        if output == WalkOutput::ContainerId {
-            self.match_container_id(area);
+        if let WalkOutput::Workload(workload) = output {
+            self.match_workload_id(workload, area);
         }
         self.prepend_name(area, top, unknown);
     }

@@ -593,7 +593,7 @@ impl MockKernel {
         let (walked, others): (Vec<_>, Vec<_>) = program
             .values
             .iter()
-            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::ContainerId(_)));
+            .partition(|v| matches!(v.kind, ValueKind::WalkedPath(_) | ValueKind::WorkloadId(..)));
         for value in walked.into_iter().chain(others) {
             let name = value.name;
             match &value.kind {
@@ -653,7 +653,7 @@ impl MockKernel {
                 }
                 // Derived from the cgroup's path, which the kernel has: that is laid out (the
                 // same nodes as the path's own value, when the program reads both).
-                ValueKind::ContainerId(walk) => {
+                ValueKind::WorkloadId(_, walk) => {
                     let path = string(event, lang::catalog::CGROUP_PATH)?;
                     let node = objects.kernfs_path(&walk.layout, name, &path)?;
                     objects.point(&walk.node, Some((node, 0)))?;

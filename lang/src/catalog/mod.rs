@@ -136,9 +136,17 @@ pub enum Source {
     /// `kernfs_node.parent` up to the root (whose parent is NULL), joined with `/`; the root
     /// itself is `/`. `members` lead from the current task to a `struct kernfs_node *`.
     KernfsPath { members: &'static [&'static str] },
-    /// The container id the kernfs path of `members` names (`crate::workload::container_id`),
-    /// derived by the program as it walks the path; `""` for no container.
-    ContainerId { members: &'static [&'static str] },
+    /// Not read by any program: the checker rewrites every test on the attribute into tests on
+    /// others (`container` into tests on `container.id` and `ns.pid`), so the evaluator and
+    /// the compiler never see it.
+    Expanded,
+    /// The container id or pod UID the kernfs path of `members` names
+    /// ([`crate::workload::Workload::of_path`]), derived by the program as it walks the path;
+    /// `""` for none.
+    WorkloadId {
+        workload: crate::workload::Workload,
+        members: &'static [&'static str],
+    },
     /// A `char[]` member reached from hook parameter `param` (a task's `comm`), NUL padded.
     ParamChars {
         param: &'static str,
@@ -207,11 +215,11 @@ impl Source {
             // The dentry's chain; the checker resolves the mount's too.
             Source::WalkedPath { dentry, .. } => Some((dentry.param, dentry.members)),
             // Resolved by the checker's endpoint resolution, not as one member chain.
-            Source::Endpoint { .. } | Source::Constant(_) => None,
+            Source::Endpoint { .. } | Source::Constant(_) | Source::Expanded => None,
             Source::TaskInt { members }
             | Source::TaskChars { members }
             | Source::KernfsPath { members }
-            | Source::ContainerId { members } => Some((None, members)),
+            | Source::WorkloadId { members, .. } => Some((None, members)),
             Source::CurrentUid
             | Source::CurrentGid
             | Source::CurrentPid
@@ -430,9 +438,10 @@ pub use errno::{errno, errno_name, ERRNOS};
 pub use files::{ARGC, CMDLINE, MOVED_AT_COMMIT};
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
-    host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE, ANCESTOR_EXES, ANCESTOR_EXE_CAP,
-    ANCESTOR_LEVELS, CAPABILITIES, CGROUP_PATH, CONTAINER_ID, HOST_NAMESPACES, PRCTL_OPTIONS,
-    PROCESS_ATTRIBUTES, SIGNALS,
+    derived_from_cgroup, host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE,
+    ANCESTOR_EXES, ANCESTOR_EXE_CAP, ANCESTOR_LEVELS, CAPABILITIES, CGROUP_PATH, CONTAINER,
+    CONTAINER_ID, HOST_NAMESPACES, PID_NAMESPACE, POD_UID, PRCTL_OPTIONS, PROCESS_ATTRIBUTES,
+    SIGNALS,
 };
 pub use system::{
     BPF_COMMANDS, MODULE_FROM_FILE, MODULE_FROM_MEMORY, MODULE_LOADS, MODULE_REQUEST,

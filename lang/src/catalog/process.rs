@@ -3,6 +3,7 @@
 
 use super::{Attribute, Chain, EnumType, Event, Source, ValueType};
 use crate::limits::STRING_CAP;
+use crate::workload::Workload;
 
 /// The current process, available on every event.
 pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
@@ -175,10 +176,28 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
     Attribute {
         name: CONTAINER_ID,
         ty: ValueType::Str,
-        source: Source::ContainerId {
+        source: Source::WorkloadId {
+            workload: Workload::Container,
             members: CGROUP_NODE,
         },
         doc: "id of the container the current process is in, 64 lowercase hex digits, taken from its cgroup's path as container tools do (`docker-<id>.scope`, `cri-containerd-<id>.scope`, `crio-<id>.scope`, `libpod-<id>.scope`, or a component that is the id alone, `/docker/<id>`); the innermost such component, so a cgroup a container makes below its own is still the container's; \"\" when in no container. Unknown when `cgroup` is",
+    },
+    Attribute {
+        name: POD_UID,
+        ty: ValueType::Str,
+        source: Source::WorkloadId {
+            workload: Workload::Pod,
+            members: CGROUP_NODE,
+        },
+        doc: "UID of the Kubernetes pod the current process is in, as Kubernetes prints it (`1a2b3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d`), taken from its cgroup's path as the kubelet names it (`kubepods-<qos>-pod<uid>.slice` with the systemd driver, `/kubepods/<qos>/pod<uid>` with cgroupfs); the outermost such component, so a cgroup a container makes below its own does not change its pod; \"\" when in no pod. Unknown when `cgroup` is",
+    },
+    // Whether the task is in a container: the checker never tests this attribute itself, it
+    // expands each test on it into tests on `container.id` and `ns.pid` (lang::check).
+    Attribute {
+        name: CONTAINER,
+        ty: ValueType::Bool,
+        source: Source::Expanded,
+        doc: "whether the current process is in a container: its cgroup names a container (`container.id != \"\"`) or its pid namespace is not the host's (`ns.pid != 4026531836`), as container tools put every container in a pid namespace of its own. Unknown (fails closed) when `cgroup` is and the pid namespace is the host's",
     },
     namespace("ns.mnt", &["nsproxy", "mnt_ns", "ns", "inum"], "inode number of the current process's mount namespace (`stat -L -c %i /proc/self/ns/mnt`); no kernel constant names the host's: compare with /proc/1/ns/mnt's"),
     namespace("ns.net", &["nsproxy", "net_ns", "ns", "inum"], "inode number of the current process's network namespace (`stat -L -c %i /proc/self/ns/net`); no kernel constant names the host's: compare with /proc/1/ns/net's"),
@@ -188,7 +207,7 @@ pub static PROCESS_ATTRIBUTES: &[Attribute] = &[
     // The pid namespace the task's pids are in: task_active_pid_ns() (kernel/pid.c), the
     // namespace of the task's own `struct pid` at its deepest level. Not the nsproxy's
     // `pid_ns_for_children`, which unshare(CLONE_NEWPID) changes for the children only.
-    namespace("ns.pid", &["thread_pid", "numbers[level]", "ns", "ns", "inum"], "inode number of the pid namespace the current process is in (`stat -L -c %i /proc/self/ns/pid`; after unshare(CLONE_NEWPID), its children's, not its own); the host's is 4026531836 (PROC_PID_INIT_INO)"),
+    namespace(PID_NAMESPACE, &["thread_pid", "numbers[level]", "ns", "ns", "inum"], "inode number of the pid namespace the current process is in (`stat -L -c %i /proc/self/ns/pid`; after unshare(CLONE_NEWPID), its children's, not its own); the host's is 4026531836 (PROC_PID_INIT_INO)"),
     // The user namespace is the credentials', not the nsproxy's (include/linux/cred.h).
     namespace("ns.user", &["cred", "user_ns", "ns", "inum"], "inode number of the user namespace of the current process's credentials; the host's is 4026531837 (PROC_USER_INIT_INO)"),
 ];
@@ -198,6 +217,25 @@ pub const CGROUP_PATH: &str = "cgroup";
 
 /// The attribute derived from [`CGROUP_PATH`]: the container id.
 pub const CONTAINER_ID: &str = "container.id";
+
+/// The attribute derived from [`CGROUP_PATH`]: the Kubernetes pod UID.
+pub const POD_UID: &str = "pod.uid";
+
+/// Whether the task is in a container: `container.id != ""` or [`PID_NAMESPACE`] not the
+/// host's.
+pub const CONTAINER: &str = "container";
+
+/// The values derived from a cgroup's path, as the program derives them: the container id
+/// and the pod UID (what a `test` item or a generated event holds beside its `cgroup`).
+pub fn derived_from_cgroup(path: &[u8]) -> [(&'static str, Vec<u8>); 2] {
+    [
+        (CONTAINER_ID, Workload::Container.of_path(path)),
+        (POD_UID, Workload::Pod.of_path(path)),
+    ]
+}
+
+/// The pid namespace the task is in.
+pub const PID_NAMESPACE: &str = "ns.pid";
 
 /// The kernfs node of the current task's cgroup on the v2 hierarchy, from the task.
 const CGROUP_NODE: &[&str] = &["cgroups", "dfl_cgrp", "kn"];
@@ -210,7 +248,7 @@ pub static HOST_NAMESPACES: &[(&str, u64)] = &[
     ("ns.uts", 0xEFFF_FFFE),
     ("ns.user", 0xEFFF_FFFD),
     ("ns.cgroup", 0xEFFF_FFFB),
-    ("ns.pid", 0xEFFF_FFFC),
+    (PID_NAMESPACE, 0xEFFF_FFFC),
 ];
 
 /// The host's value of namespace attribute `name`, where the kernel fixes one: what a

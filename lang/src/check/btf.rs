@@ -299,7 +299,7 @@ impl Checker<'_> {
                 .resolve_walk(attribute, source, span, params, dentry, mnt)
                 .map(|walk| (None, Some(walk), None));
         }
-        if let Source::KernfsPath { members } | Source::ContainerId { members } = source {
+        if let Source::KernfsPath { members } | Source::WorkloadId { members, .. } = source {
             return self
                 .resolve_kernfs_walk(attribute, source, span, members)
                 .map(|walk| (None, Some(walk), None));
@@ -637,7 +637,7 @@ fn final_size(
 ) -> Result<u32, Unreadable> {
     let shape = kernel.shape(final_ty);
     let size = match (source, &shape) {
-        (Source::KernfsPath { .. } | Source::ContainerId { .. }, TypeShape::Pointer { to }) => {
+        (Source::KernfsPath { .. } | Source::WorkloadId { .. }, TypeShape::Pointer { to }) => {
             match kernel.shape(*to) {
                 TypeShape::Struct { name, .. } | TypeShape::Opaque { name }
                     if name == "kernfs_node" =>

@@ -176,7 +176,7 @@ fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
                 | Source::KernelString { .. }
                 | Source::WalkedPath { .. }
                 | Source::KernfsPath { .. }
-                | Source::ContainerId { .. }
+                | Source::WorkloadId { .. }
                 | Source::Endpoint { .. }
         )
     })

@@ -22,6 +22,7 @@ mod names;
 mod pair;
 mod types;
 mod unreadable;
+mod workload;
 
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use cost::{add_unnested, tree_cost, GLOB_RUN_MIN, INLINE_TREE_COST};

@@ -70,7 +70,8 @@ impl<'a> Checker<'a> {
                 rhs,
             } => {
                 let cond = self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action)?;
-                self.expand_lineage(cond, *op, *op_span, expr.span, event)
+                let cond = self.expand_lineage(cond, *op, *op_span, expr.span, event)?;
+                self.expand_container(cond, event)
             }
             ExprKind::Name(name) => {
                 if let Some(m) = self.macros.get(name.text.as_str()).copied() {
@@ -78,11 +79,12 @@ impl<'a> Checker<'a> {
                 }
                 match self.operand(expr, event)? {
                     Operand::Attr(attr, a, None) if a.ty == ValueType::Bool => {
-                        Some(Cond::Test(Test {
+                        let test = Cond::Test(Test {
                             attr,
                             predicate: Predicate::IsTrue,
                             span: expr.span,
-                        }))
+                        });
+                        self.expand_container(test, event)
                     }
                     Operand::Attr(_, a, _) => {
                         self.report(Finding::AttributeNotCondition {
