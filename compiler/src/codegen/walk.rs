@@ -75,6 +75,9 @@ pub(super) mod work {
 /// reads from it: the longest prefix is 23 bytes (`kubepods-besteffort-pod`).
 const ID_AT_MASK: i32 = 31;
 
+/// The high bit of every byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
 impl ProgramGen<'_> {
     /// A walk: computes what `output` asks of the path `walk` leads to into buffer `b` and
     /// its length (or -1, unknown) into `slot`. The path is built backwards in the work area
@@ -188,11 +191,12 @@ impl ProgramGen<'_> {
     /// once the walk, which starts at the innermost, has found one; an outermost id (a pod's)
     /// is replaced by each one found further out. Uses r0–r5.
     ///
-    /// The digits are checked without a branch: each character's test leaves bit 63 of a
-    /// register set when it passes, the bits are and-ed into r0, and one jump at the end
-    /// decides. A branch per digit (64 of them, in a loop of 41 steps) left the verifier
-    /// thousands of pending branches, and with other walks in one program 6.12 refused it
-    /// ("the sequence of 8193 jumps is too complex").
+    /// The digits are checked eight at a time and without a branch (see [`Self::hex_digits`]):
+    /// the checks are and-ed into r0, and one jump at the end decides. A branch per digit
+    /// (64 of them, in a loop of 41 steps) left the verifier thousands of pending branches,
+    /// and with other walks in one program 6.12 refused it ("the sequence of 8193 jumps is
+    /// too complex"); a byte at a time without branches still cost 262,000 processed
+    /// instructions on 6.12 for `container.id` alone.
     fn match_workload_id(&mut self, workload: Workload, area: u32) {
         let at = |field: u32| offset(area + field);
         let name = |i: usize| offset(area + work::KERNFS_NAME + i as u32);
@@ -234,7 +238,8 @@ impl ProgramGen<'_> {
                 .bind(next);
         }
         self.asm.jump(after);
-        // The id's characters, each copied as it is checked; r0 gathers the checks.
+        // The id's characters, eight at a time, each word copied as it is checked; r0
+        // gathers the checks in the high bit of each byte.
         self.asm
             .bind(id)
             .load(Size::DW, Reg::R4, Reg::R7, at(work::ID_AT))
@@ -242,57 +247,86 @@ impl ProgramGen<'_> {
             .alu64_reg(AluOp::Add, Reg::R4, Reg::R7)
             .mov64_imm(Reg::R0, -1);
         let separators = workload.separators();
-        for i in 0..workload.id_len() {
-            self.asm.load(Size::B, Reg::R1, Reg::R4, name(i));
-            let out = offset(area + work::CANDIDATE + i as u32);
-            if separators.contains(&i) {
-                // c == separator: (c ^ separator) - 1 is negative only for 0.
-                self.asm
-                    .load(Size::DW, Reg::R2, Reg::R7, at(work::ID_AT))
-                    .alu64_imm(AluOp::Rsh, Reg::R2, 8)
-                    .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2)
-                    .alu64_imm(AluOp::Sub, Reg::R1, 1)
-                    .alu64_reg(AluOp::And, Reg::R0, Reg::R1)
-                    .store_imm(Size::B, Reg::R7, out, i32::from(b'-'));
-            } else {
-                self.asm.store_reg(Size::B, Reg::R7, out, Reg::R1);
-                self.in_range(Reg::R2, Reg::R1, b'0', b'9');
-                self.in_range(Reg::R3, Reg::R1, b'a', b'f');
-                self.asm.alu64_reg(AluOp::Or, Reg::R2, Reg::R3).alu64_reg(
-                    AluOp::And,
-                    Reg::R0,
-                    Reg::R2,
+        let len = workload.id_len();
+        for word in (0..len).step_by(8) {
+            self.asm
+                .load(Size::DW, Reg::R1, Reg::R4, name(word))
+                .store_reg(
+                    Size::DW,
+                    Reg::R7,
+                    at(work::CANDIDATE + word as u32),
+                    Reg::R1,
                 );
+            self.hex_digits(Reg::R2, Reg::R1);
+            // Bytes that are no digit (a separator, or past the id's end) pass here.
+            let free = (0..8)
+                .filter(|b| separators.contains(&(word + b)) || word + b >= len)
+                .fold(0u64, |m, b| m | 0x80 << (8 * b));
+            if free != 0 {
+                self.asm
+                    .ld_imm64(Reg::R3, free)
+                    .alu64_reg(AluOp::Or, Reg::R2, Reg::R3);
             }
+            self.asm.alu64_reg(AluOp::And, Reg::R0, Reg::R2);
         }
-        self.asm.jump_imm(JmpCond::Sge, Reg::R0, 0, after);
-        for word in (0..workload.id_len()).step_by(8) {
+        self.asm
+            .ld_imm64(Reg::R1, HIGH_BITS)
+            .alu64_reg(AluOp::And, Reg::R0, Reg::R1)
+            .alu64_reg(AluOp::Xor, Reg::R0, Reg::R1);
+        // The separators, one byte each: (c ^ separator) is 0, and the value has `-` there.
+        for &i in separators {
+            self.asm
+                .load(Size::B, Reg::R1, Reg::R4, name(i))
+                .load(Size::DW, Reg::R2, Reg::R7, at(work::ID_AT))
+                .alu64_imm(AluOp::Rsh, Reg::R2, 8)
+                .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2)
+                .alu64_reg(AluOp::Or, Reg::R0, Reg::R1)
+                .store_imm(
+                    Size::B,
+                    Reg::R7,
+                    at(work::CANDIDATE + i as u32),
+                    i32::from(b'-'),
+                );
+        }
+        self.asm.jump_imm(JmpCond::Ne, Reg::R0, 0, after);
+        for word in (0..len).step_by(8) {
             let word = word as u32;
             self.asm
                 .load(Size::DW, Reg::R1, Reg::R7, at(work::CANDIDATE + word))
                 .store_reg(Size::DW, Reg::R7, at(work::ID + word), Reg::R1);
         }
         self.asm
-            .store_imm(
-                Size::DW,
-                Reg::R7,
-                at(work::ID_LEN),
-                workload.id_len() as i32,
-            )
+            .store_imm(Size::DW, Reg::R7, at(work::ID_LEN), len as i32)
             .bind(after);
     }
 
-    /// `dst` = a value whose bit 63 is set exactly when byte `c` is in `lo..=hi`, with r5
-    /// for scratch. With x = c - lo (a byte, so no wrap): !x has it set when x >= 0, and
-    /// x - (hi - lo + 1) when x is below the range's width.
-    fn in_range(&mut self, dst: Reg, c: Reg, lo: u8, hi: u8) {
+    /// `dst` = for each byte of the word in `w`, its high bit set exactly when the byte is a
+    /// lowercase hexadecimal digit; uses r3 and r5. Bytes below 0x80 plus `0x80 - lo` reach
+    /// the high bit exactly when they are `lo` or more, and no byte carries into the next; a
+    /// byte of 0x80 or more may carry, but its own bit is cleared by the last step, which
+    /// fails the word whatever its neighbours read.
+    fn hex_digits(&mut self, dst: Reg, w: Reg) {
+        let at_least = |lo: u8| u64::from(0x80 - lo) * 0x0101_0101_0101_0101;
         self.asm
-            .mov64_reg(dst, c)
-            .alu64_imm(AluOp::Sub, dst, i32::from(lo))
-            .mov64_reg(Reg::R5, dst)
+            // '0' <= b <= '9'
+            .ld_imm64(dst, at_least(b'0'))
+            .alu64_reg(AluOp::Add, dst, w)
+            .ld_imm64(Reg::R3, at_least(b'9' + 1))
+            .alu64_reg(AluOp::Add, Reg::R3, w)
+            .alu64_imm(AluOp::Xor, Reg::R3, -1)
+            .alu64_reg(AluOp::And, dst, Reg::R3)
+            // 'a' <= b <= 'f'
+            .ld_imm64(Reg::R3, at_least(b'a'))
+            .alu64_reg(AluOp::Add, Reg::R3, w)
+            .ld_imm64(Reg::R5, at_least(b'f' + 1))
+            .alu64_reg(AluOp::Add, Reg::R5, w)
             .alu64_imm(AluOp::Xor, Reg::R5, -1)
-            .alu64_imm(AluOp::Sub, dst, i32::from(hi - lo) + 1)
-            .alu64_reg(AluOp::And, dst, Reg::R5);
+            .alu64_reg(AluOp::And, Reg::R3, Reg::R5)
+            .alu64_reg(AluOp::Or, dst, Reg::R3)
+            // and below 0x80
+            .mov64_reg(Reg::R3, w)
+            .alu64_imm(AluOp::Xor, Reg::R3, -1)
+            .alu64_reg(AluOp::And, dst, Reg::R3);
     }
 
     /// The dentry walk's steps, up to `done` with the path in the work area.
