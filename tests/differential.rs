@@ -675,8 +675,10 @@ fn random_path() -> impl Strategy<Value = Vec<u8>> {
 fn string_value(pool: Vec<Vec<u8>>, relative: bool) -> impl Strategy<Value = Vec<u8>> {
     let huge = select(vec![4094usize, 4095, 4096, 4097, 5000]).prop_map(path_of);
     let rel = select(vec![b"sh".to_vec(), b"./run".to_vec(), b"".to_vec()]);
-    // Around the walk's component limit (lang::limits::WALK_COMPONENTS) and NAME_MAX.
-    let deep = (38usize..43, select(vec![1usize, 2, 255, 256])).prop_map(|(depth, last)| {
+    // Around the walk's component limits (lang::limits::WALK_COMPONENTS, and the shorter
+    // SHORT_WALK_COMPONENTS of an ancestor's executable) and NAME_MAX.
+    let depth = prop_oneof![38usize..43, 14usize..19];
+    let deep = (depth, select(vec![1usize, 2, 255, 256])).prop_map(|(depth, last)| {
         let mut p = b"/tmp".to_vec();
         for _ in 1..depth {
             p.extend_from_slice(b"/d");

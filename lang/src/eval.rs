@@ -20,10 +20,12 @@
 //! - `path` (a resolved path) when it does not fit [`STRING_CAP`] bytes with its NUL, that
 //!   is when it is [`STRING_CAP`] bytes or longer;
 //! - a walked path (the `path` of the file-system events, `exe`) when it does not fit the same
-//!   way, or has more than [`WALK_COMPONENTS`] components, or one longer than [`NAME_MAX`];
+//!   way, or has more than [`WALK_COMPONENTS`](crate::limits::WALK_COMPONENTS) components (an
+//!   ancestor's executable more than [`SHORT_WALK_COMPONENTS`](crate::limits::SHORT_WALK_COMPONENTS)),
+//!   or one longer than [`NAME_MAX`];
 //! - a kernel string (`filename`) when it is [`STRING_CAP`]` - 1` bytes or longer: a string
 //!   that fills the buffer cannot be told from one the kernel truncated;
-//! - `cgroup` as a walked path, and `container.id` whenever `cgroup` is unknown: the event's
+//! - `cgroup` as a walked path, and `container.id` and `pod.uid` whenever `cgroup` is unknown: the event's
 //!   `container.id` is never read, it is derived from its `cgroup`
 //!   ([`crate::workload::container_id`]).
 //!
@@ -46,7 +48,7 @@ use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrValue, CheckedPolicy, CheckedRule, Cond, Predicate, Stage, Test};
 use crate::glob::Glob;
-use crate::limits::{NAME_MAX, STRING_CAP, WALK_COMPONENTS};
+use crate::limits::{walk_components, NAME_MAX, STRING_CAP};
 use std::collections::BTreeMap;
 
 /// One event as the policy sees it: the event's name and every attribute's value by name.
@@ -112,7 +114,8 @@ pub enum StringKind {
     ResolvedPath,
     /// A path the program walks dentry by dentry (or kernfs node by node: a cgroup's path):
     /// known when it and its NUL fit `cap` bytes ([`STRING_CAP`] but for the ancestors'
-    /// executables), it has at most [`WALK_COMPONENTS`] components and none longer than
+    /// executables), it has at most [`WALK_COMPONENTS`](crate::limits::WALK_COMPONENTS) components (`limits::walk_components`:
+    /// fewer for a shorter buffer) and none longer than
     /// [`NAME_MAX`].
     WalkedPath { cap: usize },
     /// `bpf_probe_read_kernel_str`: known when it is shorter than [`STRING_CAP`]` - 1`.
@@ -146,7 +149,7 @@ impl StringKind {
             StringKind::WalkedPath { cap } => {
                 let components = text.split(|&c| c == b'/').filter(|c| !c.is_empty());
                 text.len() < cap
-                    && components.clone().count() <= WALK_COMPONENTS
+                    && components.clone().count() <= walk_components(cap)
                     && components.into_iter().all(|c| c.len() <= NAME_MAX)
             }
             _ => self.fits(text.len()),

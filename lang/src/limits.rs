@@ -18,6 +18,23 @@ pub const STRING_CAP: usize = 4096;
 /// the bound is kept small; 40 is far deeper than the paths policies name or systems use.
 pub const WALK_COMPONENTS: usize = 40;
 
+/// How many components a walked path held in fewer than [`STRING_CAP`] bytes (an ancestor's
+/// executable, `catalog::ANCESTOR_EXE_CAP`) may have. Eight such walks share a program, each
+/// a loop the verifier follows to its bound: at 40 components they cost 450,000 processed
+/// instructions on 6.1. An executable's path rarely has more than five components; a deeper
+/// one is unknown and fails closed.
+pub const SHORT_WALK_COMPONENTS: usize = 16;
+
+/// How many components a walked path held in `cap` bytes may have: [`WALK_COMPONENTS`], or
+/// [`SHORT_WALK_COMPONENTS`] for a buffer shorter than [`STRING_CAP`].
+pub fn walk_components(cap: usize) -> usize {
+    if cap < STRING_CAP {
+        SHORT_WALK_COMPONENTS
+    } else {
+        WALK_COMPONENTS
+    }
+}
+
 /// How many mount crossings a walk may make besides its components; more make the path
 /// unknown. A path crosses one mount per file system it passes through: a container's
 /// overlay root, a bind mount or two; 8 leaves room for nesting while keeping the loop bound,

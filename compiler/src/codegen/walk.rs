@@ -338,8 +338,9 @@ impl ProgramGen<'_> {
     /// the parent mount. Unlike `bpf_d_path` it does not stop at the process's root (chroot):
     /// the path is the one in the mount namespace. A dentry that is its own parent without
     /// being its mount's root (a tree cut off from its mount) makes the path unknown, as do a
-    /// failed read, more than [`WALK_COMPONENTS`] names, a name longer than `NAME_MAX`, more
-    /// steps than [`WALK_COMPONENTS`]` + `[`WALK_MOUNTS`], or a path of [`STRING_CAP`] bytes.
+    /// failed read, more than [`WALK_COMPONENTS`] names (`lang::limits::walk_components`:
+    /// fewer in a short buffer), a name longer than `NAME_MAX`, more steps than that plus
+    /// [`WALK_MOUNTS`], or a path of [`STRING_CAP`] bytes.
     /// A NULL dentry (no file) is the empty path (to `empty`).
     fn dentry_steps(
         &mut self,
@@ -350,6 +351,7 @@ impl ProgramGen<'_> {
         unknown: Label,
     ) {
         let l = walk.layout;
+        let components = lang::limits::walk_components(walk.cap) as u32;
         let (top, component) = (self.asm.new_label(), self.asm.new_label());
         let at = |field: u32| offset(area + field);
         // The start: the dentry and the vfsmount pointers. A NULL on the way (no file, no
@@ -375,7 +377,7 @@ impl ProgramGen<'_> {
             .jump_imm(
                 JmpCond::Ge,
                 Reg::R9,
-                (WALK_COMPONENTS + WALK_MOUNTS + 1) as i32,
+                (components + WALK_MOUNTS + 1) as i32,
                 unknown,
             )
             .alu64_imm(AluOp::Add, Reg::R9, 1)
@@ -408,7 +410,7 @@ impl ProgramGen<'_> {
             .load(Size::DW, Reg::R1, Reg::R7, at(work::PARENT))
             .load(Size::DW, Reg::R2, Reg::R7, at(work::DENTRY))
             .jump_reg(JmpCond::Eq, Reg::R1, Reg::R2, unknown);
-        self.count_component(area, unknown);
+        self.count_component(area, components, unknown);
         self.asm.store_imm(Size::DW, Reg::R7, at(work::LEN), 0);
         self.read_field(area, work::LEN, 4, work::DENTRY, l.d_name_len, unknown);
         self.read_pointer(area, work::NAME, work::DENTRY, l.d_name_name, unknown);
@@ -447,7 +449,7 @@ impl ProgramGen<'_> {
         self.asm
             .load(Size::DW, Reg::R1, Reg::R7, at(work::PARENT))
             .jump_imm(JmpCond::Eq, Reg::R1, 0, done);
-        self.count_component(area, unknown);
+        self.count_component(area, WALK_COMPONENTS, unknown);
         self.read_pointer(area, work::NAME, work::DENTRY, l.name, unknown);
         // kernfs keeps no name length: read the name once to learn it (the helper returns
         // the bytes copied with the NUL), then prepend it like a dentry's.
@@ -477,14 +479,14 @@ impl ProgramGen<'_> {
             .mov64_imm(Reg::R9, 0);
     }
 
-    /// Counts one more component; past [`WALK_COMPONENTS`] the path is unknown.
-    fn count_component(&mut self, area: u32, unknown: Label) {
+    /// Counts one more component; past `components` the path is unknown.
+    fn count_component(&mut self, area: u32, components: u32, unknown: Label) {
         let at = |field: u32| offset(area + field);
         self.asm
             .load(Size::DW, Reg::R1, Reg::R7, at(work::COUNT))
             .alu64_imm(AluOp::Add, Reg::R1, 1)
             .store_reg(Size::DW, Reg::R7, at(work::COUNT), Reg::R1)
-            .jump_imm(JmpCond::Gt, Reg::R1, WALK_COMPONENTS as i32, unknown);
+            .jump_imm(JmpCond::Gt, Reg::R1, components as i32, unknown);
     }
 
     /// Prepends `/` and the `work[LEN]` bytes `work[NAME]` points to, then makes the parent

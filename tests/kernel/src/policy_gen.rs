@@ -84,6 +84,14 @@ const CONTAINER_ID_ATOMS: &[&str] = &[
     "in [\"\", \"00aa11bb22cc33dd44ee55ff6677889900aa11bb22cc33dd44ee55ff66778899\"]",
 ];
 
+/// Tests on `pod.uid` as rules write them.
+const POD_UID_ATOMS: &[&str] = &[
+    "!= \"\"",
+    "== \"7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f\"",
+    "~ \"7c1d2e3f-*\"",
+    "in [\"\", \"00000000-1111-2222-3333-444444444444\"]",
+];
+
 /// Globs on `cgroup` as rules write them.
 const CGROUP_GLOBS: &[&str] = &[
     "/kubepods.slice/**",
@@ -204,11 +212,6 @@ fn atom(rng: &mut Rng, event: &Event) -> String {
         .attributes()
         .filter(|a| !a.source.is_late())
         .filter(|a| !(late && lang::catalog::MOVED_AT_COMMIT.contains(&a.name)))
-        // Not `ancestor.exe`: its eight path walks cost up to 450k processed instructions a
-        // program on 6.1, which took this sweep past its time, and beside `container.id` and
-        // `cgroup` a 6.12 load failed with EFAULT (seed 149 of the merged generator; open in
-        // issue 12). The `who` kernel test verifies it and records its cost.
-        .filter(|a| a.name != lang::lineage::ANCESTOR_EXE)
         .collect();
     let attribute = attributes[rng.below(attributes.len())];
     let name = attribute.name;
@@ -226,6 +229,10 @@ fn atom(rng: &mut Rng, event: &Event) -> String {
         }
         _ if name == lang::catalog::CONTAINER_ID => {
             let atom = rng.pick(CONTAINER_ID_ATOMS);
+            format!("{name} {atom}")
+        }
+        _ if name == lang::catalog::POD_UID => {
+            let atom = rng.pick(POD_UID_ATOMS);
             format!("{name} {atom}")
         }
         _ if name == lang::catalog::CGROUP_PATH && rng.chance(50) => {
