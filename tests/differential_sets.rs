@@ -585,3 +585,48 @@ fn glob_run_estimate_bounds_what_is_emitted() {
         );
     }
 }
+
+/// E0207 as the checker applies it to a glob run: the most gated glob rules one event may
+/// have, found by asking the checker, is at least the thousand the book promises, and the
+/// program the code generator makes of them stays below the 32,767 instructions a BPF jump
+/// reaches. (A checker that counted a whole run as one glob test accepted any number of
+/// rules, whose program no jump could cross.)
+#[test]
+fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
+    let gated = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
+            .collect()
+    };
+    let too_large = |n: usize| {
+        let (_, diagnostics) = lang::front_end(&gated(n), kernel());
+        diagnostics
+            .iter()
+            .any(|d| d.code == lang::diagnostic::Code::EventTooLarge)
+    };
+    let (mut fits, mut refused) = (4usize, 5_000usize);
+    assert!(
+        !too_large(fits) && too_large(refused),
+        "the checker takes {fits} glob rules and refuses {refused}"
+    );
+    while refused - fits > 1 {
+        let n = (fits + refused) / 2;
+        if too_large(n) {
+            refused = n;
+        } else {
+            fits = n;
+        }
+    }
+    let emitted = emitted(&gated(fits));
+    println!(
+        "glob run: the checker takes {fits} gated glob rules, compiled to {emitted} instructions"
+    );
+    assert!(
+        fits >= 1000,
+        "a thousand gated glob rules fit one event: {fits}"
+    );
+    assert!(
+        emitted <= 32_767,
+        "{fits} glob rules the checker took compile to {emitted} instructions"
+    );
+}

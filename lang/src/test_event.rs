@@ -49,6 +49,19 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
             })
         };
         match (attribute.source, value) {
+            (Source::WalkedPath { .. }, AttrValue::Str(path))
+                if path.is_empty()
+                    && attribute.name == "path"
+                    && !crate::catalog::may_have_no_file(attribute) =>
+            {
+                refuse(
+                    format!(
+                        "`{}` is never \"\" here: the operation always has a file (only a mapping of anonymous memory has none)",
+                        attribute.name
+                    ),
+                    "give the file's absolute path, e.g. `path: \"/tmp/x\"`".into(),
+                )
+            }
             (Source::WalkedPath { .. }, AttrValue::Str(path)) if !is_walk_result(path) => refuse(
                 format!(
                     "`{}` is never `{}`: the kernel gives an absolute path with no empty component",
@@ -256,7 +269,9 @@ mod tests {
             given("open", vec![("path", s("/etc/passwd"))]),
             given("open", vec![("path", s("pipe:[4026]"))]),
             given("unlink", vec![("path", s("/"))]),
-            given("unlink", vec![("path", s(""))]),
+            given("mmap", vec![("path", s(""))]),
+            given("mprotect", vec![("path", s(""))]),
+            given("exec", vec![("exe", s(""))]),
             given("exec", vec![("filename", s("relative/is/fine"))]),
             given("exec", vec![("argc", AttrValue::Int(1))]),
             given(
@@ -323,6 +338,9 @@ mod tests {
                 ),
                 0,
             ),
+            // Only a mapping of anonymous memory has no file.
+            (given("unlink", vec![("path", s(""))]), 0),
+            (given("chmod", vec![("path", s(""))]), 0),
             (
                 given(
                     "connect",

@@ -471,6 +471,18 @@ pub static CHROOT: Event = Event {
     variants: &[],
 };
 
+/// Whether `attribute` is the path of an operation that may have no file: a mapping of
+/// anonymous memory (`mmap`, `mprotect`), whose walk starts at a NULL file and gives `""`.
+/// Every other event's `path` walks from a file the kernel always has.
+pub fn may_have_no_file(attribute: &Attribute) -> bool {
+    [&MMAP, &MPROTECT].iter().any(|event| {
+        event
+            .attributes
+            .iter()
+            .any(|a| std::ptr::eq(a, attribute) && a.name == "path")
+    })
+}
+
 pub static MMAP: Event = Event {
     name: "mmap",
     hook: "mmap_file",

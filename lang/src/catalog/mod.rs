@@ -435,7 +435,7 @@ mod process;
 mod system;
 
 pub use errno::{errno, errno_name, ERRNOS};
-pub use files::{ARGC, CMDLINE, MOVED_AT_COMMIT};
+pub use files::{may_have_no_file, ARGC, CMDLINE, MOVED_AT_COMMIT};
 pub use net::{FAMILIES, IP_PROTOCOLS, SOCKET_TYPES};
 pub use process::{
     derived_from_cgroup, host_namespace, ANCESTOR_COMM, ANCESTOR_DEPTH, ANCESTOR_EXE,

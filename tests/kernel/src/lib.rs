@@ -16,6 +16,7 @@
 pub mod ops;
 pub mod policy_gen;
 mod scenario;
+pub mod sweep;
 
 pub use scenario::{Expect, Op, Phase, Place, Scenario, Steps};
 
