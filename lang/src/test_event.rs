@@ -148,7 +148,7 @@ pub fn impossible_values(given: &[(&'static Attribute, AttrValue)]) -> Vec<Impos
                         ),
                         (false, crate::workload::Workload::Pod) => format!(
                             "give the pod's cgroup instead, e.g. `cgroup: \"/kubepods/burstable/pod{}\"`",
-                            String::from_utf8_lossy(id)
+                            String::from_utf8_lossy(id).replace('_', "-")
                         ),
                     },
                 )
