@@ -252,6 +252,15 @@ codes! {
     /// without `cmdline`.
     MovedAtCommit = "E0215", Error;
 
+    /// A test names an argument of an exec past those the program reads.
+    ///
+    /// `argv[i]` is argument `i` (`argv[0]` is usually the program's name), read from the
+    /// new program's memory with the command line: the program joins at most 32 arguments
+    /// (`argv[0]` to `argv[31]`), so a higher index could never be known. Test a lower index,
+    /// or test the count (`argc > 32`) or `cmdline`, which are unknown (a `kill` or `audit`
+    /// rule on them matches) past 32 arguments.
+    ArgumentIndex = "E0216", Error;
+
     /// The target kernel's types do not have what an attribute needs.
     ///
     /// Each attribute is read by following hook arguments and struct members (for `path` on

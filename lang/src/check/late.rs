@@ -6,6 +6,7 @@ use crate::ast;
 use crate::catalog;
 use crate::checked::{AttrId, CheckedRule};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::limits::ARGV_MAX;
 use crate::span::Span;
 use std::collections::HashSet;
 
@@ -25,6 +26,13 @@ pub enum LateFinding {
     },
     /// A `test` item's `argv` is not a list of strings.
     ArgvNotList { span: Span, name_span: Span },
+    /// `argv[i]` past the arguments the program reads (E0216).
+    ArgumentIndex { index: usize, span: Span },
+    /// `argv != ...` or `argv !~ ...`: some argument differs, which nearly every exec has.
+    AnyArgumentNegated { op: ast::CmpOp, span: Span },
+    /// The arguments used other than compared with strings or globs (`op`, when there is
+    /// one, is the comparison's).
+    ArgumentOperand { op: Option<ast::CmpOp>, span: Span },
 }
 
 impl Checker<'_> {
@@ -115,5 +123,50 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
         )
         .with_secondary(*name_span, "a list of strings")
         .with_help("e.g. `argv: [\"xmrig\", \"--donate-level\", \"1\"]`, argv[0] first"),
+        LateFinding::ArgumentIndex { index, span } => {
+            let shown = if *index == usize::MAX {
+                "past any number".to_string()
+            } else {
+                format!("`{index}`")
+            };
+            Diagnostic::new(
+                Code::ArgumentIndex,
+                format!("argument index {shown} is past the {ARGV_MAX} arguments the program reads"),
+                *span,
+            )
+            .with_label(format!("argv[0] to argv[{}] can be tested", ARGV_MAX - 1))
+            .with_help(format!(
+                "test an index below {ARGV_MAX}, or `cmdline` for the whole line (unknown past {ARGV_MAX} arguments)"
+            ))
+        }
+        LateFinding::AnyArgumentNegated { op, span } => {
+            let positive = if *op == ast::CmpOp::Ne { "== ..." } else { "~ ..." };
+            Diagnostic::new(
+                Code::BadOperator,
+                format!(
+                    "`{}` on `argv` would hold when some argument differs, which nearly every exec has",
+                    op.symbol()
+                ),
+                *span,
+            )
+            .with_help(format!(
+                "to say that no argument matches, write `not argv {positive}`; for one argument, `argv[1] {} ...`",
+                op.symbol()
+            ))
+        }
+        LateFinding::ArgumentOperand { op, span } => {
+            let message = match op {
+                Some(op) => format!(
+                    "`argv` cannot be tested with `{}` and this operand",
+                    op.symbol()
+                ),
+                None => "`argv` is tested by comparing it with strings or globs".to_string(),
+            };
+            Diagnostic::new(Code::TypeMismatch, message, *span)
+                .with_label("the arguments are strings")
+                .with_help(
+                    "write `argv[1] == \"-e\"`, `argv[2] ~ \"/dev/tcp/**\"`, `argv[1] in [\"-e\", \"-c\"]`, or for any argument `argv ~ \"--donate-level*\"` or `\"-e\" in argv`",
+                )
+        }
     }
 }

@@ -45,14 +45,16 @@ pub(super) struct Atom {
     fallible: bool,
 }
 
-/// Predicates as hashable keys; globs by their pattern (two spellings of one glob are two
-/// atoms, which only makes a proof less likely, never wrong).
+/// Predicates as hashable keys; globs by their alternatives, not their pattern: a test on
+/// one argument of an exec and one on any argument share a pattern's text but not its
+/// meaning (two spellings of one glob are two atoms, which only makes a proof less likely,
+/// never wrong).
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum PredicateKey {
     Int(u8, u64),
     Masked(u64, u8, u64),
     Str(Vec<u8>),
-    Glob(String),
+    Glob(Vec<Vec<Token>>),
     Cidr(std::net::IpAddr, u8),
     IsTrue,
     IntAttr(u8, u32),
@@ -70,7 +72,7 @@ impl PredicateKey {
                 PredicateKey::Masked(*mask, op_key(*op), *value)
             }
             Predicate::StrEq(bytes) => PredicateKey::Str(bytes.clone()),
-            Predicate::Glob(glob) => PredicateKey::Glob(glob.pattern.clone()),
+            Predicate::Glob(glob) => PredicateKey::Glob(glob.alternatives.clone()),
             Predicate::Cidr { addr, prefix } => PredicateKey::Cidr(*addr, *prefix),
             Predicate::IsTrue => PredicateKey::IsTrue,
             Predicate::IntAttr { op, other } => PredicateKey::IntAttr(op_key(*op), other.0),
@@ -672,8 +674,8 @@ pub(super) fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
     for token in tokens {
         match token {
             Token::Byte(b) => out.push(*b),
-            Token::DoubleStar => out.extend_from_slice(fill),
-            Token::Star => out.extend(fill.iter().filter(|b| **b != b'/')),
+            Token::DoubleStar | Token::ArgDoubleStar => out.extend_from_slice(fill),
+            Token::Star | Token::ArgStar => out.extend(fill.iter().filter(|b| **b != b'/')),
             Token::AnyByte | Token::Class { .. } => {
                 if let Some(b) = (0x20u8..0x7f).find(|b| token.accepts(*b)) {
                     out.push(b);
