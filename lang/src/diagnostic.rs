@@ -368,6 +368,16 @@ codes! {
     /// true on its own is `W0007` instead.
     AlwaysTrue = "W0009", Warning;
 
+    /// A glob on an exec's command line or arguments has a `*`, which stops at `/`.
+    ///
+    /// As everywhere, `*` matches a run of characters except `/`; command lines are full of
+    /// `/` (the program's path, file arguments, URLs), so `cmdline ~ "*--donate-level*"`
+    /// misses `/usr/bin/xmrig --donate-level 1` and `argv ~ "--url=*"` misses
+    /// `--url=stratum+tcp://pool`. Write `**` for any run of characters (on `argv` it still
+    /// stays inside one argument). If `*` is meant, `[!/]*`-style classes say so without
+    /// this warning.
+    StarOnArguments = "W0010", Warning;
+
 }
 
 impl std::fmt::Display for Code {

@@ -8,8 +8,8 @@ use super::types::{any, flip, Literal, Operand};
 use super::{Checker, Finding};
 use crate::ast::{self, CmpOp, ExprKind};
 use crate::automaton::Automaton;
-use crate::catalog::{Attribute, Event};
-use crate::checked::{AttrId, Cond, Predicate, Test};
+use crate::catalog::{Attribute, Event, Source};
+use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
 use crate::cmdline::{argument_glob, line_glob, literal_glob};
 use crate::glob::Glob;
 use crate::limits::ARGV_MAX;
@@ -127,7 +127,16 @@ impl<'a> Checker<'a> {
                         return None;
                     };
                     match Glob::parse(&pattern) {
-                        Ok(glob) => globs.push(glob),
+                        Ok(glob) => {
+                            if super::late::has_single_star(&glob) {
+                                self.report(Finding::Late(LateFinding::StarOnArguments {
+                                    attribute: ARGV,
+                                    pattern: pattern.clone(),
+                                    span: pattern_span,
+                                }));
+                            }
+                            globs.push(glob)
+                        }
                         Err(e) => {
                             self.report(Finding::BadGlob {
                                 pattern,
@@ -169,7 +178,24 @@ impl<'a> Checker<'a> {
                 span,
             }));
         }
-        let matched = any(tests);
+        let mut matched = any(tests);
+        // Argument `i` is there only when the count says so: said as a test of the count
+        // (`argc > i`), which the glob implies on a known line, the lints see it (`argv[3]
+        // == "x" and argc <= 3` is dead), and an argument past the count is absent, not
+        // unknown, however long the line is.
+        if let (Some(i), Source::CommandLine { count, .. }) = (index, line.source) {
+            let argc = event.attribute(count)?;
+            let argc = self.resolve_attribute(event, argc, name_span)?;
+            let present = Cond::Test(Test {
+                attr: argc,
+                predicate: Predicate::Int {
+                    op: IntOp::Gt,
+                    value: i as u64,
+                },
+                span,
+            });
+            matched = Cond::And(Box::new(present), Box::new(matched));
+        }
         Some(if matches!(op, CmpOp::Ne | CmpOp::NotMatch) {
             Cond::Not(Box::new(matched))
         } else {

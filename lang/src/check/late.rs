@@ -33,6 +33,48 @@ pub enum LateFinding {
     /// The arguments used other than compared with strings or globs (`op`, when there is
     /// one, is the comparison's).
     ArgumentOperand { op: Option<ast::CmpOp>, span: Span },
+    /// A glob on the command line or an argument with a `*`, which stops at `/` (W0010).
+    StarOnArguments {
+        attribute: &'static str,
+        pattern: String,
+        span: Span,
+    },
+}
+
+/// Whether `glob` has a single `*` (it stops at `/`, which arguments often hold).
+pub(super) fn has_single_star(glob: &crate::glob::Glob) -> bool {
+    glob.alternatives
+        .iter()
+        .flatten()
+        .any(|t| *t == crate::glob::Token::Star)
+}
+
+/// `pattern` with each single `*` written `**` (escapes and classes kept as they are).
+fn deepened(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' => out.extend(chars.next()),
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '*' if !in_class => {
+                let mut run = 1;
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                    out.push('*');
+                    run += 1;
+                }
+                if run == 1 {
+                    out.push('*');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Checker<'_> {
@@ -139,6 +181,20 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
                 "test an index below {ARGV_MAX}, or `cmdline` for the whole line (unknown past {ARGV_MAX} arguments)"
             ))
         }
+        LateFinding::StarOnArguments {
+            attribute,
+            pattern,
+            span,
+        } => Diagnostic::new(
+            Code::StarOnArguments,
+            format!("`*` in `{pattern}` stops at `/`, which `{attribute}` often holds"),
+            *span,
+        )
+        .with_label("`*` does not cross `/`: a path or URL in the arguments ends the match")
+        .with_help(format!(
+            "for any run of characters, write `\"{}\"`",
+            deepened(pattern)
+        )),
         LateFinding::AnyArgumentNegated { op, span } => {
             let positive = if *op == ast::CmpOp::Ne { "== ..." } else { "~ ..." };
             Diagnostic::new(

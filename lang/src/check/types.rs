@@ -285,6 +285,15 @@ impl<'a> Checker<'a> {
                     match parsed {
                         Ok(glob) => {
                             self.check_glob_fits(a, &glob, pattern_span);
+                            if a.source.is_late() && super::late::has_single_star(&glob) {
+                                self.report(Finding::Late(
+                                    super::late::LateFinding::StarOnArguments {
+                                        attribute: a.name,
+                                        pattern: pattern.clone(),
+                                        span: pattern_span,
+                                    },
+                                ));
+                            }
                             if action.refuses()
                                 && op == CmpOp::Match
                                 && pattern.ends_with("/*")

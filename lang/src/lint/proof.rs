@@ -2,7 +2,7 @@
 //! with a theory per attribute type (integers in their range, strings) that answers
 //! "impossible" only when it has shown it.
 
-use super::constant::{constant_truth, int_max};
+use super::constant::{constant_truth, int_max, int_min};
 use super::witness::realize;
 use crate::catalog::{Attribute, Event, ValueType};
 use crate::checked::{AttrValue, Cond, IntOp, Predicate, ResolvedAttribute, Test};
@@ -18,7 +18,9 @@ const ENUMERATE: u64 = 1024;
 /// What an atom's attribute can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Domain {
+    /// An integer in `min..=max` (`min` is 0 but for `argc`, see [`int_min`]).
     Int {
+        min: u64,
         max: u64,
     },
     /// A string; `fallible` when the program may be unable to read it (fail closed).
@@ -159,8 +161,12 @@ impl Atoms {
             _ if matches!(predicate, Predicate::IntAttr { .. }) => Domain::Opaque,
             ValueType::Addr => Domain::Opaque,
             // Membership tests are masks of the 64-bit set.
-            ValueType::CapabilitySet => Domain::Int { max: u64::MAX },
+            ValueType::CapabilitySet => Domain::Int {
+                min: 0,
+                max: u64::MAX,
+            },
             ValueType::Int | ValueType::Enum(_) => Domain::Int {
+                min: int_min(attribute),
                 max: self
                     .widths
                     .get(attribute.name)
@@ -173,8 +179,8 @@ impl Atoms {
             ValueType::Bool => Domain::Bool,
         };
         let constant = match domain {
-            Domain::Int { max } => constant_truth(&predicate, max).is_some(),
-            _ => constant_truth(&predicate, u64::MAX).is_some(),
+            Domain::Int { min, max } => constant_truth(&predicate, min, max).is_some(),
+            _ => constant_truth(&predicate, 0, u64::MAX).is_some(),
         };
         let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
         self.atoms.push(Atom {
@@ -523,7 +529,7 @@ impl<'s> Solver<'s> {
             }
         });
         match this.domain {
-            Domain::Int { max } => int_satisfiable(max, known),
+            Domain::Int { min, max } => int_satisfiable(min, max, known),
             Domain::Str { .. } => str_satisfiable(known.collect()),
             // One predicate (`IsTrue`), so one atom, which has one value.
             Domain::Bool => true,
@@ -535,6 +541,7 @@ impl<'s> Solver<'s> {
 /// Whether some integer in `0..=max` (`max` is `2^k - 1`) satisfies every `(x & mask) OP v`.
 /// Exact on small ranges; elsewhere it refutes only through necessary conditions.
 pub(super) fn int_satisfiable<'p>(
+    min: u64,
     max: u64,
     known: impl Iterator<Item = (&'p Predicate, bool)>,
 ) -> bool {
@@ -553,7 +560,7 @@ pub(super) fn int_satisfiable<'p>(
             .iter()
             .all(|&(mask, op, v)| op.holds(x & mask, v))
     };
-    let (mut lo, mut hi) = (0u64, max);
+    let (mut lo, mut hi) = (min, max);
     for &(_, op, v) in constraints.iter().filter(|c| c.0 == max) {
         match op {
             IntOp::Eq => (lo, hi) = (lo.max(v), hi.min(v)),
