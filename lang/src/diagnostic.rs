@@ -231,9 +231,10 @@ codes! {
     /// a file's `mode` 16).
     ImpossibleTestEvent = "E0213", Error;
 
-    /// A `deny` or `allow` rule tests the command line of an exec.
+    /// A `deny` or `allow` rule tests the command line of an exec (`cmdline`, `argv[i]`,
+    /// `argv`).
     ///
-    /// `cmdline` is read on `bprm_committing_creds`, after the kernel's point of no return:
+    /// The command line is read on `bprm_committing_creds`, after the kernel's point of no return:
     /// before it, the arguments at `bprm->p` are the caller's memory, which another thread can
     /// rewrite after the check. There the exec can no longer fail with an errno, so a `deny`
     /// cannot be honoured, and an `allow` on it would except rules decided before it was

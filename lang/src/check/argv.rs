@@ -94,13 +94,18 @@ impl<'a> Checker<'a> {
             return None;
         }
         if index.is_none() && matches!(op, CmpOp::Ne | CmpOp::NotMatch) {
-            self.report(Finding::Late(LateFinding::AnyArgumentNegated { op, span: op_span }));
+            self.report(Finding::Late(LateFinding::AnyArgumentNegated {
+                op,
+                span: op_span,
+            }));
             return None;
         }
         let right = self.operand(other, event)?;
         let globs = match (op, right) {
             (CmpOp::Eq | CmpOp::Ne, Operand::Str(text)) => vec![literal_glob(text.as_bytes())],
-            (CmpOp::In | CmpOp::Eq, Operand::List(elements)) if op == CmpOp::In || index.is_none() => {
+            (CmpOp::In | CmpOp::Eq, Operand::List(elements))
+                if op == CmpOp::In || index.is_none() =>
+            {
                 let mut globs = Vec::new();
                 for (element, _) in elements {
                     let Literal::Str(text) = element else {
@@ -208,14 +213,12 @@ impl<'a> Checker<'a> {
     /// one is the same test on the block (its NULs stand where the line has spaces).
     pub(super) fn line_tests(&self, cond: Cond) -> Cond {
         match cond {
-            Cond::And(a, b) => Cond::And(
-                Box::new(self.line_tests(*a)),
-                Box::new(self.line_tests(*b)),
-            ),
-            Cond::Or(a, b) => Cond::Or(
-                Box::new(self.line_tests(*a)),
-                Box::new(self.line_tests(*b)),
-            ),
+            Cond::And(a, b) => {
+                Cond::And(Box::new(self.line_tests(*a)), Box::new(self.line_tests(*b)))
+            }
+            Cond::Or(a, b) => {
+                Cond::Or(Box::new(self.line_tests(*a)), Box::new(self.line_tests(*b)))
+            }
             Cond::Not(c) => Cond::Not(Box::new(self.line_tests(*c))),
             Cond::Test(test) if self.is_line(test.attr) => {
                 let predicate = match test.predicate {

@@ -140,7 +140,7 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
         } => Diagnostic::new(
             Code::LateDecision,
             format!(
-                "`{}` cannot test `{attribute}`: it is read after the exec can no longer fail with an errno",
+                "`{}` cannot test the command line (`{attribute}`, `argv`): it is read after the exec can no longer fail with an errno",
                 action.keyword()
             ),
             *span,

@@ -177,7 +177,10 @@ fn constants_follow_the_width_and_the_mask() {
     let u32max = u64::from(u32::MAX);
     assert_eq!(constant_truth(&int(IntOp::Lt, 0), 0, u32max), Some(false));
     assert_eq!(constant_truth(&int(IntOp::Ge, 0), 0, u32max), Some(true));
-    assert_eq!(constant_truth(&int(IntOp::Le, u32max), 0, u32max), Some(true));
+    assert_eq!(
+        constant_truth(&int(IntOp::Le, u32max), 0, u32max),
+        Some(true)
+    );
     assert_eq!(
         constant_truth(&int(IntOp::Eq, u32max + 1), 0, u32max),
         Some(false)
@@ -188,12 +191,18 @@ fn constants_follow_the_width_and_the_mask() {
         constant_truth(&masked(7, IntOp::Gt, 7), 0, u32max),
         Some(false)
     );
-    assert_eq!(constant_truth(&masked(7, IntOp::Le, 7), 0, u32max), Some(true));
+    assert_eq!(
+        constant_truth(&masked(7, IntOp::Le, 7), 0, u32max),
+        Some(true)
+    );
     assert_eq!(
         constant_truth(&masked(4, IntOp::Eq, 8), 0, u32max),
         Some(false)
     );
-    assert_eq!(constant_truth(&masked(4, IntOp::Ne, 8), 0, u32max), Some(true));
+    assert_eq!(
+        constant_truth(&masked(4, IntOp::Ne, 8), 0, u32max),
+        Some(true)
+    );
     assert_eq!(constant_truth(&masked(6, IntOp::Eq, 4), 0, u32max), None);
     assert_eq!(constant_truth(&glob("**"), 0, u64::MAX), Some(true));
     assert_eq!(constant_truth(&glob("/**"), 0, u64::MAX), None);

@@ -48,9 +48,7 @@ pub(super) fn realize(
             .map(|a| a.domain)?;
         let value = match (domain, attribute.ty) {
             (_, ValueType::Addr) => address(&tests)?,
-            (Domain::Int { min, max }, _) => {
-                AttrValue::Int(integer(attribute, min, max, &tests)?)
-            }
+            (Domain::Int { min, max }, _) => AttrValue::Int(integer(attribute, min, max, &tests)?),
             // A port: a 16-bit integer behind an endpoint.
             (Domain::Opaque, ValueType::Int) => {
                 AttrValue::Int(integer(attribute, 0, u64::from(u16::MAX), &tests)?)
@@ -77,12 +75,7 @@ fn int_holds(tests: &[(&Predicate, bool)], max: u64, x: u64) -> bool {
 
 /// An integer in `0..=max` with the tests' outcomes: an enumeration's value, 1000 (an
 /// ordinary user's uid), 0, a literal of the tests or its neighbours, the bounds.
-fn integer(
-    attribute: &Attribute,
-    min: u64,
-    max: u64,
-    tests: &[(&Predicate, bool)],
-) -> Option<u64> {
+fn integer(attribute: &Attribute, min: u64, max: u64, tests: &[(&Predicate, bool)]) -> Option<u64> {
     let mut candidates: Vec<u64> = Vec::new();
     if let ValueType::Enum(e) = attribute.ty {
         candidates.extend(e.values.iter().map(|(_, v)| *v));
@@ -107,9 +100,9 @@ fn integer(
         _ => None,
     });
     let starts: Vec<u64> = bounds.chain([min]).collect();
-    starts.iter().find_map(|&start| {
-        (start..=start.saturating_add(INT_SCAN).min(max)).find(|&x| holds(x))
-    })
+    starts
+        .iter()
+        .find_map(|&start| (start..=start.saturating_add(INT_SCAN).min(max)).find(|&x| holds(x)))
 }
 
 fn str_holds(kind: StringKind, tests: &[(&Predicate, bool)], s: &[u8]) -> bool {
