@@ -188,7 +188,8 @@ impl<'a> Checker<'a> {
         // (`argc > i`), which the glob implies on a known line, the lints see it (`argv[3]
         // == "x" and argc <= 3` is dead), and an argument past the count is absent, not
         // unknown, however long the line is.
-        if let (Some(i), Source::CommandLine { count, .. }) = (index, line.source) {
+        // (`argv[0]` is always there: `argc` is at least 1.)
+        if let (Some(i @ 1..), Source::CommandLine { count, .. }) = (index, line.source) {
             let argc = event.attribute(count)?;
             let argc = self.resolve_attribute(event, argc, name_span)?;
             let present = Cond::Test(Test {

@@ -221,7 +221,7 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
             Diagnostic::new(Code::TypeMismatch, message, *span)
                 .with_label("the arguments are strings")
                 .with_help(
-                    "write `argv[1] == \"-e\"`, `argv[2] ~ \"/dev/tcp/**\"`, `argv[1] in [\"-e\", \"-c\"]`, or for any argument `argv ~ \"--donate-level*\"` or `\"-e\" in argv`",
+                    "write `argv[1] == \"-e\"`, `argv[2] ~ \"/dev/tcp/**\"`, `argv[1] in [\"-e\", \"-c\"]`, or for any argument `argv ~ \"--donate-level**\"` or `\"-e\" in argv`",
                 )
         }
     }

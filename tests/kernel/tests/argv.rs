@@ -853,7 +853,7 @@ fn command_line_policies_verify() {
         // One argument, any argument, and both with the line: one join, one automaton.
         "kill exec where argv[1] == \"-c\"\n",
         "kill exec where argv[31] ~ \"/dev/tcp/**\"\n",
-        "audit exec where argv ~ \"--donate-level*\"\n",
+        "audit exec where argv ~ \"--donate-level**\"\n",
         "kill exec where argv[1] == \"-c\" and argv[2] ~ \"/dev/tcp/**\"\n\
          kill exec where \"-e\" in argv and path ~ \"/**/nc\"\n\
          audit exec where cmdline ~ \"**--donate-level**\"\n",
