@@ -138,3 +138,56 @@ fn kill_is_an_action_and_still_an_event() {
     assert_eq!(checked.rules[0].event.name, "kill");
     assert_eq!(checked.rules[0].action, lang::ast::Action::Kill);
 }
+
+/// An `exec` of `args[0]` with these arguments.
+fn exec_with(args: &[&str]) -> EventInput {
+    let mut input = exec(args[0]);
+    let block = lang::cmdline::block(args);
+    input.values.insert("cmdline", AttrValue::Str(block));
+    input
+        .values
+        .insert("argc", AttrValue::Int(args.len() as u64));
+    input
+}
+
+/// One argument and any argument, offline, the reference and the compiled program alike: an
+/// argument past the count is no string (`==` false, `!=` true), an unknown line (past 32
+/// arguments) fails closed for the arguments it may hold, and an argument holding a space is
+/// one argument.
+#[test]
+fn argument_tests_decide_absent_unknown_and_spaced_arguments() {
+    let killed = |source: &str, args: &[&str]| {
+        let (reference, compiled, _) = run(source, None, &exec_with(args));
+        assert_eq!(reference, compiled, "{source} {args:?}");
+        matches!(reference, Decision::Kill { .. })
+    };
+    let eq = "kill exec where argv[2] == \"x\"\n";
+    let ne = "kill exec where argv[2] != \"x\"\n";
+    assert!(killed(eq, &["/bin/a", "y", "x"]));
+    assert!(!killed(eq, &["/bin/a", "x"]), "absent: `==` is false");
+    assert!(killed(ne, &["/bin/a", "x"]), "absent: `!=` is true");
+    assert!(!killed(ne, &["/bin/a", "y", "x"]));
+    assert!(
+        killed(ne, &["/bin/a", "y", ""]),
+        "an empty argument is there"
+    );
+    // Past 32 arguments the line is unknown: both rules match (fail closed).
+    let many: Vec<&str> = ["/bin/a", "y", "z"]
+        .into_iter()
+        .chain(std::iter::repeat_n("a", 40))
+        .collect();
+    assert!(killed(eq, &many) && killed(ne, &many));
+    // A line too long to join, with argument 2 absent: absent, not unknown.
+    let long = "l".repeat(5000);
+    assert!(!killed(eq, &["/bin/a", &long]));
+    let any = "kill exec where argv == \"a b\"\n";
+    assert!(killed(any, &["/bin/a", "a b"]));
+    assert!(
+        !killed(any, &["/bin/a", "a", "b"]),
+        "two arguments are not one"
+    );
+    let line = "kill exec where cmdline ~ \"** a b\"\n";
+    assert!(killed(line, &["/bin/a", "a b"]) && killed(line, &["/bin/a", "a", "b"]));
+    let not_in = "kill exec where not \"-e\" in argv\n";
+    assert!(killed(not_in, &["/bin/a", "-x"]) && !killed(not_in, &["/bin/a", "-e"]));
+}

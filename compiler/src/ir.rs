@@ -151,7 +151,7 @@ pub enum ValueKind {
     /// when the path is.
     WorkloadId(Workload, KernfsWalk),
     /// An exec's command line: the first `count` (an integer field, `bprm->argc`) strings of
-    /// user memory from the address at `strings` (`bprm->p`), joined by single spaces, read
+    /// user memory from the address at `strings` (`bprm->p`), separated by NULs (`lang::cmdline`), read
     /// with `bpf_probe_read_user_str`. May be unknown (more than `lang::limits::ARGV_MAX`
     /// arguments, `STRING_CAP` bytes or more, or a read faulted).
     CommandLine { strings: Access, count: Access },

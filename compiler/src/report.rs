@@ -206,8 +206,14 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
                     ReportedValue::Unknown
                 } else {
                     let shown = (len as usize).min(text.len());
+                    let mut text = text[..shown].to_vec();
+                    // The program keeps the arguments apart with NULs; a report shows
+                    // the line as `cmdline` means it, joined by spaces.
+                    if matches!(value.kind, ValueKind::CommandLine { .. }) {
+                        text = lang::cmdline::shown(&text);
+                    }
                     ReportedValue::Str {
-                        text: String::from_utf8_lossy(&text[..shown]).into_owned(),
+                        text: String::from_utf8_lossy(&text).into_owned(),
                         truncated: shown < len as usize,
                     }
                 }

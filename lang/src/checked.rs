@@ -404,6 +404,12 @@ pub enum AttrValue {
     Absent,
 }
 
+/// The least value an integer attribute takes: 1 for an exec's `argc` (since Linux 5.18 an
+/// empty argv becomes one empty argument, fs/exec.c), 0 for every other.
+pub fn int_min(attribute: &Attribute) -> u64 {
+    u64::from(attribute.source == crate::catalog::ARGC)
+}
+
 /// The values an integer attribute can take: `0..=max`, from the width the program reads
 /// (`resolved`, when the attribute was resolved against a kernel).
 pub fn int_max(attribute: &Attribute, resolved: Option<&ResolvedAttribute>) -> u64 {

@@ -231,9 +231,10 @@ codes! {
     /// a file's `mode` 16).
     ImpossibleTestEvent = "E0213", Error;
 
-    /// A `deny` or `allow` rule tests the command line of an exec.
+    /// A `deny` or `allow` rule tests the command line of an exec (`cmdline`, `argv[i]`,
+    /// `argv`).
     ///
-    /// `cmdline` is read on `bprm_committing_creds`, after the kernel's point of no return:
+    /// The command line is read on `bprm_committing_creds`, after the kernel's point of no return:
     /// before it, the arguments at `bprm->p` are the caller's memory, which another thread can
     /// rewrite after the check. There the exec can no longer fail with an errno, so a `deny`
     /// cannot be honoured, and an `allow` on it would except rules decided before it was
@@ -251,6 +252,15 @@ codes! {
     /// program) or `parent.comm`, `tgid`, `uid` (unchanged), or move the test to a rule
     /// without `cmdline`.
     MovedAtCommit = "E0215", Error;
+
+    /// A test names an argument of an exec past those the program reads.
+    ///
+    /// `argv[i]` is argument `i` (`argv[0]` is usually the program's name), read from the
+    /// new program's memory with the command line: the program joins at most 32 arguments
+    /// (`argv[0]` to `argv[31]`), so a higher index could never be known. Test a lower index,
+    /// or test the count (`argc > 32`) or `cmdline`, which are unknown (a `kill` or `audit`
+    /// rule on them matches) past 32 arguments.
+    ArgumentIndex = "E0216", Error;
 
     /// The target kernel's types do not have what an attribute needs.
     ///
@@ -358,6 +368,16 @@ codes! {
     /// condition was written for; if it is, drop the condition. A comparison that is always
     /// true on its own is `W0007` instead.
     AlwaysTrue = "W0009", Warning;
+
+    /// A glob on an exec's command line or arguments has a `*`, which stops at `/`.
+    ///
+    /// As everywhere, `*` matches a run of characters except `/`; command lines are full of
+    /// `/` (the program's path, file arguments, URLs), so `cmdline ~ "*--donate-level*"`
+    /// misses `/usr/bin/xmrig --donate-level 1` and `argv ~ "--url=*"` misses
+    /// `--url=stratum+tcp://pool`. Write `**` for any run of characters (on `argv` it still
+    /// stays inside one argument). If `*` is meant, `[!/]*`-style classes say so without
+    /// this warning.
+    StarOnArguments = "W0010", Warning;
 
 }
 

@@ -275,7 +275,8 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         },
     };
     let kind = StringKind::of(&resolved.attribute.source);
-    // The command line: the event holds the arguments, rules test them joined.
+    // The command line: the event holds the arguments, rules test them joined by NULs
+    // (`crate::cmdline`: a test on `cmdline` reads each as a space).
     let joined;
     let value = match (kind, value) {
         (StringKind::CommandLine, AttrValue::Str(block)) => match crate::cmdline::joined(block) {

@@ -29,6 +29,12 @@ pub enum Token {
     Star,
     /// `**`
     DoubleStar,
+    /// `*` inside one argument of an exec's argument block ([`crate::cmdline`]): a run of
+    /// bytes except `/` and the NUL that ends the argument. Never parsed; built by
+    /// [`crate::cmdline::argument_glob`].
+    ArgStar,
+    /// `**` inside one argument: a run of bytes except the NUL that ends the argument.
+    ArgDoubleStar,
 }
 
 impl Token {
@@ -42,11 +48,16 @@ impl Token {
                     && ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&byte)) != *negated
             }
             Token::DoubleStar => true,
+            Token::ArgStar => byte != b'/' && byte != 0,
+            Token::ArgDoubleStar => byte != 0,
         }
     }
 
     pub fn is_star(&self) -> bool {
-        matches!(self, Token::Star | Token::DoubleStar)
+        matches!(
+            self,
+            Token::Star | Token::DoubleStar | Token::ArgStar | Token::ArgDoubleStar
+        )
     }
 }
 

@@ -553,8 +553,9 @@ impl ProgramGen<'_> {
 
     /// The command line into buffer `b` and its length into `slot` (-1 unknown): one
     /// unrolled step per argument up to [`ARGV_MAX`] reads the next string of user memory
-    /// from `*strings` (`bprm->p`) at the end of the line so far and turns its NUL into a
-    /// space. More than [`ARGV_MAX`] arguments, a line that does not fit [`STRING_CAP`] with
+    /// from `*strings` (`bprm->p`) at the end of the line so far, keeping its NUL as the
+    /// separator (`lang::cmdline`: a `cmdline` test reads it as a space, an `argv` test as
+    /// the end of an argument, so an argument holding a space stays one). More than [`ARGV_MAX`] arguments, a line that does not fit [`STRING_CAP`] with
     /// its NUL, or a failed read make it unknown (the shape measured in
     /// tests/kernel/tests/argv.rs). The count waits in `slot` while r8 holds the next
     /// string's address and r9 the bytes joined so far. Clobbers r0–r5, r8, r9.
@@ -597,7 +598,7 @@ impl ProgramGen<'_> {
                 .alu64_reg(AluOp::Add, Reg::R9, Reg::R0)
                 // Full with the NUL is unknown: it may be cut.
                 .jump_imm(JmpCond::Ge, Reg::R9, STRING_CAP as i32, unknown);
-            self.end_of_line(b, b' ');
+            self.end_of_line(b, 0);
         }
         self.asm
             .load(Size::DW, Reg::R1, Reg::R10, slot)

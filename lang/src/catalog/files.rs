@@ -89,7 +89,7 @@ pub static EXEC: Event = Event {
             name: "cmdline",
             ty: ValueType::Str,
             source: CMDLINE,
-            doc: "the new program's arguments (argv[0] included) joined by single spaces, as Falco's proc.cmdline: `cmdline ~ \"*--donate-level*\"`. Read after the point of no return, so only `kill` and `audit` rules may test it; unknown (a kill or audit rule matches) past 32 arguments or 4,095 bytes",
+            doc: "the new program's arguments (argv[0] included) joined by single spaces, as Falco's proc.cmdline: `cmdline ~ \"**--donate-level**\"`; one argument is `argv[1] == \"-e\"` (argv[0] to argv[31]; an argument past the last is no string), any argument `argv ~ \"--donate-level**\"` or `\"-e\" in argv`, where an argument holding a space stays one. Read after the point of no return, so only `kill` and `audit` rules may test them; unknown (a kill or audit rule matches) past 32 arguments or 4,095 bytes",
         },
         // The executable's inode: owner and mode.
         EXEC_OWNER_UID,

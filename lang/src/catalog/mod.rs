@@ -156,7 +156,8 @@ pub enum Source {
     /// (see [`HookVariant`]).
     Constant(u64),
     /// The command line of an exec: the first `count` NUL-terminated strings in user memory
-    /// from the address at `param->strings` (`bprm->p`), joined by single spaces. The count
+    /// from the address at `param->strings` (`bprm->p`), kept apart by their NULs
+    /// ([`crate::cmdline`]: tests on `cmdline` read them as spaces). The count
     /// is the event's attribute named `count` (`argc`). Readable only where that user memory
     /// is the current task's, `bprm_committing_creds` (see [`HookVariant::rules`]); unknown
     /// past [`crate::limits::ARGV_MAX`] arguments or [`crate::limits::STRING_CAP`] bytes.

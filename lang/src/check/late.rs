@@ -6,6 +6,7 @@ use crate::ast;
 use crate::catalog;
 use crate::checked::{AttrId, CheckedRule};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::limits::ARGV_MAX;
 use crate::span::Span;
 use std::collections::HashSet;
 
@@ -25,6 +26,55 @@ pub enum LateFinding {
     },
     /// A `test` item's `argv` is not a list of strings.
     ArgvNotList { span: Span, name_span: Span },
+    /// `argv[i]` past the arguments the program reads (E0216).
+    ArgumentIndex { index: usize, span: Span },
+    /// `argv != ...` or `argv !~ ...`: some argument differs, which nearly every exec has.
+    AnyArgumentNegated { op: ast::CmpOp, span: Span },
+    /// The arguments used other than compared with strings or globs (`op`, when there is
+    /// one, is the comparison's).
+    ArgumentOperand { op: Option<ast::CmpOp>, span: Span },
+    /// A glob on the command line or an argument with a `*`, which stops at `/` (W0010).
+    StarOnArguments {
+        attribute: &'static str,
+        pattern: String,
+        span: Span,
+    },
+}
+
+/// Whether `glob` has a single `*` (it stops at `/`, which arguments often hold).
+pub(super) fn has_single_star(glob: &crate::glob::Glob) -> bool {
+    glob.alternatives
+        .iter()
+        .flatten()
+        .any(|t| *t == crate::glob::Token::Star)
+}
+
+/// `pattern` with each single `*` written `**` (escapes and classes kept as they are).
+fn deepened(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' => out.extend(chars.next()),
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '*' if !in_class => {
+                let mut run = 1;
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                    out.push('*');
+                    run += 1;
+                }
+                if run == 1 {
+                    out.push('*');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Checker<'_> {
@@ -90,7 +140,7 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
         } => Diagnostic::new(
             Code::LateDecision,
             format!(
-                "`{}` cannot test `{attribute}`: it is read after the exec can no longer fail with an errno",
+                "`{}` cannot test the command line (`{attribute}`, `argv`): it is read after the exec can no longer fail with an errno",
                 action.keyword()
             ),
             *span,
@@ -115,5 +165,64 @@ pub(super) fn diagnostic(finding: &LateFinding) -> Diagnostic {
         )
         .with_secondary(*name_span, "a list of strings")
         .with_help("e.g. `argv: [\"xmrig\", \"--donate-level\", \"1\"]`, argv[0] first"),
+        LateFinding::ArgumentIndex { index, span } => {
+            let shown = if *index == usize::MAX {
+                "past any number".to_string()
+            } else {
+                format!("`{index}`")
+            };
+            Diagnostic::new(
+                Code::ArgumentIndex,
+                format!("argument index {shown} is past the {ARGV_MAX} arguments the program reads"),
+                *span,
+            )
+            .with_label(format!("argv[0] to argv[{}] can be tested", ARGV_MAX - 1))
+            .with_help(format!(
+                "test an index below {ARGV_MAX}, or `cmdline` for the whole line (unknown past {ARGV_MAX} arguments)"
+            ))
+        }
+        LateFinding::StarOnArguments {
+            attribute,
+            pattern,
+            span,
+        } => Diagnostic::new(
+            Code::StarOnArguments,
+            format!("`*` in `{pattern}` stops at `/`, which `{attribute}` often holds"),
+            *span,
+        )
+        .with_label("`*` does not cross `/`: a path or URL in the arguments ends the match")
+        .with_help(format!(
+            "for any run of characters, write `\"{}\"`",
+            deepened(pattern)
+        )),
+        LateFinding::AnyArgumentNegated { op, span } => {
+            let positive = if *op == ast::CmpOp::Ne { "== ..." } else { "~ ..." };
+            Diagnostic::new(
+                Code::BadOperator,
+                format!(
+                    "`{}` on `argv` would hold when some argument differs, which nearly every exec has",
+                    op.symbol()
+                ),
+                *span,
+            )
+            .with_help(format!(
+                "to say that no argument matches, write `not argv {positive}`; for one argument, `argv[1] {} ...`",
+                op.symbol()
+            ))
+        }
+        LateFinding::ArgumentOperand { op, span } => {
+            let message = match op {
+                Some(op) => format!(
+                    "`argv` cannot be tested with `{}` and this operand",
+                    op.symbol()
+                ),
+                None => "`argv` is tested by comparing it with strings or globs".to_string(),
+            };
+            Diagnostic::new(Code::TypeMismatch, message, *span)
+                .with_label("the arguments are strings")
+                .with_help(
+                    "write `argv[1] == \"-e\"`, `argv[2] ~ \"/dev/tcp/**\"`, `argv[1] in [\"-e\", \"-c\"]`, or for any argument `argv ~ \"--donate-level**\"` or `\"-e\" in argv`",
+                )
+        }
     }
 }

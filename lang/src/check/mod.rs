@@ -12,6 +12,7 @@
 //! they find is data: a [`Finding`] (with an [`Unreadable`] when the kernel's types are what
 //! is missing), rendered to a diagnostic in `finding.rs` alone.
 
+mod argv;
 mod btf;
 mod cost;
 mod enums;

@@ -12,7 +12,7 @@ use crate::lint::Lint;
 use crate::span::Span;
 
 /// One side of a comparison, before the comparison is typed.
-enum Operand {
+pub(super) enum Operand {
     /// An attribute, with the mask of `attr & MASK` when there is one.
     Attr(AttrId, &'static Attribute, Option<u64>),
     Int(u64),
@@ -23,7 +23,7 @@ enum Operand {
 }
 
 #[derive(Clone)]
-enum Literal {
+pub(super) enum Literal {
     Int(u64),
     Str(String),
     Addr(std::net::IpAddr, u8),
@@ -69,9 +69,15 @@ impl<'a> Checker<'a> {
                 lhs,
                 rhs,
             } => {
+                if let Some(cond) =
+                    self.argument_comparison(*op, *op_span, lhs, rhs, expr.span, event)
+                {
+                    return cond;
+                }
                 let cond = self.comparison(*op, *op_span, lhs, rhs, expr.span, event, action)?;
                 let cond = self.expand_lineage(cond, *op, *op_span, expr.span, event)?;
-                self.expand_container(cond, event)
+                let cond = self.expand_container(cond, event)?;
+                Some(self.line_tests(cond))
             }
             ExprKind::Name(name) => {
                 if let Some(m) = self.macros.get(name.text.as_str()).copied() {
@@ -281,6 +287,15 @@ impl<'a> Checker<'a> {
                     match parsed {
                         Ok(glob) => {
                             self.check_glob_fits(a, &glob, pattern_span);
+                            if a.source.is_late() && super::late::has_single_star(&glob) {
+                                self.report(Finding::Late(
+                                    super::late::LateFinding::StarOnArguments {
+                                        attribute: a.name,
+                                        pattern: pattern.clone(),
+                                        span: pattern_span,
+                                    },
+                                ));
+                            }
                             if action.refuses()
                                 && op == CmpOp::Match
                                 && pattern.ends_with("/*")
@@ -515,7 +530,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn operand(&mut self, expr: &'a ast::Expr, event: &'static Event) -> Option<Operand> {
+    pub(super) fn operand(
+        &mut self,
+        expr: &'a ast::Expr,
+        event: &'static Event,
+    ) -> Option<Operand> {
         match &expr.kind {
             ExprKind::BitAnd(lhs, rhs) => {
                 let (left, right) = (self.operand(lhs, event), self.operand(rhs, event));
@@ -546,6 +565,15 @@ impl<'a> Checker<'a> {
                 if let Some(list) = self.lists.get(name.text.as_str()).copied() {
                     self.used.insert(name.text.clone());
                     return self.list_elements(&list.elements).map(Operand::List);
+                }
+                if super::argv::argument_name(&name.text).is_some()
+                    && super::argv::command_line(event).is_some()
+                {
+                    self.report(Finding::Late(super::late::LateFinding::ArgumentOperand {
+                        op: None,
+                        span: name.span,
+                    }));
+                    return None;
                 }
                 if self.macros.contains_key(name.text.as_str()) {
                     self.used.insert(name.text.clone());

@@ -2,12 +2,27 @@
 
 use super::{Lint, LintInput};
 use crate::catalog::ValueType;
-pub(super) use crate::checked::int_max;
+pub(super) use crate::checked::{int_max, int_min};
 use crate::checked::{Cond, IntOp, Predicate};
 use crate::glob::{Glob, Token};
 
-/// What a test answers for every value, when that does not depend on the value.
-pub(super) fn constant_truth(predicate: &Predicate, max: u64) -> Option<bool> {
+/// What a test answers for every value in `min..=max`, when that does not depend on the
+/// value.
+pub(super) fn constant_truth(predicate: &Predicate, min: u64, max: u64) -> Option<bool> {
+    // Below the least value (`argc == 0`): the answer of every value at or above it.
+    if let Predicate::Int { op, value } = *predicate {
+        let answer = match op {
+            IntOp::Eq if value < min => Some(false),
+            IntOp::Ne | IntOp::Gt if value < min => Some(true),
+            IntOp::Lt if value <= min => Some(false),
+            IntOp::Le if value < min => Some(false),
+            IntOp::Ge if value <= min => Some(true),
+            _ => None,
+        };
+        if answer.is_some() {
+            return answer;
+        }
+    }
     let (mask, op, value) = match *predicate {
         Predicate::Int { op, value } => (max, op, value),
         Predicate::Masked { mask, op, value } => (mask & max, op, value),
@@ -60,7 +75,7 @@ pub(super) fn constant_tests(input: &LintInput<'_>, cond: &Cond, out: &mut Vec<L
                 };
                 let attribute = resolved.attribute;
                 let max = int_max(attribute, Some(resolved));
-                let Some(truth) = constant_truth(&test.predicate, max) else {
+                let Some(truth) = constant_truth(&test.predicate, int_min(attribute), max) else {
                     continue;
                 };
                 out.push(Lint::ConstantComparison {

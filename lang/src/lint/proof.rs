@@ -2,7 +2,7 @@
 //! with a theory per attribute type (integers in their range, strings) that answers
 //! "impossible" only when it has shown it.
 
-use super::constant::{constant_truth, int_max};
+use super::constant::{constant_truth, int_max, int_min};
 use super::witness::realize;
 use crate::catalog::{Attribute, Event, ValueType};
 use crate::checked::{AttrValue, Cond, IntOp, Predicate, ResolvedAttribute, Test};
@@ -18,7 +18,9 @@ const ENUMERATE: u64 = 1024;
 /// What an atom's attribute can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Domain {
+    /// An integer in `min..=max` (`min` is 0 but for `argc`, see [`int_min`]).
     Int {
+        min: u64,
         max: u64,
     },
     /// A string; `fallible` when the program may be unable to read it (fail closed).
@@ -45,14 +47,16 @@ pub(super) struct Atom {
     fallible: bool,
 }
 
-/// Predicates as hashable keys; globs by their pattern (two spellings of one glob are two
-/// atoms, which only makes a proof less likely, never wrong).
+/// Predicates as hashable keys; globs by their alternatives, not their pattern: a test on
+/// one argument of an exec and one on any argument share a pattern's text but not its
+/// meaning (two spellings of one glob are two atoms, which only makes a proof less likely,
+/// never wrong).
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum PredicateKey {
     Int(u8, u64),
     Masked(u64, u8, u64),
     Str(Vec<u8>),
-    Glob(String),
+    Glob(Vec<Vec<Token>>),
     Cidr(std::net::IpAddr, u8),
     IsTrue,
     IntAttr(u8, u32),
@@ -70,7 +74,7 @@ impl PredicateKey {
                 PredicateKey::Masked(*mask, op_key(*op), *value)
             }
             Predicate::StrEq(bytes) => PredicateKey::Str(bytes.clone()),
-            Predicate::Glob(glob) => PredicateKey::Glob(glob.pattern.clone()),
+            Predicate::Glob(glob) => PredicateKey::Glob(glob.alternatives.clone()),
             Predicate::Cidr { addr, prefix } => PredicateKey::Cidr(*addr, *prefix),
             Predicate::IsTrue => PredicateKey::IsTrue,
             Predicate::IntAttr { op, other } => PredicateKey::IntAttr(op_key(*op), other.0),
@@ -157,8 +161,12 @@ impl Atoms {
             _ if matches!(predicate, Predicate::IntAttr { .. }) => Domain::Opaque,
             ValueType::Addr => Domain::Opaque,
             // Membership tests are masks of the 64-bit set.
-            ValueType::CapabilitySet => Domain::Int { max: u64::MAX },
+            ValueType::CapabilitySet => Domain::Int {
+                min: 0,
+                max: u64::MAX,
+            },
             ValueType::Int | ValueType::Enum(_) => Domain::Int {
+                min: int_min(attribute),
                 max: self
                     .widths
                     .get(attribute.name)
@@ -171,8 +179,8 @@ impl Atoms {
             ValueType::Bool => Domain::Bool,
         };
         let constant = match domain {
-            Domain::Int { max } => constant_truth(&predicate, max).is_some(),
-            _ => constant_truth(&predicate, u64::MAX).is_some(),
+            Domain::Int { min, max } => constant_truth(&predicate, min, max).is_some(),
+            _ => constant_truth(&predicate, 0, u64::MAX).is_some(),
         };
         let fallible = matches!(domain, Domain::Str { fallible: true } | Domain::Opaque);
         self.atoms.push(Atom {
@@ -521,7 +529,7 @@ impl<'s> Solver<'s> {
             }
         });
         match this.domain {
-            Domain::Int { max } => int_satisfiable(max, known),
+            Domain::Int { min, max } => int_satisfiable(min, max, known),
             Domain::Str { .. } => str_satisfiable(known.collect()),
             // One predicate (`IsTrue`), so one atom, which has one value.
             Domain::Bool => true,
@@ -533,6 +541,7 @@ impl<'s> Solver<'s> {
 /// Whether some integer in `0..=max` (`max` is `2^k - 1`) satisfies every `(x & mask) OP v`.
 /// Exact on small ranges; elsewhere it refutes only through necessary conditions.
 pub(super) fn int_satisfiable<'p>(
+    min: u64,
     max: u64,
     known: impl Iterator<Item = (&'p Predicate, bool)>,
 ) -> bool {
@@ -551,7 +560,7 @@ pub(super) fn int_satisfiable<'p>(
             .iter()
             .all(|&(mask, op, v)| op.holds(x & mask, v))
     };
-    let (mut lo, mut hi) = (0u64, max);
+    let (mut lo, mut hi) = (min, max);
     for &(_, op, v) in constraints.iter().filter(|c| c.0 == max) {
         match op {
             IntOp::Eq => (lo, hi) = (lo.max(v), hi.min(v)),
@@ -672,8 +681,8 @@ pub(super) fn witness(tokens: &[Token], fill: &[u8]) -> Vec<u8> {
     for token in tokens {
         match token {
             Token::Byte(b) => out.push(*b),
-            Token::DoubleStar => out.extend_from_slice(fill),
-            Token::Star => out.extend(fill.iter().filter(|b| **b != b'/')),
+            Token::DoubleStar | Token::ArgDoubleStar => out.extend_from_slice(fill),
+            Token::Star | Token::ArgStar => out.extend(fill.iter().filter(|b| **b != b'/')),
             Token::AnyByte | Token::Class { .. } => {
                 if let Some(b) = (0x20u8..0x7f).find(|b| token.accepts(*b)) {
                     out.push(b);

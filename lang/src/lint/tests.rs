@@ -77,7 +77,7 @@ fn masked(mask: u64, op: IntOp, value: u64) -> Predicate {
 }
 
 fn sat_int(max: u64, known: &[(Predicate, bool)]) -> bool {
-    int_satisfiable(max, known.iter().map(|(p, v)| (p, *v)))
+    int_satisfiable(0, max, known.iter().map(|(p, v)| (p, *v)))
 }
 
 #[test]
@@ -175,29 +175,38 @@ fn string_theory_refutes_only_what_is_impossible() {
 #[test]
 fn constants_follow_the_width_and_the_mask() {
     let u32max = u64::from(u32::MAX);
-    assert_eq!(constant_truth(&int(IntOp::Lt, 0), u32max), Some(false));
-    assert_eq!(constant_truth(&int(IntOp::Ge, 0), u32max), Some(true));
-    assert_eq!(constant_truth(&int(IntOp::Le, u32max), u32max), Some(true));
+    assert_eq!(constant_truth(&int(IntOp::Lt, 0), 0, u32max), Some(false));
+    assert_eq!(constant_truth(&int(IntOp::Ge, 0), 0, u32max), Some(true));
     assert_eq!(
-        constant_truth(&int(IntOp::Eq, u32max + 1), u32max),
+        constant_truth(&int(IntOp::Le, u32max), 0, u32max),
+        Some(true)
+    );
+    assert_eq!(
+        constant_truth(&int(IntOp::Eq, u32max + 1), 0, u32max),
         Some(false)
     );
-    assert_eq!(constant_truth(&int(IntOp::Eq, u32max), u32max), None);
-    assert_eq!(constant_truth(&int(IntOp::Gt, 0), u32max), None);
+    assert_eq!(constant_truth(&int(IntOp::Eq, u32max), 0, u32max), None);
+    assert_eq!(constant_truth(&int(IntOp::Gt, 0), 0, u32max), None);
     assert_eq!(
-        constant_truth(&masked(7, IntOp::Gt, 7), u32max),
+        constant_truth(&masked(7, IntOp::Gt, 7), 0, u32max),
         Some(false)
     );
-    assert_eq!(constant_truth(&masked(7, IntOp::Le, 7), u32max), Some(true));
     assert_eq!(
-        constant_truth(&masked(4, IntOp::Eq, 8), u32max),
+        constant_truth(&masked(7, IntOp::Le, 7), 0, u32max),
+        Some(true)
+    );
+    assert_eq!(
+        constant_truth(&masked(4, IntOp::Eq, 8), 0, u32max),
         Some(false)
     );
-    assert_eq!(constant_truth(&masked(4, IntOp::Ne, 8), u32max), Some(true));
-    assert_eq!(constant_truth(&masked(6, IntOp::Eq, 4), u32max), None);
-    assert_eq!(constant_truth(&glob("**"), u64::MAX), Some(true));
-    assert_eq!(constant_truth(&glob("/**"), u64::MAX), None);
-    assert_eq!(constant_truth(&eq(""), u64::MAX), None);
+    assert_eq!(
+        constant_truth(&masked(4, IntOp::Ne, 8), 0, u32max),
+        Some(true)
+    );
+    assert_eq!(constant_truth(&masked(6, IntOp::Eq, 4), 0, u32max), None);
+    assert_eq!(constant_truth(&glob("**"), 0, u64::MAX), Some(true));
+    assert_eq!(constant_truth(&glob("/**"), 0, u64::MAX), None);
+    assert_eq!(constant_truth(&eq(""), 0, u64::MAX), None);
 }
 
 /// The rules of `exec` on `comm`, `uid` and `gid`, resolved as the checker would without a

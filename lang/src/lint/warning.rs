@@ -203,7 +203,13 @@ fn constant_comparison(
             .with_help("remove the comparison, or write the pattern you meant");
         }
         Predicate::Int { op, value } => {
-            let range = if max == u64::MAX {
+            // Only `argc` has a least value above 0 (`crate::checked::int_min`); a comparison
+            // constant for that reason has 0 or 1 on its other side.
+            let range = if name == "argc" && value <= 1 {
+                format!(
+                    "`{name}` is at least 1 (an exec with an empty argv gets one empty argument)"
+                )
+            } else if max == u64::MAX {
                 format!("`{name}` is unsigned")
             } else {
                 format!("`{name}` is unsigned and at most {max}")

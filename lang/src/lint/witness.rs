@@ -48,10 +48,10 @@ pub(super) fn realize(
             .map(|a| a.domain)?;
         let value = match (domain, attribute.ty) {
             (_, ValueType::Addr) => address(&tests)?,
-            (Domain::Int { max }, _) => AttrValue::Int(integer(attribute, max, &tests)?),
+            (Domain::Int { min, max }, _) => AttrValue::Int(integer(attribute, min, max, &tests)?),
             // A port: a 16-bit integer behind an endpoint.
             (Domain::Opaque, ValueType::Int) => {
-                AttrValue::Int(integer(attribute, u64::from(u16::MAX), &tests)?)
+                AttrValue::Int(integer(attribute, 0, u64::from(u16::MAX), &tests)?)
             }
             (Domain::Str { .. }, _) => AttrValue::Str(string(attribute, &tests)?),
             (Domain::Bool, _) => AttrValue::Bool(tests.first().is_some_and(|(_, truth)| *truth)),
@@ -75,7 +75,7 @@ fn int_holds(tests: &[(&Predicate, bool)], max: u64, x: u64) -> bool {
 
 /// An integer in `0..=max` with the tests' outcomes: an enumeration's value, 1000 (an
 /// ordinary user's uid), 0, a literal of the tests or its neighbours, the bounds.
-fn integer(attribute: &Attribute, max: u64, tests: &[(&Predicate, bool)]) -> Option<u64> {
+fn integer(attribute: &Attribute, min: u64, max: u64, tests: &[(&Predicate, bool)]) -> Option<u64> {
     let mut candidates: Vec<u64> = Vec::new();
     if let ValueType::Enum(e) = attribute.ty {
         candidates.extend(e.values.iter().map(|(_, v)| *v));
@@ -90,7 +90,8 @@ fn integer(attribute: &Attribute, max: u64, tests: &[(&Predicate, bool)]) -> Opt
         }
     }
     candidates.push(max);
-    if let Some(&x) = candidates.iter().find(|&&x| int_holds(tests, max, x)) {
+    let holds = |x: u64| x >= min && int_holds(tests, max, x);
+    if let Some(&x) = candidates.iter().find(|&&x| holds(x)) {
         return Some(x);
     }
     // Near each bound a full-width comparison sets.
@@ -98,10 +99,10 @@ fn integer(attribute: &Attribute, max: u64, tests: &[(&Predicate, bool)]) -> Opt
         Predicate::Int { op, value } if op != IntOp::Eq => Some(value),
         _ => None,
     });
-    let starts: Vec<u64> = bounds.chain([0]).collect();
-    starts.iter().find_map(|&start| {
-        (start..=start.saturating_add(INT_SCAN).min(max)).find(|&x| int_holds(tests, max, x))
-    })
+    let starts: Vec<u64> = bounds.chain([min]).collect();
+    starts
+        .iter()
+        .find_map(|&start| (start..=start.saturating_add(INT_SCAN).min(max)).find(|&x| holds(x)))
 }
 
 fn str_holds(kind: StringKind, tests: &[(&Predicate, bool)], s: &[u8]) -> bool {
@@ -216,26 +217,26 @@ mod tests {
         let uid = attribute("exec", "uid");
         let max = u64::from(u32::MAX);
         let ne_zero = int(IntOp::Ne, 0);
-        assert_eq!(integer(uid, max, &[(&ne_zero, true)]), Some(1000));
+        assert_eq!(integer(uid, 0, max, &[(&ne_zero, true)]), Some(1000));
         let lt_1000 = int(IntOp::Lt, 1000);
-        assert_eq!(integer(uid, max, &[(&lt_1000, true)]), Some(0));
+        assert_eq!(integer(uid, 0, max, &[(&lt_1000, true)]), Some(0));
         let (ge, le, ne) = (
             int(IntOp::Ge, 5000),
             int(IntOp::Le, 5002),
             int(IntOp::Ne, 5000),
         );
-        let x = integer(uid, max, &[(&ge, true), (&le, true), (&ne, true)]).unwrap();
+        let x = integer(uid, 0, max, &[(&ge, true), (&le, true), (&ne, true)]).unwrap();
         assert!(x == 5001 || x == 5002, "{x}");
         let masked = Predicate::Masked {
             mask: 0o4000,
             op: IntOp::Ne,
             value: 0,
         };
-        let x = integer(uid, max, &[(&masked, true)]).unwrap();
+        let x = integer(uid, 0, max, &[(&masked, true)]).unwrap();
         assert_ne!(x & 0o4000, 0);
         // Nothing is both below 5 and above 10.
         let (lt, gt) = (int(IntOp::Lt, 5), int(IntOp::Gt, 10));
-        assert_eq!(integer(uid, max, &[(&lt, true), (&gt, true)]), None);
+        assert_eq!(integer(uid, 0, max, &[(&lt, true), (&gt, true)]), None);
     }
 
     #[test]

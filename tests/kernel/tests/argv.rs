@@ -706,6 +706,94 @@ fn a_kill_rule_on_the_command_line_kills_before_the_program_runs() {
     assert!(marker.exists(), "the shell did not run after unload");
 }
 
+/// Runs `sh -c 'echo x > MARKER' sh ARGS...` as [`USER`] and says whether the shell ran its
+/// command (the marker exists, and is removed) or was killed by SIGKILL before it could.
+fn shell_ran(marker: &std::path::Path, args: &[&str]) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let script = format!("echo x > {}", marker.display());
+    let mut argv = vec!["-c", &script, "sh"];
+    argv.extend_from_slice(args);
+    let status = run_as("/bin/sh", &argv, Some(USER), None).unwrap();
+    if status.signal() == Some(libc::SIGKILL) {
+        assert!(
+            !marker.exists(),
+            "{args:?}: the killed shell still ran its command"
+        );
+        return false;
+    }
+    assert!(status.success(), "{args:?}: {status}");
+    assert!(
+        marker.exists(),
+        "{args:?}: the shell did not run its command"
+    );
+    std::fs::remove_file(marker).unwrap();
+    true
+}
+
+/// `kill exec where argv[4] == ...` kills on that argument only: `sh -c SCRIPT sh X` has X
+/// at index 4. The same string at another index, a near miss, and the policy unloaded let
+/// the shell run.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_kill_rule_on_one_argument_kills_on_that_argument_only() {
+    require_guest();
+    let dir = TempDir::new();
+    kernel_tests::set_mode(dir.path(), 0o777);
+    let marker = dir.join("marker");
+    let policy = Policy::load_source(
+        &dir,
+        &format!("kill exec where argv[4] == \"--donate-level\" and uid == {USER}\n"),
+        None,
+    );
+    assert!(
+        !shell_ran(&marker, &["--donate-level"]),
+        "argv[4] is the string"
+    );
+    assert!(shell_ran(&marker, &["--donate-levels"]), "a near miss");
+    assert!(
+        shell_ran(&marker, &["x", "--donate-level"]),
+        "the string at argv[5]"
+    );
+    assert!(shell_ran(&marker, &[]), "no argv[4]");
+    let seen = reports(&policy, 1);
+    assert_eq!(seen.len(), 1, "one report: {seen:?}");
+    assert_eq!(seen[0]["action"], "kill", "{}", seen[0]);
+    policy.stop();
+    assert!(shell_ran(&marker, &["--donate-level"]), "policy unloaded");
+}
+
+/// `kill exec where argv == "a b"` (any argument) tells one argument holding a space from two
+/// arguments, which the joined `cmdline` cannot: `sh ... "a b"` dies, `sh ... a b` runs; and
+/// `"-x" in argv` kills wherever the argument stands, but not on a longer one.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn an_any_argument_rule_tells_a_space_in_an_argument_from_two_arguments() {
+    require_guest();
+    let dir = TempDir::new();
+    kernel_tests::set_mode(dir.path(), 0o777);
+    let marker = dir.join("marker");
+    let policy = Policy::load_source(
+        &dir,
+        &format!(
+            "kill exec where argv == \"a b\" and uid == {USER}\n\
+             kill exec where \"-x\" in argv and uid == {USER}\n"
+        ),
+        None,
+    );
+    assert!(!shell_ran(&marker, &["a b"]), "one argument `a b`");
+    assert!(
+        !shell_ran(&marker, &["y", "a b", "z"]),
+        "`a b` among others"
+    );
+    assert!(shell_ran(&marker, &["a", "b"]), "two arguments `a`, `b`");
+    assert!(shell_ran(&marker, &["a b c"]), "`a b c`");
+    assert!(!shell_ran(&marker, &["-x"]), "`-x` last");
+    assert!(!shell_ran(&marker, &["-x", "y"]), "`-x` before another");
+    assert!(shell_ran(&marker, &["-xy"]), "`-xy`");
+    policy.stop();
+    assert!(shell_ran(&marker, &["a b"]), "policy unloaded");
+}
+
 /// A thread that rewrites the caller's argument during execve cannot get a refused command
 /// line through: with a rule that kills every command line holding a `B`, an `echo` that
 /// ran printed no `B` in any of 40 runs, however the race fell (each run ends killed, or
@@ -762,6 +850,13 @@ fn command_line_policies_verify() {
         "kill exec where cmdline ~ \"**--donate-level**\"\n",
         "audit exec where cmdline == \"/bin/sh -c x\"\n",
         "kill exec where cmdline ~ \"**x**\" and uid == 1000\nallow exec where path == \"/x\"\n",
+        // One argument, any argument, and both with the line: one join, one automaton.
+        "kill exec where argv[1] == \"-c\"\n",
+        "kill exec where argv[31] ~ \"/dev/tcp/**\"\n",
+        "audit exec where argv ~ \"--donate-level**\"\n",
+        "kill exec where argv[1] == \"-c\" and argv[2] ~ \"/dev/tcp/**\"\n\
+         kill exec where \"-e\" in argv and path ~ \"/**/nc\"\n\
+         audit exec where cmdline ~ \"**--donate-level**\"\n",
     ] {
         let (checked, diagnostics) = lang::front_end(source, &btf);
         let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:#?}"));

@@ -23,7 +23,7 @@ fn guest_kernel() -> Btf {
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn generated_policies_all_verify() {
-    // The other shard is verifier_sweep.rs.
+    // The other shards are verifier_sweep*.rs.
     kernel_tests::sweep::generated_policies_verify(0);
 }
 
