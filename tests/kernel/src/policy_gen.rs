@@ -287,8 +287,9 @@ fn command_line_rule(rng: &mut Rng, event: &Event) -> String {
             string_atom(rng, &format!("argv[{index}]"), is_path)
         }
         _ => {
-            let is_path = rng.chance(50);
-            let atom = string_atom(rng, "argv", is_path);
+            // Not the path globs: a list of them on any argument needs an automaton past the
+            // 48 KiB table (E0207; seed 12 once did), which the checker refuses.
+            let atom = string_atom(rng, "argv", false);
             match atom.replacen(" != ", " == ", 1).replacen(" !~ ", " ~ ", 1) {
                 positive if positive != atom => {
                     format!("not ({})", positive.replacen(" == [", " in [", 1))
