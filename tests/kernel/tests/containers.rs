@@ -67,6 +67,23 @@ fn exec_in(exe: &Path, cgroup: Option<&Cgroup>, unshare: libc::c_int) -> io::Res
     })
 }
 
+/// The reports `policy` has printed once there are `count` of them, or after 20 s those
+/// there are (krsic prints each as it reads it from the ring buffer).
+fn reports_of(policy: &Policy, count: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reports: Vec<serde_json::Value> = policy
+            .events()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        if reports.len() >= count || Instant::now() > deadline {
+            return reports;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The inode number of the mount namespace of this test process (the host's).
 fn host_mount_namespace() -> u64 {
     std::fs::metadata("/proc/self/ns/mnt").unwrap().ino()
@@ -131,18 +148,7 @@ fn container_cgroup_and_namespaces_denied_next_to_host_rules() {
     );
 
     // Four refusals; krsic prints their reports as it reads them from the ring buffer.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let reports = loop {
-        let reports: Vec<serde_json::Value> = policy
-            .events()
-            .iter()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
-        if reports.len() >= 4 || Instant::now() > deadline {
-            break reports;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let reports = reports_of(&policy, 4);
     policy.stop();
     // The reports carry the values the rules read: the container's cgroup id, and a mount
     // namespace that is not the host's.
@@ -258,18 +264,7 @@ fn container_id_cgroup_path_and_pid_namespace_decide() {
         "pidns in a new pid namespace",
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let reports = loop {
-        let reports: Vec<serde_json::Value> = policy
-            .events()
-            .iter()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
-        if reports.len() >= 3 || Instant::now() > deadline {
-            break reports;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let reports = reports_of(&policy, 3);
     policy.stop();
     let of = |binary: &Path| -> Vec<&serde_json::Value> {
         let name = binary.display().to_string();
@@ -371,18 +366,7 @@ fn pod_uid_and_container_decide() {
         "other in a new pid namespace",
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let reports = loop {
-        let reports: Vec<serde_json::Value> = policy
-            .events()
-            .iter()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
-        if reports.len() >= 4 || Instant::now() > deadline {
-            break reports;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let reports = reports_of(&policy, 4);
     policy.stop();
     let exe_name = exe.display().to_string();
     let pod_refusals: Vec<&serde_json::Value> = reports
