@@ -563,20 +563,22 @@ fn tree_cost_bounds_what_is_emitted() {
     }
 }
 
+/// `n` rules that each test one glob on `path` behind the same `uid != 0`: one glob run.
+fn gated_globs(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
+        .collect()
+}
+
 /// A glob run's code (the search over accept sets and each rule's own block) stays within
 /// what the checker counts for it, a glob test and a report a rule, and the estimate is not
 /// far above it; and a thousand glob rules behind a shared gate now fit one program.
 #[test]
 fn glob_run_estimate_bounds_what_is_emitted() {
-    let gated = |n: usize| -> String {
-        (0..n)
-            .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
-            .collect()
-    };
     // A glob test and the checker's REPORT_COST (8) a rule.
     let per_rule = (lang::glob::GLOB_TEST_COST + 8) as usize;
     for n in [100, 1000] {
-        let emitted = emitted(&gated(n)) - emitted(&gated(4));
+        let emitted = emitted(&gated_globs(n)) - emitted(&gated_globs(4));
         let estimate = per_rule * (n - 4);
         println!("glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated");
         assert!(
@@ -593,13 +595,8 @@ fn glob_run_estimate_bounds_what_is_emitted() {
 /// rules, whose program no jump could cross.)
 #[test]
 fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
-    let gated = |n: usize| -> String {
-        (0..n)
-            .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
-            .collect()
-    };
     let too_large = |n: usize| {
-        let (_, diagnostics) = lang::front_end(&gated(n), kernel());
+        let (_, diagnostics) = lang::front_end(&gated_globs(n), kernel());
         diagnostics
             .iter()
             .any(|d| d.code == lang::diagnostic::Code::EventTooLarge)
@@ -617,7 +614,7 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
             fits = n;
         }
     }
-    let emitted = emitted(&gated(fits));
+    let emitted = emitted(&gated_globs(fits));
     println!(
         "glob run: the checker takes {fits} gated glob rules, compiled to {emitted} instructions"
     );
