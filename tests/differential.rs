@@ -1981,6 +1981,15 @@ fn walked_path_cases_agree() {
     // The root is `/`, through no mount crossing at all.
     e.path = b"/".to_vec();
     agree(r#"deny unlink where path == "/""#, &e, DENY);
+    // An ancestor's executable is held in a short buffer: known up to SHORT_WALK_COMPONENTS
+    // components, unknown one past (the deny rule then holds, fail closed).
+    let mut x = event("exec", b"/bin/true");
+    x.ints[6] = 100;
+    let deny_ancestor = r#"deny exec where ancestor.exe == "/nowhere""#;
+    x.ancestors = vec![(b"sh".to_vec(), deep(limits::SHORT_WALK_COMPONENTS, 1))];
+    agree(deny_ancestor, &x, Decision::Allow);
+    x.ancestors = vec![(b"sh".to_vec(), deep(limits::SHORT_WALK_COMPONENTS + 1, 1))];
+    agree(deny_ancestor, &x, DENY);
     // Two walked paths in one program, and `exe`, each walked on its own.
     let mut r = event("rename", b"/tmp/a");
     r.new_path = b"/etc/passwd".to_vec();
