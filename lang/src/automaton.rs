@@ -14,7 +14,11 @@
 //! keeps its most frequent successor as a default, and only the transitions that differ are
 //! stored, in one comb vector shared by all states (row displacement, as lex does): entry
 //! `base(state) + class` holds `(owner, next)`, and a state reads its own transition there
-//! when `owner` is itself, its default otherwise. See [`Table`].
+//! when `owner` is itself, its default otherwise. An automaton of few states and classes
+//! keeps its whole table instead, one byte per transition: a step is then one load in place
+//! of two and a compare, and both the scan's run time and the verifier's walk of it (a loop
+//! it follows byte by byte, on 6.1 once per state it arrives in) take about half the
+//! instructions. See [`Table`] and [`Step`].
 
 use crate::glob::{Glob, Token};
 use crate::limits::STRING_CAP;
@@ -31,6 +35,10 @@ pub const MAX_STATES: usize = 16_384;
 /// the report ring buffer stay within 64 KiB; the string buffers and report maps take the
 /// rest.
 pub const MAX_TABLE_BYTES: usize = 48 * 1024;
+
+/// The most bytes an automaton's full transition table may take to be kept whole
+/// ([`Step::Dense`]) rather than compressed.
+pub const MAX_DENSE_BYTES: usize = 8 * 1024;
 
 /// Why the globs could not be merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,27 +270,49 @@ fn byte_classes(alternatives: &[(u32, &[Token])]) -> ([u8; 256], usize, Vec<u8>)
 ///
 /// ```text
 ///   offset 0              classes: 256 × u8, the class of each byte
-///   offset states         per state u32: base (low 16 bits) | default (high 16 bits)
 ///   offset accepts        per state u16: the accept set
-///   offset comb           per entry u32: owner (low 16 bits) | next (high 16 bits)
+///   and, by the Step:
+///   Dense: offset at      per (state << class_bits | class) u8: the successor
+///   Comb:  offset states  per state u32: base (low 16 bits) | default (high 16 bits)
+///          offset comb    per entry u32: owner (low 16 bits) | next (high 16 bits)
 /// ```
 ///
-/// A step from `state` on `class`: the entry at `comb + 4 * (base + class)` is the state's
-/// own when its owner is `state`, and then its `next` is the successor; otherwise the
-/// successor is the default. The program masks every index with [`Table::state_mask`] and
-/// [`Table::comb_mask`] (a power of two less one) so that the verifier can bound each load;
-/// the bytes are long enough that a masked index stays inside them.
+/// The program masks every index with a power of two less one ([`Table::state_mask`] and
+/// those of the [`Step`]) so that the verifier can bound each load; the bytes are long
+/// enough that a masked index stays inside them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
     pub bytes: Vec<u8>,
-    pub states: u32,
     pub accepts: u32,
-    pub comb: u32,
     /// Masks a state number (before scaling).
     pub state_mask: u32,
-    /// Masks a comb index (before scaling).
-    pub comb_mask: u32,
+    pub step: Step,
     pub start: u16,
+}
+
+/// How a step finds a state's successor in a [`Table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The whole table, for at most 256 states: the successor of `state` on `class` is the
+    /// byte at `at + ((state << class_bits | class) & mask)`.
+    Dense { at: u32, class_bits: u32, mask: u32 },
+    /// Row displacement: the entry at `comb + 4 * ((base + class) & comb_mask)` is the
+    /// state's own when its owner is `state`, and then its `next` is the successor;
+    /// otherwise the successor is the state's default.
+    Comb {
+        states: u32,
+        comb: u32,
+        comb_mask: u32,
+    },
+}
+
+/// Which layout [`Table::with_layout`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Dense when it fits [`MAX_DENSE_BYTES`], compressed otherwise.
+    Smallest,
+    #[cfg(test)]
+    Comb,
 }
 
 /// A comb entry no state owns.
@@ -290,8 +320,40 @@ const FREE: u16 = u16::MAX;
 
 impl Table {
     fn new(automaton: &Automaton) -> Result<Table, AutomatonError> {
+        Table::with_layout(automaton, Layout::Smallest)
+    }
+
+    fn with_layout(automaton: &Automaton, layout: Layout) -> Result<Table, AutomatonError> {
         let n = automaton.state_count();
         let c = automaton.class_count;
+        let state_mask = n.next_power_of_two() - 1;
+        let class_bits = c.next_power_of_two().trailing_zeros();
+        let dense_len = (state_mask + 1) << class_bits;
+        if layout == Layout::Smallest && n <= 256 && dense_len <= MAX_DENSE_BYTES {
+            let accepts = 256;
+            let at = (accepts + 2 * (state_mask + 1)).next_multiple_of(8);
+            let mut bytes = vec![0u8; at + dense_len];
+            bytes[..256].copy_from_slice(&automaton.classes);
+            for s in 0..n {
+                bytes[accepts + 2 * s..accepts + 2 * s + 2]
+                    .copy_from_slice(&automaton.accepts[s].to_le_bytes());
+                for (class, next) in automaton.transitions[s * c..(s + 1) * c].iter().enumerate() {
+                    // At most 256 states: every successor is one byte.
+                    bytes[at + (s << class_bits | class)] = *next as u8;
+                }
+            }
+            return Ok(Table {
+                bytes,
+                accepts: accepts as u32,
+                state_mask: state_mask as u32,
+                step: Step::Dense {
+                    at: at as u32,
+                    class_bits,
+                    mask: (dense_len - 1) as u32,
+                },
+                start: automaton.start,
+            });
+        }
         let row = |s: usize| &automaton.transitions[s * c..(s + 1) * c];
         let mut defaults = vec![DEAD; n];
         let mut exceptions: Vec<Vec<(usize, u16)>> = vec![Vec::new(); n];
@@ -351,7 +413,6 @@ impl Table {
         if bases.iter().any(|b| *b > usize::from(u16::MAX)) {
             return Err(AutomatonError::TooManyStates);
         }
-        let state_mask = n.next_power_of_two() - 1;
         let comb_mask = comb.len().next_power_of_two() - 1;
         let states = 256;
         let accepts = states + 4 * n;
@@ -377,11 +438,13 @@ impl Table {
         }
         Ok(Table {
             bytes,
-            states: states as u32,
             accepts: accepts as u32,
-            comb: comb_at as u32,
             state_mask: state_mask as u32,
-            comb_mask: comb_mask as u32,
+            step: Step::Comb {
+                states: states as u32,
+                comb: comb_at as u32,
+                comb_mask: comb_mask as u32,
+            },
             start: automaton.start,
         })
     }
@@ -397,13 +460,29 @@ impl Table {
         let mut state = u32::from(self.start);
         for &byte in text {
             let class = u32::from(self.bytes[usize::from(byte)]);
-            let record = u32_at((self.states + 4 * (state & self.state_mask)) as usize);
-            let (base, default) = (record & 0xffff, record >> 16);
-            let entry = u32_at((self.comb + 4 * ((base + class) & self.comb_mask)) as usize);
-            state = if entry & 0xffff == state {
-                entry >> 16
-            } else {
-                default
+            state = match self.step {
+                Step::Dense {
+                    at,
+                    class_bits,
+                    mask,
+                } => {
+                    let index = ((state & self.state_mask) << class_bits | class) & mask;
+                    u32::from(self.bytes[(at + index) as usize])
+                }
+                Step::Comb {
+                    states,
+                    comb,
+                    comb_mask,
+                } => {
+                    let record = u32_at((states + 4 * (state & self.state_mask)) as usize);
+                    let (base, default) = (record & 0xffff, record >> 16);
+                    let entry = u32_at((comb + 4 * ((base + class) & comb_mask)) as usize);
+                    if entry & 0xffff == state {
+                        entry >> 16
+                    } else {
+                        default
+                    }
+                }
             };
             if state == u32::from(DEAD) {
                 break;
@@ -464,9 +543,13 @@ mod tests {
         let refs: Vec<&Glob> = globs.iter().collect();
         let automaton = Automaton::build(&refs).unwrap_or_else(|e| panic!("{e}"));
         let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(table.step, Step::Dense { .. }), "{:?}", table.step);
+        let comb = Table::with_layout(&automaton, Layout::Comb).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(comb.step, Step::Comb { .. }), "{:?}", comb.step);
         for text in strings(b"ab/c", 6) {
             let set = automaton.run(&text);
             assert_eq!(table.run(&text), set, "{text:?}");
+            assert_eq!(comb.run(&text), set, "{text:?}");
             for (g, glob) in globs.iter().enumerate() {
                 assert_eq!(
                     automaton.matches(g as u32, &text),
@@ -488,6 +571,8 @@ mod tests {
         let automaton = Automaton::build(&refs).unwrap_or_else(|e| panic!("{e}"));
         let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
         assert!(table.bytes.len() <= MAX_TABLE_BYTES);
+        // Thousands of states: compressed.
+        assert!(matches!(table.step, Step::Comb { .. }), "{:?}", table.step);
         assert!(!automaton.matches(417, b"/opt/x/y/bin/tool417"));
         // Every tool: past 256 accept sets their numbers need both bytes of a table entry,
         // so this also checks that the table is read as 16-bit little-endian numbers.

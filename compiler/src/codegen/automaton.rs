@@ -5,8 +5,10 @@
 //! The automaton's table lives in the object's read-only data (`.rodata`, a frozen array
 //! map); the scan of a counted string is one bounded loop over its bytes with no branch but
 //! the loop's own, and the scan of a NUL-padded name (a comm, 16 bytes) the same steps
-//! unrolled, each taken or kept without a branch, so that the verifier walks it once: a step is a class lookup, the state's record, its comb entry and a branch-free choice
-//! between the entry and the default (see [`lang::automaton::Table`]); a dead state ends the
+//! unrolled, each taken or kept without a branch, so that the verifier walks it once. A step
+//! is a class lookup and then, for an automaton of few states, one byte of its whole table;
+//! otherwise the state's record, its comb entry and a branch-free choice between the entry
+//! and the default (see [`lang::automaton::Table`]). A dead state ends the
 //! loop by pulling the length in to the current index, again without a branch. Every index
 //! is masked to its region, so the verifier bounds each load without a compare. The final
 //! state's accept set goes to a stack slot; a glob test asks whether that set holds its glob:
@@ -21,7 +23,7 @@ use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::elf::RODATA_SYMBOL;
 use crate::ir::{Cond, Pred, Program, Rule};
-use lang::automaton::{Automaton, Table};
+use lang::automaton::{Automaton, Step, Table};
 use lang::check::GLOB_RUN_MIN;
 use lang::glob::{directory_prefix, is_directory_rule, Glob, Token};
 use std::collections::HashMap;
@@ -271,37 +273,61 @@ impl ProgramGen<'_> {
             .mov64_reg(Reg::R1, Reg::R4)
             .alu64_reg(AluOp::Add, Reg::R1, Reg::R0)
             .load(Size::B, Reg::R0, Reg::R1, 0)
-            // r1 = the state's record: base | default << 16
             .mov64_reg(Reg::R1, Reg::R8)
-            .alu64_imm(AluOp::And, Reg::R1, table.state_mask as i32)
-            .alu64_imm(AluOp::Lsh, Reg::R1, 2)
-            .mov64_reg(Reg::R2, Reg::R4)
-            .alu64_reg(AluOp::Add, Reg::R2, Reg::R1);
-        self.load_table(Size::W, Reg::R1, Reg::R2, table.states);
-        // r2 = the comb entry at base + class: owner | next << 16
-        self.asm
-            .mov64_reg(Reg::R2, Reg::R1)
-            .alu64_imm(AluOp::And, Reg::R2, 0xffff)
-            .alu64_reg(AluOp::Add, Reg::R2, Reg::R0)
-            .alu64_imm(AluOp::And, Reg::R2, table.comb_mask as i32)
-            .alu64_imm(AluOp::Lsh, Reg::R2, 2)
-            .mov64_reg(Reg::R3, Reg::R4)
-            .alu64_reg(AluOp::Add, Reg::R3, Reg::R2);
-        self.load_table(Size::W, Reg::R2, Reg::R3, table.comb);
-        self.asm
-            // r1 = default; r3 = all ones when the entry is the state's own
-            .alu64_imm(AluOp::Rsh, Reg::R1, 16)
-            .mov64_reg(Reg::R3, Reg::R2)
-            .alu64_imm(AluOp::And, Reg::R3, 0xffff)
-            .alu64_reg(AluOp::Xor, Reg::R3, Reg::R8)
-            .alu64_imm(AluOp::Sub, Reg::R3, 1)
-            .alu64_imm(AluOp::Rsh, Reg::R3, 63)
-            .neg64(Reg::R3)
-            // r1 = own ? next : default
-            .alu64_imm(AluOp::Rsh, Reg::R2, 16)
-            .alu64_reg(AluOp::Xor, Reg::R2, Reg::R1)
-            .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
-            .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2);
+            .alu64_imm(AluOp::And, Reg::R1, table.state_mask as i32);
+        match table.step {
+            Step::Dense {
+                at,
+                class_bits,
+                mask,
+            } => {
+                // r1 = next[state << class_bits | class]
+                if class_bits > 0 {
+                    self.asm.alu64_imm(AluOp::Lsh, Reg::R1, class_bits as i32);
+                }
+                self.asm
+                    .alu64_reg(AluOp::Or, Reg::R1, Reg::R0)
+                    .alu64_imm(AluOp::And, Reg::R1, mask as i32)
+                    .alu64_reg(AluOp::Add, Reg::R1, Reg::R4);
+                self.load_table(Size::B, Reg::R1, Reg::R1, at);
+            }
+            Step::Comb {
+                states,
+                comb,
+                comb_mask,
+            } => {
+                // r1 = the state's record: base | default << 16
+                self.asm
+                    .alu64_imm(AluOp::Lsh, Reg::R1, 2)
+                    .mov64_reg(Reg::R2, Reg::R4)
+                    .alu64_reg(AluOp::Add, Reg::R2, Reg::R1);
+                self.load_table(Size::W, Reg::R1, Reg::R2, states);
+                // r2 = the comb entry at base + class: owner | next << 16
+                self.asm
+                    .mov64_reg(Reg::R2, Reg::R1)
+                    .alu64_imm(AluOp::And, Reg::R2, 0xffff)
+                    .alu64_reg(AluOp::Add, Reg::R2, Reg::R0)
+                    .alu64_imm(AluOp::And, Reg::R2, comb_mask as i32)
+                    .alu64_imm(AluOp::Lsh, Reg::R2, 2)
+                    .mov64_reg(Reg::R3, Reg::R4)
+                    .alu64_reg(AluOp::Add, Reg::R3, Reg::R2);
+                self.load_table(Size::W, Reg::R2, Reg::R3, comb);
+                self.asm
+                    // r1 = default; r3 = all ones when the entry is the state's own
+                    .alu64_imm(AluOp::Rsh, Reg::R1, 16)
+                    .mov64_reg(Reg::R3, Reg::R2)
+                    .alu64_imm(AluOp::And, Reg::R3, 0xffff)
+                    .alu64_reg(AluOp::Xor, Reg::R3, Reg::R8)
+                    .alu64_imm(AluOp::Sub, Reg::R3, 1)
+                    .alu64_imm(AluOp::Rsh, Reg::R3, 63)
+                    .neg64(Reg::R3)
+                    // r1 = own ? next : default
+                    .alu64_imm(AluOp::Rsh, Reg::R2, 16)
+                    .alu64_reg(AluOp::Xor, Reg::R2, Reg::R1)
+                    .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
+                    .alu64_reg(AluOp::Xor, Reg::R1, Reg::R2);
+            }
+        }
     }
 
     /// `dst = *(size *)(base + at)`, for table offsets beyond a load's 16-bit reach too.
