@@ -84,6 +84,10 @@ impl KernelTypes for VariantKernel<'_> {
         format!("the fixture kernel {}", changes.join(", "))
     }
 
+    fn has_function(&self, name: &str) -> bool {
+        self.inner.has_function(name)
+    }
+
     fn hook_params(&self, hook: &str) -> Option<Vec<Param>> {
         if self.directives.without_hooks.iter().any(|h| h == hook) {
             return None;

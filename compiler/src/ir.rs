@@ -65,6 +65,9 @@ pub struct Module {
     pub parent: Option<ParentAccess>,
     /// Reports one rule may send per second on one CPU; the rest are counted as dropped.
     pub report_rate: u32,
+    /// The target kernel's verifier may type a loaded pointer as possibly NULL
+    /// ([`lang::kernel::loads_may_be_null`]).
+    pub loads_may_be_null: bool,
 }
 
 impl Module {

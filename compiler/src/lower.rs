@@ -147,6 +147,7 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
         report_rate: target
             .report_rate
             .unwrap_or(crate::report::REPORTS_PER_SECOND),
+        loads_may_be_null: policy.loads_may_be_null,
     })
 }
 

@@ -1,5 +1,5 @@
 //! The guest kernels' BTF, cut small and checked in: tests/fixtures/btf/guest-6.1.btf (Debian
-//! linux-image-6.1.0-56-amd64) and guest-6.12.btf (linux-image-6.12.95+deb12-amd64), the two
+//! linux-image-6.1.0-57-amd64) and guest-6.12.btf (linux-image-6.12.95+deb12-amd64), the two
 //! kernels tests/guest/run boots. With them, policies are checked against the kernels the
 //! kernel tests run on, without booting them.
 //!
@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// Fixture name, the Debian package it was cut from, and how many LSM hooks it has
 /// (`bpftool btf dump file F | grep -c "FUNC 'bpf_lsm_"` on the full BTF).
 const GUESTS: &[(&str, &str, usize)] = &[
-    ("guest-6.1.btf", "linux-image-6.1.0-56-amd64", 244),
+    ("guest-6.1.btf", "linux-image-6.1.0-57-amd64", 244),
     ("guest-6.12.btf", "linux-image-6.12.95+deb12-amd64", 273),
 ];
 
@@ -230,7 +230,7 @@ fn an_event_on_a_missing_hook_is_e0301_naming_hook_and_kernel() {
     assert_eq!(error.primary.span, span);
     assert_eq!(
         error.message,
-        "linux-image-6.1.0-56-amd64 has no LSM hook `file_truncate`"
+        "linux-image-6.1.0-57-amd64 has no LSM hook `file_truncate`"
     );
     assert_eq!(
         error.primary.message,
@@ -389,6 +389,91 @@ fn truncate_decides_alike_on_both_of_its_hooks() {
                     "{name}, {symbol}, {path}"
                 );
             }
+        }
+    }
+}
+
+/// 6.1's verifier never types a pointer loaded from a struct as possibly NULL, and keeps the
+/// NULL and non-NULL outcomes of each untaken test apart: the current task's pointers get no
+/// tests there (a load through NULL reads 0 in the kernel). 6.12's types `task->cred` as
+/// possibly NULL and refuses a load through it untested, so it keeps them. Either way the
+/// program decides the lineage the evaluator does.
+#[test]
+fn null_tests_on_the_tasks_pointers_only_where_the_verifier_asks_for_them() {
+    use compiler::vm::kernel::MockKernel;
+    use compiler::vm::Machine;
+    use lang::eval::{Decision, EventInput};
+    use lang::lineage::{lineage_values, Ancestor};
+    let source = "deny prctl where ancestor.comm == \"sshd\" and euid == 0\n";
+    for (name, may_be_null) in [("guest-6.1.btf", false), ("guest-6.12.btf", true)] {
+        let btf = guest(name);
+        assert_eq!(lang::kernel::loads_may_be_null(&btf), may_be_null, "{name}");
+        let (checked, diagnostics) = lang::front_end(source, &btf);
+        let checked = checked.unwrap_or_else(|| panic!("{name}: {diagnostics:?}"));
+        let compiled = compiler::compile(
+            &checked,
+            compiler::ir::Target::new(compiler::ir::Scope::Global),
+        )
+        .unwrap();
+        let (module, object) = (&compiled.ir, &compiled.spec);
+        let (program, spec) = (&module.programs[0], &object.programs[0]);
+        // A pointer load `rN = *(u64 *)(rN + off)` followed by `if rN == 0`.
+        let null_tests = spec
+            .code
+            .insns
+            .windows(2)
+            .filter(|w| {
+                let (load, test) = (&w[0], &w[1]);
+                load.code == 0x79
+                    && load.dst == load.src
+                    && test.code == 0x15
+                    && test.dst == load.dst
+                    && test.imm == 0
+            })
+            .count();
+        if may_be_null {
+            assert!(null_tests >= 9, "{name}: {null_tests} NULL tests");
+        } else {
+            assert_eq!(null_tests, 0, "{name}");
+        }
+        let named = |comm: &str| Ancestor {
+            pid: 7,
+            comm: comm.as_bytes().to_vec(),
+            exe: b"/usr/sbin/x".to_vec(),
+        };
+        for (ancestors, euid, expected) in [
+            (
+                vec![named("bash"), named("sshd")],
+                0,
+                Decision::Deny { errno: 1, rule: 0 },
+            ),
+            (vec![named("bash"), named("sshd")], 1000, Decision::Allow),
+            (vec![named("bash"), named("init")], 0, Decision::Allow),
+            (vec![named("sshd")], 0, Decision::Deny { errno: 1, rule: 0 }),
+        ] {
+            let mut values: std::collections::BTreeMap<_, _> =
+                lineage_values(&ancestors).into_iter().collect();
+            values.insert("euid", lang::checked::AttrValue::Int(euid));
+            let input = EventInput {
+                event: "prctl",
+                values,
+                in_scope: true,
+            };
+            assert_eq!(
+                lang::eval::evaluate(&checked, &input, false),
+                expected,
+                "{name}: the evaluator"
+            );
+            let mut kernel =
+                MockKernel::for_report(program, module.parent.as_ref(), &object.maps, &input)
+                    .unwrap();
+            kernel.add_rodata(&object.rodata).unwrap();
+            let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+            assert_eq!(
+                run.decision(&spec.code.origins),
+                expected,
+                "{name}: {ancestors:?}, euid {euid}"
+            );
         }
     }
 }

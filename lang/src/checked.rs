@@ -25,6 +25,10 @@ pub struct CheckedPolicy {
     /// The other hooks of the events the rules use that the target kernel has: each gets a
     /// program of its own, beside the event's own hook's.
     pub variant_hooks: Vec<VariantHook>,
+    /// Whether the target kernel's verifier may type a loaded pointer as possibly NULL
+    /// ([`crate::kernel::loads_may_be_null`]): then code must test such a pointer before it
+    /// loads through it.
+    pub loads_may_be_null: bool,
 }
 
 /// One of an event's other hooks ([`HookVariant`]) on the target kernel.

@@ -398,6 +398,7 @@ mod tests {
             name: None,
             mode: None,
             variant_hooks: Vec::new(),
+            loads_may_be_null: true,
         }
     }
 

@@ -75,4 +75,24 @@ pub trait KernelTypes {
 
     /// `ty` with typedefs and qualifiers stripped.
     fn shape(&self, ty: TypeId) -> TypeShape;
+
+    /// Whether the kernel has a function named `name` (a BTF `FUNC`).
+    fn has_function(&self, name: &str) -> bool;
 }
+
+/// Whether the kernel's verifier may type a pointer loaded from a kernel struct as possibly
+/// NULL, and then refuses a load through it until the program has tested it: from 6.2 an
+/// `__rcu` member read under RCU (`task->cred`) is `rcu_ptr_or_null_`. The same release
+/// brought the kfunc `bpf_rcu_read_lock`, which is how this is told from BTF. An older
+/// verifier never does, and a load through a NULL kernel pointer there is fault-handled
+/// (`BPF_PROBE_MEM`) and reads 0.
+pub fn loads_may_be_null(kernel: &dyn KernelTypes) -> bool {
+    kernel.has_function(RCU_READ_LOCK_KFUNC)
+}
+
+/// The kfunc whose presence tells a 6.2-or-later verifier ([`loads_may_be_null`]).
+const RCU_READ_LOCK_KFUNC: &str = "bpf_rcu_read_lock";
+
+/// The functions the checker asks a kernel about by name ([`KernelTypes::has_function`]):
+/// a cut of a kernel's BTF for tests keeps them.
+pub const FEATURE_FUNCTIONS: &[&str] = &[RCU_READ_LOCK_KFUNC];

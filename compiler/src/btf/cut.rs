@@ -1,4 +1,5 @@
-//! Cutting a small BTF out of a kernel's: the hooks' prototypes and the structs policies read.
+//! Cutting a small BTF out of a kernel's: the hooks' prototypes, the structs policies read and
+//! the functions the checker asks about by name (`lang::kernel::FEATURE_FUNCTIONS`).
 
 use std::collections::HashSet;
 
@@ -23,6 +24,13 @@ pub(super) fn cut(btf: &Btf, hooks: &[&str], keep_structs: &[&str]) -> Result<Ve
     let mut stack: Vec<(u32, Reach)> = Vec::new();
     for hook in hooks {
         if let Some(id) = btf.find_func(&format!("{LSM_PREFIX}{hook}")) {
+            stack.push((id, Reach::ByValue));
+        }
+    }
+    // The functions whose presence tells one verifier from another, so that a cut answers
+    // as its kernel does.
+    for name in lang::kernel::FEATURE_FUNCTIONS {
+        if let Some(id) = btf.find_func(name) {
             stack.push((id, Reach::ByValue));
         }
     }

@@ -418,6 +418,10 @@ impl KernelTypes for Btf {
         self.find_struct(name)
     }
 
+    fn has_function(&self, name: &str) -> bool {
+        self.find_func(name).is_some()
+    }
+
     fn hook_params(&self, hook: &str) -> Option<Vec<Param>> {
         let func = self.find_func(&format!("{LSM_PREFIX}{hook}"))?;
         let &Kind::Func { proto, .. } = self.kind(func)? else {

@@ -131,6 +131,7 @@ pub fn check_with_lints(
         parent,
         name,
         mode,
+        loads_may_be_null: crate::kernel::loads_may_be_null(kernel),
     });
     (checked, diagnostics)
 }

@@ -212,12 +212,6 @@ fn atom(rng: &mut Rng, event: &Event) -> String {
         .attributes()
         .filter(|a| !a.source.is_late())
         .filter(|a| !(late && lang::catalog::MOVED_AT_COMMIT.contains(&a.name)))
-        // Not `ancestor.exe`: its eight path walks cost 6.1 about 400,000 processed
-        // instructions a program (about 50,000 a walk, whatever its bound), and beside other
-        // walks more than one generated policy in ten passed 6.1's budget of 1,000,000 (CI,
-        // 2026-12-04, seed 95). 6.12 verified them. Open in issue 12; the `who` kernel test
-        // verifies it and records its cost.
-        .filter(|a| a.name != lang::lineage::ANCESTOR_EXE)
         .collect();
     let attribute = attributes[rng.below(attributes.len())];
     let name = attribute.name;
