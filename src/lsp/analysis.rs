@@ -535,6 +535,28 @@ pub fn completions(source: &str, offset: usize) -> Vec<Completion> {
                 }),
         );
     }
+    // The arguments are names of the language, not attributes of the catalog: offered where
+    // the event has a command line.
+    if !before.contains('{') && lang::check::takes_arguments(event) {
+        let argv = lang::check::ARGV;
+        items.extend([
+            Completion {
+                label: argv.to_string(),
+                kind: CompletionKind::Attribute,
+                detail: format!(
+                    "any argument: `{argv} == \"-e\"`, `\"-e\" in {argv}`, `{argv} ~ \"--*\"`"
+                ),
+            },
+            Completion {
+                label: format!("{argv}[1]"),
+                kind: CompletionKind::Attribute,
+                detail: format!(
+                    "one argument, {argv}[0] to {argv}[{}]: string",
+                    lang::limits::ARGV_MAX - 1
+                ),
+            },
+        ]);
+    }
     if !before.contains('{') {
         items.extend(
             ["and", "or", "not", "in", "errno"]
@@ -648,6 +670,11 @@ mod tests {
         );
         assert!(attributes.contains(&"tools".to_string()), "{attributes:?}");
         assert!(!attributes.contains(&"exec".to_string()));
+        // The arguments, where the event has them.
+        assert!(!attributes.contains(&"argv".to_string()), "{attributes:?}");
+        let exec = labels("kill exec where ");
+        assert!(exec.contains(&"argv".to_string()), "{exec:?}");
+        assert!(exec.contains(&"argv[1]".to_string()), "{exec:?}");
         let errnos = labels("deny open where write errno ");
         assert!(errnos.contains(&"EACCES".to_string()));
         let signals = labels("deny kill where sig == ");

@@ -31,6 +31,11 @@ pub(super) fn argument_name(text: &str) -> Option<Option<usize>> {
     Some(Some(digits.parse().unwrap_or(usize::MAX)))
 }
 
+/// Whether rules of `event` may test its arguments (`argv`, `argv[i]`).
+pub fn takes_arguments(event: &'static Event) -> bool {
+    command_line(event).is_some()
+}
+
 /// The event's command line, the value every argument test reads (`cmdline` of `exec`).
 pub(super) fn command_line(event: &'static Event) -> Option<&'static Attribute> {
     event.attributes().find(|a| a.source.is_late())

@@ -25,6 +25,7 @@ mod types;
 mod unreadable;
 mod workload;
 
+pub use argv::{takes_arguments, ARGV};
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use cost::{add_unnested, tree_cost, GLOB_RUN_MIN, INLINE_TREE_COST};
 pub use finding::Finding;
