@@ -92,25 +92,35 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
             o.decision
         });
         if got.as_ref() != Ok(&expected) {
-            return Err(format!(
-                "disagreement ({scope:?})\n---- policy ----\n{source}\n---- event ----\n{}\n\
-                 ---- reference ----\n{expected:?}\n---- machine ----\n{got:?}\n---- ir ----\n{module}",
-                describe(event)
-            ));
+            let build = format!("{scope:?}");
+            return Err(disagreement(&build, source, event, &expected, &got, module));
         }
     }
     if let Some((checked, module, object)) = &compiled.older {
         let expected = eval::evaluate(checked, event, false);
         let got = compiler::vm::decide(module, object, event).map(|o| o.decision);
         if got.as_ref() != Ok(&expected) {
-            return Err(format!(
-                "disagreement (compiled for 6.1)\n---- policy ----\n{source}\n---- event ----\n{}\n\
-                 ---- reference ----\n{expected:?}\n---- machine ----\n{got:?}\n---- ir ----\n{module}",
-                describe(event)
-            ));
+            let build = "compiled for 6.1";
+            return Err(disagreement(build, source, event, &expected, &got, module));
         }
     }
     Ok(executed)
+}
+
+/// The report of a disagreement of the machine running `build` with the reference.
+fn disagreement<E: std::fmt::Debug>(
+    build: &str,
+    source: &str,
+    event: &EventInput,
+    expected: &Decision,
+    got: &Result<Decision, E>,
+    module: &Module,
+) -> String {
+    format!(
+        "disagreement ({build})\n---- policy ----\n{source}\n---- event ----\n{}\n\
+         ---- reference ----\n{expected:?}\n---- machine ----\n{got:?}\n---- ir ----\n{module}",
+        describe(event)
+    )
 }
 
 fn describe(event: &EventInput) -> String {

@@ -400,8 +400,6 @@ fn truncate_decides_alike_on_both_of_its_hooks() {
 /// program decides the lineage the evaluator does.
 #[test]
 fn null_tests_on_the_tasks_pointers_only_where_the_verifier_asks_for_them() {
-    use compiler::vm::kernel::MockKernel;
-    use compiler::vm::Machine;
     use lang::eval::{Decision, EventInput};
     use lang::lineage::{lineage_values, Ancestor};
     let source = "deny prctl where ancestor.comm == \"sshd\" and euid == 0\n";
@@ -416,7 +414,7 @@ fn null_tests_on_the_tasks_pointers_only_where_the_verifier_asks_for_them() {
         )
         .unwrap();
         let (module, object) = (&compiled.ir, &compiled.spec);
-        let (program, spec) = (&module.programs[0], &object.programs[0]);
+        let spec = &object.programs[0];
         // A pointer load `rN = *(u64 *)(rN + off)` followed by `if rN == 0`.
         let null_tests = spec
             .code
@@ -464,14 +462,9 @@ fn null_tests_on_the_tasks_pointers_only_where_the_verifier_asks_for_them() {
                 expected,
                 "{name}: the evaluator"
             );
-            let mut kernel =
-                MockKernel::for_report(program, module.parent.as_ref(), &object.maps, &input)
-                    .unwrap();
-            kernel.add_rodata(&object.rodata).unwrap();
-            let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+            let machine = compiler::vm::decide(module, object, &input).unwrap();
             assert_eq!(
-                run.decision(&spec.code.origins),
-                expected,
+                machine.decision, expected,
                 "{name}: {ancestors:?}, euid {euid}"
             );
         }
