@@ -36,6 +36,15 @@ fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `source` checked against `btf` and compiled for global scope.
+fn compile_for(btf: &Btf, source: &str) -> (lang::checked::CheckedPolicy, compiler::Object) {
+    let (checked, diagnostics) = lang::front_end(source, btf);
+    let checked = checked.unwrap_or_else(|| panic!("{}: {diagnostics:?}", btf.describe()));
+    let target = compiler::ir::Target::new(compiler::ir::Scope::Global);
+    let compiled = compiler::compile(&checked, target).unwrap();
+    (checked, compiled)
+}
+
 fn guest(name: &str) -> Btf {
     let bytes = std::fs::read(fixture_path(name)).expect("the guest fixtures are checked in");
     let package = GUESTS.iter().find(|g| g.0 == name).map_or(name, |g| g.1);
@@ -327,13 +336,7 @@ fn truncate_decides_alike_on_both_of_its_hooks() {
         ("guest-6.12.btf", &["path_truncate", "file_truncate"][..]),
     ] {
         let btf = guest(name);
-        let (checked, diagnostics) = lang::front_end(source, &btf);
-        let checked = checked.unwrap_or_else(|| panic!("{name}: {diagnostics:?}"));
-        let compiled = compiler::compile(
-            &checked,
-            compiler::ir::Target::new(compiler::ir::Scope::Global),
-        )
-        .unwrap();
+        let (_, compiled) = compile_for(&btf, source);
         let (module, object) = (compiled.ir, compiled.spec);
         let attached: Vec<&str> = module.programs.iter().map(|p| p.hook).collect();
         assert_eq!(attached, hooks, "{name}");
@@ -406,13 +409,7 @@ fn null_tests_on_the_tasks_pointers_only_where_the_verifier_asks_for_them() {
     for (name, may_be_null) in [("guest-6.1.btf", false), ("guest-6.12.btf", true)] {
         let btf = guest(name);
         assert_eq!(lang::kernel::loads_may_be_null(&btf), may_be_null, "{name}");
-        let (checked, diagnostics) = lang::front_end(source, &btf);
-        let checked = checked.unwrap_or_else(|| panic!("{name}: {diagnostics:?}"));
-        let compiled = compiler::compile(
-            &checked,
-            compiler::ir::Target::new(compiler::ir::Scope::Global),
-        )
-        .unwrap();
+        let (checked, compiled) = compile_for(&btf, source);
         let (module, object) = (&compiled.ir, &compiled.spec);
         let spec = &object.programs[0];
         // A pointer load `rN = *(u64 *)(rN + off)` followed by `if rN == 0`.
