@@ -90,6 +90,18 @@ impl Automaton {
     /// An alternative that needs [`STRING_CAP`] bytes or more matches no string a program can
     /// hold (a known string is shorter), so it is left out rather than spelled out in states.
     pub fn build(globs: &[&Glob]) -> Result<Automaton, AutomatonError> {
+        Automaton::construct(globs, false).map(|(automaton, _)| automaton)
+    }
+
+    /// Merges `globs` with a start state of its own for each: a scan begun in glob `i`'s
+    /// (the `i`th state returned) can only accept glob `i`. Used for the remainders of globs
+    /// found by their literal prefix ([`crate::dispatch`]), which one table then holds
+    /// however many of them there are. [`Automaton::start`] is the first glob's.
+    pub fn build_each(globs: &[&Glob]) -> Result<(Automaton, Vec<u16>), AutomatonError> {
+        Automaton::construct(globs, true)
+    }
+
+    fn construct(globs: &[&Glob], each: bool) -> Result<(Automaton, Vec<u16>), AutomatonError> {
         let alternatives: Vec<(u32, &[Token])> = globs
             .iter()
             .enumerate()
@@ -130,15 +142,37 @@ impl Automaton {
         let mut ids: HashMap<Vec<Position>, u16> = HashMap::new();
         let mut sets: Vec<Vec<Position>> = vec![Vec::new()];
         ids.insert(Vec::new(), DEAD);
-        let mut start: Vec<Position> = (0..alternatives.len() as u32).map(|a| (a, 0)).collect();
-        close(&mut start);
-        let start_id = if start.is_empty() {
-            DEAD
+        // The start sets: every alternative alive, or (each) one glob's alternatives.
+        let initial: Vec<Vec<Position>> = if each {
+            (0..globs.len() as u32)
+                .map(|g| {
+                    (0..alternatives.len() as u32)
+                        .filter(|a| alternatives[*a as usize].0 == g)
+                        .map(|a| (a, 0))
+                        .collect()
+                })
+                .collect()
         } else {
-            ids.insert(start.clone(), 1);
-            sets.push(start);
-            1
+            vec![(0..alternatives.len() as u32).map(|a| (a, 0)).collect()]
         };
+        let mut starts = Vec::with_capacity(initial.len());
+        for mut start in initial {
+            close(&mut start);
+            let id = match ids.get(&start) {
+                Some(id) => *id,
+                None => {
+                    let id = sets.len() as u16;
+                    ids.insert(start.clone(), id);
+                    sets.push(start);
+                    id
+                }
+            };
+            starts.push(id);
+        }
+        if sets.len() > MAX_STATES {
+            return Err(AutomatonError::TooManyStates);
+        }
+        let start_id = starts.first().copied().unwrap_or(DEAD);
         let mut transitions: Vec<u16> = vec![DEAD; class_count];
         let mut next_state = 1;
         while next_state < sets.len() {
@@ -182,14 +216,15 @@ impl Automaton {
             });
             accepts.push(id);
         }
-        Ok(Automaton {
+        let automaton = Automaton {
             classes,
             class_count,
             transitions,
             start: start_id,
             accepts,
             accept_sets,
-        })
+        };
+        Ok((automaton, starts))
     }
 
     pub fn state_count(&self) -> usize {
@@ -198,7 +233,11 @@ impl Automaton {
 
     /// The accept set of the state `text` leads to.
     pub fn run(&self, text: &[u8]) -> u16 {
-        let mut state = self.start;
+        self.run_from(self.start, text)
+    }
+
+    /// The accept set of the state `text` leads to from state `state`.
+    pub fn run_from(&self, mut state: u16, text: &[u8]) -> u16 {
         for &byte in text {
             let class = usize::from(self.classes[usize::from(byte)]);
             state = self.transitions[usize::from(state) * self.class_count + class];

@@ -10,6 +10,7 @@ pub mod check;
 pub mod checked;
 pub mod cmdline;
 pub mod diagnostic;
+pub mod dispatch;
 pub mod eval;
 pub mod format;
 pub mod glob;

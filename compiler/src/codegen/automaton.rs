@@ -19,12 +19,14 @@
 //! per iteration count it may exit at (where states prune) while only one iteration waits on
 //! its stack, far from the 8,192 pending-branch limit whatever the string's length.
 
+use super::sets::{tree_cost, Leaf, Site, INLINE_TREE_COST};
 use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::elf::RODATA_SYMBOL;
 use crate::ir::{Cond, Pred, Program, Rule};
-use lang::automaton::{Automaton, Step, Table};
+use lang::automaton::{Step, Table};
 use lang::check::GLOB_RUN_MIN;
+use lang::dispatch::GlobPlan;
 use lang::glob::{directory_prefix, is_directory_rule, Glob, Token};
 use std::collections::HashMap;
 
@@ -37,17 +39,63 @@ const MAX_RANGES: usize = 4;
 /// [`lang::glob::GLOB_TEST_COST`].
 const RANGES_PER_RULE: usize = lang::glob::GLOB_TEST_COST as usize / 2;
 
-/// The scan of one string value.
+/// The scans of one string value: its merged globs' automaton from the string's start, and
+/// its dispatched globs (see [`lang::dispatch`]): a search of their prefixes, then their
+/// remainders' automaton from the prefix's end.
 pub(super) struct Scan {
-    /// Where the final state's accept set is stored.
-    pub slot: i16,
+    merged: Option<Side>,
+    dispatch: Option<Dispatched>,
+    /// Each glob tested on the value: whether it is dispatched, and how a test asks for it.
+    globs: Vec<(Vec<Vec<Token>>, bool, Membership)>,
+}
+
+/// One automaton's result: its table, and the stack slot its final accept set goes to.
+struct Side {
+    slot: i16,
     /// Where the table starts in the read-only data.
     at: u32,
     table: Table,
-    /// Each glob tested on the value, and how a test asks for it.
-    globs: Vec<(Vec<Vec<Token>>, Membership)>,
-    /// The globs (indices into `globs`) each accept set holds, by accept set number.
+    /// The globs (indices into [`Scan::globs`]) each accept set number holds.
     accept_sets: Vec<Vec<u32>>,
+}
+
+/// The dispatched globs of a value. Their [`Side`]'s slot holds the matched glob's number
+/// (1 + its index among them), 0 when none matched, and its accept sets are numbered so.
+struct Dispatched {
+    side: Side,
+    /// Each alternative's prefix, glob number and remainder's start state and offset, as a
+    /// leaf records them.
+    entries: Vec<(Vec<u8>, Leaf)>,
+    /// A tree past [`INLINE_TREE_COST`] is cut into functions.
+    split: bool,
+}
+
+impl Scan {
+    pub(super) fn dispatches(&self) -> bool {
+        self.dispatch.is_some()
+    }
+
+    fn side(&self, dispatched: bool) -> Option<&Side> {
+        if dispatched {
+            self.dispatch.as_ref().map(|d| &d.side)
+        } else {
+            self.merged.as_ref()
+        }
+    }
+
+    /// The side that decides `alternatives`, and its number among the value's globs.
+    fn find(&self, alternatives: &[Vec<Token>]) -> Option<(bool, usize)> {
+        let number = self.globs.iter().position(|(g, ..)| g == alternatives)?;
+        Some((self.globs[number].1, number))
+    }
+}
+
+/// A rule decided by one glob test (see [`ProgramGen::sole_glob`]).
+struct SoleGlob<'r> {
+    value: usize,
+    on_unknown: bool,
+    glob: &'r [Vec<Token>],
+    dispatched: bool,
 }
 
 /// How a glob test recognizes the accept sets that hold its glob.
@@ -117,63 +165,157 @@ pub(super) fn scans(
             program: program.event.to_string(),
             error,
         };
-        let automaton = Automaton::build(&refs).map_err(too_large)?;
-        let table = automaton.table().map_err(too_large)?;
-        rodata.resize(rodata.len().next_multiple_of(8), 0);
-        let at = rodata.len() as u32;
-        rodata.extend_from_slice(&table.bytes);
-        let mut memberships = Vec::new();
-        for (g, alternatives) in tested.into_iter().enumerate() {
-            let sets = automaton.accept_sets_with(g as u32);
-            let mut ranges: Vec<(u16, u16)> = Vec::new();
-            for set in sets {
-                match ranges.last_mut() {
-                    Some((_, hi)) if *hi + 1 == set => *hi = set,
-                    _ => ranges.push((set, set)),
+        let b = buffer.expect("tested above");
+        // A NUL-padded name has no length for a prefix search to bound.
+        let plan = if b.padded {
+            GlobPlan::merged(refs.len())
+        } else {
+            GlobPlan::new(&refs)
+        };
+        let (merged, dispatched) = plan.automata(&refs).map_err(too_large)?;
+        let mut memberships: Vec<Option<(bool, Membership)>> =
+            (0..tested.len()).map(|_| None).collect();
+        let merged = match merged {
+            Some(automaton) => {
+                let table = automaton.table().map_err(too_large)?;
+                let at = append_table(rodata, &table.bytes);
+                // The automaton numbers the merged globs among themselves.
+                let accept_sets: Vec<Vec<u32>> = automaton
+                    .accept_sets
+                    .iter()
+                    .map(|set| {
+                        set.iter()
+                            .map(|k| plan.merged[*k as usize] as u32)
+                            .collect()
+                    })
+                    .collect();
+                for (k, &g) in plan.merged.iter().enumerate() {
+                    let membership = membership(
+                        &automaton.accept_sets_with(k as u32),
+                        automaton.accept_sets.len(),
+                        rodata,
+                    );
+                    memberships[g] = Some((false, membership));
                 }
-            }
-            let membership = if ranges.len() <= MAX_RANGES {
-                Membership::Ranges(ranges)
-            } else {
-                let bytes = automaton.accept_sets.len().div_ceil(8).next_power_of_two();
-                let mut bitmap = vec![0u8; bytes];
-                for (lo, hi) in ranges {
-                    for set in lo..=hi {
-                        bitmap[usize::from(set / 8)] |= 1 << (set % 8);
-                    }
-                }
-                let at = rodata.len() as u32;
-                rodata.extend_from_slice(&bitmap);
-                Membership::Bitmap {
+                Some(Side {
+                    slot: next_slot()?,
                     at,
-                    mask: bytes as u32 - 1,
+                    table,
+                    accept_sets,
+                })
+            }
+            None => None,
+        };
+        let dispatch = match (plan.dispatch, dispatched) {
+            (Some(dispatch), Some((automaton, starts))) => {
+                let table = automaton.table().map_err(too_large)?;
+                let at = append_table(rodata, &table.bytes);
+                let mut accept_sets = vec![Vec::new()];
+                for (k, &g) in dispatch.globs.iter().enumerate() {
+                    accept_sets.push(vec![g as u32]);
+                    let number = k as u16 + 1;
+                    memberships[g] = Some((true, Membership::Ranges(vec![(number, number)])));
                 }
-            };
-            memberships.push((alternatives, membership));
-        }
+                // A prefix as long as the buffer is no string the kernel gave.
+                let entries = dispatch
+                    .entries
+                    .iter()
+                    .filter(|e| e.prefix.len() < b.cap as usize)
+                    .map(|e| {
+                        let start = i32::from(starts[e.remainder as usize]);
+                        let leaf = Leaf::Dispatch {
+                            glob: e.glob as i32 + 1,
+                            begin: e.prefix.len() as i32 | start << 16,
+                        };
+                        (e.prefix.clone(), leaf)
+                    })
+                    .collect::<Vec<_>>();
+                let split = tree_cost(entries.iter().map(|(p, _)| p.as_slice())) > INLINE_TREE_COST;
+                Some(Dispatched {
+                    side: Side {
+                        slot: next_slot()?,
+                        at,
+                        table,
+                        accept_sets,
+                    },
+                    entries,
+                    split,
+                })
+            }
+            _ => None,
+        };
+        let globs = tested
+            .into_iter()
+            .zip(memberships)
+            .filter_map(|(g, m)| m.map(|(dispatched, m)| (g, dispatched, m)))
+            .collect();
         scans.push(Some(Scan {
-            slot: next_slot()?,
-            at,
-            table,
-            globs: memberships,
-            accept_sets: automaton.accept_sets.clone(),
+            merged,
+            dispatch,
+            globs,
         }));
     }
     Ok(scans)
 }
 
+/// Appends a table to the read-only data, 8-byte aligned; its offset there.
+fn append_table(rodata: &mut Vec<u8>, bytes: &[u8]) -> u32 {
+    rodata.resize(rodata.len().next_multiple_of(8), 0);
+    let at = rodata.len() as u32;
+    rodata.extend_from_slice(bytes);
+    at
+}
+
+/// How a test asks for a glob held by the accept sets `sets` (ascending, of `count`): a few
+/// ranges of numbers, or a bitmap appended to the read-only data, long enough that every
+/// accept set's bit is its own under the mask.
+fn membership(sets: &[u16], count: usize, rodata: &mut Vec<u8>) -> Membership {
+    let mut ranges: Vec<(u16, u16)> = Vec::new();
+    for &set in sets {
+        match ranges.last_mut() {
+            Some((_, hi)) if *hi + 1 == set => *hi = set,
+            _ => ranges.push((set, set)),
+        }
+    }
+    if ranges.len() <= MAX_RANGES {
+        return Membership::Ranges(ranges);
+    }
+    let bytes = count.div_ceil(8).next_power_of_two();
+    let mut bitmap = vec![0u8; bytes];
+    for set in sets {
+        bitmap[usize::from(set / 8)] |= 1 << (set % 8);
+    }
+    let at = rodata.len() as u32;
+    rodata.extend_from_slice(&bitmap);
+    Membership::Bitmap {
+        at,
+        mask: bytes as u32 - 1,
+    }
+}
+
 impl ProgramGen<'_> {
-    /// Runs value `i`'s automaton, if globs test it, over its string (just computed into its
+    /// Runs value `i`'s scans, if globs test it, over its string (just computed into its
     /// buffer; a counted string's length in its slot, negative when unknown, which no glob
     /// test reads past).
     pub(super) fn scan(&mut self, i: usize) {
         let (Some(Some(scan)), Some(b)) = (self.layout.scans.get(i), self.layout.buffers[i]) else {
             return;
         };
+        if let Some(side) = &scan.merged {
+            self.scan_merged(i, b, side);
+        }
+        if let Some(dispatch) = &scan.dispatch {
+            self.scan_dispatched(i, b, dispatch);
+        }
+    }
+
+    /// The merged globs' automaton, from the string's start; its final accept set to the
+    /// side's slot.
+    fn scan_merged(&mut self, i: usize, b: Buffer, side: &Side) {
         let skip = self.asm.new_label();
-        let table = &scan.table;
+        let table = &side.table;
         self.asm
-            .ld_map_value(Reg::R4, RODATA_SYMBOL, scan.at)
+            .ld_map_value(Reg::R4, RODATA_SYMBOL, side.at)
             .mov64_imm(Reg::R8, i32::from(table.start));
         if b.padded {
             self.scan_unrolled(b, table);
@@ -181,54 +323,136 @@ impl ProgramGen<'_> {
             // The mask keeps a known length (below STRING_CAP) and gives r5 a fresh identity:
             // newer verifiers (6.12) link a register filled from a stack slot to the slot and
             // would carry what the loop learns back into it, so that nothing could be pruned.
-            let (top, body, end) = (
-                self.asm.new_label(),
-                self.asm.new_label(),
-                self.asm.new_label(),
-            );
             self.asm
                 .load(Size::DW, Reg::R5, Reg::R10, self.layout.slots[i])
                 .jump_imm(JmpCond::Slt, Reg::R5, 0, skip)
-                .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32)
-                .mov64_imm(Reg::R9, 0)
-                .bind(top)
-                // 6.1's verifier does not decide a compare of two registers from their
-                // ranges (measured: it entered the body with i = 4096 and refused the load),
-                // so the buffer's end is also tested against an immediate, which it decides
-                // for the known index without pushing a state.
-                .jump_imm(JmpCond::Ge, Reg::R9, b.cap as i32, end)
-                .jump_reg(JmpCond::Gt, Reg::R5, Reg::R9, body)
-                .jump(end)
-                .bind(body)
-                .mov64_reg(Reg::R1, Reg::R7)
-                .alu64_reg(AluOp::Add, Reg::R1, Reg::R9)
-                .load(Size::B, Reg::R0, Reg::R1, offset(b.offset));
-            self.step(table);
-            self.asm
-                .mov64_reg(Reg::R8, Reg::R1)
-                // In the dead state (0) no glob can match any more: len = dead ? i : len.
-                .mov64_reg(Reg::R3, Reg::R8)
-                .alu64_imm(AluOp::Sub, Reg::R3, 1)
-                .alu64_imm(AluOp::Rsh, Reg::R3, 63)
-                .neg64(Reg::R3)
-                .mov64_reg(Reg::R2, Reg::R9)
-                .alu64_reg(AluOp::Xor, Reg::R2, Reg::R5)
-                .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
-                .alu64_reg(AluOp::Xor, Reg::R5, Reg::R2)
-                .alu64_imm(AluOp::Add, Reg::R9, 1)
-                .jump(top)
-                .bind(end);
+                .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32);
+            self.scan_loop(b, table, None);
         }
+        self.final_accept_set(table);
+        self.asm
+            .store_reg(Size::DW, Reg::R10, side.slot, Reg::R1)
+            .bind(skip);
+    }
+
+    /// The dispatched globs: the search of their prefixes, whose leaf records the one
+    /// candidate (see [`Leaf::Dispatch`]), then the remainders' automaton from the prefix's
+    /// end, begun in the candidate's start state. The side's slot gets the candidate's number
+    /// when the automaton accepts, 0 otherwise. Every leaf reaches the scan in one state
+    /// (what it recorded is map memory, which the verifier does not track), so the scan is
+    /// verified as often as a merged one, however many globs there are.
+    fn scan_dispatched(&mut self, i: usize, b: Buffer, dispatch: &Dispatched) {
+        let side = &dispatch.side;
+        let (found, none, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        let at = self.layout.dispatch.unwrap_or(0);
+        self.asm
+            .store_imm(Size::DW, Reg::R10, side.slot, 0)
+            .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i])
+            .jump_imm(JmpCond::Slt, Reg::R1, 0, done);
+        let site = Site {
+            b,
+            slot: self.layout.slots[i],
+            miss: done,
+            matched: found,
+            split: dispatch.split,
+        };
+        self.prefix_trie(dispatch.entries.clone(), 0, site);
+        let table = &side.table;
+        self.asm
+            .bind(found)
+            // r8 = the start state; the slot holds where the remainder begins for the loop.
+            .load(Size::DW, Reg::R8, Reg::R7, offset(at))
+            .mov64_reg(Reg::R1, Reg::R8)
+            .alu64_imm(AluOp::And, Reg::R1, (STRING_CAP - 1) as i32)
+            .store_reg(Size::DW, Reg::R10, side.slot, Reg::R1)
+            .alu64_imm(AluOp::Rsh, Reg::R8, 16)
+            .alu64_imm(AluOp::And, Reg::R8, table.state_mask as i32)
+            // r5 = the remainder's length (the search checked the string is that long)
+            .load(Size::DW, Reg::R5, Reg::R10, self.layout.slots[i])
+            .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32)
+            .alu64_reg(AluOp::Sub, Reg::R5, Reg::R1)
+            .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32)
+            .ld_map_value(Reg::R4, RODATA_SYMBOL, side.at);
+        self.scan_loop(b, table, Some(side.slot));
+        self.final_accept_set(table);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, none)
+            .load(Size::DW, Reg::R1, Reg::R7, offset(at + 8))
+            .store_reg(Size::DW, Reg::R10, side.slot, Reg::R1)
+            .jump(done)
+            .bind(none)
+            .store_imm(Size::DW, Reg::R10, side.slot, 0)
+            .bind(done);
+    }
+
+    /// The scan of a counted string: state r8 stepped (table at r4) over r5 bytes of value's
+    /// buffer `b`, from its start or from the offset in stack slot `from`. Each byte's index
+    /// is masked into the buffer, and a dead state ends the loop by pulling the length in to
+    /// the current index, without a branch.
+    fn scan_loop(&mut self, b: Buffer, table: &Table, from: Option<i16>) {
+        let (top, body, end) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.asm
+            .mov64_imm(Reg::R9, 0)
+            .bind(top)
+            // 6.1's verifier does not decide a compare of two registers from their ranges
+            // (measured: it entered the body with i = 4096 and refused the load), so the
+            // buffer's end is also tested against an immediate, which it decides for the
+            // known index without pushing a state.
+            .jump_imm(JmpCond::Ge, Reg::R9, b.cap as i32, end)
+            .jump_reg(JmpCond::Gt, Reg::R5, Reg::R9, body)
+            .jump(end)
+            .bind(body);
+        match from {
+            None => {
+                self.asm
+                    .mov64_reg(Reg::R1, Reg::R7)
+                    .alu64_reg(AluOp::Add, Reg::R1, Reg::R9);
+            }
+            Some(slot) => {
+                // From an offset: the byte's index is bounded by an immediate too.
+                self.asm
+                    .load(Size::DW, Reg::R2, Reg::R10, slot)
+                    .alu64_reg(AluOp::Add, Reg::R2, Reg::R9)
+                    .alu64_imm(AluOp::And, Reg::R2, (STRING_CAP - 1) as i32)
+                    .jump_imm(JmpCond::Ge, Reg::R2, b.cap as i32, end)
+                    .mov64_reg(Reg::R1, Reg::R7)
+                    .alu64_reg(AluOp::Add, Reg::R1, Reg::R2);
+            }
+        }
+        self.asm.load(Size::B, Reg::R0, Reg::R1, offset(b.offset));
+        self.step(table);
+        self.asm
+            .mov64_reg(Reg::R8, Reg::R1)
+            // In the dead state (0) no glob can match any more: len = dead ? i : len.
+            .mov64_reg(Reg::R3, Reg::R8)
+            .alu64_imm(AluOp::Sub, Reg::R3, 1)
+            .alu64_imm(AluOp::Rsh, Reg::R3, 63)
+            .neg64(Reg::R3)
+            .mov64_reg(Reg::R2, Reg::R9)
+            .alu64_reg(AluOp::Xor, Reg::R2, Reg::R5)
+            .alu64_reg(AluOp::And, Reg::R2, Reg::R3)
+            .alu64_reg(AluOp::Xor, Reg::R5, Reg::R2)
+            .alu64_imm(AluOp::Add, Reg::R9, 1)
+            .jump(top)
+            .bind(end);
+    }
+
+    /// `r1 = ` the accept set of state r8 (table at r4).
+    fn final_accept_set(&mut self, table: &Table) {
         self.asm
             .alu64_imm(AluOp::And, Reg::R8, table.state_mask as i32)
             .alu64_imm(AluOp::Lsh, Reg::R8, 1)
             .mov64_reg(Reg::R1, Reg::R4)
             .alu64_reg(AluOp::Add, Reg::R1, Reg::R8);
         self.load_table(Size::H, Reg::R1, Reg::R1, table.accepts);
-        let slot = scan.slot;
-        self.asm
-            .store_reg(Size::DW, Reg::R10, slot, Reg::R1)
-            .bind(skip);
     }
 
     /// The scan of a NUL-padded name (a comm, 16 bytes: TASK_COMM_LEN), unrolled: one step
@@ -361,11 +585,14 @@ impl ProgramGen<'_> {
             self.asm.jump(on_false);
             return;
         };
-        let Some((_, membership)) = scan.globs.iter().find(|(g, _)| g == alternatives) else {
+        let Some((side, membership)) = scan
+            .find(alternatives)
+            .and_then(|(dispatched, number)| Some((scan.side(dispatched)?, &scan.globs[number].2)))
+        else {
             self.asm.jump(on_false);
             return;
         };
-        self.load_accept_set(scan.slot);
+        self.load_accept_set(side.slot);
         match membership {
             Membership::Ranges(ranges) => {
                 for &(lo, hi) in ranges {
@@ -398,18 +625,23 @@ impl ProgramGen<'_> {
         self.asm.jump(on_false);
     }
 
-    /// The value, unknown outcome and glob of `rule`, when what decides it here (see
-    /// [`Self::deciding_cond`]) is one glob test on a scanned value.
-    fn sole_glob<'r>(&self, rule: &'r Rule) -> Option<(usize, bool, &'r [Vec<Token>])> {
+    /// The value, unknown outcome, glob and whether it is dispatched, of `rule`, when what
+    /// decides it here (see [`Self::deciding_cond`]) is one glob test on a scanned value.
+    fn sole_glob<'r>(&self, rule: &'r Rule) -> Option<SoleGlob<'r>> {
         match self.deciding_cond(rule)? {
             Cond::Test {
                 value,
                 pred: Pred::Glob { alternatives, .. },
                 on_unknown,
-            } if !is_directory_rule(alternatives)
-                && matches!(self.layout.scans.get(value.0 as usize), Some(Some(_))) =>
-            {
-                Some((value.0 as usize, *on_unknown, alternatives))
+            } if !is_directory_rule(alternatives) => {
+                let scan = self.layout.scans.get(value.0 as usize)?.as_ref()?;
+                let (dispatched, _) = scan.find(alternatives)?;
+                Some(SoleGlob {
+                    value: value.0 as usize,
+                    on_unknown: *on_unknown,
+                    glob: alternatives,
+                    dispatched,
+                })
             }
             _ => None,
         }
@@ -419,13 +651,18 @@ impl ProgramGen<'_> {
     /// the same unknown outcome, when they are enough to be decided together (see
     /// [`Self::glob_run_search`]); 0 otherwise.
     pub(super) fn glob_run(&self, rules: &[Rule]) -> usize {
-        let Some((value, on_unknown, _)) = rules.first().and_then(|r| self.sole_glob(r)) else {
+        let Some(first) = rules.first().and_then(|r| self.sole_glob(r)) else {
             return 0;
         };
+        // One slot decides a run: the globs of its rules are all merged or all dispatched.
         let run = rules
             .iter()
             .map_while(|r| self.sole_glob(r))
-            .take_while(|(v, unknown, _)| *v == value && *unknown == on_unknown)
+            .take_while(|g| {
+                g.value == first.value
+                    && g.on_unknown == first.on_unknown
+                    && g.dispatched == first.dispatched
+            })
             .count();
         if run < GLOB_RUN_MIN {
             return 0;
@@ -441,17 +678,20 @@ impl ProgramGen<'_> {
     /// For the glob run `rules`, the first rule each accept set number of their scan
     /// matches, as runs of consecutive numbers: (first number, rule position or none).
     fn accept_set_ranges(&self, rules: &[Rule]) -> Option<Vec<(u16, Option<usize>)>> {
-        let (i, _, _) = self.sole_glob(rules.first()?)?;
-        let scan = self.layout.scans.get(i)?.as_ref()?;
+        let first = self.sole_glob(rules.first()?)?;
+        let scan = self.layout.scans.get(first.value)?.as_ref()?;
         // Each of the scan's globs, the first rule of the run that tests it.
         let mut first_rule: HashMap<u32, usize> = HashMap::new();
         for (k, rule) in rules.iter().enumerate() {
-            let (_, _, glob) = self.sole_glob(rule)?;
-            let number = scan.globs.iter().position(|(g, _)| g.as_slice() == glob)?;
+            let (dispatched, number) = scan.find(self.sole_glob(rule)?.glob)?;
+            if dispatched != first.dispatched {
+                return None;
+            }
             first_rule.entry(number as u32).or_insert(k);
         }
+        let side = scan.side(first.dispatched)?;
         let mut ranges: Vec<(u16, Option<usize>)> = Vec::new();
-        for (set, holds) in scan.accept_sets.iter().enumerate() {
+        for (set, holds) in side.accept_sets.iter().enumerate() {
             let first = holds
                 .iter()
                 .filter_map(|g| first_rule.get(g))
@@ -472,21 +712,26 @@ impl ProgramGen<'_> {
     /// rule. An unknown string goes to the first rule's target when unknown counts as a
     /// match, as the chain of tests would.
     pub(super) fn glob_run_search(&mut self, rules: &[Rule], targets: &[Label], miss: Label) {
-        let (Some((i, on_unknown, _)), Some(ranges)) = (
+        let (Some(first), Some(ranges)) = (
             rules.first().and_then(|r| self.sole_glob(r)),
             self.accept_set_ranges(rules),
         ) else {
             self.asm.jump(miss);
             return;
         };
-        let (Some(Some(scan)), Some(Some(b))) = (
-            self.layout.scans.get(i),
+        let (i, on_unknown) = (first.value, first.on_unknown);
+        let (Some(side), Some(Some(b))) = (
+            self.layout
+                .scans
+                .get(i)
+                .and_then(Option::as_ref)
+                .and_then(|scan| scan.side(first.dispatched)),
             self.layout.buffers.get(i).copied(),
         ) else {
             self.asm.jump(miss);
             return;
         };
-        let slot = scan.slot;
+        let slot = side.slot;
         if !b.padded {
             let unknown = match (on_unknown, targets.first()) {
                 (true, Some(first)) => *first,

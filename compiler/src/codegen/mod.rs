@@ -235,6 +235,10 @@ struct Layout {
     decision: Option<u32>,
     /// Per value, the automaton of the globs tested on it (see `automaton`).
     scans: Vec<Option<automaton::Scan>>,
+    /// Where a dispatched glob's leaf records the glob and where its remainder's scan begins,
+    /// 8 bytes each (see [`sets::Leaf::Dispatch`]). Reserved when a value has dispatched
+    /// globs.
+    dispatch: Option<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -312,7 +316,16 @@ impl Layout {
             at
         });
         let scans = automaton::scans(program, &buffers, rodata, stack_slot)?;
+        let dispatch = scans
+            .iter()
+            .any(|scan| scan.as_ref().is_some_and(automaton::Scan::dispatches))
+            .then(|| {
+                let at = scratch_size;
+                scratch_size += 16;
+                at
+            });
         Ok(Layout {
+            dispatch,
             slots,
             buffers,
             scratch_size,

@@ -42,7 +42,7 @@ pub(super) struct LiteralSet {
 }
 
 /// A literal and where the tree goes when the string equals it (or starts with it).
-type Entry = (Vec<u8>, Leaf);
+pub(super) type Entry = (Vec<u8>, Leaf);
 
 /// Where a literal's match goes.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +55,10 @@ pub(super) enum Leaf {
     /// decision area ([`super::Layout::decision`]): one exit for a whole deny run, so that a
     /// run of ten thousand rules does not need ten thousand blocks out of jump reach.
     Record { rule: u32, errno: i32 },
+    /// To the tree's `matched` exit, with a dispatched glob's number and where and in which
+    /// state its remainder's scan begins (`offset | state << 16`) stored in the program's
+    /// dispatch area ([`super::Layout::dispatch`]): one scan for every glob, verified once.
+    Dispatch { glob: i32, begin: i32 },
 }
 
 /// The largest node made a function of its own: well inside a jump's reach, and small enough
@@ -70,16 +74,16 @@ const CHUNK_NEXT: i32 = 2;
 
 /// Where a tree is being emitted.
 #[derive(Clone, Copy)]
-struct Site {
-    b: Buffer,
+pub(super) struct Site {
+    pub b: Buffer,
     /// The string's length: its value slot.
-    slot: i16,
+    pub slot: i16,
     /// No literal matches.
-    miss: Label,
-    /// Where [`Leaf::Matched`] and [`Leaf::Record`] go.
-    matched: Label,
+    pub miss: Label,
+    /// Where [`Leaf::Matched`], [`Leaf::Record`] and [`Leaf::Dispatch`] go.
+    pub matched: Label,
     /// Nodes small enough become functions (a large tree, in the program's own code).
-    split: bool,
+    pub split: bool,
 }
 
 /// A node of a large tree compiled as a function of its own (a bpf-to-bpf call): the
@@ -325,6 +329,13 @@ impl ProgramGen<'_> {
                     .store_imm(Size::DW, Reg::R7, offset(at + 8), errno)
                     .jump(site.matched);
             }
+            Leaf::Dispatch { glob, begin } => {
+                let at = self.layout.dispatch.unwrap_or(0);
+                self.asm
+                    .store_imm(Size::DW, Reg::R7, offset(at), begin)
+                    .store_imm(Size::DW, Reg::R7, offset(at + 8), glob)
+                    .jump(site.matched);
+            }
         }
     }
 
@@ -514,7 +525,7 @@ impl ProgramGen<'_> {
     /// Prefixes (none a prefix of another) that agree with the string on words `..k`, each
     /// longer than `8 * k` bytes: load word `k` into r2; compare the prefixes that end in it,
     /// masked to their bytes, with the string's length (r1) checked; search the longer ones.
-    fn prefix_trie(&mut self, entries: Vec<Entry>, k: usize, site: Site) {
+    pub(super) fn prefix_trie(&mut self, entries: Vec<Entry>, k: usize, site: Site) {
         if entries.is_empty() {
             self.asm.jump(site.miss);
             return;

@@ -4,9 +4,9 @@
 use super::finding::Finding;
 use super::Checker;
 use crate::ast::Action;
-use crate::automaton::Automaton;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
+use crate::dispatch::GlobPlan;
 use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -37,6 +37,11 @@ const TREE_WORD_COST: usize = 6;
 /// What a tree cut into functions leaves in the program: the length check, the searches
 /// above the functions' nodes, their calls, one shared exit.
 const SPLIT_TREE_COST: u32 = 200;
+/// A dispatched glob's leaf beyond a literal's: it records the glob, where its remainder
+/// starts and in which state.
+const DISPATCH_LEAF_COST: usize = 3;
+/// The scan of a dispatched glob's remainder, and storing what it found.
+const DISPATCH_SCAN_COST: u32 = 60;
 /// All the code of one event's program, its functions included: the verifier walks each
 /// instruction of a tree once (1,000,000 is its budget of processed instructions), and the
 /// estimate is about twice what is emitted.
@@ -61,11 +66,7 @@ fn literal_set(
         Cond::Test(Test {
             attr, predicate, ..
         }) => {
-            let padded = matches!(
-                attributes.get(attr.0 as usize)?.attribute.source,
-                Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
-            );
-            if padded {
+            if is_padded(*attr, attributes) {
                 return None;
             }
             match predicate {
@@ -184,13 +185,7 @@ fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
 
 /// Kept in a buffer: any string, and an endpoint's address.
 fn is_string(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
-    is_costly(attr, attributes)
-        || attributes.get(attr.0 as usize).is_some_and(|a| {
-            matches!(
-                a.attribute.source,
-                Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
-            )
-        })
+    is_costly(attr, attributes) || is_padded(attr, attributes)
 }
 
 /// A condition's form without its spans, to compare the gates of different rules.
@@ -396,11 +391,13 @@ impl Checker<'_> {
         // Per event: the program's own code, and all of it (functions included).
         let mut totals: HashMap<&'static str, (u32, u32)> = HashMap::new();
         let (run_of, run_costs) = literal_trees(rules, &self.attributes);
+        let dispatch = dispatch_costs(rules, &self.attributes);
         let mut counted = vec![false; run_costs.len()];
         for (rule, run) in rules.iter().zip(run_of) {
-            let (own, all) = totals
-                .entry(rule.event.name)
-                .or_insert((PROGRAM_BASE_COST, PROGRAM_BASE_COST));
+            let (own, all) = totals.entry(rule.event.name).or_insert_with(|| {
+                let (own, all) = dispatch.get(rule.event.name).copied().unwrap_or_default();
+                (PROGRAM_BASE_COST + own, PROGRAM_BASE_COST + all)
+            });
             let before = (*own, *all);
             let report = if rule.action == Action::Allow {
                 2
@@ -451,51 +448,25 @@ impl Checker<'_> {
         }
     }
 
-    /// Refuses an event whose globs on one string, merged into the one automaton the code
-    /// generator builds for it, pass its limits: each glob alone was checked where it was
-    /// written, but a state of the merged automaton is a set of positions in all of them.
-    /// Directory rules (`/etc/**`) are prefix compares, not part of it. The diagnostic names
-    /// the rule whose globs first make it too large.
+    /// Refuses an event whose globs on one string, planned as the code generator plans them
+    /// ([`GlobPlan`]: merged into one automaton, or found by their literal prefix and their
+    /// remainders merged into another), pass an automaton's limits: each glob alone was
+    /// checked where it was written, but a state of a merged automaton is a set of positions
+    /// in all of them. Directory rules (`/etc/**`) are prefix compares, not part of it. The
+    /// diagnostic names the rule whose globs first make it too large.
     pub(super) fn check_automata(&mut self, rules: &[CheckedRule]) {
-        fn walk<'c>(cond: &'c Cond, out: &mut Vec<(AttrId, &'c Glob)>) {
-            match cond {
-                Cond::And(a, b) | Cond::Or(a, b) => {
-                    walk(a, out);
-                    walk(b, out);
-                }
-                Cond::Not(inner) => walk(inner, out),
-                Cond::Test(Test {
-                    attr,
-                    predicate: Predicate::Glob(glob),
-                    ..
-                }) if !is_directory_rule(&glob.alternatives) => out.push((*attr, glob)),
-                Cond::Test(_) | Cond::Const(_) => {}
-            }
-        }
-        // Per tested string: its distinct globs, each with the rule that first tests it.
-        let mut strings: BTreeMap<AttrId, Vec<(&Glob, usize)>> = BTreeMap::new();
-        for (r, rule) in rules.iter().enumerate() {
-            let mut tested = Vec::new();
-            walk(&rule.condition, &mut tested);
-            for (attr, glob) in tested {
-                let globs = strings.entry(attr).or_default();
-                if !globs
-                    .iter()
-                    .any(|(g, _)| g.alternatives == glob.alternatives)
-                {
-                    globs.push((glob, r));
-                }
-            }
-        }
-        for (attr, globs) in strings {
+        for (attr, globs) in globs_by_string(rules) {
+            let padded = is_padded(attr, &self.attributes);
             let fits = |n: usize| {
                 let refs: Vec<&Glob> = globs[..n].iter().map(|(g, _)| *g).collect();
-                Automaton::build(&refs).and_then(|a| a.table()).err()
+                plan(&refs, padded).check(&refs).err()
             };
             let Some(error) = fits(globs.len()) else {
                 continue;
             };
-            // The fewest globs that do not fit: building is monotone in the globs added.
+            // The fewest globs that do not fit: about monotone in the globs added (a glob
+            // whose prefix nests with a dispatched one's takes both back into the merged
+            // automaton), which is enough to name a rule to blame.
             let (mut fit, mut over) = (0, globs.len());
             while over - fit > 1 {
                 let mid = (fit + over) / 2;
@@ -518,4 +489,86 @@ impl Checker<'_> {
             });
         }
     }
+}
+
+/// Per tested string (not counting directory rules): its distinct globs, each with the
+/// index of the rule that first tests it, in the rules' order.
+fn globs_by_string(rules: &[CheckedRule]) -> BTreeMap<AttrId, Vec<(&Glob, usize)>> {
+    fn walk<'c>(cond: &'c Cond, out: &mut Vec<(AttrId, &'c Glob)>) {
+        match cond {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Cond::Not(inner) => walk(inner, out),
+            Cond::Test(Test {
+                attr,
+                predicate: Predicate::Glob(glob),
+                ..
+            }) if !is_directory_rule(&glob.alternatives) => out.push((*attr, glob)),
+            Cond::Test(_) | Cond::Const(_) => {}
+        }
+    }
+    let mut strings: BTreeMap<AttrId, Vec<(&Glob, usize)>> = BTreeMap::new();
+    for (r, rule) in rules.iter().enumerate() {
+        let mut tested = Vec::new();
+        walk(&rule.condition, &mut tested);
+        for (attr, glob) in tested {
+            let globs = strings.entry(attr).or_default();
+            if !globs
+                .iter()
+                .any(|(g, _)| g.alternatives == glob.alternatives)
+            {
+                globs.push((glob, r));
+            }
+        }
+    }
+    strings
+}
+
+/// How the code generator matches `globs` on one string: a NUL-padded name has no length
+/// for a prefix search, so its globs all stay merged.
+fn plan(globs: &[&Glob], padded: bool) -> GlobPlan {
+    if padded {
+        GlobPlan::merged(globs.len())
+    } else {
+        GlobPlan::new(globs)
+    }
+}
+
+/// A NUL-padded name (a comm), rather than a string with a length.
+fn is_padded(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
+    attributes.get(attr.0 as usize).is_some_and(|a| {
+        matches!(
+            a.attribute.source,
+            Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. }
+        )
+    })
+}
+
+/// Per event, the code of its strings' prefix searches (see [`GlobPlan`]): in the program
+/// (a search past [`INLINE_TREE_COST`] is cut into functions, leaving its calls), and all.
+fn dispatch_costs(
+    rules: &[CheckedRule],
+    attributes: &[ResolvedAttribute],
+) -> HashMap<&'static str, (u32, u32)> {
+    let mut costs: HashMap<&'static str, (u32, u32)> = HashMap::new();
+    for (attr, globs) in globs_by_string(rules) {
+        let refs: Vec<&Glob> = globs.iter().map(|(g, _)| *g).collect();
+        let Some(dispatch) = plan(&refs, is_padded(attr, attributes)).dispatch else {
+            continue;
+        };
+        let tree = tree_cost(dispatch.entries.iter().map(|e| e.prefix.as_slice()))
+            + DISPATCH_LEAF_COST * dispatch.entries.len();
+        let all = u32::try_from(tree).unwrap_or(u32::MAX) + DISPATCH_SCAN_COST;
+        let own = if tree > INLINE_TREE_COST {
+            SPLIT_TREE_COST + DISPATCH_SCAN_COST
+        } else {
+            all
+        };
+        let event = rules[globs[0].1].event.name;
+        let cost = costs.entry(event).or_default();
+        *cost = (cost.0.saturating_add(own), cost.1.saturating_add(all));
+    }
+    costs
 }
