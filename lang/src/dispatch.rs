@@ -23,6 +23,9 @@ use crate::limits::STRING_CAP;
 /// about what a search of the prefixes and a second scan do.
 pub const DISPATCH_MIN: usize = 8;
 
+/// The automaton of dispatched globs' remainders, and each remainder's start state.
+pub type Remainders = (Automaton, Vec<u16>);
+
 /// How the globs tested on one string are matched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GlobPlan {
@@ -162,7 +165,7 @@ impl GlobPlan {
     pub fn automata(
         &self,
         globs: &[&Glob],
-    ) -> Result<(Option<Automaton>, Option<(Automaton, Vec<u16>)>), AutomatonError> {
+    ) -> Result<(Option<Automaton>, Option<Remainders>), AutomatonError> {
         let merged = if self.merged.is_empty() {
             None
         } else {
@@ -192,7 +195,7 @@ impl GlobPlan {
 
 impl Dispatch {
     /// The automaton of the remainders, with each remainder's start state.
-    pub fn automaton(&self) -> Result<(Automaton, Vec<u16>), AutomatonError> {
+    pub fn automaton(&self) -> Result<Remainders, AutomatonError> {
         let refs: Vec<&Glob> = self.remainders.iter().collect();
         Automaton::build_each(&refs)
     }
