@@ -149,10 +149,10 @@ pub(super) fn scans(
     let mut scans = Vec::new();
     for (value, buffer) in buffers.iter().enumerate() {
         let tested = globs_on(program, value);
-        if buffer.is_none() || tested.is_empty() {
+        let (Some(b), false) = (buffer, tested.is_empty()) else {
             scans.push(None);
             continue;
-        }
+        };
         let globs: Vec<Glob> = tested
             .iter()
             .map(|alternatives| Glob {
@@ -165,7 +165,6 @@ pub(super) fn scans(
             program: program.event.to_string(),
             error,
         };
-        let b = buffer.expect("tested above");
         // A NUL-padded name has no length for a prefix search to bound.
         let plan = if b.padded {
             GlobPlan::merged(refs.len())
