@@ -313,6 +313,80 @@ fn glob_runs_agree(gate: &str) {
     }
 }
 
+/// Globs with a literal prefix of their own are found by a search of their prefixes and their
+/// remainders scanned from the prefix's end (`lang::dispatch`); the others stay merged into
+/// the automaton scanned from the start. Both kinds test one path here, beside a nested
+/// prefix (`/srv/app1*` starts `/srv/app1/`), braces with one prefix each, globstar readings,
+/// an alternative with no wildcard, rules that are not a glob run (an `or`, a gate), and an
+/// allow run; events hit each glob, miss it after its prefix, are its prefix cut short, or
+/// differ from a hit in one byte at each position.
+#[test]
+fn dispatched_globs_agree_beside_merged_ones_at_every_size() {
+    for n in [8, 40, 400, 1000] {
+        let mut source = String::new();
+        source += "allow open where path ~ \"/srv/app3/ok/*\" or path ~ \"*.ok\"\n";
+        source += "deny open where path ~ \"/srv/app1*\" and uid == 1 errno ENOENT\n";
+        for i in 0..n {
+            let glob = match i % 5 {
+                0 => format!("/srv/app{i}/bin/t*l"),
+                1 => format!("/srv/app{i}/{{lib,lib64}}/*.so"),
+                2 => format!("/srv/app{i}/**/conf"),
+                3 => format!("/srv/app{i}/[a-c]?"),
+                _ => format!("/srv/app{i}/{{exact,x*}}"),
+            };
+            let errno = ["EPERM", "EACCES", "EEXIST"][i % 3];
+            source += &format!("deny open where path ~ \"{glob}\" errno {errno}\n");
+        }
+        source += "deny open where path ~ \"**/merged/*\" errno E2BIG\n";
+        let compiled = compile(&source);
+        let mut probes: Vec<String> = Vec::new();
+        for i in (0..n).step_by((n / 40).max(1)).chain([n - 1, n]) {
+            for tail in [
+                "bin/tool",
+                "bin/tl",
+                "bin/t/l",
+                "bin/toolx",
+                "lib/a.so",
+                "lib64/a.so",
+                "lib32/a.so",
+                "conf",
+                "a/b/conf",
+                "a/b/conf/x",
+                "b",
+                "bz",
+                "d?",
+                "exact",
+                "xyz",
+                "exac",
+                "x/y",
+                "ok/z",
+                "merged/y",
+                "",
+            ] {
+                probes.push(format!("/srv/app{i}/{tail}"));
+            }
+            probes.push(format!("/srv/app{i}"));
+        }
+        let hit = format!("/srv/app{}/bin/tool", n / 5 * 5);
+        for at in 0..hit.len() {
+            let mut bytes = hit.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'/' { b'x' } else { b'/' };
+            probes.push(String::from_utf8(bytes).unwrap());
+        }
+        probes.push("/srv/app1/x.ok".into());
+        probes.push(format!("/srv/app0/{}", "a".repeat(5000)));
+        for probe in probes {
+            for uid in [1, 1000] {
+                agree(
+                    &format!("{n} dispatched"),
+                    &compiled,
+                    &open_event(&probe, uid),
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn prefix_sets_nested_duplicated_and_unknown() {
     // Not nested: a trie; the same prefix twice is the first rule's.

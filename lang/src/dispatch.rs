@@ -18,6 +18,7 @@
 use crate::automaton::{Automaton, AutomatonError};
 use crate::glob::{Glob, Token};
 use crate::limits::STRING_CAP;
+use std::collections::HashMap;
 
 /// Fewer dispatchable globs than this stay merged: one scan of a small automaton costs
 /// about what a search of the prefixes and a second scan do.
@@ -35,18 +36,19 @@ pub struct GlobPlan {
     pub dispatch: Option<Dispatch>,
 }
 
-/// Globs whose alternatives each begin with a literal prefix that starts no other.
+/// Globs whose alternatives all begin with a literal prefix of the glob's own, which starts no
+/// other's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dispatch {
     /// Indices of the dispatched globs, ascending; an [`Entry::glob`] indexes this list.
     pub globs: Vec<usize>,
-    /// One per alternative of the dispatched globs, sorted by prefix.
+    /// One per dispatched glob, sorted by prefix.
     pub entries: Vec<Entry>,
     /// The distinct remainders after the prefixes, each a glob of one alternative.
     pub remainders: Vec<Glob>,
 }
 
-/// One alternative of a dispatched glob.
+/// A dispatched glob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub prefix: Vec<u8>,
@@ -54,6 +56,22 @@ pub struct Entry {
     pub glob: u32,
     /// What must match the rest of the string: an index into [`Dispatch::remainders`].
     pub remainder: u32,
+}
+
+/// The literal bytes every alternative of `glob` starts with (a prefix of each one's
+/// [`literal_prefix`]); `None` for a glob of no alternative.
+fn common_prefix(glob: &Glob) -> Option<Vec<u8>> {
+    let mut alternatives = glob.alternatives.iter().map(|a| literal_prefix(a).0);
+    let mut common = alternatives.next()?;
+    for prefix in alternatives {
+        let shared = common
+            .iter()
+            .zip(&prefix)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(shared);
+    }
+    Some(common)
 }
 
 /// The bytes an alternative starts with before its first wildcard, and the tokens after.
@@ -84,69 +102,60 @@ impl GlobPlan {
 
     /// Plans `globs` (the distinct globs tested on one string with a length).
     pub fn new(globs: &[&Glob]) -> GlobPlan {
-        // Candidates: every alternative has a prefix a string can hold.
-        let mut prefixed: Vec<(Vec<u8>, usize)> = Vec::new();
-        for (g, glob) in globs.iter().enumerate() {
-            let prefixes: Vec<Vec<u8>> = glob
-                .alternatives
-                .iter()
-                .map(|a| literal_prefix(a).0)
-                .collect();
-            if !glob.alternatives.is_empty()
-                && prefixes
-                    .iter()
-                    .all(|p| !p.is_empty() && p.len() < STRING_CAP)
-            {
-                prefixed.extend(prefixes.into_iter().map(|p| (p, g)));
-            }
-        }
-        prefixed.sort();
-        // A prefix that starts the next in order nests with it (and with nothing further that
-        // the next does not also start): both globs stay merged. What remains is free of
-        // nesting, since between a prefix and a longer one it starts every prefix in order
-        // starts with it too.
-        let mut nested = vec![false; globs.len()];
-        for pair in prefixed.windows(2) {
-            let ((a, ga), (b, gb)) = (&pair[0], &pair[1]);
-            if b.starts_with(a) {
-                nested[*ga] = true;
-                nested[*gb] = true;
-            }
-        }
-        let mut dispatched: Vec<usize> = prefixed
+        // Candidates: a glob's prefix is what all its alternatives start with before any
+        // wildcard (`/usr/{bin,sbin}/*` has `/usr/`, `/etc/**/shadow` with its reading
+        // `/etc/shadow` has `/etc/`), when a string can hold it.
+        let mut prefixed: Vec<(Vec<u8>, usize)> = globs
             .iter()
-            .map(|(_, g)| *g)
-            .filter(|g| !nested[*g])
+            .enumerate()
+            .filter_map(|(g, glob)| {
+                let prefix = common_prefix(glob)?;
+                (!prefix.is_empty() && prefix.len() < STRING_CAP).then_some((prefix, g))
+            })
             .collect();
-        dispatched.sort_unstable();
-        dispatched.dedup();
-        if dispatched.len() < DISPATCH_MIN {
+        prefixed.sort();
+        // A prefix that starts the next in order stays merged. What remains starts no other:
+        // between a prefix and a longer one that it starts, it starts every prefix in order,
+        // the one right after it included.
+        let mut nests = vec![false; prefixed.len()];
+        for (k, pair) in prefixed.windows(2).enumerate() {
+            nests[k] = pair[1].0.starts_with(&pair[0].0);
+        }
+        let mut chosen: Vec<(Vec<u8>, usize)> = prefixed
+            .into_iter()
+            .zip(nests)
+            .filter(|(_, nests)| !nests)
+            .map(|(entry, _)| entry)
+            .collect();
+        if chosen.len() < DISPATCH_MIN {
             return GlobPlan::merged(globs.len());
         }
+        chosen.sort_by_key(|(_, g)| *g);
+        let dispatched: Vec<usize> = chosen.iter().map(|(_, g)| *g).collect();
         let merged = (0..globs.len())
             .filter(|g| dispatched.binary_search(g).is_err())
             .collect();
         let mut remainders: Vec<Glob> = Vec::new();
-        let mut entries = Vec::new();
-        for (k, &g) in dispatched.iter().enumerate() {
-            for alternative in &globs[g].alternatives {
-                let (prefix, rest) = literal_prefix(alternative);
-                let remainder = match remainders.iter().position(|r| r.alternatives[0] == rest) {
-                    Some(r) => r,
-                    None => {
-                        remainders.push(Glob {
-                            pattern: String::new(),
-                            alternatives: vec![rest.to_vec()],
-                        });
-                        remainders.len() - 1
-                    }
-                };
-                entries.push(Entry {
-                    prefix,
-                    glob: k as u32,
-                    remainder: remainder as u32,
+        let mut known: HashMap<Vec<Vec<Token>>, u32> = HashMap::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        for (k, (prefix, g)) in chosen.into_iter().enumerate() {
+            let rest: Vec<Vec<Token>> = globs[g]
+                .alternatives
+                .iter()
+                .map(|a| a[prefix.len()..].to_vec())
+                .collect();
+            let remainder = *known.entry(rest.clone()).or_insert_with(|| {
+                remainders.push(Glob {
+                    pattern: String::new(),
+                    alternatives: rest,
                 });
-            }
+                remainders.len() as u32 - 1
+            });
+            entries.push(Entry {
+                prefix,
+                glob: k as u32,
+                remainder,
+            });
         }
         entries.sort_by(|a, b| a.prefix.cmp(&b.prefix));
         GlobPlan {
@@ -266,15 +275,17 @@ mod tests {
     #[test]
     fn nested_prefixes_stay_merged() {
         let mut patterns: Vec<String> = (0..10).map(|i| format!("/opt/p{i}/*.so")).collect();
-        // `/opt/p1` starts `/opt/p1/`, `/opt/p10/`..: it and the globs it nests with stay.
+        // `/opt/p1` starts `/opt/p1/`: it stays merged, and `/opt/p1/*.so` is dispatched.
         patterns.push("/opt/p1*".to_string());
         patterns.push("*.conf".to_string());
+        // Its own readings (`/opt/q/**/x`, `/opt/q/x`) never keep a glob from dispatch.
+        patterns.push("/opt/q/**/x".to_string());
         let globs = globs(&patterns);
         let refs: Vec<&Glob> = globs.iter().collect();
         let plan = GlobPlan::new(&refs);
-        assert_eq!(plan.merged, vec![1, 10, 11]);
+        assert_eq!(plan.merged, vec![10, 11]);
         let dispatch = plan.dispatch.unwrap();
-        assert_eq!(dispatch.globs, vec![0, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(dispatch.globs, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12]);
         let prefixes: Vec<&[u8]> = dispatch
             .entries
             .iter()
