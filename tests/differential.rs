@@ -1719,6 +1719,49 @@ fn command_line_policies_decide_like_the_reference() {
     differential(policy, 150, 2_000);
 }
 
+/// Policies where eight to sixteen globs on one event's path each begin with a literal of
+/// their own (`/dN` and a random glob), so that they are found by their prefix and only
+/// their remainders scanned (`lang::dispatch`), beside random rules of the same event whose
+/// globs stay merged. Events come from the globs themselves, so they hit each one, or miss
+/// it past its prefix.
+#[test]
+fn dispatched_glob_policies_decide_like_the_reference() {
+    let events = vec!["open", "exec"];
+    let policy = select(events.clone()).prop_flat_map(move |event| {
+        let dispatched = prop::collection::vec(
+            (
+                path_glob(),
+                prop_oneof![6 => Just("deny"), 2 => Just("allow"), 1 => Just("audit")],
+                prop::option::weighted(0.4, select(vec!["EACCES", "EPERM", "ENOENT"])),
+                prop::bool::weighted(0.2),
+            ),
+            8..16,
+        );
+        let others = prop::collection::vec(rule_on(vec![event]), 0..3);
+        (dispatched, others).prop_map(move |(dispatched, others)| {
+            let mut rules: Vec<RuleSpec> = dispatched
+                .into_iter()
+                .enumerate()
+                .map(|(i, (glob, action, errno, negated))| RuleSpec {
+                    action,
+                    event,
+                    cond: Some(Expr::Glob {
+                        attr: "path",
+                        negated,
+                        // `/dN**/..` starts `/dN0/..`: such a glob stays merged.
+                        patterns: vec![format!("/d{i}{glob}")],
+                        named: false,
+                    }),
+                    errno: errno.filter(|_| action == "deny"),
+                })
+                .collect();
+            rules.extend(others);
+            PolicySpec { rules }
+        })
+    });
+    differential(policy, 100, 1_000);
+}
+
 /// Runs `cases` random policies (`PROPTEST_CASES` overrides) with their events through the
 /// reference and the compiled program, which must agree; at least `min_pairs` pairs run.
 fn differential(policy: impl Strategy<Value = PolicySpec>, cases: usize, min_pairs: u64) {

@@ -1,8 +1,11 @@
-//! A thousand globs on one event compile into one automaton, load as one policy and decide
-//! right: on open, a thousand directory globs (`DIR/dN/*`); on exec, a thousand name globs
-//! behind a wildcard directory (`DIR/*/toolN`). A file one of them matches is refused with
-//! that rule's errno inside the policy's cgroup, one none matches (a name one directory too
-//! deep for `*`, a number past the last rule) is not, and nothing is refused after unload.
+//! A thousand globs on one event load as one policy and decide right: on open, a thousand
+//! directory globs (`DIR/dN/*`, each found by its literal prefix and the rest scanned by one
+//! small automaton: `lang::dispatch`); on exec, a thousand name globs behind a wildcard
+//! directory (`DIR/*/toolN`, merged into one automaton). A file one of them matches is
+//! refused with that rule's errno inside the policy's cgroup, one none matches (a name one
+//! directory too deep for `*`, a number past the last rule) is not, and nothing is refused
+//! after unload. The benchmark's glob shape (`DIR/appN/bin/t*l and uid != 0`, past the 372
+//! that one merged automaton held) is tested the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::Expect::{Allowed, Denied};
@@ -75,5 +78,52 @@ fn a_thousand_globs_per_event_in_one_policy() {
         .row(Loaded, user, TestCgroup, &tool, Allowed)
         .row(Unloaded, user, InCgroup, &middle, Allowed)
         .row(Unloaded, user, InCgroup, &tool, Allowed)
+        .run();
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
+    let root = TempDir::new();
+    let dir = root.path().display().to_string();
+    for sub in [
+        "app0",
+        "app0/bin",
+        "app999",
+        "app999/bin",
+        "app1000",
+        "app1000/bin",
+    ] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+        kernel_tests::set_mode(&root.join(sub), 0o755);
+    }
+    let first = root.write("app0/bin/tool", "data\n", 0o644);
+    let last = root.write("app999/bin/tl", "data\n", 0o644);
+    let near_miss = root.write("app999/bin/tools", "data\n", 0o644);
+    let unlisted = root.write("app1000/bin/tool", "data\n", 0o644);
+    let mut source = String::new();
+    for i in 0..GLOBS {
+        let errno = if i == GLOBS - 1 { "EPERM" } else { "EACCES" };
+        source.push_str(&format!(
+            "deny open where path ~ \"{dir}/app{i}/bin/t*l\" and uid != 0 errno {errno}\n"
+        ));
+    }
+    let open = |name: &str, path: &std::path::Path| Op::open(name, path, O_RDONLY);
+    let (first, last, near_miss, unlisted) = (
+        open("app0/bin/tool", &first),
+        open("app999/bin/tl", &last),
+        open("app999/bin/tools", &near_miss),
+        open("app1000/bin/tool", &unlisted),
+    );
+    let user = Identity::User(USER);
+    Scenario::for_cgroup(source)
+        .row(Before, user, InCgroup, &last, Allowed)
+        .row(Loaded, user, InCgroup, &first, Denied(EACCES))
+        .row(Loaded, user, InCgroup, &last, Denied(EPERM))
+        .row(Loaded, Identity::Root, InCgroup, &last, Allowed)
+        .row(Loaded, user, InCgroup, &near_miss, Allowed)
+        .row(Loaded, user, InCgroup, &unlisted, Allowed)
+        .row(Loaded, user, TestCgroup, &last, Allowed)
+        .row(Unloaded, user, InCgroup, &last, Allowed)
         .run();
 }
