@@ -231,7 +231,8 @@ struct Layout {
     work: Option<u32>,
     /// Where a large literal set's leaf records the rule that matched: its index, then its
     /// errno, 8 bytes each (see [`sets::Leaf::Record`]). Reserved when the program's literals
-    /// could make a tree past [`sets::INLINE_TREE_COST`].
+    /// could make a tree past [`sets::INLINE_TREE_COST`], or it has dispatched globs (whose
+    /// glob runs record the rule the same way).
     decision: Option<u32>,
     /// Per value, the automaton of the globs tested on it (see `automaton`).
     scans: Vec<Option<automaton::Scan>>,
@@ -310,20 +311,20 @@ impl Layout {
             .chain(&program.deny)
             .map(|rule| sets::cond_tree_cost(&rule.cond))
             .sum();
-        let decision = (literal_cost > sets::INLINE_TREE_COST).then(|| {
-            let at = scratch_size;
-            scratch_size += 16;
-            at
-        });
         let scans = automaton::scans(program, &buffers, rodata, stack_slot)?;
-        let dispatch = scans
+        let dispatches = scans
             .iter()
-            .any(|scan| scan.as_ref().is_some_and(automaton::Scan::dispatches))
-            .then(|| {
+            .any(|scan| scan.as_ref().is_some_and(automaton::Scan::dispatches));
+        let mut reserve = |wanted: bool| {
+            wanted.then(|| {
                 let at = scratch_size;
                 scratch_size += 16;
                 at
-            });
+            })
+        };
+        // Dispatched globs make glob runs of many rules, which record their rule too.
+        let decision = reserve(literal_cost > sets::INLINE_TREE_COST || dispatches);
+        let dispatch = reserve(dispatches);
         Ok(Layout {
             dispatch,
             slots,
@@ -563,6 +564,21 @@ impl<'a> ProgramGen<'a> {
                 continue;
             }
             let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
+            if globs > 0 && self.layout.decision.is_some() {
+                // One exit for the whole run, as for a large tree: each rule's own block would
+                // call the report function, which the verifier walks again for every call.
+                let matched = self.asm.new_label();
+                self.glob_run_search(&rest[..run], &targets, next);
+                for (rule, target) in rest[..run].iter().zip(&targets) {
+                    self.asm.set_origin(Some(rule.index)).bind(*target);
+                    self.record(rule.index, rule.errno, matched);
+                }
+                self.asm.set_origin(None).bind(matched);
+                self.deny_recorded(&rest[..run]);
+                self.asm.bind(next);
+                at += run;
+                continue;
+            }
             if tree > 0 {
                 let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
                 self.literal_tree(&rest[..run], &leaves, next, next);

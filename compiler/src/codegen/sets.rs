@@ -320,15 +320,7 @@ impl ProgramGen<'_> {
             Leaf::Matched => {
                 self.asm.jump(site.matched);
             }
-            Leaf::Record { rule, errno } => {
-                // Stores of constants to map memory, which the verifier does not track: every
-                // leaf reaches `matched` in one state, verified once.
-                let at = self.layout.decision.unwrap_or(0);
-                self.asm
-                    .store_imm(Size::DW, Reg::R7, offset(at), rule as i32)
-                    .store_imm(Size::DW, Reg::R7, offset(at + 8), errno)
-                    .jump(site.matched);
-            }
+            Leaf::Record { rule, errno } => self.record(rule, errno, site.matched),
             Leaf::Dispatch { glob, begin } => {
                 let at = self.layout.dispatch.unwrap_or(0);
                 self.asm
@@ -337,6 +329,17 @@ impl ProgramGen<'_> {
                     .jump(site.matched);
             }
         }
+    }
+
+    /// Records rule `rule` and its errno in the decision area and goes to `matched`, its
+    /// run's shared exit. Stores of constants to map memory, which the verifier does not
+    /// track: every rule reaches `matched` in one state, verified once.
+    pub(super) fn record(&mut self, rule: u32, errno: i32, matched: Label) {
+        let at = self.layout.decision.unwrap_or(0);
+        self.asm
+            .store_imm(Size::DW, Reg::R7, offset(at), rule as i32)
+            .store_imm(Size::DW, Reg::R7, offset(at + 8), errno)
+            .jump(matched);
     }
 
     /// In a tree being cut (`site.split`, outside any function), a node of at most

@@ -127,3 +127,29 @@ fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
         .row(Unloaded, user, InCgroup, &last, Allowed)
         .run();
 }
+
+/// The verifier walks the dispatched globs' scan about once, whatever their number: every
+/// prefix's leaf reaches it in one state, and the prefix search is walked once, an
+/// instruction at a time. So a hundred and a thousand globs found by their prefix cost it
+/// about alike, and a few times what seven merged globs do (one scan), not a thousand times
+/// (the numbers are printed).
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn dispatched_globs_cost_the_verifier_about_alike_at_any_number() {
+    let policy = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("deny open where path ~ \"/srv/app{i}/bin/t*l\" and uid != 0\n"))
+            .collect()
+    };
+    let processed = |n: usize| -> u32 {
+        let stats = kernel_tests::verifier_stats(&policy(n), compiler::ir::Scope::Global);
+        stats.iter().filter_map(|(_, n)| *n).sum()
+    };
+    let (seven, hundred, thousand) = (processed(7), processed(100), processed(GLOBS));
+    println!(
+        "processed instructions: 7 merged globs {seven}, 100 dispatched {hundred}, \
+         {GLOBS} dispatched {thousand}"
+    );
+    assert!(thousand <= 2 * hundred, "{thousand} against {hundred}");
+    assert!(thousand <= 4 * seven, "{thousand} against {seven}");
+}
