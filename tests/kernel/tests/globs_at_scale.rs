@@ -129,10 +129,10 @@ fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
 }
 
 /// The verifier walks the dispatched globs' scan about once, whatever their number: every
-/// prefix's leaf reaches it in one state, and the prefix search is walked once, an
-/// instruction at a time. So a hundred and a thousand globs found by their prefix cost it
-/// about alike, and a few times what seven merged globs do (one scan), not a thousand times
-/// (the numbers are printed).
+/// prefix's leaf reaches it in one state, the prefix search is walked once, an instruction
+/// at a time, and the glob run's rules share one exit. So a hundred and a thousand globs
+/// found by their prefix cost it about what seven merged globs do (one scan): measured
+/// 116,013 / 132,979 / 154,894 processed instructions on 6.1, 6.12 within 0.5% (printed).
 #[test]
 #[ignore = "needs a guest kernel: run tests/guest/run"]
 fn dispatched_globs_cost_the_verifier_about_alike_at_any_number() {
@@ -151,5 +151,5 @@ fn dispatched_globs_cost_the_verifier_about_alike_at_any_number() {
          {GLOBS} dispatched {thousand}"
     );
     assert!(thousand <= 2 * hundred, "{thousand} against {hundred}");
-    assert!(thousand <= 4 * seven, "{thousand} against {seven}");
+    assert!(thousand <= 2 * seven, "{thousand} against {seven}");
 }
