@@ -37,6 +37,10 @@ const TREE_WORD_COST: usize = 6;
 /// What a tree cut into functions leaves in the program: the length check, the searches
 /// above the functions' nodes, their calls, one shared exit.
 const SPLIT_TREE_COST: u32 = 200;
+/// A rule of a glob run that records itself (see [`RunCost::shared_exit`]): its share of
+/// the search over accept sets (a compare and a jump), its two stores and jump, and its
+/// errno's or kill's compare in the shared exit.
+const GLOB_RUN_RECORDED_COST: usize = 7;
 /// A dispatched glob's leaf beyond a literal's: it records the glob, where its remainder
 /// starts and in which state.
 const DISPATCH_LEAF_COST: usize = 3;
@@ -266,6 +270,9 @@ struct RunCost {
     /// A literal tree, which past [`INLINE_TREE_COST`] is cut into functions; otherwise a
     /// glob run, always in the program's own code.
     tree: bool,
+    /// A glob run whose rules record themselves and share one report-and-refuse exit
+    /// (a deny run where the program has dispatched globs): reported once, not per rule.
+    shared_exit: bool,
 }
 
 impl RunCost {
@@ -282,6 +289,7 @@ impl RunCost {
 fn literal_trees(
     rules: &[CheckedRule],
     attributes: &[ResolvedAttribute],
+    dispatching: &BTreeSet<&'static str>,
 ) -> (Vec<Option<usize>>, Vec<RunCost>) {
     let mut run_of = vec![None; rules.len()];
     let mut costs = Vec::new();
@@ -302,7 +310,7 @@ fn literal_trees(
         .collect();
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by_key(|(_, members)| members.first().copied());
-    for ((event, _), members) in groups {
+    for ((event, action), members) in groups {
         let empty = BTreeSet::new();
         let known = known.get(event).unwrap_or(&empty);
         let sets: Vec<_> = members
@@ -333,6 +341,7 @@ fn literal_trees(
                 costs.push(RunCost {
                     cost: tree_cost(literals.into_iter()),
                     tree: true,
+                    shared_exit: false,
                 });
             }
             at = end.max(at + 1);
@@ -357,9 +366,18 @@ fn literal_trees(
                 for &i in &members[at..end] {
                     run_of[i] = Some(costs.len());
                 }
+                // Where the program dispatches globs, a deny run's rules each record
+                // themselves and share one exit (`codegen`, the decision area).
+                let shared_exit = action != Action::Allow && dispatching.contains(event);
+                let per_rule = if shared_exit {
+                    GLOB_RUN_RECORDED_COST
+                } else {
+                    GLOB_TEST_COST as usize
+                };
                 costs.push(RunCost {
-                    cost: GLOB_TEST_COST as usize * (end - at),
+                    cost: per_rule * (end - at),
                     tree: false,
+                    shared_exit,
                 });
             }
             at = end.max(at + 1);
@@ -390,8 +408,9 @@ impl Checker<'_> {
     pub(super) fn check_sizes(&mut self, rules: &[CheckedRule]) {
         // Per event: the program's own code, and all of it (functions included).
         let mut totals: HashMap<&'static str, (u32, u32)> = HashMap::new();
-        let (run_of, run_costs) = literal_trees(rules, &self.attributes);
         let dispatch = dispatch_costs(rules, &self.attributes);
+        let dispatching = dispatch.keys().copied().collect();
+        let (run_of, run_costs) = literal_trees(rules, &self.attributes, &dispatching);
         let mut counted = vec![false; run_costs.len()];
         for (rule, run) in rules.iter().zip(run_of) {
             let (own, all) = totals.entry(rule.event.name).or_insert_with(|| {
@@ -412,12 +431,14 @@ impl Checker<'_> {
                         let cost = u32::try_from(run_costs[run].cost).unwrap_or(u32::MAX);
                         if run_costs[run].splits() {
                             *own = own.saturating_add(SPLIT_TREE_COST + REPORT_COST);
+                        } else if run_costs[run].shared_exit {
+                            *own = own.saturating_add(cost + REPORT_COST);
                         } else {
                             *own = own.saturating_add(cost);
                         }
                         *all = all.saturating_add(cost);
                     }
-                    if !run_costs[run].splits() {
+                    if !run_costs[run].splits() && !run_costs[run].shared_exit {
                         *own = own.saturating_add(report);
                     }
                     *all = all.saturating_add(report);
