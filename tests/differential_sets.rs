@@ -638,66 +638,114 @@ fn tree_cost_bounds_what_is_emitted() {
 }
 
 /// `n` rules that each test one glob on `path` behind the same `uid != 0`: one glob run.
-fn gated_globs(n: usize) -> String {
+fn gated_globs(n: usize, shape: GlobShape) -> String {
     (0..n)
-        .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\" and uid != 0\n"))
+        .map(|i| {
+            let glob = match shape {
+                // All start `/tmp/`: one merged automaton.
+                GlobShape::Merged => format!("/tmp/*/d{i}"),
+                // Each starts with a literal of its own: found by it (`lang::dispatch`).
+                GlobShape::Dispatched => format!("/tmp/x/d{i}/*"),
+            };
+            format!("deny open where path ~ \"{glob}\" and uid != 0\n")
+        })
         .collect()
 }
 
-/// A glob run's code (the search over accept sets and each rule's own block) stays within
-/// what the checker counts for it, a glob test and a report a rule, and the estimate is not
-/// far above it; and a thousand glob rules behind a shared gate now fit one program.
+#[derive(Clone, Copy, Debug)]
+enum GlobShape {
+    Merged,
+    Dispatched,
+}
+
+/// The instructions of the program proper that `source` compiles to (before its functions),
+/// which one jump must cross: the largest of its programs'.
+fn own_code(source: &str) -> usize {
+    compile(source)
+        .object
+        .programs
+        .iter()
+        .map(|p| p.code.entry_len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A glob run's code (the search over accept sets and each rule's own block, or each rule's
+/// record of itself where the program dispatches globs) stays within what the checker counts
+/// for it, and the estimate is not far above it; and a thousand glob rules behind a shared
+/// gate fit one program, merged or dispatched.
 #[test]
 fn glob_run_estimate_bounds_what_is_emitted() {
-    // A glob test and the checker's REPORT_COST (8) a rule.
-    let per_rule = (lang::glob::GLOB_TEST_COST + 8) as usize;
-    for n in [100, 1000] {
-        let emitted = emitted(&gated_globs(n)) - emitted(&gated_globs(4));
-        let estimate = per_rule * (n - 4);
-        println!("glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated");
-        assert!(
-            emitted <= estimate && estimate <= 3 * emitted,
-            "glob run, {n} rules: {emitted} instructions emitted, {estimate} estimated"
-        );
+    // Merged: a glob test and the checker's REPORT_COST (8) a rule. Dispatched: a recorded
+    // rule, and the prefix search the program keeps (all of it, or the calls of its
+    // functions).
+    let search = |n: usize, shape: GlobShape| -> usize {
+        let globs: Vec<lang::glob::Glob> = (0..n)
+            .map(|i| lang::glob::Glob::parse(&format!("/tmp/x/d{i}/*")).unwrap())
+            .collect();
+        let refs: Vec<&lang::glob::Glob> = globs.iter().collect();
+        match (shape, lang::dispatch::GlobPlan::new(&refs).dispatch) {
+            (GlobShape::Dispatched, Some(dispatch)) => {
+                lang::check::dispatch_cost(&dispatch).0 as usize
+            }
+            _ => 0,
+        }
+    };
+    for (shape, per_rule) in [
+        (GlobShape::Merged, (lang::glob::GLOB_TEST_COST + 8) as usize),
+        (GlobShape::Dispatched, lang::check::GLOB_RUN_RECORDED_COST),
+    ] {
+        for n in [100, 1000] {
+            let emitted = own_code(&gated_globs(n, shape)) - own_code(&gated_globs(10, shape));
+            let estimate = per_rule * (n - 10) + search(n, shape) - search(10, shape);
+            println!(
+                "glob run, {n} {shape:?} rules: {emitted} instructions emitted, {estimate} estimated"
+            );
+            assert!(
+                emitted <= estimate && estimate <= 3 * emitted,
+                "glob run, {n} {shape:?} rules: {emitted} instructions emitted, {estimate} estimated"
+            );
+        }
     }
 }
 
-/// E0207 as the checker applies it to a glob run: the most gated glob rules one event may
-/// have, found by asking the checker, is at least the thousand the book promises, and the
-/// program the code generator makes of them stays below the 32,767 instructions a BPF jump
-/// reaches. (A checker that counted a whole run as one glob test accepted any number of
-/// rules, whose program no jump could cross.)
+/// The checker's limit on glob rules, found by bisection, compiles to a program whose own code
+/// one jump still crosses (a checker that counted a whole run as one glob test took 4,999
+/// rules, which no jump could cross), merged and dispatched.
 #[test]
 fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
-    let too_large = |n: usize| {
-        let (_, diagnostics) = lang::front_end(&gated_globs(n), kernel());
-        diagnostics
-            .iter()
-            .any(|d| d.code == lang::diagnostic::Code::EventTooLarge)
-    };
-    let (mut fits, mut refused) = (4usize, 5_000usize);
-    assert!(
-        !too_large(fits) && too_large(refused),
-        "the checker takes {fits} glob rules and refuses {refused}"
-    );
-    while refused - fits > 1 {
-        let n = (fits + refused) / 2;
-        if too_large(n) {
-            refused = n;
-        } else {
-            fits = n;
+    for shape in [GlobShape::Merged, GlobShape::Dispatched] {
+        let too_large = |n: usize| {
+            let (_, diagnostics) = lang::front_end(&gated_globs(n, shape), kernel());
+            diagnostics
+                .iter()
+                .any(|d| d.code == lang::diagnostic::Code::EventTooLarge)
+        };
+        let (mut fits, mut refused) = (4usize, 8_000usize);
+        assert!(
+            !too_large(fits) && too_large(refused),
+            "the checker takes {fits} {shape:?} glob rules and refuses {refused}"
+        );
+        while refused - fits > 1 {
+            let n = (fits + refused) / 2;
+            if too_large(n) {
+                refused = n;
+            } else {
+                fits = n;
+            }
         }
+        let emitted = own_code(&gated_globs(fits, shape));
+        println!(
+            "glob run: the checker takes {fits} gated {shape:?} glob rules, compiled to {emitted} \
+             instructions before the program's functions"
+        );
+        assert!(
+            fits >= 1000,
+            "a thousand gated glob rules fit one event: {fits}"
+        );
+        assert!(
+            emitted <= 32_767,
+            "{fits} {shape:?} glob rules the checker took compile to {emitted} instructions"
+        );
     }
-    let emitted = emitted(&gated_globs(fits));
-    println!(
-        "glob run: the checker takes {fits} gated glob rules, compiled to {emitted} instructions"
-    );
-    assert!(
-        fits >= 1000,
-        "a thousand gated glob rules fit one event: {fits}"
-    );
-    assert!(
-        emitted <= 32_767,
-        "{fits} glob rules the checker took compile to {emitted} instructions"
-    );
 }

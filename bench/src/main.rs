@@ -1,7 +1,7 @@
 //! `krsi-bench`: the halves of the benchmark command `scripts/bench` (book:
 //! performance.md).
 //!
-//!   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale]
+//!   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale | --globs]
 //!   krsi-bench guest STAGE_DIR
 //!   krsi-bench report --stage DIR --page FILE --plot FILE
 //!
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale]
+  krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale | --globs]
       (environment: KRSIC = the krsic to measure, CLANG = clang, default `clang`;
        KRSI_BENCH_CLANG_CACHE = where compiled C is kept, default DIR/../clang-cache)
   krsi-bench guest STAGE_DIR
@@ -85,6 +85,8 @@ fn prepare_command(args: &[String]) -> Result<(), String> {
             workload::Mode::Quick
         } else if flags.has("--scale") {
             workload::Mode::Scale
+        } else if flags.has("--globs") {
+            workload::Mode::Globs
         } else {
             workload::Mode::Full
         },

@@ -210,6 +210,9 @@ pub enum Mode {
     /// Literal and prefix rules at 10 and 10,000: what one policy costs as it grows, beside
     /// the map design, without the hours of the full run.
     Scale,
+    /// Glob and mixed rules at 10 and 1,000, beside clang: globs found by their literal
+    /// prefix, where one merged automaton held at most 372.
+    Globs,
     /// Every kind at 1, 10, 100, 1,000 and 10,000 rules.
     Full,
 }
@@ -220,6 +223,7 @@ impl Mode {
         match self {
             Mode::Quick => " --quick",
             Mode::Scale => " --scale",
+            Mode::Globs => " --globs",
             Mode::Full => "",
         }
     }
@@ -228,6 +232,7 @@ impl Mode {
         match self {
             Mode::Quick => "quick",
             Mode::Scale => "scale",
+            Mode::Globs => "globs",
             Mode::Full => "full",
         }
     }
@@ -261,6 +266,14 @@ impl Plan {
                 mode,
                 kinds: vec![Kind::Literal, Kind::Prefix],
                 sizes: vec![10, 10_000],
+                open_iterations: 2000,
+                exec_iterations: 60,
+                case_cap_ms: 6000,
+            },
+            Mode::Globs => Plan {
+                mode,
+                kinds: vec![Kind::Glob, Kind::Mix],
+                sizes: vec![10, 1000],
                 open_iterations: 2000,
                 exec_iterations: 60,
                 case_cap_ms: 6000,

@@ -6,7 +6,7 @@ use super::Checker;
 use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
-use crate::dispatch::GlobPlan;
+use crate::dispatch::{Dispatch, GlobPlan};
 use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -40,7 +40,7 @@ const SPLIT_TREE_COST: u32 = 200;
 /// A rule of a glob run that records itself (see [`RunCost::shared_exit`]): its share of
 /// the search over accept sets (a compare and a jump), its two stores and jump, and its
 /// errno's or kill's compare in the shared exit.
-const GLOB_RUN_RECORDED_COST: usize = 7;
+pub const GLOB_RUN_RECORDED_COST: usize = 7;
 /// A dispatched glob's leaf beyond a literal's: it records the glob, where its remainder
 /// starts and in which state.
 const DISPATCH_LEAF_COST: usize = 3;
@@ -567,6 +567,19 @@ fn is_padded(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
     })
 }
 
+/// The code of dispatched globs' prefix search and scan (see [`GlobPlan`]): in the program
+/// (a search past [`INLINE_TREE_COST`] is cut into functions, leaving its calls), and all.
+pub fn dispatch_cost(dispatch: &Dispatch) -> (u32, u32) {
+    let tree = tree_cost(dispatch.entries.iter().map(|e| e.prefix.as_slice()))
+        + DISPATCH_LEAF_COST * dispatch.entries.len();
+    let all = u32::try_from(tree).unwrap_or(u32::MAX) + DISPATCH_SCAN_COST;
+    if tree > INLINE_TREE_COST {
+        (SPLIT_TREE_COST + DISPATCH_SCAN_COST, all)
+    } else {
+        (all, all)
+    }
+}
+
 /// Per event, the code of its strings' prefix searches (see [`GlobPlan`]): in the program
 /// (a search past [`INLINE_TREE_COST`] is cut into functions, leaving its calls), and all.
 fn dispatch_costs(
@@ -579,14 +592,7 @@ fn dispatch_costs(
         let Some(dispatch) = plan(&refs, is_padded(attr, attributes)).dispatch else {
             continue;
         };
-        let tree = tree_cost(dispatch.entries.iter().map(|e| e.prefix.as_slice()))
-            + DISPATCH_LEAF_COST * dispatch.entries.len();
-        let all = u32::try_from(tree).unwrap_or(u32::MAX) + DISPATCH_SCAN_COST;
-        let own = if tree > INLINE_TREE_COST {
-            SPLIT_TREE_COST + DISPATCH_SCAN_COST
-        } else {
-            all
-        };
+        let (own, all) = dispatch_cost(&dispatch);
         let event = rules[globs[0].1].event.name;
         let cost = costs.entry(event).or_default();
         *cost = (cost.0.saturating_add(own), cost.1.saturating_add(all));

@@ -27,7 +27,9 @@ mod workload;
 
 pub use argv::{takes_arguments, ARGV};
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
-pub use cost::{add_unnested, tree_cost, GLOB_RUN_MIN, INLINE_TREE_COST};
+pub use cost::{
+    add_unnested, dispatch_cost, tree_cost, GLOB_RUN_MIN, GLOB_RUN_RECORDED_COST, INLINE_TREE_COST,
+};
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
 
