@@ -77,7 +77,13 @@ fn find_manifest(stage: &Path, release: &str) -> Result<Manifest, String> {
 
 fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
     let mut paths: BTreeSet<String> = MISS_PATHS.iter().map(|p| p.to_string()).collect();
-    paths.extend(manifest.plan.sizes.iter().map(|&n| last_rule_target(n)));
+    // The programs without rules (empty, path floor) run the last-rule case on the target of
+    // a set of none, which no size of a scale or glob run creates.
+    paths.extend(
+        std::iter::once(0)
+            .chain(manifest.plan.sizes.iter().copied())
+            .map(last_rule_target),
+    );
     for path in paths {
         let path = PathBuf::from(path);
         if let Some(parent) = path.parent() {
