@@ -297,6 +297,20 @@ mod tests {
     }
 
     #[test]
+    fn the_check_refuses_the_tables_the_plan_would_build_too_large() {
+        // Merged (as on a NUL-padded name), 400 of these pass the 48 KiB a table may take;
+        // dispatched, their one remainder is a few states.
+        let patterns: Vec<String> = (0..400).map(|i| format!("/srv/app{i}/bin/t*l")).collect();
+        let globs = globs(&patterns);
+        let refs: Vec<&Glob> = globs.iter().collect();
+        assert!(matches!(
+            GlobPlan::merged(refs.len()).check(&refs),
+            Err(AutomatonError::TableTooLarge { .. })
+        ));
+        assert_eq!(GlobPlan::new(&refs).check(&refs), Ok(()));
+    }
+
+    #[test]
     fn few_globs_stay_merged() {
         let patterns: Vec<String> = (0..DISPATCH_MIN - 1)
             .map(|i| format!("/srv/{i}/*"))
