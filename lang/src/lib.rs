@@ -19,6 +19,7 @@ pub mod limits;
 pub mod lineage;
 pub mod lint;
 pub mod render;
+pub mod runs;
 pub mod span;
 pub mod syntax;
 pub mod test_event;

@@ -91,11 +91,11 @@ impl Scan {
 }
 
 /// A rule decided by one glob test (see [`ProgramGen::sole_glob`]).
-struct SoleGlob<'r> {
-    value: usize,
-    on_unknown: bool,
-    glob: &'r [Vec<Token>],
-    dispatched: bool,
+pub(super) struct SoleGlob<'r> {
+    pub value: usize,
+    pub on_unknown: bool,
+    pub glob: &'r [Vec<Token>],
+    pub dispatched: bool,
 }
 
 /// How a glob test recognizes the accept sets that hold its glob.
@@ -626,7 +626,7 @@ impl ProgramGen<'_> {
 
     /// The value, unknown outcome, glob and whether it is dispatched, of `rule`, when what
     /// decides it here (see [`Self::deciding_cond`]) is one glob test on a scanned value.
-    fn sole_glob<'r>(&self, rule: &'r Rule) -> Option<SoleGlob<'r>> {
+    pub(super) fn sole_glob<'r>(&self, rule: &'r Rule) -> Option<SoleGlob<'r>> {
         match self.deciding_cond(rule)? {
             Cond::Test {
                 value,
@@ -666,12 +666,19 @@ impl ProgramGen<'_> {
         if run < GLOB_RUN_MIN {
             return 0;
         }
-        // The checker's size estimate counts each rule's glob test as a chain would have it
-        // (GLOB_TEST_COST); a search over more ranges than that pays for stays a chain.
-        match self.accept_set_ranges(&rules[..run]) {
-            Some(ranges) if ranges.len() <= RANGES_PER_RULE * run => run,
-            _ => 0,
+        if self.glob_search_fits(&rules[..run]) {
+            run
+        } else {
+            0
         }
+    }
+
+    /// Whether the search of [`Self::glob_run_search`] over `rules` stays within what the
+    /// checker's size estimate counts for each rule's glob test as a chain would have it
+    /// (GLOB_TEST_COST); a search over more ranges than that pays for stays a chain.
+    pub(super) fn glob_search_fits(&self, rules: &[Rule]) -> bool {
+        self.accept_set_ranges(rules)
+            .is_some_and(|ranges| ranges.len() <= RANGES_PER_RULE * rules.len())
     }
 
     /// For the glob run `rules`, the first rule each accept set number of their scan

@@ -10,6 +10,7 @@
 //!   values     each value the rules read, computed once, kept in a stack slot
 //!   allow      rules in order: a match → allow
 //!   deny       rules in order: the first match → return -errno
+//!              (runs of rules on one string decided together: see `sets`, `automaton`, `mixed`)
 //!   allow:     return 0
 //! ```
 //!
@@ -32,6 +33,7 @@ use std::fmt;
 
 mod automaton;
 mod cond;
+mod mixed;
 mod report;
 mod sets;
 mod values;
@@ -519,7 +521,11 @@ impl<'a> ProgramGen<'a> {
             let rest = &program.allow[at..];
             self.asm.set_origin(Some(rest[0].index));
             let run = self.literal_run(rest);
-            if run > 0 {
+            let mixed = self.mixed_run(rest);
+            if mixed > run.max(self.glob_run(rest)) {
+                self.allow_mixed(&rest[..mixed], next);
+                at += mixed;
+            } else if run > 0 {
                 let leaf = if self.split_run(&rest[..run]) {
                     Leaf::Matched
                 } else {
@@ -544,6 +550,13 @@ impl<'a> ProgramGen<'a> {
             let globs = if tree > 0 { 0 } else { self.glob_run(rest) };
             let run = tree.max(globs).max(1);
             self.asm.set_origin(Some(rest[0].index));
+            let mixed = self.mixed_run(rest);
+            if mixed > run {
+                self.deny_mixed(&rest[..mixed], next);
+                self.asm.bind(next);
+                at += mixed;
+                continue;
+            }
             if tree > 0 && self.split_run(&rest[..run]) {
                 // One exit for the whole run: the leaf recorded which rule matched.
                 let matched = self.asm.new_label();

@@ -26,6 +26,7 @@ use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, Pred, Rule, ValueId};
 pub(super) use lang::check::{add_unnested, tree_cost, INLINE_TREE_COST};
 use lang::glob::directory_prefix;
+use lang::runs::{Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Below this many literals a run stays a chain: the tree's setup costs about as much.
@@ -115,6 +116,26 @@ enum ChunkBody {
         words: Vec<(u64, Vec<Entry>)>,
         k: usize,
     },
+}
+
+impl LiteralSet {
+    /// The value tested and the outcome when it is unknown.
+    pub(super) fn value(&self) -> (usize, bool) {
+        (self.value.0 as usize, self.on_unknown)
+    }
+
+    /// What search decides the set within a mixed run, and the strings it can match.
+    pub(super) fn reaches(&self) -> (Kind, Vec<Reach>) {
+        let reach = |l: &Vec<u8>| match self.prefixes {
+            true => Reach::StartsWith(l.clone()),
+            false => Reach::Exactly(l.clone()),
+        };
+        let kind = match self.prefixes {
+            true => Kind::Prefix,
+            false => Kind::Exact,
+        };
+        (kind, self.literals.iter().map(reach).collect())
+    }
 }
 
 impl ProgramGen<'_> {

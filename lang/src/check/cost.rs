@@ -6,7 +6,8 @@ use super::Checker;
 use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
-use crate::dispatch::{Dispatch, GlobPlan};
+use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
+use crate::runs::{self, Kind, Reach};
 use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -224,7 +225,7 @@ fn rule_literal_set(
 
 /// The attribute `cond` tests one glob on, when that is all it tests beside the `known` gate
 /// (a directory rule is a literal set instead): a rule of a glob run.
-fn rule_sole_glob(cond: &Cond, known: &BTreeSet<String>) -> Option<AttrId> {
+fn rule_sole_glob<'c>(cond: &'c Cond, known: &BTreeSet<String>) -> Option<(AttrId, &'c Glob)> {
     let rest: Vec<&Cond> = conjuncts(cond)
         .into_iter()
         .filter(|c| !known.contains(&shape(c)))
@@ -234,7 +235,7 @@ fn rule_sole_glob(cond: &Cond, known: &BTreeSet<String>) -> Option<AttrId> {
             attr,
             predicate: Predicate::Glob(glob),
             ..
-        })] if !is_directory_rule(&glob.alternatives) => Some(*attr),
+        })] if !is_directory_rule(&glob.alternatives) => Some((*attr, glob)),
         _ => None,
     }
 }
@@ -266,26 +267,158 @@ pub fn add_unnested(prefixes: &mut BTreeSet<Vec<u8>>, new: &[Vec<u8>]) -> bool {
 
 /// What a run of rules decided together costs.
 struct RunCost {
-    cost: usize,
-    /// A literal tree, which past [`INLINE_TREE_COST`] is cut into functions; otherwise a
-    /// glob run, always in the program's own code.
-    tree: bool,
-    /// A glob run whose rules record themselves and share one report-and-refuse exit
-    /// (a deny run where the program has dispatched globs): reported once, not per rule.
+    /// In the program's own code, beside its functions.
+    own: usize,
+    /// All of it, functions included.
+    all: usize,
+    /// Its rules record themselves and share one report-and-refuse exit (a tree cut into
+    /// functions, or a deny run where the program has dispatched globs): reported once, not
+    /// per rule.
     shared_exit: bool,
 }
 
 impl RunCost {
-    fn splits(&self) -> bool {
-        self.tree && self.cost > INLINE_TREE_COST
+    /// A literal tree over `literals`, which past [`INLINE_TREE_COST`] is cut into functions.
+    fn tree<'l>(literals: impl Iterator<Item = &'l [u8]>) -> RunCost {
+        let cost = tree_cost(literals);
+        let splits = cost > INLINE_TREE_COST;
+        RunCost {
+            own: if splits { SPLIT_TREE_COST as usize } else { cost },
+            all: cost,
+            shared_exit: splits,
+        }
+    }
+
+    /// A search over the accept sets of `rules` glob tests, always in the program's own code.
+    fn globs(rules: usize, shared_exit: bool) -> RunCost {
+        let per_rule = if shared_exit {
+            GLOB_RUN_RECORDED_COST
+        } else {
+            GLOB_TEST_COST as usize
+        };
+        RunCost {
+            own: per_rule * rules,
+            all: per_rule * rules,
+            shared_exit,
+        }
     }
 }
 
-/// The runs the code generator decides together: consecutive rules of one action on one
-/// event (audit rules stay a chain: each match reports) whose conditions are literal sets on
-/// one attribute, with at least [`SET_TREE_MIN`] literals in all (a tree, costing its
-/// [`tree_cost`]), or are each one glob test on one attribute, at least [`GLOB_RUN_MIN`] of
-/// them (a search over accept sets). Per rule, the run it is in; per run, its cost.
+/// One rule's test, as the run it may join sees it: the attribute, and whether it is a
+/// literal set (directory prefixes or whole strings, with the literals) or one glob.
+type RunItem<'r> = (AttrId, Result<(bool, Vec<Vec<u8>>), &'r Glob>);
+
+/// How many of `items`, from the first, are literal sets of one attribute and kind (prefixes
+/// not nested), and their literals, when at least [`SET_TREE_MIN`]; else 0 rules.
+fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
+    let Some(Some((attr, Ok((prefixes, _))))) = items.first() else {
+        return (0, Vec::new());
+    };
+    let mut literals: Vec<&[u8]> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut end = 0;
+    while let Some(Some((a, Ok((p, l))))) = items.get(end) {
+        // A run of prefixes ends before the first rule that nests with another.
+        if a != attr || p != prefixes || (*p && !add_unnested(&mut seen, l)) {
+            break;
+        }
+        literals.extend(l.iter().map(Vec::as_slice));
+        end += 1;
+    }
+    if literals.len() < SET_TREE_MIN {
+        return (0, Vec::new());
+    }
+    (end, literals)
+}
+
+/// How many of `items`, from the first, each test one glob on one attribute, when at least
+/// [`GLOB_RUN_MIN`]; else 0.
+fn glob_run(items: &[Option<RunItem>]) -> usize {
+    let Some(Some((attr, Err(_)))) = items.first() else {
+        return 0;
+    };
+    let run = items
+        .iter()
+        .take_while(|item| matches!(item, Some((a, Err(_))) if a == attr))
+        .count();
+    if run < GLOB_RUN_MIN {
+        0
+    } else {
+        run
+    }
+}
+
+/// How many of `items`, from the first, form a mixed run ([`runs::mixed_run`]) on one
+/// attribute.
+fn mixed_run(items: &[Option<RunItem>]) -> usize {
+    let Some(Some((attr, _))) = items.first() else {
+        return 0;
+    };
+    runs::mixed_run(items.iter().map(|item| {
+        let (a, test) = item.as_ref()?;
+        if a != attr {
+            return None;
+        }
+        Some(match test {
+            Ok((true, prefixes)) => (
+                Kind::Prefix,
+                prefixes.iter().cloned().map(Reach::StartsWith).collect(),
+            ),
+            Ok((false, literals)) => (
+                Kind::Exact,
+                literals.iter().cloned().map(Reach::Exactly).collect(),
+            ),
+            Err(glob) => (
+                Kind::Glob,
+                glob.alternatives
+                    .iter()
+                    .map(|a| Reach::StartsWith(literal_prefix(a).0))
+                    .collect(),
+            ),
+        })
+    }))
+}
+
+/// What the mixed run `items` costs: a tree of its exact strings, one of its prefixes, a
+/// search of its globs; one shared exit when a tree is cut into functions or `recorded` (a
+/// deny run where the program dispatches globs, so has the decision area).
+fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
+    let literals = |prefixes: bool| {
+        items.iter().flatten().flat_map(move |(_, test)| match test {
+            Ok((p, l)) if *p == prefixes => l.as_slice(),
+            _ => &[],
+        })
+    };
+    let trees = [
+        RunCost::tree(literals(false).map(Vec::as_slice)),
+        RunCost::tree(literals(true).map(Vec::as_slice)),
+    ];
+    let shared_exit = recorded || trees.iter().any(|t| t.shared_exit);
+    let globs = items
+        .iter()
+        .filter(|item| matches!(item, Some((_, Err(_)))))
+        .count();
+    let parts = trees.into_iter().chain([RunCost::globs(globs, shared_exit)]);
+    parts.fold(
+        RunCost {
+            own: 0,
+            all: 0,
+            shared_exit,
+        },
+        |sum, part| RunCost {
+            own: sum.own + part.own,
+            all: sum.all + part.all,
+            shared_exit,
+        },
+    )
+}
+
+/// The runs the code generator decides together, found as it finds them, from each event's
+/// first rule of one action on: a literal tree (rules whose conditions are literal sets on one
+/// attribute, with at least [`SET_TREE_MIN`] literals in all, costing their [`tree_cost`]), a
+/// glob run (at least [`GLOB_RUN_MIN`] rules that each test one glob on one attribute: a search
+/// over accept sets), or a longer mixed run of both ([`runs`]). Audit rules stay a chain: each
+/// match reports. Per rule, the run it is in; per run, its cost.
 fn literal_trees(
     rules: &[CheckedRule],
     attributes: &[ResolvedAttribute],
@@ -313,77 +446,48 @@ fn literal_trees(
     for ((event, action), members) in groups {
         let empty = BTreeSet::new();
         let known = known.get(event).unwrap_or(&empty);
-        let sets: Vec<_> = members
+        let items: Vec<Option<RunItem>> = members
             .iter()
-            .map(|&i| rule_literal_set(&rules[i].condition, known, attributes))
+            .map(|&i| {
+                let cond = &rules[i].condition;
+                match rule_literal_set(cond, known, attributes) {
+                    Some((attr, prefixes, literals)) => Some((attr, Ok((prefixes, literals)))),
+                    None => rule_sole_glob(cond, known).map(|(attr, glob)| (attr, Err(glob))),
+                }
+            })
             .collect();
+        // Where the program dispatches globs, a deny run's glob rules each record themselves
+        // and share one exit (`codegen`, the decision area).
+        let recorded = action != Action::Allow && dispatching.contains(event);
         let mut at = 0;
         while at < members.len() {
-            let Some((attr, prefixes, _)) = &sets[at] else {
+            let rest = &items[at..];
+            let (tree, literals) = tree_run(rest);
+            let globs = if tree > 0 { 0 } else { glob_run(rest) };
+            let mixed = mixed_run(rest);
+            let (run, cost) = if mixed > tree.max(globs) {
+                (mixed, mixed_cost(&rest[..mixed], recorded))
+            } else if tree > 0 {
+                (tree, RunCost::tree(literals.into_iter()))
+            } else if globs > 0 {
+                (globs, RunCost::globs(globs, recorded))
+            } else {
                 at += 1;
                 continue;
             };
-            let mut end = at;
-            let mut literals: Vec<&[u8]> = Vec::new();
-            let mut seen = BTreeSet::new();
-            while let Some(Some((a, p, l))) = sets.get(end) {
-                // A run of prefixes ends before the first rule that nests with another.
-                if a != attr || p != prefixes || (*p && !add_unnested(&mut seen, l)) {
-                    break;
-                }
-                literals.extend(l.iter().map(Vec::as_slice));
-                end += 1;
+            for &i in &members[at..at + run] {
+                run_of[i] = Some(costs.len());
             }
-            if literals.len() >= SET_TREE_MIN {
-                for &i in &members[at..end] {
-                    run_of[i] = Some(costs.len());
-                }
-                costs.push(RunCost {
-                    cost: tree_cost(literals.into_iter()),
-                    tree: true,
-                    shared_exit: false,
-                });
-            }
-            at = end.max(at + 1);
-        }
-        // Glob runs: each rule costs its share of the search over accept sets, which the
-        // code generator keeps within a glob test's cost (or leaves the run a chain, whose
-        // gates it knows to hold).
-        let globs: Vec<Option<AttrId>> = members
-            .iter()
-            .map(|&i| rule_sole_glob(&rules[i].condition, known))
-            .collect();
-        let mut at = 0;
-        while at < members.len() {
-            let Some(attr) = globs[at] else {
-                at += 1;
-                continue;
-            };
-            let end = (at..members.len())
-                .find(|&k| globs[k] != Some(attr) || run_of[members[k]].is_some())
-                .unwrap_or(members.len());
-            if end - at >= GLOB_RUN_MIN {
-                for &i in &members[at..end] {
-                    run_of[i] = Some(costs.len());
-                }
-                // Where the program dispatches globs, a deny run's rules each record
-                // themselves and share one exit (`codegen`, the decision area).
-                let shared_exit = action != Action::Allow && dispatching.contains(event);
-                let per_rule = if shared_exit {
-                    GLOB_RUN_RECORDED_COST
-                } else {
-                    GLOB_TEST_COST as usize
-                };
-                costs.push(RunCost {
-                    cost: per_rule * (end - at),
-                    tree: false,
-                    shared_exit,
-                });
-            }
-            at = end.max(at + 1);
+            costs.push(cost);
+            at += run;
         }
     }
     (run_of, costs)
+}
+
+/// An estimate as the checker's totals count it (saturating: no estimate that large passes).
+fn as_cost(estimate: usize) -> u32 {
+    u32::try_from(estimate).unwrap_or(u32::MAX)
 }
 
 fn estimated_cost(cond: &Cond) -> u32 {
@@ -424,21 +528,17 @@ impl Checker<'_> {
                 REPORT_COST
             };
             match run {
-                // A run's tree is counted once, at its first rule.
-                Some(run) => {
-                    if !counted[run] {
-                        counted[run] = true;
-                        let cost = u32::try_from(run_costs[run].cost).unwrap_or(u32::MAX);
-                        if run_costs[run].splits() {
-                            *own = own.saturating_add(SPLIT_TREE_COST + REPORT_COST);
-                        } else if run_costs[run].shared_exit {
-                            *own = own.saturating_add(cost + REPORT_COST);
-                        } else {
-                            *own = own.saturating_add(cost);
-                        }
-                        *all = all.saturating_add(cost);
+                // A run is counted once, at its first rule; each rule's report where it has
+                // its own.
+                Some(r) => {
+                    let run = &run_costs[r];
+                    let shared = if run.shared_exit { REPORT_COST } else { 0 };
+                    if !counted[r] {
+                        counted[r] = true;
+                        *own = own.saturating_add(as_cost(run.own)).saturating_add(shared);
+                        *all = all.saturating_add(as_cost(run.all));
                     }
-                    if !run_costs[run].splits() && !run_costs[run].shared_exit {
+                    if !run.shared_exit {
                         *own = own.saturating_add(report);
                     }
                     *all = all.saturating_add(report);
