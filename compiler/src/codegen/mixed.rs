@@ -15,27 +15,40 @@ use crate::bpf::Label;
 use crate::ir::Rule;
 use lang::runs::{self, Kind, Reach};
 
+/// A rule as a mixed run sees it.
+struct MixedItem {
+    /// The search that would decide it.
+    kind: Kind,
+    /// The strings its test can match.
+    reaches: Vec<Reach>,
+    /// The value it tests, and the outcome when that is unknown.
+    value: (usize, bool),
+    /// For a glob, whether it is dispatched.
+    dispatched: Option<bool>,
+}
+
 impl ProgramGen<'_> {
-    /// What search would decide `rule` in a mixed run, and the strings its test can reach;
-    /// with the value it tests, the outcome when that is unknown, and (for a glob) whether
-    /// the glob is dispatched.
-    fn mixed_item(&self, rule: &Rule) -> Option<(Kind, Vec<Reach>, (usize, bool), Option<bool>)> {
+    fn mixed_item(&self, rule: &Rule) -> Option<MixedItem> {
         if let Some(set) = self.literal_set(rule) {
             let (kind, reaches) = set.reaches();
-            return Some((kind, reaches, set.value(), None));
+            return Some(MixedItem {
+                kind,
+                reaches,
+                value: set.value(),
+                dispatched: None,
+            });
         }
         let glob = self.sole_glob(rule)?;
-        let reaches = glob
-            .glob
-            .iter()
-            .map(|a| Reach::StartsWith(lang::dispatch::literal_prefix(a).0))
-            .collect();
-        Some((
-            Kind::Glob,
-            reaches,
-            (glob.value, glob.on_unknown),
-            Some(glob.dispatched),
-        ))
+        Some(MixedItem {
+            kind: Kind::Glob,
+            reaches: glob
+                .glob
+                .iter()
+                .map(|a| Reach::StartsWith(lang::dispatch::literal_prefix(a).0))
+                .collect(),
+            value: (glob.value, glob.on_unknown),
+            dispatched: Some(glob.dispatched),
+        })
     }
 
     /// How many of `rules`, from the first, form a mixed run ([`lang::runs::mixed_run`]) on
@@ -46,16 +59,16 @@ impl ProgramGen<'_> {
         let mut value = None;
         let mut dispatched = None;
         let items = rules.iter().map(|rule| {
-            let (kind, reaches, v, d) = self.mixed_item(rule)?;
-            if *value.get_or_insert(v) != v {
+            let item = self.mixed_item(rule)?;
+            if *value.get_or_insert(item.value) != item.value {
                 return None;
             }
-            if let Some(d) = d {
+            if let Some(d) = item.dispatched {
                 if *dispatched.get_or_insert(d) != d {
                     return None;
                 }
             }
-            Some((kind, reaches))
+            Some((item.kind, item.reaches))
         });
         let run = runs::mixed_run(items);
         let globs: Vec<Rule> = rules[..run]
@@ -127,7 +140,7 @@ impl ProgramGen<'_> {
     ) {
         let kinds: Vec<Option<Kind>> = rules
             .iter()
-            .map(|r| self.mixed_item(r).map(|(kind, ..)| kind))
+            .map(|r| self.mixed_item(r).map(|item| item.kind))
             .collect();
         let mut order: Vec<Kind> = Vec::new();
         for kind in kinds.iter().flatten() {

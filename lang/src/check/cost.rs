@@ -7,8 +7,8 @@ use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
-use crate::runs::{self, Kind, Reach};
 use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
+use crate::runs::{self, Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
@@ -283,7 +283,11 @@ impl RunCost {
         let cost = tree_cost(literals);
         let splits = cost > INLINE_TREE_COST;
         RunCost {
-            own: if splits { SPLIT_TREE_COST as usize } else { cost },
+            own: if splits {
+                SPLIT_TREE_COST as usize
+            } else {
+                cost
+            },
             all: cost,
             shared_exit: splits,
         }
@@ -384,10 +388,13 @@ fn mixed_run(items: &[Option<RunItem>]) -> usize {
 /// deny run where the program dispatches globs, so has the decision area).
 fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
     let literals = |prefixes: bool| {
-        items.iter().flatten().flat_map(move |(_, test)| match test {
-            Ok((p, l)) if *p == prefixes => l.as_slice(),
-            _ => &[],
-        })
+        items
+            .iter()
+            .flatten()
+            .flat_map(move |(_, test)| match test {
+                Ok((p, l)) if *p == prefixes => l.as_slice(),
+                _ => &[],
+            })
     };
     let trees = [
         RunCost::tree(literals(false).map(Vec::as_slice)),
@@ -398,7 +405,9 @@ fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
         .iter()
         .filter(|item| matches!(item, Some((_, Err(_)))))
         .count();
-    let parts = trees.into_iter().chain([RunCost::globs(globs, shared_exit)]);
+    let parts = trees
+        .into_iter()
+        .chain([RunCost::globs(globs, shared_exit)]);
     parts.fold(
         RunCost {
             own: 0,
