@@ -387,6 +387,107 @@ fn dispatched_globs_agree_beside_merged_ones_at_every_size() {
     }
 }
 
+/// Rules whose kinds take turns (an exact path, a directory, a glob, an `in` list, a glob of
+/// alternatives), each under a directory of its own number: mixed runs (`lang::runs`), decided
+/// a kind at a time. Among them rules that end a run (a glob whose prefix an exact path of the
+/// run starts with, a directory over the rest), kill rules, several errnos, an allow run of
+/// mixed kinds, and a policy without the shared gate. Events hit each kind, miss it past its
+/// directory, are its directory cut short, differ from a hit in one byte at each position, or
+/// are unknown (longer than a string may be).
+#[test]
+fn mixed_runs_agree_at_every_size() {
+    // The exact path after the middle rule of `n`.
+    let shadowed = |n: usize| (n / 2 / 5 + 1) * 5;
+    for (n, gate) in [
+        (8, " and uid != 0"),
+        (9, ""),
+        (40, " and uid != 0"),
+        (400, ""),
+        (1000, " and uid != 0"),
+    ] {
+        let mut source = String::new();
+        for i in 0..8 {
+            let test = match i % 3 {
+                0 => format!("path == \"/srv/app{i}/ok\""),
+                1 => format!("path ~ \"/srv/app{i}/okdir/**\""),
+                _ => format!("path ~ \"/srv/app{i}/ok*.txt\""),
+            };
+            source += &format!("allow open where {test}{gate}\n");
+        }
+        for i in 0..n {
+            if i == n / 2 {
+                // Ends the run: it matches the exact path of a later rule, which it must
+                // decide first.
+                source += &format!(
+                    "deny open where path ~ \"/srv/app{}/bin/to*l\"{gate} errno E2BIG\n",
+                    shadowed(n)
+                );
+            }
+            if i == 3 * n / 4 {
+                // Ends the run too: a test of two globs, under the same gate.
+                source +=
+                    &format!("deny open where path ~ \"/srv/**\" and path ~ \"*.none\"{gate}\n");
+            }
+            let test = match i % 5 {
+                0 => format!("path == \"/srv/app{i}/bin/tool\""),
+                1 => format!("path ~ \"/srv/app{i}/**\""),
+                2 => format!("path ~ \"/srv/app{i}/bin/t*l\""),
+                3 => format!("path in [\"/srv/app{i}/a\", \"/srv/app{i}/b/c\"]"),
+                _ => format!("path ~ \"/srv/app{i}/{{lib,lib64}}/*.so\""),
+            };
+            let action = if i % 7 == 6 { "kill" } else { "deny" };
+            let errno = ["EPERM", "EACCES", "EEXIST"][i % 3];
+            source += &format!("{action} open where {test}{gate} errno {errno}\n");
+        }
+        let compiled = compile(&source);
+        let mut probes: Vec<String> = Vec::new();
+        for i in (0..n).step_by((n / 40).max(1)).chain([n - 1, n]) {
+            for tail in [
+                "bin/tool",
+                "bin/tools",
+                "bin/tl",
+                "bin/t/l",
+                "a",
+                "ab",
+                "b/c",
+                "b/cd",
+                "b",
+                "lib/x.so",
+                "lib32/x.so",
+                "ok",
+                "okdir/z",
+                "ok1.txt",
+                "x",
+                "bin/tox",
+                "",
+            ] {
+                probes.push(format!("/srv/app{i}/{tail}"));
+            }
+            probes.push(format!("/srv/app{i}"));
+            probes.push(format!("/srv/app{i}x"));
+        }
+        for hit in [
+            format!("/srv/app{}/bin/tool", n / 5 * 5),
+            format!("/srv/app{}/bin/tal", 2),
+        ] {
+            for at in 0..hit.len() {
+                let mut bytes = hit.clone().into_bytes();
+                bytes[at] = if bytes[at] == b'/' { b'x' } else { b'/' };
+                probes.push(String::from_utf8(bytes).unwrap());
+            }
+        }
+        probes.push(format!("/srv/app0/{}", "a".repeat(5000)));
+        probes.push("/home/user/notes.txt".into());
+        probes.push(format!("/srv/app{}/a.none", n / 2));
+        probes.push(format!("/srv/app{}/bin/tool", shadowed(n)));
+        for probe in probes {
+            for uid in [0, 1000] {
+                agree(&format!("{n} mixed"), &compiled, &open_event(&probe, uid));
+            }
+        }
+    }
+}
+
 #[test]
 fn prefix_sets_nested_duplicated_and_unknown() {
     // Not nested: a trie; the same prefix twice is the first rule's.
@@ -646,6 +747,16 @@ fn gated_globs(n: usize, shape: GlobShape) -> String {
                 GlobShape::Merged => format!("/tmp/*/d{i}"),
                 // Each starts with a literal of its own: found by it (`lang::dispatch`).
                 GlobShape::Dispatched => format!("/tmp/x/d{i}/*"),
+                // Kinds in turn, each under a directory of its own: one mixed run
+                // (`lang::runs`) of literal trees and dispatched globs.
+                GlobShape::Mixed => {
+                    let test = match i % 3 {
+                        0 => format!("== \"/tmp/x/d{i}/tool\""),
+                        1 => format!("~ \"/tmp/x/d{i}/**\""),
+                        _ => format!("~ \"/tmp/x/d{i}/t*l\""),
+                    };
+                    return format!("deny open where path {test} and uid != 0\n");
+                }
             };
             format!("deny open where path ~ \"{glob}\" and uid != 0\n")
         })
@@ -656,6 +767,7 @@ fn gated_globs(n: usize, shape: GlobShape) -> String {
 enum GlobShape {
     Merged,
     Dispatched,
+    Mixed,
 }
 
 /// The instructions of the program proper that `source` compiles to (before its functions),
@@ -711,17 +823,23 @@ fn glob_run_estimate_bounds_what_is_emitted() {
 
 /// The checker's limit on glob rules, found by bisection, compiles to a program whose own code
 /// one jump still crosses (a checker that counted a whole run as one glob test took 4,999
-/// rules, which no jump could cross), merged and dispatched.
+/// rules, which no jump could cross), merged, dispatched, and in a mixed run with exact paths
+/// and directories.
 #[test]
 fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
-    for shape in [GlobShape::Merged, GlobShape::Dispatched] {
+    for shape in [GlobShape::Merged, GlobShape::Dispatched, GlobShape::Mixed] {
         let too_large = |n: usize| {
             let (_, diagnostics) = lang::front_end(&gated_globs(n, shape), kernel());
             diagnostics
                 .iter()
                 .any(|d| d.code == lang::diagnostic::Code::EventTooLarge)
         };
-        let (mut fits, mut refused) = (4usize, 8_000usize);
+        // Mixed runs keep only the calls of their trees' functions.
+        let above = match shape {
+            GlobShape::Mixed => 12_000,
+            _ => 8_000,
+        };
+        let (mut fits, mut refused) = (4usize, above);
         assert!(
             !too_large(fits) && too_large(refused),
             "the checker takes {fits} {shape:?} glob rules and refuses {refused}"
@@ -741,7 +859,7 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
         );
         assert!(
             fits >= 1000,
-            "a thousand gated glob rules fit one event: {fits}"
+            "a thousand gated {shape:?} glob rules fit one event: {fits}"
         );
         assert!(
             emitted <= 32_767,
