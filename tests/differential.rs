@@ -1719,21 +1719,26 @@ fn command_line_policies_decide_like_the_reference() {
     differential(policy, 150, 2_000);
 }
 
-/// Policies where eight to sixteen globs on one event's path each begin with a literal of
-/// their own (`/dN` and a random glob), so that they are found by their prefix and only
-/// their remainders scanned (`lang::dispatch`), beside random rules of the same event whose
-/// globs stay merged. Events come from the globs themselves, so they hit each one, or miss
-/// it past its prefix.
+/// Policies where eight to sixteen tests on one event's path each begin with a literal of
+/// their own (`/dN`): globs, found by their prefix and only their remainders scanned
+/// (`lang::dispatch`), exact paths and directory rules, so that the kinds take turns and form
+/// mixed runs (`lang::runs`) where no path can match two kinds; beside random rules of the
+/// same event whose globs stay merged. Events come from the tests themselves, so they hit
+/// each one, or miss it past its prefix.
 #[test]
 fn dispatched_glob_policies_decide_like_the_reference() {
     let events = vec!["open", "exec"];
     let policy = select(events.clone()).prop_flat_map(move |event| {
+        let test = prop_oneof![
+            3 => (path_glob(), prop::bool::weighted(0.2)).prop_map(|(g, negated)| (0u8, g, negated)),
+            1 => path_glob().prop_map(|g| (1u8, g, false)),
+            1 => piece().prop_map(|p| (2u8, format!("/{p}"), false)),
+        ];
         let dispatched = prop::collection::vec(
             (
-                path_glob(),
+                test,
                 prop_oneof![6 => Just("deny"), 2 => Just("allow"), 1 => Just("audit")],
                 prop::option::weighted(0.4, select(vec!["EACCES", "EPERM", "ENOENT"])),
-                prop::bool::weighted(0.2),
             ),
             8..16,
         );
@@ -1742,15 +1747,30 @@ fn dispatched_glob_policies_decide_like_the_reference() {
             let mut rules: Vec<RuleSpec> = dispatched
                 .into_iter()
                 .enumerate()
-                .map(|(i, (glob, action, errno, negated))| RuleSpec {
+                .map(|(i, ((kind, text, negated), action, errno))| RuleSpec {
                     action,
                     event,
-                    cond: Some(Expr::Glob {
-                        attr: "path",
-                        negated,
-                        // `/dN**/..` starts `/dN0/..`: such a glob stays merged.
-                        patterns: vec![format!("/d{i}{glob}")],
-                        named: false,
+                    // `/dN**/..` starts `/dN0/..`: such a glob stays merged, and meets the
+                    // tests under `/dN0`, which ends a mixed run.
+                    cond: Some(match kind {
+                        0 => Expr::Glob {
+                            attr: "path",
+                            negated,
+                            patterns: vec![format!("/d{i}{text}")],
+                            named: false,
+                        },
+                        // A directory rule: a prefix and a final `**`.
+                        1 => Expr::Glob {
+                            attr: "path",
+                            negated: false,
+                            patterns: vec![format!("/d{i}{}/**", text.replace('*', "x").replace('?', "q"))],
+                            named: false,
+                        },
+                        _ => Expr::StrEq {
+                            attr: "path",
+                            negated: false,
+                            literal: format!("/d{i}{text}"),
+                        },
                     }),
                     errno: errno.filter(|_| action == "deny"),
                 })
