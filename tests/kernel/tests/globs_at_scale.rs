@@ -5,14 +5,15 @@
 //! refused with that rule's errno inside the policy's cgroup, one none matches (a name one
 //! directory too deep for `*`, a number past the last rule) is not, and nothing is refused
 //! after unload. The benchmark's glob shape (`DIR/appN/bin/t*l and uid != 0`, past the 372
-//! that one merged automaton held) is tested the same way.
+//! that one merged automaton held) is tested the same way, and so is the benchmark's mix: a
+//! thousand exact paths, directories and globs in turn (one mixed run, `lang::runs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::Expect::{Allowed, Denied};
 use kernel_tests::Phase::{Before, Loaded, Unloaded};
 use kernel_tests::Place::{InCgroup, TestCgroup};
 use kernel_tests::{Identity, Op, Scenario, TempDir, USER};
-use libc::{EACCES, EPERM, O_RDONLY};
+use libc::{EACCES, ENOENT, EPERM, O_RDONLY};
 
 const GLOBS: usize = 1000;
 
@@ -128,6 +129,63 @@ fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
         .run();
 }
 
+/// A thousand rules whose kinds take turns (`DIR/appN/bin/tool`, `DIR/appN/**`,
+/// `DIR/appN/bin/t*l`, each `and uid != 0`), which E0207 refused before mixed runs: each kind's
+/// rules are one search, and the rule of each kind that matches is refused with its errno.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_thousand_rules_of_kinds_in_turn_in_one_policy() {
+    let root = TempDir::new();
+    let dir = root.path().display().to_string();
+    for sub in [
+        "app0",
+        "app0/bin",
+        "app1",
+        "app1/x",
+        "app2",
+        "app2/bin",
+        "app999",
+        "app999/bin",
+        "app1000",
+        "app1000/bin",
+    ] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+        kernel_tests::set_mode(&root.join(sub), 0o755);
+    }
+    let exact = root.write("app0/bin/tool", "data\n", 0o644);
+    let under = root.write("app1/x/y", "data\n", 0o644);
+    let glob = root.write("app2/bin/tl", "data\n", 0o644);
+    let last = root.write("app999/bin/tool", "data\n", 0o644);
+    let exact_miss = root.write("app0/bin/tools", "data\n", 0o644);
+    let glob_miss = root.write("app2/bin/tools", "data\n", 0o644);
+    let unlisted = root.write("app1000/bin/tool", "data\n", 0o644);
+    let source = mixed_policy(&dir, GLOBS);
+    let open = |name: &str, path: &std::path::Path| Op::open(name, path, O_RDONLY);
+    let ops = [
+        open("app0/bin/tool", &exact),
+        open("app1/x/y", &under),
+        open("app2/bin/tl", &glob),
+        open("app999/bin/tool", &last),
+        open("app0/bin/tools", &exact_miss),
+        open("app2/bin/tools", &glob_miss),
+        open("app1000/bin/tool", &unlisted),
+    ];
+    let user = Identity::User(USER);
+    Scenario::for_cgroup(source)
+        .row(Before, user, InCgroup, &ops[0], Allowed)
+        .row(Loaded, user, InCgroup, &ops[0], Denied(EACCES))
+        .row(Loaded, user, InCgroup, &ops[1], Denied(EPERM))
+        .row(Loaded, user, InCgroup, &ops[2], Denied(ENOENT))
+        .row(Loaded, user, InCgroup, &ops[3], Denied(EACCES))
+        .row(Loaded, Identity::Root, InCgroup, &ops[3], Allowed)
+        .row(Loaded, user, InCgroup, &ops[4], Allowed)
+        .row(Loaded, user, InCgroup, &ops[5], Allowed)
+        .row(Loaded, user, InCgroup, &ops[6], Allowed)
+        .row(Loaded, user, TestCgroup, &ops[0], Allowed)
+        .row(Unloaded, user, InCgroup, &ops[0], Allowed)
+        .run();
+}
+
 /// The verifier walks the dispatched globs' scan about once, whatever their number: every
 /// prefix's leaf reaches it in one state, the prefix search is walked once, an instruction
 /// at a time, and the glob run's rules share one exit. So a hundred and a thousand globs
@@ -146,10 +204,32 @@ fn dispatched_globs_cost_the_verifier_about_alike_at_any_number() {
         stats.iter().filter_map(|(_, n)| *n).sum()
     };
     let (seven, hundred, thousand) = (processed(7), processed(100), processed(GLOBS));
+    let mixed =
+        kernel_tests::verifier_stats(&mixed_policy("/srv", GLOBS), compiler::ir::Scope::Global)
+            .iter()
+            .filter_map(|(_, n)| *n)
+            .sum::<u32>();
     println!(
         "processed instructions: 7 merged globs {seven}, 100 dispatched {hundred}, \
-         {GLOBS} dispatched {thousand}"
+         {GLOBS} dispatched {thousand}, {GLOBS} exact paths, directories and globs in turn {mixed}"
     );
     assert!(thousand <= 2 * hundred, "{thousand} against {hundred}");
     assert!(thousand <= 2 * seven, "{thousand} against {seven}");
+    // A third of the rules are dispatched globs; the trees are walked an instruction at a time.
+    assert!(mixed <= 2 * thousand, "{mixed} against {thousand}");
+}
+
+/// `n` rules whose kinds take turns under `BASE/appN`, behind one `uid != 0` gate: an exact
+/// path refused with EACCES, a directory with EPERM, a glob with ENOENT.
+fn mixed_policy(base: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let (test, errno) = match i % 3 {
+                0 => (format!("== \"{base}/app{i}/bin/tool\""), "EACCES"),
+                1 => (format!("~ \"{base}/app{i}/**\""), "EPERM"),
+                _ => (format!("~ \"{base}/app{i}/bin/t*l\""), "ENOENT"),
+            };
+            format!("deny open where path {test} and uid != 0 errno {errno}\n")
+        })
+        .collect()
 }
