@@ -142,6 +142,12 @@ codes! {
     /// `/srv/app2/bin/*`, ...: eight or more) hardly grow the automaton: the program finds the
     /// one such glob a string can match by that literal, and merges only what follows it, so
     /// a thousand of them fit where a few hundred globs sharing their start do not.
+    /// Consecutive rules on one path are decided together, whether they are exact paths,
+    /// directories (`/dir/**`) or globs in any order, as long as no path can match two rules of
+    /// different kinds: `/srv/app1/bin/tool`, `/srv/app2/**` and `/srv/app3/bin/t*l` do not,
+    /// `/srv/**` would match all three. Such a rule between others keeps them from being
+    /// decided together; where the first match it decides may move, place it before or after
+    /// them.
     EventTooLarge = "E0207", Error;
 
     /// The two sides of a comparison have types that cannot be compared.

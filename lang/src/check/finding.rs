@@ -973,7 +973,7 @@ impl Finding {
                 *span,
             )
             .with_label(format!("with this rule's globs, {message}"))
-            .with_help("write directory rules (`/dir/**`) or exact paths where a glob is not needed, or split the policy"),
+            .with_help("begin each glob with a literal of its own (`/srv/app1/*`, `/srv/app2/*`: such globs are found by that prefix and only their rest is scanned), write directory rules (`/dir/**`) or exact paths where a glob is not needed, or split the policy"),
         }
     }
 }
