@@ -136,6 +136,16 @@ impl TempDir {
         self.path.join(name)
     }
 
+    /// Makes each of `dirs` in this directory, in turn (a parent before its children),
+    /// readable and searchable by every user, as the unprivileged test user needs.
+    pub fn mkdirs(&self, dirs: &[&str]) {
+        for dir in dirs {
+            let path = self.join(dir);
+            std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+            set_mode(&path, 0o755);
+        }
+    }
+
     /// Writes `contents` to `name` in this directory, with permission bits `mode`.
     pub fn write(&self, name: impl AsRef<Path>, contents: impl AsRef<[u8]>, mode: u32) -> PathBuf {
         let path = self.join(name);

@@ -22,10 +22,7 @@ const GLOBS: usize = 1000;
 fn a_thousand_globs_per_event_in_one_policy() {
     let root = TempDir::new();
     let dir = root.path().display().to_string();
-    for sub in ["d0", "d500", "d500/sub", "d999", "d1000", "bin"] {
-        std::fs::create_dir(root.join(sub)).unwrap();
-        kernel_tests::set_mode(&root.join(sub), 0o755);
-    }
+    root.mkdirs(&["d0", "d500", "d500/sub", "d999", "d1000", "bin"]);
     let first = root.write("d0/file", "data\n", 0o644);
     let middle = root.write("d500/file", "data\n", 0o644);
     let last = root.write("d999/file.conf", "data\n", 0o644);
@@ -87,17 +84,14 @@ fn a_thousand_globs_per_event_in_one_policy() {
 fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
     let root = TempDir::new();
     let dir = root.path().display().to_string();
-    for sub in [
+    root.mkdirs(&[
         "app0",
         "app0/bin",
         "app999",
         "app999/bin",
         "app1000",
         "app1000/bin",
-    ] {
-        std::fs::create_dir(root.join(sub)).unwrap();
-        kernel_tests::set_mode(&root.join(sub), 0o755);
-    }
+    ]);
     let first = root.write("app0/bin/tool", "data\n", 0o644);
     let last = root.write("app999/bin/tl", "data\n", 0o644);
     let near_miss = root.write("app999/bin/tools", "data\n", 0o644);
@@ -137,7 +131,7 @@ fn a_thousand_globs_with_a_literal_prefix_each_and_a_uid_gate() {
 fn a_thousand_rules_of_kinds_in_turn_in_one_policy() {
     let root = TempDir::new();
     let dir = root.path().display().to_string();
-    for sub in [
+    root.mkdirs(&[
         "app0",
         "app0/bin",
         "app1",
@@ -148,10 +142,7 @@ fn a_thousand_rules_of_kinds_in_turn_in_one_policy() {
         "app999/bin",
         "app1000",
         "app1000/bin",
-    ] {
-        std::fs::create_dir(root.join(sub)).unwrap();
-        kernel_tests::set_mode(&root.join(sub), 0o755);
-    }
+    ]);
     let exact = root.write("app0/bin/tool", "data\n", 0o644);
     let under = root.write("app1/x/y", "data\n", 0o644);
     let glob = root.write("app2/bin/tl", "data\n", 0o644);

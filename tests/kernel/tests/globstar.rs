@@ -14,10 +14,7 @@ use libc::{EACCES, EPERM, O_RDONLY};
 fn globstar_covers_zero_directories_for_open_and_exec() {
     require_guest();
     let root = TempDir::new();
-    for dir in ["etc", "etc/sub", "etc/sub/deeper"] {
-        std::fs::create_dir(root.join(dir)).unwrap();
-        kernel_tests::set_mode(&root.join(dir), 0o755);
-    }
+    root.mkdirs(&["etc", "etc/sub", "etc/sub/deeper"]);
     let shadow = root.write("etc/shadow", "secret\n", 0o644);
     let deep_shadow = root.write("etc/sub/deeper/shadow", "secret\n", 0o644);
     let near_miss = root.write("etc/shadow2", "public\n", 0o644);
