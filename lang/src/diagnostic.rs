@@ -139,7 +139,7 @@ codes! {
     /// and refuses an event whose rules would not fit. Merge rules with lists (`path ~ LIST`
     /// shares one automaton per glob, not one rule each), or split the policy into several.
     /// Globs that each begin with a literal no other glob's starts with (`/srv/app1/bin/*`,
-    /// `/srv/app2/bin/*`, ...: eight or more) hardly grow the automaton: the program finds the
+    /// `/srv/app2/bin/*`, ...: every glob on the path, or eight or more) hardly grow the automaton: the program finds the
     /// one such glob a string can match by that literal, and merges only what follows it, so
     /// a thousand of them fit where a few hundred globs sharing their start do not.
     /// Consecutive rules on one path are decided together, whether they are exact paths,
