@@ -308,20 +308,37 @@ impl RunCost {
     }
 }
 
-/// One rule's test, as the run it may join sees it: the attribute, and whether it is a
-/// literal set (directory prefixes or whole strings, with the literals) or one glob.
-type RunItem<'r> = (AttrId, Result<(bool, Vec<Vec<u8>>), &'r Glob>);
+/// One rule's test, as the run it may join sees it, with the attribute it tests.
+type RunItem<'r> = (AttrId, RunTest<'r>);
+
+/// What a rule of a run tests.
+enum RunTest<'r> {
+    /// A literal set: directory prefixes, or whole strings.
+    Literals {
+        prefixes: bool,
+        literals: Vec<Vec<u8>>,
+    },
+    /// One glob.
+    Glob(&'r Glob),
+}
 
 /// How many of `items`, from the first, are literal sets of one attribute and kind (prefixes
 /// not nested), and their literals, when at least [`SET_TREE_MIN`]; else 0 rules.
 fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
-    let Some(Some((attr, Ok((prefixes, _))))) = items.first() else {
+    let Some(Some((attr, RunTest::Literals { prefixes, .. }))) = items.first() else {
         return (0, Vec::new());
     };
     let mut literals: Vec<&[u8]> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut end = 0;
-    while let Some(Some((a, Ok((p, l))))) = items.get(end) {
+    while let Some(Some((
+        a,
+        RunTest::Literals {
+            prefixes: p,
+            literals: l,
+        },
+    ))) = items.get(end)
+    {
         // A run of prefixes ends before the first rule that nests with another.
         if a != attr || p != prefixes || (*p && !add_unnested(&mut seen, l)) {
             break;
@@ -338,12 +355,12 @@ fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
 /// How many of `items`, from the first, each test one glob on one attribute, when at least
 /// [`GLOB_RUN_MIN`]; else 0.
 fn glob_run(items: &[Option<RunItem>]) -> usize {
-    let Some(Some((attr, Err(_)))) = items.first() else {
+    let Some(Some((attr, RunTest::Glob(_)))) = items.first() else {
         return 0;
     };
     let run = items
         .iter()
-        .take_while(|item| matches!(item, Some((a, Err(_))) if a == attr))
+        .take_while(|item| matches!(item, Some((a, RunTest::Glob(_))) if a == attr))
         .count();
     if run < GLOB_RUN_MIN {
         0
@@ -364,15 +381,21 @@ fn mixed_run(items: &[Option<RunItem>]) -> usize {
             return None;
         }
         Some(match test {
-            Ok((true, prefixes)) => (
+            RunTest::Literals {
+                prefixes: true,
+                literals,
+            } => (
                 Kind::Prefix,
-                prefixes.iter().cloned().map(Reach::StartsWith).collect(),
+                literals.iter().cloned().map(Reach::StartsWith).collect(),
             ),
-            Ok((false, literals)) => (
+            RunTest::Literals {
+                prefixes: false,
+                literals,
+            } => (
                 Kind::Exact,
                 literals.iter().cloned().map(Reach::Exactly).collect(),
             ),
-            Err(glob) => (
+            RunTest::Glob(glob) => (
                 Kind::Glob,
                 glob.alternatives
                     .iter()
@@ -392,7 +415,10 @@ fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
             .iter()
             .flatten()
             .flat_map(move |(_, test)| match test {
-                Ok((p, l)) if *p == prefixes => l.as_slice(),
+                RunTest::Literals {
+                    prefixes: p,
+                    literals,
+                } if *p == prefixes => literals.as_slice(),
                 _ => &[],
             })
     };
@@ -403,7 +429,7 @@ fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
     let shared_exit = recorded || trees.iter().any(|t| t.shared_exit);
     let globs = items
         .iter()
-        .filter(|item| matches!(item, Some((_, Err(_)))))
+        .filter(|item| matches!(item, Some((_, RunTest::Glob(_)))))
         .count();
     let parts = trees
         .into_iter()
@@ -460,8 +486,12 @@ fn literal_trees(
             .map(|&i| {
                 let cond = &rules[i].condition;
                 match rule_literal_set(cond, known, attributes) {
-                    Some((attr, prefixes, literals)) => Some((attr, Ok((prefixes, literals)))),
-                    None => rule_sole_glob(cond, known).map(|(attr, glob)| (attr, Err(glob))),
+                    Some((attr, prefixes, literals)) => {
+                        Some((attr, RunTest::Literals { prefixes, literals }))
+                    }
+                    None => {
+                        rule_sole_glob(cond, known).map(|(attr, glob)| (attr, RunTest::Glob(glob)))
+                    }
                 }
             })
             .collect();
