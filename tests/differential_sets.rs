@@ -488,6 +488,50 @@ fn mixed_runs_agree_at_every_size() {
     }
 }
 
+/// A run whose first rule is a glob (or a directory) searches that kind first: a later rule
+/// of that kind that matches an earlier exact path must end the run, or it would be found
+/// before the exact path that comes first.
+#[test]
+fn mixed_runs_end_before_a_rule_that_meets_an_earlier_one_of_another_kind() {
+    for (first, later) in [
+        ("path ~ \"/srv/g0/*.so\"", "path ~ \"/srv/e1/bin/to*l\""),
+        ("path ~ \"/srv/g0/**\"", "path ~ \"/srv/e1/bin/**\""),
+    ] {
+        let mut source = format!("deny open where {first} errno E2BIG\n");
+        source += "deny open where path == \"/srv/e1/bin/tool\" errno EACCES\n";
+        source += &format!("deny open where {later} errno EEXIST\n");
+        for i in 2..14 {
+            let test = match i % 3 {
+                0 => format!("path == \"/srv/e{i}/bin/tool\""),
+                1 => format!("path ~ \"/srv/e{i}/**\""),
+                _ => format!("path ~ \"/srv/e{i}/bin/t*l\""),
+            };
+            source += &format!("deny open where {test} errno EPERM\n");
+        }
+        let compiled = compile(&source);
+        for probe in [
+            "/srv/e1/bin/tool",
+            "/srv/e1/bin/tol",
+            "/srv/g0/a.so",
+            "/srv/e3/bin/tool",
+            "/srv/e4/x",
+            "/srv/e5/bin/tl",
+            "/srv/e9",
+        ] {
+            agree(
+                &format!("{first} first"),
+                &compiled,
+                &open_event(probe, 1000),
+            );
+        }
+        agree(
+            &format!("{first} first"),
+            &compiled,
+            &open_event(&format!("/srv/e1/{}", "a".repeat(5000)), 1000),
+        );
+    }
+}
+
 #[test]
 fn prefix_sets_nested_duplicated_and_unknown() {
     // Not nested: a trie; the same prefix twice is the first rule's.
