@@ -493,12 +493,35 @@ fn mixed_runs_agree_at_every_size() {
 /// before the exact path that comes first.
 #[test]
 fn mixed_runs_end_before_a_rule_that_meets_an_earlier_one_of_another_kind() {
-    for (first, later) in [
-        ("path ~ \"/srv/g0/*.so\"", "path ~ \"/srv/e1/bin/to*l\""),
-        ("path ~ \"/srv/g0/**\"", "path ~ \"/srv/e1/bin/**\""),
+    // The middle rule, and a later one of the first rule's kind that meets it (one whose
+    // reach is the middle rule's own prefix included).
+    let exact = "path == \"/srv/e1/bin/tool\"";
+    for (first, middle, later) in [
+        (
+            "path ~ \"/srv/g0/*.so\"",
+            exact,
+            "path ~ \"/srv/e1/bin/to*l\"",
+        ),
+        ("path ~ \"/srv/g0/**\"", exact, "path ~ \"/srv/e1/bin/**\""),
+        (
+            "path ~ \"/srv/g0/*.so\"",
+            "path ~ \"/srv/e1/bin/**\"",
+            "path ~ \"/srv/e1/bin/*\"",
+        ),
+        (
+            "path ~ \"/srv/g0/**\"",
+            "path ~ \"/srv/e1/bin/*\"",
+            "path ~ \"/srv/e1/bin/**\"",
+        ),
+        // An exact path that is a directory's own prefix.
+        (
+            "path == \"/srv/g0/x\"",
+            "path ~ \"/srv/e1/bin/**\"",
+            "path == \"/srv/e1/bin/\"",
+        ),
     ] {
         let mut source = format!("deny open where {first} errno E2BIG\n");
-        source += "deny open where path == \"/srv/e1/bin/tool\" errno EACCES\n";
+        source += &format!("deny open where {middle} errno EACCES\n");
         source += &format!("deny open where {later} errno EEXIST\n");
         for i in 2..14 {
             let test = match i % 3 {
@@ -512,6 +535,8 @@ fn mixed_runs_end_before_a_rule_that_meets_an_earlier_one_of_another_kind() {
         for probe in [
             "/srv/e1/bin/tool",
             "/srv/e1/bin/tol",
+            "/srv/e1/bin/",
+            "/srv/g0/x",
             "/srv/g0/a.so",
             "/srv/e3/bin/tool",
             "/srv/e4/x",

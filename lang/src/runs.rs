@@ -244,6 +244,12 @@ mod tests {
             glob("/c/"),
         ];
         assert_eq!(mixed_run(rules), 8);
+        // Reaches that are equal meet: a glob of a directory's own prefix, an exact path
+        // that is one.
+        let mut run = MixedRun::new();
+        assert!(run.add(Kind::Prefix, &[Reach::StartsWith(b"/d/".to_vec())]));
+        assert!(!run.add(Kind::Glob, &[Reach::StartsWith(b"/d/".to_vec())]));
+        assert!(!run.add(Kind::Exact, &[Reach::Exactly(b"/d/".to_vec())]));
         // Nested directories do not share a trie.
         let mut run = MixedRun::new();
         assert!(run.add(Kind::Prefix, &[Reach::StartsWith(b"/d/".to_vec())]));
