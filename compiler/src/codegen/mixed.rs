@@ -88,16 +88,18 @@ impl ProgramGen<'_> {
         let allow = self.allow;
         let leaves = vec![Leaf::Matched; rules.len()];
         let targets = vec![allow; rules.len()];
-        self.mixed_search(rules, &leaves, &targets, allow, next);
+        let kinds = self.mixed_kinds(rules);
+        self.mixed_search(rules, &kinds, &leaves, &targets, allow, next);
     }
 
     /// Reports and refuses (or allows, in audit mode) when a rule of the mixed run `rules`
     /// matches; on to `next` when none does.
     pub(super) fn deny_mixed(&mut self, rules: &[Rule], next: Label) {
         let targets: Vec<Label> = rules.iter().map(|_| self.asm.new_label()).collect();
+        let kinds = self.mixed_kinds(rules);
         if self.layout.decision.is_none() {
             let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
-            self.mixed_search(rules, &leaves, &targets, next, next);
+            self.mixed_search(rules, &kinds, &leaves, &targets, next, next);
             for (rule, target) in rules.iter().zip(&targets) {
                 self.asm.set_origin(Some(rule.index)).bind(*target);
                 self.deny(rule);
@@ -113,9 +115,9 @@ impl ProgramGen<'_> {
                 errno: rule.errno,
             })
             .collect();
-        self.mixed_search(rules, &leaves, &targets, matched, next);
-        for (rule, target) in rules.iter().zip(&targets) {
-            if self.sole_glob(rule).is_some() {
+        self.mixed_search(rules, &kinds, &leaves, &targets, matched, next);
+        for ((rule, target), kind) in rules.iter().zip(&targets).zip(&kinds) {
+            if *kind == Some(Kind::Glob) {
                 self.asm.set_origin(Some(rule.index)).bind(*target);
                 self.record(rule.index, rule.errno, matched);
             }
@@ -126,22 +128,27 @@ impl ProgramGen<'_> {
         self.deny_recorded(rules);
     }
 
-    /// The searches of the mixed run `rules`, a kind at a time: rule `i` matching goes to
+    /// What search decides each of `rules`.
+    fn mixed_kinds(&self, rules: &[Rule]) -> Vec<Option<Kind>> {
+        rules
+            .iter()
+            .map(|r| self.mixed_item(r).map(|item| item.kind))
+            .collect()
+    }
+
+    /// The searches of the mixed run `rules` (of `kinds`), a kind at a time: rule `i` matching goes to
     /// `leaves[i]` when a tree finds it (`matched` being where [`Leaf::Matched`] and
     /// [`Leaf::Record`] go), to `targets[i]` when the glob search does; to `miss` when no
     /// rule matches.
     fn mixed_search(
         &mut self,
         rules: &[Rule],
+        kinds: &[Option<Kind>],
         leaves: &[Leaf],
         targets: &[Label],
         matched: Label,
         miss: Label,
     ) {
-        let kinds: Vec<Option<Kind>> = rules
-            .iter()
-            .map(|r| self.mixed_item(r).map(|item| item.kind))
-            .collect();
         let mut order: Vec<Kind> = Vec::new();
         for kind in kinds.iter().flatten() {
             if !order.contains(kind) {
