@@ -40,6 +40,10 @@ pub const MAX_TABLE_BYTES: usize = 48 * 1024;
 /// ([`Step::Dense`]) rather than compressed.
 pub const MAX_DENSE_BYTES: usize = 8 * 1024;
 
+/// The most tokens a trie-shaped pattern may have to be known to fit without building its
+/// automaton ([`Automaton::check_alone`]).
+const TRIE_TOKENS: usize = 40;
+
 /// Why the globs could not be merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AutomatonError {
@@ -99,6 +103,32 @@ impl Automaton {
     /// however many of them there are. [`Automaton::start`] is the first glob's.
     pub fn build_each(globs: &[&Glob]) -> Result<(Automaton, Vec<u16>), AutomatonError> {
         Automaton::construct(globs, true)
+    }
+
+    /// Whether `glob` alone fits an automaton table, as every pattern must before it can be
+    /// merged with others.
+    ///
+    /// A pattern whose alternatives are literal bytes, each with at most a star at its end
+    /// (`/etc/**`, `/usr/bin/{ls,cat}`, `/srv/app1/bin/tool`), is a trie. Its states are the
+    /// trie's nodes, each node again once past it with its single stars alive and once with
+    /// them ended by a `/`, and the dead state: `3 × (tokens + 1) + 1`. Its classes are one
+    /// per distinct test and one for the rest. With [`TRIE_TOKENS`] tokens or fewer that is
+    /// at most 128 states and 64 classes, whose dense table (8 KiB) is kept whole, so the
+    /// pattern fits without being built. Building it is what the checker did for each of ten
+    /// thousand rules; every other pattern still is.
+    pub fn check_alone(glob: &Glob) -> Result<(), AutomatonError> {
+        let trie = glob.alternatives.iter().all(|alternative| {
+            let body = match alternative.split_last() {
+                Some((last, body)) if last.is_star() => body,
+                _ => alternative.as_slice(),
+            };
+            body.iter().all(|token| matches!(token, Token::Byte(_)))
+        });
+        let tokens: usize = glob.alternatives.iter().map(Vec::len).sum();
+        if trie && tokens <= TRIE_TOKENS {
+            return Ok(());
+        }
+        Automaton::build(&[glob])?.table().map(drop)
     }
 
     fn construct(globs: &[&Glob], each: bool) -> Result<(Automaton, Vec<u16>), AutomatonError> {
@@ -273,14 +303,26 @@ impl Automaton {
 
 /// Bytes that every token treats alike form one class. Returns the class of each byte, the
 /// number of classes and one byte of each class.
+///
+/// Classes are refined one distinct test at a time (each class splits into the bytes the
+/// test accepts and the rest), and each refinement numbers classes in the order of their
+/// lowest byte, so the result is numbered as the bytes first show each signature. Every
+/// pattern of a policy is built alone once by the checker; refining in place keeps that free
+/// of an allocation per byte.
 fn byte_classes(alternatives: &[(u32, &[Token])]) -> ([u8; 256], usize, Vec<u8>) {
     // The distinct single-byte tests the patterns make (stars test as `?` does; `**` and a
     // literal test nothing beyond their own byte).
+    let mut literals = [false; 256];
     let mut tests: Vec<Token> = Vec::new();
     for (_, tokens) in alternatives {
         for token in tokens.iter() {
             let test = match token {
                 Token::DoubleStar => continue,
+                Token::Byte(b) if literals[usize::from(*b)] => continue,
+                Token::Byte(b) => {
+                    literals[usize::from(*b)] = true;
+                    Token::Byte(*b)
+                }
                 Token::Star => Token::AnyByte,
                 other => other.clone(),
             };
@@ -289,20 +331,31 @@ fn byte_classes(alternatives: &[(u32, &[Token])]) -> ([u8; 256], usize, Vec<u8>)
             }
         }
     }
-    let mut by_signature: HashMap<Vec<bool>, u8> = HashMap::new();
     let mut classes = [0u8; 256];
-    let mut representatives = Vec::new();
-    for byte in 0..=255u8 {
-        let signature: Vec<bool> = tests.iter().map(|t| t.accepts(byte)).collect();
-        let next = by_signature.len();
-        // At most 256 distinct signatures: one per byte.
-        let class = *by_signature.entry(signature).or_insert_with(|| {
-            representatives.push(byte);
-            next as u8
-        });
-        classes[usize::from(byte)] = class;
+    let mut class_count = 1;
+    for test in &tests {
+        // The class of (old class, accepted) pairs, numbered as bytes first reach them.
+        const UNSEEN: u16 = u16::MAX;
+        let mut renumber = [UNSEEN; 512];
+        let mut next = 0u16;
+        for byte in 0..=255u8 {
+            let key = usize::from(classes[usize::from(byte)]) * 2 + usize::from(test.accepts(byte));
+            if renumber[key] == UNSEEN {
+                renumber[key] = next;
+                next += 1;
+            }
+            // At most 256 classes: one per byte.
+            classes[usize::from(byte)] = renumber[key] as u8;
+        }
+        class_count = usize::from(next);
     }
-    (classes, representatives.len(), representatives)
+    let mut representatives = Vec::with_capacity(class_count);
+    for byte in 0..=255u8 {
+        if usize::from(classes[usize::from(byte)]) == representatives.len() {
+            representatives.push(byte);
+        }
+    }
+    (classes, class_count, representatives)
 }
 
 /// The automaton as the compiled program reads it, one byte string:
@@ -632,5 +685,146 @@ mod tests {
         assert_eq!(automaton.run(b"/x"), 0);
         let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(table.run(b"/x"), 0);
+    }
+
+    /// A small deterministic generator (the tests draw the same patterns on every run).
+    struct Draw(u64);
+
+    impl Draw {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// Refining classes one test at a time gives what the definition says: two bytes share a
+    /// class exactly when every test treats them alike, classes are numbered in the order of
+    /// their lowest byte, and that byte represents each.
+    #[test]
+    fn byte_classes_group_the_bytes_every_test_treats_alike() {
+        let samples = [
+            "/etc/**",
+            "/a?[b-d]*x",
+            "{/usr/bin/[!a-c]?,/tmp/*.sh}",
+            "**/[0-9][0-9]*[!.]",
+            "[a-zA-Z_][!x-z]?",
+            "",
+        ];
+        for pattern in samples {
+            let glob = &globs(&[pattern])[0];
+            let alternatives: Vec<(u32, &[Token])> = glob
+                .alternatives
+                .iter()
+                .map(|a| (0, a.as_slice()))
+                .collect();
+            let (classes, count, representatives) = byte_classes(&alternatives);
+            let tests: Vec<&Token> = glob.alternatives.iter().flatten().collect();
+            let signature = |byte: u8| -> Vec<bool> {
+                tests
+                    .iter()
+                    .filter(|t| !matches!(t, Token::DoubleStar))
+                    .map(|t| t.accepts(byte))
+                    .collect()
+            };
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    assert_eq!(
+                        classes[usize::from(a)] == classes[usize::from(b)],
+                        signature(a) == signature(b),
+                        "{pattern}: bytes {a} and {b}"
+                    );
+                }
+            }
+            assert_eq!(representatives.len(), count, "{pattern}");
+            for (class, byte) in representatives.iter().enumerate() {
+                assert_eq!(usize::from(classes[usize::from(*byte)]), class, "{pattern}");
+                assert!(
+                    (0..*byte).all(|lower| usize::from(classes[usize::from(lower)]) < class),
+                    "{pattern}: class {class} is numbered before a class of a lower byte"
+                );
+            }
+        }
+    }
+
+    /// What [`Automaton::check_alone`] assumes of the trie-shaped patterns it does not build:
+    /// at most 128 states and 64 classes, a dense table. Drawn at the token limit, with many
+    /// alternatives sharing prefixes, `/` where it ends single stars, both kinds of star.
+    #[test]
+    fn trie_patterns_at_the_limit_fit_as_check_alone_assumes() {
+        let mut draw = Draw(0x6b727369);
+        // Few bytes make long shared prefixes; many make many classes.
+        let alphabets: [&[u8]; 2] = [
+            b"ab/c.",
+            b"/abcdefghijklmnopqrstuvwxyz0123456789.-_ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ];
+        for round in 0..3000 {
+            let bytes = alphabets[round % 2];
+            let mut alternatives: Vec<Vec<Token>> = Vec::new();
+            let mut tokens = 0;
+            while tokens < TRIE_TOKENS {
+                let room = (TRIE_TOKENS - tokens) as u64;
+                // Often a prefix of an earlier alternative, so that they share trie nodes.
+                let mut body: Vec<Token> = match alternatives.last() {
+                    Some(last) if draw.below(2) == 0 => {
+                        let keep = draw.below(last.len() as u64 + 1) as usize;
+                        last.iter()
+                            .take(keep)
+                            .filter(|t| !t.is_star())
+                            .cloned()
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let grow = draw.below(room.min(12) + 1) as usize;
+                body.extend(
+                    (0..grow).map(|_| Token::Byte(bytes[draw.below(bytes.len() as u64) as usize])),
+                );
+                match draw.below(3) {
+                    0 => body.push(Token::Star),
+                    1 => body.push(Token::DoubleStar),
+                    _ => {}
+                }
+                if body.is_empty() || tokens + body.len() > TRIE_TOKENS {
+                    break;
+                }
+                tokens += body.len();
+                alternatives.push(body);
+            }
+            if round % 3 == 2 {
+                // The most classes: one alternative of distinct bytes and a star.
+                let mut body: Vec<Token> = (b'!'..=b'~')
+                    .filter(|b| *b != b'/')
+                    .take(TRIE_TOKENS - 1)
+                    .map(Token::Byte)
+                    .collect();
+                body.push(Token::Star);
+                alternatives = vec![body];
+            }
+            let glob = Glob {
+                pattern: String::new(),
+                alternatives,
+            };
+            let automaton = Automaton::build(&[&glob]).unwrap_or_else(|e| panic!("{e}"));
+            assert!(automaton.state_count() <= 128, "{glob:?}");
+            assert!(automaton.class_count <= 64, "{glob:?}");
+            let table = automaton.table().unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(table.step, Step::Dense { .. }), "{glob:?}");
+            assert_eq!(Automaton::check_alone(&glob), Ok(()));
+        }
+    }
+
+    /// A pattern that is not a trie is built, and refused when it does not fit.
+    #[test]
+    fn check_alone_builds_what_is_not_a_trie() {
+        let blown = &globs(&["**a??????????????"])[0];
+        assert_eq!(
+            Automaton::check_alone(blown),
+            Err(AutomatonError::TooManyStates)
+        );
+        let long = "/x".repeat(TRIE_TOKENS) + "/**";
+        assert_eq!(Automaton::check_alone(&globs(&[&long])[0]), Ok(()));
     }
 }

@@ -173,7 +173,7 @@ impl<'a> Checker<'a> {
         for glob in &globs {
             let glob = argument_glob(glob, index);
             // Placed between separators, a pattern alone must still fit an automaton.
-            if let Err(e) = Automaton::build(&[&glob]).and_then(|a| a.table()) {
+            if let Err(e) = Automaton::check_alone(&glob) {
                 self.report(Finding::BadGlob {
                     pattern: glob.pattern.clone(),
                     message: format!("the pattern is too complex on an argument: {e}"),

@@ -275,15 +275,16 @@ impl<'a> Checker<'a> {
                     };
                     // A pattern alone must fit the automaton it will be merged into
                     // (`**a????...` needs a state for every mix of what the last bytes were).
-                    let parsed = Glob::parse(&pattern).and_then(|glob| {
-                        match Automaton::build(&[&glob]).and_then(|a| a.table()) {
-                            Ok(_) => Ok(glob),
-                            Err(e) => Err(GlobError {
-                                message: format!("the pattern is too complex: {e}"),
-                                offset: 0,
-                            }),
-                        }
-                    });
+                    let parsed =
+                        Glob::parse(&pattern).and_then(|glob| {
+                            match Automaton::check_alone(&glob) {
+                                Ok(_) => Ok(glob),
+                                Err(e) => Err(GlobError {
+                                    message: format!("the pattern is too complex: {e}"),
+                                    offset: 0,
+                                }),
+                            }
+                        });
                     match parsed {
                         Ok(glob) => {
                             self.check_glob_fits(a, &glob, pattern_span);
