@@ -24,6 +24,7 @@
 
 mod constant;
 pub mod diff;
+mod prefixes;
 mod proof;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ use crate::checked::{CheckedRule, Cond, IntOp, PolicyMode, Predicate, ResolvedAt
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use constant::constant_tests;
+use prefixes::PrefixIndex;
 use proof::{Atoms, Formula, Solver};
 use std::collections::{HashMap, HashSet};
 
@@ -286,16 +288,18 @@ impl<'a, 'b> EventLints<'a, 'b> {
     /// Two rules of one action whose conditions hold for exactly the same events.
     fn duplicates(&mut self, rules: &[(usize, &CheckedRule)], out: &mut Vec<Lint>) {
         let mut reported = HashSet::new();
+        let index = PrefixIndex::new(rules);
         for (i, &(_, first)) in rules.iter().enumerate() {
             if reported.contains(&i) {
                 continue;
             }
-            for (j, &(_, second)) in rules.iter().enumerate().skip(i + 1) {
+            for j in index.candidates_after(i) {
                 // A spent budget proves nothing: stop before building the pair's formulas,
                 // which at ten thousand rules took seconds for pairs it could not prove.
                 if *self.budget == 0 {
                     return;
                 }
+                let second = rules[j].1;
                 if second.action != first.action || reported.contains(&j) {
                     continue;
                 }

@@ -316,3 +316,70 @@ fn a_spent_budget_proves_nothing() {
     assert!(found.is_empty(), "{found:?}");
     assert_eq!(left, 0);
 }
+
+/// Rules whose prefixes diverge are not tried as duplicates; those whose prefixes begin one
+/// another, those without a prefix and those on another attribute are.
+#[test]
+fn prefix_index_keeps_every_pair_that_can_be_duplicates() {
+    let (comm, uid) = (0, 1);
+    let rules = [
+        test_of(comm, glob("ab*")),                                    // 0: "ab"
+        test_of(comm, eq("abc")),                                      // 1: "abc", begun by 0
+        test_of(comm, glob("b{x,y}*")),                                // 2: "b"
+        and(test_of(uid, int(IntOp::Eq, 3)), test_of(comm, eq("bx"))), // 3: "bx", begun by 2
+        test_of(uid, int(IntOp::Eq, 4)),                               // 4: none
+        test_of(comm, glob("*x")),                                     // 5: "", begins all
+        Cond::Not(Box::new(test_of(comm, eq("ab")))),                  // 6: negated, none
+        test_of(comm, eq("a")),                                        // 7: "a", begins 0 and 1
+    ];
+    let rules: Vec<CheckedRule> = rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| exec_rule(i as u32, Action::Deny, c))
+        .collect();
+    let listed: Vec<(usize, &CheckedRule)> = rules.iter().enumerate().collect();
+    let index = prefixes::PrefixIndex::new(&listed);
+    let expected: [&[usize]; 8] = [
+        &[1, 4, 5, 6, 7],
+        &[4, 5, 6, 7],
+        &[3, 4, 5, 6],
+        &[4, 5, 6],
+        &[5, 6, 7],
+        &[6, 7],
+        &[7],
+        &[],
+    ];
+    for (at, expected) in expected.iter().enumerate() {
+        assert_eq!(index.candidates_after(at), *expected, "rule {at}");
+    }
+}
+
+/// Among ten thousand rules on distinct names, a duplicate at the end is still found, and
+/// proving it does not spend the budget on the pairs whose names diverge.
+#[test]
+fn duplicates_are_found_at_the_end_of_ten_thousand_rules() {
+    let (comm, uid) = (0, 1);
+    let mut rules: Vec<CheckedRule> = (0..10_000)
+        .map(|i| {
+            let condition = and(
+                test_of(comm, eq(&format!("tool{i}"))),
+                test_of(uid, int(IntOp::Ne, 0)),
+            );
+            exec_rule(i, Action::Deny, condition)
+        })
+        .collect();
+    // deny exec where comm ~ "tool*" and comm == "tool9999" and uid != 0: rule 9,999 again,
+    // with a shorter prefix first (so that every rule is its candidate).
+    let again = and(
+        and(test_of(comm, glob("tool*")), test_of(comm, eq("tool9999"))),
+        test_of(uid, int(IntOp::Ne, 0)),
+    );
+    rules.push(exec_rule(10_000, Action::Deny, again));
+    let (found, left) = lint_exec(&rules, POLICY_STEPS);
+    assert!(left > 0, "the budget ran out");
+    assert_eq!(found.len(), 1, "{found:?}");
+    let Lint::DuplicateRule { span, earlier, .. } = &found[0] else {
+        panic!("{found:?}");
+    };
+    assert_eq!((*span, *earlier), (rules[10_000].span, rules[9_999].span));
+}
