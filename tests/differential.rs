@@ -1739,23 +1739,30 @@ fn dispatched_glob_policies_decide_like_the_reference() {
                 test,
                 prop_oneof![6 => Just("deny"), 2 => Just("allow"), 1 => Just("audit")],
                 prop::option::weighted(0.4, select(vec!["EACCES", "EPERM", "ENOENT"])),
+                // The rule's cheap tests: most often the ones before it had.
+                (prop::option::weighted(0.25, 0..GATES), any::<bool>()),
             ),
             8..16,
         );
         let others = prop::collection::vec(rule_on(vec![event]), 0..3);
         (dispatched, others).prop_map(move |(dispatched, others)| {
+            let mut gate = 0;
             let mut rules: Vec<RuleSpec> = dispatched
                 .into_iter()
+                .map(|(test, action, errno, (new_gate, gate_first))| {
+                    gate = new_gate.unwrap_or(gate);
+                    (test, action, errno, (gate, gate_first))
+                })
                 .enumerate()
                 // Every fourth rule shares the one before's directory, so that kinds meet on
                 // equal prefixes too, which must end a mixed run.
                 .map(|(i, spec)| (if i % 4 == 3 { i - 1 } else { i }, spec))
-                .map(|(i, ((kind, text, negated), action, errno))| RuleSpec {
+                .map(|(i, ((kind, text, negated), action, errno, gate))| RuleSpec {
                     action,
                     event,
                     // `/dN**/..` starts `/dN0/..`: such a glob stays merged, and meets the
                     // tests under `/dN0`, which ends a mixed run.
-                    cond: Some(match kind {
+                    cond: Some(gated(gate, match kind {
                         0 => Expr::Glob {
                             attr: "path",
                             negated,
@@ -1774,7 +1781,7 @@ fn dispatched_glob_policies_decide_like_the_reference() {
                             negated: false,
                             literal: format!("/d{i}{text}"),
                         },
-                    }),
+                    })),
                     errno: errno.filter(|_| action == "deny"),
                 })
                 .collect();
@@ -1783,6 +1790,45 @@ fn dispatched_glob_policies_decide_like_the_reference() {
         })
     });
     differential(policy, 100, 1_000);
+}
+
+/// How many kinds of cheap tests [`gated`] puts beside a path test.
+const GATES: u8 = 6;
+
+/// `path_test` with cheap tests beside it, before or after: none, `uid != 0`, the same as
+/// `0 != uid`, with `gid == 7` in either order, or a thread name. Rules in turn with the same
+/// tests form a run under them (`codegen::runs`); one with others, fewer or more ends it.
+fn gated((gate, first): (u8, bool), path_test: Expr) -> Expr {
+    let uid = |flipped| Expr::Int {
+        attr: "uid",
+        op: "!=",
+        value: 0,
+        flipped,
+    };
+    let gid = || Expr::Int {
+        attr: "gid",
+        op: "==",
+        value: 7,
+        flipped: false,
+    };
+    let and = |a: Expr, b: Expr| Expr::And(Box::new(a), Box::new(b));
+    let cheap = match gate {
+        0 => return path_test,
+        1 => uid(false),
+        2 => uid(true),
+        3 => and(uid(false), gid()),
+        4 => and(gid(), uid(false)),
+        _ => Expr::StrEq {
+            attr: "comm",
+            negated: false,
+            literal: "cat".into(),
+        },
+    };
+    if first {
+        and(cheap, path_test)
+    } else {
+        and(path_test, cheap)
+    }
 }
 
 /// Runs `cases` random policies (`PROPTEST_CASES` overrides) with their events through the

@@ -557,6 +557,50 @@ fn mixed_runs_end_before_a_rule_that_meets_an_earlier_one_of_another_kind() {
     }
 }
 
+/// Rules whose cheap tests differ from block to block form runs under each block's own tests
+/// (`codegen::runs`), tested once; one rule with other tests between them, as written.
+#[test]
+fn runs_under_cheap_tests_of_their_own_agree() {
+    let gates = [
+        " and uid != 0",
+        " and gid == 7 and uid != 0",
+        " and comm == \"cat\"",
+        "",
+    ];
+    let mut source = String::new();
+    for i in 0..1000 {
+        if i == 500 {
+            source += "deny open where path == \"/srv/app500/bin/tool\" and uid != 5 errno E2BIG\n";
+        }
+        let test = match i % 3 {
+            0 => format!("path == \"/srv/app{i}/bin/tool\""),
+            1 => format!("path ~ \"/srv/app{i}/**\""),
+            _ => format!("path ~ \"/srv/app{i}/bin/t*l\""),
+        };
+        let errno = ["EPERM", "EACCES", "ENOENT"][i % 3];
+        source += &format!(
+            "deny open where {test}{} errno {errno}\n",
+            gates[i / 100 % 4]
+        );
+    }
+    let compiled = compile(&source);
+    for i in (0..1000).step_by(7).chain([99, 100, 500, 501, 999]) {
+        for tail in ["bin/tool", "bin/tal", "x", "bin/toolx"] {
+            for (uid, gid, comm) in [
+                (1000, 7, "cat"),
+                (0, 7, "cat"),
+                (1000, 8, "sh"),
+                (5, 7, "x"),
+            ] {
+                let mut event = open_event(&format!("/srv/app{i}/{tail}"), uid);
+                event.values.insert("gid", AttrValue::Int(gid));
+                event.values.insert("comm", AttrValue::Str(comm.into()));
+                agree("gated runs", &compiled, &event);
+            }
+        }
+    }
+}
+
 #[test]
 fn prefix_sets_nested_duplicated_and_unknown() {
     // Not nested: a trie; the same prefix twice is the first rule's.

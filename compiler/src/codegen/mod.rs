@@ -35,6 +35,7 @@ mod automaton;
 mod cond;
 mod mixed;
 mod report;
+mod runs;
 mod sets;
 mod values;
 mod walk;
@@ -515,49 +516,65 @@ impl<'a> ProgramGen<'a> {
             self.asm.bind(next);
         }
         let program = self.program;
+        let gates = self.gates_of(&program.allow);
         let mut at = 0;
         while at < program.allow.len() {
             let next = self.asm.new_label();
             let rest = &program.allow[at..];
             self.asm.set_origin(Some(rest[0].index));
-            let run = self.literal_run(rest);
-            let mixed = self.mixed_run(rest);
-            if mixed > run.max(self.glob_run(rest)) {
-                self.allow_mixed(&rest[..mixed], next);
-                at += mixed;
-            } else if run > 0 {
-                let leaf = if self.split_run(&rest[..run]) {
+            let runs = self.runs(&program.allow, &gates, at);
+            if runs.longest() == 0 {
+                self.cond(&rest[0].cond, allow, next);
+                at += 1;
+                self.asm.bind(next);
+                continue;
+            }
+            let known = self.enter_gate(&runs.gate, next);
+            let scope = &rest[..runs.gated];
+            if runs.mixed > runs.tree.max(runs.globs) {
+                self.allow_mixed(&scope[..runs.mixed], next);
+                at += runs.mixed;
+            } else if runs.tree > 0 {
+                let run = &scope[..runs.tree];
+                let leaf = if self.split_run(run) {
                     Leaf::Matched
                 } else {
                     Leaf::Jump(allow)
                 };
-                self.literal_tree(&rest[..run], &vec![leaf; run], allow, next);
-                at += run;
-            } else if let globs @ 1.. = self.glob_run(rest) {
-                self.glob_run_search(&rest[..globs], &vec![allow; globs], next);
-                at += globs;
+                self.literal_tree(run, &vec![leaf; run.len()], allow, next);
+                at += runs.tree;
             } else {
-                self.cond(&rest[0].cond, allow, next);
-                at += 1;
+                self.glob_run_search(&scope[..runs.globs], &vec![allow; runs.globs], next);
+                at += runs.globs;
             }
+            self.known_true.truncate(known);
             self.asm.bind(next);
         }
+        let gates = self.gates_of(&program.deny);
         let mut at = 0;
         while at < program.deny.len() {
             let rest = &program.deny[at..];
             let next = self.asm.new_label();
-            let tree = self.literal_run(rest);
-            let globs = if tree > 0 { 0 } else { self.glob_run(rest) };
-            let run = tree.max(globs).max(1);
             self.asm.set_origin(Some(rest[0].index));
-            let mixed = self.mixed_run(rest);
-            if mixed > run {
-                self.deny_mixed(&rest[..mixed], next);
+            let runs = self.runs(&program.deny, &gates, at);
+            let tree = runs.tree;
+            let globs = if tree > 0 { 0 } else { runs.globs };
+            let run = tree.max(globs).max(1);
+            if runs.longest() == 0 {
+                let target = self.asm.new_label();
+                self.cond(&rest[0].cond, target, next);
+                self.asm.bind(target);
+                self.deny(&rest[0]);
                 self.asm.bind(next);
-                at += mixed;
+                at += 1;
                 continue;
             }
-            if tree > 0 && self.split_run(&rest[..run]) {
+            let known = self.enter_gate(&runs.gate, next);
+            let rest = &rest[..runs.gated];
+            if runs.mixed > run {
+                self.deny_mixed(&rest[..runs.mixed], next);
+                at += runs.mixed;
+            } else if tree > 0 && self.split_run(&rest[..run]) {
                 // One exit for the whole run: the leaf recorded which rule matched.
                 let matched = self.asm.new_label();
                 let leaves: Vec<Leaf> = rest[..run]
@@ -572,14 +589,11 @@ impl<'a> ProgramGen<'a> {
                 // offline machine takes the deciding rule from the report it sends.
                 self.asm.set_origin(None).bind(matched);
                 self.deny_recorded(&rest[..run]);
-                self.asm.bind(next);
                 at += run;
-                continue;
-            }
-            let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
-            if globs > 0 && self.layout.decision.is_some() {
+            } else if globs > 0 && self.layout.decision.is_some() {
                 // One exit for the whole run, as for a large tree: each rule's own block would
                 // call the report function, which the verifier walks again for every call.
+                let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
                 let matched = self.asm.new_label();
                 self.glob_run_search(&rest[..run], &targets, next);
                 for (rule, target) in rest[..run].iter().zip(&targets) {
@@ -588,25 +602,24 @@ impl<'a> ProgramGen<'a> {
                 }
                 self.asm.set_origin(None).bind(matched);
                 self.deny_recorded(&rest[..run]);
-                self.asm.bind(next);
                 at += run;
-                continue;
-            }
-            if tree > 0 {
-                let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
-                self.literal_tree(&rest[..run], &leaves, next, next);
-            } else if globs > 0 {
-                self.glob_run_search(&rest[..run], &targets, next);
             } else {
-                self.cond(&rest[0].cond, targets[0], next);
+                let targets: Vec<Label> = (0..run).map(|_| self.asm.new_label()).collect();
+                if tree > 0 {
+                    let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
+                    self.literal_tree(&rest[..run], &leaves, next, next);
+                } else {
+                    self.glob_run_search(&rest[..run], &targets, next);
+                }
+                for (rule, target) in rest[..run].iter().zip(&targets) {
+                    self.asm.set_origin(Some(rule.index));
+                    self.asm.bind(*target);
+                    self.deny(rule);
+                }
+                at += run;
             }
-            for (rule, target) in rest[..run].iter().zip(&targets) {
-                self.asm.set_origin(Some(rule.index));
-                self.asm.bind(*target);
-                self.deny(rule);
-            }
+            self.known_true.truncate(known);
             self.asm.bind(next);
-            at += run;
         }
         self.asm.set_origin(None);
         self.asm.bind(allow).mov64_imm(Reg::R0, 0).exit();

@@ -184,6 +184,7 @@ fn is_costly(attr: AttrId, attributes: &[ResolvedAttribute]) -> bool {
                 | Source::KernfsPath { .. }
                 | Source::WorkloadId { .. }
                 | Source::Endpoint { .. }
+                | Source::CommandLine { .. }
         )
     })
 }
@@ -204,38 +205,57 @@ fn shape(cond: &Cond) -> String {
     }
 }
 
-/// [`literal_set`] of a rule's condition once the tests `known` to hold are left out.
-fn rule_literal_set(
-    cond: &Cond,
-    known: &BTreeSet<String>,
-    attributes: &[ResolvedAttribute],
-) -> Option<(AttrId, bool, Vec<Vec<u8>>)> {
-    if let Cond::And(..) = cond {
-        let rest: Vec<&Cond> = conjuncts(cond)
-            .into_iter()
-            .filter(|c| !known.contains(&shape(c)))
-            .collect();
-        return match rest.as_slice() {
-            [only] => literal_set(only, attributes),
-            _ => None,
-        };
+/// A rule's own gate: the cheap conjuncts of its `and` (reading no costly value) beyond the
+/// `known` ones, by [`shape`], sorted. The code generator tests a run's gate once in front of
+/// it (`codegen::runs`), so a run is of rules with one gate.
+fn own_gate(cond: &Cond, known: &BTreeSet<String>, attributes: &[ResolvedAttribute]) -> Gate {
+    if !matches!(cond, Cond::And(..)) {
+        return Gate::default();
     }
-    literal_set(cond, attributes)
+    let mut gate = Gate::default();
+    for conjunct in conjuncts(cond) {
+        let cheap = !attrs(conjunct).iter().any(|a| is_costly(*a, attributes));
+        let shaped = shape(conjunct);
+        if cheap && !known.contains(&shaped) && !gate.tests.contains(&shaped) {
+            gate.tests.push(shaped);
+            gate.cost += estimated_cost(conjunct);
+        }
+    }
+    gate.tests.sort();
+    gate
 }
 
-/// The attribute `cond` tests one glob on, when that is all it tests beside the `known` gate
-/// (a directory rule is a literal set instead): a rule of a glob run.
-fn rule_sole_glob<'c>(cond: &'c Cond, known: &BTreeSet<String>) -> Option<(AttrId, &'c Glob)> {
-    let rest: Vec<&Cond> = conjuncts(cond)
+/// The cheap tests a run shares (see [`own_gate`]) and what testing them costs.
+#[derive(Default)]
+struct Gate {
+    tests: Vec<String>,
+    cost: u32,
+}
+
+/// The one conjunct of a rule that decides it in a run: itself when it is no `and`, else its
+/// only conjunct that reads a costly value, when the others are cheap (its gate, or known).
+fn deciding<'c>(cond: &'c Cond, attributes: &[ResolvedAttribute]) -> Option<&'c Cond> {
+    if !matches!(cond, Cond::And(..)) {
+        return Some(cond);
+    }
+    let mut costly = conjuncts(cond)
         .into_iter()
-        .filter(|c| !known.contains(&shape(c)))
-        .collect();
-    match rest.as_slice() {
-        [Cond::Test(Test {
+        .filter(|c| attrs(c).iter().any(|a| is_costly(*a, attributes)));
+    match (costly.next(), costly.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// The attribute `cond` tests one glob on: a rule of a glob run (a directory rule is a
+/// literal set instead).
+fn sole_glob(cond: &Cond) -> Option<(AttrId, &Glob)> {
+    match cond {
+        Cond::Test(Test {
             attr,
             predicate: Predicate::Glob(glob),
             ..
-        })] if !is_directory_rule(&glob.alternatives) => Some((*attr, glob)),
+        }) if !is_directory_rule(&glob.alternatives) => Some((*attr, glob)),
         _ => None,
     }
 }
@@ -484,27 +504,38 @@ fn literal_trees(
         let items: Vec<Option<RunItem>> = members
             .iter()
             .map(|&i| {
-                let cond = &rules[i].condition;
-                match rule_literal_set(cond, known, attributes) {
+                let cond = deciding(&rules[i].condition, attributes)?;
+                match literal_set(cond, attributes) {
                     Some((attr, prefixes, literals)) => {
                         Some((attr, RunTest::Literals { prefixes, literals }))
                     }
-                    None => {
-                        rule_sole_glob(cond, known).map(|(attr, glob)| (attr, RunTest::Glob(glob)))
-                    }
+                    None => sole_glob(cond).map(|(attr, glob)| (attr, RunTest::Glob(glob))),
                 }
             })
             .collect();
+        let gates: Vec<Gate> = members
+            .iter()
+            .map(|&i| own_gate(&rules[i].condition, known, attributes))
+            .collect();
+        // Where each block of rules with one gate ends.
+        let mut block_end = vec![members.len(); members.len()];
+        for i in (0..members.len().saturating_sub(1)).rev() {
+            block_end[i] = if gates[i].tests == gates[i + 1].tests {
+                block_end[i + 1]
+            } else {
+                i + 1
+            };
+        }
         // Where the program dispatches globs, a deny run's glob rules each record themselves
         // and share one exit (`codegen`, the decision area).
         let recorded = action != Action::Allow && dispatching.contains(event);
         let mut at = 0;
         while at < members.len() {
-            let rest = &items[at..];
+            let rest = &items[at..block_end[at]];
             let (tree, literals) = tree_run(rest);
             let globs = if tree > 0 { 0 } else { glob_run(rest) };
             let mixed = mixed_run(rest);
-            let (run, cost) = if mixed > tree.max(globs) {
+            let (run, mut cost) = if mixed > tree.max(globs) {
                 (mixed, mixed_cost(&rest[..mixed], recorded))
             } else if tree > 0 {
                 (tree, RunCost::tree(literals.into_iter()))
@@ -514,6 +545,9 @@ fn literal_trees(
                 at += 1;
                 continue;
             };
+            // The run's gate, tested once in front of it.
+            cost.own += gates[at].cost as usize;
+            cost.all += gates[at].cost as usize;
             for &i in &members[at..at + run] {
                 run_of[i] = Some(costs.len());
             }
