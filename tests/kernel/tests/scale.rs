@@ -1,6 +1,6 @@
 //! Large policies load as one policy and decide right: a thousand exact paths (a decision
 //! tree), five hundred directory prefixes (a trie), and three hundred rules decided by the uid
-//! before the path. Each listed file is refused inside the policy's cgroup, an unlisted one is not, and
+//! before the path, also when one rule among them has another. Each listed file is refused inside the policy's cgroup, an unlisted one is not, and
 //! nothing is refused after unload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -145,6 +145,51 @@ fn three_hundred_rules_decided_by_uid_before_the_path() {
     assert_opened(
         open_as(&file, O_RDONLY, None, Some(&cg)),
         "uid 0 on a listed path",
+    );
+    policy.stop();
+}
+
+/// A rule with another cheap test among a thousand `... and uid != 0` rules leaves no test
+/// every rule shares; each side of it is still one tree, behind its own uid test.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn a_thousand_rules_around_one_with_another_cheap_test() {
+    require_guest();
+    let dir = TempDir::new();
+    let last = dir.write("last", "data\n", 0o644);
+    let odd = dir.write("odd", "data\n", 0o644);
+    let unlisted = dir.write("unlisted", "data\n", 0o644);
+    let mut source = String::new();
+    for (i, p) in listed(dir.path(), 1000, &last, 999).iter().enumerate() {
+        if i == 500 {
+            source += &format!(
+                "deny open where path == \"{}\" and uid != 5 errno EACCES\n",
+                odd.display()
+            );
+        }
+        source += &format!("deny open where path == \"{p}\" and uid != 0\n");
+    }
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    assert_open_denied(
+        open_as(&last, O_RDONLY, Some(USER), Some(&cg)),
+        EPERM,
+        "uid 1000 on the last path",
+    );
+    assert_opened(
+        open_as(&last, O_RDONLY, None, Some(&cg)),
+        "uid 0 on the last path",
+    );
+    for (user, what) in [
+        (Some(USER), "uid 1000 on the odd rule's path"),
+        (None, "uid 0 on it"),
+    ] {
+        assert_open_denied(open_as(&odd, O_RDONLY, user, Some(&cg)), EACCES, what);
+    }
+    assert_opened(
+        open_as(&unlisted, O_RDONLY, Some(USER), Some(&cg)),
+        "a path not in the set",
     );
     policy.stop();
 }
