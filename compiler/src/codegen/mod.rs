@@ -488,23 +488,14 @@ impl<'a> ProgramGen<'a> {
         let allow = self.allow;
         let fail_closed = self.asm.new_label();
         self.asm.mov64_reg(Reg::R6, Reg::R1);
-        self.version_gate(fail_closed);
         if let Some((access, value)) = &self.program.guard {
             // Another use of a shared hook (kernel_read_file of firmware): not this event.
             self.load_field(access, Reg::R1);
             self.load_constant(Reg::R2, *value);
             self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, allow);
         }
-        if self.scope == Scope::Cgroup {
-            // 1: in the cgroup or below; 0: not; negative: the helper could not tell (the map
-            // is empty: never, the runtime fills it before attaching). Only a definite "not"
-            // leaves the event alone: when the scope is unknown the rules apply (fail closed).
-            self.asm
-                .ld_map_fd(Reg::R1, SCOPE_MAP)
-                .mov64_imm(Reg::R2, 0)
-                .call_helper(CURRENT_TASK_UNDER_CGROUP)
-                .jump_imm(JmpCond::Eq, Reg::R0, 0, allow);
-        }
+        // The version and scope tests come from `values`, after the cheap tests that can
+        // allow the event alone.
         self.values(fail_closed);
         // Audit rules report whatever the decision will be.
         for rule in &self.program.audit {
@@ -637,6 +628,24 @@ impl<'a> ProgramGen<'a> {
             self.emit_report_function();
         }
         self.asm.finish()
+    }
+
+    /// Whether this program acts on the event at all: its version is the policy's, and the
+    /// task is in the policy's cgroup. Both allow when not, so they come after the cheap tests
+    /// that allow an event alone (`uid != 0` shared by every rule: a root process pays for
+    /// neither), and before the scratch buffers and anything that reports or refuses.
+    fn in_force(&mut self, fail_closed: Label) {
+        self.version_gate(fail_closed);
+        if self.scope == Scope::Cgroup {
+            // 1: in the cgroup or below; 0: not; negative: the helper could not tell (the map
+            // is empty: never, the runtime fills it before attaching). Only a definite "not"
+            // leaves the event alone: when the scope is unknown the rules apply (fail closed).
+            self.asm
+                .ld_map_fd(Reg::R1, SCOPE_MAP)
+                .mov64_imm(Reg::R2, 0)
+                .call_helper(CURRENT_TASK_UNDER_CGROUP)
+                .jump_imm(JmpCond::Eq, Reg::R0, 0, self.allow);
+        }
     }
 
     /// Allows, deciding nothing, unless the policy's gate holds this object's version: a

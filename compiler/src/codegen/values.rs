@@ -40,7 +40,8 @@ impl ProgramGen<'_> {
     /// The prologue: compute every value once, and look the scratch buffers up (a failed
     /// lookup goes to `fail_closed`). Cheap values without a buffer come first, then the gates
     /// that decide the event alone (see [`Self::lazy_value`]), so that an event they allow
-    /// costs no more than those values and tests, then the scratch buffers and what needs them.
+    /// costs no more than those values and tests, then whether the program is in force
+    /// ([`Self::in_force`]), then the scratch buffers and what needs them.
     pub(super) fn values(&mut self, fail_closed: Label) {
         let kinds: Vec<&ValueKind> = self.program.values.iter().map(|v| &v.kind).collect();
         let slot_of = |want: &ValueKind| kinds.iter().position(|k| *k == want);
@@ -99,6 +100,7 @@ impl ProgramGen<'_> {
             .iter()
             .any(|&i| self.layout.scans.get(i).is_some_and(Option::is_some));
         if names_first || !walks_first.is_empty() {
+            self.in_force(fail_closed);
             self.scratch_lookup(fail_closed);
             for i in std::mem::take(&mut cheap_buffered) {
                 let unused = self.asm.new_label();
@@ -128,17 +130,26 @@ impl ProgramGen<'_> {
             if ready && gates.decides && !gates.always && !gates.conds.is_empty() {
                 self.asm.set_origin(self.first_reader(&[i]));
                 let pass = self.asm.new_label();
-                for gate in &gates.conds {
-                    let next = self.asm.new_label();
+                for (at, gate) in gates.conds.iter().enumerate() {
+                    // The last gate fails to the allow exit itself, so that its test is one
+                    // branch there (see `Assembler::with_branch_simplification`).
+                    let next = if at + 1 == gates.conds.len() {
+                        self.allow
+                    } else {
+                        self.asm.new_label()
+                    };
                     self.cond(gate, pass, next);
-                    self.asm.bind(next);
+                    if next != self.allow {
+                        self.asm.bind(next);
+                    }
                 }
-                self.asm.jump(self.allow).bind(pass);
+                self.asm.bind(pass);
                 self.know(&gates.conds);
             }
         }
         self.asm.set_origin(None);
         if !names_first && walks_first.is_empty() {
+            self.in_force(fail_closed);
             self.scratch_lookup(fail_closed);
         }
         for i in cheap_buffered {
@@ -236,12 +247,18 @@ impl ProgramGen<'_> {
         let tested = gates.conds.iter().any(known);
         if !gates.always && !gates.conds.is_empty() && !tested {
             let skip = if gates.decides { self.allow } else { unknown };
-            for gate in &gates.conds {
-                let next = self.asm.new_label();
+            for (at, gate) in gates.conds.iter().enumerate() {
+                // The last gate fails to `skip` itself: one branch there.
+                let next = if at + 1 == gates.conds.len() {
+                    skip
+                } else {
+                    self.asm.new_label()
+                };
                 self.cond(gate, compute, next);
-                self.asm.bind(next);
+                if next != skip {
+                    self.asm.bind(next);
+                }
             }
-            self.asm.jump(skip);
             if gates.decides {
                 self.know(&gates.conds);
             }
