@@ -147,7 +147,9 @@ codes! {
     /// different kinds: `/srv/app1/bin/tool`, `/srv/app2/**` and `/srv/app3/bin/t*l` do not,
     /// `/srv/**` would match all three. Such a rule between others keeps them from being
     /// decided together; where the first match it decides may move, place it before or after
-    /// them.
+    /// them. Their other tests count too: rules in turn with the same cheap tests beside the
+    /// path (`and uid != 0`, in any order) are decided together behind one test of them, and a
+    /// rule with other ones (`and uid != 5`) ends such a group and starts the next.
     EventTooLarge = "E0207", Error;
 
     /// The two sides of a comparison have types that cannot be compared.
