@@ -851,6 +851,36 @@ fn tree_cost_bounds_what_is_emitted() {
     }
 }
 
+/// Kill rules are deny rules to the code generator: one between exact paths ends their tree,
+/// so the checker must see it there. It grouped kill rules apart, took 1,000 such pairs for
+/// one tree and a glob run, and the code generator then failed on a branch past its range.
+#[test]
+fn kill_rules_between_deny_rules_end_their_runs_for_the_checker_too() {
+    for (n, fits) in [(100, true), (1000, false)] {
+        let source: String = (0..n)
+            .map(|i| {
+                format!(
+                    "deny open where path == \"/srv/app{i}/bin/tool\"\n\
+                     kill open where path ~ \"/srv/app{i}/x/*.sh\" and comm == \"x\"\n"
+                )
+            })
+            .collect();
+        let (checked, diagnostics) = lang::front_end(&source, kernel());
+        match checked {
+            Some(checked) => {
+                assert!(fits, "{n} pairs: the checker took them");
+                compiler::compile(&checked, Target::new(Scope::Global))
+                    .unwrap_or_else(|e| panic!("{n} pairs, checked, do not compile: {e}"));
+            }
+            None => assert!(
+                !fits && diagnostics.iter().any(|d| d.code.as_str() == "E0207"),
+                "{n} pairs: {:?}",
+                diagnostics.first()
+            ),
+        }
+    }
+}
+
 /// `n` rules that each test one glob on `path` behind the same `uid != 0`: one glob run.
 fn gated_globs(n: usize, shape: GlobShape) -> String {
     (0..n)

@@ -486,10 +486,14 @@ fn literal_trees(
     for (i, rule) in rules.iter().enumerate() {
         by_event.entry(rule.event.name).or_default().push(rule);
         if rule.action != Action::Audit {
-            groups
-                .entry((rule.event.name, rule.action))
-                .or_default()
-                .push(i);
+            // Kill rules are deny rules that also send a signal: the code generator decides
+            // them in one list, in order, and runs span both.
+            let list = if rule.action.refuses() {
+                Action::Deny
+            } else {
+                rule.action
+            };
+            groups.entry((rule.event.name, list)).or_default().push(i);
         }
     }
     let known: HashMap<&'static str, BTreeSet<String>> = by_event
