@@ -174,6 +174,21 @@ where
     }
 }
 
+/// Where each block of consecutive equal items ends: `ends[i]` is one past the last item of
+/// the block that holds item `i`. A run's rules share their cheap tests (its gate), so the
+/// checker and the code generator find a run only within a block of rules with equal gates.
+pub fn block_ends<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> Vec<usize> {
+    let mut ends = vec![items.len(); items.len()];
+    for i in (0..items.len().saturating_sub(1)).rev() {
+        ends[i] = if same(&items[i], &items[i + 1]) {
+            ends[i + 1]
+        } else {
+            i + 1
+        };
+    }
+    ends
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +299,15 @@ mod tests {
         assert_eq!(mixed_run(short.take(7)), 0);
         assert_eq!(mixed_run(vec![exact("/x"); 20]), 0);
         assert_eq!(mixed_run(vec![None, exact("/x")]), 0);
+    }
+
+    #[test]
+    fn blocks_end_where_an_item_differs() {
+        assert_eq!(
+            block_ends(&[1, 1, 2, 2, 2, 1], |a, b| a == b),
+            [2, 2, 5, 5, 5, 6]
+        );
+        assert_eq!(block_ends::<u8>(&[], |a, b| a == b), Vec::<usize>::new());
+        assert_eq!(block_ends(&[7], |a, b| a == b), [1]);
     }
 }

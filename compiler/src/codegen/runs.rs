@@ -7,7 +7,8 @@
 //! first rule has beyond that. The rules that follow join while their cheap tests are the same
 //! set; the gate is tested once in front of the run, and a failed gate skips it, since each
 //! of its rules would fail on it. So one rule with other cheap tests (`uid != 5`, a `comm`)
-//! no longer keeps a thousand others from being a tree: they form runs of their own.
+//! does not keep a thousand others from being trees: the rules on each side of it form runs
+//! of their own.
 
 use super::ProgramGen;
 use crate::bpf::Label;
@@ -42,14 +43,7 @@ impl ProgramGen<'_> {
     /// The gates of `rules` with what is known now (before any run's gate).
     pub(super) fn gates_of(&self, rules: &[Rule]) -> Gates {
         let own: Vec<Vec<Cond>> = rules.iter().map(|rule| self.own_gate(rule)).collect();
-        let mut block_end = vec![rules.len(); rules.len()];
-        for i in (0..rules.len().saturating_sub(1)).rev() {
-            block_end[i] = if same_set(&own[i], &own[i + 1]) {
-                block_end[i + 1]
-            } else {
-                i + 1
-            };
-        }
+        let block_end = lang::runs::block_ends(&own, |a, b| same_set(a, b));
         Gates { own, block_end }
     }
 

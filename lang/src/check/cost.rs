@@ -521,15 +521,7 @@ fn literal_trees(
             .iter()
             .map(|&i| own_gate(&rules[i].condition, known, attributes))
             .collect();
-        // Where each block of rules with one gate ends.
-        let mut block_end = vec![members.len(); members.len()];
-        for i in (0..members.len().saturating_sub(1)).rev() {
-            block_end[i] = if gates[i].tests == gates[i + 1].tests {
-                block_end[i + 1]
-            } else {
-                i + 1
-            };
-        }
+        let block_end = runs::block_ends(&gates, |a, b| a.tests == b.tests);
         // Where the program dispatches globs, a deny run's glob rules each record themselves
         // and share one exit (`codegen`, the decision area).
         let recorded = action != Action::Allow && dispatching.contains(event);
