@@ -212,63 +212,6 @@ impl Assembler {
         }
     }
 
-    /// `if c goto l; goto m; l:` becomes `if !c goto m; l:` (as LLVM's branch folding does):
-    /// the fall-through a condition tree leaves when its true branch is the next block.
-    /// Not when a label is bound at the `goto` (another branch jumps to it), or when the
-    /// condition has no inverse (`&`).
-    fn invert_branch_over_jump(&mut self, l: Label) {
-        let here = self.insns.len();
-        let [.., over, jump] = self.fixups.as_slice() else {
-            return;
-        };
-        let (over, jump) = (*over, *jump);
-        let ja = Opcode::Ja.code();
-        if here < 2
-            || jump.slot + 1 != here
-            || over.slot + 2 != here
-            || jump.call
-            || over.call
-            || over.label != l
-            || self.insns[jump.slot].code != ja
-            || self
-                .labels
-                .iter()
-                .flatten()
-                .any(|bound| *bound == jump.slot)
-        {
-            return;
-        }
-        let Some(Opcode::Jump {
-            width,
-            cond,
-            source,
-        }) = Opcode::from_code(self.insns[over.slot].code)
-        else {
-            return;
-        };
-        let Some(inverse) = cond.inverse() else {
-            return;
-        };
-        self.insns[over.slot].code = Opcode::Jump {
-            width,
-            cond: inverse,
-            source,
-        }
-        .code();
-        self.fixups.pop();
-        self.insns.pop();
-        self.origins.pop();
-        if let Some(last) = self.fixups.last_mut() {
-            last.label = jump.label;
-        }
-        // Labels already bound here move back with the code, as `l` will be bound.
-        for bound in self.labels.iter_mut().flatten() {
-            if *bound == here {
-                *bound = here - 1;
-            }
-        }
-    }
-
     /// A fresh, unbound label.
     pub fn new_label(&mut self) -> Label {
         let id = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
@@ -280,7 +223,6 @@ impl Assembler {
     pub fn bind(&mut self, l: Label) -> &mut Self {
         if self.simplify_branches {
             self.drop_jumps_to(l);
-            self.invert_branch_over_jump(l);
         }
         let here = self.insns.len();
         match self.labels.get_mut(l.0 as usize) {
@@ -773,49 +715,6 @@ mod tests {
         assert_eq!(code.insns.len(), 3);
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.insns[2].off, -1);
-    }
-
-    #[test]
-    fn simplification_inverts_a_branch_over_a_jump() {
-        let mut asm = Assembler::with_branch_simplification();
-        let (hold, out) = (asm.new_label(), asm.new_label());
-        asm.mov64_imm(R0, 0)
-            .jump32_imm(JmpCond::Sgt, R1, 4, hold) // becomes `if w1 s<= 4 goto out`
-            .jump(out) // dropped
-            .bind(hold)
-            .mov64_imm(R0, 1)
-            .bind(out)
-            .exit();
-        let code = asm.finish().expect("assembles");
-        assert_eq!(code.insns.len(), 4, "{code:?}");
-        let inverted = Opcode::Jump {
-            width: Width::W32,
-            cond: JmpCond::Sle,
-            source: Source::Imm,
-        };
-        assert_eq!(code.insns[1].code, inverted.code());
-        assert_eq!(code.insns[1].off, 1);
-        assert_eq!(code.origins.len(), 4);
-        assert_eq!(validate(&code.insns), Ok(()));
-    }
-
-    /// A `goto` another branch jumps to, and a bit test (`&`, no inverse), stay as written.
-    #[test]
-    fn simplification_keeps_a_jump_that_is_a_target_or_over_a_bit_test() {
-        for (cond, target_the_jump) in [(JmpCond::Eq, true), (JmpCond::Set, false)] {
-            let mut asm = Assembler::with_branch_simplification();
-            let (hold, out, at_jump) = (asm.new_label(), asm.new_label(), asm.new_label());
-            let first = if target_the_jump { at_jump } else { out };
-            asm.jump_imm(JmpCond::Ne, R1, 7, first)
-                .jump_imm(cond, R1, 4, hold);
-            if target_the_jump {
-                asm.bind(at_jump);
-            }
-            asm.jump(out).bind(hold).mov64_imm(R0, 1).bind(out).exit();
-            let code = asm.finish().expect("assembles");
-            assert_eq!(code.insns.len(), 5, "{cond:?}: {code:?}");
-            assert_eq!(code.insns[2].code, Opcode::Ja.code(), "{cond:?}");
-        }
     }
 
     #[test]

@@ -224,23 +224,6 @@ impl JmpCond {
         JmpCond::Set,
     ];
 
-    /// The condition that holds exactly when this one does not; `&` has none.
-    pub const fn inverse(self) -> Option<JmpCond> {
-        Some(match self {
-            JmpCond::Eq => JmpCond::Ne,
-            JmpCond::Ne => JmpCond::Eq,
-            JmpCond::Gt => JmpCond::Le,
-            JmpCond::Le => JmpCond::Gt,
-            JmpCond::Ge => JmpCond::Lt,
-            JmpCond::Lt => JmpCond::Ge,
-            JmpCond::Sgt => JmpCond::Sle,
-            JmpCond::Sle => JmpCond::Sgt,
-            JmpCond::Sge => JmpCond::Slt,
-            JmpCond::Slt => JmpCond::Sge,
-            JmpCond::Set => return None,
-        })
-    }
-
     /// The comparison operator the disassembler prints.
     pub const fn operator(self) -> &'static str {
         match self {
