@@ -185,6 +185,12 @@ impl Assembler {
     /// An assembler that drops a `goto L` emitted right before `L` is bound (as Cranelift's
     /// `MachBuffer` does): code generators can then emit every branch of a condition tree
     /// without tracking which target falls through.
+    ///
+    /// It never inverts a condition to save the `goto` after it. The verifier follows a
+    /// branch's fall-through and keeps its target pending, so which way a loop's test points
+    /// decides how many states wait: inverted, every iteration of a walk or a scan left one
+    /// pending, and argv, file and stdlib policies passed the 8,192 the kernel allows ("The
+    /// sequence of 8193 jumps is too complex", both guests).
     pub fn with_branch_simplification() -> Self {
         Assembler {
             simplify_branches: true,
