@@ -131,8 +131,8 @@ impl ProgramGen<'_> {
                 self.asm.set_origin(self.first_reader(&[i]));
                 let pass = self.asm.new_label();
                 for (at, gate) in gates.conds.iter().enumerate() {
-                    // The last gate fails to the allow exit itself, so that its test is one
-                    // branch there (see `Assembler::with_branch_simplification`).
+                    // The last gate fails to the allow exit itself, not through a label of
+                    // its own and a `goto` (the code the kernel suite verified).
                     let next = if at + 1 == gates.conds.len() {
                         self.allow
                     } else {
@@ -248,7 +248,7 @@ impl ProgramGen<'_> {
         if !gates.always && !gates.conds.is_empty() && !tested {
             let skip = if gates.decides { self.allow } else { unknown };
             for (at, gate) in gates.conds.iter().enumerate() {
-                // The last gate fails to `skip` itself: one branch there.
+                // The last gate fails to `skip` itself, as above.
                 let next = if at + 1 == gates.conds.len() {
                     skip
                 } else {
