@@ -2084,18 +2084,24 @@ fn fail_closed_cases_agree() {
         &event("exec", &long_path("/tmp/ab/", 3000)),
         DENY,
     );
-    // Paths: 4095 bytes fit the 4096-byte buffer, 4096 do not.
+    // Paths: 4095 bytes fit the 4096-byte buffer, 4096 do not. A path too long to resolve
+    // equals no literal, so `==` and `!=` on it are decided, not failed closed, for allow
+    // and deny rules alike; a glob on it is unknown.
     let deny_eq = r#"deny exec where path != "/bin/sh""#;
     agree(deny_eq, &event("exec", &path_of(4095)), DENY);
+    agree(deny_eq, &event("exec", &path_of(4096)), DENY);
     let allow_long = "allow exec where path != \"/bin/sh\"\ndeny exec";
     agree(allow_long, &event("exec", &path_of(4095)), Decision::Allow);
-    agree(allow_long, &event("exec", &path_of(4096)), deny_1);
-    // `not` flips the fail-closed outcome of the test, not of the rule.
+    agree(allow_long, &event("exec", &path_of(4096)), Decision::Allow);
+    let deny_listed = r#"deny exec where path in ["/bin/sh", "/bin/bash"]"#;
+    agree(deny_listed, &event("exec", &path_of(5000)), Decision::Allow);
     agree(
         r#"deny exec where not (path == "/bin/sh")"#,
         &event("exec", &path_of(5000)),
         DENY,
     );
+    let allow_glob = "allow exec where path ~ \"/**\"\ndeny exec";
+    agree(allow_glob, &event("exec", &path_of(4096)), deny_1);
     // Filenames: a string filling the buffer (4095 bytes and the NUL) may be truncated.
     let mut e = event("exec", b"/bin/sh");
     let deny_filename = r#"deny exec where filename == "/bin/sh" and uid == 0"#;

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::fixture_kernel;
+use common::{fixture_kernel, Rng};
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Module, Scope, Target};
@@ -1008,5 +1008,99 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
             emitted <= 32_767,
             "{fits} {shape:?} glob rules the checker took compile to {emitted} instructions"
         );
+    }
+}
+
+/// Names for the screen's generated paths: equal lengths that differ at each byte, a name
+/// that is another's prefix, one name past a word.
+const SCREEN_NAMES: [&str; 12] = [
+    "bin",
+    "bim",
+    "ain",
+    "lib",
+    "tool",
+    "toot",
+    "xool",
+    "tools",
+    "app1",
+    "app22",
+    "etc",
+    "a-name-longer-than-a-word",
+];
+
+/// Exact paths are screened by their last names before the path is resolved
+/// (`codegen::screen`): at random, sets of listed paths of one to five names, and probes that
+/// change a listed path at each name (one byte, its length, another listed path's name at
+/// that place), drop or add a name, or are too long to resolve; beside them rules the screen
+/// must not apply to (an `or` with another test, `!=`, a glob on the path) and allow rules.
+/// The machine lays out each path's dentries under a mount at its first name, so screens also
+/// stop at a mount's root and resolve.
+#[test]
+fn screened_exact_paths_agree_with_near_misses() {
+    let mut rng = Rng::from_env("KRSI_SCREEN_SEED", 11);
+    for case in 0..60 {
+        let mut listed: Vec<Vec<&str>> = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            let depth = 1 + rng.below(5) as usize;
+            listed.push((0..depth).map(|_| *rng.pick(&SCREEN_NAMES)).collect());
+        }
+        let text = |names: &[&str]| format!("/{}", names.join("/"));
+        let quoted: Vec<String> = listed.iter().map(|p| format!("\"{}\"", text(p))).collect();
+        let half = quoted.len().div_ceil(2);
+        let mut source = format!(
+            "deny open where path in [{}] and uid != 0 errno EACCES\n",
+            quoted[..half].join(", ")
+        );
+        match rng.below(5) {
+            0 => source += &format!("allow open where path in [{}]\n", quoted.join(", ")),
+            1 => source += "deny open where path ~ \"/etc/**\" and uid == 5\n",
+            2 => source += &format!("deny open where path != {} and uid == 5\n", quoted[0]),
+            3 => source += &format!("deny open where path == {} or uid == 6\n", quoted[0]),
+            _ => {}
+        }
+        if half < quoted.len() {
+            source += &format!(
+                "deny open where path in [{}] errno ENOENT\n",
+                quoted[half..].join(", ")
+            );
+        }
+        let compiled = compile(&source);
+        let mut probes: Vec<Vec<u8>> = Vec::new();
+        for names in &listed {
+            probes.push(text(names).into_bytes());
+            for at in 0..names.len() {
+                let mut changed: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                let name = changed[at].clone().into_bytes();
+                let mut byte_changed = name.clone();
+                let i = rng.below(name.len() as u64) as usize;
+                byte_changed[i] ^= 1 << rng.below(7);
+                changed[at] = String::from_utf8_lossy(&byte_changed).into_owned();
+                probes.push(format!("/{}", changed.join("/")).into_bytes());
+                changed[at] = format!("{}x", names[at]);
+                probes.push(format!("/{}", changed.join("/")).into_bytes());
+                changed[at] = rng
+                    .pick(&listed)
+                    .first()
+                    .copied()
+                    .unwrap_or("x")
+                    .to_string();
+                probes.push(format!("/{}", changed.join("/")).into_bytes());
+            }
+            probes.push(text(&names[1..]).into_bytes());
+            probes.push(format!("/srv{}", text(names)).into_bytes());
+            // Too long to resolve, ending in the listed names.
+            probes.push(format!("/{}{}", "d/".repeat(2100), text(names)).into_bytes());
+        }
+        probes.push(b"/".to_vec());
+        for probe in probes {
+            let path = String::from_utf8_lossy(&probe).into_owned();
+            for uid in [0, 5, 6, 1000] {
+                agree(
+                    &format!("case {case}: {source}"),
+                    &compiled,
+                    &open_event(&path, uid),
+                );
+            }
+        }
     }
 }

@@ -17,8 +17,8 @@
 
 mod common;
 
-use common::fixture_kernel;
 use common::glob_reference::reference_matches;
+use common::{fixture_kernel, Rng};
 use compiler::btf::Btf;
 use compiler::elf::ObjectSpec;
 use compiler::ir::{Module, Scope};
@@ -29,37 +29,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
+/// Replays another set of cases.
+const SEED_VARIABLE: &str = "KRSI_SHAPES_SEED";
+
 fn kernel() -> &'static Btf {
     static KERNEL: OnceLock<Btf> = OnceLock::new();
     KERNEL.get_or_init(fixture_kernel)
-}
-
-/// xorshift64*: small, deterministic, good enough to pick cases.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env(salt: u64) -> Rng {
-        let seed = std::env::var("KRSI_SHAPES_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x6b72_7369_u64);
-        Rng((seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
 }
 
 struct Compiled {
@@ -192,7 +167,7 @@ fn near_misses(rng: &mut Rng, literal: &[u8], max_len: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn near_misses_at_every_byte_position() {
-    let mut rng = Rng::from_env(1);
+    let mut rng = Rng::from_env(SEED_VARIABLE, 1);
     let mut runs = 0;
     for target in &STRING_TARGETS {
         for round in 0..40 {
@@ -302,7 +277,7 @@ fn pattern_text(piece: Piece) -> &'static str {
 
 #[test]
 fn slashes_where_wildcards_and_classes_match() {
-    let mut rng = Rng::from_env(2);
+    let mut rng = Rng::from_env(SEED_VARIABLE, 2);
     let mut runs = 0;
     for _ in 0..400 {
         let mut pattern = String::from("/p/");
@@ -375,7 +350,7 @@ fn is_v4_mapped(value: u128) -> bool {
 
 #[test]
 fn cidr_prefixes_of_every_length_with_addresses_just_inside_and_outside() {
-    let mut rng = Rng::from_env(3);
+    let mut rng = Rng::from_env(SEED_VARIABLE, 3);
     let mut runs = 0;
     for width in [32u32, 128] {
         let max = if width == 32 {
@@ -445,7 +420,7 @@ fn holds(a: u64, op: &str, b: u64) -> bool {
 
 #[test]
 fn integer_comparisons_with_the_constant_on_either_side() {
-    let mut rng = Rng::from_env(4);
+    let mut rng = Rng::from_env(SEED_VARIABLE, 4);
     let mut runs = 0;
     for op in ["==", "!=", "<", "<=", ">", ">="] {
         for _ in 0..6 {

@@ -98,6 +98,10 @@ pub struct Program {
     pub deny: Vec<Rule>,
     /// Evaluated before the decision: each match reports an event.
     pub audit: Vec<Rule>,
+    /// Where the kernel keeps a `struct path`'s dentries and mounts: read to screen a
+    /// resolved path before resolving it (`codegen::screen`), and laid out by the offline
+    /// machine.
+    pub path_layout: Option<lang::checked::PathLayout>,
 }
 
 impl Program {

@@ -8,6 +8,7 @@ use crate::ir::{Cond, Mode, Module, Pred, Program, Rule, Target, Value, ValueId,
 use lang::ast::Action;
 use lang::catalog::{EndpointPart, Source, VariantRules};
 use lang::checked::{self, CheckedPolicy, PolicyMode, Predicate, Stage, VariantHook};
+use lang::eval::StringKind;
 use std::collections::HashMap;
 
 /// A broken invariant between checker and compiler: a bug in krsi, never the policy's fault.
@@ -90,6 +91,7 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
                     }
                 }
                 programs.push(Program {
+                    path_layout: policy.path_layout,
                     event: rule.event.name,
                     hook,
                     variant: variant.is_some(),
@@ -224,10 +226,18 @@ impl RuleLowering<'_> {
                 // Fail closed: an unknown value makes a deny rule match and an allow rule not
                 // match. Under an odd number of `not`s the test must take the opposite value
                 // for the rule to come out that way.
+                // An unknown resolved path equals no literal: the test is false, not failed
+                // closed (`StringKind::decides_equality`).
+                let decided = matches!(pred, Pred::StrEq(_))
+                    && self
+                        .policy
+                        .attributes
+                        .get(test.attr.0 as usize)
+                        .is_some_and(|r| StringKind::of(&r.attribute.source).decides_equality());
                 Cond::Test {
                     value,
                     pred,
-                    on_unknown: self.deny != negated,
+                    on_unknown: !decided && self.deny != negated,
                 }
             }
         }

@@ -29,6 +29,10 @@ pub struct CheckedPolicy {
     /// ([`crate::kernel::loads_may_be_null`]): then code must test such a pointer before it
     /// loads through it.
     pub loads_may_be_null: bool,
+    /// Where a `struct path` keeps its dentry and mount, with the dentry walk's offsets:
+    /// what a program reads to screen a resolved path by its last names before resolving it.
+    /// `None` when the target kernel's types do not say.
+    pub path_layout: Option<PathLayout>,
 }
 
 /// One of an event's other hooks ([`HookVariant`]) on the target kernel.
@@ -141,6 +145,17 @@ pub struct KernfsLayout {
     pub parent: u32,
     /// `kernfs_node.name` (`const char *`, NUL-terminated).
     pub name: u32,
+}
+
+/// Byte offsets of `struct path`'s members and of the dentries and mounts behind them, from
+/// the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PathLayout {
+    /// `path.dentry` (`struct dentry *`).
+    pub dentry: u32,
+    /// `path.mnt` (`struct vfsmount *`).
+    pub mnt: u32,
+    pub walk: WalkLayout,
 }
 
 /// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).

@@ -156,6 +156,16 @@ impl StringKind {
         }
     }
 
+    /// Whether `==` against a literal is decided even when the string is unknown. A resolved
+    /// path is unknown only when it is too long for the buffer (`bpf_d_path`'s
+    /// `-ENAMETOOLONG`: the `struct path` is the kernel's own, so the helper's read of it
+    /// does not fault), and then it equals no literal the program compares. That lets a
+    /// program skip resolving a path whose last names no listed path has
+    /// (`compiler::codegen::screen`). Other strings may be unknown because a read faulted.
+    pub fn decides_equality(self) -> bool {
+        self == StringKind::ResolvedPath
+    }
+
     /// Whether the program can compute a string of this many bytes (for a walked path, the
     /// length is not all: see [`StringKind::known`]).
     pub fn fits(self, len: usize) -> bool {
@@ -317,8 +327,13 @@ pub fn test_truth(policy: &CheckedPolicy, test: &Test, input: &EventInput) -> Tr
         }
         (_, AttrValue::Absent) => Truth::False,
         (Predicate::StrEq(literal), AttrValue::Str(s)) => {
+            // A path too long to resolve is longer than any literal the program can hold:
+            // equal to none, whatever the rest of it (see `StringKind::decides_equality`).
             if !kind.known(s) {
-                return Truth::Unknown;
+                return match kind.decides_equality() {
+                    true => Truth::False,
+                    false => Truth::Unknown,
+                };
             }
             Truth::from(s == literal)
         }
@@ -399,6 +414,7 @@ mod tests {
             mode: None,
             variant_hooks: Vec::new(),
             loads_may_be_null: true,
+            path_layout: None,
         }
     }
 

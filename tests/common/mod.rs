@@ -133,3 +133,35 @@ pub fn cgroup_names() -> Vec<String> {
     ]);
     names
 }
+
+/// xorshift64*: small, deterministic, good enough to pick cases. Seeded from the environment
+/// variable a test names (to replay another set of cases), else a fixed seed, and a salt per
+/// test.
+#[allow(dead_code)]
+pub struct Rng(u64);
+
+#[allow(dead_code)]
+impl Rng {
+    pub fn from_env(variable: &str, salt: u64) -> Rng {
+        let seed = std::env::var(variable)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x6b72_7369_u64);
+        Rng((seed ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}

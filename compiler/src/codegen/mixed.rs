@@ -52,16 +52,27 @@ impl ProgramGen<'_> {
     }
 
     /// How many of `rules`, from the first, form a mixed run ([`lang::runs::mixed_run`]) on
-    /// one value with one unknown outcome, whose globs are all dispatched or all merged (one
+    /// one value with one unknown outcome per kind, whose globs are all dispatched or all merged (one
     /// accept set slot decides them) and searched within what the checker counts; 0 when
     /// none does.
     pub(super) fn mixed_run(&self, rules: &[Rule]) -> usize {
         let mut value = None;
+        let mut on_unknown: Vec<(Kind, bool)> = Vec::new();
         let mut dispatched = None;
         let items = rules.iter().map(|rule| {
             let item = self.mixed_item(rule)?;
-            if *value.get_or_insert(item.value) != item.value {
+            let (tested, unknown_is) = item.value;
+            if *value.get_or_insert(tested) != tested {
                 return None;
+            }
+            // Each kind's search sends an unknown string to its own first rule when unknown
+            // counts as a match there; an exact test on a resolved path is decided (false)
+            // where its run's globs fail closed, and the first search that takes an unknown
+            // string is the one whose first rule comes first, as a chain would have it.
+            match on_unknown.iter().find(|(kind, _)| *kind == item.kind) {
+                Some(&(_, known)) if known != unknown_is => return None,
+                Some(_) => {}
+                None => on_unknown.push((item.kind, unknown_is)),
             }
             if let Some(d) = item.dispatched {
                 if *dispatched.get_or_insert(d) != d {

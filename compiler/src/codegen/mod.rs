@@ -36,6 +36,7 @@ mod cond;
 mod mixed;
 mod report;
 mod runs;
+mod screen;
 mod sets;
 mod values;
 mod walk;

@@ -441,7 +441,7 @@ impl ProgramGen<'_> {
     }
 
     /// Binary search on the length in r1 among the groups' lengths.
-    fn length_search(&mut self, groups: &[(usize, Vec<Entry>)], site: Site) {
+    pub(super) fn length_search(&mut self, groups: &[(usize, Vec<Entry>)], site: Site) {
         let cost = groups.iter().map(|(_, e)| entries_cost(e, 0)).sum();
         if groups.len() > 1
             && self.call_chunk(ChunkBody::Lengths(groups.to_vec()), cost, site, site.miss)

@@ -264,6 +264,12 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.bind(compute);
+        let levels = self.screen_levels(i);
+        if !levels.is_empty() {
+            let resolve = self.asm.new_label();
+            self.screen(i, &levels, resolve, unknown);
+            self.asm.bind(resolve);
+        }
         self.value(i, unknown);
     }
 

@@ -14,7 +14,7 @@ use crate::elf::{MapSpec, RODATA_SYMBOL};
 use crate::ir::{Program, ValueKind};
 use lang::checked::AttrValue;
 use lang::checked::ParentAccess;
-use lang::checked::{Access, AccessBase, KernfsLayout, PathWalk, WalkLayout};
+use lang::checked::{Access, AccessBase, KernfsLayout, PathLayout, PathWalk, WalkLayout};
 use lang::eval::EventInput;
 use std::collections::BTreeMap;
 
@@ -321,6 +321,32 @@ impl Objects {
             }
         }
         Ok(Some((dentry, mount)))
+    }
+
+    /// The dentries and mount a `struct path` at `(o, at)` points to, for a program that
+    /// reads names through it before resolving it (`codegen::screen`): `path` built in the
+    /// tree. A path no dentry walk gives (empty, or with an empty name) is a lone mount's
+    /// root instead, where the program learns nothing and resolves it.
+    fn path_dentries(
+        &mut self,
+        layout: &PathLayout,
+        name: &'static str,
+        (o, at): (usize, usize),
+        path: &[u8],
+    ) {
+        let (dentry, mount) = match self.walked(&layout.walk, name, path) {
+            Ok(Some(start)) => start,
+            Ok(None) | Err(_) => {
+                let (mount, root) = self.mount(&layout.walk, None);
+                (root, mount)
+            }
+        };
+        self.links
+            .insert((o, at + layout.dentry as usize), (dentry, 0));
+        self.links.insert(
+            (o, at + layout.mnt as usize),
+            (mount, layout.walk.mount_mnt as usize),
+        );
     }
 
     /// Builds `path` as a chain of kernfs nodes (a cgroup's); returns the last one. The
@@ -634,6 +660,9 @@ impl MockKernel {
                     let size = access.size as usize;
                     let (o, at) = objects.place(access, size)?;
                     objects.claim(o, at, size, Claim::Value)?;
+                    if let Some(layout) = &program.path_layout {
+                        objects.path_dentries(layout, name, (o, at), &path);
+                    }
                     objects.paths.push((o, at, path));
                 }
                 ValueKind::KernelString(access) => {

@@ -7,7 +7,8 @@ use super::Checker;
 use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
     Access, AccessBase, AttrId, DentryWalk, Endpoint, IndexStep, KernfsLayout, KernfsWalk,
-    ParentAccess, PathWalk, ResolvedAttribute, VariantHook, VariantResolution, WalkLayout,
+    ParentAccess, PathLayout, PathWalk, ResolvedAttribute, VariantHook, VariantResolution,
+    WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
@@ -111,6 +112,19 @@ impl WalkLayout {
                 member(vfsmount, "vfsmount", "mnt_root")?,
                 "vfsmount.mnt_root",
             )?,
+        })
+    }
+}
+
+impl PathLayout {
+    /// Resolves `struct path`'s members and the walk's against `kernel`.
+    pub fn resolve(kernel: &dyn KernelTypes) -> Result<PathLayout, Unreadable> {
+        let path = layout_struct(kernel, "path")?;
+        let member = |name: &str| layout_member(kernel, path, "path", name);
+        Ok(PathLayout {
+            dentry: layout_pointer(kernel, member("dentry")?, "path.dentry")?,
+            mnt: layout_pointer(kernel, member("mnt")?, "path.mnt")?,
+            walk: WalkLayout::resolve(kernel)?,
         })
     }
 }

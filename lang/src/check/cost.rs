@@ -9,7 +9,7 @@ use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Te
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
 use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
 use crate::runs::{self, Kind, Reach};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
 /// leaves room under the 32,767 a branch reaches for what the estimate does not count.
@@ -17,6 +17,9 @@ const MAX_EVENT_COST: u32 = 24_000;
 /// The prologue and the program's one report function (ring buffer, rate limit, process,
 /// values), which every reporting rule calls.
 const PROGRAM_BASE_COST: u32 = 520;
+/// The most a program's screen of a resolved path may cost (`codegen::screen`: the path's
+/// last names compared before it is resolved), counted for every event whose rules read one.
+pub const PATH_SCREEN_COST: usize = 400;
 /// A deny or audit rule's call of the report function (its arguments, the call, the exit).
 const REPORT_COST: u32 = 8;
 /// Fewer literals than this stay a compare chain (`codegen::sets`).
@@ -585,10 +588,26 @@ impl Checker<'_> {
         let dispatching = dispatch.keys().copied().collect();
         let (run_of, run_costs) = literal_trees(rules, &self.attributes, &dispatching);
         let mut counted = vec![false; run_costs.len()];
+        let screened: HashSet<&'static str> = rules
+            .iter()
+            .filter(|r| {
+                attrs(&r.condition).iter().any(|a| {
+                    self.attributes
+                        .get(a.0 as usize)
+                        .is_some_and(|a| matches!(a.attribute.source, Source::ResolvedPath { .. }))
+                })
+            })
+            .map(|r| r.event.name)
+            .collect();
         for (rule, run) in rules.iter().zip(run_of) {
             let (own, all) = totals.entry(rule.event.name).or_insert_with(|| {
                 let (own, all) = dispatch.get(rule.event.name).copied().unwrap_or_default();
-                (PROGRAM_BASE_COST + own, PROGRAM_BASE_COST + all)
+                let screen = match screened.contains(rule.event.name) {
+                    true => PATH_SCREEN_COST as u32,
+                    false => 0,
+                };
+                let base = PROGRAM_BASE_COST + screen;
+                (base + own, base + all)
             });
             let before = (*own, *all);
             let report = if rule.action == Action::Allow {

@@ -29,6 +29,7 @@ pub use argv::{takes_arguments, ARGV};
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use cost::{
     add_unnested, dispatch_cost, tree_cost, GLOB_RUN_MIN, GLOB_RUN_RECORDED_COST, INLINE_TREE_COST,
+    PATH_SCREEN_COST,
 };
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
@@ -135,6 +136,7 @@ pub fn check_with_lints(
         name,
         mode,
         loads_may_be_null: crate::kernel::loads_may_be_null(kernel),
+        path_layout: crate::checked::PathLayout::resolve(kernel).ok(),
     });
     (checked, diagnostics)
 }

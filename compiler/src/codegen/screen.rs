@@ -1,0 +1,325 @@
+//! Screening a resolved path by its last names, before `bpf_d_path` resolves it.
+//!
+//! When every rule that reads a resolved path requires it to equal one of some literals
+//! (`path == "/srv/app/bin/tool"`, `path in [...]`, with any other tests beside), a path whose
+//! last names no literal has cannot match, and resolving it is wasted: `bpf_d_path` takes the
+//! rename and mount locks and copies every name up to the root. The kernel keeps those names
+//! in the dentries the `struct path` points to, each with its parent, so the program reads the
+//! last few through BTF pointers first, nearest first, and compares each with the names the
+//! literals have at that place from the end (its length, then its bytes). A name no literal
+//! has there leaves the path unknown without resolving it, and an unknown resolved path equals
+//! no literal (`lang::eval::StringKind::decides_equality`), so every rule reading it comes
+//! out as it would have with the path resolved.
+//!
+//! The names are the path's only where `d_path` would prepend them: the screen gives up, and
+//! the path is resolved, at a dentry that is its own parent (a file system's root, or a pseudo
+//! file's: a pipe's path is made by its file system, not from names), at the root of the
+//! mount the path is seen through (above it the path goes on at the mount point), and when a
+//! read fails. A process's root (chroot) below the names read only shortens the resolved
+//! path, which then has fewer names than every literal. No screen is made for a literal
+//! holding " (deleted)", which `d_path` appends to an unlinked file's name.
+//!
+//! Unlike `d_path`, the screen does not retry under `rename_lock`: a name read while a rename
+//! replaces it may be torn, and then neither the old nor the new name is compared. An open
+//! racing a rename from one listed name to another may be let through; one racing a rename
+//! to or from an unlisted name is decided as if before or after it.
+
+use super::sets::{Entry, Leaf, Site};
+use super::{offset, ProgramGen};
+use crate::bpf::helper::PROBE_READ_KERNEL;
+use crate::bpf::{JmpCond, Label, Reg, Size};
+use crate::ir::{Cond, Pred, ValueId, ValueKind};
+use lang::check::{tree_cost, PATH_SCREEN_COST};
+use std::collections::BTreeSet;
+
+/// Names from the end the screen reads at most.
+const SCREEN_LEVELS: usize = 3;
+/// A level whose literals have more names than this compares the name's length alone.
+const SCREEN_NAMES: usize = 8;
+/// A level whose literals' names have more lengths than this is not screened (and neither
+/// is any level above it).
+const SCREEN_LENGTHS: usize = 16;
+/// What a level costs besides its comparisons: the pointer loads and the root tests.
+const LEVEL_COST: usize = 12;
+/// Reading a name's bytes: the helper's arguments, its call and its check.
+const READ_COST: usize = 8;
+
+/// One name from the end, as the literals have it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Level {
+    /// Every length a literal's name has here.
+    lengths: BTreeSet<usize>,
+    /// The names themselves, when few enough to compare.
+    names: Option<BTreeSet<Vec<u8>>>,
+}
+
+/// The levels a screen for `literals` compares, nearest name first: none when some literal
+/// is not an absolute path of names, or holds " (deleted)". At most as many levels as the
+/// literal with the fewest names has names, and as many as fit [`PATH_SCREEN_COST`].
+pub(super) fn levels(literals: &[&[u8]]) -> Vec<Level> {
+    let mut names_from_end: Vec<Vec<&[u8]>> = Vec::new();
+    for literal in literals {
+        let Some(rest) = literal.strip_prefix(b"/") else {
+            return Vec::new();
+        };
+        if rest.is_empty() || literal.windows(10).any(|w| w == b" (deleted)") {
+            return Vec::new();
+        }
+        let names: Vec<&[u8]> = rest.split(|&c| c == b'/').rev().collect();
+        if names.iter().any(|n| n.is_empty()) {
+            return Vec::new();
+        }
+        names_from_end.push(names);
+    }
+    let depth = names_from_end
+        .iter()
+        .map(Vec::len)
+        .min()
+        .unwrap_or(0)
+        .min(SCREEN_LEVELS);
+    let mut levels = Vec::new();
+    let mut budget = PATH_SCREEN_COST;
+    for k in 0..depth {
+        let names: BTreeSet<Vec<u8>> = names_from_end.iter().map(|n| n[k].to_vec()).collect();
+        let lengths: BTreeSet<usize> = names.iter().map(Vec::len).collect();
+        let base = LEVEL_COST + lengths.len();
+        if lengths.len() > SCREEN_LENGTHS || base > budget {
+            break;
+        }
+        budget -= base;
+        let compare = READ_COST + tree_cost(names.iter().map(Vec::as_slice));
+        let names = (names.len() <= SCREEN_NAMES && compare <= budget).then(|| {
+            budget -= compare;
+            names
+        });
+        levels.push(Level { lengths, names });
+    }
+    levels
+}
+
+/// The literals rule condition `cond` requires value `id` to equal one of, if it does: a test
+/// `== literal`, an `or` of such tests, or an `and` with such a conjunct.
+fn required_literals(cond: &Cond, id: ValueId) -> Option<Vec<&[u8]>> {
+    match cond {
+        Cond::Test {
+            value,
+            pred: Pred::StrEq(bytes),
+            ..
+        } if *value == id => Some(vec![bytes.as_slice()]),
+        Cond::Or(items) => {
+            let mut all = Vec::new();
+            for item in items {
+                all.extend(required_literals(item, id)?);
+            }
+            Some(all)
+        }
+        Cond::And(items) => items.iter().find_map(|item| required_literals(item, id)),
+        _ => None,
+    }
+}
+
+impl ProgramGen<'_> {
+    /// The screen's levels for value `i`: a resolved path that every rule reading it requires
+    /// to equal a literal. Empty when there is no screen.
+    pub(super) fn screen_levels(&self, i: usize) -> Vec<Level> {
+        let program = self.program;
+        let id = ValueId(i as u32);
+        let resolved = matches!(
+            program.values.get(i).map(|v| &v.kind),
+            Some(ValueKind::ResolvedPath(_))
+        );
+        if !resolved || program.path_layout.is_none() || self.layout.buffers[i].is_none() {
+            return Vec::new();
+        }
+        let mut literals = Vec::new();
+        for rule in program
+            .audit
+            .iter()
+            .chain(&program.allow)
+            .chain(&program.deny)
+        {
+            if !rule.cond.values().contains(&id) {
+                continue;
+            }
+            match required_literals(&rule.cond, id) {
+                Some(required) => literals.extend(required),
+                None => return Vec::new(),
+            }
+        }
+        levels(&literals)
+    }
+
+    /// The screen of resolved path `i` (see the module): goes to `resolve` when the path may
+    /// equal a literal, to `unknown` when it cannot. Uses r0–r5, r8 (the dentry) and r9 (the
+    /// mount's root).
+    pub(super) fn screen(&mut self, i: usize, levels: &[Level], resolve: Label, unknown: Label) {
+        let (Some(layout), Some(b), ValueKind::ResolvedPath(access)) = (
+            self.program.path_layout,
+            self.layout.buffers[i],
+            &self.program.values[i].kind,
+        ) else {
+            self.asm.jump(resolve);
+            return;
+        };
+        let walk = layout.walk;
+        // &file->f_path (or wherever the hook's path is): its dentry and its mount's root.
+        self.pointer_to_checked(access, Reg::R1, resolve);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, resolve)
+            .load(
+                Size::DW,
+                Reg::R8,
+                Reg::R1,
+                offset(access.offset + layout.dentry),
+            )
+            .load(
+                Size::DW,
+                Reg::R9,
+                Reg::R1,
+                offset(access.offset + layout.mnt),
+            )
+            .jump_imm(JmpCond::Eq, Reg::R9, 0, resolve)
+            .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root));
+        let slot = self.layout.slots[i];
+        for (k, level) in levels.iter().enumerate() {
+            let next = self.asm.new_label();
+            self.asm
+                .jump_imm(JmpCond::Eq, Reg::R8, 0, resolve)
+                // The mount's root: the path goes on at the mount point.
+                .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
+                .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
+                // Its own parent: a file system's root, or a pseudo file's dentry.
+                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve)
+                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+            let compare = self.asm.new_label();
+            let pass = if level.names.is_some() { compare } else { next };
+            for &len in &level.lengths {
+                self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, pass);
+            }
+            self.asm.jump(unknown);
+            if let Some(names) = &level.names {
+                // The name's bytes into the path's buffer (resolving the path overwrites
+                // them). Its length is one of the literals' here; the bound is for the
+                // verifier. The comparison reads no byte past it (`sets::word_trie`).
+                let longest = level.lengths.last().copied().unwrap_or(0);
+                self.asm
+                    .bind(compare)
+                    .mov64_reg(Reg::R2, Reg::R1)
+                    .jump_imm(JmpCond::Gt, Reg::R2, longest as i32, unknown)
+                    .mov64_reg(Reg::R1, Reg::R7);
+                self.add_offset(Reg::R1, b.offset);
+                self.asm
+                    .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
+                    .call_helper(PROBE_READ_KERNEL)
+                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
+                    .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+                let groups = group_by_length(names, next);
+                let site = Site {
+                    b,
+                    slot,
+                    miss: unknown,
+                    matched: next,
+                    split: false,
+                };
+                self.length_search(&groups, site);
+            }
+            self.asm.bind(next);
+            if k + 1 < levels.len() {
+                self.asm
+                    .load(Size::DW, Reg::R8, Reg::R8, offset(walk.d_parent));
+            }
+        }
+        self.asm.jump(resolve);
+    }
+}
+
+/// `names` grouped by length, each going to `next`, as `sets::length_search` takes them.
+fn group_by_length(names: &BTreeSet<Vec<u8>>, next: Label) -> Vec<(usize, Vec<Entry>)> {
+    let mut groups: Vec<(usize, Vec<Entry>)> = Vec::new();
+    let mut sorted: Vec<&Vec<u8>> = names.iter().collect();
+    sorted.sort_by_key(|n| n.len());
+    for name in sorted {
+        let entry = (name.clone(), Leaf::Jump(next));
+        match groups.last_mut() {
+            Some((len, entries)) if *len == name.len() => entries.push(entry),
+            _ => groups.push((name.len(), vec![entry])),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(literals: &[&str]) -> Vec<Level> {
+        let bytes: Vec<&[u8]> = literals.iter().map(|l| l.as_bytes()).collect();
+        levels(&bytes)
+    }
+
+    #[test]
+    fn levels_are_the_names_from_the_end_every_literal_has() {
+        let levels = of(&[
+            "/srv/app1/bin/tool",
+            "/srv/app22/bin/tool",
+            "/etc/x/bin/tool",
+        ]);
+        assert_eq!(levels.len(), 3);
+        let names = |k: usize| levels[k].names.clone().unwrap_or_default();
+        assert_eq!(names(0), BTreeSet::from([b"tool".to_vec()]));
+        assert_eq!(names(1), BTreeSet::from([b"bin".to_vec()]));
+        assert_eq!(
+            names(2),
+            BTreeSet::from([b"app1".to_vec(), b"app22".to_vec(), b"x".to_vec()])
+        );
+        assert_eq!(levels[2].lengths, BTreeSet::from([1, 4, 5]));
+        // As deep as the shortest literal.
+        assert_eq!(of(&["/etc/shadow", "/srv/a/b/c"]).len(), 2);
+    }
+
+    #[test]
+    fn many_names_are_screened_by_length_alone() {
+        let literals: Vec<String> = (0..1000).map(|i| format!("/srv/app{i}/bin/tool")).collect();
+        let refs: Vec<&str> = literals.iter().map(String::as_str).collect();
+        let levels = of(&refs);
+        assert_eq!(levels.len(), 3);
+        assert!(levels[2].names.is_none());
+        assert_eq!(levels[2].lengths, BTreeSet::from([4, 5, 6]));
+    }
+
+    #[test]
+    fn no_screen_where_names_are_not_the_path_s() {
+        assert!(of(&["/etc/shadow", "relative/path"]).is_empty());
+        assert!(of(&["/"]).is_empty());
+        assert!(of(&["/tmp//x"]).is_empty());
+        assert!(of(&["/tmp/x/"]).is_empty());
+        assert!(of(&["/tmp/x (deleted)"]).is_empty());
+    }
+
+    #[test]
+    fn a_screen_stays_within_what_the_checker_counts() {
+        // Long names, many lengths: whatever the literals, the emitted levels fit the budget.
+        let literals: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "/{}/{}/{}",
+                    "d".repeat(i + 1),
+                    "e".repeat(200 - i),
+                    "f".repeat(i % 9 + 1)
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = literals.iter().map(String::as_str).collect();
+        let cost: usize = of(&refs)
+            .iter()
+            .map(|l| {
+                LEVEL_COST
+                    + l.lengths.len()
+                    + l.names
+                        .as_ref()
+                        .map_or(0, |n| READ_COST + tree_cost(n.iter().map(Vec::as_slice)))
+            })
+            .sum();
+        assert!(cost <= PATH_SCREEN_COST, "{cost}");
+    }
+}

@@ -1,0 +1,177 @@
+//! Exact paths are screened by their last names before the path is resolved
+//! (`codegen::screen`): a file whose name or parent directory no listed path has is let
+//! through without `bpf_d_path`, and the screen must never let through a listed path. The
+//! names a dentry holds are not always the path's: a bind mount shows a file under another
+//! name, a rename changes it, a hard link gives it two. Each case is checked against the
+//! resolved path's meaning, for open and exec, by a non-root user in the policy's cgroup.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kernel_tests::{
+    assert_exec_denied, assert_open_denied, assert_opened, assert_ran, c_path, open_as,
+    require_guest, run_as, Cgroup, Policy, TempDir, USER,
+};
+use libc::{EACCES, EPERM, O_RDONLY};
+use std::path::Path;
+
+/// A bind mount of `source` on `target`, undone when dropped.
+struct Bind(std::ffi::CString);
+
+impl Bind {
+    fn new(source: &Path, target: &Path) -> Bind {
+        let (s, t) = (c_path(source), c_path(target));
+        // SAFETY: NUL-terminated paths; a bind mount takes no type or data.
+        let r = unsafe {
+            libc::mount(
+                s.as_ptr(),
+                t.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(r, 0, "bind mount of {source:?} on {target:?}");
+        Bind(t)
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        // SAFETY: a NUL-terminated path this value mounted on.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn listed_paths_are_refused_and_others_let_through_by_their_names() {
+    require_guest();
+    let dir = TempDir::new();
+    dir.mkdirs(&["a/bin", "b/bin", "bb/bin", "c/lib", "x/bin", "a/lib", "mnt"]);
+    let listed_a = dir.write("a/bin/tool", "data\n", 0o644);
+    let listed_b = dir.write("b/bin/tool", "data\n", 0o644);
+    let listed_c = dir.write("c/lib/conf", "data\n", 0o644);
+    // The same name in an unlisted directory, a listed directory's other file, a directory
+    // whose name is as long as a listed one's.
+    let same_name = dir.write("x/bin/tool", "data\n", 0o644);
+    let other_file = dir.write("a/bin/tool2", "data\n", 0o644);
+    let other_dir = dir.write("a/lib/tool", "data\n", 0o644);
+    let long_dir = dir.write("bb/bin/tool", "data\n", 0o644);
+    let source = format!(
+        "deny open where path in [\"{}\", \"{}\", \"{}\"] and uid != 0 errno EACCES\n",
+        listed_a.display(),
+        listed_b.display(),
+        listed_c.display()
+    );
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    let open = |path: &Path| open_as(path, O_RDONLY, Some(USER), Some(&cg));
+    for listed in [&listed_a, &listed_b, &listed_c] {
+        assert_open_denied(open(listed), EACCES, "a listed path");
+    }
+    assert_opened(
+        open_as(&listed_a, O_RDONLY, None, Some(&cg)),
+        "a listed path opened by root",
+    );
+    for (path, what) in [
+        (&same_name, "a listed name in an unlisted directory"),
+        (&other_file, "another file in a listed directory"),
+        (&other_dir, "a listed name under another parent"),
+        (&long_dir, "a parent as long as a listed one"),
+    ] {
+        assert_opened(open(path), what);
+    }
+
+    // A bind mount: the dentry is the mount's root, whose name is the source's. The path
+    // is where it is mounted.
+    let unlisted_source = dir.write("x/bin/source", "data\n", 0o644);
+    {
+        let _bind = Bind::new(&unlisted_source, &listed_b);
+        assert_open_denied(
+            open(&listed_b),
+            EACCES,
+            "an unlisted file bind-mounted on a listed path",
+        );
+    }
+    let target = dir.write("mnt/target", "data\n", 0o644);
+    {
+        let _bind = Bind::new(&listed_a, &target);
+        assert_opened(
+            open(&target),
+            "a listed file bind-mounted on an unlisted path",
+        );
+        assert_open_denied(open(&listed_a), EACCES, "the listed file at its own path");
+    }
+
+    // A hard link: the path of the name opened.
+    let link = dir.join("x/bin/link");
+    std::fs::hard_link(&listed_c, &link).unwrap();
+    assert_opened(
+        open(&link),
+        "a hard link to a listed file at an unlisted path",
+    );
+    assert_open_denied(
+        open(&listed_c),
+        EACCES,
+        "the listed file with a second link",
+    );
+
+    // A rename: the name the dentry has now.
+    let renamed = dir.join("x/bin/renamed");
+    std::fs::rename(&listed_c, &renamed).unwrap();
+    assert_opened(open(&renamed), "a listed file renamed away");
+    std::fs::rename(&renamed, &listed_c).unwrap();
+    assert_open_denied(open(&listed_c), EACCES, "a file renamed to a listed path");
+
+    policy.stop();
+    assert_opened(open(&listed_a), "a listed path after unload");
+}
+
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn listed_executables_are_refused_and_others_run() {
+    require_guest();
+    let dir = TempDir::new();
+    dir.mkdirs(&["app1/bin", "app2/bin", "appx/bin", "other/bin"]);
+    let listed: Vec<_> = (1..=2)
+        .map(|i| dir.copy("/bin/true", format!("app{i}/bin/tool"), 0o755))
+        .collect();
+    let same_name = dir.copy("/bin/true", "appx/bin/tool", 0o755);
+    let other_parent = dir.copy("/bin/true", "other/bin/tool", 0o755);
+    let source = format!(
+        "deny exec where path in [\"{}\", \"{}\"] and uid != 0\n",
+        listed[0].display(),
+        listed[1].display()
+    );
+    let cg = Cgroup::new();
+    let policy_dir = TempDir::new();
+    let policy = Policy::load_source(&policy_dir, &source, Some(&cg));
+    for exe in &listed {
+        assert_exec_denied(
+            run_as(exe, &[], Some(USER), Some(&cg)),
+            EPERM,
+            "a listed executable",
+        );
+    }
+    assert_ran(
+        run_as(&same_name, &[], Some(USER), Some(&cg)),
+        "a directory as long as a listed one's",
+    );
+    assert_ran(
+        run_as(&other_parent, &[], Some(USER), Some(&cg)),
+        "a listed name in an unlisted directory",
+    );
+    {
+        let _bind = Bind::new(&same_name, &listed[1]);
+        assert_exec_denied(
+            run_as(&listed[1], &[], Some(USER), Some(&cg)),
+            EPERM,
+            "an unlisted executable bind-mounted on a listed path",
+        );
+    }
+    policy.stop();
+    assert_ran(
+        run_as(&listed[0], &[], Some(USER), Some(&cg)),
+        "a listed executable after unload",
+    );
+}
