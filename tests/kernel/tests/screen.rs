@@ -46,7 +46,9 @@ impl Drop for Bind {
 fn listed_paths_are_refused_and_others_let_through_by_their_names() {
     require_guest();
     let dir = TempDir::new();
-    dir.mkdirs(&["a/bin", "b/bin", "bb/bin", "c/lib", "x/bin", "a/lib", "mnt"]);
+    dir.mkdirs(&[
+        "a", "a/bin", "a/lib", "b", "b/bin", "bb", "bb/bin", "c", "c/lib", "x", "x/bin", "mnt",
+    ]);
     let listed_a = dir.write("a/bin/tool", "data\n", 0o644);
     let listed_b = dir.write("b/bin/tool", "data\n", 0o644);
     let listed_c = dir.write("c/lib/conf", "data\n", 0o644);
@@ -132,7 +134,9 @@ fn listed_paths_are_refused_and_others_let_through_by_their_names() {
 fn listed_executables_are_refused_and_others_run() {
     require_guest();
     let dir = TempDir::new();
-    dir.mkdirs(&["app1/bin", "app2/bin", "appx/bin", "other/bin"]);
+    dir.mkdirs(&[
+        "app1", "app1/bin", "app2", "app2/bin", "appx", "appx/bin", "other", "other/bin",
+    ]);
     let listed: Vec<_> = (1..=2)
         .map(|i| dir.copy("/bin/true", format!("app{i}/bin/tool"), 0o755))
         .collect();
