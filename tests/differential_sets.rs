@@ -1032,7 +1032,8 @@ const SCREEN_NAMES: [&str; 12] = [
 /// (`codegen::screen`): at random, sets of listed paths of one to five names, and probes that
 /// change a listed path at each name (one byte, its length, another listed path's name at
 /// that place), drop or add a name, or are too long to resolve; beside them rules the screen
-/// must not apply to (an `or` with another test, `!=`, a glob on the path) and allow rules.
+/// must not apply to (an `or` with another test or with a glob, `!=`, a glob on the path) and
+/// allow rules.
 /// The machine lays out each path's dentries under a mount at its first name, so screens also
 /// stop at a mount's root and resolve.
 #[test]
@@ -1051,11 +1052,17 @@ fn screened_exact_paths_agree_with_near_misses() {
             "deny open where path in [{}] and uid != 0 errno EACCES\n",
             quoted[..half].join(", ")
         );
-        match rng.below(5) {
+        match rng.below(6) {
             0 => source += &format!("allow open where path in [{}]\n", quoted.join(", ")),
             1 => source += "deny open where path ~ \"/etc/**\" and uid == 5\n",
             2 => source += &format!("deny open where path != {} and uid == 5\n", quoted[0]),
             3 => source += &format!("deny open where path == {} or uid == 6\n", quoted[0]),
+            4 => {
+                source += &format!(
+                    "deny open where path == {} or path ~ \"/*/bin/*\" errno EPERM\n",
+                    quoted[0]
+                )
+            }
             _ => {}
         }
         if half < quoted.len() {

@@ -252,7 +252,9 @@ pub enum Cond {
         value: ValueId,
         pred: Pred,
         /// The test's outcome when the value is unknown; chosen by lowering so that an unknown
-        /// value makes a deny rule match and an allow rule not match.
+        /// value makes a deny rule match and an allow rule not match, but where the test is
+        /// decided all the same: `==` on a resolved path, which is unknown only when too long
+        /// and then equals no literal (`lang::eval::StringKind::decides_equality`).
         on_unknown: bool,
     },
 }

@@ -517,35 +517,37 @@ mod tests {
     }
 
     #[test]
-    fn long_path_is_unknown_and_fails_closed() {
+    fn a_long_path_equals_no_literal_and_a_glob_on_it_fails_closed() {
         let eq = || test(0, Predicate::StrEq(b"/tmp/x".to_vec()));
+        let under_tmp = || test(0, Predicate::Glob(glob("/tmp/**")));
         let long = vec![b'a'; STRING_CAP];
         let fits = vec![b'a'; STRING_CAP - 1];
-        // deny path == ...: unknown → deny matches.
+        let deny_1 = Decision::Deny { errno: 1, rule: 1 };
+        // deny path == ...: a path too long to resolve is no literal, resolved or not.
         let p = policy(vec![(Action::Deny, eq(), 1)]);
-        assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
+        assert_eq!(evaluate(&p, &event(&long, 0), false), Decision::Allow);
         assert_eq!(evaluate(&p, &event(&fits, 0), false), Decision::Allow);
-        // deny not path == ...: still matches (polarity through `not`).
         let p = policy(vec![(Action::Deny, not(eq()), 1)]);
         assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
-        // allow path == ... never matches an unknown path.
-        let p = policy(vec![
-            (Action::Allow, eq(), 1),
-            (Action::Deny, Cond::Const(true), 1),
-        ]);
-        assert_eq!(
-            evaluate(&p, &event(&long, 0), false),
-            Decision::Deny { errno: 1, rule: 1 }
-        );
-        // allow not path == ...: not(unknown) must not match either.
         let p = policy(vec![
             (Action::Allow, not(eq()), 1),
             (Action::Deny, Cond::Const(true), 1),
         ]);
-        assert_eq!(
-            evaluate(&p, &event(&long, 0), false),
-            Decision::Deny { errno: 1, rule: 1 }
-        );
+        assert_eq!(evaluate(&p, &event(&long, 0), false), Decision::Allow);
+        // deny path ~ ...: unknown → deny matches, also through `not`.
+        let p = policy(vec![(Action::Deny, under_tmp(), 1)]);
+        assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
+        assert_eq!(evaluate(&p, &event(&fits, 0), false), Decision::Allow);
+        let p = policy(vec![(Action::Deny, not(under_tmp()), 1)]);
+        assert_eq!(evaluate(&p, &event(&long, 0), false), DENY);
+        // allow path ~ ...: neither it nor its `not` matches an unknown path.
+        for cond in [under_tmp(), not(under_tmp())] {
+            let p = policy(vec![
+                (Action::Allow, cond, 1),
+                (Action::Deny, Cond::Const(true), 1),
+            ]);
+            assert_eq!(evaluate(&p, &event(&long, 0), false), deny_1);
+        }
     }
 
     #[test]

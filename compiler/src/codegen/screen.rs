@@ -35,7 +35,7 @@ use std::collections::BTreeSet;
 /// Names from the end the screen reads at most.
 const SCREEN_LEVELS: usize = 3;
 /// A level whose literals have more names than this compares the name's length alone.
-const SCREEN_NAMES: usize = 8;
+const SCREEN_NAMES: usize = 16;
 /// A level whose literals' names have more lengths than this is not screened (and neither
 /// is any level above it).
 const SCREEN_LENGTHS: usize = 16;

@@ -241,14 +241,21 @@ impl Objects {
     }
 
     /// A mount object with its root dentry, mounted at `mountpoint` of `parent` (the root
-    /// mount, its own parent, when `None`). Returns (mount, root dentry).
+    /// mount, its own parent, when `None`). Returns (mount, root dentry). The root mount's
+    /// root is its file system's root, its own parent; another mount's is a directory of its
+    /// file system, as a bind mount's is, with a name and a parent that are not the path's:
+    /// code that reads names must stop at a mount's root.
     fn mount(&mut self, layout: &WalkLayout, parent: Option<(usize, usize)>) -> (usize, usize) {
         let m = self.new_object("mount".to_string());
         let size = (layout.mount_mnt + layout.mnt_root + 8)
             .max(layout.mnt_parent + 8)
             .max(layout.mnt_mountpoint + 8) as usize;
         self.bytes[m].resize(size, GARBAGE);
-        let root = self.dentry(layout, b"/", None);
+        let fs_root = self.dentry(layout, b"/", None);
+        let root = match parent {
+            None => fs_root,
+            Some(_) => self.dentry(layout, b"bind-source", Some(fs_root)),
+        };
         self.links.insert(
             (m, (layout.mount_mnt + layout.mnt_root) as usize),
             (root, 0),

@@ -135,7 +135,14 @@ fn listed_executables_are_refused_and_others_run() {
     require_guest();
     let dir = TempDir::new();
     dir.mkdirs(&[
-        "app1", "app1/bin", "app2", "app2/bin", "appx", "appx/bin", "other", "other/bin",
+        "app1",
+        "app1/bin",
+        "app2",
+        "app2/bin",
+        "appx",
+        "appx/bin",
+        "other",
+        "other/bin",
     ]);
     let listed: Vec<_> = (1..=2)
         .map(|i| dir.copy("/bin/true", format!("app{i}/bin/tool"), 0o755))
