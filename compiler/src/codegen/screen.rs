@@ -43,6 +43,11 @@ const SCREEN_LENGTHS: usize = 16;
 const LEVEL_COST: usize = 12;
 /// Reading a name's bytes: the helper's arguments, its call and its check.
 const READ_COST: usize = 8;
+/// Positions of a name compared byte by byte at most, where there are too many names to
+/// compare whole.
+const SCREEN_COLUMNS: usize = 16;
+/// A position's load and its last jump, besides two compares per range.
+const COLUMN_COST: usize = 2;
 
 /// One name from the end, as the literals have it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +56,31 @@ pub(super) struct Level {
     lengths: BTreeSet<usize>,
     /// The names themselves, when few enough to compare.
     names: Option<BTreeSet<Vec<u8>>>,
+    /// Else, positions every name has and the bytes the names have there (sorted ranges):
+    /// `app0` to `app9999` have a digit at 3, which `appx` has not.
+    columns: Vec<(usize, Vec<(u8, u8)>)>,
+}
+
+impl Level {
+    /// About what the level's code costs, as [`levels`] counts it against the budget.
+    #[cfg(test)]
+    fn cost(&self) -> usize {
+        let names = self
+            .names
+            .as_ref()
+            .map_or(0, |n| READ_COST + tree_cost(n.iter().map(Vec::as_slice)));
+        let columns: usize = self
+            .columns
+            .iter()
+            .map(|(_, ranges)| COLUMN_COST + 2 * ranges.len())
+            .sum();
+        let read = if self.columns.is_empty() {
+            0
+        } else {
+            READ_COST
+        };
+        LEVEL_COST + self.lengths.len() + names + read + columns
+    }
 }
 
 /// The levels a screen for `literals` compares, nearest name first: none when some literal
@@ -88,13 +118,51 @@ pub(super) fn levels(literals: &[&[u8]]) -> Vec<Level> {
         }
         budget -= base;
         let compare = READ_COST + tree_cost(names.iter().map(Vec::as_slice));
-        let names = (names.len() <= SCREEN_NAMES && compare <= budget).then(|| {
+        if names.len() <= SCREEN_NAMES && compare <= budget {
             budget -= compare;
-            names
+            levels.push(Level {
+                lengths,
+                names: Some(names),
+                columns: Vec::new(),
+            });
+            continue;
+        }
+        let columns = columns(&names, &mut budget);
+        levels.push(Level {
+            lengths,
+            names: None,
+            columns,
         });
-        levels.push(Level { lengths, names });
     }
     levels
+}
+
+/// For a place with too many names to compare: the bytes the names have at each of their
+/// first positions (every name has them), as sorted ranges, while they fit `budget`. A
+/// position where every byte occurs filters nothing and is left out.
+fn columns(names: &BTreeSet<Vec<u8>>, budget: &mut usize) -> Vec<(usize, Vec<(u8, u8)>)> {
+    let shortest = names.iter().map(Vec::len).min().unwrap_or(0);
+    let mut columns = Vec::new();
+    for at in 0..shortest.min(SCREEN_COLUMNS) {
+        let bytes: BTreeSet<u8> = names.iter().map(|n| n[at]).collect();
+        let mut ranges: Vec<(u8, u8)> = Vec::new();
+        for b in bytes {
+            match ranges.last_mut() {
+                Some((_, hi)) if u16::from(*hi) + 1 == u16::from(b) => *hi = b,
+                _ => ranges.push((b, b)),
+            }
+        }
+        if ranges == [(0, u8::MAX)] {
+            continue;
+        }
+        let cost = COLUMN_COST + 2 * ranges.len() + if columns.is_empty() { READ_COST } else { 0 };
+        if cost > *budget {
+            break;
+        }
+        *budget -= cost;
+        columns.push((at, ranges));
+    }
+    columns
 }
 
 /// The literals rule condition `cond` requires value `id` to equal one of, if it does: a test
@@ -192,15 +260,17 @@ impl ProgramGen<'_> {
                 .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve)
                 .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
             let compare = self.asm.new_label();
-            let pass = if level.names.is_some() { compare } else { next };
+            let reads = level.names.is_some() || !level.columns.is_empty();
+            let pass = if reads { compare } else { next };
             for &len in &level.lengths {
                 self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, pass);
             }
             self.asm.jump(unknown);
-            if let Some(names) = &level.names {
+            if reads {
                 // The name's bytes into the path's buffer (resolving the path overwrites
                 // them). Its length is one of the literals' here; the bound is for the
-                // verifier. The comparison reads no byte past it (`sets::word_trie`).
+                // verifier. The comparisons read no byte past it (`sets::word_trie`; the
+                // columns are positions every name here has).
                 let longest = level.lengths.last().copied().unwrap_or(0);
                 self.asm
                     .bind(compare)
@@ -211,7 +281,21 @@ impl ProgramGen<'_> {
                 self.asm
                     .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
                     .call_helper(PROBE_READ_KERNEL)
-                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
+                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve);
+            }
+            for (at, ranges) in &level.columns {
+                let held = self.asm.new_label();
+                self.asm
+                    .load(Size::B, Reg::R2, Reg::R7, offset(b.offset + *at as u32));
+                for &(lo, hi) in ranges {
+                    self.asm
+                        .jump_imm(JmpCond::Lt, Reg::R2, i32::from(lo), unknown)
+                        .jump_imm(JmpCond::Le, Reg::R2, i32::from(hi), held);
+                }
+                self.asm.jump(unknown).bind(held);
+            }
+            if let Some(names) = &level.names {
+                self.asm
                     .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
                 let groups = group_by_length(names, next);
                 let site = Site {
@@ -285,6 +369,16 @@ mod tests {
         assert_eq!(levels.len(), 3);
         assert!(levels[2].names.is_none());
         assert_eq!(levels[2].lengths, BTreeSet::from([4, 5, 6]));
+        // `app0` to `app999`: every name has `app` and a digit; position 3 on is all digits.
+        assert_eq!(
+            levels[2].columns,
+            vec![
+                (0, vec![(b'a', b'a')]),
+                (1, vec![(b'p', b'p')]),
+                (2, vec![(b'p', b'p')]),
+                (3, vec![(b'0', b'9')]),
+            ]
+        );
     }
 
     #[test]
@@ -310,16 +404,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<&str> = literals.iter().map(String::as_str).collect();
-        let cost: usize = of(&refs)
-            .iter()
-            .map(|l| {
-                LEVEL_COST
-                    + l.lengths.len()
-                    + l.names
-                        .as_ref()
-                        .map_or(0, |n| READ_COST + tree_cost(n.iter().map(Vec::as_slice)))
-            })
-            .sum();
+        let cost: usize = of(&refs).iter().map(Level::cost).sum();
         assert!(cost <= PATH_SCREEN_COST, "{cost}");
     }
 }
