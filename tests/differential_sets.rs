@@ -1012,8 +1012,10 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
 }
 
 /// Names for the screen's generated paths: equal lengths that differ at each byte, a name
-/// that is another's prefix, one name past a word.
-const SCREEN_NAMES: [&str; 12] = [
+/// that is another's prefix, one past a word, one too long for the dentry to keep inline
+/// (`d_iname`: the program copies it with a helper).
+const SCREEN_NAMES: [&str; 13] = [
+    "a-name-longer-than-the-dentry-keeps-inline-0123456789",
     "bin",
     "bim",
     "ain",

@@ -156,6 +156,11 @@ pub struct PathLayout {
     /// `path.mnt` (`struct vfsmount *`).
     pub mnt: u32,
     pub walk: WalkLayout,
+    /// `dentry.d_iname` (`d_shortname.string` since 6.14) as (offset, bytes): where the
+    /// kernel keeps a name shorter than it,
+    /// `d_name.name` pointing there, so that the program can load the name through the
+    /// dentry instead of copying it with a helper. `None` when the kernel has no such array.
+    pub d_iname: Option<(u32, u32)>,
 }
 
 /// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).

@@ -41,8 +41,8 @@ const SCREEN_NAMES: usize = 16;
 const SCREEN_LENGTHS: usize = 16;
 /// What a level costs besides its comparisons: the pointer loads and the root tests.
 const LEVEL_COST: usize = 12;
-/// Reading a name's bytes: the helper's arguments, its call and its check.
-const READ_COST: usize = 8;
+/// Reading a name's bytes: loaded from `d_iname` (at most five words) or copied by a helper.
+const READ_COST: usize = 24;
 /// Positions of a name compared byte by byte at most, where there are too many names to
 /// compare whole.
 const SCREEN_COLUMNS: usize = 16;
@@ -272,8 +272,30 @@ impl ProgramGen<'_> {
                 // verifier. The comparisons read no byte past it (`sets::word_trie`; the
                 // columns are positions every name here has).
                 let longest = level.lengths.last().copied().unwrap_or(0);
+                let words = longest.div_ceil(8);
+                let copied = self.asm.new_label();
+                self.asm.bind(compare);
+                // A name shorter than `d_iname` is kept there: loaded through the dentry,
+                // word by word, without a helper call (the bytes past its end are the
+                // array's and never compared).
+                let inline = layout
+                    .d_iname
+                    .filter(|&(_, size)| 8 * words <= size as usize);
+                if let Some((at, _)) = inline {
+                    let elsewhere = self.asm.new_label();
+                    self.asm
+                        .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
+                        .mov64_reg(Reg::R4, Reg::R8);
+                    self.add_offset(Reg::R4, at);
+                    self.asm.jump_reg(JmpCond::Ne, Reg::R3, Reg::R4, elsewhere);
+                    for w in 0..words as u32 {
+                        self.asm
+                            .load(Size::DW, Reg::R2, Reg::R8, offset(at + 8 * w))
+                            .store_reg(Size::DW, Reg::R7, offset(b.offset + 8 * w), Reg::R2);
+                    }
+                    self.asm.jump(copied).bind(elsewhere);
+                }
                 self.asm
-                    .bind(compare)
                     .mov64_reg(Reg::R2, Reg::R1)
                     .jump_imm(JmpCond::Gt, Reg::R2, longest as i32, unknown)
                     .mov64_reg(Reg::R1, Reg::R7);
@@ -281,7 +303,8 @@ impl ProgramGen<'_> {
                 self.asm
                     .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
                     .call_helper(PROBE_READ_KERNEL)
-                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve);
+                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
+                    .bind(copied);
             }
             for (at, ranges) in &level.columns {
                 let held = self.asm.new_label();

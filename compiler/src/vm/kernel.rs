@@ -159,6 +159,9 @@ struct Objects {
     /// Kernfs paths built so far → their last node, so that two values of one path (a
     /// cgroup's and its container id) read the same nodes.
     kernfs: BTreeMap<Vec<u8>, usize>,
+    /// `dentry.d_iname` (offset, bytes), when the program reads names through it: a shorter
+    /// name is kept there, as the kernel keeps it, `d_name.name` pointing into the dentry.
+    inline_names: Option<(u32, u32)>,
 }
 
 /// Dentries and mounts for walked paths. The root mount's root is `/`; a path of two or more
@@ -235,8 +238,20 @@ impl Objects {
             .insert((o, layout.d_parent as usize), (parent.unwrap_or(o), 0));
         let len = layout.d_name_len as usize;
         self.bytes[o][len..len + 4].copy_from_slice(&(name.len() as u32).to_le_bytes());
-        self.strings
-            .push((o, layout.d_name_name as usize, Some(name.to_vec())));
+        match self.inline_names {
+            Some((at, size)) if name.len() < size as usize => {
+                let (at, size) = (at as usize, size as usize);
+                if self.bytes[o].len() < at + size {
+                    self.bytes[o].resize(at + size, GARBAGE);
+                }
+                self.bytes[o][at..at + name.len()].copy_from_slice(name);
+                self.bytes[o][at + name.len()] = 0;
+                self.links.insert((o, layout.d_name_name as usize), (o, at));
+            }
+            _ => self
+                .strings
+                .push((o, layout.d_name_name as usize, Some(name.to_vec()))),
+        }
         o
     }
 
@@ -613,7 +628,10 @@ impl MockKernel {
         if let Some(AttrValue::Int(id)) = event.values.get("cgroup.id") {
             kernel.cgroup_id = *id;
         }
-        let mut objects = Objects::default();
+        let mut objects = Objects {
+            inline_names: program.path_layout.and_then(|l| l.d_iname),
+            ..Objects::default()
+        };
         let mut endpoints: Vec<Access> = Vec::new();
         // Every flag's place, to check after all values are written that an integer value
         // sharing its bytes did not contradict it.

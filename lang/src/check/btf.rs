@@ -121,10 +121,32 @@ impl PathLayout {
     pub fn resolve(kernel: &dyn KernelTypes) -> Result<PathLayout, Unreadable> {
         let path = layout_struct(kernel, "path")?;
         let member = |name: &str| layout_member(kernel, path, "path", name);
+        // `d_iname`, a byte array, until Linux 6.14; since then `d_shortname.string`, the
+        // same bytes in a union with words.
+        let bytes = |m: crate::kernel::Member, at: u32| match kernel.shape(m.ty) {
+            TypeShape::Array { element, len }
+                if matches!(kernel.shape(element), TypeShape::Int { bytes: 1, .. }) =>
+            {
+                Some((at + m.offset_bits / 8, len))
+            }
+            _ => None,
+        };
+        let d_iname = layout_struct(kernel, "dentry").ok().and_then(|dentry| {
+            let member = |name: &str| layout_member(kernel, dentry, "dentry", name).ok();
+            match member("d_iname") {
+                Some(m) => bytes(m, 0),
+                None => {
+                    let store = member("d_shortname")?;
+                    let string = layout_member(kernel, store.ty, "shortname_store", "string");
+                    bytes(string.ok()?, store.offset_bits / 8)
+                }
+            }
+        });
         Ok(PathLayout {
             dentry: layout_pointer(kernel, member("dentry")?, "path.dentry")?,
             mnt: layout_pointer(kernel, member("mnt")?, "path.mnt")?,
             walk: WalkLayout::resolve(kernel)?,
+            d_iname,
         })
     }
 }
