@@ -181,6 +181,18 @@ fn prologue_instructions_belong_to_the_first_rule_reading_their_value() {
     assert_eq!(call_origin(D_PATH), Some(1), "path: first read by rule 1");
 }
 
+/// An exact-path allow list is screened by its last names (`codegen::screen`) only when every
+/// reporting rule reads the path: here `uid == 5` reports without it, and its report shows
+/// the path, so the path is resolved at once (no dentry loads before the `d_path` call).
+#[test]
+fn an_allow_list_beside_a_rule_that_reports_without_the_path_is_not_screened() {
+    insta::assert_snapshot!(compile(
+        "allow open where path in [\"/srv/a/bin/tool\", \"/srv/b/bin/tool\", \"/srv/c/lib/conf\", \"/etc/x\"]\n\
+         deny open where uid == 5",
+        Scope::Global
+    ));
+}
+
 #[test]
 fn walked_path_and_argument_by_value() {
     // The dentry walk for `path` (no bpf_d_path on path_chmod), and `mode`, a 16-bit argument

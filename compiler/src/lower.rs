@@ -225,9 +225,8 @@ impl RuleLowering<'_> {
                 };
                 // Fail closed: an unknown value makes a deny rule match and an allow rule not
                 // match. Under an odd number of `not`s the test must take the opposite value
-                // for the rule to come out that way.
-                // An unknown resolved path equals no literal: the test is false, not failed
-                // closed (`StringKind::decides_equality`).
+                // for the rule to come out that way. But an unknown resolved path equals no
+                // literal: that test is false (`StringKind::decides_equality`).
                 let decided = matches!(pred, Pred::StrEq(_))
                     && self
                         .policy

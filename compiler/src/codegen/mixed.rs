@@ -52,9 +52,9 @@ impl ProgramGen<'_> {
     }
 
     /// How many of `rules`, from the first, form a mixed run ([`lang::runs::mixed_run`]) on
-    /// one value with one unknown outcome per kind, whose globs are all dispatched or all merged (one
-    /// accept set slot decides them) and searched within what the checker counts; 0 when
-    /// none does.
+    /// one value with one unknown outcome per kind, whose globs are all dispatched or all
+    /// merged (one accept set slot decides them) and searched within what the checker
+    /// counts; 0 when none does.
     pub(super) fn mixed_run(&self, rules: &[Rule]) -> usize {
         let mut value = None;
         let mut on_unknown: Vec<(Kind, bool)> = Vec::new();

@@ -188,7 +188,8 @@ fn required_literals(cond: &Cond, id: ValueId) -> Option<Vec<&[u8]>> {
 
 impl ProgramGen<'_> {
     /// The screen's levels for value `i`: a resolved path that every rule reading it requires
-    /// to equal a literal. Empty when there is no screen.
+    /// to equal a literal, and that every reporting rule reads. Empty when there is no
+    /// screen.
     pub(super) fn screen_levels(&self, i: usize) -> Vec<Level> {
         let program = self.program;
         let id = ValueId(i as u32);
@@ -197,6 +198,11 @@ impl ProgramGen<'_> {
             Some(ValueKind::ResolvedPath(_))
         );
         if !resolved || program.path_layout.is_none() || self.layout.buffers[i].is_none() {
+            return Vec::new();
+        }
+        // A rule that reports without reading the path shows it in its report: resolved.
+        let mut reported = program.deny.iter().chain(&program.audit);
+        if !reported.all(|r| r.cond.values().contains(&id)) {
             return Vec::new();
         }
         let mut literals = Vec::new();
