@@ -105,6 +105,24 @@ pub struct Program {
 }
 
 impl Program {
+    /// The rules that test value `id`, audit rules first, then allow and deny rules in order.
+    pub fn readers(&self, id: ValueId) -> impl Iterator<Item = &Rule> {
+        self.audit
+            .iter()
+            .chain(&self.allow)
+            .chain(&self.deny)
+            .filter(move |rule| rule.cond.values().contains(&id))
+    }
+
+    /// Whether every rule that reports (deny, kill, audit) tests value `id`: then no report is
+    /// sent without it, and no rule matches where none of its readers can.
+    pub fn reporters_read(&self, id: ValueId) -> bool {
+        self.deny
+            .iter()
+            .chain(&self.audit)
+            .all(|rule| rule.cond.values().contains(&id))
+    }
+
     /// The program's ELF symbol: `krsi_<event>`, and `krsi_<event>__<hook>` for an event's
     /// other hooks.
     pub fn symbol(&self) -> String {

@@ -201,20 +201,11 @@ impl ProgramGen<'_> {
             return Vec::new();
         }
         // A rule that reports without reading the path shows it in its report: resolved.
-        let mut reported = program.deny.iter().chain(&program.audit);
-        if !reported.all(|r| r.cond.values().contains(&id)) {
+        if !program.reporters_read(id) {
             return Vec::new();
         }
         let mut literals = Vec::new();
-        for rule in program
-            .audit
-            .iter()
-            .chain(&program.allow)
-            .chain(&program.deny)
-        {
-            if !rule.cond.values().contains(&id) {
-                continue;
-            }
+        for rule in program.readers(id) {
             match required_literals(&rule.cond, id) {
                 Some(required) => literals.extend(required),
                 None => return Vec::new(),

@@ -187,22 +187,10 @@ impl ProgramGen<'_> {
             conds: Vec::new(),
             always: false,
             // When every rule that reports reads the value, none can match without it.
-            decides: program
-                .deny
-                .iter()
-                .chain(&program.audit)
-                .all(|rule| rule.cond.values().contains(&id)),
+            decides: program.reporters_read(id),
         };
         let mut seen = HashSet::new();
-        for rule in program
-            .audit
-            .iter()
-            .chain(&program.allow)
-            .chain(&program.deny)
-        {
-            if !rule.cond.values().contains(&id) {
-                continue;
-            }
+        for rule in program.readers(id) {
             match self.gate(&rule.cond) {
                 None => {
                     gates.always = true;
