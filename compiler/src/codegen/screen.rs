@@ -6,10 +6,15 @@
 //! rename and mount locks and copies every name up to the root. The kernel keeps those names
 //! in the dentries the `struct path` points to, each with its parent, so the program reads the
 //! last few through BTF pointers first, nearest first, and compares each with the names the
-//! literals have at that place from the end (its length, then its bytes). A name no literal
-//! has there leaves the path unknown without resolving it, and an unknown resolved path equals
-//! no literal (`lang::eval::StringKind::decides_equality`), so every rule reading it comes
-//! out as it would have with the path resolved.
+//! literals have at that place from the end: its length, then its bytes against up to
+//! [`SCREEN_NAMES`] names, or, where more share the place, its first bytes against the bytes
+//! all of them have at each position ([`columns`]). A name shorter than the dentry's inline
+//! store (`d_iname`) is loaded from it; a longer one is copied with `bpf_probe_read_kernel`
+//! (three such calls cost about one `bpf_d_path` under the guests' emulation). A name no
+//! literal has there leaves the path unknown without resolving it, and an unknown resolved
+//! path equals no literal (`lang::eval::StringKind::decides_equality`), so every rule reading
+//! it comes out as it would have with the path resolved. The screen is made only where every
+//! reporting rule reads the path, since a report shows it.
 //!
 //! The names are the path's only where `d_path` would prepend them: the screen gives up, and
 //! the path is resolved, at a dentry that is its own parent (a file system's root, or a pseudo
@@ -34,7 +39,8 @@ use std::collections::BTreeSet;
 
 /// Names from the end the screen reads at most.
 const SCREEN_LEVELS: usize = 3;
-/// A level whose literals have more names than this compares the name's length alone.
+/// A level whose literals have more names than this compares the name's length and, at its
+/// first positions, the bytes all those names have there ([`columns`]).
 const SCREEN_NAMES: usize = 16;
 /// A level whose literals' names have more lengths than this is not screened (and neither
 /// is any level above it).
