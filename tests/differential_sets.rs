@@ -1037,8 +1037,8 @@ const SCREEN_NAMES: [&str; 13] = [
 /// must not apply to (an `or` with another test or with a glob, `!=`, a glob on the path) and
 /// allow rules. In a third of the cases a place has too many names to compare whole
 /// (`app0`, `app1`...), with probes that differ from all of them at one byte (`appx`, `Bpp1`).
-/// The machine lays out each path's dentries under a mount at its first name, so screens also
-/// stop at a mount's root and resolve.
+/// The machine lays out a path whose first name begins with an even byte under a mount at that
+/// name, so screens also stop at a mount's root and resolve.
 #[test]
 fn screened_exact_paths_agree_with_near_misses() {
     let mut rng = Rng::from_env("KRSI_SCREEN_SEED", 11);
@@ -1120,6 +1120,130 @@ fn screened_exact_paths_agree_with_near_misses() {
         probes.push(b"/".to_vec());
         for probe in probes {
             let path = String::from_utf8_lossy(&probe).into_owned();
+            for uid in [0, 5, 6, 1000] {
+                agree(
+                    &format!("case {case}: {source}"),
+                    &compiled,
+                    &open_event(&path, uid),
+                );
+            }
+        }
+    }
+}
+
+/// Directory rules are screened by the path's first directories, read on the way up to the
+/// process's root (`codegen::screen`, `Screen::Top`): at random, sets of globs and literals
+/// under one to three listed directories, and probes below each listed directory, at it, with
+/// each directory changed (one byte, its length, another's), with a directory added on top,
+/// and too long to resolve (past the buffer under a listed directory and under an unlisted
+/// one, where a deny glob fails closed); beside them rules the screen must not apply to. The
+/// machine lays out a path whose first name begins with an odd byte on the root mount, where
+/// the walk reaches the process's root, and one with an even byte under a mount of its own,
+/// where the screen resolves the path.
+#[test]
+fn screened_first_directories_agree_with_near_misses() {
+    let mut rng = Rng::from_env("KRSI_SCREEN_SEED", 12);
+    for case in 0..60 {
+        let mut listed: Vec<Vec<String>> = Vec::new();
+        // Often one depth for all, so that the screen compares as many directories.
+        let shared = (rng.below(2) == 0).then(|| 1 + rng.below(3) as usize);
+        for _ in 0..1 + rng.below(8) {
+            let depth = shared.unwrap_or_else(|| 1 + rng.below(3) as usize);
+            listed.push(
+                (0..depth)
+                    .map(|_| rng.pick(&SCREEN_NAMES).to_string())
+                    .collect(),
+            );
+        }
+        if rng.below(3) == 0 {
+            // More names at one place than the screen compares whole.
+            let top = rng.pick(&SCREEN_NAMES).to_string();
+            for i in 0..17 + rng.below(30) {
+                listed.push(vec![top.clone(), format!("app{i}")]);
+            }
+        }
+        let dir = |names: &[String]| format!("/{}", names.join("/"));
+        let pattern = |rng: &mut Rng, names: &[String]| match rng.below(8) {
+            // A name the literal start leaves open, which a `**` or a class goes on from.
+            6 => format!("{}/t**", dir(names)),
+            7 => format!("{}/to[o]l/**", dir(names)),
+            0 => format!("{}/*", dir(names)),
+            1 => format!("{}/t*l", dir(names)),
+            2 => format!("{}/{{bin,lib}}/**", dir(names)),
+            3 => format!("{}/**/tool", dir(names)),
+            4 => format!("{}/x?", dir(names)),
+            _ => format!("{}/**", dir(names)),
+        };
+        let mut tests: Vec<String> = Vec::new();
+        for names in &listed {
+            tests.push(match rng.below(5) {
+                0 => format!("path == \"{}/tool\"", dir(names)),
+                _ => format!("path ~ \"{}\"", pattern(&mut rng, names)),
+            });
+        }
+        let half = tests.len().div_ceil(2);
+        let mut source = format!(
+            "deny open where ({}) and uid != 0 errno EACCES\n",
+            tests[..half].join(" or ")
+        );
+        let any = &listed[0];
+        match rng.below(7) {
+            0 => source += &format!("allow open where path ~ \"{}/**\"\n", dir(any)),
+            1 => source += "deny open where path ~ \"/*/bin/**\" and uid == 5\n",
+            2 => source += "deny open where uid == 5\n",
+            3 => {
+                source += &format!(
+                    "deny open where not path ~ \"{}/**\" and uid == 6\n",
+                    dir(any)
+                )
+            }
+            4 => source += "deny open where path ~ \"**/tool\" and uid == 6\n",
+            5 => source += &format!("deny open where path ~ \"{}/**\" or uid == 6\n", dir(any)),
+            _ => {}
+        }
+        if half < tests.len() {
+            source += &format!(
+                "deny open where {} errno ENOENT\n",
+                tests[half..].join(" or ")
+            );
+        }
+        let compiled = compile(&source);
+        let mut probes: Vec<String> = Vec::new();
+        let below = [
+            "tool",
+            "bin/tool",
+            "lib/a/b/c/tool",
+            "xy",
+            "tol",
+            "tool/x",
+            "t/a/b",
+        ];
+        for names in &listed {
+            let at = dir(names);
+            probes.push(at.clone());
+            for rest in below {
+                probes.push(format!("{at}/{rest}"));
+            }
+            for k in 0..names.len() {
+                let mut changed = names.clone();
+                let mut bytes = names[k].clone().into_bytes();
+                let i = rng.below(bytes.len() as u64) as usize;
+                bytes[i] ^= 1 << rng.below(7);
+                changed[k] = String::from_utf8_lossy(&bytes).into_owned();
+                probes.push(format!("{}/tool", dir(&changed)));
+                changed[k] = format!("{}x", names[k]);
+                probes.push(format!("{}/bin/tool", dir(&changed)));
+                changed[k] = rng.pick(&listed)[0].clone();
+                probes.push(format!("{}/tool", dir(&changed)));
+            }
+            probes.push(format!("/ain{at}/tool"));
+            // Too long to resolve: under a listed directory, and under one no rule lists.
+            let long = "n".repeat(1100);
+            probes.push(format!("{at}/{long}/{long}/{long}/{long}"));
+            probes.push(format!("/ain/{long}/{long}/{long}/{long}"));
+        }
+        probes.push("/".to_string());
+        for path in probes {
             for uid in [0, 5, 6, 1000] {
                 agree(
                     &format!("case {case}: {source}"),

@@ -161,6 +161,18 @@ pub struct PathLayout {
     /// `d_name.name` pointing there, so that the program can load the name through the
     /// dentry instead of copying it with a helper. `None` when the kernel has no such array.
     pub d_iname: Option<(u32, u32)>,
+    /// Where the current task keeps its root (`task_struct.fs`, then `fs_struct.root`): the
+    /// directory `bpf_d_path` resolves a path up to. `None` when the kernel's BTF lacks them.
+    pub process_root: Option<ProcessRoot>,
+}
+
+/// The current task's root directory, a `struct path`, reached from the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProcessRoot {
+    /// `task_struct.fs` (`struct fs_struct *`).
+    pub task_fs: u32,
+    /// `fs_struct.root` (`struct path`).
+    pub fs_root: u32,
 }
 
 /// A path the program computes by walking dentries ([`Source::WalkedPath`](crate::catalog::Source::WalkedPath)).

@@ -1,4 +1,6 @@
-//! Screening a resolved path by its last names, before `bpf_d_path` resolves it.
+//! Screening a resolved path by its names, before `bpf_d_path` resolves it: by its last names
+//! where every rule requires an exact path ([`Screen::Names`]), else by its first directories
+//! where every rule requires the path to begin with some ([`Screen::Top`], at the end).
 //!
 //! When every rule that reads a resolved path requires it to equal one of some literals
 //! (`path == "/srv/app/bin/tool"`, `path in [...]`, with any other tests beside), a path whose
@@ -28,17 +30,39 @@
 //! replaces it may be torn, and then neither the old nor the new name is compared. An open
 //! racing a rename from one listed name to another may be let through; one racing a rename
 //! to or from an unlisted name is decided as if before or after it.
+//!
+//! A directory rule (`path ~ "/srv/app1/**"`) says nothing of the last names, and a great
+//! deal of the first: every path it matches begins `/srv/app1/`. Those names are at the other
+//! end of the dentry chain, so the top screen walks up from the file to the process's root
+//! (`task->fs->root`, the directory `bpf_d_path` resolves up to), keeping the last three
+//! dentries passed: at the root they are the path's first directories, compared in turn as
+//! above. One no rule has makes the path `/` (the decoy, written where `d_path` returns):
+//! every rule reading the path requires a directory, so none matches, and every reporting rule
+//! reads the path, so none shows it. The walk is the path's only on the root's own mount, to
+//! the root, within [`TOP_DEPTH`] names; past more names than the directories compared (the
+//! file's own may carry " (deleted)"); and when the names fit the path's buffer (a path too
+//! long to resolve is unknown, where a deny glob fails closed). Anywhere else it resolves.
 
 use super::sets::{Entry, Leaf, Site};
 use super::{offset, ProgramGen};
-use crate::bpf::helper::PROBE_READ_KERNEL;
-use crate::bpf::{JmpCond, Label, Reg, Size};
+use crate::bpf::helper::{GET_CURRENT_TASK_BTF, PROBE_READ_KERNEL};
+use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, Pred, ValueId, ValueKind};
 use lang::check::{tree_cost, PATH_SCREEN_COST};
+use lang::checked::PathLayout;
+use lang::glob::Token;
 use std::collections::BTreeSet;
 
 /// Names from the end the screen reads at most.
 const SCREEN_LEVELS: usize = 3;
+/// First directories the top screen compares at most (kept in r3-r5 on the way up).
+const TOP_LEVELS: usize = 3;
+/// Names the top screen climbs at most to the process's root; a deeper path is resolved.
+const TOP_DEPTH: usize = 12;
+/// The top screen's walk: the task's root, then each step's tests, loads and moves.
+const TOP_WALK_COST: usize = 24 + (TOP_DEPTH + 1) * 14;
+/// What `d_path` adds to the names: " (deleted)" after an unlinked file's, and the NUL.
+const DELETED_AND_NUL: i32 = 11;
 /// A level whose literals have more names than this compares the name's length and, at its
 /// first positions, the bytes all those names have there ([`columns`]).
 const SCREEN_NAMES: usize = 16;
@@ -113,10 +137,30 @@ pub(super) fn levels(literals: &[&[u8]]) -> Vec<Level> {
         .min()
         .unwrap_or(0)
         .min(SCREEN_LEVELS);
+    let places = (0..depth).map(|k| names_from_end.iter().map(|n| n[k].to_vec()).collect());
+    fit(places, PATH_SCREEN_COST)
+}
+
+/// The levels a top screen compares for `heads`, each the directories a way of matching
+/// requires the path to begin with ([`required_heads`]), first directory first: as many as
+/// the way with the fewest has, at most [`TOP_LEVELS`], and as many as fit the budget the
+/// walk to the process's root leaves.
+pub(super) fn top_levels(heads: &[Vec<&[u8]>]) -> Vec<Level> {
+    let depth = heads
+        .iter()
+        .map(Vec::len)
+        .min()
+        .unwrap_or(0)
+        .min(TOP_LEVELS);
+    let places = (0..depth).map(|k| heads.iter().map(|h| h[k].to_vec()).collect());
+    fit(places, PATH_SCREEN_COST - TOP_WALK_COST)
+}
+
+/// Levels for the names each place may hold, nearest to the screen's start first, while
+/// they fit `budget`: a place with too many lengths ends the screen there.
+fn fit(places: impl Iterator<Item = BTreeSet<Vec<u8>>>, mut budget: usize) -> Vec<Level> {
     let mut levels = Vec::new();
-    let mut budget = PATH_SCREEN_COST;
-    for k in 0..depth {
-        let names: BTreeSet<Vec<u8>> = names_from_end.iter().map(|n| n[k].to_vec()).collect();
+    for names in places {
         let lengths: BTreeSet<usize> = names.iter().map(Vec::len).collect();
         let base = LEVEL_COST + lengths.len();
         if lengths.len() > SCREEN_LENGTHS || base > budget {
@@ -192,48 +236,137 @@ fn required_literals(cond: &Cond, id: ValueId) -> Option<Vec<&[u8]>> {
     }
 }
 
+/// The directories every way `cond` can hold requires value `id` to begin with, one list a
+/// way, first directory first: a test `== literal` (the literal's directories), a test
+/// `~ glob` (for each alternative, the names its literal start closes with a `/`), an `or`
+/// of such tests, or an `and` with such a conjunct.
+fn required_heads(cond: &Cond, id: ValueId) -> Option<Vec<Vec<Vec<u8>>>> {
+    match cond {
+        Cond::Test { value, pred, .. } if *value == id => match pred {
+            Pred::StrEq(bytes) => Some(vec![directories(bytes)]),
+            Pred::Glob { alternatives, .. } => Some(
+                alternatives
+                    .iter()
+                    .map(|tokens| {
+                        let literal: Vec<u8> = tokens
+                            .iter()
+                            .map_while(|t| match t {
+                                Token::Byte(b) => Some(*b),
+                                _ => None,
+                            })
+                            .collect();
+                        // What follows the literal start may be anything, `/` included: its
+                        // last name, unclosed, is not required.
+                        directories(&literal)
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        },
+        Cond::Or(items) => {
+            let mut all = Vec::new();
+            for item in items {
+                all.extend(required_heads(item, id)?);
+            }
+            Some(all)
+        }
+        Cond::And(items) => items.iter().find_map(|item| required_heads(item, id)),
+        _ => None,
+    }
+}
+
+/// The names closed by a `/` at the start of absolute path `path`, first first:
+/// `/srv/app/bin/tool` has `srv`, `app` and `bin`; `/srv/app/b` has `srv` and `app`. None
+/// for a relative path, and none from an empty name on.
+fn directories(path: &[u8]) -> Vec<Vec<u8>> {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return Vec::new();
+    };
+    let mut names: Vec<&[u8]> = rest.split(|&c| c == b'/').collect();
+    names.pop();
+    names
+        .into_iter()
+        .take_while(|n| !n.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// What a program screens a resolved path by, before resolving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Screen {
+    /// Its last names, nearest first: a name no literal has there leaves the path unknown,
+    /// which equals no literal.
+    Names(Vec<Level>),
+    /// Its first directories, first first, read by walking up to the process's root: a
+    /// directory no way of matching has there makes the path `/`, which no rule matches.
+    Top(Vec<Level>),
+}
+
 impl ProgramGen<'_> {
-    /// The screen's levels for value `i`: a resolved path that every rule reading it requires
-    /// to equal a literal, and that every reporting rule reads. Empty when there is no
-    /// screen.
-    pub(super) fn screen_levels(&self, i: usize) -> Vec<Level> {
+    /// The screen of value `i`: a resolved path that every rule reading it requires to equal
+    /// a literal (by its last names) or to begin with some directories (by its first ones),
+    /// and that every reporting rule reads. `None` when there is no screen.
+    pub(super) fn screen_of(&self, i: usize) -> Option<Screen> {
         let program = self.program;
         let id = ValueId(i as u32);
         let resolved = matches!(
             program.values.get(i).map(|v| &v.kind),
             Some(ValueKind::ResolvedPath(_))
         );
-        if !resolved || program.path_layout.is_none() || self.layout.buffers[i].is_none() {
-            return Vec::new();
-        }
+        let layout = program.path_layout?;
         // A rule that reports without reading the path shows it in its report: resolved.
-        if !program.reporters_read(id) {
-            return Vec::new();
+        if !resolved || self.layout.buffers[i].is_none() || !program.reporters_read(id) {
+            return None;
         }
-        let mut literals = Vec::new();
-        for rule in program.readers(id) {
-            match required_literals(&rule.cond, id) {
-                Some(required) => literals.extend(required),
-                None => return Vec::new(),
-            }
+        let readers: Vec<_> = program.readers(id).collect();
+        let literals: Option<Vec<&[u8]>> = readers.iter().try_fold(Vec::new(), |mut all, rule| {
+            all.extend(required_literals(&rule.cond, id)?);
+            Some(all)
+        });
+        let names = literals.map(|l| levels(l.as_slice())).unwrap_or_default();
+        if !names.is_empty() {
+            return Some(Screen::Names(names));
         }
-        levels(&literals)
+        layout.process_root?;
+        let heads: Vec<Vec<Vec<u8>>> = readers.iter().try_fold(Vec::new(), |mut all, rule| {
+            all.extend(required_heads(&rule.cond, id)?);
+            Some(all)
+        })?;
+        let heads: Vec<Vec<&[u8]>> = heads
+            .iter()
+            .map(|h| h.iter().map(Vec::as_slice).collect())
+            .collect();
+        let top = top_levels(&heads);
+        (!top.is_empty()).then_some(Screen::Top(top))
     }
 
     /// The screen of resolved path `i` (see the module): goes to `resolve` when the path may
-    /// equal a literal, to `unknown` when it cannot. Uses r0–r5, r8 (the dentry) and r9 (the
-    /// mount's root).
-    pub(super) fn screen(&mut self, i: usize, levels: &[Level], resolve: Label, unknown: Label) {
-        let (Some(layout), Some(b), ValueKind::ResolvedPath(access)) = (
-            self.program.path_layout,
-            self.layout.buffers[i],
-            &self.program.values[i].kind,
-        ) else {
+    /// match, to `unknown` (last names) or `decoy` (first directories) when it cannot. Uses
+    /// r0–r5, r8 and r9.
+    pub(super) fn screen(
+        &mut self,
+        i: usize,
+        screen: &Screen,
+        resolve: Label,
+        unknown: Label,
+        decoy: Label,
+    ) {
+        match screen {
+            Screen::Names(levels) => self.last_names(i, levels, resolve, unknown),
+            Screen::Top(levels) => self.first_directories(i, levels, resolve, decoy),
+        }
+    }
+
+    /// r8 = the `struct path`'s dentry, r9 = its mount (`struct vfsmount *`), or to
+    /// `resolve`. Clobbers r1.
+    fn path_start(&mut self, i: usize, resolve: Label) -> Option<PathLayout> {
+        let (Some(layout), ValueKind::ResolvedPath(access)) =
+            (self.program.path_layout, &self.program.values[i].kind)
+        else {
             self.asm.jump(resolve);
-            return;
+            return None;
         };
-        let walk = layout.walk;
-        // &file->f_path (or wherever the hook's path is): its dentry and its mount's root.
+        // &file->f_path (or wherever the hook's path is).
         self.pointer_to_checked(access, Reg::R1, resolve);
         self.asm
             .jump_imm(JmpCond::Eq, Reg::R1, 0, resolve)
@@ -249,9 +382,18 @@ impl ProgramGen<'_> {
                 Reg::R1,
                 offset(access.offset + layout.mnt),
             )
-            .jump_imm(JmpCond::Eq, Reg::R9, 0, resolve)
+            .jump_imm(JmpCond::Eq, Reg::R9, 0, resolve);
+        Some(layout)
+    }
+
+    /// The last-names screen: r8 walks up from the file, r9 is its mount's root.
+    fn last_names(&mut self, i: usize, levels: &[Level], resolve: Label, unknown: Label) {
+        let Some(layout) = self.path_start(i, resolve) else {
+            return;
+        };
+        let walk = layout.walk;
+        self.asm
             .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root));
-        let slot = self.layout.slots[i];
         for (k, level) in levels.iter().enumerate() {
             let next = self.asm.new_label();
             self.asm
@@ -260,79 +402,8 @@ impl ProgramGen<'_> {
                 .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
                 .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
                 // Its own parent: a file system's root, or a pseudo file's dentry.
-                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve)
-                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
-            let compare = self.asm.new_label();
-            let reads = level.names.is_some() || !level.columns.is_empty();
-            let pass = if reads { compare } else { next };
-            for &len in &level.lengths {
-                self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, pass);
-            }
-            self.asm.jump(unknown);
-            if reads {
-                // The name's bytes into the path's buffer (resolving the path overwrites
-                // them). Its length is one of the literals' here; the bound is for the
-                // verifier. The comparisons read no byte past it (`sets::word_trie`; the
-                // columns are positions every name here has).
-                let longest = level.lengths.last().copied().unwrap_or(0);
-                let words = longest.div_ceil(8);
-                let copied = self.asm.new_label();
-                self.asm.bind(compare);
-                // A name shorter than `d_iname` is kept there: loaded through the dentry,
-                // word by word, without a helper call (the bytes past its end are the
-                // array's and never compared).
-                let inline = layout
-                    .d_iname
-                    .filter(|&(_, size)| 8 * words <= size as usize);
-                if let Some((at, _)) = inline {
-                    let elsewhere = self.asm.new_label();
-                    self.asm
-                        .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
-                        .mov64_reg(Reg::R4, Reg::R8);
-                    self.add_offset(Reg::R4, at);
-                    self.asm.jump_reg(JmpCond::Ne, Reg::R3, Reg::R4, elsewhere);
-                    for w in 0..words as u32 {
-                        self.asm
-                            .load(Size::DW, Reg::R2, Reg::R8, offset(at + 8 * w))
-                            .store_reg(Size::DW, Reg::R7, offset(b.offset + 8 * w), Reg::R2);
-                    }
-                    self.asm.jump(copied).bind(elsewhere);
-                }
-                self.asm
-                    .mov64_reg(Reg::R2, Reg::R1)
-                    .jump_imm(JmpCond::Gt, Reg::R2, longest as i32, unknown)
-                    .mov64_reg(Reg::R1, Reg::R7);
-                self.add_offset(Reg::R1, b.offset);
-                self.asm
-                    .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
-                    .call_helper(PROBE_READ_KERNEL)
-                    .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
-                    .bind(copied);
-            }
-            for (at, ranges) in &level.columns {
-                let held = self.asm.new_label();
-                self.asm
-                    .load(Size::B, Reg::R2, Reg::R7, offset(b.offset + *at as u32));
-                for &(lo, hi) in ranges {
-                    self.asm
-                        .jump_imm(JmpCond::Lt, Reg::R2, i32::from(lo), unknown)
-                        .jump_imm(JmpCond::Le, Reg::R2, i32::from(hi), held);
-                }
-                self.asm.jump(unknown).bind(held);
-            }
-            if let Some(names) = &level.names {
-                self.asm
-                    .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
-                let groups = group_by_length(names, next);
-                let site = Site {
-                    b,
-                    slot,
-                    miss: unknown,
-                    matched: next,
-                    split: false,
-                };
-                self.length_search(&groups, site);
-            }
+                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
+            self.screen_name(i, level, &layout, resolve, unknown, next);
             self.asm.bind(next);
             if k + 1 < levels.len() {
                 self.asm
@@ -340,6 +411,212 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.jump(resolve);
+    }
+
+    /// The first-directories screen: from the file's dentry up to the process's root, on
+    /// the root's own mount, keeping the last [`TOP_LEVELS`] dentries passed (r3, r4, r5: at
+    /// the root they are the first directories) and the names' lengths (r0), then each
+    /// directory compared in turn.
+    fn first_directories(&mut self, i: usize, levels: &[Level], resolve: Label, decoy: Label) {
+        let Some(root) = self.program.path_layout.and_then(|l| l.process_root) else {
+            self.asm.jump(resolve);
+            return;
+        };
+        let Some(b) = self.layout.buffers[i] else {
+            self.asm.jump(resolve);
+            return;
+        };
+        // The task's root first: the helper call clobbers r1-r5.
+        self.asm
+            .call_helper(GET_CURRENT_TASK_BTF)
+            .load(Size::DW, Reg::R0, Reg::R0, offset(root.task_fs))
+            // An exiting task has no fs any more.
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, resolve)
+            .mov64_reg(Reg::R2, Reg::R0)
+            .mov64_reg(Reg::R3, Reg::R0);
+        let Some(layout) = self.path_start(i, resolve) else {
+            return;
+        };
+        let walk = layout.walk;
+        self.asm
+            .load(
+                Size::DW,
+                Reg::R2,
+                Reg::R2,
+                offset(root.fs_root + layout.dentry),
+            )
+            .load(
+                Size::DW,
+                Reg::R3,
+                Reg::R3,
+                offset(root.fs_root + layout.mnt),
+            )
+            // Only on the root's mount are the names up to the root the path's: below
+            // another mount's root, `d_path` goes on at its mount point.
+            .jump_reg(JmpCond::Ne, Reg::R9, Reg::R3, resolve)
+            .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root))
+            .mov64_imm(Reg::R0, 0);
+        let top = self.asm.new_label();
+        let window = [Reg::R3, Reg::R4, Reg::R5];
+        let kept = levels.len();
+        // The path resolves to `/name` for each name passed, " (deleted)" perhaps, and a NUL:
+        // when that may not fit the buffer, the path may be unknown, and is resolved.
+        let room = |names: usize| b.cap as i32 - DELETED_AND_NUL - names as i32;
+        for k in 0..=TOP_DEPTH {
+            // The process's root, k names up: the path has k names, and a directory is
+            // compared only where the file's own name (which " (deleted)" may follow) is
+            // below it.
+            if k > kept {
+                let step = self.asm.new_label();
+                self.asm
+                    .jump_reg(JmpCond::Ne, Reg::R8, Reg::R2, step)
+                    .jump_imm(JmpCond::Sgt, Reg::R0, room(k), resolve)
+                    .jump(top)
+                    .bind(step);
+            } else {
+                self.asm.jump_reg(JmpCond::Eq, Reg::R8, Reg::R2, resolve);
+            }
+            if k == TOP_DEPTH {
+                // Deeper than the screen climbs.
+                self.asm.jump(resolve);
+                break;
+            }
+            self.asm
+                .jump_imm(JmpCond::Eq, Reg::R8, 0, resolve)
+                // A mount's root below the process's root (outside a chroot), or a dentry
+                // that is its own parent: not where `d_path` stops.
+                .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
+                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len))
+                .alu64_reg(AluOp::Add, Reg::R0, Reg::R1)
+                .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
+                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
+            // Only the registers already holding a dentry move up (the verifier refuses a
+            // read of one never written).
+            for w in (1..kept.min(k + 1)).rev() {
+                self.asm.mov64_reg(window[w], window[w - 1]);
+            }
+            self.asm
+                .mov64_reg(window[0], Reg::R8)
+                .mov64_reg(Reg::R8, Reg::R1);
+        }
+        // The first directories, in turn through r8: the second waits in r9, the third in
+        // the path's own slot (written when the path is resolved or made `/`).
+        let slot = self.layout.slots[i];
+        self.asm.bind(top).mov64_reg(Reg::R8, Reg::R3);
+        if kept > 1 {
+            self.asm.mov64_reg(Reg::R9, Reg::R4);
+        }
+        if kept > 2 {
+            self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R5);
+        }
+        for (k, level) in levels.iter().enumerate() {
+            let next = self.asm.new_label();
+            self.screen_name(i, level, &layout, resolve, decoy, next);
+            self.asm.bind(next);
+            match k {
+                0 if kept > 1 => {
+                    self.asm.mov64_reg(Reg::R8, Reg::R9);
+                }
+                1 if kept > 2 => {
+                    self.asm.load(Size::DW, Reg::R8, Reg::R10, slot);
+                }
+                _ => {}
+            }
+        }
+        self.asm.jump(resolve);
+    }
+
+    /// Compares the name of the dentry in r8 with `level`'s: to `next` when it may be one
+    /// of them, to `miss` when it cannot, to `resolve` when it cannot be read. Clobbers
+    /// r0-r5 and the path's buffer.
+    fn screen_name(
+        &mut self,
+        i: usize,
+        level: &Level,
+        layout: &PathLayout,
+        resolve: Label,
+        miss: Label,
+        next: Label,
+    ) {
+        let Some(b) = self.layout.buffers[i] else {
+            self.asm.jump(resolve);
+            return;
+        };
+        let slot = self.layout.slots[i];
+        let walk = layout.walk;
+        self.asm
+            .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+        let compare = self.asm.new_label();
+        let reads = level.names.is_some() || !level.columns.is_empty();
+        let pass = if reads { compare } else { next };
+        for &len in &level.lengths {
+            self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, pass);
+        }
+        self.asm.jump(miss);
+        if reads {
+            // The name's bytes into the path's buffer (resolving the path overwrites them).
+            // Its length is one of the literals' here; the bound is for the verifier. The
+            // comparisons read no byte past it (`sets::word_trie`; the columns are positions
+            // every name here has).
+            let longest = level.lengths.last().copied().unwrap_or(0);
+            let words = longest.div_ceil(8);
+            let copied = self.asm.new_label();
+            self.asm.bind(compare);
+            // A name shorter than `d_iname` is kept there: loaded through the dentry, word by
+            // word, without a helper call (the bytes past its end are the array's and never
+            // compared).
+            let inline = layout
+                .d_iname
+                .filter(|&(_, size)| 8 * words <= size as usize);
+            if let Some((at, _)) = inline {
+                let elsewhere = self.asm.new_label();
+                self.asm
+                    .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
+                    .mov64_reg(Reg::R4, Reg::R8);
+                self.add_offset(Reg::R4, at);
+                self.asm.jump_reg(JmpCond::Ne, Reg::R3, Reg::R4, elsewhere);
+                for w in 0..words as u32 {
+                    self.asm
+                        .load(Size::DW, Reg::R2, Reg::R8, offset(at + 8 * w))
+                        .store_reg(Size::DW, Reg::R7, offset(b.offset + 8 * w), Reg::R2);
+                }
+                self.asm.jump(copied).bind(elsewhere);
+            }
+            self.asm
+                .mov64_reg(Reg::R2, Reg::R1)
+                .jump_imm(JmpCond::Gt, Reg::R2, longest as i32, miss)
+                .mov64_reg(Reg::R1, Reg::R7);
+            self.add_offset(Reg::R1, b.offset);
+            self.asm
+                .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
+                .call_helper(PROBE_READ_KERNEL)
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
+                .bind(copied);
+        }
+        for (at, ranges) in &level.columns {
+            let held = self.asm.new_label();
+            self.asm
+                .load(Size::B, Reg::R2, Reg::R7, offset(b.offset + *at as u32));
+            for &(lo, hi) in ranges {
+                self.asm
+                    .jump_imm(JmpCond::Lt, Reg::R2, i32::from(lo), miss)
+                    .jump_imm(JmpCond::Le, Reg::R2, i32::from(hi), held);
+            }
+            self.asm.jump(miss).bind(held);
+        }
+        if let Some(names) = &level.names {
+            self.asm
+                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+            let groups = group_by_length(names, next);
+            let site = Site {
+                b,
+                slot,
+                miss,
+                matched: next,
+                split: false,
+            };
+            self.length_search(&groups, site);
+        }
     }
 }
 

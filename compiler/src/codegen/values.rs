@@ -8,6 +8,7 @@
 //! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
 //! root process the `bpf_d_path`.
 
+use super::screen::Screen;
 use super::walk::WalkOutput;
 use super::{
     offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, ARGV_MAX,
@@ -104,17 +105,17 @@ impl ProgramGen<'_> {
             self.scratch_lookup(fail_closed);
             for i in std::mem::take(&mut cheap_buffered) {
                 let unused = self.asm.new_label();
-                self.value(i, unused);
+                self.value(i, unused, None);
             }
             for &i in &walks_first {
                 self.asm.set_origin(self.first_reader(&[i]));
                 let unknown = self.asm.new_label();
-                self.value(i, unknown);
+                self.value(i, unknown, None);
             }
         }
         for i in cheap {
             let unused = self.asm.new_label();
-            self.value(i, unused);
+            self.value(i, unused, None);
         }
         for (i, kind) in kinds.iter().enumerate() {
             if !kind.costly() {
@@ -154,7 +155,7 @@ impl ProgramGen<'_> {
         }
         for i in cheap_buffered {
             let unused = self.asm.new_label();
-            self.value(i, unused);
+            self.value(i, unused, None);
         }
         for (i, kind) in kinds.iter().enumerate() {
             if kind.costly() && !walks_first.contains(&i) {
@@ -252,13 +253,29 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.bind(compute);
-        let levels = self.screen_levels(i);
-        if !levels.is_empty() {
-            let resolve = self.asm.new_label();
-            self.screen(i, &levels, resolve, unknown);
+        let mut returned = None;
+        if let Some(screen) = self.screen_of(i) {
+            let (resolve, decoy, after) = (
+                self.asm.new_label(),
+                self.asm.new_label(),
+                self.asm.new_label(),
+            );
+            self.screen(i, &screen, resolve, unknown, decoy);
+            // A path the first directories rule out is `/`, as `bpf_d_path` would return it
+            // (the length with its NUL in r0): every rule reading it requires a directory, so
+            // none matches, and no reporting rule shows it.
+            if let (Screen::Top(_), Some(b)) = (&screen, self.layout.buffers[i]) {
+                self.asm
+                    .bind(decoy)
+                    .store_imm(Size::B, Reg::R7, offset(b.offset), i32::from(b'/'))
+                    .store_imm(Size::B, Reg::R7, offset(b.offset + 1), 0)
+                    .mov64_imm(Reg::R0, 2)
+                    .jump(after);
+                returned = Some(after);
+            }
             self.asm.bind(resolve);
         }
-        self.value(i, unknown);
+        self.value(i, unknown, returned);
     }
 
     /// The cheap conjuncts of a rule's condition: a necessary condition for the rule to
@@ -290,8 +307,9 @@ impl ProgramGen<'_> {
     }
 
     /// Computes value `i` into its slot (and buffer). A costly value binds `unknown` at the
-    /// code that marks it unknown.
-    fn value(&mut self, i: usize, unknown: Label) {
+    /// code that marks it unknown; a resolved path binds `returned` where `bpf_d_path` has
+    /// returned (its screen's `/` joins there).
+    fn value(&mut self, i: usize, unknown: Label, returned: Option<Label>) {
         {
             let program = self.program;
             let kind = &program.values[i].kind;
@@ -345,6 +363,9 @@ impl ProgramGen<'_> {
                     self.asm
                         .mov64_imm(Reg::R3, b.cap as i32)
                         .call_helper(D_PATH);
+                    if let Some(returned) = returned {
+                        self.asm.bind(returned);
+                    }
                     self.store_length(slot, b.cap, false, unknown);
                 }
                 (ValueKind::KernelString(access), Some(b)) => {

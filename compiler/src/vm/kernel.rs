@@ -164,9 +164,12 @@ struct Objects {
     inline_names: Option<(u32, u32)>,
 }
 
-/// Dentries and mounts for walked paths. The root mount's root is `/`; a path of two or more
-/// components lies on a mount of its own at its first component (as `/tmp/x` on a tmpfs), so
-/// that every walk with some depth crosses a mount.
+/// Dentries and mounts for walked paths. The root mount's root is `/`, the process's root.
+/// A path of two or more components whose first begins with an even byte lies on a mount of
+/// its own there (as `/tmp/x` on a tmpfs, `/dev/x`, `/run/x`), so that walks with some depth
+/// cross a mount; one whose first begins with an odd byte lies on the root mount (as
+/// `/srv/x`, `/usr/x`, `/etc/x`), so that code which stops at a mount's root is also run to
+/// the process's root.
 struct Tree {
     root_mount: usize,
     root_dentry: usize,
@@ -174,6 +177,11 @@ struct Tree {
     mounts: BTreeMap<Vec<u8>, (usize, usize)>,
     /// (mount, path inside the tree) → dentry.
     dentries: BTreeMap<(usize, Vec<u8>), usize>,
+}
+
+/// Whether the tree mounts a file system at first component `name` ([`Tree`]).
+fn mount_point(name: &[u8]) -> bool {
+    name.first().is_some_and(|b| b % 2 == 0)
 }
 
 impl Objects {
@@ -283,6 +291,21 @@ impl Objects {
         (m, root)
     }
 
+    /// The tree's root mount and its root dentry, the process's root: made on first use.
+    fn root(&mut self, layout: &WalkLayout) -> (usize, usize) {
+        if let Some(t) = &self.tree {
+            return (t.root_mount, t.root_dentry);
+        }
+        let (m, r) = self.mount(layout, None);
+        self.tree = Some(Tree {
+            root_mount: m,
+            root_dentry: r,
+            mounts: BTreeMap::new(),
+            dentries: BTreeMap::new(),
+        });
+        (m, r)
+    }
+
     /// Builds `path` in the tree; returns (dentry, mount) the walk starts from, or `None`
     /// for the empty path (a NULL dentry).
     fn walked(
@@ -302,19 +325,7 @@ impl Objects {
         if components.iter().any(|c| c.is_empty()) {
             return Err(EventError::NotWalkable(name));
         }
-        let (root_mount, root_dentry) = match &self.tree {
-            Some(t) => (t.root_mount, t.root_dentry),
-            None => {
-                let (m, r) = self.mount(layout, None);
-                self.tree = Some(Tree {
-                    root_mount: m,
-                    root_dentry: r,
-                    mounts: BTreeMap::new(),
-                    dentries: BTreeMap::new(),
-                });
-                (m, r)
-            }
-        };
+        let (root_mount, root_dentry) = self.root(layout);
         let mut mount = root_mount;
         let mut dentry = root_dentry;
         let mut inside = Vec::new();
@@ -322,7 +333,7 @@ impl Objects {
             inside.push(b'/');
             inside.extend_from_slice(component);
             dentry = self.child(layout, mount, &inside, component, dentry);
-            if i == 0 && components.len() >= 2 {
+            if i == 0 && components.len() >= 2 && mount_point(component) {
                 let known = self
                     .tree
                     .as_ref()
@@ -355,7 +366,7 @@ impl Objects {
         name: &'static str,
         (o, at): (usize, usize),
         path: &[u8],
-    ) {
+    ) -> Result<(), EventError> {
         let (dentry, mount) = match self.walked(&layout.walk, name, path) {
             Ok(Some(start)) => start,
             Ok(None) | Err(_) => {
@@ -369,6 +380,22 @@ impl Objects {
             (o, at + layout.mnt as usize),
             (mount, layout.walk.mount_mnt as usize),
         );
+        // The process's root, `task->fs->root`, where the program's walk up stops: the
+        // tree's root.
+        if let Some(root) = layout.process_root {
+            let (mount, dentry) = self.root(&layout.walk);
+            let member = |at: u32| Access {
+                base: AccessBase::CurrentTask,
+                derefs: vec![root.task_fs],
+                offset: root.fs_root + at,
+                size: 8,
+                index: None,
+            };
+            let mnt = (mount, layout.walk.mount_mnt as usize);
+            self.point(&member(layout.dentry), Some((dentry, 0)))?;
+            self.point(&member(layout.mnt), Some(mnt))?;
+        }
+        Ok(())
     }
 
     /// Builds `path` as a chain of kernfs nodes (a cgroup's); returns the last one. The
@@ -686,7 +713,7 @@ impl MockKernel {
                     let (o, at) = objects.place(access, size)?;
                     objects.claim(o, at, size, Claim::Value)?;
                     if let Some(layout) = &program.path_layout {
-                        objects.path_dentries(layout, name, (o, at), &path);
+                        objects.path_dentries(layout, name, (o, at), &path)?;
                     }
                     objects.paths.push((o, at, path));
                 }

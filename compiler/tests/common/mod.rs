@@ -31,6 +31,8 @@ pub const STRUCTS: &[&str] = &[
     "pid",
     "vfsmount",
     "mount",
+    // The process's root (`task_struct.fs`), where a path screen's walk up stops.
+    "fs_struct",
     // Workload identity: the task's cgroup (css_set -> cgroup -> kernfs_node) and namespaces.
     "css_set",
     "cgroup",

@@ -7,8 +7,8 @@ use super::Checker;
 use crate::catalog::{self, Attribute, Event, HookVariant, Source};
 use crate::checked::{
     Access, AccessBase, AttrId, DentryWalk, Endpoint, IndexStep, KernfsLayout, KernfsWalk,
-    ParentAccess, PathLayout, PathWalk, ResolvedAttribute, VariantHook, VariantResolution,
-    WalkLayout,
+    ParentAccess, PathLayout, PathWalk, ProcessRoot, ResolvedAttribute, VariantHook,
+    VariantResolution, WalkLayout,
 };
 use crate::diagnostic::Diagnostic;
 use crate::kernel::{KernelTypes, Param, TypeShape};
@@ -142,11 +142,23 @@ impl PathLayout {
                 }
             }
         });
+        let process_root = (|| {
+            let task = layout_struct(kernel, "task_struct").ok()?;
+            let fs = layout_member(kernel, task, "task_struct", "fs").ok()?;
+            let fs_struct = layout_struct(kernel, "fs_struct").ok()?;
+            let root = layout_member(kernel, fs_struct, "fs_struct", "root").ok()?;
+            (kernel.shape(root.ty) == kernel.shape(path)).then_some(())?;
+            Some(ProcessRoot {
+                task_fs: layout_pointer(kernel, fs, "task_struct.fs").ok()?,
+                fs_root: root.offset_bits / 8,
+            })
+        })();
         Ok(PathLayout {
             dentry: layout_pointer(kernel, member("dentry")?, "path.dentry")?,
             mnt: layout_pointer(kernel, member("mnt")?, "path.mnt")?,
             walk: WalkLayout::resolve(kernel)?,
             d_iname,
+            process_root,
         })
     }
 }

@@ -128,6 +128,16 @@ impl TempDir {
         TempDir { path }
     }
 
+    /// A fresh directory at the top of the root file system (`/krsi-test-…`), beside `/srv`
+    /// and `/usr`: on the root mount, where the system temp directory (a tmpfs in the guest)
+    /// is not.
+    pub fn on_root_mount() -> TempDir {
+        let path = Path::new("/").join(unique_name("krsi-test"));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        set_mode(&path, 0o755);
+        TempDir { path }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
