@@ -211,6 +211,8 @@ fn directory_rules_are_screened_by_the_first_directories() {
         "srv/appx/bin",
         "srv/app3",
         "srv/app3/bin",
+        "srv/app5",
+        "srv/app5/bin",
         "etc",
         "etc/app1",
         "mnt",
@@ -231,7 +233,7 @@ fn directory_rules_are_screened_by_the_first_directories() {
     let top = dir.path().display();
     let source = format!(
         "deny open where path ~ [\"{top}/srv/app1/**\", \"{top}/srv/app22/**\", \"{top}/deep/**\"] and uid != 0 errno EACCES\n\
-         deny exec where path ~ \"{top}/srv/app1/**\" and uid != 0\n"
+         deny exec where path ~ \"{top}/srv/app5/**\" and uid != 0\n"
     );
     let cg = Cgroup::new();
     let policy_dir = TempDir::new();
@@ -316,8 +318,9 @@ fn directory_rules_are_screened_by_the_first_directories() {
         "a listed file opened inside a chroot, where its path is /app1/bin/tool",
     );
 
-    // Exec: the same screen on `bprm->file`.
-    let listed_exe = dir.copy("/bin/true", "srv/app1/bin/true", 0o755);
+    // Exec: the same screen on `bprm->file` (under a directory the open rule does not list:
+    // an exec opens its file first).
+    let listed_exe = dir.copy("/bin/true", "srv/app5/bin/true", 0o755);
     let near_exe = dir.copy("/bin/true", "srv/appx/bin/true", 0o755);
     assert_exec_denied(
         run_as(&listed_exe, &[], Some(USER), Some(&cg)),
