@@ -150,8 +150,10 @@ kernel's BTF.\n";
 program must examine the path (krsi's exact paths first by the file's last names, read from its \
 dentries: `/usr/lib/bench/tool` has a parent no listed path has, `/srv/app/bin/tool` and \
 `/srv/app99999/bin/tool` a directory whose length none has there, and `/srv/appx/bin/tool` one \
-with a letter where every listed one has a digit, so krsi leaves all four unresolved; see the \
-architecture page, \"Screening exact paths\"). *last rule*: uid 1000 on the path only the last rule matches \
+with a letter where every listed one has a digit, so krsi leaves all four unresolved; its \
+prefixes first by the path's first directories, read on the way up to the process's root: \
+`usr` is no rule's first, and `app`, `appx` and `app99999` no rule's second; see the \
+architecture page, \"Screening exact paths\" and \"Screening by the first directories\"). *last rule*: uid 1000 on the path only the last rule matches \
 (denied). *root*: uid 0 on the miss paths, where the cheap `uid != 0` test can decide before \
 the path is resolved: measured apart so that an early exit never flatters a path-matching \
 ratio. Each case runs {} opens or {} execs, cut short after {} s.",
