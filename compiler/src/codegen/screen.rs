@@ -142,7 +142,7 @@ pub(super) fn levels(literals: &[&[u8]]) -> Vec<Level> {
 }
 
 /// The levels a top screen compares for `heads`, each the directories a way of matching
-/// requires the path to begin with ([`required_heads`]), first directory first: as many as
+/// requires the path to begin with ([`heads`]), first directory first: as many as
 /// the way with the fewest has, at most [`TOP_LEVELS`], and as many as fit the budget the
 /// walk to the process's root leaves.
 pub(super) fn top_levels(heads: &[Vec<&[u8]>]) -> Vec<Level> {
@@ -215,62 +215,58 @@ fn columns(names: &BTreeSet<Vec<u8>>, budget: &mut usize) -> Vec<(usize, Vec<(u8
     columns
 }
 
-/// The literals rule condition `cond` requires value `id` to equal one of, if it does: a test
-/// `== literal`, an `or` of such tests, or an `and` with such a conjunct.
-fn required_literals(cond: &Cond, id: ValueId) -> Option<Vec<&[u8]>> {
+/// What every way `cond` can hold demands of value `id`, one item a way, as `demand` reads it
+/// off a test of `id`: such a test, an `or` of such tests, or an `and` with such a conjunct.
+fn required<'c, T>(
+    cond: &'c Cond,
+    id: ValueId,
+    demand: &impl Fn(&'c Pred) -> Option<Vec<T>>,
+) -> Option<Vec<T>> {
     match cond {
-        Cond::Test {
-            value,
-            pred: Pred::StrEq(bytes),
-            ..
-        } if *value == id => Some(vec![bytes.as_slice()]),
+        Cond::Test { value, pred, .. } if *value == id => demand(pred),
         Cond::Or(items) => {
             let mut all = Vec::new();
             for item in items {
-                all.extend(required_literals(item, id)?);
+                all.extend(required(item, id, demand)?);
             }
             Some(all)
         }
-        Cond::And(items) => items.iter().find_map(|item| required_literals(item, id)),
+        Cond::And(items) => items.iter().find_map(|item| required(item, id, demand)),
         _ => None,
     }
 }
 
-/// The directories every way `cond` can hold requires value `id` to begin with, one list a
-/// way, first directory first: a test `== literal` (the literal's directories), a test
-/// `~ glob` (for each alternative, the names its literal start closes with a `/`), an `or`
-/// of such tests, or an `and` with such a conjunct.
-fn required_heads(cond: &Cond, id: ValueId) -> Option<Vec<Vec<Vec<u8>>>> {
-    match cond {
-        Cond::Test { value, pred, .. } if *value == id => match pred {
-            Pred::StrEq(bytes) => Some(vec![directories(bytes)]),
-            Pred::Glob { alternatives, .. } => Some(
-                alternatives
-                    .iter()
-                    .map(|tokens| {
-                        let literal: Vec<u8> = tokens
-                            .iter()
-                            .map_while(|t| match t {
-                                Token::Byte(b) => Some(*b),
-                                _ => None,
-                            })
-                            .collect();
-                        // What follows the literal start may be anything, `/` included: its
-                        // last name, unclosed, is not required.
-                        directories(&literal)
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        },
-        Cond::Or(items) => {
-            let mut all = Vec::new();
-            for item in items {
-                all.extend(required_heads(item, id)?);
-            }
-            Some(all)
-        }
-        Cond::And(items) => items.iter().find_map(|item| required_heads(item, id)),
+/// The literals a test `== literal` requires its value to equal.
+fn literal(pred: &Pred) -> Option<Vec<&[u8]>> {
+    match pred {
+        Pred::StrEq(bytes) => Some(vec![bytes.as_slice()]),
+        _ => None,
+    }
+}
+
+/// The directories a test requires its value to begin with, one list a way it can hold,
+/// first directory first: a literal's directories, or for each alternative of a glob, the
+/// names its literal start closes with a `/`.
+fn heads(pred: &Pred) -> Option<Vec<Vec<Vec<u8>>>> {
+    match pred {
+        Pred::StrEq(bytes) => Some(vec![directories(bytes)]),
+        Pred::Glob { alternatives, .. } => Some(
+            alternatives
+                .iter()
+                .map(|tokens| {
+                    let literal: Vec<u8> = tokens
+                        .iter()
+                        .map_while(|t| match t {
+                            Token::Byte(b) => Some(*b),
+                            _ => None,
+                        })
+                        .collect();
+                    // What follows the literal start may be anything, `/` included: its last
+                    // name, unclosed, is not required.
+                    directories(&literal)
+                })
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -320,7 +316,7 @@ impl ProgramGen<'_> {
         }
         let readers: Vec<_> = program.readers(id).collect();
         let literals: Option<Vec<&[u8]>> = readers.iter().try_fold(Vec::new(), |mut all, rule| {
-            all.extend(required_literals(&rule.cond, id)?);
+            all.extend(required(&rule.cond, id, &literal)?);
             Some(all)
         });
         let names = literals.map(|l| levels(l.as_slice())).unwrap_or_default();
@@ -329,7 +325,7 @@ impl ProgramGen<'_> {
         }
         layout.process_root?;
         let heads: Vec<Vec<Vec<u8>>> = readers.iter().try_fold(Vec::new(), |mut all, rule| {
-            all.extend(required_heads(&rule.cond, id)?);
+            all.extend(required(&rule.cond, id, &heads)?);
             Some(all)
         })?;
         let heads: Vec<Vec<&[u8]>> = heads
