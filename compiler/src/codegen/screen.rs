@@ -91,28 +91,6 @@ pub(super) struct Level {
     columns: Vec<(usize, Vec<(u8, u8)>)>,
 }
 
-impl Level {
-    /// About what the level's code costs, as [`levels`] counts it against the budget.
-    #[cfg(test)]
-    fn cost(&self) -> usize {
-        let names = self
-            .names
-            .as_ref()
-            .map_or(0, |n| READ_COST + tree_cost(n.iter().map(Vec::as_slice)));
-        let columns: usize = self
-            .columns
-            .iter()
-            .map(|(_, ranges)| COLUMN_COST + 2 * ranges.len())
-            .sum();
-        let read = if self.columns.is_empty() {
-            0
-        } else {
-            READ_COST
-        };
-        LEVEL_COST + self.lengths.len() + names + read + columns
-    }
-}
-
 /// The levels a screen for `literals` compares, nearest name first: none when some literal
 /// is not an absolute path of names, or holds " (deleted)". At most as many levels as the
 /// literal with the fewest names has names, and as many as fit [`PATH_SCREEN_COST`].
@@ -131,36 +109,24 @@ pub(super) fn levels(literals: &[&[u8]]) -> Vec<Level> {
         }
         names_from_end.push(names);
     }
-    let depth = names_from_end
-        .iter()
-        .map(Vec::len)
-        .min()
-        .unwrap_or(0)
-        .min(SCREEN_LEVELS);
-    let places = (0..depth).map(|k| names_from_end.iter().map(|n| n[k].to_vec()).collect());
-    fit(places, PATH_SCREEN_COST)
+    fit(&names_from_end, SCREEN_LEVELS, PATH_SCREEN_COST)
 }
 
 /// The levels a top screen compares for `heads`, each the directories a way of matching
-/// requires the path to begin with ([`heads`]), first directory first: as many as
-/// the way with the fewest has, at most [`TOP_LEVELS`], and as many as fit the budget the
-/// walk to the process's root leaves.
+/// requires the path to begin with ([`heads`]), first directory first: at most
+/// [`TOP_LEVELS`], within the budget the walk to the process's root leaves.
 pub(super) fn top_levels(heads: &[Vec<&[u8]>]) -> Vec<Level> {
-    let depth = heads
-        .iter()
-        .map(Vec::len)
-        .min()
-        .unwrap_or(0)
-        .min(TOP_LEVELS);
-    let places = (0..depth).map(|k| heads.iter().map(|h| h[k].to_vec()).collect());
-    fit(places, PATH_SCREEN_COST - TOP_WALK_COST)
+    fit(heads, TOP_LEVELS, PATH_SCREEN_COST - TOP_WALK_COST)
 }
 
-/// Levels for the names each place may hold, nearest to the screen's start first, while
-/// they fit `budget`: a place with too many lengths ends the screen there.
-fn fit(places: impl Iterator<Item = BTreeSet<Vec<u8>>>, mut budget: usize) -> Vec<Level> {
+/// Levels for `ways`, each a way of matching's names in the order the screen compares them:
+/// as many as the way with the fewest names has, at most `most`, and as many as fit `budget`
+/// (a place with too many lengths ends the screen there).
+fn fit(ways: &[Vec<&[u8]>], most: usize, mut budget: usize) -> Vec<Level> {
+    let depth = ways.iter().map(Vec::len).min().unwrap_or(0).min(most);
     let mut levels = Vec::new();
-    for names in places {
+    for k in 0..depth {
+        let names: BTreeSet<Vec<u8>> = ways.iter().map(|way| way[k].to_vec()).collect();
         let lengths: BTreeSet<usize> = names.iter().map(Vec::len).collect();
         let base = LEVEL_COST + lengths.len();
         if lengths.len() > SCREEN_LENGTHS || base > budget {
@@ -690,20 +656,29 @@ mod tests {
     }
 
     #[test]
-    fn a_screen_stays_within_what_the_checker_counts() {
-        // Long names, many lengths: whatever the literals, the emitted levels fit the budget.
-        let literals: Vec<String> = (0..40)
-            .map(|i| {
-                format!(
-                    "/{}/{}/{}",
-                    "d".repeat(i + 1),
-                    "e".repeat(200 - i),
-                    "f".repeat(i % 9 + 1)
-                )
+    fn directory_rules_require_the_names_their_literal_start_closes() {
+        let glob = |pattern: &str| {
+            let parsed = lang::glob::Glob::parse(pattern).expect("a glob");
+            heads(&Pred::Glob {
+                pattern: pattern.to_string(),
+                alternatives: parsed.alternatives,
             })
-            .collect();
-        let refs: Vec<&str> = literals.iter().map(String::as_str).collect();
-        let cost: usize = of(&refs).iter().map(Level::cost).sum();
-        assert!(cost <= PATH_SCREEN_COST, "{cost}");
+            .unwrap_or_default()
+        };
+        let names = |list: &[&str]| -> Vec<Vec<u8>> {
+            list.iter().map(|n| n.as_bytes().to_vec()).collect()
+        };
+        assert_eq!(glob("/srv/app1/**"), vec![names(&["srv", "app1"])]);
+        // A name the literal start leaves open is not required: `t**` may go on past a `/`.
+        assert_eq!(glob("/srv/t**"), vec![names(&["srv"])]);
+        assert_eq!(glob("/srv/to[o]l/**"), vec![names(&["srv"])]);
+        // Each reading of a `/**/` is a way of its own: `/srv/x` has `srv` alone.
+        assert_eq!(glob("/srv/**/x"), vec![names(&["srv"]), names(&["srv"])]);
+        assert_eq!(glob("**/x"), vec![names(&[]), names(&[])]);
+        assert_eq!(
+            heads(&Pred::StrEq(b"/etc/ssh/sshd_config".to_vec())),
+            Some(vec![names(&["etc", "ssh"])])
+        );
+        assert!(top_levels(&[vec![b"srv".as_slice()], vec![]]).is_empty());
     }
 }
