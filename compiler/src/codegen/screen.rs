@@ -328,24 +328,23 @@ impl ProgramGen<'_> {
             self.asm.jump(resolve);
             return None;
         };
-        // &file->f_path (or wherever the hook's path is).
+        // &file->f_path (or wherever the hook's path is). The chain's own NULL tests cover a
+        // pointer it loaded; a hook's argument is tested here.
         self.pointer_to_checked(access, Reg::R1, resolve);
-        self.asm
-            .jump_imm(JmpCond::Eq, Reg::R1, 0, resolve)
-            .load(
-                Size::DW,
-                Reg::R8,
-                Reg::R1,
-                offset(access.offset + layout.dentry),
-            )
-            .load(
-                Size::DW,
-                Reg::R9,
-                Reg::R1,
-                offset(access.offset + layout.mnt),
-            )
-            .jump_imm(JmpCond::Eq, Reg::R9, 0, resolve);
+        if access.derefs.is_empty() {
+            self.asm.jump_imm(JmpCond::Eq, Reg::R1, 0, resolve);
+        }
+        self.load_path(&layout, Reg::R1, access.offset, Reg::R8, Reg::R9);
+        self.asm.jump_imm(JmpCond::Eq, Reg::R9, 0, resolve);
         Some(layout)
+    }
+
+    /// `dentry` and `mnt` = the members of the `struct path` at `base + at` (the mount
+    /// first, so that `dentry` may be `base`).
+    fn load_path(&mut self, layout: &PathLayout, base: Reg, at: u32, dentry: Reg, mnt: Reg) {
+        self.asm
+            .load(Size::DW, mnt, base, offset(at + layout.mnt))
+            .load(Size::DW, dentry, base, offset(at + layout.dentry));
     }
 
     /// The last-names screen: r8 walks up from the file, r9 is its mount's root.
@@ -388,31 +387,18 @@ impl ProgramGen<'_> {
             self.asm.jump(resolve);
             return;
         };
-        // The task's root first: the helper call clobbers r1-r5.
-        self.asm
-            .call_helper(GET_CURRENT_TASK_BTF)
-            .load(Size::DW, Reg::R0, Reg::R0, offset(root.task_fs))
-            // An exiting task has no fs any more.
-            .jump_imm(JmpCond::Eq, Reg::R0, 0, resolve)
-            .mov64_reg(Reg::R2, Reg::R0)
-            .mov64_reg(Reg::R3, Reg::R0);
         let Some(layout) = self.path_start(i, resolve) else {
             return;
         };
         let walk = layout.walk;
+        // The task's root (the helper call keeps r8 and r9, the path's dentry and mount).
         self.asm
-            .load(
-                Size::DW,
-                Reg::R2,
-                Reg::R2,
-                offset(root.fs_root + layout.dentry),
-            )
-            .load(
-                Size::DW,
-                Reg::R3,
-                Reg::R3,
-                offset(root.fs_root + layout.mnt),
-            )
+            .call_helper(GET_CURRENT_TASK_BTF)
+            .load(Size::DW, Reg::R0, Reg::R0, offset(root.task_fs))
+            // An exiting task has no fs any more.
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, resolve);
+        self.load_path(&layout, Reg::R0, root.fs_root, Reg::R2, Reg::R3);
+        self.asm
             // Only on the root's mount are the names up to the root the path's: below
             // another mount's root, `d_path` goes on at its mount point.
             .jump_reg(JmpCond::Ne, Reg::R9, Reg::R3, resolve)
