@@ -16,8 +16,8 @@
 mod common;
 
 use common::fixture_kernel;
-use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, RINGBUF_RESERVE};
-use compiler::codegen::{GATE_MAP, SCRATCH_MAP, VERSION_MAP};
+use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, MAP_UPDATE_ELEM, RINGBUF_RESERVE};
+use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCRATCH_MAP, VERSION_MAP};
 use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
 use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
@@ -497,6 +497,213 @@ fn a_failed_gate_lookup_fails_closed() {
         with_faults(&audit_only, &open("/etc/passwd", 0), &fails),
         Decision::Allow
     );
+}
+
+// ------------------------------------------------------------------- The handover
+
+/// The handover map's entries, carried from one program's run to the next as the kernel's
+/// one pinned map is shared by both versions' programs.
+type Handover = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Runs `input` with the gate at `gate` and the version word at `version`, over the shared
+/// `handover`; the decision, the number of reports, and `handover` as the run left it.
+fn run_versioned(
+    compiled: &Compiled,
+    input: &EventInput,
+    gate: u64,
+    version: u64,
+    handover: &mut Handover,
+    faults: &[Fault],
+) -> (Decision, usize) {
+    let (spec, mut kernel) = prepare(compiled, input);
+    for (map, value) in [(GATE_MAP, gate), (VERSION_MAP, version)] {
+        let at = kernel.maps[map].values[0];
+        kernel.memory.write_uint(at, 8, value).unwrap();
+    }
+    kernel.set_hash_entries(HANDOVER_MAP, handover);
+    kernel.faults = faults.to_vec();
+    let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+    *handover = kernel.hash_entries(HANDOVER_MAP);
+    (run.decision(&spec.code.origins), kernel.reports.len())
+}
+
+/// The entry a staged program of `writer` leaves after reading `read` from the gate, under
+/// the thread `policy` runs `input` in.
+fn entry(policy: &Compiled, input: &EventInput, writer: u64, read: u64) -> Handover {
+    let (_, kernel) = prepare(policy, input);
+    let thread = u64::from(kernel.tgid) << 32 | u64::from(kernel.pid);
+    let mut value = writer.to_le_bytes().to_vec();
+    value.extend_from_slice(&read.to_le_bytes());
+    BTreeMap::from([(thread.to_le_bytes().to_vec(), value)])
+}
+
+/// The version word while a newer version is staged.
+fn flagged(version: u64) -> u64 {
+    version | 1 << HANDOVER_FLAG_BIT
+}
+
+/// The race a replacement must survive. The kernel runs the newer version's program first;
+/// each reads the gate when it runs, so the commit may fall before the newer program, between
+/// the two, or after both. Whichever: exactly one version decides the event, the one the
+/// newer program read, and no handover entry outlives the event.
+#[test]
+fn a_commit_between_two_versions_programs_leaves_exactly_one_deciding() {
+    let old = compile("deny open where path == \"/etc/shadow\" errno EACCES\n");
+    let new = compile("deny open where path == \"/etc/passwd\" errno EPERM\n");
+    let (old_version, new_version) = (4, 5);
+    for path in ["/etc/shadow", "/etc/passwd", "/etc/hosts"] {
+        let input = open(path, 1000);
+        let verdict = |policy: &Compiled| {
+            decide(&policy.module, &policy.object, &input)
+                .unwrap()
+                .decision
+        };
+        // The gate as each program reads it: (newer, older).
+        for (first, second) in [(4, 4), (4, 5), (5, 5)] {
+            let mut handover = Handover::new();
+            let (decision, _) = run_versioned(&new, &input, first, new_version, &mut handover, &[]);
+            let decision = if decision == Decision::Allow {
+                run_versioned(
+                    &old,
+                    &input,
+                    second,
+                    flagged(old_version),
+                    &mut handover,
+                    &[],
+                )
+                .0
+            } else {
+                decision
+            };
+            let expected = if first == new_version {
+                verdict(&new)
+            } else {
+                verdict(&old)
+            };
+            assert_eq!(
+                decision, expected,
+                "{path}, gate read {first} then {second}"
+            );
+            assert!(
+                handover.is_empty(),
+                "{path}, {first} then {second}: {handover:?}"
+            );
+        }
+        // Without the handover, a commit between the two would leave the event to neither.
+        if verdict(&old) != Decision::Allow {
+            let mut lost = Handover::new();
+            let (decision, _) =
+                run_versioned(&old, &input, new_version, old_version, &mut lost, &[]);
+            assert_eq!(
+                decision,
+                Decision::Allow,
+                "{path}: the gap the handover closes"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_retired_version_decides_only_on_its_own_number_from_a_newer_program() {
+    let policy = compile(
+        "audit open where path ~ \"/etc/**\"\n\
+         deny open where path == \"/etc/shadow\" errno EACCES\n",
+    );
+    let input = open("/etc/shadow", 1000);
+    // Read by a newer version (8) as this one's number (7): decides, reports, takes it.
+    let mut handover = entry(&policy, &input, 8, 7);
+    let (decision, reports) = run_versioned(&policy, &input, 8, 7, &mut handover, &[]);
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            errno: EACCES,
+            rule: 1
+        }
+    );
+    assert_eq!(reports, 2);
+    assert!(handover.is_empty());
+    // Anything else: inert, and the entry is taken all the same.
+    for (writer, read) in [(8, 8), (7, 7), (6, 7), (9, 6)] {
+        let mut handover = entry(&policy, &input, writer, read);
+        let (decision, reports) = run_versioned(&policy, &input, 8, 7, &mut handover, &[]);
+        assert_eq!(
+            decision,
+            Decision::Allow,
+            "written by {writer}, read {read}"
+        );
+        assert_eq!(reports, 0);
+        assert!(handover.is_empty(), "written by {writer}, read {read}");
+    }
+    // Another thread's entry is not this event's.
+    let other_thread: Handover = entry(&policy, &input, 8, 7)
+        .iter()
+        .map(|(key, value)| {
+            let mut key = key.clone();
+            key[0] ^= 1;
+            (key, value.clone())
+        })
+        .collect();
+    let mut elsewhere = other_thread.clone();
+    let (decision, _) = run_versioned(&policy, &input, 8, 7, &mut elsewhere, &[]);
+    assert_eq!(decision, Decision::Allow);
+    assert_eq!(elsewhere, other_thread, "another thread's entry stays");
+    // After an unload (0), nothing decides and nothing is recorded.
+    let mut handover = entry(&policy, &input, 8, 7);
+    let (decision, _) = run_versioned(&policy, &input, 0, 7, &mut handover, &[]);
+    assert_eq!(decision, Decision::Allow);
+    assert_eq!(handover, entry(&policy, &input, 8, 7));
+}
+
+#[test]
+fn a_staged_version_records_its_reading_or_decides_when_it_cannot() {
+    let policy = compile("deny open where path == \"/etc/shadow\" errno EACCES\n");
+    let input = open("/etc/shadow", 1000);
+    let mut handover = Handover::new();
+    let (decision, reports) = run_versioned(&policy, &input, 6, 7, &mut handover, &[]);
+    assert_eq!((decision, reports), (Decision::Allow, 0));
+    assert_eq!(handover, entry(&policy, &input, 7, 6));
+    // A full map (or any failed update): the staged version decides itself, fail closed.
+    let full = [Fault::Helper {
+        id: MAP_UPDATE_ELEM,
+        errno: 7,
+    }];
+    let mut handover = Handover::new();
+    let (decision, _) = run_versioned(&policy, &input, 6, 7, &mut handover, &full);
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            errno: EACCES,
+            rule: 0
+        }
+    );
+    assert!(handover.is_empty());
+}
+
+#[test]
+fn only_an_armed_version_with_a_staged_successor_takes_entries() {
+    let policy = compile("deny open where path == \"/etc/shadow\" errno EACCES\n");
+    let input = open("/etc/shadow", 1000);
+    // The steady state leaves the map alone (it costs no lookup).
+    let mut handover = entry(&policy, &input, 8, 7);
+    let (decision, _) = run_versioned(&policy, &input, 7, 7, &mut handover, &[]);
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            errno: EACCES,
+            rule: 0
+        }
+    );
+    assert_eq!(handover, entry(&policy, &input, 8, 7));
+    // Flagged: the same decision, and the entry the staged program left is taken.
+    let (decision, _) = run_versioned(&policy, &input, 7, flagged(7), &mut handover, &[]);
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            errno: EACCES,
+            rule: 0
+        }
+    );
+    assert!(handover.is_empty());
 }
 
 // ------------------------------------------------------- Maps the kernel must accept

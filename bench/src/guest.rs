@@ -120,6 +120,7 @@ fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement
     let gate = runtime::GateMaps {
         gate_map: compiler::codegen::GATE_MAP.to_string(),
         version_map: compiler::codegen::VERSION_MAP.to_string(),
+        handover: None,
     };
     let policy = match runtime::load(&bytes, &targets, None, &gate, None) {
         Ok(policy) => policy,

@@ -48,6 +48,17 @@ pub struct CgroupScope {
 pub struct GateMaps {
     pub gate_map: String,
     pub version_map: String,
+    /// What carries the gate's reading from a staged version to the older one during a
+    /// replacement; only a pinned policy is ever replaced, so a foreground load needs none.
+    pub handover: Option<Handover>,
+}
+
+/// The handover map every version of a pinned policy shares, and the bit of the version word
+/// that tells the armed version a newer one is staged (pin.rs has the protocol).
+#[derive(Clone, Debug)]
+pub struct Handover {
+    pub map: String,
+    pub flag_bit: u32,
 }
 
 #[derive(Debug)]
@@ -384,6 +395,12 @@ pub fn load(
     loader.verifier_log_level(VerifierLog::Stats.level());
     if let Some(shared) = staging.and_then(Staging::shared_gate) {
         loader.map_pin_path(&gate.gate_map, shared);
+    }
+    if let (Some(shared), Some(handover)) = (
+        staging.and_then(Staging::shared_handover),
+        gate.handover.as_ref(),
+    ) {
+        loader.map_pin_path(&handover.map, shared);
     }
     let mut ebpf = loader
         .load(object)

@@ -41,8 +41,8 @@
 //! permissions) nor read another user's reports.
 
 use crate::crash::crash_point;
-use crate::{error_chain, EnforcedPolicy, EventStream, RuntimeError};
-use aya::maps::{Array, Map, MapData, PerCpuArray, RingBuf};
+use crate::{error_chain, EnforcedPolicy, EventStream, GateMaps, RuntimeError};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray, RingBuf};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{loaded_programs, Lsm};
 use std::fs::File;
@@ -78,6 +78,10 @@ const DROPS_PIN: &str = "drops";
 const RECORD_PIN: &str = "record";
 const GATE_PIN: &str = "gate";
 const VERSION_PIN: &str = "version";
+const HANDOVER_PIN: &str = "handover";
+/// A version number is the version word's low half; the high half is for flags (the
+/// handover's, `Handover::flag_bit`), which the gate never holds.
+const VERSION_MASK: u64 = 0xffff_ffff;
 /// The mode of krsi's directories on bpffs: root only.
 const DIR_MODE: u32 = 0o700;
 
@@ -125,7 +129,24 @@ pub struct Staging {
     name: String,
     /// The gate of the version in force, which the new version shares.
     shared_gate: Option<PathBuf>,
+    /// The handover map of the version in force, which the new version shares.
+    shared_handover: Option<PathBuf>,
+    /// The version pin of the version in force, flagged while this one is staged: cleared
+    /// again when the staging ends without a commit.
+    flagged: Option<PathBuf>,
+    committed: bool,
     version: u64,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // A staging that never committed leaves the version in force as it found it. (A
+        // krsic that dies here leaves the flag to the next command's `recover`; meanwhile
+        // it costs the armed version a map deletion per event, nothing more.)
+        if let (false, Some(version)) = (self.committed, &self.flagged) {
+            let _ = clear_flag(version);
+        }
+    }
 }
 
 impl Staging {
@@ -136,6 +157,13 @@ impl Staging {
     /// The pinned gate map the new version's programs must use, when there is one already.
     pub(crate) fn shared_gate(&self) -> Option<&Path> {
         self.shared_gate.as_deref()
+    }
+
+    /// The pinned handover map the new version's programs must use, when the version in
+    /// force has one (a policy pinned before the handover has none: its programs would not
+    /// read it, and the new version gets a map of its own).
+    pub(crate) fn shared_handover(&self) -> Option<&Path> {
+        self.shared_handover.as_deref()
     }
 
     /// The new version's number: one past the gate's, so that the commit switches to it.
@@ -290,6 +318,11 @@ impl PinRoot {
         if target.is_dir() && gate_state(&target)? == GateState::Disarmed {
             remove_pins(&target)?;
         }
+        // Armed and flagged: a replacement died before its commit.
+        let version = target.join(VERSION_PIN);
+        if target.is_dir() && version.exists() {
+            clear_flag(&version)?;
+        }
         Ok(())
     }
 
@@ -298,7 +331,7 @@ impl PinRoot {
     /// new version's number and the gate it shares. Load the policy with it, then pin it.
     /// Fails, before anything is loaded, when `name` is pinned by a krsic whose pin layout this
     /// one does not know: such a pin must not be replaced blindly.
-    pub fn stage(&self, name: &str) -> Result<Staging, RuntimeError> {
+    pub fn stage(&self, name: &str, gate: &GateMaps) -> Result<Staging, RuntimeError> {
         check_name(name)?;
         let lock = self.lock(libc::LOCK_EX)?;
         self.recover(name)?;
@@ -315,17 +348,38 @@ impl PinRoot {
             let current = read_u64(&gate)?;
             let next = current
                 .checked_add(1)
+                .filter(|next| *next <= VERSION_MASK)
                 .ok_or_else(|| pin_error(&gate, "the gate holds the last version".into()))?;
             (Some(gate), next)
         } else {
             (None, 1)
         };
-        Ok(Staging {
+        let mut staging = Staging {
             _lock: lock,
             name: name.to_string(),
             shared_gate,
+            shared_handover: None,
+            flagged: None,
+            committed: false,
             version,
-        })
+        };
+        // The version in force takes part in the handover (see the compiler's
+        // `version_gate`): no entry is in flight (nothing is staged), so any left is stale
+        // and goes; then its programs are told a newer version is coming, before it is
+        // attached.
+        let (handover, version_pin) = (target.join(HANDOVER_PIN), target.join(VERSION_PIN));
+        if let (true, true, Some(protocol)) = (
+            handover.exists(),
+            version_pin.exists(),
+            gate.handover.as_ref(),
+        ) {
+            clear_entries(&handover)?;
+            staging.shared_handover = Some(handover);
+            let word = read_u64(&version_pin)?;
+            write_u64(&version_pin, word | 1 << protocol.flag_bit)?;
+            staging.flagged = Some(version_pin);
+        }
+        Ok(staging)
     }
 
     /// Pins `policy`, loaded with `staging`, as the staging's name: its links, its report maps
@@ -336,7 +390,7 @@ impl PinRoot {
     /// name finishes the renames.
     pub fn pin(
         &self,
-        staging: Staging,
+        mut staging: Staging,
         mut policy: EnforcedPolicy,
         events_map: &str,
         drops_map: &str,
@@ -352,6 +406,7 @@ impl PinRoot {
             return Err(error);
         }
         policy.arm()?;
+        staging.committed = true;
         crash_point("armed");
         let replaced = target.is_dir();
         if replaced {
@@ -417,7 +472,7 @@ fn gate_state(dir: &Path) -> Result<GateState, RuntimeError> {
     if !gate.exists() || !version.exists() {
         return Ok(GateState::Ungated);
     }
-    Ok(if read_u64(&gate)? == read_u64(&version)? {
+    Ok(if read_u64(&gate)? == read_u64(&version)? & VERSION_MASK {
         GateState::Armed
     } else {
         GateState::Disarmed
@@ -441,6 +496,28 @@ fn write_u64(path: &Path, value: u64) -> Result<(), RuntimeError> {
     array
         .set(0, value, 0)
         .map_err(|e| pin_error(path, error_chain(&e)))
+}
+
+/// Clears the handover flag of the version pin at `path`, when set.
+fn clear_flag(path: &Path) -> Result<(), RuntimeError> {
+    let word = read_u64(path)?;
+    if word & !VERSION_MASK != 0 {
+        write_u64(path, word & VERSION_MASK)?;
+    }
+    Ok(())
+}
+
+/// Removes every entry of the pinned handover map at `path`.
+fn clear_entries(path: &Path) -> Result<(), RuntimeError> {
+    let map = MapData::from_pin(path).map_err(|e| pin_error(path, error_chain(&e)))?;
+    let mut entries = HashMap::<MapData, u64, [u64; 2]>::try_from(Map::HashMap(map))
+        .map_err(|e| pin_error(path, error_chain(&e)))?;
+    let keys: Vec<u64> = entries.keys().filter_map(Result::ok).collect();
+    for key in keys {
+        // An entry gone in between is as good as removed.
+        let _ = entries.remove(&key);
+    }
+    Ok(())
 }
 
 /// Makes `dir` reachable by root only, whatever the umask made of it.
@@ -588,10 +665,13 @@ fn write_pins(
             .map_err(|e| pin_error(&path, error_chain(&e)))?;
         crash_point("link");
     }
+    let handover = policy.gate.handover.as_ref().map(|h| h.map.clone());
     let gate = [
         (policy.gate.gate_map.as_str(), GATE_PIN),
         (policy.gate.version_map.as_str(), VERSION_PIN),
-    ];
+    ]
+    .into_iter()
+    .chain(handover.as_deref().map(|map| (map, HANDOVER_PIN)));
     for (map, pin) in [(events_map, EVENTS_PIN), (drops_map, DROPS_PIN)]
         .into_iter()
         .chain(gate)

@@ -177,6 +177,8 @@ mod tests {
 /// offline machine both use these, so they cannot disagree on a number.
 pub mod id {
     pub const MAP_LOOKUP_ELEM: u32 = 1;
+    pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const MAP_DELETE_ELEM: u32 = 3;
     pub const KTIME_GET_NS: u32 = 5;
     pub const GET_CURRENT_PID_TGID: u32 = 14;
     pub const GET_CURRENT_UID_GID: u32 = 15;
@@ -196,6 +198,7 @@ pub mod id {
 
 /// Map types (`enum bpf_map_type`) krsi's objects use.
 pub mod map_type {
+    pub const HASH: u32 = 1;
     pub const ARRAY: u32 = 2;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const CGROUP_ARRAY: u32 = 8;

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!   r6 = ctx
-//!   gate       lookup(krsi_gate, 0) != lookup(krsi_version, 0)   → allow
+//!   gate       lookup(krsi_gate, 0) != lookup(krsi_version, 0) & 0xffffffff → allow,
+//!              unless the handover says otherwise (see `version_gate`)
 //!   [scope]    current_task_under_cgroup(krsi_scope, 0) == 0  → allow
 //!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
 //!   values     each value the rules read, computed once, kept in a stack slot
@@ -51,8 +52,23 @@ pub const SCRATCH_MAP: &str = "krsi_scratch";
 /// runtime switches every program of a policy from one version to the next with one map
 /// update (runtime/src/pin.rs has the protocol).
 pub const GATE_MAP: &str = "krsi_gate";
-/// This object's version number, written by the runtime before any program is attached.
+/// This object's version number, written by the runtime before any program is attached, in
+/// the word's low 32 bits; bit [`HANDOVER_FLAG_BIT`] set while a newer version is staged.
 pub const VERSION_MAP: &str = "krsi_version";
+/// The handover: what a staged version's program read from the gate, per thread, for the
+/// older version's program that runs after it on the same event (a hash of
+/// `bpf_get_current_pid_tgid()` to `{writer version, gate read}`; see [`ProgramGen::version_gate`]).
+/// Shared by every version of a pinned policy, like the gate.
+pub const HANDOVER_MAP: &str = "krsi_handover";
+/// The bit of the version word the runtime sets while a newer version of the policy is staged:
+/// the armed program then takes the handover entry its thread's staged program left.
+pub const HANDOVER_FLAG_BIT: u32 = 32;
+/// Threads that may be between a staged program and the older one at once. The map allocates
+/// entries as they are written, but its buckets up front (16 bytes each); a staged program
+/// that finds it full decides itself, as if armed.
+const HANDOVER_ENTRIES: u32 = 256;
+/// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h).
+const BPF_F_NO_PREALLOC: u32 = 1;
 /// The cgroup a scoped policy applies to (index 0 of a `BPF_MAP_TYPE_CGROUP_ARRAY`).
 pub const SCOPE_MAP: &str = "krsi_scope";
 // The fail-closed limits, as 32-bit immediates: defined once in `lang::limits`, where the
@@ -64,12 +80,13 @@ const NAME_MAX: u32 = limits::NAME_MAX as u32;
 const ARGV_MAX: u32 = limits::ARGV_MAX as u32;
 
 use crate::bpf::helper::{
-    CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_TASK_BTF, MAP_LOOKUP_ELEM, PROBE_READ_KERNEL,
-    SEND_SIGNAL,
+    CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_PID_TGID, GET_CURRENT_TASK_BTF, MAP_DELETE_ELEM,
+    MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, PROBE_READ_KERNEL, SEND_SIGNAL,
 };
 use crate::bpf::map_type::{
     ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
-    PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
+    HASH as BPF_MAP_TYPE_HASH, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
+    RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
 
 /// The stack slot holding the zero key for map lookups.
@@ -196,6 +213,14 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
                 flags: 0,
             });
         }
+        maps.push(MapSpec {
+            symbol: HANDOVER_MAP.to_string(),
+            map_type: BPF_MAP_TYPE_HASH,
+            key_size: 8,
+            value_size: 16,
+            max_entries: HANDOVER_ENTRIES,
+            flags: BPF_F_NO_PREALLOC,
+        });
     }
     if scratch_size > 0 {
         maps.push(MapSpec {
@@ -229,6 +254,9 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
 /// buffer for string bytes.
 struct Layout {
     slots: Vec<i16>,
+    /// The handover's stack: its key at this slot, the entry `{writer, read}` in the two
+    /// slots below (see [`ProgramGen::version_gate`]).
+    handover: i16,
     buffers: Vec<Option<Buffer>>,
     scratch_size: u32,
     /// The dentry walk's state and work area (see [`work`]), shared by every walked value.
@@ -315,6 +343,9 @@ impl Layout {
             .chain(&program.deny)
             .map(|rule| sets::cond_tree_cost(&rule.cond))
             .sum();
+        let handover = stack_slot()?;
+        stack_slot()?;
+        stack_slot()?;
         let scans = automaton::scans(program, &buffers, rodata, stack_slot)?;
         let dispatches = scans
             .iter()
@@ -332,6 +363,7 @@ impl Layout {
         Ok(Layout {
             dispatch,
             slots,
+            handover,
             buffers,
             scratch_size,
             work,
@@ -653,7 +685,29 @@ impl<'a> ProgramGen<'a> {
     /// version of a pinned policy that is staged or retired stays attached but inert. Both
     /// lookups are of index 0 of a one-entry array and cannot fail; the verifier wants the
     /// check all the same, and a failure fails closed like the scratch lookup.
+    ///
+    /// While a policy is replaced, two versions are attached to each hook, and the kernel
+    /// runs the newer program first (`__bpf_trampoline_link_prog` in kernel/bpf/trampoline.c
+    /// adds a link at the head of the hook's list). Each reads the gate itself, so when the
+    /// commit falls between the two reads of one event, the staged program reads the old
+    /// number and the retired one the new: neither would decide. The handover closes that
+    /// gap. A staged program (the gate holds an older number) records what it read, under
+    /// the thread's id; the retired program (the gate holds a newer number) decides when the
+    /// newer program of the same event read its number; the armed program, while the
+    /// runtime flags a newer version as staged, takes the entry so that none outlives its
+    /// event. An entry only ever holds a number the gate held before (the gate only moves
+    /// forward during a replacement), so one left behind (a program in between refused the
+    /// event, ending the list) errs towards the older version deciding once more, never
+    /// towards no version deciding. The steady state, armed and unflagged, costs two
+    /// instructions more than a plain compare.
     fn version_gate(&mut self, fail_closed: Label) {
+        let (decide, armed, retired) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        let key = self.layout.handover;
+        let (entry, writer, read) = (key - 16, key - 16, key - 8);
         self.asm.store_imm(Size::W, Reg::R10, KEY_SLOT, 0);
         for (map, reg) in [(GATE_MAP, Reg::R7), (VERSION_MAP, Reg::R1)] {
             self.asm
@@ -664,7 +718,77 @@ impl<'a> ProgramGen<'a> {
                 .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
                 .load(Size::DW, reg, Reg::R0, 0);
         }
-        self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R7, self.allow);
+        // r7 = the gate, r1 = the version word, r2 = this version (a 32-bit move
+        // zero-extends: the low half).
+        self.asm
+            .alu32_reg(AluOp::Mov, Reg::R2, Reg::R1)
+            .jump_reg(JmpCond::Eq, Reg::R7, Reg::R2, armed)
+            // Unloaded (or a new name not yet committed): no version decides.
+            .jump_imm(JmpCond::Eq, Reg::R7, 0, self.allow)
+            .store_reg(Size::DW, Reg::R10, writer, Reg::R2)
+            .store_reg(Size::DW, Reg::R10, read, Reg::R7)
+            .jump_reg(JmpCond::Gt, Reg::R7, Reg::R2, retired);
+        // Staged: record the reading for the older program after this one. When it cannot
+        // be recorded (the map is full), decide, as if armed: the event is never left to
+        // no version.
+        self.handover_key(key);
+        self.asm
+            .ld_map_fd(Reg::R1, HANDOVER_MAP)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, i32::from(key))
+            .mov64_reg(Reg::R3, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R3, i32::from(entry))
+            .mov64_imm(Reg::R4, 0) // BPF_ANY
+            .call_helper(MAP_UPDATE_ELEM)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, self.allow)
+            .jump(decide);
+        // Retired: decide when this event's newer program read this version, and take its
+        // entry either way. r7 = whether to decide (kept across the delete).
+        self.asm.bind(retired);
+        self.handover_key(key);
+        let take = self.asm.new_label();
+        self.asm
+            .ld_map_fd(Reg::R1, HANDOVER_MAP)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, i32::from(key))
+            .call_helper(MAP_LOOKUP_ELEM)
+            .jump_imm(JmpCond::Eq, Reg::R0, 0, self.allow)
+            .mov64_imm(Reg::R7, 0)
+            .load(Size::DW, Reg::R3, Reg::R0, 0)
+            .load(Size::DW, Reg::R4, Reg::R0, 8)
+            .load(Size::DW, Reg::R5, Reg::R10, writer)
+            .jump_reg(JmpCond::Le, Reg::R3, Reg::R5, take)
+            .jump_reg(JmpCond::Ne, Reg::R4, Reg::R5, take)
+            .mov64_imm(Reg::R7, 1)
+            .bind(take);
+        self.delete_handover(key);
+        self.asm
+            .jump_imm(JmpCond::Eq, Reg::R7, 0, self.allow)
+            .jump(decide);
+        // Armed: while a newer version is staged, take the entry its program left.
+        self.asm
+            .bind(armed)
+            .alu64_imm(AluOp::Rsh, Reg::R1, HANDOVER_FLAG_BIT as i32)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, decide);
+        self.handover_key(key);
+        self.delete_handover(key);
+        self.asm.bind(decide);
+    }
+
+    /// The handover's key for this thread, at stack slot `key`.
+    fn handover_key(&mut self, key: i16) {
+        self.asm
+            .call_helper(GET_CURRENT_PID_TGID)
+            .store_reg(Size::DW, Reg::R10, key, Reg::R0);
+    }
+
+    /// Removes this thread's handover entry, if any (the key at stack slot `key`).
+    fn delete_handover(&mut self, key: i16) {
+        self.asm
+            .ld_map_fd(Reg::R1, HANDOVER_MAP)
+            .mov64_reg(Reg::R2, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R2, i32::from(key))
+            .call_helper(MAP_DELETE_ELEM);
     }
 
     /// Loads the integer `access` leads to into `reg`, zero-extended. An argument passed by

@@ -29,8 +29,22 @@ pub const STACK_SIZE: usize = 512;
 
 use crate::bpf::map_type::{
     ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
-    PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
+    HASH as BPF_MAP_TYPE_HASH, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
+    RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
+use crate::codegen::{GATE_MAP, VERSION_MAP};
+
+/// The errnos the machine's helpers return (include/uapi/asm-generic/errno-base.h, errno.h).
+pub(crate) const ENOENT: i64 = 2;
+pub(crate) const E2BIG: i64 = 7;
+pub(crate) const EFAULT: i64 = 14;
+pub(crate) const EEXIST: i64 = 17;
+pub(crate) const EINVAL: i64 = 22;
+pub(crate) const ENAMETOOLONG: i64 = 36;
+/// `bpf_map_update_elem`'s flags (include/uapi/linux/bpf.h).
+const BPF_ANY: u64 = 0;
+const BPF_NOEXIST: u64 = 1;
+const BPF_EXIST: u64 = 2;
 
 /// Array maps get a value region per entry; more than this is not a map krsi emits (the
 /// largest is the rate map, an entry per reporting rule).
@@ -44,6 +58,8 @@ pub struct Map {
     pub handle: u64,
     /// Value addresses by key (array maps).
     pub values: Vec<u64>,
+    /// Value addresses by key bytes (hash maps), as the program's updates left them.
+    pub entries: BTreeMap<Vec<u8>, u64>,
 }
 
 /// The process and kernel state one run sees.
@@ -927,12 +943,19 @@ impl MockKernel {
                         map: spec.symbol.clone(),
                         key,
                     };
-                    let bytes = vec![GARBAGE; spec.value_size as usize];
+                    let mut bytes = vec![GARBAGE; spec.value_size as usize];
+                    // The runtime writes the version and arms a policy of its own (version 1,
+                    // the gate holding it) before attaching it: runtime::load.
+                    if [GATE_MAP, VERSION_MAP].contains(&spec.symbol.as_str()) {
+                        bytes.fill(0);
+                        bytes[0] = 1;
+                    }
                     values.push(Memory::base(self.memory.add(kind, bytes, true)));
                 }
             }
-            // A ring buffer has no values: records are reserved and submitted by helpers.
-            BPF_MAP_TYPE_CGROUP_ARRAY | BPF_MAP_TYPE_RINGBUF => {}
+            // A ring buffer has no values: records are reserved and submitted by helpers. A
+            // hash map starts empty.
+            BPF_MAP_TYPE_CGROUP_ARRAY | BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_HASH => {}
             other => {
                 return Err(EventError::UnsupportedMap(format!(
                     "`{}` has map type {other}",
@@ -946,6 +969,7 @@ impl MockKernel {
                 spec: spec.clone(),
                 handle,
                 values,
+                entries: BTreeMap::new(),
             },
         );
         Ok(handle)
@@ -976,6 +1000,83 @@ impl MockKernel {
             map.values = vec![value];
         }
         Ok(())
+    }
+
+    /// `bpf_map_update_elem` (`update`: the value and the flags) or `bpf_map_delete_elem`
+    /// (`None`) of `key` in the hash map whose handle is `handle`, as htab_map_update_elem
+    /// and htab_map_delete_elem do (kernel/bpf/hashtab.c): 0 or a negative errno. Fails when
+    /// `handle` is no hash map: krsi's programs write no other.
+    pub fn write_hash(
+        &mut self,
+        handle: u64,
+        key: Vec<u8>,
+        update: Option<(Vec<u8>, u64)>,
+    ) -> Result<i64, String> {
+        let Some(map) = self.maps.values_mut().find(|m| m.handle == handle) else {
+            return Err(format!("{handle:#x} is not a map"));
+        };
+        if map.spec.map_type != BPF_MAP_TYPE_HASH {
+            return Err(format!("`{}` is not a hash map", map.spec.symbol));
+        }
+        let Some((value, flags)) = update else {
+            return Ok(map.entries.remove(&key).map_or(-ENOENT, |_| 0));
+        };
+        match (flags, map.entries.get(&key)) {
+            (BPF_ANY | BPF_EXIST, Some(&at)) => {
+                return Ok(self.memory.write(at, &value).map_or(-EFAULT, |()| 0));
+            }
+            (BPF_NOEXIST, Some(_)) => return Ok(-EEXIST),
+            (BPF_EXIST, None) => return Ok(-ENOENT),
+            (BPF_ANY | BPF_NOEXIST, None) => {}
+            _ => return Ok(-EINVAL),
+        }
+        if map.entries.len() >= map.spec.max_entries as usize {
+            return Ok(-E2BIG);
+        }
+        let kind = RegionKind::MapValue {
+            map: map.spec.symbol.clone(),
+            key: u32::try_from(map.entries.len()).unwrap_or(u32::MAX),
+        };
+        let at = Memory::base(self.memory.add(kind, value, true));
+        map.entries.insert(key, at);
+        Ok(0)
+    }
+
+    /// The entries of the hash map `symbol`, key bytes to value bytes (none for another map).
+    pub fn hash_entries(&self, symbol: &str) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let Some(map) = self.maps.get(symbol) else {
+            return BTreeMap::new();
+        };
+        let size = map.spec.value_size as usize;
+        map.entries
+            .iter()
+            .filter_map(|(key, &at)| Some((key.clone(), self.memory.read(at, size).ok()?.to_vec())))
+            .collect()
+    }
+
+    /// Sets the entries of the hash map `symbol` to `entries`, as another program sharing the
+    /// map (a pinned one: the handover) left them. Entries of the wrong size are skipped.
+    pub fn set_hash_entries(&mut self, symbol: &str, entries: &BTreeMap<Vec<u8>, Vec<u8>>) {
+        let Some(spec) = self.maps.get(symbol).map(|m| m.spec.clone()) else {
+            return;
+        };
+        let mut placed = BTreeMap::new();
+        for (number, (key, value)) in entries.iter().enumerate() {
+            if key.len() != spec.key_size as usize || value.len() != spec.value_size as usize {
+                continue;
+            }
+            let kind = RegionKind::MapValue {
+                map: symbol.to_string(),
+                key: u32::try_from(number).unwrap_or(u32::MAX),
+            };
+            placed.insert(
+                key.clone(),
+                Memory::base(self.memory.add(kind, value.clone(), true)),
+            );
+        }
+        if let Some(map) = self.maps.get_mut(symbol) {
+            map.entries = placed;
+        }
     }
 
     /// The map whose handle is `addr`.

@@ -30,7 +30,9 @@ use crate::bpf::{
 };
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
-use kernel::{EventError, Fault, MockKernel, GARBAGE, STACK_SIZE};
+use kernel::{
+    EventError, Fault, MockKernel, E2BIG, EFAULT, EINVAL, ENAMETOOLONG, GARBAGE, STACK_SIZE,
+};
 use lang::eval::{Decision, EventInput};
 use memory::{MemError, Memory, RegionKind};
 use std::fmt;
@@ -38,16 +40,11 @@ use std::fmt;
 /// Instructions one run may execute before it is stopped.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
 
-const ENAMETOOLONG: i64 = 36;
-const EFAULT: i64 = 14;
-const EINVAL: i64 = 22;
-const E2BIG: i64 = 7;
-
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, D_PATH, GET_CURRENT_CGROUP_ID, GET_CURRENT_COMM,
-    GET_CURRENT_PID_TGID, GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_LOOKUP_ELEM,
-    PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR, PROBE_READ_USER_STR, RINGBUF_DISCARD,
-    RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
+    GET_CURRENT_PID_TGID, GET_CURRENT_TASK_BTF, GET_CURRENT_UID_GID, KTIME_GET_NS, MAP_DELETE_ELEM,
+    MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR,
+    PROBE_READ_USER_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
 };
 
 /// The signal a `kill` rule sends.
@@ -742,18 +739,41 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                 .map_at(map)
                 .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
             let key_size = map.spec.key_size as usize;
-            let key = kernel.memory.read_uint(key, key_size).map_err(mem)?;
             if kernel
                 .faults
                 .contains(&Fault::MapLookup(map.spec.symbol.clone()))
             {
                 return Ok(0);
             }
+            if map.spec.map_type == crate::bpf::map_type::HASH {
+                let key = kernel.memory.read(key, key_size).map_err(mem)?;
+                return Ok(map.entries.get(key).copied().unwrap_or(0));
+            }
+            let key = kernel.memory.read_uint(key, key_size).map_err(mem)?;
             Ok(usize::try_from(key)
                 .ok()
                 .and_then(|k| map.values.get(k))
                 .copied()
                 .unwrap_or(0))
+        }
+        // krsi updates and deletes only in hash maps (the handover).
+        MAP_UPDATE_ELEM | MAP_DELETE_ELEM => {
+            let handle = arg(1)?;
+            let (key_size, value_size) = kernel
+                .map_at(handle)
+                .map(|m| (m.spec.key_size as usize, m.spec.value_size as usize))
+                .ok_or_else(|| misuse(format!("{handle:#x} is not a map")))?;
+            let key = kernel.memory.read(arg(2)?, key_size).map_err(mem)?.to_vec();
+            let update = if helper_id == MAP_UPDATE_ELEM {
+                let value = kernel.memory.read(arg(3)?, value_size).map_err(mem)?;
+                Some((value.to_vec(), arg(4)?))
+            } else {
+                None
+            };
+            kernel
+                .write_hash(handle, key, update)
+                .map(|result| result as u64)
+                .map_err(misuse)
         }
         CURRENT_TASK_UNDER_CGROUP => {
             let (map, index) = (arg(1)?, arg(2)?);

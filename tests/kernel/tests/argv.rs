@@ -149,6 +149,7 @@ fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
     let gate = runtime::GateMaps {
         gate_map: compiler::codegen::GATE_MAP.to_string(),
         version_map: compiler::codegen::VERSION_MAP.to_string(),
+        handover: None,
     };
     let mut loaded = runtime::load(&write_object(&object).unwrap(), &targets, None, &gate, None)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -575,6 +576,7 @@ fn the_joined_command_line_is_the_new_programs_or_unknown() {
     let gate = runtime::GateMaps {
         gate_map: compiler::codegen::GATE_MAP.to_string(),
         version_map: compiler::codegen::VERSION_MAP.to_string(),
+        handover: None,
     };
     let mut loaded =
         runtime::load(&object, &targets, None, &gate, None).unwrap_or_else(|e| panic!("{e}"));

@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
-    assert_exec_denied, assert_ran, dir_with_true, krsic_run, lsm_program_ids, require_guest,
-    run_as, wait_lsm_programs_gone, Bpffs, Cgroup, Policy, TempDir, USER,
+    assert_call_denied, assert_call_ok, assert_exec_denied, assert_open_denied, assert_opened,
+    assert_ran, call_as, dir_with_true, krsic_run, lsm_program_ids, open_as, require_guest, run_as,
+    wait_lsm_programs_gone, Bpffs, Cgroup, Identity, Policy, TempDir, USER,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -383,4 +384,197 @@ fn pin_errors_name_the_fix() {
     assert!(left.is_empty(), "a refused pin left LSM programs {left:?}");
     unload("legacy", &bpffs);
     assert!(!bpffs.path().join("krsi/legacy").exists());
+}
+
+// ----------------------------------------------------------------- The handover
+
+/// bpf(2) commands (include/uapi/linux/bpf.h).
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+const BPF_OBJ_GET: libc::c_long = 7;
+
+/// A map command on `fd`: `union bpf_attr`'s map_fd, key, value (or next_key) and flags.
+/// Async-signal-safe, so a forked child may call it. Negative when it failed (errno set).
+fn map_command(cmd: libc::c_long, fd: libc::c_int, key: *const u8, value: *mut u8) -> libc::c_long {
+    let mut attr = [0u64; 4];
+    attr[0] = fd as u32 as u64;
+    attr[1] = key as u64;
+    attr[2] = value as u64;
+    // SAFETY: attr is a valid bpf_attr prefix for map commands; key and value point to
+    // buffers of the map's key and value sizes, or are NULL where the command allows it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    }
+}
+
+/// The pinned map at `path`, opened (BPF_OBJ_GET).
+fn pinned_map(path: &Path) -> libc::c_int {
+    let name = kernel_tests::c_path(path);
+    let mut attr = [0u64; 2];
+    attr[0] = name.as_ptr() as u64;
+    // SAFETY: attr is bpf_attr's pathname, bpf_fd and file_flags (0), and name outlives it.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_OBJ_GET,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "BPF_OBJ_GET {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    fd as libc::c_int
+}
+
+/// Index 0 of a pinned one-entry `u64` array (the gate, a version word).
+fn word(fd: libc::c_int) -> u64 {
+    let (key, mut value) = (0u32, 0u64);
+    let r = map_command(
+        BPF_MAP_LOOKUP_ELEM,
+        fd,
+        (&raw const key).cast(),
+        (&raw mut value).cast(),
+    );
+    assert_eq!(r, 0, "lookup: {}", std::io::Error::last_os_error());
+    value
+}
+
+fn set_word(fd: libc::c_int, word: u64) {
+    let key = 0u32;
+    let mut value = word;
+    let r = map_command(
+        BPF_MAP_UPDATE_ELEM,
+        fd,
+        (&raw const key).cast(),
+        (&raw mut value).cast(),
+    );
+    assert_eq!(r, 0, "update: {}", std::io::Error::last_os_error());
+}
+
+/// Whether the hash map `fd` has no entry.
+fn is_empty(fd: libc::c_int) -> bool {
+    let mut next = 0u64;
+    map_command(
+        BPF_MAP_GET_NEXT_KEY,
+        fd,
+        std::ptr::null(),
+        (&raw mut next).cast(),
+    ) < 0
+}
+
+/// The race a replacement must survive, made to happen on purpose. The kernel runs a hook's
+/// newer program first, and each program reads the gate when it runs; when the commit falls
+/// between the two reads of one event, the staged program read the old number and allowed,
+/// and the retired one reads the new number. The handover makes the retired one decide
+/// then. The test stops a replacement before its commit (the new version attached, staged),
+/// then plays both halves: the commit itself (gate written by hand), and the entry the staged
+/// program leaves when it read the old number (written by the probing process itself, under
+/// its own thread id, right before its open).
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn an_older_version_decides_the_event_a_newer_one_read_it_would() {
+    require_guest();
+    let baseline = lsm_program_ids().expect("list BPF programs");
+    let bpffs = Bpffs::new();
+    let files = TempDir::new();
+    let (old_file, new_file) = (
+        files.write("old_file", "data", 0o644),
+        files.write("new_file", "data", 0o644),
+    );
+    let source = |file: &Path, errno: &str| {
+        format!(
+            "policy handover\ndeny open where path == \"{}\" errno {errno}\n",
+            file.display()
+        )
+    };
+    let v1 = files.write("v1.krsi", source(&old_file, "EACCES"), 0o644);
+    let v2 = files.write("v2.krsi", source(&new_file, "EPERM"), 0o644);
+    pin(&v1, &bpffs, None);
+    // The replacement dies with every pin of the new version written, before its commit.
+    let output = std::process::Command::new(kernel_tests::krsic())
+        .args(["load", "--pin", "--bpffs"])
+        .arg(bpffs.path())
+        .arg(&v2)
+        .env("KRSI_CRASH_AT", "record")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run krsic");
+    assert!(!output.status.success(), "{output:?}");
+    let dir = bpffs.path().join("krsi/handover");
+    let (gate, version, handover) = (
+        pinned_map(&dir.join("gate")),
+        pinned_map(&dir.join("version")),
+        pinned_map(&dir.join("handover")),
+    );
+    assert_eq!(
+        word(version),
+        1 | 1 << 32,
+        "version 1, told a newer one is staged"
+    );
+    let open = |file: &Path| open_as(file, libc::O_RDONLY, Identity::Root, None);
+
+    // Staged: the old version decides; the entries the new one leaves are taken.
+    assert_open_denied(open(&old_file), libc::EACCES, "staged: the old file");
+    assert_opened(open(&new_file), "staged: the new file");
+    assert!(is_empty(handover), "every entry taken within its event");
+
+    // The commit.
+    set_word(gate, 2);
+    assert_opened(open(&old_file), "committed: the old file");
+    assert_open_denied(open(&new_file), libc::EPERM, "committed: the new file");
+
+    // The commit between the two programs of one event: the newer one read 1.
+    let opened_after_entry = |read: u64| {
+        let path = kernel_tests::c_path(&old_file);
+        call_as(Identity::Root, None, || {
+            // SAFETY: plain system calls.
+            let me = unsafe { libc::getpid() } as u64;
+            let key = me << 32 | me;
+            let mut entry = [2u64, read];
+            if map_command(
+                BPF_MAP_UPDATE_ELEM,
+                handover,
+                (&raw const key).cast(),
+                entry.as_mut_ptr().cast(),
+            ) < 0
+            {
+                return -1;
+            }
+            // SAFETY: path is NUL-terminated.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                // SAFETY: fd was just opened.
+                unsafe { libc::close(fd) };
+            }
+            libc::c_long::from(fd.min(0))
+        })
+    };
+    assert_call_denied(
+        opened_after_entry(1),
+        libc::EACCES,
+        "the newer program read 1",
+    );
+    assert!(is_empty(handover), "the retired program took the entry");
+    assert_call_ok(opened_after_entry(2), "the newer program read 2");
+    assert!(is_empty(handover), "taken as well");
+
+    for fd in [gate, version, handover] {
+        // SAFETY: our descriptors.
+        unsafe { libc::close(fd) };
+    }
+    // The next command finishes the commit it finds, then unloads.
+    unload("handover", &bpffs);
+    assert!(list(&bpffs).is_empty());
+    let left = wait_lsm_programs_gone(&baseline);
+    assert!(left.is_empty(), "LSM programs {left:?} stayed loaded");
 }
