@@ -405,7 +405,12 @@ impl PinRoot {
             let _ = remove_pins(&staging_dir);
             return Err(error);
         }
-        policy.arm()?;
+        if let Err(error) = policy.arm() {
+            // Not committed: the new programs go (a staged version left attached would keep
+            // writing handover entries that nothing takes once the flag is cleared).
+            let _ = remove_pins(&staging_dir);
+            return Err(error);
+        }
         staging.committed = true;
         crash_point("armed");
         let replaced = target.is_dir();
