@@ -120,7 +120,7 @@ fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> Stri
         plan.mode.flag()
     );
     out += "This page is written by the benchmark command, `scripts/bench` (`--quick` for the \
-small mode, `--scale` for 10, 1,000 and 10,000 rules, `--globs` for globs and mixed rules at 10 and \
+small mode, `--scale` for 10, 100, 1,000 and 10,000 rules, `--globs` for globs and mixed rules at 10 and \
 1,000). It boots each guest kernel once (through the guest harness, `tests/guest/run \
 --bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
 same workload against it. Times come from the kernel's own statistics \
@@ -180,7 +180,7 @@ BTF resolves at load time.\n";
 allows the last rule's path is reported as wrong, and its time is not used. A program the \
 compiler or the kernel refuses is listed as refused, with the reason.\n\n";
     out += "## Running it\n\n```sh\nKRSI_GUEST_CACHE=/path/to/cache scripts/bench --quick   # a few minutes a guest\n\
-KRSI_GUEST_CACHE=/path/to/cache scripts/bench --scale   # 10, 1,000 and 10,000 literal and prefix rules\n\
+KRSI_GUEST_CACHE=/path/to/cache scripts/bench --scale   # 10, 100, 1,000 and 10,000 literal and prefix rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench --globs   # 10 and 1,000 glob and mixed rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n```\n\n\
 It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \

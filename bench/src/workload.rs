@@ -207,7 +207,7 @@ impl Case {
 pub enum Mode {
     /// Literal and prefix rules at 1, 10 and 100: a few minutes a guest.
     Quick,
-    /// Literal and prefix rules at 10, 1,000 and 10,000: what one policy costs as it grows, beside
+    /// Literal and prefix rules at 10, 100, 1,000 and 10,000: what one policy costs as it grows, beside
     /// the map design, without the hours of the full run.
     Scale,
     /// Glob and mixed rules at 10 and 1,000, beside clang: globs found by their literal
@@ -265,7 +265,7 @@ impl Plan {
             Mode::Scale => Plan {
                 mode,
                 kinds: vec![Kind::Literal, Kind::Prefix],
-                sizes: vec![10, 1000, 10_000],
+                sizes: vec![10, 100, 1000, 10_000],
                 open_iterations: 2000,
                 exec_iterations: 60,
                 case_cap_ms: 6000,
