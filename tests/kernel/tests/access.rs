@@ -1,7 +1,7 @@
 //! Who may see what: a pinned policy's pins (links, report ring buffer, drop counters, gate,
-//! record) are reachable by root only. As uid 1000 — even with unprivileged BPF allowed, so
-//! that only the file modes can refuse — opening a pinned map with BPF_OBJ_GET fails with
-//! EACCES, and `krsic follow` of the policy is refused; root opens the same pins.
+//! handover, record) are reachable by root only. As uid 1000 — even with unprivileged BPF
+//! allowed, so that only the file modes can refuse — opening a pinned map with BPF_OBJ_GET
+//! fails with EACCES, and `krsic follow` of the policy is refused; root opens the same pins.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kernel_tests::{
@@ -92,12 +92,12 @@ fn pins_and_reports_are_root_only() {
     for pin in &pins {
         assert_eq!(mode(pin), 0o600, "{}", pin.display());
     }
-    for name in ["events", "drops", "gate", "version", "record"] {
+    for name in ["events", "drops", "gate", "version", "handover", "record"] {
         assert!(policy.join(name).exists(), "no `{name}` pin in {pins:?}");
     }
 
     let _allowed = UnprivilegedBpf::allow();
-    for pin in ["events", "record", "gate"] {
+    for pin in ["events", "record", "gate", "handover"] {
         let path = policy.join(pin);
         // Root opens it: the pin is there and usable.
         assert_call_ok(
