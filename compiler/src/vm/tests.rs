@@ -424,3 +424,76 @@ fn d_path_reports_names_too_long() {
         Err(VmError::ReturnOutOfRange { value: 36, .. })
     ));
 }
+
+/// The machine's hash maps answer as htab_map_update_elem and htab_map_delete_elem do
+/// (kernel/bpf/hashtab.c): flags BPF_ANY, BPF_NOEXIST and BPF_EXIST, -E2BIG when full,
+/// -ENOENT for a key that is not there, -EINVAL for an unknown flag.
+#[test]
+fn hash_maps_follow_the_kernels_update_and_delete() {
+    use super::kernel::{E2BIG, EEXIST, EINVAL, ENOENT};
+    use crate::elf::MapSpec;
+    let mut kernel = MockKernel::empty();
+    let spec = MapSpec {
+        symbol: "h".into(),
+        map_type: crate::bpf::map_type::HASH,
+        key_size: 8,
+        value_size: 16,
+        max_entries: 2,
+        flags: 1,
+    };
+    let handle = kernel.add_map(&spec).unwrap();
+    let key = |k: u64| k.to_le_bytes().to_vec();
+    let value = |a: u64, b: u64| [a.to_le_bytes(), b.to_le_bytes()].concat();
+    let (any, noexist, exist) = (0, 1, 2);
+    let mut write = |k: u64, v: Option<(u64, u64)>, flags: u64| {
+        kernel
+            .write_hash(handle, key(k), v.map(|(a, b)| (value(a, b), flags)))
+            .unwrap()
+    };
+    assert_eq!(
+        write(1, Some((1, 1)), exist),
+        -ENOENT,
+        "BPF_EXIST of a new key"
+    );
+    assert_eq!(write(1, Some((1, 1)), any), 0);
+    assert_eq!(
+        write(1, Some((2, 2)), noexist),
+        -EEXIST,
+        "BPF_NOEXIST of a key there"
+    );
+    assert_eq!(write(1, Some((3, 3)), exist), 0, "BPF_EXIST replaces");
+    assert_eq!(write(1, Some((4, 4)), any), 0, "BPF_ANY replaces");
+    assert_eq!(write(2, Some((5, 5)), noexist), 0);
+    assert_eq!(write(3, Some((6, 6)), any), -E2BIG, "full");
+    assert_eq!(write(3, Some((6, 6)), 4), -EINVAL, "unknown flag");
+    assert_eq!(write(2, None, any), 0, "deleted");
+    assert_eq!(write(2, None, any), -ENOENT, "already gone");
+    assert_eq!(write(3, Some((6, 6)), any), 0, "room again");
+    let entries = kernel.hash_entries("h");
+    assert_eq!(
+        entries.get(&key(1)),
+        Some(&value(4, 4)),
+        "the last write kept"
+    );
+    assert_eq!(entries.get(&key(3)), Some(&value(6, 6)));
+    assert_eq!(entries.len(), 2);
+    // Entries set from outside (another program's run) of the wrong size are skipped.
+    let mut shared = entries.clone();
+    shared.insert(vec![9; 4], value(7, 7));
+    shared.insert(key(9), vec![7; 8]);
+    kernel.set_hash_entries("h", &shared);
+    assert_eq!(kernel.hash_entries("h"), entries);
+    let array = MapSpec {
+        symbol: "a".into(),
+        map_type: crate::bpf::map_type::ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        flags: 0,
+    };
+    let array = kernel.add_map(&array).unwrap();
+    assert!(
+        kernel.write_hash(array, vec![0; 4], None).is_err(),
+        "no array"
+    );
+}
