@@ -16,7 +16,9 @@
 mod common;
 
 use common::fixture_kernel;
-use compiler::bpf::helper::{CURRENT_TASK_UNDER_CGROUP, D_PATH, MAP_UPDATE_ELEM, RINGBUF_RESERVE};
+use compiler::bpf::helper::{
+    CURRENT_TASK_UNDER_CGROUP, D_PATH, MAP_UPDATE_ELEM, PROBE_READ_KERNEL, RINGBUF_RESERVE,
+};
 use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCRATCH_MAP, VERSION_MAP};
 use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
@@ -497,6 +499,50 @@ fn a_failed_gate_lookup_fails_closed() {
         with_faults(&audit_only, &open("/etc/passwd", 0), &fails),
         Decision::Allow
     );
+}
+
+// ------------------------------------------------------------ Names kept in the dentry
+
+/// A name shorter than the dentry's inline store (`d_iname`) is kept there, and the screen of
+/// a resolved path reads it straight from the dentry; a longer one takes a helper. So failing
+/// every helper read changes nothing for a path its short last name rules out, not even the
+/// instructions executed. (Both ways give the same bytes, so without this the machine could
+/// stop keeping short names inline, as the kernel does, and no decision would change.)
+#[test]
+fn a_short_last_name_is_screened_without_a_helper() {
+    let policy = compile(
+        "deny open where path in [\"/srv/app1/bin/tool\", \"/srv/app2/sbin/tool\"] errno EACCES\n",
+    );
+    let reads_fail = [Fault::Helper {
+        id: PROBE_READ_KERNEL,
+        errno: 14,
+    }];
+    let run = |path: &str, faults: &[Fault]| {
+        decide_with_faults(&policy.module, &policy.object, &open(path, 1000), faults).unwrap()
+    };
+    let (short, long) = (
+        "/srv/app1/bin/toot",
+        format!("/srv/app1/bin/{}", "t".repeat(40)),
+    );
+    let screened = run(short, &[]);
+    assert_eq!(screened.decision, Decision::Allow);
+    assert_eq!(run(short, &reads_fail), screened, "{short}");
+    // The faults bite where a name is read with the helper: one as long as a listed name's
+    // but longer than the inline store.
+    let policy_long = compile(&format!(
+        "deny open where path in [\"/srv/app1/bin/{}\", \"/srv/app2/sbin/tool\"] errno EACCES\n",
+        "u".repeat(40)
+    ));
+    let run_long = |faults: &[Fault]| {
+        decide_with_faults(
+            &policy_long.module,
+            &policy_long.object,
+            &open(&long, 1000),
+            faults,
+        )
+        .unwrap()
+    };
+    assert_ne!(run_long(&reads_fail).executed, run_long(&[]).executed);
 }
 
 // ------------------------------------------------------------------- The handover
