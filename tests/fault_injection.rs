@@ -442,20 +442,15 @@ fn a_failed_scope_check_applies_the_rules() {
 
 // ------------------------------------------------------------------ The version gate
 
-/// Runs `input` with the policy's gate holding `gate` and its object's version `version`.
+/// Runs `input` with the policy's gate holding `gate` and its object's version `version`,
+/// and no handover entry.
 fn run_gated(
     compiled: &Compiled,
     input: &EventInput,
     gate: u64,
     version: u64,
 ) -> (Decision, usize) {
-    let (spec, mut kernel) = prepare(compiled, input);
-    for (map, value) in [(GATE_MAP, gate), (VERSION_MAP, version)] {
-        let at = kernel.maps[map].values[0];
-        kernel.memory.write_uint(at, 8, value).unwrap();
-    }
-    let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
-    (run.decision(&spec.code.origins), kernel.reports.len())
+    run_versioned(compiled, input, gate, version, &mut Handover::new(), &[])
 }
 
 #[test]
@@ -546,6 +541,12 @@ fn a_short_last_name_is_screened_without_a_helper() {
 }
 
 // ------------------------------------------------------------------- The handover
+
+/// The decision of the handover tests' policies when they decide: their first rule refuses.
+const FIRST_RULE_REFUSES: Decision = Decision::Deny {
+    errno: EACCES,
+    rule: 0,
+};
 
 /// The handover map's entries, carried from one program's run to the next as the kernel's
 /// one pinned map is shared by both versions' programs.
@@ -715,13 +716,7 @@ fn a_staged_version_records_its_reading_or_decides_when_it_cannot() {
     }];
     let mut handover = Handover::new();
     let (decision, _) = run_versioned(&policy, &input, 6, 7, &mut handover, &full);
-    assert_eq!(
-        decision,
-        Decision::Deny {
-            errno: EACCES,
-            rule: 0
-        }
-    );
+    assert_eq!(decision, FIRST_RULE_REFUSES);
     assert!(handover.is_empty());
 }
 
@@ -732,23 +727,11 @@ fn only_an_armed_version_with_a_staged_successor_takes_entries() {
     // The steady state leaves the map alone (it costs no lookup).
     let mut handover = entry(&policy, &input, 8, 7);
     let (decision, _) = run_versioned(&policy, &input, 7, 7, &mut handover, &[]);
-    assert_eq!(
-        decision,
-        Decision::Deny {
-            errno: EACCES,
-            rule: 0
-        }
-    );
+    assert_eq!(decision, FIRST_RULE_REFUSES);
     assert_eq!(handover, entry(&policy, &input, 8, 7));
     // Flagged: the same decision, and the entry the staged program left is taken.
     let (decision, _) = run_versioned(&policy, &input, 7, flagged(7), &mut handover, &[]);
-    assert_eq!(
-        decision,
-        Decision::Deny {
-            errno: EACCES,
-            rule: 0
-        }
-    );
+    assert_eq!(decision, FIRST_RULE_REFUSES);
     assert!(handover.is_empty());
 }
 

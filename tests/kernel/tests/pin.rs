@@ -436,29 +436,27 @@ fn pinned_map(path: &Path) -> libc::c_int {
     fd as libc::c_int
 }
 
-/// Index 0 of a pinned one-entry `u64` array (the gate, a version word).
-fn word(fd: libc::c_int) -> u64 {
-    let (key, mut value) = (0u32, 0u64);
-    let r = map_command(
-        BPF_MAP_LOOKUP_ELEM,
-        fd,
-        (&raw const key).cast(),
-        (&raw mut value).cast(),
+/// Index 0 of a pinned one-entry `u64` array (the gate, a version word): looked up
+/// (`BPF_MAP_LOOKUP_ELEM`, into `word`) or updated (`BPF_MAP_UPDATE_ELEM`, from it).
+fn array_word(cmd: libc::c_long, fd: libc::c_int, word: &mut u64) {
+    let key = 0u32;
+    let r = map_command(cmd, fd, (&raw const key).cast(), (word as *mut u64).cast());
+    assert_eq!(
+        r,
+        0,
+        "bpf command {cmd}: {}",
+        std::io::Error::last_os_error()
     );
-    assert_eq!(r, 0, "lookup: {}", std::io::Error::last_os_error());
-    value
 }
 
-fn set_word(fd: libc::c_int, word: u64) {
-    let key = 0u32;
-    let mut value = word;
-    let r = map_command(
-        BPF_MAP_UPDATE_ELEM,
-        fd,
-        (&raw const key).cast(),
-        (&raw mut value).cast(),
-    );
-    assert_eq!(r, 0, "update: {}", std::io::Error::last_os_error());
+fn word(fd: libc::c_int) -> u64 {
+    let mut word = 0;
+    array_word(BPF_MAP_LOOKUP_ELEM, fd, &mut word);
+    word
+}
+
+fn set_word(fd: libc::c_int, mut word: u64) {
+    array_word(BPF_MAP_UPDATE_ELEM, fd, &mut word);
 }
 
 /// Whether the hash map `fd` has no entry.
