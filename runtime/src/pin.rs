@@ -29,6 +29,16 @@
 //! - unload: the gate is set to 0, which no version has (commit: nothing is in force), the
 //!   directory is renamed to `_old_<name>` and its pins are removed.
 //!
+//! While a replacement is under way a hook runs both versions' programs on one event, the
+//! newer first, and each reads the gate itself; a commit between the two reads would leave the
+//! event to neither. So the versions also share a `handover` map (a hash by thread): a staged
+//! program records what it read from the gate, and the older program decides when the newer
+//! one read the older one's number. [`PinRoot::stage`] empties the map and flags the version
+//! in force (bit `Handover::flag_bit` of its version word), whose programs then remove their
+//! thread's entry on every event, so none outlives it; a staging that ends without a commit
+//! clears the flag, and so does [`PinRoot::recover`] after a crash. The compiler's
+//! `version_gate` has the programs' side.
+//!
 //! krsic may die at any step (`KRSI_CRASH_AT` injects it, see crash.rs). Whatever it leaves,
 //! the version in force is the directory whose version the gate holds, and the next command
 //! on that name first finishes the job ([`PinRoot::recover`]): an armed staging directory is
