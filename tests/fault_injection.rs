@@ -453,12 +453,14 @@ fn run_gated(
     run_versioned(compiled, input, gate, version, &mut Handover::new(), &[])
 }
 
+/// A policy that reports twice on `/etc/shadow` (audit, then deny with rule 1) when it
+/// decides, for the gate and handover tests.
+const AUDIT_AND_DENY_SHADOW: &str = "audit open where path ~ \"/etc/**\"\n\
+     deny open where path == \"/etc/shadow\" errno EACCES\n";
+
 #[test]
 fn a_version_decides_only_while_the_gate_holds_it() {
-    let policy = compile(
-        "audit open where path ~ \"/etc/**\"\n\
-         deny open where path == \"/etc/shadow\" errno EACCES\n",
-    );
+    let policy = compile(AUDIT_AND_DENY_SHADOW);
     let input = open("/etc/shadow", 1000);
     let expected = decide(&policy.module, &policy.object, &input)
         .unwrap()
@@ -652,10 +654,7 @@ fn a_commit_between_two_versions_programs_leaves_exactly_one_deciding() {
 
 #[test]
 fn a_retired_version_decides_only_on_its_own_number_from_a_newer_program() {
-    let policy = compile(
-        "audit open where path ~ \"/etc/**\"\n\
-         deny open where path == \"/etc/shadow\" errno EACCES\n",
-    );
+    let policy = compile(AUDIT_AND_DENY_SHADOW);
     let input = open("/etc/shadow", 1000);
     // Read by a newer version (8) as this one's number (7): decides, reports, takes it.
     let mut handover = entry(&policy, &input, 8, 7);

@@ -383,10 +383,24 @@ impl PinRoot {
             version_pin.exists(),
             gate.handover.as_ref(),
         ) {
+            // The flag must lie outside the version number, or setting it would disarm the
+            // version in force.
+            let flag = 1u64
+                .checked_shl(protocol.flag_bit)
+                .filter(|flag| flag & VERSION_MASK == 0)
+                .ok_or_else(|| {
+                    pin_error(
+                        &version_pin,
+                        format!(
+                            "the handover flag bit {} is not above the version number",
+                            protocol.flag_bit
+                        ),
+                    )
+                })?;
             clear_entries(&handover)?;
             staging.shared_handover = Some(handover);
             let word = read_u64(&version_pin)?;
-            write_u64(&version_pin, word | 1 << protocol.flag_bit)?;
+            write_u64(&version_pin, word | flag)?;
             staging.flagged = Some(version_pin);
         }
         Ok(staging)
@@ -527,7 +541,10 @@ fn clear_entries(path: &Path) -> Result<(), RuntimeError> {
     let map = MapData::from_pin(path).map_err(|e| pin_error(path, error_chain(&e)))?;
     let mut entries = HashMap::<MapData, u64, [u64; 2]>::try_from(Map::HashMap(map))
         .map_err(|e| pin_error(path, error_chain(&e)))?;
-    let keys: Vec<u64> = entries.keys().filter_map(Result::ok).collect();
+    let keys = entries
+        .keys()
+        .collect::<Result<Vec<u64>, _>>()
+        .map_err(|e| pin_error(path, error_chain(&e)))?;
     for key in keys {
         // An entry gone in between is as good as removed.
         let _ = entries.remove(&key);

@@ -698,10 +698,10 @@ impl<'a> ProgramGen<'a> {
     /// event. An entry only ever holds a number the gate held before (the gate only moves
     /// forward during a replacement), so one left behind (a program in between refused the
     /// event, ending the list) errs towards the older version deciding once more, never
-    /// towards no version deciding. The steady state, armed and unflagged, costs two
-    /// instructions more than a plain compare.
+    /// towards no version deciding. The steady state, armed and unflagged, falls through
+    /// with three instructions more than a plain compare.
     fn version_gate(&mut self, fail_closed: Label) {
-        let (decide, armed, retired) = (
+        let (decide, disarmed, retired) = (
             self.asm.new_label(),
             self.asm.new_label(),
             self.asm.new_label(),
@@ -720,9 +720,22 @@ impl<'a> ProgramGen<'a> {
         }
         // r7 = the gate, r1 = the version word, r2 = this version (a 32-bit move
         // zero-extends: the low half).
+        self.asm.alu32_reg(AluOp::Mov, Reg::R2, Reg::R1).jump_reg(
+            JmpCond::Ne,
+            Reg::R7,
+            Reg::R2,
+            disarmed,
+        );
+        // Armed, the steady state, falls through to the rules; while a newer version is
+        // staged, it first takes the entry that version's program left.
         self.asm
-            .alu32_reg(AluOp::Mov, Reg::R2, Reg::R1)
-            .jump_reg(JmpCond::Eq, Reg::R7, Reg::R2, armed)
+            .alu64_imm(AluOp::Rsh, Reg::R1, HANDOVER_FLAG_BIT as i32)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, decide);
+        self.handover_key(key);
+        self.delete_handover(key);
+        self.asm
+            .jump(decide)
+            .bind(disarmed)
             // Unloaded (or a new name not yet committed): no version decides.
             .jump_imm(JmpCond::Eq, Reg::R7, 0, self.allow)
             .store_reg(Size::DW, Reg::R10, writer, Reg::R2)
@@ -764,15 +777,7 @@ impl<'a> ProgramGen<'a> {
         self.delete_handover(key);
         self.asm
             .jump_imm(JmpCond::Eq, Reg::R7, 0, self.allow)
-            .jump(decide);
-        // Armed: while a newer version is staged, take the entry its program left.
-        self.asm
-            .bind(armed)
-            .alu64_imm(AluOp::Rsh, Reg::R1, HANDOVER_FLAG_BIT as i32)
-            .jump_imm(JmpCond::Eq, Reg::R1, 0, decide);
-        self.handover_key(key);
-        self.delete_handover(key);
-        self.asm.bind(decide);
+            .bind(decide);
     }
 
     /// The handover's key for this thread, at stack slot `key`.
