@@ -7,7 +7,7 @@ use crate::ast::Action;
 use crate::catalog::Source;
 use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
-use crate::glob::{directory_prefix, is_directory_rule, Glob, GLOB_TEST_COST};
+use crate::glob::{directory_prefix, is_directory_rule, Glob, Token, GLOB_TEST_COST};
 use crate::runs::{self, Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -720,16 +720,15 @@ fn globs_by_string(rules: &[CheckedRule]) -> BTreeMap<AttrId, Vec<(&Glob, usize)
         }
     }
     let mut strings: BTreeMap<AttrId, Vec<(&Glob, usize)>> = BTreeMap::new();
+    // A set beside each list: comparing every glob with all kept ones made a refusal of
+    // thousands of glob rules take seconds.
+    let mut seen: HashSet<(AttrId, &Vec<Vec<Token>>)> = HashSet::new();
     for (r, rule) in rules.iter().enumerate() {
         let mut tested = Vec::new();
         walk(&rule.condition, &mut tested);
         for (attr, glob) in tested {
-            let globs = strings.entry(attr).or_default();
-            if !globs
-                .iter()
-                .any(|(g, _)| g.alternatives == glob.alternatives)
-            {
-                globs.push((glob, r));
+            if seen.insert((attr, &glob.alternatives)) {
+                strings.entry(attr).or_default().push((glob, r));
             }
         }
     }
