@@ -1254,3 +1254,23 @@ fn screened_first_directories_agree_with_near_misses() {
         }
     }
 }
+
+/// An `or` of equalities, or of directories, on one string is the set its list (or its
+/// braces) would be: the same search, so the same code (a chain of tests that a set should have merged grows with
+/// every literal, and the offline machine cannot tell it from the search by its decisions).
+#[test]
+fn an_or_of_literals_compiles_to_the_search_of_its_list() {
+    for n in [4, 40] {
+        let paths: Vec<String> = (0..n).map(path).collect();
+        let quoted: Vec<String> = paths.iter().map(|p| format!("\"{p}\"")).collect();
+        let equalities: Vec<String> = quoted.iter().map(|q| format!("path == {q}")).collect();
+        let listed = format!("deny open where path in [{}]\n", quoted.join(", "));
+        let chained = format!("deny open where {}\n", equalities.join(" or "));
+        assert_eq!(emitted(&chained), emitted(&listed), "{n} paths");
+        let dirs: Vec<String> = (0..n).map(|i| format!("{}/**", dir(i))).collect();
+        let under: Vec<String> = dirs.iter().map(|d| format!("path ~ \"{d}\"")).collect();
+        let braced = format!("deny open where path ~ \"{{{}}}\"\n", dirs.join(","));
+        let chained = format!("deny open where {}\n", under.join(" or "));
+        assert_eq!(emitted(&chained), emitted(&braced), "{n} directories");
+    }
+}

@@ -453,3 +453,236 @@ fn integer_comparisons_with_the_constant_on_either_side() {
     }
     assert!(runs > 300, "{runs} runs");
 }
+
+// ---------------------------------------------------------------------------------------------
+// `or` chains over two strings
+
+/// One test of an `or` chain: on `path` (false) or `exe` (true).
+#[derive(Clone, Debug)]
+enum StringTest {
+    Equal(bool, &'static str),
+    Listed(bool, [&'static str; 2]),
+    /// `~ "D/**"`: everything under a directory (not the directory itself).
+    Under(bool, &'static str),
+    /// `~ "D/*.so"`: a glob the code generator keeps as an automaton.
+    Library(bool, &'static str),
+}
+
+/// Literals that share prefixes and differ in one byte.
+const OR_LITERALS: [&str; 6] = [
+    "/usr/bin/a",
+    "/usr/bin/ab",
+    "/usr/bin/b",
+    "/etc/passwd",
+    "/etc/passwe",
+    "/opt/app/run",
+];
+/// Directories that hold the literals and each other: a string can match tests of two kinds.
+const NESTING_DIRECTORIES: [&str; 5] = ["/usr/bin", "/usr", "/etc", "/opt/app", "/opt/apq"];
+/// Directories apart from the literals and from each other, for `**` and for `*.so`: no
+/// string matches tests of two kinds, so rules of all three kinds in turn form a mixed run.
+const PREFIX_DIRECTORIES: [&str; 3] = ["/opt/apq", "/var/lib", "/var/lic"];
+const LIBRARY_DIRECTORIES: [&str; 3] = ["/usr/lib", "/usr/lib64", "/srv"];
+
+/// One of `items`, at random.
+fn one(rng: &mut Rng, items: &[&'static str]) -> &'static str {
+    items[rng.below(items.len() as u64) as usize]
+}
+
+impl StringTest {
+    fn random(rng: &mut Rng, on_exe: bool, nesting: bool) -> StringTest {
+        let literal = |rng: &mut Rng| one(rng, &OR_LITERALS);
+        let (prefixes, libraries): (&[&'static str], &[&'static str]) = match nesting {
+            true => (&NESTING_DIRECTORIES, &NESTING_DIRECTORIES),
+            false => (&PREFIX_DIRECTORIES, &LIBRARY_DIRECTORIES),
+        };
+        match rng.below(4) {
+            0 => StringTest::Equal(on_exe, literal(rng)),
+            1 => StringTest::Listed(on_exe, [literal(rng), literal(rng)]),
+            2 => StringTest::Under(on_exe, one(rng, prefixes)),
+            _ => StringTest::Library(on_exe, one(rng, libraries)),
+        }
+    }
+
+    fn text(&self) -> String {
+        let name = |on_exe: bool| if on_exe { "exe" } else { "path" };
+        match self {
+            StringTest::Equal(e, l) => format!("{} == \"{l}\"", name(*e)),
+            StringTest::Listed(e, [a, b]) => format!("{} in [\"{a}\", \"{b}\"]", name(*e)),
+            StringTest::Under(e, d) => format!("{} ~ \"{d}/**\"", name(*e)),
+            StringTest::Library(e, d) => format!("{} ~ \"{d}/*.so\"", name(*e)),
+        }
+    }
+
+    /// Whether the test holds for `(path, exe)`; `unknown_is` is what a test on a string too
+    /// long for the program counts as (`==` on a resolved path is false whatever the rule: no
+    /// literal equals it).
+    fn on_exe(&self) -> bool {
+        match self {
+            StringTest::Equal(e, _)
+            | StringTest::Listed(e, _)
+            | StringTest::Under(e, _)
+            | StringTest::Library(e, _) => *e,
+        }
+    }
+
+    /// The literals or directory it names.
+    fn bases(&self) -> Vec<&'static str> {
+        match self {
+            StringTest::Equal(_, l) | StringTest::Under(_, l) | StringTest::Library(_, l) => {
+                vec![l]
+            }
+            StringTest::Listed(_, ls) => ls.to_vec(),
+        }
+    }
+
+    fn holds(&self, path: &[u8], exe: &[u8], unknown_is: bool) -> bool {
+        let value = |on_exe: bool| if on_exe { exe } else { path };
+        let known = |on_exe: bool| value(on_exe).len() < 4096;
+        match self {
+            // `exe` is walked, not resolved: an unknown one fails closed.
+            StringTest::Equal(true, _) | StringTest::Listed(true, _) if !known(true) => unknown_is,
+            StringTest::Equal(e, l) => value(*e) == l.as_bytes(),
+            StringTest::Listed(e, ls) => ls.iter().any(|l| value(*e) == l.as_bytes()),
+            StringTest::Under(e, d) if known(*e) => {
+                let v = value(*e);
+                v.starts_with(d.as_bytes()) && v.get(d.len()) == Some(&b'/')
+            }
+            StringTest::Library(e, d) if known(*e) => value(*e)
+                .strip_prefix(d.as_bytes())
+                .and_then(|rest| rest.strip_prefix(b"/"))
+                .is_some_and(|name| name.ends_with(b".so") && !name.contains(&b'/')),
+            StringTest::Under(..) | StringTest::Library(..) => unknown_is,
+        }
+    }
+}
+
+/// Paths near what `bases` name: each, one below it, one byte short of it (unless that ends
+/// in `/`, which no resolved path does), a library in it; and one too long to resolve.
+fn or_probes<'a>(bases: impl Iterator<Item = &'a str>) -> Vec<Vec<u8>> {
+    let mut probes: Vec<Vec<u8>> = vec![b"/q".to_vec()];
+    for base in bases {
+        probes.push(base.as_bytes().to_vec());
+        probes.push(format!("{base}/x").into_bytes());
+        probes.push(format!("{base}/lib.so").into_bytes());
+        let short = &base.as_bytes()[..base.len() - 1];
+        if !short.ends_with(b"/") {
+            probes.push(short.to_vec());
+        }
+    }
+    // Names no longer than a dentry's (NAME_MAX), 4,105 bytes in all.
+    probes.push(format!("/usr{}/x", "/abcdefgh".repeat(455)).into_bytes());
+    probes
+}
+
+/// Rules whose conditions are `or` chains of string tests, grouped in runs over one string
+/// (which the code generator merges into one search when each chain is a set of literals of
+/// one kind on one string, or a mixed run when the kinds take turns) and now and then
+/// crossing to the other string or to another kind on the same string. A chain merged across
+/// strings or kinds, or a run searched on the wrong string, decides some probe differently.
+#[test]
+fn or_chains_over_two_strings_mixing_kinds() {
+    let mut rng = Rng::from_env(SEED_VARIABLE, 5);
+    let mut runs = 0;
+    for _ in 0..40 {
+        let mut rules: Vec<(bool, Vec<StringTest>, bool)> = Vec::new();
+        // The string of the policy's first test is its first value: runs alternate between
+        // the two, so that later runs search a string that is not.
+        let first_on_exe = rng.below(2) == 1;
+        for run in 0..2 + rng.below(2) {
+            // A run shares its string, its action and its gate: mixed runs need eight rules
+            // of one gate (`lang::runs::MIXED_RUN_MIN`).
+            let on_exe = first_on_exe ^ (run % 2 == 1);
+            let nesting = rng.below(3) == 0;
+            let allow = rng.below(6) == 0;
+            let gated = rng.below(3) == 0;
+            for _ in 0..8 + rng.below(7) {
+                // Mostly one test, else a chain (of one kind, which makes a set when it stays
+                // on one string, or of any tests), or a lone glob on the other string, which a
+                // run searching the wrong string would take in.
+                let tests = match rng.below(16) {
+                    0 => vec![StringTest::Library(
+                        !on_exe,
+                        one(&mut rng, &LIBRARY_DIRECTORIES),
+                    )],
+                    1 | 2 => {
+                        let under = rng.below(2) == 0;
+                        (0..2 + rng.below(2))
+                            .map(|_| {
+                                let on = on_exe ^ (rng.below(3) == 0);
+                                match under {
+                                    true => {
+                                        StringTest::Under(on, one(&mut rng, &PREFIX_DIRECTORIES))
+                                    }
+                                    false => StringTest::Equal(on, one(&mut rng, &OR_LITERALS)),
+                                }
+                            })
+                            .collect()
+                    }
+                    3 => (0..2 + rng.below(2))
+                        .map(|_| {
+                            let crosses = rng.below(3) == 0;
+                            StringTest::random(&mut rng, on_exe ^ crosses, nesting)
+                        })
+                        .collect(),
+                    _ => vec![StringTest::random(&mut rng, on_exe, nesting)],
+                };
+                rules.push((allow, tests, gated));
+            }
+        }
+        let source: String = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (allow, tests, gated))| {
+                let chain: Vec<String> = tests.iter().map(StringTest::text).collect();
+                let gate = if *gated { " and uid != 0" } else { "" };
+                match allow {
+                    true => format!("allow open where ({}){gate}\n", chain.join(" or ")),
+                    false => format!(
+                        "deny open where ({}){gate} errno {}\n",
+                        chain.join(" or "),
+                        ["EPERM", "EACCES", "ENOENT"][i % 3]
+                    ),
+                }
+            })
+            .collect();
+        let compiled = compile(source);
+        // Probes near what the policy names on each string, so that events often match
+        // rules on both.
+        let near = |on_exe: bool| {
+            let tests = rules.iter().flat_map(|(_, tests, _)| tests);
+            or_probes(
+                tests
+                    .filter(|t| t.on_exe() == on_exe)
+                    .flat_map(StringTest::bases),
+            )
+        };
+        let (paths, exes) = (near(false), near(true));
+        for _ in 0..40 {
+            let path = rng.pick(&paths).clone();
+            let exe = rng.pick(&exes).clone();
+            let uid = *rng.pick(&[0u64, 1000]);
+            let matches = |allow: bool, tests: &[StringTest], gated: bool| {
+                (!gated || uid != 0) && tests.iter().any(|t| t.holds(&path, &exe, !allow))
+            };
+            let expected = !rules.iter().any(|(a, t, g)| *a && matches(true, t, *g))
+                && rules.iter().any(|(a, t, g)| !*a && matches(false, t, *g));
+            let input = event(
+                "open",
+                vec![
+                    ("path", AttrValue::Str(path.clone())),
+                    ("exe", AttrValue::Str(exe.clone())),
+                    ("uid", AttrValue::Int(uid)),
+                ],
+            );
+            let what = format!(
+                "on path {:?}, exe {:?}, uid {uid}",
+                String::from_utf8_lossy(&path[..path.len().min(40)]),
+                String::from_utf8_lossy(&exe[..exe.len().min(40)])
+            );
+            check(&compiled, &input, expected, &what);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 1_600, "{runs} runs");
+}
