@@ -6,7 +6,8 @@
 # shellcheck shell=bash
 SEMANTIC_PACKAGES=(-p krsic -p lang -p compiler)
 SEMANTIC_TESTS=(--lib --test differential --test differential_sets --test differential_shapes
-    --test encoding --test fault_injection --test glob_exhaustive --test generated_policies)
+    --test diff --test encoding --test fault_injection --test glob_exhaustive --test generated_policies
+    --test kill)
 # cargo-mutants runs every mutant's tests with INSTA_FORCE_PASS=0, whatever the caller set, so
 # under it the unit tests that assert snapshots are left out by name instead (a nextest
 # filter): the opcode table's and the disassembler's snapshots, the human rendering of a

@@ -771,3 +771,53 @@ fn a_policy_without_strings_has_no_scratch_map() {
         .expect("a scratch map for the path");
     assert!(scratch.value_size > 0);
 }
+
+/// A kernel whose types put a value's pointers beyond what one load's 16-bit offset reaches
+/// is refused by the code generator (`OffsetTooLarge`), never compiled to a load of the wrong
+/// place: for the pointers a walk starts from (a dentry and its mount, a kernfs node) as for a
+/// field.
+#[test]
+fn an_offset_beyond_a_loads_reach_is_refused() {
+    use compiler::ir::ValueKind;
+    use lang::checked::{Access, PathWalk};
+    type Reach = fn(&mut ValueKind) -> Option<&mut Access>;
+    let cases: [(&str, Reach); 4] = [
+        ("deny open where exe == \"/bin/x\"", |kind| match kind {
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => Some(&mut w.dentry),
+            _ => None,
+        }),
+        ("deny open where exe == \"/bin/x\"", |kind| match kind {
+            ValueKind::WalkedPath(PathWalk::Dentry(w)) => Some(&mut w.mnt),
+            _ => None,
+        }),
+        ("deny open where cgroup == \"/x\"", |kind| match kind {
+            ValueKind::WalkedPath(PathWalk::Kernfs(w)) => Some(&mut w.node),
+            _ => None,
+        }),
+        ("deny open where owner.uid == 5", |kind| match kind {
+            ValueKind::Field(a) => Some(a),
+            _ => None,
+        }),
+    ];
+    for (source, access) in cases {
+        let mut module = compile(source).module;
+        assert!(compiler::codegen::codegen(&module).is_ok(), "{source}");
+        let reached = module
+            .programs
+            .iter_mut()
+            .flat_map(|p| p.values.iter_mut())
+            .filter_map(|v| access(&mut v.kind))
+            .map(|a| a.offset = 40_000)
+            .count();
+        assert_eq!(reached, 1, "{source}: one value of that kind");
+        let refused = compiler::codegen::codegen(&module);
+        assert!(
+            matches!(
+                refused,
+                Err(compiler::codegen::CodegenError::OffsetTooLarge { offset, .. })
+                    if offset >= 40_000
+            ),
+            "{source}: {refused:?}"
+        );
+    }
+}

@@ -883,6 +883,35 @@ mod tests {
         assert_eq!(code.origin(2), Some(3));
     }
 
+    /// A slot of a function shared by several callers (no origin of its own) takes the origin
+    /// of the call the run entered it by; a slot of the program, or of a function with
+    /// origins of its own, keeps its own.
+    #[test]
+    fn a_shared_function_takes_the_origin_of_the_call_that_entered_it() {
+        let mut asm = Assembler::new();
+        let (shared, own) = (asm.new_label(), asm.new_label());
+        asm.set_origin(Some(1)).call_function(shared); // slot 0
+        asm.set_origin(Some(2)).call_function(shared); // slot 1
+        assert_eq!(asm.current_origin(), Some(2));
+        asm.call_function(own).set_origin(None).exit(); // slots 2, 3
+        asm.function("shared", shared).exit(); // slot 4
+        assert_eq!(asm.current_origin(), None);
+        asm.set_origin(Some(7)).function("own", own).exit(); // slot 5
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.entry_len(), 4);
+        assert_eq!(code.origin_on(4, &[0, 4]), Some(1));
+        assert_eq!(code.origin_on(4, &[1, 4]), Some(2));
+        assert_eq!(code.origin_on(4, &[0, 1, 4]), Some(2), "the latest call");
+        assert_eq!(code.origin_on(4, &[4]), None, "entered by no call");
+        assert_eq!(code.origin_on(5, &[2, 5]), Some(7), "its own origin");
+        assert_eq!(code.origin_on(1, &[0, 1]), Some(2), "a slot of the program");
+        assert_eq!(
+            code.origin_on(3, &[0, 3]),
+            None,
+            "the program's own, even untagged"
+        );
+    }
+
     #[test]
     fn ld_imm64_splits_the_value() {
         let mut asm = Assembler::new();
