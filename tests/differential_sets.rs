@@ -1274,3 +1274,40 @@ fn an_or_of_literals_compiles_to_the_search_of_its_list() {
         assert_eq!(emitted(&chained), emitted(&braced), "{n} directories");
     }
 }
+
+/// A glob accepted beside many others belongs to accept sets whose numbers are scattered
+/// (`/d/*/*.so` and `/d/*/*.py` with each `/d/*/fN.*`, merged into one automaton since they
+/// start alike: {*.so, f0}, {*.py, f0}, {*.so, f1}, {*.py, f1}...), more runs of them than
+/// the program compares one by one. A glob run searches the accept set's number for its rule,
+/// but a glob tested beside another test (`or uid == 4242`) asks whether the set holds it:
+/// through a bitmap of its sets in the read-only data. Coming first, the two win every string
+/// they match; the others only theirs.
+#[test]
+fn a_glob_in_many_scattered_accept_sets_is_tested_through_a_bitmap() {
+    for n in [6, 20] {
+        let mut source =
+            String::from("deny open where (path ~ \"/d/*/*.so\" or uid == 4242) errno EACCES\n");
+        source += "deny open where path ~ \"/d/*/*.py\" errno ENOENT\n";
+        for i in 0..n {
+            source += &format!("deny open where path ~ \"/d/*/f{i}.*\" errno EPERM\n");
+        }
+        let compiled = compile(&source);
+        for i in [0, n / 2, n - 1] {
+            for (path, expected) in [
+                (format!("/d/a/f{i}.so"), Some((13, 0))),
+                (format!("/d/a/f{i}.py"), Some((2, 1))),
+                (format!("/d/a/f{i}.txt"), Some((1, i + 2))),
+                ("/d/a/x.so".to_string(), Some((13, 0))),
+                ("/d/a/x.txt".to_string(), None),
+            ] {
+                agree(&source, &compiled, &open_event(&path, 1000));
+                let decision = eval::evaluate(&compiled.checked, &open_event(&path, 1000), false);
+                let got = match decision {
+                    eval::Decision::Deny { errno, rule } => Some((errno, rule)),
+                    _ => None,
+                };
+                assert_eq!(got, expected, "{n} globs, {path}");
+            }
+        }
+    }
+}
