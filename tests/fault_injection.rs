@@ -821,3 +821,63 @@ fn an_offset_beyond_a_loads_reach_is_refused() {
         );
     }
 }
+
+/// The ring buffer hands out records holding whatever was there before (the offline machine's
+/// [`compiler::vm::kernel::GARBAGE`]): the program writes every fixed field of each record it
+/// submits (the header, the parent's fields as zeroes when the policy reads no parent, the
+/// cgroup id) and its comm up to a NUL (6.1's `bpf_get_current_comm` leaves the rest as it
+/// was), for enforced, audited, audit-mode and killing rules.
+#[test]
+fn every_fixed_field_of_a_submitted_record_is_written() {
+    let cases = [
+        ("deny open where path == \"/etc/shadow\"", Mode::Enforce),
+        ("kill open where path == \"/etc/shadow\"", Mode::Enforce),
+        ("deny open where path == \"/etc/shadow\"", Mode::Audit),
+        ("audit open where uid != 0", Mode::Enforce),
+        (
+            "deny open where parent.comm == \"sh\" and uid != 0",
+            Mode::Enforce,
+        ),
+        (
+            "deny open where path ~ \"/etc/*\" and comm == \"cat\"",
+            Mode::Enforce,
+        ),
+    ];
+    for (source, mode) in cases {
+        let compiled = compile_in(source, mode);
+        let mut input = open("/etc/shadow", 1000);
+        // No value the event gives holds the garbage byte, so none may be left in a field.
+        for (name, value) in [("parent.comm", s("sh")), ("parent.pid", AttrValue::Int(7))] {
+            input.values.insert(name, value);
+        }
+        // And as for a kernel whose types give no parent: the parent's fields zeroed.
+        let mut orphan = compiled.module.clone();
+        orphan.parent = None;
+        let orphaned = compiler::codegen::codegen(&orphan).unwrap();
+        for (module, object) in [(&compiled.module, &compiled.object), (&orphan, &orphaned)] {
+            let records = compiler::vm::submitted_records(module, object, &input).unwrap();
+            assert_eq!(records.len(), 1, "{source} ({mode:?}): one report");
+            assert_fixed_fields_written(&records[0], &format!("{source} ({mode:?})"));
+        }
+    }
+}
+
+/// Every byte of `record`'s header holds what the program wrote, its comm up to a NUL.
+fn assert_fixed_fields_written(record: &[u8], what: &str) {
+    use compiler::report::{COMM, HEADER, PARENT_COMM};
+    use compiler::vm::kernel::GARBAGE;
+    let comm = &record[COMM as usize..PARENT_COMM as usize];
+    let comm_end = comm
+        .iter()
+        .position(|&b| b == 0)
+        .map(|n| COMM as usize + n + 1);
+    assert!(comm_end.is_some(), "{what}: a comm without its NUL");
+    let fixed = (0..COMM as usize)
+        .chain(COMM as usize..comm_end.unwrap_or(0))
+        .chain(PARENT_COMM as usize..HEADER as usize);
+    let unwritten: Vec<usize> = fixed.filter(|&i| record[i] == GARBAGE).collect();
+    assert!(
+        unwritten.is_empty(),
+        "{what}: bytes {unwritten:?} of the header left as reserved"
+    );
+}

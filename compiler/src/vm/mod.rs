@@ -270,6 +270,16 @@ pub fn decide_and_report(
     Ok((outcome, reports))
 }
 
+/// The bytes of each record the event's program submitted, in order. A record is reserved
+/// holding [`GARBAGE`], as the kernel's ring buffer hands out memory it has not cleared.
+pub fn submitted_records(
+    module: &Module,
+    object: &ObjectSpec,
+    input: &EventInput,
+) -> Result<Vec<Vec<u8>>, VmError> {
+    run_event(module, object, input, &[]).map(|(_, records)| records)
+}
+
 /// Runs the event's program; the outcome and the records it submitted.
 fn run_event(
     module: &Module,
