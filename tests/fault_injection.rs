@@ -542,6 +542,34 @@ fn a_short_last_name_is_screened_without_a_helper() {
     assert_ne!(run_long(&reads_fail).executed, run_long(&[]).executed);
 }
 
+/// A path whose first directories no rule's can begin is ruled out by the top screen, which
+/// climbs the dentries to the process's root without a helper: failing `bpf_d_path` then
+/// changes nothing, not even the instructions executed. A path the screen lets through is
+/// resolved, so there the failure makes the glob unknown and the rule fail closed; so is one
+/// with fewer names than the screen compares.
+#[test]
+fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
+    let policy = compile("deny open where path ~ \"/srv/app1/**\" errno EACCES\n");
+    let resolution_fails = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    let run = |path: &str, faults: &[Fault]| {
+        decide_with_faults(&policy.module, &policy.object, &open(path, 1000), faults).unwrap()
+    };
+    // First names of odd bytes: the machine mounts a path whose first name begins with an
+    // even one at that name, and the screen resolves a path whose walk meets a mount.
+    for outside in ["/usr/share/notes", "/srv/app2/x", "/srv/app10/x/y"] {
+        let screened = run(outside, &[]);
+        assert_eq!(screened.decision, Decision::Allow, "{outside}");
+        assert_eq!(run(outside, &resolution_fails), screened, "{outside}");
+    }
+    for resolved in ["/srv/app1/x", "/srv"] {
+        let decided = run(resolved, &resolution_fails).decision;
+        assert_eq!(decided, FIRST_RULE_REFUSES, "{resolved}");
+    }
+}
+
 // ------------------------------------------------------------------- The handover
 
 /// The decision of the handover tests' policies when they decide: their first rule refuses.
