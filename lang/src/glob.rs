@@ -506,6 +506,28 @@ mod tests {
         assert!(Glob::parse(&many).is_err());
     }
 
+    /// A `-` just before the closing `]` is a byte of the class, not a range up to `]`.
+    #[test]
+    fn a_dash_before_the_closing_bracket_is_a_byte() {
+        assert!(m("/x/[a-]", "/x/-"));
+        assert!(m("/x/[a-]", "/x/a"));
+        assert!(!m("/x/[a-]", "/x/b"));
+        assert!(m("/x/[!a-]", "/x/b"));
+        assert!(!m("/x/[!a-]", "/x/-"));
+    }
+
+    /// Braces may expand to [`MAX_ALTERNATIVES`] patterns, not one more.
+    #[test]
+    fn alternatives_up_to_the_limit() {
+        let braces = |n: usize| {
+            let names: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+            format!("/x/{{{}}}", names.join(","))
+        };
+        let most = Glob::parse(&braces(MAX_ALTERNATIVES)).expect("the limit parses");
+        assert_eq!(most.alternatives.len(), MAX_ALTERNATIVES);
+        assert!(Glob::parse(&braces(MAX_ALTERNATIVES + 1)).is_err());
+    }
+
     #[test]
     fn malformed() {
         for bad in [
