@@ -516,6 +516,16 @@ mod tests {
         assert!(!m("/x/[!a-]", "/x/-"));
     }
 
+    /// A backwards range's error points at its low end, where the reader starts reading it.
+    #[test]
+    fn a_backwards_range_is_reported_at_its_start() {
+        let error = Glob::parse("/x/[az-a]").unwrap_err();
+        assert_eq!(
+            (error.offset, error.message.as_str()),
+            (5, "range `z-a` is backwards")
+        );
+    }
+
     /// Braces may expand to [`MAX_ALTERNATIVES`] patterns, not one more.
     #[test]
     fn alternatives_up_to_the_limit() {
