@@ -1311,3 +1311,33 @@ fn a_glob_in_many_scattered_accept_sets_is_tested_through_a_bitmap() {
         }
     }
 }
+
+/// The checker refuses globs on one string that no one automaton can hold together (each
+/// alone fits), naming the rule that first makes them too many; the same globs on two strings
+/// make two automata and fit, and a glob repeated counts once.
+#[test]
+fn globs_too_complex_together_are_refused_per_string() {
+    let refused = |source: &str| -> Vec<(String, u32)> {
+        let (_, diagnostics) = lang::front_end(source, kernel());
+        diagnostics
+            .iter()
+            .filter(|d| d.code == lang::diagnostic::Code::EventTooLarge)
+            .map(|d| (d.message.clone(), d.primary.span.start))
+            .collect()
+    };
+    let rule = |attr: &str, byte: char| format!("deny exec where {attr} ~ \"**{byte}????????\"\n");
+    let together: String = ['a', 'b', 'c'].map(|b| rule("path", b)).concat();
+    // Two already pass the limits: the second rule is named.
+    let second = together[1..].find("deny").unwrap() as u32 + 1;
+    assert_eq!(
+        refused(&together),
+        vec![(
+            "the globs `exec` tests on `path` are too complex for one program".to_string(),
+            second
+        )]
+    );
+    let apart = rule("path", 'a') + &rule("filename", 'b') + &rule("exe", 'c');
+    assert_eq!(refused(&apart), vec![]);
+    let repeated = rule("path", 'a').repeat(20) + &rule("filename", 'b').repeat(20);
+    assert_eq!(refused(&repeated), vec![]);
+}
