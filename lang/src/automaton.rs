@@ -687,6 +687,85 @@ mod tests {
         assert_eq!(table.run(b"/x"), 0);
     }
 
+    /// Every read the compiled program can form lies inside the table. The verifier does not
+    /// know which states are reachable: it takes a masked state as any value up to the mask,
+    /// so each region must hold its mask's whole range, not only the states there are.
+    fn assert_masked_reads_fit(table: &Table) {
+        let len = table.bytes.len();
+        let last_state = table.state_mask as usize;
+        assert!(len >= 256, "the class bytes");
+        assert!(
+            table.accepts as usize + 2 * last_state + 2 <= len,
+            "the accept set of state {last_state}: {len} bytes"
+        );
+        match table.step {
+            Step::Dense { at, mask, .. } => {
+                assert!(at as usize + (mask as usize) < len, "the dense rows");
+            }
+            Step::Comb {
+                states,
+                comb,
+                comb_mask,
+            } => {
+                assert!(
+                    states as usize + 4 * last_state + 4 <= len,
+                    "the state records"
+                );
+                assert!(
+                    comb as usize + 4 * comb_mask as usize + 4 <= len,
+                    "the comb"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn masked_reads_fit_whichever_region_ends_last() {
+        // Nine states and one class, each state its own successor: no state has an exception,
+        // so the comb is a single entry and the accept region (sixteen masked states) ends last.
+        let idle = Automaton {
+            classes: [0; 256],
+            class_count: 1,
+            transitions: (0..9).collect(),
+            start: 1,
+            accepts: vec![0, 1, 0, 1, 0, 1, 0, 1, 0],
+            accept_sets: vec![Vec::new(), vec![0]],
+        };
+        // The merged globs of the other tests: every region in use.
+        let globs = globs(&["/a/*", "/{a,b}/**/b", "**/c", "[ab]?"]);
+        let refs: Vec<&Glob> = globs.iter().collect();
+        let merged = Automaton::build(&refs).unwrap_or_else(|e| panic!("{e}"));
+        for automaton in [&idle, &merged] {
+            for layout in [Layout::Smallest, Layout::Comb] {
+                let table = Table::with_layout(automaton, layout).unwrap_or_else(|e| panic!("{e}"));
+                assert_masked_reads_fit(&table);
+                assert_eq!(table.run(b"ab"), automaton.run(b"ab"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_of_exactly_the_limit_is_built_and_one_state_more_is_refused() {
+        // States that are their own successors on the one class have no exceptions, so the
+        // length is the accept region's end: 256 + 4 n (records) + 2 * 8192 (masked accepts),
+        // which is MAX_TABLE_BYTES at n = 8128.
+        let idle = |n: u16| Automaton {
+            classes: [0; 256],
+            class_count: 1,
+            transitions: (0..n).collect(),
+            start: 1,
+            accepts: vec![0; usize::from(n)],
+            accept_sets: vec![Vec::new()],
+        };
+        let table = Table::new(&idle(8128)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(table.bytes.len(), MAX_TABLE_BYTES);
+        assert_masked_reads_fit(&table);
+        assert!(matches!(
+            Table::new(&idle(8129)),
+            Err(AutomatonError::TableTooLarge { bytes }) if bytes == MAX_TABLE_BYTES + 4
+        ));
+    }
+
     /// A small deterministic generator (the tests draw the same patterns on every run).
     struct Draw(u64);
 
