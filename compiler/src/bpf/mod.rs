@@ -173,6 +173,8 @@ impl AluOp {
     }
 
     /// The operation's name in mnemonics (`add64`, `mov32`, ...).
+    /// Only the opcode table's snapshot prints mnemonics ([`super::opcode`]).
+    #[cfg(test)]
     pub const fn name(self) -> &'static str {
         match self {
             AluOp::Add => "add",
@@ -242,6 +244,8 @@ impl JmpCond {
     }
 
     /// The condition's name in mnemonics (`jeq`, `jsgt32`, ...).
+    /// Only the opcode table's snapshot prints mnemonics ([`super::opcode`]).
+    #[cfg(test)]
     pub const fn name(self) -> &'static str {
         match self {
             JmpCond::Eq => "jeq",
