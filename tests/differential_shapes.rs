@@ -9,7 +9,10 @@
 //! - CIDR ranges of every prefix length from 0 to the family's width, with the first and last
 //!   addresses inside and the addresses just outside on either side;
 //! - integer comparisons with the constant on either side (`5 <= uid`), which the checker
-//!   mirrors before the evaluator and the compiler see them.
+//!   mirrors before the evaluator and the compiler see them;
+//! - `or` chains over two strings, mixing kinds, that make sets and mixed runs;
+//! - wide globs among many narrow ones, so that a glob's accept sets are too scattered to
+//!   compare and its test reads a bitmap.
 //!
 //! The cases come from a fixed seed; `KRSI_SHAPES_SEED=<n>` tries others.
 
@@ -685,4 +688,132 @@ fn or_chains_over_two_strings_mixing_kinds() {
         }
     }
     assert!(runs >= 1_600, "{runs} runs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlapping globs
+
+/// Globs that overlap a family of narrower ones: `/dJ/*/*.so` holds every `/dJ/*/fI.so`, so in
+/// the merged automaton it belongs to accept sets scattered among the narrow globs' own. Past
+/// four runs of consecutive sets (`codegen::automaton::MAX_RANGES`) its test reads a bitmap in
+/// the read-only data instead of comparing ranges.
+const WIDE_GLOBS: [&str; 5] = ["*/*.so", "*/*.{so,py}", "**/*.py", "[ab]/*", "*/f*"];
+const NARROW_GLOBS: [&str; 4] = ["*/f{i}.*", "[ab]/f{i}*", "*/f{i}.so", "a/f{i}.?y"];
+
+/// Whether some glob of `patterns` lies in more than four runs of consecutive accept sets of
+/// their merged automaton, which the code generator tests through a bitmap.
+fn tested_through_a_bitmap(patterns: &[String]) -> bool {
+    let globs: Vec<lang::glob::Glob> = patterns
+        .iter()
+        .map(|p| lang::glob::Glob::parse(p).unwrap())
+        .collect();
+    let refs: Vec<&lang::glob::Glob> = globs.iter().collect();
+    let Ok(automaton) = lang::automaton::Automaton::build(&refs) else {
+        return false;
+    };
+    (0..globs.len() as u32).any(|g| {
+        let sets: Vec<usize> = (0..automaton.accept_sets.len())
+            .filter(|s| automaton.accept_sets[*s].contains(&g))
+            .collect();
+        let runs = sets.windows(2).filter(|w| w[1] != w[0] + 1).count() + 1;
+        !sets.is_empty() && runs > 4
+    })
+}
+
+/// Random families of a few wide globs among many narrow ones, in any order, on `path` or on
+/// `exe`, with allow and gated rules among them; probes under the family's directory named by
+/// the narrow globs and by none. The glob reference (sharing no code with the product) says
+/// which rules hold; the machine and the evaluator must both decide accordingly. Most
+/// policies put some glob in accept sets too scattered to compare, which only the bitmap
+/// membership decides.
+#[test]
+fn overlapping_globs_reach_bitmap_memberships() {
+    let mut rng = Rng::from_env(SEED_VARIABLE, 6);
+    let (mut bitmaps, mut runs) = (0, 0);
+    for policy in 0..30 {
+        let on_exe = rng.below(2) == 1;
+        let dir = format!("/d{policy}");
+        let n = 5 + rng.below(20) as usize;
+        let mut patterns: Vec<String> = (0..n)
+            .map(|i| {
+                let narrow = one(&mut rng, &NARROW_GLOBS).replace("{i}", &i.to_string());
+                format!("{dir}/{narrow}")
+            })
+            .collect();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(patterns.len() as u64 + 1) as usize;
+            patterns.insert(at, format!("{dir}/{}", one(&mut rng, &WIDE_GLOBS)));
+        }
+        bitmaps += usize::from(tested_through_a_bitmap(&patterns));
+        // (allow, gated) per rule: mostly deny rules, now and then under `uid != 0`.
+        let rules: Vec<(bool, bool)> = patterns
+            .iter()
+            .map(|_| (rng.below(8) == 0, rng.below(4) == 0))
+            .collect();
+        let attribute = if on_exe { "exe" } else { "path" };
+        let source: String = patterns
+            .iter()
+            .zip(&rules)
+            .enumerate()
+            .map(|(i, (pattern, (allow, gated)))| {
+                let gate = if *gated { " and uid != 0" } else { "" };
+                match allow {
+                    true => format!("allow open where {attribute} ~ \"{pattern}\"{gate}\n"),
+                    false => format!(
+                        "deny open where {attribute} ~ \"{pattern}\"{gate} errno {}\n",
+                        ["EPERM", "EACCES", "ENOENT"][i % 3]
+                    ),
+                }
+            })
+            .collect();
+        let compiled = compile(source);
+        for _ in 0..40 {
+            let value = format!(
+                "{}/{}/{}.{}",
+                if rng.below(8) == 0 { "/d" } else { &dir },
+                one(&mut rng, &["a", "b", "ab", "x/y"]),
+                match rng.below(6) {
+                    0 => "x".to_string(),
+                    _ => format!("f{}", rng.below(n as u64 + 2)),
+                },
+                one(&mut rng, &["so", "py", "ry", "txt"]),
+            )
+            .into_bytes();
+            let other = b"/usr/bin/cat".to_vec();
+            let uid = *rng.pick(&[0u64, 1000]);
+            let holds = |pattern: &String, gated: bool| {
+                (!gated || uid != 0) && reference_matches(pattern.as_bytes(), &value)
+            };
+            let matched = |allow: bool| {
+                patterns
+                    .iter()
+                    .zip(&rules)
+                    .any(|(p, (a, gated))| *a == allow && holds(p, *gated))
+            };
+            let expected = !matched(true) && matched(false);
+            let (path, exe) = match on_exe {
+                true => (other, value.clone()),
+                false => (value.clone(), other),
+            };
+            let input = event(
+                "open",
+                vec![
+                    ("path", AttrValue::Str(path)),
+                    ("exe", AttrValue::Str(exe)),
+                    ("uid", AttrValue::Int(uid)),
+                ],
+            );
+            let what = format!(
+                "{attribute} {:?}, uid {uid}",
+                String::from_utf8_lossy(&value)
+            );
+            check(&compiled, &input, expected, &what);
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 1_200);
+    assert!(
+        bitmaps >= 15,
+        "only {bitmaps} of 30 policies test a glob through a bitmap"
+    );
 }
