@@ -850,6 +850,54 @@ fn an_offset_beyond_a_loads_reach_is_refused() {
     }
 }
 
+/// An argument passed by value is read as its whole 64-bit context slot, then shifted down to
+/// its member and masked to the member's size: the slot's other bytes are whatever the caller's
+/// register held (the offline machine fills them with garbage). Every catalog member of such an
+/// argument starts its slot today (`kuid_t`'s `val`), so the shift is only reached by a kernel
+/// whose small struct puts the member further in, as here.
+#[test]
+fn a_member_inside_an_arguments_context_slot_is_read_at_its_own_bytes() {
+    use compiler::ir::ValueKind;
+    use lang::checked::AccessBase;
+    let source = "deny chown where new.uid == 5";
+    for (within, size) in [(0, 4), (4, 4), (2, 2), (6, 2), (1, 1), (7, 1)] {
+        let mut compiled = compile(source);
+        let moved = compiled
+            .module
+            .programs
+            .iter_mut()
+            .flat_map(|p| p.values.iter_mut())
+            .filter_map(|v| match &mut v.kind {
+                ValueKind::Field(a) if a.base == AccessBase::Context => Some(a),
+                _ => None,
+            })
+            .map(|a| {
+                a.offset = a.offset / 8 * 8 + within;
+                a.size = size;
+            })
+            .count();
+        assert_eq!(moved, 1, "one argument read from its context slot");
+        compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
+        for (uid, denied) in [
+            (5, true),
+            (6, false),
+            (5 + 256, size == 1),
+            (5 + 65_536, size < 4),
+        ] {
+            let input = event(
+                "chown",
+                &[("path", s("/tmp/f")), ("new.uid", AttrValue::Int(uid))],
+            );
+            let decision = with_faults(&compiled, &input, &[]);
+            assert_eq!(
+                matches!(decision, Decision::Deny { .. }),
+                denied,
+                "member at byte {within} of its slot, {size} bytes, value {uid}: {decision:?}"
+            );
+        }
+    }
+}
+
 /// The ring buffer hands out records holding whatever was there before (the offline machine's
 /// [`compiler::vm::kernel::GARBAGE`]): the program writes every fixed field of each record it
 /// submits (the header, the parent's fields as zeroes when the policy reads no parent, the
