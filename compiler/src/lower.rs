@@ -430,3 +430,83 @@ pub fn fold(cond: Cond) -> Cond {
         test @ (Cond::Test { .. } | Cond::Const(_)) => test,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Pred, ValueId};
+    use lang::checked::IntOp;
+
+    /// `uid == n`-like tests, told apart by their value.
+    fn test(n: u32) -> Cond {
+        Cond::Test {
+            value: ValueId(n),
+            pred: Pred::Int {
+                op: IntOp::Eq,
+                value: u64::from(n),
+            },
+            on_unknown: false,
+        }
+    }
+
+    fn and(items: Vec<Cond>) -> Cond {
+        Cond::And(items)
+    }
+
+    fn or(items: Vec<Cond>) -> Cond {
+        Cond::Or(items)
+    }
+
+    fn not(c: Cond) -> Cond {
+        Cond::Not(Box::new(c))
+    }
+
+    /// What the code generator relies on: no constant left beside a test, no `and` directly
+    /// inside an `and` (nor `or` inside `or`), no one-item `and` or `or`, and no double `not`,
+    /// so that the shapes it recognises (a chain of literals, a run's shared gate) are not
+    /// hidden behind a wrapper.
+    #[test]
+    fn folding_leaves_only_the_tests_that_decide() {
+        let cases = [
+            (and(vec![Cond::Const(true), test(1)]), test(1)),
+            (
+                and(vec![test(1), Cond::Const(false), test(2)]),
+                Cond::Const(false),
+            ),
+            (and(vec![Cond::Const(true)]), Cond::Const(true)),
+            (and(vec![]), Cond::Const(true)),
+            (or(vec![Cond::Const(false), test(1)]), test(1)),
+            (
+                or(vec![test(1), Cond::Const(true), test(2)]),
+                Cond::Const(true),
+            ),
+            (or(vec![Cond::Const(false)]), Cond::Const(false)),
+            (or(vec![]), Cond::Const(false)),
+            (or(vec![or(vec![test(1)])]), test(1)),
+            (and(vec![and(vec![test(1)])]), test(1)),
+            (
+                and(vec![and(vec![test(1), test(2)]), test(3)]),
+                and(vec![test(1), test(2), test(3)]),
+            ),
+            (
+                or(vec![test(1), or(vec![test(2), or(vec![test(3)])])]),
+                or(vec![test(1), test(2), test(3)]),
+            ),
+            // An `or` inside an `and` is a different shape: kept.
+            (
+                and(vec![or(vec![test(1), test(2)]), test(3)]),
+                and(vec![or(vec![test(1), test(2)]), test(3)]),
+            ),
+            (not(not(test(1))), test(1)),
+            (not(Cond::Const(true)), Cond::Const(false)),
+            (
+                not(and(vec![Cond::Const(false), test(1)])),
+                Cond::Const(true),
+            ),
+            (not(or(vec![test(1)])), not(test(1))),
+        ];
+        for (cond, folded) in cases {
+            assert_eq!(fold(cond.clone()), folded, "{cond:?}");
+        }
+    }
+}
