@@ -605,9 +605,9 @@ fn remove_unreachable(
             continue;
         }
         reachable[slot] = true;
+        // Every head is an opcode of the table: the assembler emits nothing else, and the
+        // second slot of a wide instruction is marked below, never followed as a head.
         let Some(op) = insns[slot].opcode() else {
-            // Leave anything the table does not know to the validator.
-            work.push(slot + 1);
             continue;
         };
         if op.slots() == 2 && slot + 1 < n {
