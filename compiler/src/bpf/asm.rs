@@ -610,8 +610,10 @@ fn remove_unreachable(
         let Some(op) = insns[slot].opcode() else {
             continue;
         };
-        if op.slots() == 2 && slot + 1 < n {
-            reachable[slot + 1] = true;
+        if op.slots() == 2 {
+            if let Some(second) = reachable.get_mut(slot + 1) {
+                *second = true;
+            }
         }
         match op {
             Opcode::Exit => {}
@@ -681,6 +683,25 @@ mod tests {
         assert_eq!(code.insns.len(), 3, "{code:?}");
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.origins.len(), 3);
+    }
+
+    #[test]
+    fn a_reachable_wide_instruction_keeps_both_slots_when_code_around_it_goes() {
+        let mut asm = Assembler::with_branch_simplification();
+        let (on, dead) = (asm.new_label(), asm.new_label());
+        asm.mov64_imm(R0, 0)
+            .jump(on)
+            .bind(dead)
+            .mov64_imm(R0, 1) // unreachable
+            .bind(on)
+            .ld_imm64(R1, 0x1_0000_0002) // slots 2 and 3 once the dead one goes
+            .exit()
+            .mov64_imm(R0, 2); // unreachable, after the exit
+        let code = asm.finish().expect("assembles");
+        assert_eq!(code.insns.len(), 5, "{code:?}");
+        assert_eq!(code.insns[2].imm, 2);
+        assert_eq!(code.insns[3].imm, 1, "the second slot, with the high half");
+        assert_eq!(validate(&code.insns), Ok(()));
     }
 
     use super::*;
