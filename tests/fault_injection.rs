@@ -549,24 +549,36 @@ fn a_short_last_name_is_screened_without_a_helper() {
 /// with fewer names than the screen compares.
 #[test]
 fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
-    let policy = compile("deny open where path ~ \"/srv/app1/**\" errno EACCES\n");
     let resolution_fails = [Fault::Helper {
         id: D_PATH,
         errno: ENAMETOOLONG,
     }];
-    let run = |path: &str, faults: &[Fault]| {
-        decide_with_faults(&policy.module, &policy.object, &open(path, 1000), faults).unwrap()
-    };
-    // First names of odd bytes: the machine mounts a path whose first name begins with an
-    // even one at that name, and the screen resolves a path whose walk meets a mount.
-    for outside in ["/usr/share/notes", "/srv/app2/x", "/srv/app10/x/y"] {
-        let screened = run(outside, &[]);
-        assert_eq!(screened.decision, Decision::Allow, "{outside}");
-        assert_eq!(run(outside, &resolution_fails), screened, "{outside}");
-    }
-    for resolved in ["/srv/app1/x", "/srv"] {
-        let decided = run(resolved, &resolution_fails).decision;
-        assert_eq!(decided, FIRST_RULE_REFUSES, "{resolved}");
+    // A path test alone, or beside a cheap test on either side of an `and` (the screen
+    // finds what the rule requires of the path inside its `and`).
+    for source in [
+        "deny open where path ~ \"/srv/app1/**\" errno EACCES\n",
+        "deny open where path ~ \"/srv/app1/**\" and uid != 0 errno EACCES\n",
+        "deny open where uid != 0 and path ~ \"/srv/app1/**\" errno EACCES\n",
+    ] {
+        let policy = compile(source);
+        let run = |path: &str, faults: &[Fault]| {
+            decide_with_faults(&policy.module, &policy.object, &open(path, 1000), faults).unwrap()
+        };
+        // First names of odd bytes: the machine mounts a path whose first name begins with an
+        // even one at that name, and the screen resolves a path whose walk meets a mount.
+        for outside in ["/usr/share/notes", "/srv/app2/x", "/srv/app10/x/y"] {
+            let screened = run(outside, &[]);
+            assert_eq!(screened.decision, Decision::Allow, "{source}{outside}");
+            assert_eq!(
+                run(outside, &resolution_fails),
+                screened,
+                "{source}{outside}"
+            );
+        }
+        for resolved in ["/srv/app1/x", "/srv"] {
+            let decided = run(resolved, &resolution_fails).decision;
+            assert_eq!(decided, FIRST_RULE_REFUSES, "{source}{resolved}");
+        }
     }
 }
 
