@@ -771,24 +771,24 @@ impl ProgramGen<'_> {
         targets: &[Label],
         miss: Label,
     ) {
-        match ranges {
-            [] => {
-                self.asm.jump(miss);
-            }
-            [(_, rule)] => {
-                let to = rule.and_then(|k| targets.get(k)).copied().unwrap_or(miss);
-                self.asm.jump(to);
-            }
-            _ => {
-                let (low, high) = ranges.split_at(ranges.len() / 2);
-                let right = self.asm.new_label();
-                self.asm
-                    .jump_imm(JmpCond::Ge, Reg::R1, i32::from(high[0].0), right);
-                self.accept_set_search(low, targets, miss);
-                self.asm.bind(right);
-                self.accept_set_search(high, targets, miss);
-            }
+        if let [_, _, ..] = ranges {
+            let (low, high) = ranges.split_at(ranges.len() / 2);
+            let right = self.asm.new_label();
+            self.asm
+                .jump_imm(JmpCond::Ge, Reg::R1, i32::from(high[0].0), right);
+            self.accept_set_search(low, targets, miss);
+            self.asm.bind(right);
+            self.accept_set_search(high, targets, miss);
+            return;
         }
+        // One range left, and its rule decides (no caller passes none: that misses).
+        let to = ranges
+            .first()
+            .and_then(|(_, rule)| *rule)
+            .and_then(|k| targets.get(k))
+            .copied()
+            .unwrap_or(miss);
+        self.asm.jump(to);
     }
 
     /// A directory glob test (`prefix/**`, see [`directory_rule`]) on value `i` once its string
