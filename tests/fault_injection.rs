@@ -232,35 +232,58 @@ fn a_failed_path_resolution_is_unknown_and_fails_closed() {
 
 #[test]
 fn a_faulting_kernel_read_is_unknown_and_fails_closed() {
-    let cases: &[(&str, &str, u64, bool)] = &[
+    let connect = |port: u64, uid: u64| {
+        event(
+            "connect",
+            &[
+                ("family", AttrValue::Int(2)),
+                ("port", AttrValue::Int(port)),
+                ("uid", AttrValue::Int(uid)),
+            ],
+        )
+    };
+    // (policy, event, the attribute a faulting read leaves unknown, denied then)
+    let cases: Vec<(&str, EventInput, &str, bool)> = vec![
         (
             "deny exec where filename == \"/bin/sh\" and uid != 0\n",
-            "/bin/ls",
-            1000,
+            exec("/bin/ls", 1000),
+            "filename",
             true,
         ),
         (
             "deny exec where filename ~ \"/tmp/**\"\n",
-            "/usr/bin/true",
-            0,
+            exec("/usr/bin/true", 0),
+            "filename",
             true,
         ),
         (
             "allow exec where filename ~ \"/usr/**\"\ndeny exec where uid != 0\n",
-            "/usr/bin/true",
-            1000,
+            exec("/usr/bin/true", 1000),
+            "filename",
             true,
         ),
         (
             "allow exec where filename ~ \"/usr/**\"\ndeny exec where uid != 0\n",
-            "/usr/bin/true",
-            0,
+            exec("/usr/bin/true", 0),
+            "filename",
             false,
         ),
+        // A port is read from the socket address through the helper too.
+        (
+            "deny connect where port == 443\n",
+            connect(80, 1000),
+            "port",
+            true,
+        ),
+        (
+            "allow connect where port == 443\ndeny connect where uid != 0\n",
+            connect(443, 1000),
+            "port",
+            true,
+        ),
     ];
-    for (source, filename, uid, expect_denied) in cases {
+    for (source, input, attribute, expect_denied) in cases {
         let policy = compile(source);
-        let input = exec(filename, *uid);
         assert_eq!(
             with_faults(&policy, &input, &[]),
             eval::evaluate(&policy.checked, &input, false),
@@ -269,14 +292,11 @@ fn a_faulting_kernel_read_is_unknown_and_fails_closed() {
         let got = with_faults(&policy, &input, &[Fault::KernelRead]);
         assert_eq!(
             got,
-            with_unknown(&policy, &input, "filename"),
-            "{source} on {filename}"
+            with_unknown(&policy, &input, attribute),
+            "{source} on {:?}",
+            input.values
         );
-        assert_eq!(
-            denied(got),
-            *expect_denied,
-            "{source} on {filename}: {got:?}"
-        );
+        assert_eq!(denied(got), expect_denied, "{source}: {got:?}");
     }
 }
 
