@@ -457,7 +457,7 @@ impl ProgramGen<'_> {
                     .jump_imm(JmpCond::Ne, Reg::R1, *len as i32, site.miss);
                 self.word_trie(entries.clone(), *len, 0, site);
             }
-            _ => {
+            [_, _, ..] => {
                 let (low, high) = groups.split_at(groups.len() / 2);
                 let right = self.asm.new_label();
                 self.asm
@@ -631,7 +631,7 @@ impl ProgramGen<'_> {
                     .jump_imm(JmpCond::Lt, Reg::R1, prefix.len() as i32, site.miss);
                 self.leaf(*leaf, site);
             }
-            _ => {
+            [_, _, ..] => {
                 let (low, high) = group.split_at(group.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R4, high[0].0);
