@@ -1309,8 +1309,9 @@ fn screened_first_directories_agree_with_near_misses() {
 }
 
 /// An `or` of equalities, or of directories, on one string is the set its list (or its
-/// braces) would be: the same search, so the same code (a chain of tests that a set should have merged grows with
-/// every literal, and the offline machine cannot tell it from the search by its decisions).
+/// braces) would be: the same search, so the same code (a chain of tests that a set should
+/// have merged grows with every literal, and the offline machine cannot tell it from the
+/// search by its decisions).
 #[test]
 fn an_or_of_literals_compiles_to_the_search_of_its_list() {
     for n in [4, 40] {
@@ -1326,6 +1327,23 @@ fn an_or_of_literals_compiles_to_the_search_of_its_list() {
         let chained = format!("deny open where {}\n", under.join(" or "));
         assert_eq!(emitted(&chained), emitted(&braced), "{n} directories");
     }
+}
+
+/// A literal as long as a string's buffer (4,096 bytes) is no string the kernel gives (it does
+/// not fit with its NUL, so it is unknown): the search leaves it out, and a list holding it
+/// compiles to the code of the list without it. Kept in, its length would be one more the
+/// search tells apart, and its compare would read up to the buffer's end. (On `filename`,
+/// which no screen reads before the search: a path's screens weigh every literal's names.)
+#[test]
+fn a_literal_as_long_as_the_buffer_adds_nothing_to_the_search() {
+    let too_long = format!("\"/{}\"", "a".repeat(lang::limits::STRING_CAP - 1));
+    let listed: Vec<String> = (0..6).map(|i| format!("\"{}\"", path(i))).collect();
+    let without = format!("deny exec where filename in [{}]\n", listed.join(", "));
+    let with = format!(
+        "deny exec where filename in [{too_long}, {}]\n",
+        listed.join(", ")
+    );
+    assert_eq!(emitted(&with), emitted(&without));
 }
 
 /// A glob accepted beside many others belongs to accept sets whose numbers are scattered
