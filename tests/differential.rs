@@ -2144,6 +2144,19 @@ fn walked_path_cases_agree() {
     agree(allow_d, &e, Decision::Allow);
     e.path = deep(3, limits::NAME_MAX + 1);
     agree(allow_d, &e, deny_1);
+    // A cgroup's names are walked in kernfs, where a node keeps no length: each is read whole
+    // into room for NAME_MAX bytes and two more, so that a longer one fills it and is unknown.
+    let deny_cgroup = "deny open where cgroup == \"/user.slice\" and uid != 0";
+    let mut c = event("open", b"/tmp/x");
+    c.ints[0] = 1000;
+    for (len, decision) in [
+        (limits::NAME_MAX, Decision::Allow),
+        (limits::NAME_MAX + 1, DENY),
+        (limits::NAME_MAX + 2, DENY),
+    ] {
+        c.cgroup = format!("/user.slice/{}", "n".repeat(len)).into_bytes();
+        agree(deny_cgroup, &c, decision);
+    }
     // The root is `/`, through no mount crossing at all.
     e.path = b"/".to_vec();
     agree(r#"deny unlink where path == "/""#, &e, DENY);
