@@ -1866,6 +1866,7 @@ fn differential(policy: impl Strategy<Value = PolicySpec>, cases: usize, min_pai
             .iter()
             .map(|e| as_the_kernel_holds_it(e.input(), &compiled.checked))
             .collect();
+        within_the_estimate(&compiled).map_err(TestCaseError::fail)?;
         let claims =
             lint_claims_hold(&source, &compiled.checked, &inputs).map_err(TestCaseError::fail)?;
         counts.lint_claims.fetch_add(claims, Ordering::Relaxed);
@@ -1917,6 +1918,132 @@ fn differential(policy: impl Strategy<Value = PolicySpec>, cases: usize, min_pai
     if std::env::var_os("PROPTEST_CASES").is_none() {
         assert!(pairs >= min_pairs, "too few pairs ran: {pairs}");
     }
+}
+
+/// The code generator emits no more than the checker's estimate (`lang::check::estimated_sizes`,
+/// which E0207 refuses past) and the room the estimate leaves for the values it does not
+/// count: each program's own code, which one jump must cross, and all of it with its
+/// functions, which the verifier walks. A policy the checker takes must compile and load,
+/// whatever the scope and the kernel.
+fn within_the_estimate(compiled: &Compiled) -> Result<(), String> {
+    let mut builds: Vec<(&CheckedPolicy, &Module, &ObjectSpec)> = compiled
+        .builds
+        .iter()
+        .map(|(_, module, object)| (&compiled.checked, module, object))
+        .collect();
+    builds.extend(compiled.older.iter().map(|(c, m, o)| (c, m, o)));
+    for (checked, module, object) in builds {
+        let sizes = lang::check::estimated_sizes(checked);
+        for spec in &object.programs {
+            let hook = spec.section.rsplit('/').next().unwrap_or_default();
+            let event = module
+                .programs
+                .iter()
+                .find(|p| p.hook == hook)
+                .map(|p| p.event)
+                .ok_or_else(|| format!("no program of the module for {}", spec.section))?;
+            let (own, all) = sizes
+                .get(event)
+                .copied()
+                .ok_or_else(|| format!("no estimate for {event}"))?;
+            let (emitted_own, emitted_all) = (spec.code.entry_len(), spec.code.insns.len());
+            let room = lang::check::UNCOUNTED_ROOM as usize;
+            if emitted_own > own as usize + room || emitted_all > all as usize + room {
+                return Err(format!(
+                    "{event} ({hook}): {emitted_own} instructions of its own and {emitted_all} \
+                     in all emitted, estimated {own} and {all}, with {room} uncounted"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The most value code one program can carry: a policy reading every attribute of an event
+/// (and the lineage, command line and workload names it takes), each once, as far as the
+/// checker takes them (past its scratch area, an event's strings are refused with E0207).
+/// The estimate does not count computing values, so this is where they must fit the room it
+/// leaves; and what the checker took must compile.
+#[test]
+fn reading_every_attribute_fits_the_room_the_estimate_leaves() {
+    use lang::catalog::ValueType;
+    let extras = [
+        ("ancestor.exe", ValueType::Path),
+        ("ancestor.comm", ValueType::Str),
+        ("parent.exe", ValueType::Path),
+        ("cmdline", ValueType::Str),
+        ("argv[1]", ValueType::Str),
+        ("container.id", ValueType::Str),
+        ("pod.uid", ValueType::Str),
+    ];
+    let mut widest = (0, "");
+    for event in lang::catalog::all_events() {
+        let attributes = event
+            .attributes()
+            .map(|a| (a.name, a.ty))
+            .chain(extras.iter().copied());
+        let rules: Vec<String> = attributes
+            .filter_map(|(name, ty)| {
+                let test = match ty {
+                    ValueType::Int => format!("{name} == 1"),
+                    ValueType::Str | ValueType::Path => format!("{name} == \"/x\""),
+                    ValueType::Bool => format!("{name} == true"),
+                    ValueType::Enum(e) => format!("{name} == {}", e.values.first()?.0),
+                    ValueType::Addr => format!("{name} == 10.0.0.1"),
+                    ValueType::CapabilitySet => format!("CAP_SYS_ADMIN in {name}"),
+                };
+                let rule = format!("deny {} where {test}\n", event.name);
+                lang::front_end(&rule, kernel()).0.map(|_| rule)
+            })
+            .collect();
+        if rules.is_empty() {
+            // The fixture kernel lacks the event's hook (E0301).
+            continue;
+        }
+        // Rule by rule, as long as the checker takes the policy.
+        let mut source = String::new();
+        let mut refused = 0;
+        for rule in &rules {
+            let longer = format!("{source}{rule}");
+            let (checked, diagnostics) = lang::front_end(&longer, kernel());
+            match checked {
+                Some(_) => source = longer,
+                None => {
+                    assert!(
+                        diagnostics.iter().any(|d| d.code.as_str() == "E0207"),
+                        "{}: {rule} refused with {diagnostics:?}",
+                        event.name
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            refused < rules.len() / 2,
+            "{}: {refused} refused",
+            event.name
+        );
+        let compiled =
+            compile(&source).unwrap_or_else(|| panic!("every attribute of {}", event.name));
+        within_the_estimate(&compiled).unwrap_or_else(|e| panic!("{e}"));
+        let sizes = lang::check::estimated_sizes(&compiled.checked);
+        for (_, module, object) in &compiled.builds {
+            for (program, spec) in module.programs.iter().zip(&object.programs) {
+                let (own, _) = sizes[program.event];
+                let uncounted = spec.code.entry_len().saturating_sub(own as usize);
+                if uncounted > widest.0 {
+                    widest = (uncounted, program.event);
+                }
+            }
+        }
+        assert!(rules.len() >= 5, "{}: {} rules", event.name, rules.len());
+    }
+    eprintln!(
+        "the widest uncounted value code: {} instructions ({}), room {}",
+        widest.0,
+        widest.1,
+        lang::check::UNCOUNTED_ROOM
+    );
 }
 
 /// Every claim a lint makes about the rules of a policy holds on every event: the lints are

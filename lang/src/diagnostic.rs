@@ -150,6 +150,14 @@ codes! {
     /// them. Their other tests count too: rules in turn with the same cheap tests beside the
     /// path (`and uid != 0`, in any order) are decided together behind one test of them, and a
     /// rule with other ones (`and uid != 5`) ends such a group and starts the next.
+    ///
+    /// A program also keeps what its rules read: each string in 32 KiB of scratch memory
+    /// (4 KiB for a path, a file name, an executable or a workload id, 8 KiB for a command
+    /// line, and about 5 KiB once for the walk that builds walked paths), and each value in
+    /// one of 59 stack slots (a string that globs test takes two more, and `ancestor.comm` or
+    /// `ancestor.exe` is a value for each level of the lineage). An event whose rules read
+    /// more is refused at the rule that first needs more; move the rules that read the rarer
+    /// attributes into a policy of their own.
     EventTooLarge = "E0207", Error;
 
     /// The two sides of a comparison have types that cannot be compared.

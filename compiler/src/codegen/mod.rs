@@ -96,6 +96,11 @@ const KEY_SLOT: i16 = -8;
 const SIGKILL: i32 = 9;
 /// Stack slots for values start below the key.
 const FIRST_VALUE_SLOT: i16 = -16;
+// The checker refuses an event needing more slots than these (`lang::check::VALUE_SLOTS`).
+const _: () = assert!(
+    (FIRST_VALUE_SLOT as i32 - (-512 + report::REPORT_FRAME)) / 8 + 1
+        == lang::check::VALUE_SLOTS as i32
+);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodegenError {

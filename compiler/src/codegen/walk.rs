@@ -69,6 +69,8 @@ pub(super) mod work {
     /// one.
     pub const CANDIDATE: u32 = ID_AT + 8;
     pub const SIZE: u32 = CANDIDATE + lang::workload::CONTAINER_ID_LEN as u32;
+    // The checker counts the area as WALK_AREA_BOUND when it refuses what does not fit.
+    const _: () = assert!(SIZE <= lang::check::WALK_AREA_BOUND);
 }
 
 /// Masks the id's start in the name (`work::ID_AT`'s low byte) so the verifier can bound the

@@ -5,7 +5,9 @@ use super::finding::Finding;
 use super::Checker;
 use crate::ast::Action;
 use crate::catalog::Source;
-use crate::checked::{AttrId, CheckedRule, Cond, Predicate, ResolvedAttribute, Test};
+use crate::checked::{
+    AttrId, CheckedPolicy, CheckedRule, Cond, Predicate, ResolvedAttribute, Test,
+};
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
 use crate::glob::{directory_prefix, is_directory_rule, Glob, Token, GLOB_TEST_COST};
 use crate::runs::{self, Kind, Reach};
@@ -13,7 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Code estimates, in about-one-instruction units; see [`Code::EventTooLarge`](crate::diagnostic::Code::EventTooLarge). The limit
 /// leaves room under the 32,767 a branch reaches for what the estimate does not count.
-const MAX_EVENT_COST: u32 = 24_000;
+pub const MAX_EVENT_COST: u32 = 24_000;
+/// What the estimate leaves uncounted, each value's computation (a path walk, a cgroup's,
+/// an ancestor's executable), must fit here: between [`MAX_EVENT_COST`] and the 32,767 slots
+/// a BPF jump reaches.
+pub const UNCOUNTED_ROOM: u32 = i16::MAX as u32 - MAX_EVENT_COST;
 /// The prologue and the program's one report function (ring buffer, rate limit, process,
 /// values), which every reporting rule calls; the prologue holds the version gate and its
 /// handover (about 50).
@@ -55,6 +61,22 @@ const DISPATCH_SCAN_COST: u32 = 60;
 /// instruction of a tree once (1,000,000 is its budget of processed instructions), and the
 /// estimate is about twice what is emitted.
 const MAX_PROGRAM_COST: u32 = 1_000_000;
+
+/// The bytes of the scratch area where a program keeps the strings it reads: one per-CPU map
+/// value, addressed from one register with a load's or store's 16-bit offset, so at most
+/// 32,767 (`codegen::check_offsets` refuses past it).
+pub const SCRATCH_REACH: u32 = i16::MAX as u32;
+/// An upper bound on the walk's state and work area, which every walked value of a program
+/// shares (`codegen::walk::work`, whose size is asserted within it at compile time).
+pub const WALK_AREA_BOUND: u32 = 4_864;
+/// Beside the values: where a literal tree records its rule and a dispatched glob its match.
+const SCRATCH_RESERVED: u32 = 32;
+/// The stack slots a program has for its values (8 bytes each, the report function's frame
+/// and the handover's apart: `codegen::Layout`, which asserts the same number). Each value
+/// takes one, and each string's glob scans one or two more.
+pub const VALUE_SLOTS: u32 = 59;
+/// The slots beside the values': the handover's key and entry.
+const SLOTS_RESERVED: u32 = 3;
 
 /// An upper bound on the instructions a decision tree over `literals` takes.
 pub fn tree_cost<'l>(literals: impl Iterator<Item = &'l [u8]>) -> usize {
@@ -583,78 +605,90 @@ impl Checker<'_> {
     /// Refuses an event whose rules would compile past what BPF branches can reach, or past
     /// what the verifier walks.
     pub(super) fn check_sizes(&mut self, rules: &[CheckedRule]) {
-        // Per event: the program's own code, and all of it (functions included).
-        let mut totals: HashMap<&'static str, (u32, u32)> = HashMap::new();
-        let dispatch = dispatch_costs(rules, &self.attributes);
-        let dispatching = dispatch.keys().copied().collect();
-        let (run_of, run_costs) = literal_trees(rules, &self.attributes, &dispatching);
-        let mut counted = vec![false; run_costs.len()];
-        let screened: HashSet<&'static str> = rules
-            .iter()
-            .filter(|r| {
-                attrs(&r.condition).iter().any(|a| {
-                    self.attributes
-                        .get(a.0 as usize)
-                        .is_some_and(|a| matches!(a.attribute.source, Source::ResolvedPath { .. }))
-                })
-            })
-            .map(|r| r.event.name)
-            .collect();
-        for (rule, run) in rules.iter().zip(run_of) {
-            let (own, all) = totals.entry(rule.event.name).or_insert_with(|| {
-                let (own, all) = dispatch.get(rule.event.name).copied().unwrap_or_default();
-                let screen = match screened.contains(rule.event.name) {
-                    true => PATH_SCREEN_COST as u32,
-                    false => 0,
-                };
-                let base = PROGRAM_BASE_COST + screen;
-                (base + own, base + all)
-            });
-            let before = (*own, *all);
-            let report = if rule.action == Action::Allow {
-                2
+        let over = |(own, all): (u32, u32)| {
+            if own > MAX_EVENT_COST {
+                Some((own, MAX_EVENT_COST))
+            } else if all > MAX_PROGRAM_COST {
+                Some((all, MAX_PROGRAM_COST))
             } else {
-                REPORT_COST
-            };
-            match run {
-                // A run is counted once, at its first rule; each rule's report where it has
-                // its own.
-                Some(r) => {
-                    let run = &run_costs[r];
-                    let shared = if run.shared_exit { REPORT_COST } else { 0 };
-                    if !counted[r] {
-                        counted[r] = true;
-                        *own = own.saturating_add(as_cost(run.own)).saturating_add(shared);
-                        *all = all.saturating_add(as_cost(run.all));
-                    }
-                    if !run.shared_exit {
-                        *own = own.saturating_add(report);
-                    }
-                    *all = all.saturating_add(report);
-                }
-                None => {
-                    let cost = estimated_cost(&rule.condition) + report;
-                    *own = own.saturating_add(cost);
-                    *all = all.saturating_add(cost);
-                }
+                None
             }
-            let over = |(own, all): (u32, u32)| {
-                if own > MAX_EVENT_COST {
-                    Some((own, MAX_EVENT_COST))
-                } else if all > MAX_PROGRAM_COST {
-                    Some((all, MAX_PROGRAM_COST))
-                } else {
-                    None
-                }
-            };
-            if let (None, Some((estimate, limit))) = (over(before), over((*own, *all))) {
-                self.report(Finding::EventTooLarge {
+        };
+        let mut findings = Vec::new();
+        running_estimates(rules, &self.attributes, |rule, before, after| {
+            // The rule that first takes its event past a limit is the one to blame.
+            if let (None, Some((estimate, limit))) = (over(before), over(after)) {
+                findings.push(Finding::EventTooLarge {
                     event: rule.event.name,
                     estimate,
                     limit,
                     span: rule.span,
                 });
             }
+        });
+        for finding in findings {
+            self.report(finding);
+        }
+    }
+
+    /// Refuses an event whose rules read more than its program keeps: more strings than its
+    /// scratch area holds ([`SCRATCH_REACH`]: each string a buffer of its own, a command line
+    /// twice for the join's reads past it, and the walk's work area once for all walked
+    /// values), or more values than it has stack slots for ([`VALUE_SLOTS`]: one a value,
+    /// and two more for a string that globs test, for its scans). The diagnostic names the
+    /// rule whose values first make it too much.
+    pub(super) fn check_scratch(&mut self, rules: &[CheckedRule]) {
+        #[derive(Default)]
+        struct Kept {
+            values: BTreeSet<AttrId>,
+            scanned: BTreeSet<AttrId>,
+            walks: bool,
+            bytes: u32,
+            slots: u32,
+        }
+        let mut kept: HashMap<&'static str, Kept> = HashMap::new();
+        let mut findings = Vec::new();
+        for rule in rules {
+            let k = kept.entry(rule.event.name).or_insert_with(|| Kept {
+                bytes: SCRATCH_RESERVED,
+                slots: SLOTS_RESERVED,
+                ..Kept::default()
+            });
+            let before = (k.bytes, k.slots);
+            for attr in attrs(&rule.condition) {
+                let Some(resolved) = self.attributes.get(attr.0 as usize) else {
+                    continue;
+                };
+                if k.values.insert(attr) {
+                    let (buffer, walks) = scratch_of(resolved);
+                    k.bytes += buffer;
+                    if walks && !k.walks {
+                        k.walks = true;
+                        k.bytes += WALK_AREA_BOUND;
+                    }
+                    k.slots += 1;
+                }
+            }
+            for attr in globbed(&rule.condition) {
+                if k.scanned.insert(attr) {
+                    k.slots += 2;
+                }
+            }
+            if before.0 <= SCRATCH_REACH && k.bytes > SCRATCH_REACH {
+                findings.push(Finding::StringsTooMany {
+                    event: rule.event.name,
+                    bytes: k.bytes,
+                    span: rule.span,
+                });
+            } else if before.1 <= VALUE_SLOTS && k.slots > VALUE_SLOTS {
+                findings.push(Finding::ValuesTooMany {
+                    event: rule.event.name,
+                    span: rule.span,
+                });
+            }
+        }
+        for finding in findings {
+            self.report(finding);
         }
     }
 
@@ -701,9 +735,114 @@ impl Checker<'_> {
     }
 }
 
-/// Per tested string (not counting directory rules): its distinct globs, each with the
-/// index of the rule that first tests it, in the rules' order.
-fn globs_by_string(rules: &[CheckedRule]) -> BTreeMap<AttrId, Vec<(&Glob, usize)>> {
+/// The estimate of each event's program, in about-one-instruction units: its own code (which
+/// one jump must cross, limited to [`MAX_EVENT_COST`]) and all of it, its functions included
+/// (which the verifier walks, limited to [`MAX_PROGRAM_COST`]). E0207 refuses past either.
+/// The values the rules read are not counted: for a policy the checker took, the code
+/// generator emits at most this and [`UNCOUNTED_ROOM`] more.
+pub fn estimated_sizes(policy: &CheckedPolicy) -> BTreeMap<&'static str, (u32, u32)> {
+    let mut sizes = BTreeMap::new();
+    running_estimates(&policy.rules, &policy.attributes, |rule, _, after| {
+        sizes.insert(rule.event.name, after);
+    });
+    sizes
+}
+
+/// Adds up the estimate rule by rule, calling `counted` with each rule and its event's
+/// (own, all) estimate before and after the rule.
+fn running_estimates(
+    rules: &[CheckedRule],
+    attributes: &[ResolvedAttribute],
+    mut counted: impl FnMut(&CheckedRule, (u32, u32), (u32, u32)),
+) {
+    let mut totals: HashMap<&'static str, (u32, u32)> = HashMap::new();
+    let dispatch = dispatch_costs(rules, attributes);
+    let dispatching = dispatch.keys().copied().collect();
+    let (run_of, run_costs) = literal_trees(rules, attributes, &dispatching);
+    let mut counted_runs = vec![false; run_costs.len()];
+    let screened: HashSet<&'static str> = rules
+        .iter()
+        .filter(|r| {
+            attrs(&r.condition).iter().any(|a| {
+                attributes
+                    .get(a.0 as usize)
+                    .is_some_and(|a| matches!(a.attribute.source, Source::ResolvedPath { .. }))
+            })
+        })
+        .map(|r| r.event.name)
+        .collect();
+    for (rule, run) in rules.iter().zip(run_of) {
+        let (own, all) = totals.entry(rule.event.name).or_insert_with(|| {
+            let (own, all) = dispatch.get(rule.event.name).copied().unwrap_or_default();
+            let screen = match screened.contains(rule.event.name) {
+                true => PATH_SCREEN_COST as u32,
+                false => 0,
+            };
+            let base = PROGRAM_BASE_COST + screen;
+            (base + own, base + all)
+        });
+        let before = (*own, *all);
+        let report = if rule.action == Action::Allow {
+            2
+        } else {
+            REPORT_COST
+        };
+        match run {
+            // A run is counted once, at its first rule; each rule's report where it has
+            // its own.
+            Some(r) => {
+                let run = &run_costs[r];
+                let shared = if run.shared_exit { REPORT_COST } else { 0 };
+                if !counted_runs[r] {
+                    counted_runs[r] = true;
+                    *own = own.saturating_add(as_cost(run.own)).saturating_add(shared);
+                    *all = all.saturating_add(as_cost(run.all));
+                }
+                if !run.shared_exit {
+                    *own = own.saturating_add(report);
+                }
+                *all = all.saturating_add(report);
+            }
+            None => {
+                let cost = estimated_cost(&rule.condition) + report;
+                *own = own.saturating_add(cost);
+                *all = all.saturating_add(cost);
+            }
+        }
+        counted(rule, before, (*own, *all));
+    }
+}
+
+/// The scratch bytes value `resolved` takes in its program, and whether it uses the walk's
+/// work area (`codegen::Layout`).
+fn scratch_of(resolved: &ResolvedAttribute) -> (u32, bool) {
+    const CAP: u32 = crate::limits::STRING_CAP as u32;
+    match resolved.attribute.source {
+        Source::ResolvedPath { .. } | Source::KernelString { .. } => (CAP, false),
+        Source::CommandLine { .. } => (2 * CAP, false),
+        Source::WorkloadId { .. } => (CAP, true),
+        Source::WalkedPath { .. } | Source::KernfsPath { .. } => {
+            let cap = resolved.walk.as_ref().map_or(CAP, |w| w.cap() as u32);
+            (cap.min(CAP), true)
+        }
+        Source::CurrentComm => (16, false),
+        Source::TaskChars { .. } | Source::ParamChars { .. } => {
+            let size = resolved.access.as_ref().map_or(0, |a| a.size);
+            (size.div_ceil(8) * 8, false)
+        }
+        Source::Endpoint { .. } => (16, false),
+        _ => (0, false),
+    }
+}
+
+/// The strings `cond` tests with a glob.
+fn globbed(cond: &Cond) -> Vec<AttrId> {
+    globs_of(cond).into_iter().map(|(attr, _)| attr).collect()
+}
+
+/// The globs `cond` tests, with the string each tests; directory rules (`/etc/**`) are
+/// prefix compares, not globs an automaton scans.
+fn globs_of(cond: &Cond) -> Vec<(AttrId, &Glob)> {
     fn walk<'c>(cond: &'c Cond, out: &mut Vec<(AttrId, &'c Glob)>) {
         match cond {
             Cond::And(a, b) | Cond::Or(a, b) => {
@@ -719,14 +858,20 @@ fn globs_by_string(rules: &[CheckedRule]) -> BTreeMap<AttrId, Vec<(&Glob, usize)
             Cond::Test(_) | Cond::Const(_) => {}
         }
     }
+    let mut out = Vec::new();
+    walk(cond, &mut out);
+    out
+}
+
+/// Per tested string (not counting directory rules): its distinct globs, each with the
+/// index of the rule that first tests it, in the rules' order.
+fn globs_by_string(rules: &[CheckedRule]) -> BTreeMap<AttrId, Vec<(&Glob, usize)>> {
     let mut strings: BTreeMap<AttrId, Vec<(&Glob, usize)>> = BTreeMap::new();
     // A set beside each list: comparing every glob with all kept ones made a refusal of
     // thousands of glob rules take seconds.
     let mut seen: HashSet<(AttrId, &Vec<Vec<Token>>)> = HashSet::new();
     for (r, rule) in rules.iter().enumerate() {
-        let mut tested = Vec::new();
-        walk(&rule.condition, &mut tested);
-        for (attr, glob) in tested {
+        for (attr, glob) in globs_of(&rule.condition) {
             if seen.insert((attr, &glob.alternatives)) {
                 strings.entry(attr).or_default().push((glob, r));
             }

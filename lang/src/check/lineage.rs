@@ -258,7 +258,7 @@ pub enum LineageFinding {
 }
 
 /// The diagnostic of a finding about `ancestor.comm` or `ancestor.exe` (kept here with the expansion, so that
-/// `finding.rs` stays one screenful a finding).
+/// `messages.rs` stays one screenful a finding).
 pub(super) fn diagnostic(finding: &LineageFinding) -> Diagnostic {
     match finding {
         LineageFinding::AncestorNegated { op, name, span } => {

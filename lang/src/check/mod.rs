@@ -8,9 +8,9 @@
 //!
 //! One file a job: `names` (definitions, scopes, the header, errnos), `types` (conditions and
 //! comparisons), `enums` (comparisons with the kernel's named values), `btf` (hooks and access
-//! paths on the target kernel) and `cost` (the size estimate of each event's program). What
+//! paths on the target kernel) and `cost` (the size estimate of each event's program, and what it keeps). What
 //! they find is data: a [`Finding`] (with an [`Unreadable`] when the kernel's types are what
-//! is missing), rendered to a diagnostic in `finding.rs` alone.
+//! is missing), rendered to a diagnostic in `messages.rs` alone.
 
 mod argv;
 mod btf;
@@ -19,6 +19,7 @@ mod enums;
 mod finding;
 mod late;
 mod lineage;
+mod messages;
 mod names;
 mod pair;
 mod types;
@@ -28,8 +29,9 @@ mod workload;
 pub use argv::{takes_arguments, ARGV};
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use cost::{
-    add_unnested, dispatch_cost, tree_cost, GLOB_RUN_MIN, GLOB_RUN_RECORDED_COST, INLINE_TREE_COST,
-    PATH_SCREEN_COST,
+    add_unnested, dispatch_cost, estimated_sizes, tree_cost, GLOB_RUN_MIN, GLOB_RUN_RECORDED_COST,
+    INLINE_TREE_COST, MAX_EVENT_COST, PATH_SCREEN_COST, SCRATCH_REACH, UNCOUNTED_ROOM, VALUE_SLOTS,
+    WALK_AREA_BOUND,
 };
 pub use finding::Finding;
 pub use unreadable::{Owner, Pointer, Unreadable};
@@ -95,6 +97,7 @@ pub fn check_with_lints(
     }
     checker.check_late_rules(&rules);
     checker.check_sizes(&rules);
+    checker.check_scratch(&rules);
     checker.check_automata(&rules);
     // A policy too large to compile is refused at once: its lints would be quadratic work on
     // thousands of rules (10,000 took 1.5 s) for warnings about a policy that cannot load.
