@@ -978,6 +978,60 @@ fn own_code(source: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// What each further rule costs: for rules of every shape, 90 more of them add no more code
+/// than the checker's estimate (`lang::check::estimated_sizes`) adds for them. The two sizes'
+/// differences cancel what the estimate leaves uncounted (computing the values, the same at
+/// 10 rules and at 100), so an estimate that undercounts a kind of test shows here.
+#[test]
+fn each_rule_adds_no_more_code_than_the_estimate_adds() {
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 7] = [
+        // Globs on two strings in turn and gated apart: a chain, rule by rule.
+        ("glob chain", |i| {
+            let string = ["path", "exe"][i % 2];
+            format!("deny open where {string} ~ \"/srv/*/app{i}*\" and uid != {i}\n")
+        }),
+        ("exact chain", |i| {
+            format!("deny open where path == \"/srv/app{i}/bin/tool\" and uid != {i}\n")
+        }),
+        ("integer tests", |i| {
+            format!("deny open where uid == {i} and gid != {i}\n")
+        }),
+        ("glob run", |i| {
+            format!("deny open where path ~ \"/srv/*/app{i}/*\"\n")
+        }),
+        ("exact set", |i| {
+            format!("deny open where path == \"/srv/app{i}/bin/tool\"\n")
+        }),
+        ("directories", |i| {
+            format!("deny open where path ~ \"/srv/app{i}/**\"\n")
+        }),
+        ("mixed run", |i| bench_rule(3, i, false)),
+    ];
+    for (shape, rule) in shapes {
+        let sized = |n: usize| -> (usize, usize) {
+            let source: String = (0..n).map(rule).collect();
+            let compiled = compile(&source);
+            let emitted = compiled
+                .object
+                .programs
+                .iter()
+                .map(|p| p.code.entry_len())
+                .max()
+                .unwrap_or(0);
+            let estimate = lang::check::estimated_sizes(&compiled.checked)["open"].0;
+            (emitted, estimate as usize)
+        };
+        let ((emitted_10, estimate_10), (emitted_100, estimate_100)) = (sized(10), sized(100));
+        let (emitted, estimate) = (emitted_100 - emitted_10, estimate_100 - estimate_10);
+        println!("{shape}: 90 rules add {emitted} instructions, estimated {estimate}");
+        assert!(
+            emitted <= estimate,
+            "{shape}: 90 rules add {emitted} instructions, estimated {estimate}"
+        );
+    }
+}
+
 /// A glob run's code (the search over accept sets and each rule's own block, or each rule's
 /// record of itself where the program dispatches globs) stays within what the checker counts
 /// for it, and the estimate is not far above it; and a thousand glob rules behind a shared
