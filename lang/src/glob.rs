@@ -538,6 +538,38 @@ mod tests {
         assert!(Glob::parse(&braces(MAX_ALTERNATIVES + 1)).is_err());
     }
 
+    /// A backslash inside braces escapes the next byte there too: an escaped comma does not
+    /// split the alternatives, and an escaped brace neither opens nor closes one.
+    #[test]
+    fn escapes_inside_braces_are_bytes() {
+        let cases: [(&str, &[&str], &[&str]); 3] = [
+            (r"/x/{a\,b,c}", &["/x/a,b", "/x/c"], &["/x/a", "/x/b"]),
+            (r"/x/{a\}b,c}", &["/x/a}b", "/x/c"], &["/x/a", "/x/b,c"]),
+            (r"/x/{a\{,c}", &["/x/a{", "/x/c"], &["/x/a", "/x/{a"]),
+        ];
+        for (pattern, matched, missed) in cases {
+            let glob = Glob::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e:?}"));
+            assert_eq!(glob.alternatives.len(), 2, "{pattern}");
+            for text in matched {
+                assert!(glob.matches(text.as_bytes()), "{pattern} on {text}");
+            }
+            for text in missed {
+                assert!(!glob.matches(text.as_bytes()), "{pattern} on {text}");
+            }
+        }
+    }
+
+    /// Braces need an alternative that is not empty, or two: `{,}` is the empty string twice,
+    /// `{}` nothing to choose from.
+    #[test]
+    fn empty_alternatives_beside_another_are_kept() {
+        let twice = Glob::parse("/x{,}").expect("two empty alternatives parse");
+        assert!(twice.matches(b"/x"));
+        assert!(!twice.matches(b"/x,"));
+        assert!(Glob::parse("/x{a,}").expect("parses").matches(b"/x"));
+        assert!(Glob::parse("/x{}").is_err());
+    }
+
     #[test]
     fn malformed() {
         for bad in [
