@@ -1982,19 +1982,26 @@ fn reading_every_attribute_fits_the_room_the_estimate_leaves() {
             .attributes()
             .map(|a| (a.name, a.ty))
             .chain(extras.iter().copied());
+        // A string is compared and globbed too: its globs' scans take stack slots of their
+        // own.
         let rules: Vec<String> = attributes
-            .filter_map(|(name, ty)| {
-                let test = match ty {
-                    ValueType::Int => format!("{name} == 1"),
-                    ValueType::Str | ValueType::Path => format!("{name} == \"/x\""),
-                    ValueType::Bool => format!("{name} == true"),
-                    ValueType::Enum(e) => format!("{name} == {}", e.values.first()?.0),
-                    ValueType::Addr => format!("{name} == 10.0.0.1"),
-                    ValueType::CapabilitySet => format!("CAP_SYS_ADMIN in {name}"),
-                };
-                let rule = format!("deny {} where {test}\n", event.name);
-                lang::front_end(&rule, kernel()).0.map(|_| rule)
+            .flat_map(|(name, ty)| match ty {
+                ValueType::Int => vec![format!("{name} == 1")],
+                ValueType::Str | ValueType::Path => {
+                    vec![format!("{name} == \"/x\""), format!("{name} ~ \"/x/*.so\"")]
+                }
+                ValueType::Bool => vec![format!("{name} == true")],
+                ValueType::Enum(e) => e
+                    .values
+                    .first()
+                    .map(|(value, _)| format!("{name} == {value}"))
+                    .into_iter()
+                    .collect(),
+                ValueType::Addr => vec![format!("{name} == 10.0.0.1")],
+                ValueType::CapabilitySet => vec![format!("CAP_SYS_ADMIN in {name}")],
             })
+            .map(|test| format!("deny {} where {test}\n", event.name))
+            .filter(|rule| lang::front_end(rule, kernel()).0.is_some())
             .collect();
         if rules.is_empty() {
             // The fixture kernel lacks the event's hook (E0301).
