@@ -908,7 +908,7 @@ fn an_offset_beyond_a_loads_reach_is_refused() {
     use compiler::ir::ValueKind;
     use lang::checked::{Access, PathWalk};
     type Reach = fn(&mut ValueKind) -> Option<&mut Access>;
-    let cases: [(&str, Reach); 4] = [
+    let cases: [(&str, Reach); 6] = [
         ("deny open where exe == \"/bin/x\"", |kind| match kind {
             ValueKind::WalkedPath(PathWalk::Dentry(w)) => Some(&mut w.dentry),
             _ => None,
@@ -923,6 +923,15 @@ fn an_offset_beyond_a_loads_reach_is_refused() {
         }),
         ("deny open where owner.uid == 5", |kind| match kind {
             ValueKind::Field(a) => Some(a),
+            _ => None,
+        }),
+        // A socket address's port and address, read from the object that holds them.
+        ("deny connect where port == 443", |kind| match kind {
+            ValueKind::Port(e) => Some(&mut e.object),
+            _ => None,
+        }),
+        ("deny connect where addr == 10.0.0.1", |kind| match kind {
+            ValueKind::Addr(e) => Some(&mut e.object),
             _ => None,
         }),
     ];
