@@ -325,14 +325,19 @@ mod tests {
             decode(&bytes),
             Err(DecodeError::InvalidRegister { slot: 0, reg: 11 })
         );
-        let bytes = encode(&[Insn::new(Opcode::Exit.code(), 0, 3, 0, 0)]);
-        assert_eq!(
-            decode(&bytes),
-            Err(DecodeError::ReservedField {
-                slot: 0,
-                field: "src"
-            })
-        );
+        // A reserved src is refused whatever it holds: 1 is a bpf-to-bpf call's marker, and
+        // only a call may carry it.
+        for src in [3, PSEUDO_CALL] {
+            let bytes = encode(&[Insn::new(Opcode::Exit.code(), 0, src, 0, 0)]);
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::ReservedField {
+                    slot: 0,
+                    field: "src"
+                }),
+                "exit with src {src}"
+            );
+        }
         let be = Opcode::End {
             order: crate::bpf::ByteOrder::Be,
         };
