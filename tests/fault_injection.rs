@@ -669,6 +669,33 @@ fn a_root_process_under_uid_rules_resolves_no_path() {
     }
 }
 
+/// A rule's cheap tests come before its path, whichever way it is written: where they make
+/// its `and` false, the path is never resolved, so failing its resolution changes nothing,
+/// not even the instructions executed. (An `or` a cheap test makes true still resolves the
+/// path first: values without a gate are computed before the rule's condition.)
+#[test]
+fn cheap_tests_that_fail_an_and_spare_the_path() {
+    let resolution_fails = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    let cases = [
+        "deny open where (path ~ \"/srv/**\" or path == \"/etc/x\") and uid == 7\n",
+        "deny open where uid == 7 and (path ~ \"/srv/**\" or path == \"/etc/x\")\n",
+        "deny open where path ~ \"/srv/**\" and (uid == 7 or gid == 8)\n",
+    ];
+    for source in cases {
+        let policy = compile(source);
+        let mut input = open("/srv/x", 5);
+        input.values.insert("gid", AttrValue::Int(9));
+        let decided = decide(&policy.module, &policy.object, &input).unwrap();
+        assert_eq!(decided.decision, Decision::Allow, "{source}");
+        let faulted =
+            decide_with_faults(&policy.module, &policy.object, &input, &resolution_fails).unwrap();
+        assert_eq!(faulted, decided, "{source}");
+    }
+}
+
 // ------------------------------------------------------------------- The handover
 
 /// The decision of the handover tests' policies when they decide: their first rule refuses.
