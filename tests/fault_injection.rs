@@ -696,6 +696,35 @@ fn cheap_tests_that_fail_an_and_spare_the_path() {
     }
 }
 
+/// The top screen asks only what a rule requires of the path: a rule that an `or` lets match
+/// on another string (`exe`) requires nothing of it, so no path is screened out of it.
+#[test]
+fn a_rule_that_may_match_on_another_string_screens_no_path() {
+    let policy = compile(
+        "deny open where path ~ \"/srv/app1/**\" or exe == \"/usr/bin/cat\" errno EACCES\n",
+    );
+    // First names of odd bytes: the machine puts them on the root mount, where the screen
+    // decides without resolving.
+    for (path, exe, refused) in [
+        ("/opt/x", "/usr/bin/cat", true),
+        ("/usr/x", "/usr/bin/cat", true),
+        ("/srv/app1/x", "/bin/sh", true),
+        ("/opt/x", "/bin/sh", false),
+    ] {
+        let mut input = open(path, 1000);
+        input.values.insert("exe", s(exe));
+        let decision = decide(&policy.module, &policy.object, &input)
+            .unwrap()
+            .decision;
+        assert_eq!(
+            decision,
+            eval::evaluate(&policy.checked, &input, false),
+            "{path} {exe}"
+        );
+        assert_eq!(denied(decision), refused, "{path} {exe}");
+    }
+}
+
 // ------------------------------------------------------------------- The handover
 
 /// The decision of the handover tests' policies when they decide: their first rule refuses.
