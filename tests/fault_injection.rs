@@ -696,6 +696,73 @@ fn cheap_tests_that_fail_an_and_spare_the_path() {
     }
 }
 
+/// An allow rule that a cheap test lets match decides the event before any path is resolved,
+/// whether the cheap test is the whole condition or one side of an `or`: `allow open where
+/// uid == 5` beside deny rules on paths spares uid 5 the `bpf_d_path`, so failing it changes
+/// nothing, and 100 deny rules cost it no more than one. With an audit rule, which reports
+/// whatever the decision, the path is still resolved for it.
+#[test]
+fn an_allow_rule_decided_by_cheap_tests_resolves_no_path() {
+    let resolution_fails = [
+        Fault::Helper {
+            id: D_PATH,
+            errno: ENAMETOOLONG,
+        },
+        Fault::KernelRead,
+    ];
+    for allow in [
+        "allow open where uid == 5\n",
+        "allow open where uid == 5 or path ~ \"/opt/**\"\n",
+        "allow open where path == \"/opt/x\" or uid in [4, 5]\n",
+        "allow open where (uid == 5 and comm == \"cat\") or path ~ \"/opt/**\"\n",
+    ] {
+        let policy = |n: usize| -> String {
+            let denies: String = (0..n)
+                .map(|i| format!("deny  open where path ~ \"/srv/app{i}/**\"\n"))
+                .collect();
+            format!("{allow}{denies}")
+        };
+        let executed = |n: usize| -> u64 {
+            let compiled = compile(&policy(n));
+            let input = open(&format!("/srv/app{}/bin/tool", n / 2), 5);
+            let decided = decide(&compiled.module, &compiled.object, &input).unwrap();
+            assert_eq!(decided.decision, Decision::Allow, "{n} rules after {allow}");
+            let faulted = decide_with_faults(
+                &compiled.module,
+                &compiled.object,
+                &input,
+                &resolution_fails,
+            )
+            .unwrap();
+            assert_eq!(faulted, decided, "{n} rules after {allow}");
+            // Not uid 5: the path decides, and the deny rule refuses.
+            let other = open(&format!("/srv/app{}/bin/tool", n / 2), 6);
+            let refused = decide(&compiled.module, &compiled.object, &other).unwrap();
+            assert!(
+                matches!(refused.decision, Decision::Deny { .. }),
+                "{n} rules after {allow}: {:?}",
+                refused.decision
+            );
+            decided.executed
+        };
+        let one = executed(1);
+        let many = executed(100);
+        assert!(
+            many <= one,
+            "{allow}: {many} instructions at 100 rules, {one} at one"
+        );
+    }
+    // An audit rule reports whatever the decision: it still needs the path.
+    let audited = compile(
+        "audit open where path ~ \"/srv/**\"\nallow open where uid == 5\ndeny  open where path ~ \"/srv/app1/**\"\n",
+    );
+    let input = open("/srv/app1/bin/tool", 5);
+    let (decided, reports) =
+        compiler::vm::decide_and_report(&audited.module, &audited.object, &input).unwrap();
+    assert_eq!(decided.decision, Decision::Allow);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+}
+
 /// The top screen asks only what a rule requires of the path: a rule that an `or` lets match
 /// on another string (`exe`) requires nothing of it, so no path is screened out of it.
 #[test]

@@ -117,6 +117,7 @@ impl ProgramGen<'_> {
             let unused = self.asm.new_label();
             self.value(i, unused, None);
         }
+        self.early_allows(false);
         for (i, kind) in kinds.iter().enumerate() {
             if !kind.costly() {
                 continue;
@@ -157,12 +158,68 @@ impl ProgramGen<'_> {
             let unused = self.asm.new_label();
             self.value(i, unused, None);
         }
+        self.early_allows(true);
         for (i, kind) in kinds.iter().enumerate() {
             if kind.costly() && !walks_first.contains(&i) {
                 self.lazy_value(i);
             }
         }
         self.asm.set_origin(None);
+    }
+
+    /// Allows at once when an allow rule's cheap tests let it match: an allowed event needs
+    /// nothing more, so `allow open where uid == 5` (or `uid == 5 or path ~ ...`) spares uid 5
+    /// every costly value, and the version gate and the scratch lookup too, as a gate that
+    /// fails does (see `values`). Tested are a rule's whole condition when it reads only the
+    /// values computed so far, else the items of its `or` that do; twice: first on the values
+    /// with no buffer, then (`buffered`) on the cheap strings too (`comm`), which need the
+    /// scratch buffers. Not when the program has audit rules: they report whatever the
+    /// decision, and come first. A rule tested whole does not match past that point, so the
+    /// allow runs leave it out ([`ProgramGen::decided_early`]).
+    fn early_allows(&mut self, buffered: bool) {
+        let program = self.program;
+        if !program.audit.is_empty() {
+            return;
+        }
+        let ready = |gen: &Self, cond: &Cond| gen.computed_first(cond, buffered);
+        // Tested by the first round already.
+        let tested = |gen: &Self, cond: &Cond| buffered && gen.computed_first(cond, false);
+        for rule in &program.allow {
+            if self.decided_early.contains(&rule.index) {
+                continue;
+            }
+            let test = if ready(self, &rule.cond) {
+                self.decided_early.push(rule.index);
+                rule.cond.clone()
+            } else if let Cond::Or(items) = &rule.cond {
+                let mut cheap: Vec<Cond> = items
+                    .iter()
+                    .filter(|item| ready(self, item) && !tested(self, item))
+                    .cloned()
+                    .collect();
+                match cheap.len() {
+                    0 => continue,
+                    1 => cheap.remove(0),
+                    _ => Cond::Or(cheap),
+                }
+            } else {
+                continue;
+            };
+            self.asm.set_origin(Some(rule.index));
+            let next = self.asm.new_label();
+            self.cond(&test, self.allow, next);
+            self.asm.bind(next);
+        }
+        self.asm.set_origin(None);
+    }
+
+    /// Whether `cond` reads only values the prologue computes before any costly one: no
+    /// costly value, and (unless `buffered`) none in a buffer.
+    fn computed_first(&self, cond: &Cond, buffered: bool) -> bool {
+        cond.values().iter().all(|v| {
+            let i = v.0 as usize;
+            !self.program.values[i].kind.costly() && (buffered || self.layout.buffers[i].is_none())
+        })
     }
 
     /// r7 = the scratch buffers, when the program has any (a failed lookup goes to
