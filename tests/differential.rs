@@ -2053,6 +2053,49 @@ fn reading_every_attribute_fits_the_room_the_estimate_leaves() {
     );
 }
 
+/// The command line shares its program's scratch area with the strings read beside it: its
+/// buffer, and room for the join's longest read past it. `kill` rules that test an argument
+/// and another string each, taken as long as the checker takes them, must compile; the
+/// checker counting the command line's buffer alone let one string more through than fits
+/// (a build that died with "internal compiler error").
+#[test]
+fn strings_beside_the_command_line_fit_as_far_as_the_checker_takes_them() {
+    // Not `exe` nor `comm`: the exec has changed them when the command line is read (E0215).
+    let strings = [
+        "path",
+        "filename",
+        "parent.exe",
+        "parent.comm",
+        "ancestor.comm",
+        "container.id",
+        "pod.uid",
+        "ancestor.exe",
+    ];
+    let mut source = String::new();
+    let mut refused = 0;
+    for (round, name) in strings.iter().cycle().take(3 * strings.len()).enumerate() {
+        let rule =
+            format!("kill  exec where argv[1] == \"-e{round}\" and {name} == \"/x{round}\"\n");
+        let longer = format!("{source}{rule}");
+        match lang::front_end(&longer, kernel()) {
+            (Some(_), _) => source = longer,
+            (None, diagnostics) => {
+                assert!(
+                    diagnostics.iter().any(|d| d.code.as_str() == "E0207"),
+                    "{rule} refused with {diagnostics:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    let compiled = compile(&source).unwrap_or_else(|| panic!("{source}"));
+    within_the_estimate(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        refused > 0,
+        "the strings never filled the scratch area:\n{source}"
+    );
+}
+
 /// Every claim a lint makes about the rules of a policy holds on every event: the lints are
 /// proofs (lang/src/lint/), and a wrong one shows here as an event that contradicts it.
 /// Returns how many claims were checked.
