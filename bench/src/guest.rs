@@ -142,9 +142,10 @@ fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement
     measurement.verified_insns = sum(infos.iter().map(|p| p.verified_instruction_count()));
     measurement.xlated_bytes = sum(infos.iter().map(|p| p.size_translated()));
     measurement.jited_bytes = sum(infos.iter().map(|p| Some(p.size_jitted())));
-    if let Some((policy, rings)) = memlock(&infos) {
-        measurement.memlock_bytes = Some(policy);
-        measurement.ringbuf_bytes = Some(rings);
+    if let Some(charged) = memlock(&infos) {
+        measurement.memlock_bytes = Some(charged.programs + charged.maps);
+        measurement.map_memlock_bytes = Some(charged.maps);
+        measurement.ringbuf_bytes = Some(charged.rings);
     }
     if let Err(e) = fill_rule_map(&infos, &entry.map_keys) {
         measurement.refused = Some(e);
@@ -197,14 +198,24 @@ fn refusal(error: &runtime::RuntimeError) -> String {
     short
 }
 
-/// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`): the
-/// policy's memory, and apart from it the report ring buffers (sized for bursts of reports,
-/// not by the rules).
-fn memlock(infos: &[ProgramInfo]) -> Option<(u64, u64)> {
-    let (mut policy, mut rings) = (0u64, 0u64);
+/// Bytes the kernel charged the programs and every map they use (fdinfo `memlock`), in
+/// bytes: the programs' code, the maps the policy keeps (its data), and apart from them the
+/// report ring buffers (sized for bursts of reports, not by the rules).
+struct Memlock {
+    programs: u64,
+    maps: u64,
+    rings: u64,
+}
+
+fn memlock(infos: &[ProgramInfo]) -> Option<Memlock> {
+    let mut charged = Memlock {
+        programs: 0,
+        maps: 0,
+        rings: 0,
+    };
     let mut maps = BTreeSet::new();
     for info in infos {
-        policy += u64::from(info.memory_locked().ok()?);
+        charged.programs += u64::from(info.memory_locked().ok()?);
         maps.extend(info.map_ids().ok().flatten().unwrap_or_default());
     }
     for id in maps {
@@ -217,13 +228,12 @@ fn memlock(infos: &[ProgramInfo]) -> Option<(u64, u64)> {
             .lines()
             .find_map(|l| l.strip_prefix("memlock:"))
             .and_then(|v| v.trim().parse::<u64>().ok())?;
-        if map.map_type().ok() == Some(MapType::RingBuf) {
-            rings += bytes;
-        } else {
-            policy += bytes;
+        match map.map_type().ok() {
+            Some(MapType::RingBuf) => charged.rings += bytes,
+            _ => charged.maps += bytes,
         }
     }
-    Some((policy, rings))
+    Some(charged)
 }
 
 /// Puts the rule keys into the map design's rule map, as the agents do after loading.

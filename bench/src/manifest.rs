@@ -69,6 +69,10 @@ pub struct Measurement {
     /// Memory the kernel charged the programs and their maps (fdinfo `memlock`), in bytes,
     /// ring buffers apart.
     pub memlock_bytes: Option<u64>,
+    /// Of `memlock_bytes`, what the maps take (the rest is the programs' code). Absent from
+    /// results written before it was measured.
+    #[serde(default)]
+    pub map_memlock_bytes: Option<u64>,
     pub ringbuf_bytes: Option<u64>,
     pub cases: Vec<CaseResult>,
 }

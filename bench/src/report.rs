@@ -169,7 +169,9 @@ ratio. Each case runs {} opens or {} execs, cut short after {} s.",
     out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
 the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
 *kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
-with the report ring buffer apart (`+ N KiB ring`); 6.1 estimates a map's memory from its \
+the maps' share beside it (`(maps N KiB)`: the policy's data, where the map designs keep their \
+rules and krsi its scratch buffers; the rest is code), and the report ring buffer apart \
+(`+ N KiB ring`); 6.1 estimates a map's memory from its \
 declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of `runtime::load` (verify, then attach) in \
 the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
@@ -428,15 +430,7 @@ fn detail_table(out: &mut String, run: &KernelRun, event: Event) {
             opt(m.verified_insns),
             opt(m.xlated_bytes),
             opt(m.jited_bytes),
-            match (m.memlock_bytes, m.ringbuf_bytes) {
-                (Some(policy), Some(rings)) if rings > 0 => format!(
-                    "{:.1} KiB + {:.0} KiB ring",
-                    policy as f64 / 1024.0,
-                    rings as f64 / 1024.0
-                ),
-                (Some(policy), _) => format!("{:.1} KiB", policy as f64 / 1024.0),
-                _ => "—".into(),
-            },
+            kernel_memory(m),
             m.load_ms
                 .map(|ms| format!("{ms:.0} ms"))
                 .unwrap_or_else(|| "—".into()),
@@ -599,6 +593,22 @@ come from a full run, `scripts/bench --scale` (its own page: [Performance at \
 scale](performance-scale.md)) or `scripts/bench --globs` ([Performance of \
 globs](performance-globs.md)); the mode line below says which sizes this run measured.\n\n";
 
+/// The kernel memory cell: programs and maps, the maps' share, and the ring buffers apart.
+fn kernel_memory(m: &Measurement) -> String {
+    let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let Some(total) = m.memlock_bytes else {
+        return "—".into();
+    };
+    let mut cell = format!("{:.1} KiB", kib(total));
+    if let Some(maps) = m.map_memlock_bytes {
+        cell += &format!(" (maps {:.1} KiB)", kib(maps));
+    }
+    if let Some(rings) = m.ringbuf_bytes.filter(|&r| r > 0) {
+        cell += &format!(" + {:.0} KiB ring", kib(rings));
+    }
+    cell
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,5 +721,17 @@ mod tests {
             ratio(Ok(1.0), Err("decided wrong")),
             "— (the other decided wrong)"
         );
+    }
+
+    #[test]
+    fn kernel_memory_shows_the_maps_share_and_the_rings_apart() {
+        let mut m = measured("krsi", 500, None);
+        assert_eq!(kernel_memory(&m), "—");
+        m.memlock_bytes = Some(40 * 1024);
+        m.ringbuf_bytes = Some(0);
+        assert_eq!(kernel_memory(&m), "40.0 KiB");
+        m.map_memlock_bytes = Some(12 * 1024 + 512);
+        m.ringbuf_bytes = Some(269 * 1024);
+        assert_eq!(kernel_memory(&m), "40.0 KiB (maps 12.5 KiB) + 269 KiB ring");
     }
 }
