@@ -896,8 +896,11 @@ fn tree_cost_bounds_what_is_emitted() {
             let emitted = emitted(&source) - emitted(&base);
             let estimate = lang::check::tree_cost(literals[4..].iter().map(Vec::as_slice));
             println!("{label}, {n} rules: {emitted} instructions emitted, {estimate} estimated");
+            // Within four times: the search is counted as a chain's glob test a rule
+            // (GLOB_TEST_COST), room for the accept sets that overlapping globs add, where
+            // disjoint ones take about two compares a rule.
             assert!(
-                emitted <= estimate && estimate <= 3 * emitted,
+                emitted <= estimate && estimate <= 4 * emitted,
                 "{label}, {n} rules: {emitted} instructions emitted, {estimate} estimated"
             );
         }
@@ -1038,7 +1041,8 @@ fn each_rule_adds_no_more_code_than_the_estimate_adds() {
 /// gate fit one program, merged or dispatched.
 #[test]
 fn glob_run_estimate_bounds_what_is_emitted() {
-    // Merged: a glob test and the checker's REPORT_COST (8) a rule. Dispatched: a recorded
+    // Merged: a glob test and the checker's SHARED_REPORT_COST (2: every rule refuses with
+    // EPERM, so each passes its index to one shared exit) a rule. Dispatched: a recorded
     // rule, and the prefix search the program keeps (all of it, or the calls of its
     // functions).
     let search = |n: usize, shape: GlobShape| -> usize {
@@ -1054,7 +1058,7 @@ fn glob_run_estimate_bounds_what_is_emitted() {
         }
     };
     for (shape, per_rule) in [
-        (GlobShape::Merged, (lang::glob::GLOB_TEST_COST + 8) as usize),
+        (GlobShape::Merged, (lang::glob::GLOB_TEST_COST + 2) as usize),
         (GlobShape::Dispatched, lang::check::GLOB_RUN_RECORDED_COST),
     ] {
         for n in [100, 1000] {
@@ -1063,8 +1067,11 @@ fn glob_run_estimate_bounds_what_is_emitted() {
             println!(
                 "glob run, {n} {shape:?} rules: {emitted} instructions emitted, {estimate} estimated"
             );
+            // Within four times: the search is counted as a chain's glob test a rule
+            // (GLOB_TEST_COST), room for the accept sets that overlapping globs add, where
+            // disjoint ones take about two compares a rule.
             assert!(
-                emitted <= estimate && estimate <= 3 * emitted,
+                emitted <= estimate && estimate <= 4 * emitted,
                 "glob run, {n} {shape:?} rules: {emitted} instructions emitted, {estimate} estimated"
             );
         }

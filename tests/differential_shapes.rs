@@ -12,7 +12,9 @@
 //!   mirrors before the evaluator and the compiler see them;
 //! - `or` chains over two strings, mixing kinds, that make sets and mixed runs;
 //! - wide globs among many narrow ones, so that a glob's accept sets are too scattered to
-//!   compare and its test reads a bitmap.
+//!   compare and its test reads a bitmap;
+//! - many deny rules that share a few errnos, among kill, audit and allow rules, in both
+//!   modes, so that rules pass their index to the refusing exit they share.
 //!
 //! The cases come from a fixed seed; `KRSI_SHAPES_SEED=<n>` tries others.
 
@@ -816,4 +818,99 @@ fn overlapping_globs_reach_bitmap_memberships() {
         bitmaps >= 15,
         "only {bitmaps} of 30 policies test a glob through a bitmap"
     );
+}
+
+/// Deny rules that share an errno share one refusing exit, to which each passes its index: a
+/// wrong index, errno or exit shows as another deciding rule, errno or report. Random
+/// policies of many rules on one event, deny rules with two or three errnos among kill,
+/// audit and allow rules, in enforce and audit mode; the machine's decision, and the rules
+/// and flags it reports, against the evaluator's.
+#[test]
+fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
+    use compiler::ir::{Mode, Target};
+    use compiler::report::{FLAG_AUDIT, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
+    let mut rng = Rng::from_env(SEED_VARIABLE, 7);
+    let mut denied = 0;
+    for _ in 0..60 {
+        let mut source = String::new();
+        for _ in 0..6 + rng.below(10) {
+            let action = *rng.pick(&[
+                "deny ", "deny ", "deny ", "deny ", "kill ", "audit", "allow",
+            ]);
+            let n = rng.below(4);
+            let test = match rng.below(3) {
+                0 => format!("uid == {n}"),
+                1 => format!("path == \"/d/{n}\""),
+                _ => format!("path ~ \"/d/{n}/**\""),
+            };
+            let gate = match rng.below(3) {
+                0 => format!(" and gid != {}", rng.below(3)),
+                _ => String::new(),
+            };
+            let errno = match (action, rng.below(3)) {
+                ("deny " | "kill ", 0) => " errno EACCES",
+                ("deny " | "kill ", 1) => " errno ENOENT",
+                _ => "",
+            };
+            source += &format!("{action} open where {test}{gate}{errno}\n");
+        }
+        let (checked, diagnostics) = lang::front_end(&source, kernel());
+        let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
+        for mode in [Mode::Enforce, Mode::Audit] {
+            let target = Target {
+                mode: Some(mode),
+                ..Target::new(Scope::Global)
+            };
+            let compiled = compiler::compile(&checked, target).unwrap();
+            for uid in 0..4 {
+                for path in ["/d/0", "/d/1", "/d/2/x", "/d/3/y/z", "/e/1"] {
+                    for gid in 0..3 {
+                        let input = event(
+                            "open",
+                            vec![
+                                ("path", AttrValue::Str(path.into())),
+                                ("uid", AttrValue::Int(uid)),
+                                ("gid", AttrValue::Int(gid)),
+                            ],
+                        );
+                        let (outcome, reports) =
+                            compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, &input)
+                                .unwrap_or_else(|e| panic!("{source}{path}: {e}"));
+                        let decided = eval::evaluate(&checked, &input, false);
+                        // In audit mode nothing is refused: the deciding rule only reports.
+                        let (expected, refusal) = match (mode, decided) {
+                            (Mode::Enforce, d) => (d, d),
+                            (Mode::Audit, d) => (Decision::Allow, d),
+                        };
+                        let what = format!("{source}{mode:?}, uid {uid} gid {gid} {path}");
+                        assert_eq!(outcome.decision, expected, "{what}");
+                        let mut wanted: Vec<(u32, u32)> = eval::audits(&checked, &input, false)
+                            .into_iter()
+                            .map(|rule| (rule, FLAG_AUDIT))
+                            .collect();
+                        match (mode, refusal) {
+                            (_, Decision::Allow) => {}
+                            (Mode::Enforce, Decision::Deny { rule, .. }) => {
+                                wanted.push((rule, FLAG_DENIED));
+                            }
+                            (Mode::Enforce, Decision::Kill { rule, .. }) => {
+                                wanted.push((rule, FLAG_DENIED | FLAG_KILL));
+                            }
+                            (Mode::Audit, Decision::Deny { rule, .. }) => {
+                                wanted.push((rule, FLAG_WOULD_DENY));
+                            }
+                            (Mode::Audit, Decision::Kill { rule, .. }) => {
+                                wanted.push((rule, FLAG_WOULD_DENY | FLAG_KILL));
+                            }
+                        }
+                        let got: Vec<(u32, u32)> =
+                            reports.iter().map(|r| (r.rule, r.flags)).collect();
+                        assert_eq!(got, wanted, "{what}");
+                        denied += u32::from(matches!(refusal, Decision::Deny { .. }));
+                    }
+                }
+            }
+        }
+    }
+    assert!(denied > 1000, "{denied} refusals by deny rules");
 }

@@ -8,6 +8,11 @@
 
 use crate::ir::{Module, Program, ValueKind};
 
+/// The name of a program's one report function (bpf-to-bpf), which every reporting rule
+/// calls with its index in r1: the offline machine reads the deciding rule there when the
+/// refusing `exit` is shared by several rules.
+pub const REPORT_FUNCTION: &str = "report";
+
 /// The `BPF_MAP_TYPE_RINGBUF` every report goes to.
 pub const EVENTS_MAP: &str = "krsi_events";
 /// Ring size: a power of two, a multiple of the page size. At about 600 bytes a record it

@@ -64,24 +64,21 @@ impl Code {
     }
 
     /// The origin of `slot` on a run that went through the slots of `trace` (in order, `slot`
-    /// last): a function shared by several callers (the report function) has no origin of its
-    /// own, so a slot in one takes the origin of the call the run entered it by. A function
-    /// with origins of its own (a part of a large literal set) keeps them.
+    /// last). Code that several rules share has no origin of its own: the report function,
+    /// which each calls, and the refusing exit that deny rules of one errno jump to. A slot
+    /// there takes the origin of the last slot of the program proper the run went through
+    /// that has one: the code of the rule that called or jumped. A function with origins of
+    /// its own (a part of a large literal set) keeps them.
     pub fn origin_on(&self, slot: usize, trace: &[usize]) -> Option<u32> {
-        if slot < self.entry_len() || self.origin(slot).is_some() {
-            return self.origin(slot);
+        if let Some(origin) = self.origin(slot) {
+            return Some(origin);
         }
         trace
             .iter()
             .rev()
             .copied()
             .filter(|&s| s < self.entry_len())
-            .find(|&s| {
-                self.insns.get(s).is_some_and(|i| {
-                    i.opcode() == Some(super::Opcode::Call) && i.src == super::PSEUDO_CALL
-                })
-            })
-            .and_then(|s| self.origin(s))
+            .find_map(|s| self.origin(s))
     }
 }
 
@@ -904,11 +901,12 @@ mod tests {
         assert_eq!(code.origin(2), Some(3));
     }
 
-    /// A slot of a function shared by several callers (no origin of its own) takes the origin
-    /// of the call the run entered it by; a slot of the program, or of a function with
-    /// origins of its own, keeps its own.
+    /// A slot of a function shared by several callers, or of the program's own shared code
+    /// (no origin of its own), takes the origin of the last slot of the program the run went
+    /// through that has one (the call that entered the function, the rule that jumped); a
+    /// slot with an origin of its own keeps it.
     #[test]
-    fn a_shared_function_takes_the_origin_of_the_call_that_entered_it() {
+    fn shared_code_takes_the_origin_of_the_rule_that_reached_it() {
         let mut asm = Assembler::new();
         let (shared, own) = (asm.new_label(), asm.new_label());
         asm.set_origin(Some(1)).call_function(shared); // slot 0
@@ -928,9 +926,10 @@ mod tests {
         assert_eq!(code.origin_on(1, &[0, 1]), Some(2), "a slot of the program");
         assert_eq!(
             code.origin_on(3, &[0, 3]),
-            None,
-            "the program's own, even untagged"
+            Some(1),
+            "the program's shared exit"
         );
+        assert_eq!(code.origin_on(3, &[3]), None, "reached by no rule");
     }
 
     #[test]

@@ -39,8 +39,13 @@ impl ProgramGen<'_> {
         } else {
             rule.errno
         };
+        self.asm.mov64_imm(Reg::R1, rule.index as i32);
+        self.report_indexed(flags, errno);
+    }
+
+    /// [`Self::report`] for the rule whose index r1 already holds.
+    pub(super) fn report_indexed(&mut self, flags: u32, errno: i32) {
         self.asm
-            .mov64_imm(Reg::R1, rule.index as i32)
             .mov64_imm(Reg::R2, flags as i32)
             .mov64_imm(Reg::R3, errno)
             .mov64_reg(Reg::R4, Reg::R10);

@@ -178,6 +178,9 @@ pub struct Run {
     pub exit_slot: usize,
     /// Instructions executed, `exit` included (an `ld_imm64` counts once).
     pub executed: u64,
+    /// The rule index (r1) of the last call of the report function, whether or not a report
+    /// was sent (a rate limit or a full ring buffer drops it).
+    pub reported: Option<u32>,
 }
 
 impl Run {
@@ -358,10 +361,14 @@ fn run_program(
     let run = Machine::new(&spec.code).run(&mut kernel)?;
     let mut decision = run.decision_with_signals(&spec.code.origins, &kernel.signals);
     if let Decision::Deny { rule, .. } | Decision::Kill { rule, .. } = &mut decision {
-        // An exit shared by a large literal set's rules has no origin: the rule is the one
-        // its report names (the report of the denial is the run's last).
+        // An exit shared by several rules has no origin: the rule is the one the last call
+        // of the report function named (for code without named functions, the one the
+        // run's last report names).
         if *rule == u32::MAX {
-            if let Some(reported) = kernel.reports.last().and_then(|r| reported_rule(r)) {
+            let reported = run
+                .reported
+                .or_else(|| kernel.reports.last().and_then(|r| reported_rule(r)));
+            if let Some(reported) = reported {
                 *rule = reported;
             }
         }
@@ -387,11 +394,19 @@ pub struct Machine<'a> {
     insns: &'a [Insn],
     relocations: &'a [MapRelocation],
     budget: u64,
+    /// Where the report function starts, when the code names its functions.
+    report_entry: Option<usize>,
 }
 
 impl<'a> Machine<'a> {
     pub fn new(code: &'a Code) -> Self {
-        Machine::from_parts(&code.insns, &code.relocations)
+        let mut machine = Machine::from_parts(&code.insns, &code.relocations);
+        machine.report_entry = code
+            .functions
+            .iter()
+            .find(|f| f.name == crate::report::REPORT_FUNCTION)
+            .map(|f| f.start);
+        machine
     }
 
     /// For decoded bytes (`crate::bpf::decode`) and relocations read from an object.
@@ -400,6 +415,7 @@ impl<'a> Machine<'a> {
             insns,
             relocations,
             budget: DEFAULT_BUDGET,
+            report_entry: None,
         }
     }
 
@@ -421,6 +437,7 @@ impl<'a> Machine<'a> {
         // The callers of the running function (bpf-to-bpf calls): where each resumes, and
         // its r6–r9 and frame pointer, which a call keeps.
         let mut callers: Vec<(usize, Cpu)> = Vec::new();
+        let mut reported = None;
         loop {
             if executed >= self.budget {
                 return Err(VmError::Budget { executed });
@@ -573,6 +590,9 @@ impl<'a> Machine<'a> {
                         return Err(VmError::CallDepth { slot });
                     }
                     let target = call_target(slot, insn.imm);
+                    if usize::try_from(target).ok() == self.report_entry {
+                        reported = Some(cpu.get(slot, 1)? as u32);
+                    }
                     let stack = kernel
                         .memory
                         .add(RegionKind::Stack, vec![0; STACK_SIZE], true);
@@ -615,6 +635,7 @@ impl<'a> Machine<'a> {
                         ret,
                         exit_slot: slot,
                         executed,
+                        reported,
                     });
                 }
             }

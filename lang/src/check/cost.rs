@@ -29,6 +29,11 @@ const PROGRAM_BASE_COST: u32 = 575;
 pub const PATH_SCREEN_COST: usize = 400;
 /// A deny or audit rule's call of the report function (its arguments, the call, the exit).
 const REPORT_COST: u32 = 8;
+/// A deny rule whose errno another deny rule of its event shares: it passes its index to the
+/// exit they share (`codegen`'s `deny`), which costs [`REPORT_COST`] once per errno.
+const SHARED_REPORT_COST: u32 = 2;
+/// A kill rule's report, and its signal sent (`SIGKILL` in r1, the helper's call).
+const KILL_REPORT_COST: u32 = REPORT_COST + 2;
 /// Fewer literals than this stay a compare chain (`codegen::sets`).
 const SET_TREE_MIN: usize = 4;
 /// Fewer consecutive rules that each test one glob on one string than this stay a chain of
@@ -760,6 +765,12 @@ fn running_estimates(
     let dispatching = dispatch.keys().copied().collect();
     let (run_of, run_costs) = literal_trees(rules, attributes, &dispatching);
     let mut counted_runs = vec![false; run_costs.len()];
+    // Per event and errno, how many deny rules refuse with it; and the exits counted so far.
+    let mut refusing: HashMap<(&'static str, i32), usize> = HashMap::new();
+    for rule in rules.iter().filter(|r| r.action == Action::Deny) {
+        *refusing.entry((rule.event.name, rule.errno)).or_default() += 1;
+    }
+    let mut shared_exits: HashSet<(&'static str, i32)> = HashSet::new();
     let screened: HashSet<&'static str> = rules
         .iter()
         .filter(|r| {
@@ -782,10 +793,17 @@ fn running_estimates(
             (base + own, base + all)
         });
         let before = (*own, *all);
-        let report = if rule.action == Action::Allow {
-            2
-        } else {
-            REPORT_COST
+        let key = (rule.event.name, rule.errno);
+        let report = match rule.action {
+            Action::Allow => 2,
+            Action::Deny if refusing.get(&key).is_some_and(|&n| n >= 2) => {
+                match shared_exits.insert(key) {
+                    true => SHARED_REPORT_COST + REPORT_COST,
+                    false => SHARED_REPORT_COST,
+                }
+            }
+            Action::Kill => KILL_REPORT_COST,
+            Action::Deny | Action::Audit => REPORT_COST,
         };
         match run {
             // A run is counted once, at its first rule; each rule's report where it has
