@@ -773,6 +773,64 @@ fn sets_cut_into_functions_agree() {
     }
 }
 
+/// A set below the cut stays in the program's own code: ten exact paths or ten directories
+/// are a tree of a few dozen instructions, which a call and a shared exit would only slow.
+#[test]
+fn a_small_literal_set_stays_in_the_program() {
+    for (label, source) in [
+        ("exact", exact_policy(10, false)),
+        ("prefix", prefix_policy(10)),
+    ] {
+        let compiled = compile(&source);
+        assert_eq!(set_functions(&compiled), 0, "{label}: cut into functions");
+        for probe in probes(10, label) {
+            agree(label, &compiled, &open_event(&probe, 1000));
+        }
+    }
+}
+
+/// Directories whose prefixes end in the string's third word (`/srv/data/apps/appNNN/`, six
+/// bytes of it), so many that the ones ending there are searched in functions, beside longer
+/// directories that share their first two words and have a `/` where those end
+/// (`/srv/data/apps/aqqqqq/deepJ/`): a path under a longer one passes the test of that last
+/// byte, goes into the function, which answers "next", and on to the search of the longer
+/// prefixes, on the third word read again. Every listed directory, the longer ones and their
+/// neighbours agree.
+#[test]
+fn prefixes_searched_in_functions_go_on_to_longer_ones() {
+    let n = 1000;
+    let short = |i: usize| format!("/srv/data/apps/app{i}");
+    let long = |j: usize| format!("/srv/data/apps/aqqqqq/deep{j}");
+    let mut source = String::new();
+    for i in 0..n {
+        source += &format!("deny open where path ~ \"{}/**\"\n", short(i));
+    }
+    for j in 0..4 {
+        source += &format!("deny open where path ~ \"{}/**\" errno EACCES\n", long(j));
+    }
+    let compiled = compile(&source);
+    assert!(
+        set_functions(&compiled) > 1,
+        "the set was not cut into functions"
+    );
+    let mut denied = 0;
+    let mut probes: Vec<String> = (0..4)
+        .flat_map(|j| [format!("{}/x", long(j)), format!("{}x/y", long(j)), long(j)])
+        .collect();
+    for i in (0..n).step_by(37) {
+        probes.push(format!("{}/x", short(i)));
+        probes.push(format!("{}0/x", short(i)));
+    }
+    for probe in &probes {
+        let event = open_event(probe, 1000);
+        agree("longer prefixes", &compiled, &event);
+        denied +=
+            u32::from(eval::evaluate(&compiled.checked, &event, false) != eval::Decision::Allow);
+    }
+    // Four paths under the longer directories, and every listed short one.
+    assert!(denied >= 4 + (n as u32) / 37, "{denied} denied");
+}
+
 /// The `i`th rule of the benchmark's policies (`bench/`): an exact path, a directory, a glob,
 /// or the three in turn (the mix), under `uid != 0` on either side of the `and`.
 fn bench_rule(kind: usize, i: usize, uid_first: bool) -> String {

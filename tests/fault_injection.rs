@@ -763,6 +763,33 @@ fn an_allow_rule_decided_by_cheap_tests_resolves_no_path() {
     assert_eq!(reports.len(), 1, "{reports:?}");
 }
 
+/// A value's code is told on the first rule that reads it: when the verifier stops in the
+/// code that resolves a path, `krsic load` names a rule that reads the path (the origin table
+/// of that code), not none and not a rule that reads no path.
+#[test]
+fn the_code_of_a_value_is_told_on_a_rule_that_reads_it() {
+    let policy = compile(
+        "deny  open where uid == 1\ndeny  open where path ~ \"/x/**\" and gid == 2\naudit open where path == \"/y\"\n",
+    );
+    let code = &policy.object.programs[0].code;
+    let resolving: Vec<Option<u32>> = code
+        .insns
+        .iter()
+        .zip(&code.origins)
+        .filter(|(insn, _)| {
+            insn.opcode() == Some(compiler::bpf::Opcode::Call) && insn.imm == D_PATH as i32
+        })
+        .map(|(_, origin)| *origin)
+        .collect();
+    assert!(!resolving.is_empty(), "no bpf_d_path call");
+    for origin in resolving {
+        assert!(
+            matches!(origin, Some(1 | 2)),
+            "the path's resolution is told on {origin:?}"
+        );
+    }
+}
+
 /// The top screen asks only what a rule requires of the path: a rule that an `or` lets match
 /// on another string (`exe`) requires nothing of it, so no path is screened out of it.
 #[test]
