@@ -82,6 +82,27 @@ fn s(text: &str) -> AttrValue {
     AttrValue::Str(text.as_bytes().to_vec())
 }
 
+/// Faults that leave every path unresolved and every kernel read failed.
+const NOTHING_RESOLVES: [Fault; 2] = [
+    Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    },
+    Fault::KernelRead,
+];
+
+/// Decides `input`, which must be allowed, and again with [`NOTHING_RESOLVES`]: the same
+/// outcome, instructions executed included, shows that no path was resolved or kernel memory
+/// read on the way.
+fn allowed_without_resolving(compiled: &Compiled, input: &EventInput, what: &str) -> u64 {
+    let decided = decide(&compiled.module, &compiled.object, input).unwrap();
+    assert_eq!(decided.decision, Decision::Allow, "{what}");
+    let faulted =
+        decide_with_faults(&compiled.module, &compiled.object, input, &NOTHING_RESOLVES).unwrap();
+    assert_eq!(faulted, decided, "{what}");
+    decided.executed
+}
+
 fn open(path: &str, uid: u64) -> EventInput {
     event(
         "open",
@@ -609,13 +630,6 @@ fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
 /// of path test they make and on whichever side of the `and` the uid test stands.
 #[test]
 fn a_root_process_under_uid_rules_resolves_no_path() {
-    let nothing_resolves = [
-        Fault::Helper {
-            id: D_PATH,
-            errno: ENAMETOOLONG,
-        },
-        Fault::KernelRead,
-    ];
     // An exact path, a directory, a glob, or the three in turn (the mix).
     fn test(kind: usize, i: usize) -> String {
         match kind {
@@ -638,24 +652,11 @@ fn a_root_process_under_uid_rules_resolves_no_path() {
             let executed = |n: usize| -> u64 {
                 let compiled = compile(&policy(n));
                 let root = open(&format!("/srv/app{}/bin/tool", n / 2), 0);
-                let decided = decide(&compiled.module, &compiled.object, &root).unwrap();
-                assert_eq!(
-                    decided.decision,
-                    Decision::Allow,
-                    "{n} rules of kind {kind}"
-                );
-                let faulted = decide_with_faults(
-                    &compiled.module,
-                    &compiled.object,
+                allowed_without_resolving(
+                    &compiled,
                     &root,
-                    &nothing_resolves,
+                    &format!("{n} rules of kind {kind}, uid first {uid_first}"),
                 )
-                .unwrap();
-                assert_eq!(
-                    faulted, decided,
-                    "{n} rules of kind {kind}, uid first {uid_first}"
-                );
-                decided.executed
             };
             let one = executed(1);
             for n in [100, 1000] {
@@ -703,13 +704,6 @@ fn cheap_tests_that_fail_an_and_spare_the_path() {
 /// whatever the decision, the path is still resolved for it.
 #[test]
 fn an_allow_rule_decided_by_cheap_tests_resolves_no_path() {
-    let resolution_fails = [
-        Fault::Helper {
-            id: D_PATH,
-            errno: ENAMETOOLONG,
-        },
-        Fault::KernelRead,
-    ];
     for allow in [
         "allow open where uid == 5\n",
         "allow open where uid == 5 or path ~ \"/opt/**\"\n",
@@ -725,16 +719,8 @@ fn an_allow_rule_decided_by_cheap_tests_resolves_no_path() {
         let executed = |n: usize| -> u64 {
             let compiled = compile(&policy(n));
             let input = open(&format!("/srv/app{}/bin/tool", n / 2), 5);
-            let decided = decide(&compiled.module, &compiled.object, &input).unwrap();
-            assert_eq!(decided.decision, Decision::Allow, "{n} rules after {allow}");
-            let faulted = decide_with_faults(
-                &compiled.module,
-                &compiled.object,
-                &input,
-                &resolution_fails,
-            )
-            .unwrap();
-            assert_eq!(faulted, decided, "{n} rules after {allow}");
+            let executed =
+                allowed_without_resolving(&compiled, &input, &format!("{n} rules after {allow}"));
             // Not uid 5: the path decides, and the deny rule refuses.
             let other = open(&format!("/srv/app{}/bin/tool", n / 2), 6);
             let refused = decide(&compiled.module, &compiled.object, &other).unwrap();
@@ -743,7 +729,7 @@ fn an_allow_rule_decided_by_cheap_tests_resolves_no_path() {
                 "{n} rules after {allow}: {:?}",
                 refused.decision
             );
-            decided.executed
+            executed
         };
         let one = executed(1);
         let many = executed(100);

@@ -34,6 +34,8 @@ use crate::report::{
 use lang::checked::ParentAccess;
 use lang::checked::{Access, AccessBase, PathWalk};
 use lang::limits;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 mod automaton;
@@ -401,7 +403,7 @@ struct ProgramGen<'a> {
     known_true: Vec<Cond>,
     /// Allow rules whose whole condition the prologue tested (see `early_allows`): past it
     /// they are known not to match, so the allow runs leave them out.
-    decided_early: Vec<u32>,
+    decided_early: HashSet<u32>,
     /// The errnos of two deny rules or more (kill rules apart): their rules share one exit
     /// per errno (see [`Self::deny`]).
     shared_errnos: Vec<i32>,
@@ -432,7 +434,7 @@ impl<'a> ProgramGen<'a> {
             reported: false,
             allow,
             known_true: Vec::new(),
-            decided_early: Vec::new(),
+            decided_early: HashSet::new(),
             shared_errnos: shared_errnos(program),
             deny_exits: Vec::new(),
             chunks: Vec::new(),
@@ -593,12 +595,15 @@ impl<'a> ProgramGen<'a> {
             self.asm.bind(next);
         }
         let program = self.program;
-        let allows: Vec<Rule> = program
-            .allow
-            .iter()
-            .filter(|rule| !self.decided_early.contains(&rule.index))
-            .cloned()
-            .collect();
+        let allows: Cow<[Rule]> = match self.decided_early.is_empty() {
+            true => Cow::Borrowed(&program.allow),
+            false => program
+                .allow
+                .iter()
+                .filter(|rule| !self.decided_early.contains(&rule.index))
+                .cloned()
+                .collect(),
+        };
         let gates = self.gates_of(&allows);
         let mut at = 0;
         while at < allows.len() {

@@ -189,7 +189,7 @@ impl ProgramGen<'_> {
                 continue;
             }
             let test = if ready(self, &rule.cond) {
-                self.decided_early.push(rule.index);
+                self.decided_early.insert(rule.index);
                 rule.cond.clone()
             } else if let Cond::Or(items) = &rule.cond {
                 let mut cheap: Vec<Cond> = items
