@@ -1046,7 +1046,7 @@ fn own_code(source: &str) -> usize {
 #[test]
 fn each_rule_adds_no_more_code_than_the_estimate_adds() {
     type Shape = fn(usize) -> String;
-    let shapes: [(&str, Shape); 7] = [
+    let shapes: [(&str, Shape); 8] = [
         // Globs on two strings in turn and gated apart: a chain, rule by rule.
         ("glob chain", |i| {
             let string = ["path", "exe"][i % 2];
@@ -1068,6 +1068,53 @@ fn each_rule_adds_no_more_code_than_the_estimate_adds() {
             format!("deny open where path ~ \"/srv/app{i}/**\"\n")
         }),
         ("mixed run", |i| bench_rule(3, i, false)),
+        // Thirty-six errnos in turn: at 10 rules each refuses alone with a report of its
+        // own; at 100 each errno's rules share one exit, which the estimate counts once per
+        // errno (left uncounted, the 36 exits outgrow the estimate's slack on the tests).
+        ("errnos in turn", |i| {
+            const ERRNOS: [&str; 36] = [
+                "EPERM",
+                "ENOENT",
+                "ESRCH",
+                "EINTR",
+                "EIO",
+                "ENXIO",
+                "E2BIG",
+                "ENOEXEC",
+                "EBADF",
+                "ECHILD",
+                "EAGAIN",
+                "ENOMEM",
+                "EACCES",
+                "EFAULT",
+                "EBUSY",
+                "EEXIST",
+                "EXDEV",
+                "ENODEV",
+                "ENOTDIR",
+                "EISDIR",
+                "EINVAL",
+                "ENFILE",
+                "EMFILE",
+                "ENOTTY",
+                "ETXTBSY",
+                "EFBIG",
+                "ENOSPC",
+                "ESPIPE",
+                "EROFS",
+                "EMLINK",
+                "EPIPE",
+                "ENAMETOOLONG",
+                "ENOSYS",
+                "ENOTEMPTY",
+                "ELOOP",
+                "ENODATA",
+            ];
+            format!(
+                "deny open where uid == {i} errno {}\n",
+                ERRNOS[i % ERRNOS.len()]
+            )
+        }),
     ];
     for (shape, rule) in shapes {
         let sized = |n: usize| -> (usize, usize) {
