@@ -438,9 +438,12 @@ impl ProgramGen<'_> {
                 .alu64_reg(AluOp::Add, Reg::R0, Reg::R1)
                 .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
                 .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
-            // Only the registers already holding a dentry move up (the verifier refuses a
-            // read of one never written).
-            for w in (1..kept.min(k + 1)).rev() {
+            // The window moves up a name: window[j] holds the dentry j names below the one
+            // just passed. `top` reads it only once more than `kept` names are passed, and
+            // every level past j writes window[j]: a move into window[k] at level k would be
+            // overwritten unread (and a move from a register never written is refused by the
+            // verifier).
+            for w in (1..kept.min(k)).rev() {
                 self.asm.mov64_reg(window[w], window[w - 1]);
             }
             self.asm
