@@ -12,6 +12,7 @@
 mod generate;
 mod guest;
 mod manifest;
+mod offline;
 mod prepare;
 mod report;
 mod workload;

@@ -42,7 +42,7 @@ pub fn prepare(options: &Options) -> Result<(), String> {
     let mut entries = Vec::new();
     for event in Event::ALL {
         for design in [Design::Empty, Design::PathFloor] {
-            entries.push(compile_c(options, design, event, None, 0));
+            entries.push(compile_c(options, &btf, design, event, None, 0));
         }
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
@@ -58,7 +58,7 @@ pub fn prepare(options: &Options) -> Result<(), String> {
                     let entry = if design == Design::Krsi {
                         compile_krsi(options, &btf, event, kind, rules)
                     } else {
-                        compile_c(options, design, event, Some(kind), rules)
+                        compile_c(options, &btf, design, event, Some(kind), rules)
                     };
                     eprintln!(
                         "krsi-bench: {} {}{}",
@@ -125,6 +125,7 @@ fn new_entry(event: Event, design: Design, kind: Option<Kind>, rules: usize) -> 
 
 fn compile_c(
     options: &Options,
+    btf: &Path,
     design: Design,
     event: Event,
     kind: Option<Kind>,
@@ -211,6 +212,12 @@ fn compile_c(
         return entry;
     }
     entry.map_keys = map_keys(design, rule_kind, rules);
+    if let (Design::Clang, Some(kind)) = (design, kind) {
+        match crate::offline::clang_counts(btf, &options.out.join(&object), event, kind, rules) {
+            Ok(counts) => entry.offline = counts,
+            Err(e) => entry.offline_error = Some(e),
+        }
+    }
     finish_object(options, entry, object)
 }
 

@@ -175,9 +175,12 @@ rules and krsi its scratch buffers; the rest is code), and the report ring buffe
 declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of `runtime::load` (verify, then attach) in \
 the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
-(`krsic test` on the policy's generated `test` items, averaged over the case's paths); the C and \
-map programs are not run there, since their field offsets are CO-RE relocations the kernel's \
-BTF resolves at load time.\n";
+(`krsic test` on the policy's generated `test` items, averaged over the case's paths), a helper \
+call counting one. Clang's programs run there too: aya-obj resolves their CO-RE relocations \
+against the guest kernel's BTF, as aya does when it loads them, and they run on the kernel \
+objects laid out for krsi's program of the same rules (the hook's file, its path, the uid); a \
+C program that decides an event otherwise than the case expects fails there. The map designs \
+are not run (their rules are in a map the guest fills).\n";
     out += "- **Checked.** Every case checks the decisions: a program that denies a miss or \
 allows the last rule's path is reported as wrong, and its time is not used. A program the \
 compiler or the kernel refuses is listed as refused, with the reason.\n\n";
@@ -240,7 +243,10 @@ workload case stops at its time cap.\n\n";
     );
     out += "## Ratios\n\n";
     out += "krsi's ns/run over the other design's, same boot, *miss* case (every program \
-examines the path), with both times beside. Below 1.0 krsi is faster.\n\n";
+examines the path), with both times beside. Below 1.0 krsi is faster. The last column \
+counts instead of timing: the instructions krsi's program and clang's execute on one miss event \
+in the offline machine, where a helper call counts one (clang's `bpf_d_path` walks the whole \
+path inside its one; krsi reads the names it screens with instructions of its own).\n\n";
     for run in runs {
         ratio_table(&mut out, run);
     }
@@ -276,7 +282,7 @@ one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({p
 fn ratio_table(out: &mut String, run: &KernelRun) {
     let plan = &run.manifest.plan;
     let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
-    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor |\n|---|---|---|---|---|\n");
+    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor | offline insns, miss: krsi / clang |\n|---|---|---|---|---|---|\n");
     for event in Event::ALL {
         let floor = run.time(run.entry(event, Design::PathFloor, None, 0), Case::Miss);
         for &kind in &plan.kinds {
@@ -296,9 +302,15 @@ fn ratio_table(out: &mut String, run: &KernelRun) {
                     map_design.and_then(|d| run.entry(event, d, Some(kind), rules)),
                     Case::Miss,
                 );
+                let executed = |design| {
+                    run.entry(event, design, Some(kind), rules)
+                        .and_then(|e| e.offline.iter().find(|(c, _)| *c == Case::Miss))
+                        .map(|(_, n)| format!("{n:.0}"))
+                        .unwrap_or_else(|| "—".into())
+                };
                 let _ = writeln!(
                     out,
-                    "| {} | {rules} {} | {} | {} | {} |",
+                    "| {} | {rules} {} | {} | {} | {} | {} / {} |",
                     event.name(),
                     kind.name(),
                     ratio(krsi, clang),
@@ -307,7 +319,9 @@ fn ratio_table(out: &mut String, run: &KernelRun) {
                     } else {
                         "no map design".into()
                     },
-                    ratio(krsi, floor)
+                    ratio(krsi, floor),
+                    executed(Design::Krsi),
+                    executed(Design::Clang)
                 );
             }
         }
@@ -400,7 +414,7 @@ fn detail_table(out: &mut String, run: &KernelRun, event: Event) {
             },
             None => "—".into(),
         };
-        let offline = if entry.design == Design::Krsi {
+        let offline = if matches!(entry.design, Design::Krsi | Design::Clang) {
             match &entry.offline_error {
                 Some(e) => format!("failed: {}", escape(e)),
                 None => Case::ALL

@@ -627,7 +627,10 @@ impl<'a> Machine<'a> {
                     cpu.set(0, r0);
                 }
                 Opcode::Exit => {
-                    let ret = cpu.get(slot, 0)? as i64;
+                    // An LSM hook returns an `int`: the kernel takes r0's low 32 bits, so
+                    // clang's `w0 = -1` refuses as `r0 = -1` does (6.12's verifier checks the
+                    // range of those 32 bits too, for a hook returning `int`).
+                    let ret = i64::from(cpu.get(slot, 0)? as u32 as i32);
                     if !(-4095..=0).contains(&ret) {
                         return Err(VmError::ReturnOutOfRange { slot, value: ret });
                     }
@@ -843,14 +846,18 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             let Some(text) = kernel.paths.get(&path) else {
                 return Err(misuse(format!("{path:#x} is not a `struct path`")));
             };
+            // The verifier takes the whole buffer as written whatever the helper returns, and
+            // the kernel leaves bytes past the NUL behind (`d_path` builds the name at the
+            // buffer's end and moves it to the start): garbage, not zeros.
+            let mut bytes = vec![GARBAGE; size];
             if text.len() + 1 > size {
+                kernel.memory.write(buf, &bytes).map_err(mem)?;
                 return Ok(neg(ENAMETOOLONG));
             }
-            let mut bytes = text.clone();
-            bytes.push(0);
-            let len = bytes.len() as u64;
+            bytes[..text.len()].copy_from_slice(text);
+            bytes[text.len()] = 0;
             kernel.memory.write(buf, &bytes).map_err(mem)?;
-            Ok(len)
+            Ok(text.len() as u64 + 1)
         }
         PROBE_READ_KERNEL_STR => {
             let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);

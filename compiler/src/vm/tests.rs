@@ -366,6 +366,26 @@ fn return_value_must_be_an_errno() {
     );
 }
 
+/// An LSM hook returns an `int`: a 32-bit `-1` (clang's `w0 = -1`, zero-extended into r0)
+/// refuses with EPERM as the 64-bit one does, and the bits above 32 are not read.
+#[test]
+fn the_return_value_is_the_low_32_bits_of_r0() {
+    for ret in [-1, -13, 0] {
+        for wide in [false, true] {
+            let mut asm = Assembler::new();
+            asm.alu32_imm(AluOp::Mov, Reg::R0, ret);
+            if wide {
+                // r0 |= 1 << 32: set a bit the kernel does not read.
+                asm.mov64_imm(Reg::R1, 1)
+                    .alu64_imm(AluOp::Lsh, Reg::R1, 32)
+                    .alu64_reg(AluOp::Or, Reg::R0, Reg::R1);
+            }
+            asm.exit();
+            assert_eq!(run(asm).unwrap().ret, i64::from(ret), "{ret}, wide: {wide}");
+        }
+    }
+}
+
 #[test]
 fn helpers_read_the_mocked_process() {
     let mut kernel = MockKernel::empty();
@@ -423,6 +443,31 @@ fn d_path_reports_names_too_long() {
         r,
         Err(VmError::ReturnOutOfRange { value: 36, .. })
     ));
+    // The whole buffer is written, as the verifier takes it to be: past the NUL (and on an
+    // error, all of it) with garbage, which a program may read but not rely on.
+    let mut kernel = MockKernel::empty();
+    kernel.paths.insert(kernel.task, b"/etc/passwd".to_vec());
+    let mut asm = Assembler::new();
+    asm.call_helper(158)
+        .mov64_reg(Reg::R1, Reg::R0)
+        .mov64_reg(Reg::R2, Reg::R10)
+        .alu64_imm(AluOp::Add, Reg::R2, -64)
+        .mov64_imm(Reg::R3, 64)
+        .call_helper(147)
+        .load(Size::DW, Reg::R0, Reg::R10, -8)
+        .mov64_imm(Reg::R0, 0)
+        .exit();
+    Machine::new(&asm.finish().unwrap())
+        .run(&mut kernel)
+        .unwrap();
+    let buffer = kernel.memory.read(kernel.frame - 64, 64).unwrap();
+    assert_eq!(&buffer[..12], b"/etc/passwd\0");
+    assert!(buffer[12..].iter().all(|b| *b == GARBAGE));
+    let mut kernel = MockKernel::empty();
+    kernel.paths.insert(kernel.task, b"/etc/passwd".to_vec());
+    Machine::new(&short).run(&mut kernel).unwrap_err();
+    let buffer = kernel.memory.read(kernel.frame - 64, 11).unwrap();
+    assert!(buffer.iter().all(|b| *b == GARBAGE));
 }
 
 /// The machine's hash maps answer as htab_map_update_elem and htab_map_delete_elem do

@@ -1,0 +1,151 @@
+//! Clang's programs in krsi's offline machine, so that the instructions they execute per event
+//! stand beside krsi's.
+//!
+//! The C reads the kernel's fields through CO-RE relocations, which a loader resolves against
+//! the kernel's BTF: aya-obj resolves them here as aya does at load time. The offline machine
+//! builds the kernel objects a program's IR reads (`vm::MockKernel`), and the C reads none
+//! that krsi's program for the same rules does not: the hook's file, its `struct path` (handed
+//! to `bpf_d_path`) and the process's uid. So the C runs on the objects laid out for krsi's
+//! program, on the events of krsi's `test` items. A helper call counts as one instruction, as
+//! it does for krsi: `bpf_d_path`'s walk of the path is not counted, where krsi's own walks of
+//! a path's names are.
+
+use crate::generate::{c_symbol, krsi_policy};
+use crate::workload::{Case, Event, Kind};
+use compiler::ir::{Scope, Target};
+use compiler::vm::kernel::MockKernel;
+use compiler::vm::Machine;
+use lang::checked::AttrValue;
+use lang::eval::{Decision, EventInput};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The mean instructions `object`'s program (the C of `kind` × `rules` for `event`) executes
+/// per event of each case, for the kernel of `btf` (raw BTF). An event the C decides otherwise
+/// than the case expects is an error: the count of a wrong program means nothing.
+pub fn clang_counts(
+    btf: &Path,
+    object: &Path,
+    event: Event,
+    kind: Kind,
+    rules: usize,
+) -> Result<Vec<(Case, f64)>, String> {
+    let btf_bytes = std::fs::read(btf).map_err(|e| format!("{}: {e}", btf.display()))?;
+    let insns = relocated(object, &btf_bytes, &c_symbol(event))?;
+    let kernel = compiler::btf::Btf::parse(&btf_bytes).map_err(|e| format!("BTF: {e}"))?;
+    let (checked, diagnostics) = lang::front_end(&krsi_policy(event, kind, rules), &kernel);
+    let checked = checked.ok_or_else(|| {
+        let first = diagnostics.first().map(|d| d.message.clone());
+        format!(
+            "the krsi policy laying out the events: {}",
+            first.unwrap_or_default()
+        )
+    })?;
+    let compiled = compiler::compile(&checked, Target::new(Scope::Global))
+        .map_err(|e| format!("the krsi policy laying out the events: {e}"))?;
+    let program = compiled
+        .ir
+        .programs
+        .iter()
+        .find(|p| p.event == event.name())
+        .ok_or("the krsi policy has no program for the event")?;
+    let mut counts = Vec::new();
+    for case in Case::ALL {
+        let paths = case.paths(rules);
+        let mut executed = 0u64;
+        for path in &paths {
+            let input = EventInput {
+                event: event.name(),
+                values: BTreeMap::from([
+                    ("path", AttrValue::Str(path.clone().into_bytes())),
+                    ("uid", AttrValue::Int(u64::from(case.uid()))),
+                ]),
+                in_scope: false,
+            };
+            let mut kernel = MockKernel::for_report(
+                program,
+                compiled.ir.parent.as_ref(),
+                &compiled.spec.maps,
+                &input,
+            )
+            .map_err(|e| format!("{path}: {e}"))?;
+            let run = Machine::from_parts(&insns, &[])
+                .run(&mut kernel)
+                .map_err(|e| format!("{path}: {e}"))?;
+            let denied = matches!(run.decision(&[]), Decision::Deny { .. });
+            if denied != case.denied_with_rules() {
+                return Err(format!(
+                    "{path} as uid {}: {} in the offline machine",
+                    case.uid(),
+                    if denied { "denied" } else { "allowed" }
+                ));
+            }
+            executed += run.executed;
+        }
+        counts.push((case, executed as f64 / paths.len().max(1) as f64));
+    }
+    Ok(counts)
+}
+
+/// The instructions of `symbol` in the ELF object at `path`, CO-RE relocated for `btf`.
+fn relocated(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<compiler::bpf::Insn>, String> {
+    let raw = relocated_bytes(path, btf, symbol)?;
+    compiler::bpf::decode(&raw).map_err(|e| format!("decoding `{symbol}`: {e}"))
+}
+
+/// The bytes of [`relocated`]'s instructions: only the function `symbol` names, without the
+/// BPF functions it calls (clang inlines the benchmark's helpers, so its programs have none).
+fn relocated_bytes(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut object = aya_obj::Object::parse(&bytes).map_err(|e| format!("aya-obj: {e}"))?;
+    // The host's byte order: the BTF was extracted from a kernel for this machine.
+    let target = aya_obj::btf::Btf::parse(btf, Default::default())
+        .map_err(|e| format!("aya-obj reading the kernel's BTF: {e}"))?;
+    object
+        .relocate_btf(&target)
+        .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    let program = object
+        .programs
+        .get(symbol)
+        .ok_or_else(|| format!("no program `{symbol}`"))?;
+    let function = object
+        .functions
+        .get(&program.function_key())
+        .ok_or_else(|| format!("no code for `{symbol}`"))?;
+    let mut raw = Vec::with_capacity(function.instructions.len() * 8);
+    for insn in &function.instructions {
+        raw.push(insn.code);
+        raw.push((insn.src_reg() << 4) | (insn.dst_reg() & 0x0f));
+        raw.extend_from_slice(&insn.off.to_le_bytes());
+        raw.extend_from_slice(&insn.imm.to_le_bytes());
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// aya-obj's instructions turn back into the bytes the compiler wrote: krsi's own object,
+    /// read the way a clang object is, gives its program's bytes as the encoder wrote them
+    /// (register nibbles in their places, wide loads whole), as far as its entry function goes.
+    #[test]
+    fn an_object_read_through_aya_obj_gives_back_its_bytes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let btf_bytes = std::fs::read(root.join("tests/fixtures/btf/host-6.18.btf")).unwrap();
+        let kernel = compiler::btf::Btf::parse(&btf_bytes).unwrap();
+        let source = "deny open where path ~ \"/srv/app*/**\" and uid != 0\n\
+                      deny exec where path == \"/tmp/x\" errno EACCES\n";
+        let checked = lang::front_end(source, &kernel).0.unwrap();
+        let compiled = compiler::compile(&checked, Target::new(Scope::Global)).unwrap();
+        let object = std::env::temp_dir().join(format!("krsi-bench-{}.o", std::process::id()));
+        std::fs::write(&object, &compiled.elf).unwrap();
+        for program in &compiled.spec.programs {
+            let read = relocated_bytes(&object, &btf_bytes, &program.symbol).unwrap();
+            let written = compiler::bpf::encode(&program.code.insns);
+            assert!(read.len() > 100 * 8, "{}", program.symbol);
+            assert_eq!(read, written[..read.len()], "{}", program.symbol);
+        }
+        std::fs::remove_file(&object).unwrap();
+    }
+}
