@@ -773,6 +773,76 @@ fn sets_cut_into_functions_agree() {
     }
 }
 
+/// Deny and kill rules mixed in one run of exact paths or directories large enough to be cut
+/// into functions, whose leaves record the matched rule and its errno for one shared exit: each
+/// rule's decision, and its report's flags (a kill rule's carries the kill flag) and errno, in
+/// enforce and audit mode, against the evaluator's. The random tests' policies are far below
+/// that size, so none reached a kill rule's report there.
+#[test]
+fn kill_rules_in_a_searched_run_report_their_kill() {
+    use compiler::ir::Mode;
+    let mut rng = Rng::from_env("KRSI_RUN_SEED", 13);
+    let mut kills = 0;
+    for _ in 0..6 {
+        let rules = 300 + rng.below(100) as usize;
+        let directories = rng.below(2) == 0;
+        let mut source = String::new();
+        for i in 0..rules {
+            let action = *rng.pick(&["deny", "deny", "kill"]);
+            let errno = *rng.pick(&["", " errno EACCES"]);
+            let test = if directories {
+                format!("path ~ \"/s/{i}/**\"")
+            } else {
+                format!("path == \"/s/{i}/tool\"")
+            };
+            source += &format!("{action} open where {test}{errno}\n");
+        }
+        let (checked, diagnostics) = lang::front_end(&source, kernel());
+        let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
+        for mode in [Mode::Enforce, Mode::Audit] {
+            let target = Target {
+                mode: Some(mode),
+                ..Target::new(Scope::Global)
+            };
+            let compiled = compiler::compile(&checked, target).unwrap();
+            let paths = (0..30)
+                .map(|_| rng.below(rules as u64))
+                .flat_map(|i| [format!("/s/{i}/tool"), format!("/s/{i}/x/y")])
+                .chain(["/s/none".to_string(), "/t/0/tool".to_string()]);
+            for path in paths {
+                let input = open_event(&path, 1000);
+                let (outcome, reports) =
+                    compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, &input)
+                        .unwrap_or_else(|e| panic!("{source}{path}: {e}"));
+                let (expected, wanted) =
+                    common::expected_decision_and_reports(&checked, &input, mode);
+                let what = format!("{source}{mode:?}, {path}");
+                assert_eq!(outcome.decision, expected, "{what}");
+                let got: Vec<(u32, u32)> = reports.iter().map(|r| (r.rule, r.flags)).collect();
+                assert_eq!(got, wanted, "{what}");
+                // The refusing rule's report carries the errno the rule refuses with (or
+                // would, in audit mode).
+                let refusal = eval::evaluate(&checked, &input, false);
+                if let eval::Decision::Deny { errno, .. } | eval::Decision::Kill { errno, .. } =
+                    refusal
+                {
+                    let records =
+                        compiler::vm::submitted_records(&compiled.ir, &compiled.spec, &input)
+                            .unwrap();
+                    let at = compiler::report::ERRNO as usize;
+                    let reported = records
+                        .last()
+                        .and_then(|r| r.get(at..at + 4))
+                        .map(|b| i32::from_le_bytes(b.try_into().unwrap()));
+                    assert_eq!(reported, Some(errno), "{what}");
+                }
+                kills += u32::from(matches!(refusal, eval::Decision::Kill { .. }));
+            }
+        }
+    }
+    assert!(kills > 40, "{kills} events decided by kill rules");
+}
+
 /// A set below the cut stays in the program's own code: ten exact paths or ten directories
 /// are a tree of a few dozen instructions, which a call and a shared exit would only slow.
 #[test]

@@ -828,7 +828,6 @@ fn overlapping_globs_reach_bitmap_memberships() {
 #[test]
 fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
     use compiler::ir::{Mode, Target};
-    use compiler::report::{FLAG_AUDIT, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
     let mut rng = Rng::from_env(SEED_VARIABLE, 7);
     let mut denied = 0;
     for _ in 0..60 {
@@ -876,36 +875,14 @@ fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
                         let (outcome, reports) =
                             compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, &input)
                                 .unwrap_or_else(|e| panic!("{source}{path}: {e}"));
-                        let decided = eval::evaluate(&checked, &input, false);
-                        // In audit mode nothing is refused: the deciding rule only reports.
-                        let (expected, refusal) = match (mode, decided) {
-                            (Mode::Enforce, d) => (d, d),
-                            (Mode::Audit, d) => (Decision::Allow, d),
-                        };
+                        let (expected, wanted) =
+                            common::expected_decision_and_reports(&checked, &input, mode);
                         let what = format!("{source}{mode:?}, uid {uid} gid {gid} {path}");
                         assert_eq!(outcome.decision, expected, "{what}");
-                        let mut wanted: Vec<(u32, u32)> = eval::audits(&checked, &input, false)
-                            .into_iter()
-                            .map(|rule| (rule, FLAG_AUDIT))
-                            .collect();
-                        match (mode, refusal) {
-                            (_, Decision::Allow) => {}
-                            (Mode::Enforce, Decision::Deny { rule, .. }) => {
-                                wanted.push((rule, FLAG_DENIED));
-                            }
-                            (Mode::Enforce, Decision::Kill { rule, .. }) => {
-                                wanted.push((rule, FLAG_DENIED | FLAG_KILL));
-                            }
-                            (Mode::Audit, Decision::Deny { rule, .. }) => {
-                                wanted.push((rule, FLAG_WOULD_DENY));
-                            }
-                            (Mode::Audit, Decision::Kill { rule, .. }) => {
-                                wanted.push((rule, FLAG_WOULD_DENY | FLAG_KILL));
-                            }
-                        }
                         let got: Vec<(u32, u32)> =
                             reports.iter().map(|r| (r.rule, r.flags)).collect();
                         assert_eq!(got, wanted, "{what}");
+                        let refusal = eval::evaluate(&checked, &input, false);
                         denied += u32::from(matches!(refusal, Decision::Deny { .. }));
                     }
                 }

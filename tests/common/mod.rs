@@ -165,3 +165,36 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// What a compiled policy must do with `input` in `mode`, by the reference evaluator: its
+/// decision (in audit mode nothing is refused) and the reports it sends, as (rule, flags), in
+/// order: the audit rules' first, then the deciding rule's.
+#[allow(dead_code)]
+pub fn expected_decision_and_reports(
+    checked: &lang::checked::CheckedPolicy,
+    input: &lang::eval::EventInput,
+    mode: compiler::ir::Mode,
+) -> (lang::eval::Decision, Vec<(u32, u32)>) {
+    use compiler::ir::Mode;
+    use compiler::report::{FLAG_AUDIT, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
+    use lang::eval::{self, Decision};
+    let decided = eval::evaluate(checked, input, false);
+    let mut reports: Vec<(u32, u32)> = eval::audits(checked, input, false)
+        .into_iter()
+        .map(|rule| (rule, FLAG_AUDIT))
+        .collect();
+    let refused = match mode {
+        Mode::Enforce => FLAG_DENIED,
+        Mode::Audit => FLAG_WOULD_DENY,
+    };
+    match decided {
+        Decision::Allow => {}
+        Decision::Deny { rule, .. } => reports.push((rule, refused)),
+        Decision::Kill { rule, .. } => reports.push((rule, refused | FLAG_KILL)),
+    }
+    let decision = match mode {
+        Mode::Enforce => decided,
+        Mode::Audit => Decision::Allow,
+    };
+    (decision, reports)
+}
