@@ -780,7 +780,6 @@ fn sets_cut_into_functions_agree() {
 /// that size, so none reached a kill rule's report there.
 #[test]
 fn kill_rules_in_a_searched_run_report_their_kill() {
-    use compiler::ir::Mode;
     let mut rng = Rng::from_env("KRSI_RUN_SEED", 13);
     let mut kills = 0;
     for _ in 0..6 {
@@ -799,30 +798,19 @@ fn kill_rules_in_a_searched_run_report_their_kill() {
         }
         let (checked, diagnostics) = lang::front_end(&source, kernel());
         let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
-        for mode in [Mode::Enforce, Mode::Audit] {
-            let target = Target {
-                mode: Some(mode),
-                ..Target::new(Scope::Global)
-            };
-            let compiled = compiler::compile(&checked, target).unwrap();
+        for (mode, compiled) in common::compiled_in_both_modes(&checked) {
             let paths = (0..30)
                 .map(|_| rng.below(rules as u64))
                 .flat_map(|i| [format!("/s/{i}/tool"), format!("/s/{i}/x/y")])
                 .chain(["/s/none".to_string(), "/t/0/tool".to_string()]);
             for path in paths {
                 let input = open_event(&path, 1000);
-                let (outcome, reports) =
-                    compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, &input)
-                        .unwrap_or_else(|e| panic!("{source}{path}: {e}"));
-                let (expected, wanted) =
-                    common::expected_decision_and_reports(&checked, &input, mode);
                 let what = format!("{source}{mode:?}, {path}");
-                assert_eq!(outcome.decision, expected, "{what}");
-                let got: Vec<(u32, u32)> = reports.iter().map(|r| (r.rule, r.flags)).collect();
-                assert_eq!(got, wanted, "{what}");
+                let refusal = common::assert_decides_and_reports_as_the_reference(
+                    &checked, &compiled, &input, mode, &what,
+                );
                 // The refusing rule's report carries the errno the rule refuses with (or
                 // would, in audit mode).
-                let refusal = eval::evaluate(&checked, &input, false);
                 if let eval::Decision::Deny { errno, .. } | eval::Decision::Kill { errno, .. } =
                     refusal
                 {

@@ -827,7 +827,6 @@ fn overlapping_globs_reach_bitmap_memberships() {
 /// and flags it reports, against the evaluator's.
 #[test]
 fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
-    use compiler::ir::{Mode, Target};
     let mut rng = Rng::from_env(SEED_VARIABLE, 7);
     let mut denied = 0;
     for _ in 0..60 {
@@ -855,12 +854,7 @@ fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
         }
         let (checked, diagnostics) = lang::front_end(&source, kernel());
         let checked = checked.unwrap_or_else(|| panic!("{source} does not check: {diagnostics:?}"));
-        for mode in [Mode::Enforce, Mode::Audit] {
-            let target = Target {
-                mode: Some(mode),
-                ..Target::new(Scope::Global)
-            };
-            let compiled = compiler::compile(&checked, target).unwrap();
+        for (mode, compiled) in common::compiled_in_both_modes(&checked) {
             for uid in 0..4 {
                 for path in ["/d/0", "/d/1", "/d/2/x", "/d/3/y/z", "/e/1"] {
                     for gid in 0..3 {
@@ -872,17 +866,10 @@ fn deny_rules_sharing_errnos_decide_and_report_like_the_reference() {
                                 ("gid", AttrValue::Int(gid)),
                             ],
                         );
-                        let (outcome, reports) =
-                            compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, &input)
-                                .unwrap_or_else(|e| panic!("{source}{path}: {e}"));
-                        let (expected, wanted) =
-                            common::expected_decision_and_reports(&checked, &input, mode);
                         let what = format!("{source}{mode:?}, uid {uid} gid {gid} {path}");
-                        assert_eq!(outcome.decision, expected, "{what}");
-                        let got: Vec<(u32, u32)> =
-                            reports.iter().map(|r| (r.rule, r.flags)).collect();
-                        assert_eq!(got, wanted, "{what}");
-                        let refusal = eval::evaluate(&checked, &input, false);
+                        let refusal = common::assert_decides_and_reports_as_the_reference(
+                            &checked, &compiled, &input, mode, &what,
+                        );
                         denied += u32::from(matches!(refusal, Decision::Deny { .. }));
                     }
                 }

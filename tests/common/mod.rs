@@ -166,20 +166,43 @@ impl Rng {
     }
 }
 
-/// What a compiled policy must do with `input` in `mode`, by the reference evaluator: its
-/// decision (in audit mode nothing is refused) and the reports it sends, as (rule, flags), in
-/// order: the audit rules' first, then the deciding rule's.
+/// `checked` compiled for the global scope in enforce mode and in audit mode.
 #[allow(dead_code)]
-pub fn expected_decision_and_reports(
+pub fn compiled_in_both_modes(
     checked: &lang::checked::CheckedPolicy,
+) -> Vec<(compiler::ir::Mode, compiler::Object)> {
+    use compiler::ir::{Mode, Scope, Target};
+    [Mode::Enforce, Mode::Audit]
+        .into_iter()
+        .map(|mode| {
+            let target = Target {
+                mode: Some(mode),
+                ..Target::new(Scope::Global)
+            };
+            (mode, compiler::compile(checked, target).unwrap())
+        })
+        .collect()
+}
+
+/// Runs `compiled` (`checked` built in `mode`) on `input` in the offline machine and asserts
+/// that it decides and reports what the reference evaluator says: in audit mode nothing is
+/// refused, and the reports, as (rule, flags) in order, are the audit rules' and then the
+/// deciding rule's. Returns the evaluator's decision, which `mode` does not change.
+#[allow(dead_code)]
+pub fn assert_decides_and_reports_as_the_reference(
+    checked: &lang::checked::CheckedPolicy,
+    compiled: &compiler::Object,
     input: &lang::eval::EventInput,
     mode: compiler::ir::Mode,
-) -> (lang::eval::Decision, Vec<(u32, u32)>) {
+    what: &str,
+) -> lang::eval::Decision {
     use compiler::ir::Mode;
     use compiler::report::{FLAG_AUDIT, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
     use lang::eval::{self, Decision};
+    let (outcome, reports) = compiler::vm::decide_and_report(&compiled.ir, &compiled.spec, input)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let decided = eval::evaluate(checked, input, false);
-    let mut reports: Vec<(u32, u32)> = eval::audits(checked, input, false)
+    let mut wanted: Vec<(u32, u32)> = eval::audits(checked, input, false)
         .into_iter()
         .map(|rule| (rule, FLAG_AUDIT))
         .collect();
@@ -189,12 +212,15 @@ pub fn expected_decision_and_reports(
     };
     match decided {
         Decision::Allow => {}
-        Decision::Deny { rule, .. } => reports.push((rule, refused)),
-        Decision::Kill { rule, .. } => reports.push((rule, refused | FLAG_KILL)),
+        Decision::Deny { rule, .. } => wanted.push((rule, refused)),
+        Decision::Kill { rule, .. } => wanted.push((rule, refused | FLAG_KILL)),
     }
-    let decision = match mode {
+    let expected = match mode {
         Mode::Enforce => decided,
         Mode::Audit => Decision::Allow,
     };
-    (decision, reports)
+    assert_eq!(outcome.decision, expected, "{what}");
+    let got: Vec<(u32, u32)> = reports.iter().map(|r| (r.rule, r.flags)).collect();
+    assert_eq!(got, wanted, "{what}");
+    decided
 }
