@@ -773,17 +773,23 @@ fn sets_cut_into_functions_agree() {
     }
 }
 
-/// Deny and kill rules mixed in one run of exact paths or directories large enough to be cut
-/// into functions, whose leaves record the matched rule and its errno for one shared exit: each
-/// rule's decision, and its report's flags (a kill rule's carries the kill flag) and errno, in
-/// enforce and audit mode, against the evaluator's. The random tests' policies are far below
-/// that size, so none reached a kill rule's report there.
+/// Deny and kill rules mixed in one run of exact paths or directories, small (each leaf its
+/// rule's own exit) or large enough to be cut into functions (whose leaves record the matched
+/// rule and its errno for one shared exit): each rule's decision, and its report's flags (a
+/// kill rule's carries the kill flag), errno and path, in enforce and audit mode, against the
+/// evaluator's and the event's. The random tests' policies are far below the cut, so none
+/// reached a kill rule's report there.
 #[test]
 fn kill_rules_in_a_searched_run_report_their_kill() {
     let mut rng = Rng::from_env("KRSI_RUN_SEED", 13);
     let mut kills = 0;
-    for _ in 0..6 {
-        let rules = 300 + rng.below(100) as usize;
+    for round in 0..12 {
+        // Small runs, each rule's leaf its own exit, and runs cut into functions.
+        let rules = if round % 2 == 0 {
+            4 + rng.below(20) as usize
+        } else {
+            300 + rng.below(100) as usize
+        };
         let directories = rng.below(2) == 0;
         let mut source = String::new();
         for i in 0..rules {
@@ -817,18 +823,28 @@ fn kill_rules_in_a_searched_run_report_their_kill() {
                     let records =
                         compiler::vm::submitted_records(&compiled.ir, &compiled.spec, &input)
                             .unwrap();
-                    let at = compiler::report::ERRNO as usize;
-                    let reported = records
+                    let (report, program) = records
                         .last()
-                        .and_then(|r| r.get(at..at + 4))
-                        .map(|b| i32::from_le_bytes(b.try_into().unwrap()));
-                    assert_eq!(reported, Some(errno), "{what}");
+                        .and_then(|r| compiler::report::decode(&compiled.ir, r))
+                        .unwrap_or_else(|| panic!("{what}: no report decodes"));
+                    assert_eq!(report.errno, errno, "{what}");
+                    // And the path it read, whole: the rule the search recorded is kept
+                    // where no value's bytes are.
+                    let read = program.values.iter().position(|v| v.name == "path");
+                    assert_eq!(
+                        read.map(|i| &report.values[i]),
+                        Some(&compiler::report::ReportedValue::Str {
+                            text: path.clone(),
+                            truncated: false
+                        }),
+                        "{what}"
+                    );
                 }
                 kills += u32::from(matches!(refusal, eval::Decision::Kill { .. }));
             }
         }
     }
-    assert!(kills > 40, "{kills} events decided by kill rules");
+    assert!(kills > 60, "{kills} events decided by kill rules");
 }
 
 /// A set below the cut stays in the program's own code: ten exact paths or ten directories
