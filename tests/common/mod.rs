@@ -222,5 +222,25 @@ pub fn assert_decides_and_reports_as_the_reference(
     assert_eq!(outcome.decision, expected, "{what}");
     let got: Vec<(u32, u32)> = reports.iter().map(|r| (r.rule, r.flags)).collect();
     assert_eq!(got, wanted, "{what}");
+    // A string a report carries whole is the event's (one it could not compute is unknown,
+    // never wrong).
+    let records = compiler::vm::submitted_records(&compiled.ir, &compiled.spec, input)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    for record in &records {
+        let (report, program) = compiler::report::decode(&compiled.ir, record)
+            .unwrap_or_else(|| panic!("{what}: a record that does not decode"));
+        for (value, reported) in program.values.iter().zip(&report.values) {
+            if let (
+                compiler::report::ReportedValue::Str {
+                    text,
+                    truncated: false,
+                },
+                Some(lang::checked::AttrValue::Str(given)),
+            ) = (reported, input.values.get(value.name))
+            {
+                assert_eq!(text.as_bytes(), given, "{what}: `{}` reported", value.name);
+            }
+        }
+    }
     decided
 }
