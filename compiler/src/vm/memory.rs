@@ -70,6 +70,13 @@ pub enum MemError {
         addr: u64,
         len: usize,
     },
+    /// A load from the context at an offset that is not a multiple of 8, which the kernel's
+    /// context check refuses (`btf_ctx_access`: "offset %d is not multiple of 8"): a hook's
+    /// arguments are 8-byte slots, read from their first byte.
+    ContextOffset {
+        addr: u64,
+        offset: usize,
+    },
 }
 
 impl fmt::Display for MemError {
@@ -91,6 +98,10 @@ impl fmt::Display for MemError {
             MemError::Uninitialized { addr, len } => {
                 write!(f, "{len}-byte read at {addr:#x} of uninitialized stack")
             }
+            MemError::ContextOffset { addr, offset } => write!(
+                f,
+                "read at {addr:#x}, offset {offset} of the context, which is not a multiple of 8"
+            ),
         }
     }
 }
@@ -153,6 +164,9 @@ impl Memory {
     pub fn read(&self, addr: u64, len: usize) -> Result<&[u8], MemError> {
         let (id, offset) = self.range(addr, len)?;
         let region = &self.regions[id];
+        if region.kind == RegionKind::Context && offset % 8 != 0 {
+            return Err(MemError::ContextOffset { addr, offset });
+        }
         if let Some(written) = &region.written {
             if written[offset..offset + len].iter().any(|w| !w) {
                 return Err(MemError::Uninitialized { addr, len });

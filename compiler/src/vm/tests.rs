@@ -254,6 +254,33 @@ fn stack_out_of_bounds_is_an_error() {
     assert!(matches!(run(asm), Err(VmError::Memory { .. })));
 }
 
+/// A hook's arguments are 8-byte slots of the context: the kernel's context check takes a
+/// load of a slot's first bytes, of any size, and refuses one that starts inside a slot.
+#[test]
+fn context_loads_start_at_an_arguments_slot() {
+    for (size, off, fits) in [
+        (Size::DW, 0, true),
+        (Size::W, 0, true),
+        (Size::B, 0, true),
+        (Size::W, 4, false),
+        (Size::B, 1, false),
+        (Size::W, 2, false),
+    ] {
+        let mut asm = Assembler::new();
+        asm.load(size, Reg::R2, Reg::R1, off)
+            .mov64_imm(Reg::R0, 0)
+            .exit();
+        match run(asm) {
+            Ok(_) if fits => {}
+            Err(VmError::Memory {
+                error: MemError::ContextOffset { offset, .. },
+                ..
+            }) if !fits && offset == off as usize => {}
+            other => panic!("{size:?} at {off}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn uninitialized_stack_and_registers_are_errors() {
     let mut asm = Assembler::new();
