@@ -1142,6 +1142,50 @@ fn a_member_inside_an_arguments_context_slot_is_read_at_its_own_bytes() {
     }
 }
 
+/// A member reached through pointers is loaded at its own size: a 1-, 2- or 4-byte integer
+/// reads its bytes and no neighbour's (the offline machine fills the bytes around it with
+/// garbage). Every catalog integer read this way is 4 or 8 bytes today, so the smaller loads
+/// are reached by giving the member another size in the IR, as a kernel's own types might.
+#[test]
+fn a_member_behind_pointers_is_read_at_its_own_size() {
+    use compiler::ir::ValueKind;
+    use lang::checked::AccessBase;
+    let source = "deny open where euid == 5";
+    for size in [1, 2, 4, 8] {
+        let mut compiled = compile(source);
+        let resized = compiled
+            .module
+            .programs
+            .iter_mut()
+            .flat_map(|p| p.values.iter_mut())
+            .filter_map(|v| match &mut v.kind {
+                ValueKind::Field(a) if a.base != AccessBase::Context => Some(a),
+                _ => None,
+            })
+            .map(|a| a.size = size)
+            .count();
+        assert_eq!(resized, 1, "one member read through pointers");
+        compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
+        for (euid, denied) in [
+            (5, true),
+            (6, false),
+            (5 + 256, size == 1),
+            (5 + 65_536, size < 4),
+        ] {
+            let input = event(
+                "open",
+                &[("path", s("/tmp/f")), ("euid", AttrValue::Int(euid))],
+            );
+            let decision = with_faults(&compiled, &input, &[]);
+            assert_eq!(
+                matches!(decision, Decision::Deny { .. }),
+                denied,
+                "a {size}-byte member, value {euid}: {decision:?}"
+            );
+        }
+    }
+}
+
 /// The ring buffer hands out records holding whatever was there before (the offline machine's
 /// [`compiler::vm::kernel::GARBAGE`]): the program writes every fixed field of each record it
 /// submits (the header, the parent's fields as zeroes when the policy reads no parent, the
