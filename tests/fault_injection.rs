@@ -1094,6 +1094,36 @@ fn an_offset_beyond_a_loads_reach_is_refused() {
     }
 }
 
+/// The reach is exact: a member whose last byte, or a pointer whose eighth byte, is the last a
+/// load's 16-bit offset reaches compiles, and one byte further is refused.
+#[test]
+fn a_loads_reach_ends_at_its_last_byte() {
+    use compiler::ir::ValueKind;
+    let reach = i16::MAX as u32;
+    let source = "deny open where owner.uid == 5";
+    for (what, pointer) in [("the member", false), ("a pointer on the way", true)] {
+        for (end, fits) in [(reach, true), (reach + 1, false)] {
+            let mut module = compile(source).module;
+            for value in module.programs.iter_mut().flat_map(|p| p.values.iter_mut()) {
+                if let ValueKind::Field(a) = &mut value.kind {
+                    if pointer {
+                        let last = a.derefs.last_mut().expect("owner.uid is behind pointers");
+                        *last = end - 8;
+                    } else {
+                        a.offset = end - a.size;
+                    }
+                }
+            }
+            let built = compiler::codegen::codegen(&module);
+            assert_eq!(
+                built.is_ok(),
+                fits,
+                "{what} ending at byte {end}: {built:?}"
+            );
+        }
+    }
+}
+
 /// An argument passed by value is read as its whole 64-bit context slot, then shifted down to
 /// its member and masked to the member's size: the slot's other bytes are whatever the caller's
 /// register held (the offline machine fills them with garbage). Every catalog member of such an
