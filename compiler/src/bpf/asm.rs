@@ -255,15 +255,6 @@ impl Assembler {
         self
     }
 
-    /// Slots emitted so far; also the slot of the next instruction.
-    pub fn len(&self) -> usize {
-        self.insns.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.insns.is_empty()
-    }
-
     fn push(&mut self, op: Opcode, dst: Reg, src: u8, off: i16, imm: i32) -> &mut Self {
         if op.writes_dst() && dst == Reg::FP {
             self.errors.push(EncodeError::WritesFramePointer {
