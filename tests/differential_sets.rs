@@ -812,7 +812,7 @@ fn kill_rules_in_a_searched_run_report_their_kill() {
             for path in paths {
                 let input = open_event(&path, 1000);
                 let what = format!("{source}{mode:?}, {path}");
-                let refusal = common::assert_decides_and_reports_as_the_reference(
+                let (refusal, reports) = common::assert_decides_and_reports_as_the_reference(
                     &checked, &compiled, &input, mode, &what,
                 );
                 // The refusing rule's report carries the errno the rule refuses with (or
@@ -820,13 +820,9 @@ fn kill_rules_in_a_searched_run_report_their_kill() {
                 if let eval::Decision::Deny { errno, .. } | eval::Decision::Kill { errno, .. } =
                     refusal
                 {
-                    let records =
-                        compiler::vm::submitted_records(&compiled.ir, &compiled.spec, &input)
-                            .unwrap();
-                    let (report, program) = records
+                    let (report, program) = reports
                         .last()
-                        .and_then(|r| compiler::report::decode(&compiled.ir, r))
-                        .unwrap_or_else(|| panic!("{what}: no report decodes"));
+                        .unwrap_or_else(|| panic!("{what}: no report"));
                     assert_eq!(report.errno, errno, "{what}");
                     // And the path it read, whole: the rule the search recorded is kept
                     // where no value's bytes are.

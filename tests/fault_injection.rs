@@ -1131,44 +1131,17 @@ fn a_loads_reach_ends_at_its_last_byte() {
 /// whose small struct puts the member further in, as here.
 #[test]
 fn a_member_inside_an_arguments_context_slot_is_read_at_its_own_bytes() {
-    use compiler::ir::ValueKind;
-    use lang::checked::AccessBase;
-    let source = "deny chown where new.uid == 5";
     for (within, size) in [(0, 4), (4, 4), (2, 2), (6, 2), (1, 1), (7, 1)] {
-        let mut compiled = compile(source);
-        let moved = compiled
-            .module
-            .programs
-            .iter_mut()
-            .flat_map(|p| p.values.iter_mut())
-            .filter_map(|v| match &mut v.kind {
-                ValueKind::Field(a) if a.base == AccessBase::Context => Some(a),
-                _ => None,
-            })
-            .map(|a| {
+        reads_its_own_bytes(
+            ("deny chown where new.uid == 5", "chown", "new.uid"),
+            true,
+            size,
+            &format!("member at byte {within} of its slot"),
+            |a| {
                 a.offset = a.offset / 8 * 8 + within;
                 a.size = size;
-            })
-            .count();
-        assert_eq!(moved, 1, "one argument read from its context slot");
-        compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
-        for (uid, denied) in [
-            (5, true),
-            (6, false),
-            (5 + 256, size == 1),
-            (5 + 65_536, size < 4),
-        ] {
-            let input = event(
-                "chown",
-                &[("path", s("/tmp/f")), ("new.uid", AttrValue::Int(uid))],
-            );
-            let decision = with_faults(&compiled, &input, &[]);
-            assert_eq!(
-                matches!(decision, Decision::Deny { .. }),
-                denied,
-                "member at byte {within} of its slot, {size} bytes, value {uid}: {decision:?}"
-            );
-        }
+            },
+        );
     }
 }
 
@@ -1178,41 +1151,60 @@ fn a_member_inside_an_arguments_context_slot_is_read_at_its_own_bytes() {
 /// are reached by giving the member another size in the IR, as a kernel's own types might.
 #[test]
 fn a_member_behind_pointers_is_read_at_its_own_size() {
+    for size in [1, 2, 4, 8] {
+        reads_its_own_bytes(
+            ("deny open where euid == 5", "open", "euid"),
+            false,
+            size,
+            "member behind pointers",
+            |a| a.size = size,
+        );
+    }
+}
+
+/// Compiles `policy` (`source`, its event, the attribute it compares with 5), reshapes the one
+/// integer member it reads from the context (or, without `context`, through pointers) with
+/// `reshape` in the IR, and checks that the program reads exactly `size` bytes of it: a value
+/// whose extra bytes lie beyond them reads as 5.
+fn reads_its_own_bytes(
+    (source, event_name, attribute): (&str, &'static str, &'static str),
+    context: bool,
+    size: u32,
+    what: &str,
+    reshape: impl Fn(&mut lang::checked::Access),
+) {
     use compiler::ir::ValueKind;
     use lang::checked::AccessBase;
-    let source = "deny open where euid == 5";
-    for size in [1, 2, 4, 8] {
-        let mut compiled = compile(source);
-        let resized = compiled
-            .module
-            .programs
-            .iter_mut()
-            .flat_map(|p| p.values.iter_mut())
-            .filter_map(|v| match &mut v.kind {
-                ValueKind::Field(a) if a.base != AccessBase::Context => Some(a),
-                _ => None,
-            })
-            .map(|a| a.size = size)
-            .count();
-        assert_eq!(resized, 1, "one member read through pointers");
-        compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
-        for (euid, denied) in [
-            (5, true),
-            (6, false),
-            (5 + 256, size == 1),
-            (5 + 65_536, size < 4),
-        ] {
-            let input = event(
-                "open",
-                &[("path", s("/tmp/f")), ("euid", AttrValue::Int(euid))],
-            );
-            let decision = with_faults(&compiled, &input, &[]);
-            assert_eq!(
-                matches!(decision, Decision::Deny { .. }),
-                denied,
-                "a {size}-byte member, value {euid}: {decision:?}"
-            );
-        }
+    let mut compiled = compile(source);
+    let reshaped = compiled
+        .module
+        .programs
+        .iter_mut()
+        .flat_map(|p| p.values.iter_mut())
+        .filter_map(|v| match &mut v.kind {
+            ValueKind::Field(a) if (a.base == AccessBase::Context) == context => Some(a),
+            _ => None,
+        })
+        .map(reshape)
+        .count();
+    assert_eq!(reshaped, 1, "{source}: one member to reshape");
+    compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
+    for (value, denied) in [
+        (5, true),
+        (6, false),
+        (5 + 256, size == 1),
+        (5 + 65_536, size < 4),
+    ] {
+        let input = event(
+            event_name,
+            &[("path", s("/tmp/f")), (attribute, AttrValue::Int(value))],
+        );
+        let decision = with_faults(&compiled, &input, &[]);
+        assert_eq!(
+            matches!(decision, Decision::Deny { .. }),
+            denied,
+            "{what}, {size} bytes, value {value}: {decision:?}"
+        );
     }
 }
 

@@ -187,15 +187,19 @@ pub fn compiled_in_both_modes(
 /// Runs `compiled` (`checked` built in `mode`) on `input` in the offline machine and asserts
 /// that it decides and reports what the reference evaluator says: in audit mode nothing is
 /// refused, and the reports, as (rule, flags) in order, are the audit rules' and then the
-/// deciding rule's. Returns the evaluator's decision, which `mode` does not change.
+/// deciding rule's, each string they carry whole the event's. Returns the evaluator's decision,
+/// which `mode` does not change, and the reports decoded, each with the program that sent it.
 #[allow(dead_code)]
-pub fn assert_decides_and_reports_as_the_reference(
+pub fn assert_decides_and_reports_as_the_reference<'c>(
     checked: &lang::checked::CheckedPolicy,
-    compiled: &compiler::Object,
+    compiled: &'c compiler::Object,
     input: &lang::eval::EventInput,
     mode: compiler::ir::Mode,
     what: &str,
-) -> lang::eval::Decision {
+) -> (
+    lang::eval::Decision,
+    Vec<(compiler::report::Report, &'c compiler::ir::Program)>,
+) {
     use compiler::ir::Mode;
     use compiler::report::{FLAG_AUDIT, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
     use lang::eval::{self, Decision};
@@ -226,9 +230,14 @@ pub fn assert_decides_and_reports_as_the_reference(
     // never wrong).
     let records = compiler::vm::submitted_records(&compiled.ir, &compiled.spec, input)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    for record in &records {
-        let (report, program) = compiler::report::decode(&compiled.ir, record)
-            .unwrap_or_else(|| panic!("{what}: a record that does not decode"));
+    let decoded: Vec<_> = records
+        .iter()
+        .map(|record| {
+            compiler::report::decode(&compiled.ir, record)
+                .unwrap_or_else(|| panic!("{what}: a record that does not decode"))
+        })
+        .collect();
+    for (report, program) in &decoded {
         for (value, reported) in program.values.iter().zip(&report.values) {
             if let (
                 compiler::report::ReportedValue::Str {
@@ -242,5 +251,5 @@ pub fn assert_decides_and_reports_as_the_reference(
             }
         }
     }
-    decided
+    (decided, decoded)
 }
