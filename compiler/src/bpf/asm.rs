@@ -290,9 +290,10 @@ impl Assembler {
             }
             _ => {}
         }
+        // A neg given a register is refused above, so what it encodes is never emitted.
         let (source, src) = match src {
-            Some(r) if op != AluOp::Neg => (Source::Reg, r.index()),
-            _ => (Source::Imm, 0),
+            Some(r) => (Source::Reg, r.index()),
+            None => (Source::Imm, 0),
         };
         let opcode = Opcode::Alu { width, op, source };
         self.push(opcode, dst, src, 0, imm)
@@ -730,6 +731,53 @@ mod tests {
         assert_eq!(code.insns.len(), 3);
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.insns[2].off, -1);
+    }
+
+    /// Each operand the kernel rejects is refused at its slot, and the last one it takes on
+    /// either side of a limit is assembled.
+    #[test]
+    fn operands_the_kernel_rejects_are_refused_at_their_slot() {
+        let invalid = |emit: &dyn Fn(&mut Assembler), reason: &'static str| {
+            let mut asm = Assembler::new();
+            asm.mov64_imm(R0, 0);
+            emit(&mut asm);
+            asm.exit();
+            assert_eq!(
+                asm.finish().map(|_| ()),
+                Err(EncodeError::InvalidOperand { slot: 1, reason }),
+                "{reason}"
+            );
+        };
+        let negs = "neg takes no source register";
+        invalid(&|a| _ = a.alu64_reg(AluOp::Neg, R0, R1), negs);
+        invalid(
+            &|a| _ = a.alu32_imm(AluOp::Neg, R0, 1),
+            "neg takes no immediate",
+        );
+        let zero = "division by a zero immediate";
+        invalid(&|a| _ = a.alu64_imm(AluOp::Div, R0, 0), zero);
+        invalid(&|a| _ = a.alu32_imm(AluOp::Mod, R0, 0), zero);
+        let shift = "shift amount outside the operand width";
+        invalid(&|a| _ = a.alu64_imm(AluOp::Lsh, R0, 64), shift);
+        invalid(&|a| _ = a.alu32_imm(AluOp::Rsh, R0, 32), shift);
+        invalid(&|a| _ = a.alu64_imm(AluOp::Arsh, R0, -1), shift);
+        let mut frame = Assembler::new();
+        frame.mov64_imm(R0, 0).mov64_imm(R10, 0).exit();
+        assert_eq!(
+            frame.finish().map(|_| ()),
+            Err(EncodeError::WritesFramePointer { slot: 1 })
+        );
+        let mut fine = Assembler::new();
+        fine.mov64_imm(R0, 5)
+            .neg64(R0)
+            .alu64_imm(AluOp::Div, R0, 1)
+            .alu32_imm(AluOp::Mod, R0, -1)
+            .alu64_imm(AluOp::Lsh, R0, 63)
+            .alu32_imm(AluOp::Arsh, R0, 31)
+            .alu64_imm(AluOp::Rsh, R0, 0)
+            .alu64_reg(AluOp::Div, R0, R1)
+            .exit();
+        assert_eq!(fine.finish().map(|code| code.insns.len()), Ok(9));
     }
 
     #[test]
