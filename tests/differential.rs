@@ -2287,6 +2287,48 @@ fn fail_closed_cases_agree() {
     agree(deny_filename, &e, Decision::Allow);
     e.filename = path_of(4095);
     agree(deny_filename, &e, DENY);
+    // W0003 warns of a literal exactly when it is longer than any string the program reads
+    // of its attribute, the lengths just above: a path of 4095 bytes is compared, 4096 never
+    // equal; a kernel string of 4094 is, 4095 not; a walked path (an executable, a cgroup's)
+    // of 4095 is, 4096 not (an ancestor's beyond the parent holds 255, but the parent's is
+    // walked whole, so `ancestor.exe` takes what `parent.exe` does).
+    let never_fits = |source: &str| {
+        let (_, diagnostics) = lang::front_end(source, kernel());
+        diagnostics
+            .iter()
+            .any(|d| d.code == lang::diagnostic::Code::StringNeverFits)
+    };
+    for (event, attribute, longest) in [
+        ("exec", "path", 4095),
+        ("exec", "filename", 4094),
+        ("exec", "ancestor.exe", 4095),
+        ("open", "exe", 4095),
+        ("open", "cgroup", 4095),
+        ("open", "path", 4095),
+    ] {
+        for (len, warned) in [(longest, false), (longest + 1, true)] {
+            let literal = String::from_utf8(path_of(len)).unwrap();
+            let mut sources = vec![
+                format!("deny {event} where {attribute} == \"{literal}\""),
+                format!("deny {event} where {attribute} in [\"/x\", \"{literal}\"]"),
+            ];
+            // A path's glob with a literal prefix is searched as one; on other strings a glob
+            // this long is an automaton too large for a program (E0205).
+            if attribute == "path" {
+                sources.push(format!("deny {event} where {attribute} ~ \"{literal}*\""));
+            }
+            for source in sources {
+                assert_eq!(
+                    never_fits(&source),
+                    warned,
+                    "{event} {attribute}: a literal of {len} bytes"
+                );
+            }
+        }
+    }
+    let exact = String::from_utf8(path_of(4095)).unwrap();
+    let at_the_limit = format!("deny exec where path == \"{exact}\"");
+    agree(&at_the_limit, &event("exec", &path_of(4095)), DENY);
 }
 
 #[test]

@@ -318,12 +318,19 @@ codes! {
     Unused = "W0002", Warning;
 
     /// A string can never equal the attribute it is compared with, because it is longer than
-    /// the kernel keeps.
+    /// the kernel keeps or the program reads.
     ///
     /// `comm` holds at most 15 bytes (the kernel's `TASK_COMM_LEN` is 16, with the NUL), so
     /// `comm == "a-very-long-name"` never matches. Compare with the first 15 bytes. The same
     /// holds for a glob whose every match is longer: `comm ~ "systemd-networkd-*"` (17 bytes
     /// at least) never matches; `comm ~ "systemd-network*"` does.
+    ///
+    /// The same holds for a string the program reads into its buffer: a path of more than
+    /// 4,095 bytes (`PATH_MAX` is 4,096 with the NUL), or a kernel string such as `filename`
+    /// of more than 4,094, is never read, so no literal that long equals one. A value too long
+    /// to read is unknown, and a rule acts on it as on any value it cannot read (a deny rule
+    /// refuses, an allow rule does not match), whatever it compares; a resolved `path` too
+    /// long to read equals no literal, so `==` on it is simply false.
     StringNeverFits = "W0003", Warning;
 
     /// A rule's condition is never true, so the rule never matches an event the program can

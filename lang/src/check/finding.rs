@@ -219,6 +219,15 @@ pub enum Finding {
         kept: String,
         span: Span,
     },
+    /// A string (or every match of a glob) longer than the program reads of its attribute.
+    NeverRead {
+        attribute: &'static Attribute,
+        longest: usize,
+        /// The string's bytes, or the glob's shortest match.
+        len: usize,
+        glob: bool,
+        span: Span,
+    },
     /// A glob whose every match is longer than the fixed-size attribute can hold.
     GlobNeverFits {
         attribute: &'static Attribute,

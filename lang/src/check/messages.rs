@@ -6,6 +6,7 @@ use super::finding::{AccessStart, Definition, Finding, HeaderConflict, ValueKind
 use crate::ast::CmpOp;
 use crate::catalog::{EnumType, Event, ValueType};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::eval::StringKind;
 
 impl ValueKind {
     fn describe(&self) -> String {
@@ -499,6 +500,41 @@ impl Finding {
             .with_help(format!(
                 "match what the kernel keeps: the first {capacity} bytes, then `*` if the name may be cut"
             )),
+            Finding::NeverRead {
+                attribute,
+                longest,
+                len,
+                glob,
+                span,
+            } => {
+                let name = attribute.name;
+                let (what, label) = if *glob {
+                    (
+                        format!("this pattern matches only strings of {len} bytes or more"),
+                        "this can never match a string the program reads",
+                    )
+                } else {
+                    (
+                        format!("this string has {len}"),
+                        "this can never be equal",
+                    )
+                };
+                // A resolved path too long for its buffer equals no literal (the program
+                // skips resolving it: `eval::StringKind::decides_equality`); any other
+                // string too long to read is unknown, and the rule fails closed on it.
+                let help = if !*glob && StringKind::of(&attribute.source).decides_equality() {
+                    format!("no `{name}` longer than {longest} bytes is read, so this comparison is false for every event")
+                } else {
+                    format!("a longer `{name}` cannot be read: the rule then acts as on any value it cannot read (a deny rule refuses, an allow rule does not match), whatever this compares")
+                };
+                Diagnostic::new(
+                    Code::StringNeverFits,
+                    format!("the program reads `{name}` up to {longest} bytes; {what}"),
+                    *span,
+                )
+                .with_label(label)
+                .with_help(help)
+            }
             Finding::EnumOperator {
                 attribute,
                 kind,

@@ -7,7 +7,9 @@ use crate::ast::{self, Action, CmpOp, ExprKind};
 use crate::automaton::Automaton;
 use crate::catalog::{Attribute, Event, Source, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
+use crate::eval::StringKind;
 use crate::glob::{Glob, GlobError};
+use crate::limits::STRING_CAP;
 use crate::lint::Lint;
 use crate::span::Span;
 
@@ -481,9 +483,6 @@ impl<'a> Checker<'a> {
 
     /// A glob on a fixed-size string whose every match is longer than the string can be.
     fn check_glob_fits(&mut self, attr: &'static Attribute, glob: &Glob, span: Span) {
-        let Some(capacity) = capacity(attr) else {
-            return;
-        };
         // Stars match empty runs; every other token is one byte.
         let shortest = glob
             .alternatives
@@ -491,20 +490,45 @@ impl<'a> Checker<'a> {
             .map(|tokens| tokens.iter().filter(|t| !t.is_star()).count())
             .min()
             .unwrap_or(0);
-        if shortest > capacity {
-            self.report(Finding::GlobNeverFits {
-                attribute: attr,
-                capacity,
-                pattern: glob.pattern.clone(),
-                shortest,
-                span,
-            });
+        match capacity(attr) {
+            Some(Capacity::Cut(capacity)) if shortest > capacity => {
+                self.report(Finding::GlobNeverFits {
+                    attribute: attr,
+                    capacity,
+                    pattern: glob.pattern.clone(),
+                    shortest,
+                    span,
+                })
+            }
+            Some(Capacity::Read(longest)) if shortest > longest => {
+                self.report(Finding::NeverRead {
+                    attribute: attr,
+                    longest,
+                    len: shortest,
+                    glob: true,
+                    span,
+                })
+            }
+            _ => {}
         }
     }
 
     fn check_fits(&mut self, attr: &'static Attribute, text: &str, span: Span) {
-        let Some(capacity) = capacity(attr) else {
-            return;
+        let capacity = match capacity(attr) {
+            Some(Capacity::Cut(capacity)) => capacity,
+            Some(Capacity::Read(longest)) => {
+                if text.len() > longest {
+                    self.report(Finding::NeverRead {
+                        attribute: attr,
+                        longest,
+                        len: text.len(),
+                        glob: false,
+                        span,
+                    });
+                }
+                return;
+            }
+            None => return,
         };
         if text.len() > capacity {
             // What the kernel keeps, written as a policy string: a character cut in half
@@ -628,12 +652,29 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// How many bytes a fixed-size string attribute holds (`comm`: `TASK_COMM_LEN` 16 with the
-/// NUL), or `None` for strings the kernel does not cut.
-fn capacity(attr: &Attribute) -> Option<usize> {
+/// The most bytes of a string attribute a policy can compare, and what becomes of a longer
+/// string.
+enum Capacity {
+    /// The kernel keeps the first bytes of a fixed-size string (`comm`: `TASK_COMM_LEN` 16
+    /// with the NUL) and cuts the rest.
+    Cut(usize),
+    /// The program reads strings of at most this many bytes into its buffer (a path,
+    /// `PATH_MAX` with the NUL); a longer one is unknown (`eval::StringKind::fits`).
+    Read(usize),
+}
+
+/// See [`Capacity`]; `None` for strings that are never cut nor too long to read.
+fn capacity(attr: &Attribute) -> Option<Capacity> {
     match attr.source {
-        Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => Some(15),
-        _ => None,
+        Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => {
+            Some(Capacity::Cut(15))
+        }
+        _ => {
+            let kind = StringKind::of(&attr.source);
+            // Every string the program reads fits its buffer of STRING_CAP bytes or less.
+            (!kind.fits(STRING_CAP))
+                .then(|| Capacity::Read((0..STRING_CAP).rev().find(|&n| kind.fits(n)).unwrap_or(0)))
+        }
     }
 }
 
