@@ -506,15 +506,26 @@ impl Assembler {
         if let Some(error) = errors.into_iter().next() {
             return Err(error);
         }
-        if simplify {
+        // Each function's first slot before unreachable code goes: a function no path calls
+        // goes with its code, and its label then names where the code after it moved.
+        let mut entries = Vec::new();
+        for (name, label) in functions {
+            match labels.get(label.0 as usize) {
+                Some(Some(start)) => entries.push((name, label, *start)),
+                _ => return Err(EncodeError::UnboundLabel(label)),
+            }
+        }
+        let reachable = if simplify {
             remove_unreachable(
                 &mut insns,
                 &mut origins,
                 &mut labels,
                 &mut fixups,
                 &mut relocations,
-            );
-        }
+            )
+        } else {
+            vec![true; insns.len()]
+        };
         for Fixup { slot, label, call } in fixups {
             let target = match labels.get(label.0 as usize) {
                 None => return Err(EncodeError::ForeignLabel(label)),
@@ -546,15 +557,14 @@ impl Assembler {
             }
         }
         let mut starts = Vec::new();
-        for (name, label) in functions {
-            match labels.get(label.0 as usize) {
-                // Never called: removed with the unreachable code.
-                Some(Some(start)) if *start >= insns.len() => {}
-                Some(Some(start)) => starts.push(super::Function {
+        for (name, label, before) in entries {
+            if let (Some(true), Some(Some(start))) =
+                (reachable.get(before), labels.get(label.0 as usize))
+            {
+                starts.push(super::Function {
                     name,
                     start: *start,
-                }),
-                _ => return Err(EncodeError::UnboundLabel(label)),
+                });
             }
         }
         Ok(Code {
@@ -570,13 +580,14 @@ impl Assembler {
 /// with unreachable instructions, and a code generator that emits every branch of a condition
 /// tree leaves some (a `goto` after a test that always jumps, a fail-closed exit no lookup
 /// uses). Labels move with the code; a label that only unreachable code used goes anywhere.
+/// Returns which of the slots it was given are kept.
 fn remove_unreachable(
     insns: &mut Vec<Insn>,
     origins: &mut Vec<Option<u32>>,
     labels: &mut [Option<usize>],
     fixups: &mut Vec<Fixup>,
     relocations: &mut Vec<MapRelocation>,
-) {
+) -> Vec<bool> {
     let n = insns.len();
     // Each slot's branch target, indexed once: a search of the fixups per slot made this
     // quadratic, minutes for a policy of ten thousand rules.
@@ -619,7 +630,7 @@ fn remove_unreachable(
         }
     }
     if reachable.iter().all(|r| *r) {
-        return;
+        return reachable;
     }
     // new_index[s]: where slot s (or, if it goes, the next kept slot) ends up.
     let mut new_index = vec![0usize; n + 1];
@@ -652,6 +663,7 @@ fn remove_unreachable(
         slot += 1;
         reachable[slot - 1]
     });
+    reachable
 }
 
 #[cfg(test)]
@@ -731,6 +743,29 @@ mod tests {
         assert_eq!(code.insns.len(), 3);
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.insns[2].off, -1);
+    }
+
+    /// A function no path calls goes with its code, wherever it lies: between two called
+    /// functions its label names the next one's first slot, which must not become its own.
+    #[test]
+    fn a_function_never_called_goes_with_its_code() {
+        let mut asm = Assembler::with_branch_simplification();
+        let [first, unused, second, last] = [0; 4].map(|_| asm.new_label());
+        asm.call_function(first).call_function(second).exit();
+        asm.function("first", first).mov64_imm(R0, 1).exit();
+        asm.function("unused", unused).mov64_imm(R0, 2).exit();
+        asm.function("second", second).mov64_imm(R0, 3).exit();
+        asm.function("last", last).mov64_imm(R0, 4).exit();
+        let code = asm.finish().expect("assembles");
+        let function = |name: &str, start| Function {
+            name: name.to_string(),
+            start,
+        };
+        assert_eq!(code.insns.len(), 7, "{code:?}");
+        assert_eq!(
+            code.functions,
+            vec![function("first", 3), function("second", 5)]
+        );
     }
 
     /// Each operand the kernel rejects is refused at its slot, and the last one it takes on
