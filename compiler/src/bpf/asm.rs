@@ -649,7 +649,7 @@ fn remove_unreachable(
     for fixup in fixups.iter_mut() {
         fixup.slot = new_index[fixup.slot];
     }
-    relocations.retain(|r| r.slot < n && reachable[r.slot]);
+    relocations.retain(|r| reachable.get(r.slot) == Some(&true));
     for relocation in relocations.iter_mut() {
         relocation.slot = new_index[relocation.slot];
     }
@@ -743,6 +743,30 @@ mod tests {
         assert_eq!(code.insns.len(), 3);
         assert_eq!(code.insns[1].off, 0);
         assert_eq!(code.insns[2].off, -1);
+    }
+
+    /// A map's relocation goes with its instruction when that is unreachable, and moves with
+    /// it when code before it goes.
+    #[test]
+    fn relocations_go_and_move_with_their_instructions() {
+        let mut asm = Assembler::with_branch_simplification();
+        let (on, dead) = (asm.new_label(), asm.new_label());
+        asm.jump(on)
+            .bind(dead)
+            .ld_map_fd(R1, "gone") // slots 1 and 2, unreachable
+            .bind(on)
+            .ld_map_fd(R1, "kept") // slots 3 and 4, then 1 and 2
+            .mov64_imm(R0, 0)
+            .exit();
+        let code = asm.finish().expect("assembles");
+        assert_eq!(
+            code.relocations,
+            vec![MapRelocation {
+                slot: 1,
+                symbol: "kept".to_string()
+            }]
+        );
+        assert_eq!(code.insns.len(), 5, "{code:?}");
     }
 
     /// A function no path calls goes with its code, wherever it lies: between two called
