@@ -645,8 +645,9 @@ impl<'a> ProgramGen<'a> {
             let next = self.asm.new_label();
             self.asm.set_origin(Some(rest[0].index));
             let runs = self.runs(&program.deny, &gates, at);
-            let tree = runs.tree;
-            let globs = if tree > 0 { 0 } else { runs.globs };
+            // A rule that begins a literal run (exact paths or directories) never begins a
+            // glob run (`sole_glob` leaves directory rules out): at most one is not 0.
+            let (tree, globs) = (runs.tree, runs.globs);
             let run = tree.max(globs).max(1);
             if runs.longest() == 0 {
                 let target = self.asm.new_label();
