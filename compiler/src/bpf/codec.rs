@@ -136,7 +136,8 @@ pub fn validate(insns: &[Insn]) -> Result<(), DecodeError> {
         if let Some(target) = target {
             let lands = usize::try_from(target)
                 .ok()
-                .filter(|&t| t < insns.len() && !is_tail.get(t).copied().unwrap_or(true));
+                // Past the end there is no slot, so no head either.
+                .filter(|&t| is_tail.get(t) == Some(&false));
             if lands.is_none() {
                 return Err(DecodeError::BadJumpTarget { slot, target });
             }
@@ -336,6 +337,18 @@ mod tests {
                     field: "src"
                 }),
                 "exit with src {src}"
+            );
+        }
+        // So is a reserved dst: the instructions that name no destination register.
+        for op in [Opcode::Exit, Opcode::Ja, Opcode::Call] {
+            let bytes = encode(&[Insn::new(op.code(), 1, 0, 0, 0)]);
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::ReservedField {
+                    slot: 0,
+                    field: "dst"
+                }),
+                "{op:?} with dst 1"
             );
         }
         let be = Opcode::End {
