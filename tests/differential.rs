@@ -2329,6 +2329,19 @@ fn fail_closed_cases_agree() {
     let exact = String::from_utf8(path_of(4095)).unwrap();
     let at_the_limit = format!("deny exec where path == \"{exact}\"");
     agree(&at_the_limit, &event("exec", &path_of(4095)), DENY);
+    // Globs that each begin with a literal of their own are found by it (`lang::dispatch`):
+    // one whose literal fills the buffer can match no path the program reads, and its
+    // neighbours still match theirs.
+    let filled = String::from_utf8(path_of(4096)).unwrap();
+    let dispatched = format!(
+        "deny exec where path ~ \"{filled}*\" errno EACCES\n\
+         deny exec where path ~ \"/srv/a/*.so\"\n\
+         deny exec where path ~ \"/srv/b/*.so\"\n\
+         deny exec where path ~ \"/srv/c/*.so\"\n"
+    );
+    agree(&dispatched, &event("exec", &path_of(4095)), Decision::Allow);
+    let deny_2 = Decision::Deny { errno: 1, rule: 2 };
+    agree(&dispatched, &event("exec", b"/srv/b/x.so"), deny_2);
 }
 
 #[test]
