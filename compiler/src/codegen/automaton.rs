@@ -824,3 +824,37 @@ impl ProgramGen<'_> {
         self.asm.jump(on_false);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A glob's accept sets become as few ranges as they allow (consecutive numbers join),
+    /// and past [`MAX_RANGES`] of them a bitmap appended to the read-only data: one bit per
+    /// set, bytes rounded up to a power of two so that a mask bounds the index.
+    #[test]
+    fn a_globs_accept_sets_are_few_ranges_or_a_bitmap() {
+        let mut rodata = vec![0xee; 3];
+        let ranges = |m: Membership| match m {
+            Membership::Ranges(r) => r,
+            Membership::Bitmap { .. } => Vec::new(),
+        };
+        assert_eq!(
+            ranges(membership(&[1, 2, 3, 7], 8, &mut rodata)),
+            vec![(1, 3), (7, 7)]
+        );
+        assert_eq!(
+            ranges(membership(&[0, 2, 4, 6], 8, &mut rodata)),
+            vec![(0, 0), (2, 2), (4, 4), (6, 6)]
+        );
+        assert_eq!(rodata, [0xee; 3], "ranges append nothing");
+        match membership(&[0, 2, 4, 6, 17], 20, &mut rodata) {
+            Membership::Bitmap { at, mask } => {
+                assert_eq!((at, mask), (3, 3), "20 sets: 3 bytes, rounded up to 4");
+                assert_eq!(rodata[3..], [0b0101_0101, 0, 0b10, 0]);
+            }
+            Membership::Ranges(r) => panic!("five ranges kept as ranges: {r:?}"),
+        }
+    }
+}
