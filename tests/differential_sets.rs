@@ -1582,6 +1582,63 @@ fn a_literal_as_long_as_the_buffer_adds_nothing_to_the_search() {
     assert_eq!(emitted(&with), emitted(&without));
 }
 
+/// A glob run is searched from one scan: it ends where the string changes, even between
+/// rules that test the same globs (which the other string's scan would find), and where its
+/// globs change from merged to dispatched (`lang::dispatch`), so that each part is still
+/// searched: more dispatched globs after the merged ones cost a miss no instruction a rule.
+#[test]
+fn glob_runs_end_where_the_string_or_the_scan_changes() {
+    let event = |path: &str, exe: &str| {
+        let mut e = open_event(path, 1000);
+        e.values
+            .insert("exe", AttrValue::Str(exe.as_bytes().to_vec()));
+        e
+    };
+    // The same four globs on `path` and on `exe`, in turn.
+    let strings: String = (0..8)
+        .map(|i| {
+            let string = ["path", "exe"][i % 2];
+            format!("deny open where {string} ~ \"/g{}/*.so\"\n", i / 2)
+        })
+        .collect();
+    let compiled = compile(&strings);
+    for g in 0..4 {
+        let (matching, other) = (format!("/g{g}/a.so"), "/usr/bin/cat");
+        agree(&strings, &compiled, &event(&matching, other));
+        agree(&strings, &compiled, &event("/z/a.so", &matching));
+    }
+    // On `path` alone: globs without a literal of their own (merged: GLOB_RUN_MIN and
+    // more), then globs with one (dispatched: eight and more).
+    let scans = |merged: usize, dispatched: usize| -> String {
+        let merged = (0..merged).map(|i| format!("deny open where path ~ \"**.t{i}\"\n"));
+        let prefixed = (0..dispatched).map(|i| format!("deny open where path ~ \"/p{i}/x*\"\n"));
+        merged.chain(prefixed).collect()
+    };
+    let mut misses = Vec::new();
+    for (m, n) in [(4, 8), (4, 16), (8, 8)] {
+        let source = scans(m, n);
+        let compiled = compile(&source);
+        for i in 0..n {
+            for p in [
+                format!("/p{i}/xa"),
+                format!("/q/a.t{}", i % m),
+                format!("/p{i}/x.t{}", i % m),
+                format!("/p{i}/y"),
+            ] {
+                agree(&source, &compiled, &event(&p, "/usr/bin/cat"));
+            }
+        }
+        misses.push(agree(&source, &compiled, &event("/q/y", "/usr/bin/cat")));
+    }
+    // Searched, not tested rule by rule (three instructions a rule and more): eight more
+    // dispatched globs cost a miss fewer than 12 instructions, four more merged ones fewer
+    // than 4 (measured: 7 and 1), and a run of four costs no more than one of eight.
+    assert!(
+        misses[1] < misses[0] + 12 && misses[2] < misses[0] + 4 && misses[0] <= misses[2],
+        "a miss costs {misses:?} instructions under (merged, dispatched) globs (4, 8), (4, 16), (8, 8)"
+    );
+}
+
 /// A glob accepted beside many others belongs to accept sets whose numbers are scattered
 /// (`/d/*/*.so` and `/d/*/*.py` with each `/d/*/fN.*`, merged into one automaton since they
 /// start alike: {*.so, f0}, {*.py, f0}, {*.so, f1}, {*.py, f1}...), more runs of them than
