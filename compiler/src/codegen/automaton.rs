@@ -632,7 +632,8 @@ impl ProgramGen<'_> {
                 value,
                 pred: Pred::Glob { alternatives, .. },
                 on_unknown,
-            } if !is_directory_rule(alternatives) => {
+            } => {
+                // A directory rule's glob is in no scan (`globs_on`): `find` leaves it out.
                 let scan = self.layout.scans.get(value.0 as usize)?.as_ref()?;
                 let (dispatched, _) = scan.find(alternatives)?;
                 Some(SoleGlob {
