@@ -1267,3 +1267,64 @@ fn assert_fixed_fields_written(record: &[u8], what: &str) {
         "{what}: bytes {unwritten:?} of the header left as reserved"
     );
 }
+
+/// A mixed run (`codegen::mixed`) ends where a kind's tests stop taking an unknown string the
+/// same way: each kind's search sends an unknown string to its first rule when unknown counts
+/// as a match there, so a later rule of that kind that counts it otherwise is tested apart.
+/// Lowering gives every exact test on a resolved path one outcome (decided, false); the IR is
+/// changed by hand here, as another lowering could write it.
+#[test]
+fn a_mixed_run_ends_where_a_kinds_unknown_outcome_changes() {
+    use compiler::ir::Cond;
+    fn count_unknown(cond: &mut Cond) {
+        match cond {
+            Cond::Test { on_unknown, .. } => *on_unknown = true,
+            Cond::And(items) | Cond::Or(items) => items.iter_mut().for_each(count_unknown),
+            Cond::Not(inner) => count_unknown(inner),
+            Cond::Const(_) => {}
+        }
+    }
+    // Eight rules, two kinds: a mixed run (`lang::runs::MIXED_RUN_MIN`).
+    let source = "deny open where path == \"/a/x\"\n\
+                  deny open where path == \"/c/x\" errno EACCES\n\
+                  deny open where path == \"/e/x\"\n\
+                  deny open where path == \"/h/x\"\n\
+                  deny open where path ~ \"/b/**\"\n\
+                  deny open where path ~ \"/d/**\"\n\
+                  deny open where path ~ \"/f/**\"\n\
+                  deny open where path ~ \"/j/**\"\n";
+    let mut compiled = compile(source);
+    let unresolved = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    let deny = |errno, rule| Decision::Deny { errno, rule };
+    // As lowered: an unknown path equals no listed path, and is under every directory.
+    assert_eq!(
+        with_faults(&compiled, &open("/b/x", 1000), &unresolved),
+        deny(EPERM, 4)
+    );
+    for program in &mut compiled.module.programs {
+        for rule in program.deny.iter_mut().filter(|r| r.index == 1) {
+            count_unknown(&mut rule.cond);
+        }
+    }
+    compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
+    assert_eq!(
+        with_faults(&compiled, &open("/b/x", 1000), &unresolved),
+        deny(EACCES, 1)
+    );
+    for (path, decision) in [
+        ("/c/x", deny(EACCES, 1)),
+        ("/e/x", deny(EPERM, 2)),
+        ("/h/x", deny(EPERM, 3)),
+        ("/d/y", deny(EPERM, 5)),
+        ("/g/x", Decision::Allow),
+    ] {
+        assert_eq!(
+            with_faults(&compiled, &open(path, 1000), &[]),
+            decision,
+            "{path}"
+        );
+    }
+}
