@@ -1240,10 +1240,32 @@ fn every_fixed_field_of_a_submitted_record_is_written() {
         let mut orphan = compiled.module.clone();
         orphan.parent = None;
         let orphaned = compiler::codegen::codegen(&orphan).unwrap();
-        for (module, object) in [(&compiled.module, &compiled.object), (&orphan, &orphaned)] {
+        // A parent's comm reached from the hook's context: the report function has no
+        // context, so its fields are zeroed as well.
+        let mut elsewhere = compiled.module.clone();
+        if let Some(parent) = &mut elsewhere.parent {
+            parent.comm.base = lang::checked::AccessBase::Context;
+        }
+        let elsewhere_object = compiler::codegen::codegen(&elsewhere).unwrap();
+        for (module, object) in [
+            (&compiled.module, &compiled.object),
+            (&orphan, &orphaned),
+            (&elsewhere, &elsewhere_object),
+        ] {
             let records = compiler::vm::submitted_records(module, object, &input).unwrap();
             assert_eq!(records.len(), 1, "{source} ({mode:?}): one report");
             assert_fixed_fields_written(&records[0], &format!("{source} ({mode:?})"));
+            // What was written is the parent's, or zeroes where the report cannot reach it.
+            let (report, _) = compiler::report::decode(module, &records[0]).unwrap();
+            let parent = match &module.parent {
+                Some(p) if p.comm.base == lang::checked::AccessBase::CurrentTask => (7, "sh"),
+                _ => (0, ""),
+            };
+            assert_eq!(
+                (report.parent_tgid, report.parent_comm.as_str()),
+                parent,
+                "{source} ({mode:?}): the parent reported"
+            );
         }
     }
 }
