@@ -187,8 +187,9 @@ pub fn compiled_in_both_modes(
 /// Runs `compiled` (`checked` built in `mode`) on `input` in the offline machine and asserts
 /// that it decides and reports what the reference evaluator says: in audit mode nothing is
 /// refused, and the reports, as (rule, flags) in order, are the audit rules' and then the
-/// deciding rule's, each string they carry whole the event's. Returns the evaluator's decision,
-/// which `mode` does not change, and the reports decoded, each with the program that sent it.
+/// deciding rule's, each with its errno (none for an audit rule's) and each string they carry
+/// whole the event's. Returns the evaluator's decision, which `mode` does not change, and the
+/// reports decoded, each with the program that sent it.
 #[allow(dead_code)]
 pub fn assert_decides_and_reports_as_the_reference<'c>(
     checked: &lang::checked::CheckedPolicy,
@@ -214,10 +215,18 @@ pub fn assert_decides_and_reports_as_the_reference<'c>(
         Mode::Enforce => FLAG_DENIED,
         Mode::Audit => FLAG_WOULD_DENY,
     };
+    // The errno each report carries: none for an audit rule's, the rule's for the refusal.
+    let mut errnos = vec![0; wanted.len()];
     match decided {
         Decision::Allow => {}
-        Decision::Deny { rule, .. } => wanted.push((rule, refused)),
-        Decision::Kill { rule, .. } => wanted.push((rule, refused | FLAG_KILL)),
+        Decision::Deny { rule, errno } => {
+            wanted.push((rule, refused));
+            errnos.push(errno);
+        }
+        Decision::Kill { rule, errno } => {
+            wanted.push((rule, refused | FLAG_KILL));
+            errnos.push(errno);
+        }
     }
     let expected = match mode {
         Mode::Enforce => decided,
@@ -237,6 +246,8 @@ pub fn assert_decides_and_reports_as_the_reference<'c>(
                 .unwrap_or_else(|| panic!("{what}: a record that does not decode"))
         })
         .collect();
+    let got_errnos: Vec<i32> = decoded.iter().map(|(report, _)| report.errno).collect();
+    assert_eq!(got_errnos, errnos, "{what}: the reports' errnos");
     for (report, program) in &decoded {
         for (value, reported) in program.values.iter().zip(&report.values) {
             if let (
