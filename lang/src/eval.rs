@@ -169,11 +169,17 @@ impl StringKind {
     /// Whether the program can compute a string of this many bytes (for a walked path, the
     /// length is not all: see [`StringKind::known`]).
     pub fn fits(self, len: usize) -> bool {
+        self.longest().is_none_or(|longest| len <= longest)
+    }
+
+    /// The most bytes of a string of this kind the program can compute, `None` when any
+    /// length is (the NUL or the padding takes a byte of the buffer).
+    pub fn longest(self) -> Option<usize> {
         match self {
-            StringKind::ResolvedPath => len < STRING_CAP,
-            StringKind::WalkedPath { cap } => len < cap,
-            StringKind::KernelString | StringKind::CommandLine => len + 1 < STRING_CAP,
-            StringKind::Padded | StringKind::Derived => true,
+            StringKind::ResolvedPath => Some(STRING_CAP - 1),
+            StringKind::WalkedPath { cap } => Some(cap.saturating_sub(1)),
+            StringKind::KernelString | StringKind::CommandLine => Some(STRING_CAP - 2),
+            StringKind::Padded | StringKind::Derived => None,
         }
     }
 }

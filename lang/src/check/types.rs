@@ -9,7 +9,6 @@ use crate::catalog::{Attribute, Event, Source, ValueType};
 use crate::checked::{AttrId, Cond, IntOp, Predicate, Test};
 use crate::eval::StringKind;
 use crate::glob::{Glob, GlobError};
-use crate::limits::STRING_CAP;
 use crate::lint::Lint;
 use crate::span::Span;
 
@@ -669,12 +668,7 @@ fn capacity(attr: &Attribute) -> Option<Capacity> {
         Source::CurrentComm | Source::TaskChars { .. } | Source::ParamChars { .. } => {
             Some(Capacity::Cut(15))
         }
-        _ => {
-            let kind = StringKind::of(&attr.source);
-            // Every string the program reads fits its buffer of STRING_CAP bytes or less.
-            (!kind.fits(STRING_CAP))
-                .then(|| Capacity::Read((0..STRING_CAP).rev().find(|&n| kind.fits(n)).unwrap_or(0)))
-        }
+        _ => StringKind::of(&attr.source).longest().map(Capacity::Read),
     }
 }
 
