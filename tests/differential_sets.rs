@@ -1247,6 +1247,109 @@ fn each_rule_adds_no_more_code_than_the_estimate_adds() {
     }
 }
 
+/// A path screen costs no more than the checker counts for it (`PATH_SCREEN_COST`), measured
+/// on the emitted code: each policy compiled with the kernel's path layout and without it
+/// (no layout, no screen), for the worst screens the builders make (names of many lengths at
+/// every place, long names read with a helper, too many names to compare whole). The checker's
+/// E0207 estimate counts a screen as `PATH_SCREEN_COST` whatever it compares, so a screen that
+/// compared more than its budget pays for would make the estimate a lie.
+#[test]
+fn a_path_screen_costs_no_more_than_the_checker_counts() {
+    let exact: Vec<String> = (0..40)
+        .map(|i| {
+            let (a, b, c) = (
+                "d".repeat(i + 1),
+                "e".repeat(200 - i),
+                "f".repeat(i % 9 + 1),
+            );
+            format!("\"/{a}/{b}/{c}\"")
+        })
+        .collect();
+    let prefixes: Vec<String> = (0..40)
+        .map(|i| {
+            let (a, b, c) = (
+                "d".repeat(i % 16 + 1),
+                "e".repeat(200 - i),
+                "f".repeat(i + 1),
+            );
+            format!("\"/{a}/{b}/{c}/**\"")
+        })
+        .collect();
+    let numbered: Vec<String> = (0..500)
+        .map(|i| format!("\"/srv/app{i}/lib{}/**\"", i % 7))
+        .collect();
+    // Many lengths and bytes far apart at every position of every place: the budget, not
+    // the builders' other limits, decides how much is compared.
+    let spread_name = |i: usize, place: usize| -> String {
+        (0..16 + (i + place) % 16)
+            .map(|j| char::from(b'a' + 2 * ((i * 7 + j * 3 + place) % 9) as u8))
+            .collect()
+    };
+    let spread = |end: &str| -> String {
+        let paths: Vec<String> = (0..64)
+            .map(|i| {
+                let names: Vec<String> = (0..3).map(|place| spread_name(i, place)).collect();
+                format!("\"/{}{end}\"", names.join("/"))
+            })
+            .collect();
+        paths.join(", ")
+    };
+    for (what, source) in [
+        (
+            "spread prefixes",
+            format!("deny open where path ~ [{}]", spread("/**")),
+        ),
+        (
+            "spread exact paths",
+            format!("deny open where path in [{}]", spread("")),
+        ),
+        (
+            "exact paths",
+            format!(
+                "deny open where path in [{}] and uid != 0",
+                exact.join(", ")
+            ),
+        ),
+        (
+            "prefixes",
+            format!(
+                "deny open where path ~ [{}] and uid != 0",
+                prefixes.join(", ")
+            ),
+        ),
+        (
+            "numbered prefixes",
+            format!("deny exec where path ~ [{}]", numbered.join(", ")),
+        ),
+    ] {
+        let (checked, diagnostics) = lang::front_end(&source, kernel());
+        let checked = checked.unwrap_or_else(|| panic!("{what}: {diagnostics:#?}"));
+        let size = |policy: &lang::checked::CheckedPolicy| -> usize {
+            let object = compiler::compile(policy, Target::new(Scope::Global)).expect("compiles");
+            object
+                .spec
+                .programs
+                .iter()
+                .map(|p| p.code.insns.len())
+                .sum()
+        };
+        let screened = size(&checked);
+        let mut bare = checked.clone();
+        bare.path_layout = None;
+        let unscreened = size(&bare);
+        let screen = screened.saturating_sub(unscreened);
+        assert!(
+            screen > 100,
+            "{what}: a screen is made ({screen} instructions)"
+        );
+        assert!(
+            screen <= lang::check::PATH_SCREEN_COST,
+            "{what}: the screen is {screen} instructions, the checker counts {}",
+            lang::check::PATH_SCREEN_COST
+        );
+    }
+}
+
 /// A glob run's code (the search over accept sets and each rule's own block, or each rule's
 /// record of itself where the program dispatches globs) stays within what the checker counts
 /// for it, and the estimate is not far above it; and a thousand glob rules behind a shared

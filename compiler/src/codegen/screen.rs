@@ -635,6 +635,83 @@ mod tests {
         );
     }
 
+    /// The budget decides how much a screen compares, to the instruction: a level costs
+    /// `LEVEL_COST` and one per length before its names are compared, and what is left pays
+    /// for reading and comparing them whole, or else for columns (`columns` keeps the rest).
+    #[test]
+    fn a_screen_compares_what_its_budget_pays_for_and_no_more() {
+        let ways = |names: &[&'static str]| -> Vec<Vec<&'static [u8]>> {
+            names.iter().map(|n| vec![n.as_bytes()]).collect()
+        };
+        let tool = ways(&["tool", "bin"]);
+        let base = LEVEL_COST + 2;
+        let whole = READ_COST + tree_cost([b"tool".as_slice(), b"bin"].into_iter());
+        // Not even the lengths: no level.
+        assert!(fit(&tool, 1, base - 1).is_empty());
+        // The lengths alone: no bytes compared.
+        let lengths_only = fit(&tool, 1, base);
+        assert_eq!(lengths_only.len(), 1);
+        assert_eq!(lengths_only[0].lengths, BTreeSet::from([3, 4]));
+        assert_eq!(
+            (
+                lengths_only[0].names.as_ref(),
+                lengths_only[0].columns.len()
+            ),
+            (None, 0)
+        );
+        // One instruction short of the whole names: the columns the rest pays for.
+        let short = fit(&tool, 1, base + whole - 1);
+        assert_eq!(short[0].names, None);
+        assert!(!short[0].columns.is_empty());
+        assert_eq!(
+            fit(&tool, 1, base + whole)[0].names,
+            Some(BTreeSet::from([b"bin".to_vec(), b"tool".to_vec()]))
+        );
+        // A second level is paid for from what the first left.
+        let two = vec![vec![b"a".as_slice(), b"b"], vec![b"c".as_slice(), b"d"]];
+        let one = LEVEL_COST + 1;
+        assert_eq!(fit(&two, 2, 2 * one - 1).len(), 1);
+        assert_eq!(fit(&two, 2, 2 * one).len(), 2);
+        // As many lengths as SCREEN_LENGTHS are screened; one more ends the screen.
+        let long: Vec<String> = (1..=SCREEN_LENGTHS + 1).map(|n| "x".repeat(n)).collect();
+        let refs: Vec<&str> = long.iter().map(String::as_str).collect();
+        let levels = |n: usize| {
+            let names: Vec<Vec<&[u8]>> = refs[..n].iter().map(|n| vec![n.as_bytes()]).collect();
+            fit(&names, 1, PATH_SCREEN_COST).len()
+        };
+        assert_eq!(levels(SCREEN_LENGTHS), 1);
+        assert_eq!(levels(SCREEN_LENGTHS + 1), 0);
+    }
+
+    /// Columns: each position's bytes as ranges (only neighbours join), the first column paying
+    /// for the read too, while the budget lasts; what is left of it goes back.
+    #[test]
+    fn columns_are_the_bytes_at_each_position_as_far_as_the_budget_goes() {
+        let names: BTreeSet<Vec<u8>> = ["ax1", "bz2", "dy3"]
+            .iter()
+            .map(|n| n.as_bytes().to_vec())
+            .collect();
+        let at_0 = vec![(b'a', b'b'), (b'd', b'd')];
+        let at_1 = vec![(b'x', b'z')];
+        let first = COLUMN_COST + 2 * at_0.len() + READ_COST;
+        let second = COLUMN_COST + 2 * at_1.len();
+        let mut budget = first - 1;
+        assert!(columns(&names, &mut budget).is_empty());
+        assert_eq!(budget, first - 1);
+        let mut budget = first;
+        assert_eq!(columns(&names, &mut budget), vec![(0, at_0.clone())]);
+        assert_eq!(budget, 0);
+        let mut budget = first + second - 1;
+        assert_eq!(columns(&names, &mut budget), vec![(0, at_0.clone())]);
+        assert_eq!(budget, second - 1);
+        let mut budget = first + second + 7;
+        assert_eq!(
+            columns(&names, &mut budget),
+            vec![(0, at_0), (1, at_1), (2, vec![(b'1', b'3')])]
+        );
+        assert_eq!(budget, 7 - (COLUMN_COST + 2));
+    }
+
     #[test]
     fn no_screen_where_names_are_not_the_path_s() {
         assert!(of(&["/etc/shadow", "relative/path"]).is_empty());
