@@ -22,7 +22,7 @@ use compiler::bpf::helper::{
 use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCRATCH_MAP, VERSION_MAP};
 use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
-use compiler::report::{DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
+use compiler::report::{ReportedValue, DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
 use compiler::vm::kernel::{Fault, MockKernel};
 use compiler::vm::{decide, decide_with_faults, Machine};
 use lang::checked::AttrValue;
@@ -619,6 +619,42 @@ fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
         for resolved in ["/srv/app1/x", "/srv"] {
             let decided = run(resolved, &resolution_fails).decision;
             assert_eq!(decided, FIRST_RULE_REFUSES, "{source}{resolved}");
+        }
+    }
+}
+
+/// A screen rules a path out only where no report could show it: beside a rule that reports
+/// without reading the path, the names are not screened, and the refusal's report carries
+/// the path resolved, whether the other rules require exact paths (last names) or
+/// directories (first directories), and whether they allow or deny.
+#[test]
+fn a_report_that_does_not_test_the_path_still_shows_it() {
+    for listed in [
+        "path in [\"/etc/app/conf\", \"/etc/app/key\"]",
+        "path ~ \"/etc/app/**\"",
+    ] {
+        for verdict in ["allow", "deny"] {
+            let source = format!("{verdict} open where {listed}\ndeny open where uid == 5\n");
+            let policy = compile(&source);
+            let input = open("/tmp/x/y", 5);
+            let records =
+                compiler::vm::submitted_records(&policy.module, &policy.object, &input).unwrap();
+            assert_eq!(records.len(), 1, "{source}: one report");
+            let (report, program) = compiler::report::decode(&policy.module, &records[0]).unwrap();
+            let path = program
+                .values
+                .iter()
+                .zip(&report.values)
+                .find(|(value, _)| value.name == "path")
+                .map(|(_, reported)| reported.clone());
+            assert_eq!(
+                path,
+                Some(ReportedValue::Str {
+                    text: "/tmp/x/y".to_string(),
+                    truncated: false
+                }),
+                "{source}: the path reported"
+            );
         }
     }
 }

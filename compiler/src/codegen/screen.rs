@@ -271,13 +271,13 @@ impl ProgramGen<'_> {
     pub(super) fn screen_of(&self, i: usize) -> Option<Screen> {
         let program = self.program;
         let id = ValueId(i as u32);
-        let resolved = matches!(
-            program.values.get(i).map(|v| &v.kind),
-            Some(ValueKind::ResolvedPath(_))
-        );
+        // Only a resolved path is screened (it always has a buffer: `Layout::new`).
+        let Some(ValueKind::ResolvedPath(_)) = program.values.get(i).map(|v| &v.kind) else {
+            return None;
+        };
         let layout = program.path_layout?;
         // A rule that reports without reading the path shows it in its report: resolved.
-        if !resolved || self.layout.buffers[i].is_none() || !program.reporters_read(id) {
+        if !program.reporters_read(id) {
             return None;
         }
         let readers: Vec<_> = program.readers(id).collect();
