@@ -356,6 +356,10 @@ impl ProgramGen<'_> {
         self.asm
             .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root));
         for (k, level) in levels.iter().enumerate() {
+            if k > 0 {
+                self.asm
+                    .load(Size::DW, Reg::R8, Reg::R8, offset(walk.d_parent));
+            }
             let next = self.asm.new_label();
             self.asm
                 .jump_imm(JmpCond::Eq, Reg::R8, 0, resolve)
@@ -366,10 +370,6 @@ impl ProgramGen<'_> {
                 .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
             self.screen_name(i, level, &layout, resolve, unknown, next);
             self.asm.bind(next);
-            if k + 1 < levels.len() {
-                self.asm
-                    .load(Size::DW, Reg::R8, Reg::R8, offset(walk.d_parent));
-            }
         }
         self.asm.jump(resolve);
     }
