@@ -623,6 +623,54 @@ fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
     }
 }
 
+/// A path too long to resolve is unknown, and a deny rule's glob fails closed on it: the
+/// first-directories screen counts the names' bytes on its way up and resolves such a path
+/// rather than rule it out by its first directory (the offline machine's names may be longer
+/// than a real file system's 255 bytes, so four of them reach the buffer's end). One byte
+/// fewer, the path fits, and its first directory lets it through. The screen leaves room for
+/// the " (deleted)" `d_path` may append (10 bytes): a path of up to 4,085 bytes is ruled out
+/// unresolved, so that failing `bpf_d_path` changes nothing; one byte more is resolved.
+#[test]
+fn a_path_too_long_to_resolve_is_not_screened_out_by_its_first_directory() {
+    let policy = compile("deny open where path ~ \"/srv/**\" errno EACCES\n");
+    // "/usr" and three names, the last `last` bytes long.
+    let path = |last: usize| {
+        format!(
+            "/usr/{}/{}/{}",
+            "a".repeat(1363),
+            "b".repeat(1363),
+            "c".repeat(last)
+        )
+    };
+    let run = |path: &str, faults: &[Fault]| {
+        let input = open(path, 1000);
+        decide_with_faults(&policy.module, &policy.object, &input, faults)
+            .unwrap()
+            .decision
+    };
+    let resolution_fails = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    for (path, wanted) in [
+        (path(1362), Decision::Allow),
+        (path(1363), FIRST_RULE_REFUSES),
+    ] {
+        let input = open(&path, 1000);
+        assert_eq!(
+            eval::evaluate(&policy.checked, &input, false),
+            wanted,
+            "{} bytes",
+            path.len()
+        );
+        assert_eq!(run(&path, &[]), wanted, "{} bytes", path.len());
+    }
+    let (screened, resolved) = (path(1352), path(1353));
+    assert_eq!((screened.len(), resolved.len()), (4085, 4086));
+    assert_eq!(run(&screened, &resolution_fails), Decision::Allow);
+    assert_eq!(run(&resolved, &resolution_fails), FIRST_RULE_REFUSES);
+}
+
 /// A screen rules a path out only where no report could show it: beside a rule that reports
 /// without reading the path, the names are not screened, and the refusal's report carries
 /// the path resolved, whether the other rules require exact paths (last names) or
