@@ -461,18 +461,18 @@ impl ProgramGen<'_> {
             self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R5);
         }
         for (k, level) in levels.iter().enumerate() {
-            let next = self.asm.new_label();
-            self.screen_name(i, level, &layout, resolve, decoy, next);
-            self.asm.bind(next);
             match k {
-                0 if kept > 1 => {
+                1 => {
                     self.asm.mov64_reg(Reg::R8, Reg::R9);
                 }
-                1 if kept > 2 => {
+                2 => {
                     self.asm.load(Size::DW, Reg::R8, Reg::R10, slot);
                 }
                 _ => {}
             }
+            let next = self.asm.new_label();
+            self.screen_name(i, level, &layout, resolve, decoy, next);
+            self.asm.bind(next);
         }
         self.asm.jump(resolve);
     }
