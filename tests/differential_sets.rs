@@ -138,6 +138,39 @@ fn sizes() -> &'static [usize] {
     &[1, 10, 100, 1000]
 }
 
+/// A list nests as deep as the logarithm of its length, not as its length: the checker, the
+/// lowering and the code generator walk a condition recursively, and as a chain of `or`s a
+/// list of 1,000 paths overflowed a test thread's stack (300,000 integers, the main
+/// thread's). Here, on a test thread: 10,000 paths in one list decide as the reference
+/// does, and 200,000 integers (well within the size limit) are refused by E0207.
+#[test]
+fn a_long_list_is_compiled_without_nesting_as_deep_as_it_is_long() {
+    let paths: Vec<String> = (0..10_000).map(|i| format!("\"{}\"", path(i))).collect();
+    let compiled = compile(&format!("deny open where path in [{}]\n", paths.join(", ")));
+    for i in [0, 5_000, 9_999] {
+        agree(
+            "10,000 paths in a list",
+            &compiled,
+            &open_event(&path(i), 1000),
+        );
+    }
+    agree(
+        "10,000 paths in a list",
+        &compiled,
+        &open_event("/etc/pkg0/file1.cond", 1000),
+    );
+    let ints: Vec<String> = (0..200_000).map(|i| (i % 100).to_string()).collect();
+    let source = format!("deny open where uid in [{}]\n", ints.join(","));
+    let (checked, diagnostics) = lang::front_end(&source, kernel());
+    assert!(checked.is_none());
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.code == lang::diagnostic::Code::EventTooLarge),
+        "{diagnostics:?}"
+    );
+}
+
 #[test]
 fn exact_paths_agree_at_every_size() {
     for &n in sizes() {

@@ -729,10 +729,16 @@ pub(super) fn flip(op: CmpOp) -> Option<CmpOp> {
     })
 }
 
-/// The disjunction of `conds`; false for none.
-pub(super) fn any(conds: Vec<Cond>) -> Cond {
-    conds
-        .into_iter()
-        .reduce(|a, b| Cond::Or(Box::new(a), Box::new(b)))
-        .unwrap_or(Cond::Const(false))
+/// The disjunction of `conds`, in their order; false for none. A balanced tree: a list may
+/// hold hundreds of thousands of items within the size limit, and every walk over a
+/// condition recurses, so its depth must grow with the logarithm of the count (a chain of
+/// 300,000 `or`s overflowed the main thread's stack).
+pub(super) fn any(mut conds: Vec<Cond>) -> Cond {
+    match conds.len() {
+        0 | 1 => conds.pop().unwrap_or(Cond::Const(false)),
+        n => {
+            let right = conds.split_off(n / 2);
+            Cond::Or(Box::new(any(conds)), Box::new(any(right)))
+        }
+    }
 }
