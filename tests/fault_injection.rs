@@ -583,6 +583,37 @@ fn a_short_last_name_is_screened_without_a_helper() {
     assert_ne!(run_long(&reads_fail).executed, run_long(&[]).executed);
 }
 
+/// Where too many names share a place to compare whole, the screen compares the bytes they
+/// all have at each position: `app0` to `app999` have a digit after `app`, so `/srv/appx/…`
+/// is ruled out there without resolving, though its name is as long as `app1`'s. A name
+/// whose bytes pass every column (`app1x`: the columns end where the shortest name does) is
+/// resolved, so failing `bpf_d_path` changes what it costs, though not the decision (an
+/// unknown path equals no literal).
+#[test]
+fn names_too_many_to_compare_whole_are_screened_by_their_columns() {
+    let listed: Vec<String> = (0..1000)
+        .map(|i| format!("\"/srv/app{i}/bin/tool\""))
+        .collect();
+    let policy = compile(&format!(
+        "deny open where path in [{}] errno EACCES\n",
+        listed.join(", ")
+    ));
+    allowed_without_resolving(&policy, &open("/srv/appx/bin/tool", 1000), "/srv/appx");
+    let resolution_fails = [Fault::Helper {
+        id: D_PATH,
+        errno: ENAMETOOLONG,
+    }];
+    let passes = open("/srv/app1x/bin/tool", 1000);
+    let decided = decide(&policy.module, &policy.object, &passes).unwrap();
+    let faulted =
+        decide_with_faults(&policy.module, &policy.object, &passes, &resolution_fails).unwrap();
+    assert_eq!(
+        (decided.decision, faulted.decision),
+        (Decision::Allow, Decision::Allow)
+    );
+    assert_ne!(faulted.executed, decided.executed, "app1x is resolved");
+}
+
 /// A path whose first directories no rule's can begin is ruled out by the top screen, which
 /// climbs the dentries to the process's root without a helper: failing `bpf_d_path` then
 /// changes nothing, not even the instructions executed. A path the screen lets through is
