@@ -9,6 +9,11 @@
 
 /// Alternatives beyond this come from brace products (`{a,b}{c,d}...`) too large to be meant.
 pub const MAX_ALTERNATIVES: usize = 64;
+/// How deep braces may nest. Expanding recurses once a level, so the depth must be bounded
+/// (30,000 nested braces overflowed the stack); and each level deeper either adds an
+/// alternative, so that this many reach [`MAX_ALTERNATIVES`] anyway, or holds one
+/// alternative alone, which the braces around it do not change.
+pub const MAX_BRACE_DEPTH: usize = 64;
 
 /// A glob test's share of its program, in [`Glob::cost`] units (about one BPF instruction
 /// each): the final state's accept set compared with the few that hold the glob, or a bit of
@@ -85,7 +90,7 @@ impl Glob {
     pub fn parse(pattern: &str) -> Result<Glob, GlobError> {
         let bytes = pattern.as_bytes();
         let mut alternatives = Vec::new();
-        for alternative in expand_braces(bytes)? {
+        for alternative in expand_braces(bytes, 0)? {
             for tokens in globstar_readings(tokenize(&alternative)?) {
                 if !alternatives.contains(&tokens) {
                     alternatives.push(tokens);
@@ -293,8 +298,9 @@ fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
     Ok((Token::Class { ranges, negated }, i + 1 - start))
 }
 
-/// Expands `{a,b}` (nested too) into plain patterns, keeping escapes for the tokenizer.
-fn expand_braces(pattern: &[u8]) -> Result<Vec<Vec<u8>>, GlobError> {
+/// Expands `{a,b}` (nested too, `depth` braces around `pattern`) into plain patterns, keeping
+/// escapes for the tokenizer.
+fn expand_braces(pattern: &[u8], depth: usize) -> Result<Vec<Vec<u8>>, GlobError> {
     let mut results = vec![Vec::new()];
     let mut i = 0;
     while i < pattern.len() {
@@ -307,13 +313,19 @@ fn expand_braces(pattern: &[u8]) -> Result<Vec<Vec<u8>>, GlobError> {
                 i = end;
             }
             b'{' => {
+                if depth == MAX_BRACE_DEPTH {
+                    return Err(error(
+                        format!("braces nested more than {MAX_BRACE_DEPTH} deep"),
+                        i,
+                    ));
+                }
                 let close = matching_brace(pattern, i)?;
                 let mut options = Vec::new();
                 // Where the part starts in `pattern`: parts are separated by one `,` each, and
                 // an error inside one is reported at its place in the whole pattern.
                 let mut part_start = i + 1;
                 for part in split_top_level(&pattern[i + 1..close]) {
-                    options.extend(expand_braces(part).map_err(|e| GlobError {
+                    options.extend(expand_braces(part, depth + 1).map_err(|e| GlobError {
                         offset: e.offset + part_start,
                         ..e
                     })?);
@@ -568,6 +580,18 @@ mod tests {
         assert!(!twice.matches(b"/x,"));
         assert!(Glob::parse("/x{a,}").expect("parses").matches(b"/x"));
         assert!(Glob::parse("/x{}").is_err());
+    }
+
+    /// Braces nest [`MAX_BRACE_DEPTH`] deep, not one more, and the error points at the brace
+    /// one too deep; far deeper nesting is refused the same way (it once overflowed the stack).
+    #[test]
+    fn braces_nest_up_to_the_limit() {
+        let nested = |depth: usize| format!("/x{}a{}", "{".repeat(depth), "}".repeat(depth));
+        let deepest = Glob::parse(&nested(MAX_BRACE_DEPTH)).expect("the limit parses");
+        assert!(deepest.matches(b"/xa"));
+        let too_deep = Glob::parse(&nested(MAX_BRACE_DEPTH + 1)).expect_err("one more");
+        assert_eq!(too_deep.offset, 2 + MAX_BRACE_DEPTH);
+        assert!(Glob::parse(&nested(30_000)).is_err());
     }
 
     #[test]
