@@ -796,12 +796,19 @@ fn sets_cut_into_functions_agree() {
         .collect();
     // Far below INLINE_TREE_COST, the same rules' set is searched inline: a call costs more
     // than the jumps it spares.
+    // So it is beside dispatched globs, whose program has the decision area a cut set's
+    // leaves record their rule in.
     let ten: String = exact.lines().take(10).map(|l| format!("{l}\n")).collect();
-    assert_eq!(
-        set_functions(&compile(&ten)),
-        0,
-        "ten paths are cut into functions"
-    );
+    let globs: String = (0..20)
+        .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\"\n"))
+        .collect();
+    for source in [ten.clone(), format!("{ten}{globs}")] {
+        assert_eq!(
+            set_functions(&compile(&source)),
+            0,
+            "{source}: ten paths are cut into functions"
+        );
+    }
     for (label, source) in [
         ("exact", exact),
         ("prefix", prefixes),
