@@ -794,10 +794,9 @@ fn sets_cut_into_functions_agree() {
             _ => format!("{line}\n"),
         })
         .collect();
-    // Far below INLINE_TREE_COST, the same rules' set is searched inline: a call costs more
-    // than the jumps it spares.
-    // So it is beside dispatched globs, whose program has the decision area a cut set's
-    // leaves record their rule in.
+    // Far below INLINE_TREE_COST, the same rules' set is searched inline (a call costs more
+    // than the jumps it spares), beside dispatched globs too, whose program has the decision
+    // area a cut set's leaves record their rule in.
     let ten: String = exact.lines().take(10).map(|l| format!("{l}\n")).collect();
     let globs: String = (0..20)
         .map(|i| format!("deny open where path ~ \"/tmp/x/d{i}/*\"\n"))
