@@ -505,10 +505,8 @@ impl ProgramGen<'_> {
                 mask,
             } => {
                 // r1 = next[state << class_bits | class]
-                if class_bits > 0 {
-                    self.asm.alu64_imm(AluOp::Lsh, Reg::R1, class_bits as i32);
-                }
                 self.asm
+                    .alu64_imm(AluOp::Lsh, Reg::R1, class_bits as i32)
                     .alu64_reg(AluOp::Or, Reg::R1, Reg::R0)
                     .alu64_imm(AluOp::And, Reg::R1, mask as i32)
                     .alu64_reg(AluOp::Add, Reg::R1, Reg::R4);

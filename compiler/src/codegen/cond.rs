@@ -196,11 +196,9 @@ impl ProgramGen<'_> {
             let mut expected = u64::from_le_bytes(word);
             self.asm
                 .load(Size::DW, Reg::R1, Reg::R7, offset(buffer + 8 * k as u32));
-            if chunk.len() < 8 {
-                let drop = 8 * (8 - chunk.len() as u32);
-                self.asm.alu64_imm(AluOp::Lsh, Reg::R1, drop as i32);
-                expected <<= drop;
-            }
+            let drop = 8 * (8 - chunk.len() as u32);
+            self.asm.alu64_imm(AluOp::Lsh, Reg::R1, drop as i32);
+            expected <<= drop;
             self.load_constant(Reg::R2, expected);
             self.asm.jump_reg(JmpCond::Ne, Reg::R1, Reg::R2, mismatch);
         }

@@ -744,9 +744,7 @@ impl<'a> ProgramGen<'a> {
         let within = access.offset % 8;
         self.asm
             .load(Size::DW, reg, reg, offset(access.offset - within));
-        if within != 0 {
-            self.asm.alu64_imm(AluOp::Rsh, reg, (8 * within) as i32);
-        }
+        self.asm.alu64_imm(AluOp::Rsh, reg, (8 * within) as i32);
         if access.size < 8 {
             self.load_constant(Reg::R2, (1u64 << (8 * access.size)) - 1);
             self.asm.alu64_reg(AluOp::And, reg, Reg::R2);
@@ -863,9 +861,7 @@ impl<'a> ProgramGen<'a> {
     }
 
     fn add_offset(&mut self, reg: Reg, value: u32) {
-        if value != 0 {
-            self.asm.alu64_imm(AluOp::Add, reg, value as i32);
-        }
+        self.asm.alu64_imm(AluOp::Add, reg, value as i32);
     }
 
     fn load_constant(&mut self, reg: Reg, value: u64) {

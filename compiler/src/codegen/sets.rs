@@ -492,9 +492,7 @@ impl ProgramGen<'_> {
             Reg::R7,
             offset(site.b.offset + 8 * k as u32),
         );
-        if drop > 0 {
-            self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
-        }
+        self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
         let mut by_word: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
         for (literal, leaf) in entries {
             let mut word = [0u8; 8];

@@ -290,6 +290,18 @@ impl Assembler {
             }
             _ => {}
         }
+        // A 64-bit operation by its identity changes nothing, and is not emitted: callers
+        // shift by a computed amount or add a computed offset without testing it for zero.
+        // (A 32-bit one still zeroes the upper half, and is kept.)
+        let identity = match op {
+            AluOp::Add | AluOp::Sub | AluOp::Or | AluOp::Xor => Some(0),
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => Some(0),
+            AluOp::Mul | AluOp::Div => Some(1),
+            _ => None,
+        };
+        if width == Width::W64 && src.is_none() && identity == Some(imm) {
+            return self;
+        }
         // A neg given a register is refused above, so what it encodes is never emitted.
         let (source, src) = match src {
             Some(r) => (Source::Reg, r.index()),

@@ -160,14 +160,51 @@ fn operands_the_kernel_rejects_are_refused_at_their_slot() {
     let mut fine = Assembler::new();
     fine.mov64_imm(R0, 5)
         .neg64(R0)
-        .alu64_imm(AluOp::Div, R0, 1)
+        .alu32_imm(AluOp::Div, R0, 1)
         .alu32_imm(AluOp::Mod, R0, -1)
         .alu64_imm(AluOp::Lsh, R0, 63)
         .alu32_imm(AluOp::Arsh, R0, 31)
-        .alu64_imm(AluOp::Rsh, R0, 0)
+        .alu32_imm(AluOp::Rsh, R0, 0)
         .alu64_reg(AluOp::Div, R0, R1)
         .exit();
     assert_eq!(fine.finish().map(|code| code.insns.len()), Ok(9));
+}
+
+/// A 64-bit operation by its identity is not emitted (callers shift and add computed amounts
+/// without testing them for zero); the same by any other operand is, and so is a 32-bit one,
+/// which zeroes the upper half.
+#[test]
+fn an_operation_by_its_identity_is_left_out() {
+    let identities = [
+        (AluOp::Add, 0),
+        (AluOp::Sub, 0),
+        (AluOp::Or, 0),
+        (AluOp::Xor, 0),
+        (AluOp::Lsh, 0),
+        (AluOp::Rsh, 0),
+        (AluOp::Arsh, 0),
+        (AluOp::Mul, 1),
+        (AluOp::Div, 1),
+    ];
+    for (op, identity) in identities {
+        let mut asm = Assembler::new();
+        asm.mov64_imm(R0, 5)
+            .alu64_imm(op, R0, identity)
+            .alu64_imm(op, R0, identity + 1)
+            .alu32_imm(op, R0, identity)
+            .alu64_reg(op, R0, R1)
+            .exit();
+        let code = asm.finish().expect("assembles");
+        let imms: Vec<i32> = code.insns.iter().map(|i| i.imm).collect();
+        assert_eq!(imms, [5, identity + 1, identity, 0, 0], "{op:?}");
+    }
+    // Nor are the operations without an identity: a move, an and, a modulo.
+    let mut asm = Assembler::new();
+    asm.mov64_imm(R0, 0)
+        .alu64_imm(AluOp::And, R0, 0)
+        .alu64_imm(AluOp::Mod, R0, 1)
+        .exit();
+    assert_eq!(asm.finish().map(|code| code.insns.len()), Ok(4));
 }
 
 #[test]
