@@ -532,7 +532,7 @@ impl ProgramGen<'_> {
                 self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R3, site.miss);
                 self.word_trie(entries.clone(), len, k + 1, site);
             }
-            _ => {
+            [_, _, ..] => {
                 let (low, high) = words.split_at(words.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R3, high[0].0);
@@ -667,7 +667,7 @@ impl ProgramGen<'_> {
                 self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R4, site.miss);
                 self.prefix_trie(entries.clone(), k + 1, site);
             }
-            _ => {
+            [_, _, ..] => {
                 let (low, high) = words.split_at(words.len() / 2);
                 let right = self.asm.new_label();
                 self.load_constant(Reg::R4, high[0].0);
