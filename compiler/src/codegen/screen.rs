@@ -681,6 +681,14 @@ mod tests {
         };
         assert_eq!(levels(SCREEN_LENGTHS), 1);
         assert_eq!(levels(SCREEN_LENGTHS + 1), 0);
+        // As many names as SCREEN_NAMES are compared whole, one more by columns.
+        let many: Vec<String> = (0..=SCREEN_NAMES).map(|i| format!("n{i:02}")).collect();
+        let compared = |n: usize| {
+            let names: Vec<Vec<&[u8]>> = many[..n].iter().map(|m| vec![m.as_bytes()]).collect();
+            fit(&names, 1, PATH_SCREEN_COST)[0].names.is_some()
+        };
+        assert!(compared(SCREEN_NAMES));
+        assert!(!compared(SCREEN_NAMES + 1));
     }
 
     /// Columns: each position's bytes as ranges (only neighbours join), the first column paying
