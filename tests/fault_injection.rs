@@ -833,6 +833,10 @@ fn cheap_tests_that_fail_an_and_spare_the_path() {
         "deny open where (path ~ \"/srv/**\" or path == \"/etc/x\") and uid == 7\n",
         "deny open where uid == 7 and (path ~ \"/srv/**\" or path == \"/etc/x\")\n",
         "deny open where path ~ \"/srv/**\" and (uid == 7 or gid == 8)\n",
+        // A gate on a string (the comm is read into a buffer, after the prologue's gates):
+        // tested where the path is first needed.
+        "deny open where comm == \"vi\" and path ~ \"/srv/**\"\n",
+        "deny open where path ~ \"/srv/**\" and comm in [\"vi\", \"vim\"] and uid != 0\n",
     ];
     for source in cases {
         let policy = compile(source);
