@@ -341,16 +341,15 @@ impl ProgramGen<'_> {
         let Cond::And(items) = cond else {
             return None;
         };
-        let cheap: Vec<Cond> = items
+        let mut cheap = items
             .iter()
             .filter(|item| !self.reads_costly(item))
-            .cloned()
-            .collect();
-        match cheap.len() {
-            0 => None,
-            1 => cheap.into_iter().next(),
-            _ => Some(Cond::And(cheap)),
-        }
+            .cloned();
+        let first = cheap.next()?;
+        Some(match cheap.next() {
+            None => first,
+            Some(second) => Cond::And([first, second].into_iter().chain(cheap).collect()),
+        })
     }
 
     /// Whether `cond` tests a value that is computed lazily.
