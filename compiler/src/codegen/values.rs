@@ -497,13 +497,9 @@ impl ProgramGen<'_> {
                     self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R1);
                 }
                 (ValueKind::Addr(endpoint), Some(b)) => self.address(endpoint, slot, b, unknown),
-                // Helper-pair values were stored above; strings always have a buffer, walks
-                // a work area. Were one missing, the value would be unknown.
-                (kind, _) if kind.costly() => {
-                    self.asm
-                        .bind(unknown)
-                        .store_imm(Size::DW, Reg::R10, slot, -1);
-                }
+                // Helper-pair values were stored above. Every string has a buffer
+                // (`Layout::new`), so no costly value reaches here: were one to, its unknown
+                // exit would be left unbound, and the assembler refuses the program.
                 _ => {}
             }
         }
