@@ -743,7 +743,7 @@ fn a_report_that_does_not_test_the_path_still_shows_it() {
 /// A cheap test that gates a rule's costly values is tested once: past it, the program knows
 /// it holds and computes the path and the executable without testing it again. So `uid != 0`
 /// adds the uid's helper call and a compare to a miss (5 instructions; 7 on a hit), and with
-/// `gid != 0` beside it 9 (13 on a hit). Tested again before each value, each cost 4 or 8
+/// `gid != 0` beside it 9 (13 on a hit). Tested again before each value, they cost 8 and 4
 /// more.
 #[test]
 fn a_gate_that_held_is_not_tested_again() {
