@@ -82,6 +82,12 @@ fn s(text: &str) -> AttrValue {
     AttrValue::Str(text.as_bytes().to_vec())
 }
 
+/// `bpf_d_path` fails: no path is resolved.
+const RESOLUTION_FAILS: [Fault; 1] = [Fault::Helper {
+    id: D_PATH,
+    errno: ENAMETOOLONG,
+}];
+
 /// Faults that leave every path unresolved and every kernel read failed.
 const NOTHING_RESOLVES: [Fault; 2] = [
     Fault::Helper {
@@ -193,10 +199,6 @@ fn with_unknown(compiled: &Compiled, input: &EventInput, attribute: &str) -> Dec
 
 #[test]
 fn a_failed_path_resolution_is_unknown_and_fails_closed() {
-    let d_path_fails = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     let cases: &[(&str, &str, u64, bool)] = &[
         // A deny rule on the path matches; the rest of its condition still counts.
         (
@@ -241,7 +243,7 @@ fn a_failed_path_resolution_is_unknown_and_fails_closed() {
     for (source, path, uid, expect_denied) in cases {
         let policy = compile(source);
         let input = open(path, *uid);
-        let got = with_faults(&policy, &input, &d_path_fails);
+        let got = with_faults(&policy, &input, &RESOLUTION_FAILS);
         assert_eq!(
             got,
             with_unknown(&policy, &input, "path"),
@@ -599,14 +601,10 @@ fn names_too_many_to_compare_whole_are_screened_by_their_columns() {
         listed.join(", ")
     ));
     allowed_without_resolving(&policy, &open("/srv/appx/bin/tool", 1000), "/srv/appx");
-    let resolution_fails = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     let passes = open("/srv/app1x/bin/tool", 1000);
     let decided = decide(&policy.module, &policy.object, &passes).unwrap();
     let faulted =
-        decide_with_faults(&policy.module, &policy.object, &passes, &resolution_fails).unwrap();
+        decide_with_faults(&policy.module, &policy.object, &passes, &RESOLUTION_FAILS).unwrap();
     assert_eq!(
         (decided.decision, faulted.decision),
         (Decision::Allow, Decision::Allow)
@@ -621,10 +619,6 @@ fn names_too_many_to_compare_whole_are_screened_by_their_columns() {
 /// with fewer names than the screen compares.
 #[test]
 fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
-    let resolution_fails = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     // A path test alone, or beside a cheap test on either side of an `and` (the screen
     // finds what the rule requires of the path inside its `and`).
     for source in [
@@ -642,7 +636,7 @@ fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
             let screened = run(outside, &[]);
             assert_eq!(screened.decision, Decision::Allow, "{source}{outside}");
             assert_eq!(
-                run(outside, &resolution_fails),
+                run(outside, &RESOLUTION_FAILS),
                 screened,
                 "{source}{outside}"
             );
@@ -650,7 +644,7 @@ fn first_directories_no_rule_can_begin_are_screened_without_resolving() {
         // A path of no more names than the screen compares is resolved: its last name is
         // the file's, not a directory (nor are the window's registers all written yet).
         for resolved in ["/srv/app1/x", "/srv", "/srv/app1", "/usr/x"] {
-            let decided = run(resolved, &resolution_fails).decision;
+            let decided = run(resolved, &RESOLUTION_FAILS).decision;
             assert_eq!(decided, FIRST_RULE_REFUSES, "{source}{resolved}");
         }
     }
@@ -681,10 +675,6 @@ fn a_path_too_long_to_resolve_is_not_screened_out_by_its_first_directory() {
             .unwrap()
             .decision
     };
-    let resolution_fails = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     for (path, wanted) in [
         (path(1362), Decision::Allow),
         (path(1363), FIRST_RULE_REFUSES),
@@ -700,8 +690,8 @@ fn a_path_too_long_to_resolve_is_not_screened_out_by_its_first_directory() {
     }
     let (screened, resolved) = (path(1352), path(1353));
     assert_eq!((screened.len(), resolved.len()), (4085, 4086));
-    assert_eq!(run(&screened, &resolution_fails), Decision::Allow);
-    assert_eq!(run(&resolved, &resolution_fails), FIRST_RULE_REFUSES);
+    assert_eq!(run(&screened, &RESOLUTION_FAILS), Decision::Allow);
+    assert_eq!(run(&resolved, &RESOLUTION_FAILS), FIRST_RULE_REFUSES);
 }
 
 /// A screen rules a path out only where no report could show it: beside a rule that reports
@@ -825,10 +815,6 @@ fn a_root_process_under_uid_rules_resolves_no_path() {
 /// path first: values without a gate are computed before the rule's condition.)
 #[test]
 fn cheap_tests_that_fail_an_and_spare_the_path() {
-    let resolution_fails = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     let cases = [
         "deny open where (path ~ \"/srv/**\" or path == \"/etc/x\") and uid == 7\n",
         "deny open where uid == 7 and (path ~ \"/srv/**\" or path == \"/etc/x\")\n",
@@ -845,7 +831,7 @@ fn cheap_tests_that_fail_an_and_spare_the_path() {
         let decided = decide(&policy.module, &policy.object, &input).unwrap();
         assert_eq!(decided.decision, Decision::Allow, "{source}");
         let faulted =
-            decide_with_faults(&policy.module, &policy.object, &input, &resolution_fails).unwrap();
+            decide_with_faults(&policy.module, &policy.object, &input, &RESOLUTION_FAILS).unwrap();
         assert_eq!(faulted, decided, "{source}");
     }
 }
@@ -1491,14 +1477,10 @@ fn a_mixed_run_ends_where_a_kinds_unknown_outcome_changes() {
                   deny open where path ~ \"/f/**\"\n\
                   deny open where path ~ \"/j/**\"\n";
     let mut compiled = compile(source);
-    let unresolved = [Fault::Helper {
-        id: D_PATH,
-        errno: ENAMETOOLONG,
-    }];
     let deny = |errno, rule| Decision::Deny { errno, rule };
     // As lowered: an unknown path equals no listed path, and is under every directory.
     assert_eq!(
-        with_faults(&compiled, &open("/b/x", 1000), &unresolved),
+        with_faults(&compiled, &open("/b/x", 1000), &RESOLUTION_FAILS),
         deny(EPERM, 4)
     );
     for program in &mut compiled.module.programs {
@@ -1508,7 +1490,7 @@ fn a_mixed_run_ends_where_a_kinds_unknown_outcome_changes() {
     }
     compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
     assert_eq!(
-        with_faults(&compiled, &open("/b/x", 1000), &unresolved),
+        with_faults(&compiled, &open("/b/x", 1000), &RESOLUTION_FAILS),
         deny(EACCES, 1)
     );
     for (path, decision) in [
