@@ -1507,3 +1507,71 @@ fn a_mixed_run_ends_where_a_kinds_unknown_outcome_changes() {
         );
     }
 }
+
+/// A char array shorter than its 8-byte-rounded buffer (none in the catalog: every one is a
+/// 16-byte `comm`, so the array is reshaped in the IR) is read at its own size, and the bytes
+/// past it are zeroed inside its own buffer: the value before it in the scratch map, already
+/// computed and tested again by a later rule, keeps its bytes.
+#[test]
+fn a_char_array_shorter_than_its_buffer_is_padded_inside_its_own_buffer() {
+    use compiler::ir::ValueKind;
+    let reshaped = |source: &str, size: u32| {
+        let mut compiled = compile(source);
+        let mut arrays = 0;
+        for value in compiled
+            .module
+            .programs
+            .iter_mut()
+            .flat_map(|p| &mut p.values)
+        {
+            if let ValueKind::Chars(a) = &mut value.kind {
+                a.size = size;
+                arrays += 1;
+            }
+        }
+        assert_eq!(arrays, 1, "{source}: one char array to reshape");
+        compiled.object = compiler::codegen::codegen(&compiled.module).unwrap();
+        compiled
+    };
+    let ptrace = |target: &str| {
+        event(
+            "ptrace",
+            &[
+                ("comm", s("abcdefghijklmno")),
+                ("target.comm", s(target)),
+                ("target.pid", AttrValue::Int(7)),
+            ],
+        )
+    };
+    let target = "qrstuvwxyzabcde";
+    for size in [9, 13, 15] {
+        // `comm` is laid out before `target.comm` and computed first; the second rule tests
+        // it again after `target.comm` was read.
+        let compiled = reshaped(
+            "deny ptrace where comm == \"abcdefghijklmno\" and target.comm == \"p\"\n\
+             deny ptrace where comm == \"abcdefghijklmno\"\n",
+            size,
+        );
+        for (comm, rule) in [("p", 0), (target, 1)] {
+            let decision = with_faults(&compiled, &ptrace(comm), &[]);
+            assert!(
+                matches!(decision, Decision::Deny { rule: r, .. } if r == rule),
+                "array of {size} bytes, target {comm:?}: {decision:?}"
+            );
+        }
+        // Only the array's own bytes are read, and the rest of its buffer compares as NUL.
+        let seen = &target[..size as usize];
+        let compiled = reshaped(
+            &format!(
+                "deny ptrace where target.comm == \"{seen}\"\n\
+                 deny ptrace where target.comm == \"{target}\"\n"
+            ),
+            size,
+        );
+        let decision = with_faults(&compiled, &ptrace(target), &[]);
+        assert!(
+            matches!(decision, Decision::Deny { rule: 0, .. }),
+            "array of {size} bytes reads {seen:?}: {decision:?}"
+        );
+    }
+}
