@@ -1510,8 +1510,10 @@ fn a_mixed_run_ends_where_a_kinds_unknown_outcome_changes() {
 
 /// A char array shorter than its 8-byte-rounded buffer (none in the catalog: every one is a
 /// 16-byte `comm`, so the array is reshaped in the IR) is read at its own size, and the bytes
-/// past it are zeroed inside its own buffer: the value before it in the scratch map, already
-/// computed and tested again by a later rule, keeps its bytes.
+/// past it are zeroed inside its own buffer, whatever was there before (the offline machine
+/// starts the scratch map as garbage, as another program sharing it may leave it); the value
+/// before it in the scratch map, already computed and tested again by a later rule, keeps its
+/// bytes.
 #[test]
 fn a_char_array_shorter_than_its_buffer_is_padded_inside_its_own_buffer() {
     use compiler::ir::ValueKind;
