@@ -2401,6 +2401,20 @@ fn walked_path_cases_agree() {
     agree(deny_ancestor, &x, Decision::Allow);
     x.ancestors = vec![(b"sh".to_vec(), deep(limits::SHORT_WALK_COMPONENTS + 1, 1))];
     agree(deny_ancestor, &x, DENY);
+    // ... and up to ANCESTOR_EXE_CAP bytes with its NUL: a path of few components that
+    // outgrows the buffer is unknown too, never a copy past the buffer's end.
+    let cap = catalog::ANCESTOR_EXE_CAP;
+    for (len, decision) in [(cap - 1, Decision::Allow), (cap, DENY), (cap + 150, DENY)] {
+        x.ancestors = vec![(b"sh".to_vec(), path_of(len))];
+        agree(deny_ancestor, &x, decision);
+    }
+    let longest = String::from_utf8(path_of(cap - 1)).unwrap();
+    x.ancestors = vec![(b"sh".to_vec(), longest.clone().into_bytes())];
+    agree(
+        &format!("deny exec where ancestor.exe == \"{longest}\""),
+        &x,
+        DENY,
+    );
     // Two walked paths in one program, and `exe`, each walked on its own.
     let mut r = event("rename", b"/tmp/a");
     r.new_path = b"/etc/passwd".to_vec();
