@@ -864,8 +864,10 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
             if size == 0 {
                 return Ok(0);
             }
-            // The destination must be writable for `size` bytes, as the verifier checks.
-            kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+            // mm/maccess.c, strncpy_from_kernel_nofault: byte by byte, the string and its
+            // NUL and nothing more; kernel/trace/bpf_trace.c zeroes all `size` bytes on a
+            // fault.
+            take_buffer(&mut kernel.memory, dst, size).map_err(mem)?;
             match kernel.memory.read_str(src, size - 1) {
                 Some(mut bytes) if !read_faults => {
                     bytes.push(0);
@@ -873,22 +875,29 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                     kernel.memory.write(dst, &bytes).map_err(mem)?;
                     Ok(len)
                 }
-                _ => Ok(neg(EFAULT)),
+                _ => {
+                    kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+                    Ok(neg(EFAULT))
+                }
             }
         }
         PROBE_READ_USER_STR => {
             // mm/maccess.c, strncpy_from_user_nofault: the length with the NUL; an empty
             // string reads as 0 (the NUL is added to a positive length only, measured on
             // 6.1); a string of `size` bytes or more is cut to `size - 1` and its NUL, and
-            // `size` returned. Only user memory reads; anything else faults.
+            // `size` returned. Only user memory reads; anything else faults, and a fault
+            // zeroes all `size` bytes (kernel/trace/bpf_trace.c). lib/strncpy_from_user.c
+            // copies a word at a time while a whole word is left: the word holding the NUL is
+            // written with the bytes after the NUL zeroed, and nothing past that word.
             let (dst, size, src) = (arg(1)?, arg(2)? as u32 as usize, arg(3)?);
-            kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+            take_buffer(&mut kernel.memory, dst, size).map_err(mem)?;
             let user = kernel
                 .memory
                 .locate(src)
                 .and_then(|(id, _)| kernel.memory.region(id))
                 .is_some_and(|r| r.kind == RegionKind::User);
             if size == 0 || !user || read_faults {
+                kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
                 return Ok(neg(EFAULT));
             }
             let (id, offset) = kernel.memory.locate(src).unwrap_or_default();
@@ -899,15 +908,19 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
                 .unwrap_or_default();
             let len = bytes.iter().position(|&b| b == 0);
             match len {
-                Some(0) => Ok(0),
                 Some(n) if n < size => {
+                    let word_end = (n / 8 + 1) * 8;
+                    let end = if word_end <= size { word_end } else { n + 1 };
                     let mut out = bytes[..n].to_vec();
-                    out.push(0);
+                    out.resize(end, 0);
                     kernel.memory.write(dst, &out).map_err(mem)?;
-                    Ok(n as u64 + 1)
+                    Ok(if n == 0 { 0 } else { n as u64 + 1 })
                 }
                 // No NUL before the region ends: the read runs off the mapping.
-                None if bytes.len() < size => Ok(neg(EFAULT)),
+                None if bytes.len() < size => {
+                    kernel.memory.write(dst, &vec![0; size]).map_err(mem)?;
+                    Ok(neg(EFAULT))
+                }
                 _ => {
                     let mut out = bytes[..size - 1].to_vec();
                     out.push(0);
@@ -981,4 +994,16 @@ fn call(slot: usize, id: i32, cpu: &mut Cpu, kernel: &mut MockKernel) -> Result<
         }
         _ => Err(VmError::UnknownHelper { slot, id }),
     }
+}
+
+/// Takes `size` bytes at `dst` as a helper's output buffer: they must be writable, and they
+/// count as written afterwards (the verifier takes the whole buffer as initialized whatever
+/// the helper writes), but they keep what they held. The string helpers write only part of
+/// it, and a program that read the rest would read what the last event left.
+fn take_buffer(memory: &mut Memory, dst: u64, size: usize) -> Result<(), MemError> {
+    let held = memory.locate(dst).and_then(|(id, at)| {
+        let bytes = &memory.region(id)?.bytes;
+        Some(bytes.get(at..at.checked_add(size)?)?.to_vec())
+    });
+    memory.write(dst, &held.unwrap_or_else(|| vec![0; size]))
 }

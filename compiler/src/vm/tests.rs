@@ -497,6 +497,69 @@ fn d_path_reports_names_too_long() {
     assert!(buffer.iter().all(|b| *b == GARBAGE));
 }
 
+/// The string helpers write what the kernel's do and no more: `bpf_probe_read_kernel_str`
+/// the string and its NUL (strncpy_from_kernel_nofault copies byte by byte);
+/// `bpf_probe_read_user_str` also zeroes the rest of the word that holds the NUL when a whole
+/// word was left to copy (strncpy_from_user copies a word at a time, masking the bytes past
+/// the NUL), and an empty string reads as 0. The rest of the buffer keeps what it held (here
+/// 0x11), and a fault zeroes all of it.
+#[test]
+fn string_helpers_write_only_the_string_and_what_the_kernel_adds() {
+    use crate::bpf::helper::{PROBE_READ_KERNEL_STR, PROBE_READ_USER_STR};
+    const HELD: u8 = 0x11;
+    // Returns the helper's result and the 32-byte buffer at fp-64 after it.
+    let read = |helper: u32, text: &[u8], user: bool, size: i32| {
+        let mut kernel = MockKernel::empty();
+        let kind = if user {
+            RegionKind::User
+        } else {
+            RegionKind::Kernel("string".into())
+        };
+        let src = Memory::base(kernel.memory.add(kind, text.to_vec(), false));
+        let mut asm = Assembler::new();
+        for at in (-64..-32).step_by(4) {
+            asm.store_imm(Size::W, Reg::R10, at, 0x1111_1111);
+        }
+        asm.mov64_reg(Reg::R1, Reg::R10)
+            .alu64_imm(AluOp::Add, Reg::R1, -64)
+            .mov64_imm(Reg::R2, size)
+            .ld_imm64(Reg::R3, src)
+            .call_helper(helper)
+            .store_reg(Size::DW, Reg::R10, -8, Reg::R0)
+            .mov64_imm(Reg::R0, 0)
+            .exit();
+        Machine::new(&asm.finish().unwrap())
+            .run(&mut kernel)
+            .unwrap();
+        let m = &kernel.memory;
+        let ret = m.read_uint(kernel.frame - 8, 8).unwrap() as i64;
+        (ret, m.read(kernel.frame - 64, 32).unwrap().to_vec())
+    };
+    let expect = |written: &[u8]| {
+        let mut buffer = written.to_vec();
+        buffer.resize(32, HELD);
+        buffer
+    };
+    let kernel_str = |text: &[u8], size| read(PROBE_READ_KERNEL_STR, text, false, size);
+    let user_str = |text: &[u8], size| read(PROBE_READ_USER_STR, text, true, size);
+    assert_eq!(kernel_str(b"abc\0", 32), (4, expect(b"abc\0")));
+    // Cut to `size - 1` bytes and a NUL.
+    assert_eq!(kernel_str(b"abcdefgh\0", 5), (5, expect(b"abcd\0")));
+    // A string running off its region faults: all `size` bytes zeroed.
+    assert_eq!(kernel_str(b"abc", 16), (-14, expect(&[0; 16])));
+    let ten = b"abcdefghij\0";
+    assert_eq!(user_str(ten, 32), (11, expect(b"abcdefghij\0\0\0\0\0\0")));
+    // No whole word left at the NUL: copied byte by byte, the NUL last.
+    assert_eq!(user_str(ten, 12), (11, expect(ten)));
+    assert_eq!(user_str(b"\0", 32), (0, expect(&[0; 8])));
+    assert_eq!(user_str(ten, 4), (4, expect(b"abc\0")));
+    // Kernel memory is no user string.
+    assert_eq!(
+        read(PROBE_READ_USER_STR, ten, false, 16),
+        (-14, expect(&[0; 16]))
+    );
+}
+
 /// The machine's hash maps answer as htab_map_update_elem and htab_map_delete_elem do
 /// (kernel/bpf/hashtab.c): flags BPF_ANY, BPF_NOEXIST and BPF_EXIST, -E2BIG when full,
 /// -ENOENT for a key that is not there, -EINVAL for an unknown flag.
