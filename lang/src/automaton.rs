@@ -894,6 +894,28 @@ mod tests {
         }
     }
 
+    /// An alternative of [`STRING_CAP`] bytes or more matches no string a program holds (at
+    /// most `STRING_CAP - 1` bytes and a NUL), so it is left out of the automaton rather
+    /// than grow it past what a table holds; one a byte shorter is kept.
+    #[test]
+    fn alternatives_longer_than_any_string_are_left_out() {
+        let long = |c: char, len: usize| format!("/{}", c.to_string().repeat(len - 1));
+        let never = globs(&[&format!(
+            "{{/a/*,{},{}}}",
+            long('x', STRING_CAP),
+            long('y', STRING_CAP)
+        )]);
+        let automaton = Automaton::build(&[&never[0]]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(automaton.state_count() < 10, "{}", automaton.state_count());
+        assert!(automaton.matches(0, b"/a/b"));
+        assert_eq!(Automaton::check_alone(&never[0]), Ok(()));
+        let longest = long('x', STRING_CAP - 1);
+        let kept = globs(&[&format!("{{/a/*,{longest}}}")]);
+        let automaton = Automaton::build(&[&kept[0]]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(automaton.matches(0, longest.as_bytes()));
+        assert!(!automaton.matches(0, &longest.as_bytes()[..STRING_CAP - 2]));
+    }
+
     /// Start states count against [`MAX_STATES`] like any other: globs that each begin a scan
     /// of their own fit while they and the dead state are at most the limit, and one more is
     /// refused, even when no state follows them (an empty glob's start leads only to the dead
