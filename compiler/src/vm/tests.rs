@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::kernel::MockKernel;
+use super::kernel::{MockKernel, GARBAGE};
 use super::memory::MemError;
 use super::*;
 use crate::bpf::{Assembler, Reg, Size};
