@@ -187,6 +187,57 @@ fn diff_names_every_changed_event_and_each_example_holds() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A path added to a list of thousands is the one change, with itself as the example: each
+/// path the old list excludes is a test made false, which the search takes at no cost while
+/// no test of the path holds (it gave up past 3,000, and then also named the list's paths as
+/// "now allowed, may or may not happen", which no path is).
+#[test]
+fn a_path_added_to_a_long_list_is_the_one_change() {
+    let dir = std::env::temp_dir().join(format!("krsic-diff-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<String> = (0..5000)
+        .map(|i| format!("\"/srv/app{i}/bin/tool\""))
+        .collect();
+    let list = paths.join(", ");
+    let old = write(
+        &dir,
+        "old.krsi",
+        &format!("deny exec where path in [{list}]\n"),
+    );
+    let new = write(
+        &dir,
+        "new.krsi",
+        &format!("deny exec where path in [{list}, \"/srv/extra/bin/tool\"]\n"),
+    );
+    let out = krsic(&["diff", "--btf", FIXTURE, "--json", &old, &new]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let changes: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1, "{stdout}");
+    assert_eq!(changes[0]["change"], "now-denied");
+    assert_eq!(
+        changes[0]["example"],
+        r#"exec { path: "/srv/extra/bin/tool" }"#
+    );
+    // And the other way round: the path is now allowed, nothing else changed.
+    let out = krsic(&["diff", "--btf", FIXTURE, "--json", &new, &old]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let changes: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1, "{stdout}");
+    assert_eq!(changes[0]["change"], "now-allowed");
+    assert_eq!(
+        changes[0]["example"],
+        r#"exec { path: "/srv/extra/bin/tool" }"#
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn diff_says_in_words_what_changed() {
     let dir = std::env::temp_dir().join(format!("krsic-diff-words-{}", std::process::id()));

@@ -301,6 +301,10 @@ pub(super) struct Solver<'s> {
     values: Vec<Option<Value>>,
     /// Assigned atoms, in order, to undo on backtracking.
     trail: Vec<usize>,
+    /// Per string attribute, how many of its atoms are assigned true: while none is, every
+    /// set of its atoms' values is satisfiable (a string avoids any finite set of literals
+    /// and globs), so assigning one false needs no theory check (see [`Solver::pins`]).
+    string_truths: HashMap<&'static str, u32>,
     /// In a witness search, what each model found must pass (see [`Solver::witness`]).
     accept: Option<&'s mut Acceptor<'s>>,
 }
@@ -328,6 +332,7 @@ impl<'s> Solver<'s> {
             steps_left: steps,
             values: vec![None; atoms.atoms.len()],
             trail: Vec::new(),
+            string_truths: HashMap::new(),
             accept: None,
         }
     }
@@ -356,7 +361,7 @@ impl<'s> Solver<'s> {
         let result = self.run(goals, depth);
         while self.trail.len() > mark {
             if let Some(atom) = self.trail.pop() {
-                self.values[atom] = None;
+                self.set(atom, None);
             }
         }
         result
@@ -412,9 +417,16 @@ impl<'s> Solver<'s> {
                             && self.atoms.get(atom).is_some_and(|a| a.fallible);
                         self.assign(atom, Value::Known(want));
                         // A theory check reads every assigned atom: it costs that many steps.
-                        let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
-                        self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
-                        let consistent = self.consistent(atom);
+                        // A string test made false before any of its attribute's holds needs
+                        // none: a list of ten thousand paths, every one excluded, would
+                        // otherwise cost the square of its length.
+                        let consistent = if !want && !self.pins(atom) {
+                            true
+                        } else {
+                            let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);
+                            self.steps_left = self.steps_left.checked_sub(cost).ok_or(GaveUp)?;
+                            self.consistent(atom)
+                        };
                         if !may_be_unknown {
                             if !consistent {
                                 return Ok(false);
@@ -427,7 +439,7 @@ impl<'s> Solver<'s> {
                             return Ok(true);
                         }
                         // Or the program cannot read the value, which this leaf accepts.
-                        self.values[atom] = Some(Value::Unknown);
+                        self.set(atom, Some(Value::Unknown));
                     }
                 },
             }
@@ -508,8 +520,41 @@ impl<'s> Solver<'s> {
     }
 
     fn assign(&mut self, atom: usize, value: Value) {
-        self.values[atom] = Some(value);
+        self.set(atom, Some(value));
         self.trail.push(atom);
+    }
+
+    /// Gives `atom` its value, keeping [`Solver::string_truths`].
+    fn set(&mut self, atom: usize, value: Option<Value>) {
+        let counted = |value: Option<Value>| value == Some(Value::Known(true));
+        if let Some(a) = self
+            .atoms
+            .get(atom)
+            .filter(|a| matches!(a.domain, Domain::Str { .. }))
+        {
+            let was = self.values[atom];
+            if counted(was) != counted(value) {
+                let truths = self.string_truths.entry(a.attribute).or_insert(0);
+                if counted(value) {
+                    *truths += 1;
+                } else {
+                    *truths = truths.saturating_sub(1);
+                }
+            }
+        }
+        self.values[atom] = value;
+    }
+
+    /// Whether some atom of `atom`'s string attribute is assigned true, which may pin the
+    /// string so that a test made false contradicts it ([`str_satisfiable`] reads only the
+    /// true ones to refute); `true` for an atom of any other domain.
+    fn pins(&self, atom: usize) -> bool {
+        match self.atoms.get(atom) {
+            Some(a) if matches!(a.domain, Domain::Str { .. }) => {
+                self.string_truths.get(a.attribute).copied().unwrap_or(0) > 0
+            }
+            _ => true,
+        }
     }
 
     /// Whether some value of `atom`'s attribute gives every known atom of it its value. `true`
