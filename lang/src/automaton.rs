@@ -508,10 +508,10 @@ impl Table {
         let states = 256;
         let accepts = states + 4 * n;
         let comb_at = (accepts + 2 * n).next_multiple_of(4);
-        // Masked indices reach at most mask + 1 entries past each region's start.
-        let len = (comb_at + 4 * (comb_mask + 1))
-            .max(states + 4 * (state_mask + 1))
-            .max(accepts + 2 * (state_mask + 1));
+        // Masked indices reach at most mask + 1 entries past each region's start. The state
+        // records' reach, 4 (mask + 1) bytes past `states`, ends before the accepts' does:
+        // `accepts` is 4 n bytes past `states`, and mask + 1 is below 2 n.
+        let len = (comb_at + 4 * (comb_mask + 1)).max(accepts + 2 * (state_mask + 1));
         if len > MAX_TABLE_BYTES {
             return Err(AutomatonError::TableTooLarge { bytes: len });
         }
