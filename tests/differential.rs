@@ -2174,6 +2174,31 @@ fn lint_claims_hold(
 // ---------------------------------------------------------------------------------------------
 // Hand-written cases and regressions
 
+/// A string derived from another (`container.id`, from the cgroup's path) is unknown when that
+/// one is, and the lints take its tests as such: an allow rule on an id does not make a deny
+/// rule on the same id dead (W0005), since under a cgroup path too deep to walk the deny rule
+/// fails closed and decides.
+#[test]
+fn a_derived_string_may_be_unknown_to_the_lints() {
+    let id = common::CONTAINER_IDS[0];
+    let source = format!(
+        "allow exec where container.id == \"{id}\"\ndeny exec where container.id == \"{id}\""
+    );
+    let (_, diagnostics) = lang::front_end(&source, kernel());
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.code != lang::diagnostic::Code::ShadowedByAllow),
+        "{diagnostics:?}"
+    );
+    let scope = format!("docker-{id}.scope");
+    let mut e = event("exec", b"/bin/true");
+    e.cgroup = format!("/system.slice/{scope}").into_bytes();
+    agree(&source, &e, Decision::Allow);
+    e.cgroup = format!("/{}{scope}", "d/".repeat(limits::WALK_COMPONENTS)).into_bytes();
+    agree(&source, &e, Decision::Deny { errno: 1, rule: 1 });
+}
+
 /// An event with every attribute set to something unremarkable.
 fn event(name: &'static str, path: &[u8]) -> EventSpec {
     EventSpec {

@@ -79,16 +79,6 @@ pub enum Decision {
     },
 }
 
-impl Decision {
-    /// The errno of a refusal (deny or kill); `None` when the operation is allowed.
-    pub fn errno(self) -> Option<i32> {
-        match self {
-            Decision::Allow => None,
-            Decision::Deny { errno, .. } | Decision::Kill { errno, .. } => Some(errno),
-        }
-    }
-}
-
 /// A test's outcome, where the program may be unable to decide it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Truth {
