@@ -87,13 +87,30 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
     for (scope, module, object) in &compiled.builds {
         let scoped = *scope == Scope::Cgroup;
         let expected = eval::evaluate(&compiled.checked, event, scoped);
-        let got = compiler::vm::decide(module, object, event).map(|o| {
+        let run = compiler::vm::decide_and_report(module, object, event);
+        let got = run.as_ref().map(|(o, _)| {
             executed += o.executed;
             o.decision
         });
         if got.as_ref() != Ok(&expected) {
             let build = format!("{scope:?}");
             return Err(disagreement(&build, source, event, &expected, &got, module));
+        }
+        // And the audit rules it reports: those the reference says match (in source order;
+        // an event's late program, on the command line, reports after the early one).
+        let audits = eval::audits(&compiled.checked, event, scoped);
+        let mut reported: Vec<u32> = run
+            .iter()
+            .flat_map(|(_, reports)| reports)
+            .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
+            .map(|r| r.rule)
+            .collect();
+        reported.sort_unstable();
+        if reported != audits {
+            let build = format!("{scope:?}, audit reports");
+            return Err(disagreement(
+                &build, source, event, &audits, &reported, module,
+            ));
         }
     }
     if let Some((checked, module, object)) = &compiled.older {
@@ -108,12 +125,12 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
 }
 
 /// The report of a disagreement of the machine running `build` with the reference.
-fn disagreement<E: std::fmt::Debug>(
+fn disagreement(
     build: &str,
     source: &str,
     event: &EventInput,
-    expected: &Decision,
-    got: &Result<Decision, E>,
+    expected: &dyn std::fmt::Debug,
+    got: &dyn std::fmt::Debug,
     module: &Module,
 ) -> String {
     format!(
@@ -2649,12 +2666,18 @@ fn attribute_pair_cases_agree() {
     agree("deny setuid where uid <= new.uid", &e, Decision::Allow);
     let mut e = event("connect", b"");
     e.extra.family = 2; // unix: no port
-    agree("deny connect where port != uid", &e, Decision::Allow);
-    agree(
-        "deny connect where not (port == uid)",
-        &e,
-        Decision::Deny { errno: 1, rule: 0 },
-    );
+                        // On either side of the comparison.
+    for (holds, never) in [
+        ("port != uid", "not (port == uid)"),
+        ("uid != port", "not (uid == port)"),
+    ] {
+        agree(&format!("deny connect where {holds}"), &e, Decision::Allow);
+        agree(
+            &format!("deny connect where {never}"),
+            &e,
+            Decision::Deny { errno: 1, rule: 0 },
+        );
+    }
 }
 
 /// Minimized from the differential test (seed 1 of an earlier generator): in an allow rule
