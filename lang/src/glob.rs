@@ -465,7 +465,13 @@ mod tests {
 
     #[test]
     fn an_error_inside_braces_points_at_its_place_in_the_pattern() {
-        for (pattern, offset) in [("/x/{a,{}}", 6), ("/x/{{},a}", 4), ("/x/{a,b,{c,{}}}", 11)] {
+        for (pattern, offset) in [
+            ("/x/{a,{}}", 6),
+            ("/x/{{},a}", 4),
+            ("/x/{a,b,{c,{}}}", 11),
+            // A `\` that escapes nothing: at the backslash itself.
+            ("/x/ab\\", 5),
+        ] {
             let error = Glob::parse(pattern).expect_err(pattern);
             assert_eq!(error.offset, offset, "{pattern}: {error:?}");
         }
