@@ -209,32 +209,22 @@ fn a_path_added_to_a_long_list_is_the_one_change() {
         "new.krsi",
         &format!("deny exec where path in [{list}, \"/srv/extra/bin/tool\"]\n"),
     );
-    let out = krsic(&["diff", "--btf", FIXTURE, "--json", &old, &new]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let changes: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(changes.len(), 1, "{stdout}");
-    assert_eq!(changes[0]["change"], "now-denied");
-    assert_eq!(
-        changes[0]["example"],
-        r#"exec { path: "/srv/extra/bin/tool" }"#
-    );
-    // And the other way round: the path is now allowed, nothing else changed.
-    let out = krsic(&["diff", "--btf", FIXTURE, "--json", &new, &old]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let changes: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(changes.len(), 1, "{stdout}");
-    assert_eq!(changes[0]["change"], "now-allowed");
-    assert_eq!(
-        changes[0]["example"],
-        r#"exec { path: "/srv/extra/bin/tool" }"#
-    );
+    // Either way round: the path is now denied, or now allowed, and nothing else changed.
+    for (from, to, change) in [(&old, &new, "now-denied"), (&new, &old, "now-allowed")] {
+        let out = krsic(&["diff", "--btf", FIXTURE, "--json", from, to]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        let changes: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(changes.len(), 1, "{stdout}");
+        assert_eq!(changes[0]["change"], change);
+        assert_eq!(
+            changes[0]["example"],
+            r#"exec { path: "/srv/extra/bin/tool" }"#
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
