@@ -80,8 +80,8 @@ fn compile(source: &str) -> Option<Compiled> {
     })
 }
 
-/// Compares the evaluator and the machine on one event under both scopes; the error is a
-/// report of the first disagreement.
+/// Compares the evaluator and the machine on one event under both scopes, the decision and
+/// the audit rules reported; the error is a report of the first disagreement.
 fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64, String> {
     let mut executed = 0;
     for (scope, module, object) in &compiled.builds {
@@ -2666,7 +2666,6 @@ fn attribute_pair_cases_agree() {
     agree("deny setuid where uid <= new.uid", &e, Decision::Allow);
     let mut e = event("connect", b"");
     e.extra.family = 2; // unix: no port
-                        // On either side of the comparison.
     for (holds, never) in [
         ("port != uid", "not (port == uid)"),
         ("uid != port", "not (uid == port)"),
