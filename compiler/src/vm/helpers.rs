@@ -2,7 +2,7 @@
 //! the values they return and the bytes they write (and, where the kernel leaves bytes as
 //! they were, those too).
 
-use super::kernel::{Fault, MockKernel, E2BIG, EFAULT, EINVAL, ENAMETOOLONG, GARBAGE};
+use super::kernel::{Fault, Map, MockKernel, E2BIG, EFAULT, EINVAL, ENAMETOOLONG, GARBAGE};
 use super::memory::{MemError, Memory, RegionKind};
 use super::{Cpu, VmError};
 use crate::bpf::helper::{
@@ -11,7 +11,7 @@ use crate::bpf::helper::{
     MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR,
     PROBE_READ_USER_STR, RINGBUF_DISCARD, RINGBUF_RESERVE, RINGBUF_SUBMIT, SEND_SIGNAL,
 };
-use crate::bpf::helper_name;
+use crate::bpf::{helper_name, map_type};
 
 /// Runs helper `id` with the arguments in r1–r5; returns r0.
 pub(super) fn call(
@@ -55,7 +55,7 @@ pub(super) fn call(
             {
                 return Ok(0);
             }
-            if map.spec.map_type == crate::bpf::map_type::HASH {
+            if map.spec.map_type == map_type::HASH {
                 let key = kernel.memory.read(key, key_size).map_err(mem)?;
                 return Ok(map.entries.get(key).copied().unwrap_or(0));
             }
@@ -87,15 +87,8 @@ pub(super) fn call(
         }
         CURRENT_TASK_UNDER_CGROUP => {
             let (map, index) = (arg(1)?, arg(2)?);
-            let map = kernel
-                .map_at(map)
-                .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
-            if map.spec.map_type != crate::bpf::map_type::CGROUP_ARRAY {
-                return Err(misuse(format!(
-                    "`{}` is not a cgroup array",
-                    map.spec.symbol
-                )));
-            }
+            let map = map_of_type(kernel, map, map_type::CGROUP_ARRAY, "a cgroup array")
+                .map_err(misuse)?;
             if index as u32 >= map.spec.max_entries {
                 return Ok(neg(E2BIG));
             }
@@ -231,15 +224,8 @@ pub(super) fn call(
         }
         RINGBUF_RESERVE => {
             let (map, size) = (arg(1)?, arg(2)?);
-            let map = kernel
-                .map_at(map)
-                .ok_or_else(|| misuse(format!("{map:#x} is not a map")))?;
-            if map.spec.map_type != crate::bpf::map_type::RINGBUF {
-                return Err(misuse(format!(
-                    "`{}` is not a ring buffer",
-                    map.spec.symbol
-                )));
-            }
+            let map =
+                map_of_type(kernel, map, map_type::RINGBUF, "a ring buffer").map_err(misuse)?;
             if size == 0 || size > u64::from(map.spec.max_entries) {
                 return Ok(0);
             }
@@ -270,6 +256,23 @@ pub(super) fn call(
         }
         _ => Err(VmError::UnknownHelper { slot, id }),
     }
+}
+
+/// The map whose handle is `handle`, which must be of `map_type` (`what` names that type);
+/// else how the program misused the helper.
+fn map_of_type<'k>(
+    kernel: &'k MockKernel,
+    handle: u64,
+    map_type: u32,
+    what: &str,
+) -> Result<&'k Map, String> {
+    let map = kernel
+        .map_at(handle)
+        .ok_or_else(|| format!("{handle:#x} is not a map"))?;
+    if map.spec.map_type != map_type {
+        return Err(format!("`{}` is not {what}", map.spec.symbol));
+    }
+    Ok(map)
 }
 
 /// Takes `size` bytes at `dst` as a helper's output buffer: they must be writable, and they
