@@ -417,10 +417,11 @@ impl<'s> Solver<'s> {
                             && self.atoms.get(atom).is_some_and(|a| a.fallible);
                         self.assign(atom, Value::Known(want));
                         // A theory check reads every assigned atom: it costs that many steps.
-                        // A string test made false before any of its attribute's holds needs
-                        // none: a list of ten thousand paths, every one excluded, would
-                        // otherwise cost the square of its length.
-                        let consistent = if !want && !self.pins(atom) {
+                        // A string test made false while none of its attribute's holds needs
+                        // none (one made true always does: it holds itself): a list of ten
+                        // thousand paths, every one excluded, would otherwise cost the square
+                        // of its length.
+                        let consistent = if !self.pins(atom) {
                             true
                         } else {
                             let cost = u32::try_from(self.trail.len()).unwrap_or(u32::MAX);

@@ -383,3 +383,21 @@ fn duplicates_are_found_at_the_end_of_ten_thousand_rules() {
     };
     assert_eq!((*span, *earlier), (rules[10_000].span, rules[9_999].span));
 }
+
+/// A string test made true after tests of its attribute were made false is checked against
+/// them, whatever their order: `comm == "x1"` contradicts `comm !~ "x*"` (the search takes a
+/// test made false for free only while none of its attribute holds).
+#[test]
+fn a_string_made_true_is_checked_against_those_made_false_before() {
+    let comm = 0;
+    let equal = || test_of(comm, eq("x1"));
+    let excluded = || Cond::Not(Box::new(test_of(comm, glob("x*"))));
+    for condition in [and(equal(), excluded()), and(excluded(), equal())] {
+        let rule = exec_rule(0, Action::Deny, condition);
+        let (found, _) = lint_exec(&[rule], POLICY_STEPS);
+        assert!(
+            matches!(found.as_slice(), [Lint::NeverTrue { .. }]),
+            "{found:?}"
+        );
+    }
+}
