@@ -916,6 +916,22 @@ mod tests {
         assert!(!automaton.matches(0, &longest.as_bytes()[..STRING_CAP - 2]));
     }
 
+    /// A scan begun at glob `i`'s start accepts only glob `i`, whatever the others match.
+    #[test]
+    fn each_globs_start_scans_that_glob_alone() {
+        let patterns = globs(&["/a*", "/{a,b}x", "**"]);
+        let refs: Vec<&Glob> = patterns.iter().collect();
+        let (automaton, starts) = Automaton::build_each(&refs).unwrap_or_else(|e| panic!("{e}"));
+        for text in [&b"/ax"[..], b"/bx", b"/c", b""] {
+            for (g, start) in starts.iter().enumerate() {
+                let accepted =
+                    &automaton.accept_sets[usize::from(automaton.run_from(*start, text))];
+                let expected: Vec<u32> = Vec::from_iter(refs[g].matches(text).then_some(g as u32));
+                assert_eq!(accepted, &expected, "glob {g} on {text:?}");
+            }
+        }
+    }
+
     /// Start states count against [`MAX_STATES`] like any other: globs that each begin a scan
     /// of their own fit while they and the dead state are at most the limit, and one more is
     /// refused, even when no state follows them (an empty glob's start leads only to the dead
