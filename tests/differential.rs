@@ -96,16 +96,12 @@ fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64,
             let build = format!("{scope:?}");
             return Err(disagreement(&build, source, event, &expected, &got, module));
         }
-        // And the audit rules it reports: those the reference says match (in source order;
-        // an event's late program, on the command line, reports after the early one).
+        // And the audit rules it reports: those the reference says match.
         let audits = eval::audits(&compiled.checked, event, scoped);
-        let mut reported: Vec<u32> = run
-            .iter()
-            .flat_map(|(_, reports)| reports)
-            .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
-            .map(|r| r.rule)
-            .collect();
-        reported.sort_unstable();
+        let reported = run
+            .as_ref()
+            .map(|(_, reports)| common::reported_audits(reports))
+            .unwrap_or_default();
         if reported != audits {
             let build = format!("{scope:?}, audit reports");
             return Err(disagreement(

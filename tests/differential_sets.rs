@@ -74,17 +74,25 @@ fn open_event(path: &str, uid: u64) -> EventInput {
     }
 }
 
-/// Runs `event` through the machine, checks the decision against the evaluator and returns
-/// the instructions executed.
+/// Runs `event` through the machine, checks the decision and the audit rules reported
+/// against the evaluator and returns the instructions executed.
 fn agree(source_label: &str, compiled: &Compiled, event: &EventInput) -> u64 {
     let expected = eval::evaluate(&compiled.checked, event, false);
-    let outcome = compiler::vm::decide(&compiled.module, &compiled.object, event)
-        .unwrap_or_else(|e| panic!("{source_label}: the machine failed: {e:?}"));
+    let (outcome, reports) =
+        compiler::vm::decide_and_report(&compiled.module, &compiled.object, event)
+            .unwrap_or_else(|e| panic!("{source_label}: the machine failed: {e:?}"));
+    let path = match event.values.get("path") {
+        Some(AttrValue::Str(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        other => format!("{other:?}"),
+    };
     assert_eq!(
-        outcome.decision,
-        expected,
-        "{source_label}: disagreement on {:?}",
-        event.values.get("path")
+        outcome.decision, expected,
+        "{source_label}: disagreement on {path}"
+    );
+    assert_eq!(
+        common::reported_audits(&reports),
+        eval::audits(&compiled.checked, event, false),
+        "{source_label}: audit rules reported on {path}"
     );
     outcome.executed
 }
@@ -217,6 +225,70 @@ fn globs_agree_at_every_size() {
         }
         println!("globs, {n} rules: executed {counts:?} (first, middle, last, none)");
     }
+}
+
+/// Audit rules written among a run's rules: every audit rule that matches is reported, before
+/// the decision, whether the path is in the searched run or not, and whatever the run's size
+/// (from 100 rules on, literals and prefixes are searched in functions that record the rule
+/// in the scratch map, beside which the audit reports run). Two sets of audit rules: paths
+/// only, which leave the path screened first (an audited path must pass the screen), and
+/// with a directory and a rule that reads no path, which turn the screens off.
+#[test]
+fn audit_rules_among_searched_runs_report_as_the_reference() {
+    for kind in ["exact", "prefix", "glob"] {
+        let sizes: &[usize] = match kind {
+            "glob" => &[10, 50],
+            _ => &[10, 100, 1000],
+        };
+        for &n in sizes {
+            let rules = match kind {
+                "exact" => exact_policy(n, false),
+                "prefix" => prefix_policy(n),
+                _ => glob_policy(n),
+            };
+            let mut probes = probes(n, kind);
+            probes.push("/srv/audited/only".to_string());
+            let paths = vec![
+                format!("audit open where path == \"{}\"", probes[0]),
+                format!("audit open where path == \"{}\" and uid == 1000", probes[2]),
+                // A path no rule of the run lists.
+                format!("audit open where path == \"{}\"", probes[4]),
+            ];
+            let mut wider = paths.clone();
+            wider.push("audit open where path ~ \"/home/**\"".to_string());
+            wider.push("audit open where uid == 0".to_string());
+            // Matches: the first path and the audited one for both uids, the last for uid
+            // 1000; then the miss's directory for both uids, and root on every probe.
+            for (audits, matches) in [(paths, 5), (wider, 5 + 2 + probes.len())] {
+                let compiled = compile(&interleave(&rules, &audits));
+                let mut reported = 0;
+                for probe in &probes {
+                    for uid in [0, 1000] {
+                        let event = open_event(probe, uid);
+                        agree(&format!("{n} {kind} with audits"), &compiled, &event);
+                        reported += eval::audits(&compiled.checked, &event, false).len();
+                    }
+                }
+                assert_eq!(reported, matches, "{n} {kind}: {audits:?}");
+            }
+        }
+    }
+}
+
+/// `rules` (one a line) with `extra` spread among them, the first before the first rule.
+fn interleave(rules: &str, extra: &[String]) -> String {
+    let lines: Vec<&str> = rules.lines().collect();
+    let step = (lines.len() / extra.len()).max(1);
+    let mut source = String::new();
+    for (i, rule) in lines.iter().enumerate() {
+        if let Some(line) = (i % step == 0).then(|| extra.get(i / step)).flatten() {
+            source.push_str(line);
+            source.push('\n');
+        }
+        source.push_str(rule);
+        source.push('\n');
+    }
+    source
 }
 
 /// Rules that share their cheap test (`uid != 0`) are searched as one set behind it: root is

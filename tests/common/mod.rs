@@ -184,6 +184,20 @@ pub fn compiled_in_both_modes(
         .collect()
 }
 
+/// The audit rules among `reports`, sorted: what `lang::eval::audits` says an event reports.
+/// Sorted because an event's late program (on the command line) reports after its early one,
+/// so the order of the reports is not the rules' order.
+#[allow(dead_code)]
+pub fn reported_audits(reports: &[compiler::vm::Reported]) -> Vec<u32> {
+    let mut rules: Vec<u32> = reports
+        .iter()
+        .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
+        .map(|r| r.rule)
+        .collect();
+    rules.sort_unstable();
+    rules
+}
+
 /// Runs `compiled` (`checked` built in `mode`) on `input` in the offline machine and asserts
 /// that it decides and reports what the reference evaluator says: in audit mode nothing is
 /// refused, and the reports, as (rule, flags) in order, are the audit rules' and then the
