@@ -192,23 +192,15 @@ fn tokenize(pattern: &[u8]) -> Result<Vec<Token>, GlobError> {
     while i < pattern.len() {
         let token = match pattern[i] {
             b'*' => {
+                // A run of stars is one token, `**` from two on. The run is taken whole, so
+                // no star token ever follows another.
                 let run = pattern[i..].iter().take_while(|b| **b == b'*').count();
                 i += run;
-                let token = if run >= 2 {
+                tokens.push(if run >= 2 {
                     Token::DoubleStar
                 } else {
                     Token::Star
-                };
-                // Adjacent stars are one star; `**` absorbs `*`.
-                if let Some(last) = tokens.last_mut() {
-                    if last.is_star() {
-                        if token == Token::DoubleStar {
-                            *last = Token::DoubleStar;
-                        }
-                        continue;
-                    }
-                }
-                tokens.push(token);
+                });
                 continue;
             }
             b'?' => Token::AnyByte,
