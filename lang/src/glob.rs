@@ -456,6 +456,18 @@ mod tests {
     }
 
     #[test]
+    fn a_negation_mark_is_not_a_member_of_its_class() {
+        for class in ["[!a]", "[^a]"] {
+            assert!(m(class, "!"), "{class}");
+            assert!(m(class, "^"), "{class}");
+            assert!(!m(class, "a"), "{class}");
+        }
+        // Past the first place, `!` and `^` are members like any other byte.
+        assert!(m("[a!]", "!"));
+        assert!(!m("[!a^]", "^"));
+    }
+
+    #[test]
     fn an_error_inside_braces_points_at_its_place_in_the_pattern() {
         for (pattern, offset) in [
             ("/x/{a,{}}", 6),
