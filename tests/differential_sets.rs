@@ -14,8 +14,8 @@ mod common;
 
 use common::{fixture_kernel, Rng};
 use compiler::btf::Btf;
-use compiler::elf::ObjectSpec;
-use compiler::ir::{Module, Scope, Target};
+use compiler::ir::{Scope, Target};
+use compiler::report::ReportedValue;
 use lang::checked::{AttrValue, CheckedPolicy};
 use lang::eval::{self, EventInput};
 use std::collections::BTreeMap;
@@ -28,8 +28,7 @@ fn kernel() -> &'static Btf {
 
 struct Compiled {
     checked: CheckedPolicy,
-    module: Module,
-    object: ObjectSpec,
+    object: compiler::Object,
 }
 
 fn compile(source: &str) -> Compiled {
@@ -42,12 +41,8 @@ fn compile(source: &str) -> Compiled {
             .collect();
         panic!("generated policy refused: {first:?}");
     };
-    let compiled = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
-    Compiled {
-        checked,
-        module: compiled.ir,
-        object: compiled.spec,
-    }
+    let object = compiler::compile(&checked, Target::new(Scope::Global)).expect("compiles");
+    Compiled { checked, object }
 }
 
 fn open_event(path: &str, uid: u64) -> EventInput {
@@ -75,11 +70,12 @@ fn open_event(path: &str, uid: u64) -> EventInput {
 }
 
 /// Runs `event` through the machine, checks the decision and the audit rules reported
-/// against the evaluator and returns the instructions executed.
+/// against the evaluator, and that the strings the reports carry are the event's; returns the
+/// instructions executed.
 fn agree(source_label: &str, compiled: &Compiled, event: &EventInput) -> u64 {
     let expected = eval::evaluate(&compiled.checked, event, false);
     let (outcome, reports) =
-        compiler::vm::decide_and_report(&compiled.module, &compiled.object, event)
+        compiler::vm::decide_and_report(&compiled.object.ir, &compiled.object.spec, event)
             .unwrap_or_else(|e| panic!("{source_label}: the machine failed: {e:?}"));
     let path = match event.values.get("path") {
         Some(AttrValue::Str(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
@@ -94,6 +90,21 @@ fn agree(source_label: &str, compiled: &Compiled, event: &EventInput) -> u64 {
         eval::audits(&compiled.checked, event, false),
         "{source_label}: audit rules reported on {path}"
     );
+    let reports =
+        common::decoded_reports(&compiled.object, event, &format!("{source_label}: {path}"));
+    // A path short enough to resolve is reported whole: a screen leaves a path unresolved
+    // only where no reporting rule can match it.
+    if path.len() + 1 < lang::limits::STRING_CAP {
+        for (report, program) in &reports {
+            for (value, reported) in program.values.iter().zip(&report.values) {
+                assert!(
+                    value.name != "path" || *reported != ReportedValue::Unknown,
+                    "{source_label}: rule {} reported {path} as unknown",
+                    report.rule
+                );
+            }
+        }
+    }
     outcome.executed
 }
 
@@ -248,6 +259,9 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
             };
             let mut probes = probes(n, kind);
             probes.push("/srv/audited/only".to_string());
+            // Under a first directory no rule reading the path begins with: a screen that left
+            // out the audit rule that reads no path would not report it here.
+            probes.push("/nowhere/at/all".to_string());
             let paths = vec![
                 format!("audit open where path == \"{}\"", probes[0]),
                 format!("audit open where path == \"{}\" and uid == 1000", probes[2]),
@@ -259,7 +273,16 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
             wider.push("audit open where uid == 0".to_string());
             // Matches: the first path and the audited one for both uids, the last for uid
             // 1000; then the miss's directory for both uids, and root on every probe.
-            for (audits, matches) in [(paths, 5), (wider, 5 + 2 + probes.len())] {
+            // And the paths with a rule that reads no path, which the screen of the last names
+            // leaves out then (an audit rule that reads no path reports the path resolved).
+            let mut unread = paths.clone();
+            unread.push("audit open where uid == 0".to_string());
+            let runs = [
+                (paths, 5),
+                (wider, 5 + 2 + probes.len()),
+                (unread, 5 + probes.len()),
+            ];
+            for (audits, matches) in runs {
                 let compiled = compile(&interleave(&rules, &audits));
                 let mut reported = 0;
                 for probe in &probes {
@@ -799,6 +822,7 @@ fn maps_beside_the_ring_stay_small_at_every_size() {
             let compiled = compile(&source);
             let per_cpu: u64 = compiled
                 .object
+                .spec
                 .maps
                 .iter()
                 .filter(|m| m.map_type != compiler::bpf::map_type::RINGBUF)
@@ -817,6 +841,7 @@ fn maps_beside_the_ring_stay_small_at_every_size() {
 fn set_functions(compiled: &Compiled) -> usize {
     compiled
         .object
+        .spec
         .programs
         .iter()
         .flat_map(|p| &p.code.functions)
@@ -913,9 +938,12 @@ fn sets_cut_into_functions_agree() {
                 }
                 // What enforcing would deny is allowed, and reported as would-deny by the rule
                 // that would have denied it.
-                let (outcome, reports) =
-                    compiler::vm::decide_and_report(&compiled.module, &compiled.object, &event)
-                        .unwrap();
+                let (outcome, reports) = compiler::vm::decide_and_report(
+                    &compiled.object.ir,
+                    &compiled.object.spec,
+                    &event,
+                )
+                .unwrap();
                 assert_eq!(outcome.decision, eval::Decision::Allow, "audit: {probe}");
                 let reported = reports.last().map(|r| r.rule);
                 match eval::evaluate(&compiled.checked, &event, false) {
@@ -1177,6 +1205,7 @@ fn ten_thousand_rules_agree() {
 fn emitted(source: &str) -> usize {
     compile(source)
         .object
+        .spec
         .programs
         .iter()
         .map(|p| p.code.insns.len())
@@ -1283,6 +1312,7 @@ enum GlobShape {
 fn own_code(source: &str) -> usize {
     compile(source)
         .object
+        .spec
         .programs
         .iter()
         .map(|p| p.code.entry_len())
@@ -1373,6 +1403,7 @@ fn each_rule_adds_no_more_code_than_the_estimate_adds() {
             let compiled = compile(&source);
             let emitted = compiled
                 .object
+                .spec
                 .programs
                 .iter()
                 .map(|p| p.code.entry_len())
@@ -1607,8 +1638,8 @@ const SCREEN_NAMES: [&str; 13] = [
 /// (`codegen::screen`): at random, sets of listed paths of one to five names, and probes that
 /// change a listed path at each name (one byte, its length, another listed path's name at
 /// that place), drop or add a name, or are too long to resolve; beside them rules the screen
-/// must not apply to (an `or` with another test or with a glob, `!=`, a glob on the path) and
-/// allow rules. In a third of the cases a place has too many names to compare whole
+/// must not apply to (an `or` with another test or with a glob, `!=`, a glob on the path),
+/// allow rules and audit rules. In a third of the cases a place has too many names to compare whole
 /// (`app0`, `app1`...), with probes that differ from all of them at one byte (`appx`, `Bpp1`).
 /// The machine lays out a path whose first name begins with an even byte under a mount at that
 /// name, so screens also stop at a mount's root and resolve.
@@ -1641,7 +1672,7 @@ fn screened_exact_paths_agree_with_near_misses() {
             "deny open where path in [{}] and uid != 0 errno EACCES\n",
             quoted[..half].join(", ")
         );
-        match rng.below(6) {
+        match rng.below(8) {
             0 => source += &format!("allow open where path in [{}]\n", quoted.join(", ")),
             1 => source += "deny open where path ~ \"/etc/**\" and uid == 5\n",
             2 => source += &format!("deny open where path != {} and uid == 5\n", quoted[0]),
@@ -1651,6 +1682,14 @@ fn screened_exact_paths_agree_with_near_misses() {
                     "deny open where path == {} or path ~ \"/*/bin/*\" errno EPERM\n",
                     quoted[0]
                 )
+            }
+            // Audit rules, which report whatever the decision: on a listed path, and on one
+            // no deny rule lists (its last name with an `x`, which the probes hold), which
+            // must pass the screen too.
+            5 => source += &format!("audit open where path == {}\n", quoted[0]),
+            6 => {
+                let unlisted = format!("{}x", text(&listed[listed.len() - 1]));
+                source += &format!("audit open where path in [\"{unlisted}\"] and uid != 6\n")
             }
             _ => {}
         }
@@ -1709,7 +1748,8 @@ fn screened_exact_paths_agree_with_near_misses() {
 /// under one to three listed directories, and probes below each listed directory, at it, with
 /// each directory changed (one byte, its length, another's), with a directory added on top,
 /// and too long to resolve (past the buffer under a listed directory and under an unlisted
-/// one, where a deny glob fails closed); beside them rules the screen must not apply to. The
+/// one, where a deny glob fails closed); beside them rules the screen must not apply to, and
+/// audit rules, which it must let through. The
 /// machine lays out a path whose first name begins with an odd byte on the root mount, where
 /// the walk reaches the process's root, and one with an even byte under a mount of its own,
 /// where the screen resolves the path.
@@ -1760,7 +1800,7 @@ fn screened_first_directories_agree_with_near_misses() {
             tests[..half].join(" or ")
         );
         let any = &listed[0];
-        match rng.below(7) {
+        match rng.below(9) {
             0 => source += &format!("allow open where path ~ \"{}/**\"\n", dir(any)),
             1 => source += "deny open where path ~ \"/*/bin/**\" and uid == 5\n",
             2 => source += "deny open where uid == 5\n",
@@ -1772,6 +1812,10 @@ fn screened_first_directories_agree_with_near_misses() {
             }
             4 => source += "deny open where path ~ \"**/tool\" and uid == 6\n",
             5 => source += &format!("deny open where path ~ \"{}/**\" or uid == 6\n", dir(any)),
+            // Audit rules: one under a listed directory, and one under a directory no deny
+            // rule begins with, which must pass the screen too.
+            6 => source += &format!("audit open where path ~ \"{}/**\"\n", dir(any)),
+            7 => source += "audit open where path ~ \"/audited/**\" and uid != 6\n",
             _ => {}
         }
         if half < tests.len() {
@@ -1816,6 +1860,8 @@ fn screened_first_directories_agree_with_near_misses() {
             probes.push(format!("/ain/{long}/{long}/{long}/{long}"));
         }
         probes.push("/".to_string());
+        probes.push("/audited/bin/tool".to_string());
+        probes.push("/auditedx/tool".to_string());
         for path in probes {
             for uid in [0, 5, 6, 1000] {
                 agree(
