@@ -279,7 +279,7 @@ fn class(pattern: &[u8], start: usize) -> Result<(Token, usize), GlobError> {
         } else {
             lo
         };
-        if lo == b'/' || (lo..=hi).contains(&b'/') {
+        if (lo..=hi).contains(&b'/') {
             return Err(error(
                 "a class never matches `/`; `/` cannot appear in one",
                 i - 1,
@@ -453,6 +453,26 @@ mod tests {
         assert!(!m("/x/?", "/x//"));
         assert!(m("/x/\\*", "/x/*"));
         assert!(!m("/x/\\*", "/x/y"));
+    }
+
+    /// A class that holds `/`, alone or inside a range, is refused at the member's last byte.
+    #[test]
+    fn a_slash_in_a_class_is_reported_where_its_member_ends() {
+        for (pattern, offset) in [
+            ("/x/[/]", 4),
+            ("/x/[ab/]", 6),
+            ("/x/[.-0]", 6),
+            ("/x/[a!-/]", 7),
+        ] {
+            let error = Glob::parse(pattern).expect_err(pattern);
+            assert_eq!(error.offset, offset, "{pattern}: {error:?}");
+            assert!(
+                error.message.contains("never matches `/`"),
+                "{pattern}: {error:?}"
+            );
+        }
+        assert!(m("/x/[--.]", "/x/."), "a range that ends below `/`");
+        assert!(m("/x/[0-9]", "/x/5"), "a range that begins above it");
     }
 
     #[test]
