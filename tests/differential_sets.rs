@@ -241,9 +241,10 @@ fn globs_agree_at_every_size() {
 /// Audit rules written among a run's rules: every audit rule that matches is reported, before
 /// the decision, whether the path is in the searched run or not, and whatever the run's size
 /// (from 100 rules on, literals and prefixes are searched in functions that record the rule
-/// in the scratch map, beside which the audit reports run). Two sets of audit rules: paths
-/// only, which leave the path screened first (an audited path must pass the screen), and
-/// with a directory and a rule that reads no path, which turn the screens off.
+/// in the scratch map, beside which the audit reports run). Three sets of audit rules: exact
+/// paths only, which leave the path screened first (an audited path must pass the screen);
+/// those and a rule that reads no path, which must turn the screen off (its report shows the
+/// path, resolved); and those with a directory as well.
 #[test]
 fn audit_rules_among_searched_runs_report_as_the_reference() {
     for kind in ["exact", "prefix", "glob"] {
@@ -259,8 +260,7 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
             };
             let mut probes = probes(n, kind);
             probes.push("/srv/audited/only".to_string());
-            // Under a first directory no rule reading the path begins with: a screen that left
-            // out the audit rule that reads no path would not report it here.
+            // A path no rule lists, under a first directory none begins with.
             probes.push("/nowhere/at/all".to_string());
             let paths = vec![
                 format!("audit open where path == \"{}\"", probes[0]),
@@ -268,19 +268,16 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
                 // A path no rule of the run lists.
                 format!("audit open where path == \"{}\"", probes[4]),
             ];
-            let mut wider = paths.clone();
-            wider.push("audit open where path ~ \"/home/**\"".to_string());
-            wider.push("audit open where uid == 0".to_string());
-            // Matches: the first path and the audited one for both uids, the last for uid
-            // 1000; then the miss's directory for both uids, and root on every probe.
-            // And the paths with a rule that reads no path, which the screen of the last names
-            // leaves out then (an audit rule that reads no path reports the path resolved).
             let mut unread = paths.clone();
             unread.push("audit open where uid == 0".to_string());
+            let mut wider = unread.clone();
+            wider.push("audit open where path ~ \"/home/**\"".to_string());
+            // Matches: the first path and the audited one for both uids, the last for uid
+            // 1000; root on every probe; the miss's directory for both uids.
             let runs = [
                 (paths, 5),
-                (wider, 5 + 2 + probes.len()),
                 (unread, 5 + probes.len()),
+                (wider, 5 + probes.len() + 2),
             ];
             for (audits, matches) in runs {
                 let compiled = compile(&interleave(&rules, &audits));
