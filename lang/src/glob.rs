@@ -455,6 +455,18 @@ mod tests {
         assert!(!m("/x/\\*", "/x/y"));
     }
 
+    /// A comma after nested braces parts the outer ones: the inner braces' close ends their
+    /// depth.
+    #[test]
+    fn a_comma_after_nested_braces_parts_the_outer_ones() {
+        let glob = Glob::parse("/x/{{a,b},c}").unwrap();
+        assert_eq!(glob.alternatives.len(), 3);
+        for text in ["/x/a", "/x/b", "/x/c"] {
+            assert!(glob.matches(text.as_bytes()), "{text}");
+        }
+        assert!(!glob.matches(b"/x/a,c"));
+    }
+
     /// A class that holds `/`, alone or inside a range, is refused at the member's last byte.
     #[test]
     fn a_slash_in_a_class_is_reported_where_its_member_ends() {
