@@ -80,44 +80,74 @@ fn compile(source: &str) -> Option<Compiled> {
     })
 }
 
-/// Compares the evaluator and the machine on one event under both scopes, the decision and
-/// the audit rules reported; the error is a report of the first disagreement.
+/// Compares the evaluator and the machine on one event under both scopes, and as compiled
+/// for 6.1: the decision and the audit rules reported; the error is a report of the first
+/// disagreement. Returns the instructions the two scopes' programs executed.
 fn compare(source: &str, compiled: &Compiled, event: &EventInput) -> Result<u64, String> {
     let mut executed = 0;
     for (scope, module, object) in &compiled.builds {
         let scoped = *scope == Scope::Cgroup;
-        let expected = eval::evaluate(&compiled.checked, event, scoped);
-        let run = compiler::vm::decide_and_report(module, object, event);
-        let got = run.as_ref().map(|(o, _)| {
-            executed += o.executed;
-            o.decision
-        });
-        if got.as_ref() != Ok(&expected) {
-            let build = format!("{scope:?}");
-            return Err(disagreement(&build, source, event, &expected, &got, module));
-        }
-        // And the audit rules it reports: those the reference says match.
-        let audits = eval::audits(&compiled.checked, event, scoped);
-        let reported = run
-            .as_ref()
-            .map(|(_, reports)| common::reported_audits(reports))
-            .unwrap_or_default();
-        if reported != audits {
-            let build = format!("{scope:?}, audit reports");
-            return Err(disagreement(
-                &build, source, event, &audits, &reported, module,
-            ));
-        }
+        let build = format!("{scope:?}");
+        executed += agree_on(
+            &build,
+            source,
+            &compiled.checked,
+            module,
+            object,
+            event,
+            scoped,
+        )?;
     }
     if let Some((checked, module, object)) = &compiled.older {
-        let expected = eval::evaluate(checked, event, false);
-        let got = compiler::vm::decide(module, object, event).map(|o| o.decision);
-        if got.as_ref() != Ok(&expected) {
-            let build = "compiled for 6.1";
-            return Err(disagreement(build, source, event, &expected, &got, module));
-        }
+        agree_on(
+            "compiled for 6.1",
+            source,
+            checked,
+            module,
+            object,
+            event,
+            false,
+        )?;
     }
     Ok(executed)
+}
+
+/// One build's run of `event` against the reference: its decision, then the audit rules it
+/// reports (as a set: an event's late program, on the command line, reports after its early
+/// one). Returns the instructions executed.
+fn agree_on(
+    build: &str,
+    source: &str,
+    checked: &CheckedPolicy,
+    module: &Module,
+    object: &ObjectSpec,
+    event: &EventInput,
+    scoped: bool,
+) -> Result<u64, String> {
+    let expected = eval::evaluate(checked, event, scoped);
+    let (outcome, reports) = match compiler::vm::decide_and_report(module, object, event) {
+        Ok(run) => run,
+        Err(e) => return Err(disagreement(build, source, event, &expected, &e, module)),
+    };
+    if outcome.decision != expected {
+        return Err(disagreement(
+            build,
+            source,
+            event,
+            &expected,
+            &outcome.decision,
+            module,
+        ));
+    }
+    let audits = eval::audits(checked, event, scoped);
+    let reported = common::reported_audits(&reports);
+    if reported != audits {
+        let build = format!("{build}, audit reports");
+        return Err(disagreement(
+            &build, source, event, &audits, &reported, module,
+        ));
+    }
+    Ok(outcome.executed)
 }
 
 /// The report of a disagreement of the machine running `build` with the reference.
