@@ -493,6 +493,31 @@ mod tests {
         assert!(m("/x/[0-9]", "/x/5"), "a range that begins above it");
     }
 
+    /// Every range of printable bytes, against a rule computed apart: refused exactly when it
+    /// runs backwards or holds `/`; else it matches its ends and nothing just outside them.
+    #[test]
+    fn every_printable_range_is_refused_exactly_when_backwards_or_holding_a_slash() {
+        // Less the bytes that end a class or escape, and the braces', which expand first.
+        let printable = (b'!'..=b'~').filter(|b| !b"]\\-{},".contains(b));
+        for lo in printable.clone() {
+            for hi in printable.clone() {
+                let pattern = format!("[a{}-{}]", lo as char, hi as char);
+                let refused = hi < lo || (lo <= b'/' && b'/' <= hi);
+                match Glob::parse(&pattern) {
+                    Err(_) => assert!(refused, "{pattern} refused"),
+                    Ok(glob) => {
+                        assert!(!refused, "{pattern} taken");
+                        assert!(glob.matches(&[lo]) && glob.matches(&[hi]), "{pattern}");
+                        for outside in [lo.wrapping_sub(1), hi.wrapping_add(1)] {
+                            let member = outside == b'a' || (lo..=hi).contains(&outside);
+                            assert_eq!(glob.matches(&[outside]), member, "{pattern} on {outside}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_negation_mark_is_not_a_member_of_its_class() {
         for class in ["[!a]", "[^a]"] {
