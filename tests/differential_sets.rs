@@ -295,6 +295,56 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
     }
 }
 
+/// Runs of audit rules are searched as deny runs are, and still report every rule that
+/// matches: large runs of exact paths and of directories, a path two rules list (the run ends
+/// there), a deny rule among them (the indexes stop following each other), a directory
+/// nested in another, and a path too long to resolve, which every directory rule reports.
+#[test]
+fn audit_runs_report_every_matching_rule_as_the_reference() {
+    let long = format!("/srv/{}", "a/".repeat(lang::limits::STRING_CAP / 2));
+    for kind in ["exact", "prefix"] {
+        for &n in &[10, 100, 1000, 5000] {
+            let rules = match kind {
+                "exact" => exact_policy(n, true),
+                _ => prefix_policy(n),
+            }
+            .replace("deny ", "audit ");
+            let mut probes = probes(n, kind);
+            probes.push(long.clone());
+            let twice = match kind {
+                "exact" => format!("audit open where path == \"{}\"\n", probes[1]),
+                _ => format!("audit open where path ~ \"{}/x/**\"\n", dir(n / 2)),
+            };
+            let denied = format!("deny open where path == \"{}\"\n", probes[2]);
+            let variants = [
+                rules.clone(),
+                interleave(&rules, &[twice.trim_end().to_string()]),
+                interleave(&rules, &[denied.trim_end().to_string(), twice]),
+            ];
+            for (v, source) in variants.iter().enumerate() {
+                let compiled = compile(source);
+                let mut reported = 0;
+                for probe in &probes {
+                    for uid in [0, 1000] {
+                        let event = open_event(probe, uid);
+                        agree(&format!("{n} {kind} audits ({v})"), &compiled, &event);
+                        reported += eval::audits(&compiled.checked, &event, false).len();
+                    }
+                }
+                // Each hit reports for uid 1000 (exact paths) or both uids (directories), the
+                // path listed twice once more for both; the long path, which equals no
+                // literal, every directory rule for both uids.
+                let twice = if v > 0 { 2 } else { 0 };
+                let hits = match kind {
+                    "exact" => 3 + twice,
+                    _ => 6 + twice + 2 * source.matches("audit ").count(),
+                };
+                assert_eq!(reported, hits, "{n} {kind} ({v})");
+            }
+        }
+    }
+}
+
 /// `rules` (one a line) with `extra` spread among them, the first before the first rule.
 fn interleave(rules: &str, extra: &[String]) -> String {
     let lines: Vec<&str> = rules.lines().collect();
@@ -1324,7 +1374,16 @@ fn own_code(source: &str) -> usize {
 #[test]
 fn each_rule_adds_no_more_code_than_the_estimate_adds() {
     type Shape = fn(usize) -> String;
-    let shapes: [(&str, Shape); 8] = [
+    let shapes: [(&str, Shape); 11] = [
+        ("audit set", |i| {
+            format!("audit open where path == \"/srv/app{i}/bin/tool\" and uid != 0\n")
+        }),
+        ("audit directories", |i| {
+            format!("audit open where path ~ \"/srv/app{i}/**\"\n")
+        }),
+        ("audit chain", |i| {
+            format!("audit open where path == \"/srv/app{i}/bin/tool\" and uid != {i}\n")
+        }),
         // Globs on two strings in turn and gated apart: a chain, rule by rule.
         ("glob chain", |i| {
             let string = ["path", "exe"][i % 2];

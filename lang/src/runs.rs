@@ -189,6 +189,32 @@ pub fn block_ends<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> Vec<usize> {
     ends
 }
 
+/// How many rules of a literal run (exact paths, or directories that do not nest), from the
+/// first, one search may decide when they are audit rules. Every audit rule that matches
+/// reports, while a search finds one rule for a string: so no rule may list a literal that
+/// an earlier rule of the run lists (the same directory twice nests with itself here). A
+/// string that cannot be known matches every rule of the run, and the code generator reports
+/// them all with one loop over their indexes, which must therefore follow each other. Each
+/// rule is its index and its literals.
+pub fn audit_run<'l>(rules: impl IntoIterator<Item = (u32, &'l [Vec<u8>])>) -> usize {
+    let mut seen: BTreeSet<&[u8]> = BTreeSet::new();
+    let mut last: Option<u32> = None;
+    let mut kept = 0;
+    for (index, literals) in rules {
+        if last.is_some_and(|last| last.checked_add(1) != Some(index)) {
+            break;
+        }
+        let own: BTreeSet<&[u8]> = literals.iter().map(Vec::as_slice).collect();
+        if own.iter().any(|literal| seen.contains(literal)) {
+            break;
+        }
+        seen.extend(own);
+        last = Some(index);
+        kept += 1;
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +335,37 @@ mod tests {
         );
         assert_eq!(block_ends::<u8>(&[], |a, b| a == b), Vec::<usize>::new());
         assert_eq!(block_ends(&[7], |a, b| a == b), [1]);
+    }
+
+    fn rule(index: u32, literals: &[&str]) -> (u32, Vec<Vec<u8>>) {
+        (
+            index,
+            literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        )
+    }
+
+    fn audit_kept(rules: &[(u32, Vec<Vec<u8>>)]) -> usize {
+        audit_run(rules.iter().map(|(i, l)| (*i, l.as_slice())))
+    }
+
+    #[test]
+    fn an_audit_run_ends_before_a_literal_listed_twice() {
+        let rules = [
+            rule(3, &["/a", "/b", "/a"]),
+            rule(4, &["/c"]),
+            rule(5, &["/d", "/b"]),
+            rule(6, &["/e"]),
+        ];
+        // A rule may list a literal twice (it reports once); another rule may not.
+        assert_eq!(audit_kept(&rules), 2);
+        assert_eq!(audit_kept(&rules[2..]), 2);
+    }
+
+    #[test]
+    fn an_audit_run_ends_where_the_indexes_stop_following_each_other() {
+        let rules = [rule(0, &["/a"]), rule(1, &["/b"]), rule(3, &["/c"])];
+        assert_eq!(audit_kept(&rules), 2);
+        assert_eq!(audit_kept(&[rule(u32::MAX, &["/a"]), rule(0, &["/b"])]), 1);
+        assert_eq!(audit_kept(&[]), 0);
     }
 }

@@ -12,7 +12,7 @@
 //!   [scope]    current_task_under_cgroup(krsi_scope, 0) == 0  → allow
 //!   [scratch]  r7 = lookup(krsi_scratch, 0)                   (string buffers)
 //!   lazy       each costly value (a path, a kernel string), behind its readers' gates
-//!   audit      rules in order: a match reports
+//!   audit      rules in order: a match reports (runs of literal sets as one tree: see `audit`)
 //!   allow      rules in order: a match → allow
 //!   deny       rules in order: the first match → return -errno
 //!              (runs of rules on one string decided together: see `sets`, `automaton`, `mixed`)
@@ -38,6 +38,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
+mod audit;
 mod automaton;
 mod cond;
 mod mixed;
@@ -350,6 +351,7 @@ impl Layout {
             .allow
             .iter()
             .chain(&program.deny)
+            .chain(&program.audit)
             .map(|rule| sets::cond_tree_cost(&rule.cond))
             .sum();
         let handover = stack_slot()?;
@@ -586,14 +588,7 @@ impl<'a> ProgramGen<'a> {
         // allow the event alone.
         self.values(fail_closed);
         // Audit rules report whatever the decision will be.
-        for rule in &self.program.audit {
-            let (report, next) = (self.asm.new_label(), self.asm.new_label());
-            self.asm.set_origin(Some(rule.index));
-            self.cond(&rule.cond, report, next);
-            self.asm.bind(report);
-            self.report(rule, events::FLAG_AUDIT);
-            self.asm.bind(next);
-        }
+        self.audits();
         let program = self.program;
         let allows: Cow<[Rule]> = match self.decided_early.is_empty() {
             true => Cow::Borrowed(&program.allow),

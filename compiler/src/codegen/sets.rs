@@ -239,6 +239,23 @@ impl ProgramGen<'_> {
         run
     }
 
+    /// How many of `rules`, audit rules from the first, one literal tree decides: the
+    /// [`Self::literal_run`] as far as [`lang::runs::audit_run`] keeps it, when its rules
+    /// still have [`TREE_MIN_LITERALS`] literals. 0 when none.
+    pub(super) fn audit_literal_run(&self, rules: &[Rule]) -> usize {
+        let run = self.literal_run(rules);
+        let sets: Vec<(u32, LiteralSet)> = rules[..run]
+            .iter()
+            .filter_map(|r| Some((r.index, self.literal_set(r)?)))
+            .collect();
+        let kept = lang::runs::audit_run(sets.iter().map(|(i, s)| (*i, s.literals.as_slice())));
+        let literals: usize = sets[..kept].iter().map(|(_, s)| s.literals.len()).sum();
+        if literals < TREE_MIN_LITERALS {
+            return 0;
+        }
+        kept
+    }
+
     /// The tree for the run `rules` (see [`Self::literal_run`]): a string equal to a literal
     /// of `rules[i]` (the first such rule) goes to `leaves[i]`; an unknown string goes to the
     /// first rule's leaf when unknown counts as a match, else to `miss`, as does any other.
@@ -249,6 +266,20 @@ impl ProgramGen<'_> {
         &mut self,
         rules: &[Rule],
         leaves: &[Leaf],
+        matched: Label,
+        miss: Label,
+    ) {
+        self.literal_tree_or(rules, leaves, None, matched, miss);
+    }
+
+    /// [`Self::literal_tree`], where an unknown string that counts as a match goes to
+    /// `unknown` when given (an audit run: every rule matches it) rather than the first
+    /// rule's leaf.
+    pub(super) fn literal_tree_or(
+        &mut self,
+        rules: &[Rule],
+        leaves: &[Leaf],
+        unknown: Option<Label>,
         matched: Label,
         miss: Label,
     ) {
@@ -269,8 +300,9 @@ impl ProgramGen<'_> {
             matched,
             split: self.split_tree(&sets),
         };
-        let unknown = match (first.on_unknown, leaves.first()) {
-            (true, Some(leaf)) => Some(*leaf),
+        let unknown = match (first.on_unknown, unknown, leaves.first()) {
+            (true, Some(all), _) => Some(Leaf::Jump(all)),
+            (true, None, Some(leaf)) => Some(*leaf),
             _ => None,
         };
         // The first rule with a literal wins it; a literal as long as the buffer is no

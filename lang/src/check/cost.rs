@@ -9,6 +9,7 @@ use crate::checked::{
     AttrId, CheckedPolicy, CheckedRule, Cond, Predicate, ResolvedAttribute, Test,
 };
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
+use crate::eval::StringKind;
 use crate::glob::{directory_prefix, is_directory_rule, Glob, Token, GLOB_TEST_COST};
 use crate::runs::{self, Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -29,6 +30,13 @@ const PROGRAM_BASE_COST: u32 = 575;
 pub const PATH_SCREEN_COST: usize = 400;
 /// A deny or audit rule's call of the report function (its arguments, the call, the exit).
 const REPORT_COST: u32 = 8;
+/// An audit run's loop that reports every rule of the run when its string is unknown
+/// (`codegen`'s `audit_run`): the counter, the report's arguments and call, the step and the
+/// test, the jump past.
+const AUDIT_UNKNOWN_COST: usize = 10;
+/// What the verifier processes for each turn of that loop: it follows the loop rule by rule,
+/// and walks the report function on each (kernel test `events`, which measures it).
+pub const AUDIT_UNKNOWN_WALK_COST: usize = 150;
 /// A deny rule whose errno another deny rule of its event shares: it passes its index to the
 /// exit they share (`codegen`'s `deny`), which costs [`REPORT_COST`] once per errno.
 const SHARED_REPORT_COST: u32 = 2;
@@ -66,22 +74,6 @@ const DISPATCH_SCAN_COST: u32 = 60;
 /// instruction of a tree once (1,000,000 is its budget of processed instructions), and the
 /// estimate is about twice what is emitted.
 const MAX_PROGRAM_COST: u32 = 1_000_000;
-
-/// The bytes of the scratch area where a program keeps the strings it reads: one per-CPU map
-/// value, addressed from one register with a load's or store's 16-bit offset, so at most
-/// 32,767 (`codegen::check_offsets` refuses past it).
-pub const SCRATCH_REACH: u32 = i16::MAX as u32;
-/// An upper bound on the walk's state and work area, which every walked value of a program
-/// shares (`codegen::walk::work`, whose size is asserted within it at compile time).
-pub const WALK_AREA_BOUND: u32 = 4_864;
-/// Beside the values: where a literal tree records its rule and a dispatched glob its match.
-const SCRATCH_RESERVED: u32 = 32;
-/// The stack slots a program has for its values (8 bytes each, the report function's frame
-/// and the handover's apart: `codegen::Layout`, which asserts the same number). Each value
-/// takes one, and each string's glob scans one or two more.
-pub const VALUE_SLOTS: u32 = 59;
-/// The slots beside the values': the handover's key and entry.
-const SLOTS_RESERVED: u32 = 3;
 
 /// An upper bound on the instructions a decision tree over `literals` takes.
 pub fn tree_cost<'l>(literals: impl Iterator<Item = &'l [u8]>) -> usize {
@@ -191,7 +183,7 @@ fn conjuncts(cond: &Cond) -> Vec<&Cond> {
 }
 
 /// The attributes a condition tests.
-fn attrs(cond: &Cond) -> Vec<AttrId> {
+pub(super) fn attrs(cond: &Cond) -> Vec<AttrId> {
     match cond {
         Cond::Const(_) => Vec::new(),
         Cond::And(a, b) | Cond::Or(a, b) => {
@@ -403,6 +395,49 @@ fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
     (end, literals)
 }
 
+/// [`tree_run`] for audit rules (`members`, their positions in `rules`): as many of its rules
+/// as [`runs::audit_run`] keeps, when they still have [`SET_TREE_MIN`] literals.
+fn audit_tree_run<'i>(
+    items: &'i [Option<RunItem>],
+    members: &[usize],
+    rules: &[CheckedRule],
+) -> (usize, Vec<&'i [u8]>) {
+    let (tree, _) = tree_run(items);
+    let kept = runs::audit_run(items[..tree].iter().zip(members).filter_map(
+        |(item, &i)| match item {
+            Some((_, RunTest::Literals { literals, .. })) => {
+                Some((rules[i].index, literals.as_slice()))
+            }
+            _ => None,
+        },
+    ));
+    let literals: Vec<&[u8]> = items[..kept]
+        .iter()
+        .flat_map(|item| match item {
+            Some((_, RunTest::Literals { literals, .. })) => literals.as_slice(),
+            _ => &[],
+        })
+        .map(Vec::as_slice)
+        .collect();
+    if literals.len() < SET_TREE_MIN {
+        return (0, Vec::new());
+    }
+    (kept, literals)
+}
+
+/// 1 when an audit run that starts with `item` has the loop for an unknown string: its
+/// directories, or its whole strings unless an unknown one equals no literal (a resolved path,
+/// `StringKind::decides_equality`); else 0.
+fn loops(item: &Option<RunItem>, attributes: &[ResolvedAttribute]) -> usize {
+    let Some((attr, RunTest::Literals { prefixes, .. })) = item else {
+        return 0;
+    };
+    let decided = attributes
+        .get(attr.0 as usize)
+        .is_some_and(|r| StringKind::of(&r.attribute.source).decides_equality());
+    usize::from(*prefixes || !decided)
+}
+
 /// How many of `items`, from the first, each test one glob on one attribute, when at least
 /// [`GLOB_RUN_MIN`]; else 0.
 fn glob_run(items: &[Option<RunItem>]) -> usize {
@@ -503,8 +538,9 @@ fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
 /// first rule of one action on: a literal tree (rules whose conditions are literal sets on one
 /// attribute, with at least [`SET_TREE_MIN`] literals in all, costing their [`tree_cost`]), a
 /// glob run (at least [`GLOB_RUN_MIN`] rules that each test one glob on one attribute: a search
-/// over accept sets), or a longer mixed run of both ([`runs`]). Audit rules stay a chain: each
-/// match reports. Per rule, the run it is in; per run, its cost.
+/// over accept sets), or a longer mixed run of both ([`runs`]). Audit rules, each of which
+/// reports when it matches, form literal trees only, as far as [`runs::audit_run`] lets one
+/// search decide them. Per rule, the run it is in; per run, its cost.
 fn literal_trees(
     rules: &[CheckedRule],
     attributes: &[ResolvedAttribute],
@@ -516,16 +552,14 @@ fn literal_trees(
     let mut groups: HashMap<(&'static str, Action), Vec<usize>> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
         by_event.entry(rule.event.name).or_default().push(rule);
-        if rule.action != Action::Audit {
-            // Kill rules are deny rules that also send a signal: the code generator decides
-            // them in one list, in order, and runs span both.
-            let list = if rule.action.refuses() {
-                Action::Deny
-            } else {
-                rule.action
-            };
-            groups.entry((rule.event.name, list)).or_default().push(i);
-        }
+        // Kill rules are deny rules that also send a signal: the code generator decides them
+        // in one list, in order, and runs span both.
+        let list = if rule.action.refuses() {
+            Action::Deny
+        } else {
+            rule.action
+        };
+        groups.entry((rule.event.name, list)).or_default().push(i);
     }
     let known: HashMap<&'static str, BTreeSet<String>> = by_event
         .iter()
@@ -559,13 +593,23 @@ fn literal_trees(
         let mut at = 0;
         while at < members.len() {
             let rest = &items[at..block_end[at]];
-            let (tree, literals) = tree_run(rest);
-            let globs = if tree > 0 { 0 } else { glob_run(rest) };
-            let mixed = mixed_run(rest);
+            let audit = action == Action::Audit;
+            let (tree, literals) = match audit {
+                true => audit_tree_run(rest, &members[at..], rules),
+                false => tree_run(rest),
+            };
+            let globs = if tree > 0 || audit { 0 } else { glob_run(rest) };
+            let mixed = if audit { 0 } else { mixed_run(rest) };
             let (run, mut cost) = if mixed > tree.max(globs) {
                 (mixed, mixed_cost(&rest[..mixed], recorded))
             } else if tree > 0 {
-                (tree, RunCost::tree(literals.into_iter()))
+                let mut cost = RunCost::tree(literals.into_iter());
+                if audit {
+                    let walks = tree * AUDIT_UNKNOWN_WALK_COST * loops(&rest[0], attributes);
+                    cost.own += AUDIT_UNKNOWN_COST;
+                    cost.all += AUDIT_UNKNOWN_COST + walks;
+                }
+                (tree, cost)
             } else if globs > 0 {
                 (globs, RunCost::globs(globs, recorded))
             } else {
@@ -631,67 +675,6 @@ impl Checker<'_> {
                 });
             }
         });
-        for finding in findings {
-            self.report(finding);
-        }
-    }
-
-    /// Refuses an event whose rules read more than its program keeps: more strings than its
-    /// scratch area holds ([`SCRATCH_REACH`]: each string a buffer of its own, a command line
-    /// twice for the join's reads past it, and the walk's work area once for all walked
-    /// values), or more values than it has stack slots for ([`VALUE_SLOTS`]: one a value,
-    /// and two more for a string that globs test, for its scans). The diagnostic names the
-    /// rule whose values first make it too much.
-    pub(super) fn check_scratch(&mut self, rules: &[CheckedRule]) {
-        #[derive(Default)]
-        struct Kept {
-            values: BTreeSet<AttrId>,
-            scanned: BTreeSet<AttrId>,
-            walks: bool,
-            bytes: u32,
-            slots: u32,
-        }
-        let mut kept: HashMap<&'static str, Kept> = HashMap::new();
-        let mut findings = Vec::new();
-        for rule in rules {
-            let k = kept.entry(rule.event.name).or_insert_with(|| Kept {
-                bytes: SCRATCH_RESERVED,
-                slots: SLOTS_RESERVED,
-                ..Kept::default()
-            });
-            let before = (k.bytes, k.slots);
-            for attr in attrs(&rule.condition) {
-                let Some(resolved) = self.attributes.get(attr.0 as usize) else {
-                    continue;
-                };
-                if k.values.insert(attr) {
-                    let (buffer, walks) = scratch_of(resolved);
-                    k.bytes += buffer;
-                    if walks && !k.walks {
-                        k.walks = true;
-                        k.bytes += WALK_AREA_BOUND;
-                    }
-                    k.slots += 1;
-                }
-            }
-            for attr in globbed(&rule.condition) {
-                if k.scanned.insert(attr) {
-                    k.slots += 2;
-                }
-            }
-            if before.0 <= SCRATCH_REACH && k.bytes > SCRATCH_REACH {
-                findings.push(Finding::StringsTooMany {
-                    event: rule.event.name,
-                    bytes: k.bytes,
-                    span: rule.span,
-                });
-            } else if before.1 <= VALUE_SLOTS && k.slots > VALUE_SLOTS {
-                findings.push(Finding::ValuesTooMany {
-                    event: rule.event.name,
-                    span: rule.span,
-                });
-            }
-        }
         for finding in findings {
             self.report(finding);
         }
@@ -831,36 +814,9 @@ fn running_estimates(
     }
 }
 
-/// The scratch bytes value `resolved` takes in its program, and whether it uses the walk's
-/// work area (`codegen::Layout`).
-fn scratch_of(resolved: &ResolvedAttribute) -> (u32, bool) {
-    const CAP: u32 = crate::limits::STRING_CAP as u32;
-    match resolved.attribute.source {
-        Source::ResolvedPath { .. } | Source::KernelString { .. } => (CAP, false),
-        Source::CommandLine { .. } => (2 * CAP, false),
-        Source::WorkloadId { .. } => (CAP, true),
-        Source::WalkedPath { .. } | Source::KernfsPath { .. } => {
-            let cap = resolved.walk.as_ref().map_or(CAP, |w| w.cap() as u32);
-            (cap.min(CAP), true)
-        }
-        Source::CurrentComm => (16, false),
-        Source::TaskChars { .. } | Source::ParamChars { .. } => {
-            let size = resolved.access.as_ref().map_or(0, |a| a.size);
-            (size.div_ceil(8) * 8, false)
-        }
-        Source::Endpoint { .. } => (16, false),
-        _ => (0, false),
-    }
-}
-
-/// The strings `cond` tests with a glob.
-fn globbed(cond: &Cond) -> Vec<AttrId> {
-    globs_of(cond).into_iter().map(|(attr, _)| attr).collect()
-}
-
 /// The globs `cond` tests, with the string each tests; directory rules (`/etc/**`) are
 /// prefix compares, not globs an automaton scans.
-fn globs_of(cond: &Cond) -> Vec<(AttrId, &Glob)> {
+pub(super) fn globs_of(cond: &Cond) -> Vec<(AttrId, &Glob)> {
     fn walk<'c>(cond: &'c Cond, out: &mut Vec<(AttrId, &'c Glob)>) {
         match cond {
             Cond::And(a, b) | Cond::Or(a, b) => {

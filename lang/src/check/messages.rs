@@ -679,7 +679,7 @@ impl Finding {
             )
             .with_label(format!(
                 "with this rule's, they need {bytes} bytes of scratch memory, more than {}",
-                super::cost::SCRATCH_REACH
+                super::scratch::SCRATCH_REACH
             ))
             .with_help("each path, file name, command line or workload id an event's rules read takes 4 KiB of a program's 32 KiB: move the rules that read the rarer ones into a policy of their own"),
             Finding::ValuesTooMany { event, span } => Diagnostic::new(
@@ -689,7 +689,7 @@ impl Finding {
             )
             .with_label(format!(
                 "with this rule's, they need more than the {} stack slots a program has",
-                super::cost::VALUE_SLOTS
+                super::scratch::VALUE_SLOTS
             ))
             .with_help("move the rules that read the rarer attributes into a policy of their own"),
             Finding::GlobsTooComplex {

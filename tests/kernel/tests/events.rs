@@ -303,3 +303,138 @@ fn the_falco_schema_check_rejects_what_falco_would() {
         );
     }
 }
+
+/// A thousand audited paths and a thousand audited directories, each run searched as one
+/// tree: the file opened under each is reported once, by its own rule, and a file neither
+/// lists is not reported.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn thousands_of_audit_rules_report_the_one_that_matched() {
+    let dir = TempDir::new();
+    std::fs::create_dir(dir.join("watched")).unwrap();
+    let listed = dir.write("listed", "x", 0o666);
+    let inside = dir.write("watched/file", "x", 0o666);
+    let unlisted = dir.write("unlisted", "x", 0o666);
+    let base = dir.path().display();
+    let mut source = String::new();
+    for i in 0..1000 {
+        let path = match i {
+            700 => listed.display().to_string(),
+            _ => format!("{base}/pkg{}/file{i}.conf", i / 7),
+        };
+        source += &format!("audit open where path == \"{path}\" and uid != 0\n");
+    }
+    for i in 0..1000 {
+        let directory = match i {
+            300 => dir.join("watched").display().to_string(),
+            _ => format!("{base}/pkg{}-{i}", i / 7),
+        };
+        source += &format!("audit open where path ~ \"{directory}/**\" and uid != 0\n");
+    }
+    let lines = Scenario::for_cgroup(source)
+        .row(
+            Loaded,
+            User(USER),
+            InCgroup,
+            &Op::open("a listed path", &listed, libc::O_RDONLY),
+            Allowed,
+        )
+        .row(
+            Loaded,
+            User(USER),
+            InCgroup,
+            &Op::open("under a listed directory", &inside, libc::O_RDONLY),
+            Allowed,
+        )
+        .row(
+            Loaded,
+            User(USER),
+            InCgroup,
+            &Op::open("neither", &unlisted, libc::O_RDONLY),
+            Allowed,
+        )
+        .wait_for_reports(2)
+        .run();
+    let events = parse(&lines);
+    let audits: Vec<(u64, String)> = events
+        .iter()
+        .filter(|e| e["action"] == "audit")
+        .map(|e| {
+            (
+                e["rule"]["line"].as_u64().unwrap(),
+                e["attributes"]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audits,
+        [
+            (701, listed.display().to_string()),
+            (1301, inside.display().to_string())
+        ],
+        "{events:#?}"
+    );
+}
+
+/// Audited directories cost the verifier the report function's walk once a rule: the loop
+/// that reports every rule of the run for a path too long to resolve runs once per rule, and
+/// the verifier follows it through. E0207 counts `lang::check::AUDIT_UNKNOWN_WALK_COST` for
+/// each, which must cover what the kernel processes.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn audited_directories_cost_the_verifier_no_more_than_e0207_counts() {
+    let directories = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("audit open where path ~ \"/srv/pkg{}-{i}/**\"\n", i / 7))
+            .collect()
+    };
+    let processed = |n: usize| -> u32 {
+        let stats = kernel_tests::verifier_stats(&directories(n), compiler::ir::Scope::Global);
+        stats.iter().filter_map(|(_, n)| *n).sum()
+    };
+    let [hundred, thousand, two_thousand] = [100, 1000, 2000].map(processed);
+    let per_rule = (two_thousand - thousand) / 1000;
+    println!(
+        "processed instructions, audited directories: 100 {hundred}, 1000 {thousand}, \
+         2000 {two_thousand}; {per_rule} a rule"
+    );
+    assert!(
+        per_rule as usize <= lang::check::AUDIT_UNKNOWN_WALK_COST,
+        "{per_rule} processed a rule, E0207 counts {}",
+        lang::check::AUDIT_UNKNOWN_WALK_COST
+    );
+}
+
+/// Five thousand audited directories, about as many as E0207 lets one event have: a trie cut
+/// into functions, and the loop that reports every rule of the run for a path too long to
+/// resolve, which the verifier follows through all five thousand. The file opened under the
+/// last is reported by its rule.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn five_thousand_audited_directories_load_and_report() {
+    let dir = TempDir::new();
+    std::fs::create_dir(dir.join("last")).unwrap();
+    let inside = dir.write("last/file", "x", 0o666);
+    let base = dir.path().display();
+    let source: String = (0..5_000)
+        .map(|i| {
+            let directory = match i {
+                4_999 => dir.join("last").display().to_string(),
+                _ => format!("{base}/pkg{}-{i}", i / 7),
+            };
+            format!("audit open where path ~ \"{directory}/**\"\n")
+        })
+        .collect();
+    let open = Op::open("under the last directory", &inside, libc::O_RDONLY);
+    let lines = Scenario::for_cgroup(source)
+        .row(Loaded, User(USER), InCgroup, &open, Allowed)
+        .wait_for_reports(1)
+        .run();
+    let events = parse(&lines);
+    let audits: Vec<u64> = events
+        .iter()
+        .filter(|e| e["action"] == "audit")
+        .map(|e| e["rule"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(audits, [5_000], "{events:#?}");
+}
