@@ -1736,7 +1736,7 @@ fn screened_exact_paths_agree_with_near_misses() {
             "deny open where path in [{}] and uid != 0 errno EACCES\n",
             quoted[..half].join(", ")
         );
-        match rng.below(8) {
+        match rng.below(9) {
             0 => source += &format!("allow open where path in [{}]\n", quoted.join(", ")),
             1 => source += "deny open where path ~ \"/etc/**\" and uid == 5\n",
             2 => source += &format!("deny open where path != {} and uid == 5\n", quoted[0]),
@@ -1754,6 +1754,13 @@ fn screened_exact_paths_agree_with_near_misses() {
             6 => {
                 let unlisted = format!("{}x", text(&listed[listed.len() - 1]));
                 source += &format!("audit open where path in [\"{unlisted}\"] and uid != 6\n")
+            }
+            // An audit rule for every listed path, a run searched as one tree while no path
+            // repeats (the names are drawn, so some do).
+            7 => {
+                for path in &quoted {
+                    source += &format!("audit open where path == {path}\n");
+                }
             }
             _ => {}
         }
@@ -1864,7 +1871,7 @@ fn screened_first_directories_agree_with_near_misses() {
             tests[..half].join(" or ")
         );
         let any = &listed[0];
-        match rng.below(9) {
+        match rng.below(10) {
             0 => source += &format!("allow open where path ~ \"{}/**\"\n", dir(any)),
             1 => source += "deny open where path ~ \"/*/bin/**\" and uid == 5\n",
             2 => source += "deny open where uid == 5\n",
@@ -1880,6 +1887,13 @@ fn screened_first_directories_agree_with_near_misses() {
             // rule begins with, which must pass the screen too.
             6 => source += &format!("audit open where path ~ \"{}/**\"\n", dir(any)),
             7 => source += "audit open where path ~ \"/audited/**\" and uid != 6\n",
+            // An audit rule for every listed directory, a run searched as one trie until one
+            // nests with or repeats another.
+            8 => {
+                for names in &listed {
+                    source += &format!("audit open where path ~ \"{}/**\"\n", dir(names));
+                }
+            }
             _ => {}
         }
         if half < tests.len() {
