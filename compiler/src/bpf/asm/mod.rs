@@ -172,6 +172,9 @@ pub struct Assembler {
     functions: Vec<(String, Label)>,
     errors: Vec<EncodeError>,
     simplify_branches: bool,
+    /// The slot the last label bound names (moved back with the code, as labels are): no
+    /// instruction there may be merged with the one before, since a jump arrives between.
+    bound_at: Option<usize>,
 }
 
 impl Assembler {
@@ -212,6 +215,9 @@ impl Assembler {
                     *bound = here - 1;
                 }
             }
+            if self.bound_at == Some(here) {
+                self.bound_at = Some(here - 1);
+            }
         }
     }
 
@@ -240,6 +246,7 @@ impl Assembler {
             }
             Some(slot @ None) => *slot = Some(here),
         }
+        self.bound_at = Some(here);
         self
     }
 
@@ -397,9 +404,34 @@ impl Assembler {
         self.ld_imm64_with(dst, Pseudo::MapValue, u64::from(offset))
     }
 
-    /// `dst = *(size *)(base + off)`
+    /// `dst = *(size *)(base + off)`. The simplifying assembler reads a stack slot that the
+    /// instruction before stored whole from the register itself: code generators store a
+    /// value to its slot as they compute it and load it for its first test right after (a
+    /// 32-bit store, or one into map memory that a helper may change, is read again).
     pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
+        if self.simplify_branches && size == Size::DW && base == Reg::FP {
+            if let Some(src) = self.stored_just_before(off) {
+                return match src == dst {
+                    true => self,
+                    false => self.mov64_reg(dst, src),
+                };
+            }
+        }
         self.push(Opcode::Load { size }, dst, base.index(), off, 0)
+    }
+
+    /// The register the last instruction stored whole at `fp + off`, when nothing jumps to
+    /// the next one.
+    fn stored_just_before(&self, off: i16) -> Option<Reg> {
+        let last = self.insns.last()?;
+        let spill = Opcode::Store { size: Size::DW }.code();
+        if last.code != spill || last.dst != Reg::FP.index() || last.off != off {
+            return None;
+        }
+        if self.bound_at == Some(self.insns.len()) {
+            return None;
+        }
+        Reg::from_index(last.src)
     }
 
     /// `*(size *)(base + off) = src`

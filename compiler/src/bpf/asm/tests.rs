@@ -76,6 +76,54 @@ fn simplification_drops_jumps_to_the_next_instruction() {
     assert_eq!(code.insns[2].off, -1);
 }
 
+/// A stack slot loaded right after it was stored whole is read from the register: not when a
+/// jump may arrive between the two, nor after a narrower store, nor from another slot.
+#[test]
+fn a_slot_loaded_right_after_its_store_is_read_from_the_register() {
+    let text = |asm: Assembler| -> Vec<String> {
+        let code = asm.finish().expect("assembles");
+        code.insns.iter().map(|i| format!("{i:?}")).collect()
+    };
+    let mut asm = Assembler::with_branch_simplification();
+    asm.mov64_imm(R1, 7)
+        .store_reg(Size::DW, R10, -8, R1)
+        .load(Size::DW, R1, R10, -8) // left out: r1 holds it
+        .store_reg(Size::DW, R10, -16, R1)
+        .load(Size::DW, R2, R10, -16) // r2 = r1
+        .mov64_reg(R0, R2)
+        .exit();
+    let forwarded = text(asm);
+    let mut asm = Assembler::with_branch_simplification();
+    asm.mov64_imm(R1, 7)
+        .store_reg(Size::DW, R10, -8, R1)
+        .store_reg(Size::DW, R10, -16, R1)
+        .mov64_reg(R2, R1)
+        .mov64_reg(R0, R2)
+        .exit();
+    assert_eq!(forwarded, text(asm));
+
+    let mut asm = Assembler::with_branch_simplification();
+    let join = asm.new_label();
+    asm.mov64_imm(R1, 7)
+        .jump_imm(JmpCond::Eq, R1, 0, join)
+        .store_reg(Size::DW, R10, -8, R1)
+        .bind(join)
+        .load(Size::DW, R1, R10, -8) // a jump arrives here: kept
+        .store_reg(Size::W, R10, -16, R1)
+        .load(Size::DW, R2, R10, -16) // a 32-bit store: kept
+        .store_reg(Size::DW, R10, -24, R1)
+        .load(Size::DW, R3, R10, -32) // another slot: kept
+        .mov64_reg(R0, R3)
+        .exit();
+    let code = asm.finish().expect("assembles");
+    let loads = code
+        .insns
+        .iter()
+        .filter(|i| i.code == Opcode::Load { size: Size::DW }.code())
+        .count();
+    assert_eq!(loads, 3);
+}
+
 /// A map's relocation goes with its instruction when that is unreachable, and moves with
 /// it when code before it goes.
 #[test]
