@@ -189,30 +189,40 @@ pub fn block_ends<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> Vec<usize> {
     ends
 }
 
-/// How many rules of a literal run (exact paths, or directories that do not nest), from the
-/// first, one search may decide when they are audit rules. Every audit rule that matches
-/// reports, while a search finds one rule for a string: so no rule may list a literal that
-/// an earlier rule of the run lists (the same directory twice nests with itself here). A
-/// string that cannot be known matches every rule of the run, and the code generator reports
-/// them all with one loop over their indexes, which must therefore follow each other. Each
-/// rule is its index and its literals.
-pub fn audit_run<'l>(rules: impl IntoIterator<Item = (u32, &'l [Vec<u8>])>) -> usize {
-    let mut seen: BTreeSet<&[u8]> = BTreeSet::new();
-    let mut last: Option<u32> = None;
-    let mut kept = 0;
-    for (index, literals) in rules {
-        if last.is_some_and(|last| last.checked_add(1) != Some(index)) {
-            break;
-        }
-        let own: BTreeSet<&[u8]> = literals.iter().map(Vec::as_slice).collect();
-        if own.iter().any(|literal| seen.contains(literal)) {
-            break;
-        }
-        seen.extend(own);
-        last = Some(index);
-        kept += 1;
+/// An audit run as it grows: the rules of a literal run (exact paths, or directories that do
+/// not nest) that one search may decide when they are audit rules. Every audit rule that
+/// matches reports, while a search finds one rule for a string: so no rule may list a
+/// literal that an earlier rule of the run lists (the same directory twice nests with itself
+/// here). A string that cannot be known matches every rule of the run, and the code generator
+/// reports them all with one loop over their indexes, which must therefore follow each other.
+/// The checker and the code generator both grow audit runs with this type.
+#[derive(Default, Debug)]
+pub struct AuditRun {
+    seen: BTreeSet<Vec<u8>>,
+    last: Option<u32>,
+}
+
+impl AuditRun {
+    pub fn new() -> AuditRun {
+        AuditRun::default()
     }
-    kept
+
+    /// Adds the next rule, at `index` in the policy, listing `literals`: `false`, and the run
+    /// left as it was, when it cannot join.
+    pub fn add(&mut self, index: u32, literals: &[Vec<u8>]) -> bool {
+        if self
+            .last
+            .is_some_and(|last| last.checked_add(1) != Some(index))
+        {
+            return false;
+        }
+        if literals.iter().any(|literal| self.seen.contains(literal)) {
+            return false;
+        }
+        self.seen.extend(literals.iter().cloned());
+        self.last = Some(index);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -344,8 +354,10 @@ mod tests {
         )
     }
 
+    /// How many of `rules`, from the first, join one audit run.
     fn audit_kept(rules: &[(u32, Vec<Vec<u8>>)]) -> usize {
-        audit_run(rules.iter().map(|(i, l)| (*i, l.as_slice())))
+        let mut run = AuditRun::new();
+        rules.iter().take_while(|(i, l)| run.add(*i, l)).count()
     }
 
     #[test]
@@ -367,5 +379,14 @@ mod tests {
         assert_eq!(audit_kept(&rules), 2);
         assert_eq!(audit_kept(&[rule(u32::MAX, &["/a"]), rule(0, &["/b"])]), 1);
         assert_eq!(audit_kept(&[]), 0);
+    }
+
+    #[test]
+    fn a_rule_refused_leaves_the_audit_run_as_it_was() {
+        let mut run = AuditRun::new();
+        assert!(run.add(0, &rule(0, &["/a"]).1));
+        assert!(!run.add(1, &rule(1, &["/b", "/a"]).1));
+        // "/b" was not kept: a later rule may list it.
+        assert!(run.add(1, &rule(1, &["/b"]).1));
     }
 }

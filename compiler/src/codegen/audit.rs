@@ -3,7 +3,7 @@
 //!
 //! Consecutive audit rules on one counted string (exact paths, directories that do not nest)
 //! are searched with one literal tree, as deny rules are (`sets`), while one search can stand
-//! for them: no string may match two of them ([`lang::runs::audit_run`]). A found rule
+//! for them: no string may match two of them ([`lang::runs::AuditRun`]). A found rule
 //! reports and the search ends. A string that cannot be known (a path past `PATH_MAX`)
 //! matches every audit rule that tests it, so every rule of the run reports it, from one loop
 //! over their indexes. Any other audit rule is tested on its own.
@@ -23,11 +23,12 @@ impl ProgramGen<'_> {
         while at < rules.len() {
             let next = self.asm.new_label();
             self.asm.set_origin(Some(rules[at].index));
-            let runs = self.runs(rules, &gates, at);
+            let (gate, gated) = gates.at(at);
+            let gate = gate.to_vec();
             // Found as `runs` finds the others: with the run's gate known.
             let known = self.known_true.len();
-            self.known_true.extend(runs.gate.iter().cloned());
-            let tree = self.audit_literal_run(&rules[at..at + runs.gated]);
+            self.known_true.extend(gate.iter().cloned());
+            let tree = self.audit_literal_run(&rules[at..at + gated]);
             self.known_true.truncate(known);
             if tree == 0 {
                 let report = self.asm.new_label();
@@ -38,7 +39,7 @@ impl ProgramGen<'_> {
                 at += 1;
                 continue;
             }
-            let known = self.enter_gate(&runs.gate, next);
+            let known = self.enter_gate(&gate, next);
             self.audit_run(&rules[at..at + tree], next);
             self.known_true.truncate(known);
             self.asm.bind(next);

@@ -39,6 +39,13 @@ pub(super) struct Gates {
     block_end: Vec<usize>,
 }
 
+impl Gates {
+    /// The gate of the rule at `at`, and how many rules from it share it.
+    pub(super) fn at(&self, at: usize) -> (&[Cond], usize) {
+        (&self.own[at], self.block_end[at] - at)
+    }
+}
+
 impl ProgramGen<'_> {
     /// The gates of `rules` with what is known now (before any run's gate).
     pub(super) fn gates_of(&self, rules: &[Rule]) -> Gates {

@@ -26,7 +26,7 @@ use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
 use crate::ir::{Cond, Pred, Rule, ValueId};
 pub(super) use lang::check::{add_unnested, tree_cost, INLINE_TREE_COST};
 use lang::glob::directory_prefix;
-use lang::runs::{Kind, Reach};
+use lang::runs::{AuditRun, Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Below this many literals a run stays a chain: the tree's setup costs about as much.
@@ -216,6 +216,11 @@ impl ProgramGen<'_> {
     /// How many of `rules`, from the first, form a run over one value worth a tree: each a
     /// literal set over the same value with the same unknown outcome. 0 when none does.
     pub(super) fn literal_run(&self, rules: &[Rule]) -> usize {
+        self.literal_run_of(rules, None)
+    }
+
+    /// [`Self::literal_run`], where the rules also join `audit` when given (audit rules).
+    fn literal_run_of(&self, rules: &[Rule], mut audit: Option<AuditRun>) -> usize {
         let Some(first) = rules.first().and_then(|r| self.literal_set(r)) else {
             return 0;
         };
@@ -223,15 +228,16 @@ impl ProgramGen<'_> {
         let mut count = 0;
         let run = rules
             .iter()
-            .map_while(|r| self.literal_set(r))
-            .take_while(|s| {
+            .map_while(|r| Some((r.index, self.literal_set(r)?)))
+            .take_while(|(index, s)| {
                 s.value == first.value
                     && s.on_unknown == first.on_unknown
                     && s.prefixes == first.prefixes
                     // A run of prefixes ends before the first rule that nests with another.
                     && (!s.prefixes || add_unnested(&mut literals, &s.literals))
+                    && audit.as_mut().is_none_or(|run| run.add(*index, &s.literals))
             })
-            .map(|s| count += s.literals.len())
+            .map(|(_, s)| count += s.literals.len())
             .count();
         if count < TREE_MIN_LITERALS {
             return 0;
@@ -240,20 +246,9 @@ impl ProgramGen<'_> {
     }
 
     /// How many of `rules`, audit rules from the first, one literal tree decides: the
-    /// [`Self::literal_run`] as far as [`lang::runs::audit_run`] keeps it, when its rules
-    /// still have [`TREE_MIN_LITERALS`] literals. 0 when none.
+    /// [`Self::literal_run`] of those that join one [`AuditRun`]. 0 when none.
     pub(super) fn audit_literal_run(&self, rules: &[Rule]) -> usize {
-        let run = self.literal_run(rules);
-        let sets: Vec<(u32, LiteralSet)> = rules[..run]
-            .iter()
-            .filter_map(|r| Some((r.index, self.literal_set(r)?)))
-            .collect();
-        let kept = lang::runs::audit_run(sets.iter().map(|(i, s)| (*i, s.literals.as_slice())));
-        let literals: usize = sets[..kept].iter().map(|(_, s)| s.literals.len()).sum();
-        if literals < TREE_MIN_LITERALS {
-            return 0;
-        }
-        kept
+        self.literal_run_of(rules, Some(AuditRun::new()))
     }
 
     /// The tree for the run `rules` (see [`Self::literal_run`]): a string equal to a literal

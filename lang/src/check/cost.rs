@@ -368,13 +368,15 @@ enum RunTest<'r> {
 }
 
 /// How many of `items`, from the first, are literal sets of one attribute and kind (prefixes
-/// not nested), and their literals, when at least [`SET_TREE_MIN`]; else 0 rules.
-fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
+/// not nested), and their literals, when at least [`SET_TREE_MIN`]; else 0 rules. Audit
+/// rules, given with their indexes in the policy, also join only an [`runs::AuditRun`].
+fn tree_run<'i>(items: &'i [Option<RunItem>], audit: Option<&[u32]>) -> (usize, Vec<&'i [u8]>) {
     let Some(Some((attr, RunTest::Literals { prefixes, .. }))) = items.first() else {
         return (0, Vec::new());
     };
     let mut literals: Vec<&[u8]> = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut audit_run = runs::AuditRun::new();
     let mut end = 0;
     while let Some(Some((
         a,
@@ -385,7 +387,15 @@ fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
     ))) = items.get(end)
     {
         // A run of prefixes ends before the first rule that nests with another.
-        if a != attr || p != prefixes || (*p && !add_unnested(&mut seen, l)) {
+        let joins_audit = |run: &mut runs::AuditRun| match audit {
+            Some(indexes) => indexes.get(end).is_some_and(|&i| run.add(i, l)),
+            None => true,
+        };
+        if a != attr
+            || p != prefixes
+            || (*p && !add_unnested(&mut seen, l))
+            || !joins_audit(&mut audit_run)
+        {
             break;
         }
         literals.extend(l.iter().map(Vec::as_slice));
@@ -395,36 +405,6 @@ fn tree_run<'i>(items: &'i [Option<RunItem>]) -> (usize, Vec<&'i [u8]>) {
         return (0, Vec::new());
     }
     (end, literals)
-}
-
-/// [`tree_run`] for audit rules (`members`, their positions in `rules`): as many of its rules
-/// as [`runs::audit_run`] keeps, when they still have [`SET_TREE_MIN`] literals.
-fn audit_tree_run<'i>(
-    items: &'i [Option<RunItem>],
-    members: &[usize],
-    rules: &[CheckedRule],
-) -> (usize, Vec<&'i [u8]>) {
-    let (tree, _) = tree_run(items);
-    let kept = runs::audit_run(items[..tree].iter().zip(members).filter_map(
-        |(item, &i)| match item {
-            Some((_, RunTest::Literals { literals, .. })) => {
-                Some((rules[i].index, literals.as_slice()))
-            }
-            _ => None,
-        },
-    ));
-    let literals: Vec<&[u8]> = items[..kept]
-        .iter()
-        .flat_map(|item| match item {
-            Some((_, RunTest::Literals { literals, .. })) => literals.as_slice(),
-            _ => &[],
-        })
-        .map(Vec::as_slice)
-        .collect();
-    if literals.len() < SET_TREE_MIN {
-        return (0, Vec::new());
-    }
-    (kept, literals)
 }
 
 /// 1 when an audit run that starts with `item` has the loop for an unknown string: its
@@ -541,7 +521,7 @@ fn mixed_cost(items: &[Option<RunItem>], recorded: bool) -> RunCost {
 /// attribute, with at least [`SET_TREE_MIN`] literals in all, costing their [`tree_cost`]), a
 /// glob run (at least [`GLOB_RUN_MIN`] rules that each test one glob on one attribute: a search
 /// over accept sets), or a longer mixed run of both ([`runs`]). Audit rules, each of which
-/// reports when it matches, form literal trees only, as far as [`runs::audit_run`] lets one
+/// reports when it matches, form literal trees only, as far as [`runs::AuditRun`] lets one
 /// search decide them. Per rule, the run it is in; per run, its cost.
 fn literal_trees(
     rules: &[CheckedRule],
@@ -589,6 +569,7 @@ fn literal_trees(
             .map(|&i| own_gate(&rules[i].condition, known, attributes))
             .collect();
         let block_end = runs::block_ends(&gates, |a, b| a.tests == b.tests);
+        let indexes: Vec<u32> = members.iter().map(|&i| rules[i].index).collect();
         // Where the program dispatches globs, a deny run's glob rules each record themselves
         // and share one exit (`codegen`, the decision area).
         let recorded = action != Action::Allow && dispatching.contains(event);
@@ -596,10 +577,7 @@ fn literal_trees(
         while at < members.len() {
             let rest = &items[at..block_end[at]];
             let audit = action == Action::Audit;
-            let (tree, literals) = match audit {
-                true => audit_tree_run(rest, &members[at..], rules),
-                false => tree_run(rest),
-            };
+            let (tree, literals) = tree_run(rest, audit.then(|| &indexes[at..]));
             let globs = if tree > 0 || audit { 0 } else { glob_run(rest) };
             let mixed = if audit { 0 } else { mixed_run(rest) };
             let (run, mut cost) = if mixed > tree.max(globs) {
