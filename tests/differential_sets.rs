@@ -281,14 +281,8 @@ fn audit_rules_among_searched_runs_report_as_the_reference() {
             ];
             for (audits, matches) in runs {
                 let compiled = compile(&interleave(&rules, &audits));
-                let mut reported = 0;
-                for probe in &probes {
-                    for uid in [0, 1000] {
-                        let event = open_event(probe, uid);
-                        agree(&format!("{n} {kind} with audits"), &compiled, &event);
-                        reported += eval::audits(&compiled.checked, &event, false).len();
-                    }
-                }
+                let reported =
+                    agree_on_probes(&format!("{n} {kind} with audits"), &compiled, &probes);
                 assert_eq!(reported, matches, "{n} {kind}: {audits:?}");
             }
         }
@@ -331,14 +325,8 @@ fn audit_runs_report_every_matching_rule_as_the_reference() {
             ];
             for (v, source) in variants.iter().enumerate() {
                 let compiled = compile(source);
-                let mut reported = 0;
-                for probe in &probes {
-                    for uid in [0, 1000] {
-                        let event = open_event(probe, uid);
-                        agree(&format!("{n} {kind} audits ({v})"), &compiled, &event);
-                        reported += eval::audits(&compiled.checked, &event, false).len();
-                    }
-                }
+                let reported =
+                    agree_on_probes(&format!("{n} {kind} audits ({v})"), &compiled, &probes);
                 // Each hit reports for uid 1000 (exact paths) or both uids (directories), the
                 // middle one once more where it is listed twice; the long path, which equals
                 // no literal, every directory rule for both uids.
@@ -351,6 +339,20 @@ fn audit_runs_report_every_matching_rule_as_the_reference() {
             }
         }
     }
+}
+
+/// [`agree`] on opening each of `probes` as root and as uid 1000; how many audit rules the
+/// reference reports on them in all.
+fn agree_on_probes(label: &str, compiled: &Compiled, probes: &[String]) -> usize {
+    let mut reported = 0;
+    for probe in probes {
+        for uid in [0, 1000] {
+            let event = open_event(probe, uid);
+            agree(label, compiled, &event);
+            reported += eval::audits(&compiled.checked, &event, false).len();
+        }
+    }
+    reported
 }
 
 /// `rules` (one a line) with `extra` spread among them, the first before the first rule.
