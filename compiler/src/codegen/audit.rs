@@ -5,8 +5,9 @@
 //! are searched with one literal tree, as deny rules are (`sets`), while one search can stand
 //! for them: no string may match two of them ([`lang::runs::AuditRun`]). A found rule
 //! reports and the search ends. A string that cannot be known (a path past `PATH_MAX`)
-//! matches every audit rule that tests it, so every rule of the run reports it, from one loop
-//! over their indexes. Any other audit rule is tested on its own.
+//! matches every rule of the run (fail closed; but an unknown resolved path equals no
+//! literal, so there only directory runs have the case), and every rule of the run reports
+//! it, from one loop over their indexes. Any other audit rule is tested on its own.
 
 use super::sets::Leaf;
 use super::{offset, ProgramGen};
