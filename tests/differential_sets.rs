@@ -341,6 +341,38 @@ fn audit_runs_report_every_matching_rule_as_the_reference() {
     }
 }
 
+/// An audit run of exact paths on a string other than the resolved path (the executable,
+/// walked from its dentry) reports every rule of the run for a value the program cannot know
+/// (deeper than the walk goes), from the loop directory runs use: an unknown resolved path
+/// equals no literal, an unknown executable matches every rule.
+#[test]
+fn audit_runs_on_the_executable_report_every_rule_for_one_too_deep_to_walk() {
+    let deep = format!("/{}tool", "d/".repeat(lang::limits::WALK_COMPONENTS + 5));
+    for n in [10, 300] {
+        let listed = |i: usize| format!("/srv/pkg{i}/tool");
+        let source: String = (0..n)
+            .map(|i| format!("audit open where exe == \"{}\"\n", listed(i)))
+            .collect();
+        let compiled = compile(&source);
+        let mut reported = 0;
+        for exe in [
+            listed(0),
+            listed(n / 2),
+            listed(n - 1),
+            "/usr/bin/cat".into(),
+            deep.clone(),
+        ] {
+            let mut event = open_event("/srv/file", 1000);
+            event
+                .values
+                .insert("exe", AttrValue::Str(exe.clone().into_bytes()));
+            agree(&format!("{n} audited executables"), &compiled, &event);
+            reported += eval::audits(&compiled.checked, &event, false).len();
+        }
+        assert_eq!(reported, 3 + n, "{n} audited executables");
+    }
+}
+
 /// [`agree`] on opening each of `probes` as root and as uid 1000; how many audit rules the
 /// reference reports on them in all.
 fn agree_on_probes(label: &str, compiled: &Compiled, probes: &[String]) -> usize {
