@@ -1148,9 +1148,11 @@ fn stream_reports(
         }
         if let Some(events) = events.as_deref_mut() {
             events.drain(|bytes| {
-                let line =
-                    report::render(context.to_json(bytes), context, bytes, output, &hostname);
-                let _ = writeln!(out, "{line}");
+                for line in
+                    report::render(context.to_json(bytes), context, bytes, output, &hostname)
+                {
+                    let _ = writeln!(out, "{line}");
+                }
             });
             let _ = out.flush();
         }

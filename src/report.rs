@@ -1,7 +1,7 @@
 //! Reports from the kernel as JSON lines: one object per denial or audit match.
 
 use crate::Output;
-use compiler::ir::Module;
+use compiler::ir::{Module, Program};
 use compiler::report::{decode, Report, ReportedValue, FLAG_DENIED, FLAG_KILL, FLAG_WOULD_DENY};
 use serde_json::{json, Map, Value};
 
@@ -16,9 +16,17 @@ pub struct ReportContext<'a> {
 }
 
 impl ReportContext<'_> {
-    pub fn to_json(&self, bytes: &[u8]) -> Option<Value> {
-        let module = self.module?;
-        let (report, program) = decode(module, bytes)?;
+    /// The reports a record stands for (one, or one for each rule of an audit run), as JSON;
+    /// `None` when it cannot be decoded.
+    pub fn to_json(&self, bytes: &[u8]) -> Option<Vec<Value>> {
+        let (reports, program) = decode(self.module?, bytes)?;
+        reports
+            .iter()
+            .map(|report| self.report_json(report, program))
+            .collect()
+    }
+
+    fn report_json(&self, report: &Report, program: &Program) -> Option<Value> {
         let rule = program
             .allow
             .iter()
@@ -76,7 +84,7 @@ impl ReportContext<'_> {
             "action": action,
             "event": program.event,
             "hook": program.hook,
-            "process": process(&report),
+            "process": process(report),
             "attributes": attributes,
         });
         if action != "audit" {
@@ -167,19 +175,22 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
     })
 }
 
-/// A report as krsic writes it out, in the chosen form; one that cannot be decoded (a policy
-/// pinned by another krsic) says whose it is and how long it was.
+/// The reports of a record as krsic writes them out, in the chosen form; a record that cannot be
+/// decoded (a policy pinned by another krsic) is one line that says whose it is and how long.
 pub fn render(
-    report: Option<Value>,
+    reports: Option<Vec<Value>>,
     context: &ReportContext<'_>,
     bytes: &[u8],
     output: Output,
     hostname: &str,
-) -> Value {
-    match report {
-        Some(report) if output == Output::Falco => to_falco(&report, hostname),
-        Some(report) => report,
-        None => json!({ "policy": context.policy, "undecoded": bytes.len() }),
+) -> Vec<Value> {
+    match reports {
+        Some(reports) if output == Output::Falco => reports
+            .iter()
+            .map(|report| to_falco(report, hostname))
+            .collect(),
+        Some(reports) => reports,
+        None => vec![json!({ "policy": context.policy, "undecoded": bytes.len() })],
     }
 }
 

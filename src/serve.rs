@@ -413,16 +413,18 @@ impl Sink {
             };
             events.drain(|bytes| {
                 let decoded = context.to_json(bytes);
-                if let Some(report) = &decoded {
+                for report in decoded.iter().flatten() {
                     metrics::lock(&self.shared).count_report(report);
                     if let Some(alerts) = &self.alerts {
                         alerts.post(report::to_falco(report, &self.hostname));
                     }
                 }
-                let line = report::render(decoded, &context, bytes, self.output, &self.hostname);
-                // A full disk must not stop the daemon; enforcement does not depend on it
-                // anyway. (A closed stdout ends krsic with SIGPIPE; the policies stay.)
-                let _ = writeln!(self.out, "{line}");
+                let lines = report::render(decoded, &context, bytes, self.output, &self.hostname);
+                for line in lines {
+                    // A full disk must not stop the daemon; enforcement does not depend on it
+                    // anyway. (A closed stdout ends krsic with SIGPIPE; the policies stay.)
+                    let _ = writeln!(self.out, "{line}");
+                }
             });
         }
         let _ = self.out.flush();

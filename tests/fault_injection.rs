@@ -711,7 +711,10 @@ fn a_report_that_does_not_test_the_path_still_shows_it() {
             let records =
                 compiler::vm::submitted_records(&policy.module, &policy.object, &input).unwrap();
             assert_eq!(records.len(), 1, "{source}: one report");
-            let (report, program) = compiler::report::decode(&policy.module, &records[0]).unwrap();
+            let (reports, program) = compiler::report::decode(&policy.module, &records[0]).unwrap();
+            let [report] = &reports[..] else {
+                panic!("{source}: one record, one report: {reports:?}")
+            };
             let path = program
                 .values
                 .iter()
@@ -1417,7 +1420,10 @@ fn every_fixed_field_of_a_submitted_record_is_written() {
             assert_eq!(records.len(), 1, "{source} ({mode:?}): one report");
             assert_fixed_fields_written(&records[0], &format!("{source} ({mode:?})"));
             // What was written is the parent's, or zeroes where the report cannot reach it.
-            let (report, _) = compiler::report::decode(module, &records[0]).unwrap();
+            let (reports, _) = compiler::report::decode(module, &records[0]).unwrap();
+            let [report] = &reports[..] else {
+                panic!("{source} ({mode:?}): one record, one report: {reports:?}")
+            };
             let parent = match &module.parent {
                 Some(p) if p.comm.base == lang::checked::AccessBase::CurrentTask => (7, "sh"),
                 _ => (0, ""),

@@ -7,6 +7,7 @@
 //! the same [`RecordLayout`], computed from the same IR, so the two cannot drift apart.
 
 use crate::ir::{Module, Program, ValueKind};
+use std::ops::RangeInclusive;
 
 /// The name of a program's one report function (bpf-to-bpf), which every reporting rule
 /// calls with its index in r1: the offline machine reads the deciding rule there when the
@@ -36,6 +37,9 @@ pub const STRING_EXCERPT: u32 = 256;
 pub const RULE: u32 = 0;
 pub const FLAGS: u32 = 4;
 pub const ERRNO: u32 = 8;
+/// An audit record carries no errno; with [`FLAG_AUDIT_RUN`] it holds here the index of the
+/// last rule it stands for.
+pub const LAST_RULE: u32 = ERRNO;
 pub const PID: u32 = 12;
 pub const TGID: u32 = 16;
 pub const UID: u32 = 20;
@@ -70,6 +74,12 @@ pub const FLAG_AUDIT: u32 = 4;
 /// With [`FLAG_DENIED`]: a `kill` rule decided, and the process was sent SIGKILL. With
 /// [`FLAG_WOULD_DENY`]: a `kill` rule matched in audit mode (`would-kill`).
 pub const FLAG_KILL: u32 = 8;
+/// With [`FLAG_AUDIT`]: the record stands for every audit rule from [`RULE`] to
+/// [`LAST_RULE`], which all matched (an audit run's string could not be known, so it matches
+/// each of them: `codegen`'s `audit_run`). One record instead of a report per rule keeps the
+/// verifier's walk of the report function to one, however long the run. User space reads it
+/// as the reports of those rules, each with [`FLAG_AUDIT`] alone ([`reported_rules`]).
+pub const FLAG_AUDIT_RUN: u32 = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordLayout {
@@ -180,10 +190,28 @@ fn c_string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-/// Decodes a record; `None` when it is not one of `module`'s (wrong size, unknown rule).
-pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Program)> {
-    let rule = u32_at(bytes, RULE)?;
+/// The rules a record reports, and the flags of each one's report: its own rule, or every
+/// rule of an audit run ([`FLAG_AUDIT_RUN`], which the reports do not carry). `None` when the
+/// header is short or names a run that ends before it starts.
+pub fn reported_rules(bytes: &[u8]) -> Option<(RangeInclusive<u32>, u32)> {
+    let (rule, flags) = (u32_at(bytes, RULE)?, u32_at(bytes, FLAGS)?);
+    if flags & FLAG_AUDIT_RUN == 0 {
+        return Some((rule..=rule, flags));
+    }
+    let last = u32_at(bytes, LAST_RULE)?;
+    (rule <= last).then_some((rule..=last, flags & !FLAG_AUDIT_RUN))
+}
+
+/// Decodes a record into the reports it stands for (one, or one for each rule of an audit
+/// run: [`reported_rules`]); `None` when it is not one of `module`'s (wrong size, unknown
+/// rule).
+pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Vec<Report>, &'m Program)> {
+    let (rules, flags) = reported_rules(bytes)?;
+    let rule = *rules.start();
     let first = program_of_rule(module, rule)?;
+    if !std::ptr::eq(program_of_rule(module, *rules.end())?, first) {
+        return None;
+    }
     // The programs of one event's hooks share their layout; their constants (lowering puts
     // them in every such program) say which one sent the record.
     let program = first;
@@ -262,22 +290,30 @@ pub fn decode<'m>(module: &'m Module, bytes: &[u8]) -> Option<(Report, &'m Progr
         .unwrap_or(first);
     let comm = c_string(bytes.get(COMM as usize..COMM as usize + 16)?);
     let parent_comm = c_string(bytes.get(PARENT_COMM as usize..PARENT_COMM as usize + 16)?);
-    Some((
-        Report {
-            rule,
-            flags: u32_at(bytes, FLAGS)?,
-            errno: u32_at(bytes, ERRNO)? as i32,
-            pid: u32_at(bytes, PID)?,
-            tgid: u32_at(bytes, TGID)?,
-            uid: u32_at(bytes, UID)?,
-            gid: u32_at(bytes, GID)?,
-            parent_tgid: u32_at(bytes, PARENT_TGID)?,
-            time_ns: u64_at(bytes, TIME_NS)?,
-            cgroup_id: u64_at(bytes, CGROUP_ID)?,
-            comm,
-            parent_comm,
-            values,
+    let report = Report {
+        rule,
+        flags,
+        // An audit run's record holds its last rule there, not an errno.
+        errno: match flags & FLAG_AUDIT {
+            0 => u32_at(bytes, ERRNO)? as i32,
+            _ => 0,
         },
-        program,
-    ))
+        pid: u32_at(bytes, PID)?,
+        tgid: u32_at(bytes, TGID)?,
+        uid: u32_at(bytes, UID)?,
+        gid: u32_at(bytes, GID)?,
+        parent_tgid: u32_at(bytes, PARENT_TGID)?,
+        time_ns: u64_at(bytes, TIME_NS)?,
+        cgroup_id: u64_at(bytes, CGROUP_ID)?,
+        comm,
+        parent_comm,
+        values,
+    };
+    let reports = rules
+        .map(|rule| Report {
+            rule,
+            ..report.clone()
+        })
+        .collect();
+    Some((reports, program))
 }

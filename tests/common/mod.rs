@@ -186,12 +186,14 @@ pub fn compiled_in_both_modes(
 
 /// The audit rules among `reports`, sorted: what `lang::eval::audits` says an event reports.
 /// Sorted because an event's late program (on the command line) reports after its early one,
-/// so the order of the reports is not the rules' order.
+/// so the order of the reports is not the rules' order. An audit rule's report carries
+/// `FLAG_AUDIT` alone (an audit run's record, `FLAG_AUDIT_RUN`, is read as such reports): one
+/// that carries more is not counted, so that the comparison fails.
 #[allow(dead_code)]
 pub fn reported_audits(reports: &[compiler::vm::Reported]) -> Vec<u32> {
     let mut rules: Vec<u32> = reports
         .iter()
-        .filter(|r| r.flags & compiler::report::FLAG_AUDIT != 0)
+        .filter(|r| r.flags == compiler::report::FLAG_AUDIT)
         .map(|r| r.rule)
         .collect();
     rules.sort_unstable();
@@ -268,9 +270,10 @@ pub fn decoded_reports<'c>(
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let decoded: Vec<_> = records
         .iter()
-        .map(|record| {
-            compiler::report::decode(&compiled.ir, record)
-                .unwrap_or_else(|| panic!("{what}: a record that does not decode"))
+        .flat_map(|record| {
+            let (reports, program) = compiler::report::decode(&compiled.ir, record)
+                .unwrap_or_else(|| panic!("{what}: a record that does not decode"));
+            reports.into_iter().map(move |report| (report, program))
         })
         .collect();
     for (report, program) in &decoded {

@@ -6,12 +6,13 @@
 //! for them: no string may match two of them ([`lang::runs::AuditRun`]). A found rule
 //! reports and the search ends. A string that cannot be known (a path past `PATH_MAX`)
 //! matches every rule of the run (fail closed; but an unknown resolved path equals no
-//! literal, so there only directory runs have the case), and every rule of the run reports
-//! it, from one loop over their indexes. Any other audit rule is tested on its own.
+//! literal, so there only directory runs have the case), and one record reports it for every
+//! rule of the run (`report::FLAG_AUDIT_RUN`): a loop of reports would have the verifier walk
+//! the report function once per rule. Any other audit rule is tested on its own.
 
 use super::sets::Leaf;
 use super::{offset, ProgramGen};
-use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
+use crate::bpf::{Label, Reg, Size};
 use crate::ir::Rule;
 use crate::report as events;
 
@@ -70,29 +71,32 @@ impl ProgramGen<'_> {
             self.report_indexed(events::FLAG_AUDIT, 0);
             self.asm.jump(next);
         } else {
+            // Each leaf passes its rule's index to one report for the run, as deny rules that
+            // share an errno do: a call for each rule would have the verifier walk the report
+            // function once per rule.
             let targets: Vec<Label> = run.iter().map(|_| self.asm.new_label()).collect();
             let leaves: Vec<Leaf> = targets.iter().map(|t| Leaf::Jump(*t)).collect();
+            let report = self.asm.new_label();
             self.literal_tree_or(run, &leaves, Some(unknown), next, next);
             for (rule, target) in run.iter().zip(&targets) {
-                self.asm.set_origin(Some(rule.index)).bind(*target);
-                self.report(rule, events::FLAG_AUDIT);
-                self.asm.jump(next);
+                self.asm
+                    .set_origin(Some(rule.index))
+                    .bind(*target)
+                    .mov64_imm(Reg::R1, rule.index as i32)
+                    .jump(report);
             }
+            self.asm.set_origin(None).bind(report);
+            self.report_indexed(events::FLAG_AUDIT, 0);
+            self.asm.jump(next);
         }
-        // The string is unknown: every rule of the run reports, in order. Their indexes
-        // follow each other; r8 counts (the report function keeps r6-r9).
+        // The string is unknown: every rule of the run matches it and reports, all in one
+        // record that names the first and the last (their indexes follow each other).
         let (first, last) = (run[0].index, run[run.len() - 1].index);
-        let again = self.asm.new_label();
         self.asm
             .set_origin(None)
             .bind(unknown)
-            .mov64_imm(Reg::R8, first as i32)
-            .bind(again)
-            .mov64_reg(Reg::R1, Reg::R8);
-        self.report_indexed(events::FLAG_AUDIT, 0);
-        self.asm
-            .alu64_imm(AluOp::Add, Reg::R8, 1)
-            .jump_imm(JmpCond::Le, Reg::R8, last as i32, again)
-            .jump(next);
+            .mov64_imm(Reg::R1, first as i32);
+        self.report_indexed(events::FLAG_AUDIT | events::FLAG_AUDIT_RUN, last as i32);
+        self.asm.jump(next);
     }
 }

@@ -240,26 +240,21 @@ pub struct Reported {
     pub flags: u32,
 }
 
-/// [`decide`], and the reports the run submitted, in order.
+/// [`decide`], and the reports the run submitted, in order (an audit run's record is the
+/// reports of its rules: `report::reported_rules`).
 pub fn decide_and_report(
     module: &Module,
     object: &ObjectSpec,
     input: &EventInput,
 ) -> Result<(Outcome, Vec<Reported>), VmError> {
     let (outcome, records) = run_event(module, object, input, &[])?;
-    let field = |record: &[u8], at: u32| {
-        let at = at as usize;
-        record
-            .get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-            .unwrap_or(u32::MAX)
-    };
+    // A record that does not say which rules it reports stands for one that names no rule.
     let reports = records
         .iter()
-        .map(|record| Reported {
-            rule: field(record, crate::report::RULE),
-            flags: field(record, crate::report::FLAGS),
+        .flat_map(|record| {
+            let (rules, flags) =
+                crate::report::reported_rules(record).unwrap_or((u32::MAX..=u32::MAX, u32::MAX));
+            rules.map(move |rule| Reported { rule, flags })
         })
         .collect();
     Ok((outcome, reports))

@@ -9,7 +9,6 @@ use crate::checked::{
     AttrId, CheckedPolicy, CheckedRule, Cond, Predicate, ResolvedAttribute, Test,
 };
 use crate::dispatch::{literal_prefix, Dispatch, GlobPlan};
-use crate::eval::StringKind;
 use crate::glob::{directory_prefix, is_directory_rule, Glob, Token, GLOB_TEST_COST};
 use crate::runs::{self, Kind, Reach};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -30,15 +29,9 @@ const PROGRAM_BASE_COST: u32 = 575;
 pub const PATH_SCREEN_COST: usize = 400;
 /// A deny or audit rule's call of the report function (its arguments, the call, the exit).
 const REPORT_COST: u32 = 8;
-/// An audit run's loop that reports every rule of the run when its string is unknown
-/// (`codegen`'s `audit_run`): the counter, the report's arguments and call, the step and the
-/// test, the jump past.
-const AUDIT_UNKNOWN_COST: usize = 10;
-/// What the verifier processes for each turn of that loop: it follows the loop rule by rule,
-/// and walks the report function on each, every path of it (kernel test `events` measures
-/// it: 447 on 6.1, 300 on 6.12). So the loop, not the code, limits an event's audited
-/// directories, to about 1,900.
-pub const AUDIT_UNKNOWN_WALK_COST: usize = 500;
+/// An audit run's report for an unknown string, which stands for every rule of the run
+/// (`codegen`'s `audit_run`): the report's arguments and call, the jump past.
+const AUDIT_UNKNOWN_COST: usize = 7;
 /// A deny rule whose errno another deny rule of its event shares: it passes its index to the
 /// exit they share (`codegen`'s `deny`), which costs [`REPORT_COST`] once per errno.
 const SHARED_REPORT_COST: u32 = 2;
@@ -317,8 +310,8 @@ struct RunCost {
     /// All of it, functions included.
     all: usize,
     /// Its rules record themselves and share one report-and-refuse exit (a tree cut into
-    /// functions, or a deny run where the program has dispatched globs): reported once, not
-    /// per rule.
+    /// functions, a deny run where the program has dispatched globs, an audit run): reported
+    /// once, not per rule.
     shared_exit: bool,
 }
 
@@ -405,19 +398,6 @@ fn tree_run<'i>(items: &'i [Option<RunItem>], audit: Option<&[u32]>) -> (usize, 
         return (0, Vec::new());
     }
     (end, literals)
-}
-
-/// 1 when an audit run that starts with `item` has the loop for an unknown string: its
-/// directories, or its whole strings unless an unknown one equals no literal (a resolved path,
-/// `StringKind::decides_equality`); else 0.
-fn loops(item: &Option<RunItem>, attributes: &[ResolvedAttribute]) -> usize {
-    let Some((attr, RunTest::Literals { prefixes, .. })) = item else {
-        return 0;
-    };
-    let decided = attributes
-        .get(attr.0 as usize)
-        .is_some_and(|r| StringKind::of(&r.attribute.source).decides_equality());
-    usize::from(*prefixes || !decided)
 }
 
 /// How many of `items`, from the first, each test one glob on one attribute, when at least
@@ -585,9 +565,15 @@ fn literal_trees(
             } else if tree > 0 {
                 let mut cost = RunCost::tree(literals.into_iter());
                 if audit {
-                    let walks = tree * AUDIT_UNKNOWN_WALK_COST * loops(&rest[0], attributes);
-                    cost.own += AUDIT_UNKNOWN_COST;
-                    cost.all += AUDIT_UNKNOWN_COST + walks;
+                    // One report for the whole run, and one for an unknown string; below the
+                    // cut, each leaf passes its rule's index to it (`codegen`'s `audit_run`).
+                    let leaves = match cost.shared_exit {
+                        true => 0,
+                        false => SHARED_REPORT_COST as usize * tree,
+                    };
+                    cost.shared_exit = true;
+                    cost.own += AUDIT_UNKNOWN_COST + leaves;
+                    cost.all += AUDIT_UNKNOWN_COST + leaves;
                 }
                 (tree, cost)
             } else if globs > 0 {

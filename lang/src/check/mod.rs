@@ -30,8 +30,8 @@ mod workload;
 pub use argv::{takes_arguments, ARGV};
 pub use btf::{hook_availability, resolve_access, resolve_endpoint};
 pub use cost::{
-    add_unnested, dispatch_cost, estimated_sizes, tree_cost, AUDIT_UNKNOWN_WALK_COST, GLOB_RUN_MIN,
-    GLOB_RUN_RECORDED_COST, INLINE_TREE_COST, MAX_EVENT_COST, PATH_SCREEN_COST, UNCOUNTED_ROOM,
+    add_unnested, dispatch_cost, estimated_sizes, tree_cost, GLOB_RUN_MIN, GLOB_RUN_RECORDED_COST,
+    INLINE_TREE_COST, MAX_EVENT_COST, PATH_SCREEN_COST, UNCOUNTED_ROOM,
 };
 pub use finding::Finding;
 pub use scratch::{SCRATCH_REACH, VALUE_SLOTS, WALK_AREA_BOUND};
