@@ -94,3 +94,49 @@ fn path_too_long_to_resolve_is_denied_by_deny_rules() {
     .row(Unloaded, User(USER), InCgroup, &deep, Allowed)
     .run();
 }
+
+/// An audit run's directories all match a path too long to resolve, and each rule reports
+/// it: the program sends one record for the run, and krsic writes a report per rule. A path
+/// that resolves and matches none is not reported.
+#[test]
+#[ignore = "needs a guest kernel: run tests/guest/run"]
+fn path_too_long_to_resolve_is_reported_by_every_audited_directory() {
+    const RULES: usize = 1_000;
+    let root = TempDir::new();
+    let steps = deep_true(root.path());
+    set_modes_deep(root.path(), &steps);
+    let deep = Op::program("deep exec", |who, cg| {
+        run_deep(root.path(), &steps, who, cg)
+    });
+    let short = TempDir::new();
+    let exe: PathBuf = short.copy("/bin/true", "true", 0o755);
+    let source: String = (0..RULES)
+        .map(|i| format!("audit exec where path ~ \"/opt/pkg{}-{i}/**\"\n", i / 7))
+        .collect();
+    let lines = Scenario::for_cgroup(source)
+        .row(
+            Loaded,
+            User(USER),
+            InCgroup,
+            &Op::exec("short path, no match", &exe),
+            Allowed,
+        )
+        .row(Loaded, User(USER), InCgroup, &deep, Allowed)
+        .wait_for_reports(RULES)
+        .run();
+    let audited: Vec<u64> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON report"))
+        .filter(|report| report["action"] == "audit")
+        .map(|report| {
+            assert_eq!(
+                report["attributes"]["path"],
+                serde_json::Value::Null,
+                "{report}"
+            );
+            report["rule"]["line"].as_u64().expect("a rule line")
+        })
+        .collect();
+    let every_rule: Vec<u64> = (1..=RULES as u64).collect();
+    assert_eq!(audited, every_rule);
+}
