@@ -175,8 +175,8 @@ pub fn to_falco(report: &Value, hostname: &str) -> Value {
     })
 }
 
-/// The reports of a record as krsic writes them out, in the chosen form; a record that cannot be
-/// decoded (a policy pinned by another krsic) is one line that says whose it is and how long.
+/// The reports of a record as krsic writes them out, in the chosen form; a record that cannot
+/// be decoded (a policy pinned by another krsic) is one line: whose it is and how long.
 pub fn render(
     reports: Option<Vec<Value>>,
     context: &ReportContext<'_>,
