@@ -172,9 +172,24 @@ pub struct Assembler {
     functions: Vec<(String, Label)>,
     errors: Vec<EncodeError>,
     simplify_branches: bool,
-    /// The slot the last label bound names (moved back with the code, as labels are): no
-    /// instruction there may be merged with the one before, since a jump arrives between.
-    bound_at: Option<usize>,
+    /// The simplifying assembler's store not emitted yet (see [`HeldStore`]).
+    held: Option<HeldStore>,
+    /// Per label: the code there reads nothing of the frame (see [`Assembler::frame_dead`]).
+    frame_dead: Vec<bool>,
+}
+
+/// A whole register stored to a stack slot, held back by the simplifying assembler until the
+/// next instruction that needs it. A load of the slot right after reads the register instead
+/// (code generators store a value to its slot as they compute it, and load it for its first
+/// test right after); a branch to code that reads nothing of the frame goes before it, so
+/// that the path leaving there does not store (`uid != 0` allowing a root process at once);
+/// an `exit`, or a `goto` to such code, drops it. Any other instruction, and a label bound
+/// (a jump arrives there, from a path that stored the slot itself), emits it first.
+#[derive(Clone, Copy, Debug)]
+struct HeldStore {
+    off: i16,
+    src: Reg,
+    origin: Option<u32>,
 }
 
 impl Assembler {
@@ -215,9 +230,6 @@ impl Assembler {
                     *bound = here - 1;
                 }
             }
-            if self.bound_at == Some(here) {
-                self.bound_at = Some(here - 1);
-            }
         }
     }
 
@@ -230,6 +242,7 @@ impl Assembler {
 
     /// Binds `l` to the next instruction emitted.
     pub fn bind(&mut self, l: Label) -> &mut Self {
+        self.emit_held();
         if self.simplify_branches {
             self.drop_jumps_to(l);
         }
@@ -246,8 +259,37 @@ impl Assembler {
             }
             Some(slot @ None) => *slot = Some(here),
         }
-        self.bound_at = Some(here);
         self
+    }
+
+    /// Declares that the code at `l` reads nothing of the frame's stack (it returns a
+    /// constant): a branch there need not wait for a store held back (see [`HeldStore`]).
+    pub fn frame_dead(&mut self, l: Label) -> &mut Self {
+        let at = l.0 as usize;
+        if self.frame_dead.len() <= at {
+            self.frame_dead.resize(at + 1, false);
+        }
+        self.frame_dead[at] = true;
+        self
+    }
+
+    fn is_frame_dead(&self, l: Label) -> bool {
+        self.frame_dead.get(l.0 as usize).copied().unwrap_or(false)
+    }
+
+    /// Emits the store held back, if any.
+    fn emit_held(&mut self) {
+        if let Some(held) = self.held.take() {
+            let spill = Opcode::Store { size: Size::DW }.code();
+            self.insns.push(Insn::new(
+                spill,
+                Reg::FP.index(),
+                held.src.index(),
+                held.off,
+                0,
+            ));
+            self.origins.push(held.origin);
+        }
     }
 
     /// The origin the next instruction is tagged with.
@@ -263,6 +305,7 @@ impl Assembler {
     }
 
     fn push(&mut self, op: Opcode, dst: Reg, src: u8, off: i16, imm: i32) -> &mut Self {
+        self.emit_held();
         if op.writes_dst() && dst == Reg::FP {
             self.errors.push(EncodeError::WritesFramePointer {
                 slot: self.insns.len(),
@@ -386,6 +429,7 @@ impl Assembler {
     /// `dst = &map`: an `ld_imm64` marked `BPF_PSEUDO_MAP_FD` with imm 0, plus a relocation
     /// that tells the loader to put `map_symbol`'s fd there.
     pub fn ld_map_fd(&mut self, dst: Reg, map_symbol: &str) -> &mut Self {
+        self.emit_held();
         self.relocations.push(MapRelocation {
             slot: self.insns.len(),
             symbol: map_symbol.to_string(),
@@ -397,6 +441,7 @@ impl Assembler {
     /// `.rodata` section): an `ld_imm64` marked `BPF_PSEUDO_MAP_VALUE` with the offset in its
     /// first `imm`, as clang writes it, plus a relocation against `symbol`.
     pub fn ld_map_value(&mut self, dst: Reg, symbol: &str, offset: u32) -> &mut Self {
+        self.emit_held();
         self.relocations.push(MapRelocation {
             slot: self.insns.len(),
             symbol: symbol.to_string(),
@@ -404,38 +449,36 @@ impl Assembler {
         self.ld_imm64_with(dst, Pseudo::MapValue, u64::from(offset))
     }
 
-    /// `dst = *(size *)(base + off)`. The simplifying assembler reads a stack slot that the
-    /// instruction before stored whole from the register itself: code generators store a
-    /// value to its slot as they compute it and load it for its first test right after (a
-    /// 32-bit store, or one into map memory that a helper may change, is read again).
+    /// `dst = *(size *)(base + off)`. The simplifying assembler reads a stack slot whose store
+    /// it holds back from the register itself (see [`HeldStore`]; a 32-bit store, or one into
+    /// map memory that a helper may change, is read again).
     pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
-        if self.simplify_branches && size == Size::DW && base == Reg::FP {
-            if let Some(src) = self.stored_just_before(off) {
-                return match src == dst {
-                    true => self,
-                    false => self.mov64_reg(dst, src),
-                };
+        if size == Size::DW && base == Reg::FP {
+            if let Some(held) = self.held.filter(|held| held.off == off) {
+                if held.src != dst {
+                    // The move leaves the stored register as it is: the store stays held.
+                    self.held = None;
+                    self.mov64_reg(dst, held.src);
+                    self.held = Some(held);
+                }
+                return self;
             }
         }
         self.push(Opcode::Load { size }, dst, base.index(), off, 0)
     }
 
-    /// The register the last instruction stored whole at `fp + off`, when nothing jumps to
-    /// the next one.
-    fn stored_just_before(&self, off: i16) -> Option<Reg> {
-        let last = self.insns.last()?;
-        let spill = Opcode::Store { size: Size::DW }.code();
-        if last.code != spill || last.dst != Reg::FP.index() || last.off != off {
-            return None;
-        }
-        if self.bound_at == Some(self.insns.len()) {
-            return None;
-        }
-        Reg::from_index(last.src)
-    }
-
-    /// `*(size *)(base + off) = src`
+    /// `*(size *)(base + off) = src`; the simplifying assembler holds a whole register's store
+    /// to the stack back (see [`HeldStore`]).
     pub fn store_reg(&mut self, size: Size, base: Reg, off: i16, src: Reg) -> &mut Self {
+        if self.simplify_branches && size == Size::DW && base == Reg::FP {
+            self.emit_held();
+            self.held = Some(HeldStore {
+                off,
+                src,
+                origin: self.origin,
+            });
+            return self;
+        }
         self.push(Opcode::Store { size }, base, src.index(), off, 0)
     }
 
@@ -445,12 +488,23 @@ impl Assembler {
     }
 
     fn branch(&mut self, op: Opcode, dst: Reg, src: u8, imm: i32, target: Label) -> &mut Self {
+        // To code that reads nothing of the frame, the path leaves without the held store; a
+        // conditional branch's fall-through still makes it.
+        let held = match self.is_frame_dead(target) {
+            true => self.held.take().filter(|_| op != Opcode::Ja),
+            false => {
+                self.emit_held();
+                None
+            }
+        };
         self.fixups.push(Fixup {
             slot: self.insns.len(),
             label: target,
             call: false,
         });
-        self.push(op, dst, src, 0, imm)
+        self.push(op, dst, src, 0, imm);
+        self.held = held;
+        self
     }
 
     /// `goto target`
@@ -514,6 +568,7 @@ impl Assembler {
     /// Calls the function that starts at `target` (see [`Assembler::function`]): arguments in
     /// r1–r5, result in r0, r6–r9 kept.
     pub fn call_function(&mut self, target: Label) -> &mut Self {
+        self.emit_held();
         self.fixups.push(Fixup {
             slot: self.insns.len(),
             label: target,
@@ -529,13 +584,15 @@ impl Assembler {
         self.bind(start)
     }
 
-    /// Returns r0.
+    /// Returns r0 (the frame ends: a store held back is dropped).
     pub fn exit(&mut self) -> &mut Self {
+        self.held = None;
         self.push(Opcode::Exit, Reg::R0, 0, 0, 0)
     }
 
     /// Resolves every branch: `off = target - (slot + 1)`.
-    pub fn finish(self) -> Result<Code, EncodeError> {
+    pub fn finish(mut self) -> Result<Code, EncodeError> {
+        self.emit_held();
         let simplify = self.simplify_branches;
         let Assembler {
             mut insns,

@@ -93,11 +93,12 @@ fn a_slot_loaded_right_after_its_store_is_read_from_the_register() {
         .mov64_reg(R0, R2)
         .exit();
     let forwarded = text(asm);
-    let mut asm = Assembler::with_branch_simplification();
+    // The second store waits for the instruction after the move that stands for its load.
+    let mut asm = Assembler::new();
     asm.mov64_imm(R1, 7)
         .store_reg(Size::DW, R10, -8, R1)
-        .store_reg(Size::DW, R10, -16, R1)
         .mov64_reg(R2, R1)
+        .store_reg(Size::DW, R10, -16, R1)
         .mov64_reg(R0, R2)
         .exit();
     assert_eq!(forwarded, text(asm));
@@ -122,6 +123,68 @@ fn a_slot_loaded_right_after_its_store_is_read_from_the_register() {
         .filter(|i| i.code == Opcode::Load { size: Size::DW }.code())
         .count();
     assert_eq!(loads, 3);
+}
+
+/// A branch to code that reads nothing of the frame goes before a store held back, so the
+/// path that leaves there does not store; every other path stores before anything else reads
+/// or jumps, and a `goto` to such code or an `exit` drops the store.
+#[test]
+fn a_store_waits_past_branches_to_code_that_reads_no_stack() {
+    let text = |asm: Assembler| -> Vec<String> {
+        let code = asm.finish().expect("assembles");
+        code.insns.iter().map(|i| format!("{i:?}")).collect()
+    };
+    let emit = |simplify: bool| -> Vec<String> {
+        let mut asm = match simplify {
+            true => Assembler::with_branch_simplification(),
+            false => Assembler::new(),
+        };
+        let (allow, join, other) = (asm.new_label(), asm.new_label(), asm.new_label());
+        asm.frame_dead(allow);
+        asm.call_helper(15)
+            .mov64_reg(R1, R0)
+            .store_reg(Size::DW, R10, -8, R1)
+            .load(Size::DW, R1, R10, -8)
+            .jump_imm(JmpCond::Eq, R1, 0, allow) // before the store
+            .jump_imm(JmpCond::Eq, R1, 5, join) // after it: join reads the slot
+            .store_reg(Size::DW, R10, -16, R1)
+            .jump(allow) // the store is dropped
+            .bind(join)
+            .store_reg(Size::DW, R10, -24, R1)
+            .jump_imm(JmpCond::Eq, R1, 6, other) // after it
+            .store_reg(Size::DW, R10, -32, R1)
+            .exit() // dropped
+            .bind(other)
+            .load(Size::DW, R0, R10, -8)
+            .exit()
+            .bind(allow)
+            .mov64_imm(R0, 0)
+            .exit();
+        text(asm)
+    };
+    let mut asm = Assembler::new();
+    let (allow, join, other) = (asm.new_label(), asm.new_label(), asm.new_label());
+    asm.call_helper(15)
+        .mov64_reg(R1, R0)
+        .jump_imm(JmpCond::Eq, R1, 0, allow)
+        .store_reg(Size::DW, R10, -8, R1)
+        .jump_imm(JmpCond::Eq, R1, 5, join)
+        .jump(allow)
+        .bind(join)
+        .store_reg(Size::DW, R10, -24, R1)
+        .jump_imm(JmpCond::Eq, R1, 6, other)
+        .exit()
+        .bind(other)
+        .load(Size::DW, R0, R10, -8)
+        .exit()
+        .bind(allow)
+        .mov64_imm(R0, 0)
+        .exit();
+    assert_eq!(emit(true), text(asm));
+    // The plain assembler keeps every store where it was written.
+    let plain = emit(false);
+    let stores = plain.iter().filter(|i| i.contains("code: 123")).count();
+    assert_eq!(stores, 4, "{plain:#?}");
 }
 
 /// A map's relocation goes with its instruction when that is unreachable, and moves with
