@@ -6,6 +6,35 @@ use crate::ir::{Cond, Pred, ValueKind};
 use lang::checked::IntOp;
 
 impl ProgramGen<'_> {
+    /// Emits code that jumps to `on_false` unless `cond` holds, and falls through when it
+    /// does: an integer test is then one inverted branch, not a branch and a `goto`. For the
+    /// prologue's gates, outside any loop: the assembler never inverts a branch itself, since
+    /// which way a loop's test points decides how many states the verifier keeps pending
+    /// (`Assembler::with_branch_simplification`).
+    pub(super) fn cond_else(&mut self, cond: &Cond, on_false: Label) {
+        if let Cond::Test {
+            value,
+            pred: Pred::Int {
+                op,
+                value: constant,
+            },
+            ..
+        } = cond
+        {
+            let i = value.0 as usize;
+            let port = matches!(self.program.values[i].kind, ValueKind::Port(_));
+            if !port && *constant <= i32::MAX as u64 && !self.known_true.contains(cond) {
+                self.asm
+                    .load(Size::DW, Reg::R1, Reg::R10, self.layout.slots[i])
+                    .jump_imm(int_jump_unless(*op), Reg::R1, *constant as i32, on_false);
+                return;
+            }
+        }
+        let pass = self.asm.new_label();
+        self.cond(cond, pass, on_false);
+        self.asm.bind(pass);
+    }
+
     /// Emits code that jumps to `on_true` when `cond` holds and to `on_false` otherwise.
     pub(super) fn cond(&mut self, cond: &Cond, on_true: Label, on_false: Label) {
         if self.known_true.contains(cond) {
@@ -214,5 +243,17 @@ fn int_jump(op: IntOp) -> JmpCond {
         IntOp::Le => JmpCond::Le,
         IntOp::Gt => JmpCond::Gt,
         IntOp::Ge => JmpCond::Ge,
+    }
+}
+
+/// The branch taken when `op` does not hold.
+fn int_jump_unless(op: IntOp) -> JmpCond {
+    match op {
+        IntOp::Eq => JmpCond::Ne,
+        IntOp::Ne => JmpCond::Eq,
+        IntOp::Lt => JmpCond::Ge,
+        IntOp::Le => JmpCond::Gt,
+        IntOp::Gt => JmpCond::Le,
+        IntOp::Ge => JmpCond::Lt,
     }
 }

@@ -577,6 +577,8 @@ impl<'a> ProgramGen<'a> {
     fn emit(mut self) -> Result<Code, EncodeError> {
         let allow = self.allow;
         let fail_closed = self.asm.new_label();
+        // Both return a constant: a path that leaves through them needs no value stored.
+        self.asm.frame_dead(allow).frame_dead(fail_closed);
         self.asm.mov64_reg(Reg::R6, Reg::R1);
         if let Some((access, value)) = &self.program.guard {
             // Another use of a shared hook (kernel_read_file of firmware): not this event.

@@ -133,15 +133,13 @@ impl ProgramGen<'_> {
                 self.asm.set_origin(self.first_reader(&[i]));
                 let pass = self.asm.new_label();
                 for (at, gate) in gates.conds.iter().enumerate() {
-                    // The last gate fails to the allow exit itself, not through a label of
-                    // its own and a `goto` (the code the kernel suite verified).
-                    let next = if at + 1 == gates.conds.len() {
-                        self.allow
+                    // The last gate fails to the allow exit itself, and passes by falling
+                    // through: `uid != 0` is one branch to the exit.
+                    if at + 1 == gates.conds.len() {
+                        self.cond_else(gate, self.allow);
                     } else {
-                        self.asm.new_label()
-                    };
-                    self.cond(gate, pass, next);
-                    if next != self.allow {
+                        let next = self.asm.new_label();
+                        self.cond(gate, pass, next);
                         self.asm.bind(next);
                     }
                 }
