@@ -134,6 +134,15 @@ fn a_store_waits_past_branches_to_code_that_reads_no_stack() {
         let code = asm.finish().expect("assembles");
         code.insns.iter().map(|i| format!("{i:?}")).collect()
     };
+    // The code both programs end with: `other` reads the first slot, `allow` reads none.
+    let ends = |asm: &mut Assembler, other: Label, allow: Label| {
+        asm.bind(other)
+            .load(Size::DW, R0, R10, -8)
+            .exit()
+            .bind(allow)
+            .mov64_imm(R0, 0)
+            .exit();
+    };
     let emit = |simplify: bool| -> Vec<String> {
         let mut asm = match simplify {
             true => Assembler::with_branch_simplification(),
@@ -153,13 +162,8 @@ fn a_store_waits_past_branches_to_code_that_reads_no_stack() {
             .store_reg(Size::DW, R10, -24, R1)
             .jump_imm(JmpCond::Eq, R1, 6, other) // after it
             .store_reg(Size::DW, R10, -32, R1)
-            .exit() // dropped
-            .bind(other)
-            .load(Size::DW, R0, R10, -8)
-            .exit()
-            .bind(allow)
-            .mov64_imm(R0, 0)
-            .exit();
+            .exit(); // dropped
+        ends(&mut asm, other, allow);
         text(asm)
     };
     let mut asm = Assembler::new();
@@ -173,13 +177,8 @@ fn a_store_waits_past_branches_to_code_that_reads_no_stack() {
         .bind(join)
         .store_reg(Size::DW, R10, -24, R1)
         .jump_imm(JmpCond::Eq, R1, 6, other)
-        .exit()
-        .bind(other)
-        .load(Size::DW, R0, R10, -8)
-        .exit()
-        .bind(allow)
-        .mov64_imm(R0, 0)
         .exit();
+    ends(&mut asm, other, allow);
     assert_eq!(emit(true), text(asm));
     // The plain assembler keeps every store where it was written.
     let plain = emit(false);
