@@ -10,7 +10,7 @@ use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
 use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
-use compiler::elf::{lsm_hook, read_object, MapSpec, ObjectSpec};
+use compiler::elf::{lsm_hook, read_object, DataSection, MapSpec, ObjectSpec};
 use compiler::ir::{Mode, Module, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
 use lang::catalog::{Availability, ValueType};
@@ -135,7 +135,7 @@ pub fn disasm(object: &Path) -> Result<ExitCode, Error> {
             p.relocations.as_slice(),
         )
     });
-    print!("{}", listing(&contents.maps, programs)?);
+    print!("{}", listing(&contents.maps, &contents.data, programs)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -197,6 +197,14 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
         path: file.to_path_buf(),
         error,
     })?;
+    if [GATE_MAP, VERSION_MAP]
+        .iter()
+        .any(|name| !contents.data.iter().any(|d| d.name == *name))
+    {
+        return Err(Error::ObjectWithoutGate {
+            path: file.to_path_buf(),
+        });
+    }
     let mut targets = Vec::new();
     for program in &contents.programs {
         let Some(hook) = lsm_hook(&program.section) else {
@@ -1026,12 +1034,14 @@ fn disassembly(object: &ObjectSpec) -> Result<String, Error> {
             p.code.relocations.as_slice(),
         )
     });
-    listing(&object.maps, programs)
+    listing(&object.maps, &object.data, programs)
 }
 
-/// The maps, then each program's disassembly, as `krsic disasm` and `--emit asm` print them.
+/// The maps and data sections, then each program's disassembly, as `krsic disasm` and
+/// `--emit asm` print them.
 fn listing<'a>(
     maps: &[MapSpec],
+    data: &[DataSection],
     programs: impl IntoIterator<Item = (&'a str, &'a str, &'a [Insn], &'a [MapRelocation])>,
 ) -> Result<String, Error> {
     let mut text = String::new();
@@ -1041,6 +1051,9 @@ fn listing<'a>(
             "map {}: type {} key {} value {} entries {}",
             map.symbol, map.map_type, map.key_size, map.value_size, map.max_entries
         );
+    }
+    for section in data {
+        let _ = writeln!(text, "data {}: {} bytes", section.name, section.bytes.len());
     }
     for (symbol, section, insns, relocations) in programs {
         let _ = writeln!(text, "\n{symbol} ({section}):");

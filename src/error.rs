@@ -5,6 +5,7 @@ use crate::record::RecordError;
 use crate::target::KERNEL_BTF;
 use compiler::bpf::DecodeError;
 use compiler::btf::BtfError;
+use compiler::codegen::{GATE_MAP, VERSION_MAP};
 use compiler::elf::ElfError;
 use compiler::CompileError;
 use runtime::RuntimeError;
@@ -48,6 +49,11 @@ pub enum Error {
     },
     /// `--mode` or `--report-rate` given with a built object.
     ObjectOptionsFixed,
+    /// An object without the version gate's data sections: built by a krsic from before
+    /// they were, or not by krsic. Loaded, its programs would never decide.
+    ObjectWithoutGate {
+        path: PathBuf,
+    },
     /// A foreground load of a policy whose name a pinned policy holds.
     PinnedNameTaken {
         name: String,
@@ -109,6 +115,12 @@ impl fmt::Display for Error {
                 "program `{symbol}` is in section `{section}`, not an LSM section"
             ),
             Error::Disassembly { symbol, error } => write!(f, "{symbol}: {error}"),
+            Error::ObjectWithoutGate { path } => write!(
+                f,
+                "`{}` has no version gate (`{GATE_MAP}`, `{VERSION_MAP}`): it was built by an \
+                 older krsic, or not by krsic; rebuild it from its policy with `krsic build`",
+                path.display()
+            ),
             Error::ObjectOptionsFixed => f.write_str(
                 "an object's mode and report rate are fixed when it is built: load the policy source to change them",
             ),

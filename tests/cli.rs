@@ -212,6 +212,12 @@ fn build_writes_an_object_that_disassembles() {
         "{text}"
     );
     assert!(text.contains("call 147 ; d_path"), "{text}");
+    // The gate's words are read through their addresses, not looked up.
+    assert!(text.contains("data .data.krsi_gate: 8 bytes\n"), "{text}");
+    assert!(
+        text.contains("= map_value[.data.krsi_gate] + 0 ll\n"),
+        "{text}"
+    );
     let ir = dir.join("p.ir");
     let out = krsic(&[
         "build",
@@ -227,6 +233,35 @@ fn build_writes_an_object_that_disassembles() {
     assert!(std::fs::read_to_string(&ir)
         .unwrap()
         .contains("program exec hook=bprm_check_security"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// An object without the version gate's data sections (an older krsic's, or another tool's)
+/// would load with programs that never decide: `krsic load` refuses it, before anything
+/// reaches the kernel, and says how to mend it.
+#[test]
+fn an_object_without_the_version_gate_is_refused() {
+    let dir = std::env::temp_dir().join(format!("krsic-ungated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut asm = compiler::bpf::Assembler::new();
+    asm.mov64_imm(compiler::bpf::Reg::R0, 0).exit();
+    let spec = compiler::elf::ObjectSpec {
+        programs: vec![compiler::elf::ProgramSpec {
+            symbol: "krsi_open".into(),
+            section: "lsm/file_open".into(),
+            code: asm.finish().unwrap(),
+        }],
+        maps: Vec::new(),
+        license: "GPL".into(),
+        data: Vec::new(),
+    };
+    let object = dir.join("ungated.o");
+    std::fs::write(&object, compiler::elf::write_object(&spec).unwrap()).unwrap();
+    let out = krsic(&["load", object.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("has no version gate"), "{stderr}");
+    assert!(stderr.contains("rebuild it"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -14,12 +14,14 @@
 //! - an `R_BPF_64_64` relocation, addend 0, on every `ld_imm64` that loads a map, against the
 //!   map's symbol; the loader writes the map's fd into the instruction.
 //!
-//! - when the programs read constant data (the glob automata's tables), a `.rodata` section
-//!   holding it and one `STT_OBJECT` symbol [`RODATA_SYMBOL`] at its start; an `ld_imm64` that
-//!   loads its address (`BPF_PSEUDO_MAP_VALUE`, the offset in the first slot's `imm`, as clang
-//!   writes it) has an `R_BPF_64_64` relocation against that symbol. The loader makes the
-//!   section a one-entry array map, read-only to programs and frozen (aya names it `.rodata`),
-//!   and writes the map and the offset into the instruction.
+//! - a section for each block of data the programs address directly ([`DataSection`]): the
+//!   constant data of `.rodata` (the glob automata's tables) and the words of `.data.*` (the
+//!   version gate), each holding one `STT_OBJECT` symbol of the section's own name at its
+//!   start; an `ld_imm64` that loads an address in it (`BPF_PSEUDO_MAP_VALUE`, the offset in
+//!   the first slot's `imm`, as clang writes it) has an `R_BPF_64_64` relocation against that
+//!   symbol. The loader makes each section a one-entry array map named after it (`.rodata`
+//!   read-only to programs and frozen), and writes the map and the offset into the
+//!   instruction.
 //!
 //! No `.BTF` is written: LSM programs and legacy maps load without it.
 
@@ -47,9 +49,30 @@ pub const LICENSE_SECTION: &str = "license";
 /// Name of the read-only data section.
 pub const RODATA_SECTION: &str = ".rodata";
 
-/// The symbol at the start of [`RODATA_SECTION`], which loads of its address are relocated
-/// against.
-pub const RODATA_SYMBOL: &str = "krsi_rodata";
+/// What a writable data section's name begins with.
+pub const DATA_SECTION_PREFIX: &str = ".data";
+
+/// A block of data the programs address directly, without a map lookup: the loader makes it
+/// a one-entry array map named `name`, whose value holds `bytes` (read-only to the programs
+/// and frozen for [`RODATA_SECTION`], writable for a name beginning [`DATA_SECTION_PREFIX`]).
+/// Loads of its addresses are relocated against the symbol of the same name at its start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSection {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl DataSection {
+    /// Whether the loader reads `name` as a data section (aya's `EbpfSectionKind`).
+    pub fn is_data_name(name: &str) -> bool {
+        name == RODATA_SECTION || name.starts_with(DATA_SECTION_PREFIX)
+    }
+
+    /// Whether the programs may write it.
+    pub fn writable(&self) -> bool {
+        self.name != RODATA_SECTION
+    }
+}
 
 /// A program to write: its code goes into section `section` under symbol `symbol`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,8 +136,8 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Written NUL-terminated; the kernel checks it for GPL compatibility.
     pub license: String,
-    /// Constant data the programs read (see [`RODATA_SYMBOL`]); empty for none.
-    pub rodata: Vec<u8>,
+    /// The data the programs address directly, each block never empty.
+    pub data: Vec<DataSection>,
 }
 
 /// A program read back from an object file.
@@ -138,8 +161,8 @@ pub struct ObjectContents {
     pub maps: Vec<MapSpec>,
     /// Empty when the object has no `license` section.
     pub license: String,
-    /// The `.rodata` section; empty when there is none.
-    pub rodata: Vec<u8>,
+    /// The data sections, in section order.
+    pub data: Vec<DataSection>,
 }
 
 /// Why an object could not be written or read.
@@ -260,11 +283,18 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
         }
     }
     let mut maps: HashSet<&str> = spec.maps.iter().map(|m| m.symbol.as_str()).collect();
-    if !spec.rodata.is_empty() {
-        if !symbols.insert(RODATA_SYMBOL) {
-            return Err(ElfError::DuplicateSymbol(RODATA_SYMBOL.to_string()));
+    for data in &spec.data {
+        // aya makes a map of a section by its name, and an empty one of none.
+        if !DataSection::is_data_name(&data.name) || data.bytes.is_empty() {
+            return Err(ElfError::InvalidName {
+                what: "data section",
+                name: data.name.clone(),
+            });
         }
-        maps.insert(RODATA_SYMBOL);
+        if !symbols.insert(data.name.as_str()) {
+            return Err(ElfError::DuplicateSymbol(data.name.clone()));
+        }
+        maps.insert(data.name.as_str());
     }
     let mut sections = HashSet::new();
     for program in &spec.programs {
@@ -355,24 +385,25 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
         }
     }
 
-    if !spec.rodata.is_empty() {
-        let rodata = obj.add_section(
-            Vec::new(),
-            RODATA_SECTION.as_bytes().to_vec(),
-            SectionKind::ReadOnlyData,
-        );
-        obj.append_section_data(rodata, &spec.rodata, 8);
+    for data in &spec.data {
+        let kind = if data.writable() {
+            SectionKind::Data
+        } else {
+            SectionKind::ReadOnlyData
+        };
+        let section = obj.add_section(Vec::new(), data.name.as_bytes().to_vec(), kind);
+        obj.append_section_data(section, &data.bytes, 8);
         let id = obj.add_symbol(Symbol {
-            name: RODATA_SYMBOL.as_bytes().to_vec(),
+            name: data.name.as_bytes().to_vec(),
             value: 0,
-            size: spec.rodata.len() as u64,
+            size: data.bytes.len() as u64,
             kind: SymbolKind::Data,
             scope: SymbolScope::Compilation,
             weak: false,
-            section: SymbolSection::Section(rodata),
+            section: SymbolSection::Section(section),
             flags: SymbolFlags::None,
         });
-        map_symbols.insert(RODATA_SYMBOL, id);
+        map_symbols.insert(data.name.as_str(), id);
     }
 
     for program in &spec.programs {
@@ -466,13 +497,21 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
     };
 
     let maps = read_maps(&file)?;
-    let rodata = match file.section_by_name(RODATA_SECTION) {
-        None => Vec::new(),
-        Some(section) => section
-            .data()
-            .map_err(|e| malformed(format!("{RODATA_SECTION} section: {e}")))?
-            .to_vec(),
-    };
+    let mut data = Vec::new();
+    for section in file.sections() {
+        let Ok(name) = section.name() else {
+            continue;
+        };
+        if DataSection::is_data_name(name) {
+            let bytes = section
+                .data()
+                .map_err(|e| malformed(format!("{name} section: {e}")))?;
+            data.push(DataSection {
+                name: name.to_string(),
+                bytes: bytes.to_vec(),
+            });
+        }
+    }
 
     let mut programs = Vec::new();
     for section in file.sections() {
@@ -600,7 +639,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
         programs,
         maps,
         license,
-        rodata,
+        data,
     })
 }
 
@@ -680,7 +719,7 @@ mod tests {
             ],
             maps: vec![map("krsi_scope")],
             license: "GPL".into(),
-            rodata: Vec::new(),
+            data: Vec::new(),
         }
     }
 

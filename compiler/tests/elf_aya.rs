@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use aya_obj::generated::bpf_insn;
 use aya_obj::{Object, ProgramSection};
 use compiler::bpf::{self, AluOp, Assembler, Insn, JmpCond, MapRelocation, Reg::*, Size};
-use compiler::elf::{read_object, write_object, MapSpec, ObjectSpec, ProgramSpec};
+use compiler::elf::{read_object, write_object, DataSection, MapSpec, ObjectSpec, ProgramSpec};
 
 const SCOPE: &str = "krsi_scope";
 const EVENTS: &str = "krsi_events";
@@ -71,7 +71,7 @@ fn spec() -> ObjectSpec {
             },
         ],
         license: "GPL".into(),
-        rodata: Vec::new(),
+        data: Vec::new(),
     }
 }
 
@@ -200,7 +200,7 @@ fn read_object_round_trip() {
             .collect(),
         maps: contents.maps.clone(),
         license: contents.license.clone(),
-        rodata: contents.rodata.clone(),
+        data: contents.data.clone(),
     };
     assert_eq!(write_object(&again).unwrap(), bytes);
 }
@@ -222,7 +222,7 @@ fn an_object_without_maps_has_no_maps_section() {
         programs: vec![program("krsi_exec", "lsm/bprm_check_security", 1, None)],
         maps: vec![],
         license: "GPL".into(),
-        rodata: Vec::new(),
+        data: Vec::new(),
     };
     // A program that loads no map.
     let mut spec = spec;
@@ -236,17 +236,31 @@ fn an_object_without_maps_has_no_maps_section() {
     assert_eq!(read_object(&bytes).unwrap().maps, vec![]);
 }
 
-/// Read-only data (the glob automata's tables): aya-obj makes `.rodata` a one-entry array map,
-/// read-only to programs, holding the bytes, and relocates a load of its address into a
+/// Data sections: aya-obj makes `.rodata` (the glob automata's tables) a one-entry array
+/// map, read-only to programs, and `.data.krsi_gate` (the version gate) a writable one, each
+/// holding its bytes, and relocates a load of an address in either into a
 /// `BPF_PSEUDO_MAP_VALUE` of that map at the offset the instruction carried; our reader gets
-/// the bytes back.
+/// the sections back.
 #[test]
-fn aya_reads_rodata_and_relocates_a_map_value_load() {
+fn aya_reads_data_sections_and_relocates_a_map_value_load() {
+    let gate = compiler::codegen::GATE_MAP;
     let mut asm = Assembler::new();
-    asm.ld_map_value(R1, compiler::elf::RODATA_SYMBOL, 24)
+    asm.ld_map_value(R1, compiler::elf::RODATA_SECTION, 24)
         .load(Size::B, R0, R1, 0)
+        .ld_map_value(R2, gate, 0)
+        .load(Size::DW, R2, R2, 0)
         .exit();
     let rodata: Vec<u8> = (0..64).collect();
+    let data = vec![
+        DataSection {
+            name: compiler::elf::RODATA_SECTION.into(),
+            bytes: rodata.clone(),
+        },
+        DataSection {
+            name: gate.into(),
+            bytes: 7u64.to_le_bytes().to_vec(),
+        },
+    ];
     let spec = ObjectSpec {
         programs: vec![ProgramSpec {
             symbol: "krsi_open".into(),
@@ -255,31 +269,42 @@ fn aya_reads_rodata_and_relocates_a_map_value_load() {
         }],
         maps: Vec::new(),
         license: "GPL".into(),
-        rodata: rodata.clone(),
+        data: data.clone(),
     };
     let bytes = write_object(&spec).unwrap();
-    assert_eq!(read_object(&bytes).unwrap().rodata, rodata);
+    assert_eq!(read_object(&bytes).unwrap().data, data);
     let mut obj = Object::parse(&bytes).expect("aya-obj parses what krsi writes");
-    let map = &obj.maps[".rodata"];
-    assert_eq!(
+    let shape = |map: &aya_obj::Map| {
         (
             map.map_type(),
             map.key_size(),
             map.value_size(),
-            map.max_entries()
-        ),
-        (2, 4, 64, 1)
-    );
-    assert_eq!(map.map_flags(), 1 << 7, "BPF_F_RDONLY_PROG");
-    assert_eq!(map.data(), rodata.as_slice());
+            map.max_entries(),
+            map.map_flags(),
+        )
+    };
+    let (read_only, gate_map) = (&obj.maps[".rodata"], &obj.maps[gate]);
+    assert_eq!(shape(read_only), (2, 4, 64, 1, 1 << 7), "BPF_F_RDONLY_PROG");
+    assert_eq!(read_only.data(), rodata.as_slice());
+    assert_eq!(shape(gate_map), (2, 4, 8, 1, 0), "writable by the program");
+    assert_eq!(gate_map.data(), 7u64.to_le_bytes());
+    // aya overrides a global by its symbol: the runtime writes the gate this way.
+    obj.patch_map_data(HashMap::from([(gate, (&9u64.to_le_bytes()[..], true))]))
+        .expect("the gate's symbol is found");
+    assert_eq!(obj.maps[gate].data(), 9u64.to_le_bytes());
     let maps = obj.maps.clone();
     obj.relocate_maps(
-        maps.iter().map(|(name, map)| (name.as_str(), 77, map)),
+        maps.iter().map(|(name, map)| {
+            let fd = if name == gate { 78 } else { 77 };
+            (name.as_str(), fd, map)
+        }),
         &HashSet::new(),
     )
-    .expect("aya relocates the value load");
+    .expect("aya relocates the value loads");
     let key = obj.programs["krsi_open"].function_key();
     let insns = &obj.functions[&key].instructions;
     assert_eq!(insns[0].src_reg(), 2, "BPF_PSEUDO_MAP_VALUE");
     assert_eq!((insns[0].imm, insns[1].imm), (77, 24));
+    assert_eq!(insns[3].src_reg(), 2, "BPF_PSEUDO_MAP_VALUE");
+    assert_eq!((insns[3].imm, insns[4].imm), (78, 0));
 }

@@ -389,7 +389,19 @@ pub fn load(
     check_root()?;
     check_bpf_lsm_active()?;
     let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
+    // The gate and the version are data sections of the object, made into maps by the loader
+    // with the words written here: a policy of its own arms itself at once (the gate holds
+    // its version); a staged version comes disarmed, and its gate is the pinned one of the
+    // version in force, which the loader writes again with the number it holds (the pin
+    // root's lock, held from `stage`, keeps it so). An object without them (a program not
+    // compiled by krsi, as the benchmarks load) can run in the foreground, where there is
+    // nothing to switch, but is never pinned.
+    let version = staging.map_or(1, Staging::version);
+    let gate_word = staging.map_or(version, Staging::gate_in_force);
     let mut loader = EbpfLoader::new();
+    loader
+        .override_global(gate.gate_map.as_str(), &gate_word, staging.is_some())
+        .override_global(gate.version_map.as_str(), &version, staging.is_some());
     // The statistics only: an instruction log slows loading a large policy by orders of
     // magnitude; `verify` with `VerifierLog::Instructions` explains a rejection afterwards.
     loader.verifier_log_level(VerifierLog::Stats.level());
@@ -405,17 +417,6 @@ pub fn load(
     let mut ebpf = loader
         .load(object)
         .map_err(|e| RuntimeError::Object(error_chain(&e)))?;
-    // The version is written before anything is attached; a policy of its own arms itself
-    // at once, a staged version stays disarmed (its gate holds the version in force).
-    // An object without the gate (a program not compiled by krsi, as the benchmarks load)
-    // can run in the foreground, where there is nothing to switch, but is never pinned.
-    let version = staging.map_or(1, Staging::version);
-    if staging.is_some() || ebpf.map(&gate.version_map).is_some() {
-        set_u64(&mut ebpf, &gate.version_map, version)?;
-    }
-    if staging.is_none() && ebpf.map(&gate.gate_map).is_some() {
-        set_u64(&mut ebpf, &gate.gate_map, version)?;
-    }
     if let Some(scope) = scope {
         set_scope(&mut ebpf, scope)?;
     }

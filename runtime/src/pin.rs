@@ -146,6 +146,8 @@ pub struct Staging {
     flagged: Option<PathBuf>,
     committed: bool,
     version: u64,
+    /// What the shared gate holds (the version in force), or 0 for a new name.
+    gate_in_force: u64,
 }
 
 impl Drop for Staging {
@@ -179,6 +181,12 @@ impl Staging {
     /// The new version's number: one past the gate's, so that the commit switches to it.
     pub(crate) fn version(&self) -> u64 {
         self.version
+    }
+
+    /// What the gate the new version shares holds until the commit: the version in force, or
+    /// 0 (no version decides) for a name pinned for the first time.
+    pub(crate) fn gate_in_force(&self) -> u64 {
+        self.gate_in_force
     }
 }
 
@@ -346,7 +354,7 @@ impl PinRoot {
         let lock = self.lock(libc::LOCK_EX)?;
         self.recover(name)?;
         let target = self.dir.join(name);
-        let (shared_gate, version) = if target.is_dir() {
+        let (shared_gate, gate_in_force) = if target.is_dir() {
             let existing = PinnedPolicy {
                 name: name.to_string(),
                 dir: target.clone(),
@@ -356,14 +364,14 @@ impl PinRoot {
             existing.record()?;
             let gate = target.join(GATE_PIN);
             let current = read_u64(&gate)?;
-            let next = current
-                .checked_add(1)
-                .filter(|next| *next <= VERSION_MASK)
-                .ok_or_else(|| pin_error(&gate, "the gate holds the last version".into()))?;
-            (Some(gate), next)
+            (Some(gate), current)
         } else {
-            (None, 1)
+            (None, 0)
         };
+        let version = gate_in_force
+            .checked_add(1)
+            .filter(|next| *next <= VERSION_MASK)
+            .ok_or_else(|| pin_error(&target, "the gate holds the last version".into()))?;
         let mut staging = Staging {
             _lock: lock,
             name: name.to_string(),
@@ -372,6 +380,7 @@ impl PinRoot {
             flagged: None,
             committed: false,
             version,
+            gate_in_force,
         };
         // The version in force takes part in the handover (see the compiler's
         // `version_gate`): no entry is in flight (nothing is staged), so any left is stale

@@ -22,7 +22,7 @@
 use super::sets::{tree_cost, Leaf, Site, INLINE_TREE_COST};
 use super::{offset, Buffer, CodegenError, ProgramGen, STRING_CAP};
 use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
-use crate::elf::RODATA_SYMBOL;
+use crate::elf::RODATA_SECTION;
 use crate::ir::{Cond, Pred, Program, Rule};
 use lang::automaton::{Step, Table};
 use lang::check::GLOB_RUN_MIN;
@@ -314,7 +314,7 @@ impl ProgramGen<'_> {
         let skip = self.asm.new_label();
         let table = &side.table;
         self.asm
-            .ld_map_value(Reg::R4, RODATA_SYMBOL, side.at)
+            .ld_map_value(Reg::R4, RODATA_SECTION, side.at)
             .mov64_imm(Reg::R8, i32::from(table.start));
         if b.padded {
             self.scan_unrolled(b, table);
@@ -375,7 +375,7 @@ impl ProgramGen<'_> {
             .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32)
             .alu64_reg(AluOp::Sub, Reg::R5, Reg::R1)
             .alu64_imm(AluOp::And, Reg::R5, (STRING_CAP - 1) as i32)
-            .ld_map_value(Reg::R4, RODATA_SYMBOL, side.at);
+            .ld_map_value(Reg::R4, RODATA_SECTION, side.at);
         self.scan_loop(b, table, Some(side.slot));
         self.final_accept_set(table);
         self.asm
@@ -607,7 +607,7 @@ impl ProgramGen<'_> {
             }
             &Membership::Bitmap { at, mask } => {
                 self.asm
-                    .ld_map_value(Reg::R2, RODATA_SYMBOL, at)
+                    .ld_map_value(Reg::R2, RODATA_SECTION, at)
                     .mov64_reg(Reg::R3, Reg::R1)
                     .alu64_imm(AluOp::Rsh, Reg::R3, 3)
                     .alu64_imm(AluOp::And, Reg::R3, mask as i32)

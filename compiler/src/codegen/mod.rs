@@ -25,7 +25,7 @@
 //! computed (see `automaton`); a test then reads whether the final state accepts its glob.
 
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
-use crate::elf::{MapSpec, ObjectSpec, ProgramSpec};
+use crate::elf::{DataSection, MapSpec, ObjectSpec, ProgramSpec, RODATA_SECTION};
 use crate::ir::{Cond, Mode, Module, Program, Rule, Scope, ValueKind};
 use crate::report::{
     self as events, RecordLayout, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, DROPS_MAP,
@@ -58,11 +58,14 @@ pub const SCRATCH_MAP: &str = "krsi_scratch";
 /// The version gate: one `u64` every version of a pinned policy shares, holding the version
 /// in force. A program decides only while it equals its own object's [`VERSION_MAP`], so the
 /// runtime switches every program of a policy from one version to the next with one map
-/// update (runtime/src/pin.rs has the protocol).
-pub const GATE_MAP: &str = "krsi_gate";
+/// update (runtime/src/pin.rs has the protocol). A data section (a one-entry array whose
+/// value the programs address directly): reading it takes a load, where a map lookup took
+/// six instructions and a helper call.
+pub const GATE_MAP: &str = ".data.krsi_gate";
 /// This object's version number, written by the runtime before any program is attached, in
-/// the word's low 32 bits; bit [`HANDOVER_FLAG_BIT`] set while a newer version is staged.
-pub const VERSION_MAP: &str = "krsi_version";
+/// the word's low 32 bits; bit [`HANDOVER_FLAG_BIT`] set while a newer version is staged. A
+/// data section, as the gate is.
+pub const VERSION_MAP: &str = ".data.krsi_version";
 /// The handover: what a staged version's program read from the gate, per thread, for the
 /// older version's program that runs after it on the same event (a hash of
 /// `bpf_get_current_pid_tgid()` to `{writer version, gate read}`; see [`ProgramGen::version_gate`]).
@@ -89,9 +92,8 @@ const ARGV_MAX: u32 = limits::ARGV_MAX as u32;
 
 use crate::bpf::helper::{GET_CURRENT_TASK_BTF, PROBE_READ_KERNEL, SEND_SIGNAL};
 use crate::bpf::map_type::{
-    ARRAY as BPF_MAP_TYPE_ARRAY, CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY,
-    HASH as BPF_MAP_TYPE_HASH, PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY,
-    RINGBUF as BPF_MAP_TYPE_RINGBUF,
+    CGROUP_ARRAY as BPF_MAP_TYPE_CGROUP_ARRAY, HASH as BPF_MAP_TYPE_HASH,
+    PERCPU_ARRAY as BPF_MAP_TYPE_PERCPU_ARRAY, RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
 
 /// The stack slot holding the zero key for map lookups.
@@ -187,6 +189,13 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
         });
     }
     let mut maps = Vec::new();
+    let mut data = Vec::new();
+    if !rodata.is_empty() {
+        data.push(DataSection {
+            name: RODATA_SECTION.to_string(),
+            bytes: rodata,
+        });
+    }
     if !module.programs.is_empty() {
         // Every program reports: deny rules report what they deny, audit rules what they see.
         maps.push(MapSpec {
@@ -213,14 +222,11 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
             max_entries: rate_windows(module),
             flags: 0,
         });
-        for symbol in [GATE_MAP, VERSION_MAP] {
-            maps.push(MapSpec {
-                symbol: symbol.to_string(),
-                map_type: BPF_MAP_TYPE_ARRAY,
-                key_size: 4,
-                value_size: 8,
-                max_entries: 1,
-                flags: 0,
+        // Both zero in the object: the runtime writes the words before anything is attached.
+        for name in [GATE_MAP, VERSION_MAP] {
+            data.push(DataSection {
+                name: name.to_string(),
+                bytes: vec![0; 8],
             });
         }
         maps.push(MapSpec {
@@ -256,7 +262,7 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
         programs,
         maps,
         license: "GPL".to_string(),
-        rodata,
+        data,
     })
 }
 

@@ -101,7 +101,7 @@ impl ProgramGen<'_> {
             .iter()
             .any(|&i| self.layout.scans.get(i).is_some_and(Option::is_some));
         if names_first || !walks_first.is_empty() {
-            self.in_force(fail_closed);
+            self.in_force();
             self.scratch_lookup(fail_closed);
             for i in std::mem::take(&mut cheap_buffered) {
                 let unused = self.asm.new_label();
@@ -149,7 +149,7 @@ impl ProgramGen<'_> {
         }
         self.asm.set_origin(None);
         if !names_first && walks_first.is_empty() {
-            self.in_force(fail_closed);
+            self.in_force();
             self.scratch_lookup(fail_closed);
         }
         for i in cheap_buffered {

@@ -1,14 +1,12 @@
 //! Whether a program acts on the event at all: the version gate of a pinned policy (with the
 //! handover that keeps a replacement gapless) and the cgroup scope.
 
-use super::{
-    ProgramGen, GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, KEY_SLOT, SCOPE_MAP, VERSION_MAP,
-};
+use super::{ProgramGen, GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_PID_TGID, MAP_DELETE_ELEM, MAP_LOOKUP_ELEM,
     MAP_UPDATE_ELEM,
 };
-use crate::bpf::{AluOp, JmpCond, Label, Reg, Size};
+use crate::bpf::{AluOp, JmpCond, Reg, Size};
 use crate::ir::Scope;
 
 impl ProgramGen<'_> {
@@ -16,8 +14,8 @@ impl ProgramGen<'_> {
     /// task is in the policy's cgroup. Both allow when not, so they come after the cheap tests
     /// that allow an event alone (`uid != 0` shared by every rule: a root process pays for
     /// neither), and before the scratch buffers and anything that reports or refuses.
-    pub(super) fn in_force(&mut self, fail_closed: Label) {
-        self.version_gate(fail_closed);
+    pub(super) fn in_force(&mut self) {
+        self.version_gate();
         if self.scope == Scope::Cgroup {
             // 1: in the cgroup or below; 0: not; negative: the helper could not tell (the map
             // is empty: never, the runtime fills it before attaching). Only a definite "not"
@@ -32,8 +30,7 @@ impl ProgramGen<'_> {
 
     /// Allows, deciding nothing, unless the policy's gate holds this object's version: a
     /// version of a pinned policy that is staged or retired stays attached but inert. Both
-    /// lookups are of index 0 of a one-entry array and cannot fail; the verifier wants the
-    /// check all the same, and a failure fails closed like the scratch lookup.
+    /// words are data sections, read through their addresses (no lookup, nothing that fails).
     ///
     /// While a policy is replaced, two versions are attached to each hook, and the kernel
     /// runs the newer program first (`__bpf_trampoline_link_prog` in kernel/bpf/trampoline.c
@@ -49,7 +46,7 @@ impl ProgramGen<'_> {
     /// event, ending the list) errs towards the older version deciding once more, never
     /// towards no version deciding. The steady state, armed and unflagged, falls through
     /// with three instructions more than a plain compare.
-    fn version_gate(&mut self, fail_closed: Label) {
+    fn version_gate(&mut self) {
         let (decide, disarmed, retired) = (
             self.asm.new_label(),
             self.asm.new_label(),
@@ -57,15 +54,10 @@ impl ProgramGen<'_> {
         );
         let key = self.layout.handover;
         let (entry, writer, read) = (key - 16, key - 16, key - 8);
-        self.asm.store_imm(Size::W, Reg::R10, KEY_SLOT, 0);
         for (map, reg) in [(GATE_MAP, Reg::R7), (VERSION_MAP, Reg::R1)] {
             self.asm
-                .mov64_reg(Reg::R2, Reg::R10)
-                .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
-                .ld_map_fd(Reg::R1, map)
-                .call_helper(MAP_LOOKUP_ELEM)
-                .jump_imm(JmpCond::Eq, Reg::R0, 0, fail_closed)
-                .load(Size::DW, reg, Reg::R0, 0);
+                .ld_map_value(reg, map, 0)
+                .load(Size::DW, reg, reg, 0);
         }
         // r7 = the gate, r1 = the version word, r2 = this version (a 32-bit move
         // zero-extends: the low half).

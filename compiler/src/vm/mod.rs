@@ -343,7 +343,7 @@ fn run_program(
         return Ok((nothing_runs, Vec::new()));
     };
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
-    kernel.add_rodata(&object.rodata)?;
+    kernel.add_data(&object.data)?;
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
     let mut decision = run.decision_with_signals(&spec.code.origins, &kernel.signals);
@@ -502,8 +502,8 @@ impl<'a> Machine<'a> {
                                 .ok_or(VmError::UnresolvedMap { slot })?
                                 .handle
                         }
-                        // The address of byte `imm` of the map's one value (the `.rodata`
-                        // section), as the loader relocates it.
+                        // The address of byte `imm` of the map's one value (a data section),
+                        // as the loader relocates it.
                         Some(Pseudo::MapValue) => {
                             let symbol = self
                                 .relocations

@@ -133,7 +133,7 @@ fn load_recorder() -> (runtime::EnforcedPolicy, runtime::EventStream) {
             max_entries: 1 << 16,
             flags: 0,
         }],
-        rodata: Vec::new(),
+        data: Vec::new(),
         license: "GPL".into(),
     };
     let targets: Vec<ProgramTarget> = object
@@ -520,7 +520,7 @@ fn join_object(max_args: i32) -> (Vec<u8>, Vec<ProgramTarget>) {
             max_entries: 1 << 17,
             flags: 0,
         }],
-        rodata: Vec::new(),
+        data: Vec::new(),
         license: "GPL".into(),
     };
     (write_object(&object).unwrap(), targets)

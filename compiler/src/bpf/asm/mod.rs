@@ -437,8 +437,8 @@ impl Assembler {
         self.ld_imm64_with(dst, Pseudo::MapFd, 0)
     }
 
-    /// `dst = &value + offset`, the address of byte `offset` of a data map's one value (the
-    /// `.rodata` section): an `ld_imm64` marked `BPF_PSEUDO_MAP_VALUE` with the offset in its
+    /// `dst = &value + offset`, the address of byte `offset` of a data map's one value (a data
+    /// section, `.rodata` or `.data.*`): an `ld_imm64` marked `BPF_PSEUDO_MAP_VALUE` with the offset in its
     /// first `imm`, as clang writes it, plus a relocation against `symbol`.
     pub fn ld_map_value(&mut self, dst: Reg, symbol: &str, offset: u32) -> &mut Self {
         self.emit_held();

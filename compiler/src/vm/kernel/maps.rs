@@ -1,7 +1,7 @@
 //! The machine's BPF maps: arrays with a value region per entry (the gate and version armed
 //! as the runtime arms them), hash maps that programs update and delete in as the kernel's
-//! hash tables answer, cgroup arrays and ring buffers without values, and the object's
-//! read-only data.
+//! hash tables answer, cgroup arrays and ring buffers without values, and the object's data
+//! sections.
 
 use super::{EventError, MockKernel, E2BIG, EEXIST, EFAULT, EINVAL, ENOENT, GARBAGE};
 use crate::bpf::map_type::{
@@ -10,7 +10,7 @@ use crate::bpf::map_type::{
     RINGBUF as BPF_MAP_TYPE_RINGBUF,
 };
 use crate::codegen::{GATE_MAP, VERSION_MAP};
-use crate::elf::{MapSpec, RODATA_SYMBOL};
+use crate::elf::{DataSection, MapSpec};
 use crate::vm::memory::{Memory, RegionKind};
 use std::collections::BTreeMap;
 
@@ -57,13 +57,7 @@ impl MockKernel {
                         map: spec.symbol.clone(),
                         key,
                     };
-                    let mut bytes = vec![GARBAGE; spec.value_size as usize];
-                    // The runtime writes the version and arms a policy of its own (version 1,
-                    // the gate holding it) before attaching it: runtime::load.
-                    if [GATE_MAP, VERSION_MAP].contains(&spec.symbol.as_str()) {
-                        bytes.fill(0);
-                        bytes[0] = 1;
-                    }
+                    let bytes = vec![GARBAGE; spec.value_size as usize];
                     values.push(Memory::base(self.memory.add(kind, bytes, true)));
                 }
             }
@@ -89,29 +83,37 @@ impl MockKernel {
         Ok(handle)
     }
 
-    /// Creates the object's read-only data (the `.rodata` section) as the loader does: a
-    /// one-entry array map, named by [`RODATA_SYMBOL`], whose value is `bytes` and which the
-    /// program cannot write. Nothing is created for no data.
-    pub fn add_rodata(&mut self, bytes: &[u8]) -> Result<(), EventError> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        let spec = MapSpec {
-            symbol: RODATA_SYMBOL.to_string(),
-            map_type: BPF_MAP_TYPE_ARRAY,
-            key_size: 4,
-            value_size: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-            max_entries: 1,
-            flags: 0,
-        };
-        self.add_map(&spec)?;
-        let kind = RegionKind::MapValue {
-            map: RODATA_SYMBOL.to_string(),
-            key: 0,
-        };
-        let value = Memory::base(self.memory.add(kind, bytes.to_vec(), false));
-        if let Some(map) = self.maps.get_mut(RODATA_SYMBOL) {
-            map.values = vec![value];
+    /// Creates the object's data sections as the loader does: each a one-entry array map,
+    /// named by the section, whose value is its bytes, and which the program cannot write
+    /// when it is `.rodata`. The runtime writes the version and arms a policy of its own
+    /// (version 1, the gate holding it) before attaching it (`runtime::load`), so the gate
+    /// and the version hold 1.
+    pub fn add_data(&mut self, sections: &[DataSection]) -> Result<(), EventError> {
+        for section in sections {
+            let spec = MapSpec {
+                symbol: section.name.clone(),
+                map_type: BPF_MAP_TYPE_ARRAY,
+                key_size: 4,
+                value_size: u32::try_from(section.bytes.len()).unwrap_or(u32::MAX),
+                max_entries: 1,
+                flags: 0,
+            };
+            self.add_map(&spec)?;
+            let mut bytes = section.bytes.clone();
+            if [GATE_MAP, VERSION_MAP].contains(&section.name.as_str()) {
+                bytes.fill(0);
+                if let Some(first) = bytes.first_mut() {
+                    *first = 1;
+                }
+            }
+            let kind = RegionKind::MapValue {
+                map: section.name.clone(),
+                key: 0,
+            };
+            let value = Memory::base(self.memory.add(kind, bytes, section.writable()));
+            if let Some(map) = self.maps.get_mut(&section.name) {
+                map.values = vec![value];
+            }
         }
         Ok(())
     }
