@@ -358,6 +358,7 @@ impl ProgramGen<'_> {
             miss: done,
             matched: found,
             split: dispatch.split,
+            through: None,
         };
         self.prefix_trie(dispatch.entries.clone(), 0, site);
         let table = &side.table;

@@ -480,6 +480,15 @@ impl ProgramGen<'_> {
     /// Compares the name of the dentry in r8 with `level`'s: to `next` when it may be one
     /// of them, to `miss` when it cannot, to `resolve` when it cannot be read. Clobbers
     /// r0-r5 and the path's buffer.
+    ///
+    /// Where every name of the level is shorter than the dentry's inline store (`d_iname`),
+    /// the name is compared there, through the dentry: the kernel keeps a name there exactly
+    /// when it is that short (`__d_alloc` in fs/dcache.c allocates a longer one apart, and a
+    /// rename moves or swaps a long one's storage, never keeps a short one out of the store),
+    /// so a name of a listed length is in the store, and one elsewhere has a length no listed
+    /// name has. Else it is copied into the path's buffer with a helper and compared there.
+    /// The length is tested once: by the branches on the level's lengths, or by the search of
+    /// its names' lengths.
     fn screen_name(
         &mut self,
         i: usize,
@@ -493,46 +502,38 @@ impl ProgramGen<'_> {
             self.asm.jump(resolve);
             return;
         };
-        let slot = self.layout.slots[i];
         let walk = layout.walk;
+        let longest = level.lengths.last().copied().unwrap_or(0);
+        let inline = layout
+            .d_iname
+            .filter(|&(_, size)| longest < size as usize)
+            .map(|(at, _)| (Reg::R8, at));
         self.asm
             .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
-        let compare = self.asm.new_label();
-        let reads = level.names.is_some() || !level.columns.is_empty();
-        let pass = if reads { compare } else { next };
-        for &len in &level.lengths {
-            self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, pass);
-        }
-        self.asm.jump(miss);
-        if reads {
-            // The name's bytes into the path's buffer (resolving the path overwrites them).
-            // Its length is one of the literals' here; the bound is for the verifier. The
-            // comparisons read no byte past it (`sets::word_trie`; the columns are positions
-            // every name here has).
-            let longest = level.lengths.last().copied().unwrap_or(0);
-            let words = longest.div_ceil(8);
-            let copied = self.asm.new_label();
-            self.asm.bind(compare);
-            // A name shorter than `d_iname` is kept there: loaded through the dentry, word by
-            // word, without a helper call (the bytes past its end are the array's and never
-            // compared).
-            let inline = layout
-                .d_iname
-                .filter(|&(_, size)| 8 * words <= size as usize);
-            if let Some((at, _)) = inline {
-                let elsewhere = self.asm.new_label();
-                self.asm
-                    .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
-                    .mov64_reg(Reg::R4, Reg::R8);
-                self.add_offset(Reg::R4, at);
-                self.asm.jump_reg(JmpCond::Ne, Reg::R3, Reg::R4, elsewhere);
-                for w in 0..words as u32 {
-                    self.asm
-                        .load(Size::DW, Reg::R2, Reg::R8, offset(at + 8 * w))
-                        .store_reg(Size::DW, Reg::R7, offset(b.offset + 8 * w), Reg::R2);
+        // Names of more than one length are searched by their length, which tests it.
+        let searched = level.names.is_some() && level.lengths.len() > 1;
+        if !searched {
+            // The lengths in turn, the last one inverted: past it, the name has one of the
+            // level's lengths (a level of lengths only goes on to `next`, bound after it).
+            let compare = self.asm.new_label();
+            let lengths: Vec<usize> = level.lengths.iter().copied().collect();
+            if let Some((&last, rest)) = lengths.split_last() {
+                for &len in rest {
+                    self.asm.jump_imm(JmpCond::Eq, Reg::R1, len as i32, compare);
                 }
-                self.asm.jump(copied).bind(elsewhere);
+                self.asm.jump_imm(JmpCond::Ne, Reg::R1, last as i32, miss);
+            } else {
+                self.asm.jump(miss);
             }
+            self.asm.bind(compare);
+        }
+        let reads = level.names.is_some() || !level.columns.is_empty();
+        if !reads {
+            return;
+        }
+        if inline.is_none() {
+            // Into the path's buffer (resolving the path overwrites it). The bound is for the
+            // verifier, and a miss where the names are searched by length.
             self.asm
                 .mov64_reg(Reg::R2, Reg::R1)
                 .jump_imm(JmpCond::Gt, Reg::R2, longest as i32, miss)
@@ -541,13 +542,19 @@ impl ProgramGen<'_> {
             self.asm
                 .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
                 .call_helper(PROBE_READ_KERNEL)
-                .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve)
-                .bind(copied);
+                .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve);
+            if searched {
+                self.asm
+                    .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+            }
         }
+        // The comparisons read no byte past the name's length: its words only at its own
+        // length, the columns at positions every name here has.
+        let (base, start) = inline.unwrap_or((Reg::R7, b.offset));
         for (at, ranges) in &level.columns {
             let held = self.asm.new_label();
             self.asm
-                .load(Size::B, Reg::R2, Reg::R7, offset(b.offset + *at as u32));
+                .load(Size::B, Reg::R2, base, offset(start + *at as u32));
             for &(lo, hi) in ranges {
                 self.asm
                     .jump_imm(JmpCond::Lt, Reg::R2, i32::from(lo), miss)
@@ -556,17 +563,20 @@ impl ProgramGen<'_> {
             self.asm.jump(miss).bind(held);
         }
         if let Some(names) = &level.names {
-            self.asm
-                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
-            let groups = group_by_length(names, next);
             let site = Site {
                 b,
-                slot,
+                slot: self.layout.slots[i],
                 miss,
                 matched: next,
                 split: false,
+                through: inline,
             };
-            self.length_search(&groups, site);
+            let groups = group_by_length(names, next);
+            match groups.as_slice() {
+                // Its length is known: the words alone are left to compare.
+                [(len, entries)] => self.word_trie(entries.clone(), *len, 0, site),
+                _ => self.length_search(&groups, site),
+            }
         }
     }
 }

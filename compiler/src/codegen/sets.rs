@@ -85,6 +85,20 @@ pub(super) struct Site {
     pub matched: Label,
     /// Nodes small enough become functions (a large tree, in the program's own code).
     pub split: bool,
+    /// The string's bytes are read through this register, from this offset, instead of from
+    /// the buffer: a name compared where its dentry keeps it (`screen`).
+    pub through: Option<(Reg, u32)>,
+}
+
+impl Site {
+    /// Where the string's word `k` is loaded from.
+    fn word(&self, k: usize) -> (Reg, i16) {
+        let at = 8 * k as u32;
+        match self.through {
+            None => (Reg::R7, offset(self.b.offset + at)),
+            Some((reg, start)) => (reg, offset(start + at)),
+        }
+    }
 }
 
 /// A node of a large tree compiled as a function of its own (a bpf-to-bpf call): the
@@ -294,6 +308,7 @@ impl ProgramGen<'_> {
             miss,
             matched,
             split: self.split_tree(&sets),
+            through: None,
         };
         let unknown = match (first.on_unknown, unknown, leaves.first()) {
             (true, Some(all), _) => Some(Leaf::Jump(all)),
@@ -396,7 +411,7 @@ impl ProgramGen<'_> {
     /// word) and the scratch pointer in r5; the function answers [`CHUNK_MISS`],
     /// [`CHUNK_MATCHED`] (its leaf recorded the rule) or [`CHUNK_NEXT`] (to `next`).
     fn call_chunk(&mut self, body: ChunkBody, cost: usize, site: Site, next: Label) -> bool {
-        if !site.split || cost > CHUNK_COST {
+        if !site.split || site.through.is_some() || cost > CHUNK_COST {
             return false;
         }
         let start = self.asm.new_label();
@@ -409,14 +424,9 @@ impl ProgramGen<'_> {
             // word the call clobbered loaded again.
             self.asm
                 .jump_imm(JmpCond::Ne, Reg::R0, CHUNK_NEXT, site.miss)
-                .load(Size::DW, Reg::R1, Reg::R10, site.slot)
-                .load(
-                    Size::DW,
-                    Reg::R2,
-                    Reg::R7,
-                    offset(site.b.offset + 8 * k as u32),
-                )
-                .jump(next);
+                .load(Size::DW, Reg::R1, Reg::R10, site.slot);
+            let (base, at) = site.word(k);
+            self.asm.load(Size::DW, Reg::R2, base, at).jump(next);
         } else {
             self.asm.jump(site.miss);
         }
@@ -449,6 +459,7 @@ impl ProgramGen<'_> {
                 miss,
                 matched,
                 split: false,
+                through: None,
             };
             match chunk.body {
                 ChunkBody::Lengths(groups) => self.length_search(&groups, site),
@@ -498,7 +509,7 @@ impl ProgramGen<'_> {
 
     /// Literals of length `len` that agree on words `..k`: load word `k` into r2 and search
     /// among their values in it.
-    fn word_trie(&mut self, entries: Vec<Entry>, len: usize, k: usize, site: Site) {
+    pub(super) fn word_trie(&mut self, entries: Vec<Entry>, len: usize, k: usize, site: Site) {
         if k * 8 >= len {
             // Every word compared equal: one literal is left.
             match entries.first() {
@@ -513,12 +524,8 @@ impl ProgramGen<'_> {
         // Bytes past the end of a partial last word are shifted out (little endian: they are
         // the high bytes), as in `compare_words`.
         let drop = 8 * (8 - bytes as u32);
-        self.asm.load(
-            Size::DW,
-            Reg::R2,
-            Reg::R7,
-            offset(site.b.offset + 8 * k as u32),
-        );
+        let (base, at) = site.word(k);
+        self.asm.load(Size::DW, Reg::R2, base, at);
         self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
         let mut by_word: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
         for (literal, leaf) in entries {
@@ -579,12 +586,8 @@ impl ProgramGen<'_> {
             self.asm.jump(site.miss);
             return;
         }
-        self.asm.load(
-            Size::DW,
-            Reg::R2,
-            Reg::R7,
-            offset(site.b.offset + 8 * k as u32),
-        );
+        let (base, at) = site.word(k);
+        self.asm.load(Size::DW, Reg::R2, base, at);
         let mut ending: BTreeMap<usize, Vec<(u64, Entry)>> = BTreeMap::new();
         let mut longer: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
         for (prefix, leaf) in entries {
