@@ -1716,8 +1716,9 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
 
 /// Names for the screen's generated paths: equal lengths that differ at each byte, a name
 /// that is another's prefix, one past a word, one too long for the dentry to keep inline
-/// (`d_iname`: the program copies it with a helper), and the two either side of that bound
-/// (31 bytes, the longest kept inline, compared through the dentry; 32, kept apart).
+/// (`d_iname`: the program copies it with a helper), and the two either side of that bound in
+/// the fixture kernel (39 bytes, the longest kept inline, compared through the dentry; 40, kept
+/// apart).
 const SCREEN_NAMES: [&str; 15] = [
     "a-name-longer-than-the-dentry-keeps-inline-0123456789",
     "bin",
@@ -1732,8 +1733,8 @@ const SCREEN_NAMES: [&str; 15] = [
     "app22",
     "etc",
     "a-name-longer-than-a-word",
-    "the-longest-name-kept-inline-31",
-    "the-shortest-name-kept-apart--32",
+    "the-longest-name-a-dentry-keeps-inline-",
+    "the-shortest-name-the-dentry-keeps-apart",
 ];
 
 /// Exact paths are screened by their last names before the path is resolved

@@ -566,6 +566,68 @@ fn a_short_last_name_is_screened_without_a_helper() {
     assert_ne!(run_long(&reads_fail).executed, run_long(&[]).executed);
 }
 
+/// The kernel keeps a name in the dentry's inline store exactly when it is shorter than the
+/// store (40 bytes in the fixture kernel, 32 before 6.14): a listed name one byte shorter is
+/// compared there, with no helper, and one as long is copied with the helper first, since the
+/// store does not hold it. Both are found, and a name one byte off is ruled out, either side
+/// of the bound.
+#[test]
+fn names_either_side_of_the_inline_store_are_compared_where_they_are_kept() {
+    let reads_fail = [Fault::Helper {
+        id: PROBE_READ_KERNEL,
+        errno: 14,
+    }];
+    let store = compile("deny open where path == \"/a\"\n")
+        .checked
+        .path_layout
+        .and_then(|layout| layout.d_iname)
+        .map(|(_, size)| size as usize)
+        .expect("the fixture kernel's dentries keep short names inline");
+    for (len, helper) in [(store - 1, false), (store, true)] {
+        let name = "n".repeat(len);
+        let listed = format!("/srv/app1/bin/{name}");
+        let policy = compile(&format!(
+            "deny open where path == \"{listed}\" errno EACCES\n"
+        ));
+        let run = |path: &str, faults: &[Fault]| {
+            decide_with_faults(&policy.module, &policy.object, &open(path, 1000), faults).unwrap()
+        };
+        assert!(
+            matches!(run(&listed, &[]).decision, Decision::Deny { .. }),
+            "{len} bytes: the listed path is found"
+        );
+        let off_by_one = format!("/srv/app1/bin/{}m", "n".repeat(len - 1));
+        let ruled_out = run(&off_by_one, &[]);
+        assert_eq!(ruled_out.decision, Decision::Allow, "{len} bytes");
+        assert_eq!(
+            run(&off_by_one, &reads_fail) != ruled_out,
+            helper,
+            "{len} bytes: the name is read with the helper"
+        );
+    }
+}
+
+/// A last name of another length than every listed one's is ruled out by its length alone,
+/// before any byte of it is read: shorter or longer, it costs less than a name of the listed
+/// length that differs in its bytes.
+#[test]
+fn a_name_of_another_length_is_ruled_out_by_its_length() {
+    let policy = compile("deny open where path == \"/srv/app1/bin/tool\" errno EACCES\n");
+    let executed = |path: &str| {
+        let outcome = decide(&policy.module, &policy.object, &open(path, 1000)).unwrap();
+        assert_eq!(outcome.decision, Decision::Allow, "{path}");
+        outcome.executed
+    };
+    let by_bytes = executed("/srv/app1/bin/toot");
+    for other in ["/srv/app1/bin/too", "/srv/app1/bin/tools"] {
+        assert!(
+            executed(other) < by_bytes,
+            "{other}: {} instructions, a name of the listed length {by_bytes}",
+            executed(other)
+        );
+    }
+}
+
 /// Where too many names share a place to compare whole, the screen compares the bytes they
 /// all have at each position: `app0` to `app999` have a digit after `app`, so `/srv/appx/…`
 /// is ruled out there without resolving, though its name is as long as `app1`'s. A name
