@@ -1,7 +1,7 @@
-//! The machine's BPF maps: arrays with a value region per entry (the gate and version armed
-//! as the runtime arms them), hash maps that programs update and delete in as the kernel's
-//! hash tables answer, cgroup arrays and ring buffers without values, and the object's data
-//! sections.
+//! The machine's BPF maps: arrays with a value region per entry, hash maps that programs
+//! update and delete in as the kernel's hash tables answer, cgroup arrays and ring buffers
+//! without values, and the object's data sections (the gate and version among them, armed as
+//! the runtime arms them).
 
 use super::{EventError, MockKernel, E2BIG, EEXIST, EFAULT, EINVAL, ENOENT, GARBAGE};
 use crate::bpf::map_type::{
