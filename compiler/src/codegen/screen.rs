@@ -55,8 +55,11 @@ use std::collections::BTreeSet;
 
 /// Names from the end the screen reads at most.
 const SCREEN_LEVELS: usize = 3;
-/// First directories the top screen compares at most (kept in r3-r5 on the way up).
+/// First directories the top screen compares at most (held in [`WALK_RING`] on the way up).
 const TOP_LEVELS: usize = 3;
+/// The registers the top screen's walk holds its dentries in, in turn: the one it stands on
+/// and the [`TOP_LEVELS`] below it.
+const WALK_RING: [Reg; TOP_LEVELS + 1] = [Reg::R8, Reg::R3, Reg::R4, Reg::R5];
 /// Names the top screen climbs at most to the process's root; a deeper path is resolved.
 const TOP_DEPTH: usize = 12;
 /// The top screen's walk: the task's root, then each step's tests, loads and moves.
@@ -375,9 +378,15 @@ impl ProgramGen<'_> {
     }
 
     /// The first-directories screen: from the file's dentry up to the process's root, on
-    /// the root's own mount, keeping the last [`TOP_LEVELS`] dentries passed (r3, r4, r5: at
-    /// the root they are the first directories) and the names' lengths (r0), then each
-    /// directory compared in turn.
+    /// the root's own mount, summing the names' lengths (r0), then each of the last
+    /// [`TOP_LEVELS`] dentries passed (at the root they are the first directories) compared
+    /// in turn.
+    ///
+    /// The walk keeps its dentries in a ring of four registers ([`WALK_RING`]): the dentry k
+    /// names up is in `WALK_RING[k % 4]`, and its parent is loaded into the next, so the three
+    /// passed last are still held when the root is reached, and no step moves a register.
+    /// Where the root is reached, a stub of its own puts them where the comparisons read
+    /// them.
     fn first_directories(&mut self, i: usize, levels: &[Level], resolve: Label, decoy: Label) {
         let Some(root) = self.program.path_layout.and_then(|l| l.process_root) else {
             self.asm.jump(resolve);
@@ -404,62 +413,61 @@ impl ProgramGen<'_> {
             .jump_reg(JmpCond::Ne, Reg::R9, Reg::R3, resolve)
             .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root))
             .mov64_imm(Reg::R0, 0);
-        let top = self.asm.new_label();
-        let window = [Reg::R3, Reg::R4, Reg::R5];
         let kept = levels.len();
+        let slot = self.layout.slots[i];
+        let at = |k: usize| WALK_RING[k % WALK_RING.len()];
+        let compare = self.asm.new_label();
+        let mut stubs = Vec::new();
         // The path resolves to `/name` for each name passed, " (deleted)" perhaps, and a NUL:
         // when that may not fit the buffer, the path may be unknown, and is resolved.
         let room = |names: usize| b.cap as i32 - DELETED_AND_NUL - names as i32;
         for k in 0..=TOP_DEPTH {
+            let dentry = at(k);
             // The process's root, k names up: the path has k names, and a directory is
             // compared only where the file's own name (which " (deleted)" may follow) is
             // below it.
             if k > kept {
-                let step = self.asm.new_label();
-                self.asm
-                    .jump_reg(JmpCond::Ne, Reg::R8, Reg::R2, step)
-                    .jump_imm(JmpCond::Sgt, Reg::R0, room(k), resolve)
-                    .jump(top)
-                    .bind(step);
+                let stub = self.asm.new_label();
+                self.asm.jump_reg(JmpCond::Eq, dentry, Reg::R2, stub);
+                stubs.push((k, stub));
             } else {
-                self.asm.jump_reg(JmpCond::Eq, Reg::R8, Reg::R2, resolve);
+                self.asm.jump_reg(JmpCond::Eq, dentry, Reg::R2, resolve);
             }
             if k == TOP_DEPTH {
                 // Deeper than the screen climbs.
                 self.asm.jump(resolve);
                 break;
             }
+            let parent = at(k + 1);
             self.asm
-                .jump_imm(JmpCond::Eq, Reg::R8, 0, resolve)
+                .jump_imm(JmpCond::Eq, dentry, 0, resolve)
                 // A mount's root below the process's root (outside a chroot), or a dentry
                 // that is its own parent: not where `d_path` stops.
-                .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
-                .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len))
+                .jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve)
+                .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len))
                 .alu64_reg(AluOp::Add, Reg::R0, Reg::R1)
-                .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
-                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
-            // The window moves up a name: window[j] holds the dentry j names below the one
-            // just passed. `top` reads it only once more than `kept` names are passed, and
-            // every level past j writes window[j]: a move into window[k] at level k would be
-            // overwritten unread (and a move from a register never written is refused by the
-            // verifier).
-            for w in (1..kept.min(k)).rev() {
-                self.asm.mov64_reg(window[w], window[w - 1]);
-            }
+                .load(Size::DW, parent, dentry, offset(walk.d_parent))
+                .jump_reg(JmpCond::Eq, parent, dentry, resolve);
+        }
+        // The root reached k names up: the first directory is k - 1 up (into r8), the second
+        // k - 2 (r9), the third k - 3 (the path's own slot, written when the path is resolved
+        // or made `/`). The slot and r9 are written first: neither is in the ring, and r8 is.
+        for (k, stub) in stubs {
             self.asm
-                .mov64_reg(window[0], Reg::R8)
-                .mov64_reg(Reg::R8, Reg::R1);
+                .bind(stub)
+                .jump_imm(JmpCond::Sgt, Reg::R0, room(k), resolve);
+            if kept > 2 {
+                self.asm.store_reg(Size::DW, Reg::R10, slot, at(k - 3));
+            }
+            if kept > 1 {
+                self.asm.mov64_reg(Reg::R9, at(k - 2));
+            }
+            if at(k - 1) != Reg::R8 {
+                self.asm.mov64_reg(Reg::R8, at(k - 1));
+            }
+            self.asm.jump(compare);
         }
-        // The first directories, in turn through r8: the second waits in r9, the third in
-        // the path's own slot (written when the path is resolved or made `/`).
-        let slot = self.layout.slots[i];
-        self.asm.bind(top).mov64_reg(Reg::R8, Reg::R3);
-        if kept > 1 {
-            self.asm.mov64_reg(Reg::R9, Reg::R4);
-        }
-        if kept > 2 {
-            self.asm.store_reg(Size::DW, Reg::R10, slot, Reg::R5);
-        }
+        self.asm.bind(compare);
         for (k, level) in levels.iter().enumerate() {
             match k {
                 1 => {
