@@ -50,7 +50,9 @@ pub enum Error {
     /// `--mode` or `--report-rate` given with a built object.
     ObjectOptionsFixed,
     /// An object without the version gate's data sections: built by a krsic from before
-    /// they were, or not by krsic. Loaded, its programs would never decide.
+    /// they were, or not by krsic. Loaded, an older krsic's programs would never decide
+    /// (their gate is a map the runtime no longer arms), and another tool's could not be
+    /// pinned or replaced.
     ObjectWithoutGate {
         path: PathBuf,
     },

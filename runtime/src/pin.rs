@@ -354,7 +354,7 @@ impl PinRoot {
         let lock = self.lock(libc::LOCK_EX)?;
         self.recover(name)?;
         let target = self.dir.join(name);
-        let (shared_gate, gate_in_force) = if target.is_dir() {
+        let (shared_gate, gate_in_force, version) = if target.is_dir() {
             let existing = PinnedPolicy {
                 name: name.to_string(),
                 dir: target.clone(),
@@ -364,14 +364,14 @@ impl PinRoot {
             existing.record()?;
             let gate = target.join(GATE_PIN);
             let current = read_u64(&gate)?;
-            (Some(gate), current)
+            let next = current
+                .checked_add(1)
+                .filter(|next| *next <= VERSION_MASK)
+                .ok_or_else(|| pin_error(&gate, "the gate holds the last version".into()))?;
+            (Some(gate), current, next)
         } else {
-            (None, 0)
+            (None, 0, 1)
         };
-        let version = gate_in_force
-            .checked_add(1)
-            .filter(|next| *next <= VERSION_MASK)
-            .ok_or_else(|| pin_error(&target, "the gate holds the last version".into()))?;
         let mut staging = Staging {
             _lock: lock,
             name: name.to_string(),

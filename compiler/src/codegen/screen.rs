@@ -62,7 +62,8 @@ const TOP_LEVELS: usize = 3;
 const WALK_RING: [Reg; TOP_LEVELS + 1] = [Reg::R8, Reg::R3, Reg::R4, Reg::R5];
 /// Names the top screen climbs at most to the process's root; a deeper path is resolved.
 const TOP_DEPTH: usize = 12;
-/// The top screen's walk: the task's root, then each step's tests, loads and moves.
+/// The top screen's walk: the task's root, then each step's tests and loads, and the stub
+/// where the root is reached (an estimate: about 13 a step are emitted).
 const TOP_WALK_COST: usize = 24 + (TOP_DEPTH + 1) * 14;
 /// What `d_path` adds to the names: " (deleted)" after an unlinked file's, and the NUL.
 const DELETED_AND_NUL: i32 = 11;
