@@ -345,7 +345,7 @@ fn prepare<'c>(compiled: &'c Compiled, input: &EventInput) -> (&'c ProgramSpec, 
         input,
     )
     .unwrap();
-    kernel.add_data(&compiled.object.data).unwrap();
+    kernel.add_data(&compiled.object.data);
     (spec, kernel)
 }
 

@@ -386,7 +386,7 @@ fn truncate_decides_alike_on_both_of_its_hooks() {
                 let mut kernel =
                     MockKernel::for_report(program, module.parent.as_ref(), &object.maps, &input)
                         .unwrap();
-                kernel.add_data(&object.data).unwrap();
+                kernel.add_data(&object.data);
                 let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
                 assert_eq!(
                     run.decision(&spec.code.origins),

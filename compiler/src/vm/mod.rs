@@ -343,7 +343,7 @@ fn run_program(
         return Ok((nothing_runs, Vec::new()));
     };
     let mut kernel = MockKernel::for_report(program, module.parent.as_ref(), &object.maps, input)?;
-    kernel.add_data(&object.data)?;
+    kernel.add_data(&object.data);
     kernel.faults = faults.to_vec();
     let run = Machine::new(&spec.code).run(&mut kernel)?;
     let mut decision = run.decision_with_signals(&spec.code.origins, &kernel.signals);

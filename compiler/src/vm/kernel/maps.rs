@@ -38,11 +38,7 @@ pub struct Map {
 impl MockKernel {
     /// Creates `spec`'s map: a handle region and, for array maps, one value per entry.
     pub fn add_map(&mut self, spec: &MapSpec) -> Result<u64, EventError> {
-        let handle = Memory::base(self.memory.add(
-            RegionKind::MapHandle(spec.symbol.clone()),
-            Vec::new(),
-            false,
-        ));
+        let handle = self.map_handle(&spec.symbol);
         let mut values = Vec::new();
         match spec.map_type {
             BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY => {
@@ -88,7 +84,7 @@ impl MockKernel {
     /// when it is `.rodata`. The runtime writes the version and arms a policy of its own
     /// (version 1, the gate holding it) before attaching it (`runtime::load`), so the gate
     /// and the version hold 1.
-    pub fn add_data(&mut self, sections: &[DataSection]) -> Result<(), EventError> {
+    pub fn add_data(&mut self, sections: &[DataSection]) {
         for section in sections {
             let spec = MapSpec {
                 symbol: section.name.clone(),
@@ -98,7 +94,7 @@ impl MockKernel {
                 max_entries: 1,
                 flags: 0,
             };
-            self.add_map(&spec)?;
+            let handle = self.map_handle(&section.name);
             let mut bytes = section.bytes.clone();
             if [GATE_MAP, VERSION_MAP].contains(&section.name.as_str()) {
                 bytes.fill(0);
@@ -111,11 +107,24 @@ impl MockKernel {
                 key: 0,
             };
             let value = Memory::base(self.memory.add(kind, bytes, section.writable()));
-            if let Some(map) = self.maps.get_mut(&section.name) {
-                map.values = vec![value];
-            }
+            self.maps.insert(
+                section.name.clone(),
+                Map {
+                    spec,
+                    handle,
+                    values: vec![value],
+                    entries: BTreeMap::new(),
+                },
+            );
         }
-        Ok(())
+    }
+
+    /// The region whose address an `ld_imm64` of map `symbol` loads.
+    fn map_handle(&mut self, symbol: &str) -> u64 {
+        Memory::base(
+            self.memory
+                .add(RegionKind::MapHandle(symbol.to_string()), Vec::new(), false),
+        )
     }
 
     /// `bpf_map_update_elem` (`update`: the value and the flags) or `bpf_map_delete_elem`
