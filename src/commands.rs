@@ -9,7 +9,7 @@ use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
 use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
-use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
+use compiler::codegen::{GATE_MAP, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
 use compiler::elf::{lsm_hook, read_object, DataSection, MapSpec, ObjectSpec};
 use compiler::ir::{Mode, Module, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
@@ -20,7 +20,7 @@ use lang::diagnostic::{Code, Diagnostic, Severity};
 use lang::eval::{Decision, EventInput};
 use lang::kernel::KernelTypes;
 use lang::render::{render_human, render_json};
-use runtime::{CgroupScope, GateMaps, Handover, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
+use runtime::{CgroupScope, GateMaps, PinOutcome, PinRoot, ProgramTarget, RuntimeError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -224,10 +224,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
     let gate = GateMaps {
         gate_map: GATE_MAP.to_string(),
         version_map: VERSION_MAP.to_string(),
-        handover: Some(Handover {
-            map: HANDOVER_MAP.to_string(),
-            flag_bit: HANDOVER_FLAG_BIT,
-        }),
+        handover: Some(HANDOVER_MAP.to_string()),
     };
     let pins = if options.pin {
         runtime::check_root()?;

@@ -19,7 +19,7 @@ use common::fixture_kernel;
 use compiler::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, D_PATH, MAP_UPDATE_ELEM, PROBE_READ_KERNEL, RINGBUF_RESERVE,
 };
-use compiler::codegen::{GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCRATCH_MAP, VERSION_MAP};
+use compiler::codegen::{GATE_MAP, HANDOVER_MAP, SCRATCH_MAP, VERSION_FLAGS, VERSION_MAP};
 use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
 use compiler::report::{ReportedValue, DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
@@ -514,12 +514,24 @@ fn a_version_decides_only_while_the_gate_holds_it() {
     assert_eq!(decision, expected);
     assert_eq!(reports, 2, "the audit and the deny report");
     // Staged (the gate still holds the previous version) or retired (it holds the next one),
-    // or disarmed by an unload (0): inert, deciding and reporting nothing.
+    // or disarmed by an unload (0): inert, deciding and reporting nothing. The runtime flags
+    // every version in those states.
     for (gate, version) in [(6, 7), (8, 7), (0, 7)] {
-        let (decision, reports) = run_gated(&policy, &input, gate, version);
+        let (decision, reports) = run_gated(&policy, &input, gate, flagged(version));
         assert_eq!(decision, Decision::Allow, "gate {gate}, version {version}");
         assert_eq!(reports, 0, "gate {gate}, version {version}");
     }
+    // Any bit of the flags, the version word's high half, makes the program read the gate.
+    for flag in [1 << 32, 1 << 47, 1 << 63] {
+        let (decision, _) = run_gated(&policy, &input, 6, 7 | flag);
+        assert_eq!(decision, Decision::Allow, "flag {flag:#x}");
+        let (decision, _) = run_gated(&policy, &input, 7, 7 | flag);
+        assert_eq!(decision, expected, "flag {flag:#x}");
+    }
+    // Unflagged, the steady state, it reads the flags alone and decides, whatever the gate
+    // holds: the runtime flags a version before anything disarms it (runtime/src/pin.rs).
+    let (decision, reports) = run_gated(&policy, &input, 0, 7);
+    assert_eq!((decision, reports), (expected, 2));
 }
 
 // ------------------------------------------------------------ Names kept in the dentry
@@ -1036,9 +1048,9 @@ fn entry(policy: &Compiled, input: &EventInput, writer: u64, read: u64) -> Hando
     BTreeMap::from([(thread.to_le_bytes().to_vec(), value)])
 }
 
-/// The version word while a newer version is staged.
+/// The version word of a version that is not armed alone: the runtime flags it.
 fn flagged(version: u64) -> u64 {
-    version | 1 << HANDOVER_FLAG_BIT
+    version | VERSION_FLAGS
 }
 
 /// The race a replacement must survive. The kernel runs the newer version's program first;
@@ -1060,7 +1072,14 @@ fn a_commit_between_two_versions_programs_leaves_exactly_one_deciding() {
         // The gate as each program reads it: (newer, older).
         for (first, second) in [(4, 4), (4, 5), (5, 5)] {
             let mut handover = Handover::new();
-            let (decision, _) = run_versioned(&new, &input, first, new_version, &mut handover, &[]);
+            let (decision, _) = run_versioned(
+                &new,
+                &input,
+                first,
+                flagged(new_version),
+                &mut handover,
+                &[],
+            );
             let decision = if decision == Decision::Allow {
                 run_versioned(
                     &old,
@@ -1091,8 +1110,14 @@ fn a_commit_between_two_versions_programs_leaves_exactly_one_deciding() {
         // Without the handover, a commit between the two would leave the event to neither.
         if verdict(&old) != Decision::Allow {
             let mut lost = Handover::new();
-            let (decision, _) =
-                run_versioned(&old, &input, new_version, old_version, &mut lost, &[]);
+            let (decision, _) = run_versioned(
+                &old,
+                &input,
+                new_version,
+                flagged(old_version),
+                &mut lost,
+                &[],
+            );
             assert_eq!(
                 decision,
                 Decision::Allow,
@@ -1108,7 +1133,7 @@ fn a_retired_version_decides_only_on_its_own_number_from_a_newer_program() {
     let input = open("/etc/shadow", 1000);
     // Read by a newer version (8) as this one's number (7): decides, reports, takes it.
     let mut handover = entry(&policy, &input, 8, 7);
-    let (decision, reports) = run_versioned(&policy, &input, 8, 7, &mut handover, &[]);
+    let (decision, reports) = run_versioned(&policy, &input, 8, flagged(7), &mut handover, &[]);
     assert_eq!(
         decision,
         Decision::Deny {
@@ -1121,7 +1146,7 @@ fn a_retired_version_decides_only_on_its_own_number_from_a_newer_program() {
     // Anything else: inert, and the entry is taken all the same.
     for (writer, read) in [(8, 8), (7, 7), (6, 7), (9, 6)] {
         let mut handover = entry(&policy, &input, writer, read);
-        let (decision, reports) = run_versioned(&policy, &input, 8, 7, &mut handover, &[]);
+        let (decision, reports) = run_versioned(&policy, &input, 8, flagged(7), &mut handover, &[]);
         assert_eq!(
             decision,
             Decision::Allow,
@@ -1140,12 +1165,12 @@ fn a_retired_version_decides_only_on_its_own_number_from_a_newer_program() {
         })
         .collect();
     let mut elsewhere = other_thread.clone();
-    let (decision, _) = run_versioned(&policy, &input, 8, 7, &mut elsewhere, &[]);
+    let (decision, _) = run_versioned(&policy, &input, 8, flagged(7), &mut elsewhere, &[]);
     assert_eq!(decision, Decision::Allow);
     assert_eq!(elsewhere, other_thread, "another thread's entry stays");
     // After an unload (0), nothing decides and nothing is recorded.
     let mut handover = entry(&policy, &input, 8, 7);
-    let (decision, _) = run_versioned(&policy, &input, 0, 7, &mut handover, &[]);
+    let (decision, _) = run_versioned(&policy, &input, 0, flagged(7), &mut handover, &[]);
     assert_eq!(decision, Decision::Allow);
     assert_eq!(handover, entry(&policy, &input, 8, 7));
 }
@@ -1155,7 +1180,7 @@ fn a_staged_version_records_its_reading_or_decides_when_it_cannot() {
     let policy = compile("deny open where path == \"/etc/shadow\" errno EACCES\n");
     let input = open("/etc/shadow", 1000);
     let mut handover = Handover::new();
-    let (decision, reports) = run_versioned(&policy, &input, 6, 7, &mut handover, &[]);
+    let (decision, reports) = run_versioned(&policy, &input, 6, flagged(7), &mut handover, &[]);
     assert_eq!((decision, reports), (Decision::Allow, 0));
     assert_eq!(handover, entry(&policy, &input, 7, 6));
     // A full map (or any failed update): the staged version decides itself, fail closed.
@@ -1164,7 +1189,7 @@ fn a_staged_version_records_its_reading_or_decides_when_it_cannot() {
         errno: 7,
     }];
     let mut handover = Handover::new();
-    let (decision, _) = run_versioned(&policy, &input, 6, 7, &mut handover, &full);
+    let (decision, _) = run_versioned(&policy, &input, 6, flagged(7), &mut handover, &full);
     assert_eq!(decision, FIRST_RULE_REFUSES);
     assert!(handover.is_empty());
 }

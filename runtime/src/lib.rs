@@ -48,17 +48,10 @@ pub struct CgroupScope {
 pub struct GateMaps {
     pub gate_map: String,
     pub version_map: String,
-    /// What carries the gate's reading from a staged version to the older one during a
-    /// replacement; only a pinned policy is ever replaced, so a foreground load needs none.
-    pub handover: Option<Handover>,
-}
-
-/// The handover map every version of a pinned policy shares, and the bit of the version word
-/// that tells the armed version a newer one is staged (pin.rs has the protocol).
-#[derive(Clone, Debug)]
-pub struct Handover {
-    pub map: String,
-    pub flag_bit: u32,
+    /// The map that carries the gate's reading from a staged version to the older one during
+    /// a replacement, which every version of a pinned policy shares; only a pinned policy is
+    /// ever replaced, so a foreground load needs none.
+    pub handover: Option<String>,
 }
 
 #[derive(Debug)]
@@ -391,17 +384,20 @@ pub fn load(
     let btf = Btf::from_sys_fs().map_err(|e| RuntimeError::KernelBtf(e.to_string()))?;
     // The gate and the version are data sections of the object, made into maps by the loader
     // with the words written here: a policy of its own arms itself at once (the gate holds
-    // its version); a staged version comes disarmed, and its gate is the pinned one of the
-    // version in force, which the loader writes again with the number it holds (the pin
-    // root's lock, held from `stage`, keeps it so). An object without them (a program not
-    // compiled by krsi, as the benchmarks load) can run in the foreground, where there is
-    // nothing to switch, but is never pinned.
+    // its version, unflagged); a staged version comes disarmed and flagged, and its gate is
+    // the pinned one of the version in force, which the loader writes again with the number
+    // it holds (the pin root's lock, held from `stage`, keeps it so). An object without them
+    // (a program not compiled by krsi, as the benchmarks load) can run in the foreground,
+    // where there is nothing to switch, but is never pinned.
     let version = staging.map_or(1, Staging::version);
-    let gate_word = staging.map_or(version, Staging::gate_in_force);
+    let (gate_word, version_word) = match staging {
+        Some(staging) => (staging.gate_in_force(), staging.version_word()),
+        None => (version, version),
+    };
     let mut loader = EbpfLoader::new();
     loader
         .override_global(gate.gate_map.as_str(), &gate_word, staging.is_some())
-        .override_global(gate.version_map.as_str(), &version, staging.is_some());
+        .override_global(gate.version_map.as_str(), &version_word, staging.is_some());
     // The statistics only: an instruction log slows loading a large policy by orders of
     // magnitude; `verify` with `VerifierLog::Instructions` explains a rejection afterwards.
     loader.verifier_log_level(VerifierLog::Stats.level());
@@ -412,7 +408,7 @@ pub fn load(
         staging.and_then(Staging::shared_handover),
         gate.handover.as_ref(),
     ) {
-        loader.map_pin_path(&handover.map, shared);
+        loader.map_pin_path(handover, shared);
     }
     let mut ebpf = loader
         .load(object)

@@ -25,19 +25,28 @@
 //! - load or replace: the new version is attached disarmed, its pins are written to a staging
 //!   directory (`_new_<name>`), the gate is switched to its number (commit: the new version
 //!   is in force and the old one, if any, is not), the old directory is renamed to
-//!   `_old_<name>`, the staging directory to `<name>`, and the old pins are removed;
-//! - unload: the gate is set to 0, which no version has (commit: nothing is in force), the
-//!   directory is renamed to `_old_<name>` and its pins are removed.
+//!   `_old_<name>`, the staging directory to `<name>`, the old pins are removed, and the new
+//!   version's flags are cleared (below);
+//! - unload: the version is flagged, the gate is set to 0, which no version has (commit:
+//!   nothing is in force), the directory is renamed to `_old_<name>` and its pins are removed.
+//!
+//! The gate is read only by a flagged program: the version word's high half ([`FLAGS`]) is set
+//! on every version but one armed alone, which is the steady state, and whose programs then
+//! read the flags alone, one load where the gate and the version took two and their compare.
+//! So a version is flagged before anything that disarms it: [`PinRoot::stage`] flags the
+//! version in force before the new one is attached, a staged version is created flagged, and
+//! an unload flags the version before it sets the gate to 0. Its flags are cleared once it is
+//! the only version attached: after a commit, the old version's pins removed; and the version
+//! in force when a staging ends without a commit.
 //!
 //! While a replacement is under way a hook runs both versions' programs on one event, the
 //! newer first, and each reads the gate itself; a commit between the two reads would leave the
 //! event to neither. So the versions also share a `handover` map (a hash by thread): a staged
 //! program records what it read from the gate, and the older program decides when the newer
-//! one read the older one's number. [`PinRoot::stage`] empties the map and flags the version
-//! in force (bit `Handover::flag_bit` of its version word), whose programs then remove their
-//! thread's entry on every event, so none outlives it; a staging that ends without a commit
-//! clears the flag, and so does [`PinRoot::recover`] after a crash. The compiler's
-//! `version_gate` has the programs' side.
+//! one read the older one's number. [`PinRoot::stage`] empties the map; an armed program that
+//! is flagged (another version is attached) removes its thread's entry on every event, so none
+//! outlives it. [`PinRoot::recover`] clears the flags a crash left on the version in force.
+//! The compiler's `version_gate` has the programs' side.
 //!
 //! krsic may die at any step (`KRSI_CRASH_AT` injects it, see crash.rs). Whatever it leaves,
 //! the version in force is the directory whose version the gate holds, and the next command
@@ -89,9 +98,11 @@ const RECORD_PIN: &str = "record";
 const GATE_PIN: &str = "gate";
 const VERSION_PIN: &str = "version";
 const HANDOVER_PIN: &str = "handover";
-/// A version number is the version word's low half; the high half is for flags (the
-/// handover's, `Handover::flag_bit`), which the gate never holds.
+/// A version number is the version word's low half, which the gate holds.
 const VERSION_MASK: u64 = 0xffff_ffff;
+/// The version word's high half, the flags: set on every version of a policy but one armed
+/// alone, whose programs then read the gate (the steady state reads the flags only).
+const FLAGS: u64 = !VERSION_MASK;
 /// The mode of krsi's directories on bpffs: root only.
 const DIR_MODE: u32 = 0o700;
 
@@ -187,6 +198,12 @@ impl Staging {
     /// 0 (no version decides) for a name pinned for the first time.
     pub(crate) fn gate_in_force(&self) -> u64 {
         self.gate_in_force
+    }
+
+    /// The new version's word: its number, flagged until [`PinRoot::pin`] has made it the
+    /// only version attached.
+    pub(crate) fn version_word(&self) -> u64 {
+        self.version | FLAGS
     }
 }
 
@@ -336,7 +353,8 @@ impl PinRoot {
         if target.is_dir() && gate_state(&target)? == GateState::Disarmed {
             remove_pins(&target)?;
         }
-        // Armed and flagged: a replacement died before its commit.
+        // Armed and flagged: a replacement died before its commit, or after it before the
+        // new version's flags were cleared, or an unload before its commit.
         let version = target.join(VERSION_PIN);
         if target.is_dir() && version.exists() {
             clear_flag(&version)?;
@@ -384,32 +402,15 @@ impl PinRoot {
         };
         // The version in force takes part in the handover (see the compiler's
         // `version_gate`): no entry is in flight (nothing is staged), so any left is stale
-        // and goes; then its programs are told a newer version is coming, before it is
-        // attached.
+        // and goes; then it is flagged, before the new version is attached, so that its
+        // programs read the gate and the commit disarms them.
         let (handover, version_pin) = (target.join(HANDOVER_PIN), target.join(VERSION_PIN));
-        if let (true, true, Some(protocol)) = (
-            handover.exists(),
-            version_pin.exists(),
-            gate.handover.as_ref(),
-        ) {
-            // The flag must lie outside the version number, or setting it would disarm the
-            // version in force.
-            let flag = 1u64
-                .checked_shl(protocol.flag_bit)
-                .filter(|flag| flag & VERSION_MASK == 0)
-                .ok_or_else(|| {
-                    pin_error(
-                        &version_pin,
-                        format!(
-                            "the handover flag bit {} is not above the version number",
-                            protocol.flag_bit
-                        ),
-                    )
-                })?;
+        if handover.exists() && gate.handover.is_some() {
             clear_entries(&handover)?;
             staging.shared_handover = Some(handover);
-            let word = read_u64(&version_pin)?;
-            write_u64(&version_pin, word | flag)?;
+        }
+        if version_pin.exists() {
+            flag(&version_pin)?;
             staging.flagged = Some(version_pin);
         }
         Ok(staging)
@@ -454,6 +455,8 @@ impl PinRoot {
         rename(&staging_dir, &target)?;
         crash_point("renamed");
         remove_pins(&retiring)?;
+        // The only version attached: its programs no longer read the gate.
+        clear_flag(&target.join(VERSION_PIN))?;
         drop(staging);
         Ok(if replaced {
             PinOutcome::Replaced
@@ -481,8 +484,12 @@ impl PinRoot {
         if !target.is_dir() {
             return if leftovers { Ok(()) } else { Err(not_pinned()) };
         }
-        let gate = target.join(GATE_PIN);
+        let (gate, version) = (target.join(GATE_PIN), target.join(VERSION_PIN));
         if gate.exists() {
+            // Flagged first: an unflagged program does not read the gate.
+            if version.exists() {
+                flag(&version)?;
+            }
             write_u64(&gate, 0)?;
             crash_point("disarmed");
         }
@@ -536,10 +543,16 @@ fn write_u64(path: &Path, value: u64) -> Result<(), RuntimeError> {
         .map_err(|e| pin_error(path, error_chain(&e)))
 }
 
-/// Clears the handover flag of the version pin at `path`, when set.
+/// Flags the version pin at `path`: its programs read the gate from their next event on.
+fn flag(path: &Path) -> Result<(), RuntimeError> {
+    let word = read_u64(path)?;
+    write_u64(path, word | FLAGS)
+}
+
+/// Clears the flags of the version pin at `path`, when set.
 fn clear_flag(path: &Path) -> Result<(), RuntimeError> {
     let word = read_u64(path)?;
-    if word & !VERSION_MASK != 0 {
+    if word & FLAGS != 0 {
         write_u64(path, word & VERSION_MASK)?;
     }
     Ok(())
@@ -706,7 +719,7 @@ fn write_pins(
             .map_err(|e| pin_error(&path, error_chain(&e)))?;
         crash_point("link");
     }
-    let handover = policy.gate.handover.as_ref().map(|h| h.map.clone());
+    let handover = policy.gate.handover.clone();
     let gate = [
         (policy.gate.gate_map.as_str(), GATE_PIN),
         (policy.gate.version_map.as_str(), VERSION_PIN),

@@ -63,17 +63,18 @@ pub const SCRATCH_MAP: &str = "krsi_scratch";
 /// six instructions and a helper call.
 pub const GATE_MAP: &str = ".data.krsi_gate";
 /// This object's version number, written by the runtime before any program is attached, in
-/// the word's low 32 bits; bit [`HANDOVER_FLAG_BIT`] set while a newer version is staged. A
-/// data section, as the gate is.
+/// the word's low 32 bits, and its flags ([`VERSION_FLAGS`]). A data section, as the gate is.
 pub const VERSION_MAP: &str = ".data.krsi_version";
 /// The handover: what a staged version's program read from the gate, per thread, for the
 /// older version's program that runs after it on the same event (a hash of
 /// `bpf_get_current_pid_tgid()` to `{writer version, gate read}`; see [`ProgramGen::version_gate`]).
 /// Shared by every version of a pinned policy, like the gate.
 pub const HANDOVER_MAP: &str = "krsi_handover";
-/// The bit of the version word the runtime sets while a newer version of the policy is staged:
-/// the armed program then takes the handover entry its thread's staged program left.
-pub const HANDOVER_FLAG_BIT: u32 = 32;
+/// The version word's flags, its high half: the runtime sets them on every version of a
+/// policy but one armed alone. A flagged program reads the gate, and, armed, takes the
+/// handover entry its thread's other program left; an unflagged one decides without reading
+/// the gate (see [`ProgramGen::version_gate`]).
+pub const VERSION_FLAGS: u64 = 0xffff_ffff_0000_0000;
 /// Threads that may be between a staged program and the older one at once. The map allocates
 /// entries as they are written, but its buckets up front (16 bytes each); a staged program
 /// that finds it full decides itself, as if armed.
@@ -419,6 +420,9 @@ struct ProgramGen<'a> {
     deny_exits: Vec<(i32, Label)>,
     /// Parts of large literal sets to emit as functions after the program (see `sets`).
     chunks: Vec<sets::Chunk>,
+    /// The scratch lookup, put off past the first value's screen (see `values`): emitted
+    /// where the screen lets the path be resolved, failing to this label.
+    scratch_pending: Option<Label>,
     /// See [`Module::loads_may_be_null`] and [`Self::follow`].
     loads_may_be_null: bool,
 }
@@ -443,6 +447,7 @@ impl<'a> ProgramGen<'a> {
             allow,
             known_true: Vec::new(),
             decided_early: HashSet::new(),
+            scratch_pending: None,
             shared_errnos: shared_errnos(program),
             deny_exits: Vec::new(),
             chunks: Vec::new(),

@@ -95,6 +95,13 @@ pub(super) struct Level {
     columns: Vec<(usize, Vec<(u8, u8)>)>,
 }
 
+impl Level {
+    /// Whether the name's bytes are compared, not its length alone.
+    fn reads(&self) -> bool {
+        self.names.is_some() || !self.columns.is_empty()
+    }
+}
+
 /// The levels a screen for `literals` compares, nearest name first: none when some literal
 /// is not an absolute path of names, or holds " (deleted)". At most as many levels as the
 /// literal with the fewest names has names, and as many as fit [`PATH_SCREEN_COST`].
@@ -307,20 +314,24 @@ impl ProgramGen<'_> {
     }
 
     /// The screen of resolved path `i` (see the module): goes to `resolve` when the path may
-    /// match, to `unknown` (last names) or `decoy` (first directories) when it cannot. Uses
-    /// r0–r5, r8 and r9.
-    pub(super) fn screen(
-        &mut self,
-        i: usize,
-        screen: &Screen,
-        resolve: Label,
-        unknown: Label,
-        decoy: Label,
-    ) {
+    /// match, to `miss` when it cannot. Uses r0–r5, r8 and r9.
+    pub(super) fn screen(&mut self, i: usize, screen: &Screen, resolve: Label, miss: Label) {
         match screen {
-            Screen::Names(levels) => self.last_names(i, levels, resolve, unknown),
-            Screen::Top(levels) => self.first_directories(i, levels, resolve, decoy),
+            Screen::Names(levels) => self.last_names(i, levels, resolve, miss),
+            Screen::Top(levels) => self.first_directories(i, levels, resolve, miss),
         }
+    }
+
+    /// Whether `screen` copies a name into the path's buffer: where some level compares a
+    /// name too long to be kept in its dentry.
+    pub(super) fn screen_copies(&self, screen: &Screen) -> bool {
+        let (Screen::Names(levels) | Screen::Top(levels)) = screen;
+        let Some(layout) = self.program.path_layout else {
+            return false;
+        };
+        levels
+            .iter()
+            .any(|level| level.reads() && inline_store(&layout, level).is_none())
     }
 
     /// r8 = the `struct path`'s dentry, r9 = its mount (`struct vfsmount *`), or to
@@ -352,7 +363,7 @@ impl ProgramGen<'_> {
     }
 
     /// The last-names screen: r8 walks up from the file, r9 is its mount's root.
-    fn last_names(&mut self, i: usize, levels: &[Level], resolve: Label, unknown: Label) {
+    fn last_names(&mut self, i: usize, levels: &[Level], resolve: Label, miss: Label) {
         let Some(layout) = self.path_start(i, resolve) else {
             return;
         };
@@ -372,7 +383,7 @@ impl ProgramGen<'_> {
                 .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
                 // Its own parent: a file system's root, or a pseudo file's dentry.
                 .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
-            self.screen_name(i, level, &layout, resolve, unknown, next);
+            self.screen_name(i, level, &layout, resolve, miss, next);
             self.asm.bind(next);
         }
         self.asm.jump(resolve);
@@ -388,7 +399,7 @@ impl ProgramGen<'_> {
     /// passed last are still held when the root is reached, and no step moves a register.
     /// Where the root is reached, a stub of its own puts them where the comparisons read
     /// them.
-    fn first_directories(&mut self, i: usize, levels: &[Level], resolve: Label, decoy: Label) {
+    fn first_directories(&mut self, i: usize, levels: &[Level], resolve: Label, miss: Label) {
         let Some(root) = self.program.path_layout.and_then(|l| l.process_root) else {
             self.asm.jump(resolve);
             return;
@@ -480,7 +491,7 @@ impl ProgramGen<'_> {
                 _ => {}
             }
             let next = self.asm.new_label();
-            self.screen_name(i, level, &layout, resolve, decoy, next);
+            self.screen_name(i, level, &layout, resolve, miss, next);
             self.asm.bind(next);
         }
         self.asm.jump(resolve);
@@ -513,10 +524,7 @@ impl ProgramGen<'_> {
         };
         let walk = layout.walk;
         let longest = level.lengths.last().copied().unwrap_or(0);
-        let inline = layout
-            .d_iname
-            .filter(|&(_, size)| longest < size as usize)
-            .map(|(at, _)| (Reg::R8, at));
+        let inline = inline_store(layout, level);
         self.asm
             .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
         // Names of more than one length are searched by their length, which tests it.
@@ -536,8 +544,7 @@ impl ProgramGen<'_> {
             }
             self.asm.bind(compare);
         }
-        let reads = level.names.is_some() || !level.columns.is_empty();
-        if !reads {
+        if !level.reads() {
             return;
         }
         if inline.is_none() {
@@ -588,6 +595,16 @@ impl ProgramGen<'_> {
             }
         }
     }
+}
+
+/// Where `level`'s names are read when every one is shorter than the dentry's inline store:
+/// through the dentry in r8, at `d_iname`. `None`: a name is copied into the path's buffer.
+fn inline_store(layout: &PathLayout, level: &Level) -> Option<(Reg, u32)> {
+    let longest = level.lengths.last().copied().unwrap_or(0);
+    layout
+        .d_iname
+        .filter(|&(_, size)| longest < size as usize)
+        .map(|(at, _)| (Reg::R8, at))
 }
 
 /// `names` grouped by length, each going to `next`, as `sets::length_search` takes them.

@@ -91,6 +91,24 @@ pub(super) struct Site {
 }
 
 impl Site {
+    /// How the last word of a string is loaded when `bytes` of it are the string's: the
+    /// load's size, and the bits then shifted out (little endian: the bytes past the string
+    /// are the high ones, shifted out as in `compare_words`). One, two, four or eight bytes
+    /// are loaded as they are. A name compared where its dentry keeps it is followed there by
+    /// its NUL (`__d_alloc` in fs/dcache.c writes it, a rename copies it), whose zero is what
+    /// the compared word has past the name: three or seven bytes load as four or eight.
+    fn tail(&self, bytes: usize) -> (Size, u32) {
+        let terminated = self.through.is_some();
+        match bytes {
+            1 => (Size::B, 0),
+            2 => (Size::H, 0),
+            4 => (Size::W, 0),
+            3 if terminated => (Size::W, 0),
+            7 if terminated => (Size::DW, 0),
+            _ => (Size::DW, 8 * (8 - bytes as u32)),
+        }
+    }
+
     /// Where the string's word `k` is loaded from.
     fn word(&self, k: usize) -> (Reg, i16) {
         let at = 8 * k as u32;
@@ -521,12 +539,12 @@ impl ProgramGen<'_> {
             return;
         }
         let bytes = (len - k * 8).min(8);
-        // Bytes past the end of a partial last word are shifted out (little endian: they are
-        // the high bytes), as in `compare_words`.
-        let drop = 8 * (8 - bytes as u32);
+        let (size, drop) = site.tail(bytes);
         let (base, at) = site.word(k);
-        self.asm.load(Size::DW, Reg::R2, base, at);
-        self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
+        self.asm.load(size, Reg::R2, base, at);
+        if drop > 0 {
+            self.asm.alu64_imm(AluOp::Lsh, Reg::R2, drop as i32);
+        }
         let mut by_word: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
         for (literal, leaf) in entries {
             let mut word = [0u8; 8];
@@ -562,19 +580,32 @@ impl ProgramGen<'_> {
                 self.asm.jump(site.miss);
             }
             [(word, entries)] => {
-                self.load_constant(Reg::R3, *word);
-                self.asm.jump_reg(JmpCond::Ne, Reg::R2, Reg::R3, site.miss);
+                self.jump_word(JmpCond::Ne, *word, site.miss);
                 self.word_trie(entries.clone(), len, k + 1, site);
             }
             [_, _, ..] => {
                 let (low, high) = words.split_at(words.len() / 2);
                 let right = self.asm.new_label();
-                self.load_constant(Reg::R3, high[0].0);
-                self.asm.jump_reg(JmpCond::Ge, Reg::R2, Reg::R3, right);
+                self.jump_word(JmpCond::Ge, high[0].0, right);
                 self.word_search(low, len, k, site);
                 self.asm.bind(right);
                 self.word_search(high, len, k, site);
             }
+        }
+    }
+
+    /// Jumps to `target` when r2, a word `word_trie` loaded, compares with `word` as `cond`
+    /// (unsigned): against an immediate where one holds it, else through r3. A word of at
+    /// most four bytes was loaded zero-extended, so a 32-bit compare sees all of it.
+    fn jump_word(&mut self, cond: JmpCond, word: u64, target: Label) {
+        if word <= i32::MAX as u64 {
+            self.asm.jump_imm(cond, Reg::R2, word as i32, target);
+        } else if word <= u64::from(u32::MAX) {
+            self.asm
+                .jump32_imm(cond, Reg::R2, word as u32 as i32, target);
+        } else {
+            self.load_constant(Reg::R3, word);
+            self.asm.jump_reg(cond, Reg::R2, Reg::R3, target);
         }
     }
 

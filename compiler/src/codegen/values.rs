@@ -8,7 +8,6 @@
 //! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
 //! root process the `bpf_d_path`.
 
-use super::screen::Screen;
 use super::walk::WalkOutput;
 use super::{
     offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, ARGV_MAX,
@@ -150,7 +149,19 @@ impl ProgramGen<'_> {
         self.asm.set_origin(None);
         if !names_first && walks_first.is_empty() {
             self.in_force();
-            self.scratch_lookup(fail_closed);
+            // A screen that compares names where their dentries keep them needs no buffer,
+            // and a path it rules out allows the event: when it comes first, an event it
+            // rules out is spared the lookup (a helper call and six instructions), which is
+            // made where the path is resolved.
+            let first_costly = (0..kinds.len()).find(|&i| kinds[i].costly());
+            let screened_first = first_costly
+                .and_then(|i| self.screen_of(i))
+                .is_some_and(|screen| !self.screen_copies(&screen));
+            if cheap_buffered.is_empty() && screened_first {
+                self.scratch_pending = Some(fail_closed);
+            } else {
+                self.scratch_lookup(fail_closed);
+            }
         }
         for i in cheap_buffered {
             let unused = self.asm.new_label();
@@ -308,29 +319,17 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.bind(compute);
-        let mut returned = None;
         if let Some(screen) = self.screen_of(i) {
-            let (resolve, decoy, after) = (
-                self.asm.new_label(),
-                self.asm.new_label(),
-                self.asm.new_label(),
-            );
-            self.screen(i, &screen, resolve, unknown, decoy);
-            // A path the first directories rule out is `/`, as `bpf_d_path` would return it
-            // (the length with its NUL in r0): every rule reading it requires a directory, so
-            // none matches, and no reporting rule shows it.
-            if let (Screen::Top(_), Some(b)) = (&screen, self.layout.buffers[i]) {
-                self.asm
-                    .bind(decoy)
-                    .store_imm(Size::B, Reg::R7, offset(b.offset), i32::from(b'/'))
-                    .store_imm(Size::B, Reg::R7, offset(b.offset + 1), 0)
-                    .mov64_imm(Reg::R0, 2)
-                    .jump(after);
-                returned = Some(after);
-            }
+            // A path the screen rules out matches no rule that reads it, and every rule that
+            // reports or refuses reads it (`screen_of`): the event is allowed.
+            let resolve = self.asm.new_label();
+            self.screen(i, &screen, resolve, self.allow);
             self.asm.bind(resolve);
+            if let Some(fail_closed) = self.scratch_pending.take() {
+                self.scratch_lookup(fail_closed);
+            }
         }
-        self.value(i, unknown, returned);
+        self.value(i, unknown, None);
     }
 
     /// The cheap conjuncts of a rule's condition: a necessary condition for the rule to

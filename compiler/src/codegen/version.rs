@@ -1,7 +1,7 @@
 //! Whether a program acts on the event at all: the version gate of a pinned policy (with the
 //! handover that keeps a replacement gapless) and the cgroup scope.
 
-use super::{ProgramGen, GATE_MAP, HANDOVER_FLAG_BIT, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
+use super::{ProgramGen, GATE_MAP, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
 use crate::bpf::helper::{
     CURRENT_TASK_UNDER_CGROUP, GET_CURRENT_PID_TGID, MAP_DELETE_ELEM, MAP_LOOKUP_ELEM,
     MAP_UPDATE_ELEM,
@@ -32,6 +32,13 @@ impl ProgramGen<'_> {
     /// version of a pinned policy that is staged or retired stays attached but inert. Both
     /// words are data sections, read through their addresses (no lookup, nothing that fails).
     ///
+    /// The steady state reads one half word. The runtime keeps the version word's high half
+    /// zero only while this version is armed and no other version of the policy is attached
+    /// (runtime/src/pin.rs): it creates a staged version flagged, flags the version in force
+    /// before it stages another or unloads it, and clears a version's flag once it is the
+    /// only one. An unflagged program decides without reading the gate; a flagged one reads
+    /// the gate as below.
+    ///
     /// While a policy is replaced, two versions are attached to each hook, and the kernel
     /// runs the newer program first (`__bpf_trampoline_link_prog` in kernel/bpf/trampoline.c
     /// adds a link at the head of the hook's list). Each reads the gate itself, so when the
@@ -44,8 +51,7 @@ impl ProgramGen<'_> {
     /// event. An entry only ever holds a number the gate held before (the gate only moves
     /// forward during a replacement), so one left behind (a program in between refused the
     /// event, ending the list) errs towards the older version deciding once more, never
-    /// towards no version deciding. The steady state, armed and unflagged, falls through
-    /// with three instructions more than a plain compare.
+    /// towards no version deciding.
     fn version_gate(&mut self) {
         let (decide, disarmed, retired) = (
             self.asm.new_label(),
@@ -54,6 +60,11 @@ impl ProgramGen<'_> {
         );
         let key = self.layout.handover;
         let (entry, writer, read) = (key - 16, key - 16, key - 8);
+        // The flag half (little endian: the word's high half is at +4).
+        self.asm
+            .ld_map_value(Reg::R1, VERSION_MAP, 0)
+            .load(Size::W, Reg::R1, Reg::R1, 4)
+            .jump_imm(JmpCond::Eq, Reg::R1, 0, decide);
         for (map, reg) in [(GATE_MAP, Reg::R7), (VERSION_MAP, Reg::R1)] {
             self.asm
                 .ld_map_value(reg, map, 0)
@@ -67,11 +78,8 @@ impl ProgramGen<'_> {
             Reg::R2,
             disarmed,
         );
-        // Armed, the steady state, falls through to the rules; while a newer version is
-        // staged, it first takes the entry that version's program left.
-        self.asm
-            .alu64_imm(AluOp::Rsh, Reg::R1, HANDOVER_FLAG_BIT as i32)
-            .jump_imm(JmpCond::Eq, Reg::R1, 0, decide);
+        // Armed and flagged (another version is attached): first take the entry a newer
+        // version's program left, staged, or the older one's would find, retired.
         self.handover_key(key);
         self.delete_handover(key);
         self.asm

@@ -4,6 +4,7 @@
 //! a private bpffs mount, never the guest's /sys/fs/bpf.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use compiler::codegen::VERSION_FLAGS;
 use kernel_tests::{
     assert_call_denied, assert_call_ok, assert_exec_denied, assert_open_denied, assert_opened,
     assert_ran, call_as, dir_with_true, krsic_run, lsm_program_ids, open_as, require_guest, run_as,
@@ -514,10 +515,16 @@ fn an_older_version_decides_the_event_a_newer_one_read_it_would() {
         pinned_map(&dir.join("version")),
         pinned_map(&dir.join("handover")),
     );
+    let new_version = pinned_map(&bpffs.path().join("krsi/_new_handover/version"));
     assert_eq!(
         word(version),
-        1 | 1 << 32,
-        "version 1, told a newer one is staged"
+        1 | VERSION_FLAGS,
+        "version 1, flagged: a newer one is staged"
+    );
+    assert_eq!(
+        word(new_version),
+        2 | VERSION_FLAGS,
+        "version 2, made flagged"
     );
     let open = |file: &Path| open_as(file, libc::O_RDONLY, Identity::Root, None);
 
@@ -531,7 +538,11 @@ fn an_older_version_decides_the_event_a_newer_one_read_it_would() {
     assert_opened(open(&old_file), "committed: the old file");
     assert_open_denied(open(&new_file), libc::EPERM, "committed: the new file");
 
-    // The commit between the two programs of one event: the newer one read 1.
+    // The commit between the two programs of one event: the newer one read 1, allowed, and
+    // left its entry. Here it runs after the commit, so it is made to run as one that has
+    // no entry to take (unflagged: it decides by its own rules, which allow the old file,
+    // and leaves the map alone); flagged, it would take the entry written for the older one.
+    set_word(new_version, 2);
     let opened_after_entry = |read: u64| {
         let path = kernel_tests::c_path(&old_file);
         call_as(Identity::Root, None, || {
@@ -566,7 +577,7 @@ fn an_older_version_decides_the_event_a_newer_one_read_it_would() {
     assert_call_ok(opened_after_entry(2), "the newer program read 2");
     assert!(is_empty(handover), "taken as well");
 
-    for fd in [gate, version, handover] {
+    for fd in [gate, version, new_version, handover] {
         // SAFETY: our descriptors.
         unsafe { libc::close(fd) };
     }
