@@ -336,6 +336,13 @@ impl ProgramGen<'_> {
 
     /// r8 = the `struct path`'s dentry, r9 = its mount (`struct vfsmount *`), or to
     /// `resolve`. Clobbers r1.
+    ///
+    /// No pointer of the walks is tested for NULL: each is a kernel object's as the verifier
+    /// types it, so a load through NULL reads 0 (`BPF_PROBE_MEM`), and the walks' own tests
+    /// catch a 0. A NULL file or path (a hook's argument) makes the mount and dentry 0: the
+    /// last names find the dentry equal to the mount's root, the top screen the mount other
+    /// than the root's; a NULL dentry's parent reads 0, its own parent. (A chain's loads keep
+    /// the tests `pointer_to_checked` gives them.)
     fn path_start(&mut self, i: usize, resolve: Label) -> Option<PathLayout> {
         let (Some(layout), ValueKind::ResolvedPath(access)) =
             (self.program.path_layout, &self.program.values[i].kind)
@@ -343,14 +350,9 @@ impl ProgramGen<'_> {
             self.asm.jump(resolve);
             return None;
         };
-        // &file->f_path (or wherever the hook's path is). The chain's own NULL tests cover a
-        // pointer it loaded; a hook's argument is tested here.
+        // &file->f_path (or wherever the hook's path is).
         self.pointer_to_checked(access, Reg::R1, resolve);
-        if access.derefs.is_empty() {
-            self.asm.jump_imm(JmpCond::Eq, Reg::R1, 0, resolve);
-        }
         self.load_path(&layout, Reg::R1, access.offset, Reg::R8, Reg::R9);
-        self.asm.jump_imm(JmpCond::Eq, Reg::R9, 0, resolve);
         Some(layout)
     }
 
@@ -377,7 +379,6 @@ impl ProgramGen<'_> {
             }
             let next = self.asm.new_label();
             self.asm
-                .jump_imm(JmpCond::Eq, Reg::R8, 0, resolve)
                 // The mount's root: the path goes on at the mount point.
                 .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
                 .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
@@ -412,12 +413,14 @@ impl ProgramGen<'_> {
             return;
         };
         let walk = layout.walk;
-        // The task's root (the helper call keeps r8 and r9, the path's dentry and mount).
-        self.asm
-            .call_helper(GET_CURRENT_TASK_BTF)
-            .load(Size::DW, Reg::R0, Reg::R0, offset(root.task_fs))
-            // An exiting task has no fs any more.
-            .jump_imm(JmpCond::Eq, Reg::R0, 0, resolve);
+        // The task's root (the helper call keeps r8 and r9, the path's dentry and mount). An
+        // exiting task has no fs any more: its root's mount reads 0, which no path's is.
+        self.asm.call_helper(GET_CURRENT_TASK_BTF).load(
+            Size::DW,
+            Reg::R0,
+            Reg::R0,
+            offset(root.task_fs),
+        );
         self.load_path(&layout, Reg::R0, root.fs_root, Reg::R2, Reg::R3);
         self.asm
             // Only on the root's mount are the names up to the root the path's: below
@@ -452,7 +455,6 @@ impl ProgramGen<'_> {
             }
             let parent = at(k + 1);
             self.asm
-                .jump_imm(JmpCond::Eq, dentry, 0, resolve)
                 // A mount's root below the process's root (outside a chroot), or a dentry
                 // that is its own parent: not where `d_path` stops.
                 .jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve)

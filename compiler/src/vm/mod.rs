@@ -10,7 +10,13 @@
 //! the kernel's verifier: every load and store is bounds-checked against the region it points
 //! into ([`memory`]), reading a register that holds nothing (never written, or clobbered by a
 //! helper call) is an error, reading stack bytes never written is an error, and a run that
-//! exceeds its instruction budget is an error. Errors are values, never panics.
+//! exceeds its instruction budget is an error. Errors are values, never panics. One load is
+//! not an error where the kernel makes it none: the verifier types a hook's pointer argument,
+//! what is loaded through such a pointer and `get_current_task_btf`'s result as pointers to
+//! kernel objects (`PTR_TO_BTF_ID`), and the JIT compiles a load through one as
+//! `BPF_PROBE_MEM`, whose fault handler writes 0 to the destination (`ex_handler_bpf` in
+//! arch/x86/net/bpf_jit_comp.c). So a load through such a pointer that points nowhere (NULL)
+//! reads 0 here too; the machine tracks which registers hold one ([`Cpu::kernel`]).
 //!
 //! Helpers are mocked from the event ([`kernel::MockKernel`]): `map_lookup_elem` (array maps),
 //! `current_task_under_cgroup`, `get_current_uid_gid`, `get_current_pid_tgid`,
@@ -25,9 +31,10 @@ pub mod memory;
 #[cfg(test)]
 mod tests;
 
+use crate::bpf::helper::GET_CURRENT_TASK_BTF;
 use crate::bpf::opcode::{ByteOrder, Opcode, Pseudo, Source, Width};
 use crate::bpf::{
-    call_target, helper_name, AluOp, Code, Insn, JmpCond, MapRelocation, PSEUDO_CALL,
+    call_target, helper_name, AluOp, Code, Insn, JmpCond, MapRelocation, Size, PSEUDO_CALL,
 };
 use crate::elf::ObjectSpec;
 use crate::ir::Module;
@@ -416,6 +423,7 @@ impl<'a> Machine<'a> {
         let mut cpu = Cpu {
             regs: [0; 11],
             init: [false; 11],
+            kernel: [false; 11],
         };
         cpu.set(1, kernel.ctx);
         cpu.set(10, kernel.frame);
@@ -461,7 +469,17 @@ impl<'a> Machine<'a> {
                     } else {
                         cpu.get(slot, insn.dst)?
                     };
+                    // A kernel pointer moved, or moved by a constant, is one still.
+                    let kernel_pointer = width == Width::W64
+                        && match (op, source) {
+                            (AluOp::Mov, Source::Reg) => cpu.holds_kernel_pointer(insn.src),
+                            (AluOp::Add | AluOp::Sub, Source::Imm) => {
+                                cpu.holds_kernel_pointer(insn.dst)
+                            }
+                            _ => false,
+                        };
                     cpu.set(insn.dst, alu(width, op, a, b));
+                    cpu.kernel[usize::from(insn.dst)] = kernel_pointer;
                 }
                 Opcode::End { order } => {
                     let a = cpu.get(slot, insn.dst)?;
@@ -525,17 +543,34 @@ impl<'a> Machine<'a> {
                         }
                     };
                     cpu.set(insn.dst, value);
+                    cpu.kernel[usize::from(insn.dst)] = false;
                     pc = slot + 2;
                 }
                 Opcode::Load { size } => {
                     let addr = cpu
                         .get(slot, insn.src)?
                         .wrapping_add(insn.off as i64 as u64);
-                    let v = kernel
+                    let through_kernel_pointer = cpu.holds_kernel_pointer(insn.src);
+                    let region = kernel
                         .memory
-                        .read_uint(addr, size.bytes() as usize)
-                        .map_err(mem)?;
+                        .locate(addr)
+                        .and_then(|(id, _)| kernel.memory.region(id))
+                        .map(|region| &region.kind);
+                    let v = match region {
+                        // `BPF_PROBE_MEM`: the fault handler reads 0.
+                        None if through_kernel_pointer => 0,
+                        _ => kernel
+                            .memory
+                            .read_uint(addr, size.bytes() as usize)
+                            .map_err(mem)?,
+                    };
+                    // Eight bytes of a kernel object or of the context: a kernel pointer,
+                    // where the verifier's types say it is one (an integer so marked is never
+                    // loaded through, which the verifier would refuse).
+                    let loaded_pointer = size == Size::DW
+                        && (through_kernel_pointer || matches!(region, Some(RegionKind::Context)));
                     cpu.set(insn.dst, v);
+                    cpu.kernel[usize::from(insn.dst)] = loaded_pointer;
                 }
                 Opcode::Store { size } => {
                     let addr = cpu
@@ -586,6 +621,7 @@ impl<'a> Machine<'a> {
                     let mut callee = Cpu {
                         regs: cpu.regs,
                         init: cpu.init,
+                        kernel: cpu.kernel,
                     };
                     for r in [0, 6, 7, 8, 9] {
                         callee.init[r] = false;
@@ -597,12 +633,14 @@ impl<'a> Machine<'a> {
                 }
                 Opcode::Exit if !callers.is_empty() => {
                     let r0 = cpu.get(slot, 0)?;
+                    let r0_kernel = cpu.holds_kernel_pointer(0);
                     if let Some((resume, caller)) = callers.pop() {
                         cpu = caller;
                         for r in 1..=5 {
                             cpu.init[r] = false;
                         }
                         cpu.set(0, r0);
+                        cpu.kernel[0] = r0_kernel;
                         pc = resume;
                     }
                 }
@@ -612,6 +650,7 @@ impl<'a> Machine<'a> {
                         cpu.init[r] = false;
                     }
                     cpu.set(0, r0);
+                    cpu.kernel[0] = insn.imm as u32 == GET_CURRENT_TASK_BTF;
                 }
                 Opcode::Exit => {
                     // An LSM hook returns an `int`: the kernel takes r0's low 32 bits, so
@@ -641,9 +680,16 @@ fn target(slot: usize, off: i16) -> Result<usize, VmError> {
 struct Cpu {
     regs: [u64; 11],
     init: [bool; 11],
+    /// Which registers hold a pointer the verifier types as a kernel object's (see the
+    /// module): a load through one that points nowhere reads 0.
+    kernel: [bool; 11],
 }
 
 impl Cpu {
+    fn holds_kernel_pointer(&self, reg: u8) -> bool {
+        self.kernel.get(usize::from(reg)).copied().unwrap_or(false)
+    }
+
     fn get(&self, slot: usize, reg: u8) -> Result<u64, VmError> {
         let r = usize::from(reg);
         match self.init.get(r) {
@@ -652,11 +698,13 @@ impl Cpu {
         }
     }
 
+    /// Writes `value`, an integer: the caller marks a kernel pointer after.
     fn set(&mut self, reg: u8, value: u64) {
         let r = usize::from(reg);
         if r < self.regs.len() {
             self.regs[r] = value;
             self.init[r] = true;
+            self.kernel[r] = false;
         }
     }
 }

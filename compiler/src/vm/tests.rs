@@ -632,3 +632,49 @@ fn hash_maps_follow_the_kernels_update_and_delete() {
         "no array"
     );
 }
+
+/// A load through a pointer the verifier types as a kernel object's (a hook's argument, a
+/// pointer loaded through one) reads 0 where it points nowhere, as the kernel's
+/// `BPF_PROBE_MEM` fault handler makes it; the same address held as an integer faults.
+#[test]
+fn a_load_through_a_null_kernel_pointer_reads_zero() {
+    // The empty kernel's only argument is NULL: a field of it, and one of that, read 0,
+    // also moved and offset by a constant.
+    let mut asm = Assembler::new();
+    asm.load(Size::DW, Reg::R2, Reg::R1, 0)
+        .load(Size::DW, Reg::R3, Reg::R2, 64)
+        .mov64_reg(Reg::R4, Reg::R3)
+        .alu64_imm(AluOp::Add, Reg::R4, 8)
+        .load(Size::W, Reg::R0, Reg::R4, 28)
+        .exit();
+    let run_ok = run(asm).unwrap();
+    assert_eq!((run_ok.ret, run_ok.executed), (0, 6));
+    // Not a pointer: a 32-bit load's result, a pointer changed by anything but a constant,
+    // and an integer.
+    let faults = |build: &dyn Fn(&mut Assembler)| {
+        let mut asm = Assembler::new();
+        asm.load(Size::DW, Reg::R2, Reg::R1, 0);
+        build(&mut asm);
+        asm.load(Size::DW, Reg::R0, Reg::R2, 0).exit();
+        matches!(
+            run(asm),
+            Err(VmError::Memory {
+                error: MemError::OutOfBounds { region: None, .. },
+                ..
+            })
+        )
+    };
+    assert!(faults(&|asm| {
+        asm.load(Size::W, Reg::R2, Reg::R2, 64);
+    }));
+    assert!(faults(&|asm| {
+        asm.alu64_reg(AluOp::Add, Reg::R2, Reg::R2);
+    }));
+    assert!(faults(&|asm| {
+        asm.alu32_imm(AluOp::Add, Reg::R2, 0);
+    }));
+    assert!(faults(&|asm| {
+        asm.mov64_imm(Reg::R2, 0);
+    }));
+    assert!(!faults(&|_| {}), "the argument itself is a kernel pointer");
+}
