@@ -46,9 +46,8 @@ impl ProgramGen<'_> {
     /// number and the retired one the new: neither would decide. The handover closes that
     /// gap. A staged program (the gate holds an older number) records what it read, under
     /// the thread's id; the retired program (the gate holds a newer number) decides when the
-    /// newer program of the same event read its number; the armed program, while the
-    /// runtime flags a newer version as staged, takes the entry so that none outlives its
-    /// event. An entry only ever holds a number the gate held before (the gate only moves
+    /// newer program of the same event read its number; the armed program, flagged while
+    /// another version is attached, takes the entry so that none outlives its event. An entry only ever holds a number the gate held before (the gate only moves
     /// forward during a replacement), so one left behind (a program in between refused the
     /// event, ending the list) errs towards the older version deciding once more, never
     /// towards no version deciding.
