@@ -1719,8 +1719,11 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
 /// that is another's prefix, one past a word, one too long for the dentry to keep inline
 /// (`d_iname`: the program copies it with a helper), and the two either side of that bound in
 /// the fixture kernel (39 bytes, the longest kept inline, compared through the dentry; 40, kept
-/// apart).
-const SCREEN_NAMES: [&str; 15] = [
+/// apart), and two four-byte names whose last byte is above 0x7f (a word no 64-bit compare
+/// with an immediate holds: compared in 32 bits).
+const SCREEN_NAMES: [&str; 17] = [
+    "to\u{f6}",
+    "to\u{fc}",
     "a-name-longer-than-the-dentry-keeps-inline-0123456789",
     "bin",
     "bim",

@@ -337,12 +337,13 @@ impl ProgramGen<'_> {
     /// r8 = the `struct path`'s dentry, r9 = its mount (`struct vfsmount *`), or to
     /// `resolve`. Clobbers r1.
     ///
-    /// No pointer of the walks is tested for NULL: each is a kernel object's as the verifier
-    /// types it, so a load through NULL reads 0 (`BPF_PROBE_MEM`), and the walks' own tests
-    /// catch a 0. A NULL file or path (a hook's argument) makes the mount and dentry 0: the
-    /// last names find the dentry equal to the mount's root, the top screen the mount other
-    /// than the root's; a NULL dentry's parent reads 0, its own parent. (A chain's loads keep
-    /// the tests `pointer_to_checked` gives them.)
+    /// A hook's argument is tested for NULL (an anonymous mmap has no file): 6.12's verifier
+    /// types it trusted, never NULL, and loads through it without a fault handler, so a load
+    /// through NULL crashes the kernel. The walks' pointers are not tested: each was loaded
+    /// through a kernel object's pointer, which the verifier types untrusted, so a load
+    /// through one that is NULL reads 0 (`BPF_PROBE_MEM`), and the walks' own tests catch the
+    /// 0 (a NULL dentry's parent reads 0, its own parent). A chain's loads keep the tests
+    /// `pointer_to_checked` gives them.
     fn path_start(&mut self, i: usize, resolve: Label) -> Option<PathLayout> {
         let (Some(layout), ValueKind::ResolvedPath(access)) =
             (self.program.path_layout, &self.program.values[i].kind)
@@ -352,6 +353,9 @@ impl ProgramGen<'_> {
         };
         // &file->f_path (or wherever the hook's path is).
         self.pointer_to_checked(access, Reg::R1, resolve);
+        if access.derefs.is_empty() {
+            self.asm.jump_imm(JmpCond::Eq, Reg::R1, 0, resolve);
+        }
         self.load_path(&layout, Reg::R1, access.offset, Reg::R8, Reg::R9);
         Some(layout)
     }
@@ -414,7 +418,8 @@ impl ProgramGen<'_> {
         };
         let walk = layout.walk;
         // The task's root (the helper call keeps r8 and r9, the path's dentry and mount). An
-        // exiting task has no fs any more: its root's mount reads 0, which no path's is.
+        // exiting task has no fs any more: its root's mount reads 0 (`fs` was loaded through
+        // the task, so it is untrusted), which no path's is.
         self.asm.call_helper(GET_CURRENT_TASK_BTF).load(
             Size::DW,
             Reg::R0,

@@ -11,12 +11,14 @@
 //! into ([`memory`]), reading a register that holds nothing (never written, or clobbered by a
 //! helper call) is an error, reading stack bytes never written is an error, and a run that
 //! exceeds its instruction budget is an error. Errors are values, never panics. One load is
-//! not an error where the kernel makes it none: the verifier types a hook's pointer argument,
-//! what is loaded through such a pointer and `get_current_task_btf`'s result as pointers to
-//! kernel objects (`PTR_TO_BTF_ID`), and the JIT compiles a load through one as
+//! not an error where the kernel makes it none. A pointer loaded through a kernel object's
+//! pointer is typed `PTR_TO_BTF_ID` by the verifier, and the JIT compiles a load through it as
 //! `BPF_PROBE_MEM`, whose fault handler writes 0 to the destination (`ex_handler_bpf` in
-//! arch/x86/net/bpf_jit_comp.c). So a load through such a pointer that points nowhere (NULL)
-//! reads 0 here too; the machine tracks which registers hold one ([`Cpu::kernel`]).
+//! arch/x86/net/bpf_jit_comp.c); so a load through such a pointer that points nowhere (NULL)
+//! reads 0 here too. A hook's pointer argument and `get_current_task_btf`'s result are not such
+//! pointers: 6.12 types them trusted, never NULL, and loads through them without a fault
+//! handler (a NULL `file` of an anonymous mmap crashed it), so a load through NULL there stays
+//! an error. The machine tracks which registers hold which ([`Cpu::kernel`]).
 //!
 //! Helpers are mocked from the event ([`kernel::MockKernel`]): `map_lookup_elem` (array maps),
 //! `current_task_under_cgroup`, `get_current_uid_gid`, `get_current_pid_tgid`,
@@ -423,7 +425,7 @@ impl<'a> Machine<'a> {
         let mut cpu = Cpu {
             regs: [0; 11],
             init: [false; 11],
-            kernel: [false; 11],
+            kernel: [None; 11],
         };
         cpu.set(1, kernel.ctx);
         cpu.set(10, kernel.frame);
@@ -470,16 +472,13 @@ impl<'a> Machine<'a> {
                         cpu.get(slot, insn.dst)?
                     };
                     // A kernel pointer moved, or moved by a constant, is one still.
-                    let kernel_pointer = width == Width::W64
-                        && match (op, source) {
-                            (AluOp::Mov, Source::Reg) => cpu.holds_kernel_pointer(insn.src),
-                            (AluOp::Add | AluOp::Sub, Source::Imm) => {
-                                cpu.holds_kernel_pointer(insn.dst)
-                            }
-                            _ => false,
-                        };
+                    let pointer = match (width, op, source) {
+                        (Width::W64, AluOp::Mov, Source::Reg) => cpu.pointer(insn.src),
+                        (Width::W64, AluOp::Add | AluOp::Sub, Source::Imm) => cpu.pointer(insn.dst),
+                        _ => None,
+                    };
                     cpu.set(insn.dst, alu(width, op, a, b));
-                    cpu.kernel[usize::from(insn.dst)] = kernel_pointer;
+                    cpu.kernel[usize::from(insn.dst)] = pointer;
                 }
                 Opcode::End { order } => {
                     let a = cpu.get(slot, insn.dst)?;
@@ -543,14 +542,13 @@ impl<'a> Machine<'a> {
                         }
                     };
                     cpu.set(insn.dst, value);
-                    cpu.kernel[usize::from(insn.dst)] = false;
                     pc = slot + 2;
                 }
                 Opcode::Load { size } => {
                     let addr = cpu
                         .get(slot, insn.src)?
                         .wrapping_add(insn.off as i64 as u64);
-                    let through_kernel_pointer = cpu.holds_kernel_pointer(insn.src);
+                    let base = cpu.pointer(insn.src);
                     let region = kernel
                         .memory
                         .locate(addr)
@@ -558,19 +556,23 @@ impl<'a> Machine<'a> {
                         .map(|region| &region.kind);
                     let v = match region {
                         // `BPF_PROBE_MEM`: the fault handler reads 0.
-                        None if through_kernel_pointer => 0,
+                        None if base == Some(KernelPointer::Probed) => 0,
                         _ => kernel
                             .memory
                             .read_uint(addr, size.bytes() as usize)
                             .map_err(mem)?,
                     };
-                    // Eight bytes of a kernel object or of the context: a kernel pointer,
-                    // where the verifier's types say it is one (an integer so marked is never
-                    // loaded through, which the verifier would refuse).
-                    let loaded_pointer = size == Size::DW
-                        && (through_kernel_pointer || matches!(region, Some(RegionKind::Context)));
+                    // Eight bytes of the context are an argument, trusted; eight bytes read
+                    // through a kernel pointer are one the verifier does not trust. Either
+                    // may be an integer so marked, which the verifier would refuse to load
+                    // through.
+                    let loaded = match (size, region, base) {
+                        (Size::DW, Some(RegionKind::Context), _) => Some(KernelPointer::Trusted),
+                        (Size::DW, _, Some(_)) => Some(KernelPointer::Probed),
+                        _ => None,
+                    };
                     cpu.set(insn.dst, v);
-                    cpu.kernel[usize::from(insn.dst)] = loaded_pointer;
+                    cpu.kernel[usize::from(insn.dst)] = loaded;
                 }
                 Opcode::Store { size } => {
                     let addr = cpu
@@ -633,7 +635,7 @@ impl<'a> Machine<'a> {
                 }
                 Opcode::Exit if !callers.is_empty() => {
                     let r0 = cpu.get(slot, 0)?;
-                    let r0_kernel = cpu.holds_kernel_pointer(0);
+                    let r0_kernel = cpu.pointer(0);
                     if let Some((resume, caller)) = callers.pop() {
                         cpu = caller;
                         for r in 1..=5 {
@@ -650,7 +652,9 @@ impl<'a> Machine<'a> {
                         cpu.init[r] = false;
                     }
                     cpu.set(0, r0);
-                    cpu.kernel[0] = insn.imm as u32 == GET_CURRENT_TASK_BTF;
+                    if insn.imm as u32 == GET_CURRENT_TASK_BTF {
+                        cpu.kernel[0] = Some(KernelPointer::Trusted);
+                    }
                 }
                 Opcode::Exit => {
                     // An LSM hook returns an `int`: the kernel takes r0's low 32 bits, so
@@ -680,14 +684,25 @@ fn target(slot: usize, off: i16) -> Result<usize, VmError> {
 struct Cpu {
     regs: [u64; 11],
     init: [bool; 11],
-    /// Which registers hold a pointer the verifier types as a kernel object's (see the
-    /// module): a load through one that points nowhere reads 0.
-    kernel: [bool; 11],
+    /// Which registers hold a pointer the verifier types as a kernel object's, and how (see
+    /// the module).
+    kernel: [Option<KernelPointer>; 11],
+}
+
+/// How the verifier types a pointer to a kernel object, which decides what a load through
+/// NULL does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KernelPointer {
+    /// A hook's argument, `get_current_task_btf`'s result: trusted, never NULL; a load
+    /// through NULL faults in the kernel (an error here).
+    Trusted,
+    /// Loaded through a kernel pointer: a load through it is fault-handled and reads 0.
+    Probed,
 }
 
 impl Cpu {
-    fn holds_kernel_pointer(&self, reg: u8) -> bool {
-        self.kernel.get(usize::from(reg)).copied().unwrap_or(false)
+    fn pointer(&self, reg: u8) -> Option<KernelPointer> {
+        self.kernel.get(usize::from(reg)).copied().flatten()
     }
 
     fn get(&self, slot: usize, reg: u8) -> Result<u64, VmError> {
@@ -704,7 +719,7 @@ impl Cpu {
         if r < self.regs.len() {
             self.regs[r] = value;
             self.init[r] = true;
-            self.kernel[r] = false;
+            self.kernel[r] = None;
         }
     }
 }

@@ -633,48 +633,66 @@ fn hash_maps_follow_the_kernels_update_and_delete() {
     );
 }
 
-/// A load through a pointer the verifier types as a kernel object's (a hook's argument, a
-/// pointer loaded through one) reads 0 where it points nowhere, as the kernel's
-/// `BPF_PROBE_MEM` fault handler makes it; the same address held as an integer faults.
+/// A load through a pointer loaded through a kernel object's pointer reads 0 where it points
+/// nowhere, as the kernel's `BPF_PROBE_MEM` fault handler makes it. Through a hook's argument
+/// (trusted by 6.12, loaded without a fault handler) or an integer it is an error.
 #[test]
-fn a_load_through_a_null_kernel_pointer_reads_zero() {
-    // The empty kernel's only argument is NULL: a field of it, and one of that, read 0,
-    // also moved and offset by a constant.
-    let mut asm = Assembler::new();
-    asm.load(Size::DW, Reg::R2, Reg::R1, 0)
-        .load(Size::DW, Reg::R3, Reg::R2, 64)
-        .mov64_reg(Reg::R4, Reg::R3)
-        .alu64_imm(AluOp::Add, Reg::R4, 8)
-        .load(Size::W, Reg::R0, Reg::R4, 28)
-        .exit();
-    let run_ok = run(asm).unwrap();
-    assert_eq!((run_ok.ret, run_ok.executed), (0, 6));
-    // Not a pointer: a 32-bit load's result, a pointer changed by anything but a constant,
-    // and an integer.
-    let faults = |build: &dyn Fn(&mut Assembler)| {
+fn a_load_through_a_null_untrusted_kernel_pointer_reads_zero() {
+    // Argument 0 is a file whose dentry (at 72) is NULL.
+    let mut kernel = MockKernel::empty();
+    let file = kernel
+        .memory
+        .add(RegionKind::Kernel("file".into()), vec![0; 80], false);
+    let (ctx, _) = kernel.memory.locate(kernel.ctx).unwrap();
+    kernel.memory.region_mut(ctx).unwrap().bytes[..8]
+        .copy_from_slice(&Memory::base(file).to_le_bytes());
+    let program = |build: &dyn Fn(&mut Assembler)| {
         let mut asm = Assembler::new();
-        asm.load(Size::DW, Reg::R2, Reg::R1, 0);
+        asm.load(Size::DW, Reg::R2, Reg::R1, 0)
+            .load(Size::DW, Reg::R3, Reg::R2, 72);
         build(&mut asm);
-        asm.load(Size::DW, Reg::R0, Reg::R2, 0).exit();
+        asm.exit();
+        asm.finish().unwrap()
+    };
+    // A field of the NULL dentry reads 0, also through it moved and offset by a constant.
+    let code = program(&|asm| {
+        asm.mov64_reg(Reg::R4, Reg::R3)
+            .alu64_imm(AluOp::Add, Reg::R4, 8)
+            .load(Size::W, Reg::R0, Reg::R4, 28);
+    });
+    let ran = Machine::new(&code).run(&mut kernel.clone()).unwrap();
+    assert_eq!((ran.ret, ran.executed), (0, 6));
+    // Not such a pointer: a 32-bit load's result, one changed by anything but a constant, an
+    // integer.
+    let faults = |kernel: &MockKernel, build: &dyn Fn(&mut Assembler)| {
+        let code = program(&|asm| {
+            build(asm);
+            asm.load(Size::DW, Reg::R0, Reg::R3, 0);
+        });
         matches!(
-            run(asm),
+            Machine::new(&code).run(&mut kernel.clone()),
             Err(VmError::Memory {
                 error: MemError::OutOfBounds { region: None, .. },
                 ..
             })
         )
     };
-    assert!(faults(&|asm| {
-        asm.load(Size::W, Reg::R2, Reg::R2, 64);
+    assert!(!faults(&kernel, &|_| {}), "the dentry itself");
+    assert!(faults(&kernel, &|asm| {
+        asm.load(Size::W, Reg::R3, Reg::R2, 72);
     }));
-    assert!(faults(&|asm| {
-        asm.alu64_reg(AluOp::Add, Reg::R2, Reg::R2);
+    assert!(faults(&kernel, &|asm| {
+        asm.alu64_reg(AluOp::Add, Reg::R3, Reg::R3);
     }));
-    assert!(faults(&|asm| {
-        asm.alu32_imm(AluOp::Add, Reg::R2, 0);
+    assert!(faults(&kernel, &|asm| {
+        asm.alu32_imm(AluOp::Add, Reg::R3, 0);
     }));
-    assert!(faults(&|asm| {
-        asm.mov64_imm(Reg::R2, 0);
+    assert!(faults(&kernel, &|asm| {
+        asm.mov64_imm(Reg::R3, 0);
     }));
-    assert!(!faults(&|_| {}), "the argument itself is a kernel pointer");
+    // A NULL argument: 6.12 loads through it without a fault handler.
+    let empty = MockKernel::empty();
+    assert!(faults(&empty, &|asm| {
+        asm.load(Size::DW, Reg::R3, Reg::R1, 0);
+    }));
 }
