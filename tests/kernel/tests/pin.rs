@@ -250,6 +250,11 @@ fn replacing_a_pinned_policy_leaves_no_gap() {
     let listed = list(&bpffs);
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(listed[0]["sha256"], sha256_of(&v2));
+    // The fourth version, alone: unflagged, its programs do not read the gate.
+    let version = pinned_map(&bpffs.path().join("krsi/gapless/version"));
+    assert_eq!(word(version), 4, "version 4, unflagged");
+    // SAFETY: our descriptor.
+    unsafe { libc::close(version) };
     unload("gapless", &bpffs);
     let left = wait_lsm_programs_gone(&baseline);
     assert!(left.is_empty(), "LSM programs {left:?} stayed loaded");
@@ -298,6 +303,11 @@ fn a_failed_replacement_leaves_the_old_policy_enforced() {
     );
     let after = list(&bpffs);
     assert_eq!(before, after, "the pinned policy changed");
+    // Flagged while the new version was staged, unflagged again once it failed.
+    let version = pinned_map(&bpffs.path().join("krsi/sturdy/version"));
+    assert_eq!(word(version), 1, "version 1, unflagged");
+    // SAFETY: our descriptor.
+    unsafe { libc::close(version) };
     unload("sturdy", &bpffs);
     let left = wait_lsm_programs_gone(&baseline);
     assert!(left.is_empty(), "LSM programs {left:?} stayed loaded");
