@@ -326,6 +326,11 @@ impl ProgramGen<'_> {
     /// name too long to be kept in its dentry.
     pub(super) fn screen_copies(&self, screen: &Screen) -> bool {
         let (Screen::Names(levels) | Screen::Top(levels)) = screen;
+        self.levels_copy(levels)
+    }
+
+    /// Whether some of `levels` compares a name too long to be kept in its dentry.
+    fn levels_copy(&self, levels: &[Level]) -> bool {
         let Some(layout) = self.program.path_layout else {
             return false;
         };
@@ -368,28 +373,43 @@ impl ProgramGen<'_> {
             .load(Size::DW, dentry, base, offset(at + layout.dentry));
     }
 
-    /// The last-names screen: r8 walks up from the file, r9 is its mount's root.
+    /// The last-names screen: walks up from the file's dentry (r8), r9 is its mount's root.
+    ///
+    /// Each level loads its dentry's parent to test it. Where no level copies a name (a
+    /// helper call would clobber r0-r5), that parent is the next level's dentry as loaded,
+    /// the walk alternating between r8 and r4, which the comparisons in a dentry leave alone;
+    /// else the parent is loaded into r1 and again into r8 for the next level.
     fn last_names(&mut self, i: usize, levels: &[Level], resolve: Label, miss: Label) {
         let Some(layout) = self.path_start(i, resolve) else {
             return;
         };
         let walk = layout.walk;
+        let alternate = !self.levels_copy(levels);
         self.asm
             .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root));
+        let mut dentry = Reg::R8;
         for (k, level) in levels.iter().enumerate() {
-            if k > 0 {
+            let parent = match (alternate, dentry) {
+                (false, _) => Reg::R1,
+                (true, Reg::R8) => Reg::R4,
+                (true, _) => Reg::R8,
+            };
+            if k > 0 && !alternate {
                 self.asm
                     .load(Size::DW, Reg::R8, Reg::R8, offset(walk.d_parent));
             }
             let next = self.asm.new_label();
             self.asm
                 // The mount's root: the path goes on at the mount point.
-                .jump_reg(JmpCond::Eq, Reg::R8, Reg::R9, resolve)
-                .load(Size::DW, Reg::R1, Reg::R8, offset(walk.d_parent))
+                .jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve)
+                .load(Size::DW, parent, dentry, offset(walk.d_parent))
                 // Its own parent: a file system's root, or a pseudo file's dentry.
-                .jump_reg(JmpCond::Eq, Reg::R1, Reg::R8, resolve);
-            self.screen_name(i, level, &layout, resolve, miss, next);
+                .jump_reg(JmpCond::Eq, parent, dentry, resolve);
+            self.screen_name(i, level, &layout, dentry, resolve, miss, next);
             self.asm.bind(next);
+            if alternate {
+                dentry = parent;
+            }
         }
         self.asm.jump(resolve);
     }
@@ -488,25 +508,26 @@ impl ProgramGen<'_> {
         }
         self.asm.bind(compare);
         for (k, level) in levels.iter().enumerate() {
-            match k {
-                1 => {
-                    self.asm.mov64_reg(Reg::R8, Reg::R9);
-                }
+            // The second directory is compared where it is, in r9, which a helper call keeps.
+            let dentry = match k {
+                1 => Reg::R9,
                 2 => {
                     self.asm.load(Size::DW, Reg::R8, Reg::R10, slot);
+                    Reg::R8
                 }
-                _ => {}
-            }
+                _ => Reg::R8,
+            };
             let next = self.asm.new_label();
-            self.screen_name(i, level, &layout, resolve, miss, next);
+            self.screen_name(i, level, &layout, dentry, resolve, miss, next);
             self.asm.bind(next);
         }
         self.asm.jump(resolve);
     }
 
-    /// Compares the name of the dentry in r8 with `level`'s: to `next` when it may be one
-    /// of them, to `miss` when it cannot, to `resolve` when it cannot be read. Clobbers
-    /// r0-r5 and the path's buffer.
+    /// Compares the name of the dentry in `dentry` (r8 or r9 where the name may be copied, as
+    /// a helper call keeps them) with `level`'s: to `next` when it may be one of them, to
+    /// `miss` when it cannot, to `resolve` when it cannot be read. Clobbers r0-r5 and the
+    /// path's buffer, or only r1-r3 where the names are compared in the dentry.
     ///
     /// Where every name of the level is shorter than the dentry's inline store (`d_iname`),
     /// the name is compared there, through the dentry: the kernel keeps a name there exactly
@@ -521,6 +542,7 @@ impl ProgramGen<'_> {
         i: usize,
         level: &Level,
         layout: &PathLayout,
+        dentry: Reg,
         resolve: Label,
         miss: Label,
         next: Label,
@@ -531,9 +553,9 @@ impl ProgramGen<'_> {
         };
         let walk = layout.walk;
         let longest = level.lengths.last().copied().unwrap_or(0);
-        let inline = inline_store(layout, level);
+        let inline = inline_store(layout, level).map(|at| (dentry, at));
         self.asm
-            .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+            .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
         // Names of more than one length are searched by their length, which tests it.
         let searched = level.names.is_some() && level.lengths.len() > 1;
         if !searched {
@@ -563,12 +585,12 @@ impl ProgramGen<'_> {
                 .mov64_reg(Reg::R1, Reg::R7);
             self.add_offset(Reg::R1, b.offset);
             self.asm
-                .load(Size::DW, Reg::R3, Reg::R8, offset(walk.d_name_name))
+                .load(Size::DW, Reg::R3, dentry, offset(walk.d_name_name))
                 .call_helper(PROBE_READ_KERNEL)
                 .jump_imm(JmpCond::Ne, Reg::R0, 0, resolve);
             if searched {
                 self.asm
-                    .load(Size::W, Reg::R1, Reg::R8, offset(walk.d_name_len));
+                    .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
             }
         }
         // The comparisons read no byte past the name's length: its words only at its own
@@ -604,14 +626,14 @@ impl ProgramGen<'_> {
     }
 }
 
-/// Where `level`'s names are read when every one is shorter than the dentry's inline store:
-/// through the dentry in r8, at `d_iname`. `None`: a name is copied into the path's buffer.
-fn inline_store(layout: &PathLayout, level: &Level) -> Option<(Reg, u32)> {
+/// Where in the dentry `level`'s names are read when every one is shorter than its inline
+/// store: the offset of `d_iname`. `None`: a name is copied into the path's buffer.
+fn inline_store(layout: &PathLayout, level: &Level) -> Option<u32> {
     let longest = level.lengths.last().copied().unwrap_or(0);
     layout
         .d_iname
         .filter(|&(_, size)| longest < size as usize)
-        .map(|(at, _)| (Reg::R8, at))
+        .map(|(at, _)| at)
 }
 
 /// `names` grouped by length, each going to `next`, as `sets::length_search` takes them.

@@ -104,17 +104,17 @@ impl ProgramGen<'_> {
             self.scratch_lookup(fail_closed);
             for i in std::mem::take(&mut cheap_buffered) {
                 let unused = self.asm.new_label();
-                self.value(i, unused, None);
+                self.value(i, unused);
             }
             for &i in &walks_first {
                 self.asm.set_origin(self.first_reader(&[i]));
                 let unknown = self.asm.new_label();
-                self.value(i, unknown, None);
+                self.value(i, unknown);
             }
         }
         for i in cheap {
             let unused = self.asm.new_label();
-            self.value(i, unused, None);
+            self.value(i, unused);
         }
         self.early_allows(false);
         for (i, kind) in kinds.iter().enumerate() {
@@ -165,7 +165,7 @@ impl ProgramGen<'_> {
         }
         for i in cheap_buffered {
             let unused = self.asm.new_label();
-            self.value(i, unused, None);
+            self.value(i, unused);
         }
         self.early_allows(true);
         for (i, kind) in kinds.iter().enumerate() {
@@ -329,7 +329,7 @@ impl ProgramGen<'_> {
                 self.scratch_lookup(fail_closed);
             }
         }
-        self.value(i, unknown, None);
+        self.value(i, unknown);
     }
 
     /// The cheap conjuncts of a rule's condition: a necessary condition for the rule to
@@ -360,9 +360,8 @@ impl ProgramGen<'_> {
     }
 
     /// Computes value `i` into its slot (and buffer). A costly value binds `unknown` at the
-    /// code that marks it unknown; a resolved path binds `returned` where `bpf_d_path` has
-    /// returned (its screen's `/` joins there).
-    fn value(&mut self, i: usize, unknown: Label, returned: Option<Label>) {
+    /// code that marks it unknown.
+    fn value(&mut self, i: usize, unknown: Label) {
         {
             let program = self.program;
             let kind = &program.values[i].kind;
@@ -416,9 +415,6 @@ impl ProgramGen<'_> {
                     self.asm
                         .mov64_imm(Reg::R3, b.cap as i32)
                         .call_helper(D_PATH);
-                    if let Some(returned) = returned {
-                        self.asm.bind(returned);
-                    }
                     self.store_length(slot, b.cap, false, unknown);
                 }
                 (ValueKind::KernelString(access), Some(b)) => {
