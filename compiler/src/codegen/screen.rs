@@ -405,7 +405,7 @@ impl ProgramGen<'_> {
                 .load(Size::DW, parent, dentry, offset(walk.d_parent))
                 // Its own parent: a file system's root, or a pseudo file's dentry.
                 .jump_reg(JmpCond::Eq, parent, dentry, resolve);
-            self.screen_name(i, level, &layout, dentry, resolve, miss, next);
+            self.screen_name(i, level, dentry, resolve, miss, next);
             self.asm.bind(next);
             if alternate {
                 dentry = parent;
@@ -518,7 +518,7 @@ impl ProgramGen<'_> {
                 _ => Reg::R8,
             };
             let next = self.asm.new_label();
-            self.screen_name(i, level, &layout, dentry, resolve, miss, next);
+            self.screen_name(i, level, dentry, resolve, miss, next);
             self.asm.bind(next);
         }
         self.asm.jump(resolve);
@@ -541,19 +541,18 @@ impl ProgramGen<'_> {
         &mut self,
         i: usize,
         level: &Level,
-        layout: &PathLayout,
         dentry: Reg,
         resolve: Label,
         miss: Label,
         next: Label,
     ) {
-        let Some(b) = self.layout.buffers[i] else {
+        let (Some(b), Some(layout)) = (self.layout.buffers[i], self.program.path_layout) else {
             self.asm.jump(resolve);
             return;
         };
         let walk = layout.walk;
         let longest = level.lengths.last().copied().unwrap_or(0);
-        let inline = inline_store(layout, level).map(|at| (dentry, at));
+        let inline = inline_store(&layout, level).map(|at| (dentry, at));
         self.asm
             .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
         // Names of more than one length are searched by their length, which tests it.
