@@ -221,6 +221,9 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
     // Before anything is loaded: a pin that cannot be replaced, or a foreground load that
     // would run beside a pinned policy of the same name, stops here.
     // A pinned load holds the pin root's lock from here until its new version is committed.
+    // The programs read the gate when a flag is set, and the runtime sets the flags: one
+    // protocol, written on both sides.
+    const _: () = assert!(compiler::codegen::VERSION_FLAGS == runtime::VERSION_FLAGS);
     let gate = GateMaps {
         gate_map: GATE_MAP.to_string(),
         version_map: VERSION_MAP.to_string(),

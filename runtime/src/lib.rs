@@ -11,6 +11,7 @@ mod pin;
 pub use crash::CRASH_AT;
 pub use pin::{
     DropCounters, PinOutcome, PinRoot, PinnedPolicy, PinnedProgram, Staging, PIN_LAYOUT,
+    VERSION_FLAGS,
 };
 
 use aya::maps::{Array, CgroupArray, MapData, RingBuf};

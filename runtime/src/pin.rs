@@ -30,9 +30,10 @@
 //! - unload: the version is flagged, the gate is set to 0, which no version has (commit:
 //!   nothing is in force), the directory is renamed to `_old_<name>` and its pins are removed.
 //!
-//! The gate is read only by a flagged program: the version word's high half ([`FLAGS`]) is set
-//! on every version but one armed alone, which is the steady state, and whose programs then
-//! read the flags alone, one load where the gate and the version took two and their compare.
+//! The gate is read only by a flagged program: the version word's high half
+//! ([`VERSION_FLAGS`]) is set on every version but one armed alone, which is the steady
+//! state, and whose programs then read the flags alone, one load where the gate and the
+//! version took two and their compare.
 //! So a version is flagged before anything that disarms it: [`PinRoot::stage`] flags the
 //! version in force before the new one is attached, a staged version is created flagged, and
 //! an unload flags the version before it sets the gate to 0. Its flags are cleared once it is
@@ -101,8 +102,9 @@ const HANDOVER_PIN: &str = "handover";
 /// A version number is the version word's low half, which the gate holds.
 const VERSION_MASK: u64 = 0xffff_ffff;
 /// The version word's high half, the flags: set on every version of a policy but one armed
-/// alone, whose programs then read the gate (the steady state reads the flags only).
-const FLAGS: u64 = !VERSION_MASK;
+/// alone, whose programs then read the gate (the steady state reads the flags only). The
+/// compiler's `codegen::VERSION_FLAGS`, which krsic checks is the same.
+pub const VERSION_FLAGS: u64 = !VERSION_MASK;
 /// The mode of krsi's directories on bpffs: root only.
 const DIR_MODE: u32 = 0o700;
 
@@ -203,7 +205,7 @@ impl Staging {
     /// The new version's word: its number, flagged until [`PinRoot::pin`] has made it the
     /// only version attached.
     pub(crate) fn version_word(&self) -> u64 {
-        self.version | FLAGS
+        self.version | VERSION_FLAGS
     }
 }
 
@@ -546,13 +548,13 @@ fn write_u64(path: &Path, value: u64) -> Result<(), RuntimeError> {
 /// Flags the version pin at `path`: its programs read the gate from their next event on.
 fn flag(path: &Path) -> Result<(), RuntimeError> {
     let word = read_u64(path)?;
-    write_u64(path, word | FLAGS)
+    write_u64(path, word | VERSION_FLAGS)
 }
 
 /// Clears the flags of the version pin at `path`, when set.
 fn clear_flag(path: &Path) -> Result<(), RuntimeError> {
     let word = read_u64(path)?;
-    if word & FLAGS != 0 {
+    if word & VERSION_FLAGS != 0 {
         write_u64(path, word & VERSION_MASK)?;
     }
     Ok(())

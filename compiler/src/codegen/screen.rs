@@ -95,6 +95,14 @@ pub(super) struct Level {
     columns: Vec<(usize, Vec<(u8, u8)>)>,
 }
 
+impl Screen {
+    /// The levels it compares.
+    pub(super) fn levels(&self) -> &[Level] {
+        let (Screen::Names(levels) | Screen::Top(levels)) = self;
+        levels
+    }
+}
+
 impl Level {
     /// Whether the name's bytes are compared, not its length alone.
     fn reads(&self) -> bool {
@@ -322,15 +330,9 @@ impl ProgramGen<'_> {
         }
     }
 
-    /// Whether `screen` copies a name into the path's buffer: where some level compares a
-    /// name too long to be kept in its dentry.
-    pub(super) fn screen_copies(&self, screen: &Screen) -> bool {
-        let (Screen::Names(levels) | Screen::Top(levels)) = screen;
-        self.levels_copy(levels)
-    }
-
-    /// Whether some of `levels` compares a name too long to be kept in its dentry.
-    fn levels_copy(&self, levels: &[Level]) -> bool {
+    /// Whether some of `levels` compares a name too long to be kept in its dentry, which is
+    /// copied into the path's buffer.
+    pub(super) fn levels_copy(&self, levels: &[Level]) -> bool {
         let Some(layout) = self.program.path_layout else {
             return false;
         };

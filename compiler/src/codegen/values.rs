@@ -8,6 +8,7 @@
 //! gate (see `ProgramGen::cond`). So `deny open where path ~ "/etc/**" and uid != 0` spares a
 //! root process the `bpf_d_path`.
 
+use super::screen::Screen;
 use super::walk::WalkOutput;
 use super::{
     offset, size_of, Buffer, ProgramGen, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, ARGV_MAX,
@@ -147,16 +148,20 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.set_origin(None);
+        // The first costly value's screen, made once: for the lookup below and its value.
+        let mut first_screen = None;
         if !names_first && walks_first.is_empty() {
             self.in_force();
             // A screen that compares names where their dentries keep them needs no buffer,
             // and a path it rules out allows the event: when it comes first, an event it
             // rules out is spared the lookup (a helper call and six instructions), which is
             // made where the path is resolved.
-            let first_costly = (0..kinds.len()).find(|&i| kinds[i].costly());
-            let screened_first = first_costly
-                .and_then(|i| self.screen_of(i))
-                .is_some_and(|screen| !self.screen_copies(&screen));
+            first_screen = (0..kinds.len())
+                .find(|&i| kinds[i].costly())
+                .and_then(|i| Some((i, self.screen_of(i)?)));
+            let screened_first = first_screen
+                .as_ref()
+                .is_some_and(|(_, screen)| !self.levels_copy(screen.levels()));
             if cheap_buffered.is_empty() && screened_first {
                 self.scratch_pending = Some(fail_closed);
             } else {
@@ -170,7 +175,11 @@ impl ProgramGen<'_> {
         self.early_allows(true);
         for (i, kind) in kinds.iter().enumerate() {
             if kind.costly() && !walks_first.contains(&i) {
-                self.lazy_value(i);
+                let screen = match first_screen.take_if(|(first, _)| *first == i) {
+                    Some((_, screen)) => Some(screen),
+                    None => self.screen_of(i),
+                };
+                self.lazy_value(i, screen);
             }
         }
         self.asm.set_origin(None);
@@ -290,8 +299,9 @@ impl ProgramGen<'_> {
     /// Computes costly value `i` when some gate of a rule that reads it holds; else jumps to
     /// the value's own unknown exit, so that both ways leave it in one state. When every
     /// reporting rule reads the value, no gate holding allows at once (the prologue tested
-    /// that already), and past this point a gate they all share holds.
-    fn lazy_value(&mut self, i: usize) {
+    /// that already), and past this point a gate they all share holds. `screen` is the
+    /// value's ([`Self::screen_of`]).
+    fn lazy_value(&mut self, i: usize, screen: Option<Screen>) {
         let (compute, unknown) = (self.asm.new_label(), self.asm.new_label());
         let gates = self.gates(i);
         self.asm.set_origin(self.first_reader(&[i]));
@@ -319,7 +329,7 @@ impl ProgramGen<'_> {
             }
         }
         self.asm.bind(compute);
-        if let Some(screen) = self.screen_of(i) {
+        if let Some(screen) = screen {
             // A path the screen rules out matches no rule that reads it, and every rule that
             // reports or refuses reads it (`screen_of`): the event is allowed.
             let resolve = self.asm.new_label();

@@ -47,10 +47,11 @@ impl ProgramGen<'_> {
     /// gap. A staged program (the gate holds an older number) records what it read, under
     /// the thread's id; the retired program (the gate holds a newer number) decides when the
     /// newer program of the same event read its number; the armed program, flagged while
-    /// another version is attached, takes the entry so that none outlives its event. An entry only ever holds a number the gate held before (the gate only moves
-    /// forward during a replacement), so one left behind (a program in between refused the
-    /// event, ending the list) errs towards the older version deciding once more, never
-    /// towards no version deciding.
+    /// another version is attached, takes the entry so that none outlives its event. An
+    /// entry only ever holds a number the gate held before (the gate only moves forward
+    /// during a replacement), so one left behind (a program in between refused the event,
+    /// ending the list) errs towards the older version deciding once more, never towards no
+    /// version deciding.
     fn version_gate(&mut self) {
         let (decide, disarmed, retired) = (
             self.asm.new_label(),
