@@ -19,10 +19,12 @@
 //! reporting rule reads the path, since a report shows it.
 //!
 //! The names are the path's only where `d_path` would prepend them: the screen gives up, and
-//! the path is resolved, at a dentry that is its own parent (a file system's root, or a pseudo
-//! file's: a pipe's path is made by its file system, not from names), at the root of the
-//! mount the path is seen through (above it the path goes on at the mount point), and when a
-//! read fails. A process's root (chroot) below the names read only shortens the resolved
+//! the path is resolved, where the file's own dentry is its own parent (a file system's root,
+//! or a pseudo file's: a pipe's path is made by its file system, not from names), at the root
+//! of the mount the path is seen through (above it the path goes on at the mount point), and
+//! when a read fails. A dentry above the file that is its own parent, not being a mount's
+//! root, has escaped the process's root, and `d_path` then makes the path `/`: no literal's
+//! names, so the screen need not tell it apart. A process's root (chroot) below the names read only shortens the resolved
 //! path, which then has fewer names than every literal. No screen is made for a literal
 //! holding " (deleted)", which `d_path` appends to an unlinked file's name.
 //!
@@ -348,8 +350,12 @@ impl ProgramGen<'_> {
     /// types it trusted, never NULL, and loads through it without a fault handler, so a load
     /// through NULL crashes the kernel. The walks' pointers are not tested: each was loaded
     /// through a kernel object's pointer, which the verifier types untrusted, so a load
-    /// through one that is NULL reads 0 (`BPF_PROBE_MEM`), and the walks' own tests catch the
-    /// 0 (a NULL dentry's parent reads 0, its own parent). A chain's loads keep the tests
+    /// through one that is NULL reads 0 (`BPF_PROBE_MEM`). The kernel never leaves one NULL
+    /// (a root dentry's parent is itself, a mount's root is set when it is made), and a 0
+    /// read would only end a walk: the mount's root of a NULL mount reads 0, equal to a NULL
+    /// dentry (resolved); a NULL parent's name is empty, which no level has (a miss, as
+    /// `d_path` would find it had it not faulted); the top screen's walk stands on 0 until it
+    /// is too deep (resolved). A chain's loads keep the tests
     /// `pointer_to_checked` gives them.
     fn path_start(&mut self, i: usize, resolve: Label) -> Option<PathLayout> {
         let (Some(layout), ValueKind::ResolvedPath(access)) =
@@ -377,10 +383,16 @@ impl ProgramGen<'_> {
 
     /// The last-names screen: walks up from the file's dentry (r8), r9 is its mount's root.
     ///
-    /// Each level loads its dentry's parent to test it. Where no level copies a name (a
-    /// helper call would clobber r0-r5), that parent is the next level's dentry as loaded,
-    /// the walk alternating between r8 and r4, which the comparisons in a dentry leave alone;
-    /// else the parent is loaded into r1 and again into r8 for the next level.
+    /// Only the file's own dentry is tested for being its own parent: there a pseudo file's
+    /// path is made by its file system (`d_dname`), not from its name. Above it, a dentry that
+    /// is its own parent and not its mount's root ends `d_path`'s walk as escaped
+    /// (`prepend_path` in fs/d_path.c then discards every name, and the path is `/`), so a
+    /// level that finds a name no literal has there is right to call it a miss: the path has
+    /// no names at all, and every literal has more than one. A dentry's parent is loaded once
+    /// its name may be one of the level's, for the next level. Where no level copies a name (a
+    /// helper call would clobber r0-r5) the walk alternates its dentry between r8 and r4,
+    /// which the comparisons in a dentry leave alone, the own-parent test's load being the
+    /// next level's dentry; else the dentry stays in r8, and the test loads into r1.
     fn last_names(&mut self, i: usize, levels: &[Level], resolve: Label, miss: Label) {
         let Some(layout) = self.path_start(i, resolve) else {
             return;
@@ -392,24 +404,28 @@ impl ProgramGen<'_> {
         let mut dentry = Reg::R8;
         for (k, level) in levels.iter().enumerate() {
             let parent = match (alternate, dentry) {
-                (false, _) => Reg::R1,
+                (false, _) => Reg::R8,
                 (true, Reg::R8) => Reg::R4,
                 (true, _) => Reg::R8,
             };
-            if k > 0 && !alternate {
+            // The mount's root: the path goes on at the mount point.
+            self.asm.jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve);
+            let loaded = k == 0 && alternate;
+            if k == 0 {
+                // Its own parent: a file system's root, or a pseudo file's dentry.
+                let tested = if alternate { parent } else { Reg::R1 };
                 self.asm
-                    .load(Size::DW, Reg::R8, Reg::R8, offset(walk.d_parent));
+                    .load(Size::DW, tested, dentry, offset(walk.d_parent))
+                    .jump_reg(JmpCond::Eq, tested, dentry, resolve);
             }
             let next = self.asm.new_label();
-            self.asm
-                // The mount's root: the path goes on at the mount point.
-                .jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve)
-                .load(Size::DW, parent, dentry, offset(walk.d_parent))
-                // Its own parent: a file system's root, or a pseudo file's dentry.
-                .jump_reg(JmpCond::Eq, parent, dentry, resolve);
             self.screen_name(i, level, dentry, resolve, miss, next);
             self.asm.bind(next);
-            if alternate {
+            if k + 1 < levels.len() {
+                if !loaded {
+                    self.asm
+                        .load(Size::DW, parent, dentry, offset(walk.d_parent));
+                }
                 dentry = parent;
             }
         }
@@ -482,13 +498,14 @@ impl ProgramGen<'_> {
             }
             let parent = at(k + 1);
             self.asm
-                // A mount's root below the process's root (outside a chroot), or a dentry
-                // that is its own parent: not where `d_path` stops.
+                // A mount's root below the process's root (outside a chroot): not where
+                // `d_path` stops. A dentry that is its own parent is not tested for: the walk
+                // stands on it, neither the process's root nor a mount's, until it is too
+                // deep and resolves.
                 .jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve)
                 .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len))
                 .alu64_reg(AluOp::Add, Reg::R0, Reg::R1)
-                .load(Size::DW, parent, dentry, offset(walk.d_parent))
-                .jump_reg(JmpCond::Eq, parent, dentry, resolve);
+                .load(Size::DW, parent, dentry, offset(walk.d_parent));
         }
         // The root reached k names up: the first directory is k - 1 up (into r8), the second
         // k - 2 (r9), the third k - 3 (the path's own slot, written when the path is resolved
@@ -537,8 +554,11 @@ impl ProgramGen<'_> {
     /// rename moves or swaps a long one's storage, never keeps a short one out of the store),
     /// so a name of a listed length is in the store, and one elsewhere has a length no listed
     /// name has. Else it is copied into the path's buffer with a helper and compared there.
-    /// The length is tested once: by the branches on the level's lengths, or by the search of
-    /// its names' lengths.
+    /// The length is tested once: by the branches on the level's lengths, by the search of
+    /// its names' lengths, or where the names have one length of 1, 3 or 7 bytes and are
+    /// compared in the dentry, by the NUL loaded with them ([`Site::holds_nul`]): a name of
+    /// another length has another byte there, or is kept apart, its store's stale bytes then
+    /// at worst taken for a listed name, which only resolves the path.
     fn screen_name(
         &mut self,
         i: usize,
@@ -555,11 +575,23 @@ impl ProgramGen<'_> {
         let walk = layout.walk;
         let longest = level.lengths.last().copied().unwrap_or(0);
         let inline = inline_store(&layout, level).map(|at| (dentry, at));
-        self.asm
-            .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
+        let site = Site {
+            b,
+            slot: self.layout.slots[i],
+            miss,
+            matched: next,
+            split: false,
+            through: inline,
+        };
+        let terminated = level.names.is_some()
+            && matches!(level.lengths.iter().collect::<Vec<_>>()[..], [&len] if site.holds_nul(len));
+        if !terminated {
+            self.asm
+                .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
+        }
         // Names of more than one length are searched by their length, which tests it.
         let searched = level.names.is_some() && level.lengths.len() > 1;
-        if !searched {
+        if !searched && !terminated {
             // The lengths in turn, the last one inverted: past it, the name has one of the
             // level's lengths (a level of lengths only goes on to `next`, bound after it).
             let compare = self.asm.new_label();
@@ -609,14 +641,6 @@ impl ProgramGen<'_> {
             self.asm.jump(miss).bind(held);
         }
         if let Some(names) = &level.names {
-            let site = Site {
-                b,
-                slot: self.layout.slots[i],
-                miss,
-                matched: next,
-                split: false,
-                through: inline,
-            };
             let groups = group_by_length(names, next);
             match groups.as_slice() {
                 // Its length is known: the words alone are left to compare.

@@ -96,17 +96,26 @@ impl Site {
     /// are the high ones, shifted out as in `compare_words`). One, two, four or eight bytes
     /// are loaded as they are. A name compared where its dentry keeps it is followed there by
     /// its NUL (`__d_alloc` in fs/dcache.c writes it, a rename copies it), whose zero is what
-    /// the compared word has past the name: three or seven bytes load as four or eight.
+    /// the compared word has past the name: one, three or seven bytes load as two, four or
+    /// eight ([`Site::holds_nul`]).
     fn tail(&self, bytes: usize) -> (Size, u32) {
-        let terminated = self.through.is_some();
         match bytes {
+            _ if self.holds_nul(bytes) => match bytes {
+                1 => (Size::H, 0),
+                3 => (Size::W, 0),
+                _ => (Size::DW, 0),
+            },
             1 => (Size::B, 0),
             2 => (Size::H, 0),
             4 => (Size::W, 0),
-            3 if terminated => (Size::W, 0),
-            7 if terminated => (Size::DW, 0),
             _ => (Size::DW, 8 * (8 - bytes as u32)),
         }
+    }
+
+    /// Whether a last word of `bytes` of the string is loaded with the NUL after it, which
+    /// then tests the length too: a name in its dentry's inline store, of 1, 3 or 7 bytes.
+    pub(super) fn holds_nul(&self, bytes: usize) -> bool {
+        self.through.is_some() && matches!(bytes, 1 | 3 | 7)
     }
 
     /// Where the string's word `k` is loaded from.

@@ -237,12 +237,16 @@ impl Objects {
             .insert((o, layout.d_parent as usize), (parent.unwrap_or(o), 0));
         let len = layout.d_name_len as usize;
         self.bytes[o][len..len + 4].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        // Every dentry has its inline store, a longer name's holding stale bytes.
+        if let Some((at, size)) = self.inline_names {
+            let end = (at + size) as usize;
+            if self.bytes[o].len() < end {
+                self.bytes[o].resize(end, GARBAGE);
+            }
+        }
         match self.inline_names {
             Some((at, size)) if name.len() < size as usize => {
-                let (at, size) = (at as usize, size as usize);
-                if self.bytes[o].len() < at + size {
-                    self.bytes[o].resize(at + size, GARBAGE);
-                }
+                let at = at as usize;
                 self.bytes[o][at..at + name.len()].copy_from_slice(name);
                 self.bytes[o][at + name.len()] = 0;
                 self.links.insert((o, layout.d_name_name as usize), (o, at));
