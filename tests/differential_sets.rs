@@ -1719,9 +1719,12 @@ fn the_checkers_glob_run_limit_is_one_the_code_generator_keeps() {
 /// that is another's prefix, one past a word, one too long for the dentry to keep inline
 /// (`d_iname`: the program copies it with a helper), and the two either side of that bound in
 /// the fixture kernel (39 bytes, the longest kept inline, compared through the dentry; 40, kept
-/// apart), and two four-byte names whose last byte is above 0x7f (a word no 64-bit compare
-/// with an immediate holds: compared in 32 bits).
-const SCREEN_NAMES: [&str; 17] = [
+/// apart), two four-byte names whose last byte is above 0x7f (a word no 64-bit compare
+/// with an immediate holds: compared in 32 bits), and a pseudo file's (`/dmabuf:` alone is
+/// one: the machine names its dentry `dmabuf`, its own parent, and the screen must resolve
+/// it).
+const SCREEN_NAMES: [&str; 18] = [
+    "dmabuf:",
     "to\u{f6}",
     "to\u{fc}",
     "a-name-longer-than-the-dentry-keeps-inline-0123456789",

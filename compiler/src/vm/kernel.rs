@@ -354,7 +354,11 @@ impl Objects {
     /// The dentries and mount a `struct path` at `(o, at)` points to, for a program that
     /// reads names through it before resolving it (`codegen::screen`): `path` built in the
     /// tree. A path no dentry walk gives (empty, or with an empty name) is a lone mount's
-    /// root instead, where the program learns nothing and resolves it.
+    /// root instead, where the program learns nothing and resolves it. A path of one name
+    /// holding a `:` is a pseudo file's, whose file system makes its path (`d_dname`), as
+    /// dma-buf's `/dmabuf:NAME` is made from the dentry `dmabuf`: a dentry that is its own
+    /// parent, named what comes before the `:`, on a mount of its own and not its root, so
+    /// that the names read are not the path's.
     fn path_dentries(
         &mut self,
         layout: &PathLayout,
@@ -362,11 +366,24 @@ impl Objects {
         (o, at): (usize, usize),
         path: &[u8],
     ) -> Result<(), EventError> {
-        let (dentry, mount) = match self.walked(&layout.walk, name, path) {
-            Ok(Some(start)) => start,
-            Ok(None) | Err(_) => {
-                let (mount, root) = self.mount(&layout.walk, None);
-                (root, mount)
+        let pseudo = path
+            .strip_prefix(b"/")
+            .filter(|rest| !rest.contains(&b'/'))
+            .and_then(|rest| {
+                rest.split(|&c| c == b':')
+                    .next()
+                    .filter(|_| rest.contains(&b':'))
+            });
+        let (dentry, mount) = if let Some(own_name) = pseudo {
+            let (mount, _) = self.mount(&layout.walk, None);
+            (self.dentry(&layout.walk, own_name, None), mount)
+        } else {
+            match self.walked(&layout.walk, name, path) {
+                Ok(Some(start)) => start,
+                Ok(None) | Err(_) => {
+                    let (mount, root) = self.mount(&layout.walk, None);
+                    (root, mount)
+                }
             }
         };
         self.links
