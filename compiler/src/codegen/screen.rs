@@ -24,8 +24,8 @@
 //! of the mount the path is seen through (above it the path goes on at the mount point), and
 //! when a read fails. A dentry above the file that is its own parent, not being a mount's
 //! root, has escaped the process's root, and `d_path` then makes the path `/`: no literal's
-//! names, so the screen need not tell it apart. A process's root (chroot) below the names read only shortens the resolved
-//! path, which then has fewer names than every literal. No screen is made for a literal
+//! names, so the screen need not tell it apart. A process's root (chroot) below the names
+//! read only shortens the resolved path, which then has fewer names than every literal. No screen is made for a literal
 //! holding " (deleted)", which `d_path` appends to an unlinked file's name.
 //!
 //! Unlike `d_path`, the screen does not retry under `rename_lock`: a name read while a rename
@@ -403,10 +403,10 @@ impl ProgramGen<'_> {
             .load(Size::DW, Reg::R9, Reg::R9, offset(walk.mnt_root));
         let mut dentry = Reg::R8;
         for (k, level) in levels.iter().enumerate() {
-            let parent = match (alternate, dentry) {
-                (false, _) => Reg::R8,
-                (true, Reg::R8) => Reg::R4,
-                (true, _) => Reg::R8,
+            let parent = if alternate && dentry == Reg::R8 {
+                Reg::R4
+            } else {
+                Reg::R8
             };
             // The mount's root: the path goes on at the mount point.
             self.asm.jump_reg(JmpCond::Eq, dentry, Reg::R9, resolve);
@@ -584,7 +584,11 @@ impl ProgramGen<'_> {
             through: inline,
         };
         let terminated = level.names.is_some()
-            && matches!(level.lengths.iter().collect::<Vec<_>>()[..], [&len] if site.holds_nul(len));
+            && level.lengths.len() == 1
+            && level
+                .lengths
+                .first()
+                .is_some_and(|&len| site.holds_nul(len));
         if !terminated {
             self.asm
                 .load(Size::W, Reg::R1, dentry, offset(walk.d_name_len));
