@@ -25,8 +25,9 @@
 //! when a read fails. A dentry above the file that is its own parent, not being a mount's
 //! root, has escaped the process's root, and `d_path` then makes the path `/`: no literal's
 //! names, so the screen need not tell it apart. A process's root (chroot) below the names
-//! read only shortens the resolved path, which then has fewer names than every literal. No screen is made for a literal
-//! holding " (deleted)", which `d_path` appends to an unlinked file's name.
+//! read only shortens the resolved path, which then has fewer names than every literal. No
+//! screen is made for a literal holding " (deleted)", which `d_path` appends to an unlinked
+//! file's name.
 //!
 //! Unlike `d_path`, the screen does not retry under `rename_lock`: a name read while a rename
 //! replaces it may be torn, and then neither the old nor the new name is compared. An open
@@ -65,7 +66,7 @@ const WALK_RING: [Reg; TOP_LEVELS + 1] = [Reg::R8, Reg::R3, Reg::R4, Reg::R5];
 /// Names the top screen climbs at most to the process's root; a deeper path is resolved.
 const TOP_DEPTH: usize = 12;
 /// The top screen's walk: the task's root, then each step's tests and loads, and the stub
-/// where the root is reached (an estimate: about 13 a step are emitted).
+/// where the root is reached (an estimate: about 10 a step are emitted).
 const TOP_WALK_COST: usize = 24 + (TOP_DEPTH + 1) * 14;
 /// What `d_path` adds to the names: " (deleted)" after an unlinked file's, and the NUL.
 const DELETED_AND_NUL: i32 = 11;
