@@ -1,6 +1,7 @@
 //! The guest half, inside a guest kernel booted by `tests/guest/run --bench`: load each
 //! program of the manifest alone on its hook, run every workload case against it, and print
-//! what the kernel's own statistics say, one `KRSI-BENCH {json}` line per program.
+//! what the kernel's own statistics say, one `KRSI-BENCH {json}` line per program. The
+//! programs of one rule set are measured in interleaved rounds ([`measure_group`]).
 //!
 //! Loading goes through the runtime crate (`runtime::load`, as `krsic load` does) for every
 //! design, so that C and krsi objects are loaded and attached the same way. The kernel's
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 /// The executable copied to every workload path: exec runs it, open opens it.
 const WORKLOAD_BINARY: &str = "/bin/true";
-/// Measured rounds per workload case.
+/// Measured rounds per workload case: each program of a group is loaded once a round.
 const ROUNDS: u32 = 5;
 /// The exit status of a workload child whose execve was refused.
 const EXEC_REFUSED: i32 = 126;
@@ -40,15 +41,22 @@ pub fn run(stage: &Path) -> Result<(), String> {
     );
     create_workload_files(&manifest)?;
     std::fs::write(STATS_SYSCTL, "1").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
-    for entry in &manifest.entries {
-        if entry.object.is_none() {
-            continue;
+    let compiled: Vec<Entry> = manifest
+        .entries
+        .iter()
+        .filter(|e| e.object.is_some())
+        .cloned()
+        .collect();
+    // The manifest lists the designs of one event, kind and size side by side.
+    let same_rules =
+        |a: &Entry, b: &Entry| (a.event, a.kind, a.rules) == (b.event, b.kind, b.rules);
+    for group in compiled.chunk_by(same_rules) {
+        for measurement in measure_group(&kernel_dir, &manifest, group) {
+            let line = serde_json::to_string(&measurement).map_err(|e| e.to_string())?;
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{RESULT_MARKER}{line}");
+            let _ = stdout.flush();
         }
-        let measurement = measure(&kernel_dir, &manifest, entry);
-        let line = serde_json::to_string(&measurement).map_err(|e| e.to_string())?;
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{RESULT_MARKER}{line}");
-        let _ = stdout.flush();
     }
     std::fs::write(STATS_SYSCTL, "0").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
     Ok(())
@@ -94,19 +102,84 @@ fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
     Ok(())
 }
 
-fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement {
-    let mut measurement = Measurement {
-        id: entry.id.clone(),
-        ..Measurement::default()
-    };
-    let object = kernel_dir.join(entry.object.as_deref().unwrap_or_default());
-    let bytes = match std::fs::read(&object) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            measurement.refused = Some(format!("{}: {e}", object.display()));
-            return measurement;
+/// Measures the designs of one rule set (clang's program, the map design's, krsi's; or the
+/// empty program and the path floor) in interleaved rounds: each round loads every program in
+/// turn alone on its hook, runs one measured round of every case against it, and unloads it.
+/// The host's load under TCG drifts over minutes: measured design after design, a slow minute
+/// fell on every round of one design and moved its ratio to the others (the map design's time
+/// per exec swung from 30 to 83 µs between the cells of one run). Interleaved, a drift falls
+/// on the whole group alike, and each round's fresh load also samples where the kernel puts
+/// the program's code and maps.
+fn measure_group(kernel_dir: &Path, manifest: &Manifest, group: &[Entry]) -> Vec<Measurement> {
+    let mut measurements: Vec<Measurement> = group
+        .iter()
+        .map(|entry| Measurement {
+            id: entry.id.clone(),
+            cases: Case::ALL
+                .iter()
+                .map(|&case| CaseResult::new(case))
+                .collect(),
+            ..Measurement::default()
+        })
+        .collect();
+    let mut tallies: Vec<[Tally; Case::ALL.len()]> = vec![Default::default(); group.len()];
+    let mut load_ms = vec![Vec::new(); group.len()];
+    for round in 0..ROUNDS as usize {
+        // Rotated, so that no design always runs first after a boot's idle time or after the
+        // same other design.
+        for turn in 0..group.len() {
+            let i = (turn + round) % group.len();
+            let (entry, measurement) = (&group[i], &mut measurements[i]);
+            if measurement.refused.is_some() {
+                continue;
+            }
+            let started = Instant::now();
+            let loaded = match load(kernel_dir, entry, measurement, round == 0) {
+                Ok(loaded) => loaded,
+                Err(refused) => {
+                    measurement.refused = Some(refused);
+                    continue;
+                }
+            };
+            load_ms[i].push(started.elapsed().as_secs_f64() * 1e3);
+            for (result, tally) in measurement.cases.iter_mut().zip(&mut tallies[i]) {
+                run_round(manifest, entry, &loaded.ids, result, tally);
+            }
+            // Dropping the policy detaches and unloads every program (and its maps).
+            drop(loaded);
         }
-    };
+    }
+    for ((entry, measurement), (tallies, loads)) in group
+        .iter()
+        .zip(&mut measurements)
+        .zip(tallies.iter().zip(&load_ms))
+    {
+        measurement.load_ms = median(loads.clone());
+        for (result, tally) in measurement.cases.iter_mut().zip(tallies) {
+            result.judge(entry, tally);
+        }
+    }
+    measurements
+}
+
+/// A program of the group, loaded and attached.
+struct Loaded {
+    /// Detaches and unloads when dropped.
+    _policy: runtime::EnforcedPolicy,
+    /// The kernel's ids of its programs, whose statistics the rounds read.
+    ids: Vec<u32>,
+}
+
+/// Loads and attaches `entry`'s object; on the first load, also records what the kernel
+/// charged and counted for it (the same at every load).
+fn load(
+    kernel_dir: &Path,
+    entry: &Entry,
+    measurement: &mut Measurement,
+    first: bool,
+) -> Result<Loaded, String> {
+    let object = kernel_dir.join(entry.object.as_deref().unwrap_or_default());
+    let bytes = std::fs::read(&object).map_err(|e| format!("{}: {e}", object.display()))?;
     let targets: Vec<runtime::ProgramTarget> = entry
         .targets
         .iter()
@@ -116,49 +189,41 @@ fn measure(kernel_dir: &Path, manifest: &Manifest, entry: &Entry) -> Measurement
         })
         .collect();
     let before: BTreeSet<u32> = program_infos().iter().map(|p| p.id()).collect();
-    let started = Instant::now();
     let gate = runtime::GateMaps {
         gate_map: compiler::codegen::GATE_MAP.to_string(),
         version_map: compiler::codegen::VERSION_MAP.to_string(),
         handover: None,
     };
-    let policy = match runtime::load(&bytes, &targets, None, &gate, None) {
-        Ok(policy) => policy,
-        Err(e) => {
-            measurement.refused = Some(refusal(&e));
-            return measurement;
-        }
-    };
-    measurement.load_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-    let ids: Vec<u32> = program_infos()
-        .iter()
-        .map(|p| p.id())
-        .filter(|id| !before.contains(id))
-        .collect();
+    let policy = runtime::load(&bytes, &targets, None, &gate, None).map_err(|e| refusal(&e))?;
     let infos: Vec<ProgramInfo> = program_infos()
         .into_iter()
-        .filter(|p| ids.contains(&p.id()))
+        .filter(|p| !before.contains(&p.id()))
         .collect();
-    measurement.verified_insns = sum(infos.iter().map(|p| p.verified_instruction_count()));
-    measurement.xlated_bytes = sum(infos.iter().map(|p| p.size_translated()));
-    measurement.jited_bytes = sum(infos.iter().map(|p| Some(p.size_jitted())));
-    if let Some(charged) = memlock(&infos) {
-        measurement.memlock_bytes = Some(charged.programs + charged.maps);
-        measurement.map_memlock_bytes = Some(charged.maps);
-        measurement.ringbuf_bytes = Some(charged.rings);
+    if first {
+        measurement.verified_insns = sum(infos.iter().map(|p| p.verified_instruction_count()));
+        measurement.xlated_bytes = sum(infos.iter().map(|p| p.size_translated()));
+        measurement.jited_bytes = sum(infos.iter().map(|p| Some(p.size_jitted())));
+        if let Some(charged) = memlock(&infos) {
+            measurement.memlock_bytes = Some(charged.programs + charged.maps);
+            measurement.map_memlock_bytes = Some(charged.maps);
+            measurement.ringbuf_bytes = Some(charged.rings);
+        }
     }
-    if let Err(e) = fill_rule_map(&infos, &entry.map_keys) {
-        measurement.refused = Some(e);
-        return measurement;
+    fill_rule_map(&infos, &entry.map_keys)?;
+    Ok(Loaded {
+        _policy: policy,
+        ids: infos.iter().map(|p| p.id()).collect(),
+    })
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
-    for case in Case::ALL {
-        measurement
-            .cases
-            .push(run_case(manifest, entry, case, &ids));
-    }
-    // Dropping the policy detaches and unloads every program (and its maps).
-    drop(policy);
-    measurement
 }
 
 fn program_infos() -> Vec<ProgramInfo> {
@@ -277,7 +342,16 @@ fn run_stats(ids: &[u32]) -> (u64, u64) {
         })
 }
 
-fn run_case(manifest: &Manifest, entry: &Entry, case: Case, ids: &[u32]) -> CaseResult {
+/// One warm-up round (the first events after a load pay for cold caches), then one measured
+/// round of `result`'s case against the loaded program.
+fn run_round(
+    manifest: &Manifest,
+    entry: &Entry,
+    ids: &[u32],
+    result: &mut CaseResult,
+    tally: &mut Tally,
+) {
+    let case = result.case;
     let iterations = match entry.event {
         Event::Open => manifest.plan.open_iterations,
         Event::Exec => manifest.plan.exec_iterations,
@@ -287,63 +361,79 @@ fn run_case(manifest: &Manifest, entry: &Entry, case: Case, ids: &[u32]) -> Case
         .into_iter()
         .filter_map(|p| CString::new(p).ok())
         .collect();
-    let mut result = CaseResult {
-        case,
-        events: 0,
-        denied: 0,
-        run_cnt: 0,
-        run_time_ns: 0,
-        round_ns: Vec::new(),
-        wrong: None,
-    };
-    // One unmeasured round warms the caches the first events after a load pay for; then
-    // ROUNDS measured rounds, whose median is the case's time: the host is shared, and a
-    // burst of other work spoils a round, not the case.
     let per_round = (iterations / ROUNDS).max(1);
     let cap = Duration::from_millis(manifest.plan.case_cap_ms) / (ROUNDS + 1);
-    let _ = workload(entry.event, case.uid(), &paths, (per_round / 4).max(1), cap);
-    let mut counts = Ok(Counts::default());
-    for _ in 0..ROUNDS {
-        let (cnt0, ns0) = run_stats(ids);
-        let round = workload(entry.event, case.uid(), &paths, per_round, cap);
-        let (cnt1, ns1) = run_stats(ids);
-        let (cnt, ns) = (cnt1.saturating_sub(cnt0), ns1.saturating_sub(ns0));
-        result.run_cnt += cnt;
-        result.run_time_ns += ns;
-        if cnt > 0 {
-            result.round_ns.push(ns as f64 / cnt as f64);
+    let _ = workload(
+        entry.event,
+        case.uid(),
+        &paths,
+        (per_round / 4).max(1),
+        cap / 4,
+    );
+    let (cnt0, ns0) = run_stats(ids);
+    let round = workload(entry.event, case.uid(), &paths, per_round, cap);
+    let (cnt1, ns1) = run_stats(ids);
+    let (cnt, ns) = (cnt1.saturating_sub(cnt0), ns1.saturating_sub(ns0));
+    result.run_cnt += cnt;
+    result.run_time_ns += ns;
+    if cnt > 0 {
+        result.round_ns.push(ns as f64 / cnt as f64);
+    }
+    match round {
+        Ok(round) => {
+            tally.counts.events += round.events;
+            tally.counts.denied += round.denied;
+            tally.counts.failed += round.failed;
         }
-        counts = match (counts, round) {
-            (Ok(total), Ok(round)) => Ok(Counts {
-                events: total.events + round.events,
-                denied: total.denied + round.denied,
-                failed: total.failed + round.failed,
-            }),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        Err(e) => tally.broken = Some(e),
+    }
+}
+
+/// The decisions of a case's rounds so far.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    counts: Counts,
+    /// Why a round's workload could not run (its child died, no paths).
+    broken: Option<String>,
+}
+
+impl CaseResult {
+    fn new(case: Case) -> CaseResult {
+        CaseResult {
+            case,
+            events: 0,
+            denied: 0,
+            run_cnt: 0,
+            run_time_ns: 0,
+            round_ns: Vec::new(),
+            wrong: None,
+        }
+    }
+
+    /// Records the decisions, and whether they were the rule set's.
+    fn judge(&mut self, entry: &Entry, tally: &Tally) {
+        let counts = tally.counts;
+        self.events = counts.events;
+        self.denied = counts.denied;
+        let has_rules = !matches!(entry.design, Design::Empty | Design::PathFloor);
+        let expected = if has_rules && self.case.denied_with_rules() {
+            counts.events
+        } else {
+            0
+        };
+        self.wrong = if let Some(broken) = &tally.broken {
+            Some(broken.clone())
+        } else if counts.failed > 0 {
+            Some(format!("{} events failed otherwise", counts.failed))
+        } else if counts.denied != expected {
+            Some(format!(
+                "denied {} of {} events, expected {expected}",
+                counts.denied, counts.events
+            ))
+        } else {
+            None
         };
     }
-    match counts {
-        Ok(counts) => {
-            result.events = counts.events;
-            result.denied = counts.denied;
-            let has_rules = !matches!(entry.design, Design::Empty | Design::PathFloor);
-            let expected = if has_rules && case.denied_with_rules() {
-                counts.events
-            } else {
-                0
-            };
-            if counts.failed > 0 {
-                result.wrong = Some(format!("{} events failed otherwise", counts.failed));
-            } else if counts.denied != expected {
-                result.wrong = Some(format!(
-                    "denied {} of {} events, expected {expected}",
-                    counts.denied, counts.events
-                ));
-            }
-        }
-        Err(e) => result.wrong = Some(e),
-    }
-    result
 }
 
 #[derive(Clone, Copy, Debug, Default)]

@@ -125,8 +125,11 @@ small mode, `--scale` for 10, 100, 1,000 and 10,000 rules, `--globs` for globs a
 --bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
 same workload against it. Times come from the kernel's own statistics \
 (`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
-over the workload only: each case runs one unmeasured warm-up round, then five measured rounds, \
-and its time is the median round's. The guests run under QEMU's TCG emulator on a shared host, so a time \
+over the workload only. The programs of one rule set (clang's, the map design's and krsi's; \
+or the empty program and the path floor) are measured in five interleaved rounds: each round \
+loads each of them in turn, runs one unmeasured warm-up and one measured round of every case \
+against it, and unloads it, so that the host's drift falls on them alike; a case's time is the \
+median round's, its load time the median load's. The guests run under QEMU's TCG emulator on a shared host, so a time \
 means something only beside another time from the same boot: read ratios, not nanoseconds, \
 and allow ±30% of noise. The exact counts beside them (instructions the verifier processed, \
 instructions executed per event in krsi's offline machine, program sizes) do not vary.\n\n";
