@@ -9,7 +9,7 @@
 //! `kernel.bpf_stats_enabled=1`), verified instructions and the xlated and JIT sizes.
 
 use crate::generate::{PATH_KEY_BYTES, RULE_MAP};
-use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
+use crate::manifest::{median, CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
 use crate::workload::{last_rule_target, Case, Design, Event, MISS_PATHS};
 use aya::maps::{HashMap, Map, MapData, MapInfo, MapType};
 use aya::programs::{loaded_programs, ProgramInfo};
@@ -214,16 +214,6 @@ fn load(
         _policy: policy,
         ids: infos.iter().map(|p| p.id()).collect(),
     })
-}
-
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-    }
 }
 
 fn program_infos() -> Vec<ProgramInfo> {

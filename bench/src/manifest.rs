@@ -96,12 +96,18 @@ pub struct CaseResult {
 impl CaseResult {
     /// The median round's ns/run (the overall mean when there are no rounds).
     pub fn ns_per_run(&self) -> Option<f64> {
-        let mut rounds = self.round_ns.clone();
-        rounds.sort_by(f64::total_cmp);
-        match rounds.len() {
-            0 => (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64),
-            n if n % 2 == 1 => Some(rounds[n / 2]),
-            n => Some((rounds[n / 2 - 1] + rounds[n / 2]) / 2.0),
-        }
+        median(self.round_ns.clone())
+            .or_else(|| (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64))
+    }
+}
+
+/// The middle value (the mean of the middle two of an even count).
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }

@@ -1,7 +1,7 @@
 //! The host half, after the guests: read each kernel's manifest and the `KRSI-BENCH` lines of
 //! its console log, and write the book's performance page and its plot.
 
-use crate::manifest::{CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
+use crate::manifest::{median, CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
 use crate::workload::{Case, Design, Event, Kind, Mode, MISS_PATHS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,7 +41,7 @@ impl KernelRun {
     }
 
     /// ns/run of a case, or why there is none.
-    fn time(&self, entry: Option<&Entry>, case: Case) -> Result<f64, &'static str> {
+    fn time(&self, entry: Option<&Entry>, case: Case) -> Result<Timed<'_>, &'static str> {
         let entry = entry.ok_or("not in this run")?;
         if entry.refused.is_some() {
             return Err("refused by its compiler");
@@ -54,7 +54,35 @@ impl KernelRun {
         if result.wrong.is_some() {
             return Err("decided wrong");
         }
-        result.ns_per_run().ok_or("never ran")
+        let ns = result.ns_per_run().ok_or("never ran")?;
+        Ok(Timed {
+            ns,
+            rounds: &result.round_ns,
+            group: (entry.event, entry.kind, entry.rules),
+        })
+    }
+}
+
+/// A case's time, and the rounds it is the median of.
+#[derive(Clone, Copy)]
+struct Timed<'a> {
+    ns: f64,
+    rounds: &'a [f64],
+    /// The rule set, whose designs the guest measures in the same rounds.
+    group: (Event, Option<Kind>, usize),
+}
+
+impl Timed<'_> {
+    /// Over `other`: the median of the rounds' ratios when both ran in the same rounds (the
+    /// designs of one rule set: round k of each ran within seconds of the other's, so the
+    /// host's drift cancels in each ratio), else the ratio of the two medians.
+    fn over(&self, other: &Timed) -> f64 {
+        let paired = self.group == other.group && self.rounds.len() == other.rounds.len();
+        let ratios = self.rounds.iter().zip(other.rounds).map(|(a, b)| a / b);
+        match median(ratios.collect()) {
+            Some(ratio) if paired => ratio,
+            _ => self.ns / other.ns,
+        }
     }
 }
 
@@ -246,7 +274,10 @@ workload case stops at its time cap.\n\n";
     );
     out += "## Ratios\n\n";
     out += "krsi's ns/run over the other design's, same boot, *miss* case (every program \
-examines the path), with both times beside. Below 1.0 krsi is faster. The last column \
+examines the path), with both times beside. Below 1.0 krsi is faster. Against clang's \
+program and the map design, measured in the same rounds as krsi's, a ratio is the median of the \
+five rounds' ratios; against the path floor, measured in rounds of its own, the ratio of the \
+medians. The last column \
 counts instead of timing: the instructions krsi's program and clang's execute on one miss event \
 in the offline machine, where a helper call counts one (clang's `bpf_d_path` walks the whole \
 path inside its one; krsi reads the names it screens with instructions of its own).\n\n";
@@ -256,7 +287,7 @@ path inside its one; krsi reads the names it screens with instructions of its ow
     out += "## Early exit\n\n";
     out += "The *root* case: uid 0, where every rule's `uid != 0` decides before any path is \
 needed. krsi's ns/run over clang's (which tests the uid first) and over krsi's own one-rule \
-program on the *miss* case (the one-condition program).\n\n";
+program on the *miss* case (the one-condition program); ratios taken as above.\n\n";
     for run in runs {
         early_exit_table(&mut out, run);
     }
@@ -358,9 +389,11 @@ fn early_exit_table(out: &mut String, run: &KernelRun) {
 }
 
 /// krsi's time over another program's, with both times; or why there is no ratio.
-fn ratio(krsi: Result<f64, &str>, other: Result<f64, &str>) -> String {
+fn ratio(krsi: Result<Timed, &str>, other: Result<Timed, &str>) -> String {
     match (krsi, other) {
-        (Ok(a), Ok(b)) if b > 0.0 => format!("**{:.2}** ({:.0} / {:.0} ns)", a / b, a, b),
+        (Ok(a), Ok(b)) if b.ns > 0.0 && b.rounds.iter().all(|&ns| ns > 0.0) => {
+            format!("**{:.2}** ({:.0} / {:.0} ns)", a.over(&b), a.ns, b.ns)
+        }
         (Err(why), _) => format!("— (krsi {why})"),
         (_, Err(why)) => format!("— (the other {why})"),
         (Ok(_), Ok(_)) => "— (the other took no time)".into(),
@@ -531,7 +564,8 @@ fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String
                     )
                     .ok()
                 };
-                let cell = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or("?".into());
+                let cell =
+                    |v: Option<Timed>| v.map(|v| format!("{:.0}", v.ns)).unwrap_or("?".into());
                 let _ = writeln!(
                     text,
                     "{rules} {} {} {} {} {}",
@@ -727,16 +761,45 @@ mod tests {
         assert!(!page.contains("![ns per run"));
     }
 
+    fn timed(rounds: &[f64], rules: usize) -> Timed<'_> {
+        Timed {
+            ns: median(rounds.to_vec()).unwrap_or_default(),
+            rounds,
+            group: (Event::Open, Some(Kind::Literal), rules),
+        }
+    }
+
     #[test]
     fn ratios_carry_both_times() {
-        assert_eq!(ratio(Ok(500.0), Ok(1000.0)), "**0.50** (500 / 1000 ns)");
+        let (krsi, map) = ([500.0], [1000.0]);
         assert_eq!(
-            ratio(Err("refused by its compiler"), Ok(1.0)),
+            ratio(Ok(timed(&krsi, 10)), Ok(timed(&map, 10))),
+            "**0.50** (500 / 1000 ns)"
+        );
+        assert_eq!(
+            ratio(Err("refused by its compiler"), Ok(timed(&map, 10))),
             "— (krsi refused by its compiler)"
         );
         assert_eq!(
-            ratio(Ok(1.0), Err("decided wrong")),
+            ratio(Ok(timed(&krsi, 10)), Err("decided wrong")),
             "— (the other decided wrong)"
+        );
+    }
+
+    #[test]
+    fn designs_measured_in_the_same_rounds_are_compared_round_by_round() {
+        // The host slowed down in rounds 2 and 3 for both designs alike: each round's ratio
+        // is 0.5, while the medians' ratio is 500 / 2000.
+        let krsi = [500.0, 500.0, 2000.0, 2000.0, 500.0];
+        let map = [1000.0, 1000.0, 4000.0, 4000.0, 4000.0];
+        assert_eq!(
+            ratio(Ok(timed(&krsi, 10)), Ok(timed(&map, 10))),
+            "**0.50** (500 / 4000 ns)"
+        );
+        // Designs of other rule sets ran in other rounds: the medians are compared.
+        assert_eq!(
+            ratio(Ok(timed(&krsi, 10)), Ok(timed(&map, 100))),
+            "**0.12** (500 / 4000 ns)"
         );
     }
 
