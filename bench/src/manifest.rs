@@ -49,6 +49,14 @@ pub struct Entry {
     pub offline_error: Option<String>,
 }
 
+impl Entry {
+    /// The rules it decides, which the designs compared with each other share: the guest
+    /// measures the programs of one rule set in the same rounds.
+    pub fn rule_set(&self) -> (Event, Option<Kind>, usize) {
+        (self.event, self.kind, self.rules)
+    }
+}
+
 /// A program of an object and the hook it attaches to.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {

@@ -58,7 +58,7 @@ impl KernelRun {
         Ok(Timed {
             ns,
             rounds: &result.round_ns,
-            group: (entry.event, entry.kind, entry.rules),
+            group: entry.rule_set(),
         })
     }
 }
