@@ -41,17 +41,8 @@ pub fn run(stage: &Path) -> Result<(), String> {
     );
     create_workload_files(&manifest)?;
     std::fs::write(STATS_SYSCTL, "1").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
-    let compiled: Vec<Entry> = manifest
-        .entries
-        .iter()
-        .filter(|e| e.object.is_some())
-        .cloned()
-        .collect();
-    // The manifest lists the designs of one event, kind and size side by side.
-    let same_rules =
-        |a: &Entry, b: &Entry| (a.event, a.kind, a.rules) == (b.event, b.kind, b.rules);
-    for group in compiled.chunk_by(same_rules) {
-        for measurement in measure_group(&kernel_dir, &manifest, group) {
+    for group in rule_sets(&manifest.entries) {
+        for measurement in measure_group(&kernel_dir, &manifest, &group) {
             let line = serde_json::to_string(&measurement).map_err(|e| e.to_string())?;
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{RESULT_MARKER}{line}");
@@ -100,6 +91,21 @@ fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
         std::fs::copy(WORKLOAD_BINARY, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// The compiled programs grouped by the rules they decide, in the manifest's order.
+fn rule_sets(entries: &[Entry]) -> Vec<Vec<Entry>> {
+    let mut groups: Vec<Vec<Entry>> = Vec::new();
+    for entry in entries.iter().filter(|e| e.object.is_some()) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].rule_set() == entry.rule_set())
+        {
+            Some(group) => group.push(entry.clone()),
+            None => groups.push(vec![entry.clone()]),
+        }
+    }
+    groups
 }
 
 /// Measures the designs of one rule set (clang's program, the map design's, krsi's; or the
@@ -579,5 +585,58 @@ fn exec_once(path: &CString) -> Outcome {
         Some(0) => Outcome::Allowed,
         Some(EXEC_REFUSED) => Outcome::Denied,
         _ => Outcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Kind;
+
+    fn entry(id: &str, event: Event, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
+        Entry {
+            id: id.into(),
+            event,
+            design,
+            kind,
+            rules,
+            object: Some(format!("{id}.o")),
+            targets: Vec::new(),
+            map_keys: Vec::new(),
+            refused: None,
+            compile_ms: None,
+            offline: Vec::new(),
+            offline_error: None,
+        }
+    }
+
+    #[test]
+    fn the_designs_of_one_rule_set_are_measured_together_wherever_the_manifest_lists_them() {
+        let literal = Some(Kind::Literal);
+        let mut refused = entry("open-clang-100", Event::Open, Design::Clang, literal, 100);
+        refused.object = None;
+        let entries = vec![
+            entry("open-empty", Event::Open, Design::Empty, None, 0),
+            entry("open-krsi-10", Event::Open, Design::Krsi, literal, 10),
+            entry("open-floor", Event::Open, Design::PathFloor, None, 0),
+            entry("exec-krsi-10", Event::Exec, Design::Krsi, literal, 10),
+            entry("open-map-10", Event::Open, Design::MapExact, literal, 10),
+            refused,
+            entry("open-krsi-100", Event::Open, Design::Krsi, literal, 100),
+        ];
+        let groups = rule_sets(&entries);
+        let ids: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(|e| e.id.as_str()).collect())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                vec!["open-empty", "open-floor"],
+                vec!["open-krsi-10", "open-map-10"],
+                vec!["exec-krsi-10"],
+                vec!["open-krsi-100"],
+            ]
+        );
     }
 }
