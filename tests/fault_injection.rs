@@ -22,7 +22,9 @@ use compiler::bpf::helper::{
 use compiler::codegen::{GATE_MAP, HANDOVER_MAP, SCRATCH_MAP, VERSION_FLAGS, VERSION_MAP};
 use compiler::elf::{ObjectSpec, ProgramSpec};
 use compiler::ir::{Mode, Module, Scope};
-use compiler::report::{ReportedValue, DROPPED_RING_FULL, DROPS_MAP, RATE_MAP};
+use compiler::report::{
+    ReportedValue, DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, RATE_MAP,
+};
 use compiler::vm::kernel::{Fault, MockKernel};
 use compiler::vm::{decide, decide_with_faults, Machine};
 use lang::checked::AttrValue;
@@ -411,6 +413,59 @@ fn a_full_ring_buffer_changes_no_decision_and_counts_the_drop() {
             "{path} uid {uid}: drops counted"
         );
     }
+}
+
+/// A rule sends at most its rate of reports in a one-second window and counts the rest as
+/// rate-limited; the window starts afresh one second after it opened, not a nanosecond
+/// earlier. The program runs event after event on one offline kernel, whose rate map keeps
+/// the window, at a clock the test sets.
+#[test]
+fn a_rule_reports_its_rate_a_window_and_counts_the_rest() {
+    const RATE: u64 = 5;
+    let kernel = fixture_kernel();
+    let source = "deny open where path == \"/etc/shadow\" errno EACCES\n";
+    let checked = lang::front_end(source, &kernel).0.unwrap();
+    let target = compiler::ir::Target {
+        report_rate: Some(RATE as u32),
+        ..compiler::ir::Target::new(Scope::Global)
+    };
+    let compiled = compiler::compile(&checked, target).unwrap();
+    let policy = Compiled {
+        checked,
+        module: compiled.ir,
+        object: compiled.spec,
+    };
+    let input = open("/etc/shadow", 1000);
+    let (spec, mut kernel) = prepare(&policy, &input);
+    let limited = |kernel: &MockKernel| drops(kernel, DROPPED_RATE_LIMITED);
+    let before = limited(&kernel);
+    let opened = 5_000_000_000;
+    let mut sent = 0;
+    for (at, reported) in [
+        (opened, RATE),
+        (opened + 999_999_999, 0),
+        (opened + 1_000_000_000, RATE),
+    ] {
+        kernel.time_ns = at;
+        for _ in 0..RATE + 2 {
+            let run = Machine::new(&spec.code).run(&mut kernel).unwrap();
+            assert_eq!(
+                run.decision_with_signals(&spec.code.origins, &kernel.signals),
+                Decision::Deny {
+                    errno: EACCES,
+                    rule: 0
+                },
+                "a limited report leaves the decision"
+            );
+        }
+        sent += reported;
+        assert_eq!(kernel.reports.len() as u64, sent, "reports sent by {at} ns");
+    }
+    assert_eq!(
+        limited(&kernel).wrapping_sub(before),
+        3 * (RATE + 2) - sent,
+        "every report not sent is counted"
+    );
 }
 
 #[test]
