@@ -32,6 +32,29 @@ impl KernelRun {
             .find(|e| e.event == event && e.design == design && e.kind == kind && e.rules == rules)
     }
 
+    /// The map design of `kind`'s rules (prefix walk or exact hash), when one holds them.
+    fn map_entry(&self, event: Event, kind: Kind, rules: usize) -> Option<&Entry> {
+        let design = [Design::MapPrefix, Design::MapExact]
+            .into_iter()
+            .find(|d| d.holds(kind))?;
+        self.entry(event, design, Some(kind), rules)
+    }
+
+    /// Instructions one event of `case` executes offline, or "—".
+    fn executed(
+        &self,
+        event: Event,
+        design: Design,
+        kind: Kind,
+        rules: usize,
+        case: Case,
+    ) -> String {
+        self.entry(event, design, Some(kind), rules)
+            .and_then(|e| e.offline.iter().find(|(c, _)| *c == case))
+            .map(|(_, n)| format!("{n:.0}"))
+            .unwrap_or_else(|| "—".into())
+    }
+
     fn case(&self, entry: &Entry, case: Case) -> Option<&CaseResult> {
         self.measured
             .get(&entry.id)?
@@ -284,6 +307,15 @@ path inside its one; krsi reads the names it screens with instructions of its ow
     for run in runs {
         ratio_table(&mut out, run);
     }
+    out += "## Refused events\n\n";
+    out += "The *last rule* case: uid 1000 on the path only the last rule matches, which every \
+program refuses. This compares unlike work: krsi reports every refusal (a 352-byte ring buffer \
+record of the rule, the process, its parent, the time, the cgroup and the path, about a dozen \
+helper calls, under a per-rule rate limit), while the benchmark's C programs and map designs \
+only return the errno. Ratios taken as above.\n\n";
+    for run in runs {
+        refusal_table(&mut out, run);
+    }
     out += "## Early exit\n\n";
     out += "The *root* case: uid 0, where every rule's `uid != 0` decides before any path is \
 needed. krsi's ns/run over clang's (which tests the uid first) and over krsi's own one-rule \
@@ -329,31 +361,45 @@ fn ratio_table(out: &mut String, run: &KernelRun) {
                     run.entry(event, Design::Clang, Some(kind), rules),
                     Case::Miss,
                 );
-                let map_design = [Design::MapPrefix, Design::MapExact]
-                    .into_iter()
-                    .find(|d| d.holds(kind));
-                let map = run.time(
-                    map_design.and_then(|d| run.entry(event, d, Some(kind), rules)),
-                    Case::Miss,
-                );
-                let executed = |design| {
-                    run.entry(event, design, Some(kind), rules)
-                        .and_then(|e| e.offline.iter().find(|(c, _)| *c == Case::Miss))
-                        .map(|(_, n)| format!("{n:.0}"))
-                        .unwrap_or_else(|| "—".into())
-                };
+                let map = run.time(run.map_entry(event, kind, rules), Case::Miss);
+                let executed = |design| run.executed(event, design, kind, rules, Case::Miss);
                 let _ = writeln!(
                     out,
                     "| {} | {rules} {} | {} | {} | {} | {} / {} |",
                     event.name(),
                     kind.name(),
                     ratio(krsi, clang),
-                    if Design::MapPrefix.holds(kind) || Design::MapExact.holds(kind) {
-                        ratio(krsi, map)
-                    } else {
-                        "no map design".into()
-                    },
+                    map_ratio(kind, krsi, map),
                     ratio(krsi, floor),
+                    executed(Design::Krsi),
+                    executed(Design::Clang)
+                );
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn refusal_table(out: &mut String, run: &KernelRun) {
+    let plan = &run.manifest.plan;
+    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | offline insns, last rule: krsi / clang |\n|---|---|---|---|---|\n");
+    for event in Event::ALL {
+        for &kind in &plan.kinds {
+            for &rules in &plan.sizes {
+                let last = |entry| run.time(entry, Case::LastRule);
+                let krsi = last(run.entry(event, Design::Krsi, Some(kind), rules));
+                let executed = |design| run.executed(event, design, kind, rules, Case::LastRule);
+                let _ = writeln!(
+                    out,
+                    "| {} | {rules} {} | {} | {} | {} / {} |",
+                    event.name(),
+                    kind.name(),
+                    ratio(
+                        krsi,
+                        last(run.entry(event, Design::Clang, Some(kind), rules))
+                    ),
+                    map_ratio(kind, krsi, last(run.map_entry(event, kind, rules))),
                     executed(Design::Krsi),
                     executed(Design::Clang)
                 );
@@ -386,6 +432,15 @@ fn early_exit_table(out: &mut String, run: &KernelRun) {
         }
     }
     out.push('\n');
+}
+
+/// [`ratio`] over the map design, or why there is none for `kind`.
+fn map_ratio(kind: Kind, krsi: Result<Timed, &str>, map: Result<Timed, &str>) -> String {
+    if Design::MapPrefix.holds(kind) || Design::MapExact.holds(kind) {
+        ratio(krsi, map)
+    } else {
+        "no map design".into()
+    }
 }
 
 /// krsi's time over another program's, with both times; or why there is no ratio.
