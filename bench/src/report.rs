@@ -810,6 +810,27 @@ mod tests {
     }
 
     #[test]
+    fn refused_events_are_compared_on_the_last_rule_case() {
+        let mut run = run();
+        let krsi = run.manifest.entries.last_mut().unwrap();
+        (krsi.object, krsi.refused) = (Some("krsi-big.o".into()), None);
+        let mut measured = measured("krsi-big", 600, None);
+        measured.cases.retain(|c| c.case == Case::LastRule);
+        run.measured.insert(measured.id.clone(), measured);
+        let page = render(&[run], "performance.svg", None);
+        let refused = &page[page.find("## Refused events").unwrap()..];
+        // The map design decided the miss case wrong, not the refused one.
+        assert!(
+            refused.contains(
+                "| open | 10 literal | **0.60** (600 / 1000 ns) | **0.15** (600 / 4000 ns) | 104 / 104 |"
+            ),
+            "{refused}"
+        );
+        // The miss case's table reads the miss case only.
+        assert!(page.contains("| open | 10 literal | — (krsi not measured) |"));
+    }
+
+    #[test]
     fn a_missing_plot_is_explained() {
         let page = render(&[run()], "performance.svg", Some("gnuplot failed: no data"));
         assert!(page.contains("No plot this time: gnuplot failed: no data."));
