@@ -591,38 +591,28 @@ fn exec_once(path: &CString) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prepare::new_entry;
     use crate::workload::Kind;
 
-    fn entry(id: &str, event: Event, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
-        Entry {
-            id: id.into(),
-            event,
-            design,
-            kind,
-            rules,
-            object: Some(format!("{id}.o")),
-            targets: Vec::new(),
-            map_keys: Vec::new(),
-            refused: None,
-            compile_ms: None,
-            offline: Vec::new(),
-            offline_error: None,
-        }
+    /// An entry as `prepare` makes it, compiled.
+    fn compiled(event: Event, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
+        let mut entry = new_entry(event, design, kind, rules);
+        entry.object = Some(format!("{}.o", entry.id));
+        entry
     }
 
     #[test]
     fn the_designs_of_one_rule_set_are_measured_together_wherever_the_manifest_lists_them() {
         let literal = Some(Kind::Literal);
-        let mut refused = entry("open-clang-100", Event::Open, Design::Clang, literal, 100);
-        refused.object = None;
         let entries = vec![
-            entry("open-empty", Event::Open, Design::Empty, None, 0),
-            entry("open-krsi-10", Event::Open, Design::Krsi, literal, 10),
-            entry("open-floor", Event::Open, Design::PathFloor, None, 0),
-            entry("exec-krsi-10", Event::Exec, Design::Krsi, literal, 10),
-            entry("open-map-10", Event::Open, Design::MapExact, literal, 10),
-            refused,
-            entry("open-krsi-100", Event::Open, Design::Krsi, literal, 100),
+            compiled(Event::Open, Design::Empty, None, 0),
+            compiled(Event::Open, Design::Krsi, literal, 10),
+            compiled(Event::Open, Design::PathFloor, None, 0),
+            compiled(Event::Exec, Design::Krsi, literal, 10),
+            compiled(Event::Open, Design::MapExact, literal, 10),
+            // Refused by clang: nothing to measure.
+            new_entry(Event::Open, Design::Clang, literal, 100),
+            compiled(Event::Open, Design::Krsi, literal, 100),
         ];
         let groups = rule_sets(&entries);
         let ids: Vec<Vec<&str>> = groups
@@ -633,9 +623,9 @@ mod tests {
             ids,
             [
                 vec!["open-empty", "open-floor"],
-                vec!["open-krsi-10", "open-map-10"],
-                vec!["exec-krsi-10"],
-                vec!["open-krsi-100"],
+                vec!["open-krsi-literal-10", "open-map-exact-literal-10"],
+                vec!["exec-krsi-literal-10"],
+                vec!["open-krsi-literal-100"],
             ]
         );
     }

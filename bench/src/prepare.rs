@@ -94,7 +94,7 @@ pub fn prepare(options: &Options) -> Result<(), String> {
     std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn new_entry(event: Event, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
+pub(crate) fn new_entry(event: Event, design: Design, kind: Option<Kind>, rules: usize) -> Entry {
     let slug = match design {
         Design::Empty => "empty",
         Design::PathFloor => "floor",
