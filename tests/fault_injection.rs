@@ -48,13 +48,19 @@ fn compile_in(source: &str, mode: Mode) -> Compiled {
 }
 
 fn compile_for(source: &str, mode: Mode, scope: Scope) -> Compiled {
+    compile_with(
+        source,
+        compiler::ir::Target {
+            mode: Some(mode),
+            ..compiler::ir::Target::new(scope)
+        },
+    )
+}
+
+fn compile_with(source: &str, target: compiler::ir::Target) -> Compiled {
     let kernel = fixture_kernel();
     let (checked, diagnostics) = lang::front_end(source, &kernel);
     let checked = checked.unwrap_or_else(|| panic!("{source}: {diagnostics:?}"));
-    let target = compiler::ir::Target {
-        mode: Some(mode),
-        ..compiler::ir::Target::new(scope)
-    };
     let compiled = compiler::compile(&checked, target).unwrap();
     let (module, object) = (compiled.ir, compiled.spec);
     Compiled {
@@ -422,19 +428,13 @@ fn a_full_ring_buffer_changes_no_decision_and_counts_the_drop() {
 #[test]
 fn a_rule_reports_its_rate_a_window_and_counts_the_rest() {
     const RATE: u64 = 5;
-    let kernel = fixture_kernel();
-    let source = "deny open where path == \"/etc/shadow\" errno EACCES\n";
-    let checked = lang::front_end(source, &kernel).0.unwrap();
-    let target = compiler::ir::Target {
-        report_rate: Some(RATE as u32),
-        ..compiler::ir::Target::new(Scope::Global)
-    };
-    let compiled = compiler::compile(&checked, target).unwrap();
-    let policy = Compiled {
-        checked,
-        module: compiled.ir,
-        object: compiled.spec,
-    };
+    let policy = compile_with(
+        "deny open where path == \"/etc/shadow\" errno EACCES\n",
+        compiler::ir::Target {
+            report_rate: Some(RATE as u32),
+            ..compiler::ir::Target::new(Scope::Global)
+        },
+    );
     let input = open("/etc/shadow", 1000);
     let (spec, mut kernel) = prepare(&policy, &input);
     let limited = |kernel: &MockKernel| drops(kernel, DROPPED_RATE_LIMITED);

@@ -100,12 +100,17 @@ impl Timed<'_> {
     /// designs of one rule set: round k of each ran within seconds of the other's, so the
     /// host's drift cancels in each ratio), else the ratio of the two medians.
     fn over(&self, other: &Timed) -> f64 {
-        let paired = self.group == other.group && self.rounds.len() == other.rounds.len();
-        let ratios = self.rounds.iter().zip(other.rounds).map(|(a, b)| a / b);
-        match median(ratios.collect()) {
-            Some(ratio) if paired => ratio,
-            _ => self.ns / other.ns,
-        }
+        let paired = self.group == other.group
+            && self.rounds.len() == other.rounds.len()
+            && other.rounds.iter().all(|&ns| ns > 0.0);
+        let per_round = || {
+            let ratios = self.rounds.iter().zip(other.rounds).map(|(a, b)| a / b);
+            median(ratios.collect())
+        };
+        paired
+            .then(per_round)
+            .flatten()
+            .unwrap_or(self.ns / other.ns)
     }
 }
 
@@ -446,7 +451,7 @@ fn map_ratio(kind: Kind, krsi: Result<Timed, &str>, map: Result<Timed, &str>) ->
 /// krsi's time over another program's, with both times; or why there is no ratio.
 fn ratio(krsi: Result<Timed, &str>, other: Result<Timed, &str>) -> String {
     match (krsi, other) {
-        (Ok(a), Ok(b)) if b.ns > 0.0 && b.rounds.iter().all(|&ns| ns > 0.0) => {
+        (Ok(a), Ok(b)) if b.ns > 0.0 => {
             format!("**{:.2}** ({:.0} / {:.0} ns)", a.over(&b), a.ns, b.ns)
         }
         (Err(why), _) => format!("— (krsi {why})"),

@@ -369,7 +369,7 @@ impl Objects {
         let pseudo = path
             .strip_prefix(b"/")
             .filter(|rest| !rest.contains(&b'/'))
-            .and_then(|rest| Some(&rest[..rest.iter().position(|&c| c == b':')?]));
+            .and_then(|rest| rest.iter().position(|&c| c == b':').map(|at| &rest[..at]));
         let (dentry, mount) = if let Some(own_name) = pseudo {
             let (mount, _) = self.mount(&layout.walk, None);
             (self.dentry(&layout.walk, own_name, None), mount)
