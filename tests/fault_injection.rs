@@ -26,6 +26,7 @@ use compiler::report::{
     ReportedValue, DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, RATE_MAP,
 };
 use compiler::vm::kernel::{Fault, MockKernel};
+use compiler::vm::memory::Memory;
 use compiler::vm::{decide, decide_with_faults, Machine};
 use lang::checked::AttrValue;
 use lang::checked::CheckedPolicy;
@@ -672,6 +673,35 @@ fn names_either_side_of_the_inline_store_are_compared_where_they_are_kept() {
             "{len} bytes: the name is read with the helper"
         );
     }
+}
+
+/// The offline machine lays out a path of one name holding a `:` as a pseudo file's, as
+/// dma-buf's `/dmabuf:NAME` comes from a dentry `dmabuf` that is its own parent: the screen's
+/// test for such a dentry is caught breaking only because the listed `/dmabuf:` is not the
+/// dentry's name (`differential_sets`' screened exact paths).
+#[test]
+fn a_pseudo_files_dentry_is_its_own_parent_named_before_the_colon() {
+    let policy = compile("deny open where path == \"/srv/app1/bin/tool\" errno EACCES\n");
+    let walk = policy.checked.path_layout.expect("a screened path").walk;
+    let (_, kernel) = prepare(&policy, &open("/dmabuf:buf1", 1000));
+    let memory = &kernel.memory;
+    let own_parents: Vec<Vec<u8>> = (0..)
+        .map_while(|id| memory.region(id).map(|_| Memory::base(id)))
+        .filter(|&at| memory.read_uint(at + u64::from(walk.d_parent), 8) == Ok(at))
+        .filter_map(|at| {
+            let len = memory.read_uint(at + u64::from(walk.d_name_len), 4).ok()?;
+            let name = memory.read_uint(at + u64::from(walk.d_name_name), 8).ok()?;
+            Some(memory.read(name, len as usize).ok()?.to_vec())
+        })
+        .collect();
+    assert!(
+        own_parents.iter().any(|n| n == b"dmabuf"),
+        "{own_parents:?}"
+    );
+    assert!(
+        !own_parents.iter().any(|n| n.contains(&b':')),
+        "{own_parents:?}"
+    );
 }
 
 /// A last name of another length than every listed one's is ruled out by its length alone,
