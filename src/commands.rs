@@ -7,12 +7,13 @@ use crate::record::{self, PolicyRecord};
 use crate::rejection;
 use crate::report::{self, ReportContext};
 use crate::target::kernel_types;
-use crate::{Emit, MessageFormat, ModeArg, Output, ScopeArg};
+use crate::{AttachArg, Emit, MessageFormat, ModeArg, Output, ScopeArg};
 use compiler::bpf::{disassemble_with, Insn, MapRelocation};
-use compiler::codegen::{GATE_MAP, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
+use compiler::codegen::{CodegenError, GATE_MAP, HANDOVER_MAP, SCOPE_MAP, VERSION_MAP};
 use compiler::elf::{lsm_hook, read_object, DataSection, MapSpec, ObjectSpec};
-use compiler::ir::{Mode, Module, Scope, Target};
+use compiler::ir::{Attach, Mode, Module, Scope, Target};
 use compiler::report::{DROPPED_RATE_LIMITED, DROPPED_RING_FULL, DROPS_MAP, EVENTS_MAP};
+use compiler::CompileError;
 use lang::catalog::{Availability, ValueType};
 use lang::checked::AttrValue;
 use lang::checked::{CheckedTest, ExpectedDecision};
@@ -99,6 +100,7 @@ pub fn build(
     btf: Option<&Path>,
     emit: Emit,
     scope: ScopeArg,
+    attach: AttachArg,
     format: MessageFormat,
 ) -> Result<ExitCode, Error> {
     let kernel = kernel_types(btf)?;
@@ -106,7 +108,14 @@ pub fn build(
         ScopeArg::Global => Scope::Global,
         ScopeArg::Cgroup => Scope::Cgroup,
     };
-    let Some((compiled, _)) = compile_file(file, &kernel, Target::new(scope), format)? else {
+    let target = Target {
+        attach: match attach {
+            AttachArg::Lsm => Attach::Lsm,
+            AttachArg::TaskFileIter => Attach::TaskFileIterator,
+        },
+        ..Target::new(scope)
+    };
+    let Some((compiled, _)) = compile_file(file, &kernel, target, format)? else {
         return Ok(ExitCode::FAILURE);
     };
     let bytes = match emit {
@@ -183,6 +192,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<ExitCode, Error> {
             scope,
             mode,
             report_rate: options.report_rate,
+            attach: Attach::Lsm,
         };
         let compiled = compile_source(file, &source, &kernel, target, options.format)?;
         let Some(compiled) = compiled else {
@@ -548,6 +558,7 @@ pub(crate) fn report_module(record: &PolicyRecord, kernel: &dyn KernelTypes) -> 
         scope: record.scope(),
         mode: Some(record.mode),
         report_rate: record.report_rate,
+        attach: Attach::Lsm,
     };
     compile(source, kernel, target)
         .ok()
@@ -1006,6 +1017,9 @@ fn compile_source(
         Err(Failure::Diagnostics(diagnostics)) => {
             report(file, source, &diagnostics, format);
             Ok(None)
+        }
+        Err(Failure::Internal(CompileError::Codegen(CodegenError::NotIterable { program }))) => {
+            Err(Error::NotIterable { program })
         }
         Err(Failure::Internal(error)) => Err(Error::Internal(error)),
     }

@@ -70,6 +70,11 @@ pub enum Error {
     /// The language server's connection failed (the client broke the protocol or went away
     /// before initialising).
     LanguageServer(String),
+    /// `krsic build --attach task-file-iter` on a policy with rules of another event than
+    /// `open`.
+    NotIterable {
+        program: String,
+    },
     /// A bug in krsic: the checker accepted what the back end cannot compile.
     Internal(CompileError),
     /// A pinned policy's record does not read back.
@@ -139,6 +144,11 @@ impl fmt::Display for Error {
             Error::UnknownCode(code) => write!(
                 f,
                 "no diagnostic has the code `{code}`; codes look like `E0101` or `W0001`"
+            ),
+            Error::NotIterable { program } => write!(
+                f,
+                "`--attach task-file-iter` runs only `open` rules, and the policy has `{program}` \
+                 rules: build a policy of its `open` rules, or build without `--attach`"
             ),
             Error::Internal(error) => write!(
                 f,

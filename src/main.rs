@@ -74,6 +74,16 @@ pub enum ScopeArg {
     Cgroup,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AttachArg {
+    /// The LSM hooks, to enforce the policy.
+    Lsm,
+    /// The `open` rules' decision as an `iter/task_file` iterator over a process's open
+    /// files, which refuses nothing: for timing the decision natively where the kernel
+    /// refuses LSM programs (scripts/bench --native).
+    TaskFileIter,
+}
+
 /// `--btf FILE`, on every command that checks a policy against a kernel's types.
 #[derive(Args)]
 struct KernelArg {
@@ -136,6 +146,9 @@ enum Command {
         /// Compile the programs to consult a cgroup set at load time
         #[arg(long, value_enum, default_value = "global")]
         scope: ScopeArg,
+        /// Where the programs attach
+        #[arg(long, value_enum, default_value = "lsm")]
+        attach: AttachArg,
         #[command(flatten)]
         diagnostics: DiagnosticsArg,
     },
@@ -334,6 +347,7 @@ fn main() -> ExitCode {
             kernel,
             emit,
             scope,
+            attach,
             diagnostics,
         } => commands::build(
             &file,
@@ -341,6 +355,7 @@ fn main() -> ExitCode {
             kernel.btf.as_deref(),
             emit,
             scope,
+            attach,
             diagnostics.message_format,
         ),
         Command::Fmt {

@@ -9,7 +9,7 @@ mod common;
 
 use common::fixture_kernel;
 use compiler::bpf::disassemble_with;
-use compiler::ir::{Scope, Target};
+use compiler::ir::{Attach, Scope, Target};
 use std::fmt::Write as _;
 
 fn compile(source: &str, scope: Scope) -> String {
@@ -143,6 +143,7 @@ fn the_target_overrides_the_policy_mode_and_report_rate() {
         scope: Scope::Cgroup,
         mode: Some(Mode::Enforce),
         report_rate: Some(7),
+        attach: Attach::Lsm,
     };
     let overridden = compiler::compile(&checked, target).expect("compiles");
     assert_eq!(overridden.ir.mode, Mode::Enforce);
@@ -201,4 +202,114 @@ fn walked_path_and_argument_by_value() {
         "deny chmod where path ~ \"/usr/bin/**\" and mode & 0o6000 != 0",
         Scope::Global
     ));
+}
+
+/// `policy` compiled for `attach`, from the fixture kernel.
+fn compile_for(source: &str, attach: Attach) -> Result<compiler::Object, compiler::CompileError> {
+    let kernel = fixture_kernel();
+    let (checked, diagnostics) = lang::front_end(source, &kernel);
+    let Some(checked) = checked else {
+        panic!("policy does not check: {diagnostics:#?}");
+    };
+    compiler::compile(
+        &checked,
+        Target {
+            attach,
+            ..Target::new(Scope::Global)
+        },
+    )
+}
+
+#[test]
+fn the_task_file_iterator_calls_the_open_decision_compiled_unchanged() {
+    let source = "deny open where path ~ \"/srv/app*/bin/**\" and uid != 0\n\
+                  deny open where path == \"/etc/shadow\" and comm != \"passwd\"\n";
+    let lsm = compile_for(source, Attach::Lsm).unwrap();
+    let iterator = compile_for(source, Attach::TaskFileIterator).unwrap();
+    let [on_hook] = &lsm.spec.programs[..] else {
+        panic!("one program on the hook")
+    };
+    let [wrapped] = &iterator.spec.programs[..] else {
+        panic!("one iterator")
+    };
+    assert_eq!(wrapped.section, "iter/task_file");
+    // The decision is the hook's program, slot for slot, with its maps and its functions
+    // (the report) where they were, moved past the iterator's own code.
+    let decision = &wrapped.code.functions[0];
+    assert_eq!(decision.name, "decision");
+    let start = decision.start;
+    assert_eq!(wrapped.code.insns[start..], on_hook.code.insns[..]);
+    let moved: Vec<(usize, &str)> = on_hook
+        .code
+        .relocations
+        .iter()
+        .map(|r| (r.slot + start, r.symbol.as_str()))
+        .collect();
+    let relocations: Vec<(usize, &str)> = wrapped
+        .code
+        .relocations
+        .iter()
+        .map(|r| (r.slot, r.symbol.as_str()))
+        .collect();
+    assert_eq!(relocations, moved);
+    let functions: Vec<(&str, usize)> = wrapped.code.functions[1..]
+        .iter()
+        .map(|f| (f.name.as_str(), f.start))
+        .collect();
+    let moved: Vec<(&str, usize)> = on_hook
+        .code
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.start + start))
+        .collect();
+    assert_eq!(functions, moved);
+    // The iterator: the file from its context (`bpf_iter__task_file`'s fourth slot), none on
+    // its last call, and the decision called with a context whose first slot holds it; a
+    // refusal written to the iterator's `seq_file`.
+    let text = disassemble_with(&wrapped.code.insns, &wrapped.code.relocations).unwrap();
+    let entry: String = text.lines().take(start).map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        entry,
+        "   0: r6 = r1\n\
+        \x20  1: r1 = *(u64 *)(r6 + 24)\n\
+        \x20  2: if r1 == 0x0 goto +12 <15>\n\
+        \x20  3: *(u64 *)(r10 - 8) = r1\n\
+        \x20  4: r1 = r10\n\
+        \x20  5: r1 += -8\n\
+        \x20  6: call pc+10 ; to 17\n\
+        \x20  7: if r0 == 0x0 goto +7 <15>\n\
+        \x20  8: *(u32 *)(r10 - 8) = r0\n\
+        \x20  9: r1 = *(u64 *)(r6 + 0)\n\
+        \x20 10: r1 = *(u64 *)(r1 + 0)\n\
+        \x20 11: r2 = r10\n\
+        \x20 12: r2 += -8\n\
+        \x20 13: r3 = 4\n\
+        \x20 14: call 127 ; seq_write\n\
+        \x20 15: r0 = 0\n\
+        \x20 16: exit\n"
+    );
+    let mut parsed = aya_obj::Object::parse(&iterator.elf).expect("aya-obj parses it");
+    assert!(matches!(
+        parsed.programs["krsi_open"].section,
+        aya_obj::ProgramSection::Iter { .. }
+    ));
+    parsed
+        .relocate_calls(&Default::default())
+        .expect("aya-obj links the decision and the report");
+}
+
+#[test]
+fn only_open_rules_run_as_a_task_file_iterator() {
+    let refused = compile_for(
+        "deny open where path == \"/etc/shadow\"\ndeny exec where path == \"/bin/su\"\n",
+        Attach::TaskFileIterator,
+    );
+    assert_eq!(
+        refused.err(),
+        Some(compiler::CompileError::Codegen(
+            compiler::codegen::CodegenError::NotIterable {
+                program: "exec".into()
+            }
+        ))
+    );
 }

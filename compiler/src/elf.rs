@@ -213,7 +213,7 @@ impl fmt::Display for ElfError {
             ),
             ElfError::NotAnLsmSection(name) => write!(
                 f,
-                "program section `{name}` is not `lsm/<hook>` or `lsm.s/<hook>`"
+                "program section `{name}` is not `lsm/<hook>`, `lsm.s/<hook>` or `{TASK_FILE_ITERATOR_SECTION}`"
             ),
             ElfError::DuplicateSymbol(name) => write!(f, "symbol `{name}` is defined twice"),
             ElfError::DuplicateSection(name) => {
@@ -257,6 +257,11 @@ fn check_name(what: &'static str, name: &str) -> Result<(), ElfError> {
     }
     Ok(())
 }
+
+/// The section of a `file_open` decision compiled as an iterator
+/// ([`crate::ir::Attach::TaskFileIterator`]): aya and libbpf load it as an iterator of the
+/// kernel's `bpf_iter_task_file`. The runtime never attaches it.
+pub const TASK_FILE_ITERATOR_SECTION: &str = "iter/task_file";
 
 /// The LSM hook a program section names: `lsm/<hook>` or `lsm.s/<hook>` (sleepable).
 pub fn lsm_hook(section: &str) -> Option<&str> {
@@ -308,7 +313,7 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
         }
         // krsi objects hold LSM programs only; aya reads any other prefix as another program
         // type, or refuses it.
-        if lsm_hook(&program.section).is_none() {
+        if lsm_hook(&program.section).is_none() && program.section != TASK_FILE_ITERATOR_SECTION {
             return Err(ElfError::NotAnLsmSection(program.section.clone()));
         }
         if !symbols.insert(program.symbol.as_str()) {

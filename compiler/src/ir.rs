@@ -43,17 +43,33 @@ pub struct Target {
     /// Reports one rule may send per second on one CPU (`krsic load --report-rate`); `None`
     /// for [`crate::report::REPORTS_PER_SECOND`].
     pub report_rate: Option<u32>,
+    pub attach: Attach,
 }
 
 impl Target {
-    /// The policy as written, for `scope`: its own mode, the default report rate.
+    /// The policy as written, for `scope`: its own mode, the default report rate, on its
+    /// LSM hooks.
     pub fn new(scope: Scope) -> Target {
         Target {
             scope,
             mode: None,
             report_rate: None,
+            attach: Attach::Lsm,
         }
     }
+}
+
+/// Where the programs attach.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Attach {
+    /// On the LSM hooks, to decide: what krsi is for.
+    #[default]
+    Lsm,
+    /// The `file_open` program's decision, called by an `iter/task_file` iterator on each
+    /// open file of a process (`krsic build --attach task-file-iter`). It refuses nothing:
+    /// it runs the decision code where the kernel refuses LSM programs but loads iterators
+    /// (the benchmark's host, KERNEL.md "Cost facts"), so that it can be timed natively.
+    TaskFileIterator,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +84,7 @@ pub struct Module {
     /// The target kernel's verifier may type a loaded pointer as possibly NULL
     /// ([`lang::kernel::loads_may_be_null`]).
     pub loads_may_be_null: bool,
+    pub attach: Attach,
 }
 
 impl Module {
@@ -78,6 +95,7 @@ impl Module {
             scope: self.scope,
             mode: Some(self.mode),
             report_rate: Some(self.report_rate),
+            attach: self.attach,
         }
     }
 }

@@ -150,6 +150,7 @@ pub fn lower(policy: &CheckedPolicy, target: Target) -> Result<Module, InternalE
             .report_rate
             .unwrap_or(crate::report::REPORTS_PER_SECOND),
         loads_may_be_null: policy.loads_may_be_null,
+        attach: target.attach,
     })
 }
 

@@ -192,6 +192,7 @@ pub mod id {
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;
     pub const RINGBUF_DISCARD: u32 = 133;
+    pub const SEQ_WRITE: u32 = 127;
     pub const D_PATH: u32 = 147;
     pub const GET_CURRENT_TASK_BTF: u32 = 158;
 }

@@ -25,8 +25,10 @@
 //! computed (see `automaton`); a test then reads whether the final state accepts its glob.
 
 use crate::bpf::{AluOp, Assembler, Code, EncodeError, JmpCond, Label, Reg, Size};
-use crate::elf::{DataSection, MapSpec, ObjectSpec, ProgramSpec, RODATA_SECTION};
-use crate::ir::{Cond, Mode, Module, Program, Rule, Scope, ValueKind};
+use crate::elf::{
+    DataSection, MapSpec, ObjectSpec, ProgramSpec, RODATA_SECTION, TASK_FILE_ITERATOR_SECTION,
+};
+use crate::ir::{Attach, Cond, Mode, Module, Program, Rule, Scope, ValueKind};
 use crate::report::{
     self as events, RecordLayout, ADDR_ABSENT, ADDR_UNKNOWN, ADDR_V4, ADDR_V6, DROPS_MAP,
     EVENTS_MAP, EVENTS_RING_BYTES, PORT_ABSENT, PORT_UNKNOWN,
@@ -41,6 +43,7 @@ use std::fmt;
 mod audit;
 mod automaton;
 mod cond;
+mod iterator;
 mod mixed;
 mod report;
 mod runs;
@@ -132,6 +135,13 @@ pub enum CodegenError {
         program: String,
         error: lang::automaton::AutomatonError,
     },
+    /// A program other than `file_open`'s, compiled for [`Attach::TaskFileIterator`]: an
+    /// iterator over open files has no other event to give it. Not a bug in krsi but a
+    /// target the policy does not fit (`krsic build --attach task-file-iter` on a policy
+    /// with `exec` rules).
+    NotIterable {
+        program: String,
+    },
 }
 
 impl fmt::Display for CodegenError {
@@ -143,6 +153,10 @@ impl fmt::Display for CodegenError {
                 "program `{program}` needs a memory offset of {offset}, beyond the 32,767 a BPF load or store reaches"
             ),
             CodegenError::Automaton { program, error } => write!(f, "program `{program}`: {error}"),
+            CodegenError::NotIterable { program } => write!(
+                f,
+                "the `{program}` program cannot run as a task-file iterator: only `open` rules can"
+            ),
             CodegenError::TooManyValues { program } => {
                 write!(
                     f,
@@ -183,9 +197,20 @@ pub fn codegen(module: &Module) -> Result<ObjectSpec, CodegenError> {
                 program: program.event.to_string(),
                 error,
             })?;
+        let section = match module.attach {
+            Attach::Lsm => format!("lsm/{}", program.hook),
+            Attach::TaskFileIterator if program.hook == iterator::HOOK && !program.variant => {
+                TASK_FILE_ITERATOR_SECTION.to_string()
+            }
+            Attach::TaskFileIterator => {
+                return Err(CodegenError::NotIterable {
+                    program: program.event.to_string(),
+                })
+            }
+        };
         programs.push(ProgramSpec {
             symbol: program.symbol(),
-            section: format!("lsm/{}", program.hook),
+            section,
             code,
         });
     }
@@ -425,6 +450,7 @@ struct ProgramGen<'a> {
     scratch_pending: Option<Label>,
     /// See [`Module::loads_may_be_null`] and [`Self::follow`].
     loads_may_be_null: bool,
+    attach: Attach,
 }
 
 impl<'a> ProgramGen<'a> {
@@ -452,6 +478,7 @@ impl<'a> ProgramGen<'a> {
             deny_exits: Vec::new(),
             chunks: Vec::new(),
             loads_may_be_null: module.loads_may_be_null,
+            attach: module.attach,
         }
     }
 
@@ -586,6 +613,11 @@ impl<'a> ProgramGen<'a> {
     }
 
     fn emit(mut self) -> Result<Code, EncodeError> {
+        if self.attach == Attach::TaskFileIterator {
+            let decision = self.asm.new_label();
+            self.emit_iterator(decision);
+            self.asm.function(iterator::DECISION_FUNCTION, decision);
+        }
         let allow = self.allow;
         let fail_closed = self.asm.new_label();
         // Both return a constant: a path that leaves through them needs no value stored.
