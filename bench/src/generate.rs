@@ -67,43 +67,82 @@ typedef unsigned long long u64;
 struct path { void *mnt; void *dentry; } __attribute__((preserve_access_index));
 struct file { struct path f_path; } __attribute__((preserve_access_index));
 struct linux_binprm { struct file *file; } __attribute__((preserve_access_index));
+struct seq_file;
+struct bpf_iter_meta { struct seq_file *seq; } __attribute__((preserve_access_index));
+struct task_struct;
+struct bpf_iter__task_file {
+    struct bpf_iter_meta *meta;
+    struct task_struct *task;
+    u32 fd;
+    struct file *file;
+} __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
 #define EPERM 1
 #define WORD(buf, off) (*(const u64 *)((buf) + (off)))
 "#;
 
-/// The program head for `event`: declares `f`, the file whose path is decided.
-fn head(event: Event) -> String {
-    match event {
-        Event::Open => format!(
+/// Where a program runs: on the event's LSM hook (in a guest), or as the decision an
+/// iterator calls on each open file of a process (on the host, natively; open only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    Hook,
+    Iterator,
+}
+
+/// The head of the function that decides `event`: declares `f`, the file whose path is
+/// decided. On the hook it is the program; as an iterator's decision, a function the
+/// iterator calls ([`ITERATOR`]), as `krsic build --attach task-file-iter` compiles krsi's.
+fn head(event: Event, form: Form) -> String {
+    match (form, event) {
+        (Form::Iterator, _) => "static __attribute__((noinline)) int decide(struct file *f)\n{\n".into(),
+        (Form::Hook, Event::Open) => format!(
             "SEC(\"lsm/file_open\")\nint BPF_PROG({}, struct file *f)\n{{\n",
             c_symbol(event)
         ),
-        Event::Exec => format!(
+        (Form::Hook, Event::Exec) => format!(
             "SEC(\"lsm/bprm_check_security\")\nint BPF_PROG({}, struct linux_binprm *bprm)\n{{\n    struct file *f = bprm->file;\n",
             c_symbol(event)
         ),
     }
 }
 
+/// The iterator that calls `decide` on each open file of a process and writes each refusal
+/// to its output as the 4-byte `-errno`, as krsi's iterator does.
+const ITERATOR: &str = r#"
+SEC("iter/task_file")
+int bench_open(struct bpf_iter__task_file *ctx)
+{
+    struct file *f = ctx->file;
+    if (!f)
+        return 0;
+    int refused = decide(f);
+    if (refused)
+        bpf_seq_write(ctx->meta->seq, &refused, sizeof refused);
+    return 0;
+}
+"#;
+
 /// The C source of a non-krsi design; `kind` and `rules` only for [`Design::Clang`].
-pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize) -> String {
+pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize, form: Form) -> String {
     let mut out = String::from(PRELUDE);
     match design {
         Design::Empty => {
-            out += &head(event);
+            out += &head(event, form);
             out += "    return 0;\n}\n";
         }
         Design::PathFloor => {
-            out += &head(event);
+            out += &head(event, form);
             out += "    char buf[256] __attribute__((aligned(8)));\n";
             out += "    bpf_d_path(&f->f_path, buf, sizeof buf);\n    return 0;\n}\n";
         }
-        Design::Clang => clang_rules(&mut out, event, kind, rules),
-        Design::MapPrefix | Design::MapExact => map_program(&mut out, design, event),
+        Design::Clang => clang_rules(&mut out, event, kind, rules, form),
+        Design::MapPrefix | Design::MapExact => map_program(&mut out, design, event, form),
         // Not C: compiled by krsic.
         Design::Krsi => {}
+    }
+    if form == Form::Iterator {
+        out += ITERATOR;
     }
     out
 }
@@ -111,7 +150,7 @@ pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize) -> Stri
 /// The rules as a hand-written agent would: the cheap uid test first, the path resolved
 /// once, then one test per rule comparing 8-byte words with an early exit (byte-by-byte
 /// compares hit the verifier's complexity limit).
-fn clang_rules(out: &mut String, event: Event, kind: Kind, rules: usize) {
+fn clang_rules(out: &mut String, event: Event, kind: Kind, rules: usize, form: Form) {
     out.push_str(
         r#"
 // 1 when no '/' is in buf[from, to): what a `*` of a glob matches.
@@ -129,7 +168,7 @@ static __always_inline int no_slash(const char *buf, long from, long to)
 
 "#,
     );
-    out.push_str(&head(event));
+    out.push_str(&head(event, form));
     out.push_str(
         "    if ((u32)bpf_get_current_uid_gid() == 0)\n        return 0;\n\
          \x20   char buf[256] __attribute__((aligned(8)));\n\
@@ -191,7 +230,7 @@ fn words_equal(bytes: &[u8]) -> String {
 
 /// One prebuilt program whatever the rules: the rules are keys of a hash map of zero-padded
 /// paths, filled after loading.
-fn map_program(out: &mut String, design: Design, event: Event) {
+fn map_program(out: &mut String, design: Design, event: Event, form: Form) {
     let _ = write!(
         out,
         r#"
@@ -212,7 +251,7 @@ struct {{
 
 "#
     );
-    out.push_str(&head(event));
+    out.push_str(&head(event, form));
     out.push_str(
         "    if ((u32)bpf_get_current_uid_gid() == 0)\n        return 0;\n\
          \x20   u32 zero = 0, one = 1;\n\
@@ -279,6 +318,31 @@ mod tests {
             krsi_test_cases(3).len()
         );
         assert!(policy.contains("path ~ \"/srv/app2/bin/t*l\" and uid != 0"));
+    }
+
+    #[test]
+    fn an_iterators_decision_is_the_hooks_c_in_a_function_it_calls() {
+        for design in [
+            Design::Empty,
+            Design::PathFloor,
+            Design::Clang,
+            Design::MapPrefix,
+        ] {
+            let hook = c_program(design, Event::Open, Kind::Prefix, 3, Form::Hook);
+            let iterator = c_program(design, Event::Open, Kind::Prefix, 3, Form::Iterator);
+            let head = "SEC(\"lsm/file_open\")\nint BPF_PROG(bench_open, struct file *f)\n{\n";
+            let decide = "static __attribute__((noinline)) int decide(struct file *f)\n{\n";
+            assert!(
+                hook.contains(head) && !hook.contains("iter/task_file"),
+                "{design:?}"
+            );
+            // The same C, the hook's head made the function's, and the iterator after it.
+            assert_eq!(
+                iterator,
+                format!("{}{ITERATOR}", hook.replace(head, decide)),
+                "{design:?}"
+            );
+        }
     }
 
     #[test]

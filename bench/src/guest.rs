@@ -28,7 +28,18 @@ const ROUNDS: u32 = 5;
 /// The exit status of a workload child whose execve was refused.
 const EXEC_REFUSED: i32 = 126;
 
-pub fn run(stage: &Path) -> Result<(), String> {
+/// Where the programs run and what makes their events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Harness {
+    /// Attached to their LSM hooks in a guest kernel; a child process opens or executes the
+    /// workload's paths.
+    Guest,
+    /// On the host, as iterators over the open files of a process that holds the workload's
+    /// paths open ([`crate::native`]).
+    Native,
+}
+
+pub fn run(stage: &Path, harness: Harness) -> Result<(), String> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_err(|e| format!("reading the kernel release: {e}"))?;
     let manifest = find_manifest(stage, release.trim())?;
@@ -39,17 +50,27 @@ pub fn run(stage: &Path) -> Result<(), String> {
         manifest.series,
         manifest.entries.len()
     );
-    create_workload_files(&manifest)?;
+    let created = create_workload_files(&manifest)?;
     std::fs::write(STATS_SYSCTL, "1").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
+    let measured = measure_all(harness, &kernel_dir, &manifest);
+    let stats = std::fs::write(STATS_SYSCTL, "0").map_err(|e| format!("{STATS_SYSCTL}: {e}"));
+    // A guest is thrown away after the run; the host keeps nothing the run made.
+    if harness == Harness::Native {
+        created.remove();
+    }
+    measured.and(stats)
+}
+
+/// Measures every rule set's designs, printing one result line per program.
+fn measure_all(harness: Harness, kernel_dir: &Path, manifest: &Manifest) -> Result<(), String> {
     for group in rule_sets(&manifest.entries) {
-        for measurement in measure_group(&kernel_dir, &manifest, &group) {
+        for measurement in measure_group(harness, kernel_dir, manifest, &group) {
             let line = serde_json::to_string(&measurement).map_err(|e| e.to_string())?;
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{RESULT_MARKER}{line}");
             let _ = stdout.flush();
         }
     }
-    std::fs::write(STATS_SYSCTL, "0").map_err(|e| format!("{STATS_SYSCTL}: {e}"))?;
     Ok(())
 }
 
@@ -74,7 +95,30 @@ fn find_manifest(stage: &Path, release: &str) -> Result<Manifest, String> {
     ))
 }
 
-fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
+/// What [`create_workload_files`] made that was not there: removed after a native run.
+pub struct Created {
+    files: Vec<PathBuf>,
+    /// Deepest last.
+    dirs: Vec<PathBuf>,
+}
+
+impl Created {
+    fn remove(self) {
+        for file in &self.files {
+            let _ = std::fs::remove_file(file);
+        }
+        for dir in self.dirs.iter().rev() {
+            // Only if empty: something else may have put files there since.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn create_workload_files(manifest: &Manifest) -> Result<Created, String> {
+    let mut created = Created {
+        files: Vec::new(),
+        dirs: Vec::new(),
+    };
     let mut paths: BTreeSet<String> = MISS_PATHS.iter().map(|p| p.to_string()).collect();
     // The programs without rules (empty, path floor) run the last-rule case on the target of
     // a set of none, which no size of a scale or glob run creates.
@@ -85,12 +129,23 @@ fn create_workload_files(manifest: &Manifest) -> Result<(), String> {
     );
     for path in paths {
         let path = PathBuf::from(path);
+        let mut missing: Vec<PathBuf> = path
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| !dir.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        missing.reverse();
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
+        created.dirs.extend(missing);
+        if !path.exists() {
+            created.files.push(path.clone());
+        }
         std::fs::copy(WORKLOAD_BINARY, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(())
+    Ok(created)
 }
 
 /// The compiled programs grouped by the rules they decide, in the manifest's order.
@@ -116,7 +171,12 @@ fn rule_sets(entries: &[Entry]) -> Vec<Vec<Entry>> {
 /// per exec swung from 30 to 83 µs between the cells of one run). Interleaved, a drift falls
 /// on the whole group alike, and each round's fresh load also samples where the kernel puts
 /// the program's code and maps.
-fn measure_group(kernel_dir: &Path, manifest: &Manifest, group: &[Entry]) -> Vec<Measurement> {
+fn measure_group(
+    harness: Harness,
+    kernel_dir: &Path,
+    manifest: &Manifest,
+    group: &[Entry],
+) -> Vec<Measurement> {
     let mut measurements: Vec<Measurement> = group
         .iter()
         .map(|entry| Measurement {
@@ -140,7 +200,7 @@ fn measure_group(kernel_dir: &Path, manifest: &Manifest, group: &[Entry]) -> Vec
                 continue;
             }
             let started = Instant::now();
-            let loaded = match load(kernel_dir, entry, measurement, round == 0) {
+            let loaded = match load(harness, kernel_dir, entry, measurement, round == 0) {
                 Ok(loaded) => loaded,
                 Err(refused) => {
                     measurement.refused = Some(refused);
@@ -149,7 +209,7 @@ fn measure_group(kernel_dir: &Path, manifest: &Manifest, group: &[Entry]) -> Vec
             };
             load_ms[i].push(started.elapsed().as_secs_f64() * 1e3);
             for (result, tally) in measurement.cases.iter_mut().zip(&mut tallies[i]) {
-                run_round(manifest, entry, &loaded.ids, result, tally);
+                run_round(manifest, entry, &loaded, result, tally);
             }
             // Dropping the policy detaches and unloads every program (and its maps).
             drop(loaded);
@@ -168,17 +228,23 @@ fn measure_group(kernel_dir: &Path, manifest: &Manifest, group: &[Entry]) -> Vec
     measurements
 }
 
-/// A program of the group, loaded and attached.
+/// A program of the group, loaded (and in a guest, attached).
 struct Loaded {
     /// Detaches and unloads when dropped.
-    _policy: runtime::EnforcedPolicy,
+    held: Held,
     /// The kernel's ids of its programs, whose statistics the rounds read.
     ids: Vec<u32>,
+}
+
+enum Held {
+    Policy { _policy: runtime::EnforcedPolicy },
+    Iterators(crate::native::Iterators),
 }
 
 /// Loads and attaches `entry`'s object; on the first load, also records what the kernel
 /// charged and counted for it (the same at every load).
 fn load(
+    harness: Harness,
     kernel_dir: &Path,
     entry: &Entry,
     measurement: &mut Measurement,
@@ -186,21 +252,29 @@ fn load(
 ) -> Result<Loaded, String> {
     let object = kernel_dir.join(entry.object.as_deref().unwrap_or_default());
     let bytes = std::fs::read(&object).map_err(|e| format!("{}: {e}", object.display()))?;
-    let targets: Vec<runtime::ProgramTarget> = entry
-        .targets
-        .iter()
-        .map(|t| runtime::ProgramTarget {
-            symbol: t.symbol.clone(),
-            hook: t.hook.clone(),
-        })
-        .collect();
     let before: BTreeSet<u32> = program_infos().iter().map(|p| p.id()).collect();
-    let gate = runtime::GateMaps {
-        gate_map: compiler::codegen::GATE_MAP.to_string(),
-        version_map: compiler::codegen::VERSION_MAP.to_string(),
-        handover: None,
+    let held = match harness {
+        Harness::Guest => {
+            let targets: Vec<runtime::ProgramTarget> = entry
+                .targets
+                .iter()
+                .map(|t| runtime::ProgramTarget {
+                    symbol: t.symbol.clone(),
+                    hook: t.hook.clone(),
+                })
+                .collect();
+            let gate = runtime::GateMaps {
+                gate_map: compiler::codegen::GATE_MAP.to_string(),
+                version_map: compiler::codegen::VERSION_MAP.to_string(),
+                handover: None,
+            };
+            Held::Policy {
+                _policy: runtime::load(&bytes, &targets, None, &gate, None)
+                    .map_err(|e| refusal(&e))?,
+            }
+        }
+        Harness::Native => Held::Iterators(crate::native::Iterators::load(&bytes, &entry.targets)?),
     };
-    let policy = runtime::load(&bytes, &targets, None, &gate, None).map_err(|e| refusal(&e))?;
     let infos: Vec<ProgramInfo> = program_infos()
         .into_iter()
         .filter(|p| !before.contains(&p.id()))
@@ -217,7 +291,7 @@ fn load(
     }
     fill_rule_map(&infos, &entry.map_keys)?;
     Ok(Loaded {
-        _policy: policy,
+        held,
         ids: infos.iter().map(|p| p.id()).collect(),
     })
 }
@@ -232,7 +306,7 @@ fn sum(values: impl Iterator<Item = Option<u32>>) -> Option<u32> {
 
 /// The kernel's refusal, short: the error, then the last lines of the verifier's log, which
 /// say why (`BPF program is too large`, `The sequence of 8193 jumps is too complex`, ...).
-fn refusal(error: &runtime::RuntimeError) -> String {
+pub(crate) fn refusal(error: &runtime::RuntimeError) -> String {
     let text = error.to_string();
     let mut short = text.lines().next().unwrap_or("").to_string();
     if let runtime::RuntimeError::Rejected { log, .. } = error {
@@ -343,7 +417,7 @@ fn run_stats(ids: &[u32]) -> (u64, u64) {
 fn run_round(
     manifest: &Manifest,
     entry: &Entry,
-    ids: &[u32],
+    loaded: &Loaded,
     result: &mut CaseResult,
     tally: &mut Tally,
 ) {
@@ -359,16 +433,14 @@ fn run_round(
         .collect();
     let per_round = (iterations / ROUNDS).max(1);
     let cap = Duration::from_millis(manifest.plan.case_cap_ms) / (ROUNDS + 1);
-    let _ = workload(
-        entry.event,
-        case.uid(),
-        &paths,
-        (per_round / 4).max(1),
-        cap / 4,
-    );
-    let (cnt0, ns0) = run_stats(ids);
-    let round = workload(entry.event, case.uid(), &paths, per_round, cap);
-    let (cnt1, ns1) = run_stats(ids);
+    let run = |events: u32, cap: Duration| match &loaded.held {
+        Held::Policy { .. } => workload(entry.event, case.uid(), &paths, events, cap),
+        Held::Iterators(iterators) => iterators.workload(case.uid(), &paths, events, cap),
+    };
+    let _ = run((per_round / 4).max(1), cap / 4);
+    let (cnt0, ns0) = run_stats(&loaded.ids);
+    let round = run(per_round, cap);
+    let (cnt1, ns1) = run_stats(&loaded.ids);
     let (cnt, ns) = (cnt1.saturating_sub(cnt0), ns1.saturating_sub(ns0));
     result.run_cnt += cnt;
     result.run_time_ns += ns;
@@ -434,11 +506,11 @@ impl CaseResult {
 
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
-struct Counts {
-    events: u64,
-    denied: u64,
+pub(crate) struct Counts {
+    pub events: u64,
+    pub denied: u64,
     /// Refused for another reason than the policy (EACCES, ENOENT...): a broken workload.
-    failed: u64,
+    pub failed: u64,
 }
 
 /// Runs the workload in a child process with `uid`, so that the parent does nothing between
@@ -453,6 +525,11 @@ fn workload(
     if paths.is_empty() {
         return Err("no workload paths".into());
     }
+    in_child(|| child_workload(event, uid, paths, iterations, cap))
+}
+
+/// Runs `work` in a forked child and returns what it counted.
+pub(crate) fn in_child(work: impl FnOnce() -> Counts) -> Result<Counts, String> {
     let mut pipe = [0i32; 2];
     // SAFETY: pipe writes two descriptors into the array.
     if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
@@ -465,7 +542,7 @@ fn workload(
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if child == 0 {
-        let counts = child_workload(event, uid, paths, iterations, cap);
+        let counts = work();
         // SAFETY: writes the plain struct's bytes to the pipe, then leaves without unwinding.
         unsafe {
             libc::write(
@@ -507,14 +584,7 @@ fn child_workload(
     cap: Duration,
 ) -> Counts {
     let mut counts = Counts::default();
-    // SAFETY: plain system calls on this process's credentials.
-    let dropped = uid == 0
-        || unsafe {
-            libc::setgroups(0, std::ptr::null()) == 0
-                && libc::setresgid(uid, uid, uid) == 0
-                && libc::setresuid(uid, uid, uid) == 0
-        };
-    if !dropped {
+    if !become_user(uid) {
         counts.failed = 1;
         return counts;
     }
@@ -536,6 +606,18 @@ fn child_workload(
         }
     }
     counts
+}
+
+/// Gives this process `uid`'s credentials (and its own group of the same number); root stays
+/// root. False when it could not.
+pub(crate) fn become_user(uid: u32) -> bool {
+    // SAFETY: plain system calls on this process's credentials.
+    uid == 0
+        || unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(uid, uid, uid) == 0
+                && libc::setresuid(uid, uid, uid) == 0
+        }
 }
 
 enum Outcome {

@@ -2,16 +2,21 @@
 //! performance.md).
 //!
 //!   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale | --globs]
+//!   krsi-bench prepare --native --series host --pin PIN --out DIR
 //!   krsi-bench guest STAGE_DIR
+//!   krsi-bench native STAGE_DIR
 //!   krsi-bench report --stage DIR --page FILE --plot FILE
 //!
-//! `prepare` (host) compiles every compared program for one guest kernel; `guest` runs inside
-//! that guest (tests/guest/run --bench) and prints one result line per program; `report`
-//! (host) writes the book's page from the manifests and the guests' console logs.
+//! `prepare` (host) compiles every compared program for one guest kernel, or with `--native`
+//! for the host's own; `guest` runs inside that guest (tests/guest/run --bench) and prints one
+//! result line per program; `native` does the same on the host, with each program's decision
+//! run by an iterator (see `native`); `report` (host) writes the book's page from the
+//! manifests and the guests' console logs.
 
 mod generate;
 mod guest;
 mod manifest;
+mod native;
 mod offline;
 mod prepare;
 mod report;
@@ -22,9 +27,11 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   krsi-bench prepare --series S --pin PIN --vmlinux FILE --out DIR [--quick | --scale | --globs]
+  krsi-bench prepare --native --series host --pin PIN --out DIR
       (environment: KRSIC = the krsic to measure, CLANG = clang, default `clang`;
        KRSI_BENCH_CLANG_CACHE = where compiled C is kept, default DIR/../clang-cache)
   krsi-bench guest STAGE_DIR
+  krsi-bench native STAGE_DIR
   krsi-bench report --stage DIR --page FILE --plot FILE";
 
 fn main() -> ExitCode {
@@ -32,7 +39,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("prepare") => prepare_command(&args[1..]),
         Some("guest") => match args.get(1) {
-            Some(stage) => guest::run(&PathBuf::from(stage)),
+            Some(stage) => guest::run(&PathBuf::from(stage), guest::Harness::Guest),
+            None => Err(USAGE.into()),
+        },
+        Some("native") => match args.get(1) {
+            Some(stage) => guest::run(&PathBuf::from(stage), guest::Harness::Native),
             None => Err(USAGE.into()),
         },
         Some("report") => report_command(&args[1..]),
@@ -77,12 +88,18 @@ fn prepare_command(args: &[String]) -> Result<(), String> {
     prepare::prepare(&prepare::Options {
         series: flags.value("--series")?,
         pin: flags.value("--pin")?,
-        vmlinux: flags.value("--vmlinux")?.into(),
+        vmlinux: if flags.has("--native") {
+            None
+        } else {
+            Some(flags.value("--vmlinux")?.into())
+        },
         out: flags.value("--out")?.into(),
         krsic,
         clang,
         clang_version,
-        mode: if flags.has("--quick") {
+        mode: if flags.has("--native") {
+            workload::Mode::Native
+        } else if flags.has("--quick") {
             workload::Mode::Quick
         } else if flags.has("--scale") {
             workload::Mode::Scale

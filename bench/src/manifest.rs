@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// The file name of the manifest in a kernel's stage directory.
 pub const MANIFEST: &str = "manifest.json";
+/// The series of a native run's manifest: the host's own kernel.
+pub const NATIVE_SERIES: &str = "host";
 /// The prefix of every result line the guest prints on its console.
 pub const RESULT_MARKER: &str = "KRSI-BENCH ";
 

@@ -3,9 +3,12 @@
 //! instructions krsi's programs execute per event in the offline machine (`krsic test`), and
 //! write the manifest the guest half reads.
 
-use crate::generate::{c_program, krsi_policy, krsi_test_cases, map_keys};
+use crate::generate::{c_program, krsi_policy, krsi_test_cases, map_keys, Form};
 use crate::manifest::{Entry, Manifest, Target, MANIFEST};
 use crate::workload::{Case, Design, Event, Kind, Mode, Plan};
+
+/// The running kernel's BTF: what a native run compiles against.
+pub const HOST_BTF: &str = "/sys/kernel/btf/vmlinux";
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash as _, Hasher as _};
@@ -18,8 +21,8 @@ pub struct Options {
     pub series: String,
     pub pin: String,
     /// The guest kernel's ELF image; its `.BTF` section is what `/sys/kernel/btf/vmlinux`
-    /// shows inside the guest.
-    pub vmlinux: PathBuf,
+    /// shows inside the guest. `None` for the host's own kernel (a native run).
+    pub vmlinux: Option<PathBuf>,
     pub out: PathBuf,
     pub krsic: PathBuf,
     pub clang: String,
@@ -31,18 +34,27 @@ pub struct Options {
 pub fn prepare(options: &Options) -> Result<(), String> {
     std::fs::create_dir_all(&options.out).map_err(|e| format!("{}: {e}", options.out.display()))?;
     let btf = options.out.join("vmlinux.btf");
-    run_quiet(
-        Command::new("objcopy")
-            .args(["-O", "binary", "--only-section=.BTF"])
-            .arg(&options.vmlinux)
-            .arg(&btf),
-    )
-    .map_err(|e| format!("extracting the BTF of {}: {e}", options.vmlinux.display()))?;
+    match &options.vmlinux {
+        Some(vmlinux) => run_quiet(
+            Command::new("objcopy")
+                .args(["-O", "binary", "--only-section=.BTF"])
+                .arg(vmlinux)
+                .arg(&btf),
+        )
+        .map_err(|e| format!("extracting the BTF of {}: {e}", vmlinux.display()))?,
+        None => {
+            std::fs::copy(HOST_BTF, &btf).map_err(|e| format!("{HOST_BTF}: {e}"))?;
+        }
+    }
     let plan = Plan::new(options.mode);
+    let form = match options.mode {
+        Mode::Native => Form::Iterator,
+        _ => Form::Hook,
+    };
     let mut entries = Vec::new();
-    for event in Event::ALL {
+    for &event in &plan.events {
         for design in [Design::Empty, Design::PathFloor] {
-            entries.push(compile_c(options, &btf, design, event, None, 0));
+            entries.push(compile_c(options, &btf, design, event, None, 0, form));
         }
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
@@ -56,9 +68,9 @@ pub fn prepare(options: &Options) -> Result<(), String> {
                         continue;
                     }
                     let entry = if design == Design::Krsi {
-                        compile_krsi(options, &btf, event, kind, rules)
+                        compile_krsi(options, &btf, event, kind, rules, form)
                     } else {
-                        compile_c(options, &btf, design, event, Some(kind), rules)
+                        compile_c(options, &btf, design, event, Some(kind), rules, form)
                     };
                     eprintln!(
                         "krsi-bench: {} {}{}",
@@ -123,6 +135,7 @@ pub(crate) fn new_entry(event: Event, design: Design, kind: Option<Kind>, rules:
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compile_c(
     options: &Options,
     btf: &Path,
@@ -130,16 +143,59 @@ fn compile_c(
     event: Event,
     kind: Option<Kind>,
     rules: usize,
+    form: Form,
 ) -> Entry {
     let mut entry = new_entry(event, design, kind, rules);
     let rule_kind = kind.unwrap_or(Kind::Literal);
-    let source = options.out.join(format!("{}.bpf.c", entry.id));
     let object = format!("{}.o", entry.id);
-    let text = c_program(design, event, rule_kind, rules);
-    if let Err(e) = std::fs::write(&source, &text) {
-        entry.refused = Some(format!("writing {}: {e}", source.display()));
+    let outcome = match clang(
+        options,
+        &entry.id,
+        &c_program(design, event, rule_kind, rules, form),
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            entry.refused = Some(e);
+            return entry;
+        }
+    };
+    entry.compile_ms = Some(outcome.compile_ms);
+    if let Some(e) = outcome.error {
+        entry.refused = Some(format!("clang: {e}"));
         return entry;
     }
+    entry.map_keys = map_keys(design, rule_kind, rules);
+    if let (Design::Clang, Some(kind)) = (design, kind) {
+        // The offline machine runs programs on their hook: an iterator's decision is
+        // counted in its hook form, the same C.
+        let counted = match form {
+            Form::Hook => Ok(object.clone()),
+            Form::Iterator => {
+                let stem = format!("{}.hook", entry.id);
+                let text = c_program(design, event, kind, rules, Form::Hook);
+                match clang(options, &stem, &text) {
+                    Ok(CachedCompile { error: None, .. }) => Ok(format!("{stem}.o")),
+                    Ok(CachedCompile { error: Some(e), .. }) | Err(e) => Err(e),
+                }
+            }
+        };
+        let counts = counted.and_then(|counted| {
+            crate::offline::clang_counts(btf, &options.out.join(counted), event, kind, rules)
+        });
+        match counts {
+            Ok(counts) => entry.offline = counts,
+            Err(e) => entry.offline_error = Some(e),
+        }
+    }
+    finish_object(options, entry, object)
+}
+
+/// Compiles `text` into `{stem}.o` in the stage directory (from the cache when it holds it),
+/// writing the source beside it as `{stem}.bpf.c`.
+fn clang(options: &Options, stem: &str, text: &str) -> Result<CachedCompile, String> {
+    let source = options.out.join(format!("{stem}.bpf.c"));
+    let object = format!("{stem}.o");
+    std::fs::write(&source, text).map_err(|e| format!("writing {}: {e}", source.display()))?;
     // The C is the same for every kernel (CO-RE resolves offsets at load time): compile it
     // once, for the kernels after the first and for later runs (keyed by clang's version
     // and the source).
@@ -206,19 +262,7 @@ fn compile_c(
             outcome
         }
     };
-    entry.compile_ms = Some(outcome.compile_ms);
-    if let Some(e) = outcome.error {
-        entry.refused = Some(format!("clang: {e}"));
-        return entry;
-    }
-    entry.map_keys = map_keys(design, rule_kind, rules);
-    if let (Design::Clang, Some(kind)) = (design, kind) {
-        match crate::offline::clang_counts(btf, &options.out.join(&object), event, kind, rules) {
-            Ok(counts) => entry.offline = counts,
-            Err(e) => entry.offline_error = Some(e),
-        }
-    }
-    finish_object(options, entry, object)
+    Ok(outcome)
 }
 
 /// What clang did with a source, kept for the next kernel's stage.
@@ -228,7 +272,14 @@ struct CachedCompile {
     error: Option<String>,
 }
 
-fn compile_krsi(options: &Options, btf: &Path, event: Event, kind: Kind, rules: usize) -> Entry {
+fn compile_krsi(
+    options: &Options,
+    btf: &Path,
+    event: Event,
+    kind: Kind,
+    rules: usize,
+    form: Form,
+) -> Entry {
     let mut entry = new_entry(event, Design::Krsi, Some(kind), rules);
     let source = options.out.join(format!("{}.krsi", entry.id));
     let object = format!("{}.o", entry.id);
@@ -242,6 +293,10 @@ fn compile_krsi(options: &Options, btf: &Path, event: Event, kind: Kind, rules: 
             .arg("build")
             .arg("--btf")
             .arg(btf)
+            .args(match form {
+                Form::Hook => &[][..],
+                Form::Iterator => &["--attach", "task-file-iter"][..],
+            })
             .arg(&source)
             .arg("-o")
             .arg(options.out.join(&object)),
@@ -251,6 +306,7 @@ fn compile_krsi(options: &Options, btf: &Path, event: Event, kind: Kind, rules: 
         entry.refused = Some(format!("krsic: {}", first_error(&e)));
         return entry;
     }
+    // The offline machine runs the policy on its hook: the iterator's decision is that code.
     match offline_counts(options, btf, &source, rules) {
         Ok(counts) => entry.offline = counts,
         Err(e) => entry.offline_error = Some(e),
@@ -318,15 +374,16 @@ fn offline_counts(
         .collect())
 }
 
-/// Records the object's LSM programs (a program per global `lsm/<hook>` function symbol; the
-/// local ones are functions the programs call, such as krsi's report function).
+/// Records the object's programs (a program per global `lsm/<hook>` or `iter/task_file`
+/// function symbol; the local ones are functions the programs call, such as krsi's report
+/// function). An iterator's target names its iterator, `task_file`.
 fn finish_object(options: &Options, mut entry: Entry, object: String) -> Entry {
     match lsm_targets(&options.out.join(&object)) {
         Ok(targets) if !targets.is_empty() => {
             entry.targets = targets;
             entry.object = Some(object);
         }
-        Ok(_) => entry.refused = Some("the object has no LSM program".into()),
+        Ok(_) => entry.refused = Some("the object has no program".into()),
         Err(e) => entry.refused = Some(e),
     }
     entry
@@ -352,6 +409,7 @@ fn lsm_targets(path: &Path) -> Result<Vec<Target>, String> {
         if let Some(hook) = section_name
             .strip_prefix("lsm/")
             .or_else(|| section_name.strip_prefix("lsm.s/"))
+            .or_else(|| section_name.strip_prefix("iter/"))
         {
             targets.push(Target {
                 symbol: name.to_string(),

@@ -1,7 +1,9 @@
 //! The host half, after the guests: read each kernel's manifest and the `KRSI-BENCH` lines of
 //! its console log, and write the book's performance page and its plot.
 
-use crate::manifest::{median, CaseResult, Entry, Manifest, Measurement, MANIFEST, RESULT_MARKER};
+use crate::manifest::{
+    median, CaseResult, Entry, Manifest, Measurement, MANIFEST, NATIVE_SERIES, RESULT_MARKER,
+};
 use crate::workload::{Case, Design, Event, Kind, Mode, MISS_PATHS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +21,15 @@ struct KernelRun {
 }
 
 impl KernelRun {
+    /// What the tables call the kernel: a guest's series, or the host.
+    fn label(&self) -> String {
+        if self.manifest.series == NATIVE_SERIES {
+            "Host, natively".into()
+        } else {
+            format!("Guest {}", self.manifest.series)
+        }
+    }
+
     fn entry(
         &self,
         event: Event,
@@ -116,7 +127,7 @@ impl Timed<'_> {
 
 pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
     let mut runs = Vec::new();
-    for series in ["6.1", "6.12"] {
+    for series in ["6.1", "6.12", NATIVE_SERIES] {
         let dir = stage.join(series);
         let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
             continue;
@@ -137,6 +148,10 @@ pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
             } else if let Some(i) = line.find("KRSI-GUEST-KERNEL ") {
                 release = line[i + "KRSI-GUEST-KERNEL ".len()..].trim().to_string();
             }
+        }
+        if release.is_empty() && manifest.series == NATIVE_SERIES {
+            // No guest boots to say it: the pin names the host's release.
+            release = manifest.pin.split_whitespace().nth(2).unwrap_or("").into();
         }
         runs.push(KernelRun {
             manifest,
@@ -168,6 +183,7 @@ fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> Stri
     let mut out = match plan.mode {
         Mode::Scale => String::from("# Performance at scale\n\n"),
         Mode::Globs => String::from("# Performance of globs\n\n"),
+        Mode::Native => String::from("# Performance, natively\n\n"),
         _ => String::from("# Performance\n\n"),
     };
     let _ = writeln!(
@@ -175,20 +191,24 @@ fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> Stri
         "<!-- Written by `scripts/bench{}`; rerun it rather than editing this page. -->\n",
         plan.mode.flag()
     );
-    out += "This page is written by the benchmark command, `scripts/bench` (`--quick` for the \
-small mode, `--scale` for 10, 100, 1,000 and 10,000 rules, `--globs` for globs and mixed rules at 10 and \
-1,000). It boots each guest kernel once (through the guest harness, `tests/guest/run \
---bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
-same workload against it. Times come from the kernel's own statistics \
-(`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
-over the workload only. The programs of one rule set (clang's, the map design's and krsi's; \
-or the empty program and the path floor) are measured in five interleaved rounds: each round \
-loads each of them in turn, runs one unmeasured warm-up and one measured round of every case \
-against it, and unloads it, so that the host's drift falls on them alike; a case's time is the \
-median round's, its load time the median load's. The guests run under QEMU's TCG emulator on a shared host, so a time \
-means something only beside another time from the same boot: read ratios, not nanoseconds, \
-and allow ±30% of noise. The exact counts beside them (instructions the verifier processed, \
-instructions executed per event in krsi's offline machine, program sizes) do not vary.\n\n";
+    if plan.mode == Mode::Native {
+        out += NATIVE_INTRO;
+    } else {
+        out += "This page is written by the benchmark command, `scripts/bench` (`--quick` for the \
+    small mode, `--scale` for 10, 100, 1,000 and 10,000 rules, `--globs` for globs and mixed rules at 10 and \
+    1,000). It boots each guest kernel once (through the guest harness, `tests/guest/run \
+    --bench`) and, in that one boot, loads every compared program alone on its hook and runs the \
+    same workload against it. Times come from the kernel's own statistics \
+    (`kernel.bpf_stats_enabled=1`, then run_time_ns / run_cnt of the program's `bpf_prog_info`) \
+    over the workload only. The programs of one rule set (clang's, the map design's and krsi's; \
+    or the empty program and the path floor) are measured in five interleaved rounds: each round \
+    loads each of them in turn, runs one unmeasured warm-up and one measured round of every case \
+    against it, and unloads it, so that the host's drift falls on them alike; a case's time is the \
+    median round's, its load time the median load's. The guests run under QEMU's TCG emulator on a shared host, so a time \
+    means something only beside another time from the same boot: read ratios, not nanoseconds, \
+    and allow ±30% of noise. The exact counts beside them (instructions the verifier processed, \
+    instructions executed per event in krsi's offline machine, program sizes) do not vary.\n\n";
+    }
     out += "## What runs\n\n";
     out += "- **Rules.** Every rule denies non-root processes a path: `deny EVENT where PATH-TEST \
 and uid != 0`. Rule *i* of a set tests `/srv/appi/…`: *literal* `path == \"/srv/appi/bin/tool\"`, \
@@ -246,16 +266,28 @@ compiler or the kernel refuses is listed as refused, with the reason.\n\n";
     out += "## Running it\n\n```sh\nKRSI_GUEST_CACHE=/path/to/cache scripts/bench --quick   # a few minutes a guest\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench --scale   # 10, 100, 1,000 and 10,000 literal and prefix rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench --globs   # 10 and 1,000 glob and mixed rules\n\
-KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n```\n\n\
+KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n\
+scripts/bench --native                                  # on the host, outside emulation: open, 1 to 10,000 rules\n```\n\n\
 It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \
 `bench/` crate: `prepare` on the host, `guest` inside the guest, `report` for this page), and \
 leaves the generated policies, C sources, objects, manifests and console logs in \
 `target/bench/<kernel>/`. A compiler run longer than two minutes counts as refused; a \
 workload case stops at its time cap.\n\n";
-    out += LARGE_POLICIES;
+    if plan.mode != Mode::Native {
+        out += LARGE_POLICIES;
+    }
     out += "## Machine\n\n";
     let _ = writeln!(out, "- Host: {}", host_description());
     for run in runs {
+        if run.manifest.series == NATIVE_SERIES {
+            let _ = writeln!(
+                out,
+                "- Kernel: the host's, `{}`, natively (each decision run by an `iter/task_file` \
+                 iterator)",
+                run.release
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "- Guest {}: `{}` (Debian package {}), QEMU TCG, 2 vCPUs, 2 GiB",
@@ -342,8 +374,8 @@ one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({p
         }
     }
     for run in runs {
-        let _ = writeln!(out, "## Guest {}\n", run.manifest.series);
-        for event in Event::ALL {
+        let _ = writeln!(out, "## {}\n", run.label());
+        for &event in &run.manifest.plan.events {
             detail_table(&mut out, run, event);
         }
     }
@@ -352,9 +384,9 @@ one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({p
 
 fn ratio_table(out: &mut String, run: &KernelRun) {
     let plan = &run.manifest.plan;
-    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    let _ = writeln!(out, "{}:\n", run.label());
     out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor | offline insns, miss: krsi / clang |\n|---|---|---|---|---|---|\n");
-    for event in Event::ALL {
+    for &event in &plan.events {
         let floor = run.time(run.entry(event, Design::PathFloor, None, 0), Case::Miss);
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
@@ -387,9 +419,9 @@ fn ratio_table(out: &mut String, run: &KernelRun) {
 
 fn refusal_table(out: &mut String, run: &KernelRun) {
     let plan = &run.manifest.plan;
-    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    let _ = writeln!(out, "{}:\n", run.label());
     out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | offline insns, last rule: krsi / clang |\n|---|---|---|---|---|\n");
-    for event in Event::ALL {
+    for &event in &plan.events {
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
                 let last = |entry| run.time(entry, Case::LastRule);
@@ -416,9 +448,9 @@ fn refusal_table(out: &mut String, run: &KernelRun) {
 
 fn early_exit_table(out: &mut String, run: &KernelRun) {
     let plan = &run.manifest.plan;
-    let _ = writeln!(out, "Guest {}:\n", run.manifest.series);
+    let _ = writeln!(out, "{}:\n", run.label());
     out.push_str("| event | rules | krsi root / clang root | krsi root / krsi 1 rule miss |\n|---|---|---|---|\n");
-    for event in Event::ALL {
+    for &event in &plan.events {
         for &kind in &plan.kinds {
             let one_rule = run.time(run.entry(event, Design::Krsi, Some(kind), 1), Case::Miss);
             for &rules in &plan.sizes {
@@ -670,6 +702,26 @@ fn draw_plot(stage: &Path, plot: &Path, runs: &[KernelRun]) -> Result<(), String
 
 /// How large literal sets are compiled, and what was measured of them when the design was
 /// chosen (outside a benchmark run: the tables below say what this run measured).
+/// How a native run differs from the guests' (`scripts/bench --native`).
+const NATIVE_INTRO: &str = "This page is written by `scripts/bench --native`. It times the \
+same programs as the guest runs (performance.md, performance-scale.md), on `open`, on the host's \
+own kernel outside emulation, where the guests' pages read ratios under QEMU's TCG emulator \
+(which runs kernel C 13-15x slower than native and compare-heavy BPF 7-9x: KERNEL.md, \"Cost \
+facts\"). The host refuses LSM programs but loads iterators, so each design's decision is built \
+as a function that an `iter/task_file` iterator calls on every open file of one process: \
+krsi's by `krsic build --attach task-file-iter`, which calls the `file_open` program's code \
+unchanged, and the C designs by the same wrapper around the same C. A holder process keeps the \
+case's paths open, 256 files over them in turn and nothing else; the iterator is bound to it; \
+a reader with the case's uid reads the iterator pass after pass, so that each pass runs the \
+decision once per file with the reader as the current process. A refusal comes back through the \
+iterator's output as the wrapper's 4-byte `-errno`, and every case checks the decisions as the \
+guests do. Times come from the kernel's statistics over the workload only, and include the \
+wrapper (a NULL test and a call, the same in every design) and one run in 257 with no file, \
+which returns at once. The programs of one rule set are measured in five interleaved rounds, as \
+in the guests. The host is a shared 2-core virtual machine, so allow some noise still; the exact \
+counts beside the times are the host verifier's and krsi's offline machine's (which runs each \
+decision on its hook: the same code).\n\n";
+
 const LARGE_POLICIES: &str = "## Large policies\n\n\
 A run of exact paths or directory prefixes compiles to a decision tree (binary searches on the \
 length and on 8-byte words), and a tree past 6,000 instructions is cut into BPF functions of \

@@ -215,6 +215,10 @@ pub enum Mode {
     Globs,
     /// Every kind at 1, 10, 100, 1,000 and 10,000 rules.
     Full,
+    /// Literal and prefix rules at 1, 10, 100, 1,000 and 10,000, on open, timed natively on
+    /// the host: each program's decision called by an iterator over a process's open files
+    /// (`krsic build --attach task-file-iter`), where the host refuses LSM programs.
+    Native,
 }
 
 impl Mode {
@@ -225,6 +229,7 @@ impl Mode {
             Mode::Scale => " --scale",
             Mode::Globs => " --globs",
             Mode::Full => "",
+            Mode::Native => " --native",
         }
     }
 
@@ -234,6 +239,7 @@ impl Mode {
             Mode::Scale => "scale",
             Mode::Globs => "globs",
             Mode::Full => "full",
+            Mode::Native => "native",
         }
     }
 }
@@ -242,6 +248,7 @@ impl Mode {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
     pub mode: Mode,
+    pub events: Vec<Event>,
     pub kinds: Vec<Kind>,
     pub sizes: Vec<usize>,
     /// Events per workload case: opens are cheap, each exec forks a process.
@@ -256,6 +263,7 @@ impl Plan {
         match mode {
             Mode::Quick => Plan {
                 mode,
+                events: Event::ALL.to_vec(),
                 kinds: vec![Kind::Literal, Kind::Prefix],
                 sizes: vec![1, 10, 100],
                 open_iterations: 2000,
@@ -264,6 +272,7 @@ impl Plan {
             },
             Mode::Scale => Plan {
                 mode,
+                events: Event::ALL.to_vec(),
                 kinds: vec![Kind::Literal, Kind::Prefix],
                 sizes: vec![10, 100, 1000, 10_000],
                 open_iterations: 2000,
@@ -272,6 +281,7 @@ impl Plan {
             },
             Mode::Globs => Plan {
                 mode,
+                events: Event::ALL.to_vec(),
                 kinds: vec![Kind::Glob, Kind::Mix],
                 sizes: vec![10, 1000],
                 open_iterations: 2000,
@@ -280,10 +290,22 @@ impl Plan {
             },
             Mode::Full => Plan {
                 mode,
+                events: Event::ALL.to_vec(),
                 kinds: Kind::ALL.to_vec(),
                 sizes: vec![1, 10, 100, 1000, 10_000],
                 open_iterations: 3000,
                 exec_iterations: 90,
+                case_cap_ms: 6000,
+            },
+            // Natively a decision takes a microsecond, not tens: many more events, each
+            // one file of the iterated process.
+            Mode::Native => Plan {
+                mode,
+                events: vec![Event::Open],
+                kinds: vec![Kind::Literal, Kind::Prefix],
+                sizes: vec![1, 10, 100, 1000, 10_000],
+                open_iterations: 100_000,
+                exec_iterations: 0,
                 case_cap_ms: 6000,
             },
         }
