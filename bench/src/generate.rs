@@ -67,15 +67,6 @@ typedef unsigned long long u64;
 struct path { void *mnt; void *dentry; } __attribute__((preserve_access_index));
 struct file { struct path f_path; } __attribute__((preserve_access_index));
 struct linux_binprm { struct file *file; } __attribute__((preserve_access_index));
-struct seq_file;
-struct bpf_iter_meta { struct seq_file *seq; } __attribute__((preserve_access_index));
-struct task_struct;
-struct bpf_iter__task_file {
-    struct bpf_iter_meta *meta;
-    struct task_struct *task;
-    u32 fd;
-    struct file *file;
-} __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
 #define EPERM 1
@@ -110,6 +101,16 @@ fn head(event: Event, form: Form) -> String {
 /// The iterator that calls `decide` on each open file of a process and writes each refusal
 /// to its output as the 4-byte `-errno`, as krsi's iterator does.
 const ITERATOR: &str = r#"
+struct seq_file;
+struct bpf_iter_meta { struct seq_file *seq; } __attribute__((preserve_access_index));
+struct task_struct;
+struct bpf_iter__task_file {
+    struct bpf_iter_meta *meta;
+    struct task_struct *task;
+    u32 fd;
+    struct file *file;
+} __attribute__((preserve_access_index));
+
 SEC("iter/task_file")
 int bench_open(struct bpf_iter__task_file *ctx)
 {
