@@ -119,7 +119,8 @@ impl fmt::Display for Error {
             }
             Error::NotAnLsmProgram { symbol, section } => write!(
                 f,
-                "program `{symbol}` is in section `{section}`, not an LSM section"
+                "program `{symbol}` is in section `{section}`, not an LSM section: only an object \
+                 built without `--attach` (or with `--attach lsm`) can be loaded to enforce"
             ),
             Error::Disassembly { symbol, error } => write!(f, "{symbol}: {error}"),
             Error::ObjectWithoutGate { path } => write!(

@@ -236,6 +236,60 @@ fn build_writes_an_object_that_disassembles() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `--attach task-file-iter` builds the `open` decision as an iterator, which enforces
+/// nothing: `krsic load` refuses it before anything reaches the kernel, and a policy with
+/// rules of other events does not build so.
+#[test]
+fn an_iterator_build_is_open_only_and_never_loaded_to_enforce() {
+    let dir = std::env::temp_dir().join(format!("krsic-iterator-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("open.krsi");
+    std::fs::write(
+        &policy,
+        "deny open where path == \"/etc/shadow\" and uid != 0\n",
+    )
+    .unwrap();
+    let object = dir.join("open.o");
+    let build = |policy: &std::path::Path| {
+        krsic(&[
+            "build",
+            "--btf",
+            FIXTURE,
+            "--attach",
+            "task-file-iter",
+            policy.to_str().unwrap(),
+            "-o",
+            object.to_str().unwrap(),
+        ])
+    };
+    let out = build(&policy);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let disasm = krsic(&["disasm", object.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&disasm.stdout);
+    assert!(text.contains("krsi_open (iter/task_file):"), "{text}");
+    let out = krsic(&["load", object.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is in section `iter/task_file`, not an LSM section"),
+        "{stderr}"
+    );
+    std::fs::write(&policy, "deny exec where path == \"/bin/su\"\n").unwrap();
+    let out = build(&policy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("runs only `open` rules, and the policy has `exec` rules"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("internal compiler error"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// An object without the version gate's data sections (an older krsic's, or another tool's)
 /// would load with programs that never decide: `krsic load` refuses it, before anything
 /// reaches the kernel, and says how to mend it.
