@@ -304,7 +304,7 @@ impl Plan {
                 events: vec![Event::Open],
                 kinds: vec![Kind::Literal, Kind::Prefix],
                 sizes: vec![1, 10, 100, 1000, 10_000],
-                open_iterations: 100_000,
+                open_iterations: 500_000,
                 exec_iterations: 0,
                 case_cap_ms: 6000,
             },
