@@ -126,6 +126,23 @@ impl Timed<'_> {
 }
 
 pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
+    let runs = read_runs(stage)?;
+    let plot_name = plot
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("performance.svg")
+        .to_string();
+    // A page without its plot still carries every number: say why the plot is missing.
+    let plot_error = draw_plot(stage, plot, &runs).err();
+    if let Some(e) = &plot_error {
+        eprintln!("krsi-bench: no plot: {e}");
+    }
+    std::fs::write(page, render(&runs, &plot_name, plot_error.as_deref()))
+        .map_err(|e| format!("{}: {e}", page.display()))
+}
+
+/// Each kernel's manifest and the results its console log carries.
+fn read_runs(stage: &Path) -> Result<Vec<KernelRun>, String> {
     let mut runs = Vec::new();
     for series in ["6.1", "6.12", NATIVE_SERIES] {
         let dir = stage.join(series);
@@ -162,18 +179,7 @@ pub fn write(stage: &Path, page: &Path, plot: &Path) -> Result<(), String> {
     if runs.is_empty() {
         return Err(format!("no manifest under {}", stage.display()));
     }
-    let plot_name = plot
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("performance.svg")
-        .to_string();
-    // A page without its plot still carries every number: say why the plot is missing.
-    let plot_error = draw_plot(stage, plot, &runs).err();
-    if let Some(e) = &plot_error {
-        eprintln!("krsi-bench: no plot: {e}");
-    }
-    std::fs::write(page, render(&runs, &plot_name, plot_error.as_deref()))
-        .map_err(|e| format!("{}: {e}", page.display()))
+    Ok(runs)
 }
 
 fn render(runs: &[KernelRun], plot_name: &str, plot_error: Option<&str>) -> String {
@@ -235,15 +241,27 @@ prefixes first by the path's first directories, read on the way up to the proces
 architecture page, \"Screening exact paths\" and \"Screening by the first directories\"). *last rule*: uid 1000 on the path only the last rule matches \
 (denied). *root*: uid 0 on the miss paths, where the cheap `uid != 0` test can decide before \
 the path is resolved: measured apart so that an early exit never flatters a path-matching \
-ratio. Each case runs {} opens or {} execs, cut short after {} s.",
+ratio. {}",
         MISS_PATHS
             .iter()
             .map(|p| format!("`{p}`"))
             .collect::<Vec<_>>()
             .join(", "),
-        plan.open_iterations,
-        plan.exec_iterations,
-        plan.case_cap_ms / 1000
+        if plan.mode == Mode::Native {
+            format!(
+                "Natively the files are held open and decided by the iterator (above): each case \
+                 decides {} files, in passes over 256, cut short after {} s.",
+                plan.open_iterations,
+                plan.case_cap_ms / 1000
+            )
+        } else {
+            format!(
+                "Each case runs {} opens or {} execs, cut short after {} s.",
+                plan.open_iterations,
+                plan.exec_iterations,
+                plan.case_cap_ms / 1000
+            )
+        }
     );
     out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
 the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
@@ -885,6 +903,47 @@ mod tests {
         );
         // The miss case's table reads the miss case only.
         assert!(page.contains("| open | 10 literal | — (krsi not measured) |"));
+    }
+
+    #[test]
+    fn a_native_run_is_the_hosts_and_has_only_its_events() {
+        let mut run = run();
+        run.manifest.series = NATIVE_SERIES.into();
+        run.manifest.pin = "host kernel 6.18.44-host".into();
+        run.manifest.plan = Plan::new(Mode::Native);
+        run.release.clear();
+        let page = render(&[run], "performance-native.svg", None);
+        assert!(page.starts_with("# Performance, natively\n"), "{page}");
+        assert!(
+            page.contains("written by `scripts/bench --native`"),
+            "{page}"
+        );
+        assert!(page.contains("Host, natively:\n"), "{page}");
+        assert!(page.contains("## Host, natively\n"), "{page}");
+        assert!(
+            !page.contains("| exec |") && !page.contains("Guest"),
+            "{page}"
+        );
+        assert!(!page.contains("## Large policies"), "{page}");
+        // The release a guest would print, the native run's pin names.
+        let release = |run: &KernelRun| run.release.clone();
+        let stage = std::env::temp_dir().join(format!("krsi-bench-native-{}", std::process::id()));
+        let dir = stage.join(NATIVE_SERIES);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut manifest = self::run().manifest;
+        manifest.series = NATIVE_SERIES.into();
+        manifest.pin = "host kernel 6.18.44-host".into();
+        std::fs::write(
+            dir.join(MANIFEST),
+            serde_json::to_string(&manifest).unwrap(),
+        )
+        .unwrap();
+        let runs = read_runs(&stage).unwrap();
+        std::fs::remove_dir_all(&stage).unwrap();
+        assert_eq!(
+            runs.iter().map(release).collect::<Vec<_>>(),
+            ["6.18.44-host"]
+        );
     }
 
     #[test]
