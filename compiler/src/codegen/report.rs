@@ -57,7 +57,8 @@ impl ProgramGen<'_> {
     }
 
     /// The report function's body (see [`Self::report`] for its arguments). Registers: r6 =
-    /// the caller's frame, r7 = the scratch buffers, r8 = the record, r9 = the rate entry.
+    /// the caller's frame, r7 = the scratch buffers, r8 = the time and then the record, r9
+    /// = the rate entry, then the time, then the parent.
     pub(super) fn emit_report_function(&mut self) {
         let (sent, full) = (self.asm.new_label(), self.asm.new_label());
         let (limited, reserve, same_window) = (
@@ -76,25 +77,28 @@ impl ProgramGen<'_> {
         }
         // Rate limit per rule (and CPU): at most `report_rate` reports a second, so a
         // process looping on a denied operation cannot flood user space. The rest are counted.
-        // Below the cap every rule has a window of its own, at its index.
+        // Below the cap every rule has a window of its own, at its index. The clock is read
+        // once, for the window and the record: r8 holds it until the record is reserved,
+        // then r9.
         if self.rate_windows >= RATE_WINDOWS {
             self.asm
                 .alu64_imm(AluOp::Mod, Reg::R1, self.rate_windows as i32);
         }
         self.asm
             .store_reg(Size::W, Reg::R10, KEY_SLOT, Reg::R1)
+            .call_helper(KTIME_GET_NS)
+            .mov64_reg(Reg::R8, Reg::R0)
             .mov64_reg(Reg::R2, Reg::R10)
             .alu64_imm(AluOp::Add, Reg::R2, i32::from(KEY_SLOT))
             .ld_map_fd(Reg::R1, events::RATE_MAP)
             .call_helper(MAP_LOOKUP_ELEM)
             .jump_imm(JmpCond::Eq, Reg::R0, 0, reserve)
             .mov64_reg(Reg::R9, Reg::R0)
-            .call_helper(KTIME_GET_NS)
             .load(Size::DW, Reg::R1, Reg::R9, 0)
-            .mov64_reg(Reg::R2, Reg::R0)
+            .mov64_reg(Reg::R2, Reg::R8)
             .alu64_reg(AluOp::Sub, Reg::R2, Reg::R1)
             .jump_imm(JmpCond::Lt, Reg::R2, 1_000_000_000, same_window)
-            .store_reg(Size::DW, Reg::R9, 0, Reg::R0)
+            .store_reg(Size::DW, Reg::R9, 0, Reg::R8)
             .store_imm(Size::DW, Reg::R9, 8, 0)
             .bind(same_window)
             .load(Size::DW, Reg::R1, Reg::R9, 8)
@@ -102,12 +106,14 @@ impl ProgramGen<'_> {
             .store_reg(Size::DW, Reg::R9, 8, Reg::R1)
             .jump_imm(JmpCond::Gt, Reg::R1, self.report_rate as i32, limited)
             .bind(reserve)
+            .mov64_reg(Reg::R9, Reg::R8)
             .ld_map_fd(Reg::R1, EVENTS_MAP)
             .mov64_imm(Reg::R2, record.size as i32)
             .mov64_imm(Reg::R3, 0)
             .call_helper(RINGBUF_RESERVE)
             .jump_imm(JmpCond::Eq, Reg::R0, 0, full)
-            .mov64_reg(Reg::R8, Reg::R0);
+            .mov64_reg(Reg::R8, Reg::R0)
+            .store_reg(Size::DW, Reg::R8, offset(events::TIME_NS), Reg::R9);
         for (slot, field) in [
             (RULE_SLOT, events::RULE),
             (FLAGS_SLOT, events::FLAGS),
@@ -131,8 +137,6 @@ impl ProgramGen<'_> {
                 .store_reg(Size::W, Reg::R8, offset(hi), Reg::R0);
         }
         self.asm
-            .call_helper(KTIME_GET_NS)
-            .store_reg(Size::DW, Reg::R8, offset(events::TIME_NS), Reg::R0)
             .call_helper(GET_CURRENT_CGROUP_ID)
             .store_reg(Size::DW, Reg::R8, offset(events::CGROUP_ID), Reg::R0)
             .mov64_reg(Reg::R1, Reg::R8)
@@ -146,16 +150,23 @@ impl ProgramGen<'_> {
         });
         match parent {
             Some(parent) => {
-                self.pointer_to(&parent.tgid, Reg::R1);
+                // Both through the one parent pointer when they share its way (r9, free
+                // once the time is stored).
+                let shared = parent.tgid.derefs == parent.comm.derefs;
+                self.pointer_to(&parent.tgid, Reg::R9);
                 self.asm
                     .load(
                         size_of(parent.tgid.size),
                         Reg::R1,
-                        Reg::R1,
+                        Reg::R9,
                         offset(parent.tgid.offset),
                     )
                     .store_reg(Size::W, Reg::R8, offset(events::PARENT_TGID), Reg::R1);
-                self.pointer_to(&parent.comm, Reg::R3);
+                if shared {
+                    self.asm.mov64_reg(Reg::R3, Reg::R9);
+                } else {
+                    self.pointer_to(&parent.comm, Reg::R3);
+                }
                 self.add_offset(Reg::R3, parent.comm.offset);
                 self.asm
                     .mov64_reg(Reg::R1, Reg::R8)
