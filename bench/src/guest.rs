@@ -96,7 +96,7 @@ fn find_manifest(stage: &Path, release: &str) -> Result<Manifest, String> {
 }
 
 /// What [`create_workload_files`] made that was not there: removed after a native run.
-pub struct Created {
+struct Created {
     files: Vec<PathBuf>,
     /// Deepest last.
     dirs: Vec<PathBuf>,
@@ -528,19 +528,26 @@ fn workload(
     in_child(|| child_workload(event, uid, paths, iterations, cap))
 }
 
-/// Runs `work` in a forked child and returns what it counted.
-pub(crate) fn in_child(work: impl FnOnce() -> Counts) -> Result<Counts, String> {
+/// A pipe (read end, write end), then a fork: the child's pid in the parent, 0 in the child.
+/// The child must only make system calls and leave with `_exit`: the bench runner is
+/// single-threaded, so no lock is held across the fork.
+pub(crate) fn fork_with_pipe() -> Result<(libc::pid_t, [i32; 2]), String> {
     let mut pipe = [0i32; 2];
     // SAFETY: pipe writes two descriptors into the array.
     if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
         return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
-    // SAFETY: the bench runner is single-threaded; the child only makes system calls and
-    // leaves with _exit.
+    // SAFETY: see above.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
+    Ok((child, pipe))
+}
+
+/// Runs `work` in a forked child and returns what it counted.
+pub(crate) fn in_child(work: impl FnOnce() -> Counts) -> Result<Counts, String> {
+    let (child, pipe) = fork_with_pipe()?;
     if child == 0 {
         let counts = work();
         // SAFETY: writes the plain struct's bytes to the pipe, then leaves without unwinding.

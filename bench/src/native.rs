@@ -13,7 +13,7 @@
 //! `FILES + 1`). A refusal is read back from the iterator as the 4-byte `-errno` the wrapper
 //! writes, so that the decisions are checked as the guest checks its opens.
 
-use crate::guest::{become_user, in_child, Counts};
+use crate::guest::{become_user, fork_with_pipe, in_child, Counts};
 use crate::manifest::Target;
 use aya::programs::{Iter, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
@@ -189,17 +189,7 @@ impl Holder {
         if paths.is_empty() {
             return Err("no workload paths".into());
         }
-        let mut pipe = [0i32; 2];
-        // SAFETY: pipe writes two descriptors into the array.
-        if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
-            return Err(format!("pipe: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: the bench runner is single-threaded; the child only makes system calls
-        // and leaves with _exit.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
-        }
+        let (pid, pipe) = fork_with_pipe()?;
         if pid == 0 {
             hold(paths, pipe[1]);
         }

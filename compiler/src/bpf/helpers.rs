@@ -189,10 +189,10 @@ pub mod id {
     pub const PROBE_READ_KERNEL: u32 = 113;
     pub const PROBE_READ_USER_STR: u32 = 114;
     pub const PROBE_READ_KERNEL_STR: u32 = 115;
+    pub const SEQ_WRITE: u32 = 127;
     pub const RINGBUF_RESERVE: u32 = 131;
     pub const RINGBUF_SUBMIT: u32 = 132;
     pub const RINGBUF_DISCARD: u32 = 133;
-    pub const SEQ_WRITE: u32 = 127;
     pub const D_PATH: u32 = 147;
     pub const GET_CURRENT_TASK_BTF: u32 = 158;
 }

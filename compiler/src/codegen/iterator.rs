@@ -13,6 +13,10 @@
 //! refuses is written to the iterator's output as the 4-byte return value (`-errno`), so that
 //! whoever reads the iterator can check the decisions it timed; an allowed file writes
 //! nothing.
+//!
+//! The iterator's frame (32 bytes, as the kernel rounds a frame) shares the 512 bytes of
+//! stack with the decision's and the report's: a policy whose values nearly fill the stack
+//! loads on its hook but is refused as an iterator.
 
 use super::ProgramGen;
 use crate::bpf::helper::SEQ_WRITE;
