@@ -463,7 +463,10 @@ fn a_rule_reports_its_rate_a_window_and_counts_the_rest() {
         assert_eq!(kernel.reports.len() as u64, sent, "reports sent by {at} ns");
         for record in &kernel.reports[(sent - reported) as usize..] {
             let (reports, _) = compiler::report::decode(&policy.module, record).unwrap();
-            assert_eq!(reports[0].time_ns, at, "a report carries the time it was sent");
+            assert_eq!(
+                reports[0].time_ns, at,
+                "a report carries the time it was sent"
+            );
         }
     }
     assert_eq!(
