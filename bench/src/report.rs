@@ -285,7 +285,7 @@ compiler or the kernel refuses is listed as refused, with the reason.\n\n";
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench --scale   # 10, 100, 1,000 and 10,000 literal and prefix rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench --globs   # 10 and 1,000 glob and mixed rules\n\
 KRSI_GUEST_CACHE=/path/to/cache scripts/bench           # every kind and size; hours under TCG\n\
-scripts/bench --native                                  # on the host, outside emulation: open, 1 to 10,000 rules\n```\n\n\
+scripts/bench --native                                  # on the host, outside emulation: open, every kind, 1 to 10,000 rules\n```\n\n\
 It installs clang, libbpf-dev and gnuplot when missing, builds krsic and `krsi-bench` (the \
 `bench/` crate: `prepare` on the host, `guest` inside the guest, `report` for this page), and \
 leaves the generated policies, C sources, objects, manifests and console logs in \

@@ -215,8 +215,8 @@ pub enum Mode {
     Globs,
     /// Every kind at 1, 10, 100, 1,000 and 10,000 rules.
     Full,
-    /// Literal and prefix rules at 1, 10, 100, 1,000 and 10,000, on open, timed natively on
-    /// the host: each program's decision called by an iterator over a process's open files
+    /// Every kind at 1, 10, 100, 1,000 and 10,000 rules, on open, timed natively on the
+    /// host: each program's decision called by an iterator over a process's open files
     /// (`krsic build --attach task-file-iter`), where the host refuses LSM programs.
     Native,
 }
@@ -302,7 +302,7 @@ impl Plan {
             Mode::Native => Plan {
                 mode,
                 events: vec![Event::Open],
-                kinds: vec![Kind::Literal, Kind::Prefix],
+                kinds: Kind::ALL.to_vec(),
                 sizes: vec![1, 10, 100, 1000, 10_000],
                 open_iterations: 500_000,
                 exec_iterations: 0,
