@@ -31,6 +31,16 @@ pub struct Options {
     pub mode: Mode,
 }
 
+impl Options {
+    /// Where the compiled programs run: as iterators for a native run, else on their hooks.
+    fn form(&self) -> Form {
+        match self.mode {
+            Mode::Native => Form::Iterator,
+            _ => Form::Hook,
+        }
+    }
+}
+
 pub fn prepare(options: &Options) -> Result<(), String> {
     std::fs::create_dir_all(&options.out).map_err(|e| format!("{}: {e}", options.out.display()))?;
     let btf = options.out.join("vmlinux.btf");
@@ -47,14 +57,10 @@ pub fn prepare(options: &Options) -> Result<(), String> {
         }
     }
     let plan = Plan::new(options.mode);
-    let form = match options.mode {
-        Mode::Native => Form::Iterator,
-        _ => Form::Hook,
-    };
     let mut entries = Vec::new();
     for &event in &plan.events {
         for design in [Design::Empty, Design::PathFloor] {
-            entries.push(compile_c(options, &btf, design, event, None, 0, form));
+            entries.push(compile_c(options, &btf, design, event, None, 0));
         }
         for &kind in &plan.kinds {
             for &rules in &plan.sizes {
@@ -68,9 +74,9 @@ pub fn prepare(options: &Options) -> Result<(), String> {
                         continue;
                     }
                     let entry = if design == Design::Krsi {
-                        compile_krsi(options, &btf, event, kind, rules, form)
+                        compile_krsi(options, &btf, event, kind, rules)
                     } else {
-                        compile_c(options, &btf, design, event, Some(kind), rules, form)
+                        compile_c(options, &btf, design, event, Some(kind), rules)
                     };
                     eprintln!(
                         "krsi-bench: {} {}{}",
@@ -135,7 +141,6 @@ pub(crate) fn new_entry(event: Event, design: Design, kind: Option<Kind>, rules:
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn compile_c(
     options: &Options,
     btf: &Path,
@@ -143,8 +148,8 @@ fn compile_c(
     event: Event,
     kind: Option<Kind>,
     rules: usize,
-    form: Form,
 ) -> Entry {
+    let form = options.form();
     let mut entry = new_entry(event, design, kind, rules);
     let rule_kind = kind.unwrap_or(Kind::Literal);
     let object = format!("{}.o", entry.id);
@@ -272,14 +277,8 @@ struct CachedCompile {
     error: Option<String>,
 }
 
-fn compile_krsi(
-    options: &Options,
-    btf: &Path,
-    event: Event,
-    kind: Kind,
-    rules: usize,
-    form: Form,
-) -> Entry {
+fn compile_krsi(options: &Options, btf: &Path, event: Event, kind: Kind, rules: usize) -> Entry {
+    let form = options.form();
     let mut entry = new_entry(event, Design::Krsi, Some(kind), rules);
     let source = options.out.join(format!("{}.krsi", entry.id));
     let object = format!("{}.o", entry.id);

@@ -400,91 +400,110 @@ one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({p
     out
 }
 
-fn ratio_table(out: &mut String, run: &KernelRun) {
-    let plan = &run.manifest.plan;
+/// Starts a table of `run`'s rule sets under its kernel's name: `columns` after the event and
+/// rule set's.
+fn table_head(out: &mut String, run: &KernelRun, columns: &[&str]) {
     let _ = writeln!(out, "{}:\n", run.label());
-    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | krsi / path floor | offline insns, miss: krsi / clang |\n|---|---|---|---|---|---|\n");
-    for &event in &plan.events {
-        let floor = run.time(run.entry(event, Design::PathFloor, None, 0), Case::Miss);
-        for &kind in &plan.kinds {
-            for &rules in &plan.sizes {
-                let krsi = run.time(
-                    run.entry(event, Design::Krsi, Some(kind), rules),
-                    Case::Miss,
-                );
-                let clang = run.time(
-                    run.entry(event, Design::Clang, Some(kind), rules),
-                    Case::Miss,
-                );
-                let map = run.time(run.map_entry(event, kind, rules), Case::Miss);
-                let executed = |design| run.executed(event, design, kind, rules, Case::Miss);
-                let _ = writeln!(
-                    out,
-                    "| {} | {rules} {} | {} | {} | {} | {} / {} |",
-                    event.name(),
-                    kind.name(),
-                    ratio(krsi, clang),
-                    map_ratio(kind, krsi, map),
-                    ratio(krsi, floor),
-                    executed(Design::Krsi),
-                    executed(Design::Clang)
-                );
-            }
-        }
+    let _ = writeln!(
+        out,
+        "| event | rules | {} |\n|---|---|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
+    );
+}
+
+/// Every rule set of `run`'s plan: event, kind and size, in the tables' order.
+fn rule_sets(run: &KernelRun) -> impl Iterator<Item = (Event, Kind, usize)> + '_ {
+    let plan = &run.manifest.plan;
+    plan.events.iter().flat_map(move |&event| {
+        plan.kinds
+            .iter()
+            .flat_map(move |&kind| plan.sizes.iter().map(move |&rules| (event, kind, rules)))
+    })
+}
+
+fn ratio_table(out: &mut String, run: &KernelRun) {
+    table_head(
+        out,
+        run,
+        &[
+            "krsi / clang -O2",
+            "krsi / map design",
+            "krsi / path floor",
+            "offline insns, miss: krsi / clang",
+        ],
+    );
+    for (event, kind, rules) in rule_sets(run) {
+        let miss = |entry| run.time(entry, Case::Miss);
+        let krsi = miss(run.entry(event, Design::Krsi, Some(kind), rules));
+        let executed = |design| run.executed(event, design, kind, rules, Case::Miss);
+        let _ = writeln!(
+            out,
+            "| {} | {rules} {} | {} | {} | {} | {} / {} |",
+            event.name(),
+            kind.name(),
+            ratio(
+                krsi,
+                miss(run.entry(event, Design::Clang, Some(kind), rules))
+            ),
+            map_ratio(kind, krsi, miss(run.map_entry(event, kind, rules))),
+            ratio(krsi, miss(run.entry(event, Design::PathFloor, None, 0))),
+            executed(Design::Krsi),
+            executed(Design::Clang)
+        );
     }
     out.push('\n');
 }
 
 fn refusal_table(out: &mut String, run: &KernelRun) {
-    let plan = &run.manifest.plan;
-    let _ = writeln!(out, "{}:\n", run.label());
-    out.push_str("| event | rules | krsi / clang -O2 | krsi / map design | offline insns, last rule: krsi / clang |\n|---|---|---|---|---|\n");
-    for &event in &plan.events {
-        for &kind in &plan.kinds {
-            for &rules in &plan.sizes {
-                let last = |entry| run.time(entry, Case::LastRule);
-                let krsi = last(run.entry(event, Design::Krsi, Some(kind), rules));
-                let executed = |design| run.executed(event, design, kind, rules, Case::LastRule);
-                let _ = writeln!(
-                    out,
-                    "| {} | {rules} {} | {} | {} | {} / {} |",
-                    event.name(),
-                    kind.name(),
-                    ratio(
-                        krsi,
-                        last(run.entry(event, Design::Clang, Some(kind), rules))
-                    ),
-                    map_ratio(kind, krsi, last(run.map_entry(event, kind, rules))),
-                    executed(Design::Krsi),
-                    executed(Design::Clang)
-                );
-            }
-        }
+    table_head(
+        out,
+        run,
+        &[
+            "krsi / clang -O2",
+            "krsi / map design",
+            "offline insns, last rule: krsi / clang",
+        ],
+    );
+    for (event, kind, rules) in rule_sets(run) {
+        let last = |entry| run.time(entry, Case::LastRule);
+        let krsi = last(run.entry(event, Design::Krsi, Some(kind), rules));
+        let executed = |design| run.executed(event, design, kind, rules, Case::LastRule);
+        let _ = writeln!(
+            out,
+            "| {} | {rules} {} | {} | {} | {} / {} |",
+            event.name(),
+            kind.name(),
+            ratio(
+                krsi,
+                last(run.entry(event, Design::Clang, Some(kind), rules))
+            ),
+            map_ratio(kind, krsi, last(run.map_entry(event, kind, rules))),
+            executed(Design::Krsi),
+            executed(Design::Clang)
+        );
     }
     out.push('\n');
 }
 
 fn early_exit_table(out: &mut String, run: &KernelRun) {
-    let plan = &run.manifest.plan;
-    let _ = writeln!(out, "{}:\n", run.label());
-    out.push_str("| event | rules | krsi root / clang root | krsi root / krsi 1 rule miss |\n|---|---|---|---|\n");
-    for &event in &plan.events {
-        for &kind in &plan.kinds {
-            let one_rule = run.time(run.entry(event, Design::Krsi, Some(kind), 1), Case::Miss);
-            for &rules in &plan.sizes {
-                let root =
-                    |design| run.time(run.entry(event, design, Some(kind), rules), Case::Root);
-                let krsi = root(Design::Krsi);
-                let _ = writeln!(
-                    out,
-                    "| {} | {rules} {} | {} | {} |",
-                    event.name(),
-                    kind.name(),
-                    ratio(krsi, root(Design::Clang)),
-                    ratio(krsi, one_rule)
-                );
-            }
-        }
+    table_head(
+        out,
+        run,
+        &["krsi root / clang root", "krsi root / krsi 1 rule miss"],
+    );
+    for (event, kind, rules) in rule_sets(run) {
+        let root = |design| run.time(run.entry(event, design, Some(kind), rules), Case::Root);
+        let one_rule = run.time(run.entry(event, Design::Krsi, Some(kind), 1), Case::Miss);
+        let krsi = root(Design::Krsi);
+        let _ = writeln!(
+            out,
+            "| {} | {rules} {} | {} | {} |",
+            event.name(),
+            kind.name(),
+            ratio(krsi, root(Design::Clang)),
+            ratio(krsi, one_rule)
+        );
     }
     out.push('\n');
 }
