@@ -67,11 +67,106 @@ typedef unsigned long long u64;
 struct path { void *mnt; void *dentry; } __attribute__((preserve_access_index));
 struct file { struct path f_path; } __attribute__((preserve_access_index));
 struct linux_binprm { struct file *file; } __attribute__((preserve_access_index));
+struct task_struct {
+    struct task_struct *real_parent;
+    int tgid;
+    char comm[16];
+} __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
 #define EPERM 1
 #define WORD(buf, off) (*(const u64 *)((buf) + (off)))
 "#;
+
+/// How every C program that refuses reports it: as krsi's program does (`compiler::report`,
+/// `codegen::report`), so that a refused event costs them the same work. The record is krsi's
+/// for these policies (its header, the uid's and the path's 8-byte slots, 256 bytes of the
+/// path); the maps are krsi's, by name and shape, so the offline machine runs the C on them.
+/// The C's `report` is inlined at its one call site, after the rules have picked the rule.
+const REPORT: &str = r#"
+struct record {
+    u32 rule, flags, err, pid, tgid, uid, gid, parent_tgid;
+    u64 time_ns;
+    char comm[16], parent_comm[16];
+    u64 cgroup_id, uid_slot, path_slot;
+    char path[256];
+};
+struct window { u64 start, count; };
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 18);
+} krsi_events SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, RATE_WINDOWS);
+    __type(key, u32);
+    __type(value, struct window);
+} krsi_rate SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, u32);
+    __type(value, u64);
+} krsi_drops SEC(".maps");
+
+static __always_inline void dropped(u32 reason)
+{
+    u64 *count = bpf_map_lookup_elem(&krsi_drops, &reason);
+    if (count)
+        *count += 1;
+}
+
+// At most 100 reports a second per rule and CPU, the rest counted; then the record.
+static __always_inline int report(u32 rule, u64 uid_gid, const char *path, long len)
+{
+    u64 now = bpf_ktime_get_ns();
+    u32 window = rule % RATE_WINDOWS;
+    struct window *w = bpf_map_lookup_elem(&krsi_rate, &window);
+    if (w) {
+        if (now - w->start >= 1000000000) {
+            w->start = now;
+            w->count = 0;
+        }
+        if (++w->count > 100) {
+            dropped(1);
+            return -EPERM;
+        }
+    }
+    struct record *r = bpf_ringbuf_reserve(&krsi_events, sizeof *r, 0);
+    if (!r) {
+        dropped(0);
+        return -EPERM;
+    }
+    r->time_ns = now;
+    r->rule = rule;
+    r->flags = 1;
+    r->err = EPERM;
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    r->pid = pid_tgid;
+    r->tgid = pid_tgid >> 32;
+    r->uid = uid_gid;
+    r->gid = uid_gid >> 32;
+    r->cgroup_id = bpf_get_current_cgroup_id();
+    bpf_get_current_comm(r->comm, sizeof r->comm);
+    struct task_struct *parent = bpf_get_current_task_btf()->real_parent;
+    r->parent_tgid = parent->tgid;
+    bpf_probe_read_kernel(r->parent_comm, sizeof r->parent_comm, parent->comm);
+    r->uid_slot = (u32)uid_gid;
+    r->path_slot = len - 1;
+    bpf_probe_read_kernel(r->path, sizeof r->path, path);
+    bpf_ringbuf_submit(r, 0);
+    return -EPERM;
+}
+"#;
+
+/// The size of [`REPORT`]'s record, which is krsi's for the benchmark's policies.
+pub const C_RECORD_BYTES: u32 = 352;
+
+/// Rate windows of the C's report for `rules` rules: krsi's (one a rule, at most 512, shared
+/// modulo 512 beyond).
+fn rate_windows(rules: usize) -> usize {
+    rules.clamp(1, 512)
+}
 
 /// Where a program runs: on the event's LSM hook (in a guest), or as the decision an
 /// iterator calls on each open file of a process (on the host, natively; open only).
@@ -124,7 +219,8 @@ int bench_open(struct bpf_iter__task_file *ctx)
 }
 "#;
 
-/// The C source of a non-krsi design; `kind` and `rules` only for [`Design::Clang`].
+/// The C source of a non-krsi design; `kind` only for [`Design::Clang`], `rules` for it and
+/// the map designs (their report's rate windows).
 pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize, form: Form) -> String {
     let mut out = String::from(PRELUDE);
     match design {
@@ -138,7 +234,7 @@ pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize, form: F
             out += "    bpf_d_path(&f->f_path, buf, sizeof buf);\n    return 0;\n}\n";
         }
         Design::Clang => clang_rules(&mut out, event, kind, rules, form),
-        Design::MapPrefix | Design::MapExact => map_program(&mut out, design, event, form),
+        Design::MapPrefix | Design::MapExact => map_program(&mut out, design, event, rules, form),
         // Not C: compiled by krsic.
         Design::Krsi => {}
     }
@@ -150,8 +246,10 @@ pub fn c_program(design: Design, event: Event, kind: Kind, rules: usize, form: F
 
 /// The rules as a hand-written agent would: the cheap uid test first, the path resolved
 /// once, then one test per rule comparing 8-byte words with an early exit (byte-by-byte
-/// compares hit the verifier's complexity limit).
+/// compares hit the verifier's complexity limit); the first rule that matches is reported
+/// ([`REPORT`]) and refuses.
 fn clang_rules(out: &mut String, event: Event, kind: Kind, rules: usize, form: Form) {
+    report_function(out, rules);
     out.push_str(
         r#"
 // 1 when no '/' is in buf[from, to): what a `*` of a glob matches.
@@ -171,10 +269,12 @@ static __always_inline int no_slash(const char *buf, long from, long to)
     );
     out.push_str(&head(event, form));
     out.push_str(
-        "    if ((u32)bpf_get_current_uid_gid() == 0)\n        return 0;\n\
+        "    u64 uid_gid = bpf_get_current_uid_gid();\n\
+         \x20   if ((u32)uid_gid == 0)\n        return 0;\n\
          \x20   char buf[256] __attribute__((aligned(8)));\n\
          \x20   long len = bpf_d_path(&f->f_path, buf, sizeof buf);\n\
-         \x20   if (len <= 0 || len > 256)\n        return 0;\n",
+         \x20   if (len <= 0 || len > 256)\n        return 0;\n\
+         \x20   u32 rule;\n",
     );
     for index in 0..rules {
         let test = match kind.rule(index) {
@@ -203,9 +303,22 @@ static __always_inline int no_slash(const char *buf, long from, long to)
                 test
             }
         };
-        let _ = writeln!(out, "    if ({test})\n        return -EPERM;");
+        let _ = writeln!(
+            out,
+            "    if ({test}) {{\n        rule = {index};\n        goto refused;\n    }}"
+        );
     }
-    out.push_str("    return 0;\n}\n");
+    out.push_str("    return 0;\nrefused:\n    return report(rule, uid_gid, buf, len);\n}\n");
+}
+
+/// [`REPORT`] with the rate windows of `rules` rules.
+fn report_function(out: &mut String, rules: usize) {
+    let _ = write!(
+        out,
+        "\n#define RATE_WINDOWS {}\n{REPORT}\
+         _Static_assert(sizeof(struct record) == {C_RECORD_BYTES}, \"krsi's record\");\n",
+        rate_windows(rules)
+    );
 }
 
 /// `bytes` compared against the start of `buf`, 8 bytes at a time, the last word masked.
@@ -230,8 +343,9 @@ fn words_equal(bytes: &[u8]) -> String {
 }
 
 /// One prebuilt program whatever the rules: the rules are keys of a hash map of zero-padded
-/// paths, filled after loading.
-fn map_program(out: &mut String, design: Design, event: Event, form: Form) {
+/// paths, filled after loading, each with its rule's index, which the report carries.
+fn map_program(out: &mut String, design: Design, event: Event, rules: usize, form: Form) {
+    report_function(out, rules);
     let _ = write!(
         out,
         r#"
@@ -254,7 +368,8 @@ struct {{
     );
     out.push_str(&head(event, form));
     out.push_str(
-        "    if ((u32)bpf_get_current_uid_gid() == 0)\n        return 0;\n\
+        "    u64 uid_gid = bpf_get_current_uid_gid();\n\
+         \x20   if ((u32)uid_gid == 0)\n        return 0;\n\
          \x20   u32 zero = 0, one = 1;\n\
          \x20   struct path_key *path = bpf_map_lookup_elem(&scratch, &zero);\n\
          \x20   struct path_key *key = bpf_map_lookup_elem(&scratch, &one);\n\
@@ -269,7 +384,9 @@ struct {{
             out,
             "    __builtin_memset(key, 0, sizeof *key);\n\
              \x20   bpf_probe_read_kernel_str(key->p, sizeof key->p, path->p);\n\
-             \x20   if (bpf_map_lookup_elem(&{RULE_MAP}, key))\n        return -EPERM;\n    return 0;\n}}\n"
+             \x20   u32 *rule = bpf_map_lookup_elem(&{RULE_MAP}, key);\n\
+             \x20   if (!rule)\n        return 0;\n\
+             \x20   return report(*rule, uid_gid, path->p, len);\n}}\n"
         );
     } else {
         // Copy the path into a zeroed key a byte at a time and look the key up at every `/`:
@@ -277,17 +394,21 @@ struct {{
         let _ = write!(
             out,
             "    __builtin_memset(key, 0, sizeof *key);\n\
+             \x20   u32 *rule = 0;\n\
              \x20   for (int i = 0; i < {PATH_KEY_BYTES} - 1; i++) {{\n\
              \x20       char c = path->p[i];\n\
              \x20       if (c == 0)\n            break;\n\
              \x20       key->p[i] = c;\n\
-             \x20       if (c == '/' && i > 0 && bpf_map_lookup_elem(&{RULE_MAP}, key))\n            return -EPERM;\n\
-             \x20   }}\n    return 0;\n}}\n"
+             \x20       if (c == '/' && i > 0 && (rule = bpf_map_lookup_elem(&{RULE_MAP}, key)))\n            break;\n\
+             \x20   }}\n\
+             \x20   if (!rule)\n        return 0;\n\
+             \x20   return report(*rule, uid_gid, path->p, len);\n}}\n"
         );
     }
 }
 
-/// The keys the guest puts into a map design's rule map for `rules` rules of `kind`.
+/// The keys the guest puts into a map design's rule map for `rules` rules of `kind`, in rule
+/// order: a key's position is its rule's index, the value the guest puts beside it.
 pub fn map_keys(design: Design, kind: Kind, rules: usize) -> Vec<String> {
     (0..rules)
         .filter_map(|index| match (design, kind.rule(index)) {
@@ -344,6 +465,34 @@ mod tests {
                 "{design:?}"
             );
         }
+    }
+
+    /// The C reports the record krsi's program for the same rules reports, in size.
+    #[test]
+    fn the_c_report_s_record_is_krsi_s() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let btf = std::fs::read(root.join("tests/fixtures/btf/host-6.18.btf")).unwrap();
+        let kernel = compiler::btf::Btf::parse(&btf).unwrap();
+        for event in [Event::Open, Event::Exec] {
+            for kind in [Kind::Literal, Kind::Prefix, Kind::Glob, Kind::Mix] {
+                let policy = krsi_policy(event, kind, 3);
+                let checked = lang::front_end(&policy, &kernel).0.unwrap();
+                let target = compiler::ir::Target::new(compiler::ir::Scope::Global);
+                let compiled = compiler::compile(&checked, target).unwrap();
+                let program = &compiled.ir.programs[0];
+                assert_eq!(
+                    compiler::report::layout(program).size,
+                    C_RECORD_BYTES,
+                    "{event:?} {kind:?}"
+                );
+            }
+        }
+        let c = c_program(Design::Clang, Event::Open, Kind::Prefix, 3, Form::Hook);
+        assert!(c.contains("_Static_assert(sizeof(struct record) == 352,"));
+        assert!(c.contains("#define RATE_WINDOWS 3\n"));
+        // The rules pick the rule; one report refuses.
+        assert_eq!(c.matches("goto refused;").count(), 3);
+        assert_eq!(c.matches("return report(").count(), 1);
     }
 
     #[test]

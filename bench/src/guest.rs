@@ -391,12 +391,13 @@ fn fill_rule_map(infos: &[ProgramInfo], keys: &[String]) -> Result<(), String> {
     let data = MapData::from_id(id).map_err(|e| format!("map {RULE_MAP}: {e}"))?;
     let mut rules: HashMap<MapData, [u8; PATH_KEY_BYTES], u32> =
         HashMap::try_from(Map::HashMap(data)).map_err(|e| format!("map {RULE_MAP}: {e}"))?;
-    for key in keys {
+    // Each key's value is its rule's index, which the program's report carries.
+    for (index, key) in (0u32..).zip(keys) {
         let mut padded = [0u8; PATH_KEY_BYTES];
         let len = key.len().min(PATH_KEY_BYTES - 1);
         padded[..len].copy_from_slice(&key.as_bytes()[..len]);
         rules
-            .insert(padded, 1u32, 0)
+            .insert(padded, index, 0)
             .map_err(|e| format!("inserting `{key}` into {RULE_MAP}: {e}"))?;
     }
     Ok(())

@@ -5,13 +5,15 @@
 //! the kernel's BTF: aya-obj resolves them here as aya does at load time. The offline machine
 //! builds the kernel objects a program's IR reads (`vm::MockKernel`), and the C reads none
 //! that krsi's program for the same rules does not: the hook's file, its `struct path` (handed
-//! to `bpf_d_path`) and the process's uid. So the C runs on the objects laid out for krsi's
-//! program, on the events of krsi's `test` items. A helper call counts as one instruction, as
-//! it does for krsi: `bpf_d_path`'s walk of the path is not counted, where krsi's own walks of
-//! a path's names are.
+//! to `bpf_d_path`), the process's uid, and for a report its parent. Its maps are the report's,
+//! named and shaped as krsi's (`generate::REPORT`), so they are the machine's maps of krsi's
+//! program. So the C runs on the objects laid out for krsi's program, on the events of krsi's
+//! `test` items. A helper call counts as one instruction, as it does for krsi: `bpf_d_path`'s
+//! walk of the path is not counted, where krsi's own walks of a path's names are.
 
 use crate::generate::{c_symbol, krsi_policy};
 use crate::workload::{Case, Event, Kind};
+use compiler::bpf::MapRelocation;
 use compiler::ir::{Scope, Target};
 use compiler::vm::kernel::MockKernel;
 use compiler::vm::Machine;
@@ -31,7 +33,7 @@ pub fn clang_counts(
     rules: usize,
 ) -> Result<Vec<(Case, f64)>, String> {
     let btf_bytes = std::fs::read(btf).map_err(|e| format!("{}: {e}", btf.display()))?;
-    let insns = relocated(object, &btf_bytes, &c_symbol(event))?;
+    let (insns, relocations) = relocated(object, &btf_bytes, &c_symbol(event))?;
     let kernel = compiler::btf::Btf::parse(&btf_bytes).map_err(|e| format!("BTF: {e}"))?;
     let (checked, diagnostics) = lang::front_end(&krsi_policy(event, kind, rules), &kernel);
     let checked = checked.ok_or_else(|| {
@@ -69,7 +71,7 @@ pub fn clang_counts(
                 &input,
             )
             .map_err(|e| format!("{path}: {e}"))?;
-            let run = Machine::from_parts(&insns, &[])
+            let run = Machine::from_parts(&insns, &relocations)
                 .run(&mut kernel)
                 .map_err(|e| format!("{path}: {e}"))?;
             let denied = matches!(run.decision(&[]), Decision::Deny { .. });
@@ -87,15 +89,31 @@ pub fn clang_counts(
     Ok(counts)
 }
 
-/// The instructions of `symbol` in the ELF object at `path`, CO-RE relocated for `btf`.
-fn relocated(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<compiler::bpf::Insn>, String> {
-    let raw = relocated_bytes(path, btf, symbol)?;
-    compiler::bpf::decode(&raw).map_err(|e| format!("decoding `{symbol}`: {e}"))
+/// The instructions of `symbol` in the ELF object at `path`, CO-RE relocated for `btf`, and
+/// the maps its map loads name.
+fn relocated(
+    path: &Path,
+    btf: &[u8],
+    symbol: &str,
+) -> Result<(Vec<compiler::bpf::Insn>, Vec<MapRelocation>), String> {
+    let (raw, relocations) = relocated_bytes(path, btf, symbol)?;
+    let insns = compiler::bpf::decode(&raw).map_err(|e| format!("decoding `{symbol}`: {e}"))?;
+    Ok((insns, relocations))
 }
 
-/// The bytes of [`relocated`]'s instructions: only the function `symbol` names, without the
-/// BPF functions it calls (clang inlines the benchmark's helpers, so its programs have none).
-fn relocated_bytes(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<u8>, String> {
+/// `BPF_LD | BPF_IMM | BPF_DW`, and its source registers for a map and a map's value.
+const LD_IMM64: u8 = 0x18;
+const PSEUDO_MAP_FD: u8 = 1;
+const PSEUDO_MAP_VALUE: u8 = 2;
+
+/// The bytes of [`relocated`]'s instructions, and its map loads' maps: only the function
+/// `symbol` names, without the BPF functions it calls (clang inlines the benchmark's helpers,
+/// so its programs have none).
+fn relocated_bytes(
+    path: &Path,
+    btf: &[u8],
+    symbol: &str,
+) -> Result<(Vec<u8>, Vec<MapRelocation>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut object = aya_obj::Object::parse(&bytes).map_err(|e| format!("aya-obj: {e}"))?;
     // The host's byte order: the BTF was extracted from a kernel for this machine.
@@ -104,6 +122,25 @@ fn relocated_bytes(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<u8>, Str
     object
         .relocate_btf(&target)
         .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    // Each map's position in `maps` stands for its file descriptor.
+    let maps: Vec<(String, aya_obj::Map)> = object
+        .maps
+        .iter()
+        .map(|(name, map)| (name.clone(), map.clone()))
+        .collect();
+    let text_sections = object
+        .functions
+        .keys()
+        .map(|(section, _)| *section)
+        .collect();
+    object
+        .relocate_maps(
+            (0..)
+                .zip(&maps)
+                .map(|(fd, (name, map))| (name.as_str(), fd, map)),
+            &text_sections,
+        )
+        .map_err(|e| format!("map relocation: {e}"))?;
     let program = object
         .programs
         .get(symbol)
@@ -113,22 +150,54 @@ fn relocated_bytes(path: &Path, btf: &[u8], symbol: &str) -> Result<Vec<u8>, Str
         .get(&program.function_key())
         .ok_or_else(|| format!("no code for `{symbol}`"))?;
     let mut raw = Vec::with_capacity(function.instructions.len() * 8);
-    for insn in &function.instructions {
+    let mut relocations = Vec::new();
+    let mut insns = function.instructions.iter().enumerate().peekable();
+    while let Some((slot, insn)) = insns.next() {
+        let mut imm = insn.imm;
+        if insn.code == LD_IMM64 && matches!(insn.src_reg(), PSEUDO_MAP_FD | PSEUDO_MAP_VALUE) {
+            let (name, _) = maps
+                .get(imm as usize)
+                .ok_or_else(|| format!("`{symbol}` loads an unknown map at slot {slot}"))?;
+            relocations.push(MapRelocation {
+                slot,
+                symbol: name.clone(),
+            });
+            // aya-obj moved a data section's offset into the load's second half; the offline
+            // machine reads it from the first, as krsi's encoder writes it.
+            imm = match insns.peek() {
+                Some((_, high)) if insn.src_reg() == PSEUDO_MAP_VALUE => high.imm,
+                _ => 0,
+            };
+        }
         raw.push(insn.code);
         raw.push((insn.src_reg() << 4) | (insn.dst_reg() & 0x0f));
         raw.extend_from_slice(&insn.off.to_le_bytes());
-        raw.extend_from_slice(&insn.imm.to_le_bytes());
+        raw.extend_from_slice(&imm.to_le_bytes());
+        if insn.code == LD_IMM64 {
+            if let Some((_, high)) = insns.next() {
+                let high_imm = if insn.src_reg() == PSEUDO_MAP_VALUE {
+                    0
+                } else {
+                    high.imm
+                };
+                raw.push(high.code);
+                raw.push((high.src_reg() << 4) | (high.dst_reg() & 0x0f));
+                raw.extend_from_slice(&high.off.to_le_bytes());
+                raw.extend_from_slice(&high_imm.to_le_bytes());
+            }
+        }
     }
-    Ok(raw)
+    Ok((raw, relocations))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// aya-obj's instructions turn back into the bytes the compiler wrote: krsi's own object,
-    /// read the way a clang object is, gives its program's bytes as the encoder wrote them
-    /// (register nibbles in their places, wide loads whole), as far as its entry function goes.
+    /// aya-obj's instructions turn back into the code the compiler wrote: krsi's own object,
+    /// read the way a clang object is, gives its program's instructions as the encoder wrote
+    /// them (register nibbles in their places, wide loads whole) and its map loads' maps, as
+    /// far as its entry function goes.
     #[test]
     fn an_object_read_through_aya_obj_gives_back_its_bytes() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -141,10 +210,20 @@ mod tests {
         let object = std::env::temp_dir().join(format!("krsi-bench-{}.o", std::process::id()));
         std::fs::write(&object, &compiled.elf).unwrap();
         for program in &compiled.spec.programs {
-            let read = relocated_bytes(&object, &btf_bytes, &program.symbol).unwrap();
+            let (read, relocations) =
+                relocated_bytes(&object, &btf_bytes, &program.symbol).unwrap();
             let written = compiler::bpf::encode(&program.code.insns);
             assert!(read.len() > 100 * 8, "{}", program.symbol);
             assert_eq!(read, written[..read.len()], "{}", program.symbol);
+            let entry: Vec<_> = program
+                .code
+                .relocations
+                .iter()
+                .filter(|r| r.slot * 8 < read.len())
+                .cloned()
+                .collect();
+            assert!(entry.len() > 3, "{}", program.symbol);
+            assert_eq!(relocations, entry, "{}", program.symbol);
         }
         std::fs::remove_file(&object).unwrap();
     }
