@@ -231,7 +231,7 @@ the uid first. The C programs and the map designs report a refusal as krsi does:
 ring buffer record of the rule, the process, its parent, the time, the cgroup and the path, \
 under the same per-rule rate limit (100 a second on a CPU, the rest counted), in maps of \
 krsi's names and shapes. *krsi*: the policy compiled by the checkout's `krsic build` against \
-the guest kernel's BTF.\n";
+the measured kernel's BTF.\n";
     let _ = writeln!(
         out,
         "- **Cases.** *miss*: uid 1000 opens (or executes) {} in turn; no rule matches, so every \
@@ -266,21 +266,29 @@ ratio. {}",
             )
         }
     );
+    let load = if plan.mode == Mode::Native {
+        "loading the iterator and binding it to the process holding the files (verify, then \
+         link), on the host"
+    } else {
+        "`runtime::load` (verify, then attach) in the guest"
+    };
     out += "- **Counts.** *verified insns*: `bpf_prog_info.verified_insns`, the instructions \
 the verifier processed. *xlated / JIT bytes*: the program after the verifier and as machine code. \
 *kernel memory*: the `memlock` the kernel charged the program and every map it uses (fdinfo), \
 the maps' share beside it (`(maps N KiB)`: the policy's data, where the map designs keep their \
 rules and krsi its scratch buffers; the rest is code), and the report ring buffer apart \
 (`+ N KiB ring`); 6.1 estimates a map's memory from its \
-declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of `runtime::load` (verify, then attach) in \
-the guest. *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
+declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of ";
+    out += load;
+    out += ". *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
 (`krsic test` on the policy's generated `test` items, averaged over the case's paths), a helper \
 call counting one. Clang's programs run there too: aya-obj resolves their CO-RE relocations \
-against the guest kernel's BTF, as aya does when it loads them, and they run on the kernel \
-objects laid out for krsi's program of the same rules (the hook's file, its path, the uid); a \
-C program that decides an event otherwise than the case expects fails there. The map designs \
-are not run (their rules are in a map the guest fills).\n";
+against the measured kernel's BTF, as aya does when it loads them, and they run on the kernel \
+objects and maps laid out for krsi's program of the same rules (the hook's file, its path, the \
+uid, the parent, the report's maps); a C program that decides an event otherwise than the case \
+expects fails there. The map designs are not run (their rules are in a map filled after \
+loading).\n";
     out += "- **Checked.** Every case checks the decisions: a program that denies a miss or \
 allows the last rule's path is reported as wrong, and its time is not used. A program the \
 compiler or the kernel refuses is listed as refused, with the reason.\n\n";
@@ -387,7 +395,7 @@ program on the *miss* case (the one-condition program); ratios taken as above.\n
             let _ = writeln!(
                 out,
                 "ns/run of the *miss* case on `open` against the number of rules (log scale), \
-one panel per guest kernel and rule kind.\n\n![ns per run against rule count]({plot_name})\n"
+one panel per kernel and rule kind.\n\n![ns per run against rule count]({plot_name})\n"
             );
         }
         Some(e) => {
@@ -569,7 +577,7 @@ fn detail_table(out: &mut String, run: &KernelRun, event: Event) {
         let Some(m) = run.measured.get(&entry.id) else {
             let _ = writeln!(
                 out,
-                "| {} | {rules} | not measured (no result from the guest) | | | | | | | | {compile} |",
+                "| {} | {rules} | not measured (no result from the run) | | | | | | | | {compile} |",
                 entry.design.name()
             );
             continue;
