@@ -39,56 +39,24 @@ impl Iterators {
     /// Loads every iterator of `object` (its `targets` name them). krsi's objects get the
     /// words a policy of its own gets (gate and version 1: in force), as `runtime::load`
     /// writes them; the C has no such words.
-    ///
-    /// aya-obj 0.3 links krsi's iterator wrongly about half the time: it links every
-    /// function of a program section as a program of its own, in hash-map order, and keeps
-    /// each result as that function's code. When the decision (which calls the report) comes
-    /// before the iterator, the iterator gets the decision with the report already appended,
-    /// then appends the report again for the decision's call, and the first copy is
-    /// unreachable: the verifier refuses it with "unreachable insn". The order is drawn again
-    /// at each load, and a program it links right is the object's code, so such a refusal
-    /// is retried; any other refusal is the program's.
     pub fn load(object: &[u8], targets: &[Target]) -> Result<Iterators, String> {
-        const LINK_ATTEMPTS: usize = 20;
         let btf = Btf::from_sys_fs().map_err(|e| format!("the host's BTF: {e}"))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match Self::load_once(object, targets, &btf) {
-                Err(Refusal::Unlinked(_)) if attempt < LINK_ATTEMPTS => continue,
-                Err(Refusal::Unlinked(why) | Refusal::Other(why)) => return Err(why),
-                Ok(iterators) => return Ok(iterators),
-            }
-        }
-    }
-
-    fn load_once(object: &[u8], targets: &[Target], btf: &Btf) -> Result<Iterators, Refusal> {
         let in_force: u64 = 1;
         let mut ebpf = EbpfLoader::new()
             .override_global(compiler::codegen::GATE_MAP, &in_force, false)
             .override_global(compiler::codegen::VERSION_MAP, &in_force, false)
             .verifier_log_level(VerifierLogLevel::STATS)
             .load(object)
-            .map_err(|e| Refusal::Other(format!("loading the object: {e}")))?;
+            .map_err(|e| format!("loading the object: {e}"))?;
         for target in targets {
             let program: &mut Iter = ebpf
                 .program_mut(&target.symbol)
-                .ok_or_else(|| Refusal::Other(format!("no program `{}`", target.symbol)))?
+                .ok_or_else(|| format!("no program `{}`", target.symbol))?
                 .try_into()
-                .map_err(|e| Refusal::Other(format!("`{}`: {e}", target.symbol)))?;
-            if let Err(e) = program.load(&target.hook, btf) {
-                let unlinked = matches!(
-                    &e,
-                    ProgramError::LoadError { verifier_log, .. }
-                        if verifier_log.to_string().contains("unreachable insn")
-                );
-                let why = refusal(&target.symbol, &e);
-                return Err(if unlinked {
-                    Refusal::Unlinked(why)
-                } else {
-                    Refusal::Other(why)
-                });
-            }
+                .map_err(|e| format!("`{}`: {e}", target.symbol))?;
+            program
+                .load(&target.hook, &btf)
+                .map_err(|e| refusal(&target.symbol, &e))?;
         }
         Ok(Iterators {
             ebpf,
@@ -129,12 +97,6 @@ impl Iterators {
         drop(holder);
         counts
     }
-}
-
-/// Why loading failed: aya's linking (see [`Iterators::load`]), or anything else.
-enum Refusal {
-    Unlinked(String),
-    Other(String),
 }
 
 /// The kernel's refusal: the error's chain, whose last line the verifier's log ends with.

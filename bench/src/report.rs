@@ -280,7 +280,8 @@ rules and krsi its scratch buffers; the rest is code), and the report ring buffe
 (`+ N KiB ring`); 6.1 estimates a map's memory from its \
 declared sizes (a ring buffer counts as nothing), 6.4 and later report what the map uses. *load*: wall time of ";
     out += load;
-    out += ". *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
+    out +=
+        ". *compile*: wall time of `krsic build` (reading the kernel's BTF included) or clang on \
 the host. *offline insns*: instructions one event of the case executes in krsi's offline machine \
 (`krsic test` on the policy's generated `test` items, averaged over the case's paths), a helper \
 call counting one. Clang's programs run there too: aya-obj resolves their CO-RE relocations \

@@ -2,12 +2,19 @@
 //!
 //! The layout is the one KERNEL.md measured aya 0.14 to accept:
 //!
-//! - one section per program, named after its attach point (`lsm/<hook>`, `lsm.s/<hook>`),
-//!   executable, 8-byte aligned, holding one global `STT_FUNC` symbol at offset 0 whose size is
-//!   the program's own code (aya finds programs by this symbol's name; size 0 makes the kernel
-//!   say E2BIG), then a local `STT_FUNC` symbol `<program>.<function>` for each function it
-//!   calls (bpf-to-bpf, `call` with `src_reg` 1 and a relative `imm`), as clang writes a static
-//!   function: aya links the functions a program calls after its code;
+//! - one section per program, named after its attach point (`lsm/<hook>`, `lsm.s/<hook>`,
+//!   `iter/task_file`), executable, 8-byte aligned, holding one global `STT_FUNC` symbol at
+//!   offset 0 whose size is the program's code (aya finds programs by this symbol's name; size
+//!   0 makes the kernel say E2BIG);
+//! - a `.text` section with the functions the programs call (bpf-to-bpf), as clang writes
+//!   static functions: each program's together and in its order, each a local `STT_FUNC`
+//!   symbol `<program>.<function>`. Every call (`call` with `src_reg` 1) has an `R_BPF_64_32`
+//!   relocation against its function's symbol and `imm` -1, which aya (the symbol's address)
+//!   and libbpf (the symbol's slot plus `imm + 1`) both read as the function's start. A loader
+//!   links each program's functions after its code. Functions in the program's own section
+//!   are what aya-obj 0.3 misreads: it takes every function symbol of a program section for a
+//!   program of its own and links each in place, so a function that calls another (the
+//!   iterator's `decision`, which calls `report`) could be linked twice into a program;
 //! - a `license` section with the NUL-terminated license string;
 //! - a legacy `maps` section of 20-byte little-endian `{type, key_size, value_size,
 //!   max_entries, flags}` records, one global `STT_OBJECT` symbol per map;
@@ -148,7 +155,8 @@ pub struct ObjectProgram {
     pub insns: Vec<Insn>,
     /// Map relocations, with slots relative to the program's first instruction.
     pub relocations: Vec<MapRelocation>,
-    /// The functions the program calls, from the section's local symbols after it.
+    /// The functions the program calls, from its `.text` symbols (`<program>.<function>`),
+    /// after its entry in `insns`.
     pub functions: Vec<bpf::Function>,
 }
 
@@ -189,6 +197,12 @@ pub enum ElfError {
     BadRelocation {
         program: String,
         offset: u64,
+        reason: &'static str,
+    },
+    /// Functions that do not follow the program's entry in order, or a call that begins none:
+    /// code `.text` cannot hold.
+    BadFunctions {
+        program: String,
         reason: &'static str,
     },
     /// The `object` crate refused to write the file.
@@ -234,6 +248,9 @@ impl fmt::Display for ElfError {
                 f,
                 "program `{program}`: relocation at byte {offset}: {reason}"
             ),
+            ElfError::BadFunctions { program, reason } => {
+                write!(f, "program `{program}`: {reason}")
+            }
             ElfError::Write(message) => write!(f, "cannot write the object: {message}"),
             ElfError::Read(message) => write!(f, "not an ELF object: {message}"),
             ElfError::NotBpf => write!(f, "the object is not for the BPF machine"),
@@ -257,6 +274,9 @@ fn check_name(what: &'static str, name: &str) -> Result<(), ElfError> {
     }
     Ok(())
 }
+
+/// Where the programs' functions are: clang's section for code that is no program.
+pub const TEXT_SECTION: &str = ".text";
 
 /// The section of a `file_open` decision compiled as an iterator
 /// ([`crate::ir::Attach::TaskFileIterator`]): aya and libbpf load it as an iterator of the
@@ -330,6 +350,7 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
             program: program.symbol.clone(),
             error,
         })?;
+        check_functions(program)?;
         for relocation in &program.code.relocations {
             if !maps.contains(relocation.symbol.as_str()) {
                 return Err(ElfError::UnknownMap {
@@ -350,6 +371,49 @@ fn check_spec(spec: &ObjectSpec) -> Result<(), ElfError> {
         }
     }
     Ok(())
+}
+
+/// The program's functions follow its entry, in order, each with a name of its own, and every
+/// bpf-to-bpf call begins one: only such code goes into `.text` as [`write_object`] lays it out.
+fn check_functions(program: &ProgramSpec) -> Result<(), ElfError> {
+    let bad = |reason| ElfError::BadFunctions {
+        program: program.symbol.clone(),
+        reason,
+    };
+    let code = &program.code;
+    let functions = &code.functions;
+    let mut names = HashSet::new();
+    for function in functions {
+        check_name("function name", &function.name)?;
+        if !names.insert(function.name.as_str()) {
+            return Err(bad("two functions of one name"));
+        }
+    }
+    let in_order = functions.windows(2).all(|w| w[0].start < w[1].start)
+        && functions.first().is_none_or(|f| f.start > 0)
+        && functions.last().is_none_or(|f| f.start < code.insns.len());
+    if !in_order {
+        return Err(bad("functions out of order, or outside the code"));
+    }
+    for (slot, insn) in code.insns.iter().enumerate() {
+        let call = insn.opcode() == Some(Opcode::Call) && insn.src == bpf::PSEUDO_CALL;
+        if call && called_function(code, slot, insn).is_none() {
+            return Err(bad("a bpf-to-bpf call that begins no function"));
+        }
+    }
+    Ok(())
+}
+
+/// The index of the function that the bpf-to-bpf call at `slot` of `code` calls, if `insn` (the
+/// instruction there) is one.
+fn called_function(code: &Code, slot: usize, insn: &Insn) -> Option<usize> {
+    if insn.opcode() != Some(Opcode::Call) || insn.src != bpf::PSEUDO_CALL {
+        return None;
+    }
+    let target = bpf::call_target(slot, insn.imm);
+    code.functions
+        .iter()
+        .position(|f| i64::try_from(f.start).is_ok_and(|start| start == target))
 }
 
 /// The object file for `spec`, laid out as the module documentation describes.
@@ -411,43 +475,90 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
         map_symbols.insert(data.name.as_str(), id);
     }
 
+    // One `.text` holds every program's functions, each program's together, in its order.
+    let text = spec
+        .programs
+        .iter()
+        .any(|p| !p.code.functions.is_empty())
+        .then(|| {
+            obj.add_section(
+                Vec::new(),
+                TEXT_SECTION.as_bytes().to_vec(),
+                SectionKind::Text,
+            )
+        });
     for program in &spec.programs {
         let section = obj.add_section(
             Vec::new(),
             program.section.as_bytes().to_vec(),
             SectionKind::Text,
         );
-        let code = program.code.to_bytes();
-        let offset = obj.append_section_data(section, &code, 8);
+        let entry_len = program.code.entry_len();
+        // A call names its function by relocation, with `imm` -1: a loader that takes the
+        // symbol's address (aya) and one that adds `imm + 1` to the symbol's slot (libbpf)
+        // both land on the function's first instruction.
+        let mut insns = program.code.insns.clone();
+        let mut calls = Vec::new();
+        for (slot, insn) in insns.iter_mut().enumerate() {
+            if let Some(function) = called_function(&program.code, slot, insn) {
+                insn.imm = -1;
+                calls.push((slot, function));
+            }
+        }
+        let offset = obj.append_section_data(section, &bpf::encode(&insns[..entry_len]), 8);
         let slot_offset = |slot: usize| offset + (slot * Insn::SIZE) as u64;
         obj.add_symbol(Symbol {
             name: program.symbol.as_bytes().to_vec(),
             value: offset,
-            size: (program.code.entry_len() * Insn::SIZE) as u64,
+            size: (entry_len * Insn::SIZE) as u64,
             kind: SymbolKind::Text,
             scope: SymbolScope::Dynamic,
             weak: false,
             section: SymbolSection::Section(section),
             flags: SymbolFlags::None,
         });
-        // Each function the program calls: a local symbol, as clang writes a static function.
-        // Loaders link the functions a program calls after its code (aya looks a pc-relative
-        // call's target up among the section's symbols).
+        // The functions the program calls go to `.text`, each a local symbol, as clang writes
+        // a static function; a loader links each program's callees after its code.
         let functions = &program.code.functions;
-        for (i, function) in functions.iter().enumerate() {
-            let end = functions
-                .get(i + 1)
-                .map_or(program.code.insns.len(), |next| next.start);
-            obj.add_symbol(Symbol {
-                name: format!("{}.{}", program.symbol, function.name).into_bytes(),
-                value: slot_offset(function.start),
-                size: (end.saturating_sub(function.start) * Insn::SIZE) as u64,
-                kind: SymbolKind::Text,
-                scope: SymbolScope::Compilation,
-                weak: false,
-                section: SymbolSection::Section(section),
-                flags: SymbolFlags::None,
-            });
+        let mut function_symbols = Vec::new();
+        let mut text_offset = 0;
+        if let (Some(text), false) = (text, functions.is_empty()) {
+            text_offset = obj.append_section_data(text, &bpf::encode(&insns[entry_len..]), 8);
+            for (i, function) in functions.iter().enumerate() {
+                let end = functions.get(i + 1).map_or(insns.len(), |next| next.start);
+                function_symbols.push(obj.add_symbol(Symbol {
+                    name: format!("{}.{}", program.symbol, function.name).into_bytes(),
+                    value: text_offset + ((function.start - entry_len) * Insn::SIZE) as u64,
+                    size: ((end - function.start) * Insn::SIZE) as u64,
+                    kind: SymbolKind::Text,
+                    scope: SymbolScope::Compilation,
+                    weak: false,
+                    section: SymbolSection::Section(text),
+                    flags: SymbolFlags::None,
+                }));
+            }
+        }
+        // Where a slot of the program's code was written.
+        let place = |slot: usize| match text {
+            Some(text) if slot >= entry_len => {
+                (text, text_offset + ((slot - entry_len) * Insn::SIZE) as u64)
+            }
+            _ => (section, slot_offset(slot)),
+        };
+        for (slot, function) in calls {
+            let (section, offset) = place(slot);
+            obj.add_relocation(
+                section,
+                Relocation {
+                    offset,
+                    symbol: function_symbols[function],
+                    addend: 0,
+                    flags: RelocationFlags::Elf {
+                        r_type: object::elf::R_BPF_64_32,
+                    },
+                },
+            )
+            .map_err(write_error)?;
         }
         for relocation in &program.code.relocations {
             let symbol = map_symbols
@@ -457,10 +568,11 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
                     program: program.symbol.clone(),
                     map: relocation.symbol.clone(),
                 })?;
+            let (section, offset) = place(relocation.slot);
             obj.add_relocation(
                 section,
                 Relocation {
-                    offset: offset + (relocation.slot * Insn::SIZE) as u64,
+                    offset,
                     symbol,
                     addend: 0,
                     flags: RelocationFlags::Elf {
@@ -518,9 +630,38 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
         }
     }
 
+    // The programs' functions: `.text`'s symbols, by address.
+    let text = file.section_by_name(TEXT_SECTION);
+    let text_data = match &text {
+        Some(text) => text
+            .data()
+            .map_err(|e| malformed(format!("section `{TEXT_SECTION}`: {e}")))?,
+        None => &[],
+    };
+    let mut text_symbols: Vec<(u64, u64, String)> = Vec::new();
+    if let Some(text) = &text {
+        for s in file
+            .symbols()
+            .filter(|s| s.section_index() == Some(text.index()) && s.kind() == SymbolKind::Text)
+        {
+            let name = s
+                .name()
+                .map_err(|e| malformed(format!("symbol name in `{TEXT_SECTION}`: {e}")))?;
+            let end = s
+                .address()
+                .checked_add(s.size())
+                .ok_or_else(|| malformed(format!("symbol `{name}` lies outside its section")))?;
+            text_symbols.push((s.address(), end, name.to_string()));
+        }
+    }
+    text_symbols.sort();
+
     let mut programs = Vec::new();
     for section in file.sections() {
-        if section.kind() != SectionKind::Text || section.size() == 0 {
+        if section.kind() != SectionKind::Text
+            || section.size() == 0
+            || text.as_ref().is_some_and(|t| t.index() == section.index())
+        {
             continue;
         }
         let section_name = section
@@ -529,8 +670,6 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
         let data = section
             .data()
             .map_err(|e| malformed(format!("section `{section_name}`: {e}")))?;
-        // Global symbols are programs; local ones are the functions they call, which belong
-        // to the program before them.
         let mut symbols: Vec<_> = file
             .symbols()
             .filter(|s| {
@@ -540,72 +679,83 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
             })
             .collect();
         symbols.sort_by_key(|s| s.address());
-        let mut locals: Vec<(u64, u64, String)> = Vec::new();
-        for s in file.symbols().filter(|s| {
-            s.section_index() == Some(section.index())
-                && s.kind() == SymbolKind::Text
-                && !s.is_global()
-        }) {
-            let name = s
-                .name()
-                .map_err(|e| malformed(format!("symbol name in `{section_name}`: {e}")))?;
-            if let Some(end) = s.address().checked_add(s.size()) {
-                locals.push((s.address(), end, name.to_string()));
-            }
-        }
-        locals.sort();
-        let starts: Vec<u64> = symbols.iter().map(|s| s.address()).collect();
-        for (i, symbol) in symbols.into_iter().enumerate() {
+        for symbol in symbols {
             let name = symbol
                 .name()
                 .map_err(|e| malformed(format!("symbol name in `{section_name}`: {e}")))?;
             if name.is_empty() {
                 continue;
             }
+            let outside = || malformed(format!("symbol `{name}` lies outside its section"));
             let start = symbol.address();
-            let next = starts.get(i + 1).copied().unwrap_or(u64::MAX);
-            let own_end = start.checked_add(symbol.size());
-            let end = own_end.map(|own| {
-                locals
-                    .iter()
-                    .filter(|(_, e, _)| *e > own && *e <= next)
-                    .map(|(_, e, _)| *e)
-                    .fold(own, u64::max)
-            });
+            let end = start.checked_add(symbol.size()).ok_or_else(outside)?;
+            let entry = usize::try_from(start)
+                .ok()
+                .zip(usize::try_from(end).ok())
+                .and_then(|(start, end)| data.get(start..end))
+                .ok_or_else(outside)?;
+            // Its functions: `<program>.<function>` in `.text`, one after another.
             let prefix = format!("{name}.");
-            let functions: Vec<bpf::Function> = locals
+            let own: Vec<&(u64, u64, String)> = text_symbols
                 .iter()
-                .filter(|(a, _, _)| own_end.is_some_and(|own| *a >= own) && *a < next)
-                .filter(|(_, e, _)| end.is_some_and(|end| *e <= end))
-                .map(|(a, _, n)| bpf::Function {
-                    name: n.strip_prefix(&prefix).unwrap_or(n).to_string(),
-                    start: ((a - start) / Insn::SIZE as u64) as usize,
-                })
+                .filter(|(_, _, n)| n.starts_with(&prefix))
                 .collect();
-            let code = end
-                .and_then(|end| data.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?))
-                .ok_or_else(|| malformed(format!("symbol `{name}` lies outside its section")))?;
-            let insns = bpf::decode(code).map_err(|error| ElfError::InvalidCode {
+            let (text_start, text_end) = match (own.first(), own.last()) {
+                (Some(first), Some(last)) => (first.0, last.1),
+                _ => (0, 0),
+            };
+            if own.windows(2).any(|w| w[0].1 != w[1].0) {
+                return Err(malformed(format!(
+                    "the functions of `{name}` are not one after another in `{TEXT_SECTION}`"
+                )));
+            }
+            let called = usize::try_from(text_start)
+                .ok()
+                .zip(usize::try_from(text_end).ok())
+                .and_then(|(start, end)| text_data.get(start..end))
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "the functions of `{name}` lie outside `{TEXT_SECTION}`"
+                    ))
+                })?;
+            let entry_len = entry.len() / Insn::SIZE;
+            let mut code = entry.to_vec();
+            code.extend_from_slice(called);
+            let mut insns = bpf::decode(&code).map_err(|error| ElfError::InvalidCode {
                 program: name.to_string(),
                 error,
             })?;
-            let mut relocations = Vec::new();
+            let slot_of = |address: u64, base: u64, first: usize| {
+                ((address - base) / Insn::SIZE as u64) as usize + first
+            };
+            let functions: Vec<bpf::Function> = own
+                .iter()
+                .map(|(address, _, n)| bpf::Function {
+                    name: n[prefix.len()..].to_string(),
+                    start: slot_of(*address, text_start, entry_len),
+                })
+                .collect();
+            // The entry's relocations, then its functions'.
+            let mut placed = Vec::new();
             for (offset, relocation) in section.relocations() {
-                if offset < start || end.is_none_or(|end| offset >= end) {
-                    continue;
+                if (start..end).contains(&offset) {
+                    placed.push((offset, offset - start, 0, relocation));
                 }
+            }
+            if let Some(text) = &text {
+                for (offset, relocation) in text.relocations() {
+                    if (text_start..text_end).contains(&offset) {
+                        placed.push((offset, offset - text_start, entry_len, relocation));
+                    }
+                }
+            }
+            let mut relocations = Vec::new();
+            for (offset, relative, first, relocation) in placed {
                 let bad = |reason| ElfError::BadRelocation {
                     program: name.to_string(),
                     offset,
                     reason,
                 };
-                if relocation.flags()
-                    != (RelocationFlags::Elf {
-                        r_type: object::elf::R_BPF_64_64,
-                    })
-                {
-                    return Err(bad("not an R_BPF_64_64 relocation"));
-                }
                 let RelocationTarget::Symbol(index) = relocation.target() else {
                     return Err(bad("not against a symbol"));
                 };
@@ -615,19 +765,41 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectContents, ElfError> {
                 let symbol = target
                     .name()
                     .map_err(|_| bad("against a symbol with an unreadable name"))?;
-                let relative = offset - start;
                 if relative % Insn::SIZE as u64 != 0 {
                     return Err(bad("not on an instruction boundary"));
                 }
                 let slot = usize::try_from(relative / Insn::SIZE as u64)
-                    .map_err(|_| bad("beyond the program"))?;
-                if insns.get(slot).and_then(Insn::opcode) != Some(Opcode::LdImm64) {
-                    return Err(bad("not on a 64-bit immediate load"));
+                    .map_err(|_| bad("beyond the program"))?
+                    + first;
+                let opcode = insns.get(slot).and_then(Insn::opcode);
+                match relocation.flags() {
+                    RelocationFlags::Elf {
+                        r_type: object::elf::R_BPF_64_64,
+                    } => {
+                        if opcode != Some(Opcode::LdImm64) {
+                            return Err(bad("not on a 64-bit immediate load"));
+                        }
+                        relocations.push(MapRelocation {
+                            slot,
+                            symbol: symbol.to_string(),
+                        });
+                    }
+                    RelocationFlags::Elf {
+                        r_type: object::elf::R_BPF_64_32,
+                    } => {
+                        let callee = symbol
+                            .strip_prefix(&prefix)
+                            .and_then(|f| functions.iter().find(|g| g.name == f))
+                            .ok_or(bad("a call to no function of the program"))?;
+                        let call = insns.get_mut(slot).filter(|insn| {
+                            insn.opcode() == Some(Opcode::Call) && insn.src == bpf::PSEUDO_CALL
+                        });
+                        let call = call.ok_or(bad("not on a bpf-to-bpf call"))?;
+                        call.imm = i32::try_from(callee.start as i64 - slot as i64 - 1)
+                            .map_err(|_| bad("a call beyond reach"))?;
+                    }
+                    _ => return Err(bad("not an R_BPF_64_64 or R_BPF_64_32 relocation")),
                 }
-                relocations.push(MapRelocation {
-                    slot,
-                    symbol: symbol.to_string(),
-                });
             }
             relocations.sort_by_key(|r| r.slot);
             programs.push(ObjectProgram {

@@ -308,3 +308,88 @@ fn aya_reads_data_sections_and_relocates_a_map_value_load() {
     assert_eq!(insns[3].src_reg(), 2, "BPF_PSEUDO_MAP_VALUE");
     assert_eq!((insns[3].imm, insns[4].imm), (78, 0));
 }
+
+/// A program whose entry calls `outer`, which calls `inner` and loads a map: the layout of the
+/// iterator, whose `decision` calls `report`.
+fn nested(symbol: &str, section: &str) -> ProgramSpec {
+    let mut asm = Assembler::new();
+    let (outer, inner) = (asm.new_label(), asm.new_label());
+    asm.mov64_imm(R1, 1)
+        .call_function(outer)
+        .exit()
+        .function("outer", outer)
+        .call_function(inner)
+        .ld_map_fd(R1, SCOPE)
+        .alu64_imm(AluOp::Add, R0, 1)
+        .exit()
+        .function("inner", inner)
+        .mov64_imm(R0, 2)
+        .exit();
+    ProgramSpec {
+        symbol: symbol.into(),
+        section: section.into(),
+        code: asm.finish().unwrap(),
+    }
+}
+
+/// The functions go to `.text` with a relocation on each call: aya-obj takes only the entries
+/// for programs and links each with its own functions, a function's callee included, into
+/// exactly the code written; our reader gives the programs back as written.
+#[test]
+fn functions_that_call_functions_are_linked_as_written() {
+    let spec = ObjectSpec {
+        programs: vec![
+            nested("krsi_open", "iter/task_file"),
+            nested("krsi_exec", "lsm/bprm_check_security"),
+            program("krsi_mmap", "lsm/mmap_file", 1, None),
+        ],
+        ..spec()
+    };
+    let bytes = write_object(&spec).unwrap();
+    let mut obj = Object::parse(&bytes).unwrap();
+    assert_eq!(obj.programs.len(), 3, "functions are no programs");
+    let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    obj.relocate_calls(&text).unwrap();
+    for program in &spec.programs {
+        let key = obj.programs[&program.symbol].function_key();
+        let linked: Vec<Insn> = obj.functions[&key].instructions.iter().map(raw).collect();
+        assert_eq!(linked, program.code.insns, "{}", program.symbol);
+    }
+    let contents = read_object(&bytes).unwrap();
+    for (read, written) in contents.programs.iter().zip(&spec.programs) {
+        assert_eq!(read.insns, written.code.insns, "{}", written.symbol);
+        assert_eq!(read.functions, written.code.functions, "{}", written.symbol);
+        assert_eq!(
+            read.relocations, written.code.relocations,
+            "{}",
+            written.symbol
+        );
+    }
+    assert_eq!(
+        contents.programs[0].relocations,
+        [MapRelocation {
+            slot: 4,
+            symbol: SCOPE.into()
+        }]
+    );
+}
+
+/// Code `.text` cannot hold is refused before anything is written: a call into the middle of
+/// a function, or functions out of order.
+#[test]
+fn calls_that_begin_no_function_are_refused() {
+    let mut into_the_middle = nested("krsi_open", "iter/task_file");
+    into_the_middle.code.insns[1].imm += 1;
+    let mut out_of_order = nested("krsi_open", "iter/task_file");
+    out_of_order.code.functions.swap(0, 1);
+    for program in [into_the_middle, out_of_order] {
+        let spec = ObjectSpec {
+            programs: vec![program],
+            ..spec()
+        };
+        assert!(matches!(
+            write_object(&spec),
+            Err(compiler::elf::ElfError::BadFunctions { .. })
+        ));
+    }
+}
