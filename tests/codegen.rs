@@ -8,7 +8,7 @@
 mod common;
 
 use common::fixture_kernel;
-use compiler::bpf::disassemble_with;
+use compiler::bpf::{disassemble_with, Insn};
 use compiler::ir::{Attach, Scope, Target};
 use std::fmt::Write as _;
 
@@ -219,15 +219,13 @@ fn assert_links_as_written(elf: &[u8], object: &compiler::elf::ObjectSpec) {
             .get(&program.symbol)
             .and_then(|p| parsed.functions.get(&p.function_key()))
             .unwrap_or_else(|| panic!("aya-obj sees {}", program.symbol));
-        let mut bytes = Vec::new();
-        for insn in &linked.instructions {
-            bytes.push(insn.code);
-            bytes.push((insn.src_reg() << 4) | (insn.dst_reg() & 0x0f));
-            bytes.extend_from_slice(&insn.off.to_le_bytes());
-            bytes.extend_from_slice(&insn.imm.to_le_bytes());
-        }
+        let linked: Vec<Insn> = linked
+            .instructions
+            .iter()
+            .map(|i| Insn::new(i.code, i.dst_reg(), i.src_reg(), i.off, i.imm))
+            .collect();
         assert!(
-            bytes == compiler::bpf::encode(&program.code.insns),
+            linked == program.code.insns,
             "{}: aya-obj links the program and the functions it calls as written",
             program.symbol
         );

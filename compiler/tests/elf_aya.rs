@@ -348,6 +348,15 @@ fn functions_that_call_functions_are_linked_as_written() {
     let bytes = write_object(&spec).unwrap();
     let mut obj = Object::parse(&bytes).unwrap();
     assert_eq!(obj.programs.len(), 3, "functions are no programs");
+    // As written, each call's `imm` is -1, which libbpf adds (plus one) to its symbol's slot.
+    let calls: Vec<i32> = obj
+        .functions
+        .values()
+        .flat_map(|f| &f.instructions)
+        .filter(|i| i.code == 0x85 && i.src_reg() == bpf::PSEUDO_CALL)
+        .map(|i| i.imm)
+        .collect();
+    assert_eq!(calls, [-1; 4]);
     let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
     obj.relocate_calls(&text).unwrap();
     for program in &spec.programs {
