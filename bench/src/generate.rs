@@ -116,7 +116,8 @@ static __always_inline void dropped(u32 reason)
         *count += 1;
 }
 
-// At most 100 reports a second per rule and CPU, the rest counted; then the record.
+// At most REPORTS_PER_SECOND reports a second per rule and CPU, the rest counted; then
+// the record.
 static __always_inline int report(u32 rule, u64 uid_gid, const char *path, long len)
 {
     u64 now = bpf_ktime_get_ns();
@@ -127,7 +128,7 @@ static __always_inline int report(u32 rule, u64 uid_gid, const char *path, long 
             w->start = now;
             w->count = 0;
         }
-        if (++w->count > 100) {
+        if (++w->count > REPORTS_PER_SECOND) {
             dropped(1);
             return -EPERM;
         }
@@ -311,13 +312,14 @@ static __always_inline int no_slash(const char *buf, long from, long to)
     out.push_str("    return 0;\nrefused:\n    return report(rule, uid_gid, buf, len);\n}\n");
 }
 
-/// [`REPORT`] with the rate windows of `rules` rules.
+/// [`REPORT`] with the rate windows of `rules` rules and krsi's default rate.
 fn report_function(out: &mut String, rules: usize) {
     let _ = write!(
         out,
-        "\n#define RATE_WINDOWS {}\n{REPORT}\
+        "\n#define RATE_WINDOWS {}\n#define REPORTS_PER_SECOND {}\n{REPORT}\
          _Static_assert(sizeof(struct record) == {C_RECORD_BYTES}, \"krsi's record\");\n",
-        rate_windows(rules)
+        rate_windows(rules),
+        compiler::report::REPORTS_PER_SECOND
     );
 }
 
@@ -467,9 +469,11 @@ mod tests {
         }
     }
 
-    /// The C reports the record krsi's program for the same rules reports, in size.
+    /// The C reports the record krsi's program for the same rules reports, in size, into
+    /// maps of krsi's names and sizes.
     #[test]
     fn the_c_report_s_record_is_krsi_s() {
+        use compiler::report::{DROPS_MAP, EVENTS_MAP, RATE_MAP};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let btf = std::fs::read(root.join("tests/fixtures/btf/host-6.18.btf")).unwrap();
         let kernel = compiler::btf::Btf::parse(&btf).unwrap();
@@ -493,6 +497,20 @@ mod tests {
         // The rules pick the rule; one report refuses.
         assert_eq!(c.matches("goto refused;").count(), 3);
         assert_eq!(c.matches("return report(").count(), 1);
+        // The maps are krsi's by name, so the offline machine runs the C on krsi's.
+        for map in [EVENTS_MAP, RATE_MAP, DROPS_MAP] {
+            assert!(c.contains(&format!("}} {map} SEC(\".maps\");")), "{map}");
+        }
+        // The rate windows are krsi's: one a rule, shared past krsi's cap.
+        for rules in [1, 3, 600] {
+            let policy = krsi_policy(Event::Open, Kind::Literal, rules);
+            let checked = lang::front_end(&policy, &kernel).0.unwrap();
+            let target = compiler::ir::Target::new(compiler::ir::Scope::Global);
+            let compiled = compiler::compile(&checked, target).unwrap();
+            let rate = compiled.spec.maps.iter().find(|m| m.symbol == RATE_MAP);
+            let windows = rate.map(|m| m.max_entries as usize);
+            assert_eq!(windows, Some(rate_windows(rules)), "{rules} rules");
+        }
     }
 
     #[test]
