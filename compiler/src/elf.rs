@@ -1,6 +1,7 @@
 //! BPF ELF objects: written for aya's loader, and read back for `krsic disasm` and `krsic load`.
 //!
-//! The layout is the one KERNEL.md measured aya 0.14 to accept:
+//! The layout is the one KERNEL.md measured aya 0.14 to accept, and `.text` for the functions
+//! the programs call (loaded in both guests since 2026-12-07):
 //!
 //! - one section per program, named after its attach point (`lsm/<hook>`, `lsm.s/<hook>`,
 //!   `iter/task_file`), executable, 8-byte aligned, holding one global `STT_FUNC` symbol at
