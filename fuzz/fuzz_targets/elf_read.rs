@@ -27,6 +27,7 @@ fn spec_of(contents: &ObjectContents) -> ObjectSpec {
             .collect(),
         maps: contents.maps.clone(),
         license: contents.license.clone(),
+        data: contents.data.clone(),
     }
 }
 
