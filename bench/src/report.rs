@@ -372,7 +372,7 @@ counts instead of timing: the instructions krsi's program and clang's execute on
 in the offline machine, where a helper call counts one (clang's `bpf_d_path` walks the whole \
 path inside its one; krsi reads the names it screens with instructions of its own).\n\n";
     for run in runs {
-        ratio_table(&mut out, run);
+        case_table(&mut out, run, Case::Miss);
     }
     out += "## Refused events\n\n";
     out += "The *last rule* case: uid 1000 on the path only the last rule matches, which every \
@@ -381,7 +381,7 @@ program refuses. Every design reports the refusal the same way (*Designs* above)
 more often than that, so the times are mostly the rate limit's path, and the offline counts \
 (one event, a fresh window) the whole record's. Ratios taken as above.\n\n";
     for run in runs {
-        refusal_table(&mut out, run);
+        case_table(&mut out, run, Case::LastRule);
     }
     out += "## Early exit\n\n";
     out += "The *root* case: uid 0, where every rule's `uid != 0` decides before any path is \
@@ -434,63 +434,46 @@ fn rule_sets(run: &KernelRun) -> impl Iterator<Item = (Event, Kind, usize)> + '_
     })
 }
 
-fn ratio_table(out: &mut String, run: &KernelRun) {
-    table_head(
-        out,
-        run,
-        &[
-            "krsi / clang -O2",
-            "krsi / map design",
-            "krsi / path floor",
-            "offline insns, miss: krsi / clang",
-        ],
-    );
-    for (event, kind, rules) in rule_sets(run) {
-        let miss = |entry| run.time(entry, Case::Miss);
-        let krsi = miss(run.entry(event, Design::Krsi, Some(kind), rules));
-        let executed = |design| run.executed(event, design, kind, rules, Case::Miss);
-        let _ = writeln!(
-            out,
-            "| {} | {rules} {} | {} | {} | {} | {} / {} |",
-            event.name(),
-            kind.name(),
-            ratio(
-                krsi,
-                miss(run.entry(event, Design::Clang, Some(kind), rules))
-            ),
-            map_ratio(kind, krsi, miss(run.map_entry(event, kind, rules))),
-            ratio(krsi, miss(run.entry(event, Design::PathFloor, None, 0))),
-            executed(Design::Krsi),
-            executed(Design::Clang)
-        );
+/// krsi against clang's program and the map design on `case` (the miss or the last rule),
+/// beside the offline counts; against the path floor too on a miss, where every program
+/// examines the path and none reports.
+fn case_table(out: &mut String, run: &KernelRun, case: Case) {
+    let floor = case == Case::Miss;
+    let offline = match case {
+        Case::Miss => "offline insns, miss: krsi / clang",
+        _ => "offline insns, last rule: krsi / clang",
+    };
+    let mut columns = vec!["krsi / clang -O2", "krsi / map design"];
+    if floor {
+        columns.push("krsi / path floor");
     }
-    out.push('\n');
-}
-
-fn refusal_table(out: &mut String, run: &KernelRun) {
-    table_head(
-        out,
-        run,
-        &[
-            "krsi / clang -O2",
-            "krsi / map design",
-            "offline insns, last rule: krsi / clang",
-        ],
-    );
+    columns.push(offline);
+    table_head(out, run, &columns);
     for (event, kind, rules) in rule_sets(run) {
-        let last = |entry| run.time(entry, Case::LastRule);
-        let krsi = last(run.entry(event, Design::Krsi, Some(kind), rules));
-        let executed = |design| run.executed(event, design, kind, rules, Case::LastRule);
-        let _ = writeln!(
+        let time = |entry| run.time(entry, case);
+        let krsi = time(run.entry(event, Design::Krsi, Some(kind), rules));
+        let executed = |design| run.executed(event, design, kind, rules, case);
+        let _ = write!(
             out,
-            "| {} | {rules} {} | {} | {} | {} / {} |",
+            "| {} | {rules} {} | {} | {} |",
             event.name(),
             kind.name(),
             ratio(
                 krsi,
-                last(run.entry(event, Design::Clang, Some(kind), rules))
+                time(run.entry(event, Design::Clang, Some(kind), rules))
             ),
-            map_ratio(kind, krsi, last(run.map_entry(event, kind, rules))),
+            map_ratio(kind, krsi, time(run.map_entry(event, kind, rules))),
+        );
+        if floor {
+            let _ = write!(
+                out,
+                " {} |",
+                ratio(krsi, time(run.entry(event, Design::PathFloor, None, 0)))
+            );
+        }
+        let _ = writeln!(
+            out,
+            " {} / {} |",
             executed(Design::Krsi),
             executed(Design::Clang)
         );
