@@ -8,7 +8,7 @@
 mod common;
 
 use common::fixture_kernel;
-use compiler::bpf::{disassemble_with, Insn};
+use compiler::bpf::disassemble_with;
 use compiler::ir::{Attach, Scope, Target};
 use std::fmt::Write as _;
 
@@ -23,7 +23,7 @@ fn compile(source: &str, scope: Scope) -> String {
         spec: object,
         elf,
     } = compiler::compile(&checked, Target::new(scope)).expect("compiles");
-    assert_links_as_written(&elf, &object);
+    common::assert_links_as_written(&elf, &object);
     let mut text = format!("{source}\n---- ir ----\n{module}---- asm ----\n");
     for map in &object.maps {
         let _ = writeln!(
@@ -199,39 +199,6 @@ fn compile_for(source: &str, attach: Attach) -> Result<compiler::Object, compile
     )
 }
 
-/// aya-obj, the reader the runtime uses, parses `elf` into exactly the programs of `object`
-/// (the functions they call are in `.text`, no programs of their own) and links each with its
-/// functions into the code the compiler wrote, instruction for instruction.
-fn assert_links_as_written(elf: &[u8], object: &compiler::elf::ObjectSpec) {
-    let mut parsed = aya_obj::Object::parse(elf).expect("aya-obj parses every object krsic writes");
-    assert_eq!(parsed.programs.len(), object.programs.len());
-    let text_sections = parsed
-        .functions
-        .keys()
-        .map(|(section, _)| *section)
-        .collect();
-    parsed
-        .relocate_calls(&text_sections)
-        .expect("aya-obj links every call");
-    for program in &object.programs {
-        let linked = parsed
-            .programs
-            .get(&program.symbol)
-            .and_then(|p| parsed.functions.get(&p.function_key()))
-            .unwrap_or_else(|| panic!("aya-obj sees {}", program.symbol));
-        let linked: Vec<Insn> = linked
-            .instructions
-            .iter()
-            .map(|i| Insn::new(i.code, i.dst_reg(), i.src_reg(), i.off, i.imm))
-            .collect();
-        assert!(
-            linked == program.code.insns,
-            "{}: aya-obj links the program and the functions it calls as written",
-            program.symbol
-        );
-    }
-}
-
 #[test]
 fn the_task_file_iterator_calls_the_open_decision_compiled_unchanged() {
     let source = "deny open where path ~ \"/srv/app*/bin/**\" and uid != 0\n\
@@ -307,7 +274,7 @@ fn the_task_file_iterator_calls_the_open_decision_compiled_unchanged() {
     ));
     // The decision calls the report: a call from a function to a function, which aya-obj
     // links right only from `.text`.
-    assert_links_as_written(&iterator.elf, &iterator.spec);
+    common::assert_links_as_written(&iterator.elf, &iterator.spec);
 }
 
 #[test]

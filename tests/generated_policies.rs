@@ -28,7 +28,9 @@ fn generated_policies_check_and_compile() {
             continue;
         };
         let object = compiler::compile(&checked, Target::new(Scope::Cgroup)).expect("compiles");
-        aya_obj::Object::parse(&object.elf).expect("aya-obj parses it");
+        // Every object's layout, functions and their map loads included, as aya-obj and our
+        // own reader see it.
+        common::assert_links_as_written(&object.elf, &object.spec);
         compiled_events.extend(object.ir.programs.iter().map(|p| p.event));
     }
     let missed: Vec<&str> = events

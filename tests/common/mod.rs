@@ -292,3 +292,49 @@ pub fn decoded_reports<'c>(
     }
     decoded
 }
+
+/// aya-obj, the reader the runtime uses, parses `elf` into exactly the programs of `object`
+/// (the functions they call are in `.text`, no programs of their own) and links each with its
+/// functions into the code the compiler wrote, instruction for instruction; and krsi's own
+/// reader (`krsic disasm`, `krsic load`) gives every program back as written.
+#[allow(dead_code)]
+pub fn assert_links_as_written(elf: &[u8], object: &compiler::elf::ObjectSpec) {
+    let mut parsed = aya_obj::Object::parse(elf).expect("aya-obj parses every object krsic writes");
+    assert_eq!(parsed.programs.len(), object.programs.len());
+    let text_sections = parsed
+        .functions
+        .keys()
+        .map(|(section, _)| *section)
+        .collect();
+    parsed
+        .relocate_calls(&text_sections)
+        .expect("aya-obj links every call");
+    for program in &object.programs {
+        let linked = parsed
+            .programs
+            .get(&program.symbol)
+            .and_then(|p| parsed.functions.get(&p.function_key()))
+            .unwrap_or_else(|| panic!("aya-obj sees {}", program.symbol));
+        let linked: Vec<compiler::bpf::Insn> = linked
+            .instructions
+            .iter()
+            .map(|i| compiler::bpf::Insn::new(i.code, i.dst_reg(), i.src_reg(), i.off, i.imm))
+            .collect();
+        assert!(
+            linked == program.code.insns,
+            "{}: aya-obj links the program and the functions it calls as written",
+            program.symbol
+        );
+    }
+    let read = compiler::elf::read_object(elf).expect("krsi reads back what it wrote");
+    assert_eq!(read.programs.len(), object.programs.len());
+    for (read, written) in read.programs.iter().zip(&object.programs) {
+        assert_eq!(read.insns, written.code.insns, "{}", written.symbol);
+        assert_eq!(
+            read.relocations, written.code.relocations,
+            "{}",
+            written.symbol
+        );
+        assert_eq!(read.functions, written.code.functions, "{}", written.symbol);
+    }
+}
